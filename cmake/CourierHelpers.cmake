@@ -1,0 +1,21 @@
+# Warnings and sanitizers applied per target (no directory-wide flags).
+function(courier_target_defaults target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra)
+  if(COURIER_SANITIZE)
+    target_compile_options(${target} PRIVATE -fsanitize=${COURIER_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+    target_link_options(${target} PRIVATE -fsanitize=${COURIER_SANITIZE})
+  endif()
+endfunction()
+
+# courier_library(NAME name SOURCES ... DEPS ... [PRIVATE_DEPS ...])
+# Defines courier_<name> with the alias courier::<name>, exported as courier::<name>.
+function(courier_library)
+  cmake_parse_arguments(CL "" "NAME" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
+  add_library(courier_${CL_NAME} ${CL_SOURCES})
+  add_library(courier::${CL_NAME} ALIAS courier_${CL_NAME})
+  set_target_properties(courier_${CL_NAME} PROPERTIES
+    EXPORT_NAME ${CL_NAME} OUTPUT_NAME courier_${CL_NAME})
+  target_link_libraries(courier_${CL_NAME} PUBLIC ${CL_DEPS} PRIVATE ${CL_PRIVATE_DEPS})
+  courier_target_defaults(courier_${CL_NAME})
+  set_property(GLOBAL APPEND PROPERTY COURIER_EXPORTED_TARGETS courier_${CL_NAME})
+endfunction()

@@ -1,0 +1,172 @@
+// courier/engine.h: the send / connect / ack / read / disconnect state machine.
+//
+// The engine owns no database, socket or JSON. It borrows a MessageStore (the
+// durable inboxes), a PresenceStore, a ContactPolicy and optionally an
+// AccountStore (durable last seen), and talks to each connected device
+// through the Transport the adapter gives to Connect.
+//
+// GUARANTEES
+//  * Stored before acknowledged: `sent` goes out only after the store's
+//    transaction that appended the message has committed.
+//  * Idempotent sends: a repeated (sender, cid) answers the first id with
+//    duplicate = true and stores nothing.
+//  * In order, no gaps, at least once per device: every device of a user is
+//    sent every inbox event above its starting point in seq order, with no
+//    seq skipped. An event may be sent again only after a reconnect and only
+//    if the device had not acked it; clients drop a seq they already have.
+//  * Receipts exactly once: the first ack covering a message makes it
+//    delivered and the first read makes it read, each appending exactly one
+//    receipt to the sender's inbox, in the same transaction as the status
+//    change. Status only moves forward.
+//  * Nothing stored is dropped to make room: an inbox with max_undelivered
+//    undelivered events refuses new sends with queue_full.
+//
+// SESSION STATES (one session per connected device)
+//   connecting --attach committed--> draining --sent up to head-at-connect--> live
+//   any state --Disconnect / replaced / Shutdown--> closed
+//  * connecting: the store is registering the device and reading its cursor
+//    and head. Sends, acks and reads are accepted already.
+//  * draining: welcome has been sent; events flow from the starting point,
+//    one page at a time, with at most `window` unacked in flight. Live
+//    events simply queue behind the drain: one stream, so order holds.
+//  * live: `synced` has been sent (once per connection); new events stream
+//    as they commit, still windowed.
+//  * closed: nothing more is sent; the session's calls are ignored.
+// A device that connects again (same user and device name) closes the older
+// session with CloseCode::kReplaced (4409), on this node or another.
+//
+// FLOW OF A SEND: Session::Send validates (size, friends, rate limit), queues
+// an AppendOp on the commit queue and returns. The commit executor takes
+// everything queued (up to max_batch_ops) into one MessageStore::Write
+// (group commit), then answers `sent` (or the error) to each sender and hands
+// the appended events to the recipients' sessions, which stream them at once
+// when they are caught up, or fetch them from the store otherwise.
+//
+// Threading: every public method may be called from any thread. Internally
+//   a registry of sessions sharded by user (absl::Mutex per shard), one mutex
+//   per session that serializes its Transport calls, and the commit queue's
+//   mutex; no lock is held while calling the store, and Transport calls are
+//   made under the session mutex only (they must not block).
+// Blocking: no public method blocks on the store except Shutdown (which
+//   waits for queued writes) and Tick (presence heartbeats, pruning).
+// Lifetime: destroy the engine only after Shutdown() returned; the borrowed
+//   stores, policy, clock and executors must outlive it.
+#ifndef COURIER_CORE_ENGINE_H_
+#define COURIER_CORE_ENGINE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "courier/account_store.h"
+#include "courier/contact_policy.h"
+#include "courier/message_store.h"
+#include "courier/options.h"
+#include "courier/presence_store.h"
+#include "courier/transport.h"
+#include "courier/types.h"
+
+namespace courier {
+
+enum class SessionState : std::uint8_t { kConnecting, kDraining, kLive, kClosed };
+
+// One connected device. Obtained from Engine::Connect; owned jointly by the
+// caller and the engine (std::shared_ptr).
+// Thread-safety: safe for concurrent calls; calls from one thread take
+//   effect in order (a send then an ack from the same thread stay ordered).
+// Blocking: never blocks; results go out through the session's Transport.
+class Session {
+ public:
+  Session() = default;
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+  virtual ~Session() = default;
+
+  virtual const UserId& user() const = 0;
+  virtual const DeviceId& device() const = 0;
+  virtual SessionState state() const = 0;
+
+  // Sends `body` to `to` as this session's user. Answers SentFrame, or an
+  // ErrorFrame with the cid (too_large, not_friends, unknown_user,
+  // rate_limited, unavailable, queue_full, bad_frame for a bad cid or name).
+  virtual void Send(std::string cid, UserId to, std::string body) = 0;
+
+  // Cumulative ack of every event up to `seq`. An ack at or below the
+  // cursor is ignored; beyond the inbox head answers bad_seq.
+  virtual void Ack(Seq seq) = 0;
+
+  // The user has read the messages `ids` (1..max_read_ids of them).
+  virtual void Read(std::vector<MessageId> ids) = 0;
+
+  // The connection is gone. The engine drops the transport, updates presence.
+  // Idempotent.
+  virtual void Disconnect() = 0;
+};
+
+struct EngineStats {
+  std::uint64_t sessions = 0;          // connected now
+  std::uint64_t sends = 0;             // sends stored (not duplicates)
+  std::uint64_t duplicate_sends = 0;
+  std::uint64_t send_errors = 0;
+  std::uint64_t events_delivered = 0;  // events handed to transports
+  std::uint64_t acks = 0;
+  std::uint64_t reads = 0;
+  std::uint64_t commits = 0;           // store transactions
+  std::uint64_t committed_ops = 0;     // ops in them (ops/commits = group size)
+  std::uint64_t commit_queue_depth = 0;
+  std::uint64_t commit_latency_us_total = 0;
+};
+
+class Engine {
+ public:
+  struct Deps {
+    MessageStore* store = nullptr;       // required
+    PresenceStore* presence = nullptr;   // required
+    ContactPolicy* contacts = nullptr;   // required
+    AccountStore* accounts = nullptr;    // optional: durable last seen
+  };
+
+  // kInvalidArgument when a required dependency is missing or an option is
+  // out of range. Subscribes to the presence store's signals for options.node.
+  static absl::StatusOr<std::unique_ptr<Engine>> Create(const EngineOptions& options,
+                                                        Deps deps);
+
+  Engine() = default;
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+  virtual ~Engine() = default;
+
+  // Opens a session for an authenticated (user, device). `since`, when given,
+  // is the starting point instead of the stored cursor (a device that lost
+  // its state asks from 0). Returns at once; the welcome, presence of the
+  // user's contacts, and then the inbox stream follow through `transport`.
+  // kInvalidArgument for a bad device name; kResourceExhausted when the user
+  // has max_sessions_per_user sessions; kUnavailable after Shutdown.
+  virtual absl::StatusOr<std::shared_ptr<Session>> Connect(
+      const UserId& user, const DeviceId& device, std::optional<Seq> since,
+      std::shared_ptr<Transport> transport) = 0;
+
+  // New events may be in `user`'s inbox (written by another node): every
+  // local session of the user re-reads from its position.
+  virtual void Wake(const UserId& user) = 0;
+
+  // Periodic work; call about once a second (the example server runs a
+  // timer). Polls heads of connected devices, refreshes presence, prunes.
+  virtual void Tick() = 0;
+
+  // Stops accepting, closes every session with kGoingAway, waits for the
+  // commit queue to drain. Idempotent.
+  virtual void Shutdown() = 0;
+
+  virtual EngineStats stats() const = 0;
+
+  // OK when the store answers (health checks).
+  virtual absl::Status Health() = 0;
+};
+
+}  // namespace courier
+
+#endif  // COURIER_CORE_ENGINE_H_

@@ -1,0 +1,67 @@
+// courier/options.h: what the engine may accept and how it behaves.
+//
+// Every field has a default that suits the example server; benchmarks raise
+// the rate limit by option, never by code.
+// Thread-safety: plain values.
+#ifndef COURIER_CORE_OPTIONS_H_
+#define COURIER_CORE_OPTIONS_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "courier/types.h"
+
+namespace courier {
+
+class Clock;
+class Executor;
+
+// Limits on every input: each violation gets a clear error, never a crash.
+struct Limits {
+  std::size_t max_body_bytes = 64 * 1024;        // "body" of a send
+  std::size_t max_read_ids = 1000;                // ids of one "read"
+  std::uint64_t max_undelivered = 100'000;        // per inbox; then queue_full
+  std::size_t window = 256;                       // unacked events in flight per device
+  std::size_t fetch_page = 512;                   // events read from the store at once
+  std::size_t max_sessions_per_user = 64;         // devices connected at once
+};
+
+// Token bucket per sending user: `count` sends per `period_ms`, refilled
+// continuously. The default is the original system's 50 per 15 minutes.
+struct RateLimit {
+  std::uint32_t count = 50;
+  TimeMs period_ms = 900'000;
+};
+
+struct EngineOptions {
+  // --- identity
+  NodeId node = "node-1";  // this process's name in the cluster
+
+  // --- behaviour
+  Limits limits;
+  RateLimit rate_limit;
+
+  // --- timing
+  // A connected device re-reads its inbox head at least this often, so a
+  // lost wake-up only delays delivery.
+  TimeMs head_poll_ms = 2'000;
+  // Presence registrations are refreshed this often (see PresenceStore).
+  TimeMs presence_heartbeat_ms = 10'000;
+  // Prune() of the store runs this often; 0 disables pruning by the engine.
+  TimeMs prune_interval_ms = 3'600'000;
+  TimeMs acked_retention_ms = 7LL * 24 * 3600 * 1000;
+  TimeMs ttl_ms = 30LL * 24 * 3600 * 1000;
+
+  // --- performance
+  // The most ops one store transaction takes (group commit batch size).
+  std::size_t max_batch_ops = 2048;
+
+  // --- environment (borrowed; each must outlive the engine; null = default)
+  Clock* clock = nullptr;                // default: SystemClock()
+  Executor* commit_executor = nullptr;   // default: an own single thread
+  Executor* delivery_executor = nullptr; // default: an own pool of 2 threads
+};
+
+}  // namespace courier
+
+#endif  // COURIER_CORE_OPTIONS_H_

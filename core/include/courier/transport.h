@@ -1,0 +1,108 @@
+// courier/transport.h: the engine's view of one connected device.
+//
+// A transport adapter (courier::websocket, the test transport in
+// courier/memory_transport.h) creates one Transport per connection and hands
+// it to Engine::Connect. The engine pushes server frames through it; the
+// adapter encodes them (PROTOCOL.md's JSON for the WebSocket adapter).
+//
+// Ownership: shared between the adapter and the engine (std::shared_ptr); the
+//   engine drops its reference when the session closes.
+// Thread-safety: the engine calls Send/Close for one session from one thread
+//   at a time, in order (it serializes them under the session's lock); the
+//   adapter must make them safe against its own threads.
+// Blocking: Send and Close return at once. They never call back into the
+//   engine inside the call. The adapter queues; when its queue for this
+//   connection exceeds its limit it closes the connection (a slow reader
+//   never makes the server buffer without bound).
+#ifndef COURIER_CORE_TRANSPORT_H_
+#define COURIER_CORE_TRANSPORT_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "courier/types.h"
+
+namespace courier {
+
+// PROTOCOL.md's error codes.
+enum class ErrorCode : std::uint8_t {
+  kBadFrame,
+  kUnknownOp,
+  kTooLarge,
+  kNotFriends,
+  kUnknownUser,
+  kRateLimited,
+  kUnavailable,
+  kBadSeq,
+  kUnauthorized,
+  kQueueFull,
+};
+std::string_view ErrorCodeName(ErrorCode code);  // "bad_frame", ...
+
+// PROTOCOL.md's close codes.
+enum class CloseCode : std::uint16_t {
+  kGoingAway = 1001,     // server shutting down
+  kPolicy = 1008,        // the client does not read fast enough
+  kTooBig = 1009,        // frame over the size limit
+  kUnauthorized = 4401,  // no or bad hello, bad or expired token
+  kIdle = 4408,          // no frame for the idle timeout
+  kReplaced = 4409,      // the same device connected again elsewhere
+};
+
+struct WelcomeFrame {
+  UserId user;
+  DeviceId device;
+  Seq cursor = 0;
+  Seq head = 0;
+};
+struct SentFrame {
+  std::string cid;
+  MessageId id;
+  TimeMs ts = 0;
+  bool duplicate = false;
+};
+struct EventFrame {  // "msg" or "receipt" depending on event.kind
+  Event event;
+};
+struct PresenceFrame {
+  UserId user;
+  bool online = false;
+  std::optional<TimeMs> last_seen;
+};
+struct SyncedFrame {
+  Seq seq = 0;
+};
+struct ErrorFrame {
+  ErrorCode code = ErrorCode::kBadFrame;
+  std::string message;
+  std::string cid;  // empty when not about a send
+  std::optional<std::int64_t> retry_after_ms;
+};
+
+using ServerFrame =
+    std::variant<WelcomeFrame, SentFrame, EventFrame, PresenceFrame, SyncedFrame, ErrorFrame>;
+
+class Transport {
+ public:
+  Transport() = default;
+  Transport(const Transport&) = delete;
+  Transport& operator=(const Transport&) = delete;
+  virtual ~Transport() = default;
+
+  // Queues `frames` for the device, in order. Several frames in one call let
+  // the adapter write them with one system call.
+  virtual void Send(std::vector<ServerFrame> frames) = 0;
+
+  // Closes the connection with `code` after the frames already queued.
+  // Later Sends are dropped. Idempotent.
+  virtual void Close(CloseCode code, std::string_view reason) = 0;
+};
+
+}  // namespace courier
+
+#endif  // COURIER_CORE_TRANSPORT_H_

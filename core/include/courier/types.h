@@ -1,0 +1,68 @@
+// courier/types.h: the vocabulary of the inbox model.
+//
+// Every user has one inbox: an append-only log of events numbered by a per-user
+// Seq that starts at 1 and has no gaps. An event is either a message addressed
+// to the user or a receipt (delivered / read) for a message the user sent.
+// Every device of a user has a cursor: the highest Seq the device has acked.
+//
+// Thread-safety: plain values; the usual rules for std types apply.
+// Blocking: nothing here blocks.
+#ifndef COURIER_CORE_TYPES_H_
+#define COURIER_CORE_TYPES_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+
+namespace courier {
+
+using UserId = std::string;     // 1-64 of [A-Za-z0-9_.-]
+using DeviceId = std::string;   // 1-64 of [A-Za-z0-9_.-]
+using NodeId = std::string;     // 1-64 of [A-Za-z0-9_.-]
+using MessageId = std::string;  // server-assigned, 1-64 bytes of [A-Za-z0-9_-]
+using Seq = std::uint64_t;      // per-user inbox position, first event is 1
+using TimeMs = std::int64_t;    // unix time in milliseconds
+
+// The largest identifier length, in bytes, for users, devices, nodes,
+// message ids and client message ids.
+inline constexpr std::size_t kMaxIdBytes = 64;
+
+enum class EventKind : std::uint8_t {
+  kMessage = 1,  // a message addressed to the inbox's owner
+  kReceipt = 2,  // a status step of a message the inbox's owner sent
+};
+
+// A message's status only moves forward: sent -> delivered -> read.
+enum class MessageStatus : std::uint8_t {
+  kSent = 0,
+  kDelivered = 1,
+  kRead = 2,
+};
+
+std::string_view MessageStatusName(MessageStatus s);  // "sent", "delivered", "read"
+
+// One inbox event, as stored and as streamed to a device.
+struct Event {
+  Seq seq = 0;
+  EventKind kind = EventKind::kMessage;
+  MessageId id;     // the message this event is about
+  UserId peer;      // kMessage: the sender; kReceipt: the recipient ("by")
+  std::string body; // kMessage only: the body (plaintext above the cipher)
+  MessageStatus status = MessageStatus::kSent;  // kReceipt only
+  TimeMs ts = 0;    // kMessage: when stored; kReceipt: when the step happened
+
+  friend bool operator==(const Event&, const Event&) = default;
+};
+
+// Validates a user, device or node name: 1-64 bytes of [A-Za-z0-9_.-].
+// Returns kInvalidArgument naming `what` otherwise.
+absl::Status ValidateName(std::string_view what, std::string_view name);
+
+// Validates a client message id: 1-64 bytes, any value but NUL.
+absl::Status ValidateClientId(std::string_view cid);
+
+}  // namespace courier
+
+#endif  // COURIER_CORE_TYPES_H_
