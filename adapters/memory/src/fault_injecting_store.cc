@@ -1,0 +1,95 @@
+// FaultInjectingStore: forwards to another MessageStore and fails on command,
+// so that tests can walk every "the store did not commit" path (the leveldb
+// ErrorEnv / beast fail_count pattern).
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "courier/memory.h"
+
+namespace courier::memory {
+
+void FaultInjectingStore::FailAfter(std::uint64_t skip, std::uint64_t n) {
+  absl::MutexLock lock(&mu_);
+  skip_ = skip;
+  fail_ = n;
+}
+
+void FaultInjectingStore::SetDown(bool down) {
+  absl::MutexLock lock(&mu_);
+  down_ = down;
+}
+
+std::uint64_t FaultInjectingStore::calls() const {
+  absl::MutexLock lock(&mu_);
+  return calls_;
+}
+
+std::uint64_t FaultInjectingStore::failures() const {
+  absl::MutexLock lock(&mu_);
+  return failures_;
+}
+
+absl::Status FaultInjectingStore::MaybeFail() {
+  absl::MutexLock lock(&mu_);
+  ++calls_;
+  bool fail = down_;
+  if (!fail && fail_ > 0) {
+    if (skip_ > 0) {
+      --skip_;
+    } else {
+      --fail_;
+      fail = true;
+    }
+  }
+  if (!fail) return absl::OkStatus();
+  ++failures_;
+  return absl::UnavailableError(
+      absl::StrCat("injected fault (call ", calls_, ", failure ", failures_, ")"));
+}
+
+std::vector<absl::StatusOr<WriteResult>> FaultInjectingStore::Write(
+    absl::Span<const WriteOp> ops) {
+  if (absl::Status s = MaybeFail(); !s.ok()) {
+    return std::vector<absl::StatusOr<WriteResult>>(ops.size(), s);
+  }
+  return inner_.Write(ops);
+}
+
+absl::StatusOr<std::vector<Event>> FaultInjectingStore::Fetch(const UserId& user, Seq after,
+                                                              std::size_t limit) {
+  if (absl::Status s = MaybeFail(); !s.ok()) return s;
+  return inner_.Fetch(user, after, limit);
+}
+
+absl::StatusOr<Seq> FaultInjectingStore::Head(const UserId& user) {
+  if (absl::Status s = MaybeFail(); !s.ok()) return s;
+  return inner_.Head(user);
+}
+
+absl::StatusOr<Seq> FaultInjectingStore::Cursor(const UserId& user, const DeviceId& device) {
+  if (absl::Status s = MaybeFail(); !s.ok()) return s;
+  return inner_.Cursor(user, device);
+}
+
+absl::StatusOr<MessageStatus> FaultInjectingStore::Status(const UserId& recipient,
+                                                          const MessageId& id) {
+  if (absl::Status s = MaybeFail(); !s.ok()) return s;
+  return inner_.Status(recipient, id);
+}
+
+absl::StatusOr<std::size_t> FaultInjectingStore::Prune(const PruneOptions& options) {
+  if (absl::Status s = MaybeFail(); !s.ok()) return s;
+  return inner_.Prune(options);
+}
+
+absl::Status FaultInjectingStore::Ping() {
+  if (absl::Status s = MaybeFail(); !s.ok()) return s;
+  return inner_.Ping();
+}
+
+}  // namespace courier::memory

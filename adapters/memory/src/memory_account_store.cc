@@ -1,0 +1,141 @@
+// courier/account_store.h in memory: accounts, friendships, last seen, under
+// one mutex. The reference for tests/conformance/account_store_suite.h.
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "courier/account_store.h"
+#include "courier/memory.h"
+#include "courier/types.h"
+
+namespace courier::memory {
+namespace {
+
+struct Account {
+  std::string password_hash;
+  TimeMs created = 0;
+  std::set<UserId> friends;   // sorted by name
+  std::set<UserId> incoming;  // pending requests to this user, sorted
+};
+
+class MemoryAccountStore final : public AccountStore {
+ public:
+  absl::Status CreateUser(const UserId& user, const std::string& password_hash,
+                          TimeMs now) override {
+    if (auto s = ValidateName("user", user); !s.ok()) return s;
+    absl::MutexLock lock(&mu_);
+    auto [it, inserted] = accounts_.try_emplace(user);
+    if (!inserted) return absl::AlreadyExistsError(absl::StrCat("user ", user, " exists"));
+    it->second.password_hash = password_hash;
+    it->second.created = now;
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::string> PasswordHash(const UserId& user) override {
+    absl::MutexLock lock(&mu_);
+    auto it = accounts_.find(user);
+    if (it == accounts_.end()) return UnknownUser(user);
+    return it->second.password_hash;
+  }
+
+  absl::StatusOr<bool> UserExists(const UserId& user) override {
+    absl::MutexLock lock(&mu_);
+    return accounts_.contains(user);
+  }
+
+  absl::StatusOr<FriendRequestOutcome> RequestFriend(const UserId& from,
+                                                     const UserId& to) override {
+    if (from == to) return absl::InvalidArgumentError("cannot befriend oneself");
+    absl::MutexLock lock(&mu_);
+    auto f = accounts_.find(from);
+    if (f == accounts_.end()) return UnknownUser(from);
+    auto t = accounts_.find(to);
+    if (t == accounts_.end()) return UnknownUser(to);
+    if (f->second.friends.contains(to)) return FriendRequestOutcome::kAlreadyFriends;
+    if (f->second.incoming.erase(to) > 0) {  // crossing requests
+      f->second.friends.insert(to);
+      t->second.friends.insert(from);
+      return FriendRequestOutcome::kBecameFriends;
+    }
+    t->second.incoming.insert(from);
+    return FriendRequestOutcome::kRequested;
+  }
+
+  absl::Status AcceptFriend(const UserId& user, const UserId& requester) override {
+    absl::MutexLock lock(&mu_);
+    auto u = accounts_.find(user);
+    if (u == accounts_.end()) return UnknownUser(user);
+    if (u->second.friends.contains(requester)) return absl::OkStatus();
+    if (u->second.incoming.erase(requester) == 0) {
+      return absl::NotFoundError(
+          absl::StrCat("no pending friend request from ", requester, " to ", user));
+    }
+    auto r = accounts_.find(requester);
+    u->second.friends.insert(requester);
+    if (r != accounts_.end()) r->second.friends.insert(user);
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<bool> AreFriends(const UserId& a, const UserId& b) override {
+    absl::MutexLock lock(&mu_);
+    auto it = accounts_.find(a);
+    return it != accounts_.end() && it->second.friends.contains(b);
+  }
+
+  absl::StatusOr<std::vector<UserId>> Friends(const UserId& user) override {
+    absl::MutexLock lock(&mu_);
+    auto it = accounts_.find(user);
+    if (it == accounts_.end()) return std::vector<UserId>{};
+    return std::vector<UserId>(it->second.friends.begin(), it->second.friends.end());
+  }
+
+  absl::StatusOr<std::vector<UserId>> PendingRequests(const UserId& user) override {
+    absl::MutexLock lock(&mu_);
+    auto it = accounts_.find(user);
+    if (it == accounts_.end()) return std::vector<UserId>{};
+    return std::vector<UserId>(it->second.incoming.begin(), it->second.incoming.end());
+  }
+
+  // Last seen is kept for any valid name, account or not: presence records
+  // it for whoever connected, and the account may be created elsewhere.
+  absl::Status SetLastSeen(const UserId& user, TimeMs when) override {
+    if (auto s = ValidateName("user", user); !s.ok()) return s;
+    absl::MutexLock lock(&mu_);
+    last_seen_[user] = when;
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::optional<TimeMs>> LastSeen(const UserId& user) override {
+    absl::MutexLock lock(&mu_);
+    auto it = last_seen_.find(user);
+    if (it == last_seen_.end()) return std::optional<TimeMs>();
+    return it->second;
+  }
+
+ private:
+  static absl::Status UnknownUser(const UserId& user) {
+    return absl::NotFoundError(absl::StrCat("unknown user ", user));
+  }
+
+  absl::Mutex mu_;
+  std::map<UserId, Account> accounts_ ABSL_GUARDED_BY(mu_);
+  std::map<UserId, TimeMs> last_seen_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+std::unique_ptr<AccountStore> OpenAccountStore() {
+  return std::make_unique<MemoryAccountStore>();
+}
+
+}  // namespace courier::memory

@@ -1,0 +1,286 @@
+// The reference implementation of courier/message_store.h: every rule of the
+// header, kept in maps under one mutex. The durable adapters must behave the
+// same way; tests/conformance/message_store_suite.h checks that they do.
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "courier/memory.h"
+#include "courier/message_store.h"
+#include "courier/types.h"
+
+namespace courier::memory {
+namespace {
+
+absl::Status ValidateMessageId(const MessageId& id) {
+  if (id.empty() || id.size() > kMaxIdBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("message id must be 1-", kMaxIdBytes, " bytes"));
+  }
+  return absl::OkStatus();
+}
+
+// Where a message lives, so that receipts and Status() find it.
+struct MessageRef {
+  Seq seq = 0;
+  UserId sender;
+  std::string cid;
+};
+
+struct Inbox {
+  Seq head = 0;
+  // The highest cursor of any device: every message at or below it has been
+  // delivered (and its receipt written) by some ack.
+  Seq max_cursor = 0;
+  std::map<Seq, Event> events;  // pruning may leave holes; seq is never reused
+  std::map<DeviceId, Seq> cursors;
+  absl::flat_hash_map<MessageId, MessageRef> messages;
+};
+
+// The first append of a (sender, cid).
+struct FirstAppend {
+  UserId recipient;
+  MessageId id;
+  Seq seq = 0;
+  TimeMs ts = 0;
+};
+
+class MemoryMessageStore final : public MessageStore {
+ public:
+  std::vector<absl::StatusOr<WriteResult>> Write(absl::Span<const WriteOp> ops) override {
+    absl::MutexLock lock(&mu_);
+    std::vector<absl::StatusOr<WriteResult>> results;
+    results.reserve(ops.size());
+    for (const WriteOp& op : ops) {
+      results.push_back(std::visit([this](const auto& o) { return Apply(o); }, op));
+    }
+    return results;
+  }
+
+  absl::StatusOr<std::vector<Event>> Fetch(const UserId& user, Seq after,
+                                           std::size_t limit) override {
+    if (limit < 1) return absl::InvalidArgumentError("Fetch limit must be >= 1");
+    absl::MutexLock lock(&mu_);
+    std::vector<Event> out;
+    auto it = inboxes_.find(user);
+    if (it == inboxes_.end()) return out;
+    const auto& events = it->second.events;
+    for (auto e = events.upper_bound(after); e != events.end() && out.size() < limit; ++e) {
+      out.push_back(e->second);
+    }
+    return out;
+  }
+
+  absl::StatusOr<Seq> Head(const UserId& user) override {
+    absl::MutexLock lock(&mu_);
+    auto it = inboxes_.find(user);
+    return it == inboxes_.end() ? 0 : it->second.head;
+  }
+
+  absl::StatusOr<Seq> Cursor(const UserId& user, const DeviceId& device) override {
+    absl::MutexLock lock(&mu_);
+    auto it = inboxes_.find(user);
+    if (it == inboxes_.end()) return 0;
+    auto c = it->second.cursors.find(device);
+    return c == it->second.cursors.end() ? 0 : c->second;
+  }
+
+  absl::StatusOr<MessageStatus> Status(const UserId& recipient, const MessageId& id) override {
+    absl::MutexLock lock(&mu_);
+    auto it = inboxes_.find(recipient);
+    if (it != inboxes_.end()) {
+      auto m = it->second.messages.find(id);
+      if (m != it->second.messages.end()) return it->second.events.at(m->second.seq).status;
+    }
+    return absl::NotFoundError(absl::StrCat("no message ", id, " for ", recipient));
+  }
+
+  absl::StatusOr<std::size_t> Prune(const PruneOptions& options) override {
+    absl::MutexLock lock(&mu_);
+    std::size_t removed = 0;
+    for (auto& [user, inbox] : inboxes_) {
+      Seq acked_by_all = 0;
+      if (!inbox.cursors.empty()) {
+        acked_by_all = inbox.cursors.begin()->second;
+        for (const auto& [device, cursor] : inbox.cursors) {
+          acked_by_all = std::min(acked_by_all, cursor);
+        }
+      }
+      for (auto e = inbox.events.begin(); e != inbox.events.end();) {
+        const Event& ev = e->second;
+        const TimeMs age = options.now - ev.ts;
+        const bool expired = age > options.ttl_ms;
+        const bool acked_and_old = ev.seq <= acked_by_all && age > options.acked_retention_ms;
+        if (!expired && !acked_and_old) {
+          ++e;
+          continue;
+        }
+        if (ev.kind == EventKind::kMessage) {
+          auto m = inbox.messages.find(ev.id);
+          if (m != inbox.messages.end()) {
+            first_appends_.erase(std::make_pair(m->second.sender, m->second.cid));
+            inbox.messages.erase(m);
+          }
+        }
+        e = inbox.events.erase(e);
+        ++removed;
+      }
+    }
+    return removed;
+  }
+
+  absl::Status Ping() override { return absl::OkStatus(); }
+
+ private:
+  absl::StatusOr<WriteResult> Apply(const AppendOp& op) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (auto s = ValidateName("sender", op.sender); !s.ok()) return s;
+    if (auto s = ValidateName("recipient", op.recipient); !s.ok()) return s;
+    if (auto s = ValidateClientId(op.cid); !s.ok()) return s;
+    if (auto s = ValidateMessageId(op.id); !s.ok()) return s;
+
+    AppendResult result;
+    auto first = first_appends_.find(std::make_pair(op.sender, op.cid));
+    if (first != first_appends_.end()) {
+      result.id = first->second.id;
+      result.seq = first->second.seq;
+      result.ts = first->second.ts;
+      result.duplicate = true;
+      return result;
+    }
+    Inbox& inbox = inboxes_[op.recipient];
+    if (inbox.head - inbox.max_cursor >= op.max_undelivered) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("queue_full: ", op.recipient, " has ", inbox.head - inbox.max_cursor,
+                       " undelivered events (limit ", op.max_undelivered, ")"));
+    }
+    if (inbox.messages.contains(op.id)) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("message id ", op.id, " already used in the inbox of ", op.recipient));
+    }
+    Event ev;
+    ev.seq = ++inbox.head;
+    ev.kind = EventKind::kMessage;
+    ev.id = op.id;
+    ev.peer = op.sender;
+    ev.body = op.body;
+    ev.status = MessageStatus::kSent;
+    ev.ts = op.ts;
+    inbox.events.emplace(ev.seq, ev);
+    inbox.messages.emplace(op.id, MessageRef{ev.seq, op.sender, op.cid});
+    first_appends_.emplace(std::make_pair(op.sender, op.cid),
+                           FirstAppend{op.recipient, op.id, ev.seq, op.ts});
+    result.id = op.id;
+    result.seq = ev.seq;
+    result.ts = op.ts;
+    result.duplicate = false;
+    result.appended.push_back(Appended{op.recipient, std::move(ev)});
+    return result;
+  }
+
+  absl::StatusOr<WriteResult> Apply(const AttachOp& op) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (auto s = ValidateName("user", op.user); !s.ok()) return s;
+    if (auto s = ValidateName("device", op.device); !s.ok()) return s;
+    Inbox& inbox = inboxes_[op.user];
+    Seq& cursor = inbox.cursors[op.device];  // 0 when new
+    return AttachResult{cursor, inbox.head};
+  }
+
+  absl::StatusOr<WriteResult> Apply(const AckOp& op) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (auto s = ValidateName("user", op.user); !s.ok()) return s;
+    if (auto s = ValidateName("device", op.device); !s.ok()) return s;
+    auto found = inboxes_.find(op.user);
+    const Seq head = found == inboxes_.end() ? 0 : found->second.head;
+    if (op.seq > head) {
+      return absl::OutOfRangeError(
+          absl::StrCat("ack of seq ", op.seq, " beyond the head ", head, " of ", op.user));
+    }
+    Inbox& inbox = inboxes_[op.user];
+    Seq& cursor = inbox.cursors[op.device];
+    cursor = std::max(cursor, op.seq);
+    AckResult result;
+    result.cursor = cursor;
+    if (cursor > inbox.max_cursor) {
+      // Collect first: a message to oneself puts its receipt into this inbox.
+      std::vector<Seq> newly;
+      for (auto e = inbox.events.upper_bound(inbox.max_cursor);
+           e != inbox.events.end() && e->first <= cursor; ++e) {
+        if (e->second.kind == EventKind::kMessage && e->second.status == MessageStatus::kSent) {
+          newly.push_back(e->first);
+        }
+      }
+      inbox.max_cursor = cursor;
+      for (Seq seq : newly) {
+        Event& ev = inbox.events.at(seq);
+        ev.status = MessageStatus::kDelivered;
+        result.appended.push_back(
+            AppendReceipt(ev.peer, ev.id, op.user, MessageStatus::kDelivered, op.ts));
+      }
+    }
+    return result;
+  }
+
+  absl::StatusOr<WriteResult> Apply(const ReadOp& op) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (auto s = ValidateName("user", op.user); !s.ok()) return s;
+    ReadResult result;
+    auto found = inboxes_.find(op.user);
+    if (found == inboxes_.end()) return result;
+    Inbox& inbox = found->second;
+    for (const MessageId& id : op.ids) {
+      auto m = inbox.messages.find(id);
+      if (m == inbox.messages.end()) continue;
+      const Seq seq = m->second.seq;
+      MessageStatus status = inbox.events.at(seq).status;
+      if (status == MessageStatus::kRead) continue;
+      const UserId sender = m->second.sender;
+      if (status == MessageStatus::kSent) {
+        inbox.events.at(seq).status = MessageStatus::kDelivered;
+        result.appended.push_back(
+            AppendReceipt(sender, id, op.user, MessageStatus::kDelivered, op.ts));
+      }
+      // AppendReceipt may have grown this very inbox (a note to oneself):
+      // look the event up again rather than keeping a reference.
+      inbox.events.at(seq).status = MessageStatus::kRead;
+      result.appended.push_back(AppendReceipt(sender, id, op.user, MessageStatus::kRead, op.ts));
+    }
+    return result;
+  }
+
+  // Appends a receipt to `sender`'s inbox. Receipts are never refused.
+  Appended AppendReceipt(const UserId& sender, const MessageId& id, const UserId& by,
+                         MessageStatus status, TimeMs ts) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    Inbox& inbox = inboxes_[sender];
+    Event ev;
+    ev.seq = ++inbox.head;
+    ev.kind = EventKind::kReceipt;
+    ev.id = id;
+    ev.peer = by;
+    ev.status = status;
+    ev.ts = ts;
+    inbox.events.emplace(ev.seq, ev);
+    return Appended{sender, std::move(ev)};
+  }
+
+  absl::Mutex mu_;
+  // std::map keeps references stable while a receipt adds another inbox.
+  std::map<UserId, Inbox> inboxes_ ABSL_GUARDED_BY(mu_);
+  std::map<std::pair<UserId, std::string>, FirstAppend> first_appends_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+std::unique_ptr<MessageStore> OpenMessageStore() {
+  return std::make_unique<MemoryMessageStore>();
+}
+
+}  // namespace courier::memory
