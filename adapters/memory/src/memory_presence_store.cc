@@ -1,0 +1,264 @@
+// The in-process PresenceStore: registrations in a map under one mutex,
+// signals delivered by one dispatcher thread of the store's own.
+//
+// A registration is (user, device) -> (node, refreshed). It is live while
+// refreshed + ttl > now; an expired one counts as gone, and the time it was
+// last refreshed becomes the user's last seen when no live device remains.
+#include <algorithm>
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "courier/memory.h"
+#include "courier/status.h"
+
+namespace courier::memory {
+namespace {
+
+// Limits on inputs and on memory held for signals nobody has read yet.
+constexpr std::size_t kMaxLookupUsers = 10'000;
+constexpr std::size_t kMaxQueuedSignals = 1 << 16;
+
+absl::Status ValidateSignal(const Signal& signal) {
+  switch (signal.kind) {
+    case Signal::Kind::kWake:
+    case Signal::Kind::kPresence:
+      break;
+    case Signal::Kind::kKick:
+      COURIER_RETURN_IF_ERROR(ValidateName("signal device", signal.device));
+      break;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown signal kind ", static_cast<int>(signal.kind)));
+  }
+  COURIER_RETURN_IF_ERROR(ValidateName("signal user", signal.user));
+  return ValidateName("signal from_node", signal.from_node);
+}
+
+// Calls each node's handler on one thread of its own, in publish order.
+// Unsubscribe waits for a running call of that node's handler unless it is
+// called from inside a handler (which would otherwise wait for itself).
+class SignalDispatcher {
+ public:
+  SignalDispatcher() : thread_([this] { Loop(); }) {}
+  ~SignalDispatcher() {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+    }
+    thread_.join();
+  }
+
+  absl::Status Subscribe(const NodeId& node, absl::AnyInvocable<void(const Signal&)> handler) {
+    absl::MutexLock lock(&mu_);
+    if (handlers_.contains(node)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("node '", node, "' already has a subscriber"));
+    }
+    handlers_.emplace(node, std::make_shared<Handler>(std::move(handler)));
+    return absl::OkStatus();
+  }
+
+  void Unsubscribe(const NodeId& node) {
+    std::shared_ptr<Handler> removed;
+    absl::MutexLock lock(&mu_);
+    auto it = handlers_.find(node);
+    if (it == handlers_.end()) return;
+    removed = std::move(it->second);
+    handlers_.erase(it);
+    if (std::this_thread::get_id() == thread_.get_id()) return;
+    while (running_ == removed.get()) idle_.Wait(&mu_);
+    // `removed` is released after the lock (declared before it), outside any
+    // handler call.
+  }
+
+  absl::Status Post(const NodeId& node, const Signal& signal) {
+    absl::MutexLock lock(&mu_);
+    if (!handlers_.contains(node)) return absl::OkStatus();  // nobody listens: dropped
+    if (queue_.size() >= kMaxQueuedSignals) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("signal queue full (", kMaxQueuedSignals, ")"));
+    }
+    queue_.emplace_back(node, signal);
+    return absl::OkStatus();
+  }
+
+ private:
+  using Handler = absl::AnyInvocable<void(const Signal&)>;
+
+  bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !queue_.empty(); }
+
+  void Loop() {
+    absl::MutexLock lock(&mu_);
+    while (true) {
+      mu_.Await(absl::Condition(this, &SignalDispatcher::HasWork));
+      if (stopping_) return;
+      auto [node, signal] = std::move(queue_.front());
+      queue_.pop_front();
+      auto it = handlers_.find(node);
+      if (it == handlers_.end()) continue;
+      std::shared_ptr<Handler> handler = it->second;
+      running_ = handler.get();
+      mu_.Unlock();
+      (*handler)(signal);
+      handler.reset();  // may destroy an unsubscribed handler, before Unsubscribe returns
+      mu_.Lock();
+      running_ = nullptr;
+      idle_.SignalAll();
+    }
+  }
+
+  absl::Mutex mu_;
+  absl::flat_hash_map<NodeId, std::shared_ptr<Handler>> handlers_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::pair<NodeId, Signal>> queue_ ABSL_GUARDED_BY(mu_);
+  Handler* running_ ABSL_GUARDED_BY(mu_) = nullptr;
+  absl::CondVar idle_;  // signalled when a handler call ends
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;  // last: starts after every field above exists
+};
+
+class MemoryPresenceStore final : public PresenceStore {
+ public:
+  MemoryPresenceStore(const Clock& clock, TimeMs ttl_ms) : clock_(clock), ttl_ms_(ttl_ms) {}
+
+  absl::StatusOr<ConnectOutcome> Connect(const UserId& user, const DeviceId& device,
+                                         const NodeId& node, TimeMs now) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+    COURIER_RETURN_IF_ERROR(ValidateName("device", device));
+    COURIER_RETURN_IF_ERROR(ValidateName("node", node));
+    absl::MutexLock lock(&mu_);
+    UserEntry& entry = users_[user];
+    Expire(entry, now);
+    ConnectOutcome outcome;
+    outcome.became_online = entry.devices.empty();
+    auto it = entry.devices.find(device);
+    if (it != entry.devices.end() && it->second.node != node) outcome.replaced_on = it->second.node;
+    entry.devices[device] = Registration{node, now};
+    return outcome;
+  }
+
+  absl::StatusOr<bool> Disconnect(const UserId& user, const DeviceId& device, const NodeId& node,
+                                  TimeMs now) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+    COURIER_RETURN_IF_ERROR(ValidateName("device", device));
+    COURIER_RETURN_IF_ERROR(ValidateName("node", node));
+    absl::MutexLock lock(&mu_);
+    UserEntry& entry = users_[user];
+    Expire(entry, now);
+    auto it = entry.devices.find(device);
+    if (it != entry.devices.end() && it->second.node == node) entry.devices.erase(it);
+    if (!entry.devices.empty()) return false;
+    entry.last_seen = std::max(entry.last_seen.value_or(now), now);
+    return true;
+  }
+
+  absl::StatusOr<std::vector<Presence>> Lookup(absl::Span<const UserId> users) override {
+    if (users.size() > kMaxLookupUsers) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("lookup of ", users.size(), " users exceeds ", kMaxLookupUsers));
+    }
+    for (const UserId& user : users) COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+    const TimeMs now = clock_.NowMs();
+    std::vector<Presence> result;
+    result.reserve(users.size());
+    absl::MutexLock lock(&mu_);
+    for (const UserId& user : users) {
+      Presence& p = result.emplace_back();
+      p.user = user;
+      auto it = users_.find(user);
+      if (it == users_.end()) continue;
+      Expire(it->second, now);
+      for (const auto& [device, reg] : it->second.devices) {
+        if (std::find(p.nodes.begin(), p.nodes.end(), reg.node) == p.nodes.end()) {
+          p.nodes.push_back(reg.node);
+        }
+      }
+      std::sort(p.nodes.begin(), p.nodes.end());
+      p.online = !p.nodes.empty();
+      if (!p.online) p.last_seen = it->second.last_seen;
+    }
+    return result;
+  }
+
+  absl::Status Heartbeat(const NodeId& node, absl::Span<const DeviceOnNode> sessions,
+                         TimeMs now) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("node", node));
+    for (const auto& [user, device] : sessions) {
+      COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+      COURIER_RETURN_IF_ERROR(ValidateName("device", device));
+    }
+    absl::MutexLock lock(&mu_);
+    for (const auto& [user, device] : sessions) {
+      UserEntry& entry = users_[user];
+      Expire(entry, now);
+      auto [it, inserted] = entry.devices.try_emplace(device, Registration{node, now});
+      // A live registration that moved to another node stays there.
+      if (!inserted && it->second.node == node) it->second.refreshed = now;
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Publish(const NodeId& to_node, const Signal& signal) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("node", to_node));
+    COURIER_RETURN_IF_ERROR(ValidateSignal(signal));
+    return dispatcher_.Post(to_node, signal);
+  }
+
+  absl::Status Subscribe(const NodeId& node,
+                         absl::AnyInvocable<void(const Signal&)> handler) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("node", node));
+    if (!handler) return absl::InvalidArgumentError("empty signal handler");
+    return dispatcher_.Subscribe(node, std::move(handler));
+  }
+
+  void Unsubscribe(const NodeId& node) override { dispatcher_.Unsubscribe(node); }
+
+ private:
+  struct Registration {
+    NodeId node;
+    TimeMs refreshed = 0;
+  };
+  struct UserEntry {
+    absl::flat_hash_map<DeviceId, Registration> devices;
+    std::optional<TimeMs> last_seen;
+  };
+
+  // Drops registrations not refreshed within the TTL; the latest of them
+  // becomes last seen.
+  void Expire(UserEntry& entry, TimeMs now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (auto it = entry.devices.begin(); it != entry.devices.end();) {
+      if (it->second.refreshed + ttl_ms_ > now) {
+        ++it;
+        continue;
+      }
+      entry.last_seen = std::max(entry.last_seen.value_or(it->second.refreshed),
+                                 it->second.refreshed);
+      entry.devices.erase(it++);
+    }
+  }
+
+  const Clock& clock_;
+  const TimeMs ttl_ms_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<UserId, UserEntry> users_ ABSL_GUARDED_BY(mu_);
+  SignalDispatcher dispatcher_;
+};
+
+}  // namespace
+
+std::unique_ptr<PresenceStore> OpenPresenceStore(const Clock& clock, TimeMs ttl_ms) {
+  return std::make_unique<MemoryPresenceStore>(clock, ttl_ms < 1 ? 1 : ttl_ms);
+}
+
+}  // namespace courier::memory
