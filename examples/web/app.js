@@ -1,0 +1,812 @@
+// Courier demo client: one page, no framework, no build step.
+//
+// What it keeps in localStorage, per user of this browser profile
+// ("courier.u.<user>.<what>"):
+//   session   {token, expires_at} from POST /v1/login
+//   device    this profile's device id (random, made once)
+//   seq       the highest inbox seq stored here; acked to the server after storing
+//   conv.<p>  the conversation with friend <p>: [{id, cid, from, to, body, ts, status}]
+//   peers     the friends with a stored conversation
+//   presence  {friend: {online, last_seen}} as last heard
+//   outgoing  friend requests sent from here that are not friendships yet
+//   orphans   receipts whose message id is not known yet ({id: status})
+// The user of a tab lives in sessionStorage, so two tabs of one profile can be two
+// people (the two-tab demo); a new tab starts as the profile's last user.
+//
+// Delivery rules (PROTOCOL.md): hello without `since` resumes from the device's
+// cursor on the server; each inbox event is stored first, then acked; a seq at or
+// below the stored one is dropped. Own messages wait as "pending" until `sent`
+// and are sent again with the same cid after a reconnect (the server answers a
+// repeated cid with `dup: true`).
+'use strict';
+
+(() => {
+  const MAX_KEEP = 1000;          // messages kept per conversation
+  const PING_MS = 20000;          // keeps the server's idle timeout away
+  const DEAD_MS = 65000;          // no frame for this long: reconnect
+  const BACKOFF_MIN_MS = 500;
+  const BACKOFF_MAX_MS = 30000;
+  const NAME_RE = /^[A-Za-z0-9_.-]{1,64}$/;
+  const RANK = { pending: 0, sent: 1, delivered: 2, read: 3 };
+
+  const $ = (id) => document.getElementById(id);
+
+  // ---- storage -----------------------------------------------------------
+  const local = {
+    get(key, fallback) {
+      try {
+        const v = localStorage.getItem(key);
+        return v === null ? fallback : JSON.parse(v);
+      } catch (e) {
+        return fallback;
+      }
+    },
+    set(key, value) {
+      try {
+        localStorage.setItem(key, JSON.stringify(value));
+      } catch (e) {
+        console.warn('courier: could not store', key, e);
+      }
+    },
+    del(key) { localStorage.removeItem(key); },
+  };
+  const tab = {
+    get(key) { try { return sessionStorage.getItem(key); } catch (e) { return null; } },
+    set(key, v) { try { sessionStorage.setItem(key, v); } catch (e) { /* private mode */ } },
+    del(key) { try { sessionStorage.removeItem(key); } catch (e) { /* private mode */ } },
+  };
+
+  function randomId(bytes) {
+    const a = new Uint8Array(bytes);
+    crypto.getRandomValues(a);
+    return Array.from(a, (b) => b.toString(16).padStart(2, '0')).join('');
+  }
+
+  // ---- state -------------------------------------------------------------
+  let me = null;            // user name
+  let session = null;       // {token, expires_at}
+  let device = null;
+  let lastSeq = 0;
+  let peers = [];           // friends with a conversation
+  let friends = [];         // from GET /v1/friends
+  let incoming = null;      // pending requests to me, when the server lists them
+  let outgoing = [];
+  let presence = {};
+  let orphans = {};
+  const convs = new Map();  // peer -> [message]
+  let openPeer = null;
+
+  const key = (what) => `courier.u.${me}.${what}`;
+
+  function loadUser(user) {
+    me = user;
+    session = local.get(key('session'), null);
+    device = local.get(key('device'), null);
+    if (!device || !NAME_RE.test(device)) {
+      device = 'web-' + randomId(8);
+      local.set(key('device'), device);
+    }
+    lastSeq = local.get(key('seq'), 0);
+    peers = local.get(key('peers'), []);
+    outgoing = local.get(key('outgoing'), []);
+    presence = local.get(key('presence'), {});
+    orphans = local.get(key('orphans'), {});
+    friends = [];
+    incoming = null;
+    convs.clear();
+  }
+
+  function conv(peer) {
+    let c = convs.get(peer);
+    if (!c) {
+      c = local.get(key('conv.' + peer), []);
+      convs.set(peer, c);
+    }
+    return c;
+  }
+
+  function saveConv(peer) {
+    const c = conv(peer);
+    if (c.length > MAX_KEEP) c.splice(0, c.length - MAX_KEEP);
+    local.set(key('conv.' + peer), c);
+    if (!peers.includes(peer)) {
+      peers.push(peer);
+      local.set(key('peers'), peers);
+    }
+  }
+
+  // ---- HTTP --------------------------------------------------------------
+  async function api(path, { method = 'GET', body, auth = true } = {}) {
+    const headers = {};
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (auth) headers.Authorization = 'Bearer ' + session.token;
+    let res;
+    try {
+      res = await fetch(path, {
+        method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (e) {
+      throw Object.assign(new Error('The server cannot be reached.'), { status: 0 });
+    }
+    let data = null;
+    try { data = await res.json(); } catch (e) { data = null; }
+    if (!res.ok) {
+      const msg = (data && data.message) || `The server answered ${res.status}.`;
+      const err = Object.assign(new Error(msg), { status: res.status, code: data && data.error });
+      if (auth && res.status === 401) endSession('Your session has ended: please log in again.');
+      throw err;
+    }
+    return data || {};
+  }
+
+  // ---- login -------------------------------------------------------------
+  function showLogin(message) {
+    $('app-screen').hidden = true;
+    $('login-screen').hidden = false;
+    $('auth-error').textContent = message || '';
+    $('auth-user').focus();
+  }
+
+  async function authenticate(register) {
+    const user = $('auth-user').value.trim();
+    const password = $('auth-pass').value;
+    $('auth-error').textContent = '';
+    if (!NAME_RE.test(user)) {
+      $('auth-error').textContent = 'A name is 1-64 letters, digits, "_", "." or "-".';
+      return;
+    }
+    if (password.length < 8) {
+      $('auth-error').textContent = 'A password has at least 8 characters.';
+      return;
+    }
+    for (const b of document.querySelectorAll('#auth-form button')) b.disabled = true;
+    try {
+      if (register) await api('/v1/register', { method: 'POST', body: { user, password }, auth: false });
+      const res = await api('/v1/login', { method: 'POST', body: { user, password }, auth: false });
+      loadUser(user);
+      session = { token: res.token, expires_at: res.expires_at };
+      local.set(key('session'), session);
+      local.set('courier.lastUser', user);
+      tab.set('courier.tabUser', user);
+      $('auth-pass').value = '';
+      startApp();
+    } catch (e) {
+      $('auth-error').textContent =
+        e.status === 409 ? 'That name is taken.' :
+        e.status === 401 ? 'Wrong name or password.' : e.message;
+    } finally {
+      for (const b of document.querySelectorAll('#auth-form button')) b.disabled = false;
+    }
+  }
+
+  function endSession(message) {
+    if (me) local.del(key('session'));
+    tab.del('courier.tabUser');
+    tab.del('courier.tabPeer');
+    if (local.get('courier.lastUser', null) === me) local.del('courier.lastUser');
+    stopSocket();
+    clearInterval(friendsTimer);
+    me = null;
+    session = null;
+    openPeer = null;
+    showLogin(message);
+  }
+
+  // ---- friends -----------------------------------------------------------
+  let friendsTimer = null;
+
+  async function refreshFriends() {
+    if (!session) return;
+    try {
+      const res = await api('/v1/friends');
+      friends = Array.isArray(res.friends) ? res.friends : [];
+      // Optional, additive fields: pending requests to and from this user.
+      incoming = Array.isArray(res.incoming) ? res.incoming : null;
+      if (Array.isArray(res.outgoing)) outgoing = res.outgoing.slice();
+      outgoing = outgoing.filter((u) => !friends.includes(u));
+      local.set(key('outgoing'), outgoing);
+      renderSidebar();
+    } catch (e) {
+      if (e.status !== 401) setFriendMsg(e.message, true);
+    }
+  }
+
+  function setFriendMsg(text, isError) {
+    $('friend-msg').textContent = text;
+    $('friend-msg').classList.toggle('error', !!isError);
+  }
+
+  // Accepts a pending request from `user`, or sends one (a request that the
+  // other side has already sent makes the friendship too).
+  async function addFriend(user) {
+    if (!NAME_RE.test(user)) {
+      setFriendMsg('A name is 1-64 letters, digits, "_", "." or "-".', true);
+      return;
+    }
+    if (user === me) {
+      setFriendMsg('That is you.', true);
+      return;
+    }
+    if (friends.includes(user)) {
+      setFriendMsg(`${user} is already your friend.`);
+      openChat(user);
+      return;
+    }
+    try {
+      let accepted = false;
+      try {
+        await api('/v1/friends/accept', { method: 'POST', body: { user } });
+        accepted = true;
+      } catch (e) {
+        if (e.status !== 404) throw e;
+      }
+      if (!accepted) await api('/v1/friends/request', { method: 'POST', body: { user } });
+      await refreshFriends();
+      if (friends.includes(user)) {
+        setFriendMsg(`You and ${user} are friends now.`);
+        reconnectForPresence();
+      } else {
+        if (!outgoing.includes(user)) outgoing.push(user);
+        local.set(key('outgoing'), outgoing);
+        setFriendMsg(`Request sent: ${user} becomes your friend once they add you too.`);
+        renderSidebar();
+      }
+      $('friend-input').value = '';
+    } catch (e) {
+      setFriendMsg(e.status === 404 ? `There is no user called ${user}.` : e.message, true);
+    }
+  }
+
+  // ---- socket ------------------------------------------------------------
+  let ws = null;
+  let welcomed = false;
+  let attempts = 0;
+  let reconnectTimer = null;
+  let pingTimer = null;
+  let lastFrameAt = 0;
+  let stopped = true;
+
+  function setConn(state, text) {
+    const el = $('conn-status');
+    el.dataset.state = state;
+    el.textContent = text;
+  }
+
+  function wsUrl() {
+    return (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/v1/ws';
+  }
+
+  function connect() {
+    clearTimeout(reconnectTimer);
+    reconnectTimer = null;
+    if (stopped || ws) return;
+    if (!session || (session.expires_at && session.expires_at <= Date.now())) {
+      endSession('Your session has ended: please log in again.');
+      return;
+    }
+    setConn('connecting', 'connecting…');
+    welcomed = false;
+    const sock = new WebSocket(wsUrl());
+    ws = sock;
+    sock.onopen = () => {
+      lastFrameAt = Date.now();
+      sock.send(JSON.stringify({ op: 'hello', token: session.token, device }));
+    };
+    sock.onmessage = (ev) => {
+      if (sock !== ws) return;
+      lastFrameAt = Date.now();
+      let frame;
+      try { frame = JSON.parse(ev.data); } catch (e) { return; }
+      if (frame && typeof frame.op === 'string') onFrame(frame);
+    };
+    sock.onclose = (ev) => {
+      if (sock !== ws) return;
+      ws = null;
+      welcomed = false;
+      clearInterval(pingTimer);
+      markAllOffline();
+      if (stopped) return;
+      if (ev.code === 4401) {
+        endSession('Your session has ended: please log in again.');
+      } else if (ev.code === 4409) {
+        setConn('elsewhere', 'opened elsewhere');
+        showBanner('Courier is open in another tab or window.', true);
+      } else {
+        scheduleReconnect();
+      }
+    };
+    clearInterval(pingTimer);
+    pingTimer = setInterval(() => {
+      if (ws !== sock || sock.readyState !== WebSocket.OPEN) return;
+      if (Date.now() - lastFrameAt > DEAD_MS) {
+        sock.close();
+        return;
+      }
+      sock.send(JSON.stringify({ op: 'ping' }));
+    }, PING_MS);
+  }
+
+  function scheduleReconnect() {
+    if (reconnectTimer || stopped) return;
+    // 0.5 s, 1 s, 2 s, … up to 30 s, each with up to half of it as jitter.
+    const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** attempts);
+    const delay = base / 2 + Math.random() * base / 2;
+    attempts = Math.min(attempts + 1, 16);
+    setConn('offline', `offline, retrying in ${Math.ceil(delay / 1000)} s`);
+    reconnectTimer = setTimeout(connect, delay);
+  }
+
+  function stopSocket() {
+    stopped = true;
+    clearTimeout(reconnectTimer);
+    reconnectTimer = null;
+    clearInterval(pingTimer);
+    if (ws) {
+      const sock = ws;
+      ws = null;
+      try { sock.close(1000); } catch (e) { /* already closed */ }
+    }
+  }
+
+  function startSocket() {
+    stopped = false;
+    attempts = 0;
+    connect();
+  }
+
+  // A new friendship's presence comes with the next welcome.
+  function reconnectForPresence() {
+    if (!ws || !welcomed) return;
+    const sock = ws;
+    ws = null;
+    try { sock.close(1000); } catch (e) { /* already closed */ }
+    connect();
+  }
+
+  function sendFrame(frame) {
+    if (!ws || !welcomed || ws.readyState !== WebSocket.OPEN) return false;
+    ws.send(JSON.stringify(frame));
+    return true;
+  }
+
+  function onFrame(f) {
+    switch (f.op) {
+      case 'welcome':
+        welcomed = true;
+        attempts = 0;
+        hideBanner();
+        setConn('syncing', 'syncing…');
+        flushPending();
+        markVisibleRead();
+        refreshFriends();
+        break;
+      case 'synced':
+        setConn('online', 'up to date');
+        break;
+      case 'sent':
+        onSent(f);
+        break;
+      case 'msg':
+      case 'receipt':
+        onInboxEvent(f);
+        break;
+      case 'presence':
+        if (typeof f.user === 'string') {
+          presence[f.user] = { online: !!f.online, last_seen: f.last_seen ?? null };
+          local.set(key('presence'), presence);
+          renderSidebar();
+          renderChatHeader();
+        }
+        break;
+      case 'error':
+        onError(f);
+        break;
+      default:
+        break;  // pong and anything newer
+    }
+  }
+
+  function onInboxEvent(f) {
+    const seq = Number(f.seq);
+    if (!Number.isSafeInteger(seq) || seq <= 0) return;
+    if (seq <= lastSeq) {
+      sendFrame({ op: 'ack', seq: lastSeq });  // already stored: just move the cursor
+      return;
+    }
+    if (f.op === 'msg') storeIncoming(f);
+    else storeReceipt(f);
+    lastSeq = seq;
+    local.set(key('seq'), lastSeq);
+    sendFrame({ op: 'ack', seq });
+  }
+
+  function storeIncoming(f) {
+    const peer = String(f.from);
+    const c = conv(peer);
+    if (c.some((m) => m.id === f.id && m.from === peer)) return;
+    const m = { id: f.id, from: peer, to: me, body: String(f.body ?? ''), ts: f.ts, read: false };
+    c.push(m);
+    saveConv(peer);
+    if (openPeer === peer) {
+      appendMessage(m);
+      markVisibleRead();
+    }
+    renderSidebar();
+  }
+
+  function storeReceipt(f) {
+    const status = f.status;
+    if (!(status in RANK)) return;
+    const peer = String(f.by);
+    const m = conv(peer).find((x) => x.from === me && x.id === f.id);
+    if (!m) {
+      if (RANK[status] > (RANK[orphans[f.id]] ?? 0)) orphans[f.id] = status;
+      const ids = Object.keys(orphans);
+      if (ids.length > 500) delete orphans[ids[0]];
+      local.set(key('orphans'), orphans);
+      return;
+    }
+    raiseStatus(peer, m, status);
+  }
+
+  function raiseStatus(peer, m, status) {
+    if ((RANK[status] ?? -1) <= (RANK[m.status] ?? -1)) return;
+    m.status = status;
+    saveConv(peer);
+    if (openPeer === peer) updateTicks(m);
+  }
+
+  function onSent(f) {
+    for (const peer of new Set([...peers, ...friends])) {
+      const m = conv(peer).find((x) => x.from === me && x.cid === f.cid);
+      if (!m) continue;
+      m.id = f.id;
+      if (typeof f.ts === 'number') m.ts = f.ts;
+      delete m.error;
+      let status = m.status === 'pending' || m.status === 'failed' ? 'sent' : m.status;
+      const early = orphans[f.id];
+      if (early) {
+        if (RANK[early] > RANK[status]) status = early;
+        delete orphans[f.id];
+        local.set(key('orphans'), orphans);
+      }
+      m.status = status;
+      saveConv(peer);
+      if (openPeer === peer) updateTicks(m);
+      return;
+    }
+  }
+
+  const retryTimers = new Map();  // cid -> timer
+
+  function onError(f) {
+    if (!f.cid) {
+      console.warn('courier: server error', f.code, f.message);
+      return;
+    }
+    for (const peer of peers) {
+      const m = conv(peer).find((x) => x.from === me && x.cid === f.cid);
+      if (!m || m.status !== 'pending') continue;
+      if (f.code === 'rate_limited' || f.code === 'unavailable' || f.code === 'queue_full') {
+        // Not stored: send again later with the same cid.
+        const wait = Math.max(1000, Number(f.retry_after_ms) || 3000);
+        clearTimeout(retryTimers.get(m.cid));
+        retryTimers.set(m.cid, setTimeout(() => {
+          retryTimers.delete(m.cid);
+          if (m.status === 'pending') sendMessageFrame(m);
+        }, wait));
+        m.error = f.code === 'rate_limited' ? 'slowed down: retrying' : 'server busy: retrying';
+      } else {
+        m.status = 'failed';
+        m.error = f.message || f.code;
+      }
+      saveConv(peer);
+      if (openPeer === peer) updateTicks(m);
+      return;
+    }
+  }
+
+  function sendMessageFrame(m) {
+    return sendFrame({ op: 'send', cid: m.cid, to: m.to, body: m.body });
+  }
+
+  function flushPending() {
+    for (const peer of peers) {
+      for (const m of conv(peer)) {
+        if (m.from === me && m.status === 'pending' && !retryTimers.has(m.cid)) sendMessageFrame(m);
+      }
+    }
+  }
+
+  function sendMessage(text) {
+    if (!openPeer || !text) return;
+    if (new TextEncoder().encode(text).length > 65536) {
+      alert('A message is at most 64 KiB.');
+      return;
+    }
+    const m = { cid: 'c' + randomId(12), from: me, to: openPeer, body: text, ts: Date.now(), status: 'pending' };
+    conv(openPeer).push(m);
+    saveConv(openPeer);
+    appendMessage(m);
+    sendMessageFrame(m);
+    renderSidebar();
+  }
+
+  function retryMessage(peer, m) {
+    m.status = 'pending';
+    delete m.error;
+    saveConv(peer);
+    updateTicks(m);
+    sendMessageFrame(m);
+  }
+
+  // Sends `read` for the open chat's unread messages while the page is visible.
+  function markVisibleRead() {
+    if (!openPeer || document.visibilityState !== 'visible' || !welcomed) return;
+    const c = conv(openPeer);
+    const unread = c.filter((m) => m.from === openPeer && !m.read && m.id);
+    if (!unread.length) return;
+    for (let i = 0; i < unread.length; i += 1000) {
+      const ids = unread.slice(i, i + 1000).map((m) => m.id);
+      if (!sendFrame({ op: 'read', ids })) return;
+    }
+    for (const m of unread) m.read = true;
+    saveConv(openPeer);
+    renderSidebar();
+  }
+
+  function markAllOffline() {
+    // Our view of others' presence is stale while disconnected; keep last_seen.
+    let changed = false;
+    for (const u of Object.keys(presence)) {
+      if (presence[u].online) {
+        presence[u] = { online: false, last_seen: presence[u].last_seen, stale: true };
+        changed = true;
+      }
+    }
+    if (changed) {
+      renderSidebar();
+      renderChatHeader();
+    }
+  }
+
+  // ---- rendering ---------------------------------------------------------
+  function el(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === undefined || v === null) continue;
+      if (k === 'class') e.className = v;
+      else if (k.startsWith('data-')) e.setAttribute(k, v);
+      else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+      else e[k] = v;
+    }
+    for (const c of children) if (c !== null && c !== undefined) e.append(c);
+    return e;
+  }
+
+  function timeText(ts) {
+    const d = new Date(ts);
+    const now = new Date();
+    const hm = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+    if (d.toDateString() === now.toDateString()) return hm;
+    return d.toLocaleDateString([], { day: 'numeric', month: 'short' }) + ' ' + hm;
+  }
+
+  function presenceText(user) {
+    const p = presence[user];
+    if (!p) return '';
+    if (p.online) return 'online';
+    if (!p.last_seen) return p.stale ? '' : 'offline';
+    const ago = Date.now() - p.last_seen;
+    if (ago < 60000) return 'last seen just now';
+    if (ago < 3600000) return `last seen ${Math.floor(ago / 60000)} min ago`;
+    return 'last seen ' + timeText(p.last_seen);
+  }
+
+  function renderSidebar() {
+    if (!me) return;
+    const reqs = $('requests');
+    reqs.replaceChildren();
+    for (const u of incoming || []) {
+      reqs.append(el('li', { class: 'request', 'data-testid': 'request', 'data-user': u },
+        el('span', { class: 'name' }, u),
+        el('button', { type: 'button', 'data-testid': 'accept-btn', onclick: () => addFriend(u) }, 'Accept')));
+    }
+    for (const u of outgoing) {
+      reqs.append(el('li', { class: 'request', 'data-testid': 'outgoing', 'data-user': u },
+        el('span', { class: 'name' }, u), el('span', { class: 'hint' }, 'waiting for them')));
+    }
+    $('requests-section').hidden = reqs.childElementCount === 0;
+
+    const list = $('friends');
+    list.replaceChildren();
+    const people = [...new Set([...friends, ...peers])];
+    people.sort((a, b) => lastTs(b) - lastTs(a) || a.localeCompare(b));
+    for (const u of people) {
+      const c = conv(u);
+      const last = c[c.length - 1];
+      const unread = c.filter((m) => m.from === u && !m.read).length;
+      const p = presence[u];
+      list.append(el('li', {
+        class: 'friend' + (u === openPeer ? ' active' : ''),
+        'data-testid': 'friend', 'data-user': u, tabIndex: 0,
+        onclick: () => openChat(u),
+        onkeydown: (e) => { if (e.key === 'Enter') openChat(u); },
+      },
+      el('span', { class: 'dot', 'data-online': p && p.online ? 'true' : 'false' }),
+      el('div', { class: 'who' },
+        el('span', { class: 'name' }, u),
+        el('span', { class: 'presence', 'data-testid': 'presence', 'data-online': p && p.online ? 'true' : 'false' },
+          presenceText(u)),
+        last ? el('span', { class: 'preview' }, (last.from === me ? 'You: ' : '') + last.body) : null),
+      unread ? el('span', { class: 'badge', 'data-testid': 'unread' }, String(unread)) : null));
+    }
+    $('friends-empty').hidden = people.length > 0;
+  }
+
+  function lastTs(u) {
+    const c = conv(u);
+    return c.length ? c[c.length - 1].ts || 0 : 0;
+  }
+
+  function renderChatHeader() {
+    if (!openPeer) return;
+    $('chat-title').textContent = openPeer;
+    const p = presence[openPeer];
+    $('chat-presence').textContent = presenceText(openPeer);
+    $('chat-presence').dataset.online = p && p.online ? 'true' : 'false';
+  }
+
+  function ticksFor(m) {
+    switch (m.status) {
+      case 'pending': return ['🕓', 'waiting to send'];
+      case 'sent': return ['✓', 'sent'];
+      case 'delivered': return ['✓✓', 'delivered'];
+      case 'read': return ['✓✓', 'read'];
+      case 'failed': return ['!', 'not sent: ' + (m.error || 'error') + ' (click to retry)'];
+      default: return ['', ''];
+    }
+  }
+
+  function messageNode(m) {
+    const out = m.from === me;
+    const li = el('li', {
+      class: 'msg ' + (out ? 'out' : 'in'),
+      'data-testid': 'message', 'data-dir': out ? 'out' : 'in',
+      'data-id': m.id || '', 'data-cid': m.cid || '',
+    },
+    el('span', { class: 'body', 'data-testid': 'message-body' }, m.body),
+    el('span', { class: 'meta' },
+      el('time', {}, m.ts ? timeText(m.ts) : ''),
+      out ? el('span', { class: 'ticks', 'data-testid': 'ticks' }) : null));
+    if (out) fillTicks(li, m);
+    return li;
+  }
+
+  function fillTicks(li, m) {
+    const t = li.querySelector('.ticks');
+    const [text, title] = ticksFor(m);
+    li.dataset.id = m.id || '';
+    li.dataset.status = m.status;
+    t.dataset.status = m.status;
+    t.textContent = text;
+    t.title = m.error && m.status === 'pending' ? m.error : title;
+    t.onclick = m.status === 'failed' ? () => retryMessage(openPeer, m) : null;
+  }
+
+  function updateTicks(m) {
+    const li = document.querySelector(`#messages li[data-cid="${CSS.escape(m.cid || '')}"]`);
+    if (li && m.cid) fillTicks(li, m);
+  }
+
+  function appendMessage(m) {
+    const list = $('messages');
+    const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+    list.append(messageNode(m));
+    if (atBottom || m.from === me) list.scrollTop = list.scrollHeight;
+  }
+
+  function openChat(peer) {
+    openPeer = peer;
+    tab.set('courier.tabPeer', peer);
+    $('chat').dataset.peer = peer;
+    $('chat-empty').hidden = true;
+    $('chat-header').hidden = false;
+    $('messages').hidden = false;
+    $('composer').hidden = false;
+    renderChatHeader();
+    const list = $('messages');
+    list.replaceChildren(...conv(peer).map(messageNode));
+    list.scrollTop = list.scrollHeight;
+    markVisibleRead();
+    renderSidebar();
+    $('composer-input').focus();
+  }
+
+  function closeChat() {
+    openPeer = null;
+    $('chat').dataset.peer = '';
+    $('chat-empty').hidden = false;
+    $('chat-header').hidden = true;
+    $('messages').hidden = true;
+    $('composer').hidden = true;
+    $('messages').replaceChildren();
+  }
+
+  function showBanner(text, withButton) {
+    $('banner-text').textContent = text;
+    $('banner-btn').hidden = !withButton;
+    $('banner').hidden = false;
+  }
+
+  function hideBanner() { $('banner').hidden = true; }
+
+  // ---- start -------------------------------------------------------------
+  function startApp() {
+    $('login-screen').hidden = true;
+    $('app-screen').hidden = false;
+    $('me').textContent = me;
+    setFriendMsg('');
+    closeChat();
+    renderSidebar();
+    const peer = tab.get('courier.tabPeer');
+    if (peer && NAME_RE.test(peer)) openChat(peer);
+    refreshFriends();
+    clearInterval(friendsTimer);
+    // While a request waits, look for the friendship now and then.
+    friendsTimer = setInterval(() => { if (outgoing.length || incoming) refreshFriends(); }, 5000);
+    startSocket();
+  }
+
+  function boot() {
+    $('auth-form').addEventListener('submit', (e) => { e.preventDefault(); authenticate(false); });
+    $('register-btn').addEventListener('click', () => {
+      if ($('auth-form').reportValidity()) authenticate(true);
+    });
+    $('logout-btn').addEventListener('click', () => endSession(''));
+    $('friend-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      addFriend($('friend-input').value.trim());
+    });
+    $('composer').addEventListener('submit', (e) => {
+      e.preventDefault();
+      const input = $('composer-input');
+      const text = input.value;
+      if (!text.trim()) return;
+      input.value = '';
+      sendMessage(text);
+    });
+    $('banner-btn').addEventListener('click', () => {
+      // Take over from the other tab: reload our state, connect again.
+      hideBanner();
+      const user = me;
+      stopSocket();
+      loadUser(user);
+      startApp();
+    });
+    document.addEventListener('visibilitychange', () => {
+      if (document.visibilityState !== 'visible' || !me) return;
+      markVisibleRead();
+      if (!ws && !stopped && $('conn-status').dataset.state !== 'elsewhere') connect();
+    });
+    window.addEventListener('online', () => {
+      if (me && !ws && !stopped && $('conn-status').dataset.state !== 'elsewhere') connect();
+    });
+    setInterval(() => { if (me) { renderSidebar(); renderChatHeader(); } }, 30000);
+
+    const user = tab.get('courier.tabUser') || local.get('courier.lastUser', null);
+    if (user && NAME_RE.test(user)) {
+      loadUser(user);
+      if (session && session.token && (!session.expires_at || session.expires_at > Date.now())) {
+        tab.set('courier.tabUser', user);
+        startApp();
+        return;
+      }
+      $('auth-user').value = user;
+      me = null;
+    }
+    showLogin('');
+  }
+
+  boot();
+})();
