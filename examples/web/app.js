@@ -199,13 +199,18 @@
     if (!session) return;
     try {
       const res = await api('/v1/friends');
-      friends = Array.isArray(res.friends) ? res.friends : [];
+      const before = friends;
+      friends = Array.isArray(res.friends) ? res.friends.filter((u) => typeof u === 'string') : [];
       // Optional, additive fields: pending requests to and from this user.
       incoming = Array.isArray(res.incoming) ? res.incoming : null;
       if (Array.isArray(res.outgoing)) outgoing = res.outgoing.slice();
       outgoing = outgoing.filter((u) => !friends.includes(u));
       local.set(key('outgoing'), outgoing);
       renderSidebar();
+      // A friendship made since the last welcome: its presence comes with the next one.
+      if (before.length && friends.some((u) => !before.includes(u) && !(u in presence))) {
+        reconnectForPresence();
+      }
     } catch (e) {
       if (e.status !== 401) setFriendMsg(e.message, true);
     }
@@ -244,7 +249,7 @@
       await refreshFriends();
       if (friends.includes(user)) {
         setFriendMsg(`You and ${user} are friends now.`);
-        reconnectForPresence();
+        if (!(user in presence)) reconnectForPresence();
       } else {
         if (!outgoing.includes(user)) outgoing.push(user);
         local.set(key('outgoing'), outgoing);
@@ -758,7 +763,30 @@
     startSocket();
   }
 
-  function boot() {
+  // Tabs of this profile tell each other who they are, so that a new tab does
+  // not take over a user that another tab has open (same device: 4409).
+  const channel = 'BroadcastChannel' in window ? new BroadcastChannel('courier') : null;
+  if (channel) {
+    channel.addEventListener('message', (e) => {
+      if (e.data && e.data.q === 'who' && me) channel.postMessage({ user: me });
+    });
+  }
+
+  function usersOfOtherTabs() {
+    if (!channel) return Promise.resolve([]);
+    return new Promise((resolve) => {
+      const seen = [];
+      const onAnswer = (e) => { if (e.data && typeof e.data.user === 'string') seen.push(e.data.user); };
+      channel.addEventListener('message', onAnswer);
+      channel.postMessage({ q: 'who' });
+      setTimeout(() => {
+        channel.removeEventListener('message', onAnswer);
+        resolve(seen);
+      }, 250);
+    });
+  }
+
+  async function boot() {
     $('auth-form').addEventListener('submit', (e) => { e.preventDefault(); authenticate(false); });
     $('register-btn').addEventListener('click', () => {
       if ($('auth-form').reportValidity()) authenticate(true);
@@ -794,7 +822,12 @@
     });
     setInterval(() => { if (me) { renderSidebar(); renderChatHeader(); } }, 30000);
 
-    const user = tab.get('courier.tabUser') || local.get('courier.lastUser', null);
+    let user = tab.get('courier.tabUser');
+    if (!user) {
+      // A new tab: resume the profile's last user unless another tab has them open.
+      user = local.get('courier.lastUser', null);
+      if (user && (await usersOfOtherTabs()).includes(user)) user = null;
+    }
     if (user && NAME_RE.test(user)) {
       loadUser(user);
       if (session && session.token && (!session.expires_at || session.expires_at > Date.now())) {
