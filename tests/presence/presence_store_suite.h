@@ -1,0 +1,475 @@
+// tests/presence/presence_store_suite.h: the PresenceStore conformance suite.
+//
+// Written once, run against every PresenceStore. A test file defines a
+// Backend type and then includes this header:
+//
+//   struct MemoryBackend {
+//     static constexpr const char* kName = "memory";
+//     // A cluster of `nodes` presence stores sharing one backend, reading
+//     // time from `clock`, with registrations living `ttl_ms`.
+//     MemoryBackend(const courier::Clock& clock, courier::TimeMs ttl_ms);
+//     // The store that node `i` uses (the same object for every i when the
+//     // backend is one in-process store).
+//     courier::PresenceStore& Store(int i);
+//   };
+//   #define COURIER_PRESENCE_BACKEND MemoryBackend
+//   #include "presence/presence_store_suite.h"
+//
+// Time is a ManualClock for every backend: registrations expire by the
+// store's clock, so TTL tests advance it instead of sleeping. Only signal
+// delivery waits for another thread, with a generous deadline.
+#ifndef COURIER_TESTS_PRESENCE_PRESENCE_STORE_SUITE_H_
+#define COURIER_TESTS_PRESENCE_PRESENCE_STORE_SUITE_H_
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "courier/clock.h"
+#include "courier/presence_store.h"
+#include "support/status_matchers.h"
+
+#ifndef COURIER_PRESENCE_BACKEND
+#error "define COURIER_PRESENCE_BACKEND before including presence_store_suite.h"
+#endif
+
+namespace courier::testing {
+
+// Collects signals from a handler running on the store's thread.
+class SignalInbox {
+ public:
+  absl::AnyInvocable<void(const Signal&)> Handler() {
+    return [this](const Signal& s) {
+      std::lock_guard<std::mutex> lock(mu_);
+      signals_.push_back(s);
+      threads_.push_back(std::this_thread::get_id());
+      cv_.notify_all();
+    };
+  }
+
+  // Waits until at least `n` signals arrived; false after a generous deadline.
+  bool WaitFor(std::size_t n, std::chrono::seconds deadline = std::chrono::seconds(20)) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, deadline, [&] { return signals_.size() >= n; });
+  }
+
+  std::vector<Signal> signals() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return signals_;
+  }
+  std::vector<std::thread::id> threads() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return threads_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Signal> signals_;
+  std::vector<std::thread::id> threads_;
+};
+
+inline constexpr TimeMs kSuiteTtlMs = 30'000;
+
+template <typename Backend>
+class PresenceSuite {
+ public:
+  PresenceSuite() : backend_(clock_, kSuiteTtlMs) {}
+
+  PresenceStore& store(int node = 0) { return backend_.Store(node); }
+  TimeMs now() const { return clock_.NowMs(); }
+
+  Presence LookupOne(const UserId& user, int node = 0) {
+    auto result = store(node).Lookup({user});
+    COURIER_REQUIRE_OK(result);
+    REQUIRE(result->size() == 1);
+    return result->front();
+  }
+
+ protected:
+  ManualClock clock_;
+  Backend backend_;
+};
+
+}  // namespace courier::testing
+
+// COURIER_REQUIRE_OK on a temporary StatusOr would read its status after the
+// temporary is gone; keep the value alive for the check.
+#define COURIER_PRESENCE_OK(expr)      \
+  do {                                 \
+    const auto courier_value_ = (expr); \
+    COURIER_REQUIRE_OK(courier_value_); \
+  } while (false)
+
+#define COURIER_PRESENCE_TEST(name, tags) \
+  TEMPLATE_TEST_CASE_METHOD(::courier::testing::PresenceSuite, "PresenceStore: " name, \
+                            "[presence]" tags, COURIER_PRESENCE_BACKEND)
+
+namespace courier::testing {
+
+COURIER_PRESENCE_TEST("connect and disconnect move online and last seen", "[connect]") {
+  auto& s = this->store();
+  Presence before = this->LookupOne("alice");
+  CHECK_FALSE(before.online);
+  CHECK_FALSE(before.last_seen.has_value());
+  CHECK(before.nodes.empty());
+
+  const TimeMs t0 = this->now();
+  auto c = s.Connect("alice", "phone", "n1", t0);
+  COURIER_REQUIRE_OK(c);
+  CHECK(c->became_online);
+  CHECK_FALSE(c->replaced_on.has_value());
+
+  Presence on = this->LookupOne("alice");
+  CHECK(on.user == "alice");
+  CHECK(on.online);
+  CHECK(on.nodes == std::vector<NodeId>{"n1"});
+  CHECK_FALSE(on.last_seen.has_value());
+
+  // Connecting the same device again on the same node is not a new arrival.
+  auto again = s.Connect("alice", "phone", "n1", t0 + 5);
+  COURIER_REQUIRE_OK(again);
+  CHECK_FALSE(again->became_online);
+  CHECK_FALSE(again->replaced_on.has_value());
+
+  this->clock_.Advance(1000);
+  const TimeMs t1 = this->now();
+  auto d = s.Disconnect("alice", "phone", "n1", t1);
+  COURIER_REQUIRE_OK(d);
+  CHECK(*d);
+
+  Presence off = this->LookupOne("alice");
+  CHECK_FALSE(off.online);
+  CHECK(off.nodes.empty());
+  REQUIRE(off.last_seen.has_value());
+  CHECK(*off.last_seen == t1);
+
+  // Back online: last seen is not reported while online.
+  auto back = s.Connect("alice", "phone", "n1", this->now());
+  COURIER_REQUIRE_OK(back);
+  CHECK(back->became_online);
+  CHECK_FALSE(this->LookupOne("alice").last_seen.has_value());
+}
+
+COURIER_PRESENCE_TEST("several devices keep the user online until the last leaves",
+                      "[connect]") {
+  auto& s = this->store();
+  const TimeMs t = this->now();
+  auto a = s.Connect("bob", "phone", "n1", t);
+  COURIER_REQUIRE_OK(a);
+  CHECK(a->became_online);
+  auto b = s.Connect("bob", "laptop", "n2", t);
+  COURIER_REQUIRE_OK(b);
+  CHECK_FALSE(b->became_online);
+  CHECK_FALSE(b->replaced_on.has_value());
+  auto c = s.Connect("bob", "tablet", "n1", t);
+  COURIER_REQUIRE_OK(c);
+  CHECK_FALSE(c->became_online);
+
+  Presence p = this->LookupOne("bob");
+  CHECK(p.online);
+  CHECK(p.nodes == std::vector<NodeId>{"n1", "n2"});  // sorted, no duplicates
+
+  auto d1 = s.Disconnect("bob", "phone", "n1", t + 1);
+  COURIER_REQUIRE_OK(d1);
+  CHECK_FALSE(*d1);
+  CHECK(this->LookupOne("bob").nodes == std::vector<NodeId>{"n1", "n2"});
+  auto d2 = s.Disconnect("bob", "tablet", "n1", t + 2);
+  COURIER_REQUIRE_OK(d2);
+  CHECK_FALSE(*d2);
+  p = this->LookupOne("bob");
+  CHECK(p.online);
+  CHECK(p.nodes == std::vector<NodeId>{"n2"});
+  CHECK_FALSE(p.last_seen.has_value());
+  auto d3 = s.Disconnect("bob", "laptop", "n2", t + 3);
+  COURIER_REQUIRE_OK(d3);
+  CHECK(*d3);
+  p = this->LookupOne("bob");
+  CHECK_FALSE(p.online);
+  REQUIRE(p.last_seen.has_value());
+  CHECK(*p.last_seen == t + 3);
+}
+
+COURIER_PRESENCE_TEST("the same device on another node replaces the old registration",
+                      "[connect]") {
+  auto& s0 = this->store(0);
+  auto& s1 = this->store(1);
+  const TimeMs t = this->now();
+  COURIER_PRESENCE_OK(s0.Connect("carol", "phone", "n1", t));
+  auto moved = s1.Connect("carol", "phone", "n2", t + 1);
+  COURIER_REQUIRE_OK(moved);
+  CHECK_FALSE(moved->became_online);
+  REQUIRE(moved->replaced_on.has_value());
+  CHECK(*moved->replaced_on == "n1");
+  CHECK(this->LookupOne("carol", 0).nodes == std::vector<NodeId>{"n2"});
+  CHECK(this->LookupOne("carol", 1).nodes == std::vector<NodeId>{"n2"});
+}
+
+COURIER_PRESENCE_TEST("disconnect from a node that no longer holds the device leaves it alone",
+                      "[connect]") {
+  auto& s0 = this->store(0);
+  auto& s1 = this->store(1);
+  const TimeMs t = this->now();
+  COURIER_PRESENCE_OK(s0.Connect("dave", "phone", "n1", t));
+  COURIER_PRESENCE_OK(s1.Connect("dave", "phone", "n2", t + 1));
+
+  // n1 closes its old connection after the kick.
+  auto stale = s0.Disconnect("dave", "phone", "n1", t + 2);
+  COURIER_REQUIRE_OK(stale);
+  CHECK_FALSE(*stale);
+  Presence p = this->LookupOne("dave", 1);
+  CHECK(p.online);
+  CHECK(p.nodes == std::vector<NodeId>{"n2"});
+
+  auto real = s1.Disconnect("dave", "phone", "n2", t + 3);
+  COURIER_REQUIRE_OK(real);
+  CHECK(*real);
+  CHECK_FALSE(this->LookupOne("dave", 0).online);
+}
+
+COURIER_PRESENCE_TEST("lookup answers in the order asked", "[lookup]") {
+  auto& s = this->store();
+  const TimeMs t = this->now();
+  COURIER_PRESENCE_OK(s.Connect("u1", "d", "n1", t));
+  COURIER_PRESENCE_OK(s.Connect("u3", "d", "n2", t));
+  COURIER_PRESENCE_OK(s.Connect("u3", "e", "n3", t));
+  COURIER_PRESENCE_OK(s.Connect("u4", "d", "n1", t));
+  COURIER_PRESENCE_OK(s.Disconnect("u4", "d", "n1", t + 7));
+
+  const std::vector<UserId> asked = {"u3", "nobody", "u1", "u4", "u3"};
+  auto result = s.Lookup(asked);
+  COURIER_REQUIRE_OK(result);
+  REQUIRE(result->size() == asked.size());
+  for (std::size_t i = 0; i < asked.size(); ++i) CHECK((*result)[i].user == asked[i]);
+  CHECK((*result)[0].online);
+  CHECK((*result)[0].nodes == std::vector<NodeId>{"n2", "n3"});
+  CHECK_FALSE((*result)[1].online);
+  CHECK_FALSE((*result)[1].last_seen.has_value());
+  CHECK((*result)[2].nodes == std::vector<NodeId>{"n1"});
+  CHECK_FALSE((*result)[3].online);
+  REQUIRE((*result)[3].last_seen.has_value());
+  CHECK(*(*result)[3].last_seen == t + 7);
+  CHECK((*result)[4].nodes == (*result)[0].nodes);
+
+  auto empty = s.Lookup({});
+  COURIER_REQUIRE_OK(empty);
+  CHECK(empty->empty());
+}
+
+COURIER_PRESENCE_TEST("registrations expire without heartbeat", "[ttl]") {
+  auto& s = this->store();
+  const TimeMs t0 = this->now();
+  COURIER_PRESENCE_OK(s.Connect("erin", "phone", "n1", t0));
+  this->clock_.Advance(kSuiteTtlMs - 1);
+  CHECK(this->LookupOne("erin").online);
+
+  this->clock_.Advance(2);  // the node died: no heartbeat, no disconnect
+  Presence p = this->LookupOne("erin");
+  CHECK_FALSE(p.online);
+  CHECK(p.nodes.empty());
+  REQUIRE(p.last_seen.has_value());
+  CHECK(*p.last_seen >= t0);
+  CHECK(*p.last_seen <= this->now());
+
+  // The next connect is an arrival again, and replaces nothing.
+  auto c = s.Connect("erin", "phone", "n2", this->now());
+  COURIER_REQUIRE_OK(c);
+  CHECK(c->became_online);
+  CHECK_FALSE(c->replaced_on.has_value());
+}
+
+COURIER_PRESENCE_TEST("an expired device leaves the others online", "[ttl]") {
+  auto& s = this->store();
+  COURIER_PRESENCE_OK(s.Connect("fay", "phone", "n1", this->now()));
+  this->clock_.Advance(kSuiteTtlMs / 2);
+  COURIER_PRESENCE_OK(s.Connect("fay", "laptop", "n2", this->now()));
+  this->clock_.Advance(kSuiteTtlMs / 2 + 1);  // phone expired, laptop live
+  Presence p = this->LookupOne("fay");
+  CHECK(p.online);
+  CHECK(p.nodes == std::vector<NodeId>{"n2"});
+}
+
+COURIER_PRESENCE_TEST("heartbeat refreshes and re-registers sessions", "[heartbeat]") {
+  auto& s = this->store();
+  COURIER_PRESENCE_OK(s.Connect("gil", "phone", "n1", this->now()));
+  COURIER_PRESENCE_OK(s.Connect("hal", "phone", "n1", this->now()));
+  const std::vector<DeviceOnNode> sessions = {{"gil", "phone"}, {"hal", "phone"}};
+  for (int i = 0; i < 4; ++i) {
+    this->clock_.Advance(kSuiteTtlMs / 2);
+    COURIER_PRESENCE_OK(s.Heartbeat("n1", sessions, this->now()));
+  }
+  this->clock_.Advance(kSuiteTtlMs - 1);
+  CHECK(this->LookupOne("gil").online);
+  CHECK(this->LookupOne("hal").online);
+
+  // Long after expiry (the store lost everything), a heartbeat restores it.
+  this->clock_.Advance(kSuiteTtlMs * 3);
+  CHECK_FALSE(this->LookupOne("gil").online);
+  COURIER_PRESENCE_OK(s.Heartbeat("n1", sessions, this->now()));
+  Presence p = this->LookupOne("gil");
+  CHECK(p.online);
+  CHECK(p.nodes == std::vector<NodeId>{"n1"});
+  CHECK(this->LookupOne("hal").online);
+
+  // Heartbeat of sessions never connected registers them as well.
+  COURIER_PRESENCE_OK(s.Heartbeat("n1", {{DeviceOnNode{"ivy", "tab"}}}, this->now()));
+  CHECK(this->LookupOne("ivy").online);
+  COURIER_PRESENCE_OK(s.Heartbeat("n1", {}, this->now()));
+}
+
+COURIER_PRESENCE_TEST("heartbeat does not take back a device that moved", "[heartbeat]") {
+  auto& s0 = this->store(0);
+  auto& s1 = this->store(1);
+  COURIER_PRESENCE_OK(s0.Connect("jo", "phone", "n1", this->now()));
+  COURIER_PRESENCE_OK(s1.Connect("jo", "phone", "n2", this->now()));
+  // n1 has not processed the kick yet and still lists the session.
+  COURIER_PRESENCE_OK(s0.Heartbeat("n1", {{DeviceOnNode{"jo", "phone"}}}, this->now()));
+  CHECK(this->LookupOne("jo").nodes == std::vector<NodeId>{"n2"});
+}
+
+COURIER_PRESENCE_TEST("publish delivers to the subscriber on the store's thread", "[signal]") {
+  SignalInbox inbox;
+  COURIER_PRESENCE_OK(this->store(1).Subscribe("n2", inbox.Handler()));
+
+  Signal wake{Signal::Kind::kWake, "kim", "", "n1"};
+  Signal kick{Signal::Kind::kKick, "kim", "phone", "n1"};
+  Signal presence{Signal::Kind::kPresence, "lee", "", "n1"};
+  COURIER_PRESENCE_OK(this->store(0).Publish("n2", wake));
+  COURIER_PRESENCE_OK(this->store(0).Publish("n2", kick));
+  COURIER_PRESENCE_OK(this->store(0).Publish("n2", presence));
+  REQUIRE(inbox.WaitFor(3));
+
+  auto got = inbox.signals();
+  REQUIRE(got.size() == 3);
+  CHECK(got[0].kind == Signal::Kind::kWake);
+  CHECK(got[0].user == "kim");
+  CHECK(got[0].from_node == "n1");
+  CHECK(got[1].kind == Signal::Kind::kKick);
+  CHECK(got[1].user == "kim");
+  CHECK(got[1].device == "phone");
+  CHECK(got[2].kind == Signal::Kind::kPresence);
+  CHECK(got[2].user == "lee");
+  for (auto id : inbox.threads()) CHECK(id != std::this_thread::get_id());
+  this->store(1).Unsubscribe("n2");
+}
+
+COURIER_PRESENCE_TEST("a second subscription to one node fails", "[signal]") {
+  SignalInbox first, second;
+  COURIER_PRESENCE_OK(this->store().Subscribe("n1", first.Handler()));
+  REQUIRE_THAT(this->store().Subscribe("n1", second.Handler()),
+               StatusIs(absl::StatusCode::kFailedPrecondition));
+  // Another node's name is independent.
+  COURIER_PRESENCE_OK(this->store().Subscribe("n9", second.Handler()));
+  this->store().Unsubscribe("n1");
+  this->store().Unsubscribe("n9");
+}
+
+COURIER_PRESENCE_TEST("unsubscribe stops calls and frees the node name", "[signal]") {
+  auto& s = this->store();
+  SignalInbox old_inbox, new_inbox;
+  COURIER_PRESENCE_OK(s.Subscribe("n1", old_inbox.Handler()));
+  COURIER_PRESENCE_OK(this->store(1).Publish("n1", Signal{Signal::Kind::kWake, "mo", "", "n0"}));
+  REQUIRE(old_inbox.WaitFor(1));
+  s.Unsubscribe("n1");
+  s.Unsubscribe("n1");        // twice is harmless
+  s.Unsubscribe("never-sub");  // unknown is harmless
+
+  COURIER_PRESENCE_OK(s.Subscribe("n1", new_inbox.Handler()));
+  COURIER_PRESENCE_OK(this->store(1).Publish("n1", Signal{Signal::Kind::kWake, "ned", "", "n0"}));
+  REQUIRE(new_inbox.WaitFor(1));
+  CHECK(new_inbox.signals().front().user == "ned");
+  CHECK(old_inbox.signals().size() == 1);
+  s.Unsubscribe("n1");
+}
+
+COURIER_PRESENCE_TEST("unsubscribe waits for a running handler", "[signal]") {
+  auto& s = this->store();
+  std::atomic<bool> entered{false}, release{false}, finished{false};
+  COURIER_PRESENCE_OK(s.Subscribe("n1", [&](const Signal&) {
+    entered = true;
+    while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    finished = true;
+  }));
+  COURIER_PRESENCE_OK(this->store(1).Publish("n1", Signal{Signal::Kind::kWake, "ola", "", "n0"}));
+  while (!entered) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::thread releaser([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    release = true;
+  });
+  s.Unsubscribe("n1");
+  CHECK(finished);  // the handler's call ended before Unsubscribe returned
+  releaser.join();
+}
+
+COURIER_PRESENCE_TEST("a handler may unsubscribe itself", "[signal]") {
+  auto& s = this->store();
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  COURIER_PRESENCE_OK(s.Subscribe("n1", [&](const Signal&) {
+    s.Unsubscribe("n1");
+    std::lock_guard<std::mutex> lock(mu);
+    done = true;
+    cv.notify_all();
+  }));
+  COURIER_PRESENCE_OK(this->store(1).Publish("n1", Signal{Signal::Kind::kWake, "pat", "", "n0"}));
+  std::unique_lock<std::mutex> lock(mu);
+  REQUIRE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return done; }));
+}
+
+COURIER_PRESENCE_TEST("bad input is refused with kInvalidArgument", "[input]") {
+  auto& s = this->store();
+  const TimeMs t = this->now();
+  const std::string too_long(kMaxIdBytes + 1, 'x');
+  auto bad = [](const auto& result) {
+    REQUIRE_THAT(GetStatus(result), StatusIs(absl::StatusCode::kInvalidArgument));
+  };
+  bad(s.Connect("", "d", "n1", t));
+  bad(s.Connect("u", "bad device", "n1", t));
+  bad(s.Connect("u", "d", too_long, t));
+  bad(s.Disconnect("u:x", "d", "n1", t));
+  bad(s.Lookup({"ok", "not ok"}));
+  bad(s.Heartbeat("n1", {{DeviceOnNode{"u", ""}}}, t));
+  bad(s.Heartbeat("n|1", {}, t));
+  bad(s.Publish("", Signal{Signal::Kind::kWake, "u", "", "n1"}));
+  bad(s.Publish("n1", Signal{Signal::Kind::kWake, "u", "", ""}));
+  bad(s.Publish("n1", Signal{Signal::Kind::kKick, "u", "", "n0"}));  // kick names a device
+  bad(s.Publish("n1", Signal{static_cast<Signal::Kind>(9), "u", "", "n0"}));
+  bad(s.Subscribe("n 1", [](const Signal&) {}));
+  bad(s.Lookup(std::vector<UserId>(100'000, "u")));
+  CHECK_FALSE(this->LookupOne("u").online);  // nothing was registered
+}
+
+COURIER_PRESENCE_TEST("concurrent use from many threads", "[concurrency]") {
+  auto& s = this->store();
+  constexpr int kThreads = 4;
+  constexpr int kRounds = 50;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      const UserId user = "cu" + std::to_string(i);
+      const NodeId node = "n" + std::to_string(i % 2);
+      for (int r = 0; r < kRounds; ++r) {
+        const TimeMs t = this->now();
+        if (!s.Connect(user, "d" + std::to_string(r % 3), node, t).ok()) ++failures;
+        if (!s.Heartbeat(node, {{DeviceOnNode{user, "d0"}}}, t).ok()) ++failures;
+        if (!s.Lookup({"cu0", "cu1", "cu2", "cu3"}).ok()) ++failures;
+        if (!s.Disconnect(user, "d" + std::to_string(r % 3), node, t).ok()) ++failures;
+        if (!s.Publish(node, Signal{Signal::Kind::kWake, user, "", node}).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(failures == 0);
+}
+
+}  // namespace courier::testing
+
+#endif  // COURIER_TESTS_PRESENCE_PRESENCE_STORE_SUITE_H_
