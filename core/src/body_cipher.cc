@@ -1,0 +1,177 @@
+#include "courier/body_cipher.h"
+
+#include <sodium.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "courier/status.h"
+
+namespace courier {
+namespace {
+
+absl::Status InitSodium() {
+  static const int rc = sodium_init();  // thread-safe, idempotent
+  if (rc < 0) return absl::InternalError("libsodium failed to initialise");
+  return absl::OkStatus();
+}
+
+// Binds a sealed body to the message it belongs to.
+std::string AssociatedData(const MessageId& id, const UserId& recipient) {
+  std::string ad;
+  ad.reserve(id.size() + 1 + recipient.size());
+  ad.append(id).push_back('\0');
+  ad.append(recipient);
+  return ad;
+}
+
+class EncryptingStore final : public MessageStore {
+ public:
+  EncryptingStore(std::unique_ptr<MessageStore> inner, BodyCipher cipher)
+      : inner_(std::move(inner)), cipher_(std::move(cipher)) {}
+
+  std::vector<absl::StatusOr<WriteResult>> Write(absl::Span<const WriteOp> ops) override {
+    std::vector<WriteOp> sealed(ops.begin(), ops.end());
+    for (auto& op : sealed) {
+      if (auto* append = std::get_if<AppendOp>(&op)) {
+        append->body = cipher_.Seal(append->body, AssociatedData(append->id, append->recipient));
+      }
+    }
+    auto results = inner_->Write(sealed);
+    for (std::size_t i = 0; i < results.size() && i < ops.size(); ++i) {
+      if (results[i].ok()) RestoreBodies(ops[i], results[i]);
+    }
+    return results;
+  }
+
+  absl::StatusOr<std::vector<Event>> Fetch(const UserId& user, Seq after,
+                                           std::size_t limit) override {
+    COURIER_ASSIGN_OR_RETURN(std::vector<Event> events, inner_->Fetch(user, after, limit));
+    for (Event& e : events) {
+      if (e.kind != EventKind::kMessage) continue;
+      auto plain = cipher_.Open(e.body, AssociatedData(e.id, user));
+      if (!plain.ok()) {
+        return absl::DataLossError(absl::StrCat("inbox of ", user, " seq ", e.seq, ": ",
+                                                plain.status().message()));
+      }
+      e.body = *std::move(plain);
+    }
+    return events;
+  }
+
+  absl::StatusOr<Seq> Head(const UserId& user) override { return inner_->Head(user); }
+  absl::StatusOr<Seq> Cursor(const UserId& user, const DeviceId& device) override {
+    return inner_->Cursor(user, device);
+  }
+  absl::StatusOr<MessageStatus> Status(const UserId& recipient, const MessageId& id) override {
+    return inner_->Status(recipient, id);
+  }
+  absl::StatusOr<std::size_t> Prune(const PruneOptions& options) override {
+    return inner_->Prune(options);
+  }
+  absl::Status Ping() override { return inner_->Ping(); }
+
+ private:
+  // The appended message event of a fresh append carries the plaintext the
+  // caller gave; receipts have no body.
+  // REQUIRES: slot.ok().
+  void RestoreBodies(const WriteOp& op, absl::StatusOr<WriteResult>& slot) {
+    WriteResult& r = *slot;
+    if (auto* append = std::get_if<AppendResult>(&r)) {
+      const auto* in = std::get_if<AppendOp>(&op);
+      for (Appended& a : append->appended) {
+        if (a.event.kind == EventKind::kMessage && in != nullptr && a.event.id == in->id) {
+          a.event.body = in->body;
+        }
+      }
+      return;
+    }
+    std::vector<Appended>* list = nullptr;
+    if (auto* ack = std::get_if<AckResult>(&r)) list = &ack->appended;
+    if (auto* read = std::get_if<ReadResult>(&r)) list = &read->appended;
+    if (list == nullptr) return;
+    for (Appended& a : *list) {
+      if (a.event.kind != EventKind::kMessage) continue;
+      auto plain = cipher_.Open(a.event.body, AssociatedData(a.event.id, a.user));
+      if (!plain.ok()) {
+        slot = absl::DataLossError(plain.status().message());
+        return;
+      }
+      a.event.body = *std::move(plain);
+    }
+  }
+
+  std::unique_ptr<MessageStore> inner_;
+  BodyCipher cipher_;
+};
+
+}  // namespace
+
+absl::StatusOr<BodyCipher> BodyCipher::Create(std::string_view key) {
+  COURIER_RETURN_IF_ERROR(InitSodium());
+  if (key.size() != crypto_aead_xchacha20poly1305_ietf_KEYBYTES) {
+    return absl::InvalidArgumentError(absl::StrCat("storage key must be ",
+                                                   crypto_aead_xchacha20poly1305_ietf_KEYBYTES,
+                                                   " bytes, got ", key.size()));
+  }
+  return BodyCipher(std::string(key));
+}
+
+std::string BodyCipher::Seal(std::string_view plaintext, std::string_view associated) const {
+  constexpr std::size_t kNonce = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+  constexpr std::size_t kTag = crypto_aead_xchacha20poly1305_ietf_ABYTES;
+  std::string out(kNonce + plaintext.size() + kTag, '\0');
+  auto* p = reinterpret_cast<unsigned char*>(out.data());
+  randombytes_buf(p, kNonce);
+  unsigned long long written = 0;
+  crypto_aead_xchacha20poly1305_ietf_encrypt(
+      p + kNonce, &written, reinterpret_cast<const unsigned char*>(plaintext.data()),
+      plaintext.size(), reinterpret_cast<const unsigned char*>(associated.data()),
+      associated.size(), nullptr, p, reinterpret_cast<const unsigned char*>(key_.data()));
+  out.resize(kNonce + written);
+  return out;
+}
+
+absl::StatusOr<std::string> BodyCipher::Open(std::string_view sealed,
+                                             std::string_view associated) const {
+  constexpr std::size_t kNonce = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+  constexpr std::size_t kTag = crypto_aead_xchacha20poly1305_ietf_ABYTES;
+  if (sealed.size() < kNonce + kTag) {
+    return absl::DataLossError("stored body is too short to be sealed");
+  }
+  std::string out(sealed.size() - kNonce - kTag, '\0');
+  const auto* p = reinterpret_cast<const unsigned char*>(sealed.data());
+  unsigned long long written = 0;
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+          reinterpret_cast<unsigned char*>(out.data()), &written, nullptr, p + kNonce,
+          sealed.size() - kNonce, reinterpret_cast<const unsigned char*>(associated.data()),
+          associated.size(), p, reinterpret_cast<const unsigned char*>(key_.data())) != 0) {
+    return absl::DataLossError("stored body failed authentication (wrong key or tampered)");
+  }
+  out.resize(written);
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<MessageStore>> OpenEncryptingStore(
+    std::unique_ptr<MessageStore> inner, std::string_view key) {
+  if (inner == nullptr) return absl::InvalidArgumentError("no store to wrap");
+  COURIER_ASSIGN_OR_RETURN(BodyCipher cipher, BodyCipher::Create(key));
+  return std::unique_ptr<MessageStore>(new EncryptingStore(std::move(inner), std::move(cipher)));
+}
+
+absl::StatusOr<std::string> DeriveStorageKey(std::string_view secret) {
+  COURIER_RETURN_IF_ERROR(InitSodium());
+  if (secret.size() < kStorageKeyBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("storage secret must be at least ", kStorageKeyBytes, " bytes, got ",
+                     secret.size()));
+  }
+  std::string key(kStorageKeyBytes, '\0');
+  static constexpr char kContext[] = "courier storage key v1";
+  crypto_generichash(reinterpret_cast<unsigned char*>(key.data()), key.size(),
+                     reinterpret_cast<const unsigned char*>(secret.data()), secret.size(),
+                     reinterpret_cast<const unsigned char*>(kContext), sizeof(kContext) - 1);
+  return key;
+}
+
+}  // namespace courier

@@ -1,0 +1,306 @@
+#include "device_session.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace courier::internal {
+
+DeviceSession::DeviceSession(std::shared_ptr<SessionHost> host, UserId user, DeviceId device,
+                             std::optional<Seq> since, std::shared_ptr<Transport> transport)
+    : host_(std::move(host)),
+      user_(std::move(user)),
+      device_(std::move(device)),
+      since_(since),
+      transport_(std::move(transport)) {}
+
+SessionState DeviceSession::state() const {
+  absl::MutexLock lock(&mu_);
+  return state_;
+}
+
+bool DeviceSession::closed() const {
+  absl::MutexLock lock(&mu_);
+  return state_ == SessionState::kClosed;
+}
+
+std::size_t DeviceSession::InFlightLocked() const {
+  const Seq base = std::max(acked_, start_);
+  return sent_upto_ > base ? static_cast<std::size_t>(sent_upto_ - base) : 0;
+}
+
+void DeviceSession::SendLocked(std::vector<ServerFrame> frames) {
+  if (transport_ != nullptr && !frames.empty()) transport_->Send(std::move(frames));
+}
+
+void DeviceSession::MaybeSyncedLocked(std::vector<ServerFrame>& out) {
+  if (synced_ || state_ == SessionState::kConnecting || state_ == SessionState::kClosed) return;
+  if (sent_upto_ < head_at_connect_) return;
+  synced_ = true;
+  state_ = SessionState::kLive;
+  out.push_back(SyncedFrame{head_at_connect_});
+}
+
+void DeviceSession::SchedulePumpLocked() {
+  if (pumping_ || state_ == SessionState::kConnecting || state_ == SessionState::kClosed) return;
+  if (InFlightLocked() >= host_->options().limits.window) return;  // an ack re-schedules
+  pumping_ = true;
+  host_->delivery().Post([self = shared_from_this()] { self->Pump(); });
+}
+
+void DeviceSession::Emit(std::vector<ServerFrame> frames) {
+  absl::MutexLock lock(&mu_);
+  if (state_ == SessionState::kClosed) return;
+  if (state_ == SessionState::kConnecting) {
+    for (auto& f : frames) early_.push_back(std::move(f));
+    return;
+  }
+  SendLocked(std::move(frames));
+}
+
+void DeviceSession::OnAttached(absl::StatusOr<WriteResult> result,
+                               std::vector<PresenceFrame> presence) {
+  bool failed = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (state_ != SessionState::kConnecting) return;
+    const AttachResult* attach = result.ok() ? std::get_if<AttachResult>(&*result) : nullptr;
+    if (attach == nullptr) {
+      failed = true;
+      const std::string why = result.ok() ? std::string("unexpected store result")
+                                          : std::string(result.status().message());
+      SendLocked({ErrorFrame{ErrorCode::kUnavailable,
+                             absl::StrCat("the store could not open this device's inbox: ", why),
+                             "", std::nullopt}});
+      if (transport_ != nullptr) transport_->Close(CloseCode::kGoingAway, "store unavailable");
+      transport_.reset();
+      early_.clear();
+      state_ = SessionState::kClosed;
+    } else {
+      start_ = since_.has_value() ? std::min(*since_, attach->head) : attach->cursor;
+      sent_upto_ = start_;
+      acked_ = std::max(acked_, start_);
+      head_at_connect_ = attach->head;
+      known_head_ = std::max(known_head_, attach->head);
+      state_ = SessionState::kDraining;
+      std::vector<ServerFrame> frames;
+      frames.reserve(2 + presence.size() + early_.size());
+      frames.push_back(WelcomeFrame{user_, device_, attach->cursor, attach->head});
+      for (auto& p : presence) frames.push_back(std::move(p));
+      for (auto& f : early_) frames.push_back(std::move(f));
+      early_.clear();
+      MaybeSyncedLocked(frames);
+      SendLocked(std::move(frames));
+      if (known_head_ > sent_upto_) SchedulePumpLocked();
+    }
+  }
+  if (failed) host_->OnDisconnected(shared_from_this());
+}
+
+void DeviceSession::OnEvent(const Event& event) {
+  absl::MutexLock lock(&mu_);
+  if (state_ == SessionState::kClosed) return;
+  known_head_ = std::max(known_head_, event.seq);
+  if (state_ == SessionState::kConnecting || event.seq <= sent_upto_) return;
+  if (!pumping_ && event.seq == sent_upto_ + 1 &&
+      InFlightLocked() < host_->options().limits.window) {
+    sent_upto_ = event.seq;
+    std::vector<ServerFrame> frames;
+    frames.push_back(EventFrame{event});
+    MaybeSyncedLocked(frames);
+    SendLocked(std::move(frames));
+    host_->CountDelivered(1);
+    return;
+  }
+  SchedulePumpLocked();
+}
+
+void DeviceSession::Poke() {
+  absl::MutexLock lock(&mu_);
+  if (state_ == SessionState::kClosed || state_ == SessionState::kConnecting) return;
+  poked_ = true;
+  SchedulePumpLocked();
+}
+
+void DeviceSession::Pump() {
+  const std::size_t window = host_->options().limits.window;
+  const std::size_t page = std::max<std::size_t>(1, host_->options().limits.fetch_page);
+  for (;;) {
+    Seq from = 0;
+    Seq head_before = 0;
+    std::size_t limit = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      if (state_ == SessionState::kClosed) {
+        pumping_ = false;
+        return;
+      }
+      const std::size_t in_flight = InFlightLocked();
+      const bool want = poked_ || known_head_ > sent_upto_;
+      if (!want || in_flight >= window) {
+        pumping_ = false;
+        return;
+      }
+      poked_ = false;
+      from = sent_upto_;
+      head_before = known_head_;
+      limit = std::min(window - in_flight, page);
+    }
+    absl::StatusOr<std::vector<Event>> events = host_->store().Fetch(user_, from, limit);
+    std::size_t sent = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      if (state_ == SessionState::kClosed) {
+        pumping_ = false;
+        return;
+      }
+      if (!events.ok()) {
+        // The next poke (wake-up, head poll, ack) retries.
+        pumping_ = false;
+        return;
+      }
+      std::vector<ServerFrame> frames;
+      frames.reserve(events->size() + 1);
+      for (Event& e : *events) {
+        if (e.seq <= sent_upto_) continue;
+        sent_upto_ = e.seq;
+        known_head_ = std::max(known_head_, e.seq);
+        frames.push_back(EventFrame{std::move(e)});
+        ++sent;
+      }
+      const bool store_exhausted = events->size() < limit;
+      if (store_exhausted && known_head_ == head_before && known_head_ > sent_upto_) {
+        // The store has nothing beyond sent_upto_ (pruned or expired events):
+        // what we believed was the head is gone.
+        known_head_ = sent_upto_;
+      }
+      if (store_exhausted && !synced_ && sent_upto_ < head_at_connect_ &&
+          known_head_ == sent_upto_) {
+        head_at_connect_ = sent_upto_;  // the rest was pruned: caught up
+      }
+      MaybeSyncedLocked(frames);
+      SendLocked(std::move(frames));
+    }
+    if (sent > 0) host_->CountDelivered(sent);
+  }
+}
+
+void DeviceSession::Send(std::string cid, UserId to, std::string body) {
+  if (closed()) return;
+  if (auto error = host_->CheckSend(user_, cid, to, body.size())) {
+    Emit({*std::move(error)});
+    return;
+  }
+  AppendOp op;
+  op.sender = user_;
+  op.cid = cid;
+  op.recipient = std::move(to);
+  op.id = host_->NewMessageId();
+  op.body = std::move(body);
+  op.ts = host_->Now();
+  op.max_undelivered = host_->options().limits.max_undelivered;
+  host_->Submit(std::move(op), [self = shared_from_this(),
+                                cid = std::move(cid)](absl::StatusOr<WriteResult> r) mutable {
+    self->host_->CountSend(r);
+    AppendResult* ar = r.ok() ? std::get_if<AppendResult>(&*r) : nullptr;
+    if (ar != nullptr) {
+      self->Emit({SentFrame{std::move(cid), ar->id, ar->ts, ar->duplicate}});
+      self->host_->Route(std::move(ar->appended));
+      return;
+    }
+    ErrorFrame error;
+    error.cid = std::move(cid);
+    if (!r.ok() && absl::IsResourceExhausted(r.status())) {
+      error.code = ErrorCode::kQueueFull;
+      error.message = "the recipient has too many undelivered messages; nothing was stored";
+    } else {
+      error.code = ErrorCode::kUnavailable;
+      error.message = absl::StrCat("the message was not stored, retry with the same cid: ",
+                                   r.ok() ? "unexpected store result" : r.status().message());
+    }
+    self->Emit({std::move(error)});
+  });
+}
+
+void DeviceSession::Ack(Seq seq) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (state_ == SessionState::kClosed) return;
+    if (seq <= acked_ && state_ != SessionState::kConnecting) return;
+    if (seq <= sent_upto_ && seq > acked_) {
+      acked_ = seq;
+      if (known_head_ > sent_upto_ || poked_) SchedulePumpLocked();
+    }
+  }
+  host_->CountAck();
+  AckOp op{user_, device_, seq, host_->Now()};
+  host_->Submit(std::move(op), [self = shared_from_this(), seq](absl::StatusOr<WriteResult> r) {
+    AckResult* ack = r.ok() ? std::get_if<AckResult>(&*r) : nullptr;
+    if (ack == nullptr) {
+      if (!r.ok() && absl::IsOutOfRange(r.status())) {
+        self->Emit({ErrorFrame{ErrorCode::kBadSeq,
+                               absl::StrCat("ack ", seq, " is beyond the inbox head"), "",
+                               std::nullopt}});
+      }
+      // Other failures: the cursor did not move; a later ack covers it, and
+      // at worst the device is sent these events again after a reconnect.
+      return;
+    }
+    self->host_->Route(std::move(ack->appended));
+  });
+}
+
+void DeviceSession::Read(std::vector<MessageId> ids) {
+  if (closed()) return;
+  const std::size_t max_ids = host_->options().limits.max_read_ids;
+  if (ids.empty() || ids.size() > max_ids) {
+    Emit({ErrorFrame{ErrorCode::kBadFrame,
+                     absl::StrCat("read takes 1-", max_ids, " ids, got ", ids.size()), "",
+                     std::nullopt}});
+    return;
+  }
+  for (const MessageId& id : ids) {
+    if (id.empty() || id.size() > kMaxIdBytes) {
+      Emit({ErrorFrame{ErrorCode::kBadFrame,
+                       absl::StrCat("a message id is 1-", kMaxIdBytes, " bytes"), "",
+                       std::nullopt}});
+      return;
+    }
+  }
+  host_->CountRead();
+  ReadOp op{user_, std::move(ids), host_->Now()};
+  host_->Submit(std::move(op), [self = shared_from_this()](absl::StatusOr<WriteResult> r) {
+    ReadResult* read = r.ok() ? std::get_if<ReadResult>(&*r) : nullptr;
+    if (read == nullptr) {
+      self->Emit({ErrorFrame{ErrorCode::kUnavailable,
+                             "the read marker was not stored; send it again", "",
+                             std::nullopt}});
+      return;
+    }
+    self->host_->Route(std::move(read->appended));
+  });
+}
+
+void DeviceSession::Disconnect() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (state_ == SessionState::kClosed) return;
+    state_ = SessionState::kClosed;
+    transport_.reset();
+    early_.clear();
+  }
+  host_->OnDisconnected(shared_from_this());
+}
+
+bool DeviceSession::CloseBy(CloseCode code, std::string_view reason) {
+  absl::MutexLock lock(&mu_);
+  if (state_ == SessionState::kClosed) return false;
+  state_ = SessionState::kClosed;
+  if (transport_ != nullptr) transport_->Close(code, reason);
+  transport_.reset();
+  early_.clear();
+  return true;
+}
+
+}  // namespace courier::internal

@@ -1,0 +1,557 @@
+#include "courier/engine.h"
+
+#include <array>
+#include <atomic>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "commit_queue.h"
+#include "courier/clock.h"
+#include "courier/executor.h"
+#include "courier/status.h"
+#include "device_session.h"
+#include "rate_limiter.h"
+
+namespace courier {
+namespace {
+
+using internal::CommitQueue;
+using internal::DeviceSession;
+using SessionPtr = std::shared_ptr<DeviceSession>;
+
+// The engine's shared state. Sessions hold it by shared_ptr, so it outlives
+// the public Engine object; after Shutdown every session is closed and never
+// calls into the borrowed dependencies again.
+class EngineCore final : public internal::SessionHost,
+                         public std::enable_shared_from_this<EngineCore> {
+ public:
+  EngineCore(const EngineOptions& options, Engine::Deps deps, Clock& clock, Executor& commit,
+             Executor& delivery)
+      : options_(options),
+        deps_(deps),
+        clock_(clock),
+        commit_(commit),
+        delivery_(delivery),
+        queue_(*deps.store, commit, options.max_batch_ops),
+        rate_(options.rate_limit) {
+    queue_.set_after_flush([this] { WakeRemote(); });
+  }
+
+  // --- SessionHost
+  const EngineOptions& options() const override { return options_; }
+  TimeMs Now() const override { return clock_.NowMs(); }
+  MessageStore& store() override { return *deps_.store; }
+  Executor& delivery() override { return delivery_; }
+
+  void Submit(WriteOp op, CommitQueue::Done done) override {
+    if (stopped_.load(std::memory_order_acquire)) {
+      std::move(done)(absl::UnavailableError("the engine is shut down"));
+      return;
+    }
+    queue_.Submit(std::move(op), std::move(done));
+  }
+
+  void Route(std::vector<Appended> appended) override {
+    for (Appended& a : appended) {
+      for (const SessionPtr& s : Sessions(a.user)) s->OnEvent(a.event);
+      absl::MutexLock lock(&wake_mu_);
+      wake_users_.insert(a.user);
+    }
+  }
+
+  std::optional<ErrorFrame> CheckSend(const UserId& from, const std::string& cid,
+                                      const UserId& to, std::size_t body_size) override {
+    auto error = [&](ErrorCode code, std::string message,
+                     std::optional<std::int64_t> retry = std::nullopt) {
+      send_errors_.fetch_add(1, std::memory_order_relaxed);
+      return ErrorFrame{code, std::move(message), cid, retry};
+    };
+    if (absl::Status s = ValidateClientId(cid); !s.ok()) {
+      return error(ErrorCode::kBadFrame, std::string(s.message()));
+    }
+    if (!ValidateName("to", to).ok()) {
+      return error(ErrorCode::kUnknownUser, absl::StrCat("no user named '", to, "'"));
+    }
+    if (body_size > options_.limits.max_body_bytes) {
+      return error(ErrorCode::kTooLarge, absl::StrCat("body is ", body_size, " bytes; the limit is ",
+                                                      options_.limits.max_body_bytes));
+    }
+    if (std::int64_t wait = rate_.Acquire(from, Now()); wait > 0) {
+      return error(ErrorCode::kRateLimited,
+                   absl::StrCat("at most ", options_.rate_limit.count, " messages per ",
+                                options_.rate_limit.period_ms / 1000, " s"),
+                   wait);
+    }
+    const std::string pair = absl::StrCat(from, absl::string_view("\0", 1), to);
+    {
+      absl::MutexLock lock(&allowed_mu_);
+      if (allowed_.contains(pair)) return std::nullopt;
+    }
+    absl::StatusOr<bool> may = deps_.contacts->MaySend(from, to);
+    if (!may.ok()) {
+      if (absl::IsNotFound(may.status())) {
+        return error(ErrorCode::kUnknownUser, absl::StrCat("no user named '", to, "'"));
+      }
+      return error(ErrorCode::kUnavailable,
+                   absl::StrCat("could not check contacts: ", may.status().message()));
+    }
+    if (!*may) {
+      return error(ErrorCode::kNotFriends, absl::StrCat("you and ", to, " are not friends"));
+    }
+    absl::MutexLock lock(&allowed_mu_);
+    if (allowed_.size() >= kMaxAllowedCache) allowed_.clear();  // friendships only grow
+    allowed_.insert(pair);
+    return std::nullopt;
+  }
+
+  MessageId NewMessageId() override {
+    thread_local absl::BitGen gen;
+    const std::uint64_t hi = absl::Uniform<std::uint64_t>(gen);
+    const std::uint64_t lo = absl::Uniform<std::uint64_t>(gen);
+    return absl::StrFormat("%016x%016x", hi, lo);
+  }
+
+  void OnDisconnected(const SessionPtr& session) override {
+    Unregister(session);
+    FinishPresence({session});
+  }
+
+  void CountDelivered(std::size_t n) override {
+    delivered_.fetch_add(n, std::memory_order_relaxed);
+  }
+  void CountSend(const absl::StatusOr<WriteResult>& r) override {
+    const AppendResult* ar = r.ok() ? std::get_if<AppendResult>(&*r) : nullptr;
+    if (ar == nullptr) {
+      send_errors_.fetch_add(1, std::memory_order_relaxed);
+    } else if (ar->duplicate) {
+      duplicates_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      sends_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  void CountAck() override { acks_.fetch_add(1, std::memory_order_relaxed); }
+  void CountRead() override { reads_.fetch_add(1, std::memory_order_relaxed); }
+
+  // --- Engine operations
+  absl::StatusOr<std::shared_ptr<Session>> Connect(const UserId& user, const DeviceId& device,
+                                                   std::optional<Seq> since,
+                                                   std::shared_ptr<Transport> transport) {
+    if (stopped_.load(std::memory_order_acquire)) {
+      return absl::UnavailableError("the engine is shut down");
+    }
+    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+    COURIER_RETURN_IF_ERROR(ValidateName("device", device));
+    if (transport == nullptr) return absl::InvalidArgumentError("no transport");
+    auto session = std::make_shared<DeviceSession>(shared_from_this(), user, device, since,
+                                                   std::move(transport));
+    SessionPtr replaced;
+    {
+      Shard& shard = ShardOf(user);
+      absl::MutexLock lock(&shard.mu);
+      auto& list = shard.sessions[user];
+      for (auto it = list.begin(); it != list.end(); ++it) {
+        if ((*it)->device() == device) {
+          replaced = *it;
+          list.erase(it);
+          break;
+        }
+      }
+      if (list.size() >= options_.limits.max_sessions_per_user) {
+        if (replaced != nullptr) list.push_back(replaced);
+        return absl::ResourceExhaustedError(
+            absl::StrCat("at most ", options_.limits.max_sessions_per_user,
+                         " devices may be connected at once"));
+      }
+      list.push_back(session);
+    }
+    if (replaced != nullptr) {
+      replaced->CloseBy(CloseCode::kReplaced, "this device connected again");
+    }
+    // Presence first, on this thread, so that it follows the caller's order
+    // of connects and disconnects.
+    absl::StatusOr<ConnectOutcome> outcome =
+        deps_.presence->Connect(user, device, options_.node, Now());
+    if (outcome.ok()) {
+      if (outcome->replaced_on.has_value() && *outcome->replaced_on != options_.node) {
+        Signal kick{Signal::Kind::kKick, user, device, options_.node};
+        (void)deps_.presence->Publish(*outcome->replaced_on, kick);
+      }
+      if (outcome->became_online) PostNotify(user);
+    }
+    std::weak_ptr<EngineCore> weak = weak_from_this();
+    Submit(AttachOp{user, device}, [weak, session](absl::StatusOr<WriteResult> r) mutable {
+      auto core = weak.lock();
+      if (core == nullptr) return;
+      core->delivery_.Post([core, session, r = std::move(r)]() mutable {
+        session->OnAttached(std::move(r), core->PresenceOfContacts(session->user()));
+      });
+    });
+    return std::shared_ptr<Session>(session);
+  }
+
+  void Wake(const UserId& user) {
+    for (const SessionPtr& s : Sessions(user)) s->Poke();
+  }
+
+  void Tick() {
+    if (stopped_.load(std::memory_order_acquire)) return;
+    const TimeMs now = Now();
+    bool poll = false, beat = false, prune = false;
+    {
+      absl::MutexLock lock(&tick_mu_);
+      if (options_.head_poll_ms > 0 && now - last_poll_ >= options_.head_poll_ms) {
+        last_poll_ = now;
+        poll = true;
+      }
+      if (options_.presence_heartbeat_ms > 0 &&
+          now - last_heartbeat_ >= options_.presence_heartbeat_ms) {
+        last_heartbeat_ = now;
+        beat = true;
+      }
+      if (options_.prune_interval_ms > 0 && now - last_prune_ >= options_.prune_interval_ms) {
+        last_prune_ = now;
+        prune = true;
+      }
+    }
+    std::vector<SessionPtr> all = AllSessions();
+    if (poll) {
+      for (const SessionPtr& s : all) s->Poke();
+    }
+    if (beat) {
+      std::vector<DeviceOnNode> list;
+      list.reserve(all.size());
+      for (const SessionPtr& s : all) list.emplace_back(s->user(), s->device());
+      (void)deps_.presence->Heartbeat(options_.node, list, now);
+      rate_.Sweep(now);
+    }
+    if (prune) {
+      PruneOptions p;
+      p.now = now;
+      p.acked_retention_ms = options_.acked_retention_ms;
+      p.ttl_ms = options_.ttl_ms;
+      (void)deps_.store->Prune(p);
+    }
+  }
+
+  // Stops: closes every session with 1001 and records its presence.
+  void Stop() {
+    if (stopped_.exchange(true)) return;
+    std::vector<SessionPtr> all;
+    for (Shard& shard : shards_) {
+      absl::MutexLock lock(&shard.mu);
+      for (auto& [user, list] : shard.sessions) {
+        for (auto& s : list) all.push_back(s);
+      }
+      shard.sessions.clear();
+    }
+    std::vector<SessionPtr> closed;
+    for (const SessionPtr& s : all) {
+      if (s->CloseBy(CloseCode::kGoingAway, "server shutting down")) closed.push_back(s);
+    }
+    FinishPresence(closed, /*notify=*/false);
+    deps_.presence->Unsubscribe(options_.node);
+  }
+
+  void WaitIdle() { queue_.WaitIdle(); }
+
+  EngineStats Stats() const {
+    EngineStats s;
+    for (const Shard& shard : shards_) {
+      absl::MutexLock lock(&shard.mu);
+      for (const auto& [user, list] : shard.sessions) s.sessions += list.size();
+    }
+    s.sends = sends_.load(std::memory_order_relaxed);
+    s.duplicate_sends = duplicates_.load(std::memory_order_relaxed);
+    s.send_errors = send_errors_.load(std::memory_order_relaxed);
+    s.events_delivered = delivered_.load(std::memory_order_relaxed);
+    s.acks = acks_.load(std::memory_order_relaxed);
+    s.reads = reads_.load(std::memory_order_relaxed);
+    s.commits = queue_.commits();
+    s.committed_ops = queue_.committed_ops();
+    s.commit_queue_depth = queue_.depth();
+    s.commit_latency_us_total = queue_.latency_us_total();
+    return s;
+  }
+
+  absl::Status Subscribe() {
+    std::weak_ptr<EngineCore> weak = weak_from_this();
+    return deps_.presence->Subscribe(options_.node, [weak](const Signal& signal) {
+      if (auto core = weak.lock()) core->OnSignal(signal);
+    });
+  }
+
+  absl::Status Health() { return deps_.store->Ping(); }
+
+ private:
+  static constexpr std::size_t kMaxAllowedCache = 1 << 20;
+  struct Shard {
+    mutable absl::Mutex mu;
+    absl::flat_hash_map<UserId, std::vector<SessionPtr>> sessions ABSL_GUARDED_BY(mu);
+  };
+
+  Shard& ShardOf(const UserId& user) {
+    return shards_[absl::Hash<UserId>{}(user) % shards_.size()];
+  }
+
+  std::vector<SessionPtr> Sessions(const UserId& user) {
+    Shard& shard = ShardOf(user);
+    absl::MutexLock lock(&shard.mu);
+    auto it = shard.sessions.find(user);
+    if (it == shard.sessions.end()) return {};
+    return it->second;
+  }
+
+  std::vector<SessionPtr> AllSessions() {
+    std::vector<SessionPtr> all;
+    for (Shard& shard : shards_) {
+      absl::MutexLock lock(&shard.mu);
+      for (auto& [user, list] : shard.sessions) {
+        for (auto& s : list) all.push_back(s);
+      }
+    }
+    return all;
+  }
+
+  void Unregister(const SessionPtr& session) {
+    Shard& shard = ShardOf(session->user());
+    absl::MutexLock lock(&shard.mu);
+    auto it = shard.sessions.find(session->user());
+    if (it == shard.sessions.end()) return;
+    auto& list = it->second;
+    for (auto s = list.begin(); s != list.end(); ++s) {
+      if (*s == session) {
+        list.erase(s);
+        break;
+      }
+    }
+    if (list.empty()) shard.sessions.erase(it);
+  }
+
+  // Removes the sessions' presence registrations; users left with no device
+  // get their last seen stored and their contacts told.
+  void FinishPresence(const std::vector<SessionPtr>& sessions, bool notify = true) {
+    const TimeMs now = Now();
+    for (const SessionPtr& s : sessions) {
+      absl::StatusOr<bool> offline =
+          deps_.presence->Disconnect(s->user(), s->device(), options_.node, now);
+      if (!offline.ok() || !*offline) continue;
+      if (deps_.accounts != nullptr) (void)deps_.accounts->SetLastSeen(s->user(), now);
+      if (notify) PostNotify(s->user());
+    }
+  }
+
+  void PostNotify(const UserId& user) {
+    delivery_.Post([core = shared_from_this(), user] { core->NotifyContacts(user, true); });
+  }
+
+  PresenceFrame FrameOf(const Presence& p) {
+    PresenceFrame f{p.user, p.online, std::nullopt};
+    if (!p.online) {
+      f.last_seen = p.last_seen;
+      if (!f.last_seen.has_value() && deps_.accounts != nullptr) {
+        auto stored = deps_.accounts->LastSeen(p.user);
+        if (stored.ok()) f.last_seen = *stored;
+      }
+    }
+    return f;
+  }
+
+  // The presence of each contact of `user`, for the frames after welcome.
+  std::vector<PresenceFrame> PresenceOfContacts(const UserId& user) {
+    std::vector<PresenceFrame> frames;
+    auto contacts = deps_.contacts->Contacts(user);
+    if (!contacts.ok() || contacts->empty()) return frames;
+    auto presence = deps_.presence->Lookup(*contacts);
+    if (!presence.ok()) return frames;
+    frames.reserve(presence->size());
+    for (const Presence& p : *presence) frames.push_back(FrameOf(p));
+    return frames;
+  }
+
+  // Tells `user`'s contacts its current presence: local sessions directly,
+  // other nodes through a kPresence signal when `to_other_nodes`. Serialized,
+  // and it reads the presence when it runs, so the last notice is the truth.
+  void NotifyContacts(const UserId& user, bool to_other_nodes) {
+    if (stopped_.load(std::memory_order_acquire)) return;
+    absl::MutexLock lock(&notify_mu_);
+    auto contacts = deps_.contacts->Contacts(user);
+    if (!contacts.ok() || contacts->empty()) return;
+    const std::vector<UserId> one{user};
+    auto self = deps_.presence->Lookup(one);
+    if (!self.ok() || self->empty()) return;
+    const PresenceFrame frame = FrameOf(self->front());
+    for (const UserId& c : *contacts) {
+      for (const SessionPtr& s : Sessions(c)) s->Emit({frame});
+    }
+    if (!to_other_nodes) return;
+    auto others = deps_.presence->Lookup(*contacts);
+    if (!others.ok()) return;
+    absl::flat_hash_set<NodeId> nodes;
+    for (const Presence& p : *others) {
+      for (const NodeId& n : p.nodes) {
+        if (n != options_.node) nodes.insert(n);
+      }
+    }
+    for (const NodeId& n : nodes) {
+      (void)deps_.presence->Publish(n, Signal{Signal::Kind::kPresence, user, "", options_.node});
+    }
+  }
+
+  // After each commit: users with new events may have devices on other nodes.
+  void WakeRemote() {
+    absl::flat_hash_set<UserId> users;
+    {
+      absl::MutexLock lock(&wake_mu_);
+      users.swap(wake_users_);
+    }
+    if (users.empty()) return;
+    delivery_.Post([core = shared_from_this(), users = std::move(users)] {
+      std::vector<UserId> list(users.begin(), users.end());
+      auto presence = core->deps_.presence->Lookup(list);
+      if (!presence.ok()) return;
+      for (const Presence& p : *presence) {
+        for (const NodeId& n : p.nodes) {
+          if (n == core->options_.node) continue;
+          (void)core->deps_.presence->Publish(
+              n, Signal{Signal::Kind::kWake, p.user, "", core->options_.node});
+        }
+      }
+    });
+  }
+
+  void OnSignal(const Signal& signal) {
+    if (stopped_.load(std::memory_order_acquire)) return;
+    switch (signal.kind) {
+      case Signal::Kind::kWake:
+        Wake(signal.user);
+        break;
+      case Signal::Kind::kKick: {
+        SessionPtr victim;
+        {
+          Shard& shard = ShardOf(signal.user);
+          absl::MutexLock lock(&shard.mu);
+          auto it = shard.sessions.find(signal.user);
+          if (it != shard.sessions.end()) {
+            auto& list = it->second;
+            for (auto s = list.begin(); s != list.end(); ++s) {
+              if ((*s)->device() == signal.device) {
+                victim = *s;
+                list.erase(s);
+                break;
+              }
+            }
+            if (list.empty()) shard.sessions.erase(it);
+          }
+        }
+        if (victim != nullptr) {
+          victim->CloseBy(CloseCode::kReplaced, "this device connected on another server");
+        }
+        break;
+      }
+      case Signal::Kind::kPresence:
+        delivery_.Post([core = shared_from_this(), user = signal.user] {
+          core->NotifyContacts(user, false);
+        });
+        break;
+    }
+  }
+
+  const EngineOptions options_;
+  const Engine::Deps deps_;
+  Clock& clock_;
+  Executor& commit_;
+  Executor& delivery_;
+  CommitQueue queue_;
+  internal::RateLimiter rate_;
+  std::atomic<bool> stopped_{false};
+  std::array<Shard, 32> shards_;
+
+  absl::Mutex allowed_mu_;
+  absl::flat_hash_set<std::string> allowed_ ABSL_GUARDED_BY(allowed_mu_);
+  absl::Mutex wake_mu_;
+  absl::flat_hash_set<UserId> wake_users_ ABSL_GUARDED_BY(wake_mu_);
+  absl::Mutex notify_mu_;
+  absl::Mutex tick_mu_;
+  TimeMs last_poll_ ABSL_GUARDED_BY(tick_mu_) = 0;
+  TimeMs last_heartbeat_ ABSL_GUARDED_BY(tick_mu_) = 0;
+  TimeMs last_prune_ ABSL_GUARDED_BY(tick_mu_) = 0;
+
+  std::atomic<std::uint64_t> sends_{0}, duplicates_{0}, send_errors_{0}, delivered_{0},
+      acks_{0}, reads_{0};
+};
+
+class EngineImpl final : public Engine {
+ public:
+  EngineImpl(std::unique_ptr<ThreadPoolExecutor> own_commit,
+             std::unique_ptr<ThreadPoolExecutor> own_delivery, std::shared_ptr<EngineCore> core)
+      : own_commit_(std::move(own_commit)),
+        own_delivery_(std::move(own_delivery)),
+        core_(std::move(core)) {}
+
+  ~EngineImpl() override {
+    Shutdown();
+    // Joining the own executors runs what they still hold; the core outlives
+    // them (sessions keep it alive), but its executors must not be used after.
+    own_delivery_.reset();
+    own_commit_.reset();
+  }
+
+  absl::StatusOr<std::shared_ptr<Session>> Connect(const UserId& user, const DeviceId& device,
+                                                   std::optional<Seq> since,
+                                                   std::shared_ptr<Transport> transport) override {
+    return core_->Connect(user, device, since, std::move(transport));
+  }
+  void Wake(const UserId& user) override { core_->Wake(user); }
+  void Tick() override { core_->Tick(); }
+  void Shutdown() override {
+    core_->Stop();
+    if (own_commit_ != nullptr) core_->WaitIdle();
+  }
+  EngineStats stats() const override { return core_->Stats(); }
+  absl::Status Health() override { return core_->Health(); }
+
+ private:
+  std::unique_ptr<ThreadPoolExecutor> own_commit_;
+  std::unique_ptr<ThreadPoolExecutor> own_delivery_;
+  std::shared_ptr<EngineCore> core_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& options, Deps deps) {
+  if (deps.store == nullptr || deps.presence == nullptr || deps.contacts == nullptr) {
+    return absl::InvalidArgumentError("Engine needs a store, a presence store and a contact policy");
+  }
+  COURIER_RETURN_IF_ERROR(ValidateName("node", options.node));
+  if (options.limits.window == 0) return absl::InvalidArgumentError("window must be >= 1");
+  if (options.limits.fetch_page == 0) return absl::InvalidArgumentError("fetch_page must be >= 1");
+  if (options.limits.max_read_ids == 0) {
+    return absl::InvalidArgumentError("max_read_ids must be >= 1");
+  }
+  if (options.rate_limit.period_ms <= 0) {
+    return absl::InvalidArgumentError("rate limit period must be positive");
+  }
+  std::unique_ptr<ThreadPoolExecutor> own_commit, own_delivery;
+  Executor* commit = options.commit_executor;
+  Executor* delivery = options.delivery_executor;
+  if (commit == nullptr) {
+    own_commit = std::make_unique<ThreadPoolExecutor>(1);
+    commit = own_commit.get();
+  }
+  if (delivery == nullptr) {
+    own_delivery = std::make_unique<ThreadPoolExecutor>(2);
+    delivery = own_delivery.get();
+  }
+  Clock& clock = options.clock != nullptr ? *options.clock : SystemClock();
+  auto core = std::make_shared<EngineCore>(options, deps, clock, *commit, *delivery);
+  COURIER_RETURN_IF_ERROR(core->Subscribe());
+  return std::unique_ptr<Engine>(
+      new EngineImpl(std::move(own_commit), std::move(own_delivery), std::move(core)));
+}
+
+}  // namespace courier

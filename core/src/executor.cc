@@ -1,0 +1,75 @@
+#include "courier/executor.h"
+
+#include <utility>
+
+namespace courier {
+
+ThreadPoolExecutor::ThreadPoolExecutor(std::size_t threads) {
+  if (threads == 0) threads = 1;
+  threads_.reserve(threads);
+  for (std::size_t i = 0; i < threads; ++i) {
+    threads_.emplace_back([this] { Loop(); });
+  }
+}
+
+ThreadPoolExecutor::~ThreadPoolExecutor() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  for (auto& t : threads_) t.join();
+}
+
+void ThreadPoolExecutor::Post(Task task) {
+  absl::MutexLock lock(&mu_);
+  queue_.push_back(std::move(task));
+}
+
+void ThreadPoolExecutor::Loop() {
+  for (;;) {
+    Task task;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](ThreadPoolExecutor* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) {
+            return self->stopping_ || !self->queue_.empty();
+          },
+          this));
+      if (queue_.empty()) return;  // stopping and drained
+      task = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    std::move(task)();
+  }
+}
+
+void ManualExecutor::Post(Task task) {
+  absl::MutexLock lock(&mu_);
+  queue_.push_back(std::move(task));
+}
+
+bool ManualExecutor::RunOne(std::size_t index) {
+  Task task;
+  {
+    absl::MutexLock lock(&mu_);
+    if (queue_.empty()) return false;
+    index %= queue_.size();
+    task = std::move(queue_[index]);
+    queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(index));
+  }
+  std::move(task)();
+  return true;
+}
+
+std::size_t ManualExecutor::RunAll() {
+  std::size_t n = 0;
+  while (RunOne(0)) ++n;
+  return n;
+}
+
+std::size_t ManualExecutor::pending() const {
+  absl::MutexLock lock(&mu_);
+  return queue_.size();
+}
+
+}  // namespace courier
