@@ -1,0 +1,196 @@
+"""PROTOCOL.md, WebSocket: send / sent / msg / ack, resume with and without
+`since`, the window W, two devices, idempotent cid, sender = token subject."""
+
+import courier_proto as cp
+
+W = 256  # PROTOCOL.md: the server keeps at most W (default 256) unacked events in flight
+
+
+def check_msg(m, seq, mid, sender, body):
+    assert m["op"] == "msg", m
+    assert m["seq"] == seq and type(m["seq"]) is int, m
+    assert m["id"] == mid, m
+    assert m["from"] == sender, m
+    assert m["body"] == body, m
+    assert type(m["ts"]) is int, m
+
+
+def test_send_answers_sent_and_reaches_the_online_recipient(server, pair):
+    alice, bob = pair
+    with server.connect(bob, "b") as b, server.connect(alice, "a") as a:
+        b.expect("synced")
+        before = cp.now_ms()
+        cid = a.send_msg(bob.name, "hello bob")
+        sent = a.wait_op("sent", cid=cid)
+        after = cp.now_ms()
+        assert isinstance(sent["id"], str) and 1 <= len(sent["id"]) <= 64, sent
+        assert type(sent["ts"]) is int and before - 5000 <= sent["ts"] <= after + 5000, sent
+        assert sent.get("dup", False) is False, sent
+        m = b.next_event()
+        check_msg(m, 1, sent["id"], alice.name, "hello bob")
+        assert abs(m["ts"] - sent["ts"]) < 5000
+
+
+def test_messages_arrive_in_order_with_seq_without_gaps(server, pair):
+    alice, bob = pair
+    with server.connect(bob, "b") as b, server.connect(alice, "a") as a:
+        b.expect("synced")
+        cids = [a.send_msg(bob.name, f"n{i}") for i in range(40)]
+        ids = [a.wait_op("sent", cid=c)["id"] for c in cids]
+        assert len(set(ids)) == 40, "message ids must be distinct"
+        evs = b.events(40)
+        assert [e["seq"] for e in evs] == list(range(1, 41))
+        assert [e["body"] for e in evs] == [f"n{i}" for i in range(40)]
+        assert [e["id"] for e in evs] == ids
+
+
+def test_sender_is_the_token_subject_not_a_from_field(server, pair):
+    alice, bob = pair
+    mallory = server.new_user("mallory")
+    server.befriend(mallory, bob)
+    with server.connect(alice, "a") as a:
+        sent = a.message(bob.name, "who am i", **{"from": mallory.name, "user": mallory.name})
+        assert sent["op"] == "sent", sent
+    with server.connect(bob, "b") as b:
+        m = b.next_event()
+        assert m["from"] == alice.name
+
+
+def test_repeated_cid_answers_dup_with_the_first_id(server, pair):
+    alice, bob = pair
+    carol = server.new_user("carol")
+    server.befriend(carol, bob)
+    with server.connect(alice, "a") as a:
+        first = a.message(bob.name, "once", cid="same-cid")
+        assert first["op"] == "sent" and not first.get("dup", False), first
+        again = a.message(bob.name, "once", cid="same-cid")
+        assert again["op"] == "sent", again
+        assert again["dup"] is True and again["id"] == first["id"], again
+        # Even with a different body, the cid decides.
+        third = a.message(bob.name, "changed", cid="same-cid")
+        assert third["dup"] is True and third["id"] == first["id"], third
+    # A new connection (another device, even) still knows the cid.
+    with server.connect(alice, "a2") as a2:
+        again = a2.message(bob.name, "once", cid="same-cid")
+        assert again["dup"] is True and again["id"] == first["id"], again
+    # Another user's cid is another message.
+    with server.connect(carol, "c") as c:
+        other = c.message(bob.name, "mine", cid="same-cid")
+        assert other["op"] == "sent" and not other.get("dup", False), other
+        assert other["id"] != first["id"]
+    with server.connect(bob, "b") as b:
+        evs, synced = b.until_synced()
+        assert [(e["from"], e["body"]) for e in evs] == [(alice.name, "once"),
+                                                         (carol.name, "mine")]
+        assert synced["seq"] == 2
+
+
+def test_offline_messages_wait_and_resume_from_the_stored_cursor(server, pair):
+    alice, bob = pair
+    with server.connect(alice, "a") as a:
+        ids = [a.message(bob.name, f"m{i}")["id"] for i in range(5)]
+    with server.connect(bob, "phone") as b:
+        assert b.welcome["cursor"] == 0 and b.welcome["head"] == 5
+        evs, synced = b.until_synced()
+        assert [e["id"] for e in evs] == ids and synced["seq"] == 5
+        b.ack(2)  # stored only the first two
+        b.barrier()
+    with server.connect(bob, "phone") as b:
+        assert b.welcome["cursor"] == 2 and b.welcome["head"] == 5
+        evs, synced = b.until_synced()
+        # The unacked events come again, in order.
+        assert [e["seq"] for e in evs] == [3, 4, 5]
+        b.ack(5)
+        b.barrier()
+    with server.connect(bob, "phone") as b:
+        assert b.welcome["cursor"] == 5
+        evs, synced = b.until_synced()
+        assert evs == [] and synced["seq"] == 5
+
+
+def test_hello_with_since_replays_from_there(server, pair):
+    alice, bob = pair
+    with server.connect(alice, "a") as a:
+        ids = [a.message(bob.name, f"m{i}")["id"] for i in range(4)]
+    with server.connect(bob, "phone") as b:
+        evs, _ = b.until_synced()
+        b.ack(4)
+        b.barrier()
+    # A device that lost its local state asks again from 0.
+    with server.connect(bob, "phone", since=0) as b:
+        evs, synced = b.until_synced()
+        assert [e["seq"] for e in evs] == [1, 2, 3, 4]
+        assert [e["id"] for e in evs] == ids
+        assert synced["seq"] == 4
+    with server.connect(bob, "phone", since=2) as b:
+        evs, synced = b.until_synced()
+        assert [e["seq"] for e in evs] == [3, 4]
+    # Without since it is the stored cursor again.
+    with server.connect(bob, "phone") as b:
+        evs, synced = b.until_synced()
+        assert evs == []
+
+
+def test_window_of_unacked_events(server, pair):
+    alice, bob = pair
+    total = W + 24
+    with server.connect(alice, "a") as a:
+        cids = [a.send_msg(bob.name, f"w{i}") for i in range(total)]
+        for c in cids:
+            assert a.wait_op("sent", cid=c)
+    with server.connect(bob, "slow") as b:
+        assert b.welcome["head"] == total
+        evs = b.events(W)
+        assert [e["seq"] for e in evs] == list(range(1, W + 1))
+        # Without an ack, nothing more is in flight.
+        b.listen(2 * cp.QUIET)
+        b.barrier()
+        extra = b.pending_ops("msg", "receipt", "synced")
+        assert extra == [], f"{len(extra)} frames beyond the window W={W}"
+        b.ack(10)
+        evs = b.events(10)
+        assert [e["seq"] for e in evs] == list(range(W + 1, W + 11))
+        b.ack(W + 10)
+        evs, synced = b.until_synced()
+        assert [e["seq"] for e in evs] == list(range(W + 11, total + 1))
+        assert synced["seq"] == total
+
+
+def test_two_devices_of_one_user_each_get_every_event(server, pair):
+    alice, bob = pair
+    with server.connect(alice, "a") as a:
+        early = a.message(bob.name, "before anyone")["id"]
+        with server.connect(bob, "phone") as p, server.connect(bob, "laptop") as l:
+            for dev in (p, l):
+                evs, synced = dev.until_synced()
+                assert [e["id"] for e in evs] == [early] and synced["seq"] == 1
+            p.ack(1)  # one device's ack is not the other's
+            live = a.message(bob.name, "live")["id"]
+            for dev in (p, l):
+                m = dev.next_event()
+                assert m["seq"] == 2 and m["id"] == live
+            l.ack(2)
+            l.barrier()
+        # A third device starts from zero and gets everything.
+        with server.connect(bob, "tablet") as t:
+            assert t.welcome["cursor"] == 0 and t.welcome["head"] == 2
+            evs, synced = t.until_synced()
+            assert [e["id"] for e in evs] == [early, live]
+        # Each device keeps its own cursor.
+        with server.connect(bob, "phone") as p:
+            assert p.welcome["cursor"] == 1
+        with server.connect(bob, "laptop") as l:
+            assert l.welcome["cursor"] == 2
+
+
+def test_sends_from_both_sides_go_to_each_inbox(server, pair):
+    alice, bob = pair
+    with server.connect(alice, "a") as a, server.connect(bob, "b") as b:
+        a.expect("synced")
+        b.expect("synced")
+        ab = a.message(bob.name, "hi bob")["id"]
+        ba = b.message(alice.name, "hi alice")["id"]
+        m = b.wait_op("msg")
+        assert m["id"] == ab and m["from"] == alice.name and m["seq"] == 1
+        m = a.wait_op("msg")
+        assert m["id"] == ba and m["from"] == bob.name and m["seq"] == 1

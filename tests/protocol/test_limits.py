@@ -1,0 +1,86 @@
+"""PROTOCOL.md, refusals that store nothing: rate_limited, queue_full, unavailable."""
+
+import sqlite3
+
+import courier_proto as cp
+
+UNDELIVERED_FLAGS = ["--max-undelivered", "--max-undelivered-events", "--undelivered-limit"]
+
+
+def friends_on(s):
+    alice, bob = s.new_user("alice"), s.new_user("bob")
+    s.befriend(alice, bob)
+    return alice, bob
+
+
+def test_rate_limited_with_retry_after_ms(make_server):
+    s = make_server(["--rate-limit", "3/600"], name="rate")
+    alice, bob = friends_on(s)
+    with s.connect(alice, "a") as a:
+        a.expect("synced")
+        for i in range(3):
+            assert a.message(bob.name, f"ok {i}")["op"] == "sent"
+        cid = a.send_msg(bob.name, "too many")
+        err = a.wait_op("error", cid=cid)
+        assert err["code"] == "rate_limited", err
+        assert type(err["retry_after_ms"]) is int, err
+        assert 0 < err["retry_after_ms"] <= 600_000, err
+        assert isinstance(err["message"], str) and err["message"]
+        a.ping()
+        a.expect("pong")
+        # The limit is per sending user: bob still may send.
+        with s.connect(bob, "b") as b:
+            evs, synced = b.until_synced()
+            assert synced["seq"] == 3, "the refused message must not be stored"
+            assert b.message(alice.name, "my turn")["op"] == "sent"
+
+
+def test_queue_full_refuses_without_dropping_anything(make_server, server_binary):
+    flag = cp.pick_flag(server_binary, UNDELIVERED_FLAGS, "the undelivered limit")
+    s = make_server(["--rate-limit", "1000/1", flag, "3"], name="qfull")
+    alice, bob = friends_on(s)
+    with s.connect(alice, "a") as a:
+        a.expect("synced")
+        ids = [a.message(bob.name, f"q{i}")["id"] for i in range(3)]
+        err = a.message(bob.name, "one too many", cid="overflow")
+        assert err["op"] == "error" and err["code"] == "queue_full", err
+        assert err["cid"] == "overflow"
+        a.ping()
+        a.expect("pong")
+        with s.connect(bob, "b") as b:
+            evs, synced = b.until_synced()
+            assert [e["id"] for e in evs] == ids, "nothing stored may be dropped"
+            b.ack(3)
+            b.barrier()
+        # Room again once delivered; the refused cid was not stored.
+        retry = a.message(bob.name, "one too many", cid="overflow")
+        assert retry["op"] == "sent" and not retry.get("dup", False), retry
+    with s.connect(bob, "b") as b:
+        m = b.next_event()
+        assert m["seq"] == 4 and m["id"] == retry["id"]
+
+
+def test_unavailable_when_the_store_cannot_commit(make_server, tmp_path):
+    """Holds SQLite's write lock from outside, so the server's commit fails."""
+    db = tmp_path / "store.db"
+    s = make_server(["--store", f"sqlite:{db}"], name="unavail")
+    alice, bob = friends_on(s)
+    with s.connect(alice, "a") as a:
+        a.expect("synced")
+        assert a.message(bob.name, "before")["op"] == "sent"
+        lock = sqlite3.connect(str(db), timeout=30, isolation_level=None)
+        try:
+            lock.execute("BEGIN EXCLUSIVE")
+            cid = a.send_msg(bob.name, "while locked", cid="locked-cid")
+            got = a.wait_for(lambda f: f.get("cid") == cid and f["op"] in ("sent", "error"),
+                             timeout=120, what="an answer while the store is locked")
+            assert got["op"] == "error" and got["code"] == "unavailable", got
+        finally:
+            lock.execute("ROLLBACK")
+            lock.close()
+        # Retrying the same cid stores it once.
+        again = a.message(bob.name, "while locked", cid="locked-cid")
+        assert again["op"] == "sent" and not again.get("dup", False), again
+    with s.connect(bob, "b") as b:
+        evs, synced = b.until_synced()
+        assert [e["body"] for e in evs] == ["before", "while locked"]

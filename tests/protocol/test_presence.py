@@ -1,0 +1,123 @@
+"""PROTOCOL.md, presence: friends' states right after welcome, then each
+change (connect, disconnect with last_seen), to friends only."""
+
+import courier_proto as cp
+
+
+def presence_after_welcome(c):
+    """The presence frames that directly follow welcome (before any other op)."""
+    out = []
+    while True:
+        f = c.take(skip=())
+        if f["op"] != "presence":
+            c.pending.appendleft(f)
+            return out
+        out.append(f)
+
+
+def check_presence(p, user, online):
+    assert p["op"] == "presence", p
+    assert p["user"] == user, p
+    assert p["online"] is online, p
+    assert "last_seen" in p, p
+    assert p["last_seen"] is None or type(p["last_seen"]) is int, p
+
+
+def wait_presence(c, user, online, timeout=cp.RECV_TIMEOUT):
+    return c.wait_for(lambda f: f["op"] == "presence" and f["user"] == user and
+                      f["online"] is online, timeout=timeout,
+                      what=f"presence {user} online={online}")
+
+
+def test_all_friends_states_right_after_welcome(server):
+    me = server.new_user("me")
+    online = server.new_user("on")
+    never = server.new_user("never")
+    gone = server.new_user("gone")
+    stranger = server.new_user("stranger")
+    for f in (online, never, gone):
+        server.befriend(me, f)
+    server.befriend(online, gone)  # online watches gone come and go
+    with server.connect(online, "o") as o, server.connect(stranger, "s") as s:
+        o.expect("synced")
+        s.expect("synced")
+        with server.connect(gone, "g"):
+            wait_presence(o, gone.name, True)
+        wait_presence(o, gone.name, False)
+        with server.connect(me, "m") as m:
+            ps = presence_after_welcome(m)
+            by_user = {p["user"]: p for p in ps}
+            assert sorted(by_user) == sorted([online.name, never.name, gone.name]), ps
+            assert len(ps) == 3, f"one presence per friend: {ps}"
+            check_presence(by_user[online.name], online.name, True)
+            check_presence(by_user[never.name], never.name, False)
+            assert by_user[never.name]["last_seen"] is None
+            check_presence(by_user[gone.name], gone.name, False)
+            assert type(by_user[gone.name]["last_seen"]) is int
+            m.expect("synced")
+
+
+def test_changes_on_connect_and_disconnect_with_last_seen(server, pair):
+    alice, bob = pair
+    with server.connect(alice, "a") as a:
+        first = presence_after_welcome(a)
+        assert len(first) == 1
+        check_presence(first[0], bob.name, False)
+        b = server.connect(bob, "b")
+        check_presence(wait_presence(a, bob.name, True), bob.name, True)
+        # bob sees alice online right after his welcome.
+        ps = presence_after_welcome(b)
+        assert [(p["user"], p["online"]) for p in ps] == [(alice.name, True)]
+        before = cp.now_ms()
+        b.close()
+        p = wait_presence(a, bob.name, False)
+        after = cp.now_ms()
+        check_presence(p, bob.name, False)
+        assert p["last_seen"] is not None
+        assert before - 5000 <= p["last_seen"] <= after + 5000, (before, p, after)
+    # alice's last_seen reaches bob when he connects later.
+    with server.connect(bob, "b") as b:
+        ps = presence_after_welcome(b)
+        assert len(ps) == 1
+        check_presence(ps[0], alice.name, False)
+        assert type(ps[0]["last_seen"]) is int
+
+
+def test_online_while_any_device_is_connected(server, pair):
+    alice, bob = pair
+    with server.connect(alice, "a") as a:
+        presence_after_welcome(a)
+        phone = server.connect(bob, "phone")
+        wait_presence(a, bob.name, True)
+        laptop = server.connect(bob, "laptop")
+        laptop.expect("synced")
+        phone.close()
+        a.listen(cp.QUIET)
+        a.barrier()
+        offline = [f for f in a.pending_ops("presence") if not f["online"]]
+        assert offline == [], f"bob still has a device connected: {offline}"
+        laptop.close()
+        wait_presence(a, bob.name, False)
+
+
+def test_presence_goes_to_friends_only(server, pair):
+    alice, bob = pair
+    carol = server.new_user("carol")  # bob's friend, not alice's
+    server.befriend(carol, bob)
+    with server.connect(alice, "a") as a, server.connect(carol, "c") as c:
+        assert [p["user"] for p in presence_after_welcome(a)] == [bob.name]
+        assert [p["user"] for p in presence_after_welcome(c)] == [bob.name]
+        with server.connect(bob, "b") as b:
+            wait_presence(a, bob.name, True)
+            wait_presence(c, bob.name, True)
+            ps = presence_after_welcome(b)
+            assert sorted(p["user"] for p in ps) == sorted([alice.name, carol.name])
+        wait_presence(a, bob.name, False)
+        wait_presence(c, bob.name, False)
+        # carol comes and goes: alice, no friend of carol's, hears nothing.
+        with server.connect(carol, "c2") as c2:
+            c2.expect("synced")
+        a.listen(cp.QUIET)
+        a.barrier()
+        leaked = [f for f in a.pending_ops("presence") if f["user"] != bob.name]
+        assert leaked == [], f"presence of a non-friend: {leaked}"
