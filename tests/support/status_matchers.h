@@ -35,12 +35,14 @@ inline StatusIs IsOk() { return StatusIs(absl::StatusCode::kOk); }
 
 }  // namespace courier::testing
 
-// Prints the status on failure.
-#define COURIER_REQUIRE_OK(expr)                                      \
-  do {                                                                \
-    const auto& courier_s_ = ::courier::testing::GetStatus(expr);     \
-    INFO("status: " << courier_s_.ToString());                        \
-    REQUIRE(courier_s_.ok());                                         \
+// Prints the status on failure. `expr` may be a temporary: it is bound to a
+// reference first, which keeps it alive while its status is inspected.
+#define COURIER_REQUIRE_OK(expr)                                        \
+  do {                                                                  \
+    const auto& courier_v_ = (expr);                                    \
+    const auto& courier_s_ = ::courier::testing::GetStatus(courier_v_); \
+    INFO("status: " << courier_s_.ToString());                          \
+    REQUIRE(courier_s_.ok());                                           \
   } while (false)
 
 #endif  // COURIER_TESTS_SUPPORT_STATUS_MATCHERS_H_
