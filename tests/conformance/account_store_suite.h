@@ -1,0 +1,315 @@
+// tests/conformance/account_store_suite.h: the AccountStore conformance suite.
+//
+// Every rule of courier/account_store.h, written once and run against every
+// adapter. To instantiate it, in one .cc file of the adapter's test folder:
+//
+//   #include "conformance/account_store_suite.h"
+//
+//   COURIER_ACCOUNT_STORE_CONFORMANCE("memory", [] {
+//     return courier::conformance::MakeFixture<courier::AccountStore>(
+//         [] { return courier::memory::OpenAccountStore(); });
+//   })
+//
+// and, for an adapter that keeps its data when closed and opened again:
+//
+//   COURIER_ACCOUNT_STORE_DURABILITY_CONFORMANCE("sqlite", <the same factory>)
+//
+// The second argument is an expression callable with no arguments that
+// returns std::unique_ptr<StoreFixture<AccountStore>> (store_fixture.h),
+// called once per test case; each fixture's first Open() gives an EMPTY store
+// and later Open()s reopen the same data. Test cases are named
+// "AccountStore[<name>]: <behaviour>", tags [conformance][account_store].
+// A suite for an unreachable server is skipped by the test's main (print
+// "SKIPPED: ..." and exit 77), never inside a test case.
+//
+// "Sorted by name" means byte order (memcmp), so "Bob" < "abe": a SQL adapter
+// orders with a binary collation (COLLATE "C" in PostgreSQL).
+#ifndef COURIER_TESTS_CONFORMANCE_ACCOUNT_STORE_SUITE_H_
+#define COURIER_TESTS_CONFORMANCE_ACCOUNT_STORE_SUITE_H_
+
+#include <catch2/catch.hpp>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "conformance/store_fixture.h"
+#include "courier/account_store.h"
+#include "courier/types.h"
+#include "support/status_matchers.h"
+
+namespace courier::conformance {
+
+using AccountStoreFactory = std::function<std::unique_ptr<StoreFixture<AccountStore>>()>;
+
+namespace account_store_cases {
+
+using ::courier::testing::StatusIs;
+
+struct Harness {
+  explicit Harness(const AccountStoreFactory& factory) : fixture(factory()) {
+    REQUIRE(fixture != nullptr);
+    Reopen();
+  }
+  void Reopen() {
+    store.reset();
+    auto opened = fixture->Open();
+    COURIER_REQUIRE_OK(opened);
+    store = std::move(opened).value();
+    REQUIRE(store != nullptr);
+  }
+  AccountStore& operator*() { return *store; }
+  AccountStore* operator->() { return store.get(); }
+
+  std::unique_ptr<StoreFixture<AccountStore>> fixture;
+  std::unique_ptr<AccountStore> store;
+};
+
+inline void CreateUsers(AccountStore& store, const std::vector<UserId>& users) {
+  for (const UserId& u : users) COURIER_REQUIRE_OK(store.CreateUser(u, "hash-of-" + u, 1'000));
+}
+
+inline FriendRequestOutcome Request(AccountStore& store, const UserId& from, const UserId& to) {
+  auto outcome = store.RequestFriend(from, to);
+  COURIER_REQUIRE_OK(outcome);
+  return *outcome;
+}
+
+inline bool Friends(AccountStore& store, const UserId& a, const UserId& b) {
+  auto friends = store.AreFriends(a, b);
+  COURIER_REQUIRE_OK(friends);
+  return *friends;
+}
+
+inline std::vector<UserId> FriendsOf(AccountStore& store, const UserId& user) {
+  auto friends = store.Friends(user);
+  COURIER_REQUIRE_OK(friends);
+  return *std::move(friends);
+}
+
+inline std::vector<UserId> PendingOf(AccountStore& store, const UserId& user) {
+  auto pending = store.PendingRequests(user);
+  COURIER_REQUIRE_OK(pending);
+  return *std::move(pending);
+}
+
+inline void CreateAndLookUpUsers(const AccountStoreFactory& factory) {
+  Harness h(factory);
+  auto missing = h->UserExists("alice");
+  COURIER_REQUIRE_OK(missing);
+  CHECK_FALSE(*missing);
+  CHECK_THAT(h->PasswordHash("alice").status(), StatusIs(absl::StatusCode::kNotFound));
+
+  const std::string hash = "$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHQ$aGFzaA";
+  COURIER_REQUIRE_OK(h->CreateUser("alice", hash, 1'000));
+  auto exists = h->UserExists("alice");
+  COURIER_REQUIRE_OK(exists);
+  CHECK(*exists);
+  auto stored = h->PasswordHash("alice");
+  COURIER_REQUIRE_OK(stored);
+  CHECK(*stored == hash);
+
+  // Names are exact: no case folding.
+  auto other_case = h->UserExists("Alice");
+  COURIER_REQUIRE_OK(other_case);
+  CHECK_FALSE(*other_case);
+  COURIER_REQUIRE_OK(h->CreateUser("Alice", "other", 1'000));
+  CHECK(*h->PasswordHash("alice") == hash);
+  CHECK(*h->PasswordHash("Alice") == "other");
+}
+
+inline void DuplicateUserIsAlreadyExists(const AccountStoreFactory& factory) {
+  Harness h(factory);
+  COURIER_REQUIRE_OK(h->CreateUser("alice", "first", 1'000));
+  CHECK_THAT(h->CreateUser("alice", "second", 2'000), StatusIs(absl::StatusCode::kAlreadyExists));
+  auto stored = h->PasswordHash("alice");
+  COURIER_REQUIRE_OK(stored);
+  CHECK(*stored == "first");
+}
+
+inline void RequestThenAccept(const AccountStoreFactory& factory) {
+  Harness h(factory);
+  CreateUsers(*h, {"alice", "bob"});
+  CHECK(Request(*h, "alice", "bob") == FriendRequestOutcome::kRequested);
+  CHECK(PendingOf(*h, "bob") == std::vector<UserId>{"alice"});
+  CHECK(PendingOf(*h, "alice").empty());
+  CHECK_FALSE(Friends(*h, "alice", "bob"));
+  CHECK_FALSE(Friends(*h, "bob", "alice"));
+  // Asking again while pending changes nothing.
+  CHECK(Request(*h, "alice", "bob") == FriendRequestOutcome::kRequested);
+  CHECK(PendingOf(*h, "bob") == std::vector<UserId>{"alice"});
+
+  COURIER_REQUIRE_OK(h->AcceptFriend("bob", "alice"));
+  CHECK(Friends(*h, "alice", "bob"));
+  CHECK(Friends(*h, "bob", "alice"));
+  CHECK(PendingOf(*h, "bob").empty());
+  CHECK(FriendsOf(*h, "alice") == std::vector<UserId>{"bob"});
+  CHECK(FriendsOf(*h, "bob") == std::vector<UserId>{"alice"});
+  // Accepting an existing friendship again is OK.
+  COURIER_REQUIRE_OK(h->AcceptFriend("bob", "alice"));
+  CHECK(FriendsOf(*h, "bob") == std::vector<UserId>{"alice"});
+}
+
+inline void CrossingRequestsMakeFriends(const AccountStoreFactory& factory) {
+  Harness h(factory);
+  CreateUsers(*h, {"alice", "bob"});
+  CHECK(Request(*h, "alice", "bob") == FriendRequestOutcome::kRequested);
+  CHECK(Request(*h, "bob", "alice") == FriendRequestOutcome::kBecameFriends);
+  CHECK(Friends(*h, "alice", "bob"));
+  CHECK(Friends(*h, "bob", "alice"));
+  CHECK(PendingOf(*h, "alice").empty());
+  CHECK(PendingOf(*h, "bob").empty());
+}
+
+inline void RequestBetweenFriendsChangesNothing(const AccountStoreFactory& factory) {
+  Harness h(factory);
+  CreateUsers(*h, {"alice", "bob"});
+  Request(*h, "alice", "bob");
+  COURIER_REQUIRE_OK(h->AcceptFriend("bob", "alice"));
+  CHECK(Request(*h, "alice", "bob") == FriendRequestOutcome::kAlreadyFriends);
+  CHECK(Request(*h, "bob", "alice") == FriendRequestOutcome::kAlreadyFriends);
+  CHECK(PendingOf(*h, "alice").empty());
+  CHECK(PendingOf(*h, "bob").empty());
+  CHECK(FriendsOf(*h, "alice") == std::vector<UserId>{"bob"});
+}
+
+inline void BadFriendRequests(const AccountStoreFactory& factory) {
+  Harness h(factory);
+  CreateUsers(*h, {"alice", "bob"});
+  CHECK_THAT(h->RequestFriend("alice", "nobody").status(), StatusIs(absl::StatusCode::kNotFound));
+  CHECK_THAT(h->RequestFriend("alice", "alice").status(),
+             StatusIs(absl::StatusCode::kInvalidArgument));
+  CHECK_THAT(h->AcceptFriend("bob", "alice"), StatusIs(absl::StatusCode::kNotFound));
+  // A request in the other direction is not one to accept here.
+  Request(*h, "bob", "alice");
+  CHECK_THAT(h->AcceptFriend("bob", "alice"), StatusIs(absl::StatusCode::kNotFound));
+  CHECK_FALSE(Friends(*h, "alice", "bob"));
+  CHECK(PendingOf(*h, "alice") == std::vector<UserId>{"bob"});
+  CHECK(PendingOf(*h, "nobody").empty());
+  CHECK(FriendsOf(*h, "nobody").empty());
+  CHECK_FALSE(Friends(*h, "nobody", "alice"));
+}
+
+inline void FriendsAndRequestsAreSorted(const AccountStoreFactory& factory) {
+  Harness h(factory);
+  CreateUsers(*h, {"me", "zed", "amy", "Bob", "carl", "dora"});
+  for (const char* u : {"zed", "amy", "dora"}) {
+    Request(*h, u, "me");
+    COURIER_REQUIRE_OK(h->AcceptFriend("me", u));
+  }
+  Request(*h, "me", "carl");
+  Request(*h, "carl", "me");  // crossing
+  Request(*h, "Bob", "me");
+  CHECK(FriendsOf(*h, "me") == std::vector<UserId>{"amy", "carl", "dora", "zed"});
+  CHECK(PendingOf(*h, "me") == std::vector<UserId>{"Bob"});
+  CreateUsers(*h, {"yan", "abe", "mo"});
+  for (const char* u : {"yan", "abe", "mo"}) Request(*h, u, "me");
+  CHECK(PendingOf(*h, "me") == std::vector<UserId>{"Bob", "abe", "mo", "yan"});
+  CHECK(FriendsOf(*h, "zed") == std::vector<UserId>{"me"});
+}
+
+inline void LastSeenIsKept(const AccountStoreFactory& factory) {
+  Harness h(factory);
+  CreateUsers(*h, {"alice", "bob"});
+  auto never = h->LastSeen("alice");
+  COURIER_REQUIRE_OK(never);
+  CHECK_FALSE(never->has_value());
+  COURIER_REQUIRE_OK(h->SetLastSeen("alice", 1'700'000'000'123));
+  auto seen = h->LastSeen("alice");
+  COURIER_REQUIRE_OK(seen);
+  CHECK(*seen == std::optional<TimeMs>(1'700'000'000'123));
+  COURIER_REQUIRE_OK(h->SetLastSeen("alice", 1'700'000'000'999));
+  CHECK(*h->LastSeen("alice") == std::optional<TimeMs>(1'700'000'000'999));
+  auto other = h->LastSeen("bob");
+  COURIER_REQUIRE_OK(other);
+  CHECK_FALSE(other->has_value());
+}
+
+inline void ConcurrentRequestsAreConsistent(const AccountStoreFactory& factory) {
+  Harness h(factory);
+  constexpr int kUsers = 8;
+  std::vector<UserId> users;
+  for (int i = 0; i < kUsers; ++i) users.push_back("u" + std::to_string(i));
+  CreateUsers(*h, users);
+  // Every pair asks each other at the same time from two threads.
+  AccountStore* store = h.store.get();
+  std::vector<std::vector<absl::StatusOr<FriendRequestOutcome>>> results(2);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([store, t, &users, &out = results[t]] {
+      for (int a = 0; a < kUsers; ++a) {
+        for (int b = a + 1; b < kUsers; ++b) {
+          out.push_back(t == 0 ? store->RequestFriend(users[a], users[b])
+                               : store->RequestFriend(users[b], users[a]));
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  std::size_t became = 0;
+  for (const auto& per_thread : results) {
+    for (const auto& r : per_thread) {
+      COURIER_REQUIRE_OK(r);
+      if (*r == FriendRequestOutcome::kBecameFriends) ++became;
+    }
+  }
+  // Exactly one of the two crossing requests of each pair made the friendship.
+  CHECK(became == kUsers * (kUsers - 1) / 2);
+  for (const UserId& u : users) {
+    CHECK(FriendsOf(*h, u).size() == kUsers - 1);
+    CHECK(PendingOf(*h, u).empty());
+  }
+}
+
+inline void ReopenKeepsAccounts(const AccountStoreFactory& factory) {
+  Harness h(factory);
+  CreateUsers(*h, {"alice", "bob", "carol"});
+  Request(*h, "alice", "bob");
+  COURIER_REQUIRE_OK(h->AcceptFriend("bob", "alice"));
+  Request(*h, "carol", "alice");
+  COURIER_REQUIRE_OK(h->SetLastSeen("bob", 42));
+  h.Reopen();
+  CHECK(*h->PasswordHash("carol") == "hash-of-carol");
+  CHECK_THAT(h->CreateUser("alice", "x", 1), StatusIs(absl::StatusCode::kAlreadyExists));
+  CHECK(Friends(*h, "alice", "bob"));
+  CHECK(PendingOf(*h, "alice") == std::vector<UserId>{"carol"});
+  CHECK(*h->LastSeen("bob") == std::optional<TimeMs>(42));
+  COURIER_REQUIRE_OK(h->AcceptFriend("alice", "carol"));
+  CHECK(FriendsOf(*h, "alice") == std::vector<UserId>{"bob", "carol"});
+}
+
+}  // namespace account_store_cases
+}  // namespace courier::conformance
+
+#define COURIER_AS_CASE_(name, factory, title, fn)                                \
+  TEST_CASE("AccountStore[" name "]: " title, "[conformance][account_store]") {  \
+    ::courier::conformance::account_store_cases::fn(                              \
+        ::courier::conformance::AccountStoreFactory(factory));                    \
+  }
+
+// Defines the suite's test cases for one adapter (see the top of this file).
+#define COURIER_ACCOUNT_STORE_CONFORMANCE(name, factory)                                      \
+  COURIER_AS_CASE_(name, factory, "create and look up users", CreateAndLookUpUsers)          \
+  COURIER_AS_CASE_(name, factory, "a taken name is kAlreadyExists", DuplicateUserIsAlreadyExists) \
+  COURIER_AS_CASE_(name, factory, "request then accept makes friends", RequestThenAccept)    \
+  COURIER_AS_CASE_(name, factory, "crossing requests make friends", CrossingRequestsMakeFriends) \
+  COURIER_AS_CASE_(name, factory, "a request between friends changes nothing",               \
+                   RequestBetweenFriendsChangesNothing)                                       \
+  COURIER_AS_CASE_(name, factory, "bad friend requests are refused", BadFriendRequests)      \
+  COURIER_AS_CASE_(name, factory, "friends and requests are sorted by name",                 \
+                   FriendsAndRequestsAreSorted)                                               \
+  COURIER_AS_CASE_(name, factory, "last seen is kept", LastSeenIsKept)                       \
+  COURIER_AS_CASE_(name, factory, "concurrent crossing requests are consistent",             \
+                   ConcurrentRequestsAreConsistent)
+
+// Defines the durability case for an adapter whose fixture reopens its data.
+#define COURIER_ACCOUNT_STORE_DURABILITY_CONFORMANCE(name, factory) \
+  COURIER_AS_CASE_(name, factory, "reopen keeps accounts", ReopenKeepsAccounts)
+
+#endif  // COURIER_TESTS_CONFORMANCE_ACCOUNT_STORE_SUITE_H_

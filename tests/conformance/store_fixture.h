@@ -1,0 +1,60 @@
+// tests/conformance/store_fixture.h: how a conformance suite gets its store.
+//
+// A suite asks its factory for one StoreFixture per test case (so every test
+// case starts from an empty store) and calls Open() on it. A fixture of a
+// durable adapter can be opened again on the same data: that is how the
+// durability cases "restart" the store. The suite always destroys the store
+// from the previous Open() before calling Open() again.
+#ifndef COURIER_TESTS_CONFORMANCE_STORE_FIXTURE_H_
+#define COURIER_TESTS_CONFORMANCE_STORE_FIXTURE_H_
+
+#include <functional>
+#include <memory>
+#include <utility>
+
+#include "absl/status/statusor.h"
+
+namespace courier::conformance {
+
+template <class Store>
+class StoreFixture {
+ public:
+  StoreFixture() = default;
+  StoreFixture(const StoreFixture&) = delete;
+  StoreFixture& operator=(const StoreFixture&) = delete;
+  // Removes the fixture's data (temp files, a test database) if it has any.
+  virtual ~StoreFixture() = default;
+
+  // Opens the store on this fixture's data: empty on the first call, what
+  // the previous store committed on later calls.
+  virtual absl::StatusOr<std::unique_ptr<Store>> Open() = 0;
+};
+
+// A fixture made of two functions: `open` (called by every Open()) and
+// `cleanup` (called once by the destructor, may be empty).
+template <class Store>
+class FunctionFixture final : public StoreFixture<Store> {
+ public:
+  FunctionFixture(std::function<absl::StatusOr<std::unique_ptr<Store>>()> open,
+                  std::function<void()> cleanup)
+      : open_(std::move(open)), cleanup_(std::move(cleanup)) {}
+  ~FunctionFixture() override {
+    if (cleanup_) cleanup_();
+  }
+  absl::StatusOr<std::unique_ptr<Store>> Open() override { return open_(); }
+
+ private:
+  std::function<absl::StatusOr<std::unique_ptr<Store>>()> open_;
+  std::function<void()> cleanup_;
+};
+
+template <class Store>
+std::unique_ptr<StoreFixture<Store>> MakeFixture(
+    std::function<absl::StatusOr<std::unique_ptr<Store>>()> open,
+    std::function<void()> cleanup = {}) {
+  return std::make_unique<FunctionFixture<Store>>(std::move(open), std::move(cleanup));
+}
+
+}  // namespace courier::conformance
+
+#endif  // COURIER_TESTS_CONFORMANCE_STORE_FIXTURE_H_
