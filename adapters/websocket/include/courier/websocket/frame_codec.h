@@ -1,0 +1,89 @@
+// courier/websocket/frame_codec.h: PROTOCOL.md's JSON frames <-> typed frames.
+//
+// DecodeClientFrame turns one text frame from a client into a ClientFrame,
+// checking every field's type and every limit; EncodeServerFrame turns a
+// ServerFrame (courier/transport.h) into the JSON a client reads. Both are
+// pure functions over their arguments, so fuzz targets and tests call them
+// directly, and the WebSocket session only moves bytes.
+//
+// Decoding errors carry the code the client is answered with:
+//   kInvalidArgument -> "bad_frame"  (not JSON, invalid UTF-8, not an object,
+//                                     no or non-string "op", a missing field
+//                                     or one of the wrong type, nesting too
+//                                     deep, a bad cid or id)
+//   kUnimplemented   -> "unknown_op" (a string "op" that is no client op)
+//   kOutOfRange      -> "too_large"  (a body over max_body_bytes, more than
+//                                     max_read_ids ids)
+// When the error is about a send whose cid is valid, the cid rides along as
+// a status payload; ToErrorFrame() builds the answer with it.
+//
+// Ownership: values in, values out; nothing is retained.
+// Thread-safety: every function here is safe to call concurrently.
+// Blocking: nothing here blocks.
+#ifndef COURIER_ADAPTERS_WEBSOCKET_FRAME_CODEC_H_
+#define COURIER_ADAPTERS_WEBSOCKET_FRAME_CODEC_H_
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "courier/transport.h"
+#include "courier/types.h"
+
+namespace courier::websocket {
+
+// Limits applied while decoding. Defaults match courier::Limits.
+struct CodecLimits {
+  std::size_t max_body_bytes = 64 * 1024;  // "body" of a send, decoded bytes
+  std::size_t max_read_ids = 1000;         // "ids" of a read
+  std::size_t max_depth = 16;              // nesting of objects and arrays
+};
+
+struct HelloFrame {
+  std::string token;
+  DeviceId device;            // a valid name (1-64 of [A-Za-z0-9_.-])
+  std::optional<Seq> since;   // absent: resume from the stored cursor
+};
+struct SendFrame {
+  std::string cid;  // 1-64 bytes, no NUL
+  UserId to;        // any string; the engine validates the name
+  std::string body; // at most max_body_bytes
+};
+struct AckFrame {
+  Seq seq = 0;
+};
+struct ReadFrame {
+  std::vector<MessageId> ids;  // 1..max_read_ids ids of 1-64 bytes
+};
+struct PingFrame {};
+
+using ClientFrame = std::variant<HelloFrame, SendFrame, AckFrame, ReadFrame, PingFrame>;
+
+// Decodes one client frame. See the file comment for the error codes.
+absl::StatusOr<ClientFrame> DecodeClientFrame(std::string_view json,
+                                              const CodecLimits& limits = {});
+
+// The protocol error code for a DecodeClientFrame error (bad_frame for any
+// code not listed in the file comment).
+ErrorCode DecodeErrorCode(const absl::Status& status);
+
+// The error frame that answers a failed decode: code, message, and the cid
+// when the failed frame was a send with a valid cid.
+ErrorFrame ToErrorFrame(const absl::Status& status);
+
+// PROTOCOL.md's JSON for `frame`: "msg" or "receipt" by the event's kind,
+// status names, "last_seen": null when unknown, "dup": true only for a
+// duplicate, "cid" and "retry_after_ms" on errors only when set.
+std::string EncodeServerFrame(const ServerFrame& frame);
+
+// {"op":"pong"}
+std::string EncodePong();
+
+}  // namespace courier::websocket
+
+#endif  // COURIER_ADAPTERS_WEBSOCKET_FRAME_CODEC_H_

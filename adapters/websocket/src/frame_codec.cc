@@ -1,0 +1,347 @@
+// frame_codec.cc: PROTOCOL.md's JSON through RapidJSON.
+//
+// Parsing is iterative (no recursion on hostile nesting), validates UTF-8,
+// and counts depth while it builds the document, so a deep frame stops at
+// max_depth instead of growing a tree. Encoding goes through rapidjson::Writer,
+// which escapes every string.
+#include "courier/websocket/frame_codec.h"
+
+#include <cstdint>
+#include <utility>
+
+#include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
+#include "courier/status.h"
+#include "rapidjson/document.h"
+#include "rapidjson/memorystream.h"
+#include "rapidjson/reader.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
+
+namespace courier::websocket {
+namespace {
+
+constexpr absl::string_view kCidPayload = "courier.websocket.cid";
+
+// Forwards SAX events to a Document while refusing nesting past `max_depth`.
+class DepthLimitedBuilder {
+ public:
+  DepthLimitedBuilder(rapidjson::Document& doc, std::size_t max_depth)
+      : doc_(doc), max_depth_(max_depth) {}
+
+  bool Null() { return doc_.Null(); }
+  bool Bool(bool b) { return doc_.Bool(b); }
+  bool Int(int i) { return doc_.Int(i); }
+  bool Uint(unsigned u) { return doc_.Uint(u); }
+  bool Int64(std::int64_t i) { return doc_.Int64(i); }
+  bool Uint64(std::uint64_t u) { return doc_.Uint64(u); }
+  bool Double(double d) { return doc_.Double(d); }
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) {
+    return doc_.RawNumber(s, n, copy);
+  }
+  bool String(const char* s, rapidjson::SizeType n, bool copy) { return doc_.String(s, n, copy); }
+  bool Key(const char* s, rapidjson::SizeType n, bool copy) { return doc_.Key(s, n, copy); }
+  bool StartObject() { return Enter() && doc_.StartObject(); }
+  bool EndObject(rapidjson::SizeType n) {
+    --depth_;
+    return doc_.EndObject(n);
+  }
+  bool StartArray() { return Enter() && doc_.StartArray(); }
+  bool EndArray(rapidjson::SizeType n) {
+    --depth_;
+    return doc_.EndArray(n);
+  }
+
+  bool too_deep() const { return too_deep_; }
+
+ private:
+  bool Enter() {
+    if (++depth_ > max_depth_) {
+      too_deep_ = true;
+      return false;
+    }
+    return true;
+  }
+
+  rapidjson::Document& doc_;
+  std::size_t max_depth_;
+  std::size_t depth_ = 0;
+  bool too_deep_ = false;
+};
+
+// The generator that Document::Populate runs.
+struct Parse {
+  std::string_view json;
+  std::size_t max_depth;
+  rapidjson::ParseResult result;
+  bool too_deep = false;
+
+  bool operator()(rapidjson::Document& doc) {
+    DepthLimitedBuilder builder(doc, max_depth);
+    rapidjson::MemoryStream stream(json.data(), json.size());
+    rapidjson::Reader reader;
+    result = reader.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(
+        stream, builder);
+    too_deep = builder.too_deep();
+    return !result.IsError();
+  }
+};
+
+// Bookworm's absl::string_view is its own type, not std::string_view.
+absl::string_view Absl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+absl::Status BadFrame(absl::string_view what) { return absl::InvalidArgumentError(what); }
+
+std::string_view View(const rapidjson::Value& v) {
+  return std::string_view(v.GetString(), v.GetStringLength());
+}
+
+// The member `name` of `obj`, or null when absent.
+const rapidjson::Value* Member(const rapidjson::Value& obj, const char* name) {
+  auto it = obj.FindMember(name);
+  return it == obj.MemberEnd() ? nullptr : &it->value;
+}
+
+absl::StatusOr<std::string> RequiredString(const rapidjson::Value& obj, const char* name) {
+  const rapidjson::Value* v = Member(obj, name);
+  if (v == nullptr) return BadFrame(absl::StrCat("missing field \"", name, "\""));
+  if (!v->IsString()) return BadFrame(absl::StrCat("field \"", name, "\" must be a string"));
+  return std::string(View(*v));
+}
+
+absl::StatusOr<Seq> RequiredSeq(const rapidjson::Value& obj, const char* name) {
+  const rapidjson::Value* v = Member(obj, name);
+  if (v == nullptr) return BadFrame(absl::StrCat("missing field \"", name, "\""));
+  if (!v->IsUint64()) {
+    return BadFrame(absl::StrCat("field \"", name, "\" must be a non-negative integer"));
+  }
+  return v->GetUint64();
+}
+
+absl::StatusOr<ClientFrame> DecodeHello(const rapidjson::Value& obj) {
+  HelloFrame hello;
+  COURIER_ASSIGN_OR_RETURN(hello.token, RequiredString(obj, "token"));
+  COURIER_ASSIGN_OR_RETURN(hello.device, RequiredString(obj, "device"));
+  if (absl::Status s = ValidateName("device", hello.device); !s.ok()) {
+    return BadFrame(s.message());
+  }
+  if (const rapidjson::Value* since = Member(obj, "since"); since != nullptr && !since->IsNull()) {
+    if (!since->IsUint64()) return BadFrame("field \"since\" must be a non-negative integer");
+    hello.since = since->GetUint64();
+  }
+  return hello;
+}
+
+absl::StatusOr<ClientFrame> DecodeSend(const rapidjson::Value& obj, const CodecLimits& limits) {
+  SendFrame send;
+  COURIER_ASSIGN_OR_RETURN(send.cid, RequiredString(obj, "cid"));
+  if (absl::Status s = ValidateClientId(send.cid); !s.ok()) return BadFrame(s.message());
+  absl::StatusOr<std::string> to = RequiredString(obj, "to");
+  absl::StatusOr<std::string> body = RequiredString(obj, "body");
+  absl::Status error = !to.ok() ? to.status() : body.status();
+  if (error.ok() && body->size() > limits.max_body_bytes) {
+    error = absl::OutOfRangeError(
+        absl::StrCat("body is ", body->size(), " bytes, the limit is ", limits.max_body_bytes));
+  }
+  if (!error.ok()) {
+    error.SetPayload(kCidPayload, absl::Cord(send.cid));
+    return error;
+  }
+  send.to = *std::move(to);
+  send.body = *std::move(body);
+  return send;
+}
+
+absl::StatusOr<ClientFrame> DecodeAck(const rapidjson::Value& obj) {
+  AckFrame ack;
+  COURIER_ASSIGN_OR_RETURN(ack.seq, RequiredSeq(obj, "seq"));
+  return ack;
+}
+
+absl::StatusOr<ClientFrame> DecodeRead(const rapidjson::Value& obj, const CodecLimits& limits) {
+  const rapidjson::Value* ids = Member(obj, "ids");
+  if (ids == nullptr) return BadFrame("missing field \"ids\"");
+  if (!ids->IsArray()) return BadFrame("field \"ids\" must be an array of strings");
+  if (ids->Empty()) return BadFrame("field \"ids\" must name at least one message");
+  if (ids->Size() > limits.max_read_ids) {
+    return absl::OutOfRangeError(
+        absl::StrCat("read names ", ids->Size(), " ids, the limit is ", limits.max_read_ids));
+  }
+  ReadFrame read;
+  read.ids.reserve(ids->Size());
+  for (const rapidjson::Value& id : ids->GetArray()) {
+    if (!id.IsString()) return BadFrame("field \"ids\" must be an array of strings");
+    if (id.GetStringLength() == 0 || id.GetStringLength() > kMaxIdBytes) {
+      return BadFrame("a message id is 1-64 bytes");
+    }
+    read.ids.emplace_back(View(id));
+  }
+  return read;
+}
+
+void WriteString(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view s) {
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+
+void WriteKey(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view key) {
+  w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+}
+
+void WriteOp(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view op) {
+  WriteKey(w, "op");
+  WriteString(w, op);
+}
+
+struct FrameWriter {
+  rapidjson::Writer<rapidjson::StringBuffer>& w;
+
+  void operator()(const WelcomeFrame& f) {
+    WriteOp(w, "welcome");
+    WriteKey(w, "user");
+    WriteString(w, f.user);
+    WriteKey(w, "device");
+    WriteString(w, f.device);
+    WriteKey(w, "cursor");
+    w.Uint64(f.cursor);
+    WriteKey(w, "head");
+    w.Uint64(f.head);
+  }
+  void operator()(const SentFrame& f) {
+    WriteOp(w, "sent");
+    WriteKey(w, "cid");
+    WriteString(w, f.cid);
+    WriteKey(w, "id");
+    WriteString(w, f.id);
+    WriteKey(w, "ts");
+    w.Int64(f.ts);
+    if (f.duplicate) {
+      WriteKey(w, "dup");
+      w.Bool(true);
+    }
+  }
+  void operator()(const EventFrame& f) {
+    const Event& e = f.event;
+    if (e.kind == EventKind::kMessage) {
+      WriteOp(w, "msg");
+      WriteKey(w, "seq");
+      w.Uint64(e.seq);
+      WriteKey(w, "id");
+      WriteString(w, e.id);
+      WriteKey(w, "from");
+      WriteString(w, e.peer);
+      WriteKey(w, "body");
+      WriteString(w, e.body);
+      WriteKey(w, "ts");
+      w.Int64(e.ts);
+    } else {
+      WriteOp(w, "receipt");
+      WriteKey(w, "seq");
+      w.Uint64(e.seq);
+      WriteKey(w, "id");
+      WriteString(w, e.id);
+      WriteKey(w, "status");
+      WriteString(w, MessageStatusName(e.status));
+      WriteKey(w, "by");
+      WriteString(w, e.peer);
+      WriteKey(w, "ts");
+      w.Int64(e.ts);
+    }
+  }
+  void operator()(const PresenceFrame& f) {
+    WriteOp(w, "presence");
+    WriteKey(w, "user");
+    WriteString(w, f.user);
+    WriteKey(w, "online");
+    w.Bool(f.online);
+    WriteKey(w, "last_seen");
+    if (f.last_seen.has_value()) {
+      w.Int64(*f.last_seen);
+    } else {
+      w.Null();
+    }
+  }
+  void operator()(const SyncedFrame& f) {
+    WriteOp(w, "synced");
+    WriteKey(w, "seq");
+    w.Uint64(f.seq);
+  }
+  void operator()(const ErrorFrame& f) {
+    WriteOp(w, "error");
+    WriteKey(w, "code");
+    WriteString(w, ErrorCodeName(f.code));
+    WriteKey(w, "message");
+    WriteString(w, f.message);
+    if (!f.cid.empty()) {
+      WriteKey(w, "cid");
+      WriteString(w, f.cid);
+    }
+    if (f.retry_after_ms.has_value()) {
+      WriteKey(w, "retry_after_ms");
+      w.Int64(*f.retry_after_ms);
+    }
+  }
+};
+
+}  // namespace
+
+absl::StatusOr<ClientFrame> DecodeClientFrame(std::string_view json, const CodecLimits& limits) {
+  rapidjson::Document doc;
+  Parse parse{json, limits.max_depth, {}, false};
+  doc.Populate(parse);
+  if (parse.too_deep) {
+    return BadFrame(absl::StrCat("frame nests deeper than ", limits.max_depth, " levels"));
+  }
+  if (parse.result.IsError()) {
+    return BadFrame(absl::StrCat("frame is not valid UTF-8 JSON (error ",
+                                 static_cast<int>(parse.result.Code()), " at byte ",
+                                 parse.result.Offset(), ")"));
+  }
+  if (!doc.IsObject()) return BadFrame("frame must be a JSON object");
+  const rapidjson::Value* op = Member(doc, "op");
+  if (op == nullptr) return BadFrame("missing field \"op\"");
+  if (!op->IsString()) return BadFrame("field \"op\" must be a string");
+  std::string_view name = View(*op);
+  if (name == "hello") return DecodeHello(doc);
+  if (name == "send") return DecodeSend(doc, limits);
+  if (name == "ack") return DecodeAck(doc);
+  if (name == "read") return DecodeRead(doc, limits);
+  if (name == "ping") return PingFrame{};
+  // The name is valid UTF-8 (the parser checked); a long one is not echoed,
+  // so that the answer never carries a cut character.
+  if (name.size() > kMaxIdBytes) return absl::UnimplementedError("unknown op");
+  return absl::UnimplementedError(absl::StrCat("unknown op \"", Absl(name), "\""));
+}
+
+ErrorCode DecodeErrorCode(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kUnimplemented:
+      return ErrorCode::kUnknownOp;
+    case absl::StatusCode::kOutOfRange:
+      return ErrorCode::kTooLarge;
+    default:
+      return ErrorCode::kBadFrame;
+  }
+}
+
+ErrorFrame ToErrorFrame(const absl::Status& status) {
+  ErrorFrame frame;
+  frame.code = DecodeErrorCode(status);
+  frame.message = std::string(status.message());
+  if (auto cid = status.GetPayload(kCidPayload); cid.has_value()) {
+    frame.cid = std::string(*cid);
+  }
+  return frame;
+}
+
+std::string EncodeServerFrame(const ServerFrame& frame) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  writer.StartObject();
+  std::visit(FrameWriter{writer}, frame);
+  writer.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+std::string EncodePong() { return R"({"op":"pong"})"; }
+
+}  // namespace courier::websocket

@@ -1,0 +1,177 @@
+// server.cc: StartServer, the io threads, and an orderly Stop.
+#include "courier/websocket/server.h"
+
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "listener.h"
+#include "server_context.h"
+
+namespace courier::websocket {
+namespace {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using internal::ServerContext;
+
+// Loads the PEM certificate chain and key into a TLS server context.
+absl::Status LoadTls(ServerContext& ctx) {
+  const ServerOptions& o = ctx.options;
+  ctx.tls.emplace(net::ssl::context::tls_server);
+  boost::system::error_code ec;
+  ctx.tls->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                           net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                           net::ssl::context::no_tlsv1_1 | net::ssl::context::single_dh_use,
+                       ec);
+  if (!ec) ctx.tls->use_certificate_chain_file(o.tls_cert_file, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot load TLS certificate ", o.tls_cert_file, ": ", ec.message()));
+  }
+  ctx.tls->use_private_key_file(o.tls_key_file, net::ssl::context::pem, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot load TLS key ", o.tls_key_file, ": ", ec.message()));
+  }
+  return absl::OkStatus();
+}
+
+std::string FormatEndpoint(const tcp::endpoint& ep) {
+  if (ep.address().is_v6()) return absl::StrCat("[", ep.address().to_string(), "]:", ep.port());
+  return absl::StrCat(ep.address().to_string(), ":", ep.port());
+}
+
+class WebSocketServer final : public Server {
+ public:
+  explicit WebSocketServer(std::unique_ptr<ServerContext> ctx)
+      : ctx_(std::move(ctx)), work_(net::make_work_guard(ctx_->io)) {}
+
+  ~WebSocketServer() override { Stop(std::chrono::milliseconds(0)); }
+
+  absl::Status Listen() {
+    const ServerOptions& o = ctx_->options;
+    boost::system::error_code ec;
+    tcp::resolver resolver(ctx_->io);
+    auto results = resolver.resolve(o.host, std::to_string(o.port),
+                                    tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+    if (ec || results.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot resolve listen host \"", o.host, "\": ", ec.message()));
+    }
+    tcp::endpoint endpoint = results.begin()->endpoint();
+    tcp::acceptor acceptor(net::make_strand(ctx_->io));
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec) acceptor.listen(o.backlog, ec);
+    if (ec) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen on ", FormatEndpoint(endpoint), ": ", ec.message()));
+    }
+    tcp::endpoint bound = acceptor.local_endpoint(ec);
+    if (ec) return absl::UnavailableError(absl::StrCat("listening socket: ", ec.message()));
+    address_ = FormatEndpoint(bound);
+    port_ = bound.port();
+    listener_ = std::make_shared<internal::Listener>(*ctx_, std::move(acceptor));
+    listener_->Start();
+    for (std::size_t i = 0; i < o.io_threads; ++i) {
+      threads_.emplace_back([this] { ctx_->io.run(); });
+    }
+    return absl::OkStatus();
+  }
+
+  std::string local_address() const override { return address_; }
+  std::uint16_t port() const override { return port_; }
+
+  void StopAccepting() override {
+    absl::MutexLock lock(&mu_);
+    if (listener_ != nullptr) listener_->Stop();
+  }
+
+  void Stop(std::chrono::milliseconds grace) override {
+    absl::MutexLock lock(&mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    if (listener_ != nullptr) listener_->Stop();
+    // Give the sessions that the engine is closing time to say goodbye.
+    const auto give_up = std::chrono::steady_clock::now() + grace;
+    while (ctx_->counters.websockets_open.load() > 0 && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ctx_->http_pool.join();  // finishes the requests in progress
+    work_.reset();
+    ctx_->io.stop();
+    for (std::thread& t : threads_) t.join();
+    threads_.clear();
+    listener_.reset();
+  }
+
+  ServerStats stats() const override {
+    const internal::Counters& c = ctx_->counters;
+    ServerStats s;
+    s.websockets_open = c.websockets_open.load(std::memory_order_relaxed);
+    s.connections_open = c.connections_open.load(std::memory_order_relaxed) + s.websockets_open;
+    s.connections_total = c.connections_total.load(std::memory_order_relaxed);
+    s.connections_refused = c.connections_refused.load(std::memory_order_relaxed);
+    s.websockets_total = c.websockets_total.load(std::memory_order_relaxed);
+    s.frames_in = c.frames_in.load(std::memory_order_relaxed);
+    s.frames_out = c.frames_out.load(std::memory_order_relaxed);
+    s.bytes_in = c.bytes_in.load(std::memory_order_relaxed);
+    s.bytes_out = c.bytes_out.load(std::memory_order_relaxed);
+    s.bad_frames = c.bad_frames.load(std::memory_order_relaxed);
+    s.hello_failures = c.hello_failures.load(std::memory_order_relaxed);
+    s.idle_closes = c.idle_closes.load(std::memory_order_relaxed);
+    s.slow_closes = c.slow_closes.load(std::memory_order_relaxed);
+    s.http_requests = c.http_requests.load(std::memory_order_relaxed);
+    s.send_latency = c.send_latency.Snapshot();
+    return s;
+  }
+
+ private:
+  // Declared first, destroyed last: the io_context inside destroys the
+  // sessions' pending handlers, which still use the context.
+  std::unique_ptr<ServerContext> ctx_;
+  net::executor_work_guard<net::io_context::executor_type> work_;
+  std::shared_ptr<internal::Listener> listener_;
+  std::vector<std::thread> threads_;
+  std::string address_;
+  std::uint16_t port_ = 0;
+  absl::Mutex mu_;
+  bool stopped_ = false;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Server>> StartServer(const ServerOptions& options,
+                                                    ServerHooks hooks) {
+  if (hooks.engine == nullptr || !hooks.authenticate || !hooks.handle_http) {
+    return absl::InvalidArgumentError("StartServer needs an engine, an authenticator and an "
+                                      "HTTP handler");
+  }
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("TLS needs both a certificate file and a key file");
+  }
+  if (options.io_threads == 0 || options.http_threads == 0) {
+    return absl::InvalidArgumentError("io_threads and http_threads must be at least 1");
+  }
+  if (options.max_frame_bytes == 0 || options.max_queue_frames == 0 ||
+      options.max_queue_bytes == 0) {
+    return absl::InvalidArgumentError("frame and queue limits must be positive");
+  }
+  auto ctx = std::make_unique<ServerContext>(options, std::move(hooks));
+  if (!options.tls_cert_file.empty()) {
+    if (absl::Status s = LoadTls(*ctx); !s.ok()) return s;
+  }
+  auto server = std::make_unique<WebSocketServer>(std::move(ctx));
+  if (absl::Status s = server->Listen(); !s.ok()) return s;
+  return server;
+}
+
+}  // namespace courier::websocket

@@ -1,0 +1,74 @@
+// server_context.h (private): what every connection of one Server shares.
+//
+// Ownership: owned by the Server; connections hold a reference and must be
+//   gone (the io_context stopped and destroyed its handlers) before it is.
+// Thread-safety: options and hooks are read-only after start; counters are
+//   atomics; Engine and the hooks are safe for concurrent use.
+// Blocking: nothing here blocks.
+#ifndef COURIER_ADAPTERS_WEBSOCKET_SRC_SERVER_CONTEXT_H_
+#define COURIER_ADAPTERS_WEBSOCKET_SRC_SERVER_CONTEXT_H_
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "courier/websocket/server.h"
+
+namespace courier::websocket::internal {
+
+// Fixed-bucket latency histogram, lock-free.
+class LatencyHistogram {
+ public:
+  static constexpr std::array<double, 13> kBoundsS = {0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                                      0.25,  0.5,   1.0,   2.5,  5.0,   10.0};
+  void Observe(std::chrono::nanoseconds d);
+  ServerStats::Histogram Snapshot() const;
+
+ private:
+  std::array<std::atomic<std::uint64_t>, kBoundsS.size() + 1> buckets_{};
+  std::atomic<std::uint64_t> count_{0};
+  std::atomic<std::uint64_t> sum_ns_{0};
+};
+
+struct Counters {
+  std::atomic<std::uint64_t> connections_open{0};
+  std::atomic<std::uint64_t> connections_total{0};
+  std::atomic<std::uint64_t> connections_refused{0};
+  std::atomic<std::uint64_t> websockets_open{0};
+  std::atomic<std::uint64_t> websockets_total{0};
+  std::atomic<std::uint64_t> frames_in{0};
+  std::atomic<std::uint64_t> frames_out{0};
+  std::atomic<std::uint64_t> bytes_in{0};
+  std::atomic<std::uint64_t> bytes_out{0};
+  std::atomic<std::uint64_t> bad_frames{0};
+  std::atomic<std::uint64_t> hello_failures{0};
+  std::atomic<std::uint64_t> idle_closes{0};
+  std::atomic<std::uint64_t> slow_closes{0};
+  std::atomic<std::uint64_t> http_requests{0};
+  LatencyHistogram send_latency;
+};
+
+struct ServerContext {
+  ServerContext(const ServerOptions& o, ServerHooks h)
+      : options(o), hooks(std::move(h)), http_pool(o.http_threads),
+        io(static_cast<int>(o.io_threads)) {}
+
+  const ServerOptions options;
+  const ServerHooks hooks;
+  Counters counters;
+  std::optional<boost::asio::ssl::context> tls;  // set when serving TLS
+  boost::asio::thread_pool http_pool;
+  // Last, so destroyed first: its pending handlers own the sessions, which
+  // use everything above.
+  boost::asio::io_context io;
+};
+
+}  // namespace courier::websocket::internal
+
+#endif  // COURIER_ADAPTERS_WEBSOCKET_SRC_SERVER_CONTEXT_H_

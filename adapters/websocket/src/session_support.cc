@@ -1,0 +1,95 @@
+// session_support.cc: the non-template helpers of the sessions.
+#include <algorithm>
+#include <cctype>
+
+#include "absl/strings/match.h"
+#include "http_session.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
+#include "server_context.h"
+#include "websocket_session.h"
+
+namespace courier::websocket {
+
+std::string_view HttpRequest::Header(std::string_view name) const {
+  for (const auto& [key, value] : headers) {
+    if (absl::EqualsIgnoreCase(key, absl::string_view(name.data(), name.size()))) return value;
+  }
+  return {};
+}
+
+namespace internal {
+
+std::string CloseReason(std::string_view reason) {
+  constexpr std::size_t kMax = 123;  // RFC 6455: control frame payload 125 minus the code
+  if (reason.size() <= kMax) return std::string(reason);
+  std::size_t cut = kMax;
+  // Back up over UTF-8 continuation bytes so no character is split.
+  while (cut > 0 && (static_cast<unsigned char>(reason[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(reason.substr(0, cut));
+}
+
+std::uint16_t ConnectErrorCloseCode(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kResourceExhausted:
+      return static_cast<std::uint16_t>(CloseCode::kPolicy);
+    case absl::StatusCode::kUnavailable:
+      return static_cast<std::uint16_t>(CloseCode::kGoingAway);
+    default:
+      return static_cast<std::uint16_t>(CloseCode::kUnauthorized);
+  }
+}
+
+HttpRequest ToHttpRequest(const beast::http::request<beast::http::string_body>& req,
+                          std::string remote) {
+  HttpRequest out;
+  out.method = std::string(req.method_string());
+  std::string_view target(req.target().data(), req.target().size());
+  std::size_t q = target.find('?');
+  out.path = std::string(target.substr(0, q));
+  if (q != std::string_view::npos) out.query = std::string(target.substr(q + 1));
+  for (const auto& field : req) {
+    out.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  }
+  out.body = req.body();
+  out.remote = std::move(remote);
+  return out;
+}
+
+std::string ErrorJson(std::string_view code, std::string_view message) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  w.StartObject();
+  w.Key("error");
+  w.String(code.data(), static_cast<rapidjson::SizeType>(code.size()));
+  w.Key("message");
+  w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
+  w.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+void LatencyHistogram::Observe(std::chrono::nanoseconds d) {
+  const double s = std::chrono::duration<double>(d).count();
+  std::size_t i = 0;
+  while (i < kBoundsS.size() && s > kBoundsS[i]) ++i;
+  buckets_[i].fetch_add(1, std::memory_order_relaxed);
+  count_.fetch_add(1, std::memory_order_relaxed);
+  sum_ns_.fetch_add(static_cast<std::uint64_t>(std::max<std::int64_t>(0, d.count())),
+                    std::memory_order_relaxed);
+}
+
+ServerStats::Histogram LatencyHistogram::Snapshot() const {
+  ServerStats::Histogram h;
+  h.upper_bounds_s.assign(kBoundsS.begin(), kBoundsS.end());
+  std::uint64_t running = 0;
+  for (const auto& bucket : buckets_) {
+    running += bucket.load(std::memory_order_relaxed);
+    h.counts.push_back(running);
+  }
+  h.count = running;
+  h.sum_s = static_cast<double>(sum_ns_.load(std::memory_order_relaxed)) / 1e9;
+  return h;
+}
+
+}  // namespace internal
+}  // namespace courier::websocket

@@ -1,0 +1,27 @@
+// sessions.h (private): start serving one accepted socket.
+//
+// Kept free of Beast so that the listener compiles fast; the two stream
+// kinds are instantiated in plain_session.cc and tls_session.cc.
+// Thread-safety: call from any thread; the session runs on the socket's
+//   executor (a strand).
+// Blocking: returns at once.
+#ifndef COURIER_ADAPTERS_WEBSOCKET_SRC_SESSIONS_H_
+#define COURIER_ADAPTERS_WEBSOCKET_SRC_SESSIONS_H_
+
+#include <string>
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include "server_context.h"
+
+namespace courier::websocket::internal {
+
+// REQUIRES: `socket`'s executor is a strand of ctx.io.
+void StartPlainSession(ServerContext& ctx, boost::asio::ip::tcp::socket socket,
+                       std::string remote);
+// REQUIRES: as above, and ctx.tls is set.
+void StartTlsSession(ServerContext& ctx, boost::asio::ip::tcp::socket socket, std::string remote);
+
+}  // namespace courier::websocket::internal
+
+#endif  // COURIER_ADAPTERS_WEBSOCKET_SRC_SESSIONS_H_

@@ -1,0 +1,360 @@
+// websocket_session.h (private): one WebSocket connection, plain or TLS.
+//
+// Drives the states of courier/websocket/server.h: awaiting hello, open,
+// closed. Every handler runs on the connection's strand; the engine reaches
+// the connection only through its Transport (outbox.h), which posts.
+//
+// Async operations in flight at most: one read, one write (the queue head),
+// one close, one deadline timer and one close timer. The session is kept
+// alive by its pending handlers (shared_from_this); when the last one
+// finishes it is destroyed, and Session::Disconnect() has been called.
+//
+// Thread-safety: PostFrames / PostClose from any thread; everything else on
+//   the strand.
+// Blocking: nothing blocks; the Authenticator runs inline and must not.
+#ifndef COURIER_ADAPTERS_WEBSOCKET_SRC_WEBSOCKET_SESSION_H_
+#define COURIER_ADAPTERS_WEBSOCKET_SRC_WEBSOCKET_SESSION_H_
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include "absl/container/flat_hash_map.h"
+#include "courier/websocket/frame_codec.h"
+#include "outbox.h"
+#include "server_context.h"
+
+namespace courier::websocket::internal {
+
+namespace beast = boost::beast;
+namespace net = boost::asio;
+
+// A close reason fits in a control frame (123 bytes); cut at a character.
+std::string CloseReason(std::string_view reason);
+
+// The close code for an Engine::Connect error.
+std::uint16_t ConnectErrorCloseCode(const absl::Status& status);
+
+template <class Stream>
+class WebSocketSession final : public Outbox,
+                               public std::enable_shared_from_this<WebSocketSession<Stream>> {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  WebSocketSession(ServerContext& ctx, Stream&& stream)
+      : ctx_(ctx),
+        ws_(std::move(stream)),
+        strand_(ws_.get_executor()),
+        deadline_timer_(strand_),
+        close_timer_(strand_) {
+    ctx_.counters.websockets_open.fetch_add(1, std::memory_order_relaxed);
+    ctx_.counters.websockets_total.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  ~WebSocketSession() override {
+    Finish();
+    ctx_.counters.websockets_open.fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  // Completes the upgrade of `request` and starts reading.
+  void Run(beast::http::request<beast::http::string_body> request) {
+    namespace ws = beast::websocket;
+    beast::get_lowest_layer(ws_).expires_never();
+    ws::stream_base::timeout timeout{};
+    timeout.handshake_timeout = ctx_.options.close_timeout;  // opening and closing
+    timeout.idle_timeout = ws::stream_base::none();
+    timeout.keep_alive_pings = false;
+    ws_.set_option(timeout);
+    ws_.set_option(ws::stream_base::decorator(
+        [](ws::response_type& res) { res.set(beast::http::field::server, "courier"); }));
+    ws_.read_message_max(ctx_.options.max_frame_bytes);
+    ws_.auto_fragment(false);
+    ws_.async_accept(request,
+                     beast::bind_front_handler(&WebSocketSession::OnAccept, this->shared_from_this()));
+  }
+
+  void PostFrames(std::vector<OutFrame> frames) override {
+    net::post(strand_, [self = this->shared_from_this(), frames = std::move(frames)]() mutable {
+      for (OutFrame& f : frames) self->Enqueue(std::move(f));
+    });
+  }
+
+  void PostClose(std::uint16_t code, std::string reason) override {
+    net::post(strand_, [self = this->shared_from_this(), code, reason = std::move(reason)] {
+      self->BeginClose(code, reason, /*drain=*/true);
+    });
+  }
+
+ private:
+  enum class Phase { kAccepting, kHello, kOpen };
+
+  void OnAccept(beast::error_code ec) {
+    if (ec) {
+      Finish();
+      return;
+    }
+    phase_ = Phase::kHello;
+    last_frame_ = Clock::now();
+    ArmDeadline(last_frame_ + ctx_.options.hello_timeout);
+    DoRead();
+  }
+
+  // --- reading
+
+  void DoRead() {
+    ws_.async_read(buffer_,
+                   beast::bind_front_handler(&WebSocketSession::OnRead, this->shared_from_this()));
+  }
+
+  void OnRead(beast::error_code ec, std::size_t bytes) {
+    // Errors: the peer closed, the connection broke, our own close completed,
+    // or a frame over the limit (Beast has then sent close 1009 itself).
+    if (ec) {
+      Finish();
+      return;
+    }
+    ctx_.counters.frames_in.fetch_add(1, std::memory_order_relaxed);
+    ctx_.counters.bytes_in.fetch_add(bytes, std::memory_order_relaxed);
+    last_frame_ = Clock::now();
+    if (!closing_) {
+      std::string_view text(static_cast<const char*>(buffer_.cdata().data()), buffer_.size());
+      if (phase_ == Phase::kHello) {
+        HandleHello(text);
+      } else {
+        HandleFrame(text);
+      }
+    }
+    buffer_.consume(buffer_.size());
+    DoRead();
+  }
+
+  void HandleHello(std::string_view text) {
+    absl::StatusOr<ClientFrame> frame =
+        ws_.got_text() ? DecodeClientFrame(text, ctx_.options.codec)
+                       : absl::StatusOr<ClientFrame>(absl::InvalidArgumentError("binary frame"));
+    const HelloFrame* hello = frame.ok() ? std::get_if<HelloFrame>(&*frame) : nullptr;
+    if (hello == nullptr) {
+      FailHello(4401, "the first frame must be a valid hello");
+      return;
+    }
+    absl::StatusOr<UserId> user = ctx_.hooks.authenticate(hello->token);
+    if (!user.ok()) {
+      FailHello(4401, "bad or expired token");
+      return;
+    }
+    transport_ = MakeWebSocketTransport(std::weak_ptr<Outbox>(this->shared_from_this()));
+    absl::StatusOr<std::shared_ptr<Session>> session =
+        ctx_.hooks.engine->Connect(*user, hello->device, hello->since, transport_);
+    if (!session.ok()) {
+      transport_.reset();
+      FailHello(ConnectErrorCloseCode(session.status()), std::string(session.status().message()));
+      return;
+    }
+    session_ = *std::move(session);
+    phase_ = Phase::kOpen;
+  }
+
+  void FailHello(std::uint16_t code, std::string_view reason) {
+    ctx_.counters.hello_failures.fetch_add(1, std::memory_order_relaxed);
+    BeginClose(code, reason, /*drain=*/true);
+  }
+
+  void HandleFrame(std::string_view text) {
+    if (!ws_.got_text()) {
+      AnswerError(absl::InvalidArgumentError("frames are JSON text, not binary"));
+      return;
+    }
+    absl::StatusOr<ClientFrame> frame = DecodeClientFrame(text, ctx_.options.codec);
+    if (!frame.ok()) {
+      AnswerError(frame.status());
+      return;
+    }
+    if (auto* send = std::get_if<SendFrame>(&*frame)) {
+      if (send_started_.size() < kMaxTimedSends) send_started_.emplace(send->cid, Clock::now());
+      session_->Send(std::move(send->cid), std::move(send->to), std::move(send->body));
+    } else if (auto* ack = std::get_if<AckFrame>(&*frame)) {
+      session_->Ack(ack->seq);
+    } else if (auto* read = std::get_if<ReadFrame>(&*frame)) {
+      session_->Read(std::move(read->ids));
+    } else if (std::holds_alternative<PingFrame>(*frame)) {
+      Enqueue(OutFrame{EncodePong(), {}});
+    } else {
+      AnswerError(absl::InvalidArgumentError("hello was already accepted on this connection"));
+    }
+  }
+
+  void AnswerError(const absl::Status& status) {
+    ctx_.counters.bad_frames.fetch_add(1, std::memory_order_relaxed);
+    ErrorFrame error = ToErrorFrame(status);
+    std::string cid = error.cid;
+    Enqueue(OutFrame{EncodeServerFrame(error), std::move(cid)});
+  }
+
+  // --- writing: one async_write in flight, the rest queued in order.
+
+  void Enqueue(OutFrame frame) {
+    if (closing_ || finished_) return;
+    if (!frame.answers_cid.empty()) {
+      if (auto it = send_started_.find(frame.answers_cid); it != send_started_.end()) {
+        ctx_.counters.send_latency.Observe(Clock::now() - it->second);
+        send_started_.erase(it);
+      }
+    }
+    queued_bytes_ += frame.json.size();
+    queue_.push_back(std::move(frame.json));
+    if (queued_bytes_ > ctx_.options.max_queue_bytes ||
+        queue_.size() > ctx_.options.max_queue_frames) {
+      ctx_.counters.slow_closes.fetch_add(1, std::memory_order_relaxed);
+      BeginClose(1008, "send queue over its limit: the client does not read", /*drain=*/false);
+      return;
+    }
+    if (!writing_) DoWrite();
+  }
+
+  void DoWrite() {
+    writing_ = true;
+    ws_.text(true);
+    ws_.async_write(net::buffer(queue_.front()),
+                    beast::bind_front_handler(&WebSocketSession::OnWrite, this->shared_from_this()));
+  }
+
+  void OnWrite(beast::error_code ec, std::size_t bytes) {
+    writing_ = false;
+    if (ec) {
+      Finish();
+      return;
+    }
+    ctx_.counters.frames_out.fetch_add(1, std::memory_order_relaxed);
+    ctx_.counters.bytes_out.fetch_add(bytes, std::memory_order_relaxed);
+    queued_bytes_ -= queue_.front().size();
+    queue_.pop_front();
+    if (!queue_.empty()) {
+      DoWrite();
+    } else if (close_pending_) {
+      DoClose();
+    }
+  }
+
+  // --- closing
+
+  // Closes with `code` once the queue is written (drain) or after the write
+  // in flight (no drain). A close that does not finish within close_timeout
+  // drops the TCP connection.
+  void BeginClose(std::uint16_t code, std::string_view reason, bool drain) {
+    if (closing_ || finished_) return;
+    closing_ = true;
+    close_code_ = code;
+    close_reason_ = CloseReason(reason);
+    if (!drain) {
+      while (queue_.size() > (writing_ ? 1u : 0u)) {
+        queued_bytes_ -= queue_.back().size();
+        queue_.pop_back();
+      }
+    }
+    close_timer_.expires_after(ctx_.options.close_timeout);
+    close_timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
+      if (!ec) self->DropConnection();
+    });
+    if (writing_) {
+      close_pending_ = true;
+    } else {
+      DoClose();
+    }
+  }
+
+  void DoClose() {
+    close_pending_ = false;
+    ws_.async_close(beast::websocket::close_reason(
+                        static_cast<beast::websocket::close_code>(close_code_), close_reason_),
+                    beast::bind_front_handler(&WebSocketSession::OnClose, this->shared_from_this()));
+  }
+
+  void OnClose(beast::error_code) {
+    close_timer_.cancel();
+    Finish();
+  }
+
+  void DropConnection() {
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().close(ignored);
+    Finish();
+  }
+
+  // --- deadlines: hello, then idle. One timer, re-armed lazily.
+
+  void ArmDeadline(Clock::time_point when) {
+    deadline_timer_.expires_at(when);
+    deadline_timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
+      if (!ec) self->OnDeadline();
+    });
+  }
+
+  void OnDeadline() {
+    if (closing_ || finished_) return;
+    if (phase_ != Phase::kOpen) {
+      FailHello(4401, "no hello in time");
+      return;
+    }
+    Clock::time_point idle_at = last_frame_ + ctx_.options.idle_timeout;
+    if (Clock::now() >= idle_at) {
+      ctx_.counters.idle_closes.fetch_add(1, std::memory_order_relaxed);
+      BeginClose(4408, "no frame for the idle timeout", /*drain=*/true);
+      return;
+    }
+    ArmDeadline(idle_at);
+  }
+
+  // The connection is over: tell the engine once, drop the queue.
+  void Finish() {
+    if (finished_) return;
+    finished_ = true;
+    deadline_timer_.cancel();
+    close_timer_.cancel();
+    queue_.clear();
+    queued_bytes_ = 0;
+    if (session_ != nullptr) {
+      session_->Disconnect();
+      session_.reset();
+    }
+    transport_.reset();
+  }
+
+  static constexpr std::size_t kMaxTimedSends = 1024;
+
+  ServerContext& ctx_;
+  beast::websocket::stream<Stream> ws_;
+  const typename Stream::executor_type strand_;
+  net::steady_timer deadline_timer_;
+  net::steady_timer close_timer_;
+  beast::flat_buffer buffer_;
+
+  Phase phase_ = Phase::kAccepting;
+  Clock::time_point last_frame_{};
+  std::shared_ptr<Transport> transport_;
+  std::shared_ptr<Session> session_;
+  absl::flat_hash_map<std::string, Clock::time_point> send_started_;
+
+  std::deque<std::string> queue_;
+  std::size_t queued_bytes_ = 0;
+  bool writing_ = false;
+
+  bool closing_ = false;
+  bool close_pending_ = false;
+  bool finished_ = false;
+  std::uint16_t close_code_ = 1000;
+  std::string close_reason_;
+};
+
+}  // namespace courier::websocket::internal
+
+#endif  // COURIER_ADAPTERS_WEBSOCKET_SRC_WEBSOCKET_SESSION_H_
