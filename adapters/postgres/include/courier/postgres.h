@@ -1,0 +1,108 @@
+// courier/postgres.h: MessageStore and AccountStore on PostgreSQL (libpq).
+//
+// For deployments where one process is not enough: several courier servers
+// share one PostgreSQL database. Every inbox stays gapless and ordered under
+// concurrent writers because a seq is taken from a per-user counter row
+// (`UPDATE ... SET head = head + 1 RETURNING head`, row-locked until commit),
+// and a send is idempotent on (sender, cid) through a unique index.
+//
+// How a Write() batch runs: one connection from the pool, one transaction
+// (BEGIN ... COMMIT), one prepared call per op to a server-side function that
+// applies the op's semantics (see courier/message_store.h), all pipelined in a
+// single round trip. A deadlock or serialization failure rolls the batch back
+// and runs it again (up to `max_batch_attempts` times), since the engine
+// treats the batch as a whole.
+//
+// Schema: the adapter creates its tables and functions on open when they are
+// missing and upgrades older schemas step by step; the version lives in the
+// table `courier_schema_version`. Opening a database whose schema is newer
+// than this build fails with kFailedPrecondition. Several servers may open
+// the same database at once (migrations take an advisory lock).
+//
+// Durability: COMMIT returns after PostgreSQL's WAL flush with the server's
+// default synchronous_commit = on; `synchronous_commit_off` trades the last
+// few hundred milliseconds of commits on a crash of the database for speed.
+//
+// Errors: server errors map once to canonical codes, keeping the server's
+// text: connection problems (SQLSTATE class 08, shutdown, too many clients)
+// -> kUnavailable; statement timeout (57014) and a client-side timeout ->
+// kDeadlineExceeded; deadlock/serialization (40P01/40001) left after the
+// retries -> kAborted.
+//
+// Ownership: the factories return stores owned by the caller; each owns its
+//   connection pool and closes it on destruction.
+// Thread-safety: the stores are safe for concurrent use by any number of
+//   threads; each call borrows one pooled connection.
+// Blocking: every call blocks until PostgreSQL answers or the timeouts below
+//   pass (then kDeadlineExceeded or kUnavailable); a call waiting for a free
+//   pooled connection waits at most `pool_wait_timeout_ms`.
+#ifndef COURIER_ADAPTERS_POSTGRES_POSTGRES_H_
+#define COURIER_ADAPTERS_POSTGRES_POSTGRES_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "courier/account_store.h"
+#include "courier/message_store.h"
+
+namespace courier::postgres {
+
+struct PostgresOptions {
+  // --- where
+  // A libpq connection URI or keyword/value string, e.g.
+  // "postgresql://courier:secret@127.0.0.1:5432/courier?sslmode=prefer".
+  std::string url;
+  // Prefix of every table and function the adapter creates, so that several
+  // Courier deployments can share one database. 1-32 of [a-z0-9_],
+  // starting with a letter.
+  std::string table_prefix = "courier_";
+
+  // --- pool
+  // Connections kept open; each concurrent call uses one. Default 4.
+  int pool_size = 4;
+  // How long a call waits for a free connection before kUnavailable.
+  std::int64_t pool_wait_timeout_ms = 10'000;
+
+  // --- timeouts
+  // Establishing a connection (libpq connect_timeout, rounded up to whole
+  // seconds, at least 2).
+  std::int64_t connect_timeout_ms = 5'000;
+  // Server-side statement_timeout of every statement (and lock_timeout).
+  std::int64_t statement_timeout_ms = 10'000;
+  // Client-side limit for one round trip (a whole pipelined batch), after
+  // which the connection is cancelled, dropped and the call fails with
+  // kDeadlineExceeded. Must be greater than statement_timeout_ms.
+  std::int64_t call_timeout_ms = 15'000;
+
+  // --- behaviour
+  // Attempts of one Write batch when PostgreSQL reports a deadlock or a
+  // serialization failure (each attempt is the whole batch). At least 1.
+  int max_batch_attempts = 5;
+  // SET synchronous_commit = off on the store's connections (see
+  // Durability above). Default off: a committed send survives a power cut.
+  bool synchronous_commit_off = false;
+  // Name shown in pg_stat_activity.
+  std::string application_name = "courier";
+};
+
+// Options from a URL as given to courier-server's --store flag:
+// "postgresql://..." or "postgres://...". Courier-specific query parameters
+// are taken out of the URL and the rest is passed to libpq unchanged:
+//   courier_pool_size=N, courier_statement_timeout_ms=N,
+//   courier_connect_timeout_ms=N, courier_call_timeout_ms=N,
+//   courier_table_prefix=S, courier_synchronous_commit=off|on.
+// kInvalidArgument for another scheme or a bad value.
+absl::StatusOr<PostgresOptions> PostgresOptionsFromUrl(std::string_view url);
+
+// Connects (at least one connection, so a wrong URL fails here with
+// kUnavailable), creates or upgrades the schema, and returns the store.
+// kInvalidArgument for bad options.
+absl::StatusOr<std::unique_ptr<MessageStore>> OpenMessageStore(const PostgresOptions& options);
+absl::StatusOr<std::unique_ptr<AccountStore>> OpenAccountStore(const PostgresOptions& options);
+
+}  // namespace courier::postgres
+
+#endif  // COURIER_ADAPTERS_POSTGRES_POSTGRES_H_

@@ -1,0 +1,152 @@
+// One libpq connection with client-side deadlines, and a pool of them.
+//
+// Internal to courier::postgres (not installed). Every round trip runs the
+// socket in non-blocking mode and polls with a deadline, so a silent server
+// cannot hang a caller; a connection that timed out or broke is marked
+// broken and the pool replaces it on the next Acquire().
+//
+// Thread-safety: a PgConnection is used by one thread at a time (the pool
+//   hands it out exclusively); PgPool is safe for concurrent use.
+// Blocking: Connect, Run, RunScript and Acquire block up to their timeouts.
+#ifndef COURIER_ADAPTERS_POSTGRES_PG_CONNECTION_H_
+#define COURIER_ADAPTERS_POSTGRES_PG_CONNECTION_H_
+
+#include <libpq-fe.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
+
+namespace courier::postgres {
+
+// A statement prepared on every pooled connection.
+struct PgStatement {
+  std::string name;
+  std::string sql;
+};
+
+// One parameter: text format unless `binary` (used for bytea); SQL NULL when
+// `null`.
+struct PgParam {
+  std::string value;
+  bool binary = false;
+  bool null = false;
+};
+PgParam TextParam(absl::string_view v);
+PgParam IntParam(std::int64_t v);
+PgParam BytesParam(absl::string_view v);
+
+// A call of a prepared statement, or of an unnamed one-off statement when
+// `statement` is empty (then `sql` is sent; used for BEGIN/COMMIT).
+struct PgQuery {
+  absl::string_view statement;
+  absl::string_view sql;
+  std::vector<PgParam> params;
+};
+
+struct PgResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using PgResult = std::unique_ptr<PGresult, PgResultDeleter>;
+
+// Binary-format column readers. REQUIRES: the cell is not NULL.
+std::int64_t PgInt(const PGresult* r, int row, int col);
+bool PgBool(const PGresult* r, int row, int col);
+std::string PgBytes(const PGresult* r, int row, int col);
+bool PgIsNull(const PGresult* r, int row, int col);
+
+struct PgSettings {
+  std::string url;
+  std::string application_name;
+  std::int64_t connect_timeout_ms = 5'000;
+  std::int64_t call_timeout_ms = 15'000;
+  // Run once per new connection, before statements are prepared.
+  std::vector<std::string> session_setup;
+  std::vector<PgStatement> statements;
+};
+
+class PgConnection {
+ public:
+  static absl::StatusOr<std::unique_ptr<PgConnection>> Connect(const PgSettings& settings);
+  PgConnection(const PgConnection&) = delete;
+  PgConnection& operator=(const PgConnection&) = delete;
+  ~PgConnection();
+
+  // Sends `queries` as one pipeline (one round trip) and returns one result
+  // per query. The first failing query's error is returned (later queries
+  // are skipped by the server); a connection left inside a failed
+  // transaction is rolled back before returning.
+  absl::StatusOr<std::vector<PgResult>> Run(absl::Span<const PgQuery> queries);
+  // Runs a multi-statement script with the simple query protocol.
+  absl::Status RunScript(absl::string_view sql);
+
+  // True when the connection must not be reused.
+  bool broken() const { return broken_; }
+  // Checks an idle connection for a close notice from the server; marks it
+  // broken when the server has gone.
+  void CheckIdle();
+
+ private:
+  PgConnection(PGconn* conn, std::int64_t call_timeout_ms)
+      : conn_(conn), call_timeout_(call_timeout_ms) {}
+  using Deadline = std::chrono::steady_clock::time_point;
+  absl::Status Broken(absl::string_view context);
+  absl::Status Flush(Deadline deadline);
+  absl::StatusOr<PgResult> Next(Deadline deadline);
+  absl::Status Rollback(Deadline deadline);
+
+  PGconn* conn_;
+  std::chrono::milliseconds call_timeout_;
+  bool broken_ = false;
+};
+
+class PgPool {
+ public:
+  PgPool(PgSettings settings, int size, std::int64_t wait_timeout_ms);
+  PgPool(const PgPool&) = delete;
+  PgPool& operator=(const PgPool&) = delete;
+
+  // Exclusive use of one connection until destroyed; returned to the pool
+  // then (or dropped when broken).
+  class Lease {
+   public:
+    Lease(PgPool* pool, std::unique_ptr<PgConnection> conn)
+        : pool_(pool), conn_(std::move(conn)) {}
+    Lease(Lease&&) = default;
+    Lease& operator=(Lease&&) = delete;
+    ~Lease();
+    PgConnection* operator->() const { return conn_.get(); }
+
+   private:
+    PgPool* pool_;
+    std::unique_ptr<PgConnection> conn_;
+  };
+
+  // A connected connection: an idle one, a new one while fewer than `size`
+  // exist, or the next one released within the wait timeout (else
+  // kUnavailable).
+  absl::StatusOr<Lease> Acquire();
+
+ private:
+  void Release(std::unique_ptr<PgConnection> conn);
+
+  const PgSettings settings_;
+  const int size_;
+  const std::int64_t wait_timeout_ms_;
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<PgConnection>> idle_ ABSL_GUARDED_BY(mu_);
+  int open_ ABSL_GUARDED_BY(mu_) = 0;  // idle + leased + being connected
+};
+
+}  // namespace courier::postgres
+
+#endif  // COURIER_ADAPTERS_POSTGRES_PG_CONNECTION_H_

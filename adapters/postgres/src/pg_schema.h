@@ -1,0 +1,31 @@
+// Schema versioning: the tables and functions of courier::postgres.
+//
+// Internal to courier::postgres (not installed).
+// Thread-safety: EnsureSchema may run from several processes at once (it
+//   serializes on an advisory lock).
+// Blocking: one transaction on `conn`.
+#ifndef COURIER_ADAPTERS_POSTGRES_PG_SCHEMA_H_
+#define COURIER_ADAPTERS_POSTGRES_PG_SCHEMA_H_
+
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/status.h"
+#include "pg_connection.h"
+
+namespace courier::postgres {
+
+// The schema version this build writes.
+int CurrentSchemaVersion();
+
+// Replaces every "{p}" of `sql` with `prefix`.
+std::string WithPrefix(absl::string_view sql, absl::string_view prefix);
+
+// Creates the schema when missing and applies the migrations from the
+// stored version up to CurrentSchemaVersion(), in one transaction.
+// kFailedPrecondition when the stored version is newer than this build.
+absl::Status EnsureSchema(PgConnection& conn, absl::string_view prefix);
+
+}  // namespace courier::postgres
+
+#endif  // COURIER_ADAPTERS_POSTGRES_PG_SCHEMA_H_

@@ -1,0 +1,103 @@
+// tests/postgres/pg_test_database.h: a private schema per test case.
+//
+// Every fixture creates a fresh schema in the database named by
+// COURIER_TEST_POSTGRES_URL and opens the stores with search_path set to it,
+// so each test case starts empty; the destructor drops the schema.
+// Thread-safety: AdminConnection is used by one thread at a time.
+// Blocking: every call blocks on PostgreSQL.
+#ifndef COURIER_TESTS_POSTGRES_PG_TEST_DATABASE_H_
+#define COURIER_TESTS_POSTGRES_PG_TEST_DATABASE_H_
+
+#include <libpq-fe.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "conformance/store_fixture.h"
+#include "courier/postgres.h"
+#include "support/status_matchers.h"
+
+namespace courier::postgres::testing {
+
+inline std::string TestUrl() {
+  const char* url = std::getenv("COURIER_TEST_POSTGRES_URL");
+  return url ? url : "";
+}
+
+// A plain libpq connection for setting up and inspecting the database.
+class AdminConnection {
+ public:
+  AdminConnection() : conn_(PQconnectdb(TestUrl().c_str())) {
+    INFO(PQerrorMessage(conn_));
+    REQUIRE(PQstatus(conn_) == CONNECTION_OK);
+    Exec("SET client_min_messages = warning");
+  }
+  AdminConnection(const AdminConnection&) = delete;
+  AdminConnection& operator=(const AdminConnection&) = delete;
+  ~AdminConnection() { PQfinish(conn_); }
+
+  // Runs `sql`; requires success; returns the first cell ("" if none).
+  std::string Exec(const std::string& sql) {
+    PGresult* r = PQexec(conn_, sql.c_str());
+    const ExecStatusType st = PQresultStatus(r);
+    std::string error = PQresultErrorMessage(r);
+    std::string cell;
+    if (st == PGRES_TUPLES_OK && PQntuples(r) > 0) cell = PQgetvalue(r, 0, 0);
+    PQclear(r);
+    INFO(sql << ": " << error);
+    REQUIRE((st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK));
+    return cell;
+  }
+
+ private:
+  PGconn* conn_;
+};
+
+// A schema that lives as long as this object.
+class TestSchema {
+ public:
+  TestSchema() {
+    static std::atomic<int> counter{0};
+    name_ = "courier_test_" + std::to_string(::getpid()) + "_" + std::to_string(++counter);
+    AdminConnection().Exec("CREATE SCHEMA " + name_);
+  }
+  TestSchema(const TestSchema&) = delete;
+  TestSchema& operator=(const TestSchema&) = delete;
+  ~TestSchema() { AdminConnection().Exec("DROP SCHEMA IF EXISTS " + name_ + " CASCADE"); }
+
+  const std::string& name() const { return name_; }
+
+  // Options whose connections use this schema.
+  PostgresOptions Options() const {
+    PostgresOptions o;
+    const std::string url = TestUrl();
+    o.url = url + (url.find('?') == std::string::npos ? "?" : "&") +
+            "options=-c%20search_path%3D" + name_;
+    o.application_name = name_;
+    return o;
+  }
+
+ private:
+  std::string name_;
+};
+
+// A conformance fixture: its own schema; every Open() reopens it.
+template <class Store>
+class SchemaFixture final : public conformance::StoreFixture<Store> {
+ public:
+  using Opener = absl::StatusOr<std::unique_ptr<Store>> (*)(const PostgresOptions&);
+  explicit SchemaFixture(Opener open) : open_(open) {}
+  absl::StatusOr<std::unique_ptr<Store>> Open() override { return open_(schema_.Options()); }
+
+ private:
+  TestSchema schema_;
+  Opener open_;
+};
+
+}  // namespace courier::postgres::testing
+
+#endif  // COURIER_TESTS_POSTGRES_PG_TEST_DATABASE_H_

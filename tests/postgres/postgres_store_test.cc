@@ -1,0 +1,209 @@
+// courier::postgres beyond the conformance suite: several servers (one store
+// instance each) sending to the same inboxes, reconnects, timeouts and
+// schema versions, against COURIER_TEST_POSTGRES_URL.
+#include "courier/postgres.h"
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "pg_test_database.h"
+#include "support/status_matchers.h"
+
+namespace courier::postgres {
+namespace {
+
+using ::courier::postgres::testing::AdminConnection;
+using ::courier::postgres::testing::TestSchema;
+using ::courier::testing::StatusIs;
+
+AppendOp Send(const UserId& from, const std::string& cid, const UserId& to) {
+  AppendOp op;
+  op.sender = from;
+  op.cid = cid;
+  op.recipient = to;
+  op.id = "id-" + from + "-" + cid;
+  op.body = "body " + cid;
+  op.ts = 1'000;
+  return op;
+}
+
+std::unique_ptr<MessageStore> OpenOrDie(const PostgresOptions& options) {
+  auto store = OpenMessageStore(options);
+  COURIER_REQUIRE_OK(store);
+  return std::move(store).value();
+}
+
+TEST_CASE("PostgresMessageStore: several servers keep every inbox gapless and ordered",
+          "[postgres][concurrency]") {
+  TestSchema schema;
+  constexpr int kServers = 4;
+  constexpr int kBatches = 15;
+  constexpr int kPerBatch = 6;
+  const std::vector<UserId> recipients = {"r0", "r1", "r2"};
+  PostgresOptions options = schema.Options();
+  options.pool_size = 2;
+  options.max_batch_attempts = 20;  // heavy contention on three counter rows
+  std::vector<std::unique_ptr<MessageStore>> servers;
+  for (int s = 0; s < kServers; ++s) servers.push_back(OpenOrDie(options));
+
+  std::vector<std::vector<absl::StatusOr<WriteResult>>> results(kServers);
+  std::vector<std::thread> threads;
+  for (int s = 0; s < kServers; ++s) {
+    threads.emplace_back([&, s] {
+      MessageStore& store = *servers[s];
+      const UserId sender = "s" + std::to_string(s);
+      for (int b = 0; b < kBatches; ++b) {
+        // One batch spans all recipients (rows locked in different orders
+        // by different servers) and repeats a cid shared by every server.
+        std::vector<WriteOp> batch;
+        for (int i = 0; i < kPerBatch; ++i) {
+          const int n = b * kPerBatch + i;
+          batch.push_back(Send(sender, std::to_string(n), recipients[(n + s) % 3]));
+        }
+        batch.push_back(Send("shared", std::to_string(b), recipients[b % 3]));
+        for (auto& r : store.Write(batch)) results[s].push_back(std::move(r));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+
+  int fresh_shared = 0;
+  for (int s = 0; s < kServers; ++s) {
+    REQUIRE(results[s].size() == static_cast<std::size_t>(kBatches * (kPerBatch + 1)));
+    for (const auto& r : results[s]) {
+      COURIER_REQUIRE_OK(r);
+      const auto& a = std::get<AppendResult>(*r);
+      if (a.id.rfind("id-shared-", 0) == 0) {
+        if (!a.duplicate) ++fresh_shared;
+      } else {
+        CHECK_FALSE(a.duplicate);
+      }
+    }
+  }
+  CHECK(fresh_shared == kBatches);
+
+  // Read back through a fresh instance (another "server").
+  auto reader = OpenOrDie(schema.Options());
+  std::size_t total = 0;
+  for (const UserId& r : recipients) {
+    auto events = reader->Fetch(r, 0, 100'000);
+    COURIER_REQUIRE_OK(events);
+    auto head = reader->Head(r);
+    COURIER_REQUIRE_OK(head);
+    REQUIRE(*head == events->size());
+    std::set<MessageId> ids;
+    std::map<UserId, int> last_n;  // per sender: the previous cid number
+    for (std::size_t i = 0; i < events->size(); ++i) {
+      const Event& e = (*events)[i];
+      REQUIRE(e.seq == i + 1);  // gapless, in order
+      REQUIRE(e.kind == EventKind::kMessage);
+      REQUIRE(ids.insert(e.id).second);  // no (sender, cid) twice
+      // A server's sends to one inbox keep their order.
+      const int n = std::stoi(e.id.substr(e.id.rfind('-') + 1));
+      auto [it, fresh] = last_n.emplace(e.peer, n);
+      if (!fresh) {
+        CHECK(n > it->second);
+        it->second = n;
+      }
+    }
+    total += events->size();
+  }
+  CHECK(total == static_cast<std::size_t>(kServers * kBatches * kPerBatch + kBatches));
+}
+
+TEST_CASE("PostgresMessageStore: a connection killed by the server is replaced on next use",
+          "[postgres]") {
+  TestSchema schema;
+  PostgresOptions options = schema.Options();
+  options.pool_size = 1;
+  auto store = OpenOrDie(options);
+  COURIER_REQUIRE_OK(store->Head("alice"));
+
+  AdminConnection admin;
+  const std::string mine =
+      "FROM pg_stat_activity WHERE application_name = '" + schema.name() + "'";
+  REQUIRE(admin.Exec("SELECT count(*) " + mine) == "1");
+  admin.Exec("SELECT pg_terminate_backend(pid) " + mine);
+  // Wait (no fixed sleep) until the server has closed it.
+  for (int i = 0; i < 600 && admin.Exec("SELECT count(*) " + mine) != "0"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(admin.Exec("SELECT count(*) " + mine) == "0");
+
+  std::vector<WriteOp> ops = {Send("alice", "c1", "bob")};
+  auto results = store->Write(ops);
+  COURIER_REQUIRE_OK(results.at(0));
+  CHECK(std::get<AppendResult>(*results[0]).seq == 1);
+  COURIER_REQUIRE_OK(store->Ping());
+}
+
+TEST_CASE("PostgresMessageStore: a write blocked past the statement timeout is "
+          "kDeadlineExceeded and writes nothing", "[postgres]") {
+  TestSchema schema;
+  PostgresOptions options = schema.Options();
+  options.statement_timeout_ms = 300;
+  options.call_timeout_ms = 30'000;
+  auto store = OpenOrDie(options);
+  std::vector<WriteOp> first = {Send("alice", "c1", "bob")};
+  auto first_results = store->Write(first);
+  COURIER_REQUIRE_OK(first_results.at(0));
+
+  // Another session holds bob's counter row for the whole call.
+  AdminConnection admin;
+  admin.Exec("SET search_path = " + schema.name());
+  admin.Exec("BEGIN");
+  admin.Exec("SELECT head FROM courier_heads WHERE user_id = 'bob' FOR UPDATE");
+  std::vector<WriteOp> second = {Send("carol", "c1", "dave"), Send("alice", "c2", "bob")};
+  auto results = store->Write(second);
+  admin.Exec("ROLLBACK");
+  REQUIRE(results.size() == 2);
+  CHECK_THAT(results[0].status(), StatusIs(absl::StatusCode::kDeadlineExceeded));
+  CHECK_THAT(results[1].status(), StatusIs(absl::StatusCode::kDeadlineExceeded));
+  CHECK(*store->Head("bob") == 1);
+  CHECK(*store->Head("dave") == 0);  // the whole batch rolled back
+}
+
+TEST_CASE("PostgresMessageStore: a schema newer than the build is kFailedPrecondition",
+          "[postgres]") {
+  TestSchema schema;
+  { auto store = OpenOrDie(schema.Options()); }
+  AdminConnection admin;
+  admin.Exec("UPDATE " + schema.name() + ".courier_schema_version SET version = 999");
+  CHECK_THAT(OpenMessageStore(schema.Options()).status(),
+             StatusIs(absl::StatusCode::kFailedPrecondition));
+  CHECK_THAT(OpenAccountStore(schema.Options()).status(),
+             StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST_CASE("PostgresMessageStore: two stores with different table prefixes are separate",
+          "[postgres]") {
+  TestSchema schema;
+  PostgresOptions a = schema.Options();
+  PostgresOptions b = schema.Options();
+  b.table_prefix = "other_";
+  auto first = OpenOrDie(a);
+  auto second = OpenOrDie(b);
+  std::vector<WriteOp> ops = {Send("alice", "c1", "bob")};
+  auto results = first->Write(ops);
+  COURIER_REQUIRE_OK(results.at(0));
+  CHECK(*first->Head("bob") == 1);
+  CHECK(*second->Head("bob") == 0);
+}
+
+TEST_CASE("PostgresMessageStore: an unreachable server is kUnavailable", "[postgres]") {
+  PostgresOptions options;
+  // A port nobody listens on (the discard port, closed on test machines).
+  options.url = "postgresql://courier@127.0.0.1:9/courier";
+  options.connect_timeout_ms = 2'000;
+  CHECK_THAT(OpenMessageStore(options).status(), StatusIs(absl::StatusCode::kUnavailable));
+  CHECK_THAT(OpenAccountStore(options).status(), StatusIs(absl::StatusCode::kUnavailable));
+}
+
+}  // namespace
+}  // namespace courier::postgres
