@@ -1,0 +1,209 @@
+// courier-cli: a command-line client of courier-server, for scripts and for people
+// who live in terminals.
+//
+//   courier-cli --server ws://127.0.0.1:8080 register alice 'a long password'
+//   courier-cli login alice 'a long password'      # stores the token (~/.courier-cli/token)
+//   courier-cli friend bob                          # ask; `accept alice` on bob's side
+//   courier-cli send bob 'hello'                    # prints the `sent` frame
+//   courier-cli listen --until-synced               # prints each inbox event, acks it
+//
+// Results go to standard output as JSON, one object a line; messages for people go
+// to standard error. Exit codes: 0 done; 1 the server refused (its message is
+// printed) or another error; 2 bad usage; 3 the server cannot be reached or did
+// not answer in time; 4 not logged in or the token was refused; 130 interrupted
+// (SIGINT/SIGTERM).
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <iterator>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "commands.h"
+#include "credentials.h"
+#include "server_url.h"
+
+namespace {
+
+using courier_cli::Context;
+
+constexpr std::size_t kMaxBody = 64 * 1024;
+const char kDefaultServer[] = "http://127.0.0.1:8080";
+
+int fail(const absl::Status& status) {
+  std::fprintf(stderr, "courier-cli: %s\n", std::string(status.message()).c_str());
+  switch (status.code()) {
+    case absl::StatusCode::kOk: return 0;
+    case absl::StatusCode::kCancelled: return 130;
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded: return 3;
+    case absl::StatusCode::kUnauthenticated: return 4;
+    default: return 1;
+  }
+}
+
+bool ValidName(const std::string& s) {
+  static const std::regex kName("[A-Za-z0-9_.-]{1,64}");
+  return std::regex_match(s, kName);
+}
+
+// "-" means: read it from standard input (a password: one line; a body: all of it).
+bool ReadArgument(std::string& value, bool whole) {
+  if (value != "-") return true;
+  value.clear();
+  if (whole) {
+    value.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    if (value.size() > kMaxBody + 1) return false;
+    if (!value.empty() && value.back() == '\n') value.pop_back();
+  } else {
+    std::getline(std::cin, value);
+  }
+  return !std::cin.bad();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);  // a closed stdout pipe is an error value, not a death
+
+  CLI::App app{"courier-cli: a command-line client of courier-server (PROTOCOL.md v1)"};
+  app.require_subcommand(1);
+  app.fallthrough();
+
+  std::string server;
+  std::string token_file = courier_cli::DefaultTokenFile();
+  double timeout_s = 30;
+  Context ctx;
+  app.add_option("--server", server,
+                 "ws://HOST:PORT, http://HOST:PORT (or wss://, https://); default: $COURIER_SERVER_URL, "
+                 "else the server of the last login, else " + std::string(kDefaultServer));
+  app.add_option("--token-file", token_file, "where login stores the token")
+      ->capture_default_str();
+  app.add_option("--timeout", timeout_s, "seconds each network step may take")
+      ->capture_default_str()->check(CLI::Range(0.1, 3600.0));
+  app.add_option("--ca-file", ctx.connect.ca_file, "TLS: PEM file of trusted certificates")
+      ->check(CLI::ExistingFile);
+  app.add_flag("--insecure", ctx.connect.insecure, "TLS: do not verify the server's certificate");
+
+  std::string user, password, to, body, cid;
+  std::vector<std::string> ids;
+  courier_cli::ListenOptions listen;
+  int64_t since = -1;
+  std::string send_device = "cli-send";
+  listen.device = "cli";
+  std::string read_device = "cli-send";
+
+  auto* reg = app.add_subcommand("register", "make an account");
+  reg->add_option("USER", user, "1-64 of [A-Za-z0-9_.-]")->required();
+  reg->add_option("PASS", password, "at least 8 bytes; - reads it from stdin")->required();
+
+  auto* login = app.add_subcommand("login", "log in and store the token");
+  login->add_option("USER", user)->required();
+  login->add_option("PASS", password, "- reads it from stdin")->required();
+
+  auto* request = app.add_subcommand("friend", "ask USER to be friends (accepts if they asked you)");
+  request->add_option("USER", user)->required();
+
+  auto* accept = app.add_subcommand("accept", "accept USER's friend request");
+  accept->add_option("USER", user)->required();
+
+  auto* friends = app.add_subcommand("friends", "list your friends");
+
+  auto* send = app.add_subcommand("send", "send a message and wait until it is stored");
+  send->add_option("TO", to)->required();
+  send->add_option("BODY", body, "at most 64 KiB; - reads it from stdin")->required();
+  send->add_option("--cid", cid, "client message id (1-64 bytes); the same cid never makes a duplicate");
+  send->add_option("--device", send_device, "device to say hello as")->capture_default_str();
+
+  auto* listen_cmd = app.add_subcommand("listen", "print each inbox event as a JSON line and ack it");
+  listen_cmd->add_option("--device", listen.device, "device to receive as")->capture_default_str();
+  listen_cmd->add_option("--since", since, "start after this seq (default: the device's cursor)")
+      ->check(CLI::NonNegativeNumber);
+  listen_cmd->add_option("--count", listen.count, "exit after this many events")
+      ->check(CLI::PositiveNumber);
+  listen_cmd->add_flag("--until-synced", listen.until_synced, "exit once caught up (`synced`)");
+  listen_cmd->add_flag("--presence", listen.presence, "print friends' presence frames too");
+
+  auto* read = app.add_subcommand("read", "tell the senders you have read these message ids");
+  read->add_option("ID", ids)->required();
+  read->add_option("--device", read_device, "device to say hello as")->capture_default_str();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+
+  auto usage = [](const std::string& text) {
+    std::fprintf(stderr, "courier-cli: %s\n", text.c_str());
+    return 2;
+  };
+
+  // The server: the flag, the environment, the last login, the default.
+  if (server.empty()) {
+    if (const char* env = std::getenv("COURIER_SERVER_URL"); env != nullptr && *env != '\0') server = env;
+  }
+  if (server.empty() && !reg->parsed() && !login->parsed()) {
+    if (auto c = courier_cli::LoadCredentials(token_file); c.ok() && !c->server.empty()) server = c->server;
+  }
+  if (server.empty()) server = kDefaultServer;
+  auto url = courier_cli::ParseServerUrl(server);
+  if (!url.ok()) return usage(std::string(url.status().message()));
+  ctx.connect.url = *url;
+  ctx.connect.timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
+  ctx.token_file = token_file;
+  courier_cli::Runner runner;
+  ctx.runner = &runner;
+
+  if (reg->parsed() || login->parsed() || request->parsed() || accept->parsed()) {
+    if (!ValidName(user)) return usage("a user name is 1-64 of [A-Za-z0-9_.-]");
+  }
+  if (reg->parsed() || login->parsed()) {
+    if (!ReadArgument(password, false)) return usage("cannot read the password from stdin");
+  }
+
+  absl::Status status;
+  if (reg->parsed()) {
+    if (password.size() < 8) return usage("a password has at least 8 bytes");
+    status = courier_cli::Register(ctx, user, password);
+  } else if (login->parsed()) {
+    status = courier_cli::Login(ctx, user, password);
+  } else if (request->parsed()) {
+    status = courier_cli::RequestFriend(ctx, user);
+  } else if (accept->parsed()) {
+    status = courier_cli::AcceptFriend(ctx, user);
+  } else if (friends->parsed()) {
+    status = courier_cli::ListFriends(ctx);
+  } else if (send->parsed()) {
+    if (!ValidName(to)) return usage("TO is a user name: 1-64 of [A-Za-z0-9_.-]");
+    if (!ValidName(send_device)) return usage("a device is 1-64 of [A-Za-z0-9_.-]");
+    if (!ReadArgument(body, true) || body.size() > kMaxBody) return usage("a body is at most 64 KiB");
+    if (cid.size() > 64 || (send->count("--cid") > 0 && cid.empty())) return usage("a cid is 1-64 bytes");
+    courier_cli::SendOptions options;
+    options.to = to;
+    options.body = body;
+    options.cid = cid;
+    options.device = send_device;
+    options.wait = ctx.connect.timeout;
+    status = courier_cli::Send(ctx, options);
+  } else if (listen_cmd->parsed()) {
+    if (!ValidName(listen.device)) return usage("a device is 1-64 of [A-Za-z0-9_.-]");
+    if (since >= 0) listen.since = since;
+    status = courier_cli::Listen(ctx, listen);
+  } else if (read->parsed()) {
+    if (!ValidName(read_device)) return usage("a device is 1-64 of [A-Za-z0-9_.-]");
+    if (ids.size() > 1000) return usage("at most 1000 ids at once");
+    for (const auto& id : ids) {
+      if (id.empty() || id.size() > 256) return usage("an id is 1-256 bytes");
+    }
+    status = courier_cli::MarkRead(ctx, ids, read_device);
+  }
+  return status.ok() ? 0 : fail(status);
+}
