@@ -34,6 +34,10 @@ absl::Status ValidateSignal(const Signal& signal) {
   switch (signal.kind) {
     case Signal::Kind::kWake:
     case Signal::Kind::kPresence:
+      // The device is optional here, but when given it must be a name.
+      if (!signal.device.empty()) {
+        COURIER_RETURN_IF_ERROR(ValidateName("signal device", signal.device));
+      }
       break;
     case Signal::Kind::kKick:
       COURIER_RETURN_IF_ERROR(ValidateName("signal device", signal.device));
