@@ -1,0 +1,241 @@
+// courier/account_store.h on SQLite: accounts, friendships, requests and
+// last seen, each in its own table. A friendship is stored in both
+// directions so that Friends() is one index range in name order.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "connection.h"
+#include "courier/account_store.h"
+#include "courier/sqlite.h"
+#include "courier/status.h"
+#include "courier/types.h"
+#include "schema.h"
+
+namespace courier::sqlite {
+namespace {
+
+constexpr Migration kAccountMigrations[] = {
+    {1, R"sql(
+CREATE TABLE users (
+  name TEXT PRIMARY KEY,
+  password_hash BLOB NOT NULL,
+  created_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE friends (
+  name TEXT NOT NULL,
+  friend TEXT NOT NULL,
+  PRIMARY KEY (name, friend)
+) WITHOUT ROWID;
+CREATE TABLE friend_requests (
+  to_name TEXT NOT NULL,
+  from_name TEXT NOT NULL,
+  PRIMARY KEY (to_name, from_name)
+) WITHOUT ROWID;
+CREATE TABLE last_seen (
+  name TEXT PRIMARY KEY,
+  seen_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql"},
+};
+
+absl::Status UnknownUser(const UserId& user) {
+  return absl::NotFoundError(absl::StrCat("unknown user ", user));
+}
+
+class SqliteAccountStore final : public AccountStore {
+ public:
+  explicit SqliteAccountStore(std::unique_ptr<Connection> db) : db_(std::move(db)) {}
+
+  absl::Status CreateUser(const UserId& user, const std::string& password_hash,
+                          TimeMs now) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+    absl::MutexLock lock(&mu_);
+    return InTransaction([&]() -> absl::Status {
+      COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
+      if (exists) return absl::AlreadyExistsError(absl::StrCat("user ", user, " exists"));
+      COURIER_ASSIGN_OR_RETURN(
+          Query q, db_->Prepare("INSERT INTO users (name, password_hash, created_ms) "
+                                "VALUES (?1, ?2, ?3)"));
+      q.BindText(1, user).BindBlob(2, password_hash).Bind(3, now);
+      return q.Run();
+    });
+  }
+
+  absl::StatusOr<std::string> PasswordHash(const UserId& user) override {
+    absl::MutexLock lock(&mu_);
+    COURIER_ASSIGN_OR_RETURN(Query q,
+                             db_->Prepare("SELECT password_hash FROM users WHERE name = ?1"));
+    q.BindText(1, user);
+    COURIER_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return UnknownUser(user);
+    return q.Text(0);
+  }
+
+  absl::StatusOr<bool> UserExists(const UserId& user) override {
+    absl::MutexLock lock(&mu_);
+    return Exists(user);
+  }
+
+  absl::StatusOr<FriendRequestOutcome> RequestFriend(const UserId& from,
+                                                     const UserId& to) override {
+    if (from == to) return absl::InvalidArgumentError("cannot befriend oneself");
+    absl::MutexLock lock(&mu_);
+    FriendRequestOutcome outcome = FriendRequestOutcome::kRequested;
+    COURIER_RETURN_IF_ERROR(InTransaction([&]() -> absl::Status {
+      for (const UserId* u : {&from, &to}) {
+        COURIER_ASSIGN_OR_RETURN(bool exists, Exists(*u));
+        if (!exists) return UnknownUser(*u);
+      }
+      COURIER_ASSIGN_OR_RETURN(bool friends, AreFriendsLocked(from, to));
+      if (friends) {
+        outcome = FriendRequestOutcome::kAlreadyFriends;
+        return absl::OkStatus();
+      }
+      COURIER_ASSIGN_OR_RETURN(bool crossing, DeleteRequest(/*to=*/from, /*from=*/to));
+      if (crossing) {
+        outcome = FriendRequestOutcome::kBecameFriends;
+        return MakeFriends(from, to);
+      }
+      outcome = FriendRequestOutcome::kRequested;
+      COURIER_ASSIGN_OR_RETURN(
+          Query q, db_->Prepare("INSERT INTO friend_requests (to_name, from_name) "
+                                "VALUES (?1, ?2) ON CONFLICT DO NOTHING"));
+      q.BindText(1, to).BindText(2, from);
+      return q.Run();
+    }));
+    return outcome;
+  }
+
+  absl::Status AcceptFriend(const UserId& user, const UserId& requester) override {
+    absl::MutexLock lock(&mu_);
+    return InTransaction([&]() -> absl::Status {
+      COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
+      if (!exists) return UnknownUser(user);
+      COURIER_ASSIGN_OR_RETURN(bool friends, AreFriendsLocked(user, requester));
+      if (friends) return absl::OkStatus();
+      COURIER_ASSIGN_OR_RETURN(bool requested, DeleteRequest(user, requester));
+      if (!requested) {
+        return absl::NotFoundError(
+            absl::StrCat("no pending friend request from ", requester, " to ", user));
+      }
+      return MakeFriends(user, requester);
+    });
+  }
+
+  absl::StatusOr<bool> AreFriends(const UserId& a, const UserId& b) override {
+    absl::MutexLock lock(&mu_);
+    return AreFriendsLocked(a, b);
+  }
+
+  absl::StatusOr<std::vector<UserId>> Friends(const UserId& user) override {
+    absl::MutexLock lock(&mu_);
+    return Names("SELECT friend FROM friends WHERE name = ?1 ORDER BY friend", user);
+  }
+
+  absl::StatusOr<std::vector<UserId>> PendingRequests(const UserId& user) override {
+    absl::MutexLock lock(&mu_);
+    return Names("SELECT from_name FROM friend_requests WHERE to_name = ?1 ORDER BY from_name",
+                 user);
+  }
+
+  absl::Status SetLastSeen(const UserId& user, TimeMs when) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+    absl::MutexLock lock(&mu_);
+    COURIER_ASSIGN_OR_RETURN(
+        Query q, db_->Prepare("INSERT INTO last_seen (name, seen_ms) VALUES (?1, ?2) "
+                              "ON CONFLICT (name) DO UPDATE SET seen_ms = excluded.seen_ms"));
+    q.BindText(1, user).Bind(2, when);
+    return q.Run();
+  }
+
+  absl::StatusOr<std::optional<TimeMs>> LastSeen(const UserId& user) override {
+    absl::MutexLock lock(&mu_);
+    COURIER_ASSIGN_OR_RETURN(Query q,
+                             db_->Prepare("SELECT seen_ms FROM last_seen WHERE name = ?1"));
+    q.BindText(1, user);
+    COURIER_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return std::optional<TimeMs>();
+    return std::optional<TimeMs>(q.Int(0));
+  }
+
+ private:
+  // Runs `body` in BEGIN IMMEDIATE ... COMMIT; rolls back when it fails.
+  template <class Body>
+  absl::Status InTransaction(Body body) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    COURIER_RETURN_IF_ERROR(db_->Begin());
+    absl::Status status = body();
+    if (status.ok()) status = db_->Commit();
+    if (!status.ok()) db_->Rollback();
+    return status;
+  }
+
+  absl::StatusOr<bool> Exists(const UserId& user) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    COURIER_ASSIGN_OR_RETURN(Query q, db_->Prepare("SELECT 1 FROM users WHERE name = ?1"));
+    q.BindText(1, user);
+    return q.Step();
+  }
+
+  absl::StatusOr<bool> AreFriendsLocked(const UserId& a, const UserId& b)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    COURIER_ASSIGN_OR_RETURN(
+        Query q, db_->Prepare("SELECT 1 FROM friends WHERE name = ?1 AND friend = ?2"));
+    q.BindText(1, a).BindText(2, b);
+    return q.Step();
+  }
+
+  // Removes the request from `from` to `to`; true when there was one.
+  absl::StatusOr<bool> DeleteRequest(const UserId& to, const UserId& from)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    COURIER_ASSIGN_OR_RETURN(
+        Query q, db_->Prepare("DELETE FROM friend_requests WHERE to_name = ?1 AND from_name = ?2 "
+                              "RETURNING 1"));
+    q.BindText(1, to).BindText(2, from);
+    COURIER_ASSIGN_OR_RETURN(bool deleted, q.Step());
+    COURIER_RETURN_IF_ERROR(q.Run());
+    return deleted;
+  }
+
+  absl::Status MakeFriends(const UserId& a, const UserId& b) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    COURIER_ASSIGN_OR_RETURN(
+        Query q, db_->Prepare("INSERT INTO friends (name, friend) VALUES (?1, ?2), (?2, ?1) "
+                              "ON CONFLICT DO NOTHING"));
+    q.BindText(1, a).BindText(2, b);
+    return q.Run();
+  }
+
+  absl::StatusOr<std::vector<UserId>> Names(absl::string_view sql, const UserId& user)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    COURIER_ASSIGN_OR_RETURN(Query q, db_->Prepare(sql));
+    q.BindText(1, user);
+    std::vector<UserId> names;
+    while (true) {
+      COURIER_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) return names;
+      names.push_back(q.Text(0));
+    }
+  }
+
+  absl::Mutex mu_;
+  const std::unique_ptr<Connection> db_ ABSL_PT_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<AccountStore>> OpenAccountStore(const SqliteOptions& options) {
+  COURIER_ASSIGN_OR_RETURN(std::unique_ptr<Connection> db, Connection::Open(options));
+  if (absl::Status s = Migrate(*db, "accounts", kAccountMigrations); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("opening ", options.path, ": ", s.message()));
+  }
+  return std::unique_ptr<AccountStore>(std::make_unique<SqliteAccountStore>(std::move(db)));
+}
+
+}  // namespace courier::sqlite

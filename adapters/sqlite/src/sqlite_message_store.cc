@@ -1,0 +1,537 @@
+// courier/message_store.h on SQLite: the inboxes in three tables.
+//
+//   inboxes(inbox, head, max_cursor)  one row per inbox: the last seq given
+//                                     out (O(1) seq assignment) and the
+//                                     highest cursor of any device (below it
+//                                     every message has its delivered receipt)
+//   events(inbox, seq, kind, id, peer, body, status, ts, cid)
+//                                     the log; a message row carries its
+//                                     current status and its sender's cid
+//   cursors(inbox, device, acked)     one row per known device
+//
+// Every Write() batch runs in one BEGIN IMMEDIATE ... COMMIT on the writer
+// connection; an op's own error (queue full, ack beyond the head, bad input)
+// is found before the op writes anything, so only that op fails. Reads use a
+// second, query-only connection that WAL lets run beside the writer.
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "connection.h"
+#include "courier/message_store.h"
+#include "courier/sqlite.h"
+#include "courier/status.h"
+#include "courier/types.h"
+#include "schema.h"
+
+namespace courier::sqlite {
+namespace {
+
+constexpr Migration kMessageMigrations[] = {
+    {1, R"sql(
+CREATE TABLE inboxes (
+  inbox TEXT PRIMARY KEY,
+  head INTEGER NOT NULL,
+  max_cursor INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE events (
+  inbox TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  kind INTEGER NOT NULL,
+  id TEXT NOT NULL,
+  peer TEXT NOT NULL,
+  body BLOB,
+  status INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  cid BLOB,
+  PRIMARY KEY (inbox, seq)
+);
+CREATE UNIQUE INDEX events_by_sender_cid ON events (peer, cid) WHERE kind = 1;
+CREATE UNIQUE INDEX events_by_message_id ON events (inbox, id) WHERE kind = 1;
+CREATE INDEX events_by_ts ON events (ts);
+CREATE TABLE cursors (
+  inbox TEXT NOT NULL,
+  device TEXT NOT NULL,
+  acked INTEGER NOT NULL,
+  PRIMARY KEY (inbox, device)
+) WITHOUT ROWID;
+)sql"},
+};
+
+using OpResult = absl::StatusOr<WriteResult>;
+
+constexpr std::int64_t kMessageKind = static_cast<std::int64_t>(EventKind::kMessage);
+constexpr std::int64_t kReceiptKind = static_cast<std::int64_t>(EventKind::kReceipt);
+
+std::int64_t StatusValue(MessageStatus s) { return static_cast<std::int64_t>(s); }
+
+absl::StatusOr<MessageStatus> ToStatus(std::int64_t v) {
+  if (v < 0 || v > 2) return absl::DataLossError(absl::StrCat("stored status ", v, " is invalid"));
+  return static_cast<MessageStatus>(v);
+}
+
+absl::Status ValidateMessageId(const MessageId& id) {
+  if (id.empty() || id.size() > kMaxIdBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("message id must be 1-", kMaxIdBytes, " bytes"));
+  }
+  return absl::OkStatus();
+}
+
+// a - b, saturating at the int64 range (a time cutoff far in the past).
+TimeMs Before(TimeMs now, TimeMs span) {
+  TimeMs out = 0;
+  if (__builtin_sub_overflow(now, span, &out)) {
+    return span > 0 ? std::numeric_limits<TimeMs>::min() : std::numeric_limits<TimeMs>::max();
+  }
+  return out;
+}
+
+// Reads the event in the current row of a query selecting
+// seq, kind, id, peer, body, status, ts.
+absl::StatusOr<Event> RowToEvent(const Query& q) {
+  Event e;
+  e.seq = static_cast<Seq>(q.Int(0));
+  const std::int64_t kind = q.Int(1);
+  if (kind != kMessageKind && kind != kReceiptKind) {
+    return absl::DataLossError(absl::StrCat("stored event kind ", kind, " is invalid"));
+  }
+  e.kind = static_cast<EventKind>(kind);
+  e.id = q.Text(2);
+  e.peer = q.Text(3);
+  e.body = q.Text(4);
+  COURIER_ASSIGN_OR_RETURN(e.status, ToStatus(q.Int(5)));
+  e.ts = q.Int(6);
+  return e;
+}
+
+class SqliteMessageStore final : public MessageStore {
+ public:
+  SqliteMessageStore(std::unique_ptr<Connection> writer, std::unique_ptr<Connection> reader)
+      : writer_(std::move(writer)), reader_(std::move(reader)) {}
+
+  std::vector<absl::StatusOr<WriteResult>> Write(absl::Span<const WriteOp> ops) override {
+    std::vector<absl::StatusOr<WriteResult>> results;
+    if (ops.empty()) return results;
+    results.reserve(ops.size());
+    absl::MutexLock lock(&write_mu_);
+    absl::Status status = writer_->Begin();
+    for (std::size_t i = 0; status.ok() && i < ops.size(); ++i) {
+      OpResult result = absl::InternalError("op not applied");
+      status = std::visit([&](const auto& op) { return Apply(op, result); }, ops[i]);
+      results.push_back(std::move(result));
+    }
+    if (status.ok()) status = writer_->Commit();
+    if (!status.ok()) {
+      writer_->Rollback();
+      return std::vector<absl::StatusOr<WriteResult>>(ops.size(), status);
+    }
+    return results;
+  }
+
+  absl::StatusOr<std::vector<Event>> Fetch(const UserId& user, Seq after,
+                                           std::size_t limit) override {
+    if (limit < 1) return absl::InvalidArgumentError("Fetch limit must be >= 1");
+    std::vector<Event> out;
+    constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+    if (after >= kMax) return out;
+    const auto bounded = static_cast<std::int64_t>(std::min<std::uint64_t>(limit, kMax));
+    absl::MutexLock lock(&read_mu_);
+    COURIER_ASSIGN_OR_RETURN(
+        Query q, reader_->Prepare("SELECT seq, kind, id, peer, body, status, ts FROM events "
+                                  "WHERE inbox = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"));
+    q.BindText(1, user).Bind(2, static_cast<std::int64_t>(after)).Bind(3, bounded);
+    while (true) {
+      COURIER_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) break;
+      COURIER_ASSIGN_OR_RETURN(Event e, RowToEvent(q));
+      out.push_back(std::move(e));
+    }
+    return out;
+  }
+
+  absl::StatusOr<Seq> Head(const UserId& user) override {
+    absl::MutexLock lock(&read_mu_);
+    COURIER_ASSIGN_OR_RETURN(Query q,
+                             reader_->Prepare("SELECT head FROM inboxes WHERE inbox = ?1"));
+    q.BindText(1, user);
+    COURIER_ASSIGN_OR_RETURN(bool row, q.Step());
+    return row ? static_cast<Seq>(q.Int(0)) : 0;
+  }
+
+  absl::StatusOr<Seq> Cursor(const UserId& user, const DeviceId& device) override {
+    absl::MutexLock lock(&read_mu_);
+    COURIER_ASSIGN_OR_RETURN(
+        Query q, reader_->Prepare("SELECT acked FROM cursors WHERE inbox = ?1 AND device = ?2"));
+    q.BindText(1, user).BindText(2, device);
+    COURIER_ASSIGN_OR_RETURN(bool row, q.Step());
+    return row ? static_cast<Seq>(q.Int(0)) : 0;
+  }
+
+  absl::StatusOr<MessageStatus> Status(const UserId& recipient, const MessageId& id) override {
+    absl::MutexLock lock(&read_mu_);
+    COURIER_ASSIGN_OR_RETURN(
+        Query q, reader_->Prepare("SELECT status FROM events "
+                                  "WHERE kind = 1 AND inbox = ?1 AND id = ?2"));
+    q.BindText(1, recipient).BindText(2, id);
+    COURIER_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return absl::NotFoundError(absl::StrCat("no message ", id, " for ", recipient));
+    return ToStatus(q.Int(0));
+  }
+
+  absl::StatusOr<std::size_t> Prune(const PruneOptions& options) override {
+    absl::MutexLock lock(&write_mu_);
+    COURIER_RETURN_IF_ERROR(writer_->Begin());
+    auto removed = PruneLocked(options);
+    absl::Status status = removed.status();
+    if (status.ok()) status = writer_->Commit();
+    if (!status.ok()) {
+      writer_->Rollback();
+      return status;
+    }
+    return removed;
+  }
+
+  absl::Status Ping() override {
+    // Taking the write lock proves the file is there and writable now.
+    absl::MutexLock lock(&write_mu_);
+    absl::Status status = writer_->Begin();
+    writer_->Rollback();
+    return status;
+  }
+
+ private:
+  absl::StatusOr<std::size_t> PruneLocked(const PruneOptions& options)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    std::size_t removed = 0;
+    {
+      COURIER_ASSIGN_OR_RETURN(Query q, writer_->Prepare("DELETE FROM events WHERE ts < ?1"));
+      q.Bind(1, Before(options.now, options.ttl_ms));
+      COURIER_RETURN_IF_ERROR(q.Run());
+      removed += static_cast<std::size_t>(sqlite3_changes64(writer_->handle()));
+    }
+    {
+      // With no device, MIN() is NULL and nothing counts as acked.
+      COURIER_ASSIGN_OR_RETURN(
+          Query q, writer_->Prepare(
+                       "DELETE FROM events WHERE ts < ?1 AND seq <= "
+                       "(SELECT MIN(acked) FROM cursors WHERE cursors.inbox = events.inbox)"));
+      q.Bind(1, Before(options.now, options.acked_retention_ms));
+      COURIER_RETURN_IF_ERROR(q.Run());
+      removed += static_cast<std::size_t>(sqlite3_changes64(writer_->handle()));
+    }
+    return removed;
+  }
+
+  struct InboxRow {
+    Seq head = 0;
+    Seq max_cursor = 0;
+  };
+
+  absl::StatusOr<InboxRow> ReadInbox(const UserId& user) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    COURIER_ASSIGN_OR_RETURN(
+        Query q, writer_->Prepare("SELECT head, max_cursor FROM inboxes WHERE inbox = ?1"));
+    q.BindText(1, user);
+    COURIER_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return InboxRow{};
+    return InboxRow{static_cast<Seq>(q.Int(0)), static_cast<Seq>(q.Int(1))};
+  }
+
+  // Appends an event to `inbox`, giving it seq = head + 1.
+  absl::StatusOr<Event> AppendEvent(const UserId& inbox, Event e, const std::string* cid)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    {
+      COURIER_ASSIGN_OR_RETURN(
+          Query q, writer_->Prepare("INSERT INTO inboxes (inbox, head, max_cursor) "
+                                    "VALUES (?1, 1, 0) ON CONFLICT (inbox) "
+                                    "DO UPDATE SET head = head + 1 RETURNING head"));
+      q.BindText(1, inbox);
+      COURIER_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) return absl::InternalError("head upsert returned no row");
+      e.seq = static_cast<Seq>(q.Int(0));
+      COURIER_RETURN_IF_ERROR(q.Run());
+    }
+    COURIER_ASSIGN_OR_RETURN(
+        Query q, writer_->Prepare("INSERT INTO events "
+                                  "(inbox, seq, kind, id, peer, body, status, ts, cid) "
+                                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
+    q.BindText(1, inbox)
+        .Bind(2, static_cast<std::int64_t>(e.seq))
+        .Bind(3, static_cast<std::int64_t>(e.kind))
+        .BindText(4, e.id)
+        .BindText(5, e.peer)
+        .BindBlob(6, e.body)
+        .Bind(7, StatusValue(e.status))
+        .Bind(8, e.ts);
+    if (cid != nullptr) q.BindBlob(9, *cid);
+    COURIER_RETURN_IF_ERROR(q.Run());
+    return e;
+  }
+
+  // Appends the receipt "`by` moved message `id` to `status`" to `sender`'s inbox.
+  absl::StatusOr<Appended> AppendReceipt(const UserId& sender, const MessageId& id,
+                                         const UserId& by, MessageStatus status, TimeMs ts)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    Event e;
+    e.kind = EventKind::kReceipt;
+    e.id = id;
+    e.peer = by;
+    e.status = status;
+    e.ts = ts;
+    COURIER_ASSIGN_OR_RETURN(e, AppendEvent(sender, std::move(e), nullptr));
+    return Appended{sender, std::move(e)};
+  }
+
+  absl::Status SetMessageStatus(const UserId& inbox, Seq seq, MessageStatus status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    COURIER_ASSIGN_OR_RETURN(
+        Query q, writer_->Prepare("UPDATE events SET status = ?3 WHERE inbox = ?1 AND seq = ?2"));
+    q.BindText(1, inbox).Bind(2, static_cast<std::int64_t>(seq)).Bind(3, StatusValue(status));
+    return q.Run();
+  }
+
+  // Each Apply returns the batch's fate (a backend error aborts it) and sets
+  // `out` to the op's own result.
+  absl::Status Apply(const AppendOp& op, OpResult& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    for (absl::Status s : {ValidateName("sender", op.sender),
+                           ValidateName("recipient", op.recipient), ValidateClientId(op.cid),
+                           ValidateMessageId(op.id)}) {
+      if (!s.ok()) {
+        out = s;
+        return absl::OkStatus();
+      }
+    }
+    if (static_cast<std::int64_t>(op.body.size()) > writer_->max_length()) {
+      out = absl::InvalidArgumentError(absl::StrCat("body of ", op.body.size(),
+                                                    " bytes is over SQLite's limit"));
+      return absl::OkStatus();
+    }
+    {
+      COURIER_ASSIGN_OR_RETURN(
+          Query q, writer_->Prepare("SELECT seq, id, ts FROM events "
+                                    "WHERE kind = 1 AND peer = ?1 AND cid = ?2"));
+      q.BindText(1, op.sender).BindBlob(2, op.cid);
+      COURIER_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (row) {
+        AppendResult dup;
+        dup.seq = static_cast<Seq>(q.Int(0));
+        dup.id = q.Text(1);
+        dup.ts = q.Int(2);
+        dup.duplicate = true;
+        out = std::move(dup);
+        return absl::OkStatus();
+      }
+    }
+    COURIER_ASSIGN_OR_RETURN(InboxRow inbox, ReadInbox(op.recipient));
+    const Seq undelivered = inbox.head - inbox.max_cursor;
+    if (undelivered >= op.max_undelivered) {
+      out = absl::ResourceExhaustedError(
+          absl::StrCat("queue_full: ", op.recipient, " has ", undelivered,
+                       " undelivered events (limit ", op.max_undelivered, ")"));
+      return absl::OkStatus();
+    }
+    {
+      COURIER_ASSIGN_OR_RETURN(
+          Query q,
+          writer_->Prepare("SELECT 1 FROM events WHERE kind = 1 AND inbox = ?1 AND id = ?2"));
+      q.BindText(1, op.recipient).BindText(2, op.id);
+      COURIER_ASSIGN_OR_RETURN(bool taken, q.Step());
+      if (taken) {
+        out = absl::AlreadyExistsError(
+            absl::StrCat("message id ", op.id, " already used in the inbox of ", op.recipient));
+        return absl::OkStatus();
+      }
+    }
+    Event e;
+    e.kind = EventKind::kMessage;
+    e.id = op.id;
+    e.peer = op.sender;
+    e.body = op.body;
+    e.status = MessageStatus::kSent;
+    e.ts = op.ts;
+    COURIER_ASSIGN_OR_RETURN(e, AppendEvent(op.recipient, std::move(e), &op.cid));
+    AppendResult result;
+    result.id = op.id;
+    result.seq = e.seq;
+    result.ts = op.ts;
+    result.duplicate = false;
+    result.appended.push_back(Appended{op.recipient, std::move(e)});
+    out = std::move(result);
+    return absl::OkStatus();
+  }
+
+  absl::Status Apply(const AttachOp& op, OpResult& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    for (absl::Status s : {ValidateName("user", op.user), ValidateName("device", op.device)}) {
+      if (!s.ok()) {
+        out = s;
+        return absl::OkStatus();
+      }
+    }
+    COURIER_ASSIGN_OR_RETURN(Seq cursor, EnsureCursor(op.user, op.device));
+    COURIER_ASSIGN_OR_RETURN(InboxRow inbox, ReadInbox(op.user));
+    out = AttachResult{cursor, inbox.head};
+    return absl::OkStatus();
+  }
+
+  // Makes (user, device) known; returns its cursor.
+  absl::StatusOr<Seq> EnsureCursor(const UserId& user, const DeviceId& device)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    {
+      COURIER_ASSIGN_OR_RETURN(
+          Query q, writer_->Prepare("INSERT INTO cursors (inbox, device, acked) VALUES (?1, ?2, 0) "
+                                    "ON CONFLICT (inbox, device) DO NOTHING"));
+      q.BindText(1, user).BindText(2, device);
+      COURIER_RETURN_IF_ERROR(q.Run());
+    }
+    COURIER_ASSIGN_OR_RETURN(
+        Query q, writer_->Prepare("SELECT acked FROM cursors WHERE inbox = ?1 AND device = ?2"));
+    q.BindText(1, user).BindText(2, device);
+    COURIER_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return absl::InternalError("cursor row vanished");
+    return static_cast<Seq>(q.Int(0));
+  }
+
+  absl::Status Apply(const AckOp& op, OpResult& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    for (absl::Status s : {ValidateName("user", op.user), ValidateName("device", op.device)}) {
+      if (!s.ok()) {
+        out = s;
+        return absl::OkStatus();
+      }
+    }
+    COURIER_ASSIGN_OR_RETURN(InboxRow inbox, ReadInbox(op.user));
+    if (op.seq > inbox.head) {
+      out = absl::OutOfRangeError(
+          absl::StrCat("ack of seq ", op.seq, " beyond the head ", inbox.head, " of ", op.user));
+      return absl::OkStatus();
+    }
+    COURIER_ASSIGN_OR_RETURN(Seq cursor, EnsureCursor(op.user, op.device));
+    AckResult result;
+    result.cursor = std::max(cursor, op.seq);
+    if (result.cursor > cursor) {
+      COURIER_ASSIGN_OR_RETURN(
+          Query q, writer_->Prepare("UPDATE cursors SET acked = ?3 WHERE inbox = ?1 AND device = ?2"));
+      q.BindText(1, op.user).BindText(2, op.device).Bind(3, static_cast<std::int64_t>(result.cursor));
+      COURIER_RETURN_IF_ERROR(q.Run());
+    }
+    if (result.cursor > inbox.max_cursor) {
+      struct Delivered {
+        Seq seq;
+        MessageId id;
+        UserId sender;
+      };
+      std::vector<Delivered> delivered;
+      {
+        COURIER_ASSIGN_OR_RETURN(
+            Query q, writer_->Prepare("SELECT seq, id, peer FROM events "
+                                      "WHERE inbox = ?1 AND seq > ?2 AND seq <= ?3 "
+                                      "AND kind = 1 AND status = 0 ORDER BY seq"));
+        q.BindText(1, op.user)
+            .Bind(2, static_cast<std::int64_t>(inbox.max_cursor))
+            .Bind(3, static_cast<std::int64_t>(result.cursor));
+        while (true) {
+          COURIER_ASSIGN_OR_RETURN(bool row, q.Step());
+          if (!row) break;
+          delivered.push_back({static_cast<Seq>(q.Int(0)), q.Text(1), q.Text(2)});
+        }
+      }
+      {
+        COURIER_ASSIGN_OR_RETURN(
+            Query q, writer_->Prepare("UPDATE events SET status = 1 "
+                                      "WHERE inbox = ?1 AND seq > ?2 AND seq <= ?3 "
+                                      "AND kind = 1 AND status = 0"));
+        q.BindText(1, op.user)
+            .Bind(2, static_cast<std::int64_t>(inbox.max_cursor))
+            .Bind(3, static_cast<std::int64_t>(result.cursor));
+        COURIER_RETURN_IF_ERROR(q.Run());
+      }
+      {
+        COURIER_ASSIGN_OR_RETURN(
+            Query q, writer_->Prepare("UPDATE inboxes SET max_cursor = ?2 WHERE inbox = ?1"));
+        q.BindText(1, op.user).Bind(2, static_cast<std::int64_t>(result.cursor));
+        COURIER_RETURN_IF_ERROR(q.Run());
+      }
+      for (const Delivered& d : delivered) {
+        COURIER_ASSIGN_OR_RETURN(
+            Appended receipt,
+            AppendReceipt(d.sender, d.id, op.user, MessageStatus::kDelivered, op.ts));
+        result.appended.push_back(std::move(receipt));
+      }
+    }
+    out = std::move(result);
+    return absl::OkStatus();
+  }
+
+  absl::Status Apply(const ReadOp& op, OpResult& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    if (absl::Status s = ValidateName("user", op.user); !s.ok()) {
+      out = s;
+      return absl::OkStatus();
+    }
+    ReadResult result;
+    for (const MessageId& id : op.ids) {
+      Seq seq = 0;
+      UserId sender;
+      MessageStatus status = MessageStatus::kSent;
+      {
+        COURIER_ASSIGN_OR_RETURN(
+            Query q, writer_->Prepare("SELECT seq, peer, status FROM events "
+                                      "WHERE kind = 1 AND inbox = ?1 AND id = ?2"));
+        q.BindText(1, op.user).BindText(2, id);
+        COURIER_ASSIGN_OR_RETURN(bool row, q.Step());
+        if (!row) continue;  // unknown, or not addressed to op.user
+        seq = static_cast<Seq>(q.Int(0));
+        sender = q.Text(1);
+        COURIER_ASSIGN_OR_RETURN(status, ToStatus(q.Int(2)));
+      }
+      if (status == MessageStatus::kRead) continue;
+      COURIER_RETURN_IF_ERROR(SetMessageStatus(op.user, seq, MessageStatus::kRead));
+      if (status == MessageStatus::kSent) {
+        COURIER_ASSIGN_OR_RETURN(
+            Appended delivered,
+            AppendReceipt(sender, id, op.user, MessageStatus::kDelivered, op.ts));
+        result.appended.push_back(std::move(delivered));
+      }
+      COURIER_ASSIGN_OR_RETURN(Appended read,
+                               AppendReceipt(sender, id, op.user, MessageStatus::kRead, op.ts));
+      result.appended.push_back(std::move(read));
+    }
+    out = std::move(result);
+    return absl::OkStatus();
+  }
+
+  absl::Mutex write_mu_;
+  const std::unique_ptr<Connection> writer_ ABSL_PT_GUARDED_BY(write_mu_);
+  absl::Mutex read_mu_;
+  const std::unique_ptr<Connection> reader_ ABSL_PT_GUARDED_BY(read_mu_);
+};
+
+absl::Status InContext(const std::string& path, absl::Status s) {
+  if (s.ok()) return s;
+  return absl::Status(s.code(), absl::StrCat("opening ", path, ": ", s.message()));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<MessageStore>> OpenMessageStore(const SqliteOptions& options) {
+  COURIER_ASSIGN_OR_RETURN(std::unique_ptr<Connection> writer, Connection::Open(options));
+  COURIER_RETURN_IF_ERROR(
+      InContext(options.path, Migrate(*writer, "messages", kMessageMigrations)));
+  COURIER_ASSIGN_OR_RETURN(std::unique_ptr<Connection> reader,
+                           Connection::Open(options, /*read_only=*/true));
+  return std::unique_ptr<MessageStore>(
+      std::make_unique<SqliteMessageStore>(std::move(writer), std::move(reader)));
+}
+
+}  // namespace courier::sqlite

@@ -1,0 +1,38 @@
+// The MessageStore and AccountStore conformance suites on courier::sqlite,
+// each test case on a fresh file in its own temp dir, reopened on that file
+// for the durability cases.
+#include "courier/sqlite.h"
+
+#include <memory>
+
+#include "conformance/account_store_suite.h"
+#include "conformance/message_store_suite.h"
+#include "temp_dir.h"
+
+namespace {
+
+using ::courier::AccountStore;
+using ::courier::MessageStore;
+using ::courier::conformance::MakeFixture;
+using ::courier::conformance::StoreFixture;
+using ::courier::sqlite::SqliteOptions;
+using ::courier::testing::TempDir;
+
+template <class Store>
+std::unique_ptr<StoreFixture<Store>> SqliteFixture(
+    absl::StatusOr<std::unique_ptr<Store>> (*open)(const SqliteOptions&)) {
+  auto dir = std::make_shared<TempDir>();
+  SqliteOptions options = SqliteOptions::Durable(dir->File("courier.db"));
+  return MakeFixture<Store>([open, options] { return open(options); },
+                            [dir]() mutable { dir.reset(); });
+}
+
+auto MessageFixture() { return SqliteFixture<MessageStore>(&courier::sqlite::OpenMessageStore); }
+auto AccountFixture() { return SqliteFixture<AccountStore>(&courier::sqlite::OpenAccountStore); }
+
+}  // namespace
+
+COURIER_MESSAGE_STORE_CONFORMANCE("sqlite", MessageFixture)
+COURIER_MESSAGE_STORE_DURABILITY_CONFORMANCE("sqlite", MessageFixture)
+COURIER_ACCOUNT_STORE_CONFORMANCE("sqlite", AccountFixture)
+COURIER_ACCOUNT_STORE_DURABILITY_CONFORMANCE("sqlite", AccountFixture)

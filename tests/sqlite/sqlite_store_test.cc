@@ -1,0 +1,364 @@
+// courier::sqlite beyond the conformance suites: the file, its schema, its
+// failures (full disk, locks, not a database) and bad options.
+#include "courier/sqlite.h"
+
+#include <sqlite3.h>
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "support/status_matchers.h"
+#include "temp_dir.h"
+
+namespace courier::sqlite {
+namespace {
+
+using ::courier::testing::StatusIs;
+using ::courier::testing::TempDir;
+
+AppendOp Message(const std::string& cid, std::string body = "hello") {
+  AppendOp op;
+  op.sender = "alice";
+  op.cid = cid;
+  op.recipient = "bob";
+  op.id = "id-" + cid;
+  op.body = std::move(body);
+  op.ts = 1'000;
+  return op;
+}
+
+std::unique_ptr<MessageStore> MustOpenMessages(const SqliteOptions& options) {
+  auto store = OpenMessageStore(options);
+  COURIER_REQUIRE_OK(store);
+  return *std::move(store);
+}
+
+std::unique_ptr<AccountStore> MustOpenAccounts(const SqliteOptions& options) {
+  auto store = OpenAccountStore(options);
+  COURIER_REQUIRE_OK(store);
+  return *std::move(store);
+}
+
+// A plain SQLite connection beside the store, as another process would have.
+class RawDb {
+ public:
+  explicit RawDb(const std::string& path) {
+    REQUIRE(sqlite3_open(path.c_str(), &db_) == SQLITE_OK);
+    sqlite3_busy_timeout(db_, 5'000);
+  }
+  ~RawDb() { sqlite3_close(db_); }
+  void Exec(const std::string& sql) {
+    char* error = nullptr;
+    const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error);
+    INFO(sql << ": " << (error != nullptr ? error : ""));
+    sqlite3_free(error);
+    REQUIRE(rc == SQLITE_OK);
+  }
+  std::int64_t Int(const std::string& sql) {
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+    const std::int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+TEST_CASE("SqliteStore: both stores share one file and survive a reopen", "[sqlite]") {
+  TempDir dir;
+  const SqliteOptions options = SqliteOptions::Durable(dir.File("shared.db"));
+  {
+    auto messages = MustOpenMessages(options);
+    auto accounts = MustOpenAccounts(options);
+    COURIER_REQUIRE_OK(accounts->CreateUser("alice", "h1", 1));
+    COURIER_REQUIRE_OK(accounts->CreateUser("bob", "h2", 1));
+    std::vector<WriteOp> ops = {Message("1"), Message("2"), AckOp{"bob", "phone", 1, 5}};
+    for (const auto& r : messages->Write(ops)) COURIER_REQUIRE_OK(r);
+    COURIER_REQUIRE_OK(accounts->SetLastSeen("bob", 77));
+  }
+  auto messages = MustOpenMessages(options);
+  auto accounts = MustOpenAccounts(options);
+  REQUIRE(*messages->Head("bob") == 2);
+  REQUIRE(*messages->Head("alice") == 1);
+  REQUIRE(*messages->Cursor("bob", "phone") == 1);
+  REQUIRE(*messages->Status("bob", "id-1") == MessageStatus::kDelivered);
+  REQUIRE(*accounts->PasswordHash("bob") == "h2");
+  REQUIRE(*accounts->LastSeen("bob") == std::optional<TimeMs>(77));
+}
+
+TEST_CASE("SqliteStore: the schema version of each store is recorded", "[sqlite]") {
+  TempDir dir;
+  const SqliteOptions options = SqliteOptions::Durable(dir.File("v.db"));
+  auto messages = MustOpenMessages(options);
+  auto accounts = MustOpenAccounts(options);
+  RawDb raw(options.path);
+  REQUIRE(raw.Int("SELECT version FROM courier_schema WHERE component = 'messages'") == 1);
+  REQUIRE(raw.Int("SELECT version FROM courier_schema WHERE component = 'accounts'") == 1);
+  REQUIRE(raw.Int("SELECT count(*) FROM courier_schema") == 2);
+  // Opening again migrates nothing and keeps the version.
+  messages.reset();
+  messages = MustOpenMessages(options);
+  REQUIRE(raw.Int("SELECT version FROM courier_schema WHERE component = 'messages'") == 1);
+}
+
+TEST_CASE("SqliteStore: a schema newer than this build is refused", "[sqlite]") {
+  TempDir dir;
+  const SqliteOptions options = SqliteOptions::Durable(dir.File("new.db"));
+  MustOpenMessages(options).reset();
+  {
+    RawDb raw(options.path);
+    raw.Exec("UPDATE courier_schema SET version = 99 WHERE component = 'messages'");
+  }
+  auto store = OpenMessageStore(options);
+  REQUIRE_THAT(store.status(), StatusIs(absl::StatusCode::kFailedPrecondition));
+  REQUIRE_THAT(std::string(store.status().message()),
+               Catch::Contains("version 99") && Catch::Contains(options.path));
+  // The accounts component is independent.
+  MustOpenAccounts(options);
+}
+
+TEST_CASE("SqliteStore: WAL mode and the durability setting are in effect", "[sqlite]") {
+  TempDir dir;
+  const SqliteOptions options = SqliteOptions::Durable(dir.File("wal.db"));
+  REQUIRE(options.durability == SqliteOptions::Durability::kPowerLoss);
+  auto store = MustOpenMessages(options);
+  // journal_mode=WAL is persistent in the file: a new connection sees it.
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(options.path.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+  REQUIRE(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) == "wal");
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  // The per-connection synchronous level is checked in sqlite_internals_test.cc.
+}
+
+TEST_CASE("SqliteStore: a full disk fails the batch with kUnavailable and keeps earlier commits",
+          "[sqlite]") {
+  TempDir dir;
+  SqliteOptions options = SqliteOptions::Durable(dir.File("full.db"));
+  options.max_size_bytes = 256 * 1024;
+  const std::string body(8 * 1024, 'x');
+  std::size_t committed = 0;
+  absl::Status failure;
+  {
+    auto store = MustOpenMessages(options);
+    for (int i = 0; i < 200 && failure.ok(); ++i) {
+      std::vector<WriteOp> batch = {Message(std::to_string(2 * i), body),
+                                    Message(std::to_string(2 * i + 1), body)};
+      auto results = store->Write(batch);
+      REQUIRE(results.size() == 2);
+      if (results[0].ok()) {
+        COURIER_REQUIRE_OK(results[1]);
+        committed += 2;
+      } else {
+        failure = results[0].status();
+        // Every op of the failed batch carries the error.
+        REQUIRE_THAT(results[1].status(), StatusIs(absl::StatusCode::kUnavailable));
+      }
+    }
+    INFO(failure.ToString());
+    REQUIRE_THAT(failure, StatusIs(absl::StatusCode::kUnavailable));
+    REQUIRE(committed > 0);
+    // Nothing of the failed batch is stored; everything before it is.
+    REQUIRE(*store->Head("bob") == committed);
+    auto events = store->Fetch("bob", 0, 100'000);
+    COURIER_REQUIRE_OK(events);
+    REQUIRE(events->size() == committed);
+    REQUIRE(events->back().seq == committed);
+    // Small writes that need no new page may still fit, big ones keep failing.
+    std::vector<WriteOp> again = {Message("again", body + body)};
+    REQUIRE_THAT(store->Write(again).at(0).status(), StatusIs(absl::StatusCode::kUnavailable));
+  }
+  // With room again (no limit), everything committed is there and writes work.
+  options.max_size_bytes = 0;
+  auto store = MustOpenMessages(options);
+  REQUIRE(*store->Head("bob") == committed);
+  std::vector<WriteOp> more = {Message("more", body)};
+  auto results = store->Write(more);
+  COURIER_REQUIRE_OK(results.at(0));
+  REQUIRE(std::get<AppendResult>(*results[0]).seq == committed + 1);
+}
+
+TEST_CASE("SqliteStore: a lock held elsewhere gives kUnavailable after the busy timeout",
+          "[sqlite]") {
+  TempDir dir;
+  SqliteOptions options = SqliteOptions::Durable(dir.File("busy.db"));
+  options.busy_timeout_ms = 50;
+  auto store = MustOpenMessages(options);
+  std::vector<WriteOp> first = {Message("1")};
+  auto first_results = store->Write(first);
+  COURIER_REQUIRE_OK(first_results.at(0));
+  {
+    RawDb other(options.path);
+    other.Exec("BEGIN IMMEDIATE");
+    std::vector<WriteOp> blocked = {Message("2"), AttachOp{"bob", "phone"}};
+    auto results = store->Write(blocked);
+    REQUIRE(results.size() == 2);
+    for (const auto& r : results) {
+      REQUIRE_THAT(r.status(), StatusIs(absl::StatusCode::kUnavailable));
+    }
+    REQUIRE_THAT(store->Ping(), StatusIs(absl::StatusCode::kUnavailable));
+    // Reads are not blocked by a writer in WAL mode.
+    REQUIRE(*store->Head("bob") == 1);
+    other.Exec("ROLLBACK");
+  }
+  COURIER_REQUIRE_OK(store->Ping());
+  std::vector<WriteOp> retry = {Message("2")};
+  auto results = store->Write(retry);
+  COURIER_REQUIRE_OK(results.at(0));
+  REQUIRE(std::get<AppendResult>(*results[0]).seq == 2);
+}
+
+TEST_CASE("SqliteStore: a file that is not a database is kDataLoss", "[sqlite]") {
+  TempDir dir;
+  const std::string path = dir.File("garbage.db");
+  {
+    std::ofstream out(path, std::ios::binary);
+    for (int i = 0; i < 1000; ++i) out << "this is not a database. ";
+  }
+  auto messages = OpenMessageStore(SqliteOptions::Durable(path));
+  REQUIRE_THAT(messages.status(), StatusIs(absl::StatusCode::kDataLoss));
+  REQUIRE_THAT(std::string(messages.status().message()),
+               Catch::Contains(path) && Catch::Contains("not a database"));
+  auto accounts = OpenAccountStore(SqliteOptions::Durable(path));
+  REQUIRE_THAT(accounts.status(), StatusIs(absl::StatusCode::kDataLoss));
+}
+
+TEST_CASE("SqliteStore: a damaged database is kDataLoss, not garbage", "[sqlite]") {
+  TempDir dir;
+  const SqliteOptions options = SqliteOptions::Durable(dir.File("damaged.db"));
+  {
+    auto store = MustOpenMessages(options);
+    std::vector<WriteOp> ops;
+    for (int i = 0; i < 50; ++i) ops.push_back(Message(std::to_string(i), std::string(2000, 'b')));
+    for (const auto& r : store->Write(ops)) COURIER_REQUIRE_OK(r);
+  }
+  {
+    RawDb raw(options.path);
+    raw.Exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  }
+  {
+    // Overwrite every page after the first (the header) with junk.
+    std::fstream file(options.path, std::ios::binary | std::ios::in | std::ios::out);
+    file.seekg(0, std::ios::end);
+    const std::streamoff size = file.tellg();
+    REQUIRE(size > 8192);
+    file.seekp(4096);
+    const std::string junk(static_cast<std::size_t>(size - 4096), '\x5a');
+    file.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  absl::Status status;
+  auto store = OpenMessageStore(options);
+  if (!store.ok()) {
+    status = store.status();
+  } else {
+    auto events = (*store)->Fetch("bob", 0, 100);
+    status = events.status();
+  }
+  INFO(status.ToString());
+  REQUIRE_THAT(status, StatusIs(absl::StatusCode::kDataLoss));
+}
+
+TEST_CASE("SqliteStore: bad options are kInvalidArgument", "[sqlite]") {
+  TempDir dir;
+  SqliteOptions options;
+  REQUIRE_THAT(OpenMessageStore(options).status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  options.path = ":memory:";
+  REQUIRE_THAT(OpenMessageStore(options).status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  options.path = "file:x.db?mode=memory";
+  REQUIRE_THAT(OpenAccountStore(options).status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  options.path = dir.File("ok.db");
+  options.busy_timeout_ms = -1;
+  REQUIRE_THAT(OpenMessageStore(options).status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  options.busy_timeout_ms = 0;
+  options.max_size_bytes = -5;
+  REQUIRE_THAT(OpenMessageStore(options).status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  options.max_size_bytes = 0;
+  options.cache_size_kib = -1;
+  REQUIRE_THAT(OpenMessageStore(options).status(), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST_CASE("SqliteStore: a missing directory is kUnavailable naming the path", "[sqlite]") {
+  TempDir dir;
+  const std::string path = dir.File("no/such/dir/x.db");
+  auto store = OpenMessageStore(SqliteOptions::Durable(path));
+  REQUIRE_THAT(store.status(), StatusIs(absl::StatusCode::kUnavailable));
+  REQUIRE_THAT(std::string(store.status().message()), Catch::Contains(path));
+}
+
+TEST_CASE("SqliteStore: invalid names in ops are kInvalidArgument for that op only", "[sqlite]") {
+  TempDir dir;
+  auto store = MustOpenMessages(SqliteOptions::Durable(dir.File("names.db")));
+  AppendOp bad = Message("1");
+  bad.recipient = "no spaces";
+  AppendOp bad_cid = Message("");
+  AppendOp bad_id = Message("3");
+  bad_id.id = std::string(65, 'x');
+  std::vector<WriteOp> ops = {bad, Message("2"), bad_cid, bad_id, AttachOp{"bob", ""},
+                              AckOp{"bob", std::string(65, 'd'), 0, 0}};
+  auto results = store->Write(ops);
+  REQUIRE(results.size() == ops.size());
+  COURIER_REQUIRE_OK(results[1]);
+  for (std::size_t i : {0u, 2u, 3u, 4u, 5u}) {
+    INFO("op " << i);
+    REQUIRE_THAT(results[i].status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  }
+  REQUIRE(*store->Head("bob") == 1);
+}
+
+TEST_CASE("SqliteStore: a reused message id is kAlreadyExists for that op only", "[sqlite]") {
+  TempDir dir;
+  auto store = MustOpenMessages(SqliteOptions::Durable(dir.File("ids.db")));
+  AppendOp first = Message("1");
+  AppendOp second = Message("2");
+  second.id = first.id;
+  std::vector<WriteOp> ops = {first, second, Message("3")};
+  auto results = store->Write(ops);
+  COURIER_REQUIRE_OK(results.at(0));
+  REQUIRE_THAT(results.at(1).status(), StatusIs(absl::StatusCode::kAlreadyExists));
+  COURIER_REQUIRE_OK(results.at(2));
+  REQUIRE(*store->Head("bob") == 2);
+}
+
+TEST_CASE("SqliteStore: Fetch with extreme arguments", "[sqlite]") {
+  TempDir dir;
+  auto store = MustOpenMessages(SqliteOptions::Durable(dir.File("fetch.db")));
+  std::vector<WriteOp> ops = {Message("1"), Message("2")};
+  for (const auto& r : store->Write(ops)) COURIER_REQUIRE_OK(r);
+  auto all = store->Fetch("bob", 0, std::numeric_limits<std::size_t>::max());
+  COURIER_REQUIRE_OK(all);
+  REQUIRE(all->size() == 2);
+  auto none = store->Fetch("bob", std::numeric_limits<Seq>::max(), 10);
+  COURIER_REQUIRE_OK(none);
+  REQUIRE(none->empty());
+  REQUIRE_THAT(store->Fetch("bob", 0, 0).status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  std::vector<WriteOp> huge_ack = {AckOp{"bob", "phone", std::numeric_limits<Seq>::max(), 0}};
+  REQUIRE_THAT(store->Write(huge_ack).at(0).status(), StatusIs(absl::StatusCode::kOutOfRange));
+}
+
+TEST_CASE("SqliteStore: the fast preset commits and reopens", "[sqlite]") {
+  TempDir dir;
+  const SqliteOptions options = SqliteOptions::Fast(dir.File("fast.db"));
+  REQUIRE(options.durability == SqliteOptions::Durability::kProcessCrash);
+  {
+    auto store = MustOpenMessages(options);
+    std::vector<WriteOp> ops = {Message("1")};
+    auto results = store->Write(ops);
+    COURIER_REQUIRE_OK(results.at(0));
+  }
+  auto store = MustOpenMessages(options);
+  REQUIRE(*store->Head("bob") == 1);
+}
+
+}  // namespace
+}  // namespace courier::sqlite
