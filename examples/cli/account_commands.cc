@@ -99,7 +99,11 @@ absl::Status RequestFriend(Context& ctx, const std::string& user) {
   if (!me.ok()) return me.status();
   auto doc = Call(ctx, http::verb::post, "/v1/friends/request", UserBody(user), me->token);
   if (!doc.ok()) return doc.status();
-  // A request that the other side had already sent makes the friendship: say which.
+  // A request that the other side had already sent makes the friendship: say which
+  // (from the answer's "status" when the server gives it, else from the friend list).
+  if (auto status = StringField(*doc, "status"); status == "friends" || status == "requested") {
+    return PrintLine(JsonObject().Add("user", user).Add("status", *status).str());
+  }
   auto friends = AreFriends(ctx, *me, user);
   if (!friends.ok()) return friends.status();
   return PrintLine(JsonObject().Add("user", user).Add("status", *friends ? "friends" : "requested").str());

@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# End-to-end test of courier-cli against a real courier-server, started here on a
+# free port with a temp data dir:
+#   tests/cli/cli_test.sh /path/to/courier-server /path/to/courier-cli
+# Two users register and befriend, alice sends, bob's `listen` prints and acks it,
+# the delivered and read receipts come back to alice; plus idempotent cids, resume
+# from the cursor and from --since, live delivery, SIGINT and the error exit codes.
+# Ends with "N passed, N failed"; exit 0 only when nothing failed.
+set -uo pipefail
+
+server_bin="${1:?usage: cli_test.sh COURIER_SERVER COURIER_CLI}"
+cli_bin="${2:?usage: cli_test.sh COURIER_SERVER COURIER_CLI}"
+for b in "$server_bin" "$cli_bin"; do
+  [[ -x "$b" ]] || { echo "cli_test.sh: not executable: $b" >&2; exit 1; }
+done
+
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/courier-cli-test.XXXXXX")"
+server_pid=""
+bg_pids=()
+cleanup() {
+  for p in "${bg_pids[@]}"; do kill "$p" 2>/dev/null; done
+  if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -TERM "$server_pid" 2>/dev/null
+    wait "$server_pid" 2>/dev/null
+  fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+passed=0
+failed=0
+check() {  # check NAME CONDITION-COMMAND...
+  local name="$1"
+  shift
+  if "$@"; then
+    passed=$((passed + 1))
+    echo "ok - $name"
+  else
+    failed=$((failed + 1))
+    echo "FAILED - $name"
+  fi
+}
+
+# Waits (up to 120 s, polling) until file $1 contains pattern $2.
+wait_for() {
+  local i
+  for ((i = 0; i < 1200; i++)); do
+    grep -q -- "$2" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "timed out waiting for '$2' in $1:" >&2
+  cat "$1" >&2
+  return 1
+}
+
+# Field $2 of the JSON object on line $3 (default 1) of file $1.
+field() {
+  python3 - "$1" "$2" "${3:-1}" <<'EOF'
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+n = int(sys.argv[3])
+value = json.loads(lines[n - 1]).get(sys.argv[2]) if len(lines) >= n else None
+print("" if value is None else (json.dumps(value) if not isinstance(value, str) else value))
+EOF
+}
+
+lines() { grep -c . "$1" 2>/dev/null || true; }
+
+# --- server ----------------------------------------------------------------
+mkdir -p "$tmp/data"
+"$server_bin" --listen 127.0.0.1:0 --data-dir "$tmp/data" >"$tmp/server.out" 2>"$tmp/server.err" &
+server_pid=$!
+if ! wait_for "$tmp/server.out" "listening on"; then
+  cat "$tmp/server.err" >&2
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+addr="$(sed -n 's/.*listening on \([^ ]*\).*/\1/p' "$tmp/server.out" | head -1)"
+echo "# courier-server on $addr"
+
+A=("$cli_bin" --server "ws://$addr" --token-file "$tmp/alice.token")
+B=("$cli_bin" --server "http://$addr" --token-file "$tmp/bob.token")
+PW="a long password"
+
+# --- accounts and friends --------------------------------------------------
+"${A[@]}" register alice "$PW" >"$tmp/out" 2>"$tmp/err"
+check "register alice" [ $? -eq 0 -a "$(field "$tmp/out" user)" = alice ]
+echo "$PW" | "${B[@]}" register bob - >"$tmp/out" 2>"$tmp/err"
+check "register bob, password from stdin" [ $? -eq 0 ]
+"${A[@]}" register alice "$PW" >"$tmp/out" 2>"$tmp/err"
+check "register a taken name exits 1" [ $? -eq 1 ]
+"${A[@]}" register alice short >"$tmp/out" 2>"$tmp/err"
+check "a short password is a usage error (2)" [ $? -eq 2 ]
+"${A[@]}" login alice "wrong password" >"$tmp/out" 2>"$tmp/err"
+check "login with a wrong password exits 4" [ $? -eq 4 ]
+"${A[@]}" friends >"$tmp/out" 2>"$tmp/err"
+check "friends before login exits 4" [ $? -eq 4 ]
+
+"${A[@]}" login alice "$PW" >"$tmp/out" 2>"$tmp/err"
+check "login alice stores the token" [ $? -eq 0 -a -s "$tmp/alice.token" -a -n "$(field "$tmp/out" token)" ]
+check "the token file is private (0600)" [ "$(stat -c %a "$tmp/alice.token")" = 600 ]
+"${B[@]}" login bob "$PW" >"$tmp/out" 2>"$tmp/err"
+check "login bob" [ $? -eq 0 ]
+
+"${A[@]}" send bob "too early" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+grep -q not_friends "$tmp/err"
+named=$?
+check "send to a non-friend exits 1 naming not_friends" [ $rc -eq 1 -a $named -eq 0 ]
+"${A[@]}" friend bob >"$tmp/out" 2>"$tmp/err"
+check "alice asks bob" [ $? -eq 0 -a "$(field "$tmp/out" status)" = requested ]
+"${B[@]}" friends >"$tmp/out" 2>"$tmp/err"
+check "bob sees alice's request" grep -q '"incoming":\["alice"\]' "$tmp/out"
+"${A[@]}" accept carol >"$tmp/out" 2>"$tmp/err"
+check "accepting a request nobody sent exits 1" [ $? -eq 1 ]
+"${B[@]}" accept alice >"$tmp/out" 2>"$tmp/err"
+check "bob accepts" [ $? -eq 0 -a "$(field "$tmp/out" status)" = friends ]
+"${A[@]}" friends >"$tmp/out" 2>"$tmp/err"
+check "alice's friends: bob" grep -q '"friends":\["bob"\]' "$tmp/out"
+
+# --- send, listen, receipts --------------------------------------------------
+"${A[@]}" send bob "hello bob" --cid c-1 >"$tmp/sent1" 2>"$tmp/err"
+check "send prints sent" [ $? -eq 0 -a "$(field "$tmp/sent1" op)" = sent -a "$(field "$tmp/sent1" cid)" = c-1 ]
+id1="$(field "$tmp/sent1" id)"
+"${A[@]}" send bob "hello bob" --cid c-1 >"$tmp/out" 2>"$tmp/err"
+check "the same cid again: dup, same id" [ "$(field "$tmp/out" dup)" = true -a "$(field "$tmp/out" id)" = "$id1" ]
+printf 'second\nline' | "${A[@]}" send bob - >"$tmp/sent2" 2>"$tmp/err"
+check "body from stdin" [ $? -eq 0 ]
+id2="$(field "$tmp/sent2" id)"
+
+"${B[@]}" listen --until-synced >"$tmp/bob1" 2>"$tmp/err"
+check "bob's listen --until-synced exits 0" [ $? -eq 0 ]
+check "bob got exactly the two messages" [ "$(lines "$tmp/bob1")" = 2 ]
+check "first: from alice, the body, the id, seq 1" [ "$(field "$tmp/bob1" op)" = msg -a \
+  "$(field "$tmp/bob1" from)" = alice -a "$(field "$tmp/bob1" body)" = "hello bob" -a \
+  "$(field "$tmp/bob1" id)" = "$id1" -a "$(field "$tmp/bob1" seq)" = 1 ]
+check "second: multi-line body kept" [ "$(field "$tmp/bob1" body 2)" = "$(printf 'second\nline')" ]
+
+"${B[@]}" listen --until-synced >"$tmp/bob2" 2>"$tmp/err"
+check "listen again: acked events are not sent again" [ $? -eq 0 -a "$(lines "$tmp/bob2")" = 0 ]
+"${B[@]}" listen --since 0 --until-synced >"$tmp/bob3" 2>"$tmp/err"
+check "listen --since 0 fetches them again" [ "$(lines "$tmp/bob3")" = 2 ]
+"${B[@]}" listen --device phone --count 1 >"$tmp/bob4" 2>"$tmp/err"
+check "another device gets them from the start (--count 1)" [ $? -eq 0 -a "$(lines "$tmp/bob4")" = 1 -a \
+  "$(field "$tmp/bob4" id)" = "$id1" ]
+
+"${A[@]}" listen --until-synced >"$tmp/alice1" 2>"$tmp/err"
+check "alice gets delivered receipts" [ "$(field "$tmp/alice1" op)" = receipt -a \
+  "$(field "$tmp/alice1" status)" = delivered -a "$(field "$tmp/alice1" by)" = bob ]
+check "... one per message" [ "$(grep -c '"status":"delivered"' "$tmp/alice1")" = 2 ]
+
+"${B[@]}" read "$id1" >"$tmp/out" 2>"$tmp/err"
+check "bob reads the first message" [ $? -eq 0 ]
+"${A[@]}" listen --until-synced >"$tmp/alice2" 2>"$tmp/err"
+check "alice gets exactly one read receipt, for it" [ "$(lines "$tmp/alice2")" = 1 -a \
+  "$(field "$tmp/alice2" status)" = read -a "$(field "$tmp/alice2" id)" = "$id1" ]
+
+# --- live delivery while listening -------------------------------------------
+"${B[@]}" listen --count 1 >"$tmp/live" 2>"$tmp/live.err" &
+live_pid=$!
+bg_pids+=("$live_pid")
+wait_for "$tmp/live.err" "listening as bob"
+"${A[@]}" send bob "live one" >"$tmp/out" 2>"$tmp/err"
+wait "$live_pid"
+check "a running listen gets a live message and exits after --count" [ $? -eq 0 -a \
+  "$(field "$tmp/live" body)" = "live one" ]
+
+# --- SIGINT -----------------------------------------------------------------
+"${B[@]}" listen >"$tmp/int" 2>"$tmp/int.err" &
+int_pid=$!
+bg_pids+=("$int_pid")
+wait_for "$tmp/int.err" "listening as bob"
+kill -INT "$int_pid"
+wait "$int_pid"
+check "SIGINT stops listen with 130" [ $? -eq 130 ]
+
+# --- errors -----------------------------------------------------------------
+"${A[@]}" send nobody-here "x" >"$tmp/out" 2>"$tmp/err"
+check "send to an unknown user exits 1" [ $? -eq 1 ]
+"${A[@]}" --server "ftp://$addr" friends >"$tmp/out" 2>"$tmp/err"
+check "a bad --server is a usage error (2)" [ $? -eq 2 ]
+
+kill -TERM "$server_pid"
+wait "$server_pid"
+check "courier-server stops cleanly on SIGTERM" [ $? -eq 0 ]
+server_pid=""
+"${A[@]}" friends >"$tmp/out" 2>"$tmp/err"
+check "an unreachable server exits 3" [ $? -eq 3 ]
+
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
