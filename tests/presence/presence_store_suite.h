@@ -33,6 +33,7 @@
 
 #include "courier/clock.h"
 #include "courier/presence_store.h"
+#include "presence/presence_test_support.h"
 #include "support/status_matchers.h"
 
 #ifndef COURIER_PRESENCE_BACKEND
@@ -40,40 +41,6 @@
 #endif
 
 namespace courier::testing {
-
-// Collects signals from a handler running on the store's thread.
-class SignalInbox {
- public:
-  absl::AnyInvocable<void(const Signal&)> Handler() {
-    return [this](const Signal& s) {
-      std::lock_guard<std::mutex> lock(mu_);
-      signals_.push_back(s);
-      threads_.push_back(std::this_thread::get_id());
-      cv_.notify_all();
-    };
-  }
-
-  // Waits until at least `n` signals arrived; false after a generous deadline.
-  bool WaitFor(std::size_t n, std::chrono::seconds deadline = std::chrono::seconds(20)) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, deadline, [&] { return signals_.size() >= n; });
-  }
-
-  std::vector<Signal> signals() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return signals_;
-  }
-  std::vector<std::thread::id> threads() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return threads_;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<Signal> signals_;
-  std::vector<std::thread::id> threads_;
-};
 
 inline constexpr TimeMs kSuiteTtlMs = 30'000;
 
@@ -98,14 +65,6 @@ class PresenceSuite {
 };
 
 }  // namespace courier::testing
-
-// COURIER_REQUIRE_OK on a temporary StatusOr would read its status after the
-// temporary is gone; keep the value alive for the check.
-#define COURIER_PRESENCE_OK(expr)      \
-  do {                                 \
-    const auto courier_value_ = (expr); \
-    COURIER_REQUIRE_OK(courier_value_); \
-  } while (false)
 
 #define COURIER_PRESENCE_TEST(name, tags) \
   TEMPLATE_TEST_CASE_METHOD(::courier::testing::PresenceSuite, "PresenceStore: " name, \

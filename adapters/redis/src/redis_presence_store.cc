@@ -372,12 +372,21 @@ class RedisPresenceStore final : public PresenceStore {
       }
       if (sub_ == nullptr) {
         absl::Status connected = ConnectAll();
+        bool first_attempt = false;
         {
           absl::MutexLock lock(&mu_);
           if (!first_attempt_done_) {
+            first_attempt = true;
             first_attempt_done_ = true;
             first_status_ = connected;
           }
+        }
+        if (!connected.ok() && first_attempt && !options_.open_while_unreachable) {
+          // The factory reports the failure and destroys the store.
+          absl::MutexLock lock(&mu_);
+          degraded_ = true;
+          mu_.Await(absl::Condition(&stopping_));
+          break;
         }
         if (!connected.ok()) {
           {
