@@ -5,21 +5,21 @@
 // refreshed + ttl > now; an expired one counts as gone, and the time it was
 // last refreshed becomes the user's last seen when no live device remains.
 #include <algorithm>
+#include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "courier/memory.h"
 #include "courier/status.h"
 
@@ -58,14 +58,15 @@ class SignalDispatcher {
   SignalDispatcher() : thread_([this] { Loop(); }) {}
   ~SignalDispatcher() {
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       stopping_ = true;
     }
+    work_.notify_all();
     thread_.join();
   }
 
   absl::Status Subscribe(const NodeId& node, absl::AnyInvocable<void(const Signal&)> handler) {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     if (handlers_.contains(node)) {
       return absl::FailedPreconditionError(
           absl::StrCat("node '", node, "' already has a subscriber"));
@@ -76,37 +77,36 @@ class SignalDispatcher {
 
   void Unsubscribe(const NodeId& node) {
     std::shared_ptr<Handler> removed;
-    absl::MutexLock lock(&mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     auto it = handlers_.find(node);
     if (it == handlers_.end()) return;
     removed = std::move(it->second);
     handlers_.erase(it);
     if (std::this_thread::get_id() == thread_.get_id()) return;
-    while (running_ == removed.get()) idle_.Wait(&mu_);
+    idle_.wait(lock, [&] { return running_ != removed.get(); });
     // `removed` is released after the lock (declared before it), outside any
     // handler call.
   }
 
   absl::Status Post(const NodeId& node, const Signal& signal) {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     if (!handlers_.contains(node)) return absl::OkStatus();  // nobody listens: dropped
     if (queue_.size() >= kMaxQueuedSignals) {
       return absl::ResourceExhaustedError(
           absl::StrCat("signal queue full (", kMaxQueuedSignals, ")"));
     }
     queue_.emplace_back(node, signal);
+    work_.notify_one();
     return absl::OkStatus();
   }
 
  private:
   using Handler = absl::AnyInvocable<void(const Signal&)>;
 
-  bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !queue_.empty(); }
-
   void Loop() {
-    absl::MutexLock lock(&mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     while (true) {
-      mu_.Await(absl::Condition(this, &SignalDispatcher::HasWork));
+      work_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (stopping_) return;
       auto [node, signal] = std::move(queue_.front());
       queue_.pop_front();
@@ -114,21 +114,24 @@ class SignalDispatcher {
       if (it == handlers_.end()) continue;
       std::shared_ptr<Handler> handler = it->second;
       running_ = handler.get();
-      mu_.Unlock();
+      lock.unlock();
       (*handler)(signal);
       handler.reset();  // may destroy an unsubscribed handler, before Unsubscribe returns
-      mu_.Lock();
+      lock.lock();
       running_ = nullptr;
-      idle_.SignalAll();
+      idle_.notify_all();
     }
   }
 
-  absl::Mutex mu_;
-  absl::flat_hash_map<NodeId, std::shared_ptr<Handler>> handlers_ ABSL_GUARDED_BY(mu_);
-  std::deque<std::pair<NodeId, Signal>> queue_ ABSL_GUARDED_BY(mu_);
-  Handler* running_ ABSL_GUARDED_BY(mu_) = nullptr;
-  absl::CondVar idle_;  // signalled when a handler call ends
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // std::mutex rather than absl::Mutex: TSan sees it in Debian's build.
+  std::mutex mu_;
+  std::condition_variable work_;  // a signal was queued, or stopping
+  std::condition_variable idle_;  // a handler call ended
+  // Guarded by mu_:
+  absl::flat_hash_map<NodeId, std::shared_ptr<Handler>> handlers_;
+  std::deque<std::pair<NodeId, Signal>> queue_;
+  Handler* running_ = nullptr;
+  bool stopping_ = false;
   std::thread thread_;  // last: starts after every field above exists
 };
 
@@ -141,7 +144,7 @@ class MemoryPresenceStore final : public PresenceStore {
     COURIER_RETURN_IF_ERROR(ValidateName("user", user));
     COURIER_RETURN_IF_ERROR(ValidateName("device", device));
     COURIER_RETURN_IF_ERROR(ValidateName("node", node));
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     UserEntry& entry = users_[user];
     Expire(entry, now);
     ConnectOutcome outcome;
@@ -157,7 +160,7 @@ class MemoryPresenceStore final : public PresenceStore {
     COURIER_RETURN_IF_ERROR(ValidateName("user", user));
     COURIER_RETURN_IF_ERROR(ValidateName("device", device));
     COURIER_RETURN_IF_ERROR(ValidateName("node", node));
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     UserEntry& entry = users_[user];
     Expire(entry, now);
     auto it = entry.devices.find(device);
@@ -176,7 +179,7 @@ class MemoryPresenceStore final : public PresenceStore {
     const TimeMs now = clock_.NowMs();
     std::vector<Presence> result;
     result.reserve(users.size());
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     for (const UserId& user : users) {
       Presence& p = result.emplace_back();
       p.user = user;
@@ -202,7 +205,7 @@ class MemoryPresenceStore final : public PresenceStore {
       COURIER_RETURN_IF_ERROR(ValidateName("user", user));
       COURIER_RETURN_IF_ERROR(ValidateName("device", device));
     }
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     for (const auto& [user, device] : sessions) {
       UserEntry& entry = users_[user];
       Expire(entry, now);
@@ -239,8 +242,8 @@ class MemoryPresenceStore final : public PresenceStore {
   };
 
   // Drops registrations not refreshed within the TTL; the latest of them
-  // becomes last seen.
-  void Expire(UserEntry& entry, TimeMs now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  // becomes last seen. REQUIRES: mu_ held.
+  void Expire(UserEntry& entry, TimeMs now) {
     for (auto it = entry.devices.begin(); it != entry.devices.end();) {
       if (it->second.refreshed + ttl_ms_ > now) {
         ++it;
@@ -254,8 +257,8 @@ class MemoryPresenceStore final : public PresenceStore {
 
   const Clock& clock_;
   const TimeMs ttl_ms_;
-  absl::Mutex mu_;
-  absl::flat_hash_map<UserId, UserEntry> users_ ABSL_GUARDED_BY(mu_);
+  std::mutex mu_;
+  absl::flat_hash_map<UserId, UserEntry> users_;  // guarded by mu_
   SignalDispatcher dispatcher_;
 };
 

@@ -12,22 +12,23 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/random/random.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "courier/memory.h"
 #include "courier/redis.h"
@@ -72,9 +73,10 @@ class RedisPresenceStore final : public PresenceStore {
 
   ~RedisPresenceStore() override {
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       stopping_ = true;
     }
+    state_.notify_all();
     Wake();
     if (io_.joinable()) io_.join();
     local_.reset();  // joins the dispatcher while every member still exists
@@ -88,17 +90,17 @@ class RedisPresenceStore final : public PresenceStore {
       return absl::InternalError(absl::StrCat("redis presence: eventfd: ", std::strerror(errno)));
     }
     io_ = std::thread([this] { IoLoop(); });
-    absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(&first_attempt_done_));
+    std::unique_lock<std::mutex> lock(mu_);
+    state_.wait(lock, [this] { return first_attempt_done_; });
     return first_status_;
   }
 
   absl::StatusOr<ConnectOutcome> Connect(const UserId& user, const DeviceId& device,
                                          const NodeId& node, TimeMs now) override {
-    absl::MutexLock command_lock(&cmd_mu_);
+    std::lock_guard<std::mutex> command_lock(cmd_mu_);
     COURIER_ASSIGN_OR_RETURN(ConnectOutcome local, local_->Connect(user, device, node, now));
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       sessions_[SessionKey(user, device)] = LocalSession{node, now};
     }
     if (cmd_ == nullptr) return local;
@@ -124,10 +126,10 @@ class RedisPresenceStore final : public PresenceStore {
 
   absl::StatusOr<bool> Disconnect(const UserId& user, const DeviceId& device, const NodeId& node,
                                   TimeMs now) override {
-    absl::MutexLock command_lock(&cmd_mu_);
+    std::lock_guard<std::mutex> command_lock(cmd_mu_);
     COURIER_ASSIGN_OR_RETURN(bool local_last, local_->Disconnect(user, device, node, now));
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       auto it = sessions_.find(SessionKey(user, device));
       if (it != sessions_.end() && it->second.node == node) sessions_.erase(it);
     }
@@ -139,7 +141,7 @@ class RedisPresenceStore final : public PresenceStore {
       MarkDown(reply.ok() ? absl::InternalError("redis disconnect script: unexpected reply")
                           : reply.status());
     }
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     missed_.push_back(MissedDisconnect{user, device, node, now});
     if (missed_.size() > options_.max_pending_disconnects) missed_.pop_front();
     return local_last;
@@ -152,7 +154,7 @@ class RedisPresenceStore final : public PresenceStore {
     }
     for (const UserId& user : users) COURIER_RETURN_IF_ERROR(ValidateName("user", user));
     {
-      absl::MutexLock command_lock(&cmd_mu_);
+      std::lock_guard<std::mutex> command_lock(cmd_mu_);
       if (cmd_ != nullptr) {
         std::vector<Command> commands;
         commands.reserve(users.size() * 2);
@@ -175,10 +177,10 @@ class RedisPresenceStore final : public PresenceStore {
 
   absl::Status Heartbeat(const NodeId& node, absl::Span<const DeviceOnNode> sessions,
                          TimeMs now) override {
-    absl::MutexLock command_lock(&cmd_mu_);
+    std::lock_guard<std::mutex> command_lock(cmd_mu_);
     COURIER_RETURN_IF_ERROR(local_->Heartbeat(node, sessions, now));
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       for (const auto& [user, device] : sessions) {
         auto [it, inserted] = sessions_.try_emplace(SessionKey(user, device), LocalSession{node, now});
         // A session that moved to another local node stays there while live.
@@ -206,13 +208,13 @@ class RedisPresenceStore final : public PresenceStore {
     const std::string payload = EncodeSignal(signal);
     COURIER_RETURN_IF_ERROR(DecodeSignal(payload).status());  // what we send must parse
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       if (subs_.contains(to_node)) {
         // Subscribed on this store: no round trip through Redis.
         return local_->Publish(to_node, signal);
       }
     }
-    absl::MutexLock command_lock(&cmd_mu_);
+    std::lock_guard<std::mutex> command_lock(cmd_mu_);
     if (cmd_ == nullptr) {
       return absl::UnavailableError(
           absl::StrCat("redis presence: Redis unreachable, signal to node '", to_node,
@@ -231,7 +233,7 @@ class RedisPresenceStore final : public PresenceStore {
     COURIER_RETURN_IF_ERROR(ValidateName("node", node));
     if (!handler) return absl::InvalidArgumentError("empty signal handler");
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       if (subs_.contains(node)) {
         return absl::FailedPreconditionError(
             absl::StrCat("node '", node, "' already has a subscriber"));
@@ -239,36 +241,34 @@ class RedisPresenceStore final : public PresenceStore {
       subs_[node] = false;
     }
     if (absl::Status s = local_->Subscribe(node, std::move(handler)); !s.ok()) {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       subs_.erase(node);
       return s;
     }
     Wake();
     // Wait until Redis confirms, so that a Publish from another node after
     // this returns is received. While Redis is down, local signals only.
-    absl::MutexLock lock(&mu_);
-    auto settled = [this, &node]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    std::unique_lock<std::mutex> lock(mu_);
+    state_.wait_for(lock, std::chrono::milliseconds(options_.command_timeout_ms), [&] {
       auto it = subs_.find(node);
       return it == subs_.end() || it->second || degraded_ || stopping_;
-    };
-    mu_.AwaitWithTimeout(absl::Condition(&settled),
-                         absl::Milliseconds(options_.command_timeout_ms));
+    });
     return absl::OkStatus();
   }
 
   void Unsubscribe(const NodeId& node) override {
     local_->Unsubscribe(node);  // no handler call runs after this
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       subs_.erase(node);
     }
     Wake();
   }
 
  private:
+  // REQUIRES: cmd_mu_ held (reads the script sha).
   Command HeartbeatCommand(const UserId& user, const NodeId& node,
-                           const std::vector<DeviceId>& devices, TimeMs now)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cmd_mu_) {
+                           const std::vector<DeviceId>& devices, TimeMs now) {
     Command command = {"EVALSHA",          heartbeat_sha_,     "2",
                        schema_.OnlineKey(user), schema_.LastSeenKey(user), node,
                        std::to_string(now), std::to_string(options_.ttl_ms)};
@@ -332,14 +332,15 @@ class RedisPresenceStore final : public PresenceStore {
   }
 
   // Drops the command connection after `cause`, tells the I/O thread to
-  // reconnect, and logs the first failure of an outage.
-  void MarkDown(const absl::Status& cause) ABSL_EXCLUSIVE_LOCKS_REQUIRED(cmd_mu_) {
+  // reconnect, and logs the first failure of an outage. REQUIRES: cmd_mu_ held.
+  void MarkDown(const absl::Status& cause) {
     cmd_.reset();
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       reconnect_ = true;
       if (!degraded_) {
         degraded_ = true;
+        state_.notify_all();
         spdlog::warn(
             "courier::redis: {}:{} unreachable ({}); serving presence from local memory and "
             "reconnecting with backoff",
@@ -363,7 +364,7 @@ class RedisPresenceStore final : public PresenceStore {
     int attempt = 0;
     while (true) {
       {
-        absl::MutexLock lock(&mu_);
+        std::lock_guard<std::mutex> lock(mu_);
         if (stopping_) break;
         if (reconnect_) {
           reconnect_ = false;
@@ -374,23 +375,24 @@ class RedisPresenceStore final : public PresenceStore {
         absl::Status connected = ConnectAll();
         bool first_attempt = false;
         {
-          absl::MutexLock lock(&mu_);
+          std::lock_guard<std::mutex> lock(mu_);
           if (!first_attempt_done_) {
             first_attempt = true;
             first_attempt_done_ = true;
             first_status_ = connected;
+            state_.notify_all();
           }
         }
         if (!connected.ok() && first_attempt && !options_.open_while_unreachable) {
           // The factory reports the failure and destroys the store.
-          absl::MutexLock lock(&mu_);
+          std::unique_lock<std::mutex> lock(mu_);
           degraded_ = true;
-          mu_.Await(absl::Condition(&stopping_));
+          state_.wait(lock, [this] { return stopping_; });
           break;
         }
         if (!connected.ok()) {
           {
-            absl::MutexLock command_lock(&cmd_mu_);
+            std::lock_guard<std::mutex> command_lock(cmd_mu_);
             MarkDown(connected);
           }
           const double u = absl::Uniform(random, 0.0, 1.0);
@@ -402,7 +404,7 @@ class RedisPresenceStore final : public PresenceStore {
       absl::Status step = SyncSubscriptions();
       if (step.ok()) step = PollOnce();
       if (!step.ok()) {
-        absl::MutexLock command_lock(&cmd_mu_);
+        std::lock_guard<std::mutex> command_lock(cmd_mu_);
         MarkDown(step);
       }
     }
@@ -423,13 +425,13 @@ class RedisPresenceStore final : public PresenceStore {
     COURIER_ASSIGN_OR_RETURN(std::unique_ptr<RedisConnection> subscriber,
                              RedisConnection::Open(options_));
     {
-      absl::MutexLock command_lock(&cmd_mu_);
+      std::lock_guard<std::mutex> command_lock(cmd_mu_);
       connect_sha_ = std::string(ReplyText(*shas[0]));
       disconnect_sha_ = std::string(ReplyText(*shas[1]));
       heartbeat_sha_ = std::string(ReplyText(*shas[2]));
       COURIER_ASSIGN_OR_RETURN(std::size_t restored, Resync(*command));
       cmd_ = std::move(command);
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       reconnect_ = false;
       if (degraded_) {
         degraded_ = false;
@@ -444,15 +446,14 @@ class RedisPresenceStore final : public PresenceStore {
   }
 
   // Replays missed disconnects, then re-registers every live local session.
-  // Returns how many sessions were re-registered.
-  absl::StatusOr<std::size_t> Resync(RedisConnection& connection)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cmd_mu_) {
+  // Returns how many sessions were re-registered. REQUIRES: cmd_mu_ held.
+  absl::StatusOr<std::size_t> Resync(RedisConnection& connection) {
     const TimeMs now = clock_.NowMs();
     std::vector<Command> commands;
     std::map<std::pair<UserId, NodeId>, std::vector<DeviceId>> live;
     std::size_t restored = 0;
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       for (const MissedDisconnect& m : missed_) {
         commands.push_back({"EVALSHA", disconnect_sha_, "2", schema_.OnlineKey(m.user),
                             schema_.LastSeenKey(m.user), m.device, m.node,
@@ -472,7 +473,7 @@ class RedisPresenceStore final : public PresenceStore {
       commands.push_back(HeartbeatCommand(user_node.first, user_node.second, devices, now));
     }
     COURIER_RETURN_IF_ERROR(RunBatched(connection, commands).status());
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     missed_.clear();
     return restored;
   }
@@ -482,12 +483,13 @@ class RedisPresenceStore final : public PresenceStore {
   absl::Status SyncSubscriptions() {
     std::vector<NodeId> add, remove;
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       for (auto& [node, confirmed] : subs_) {
         if (!sent_.contains(node)) {
           add.push_back(node);
         } else if (!confirmed && confirmed_.contains(node)) {
           confirmed = true;
+          state_.notify_all();
         }
       }
       for (const NodeId& node : sent_) {
@@ -541,9 +543,10 @@ class RedisPresenceStore final : public PresenceStore {
       if (signal.ok()) local_->Publish(*node, *signal).IgnoreError();
     } else if (kind == "subscribe") {
       confirmed_.insert(*node);
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       auto it = subs_.find(*node);
       if (it != subs_.end()) it->second = true;
+      state_.notify_all();
     } else if (kind == "unsubscribe") {
       confirmed_.erase(*node);
     }
@@ -560,7 +563,7 @@ class RedisPresenceStore final : public PresenceStore {
     const absl::Time deadline = absl::Now() + absl::Milliseconds(ms);
     while (true) {
       {
-        absl::MutexLock lock(&mu_);
+        std::lock_guard<std::mutex> lock(mu_);
         if (stopping_) return false;
       }
       const absl::Duration left = deadline - absl::Now();
@@ -577,21 +580,26 @@ class RedisPresenceStore final : public PresenceStore {
   std::unique_ptr<PresenceStore> local_;  // this process's sessions + the dispatcher
 
   // The command connection; null while Redis is unreachable.
-  absl::Mutex cmd_mu_ ABSL_ACQUIRED_BEFORE(mu_);
-  std::unique_ptr<RedisConnection> cmd_ ABSL_GUARDED_BY(cmd_mu_);
-  std::string connect_sha_ ABSL_GUARDED_BY(cmd_mu_);
-  std::string disconnect_sha_ ABSL_GUARDED_BY(cmd_mu_);
-  std::string heartbeat_sha_ ABSL_GUARDED_BY(cmd_mu_);
+  // std::mutex rather than absl::Mutex: TSan sees it in Debian's build.
+  // Lock order: cmd_mu_, then the memory store's lock, then mu_.
+  std::mutex cmd_mu_;
+  // Guarded by cmd_mu_; cmd_ is null while Redis is unreachable.
+  std::unique_ptr<RedisConnection> cmd_;
+  std::string connect_sha_;
+  std::string disconnect_sha_;
+  std::string heartbeat_sha_;
 
-  absl::Mutex mu_;
-  absl::flat_hash_map<SessionKey, LocalSession> sessions_ ABSL_GUARDED_BY(mu_);
-  std::deque<MissedDisconnect> missed_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<NodeId, bool> subs_ ABSL_GUARDED_BY(mu_);  // node -> Redis confirmed
-  bool degraded_ ABSL_GUARDED_BY(mu_) = false;   // between a failure and the next resync
-  bool reconnect_ ABSL_GUARDED_BY(mu_) = false;  // the I/O thread must reconnect
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  bool first_attempt_done_ ABSL_GUARDED_BY(mu_) = false;
-  absl::Status first_status_ ABSL_GUARDED_BY(mu_);
+  std::mutex mu_;
+  std::condition_variable state_;  // any of the flags below, or a confirmation, changed
+  // Guarded by mu_:
+  absl::flat_hash_map<SessionKey, LocalSession> sessions_;
+  std::deque<MissedDisconnect> missed_;
+  absl::flat_hash_map<NodeId, bool> subs_;  // node -> Redis confirmed
+  bool degraded_ = false;   // between a failure and the next resync
+  bool reconnect_ = false;  // the I/O thread must reconnect
+  bool stopping_ = false;
+  bool first_attempt_done_ = false;
+  absl::Status first_status_;
 
   // The I/O thread's own.
   std::unique_ptr<RedisConnection> sub_;
