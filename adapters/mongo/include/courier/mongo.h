@@ -1,0 +1,115 @@
+// courier/mongo.h: MessageStore and AccountStore on MongoDB (mongo-c-driver).
+//
+// Collections (in `database`):
+//   inbox_events     one document per inbox event {u, s, k, m, p, b, st, t};
+//                    unique index (u, s); index (t) for pruning.
+//   inbox_heads      one document per user: the inbox head (the seq counter)
+//                    and the device cursors {_id: user, head, maxc, dev: [{d, c}]}.
+//   messages         status of every received message {_id: id, r, snd, cid,
+//                    s, t, st}; unique index (snd, cid) makes sends
+//                    idempotent; index (r, st, s) serves acks.
+//   users, last_seen, friend_requests, friends   the AccountStore.
+// The indexes are created on open (an existing index is left alone).
+//
+// A seq comes from `findAndModify {$inc: {head: 1}}` on the recipient's
+// inbox_heads document, so concurrent servers never hand out the same seq.
+// A Write batch runs in ONE multi-document transaction when the deployment
+// supports them (a replica set or a sharded cluster; see `transactions`), its
+// events inserted with one bulk insert_many; a conflict with a concurrent
+// batch (TransientTransactionError, a duplicate (sender, cid) racing in)
+// rolls the batch back and runs it again, where the duplicate takes the
+// idempotent path. On a standalone server there are no transactions: every
+// op is still applied (receipts exactly once by conditional updates), but a
+// batch is not atomic and a crash in the middle can leave a gap in an inbox;
+// run a replica set in production (see adapters/mongo/README.md).
+//
+// Errors: driver and server errors map once to canonical codes, keeping the
+// driver's text: no server selectable, network errors, "not primary" ->
+// kUnavailable; socket or server time limits (MaxTimeMSExpired, write
+// concern timeout) -> kDeadlineExceeded; conflicts left after the retries
+// -> kAborted; authentication -> kUnauthenticated / kPermissionDenied.
+//
+// Ownership: the factories return stores owned by the caller; each owns its
+//   mongoc_client_pool_t.
+// Thread-safety: the stores are safe for concurrent use by any number of
+//   threads (each call takes one client from the pool).
+// Blocking: every call blocks until the server answers or the timeouts below
+//   pass: server selection (serverSelectionTimeoutMS), each socket read or
+//   write (socketTimeoutMS), and the wait for a pooled client.
+#ifndef COURIER_ADAPTERS_MONGO_MONGO_H_
+#define COURIER_ADAPTERS_MONGO_MONGO_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "courier/account_store.h"
+#include "courier/message_store.h"
+
+namespace courier::mongo {
+
+enum class MongoTransactions {
+  kAuto,      // use transactions when the deployment is a replica set or sharded
+  kRequired,  // refuse to open (kFailedPrecondition) on a standalone server
+  kOff,       // never (tests, or a standalone server on purpose)
+};
+
+struct MongoOptions {
+  // --- where
+  // A MongoDB connection string, e.g.
+  // "mongodb://h1:27017,h2:27017,h3:27017/?replicaSet=rs0". Options in the
+  // URI are kept; the timeouts below override the same ones in the URI.
+  std::string uri;
+  // The database holding Courier's collections. 1-63 of [A-Za-z0-9_-].
+  std::string database = "courier";
+
+  // --- durability
+  // Write concern of every write and transaction commit: "majority" by
+  // default (acknowledged by a majority of the replica set), or a number of
+  // members ("1" = the primary alone).
+  std::string write_concern_w = "majority";
+  // Wait for the journal (on-disk) before acknowledging. Default on: a
+  // committed send survives a power cut.
+  bool journal = true;
+  // wtimeout: how long the server waits for the write concern, then
+  // kDeadlineExceeded (the write may still be applied).
+  std::int64_t write_concern_timeout_ms = 10'000;
+
+  // --- timeouts
+  std::int64_t server_selection_timeout_ms = 5'000;
+  std::int64_t connect_timeout_ms = 5'000;
+  // Each socket read or write; bounds every call against a silent server.
+  std::int64_t socket_timeout_ms = 15'000;
+  // Server-side limit of each query (maxTimeMS).
+  std::int64_t max_time_ms = 10'000;
+  // Wait for a free pooled client, then kUnavailable.
+  std::int64_t pool_wait_timeout_ms = 10'000;
+
+  // --- behaviour
+  int pool_size = 16;  // the most clients (connections per server) at once
+  MongoTransactions transactions = MongoTransactions::kAuto;
+  // Attempts of one Write batch on a transient transaction error or a
+  // duplicate (sender, cid) racing in. At least 1.
+  int max_batch_attempts = 10;
+};
+
+// Options from a URI as given to courier-server's --store flag:
+// "mongodb://..." or "mongodb+srv://...". Courier-specific query parameters
+// are taken out and the rest is passed to the driver unchanged:
+//   courier_database=NAME, courier_w=majority|N, courier_journal=true|false,
+//   courier_transactions=auto|required|off, courier_pool_size=N.
+// The path of the URI ("mongodb://h/NAME") also names the database.
+// kInvalidArgument for another scheme or a bad value.
+absl::StatusOr<MongoOptions> MongoOptionsFromUrl(std::string_view url);
+
+// Connects (a server must be selectable within the server selection
+// timeout, else kUnavailable), creates the indexes and returns the store.
+// kInvalidArgument for bad options.
+absl::StatusOr<std::unique_ptr<MessageStore>> OpenMessageStore(const MongoOptions& options);
+absl::StatusOr<std::unique_ptr<AccountStore>> OpenAccountStore(const MongoOptions& options);
+
+}  // namespace courier::mongo
+
+#endif  // COURIER_ADAPTERS_MONGO_MONGO_H_

@@ -1,0 +1,159 @@
+// The client pool of courier::mongo and the handful of driver calls the
+// stores make, each returning a status from MongoStatus().
+//
+// Internal to courier::mongo (not installed).
+// Thread-safety: MongoPool is safe for concurrent use; a MongoCall belongs
+//   to one thread (it holds one pooled client).
+// Blocking: every call blocks until the server answers or a driver timeout
+//   (server selection, socket) passes.
+#ifndef COURIER_ADAPTERS_MONGO_MONGO_CLIENT_H_
+#define COURIER_ADAPTERS_MONGO_MONGO_CLIENT_H_
+
+#include <mongoc/mongoc.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "courier/mongo.h"
+
+namespace courier::mongo {
+
+// An owned BSON document.
+class Doc {
+ public:
+  Doc() { bson_init(&b_); }
+  explicit Doc(const bson_t* from) { bson_copy_to(from, &b_); }
+  Doc(const Doc& o) { bson_copy_to(&o.b_, &b_); }
+  Doc& operator=(const Doc& o) {
+    if (this != &o) {
+      bson_destroy(&b_);
+      bson_copy_to(&o.b_, &b_);
+    }
+    return *this;
+  }
+  ~Doc() { bson_destroy(&b_); }
+  bson_t* get() { return &b_; }
+  const bson_t* get() const { return &b_; }
+
+  // Field readers with a default for a missing field.
+  std::int64_t Int(const char* key, std::int64_t fallback = 0) const;
+  std::string Str(const char* key) const;    // UTF-8 or binary
+  bool Has(const char* key) const;
+
+ private:
+  bson_t b_;
+};
+
+// BSON builders that take byte strings with their length.
+void AppendStr(bson_t* b, const char* key, absl::string_view v);
+void AppendBin(bson_t* b, const char* key, absl::string_view v);
+
+// Returns "{prefix}/{suffix}": the _id of a pair document (names never
+// contain '/').
+std::string PairId(absl::string_view a, absl::string_view b);
+
+class MongoPool;
+
+// One pooled client, and optionally a transaction on it. Collections are
+// fetched once per call.
+class MongoCall {
+ public:
+  MongoCall(const MongoPool& pool, mongoc_client_t* client);
+  MongoCall(const MongoCall&) = delete;
+  MongoCall& operator=(const MongoCall&) = delete;
+  ~MongoCall();
+
+  mongoc_client_t* client() const { return client_; }
+  // Operations after this run inside `session`'s transaction (null: none).
+  void set_session(mongoc_client_session_t* session) { session_ = session; }
+  bool in_transaction() const { return session_ != nullptr; }
+
+  // Documents matching `filter` with `opts` (sort, limit, projection).
+  absl::Status Find(const char* coll, const bson_t& filter, const bson_t* opts,
+                    const std::function<void(const Doc&)>& each);
+  absl::StatusOr<std::optional<Doc>> FindOne(const char* coll, const bson_t& filter,
+                                             const bson_t* projection = nullptr);
+  // findAndModify returning the new document (upserting when asked).
+  absl::StatusOr<std::optional<Doc>> FindAndModify(const char* coll, const bson_t& query,
+                                                   const bson_t& update, bool upsert);
+  // Returns the modified count (or, with `upsert`, modified + upserted).
+  absl::StatusOr<std::int64_t> UpdateOne(const char* coll, const bson_t& filter,
+                                         const bson_t& update, bool upsert,
+                                         const bson_t* array_filters = nullptr);
+  absl::StatusOr<std::int64_t> UpdateMany(const char* coll, const bson_t& filter,
+                                          const bson_t& update);
+  // kAlreadyExists on a duplicate key.
+  absl::Status InsertOne(const char* coll, const bson_t& doc);
+  absl::Status InsertMany(const char* coll, const std::vector<Doc>& docs);
+  absl::StatusOr<std::int64_t> DeleteMany(const char* coll, const bson_t& filter);
+  absl::StatusOr<std::int64_t> DeleteOne(const char* coll, const bson_t& filter);
+
+ private:
+  mongoc_collection_t* Coll(const char* name);
+  // `opts` plus the session (and maxTimeMS for reads outside transactions).
+  absl::Status BaseOpts(bson_t* opts, bool read);
+
+  const MongoPool& pool_;
+  mongoc_client_t* client_;
+  mongoc_client_session_t* session_ = nullptr;
+  std::map<std::string, mongoc_collection_t*> colls_;
+};
+
+class MongoPool {
+ public:
+  // Connects (selects a writable server), decides on transactions, and
+  // creates `indexes`: collection -> list of {keys, unique} index specs.
+  struct Index {
+    const char* collection;
+    const char* name;
+    Doc keys;
+    bool unique;
+  };
+  static absl::StatusOr<std::unique_ptr<MongoPool>> Open(const MongoOptions& options,
+                                                         const std::vector<Index>& indexes);
+  MongoPool(const MongoPool&) = delete;
+  MongoPool& operator=(const MongoPool&) = delete;
+  ~MongoPool();
+
+  const MongoOptions& options() const { return options_; }
+  bool transactions() const { return transactions_; }
+
+  // Runs `fn` with one pooled client (kUnavailable when none frees up in
+  // time).
+  absl::Status WithClient(const std::function<absl::Status(MongoCall&)>& fn) const;
+
+  // Runs `fn` atomically: in a transaction when the deployment has them,
+  // retried as a whole on transient errors and on kAlreadyExists (a
+  // duplicate key racing in) up to max_batch_attempts times; `fn` must
+  // reset any state it builds at its start. Without transactions `fn` runs
+  // once, directly.
+  absl::Status RunAtomic(const std::function<absl::Status(MongoCall&)>& fn) const;
+
+  // A writable server is selectable and answers ping.
+  absl::Status Ping() const;
+
+ private:
+  explicit MongoPool(MongoOptions options) : options_(std::move(options)) {}
+  absl::Status Init(const std::vector<Index>& indexes);
+
+  const MongoOptions options_;
+  mongoc_uri_t* uri_ = nullptr;
+  mongoc_client_pool_t* pool_ = nullptr;
+  mongoc_transaction_opt_t* txn_opts_ = nullptr;
+  bool transactions_ = false;
+};
+
+// kInvalidArgument naming the first bad field.
+absl::Status ValidateOptions(const MongoOptions& options);
+
+}  // namespace courier::mongo
+
+#endif  // COURIER_ADAPTERS_MONGO_MONGO_CLIENT_H_

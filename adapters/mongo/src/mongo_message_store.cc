@@ -1,0 +1,655 @@
+// courier::mongo MessageStore: one transaction per Write batch when the
+// deployment has transactions (see courier/mongo.h for the collections).
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "courier/mongo.h"
+#include "courier/status.h"
+#include "mongo_client.h"
+#include "mongo_error.h"
+
+namespace courier::mongo {
+namespace {
+
+constexpr char kEvents[] = "inbox_events";
+constexpr char kHeads[] = "inbox_heads";
+constexpr char kMessages[] = "messages";
+constexpr std::size_t kMaxBodyBytes = 15 << 20;  // under MongoDB's 16 MiB document limit
+constexpr std::int64_t kMaxInt = std::numeric_limits<std::int64_t>::max();
+
+bool ValidMessageId(absl::string_view id) {
+  if (id.empty() || id.size() > kMaxIdBytes) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '-';
+  });
+}
+
+absl::Status Validate(const WriteOp& op) {
+  if (const auto* a = std::get_if<AppendOp>(&op)) {
+    COURIER_RETURN_IF_ERROR(ValidateName("sender", a->sender));
+    COURIER_RETURN_IF_ERROR(ValidateName("recipient", a->recipient));
+    COURIER_RETURN_IF_ERROR(ValidateClientId(a->cid));
+    if (!ValidMessageId(a->id)) {
+      return absl::InvalidArgumentError("message id must be 1-64 of [A-Za-z0-9_-]");
+    }
+    if (a->body.size() > kMaxBodyBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("body of ", a->body.size(), " bytes exceeds ", kMaxBodyBytes));
+    }
+    return absl::OkStatus();
+  }
+  if (const auto* a = std::get_if<AttachOp>(&op)) {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", a->user));
+    return ValidateName("device", a->device);
+  }
+  if (const auto* a = std::get_if<AckOp>(&op)) {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", a->user));
+    return ValidateName("device", a->device);
+  }
+  return ValidateName("user", std::get<ReadOp>(op).user);
+}
+
+Doc EventDoc(const UserId& user, const Event& e) {
+  Doc d;
+  AppendStr(d.get(), "u", user);
+  BSON_APPEND_INT64(d.get(), "s", static_cast<std::int64_t>(e.seq));
+  BSON_APPEND_INT32(d.get(), "k", static_cast<std::int32_t>(e.kind));
+  AppendStr(d.get(), "m", e.id);
+  AppendStr(d.get(), "p", e.peer);
+  AppendBin(d.get(), "b", e.body);
+  BSON_APPEND_INT32(d.get(), "st", static_cast<std::int32_t>(e.status));
+  BSON_APPEND_INT64(d.get(), "t", e.ts);
+  return d;
+}
+
+Doc IdFilter(absl::string_view id) {
+  Doc d;
+  AppendStr(d.get(), "_id", id);
+  return d;
+}
+
+// {<op>: {<field>: <value>}}, e.g. {$set: {st: 2}}.
+Doc Op(const char* op, const char* field, std::int64_t value) {
+  Doc d;
+  bson_t sub;
+  BSON_APPEND_DOCUMENT_BEGIN(d.get(), op, &sub);
+  BSON_APPEND_INT64(&sub, field, value);
+  bson_append_document_end(d.get(), &sub);
+  return d;
+}
+
+// {$setOnInsert: {maxc: 0, dev: []}} plus `inc` on head.
+Doc HeadUpsert(std::int64_t inc) {
+  Doc d;
+  bson_t sub;
+  if (inc != 0) {
+    BSON_APPEND_DOCUMENT_BEGIN(d.get(), "$inc", &sub);
+    BSON_APPEND_INT64(&sub, "head", inc);
+    bson_append_document_end(d.get(), &sub);
+  }
+  BSON_APPEND_DOCUMENT_BEGIN(d.get(), "$setOnInsert", &sub);
+  if (inc == 0) BSON_APPEND_INT64(&sub, "head", 0);
+  BSON_APPEND_INT64(&sub, "maxc", 0);
+  bson_t arr;
+  BSON_APPEND_ARRAY_BEGIN(&sub, "dev", &arr);
+  bson_append_array_end(&sub, &arr);
+  bson_append_document_end(d.get(), &sub);
+  return d;
+}
+
+// The cursor of `device` in an inbox_heads document.
+std::optional<std::int64_t> DeviceCursor(const Doc& head, absl::string_view device) {
+  bson_iter_t it, arr;
+  if (!bson_iter_init_find(&it, head.get(), "dev") || !BSON_ITER_HOLDS_ARRAY(&it) ||
+      !bson_iter_recurse(&it, &arr)) {
+    return std::nullopt;
+  }
+  while (bson_iter_next(&arr)) {
+    if (!BSON_ITER_HOLDS_DOCUMENT(&arr)) continue;
+    std::uint32_t len = 0;
+    const std::uint8_t* data = nullptr;
+    bson_iter_document(&arr, &len, &data);
+    bson_t inner;
+    if (!bson_init_static(&inner, data, len)) continue;
+    Doc dev(&inner);
+    if (dev.Str("d") == device) return dev.Int("c");
+  }
+  return std::nullopt;
+}
+
+// All cursors of an inbox_heads document.
+std::vector<std::int64_t> AllCursors(const bson_t& head) {
+  std::vector<std::int64_t> out;
+  bson_iter_t it, arr;
+  if (!bson_iter_init_find(&it, &head, "dev") || !BSON_ITER_HOLDS_ARRAY(&it) ||
+      !bson_iter_recurse(&it, &arr)) {
+    return out;
+  }
+  while (bson_iter_next(&arr)) {
+    bson_iter_t c;
+    if (BSON_ITER_HOLDS_DOCUMENT(&arr) && bson_iter_recurse(&arr, &c) &&
+        bson_iter_find(&c, "c") && BSON_ITER_HOLDS_NUMBER(&c)) {
+      out.push_back(bson_iter_as_int64(&c));
+    }
+  }
+  return out;
+}
+
+struct Receipt {
+  UserId sender;
+  MessageId id;
+  MessageStatus status;
+};
+
+class MongoMessageStore final : public MessageStore {
+ public:
+  explicit MongoMessageStore(std::unique_ptr<MongoPool> pool) : pool_(std::move(pool)) {}
+
+  static std::vector<MongoPool::Index> Indexes() {
+    auto keys = [](std::initializer_list<const char*> fields) {
+      Doc d;
+      for (const char* f : fields) BSON_APPEND_INT32(d.get(), f, 1);
+      return d;
+    };
+    return {
+        {kEvents, "u_1_s_1", keys({"u", "s"}), true},
+        {kEvents, "t_1", keys({"t"}), false},
+        {kMessages, "snd_1_cid_1", keys({"snd", "cid"}), true},
+        {kMessages, "r_1_st_1_s_1", keys({"r", "st", "s"}), false},
+    };
+  }
+
+  std::vector<absl::StatusOr<WriteResult>> Write(absl::Span<const WriteOp> ops) override {
+    std::vector<absl::StatusOr<WriteResult>> results(ops.size(),
+                                                     absl::InternalError("not run"));
+    std::vector<std::size_t> valid;
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+      absl::Status s = Validate(ops[i]);
+      if (s.ok()) {
+        valid.push_back(i);
+      } else {
+        results[i] = s;
+      }
+    }
+    if (valid.empty()) return results;
+    std::vector<Doc> events;
+    absl::Status s = pool_->RunAtomic([&](MongoCall& call) -> absl::Status {
+      events.clear();
+      for (std::size_t k = 0; k < valid.size(); ++k) {
+        const std::size_t i = valid[k];
+        absl::Status applied = Apply(call, ops[i], &results[i], &events);
+        if (applied.ok() && !call.in_transaction()) {
+          // Without a transaction each op is applied on its own, its events
+          // right after it.
+          applied = call.InsertMany(kEvents, events);
+          events.clear();
+        }
+        if (!applied.ok()) {
+          if (call.in_transaction()) return applied;  // the batch rolls back
+          for (std::size_t rest = k; rest < valid.size(); ++rest) results[valid[rest]] = applied;
+          return absl::OkStatus();
+        }
+      }
+      return call.InsertMany(kEvents, events);  // one bulk insert per batch
+    });
+    if (!s.ok()) {
+      for (std::size_t i : valid) results[i] = s;
+    }
+    return results;
+  }
+
+  absl::StatusOr<std::vector<Event>> Fetch(const UserId& user, Seq after,
+                                           std::size_t limit) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+    if (limit == 0) return absl::InvalidArgumentError("fetch limit must be at least 1");
+    std::vector<Event> events;
+    if (after >= static_cast<std::uint64_t>(kMaxInt)) return events;
+    Doc filter, opts;
+    AppendStr(filter.get(), "u", user);
+    bson_t range, sort;
+    BSON_APPEND_DOCUMENT_BEGIN(filter.get(), "s", &range);
+    BSON_APPEND_INT64(&range, "$gt", static_cast<std::int64_t>(after));
+    bson_append_document_end(filter.get(), &range);
+    BSON_APPEND_DOCUMENT_BEGIN(opts.get(), "sort", &sort);
+    BSON_APPEND_INT32(&sort, "s", 1);
+    bson_append_document_end(opts.get(), &sort);
+    BSON_APPEND_INT64(opts.get(), "limit",
+                      static_cast<std::int64_t>(std::min<std::size_t>(limit, 1'000'000)));
+    COURIER_RETURN_IF_ERROR(pool_->WithClient([&](MongoCall& call) {
+      return call.Find(kEvents, *filter.get(), opts.get(), [&](const Doc& d) {
+        Event e;
+        e.seq = static_cast<Seq>(d.Int("s"));
+        e.kind = static_cast<EventKind>(d.Int("k", 1));
+        e.id = d.Str("m");
+        e.peer = d.Str("p");
+        e.body = d.Str("b");
+        e.status = static_cast<MessageStatus>(d.Int("st"));
+        e.ts = d.Int("t");
+        events.push_back(std::move(e));
+      });
+    }));
+    return events;
+  }
+
+  absl::StatusOr<Seq> Head(const UserId& user) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+    std::optional<Doc> head;
+    COURIER_RETURN_IF_ERROR(pool_->WithClient([&](MongoCall& call) -> absl::Status {
+      COURIER_ASSIGN_OR_RETURN(head, call.FindOne(kHeads, *IdFilter(user).get()));
+      return absl::OkStatus();
+    }));
+    return head ? static_cast<Seq>(head->Int("head")) : 0;
+  }
+
+  absl::StatusOr<Seq> Cursor(const UserId& user, const DeviceId& device) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+    COURIER_RETURN_IF_ERROR(ValidateName("device", device));
+    std::optional<Doc> head;
+    COURIER_RETURN_IF_ERROR(pool_->WithClient([&](MongoCall& call) -> absl::Status {
+      COURIER_ASSIGN_OR_RETURN(head, call.FindOne(kHeads, *IdFilter(user).get()));
+      return absl::OkStatus();
+    }));
+    if (!head) return 0;
+    return static_cast<Seq>(DeviceCursor(*head, device).value_or(0));
+  }
+
+  absl::StatusOr<MessageStatus> Status(const UserId& recipient,
+                                       const MessageId& id) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("recipient", recipient));
+    const absl::Status not_found =
+        absl::NotFoundError(absl::StrCat("no message ", id, " for ", recipient));
+    if (!ValidMessageId(id)) return not_found;
+    Doc filter = IdFilter(id);
+    AppendStr(filter.get(), "r", recipient);
+    std::optional<Doc> msg;
+    COURIER_RETURN_IF_ERROR(pool_->WithClient([&](MongoCall& call) -> absl::Status {
+      COURIER_ASSIGN_OR_RETURN(msg, call.FindOne(kMessages, *filter.get()));
+      return absl::OkStatus();
+    }));
+    if (!msg) return not_found;
+    return static_cast<MessageStatus>(msg->Int("st"));
+  }
+
+  absl::StatusOr<std::size_t> Prune(const PruneOptions& options) override {
+    std::size_t removed = 0;
+    COURIER_RETURN_IF_ERROR(pool_->WithClient([&](MongoCall& call) -> absl::Status {
+      // Everything older than the TTL.
+      Doc old;
+      bson_t lt;
+      BSON_APPEND_DOCUMENT_BEGIN(old.get(), "t", &lt);
+      BSON_APPEND_INT64(&lt, "$lt", options.now - options.ttl_ms);
+      bson_append_document_end(old.get(), &lt);
+      COURIER_ASSIGN_OR_RETURN(std::int64_t n, RemoveEvents(call, old));
+      removed += static_cast<std::size_t>(n);
+      // Per inbox with devices: acked by all of them and past retention.
+      std::vector<std::pair<std::string, std::int64_t>> floors;
+      Doc with_devices;
+      bson_t exists;
+      BSON_APPEND_DOCUMENT_BEGIN(with_devices.get(), "dev.0", &exists);
+      BSON_APPEND_BOOL(&exists, "$exists", true);
+      bson_append_document_end(with_devices.get(), &exists);
+      COURIER_RETURN_IF_ERROR(
+          call.Find(kHeads, *with_devices.get(), nullptr, [&](const Doc& raw) {
+            const std::vector<std::int64_t> cursors = AllCursors(*raw.get());
+            const std::int64_t floor = *std::min_element(cursors.begin(), cursors.end());
+            if (floor > 0) floors.emplace_back(raw.Str("_id"), floor);
+          }));
+      for (const auto& [user, floor] : floors) {
+        Doc f;
+        AppendStr(f.get(), "u", user);
+        bson_t s, t;
+        BSON_APPEND_DOCUMENT_BEGIN(f.get(), "s", &s);
+        BSON_APPEND_INT64(&s, "$lte", floor);
+        bson_append_document_end(f.get(), &s);
+        BSON_APPEND_DOCUMENT_BEGIN(f.get(), "t", &t);
+        BSON_APPEND_INT64(&t, "$lt", options.now - options.acked_retention_ms);
+        bson_append_document_end(f.get(), &t);
+        COURIER_ASSIGN_OR_RETURN(std::int64_t m, RemoveEvents(call, f));
+        removed += static_cast<std::size_t>(m);
+      }
+      return absl::OkStatus();
+    }));
+    return removed;
+  }
+
+  absl::Status Ping() override { return pool_->Ping(); }
+
+ private:
+  // Deletes the events matching `filter` and the message documents of the
+  // kMessage ones among them.
+  static absl::StatusOr<std::int64_t> RemoveEvents(MongoCall& call, const Doc& filter) {
+    std::vector<std::string> ids;
+    Doc opts, projection;
+    BSON_APPEND_INT32(projection.get(), "m", 1);
+    BSON_APPEND_INT32(projection.get(), "k", 1);
+    BSON_APPEND_DOCUMENT(opts.get(), "projection", projection.get());
+    COURIER_RETURN_IF_ERROR(call.Find(kEvents, *filter.get(), opts.get(), [&](const Doc& d) {
+      if (d.Int("k") == static_cast<std::int64_t>(EventKind::kMessage)) ids.push_back(d.Str("m"));
+    }));
+    constexpr std::size_t kChunk = 1000;
+    for (std::size_t from = 0; from < ids.size(); from += kChunk) {
+      Doc in;
+      bson_t sub, arr;
+      BSON_APPEND_DOCUMENT_BEGIN(in.get(), "_id", &sub);
+      BSON_APPEND_ARRAY_BEGIN(&sub, "$in", &arr);
+      for (std::size_t k = from; k < std::min(ids.size(), from + kChunk); ++k) {
+        AppendStr(&arr, std::to_string(k - from).c_str(), ids[k]);
+      }
+      bson_append_array_end(&sub, &arr);
+      bson_append_document_end(in.get(), &sub);
+      COURIER_RETURN_IF_ERROR(call.DeleteMany(kMessages, *in.get()).status());
+    }
+    return call.DeleteMany(kEvents, *filter.get());
+  }
+
+  // Applies one op; `out` gets the op's own result or error, the returned
+  // status is a failure of the backend (the batch fails).
+  absl::Status Apply(MongoCall& call, const WriteOp& op, absl::StatusOr<WriteResult>* out,
+                     std::vector<Doc>* events) {
+    if (const auto* a = std::get_if<AppendOp>(&op)) return ApplyAppend(call, *a, out, events);
+    if (const auto* a = std::get_if<AttachOp>(&op)) return ApplyAttach(call, *a, out);
+    if (const auto* a = std::get_if<AckOp>(&op)) return ApplyAck(call, *a, out, events);
+    return ApplyRead(call, std::get<ReadOp>(op), out, events);
+  }
+
+  // The first append of (sender, cid), if any.
+  static absl::StatusOr<std::optional<AppendResult>> FindFirst(MongoCall& call,
+                                                               const AppendOp& a) {
+    Doc filter;
+    AppendStr(filter.get(), "snd", a.sender);
+    AppendBin(filter.get(), "cid", a.cid);
+    COURIER_ASSIGN_OR_RETURN(std::optional<Doc> first, call.FindOne(kMessages, *filter.get()));
+    if (!first) return std::optional<AppendResult>();
+    AppendResult r;
+    r.id = first->Str("_id");
+    r.seq = static_cast<Seq>(first->Int("s"));
+    r.ts = first->Int("t");
+    r.duplicate = true;
+    return std::optional<AppendResult>(std::move(r));
+  }
+
+  absl::Status ApplyAppend(MongoCall& call, const AppendOp& a,
+                           absl::StatusOr<WriteResult>* out, std::vector<Doc>* events) {
+    // 1. Already sent, or the id taken? One query for both.
+    {
+      Doc filter, opts;
+      bson_t arr, first, second;
+      BSON_APPEND_ARRAY_BEGIN(filter.get(), "$or", &arr);
+      BSON_APPEND_DOCUMENT_BEGIN(&arr, "0", &first);
+      AppendStr(&first, "snd", a.sender);
+      AppendBin(&first, "cid", a.cid);
+      bson_append_document_end(&arr, &first);
+      BSON_APPEND_DOCUMENT_BEGIN(&arr, "1", &second);
+      AppendStr(&second, "_id", a.id);
+      bson_append_document_end(&arr, &second);
+      bson_append_array_end(filter.get(), &arr);
+      BSON_APPEND_INT64(opts.get(), "limit", 2);
+      std::optional<AppendResult> dup;
+      bool id_taken = false;
+      COURIER_RETURN_IF_ERROR(call.Find(kMessages, *filter.get(), opts.get(),
+                                        [&](const Doc& d) {
+        if (d.Str("snd") == a.sender && d.Str("cid") == a.cid) {
+          dup = AppendResult{d.Str("_id"), static_cast<Seq>(d.Int("s")), d.Int("t"), true, {}};
+        } else {
+          id_taken = true;
+        }
+      }));
+      if (dup) {
+        *out = std::move(*dup);
+        return absl::OkStatus();
+      }
+      if (id_taken) {
+        *out = absl::AlreadyExistsError(
+            absl::StrCat("message id ", a.id, " is already used by another message"));
+        return absl::OkStatus();
+      }
+    }
+    // 2. Room in the recipient's queue?
+    COURIER_ASSIGN_OR_RETURN(std::optional<Doc> head,
+                             call.FindOne(kHeads, *IdFilter(a.recipient).get()));
+    const std::int64_t undelivered = head ? head->Int("head") - head->Int("maxc") : 0;
+    const std::uint64_t limit = a.max_undelivered;
+    if (undelivered >= 0 && static_cast<std::uint64_t>(undelivered) >= limit) {
+      *out = absl::ResourceExhaustedError(absl::StrCat(
+          "queue full: ", a.recipient, " has ", undelivered, " undelivered events (limit ",
+          limit, ")"));
+      return absl::OkStatus();
+    }
+    // 3. The next seq of the recipient's inbox.
+    COURIER_ASSIGN_OR_RETURN(
+        std::optional<Doc> counter,
+        call.FindAndModify(kHeads, *IdFilter(a.recipient).get(), *HeadUpsert(1).get(), true));
+    if (!counter) return absl::InternalError("mongo: findAndModify upsert returned nothing");
+    const std::int64_t seq = counter->Int("head");
+    // 4. The message's status document; its unique (snd, cid) index stops a
+    // concurrent duplicate.
+    Doc msg = IdFilter(a.id);
+    AppendStr(msg.get(), "r", a.recipient);
+    AppendStr(msg.get(), "snd", a.sender);
+    AppendBin(msg.get(), "cid", a.cid);
+    BSON_APPEND_INT64(msg.get(), "s", seq);
+    BSON_APPEND_INT64(msg.get(), "t", a.ts);
+    BSON_APPEND_INT32(msg.get(), "st", 0);
+    absl::Status inserted = call.InsertOne(kMessages, *msg.get());
+    if (absl::IsAlreadyExists(inserted) && !call.in_transaction()) {
+      // Another server stored the same (sender, cid) meanwhile. Give the seq
+      // back while nobody took a later one, and answer as the duplicate.
+      Doc undo = IdFilter(a.recipient);
+      BSON_APPEND_INT64(undo.get(), "head", seq);
+      COURIER_RETURN_IF_ERROR(
+          call.UpdateOne(kHeads, *undo.get(), *Op("$inc", "head", -1).get(), false).status());
+      COURIER_ASSIGN_OR_RETURN(std::optional<AppendResult> first, FindFirst(call, a));
+      if (first) {
+        *out = std::move(*first);
+      } else {
+        *out = absl::AlreadyExistsError(
+            absl::StrCat("message id ", a.id, " is already used by another message"));
+      }
+      return absl::OkStatus();
+    }
+    // In a transaction a duplicate key aborts it: the batch runs again and
+    // step 1 finds the other server's message.
+    COURIER_RETURN_IF_ERROR(inserted);
+    // 5. The inbox event (inserted with the batch's other events).
+    Event e{static_cast<Seq>(seq), EventKind::kMessage, a.id, a.sender, a.body,
+            MessageStatus::kSent, a.ts};
+    events->push_back(EventDoc(a.recipient, e));
+    AppendResult r{a.id, static_cast<Seq>(seq), a.ts, false, {}};
+    r.appended.push_back(Appended{a.recipient, std::move(e)});
+    *out = std::move(r);
+    return absl::OkStatus();
+  }
+
+  absl::Status ApplyAttach(MongoCall& call, const AttachOp& a,
+                           absl::StatusOr<WriteResult>* out) {
+    COURIER_ASSIGN_OR_RETURN(std::optional<Doc> head,
+                             call.FindOne(kHeads, *IdFilter(a.user).get()));
+    std::optional<std::int64_t> cursor;
+    if (head) cursor = DeviceCursor(*head, a.device);
+    if (!cursor) {
+      COURIER_RETURN_IF_ERROR(EnsureDevice(call, a.user, a.device, head.has_value()));
+      COURIER_ASSIGN_OR_RETURN(head, call.FindOne(kHeads, *IdFilter(a.user).get()));
+      if (!head) return absl::InternalError("mongo: inbox head vanished");
+      cursor = DeviceCursor(*head, a.device).value_or(0);
+    }
+    *out = AttachResult{static_cast<Seq>(*cursor), static_cast<Seq>(head->Int("head"))};
+    return absl::OkStatus();
+  }
+
+  // Creates the user's head document when missing and adds the device with
+  // cursor 0 when missing.
+  static absl::Status EnsureDevice(MongoCall& call, const UserId& user, const DeviceId& device,
+                                   bool head_exists) {
+    if (!head_exists) {
+      COURIER_RETURN_IF_ERROR(
+          call.UpdateOne(kHeads, *IdFilter(user).get(), *HeadUpsert(0).get(), true).status());
+    }
+    Doc filter = IdFilter(user);
+    bson_t ne;
+    BSON_APPEND_DOCUMENT_BEGIN(filter.get(), "dev.d", &ne);
+    AppendStr(&ne, "$ne", device);
+    bson_append_document_end(filter.get(), &ne);
+    Doc push;
+    bson_t p, dev;
+    BSON_APPEND_DOCUMENT_BEGIN(push.get(), "$push", &p);
+    BSON_APPEND_DOCUMENT_BEGIN(&p, "dev", &dev);
+    AppendStr(&dev, "d", device);
+    BSON_APPEND_INT64(&dev, "c", 0);
+    bson_append_document_end(&p, &dev);
+    bson_append_document_end(push.get(), &p);
+    return call.UpdateOne(kHeads, *filter.get(), *push.get(), false).status();
+  }
+
+  absl::Status ApplyAck(MongoCall& call, const AckOp& a, absl::StatusOr<WriteResult>* out,
+                        std::vector<Doc>* events) {
+    COURIER_ASSIGN_OR_RETURN(std::optional<Doc> head,
+                             call.FindOne(kHeads, *IdFilter(a.user).get()));
+    const std::int64_t head_seq = head ? head->Int("head") : 0;
+    if (a.seq > static_cast<std::uint64_t>(head_seq)) {
+      *out = absl::OutOfRangeError(absl::StrCat("ack of seq ", a.seq, " beyond the head ",
+                                                head_seq, " of ", a.user));
+      return absl::OkStatus();
+    }
+    const auto seq = static_cast<std::int64_t>(a.seq);
+    std::optional<std::int64_t> old;
+    if (head) old = DeviceCursor(*head, a.device);
+    if (!old) {
+      COURIER_RETURN_IF_ERROR(EnsureDevice(call, a.user, a.device, head.has_value()));
+      old = 0;
+    }
+    if (seq > *old) {
+      Doc update, filters;
+      bson_t max, f;
+      BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$max", &max);
+      BSON_APPEND_INT64(&max, "dev.$[x].c", seq);
+      BSON_APPEND_INT64(&max, "maxc", seq);
+      bson_append_document_end(update.get(), &max);
+      BSON_APPEND_DOCUMENT_BEGIN(filters.get(), "0", &f);
+      AppendStr(&f, "x.d", a.device);
+      bson_append_document_end(filters.get(), &f);
+      COURIER_RETURN_IF_ERROR(
+          call.UpdateOne(kHeads, *IdFilter(a.user).get(), *update.get(), false, filters.get())
+              .status());
+    }
+    AckResult result;
+    result.cursor = static_cast<Seq>(std::max(*old, seq));
+    // Messages now covered and still kSent become kDelivered, each with one
+    // receipt.
+    Doc filter, opts;
+    AppendStr(filter.get(), "r", a.user);
+    BSON_APPEND_INT32(filter.get(), "st", 0);
+    bson_t lte, sort, proj;
+    BSON_APPEND_DOCUMENT_BEGIN(filter.get(), "s", &lte);
+    BSON_APPEND_INT64(&lte, "$lte", static_cast<std::int64_t>(result.cursor));
+    bson_append_document_end(filter.get(), &lte);
+    BSON_APPEND_DOCUMENT_BEGIN(opts.get(), "sort", &sort);
+    BSON_APPEND_INT32(&sort, "s", 1);
+    bson_append_document_end(opts.get(), &sort);
+    BSON_APPEND_DOCUMENT_BEGIN(opts.get(), "projection", &proj);
+    BSON_APPEND_INT32(&proj, "snd", 1);
+    bson_append_document_end(opts.get(), &proj);
+    std::vector<Receipt> receipts;
+    COURIER_RETURN_IF_ERROR(call.Find(kMessages, *filter.get(), opts.get(), [&](const Doc& d) {
+      receipts.push_back(Receipt{d.Str("snd"), d.Str("_id"), MessageStatus::kDelivered});
+    }));
+    if (!receipts.empty()) {
+      const Doc set = Op("$set", "st", 1);
+      if (call.in_transaction()) {
+        // The snapshot makes the update match exactly what was read.
+        COURIER_RETURN_IF_ERROR(call.UpdateMany(kMessages, *filter.get(), *set.get()).status());
+      } else {
+        // Without a transaction, only the ack that moves a message wins its
+        // receipt (exactly once under concurrent acks).
+        std::vector<Receipt> won;
+        for (Receipt& r : receipts) {
+          Doc one = IdFilter(r.id);
+          BSON_APPEND_INT32(one.get(), "st", 0);
+          COURIER_ASSIGN_OR_RETURN(std::int64_t n,
+                                   call.UpdateOne(kMessages, *one.get(), *set.get(), false));
+          if (n == 1) won.push_back(std::move(r));
+        }
+        receipts = std::move(won);
+      }
+    }
+    COURIER_ASSIGN_OR_RETURN(result.appended,
+                             AppendReceipts(call, receipts, a.user, a.ts, events));
+    *out = std::move(result);
+    return absl::OkStatus();
+  }
+
+  absl::Status ApplyRead(MongoCall& call, const ReadOp& a, absl::StatusOr<WriteResult>* out,
+                         std::vector<Doc>* events) {
+    std::vector<Receipt> receipts;
+    for (const MessageId& id : a.ids) {
+      if (!ValidMessageId(id)) continue;  // cannot name a message: ignored
+      Doc filter = IdFilter(id);
+      AppendStr(filter.get(), "r", a.user);
+      for (int tries = 0; tries < 5; ++tries) {
+        COURIER_ASSIGN_OR_RETURN(std::optional<Doc> msg, call.FindOne(kMessages, *filter.get()));
+        if (!msg || msg->Int("st") >= 2) break;
+        const std::int64_t st = msg->Int("st");
+        Doc cond = IdFilter(id);
+        BSON_APPEND_INT32(cond.get(), "st", static_cast<std::int32_t>(st));
+        COURIER_ASSIGN_OR_RETURN(
+            std::int64_t n,
+            call.UpdateOne(kMessages, *cond.get(), *Op("$set", "st", 2).get(), false));
+        if (n == 0) continue;  // moved by someone else meanwhile: look again
+        const UserId sender = msg->Str("snd");
+        if (st == 0) receipts.push_back(Receipt{sender, id, MessageStatus::kDelivered});
+        receipts.push_back(Receipt{sender, id, MessageStatus::kRead});
+        break;
+      }
+    }
+    ReadResult result;
+    COURIER_ASSIGN_OR_RETURN(result.appended, AppendReceipts(call, receipts, a.user, a.ts, events));
+    *out = std::move(result);
+    return absl::OkStatus();
+  }
+
+  // Reserves seqs in each sender's inbox (one $inc per sender) and queues
+  // the receipt events, in the order given.
+  static absl::StatusOr<std::vector<Appended>> AppendReceipts(MongoCall& call,
+                                                              const std::vector<Receipt>& receipts,
+                                                              const UserId& by, TimeMs ts,
+                                                              std::vector<Doc>* events) {
+    std::vector<Appended> appended;
+    if (receipts.empty()) return appended;
+    std::map<UserId, std::int64_t> count;
+    for (const Receipt& r : receipts) ++count[r.sender];
+    std::map<UserId, std::int64_t> next;
+    for (const auto& [sender, n] : count) {
+      COURIER_ASSIGN_OR_RETURN(
+          std::optional<Doc> counter,
+          call.FindAndModify(kHeads, *IdFilter(sender).get(), *HeadUpsert(n).get(), true));
+      if (!counter) return absl::InternalError("mongo: findAndModify upsert returned nothing");
+      next[sender] = counter->Int("head") - n + 1;
+    }
+    for (const Receipt& r : receipts) {
+      Event e{static_cast<Seq>(next[r.sender]++), EventKind::kReceipt, r.id, by, "", r.status,
+              ts};
+      events->push_back(EventDoc(r.sender, e));
+      appended.push_back(Appended{r.sender, std::move(e)});
+    }
+    return appended;
+  }
+
+  std::unique_ptr<MongoPool> pool_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<MessageStore>> OpenMessageStore(const MongoOptions& options) {
+  COURIER_ASSIGN_OR_RETURN(auto pool, MongoPool::Open(options, MongoMessageStore::Indexes()));
+  return std::make_unique<MongoMessageStore>(std::move(pool));
+}
+
+}  // namespace courier::mongo
