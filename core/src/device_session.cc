@@ -80,7 +80,9 @@ void DeviceSession::OnAttached(absl::StatusOr<WriteResult> result,
     } else {
       start_ = since_.has_value() ? std::min(*since_, attach->head) : attach->cursor;
       sent_upto_ = start_;
-      acked_ = std::max(acked_, start_);
+      // acked_ mirrors the durable cursor (a `since` above it must not
+      // swallow the acks that move it); the window counts from start_.
+      acked_ = std::max(acked_, attach->cursor);
       head_at_connect_ = attach->head;
       known_head_ = std::max(known_head_, attach->head);
       state_ = SessionState::kDraining;
@@ -247,8 +249,26 @@ void DeviceSession::Ack(Seq seq) {
       // at worst the device is sent these events again after a reconnect.
       return;
     }
+    self->OnAckCommitted(seq);
     self->host_->Route(std::move(ack->appended));
   });
+}
+
+void DeviceSession::OnAckCommitted(Seq seq) {
+  absl::MutexLock lock(&mu_);
+  if (state_ == SessionState::kClosed || state_ == SessionState::kConnecting) return;
+  if (seq <= acked_) return;
+  acked_ = seq;
+  if (seq > sent_upto_) {
+    // The device has stored events this connection did not send (from an
+    // earlier connection): never send an acked event again.
+    sent_upto_ = seq;
+    known_head_ = std::max(known_head_, seq);
+    std::vector<ServerFrame> frames;
+    MaybeSyncedLocked(frames);
+    SendLocked(std::move(frames));
+  }
+  SchedulePumpLocked();
 }
 
 void DeviceSession::Read(std::vector<MessageId> ids) {

@@ -94,6 +94,9 @@ class DeviceSession final : public Session,
   bool closed() const;
 
  private:
+  // An ack up to `seq` is durable: the window opens; acked events beyond
+  // the stream position are skipped, never sent.
+  void OnAckCommitted(Seq seq);
   std::size_t InFlightLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MaybeSyncedLocked(std::vector<ServerFrame>& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SchedulePumpLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -78,6 +78,8 @@ class MemoryMessageStore final : public MessageStore {
     const auto& events = it->second.events;
     for (auto e = events.upper_bound(after); e != events.end() && out.size() < limit; ++e) {
       out.push_back(e->second);
+      // The stored status tracks the message; the event itself reads kSent.
+      if (out.back().kind == EventKind::kMessage) out.back().status = MessageStatus::kSent;
     }
     return out;
   }

@@ -50,7 +50,9 @@ struct Event {
   MessageId id;     // the message this event is about
   UserId peer;      // kMessage: the sender; kReceipt: the recipient ("by")
   std::string body; // kMessage only: the body (plaintext above the cipher)
-  MessageStatus status = MessageStatus::kSent;  // kReceipt only
+  // kReceipt: the step reached. kMessage: always kSent (an event never
+  // changes once appended; ask MessageStore::Status for a message's status).
+  MessageStatus status = MessageStatus::kSent;
   TimeMs ts = 0;    // kMessage: when stored; kReceipt: when the step happened
 
   friend bool operator==(const Event&, const Event&) = default;

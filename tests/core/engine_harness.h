@@ -1,0 +1,125 @@
+// engine_harness.h: one engine over the memory adapters, driven step by step.
+//
+// Everything the engine does runs on one ManualExecutor, so a test decides
+// when writes commit and when deliveries happen; time is a ManualClock.
+#ifndef COURIER_TESTS_CORE_ENGINE_HARNESS_H_
+#define COURIER_TESTS_CORE_ENGINE_HARNESS_H_
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "courier/body_cipher.h"
+#include "courier/clock.h"
+#include "courier/contact_policy.h"
+#include "courier/engine.h"
+#include "courier/executor.h"
+#include "courier/memory.h"
+#include "support/status_matchers.h"
+
+namespace courier::testing {
+
+// A connected device as a test sees it.
+struct Device {
+  std::shared_ptr<Session> session;
+  std::shared_ptr<memory::RecordingTransport> transport;
+  std::vector<ServerFrame> frames;  // everything received so far
+
+  // Moves newly received frames into `frames`; returns the new ones.
+  std::vector<ServerFrame> Poll() {
+    auto fresh = transport->Take();
+    frames.insert(frames.end(), fresh.begin(), fresh.end());
+    return fresh;
+  }
+  template <typename T>
+  std::vector<T> All() const {
+    std::vector<T> out;
+    for (const auto& f : frames) {
+      if (const T* t = std::get_if<T>(&f)) out.push_back(*t);
+    }
+    return out;
+  }
+  std::vector<Event> Events() const {
+    std::vector<Event> out;
+    for (const auto& e : All<EventFrame>()) out.push_back(e.event);
+    return out;
+  }
+};
+
+class EngineHarness {
+ public:
+  explicit EngineHarness(EngineOptions options = {}) : options_(std::move(options)) {
+    auto encrypted = OpenEncryptingStore(memory::OpenMessageStore(), std::string(32, 'k'));
+    REQUIRE(encrypted.ok());
+    store_ = *std::move(encrypted);
+    faults_ = std::make_unique<memory::FaultInjectingStore>(*store_);
+    accounts_ = memory::OpenAccountStore();
+    presence_ = memory::OpenPresenceStore(clock_);
+    contacts_ = MakeFriendsOnlyPolicy(*accounts_);
+    Start();
+  }
+  ~EngineHarness() { Stop(); }
+
+  void Start() {
+    options_.clock = &clock_;
+    options_.commit_executor = &executor_;
+    options_.delivery_executor = &executor_;
+    auto engine = Engine::Create(
+        options_, Engine::Deps{faults_.get(), presence_.get(), contacts_.get(), accounts_.get()});
+    REQUIRE(engine.ok());
+    engine_ = *std::move(engine);
+  }
+  void Stop() {
+    if (engine_ == nullptr) return;
+    engine_->Shutdown();
+    executor_.RunAll();
+    engine_.reset();
+  }
+
+  void AddUsers(std::initializer_list<const char*> users) {
+    for (const char* u : users) COURIER_REQUIRE_OK(accounts_->CreateUser(u, "hash", 0));
+  }
+  void Befriend(const UserId& a, const UserId& b) {
+    REQUIRE(accounts_->RequestFriend(a, b).ok());
+    COURIER_REQUIRE_OK(accounts_->AcceptFriend(b, a));
+  }
+
+  Device Connect(const UserId& user, const DeviceId& device,
+                 std::optional<Seq> since = std::nullopt) {
+    Device d;
+    d.transport = std::make_shared<memory::RecordingTransport>();
+    auto session = engine_->Connect(user, device, since, d.transport);
+    COURIER_REQUIRE_OK(session);
+    d.session = *session;
+    return d;
+  }
+
+  // Runs every queued engine task (commits and deliveries).
+  std::size_t Run() { return executor_.RunAll(); }
+
+  Engine& engine() { return *engine_; }
+  MessageStore& store() { return *store_; }
+  memory::FaultInjectingStore& faults() { return *faults_; }
+  AccountStore& accounts() { return *accounts_; }
+  PresenceStore& presence() { return *presence_; }
+  ManualClock& clock() { return clock_; }
+  ManualExecutor& executor() { return executor_; }
+
+ private:
+  EngineOptions options_;
+  ManualClock clock_;
+  ManualExecutor executor_;
+  std::unique_ptr<MessageStore> store_;
+  std::unique_ptr<memory::FaultInjectingStore> faults_;
+  std::unique_ptr<AccountStore> accounts_;
+  std::unique_ptr<PresenceStore> presence_;
+  std::unique_ptr<ContactPolicy> contacts_;
+  std::unique_ptr<Engine> engine_;
+};
+
+}  // namespace courier::testing
+
+#endif  // COURIER_TESTS_CORE_ENGINE_HARNESS_H_

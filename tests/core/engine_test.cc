@@ -1,0 +1,693 @@
+// Engine: the send / connect / ack / read / disconnect state machine, driven
+// step by step over the memory adapters (tests/core/engine_harness.h).
+#include "courier/engine.h"
+
+#include <algorithm>
+#include <string>
+
+#include "engine_harness.h"
+
+namespace courier::testing {
+namespace {
+
+template <typename T>
+const T* Last(const std::vector<ServerFrame>& frames) {
+  for (auto it = frames.rbegin(); it != frames.rend(); ++it) {
+    if (const T* t = std::get_if<T>(&*it)) return t;
+  }
+  return nullptr;
+}
+
+EngineOptions Generous() {
+  EngineOptions o;
+  o.rate_limit.count = 100000;
+  o.rate_limit.period_ms = 1000;
+  return o;
+}
+
+TEST_CASE("Engine: a message to an offline user is kept and delivered on connect", "[engine]") {
+  EngineHarness h(Generous());
+  h.AddUsers({"alice", "bob"});
+  h.Befriend("alice", "bob");
+  Device alice = h.Connect("alice", "phone");
+  h.Run();
+  alice.session->Send("c1", "bob", "hello bob");
+  h.Run();
+  const auto* sent = (alice.Poll(), Last<SentFrame>(alice.frames));
+  REQUIRE(sent != nullptr);
+  CHECK(sent->cid == "c1");
+  CHECK_FALSE(sent->duplicate);
+  CHECK(sent->id.size() == 32);
+
+  Device bob = h.Connect("bob", "laptop");
+  h.Run();
+  bob.Poll();
+  REQUIRE(!bob.frames.empty());
+  const auto* welcome = std::get_if<WelcomeFrame>(&bob.frames.front());
+  REQUIRE(welcome != nullptr);
+  CHECK(welcome->user == "bob");
+  CHECK(welcome->device == "laptop");
+  CHECK(welcome->cursor == 0);
+  CHECK(welcome->head == 1);
+  auto events = bob.Events();
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].seq == 1);
+  CHECK(events[0].kind == EventKind::kMessage);
+  CHECK(events[0].peer == "alice");
+  CHECK(events[0].body == "hello bob");
+  CHECK(events[0].id == sent->id);
+  auto synced = bob.All<SyncedFrame>();
+  REQUIRE(synced.size() == 1);
+  CHECK(synced[0].seq == 1);
+  CHECK(bob.session->state() == SessionState::kLive);
+}
+
+TEST_CASE("Engine: sent is answered only after the store committed", "[engine]") {
+  EngineHarness h(Generous());
+  h.AddUsers({"alice", "bob"});
+  h.Befriend("alice", "bob");
+  Device alice = h.Connect("alice", "phone");
+  h.Run();
+  alice.Poll();
+  alice.session->Send("c1", "bob", "x");
+  CHECK(alice.Poll().empty());  // queued, not committed
+  REQUIRE(h.store().Head("bob").value() == 0);
+  h.Run();
+  REQUIRE((alice.Poll(), Last<SentFrame>(alice.frames)) != nullptr);
+  CHECK(h.store().Head("bob").value() == 1);
+}
+
+TEST_CASE("Engine: a failed commit answers unavailable and stores nothing; the retry stores once",
+          "[engine][faults]") {
+  EngineHarness h(Generous());
+  h.AddUsers({"alice", "bob"});
+  h.Befriend("alice", "bob");
+  Device alice = h.Connect("alice", "phone");
+  h.Run();
+  alice.Poll();
+  h.faults().SetDown(true);
+  alice.session->Send("c1", "bob", "x");
+  h.Run();
+  const auto* error = (alice.Poll(), Last<ErrorFrame>(alice.frames));
+  REQUIRE(error != nullptr);
+  CHECK(error->code == ErrorCode::kUnavailable);
+  CHECK(error->cid == "c1");
+  h.faults().SetDown(false);
+  CHECK(h.store().Head("bob").value() == 0);
+  alice.session->Send("c1", "bob", "x");
+  alice.session->Send("c1", "bob", "x");
+  h.Run();
+  alice.Poll();
+  auto sents = alice.All<SentFrame>();
+  REQUIRE(sents.size() == 2);
+  CHECK_FALSE(sents[0].duplicate);
+  CHECK(sents[1].duplicate);
+  CHECK(sents[0].id == sents[1].id);
+  CHECK(h.store().Head("bob").value() == 1);
+}
+
+TEST_CASE("Engine: live events reach a connected device at once, in seq order", "[engine]") {
+  EngineHarness h(Generous());
+  h.AddUsers({"alice", "bob"});
+  h.Befriend("alice", "bob");
+  Device alice = h.Connect("alice", "phone");
+  Device bob = h.Connect("bob", "phone");
+  h.Run();
+  bob.Poll();
+  REQUIRE(bob.All<SyncedFrame>().size() == 1);
+  for (int i = 0; i < 20; ++i) alice.session->Send("c" + std::to_string(i), "bob", std::to_string(i));
+  h.Run();
+  bob.Poll();
+  auto events = bob.Events();
+  REQUIRE(events.size() == 20);
+  for (int i = 0; i < 20; ++i) {
+    CHECK(events[i].seq == static_cast<Seq>(i + 1));
+    CHECK(events[i].body == std::to_string(i));
+  }
+  CHECK(bob.All<SyncedFrame>().size() == 1);  // once per connection
+}
+
+TEST_CASE("Engine: at most `window` unacked events are in flight", "[engine][flow]") {
+  EngineOptions o = Generous();
+  o.limits.window = 8;
+  o.limits.fetch_page = 3;
+  EngineHarness h(o);
+  h.AddUsers({"alice", "bob"});
+  h.Befriend("alice", "bob");
+  Device alice = h.Connect("alice", "phone");
+  h.Run();
+  for (int i = 0; i < 30; ++i) alice.session->Send("c" + std::to_string(i), "bob", "m");
+  h.Run();
+  Device bob = h.Connect("bob", "phone");
+  h.Run();
+  bob.Poll();
+  REQUIRE(bob.Events().size() == 8);
+  CHECK(bob.All<SyncedFrame>().empty());
+  bob.session->Ack(3);
+  h.Run();
+  bob.Poll();
+  REQUIRE(bob.Events().size() == 11);
+  bob.session->Ack(11);
+  h.Run();
+  bob.Poll();
+  REQUIRE(bob.Events().size() == 19);
+  bob.session->Ack(19);
+  h.Run();
+  bob.session->Ack(27);
+  h.Run();
+  bob.Poll();
+  auto events = bob.Events();
+  REQUIRE(events.size() == 30);
+  for (std::size_t i = 0; i < events.size(); ++i) CHECK(events[i].seq == i + 1);
+  auto synced = bob.All<SyncedFrame>();
+  REQUIRE(synced.size() == 1);
+  CHECK(synced[0].seq == 30);
+}
+
+TEST_CASE("Engine: live sends queue behind a drain without reordering", "[engine][flow]") {
+  EngineOptions o = Generous();
+  o.limits.window = 4;
+  EngineHarness h(o);
+  h.AddUsers({"alice", "bob"});
+  h.Befriend("alice", "bob");
+  Device alice = h.Connect("alice", "phone");
+  h.Run();
+  for (int i = 0; i < 10; ++i) alice.session->Send("a" + std::to_string(i), "bob", "old");
+  h.Run();
+  Device bob = h.Connect("bob", "phone");
+  h.Run();
+  for (int i = 0; i < 5; ++i) alice.session->Send("b" + std::to_string(i), "bob", "new");
+  h.Run();
+  for (Seq acked = 0; acked < 15;) {
+    bob.Poll();
+    auto events = bob.Events();
+    REQUIRE(!events.empty());
+    acked = events.back().seq;
+    bob.session->Ack(acked);
+    h.Run();
+  }
+  bob.Poll();
+  auto events = bob.Events();
+  REQUIRE(events.size() == 15);
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    CHECK(events[i].seq == i + 1);
+    CHECK(events[i].body == (i < 10 ? "old" : "new"));
+  }
+}
+
+TEST_CASE("Engine: delivered and read receipts are appended once each, also to an offline sender",
+          "[engine][receipts]") {
+  EngineHarness h(Generous());
+  h.AddUsers({"alice", "bob"});
+  h.Befriend("alice", "bob");
+  Device alice = h.Connect("alice", "phone");
+  h.Run();
+  alice.session->Send("c1", "bob", "hi");
+  h.Run();
+  alice.Poll();
+  const MessageId id = alice.All<SentFrame>().at(0).id;
+  alice.session->Disconnect();
+  h.Run();
+
+  Device bob1 = h.Connect("bob", "phone");
+  Device bob2 = h.Connect("bob", "tablet");
+  h.Run();
+  bob1.session->Ack(1);
+  bob2.session->Ack(1);
+  h.Run();
+  bob1.session->Read({id});
+  bob2.session->Read({id});
+  h.Run();
+  CHECK(h.store().Status("bob", id).value() == MessageStatus::kRead);
+
+  Device alice2 = h.Connect("alice", "phone");
+  h.Run();
+  alice2.Poll();
+  auto events = alice2.Events();
+  REQUIRE(events.size() == 2);
+  CHECK(events[0].kind == EventKind::kReceipt);
+  CHECK(events[0].status == MessageStatus::kDelivered);
+  CHECK(events[0].id == id);
+  CHECK(events[0].peer == "bob");
+  CHECK(events[1].status == MessageStatus::kRead);
+  CHECK(events[1].seq == 2);
+}
+
+TEST_CASE("Engine: every device of the recipient gets every event", "[engine][devices]") {
+  EngineHarness h(Generous());
+  h.AddUsers({"alice", "bob"});
+  h.Befriend("alice", "bob");
+  Device alice = h.Connect("alice", "phone");
+  Device bob1 = h.Connect("bob", "phone");
+  h.Run();
+  for (int i = 0; i < 5; ++i) alice.session->Send("c" + std::to_string(i), "bob", "m");
+  h.Run();
+  Device bob2 = h.Connect("bob", "tablet");
+  h.Run();
+  bob1.Poll();
+  bob2.Poll();
+  CHECK(bob1.Events().size() == 5);
+  CHECK(bob2.Events().size() == 5);
+  bob1.session->Ack(5);
+  h.Run();
+  alice.Poll();
+  CHECK(alice.Events().size() == 5);  // delivered receipts
+  bob2.session->Ack(5);
+  h.Run();
+  alice.Poll();
+  CHECK(alice.Events().size() == 5);  // not again
+}
+
+TEST_CASE("Engine: hello with since replays from there; without, from the stored cursor",
+          "[engine][reconnect]") {
+  EngineHarness h(Generous());
+  h.AddUsers({"alice", "bob"});
+  h.Befriend("alice", "bob");
+  Device alice = h.Connect("alice", "phone");
+  h.Run();
+  for (int i = 0; i < 6; ++i) alice.session->Send("c" + std::to_string(i), "bob", "m");
+  h.Run();
+  Device bob = h.Connect("bob", "phone");
+  h.Run();
+  bob.session->Ack(4);
+  h.Run();
+  bob.session->Disconnect();
+  h.Run();
+
+  Device again = h.Connect("bob", "phone");
+  h.Run();
+  again.Poll();
+  CHECK(std::get<WelcomeFrame>(again.frames.front()).cursor == 4);
+  auto events = again.Events();
+  REQUIRE(events.size() == 2);
+  CHECK(events[0].seq == 5);
+  again.session->Disconnect();
+  h.Run();
+
+  Device fresh = h.Connect("bob", "phone", Seq{0});
+  h.Run();
+  fresh.Poll();
+  CHECK(fresh.Events().size() == 6);
+  CHECK(fresh.Events().front().seq == 1);
+}
+
+TEST_CASE("Engine: an ack beyond the head answers bad_seq; backwards acks are ignored",
+          "[engine][errors]") {
+  EngineHarness h(Generous());
+  h.AddUsers({"alice", "bob"});
+  h.Befriend("alice", "bob");
+  Device alice = h.Connect("alice", "phone");
+  h.Run();
+  alice.session->Send("c1", "bob", "m");
+  h.Run();
+  Device bob = h.Connect("bob", "phone");
+  h.Run();
+  bob.session->Ack(7);
+  h.Run();
+  bob.Poll();
+  const auto* error = Last<ErrorFrame>(bob.frames);
+  REQUIRE(error != nullptr);
+  CHECK(error->code == ErrorCode::kBadSeq);
+  bob.session->Ack(1);
+  h.Run();
+  bob.session->Ack(0);
+  h.Run();
+  CHECK(h.store().Cursor("bob", "phone").value() == 1);
+}
+
+TEST_CASE("Engine: sends are checked: friends, users, sizes, client ids", "[engine][errors]") {
+  EngineHarness h(Generous());
+  h.AddUsers({"alice", "bob", "carol"});
+  h.Befriend("alice", "bob");
+  Device alice = h.Connect("alice", "phone");
+  h.Run();
+  alice.Poll();
+  struct Case {
+    std::string cid, to, body;
+    ErrorCode code;
+  };
+  const std::vector<Case> cases = {
+      {"c1", "carol", "x", ErrorCode::kNotFriends},
+      {"c2", "nobody", "x", ErrorCode::kUnknownUser},
+      {"c3", "bad name!", "x", ErrorCode::kUnknownUser},
+      {"c4", "bob", std::string(64 * 1024 + 1, 'x'), ErrorCode::kTooLarge},
+      {std::string(65, 'c'), "bob", "x", ErrorCode::kBadFrame},
+      {"", "bob", "x", ErrorCode::kBadFrame},
+  };
+  for (const Case& c : cases) {
+    alice.session->Send(c.cid, c.to, c.body);
+    h.Run();
+    const auto* error = (alice.Poll(), Last<ErrorFrame>(alice.frames));
+    INFO("cid " << c.cid << " to " << c.to);
+    REQUIRE(error != nullptr);
+    CHECK(error->code == c.code);
+    CHECK(error->cid == c.cid);
+  }
+  alice.session->Send("ok", "bob", std::string(64 * 1024, 'x'));
+  h.Run();
+  CHECK((alice.Poll(), Last<SentFrame>(alice.frames)) != nullptr);
+  CHECK(h.store().Head("carol").value() == 0);
+}
+
+TEST_CASE("Engine: the rate limit refuses with retry_after_ms and refills with time",
+          "[engine][limits]") {
+  EngineOptions o;
+  o.rate_limit.count = 3;
+  o.rate_limit.period_ms = 3000;
+  EngineHarness h(o);
+  h.AddUsers({"alice", "bob"});
+  h.Befriend("alice", "bob");
+  Device alice = h.Connect("alice", "phone");
+  h.Run();
+  for (int i = 0; i < 4; ++i) alice.session->Send("c" + std::to_string(i), "bob", "m");
+  h.Run();
+  alice.Poll();
+  CHECK(alice.All<SentFrame>().size() == 3);
+  auto errors = alice.All<ErrorFrame>();
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].code == ErrorCode::kRateLimited);
+  REQUIRE(errors[0].retry_after_ms.has_value());
+  CHECK(*errors[0].retry_after_ms > 0);
+  CHECK(*errors[0].retry_after_ms <= 1000);
+  h.clock().Advance(*errors[0].retry_after_ms);
+  alice.session->Send("c3", "bob", "m");
+  h.Run();
+  alice.Poll();
+  CHECK(alice.All<SentFrame>().size() == 4);
+}
+
+TEST_CASE("Engine: a full inbox refuses with queue_full and keeps what it has",
+          "[engine][limits]") {
+  EngineOptions o = Generous();
+  o.limits.max_undelivered = 3;
+  EngineHarness h(o);
+  h.AddUsers({"alice", "bob"});
+  h.Befriend("alice", "bob");
+  Device alice = h.Connect("alice", "phone");
+  h.Run();
+  for (int i = 0; i < 4; ++i) alice.session->Send("c" + std::to_string(i), "bob", "m");
+  h.Run();
+  alice.Poll();
+  CHECK(alice.All<SentFrame>().size() == 3);
+  auto errors = alice.All<ErrorFrame>();
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].code == ErrorCode::kQueueFull);
+  CHECK(errors[0].cid == "c3");
+  Device bob = h.Connect("bob", "phone");
+  h.Run();
+  bob.session->Ack(3);
+  h.Run();
+  alice.session->Send("c3", "bob", "m");
+  h.Run();
+  CHECK(h.store().Head("bob").value() == 4);
+}
+
+TEST_CASE("Engine: the same device connecting again closes the older session with 4409",
+          "[engine][devices]") {
+  EngineHarness h(Generous());
+  h.AddUsers({"bob"});
+  Device first = h.Connect("bob", "phone");
+  h.Run();
+  Device second = h.Connect("bob", "phone");
+  h.Run();
+  CHECK(first.transport->close_code() == CloseCode::kReplaced);
+  CHECK_FALSE(second.transport->closed());
+  first.session->Disconnect();  // the old socket goes away afterwards
+  h.Run();
+  auto p = h.presence().Lookup(std::vector<UserId>{"bob"});
+  COURIER_REQUIRE_OK(p);
+  CHECK(p->at(0).online);  // the newer session keeps bob online
+}
+
+TEST_CASE("Engine: friends see presence on connect and disconnect, with last seen",
+          "[engine][presence]") {
+  EngineHarness h(Generous());
+  h.AddUsers({"alice", "bob", "eve"});
+  h.Befriend("alice", "bob");
+  Device alice = h.Connect("alice", "phone");
+  Device eve = h.Connect("eve", "phone");
+  h.Run();
+  alice.Poll();
+  eve.Poll();
+  auto initial = alice.All<PresenceFrame>();
+  REQUIRE(initial.size() == 1);
+  CHECK(initial[0].user == "bob");
+  CHECK_FALSE(initial[0].online);
+
+  Device bob = h.Connect("bob", "phone");
+  h.Run();
+  alice.Poll();
+  auto frames = alice.All<PresenceFrame>();
+  REQUIRE(frames.size() == 2);
+  CHECK(frames[1].online);
+  bob.Poll();
+  auto bobs = bob.All<PresenceFrame>();
+  REQUIRE(bobs.size() == 1);
+  CHECK(bobs[0].user == "alice");
+  CHECK(bobs[0].online);
+
+  h.clock().Advance(5000);
+  const TimeMs left = h.clock().NowMs();
+  bob.session->Disconnect();
+  h.Run();
+  alice.Poll();
+  frames = alice.All<PresenceFrame>();
+  REQUIRE(frames.size() == 3);
+  CHECK_FALSE(frames[2].online);
+  CHECK(frames[2].last_seen == left);
+  CHECK(h.accounts().LastSeen("bob").value() == left);
+  eve.Poll();
+  CHECK(eve.All<PresenceFrame>().empty());  // not a friend
+}
+
+TEST_CASE("Engine: frames caused before welcome are sent after it", "[engine]") {
+  EngineHarness h(Generous());
+  h.AddUsers({"alice", "bob"});
+  h.Befriend("alice", "bob");
+  Device alice = h.Connect("alice", "phone");
+  alice.session->Send("c1", "nobody", "x");  // answered at once, before attach commits
+  h.Run();
+  alice.Poll();
+  REQUIRE(alice.frames.size() >= 2);
+  CHECK(std::holds_alternative<WelcomeFrame>(alice.frames.front()));
+  CHECK(Last<ErrorFrame>(alice.frames) != nullptr);
+}
+
+TEST_CASE("Engine: read takes 1 to max_read_ids ids", "[engine][limits]") {
+  EngineHarness h(Generous());
+  h.AddUsers({"bob"});
+  Device bob = h.Connect("bob", "phone");
+  h.Run();
+  bob.session->Read({});
+  bob.session->Read(std::vector<MessageId>(1001, "x"));
+  h.Run();
+  bob.Poll();
+  auto errors = bob.All<ErrorFrame>();
+  REQUIRE(errors.size() == 2);
+  CHECK(errors[0].code == ErrorCode::kBadFrame);
+  CHECK(errors[1].code == ErrorCode::kBadFrame);
+}
+
+TEST_CASE("Engine: Shutdown closes every session with 1001 and refuses new ones",
+          "[engine][lifecycle]") {
+  EngineHarness h(Generous());
+  h.AddUsers({"bob"});
+  Device bob = h.Connect("bob", "phone");
+  h.Run();
+  h.engine().Shutdown();
+  h.Run();
+  CHECK(bob.transport->close_code() == CloseCode::kGoingAway);
+  auto refused = h.engine().Connect("bob", "tablet", std::nullopt,
+                                    std::make_shared<memory::RecordingTransport>());
+  CHECK_THAT(refused.status(), StatusIs(absl::StatusCode::kUnavailable));
+}
+
+TEST_CASE("Engine: Connect validates names and caps devices per user", "[engine][limits]") {
+  EngineOptions o = Generous();
+  o.limits.max_sessions_per_user = 2;
+  EngineHarness h(o);
+  auto t = std::make_shared<memory::RecordingTransport>();
+  CHECK_THAT(h.engine().Connect("bob", "bad device", std::nullopt, t).status(),
+             StatusIs(absl::StatusCode::kInvalidArgument));
+  CHECK_THAT(h.engine().Connect("", "d", std::nullopt, t).status(),
+             StatusIs(absl::StatusCode::kInvalidArgument));
+  h.Connect("bob", "a");
+  h.Connect("bob", "b");
+  CHECK_THAT(h.engine().Connect("bob", "c", std::nullopt, t).status(),
+             StatusIs(absl::StatusCode::kResourceExhausted));
+  h.Run();
+}
+
+TEST_CASE("Engine: a head poll delivers events another node wrote", "[engine][cluster]") {
+  EngineOptions o = Generous();
+  o.head_poll_ms = 1000;
+  EngineHarness h(o);
+  h.AddUsers({"bob"});
+  Device bob = h.Connect("bob", "phone");
+  h.Run();
+  // Written behind the engine's back, as another node sharing the store would.
+  AppendOp op;
+  op.sender = "alice";
+  op.cid = "x1";
+  op.recipient = "bob";
+  op.id = "0123456789abcdef";
+  op.body = "from elsewhere";
+  op.ts = h.clock().NowMs();
+  auto r = h.store().Write({WriteOp{op}});
+  COURIER_REQUIRE_OK(r.at(0));
+  h.Run();
+  bob.Poll();
+  CHECK(bob.Events().empty());
+  h.clock().Advance(1000);
+  h.engine().Tick();
+  h.Run();
+  bob.Poll();
+  REQUIRE(bob.Events().size() == 1);
+  CHECK(bob.Events()[0].body == "from elsewhere");
+}
+
+TEST_CASE("Engine: Wake streams new events at once", "[engine][cluster]") {
+  EngineHarness h(Generous());
+  h.AddUsers({"bob"});
+  Device bob = h.Connect("bob", "phone");
+  h.Run();
+  AppendOp op;
+  op.sender = "alice";
+  op.cid = "x1";
+  op.recipient = "bob";
+  op.id = "id1";
+  op.body = "b";
+  auto r = h.store().Write({WriteOp{op}});
+  COURIER_REQUIRE_OK(r.at(0));
+  h.engine().Wake("bob");
+  h.Run();
+  bob.Poll();
+  CHECK(bob.Events().size() == 1);
+}
+
+TEST_CASE("Engine: stats count sends, duplicates, deliveries and group commits", "[engine]") {
+  EngineHarness h(Generous());
+  h.AddUsers({"alice", "bob"});
+  h.Befriend("alice", "bob");
+  Device alice = h.Connect("alice", "phone");
+  Device bob = h.Connect("bob", "phone");
+  h.Run();
+  for (int i = 0; i < 10; ++i) alice.session->Send("c" + std::to_string(i), "bob", "m");
+  alice.session->Send("c0", "bob", "m");
+  h.Run();
+  EngineStats s = h.engine().stats();
+  CHECK(s.sessions == 2);
+  CHECK(s.sends == 10);
+  CHECK(s.duplicate_sends == 1);
+  CHECK(s.events_delivered == 10);
+  CHECK(s.committed_ops == 13);  // two attaches + 11 appends
+  CHECK(s.commits <= 2);         // grouped
+}
+
+TEST_CASE("Engine: Create refuses missing dependencies and bad options", "[engine]") {
+  EngineOptions o;
+  CHECK_THAT(Engine::Create(o, Engine::Deps{}).status(),
+             StatusIs(absl::StatusCode::kInvalidArgument));
+  auto store = memory::OpenMessageStore();
+  ManualClock clock;
+  auto presence = memory::OpenPresenceStore(clock);
+  auto contacts = MakeOpenPolicy();
+  o.limits.window = 0;
+  CHECK_THAT(Engine::Create(o, Engine::Deps{store.get(), presence.get(), contacts.get(), nullptr})
+                 .status(),
+             StatusIs(absl::StatusCode::kInvalidArgument));
+  o.limits.window = 4;
+  o.node = "bad node";
+  CHECK_THAT(Engine::Create(o, Engine::Deps{store.get(), presence.get(), contacts.get(), nullptr})
+                 .status(),
+             StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// Regression (model seed 416): `since` above the stored cursor made the
+// session treat the device's acks as old and never move the cursor.
+TEST_CASE("Engine: acks move the cursor after a hello with since above it",
+          "[engine][reconnect][regression]") {
+  EngineHarness h(Generous());
+  h.AddUsers({"alice", "bob"});
+  h.Befriend("alice", "bob");
+  Device alice = h.Connect("alice", "phone");
+  h.Run();
+  for (int i = 0; i < 4; ++i) alice.session->Send("c" + std::to_string(i), "bob", "m");
+  h.Run();
+  Device bob = h.Connect("bob", "phone");
+  h.Run();
+  bob.session->Ack(2);
+  h.Run();
+  bob.session->Disconnect();
+  h.Run();
+  Device again = h.Connect("bob", "phone", Seq{4});
+  h.Run();
+  again.session->Ack(4);
+  h.Run();
+  CHECK(h.store().Cursor("bob", "phone").value() == 4);
+  alice.Poll();
+  CHECK(alice.Events().size() == 4);  // four delivered receipts
+}
+
+// Regression (model seed 3): an ack beyond what this connection sent (the
+// device had the events from before) left the window closed for good.
+TEST_CASE("Engine: an ack beyond the stream position opens the window and skips acked events",
+          "[engine][flow][regression]") {
+  EngineOptions o = Generous();
+  o.limits.window = 1;
+  EngineHarness h(o);
+  h.AddUsers({"alice", "bob"});
+  h.Befriend("alice", "bob");
+  Device alice = h.Connect("alice", "phone");
+  h.Run();
+  for (int i = 0; i < 6; ++i) alice.session->Send("c" + std::to_string(i), "bob", "m");
+  h.Run();
+  Device bob = h.Connect("bob", "phone");
+  h.Run();
+  bob.session->Ack(1);
+  h.Run();
+  bob.Poll();
+  REQUIRE(bob.Events().size() == 2);  // 1, then 2 after the ack
+  bob.session->Disconnect();
+  h.Run();
+  Device again = h.Connect("bob", "phone");  // from cursor 1
+  h.Run();
+  again.Poll();
+  REQUIRE(again.Events().size() == 1);
+  CHECK(again.Events()[0].seq == 2);
+  again.session->Ack(4);  // it had 3 and 4 from elsewhere
+  h.Run();
+  again.Poll();
+  auto events = again.Events();
+  REQUIRE(events.size() == 2);
+  CHECK(events[1].seq == 5);
+  again.session->Ack(6);
+  h.Run();
+  again.Poll();
+  CHECK(again.All<SyncedFrame>().size() == 1);
+}
+
+// Regression (model seed 2): a message event read back from the store
+// carried the message's current status, so one seq showed two contents.
+TEST_CASE("Engine: a message event reads the same after it was delivered",
+          "[engine][regression]") {
+  EngineHarness h(Generous());
+  h.AddUsers({"alice", "bob"});
+  h.Befriend("alice", "bob");
+  Device alice = h.Connect("alice", "phone");
+  Device bob = h.Connect("bob", "phone");
+  h.Run();
+  alice.session->Send("c1", "bob", "m");
+  h.Run();
+  bob.Poll();
+  const Event first = bob.Events().at(0);
+  bob.session->Ack(1);
+  h.Run();
+  Device tablet = h.Connect("bob", "tablet");
+  h.Run();
+  tablet.Poll();
+  CHECK(tablet.Events().at(0) == first);
+}
+
+}  // namespace
+}  // namespace courier::testing
