@@ -1,0 +1,260 @@
+// http_api.cc: routing, JSON bodies (RapidJSON), status -> HTTP mapping.
+#include "http_api.h"
+
+#include <optional>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "metrics.h"
+#include "rapidjson/document.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
+#include "web_assets.h"
+
+namespace courier::server {
+namespace {
+
+using websocket::HttpRequest;
+using websocket::HttpResponse;
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void Str(JsonWriter& w, std::string_view s) {
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+
+HttpResponse Error(int status, std::string_view code, std::string_view message) {
+  rapidjson::StringBuffer b;
+  JsonWriter w(b);
+  w.StartObject();
+  w.Key("error");
+  Str(w, code);
+  w.Key("message");
+  Str(w, message);
+  w.EndObject();
+  return HttpResponse::Json(status, std::string(b.GetString(), b.GetSize()));
+}
+
+// One place maps canonical codes to HTTP answers.
+HttpResponse FromStatus(const absl::Status& s) {
+  std::string_view msg(s.message().data(), s.message().size());
+  switch (s.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kOutOfRange:
+      return Error(400, "bad_request", msg);
+    case absl::StatusCode::kUnauthenticated:
+      return Error(401, "unauthorized", msg);
+    case absl::StatusCode::kPermissionDenied:
+      return Error(403, "forbidden", msg);
+    case absl::StatusCode::kNotFound:
+      return Error(404, "not_found", msg);
+    case absl::StatusCode::kAlreadyExists:
+      return Error(409, "conflict", msg);
+    case absl::StatusCode::kResourceExhausted:
+      return Error(429, "resource_exhausted", msg);
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kAborted:
+      return Error(503, "unavailable", msg);
+    default:
+      return Error(500, "internal", msg);
+  }
+}
+
+// The string field `name` of a JSON object body.
+struct Body {
+  rapidjson::Document doc;
+  std::optional<std::string> String(const char* name) const {
+    auto it = doc.FindMember(name);
+    if (it == doc.MemberEnd() || !it->value.IsString()) return std::nullopt;
+    return std::string(it->value.GetString(), it->value.GetStringLength());
+  }
+};
+
+absl::StatusOr<std::unique_ptr<Body>> ParseBody(const HttpRequest& request) {
+  auto body = std::make_unique<Body>();
+  body->doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(
+      request.body.data(), request.body.size());
+  if (body->doc.HasParseError() || !body->doc.IsObject()) {
+    return absl::InvalidArgumentError("the body must be a JSON object");
+  }
+  return body;
+}
+
+absl::StatusOr<std::string> RequiredString(const Body& body, const char* name) {
+  std::optional<std::string> v = body.String(name);
+  if (!v.has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat("field \"", name, "\" must be a string"));
+  }
+  return *std::move(v);
+}
+
+HttpResponse JsonObject(int status, std::initializer_list<std::pair<const char*, std::string>> kv) {
+  rapidjson::StringBuffer b;
+  JsonWriter w(b);
+  w.StartObject();
+  for (const auto& [k, v] : kv) {
+    w.Key(k);
+    Str(w, v);
+  }
+  w.EndObject();
+  return HttpResponse::Json(status, std::string(b.GetString(), b.GetSize()));
+}
+
+HttpResponse Asset(const WebAsset& asset) {
+  HttpResponse r;
+  r.status = 200;
+  r.content_type = std::string(asset.content_type);
+  r.body = std::string(asset.data);
+  r.headers = {{"Cache-Control", "no-cache"}, {"X-Content-Type-Options", "nosniff"}};
+  return r;
+}
+
+HttpResponse MethodNotAllowed(std::string_view allow) {
+  HttpResponse r = Error(405, "method_not_allowed", absl::StrCat("use ", absl::string_view(allow.data(), allow.size())));
+  r.headers.emplace_back("Allow", std::string(allow));
+  return r;
+}
+
+}  // namespace
+
+HttpResponse HttpApi::Handle(const HttpRequest& request) const {
+  struct Route {
+    std::string_view path;
+    std::string_view method;
+    HttpResponse (HttpApi::*handler)(const HttpRequest&) const;
+  };
+  static constexpr Route kRoutes[] = {
+      {"/v1/register", "POST", &HttpApi::Register},
+      {"/v1/login", "POST", &HttpApi::Login},
+      {"/v1/friends/request", "POST", &HttpApi::RequestFriend},
+      {"/v1/friends/accept", "POST", &HttpApi::AcceptFriend},
+      {"/v1/friends", "GET", &HttpApi::ListFriends},
+  };
+  for (const Route& route : kRoutes) {
+    if (request.path != route.path) continue;
+    if (request.method != route.method) return MethodNotAllowed(route.method);
+    return (this->*route.handler)(request);
+  }
+  const bool get = request.method == "GET" || request.method == "HEAD";
+  if (request.path == "/healthz") return get ? Health() : MethodNotAllowed("GET");
+  if (request.path == "/metrics") return get ? Metrics() : MethodNotAllowed("GET");
+  if (const WebAsset* asset = FindWebAsset(request.path); asset != nullptr) {
+    return get ? Asset(*asset) : MethodNotAllowed("GET");
+  }
+  return Error(404, "not_found", "no such resource");
+}
+
+absl::StatusOr<UserId> HttpApi::Bearer(const HttpRequest& request) const {
+  std::string_view auth = request.Header("Authorization");
+  constexpr std::string_view kPrefix = "Bearer ";
+  if (auth.size() <= kPrefix.size() ||
+      !absl::EqualsIgnoreCase(absl::string_view(auth.data(), kPrefix.size()), "bearer ")) {
+    return absl::UnauthenticatedError("an Authorization: Bearer <token> header is required");
+  }
+  return deps_.accounts->Authenticate(auth.substr(kPrefix.size()));
+}
+
+HttpResponse HttpApi::Register(const HttpRequest& request) const {
+  auto body = ParseBody(request);
+  if (!body.ok()) return FromStatus(body.status());
+  auto user = RequiredString(**body, "user");
+  auto password = RequiredString(**body, "password");
+  if (!user.ok()) return FromStatus(user.status());
+  if (!password.ok()) return FromStatus(password.status());
+  if (absl::Status s = deps_.accounts->Register(*user, *password); !s.ok()) return FromStatus(s);
+  return JsonObject(201, {{"user", *user}});
+}
+
+HttpResponse HttpApi::Login(const HttpRequest& request) const {
+  auto body = ParseBody(request);
+  if (!body.ok()) return FromStatus(body.status());
+  auto user = RequiredString(**body, "user");
+  auto password = RequiredString(**body, "password");
+  if (!user.ok()) return FromStatus(user.status());
+  if (!password.ok()) return FromStatus(password.status());
+  absl::StatusOr<IssuedToken> token = deps_.accounts->Login(*user, *password);
+  if (!token.ok()) return FromStatus(token.status());
+  rapidjson::StringBuffer b;
+  JsonWriter w(b);
+  w.StartObject();
+  w.Key("token");
+  Str(w, token->token);
+  w.Key("expires_at");
+  w.Int64(token->expires_at_ms);
+  w.Key("user");
+  Str(w, *user);
+  w.EndObject();
+  return HttpResponse::Json(200, std::string(b.GetString(), b.GetSize()));
+}
+
+HttpResponse HttpApi::RequestFriend(const HttpRequest& request) const {
+  absl::StatusOr<UserId> me = Bearer(request);
+  if (!me.ok()) return FromStatus(me.status());
+  auto body = ParseBody(request);
+  if (!body.ok()) return FromStatus(body.status());
+  auto other = RequiredString(**body, "user");
+  if (!other.ok()) return FromStatus(other.status());
+  if (absl::Status s = ValidateName("user", *other); !s.ok()) return FromStatus(s);
+  if (*other == *me) return Error(400, "bad_request", "you cannot befriend yourself");
+  absl::StatusOr<FriendRequestOutcome> outcome = deps_.store->RequestFriend(*me, *other);
+  if (absl::IsNotFound(outcome.status())) return Error(404, "not_found", "no such user");
+  if (!outcome.ok()) return FromStatus(outcome.status());
+  const char* status = *outcome == FriendRequestOutcome::kRequested ? "requested" : "friends";
+  return JsonObject(200, {{"user", *other}, {"status", status}});
+}
+
+HttpResponse HttpApi::AcceptFriend(const HttpRequest& request) const {
+  absl::StatusOr<UserId> me = Bearer(request);
+  if (!me.ok()) return FromStatus(me.status());
+  auto body = ParseBody(request);
+  if (!body.ok()) return FromStatus(body.status());
+  auto other = RequiredString(**body, "user");
+  if (!other.ok()) return FromStatus(other.status());
+  if (absl::Status s = ValidateName("user", *other); !s.ok()) return FromStatus(s);
+  absl::Status s = deps_.store->AcceptFriend(*me, *other);
+  if (absl::IsNotFound(s)) return Error(404, "not_found", "no friend request from that user");
+  if (!s.ok()) return FromStatus(s);
+  return JsonObject(200, {{"user", *other}, {"status", "friends"}});
+}
+
+HttpResponse HttpApi::ListFriends(const HttpRequest& request) const {
+  absl::StatusOr<UserId> me = Bearer(request);
+  if (!me.ok()) return FromStatus(me.status());
+  absl::StatusOr<std::vector<UserId>> friends = deps_.store->Friends(*me);
+  if (!friends.ok()) return FromStatus(friends.status());
+  absl::StatusOr<std::vector<UserId>> incoming = deps_.store->PendingRequests(*me);
+  if (!incoming.ok()) return FromStatus(incoming.status());
+  rapidjson::StringBuffer b;
+  JsonWriter w(b);
+  w.StartObject();
+  w.Key("friends");
+  w.StartArray();
+  for (const UserId& u : *friends) Str(w, u);
+  w.EndArray();
+  w.Key("incoming");
+  w.StartArray();
+  for (const UserId& u : *incoming) Str(w, u);
+  w.EndArray();
+  w.EndObject();
+  return HttpResponse::Json(200, std::string(b.GetString(), b.GetSize()));
+}
+
+HttpResponse HttpApi::Health() const {
+  absl::Status s = deps_.engine->Health();
+  if (!s.ok()) {
+    return Error(503, "unavailable", std::string_view(s.message().data(), s.message().size()));
+  }
+  return HttpResponse::Json(200, R"({"status":"ok"})");
+}
+
+HttpResponse HttpApi::Metrics() const {
+  HttpResponse r;
+  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  const websocket::Server* server = server_.load();
+  r.body = PrometheusText(deps_.engine->stats(),
+                          server != nullptr ? server->stats() : websocket::ServerStats{});
+  return r;
+}
+
+}  // namespace courier::server

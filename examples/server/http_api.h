@@ -1,0 +1,58 @@
+// http_api.h: the HTTP endpoints of PROTOCOL.md, as a websocket::HttpHandler.
+//
+//   POST /v1/register  POST /v1/login  POST /v1/friends/request
+//   POST /v1/friends/accept  GET /v1/friends  GET /healthz  GET /metrics
+//   GET / and GET /<file>: the embedded web page (web_assets.h)
+// Errors answer {"error":code,"message":text}; the codes are listed in
+// examples/server/README.md.
+//
+// Ownership: borrows everything in ApiDeps; each must outlive the HttpApi.
+// Thread-safety: Handle is safe for concurrent calls.
+// Blocking: Handle blocks on password hashing and the stores (it runs on the
+//   server's http threads).
+#ifndef COURIER_EXAMPLES_SERVER_HTTP_API_H_
+#define COURIER_EXAMPLES_SERVER_HTTP_API_H_
+
+#include <atomic>
+
+#include "accounts.h"
+#include "courier/account_store.h"
+#include "courier/engine.h"
+#include "courier/websocket/http.h"
+#include "courier/websocket/server.h"
+
+namespace courier::server {
+
+struct ApiDeps {
+  Accounts* accounts = nullptr;
+  AccountStore* store = nullptr;
+  Engine* engine = nullptr;
+};
+
+class HttpApi {
+ public:
+  explicit HttpApi(ApiDeps deps) : deps_(deps) {}
+
+  // The server whose counters /metrics shows; set once it has started.
+  void AttachServer(const websocket::Server* server) { server_.store(server); }
+
+  websocket::HttpResponse Handle(const websocket::HttpRequest& request) const;
+
+ private:
+  websocket::HttpResponse Register(const websocket::HttpRequest& request) const;
+  websocket::HttpResponse Login(const websocket::HttpRequest& request) const;
+  websocket::HttpResponse RequestFriend(const websocket::HttpRequest& request) const;
+  websocket::HttpResponse AcceptFriend(const websocket::HttpRequest& request) const;
+  websocket::HttpResponse ListFriends(const websocket::HttpRequest& request) const;
+  websocket::HttpResponse Health() const;
+  websocket::HttpResponse Metrics() const;
+  // The bearer token's user, or the 401 answer.
+  absl::StatusOr<UserId> Bearer(const websocket::HttpRequest& request) const;
+
+  ApiDeps deps_;
+  std::atomic<const websocket::Server*> server_{nullptr};
+};
+
+}  // namespace courier::server
+
+#endif  // COURIER_EXAMPLES_SERVER_HTTP_API_H_

@@ -1,0 +1,192 @@
+// courier-server: the Courier example server.
+//
+// Wires the stack of PROTOCOL.md: the SQLite store (or PostgreSQL / MongoDB)
+// behind the body cipher, presence in memory (or Redis), the friends-only
+// contact policy, the engine, and the WebSocket + HTTP server on one port.
+// Prints "listening on HOST:PORT" when it accepts connections; SIGTERM or
+// SIGINT stop it cleanly (no new connections, sessions closed with 1001, the
+// commit queue flushed) with exit status 0.
+#include <csignal>
+#include <cstdio>
+#include <optional>
+#include <variant>
+#include <iostream>
+#include <memory>
+#include <thread>
+
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "accounts.h"
+#include "courier/clock.h"
+#include "courier/contact_policy.h"
+#include "courier/engine.h"
+#include "courier/websocket/server.h"
+#include "http_api.h"
+#include "jwt.h"
+#include "options.h"
+#include "secrets.h"
+#include "signals.h"
+#include "stores.h"
+
+namespace courier::server {
+namespace {
+
+constexpr int kExitConfig = 2;
+constexpr int kExitRuntime = 1;
+
+int Fail(int code, std::string_view what, const absl::Status& status) {
+  spdlog::critical("event=start_failed step={} error=\"{}\"", what, status.ToString());
+  std::cerr << "courier-server: " << what << ": " << status.message() << "\n";
+  return code;
+}
+
+int ExitCodeFor(const absl::Status& s) {
+  return absl::IsInvalidArgument(s) || absl::IsFailedPrecondition(s) ||
+                 absl::IsPermissionDenied(s) || absl::IsNotFound(s)
+             ? kExitConfig
+             : kExitRuntime;
+}
+
+void SetUpLogging(const std::string& level) {
+  auto logger = spdlog::stderr_logger_mt("courier");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z level=%l %v");
+  spdlog::set_level(spdlog::level::from_str(level));
+  spdlog::flush_on(spdlog::level::warn);
+}
+
+// Periodic engine work (Engine::Tick) about once a second.
+class Ticker {
+ public:
+  explicit Ticker(Engine& engine)
+      : thread_([this, &engine] {
+          while (!stop_.WaitForNotificationWithTimeout(absl::Seconds(1))) engine.Tick();
+        }) {}
+  ~Ticker() {
+    stop_.Notify();
+    thread_.join();
+  }
+
+ private:
+  absl::Notification stop_;
+  std::thread thread_;
+};
+
+int Run(const ServerFlags& flags) {
+  SetUpLogging(flags.log_level);
+  Clock& clock = SystemClock();
+
+  // --- keys in the data directory
+  if (absl::Status s = EnsureDirectory(flags.data_dir); !s.ok()) {
+    return Fail(ExitCodeFor(s), "data dir", s);
+  }
+  const bool own_jwt = flags.jwt_secret_file.empty();
+  const bool own_key = flags.storage_key_file.empty();
+  absl::StatusOr<std::string> jwt_secret = LoadOrCreateSecret(
+      own_jwt ? flags.data_dir + "/jwt-secret" : flags.jwt_secret_file, own_jwt);
+  if (!jwt_secret.ok()) return Fail(ExitCodeFor(jwt_secret.status()), "jwt secret", jwt_secret.status());
+  absl::StatusOr<std::string> storage_secret = LoadOrCreateSecret(
+      own_key ? flags.data_dir + "/storage-key" : flags.storage_key_file, own_key);
+  if (!storage_secret.ok()) {
+    return Fail(ExitCodeFor(storage_secret.status()), "storage key", storage_secret.status());
+  }
+
+  // --- stores, policy, engine
+  absl::StatusOr<Backends> backends = OpenBackends(flags, *storage_secret, clock);
+  if (!backends.ok()) return Fail(ExitCodeFor(backends.status()), "store", backends.status());
+  std::unique_ptr<ContactPolicy> contacts = MakeFriendsOnlyPolicy(*backends->accounts);
+
+  EngineOptions engine_options;
+  engine_options.node = flags.node_id;
+  engine_options.limits.max_undelivered = flags.max_undelivered;
+  engine_options.limits.window = flags.window;
+  std::optional<RateLimitFlag> rate = ParseRateLimit(flags.rate_limit);
+  engine_options.rate_limit.count = rate->count;
+  engine_options.rate_limit.period_ms = rate->period_s * 1000;
+  engine_options.clock = &clock;
+  if (absl::Status s = ValidateName("node id", flags.node_id); !s.ok()) {
+    return Fail(kExitConfig, "node id", s);
+  }
+  absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Create(
+      engine_options, Engine::Deps{backends->messages.get(), backends->presence.get(),
+                                   contacts.get(), backends->accounts.get()});
+  if (!engine.ok()) return Fail(ExitCodeFor(engine.status()), "engine", engine.status());
+
+  // --- accounts and HTTP
+  absl::StatusOr<TokenSigner> signer = TokenSigner::Create(*jwt_secret);
+  if (!signer.ok()) return Fail(kExitConfig, "jwt secret", signer.status());
+  absl::StatusOr<std::unique_ptr<Accounts>> accounts =
+      Accounts::Create(*backends->accounts, *std::move(signer), clock,
+                       static_cast<TimeMs>(flags.token_ttl_s) * 1000);
+  if (!accounts.ok()) return Fail(kExitRuntime, "accounts", accounts.status());
+  HttpApi api(ApiDeps{accounts->get(), backends->accounts.get(), engine->get()});
+
+  // --- the server; signals blocked first so every thread inherits the mask
+  BlockStopSignals();
+  std::optional<HostPort> listen = ParseHostPort(flags.listen);
+  websocket::ServerOptions server_options;
+  server_options.host = listen->host;
+  server_options.port = listen->port;
+  server_options.tls_cert_file = flags.tls_cert;
+  server_options.tls_key_file = flags.tls_key;
+  server_options.io_threads = flags.io_threads;
+  server_options.http_threads = flags.http_threads;
+  server_options.hello_timeout = std::chrono::milliseconds(flags.hello_timeout_ms);
+  server_options.idle_timeout = std::chrono::milliseconds(flags.idle_timeout_ms);
+  server_options.max_frame_bytes = flags.max_frame_bytes;
+  server_options.max_queue_bytes = flags.max_queue_bytes;
+  server_options.codec.max_body_bytes = engine_options.limits.max_body_bytes;
+  server_options.codec.max_read_ids = engine_options.limits.max_read_ids;
+  Accounts* accounts_ptr = accounts->get();
+  websocket::ServerHooks hooks;
+  hooks.engine = engine->get();
+  hooks.authenticate = [accounts_ptr](std::string_view token) {
+    return accounts_ptr->Authenticate(token);
+  };
+  hooks.handle_http = [&api](const websocket::HttpRequest& request) {
+    websocket::HttpResponse response = api.Handle(request);
+    spdlog::debug("event=http method={} path={} status={} remote={}", request.method,
+                  request.path, response.status, request.remote);
+    return response;
+  };
+  absl::StatusOr<std::unique_ptr<websocket::Server>> server =
+      websocket::StartServer(server_options, std::move(hooks));
+  if (!server.ok()) {
+    (*engine)->Shutdown();
+    return Fail(ExitCodeFor(server.status()), "listen", server.status());
+  }
+  api.AttachServer(server->get());
+  auto ticker = std::make_unique<Ticker>(**engine);
+
+  spdlog::info("event=started listen={} tls={} store=\"{}\" presence=\"{}\" node={} "
+               "rate_limit={} window={} max_undelivered={}",
+               (*server)->local_address(), flags.tls_cert.empty() ? "off" : "on",
+               backends->store_description, backends->presence_description, flags.node_id,
+               flags.rate_limit, flags.window, flags.max_undelivered);
+  std::cout << "listening on " << (*server)->local_address() << std::endl;
+
+  const int sig = WaitForStopSignal();
+  spdlog::info("event=stopping signal={}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  (*server)->StopAccepting();
+  (*engine)->Shutdown();  // closes sessions with 1001, flushes the commit queue
+  (*server)->Stop(std::chrono::milliseconds(3000));
+  ticker.reset();
+  server->reset();
+  engine->reset();
+  spdlog::info("event=stopped");
+  spdlog::shutdown();
+  return 0;
+}
+
+}  // namespace
+}  // namespace courier::server
+
+int main(int argc, char** argv) {
+  std::variant<courier::server::ServerFlags, int> parsed =
+      courier::server::ParseOptions(argc, argv);
+  if (const int* code = std::get_if<int>(&parsed)) return *code;
+  return courier::server::Run(std::get<courier::server::ServerFlags>(parsed));
+}

@@ -1,0 +1,83 @@
+// metrics.cc: Prometheus text, one HELP/TYPE pair per metric.
+#include "metrics.h"
+
+#include <fmt/format.h>
+
+#include <iterator>
+
+namespace courier::server {
+namespace {
+
+void Metric(std::string& out, const char* name, const char* type, const char* help,
+            double value) {
+  fmt::format_to(std::back_inserter(out), "# HELP {0} {1}\n# TYPE {0} {2}\n{0} {3}\n", name, help,
+                 type, value);
+}
+
+void Counter(std::string& out, const char* name, const char* help, std::uint64_t value) {
+  Metric(out, name, "counter", help, static_cast<double>(value));
+}
+
+void Gauge(std::string& out, const char* name, const char* help, double value) {
+  Metric(out, name, "gauge", help, value);
+}
+
+}  // namespace
+
+std::string PrometheusText(const EngineStats& e, const websocket::ServerStats& s) {
+  std::string out;
+  out.reserve(4096);
+  // --- engine
+  Gauge(out, "courier_sessions", "Devices connected to this node's engine.",
+        static_cast<double>(e.sessions));
+  Counter(out, "courier_sends_total", "Messages stored (duplicates not counted).", e.sends);
+  Counter(out, "courier_duplicate_sends_total", "Sends answered as duplicates of an earlier cid.",
+          e.duplicate_sends);
+  Counter(out, "courier_send_errors_total", "Sends answered with an error.", e.send_errors);
+  Counter(out, "courier_events_delivered_total", "Inbox events handed to connections.",
+          e.events_delivered);
+  Counter(out, "courier_acks_total", "Acks received.", e.acks);
+  Counter(out, "courier_reads_total", "Read markers received.", e.reads);
+  Counter(out, "courier_commits_total", "Store transactions (group commits).", e.commits);
+  Counter(out, "courier_committed_ops_total", "Operations in those transactions.",
+          e.committed_ops);
+  Gauge(out, "courier_commit_queue_depth", "Operations waiting for the next commit.",
+        static_cast<double>(e.commit_queue_depth));
+  Counter(out, "courier_commit_latency_microseconds_total",
+          "Sum of commit latencies; divide by courier_commits_total for the mean.",
+          e.commit_latency_us_total);
+  // --- connections
+  Gauge(out, "courier_connections_open", "TCP connections open (HTTP and WebSocket).",
+        static_cast<double>(s.connections_open));
+  Counter(out, "courier_connections_total", "TCP connections accepted.", s.connections_total);
+  Counter(out, "courier_connections_refused_total", "Connections refused over the limit.",
+          s.connections_refused);
+  Gauge(out, "courier_websockets_open", "WebSocket connections open.",
+        static_cast<double>(s.websockets_open));
+  Counter(out, "courier_websockets_total", "WebSocket upgrades.", s.websockets_total);
+  Counter(out, "courier_frames_in_total", "WebSocket frames received.", s.frames_in);
+  Counter(out, "courier_frames_out_total", "WebSocket frames sent.", s.frames_out);
+  Counter(out, "courier_bytes_in_total", "WebSocket payload bytes received.", s.bytes_in);
+  Counter(out, "courier_bytes_out_total", "WebSocket payload bytes sent.", s.bytes_out);
+  Counter(out, "courier_bad_frames_total", "Frames answered with an error frame.", s.bad_frames);
+  Counter(out, "courier_hello_failures_total", "Connections closed with 4401.", s.hello_failures);
+  Counter(out, "courier_idle_closes_total", "Connections closed with 4408.", s.idle_closes);
+  Counter(out, "courier_slow_closes_total", "Connections closed with 1008 (send queue full).",
+          s.slow_closes);
+  Counter(out, "courier_http_requests_total", "HTTP requests answered.", s.http_requests);
+  // --- send latency histogram
+  const auto& h = s.send_latency;
+  out += "# HELP courier_send_latency_seconds Time from a send frame to its sent or error answer.\n";
+  out += "# TYPE courier_send_latency_seconds histogram\n";
+  for (std::size_t i = 0; i < h.upper_bounds_s.size() && i < h.counts.size(); ++i) {
+    fmt::format_to(std::back_inserter(out), "courier_send_latency_seconds_bucket{{le=\"{}\"}} {}\n",
+                   h.upper_bounds_s[i], h.counts[i]);
+  }
+  fmt::format_to(std::back_inserter(out),
+                 "courier_send_latency_seconds_bucket{{le=\"+Inf\"}} {}\n"
+                 "courier_send_latency_seconds_sum {}\ncourier_send_latency_seconds_count {}\n",
+                 h.count, h.sum_s, h.count);
+  return out;
+}
+
+}  // namespace courier::server

@@ -1,0 +1,21 @@
+// metrics.h: the Prometheus text exposition of /metrics.
+//
+// Thread-safety: a pure function. Blocking: never.
+#ifndef COURIER_EXAMPLES_SERVER_METRICS_H_
+#define COURIER_EXAMPLES_SERVER_METRICS_H_
+
+#include <string>
+
+#include "courier/engine.h"
+#include "courier/websocket/server.h"
+
+namespace courier::server {
+
+// Text format 0.0.4: the engine's counters (sends, deliveries, acks, reads,
+// commits, queue depth, commit latency) and the server's (connections,
+// frames, bytes, closes, send->sent latency histogram).
+std::string PrometheusText(const EngineStats& engine, const websocket::ServerStats& server);
+
+}  // namespace courier::server
+
+#endif  // COURIER_EXAMPLES_SERVER_METRICS_H_

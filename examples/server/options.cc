@@ -1,0 +1,115 @@
+// options.cc: the flags, through CLI11, with COURIER_<FLAG> fallbacks.
+#include "options.h"
+
+#include <charconv>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+namespace courier::server {
+namespace {
+
+bool ParseUint(std::string_view s, std::uint64_t& out) {
+  if (s.empty()) return false;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && end == s.data() + s.size();
+}
+
+}  // namespace
+
+std::optional<HostPort> ParseHostPort(const std::string& text) {
+  std::size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) return std::nullopt;
+  HostPort hp;
+  hp.host = text.substr(0, colon);
+  if (hp.host.size() >= 2 && hp.host.front() == '[' && hp.host.back() == ']') {
+    hp.host = hp.host.substr(1, hp.host.size() - 2);
+  }
+  std::uint64_t port = 0;
+  if (hp.host.empty() || !ParseUint(std::string_view(text).substr(colon + 1), port) ||
+      port > 65535) {
+    return std::nullopt;
+  }
+  hp.port = static_cast<std::uint16_t>(port);
+  return hp;
+}
+
+std::optional<RateLimitFlag> ParseRateLimit(const std::string& text) {
+  std::size_t slash = text.find('/');
+  if (slash == std::string::npos) return std::nullopt;
+  std::uint64_t count = 0, seconds = 0;
+  if (!ParseUint(std::string_view(text).substr(0, slash), count) ||
+      !ParseUint(std::string_view(text).substr(slash + 1), seconds) || count == 0 ||
+      seconds == 0 || count > 1'000'000'000 || seconds > 365ULL * 24 * 3600) {
+    return std::nullopt;
+  }
+  return RateLimitFlag{static_cast<std::uint32_t>(count), static_cast<std::int64_t>(seconds)};
+}
+
+std::variant<ServerFlags, int> ParseOptions(int argc, char** argv) {
+  ServerFlags f;
+  CLI::App app{"courier-server: the Courier example server (PROTOCOL.md)", "courier-server"};
+  app.option_defaults()->always_capture_default();
+  auto flag = [&app](const std::string& name, auto& value, const std::string& help) {
+    std::string env = "COURIER_" + name;
+    for (char& c : env) c = (c == '-') ? '_' : static_cast<char>(std::toupper(c));
+    return app.add_option("--" + name, value, help)->envname(env);
+  };
+  flag("listen", f.listen, "HOST:PORT to listen on (port 0: a free port)");
+  flag("data-dir", f.data_dir, "directory for the database and the key files (created)");
+  flag("store", f.store, "sqlite:PATH | postgresql://... | mongodb://... (default sqlite:DIR/courier.db)");
+  flag("redis", f.redis, "redis://host:port for presence and cross-node signals (default: memory)");
+  flag("node-id", f.node_id, "this node's name in the cluster");
+  flag("rate-limit", f.rate_limit, "sends per user: N/SECONDS");
+  flag("jwt-secret-file", f.jwt_secret_file, "token signing secret, >= 32 bytes (default DIR/jwt-secret)");
+  flag("storage-key-file", f.storage_key_file, "body encryption secret, >= 32 bytes (default DIR/storage-key)");
+  flag("tls-cert", f.tls_cert, "PEM certificate chain: serve HTTPS/WSS");
+  flag("tls-key", f.tls_key, "PEM private key for --tls-cert");
+  flag("log-level", f.log_level, "trace|debug|info|warn|error|critical|off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  flag("max-undelivered", f.max_undelivered, "undelivered events per inbox before queue_full")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1'000'000'000}));
+  flag("window", f.window, "unacked events in flight per device")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{65'536}));
+  flag("durability", f.durability, "power: fsync every commit; process: survive a killed process only")
+      ->check(CLI::IsMember({"power", "process"}));
+  flag("io-threads", f.io_threads, "threads running the sockets")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{256}));
+  flag("http-threads", f.http_threads, "threads answering HTTP requests (password hashing)")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{256}));
+  flag("hello-timeout-ms", f.hello_timeout_ms, "time to send hello before close 4401")
+      ->check(CLI::Range(std::uint64_t{10}, std::uint64_t{3'600'000}));
+  flag("idle-timeout-ms", f.idle_timeout_ms, "no frame for this long: close 4408")
+      ->check(CLI::Range(std::uint64_t{10}, std::uint64_t{86'400'000}));
+  flag("token-ttl", f.token_ttl_s, "lifetime of a login token, seconds")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{365ULL * 24 * 3600}));
+  flag("max-frame-bytes", f.max_frame_bytes, "largest WebSocket frame; larger closes with 1009")
+      ->check(CLI::Range(std::uint64_t{1024}, std::uint64_t{64ULL << 20}));
+  flag("max-queue-bytes", f.max_queue_bytes, "per-connection send queue; over it closes with 1008")
+      ->check(CLI::Range(std::uint64_t{64 * 1024}, std::uint64_t{4ULL << 30}));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (!ParseHostPort(f.listen)) {
+    std::cerr << "courier-server: --listen must be HOST:PORT, got \"" << f.listen << "\"\n";
+    return 2;
+  }
+  if (!ParseRateLimit(f.rate_limit)) {
+    std::cerr << "courier-server: --rate-limit must be N/SECONDS (both >= 1), got \""
+              << f.rate_limit << "\"\n";
+    return 2;
+  }
+  if (f.tls_cert.empty() != f.tls_key.empty()) {
+    std::cerr << "courier-server: --tls-cert and --tls-key go together\n";
+    return 2;
+  }
+  if (f.data_dir.empty()) {
+    std::cerr << "courier-server: --data-dir must not be empty\n";
+    return 2;
+  }
+  return f;
+}
+
+}  // namespace courier::server

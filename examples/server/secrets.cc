@@ -1,0 +1,81 @@
+// secrets.cc: key files, made once with O_EXCL and mode 0600.
+#include "secrets.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+
+namespace courier::server {
+namespace {
+
+absl::Status FileError(const std::string& what, const std::string& path, int err) {
+  std::string text = absl::StrCat(what, " ", path, ": ", std::strerror(err));
+  if (err == EACCES || err == EPERM) return absl::PermissionDeniedError(text);
+  if (err == ENOENT) return absl::NotFoundError(text);
+  return absl::UnavailableError(text);
+}
+
+// Writes 32 random bytes to a new file; EEXIST means another process won.
+absl::Status CreateSecretFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST) return absl::OkStatus();
+    return FileError("cannot create", path, errno);
+  }
+  unsigned char bytes[kMinSecretBytes];
+  randombytes_buf(bytes, sizeof bytes);
+  ssize_t n = ::write(fd, bytes, sizeof bytes);
+  int write_errno = errno;
+  sodium_memzero(bytes, sizeof bytes);
+  bool ok = n == static_cast<ssize_t>(sizeof bytes) && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) {
+    ::unlink(path.c_str());
+    return FileError("cannot write", path, n < 0 ? write_errno : EIO);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status EnsureDirectory(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("cannot create ", dir, ": ", ec.message()));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> LoadOrCreateSecret(const std::string& path, bool create) {
+  if (sodium_init() < 0) return absl::InternalError("libsodium failed to initialise");
+  if (create) {
+    if (absl::Status s = CreateSecretFile(path); !s.ok()) return s;
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return FileError("cannot read", path, errno == 0 ? ENOENT : errno);
+  std::string secret;
+  char buffer[4096];
+  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+    secret.append(buffer, static_cast<std::size_t>(in.gcount()));
+    if (secret.size() > kMaxSecretBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, " is larger than ", kMaxSecretBytes, " bytes; is it a secret?"));
+    }
+  }
+  if (secret.size() < kMinSecretBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(path, " holds ", secret.size(),
+                                                   " bytes; a secret needs at least ",
+                                                   kMinSecretBytes));
+  }
+  return secret;
+}
+
+}  // namespace courier::server

@@ -1,0 +1,30 @@
+// secrets.h: the key files of a data directory.
+//
+// LoadOrCreateSecret reads a secret file whole, or, when `create` is set and
+// the file does not exist, writes 32 random bytes (libsodium) to it with mode
+// 0600 first. A secret shorter than 32 bytes is refused. The nodes of one
+// cluster share the files (PROTOCOL.md).
+//
+// Thread-safety: call from one thread at start-up. Blocking: file I/O.
+#ifndef COURIER_EXAMPLES_SERVER_SECRETS_H_
+#define COURIER_EXAMPLES_SERVER_SECRETS_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace courier::server {
+
+inline constexpr std::size_t kMinSecretBytes = 32;
+inline constexpr std::size_t kMaxSecretBytes = 64 * 1024;
+
+// kNotFound when missing and !create; kInvalidArgument when too short or too
+// long; kPermissionDenied / kUnavailable for I/O errors, naming the path.
+absl::StatusOr<std::string> LoadOrCreateSecret(const std::string& path, bool create);
+
+// Creates `dir` (and its parents) when missing. kUnavailable naming it.
+absl::Status EnsureDirectory(const std::string& dir);
+
+}  // namespace courier::server
+
+#endif  // COURIER_EXAMPLES_SERVER_SECRETS_H_
