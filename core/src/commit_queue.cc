@@ -12,7 +12,7 @@ CommitQueue::CommitQueue(MessageStore& store, Executor& executor, std::size_t ma
 void CommitQueue::Submit(WriteOp op, Done done) {
   bool post = false;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     queue_.push_back(Item{std::move(op), std::move(done)});
     if (!flushing_) {
       flushing_ = true;
@@ -25,7 +25,7 @@ void CommitQueue::Submit(WriteOp op, Done done) {
 void CommitQueue::Flush() {
   std::vector<Item> batch;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     const std::size_t n = std::min(max_batch_, queue_.size());
     batch.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
@@ -56,9 +56,10 @@ void CommitQueue::Flush() {
   }
   bool again = false;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (queue_.empty()) {
       flushing_ = false;
+      idle_.SignalAll();
     } else {
       again = true;
     }
@@ -67,16 +68,12 @@ void CommitQueue::Flush() {
 }
 
 void CommitQueue::WaitIdle() {
-  absl::MutexLock lock(&mu_);
-  mu_.Await(absl::Condition(
-      +[](CommitQueue* q) ABSL_EXCLUSIVE_LOCKS_REQUIRED(q->mu_) {
-        return q->queue_.empty() && !q->flushing_;
-      },
-      this));
+  MutexLock lock(&mu_);
+  while (!queue_.empty() || flushing_) idle_.Wait(&mu_);
 }
 
 std::uint64_t CommitQueue::depth() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return queue_.size();
 }
 

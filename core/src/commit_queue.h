@@ -22,7 +22,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
-#include "absl/synchronization/mutex.h"
+#include "courier/sync.h"
 #include "courier/clock.h"
 #include "courier/executor.h"
 #include "courier/message_store.h"
@@ -62,9 +62,10 @@ class CommitQueue {
   Executor& executor_;
   const std::size_t max_batch_;
   AfterFlush after_flush_;
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
   bool flushing_ ABSL_GUARDED_BY(mu_) = false;
+  CondVar idle_;  // signalled when the queue becomes empty and idle
   std::atomic<std::uint64_t> commits_{0};
   std::atomic<std::uint64_t> ops_{0};
   std::atomic<std::uint64_t> latency_us_{0};

@@ -16,12 +16,12 @@ DeviceSession::DeviceSession(std::shared_ptr<SessionHost> host, UserId user, Dev
       transport_(std::move(transport)) {}
 
 SessionState DeviceSession::state() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return state_;
 }
 
 bool DeviceSession::closed() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return state_ == SessionState::kClosed;
 }
 
@@ -50,7 +50,7 @@ void DeviceSession::SchedulePumpLocked() {
 }
 
 void DeviceSession::Emit(std::vector<ServerFrame> frames) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (state_ == SessionState::kClosed) return;
   if (state_ == SessionState::kConnecting) {
     for (auto& f : frames) early_.push_back(std::move(f));
@@ -63,7 +63,7 @@ void DeviceSession::OnAttached(absl::StatusOr<WriteResult> result,
                                std::vector<PresenceFrame> presence) {
   bool failed = false;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (state_ != SessionState::kConnecting) return;
     const AttachResult* attach = result.ok() ? std::get_if<AttachResult>(&*result) : nullptr;
     if (attach == nullptr) {
@@ -101,7 +101,7 @@ void DeviceSession::OnAttached(absl::StatusOr<WriteResult> result,
 }
 
 void DeviceSession::OnEvent(const Event& event) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (state_ == SessionState::kClosed) return;
   known_head_ = std::max(known_head_, event.seq);
   if (state_ == SessionState::kConnecting || event.seq <= sent_upto_) return;
@@ -119,7 +119,7 @@ void DeviceSession::OnEvent(const Event& event) {
 }
 
 void DeviceSession::Poke() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (state_ == SessionState::kClosed || state_ == SessionState::kConnecting) return;
   poked_ = true;
   SchedulePumpLocked();
@@ -133,7 +133,7 @@ void DeviceSession::Pump() {
     Seq head_before = 0;
     std::size_t limit = 0;
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       if (state_ == SessionState::kClosed) {
         pumping_ = false;
         return;
@@ -152,7 +152,7 @@ void DeviceSession::Pump() {
     absl::StatusOr<std::vector<Event>> events = host_->store().Fetch(user_, from, limit);
     std::size_t sent = 0;
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       if (state_ == SessionState::kClosed) {
         pumping_ = false;
         return;
@@ -227,7 +227,7 @@ void DeviceSession::Send(std::string cid, UserId to, std::string body) {
 
 void DeviceSession::Ack(Seq seq) {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (state_ == SessionState::kClosed) return;
     if (seq <= acked_ && state_ != SessionState::kConnecting) return;
     if (seq <= sent_upto_ && seq > acked_) {
@@ -255,7 +255,7 @@ void DeviceSession::Ack(Seq seq) {
 }
 
 void DeviceSession::OnAckCommitted(Seq seq) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (state_ == SessionState::kClosed || state_ == SessionState::kConnecting) return;
   if (seq <= acked_) return;
   acked_ = seq;
@@ -304,7 +304,7 @@ void DeviceSession::Read(std::vector<MessageId> ids) {
 
 void DeviceSession::Disconnect() {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (state_ == SessionState::kClosed) return;
     state_ = SessionState::kClosed;
     transport_.reset();
@@ -314,7 +314,7 @@ void DeviceSession::Disconnect() {
 }
 
 bool DeviceSession::CloseBy(CloseCode code, std::string_view reason) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (state_ == SessionState::kClosed) return false;
   state_ = SessionState::kClosed;
   if (transport_ != nullptr) transport_->Close(code, reason);

@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "courier/sync.h"
 #include "commit_queue.h"
 #include "courier/engine.h"
 #include "courier/executor.h"
@@ -107,7 +107,7 @@ class DeviceSession final : public Session,
   const DeviceId device_;
   const std::optional<Seq> since_;
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::shared_ptr<Transport> transport_ ABSL_GUARDED_BY(mu_);
   SessionState state_ ABSL_GUARDED_BY(mu_) = SessionState::kConnecting;
   std::vector<ServerFrame> early_ ABSL_GUARDED_BY(mu_);  // frames before welcome

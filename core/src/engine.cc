@@ -59,7 +59,7 @@ class EngineCore final : public internal::SessionHost,
   void Route(std::vector<Appended> appended) override {
     for (Appended& a : appended) {
       for (const SessionPtr& s : Sessions(a.user)) s->OnEvent(a.event);
-      absl::MutexLock lock(&wake_mu_);
+      MutexLock lock(&wake_mu_);
       wake_users_.insert(a.user);
     }
   }
@@ -89,7 +89,7 @@ class EngineCore final : public internal::SessionHost,
     }
     const std::string pair = absl::StrCat(from, absl::string_view("\0", 1), to);
     {
-      absl::MutexLock lock(&allowed_mu_);
+      MutexLock lock(&allowed_mu_);
       if (allowed_.contains(pair)) return std::nullopt;
     }
     absl::StatusOr<bool> may = deps_.contacts->MaySend(from, to);
@@ -103,7 +103,7 @@ class EngineCore final : public internal::SessionHost,
     if (!*may) {
       return error(ErrorCode::kNotFriends, absl::StrCat("you and ", to, " are not friends"));
     }
-    absl::MutexLock lock(&allowed_mu_);
+    MutexLock lock(&allowed_mu_);
     if (allowed_.size() >= kMaxAllowedCache) allowed_.clear();  // friendships only grow
     allowed_.insert(pair);
     return std::nullopt;
@@ -152,7 +152,7 @@ class EngineCore final : public internal::SessionHost,
     SessionPtr replaced;
     {
       Shard& shard = ShardOf(user);
-      absl::MutexLock lock(&shard.mu);
+      MutexLock lock(&shard.mu);
       auto& list = shard.sessions[user];
       for (auto it = list.begin(); it != list.end(); ++it) {
         if ((*it)->device() == device) {
@@ -203,7 +203,7 @@ class EngineCore final : public internal::SessionHost,
     const TimeMs now = Now();
     bool poll = false, beat = false, prune = false;
     {
-      absl::MutexLock lock(&tick_mu_);
+      MutexLock lock(&tick_mu_);
       if (options_.head_poll_ms > 0 && now - last_poll_ >= options_.head_poll_ms) {
         last_poll_ = now;
         poll = true;
@@ -243,7 +243,7 @@ class EngineCore final : public internal::SessionHost,
     if (stopped_.exchange(true)) return;
     std::vector<SessionPtr> all;
     for (Shard& shard : shards_) {
-      absl::MutexLock lock(&shard.mu);
+      MutexLock lock(&shard.mu);
       for (auto& [user, list] : shard.sessions) {
         for (auto& s : list) all.push_back(s);
       }
@@ -262,7 +262,7 @@ class EngineCore final : public internal::SessionHost,
   EngineStats Stats() const {
     EngineStats s;
     for (const Shard& shard : shards_) {
-      absl::MutexLock lock(&shard.mu);
+      MutexLock lock(&shard.mu);
       for (const auto& [user, list] : shard.sessions) s.sessions += list.size();
     }
     s.sends = sends_.load(std::memory_order_relaxed);
@@ -290,7 +290,7 @@ class EngineCore final : public internal::SessionHost,
  private:
   static constexpr std::size_t kMaxAllowedCache = 1 << 20;
   struct Shard {
-    mutable absl::Mutex mu;
+    mutable Mutex mu;
     absl::flat_hash_map<UserId, std::vector<SessionPtr>> sessions ABSL_GUARDED_BY(mu);
   };
 
@@ -300,7 +300,7 @@ class EngineCore final : public internal::SessionHost,
 
   std::vector<SessionPtr> Sessions(const UserId& user) {
     Shard& shard = ShardOf(user);
-    absl::MutexLock lock(&shard.mu);
+    MutexLock lock(&shard.mu);
     auto it = shard.sessions.find(user);
     if (it == shard.sessions.end()) return {};
     return it->second;
@@ -309,7 +309,7 @@ class EngineCore final : public internal::SessionHost,
   std::vector<SessionPtr> AllSessions() {
     std::vector<SessionPtr> all;
     for (Shard& shard : shards_) {
-      absl::MutexLock lock(&shard.mu);
+      MutexLock lock(&shard.mu);
       for (auto& [user, list] : shard.sessions) {
         for (auto& s : list) all.push_back(s);
       }
@@ -319,7 +319,7 @@ class EngineCore final : public internal::SessionHost,
 
   void Unregister(const SessionPtr& session) {
     Shard& shard = ShardOf(session->user());
-    absl::MutexLock lock(&shard.mu);
+    MutexLock lock(&shard.mu);
     auto it = shard.sessions.find(session->user());
     if (it == shard.sessions.end()) return;
     auto& list = it->second;
@@ -378,7 +378,7 @@ class EngineCore final : public internal::SessionHost,
   // and it reads the presence when it runs, so the last notice is the truth.
   void NotifyContacts(const UserId& user, bool to_other_nodes) {
     if (stopped_.load(std::memory_order_acquire)) return;
-    absl::MutexLock lock(&notify_mu_);
+    MutexLock lock(&notify_mu_);
     auto contacts = deps_.contacts->Contacts(user);
     if (!contacts.ok() || contacts->empty()) return;
     const std::vector<UserId> one{user};
@@ -406,7 +406,7 @@ class EngineCore final : public internal::SessionHost,
   void WakeRemote() {
     absl::flat_hash_set<UserId> users;
     {
-      absl::MutexLock lock(&wake_mu_);
+      MutexLock lock(&wake_mu_);
       users.swap(wake_users_);
     }
     if (users.empty()) return;
@@ -434,7 +434,7 @@ class EngineCore final : public internal::SessionHost,
         SessionPtr victim;
         {
           Shard& shard = ShardOf(signal.user);
-          absl::MutexLock lock(&shard.mu);
+          MutexLock lock(&shard.mu);
           auto it = shard.sessions.find(signal.user);
           if (it != shard.sessions.end()) {
             auto& list = it->second;
@@ -471,12 +471,12 @@ class EngineCore final : public internal::SessionHost,
   std::atomic<bool> stopped_{false};
   std::array<Shard, 32> shards_;
 
-  absl::Mutex allowed_mu_;
+  Mutex allowed_mu_;
   absl::flat_hash_set<std::string> allowed_ ABSL_GUARDED_BY(allowed_mu_);
-  absl::Mutex wake_mu_;
+  Mutex wake_mu_;
   absl::flat_hash_set<UserId> wake_users_ ABSL_GUARDED_BY(wake_mu_);
-  absl::Mutex notify_mu_;
-  absl::Mutex tick_mu_;
+  Mutex notify_mu_;
+  Mutex tick_mu_;
   TimeMs last_poll_ ABSL_GUARDED_BY(tick_mu_) = 0;
   TimeMs last_heartbeat_ ABSL_GUARDED_BY(tick_mu_) = 0;
   TimeMs last_prune_ ABSL_GUARDED_BY(tick_mu_) = 0;

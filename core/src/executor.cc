@@ -14,27 +14,27 @@ ThreadPoolExecutor::ThreadPoolExecutor(std::size_t threads) {
 
 ThreadPoolExecutor::~ThreadPoolExecutor() {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
   }
+  wake_.SignalAll();
   for (auto& t : threads_) t.join();
 }
 
 void ThreadPoolExecutor::Post(Task task) {
-  absl::MutexLock lock(&mu_);
-  queue_.push_back(std::move(task));
+  {
+    MutexLock lock(&mu_);
+    queue_.push_back(std::move(task));
+  }
+  wake_.Signal();
 }
 
 void ThreadPoolExecutor::Loop() {
   for (;;) {
     Task task;
     {
-      absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(
-          +[](ThreadPoolExecutor* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) {
-            return self->stopping_ || !self->queue_.empty();
-          },
-          this));
+      MutexLock lock(&mu_);
+      while (!stopping_ && queue_.empty()) wake_.Wait(&mu_);
       if (queue_.empty()) return;  // stopping and drained
       task = std::move(queue_.front());
       queue_.pop_front();
@@ -44,14 +44,14 @@ void ThreadPoolExecutor::Loop() {
 }
 
 void ManualExecutor::Post(Task task) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   queue_.push_back(std::move(task));
 }
 
 bool ManualExecutor::RunOne(std::size_t index) {
   Task task;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (queue_.empty()) return false;
     index %= queue_.size();
     task = std::move(queue_[index]);
@@ -68,7 +68,7 @@ std::size_t ManualExecutor::RunAll() {
 }
 
 std::size_t ManualExecutor::pending() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return queue_.size();
 }
 

@@ -18,7 +18,7 @@ double RateLimiter::Refilled(const Bucket& b, TimeMs now) const {
 std::int64_t RateLimiter::Acquire(const UserId& user, TimeMs now) {
   if (limit_.count == 0) return std::max<TimeMs>(1, limit_.period_ms);
   Shard& shard = shards_[absl::Hash<UserId>{}(user) % shards_.size()];
-  absl::MutexLock lock(&shard.mu);
+  MutexLock lock(&shard.mu);
   auto [it, inserted] = shard.buckets.try_emplace(user);
   Bucket& b = it->second;
   if (inserted) {
@@ -38,7 +38,7 @@ std::int64_t RateLimiter::Acquire(const UserId& user, TimeMs now) {
 
 void RateLimiter::Sweep(TimeMs now) {
   for (Shard& shard : shards_) {
-    absl::MutexLock lock(&shard.mu);
+    MutexLock lock(&shard.mu);
     for (auto it = shard.buckets.begin(); it != shard.buckets.end();) {
       if (Refilled(it->second, now) >= limit_.count) {
         shard.buckets.erase(it++);
@@ -52,7 +52,7 @@ void RateLimiter::Sweep(TimeMs now) {
 std::size_t RateLimiter::tracked_users() const {
   std::size_t n = 0;
   for (const Shard& shard : shards_) {
-    absl::MutexLock lock(&shard.mu);
+    MutexLock lock(&shard.mu);
     n += shard.buckets.size();
   }
   return n;

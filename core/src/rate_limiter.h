@@ -13,7 +13,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
+#include "courier/sync.h"
 #include "courier/options.h"
 #include "courier/types.h"
 
@@ -38,7 +38,7 @@ class RateLimiter {
     TimeMs updated = 0;
   };
   struct Shard {
-    mutable absl::Mutex mu;
+    mutable Mutex mu;
     absl::flat_hash_map<UserId, Bucket> buckets ABSL_GUARDED_BY(mu);
   };
   double Refilled(const Bucket& b, TimeMs now) const;

@@ -8,34 +8,34 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
+#include "courier/sync.h"
 #include "courier/memory.h"
 
 namespace courier::memory {
 
 void FaultInjectingStore::FailAfter(std::uint64_t skip, std::uint64_t n) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   skip_ = skip;
   fail_ = n;
 }
 
 void FaultInjectingStore::SetDown(bool down) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   down_ = down;
 }
 
 std::uint64_t FaultInjectingStore::calls() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return calls_;
 }
 
 std::uint64_t FaultInjectingStore::failures() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return failures_;
 }
 
 absl::Status FaultInjectingStore::MaybeFail() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   ++calls_;
   bool fail = down_;
   if (!fail && fail_ > 0) {

@@ -13,7 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
+#include "courier/sync.h"
 #include "courier/account_store.h"
 #include "courier/memory.h"
 #include "courier/types.h"
@@ -33,7 +33,7 @@ class MemoryAccountStore final : public AccountStore {
   absl::Status CreateUser(const UserId& user, const std::string& password_hash,
                           TimeMs now) override {
     if (auto s = ValidateName("user", user); !s.ok()) return s;
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto [it, inserted] = accounts_.try_emplace(user);
     if (!inserted) return absl::AlreadyExistsError(absl::StrCat("user ", user, " exists"));
     it->second.password_hash = password_hash;
@@ -42,21 +42,21 @@ class MemoryAccountStore final : public AccountStore {
   }
 
   absl::StatusOr<std::string> PasswordHash(const UserId& user) override {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto it = accounts_.find(user);
     if (it == accounts_.end()) return UnknownUser(user);
     return it->second.password_hash;
   }
 
   absl::StatusOr<bool> UserExists(const UserId& user) override {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return accounts_.contains(user);
   }
 
   absl::StatusOr<FriendRequestOutcome> RequestFriend(const UserId& from,
                                                      const UserId& to) override {
     if (from == to) return absl::InvalidArgumentError("cannot befriend oneself");
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto f = accounts_.find(from);
     if (f == accounts_.end()) return UnknownUser(from);
     auto t = accounts_.find(to);
@@ -72,7 +72,7 @@ class MemoryAccountStore final : public AccountStore {
   }
 
   absl::Status AcceptFriend(const UserId& user, const UserId& requester) override {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto u = accounts_.find(user);
     if (u == accounts_.end()) return UnknownUser(user);
     if (u->second.friends.contains(requester)) return absl::OkStatus();
@@ -87,20 +87,20 @@ class MemoryAccountStore final : public AccountStore {
   }
 
   absl::StatusOr<bool> AreFriends(const UserId& a, const UserId& b) override {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto it = accounts_.find(a);
     return it != accounts_.end() && it->second.friends.contains(b);
   }
 
   absl::StatusOr<std::vector<UserId>> Friends(const UserId& user) override {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto it = accounts_.find(user);
     if (it == accounts_.end()) return std::vector<UserId>{};
     return std::vector<UserId>(it->second.friends.begin(), it->second.friends.end());
   }
 
   absl::StatusOr<std::vector<UserId>> PendingRequests(const UserId& user) override {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto it = accounts_.find(user);
     if (it == accounts_.end()) return std::vector<UserId>{};
     return std::vector<UserId>(it->second.incoming.begin(), it->second.incoming.end());
@@ -110,13 +110,13 @@ class MemoryAccountStore final : public AccountStore {
   // it for whoever connected, and the account may be created elsewhere.
   absl::Status SetLastSeen(const UserId& user, TimeMs when) override {
     if (auto s = ValidateName("user", user); !s.ok()) return s;
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     last_seen_[user] = when;
     return absl::OkStatus();
   }
 
   absl::StatusOr<std::optional<TimeMs>> LastSeen(const UserId& user) override {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto it = last_seen_.find(user);
     if (it == last_seen_.end()) return std::optional<TimeMs>();
     return it->second;
@@ -127,7 +127,7 @@ class MemoryAccountStore final : public AccountStore {
     return absl::NotFoundError(absl::StrCat("unknown user ", user));
   }
 
-  absl::Mutex mu_;
+  Mutex mu_;
   std::map<UserId, Account> accounts_ ABSL_GUARDED_BY(mu_);
   std::map<UserId, TimeMs> last_seen_ ABSL_GUARDED_BY(mu_);
 };

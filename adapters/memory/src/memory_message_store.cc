@@ -15,7 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
+#include "courier/sync.h"
 #include "courier/memory.h"
 #include "courier/message_store.h"
 #include "courier/types.h"
@@ -59,7 +59,7 @@ struct FirstAppend {
 class MemoryMessageStore final : public MessageStore {
  public:
   std::vector<absl::StatusOr<WriteResult>> Write(absl::Span<const WriteOp> ops) override {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     std::vector<absl::StatusOr<WriteResult>> results;
     results.reserve(ops.size());
     for (const WriteOp& op : ops) {
@@ -71,7 +71,7 @@ class MemoryMessageStore final : public MessageStore {
   absl::StatusOr<std::vector<Event>> Fetch(const UserId& user, Seq after,
                                            std::size_t limit) override {
     if (limit < 1) return absl::InvalidArgumentError("Fetch limit must be >= 1");
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     std::vector<Event> out;
     auto it = inboxes_.find(user);
     if (it == inboxes_.end()) return out;
@@ -85,13 +85,13 @@ class MemoryMessageStore final : public MessageStore {
   }
 
   absl::StatusOr<Seq> Head(const UserId& user) override {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto it = inboxes_.find(user);
     return it == inboxes_.end() ? 0 : it->second.head;
   }
 
   absl::StatusOr<Seq> Cursor(const UserId& user, const DeviceId& device) override {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto it = inboxes_.find(user);
     if (it == inboxes_.end()) return 0;
     auto c = it->second.cursors.find(device);
@@ -99,7 +99,7 @@ class MemoryMessageStore final : public MessageStore {
   }
 
   absl::StatusOr<MessageStatus> Status(const UserId& recipient, const MessageId& id) override {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto it = inboxes_.find(recipient);
     if (it != inboxes_.end()) {
       auto m = it->second.messages.find(id);
@@ -109,7 +109,7 @@ class MemoryMessageStore final : public MessageStore {
   }
 
   absl::StatusOr<std::size_t> Prune(const PruneOptions& options) override {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     std::size_t removed = 0;
     for (auto& [user, inbox] : inboxes_) {
       Seq acked_by_all = 0;
@@ -273,7 +273,7 @@ class MemoryMessageStore final : public MessageStore {
     return Appended{sender, std::move(ev)};
   }
 
-  absl::Mutex mu_;
+  Mutex mu_;
   // std::map keeps references stable while a receipt adds another inbox.
   std::map<UserId, Inbox> inboxes_ ABSL_GUARDED_BY(mu_);
   std::map<std::pair<UserId, std::string>, FirstAppend> first_appends_ ABSL_GUARDED_BY(mu_);

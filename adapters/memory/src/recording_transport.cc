@@ -6,13 +6,13 @@
 #include <utility>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
+#include "courier/sync.h"
 #include "courier/memory.h"
 
 namespace courier::memory {
 
 void RecordingTransport::Send(std::vector<ServerFrame> frames) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (close_.has_value()) return;  // later Sends are dropped, as after a real close
   total_ += frames.size();
   frames_.insert(frames_.end(), std::make_move_iterator(frames.begin()),
@@ -20,29 +20,29 @@ void RecordingTransport::Send(std::vector<ServerFrame> frames) {
 }
 
 void RecordingTransport::Close(CloseCode code, std::string_view /*reason*/) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (!close_.has_value()) close_ = code;  // idempotent: the first code stays
 }
 
 std::vector<ServerFrame> RecordingTransport::Take() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   std::vector<ServerFrame> out;
   out.swap(frames_);
   return out;
 }
 
 bool RecordingTransport::closed() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return close_.has_value();
 }
 
 std::optional<CloseCode> RecordingTransport::close_code() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return close_;
 }
 
 std::size_t RecordingTransport::frame_count() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return total_;
 }
 

@@ -43,7 +43,7 @@
 // when they are caught up, or fetch them from the store otherwise.
 //
 // Threading: every public method may be called from any thread. Internally
-//   a registry of sessions sharded by user (absl::Mutex per shard), one mutex
+//   a registry of sessions sharded by user (a courier::Mutex per shard), one mutex
 //   per session that serializes its Transport calls, and the commit queue's
 //   mutex; no lock is held while calling the store, and Transport calls are
 //   made under the session mutex only (they must not block).

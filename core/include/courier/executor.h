@@ -18,7 +18,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
-#include "absl/synchronization/mutex.h"
+#include "courier/sync.h"
 
 namespace courier {
 
@@ -45,9 +45,10 @@ class ThreadPoolExecutor final : public Executor {
 
  private:
   void Loop();
-  absl::Mutex mu_;
+  Mutex mu_;
   std::deque<Task> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  CondVar wake_;
   std::vector<std::thread> threads_;
 };
 
@@ -66,7 +67,7 @@ class ManualExecutor final : public Executor {
   std::size_t pending() const;
 
  private:
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::deque<Task> queue_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -22,7 +22,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
+#include "courier/sync.h"
 #include "courier/account_store.h"
 #include "courier/clock.h"
 #include "courier/message_store.h"
@@ -68,7 +68,7 @@ class FaultInjectingStore final : public MessageStore {
  private:
   absl::Status MaybeFail();
   MessageStore& inner_;
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::uint64_t skip_ ABSL_GUARDED_BY(mu_) = 0;
   std::uint64_t fail_ ABSL_GUARDED_BY(mu_) = 0;
   bool down_ ABSL_GUARDED_BY(mu_) = false;
@@ -90,7 +90,7 @@ class RecordingTransport final : public Transport {
   std::size_t frame_count() const;
 
  private:
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::vector<ServerFrame> frames_ ABSL_GUARDED_BY(mu_);
   std::optional<CloseCode> close_ ABSL_GUARDED_BY(mu_);
   std::size_t total_ ABSL_GUARDED_BY(mu_) = 0;
