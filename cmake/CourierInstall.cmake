@@ -2,6 +2,13 @@
 # project can find_package(Courier) and link courier::core etc.
 include(CMakePackageConfigHelpers)
 get_property(courier_targets GLOBAL PROPERTY COURIER_EXPORTED_TARGETS)
+# Which adapters were built decides which dependencies the config finds.
+set(COURIER_BUILT_ADAPTERS "")
+foreach(adapter sqlite postgres mongo redis websocket)
+  if(TARGET courier_${adapter})
+    list(APPEND COURIER_BUILT_ADAPTERS ${adapter})
+  endif()
+endforeach()
 install(TARGETS ${courier_targets}
   EXPORT CourierTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
