@@ -1,6 +1,7 @@
 #include "mongo_client.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <limits>
 #include <mutex>
 #include <utility>
@@ -15,11 +16,22 @@
 namespace courier::mongo {
 namespace {
 
+// Driver log lines of level WARNING and above go to stderr; the rest (the
+// driver's default handler prints them to stdout) are dropped.
+void QuietLog(mongoc_log_level_t level, const char* domain, const char* message, void*) {
+  if (level <= MONGOC_LOG_LEVEL_WARNING) {
+    std::fprintf(stderr, "mongoc %s: %s: %s\n", mongoc_log_level_str(level), domain, message);
+  }
+}
+
 void InitDriverOnce() {
   static std::once_flag once;
   // mongoc_cleanup is never called: other code in the process may use the
   // driver too, and the OS frees everything at exit.
-  std::call_once(once, [] { mongoc_init(); });
+  std::call_once(once, [] {
+    mongoc_init();
+    mongoc_log_set_handler(&QuietLog, nullptr);
+  });
 }
 
 std::int32_t Clamp32(std::int64_t v) {

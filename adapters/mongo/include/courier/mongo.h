@@ -29,6 +29,10 @@
 // concern timeout) -> kDeadlineExceeded; conflicts left after the retries
 // -> kAborted; authentication -> kUnauthenticated / kPermissionDenied.
 //
+// Process-wide effects: the first Open calls mongoc_init() and routes the
+// driver's log (mongoc_log_set_handler) to stderr for warnings and errors,
+// dropping debug and info lines, which the driver would print to stdout.
+//
 // Ownership: the factories return stores owned by the caller; each owns its
 //   mongoc_client_pool_t.
 // Thread-safety: the stores are safe for concurrent use by any number of
