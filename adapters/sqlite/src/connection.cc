@@ -135,14 +135,7 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const SqliteOptions
   sqlite3_busy_timeout(db, options.busy_timeout_ms);
   std::unique_ptr<Connection> c(new Connection(db, options.path));
 
-  auto setting = [&](absl::string_view pragma) -> absl::StatusOr<std::string> {
-    auto value = c->Pragma(pragma);
-    if (!value.ok()) {
-      return absl::Status(value.status().code(),
-                          absl::StrCat("opening ", options.path, ": ", value.status().message()));
-    }
-    return value;
-  };
+  auto setting = [&](absl::string_view pragma) { return c->Pragma(pragma); };
   // The first statement reads the file header: a file that is not a
   // database fails here with kDataLoss.
   COURIER_ASSIGN_OR_RETURN(std::string mode, setting("journal_mode=WAL"));
@@ -235,7 +228,7 @@ absl::StatusOr<std::string> Connection::Pragma(absl::string_view name) {
 std::int64_t Connection::max_length() const { return sqlite3_limit(db_, SQLITE_LIMIT_LENGTH, -1); }
 
 absl::Status Connection::Error(int rc, absl::string_view context) const {
-  return SqliteError(db_, rc, context);
+  return SqliteError(db_, rc, absl::StrCat(path_, ": ", context));
 }
 
 }  // namespace courier::sqlite

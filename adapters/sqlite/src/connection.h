@@ -66,8 +66,8 @@ class Query {
 
 class Connection {
  public:
-  // Opens `options.path`. `read_only` makes the connection refuse writes
-  // (PRAGMA query_only) and skips the durability pragmas' effect on it.
+  // Opens `options.path` and applies the options. `read_only` makes the
+  // connection refuse writes (PRAGMA query_only). Errors as OpenMessageStore's.
   static absl::StatusOr<std::unique_ptr<Connection>> Open(const SqliteOptions& options,
                                                           bool read_only = false);
   ~Connection();
@@ -92,7 +92,8 @@ class Connection {
   // The largest string or blob this connection accepts.
   std::int64_t max_length() const;
 
-  // Maps `rc` with this connection's last error message.
+  // Maps `rc` (see sqlite_error.h) with the file's path, `context` and this
+  // connection's last error message in the text.
   absl::Status Error(int rc, absl::string_view context) const;
 
   sqlite3* handle() const { return db_; }

@@ -28,7 +28,7 @@ absl::Status MigrateLocked(Connection& c, absl::string_view component,
   const std::int64_t latest = migrations.back().version;
   if (current > latest) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "the ", component, " schema is at version ", current,
+        c.path(), ": the ", component, " schema is at version ", current,
         ", newer than this build of Courier knows (", latest, ")"));
   }
   for (const Migration& m : migrations) {

@@ -232,9 +232,7 @@ class SqliteAccountStore final : public AccountStore {
 
 absl::StatusOr<std::unique_ptr<AccountStore>> OpenAccountStore(const SqliteOptions& options) {
   COURIER_ASSIGN_OR_RETURN(std::unique_ptr<Connection> db, Connection::Open(options));
-  if (absl::Status s = Migrate(*db, "accounts", kAccountMigrations); !s.ok()) {
-    return absl::Status(s.code(), absl::StrCat("opening ", options.path, ": ", s.message()));
-  }
+  COURIER_RETURN_IF_ERROR(Migrate(*db, "accounts", kAccountMigrations));
   return std::unique_ptr<AccountStore>(std::make_unique<SqliteAccountStore>(std::move(db)));
 }
 

@@ -517,17 +517,11 @@ class SqliteMessageStore final : public MessageStore {
   const std::unique_ptr<Connection> reader_ ABSL_PT_GUARDED_BY(read_mu_);
 };
 
-absl::Status InContext(const std::string& path, absl::Status s) {
-  if (s.ok()) return s;
-  return absl::Status(s.code(), absl::StrCat("opening ", path, ": ", s.message()));
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<MessageStore>> OpenMessageStore(const SqliteOptions& options) {
   COURIER_ASSIGN_OR_RETURN(std::unique_ptr<Connection> writer, Connection::Open(options));
-  COURIER_RETURN_IF_ERROR(
-      InContext(options.path, Migrate(*writer, "messages", kMessageMigrations)));
+  COURIER_RETURN_IF_ERROR(Migrate(*writer, "messages", kMessageMigrations));
   COURIER_ASSIGN_OR_RETURN(std::unique_ptr<Connection> reader,
                            Connection::Open(options, /*read_only=*/true));
   return std::unique_ptr<MessageStore>(
