@@ -9,6 +9,8 @@
 #include <fstream>
 #include <limits>
 #include <memory>
+#include <set>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -344,6 +346,39 @@ TEST_CASE("SqliteStore: Fetch with extreme arguments", "[sqlite]") {
   REQUIRE_THAT(store->Fetch("bob", 0, 0).status(), StatusIs(absl::StatusCode::kInvalidArgument));
   std::vector<WriteOp> huge_ack = {AckOp{"bob", "phone", std::numeric_limits<Seq>::max(), 0}};
   REQUIRE_THAT(store->Write(huge_ack).at(0).status(), StatusIs(absl::StatusCode::kOutOfRange));
+}
+
+TEST_CASE("SqliteStore: two stores on one file (two processes) keep one gap-free inbox",
+          "[sqlite]") {
+  TempDir dir;
+  const SqliteOptions options = SqliteOptions::Fast(dir.File("two.db"));
+  auto first = MustOpenMessages(options);
+  auto second = MustOpenMessages(options);
+  constexpr int kPerStore = 30;
+  std::vector<std::vector<absl::StatusOr<WriteResult>>> results(2);
+  std::vector<std::thread> threads;
+  for (int s = 0; s < 2; ++s) {
+    MessageStore* store = (s == 0 ? first : second).get();
+    threads.emplace_back([store, s, &out = results[s]] {
+      for (int i = 0; i < kPerStore; ++i) {
+        std::vector<WriteOp> ops = {Message(std::to_string(s) + "-" + std::to_string(i))};
+        for (auto& r : store->Write(ops)) out.push_back(std::move(r));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<Seq> seqs;
+  for (const auto& per_store : results) {
+    for (const auto& r : per_store) {
+      COURIER_REQUIRE_OK(r);
+      REQUIRE(seqs.insert(std::get<AppendResult>(*r).seq).second);
+    }
+  }
+  REQUIRE(seqs.size() == 2 * kPerStore);
+  REQUIRE(*seqs.begin() == 1);
+  REQUIRE(*seqs.rbegin() == 2 * kPerStore);
+  REQUIRE(*first->Head("bob") == 2 * kPerStore);
+  REQUIRE(second->Fetch("bob", 0, 1000)->size() == 2 * kPerStore);
 }
 
 TEST_CASE("SqliteStore: the fast preset commits and reopens", "[sqlite]") {
