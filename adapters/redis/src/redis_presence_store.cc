@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include <hiredis/hiredis.h>
-#include <spdlog/spdlog.h>
+#include <fmt/core.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -341,10 +341,10 @@ class RedisPresenceStore final : public PresenceStore {
       if (!degraded_) {
         degraded_ = true;
         state_.notify_all();
-        spdlog::warn(
-            "courier::redis: {}:{} unreachable ({}); serving presence from local memory and "
-            "reconnecting with backoff",
-            options_.host, options_.port, cause.ToString());
+        fmt::print(stderr,
+                   "courier::redis: warning: {}:{} unreachable ({}); serving presence from "
+                   "local memory and reconnecting with backoff\n",
+                   options_.host, options_.port, cause.ToString());
       }
     }
     Wake();
@@ -435,8 +435,9 @@ class RedisPresenceStore final : public PresenceStore {
       reconnect_ = false;
       if (degraded_) {
         degraded_ = false;
-        spdlog::info("courier::redis: {}:{} reachable again; re-registered {} local sessions",
-                     options_.host, options_.port, restored);
+        fmt::print(stderr,
+                   "courier::redis: {}:{} reachable again; re-registered {} local sessions\n",
+                   options_.host, options_.port, restored);
       }
     }
     sub_ = std::move(subscriber);

@@ -23,7 +23,7 @@
 //
 // Faults: every call also records the node's own sessions in local memory.
 // When Redis does not answer (refused, reset, timed out), the store logs that
-// once, answers from local memory (this process's registrations and last
+// once (one line on stderr), answers from local memory (this process's registrations and last
 // seen) and returns OK, while the I/O thread retries with exponential backoff
 // and jitter. On reconnect it replays the disconnects it missed, re-registers
 // every local session, re-subscribes every subscribed node, and logs once
