@@ -204,6 +204,8 @@
       // Optional, additive fields: pending requests to and from this user.
       incoming = Array.isArray(res.incoming) ? res.incoming : null;
       if (Array.isArray(res.outgoing)) outgoing = res.outgoing.slice();
+      const accepted = outgoing.filter((u) => friends.includes(u));
+      if (accepted.length) setFriendMsg(`You and ${accepted.join(', ')} are friends now.`);
       outgoing = outgoing.filter((u) => !friends.includes(u));
       local.set(key('outgoing'), outgoing);
       renderSidebar();
@@ -238,12 +240,16 @@
       return;
     }
     try {
+      // With the server's list of requests to me, accept or ask; without it, try
+      // to accept first (404: nothing to accept) and ask after.
       let accepted = false;
-      try {
-        await api('/v1/friends/accept', { method: 'POST', body: { user } });
-        accepted = true;
-      } catch (e) {
-        if (e.status !== 404) throw e;
+      if (!incoming || incoming.includes(user)) {
+        try {
+          await api('/v1/friends/accept', { method: 'POST', body: { user } });
+          accepted = true;
+        } catch (e) {
+          if (e.status !== 404) throw e;
+        }
       }
       if (!accepted) await api('/v1/friends/request', { method: 'POST', body: { user } });
       await refreshFriends();

@@ -155,10 +155,11 @@ test('two-tab demo: offline messages, ticks, presence, persistence', async () =>
   let bob = await openPage();
   await register(bob, 'bob');
 
-  // alice asks, bob adds her back: friends.
+  // alice asks; bob sees her request and accepts it: friends.
   await addFriend(alice, 'bob');
   await alice.waitForSelector('#requests li[data-testid="outgoing"][data-user="bob"]', { timeout: WAIT_MS });
-  await addFriend(bob, 'alice');
+  await bob.click('#requests li[data-testid="request"][data-user="alice"] [data-testid="accept-btn"]',
+    { timeout: WAIT_MS });
   await bob.waitForSelector(friendItem('alice'), { timeout: WAIT_MS });
   await alice.waitForSelector(friendItem('bob'), { timeout: WAIT_MS });
   await alice.waitForSelector('#requests-section', { state: 'hidden', timeout: WAIT_MS });
@@ -188,6 +189,7 @@ test('two-tab demo: offline messages, ticks, presence, persistence', async () =>
     assert.equal(ticks, '✓');
   }
   assert.match(await alice.textContent('#chat-presence'), /^last seen/);
+  const shotSent = await alice.screenshot();
 
   // Bob's page comes back (a new tab; bob was the profile's last user): his session
   // resumes, the offline messages arrive, alice's ticks turn ✓✓ (delivered).
@@ -206,6 +208,8 @@ test('two-tab demo: offline messages, ticks, presence, persistence', async () =>
   // Presence again: bob is online for alice.
   await alice.waitForSelector('#chat-presence[data-online="true"]', { timeout: WAIT_MS });
   assert.equal(await alice.textContent('#chat-presence'), 'online');
+  const shotDelivered = await alice.screenshot();
+  const shotBob = await bob.screenshot();
 
   // Bob opens the chat: he sees the messages in order; alice's ticks turn blue.
   await bob.click(friendItem('alice'));
@@ -227,18 +231,22 @@ test('two-tab demo: offline messages, ticks, presence, persistence', async () =>
   await alice.waitForFunction(() => [...document.querySelectorAll('#messages li[data-dir="in"]')]
     .some((li) => li.textContent.includes('Got all three')), null, { timeout: WAIT_MS });
 
-  // Screenshot: both tabs side by side.
+  // Screenshot: the story in four panes.
   mkdirSync(SHOTS, { recursive: true });
-  const left = await alice.screenshot();
-  const right = await bob.screenshot();
+  const png = (b) => `data:image/png;base64,${b.toString('base64')}`;
+  const panes = [
+    ['1. alice writes to offline bob: one ✓, bob "last seen"', shotSent],
+    ['2. bob\'s tab comes back: the messages arrive, alice sees ✓✓ and bob online', shotDelivered],
+    ['3. bob\'s reopened tab, before he opens the chat (3 unread)', shotBob],
+    ['4. bob opened the chat: alice\'s ✓✓ turn blue; his answer arrives', await alice.screenshot()],
+  ];
   const sheet = await context.newPage();
-  await sheet.setViewportSize({ width: 1740, height: 610 });
-  await sheet.setContent(`<!doctype html><body style="margin:0;background:#d0d5da;font:14px sans-serif">
-    <div style="display:flex;gap:20px;padding:10px">
-      <figure style="margin:0"><figcaption>alice's tab</figcaption>
-        <img src="data:image/png;base64,${left.toString('base64')}" width="860"></figure>
-      <figure style="margin:0"><figcaption>bob's tab (reopened)</figcaption>
-        <img src="data:image/png;base64,${right.toString('base64')}" width="860"></figure>
+  await sheet.setViewportSize({ width: 1760, height: 1210 });
+  await sheet.setContent(`<!doctype html><body style="margin:0;background:#cfd6dc;font:15px sans-serif">
+    <div style="display:grid;grid-template-columns:860px 860px;gap:14px 20px;padding:10px">
+    ${panes.map(([caption, shot]) => `<figure style="margin:0">
+      <figcaption style="margin:0 0 4px">${caption}</figcaption>
+      <img src="${png(shot)}" width="860" height="560" style="display:block"></figure>`).join('')}
     </div></body>`);
   await sheet.screenshot({ path: path.join(SHOTS, 'two-tab-demo.png') });
   await sheet.close();
