@@ -35,4 +35,5 @@ have="$(node -p "try { require('./node_modules/playwright-core/package.json').ve
 if [[ "$want" != "$have" ]]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
-COURIER_SERVER="$server" CHROMIUM="$chromium" exec node --test --test-reporter=spec two_tab_demo.test.mjs
+COURIER_SERVER="$server" CHROMIUM="$chromium" exec node --test --test-concurrency=1 --test-reporter=spec \
+  two_tab_demo.test.mjs resilience.test.mjs
