@@ -195,5 +195,49 @@ server_pid=""
 "${A[@]}" friends >"$tmp/out" 2>"$tmp/err"
 check "an unreachable server exits 3" [ $? -eq 3 ]
 
+# --- TLS (https:// and wss://) ----------------------------------------------
+if command -v openssl >/dev/null; then
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
+    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+    -keyout "$tmp/key.pem" -out "$tmp/cert.pem" >/dev/null 2>&1
+  mkdir -p "$tmp/data-tls"
+  : >"$tmp/server.out"
+  "$server_bin" --listen 127.0.0.1:0 --data-dir "$tmp/data-tls" --tls-cert "$tmp/cert.pem" \
+    --tls-key "$tmp/key.pem" >"$tmp/server.out" 2>"$tmp/server.err" &
+  server_pid=$!
+  if wait_for "$tmp/server.out" "listening on"; then
+    port="$(sed -n 's/.*listening on [^ ]*:\([0-9]*\).*/\1/p' "$tmp/server.out" | head -1)"
+    C=("$cli_bin" --server "https://localhost:$port" --ca-file "$tmp/cert.pem" --token-file "$tmp/carol.token")
+    D=("$cli_bin" --server "wss://localhost:$port" --ca-file "$tmp/cert.pem" --token-file "$tmp/dave.token")
+    "$cli_bin" --server "https://localhost:$port" --token-file "$tmp/x.token" register eve "$PW" \
+      >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    grep -q -i certificate "$tmp/err"
+    named=$?
+    check "TLS: an untrusted certificate is refused (exit 3, says why)" [ $rc -eq 3 -a $named -eq 0 ]
+    "$cli_bin" --server "https://localhost:$port" --insecure --token-file "$tmp/x.token" register eve "$PW" \
+      >"$tmp/out" 2>"$tmp/err"
+    check "TLS: --insecure skips verification" [ $? -eq 0 ]
+    "${C[@]}" register carol "$PW" >/dev/null 2>&1 && "${C[@]}" login carol "$PW" >/dev/null 2>&1 &&
+      "${D[@]}" register dave "$PW" >/dev/null 2>&1 && "${D[@]}" login dave "$PW" >/dev/null 2>&1
+    check "TLS: register and login with --ca-file" [ $? -eq 0 ]
+    "${C[@]}" friend dave >/dev/null 2>&1 && "${D[@]}" friend carol >"$tmp/out" 2>&1
+    check "TLS: requests from both sides make friends" [ "$(field "$tmp/out" status)" = friends ]
+    "${C[@]}" send dave "over TLS" >"$tmp/out" 2>"$tmp/err"
+    check "TLS: send over wss" [ $? -eq 0 -a "$(field "$tmp/out" op)" = sent ]
+    "${D[@]}" listen --count 1 >"$tmp/out" 2>"$tmp/err"
+    check "TLS: listen over wss" [ $? -eq 0 -a "$(field "$tmp/out" body)" = "over TLS" ]
+    kill -TERM "$server_pid"
+    wait "$server_pid"
+    check "TLS courier-server stops cleanly" [ $? -eq 0 ]
+  else
+    cat "$tmp/server.err" >&2
+    check "TLS courier-server starts" false
+  fi
+  server_pid=""
+else
+  echo "# no openssl command: TLS checks not run"
+fi
+
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]
