@@ -97,7 +97,9 @@ class WireTest(unittest.TestCase):
 
     # --- append
 
-    def test_append_takes_the_seq_from_the_counter_and_writes_majority(self):
+    def test_append_claims_the_cid_then_takes_the_seq_from_the_counter(self):
+        # A standalone server (no transactions): the (sender, cid) is claimed
+        # with s = -1 before the seq is taken, so a lost race leaves no gap.
         self.start('append', 'alice', 'c1', 'bob', 'm1', 'hello', 1000, 100)
         dup = self.expect('find', 'messages')
         self.assertEqual(dup['filter'], {'$or': [{'snd': 'alice', 'cid': b'c1'}, {'_id': 'm1'}]})
@@ -105,17 +107,24 @@ class WireTest(unittest.TestCase):
         head = self.expect('find', 'inbox_heads')
         self.assertEqual(head['filter'], {'_id': 'bob'})
         head.ok(cursor('inbox_heads', [{'_id': 'bob', 'head': 41, 'maxc': 40, 'dev': []}]))
+        claim = self.expect('insert', 'messages')
+        self.assertEqual(claim['writeConcern'], MAJORITY_JOURNAL)
+        doc = dict(claim['documents'][0])
+        claimed_at = doc.pop('pt')
+        self.assertEqual(doc, {'_id': 'm1', 'r': 'bob', 'snd': 'alice', 'cid': b'c1',
+                               't': 1000, 'st': 0, 's': -1})
+        claim.ok({'n': 1})
         counter = self.expect('findAndModify', 'inbox_heads')
         self.assertEqual(counter['query'], {'_id': 'bob'})
         self.assertEqual(counter['update']['$inc'], {'head': 1})
         self.assertTrue(counter['upsert'])
         self.assertTrue(counter['new'])
+        self.assertEqual(counter['writeConcern'], MAJORITY_JOURNAL)
         counter.ok({'value': {'_id': 'bob', 'head': 42, 'maxc': 40, 'dev': []}})
-        msg = self.expect('insert', 'messages')
-        self.assertEqual(msg['writeConcern'], MAJORITY_JOURNAL)
-        self.assertEqual(msg['documents'], [{'_id': 'm1', 'r': 'bob', 'snd': 'alice',
-                                             'cid': b'c1', 's': 42, 't': 1000, 'st': 0}])
-        msg.ok({'n': 1})
+        stored = self.expect('update', 'messages')
+        self.assertEqual(stored['updates'][0]['q'], {'_id': 'm1', 'pt': claimed_at})
+        self.assertEqual(stored['updates'][0]['u'], {'$set': {'s': 42}, '$unset': {'pt': ''}})
+        stored.ok({'n': 1, 'nModified': 1})
         event = self.expect('insert', 'inbox_events')
         self.assertEqual(event['writeConcern'], MAJORITY_JOURNAL)
         doc = dict(event['documents'][0])
@@ -138,30 +147,23 @@ class WireTest(unittest.TestCase):
         self.no_more_writes()
 
     def test_duplicate_key_on_sender_cid_takes_the_idempotent_path(self):
-        # Another server stores (alice, c1) between our check and our insert.
+        # Another server stores (alice, c1) between our check and our claim.
         self.start('append', 'alice', 'c1', 'bob', 'm2', 'hello', 2000, 100)
         self.expect('find', 'messages').ok(cursor('messages', []))
         self.expect('find', 'inbox_heads').ok(cursor('inbox_heads', []))
-        self.expect('findAndModify', 'inbox_heads').ok(
-            {'value': {'_id': 'bob', 'head': 8, 'maxc': 0, 'dev': []}})
         self.expect('insert', 'messages').ok({
             'n': 0, 'writeErrors': [{
                 'index': 0, 'code': 11000,
                 'errmsg': 'E11000 duplicate key error collection: courier.messages '
                           'index: snd_1_cid_1 dup key: { snd: "alice", cid: BinData(0, 6331) }'}]})
-        # The seq goes back if nobody took a later one...
-        undo = self.expect('update', 'inbox_heads')
-        self.assertEqual(undo['updates'][0]['q'], {'_id': 'bob', 'head': 8})
-        self.assertEqual(undo['updates'][0]['u'], {'$inc': {'head': -1}})
-        undo.ok({'n': 1, 'nModified': 1})
-        # ...and the answer is the first append's.
+        # The answer is the first append's; no seq was taken.
         first = self.expect('find', 'messages')
         self.assertEqual(first['filter'], {'snd': 'alice', 'cid': b'c1'})
         first.ok(cursor('messages', [{'_id': 'm1', 'r': 'bob', 'snd': 'alice', 'cid': b'c1',
                                       's': 7, 't': 1000, 'st': 0}]))
         code, lines = self.probe.finish()
         self.assertEqual((code, lines), (0, ['OK append id=m1 seq=7 ts=1000 duplicate=1']))
-        self.assertFalse(self.server.got(OpMsg('insert', 'inbox_events'), timeout=0))
+        self.no_more_writes()
 
     def test_full_queue_is_resource_exhausted_and_writes_nothing(self):
         self.start('append', 'alice', 'c9', 'bob', 'm9', 'hello', 1000, 3)
@@ -203,7 +205,7 @@ class WireTest(unittest.TestCase):
         self.assertEqual(move['updates'][0]['arrayFilters'], [{'x.d': 'phone'}])
         move.ok({'n': 1, 'nModified': 1})
         covered = self.expect('find', 'messages')
-        self.assertEqual(covered['filter'], {'r': 'bob', 'st': 0, 's': {'$lte': 3}})
+        self.assertEqual(covered['filter'], {'r': 'bob', 'st': 0, 's': {'$gte': 1, '$lte': 3}})
         self.assertEqual(covered['sort'], {'s': 1})
         covered.ok(cursor('messages', [{'_id': 'm2', 'snd': 'alice'},
                                        {'_id': 'm3', 'snd': 'carol'}]))
@@ -245,7 +247,7 @@ class WireTest(unittest.TestCase):
         self.start('read', 'bob', 6000, 'm1')
         find = self.expect('find', 'messages')
         self.assertEqual(find['filter'], {'_id': 'm1', 'r': 'bob'})
-        find.ok(cursor('messages', [{'_id': 'm1', 'r': 'bob', 'snd': 'alice', 'st': 0}]))
+        find.ok(cursor('messages', [{'_id': 'm1', 'r': 'bob', 'snd': 'alice', 's': 3, 'st': 0}]))
         mark = self.expect('update', 'messages')
         self.assertEqual(mark['updates'][0]['q'], {'_id': 'm1', 'st': 0})
         self.assertEqual(mark['updates'][0]['u'], {'$set': {'st': 2}})
@@ -278,8 +280,6 @@ class WireTest(unittest.TestCase):
         self.start('append', 'alice', 'c1', 'bob', 'm1', 'hello', 1000, 100)
         self.expect('find', 'messages').ok(cursor('messages', []))
         self.expect('find', 'inbox_heads').ok(cursor('inbox_heads', []))
-        self.expect('findAndModify', 'inbox_heads').ok(
-            {'value': {'_id': 'bob', 'head': 1, 'maxc': 0, 'dev': []}})
         self.expect('insert', 'messages').ok({
             'n': 1, 'writeConcernError': {'code': 64, 'errmsg': 'waiting for replication timed out'}})
         code, lines = self.probe.finish()

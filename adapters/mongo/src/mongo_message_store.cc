@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "courier/mongo.h"
 #include "courier/status.h"
 #include "mongo_client.h"
@@ -24,6 +26,14 @@ constexpr char kHeads[] = "inbox_heads";
 constexpr char kMessages[] = "messages";
 constexpr std::size_t kMaxBodyBytes = 15 << 20;  // under MongoDB's 16 MiB document limit
 constexpr std::int64_t kMaxInt = std::numeric_limits<std::int64_t>::max();
+// Without transactions: the seq of a message whose (sender, cid) is claimed
+// but not stored yet, how long another server waits for it (50 x 20 ms),
+// and when a claim counts as left behind by a dead server.
+constexpr std::int64_t kPendingSeq = -1;
+constexpr int kClaimWaitLooks = 50;
+constexpr std::int64_t kStaleClaimMs = 30'000;
+
+std::int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
 
 bool ValidMessageId(absl::string_view id) {
   if (id.empty() || id.size() > kMaxIdBytes) return false;
@@ -361,22 +371,6 @@ class MongoMessageStore final : public MessageStore {
     return ApplyRead(call, std::get<ReadOp>(op), out, events);
   }
 
-  // The first append of (sender, cid), if any.
-  static absl::StatusOr<std::optional<AppendResult>> FindFirst(MongoCall& call,
-                                                               const AppendOp& a) {
-    Doc filter;
-    AppendStr(filter.get(), "snd", a.sender);
-    AppendBin(filter.get(), "cid", a.cid);
-    COURIER_ASSIGN_OR_RETURN(std::optional<Doc> first, call.FindOne(kMessages, *filter.get()));
-    if (!first) return std::optional<AppendResult>();
-    AppendResult r;
-    r.id = first->Str("_id");
-    r.seq = static_cast<Seq>(first->Int("s"));
-    r.ts = first->Int("t");
-    r.duplicate = true;
-    return std::optional<AppendResult>(std::move(r));
-  }
-
   absl::Status ApplyAppend(MongoCall& call, const AppendOp& a,
                            absl::StatusOr<WriteResult>* out, std::vector<Doc>* events) {
     // 1. Already sent, or the id taken? One query for both.
@@ -403,6 +397,9 @@ class MongoMessageStore final : public MessageStore {
           id_taken = true;
         }
       }));
+      if (dup && dup->seq == static_cast<Seq>(kPendingSeq)) {
+        return AfterLostClaim(call, a, out, events);  // being stored elsewhere
+      }
       if (dup) {
         *out = std::move(*dup);
         return absl::OkStatus();
@@ -424,41 +421,51 @@ class MongoMessageStore final : public MessageStore {
           limit, ")"));
       return absl::OkStatus();
     }
-    // 3. The next seq of the recipient's inbox.
-    COURIER_ASSIGN_OR_RETURN(
-        std::optional<Doc> counter,
-        call.FindAndModify(kHeads, *IdFilter(a.recipient).get(), *HeadUpsert(1).get(), true));
-    if (!counter) return absl::InternalError("mongo: findAndModify upsert returned nothing");
-    const std::int64_t seq = counter->Int("head");
-    // 4. The message's status document; its unique (snd, cid) index stops a
-    // concurrent duplicate.
     Doc msg = IdFilter(a.id);
     AppendStr(msg.get(), "r", a.recipient);
     AppendStr(msg.get(), "snd", a.sender);
     AppendBin(msg.get(), "cid", a.cid);
-    BSON_APPEND_INT64(msg.get(), "s", seq);
     BSON_APPEND_INT64(msg.get(), "t", a.ts);
     BSON_APPEND_INT32(msg.get(), "st", 0);
-    absl::Status inserted = call.InsertOne(kMessages, *msg.get());
-    if (absl::IsAlreadyExists(inserted) && !call.in_transaction()) {
-      // Another server stored the same (sender, cid) meanwhile. Give the seq
-      // back while nobody took a later one, and answer as the duplicate.
-      Doc undo = IdFilter(a.recipient);
-      BSON_APPEND_INT64(undo.get(), "head", seq);
-      COURIER_RETURN_IF_ERROR(
-          call.UpdateOne(kHeads, *undo.get(), *Op("$inc", "head", -1).get(), false).status());
-      COURIER_ASSIGN_OR_RETURN(std::optional<AppendResult> first, FindFirst(call, a));
-      if (first) {
-        *out = std::move(*first);
-      } else {
-        *out = absl::AlreadyExistsError(
-            absl::StrCat("message id ", a.id, " is already used by another message"));
+    std::int64_t seq = 0;
+    if (call.in_transaction()) {
+      // 3. The next seq of the recipient's inbox.
+      COURIER_ASSIGN_OR_RETURN(seq, NextSeq(call, a.recipient));
+      // 4. The message's status document. A concurrent batch that stored
+      // the same (sender, cid) makes this a duplicate key, which aborts the
+      // transaction: the batch runs again and step 1 finds the message.
+      BSON_APPEND_INT64(msg.get(), "s", seq);
+      COURIER_RETURN_IF_ERROR(call.InsertOne(kMessages, *msg.get()));
+    } else {
+      // Without a transaction the (sender, cid) is claimed BEFORE a seq is
+      // taken, so that a concurrent duplicate never leaves a gap: the claim
+      // (s = -1) is a unique-index entry that one server wins.
+      const std::int64_t claimed_at = NowMs();
+      Doc claim(msg);
+      BSON_APPEND_INT64(claim.get(), "s", kPendingSeq);
+      BSON_APPEND_INT64(claim.get(), "pt", claimed_at);
+      absl::Status claimed = call.InsertOne(kMessages, *claim.get());
+      if (absl::IsAlreadyExists(claimed)) return AfterLostClaim(call, a, out, events);
+      COURIER_RETURN_IF_ERROR(claimed);
+      COURIER_ASSIGN_OR_RETURN(seq, NextSeq(call, a.recipient));
+      Doc update;
+      bson_t set, unset;
+      BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &set);
+      BSON_APPEND_INT64(&set, "s", seq);
+      bson_append_document_end(update.get(), &set);
+      BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$unset", &unset);
+      BSON_APPEND_UTF8(&unset, "pt", "");
+      bson_append_document_end(update.get(), &unset);
+      Doc mine = IdFilter(a.id);
+      BSON_APPEND_INT64(mine.get(), "pt", claimed_at);
+      COURIER_ASSIGN_OR_RETURN(std::int64_t n,
+                               call.UpdateOne(kMessages, *mine.get(), *update.get(), false));
+      if (n != 1) {
+        // Taken over as stale (this server stalled for kStaleClaimMs): the
+        // other server stores the message; do not store it twice.
+        return absl::AbortedError("mongo: the claim on (sender, cid) was taken over");
       }
-      return absl::OkStatus();
     }
-    // In a transaction a duplicate key aborts it: the batch runs again and
-    // step 1 finds the other server's message.
-    COURIER_RETURN_IF_ERROR(inserted);
     // 5. The inbox event (inserted with the batch's other events).
     Event e{static_cast<Seq>(seq), EventKind::kMessage, a.id, a.sender, a.body,
             MessageStatus::kSent, a.ts};
@@ -466,6 +473,54 @@ class MongoMessageStore final : public MessageStore {
     AppendResult r{a.id, static_cast<Seq>(seq), a.ts, false, {}};
     r.appended.push_back(Appended{a.recipient, std::move(e)});
     *out = std::move(r);
+    return absl::OkStatus();
+  }
+
+  static absl::StatusOr<std::int64_t> NextSeq(MongoCall& call, const UserId& user) {
+    COURIER_ASSIGN_OR_RETURN(
+        std::optional<Doc> counter,
+        call.FindAndModify(kHeads, *IdFilter(user).get(), *HeadUpsert(1).get(), true));
+    if (!counter) return absl::InternalError("mongo: findAndModify upsert returned nothing");
+    return counter->Int("head");
+  }
+
+  // Another server claimed this (sender, cid) first (no transactions): wait
+  // for its seq and answer as the duplicate; take over a claim left by a
+  // server that died before finishing it.
+  absl::Status AfterLostClaim(MongoCall& call, const AppendOp& a,
+                              absl::StatusOr<WriteResult>* out, std::vector<Doc>* events) {
+    Doc filter;
+    AppendStr(filter.get(), "snd", a.sender);
+    AppendBin(filter.get(), "cid", a.cid);
+    for (int look = 0; look < kClaimWaitLooks; ++look) {
+      COURIER_ASSIGN_OR_RETURN(std::optional<Doc> first, call.FindOne(kMessages, *filter.get()));
+      if (!first) {
+        // No claim by (sender, cid): the unique key that failed was the id.
+        COURIER_ASSIGN_OR_RETURN(std::optional<Doc> same_id,
+                                 call.FindOne(kMessages, *IdFilter(a.id).get()));
+        if (same_id) {
+          *out = absl::AlreadyExistsError(
+              absl::StrCat("message id ", a.id, " is already used by another message"));
+          return absl::OkStatus();
+        }
+        return ApplyAppend(call, a, out, events);  // the claim was taken over: again
+      }
+      if (first->Int("s") >= 1) {
+        *out = AppendResult{first->Str("_id"), static_cast<Seq>(first->Int("s")),
+                            first->Int("t"), true, {}};
+        return absl::OkStatus();
+      }
+      if (NowMs() - first->Int("pt") > kStaleClaimMs) {
+        Doc stale = IdFilter(first->Str("_id"));
+        BSON_APPEND_INT64(stale.get(), "s", kPendingSeq);
+        BSON_APPEND_INT64(stale.get(), "pt", first->Int("pt"));
+        COURIER_RETURN_IF_ERROR(call.DeleteOne(kMessages, *stale.get()).status());
+        return ApplyAppend(call, a, out, events);
+      }
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    *out = absl::UnavailableError(absl::StrCat(
+        "mongo: another server is still storing (", a.sender, ", ", a.cid, "); retry"));
     return absl::OkStatus();
   }
 
@@ -549,6 +604,7 @@ class MongoMessageStore final : public MessageStore {
     BSON_APPEND_INT32(filter.get(), "st", 0);
     bson_t lte, sort, proj;
     BSON_APPEND_DOCUMENT_BEGIN(filter.get(), "s", &lte);
+    BSON_APPEND_INT64(&lte, "$gte", 1);  // not a pending claim
     BSON_APPEND_INT64(&lte, "$lte", static_cast<std::int64_t>(result.cursor));
     bson_append_document_end(filter.get(), &lte);
     BSON_APPEND_DOCUMENT_BEGIN(opts.get(), "sort", &sort);
@@ -595,7 +651,7 @@ class MongoMessageStore final : public MessageStore {
       AppendStr(filter.get(), "r", a.user);
       for (int tries = 0; tries < 5; ++tries) {
         COURIER_ASSIGN_OR_RETURN(std::optional<Doc> msg, call.FindOne(kMessages, *filter.get()));
-        if (!msg || msg->Int("st") >= 2) break;
+        if (!msg || msg->Int("st") >= 2 || msg->Int("s") < 1) break;
         const std::int64_t st = msg->Int("st");
         Doc cond = IdFilter(id);
         BSON_APPEND_INT32(cond.get(), "st", static_cast<std::int32_t>(st));

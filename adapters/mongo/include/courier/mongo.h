@@ -8,7 +8,8 @@
 //   messages         status of every received message {_id: id, r, snd, cid,
 //                    s, t, st}; unique index (snd, cid) makes sends
 //                    idempotent; index (r, st, s) serves acks.
-//   users, last_seen, friend_requests, friends   the AccountStore.
+//   users, last_seen, friend_pairs (one document per pair of users,
+//                    updated by compare-and-set)   the AccountStore.
 // The indexes are created on open (an existing index is left alone).
 //
 // A seq comes from `findAndModify {$inc: {head: 1}}` on the recipient's
@@ -18,9 +19,12 @@
 // events inserted with one bulk insert_many; a conflict with a concurrent
 // batch (TransientTransactionError, a duplicate (sender, cid) racing in)
 // rolls the batch back and runs it again, where the duplicate takes the
-// idempotent path. On a standalone server there are no transactions: every
-// op is still applied (receipts exactly once by conditional updates), but a
-// batch is not atomic and a crash in the middle can leave a gap in an inbox;
+// idempotent path. On a standalone server there are no transactions: each
+// op runs as single-document atomic steps (the (sender, cid) is claimed in
+// `messages` before a seq is taken; receipts come from conditional updates;
+// friendships change by compare-and-set), so concurrent servers still keep
+// inboxes gapless and free of duplicates, but a batch is not atomic and a
+// crash in the middle of one can leave a gap in an inbox;
 // run a replica set in production (see adapters/mongo/README.md).
 //
 // Errors: driver and server errors map once to canonical codes, keeping the
