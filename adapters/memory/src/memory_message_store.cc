@@ -63,7 +63,7 @@ class MemoryMessageStore final : public MessageStore {
     std::vector<absl::StatusOr<WriteResult>> results;
     results.reserve(ops.size());
     for (const WriteOp& op : ops) {
-      results.push_back(std::visit([this](const auto& o) { return Apply(o); }, op));
+      results.push_back(ApplyOp(op));
     }
     return results;
   }
@@ -145,6 +145,13 @@ class MemoryMessageStore final : public MessageStore {
   absl::Status Ping() override { return absl::OkStatus(); }
 
  private:
+  absl::StatusOr<WriteResult> ApplyOp(const WriteOp& op) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (const auto* append = std::get_if<AppendOp>(&op)) return Apply(*append);
+    if (const auto* attach = std::get_if<AttachOp>(&op)) return Apply(*attach);
+    if (const auto* ack = std::get_if<AckOp>(&op)) return Apply(*ack);
+    return Apply(std::get<ReadOp>(op));
+  }
+
   absl::StatusOr<WriteResult> Apply(const AppendOp& op) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (auto s = ValidateName("sender", op.sender); !s.ok()) return s;
     if (auto s = ValidateName("recipient", op.recipient); !s.ok()) return s;

@@ -59,15 +59,8 @@ class SqliteAccountStore final : public AccountStore {
                           TimeMs now) override {
     COURIER_RETURN_IF_ERROR(ValidateName("user", user));
     absl::MutexLock lock(&mu_);
-    return InTransaction([&]() -> absl::Status {
-      COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
-      if (exists) return absl::AlreadyExistsError(absl::StrCat("user ", user, " exists"));
-      COURIER_ASSIGN_OR_RETURN(
-          Query q, db_->Prepare("INSERT INTO users (name, password_hash, created_ms) "
-                                "VALUES (?1, ?2, ?3)"));
-      q.BindText(1, user).BindBlob(2, password_hash).Bind(3, now);
-      return q.Run();
-    });
+    COURIER_RETURN_IF_ERROR(db_->Begin());
+    return Finish(CreateUserLocked(user, password_hash, now));
   }
 
   absl::StatusOr<std::string> PasswordHash(const UserId& user) override {
@@ -89,46 +82,16 @@ class SqliteAccountStore final : public AccountStore {
                                                      const UserId& to) override {
     if (from == to) return absl::InvalidArgumentError("cannot befriend oneself");
     absl::MutexLock lock(&mu_);
-    FriendRequestOutcome outcome = FriendRequestOutcome::kRequested;
-    COURIER_RETURN_IF_ERROR(InTransaction([&]() -> absl::Status {
-      for (const UserId* u : {&from, &to}) {
-        COURIER_ASSIGN_OR_RETURN(bool exists, Exists(*u));
-        if (!exists) return UnknownUser(*u);
-      }
-      COURIER_ASSIGN_OR_RETURN(bool friends, AreFriendsLocked(from, to));
-      if (friends) {
-        outcome = FriendRequestOutcome::kAlreadyFriends;
-        return absl::OkStatus();
-      }
-      COURIER_ASSIGN_OR_RETURN(bool crossing, DeleteRequest(/*to=*/from, /*from=*/to));
-      if (crossing) {
-        outcome = FriendRequestOutcome::kBecameFriends;
-        return MakeFriends(from, to);
-      }
-      outcome = FriendRequestOutcome::kRequested;
-      COURIER_ASSIGN_OR_RETURN(
-          Query q, db_->Prepare("INSERT INTO friend_requests (to_name, from_name) "
-                                "VALUES (?1, ?2) ON CONFLICT DO NOTHING"));
-      q.BindText(1, to).BindText(2, from);
-      return q.Run();
-    }));
+    COURIER_RETURN_IF_ERROR(db_->Begin());
+    absl::StatusOr<FriendRequestOutcome> outcome = RequestFriendLocked(from, to);
+    COURIER_RETURN_IF_ERROR(Finish(outcome.status()));
     return outcome;
   }
 
   absl::Status AcceptFriend(const UserId& user, const UserId& requester) override {
     absl::MutexLock lock(&mu_);
-    return InTransaction([&]() -> absl::Status {
-      COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
-      if (!exists) return UnknownUser(user);
-      COURIER_ASSIGN_OR_RETURN(bool friends, AreFriendsLocked(user, requester));
-      if (friends) return absl::OkStatus();
-      COURIER_ASSIGN_OR_RETURN(bool requested, DeleteRequest(user, requester));
-      if (!requested) {
-        return absl::NotFoundError(
-            absl::StrCat("no pending friend request from ", requester, " to ", user));
-      }
-      return MakeFriends(user, requester);
-    });
+    COURIER_RETURN_IF_ERROR(db_->Begin());
+    return Finish(AcceptFriendLocked(user, requester));
   }
 
   absl::StatusOr<bool> AreFriends(const UserId& a, const UserId& b) override {
@@ -168,14 +131,58 @@ class SqliteAccountStore final : public AccountStore {
   }
 
  private:
-  // Runs `body` in BEGIN IMMEDIATE ... COMMIT; rolls back when it fails.
-  template <class Body>
-  absl::Status InTransaction(Body body) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    COURIER_RETURN_IF_ERROR(db_->Begin());
-    absl::Status status = body();
+  // Ends the transaction begun by the caller: COMMIT when `status` is OK
+  // (returning the commit's status), ROLLBACK otherwise.
+  absl::Status Finish(absl::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (status.ok()) status = db_->Commit();
     if (!status.ok()) db_->Rollback();
     return status;
+  }
+
+  absl::Status CreateUserLocked(const UserId& user, const std::string& password_hash,
+                                TimeMs now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
+    if (exists) return absl::AlreadyExistsError(absl::StrCat("user ", user, " exists"));
+    COURIER_ASSIGN_OR_RETURN(
+        Query q, db_->Prepare("INSERT INTO users (name, password_hash, created_ms) "
+                              "VALUES (?1, ?2, ?3)"));
+    q.BindText(1, user).BindBlob(2, password_hash).Bind(3, now);
+    return q.Run();
+  }
+
+  absl::StatusOr<FriendRequestOutcome> RequestFriendLocked(const UserId& from, const UserId& to)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (const UserId* u : {&from, &to}) {
+      COURIER_ASSIGN_OR_RETURN(bool exists, Exists(*u));
+      if (!exists) return UnknownUser(*u);
+    }
+    COURIER_ASSIGN_OR_RETURN(bool friends, AreFriendsLocked(from, to));
+    if (friends) return FriendRequestOutcome::kAlreadyFriends;
+    COURIER_ASSIGN_OR_RETURN(bool crossing, DeleteRequest(/*to=*/from, /*from=*/to));
+    if (crossing) {
+      COURIER_RETURN_IF_ERROR(MakeFriends(from, to));
+      return FriendRequestOutcome::kBecameFriends;
+    }
+    COURIER_ASSIGN_OR_RETURN(
+        Query q, db_->Prepare("INSERT INTO friend_requests (to_name, from_name) "
+                              "VALUES (?1, ?2) ON CONFLICT DO NOTHING"));
+    q.BindText(1, to).BindText(2, from);
+    COURIER_RETURN_IF_ERROR(q.Run());
+    return FriendRequestOutcome::kRequested;
+  }
+
+  absl::Status AcceptFriendLocked(const UserId& user, const UserId& requester)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
+    if (!exists) return UnknownUser(user);
+    COURIER_ASSIGN_OR_RETURN(bool friends, AreFriendsLocked(user, requester));
+    if (friends) return absl::OkStatus();
+    COURIER_ASSIGN_OR_RETURN(bool requested, DeleteRequest(user, requester));
+    if (!requested) {
+      return absl::NotFoundError(
+          absl::StrCat("no pending friend request from ", requester, " to ", user));
+    }
+    return MakeFriends(user, requester);
   }
 
   absl::StatusOr<bool> Exists(const UserId& user) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {

@@ -131,7 +131,7 @@ class SqliteMessageStore final : public MessageStore {
     absl::Status status = writer_->Begin();
     for (std::size_t i = 0; status.ok() && i < ops.size(); ++i) {
       OpResult result = absl::InternalError("op not applied");
-      status = std::visit([&](const auto& op) { return Apply(op, result); }, ops[i]);
+      status = ApplyOp(ops[i], result);
       results.push_back(std::move(result));
     }
     if (status.ok()) status = writer_->Commit();
@@ -301,6 +301,13 @@ class SqliteMessageStore final : public MessageStore {
         Query q, writer_->Prepare("UPDATE events SET status = ?3 WHERE inbox = ?1 AND seq = ?2"));
     q.BindText(1, inbox).Bind(2, static_cast<std::int64_t>(seq)).Bind(3, StatusValue(status));
     return q.Run();
+  }
+
+  absl::Status ApplyOp(const WriteOp& op, OpResult& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    if (const auto* append = std::get_if<AppendOp>(&op)) return Apply(*append, out);
+    if (const auto* attach = std::get_if<AttachOp>(&op)) return Apply(*attach, out);
+    if (const auto* ack = std::get_if<AckOp>(&op)) return Apply(*ack, out);
+    return Apply(std::get<ReadOp>(op), out);
   }
 
   // Each Apply returns the batch's fate (a backend error aborts it) and sets
