@@ -12,7 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
+#include "courier/sync.h"
 #include "connection.h"
 #include "courier/account_store.h"
 #include "courier/sqlite.h"
@@ -58,13 +58,13 @@ class SqliteAccountStore final : public AccountStore {
   absl::Status CreateUser(const UserId& user, const std::string& password_hash,
                           TimeMs now) override {
     COURIER_RETURN_IF_ERROR(ValidateName("user", user));
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     COURIER_RETURN_IF_ERROR(db_->Begin());
     return Finish(CreateUserLocked(user, password_hash, now));
   }
 
   absl::StatusOr<std::string> PasswordHash(const UserId& user) override {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     COURIER_ASSIGN_OR_RETURN(Query q,
                              db_->Prepare("SELECT password_hash FROM users WHERE name = ?1"));
     q.BindText(1, user);
@@ -74,14 +74,14 @@ class SqliteAccountStore final : public AccountStore {
   }
 
   absl::StatusOr<bool> UserExists(const UserId& user) override {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return Exists(user);
   }
 
   absl::StatusOr<FriendRequestOutcome> RequestFriend(const UserId& from,
                                                      const UserId& to) override {
     if (from == to) return absl::InvalidArgumentError("cannot befriend oneself");
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     COURIER_RETURN_IF_ERROR(db_->Begin());
     absl::StatusOr<FriendRequestOutcome> outcome = RequestFriendLocked(from, to);
     COURIER_RETURN_IF_ERROR(Finish(outcome.status()));
@@ -89,30 +89,30 @@ class SqliteAccountStore final : public AccountStore {
   }
 
   absl::Status AcceptFriend(const UserId& user, const UserId& requester) override {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     COURIER_RETURN_IF_ERROR(db_->Begin());
     return Finish(AcceptFriendLocked(user, requester));
   }
 
   absl::StatusOr<bool> AreFriends(const UserId& a, const UserId& b) override {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return AreFriendsLocked(a, b);
   }
 
   absl::StatusOr<std::vector<UserId>> Friends(const UserId& user) override {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return Names("SELECT friend FROM friends WHERE name = ?1 ORDER BY friend", user);
   }
 
   absl::StatusOr<std::vector<UserId>> PendingRequests(const UserId& user) override {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return Names("SELECT from_name FROM friend_requests WHERE to_name = ?1 ORDER BY from_name",
                  user);
   }
 
   absl::Status SetLastSeen(const UserId& user, TimeMs when) override {
     COURIER_RETURN_IF_ERROR(ValidateName("user", user));
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     COURIER_ASSIGN_OR_RETURN(
         Query q, db_->Prepare("INSERT INTO last_seen (name, seen_ms) VALUES (?1, ?2) "
                               "ON CONFLICT (name) DO UPDATE SET seen_ms = excluded.seen_ms"));
@@ -121,7 +121,7 @@ class SqliteAccountStore final : public AccountStore {
   }
 
   absl::StatusOr<std::optional<TimeMs>> LastSeen(const UserId& user) override {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     COURIER_ASSIGN_OR_RETURN(Query q,
                              db_->Prepare("SELECT seen_ms FROM last_seen WHERE name = ?1"));
     q.BindText(1, user);
@@ -231,7 +231,7 @@ class SqliteAccountStore final : public AccountStore {
     }
   }
 
-  absl::Mutex mu_;
+  Mutex mu_;
   const std::unique_ptr<Connection> db_ ABSL_PT_GUARDED_BY(mu_);
 };
 

@@ -29,7 +29,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
+#include "courier/sync.h"
 #include "connection.h"
 #include "courier/message_store.h"
 #include "courier/sqlite.h"
@@ -127,7 +127,7 @@ class SqliteMessageStore final : public MessageStore {
     std::vector<absl::StatusOr<WriteResult>> results;
     if (ops.empty()) return results;
     results.reserve(ops.size());
-    absl::MutexLock lock(&write_mu_);
+    MutexLock lock(&write_mu_);
     absl::Status status = writer_->Begin();
     for (std::size_t i = 0; status.ok() && i < ops.size(); ++i) {
       OpResult result = absl::InternalError("op not applied");
@@ -149,7 +149,7 @@ class SqliteMessageStore final : public MessageStore {
     constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
     if (after >= kMax) return out;
     const auto bounded = static_cast<std::int64_t>(std::min<std::uint64_t>(limit, kMax));
-    absl::MutexLock lock(&read_mu_);
+    MutexLock lock(&read_mu_);
     COURIER_ASSIGN_OR_RETURN(
         Query q, reader_->Prepare("SELECT seq, kind, id, peer, body, status, ts FROM events "
                                   "WHERE inbox = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"));
@@ -164,7 +164,7 @@ class SqliteMessageStore final : public MessageStore {
   }
 
   absl::StatusOr<Seq> Head(const UserId& user) override {
-    absl::MutexLock lock(&read_mu_);
+    MutexLock lock(&read_mu_);
     COURIER_ASSIGN_OR_RETURN(Query q,
                              reader_->Prepare("SELECT head FROM inboxes WHERE inbox = ?1"));
     q.BindText(1, user);
@@ -173,7 +173,7 @@ class SqliteMessageStore final : public MessageStore {
   }
 
   absl::StatusOr<Seq> Cursor(const UserId& user, const DeviceId& device) override {
-    absl::MutexLock lock(&read_mu_);
+    MutexLock lock(&read_mu_);
     COURIER_ASSIGN_OR_RETURN(
         Query q, reader_->Prepare("SELECT acked FROM cursors WHERE inbox = ?1 AND device = ?2"));
     q.BindText(1, user).BindText(2, device);
@@ -182,7 +182,7 @@ class SqliteMessageStore final : public MessageStore {
   }
 
   absl::StatusOr<MessageStatus> Status(const UserId& recipient, const MessageId& id) override {
-    absl::MutexLock lock(&read_mu_);
+    MutexLock lock(&read_mu_);
     COURIER_ASSIGN_OR_RETURN(
         Query q, reader_->Prepare("SELECT status FROM events "
                                   "WHERE kind = 1 AND inbox = ?1 AND id = ?2"));
@@ -193,7 +193,7 @@ class SqliteMessageStore final : public MessageStore {
   }
 
   absl::StatusOr<std::size_t> Prune(const PruneOptions& options) override {
-    absl::MutexLock lock(&write_mu_);
+    MutexLock lock(&write_mu_);
     COURIER_RETURN_IF_ERROR(writer_->Begin());
     auto removed = PruneLocked(options);
     absl::Status status = removed.status();
@@ -207,7 +207,7 @@ class SqliteMessageStore final : public MessageStore {
 
   absl::Status Ping() override {
     // Taking the write lock proves the file is there and writable now.
-    absl::MutexLock lock(&write_mu_);
+    MutexLock lock(&write_mu_);
     absl::Status status = writer_->Begin();
     writer_->Rollback();
     return status;
@@ -518,9 +518,9 @@ class SqliteMessageStore final : public MessageStore {
     return absl::OkStatus();
   }
 
-  absl::Mutex write_mu_;
+  Mutex write_mu_;
   const std::unique_ptr<Connection> writer_ ABSL_PT_GUARDED_BY(write_mu_);
-  absl::Mutex read_mu_;
+  Mutex read_mu_;
   const std::unique_ptr<Connection> reader_ ABSL_PT_GUARDED_BY(read_mu_);
 };
 
