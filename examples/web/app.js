@@ -41,11 +41,14 @@
         return fallback;
       }
     },
+    // False when the browser refused (e.g. its storage is full).
     set(key, value) {
       try {
         localStorage.setItem(key, JSON.stringify(value));
+        return true;
       } catch (e) {
         console.warn('courier: could not store', key, e);
+        return false;
       }
     },
     del(key) { localStorage.removeItem(key); },
@@ -105,14 +108,21 @@
     return c;
   }
 
+  // Stores the conversation; when the browser's storage is full, drops its older
+  // half and tries again. False when it still could not be stored.
   function saveConv(peer) {
     const c = conv(peer);
     if (c.length > MAX_KEEP) c.splice(0, c.length - MAX_KEEP);
-    local.set(key('conv.' + peer), c);
+    let ok = local.set(key('conv.' + peer), c);
+    if (!ok && c.length > 1) {
+      c.splice(0, Math.floor(c.length / 2));
+      ok = local.set(key('conv.' + peer), c);
+    }
     if (!peers.includes(peer)) {
       peers.push(peer);
-      local.set(key('peers'), peers);
+      ok = local.set(key('peers'), peers) && ok;
     }
+    return ok;
   }
 
   // ---- HTTP --------------------------------------------------------------
@@ -276,6 +286,7 @@
   let pingTimer = null;
   let lastFrameAt = 0;
   let stopped = true;
+  let storageBlocked = false;  // an event could not be stored: no acks until reconnect
 
   function setConn(state, text) {
     const el = $('conn-status');
@@ -384,6 +395,7 @@
     switch (f.op) {
       case 'welcome':
         welcomed = true;
+        storageBlocked = false;
         attempts = 0;
         hideBanner();
         setConn('syncing', 'syncing…');
@@ -419,52 +431,56 @@
 
   function onInboxEvent(f) {
     const seq = Number(f.seq);
-    if (!Number.isSafeInteger(seq) || seq <= 0) return;
+    if (!Number.isSafeInteger(seq) || seq <= 0 || storageBlocked) return;
     if (seq <= lastSeq) {
       sendFrame({ op: 'ack', seq: lastSeq });  // already stored: just move the cursor
       return;
     }
-    if (f.op === 'msg') storeIncoming(f);
-    else storeReceipt(f);
+    const stored = f.op === 'msg' ? storeIncoming(f) : storeReceipt(f);
+    if (!stored || !local.set(key('seq'), seq)) {
+      // Not stored, so not acked: the server keeps it and sends it again later.
+      // Acks are cumulative: ack nothing more on this connection.
+      storageBlocked = true;
+      showBanner('This browser\'s storage is full: new messages wait on the server.', false);
+      return;
+    }
     lastSeq = seq;
-    local.set(key('seq'), lastSeq);
     sendFrame({ op: 'ack', seq });
   }
 
   function storeIncoming(f) {
     const peer = String(f.from);
     const c = conv(peer);
-    if (c.some((m) => m.id === f.id && m.from === peer)) return;
+    if (c.some((m) => m.id === f.id && m.from === peer)) return true;
     const m = { id: f.id, from: peer, to: me, body: String(f.body ?? ''), ts: f.ts, read: false };
     c.push(m);
-    saveConv(peer);
+    if (!saveConv(peer)) {
+      c.pop();
+      return false;
+    }
     if (openPeer === peer) {
       appendMessage(m);
       markVisibleRead();
     }
     renderSidebar();
+    return true;
   }
 
   function storeReceipt(f) {
     const status = f.status;
-    if (!(status in RANK)) return;
+    if (!(status in RANK)) return true;  // a status this page does not know: skip it
     const peer = String(f.by);
     const m = conv(peer).find((x) => x.from === me && x.id === f.id);
     if (!m) {
       if (RANK[status] > (RANK[orphans[f.id]] ?? 0)) orphans[f.id] = status;
       const ids = Object.keys(orphans);
       if (ids.length > 500) delete orphans[ids[0]];
-      local.set(key('orphans'), orphans);
-      return;
+      return local.set(key('orphans'), orphans);
     }
-    raiseStatus(peer, m, status);
-  }
-
-  function raiseStatus(peer, m, status) {
-    if ((RANK[status] ?? -1) <= (RANK[m.status] ?? -1)) return;
+    if (RANK[status] <= (RANK[m.status] ?? -1)) return true;
     m.status = status;
-    saveConv(peer);
     if (openPeer === peer) updateTicks(m);
+    return saveConv(peer);
   }
 
   function onSent(f) {
@@ -493,6 +509,13 @@
   function onError(f) {
     if (!f.cid) {
       console.warn('courier: server error', f.code, f.message);
+      // A read marker the server could not store: say it again shortly.
+      if (f.code === 'unavailable' && recentReads.length) {
+        const ids = recentReads.splice(0);
+        setTimeout(() => {
+          for (let i = 0; i < ids.length; i += 1000) sendFrame({ op: 'read', ids: ids.slice(i, i + 1000) });
+        }, 2000);
+      }
       return;
     }
     for (const peer of peers) {
@@ -551,6 +574,10 @@
     sendMessageFrame(m);
   }
 
+  // Ids of the last read markers sent, kept to send again if the server could
+  // not store them (reads are idempotent).
+  const recentReads = [];
+
   // Sends `read` for the open chat's unread messages while the page is visible.
   function markVisibleRead() {
     if (!openPeer || document.visibilityState !== 'visible' || !welcomed) return;
@@ -560,7 +587,9 @@
     for (let i = 0; i < unread.length; i += 1000) {
       const ids = unread.slice(i, i + 1000).map((m) => m.id);
       if (!sendFrame({ op: 'read', ids })) return;
+      recentReads.push(...ids);
     }
+    if (recentReads.length > 1000) recentReads.splice(0, recentReads.length - 1000);
     for (const m of unread) m.read = true;
     saveConv(openPeer);
     renderSidebar();
