@@ -9,7 +9,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/time.h"
 #include "courier/status.h"
 #include "pg_error.h"
 
@@ -304,16 +303,13 @@ PgPool::Lease::~Lease() {
 }
 
 absl::StatusOr<PgPool::Lease> PgPool::Acquire() {
-  const absl::Time deadline = absl::Now() + absl::Milliseconds(wait_timeout_ms_);
+  const auto deadline = Clock::now() + std::chrono::milliseconds(wait_timeout_ms_);
   for (;;) {
     std::unique_ptr<PgConnection> conn;
-    bool create = false;
     {
-      absl::MutexLock lock(&mu_);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return !idle_.empty() || open_ < size_;
-      };
-      if (!mu_.AwaitWithDeadline(absl::Condition(&ready), deadline)) {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (!freed_.wait_until(lock, deadline,
+                             [this] { return !idle_.empty() || open_ < size_; })) {
         return absl::UnavailableError(absl::StrCat(
             "postgres: no free connection within ", wait_timeout_ms_, " ms (pool size ",
             size_, ")"));
@@ -323,14 +319,12 @@ absl::StatusOr<PgPool::Lease> PgPool::Acquire() {
         idle_.pop_back();
       } else {
         ++open_;
-        create = true;
       }
     }
-    if (create) {
+    if (!conn) {
       auto made = PgConnection::Connect(settings_);
       if (!made.ok()) {
-        absl::MutexLock lock(&mu_);
-        --open_;
+        Dropped();
         return made.status();
       }
       return Lease(this, std::move(made).value());
@@ -339,18 +333,29 @@ absl::StatusOr<PgPool::Lease> PgPool::Acquire() {
     if (!conn->broken()) return Lease(this, std::move(conn));
     // Reconnect in place of the broken one.
     conn.reset();
-    absl::MutexLock lock(&mu_);
-    --open_;
+    Dropped();
   }
 }
 
-void PgPool::Release(std::unique_ptr<PgConnection> conn) {
-  absl::MutexLock lock(&mu_);
-  if (conn->broken()) {
+void PgPool::Dropped() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
     --open_;
+  }
+  freed_.notify_one();
+}
+
+void PgPool::Release(std::unique_ptr<PgConnection> conn) {
+  if (conn->broken()) {
+    conn.reset();
+    Dropped();
     return;
   }
-  idle_.push_back(std::move(conn));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    idle_.push_back(std::move(conn));
+  }
+  freed_.notify_one();
 }
 
 }  // namespace courier::postgres

@@ -20,10 +20,11 @@
 #include "absl/strings/string_view.h"
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
+#include <condition_variable>
+#include <mutex>
+
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 
 namespace courier::postgres {
@@ -138,13 +139,18 @@ class PgPool {
 
  private:
   void Release(std::unique_ptr<PgConnection> conn);
+  void Dropped();  // one connection fewer is open
 
   const PgSettings settings_;
   const int size_;
   const std::int64_t wait_timeout_ms_;
-  absl::Mutex mu_;
-  std::vector<std::unique_ptr<PgConnection>> idle_ ABSL_GUARDED_BY(mu_);
-  int open_ ABSL_GUARDED_BY(mu_) = 0;  // idle + leased + being connected
+  // std::mutex rather than absl::Mutex: it needs a timed wait, and
+  // ThreadSanitizer sees its happens-before edges (Debian's Abseil is not
+  // built with TSan).
+  std::mutex mu_;
+  std::condition_variable freed_;  // a connection was released or dropped
+  std::vector<std::unique_ptr<PgConnection>> idle_;  // guarded by mu_
+  int open_ = 0;  // idle + leased + being connected; guarded by mu_
 };
 
 }  // namespace courier::postgres

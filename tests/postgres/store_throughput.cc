@@ -1,0 +1,96 @@
+// courier_store_throughput: a send-throughput figure for a networked store.
+//
+//   courier_store_throughput URL [TOTAL] [BATCH]
+//
+// Appends TOTAL messages (default 10,000) in Write batches of BATCH AppendOps
+// (default 100, as the engine's group commit would) from 10 senders to 100
+// recipients, and prints one line:
+//   store=<scheme> appends=N batch=B seconds=S appends_per_s=R batch_p50_ms=P
+// URL is a postgresql:// or mongodb:// URL as for courier-server --store.
+// Not a test: it writes into the store it is given (PostgreSQL: tables with
+// the prefix courier_tp<pid>_, MongoDB: the database courier_tp<pid>).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+#include "courier/message_store.h"
+#include "courier/postgres.h"
+#ifdef COURIER_THROUGHPUT_WITH_MONGO
+#include "courier/mongo.h"
+#endif
+
+namespace {
+
+absl::StatusOr<std::unique_ptr<courier::MessageStore>> Open(const std::string& url) {
+  const std::string tag = "tp" + std::to_string(::getpid());
+  if (url.rfind("postgres", 0) == 0) {
+    auto options = courier::postgres::PostgresOptionsFromUrl(url);
+    if (!options.ok()) return options.status();
+    options->table_prefix = "courier_" + tag + "_";
+    return courier::postgres::OpenMessageStore(*options);
+  }
+#ifdef COURIER_THROUGHPUT_WITH_MONGO
+  if (url.rfind("mongodb", 0) == 0) {
+    auto options = courier::mongo::MongoOptionsFromUrl(url);
+    if (!options.ok()) return options.status();
+    options->database = "courier_" + tag;
+    return courier::mongo::OpenMessageStore(*options);
+  }
+#endif
+  return absl::InvalidArgumentError("unsupported URL scheme");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s URL [TOTAL] [BATCH]\n", argv[0]);
+    return 2;
+  }
+  const std::string url = argv[1];
+  const int total = argc > 2 ? std::atoi(argv[2]) : 10'000;
+  const int batch = argc > 3 ? std::atoi(argv[3]) : 100;
+  if (total < 1 || batch < 1) return 2;
+  auto store = Open(url);
+  if (!store.ok()) {
+    std::fprintf(stderr, "open: %s\n", store.status().ToString().c_str());
+    return 1;
+  }
+  std::vector<double> batch_ms;
+  const auto start = std::chrono::steady_clock::now();
+  for (int done = 0; done < total;) {
+    std::vector<courier::WriteOp> ops;
+    for (int i = 0; i < batch && done < total; ++i, ++done) {
+      courier::AppendOp op;
+      op.sender = "s" + std::to_string(done % 10);
+      op.cid = std::to_string(done);
+      op.recipient = "r" + std::to_string(done % 100);
+      op.id = "m" + std::to_string(done);
+      op.body = std::string(100, 'x');
+      op.ts = 1'000;
+      ops.push_back(std::move(op));
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    auto results = (*store)->Write(ops);
+    batch_ms.push_back(std::chrono::duration<double, std::milli>(
+                           std::chrono::steady_clock::now() - t0).count());
+    for (const auto& r : results) {
+      if (!r.ok()) {
+        std::fprintf(stderr, "write: %s\n", r.status().ToString().c_str());
+        return 1;
+      }
+    }
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::sort(batch_ms.begin(), batch_ms.end());
+  std::printf("store=%s appends=%d batch=%d seconds=%.2f appends_per_s=%.0f batch_p50_ms=%.1f\n",
+              url.substr(0, url.find(':')).c_str(), total, batch, seconds, total / seconds,
+              batch_ms[batch_ms.size() / 2]);
+  return 0;
+}
