@@ -25,8 +25,11 @@
 // (print "SKIPPED: ..." and exit 77), never inside a test case.
 //
 // Adapter-neutral on purpose: the suite only uses the MessageStore interface.
-// It does not check the `status` field of kMessage events returned by Fetch
-// (types.h defines it for receipts only).
+// One rule it adds to the header's: an inbox event never changes once
+// appended. Fetch returns each event equal (operator==) to the `appended`
+// copy its write returned, so a kMessage event's `status` stays kSent however
+// far the message got (Status() reports that); the engine relies on this
+// when it re-sends an event to a device.
 #ifndef COURIER_TESTS_CONFORMANCE_MESSAGE_STORE_SUITE_H_
 #define COURIER_TESTS_CONFORMANCE_MESSAGE_STORE_SUITE_H_
 
@@ -605,6 +608,37 @@ inline void EmptyBatchReturnsNoResults(const MessageStoreFactory& factory) {
   CHECK(HeadOf(*h, "bob") == 0);
 }
 
+inline void EventsNeverChangeOnceAppended(const MessageStoreFactory& factory) {
+  Harness h(factory);
+  std::vector<Appended> appended;
+  auto keep = [&appended](std::vector<Appended> more) {
+    appended.insert(appended.end(), more.begin(), more.end());
+  };
+  keep(Expect<AppendResult>(*h, Message("alice", "1", "bob", 10, "one")).appended);
+  keep(Expect<AppendResult>(*h, Message("alice", "2", "bob", 11, "two")).appended);
+  keep(Expect<AppendResult>(*h, Message("bob", "3", "alice", 12, "three")).appended);
+  keep(Expect<AckResult>(*h, Ack("bob", "phone", 1, 20)).appended);
+  keep(Expect<ReadResult>(*h, Read("bob", {IdOf("alice", "1"), IdOf("alice", "2")}, 30)).appended);
+  keep(Expect<AckResult>(*h, Ack("alice", "phone", 4, 40)).appended);
+  keep(Expect<ReadResult>(*h, Read("alice", {IdOf("bob", "3")}, 50)).appended);
+  REQUIRE(StatusOf(*h, "bob", IdOf("alice", "1")) == MessageStatus::kRead);
+  REQUIRE(StatusOf(*h, "alice", IdOf("bob", "3")) == MessageStatus::kRead);
+
+  std::map<UserId, std::vector<Event>> expected;
+  for (const Appended& a : appended) expected[a.user].push_back(a.event);
+  REQUIRE(expected.size() == 2);
+  for (const auto& [user, events] : expected) {
+    INFO("inbox " << user);
+    auto fetched = FetchAll(*h, user);
+    REQUIRE(fetched.size() == events.size());
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      INFO("seq " << events[i].seq);
+      CHECK(fetched[i] == events[i]);
+      if (events[i].kind == EventKind::kMessage) CHECK(fetched[i].status == MessageStatus::kSent);
+    }
+  }
+}
+
 // --- Reads ------------------------------------------------------------------------
 
 inline void FetchPagesInSeqOrder(const MessageStoreFactory& factory) {
@@ -888,6 +922,7 @@ inline void ReopenKeepsInboxesCursorsAndStatuses(const MessageStoreFactory& fact
   auto bob = FetchAll(*h, "bob");
   RequireSeqs(bob, 1, 3);
   RequireMessage(bob[0], 1, IdOf("alice", "1"), "alice", body, 1'000);
+  for (const Event& e : bob) CHECK(e.status == MessageStatus::kSent);
   CHECK(HeadOf(*h, "bob") == 3);
   CHECK(CursorOf(*h, "bob", "phone") == 2);
   auto laptop = Expect<AttachResult>(*h, Attach("bob", "laptop"));
@@ -976,6 +1011,8 @@ inline void QueueLimitSurvivesReopen(const MessageStoreFactory& factory) {
   COURIER_MS_CASE_(name, factory, "ops in a batch see earlier ops", BatchOpsSeeEarlierOps)      \
   COURIER_MS_CASE_(name, factory, "an empty batch returns no results",                          \
                    EmptyBatchReturnsNoResults)                                                  \
+  COURIER_MS_CASE_(name, factory, "events never change once appended",                          \
+                   EventsNeverChangeOnceAppended)                                               \
   COURIER_MS_CASE_(name, factory, "fetch pages in seq order", FetchPagesInSeqOrder)             \
   COURIER_MS_CASE_(name, factory, "lookups of unknown things", LookupsOfUnknownThings)         \
   COURIER_MS_CASE_(name, factory, "ping succeeds", PingSucceeds)                                \

@@ -31,11 +31,13 @@ absl::Status ValidateMessageId(const MessageId& id) {
   return absl::OkStatus();
 }
 
-// Where a message lives, so that receipts and Status() find it.
+// Where a message lives and how far it got. The status is kept here, not in
+// the event: inbox events never change once appended.
 struct MessageRef {
   Seq seq = 0;
   UserId sender;
   std::string cid;
+  MessageStatus status = MessageStatus::kSent;
 };
 
 struct Inbox {
@@ -103,7 +105,7 @@ class MemoryMessageStore final : public MessageStore {
     auto it = inboxes_.find(recipient);
     if (it != inboxes_.end()) {
       auto m = it->second.messages.find(id);
-      if (m != it->second.messages.end()) return it->second.events.at(m->second.seq).status;
+      if (m != it->second.messages.end()) return m->second.status;
     }
     return absl::NotFoundError(absl::StrCat("no message ", id, " for ", recipient));
   }
@@ -186,7 +188,7 @@ class MemoryMessageStore final : public MessageStore {
     ev.status = MessageStatus::kSent;
     ev.ts = op.ts;
     inbox.events.emplace(ev.seq, ev);
-    inbox.messages.emplace(op.id, MessageRef{ev.seq, op.sender, op.cid});
+    inbox.messages.emplace(op.id, MessageRef{ev.seq, op.sender, op.cid, MessageStatus::kSent});
     first_appends_.emplace(std::make_pair(op.sender, op.cid),
                            FirstAppend{op.recipient, op.id, ev.seq, op.ts});
     result.id = op.id;
@@ -221,19 +223,19 @@ class MemoryMessageStore final : public MessageStore {
     result.cursor = cursor;
     if (cursor > inbox.max_cursor) {
       // Collect first: a message to oneself puts its receipt into this inbox.
-      std::vector<Seq> newly;
+      std::vector<std::pair<MessageId, UserId>> newly;  // (id, sender)
       for (auto e = inbox.events.upper_bound(inbox.max_cursor);
            e != inbox.events.end() && e->first <= cursor; ++e) {
-        if (e->second.kind == EventKind::kMessage && e->second.status == MessageStatus::kSent) {
-          newly.push_back(e->first);
-        }
+        if (e->second.kind != EventKind::kMessage) continue;
+        MessageRef& ref = inbox.messages.at(e->second.id);
+        if (ref.status != MessageStatus::kSent) continue;
+        ref.status = MessageStatus::kDelivered;
+        newly.emplace_back(e->second.id, ref.sender);
       }
       inbox.max_cursor = cursor;
-      for (Seq seq : newly) {
-        Event& ev = inbox.events.at(seq);
-        ev.status = MessageStatus::kDelivered;
+      for (const auto& [id, sender] : newly) {
         result.appended.push_back(
-            AppendReceipt(ev.peer, ev.id, op.user, MessageStatus::kDelivered, op.ts));
+            AppendReceipt(sender, id, op.user, MessageStatus::kDelivered, op.ts));
       }
     }
     return result;
@@ -248,18 +250,14 @@ class MemoryMessageStore final : public MessageStore {
     for (const MessageId& id : op.ids) {
       auto m = inbox.messages.find(id);
       if (m == inbox.messages.end()) continue;
-      const Seq seq = m->second.seq;
-      MessageStatus status = inbox.events.at(seq).status;
+      const MessageStatus status = m->second.status;
       if (status == MessageStatus::kRead) continue;
+      m->second.status = MessageStatus::kRead;
       const UserId sender = m->second.sender;
       if (status == MessageStatus::kSent) {
-        inbox.events.at(seq).status = MessageStatus::kDelivered;
         result.appended.push_back(
             AppendReceipt(sender, id, op.user, MessageStatus::kDelivered, op.ts));
       }
-      // AppendReceipt may have grown this very inbox (a note to oneself):
-      // look the event up again rather than keeping a reference.
-      inbox.events.at(seq).status = MessageStatus::kRead;
       result.appended.push_back(AppendReceipt(sender, id, op.user, MessageStatus::kRead, op.ts));
     }
     return result;

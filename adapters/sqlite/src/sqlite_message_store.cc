@@ -5,8 +5,10 @@
 //                                     highest cursor of any device (below it
 //                                     every message has its delivered receipt)
 //   events(inbox, seq, kind, id, peer, body, status, ts, cid)
-//                                     the log; a message row carries its
+//                                     the log; a message row also keeps its
 //                                     current status and its sender's cid
+//                                     (Fetch shows events as appended: a
+//                                     message event's status is always kSent)
 //   cursors(inbox, device, acked)     one row per known device
 //
 // Every Write() batch runs in one BEGIN IMMEDIATE ... COMMIT on the writer
@@ -151,7 +153,8 @@ class SqliteMessageStore final : public MessageStore {
     const auto bounded = static_cast<std::int64_t>(std::min<std::uint64_t>(limit, kMax));
     MutexLock lock(&read_mu_);
     COURIER_ASSIGN_OR_RETURN(
-        Query q, reader_->Prepare("SELECT seq, kind, id, peer, body, status, ts FROM events "
+        Query q, reader_->Prepare("SELECT seq, kind, id, peer, body, "
+                                  "CASE kind WHEN 1 THEN 0 ELSE status END, ts FROM events "
                                   "WHERE inbox = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"));
     q.BindText(1, user).Bind(2, static_cast<std::int64_t>(after)).Bind(3, bounded);
     while (true) {
