@@ -79,6 +79,7 @@ absl::StatusOr<Stores> OpenStores(const ServerFlags& flags, std::string& descrip
   if (StartsWith(url, "mongodb://") || StartsWith(url, "mongodb+srv://")) {
 #if defined(COURIER_SERVER_WITH_MONGO)
     COURIER_ASSIGN_OR_RETURN(mongo::MongoOptions options, mongo::MongoOptionsFromUrl(url));
+    if (flags.durability == "process") options.journal = false;
     Stores s;
     COURIER_ASSIGN_OR_RETURN(s.messages, mongo::OpenMessageStore(options));
     COURIER_ASSIGN_OR_RETURN(s.accounts, mongo::OpenAccountStore(options));

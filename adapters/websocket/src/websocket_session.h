@@ -5,7 +5,8 @@
 // the connection only through its Transport (outbox.h), which posts.
 //
 // Async operations in flight at most: one read, one write (the queue head),
-// one close, one deadline timer and one close timer. The session is kept
+// one close, one deadline timer (hello, then idle) and one guard timer
+// (drops TCP when the opening or closing handshake stalls). The session is kept
 // alive by its pending handlers (shared_from_this); when the last one
 // finishes it is destroyed, and Session::Disconnect() has been called.
 //
@@ -56,7 +57,7 @@ class WebSocketSession final : public Outbox,
         ws_(std::move(stream)),
         strand_(ws_.get_executor()),
         deadline_timer_(strand_),
-        close_timer_(strand_) {
+        guard_timer_(strand_) {
     ctx_.counters.websockets_open.fetch_add(1, std::memory_order_relaxed);
     ctx_.counters.websockets_total.fetch_add(1, std::memory_order_relaxed);
   }
@@ -70,15 +71,22 @@ class WebSocketSession final : public Outbox,
   void Run(beast::http::request<beast::http::string_body> request) {
     namespace ws = beast::websocket;
     beast::get_lowest_layer(ws_).expires_never();
+    // Beast's own websocket timeouts stay off: in Boost 1.74 a timeout that
+    // fires while a read waits behind a close trips an assertion (beast
+    // issue 2264). Our timers bound the handshake, the close and idleness.
     ws::stream_base::timeout timeout{};
-    timeout.handshake_timeout = ctx_.options.close_timeout;  // opening and closing
+    timeout.handshake_timeout = ws::stream_base::none();
     timeout.idle_timeout = ws::stream_base::none();
     timeout.keep_alive_pings = false;
     ws_.set_option(timeout);
     ws_.set_option(ws::stream_base::decorator(
         [](ws::response_type& res) { res.set(beast::http::field::server, "courier"); }));
-    ws_.read_message_max(ctx_.options.max_frame_bytes);
+    // The frame limit is enforced in OnRead, so that an oversized frame is
+    // answered by a close handshake that drains it (Beast's own limit tears
+    // the TCP connection down at once, and the peer may never read the 1009).
+    ws_.read_message_max(0);
     ws_.auto_fragment(false);
+    ArmGuard(ctx_.options.http_timeout);
     ws_.async_accept(request,
                      beast::bind_front_handler(&WebSocketSession::OnAccept, this->shared_from_this()));
   }
@@ -99,6 +107,7 @@ class WebSocketSession final : public Outbox,
   enum class Phase { kAccepting, kHello, kOpen };
 
   void OnAccept(beast::error_code ec) {
+    guard_timer_.cancel();
     if (ec) {
       Finish();
       return;
@@ -112,19 +121,29 @@ class WebSocketSession final : public Outbox,
   // --- reading
 
   void DoRead() {
-    ws_.async_read(buffer_,
-                   beast::bind_front_handler(&WebSocketSession::OnRead, this->shared_from_this()));
+    ws_.async_read_some(buffer_, kReadChunk,
+                        beast::bind_front_handler(&WebSocketSession::OnRead,
+                                                  this->shared_from_this()));
   }
 
   void OnRead(beast::error_code ec, std::size_t bytes) {
-    // Errors: the peer closed, the connection broke, our own close completed,
-    // or a frame over the limit (Beast has then sent close 1009 itself).
+    // Errors: the peer closed, the connection broke, or our own close
+    // completed.
     if (ec) {
       Finish();
       return;
     }
-    ctx_.counters.frames_in.fetch_add(1, std::memory_order_relaxed);
     ctx_.counters.bytes_in.fetch_add(bytes, std::memory_order_relaxed);
+    if (buffer_.size() > ctx_.options.max_frame_bytes) {
+      BeginClose(static_cast<std::uint16_t>(CloseCode::kTooBig), "frame over the size limit",
+                 /*drain=*/false);
+      return;  // the close handshake reads and drops the rest
+    }
+    if (!ws_.is_message_done()) {
+      DoRead();
+      return;
+    }
+    ctx_.counters.frames_in.fetch_add(1, std::memory_order_relaxed);
     last_frame_ = Clock::now();
     if (!closing_) {
       std::string_view text(static_cast<const char*>(buffer_.cdata().data()), buffer_.size());
@@ -135,7 +154,9 @@ class WebSocketSession final : public Outbox,
       }
     }
     buffer_.consume(buffer_.size());
-    DoRead();
+    // Once closing, Beast's close operation reads (and drops) the frames
+    // until the peer's close frame; a read started now would collide with it.
+    if (!closing_) DoRead();
   }
 
   void HandleHello(std::string_view text) {
@@ -261,10 +282,7 @@ class WebSocketSession final : public Outbox,
         queue_.pop_back();
       }
     }
-    close_timer_.expires_after(ctx_.options.close_timeout);
-    close_timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
-      if (!ec) self->DropConnection();
-    });
+    ArmGuard(ctx_.options.close_timeout);
     if (writing_) {
       close_pending_ = true;
     } else {
@@ -280,8 +298,17 @@ class WebSocketSession final : public Outbox,
   }
 
   void OnClose(beast::error_code) {
-    close_timer_.cancel();
+    guard_timer_.cancel();
     Finish();
+  }
+
+  // Drops the TCP connection unless cancelled within `timeout`: bounds the
+  // opening handshake and the close handshake.
+  void ArmGuard(std::chrono::milliseconds timeout) {
+    guard_timer_.expires_after(timeout);
+    guard_timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
+      if (!ec) self->DropConnection();
+    });
   }
 
   void DropConnection() {
@@ -319,7 +346,7 @@ class WebSocketSession final : public Outbox,
     if (finished_) return;
     finished_ = true;
     deadline_timer_.cancel();
-    close_timer_.cancel();
+    guard_timer_.cancel();
     queue_.clear();
     queued_bytes_ = 0;
     if (session_ != nullptr) {
@@ -330,12 +357,13 @@ class WebSocketSession final : public Outbox,
   }
 
   static constexpr std::size_t kMaxTimedSends = 1024;
+  static constexpr std::size_t kReadChunk = 64 * 1024;
 
   ServerContext& ctx_;
   beast::websocket::stream<Stream> ws_;
   const typename Stream::executor_type strand_;
   net::steady_timer deadline_timer_;
-  net::steady_timer close_timer_;
+  net::steady_timer guard_timer_;
   beast::flat_buffer buffer_;
 
   Phase phase_ = Phase::kAccepting;

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Builds courier-server (Release, in ./build) and starts it on the embedded
+# default: SQLite and the key files in ./courier-data, presence in memory.
+#
+#   bash examples/run-server.sh
+#
+# Overridable by environment: COURIER_LISTEN (127.0.0.1:8080),
+# COURIER_DATA_DIR (./courier-data), BUILD_DIR (./build), SKIP_DEPS=1 to skip
+# the apt-get step; any other COURIER_<FLAG> reaches the server as is, and
+# arguments are passed through (e.g. --log-level debug).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [[ "${SKIP_DEPS:-0}" != 1 ]]; then
+  bash cmake/install-deps.sh
+fi
+
+build_dir="${BUILD_DIR:-build}"
+cmake -G Ninja -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release \
+  -DCOURIER_BUILD_TESTS=OFF -DCOURIER_BUILD_BENCH=OFF
+cmake --build "$build_dir" --target courier-server -j "$(nproc)"
+
+export COURIER_LISTEN="${COURIER_LISTEN:-127.0.0.1:8080}"
+export COURIER_DATA_DIR="${COURIER_DATA_DIR:-./courier-data}"
+echo "open http://${COURIER_LISTEN/0.0.0.0/127.0.0.1}/ in a browser"
+exec "$build_dir/examples/server/courier-server" "$@"
