@@ -181,6 +181,31 @@ TEST_CASE("PostgresMessageStore: a schema newer than the build is kFailedPrecond
              StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
+TEST_CASE("PostgresMessageStore: an older schema is upgraded on open and keeps its data",
+          "[postgres]") {
+  TestSchema schema;
+  {
+    auto store = OpenOrDie(schema.Options());
+    std::vector<WriteOp> ops = {Send("alice", "c1", "bob")};
+    auto results = store->Write(ops);
+    COURIER_REQUIRE_OK(results.at(0));
+  }
+  AdminConnection admin;
+  const std::string table = schema.name() + ".courier_schema_version";
+  const std::string current = admin.Exec("SELECT version FROM " + table);
+  REQUIRE(std::stoi(current) >= 2);
+  admin.Exec("UPDATE " + table + " SET version = 1");
+  auto store = OpenOrDie(schema.Options());
+  CHECK(admin.Exec("SELECT version FROM " + table) == current);
+  CHECK(*store->Head("bob") == 1);
+  std::vector<WriteOp> ops = {Send("alice", "c1", "bob"), Send("alice", "c2", "bob")};
+  auto results = store->Write(ops);
+  COURIER_REQUIRE_OK(results.at(0));
+  COURIER_REQUIRE_OK(results.at(1));
+  CHECK(std::get<AppendResult>(*results[0]).duplicate);
+  CHECK(std::get<AppendResult>(*results[1]).seq == 2);
+}
+
 TEST_CASE("PostgresMessageStore: two stores with different table prefixes are separate",
           "[postgres]") {
   TestSchema schema;
