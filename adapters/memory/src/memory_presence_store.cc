@@ -5,23 +5,23 @@
 // refreshed + ttl > now; an expired one counts as gone, and the time it was
 // last refreshed becomes the user's last seen when no live device remains.
 #include <algorithm>
-#include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "courier/memory.h"
 #include "courier/status.h"
+#include "courier/sync.h"
 
 namespace courier::memory {
 namespace {
@@ -58,15 +58,15 @@ class SignalDispatcher {
   SignalDispatcher() : thread_([this] { Loop(); }) {}
   ~SignalDispatcher() {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       stopping_ = true;
     }
-    work_.notify_all();
+    work_.SignalAll();
     thread_.join();
   }
 
   absl::Status Subscribe(const NodeId& node, absl::AnyInvocable<void(const Signal&)> handler) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (handlers_.contains(node)) {
       return absl::FailedPreconditionError(
           absl::StrCat("node '", node, "' already has a subscriber"));
@@ -76,27 +76,27 @@ class SignalDispatcher {
   }
 
   void Unsubscribe(const NodeId& node) {
-    std::shared_ptr<Handler> removed;
-    std::unique_lock<std::mutex> lock(mu_);
+    std::shared_ptr<Handler> removed;  // released after the lock, outside any handler call
+    MutexLock lock(&mu_);
     auto it = handlers_.find(node);
     if (it == handlers_.end()) return;
     removed = std::move(it->second);
     handlers_.erase(it);
     if (std::this_thread::get_id() == thread_.get_id()) return;
-    idle_.wait(lock, [&] { return running_ != removed.get(); });
-    // `removed` is released after the lock (declared before it), outside any
-    // handler call.
+    while (running_ == removed.get()) idle_.Wait(&mu_);
   }
 
   absl::Status Post(const NodeId& node, const Signal& signal) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!handlers_.contains(node)) return absl::OkStatus();  // nobody listens: dropped
-    if (queue_.size() >= kMaxQueuedSignals) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("signal queue full (", kMaxQueuedSignals, ")"));
+    {
+      MutexLock lock(&mu_);
+      if (!handlers_.contains(node)) return absl::OkStatus();  // nobody listens: dropped
+      if (queue_.size() >= kMaxQueuedSignals) {
+        return absl::ResourceExhaustedError(
+            absl::StrCat("signal queue full (", kMaxQueuedSignals, ")"));
+      }
+      queue_.emplace_back(node, signal);
     }
-    queue_.emplace_back(node, signal);
-    work_.notify_one();
+    work_.Signal();
     return absl::OkStatus();
   }
 
@@ -104,34 +104,39 @@ class SignalDispatcher {
   using Handler = absl::AnyInvocable<void(const Signal&)>;
 
   void Loop() {
-    std::unique_lock<std::mutex> lock(mu_);
     while (true) {
-      work_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (stopping_) return;
-      auto [node, signal] = std::move(queue_.front());
-      queue_.pop_front();
-      auto it = handlers_.find(node);
-      if (it == handlers_.end()) continue;
-      std::shared_ptr<Handler> handler = it->second;
-      running_ = handler.get();
-      lock.unlock();
+      std::shared_ptr<Handler> handler;
+      Signal signal;
+      {
+        MutexLock lock(&mu_);
+        while (!stopping_ && queue_.empty()) work_.Wait(&mu_);
+        if (stopping_) return;
+        auto [node, queued] = std::move(queue_.front());
+        queue_.pop_front();
+        auto it = handlers_.find(node);
+        if (it == handlers_.end()) continue;  // unsubscribed since: dropped
+        handler = it->second;
+        signal = std::move(queued);
+        running_ = handler.get();
+      }
       (*handler)(signal);
       handler.reset();  // may destroy an unsubscribed handler, before Unsubscribe returns
-      lock.lock();
-      running_ = nullptr;
-      idle_.notify_all();
+      {
+        MutexLock lock(&mu_);
+        running_ = nullptr;
+      }
+      idle_.SignalAll();
     }
   }
 
-  // std::mutex rather than absl::Mutex: TSan sees it in Debian's build.
-  std::mutex mu_;
-  std::condition_variable work_;  // a signal was queued, or stopping
-  std::condition_variable idle_;  // a handler call ended
-  // Guarded by mu_:
-  absl::flat_hash_map<NodeId, std::shared_ptr<Handler>> handlers_;
-  std::deque<std::pair<NodeId, Signal>> queue_;
-  Handler* running_ = nullptr;
-  bool stopping_ = false;
+  // courier::Mutex (std::mutex inside): TSan sees it, Clang checks GUARDED_BY.
+  Mutex mu_;
+  CondVar work_;  // a signal was queued, or stopping
+  CondVar idle_;  // a handler call ended
+  absl::flat_hash_map<NodeId, std::shared_ptr<Handler>> handlers_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::pair<NodeId, Signal>> queue_ ABSL_GUARDED_BY(mu_);
+  const Handler* running_ ABSL_GUARDED_BY(mu_) = nullptr;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;  // last: starts after every field above exists
 };
 
@@ -144,7 +149,7 @@ class MemoryPresenceStore final : public PresenceStore {
     COURIER_RETURN_IF_ERROR(ValidateName("user", user));
     COURIER_RETURN_IF_ERROR(ValidateName("device", device));
     COURIER_RETURN_IF_ERROR(ValidateName("node", node));
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     UserEntry& entry = users_[user];
     Expire(entry, now);
     ConnectOutcome outcome;
@@ -160,7 +165,7 @@ class MemoryPresenceStore final : public PresenceStore {
     COURIER_RETURN_IF_ERROR(ValidateName("user", user));
     COURIER_RETURN_IF_ERROR(ValidateName("device", device));
     COURIER_RETURN_IF_ERROR(ValidateName("node", node));
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     UserEntry& entry = users_[user];
     Expire(entry, now);
     auto it = entry.devices.find(device);
@@ -179,7 +184,7 @@ class MemoryPresenceStore final : public PresenceStore {
     const TimeMs now = clock_.NowMs();
     std::vector<Presence> result;
     result.reserve(users.size());
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     for (const UserId& user : users) {
       Presence& p = result.emplace_back();
       p.user = user;
@@ -205,7 +210,7 @@ class MemoryPresenceStore final : public PresenceStore {
       COURIER_RETURN_IF_ERROR(ValidateName("user", user));
       COURIER_RETURN_IF_ERROR(ValidateName("device", device));
     }
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     for (const auto& [user, device] : sessions) {
       UserEntry& entry = users_[user];
       Expire(entry, now);
@@ -242,8 +247,8 @@ class MemoryPresenceStore final : public PresenceStore {
   };
 
   // Drops registrations not refreshed within the TTL; the latest of them
-  // becomes last seen. REQUIRES: mu_ held.
-  void Expire(UserEntry& entry, TimeMs now) {
+  // becomes last seen.
+  void Expire(UserEntry& entry, TimeMs now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     for (auto it = entry.devices.begin(); it != entry.devices.end();) {
       if (it->second.refreshed + ttl_ms_ > now) {
         ++it;
@@ -257,8 +262,8 @@ class MemoryPresenceStore final : public PresenceStore {
 
   const Clock& clock_;
   const TimeMs ttl_ms_;
-  std::mutex mu_;
-  absl::flat_hash_map<UserId, UserEntry> users_;  // guarded by mu_
+  Mutex mu_;
+  absl::flat_hash_map<UserId, UserEntry> users_ ABSL_GUARDED_BY(mu_);
   SignalDispatcher dispatcher_;
 };
 
