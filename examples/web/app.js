@@ -354,7 +354,7 @@
     const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** attempts);
     const delay = base / 2 + Math.random() * base / 2;
     attempts = Math.min(attempts + 1, 16);
-    setConn('offline', `offline, retrying in ${Math.ceil(delay / 1000)} s`);
+    setConn('offline', `offline · retry in ${Math.ceil(delay / 1000)} s`);
     reconnectTimer = setTimeout(connect, delay);
   }
 
@@ -699,7 +699,7 @@
 
   function ticksFor(m) {
     switch (m.status) {
-      case 'pending': return ['🕓', 'waiting to send'];
+      case 'pending': return ['◷', 'waiting to send'];
       case 'sent': return ['✓', 'sent'];
       case 'delivered': return ['✓✓', 'delivered'];
       case 'read': return ['✓✓', 'read'];

@@ -3,7 +3,7 @@
 //   COURIER_SERVER=/path/to/courier-server node --test resilience.test.mjs
 //
 // 1. The server restarts (same port, same data dir): the page shows "offline",
-//    keeps what alice types as pending (🕓), reconnects with backoff by itself and
+//    keeps what alice types as pending (◷), reconnects with backoff by itself and
 //    sends it; bob's tab gets it and alice's tick turns ✓✓.
 // 2. alice logs in again in another tab of the same profile (same device): the
 //    first tab is closed with 4409 and says "opened elsewhere"; "Use here" takes
@@ -53,12 +53,12 @@ test('server restart: pending while offline, reconnect with backoff, then delive
   assert.equal(await server.stop(), 0, 'courier-server stops cleanly on SIGTERM');
   await alice.waitForFunction(() => {
     const s = document.getElementById('conn-status');
-    return s.dataset.state === 'offline' && /^offline, retrying in \d+ s$/.test(s.textContent);
+    return s.dataset.state === 'offline' && /^offline · retry in \d+ s$/.test(s.textContent);
   }, null, { timeout: WAIT_MS });
 
   await sendText(alice, 'typed while the server was down');
   await alice.waitForSelector('#messages li[data-dir="out"][data-status="pending"]', { timeout: WAIT_MS });
-  assert.equal(await alice.textContent('#messages li[data-dir="out"]:last-child .ticks'), '🕓');
+  assert.equal(await alice.textContent('#messages li[data-dir="out"]:last-child .ticks'), '◷');
 
   await server.start(`127.0.0.1:${port}`);
   await waitConnected(alice);

@@ -19,11 +19,11 @@ if [[ ! -x "$server" ]]; then
 fi
 server="$(cd "$(dirname "$server")" && pwd)/$(basename "$server")"
 if [[ ! -x "$chromium" ]]; then
-  echo "SKIPPED: browser_two_tab_demo: $chromium not found (apt-get install -y chromium)"
+  echo "SKIPPED: browser_web_page: $chromium not found (apt-get install -y chromium)"
   exit 77
 fi
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  echo "SKIPPED: browser_two_tab_demo: node and npm are needed (apt-get install -y nodejs npm)"
+  echo "SKIPPED: browser_web_page: node and npm are needed (apt-get install -y nodejs npm)"
   exit 77
 fi
 
