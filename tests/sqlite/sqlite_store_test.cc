@@ -381,6 +381,36 @@ TEST_CASE("SqliteStore: two stores on one file (two processes) keep one gap-free
   REQUIRE(second->Fetch("bob", 0, 1000)->size() == 2 * kPerStore);
 }
 
+TEST_CASE("SqliteStore: prune removes more than one chunk of events", "[sqlite]") {
+  TempDir dir;
+  auto store = MustOpenMessages(SqliteOptions::Fast(dir.File("prune.db")));
+  constexpr int kEvents = 11'000;  // more than two prune chunks
+  for (int b = 0; b < kEvents / 1'000; ++b) {
+    std::vector<WriteOp> ops;
+    for (int i = 0; i < 1'000; ++i) {
+      AppendOp op = Message(std::to_string(b * 1'000 + i));
+      op.recipient = i % 2 == 0 ? "bob" : "carol";
+      op.ts = 1'000;
+      ops.push_back(op);
+    }
+    for (const auto& r : store->Write(ops)) COURIER_REQUIRE_OK(r);
+  }
+  std::vector<WriteOp> fresh = {Message("fresh")};
+  std::get<AppendOp>(fresh[0]).ts = 50'000;
+  for (const auto& r : store->Write(fresh)) COURIER_REQUIRE_OK(r);
+  PruneOptions prune;
+  prune.now = 100'000;
+  prune.ttl_ms = 60'000;
+  auto removed = store->Prune(prune);
+  COURIER_REQUIRE_OK(removed);
+  REQUIRE(*removed == kEvents);
+  auto bob = store->Fetch("bob", 0, 100'000);
+  COURIER_REQUIRE_OK(bob);
+  REQUIRE(bob->size() == 1);
+  REQUIRE(bob->front().seq == kEvents / 2 + 1);
+  REQUIRE(store->Fetch("carol", 0, 100'000)->empty());
+}
+
 TEST_CASE("SqliteStore: the fast preset commits and reopens", "[sqlite]") {
   TempDir dir;
   const SqliteOptions options = SqliteOptions::Fast(dir.File("fast.db"));

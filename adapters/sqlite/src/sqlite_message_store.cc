@@ -195,15 +195,27 @@ class SqliteMessageStore final : public MessageStore {
     return ToStatus(q.Int(0));
   }
 
+  // Deletes in chunks of kPruneChunk rows, one transaction each, so that a
+  // large first prune never holds up sends for long.
   absl::StatusOr<std::size_t> Prune(const PruneOptions& options) override {
-    MutexLock lock(&write_mu_);
-    COURIER_RETURN_IF_ERROR(writer_->Begin());
-    auto removed = PruneLocked(options);
-    absl::Status status = removed.status();
-    if (status.ok()) status = writer_->Commit();
-    if (!status.ok()) {
-      writer_->Rollback();
-      return status;
+    std::size_t removed = 0;
+    // TTL: whatever the state. With no device MIN() is NULL, so nothing in
+    // such an inbox counts as acked.
+    const std::pair<absl::string_view, TimeMs> passes[] = {
+        {"DELETE FROM events WHERE rowid IN (SELECT rowid FROM events "
+         "WHERE ts < ?1 LIMIT ?2)",
+         Before(options.now, options.ttl_ms)},
+        {"DELETE FROM events WHERE rowid IN (SELECT rowid FROM events "
+         "WHERE ts < ?1 AND seq <= (SELECT MIN(acked) FROM cursors "
+         "WHERE cursors.inbox = events.inbox) LIMIT ?2)",
+         Before(options.now, options.acked_retention_ms)},
+    };
+    for (const auto& [sql, cutoff] : passes) {
+      while (true) {
+        COURIER_ASSIGN_OR_RETURN(std::size_t n, PruneChunk(sql, cutoff));
+        removed += n;
+        if (n < kPruneChunk) break;
+      }
     }
     return removed;
   }
@@ -217,26 +229,29 @@ class SqliteMessageStore final : public MessageStore {
   }
 
  private:
-  absl::StatusOr<std::size_t> PruneLocked(const PruneOptions& options)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-    std::size_t removed = 0;
+  static constexpr std::size_t kPruneChunk = 5'000;
+
+  // One transaction of a prune pass: deletes up to kPruneChunk rows.
+  absl::StatusOr<std::size_t> PruneChunk(absl::string_view sql, TimeMs cutoff) {
+    MutexLock lock(&write_mu_);
+    COURIER_RETURN_IF_ERROR(writer_->Begin());
+    absl::Status status;
+    std::size_t n = 0;
     {
-      COURIER_ASSIGN_OR_RETURN(Query q, writer_->Prepare("DELETE FROM events WHERE ts < ?1"));
-      q.Bind(1, Before(options.now, options.ttl_ms));
-      COURIER_RETURN_IF_ERROR(q.Run());
-      removed += static_cast<std::size_t>(sqlite3_changes64(writer_->handle()));
+      auto q = writer_->Prepare(sql);
+      status = q.status();
+      if (status.ok()) {
+        q->Bind(1, cutoff).Bind(2, static_cast<std::int64_t>(kPruneChunk));
+        status = q->Run();
+        n = static_cast<std::size_t>(sqlite3_changes64(writer_->handle()));
+      }
     }
-    {
-      // With no device, MIN() is NULL and nothing counts as acked.
-      COURIER_ASSIGN_OR_RETURN(
-          Query q, writer_->Prepare(
-                       "DELETE FROM events WHERE ts < ?1 AND seq <= "
-                       "(SELECT MIN(acked) FROM cursors WHERE cursors.inbox = events.inbox)"));
-      q.Bind(1, Before(options.now, options.acked_retention_ms));
-      COURIER_RETURN_IF_ERROR(q.Run());
-      removed += static_cast<std::size_t>(sqlite3_changes64(writer_->handle()));
+    if (status.ok()) status = writer_->Commit();
+    if (!status.ok()) {
+      writer_->Rollback();
+      return status;
     }
-    return removed;
+    return n;
   }
 
   struct InboxRow {
