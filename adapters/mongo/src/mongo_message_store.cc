@@ -247,6 +247,20 @@ class MongoMessageStore final : public MessageStore {
         events.push_back(std::move(e));
       });
     }));
+    if (!pool_->transactions()) {
+      // Without transactions a later seq's event can land before an earlier
+      // one that another server is still writing: stop before a fresh gap,
+      // so that a device never acks past an event it has not seen. A gap
+      // older than kStaleClaimMs is taken as permanent (a crashed writer).
+      Seq expected = after + 1;
+      for (std::size_t i = 0; i < events.size(); ++i) {
+        if (events[i].seq != expected && NowMs() - events[i].ts < kStaleClaimMs) {
+          events.resize(i);
+          break;
+        }
+        expected = events[i].seq + 1;
+      }
+    }
     return events;
   }
 

@@ -24,7 +24,8 @@
 // `messages` before a seq is taken; receipts come from conditional updates;
 // friendships change by compare-and-set), so concurrent servers still keep
 // inboxes gapless and free of duplicates, but a batch is not atomic and a
-// crash in the middle of one can leave a gap in an inbox;
+// crash in the middle of one can leave a gap in an inbox (Fetch stops before
+// a gap younger than 30 s, while another server may still be filling it);
 // run a replica set in production (see adapters/mongo/README.md).
 //
 // Errors: driver and server errors map once to canonical codes, keeping the
