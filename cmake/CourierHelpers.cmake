@@ -1,6 +1,10 @@
 # Warnings and sanitizers applied per target (no directory-wide flags).
 function(courier_target_defaults target)
   target_compile_options(${target} PRIVATE -Wall -Wextra)
+  if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    # Let the compiler check the locking protocol (ABSL_GUARDED_BY etc.).
+    target_compile_options(${target} PRIVATE -Wthread-safety)
+  endif()
   if(COURIER_SANITIZE)
     target_compile_options(${target} PRIVATE -fsanitize=${COURIER_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
     target_link_options(${target} PRIVATE -fsanitize=${COURIER_SANITIZE})
