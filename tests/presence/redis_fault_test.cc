@@ -3,8 +3,12 @@
 // COURIER_TEST_REDIS_URL needed); skipped (77) when redis-server is absent.
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "courier/clock.h"
 #include "courier/redis.h"
@@ -138,6 +142,86 @@ TEST_CASE("RedisPresenceStore: open fails fast, or starts degraded when asked", 
   CHECK(inbox.signals().front().kind == Signal::Kind::kKick);
   CHECK(inbox.signals().front().device == "phone");
   store->Unsubscribe("n1");
+}
+
+}  // namespace
+}  // namespace courier::testing
+
+namespace courier::testing {
+namespace {
+
+TEST_CASE("RedisPresenceStore: a hung Redis times out into local memory", "[redis][fault]") {
+  RedisServer server(RedisServerBinaryOrSkip("redis fault"), FreeLoopbackPort());
+  REQUIRE(server.Start());
+  RedisProbe probe(server.port());
+  ManualClock clock;
+  auto options = FaultOptions(server.port(), "hung:");
+  options.command_timeout_ms = 300;
+  options.connect_timeout_ms = 300;
+  auto store = MustOpen(options, clock);
+  COURIER_PRESENCE_OK(store->Connect("ivan", "phone", "n1", clock.NowMs()));
+
+  server.Pause();
+  // The call waits for the command timeout, then answers from memory.
+  auto joined = store->Connect("jane", "phone", "n1", clock.NowMs());
+  COURIER_REQUIRE_OK(joined);
+  CHECK(joined->became_online);
+  CHECK(LookupOne(*store, "ivan").online);
+  CHECK(LookupOne(*store, "jane").online);
+  server.Resume();
+
+  CHECK(Eventually([&] { return probe.HGet("hung:online:{jane}", "phone").has_value(); }));
+  CHECK(probe.HGet("hung:online:{ivan}", "phone").has_value());
+}
+
+TEST_CASE("RedisPresenceStore: concurrent calls while Redis restarts", "[redis][fault][concurrency]") {
+  RedisServer server(RedisServerBinaryOrSkip("redis fault"), FreeLoopbackPort());
+  REQUIRE(server.Start());
+  ManualClock clock;
+  auto a = MustOpen(FaultOptions(server.port(), "busy:"), clock);
+  auto b = MustOpen(FaultOptions(server.port(), "busy:"), clock);
+  SignalInbox inbox;
+  COURIER_PRESENCE_OK(a->Subscribe("n1", inbox.Handler()));
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 3; ++w) {
+    workers.emplace_back([&, w] {
+      PresenceStore& s = (w % 2 == 0) ? *a : *b;
+      const NodeId node = (w % 2 == 0) ? "n1" : "n2";
+      const UserId user = "w" + std::to_string(w);
+      for (int i = 0; !stop; ++i) {
+        const DeviceId device = "d" + std::to_string(i % 4);
+        if (!s.Connect(user, device, node, clock.NowMs()).ok()) ++failures;
+        if (!s.Lookup({"w0", "w1", "w2"}).ok()) ++failures;
+        if (!s.Heartbeat(node, {{DeviceOnNode{user, device}}}, clock.NowMs()).ok()) ++failures;
+        if (!s.Disconnect(user, device, node, clock.NowMs()).ok()) ++failures;
+        // Best effort: may fail with kUnavailable while Redis is down.
+        (void)s.Publish("n1", Signal{Signal::Kind::kWake, user, "", node});
+      }
+    });
+  }
+  for (int round = 0; round < 2; ++round) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    server.Kill();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    REQUIRE(server.Start());
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  stop = true;
+  for (auto& t : workers) t.join();
+  CHECK(failures == 0);
+
+  // Both stores settle on the restarted server and still work as a cluster.
+  COURIER_PRESENCE_OK(a->Connect("zed", "phone", "n1", clock.NowMs()));
+  CHECK(Eventually([&] { return LookupOne(*b, "zed").online; }));
+  const std::size_t before = inbox.signals().size();
+  CHECK(Eventually([&] {
+    if (!b->Publish("n1", Signal{Signal::Kind::kWake, "zed", "", "n2"}).ok()) return false;
+    return inbox.WaitFor(before + 1, std::chrono::seconds(1));
+  }));
+  a->Unsubscribe("n1");
 }
 
 }  // namespace

@@ -97,9 +97,18 @@ class RedisServer {
   void Kill() {
     if (pid_ <= 0) return;
     kill(pid_, SIGKILL);
+    kill(pid_, SIGCONT);  // a paused process dies only once continued
     int status = 0;
     waitpid(pid_, &status, 0);
     pid_ = -1;
+  }
+
+  // SIGSTOP / SIGCONT: a hung server that still accepts TCP connections.
+  void Pause() {
+    if (pid_ > 0) kill(pid_, SIGSTOP);
+  }
+  void Resume() {
+    if (pid_ > 0) kill(pid_, SIGCONT);
   }
 
   bool Ping() const {
