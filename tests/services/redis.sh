@@ -13,12 +13,16 @@ set -euo pipefail
 
 die() { echo "redis.sh: $*" >&2; exit 1; }
 
-free_port() {
-  python3 -c 'import socket
+free_port() {  # asks the kernel; without python3, a random high port (start retries)
+  if command -v python3 >/dev/null; then
+    python3 -c 'import socket
 s = socket.socket()
 s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])
 s.close()'
+  else
+    echo $((20000 + RANDOM % 40000))
+  fi
 }
 
 start() {
