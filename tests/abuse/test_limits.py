@@ -1,0 +1,190 @@
+"""Limits that hold under load: memory with stuck readers, file descriptors
+after a run, and a full disk that turns sends into `unavailable` without
+losing anything already acknowledged."""
+
+import errno
+import os
+import subprocess
+import time
+
+import pytest
+
+from conftest import fd_count, is_op, rss_kib, wait_for
+
+
+def send_all(conn, frames, timeout=300):
+    """Sends `send` frames pipelined; returns {cid: answer}."""
+    answers = {}
+    for f in frames:
+        conn.send_json(f)
+        answers.update({m["cid"]: m for m in conn.poll()
+                        if isinstance(m, dict) and m.get("op") in ("sent", "error")})
+        while len(conn.out) > 1 << 20:
+            conn.flush()
+            conn.wait_readable(0.01)
+    deadline = time.monotonic() + timeout
+    while len(answers) < len(frames) and time.monotonic() < deadline:
+        conn.flush()
+        m, _ = conn.recv_until(lambda m: isinstance(m, dict) and m.get("op") in ("sent", "error"),
+                               timeout=5)
+        if m is not None:
+            answers[m["cid"]] = m
+    return answers
+
+
+def test_memory_stays_bounded_with_stuck_readers(make_server):
+    """40 devices connect and never read while 96 MiB of messages are stored
+    for them: the server keeps at most `window` events in flight per device,
+    so its RSS grows by far less than what it stored."""
+    s = make_server("--rate-limit", "1000000/1", "--window", "32", "--log-level", "warn")
+    sender = s.user("snd")
+    stuck_users = [s.user("stk") for _ in range(40)]
+    for u in stuck_users:
+        s.befriend(sender, u)
+    stuck = []
+    for u in stuck_users:
+        c, _ = s.session(u)
+        stuck.append(c)       # never read again
+    before = rss_kib(s.pid)
+    body = "m" * (16 * 1024)
+    per_user = 150
+    cs, _ = s.session(sender)
+    frames = [{"op": "send", "cid": f"{u[0]}-{i}", "to": u[0], "body": body}
+              for i in range(per_user) for u in stuck_users]
+    answers = send_all(cs, frames)
+    assert len(answers) == len(frames)
+    assert all(a["op"] == "sent" for a in answers.values()), \
+        {a.get("code") for a in answers.values()}
+    time.sleep(3)   # let deliveries to the stuck sockets go as far as they can
+    after = rss_kib(s.pid)
+    stored_kib = len(frames) * len(body) // 1024
+    grew = after - before
+    print(f"\nmemory: RSS {before // 1024} MiB before, {after // 1024} MiB after "
+          f"{len(frames)} messages ({stored_kib // 1024} MiB) stored for {len(stuck)} stuck "
+          f"readers; grew {grew // 1024} MiB (window 32 x 16 KiB x 40 devices = "
+          f"{32 * 16 * 40 // 1024} MiB in flight at most)")
+    assert grew < stored_kib // 3, (before, after)
+    # The stuck readers still get everything once they read.
+    c = stuck[0]
+    got = set()
+    deadline = time.monotonic() + 120
+    while len(got) < per_user and time.monotonic() < deadline:
+        m, _ = c.recv_until(is_op("msg"), timeout=5)
+        if m is not None:
+            got.add(m["seq"])
+            c.send_json({"op": "ack", "seq": m["seq"]})
+    assert len(got) == per_user
+    for c in stuck + [cs]:
+        c.cut()
+
+
+def test_fds_are_released_after_a_run(make_server):
+    s = make_server("--rate-limit", "1000000/1")
+    a, b = s.user(), s.user()
+    s.befriend(a, b)
+    s.healthy_roundtrip()
+    base = wait_for(lambda: fd_count(s.pid), 5)
+    time.sleep(1)
+    base = fd_count(s.pid)
+    for round_ in range(30):
+        ca, _ = s.session(a, device=f"d{round_ % 3}")
+        cb, _ = s.session(b)
+        ca.send_json({"op": "send", "cid": f"r{round_}", "to": b[0], "body": "x"})
+        cb.recv_until(is_op("msg"))
+        if round_ % 3 == 0:
+            ca.cut(reset=True)
+            cb.cut(reset=False)
+        elif round_ % 3 == 1:
+            ca.close()
+            cb.close()
+        else:
+            ca.cut()      # and cb stays until the next round replaces it (4409)
+        s.http("GET", "/healthz")
+        s.http("POST", "/v1/login", b"{bad")
+    after = wait_for(lambda: fd_count(s.pid) <= base + 1 and fd_count(s.pid), 60)
+    print(f"\nfds: {base} before 30 rounds of connect/send/cut, {fd_count(s.pid)} after")
+    assert after, f"fd leak: {base} before, {fd_count(s.pid)} after"
+
+
+def mount_tmpfs(path, size):
+    os.makedirs(path, exist_ok=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", path],
+                       capture_output=True, text=True)
+    return r.returncode == 0, r.stderr.strip()
+
+
+def fill(path):
+    """Writes a file until the file system is full; returns its name."""
+    name = os.path.join(path, "filler")
+    with open(name, "wb") as f:
+        chunk = b"\0" * 65536
+        try:
+            while True:
+                f.write(chunk)
+                f.flush()
+        except OSError as e:
+            assert e.errno == errno.ENOSPC
+    return name
+
+
+def test_full_disk_makes_sends_unavailable_and_loses_nothing(make_server, tmp_path):
+    if os.getuid() != 0:
+        pytest.fail("this test mounts a small tmpfs and must run as root", pytrace=False)
+    mnt = str(tmp_path / "small")
+    ok, err = mount_tmpfs(mnt, "24m")
+    assert ok, f"mount -t tmpfs failed: {err}"
+    try:
+        run_full_disk(make_server, mnt)
+    finally:
+        subprocess.run(["umount", "-l", mnt], check=False)
+
+
+def run_full_disk(make_server, mnt):
+    s = make_server("--rate-limit", "1000000/1", "--log-level", "error",
+                    data_dir=os.path.join(mnt, "data"))
+    a, b = s.user(), s.user()
+    s.befriend(a, b)
+    ca, _ = s.session(a)
+    early = send_all(ca, [{"op": "send", "cid": f"early{i}", "to": b[0], "body": f"early {i}"}
+                          for i in range(20)])
+    assert all(m["op"] == "sent" for m in early.values())
+    filler = fill(mnt)
+    # Big bodies until the store refuses: every answer is sent or unavailable.
+    body = "f" * (60 * 1024)
+    answers = send_all(ca, [{"op": "send", "cid": f"full{i}", "to": b[0], "body": body}
+                            for i in range(200)])
+    codes = {m.get("code", "sent") for m in answers.values()}
+    unavailable = [c for c, m in answers.items() if m.get("code") == "unavailable"]
+    print(f"\nfull disk: {len(answers)} sends answered {sorted(codes)}; "
+          f"{len(unavailable)} unavailable")
+    assert codes <= {"sent", "unavailable"}, codes
+    assert unavailable, "no send failed on a full disk"
+    assert s.alive()
+    # Space returns: the refused sends go through with the same cid, and
+    # everything acknowledged before, during and after is delivered.
+    os.remove(filler)
+    retry = {}
+    deadline = time.monotonic() + 60
+    todo = list(unavailable)
+    while todo and time.monotonic() < deadline:
+        got = send_all(ca, [{"op": "send", "cid": c, "to": b[0], "body": body} for c in todo],
+                       timeout=30)
+        retry.update({c: m for c, m in got.items() if m["op"] == "sent"})
+        todo = [c for c in todo if c not in retry]
+        if todo:
+            time.sleep(1)
+    assert not todo, f"still refused after space returned: {len(todo)}"
+    acknowledged = {m["id"] for m in list(early.values()) + list(answers.values()) +
+                    list(retry.values()) if m["op"] == "sent"}
+    cb, w = s.session(b)
+    assert w["head"] == len(acknowledged), (w, len(acknowledged))
+    ids = set()
+    deadline = time.monotonic() + 120
+    while len(ids) < len(acknowledged) and time.monotonic() < deadline:
+        m, _ = cb.recv_until(is_op("msg"), timeout=5)
+        if m is not None:
+            ids.add(m["id"])
+            cb.send_json({"op": "ack", "seq": m["seq"]})
+    assert ids == acknowledged
+    ca.close()
+    cb.close()
