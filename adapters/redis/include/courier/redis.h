@@ -23,9 +23,10 @@
 //
 // Faults: every call also records the node's own sessions in local memory.
 // When Redis does not answer (refused, reset, timed out), the store logs that
-// once (one line on stderr), answers from local memory (this process's registrations and last
-// seen) and returns OK, while the I/O thread retries with exponential backoff
-// and jitter. On reconnect it replays the disconnects it missed, re-registers
+// once (one line on stderr), answers from local memory (this process's
+// registrations and last seen) and returns OK, while the I/O thread retries
+// with exponential backoff and jitter. A command that timed out may still
+// take effect in Redis later; the scripts are idempotent, so that is harmless. On reconnect it replays the disconnects it missed, re-registers
 // every local session, re-subscribes every subscribed node, and logs once
 // more. Meanwhile Publish to another store's node fails with kUnavailable
 // (signals are best effort) and Subscribe serves local publishes only.
@@ -34,9 +35,11 @@
 //   borrows `clock`, which must outlive it.
 // Thread-safety: the store is safe for concurrent use. Handlers run on the
 //   store's dispatcher thread, one at a time.
-// Blocking: calls block on Redis for at most about command_timeout_ms (then
-//   fall back to memory); Subscribe waits up to command_timeout_ms for Redis
-//   to confirm the subscription. Unsubscribe waits for a running handler.
+// Blocking: calls share the command connection one at a time, and wait for
+//   each Redis reply at most command_timeout_ms (then fall back to memory);
+//   a Lookup or Heartbeat of many users makes one round trip per
+//   pipeline_batch commands. Subscribe waits up to command_timeout_ms for
+//   Redis to confirm the subscription. Unsubscribe waits for a running handler.
 //   The destructor joins the store's threads.
 #ifndef COURIER_ADAPTERS_REDIS_REDIS_H_
 #define COURIER_ADAPTERS_REDIS_REDIS_H_
