@@ -10,12 +10,19 @@ dropDatabase. Every command runs atomically (MockupDB serializes handlers),
 like single-document atomicity on a standalone server; there are no
 transactions, so the adapter runs in its standalone mode.
 
+With --replset it presents itself as the primary of a one-member replica set
+"rs0" with sessions, and accepts transactions (startTransaction,
+commitTransaction, abortTransaction) WITHOUT isolation or rollback: that
+checks the adapter's transaction command flow (session ids, transaction
+numbers, commit) through the driver, not transactional semantics; suites
+that make transactions abort (concurrent duplicates) need a real server.
+
 It lets the MessageStore and AccountStore conformance suites exercise the
 adapter's logic end to end on a machine without MongoDB. It is NOT a
 substitute for the live run against a real replica set (see
 adapters/mongo/README.md).
 
-    python3 mini_mongod.py --run PROGRAM [ARGS...]
+    python3 mini_mongod.py [--replset] --run PROGRAM [ARGS...]
         starts the server, runs PROGRAM with MONGODB_URI pointing at it, and
         exits with PROGRAM's exit code.
 """
@@ -120,10 +127,17 @@ class Collection:
 
 
 class MiniMongo:
-    def __init__(self):
+    def __init__(self, replset=False):
         self.collections = {}
-        self.server = MockupDB(auto_ismaster=HELLO, request_timeout=3600)
+        self.replset = replset
+        self.server = MockupDB(request_timeout=3600)
         self.server.autoresponds(self.handle)
+
+    @property
+    def uri(self):
+        if self.replset:
+            return 'mongodb://localhost:%d/?replicaSet=rs0' % self.server.port
+        return self.server.uri
 
     def coll(self, request, name):
         return self.collections.setdefault((request.namespace, name), Collection())
@@ -201,7 +215,13 @@ class MiniMongo:
             return False
         lname = name.lower()
         if lname in ('ismaster', 'hello'):
-            return False  # the auto-responder answers
+            hello = dict(HELLO)
+            if self.replset:
+                me = 'localhost:%d' % self.server.port
+                hello.update(setName='rs0', hosts=[me], primary=me, me=me,
+                             secondary=False, setVersion=1,
+                             logicalSessionTimeoutMinutes=30)
+            return r.ok(hello)
         try:
             handler = getattr(self, 'cmd_' + lname, None)
             if handler is None:
@@ -214,6 +234,12 @@ class MiniMongo:
         return r.ok()
 
     def cmd_endsessions(self, r):
+        return r.ok()
+
+    def cmd_committransaction(self, r):
+        return r.ok()
+
+    def cmd_aborttransaction(self, r):
         return r.ok()
 
     def cmd_killcursors(self, r):
@@ -333,14 +359,18 @@ class MiniMongo:
 
 
 def main():
-    if len(sys.argv) < 3 or sys.argv[1] != '--run':
+    args = sys.argv[1:]
+    replset = args[:1] == ['--replset']
+    if replset:
+        args = args[1:]
+    if len(args) < 2 or args[0] != '--run':
         sys.stderr.write(__doc__)
         return 2
-    mongo = MiniMongo()
+    mongo = MiniMongo(replset)
     mongo.server.run()
-    env = dict(os.environ, MONGODB_URI=mongo.server.uri)
+    env = dict(os.environ, MONGODB_URI=mongo.uri)
     try:
-        return subprocess.call(sys.argv[2:], env=env)
+        return subprocess.call(args[1:], env=env)
     finally:
         mongo.server.stop()
 
