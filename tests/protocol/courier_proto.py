@@ -388,35 +388,56 @@ class WsClient:
     # -- receiving
 
     def _read_frame(self, timeout):
-        """The next text frame from the socket as a dict; raises Closed."""
+        """The next text frame from the socket as a dict; raises Closed.
+
+        Reads raw frames (not websocket-client's recv_data_frame, which
+        answers a close frame before returning it and loses it when that
+        answer fails on a socket the server already shut).
+        """
         if self.closed is not None:
             raise self.closed
         deadline = time.monotonic() + timeout
+        parts = []
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError
             self.ws.settimeout(left)
             try:
-                opcode, frame = self.ws.recv_data_frame(control_frame=True)
-            except websocket.WebSocketTimeoutException:
-                raise TimeoutError from None
-            except socket.timeout:
+                frame = self.ws.recv_frame()
+            except (websocket.WebSocketTimeoutException, socket.timeout):
                 raise TimeoutError from None
             except (websocket.WebSocketConnectionClosedException, ConnectionError,
                     OSError) as e:
                 self.closed = Closed(None, f"no close frame: {e!r}")
                 raise self.closed from None
-            if opcode == websocket.ABNF.OPCODE_CLOSE:
+            if frame is None:
+                continue
+            op = frame.opcode
+            if op == websocket.ABNF.OPCODE_CLOSE:
                 data = frame.data or b""
                 code = struct.unpack("!H", data[:2])[0] if len(data) >= 2 else None
                 self.closed = Closed(code, data[2:].decode("utf-8", "replace"))
+                try:
+                    self.ws.send_close()
+                except Exception:  # noqa: BLE001 - the server may have shut already
+                    pass
                 raise self.closed
-            if opcode in (websocket.ABNF.OPCODE_PING, websocket.ABNF.OPCODE_PONG):
+            if op == websocket.ABNF.OPCODE_PING:
+                try:
+                    self.ws.pong(frame.data)
+                except Exception:  # noqa: BLE001
+                    pass
                 continue
-            if opcode == websocket.ABNF.OPCODE_BINARY:
+            if op == websocket.ABNF.OPCODE_PONG:
+                continue
+            if op == websocket.ABNF.OPCODE_BINARY:
                 raise AssertionError(f"server sent a binary frame: {frame.data[:100]!r}")
-            text = frame.data.decode("utf-8")
+            assert op in (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_CONT), op
+            parts.append(frame.data)
+            if not frame.fin:
+                continue
+            text = b"".join(parts).decode("utf-8")
             try:
                 obj = json.loads(text)
             except ValueError:

@@ -226,3 +226,13 @@ def test_root_serves_the_html_page(server):
 
 def test_unknown_path_is_404_with_error_body(server):
     assert_error_body(server.http("GET", "/v1/no-such-thing"), 404)
+
+
+def test_oversized_http_body_is_refused_and_the_server_lives_on(server):
+    big = '{"user":"' + "x" * (1024 * 1024) + '","password":"12345678"}'
+    try:
+        r = server.http("POST", "/v1/register", raw=big)
+        assert 400 <= r.status < 500, r
+    except (ConnectionResetError, BrokenPipeError):
+        pass  # refused before the whole body was written: fine too
+    assert server.http("GET", "/healthz").status == 200

@@ -214,7 +214,8 @@ def idle_args(binary, ms):
 
 
 def test_idle_connection_closes_4408_and_pings_keep_it_open(make_server, server_binary):
-    s = make_server(idle_args(server_binary, 1500))
+    hello_flag = cp.pick_flag(server_binary, ["--hello-timeout-ms"], "the hello timeout")
+    s = make_server(idle_args(server_binary, 1500) + [hello_flag, "1500"])
     u = s.new_user("idle")
     busy = s.connect(u, "busy")
     busy.expect("synced")
@@ -231,7 +232,19 @@ def test_idle_connection_closes_4408_and_pings_keep_it_open(make_server, server_
     busy.expect("pong")
     busy.close()
     quiet.close()
-    # A connection that never says hello is not kept forever either.
+    # A connection that never says hello is "no hello": 4401.
     silent = s.ws()
-    assert silent.expect_close(timeout=30) in (4401, 4408)
+    assert silent.expect_close(timeout=30) == 4401
     silent.close()
+
+
+def test_expired_login_token_closes_4401(make_server):
+    s = make_server(["--token-ttl", "1"], name="ttl")
+    u = s.new_user("ttl")
+    assert u.expires_at - cp.now_ms() <= 2000, u.expires_at
+    time.sleep(2.5)  # JWT exp has second granularity
+    c = s.ws()
+    c.hello(u.token, "d")
+    assert c.expect_close() == 4401
+    c.close()
+    assert s.http("GET", "/v1/friends", token=u.token).status == 401
