@@ -20,7 +20,7 @@
 namespace courier::server {
 namespace {
 
-absl::Status NotBuilt(const char* what, const char* option, const char* package,
+[[maybe_unused]] absl::Status NotBuilt(const char* what, const char* option, const char* package,
                       const char* instead) {
   return absl::FailedPreconditionError(
       absl::StrCat("this courier-server was built without ", what, ": install ", package,

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "courier/status.h"
 #include "rapidjson/document.h"
+#include "rapidjson/error/en.h"
 #include "rapidjson/memorystream.h"
 #include "rapidjson/reader.h"
 #include "rapidjson/stringbuffer.h"
@@ -332,8 +333,8 @@ absl::StatusOr<ClientFrame> DecodeClientFrame(std::string_view json, const Codec
     return BadFrame(absl::StrCat("frame nests deeper than ", limits.max_depth, " levels"));
   }
   if (parse.result.IsError()) {
-    return BadFrame(absl::StrCat("frame is not valid UTF-8 JSON (error ",
-                                 static_cast<int>(parse.result.Code()), " at byte ",
+    return BadFrame(absl::StrCat("frame is not valid UTF-8 JSON: ",
+                                 rapidjson::GetParseError_En(parse.result.Code()), " (byte ",
                                  parse.result.Offset(), ")"));
   }
   if (!doc.IsObject()) return BadFrame("frame must be a JSON object");
