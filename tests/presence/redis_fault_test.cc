@@ -174,7 +174,8 @@ TEST_CASE("RedisPresenceStore: a hung Redis times out into local memory", "[redi
   CHECK(probe.HGet("hung:online:{ivan}", "phone").has_value());
 }
 
-TEST_CASE("RedisPresenceStore: concurrent calls while Redis restarts", "[redis][fault][concurrency]") {
+TEST_CASE("RedisPresenceStore: concurrent calls while Redis restarts",
+          "[redis][fault][concurrency]") {
   RedisServer server(RedisServerBinaryOrSkip("redis fault"), FreeLoopbackPort());
   REQUIRE(server.Start());
   ManualClock clock;

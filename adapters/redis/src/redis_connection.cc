@@ -72,7 +72,9 @@ absl::Status RedisConnection::Append(const Command& command) {
 absl::Status RedisConnection::Flush() {
   int done = 0;
   while (done == 0) {
-    if (redisBufferWrite(context_, &done) != REDIS_OK) return RedisStatus(context_, nullptr, "write");
+    if (redisBufferWrite(context_, &done) != REDIS_OK) {
+      return RedisStatus(context_, nullptr, "write");
+    }
   }
   return absl::OkStatus();
 }

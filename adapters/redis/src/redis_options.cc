@@ -60,7 +60,9 @@ absl::Status ValidateOptions(const RedisPresenceOptions& o) {
   if (o.connect_timeout_ms < 1) return bad("connect_timeout_ms", "must be >= 1");
   if (o.command_timeout_ms < 1) return bad("command_timeout_ms", "must be >= 1");
   if (o.backoff.initial_ms < 1) return bad("backoff.initial_ms", "must be >= 1");
-  if (o.backoff.max_ms < o.backoff.initial_ms) return bad("backoff.max_ms", "must be >= initial_ms");
+  if (o.backoff.max_ms < o.backoff.initial_ms) {
+    return bad("backoff.max_ms", "must be >= initial_ms");
+  }
   if (!(o.backoff.multiplier >= 1.0)) return bad("backoff.multiplier", "must be >= 1");
   if (!(o.backoff.jitter >= 0.0 && o.backoff.jitter <= 1.0)) {
     return bad("backoff.jitter", "must be in [0, 1]");

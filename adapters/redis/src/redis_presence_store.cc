@@ -182,7 +182,8 @@ class RedisPresenceStore final : public PresenceStore {
     {
       std::lock_guard<std::mutex> lock(mu_);
       for (const auto& [user, device] : sessions) {
-        auto [it, inserted] = sessions_.try_emplace(SessionKey(user, device), LocalSession{node, now});
+        auto [it, inserted] =
+            sessions_.try_emplace(SessionKey(user, device), LocalSession{node, now});
         // A session that moved to another local node stays there while live.
         if (!inserted && (it->second.node == node ||
                           it->second.refreshed + options_.ttl_ms <= now)) {

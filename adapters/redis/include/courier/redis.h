@@ -26,7 +26,8 @@
 // once (one line on stderr), answers from local memory (this process's
 // registrations and last seen) and returns OK, while the I/O thread retries
 // with exponential backoff and jitter. A command that timed out may still
-// take effect in Redis later; the scripts are idempotent, so that is harmless. On reconnect it replays the disconnects it missed, re-registers
+// take effect in Redis later; the scripts are idempotent, so that is harmless.
+// On reconnect it replays the disconnects it missed, re-registers
 // every local session, re-subscribes every subscribed node, and logs once
 // more. Meanwhile Publish to another store's node fails with kUnavailable
 // (signals are best effort) and Subscribe serves local publishes only.
