@@ -1,0 +1,175 @@
+// accounts.cc: store and HTTP set-ups of a Plan.
+#include "accounts.h"
+
+#include <sodium.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <iterator>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "courier/sqlite.h"
+#include "http_client.h"
+#include "rapidjson/document.h"
+
+namespace courier::load {
+namespace {
+
+constexpr int kB64 = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
+
+std::string Base64Url(std::string_view bytes) {
+  std::string out(sodium_base64_encoded_len(bytes.size(), kB64), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
+                    bytes.size(), kB64);
+  out.resize(out.size() - 1);
+  return out;
+}
+
+// An HS256 JWT for `user`, as the server's TokenSigner issues it.
+std::string MintToken(const std::string& secret, const std::string& user) {
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  const std::string claims =
+      absl::StrCat(R"({"sub":")", user, R"(","iat":)", now, R"(,"exp":)", now + 24 * 3600, "}");
+  const std::string input =
+      Base64Url(R"({"alg":"HS256","typ":"JWT"})") + "." + Base64Url(claims);
+  unsigned char mac[crypto_auth_hmacsha256_BYTES];
+  crypto_auth_hmacsha256_state st;
+  crypto_auth_hmacsha256_init(&st, reinterpret_cast<const unsigned char*>(secret.data()),
+                              secret.size());
+  crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(input.data()),
+                                input.size());
+  crypto_auth_hmacsha256_final(&st, mac);
+  return input + "." + Base64Url(std::string_view(reinterpret_cast<const char*>(mac), sizeof mac));
+}
+
+absl::Status Check(const absl::StatusOr<HttpAnswer>& a, int want, const std::string& what) {
+  if (!a.ok()) return absl::Status(a.status().code(), absl::StrCat(what, ": ", a.status().message()));
+  if (a->status != want) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, ": HTTP ", a->status, " (wanted ", want, "): ", a->body));
+  }
+  return absl::OkStatus();
+}
+
+// Runs fn(i) for i in [0, n) on `parallel` threads; the first error wins.
+absl::Status ParallelFor(std::size_t n, std::size_t parallel,
+                         const std::function<absl::Status(std::size_t, HttpClient&)>& fn,
+                         const boost::asio::ip::tcp::endpoint& endpoint) {
+  std::atomic<std::size_t> next{0};
+  std::mutex mu;
+  absl::Status first;
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < std::max<std::size_t>(1, parallel); ++t) {
+    threads.emplace_back([&] {
+      HttpClient client(endpoint);
+      for (;;) {
+        const std::size_t i = next.fetch_add(1);
+        if (i >= n) return;
+        absl::Status s = fn(i, client);
+        if (!s.ok()) {
+          std::lock_guard<std::mutex> lock(mu);
+          if (first.ok()) first = s;
+          next.store(n);
+          return;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  return first;
+}
+
+}  // namespace
+
+absl::Status WriteSecretFile(const std::string& path) {
+  if (sodium_init() < 0) return absl::InternalError("libsodium failed to initialise");
+  std::string secret(48, '\0');
+  randombytes_buf(secret.data(), secret.size());
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << secret;
+  out.close();
+  if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
+  return absl::OkStatus();
+}
+
+absl::Status SeedStore(const std::string& db_path, const std::string& jwt_secret_path,
+                       Plan& plan) {
+  if (sodium_init() < 0) return absl::InternalError("libsodium failed to initialise");
+  std::ifstream in(jwt_secret_path, std::ios::binary);
+  const std::string secret((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (secret.size() < 32) return absl::FailedPreconditionError("the jwt secret file is too short");
+  char hash[crypto_pwhash_STRBYTES];
+  if (crypto_pwhash_str(hash, kPassword, sizeof kPassword - 1, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                        crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+    return absl::ResourceExhaustedError("Argon2id: out of memory");
+  }
+  // Seeding only: process-crash durability (no fsync per user); the server
+  // opens the same file with its own (default power-loss) durability.
+  absl::StatusOr<std::unique_ptr<AccountStore>> store =
+      sqlite::OpenAccountStore(sqlite::SqliteOptions::Fast(db_path));
+  if (!store.ok()) return store.status();
+  const TimeMs now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+  for (Account& a : plan.users) {
+    if (absl::Status s = (*store)->CreateUser(a.user, hash, now); !s.ok()) return s;
+    a.token = MintToken(secret, a.user);
+  }
+  for (const auto& [x, y] : plan.friendships) {
+    absl::StatusOr<FriendRequestOutcome> r =
+        (*store)->RequestFriend(plan.users[x].user, plan.users[y].user);
+    if (!r.ok()) return r.status();
+    if (*r == FriendRequestOutcome::kRequested) {
+      if (absl::Status s = (*store)->AcceptFriend(plan.users[y].user, plan.users[x].user); !s.ok()) {
+        return s;
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SeedHttp(const boost::asio::ip::tcp::endpoint& endpoint, Plan& plan,
+                      std::size_t parallel) {
+  const std::string password = kPassword;
+  absl::Status s = ParallelFor(
+      plan.users.size(), parallel,
+      [&](std::size_t i, HttpClient& http) -> absl::Status {
+        Account& a = plan.users[i];
+        const std::string creds =
+            absl::StrCat(R"({"user":")", a.user, R"(","password":")", password, R"("})");
+        absl::StatusOr<HttpAnswer> reg = http.Post("/v1/register", creds);
+        if (absl::Status c = Check(reg, 201, "register " + a.user); !c.ok()) return c;
+        absl::StatusOr<HttpAnswer> login = http.Post("/v1/login", creds);
+        if (absl::Status c = Check(login, 200, "login " + a.user); !c.ok()) return c;
+        rapidjson::Document doc;
+        doc.Parse(login->body.data(), login->body.size());
+        if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("token") ||
+            !doc["token"].IsString()) {
+          return absl::InternalError("login answered no token");
+        }
+        a.token = doc["token"].GetString();
+        return absl::OkStatus();
+      },
+      endpoint);
+  if (!s.ok()) return s;
+  return ParallelFor(
+      plan.friendships.size(), parallel,
+      [&](std::size_t i, HttpClient& http) -> absl::Status {
+        const Account& a = plan.users[plan.friendships[i].first];
+        const Account& b = plan.users[plan.friendships[i].second];
+        absl::StatusOr<HttpAnswer> req =
+            http.Post("/v1/friends/request", absl::StrCat(R"({"user":")", b.user, R"("})"), a.token);
+        if (absl::Status c = Check(req, 200, "friend request"); !c.ok()) return c;
+        absl::StatusOr<HttpAnswer> acc =
+            http.Post("/v1/friends/accept", absl::StrCat(R"({"user":")", a.user, R"("})"), b.token);
+        return Check(acc, 200, "friend accept");
+      },
+      endpoint);
+}
+
+}  // namespace courier::load

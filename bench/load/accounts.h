@@ -1,0 +1,56 @@
+// accounts.h: the users and friendships a run needs, and their tokens.
+//
+// Workloads add users and friendships to a Plan; then one of two set-ups
+// makes them real:
+//  * SeedStore (when courier-load starts the server itself): before the
+//    server starts, the users and friendships are written into the fresh
+//    data dir's SQLite account store with ONE Argon2id hash shared by all
+//    users, and tokens are signed with the data dir's JWT secret. Setting up
+//    2,000+ users through POST /v1/register and /v1/login would cost two
+//    Argon2id hashes (64 MiB, about 0.1-1.5 s each on this machine) per user.
+//  * SeedHttp (--connect, or --setup http): the HTTP API of PROTOCOL.md:
+//    register, login, friend request and accept, `parallel` at a time.
+//
+// Thread-safety: plain values and blocking functions; one caller at a time.
+// Blocking: both set-ups block until done.
+#ifndef COURIER_BENCH_LOAD_ACCOUNTS_H_
+#define COURIER_BENCH_LOAD_ACCOUNTS_H_
+
+#include <cstddef>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include "absl/status/status.h"
+
+namespace courier::load {
+
+struct Account {
+  std::string user;
+  std::string token;  // filled by the set-up
+};
+
+struct Plan {
+  std::vector<Account> users;
+  std::vector<std::pair<std::size_t, std::size_t>> friendships;  // indices into users
+
+  std::size_t AddUser(std::string name) {
+    users.push_back(Account{std::move(name), {}});
+    return users.size() - 1;
+  }
+  void AddFriends(std::size_t a, std::size_t b) { friendships.emplace_back(a, b); }
+};
+
+inline constexpr char kPassword[] = "courier-load-password";
+
+// Writes 32+ random bytes to `path` (the server's --jwt-secret-file).
+absl::Status WriteSecretFile(const std::string& path);
+absl::Status SeedStore(const std::string& db_path, const std::string& jwt_secret_path, Plan& plan);
+absl::Status SeedHttp(const boost::asio::ip::tcp::endpoint& endpoint, Plan& plan,
+                      std::size_t parallel);
+
+}  // namespace courier::load
+
+#endif  // COURIER_BENCH_LOAD_ACCOUNTS_H_

@@ -1,0 +1,249 @@
+// courier-load: drives courier-server over real WebSocket connections on
+// loopback through the workloads of BENCH.md and prints one line per figure,
+// "<system> <workload> <figure> <value>", on standard output; everything
+// else goes to standard error. Every workload verifies what it measured
+// (all messages arrived, in seq order, none lost, none twice) before its
+// figures are printed; otherwise courier-load exits with status 1.
+//
+// With no arguments it runs W1..W5 against a courier-server it starts
+// itself (the one built beside it, or --server PATH) on a fresh data dir,
+// with the rate limit raised by flag, and stops it with SIGTERM after.
+// --connect HOST:PORT uses a running server instead (W4 then needs
+// --server-pid; W5 cannot run).
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "accounts.h"
+#include "server_process.h"
+#include "workload_common.h"
+#include "ws_client.h"
+
+#ifndef COURIER_LOAD_DEFAULT_SERVER
+#define COURIER_LOAD_DEFAULT_SERVER ""
+#endif
+
+namespace courier::load {
+namespace {
+
+struct Flags {
+  std::string server = COURIER_LOAD_DEFAULT_SERVER;
+  std::string connect;
+  int server_pid = 0;
+  std::string workloads = "W1,W2,W3,W4,W5";
+  std::string setup;  // store | http; default store for an own server
+  std::string data_dir;
+  bool keep_data = false;
+  std::string system = "courier";
+  std::string latency_out;
+  std::vector<std::string> server_args;
+  std::size_t threads = 0;
+  int stall_timeout_s = 60;
+  Sizes sizes;
+};
+
+std::string BesideMe() {
+  std::error_code ec;
+  std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return "";
+  return (self.parent_path() / "courier-server").string();
+}
+
+std::string RandomPrefix() {
+  std::random_device rd;
+  static const char kHex[] = "0123456789abcdef";
+  std::string p = "L";
+  for (int i = 0; i < 6; ++i) p += kHex[rd() % 16];
+  return p + "_";
+}
+
+int Fail(const std::string& what) {
+  std::cerr << "courier-load: FAILED: " << what << "\n";
+  return 1;
+}
+
+int Run(const Flags& f) {
+  const std::uint64_t nofile = RaiseOpenFilesLimit();
+  const std::size_t threads =
+      f.threads > 0 ? f.threads : std::max(1u, std::thread::hardware_concurrency());
+  std::cerr << "courier-load: open files limit " << nofile << ", " << threads << " io threads, "
+            << std::thread::hardware_concurrency() << " cores\n";
+
+  // --- the workloads, in the order asked
+  std::vector<std::unique_ptr<Workload>> workloads;
+  for (absl::string_view w : absl::StrSplit(f.workloads, ',', absl::SkipEmpty())) {
+    if (w == "W1") {
+      workloads.push_back(MakeW1Online());
+    } else if (w == "W2") {
+      workloads.push_back(MakeW2Drain());
+    } else if (w == "W3") {
+      workloads.push_back(MakeW3Storm(false));
+      workloads.push_back(MakeW3Storm(true));
+    } else if (w == "W3paced") {
+      workloads.push_back(MakeW3Storm(true));
+    } else if (w == "W4") {
+      workloads.push_back(MakeW4Idle());
+    } else if (w == "W5") {
+      workloads.push_back(MakeW5Crash());
+    } else {
+      return Fail(absl::StrCat("unknown workload ", w, " (W1, W2, W3, W3paced, W4, W5)"));
+    }
+  }
+  const bool own = f.connect.empty();
+  for (const auto& w : workloads) {
+    if (!own && w->name() == "W5") return Fail("W5 needs the server courier-load starts (no --connect)");
+  }
+  const std::string setup = f.setup.empty() ? (own ? "store" : "http") : f.setup;
+  if (setup == "store" && !own) return Fail("--setup store needs the server courier-load starts");
+
+  Context ctx;
+  ctx.sizes = f.sizes;
+  ctx.prefix = RandomPrefix();
+  ctx.latency_out = f.latency_out;
+  ctx.stall_timeout = std::chrono::seconds(f.stall_timeout_s);
+  Plan plan;
+  for (const auto& w : workloads) w->AddAccounts(plan, ctx);
+
+  // --- the server
+  std::string data_dir = f.data_dir;
+  bool made_dir = false;
+  std::unique_ptr<ServerProcess> server;
+  if (own) {
+    if (data_dir.empty()) {
+      std::string tmpl = (std::filesystem::temp_directory_path() / "courier-load-XXXXXX").string();
+      if (mkdtemp(tmpl.data()) == nullptr) return Fail("cannot make a temporary data dir");
+      data_dir = tmpl;
+      made_dir = true;
+    } else {
+      std::filesystem::create_directories(data_dir);
+    }
+    const std::string secret = data_dir + "/jwt-secret";
+    const std::string db = data_dir + "/courier.db";
+    if (absl::Status s = WriteSecretFile(secret); !s.ok()) return Fail(std::string(s.message()));
+    if (setup == "store") {
+      const auto t0 = SteadyClock::now();
+      if (absl::Status s = SeedStore(db, secret, plan); !s.ok()) {
+        return Fail(absl::StrCat("seeding the store: ", s.message()));
+      }
+      std::cerr << "courier-load: " << plan.users.size() << " users, " << plan.friendships.size()
+                << " friendships written to " << db << " in " << Seconds(SteadyClock::now() - t0)
+                << " s\n";
+    }
+    const std::size_t max_undelivered = std::max<std::size_t>(100'000, 2 * f.sizes.messages);
+    std::vector<std::string> args{"--data-dir", data_dir, "--store", "sqlite:" + db,
+                                  "--jwt-secret-file", secret,
+                                  "--rate-limit", "1000000000/1",
+                                  "--max-undelivered", std::to_string(max_undelivered),
+                                  "--idle-timeout-ms", "600000",
+                                  "--log-level", "warn"};
+    args.insert(args.end(), f.server_args.begin(), f.server_args.end());
+    const std::string program = f.server.empty() ? BesideMe() : f.server;
+    server = std::make_unique<ServerProcess>(program, args);
+    ctx.server = server.get();
+    ctx.restart = [&ctx, &server](bool kill) -> absl::Status {
+      if (kill) {
+        server->Kill();
+      } else if (absl::Status s = server->Stop(); !s.ok()) {
+        return s;
+      }
+      absl::StatusOr<std::string> address = server->Start();
+      if (!address.ok()) return address.status();
+      std::optional<tcp::endpoint> ep = ParseEndpoint(*address);
+      if (!ep) return absl::InternalError("bad listening address " + *address);
+      ctx.endpoint = *ep;
+      ctx.server_pid = server->pid();
+      std::cerr << "courier-load: courier-server restarted (pid " << ctx.server_pid << ") on "
+                << *address << "\n";
+      return absl::OkStatus();
+    };
+    absl::StatusOr<std::string> address = server->Start();
+    if (!address.ok()) return Fail(std::string(address.status().message()));
+    ctx.endpoint = *ParseEndpoint(*address);
+    ctx.server_pid = server->pid();
+    std::cerr << "courier-load: courier-server " << program << " (pid " << ctx.server_pid
+              << ") on " << *address << ", data dir " << data_dir << "\n";
+  } else {
+    std::optional<tcp::endpoint> ep = ParseEndpoint(f.connect);
+    if (!ep) return Fail("--connect must be a numeric HOST:PORT, got " + f.connect);
+    ctx.endpoint = *ep;
+    ctx.server_pid = f.server_pid;
+  }
+  if (setup == "http") {
+    const auto t0 = SteadyClock::now();
+    if (absl::Status s = SeedHttp(ctx.endpoint, plan, 4); !s.ok()) {
+      return Fail(absl::StrCat("HTTP set-up: ", s.message()));
+    }
+    std::cerr << "courier-load: " << plan.users.size() << " users registered and logged in, "
+              << plan.friendships.size() << " friendships made over HTTP in "
+              << Seconds(SteadyClock::now() - t0) << " s\n";
+  }
+
+  // --- the runs
+  int status = 0;
+  {
+    IoPool io(threads);
+    ctx.io = &io;
+    Figures figures(f.system);
+    for (const auto& w : workloads) {
+      std::cerr << "courier-load: running " << w->name() << "\n";
+      absl::Status s = w->Run(ctx, figures);
+      if (!s.ok()) {
+        status = Fail(absl::StrCat(w->name(), ": ", s.message()));
+        break;
+      }
+    }
+  }
+  if (server != nullptr) {
+    if (absl::Status s = server->Stop(); !s.ok() && status == 0) {
+      status = Fail(std::string(s.message()));
+    }
+  }
+  if (made_dir && !f.keep_data) {
+    std::error_code ec;
+    std::filesystem::remove_all(data_dir, ec);
+  }
+  return status;
+}
+
+}  // namespace
+}  // namespace courier::load
+
+int main(int argc, char** argv) {
+  courier::load::Flags f;
+  CLI::App app{"courier-load: the BENCH.md workloads against courier-server", "courier-load"};
+  app.option_defaults()->always_capture_default();
+  app.add_option("--server", f.server, "courier-server to start (default: the one built beside)");
+  app.add_option("--connect", f.connect, "HOST:PORT of a running server instead");
+  app.add_option("--server-pid", f.server_pid, "with --connect: its pid, for CPU and RSS figures");
+  app.add_option("--workloads", f.workloads, "comma-separated: W1,W2,W3,W3paced,W4,W5");
+  app.add_option("--pairs", f.sizes.pairs, "W1: pairs P")->check(CLI::Range(1, 100000));
+  app.add_option("--per-sender", f.sizes.per_sender, "W1: messages per sender K")
+      ->check(CLI::Range(1, 10000000));
+  app.add_option("--messages", f.sizes.messages, "W2/W5: messages M")->check(CLI::Range(1, 100000000));
+  app.add_option("--users", f.sizes.users, "W3: offline users U")->check(CLI::Range(1, 100000));
+  app.add_option("--conns", f.sizes.conns, "W4: idle connections C")->check(CLI::Range(1, 100000));
+  app.add_option("--setup", f.setup, "store: seed the fresh store directly; http: the HTTP API")
+      ->check(CLI::IsMember({"store", "http"}));
+  app.add_option("--data-dir", f.data_dir, "the server's data dir (default: a fresh temporary one)");
+  app.add_flag("--keep-data", f.keep_data, "keep the temporary data dir");
+  app.add_option("--system", f.system, "first word of every figure line");
+  app.add_option("--latency-out", f.latency_out, "W1: write every latency (ms) to this file");
+  app.add_option("--server-arg", f.server_args, "extra flag for the server (repeatable)")
+      ->allow_extra_args(false);
+  app.add_option("--threads", f.threads, "io threads (default: one per core)");
+  app.add_option("--stall-timeout", f.stall_timeout_s, "fail after this many seconds without progress")
+      ->check(CLI::Range(1, 3600));
+  CLI11_PARSE(app, argc, argv);
+  return courier::load::Run(f);
+}

@@ -1,0 +1,89 @@
+// w2_drain.cc: W2, one offline recipient; 10 senders send M messages in
+// total, each keeping up to 50 sends without their `sent`; then the
+// recipient connects and drains. Figures: enqueue_msgs_per_s,
+// drain_msgs_per_s (hello to the last msg received and acked),
+// server_cpu_us_per_msg (over the drain), lost, dup, reordered (all 0).
+//
+// W5 is this workload with a SIGKILL of the server right after the last
+// `sent` and a restart before the drain (w5_crash.cc).
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "w2_drain.h"
+
+namespace courier::load {
+
+void OfflineQueue::AddAccounts(Plan& plan, const Context& ctx, const std::string& tag) {
+  recipient_ = plan.AddUser(absl::StrCat(ctx.prefix, tag, "r"));
+  senders_.clear();
+  for (std::size_t i = 0; i < ctx.sizes.w2_senders; ++i) {
+    senders_.push_back(plan.AddUser(absl::StrCat(ctx.prefix, tag, "s", i)));
+    plan.AddFriends(senders_.back(), recipient_);
+  }
+  plan_ = &plan;
+  messages_ = ctx.sizes.messages;
+}
+
+absl::StatusOr<EnqueueResult> OfflineQueue::Fill(Context& ctx, std::function<void()> on_all_sent) {
+  std::vector<SenderJob> jobs(senders_.size());
+  const std::size_t n = senders_.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    jobs[i].sender = &plan_->users[senders_[i]];
+    jobs[i].tag = i;
+    jobs[i].to = {&plan_->users[recipient_]};
+    jobs[i].count = messages_ / n + (i < messages_ % n ? 1 : 0);
+  }
+  jobs_ = std::move(jobs);
+  return Enqueue(ctx, jobs_, ctx.sizes.w2_window, std::move(on_all_sent));
+}
+
+absl::StatusOr<DrainResult> OfflineQueue::DrainAll(Context& ctx) {
+  std::vector<DrainJob> jobs{DrainJob{&plan_->users[recipient_], messages_, senders_.size()}};
+  return Drain(ctx, jobs, /*pace=*/0, /*from_connect=*/false);
+}
+
+namespace {
+
+class W2Drain final : public Workload {
+ public:
+  std::string name() const override { return "W2"; }
+  void AddAccounts(Plan& plan, const Context& ctx) override {
+    queue_.AddAccounts(plan, ctx, "w2");
+  }
+
+  absl::Status Run(Context& ctx, Figures& figures) override {
+    const CpuSample e0 = SampleCpu(ctx);
+    absl::StatusOr<EnqueueResult> enq = queue_.Fill(ctx);
+    if (!enq.ok()) return enq.status();
+    const CpuSample e1 = SampleCpu(ctx);
+    ReportCpu(ctx, "W2 enqueue", e0, e1, enq->messages);
+    const CpuSample d0 = SampleCpu(ctx);
+    absl::StatusOr<DrainResult> drain = queue_.DrainAll(ctx);
+    if (!drain.ok()) return drain.status();
+    const CpuSample d1 = SampleCpu(ctx);
+    const double cpu = ReportCpu(ctx, "W2 drain", d0, d1, drain->received);
+    std::cerr << "courier-load: W2: enqueued " << enq->messages << " in " << enq->seconds
+              << " s, drained " << drain->received << " in " << drain->seconds << " s\n";
+    if (drain->lost != 0 || drain->dup != 0 || drain->reordered != 0 || drain->foreign != 0) {
+      return absl::DataLossError(absl::StrCat("W2 check failed: lost ", drain->lost, ", dup ",
+                                              drain->dup, ", reordered ", drain->reordered,
+                                              ", foreign ", drain->foreign));
+    }
+    figures.Add("W2", "enqueue_msgs_per_s", static_cast<double>(enq->messages) / enq->seconds);
+    figures.Add("W2", "drain_msgs_per_s", static_cast<double>(drain->received) / drain->seconds);
+    if (cpu >= 0) figures.Add("W2", "server_cpu_us_per_msg", cpu);
+    figures.Add("W2", "lost", "0");
+    figures.Add("W2", "dup", "0");
+    figures.Add("W2", "reordered", "0");
+    return absl::OkStatus();
+  }
+
+ private:
+  OfflineQueue queue_;
+};
+
+}  // namespace
+
+std::unique_ptr<Workload> MakeW2Drain() { return std::make_unique<W2Drain>(); }
+
+}  // namespace courier::load

@@ -1,0 +1,113 @@
+// w4_idle.cc: W4, C idle authenticated connections. Figure: rss_bytes_per_conn,
+// the server's VmRSS growth from before the first connect to after the last
+// welcome (plus a second to settle), divided by C. When courier-load runs
+// the server, W4 restarts it first (same data dir), so that memory freed by
+// earlier workloads does not hide the connections' cost.
+#include <iostream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "workload_common.h"
+
+namespace courier::load {
+namespace {
+
+struct Shared {
+  Failure failure;
+  std::atomic<std::size_t> welcomed{0};
+  std::atomic<std::size_t> started{0};
+  std::atomic<std::size_t> ended{0};
+  std::atomic<bool> closing{false};
+};
+
+class W4Idle final : public Workload {
+ public:
+  std::string name() const override { return "W4"; }
+
+  void AddAccounts(Plan& plan, const Context& ctx) override {
+    users_.clear();
+    for (std::size_t i = 0; i < ctx.sizes.conns; ++i) {
+      users_.push_back(plan.AddUser(absl::StrCat(ctx.prefix, "w4u", i)));
+    }
+    plan_ = &plan;
+  }
+
+  absl::Status Run(Context& ctx, Figures& figures) override {
+    if (ctx.server_pid <= 0) {
+      return absl::FailedPreconditionError("W4 reads the server's /proc/PID/status: give --server-pid");
+    }
+    if (ctx.restart) {
+      if (absl::Status s = ctx.restart(/*kill=*/false); !s.ok()) return s;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    absl::StatusOr<std::uint64_t> before = ProcessRssBytes(ctx.server_pid);
+    if (!before.ok()) return before.status();
+
+    auto sh = std::make_shared<Shared>();
+    std::vector<std::shared_ptr<WsConn>> conns;
+    conns.reserve(users_.size());
+    constexpr std::size_t kBatch = 200;  // connecting at once
+    absl::Status s;
+    for (std::size_t i = 0; i < users_.size() && s.ok(); ++i) {
+      WsConn::Callbacks cb;
+      cb.on_frame = [sh](WsConn&, const InFrame& f) {
+        if (f.op == InFrame::Op::kWelcome) sh->welcomed.fetch_add(1);
+        if (f.op == InFrame::Op::kError) sh->failure.Set(absl::StrCat("W4: error ", std::string(f.code)));
+      };
+      cb.on_end = [sh](WsConn&, beast::error_code ec, std::string_view where) {
+        sh->ended.fetch_add(1);
+        if (ec && !sh->closing.load()) {
+          sh->failure.Set(absl::StrCat("W4 connection: ", std::string(where), ": ", ec.message()));
+        }
+      };
+      conns.push_back(std::make_shared<WsConn>(ctx.io->Next(), ctx.endpoint, std::move(cb)));
+      conns.back()->Start(HelloJson(plan_->users[users_[i]].token, "load"));
+      sh->started.fetch_add(1);
+      if (sh->started.load() - sh->welcomed.load() >= kBatch) {
+        s = WaitFor(
+            ctx, sh->failure, [&] { return sh->started.load() - sh->welcomed.load() < kBatch / 2; },
+            [&] { return sh->welcomed.load(); }, [&] { return Describe(*sh); });
+      }
+    }
+    if (s.ok()) {
+      s = WaitFor(
+          ctx, sh->failure, [&] { return sh->welcomed.load() == users_.size(); },
+          [&] { return sh->welcomed.load(); }, [&] { return Describe(*sh); });
+    }
+    absl::StatusOr<std::uint64_t> after = absl::UnknownError("not measured");
+    if (s.ok()) {
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      after = ProcessRssBytes(ctx.server_pid);
+      if (sh->failure.failed()) s = absl::InternalError(sh->failure.why());
+    }
+    sh->closing.store(true);
+    for (auto& c : conns) c->Close();
+    const auto until = SteadyClock::now() + std::chrono::seconds(30);
+    while (sh->ended.load() < conns.size() && SteadyClock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    if (!s.ok()) return s;
+    if (!after.ok()) return after.status();
+    const double per_conn =
+        (static_cast<double>(*after) - static_cast<double>(*before)) / static_cast<double>(users_.size());
+    std::cerr << "courier-load: W4: server RSS " << *before / 1024 << " KiB -> " << *after / 1024
+              << " KiB with " << users_.size() << " connections\n";
+    figures.Add("W4", "rss_bytes_per_conn", per_conn);
+    return absl::OkStatus();
+  }
+
+ private:
+  std::string Describe(const Shared& sh) const {
+    return absl::StrCat("W4: ", sh.started.load(), " started, ", sh.welcomed.load(), "/",
+                        users_.size(), " welcomed");
+  }
+
+  std::vector<std::size_t> users_;
+  const Plan* plan_ = nullptr;
+};
+
+}  // namespace
+
+std::unique_ptr<Workload> MakeW4Idle() { return std::make_unique<W4Idle>(); }
+
+}  // namespace courier::load

@@ -1,0 +1,441 @@
+// workload_common.cc: figures, frames, checks, meters, Enqueue and Drain.
+#include "workload_common.h"
+
+#include <sys/resource.h>
+
+#include <charconv>
+#include <iostream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace courier::load {
+
+void Figures::Add(const std::string& workload, const std::string& figure,
+                  const std::string& value) {
+  std::cout << system_ << " " << workload << " " << figure << " " << value << std::endl;
+}
+
+void Figures::Add(const std::string& workload, const std::string& figure, double value) {
+  std::string text = value >= 1000 ? absl::StrFormat("%.0f", value)
+                     : value >= 10 ? absl::StrFormat("%.1f", value)
+                                   : absl::StrFormat("%.3g", value);
+  Add(workload, figure, text);
+}
+
+std::string HelloJson(const std::string& token, const std::string& device) {
+  return absl::StrCat(R"({"op":"hello","token":")", token, R"(","device":")", device, R"("})");
+}
+
+std::string SendJson(const std::string& cid, const std::string& to, const std::string& body) {
+  return absl::StrCat(R"({"op":"send","cid":")", cid, R"(","to":")", to, R"(","body":")", body,
+                      R"("})");
+}
+
+std::string Body(std::size_t tag, std::size_t index, std::size_t bytes) {
+  std::string b = absl::StrCat(tag, ":", index, ":");
+  if (b.size() < bytes) b.append(bytes - b.size(), 'x');
+  return b;
+}
+
+bool ParseBody(std::string_view body, std::size_t& tag, std::size_t& index) {
+  const std::size_t c1 = body.find(':');
+  if (c1 == std::string_view::npos) return false;
+  const std::size_t c2 = body.find(':', c1 + 1);
+  if (c2 == std::string_view::npos) return false;
+  auto r1 = std::from_chars(body.data(), body.data() + c1, tag);
+  auto r2 = std::from_chars(body.data() + c1 + 1, body.data() + c2, index);
+  return r1.ec == std::errc() && r1.ptr == body.data() + c1 && r2.ec == std::errc() &&
+         r2.ptr == body.data() + c2;
+}
+
+bool InboxCheck::OnMsg(std::uint64_t seq, std::string_view body) {
+  if (seq < next_seq) {
+    ++dup;
+    return false;
+  }
+  if (seq > next_seq) ++reordered;
+  next_seq = seq + 1;
+  std::size_t tag = 0, index = 0;
+  if (!ParseBody(body, tag, index) || tag >= next_index.size()) {
+    ++foreign;
+    return true;
+  }
+  if (index != next_index[tag]) ++reordered;
+  next_index[tag] = std::max(next_index[tag], index + 1);
+  ++received;
+  return true;
+}
+
+CpuSample SampleCpu(const Context& ctx) {
+  CpuSample s;
+  s.at = SteadyClock::now();
+  if (ctx.server_pid > 0) {
+    absl::StatusOr<std::uint64_t> us = ProcessCpuMicros(ctx.server_pid);
+    if (us.ok()) s.server_us = *us;
+  }
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  s.client_us = static_cast<std::uint64_t>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1'000'000 +
+                static_cast<std::uint64_t>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+  return s;
+}
+
+double ReportCpu(const Context& ctx, const std::string& what, const CpuSample& a,
+                 const CpuSample& b, std::uint64_t messages) {
+  const double wall = Seconds(b.at - a.at);
+  const double server = static_cast<double>(b.server_us - a.server_us);
+  const double client = static_cast<double>(b.client_us - a.client_us);
+  const double n = static_cast<double>(std::max<std::uint64_t>(1, messages));
+  std::cerr << absl::StrFormat(
+      "courier-load: %s: %.3f s wall; server cpu %.2f s (%.0f%% of one core, %.2f us/msg); "
+      "courier-load cpu %.2f s (%.0f%% of one core over %zu io threads, %.2f us/msg)\n",
+      what, wall, server / 1e6, wall > 0 ? 100 * server / 1e6 / wall : 0, server / n,
+      client / 1e6, wall > 0 ? 100 * client / 1e6 / wall : 0, ctx.io->size(), client / n);
+  return ctx.server_pid > 0 ? server / n : -1;
+}
+
+void Failure::Set(std::string why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (failed_.load()) return;
+  why_ = std::move(why);
+  failed_.store(true, std::memory_order_release);
+}
+
+std::string Failure::why() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return why_;
+}
+
+double Seconds(SteadyClock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+absl::Status WaitFor(const Context& ctx, const Failure& failure, const std::function<bool()>& done,
+                     const std::function<std::uint64_t()>& progress,
+                     const std::function<std::string()>& describe) {
+  std::uint64_t last = progress();
+  auto last_change = SteadyClock::now();
+  for (;;) {
+    if (failure.failed()) return absl::InternalError(failure.why());
+    if (done()) return absl::OkStatus();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    const std::uint64_t now = progress();
+    if (now != last) {
+      last = now;
+      last_change = SteadyClock::now();
+    } else if (SteadyClock::now() - last_change > ctx.stall_timeout) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("no progress for ", ctx.stall_timeout.count(), " s: ", describe()));
+    }
+  }
+}
+
+// ----------------------------------------------------------------- Enqueue
+
+namespace {
+
+struct SenderState {
+  const SenderJob* job = nullptr;
+  std::shared_ptr<WsConn> conn;
+  std::size_t next = 0;       // next message index to send
+  std::size_t answered = 0;   // `sent` received
+  bool welcomed = false;
+};
+
+struct EnqueueShared {
+  Failure failure;
+  std::atomic<std::size_t> welcomed{0};
+  std::atomic<std::size_t> ended{0};
+  std::atomic<std::uint64_t> answered{0};
+  std::atomic<std::size_t> senders_done{0};
+  std::atomic<bool> go{false};
+  SteadyClock::time_point first_send{};
+  std::atomic<std::int64_t> last_sent_ns{0};
+  std::uint64_t total = 0;
+  std::size_t window = 1;
+  std::size_t body_bytes = 100;
+  std::function<void()> on_all_sent;
+  std::vector<SenderState> senders;
+};
+
+void SendMore(EnqueueShared& sh, SenderState& s) {
+  const SenderJob& job = *s.job;
+  while (s.next < job.count && s.next - s.answered < sh.window) {
+    const std::size_t i = s.next++;
+    // Round-robin over the recipients: message i is the (i / n)-th to its
+    // recipient, the index that recipient's order check expects.
+    const std::size_t n = job.to.size();
+    const Account* to = job.to[i % n];
+    s.conn->Send(SendJson(absl::StrCat("c", i), to->user, Body(job.tag, i / n, sh.body_bytes)));
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<EnqueueResult> Enqueue(Context& ctx, const std::vector<SenderJob>& jobs,
+                                      std::size_t window, std::function<void()> on_all_sent) {
+  auto sh = std::make_shared<EnqueueShared>();
+  sh->window = std::max<std::size_t>(1, window);
+  sh->body_bytes = ctx.sizes.body_bytes;
+  sh->on_all_sent = std::move(on_all_sent);
+  sh->senders.resize(jobs.size());
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    sh->senders[i].job = &jobs[i];
+    sh->total += jobs[i].count;
+  }
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    SenderState& s = sh->senders[i];
+    WsConn::Callbacks cb;
+    cb.on_frame = [sh, &s](WsConn& c, const InFrame& f) {
+      switch (f.op) {
+        case InFrame::Op::kWelcome:
+          if (!s.welcomed) {
+            s.welcomed = true;
+            sh->welcomed.fetch_add(1);
+          }
+          break;
+        case InFrame::Op::kSent: {
+          if (f.dup) sh->failure.Set(absl::StrCat(s.job->sender->user, ": sent with dup: true"));
+          ++s.answered;
+          const std::uint64_t all = sh->answered.fetch_add(1) + 1;
+          if (s.answered == s.job->count) sh->senders_done.fetch_add(1);
+          if (all == sh->total) {
+            sh->last_sent_ns.store(SteadyClock::now().time_since_epoch().count());
+            if (sh->on_all_sent) sh->on_all_sent();
+          }
+          SendMore(*sh, s);
+          break;
+        }
+        case InFrame::Op::kError:
+          sh->failure.Set(absl::StrCat(s.job->sender->user, ": error ", std::string(f.code), ": ", std::string(f.message)));
+          break;
+        case InFrame::Op::kReceipt:
+        case InFrame::Op::kMsg:
+          c.Ack(f.seq);
+          break;
+        default:
+          break;
+      }
+    };
+    cb.on_end = [sh](WsConn& c, beast::error_code ec, std::string_view where) {
+      sh->ended.fetch_add(1);
+      if (ec && sh->answered.load() < sh->total) {
+        sh->failure.Set(absl::StrCat("sender ", c.index, ": ", std::string(where), ": ", ec.message()));
+      }
+    };
+    s.conn = std::make_shared<WsConn>(ctx.io->Next(), ctx.endpoint, std::move(cb));
+    s.conn->index = i;
+    s.conn->Start(HelloJson(jobs[i].sender->token, "load"));
+  }
+  const std::size_t n = jobs.size();
+  auto describe = [&] {
+    return absl::StrCat("enqueue: ", sh->welcomed.load(), "/", n, " senders welcomed, ",
+                        sh->answered.load(), "/", sh->total, " sent");
+  };
+  absl::Status s = WaitFor(
+      ctx, sh->failure, [&] { return sh->welcomed.load() == n; },
+      [&] { return sh->welcomed.load(); }, describe);
+  if (s.ok()) {
+    sh->first_send = SteadyClock::now();
+    for (SenderState& st : sh->senders) {
+      st.conn->Post([sh, &st] { SendMore(*sh, st); });
+    }
+    s = WaitFor(
+        ctx, sh->failure, [&] { return sh->answered.load() == sh->total; },
+        [&] { return sh->answered.load(); }, describe);
+  }
+  EnqueueResult result;
+  if (s.ok()) {
+    const SteadyClock::time_point last{SteadyClock::duration(sh->last_sent_ns.load())};
+    result.seconds = Seconds(last - sh->first_send);
+    result.messages = sh->total;
+  }
+  for (SenderState& st : sh->senders) st.conn->Close();
+  // Wait for the closes (bounded): a sender's session must be gone before
+  // the next phase measures anything.
+  const auto until = SteadyClock::now() + std::chrono::seconds(10);
+  while (sh->ended.load() < n && SteadyClock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (!s.ok()) return s;
+  return result;
+}
+
+// ----------------------------------------------------------------- Drain
+
+namespace {
+
+struct RecipientState {
+  const DrainJob* job = nullptr;
+  std::shared_ptr<WsConn> conn;
+  InboxCheck check;
+  std::uint64_t max_seq = 0;
+  std::uint64_t synced_seq = 0;
+  std::uint64_t ack_written = 0;
+  bool synced = false;
+  bool done = false;
+  bool welcomed = false;
+};
+
+struct DrainShared {
+  Failure failure;
+  std::atomic<std::size_t> done{0};
+  std::atomic<std::size_t> ended{0};
+  std::atomic<std::size_t> started{0};
+  std::atomic<std::size_t> connecting{0};
+  std::atomic<std::uint64_t> received{0};
+  std::atomic<std::int64_t> first_hello_ns{INT64_MAX};
+  std::atomic<std::int64_t> last_done_ns{0};
+  std::atomic<std::uint64_t> connect_failures{0};
+  std::vector<RecipientState> recipients;
+  std::mutex start_mu;
+  std::size_t next_to_start = 0;  // guarded by start_mu
+  std::size_t pace = 0;
+  Context* ctx = nullptr;
+};
+
+void StartNext(const std::shared_ptr<DrainShared>& sh);
+
+void MarkDone(DrainShared& sh, RecipientState& r) {
+  if (r.done) return;
+  r.done = true;
+  const std::int64_t now = SteadyClock::now().time_since_epoch().count();
+  std::int64_t prev = sh.last_done_ns.load();
+  while (prev < now && !sh.last_done_ns.compare_exchange_weak(prev, now)) {
+  }
+  sh.done.fetch_add(1);
+}
+
+// Done once `synced` came, every seq up to it arrived and its ack is written.
+void CheckDone(DrainShared& sh, RecipientState& r) {
+  if (r.done || !r.synced) return;
+  if (r.check.next_seq <= r.synced_seq) return;
+  if (r.ack_written < r.synced_seq) return;
+  MarkDone(sh, r);
+}
+
+void StartOne(const std::shared_ptr<DrainShared>& sh, std::size_t i) {
+  RecipientState& r = sh->recipients[i];
+  WsConn::Callbacks cb;
+  cb.on_frame = [sh, &r](WsConn& c, const InFrame& f) {
+    switch (f.op) {
+      case InFrame::Op::kWelcome: {
+        r.welcomed = true;
+        r.check.next_seq = f.cursor + 1;
+        std::int64_t t = c.hello_at().time_since_epoch().count();
+        std::int64_t prev = sh->first_hello_ns.load();
+        while (t < prev && !sh->first_hello_ns.compare_exchange_weak(prev, t)) {
+        }
+        if (sh->pace > 0) {
+          sh->connecting.fetch_sub(1);
+          StartNext(sh);
+        }
+        break;
+      }
+      case InFrame::Op::kMsg:
+        if (r.check.OnMsg(f.seq, f.body)) sh->received.fetch_add(1);
+        r.max_seq = std::max(r.max_seq, f.seq);
+        c.Ack(f.seq);
+        break;
+      case InFrame::Op::kReceipt:
+        r.max_seq = std::max(r.max_seq, f.seq);
+        c.Ack(f.seq);
+        break;
+      case InFrame::Op::kSynced:
+        r.synced = true;
+        r.synced_seq = f.seq;
+        if (f.seq == 0) {
+          MarkDone(*sh, r);  // nothing to drain
+        } else {
+          CheckDone(*sh, r);
+        }
+        break;
+      case InFrame::Op::kError:
+        sh->failure.Set(absl::StrCat(r.job->recipient->user, ": error ", std::string(f.code), ": ", std::string(f.message)));
+        break;
+      default:
+        break;
+    }
+  };
+  cb.on_ack_written = [sh, &r](WsConn&, std::uint64_t seq) {
+    r.ack_written = std::max(r.ack_written, seq);
+    CheckDone(*sh, r);
+  };
+  cb.on_end = [sh, &r](WsConn&, beast::error_code ec, std::string_view where) {
+    sh->ended.fetch_add(1);
+    if (ec && !r.done) {
+      if (where == "connect" || where == "handshake") sh->connect_failures.fetch_add(1);
+      sh->failure.Set(absl::StrCat(r.job->recipient->user, ": ", std::string(where), ": ", ec.message()));
+    }
+  };
+  r.conn = std::make_shared<WsConn>(sh->ctx->io->Next(), sh->ctx->endpoint, std::move(cb));
+  r.conn->index = i;
+  sh->started.fetch_add(1);
+  r.conn->Start(HelloJson(r.job->recipient->token, "load"));
+}
+
+void StartNext(const std::shared_ptr<DrainShared>& sh) {
+  for (;;) {
+    std::size_t i;
+    {
+      std::lock_guard<std::mutex> lock(sh->start_mu);
+      if (sh->next_to_start >= sh->recipients.size()) return;
+      if (sh->pace > 0 && sh->connecting.load() >= sh->pace) return;
+      i = sh->next_to_start++;
+      sh->connecting.fetch_add(1);
+    }
+    StartOne(sh, i);
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<DrainResult> Drain(Context& ctx, const std::vector<DrainJob>& jobs,
+                                  std::size_t pace, bool from_connect) {
+  auto sh = std::make_shared<DrainShared>();
+  sh->ctx = &ctx;
+  sh->pace = pace;
+  sh->recipients.resize(jobs.size());
+  std::uint64_t expected = 0;
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    sh->recipients[i].job = &jobs[i];
+    sh->recipients[i].check.next_index.assign(jobs[i].senders, 0);
+    expected += jobs[i].expected;
+  }
+  const SteadyClock::time_point start = SteadyClock::now();
+  StartNext(sh);
+  const std::size_t n = jobs.size();
+  absl::Status s = WaitFor(
+      ctx, sh->failure, [&] { return sh->done.load() == n; },
+      [&] { return sh->received.load() + sh->started.load(); },
+      [&] {
+        return absl::StrCat("drain: ", sh->started.load(), "/", n, " connected, ",
+                            sh->done.load(), " done, ", sh->received.load(), "/", expected,
+                            " messages");
+      });
+  DrainResult result;
+  result.connect_failures = sh->connect_failures.load();
+  if (s.ok()) {
+    const SteadyClock::time_point first{SteadyClock::duration(sh->first_hello_ns.load())};
+    const SteadyClock::time_point last{SteadyClock::duration(sh->last_done_ns.load())};
+    result.seconds = Seconds(last - (from_connect ? start : first));
+    for (const RecipientState& r : sh->recipients) {
+      result.received += r.check.received;
+      result.dup += r.check.dup;
+      result.reordered += r.check.reordered;
+      result.foreign += r.check.foreign;
+      if (r.check.received < r.job->expected) result.lost += r.job->expected - r.check.received;
+    }
+  }
+  for (RecipientState& r : sh->recipients) {
+    if (r.conn) r.conn->Close();
+  }
+  const auto until = SteadyClock::now() + std::chrono::seconds(10);
+  while (sh->ended.load() < sh->started.load() && SteadyClock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (!s.ok()) return s;
+  return result;
+}
+
+}  // namespace courier::load

@@ -1,0 +1,185 @@
+// workload_common.h: what every workload of BENCH.md shares.
+//
+// Sizes (the flags), the run Context (io threads, server address and
+// process), Figures (the only lines on standard output), and the helpers
+// that several workloads use: frames, bodies, the per-inbox order check,
+// CPU meters, the wait loop, and two building blocks:
+//   Enqueue  senders connect and send their messages, each keeping up to
+//            `window` sends without their `sent`; every send must be
+//            answered `sent` (not dup, no error).
+//   Drain    recipients connect (all at once, or at most `pace` connecting
+//            at any moment) and receive their queued messages, acking as
+//            they go; each inbox is checked for order, loss and duplicates.
+#ifndef COURIER_BENCH_LOAD_WORKLOAD_COMMON_H_
+#define COURIER_BENCH_LOAD_WORKLOAD_COMMON_H_
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "accounts.h"
+#include "server_process.h"
+#include "ws_client.h"
+
+namespace courier::load {
+
+struct Sizes {
+  std::size_t pairs = 200;          // W1 P
+  std::size_t per_sender = 500;     // W1 K
+  std::size_t messages = 100'000;   // W2/W5 M
+  std::size_t users = 2'000;        // W3 U
+  std::size_t conns = 5'000;        // W4 C
+  std::size_t w2_senders = 10;
+  std::size_t w2_window = 50;
+  std::size_t w3_queued = 10;       // per W3 user
+  std::size_t w3_pace = 100;        // W3paced: connecting at once
+  std::size_t body_bytes = 100;
+};
+
+// The only lines on standard output: "<system> <workload> <figure> <value>".
+class Figures {
+ public:
+  explicit Figures(std::string system) : system_(std::move(system)) {}
+  void Add(const std::string& workload, const std::string& figure, const std::string& value);
+  void Add(const std::string& workload, const std::string& figure, double value);
+
+ private:
+  std::string system_;
+};
+
+struct Context {
+  Sizes sizes;
+  IoPool* io = nullptr;
+  tcp::endpoint endpoint;
+  pid_t server_pid = 0;            // 0: unknown (no CPU/RSS figures possible)
+  ServerProcess* server = nullptr; // null with --connect
+  std::string prefix;              // of every user name of this run
+  std::string latency_out;         // W1: file for every latency (ms), or ""
+  std::chrono::seconds stall_timeout{60};
+  // Restarts the server on the same data dir after `kill` (SIGKILL) or a
+  // clean stop; updates endpoint and server_pid.
+  std::function<absl::Status(bool kill)> restart;
+};
+
+class Workload {
+ public:
+  virtual ~Workload() = default;
+  virtual std::string name() const = 0;
+  // Adds the users and friendships this workload needs.
+  virtual void AddAccounts(Plan& plan, const Context& ctx) = 0;
+  // Runs and verifies; adds figures only when everything checked out.
+  virtual absl::Status Run(Context& ctx, Figures& figures) = 0;
+};
+
+std::unique_ptr<Workload> MakeW1Online();
+std::unique_ptr<Workload> MakeW2Drain();
+std::unique_ptr<Workload> MakeW3Storm(bool paced);
+std::unique_ptr<Workload> MakeW4Idle();
+std::unique_ptr<Workload> MakeW5Crash();
+
+// --- frames and bodies
+std::string HelloJson(const std::string& token, const std::string& device);
+std::string SendJson(const std::string& cid, const std::string& to, const std::string& body);
+// "<tag>:<index>:" padded with 'x' to `bytes` (at least the prefix).
+std::string Body(std::size_t tag, std::size_t index, std::size_t bytes);
+// Parses Body's tag and index; false when the body is not one of ours.
+bool ParseBody(std::string_view body, std::size_t& tag, std::size_t& index);
+
+// Order and loss check of one inbox (seq 1, 2, 3... and each sender's
+// messages in their send order).
+struct InboxCheck {
+  std::uint64_t next_seq = 1;
+  std::vector<std::size_t> next_index;  // per sender tag
+  std::uint64_t received = 0;           // distinct messages
+  std::uint64_t dup = 0;                // a seq seen before
+  std::uint64_t reordered = 0;          // a seq skipped ahead, or a sender's order broken
+  std::uint64_t foreign = 0;            // a body that is not ours
+  // Returns true when the message is new.
+  bool OnMsg(std::uint64_t seq, std::string_view body);
+};
+
+// --- measuring
+struct CpuSample {
+  std::uint64_t server_us = 0;
+  std::uint64_t client_us = 0;
+  SteadyClock::time_point at;
+};
+CpuSample SampleCpu(const Context& ctx);
+// Logs client vs server CPU between two samples to stderr; returns the
+// server's microseconds per message (or -1 when the server pid is unknown).
+double ReportCpu(const Context& ctx, const std::string& what, const CpuSample& a,
+                 const CpuSample& b, std::uint64_t messages);
+
+// A first error shared by many connections.
+class Failure {
+ public:
+  void Set(std::string why);
+  bool failed() const { return failed_.load(std::memory_order_acquire); }
+  std::string why() const;
+
+ private:
+  std::atomic<bool> failed_{false};
+  mutable std::mutex mu_;
+  std::string why_;
+};
+
+// Waits until done() or a failure; fails when progress() stays the same for
+// ctx.stall_timeout. describe() says where it stood.
+absl::Status WaitFor(const Context& ctx, const Failure& failure, const std::function<bool()>& done,
+                     const std::function<std::uint64_t()>& progress,
+                     const std::function<std::string()>& describe);
+
+double Seconds(SteadyClock::duration d);
+
+// --- building blocks
+
+struct EnqueueResult {
+  double seconds = 0;          // first send to the last `sent`
+  std::uint64_t messages = 0;  // all answered `sent`
+};
+
+struct SenderJob {
+  const Account* sender = nullptr;
+  std::size_t tag = 0;                        // the body tag recipients check
+  std::vector<const Account*> to;             // round-robin recipients
+  std::size_t count = 0;                      // messages to send
+};
+
+// Connects the senders, sends every job's messages with up to `window`
+// outstanding per sender, waits for every `sent`, then closes them.
+// `on_all_sent` runs on an io thread right after the last `sent` (W5 kills
+// the server there).
+absl::StatusOr<EnqueueResult> Enqueue(Context& ctx, const std::vector<SenderJob>& jobs,
+                                      std::size_t window,
+                                      std::function<void()> on_all_sent = {});
+
+struct DrainJob {
+  const Account* recipient = nullptr;
+  std::uint64_t expected = 0;  // messages queued for it
+  std::size_t senders = 0;     // distinct sender tags (0..senders-1)
+};
+
+struct DrainResult {
+  double seconds = 0;                 // first hello (or connect) to the last ack written
+  std::uint64_t received = 0, dup = 0, reordered = 0, lost = 0, foreign = 0;
+  std::uint64_t connect_failures = 0;
+};
+
+// Connects the recipients (at most `pace` connecting at once; 0 = all at
+// once) and waits until each has received `expected` messages and written
+// the ack of the last one. Timing starts at the first connect when
+// `from_connect`, else at the first hello.
+absl::StatusOr<DrainResult> Drain(Context& ctx, const std::vector<DrainJob>& jobs,
+                                  std::size_t pace, bool from_connect);
+
+}  // namespace courier::load
+
+#endif  // COURIER_BENCH_LOAD_WORKLOAD_COMMON_H_
