@@ -502,7 +502,7 @@ class Driver:
                     self.drop(d, now)
                     continue
                 d.last_ping = now
-            if now - d.last_ack > 0.2:
+            if now - d.last_ack > 0.2 or (msgs and self.rng.random() < 0.7):
                 self.ack(d, now)
         for z in [z for z in self.zombies if z[1] <= now]:
             z[0].cut(reset=self.rng.random() < 0.5)
