@@ -137,6 +137,11 @@ HttpResponse HttpApi::Handle(const HttpRequest& request) const {
     return (this->*route.handler)(request);
   }
   const bool get = request.method == "GET" || request.method == "HEAD";
+  if (request.path == "/v1/ws") {
+    HttpResponse r = Error(426, "upgrade_required", "/v1/ws is a WebSocket: send an Upgrade request");
+    r.headers.emplace_back("Upgrade", "websocket");
+    return r;
+  }
   if (request.path == "/healthz") return get ? Health() : MethodNotAllowed("GET");
   if (request.path == "/metrics") return get ? Metrics() : MethodNotAllowed("GET");
   if (const WebAsset* asset = FindWebAsset(request.path); asset != nullptr) {
