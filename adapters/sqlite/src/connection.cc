@@ -58,22 +58,20 @@ Query::~Query() {
   sqlite3_clear_bindings(statement_);
 }
 
-void Query::NoteBind(int rc, int index) {
-  if (rc != SQLITE_OK && bind_error_ == 0) {
-    bind_error_ = rc;
-    (void)index;
-  }
+void Query::NoteBind(int rc) {
+  if (rc != SQLITE_OK && bind_error_ == 0) bind_error_ = rc;
 }
 
 Query& Query::Bind(int index, std::int64_t value) {
-  NoteBind(sqlite3_bind_int64(statement_, index, value), index);
+  NoteBind(sqlite3_bind_int64(statement_, index, value));
   return *this;
 }
 
 Query& Query::BindText(int index, absl::string_view text) {
-  NoteBind(sqlite3_bind_text64(statement_, index, text.data(), text.size(), SQLITE_TRANSIENT,
-                               SQLITE_UTF8),
-           index);
+  // A null data pointer would bind NULL: an empty string stays a string.
+  const char* data = text.data() != nullptr ? text.data() : "";
+  NoteBind(sqlite3_bind_text64(statement_, index, data, text.size(), SQLITE_TRANSIENT,
+                               SQLITE_UTF8));
   return *this;
 }
 
@@ -81,8 +79,7 @@ Query& Query::BindBlob(int index, absl::string_view bytes) {
   // A zero-length blob, not NULL, for an empty body.
   NoteBind(bytes.empty() ? sqlite3_bind_zeroblob(statement_, index, 0)
                          : sqlite3_bind_blob64(statement_, index, bytes.data(), bytes.size(),
-                                               SQLITE_TRANSIENT),
-           index);
+                                               SQLITE_TRANSIENT));
   return *this;
 }
 

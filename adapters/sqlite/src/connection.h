@@ -57,7 +57,7 @@ class Query {
   friend class Connection;
   Query(Connection* connection, sqlite3_stmt* statement)
       : connection_(connection), statement_(statement) {}
-  void NoteBind(int rc, int index);
+  void NoteBind(int rc);
 
   Connection* connection_;
   sqlite3_stmt* statement_;
