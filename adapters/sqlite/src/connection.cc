@@ -149,6 +149,8 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const SqliteOptions
   }
   COURIER_RETURN_IF_ERROR(
       setting(absl::StrCat("wal_autocheckpoint=", options.wal_autocheckpoint_pages)).status());
+  // A checkpointed WAL is reused in place; cap the file it leaves on disk.
+  COURIER_RETURN_IF_ERROR(setting("journal_size_limit=67108864").status());
   COURIER_RETURN_IF_ERROR(setting("trusted_schema=OFF").status());
   if (options.max_size_bytes > 0) {
     COURIER_ASSIGN_OR_RETURN(std::string page_size, setting("page_size"));

@@ -88,6 +88,7 @@ struct SqliteOptions {
   // The WAL is checkpointed into the database file when it grows past this
   // many pages (PRAGMA wal_autocheckpoint; 4 KiB pages). Default 1000 (about
   // 4 MiB, SQLite's default). Must be >= 0; 0 disables automatic checkpoints.
+  // After a checkpoint the `-wal` file is cut back to at most 64 MiB.
   int wal_autocheckpoint_pages = 1'000;
 
   // --- Limits -------------------------------------------------------------------
