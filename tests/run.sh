@@ -84,4 +84,4 @@ cmake --build build/tsan -j "$jobs"
 step "concurrent tests under TSan"
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 (cd build/tsan && COURIER_MODEL_SEEDS=100 ctest --output-on-failure -j 2 --timeout 1800 \
-   -L 'concurrency|presence|postgres|sqlite|conformance')
+   -L 'core|memory|presence|redis|postgres|sqlite|conformance')
