@@ -26,7 +26,11 @@ jobs=${COURIER_JOBS:-$(nproc)}
 step() { printf '\n==== %s (%s)\n' "$*" "$(date +%T)"; }
 
 step "install packages"
-COURIER_INSTALL_EXTRA="chromium python3-websocket nodejs npm" bash cmake/install-deps.sh
+extra="chromium python3-websocket"
+# Node.js and npm (the browser test's playwright-core) usually come with the
+# machine; Debian's packages conflict with those, so add them only if absent.
+command -v node >/dev/null && command -v npm >/dev/null || extra="$extra nodejs npm"
+COURIER_INSTALL_EXTRA="$extra" bash cmake/install-deps.sh
 
 work=$(mktemp -d /tmp/courier-tests.XXXXXX)
 chmod 755 "$work"
