@@ -70,6 +70,7 @@ def server(server_binary, jwt_secret, tmp_path_factory):
     factory = ServerFactory(server_binary, tmp_path_factory)
     s = factory(["--rate-limit", FAST_RATE, "--jwt-secret-file", str(jwt_secret[0])],
                 name="main")
+    s.token_key = jwt_secret[1]
     yield s
     bad = factory.stop_all()
     assert not bad, f"shared courier-server did not exit 0 on SIGTERM: {bad}"
@@ -87,7 +88,15 @@ def make_server(server_binary, tmp_path_factory):
 @pytest.fixture
 def pair(server):
     """Two fresh users who are friends: (alice, bob)."""
-    a = server.new_user("alice")
-    b = server.new_user("bob")
+    a, b = server.new_users("alice", "bob")
+    server.befriend(a, b)
+    return a, b
+
+
+@pytest.fixture(scope="module")
+def shared_pair(server):
+    """Two friends shared by a module's tests that leave no state that matters
+    (bad frames, bad hellos): saves the password hashing of fresh users."""
+    a, b = server.new_users("alice", "bob")
     server.befriend(a, b)
     return a, b

@@ -6,6 +6,7 @@ receive has a timeout, so a broken server fails a test instead of hanging it.
 
 import base64
 import collections
+import concurrent.futures
 import hashlib
 import hmac
 import http.client
@@ -118,6 +119,8 @@ class Server:
         self.stdout_lines = []
         self._stdout_thread = None
         self.returncode = None
+        self.token_key = None  # bytes of --jwt-secret-file, when the tests gave it
+        self._token_template = None
 
     # -- process
 
@@ -251,13 +254,33 @@ class Server:
         return self.http("POST", "/v1/login", {"user": user, "password": password})
 
     def new_user(self, prefix="u", password=PASSWORD):
-        """Registers and logs in a fresh user; returns a User."""
+        """Registers and logs in a fresh user; returns a User.
+
+        When the tests know the server's token key (`token_key`), only the
+        first user logs in; later users get a token signed like that one with
+        their own subject. That saves a password hash per user on a slow
+        machine; login itself has its own tests.
+        """
         name = unique_name(prefix)
         r = self.register(name, password)
         assert r.status == 201, f"register {name}: {r}"
+        if self.token_key is not None and self._token_template is not None:
+            header, claims = self._token_template
+            token = jwt_sign(self.token_key, header, dict(claims, sub=name))
+            return User(name, password, token, claims["exp"] * 1000)
         r = self.login(name, password)
         assert r.status == 200, f"login {name}: {r}"
-        return User(name, password, r.json()["token"], r.json().get("expires_at"))
+        token = r.json()["token"]
+        if self.token_key is not None:
+            assert jwt_verify(self.token_key, token), "the server signs with another key"
+            self._token_template = jwt_parts(token)
+        return User(name, password, token, r.json().get("expires_at"))
+
+    def new_users(self, *prefixes):
+        """Registers and logs in one fresh user per prefix, concurrently
+        (password hashing is the slow part of a test's setup)."""
+        with concurrent.futures.ThreadPoolExecutor(len(prefixes)) as pool:
+            return list(pool.map(self.new_user, prefixes))
 
     def befriend(self, a, b):
         r = self.http("POST", "/v1/friends/request", {"user": b.name}, token=a.token)

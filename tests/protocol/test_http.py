@@ -94,7 +94,7 @@ def test_login_unknown_user_is_401(server):
 
 
 def test_friend_request_and_accept_make_friends(server):
-    a, b = server.new_user("fa"), server.new_user("fb")
+    a, b = server.new_users("fa", "fb")
     r = server.http("POST", "/v1/friends/request", {"user": b.name}, token=a.token)
     assert r.status == 200, r
     assert server.friends(a) == [] and server.friends(b) == []
@@ -105,7 +105,7 @@ def test_friend_request_and_accept_make_friends(server):
 
 
 def test_crossed_requests_make_the_friendship(server):
-    a, b = server.new_user("fa"), server.new_user("fb")
+    a, b = server.new_users("fa", "fb")
     assert server.http("POST", "/v1/friends/request", {"user": b.name},
                        token=a.token).status == 200
     assert server.http("POST", "/v1/friends/request", {"user": a.name},
@@ -115,7 +115,7 @@ def test_crossed_requests_make_the_friendship(server):
 
 
 def test_accept_without_request_is_404(server):
-    a, b = server.new_user("fa"), server.new_user("fb")
+    a, b = server.new_users("fa", "fb")
     assert_error_body(server.http("POST", "/v1/friends/accept", {"user": a.name},
                                   token=b.token), 404)
     # The requester cannot accept their own request either.
@@ -127,8 +127,7 @@ def test_accept_without_request_is_404(server):
 
 
 def test_friends_lists_every_friend(server):
-    a = server.new_user("many")
-    others = [server.new_user("f") for _ in range(3)]
+    a, *others = server.new_users("many", "f", "f", "f")
     for o in others:
         server.befriend(a, o)
     assert sorted(server.friends(a)) == sorted(o.name for o in others)

@@ -23,7 +23,7 @@ def test_signal_closes_connections_with_1001_and_exits_0(make_server, sig):
 
 def test_restart_on_the_same_data_dir_keeps_everything(make_server):
     s1 = make_server(name="restart")
-    alice, bob = s1.new_user("alice"), s1.new_user("bob")
+    alice, bob = s1.new_users("alice", "bob")
     s1.befriend(alice, bob)
     with s1.connect(alice, "a") as a:
         a.expect("synced")
@@ -88,7 +88,7 @@ def test_restart_on_the_same_data_dir_keeps_everything(make_server):
 
 def test_flags_can_come_from_courier_environment_variables(make_server):
     s = make_server(env={"COURIER_RATE_LIMIT": "2/600"}, name="env")
-    alice, bob = s.new_user("alice"), s.new_user("bob")
+    alice, bob = s.new_users("alice", "bob")
     s.befriend(alice, bob)
     with s.connect(alice, "a") as a:
         a.expect("synced")

@@ -8,7 +8,7 @@ UNDELIVERED_FLAGS = ["--max-undelivered", "--max-undelivered-events", "--undeliv
 
 
 def friends_on(s):
-    alice, bob = s.new_user("alice"), s.new_user("bob")
+    alice, bob = s.new_users("alice", "bob")
     s.befriend(alice, bob)
     return alice, bob
 

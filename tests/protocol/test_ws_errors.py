@@ -29,6 +29,16 @@ def alice_conn(server, pair):
     c.close()
 
 
+@pytest.fixture
+def shared_conn(server, shared_pair):
+    """A connection of a user shared by tests that store nothing."""
+    alice, bob = shared_pair
+    c = server.connect(alice, cp.unique_name("err"))
+    c.expect("synced", skip=("presence", "msg", "receipt"))
+    yield c, alice, bob
+    c.close()
+
+
 @pytest.mark.parametrize("raw", [
     "not json",
     "{\"op\": \"send\", ",
@@ -51,15 +61,15 @@ def alice_conn(server, pair):
     "{\"op\": \"send\", \"cid\": \"\", \"to\": \"x\", \"body\": \"b\"}",
     "{\"op\": \"send\", \"cid\": \"" + "c" * 65 + "\", \"to\": \"x\", \"body\": \"b\"}",
 ])
-def test_bad_frame(alice_conn, raw):
-    c, _, _ = alice_conn
+def test_bad_frame(shared_conn, raw):
+    c, _, _ = shared_conn
     c.send_raw(raw)
     check_error(c.error(), "bad_frame")
     still_open(c)
 
 
-def test_unknown_op(alice_conn):
-    c, _, _ = alice_conn
+def test_unknown_op(shared_conn):
+    c, _, _ = shared_conn
     c.send({"op": "teleport", "to": "mars"})
     check_error(c.error(), "unknown_op")
     still_open(c)
@@ -92,8 +102,8 @@ def test_too_large_body(alice_conn, server):
         assert b.welcome["head"] == 0
 
 
-def test_too_large_read(alice_conn):
-    c, _, _ = alice_conn
+def test_too_large_read(shared_conn):
+    c, _, _ = shared_conn
     c.read([f"id{i}" for i in range(1001)])
     check_error(c.error(), "too_large")
     still_open(c)
@@ -115,8 +125,8 @@ def test_not_friends(server, alice_conn):
         assert s.welcome["head"] == 0
 
 
-def test_unknown_user(alice_conn):
-    c, _, _ = alice_conn
+def test_unknown_user(shared_conn):
+    c, _, _ = shared_conn
     cid = c.send_msg(cp.unique_name("ghost"), "boo")
     check_error(c.error(), "unknown_user", cid=cid)
     still_open(c)

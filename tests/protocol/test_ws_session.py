@@ -21,8 +21,8 @@ def test_hello_answers_welcome_with_user_device_cursor_head(server, pair):
         c.expect("synced", seq=0)
 
 
-def test_hello_ignores_unknown_fields_and_a_claimed_user(server, pair):
-    alice, bob = pair
+def test_hello_ignores_unknown_fields_and_a_claimed_user(server, shared_pair):
+    alice, bob = shared_pair
     c = server.ws()
     with c:
         c.hello(alice.token, "d1", user=bob.name, flavour="mint")
@@ -30,8 +30,8 @@ def test_hello_ignores_unknown_fields_and_a_claimed_user(server, pair):
         assert w["user"] == alice.name, "the user is the token's subject"
 
 
-def test_ping_answers_pong(server, pair):
-    alice, _ = pair
+def test_ping_answers_pong(server, shared_pair):
+    alice, _ = shared_pair
     with server.connect(alice) as c:
         c.expect("synced")
         c.ping()
@@ -66,8 +66,8 @@ def test_synced_once_per_connection_right_after_the_head(server, pair):
             assert b.pending_ops("synced") == [], "synced came twice on one connection"
 
 
-def test_synced_comes_on_every_connection(server, pair):
-    alice, _ = pair
+def test_synced_comes_on_every_connection(server, shared_pair):
+    alice, _ = shared_pair
     for _ in range(2):
         with server.connect(alice, "same") as c:
             c.expect("synced", seq=c.welcome["head"])
@@ -94,8 +94,8 @@ def test_malformed_first_frame_closes_4401(server, raw):
     c.close()
 
 
-def test_bad_tokens_close_4401(server, jwt_secret, pair):
-    alice, _ = pair
+def test_bad_tokens_close_4401(server, jwt_secret, shared_pair):
+    alice, _ = shared_pair
     header, claims = cp.jwt_parts(alice.token)
     now_s = int(time.time())
     tokens = {
@@ -127,8 +127,8 @@ def test_bad_tokens_close_4401(server, jwt_secret, pair):
     {"device": ""}, {"device": "x" * 65}, {"device": "bad device"}, {"device": 7},
     {"device": None}, {"since": "zero"}, {"since": -1}, {"token": 5},
 ])
-def test_bad_hello_fields_close_4401(server, pair, hello):
-    alice, _ = pair
+def test_bad_hello_fields_close_4401(server, shared_pair, hello):
+    alice, _ = shared_pair
     frame = {"op": "hello", "token": alice.token, "device": "ok"}
     frame.update(hello)
     frame = {k: v for k, v in frame.items() if v is not None}
@@ -138,8 +138,8 @@ def test_bad_hello_fields_close_4401(server, pair, hello):
     c.close()
 
 
-def test_device_name_of_64_allowed_chars_is_accepted(server, pair):
-    alice, _ = pair
+def test_device_name_of_64_allowed_chars_is_accepted(server, shared_pair):
+    alice, _ = shared_pair
     dev = ("A.b-c_9" * 10)[:64]
     with server.connect(alice, dev) as c:
         assert c.welcome["device"] == dev
@@ -175,8 +175,8 @@ def test_same_device_name_of_another_user_is_no_conflict(server, pair):
 # -- 1009
 
 
-def test_frame_over_the_size_limit_closes_1009(server, pair):
-    alice, _ = pair
+def test_frame_over_the_size_limit_closes_1009(server, shared_pair):
+    alice, _ = shared_pair
     c = server.connect(alice, "big")
     c.expect("synced")
     # Far beyond any sane frame limit (the body limit is 64 KiB).
