@@ -95,6 +95,9 @@ TEST_CASE("OpenPresenceStore: bad options are refused before connecting", "[redi
   o.key_prefix = "has space";
   bad(o);
   o = {};
+  o.key_prefix = "tag{x}";
+  bad(o);
+  o = {};
   o.backoff.jitter = 1.5;
   bad(o);
   o = {};

@@ -53,8 +53,9 @@ absl::Status ValidateOptions(const RedisPresenceOptions& o) {
   if (o.db < 0) return bad("db", "must be >= 0");
   if (o.key_prefix.size() > kMaxPrefixBytes ||
       std::any_of(o.key_prefix.begin(), o.key_prefix.end(),
-                  [](char c) { return c <= ' ' || c == 0x7f; })) {
-    return bad("key_prefix", "must be <= 64 bytes without spaces or control characters");
+                  [](char c) { return c <= ' ' || c == 0x7f || c == '{' || c == '}'; })) {
+    // Braces would move the Redis Cluster hash tag off the user name.
+    return bad("key_prefix", "must be <= 64 bytes without spaces, control characters or braces");
   }
   if (o.ttl_ms < 100) return bad("ttl_ms", "must be >= 100");
   if (o.connect_timeout_ms < 1) return bad("connect_timeout_ms", "must be >= 1");

@@ -84,7 +84,8 @@ struct RedisPresenceOptions {
   std::string password;           // empty = no AUTH
   int db = 0;                     // SELECT db, 0-15 on a default server
   std::string key_prefix;         // prepended to every key and channel; <= 64 bytes,
-                                  // no spaces (tests isolate themselves with it)
+                                  // no spaces or braces (tests isolate themselves
+                                  // with it)
 
   // Behaviour.
   TimeMs ttl_ms = 30'000;         // registrations live this long without heartbeat; >= 100
