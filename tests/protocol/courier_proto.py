@@ -18,6 +18,7 @@ import re
 import secrets
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import threading
@@ -120,6 +121,7 @@ class Server:
         self._stdout_thread = None
         self.returncode = None
         self.token_key = None  # bytes of --jwt-secret-file, when the tests gave it
+        self.tls_ca = None  # a CA file: talk HTTPS and WSS to this server
         self._token_template = None
 
     # -- process
@@ -222,12 +224,20 @@ class Server:
 
     @property
     def url(self):
-        return f"ws://{self.host}:{self.port}/v1/ws"
+        scheme = "wss" if self.tls_ca else "ws"
+        return f"{scheme}://{self.host}:{self.port}/v1/ws"
+
+    def _ssl_context(self):
+        return ssl.create_default_context(cafile=str(self.tls_ca))
 
     # -- HTTP
 
     def http(self, method, path, body=None, token=None, raw=None, headers=None):
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=HTTP_TIMEOUT)
+        if self.tls_ca:
+            conn = http.client.HTTPSConnection(self.host, self.port, timeout=HTTP_TIMEOUT,
+                                               context=self._ssl_context())
+        else:
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=HTTP_TIMEOUT)
         hdrs = dict(headers or {})
         data = None
         if body is not None:
@@ -297,11 +307,16 @@ class Server:
 
     def ws(self):
         """An open WebSocket on /v1/ws that has sent nothing yet."""
-        return WsClient(self.url)
+        return WsClient(self.url, self._sslopt())
+
+    def _sslopt(self):
+        if not self.tls_ca:
+            return None
+        return {"ca_certs": str(self.tls_ca), "cert_reqs": ssl.CERT_REQUIRED}
 
     def connect(self, user, device=None, since=None, token=None):
         """A connection that has said hello and received welcome."""
-        c = WsClient(self.url)
+        c = WsClient(self.url, self._sslopt())
         c.hello(token if token is not None else user.token,
                 device or "dev", since=since)
         c.welcome = c.expect("welcome")
@@ -358,9 +373,9 @@ class WsClient:
     others pending in order.
     """
 
-    def __init__(self, url):
+    def __init__(self, url, sslopt=None):
         self.ws = websocket.create_connection(url, timeout=RECV_TIMEOUT,
-                                              enable_multithread=True)
+                                              enable_multithread=True, sslopt=sslopt)
         self.pending = collections.deque()
         self.closed = None  # Closed once the server closed
         self.welcome = None

@@ -194,3 +194,80 @@ def test_sends_from_both_sides_go_to_each_inbox(server, pair):
         assert m["id"] == ab and m["from"] == alice.name and m["seq"] == 1
         m = a.wait_op("msg")
         assert m["id"] == ba and m["from"] == bob.name and m["seq"] == 1
+
+
+def test_same_cid_twice_back_to_back_stores_once(server, pair):
+    alice, bob = pair
+    with server.connect(alice, "a") as a:
+        a.expect("synced")
+        for _ in range(2):  # both may land in one group commit
+            a.send_msg(bob.name, "racy", cid="twice")
+        answers = [a.wait_op("sent", cid="twice") for _ in range(2)]
+        assert answers[0]["id"] == answers[1]["id"], answers
+        assert sorted(bool(x.get("dup")) for x in answers) == [False, True], answers
+    with server.connect(bob, "b") as b:
+        evs, synced = b.until_synced()
+        assert [e["body"] for e in evs] == ["racy"] and synced["seq"] == 1
+
+
+def test_concurrent_senders_get_distinct_gapless_seqs(server):
+    bob, *senders = server.new_users("bob", "s", "s", "s")
+    for s in senders:
+        server.befriend(s, bob)
+    conns = [server.connect(s, "d") for s in senders]
+    try:
+        for c in conns:
+            c.expect("synced")
+        per = 30
+        for i in range(per):  # interleaved, without waiting for answers
+            for k, c in enumerate(conns):
+                c.send_msg(bob.name, f"{k}:{i}")
+        for c in conns:
+            for _ in range(per):
+                assert c.wait_op("sent")["op"] == "sent"
+    finally:
+        for c in conns:
+            c.close()
+    with server.connect(bob, "b") as b:
+        evs, synced = b.until_synced()
+    assert [e["seq"] for e in evs] == list(range(1, 3 * per + 1))
+    assert synced["seq"] == 3 * per
+    for k, s in enumerate(senders):
+        mine = [e["body"] for e in evs if e["from"] == s.name]
+        # Each sender's messages, once each, in the order that sender sent them.
+        assert mine == [f"{k}:{i}" for i in range(per)], mine
+
+
+def test_live_sends_during_a_drain_keep_one_ordered_stream(server, pair):
+    alice, bob = pair
+    queued = W + 44
+    with server.connect(alice, "a") as a:
+        a.expect("synced")
+        cids = [a.send_msg(bob.name, f"q{i}") for i in range(queued)]
+        for c in cids:
+            a.wait_op("sent", cid=c)
+        with server.connect(bob, "b") as b:
+            head = b.welcome["head"]
+            assert head == queued
+            live = [a.send_msg(bob.name, f"live{i}") for i in range(20)]
+            stream = []  # msg and synced frames, in arrival order
+            while len([f for f in stream if f["op"] == "msg"]) < queued + 20:
+                f = b.wait_for(lambda f: f["op"] in ("msg", "synced"), what="msg or synced")
+                stream.append(f)
+                if f["op"] == "msg" and f["seq"] % 50 == 0:
+                    b.ack(f["seq"])
+                elif f["op"] == "msg" and f["seq"] == queued:
+                    b.ack(f["seq"])
+            for c in live:
+                a.wait_op("sent", cid=c)
+            if not any(f["op"] == "synced" for f in stream):
+                stream.append(b.wait_op("synced"))
+            seqs = [f["seq"] for f in stream if f["op"] == "msg"]
+            assert seqs == list(range(1, queued + 21)), "one stream, in order, no gaps"
+            synced_at = [i for i, f in enumerate(stream) if f["op"] == "synced"]
+            assert len(synced_at) == 1, "synced once"
+            i = synced_at[0]
+            assert stream[i]["seq"] == head
+            # synced comes right after the event at the head it promised.
+            assert stream[i - 1]["op"] == "msg" and stream[i - 1]["seq"] == head, \
+                stream[i - 2:i + 2]

@@ -1,7 +1,9 @@
 """PROTOCOL.md, running the server: port 0, SIGTERM/SIGINT (1001, exit 0),
 restart on the same data dir, flags from COURIER_<FLAG> variables."""
 
+import http.client
 import signal
+import subprocess
 
 import pytest
 
@@ -113,3 +115,33 @@ def test_given_key_files_are_used(make_server, tmp_path):
     short.write_bytes(b"too short")
     with pytest.raises(AssertionError):
         make_server(["--jwt-secret-file", str(short)], name="shortkey")
+
+
+def test_tls_serves_https_and_wss(make_server, tmp_path):
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    # Debian's openssl command makes a certificate for 127.0.0.1.
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                    "-keyout", str(key), "-out", str(cert), "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    s = make_server(["--tls-cert", str(cert), "--tls-key", str(key)], name="tls")
+    s.tls_ca = cert  # verified: the chain and the address
+    assert s.http("GET", "/healthz").status == 200
+    alice, bob = s.new_users("alice", "bob")
+    s.befriend(alice, bob)
+    with s.connect(alice, "a") as a:
+        a.expect("synced")
+        assert a.message(bob.name, "over tls")["op"] == "sent"
+    with s.connect(bob, "b") as b:
+        assert b.next_event()["body"] == "over tls"
+    # Plain text on the TLS port gets no page.
+    plain = cp.Server(s.binary, s.data_dir)
+    plain.host, plain.port = s.host, s.port
+    try:
+        r = plain.http("GET", "/healthz")
+        assert r.status != 200, r
+    except (OSError, http.client.HTTPException):
+        pass
+    # Half a pair is refused at start.
+    with pytest.raises(AssertionError):
+        make_server(["--tls-cert", str(cert)], name="halftls")

@@ -180,3 +180,24 @@ def test_json_with_escapes_and_unicode_round_trips(alice_conn, server):
     c.send_raw(json.dumps({"op": "send", "cid": cid, "to": bob.name, "body": body},
                           ensure_ascii=False))
     assert c.wait_op("sent", cid=cid)
+
+
+def test_binary_frame_is_a_bad_frame(shared_conn):
+    c, _, _ = shared_conn
+    c.ws.send_binary(b'{"op":"ping"}')
+    check_error(c.error(), "bad_frame")
+    still_open(c)
+
+
+def test_limits_are_inclusive(server, pair):
+    alice, bob = pair
+    with server.connect(alice, "a") as a:
+        a.expect("synced")
+        # A cid of 64 bytes is fine.
+        sent = a.message(bob.name, "long cid", cid="c" * 64)
+        assert sent["op"] == "sent", sent
+        # A read of 1000 ids is fine (unknown ids change nothing).
+        a.read([sent["id"]] + [f"id{i}" for i in range(999)])
+        a.barrier()
+        a.listen(cp.QUIET)
+        assert not a.pending_ops("error"), list(a.pending)[:3]
