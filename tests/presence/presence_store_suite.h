@@ -160,7 +160,7 @@ COURIER_PRESENCE_TEST("the same device on another node replaces the old registra
   auto& s0 = this->store(0);
   auto& s1 = this->store(1);
   const TimeMs t = this->now();
-  COURIER_PRESENCE_OK(s0.Connect("carol", "phone", "n1", t));
+  COURIER_REQUIRE_OK(s0.Connect("carol", "phone", "n1", t));
   auto moved = s1.Connect("carol", "phone", "n2", t + 1);
   COURIER_REQUIRE_OK(moved);
   CHECK_FALSE(moved->became_online);
@@ -175,8 +175,8 @@ COURIER_PRESENCE_TEST("disconnect from a node that no longer holds the device le
   auto& s0 = this->store(0);
   auto& s1 = this->store(1);
   const TimeMs t = this->now();
-  COURIER_PRESENCE_OK(s0.Connect("dave", "phone", "n1", t));
-  COURIER_PRESENCE_OK(s1.Connect("dave", "phone", "n2", t + 1));
+  COURIER_REQUIRE_OK(s0.Connect("dave", "phone", "n1", t));
+  COURIER_REQUIRE_OK(s1.Connect("dave", "phone", "n2", t + 1));
 
   // n1 closes its old connection after the kick.
   auto stale = s0.Disconnect("dave", "phone", "n1", t + 2);
@@ -195,11 +195,11 @@ COURIER_PRESENCE_TEST("disconnect from a node that no longer holds the device le
 COURIER_PRESENCE_TEST("lookup answers in the order asked", "[lookup]") {
   auto& s = this->store();
   const TimeMs t = this->now();
-  COURIER_PRESENCE_OK(s.Connect("u1", "d", "n1", t));
-  COURIER_PRESENCE_OK(s.Connect("u3", "d", "n2", t));
-  COURIER_PRESENCE_OK(s.Connect("u3", "e", "n3", t));
-  COURIER_PRESENCE_OK(s.Connect("u4", "d", "n1", t));
-  COURIER_PRESENCE_OK(s.Disconnect("u4", "d", "n1", t + 7));
+  COURIER_REQUIRE_OK(s.Connect("u1", "d", "n1", t));
+  COURIER_REQUIRE_OK(s.Connect("u3", "d", "n2", t));
+  COURIER_REQUIRE_OK(s.Connect("u3", "e", "n3", t));
+  COURIER_REQUIRE_OK(s.Connect("u4", "d", "n1", t));
+  COURIER_REQUIRE_OK(s.Disconnect("u4", "d", "n1", t + 7));
 
   const std::vector<UserId> asked = {"u3", "nobody", "u1", "u4", "u3"};
   auto result = s.Lookup(asked);
@@ -224,7 +224,7 @@ COURIER_PRESENCE_TEST("lookup answers in the order asked", "[lookup]") {
 COURIER_PRESENCE_TEST("registrations expire without heartbeat", "[ttl]") {
   auto& s = this->store();
   const TimeMs t0 = this->now();
-  COURIER_PRESENCE_OK(s.Connect("erin", "phone", "n1", t0));
+  COURIER_REQUIRE_OK(s.Connect("erin", "phone", "n1", t0));
   this->clock_.Advance(kSuiteTtlMs - 1);
   CHECK(this->LookupOne("erin").online);
 
@@ -245,9 +245,9 @@ COURIER_PRESENCE_TEST("registrations expire without heartbeat", "[ttl]") {
 
 COURIER_PRESENCE_TEST("an expired device leaves the others online", "[ttl]") {
   auto& s = this->store();
-  COURIER_PRESENCE_OK(s.Connect("fay", "phone", "n1", this->now()));
+  COURIER_REQUIRE_OK(s.Connect("fay", "phone", "n1", this->now()));
   this->clock_.Advance(kSuiteTtlMs / 2);
-  COURIER_PRESENCE_OK(s.Connect("fay", "laptop", "n2", this->now()));
+  COURIER_REQUIRE_OK(s.Connect("fay", "laptop", "n2", this->now()));
   this->clock_.Advance(kSuiteTtlMs / 2 + 1);  // phone expired, laptop live
   Presence p = this->LookupOne("fay");
   CHECK(p.online);
@@ -256,12 +256,12 @@ COURIER_PRESENCE_TEST("an expired device leaves the others online", "[ttl]") {
 
 COURIER_PRESENCE_TEST("heartbeat refreshes and re-registers sessions", "[heartbeat]") {
   auto& s = this->store();
-  COURIER_PRESENCE_OK(s.Connect("gil", "phone", "n1", this->now()));
-  COURIER_PRESENCE_OK(s.Connect("hal", "phone", "n1", this->now()));
+  COURIER_REQUIRE_OK(s.Connect("gil", "phone", "n1", this->now()));
+  COURIER_REQUIRE_OK(s.Connect("hal", "phone", "n1", this->now()));
   const std::vector<DeviceOnNode> sessions = {{"gil", "phone"}, {"hal", "phone"}};
   for (int i = 0; i < 4; ++i) {
     this->clock_.Advance(kSuiteTtlMs / 2);
-    COURIER_PRESENCE_OK(s.Heartbeat("n1", sessions, this->now()));
+    COURIER_REQUIRE_OK(s.Heartbeat("n1", sessions, this->now()));
   }
   this->clock_.Advance(kSuiteTtlMs - 1);
   CHECK(this->LookupOne("gil").online);
@@ -270,38 +270,38 @@ COURIER_PRESENCE_TEST("heartbeat refreshes and re-registers sessions", "[heartbe
   // Long after expiry (the store lost everything), a heartbeat restores it.
   this->clock_.Advance(kSuiteTtlMs * 3);
   CHECK_FALSE(this->LookupOne("gil").online);
-  COURIER_PRESENCE_OK(s.Heartbeat("n1", sessions, this->now()));
+  COURIER_REQUIRE_OK(s.Heartbeat("n1", sessions, this->now()));
   Presence p = this->LookupOne("gil");
   CHECK(p.online);
   CHECK(p.nodes == std::vector<NodeId>{"n1"});
   CHECK(this->LookupOne("hal").online);
 
   // Heartbeat of sessions never connected registers them as well.
-  COURIER_PRESENCE_OK(s.Heartbeat("n1", {{DeviceOnNode{"ivy", "tab"}}}, this->now()));
+  COURIER_REQUIRE_OK(s.Heartbeat("n1", {{DeviceOnNode{"ivy", "tab"}}}, this->now()));
   CHECK(this->LookupOne("ivy").online);
-  COURIER_PRESENCE_OK(s.Heartbeat("n1", {}, this->now()));
+  COURIER_REQUIRE_OK(s.Heartbeat("n1", {}, this->now()));
 }
 
 COURIER_PRESENCE_TEST("heartbeat does not take back a device that moved", "[heartbeat]") {
   auto& s0 = this->store(0);
   auto& s1 = this->store(1);
-  COURIER_PRESENCE_OK(s0.Connect("jo", "phone", "n1", this->now()));
-  COURIER_PRESENCE_OK(s1.Connect("jo", "phone", "n2", this->now()));
+  COURIER_REQUIRE_OK(s0.Connect("jo", "phone", "n1", this->now()));
+  COURIER_REQUIRE_OK(s1.Connect("jo", "phone", "n2", this->now()));
   // n1 has not processed the kick yet and still lists the session.
-  COURIER_PRESENCE_OK(s0.Heartbeat("n1", {{DeviceOnNode{"jo", "phone"}}}, this->now()));
+  COURIER_REQUIRE_OK(s0.Heartbeat("n1", {{DeviceOnNode{"jo", "phone"}}}, this->now()));
   CHECK(this->LookupOne("jo").nodes == std::vector<NodeId>{"n2"});
 }
 
 COURIER_PRESENCE_TEST("publish delivers to the subscriber on the store's thread", "[signal]") {
   SignalInbox inbox;
-  COURIER_PRESENCE_OK(this->store(1).Subscribe("n2", inbox.Handler()));
+  COURIER_REQUIRE_OK(this->store(1).Subscribe("n2", inbox.Handler()));
 
   Signal wake{Signal::Kind::kWake, "kim", "", "n1"};
   Signal kick{Signal::Kind::kKick, "kim", "phone", "n1"};
   Signal presence{Signal::Kind::kPresence, "lee", "", "n1"};
-  COURIER_PRESENCE_OK(this->store(0).Publish("n2", wake));
-  COURIER_PRESENCE_OK(this->store(0).Publish("n2", kick));
-  COURIER_PRESENCE_OK(this->store(0).Publish("n2", presence));
+  COURIER_REQUIRE_OK(this->store(0).Publish("n2", wake));
+  COURIER_REQUIRE_OK(this->store(0).Publish("n2", kick));
+  COURIER_REQUIRE_OK(this->store(0).Publish("n2", presence));
   REQUIRE(inbox.WaitFor(3));
 
   auto got = inbox.signals();
@@ -320,11 +320,11 @@ COURIER_PRESENCE_TEST("publish delivers to the subscriber on the store's thread"
 
 COURIER_PRESENCE_TEST("a second subscription to one node fails", "[signal]") {
   SignalInbox first, second;
-  COURIER_PRESENCE_OK(this->store().Subscribe("n1", first.Handler()));
+  COURIER_REQUIRE_OK(this->store().Subscribe("n1", first.Handler()));
   REQUIRE_THAT(this->store().Subscribe("n1", second.Handler()),
                StatusIs(absl::StatusCode::kFailedPrecondition));
   // Another node's name is independent.
-  COURIER_PRESENCE_OK(this->store().Subscribe("n9", second.Handler()));
+  COURIER_REQUIRE_OK(this->store().Subscribe("n9", second.Handler()));
   this->store().Unsubscribe("n1");
   this->store().Unsubscribe("n9");
 }
@@ -332,15 +332,15 @@ COURIER_PRESENCE_TEST("a second subscription to one node fails", "[signal]") {
 COURIER_PRESENCE_TEST("unsubscribe stops calls and frees the node name", "[signal]") {
   auto& s = this->store();
   SignalInbox old_inbox, new_inbox;
-  COURIER_PRESENCE_OK(s.Subscribe("n1", old_inbox.Handler()));
-  COURIER_PRESENCE_OK(this->store(1).Publish("n1", Signal{Signal::Kind::kWake, "mo", "", "n0"}));
+  COURIER_REQUIRE_OK(s.Subscribe("n1", old_inbox.Handler()));
+  COURIER_REQUIRE_OK(this->store(1).Publish("n1", Signal{Signal::Kind::kWake, "mo", "", "n0"}));
   REQUIRE(old_inbox.WaitFor(1));
   s.Unsubscribe("n1");
   s.Unsubscribe("n1");        // twice is harmless
   s.Unsubscribe("never-sub");  // unknown is harmless
 
-  COURIER_PRESENCE_OK(s.Subscribe("n1", new_inbox.Handler()));
-  COURIER_PRESENCE_OK(this->store(1).Publish("n1", Signal{Signal::Kind::kWake, "ned", "", "n0"}));
+  COURIER_REQUIRE_OK(s.Subscribe("n1", new_inbox.Handler()));
+  COURIER_REQUIRE_OK(this->store(1).Publish("n1", Signal{Signal::Kind::kWake, "ned", "", "n0"}));
   REQUIRE(new_inbox.WaitFor(1));
   CHECK(new_inbox.signals().front().user == "ned");
   CHECK(old_inbox.signals().size() == 1);
@@ -350,12 +350,12 @@ COURIER_PRESENCE_TEST("unsubscribe stops calls and frees the node name", "[signa
 COURIER_PRESENCE_TEST("unsubscribe waits for a running handler", "[signal]") {
   auto& s = this->store();
   std::atomic<bool> entered{false}, release{false}, finished{false};
-  COURIER_PRESENCE_OK(s.Subscribe("n1", [&](const Signal&) {
+  COURIER_REQUIRE_OK(s.Subscribe("n1", [&](const Signal&) {
     entered = true;
     while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     finished = true;
   }));
-  COURIER_PRESENCE_OK(this->store(1).Publish("n1", Signal{Signal::Kind::kWake, "ola", "", "n0"}));
+  COURIER_REQUIRE_OK(this->store(1).Publish("n1", Signal{Signal::Kind::kWake, "ola", "", "n0"}));
   while (!entered) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   std::thread releaser([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -371,13 +371,13 @@ COURIER_PRESENCE_TEST("a handler may unsubscribe itself", "[signal]") {
   std::mutex mu;
   std::condition_variable cv;
   bool done = false;
-  COURIER_PRESENCE_OK(s.Subscribe("n1", [&](const Signal&) {
+  COURIER_REQUIRE_OK(s.Subscribe("n1", [&](const Signal&) {
     s.Unsubscribe("n1");
     std::lock_guard<std::mutex> lock(mu);
     done = true;
     cv.notify_all();
   }));
-  COURIER_PRESENCE_OK(this->store(1).Publish("n1", Signal{Signal::Kind::kWake, "pat", "", "n0"}));
+  COURIER_REQUIRE_OK(this->store(1).Publish("n1", Signal{Signal::Kind::kWake, "pat", "", "n0"}));
   std::unique_lock<std::mutex> lock(mu);
   REQUIRE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return done; }));
 }

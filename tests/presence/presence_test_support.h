@@ -1,5 +1,5 @@
 // tests/presence/presence_test_support.h: helpers shared by the presence
-// tests: a signal collector and a status check for temporaries.
+// tests: a signal collector.
 #ifndef COURIER_TESTS_PRESENCE_PRESENCE_TEST_SUPPORT_H_
 #define COURIER_TESTS_PRESENCE_PRESENCE_TEST_SUPPORT_H_
 
@@ -49,13 +49,5 @@ class SignalInbox {
 };
 
 }  // namespace courier::testing
-
-// COURIER_REQUIRE_OK on a temporary StatusOr would read its status after the
-// temporary is gone; keep the value alive for the check.
-#define COURIER_PRESENCE_OK(expr)      \
-  do {                                 \
-    const auto courier_value_ = (expr); \
-    COURIER_REQUIRE_OK(courier_value_); \
-  } while (false)
 
 #endif  // COURIER_TESTS_PRESENCE_PRESENCE_TEST_SUPPORT_H_

@@ -55,10 +55,10 @@ TEST_CASE("RedisPresenceStore: keeps serving while Redis is down and restores it
   auto b = MustOpen(FaultOptions(server.port(), prefix), clock);  // node n2
 
   SignalInbox inbox_a;
-  COURIER_PRESENCE_OK(a->Subscribe("n1", inbox_a.Handler()));
-  COURIER_PRESENCE_OK(a->Connect("alice", "phone", "n1", clock.NowMs()));
-  COURIER_PRESENCE_OK(a->Connect("dave", "phone", "n1", clock.NowMs()));
-  COURIER_PRESENCE_OK(b->Connect("bob", "laptop", "n2", clock.NowMs()));
+  COURIER_REQUIRE_OK(a->Subscribe("n1", inbox_a.Handler()));
+  COURIER_REQUIRE_OK(a->Connect("alice", "phone", "n1", clock.NowMs()));
+  COURIER_REQUIRE_OK(a->Connect("dave", "phone", "n1", clock.NowMs()));
+  COURIER_REQUIRE_OK(b->Connect("bob", "laptop", "n2", clock.NowMs()));
   CHECK(LookupOne(*b, "alice").nodes == std::vector<NodeId>{"n1"});
   CHECK(LookupOne(*a, "bob").nodes == std::vector<NodeId>{"n2"});
 
@@ -78,11 +78,11 @@ TEST_CASE("RedisPresenceStore: keeps serving while Redis is down and restores it
   CHECK_FALSE(dave_now.online);
   REQUIRE(dave_now.last_seen.has_value());
   CHECK(*dave_now.last_seen == dave_left);
-  COURIER_PRESENCE_OK(a->Heartbeat("n1", {{DeviceOnNode{"alice", "phone"}}}, clock.NowMs()));
-  COURIER_PRESENCE_OK(b->Heartbeat("n2", {{DeviceOnNode{"bob", "laptop"}}}, clock.NowMs()));
+  COURIER_REQUIRE_OK(a->Heartbeat("n1", {{DeviceOnNode{"alice", "phone"}}}, clock.NowMs()));
+  COURIER_REQUIRE_OK(b->Heartbeat("n2", {{DeviceOnNode{"bob", "laptop"}}}, clock.NowMs()));
 
   // Signals to this store's own node still arrive; to others they fail.
-  COURIER_PRESENCE_OK(a->Publish("n1", Signal{Signal::Kind::kWake, "alice", "", "n1"}));
+  COURIER_REQUIRE_OK(a->Publish("n1", Signal{Signal::Kind::kWake, "alice", "", "n1"}));
   REQUIRE(inbox_a.WaitFor(1));
   REQUIRE_THAT(b->Publish("n1", Signal{Signal::Kind::kWake, "alice", "", "n2"}),
                StatusIs(absl::StatusCode::kUnavailable));
@@ -124,10 +124,10 @@ TEST_CASE("RedisPresenceStore: open fails fast, or starts degraded when asked", 
 
   options.open_while_unreachable = true;
   auto store = MustOpen(options, clock);
-  COURIER_PRESENCE_OK(store->Connect("erin", "phone", "n1", clock.NowMs()));
+  COURIER_REQUIRE_OK(store->Connect("erin", "phone", "n1", clock.NowMs()));
   CHECK(LookupOne(*store, "erin").online);
   SignalInbox inbox;
-  COURIER_PRESENCE_OK(store->Subscribe("n1", inbox.Handler()));
+  COURIER_REQUIRE_OK(store->Subscribe("n1", inbox.Handler()));
 
   REQUIRE(server.Start());
   RedisProbe probe(server.port());
@@ -159,7 +159,7 @@ TEST_CASE("RedisPresenceStore: a hung Redis times out into local memory", "[redi
   options.command_timeout_ms = 300;
   options.connect_timeout_ms = 300;
   auto store = MustOpen(options, clock);
-  COURIER_PRESENCE_OK(store->Connect("ivan", "phone", "n1", clock.NowMs()));
+  COURIER_REQUIRE_OK(store->Connect("ivan", "phone", "n1", clock.NowMs()));
 
   server.Pause();
   // The call waits for the command timeout, then answers from memory.
@@ -182,7 +182,7 @@ TEST_CASE("RedisPresenceStore: concurrent calls while Redis restarts",
   auto a = MustOpen(FaultOptions(server.port(), "busy:"), clock);
   auto b = MustOpen(FaultOptions(server.port(), "busy:"), clock);
   SignalInbox inbox;
-  COURIER_PRESENCE_OK(a->Subscribe("n1", inbox.Handler()));
+  COURIER_REQUIRE_OK(a->Subscribe("n1", inbox.Handler()));
 
   std::atomic<bool> stop{false};
   std::atomic<int> failures{0};
@@ -215,7 +215,7 @@ TEST_CASE("RedisPresenceStore: concurrent calls while Redis restarts",
   CHECK(failures == 0);
 
   // Both stores settle on the restarted server and still work as a cluster.
-  COURIER_PRESENCE_OK(a->Connect("zed", "phone", "n1", clock.NowMs()));
+  COURIER_REQUIRE_OK(a->Connect("zed", "phone", "n1", clock.NowMs()));
   CHECK(Eventually([&] { return LookupOne(*b, "zed").online; }));
   const std::size_t before = inbox.signals().size();
   CHECK(Eventually([&] {

@@ -29,7 +29,7 @@ TEST_CASE("RedisPresenceStore: keys expire in Redis without heartbeat", "[redis]
   RedisProbe probe(options.port, options.host);
   auto store = redis::OpenPresenceStore(options, SystemClock());
   COURIER_REQUIRE_OK(store);
-  COURIER_PRESENCE_OK((*store)->Connect("tess", "phone", "n1", SystemClock().NowMs()));
+  COURIER_REQUIRE_OK((*store)->Connect("tess", "phone", "n1", SystemClock().NowMs()));
   const std::string key = options.key_prefix + "online:{tess}";
   CHECK(probe.HGet(key, "phone").has_value());
   // A crashed node: nobody refreshes; Redis drops the key by itself.
@@ -51,7 +51,7 @@ TEST_CASE("RedisPresenceStore: many users per call go in pipelines", "[redis][pi
     users.push_back("user" + std::to_string(i));
     sessions.emplace_back(users.back(), "d" + std::to_string(i % 3));
   }
-  COURIER_PRESENCE_OK((*store)->Heartbeat("n7", sessions, clock.NowMs()));
+  COURIER_REQUIRE_OK((*store)->Heartbeat("n7", sessions, clock.NowMs()));
   users.push_back("absent");
   auto found = (*store)->Lookup(users);
   COURIER_REQUIRE_OK(found);
@@ -78,13 +78,13 @@ TEST_CASE("RedisPresenceStore: malformed channel messages are dropped", "[redis]
   COURIER_REQUIRE_OK(receiver);
   COURIER_REQUIRE_OK(sender);
   SignalInbox inbox;
-  COURIER_PRESENCE_OK((*receiver)->Subscribe("n1", inbox.Handler()));
+  COURIER_REQUIRE_OK((*receiver)->Subscribe("n1", inbox.Handler()));
   const std::string channel = options.key_prefix + "courier:node:n1";
   for (const char* junk : {"", "garbage", "1|9|u||n0", "1|1|bad user||n0", "1|2|u||n0",
                            "2|1|u||n0", "1|1|u||n0|extra"}) {
     REQUIRE(probe.Publish(channel, junk));
   }
-  COURIER_PRESENCE_OK((*sender)->Publish("n1", Signal{Signal::Kind::kPresence, "uma", "", "n2"}));
+  COURIER_REQUIRE_OK((*sender)->Publish("n1", Signal{Signal::Kind::kPresence, "uma", "", "n2"}));
   REQUIRE(inbox.WaitFor(1));
   auto got = inbox.signals();
   REQUIRE(got.size() == 1);
