@@ -23,6 +23,8 @@ for arg in "$@"; do
   esac
 done
 jobs=${COURIER_JOBS:-$(nproc)}
+# ccache hits across clones in other folders (CI builds a fresh clone).
+export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1 CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-10G}
 step() { printf '\n==== %s (%s)\n' "$*" "$(date +%T)"; }
 
 step "install packages"
