@@ -1,0 +1,182 @@
+// Unit tests of courier-cli's pieces that need no server: the --server URL, the
+// token file, the JSON helpers and the error-frame mapping.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "chat_session.h"
+#include "credentials.h"
+#include "json.h"
+#include "server_url.h"
+#include "support/status_matchers.h"
+
+namespace courier_cli {
+namespace {
+
+using courier::testing::IsOk;
+using courier::testing::StatusIs;
+
+// A fresh temp folder, removed at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "courier-cli-unit.XXXXXX").string();
+    path_ = ::mkdtemp(pattern.data());
+    REQUIRE(!path_.empty());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+TEST_CASE("ParseServerUrl: schemes, default ports, hosts", "[cli]") {
+  auto ws = ParseServerUrl("ws://127.0.0.1:8080");
+  COURIER_REQUIRE_OK(ws);
+  CHECK_FALSE(ws->tls);
+  CHECK(ws->host == "127.0.0.1");
+  CHECK(ws->port == "8080");
+
+  auto wss = ParseServerUrl("wss://chat.example.org");
+  COURIER_REQUIRE_OK(wss);
+  CHECK(wss->tls);
+  CHECK(wss->port == "443");
+
+  auto http = ParseServerUrl("http://localhost/");
+  COURIER_REQUIRE_OK(http);
+  CHECK_FALSE(http->tls);
+  CHECK(http->host == "localhost");
+  CHECK(http->port == "80");
+
+  auto https = ParseServerUrl("https://h:9443");
+  COURIER_REQUIRE_OK(https);
+  CHECK(https->tls);
+  CHECK(https->port == "9443");
+
+  auto bare = ParseServerUrl("10.0.0.5:7000");
+  COURIER_REQUIRE_OK(bare);
+  CHECK_FALSE(bare->tls);
+  CHECK(bare->host == "10.0.0.5");
+
+  auto v6 = ParseServerUrl("ws://[::1]:8080");
+  COURIER_REQUIRE_OK(v6);
+  CHECK(v6->host == "::1");
+  CHECK(v6->port == "8080");
+  CHECK(ToString(*v6) == "http://[::1]:8080");
+  CHECK(ToString(*wss) == "https://chat.example.org:443");
+}
+
+TEST_CASE("ParseServerUrl: refuses what it cannot use", "[cli]") {
+  for (const char* bad : {"ftp://h:1", "ws://h:1/v1/ws", "ws://:80", "ws://h:0", "ws://h:65536",
+                          "ws://h:8o", "ws://[::1:80", "ws://[::1]x", ""}) {
+    INFO(bad);
+    CHECK_THAT(ParseServerUrl(bad).status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  }
+  CHECK_THAT(ParseServerUrl(std::string(3000, 'a')).status(),
+             StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST_CASE("Credentials: save then load round-trips, file private", "[cli]") {
+  TempDir dir;
+  const std::string path = dir / "sub/token";
+  Credentials c{"http://127.0.0.1:8080", "alice", "a.b.c", NowMs() + 3600 * 1000};
+  REQUIRE_THAT(SaveCredentials(path, c), IsOk());
+  struct stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  REQUIRE(::stat((dir / "sub").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0700);
+
+  auto loaded = LoadCredentials(path);
+  COURIER_REQUIRE_OK(loaded);
+  CHECK(loaded->server == c.server);
+  CHECK(loaded->user == "alice");
+  CHECK(loaded->token == "a.b.c");
+  CHECK(loaded->expires_at == c.expires_at);
+
+  // Saving again replaces it.
+  c.user = "bob";
+  REQUIRE_THAT(SaveCredentials(path, c), IsOk());
+  CHECK(LoadCredentials(path)->user == "bob");
+  CHECK_FALSE(std::filesystem::exists(path + ".tmp"));
+}
+
+TEST_CASE("Credentials: missing, expired, or not a token file", "[cli]") {
+  TempDir dir;
+  CHECK_THAT(LoadCredentials(dir / "none").status(), StatusIs(absl::StatusCode::kUnauthenticated));
+
+  REQUIRE_THAT(SaveCredentials(dir / "old", {"s", "alice", "t", NowMs() - 1000}), IsOk());
+  CHECK_THAT(LoadCredentials(dir / "old").status(), StatusIs(absl::StatusCode::kUnauthenticated));
+
+  std::ofstream(dir / "garbage") << "not json";
+  CHECK_THAT(LoadCredentials(dir / "garbage").status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  std::ofstream(dir / "empty-token") << R"({"user":"alice","token":""})";
+  CHECK_THAT(LoadCredentials(dir / "empty-token").status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  std::ofstream(dir / "huge") << std::string(100 * 1024, ' ');
+  CHECK_THAT(LoadCredentials(dir / "huge").status(), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST_CASE("JsonObject: escapes strings and parses back", "[cli]") {
+  const std::string body = "quote \" backslash \\ newline \n tab \t nul-free ✓ 😀";
+  const std::string text =
+      JsonObject().Add("op", "send").Add("body", body).Add("seq", int64_t{9007199254740993}).AddBool("dup", true).str();
+  CHECK(text.find('\n') == std::string::npos);
+  auto doc = ParseObject(text);
+  COURIER_REQUIRE_OK(doc);
+  CHECK(StringField(*doc, "op") == "send");
+  CHECK(StringField(*doc, "body") == body);
+  CHECK(IntField(*doc, "seq") == int64_t{9007199254740993});
+  CHECK(!StringField(*doc, "seq").has_value());
+  CHECK(!IntField(*doc, "body").has_value());
+  CHECK(!StringField(*doc, "absent").has_value());
+  CHECK(Compact(*doc) == text);
+}
+
+TEST_CASE("ParseObject: only a JSON object", "[cli]") {
+  CHECK_THAT(ParseObject("[1,2]").status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  CHECK_THAT(ParseObject("{\"a\":").status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  CHECK_THAT(ParseObject("").status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  COURIER_REQUIRE_OK(ParseObject("{}"));
+}
+
+TEST_CASE("FrameError: each protocol error code maps to its own status code", "[cli]") {
+  const std::pair<const char*, absl::StatusCode> cases[] = {
+      {"unauthorized", absl::StatusCode::kUnauthenticated},
+      {"not_friends", absl::StatusCode::kFailedPrecondition},
+      {"unknown_user", absl::StatusCode::kNotFound},
+      {"too_large", absl::StatusCode::kInvalidArgument},
+      {"bad_frame", absl::StatusCode::kInvalidArgument},
+      {"bad_seq", absl::StatusCode::kInvalidArgument},
+      {"rate_limited", absl::StatusCode::kResourceExhausted},
+      {"queue_full", absl::StatusCode::kResourceExhausted},
+      {"unavailable", absl::StatusCode::kUnavailable},
+      {"unknown_op", absl::StatusCode::kUnknown},
+  };
+  for (const auto& [code, want] : cases) {
+    auto frame = ParseObject(JsonObject().Add("op", "error").Add("code", code).Add("message", "why").str());
+    COURIER_REQUIRE_OK(frame);
+    const absl::Status s = FrameError(*frame);
+    INFO(code);
+    CHECK_THAT(s, StatusIs(want));
+    CHECK(std::string(s.message()).find(code) != std::string::npos);
+    CHECK(std::string(s.message()).find("why") != std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace courier_cli
