@@ -141,6 +141,44 @@ TEST_CASE("MongoMessageStore: several servers keep every inbox gapless and order
   CHECK(total == static_cast<std::size_t>(kServers * kBatches * kPerBatch + kBatches));
 }
 
+TEST_CASE("MongoMessageStore: bad ops fail alone; a reused id is kAlreadyExists", "[mongo]") {
+  const std::string name = NewDatabaseName();
+  struct Drop {
+    std::string name;
+    ~Drop() { DropDatabase(name); }
+  } drop{name};
+  auto opened = OpenMessageStore(Options(name));
+  COURIER_REQUIRE_OK(opened);
+  MessageStore& store = **opened;
+  auto send = [](const std::string& cid) {
+    AppendOp op;
+    op.sender = "alice";
+    op.cid = cid;
+    op.recipient = "bob";
+    op.id = "id-alice-" + cid;
+    op.body = "hi";
+    op.ts = 1'000;
+    return op;
+  };
+  AppendOp bad_name = send("c0");
+  bad_name.recipient = "bad name";
+  AppendOp reused = send("c2");
+  reused.id = send("c1").id;
+  std::vector<WriteOp> ops = {bad_name, send("c1"), AttachOp{"bob", ""},
+                              AckOp{"bob", "phone", 99, 0}, reused};
+  auto results = store.Write(ops);
+  REQUIRE(results.size() == ops.size());
+  using ::courier::testing::StatusIs;
+  CHECK_THAT(results[0].status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  COURIER_REQUIRE_OK(results[1]);
+  CHECK(std::get<AppendResult>(*results[1]).seq == 1);
+  CHECK_THAT(results[2].status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  CHECK_THAT(results[3].status(), StatusIs(absl::StatusCode::kOutOfRange));
+  CHECK_THAT(results[4].status(), StatusIs(absl::StatusCode::kAlreadyExists));
+  CHECK(*store.Head("bob") == 1);
+  CHECK_THAT(store.Fetch("bob", 0, 0).status(), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
 }  // namespace
 }  // namespace courier::mongo
 

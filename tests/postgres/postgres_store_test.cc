@@ -181,6 +181,34 @@ TEST_CASE("PostgresMessageStore: a schema newer than the build is kFailedPrecond
              StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
+TEST_CASE("PostgresMessageStore: bad ops fail alone; a reused id is kAlreadyExists",
+          "[postgres]") {
+  TestSchema schema;
+  auto store = OpenOrDie(schema.Options());
+  AppendOp bad_name = Send("alice", "c0", "bob");
+  bad_name.recipient = "bad name";
+  AppendOp bad_id = Send("alice", "c9", "bob");
+  bad_id.id = "no spaces allowed";
+  AppendOp reused = Send("alice", "c2", "bob");
+  reused.id = Send("alice", "c1", "bob").id;
+  std::vector<WriteOp> ops = {bad_name, Send("alice", "c1", "bob"), bad_id,
+                              AttachOp{"bob", ""}, AckOp{"bob", "phone", 99, 0}, reused};
+  auto results = store->Write(ops);
+  REQUIRE(results.size() == ops.size());
+  CHECK_THAT(results[0].status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  COURIER_REQUIRE_OK(results[1]);
+  CHECK(std::get<AppendResult>(*results[1]).seq == 1);
+  CHECK_THAT(results[2].status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  CHECK_THAT(results[3].status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  CHECK_THAT(results[4].status(), StatusIs(absl::StatusCode::kOutOfRange));
+  CHECK_THAT(results[5].status(), StatusIs(absl::StatusCode::kAlreadyExists));
+  CHECK(*store->Head("bob") == 1);
+  // Lookups refuse bad names rather than guessing.
+  CHECK_THAT(store->Fetch("bad name", 0, 10).status(),
+             StatusIs(absl::StatusCode::kInvalidArgument));
+  CHECK_THAT(store->Fetch("bob", 0, 0).status(), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
 TEST_CASE("PostgresMessageStore: an older schema is upgraded on open and keeps its data",
           "[postgres]") {
   TestSchema schema;

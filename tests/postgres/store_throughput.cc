@@ -6,6 +6,9 @@
 // (default 100, as the engine's group commit would) from 10 senders to 100
 // recipients, and prints one line:
 //   store=<scheme> appends=N batch=B seconds=S appends_per_s=R batch_p50_ms=P
+// then every recipient's device acks its whole inbox (10 acks per batch) and
+// prints the rate of delivered receipts written:
+//   store=<scheme> acked_messages=N seconds=S receipts_per_s=R
 // URL is a postgresql:// or mongodb:// URL as for courier-server --store.
 // Not a test: it writes into the store it is given (PostgreSQL: tables with
 // the prefix courier_tp<pid>_, MongoDB: the database courier_tp<pid>).
@@ -92,5 +95,35 @@ int main(int argc, char** argv) {
   std::printf("store=%s appends=%d batch=%d seconds=%.2f appends_per_s=%.0f batch_p50_ms=%.1f\n",
               url.substr(0, url.find(':')).c_str(), total, batch, seconds, total / seconds,
               batch_ms[batch_ms.size() / 2]);
+
+  // Then every recipient's device acks its whole inbox, 10 acks per batch:
+  // one delivered receipt per message.
+  const int recipients = std::min(total, 100);
+  std::size_t receipts = 0;
+  const auto ack_start = std::chrono::steady_clock::now();
+  for (int r = 0; r < recipients;) {
+    std::vector<courier::WriteOp> ops;
+    for (int i = 0; i < 10 && r < recipients; ++i, ++r) {
+      const std::string user = "r" + std::to_string(r);
+      auto head = (*store)->Head(user);
+      if (!head.ok()) {
+        std::fprintf(stderr, "head: %s\n", head.status().ToString().c_str());
+        return 1;
+      }
+      ops.push_back(courier::AckOp{user, "phone", *head, 2'000});
+    }
+    for (const auto& result : (*store)->Write(ops)) {
+      if (!result.ok()) {
+        std::fprintf(stderr, "ack: %s\n", result.status().ToString().c_str());
+        return 1;
+      }
+      receipts += std::get<courier::AckResult>(*result).appended.size();
+    }
+  }
+  const double ack_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - ack_start).count();
+  std::printf("store=%s acked_messages=%zu seconds=%.2f receipts_per_s=%.0f\n",
+              url.substr(0, url.find(':')).c_str(), receipts, ack_seconds,
+              receipts / ack_seconds);
   return 0;
 }
