@@ -584,6 +584,9 @@ class WsClient:
             self.ws.close(timeout=2)
         except Exception:  # noqa: BLE001 - closing a dead socket is fine
             pass
+        # websocket-client's close() does nothing once a close frame was
+        # answered; the server then waits for our TCP FIN. Close the socket.
+        self.ws.shutdown()
 
     def __enter__(self):
         return self

@@ -1,4 +1,5 @@
-"""PROTOCOL.md, refusals that store nothing: rate_limited, queue_full, unavailable."""
+"""PROTOCOL.md, refusals that store nothing: rate_limited, queue_full,
+unavailable (and /healthz answering 503 meanwhile)."""
 
 import sqlite3
 
@@ -72,12 +73,17 @@ def test_unavailable_when_the_store_cannot_commit(make_server, tmp_path):
         try:
             lock.execute("BEGIN EXCLUSIVE")
             cid = a.send_msg(bob.name, "while locked", cid="locked-cid")
+            # The server cannot accept sends now: healthz says so.
+            health = s.http("GET", "/healthz")
+            assert health.status == 503, health
+            assert health.json()["error"] and health.json()["message"], health
             got = a.wait_for(lambda f: f.get("cid") == cid and f["op"] in ("sent", "error"),
                              timeout=120, what="an answer while the store is locked")
             assert got["op"] == "error" and got["code"] == "unavailable", got
         finally:
             lock.execute("ROLLBACK")
             lock.close()
+        assert s.http("GET", "/healthz").status == 200
         # Retrying the same cid stores it once.
         again = a.message(bob.name, "while locked", cid="locked-cid")
         assert again["op"] == "sent" and not again.get("dup", False), again

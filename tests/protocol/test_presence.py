@@ -125,3 +125,25 @@ def test_presence_goes_to_friends_only(server, pair):
         a.barrier()
         leaked = [f for f in a.pending_ops("presence") if f["user"] != bob.name]
         assert leaked == [], f"presence of a non-friend: {leaked}"
+
+
+def test_replacing_a_device_keeps_the_user_online(server, pair):
+    alice, bob = pair
+    with server.connect(alice, "a") as a:
+        presence_after_welcome(a)
+        old = server.connect(bob, "tablet")
+        wait_presence(a, bob.name, True)
+        new = server.connect(bob, "tablet")
+        assert old.expect_close() == 4409
+        old.close()
+        new.expect("synced")
+        a.listen(cp.QUIET)
+        a.barrier()
+        offline = [f for f in a.pending_ops("presence") if not f["online"]]
+        assert offline == [], f"bob's device was replaced, not gone: {offline}"
+        # A friend who connects now sees bob online.
+        with server.connect(alice, "a2") as a2:
+            ps = presence_after_welcome(a2)
+            assert [(p["user"], p["online"]) for p in ps] == [(bob.name, True)], ps
+        new.close()
+        wait_presence(a, bob.name, False)

@@ -146,3 +146,38 @@ def test_read_of_unknown_ids_is_harmless(server, pair):
         assert all(e["code"] in ("bad_frame", "unauthorized") for e in errs), errs
         b.ping()
         b.expect("pong")
+
+
+def test_every_device_of_the_sender_gets_the_receipts(server, pair):
+    alice, bob = pair
+    with server.connect(alice, "phone") as p, server.connect(alice, "laptop") as l:
+        p.expect("synced")
+        l.expect("synced")
+        mid = p.message(bob.name, "from the phone")["id"]
+        with server.connect(bob, "b") as b:
+            b.until_synced()
+            b.ack(1)
+            b.read([mid])
+            b.barrier()
+        for dev in (p, l):
+            check_receipt(dev.next_event(), mid, "delivered", bob.name)
+            check_receipt(dev.next_event(), mid, "read", bob.name)
+
+
+def test_one_read_of_messages_from_two_senders(server, pair):
+    alice, bob = pair
+    carol = server.new_user("carol")
+    server.befriend(carol, bob)
+    with server.connect(alice, "a") as a:
+        ma = a.message(bob.name, "from alice")["id"]
+    with server.connect(carol, "c") as c:
+        mc = c.message(bob.name, "from carol")["id"]
+    with server.connect(bob, "b") as b:
+        b.until_synced()
+        b.ack(2)
+        b.read([ma, mc])
+        b.barrier()
+    for sender, mid in ((alice, ma), (carol, mc)):
+        evs = inbox_of(server, sender)
+        assert [(e["id"], e["status"], e["by"]) for e in evs] == \
+            [(mid, "delivered", bob.name), (mid, "read", bob.name)], evs
