@@ -271,3 +271,27 @@ def test_live_sends_during_a_drain_keep_one_ordered_stream(server, pair):
             # synced comes right after the event at the head it promised.
             assert stream[i - 1]["op"] == "msg" and stream[i - 1]["seq"] == head, \
                 stream[i - 2:i + 2]
+
+
+def test_cursor_never_moves_back_after_a_replay(server, pair):
+    alice, bob = pair
+    with server.connect(alice, "a") as a:
+        for i in range(4):
+            a.message(bob.name, f"m{i}")
+    with server.connect(bob, "phone") as b:
+        b.until_synced()
+        b.ack(4)
+        b.barrier()
+    with server.connect(bob, "phone", since=0) as b:
+        assert b.welcome["cursor"] == 4
+        evs, _ = b.until_synced()
+        assert [e["seq"] for e in evs] == [1, 2, 3, 4]
+        b.ack(2)  # at or below the cursor: ignored
+        b.barrier()
+    with server.connect(bob, "phone", since=3) as b:
+        evs, _ = b.until_synced()
+        assert [e["seq"] for e in evs] == [4]
+    with server.connect(bob, "phone") as b:
+        assert b.welcome["cursor"] == 4
+        evs, _ = b.until_synced()
+        assert evs == []

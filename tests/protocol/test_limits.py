@@ -2,6 +2,7 @@
 unavailable (and /healthz answering 503 meanwhile)."""
 
 import sqlite3
+import time
 
 import courier_proto as cp
 
@@ -34,6 +35,39 @@ def test_rate_limited_with_retry_after_ms(make_server):
             evs, synced = b.until_synced()
             assert synced["seq"] == 3, "the refused message must not be stored"
             assert b.message(alice.name, "my turn")["op"] == "sent"
+
+
+def test_retry_after_ms_is_enough_to_send_again(make_server):
+    s = make_server(["--rate-limit", "2/2"], name="retry")
+    alice, bob = friends_on(s)
+    with s.connect(alice, "a") as a:
+        a.expect("synced")
+        answers = [a.message(bob.name, f"burst {i}") for i in range(3)]
+        limited = [x for x in answers if x["op"] == "error"]
+        assert limited and limited[0]["code"] == "rate_limited", answers
+        wait_ms = limited[0]["retry_after_ms"]
+        assert 0 < wait_ms <= 2000, limited[0]
+        time.sleep(wait_ms / 1000 + 0.5)
+        again = a.message(bob.name, "after waiting")
+        assert again["op"] == "sent", again
+
+
+def test_repeated_cid_is_answered_dup_even_when_rate_limited(make_server):
+    """PROTOCOL.md: a repeated cid answers the first id with dup: true. A
+    client that lost its `sent` (a dropped connection) retries with the same
+    cid; a rate limit must not hide that the message is already stored."""
+    s = make_server(["--rate-limit", "1/600"], name="duprate")
+    alice, bob = friends_on(s)
+    with s.connect(alice, "a") as a:
+        a.expect("synced")
+        first = a.message(bob.name, "once", cid="retry-me")
+        assert first["op"] == "sent", first
+        again = a.message(bob.name, "once", cid="retry-me")
+        assert again["op"] == "sent" and again.get("dup") is True, again
+        assert again["id"] == first["id"]
+        # A new message is limited.
+        new = a.message(bob.name, "new", cid="new-one")
+        assert new["op"] == "error" and new["code"] == "rate_limited", new
 
 
 def test_queue_full_refuses_without_dropping_anything(make_server, server_binary):

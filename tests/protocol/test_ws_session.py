@@ -248,3 +248,26 @@ def test_expired_login_token_closes_4401(make_server):
     assert c.expect_close() == 4401
     c.close()
     assert s.http("GET", "/v1/friends", token=u.token).status == 401
+
+
+def test_frames_pipelined_right_after_hello_are_served(server, pair):
+    alice, bob = pair
+    with server.connect(bob, "b") as b:
+        b.expect("synced")
+        c = server.ws()
+        with c:
+            # No waiting for welcome: hello, then a send, an ack and a ping.
+            c.hello(alice.token, "fast")
+            cid = c.send_msg(bob.name, "pipelined")
+            c.ack(0)
+            c.ping()
+            frames = []
+            while not ({"welcome", "sent", "synced", "pong"} <= {f["op"] for f in frames}):
+                frames.append(c.take(skip=()))
+            ops = [f["op"] for f in frames]
+            assert "error" not in ops, frames
+            # The answer to hello comes before the answers of the engine.
+            assert ops.index("welcome") < ops.index("sent"), ops
+            assert ops.index("welcome") < ops.index("synced"), ops
+            assert frames[ops.index("sent")]["cid"] == cid
+        assert b.next_event()["body"] == "pipelined"
