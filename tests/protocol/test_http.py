@@ -1,5 +1,6 @@
 """PROTOCOL.md, HTTP: register, login, friends, healthz, metrics, the page."""
 
+import http.client
 import re
 
 import pytest
@@ -235,3 +236,18 @@ def test_oversized_http_body_is_refused_and_the_server_lives_on(server):
     except (ConnectionResetError, BrokenPipeError):
         pass  # refused before the whole body was written: fine too
     assert server.http("GET", "/healthz").status == 200
+
+
+def test_keep_alive_and_wrong_method(server):
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=cp.HTTP_TIMEOUT)
+    try:
+        for _ in range(3):  # one connection, several requests (as browsers do)
+            conn.request("GET", "/healthz")
+            r = conn.getresponse()
+            assert r.status == 200
+            r.read()
+    finally:
+        conn.close()
+    r = server.http("GET", "/v1/register")
+    assert r.status in (404, 405), r
+    assert_error_body(r, r.status)

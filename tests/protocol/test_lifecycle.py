@@ -145,3 +145,20 @@ def test_tls_serves_https_and_wss(make_server, tmp_path):
     # Half a pair is refused at start.
     with pytest.raises(AssertionError):
         make_server(["--tls-cert", str(cert)], name="halftls")
+
+
+def test_sent_survives_a_killed_server(make_server):
+    """`sent` means stored: a server killed right after answering loses nothing."""
+    s1 = make_server(name="kill")
+    alice, bob = s1.new_users("alice", "bob")
+    s1.befriend(alice, bob)
+    with s1.connect(alice, "a") as a:
+        a.expect("synced")
+        cids = [a.send_msg(bob.name, f"k{i}") for i in range(20)]
+        ids = [a.wait_op("sent", cid=c)["id"] for c in cids]
+        s1.kill()  # SIGKILL: no flush, no goodbye
+    s2 = make_server(data_dir=s1.data_dir)
+    with s2.connect(bob, "b") as b:
+        evs, synced = b.until_synced()
+        assert [e["id"] for e in evs] == ids
+        assert [e["body"] for e in evs] == [f"k{i}" for i in range(20)]
