@@ -128,8 +128,9 @@ class WebSocketSession final : public Outbox,
 
   void OnRead(beast::error_code ec, std::size_t bytes) {
     // Errors: the peer closed, the connection broke, or our own close
-    // completed.
-    if (ec) {
+    // completed. Finished already (a write failed while this read's
+    // completion was queued): the session is gone, drop the frame.
+    if (ec || finished_) {
       Finish();
       return;
     }
