@@ -130,3 +130,49 @@ def test_thousands_of_connections_from_one_client(make_server):
     print(f"connections: {want} from one client; server fds {base} before, {peak} with them "
           f"open, {fd_count(s.pid)} after closing")
     assert after, f"fds not released: {base} before, {fd_count(s.pid)} after"
+
+
+def test_reset_while_the_server_writes_does_not_crash_it(make_server):
+    """Regression: a client that streams frames (acks with a ping now and
+    then), does not read, and resets the connection. The failed write
+    finished the session while a frame already read was still queued; that
+    frame then went to the dropped session: a null dereference (SIGSEGV)
+    that any client could trigger. 4 clients x 20 s."""
+    import random
+    import threading
+    import courier_wire as cw
+    s = make_server("--rate-limit", "1000000/1")
+    a = s.user()
+    chunk = (cw.encode_frame(cw.OP_TEXT, b'{"op":"ack","seq":0}') * 50 +
+             cw.encode_frame(cw.OP_TEXT, b'{"op":"ping"}')) * 20
+    started = time.monotonic()
+    resets = [0]
+
+    def client(k):
+        r = random.Random(k)
+        while time.monotonic() - started < 20 and s.alive():
+            try:
+                c, _ = s.session(a, device=f"w{k}")
+            except (AssertionError, OSError, cw.WireError):
+                time.sleep(0.05)   # replaced by our own next round, or refused
+                continue
+            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+            c.sock.setblocking(True)
+            c.sock.settimeout(0.2)
+            until = time.monotonic() + r.uniform(0.05, 0.4)
+            try:
+                while time.monotonic() < until:
+                    c.sock.sendall(chunk)
+            except OSError:
+                pass
+            c.cut(reset=True)
+            resets[0] += 1
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert s.alive(), f"courier-server died (exit {s.server.proc.poll()}) after {resets[0]} resets"
+    print(f"\nreset while writing: {resets[0]} resets, server alive")
+    assert s.healthy_roundtrip()

@@ -23,7 +23,12 @@ more and audits each inbox from seq 0, then checks:
     go silent shows offline to every friend within idle timeout + TTL.
 Prints the seed and a table; exit status 0 only when nothing was violated.
 
-  chaos.py --server BIN [--seed N] [--seconds S | --minutes M] [--backend sqlite|pg]
+With --backend pg and --nodes N, N courier-server processes share the
+private PostgreSQL and Redis; each connection goes to a random live node and
+server_kill kills one node at a time.
+
+  chaos.py --server BIN [--seed N] [--seconds S | --minutes M]
+           [--backend sqlite|pg] [--nodes N]
 """
 
 import argparse
@@ -87,6 +92,7 @@ class Device:
         self.last_ping = 0.0
         self.last_ack = 0.0
         self.presence = {}       # friend -> (online, last_seen)
+        self.node = 0            # the server node of the current connection
         self.reset_conn_state()
 
     def reset_conn_state(self):
@@ -120,7 +126,7 @@ class Driver:
         os.chmod(self.work, 0o755)
         self.redis = None
         self.pg = None
-        self.server = None
+        self.servers = []
         self.users = [f"u{i}" for i in range(args.users)]
         self.devices = [Device(u, f"dev{d}") for u in self.users for d in range(args.devices)]
         self.tokens = {}
@@ -141,10 +147,19 @@ class Driver:
             self.pg = Postgres(self.work)
             self.pg.init()
             extra += ["--store", self.pg.url, "--redis", self.redis.url]
-        self.server = CourierServer(self.args.server, os.path.join(self.work, "data"), extra,
-                                    log_path=os.path.join(self.work, "server.log"))
-        self.server.start()
-        port = self.server.port
+        # The nodes of one cluster share the token and storage keys.
+        for name in ("jwt-secret", "storage-key"):
+            with open(os.path.join(self.work, name), "wb") as f:
+                f.write(os.urandom(48))
+        extra += ["--jwt-secret-file", os.path.join(self.work, "jwt-secret"),
+                  "--storage-key-file", os.path.join(self.work, "storage-key")]
+        for i in range(self.args.nodes):
+            node = CourierServer(self.args.server, os.path.join(self.work, f"data{i}"),
+                                 extra + ["--node-id", f"node-{i}"],
+                                 log_path=os.path.join(self.work, f"server{i}.log"))
+            node.start()
+            self.servers.append(node)
+        port = self.servers[0].port
         for u in self.users:
             st, doc = http_json(HOST, port, "POST", "/v1/register",
                                 {"user": u, "password": "chaos-password"})
@@ -163,8 +178,8 @@ class Driver:
                 assert st == 200, (st, doc)
 
     def teardown(self):
-        if self.server is not None:
-            code = self.server.stop()
+        for node in self.servers:
+            code = node.stop()
             if code != 0:
                 self.ledger.violate("server_exit", f"SIGTERM exit status {code}")
         if self.redis is not None:
@@ -178,14 +193,16 @@ class Driver:
 
     # --- connections -------------------------------------------------------
     def connect(self, d, now):
-        if not self.server.alive():
+        alive = [i for i, n in enumerate(self.servers) if n.alive()]
+        if not alive:
             d.reconnect_at = now + 0.3
             return
+        node = self.rng.choice(alive)
         since = None
         if d.needs_since:
             since = d.contiguous()
         try:
-            conn = WsConn(HOST, self.server.port, timeout=10)
+            conn = WsConn(HOST, self.servers[node].port, timeout=10)
             hello = {"op": "hello", "token": self.tokens[d.user], "device": d.name}
             if since is not None:
                 hello["since"] = since
@@ -194,6 +211,7 @@ class Driver:
             d.reconnect_at = now + 0.2 + self.rng.random() * 0.8
             return
         d.conn = conn
+        d.node = node
         d.reset_conn_state()
         d.since = since
         d.last_ping = now
@@ -420,19 +438,18 @@ class Driver:
             d.needs_since = True
             d.reconnect_at = now + self.rng.random()
         elif kind == "server_kill":
-            if not self.server.alive():
+            alive = [i for i, n in enumerate(self.servers) if n.alive()]
+            if not alive:
                 return
-            self.server.kill9()
+            victim = self.rng.choice(alive)
+            self.servers[victim].kill9()
             for d in self.devices:
-                if d.conn is not None:
+                if d.conn is not None and d.node == victim:
                     d.conn.cut(reset=False)
                     d.conn = None
                     d.reset_conn_state()
-                d.reconnect_at = now + self.rng.random()
-            for z, _ in self.zombies:
-                z.cut()
-            self.zombies.clear()
-            self.pending_starts.append((now + self.rng.random() * 2, "server"))
+                    d.reconnect_at = now + self.rng.random()
+            self.pending_starts.append((now + self.rng.random() * 2, victim))
         elif kind == "redis_restart":
             if self.redis.proc is None:
                 return
@@ -451,8 +468,8 @@ class Driver:
             if when > now and not force:
                 keep.append((when, what))
                 continue
-            if what == "server":
-                self.server.start()
+            if isinstance(what, int):
+                self.servers[what].start()
             elif what == "redis":
                 self.redis.start()
             elif what == "postgres":
@@ -551,8 +568,9 @@ class Driver:
         self.start_pending(now, force=True)
         if self.redis is not None and self.redis.proc is None:
             self.redis.start()
-        if not self.server.alive():
-            self.server.start()
+        for node in self.servers:
+            if not node.alive():
+                node.start()
         for z, _ in self.zombies:
             z.cut()
         self.zombies.clear()
@@ -622,12 +640,14 @@ class Driver:
         self.check_presence_online()
         self.check_presence_offline()
         log("killing the server once more and auditing every inbox from seq 0")
-        self.server.kill9()
+        for node in self.servers:
+            node.kill9()
         for d in self.devices:
             if d.conn is not None:
                 d.conn.cut()
                 d.conn = None
-        self.server.start()
+        for node in self.servers:
+            node.start()
         self.audit()
         self.check_ledger()
 
@@ -686,7 +706,7 @@ class Driver:
             conn = None
             for _ in range(50):
                 try:
-                    conn = WsConn(HOST, self.server.port, timeout=10)
+                    conn = WsConn(HOST, self.rng.choice(self.servers).port, timeout=10)
                     break
                 except (OSError, WireError):
                     time.sleep(0.2)
@@ -772,6 +792,7 @@ class Driver:
         dup = L.violations["duplicate"]
         rows = [("seed", self.args.seed), ("backend", self.args.backend),
                 ("duration (s)", f"{time.monotonic() - started:.0f}"),
+                ("nodes", self.args.nodes),
                 ("users x devices", f"{len(self.users)} x {self.args.devices}"),
                 ("window", self.window)]
         for k in ["server_kill", "conn_cut", "half_open", "stalled_reader", "device_wipe",
@@ -809,6 +830,8 @@ def main():
     p.add_argument("--seconds", type=float, default=60)
     p.add_argument("--minutes", type=float, default=None)
     p.add_argument("--backend", choices=["sqlite", "pg"], default="sqlite")
+    p.add_argument("--nodes", type=int, default=1,
+                   help="courier-server processes sharing the store (pg backend)")
     p.add_argument("--users", type=int, default=5)
     p.add_argument("--devices", type=int, default=2)
     p.add_argument("--rate", type=float, default=25, help="new sends per second")
@@ -820,6 +843,8 @@ def main():
     if args.seed is None:
         args.seed = int.from_bytes(os.urandom(4), "big")
     seconds = args.minutes * 60 if args.minutes is not None else args.seconds
+    if args.nodes < 1 or (args.nodes > 1 and args.backend != "pg"):
+        p.error("--nodes above 1 needs --backend pg (the nodes share PostgreSQL and Redis)")
     if args.backend == "pg":
         from services import pg_bindir
         if pg_bindir() is None or shutil.which("redis-server") is None:
