@@ -209,6 +209,28 @@ TEST_CASE("PostgresMessageStore: bad ops fail alone; a reused id is kAlreadyExis
   CHECK_THAT(store->Fetch("bob", 0, 0).status(), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+TEST_CASE("PostgresMessageStore: prune removes a backlog larger than one chunk", "[postgres]") {
+  TestSchema schema;
+  auto store = OpenOrDie(schema.Options());
+  constexpr int kMessages = 5'100;  // one chunk is 5,000 events
+  for (int done = 0; done < kMessages;) {
+    std::vector<WriteOp> ops;
+    for (int i = 0; i < 300 && done < kMessages; ++i, ++done) {
+      ops.push_back(Send("alice", std::to_string(done), "bob"));
+    }
+    for (const auto& r : store->Write(ops)) COURIER_REQUIRE_OK(r);
+  }
+  PruneOptions prune;
+  prune.now = 1'000 + prune.ttl_ms + 1;  // every event is past the TTL
+  auto removed = store->Prune(prune);
+  COURIER_REQUIRE_OK(removed);
+  CHECK(*removed == static_cast<std::size_t>(kMessages));
+  CHECK(store->Fetch("bob", 0, 10)->empty());
+  CHECK(*store->Head("bob") == static_cast<Seq>(kMessages));  // seqs are never reused
+  CHECK_THAT(store->Status("bob", "id-alice-0").status(),
+             StatusIs(absl::StatusCode::kNotFound));
+}
+
 TEST_CASE("PostgresMessageStore: an older schema is upgraded on open and keeps its data",
           "[postgres]") {
   TestSchema schema;

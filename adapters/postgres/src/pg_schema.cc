@@ -294,6 +294,47 @@ BEGIN
   r_id := p_id; r_seq := v_seq; r_ts := p_ts; r_dup := false;
 END $$;
 )sql",
+
+    // --- 2 -> 3: prune in bounded chunks (each its own short transaction),
+    // so that a large backlog never runs into the statement timeout.
+    R"sql(
+DROP FUNCTION IF EXISTS {p}prune(bigint, bigint);
+-- Removes at most p_limit events: first those older than p_ttl_before, then
+-- those acked by every known device of their inbox and older than
+-- p_acked_before; their message rows go with them. Returns the count.
+CREATE OR REPLACE FUNCTION {p}prune_some(p_ttl_before bigint, p_acked_before bigint, p_limit bigint)
+  RETURNS bigint LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE n1 bigint; n2 bigint := 0;
+BEGIN
+  WITH doomed AS (
+    SELECT e.user_id, e.seq FROM {p}events e WHERE e.ts < p_ttl_before LIMIT p_limit),
+  gone AS (
+    DELETE FROM {p}events e USING doomed d
+    WHERE e.user_id = d.user_id AND e.seq = d.seq
+    RETURNING e.user_id, e.kind, e.message_id),
+  msgs AS (
+    DELETE FROM {p}messages m USING gone g
+    WHERE g.kind = 1 AND m.message_id = g.message_id AND m.recipient = g.user_id)
+  SELECT count(*) INTO n1 FROM gone;
+  IF n1 < p_limit THEN
+    WITH floor AS (
+      SELECT d.user_id, min(d.acked) AS acked FROM {p}devices d GROUP BY d.user_id),
+    doomed AS (
+      SELECT e.user_id, e.seq FROM {p}events e JOIN floor f ON e.user_id = f.user_id
+      WHERE e.seq <= f.acked AND e.ts < p_acked_before LIMIT p_limit - n1),
+    gone AS (
+      DELETE FROM {p}events e USING doomed d
+      WHERE e.user_id = d.user_id AND e.seq = d.seq
+      RETURNING e.user_id, e.kind, e.message_id),
+    msgs AS (
+      DELETE FROM {p}messages m USING gone g
+      WHERE g.kind = 1 AND m.message_id = g.message_id AND m.recipient = g.user_id)
+    SELECT count(*) INTO n2 FROM gone;
+  END IF;
+  RETURN n1 + n2;
+END $$;
+)sql",
 };
 
 }  // namespace

@@ -55,7 +55,7 @@ std::vector<PgStatement> Statements(absl::string_view p) {
                             "WHERE user_id = $1 AND device_id = $2", p)},
       {"status", WithPrefix("SELECT status FROM {p}messages "
                             "WHERE message_id = $2 AND recipient = $1", p)},
-      {"prune", WithPrefix("SELECT {p}prune($1, $2)", p)},
+      {"prune", WithPrefix("SELECT {p}prune_some($1, $2, $3)", p)},
       {"ping", "SELECT pg_is_in_recovery()"},
   };
 }
@@ -275,12 +275,23 @@ class PostgresMessageStore final : public MessageStore {
     return static_cast<MessageStatus>(PgInt(r.get(), 0, 0));
   }
 
+  // Chunks of kPruneChunk events, each its own transaction, until a chunk
+  // comes back short or about four call timeouts have passed (the rest waits
+  // for the next Prune).
   absl::StatusOr<std::size_t> Prune(const PruneOptions& options) override {
-    COURIER_ASSIGN_OR_RETURN(
-        PgResult r, RunOne({"prune", "",
-                            {IntParam(options.now - options.ttl_ms),
-                             IntParam(options.now - options.acked_retention_ms)}}));
-    return static_cast<std::size_t>(PgInt(r.get(), 0, 0));
+    constexpr std::int64_t kPruneChunk = 5'000;
+    const absl::Time give_up = absl::Now() + absl::Milliseconds(4 * options_.call_timeout_ms);
+    std::size_t removed = 0;
+    for (;;) {
+      COURIER_ASSIGN_OR_RETURN(
+          PgResult r, RunOne({"prune", "",
+                              {IntParam(options.now - options.ttl_ms),
+                               IntParam(options.now - options.acked_retention_ms),
+                               IntParam(kPruneChunk)}}));
+      const std::int64_t n = PgInt(r.get(), 0, 0);
+      removed += static_cast<std::size_t>(n);
+      if (n < kPruneChunk || absl::Now() > give_up) return removed;
+    }
   }
 
   absl::Status Ping() override {
