@@ -578,9 +578,10 @@
   // not store them (reads are idempotent).
   const recentReads = [];
 
-  // Sends `read` for the open chat's unread messages while the page is visible.
+  // Sends `read` for the open chat's unread messages while the page is visible
+  // and its window has the focus (someone is looking at it).
   function markVisibleRead() {
-    if (!openPeer || document.visibilityState !== 'visible' || !welcomed) return;
+    if (!openPeer || document.visibilityState !== 'visible' || !document.hasFocus() || !welcomed) return;
     const c = conv(openPeer);
     const unread = c.filter((m) => m.from === openPeer && !m.read && m.id);
     if (!unread.length) return;
@@ -852,6 +853,7 @@
       markVisibleRead();
       if (!ws && !stopped && $('conn-status').dataset.state !== 'elsewhere') connect();
     });
+    window.addEventListener('focus', () => { if (me) markVisibleRead(); });
     window.addEventListener('online', () => {
       if (me && !ws && !stopped && $('conn-status').dataset.state !== 'elsewhere') connect();
     });
