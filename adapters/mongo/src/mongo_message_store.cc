@@ -349,30 +349,44 @@ class MongoMessageStore final : public MessageStore {
 
  private:
   // Deletes the events matching `filter` and the message documents of the
-  // kMessage ones among them.
+  // kMessage ones among them, in chunks of kPruneChunk (each a short
+  // find + two deletes, far from the socket timeout).
   static absl::StatusOr<std::int64_t> RemoveEvents(MongoCall& call, const Doc& filter) {
-    std::vector<std::string> ids;
-    Doc opts, projection;
-    BSON_APPEND_INT32(projection.get(), "m", 1);
-    BSON_APPEND_INT32(projection.get(), "k", 1);
-    BSON_APPEND_DOCUMENT(opts.get(), "projection", projection.get());
-    COURIER_RETURN_IF_ERROR(call.Find(kEvents, *filter.get(), opts.get(), [&](const Doc& d) {
-      if (d.Int("k") == static_cast<std::int64_t>(EventKind::kMessage)) ids.push_back(d.Str("m"));
-    }));
-    constexpr std::size_t kChunk = 1000;
-    for (std::size_t from = 0; from < ids.size(); from += kChunk) {
-      Doc in;
-      bson_t sub, arr;
-      BSON_APPEND_DOCUMENT_BEGIN(in.get(), "_id", &sub);
-      BSON_APPEND_ARRAY_BEGIN(&sub, "$in", &arr);
-      for (std::size_t k = from; k < std::min(ids.size(), from + kChunk); ++k) {
-        AppendStr(&arr, std::to_string(k - from).c_str(), ids[k]);
+    constexpr std::int64_t kPruneChunk = 5'000;
+    std::int64_t removed = 0;
+    for (;;) {
+      Doc opts, projection, event_ids, message_ids;
+      BSON_APPEND_INT32(projection.get(), "m", 1);
+      BSON_APPEND_INT32(projection.get(), "k", 1);
+      BSON_APPEND_DOCUMENT(opts.get(), "projection", projection.get());
+      BSON_APPEND_INT64(opts.get(), "limit", kPruneChunk);
+      std::int64_t found = 0, messages = 0;
+      COURIER_RETURN_IF_ERROR(call.Find(kEvents, *filter.get(), opts.get(), [&](const Doc& d) {
+        bson_iter_t id;
+        if (bson_iter_init_find(&id, d.get(), "_id")) {
+          bson_append_iter(event_ids.get(), std::to_string(found).c_str(), -1, &id);
+        }
+        ++found;
+        if (d.Int("k") == static_cast<std::int64_t>(EventKind::kMessage)) {
+          AppendStr(message_ids.get(), std::to_string(messages++).c_str(), d.Str("m"));
+        }
+      }));
+      if (found == 0) return removed;
+      auto in = [](const Doc& values) {
+        Doc f;
+        bson_t sub;
+        BSON_APPEND_DOCUMENT_BEGIN(f.get(), "_id", &sub);
+        bson_append_array(&sub, "$in", -1, values.get());
+        bson_append_document_end(f.get(), &sub);
+        return f;
+      };
+      if (messages > 0) {
+        COURIER_RETURN_IF_ERROR(call.DeleteMany(kMessages, *in(message_ids).get()).status());
       }
-      bson_append_array_end(&sub, &arr);
-      bson_append_document_end(in.get(), &sub);
-      COURIER_RETURN_IF_ERROR(call.DeleteMany(kMessages, *in.get()).status());
+      COURIER_ASSIGN_OR_RETURN(std::int64_t n, call.DeleteMany(kEvents, *in(event_ids).get()));
+      removed += n;
+      if (found < kPruneChunk) return removed;
     }
-    return call.DeleteMany(kEvents, *filter.get());
   }
 
   // Applies one op; `out` gets the op's own result or error, the returned
