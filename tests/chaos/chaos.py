@@ -479,6 +479,15 @@ class Driver:
     # --- the loop ----------------------------------------------------------
     def pump(self, now, timeout=0.02, acting=True):
         """One round of I/O: reads, reconnects, pings, acks."""
+        for i, node in enumerate(self.servers):
+            if node.proc is not None and node.proc.poll() is not None:
+                # Not killed by us: a crash. Record it, start the node again
+                # and go on, so the run still checks what was acknowledged.
+                self.ledger.violate("server_crash", f"node {i} exited by itself with status "
+                                                    f"{node.proc.returncode}; see {node.log_path}")
+                node.proc.stdout.close()
+                node.proc = None
+                node.start()
         socks = []
         for d in self.devices:
             if d.conn is None:

@@ -26,7 +26,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 targets=(frame_decoder token http_api engine)
 declare -A max_len=([frame_decoder]=8192 [token]=2048 [http_api]=8192 [engine]=1024)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}:suppressions=$here/ubsan.supp
 
 work=$(mktemp -d /tmp/courier-fuzz.XXXXXX)
 trap 'rm -rf "$work"' EXIT
