@@ -3,6 +3,11 @@
 COURIER_SERVER names the binary (ctest sets it); without it the newest
 courier-server in the build directories is used. Every server a test starts
 is stopped with SIGTERM at the end, and its exit status must be 0.
+
+Run: `ctest -R protocol` in a build dir, or by hand
+  COURIER_SERVER=BUILD/examples/server/courier-server \
+    /usr/bin/python3 -m pytest -q tests/protocol
+(Debian packages: python3-pytest, python3-websocket; openssl for the TLS test.)
 """
 
 import os

@@ -107,13 +107,13 @@ def test_unavailable_when_the_store_cannot_commit(make_server, tmp_path):
         try:
             lock.execute("BEGIN EXCLUSIVE")
             cid = a.send_msg(bob.name, "while locked", cid="locked-cid")
+            got = a.wait_for(lambda f: f.get("cid") == cid and f["op"] in ("sent", "error"),
+                             timeout=120, what="an answer while the store is locked")
+            assert got["op"] == "error" and got["code"] == "unavailable", got
             # The server cannot accept sends now: healthz says so.
             health = s.http("GET", "/healthz")
             assert health.status == 503, health
             assert health.json()["error"] and health.json()["message"], health
-            got = a.wait_for(lambda f: f.get("cid") == cid and f["op"] in ("sent", "error"),
-                             timeout=120, what="an answer while the store is locked")
-            assert got["op"] == "error" and got["code"] == "unavailable", got
         finally:
             lock.execute("ROLLBACK")
             lock.close()

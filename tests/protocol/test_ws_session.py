@@ -215,14 +215,14 @@ def idle_args(binary, ms):
 
 def test_idle_connection_closes_4408_and_pings_keep_it_open(make_server, server_binary):
     hello_flag = cp.pick_flag(server_binary, ["--hello-timeout-ms"], "the hello timeout")
-    s = make_server(idle_args(server_binary, 1500) + [hello_flag, "1500"])
+    s = make_server(idle_args(server_binary, 2500) + [hello_flag, "1500"])
     u = s.new_user("idle")
     busy = s.connect(u, "busy")
     busy.expect("synced")
     quiet = s.connect(u, "quiet")
     quiet.expect("synced")
-    # A ping every 300 ms keeps "busy" open well past the timeout.
-    deadline = time.monotonic() + 4.0
+    # A ping every 300 ms keeps "busy" open well past the timeout (2.5 s).
+    deadline = time.monotonic() + 4.5
     while time.monotonic() < deadline:
         busy.ping()
         busy.expect("pong")
