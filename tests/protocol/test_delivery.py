@@ -295,3 +295,41 @@ def test_cursor_never_moves_back_after_a_replay(server, pair):
         assert b.welcome["cursor"] == 4
         evs, _ = b.until_synced()
         assert evs == []
+
+
+def test_friendship_made_while_connected_allows_sending_at_once(server):
+    alice, bob = server.new_users("alice", "bob")
+    with server.connect(alice, "a") as a:
+        a.expect("synced")
+        err = a.message(bob.name, "too early")
+        assert err["op"] == "error" and err["code"] == "not_friends", err
+        server.befriend(alice, bob)
+        sent = a.message(bob.name, "now we are friends")
+        assert sent["op"] == "sent", sent
+
+
+def test_since_beyond_head_swallows_nothing_new(server, pair):
+    alice, bob = pair
+    with server.connect(alice, "a") as a:
+        a.message(bob.name, "one")
+        with server.connect(bob, "b", since=50) as b:
+            b.until_synced()
+            sent = a.message(bob.name, "two")
+            m = b.next_event()
+            assert m["id"] == sent["id"] and m["seq"] == 2, m
+
+
+def test_bodies_keep_every_character(server, pair):
+    alice, bob = pair
+    bodies = ["", "nul \u0000 inside", " leading and trailing ", "\r\n", "\u202e rtl",
+              "\U0001F469\u200d\U0001F4BB zwj", "x" * 1000]
+    with server.connect(alice, "a") as a:
+        ids = [a.message(bob.name, body) for body in bodies]
+    answers = [x for x in ids if x["op"] != "sent"]
+    # An empty body may be refused as a bad frame; every other one is stored.
+    assert all(x["code"] == "bad_frame" for x in answers), answers
+    kept = [b for b, x in zip(bodies, ids) if x["op"] == "sent"]
+    assert kept[-len(bodies) + 1:] == bodies[1:]
+    with server.connect(bob, "b") as b:
+        evs, _ = b.until_synced()
+        assert [e["body"] for e in evs] == kept
