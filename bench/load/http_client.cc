@@ -18,13 +18,20 @@ HttpClient::HttpClient(boost::asio::ip::tcp::endpoint endpoint)
 
 absl::StatusOr<HttpAnswer> HttpClient::Post(const std::string& path, const std::string& body,
                                             const std::string& token) {
-  absl::StatusOr<HttpAnswer> answer = Once(path, body, token);
+  absl::StatusOr<HttpAnswer> answer = Once(true, path, body, token);
   if (answer.ok()) return answer;
   connected_ = false;  // a kept-alive connection may have been closed: once more
-  return Once(path, body, token);
+  return Once(true, path, body, token);
 }
 
-absl::StatusOr<HttpAnswer> HttpClient::Once(const std::string& path, const std::string& body,
+absl::StatusOr<HttpAnswer> HttpClient::Get(const std::string& path) {
+  absl::StatusOr<HttpAnswer> answer = Once(false, path, "", "");
+  if (answer.ok()) return answer;
+  connected_ = false;
+  return Once(false, path, "", "");
+}
+
+absl::StatusOr<HttpAnswer> HttpClient::Once(bool post, const std::string& path, const std::string& body,
                                             const std::string& token) {
   beast::error_code ec;
   stream_.expires_after(std::chrono::seconds(120));
@@ -34,13 +41,15 @@ absl::StatusOr<HttpAnswer> HttpClient::Once(const std::string& path, const std::
     if (ec) return absl::UnavailableError(absl::StrCat("connect: ", ec.message()));
     connected_ = true;
   }
-  http::request<http::string_body> req{http::verb::post, path, 11};
+  http::request<http::string_body> req{post ? http::verb::post : http::verb::get, path, 11};
   req.set(http::field::host, endpoint_.address().to_string());
-  req.set(http::field::content_type, "application/json");
+  if (post) req.set(http::field::content_type, "application/json");
   if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
   req.keep_alive(true);
-  req.body() = body;
-  req.prepare_payload();
+  if (post) {
+    req.body() = body;
+    req.prepare_payload();
+  }
   http::write(stream_, req, ec);
   if (ec) {
     connected_ = false;

@@ -28,9 +28,11 @@ class HttpClient {
   // POST `body` (JSON) to `path`, with a bearer token when not empty.
   absl::StatusOr<HttpAnswer> Post(const std::string& path, const std::string& body,
                                   const std::string& token = "");
+  // GET `path`.
+  absl::StatusOr<HttpAnswer> Get(const std::string& path);
 
  private:
-  absl::StatusOr<HttpAnswer> Once(const std::string& path, const std::string& body,
+  absl::StatusOr<HttpAnswer> Once(bool post, const std::string& path, const std::string& body,
                                   const std::string& token);
   boost::asio::ip::tcp::endpoint endpoint_;
   boost::asio::io_context io_;

@@ -23,9 +23,13 @@
 
 #include <CLI/CLI.hpp>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "accounts.h"
+#include "http_client.h"
 #include "server_process.h"
 #include "workload_common.h"
 #include "ws_client.h"
@@ -66,6 +70,41 @@ std::string RandomPrefix() {
   std::string p = "L";
   for (int i = 0; i < 6; ++i) p += kHex[rd() % 16];
   return p + "_";
+}
+
+// The engine's commit counters from GET /metrics (name -> value).
+absl::flat_hash_map<std::string, double> CommitMetrics(const tcp::endpoint& endpoint) {
+  absl::flat_hash_map<std::string, double> m;
+  HttpClient http(endpoint);
+  absl::StatusOr<HttpAnswer> a = http.Get("/metrics");
+  if (!a.ok() || a->status != 200) return m;
+  for (absl::string_view line : absl::StrSplit(a->body, '\n')) {
+    if (line.empty() || line[0] == '#') continue;
+    const std::size_t sp = line.rfind(' ');
+    if (sp == absl::string_view::npos) continue;
+    std::string name(line.substr(0, sp));
+    if (name.rfind("courier_commit", 0) != 0 && name.rfind("courier_frames", 0) != 0) continue;
+    double v = 0;
+    if (absl::SimpleAtod(line.substr(sp + 1), &v)) m[name] = v;
+  }
+  return m;
+}
+
+void LogCommits(const std::string& what, const absl::flat_hash_map<std::string, double>& a,
+                const absl::flat_hash_map<std::string, double>& b) {
+  auto d = [&](const char* k) {
+    auto ia = a.find(k);
+    auto ib = b.find(k);
+    return (ib == b.end() ? 0 : ib->second) - (ia == a.end() ? 0 : ia->second);
+  };
+  const double commits = d("courier_commits_total");
+  if (commits <= 0) return;
+  std::cerr << absl::StrFormat(
+      "courier-load: %s: server did %.0f commits of %.1f ops on average, %.2f ms each; "
+      "%.0f frames in, %.0f frames out\n",
+      what, commits, d("courier_committed_ops_total") / commits,
+      d("courier_commit_latency_microseconds_total") / commits / 1000, d("courier_frames_in_total"),
+      d("courier_frames_out_total"));
 }
 
 int Fail(const std::string& what) {
@@ -197,7 +236,9 @@ int Run(const Flags& f) {
     Figures figures(f.system);
     for (const auto& w : workloads) {
       std::cerr << "courier-load: running " << w->name() << "\n";
+      const auto m0 = CommitMetrics(ctx.endpoint);
       absl::Status s = w->Run(ctx, figures);
+      if (s.ok()) LogCommits(w->name(), m0, CommitMetrics(ctx.endpoint));
       if (!s.ok()) {
         status = Fail(absl::StrCat(w->name(), ": ", s.message()));
         break;

@@ -9,7 +9,8 @@
 //            answered `sent` (not dup, no error).
 //   Drain    recipients connect (all at once, or at most `pace` connecting
 //            at any moment) and receive their queued messages, acking as
-//            they go; each inbox is checked for order, loss and duplicates.
+//            they go (cumulatively, every 32 events until `synced`, then
+//            each); each inbox is checked for order, loss and duplicates.
 #ifndef COURIER_BENCH_LOAD_WORKLOAD_COMMON_H_
 #define COURIER_BENCH_LOAD_WORKLOAD_COMMON_H_
 
