@@ -37,10 +37,10 @@ def fd_count(pid):
 class Srv:
     """A running courier-server and helpers to talk to it."""
 
-    def __init__(self, binary, tmp, args, data_dir=None):
+    def __init__(self, binary, tmp, args, data_dir=None, env=None):
         os.makedirs(tmp, exist_ok=True)
         self.server = CourierServer(binary, data_dir or os.path.join(tmp, "data"), args,
-                                    log_path=os.path.join(tmp, "server.log"))
+                                    log_path=os.path.join(tmp, "server.log"), env=env)
         self.server.start()
         self.port = self.server.port
         self.host = "127.0.0.1"
@@ -123,8 +123,9 @@ def server_binary():
 def make_server(server_binary, tmp_path):
     started = []
 
-    def make(*args, name="srv", data_dir=None):
-        s = Srv(server_binary, str(tmp_path / f"{name}{len(started)}"), list(args), data_dir)
+    def make(*args, name="srv", data_dir=None, env=None):
+        s = Srv(server_binary, str(tmp_path / f"{name}{len(started)}"), list(args), data_dir,
+                env)
         started.append(s)
         return s
 

@@ -36,7 +36,13 @@ def test_memory_stays_bounded_with_stuck_readers(make_server):
     """40 devices connect and never read while 96 MiB of messages are stored
     for them: the server keeps at most `window` events in flight per device,
     so its RSS grows by far less than what it stored."""
-    s = make_server("--rate-limit", "1000000/1", "--window", "32", "--log-level", "warn")
+    # Under AddressSanitizer freed memory sits in a 256 MiB quarantine, which
+    # would hide what the server really keeps; a 1 MiB one measures that.
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    env = dict(os.environ, ASAN_OPTIONS=(asan + ":" if asan else "") +
+               "quarantine_size_mb=1:thread_local_quarantine_size_kb=64")
+    s = make_server("--rate-limit", "1000000/1", "--window", "32", "--log-level", "warn",
+                    env=env)
     sender = s.user("snd")
     stuck_users = [s.user("stk") for _ in range(40)]
     for u in stuck_users:
@@ -63,7 +69,10 @@ def test_memory_stays_bounded_with_stuck_readers(make_server):
           f"{len(frames)} messages ({stored_kib // 1024} MiB) stored for {len(stuck)} stuck "
           f"readers; grew {grew // 1024} MiB (window 32 x 16 KiB x 40 devices = "
           f"{32 * 16 * 40 // 1024} MiB in flight at most)")
-    assert grew < stored_kib // 3, (before, after)
+    # Sanitizer builds (redzones, shadow memory) get a looser bound.
+    with open(f"/proc/{s.pid}/maps") as f:
+        sanitized = any(x in f.read() for x in ("libasan", "libtsan"))
+    assert grew < stored_kib // (2 if sanitized else 3), (before, after)
     # The stuck readers still get everything once they read.
     c = stuck[0]
     got = set()

@@ -132,6 +132,7 @@ class Driver:
         self.tokens = {}
         self.zombies = []         # (conn, close_at): half-open connections
         self.pending_starts = []  # (when, what): services to start again
+        self.start_failing_since = {}
         self.next_cid = 0
         self.sends = 0
         self.unconfirmed = collections.defaultdict(set)   # user -> cids without `sent`
@@ -464,17 +465,35 @@ class Driver:
 
     def start_pending(self, now, force=False):
         keep = []
-        for when, what in self.pending_starts:
+        # Services before servers: a node does not start while its store is down.
+        for when, what in sorted(self.pending_starts, key=lambda x: isinstance(x[1], int)):
             if when > now and not force:
                 keep.append((when, what))
                 continue
             if isinstance(what, int):
-                self.servers[what].start()
+                if self.servers[what].alive():
+                    continue
+                if not self.start_node(what, now, force):
+                    keep.append((now + 1.0, what))
             elif what == "redis":
                 self.redis.start()
             elif what == "postgres":
                 self.pg.start()
         self.pending_starts = keep
+
+    def start_node(self, i, now, force):
+        """Starts node i; False (try again later) while PostgreSQL is down,
+        since courier-server exits when it cannot open its store."""
+        pg_down = any(w == "postgres" for _, w in self.pending_starts)
+        try:
+            self.servers[i].start(attempts=1 if pg_down and not force else 20)
+            self.start_failing_since.pop(i, None)
+            return True
+        except RuntimeError:
+            first = self.start_failing_since.setdefault(i, now)
+            if now - first > 60:
+                raise
+            return False
 
     # --- the loop ----------------------------------------------------------
     def pump(self, now, timeout=0.02, acting=True):
@@ -580,6 +599,7 @@ class Driver:
         for node in self.servers:
             if not node.alive():
                 node.start()
+        self.pending_starts = []
         for z, _ in self.zombies:
             z.cut()
         self.zombies.clear()

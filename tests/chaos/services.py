@@ -33,8 +33,9 @@ def port_open(port, host="127.0.0.1"):
 
 
 class CourierServer:
-    def __init__(self, binary, data_dir, extra_args=(), log_path=None):
+    def __init__(self, binary, data_dir, extra_args=(), log_path=None, env=None):
         self.binary = binary
+        self.env = env
         self.data_dir = data_dir
         self.extra_args = list(extra_args)
         self.log_path = log_path or os.path.join(os.path.dirname(data_dir), "server.log")
@@ -42,13 +43,14 @@ class CourierServer:
         self.port = free_port()
         self.starts = 0
 
-    def start(self, timeout=60.0):
-        for attempt in range(20):
+    def start(self, timeout=60.0, attempts=20):
+        last = None
+        for attempt in range(attempts):
             args = [self.binary, "--listen", f"127.0.0.1:{self.port}", "--data-dir",
                     self.data_dir] + self.extra_args
             log = open(self.log_path, "ab")
             self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log,
-                                         stdin=subprocess.DEVNULL)
+                                         stdin=subprocess.DEVNULL, env=self.env)
             log.close()
             deadline = time.monotonic() + timeout
             line = b""

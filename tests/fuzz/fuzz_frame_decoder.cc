@@ -23,9 +23,9 @@ bool FieldRoundTrips(const std::string& json, const char* field, const std::stri
   rapidjson::Document doc;
   doc.Parse<rapidjson::kParseValidateEncodingFlag>(json.data(), json.size());
   if (doc.HasParseError() || !doc.IsObject()) return false;
-  auto it = doc.FindMember(field);
-  if (it == doc.MemberEnd() || !it->value.IsString()) return false;
-  return std::string_view(it->value.GetString(), it->value.GetStringLength()) == want;
+  if (!doc.HasMember(field) || !doc[field].IsString()) return false;
+  const rapidjson::Value& v = doc[field];
+  return std::string_view(v.GetString(), v.GetStringLength()) == want;
 }
 
 }  // namespace

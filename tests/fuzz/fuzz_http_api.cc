@@ -75,10 +75,8 @@ bool WouldHash(std::string_view body) {
   rapidjson::Document doc;
   doc.Parse(body.data(), body.size());
   if (doc.HasParseError() || !doc.IsObject()) return false;
-  auto user = doc.FindMember("user");
-  auto password = doc.FindMember("password");
-  return user != doc.MemberEnd() && user->value.IsString() && password != doc.MemberEnd() &&
-         password->value.IsString();
+  return doc.HasMember("user") && doc["user"].IsString() && doc.HasMember("password") &&
+         doc["password"].IsString();
 }
 
 std::size_t FriendCount(World& w, const char* user) {
