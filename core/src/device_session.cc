@@ -190,8 +190,8 @@ void DeviceSession::Pump() {
 
 void DeviceSession::Send(std::string cid, UserId to, std::string body) {
   if (closed()) return;
-  if (auto error = host_->CheckSend(user_, cid, to, body.size())) {
-    Emit({*std::move(error)});
+  if (auto answer = host_->CheckSend(user_, cid, to, body.size())) {
+    Emit({*std::move(answer)});
     return;
   }
   AppendOp op;
@@ -207,6 +207,7 @@ void DeviceSession::Send(std::string cid, UserId to, std::string body) {
     self->host_->CountSend(r);
     AppendResult* ar = r.ok() ? std::get_if<AppendResult>(&*r) : nullptr;
     if (ar != nullptr) {
+      self->host_->OnAppended(self->user_, cid, *ar);
       self->Emit({SentFrame{std::move(cid), ar->id, ar->ts, ar->duplicate}});
       self->host_->Route(std::move(ar->appended));
       return;

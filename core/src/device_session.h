@@ -50,9 +50,15 @@ class SessionHost {
   virtual void Submit(WriteOp op, CommitQueue::Done done) = 0;
   // Hands events appended by a committed write to their inboxes' devices.
   virtual void Route(std::vector<Appended> appended) = 0;
-  // Validates a send (rate limit, contacts); returns an error frame or none.
-  virtual std::optional<ErrorFrame> CheckSend(const UserId& from, const std::string& cid,
-                                              const UserId& to, std::size_t body_size) = 0;
+  // Validates a send (limits, rate, contacts). Returns the frame that
+  // answers it without a store write (an error, or `sent` with duplicate for
+  // a cid known to be stored already), or none to go ahead and append.
+  virtual std::optional<ServerFrame> CheckSend(const UserId& from, const std::string& cid,
+                                               const UserId& to, std::size_t body_size) = 0;
+  // An append of (from, cid) committed (`duplicate`: it had been stored
+  // before). Remembers the answer for repeats and gives back the rate token
+  // of a duplicate.
+  virtual void OnAppended(const UserId& from, const std::string& cid, const AppendResult& r) = 0;
   virtual MessageId NewMessageId() = 0;
   // The session ended by Disconnect (not by replacement or shutdown).
   virtual void OnDisconnected(const std::shared_ptr<DeviceSession>& session) = 0;

@@ -16,6 +16,7 @@
 #include "courier/status.h"
 #include "device_session.h"
 #include "rate_limiter.h"
+#include "recent_sends.h"
 
 namespace courier {
 namespace {
@@ -64,8 +65,8 @@ class EngineCore final : public internal::SessionHost,
     }
   }
 
-  std::optional<ErrorFrame> CheckSend(const UserId& from, const std::string& cid,
-                                      const UserId& to, std::size_t body_size) override {
+  std::optional<ServerFrame> CheckSend(const UserId& from, const std::string& cid,
+                                       const UserId& to, std::size_t body_size) override {
     auto error = [&](ErrorCode code, std::string message,
                      std::optional<std::int64_t> retry = std::nullopt) {
       send_errors_.fetch_add(1, std::memory_order_relaxed);
@@ -80,6 +81,13 @@ class EngineCore final : public internal::SessionHost,
     if (body_size > options_.limits.max_body_bytes) {
       return error(ErrorCode::kTooLarge, absl::StrCat("body is ", body_size, " bytes; the limit is ",
                                                       options_.limits.max_body_bytes));
+    }
+    // A repeat of a cid this node saw stored is answered at once, without
+    // a token or a write: a client retrying after a lost `sent` must never
+    // be told to wait for a message that is already stored.
+    if (std::optional<SentFrame> known = recent_.Find(from, cid)) {
+      duplicates_.fetch_add(1, std::memory_order_relaxed);
+      return *std::move(known);
     }
     if (std::int64_t wait = rate_.Acquire(from, Now()); wait > 0) {
       return error(ErrorCode::kRateLimited,
@@ -107,6 +115,11 @@ class EngineCore final : public internal::SessionHost,
     if (allowed_.size() >= kMaxAllowedCache) allowed_.clear();  // friendships only grow
     allowed_.insert(pair);
     return std::nullopt;
+  }
+
+  void OnAppended(const UserId& from, const std::string& cid, const AppendResult& r) override {
+    if (r.duplicate) rate_.Refund(from);
+    recent_.Remember(from, cid, SentFrame{cid, r.id, r.ts, true});
   }
 
   MessageId NewMessageId() override {
@@ -468,6 +481,7 @@ class EngineCore final : public internal::SessionHost,
   Executor& delivery_;
   CommitQueue queue_;
   internal::RateLimiter rate_;
+  internal::RecentSends recent_;
   std::atomic<bool> stopped_{false};
   std::array<Shard, 32> shards_;
 

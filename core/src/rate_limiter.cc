@@ -36,6 +36,14 @@ std::int64_t RateLimiter::Acquire(const UserId& user, TimeMs now) {
   return std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(wait)));
 }
 
+void RateLimiter::Refund(const UserId& user) {
+  Shard& shard = shards_[absl::Hash<UserId>{}(user) % shards_.size()];
+  MutexLock lock(&shard.mu);
+  auto it = shard.buckets.find(user);
+  if (it == shard.buckets.end()) return;
+  it->second.tokens = std::min<double>(limit_.count, it->second.tokens + 1.0);
+}
+
 void RateLimiter::Sweep(TimeMs now) {
   for (Shard& shard : shards_) {
     MutexLock lock(&shard.mu);

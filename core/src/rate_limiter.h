@@ -27,6 +27,9 @@ class RateLimiter {
   // milliseconds until a token will be available (>= 1).
   std::int64_t Acquire(const UserId& user, TimeMs now);
 
+  // Gives back a token taken by Acquire (a send that stored nothing new).
+  void Refund(const UserId& user);
+
   // Forgets users whose bucket is full again at `now` (bounds memory).
   void Sweep(TimeMs now);
 

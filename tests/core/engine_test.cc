@@ -603,6 +603,76 @@ TEST_CASE("Engine: Create refuses missing dependencies and bad options", "[engin
              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+// Regression (protocol test test_repeated_cid_is_answered_dup_even_when_rate_limited):
+// the rate limit answered a retry of an already stored cid with rate_limited.
+TEST_CASE("Engine: a repeated cid is answered dup even when rate limited, and costs no token",
+          "[engine][limits][regression]") {
+  EngineOptions o;
+  o.rate_limit.count = 2;
+  o.rate_limit.period_ms = 600'000;
+  EngineHarness h(o);
+  h.AddUsers({"alice", "bob"});
+  h.Befriend("alice", "bob");
+  Device alice = h.Connect("alice", "phone");
+  h.Run();
+  alice.session->Send("one", "bob", "m");
+  h.Run();
+  alice.session->Send("one", "bob", "m");  // answered from memory: no token
+  alice.session->Send("two", "bob", "m");  // the second token
+  h.Run();
+  alice.session->Send("two", "bob", "m");  // rate limited now, still dup
+  alice.session->Send("three", "bob", "m");
+  h.Run();
+  alice.Poll();
+  auto sents = alice.All<SentFrame>();
+  REQUIRE(sents.size() == 4);
+  CHECK_FALSE(sents[0].duplicate);
+  CHECK(sents[1].duplicate);
+  CHECK(sents[1].id == sents[0].id);
+  CHECK_FALSE(sents[2].duplicate);
+  CHECK(sents[3].duplicate);
+  CHECK(sents[3].id == sents[2].id);
+  auto errors = alice.All<ErrorFrame>();
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].code == ErrorCode::kRateLimited);
+  CHECK(errors[0].cid == "three");
+  CHECK(h.store().Head("bob").value() == 2);
+}
+
+TEST_CASE("Engine: a duplicate found by the store gives its rate token back",
+          "[engine][limits]") {
+  EngineOptions o;
+  o.rate_limit.count = 1;
+  o.rate_limit.period_ms = 600'000;
+  EngineHarness h(o);
+  h.AddUsers({"alice", "bob"});
+  h.Befriend("alice", "bob");
+  Device alice = h.Connect("alice", "phone");
+  h.Run();
+  // Stored behind the engine's back, as before a restart: the engine has no
+  // memory of it, the store answers it as a duplicate.
+  AppendOp op;
+  op.sender = "alice";
+  op.cid = "old";
+  op.recipient = "bob";
+  op.id = "id-old";
+  op.body = "m";
+  op.ts = h.clock().NowMs();
+  auto stored = h.store().Write({WriteOp{op}});
+  COURIER_REQUIRE_OK(stored.at(0));
+  alice.session->Send("old", "bob", "m");
+  h.Run();
+  alice.session->Send("new", "bob", "m");
+  h.Run();
+  alice.Poll();
+  auto sents = alice.All<SentFrame>();
+  REQUIRE(sents.size() == 2);
+  CHECK(sents[0].duplicate);
+  CHECK(sents[0].id == "id-old");
+  CHECK_FALSE(sents[1].duplicate);
+  CHECK(alice.All<ErrorFrame>().empty());
+}
+
 // Regression (model seed 416): `since` above the stored cursor made the
 // session treat the device's acks as old and never move the cursor.
 TEST_CASE("Engine: acks move the cursor after a hello with since above it",

@@ -92,6 +92,9 @@ class Session {
   // Sends `body` to `to` as this session's user. Answers SentFrame, or an
   // ErrorFrame with the cid (too_large, not_friends, unknown_user,
   // rate_limited, unavailable, queue_full, bad_frame for a bad cid or name).
+  // A repeat of a cid stored through this engine is answered `sent` with
+  // duplicate at once, without a rate-limit token; a duplicate found by the
+  // store gives its token back.
   virtual void Send(std::string cid, UserId to, std::string body) = 0;
 
   // Cumulative ack of every event up to `seq`. An ack at or below the
