@@ -7,7 +7,7 @@ packages=(
   libabsl-dev libhiredis-dev libmongoc-dev libbson-dev libsodium-dev libssl-dev
   libfmt-dev catch2 libbenchmark-dev libboost-dev libsqlite3-dev libpq-dev
   libjwt-dev libsimdjson-dev rapidjson-dev libspdlog-dev libcli11-dev
-  redis-server postgresql python3 python3-mockupdb python3-pytest
+  redis-server postgresql python3 python3-mockupdb python3-pytest python3-websocket openssl
 )
 if [ "${COURIER_INSTALL_EXTRA:-}" != "" ]; then
   # shellcheck disable=SC2206

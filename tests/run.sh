@@ -28,7 +28,7 @@ export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1 CCACHE_MAXSIZE=${CCACHE_MAXSIZE
 step() { printf '\n==== %s (%s)\n' "$*" "$(date +%T)"; }
 
 step "install packages"
-extra="chromium python3-websocket"
+extra="chromium"
 # Node.js and npm (the browser test's playwright-core) usually come with the
 # machine; Debian's packages conflict with those, so add them only if absent.
 command -v node >/dev/null && command -v npm >/dev/null || extra="$extra nodejs npm"
