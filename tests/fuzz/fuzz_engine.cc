@@ -142,7 +142,12 @@ class Run {
     StartEngine();
   }
 
-  ~Run() { StopEngine(); }
+  ~Run() {
+    for (auto& d : devs_) {
+      if (d.session != nullptr) d.session->Disconnect();
+    }
+    StopEngine();
+  }
 
   void Go() {
     int steps = 0;
@@ -229,8 +234,10 @@ class Run {
 
   void Crash() {
     StopEngine();
+    // The connections die with the process: the transport adapter reports
+    // each one gone (a closed session ignores the call but is released).
     for (auto& d : devs_) {
-      if (d.session != nullptr) End(d);
+      if (d.session != nullptr) Disconnect(&d);
     }
     StartEngine();
   }
