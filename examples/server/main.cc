@@ -107,6 +107,12 @@ int Run(const ServerFlags& flags) {
   engine_options.rate_limit.count = rate->count;
   engine_options.rate_limit.period_ms = rate->period_s * 1000;
   engine_options.clock = &clock;
+  // Alone on an embedded store with presence in memory, every write passes
+  // through this engine and every wake-up is local: no head polling needed.
+  // With Redis (a cluster) or a shared store, other nodes write too.
+  const bool alone = flags.redis.empty() &&
+                     (flags.store.empty() || flags.store.rfind("sqlite:", 0) == 0);
+  engine_options.head_poll_ms = alone ? 0 : 2'000;
   if (absl::Status s = ValidateName("node id", flags.node_id); !s.ok()) {
     return Fail(kExitConfig, "node id", s);
   }
