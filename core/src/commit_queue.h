@@ -7,25 +7,29 @@
 // load the batch grows by itself, so many sends share one transaction and one
 // fsync.
 //
-// Guarantees: ops are written in submission order; a completion runs exactly
+// Guarantees: ops are written in submission order; a completion runs at most
 // once, on the commit executor, after its op's transaction returned; for one
 // flush, completions run in op order, and all completions of one flush run
-// before any of the next.
+// before any of the next. After Abandon(), nothing more is written: queued
+// ops are dropped unwritten (their completions destroyed, never run), and a
+// flush task still sitting in the executor does nothing when it runs.
 // Thread-safety: Submit from any thread.
 // Blocking: Submit never blocks; WaitIdle blocks until the queue is empty.
+// Lifetime: the store must outlive the queue or its Abandon(), whichever
+//   comes first; the executor must outlive every task posted to it.
 #ifndef COURIER_CORE_SRC_COMMIT_QUEUE_H_
 #define COURIER_CORE_SRC_COMMIT_QUEUE_H_
 
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <memory>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
-#include "courier/sync.h"
-#include "courier/clock.h"
 #include "courier/executor.h"
 #include "courier/message_store.h"
+#include "courier/sync.h"
 
 namespace courier::internal {
 
@@ -35,8 +39,8 @@ class CommitQueue {
   // Runs after each flush's completions, on the commit executor.
   using AfterFlush = absl::AnyInvocable<void()>;
 
-  // REQUIRES: store and executor outlive the queue.
   CommitQueue(MessageStore& store, Executor& executor, std::size_t max_batch);
+  ~CommitQueue();
 
   void Submit(WriteOp op, Done done);
 
@@ -44,31 +48,23 @@ class CommitQueue {
   // the caller must run the executor instead (this would wait forever).
   void WaitIdle();
 
-  void set_after_flush(AfterFlush f) { after_flush_ = std::move(f); }
+  // Stops writing for good; drops what is queued (see above).
+  void Abandon();
+
+  // REQUIRES: called before the first Submit.
+  void set_after_flush(AfterFlush f);
 
   std::uint64_t depth() const;
-  std::uint64_t commits() const { return commits_.load(std::memory_order_relaxed); }
-  std::uint64_t committed_ops() const { return ops_.load(std::memory_order_relaxed); }
-  std::uint64_t latency_us_total() const { return latency_us_.load(std::memory_order_relaxed); }
+  std::uint64_t commits() const;
+  std::uint64_t committed_ops() const;
+  std::uint64_t latency_us_total() const;
 
  private:
-  struct Item {
-    WriteOp op;
-    Done done;
-  };
-  void Flush();
-
-  MessageStore& store_;
-  Executor& executor_;
-  const std::size_t max_batch_;
-  AfterFlush after_flush_;
-  mutable Mutex mu_;
-  std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
-  bool flushing_ ABSL_GUARDED_BY(mu_) = false;
-  CondVar idle_;  // signalled when the queue becomes empty and idle
-  std::atomic<std::uint64_t> commits_{0};
-  std::atomic<std::uint64_t> ops_{0};
-  std::atomic<std::uint64_t> latency_us_{0};
+  struct State;
+  static void Flush(const std::shared_ptr<State>& state);
+  // Shared with the flush tasks, so that a task outliving the queue finds
+  // it abandoned instead of freed memory.
+  std::shared_ptr<State> state_;
 };
 
 }  // namespace courier::internal

@@ -201,6 +201,7 @@ class EngineCore final : public internal::SessionHost,
       auto core = weak.lock();
       if (core == nullptr) return;
       core->delivery_.Post([core, session, r = std::move(r)]() mutable {
+        if (core->stopped_.load(std::memory_order_acquire)) return;
         session->OnAttached(std::move(r), core->PresenceOfContacts(session->user()));
       });
     });
@@ -271,6 +272,9 @@ class EngineCore final : public internal::SessionHost,
   }
 
   void WaitIdle() { queue_.WaitIdle(); }
+  // After Stop: drops unwritten ops, which breaks the reference cycle
+  // core -> queued completion -> session -> core.
+  void Abandon() { queue_.Abandon(); }
 
   EngineStats Stats() const {
     EngineStats s;
@@ -424,6 +428,7 @@ class EngineCore final : public internal::SessionHost,
     }
     if (users.empty()) return;
     delivery_.Post([core = shared_from_this(), users = std::move(users)] {
+      if (core->stopped_.load(std::memory_order_acquire)) return;
       std::vector<UserId> list(users.begin(), users.end());
       auto presence = core->deps_.presence->Lookup(list);
       if (!presence.ok()) return;
@@ -509,10 +514,11 @@ class EngineImpl final : public Engine {
 
   ~EngineImpl() override {
     Shutdown();
-    // Joining the own executors runs what they still hold; the core outlives
-    // them (sessions keep it alive), but its executors must not be used after.
+    // Joining the own executors runs what they still hold; what borrowed
+    // executors still hold finds the engine stopped and does nothing.
     own_delivery_.reset();
     own_commit_.reset();
+    core_->Abandon();
   }
 
   absl::StatusOr<std::shared_ptr<Session>> Connect(const UserId& user, const DeviceId& device,

@@ -673,6 +673,37 @@ TEST_CASE("Engine: a duplicate found by the store gives its rate token back",
   CHECK(alice.All<ErrorFrame>().empty());
 }
 
+// Regression (fuzz_engine leak report): an engine destroyed with writes still
+// queued kept itself alive through queued completion -> session -> engine.
+TEST_CASE("Engine: destroyed with queued writes, it frees its sessions", "[engine][lifecycle]") {
+  auto store = memory::OpenMessageStore();
+  ManualClock clock;
+  auto presence = memory::OpenPresenceStore(clock);
+  auto contacts = MakeOpenPolicy();
+  std::weak_ptr<Session> weak;
+  {
+    ManualExecutor executor;
+    EngineOptions o;
+    o.clock = &clock;
+    o.commit_executor = &executor;
+    o.delivery_executor = &executor;
+    auto engine = Engine::Create(o, Engine::Deps{store.get(), presence.get(), contacts.get(),
+                                                 nullptr});
+    COURIER_REQUIRE_OK(engine);
+    auto session = (*engine)->Connect("bob", "phone", std::nullopt,
+                                      std::make_shared<memory::RecordingTransport>());
+    COURIER_REQUIRE_OK(session);
+    (*session)->Send("c1", "alice", "queued, never written");
+    weak = *session;
+    session->reset();
+    engine->reset();  // the attach and the send are still queued
+    CHECK(executor.pending() >= 1);
+    executor.RunAll();  // what was posted finds the engine stopped
+  }
+  CHECK(weak.expired());
+  CHECK(store->Head("alice").value() == 0);
+}
+
 // Regression (model seed 416): `since` above the stored cursor made the
 // session treat the device's acks as old and never move the cursor.
 TEST_CASE("Engine: acks move the cursor after a hello with since above it",
