@@ -29,7 +29,8 @@ TEST_CASE("RedisPresenceStore: keys expire in Redis without heartbeat", "[redis]
   RedisProbe probe(options.port, options.host);
   auto store = redis::OpenPresenceStore(options, SystemClock());
   COURIER_REQUIRE_OK(store);
-  COURIER_REQUIRE_OK((*store)->Connect("tess", "phone", "n1", SystemClock().NowMs()));
+  const TimeMs connected_at = SystemClock().NowMs();
+  COURIER_REQUIRE_OK((*store)->Connect("tess", "phone", "n1", connected_at));
   const std::string key = options.key_prefix + "online:{tess}";
   CHECK(probe.HGet(key, "phone").has_value());
   // A crashed node: nobody refreshes; Redis drops the key by itself.
@@ -37,6 +38,10 @@ TEST_CASE("RedisPresenceStore: keys expire in Redis without heartbeat", "[redis]
   auto p = (*store)->Lookup({"tess"});
   COURIER_REQUIRE_OK(p);
   CHECK_FALSE(p->front().online);
+  // Friends still learn when tess was last seen (tests/cluster: a SIGKILLed
+  // node's users showed last_seen null once their online key had expired).
+  REQUIRE(p->front().last_seen.has_value());
+  CHECK(*p->front().last_seen >= connected_at);
 }
 
 TEST_CASE("RedisPresenceStore: many users per call go in pipelines", "[redis][pipeline]") {

@@ -114,6 +114,7 @@ const char* const kConnectScript = COURIER_REDIS_LUA_PRELUDE
     "local was = live[ARGV[1]]\n"
     "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. ARGV[3])\n"
     "redis.call('PEXPIRE', KEYS[1], ttl)\n"
+    "raise_last_seen(KEYS[2], now, ARGV[3])\n"
     "local became = 0\n"
     "if count == 0 then became = 1 end\n"
     "if was ~= nil and was ~= ARGV[2] then return {became, was} end\n"
@@ -139,7 +140,10 @@ const char* const kHeartbeatScript = COURIER_REDIS_LUA_PRELUDE
     "    wrote = true\n"
     "  end\n"
     "end\n"
-    "if wrote then redis.call('PEXPIRE', KEYS[1], ttl) end\n"
+    "if wrote then\n"
+    "  redis.call('PEXPIRE', KEYS[1], ttl)\n"
+    "  raise_last_seen(KEYS[2], now, ARGV[2])\n"
+    "end\n"
     "return 0\n";
 
 }  // namespace courier::redis

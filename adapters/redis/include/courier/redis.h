@@ -6,8 +6,11 @@
 //                    ttl_ms after its last write; a device whose refreshed_ms
 //                    + ttl_ms is past (by the store's Clock) counts as gone,
 //                    so a killed node's devices go offline within the TTL.
-//   P last_seen:{U}  decimal ms, written when the last device leaves; never
-//                    moves backwards.
+//   P last_seen:{U}  decimal ms, written when the last device leaves, and
+//                    raised on every connect and heartbeat (reported only
+//                    while offline, so a killed node's users keep the time
+//                    they were last refreshed after their online key
+//                    expires); never moves backwards.
 //   P courier:node:N the pub/sub channel of node N; a message is
 //                    "1|kind|user|device|from_node".
 // The braces make both keys of a user one Redis Cluster hash slot. Connect,
