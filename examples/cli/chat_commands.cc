@@ -140,6 +140,10 @@ absl::Status Listen(Context& ctx, const ListenOptions& options) {
         std::fprintf(stderr, "courier-cli: %s\n", std::string(FrameError(*frame).message()).c_str());
       }
     }
+    if (absl::IsAborted(ended)) {
+      return absl::AbortedError(absl::StrCat(ended.message(), ": another connection took over device ",
+                                             options.device, "; give each listener its own --device"));
+    }
     if (!Retryable(ended) || ++failures > kMaxReconnects) return ended;
     std::fprintf(stderr, "courier-cli: %s; reconnecting\n", std::string(ended.message()).c_str());
     since = *last;  // resume exactly after what was printed
