@@ -2,7 +2,8 @@
 
 Starts Redis, PostgreSQL and three courier-server nodes (cluster_lib), then
 for each case sends N messages one at a time from a sender to a friend and
-times send -> the recipient's `msg` frame (the recipient acks as it goes):
+times send -> the recipient's `msg` frame (the recipient acks as it goes;
+the two cases alternate message by message):
   same-node:  sender and recipient on node A
   cross-node: sender on node A, recipient on node B (woken through Redis)
 Prints p50/p90/p99/max for both. Not a ctest (it measures, it does not judge).
@@ -27,29 +28,44 @@ def percentile(values, p):
     return s[min(len(s) - 1, max(0, int(round(p / 100 * len(s))) - 1))]
 
 
-def measure(cluster, label, sender_node, recipient_node, n, warmup):
+def pair(cluster, label, sender_node, recipient_node):
     src = cluster.new_user(f"src_{label}")
     dst = cluster.new_user(f"dst_{label}")
     cluster.befriend(src, dst)
     s = cluster.connect(src, "d", sender_node)
     r = cluster.connect(dst, "d", recipient_node)
     r.wait_op("synced")
-    lat = []
+    return s, r
+
+
+def one(s, r, label, i):
+    """Sends one message s -> r; the ms until r has it."""
+    body = f"{label} {i}"
+    t0 = time.monotonic()
+    s.message(r.user, body, f"{label}-{i}")
+    t1, m = r.wait_timed(lambda f: f.get("op") == "msg" and f.get("body") == body,
+                         timeout=60, what=body)
+    r.send({"op": "ack", "seq": m["seq"]})
+    s.wait_op("sent", cid=f"{label}-{i}", timeout=60)
+    s.frames.clear()  # receipts and presence: not measured
+    r.frames.clear()
+    return (t1 - t0) * 1000
+
+
+def measure(cluster, n, warmup):
+    """Same-node and cross-node sends alternate, so that both see the same
+    load on the machine."""
+    cases = {"same": pair(cluster, "same", 0, 0), "cross": pair(cluster, "cross", 0, 1)}
+    results = {k: [] for k in cases}
     for i in range(warmup + n):
-        body = f"{label} {i}"
-        t0 = time.monotonic()
-        s.message(dst, body, f"{label}-{i}")
-        t1, m = r.wait_timed(lambda f, b=body: f.get("op") == "msg" and f.get("body") == b,
-                             timeout=60, what=body)
-        r.send({"op": "ack", "seq": m["seq"]})
-        s.wait_op("sent", cid=f"{label}-{i}", timeout=60)
-        s.frames.clear()  # receipts and presence: not measured
-        r.frames.clear()
-        if i >= warmup:
-            lat.append((t1 - t0) * 1000)
-    s.close()
-    r.close()
-    return lat
+        for label, (s, r) in cases.items():
+            ms = one(s, r, label, i)
+            if i >= warmup:
+                results[label].append(ms)
+    for s, r in cases.values():
+        s.close()
+        r.close()
+    return results
 
 
 def main():
@@ -68,9 +84,7 @@ def main():
         return 2
     cluster = cl.Cluster(args.server, nodes=3).start()
     try:
-        results = {}
-        for label, a, b in (("same", 0, 0), ("cross", 0, 1)):
-            results[label] = measure(cluster, label, a, b, args.messages, args.warmup)
+        results = measure(cluster, args.messages, args.warmup)
         print(f"\ndelivery latency, send -> recipient's msg frame, {args.messages} messages "
               f"each, one at a time (ms):")
         print(f"{'case':<12}{'p50':>8}{'p90':>8}{'p99':>8}{'max':>8}{'mean':>8}")
