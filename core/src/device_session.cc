@@ -25,6 +25,16 @@ bool DeviceSession::closed() const {
   return state_ == SessionState::kClosed;
 }
 
+void DeviceSession::SetContacts(std::vector<UserId> contacts) {
+  MutexLock lock(&mu_);
+  contacts_ = std::move(contacts);
+}
+
+std::vector<UserId> DeviceSession::contacts() const {
+  MutexLock lock(&mu_);
+  return contacts_;
+}
+
 std::size_t DeviceSession::InFlightLocked() const {
   const Seq base = std::max(acked_, start_);
   return sent_upto_ > base ? static_cast<std::size_t>(sent_upto_ - base) : 0;

@@ -98,6 +98,9 @@ class DeviceSession final : public Session,
   // shutdown). Returns false if it was already closed.
   bool CloseBy(CloseCode code, std::string_view reason);
   bool closed() const;
+  // The contacts whose presence this device was given after welcome.
+  void SetContacts(std::vector<UserId> contacts);
+  std::vector<UserId> contacts() const;
 
  private:
   // An ack up to `seq` is durable: the window opens; acked events beyond
@@ -125,6 +128,7 @@ class DeviceSession final : public Session,
   bool synced_ ABSL_GUARDED_BY(mu_) = false;
   bool pumping_ ABSL_GUARDED_BY(mu_) = false;
   bool poked_ ABSL_GUARDED_BY(mu_) = false;  // fetch at least once more
+  std::vector<UserId> contacts_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace courier::internal

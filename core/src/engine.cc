@@ -202,7 +202,12 @@ class EngineCore final : public internal::SessionHost,
       if (core == nullptr) return;
       core->delivery_.Post([core, session, r = std::move(r)]() mutable {
         if (core->stopped_.load(std::memory_order_acquire)) return;
-        session->OnAttached(std::move(r), core->PresenceOfContacts(session->user()));
+        std::vector<PresenceFrame> presence = core->PresenceOfContacts(session->user());
+        std::vector<UserId> contacts;
+        contacts.reserve(presence.size());
+        for (const PresenceFrame& p : presence) contacts.push_back(p.user);
+        session->SetContacts(std::move(contacts));
+        session->OnAttached(std::move(r), std::move(presence));
       });
     });
     return std::shared_ptr<Session>(session);
@@ -242,6 +247,7 @@ class EngineCore final : public internal::SessionHost,
       for (const SessionPtr& s : all) list.emplace_back(s->user(), s->device());
       (void)deps_.presence->Heartbeat(options_.node, list, now);
       rate_.Sweep(now);
+      AnnounceExpired(all);
     }
     if (prune) {
       PruneOptions p;
@@ -386,7 +392,10 @@ class EngineCore final : public internal::SessionHost,
     auto presence = deps_.presence->Lookup(*contacts);
     if (!presence.ok()) return frames;
     frames.reserve(presence->size());
-    for (const Presence& p : *presence) frames.push_back(FrameOf(p));
+    for (const Presence& p : *presence) {
+      frames.push_back(FrameOf(p));
+      RememberSeen(p.user, p.online);
+    }
     return frames;
   }
 
@@ -402,6 +411,7 @@ class EngineCore final : public internal::SessionHost,
     auto self = deps_.presence->Lookup(one);
     if (!self.ok() || self->empty()) return;
     const PresenceFrame frame = FrameOf(self->front());
+    RememberSeen(user, frame.online);
     for (const UserId& c : *contacts) {
       for (const SessionPtr& s : Sessions(c)) s->Emit({frame});
     }
@@ -417,6 +427,44 @@ class EngineCore final : public internal::SessionHost,
     for (const NodeId& n : nodes) {
       (void)deps_.presence->Publish(n, Signal{Signal::Kind::kPresence, user, "", options_.node});
     }
+  }
+
+  // Presence that changed without a connect or disconnect anyone saw: a
+  // crashed node's registrations expire in the presence store. Compares the
+  // contacts of local sessions with what they were last told, and tells
+  // them the changes.
+  void AnnounceExpired(const std::vector<SessionPtr>& sessions) {
+    absl::flat_hash_set<UserId> watched;
+    for (const SessionPtr& s : sessions) {
+      for (UserId& c : s->contacts()) watched.insert(std::move(c));
+    }
+    std::vector<UserId> users(watched.begin(), watched.end());
+    std::vector<UserId> changed;
+    if (!users.empty()) {
+      auto presence = deps_.presence->Lookup(users);
+      if (!presence.ok()) return;
+      MutexLock lock(&seen_mu_);
+      for (const Presence& p : *presence) {
+        auto it = seen_online_.find(p.user);
+        if (it != seen_online_.end() && it->second != p.online) changed.push_back(p.user);
+      }
+    }
+    {
+      MutexLock lock(&seen_mu_);
+      for (auto it = seen_online_.begin(); it != seen_online_.end();) {
+        if (watched.contains(it->first)) {
+          ++it;
+        } else {
+          seen_online_.erase(it++);
+        }
+      }
+    }
+    for (const UserId& u : changed) NotifyContacts(u, /*to_other_nodes=*/false);
+  }
+
+  void RememberSeen(const UserId& user, bool online) {
+    MutexLock lock(&seen_mu_);
+    seen_online_[user] = online;
   }
 
   // After each commit: users with new events may have devices on other nodes.
@@ -495,6 +543,9 @@ class EngineCore final : public internal::SessionHost,
   Mutex wake_mu_;
   absl::flat_hash_set<UserId> wake_users_ ABSL_GUARDED_BY(wake_mu_);
   Mutex notify_mu_;
+  Mutex seen_mu_;
+  // What local sessions were last told of each watched user's presence.
+  absl::flat_hash_map<UserId, bool> seen_online_ ABSL_GUARDED_BY(seen_mu_);
   Mutex tick_mu_;
   TimeMs last_poll_ ABSL_GUARDED_BY(tick_mu_) = 0;
   TimeMs last_heartbeat_ ABSL_GUARDED_BY(tick_mu_) = 0;

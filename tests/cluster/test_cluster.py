@@ -227,8 +227,14 @@ def killed_node_checks(cluster, g, h, gina, hal, acked, t_kill, kill_wall_ms):
     # last_seen: the last refresh of hal's registration, before the kill.
     assert frame["last_seen"] is not None
     assert kill_wall_ms - (HEARTBEAT_S + 10) * 1000 <= frame["last_seen"] <= kill_wall_ms + 1000
+    # gina's connection, open on another node all along, is told too: that
+    # node notices the expiry at its next presence heartbeat.
+    deadline = time.monotonic() + HEARTBEAT_S + 30
     g.drain(0.5)
+    while (g.presence.get(hal) or (True, None))[0] and time.monotonic() < deadline:
+        g.drain(0.5)
     cl.log(f"gina's open connection on node A last saw hal as {g.presence.get(hal)}")
+    assert g.presence.get(hal) is not None and g.presence.get(hal)[0] is False
     g.frames = [(t, f) for t, f in g.frames if f.get("op") != "presence"]
 
     # Hal reconnects on another node with the same device: everything above

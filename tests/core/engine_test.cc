@@ -673,6 +673,37 @@ TEST_CASE("Engine: a duplicate found by the store gives its rate token back",
   CHECK(alice.All<ErrorFrame>().empty());
 }
 
+// Regression (tests/cluster: a node killed with SIGKILL): its users'
+// registrations expired in the presence store, but friends connected
+// elsewhere were never told they went offline.
+TEST_CASE("Engine: friends are told when another node's registration expires",
+          "[engine][presence][cluster][regression]") {
+  EngineHarness h(Generous());
+  h.AddUsers({"alice", "hal"});
+  h.Befriend("alice", "hal");
+  // hal is connected on node-2, which then dies: no disconnect, no heartbeat.
+  auto registered = h.presence().Connect("hal", "phone", "node-2", h.clock().NowMs());
+  COURIER_REQUIRE_OK(registered);
+  Device alice = h.Connect("alice", "phone");
+  h.Run();
+  alice.Poll();
+  auto initial = alice.All<PresenceFrame>();
+  REQUIRE(initial.size() == 1);
+  CHECK(initial[0].online);
+  h.engine().Tick();  // nothing changed yet: no frame
+  h.Run();
+  alice.Poll();
+  CHECK(alice.All<PresenceFrame>().size() == 1);
+  h.clock().Advance(31'000);  // beyond the presence TTL (30 s)
+  h.engine().Tick();
+  h.Run();
+  alice.Poll();
+  auto frames = alice.All<PresenceFrame>();
+  REQUIRE(frames.size() == 2);
+  CHECK(frames[1].user == "hal");
+  CHECK_FALSE(frames[1].online);
+}
+
 // Regression (fuzz_engine leak report): an engine destroyed with writes still
 // queued kept itself alive through queued completion -> session -> engine.
 TEST_CASE("Engine: destroyed with queued writes, it frees its sessions", "[engine][lifecycle]") {

@@ -157,7 +157,9 @@ class Engine {
   virtual void Wake(const UserId& user) = 0;
 
   // Periodic work; call about once a second (the example server runs a
-  // timer). Polls heads of connected devices, refreshes presence, prunes.
+  // timer). Polls heads of connected devices, refreshes presence, tells
+  // local devices of presence that changed without a disconnect (another
+  // node's registrations expired), prunes.
   virtual void Tick() = 0;
 
   // Stops accepting, closes every session with kGoingAway, waits for the
