@@ -180,6 +180,9 @@ void DeviceSession::Pump() {
         known_head_ = std::max(known_head_, e.seq);
         frames.push_back(EventFrame{std::move(e)});
         ++sent;
+        // `synced` goes right after the head that welcome gave, before any
+        // later (live) event of the same page.
+        MaybeSyncedLocked(frames);
       }
       const bool store_exhausted = events->size() < limit;
       if (store_exhausted && known_head_ == head_before && known_head_ > sent_upto_) {

@@ -673,6 +673,35 @@ TEST_CASE("Engine: a duplicate found by the store gives its rate token back",
   CHECK(alice.All<ErrorFrame>().empty());
 }
 
+// Regression (tests/protocol test_live_sends_during_a_drain_keep_one_ordered_stream):
+// a page fetched during the drain reached past the head of welcome, and
+// `synced` came after the live event instead of right after the head.
+TEST_CASE("Engine: synced comes right after the head of welcome, before live events",
+          "[engine][flow][regression]") {
+  EngineOptions o = Generous();
+  o.limits.fetch_page = 10;
+  EngineHarness h(o);
+  h.AddUsers({"alice", "bob"});
+  h.Befriend("alice", "bob");
+  Device alice = h.Connect("alice", "phone");
+  h.Run();
+  for (int i = 0; i < 3; ++i) alice.session->Send("a" + std::to_string(i), "bob", "old");
+  h.Run();
+  Device bob = h.Connect("bob", "phone");
+  // Attach commits (head 3), then a live send commits before the drain's
+  // first fetch: the page holds 1..4.
+  h.executor().RunOne(0);
+  alice.session->Send("live", "bob", "new");
+  h.Run();
+  bob.Poll();
+  std::vector<std::string> order;
+  for (const ServerFrame& f : bob.frames) {
+    if (const auto* e = std::get_if<EventFrame>(&f)) order.push_back(std::to_string(e->event.seq));
+    if (const auto* s = std::get_if<SyncedFrame>(&f)) order.push_back("synced@" + std::to_string(s->seq));
+  }
+  CHECK(order == std::vector<std::string>{"1", "2", "3", "synced@3", "4"});
+}
+
 // Regression (tests/cluster: a node killed with SIGKILL): its users'
 // registrations expired in the presence store, but friends connected
 // elsewhere were never told they went offline.
