@@ -8,6 +8,7 @@ packages=(
   libfmt-dev catch2 libbenchmark-dev libboost-dev libsqlite3-dev libpq-dev
   libjwt-dev libsimdjson-dev rapidjson-dev libspdlog-dev libcli11-dev
   redis-server postgresql python3 python3-mockupdb python3-pytest python3-websocket openssl
+  clang-14 libclang-rt-14-dev
 )
 if [ "${COURIER_INSTALL_EXTRA:-}" != "" ]; then
   # shellcheck disable=SC2206
