@@ -36,7 +36,6 @@ class EngineCore final : public internal::SessionHost,
       : options_(options),
         deps_(deps),
         clock_(clock),
-        commit_(commit),
         delivery_(delivery),
         queue_(*deps.store, commit, options.max_batch_ops),
         rate_(options.rate_limit) {
@@ -530,7 +529,6 @@ class EngineCore final : public internal::SessionHost,
   const EngineOptions options_;
   const Engine::Deps deps_;
   Clock& clock_;
-  Executor& commit_;
   Executor& delivery_;
   CommitQueue queue_;
   internal::RateLimiter rate_;
