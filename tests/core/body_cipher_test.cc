@@ -8,7 +8,7 @@ namespace {
 
 using testing::StatusIs;
 
-TEST_CASE("BodyCipher: seals and opens; wrong key, tampering and moved bodies fail",
+TEST_CASE("BodyCipher: seals and opens, wrong key, tampering and moved bodies fail",
           "[cipher]") {
   auto cipher = BodyCipher::Create(std::string(32, 'a'));
   COURIER_REQUIRE_OK(cipher);
@@ -26,7 +26,7 @@ TEST_CASE("BodyCipher: seals and opens; wrong key, tampering and moved bodies fa
   CHECK(cipher->Seal("hello", "ad1") != sealed);  // random nonces
 }
 
-TEST_CASE("BodyCipher: keys must be 32 bytes; secrets at least 32", "[cipher]") {
+TEST_CASE("BodyCipher: keys must be 32 bytes, secrets at least 32", "[cipher]") {
   CHECK_THAT(BodyCipher::Create("short").status(), StatusIs(absl::StatusCode::kInvalidArgument));
   CHECK_THAT(DeriveStorageKey("short").status(), StatusIs(absl::StatusCode::kInvalidArgument));
   auto key = DeriveStorageKey(std::string(40, 's'));
@@ -35,7 +35,7 @@ TEST_CASE("BodyCipher: keys must be 32 bytes; secrets at least 32", "[cipher]") 
   CHECK(*key == DeriveStorageKey(std::string(40, 's')).value());
 }
 
-TEST_CASE("EncryptingStore: the inner store holds only ciphertext; reads give plaintext",
+TEST_CASE("EncryptingStore: the inner store holds only ciphertext, reads give plaintext",
           "[cipher][store]") {
   auto inner_owned = memory::OpenMessageStore();
   MessageStore* inner = inner_owned.get();

@@ -77,7 +77,7 @@ TEST_CASE("Engine: sent is answered only after the store committed", "[engine]")
   CHECK(h.store().Head("bob").value() == 1);
 }
 
-TEST_CASE("Engine: a failed commit answers unavailable and stores nothing; the retry stores once",
+TEST_CASE("Engine: a failed commit answers unavailable and stores nothing, the retry stores once",
           "[engine][faults]") {
   EngineHarness h(Generous());
   h.AddUsers({"alice", "bob"});
@@ -258,7 +258,7 @@ TEST_CASE("Engine: every device of the recipient gets every event", "[engine][de
   CHECK(alice.Events().size() == 5);  // not again
 }
 
-TEST_CASE("Engine: hello with since replays from there; without, from the stored cursor",
+TEST_CASE("Engine: hello with since replays from there, without, from the stored cursor",
           "[engine][reconnect]") {
   EngineHarness h(Generous());
   h.AddUsers({"alice", "bob"});
@@ -291,7 +291,7 @@ TEST_CASE("Engine: hello with since replays from there; without, from the stored
   CHECK(fresh.Events().front().seq == 1);
 }
 
-TEST_CASE("Engine: an ack beyond the head answers bad_seq; backwards acks are ignored",
+TEST_CASE("Engine: an ack beyond the head answers bad_seq, backwards acks are ignored",
           "[engine][errors]") {
   EngineHarness h(Generous());
   h.AddUsers({"alice", "bob"});

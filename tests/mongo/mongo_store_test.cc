@@ -141,7 +141,7 @@ TEST_CASE("MongoMessageStore: several servers keep every inbox gapless and order
   CHECK(total == static_cast<std::size_t>(kServers * kBatches * kPerBatch + kBatches));
 }
 
-TEST_CASE("MongoMessageStore: bad ops fail alone; a reused id is kAlreadyExists", "[mongo]") {
+TEST_CASE("MongoMessageStore: bad ops fail alone, a reused id is kAlreadyExists", "[mongo]") {
   const std::string name = NewDatabaseName();
   struct Drop {
     std::string name;

@@ -181,7 +181,7 @@ TEST_CASE("PostgresMessageStore: a schema newer than the build is kFailedPrecond
              StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
-TEST_CASE("PostgresMessageStore: bad ops fail alone; a reused id is kAlreadyExists",
+TEST_CASE("PostgresMessageStore: bad ops fail alone, a reused id is kAlreadyExists",
           "[postgres]") {
   TestSchema schema;
   auto store = OpenOrDie(schema.Options());
