@@ -8,8 +8,8 @@
 namespace courier::internal {
 
 struct CommitQueue::State {
-  State(MessageStore& s, Executor& e, std::size_t m)
-      : store(s), executor(e), max_batch(m == 0 ? 1 : m) {}
+  State(MessageStore& s, Executor& e, std::size_t m, std::size_t b)
+      : store(s), executor(e), max_batch(m == 0 ? 1 : m), max_batch_bytes(b) {}
 
   struct Item {
     WriteOp op;
@@ -19,6 +19,7 @@ struct CommitQueue::State {
   MessageStore& store;
   Executor& executor;
   const std::size_t max_batch;
+  const std::size_t max_batch_bytes;
   AfterFlush after_flush;
 
   Mutex mu;
@@ -32,8 +33,16 @@ struct CommitQueue::State {
   std::atomic<std::uint64_t> latency_us{0};
 };
 
-CommitQueue::CommitQueue(MessageStore& store, Executor& executor, std::size_t max_batch)
-    : state_(std::make_shared<State>(store, executor, max_batch)) {}
+CommitQueue::CommitQueue(MessageStore& store, Executor& executor, std::size_t max_batch,
+                         std::size_t max_batch_bytes)
+    : state_(std::make_shared<State>(store, executor, max_batch, max_batch_bytes)) {}
+
+namespace {
+std::size_t BodyBytes(const WriteOp& op) {
+  const auto* append = std::get_if<AppendOp>(&op);
+  return append == nullptr ? 0 : append->body.size();
+}
+}  // namespace
 
 CommitQueue::~CommitQueue() { Abandon(); }
 
@@ -64,7 +73,11 @@ void CommitQueue::Flush(const std::shared_ptr<State>& state) {
     }
     const std::size_t n = std::min(state->max_batch, state->queue.size());
     batch.reserve(n);
+    std::size_t bytes = 0;
     for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t b = BodyBytes(state->queue.front().op);
+      if (!batch.empty() && bytes + b > state->max_batch_bytes) break;
+      bytes += b;
       batch.push_back(std::move(state->queue.front()));
       state->queue.pop_front();
     }

@@ -1,7 +1,8 @@
 // commit_queue.h (internal): group commit for every store write.
 //
 // Submit() queues one WriteOp with its completion. A single flush task on the
-// commit executor takes everything queued (up to max_batch ops) into ONE
+// commit executor takes everything queued (up to max_batch ops and
+// max_batch_bytes of message bodies, at least one op) into ONE
 // MessageStore::Write, then runs the completions in submission order. While a
 // flush runs, new ops accumulate and the next flush takes them all: under
 // load the batch grows by itself, so many sends share one transaction and one
@@ -39,7 +40,8 @@ class CommitQueue {
   // Runs after each flush's completions, on the commit executor.
   using AfterFlush = absl::AnyInvocable<void()>;
 
-  CommitQueue(MessageStore& store, Executor& executor, std::size_t max_batch);
+  CommitQueue(MessageStore& store, Executor& executor, std::size_t max_batch,
+              std::size_t max_batch_bytes);
   ~CommitQueue();
 
   void Submit(WriteOp op, Done done);

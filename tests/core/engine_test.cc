@@ -603,6 +603,29 @@ TEST_CASE("Engine: Create refuses missing dependencies and bad options", "[engin
              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+// Regression (tests/abuse test_memory_stays_bounded_with_stuck_readers on an
+// idle machine): a flood of 16 KiB sends went into 2048-op batches, holding
+// ~100 MiB while one was written.
+TEST_CASE("Engine: a batch holds at most max_batch_bytes of bodies, but always one op",
+          "[engine][limits][regression]") {
+  EngineOptions o = Generous();
+  o.max_batch_bytes = 100;
+  EngineHarness h(o);
+  h.AddUsers({"alice", "bob"});
+  h.Befriend("alice", "bob");
+  Device alice = h.Connect("alice", "phone");
+  h.Run();
+  const std::uint64_t commits_before = h.engine().stats().commits;
+  for (int i = 0; i < 6; ++i) alice.session->Send("c" + std::to_string(i), "bob", std::string(40, 'x'));
+  alice.session->Send("big", "bob", std::string(1000, 'y'));  // over the cap alone: still written
+  h.Run();
+  alice.Poll();
+  CHECK(alice.All<SentFrame>().size() == 7);
+  // 40-byte bodies: two per batch, then the big one alone.
+  CHECK(h.engine().stats().commits - commits_before == 4);
+  CHECK(h.store().Head("bob").value() == 7);
+}
+
 // Regression (protocol test test_repeated_cid_is_answered_dup_even_when_rate_limited):
 // the rate limit answered a retry of an already stored cid with rate_limited.
 TEST_CASE("Engine: a repeated cid is answered dup even when rate limited, and costs no token",

@@ -55,6 +55,10 @@ struct EngineOptions {
   // --- performance
   // The most ops one store transaction takes (group commit batch size).
   std::size_t max_batch_ops = 2048;
+  // ... and at most this many bytes of message bodies (at least one op), so
+  // that a flood of large messages holds a bounded amount of memory while a
+  // batch is written.
+  std::size_t max_batch_bytes = 4 * 1024 * 1024;
 
   // --- environment (borrowed; each must outlive the engine; null = default)
   Clock* clock = nullptr;                // default: SystemClock()
