@@ -10,7 +10,7 @@
 //  * a repeated cid answers the first id;
 //  * each status step yields exactly one receipt, delivered before read.
 // A failing schedule prints its seed; replay it with COURIER_MODEL_SEED=<n>.
-// COURIER_MODEL_SEEDS=<n> sets how many schedules run (default 2000 for the
+// COURIER_MODEL_SEEDS=<n> sets how many schedules run (default 10000 for the
 // memory store, a tenth of that for SQLite).
 #include <chrono>
 #include <cstdlib>
@@ -582,12 +582,12 @@ void RunSchedules(const char* name, std::uint64_t default_seeds, MakeStore make)
 }
 
 TEST_CASE("Model: random schedules keep every guarantee (memory store)", "[model]") {
-  RunSchedules("memory", 2000, [](std::uint64_t) { return std::make_unique<MemoryUnderTest>(); });
+  RunSchedules("memory", 10000, [](std::uint64_t) { return std::make_unique<MemoryUnderTest>(); });
 }
 
 #ifdef COURIER_HAVE_SQLITE
 TEST_CASE("Model: random schedules keep every guarantee across SQLite reopen", "[model][sqlite]") {
-  RunSchedules("sqlite", 200,
+  RunSchedules("sqlite", 1000,
                [](std::uint64_t seed) { return std::make_unique<SqliteUnderTest>(seed); });
 }
 #endif
