@@ -2,12 +2,12 @@
 
 #include <array>
 #include <atomic>
+#include <random>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
-#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "commit_queue.h"
@@ -122,9 +122,11 @@ class EngineCore final : public internal::SessionHost,
   }
 
   MessageId NewMessageId() override {
-    thread_local absl::BitGen gen;
-    const std::uint64_t hi = absl::Uniform<std::uint64_t>(gen);
-    const std::uint64_t lo = absl::Uniform<std::uint64_t>(gen);
+    // std's engine rather than absl::BitGen: Debian's Abseil is not built
+    // for TSan, and its shared seed pool reads as a race there.
+    thread_local std::mt19937_64 gen{std::random_device{}()};
+    const std::uint64_t hi = gen();
+    const std::uint64_t lo = gen();
     return absl::StrFormat("%016x%016x", hi, lo);
   }
 

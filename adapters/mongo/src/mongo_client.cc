@@ -6,7 +6,7 @@
 #include <mutex>
 #include <utility>
 
-#include "absl/random/random.h"
+#include <random>
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -451,7 +451,7 @@ absl::Status MongoPool::RunAtomic(const std::function<absl::Status(MongoCall&)>&
     mongoc_client_session_t* session = mongoc_client_start_session(call.client(), nullptr, &err);
     if (session == nullptr) return MongoStatus("start session", err);
     absl::Status last;
-    absl::InsecureBitGen jitter;
+    thread_local std::minstd_rand jitter{std::random_device{}()};
     for (int attempt = 1; attempt <= options_.max_batch_attempts; ++attempt) {
       if (!mongoc_client_session_start_transaction(session, txn_opts_, &err)) {
         last = MongoStatus("start transaction", err);
@@ -479,7 +479,8 @@ absl::Status MongoPool::RunAtomic(const std::function<absl::Status(MongoCall&)>&
       }
       last = s;
       if (!absl::IsAborted(s) && !absl::IsAlreadyExists(s)) break;
-      absl::SleepFor(absl::Milliseconds(absl::Uniform(jitter, 1, 5 * attempt + 1)));
+      absl::SleepFor(absl::Milliseconds(
+          std::uniform_int_distribution<int>(1, 5 * attempt)(jitter)));
     }
     mongoc_client_session_destroy(session);
     if (absl::IsAlreadyExists(last)) return absl::AbortedError(last.message());

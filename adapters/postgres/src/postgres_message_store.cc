@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "absl/random/random.h"
+#include <random>
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -211,8 +211,9 @@ class PostgresMessageStore final : public MessageStore {
       // second run sees the other side's commit: the idempotent path).
       const bool conflict = absl::IsAborted(failure) || absl::IsAlreadyExists(failure);
       if (!conflict || attempt >= options_.max_batch_attempts) break;
-      absl::InsecureBitGen jitter;
-      absl::SleepFor(absl::Milliseconds(absl::Uniform(jitter, 1, 5 * attempt + 1)));
+      thread_local std::minstd_rand jitter{std::random_device{}()};
+      absl::SleepFor(absl::Milliseconds(
+          std::uniform_int_distribution<int>(1, 5 * attempt)(jitter)));
     }
     if (absl::IsAlreadyExists(failure)) failure = absl::AbortedError(failure.message());
     for (std::size_t i : sent) results[i] = failure;

@@ -26,7 +26,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
-#include "absl/random/random.h"
+#include <random>
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -361,7 +361,7 @@ class RedisPresenceStore final : public PresenceStore {
   // --- The I/O thread -----------------------------------------------------
 
   void IoLoop() {
-    absl::BitGen random;
+    std::mt19937_64 random{std::random_device{}()};
     int attempt = 0;
     while (true) {
       {
@@ -396,7 +396,7 @@ class RedisPresenceStore final : public PresenceStore {
             std::lock_guard<std::mutex> command_lock(cmd_mu_);
             MarkDown(connected);
           }
-          const double u = absl::Uniform(random, 0.0, 1.0);
+          const double u = std::uniform_real_distribution<double>(0.0, 1.0)(random);
           if (!Sleep(BackoffDelayMs(options_.backoff, attempt++, u))) break;
           continue;
         }
