@@ -1,5 +1,5 @@
 // The adapter's own building blocks: the connection settings, the migration
-// runner and the one error-mapping helper.
+// runner, the one error-mapping helper and the in-memory row index.
 #include <sqlite3.h>
 
 #include <catch2/catch.hpp>
@@ -7,6 +7,7 @@
 #include <string>
 
 #include "connection.h"
+#include "row_index.h"
 #include "schema.h"
 #include "sqlite_error.h"
 #include "support/status_matchers.h"
@@ -181,6 +182,27 @@ TEST_CASE("SqliteError: result codes map to canonical codes with SQLite's text",
     REQUIRE_THAT(std::string(s.message()),
                  Catch::StartsWith("doing things: ") && Catch::Contains(sqlite3_errstr(c.rc)));
   }
+}
+
+TEST_CASE("RowIndex: keys sharing a hash keep every position", "[sqlite]") {
+  RowIndex index;
+  const RowIndex::Key key = RowIndex::KeyOf("alice", "c1");
+  CHECK(key == RowIndex::KeyOf("alice", "c1"));
+  CHECK(key != RowIndex::KeyOf("alicec", "1"));  // the parts stay apart
+  CHECK(index.Find(key) == nullptr);
+  // Two rows under one key stand for two different keys with one hash.
+  index.Add(key, 7);
+  index.Add(key, 9);
+  REQUIRE(index.Find(key) != nullptr);
+  CHECK(*index.Find(key) == RowIndex::Positions{7, 9});
+  index.Remove(key, 7);
+  CHECK(*index.Find(key) == RowIndex::Positions{9});
+  index.Remove(key, 12345);  // absent: nothing happens
+  index.Remove(RowIndex::KeyOf("bob", "x"), 9);
+  CHECK(*index.Find(key) == RowIndex::Positions{9});
+  index.Remove(key, 9);
+  CHECK(index.Find(key) == nullptr);
+  CHECK(index.size() == 0);
 }
 
 }  // namespace

@@ -102,13 +102,17 @@ TEST_CASE("SqliteStore: the schema version of each store is recorded", "[sqlite]
   auto messages = MustOpenMessages(options);
   auto accounts = MustOpenAccounts(options);
   RawDb raw(options.path);
-  REQUIRE(raw.Int("SELECT version FROM courier_schema WHERE component = 'messages'") == 1);
+  REQUIRE(raw.Int("SELECT version FROM courier_schema WHERE component = 'messages'") == 2);
   REQUIRE(raw.Int("SELECT version FROM courier_schema WHERE component = 'accounts'") == 1);
   REQUIRE(raw.Int("SELECT count(*) FROM courier_schema") == 2);
   // Opening again migrates nothing and keeps the version.
   messages.reset();
   messages = MustOpenMessages(options);
-  REQUIRE(raw.Int("SELECT version FROM courier_schema WHERE component = 'messages'") == 1);
+  REQUIRE(raw.Int("SELECT version FROM courier_schema WHERE component = 'messages'") == 2);
+  // Version 2 keeps one index on the log, (inbox, seq); the (sender, cid) and
+  // (inbox, id) lookups are in memory.
+  REQUIRE(raw.Int("SELECT count(*) FROM sqlite_master WHERE type = 'index' "
+                  "AND tbl_name = 'events'") == 1);
 }
 
 TEST_CASE("SqliteStore: a schema newer than this build is refused", "[sqlite]") {
@@ -189,6 +193,137 @@ TEST_CASE("SqliteStore: a full disk fails the batch with kUnavailable and keeps 
   auto results = store->Write(more);
   COURIER_REQUIRE_OK(results.at(0));
   REQUIRE(std::get<AppendResult>(*results[0]).seq == committed + 1);
+}
+
+TEST_CASE("SqliteStore: a rolled back batch leaves no trace in the in-memory indexes",
+          "[sqlite]") {
+  TempDir dir;
+  SqliteOptions options = SqliteOptions::Durable(dir.File("undo.db"));
+  options.max_size_bytes = 256 * 1024;
+  const std::string body(8 * 1024, 'x');
+  auto store = MustOpenMessages(options);
+  std::size_t committed = 0;
+  std::string failed_cid;
+  for (int i = 0; i < 200 && failed_cid.empty(); ++i) {
+    // Two appends per batch: the first is applied (and indexed) before the
+    // second finds the disk full and the batch rolls back.
+    std::vector<WriteOp> batch = {Message(std::to_string(2 * i), body),
+                                  Message(std::to_string(2 * i + 1), body)};
+    auto results = store->Write(batch);
+    if (results.at(0).ok()) {
+      committed += 2;
+    } else {
+      failed_cid = std::to_string(2 * i);
+    }
+  }
+  REQUIRE_FALSE(failed_cid.empty());
+  {
+    // Another process frees pages: the store can write again.
+    RawDb raw(options.path);
+    raw.Exec("DELETE FROM events WHERE seq <= 10");
+  }
+  // The failed batch's cid and message id are free: a fresh append, not a dup.
+  std::vector<WriteOp> retry = {Message(failed_cid, "small")};
+  auto results = store->Write(retry);
+  COURIER_REQUIRE_OK(results.at(0));
+  const auto& appended = std::get<AppendResult>(*results[0]);
+  REQUIRE_FALSE(appended.duplicate);
+  REQUIRE(appended.seq == committed + 1);
+  // And now it is a dup, from memory and after a reopen.
+  REQUIRE(std::get<AppendResult>(*store->Write(retry).at(0)).duplicate);
+  store.reset();
+  options.max_size_bytes = 0;
+  store = MustOpenMessages(options);
+  auto again = store->Write(retry);
+  REQUIRE(std::get<AppendResult>(*again.at(0)).duplicate);
+  REQUIRE(std::get<AppendResult>(*again[0]).seq == committed + 1);
+}
+
+TEST_CASE("SqliteStore: a version 1 file is migrated with its sends, ids and seqs", "[sqlite]") {
+  TempDir dir;
+  const SqliteOptions options = SqliteOptions::Durable(dir.File("v1.db"));
+  {
+    RawDb raw(options.path);
+    raw.Exec(R"sql(
+PRAGMA journal_mode=WAL;
+CREATE TABLE courier_schema (component TEXT PRIMARY KEY, version INTEGER NOT NULL);
+INSERT INTO courier_schema VALUES ('messages', 1);
+CREATE TABLE inboxes (inbox TEXT PRIMARY KEY, head INTEGER NOT NULL,
+  max_cursor INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE events (inbox TEXT NOT NULL, seq INTEGER NOT NULL, kind INTEGER NOT NULL,
+  id TEXT NOT NULL, peer TEXT NOT NULL, body BLOB, status INTEGER NOT NULL,
+  ts INTEGER NOT NULL, cid BLOB, PRIMARY KEY (inbox, seq));
+CREATE UNIQUE INDEX events_by_sender_cid ON events (peer, cid) WHERE kind = 1;
+CREATE UNIQUE INDEX events_by_message_id ON events (inbox, id) WHERE kind = 1;
+CREATE INDEX events_by_ts ON events (ts);
+CREATE TABLE cursors (inbox TEXT NOT NULL, device TEXT NOT NULL, acked INTEGER NOT NULL,
+  PRIMARY KEY (inbox, device)) WITHOUT ROWID;
+INSERT INTO inboxes VALUES ('bob', 2, 0), ('alice', 1, 0);
+INSERT INTO events VALUES ('bob', 1, 1, 'id-a', 'alice', 'one', 0, 10, X'61');
+INSERT INTO events VALUES ('bob', 2, 1, 'id-b', 'alice', 'two', 1, 20, X'62');
+INSERT INTO events VALUES ('alice', 1, 2, 'id-b', 'bob', NULL, 1, 30, NULL);
+INSERT INTO cursors VALUES ('bob', 'phone', 0);
+)sql");
+  }
+  auto store = MustOpenMessages(options);
+  REQUIRE(*store->Head("bob") == 2);
+  auto events = store->Fetch("bob", 0, 10);
+  COURIER_REQUIRE_OK(events);
+  REQUIRE(events->size() == 2);
+  CHECK(events->at(1).id == "id-b");
+  CHECK(events->at(1).body == "two");
+  // (sender, cid) and (inbox, id) were indexed from the migrated rows.
+  std::vector<WriteOp> dup = {Message("a")};
+  auto results = store->Write(dup);
+  COURIER_REQUIRE_OK(results.at(0));
+  CHECK(std::get<AppendResult>(*results[0]).duplicate);
+  CHECK(std::get<AppendResult>(*results[0]).id == "id-a");
+  CHECK(std::get<AppendResult>(*results[0]).seq == 1);
+  CHECK(*store->Status("bob", "id-b") == MessageStatus::kDelivered);
+  std::vector<WriteOp> read = {ReadOp{"bob", {"id-a"}, 40}};
+  results = store->Write(read);
+  COURIER_REQUIRE_OK(results.at(0));
+  CHECK(std::get<ReadResult>(*results[0]).appended.size() == 2);  // delivered + read
+  CHECK(*store->Status("bob", "id-a") == MessageStatus::kRead);
+  std::vector<WriteOp> next = {Message("c")};
+  results = store->Write(next);
+  COURIER_REQUIRE_OK(results.at(0));
+  CHECK(std::get<AppendResult>(*results[0]).seq == 3);
+  CHECK(*store->Head("alice") == 3);  // the migrated receipt plus two new ones
+}
+
+TEST_CASE("SqliteStore: two stores on one file see each other's sends and ids", "[sqlite]") {
+  TempDir dir;
+  const SqliteOptions options = SqliteOptions::Durable(dir.File("shared.db"));
+  auto first = MustOpenMessages(options);
+  auto second = MustOpenMessages(options);
+  std::vector<WriteOp> send = {Message("x")};
+  auto results = first->Write(send);
+  COURIER_REQUIRE_OK(results.at(0));
+  REQUIRE_FALSE(std::get<AppendResult>(*results[0]).duplicate);
+  // The second store indexes what the first appended before its own batch.
+  results = second->Write(send);
+  COURIER_REQUIRE_OK(results.at(0));
+  CHECK(std::get<AppendResult>(*results[0]).duplicate);
+  CHECK(std::get<AppendResult>(*results[0]).seq == 1);
+  CHECK(*second->Status("bob", "id-x") == MessageStatus::kSent);
+  AppendOp same_id = Message("y");
+  same_id.id = "id-x";
+  std::vector<WriteOp> taken = {same_id};
+  CHECK_THAT(second->Write(taken).at(0).status(), StatusIs(absl::StatusCode::kAlreadyExists));
+  std::vector<WriteOp> read = {ReadOp{"bob", {"id-x"}, 5}};
+  auto read_results = second->Write(read);
+  COURIER_REQUIRE_OK(read_results.at(0));
+  CHECK(*first->Status("bob", "id-x") == MessageStatus::kRead);
+  // Pruned by one store, the message is gone for both: its cid is free again.
+  PruneOptions prune;
+  prune.now = 1'000'000;
+  prune.ttl_ms = 1;
+  COURIER_REQUIRE_OK(first->Prune(prune));
+  CHECK_THAT(second->Status("bob", "id-x").status(), StatusIs(absl::StatusCode::kNotFound));
+  results = second->Write(send);
+  COURIER_REQUIRE_OK(results.at(0));
+  CHECK_FALSE(std::get<AppendResult>(*results[0]).duplicate);
 }
 
 TEST_CASE("SqliteStore: a lock held elsewhere gives kUnavailable after the busy timeout",

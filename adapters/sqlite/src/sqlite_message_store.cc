@@ -4,11 +4,14 @@
 //                                     out (O(1) seq assignment) and the
 //                                     highest cursor of any device (below it
 //                                     every message has its delivered receipt)
-//   events(inbox, seq, kind, id, peer, body, status, ts, cid)
-//                                     the log; a message row also keeps its
-//                                     current status and its sender's cid
-//                                     (Fetch shows events as appended: a
-//                                     message event's status is always kSent)
+//   events(pos, inbox, seq, kind, id, peer, body, status, ts, cid)
+//                                     the log, in append order (pos is an
+//                                     AUTOINCREMENT rowid, never reused) with
+//                                     one on-disk index, (inbox, seq); a
+//                                     message row also keeps its current
+//                                     status and its sender's cid (Fetch shows
+//                                     events as appended: a message event's
+//                                     status is always kSent)
 //   cursors(inbox, device, acked)     one row per known device
 //
 // Every Write() batch runs in one BEGIN IMMEDIATE ... COMMIT on the writer
@@ -25,6 +28,19 @@
 // The cache is dropped whenever it could be stale: after a rolled back batch,
 // and when another connection has committed to the file since our last batch
 // (PRAGMA data_version, read inside the write transaction).
+//
+// The two unique lookups, (sender, cid) for idempotent sends and (inbox,
+// message id) for reads, live in memory (row_index.h), not in on-disk
+// indexes: schema version 1 had those two and one on ts, and each append then
+// dirtied a page of every index for every distinct sender and inbox in the
+// batch. A simulation of W1's store traffic (bench/sqlite_floor.py) measured
+// the cost: 4.2 ms of COMMIT per 100 messages with the three indexes, 1.7 ms
+// without them. The in-memory indexes are loaded from the log when the store
+// opens (one scan of the message rows, about 60 bytes of memory per stored
+// message) and follow other processes' appends: when data_version shows
+// another connection's commit, the rows with pos above the highest one seen
+// are read and indexed before the batch runs. Prune works through the log in
+// pos windows (no ts index to use) and takes deleted rows out of the indexes.
 
 #include <sqlite3.h>
 
@@ -50,6 +66,7 @@
 #include "courier/sqlite.h"
 #include "courier/status.h"
 #include "courier/types.h"
+#include "row_index.h"
 #include "schema.h"
 
 namespace courier::sqlite {
@@ -83,6 +100,28 @@ CREATE TABLE cursors (
   acked INTEGER NOT NULL,
   PRIMARY KEY (inbox, device)
 ) WITHOUT ROWID;
+)sql"},
+    // Version 2: pos (AUTOINCREMENT: never reused, so rows above the highest
+    // pos seen are exactly the new ones) and only the (inbox, seq) index on
+    // disk; (sender, cid) and (inbox, id) are kept in memory (see the top).
+    {2, R"sql(
+CREATE TABLE events_v2 (
+  pos INTEGER PRIMARY KEY AUTOINCREMENT,
+  inbox TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  kind INTEGER NOT NULL,
+  id TEXT NOT NULL,
+  peer TEXT NOT NULL,
+  body BLOB,
+  status INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  cid BLOB,
+  UNIQUE (inbox, seq)
+);
+INSERT INTO events_v2 (inbox, seq, kind, id, peer, body, status, ts, cid)
+  SELECT inbox, seq, kind, id, peer, body, status, ts, cid FROM events ORDER BY rowid;
+DROP TABLE events;
+ALTER TABLE events_v2 RENAME TO events;
 )sql"},
 };
 
@@ -145,6 +184,8 @@ class SqliteMessageStore final : public MessageStore {
     MutexLock lock(&write_mu_);
     absl::Status status = writer_->Begin();
     if (status.ok()) status = RevalidateCache();
+    undo_.clear();
+    const std::int64_t indexed_before = indexed_pos_;
     for (std::size_t i = 0; status.ok() && i < ops.size(); ++i) {
       OpResult result = absl::InternalError("op not applied");
       status = ApplyOp(ops[i], result);
@@ -154,9 +195,14 @@ class SqliteMessageStore final : public MessageStore {
     if (status.ok()) status = writer_->Commit();
     if (!status.ok()) {
       writer_->Rollback();
+      // Take the rolled back rows out of the in-memory indexes, newest first.
+      for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) it->index->Remove(it->key, it->pos);
+      indexed_pos_ = indexed_before;
       DropCache();  // it holds the rolled back batch's heads and cursors
+      undo_.clear();
       return std::vector<absl::StatusOr<WriteResult>>(ops.size(), status);
     }
+    undo_.clear();
     return results;
   }
 
@@ -200,38 +246,44 @@ class SqliteMessageStore final : public MessageStore {
     return row ? static_cast<Seq>(q.Int(0)) : 0;
   }
 
+  // Through the writer: the message id lookup is the writer's in-memory
+  // index. Nothing calls this on a hot path (the engine never does).
   absl::StatusOr<MessageStatus> Status(const UserId& recipient, const MessageId& id) override {
-    MutexLock lock(&read_mu_);
-    COURIER_ASSIGN_OR_RETURN(
-        Query q, reader_->Prepare("SELECT status FROM events "
-                                  "WHERE kind = 1 AND inbox = ?1 AND id = ?2"));
-    q.BindText(1, recipient).BindText(2, id);
-    COURIER_ASSIGN_OR_RETURN(bool row, q.Step());
-    if (!row) return absl::NotFoundError(absl::StrCat("no message ", id, " for ", recipient));
-    return ToStatus(q.Int(0));
+    MutexLock lock(&write_mu_);
+    COURIER_RETURN_IF_ERROR(writer_->Begin());
+    absl::StatusOr<std::optional<StoredMessage>> found = std::nullopt;
+    if (absl::Status s = RevalidateCache(); !s.ok()) found = s;
+    if (found.ok()) found = FindMessage(recipient, id);
+    writer_->Rollback();  // read only; the index keeps what it caught up on
+    if (!found.ok()) {
+      DropCache();
+      return found.status();
+    }
+    if (!found->has_value()) {
+      return absl::NotFoundError(absl::StrCat("no message ", id, " for ", recipient));
+    }
+    return (*found)->status;
   }
 
-  // Deletes in chunks of kPruneChunk rows, one transaction each, so that a
-  // large first prune never holds up sends for long.
+  // Goes through the log in windows of kPruneWindow positions, one
+  // transaction each, so that a large first prune never holds up sends for
+  // long (there is no ts index: a window is a range of the rowid).
   absl::StatusOr<std::size_t> Prune(const PruneOptions& options) override {
+    std::int64_t first = 0;
+    std::int64_t last = 0;
+    {
+      MutexLock lock(&write_mu_);
+      COURIER_ASSIGN_OR_RETURN(
+          Query q, writer_->Prepare("SELECT IFNULL(MIN(pos), 1), IFNULL(MAX(pos), 0) FROM events"));
+      COURIER_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) return absl::InternalError("MIN/MAX returned no row");
+      first = q.Int(0);
+      last = q.Int(1);
+    }
     std::size_t removed = 0;
-    // TTL: whatever the state. With no device MIN() is NULL, so nothing in
-    // such an inbox counts as acked.
-    const std::pair<absl::string_view, TimeMs> passes[] = {
-        {"DELETE FROM events WHERE rowid IN (SELECT rowid FROM events "
-         "WHERE ts < ?1 LIMIT ?2)",
-         Before(options.now, options.ttl_ms)},
-        {"DELETE FROM events WHERE rowid IN (SELECT rowid FROM events "
-         "WHERE ts < ?1 AND seq <= (SELECT MIN(acked) FROM cursors "
-         "WHERE cursors.inbox = events.inbox) LIMIT ?2)",
-         Before(options.now, options.acked_retention_ms)},
-    };
-    for (const auto& [sql, cutoff] : passes) {
-      while (true) {
-        COURIER_ASSIGN_OR_RETURN(std::size_t n, PruneChunk(sql, cutoff));
-        removed += n;
-        if (n < kPruneChunk) break;
-      }
+    for (std::int64_t lo = first; lo <= last; lo += kPruneWindow) {
+      COURIER_ASSIGN_OR_RETURN(std::size_t n, PruneWindow(options, lo, lo + kPruneWindow));
+      removed += n;
     }
     return removed;
   }
@@ -245,21 +297,46 @@ class SqliteMessageStore final : public MessageStore {
   }
 
  private:
-  static constexpr std::size_t kPruneChunk = 5'000;
+  static constexpr std::int64_t kPruneWindow = 5'000;
 
-  // One transaction of a prune pass: deletes up to kPruneChunk rows.
-  absl::StatusOr<std::size_t> PruneChunk(absl::string_view sql, TimeMs cutoff) {
+  // One transaction of Prune: deletes the prunable events with pos in
+  // [lo, hi): older than the TTL whatever their state, or older than the
+  // acked retention and acked by every known device of their inbox (with no
+  // device MIN() is NULL, so nothing in such an inbox counts as acked).
+  absl::StatusOr<std::size_t> PruneWindow(const PruneOptions& options, std::int64_t lo,
+                                          std::int64_t hi) {
     MutexLock lock(&write_mu_);
     COURIER_RETURN_IF_ERROR(writer_->Begin());
+    struct Deleted {
+      std::int64_t pos;
+      bool message;
+      RowIndex::Key send_key;
+      RowIndex::Key id_key;
+    };
+    std::vector<Deleted> deleted;
     absl::Status status;
-    std::size_t n = 0;
     {
-      auto q = writer_->Prepare(sql);
+      auto q = writer_->Prepare(
+          "DELETE FROM events WHERE pos >= ?1 AND pos < ?2 AND (ts < ?3 OR (ts < ?4 AND "
+          "seq <= (SELECT MIN(acked) FROM cursors WHERE cursors.inbox = events.inbox))) "
+          "RETURNING pos, kind, inbox, peer, id, cid");
       status = q.status();
       if (status.ok()) {
-        q->Bind(1, cutoff).Bind(2, static_cast<std::int64_t>(kPruneChunk));
-        status = q->Run();
-        n = static_cast<std::size_t>(sqlite3_changes64(writer_->handle()));
+        q->Bind(1, lo).Bind(2, hi).Bind(3, Before(options.now, options.ttl_ms))
+            .Bind(4, Before(options.now, options.acked_retention_ms));
+        while (status.ok()) {
+          absl::StatusOr<bool> row = q->Step();
+          status = row.status();
+          if (!status.ok() || !*row) break;
+          if (q->Int(1) != kMessageKind) {
+            deleted.push_back({q->Int(0), false, 0, 0});
+            continue;
+          }
+          const std::string inbox = q->Text(2);
+          const std::string peer = q->Text(3);
+          deleted.push_back({q->Int(0), true, RowIndex::KeyOf(peer, q->Text(5)),
+                             RowIndex::KeyOf(inbox, q->Text(4))});
+        }
       }
     }
     if (status.ok()) status = writer_->Commit();
@@ -267,7 +344,12 @@ class SqliteMessageStore final : public MessageStore {
       writer_->Rollback();
       return status;
     }
-    return n;
+    for (const Deleted& d : deleted) {
+      if (!d.message) continue;
+      sends_.Remove(d.send_key, d.pos);
+      ids_.Remove(d.id_key, d.pos);
+    }
+    return deleted.size();
   }
 
   // The cached state of one inbox row; `stored` is false while the row does
@@ -304,13 +386,77 @@ class SqliteMessageStore final : public MessageStore {
     COURIER_ASSIGN_OR_RETURN(bool row, q.Step());
     if (!row) return absl::InternalError("PRAGMA data_version returned no row");
     const std::int64_t version = q.Int(0);
-    if (version != data_version_ || inboxes_.size() + cursors_.size() > kMaxCachedRows) {
+    if (version != data_version_) {
       DropCache();
+      // Another connection committed: index the messages it appended.
+      COURIER_RETURN_IF_ERROR(IndexNewRows());
       data_version_ = version;
+    } else if (inboxes_.size() + cursors_.size() > kMaxCachedRows) {
+      DropCache();
     }
     dirty_inboxes_.clear();
     dirty_cursors_.clear();
     return absl::OkStatus();
+  }
+
+ public:
+  // Adds the message rows with pos above indexed_pos_ to the in-memory
+  // indexes: all of them when the store opens, then whatever other
+  // connections appended.
+  absl::Status IndexNewRows() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    COURIER_ASSIGN_OR_RETURN(
+        Query q, writer_->Prepare("SELECT pos, kind, inbox, peer, id, cid FROM events "
+                                  "WHERE pos > ?1 ORDER BY pos"));
+    q.Bind(1, indexed_pos_);
+    while (true) {
+      COURIER_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) break;
+      const std::int64_t pos = q.Int(0);
+      indexed_pos_ = std::max(indexed_pos_, pos);
+      if (q.Int(1) != kMessageKind) continue;
+      const std::string inbox = q.Text(2);
+      const std::string peer = q.Text(3);
+      sends_.Add(RowIndex::KeyOf(peer, q.Text(5)), pos);
+      ids_.Add(RowIndex::KeyOf(inbox, q.Text(4)), pos);
+    }
+    return absl::OkStatus();
+  }
+  Mutex& write_mu() ABSL_LOCK_RETURNED(write_mu_) { return write_mu_; }
+
+ private:
+  // A message found through the in-memory indexes, read back from its row.
+  struct StoredMessage {
+    std::int64_t pos = 0;
+    Seq seq = 0;
+    MessageId id;
+    UserId sender;
+    MessageStatus status = MessageStatus::kSent;
+    TimeMs ts = 0;
+  };
+
+  // The message in `inbox` with message id `id`, if any.
+  absl::StatusOr<std::optional<StoredMessage>> FindMessage(const UserId& inbox,
+                                                           const MessageId& id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    const RowIndex::Positions* candidates = ids_.Find(RowIndex::KeyOf(inbox, id));
+    if (candidates == nullptr) return std::nullopt;
+    for (std::int64_t pos : *candidates) {
+      COURIER_ASSIGN_OR_RETURN(
+          Query q, writer_->Prepare("SELECT seq, peer, status, ts FROM events "
+                                    "WHERE pos = ?1 AND kind = 1 AND inbox = ?2 AND id = ?3"));
+      q.Bind(1, pos).BindText(2, inbox).BindText(3, id);
+      COURIER_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) continue;  // another key with the same hash, or a pruned row
+      StoredMessage m;
+      m.pos = pos;
+      m.seq = static_cast<Seq>(q.Int(0));
+      m.id = id;
+      m.sender = q.Text(1);
+      COURIER_ASSIGN_OR_RETURN(m.status, ToStatus(q.Int(2)));
+      m.ts = q.Int(3);
+      return std::optional<StoredMessage>(std::move(m));
+    }
+    return std::nullopt;
   }
 
   // Writes every inbox and cursor row the batch changed, once each.
@@ -355,16 +501,14 @@ class SqliteMessageStore final : public MessageStore {
   }
 
   // Appends an event to `inbox`, giving it seq = head + 1. With `cid` (a
-  // message), the insert is skipped when it would break a unique index (the
-  // sender's cid or the inbox's message id already taken): returns nullopt
-  // then, and nothing is written.
-  absl::StatusOr<std::optional<Event>> AppendEvent(const UserId& inbox, Event e,
-                                                   const std::string* cid)
+  // message, whose sender is e.peer), also indexes it by (sender, cid) and
+  // (inbox, id); the caller has checked that both are free.
+  absl::StatusOr<Event> AppendEvent(const UserId& inbox, Event e, const std::string* cid)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     COURIER_ASSIGN_OR_RETURN(InboxRow * row, ReadInbox(inbox));
     e.seq = row->head + 1;
     COURIER_ASSIGN_OR_RETURN(
-        Query q, writer_->Prepare("INSERT OR IGNORE INTO events "
+        Query q, writer_->Prepare("INSERT INTO events "
                                   "(inbox, seq, kind, id, peer, body, status, ts, cid) "
                                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
     q.BindText(1, inbox)
@@ -377,14 +521,19 @@ class SqliteMessageStore final : public MessageStore {
         .Bind(8, e.ts);
     if (cid != nullptr) q.BindBlob(9, *cid);
     COURIER_RETURN_IF_ERROR(q.Run());
-    if (sqlite3_changes64(writer_->handle()) != 1) {
-      if (cid != nullptr) return std::nullopt;
-      // A receipt has no unique key but (inbox, seq): the cached head is wrong.
-      return absl::InternalError(absl::StrCat("seq ", e.seq, " of ", inbox, " is taken"));
+    const std::int64_t pos = sqlite3_last_insert_rowid(writer_->handle());
+    indexed_pos_ = std::max(indexed_pos_, pos);
+    if (cid != nullptr) {
+      const RowIndex::Key send_key = RowIndex::KeyOf(e.peer, *cid);
+      const RowIndex::Key id_key = RowIndex::KeyOf(inbox, e.id);
+      sends_.Add(send_key, pos);
+      undo_.push_back({&sends_, send_key, pos});
+      ids_.Add(id_key, pos);
+      undo_.push_back({&ids_, id_key, pos});
     }
     row->head = e.seq;
     dirty_inboxes_.insert(inbox);
-    return std::optional<Event>(std::move(e));
+    return e;
   }
 
   // Appends the receipt "`by` moved message `id` to `status`" to `sender`'s inbox.
@@ -397,15 +546,15 @@ class SqliteMessageStore final : public MessageStore {
     e.peer = by;
     e.status = status;
     e.ts = ts;
-    COURIER_ASSIGN_OR_RETURN(std::optional<Event> stored, AppendEvent(sender, std::move(e), nullptr));
-    return Appended{sender, *std::move(stored)};
+    COURIER_ASSIGN_OR_RETURN(e, AppendEvent(sender, std::move(e), nullptr));
+    return Appended{sender, std::move(e)};
   }
 
-  absl::Status SetMessageStatus(const UserId& inbox, Seq seq, MessageStatus status)
+  absl::Status SetMessageStatus(std::int64_t pos, MessageStatus status)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-    COURIER_ASSIGN_OR_RETURN(
-        Query q, writer_->Prepare("UPDATE events SET status = ?3 WHERE inbox = ?1 AND seq = ?2"));
-    q.BindText(1, inbox).Bind(2, static_cast<std::int64_t>(seq)).Bind(3, StatusValue(status));
+    COURIER_ASSIGN_OR_RETURN(Query q,
+                             writer_->Prepare("UPDATE events SET status = ?2 WHERE pos = ?1"));
+    q.Bind(1, pos).Bind(2, StatusValue(status));
     return q.Run();
   }
 
@@ -420,18 +569,23 @@ class SqliteMessageStore final : public MessageStore {
   absl::StatusOr<std::optional<AppendResult>> FindSend(const UserId& sender,
                                                        const std::string& cid)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-    COURIER_ASSIGN_OR_RETURN(
-        Query q, writer_->Prepare("SELECT seq, id, ts FROM events "
-                                  "WHERE kind = 1 AND peer = ?1 AND cid = ?2"));
-    q.BindText(1, sender).BindBlob(2, cid);
-    COURIER_ASSIGN_OR_RETURN(bool row, q.Step());
-    if (!row) return std::nullopt;
-    AppendResult dup;
-    dup.seq = static_cast<Seq>(q.Int(0));
-    dup.id = q.Text(1);
-    dup.ts = q.Int(2);
-    dup.duplicate = true;
-    return std::optional<AppendResult>(std::move(dup));
+    const RowIndex::Positions* candidates = sends_.Find(RowIndex::KeyOf(sender, cid));
+    if (candidates == nullptr) return std::nullopt;
+    for (std::int64_t pos : *candidates) {
+      COURIER_ASSIGN_OR_RETURN(
+          Query q, writer_->Prepare("SELECT seq, id, ts FROM events "
+                                    "WHERE pos = ?1 AND kind = 1 AND peer = ?2 AND cid = ?3"));
+      q.Bind(1, pos).BindText(2, sender).BindBlob(3, cid);
+      COURIER_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) continue;  // another key with the same hash, or a pruned row
+      AppendResult dup;
+      dup.seq = static_cast<Seq>(q.Int(0));
+      dup.id = q.Text(1);
+      dup.ts = q.Int(2);
+      dup.duplicate = true;
+      return std::optional<AppendResult>(std::move(dup));
+    }
+    return std::nullopt;
   }
 
   // Each Apply returns the batch's fate (a backend error aborts it) and sets
@@ -450,18 +604,23 @@ class SqliteMessageStore final : public MessageStore {
                                                     " bytes is over SQLite's limit"));
       return absl::OkStatus();
     }
+    COURIER_ASSIGN_OR_RETURN(std::optional<AppendResult> dup, FindSend(op.sender, op.cid));
+    if (dup.has_value()) {
+      out = *std::move(dup);
+      return absl::OkStatus();
+    }
     COURIER_ASSIGN_OR_RETURN(InboxRow * inbox, ReadInbox(op.recipient));
     const Seq undelivered = inbox->head - inbox->max_cursor;
     if (undelivered >= op.max_undelivered) {
-      // A repeated send is answered even when the queue is full.
-      COURIER_ASSIGN_OR_RETURN(std::optional<AppendResult> dup, FindSend(op.sender, op.cid));
-      if (dup.has_value()) {
-        out = *std::move(dup);
-      } else {
-        out = absl::ResourceExhaustedError(
-            absl::StrCat("queue_full: ", op.recipient, " has ", undelivered,
-                         " undelivered events (limit ", op.max_undelivered, ")"));
-      }
+      out = absl::ResourceExhaustedError(
+          absl::StrCat("queue_full: ", op.recipient, " has ", undelivered,
+                       " undelivered events (limit ", op.max_undelivered, ")"));
+      return absl::OkStatus();
+    }
+    COURIER_ASSIGN_OR_RETURN(std::optional<StoredMessage> taken, FindMessage(op.recipient, op.id));
+    if (taken.has_value()) {
+      out = absl::AlreadyExistsError(
+          absl::StrCat("message id ", op.id, " already used in the inbox of ", op.recipient));
       return absl::OkStatus();
     }
     Event e;
@@ -471,35 +630,13 @@ class SqliteMessageStore final : public MessageStore {
     e.body = op.body;
     e.status = MessageStatus::kSent;
     e.ts = op.ts;
-    // One INSERT OR IGNORE: the unique indexes on (sender, cid) and (inbox,
-    // id) turn a repeat into "nothing written"; only then is the cause read.
-    COURIER_ASSIGN_OR_RETURN(std::optional<Event> stored,
-                             AppendEvent(op.recipient, std::move(e), &op.cid));
-    if (!stored.has_value()) {
-      COURIER_ASSIGN_OR_RETURN(std::optional<AppendResult> dup, FindSend(op.sender, op.cid));
-      if (dup.has_value()) {
-        out = *std::move(dup);
-        return absl::OkStatus();
-      }
-      COURIER_ASSIGN_OR_RETURN(
-          Query q,
-          writer_->Prepare("SELECT 1 FROM events WHERE kind = 1 AND inbox = ?1 AND id = ?2"));
-      q.BindText(1, op.recipient).BindText(2, op.id);
-      COURIER_ASSIGN_OR_RETURN(bool taken, q.Step());
-      if (!taken) {
-        return absl::InternalError(absl::StrCat("appending to ", op.recipient,
-                                                ": seq taken (the cached head is wrong)"));
-      }
-      out = absl::AlreadyExistsError(
-          absl::StrCat("message id ", op.id, " already used in the inbox of ", op.recipient));
-      return absl::OkStatus();
-    }
+    COURIER_ASSIGN_OR_RETURN(e, AppendEvent(op.recipient, std::move(e), &op.cid));
     AppendResult result;
     result.id = op.id;
-    result.seq = stored->seq;
+    result.seq = e.seq;
     result.ts = op.ts;
     result.duplicate = false;
-    result.appended.push_back(Appended{op.recipient, *std::move(stored)});
+    result.appended.push_back(Appended{op.recipient, std::move(e)});
     out = std::move(result);
     return absl::OkStatus();
   }
@@ -599,22 +736,12 @@ class SqliteMessageStore final : public MessageStore {
     }
     ReadResult result;
     for (const MessageId& id : op.ids) {
-      Seq seq = 0;
-      UserId sender;
-      MessageStatus status = MessageStatus::kSent;
-      {
-        COURIER_ASSIGN_OR_RETURN(
-            Query q, writer_->Prepare("SELECT seq, peer, status FROM events "
-                                      "WHERE kind = 1 AND inbox = ?1 AND id = ?2"));
-        q.BindText(1, op.user).BindText(2, id);
-        COURIER_ASSIGN_OR_RETURN(bool row, q.Step());
-        if (!row) continue;  // unknown, or not addressed to op.user
-        seq = static_cast<Seq>(q.Int(0));
-        sender = q.Text(1);
-        COURIER_ASSIGN_OR_RETURN(status, ToStatus(q.Int(2)));
-      }
+      COURIER_ASSIGN_OR_RETURN(std::optional<StoredMessage> found, FindMessage(op.user, id));
+      if (!found.has_value()) continue;  // unknown, or not addressed to op.user
+      const UserId sender = found->sender;
+      const MessageStatus status = found->status;
       if (status == MessageStatus::kRead) continue;
-      COURIER_RETURN_IF_ERROR(SetMessageStatus(op.user, seq, MessageStatus::kRead));
+      COURIER_RETURN_IF_ERROR(SetMessageStatus(found->pos, MessageStatus::kRead));
       if (status == MessageStatus::kSent) {
         COURIER_ASSIGN_OR_RETURN(
             Appended delivered,
@@ -639,6 +766,18 @@ class SqliteMessageStore final : public MessageStore {
   absl::flat_hash_set<UserId> dirty_inboxes_ ABSL_GUARDED_BY(write_mu_);
   absl::flat_hash_set<CursorKey> dirty_cursors_ ABSL_GUARDED_BY(write_mu_);
   std::int64_t data_version_ ABSL_GUARDED_BY(write_mu_) = -1;
+  // The in-memory unique indexes (row_index.h): (sender, cid) and (inbox,
+  // message id) to pos. indexed_pos_ is the highest pos they have seen.
+  RowIndex sends_ ABSL_GUARDED_BY(write_mu_);
+  RowIndex ids_ ABSL_GUARDED_BY(write_mu_);
+  std::int64_t indexed_pos_ ABSL_GUARDED_BY(write_mu_) = 0;
+  // What the current batch added to them, taken out again if it rolls back.
+  struct Undo {
+    RowIndex* index;
+    RowIndex::Key key;
+    std::int64_t pos;
+  };
+  std::vector<Undo> undo_ ABSL_GUARDED_BY(write_mu_);
   Mutex read_mu_;
   const std::unique_ptr<Connection> reader_ ABSL_PT_GUARDED_BY(read_mu_);
 };
@@ -650,8 +789,12 @@ absl::StatusOr<std::unique_ptr<MessageStore>> OpenMessageStore(const SqliteOptio
   COURIER_RETURN_IF_ERROR(Migrate(*writer, "messages", kMessageMigrations));
   COURIER_ASSIGN_OR_RETURN(std::unique_ptr<Connection> reader,
                            Connection::Open(options, /*read_only=*/true));
-  return std::unique_ptr<MessageStore>(
-      std::make_unique<SqliteMessageStore>(std::move(writer), std::move(reader)));
+  auto store = std::make_unique<SqliteMessageStore>(std::move(writer), std::move(reader));
+  {
+    MutexLock lock(&store->write_mu());
+    COURIER_RETURN_IF_ERROR(store->IndexNewRows());
+  }
+  return std::unique_ptr<MessageStore>(std::move(store));
 }
 
 }  // namespace courier::sqlite
