@@ -109,7 +109,14 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
     std::string_view path = target.substr(0, target.find('?'));
     if (beast::websocket::is_upgrade(req)) {
       if (path == "/v1/ws") {
-        std::make_shared<WebSocketSession<Stream>>(ctx_, std::move(stream_))->Run(std::move(req));
+        if constexpr (kTls) {
+          std::make_shared<WebSocketSession<Stream>>(ctx_, std::move(stream_))->Run(std::move(req));
+        } else {
+          // The WebSocket runs on the bare socket: tcp_stream's timers and
+          // state (≈ 500 bytes) would sit unused for the connection's life.
+          std::make_shared<WebSocketSession<net::ip::tcp::socket>>(ctx_, stream_.release_socket())
+              ->Run(std::move(req));
+        }
         return;
       }
       keep_alive_ = false;

@@ -5,10 +5,18 @@
 // the connection only through its Transport (outbox.h), which posts.
 //
 // Async operations in flight at most: one read, one write (the queue head),
-// one close, one deadline timer (hello, then idle) and one guard timer
-// (drops TCP when the opening or closing handshake stalls). The session is kept
+// one close and one timer wait (the guard that drops TCP when the opening or
+// closing handshake stalls, or the deadline: hello, then idle). The session is kept
 // alive by its pending handlers (shared_from_this); when the last one
 // finishes it is destroyed, and Session::Disconnect() has been called.
+//
+// Memory: an idle connection holds no heap buffer of its own (the write
+//   queue is given back whenever it empties, the read buffer after each
+//   frame unless a big frame made it big); what stays is Beast's stream
+//   state (2.5 KB, of which 1.5 KB is its fixed frame buffer), the socket,
+//   one pending read (128-byte buffer) and one pending timer wait. Stream is
+//   the WebSocket's next layer: a bare tcp::socket for plain connections
+//   (not tcp_stream: its timers are unused here), ssl_stream for TLS.
 //
 // Thread-safety: PostFrames / PostClose from any thread; everything else on
 //   the strand.
@@ -17,10 +25,11 @@
 #define COURIER_ADAPTERS_WEBSOCKET_SRC_WEBSOCKET_SESSION_H_
 
 #include <chrono>
-#include <deque>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -28,6 +37,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
@@ -36,6 +46,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "courier/websocket/frame_codec.h"
+#include "frame_queue.h"
 #include "outbox.h"
 #include "server_context.h"
 
@@ -56,12 +67,10 @@ class WebSocketSession final : public Outbox,
  public:
   using Clock = std::chrono::steady_clock;
 
+  static constexpr bool kPlain = std::is_same_v<Stream, net::ip::tcp::socket>;
+
   WebSocketSession(ServerContext& ctx, Stream&& stream)
-      : ctx_(ctx),
-        ws_(std::move(stream)),
-        strand_(ws_.get_executor()),
-        deadline_timer_(strand_),
-        guard_timer_(strand_) {
+      : ctx_(ctx), ws_(std::move(stream)), strand_(ws_.get_executor()), timer_(strand_) {
     ctx_.counters.websockets_open.fetch_add(1, std::memory_order_relaxed);
     ctx_.counters.websockets_total.fetch_add(1, std::memory_order_relaxed);
   }
@@ -74,7 +83,7 @@ class WebSocketSession final : public Outbox,
   // Completes the upgrade of `request` and starts reading.
   void Run(beast::http::request<beast::http::string_body> request) {
     namespace ws = beast::websocket;
-    beast::get_lowest_layer(ws_).expires_never();
+    if constexpr (!kPlain) beast::get_lowest_layer(ws_).expires_never();
     // Beast's own websocket timeouts stay off: in Boost 1.74 a timeout that
     // fires while a read waits behind a close trips an assertion (beast
     // issue 2264). Our timers bound the handshake, the close and idleness.
@@ -111,7 +120,7 @@ class WebSocketSession final : public Outbox,
   enum class Phase { kAccepting, kHello, kOpen };
 
   void OnAccept(beast::error_code ec) {
-    guard_timer_.cancel();
+    CancelTimer();
     if (ec) {
       Finish();
       return;
@@ -124,8 +133,14 @@ class WebSocketSession final : public Outbox,
 
   // --- reading
 
+  // A message's first read appends at most kFirstReadChunk bytes, so that an
+  // idle connection's pending read holds a small buffer, not Beast's
+  // default 1.5 KB; the rest of a longer message is read in big chunks.
+  // (Beast reads the socket into its own frame buffer and copies the
+  // payload out: a frame over 128 bytes costs one more read completion,
+  // usually without another system call.)
   void DoRead() {
-    ws_.async_read_some(buffer_, kReadChunk,
+    ws_.async_read_some(buffer_, buffer_.size() == 0 ? kFirstReadChunk : kReadChunk,
                         beast::bind_front_handler(&WebSocketSession::OnRead,
                                                   this->shared_from_this()));
   }
@@ -159,6 +174,10 @@ class WebSocketSession final : public Outbox,
       }
     }
     buffer_.consume(buffer_.size());
+    // A small buffer (the usual frame) is given back, so that an idle
+    // connection holds none; a big one is kept for the next big frame
+    // (freeing and re-allocating 16-64 KiB per frame fragments the heap).
+    if (buffer_.capacity() <= kKeepReadBufferOver) buffer_.shrink_to_fit();  // empty: frees it
     // Once closing, Beast's close operation reads (and drops) the frames
     // until the peer's close frame; a read started now would collide with it.
     if (!closing_) DoRead();
@@ -234,12 +253,14 @@ class WebSocketSession final : public Outbox,
       if (auto it = send_started_.find(frame.answers_cid); it != send_started_.end()) {
         ctx_.counters.send_latency.Observe(Clock::now() - it->second);
         send_started_.erase(it);
+        // An erased table keeps its slots: give them back when none is left.
+        if (send_started_.empty()) decltype(send_started_)().swap(send_started_);
       }
     }
     queued_bytes_ += frame.json.size();
     queue_.push_back(std::move(frame.json));
     if (queued_bytes_ > ctx_.options.max_queue_bytes ||
-        queue_.size() > ctx_.options.max_queue_frames) {
+        queue_.size() + (writing_ ? 1u : 0u) > ctx_.options.max_queue_frames) {
       ctx_.counters.slow_closes.fetch_add(1, std::memory_order_relaxed);
       BeginClose(1008, "send queue over its limit: the client does not read", /*drain=*/false);
       return;
@@ -249,13 +270,17 @@ class WebSocketSession final : public Outbox,
 
   void DoWrite() {
     writing_ = true;
+    // The frame in flight leaves the queue: its bytes must not move while
+    // the queue grows (a short string lives inside its std::string).
+    in_flight_ = std::move(queue_.front());
+    queue_.pop_front();
     // More frames behind this one: hold the bytes in the kernel until the
     // queue is empty, so that a burst (a drain page) leaves in a few TCP
     // segments instead of one per frame. Uncorked as soon as the queue
     // empties, so a lone frame is never delayed.
-    if (queue_.size() > 1) Cork(true);
+    if (!queue_.empty()) Cork(true);
     ws_.text(true);
-    ws_.async_write(net::buffer(queue_.front()),
+    ws_.async_write(net::buffer(in_flight_),
                     beast::bind_front_handler(&WebSocketSession::OnWrite, this->shared_from_this()));
   }
 
@@ -267,8 +292,8 @@ class WebSocketSession final : public Outbox,
     }
     ctx_.counters.frames_out.fetch_add(1, std::memory_order_relaxed);
     ctx_.counters.bytes_out.fetch_add(bytes, std::memory_order_relaxed);
-    queued_bytes_ -= queue_.front().size();
-    queue_.pop_front();
+    queued_bytes_ -= in_flight_.size();
+    std::string().swap(in_flight_);
     if (!queue_.empty()) {
       DoWrite();
       return;
@@ -283,8 +308,7 @@ class WebSocketSession final : public Outbox,
     if (corked_ == on) return;
     corked_ = on;
     const int value = on ? 1 : 0;
-    ::setsockopt(beast::get_lowest_layer(ws_).socket().native_handle(), IPPROTO_TCP, TCP_CORK,
-                 &value, sizeof value);
+    ::setsockopt(Socket().native_handle(), IPPROTO_TCP, TCP_CORK, &value, sizeof value);
 #else
     (void)on;
 #endif
@@ -301,7 +325,7 @@ class WebSocketSession final : public Outbox,
     close_code_ = code;
     close_reason_ = CloseReason(reason);
     if (!drain) {
-      while (queue_.size() > (writing_ ? 1u : 0u)) {
+      while (!queue_.empty()) {
         queued_bytes_ -= queue_.back().size();
         queue_.pop_back();
       }
@@ -322,32 +346,52 @@ class WebSocketSession final : public Outbox,
   }
 
   void OnClose(beast::error_code) {
-    guard_timer_.cancel();
+    CancelTimer();
     Finish();
   }
 
-  // Drops the TCP connection unless cancelled within `timeout`: bounds the
-  // opening handshake and the close handshake.
+  // --- one timer, two uses: the guard bounds the opening and the closing
+  // handshake (Accepting, then closing), the deadline bounds the wait for
+  // hello and idleness (in between). Arming one replaces the other; a wait
+  // that completes after it was replaced or cancelled does nothing.
+
+  // Drops the TCP connection unless cancelled within `timeout`.
   void ArmGuard(std::chrono::milliseconds timeout) {
-    guard_timer_.expires_after(timeout);
-    guard_timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
-      if (!ec) self->DropConnection();
+    ArmTimer(Clock::now() + timeout, /*guard=*/true);
+  }
+
+  void ArmDeadline(Clock::time_point when) { ArmTimer(when, /*guard=*/false); }
+
+  void ArmTimer(Clock::time_point when, bool guard) {
+    const std::uint32_t generation = ++timer_generation_;
+    timer_.expires_at(when);
+    timer_.async_wait([self = this->shared_from_this(), generation, guard](beast::error_code ec) {
+      if (ec || generation != self->timer_generation_) return;
+      if (guard) {
+        self->DropConnection();
+      } else {
+        self->OnDeadline();
+      }
     });
+  }
+
+  void CancelTimer() {
+    ++timer_generation_;
+    timer_.cancel();
+  }
+
+  net::ip::tcp::socket& Socket() {
+    if constexpr (kPlain) {
+      return beast::get_lowest_layer(ws_);
+    } else {
+      return beast::get_lowest_layer(ws_).socket();
+    }
   }
 
   void DropConnection() {
     beast::error_code ignored;
-    beast::get_lowest_layer(ws_).socket().close(ignored);
+    Socket().close(ignored);
     Finish();
-  }
-
-  // --- deadlines: hello, then idle. One timer, re-armed lazily.
-
-  void ArmDeadline(Clock::time_point when) {
-    deadline_timer_.expires_at(when);
-    deadline_timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
-      if (!ec) self->OnDeadline();
-    });
   }
 
   void OnDeadline() {
@@ -369,9 +413,9 @@ class WebSocketSession final : public Outbox,
   void Finish() {
     if (finished_) return;
     finished_ = true;
-    deadline_timer_.cancel();
-    guard_timer_.cancel();
+    CancelTimer();
     queue_.clear();
+    if (!writing_) std::string().swap(in_flight_);
     queued_bytes_ = 0;
     if (session_ != nullptr) {
       session_->Disconnect();
@@ -382,12 +426,16 @@ class WebSocketSession final : public Outbox,
 
   static constexpr std::size_t kMaxTimedSends = 1024;
   static constexpr std::size_t kReadChunk = 64 * 1024;
+  static constexpr std::size_t kFirstReadChunk = 128;
+  static constexpr std::size_t kKeepReadBufferOver = 4096;
 
   ServerContext& ctx_;
-  beast::websocket::stream<Stream> ws_;
+  // permessage-deflate is never offered (Beast's default), so the stream is
+  // built without its support.
+  beast::websocket::stream<Stream, /*deflateSupported=*/false> ws_;
   const typename Stream::executor_type strand_;
-  net::steady_timer deadline_timer_;
-  net::steady_timer guard_timer_;
+  net::steady_timer timer_;
+  std::uint32_t timer_generation_ = 0;
   beast::flat_buffer buffer_;
 
   Phase phase_ = Phase::kAccepting;
@@ -396,7 +444,8 @@ class WebSocketSession final : public Outbox,
   std::shared_ptr<Session> session_;
   absl::flat_hash_map<std::string, Clock::time_point> send_started_;
 
-  std::deque<std::string> queue_;
+  FrameQueue queue_;      // waiting, after in_flight_
+  std::string in_flight_;  // the frame being written (writing_)
   std::size_t queued_bytes_ = 0;
   bool writing_ = false;
   bool corked_ = false;
