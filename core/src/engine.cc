@@ -37,7 +37,7 @@ class EngineCore final : public internal::SessionHost,
         deps_(deps),
         clock_(clock),
         delivery_(delivery),
-        queue_(*deps.store, commit, options.max_batch_ops, options.max_batch_bytes),
+        queue_(*deps.store, commit, delivery, options.max_batch_ops, options.max_batch_bytes),
         rate_(options.rate_limit) {
     queue_.set_after_flush([this] { WakeRemote(); });
   }

@@ -38,8 +38,10 @@
 // FLOW OF A SEND: Session::Send validates (size, friends, rate limit), queues
 // an AppendOp on the commit queue and returns. The commit executor takes
 // everything queued (up to max_batch_ops) into one MessageStore::Write
-// (group commit), then answers `sent` (or the error) to each sender and hands
-// the appended events to the recipients' sessions, which stream them at once
+// (group commit). The batch's completions then run on the delivery executor,
+// one batch at a time and in order, while the commit executor writes the next
+// batch: they answer `sent` (or the error) to each sender and hand the
+// appended events to the recipients' sessions, which stream them at once
 // when they are caught up, or fetch them from the store otherwise.
 //
 // Threading: every public method may be called from any thread. Internally
