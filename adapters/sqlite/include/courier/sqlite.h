@@ -83,7 +83,7 @@ struct SqliteOptions {
 
   // Page cache per connection, in KiB (PRAGMA cache_size=-N). Default 8 MiB.
   // Must be >= 0; 0 keeps SQLite's default (2 MiB).
-  int cache_size_kib = 64 * 1024;
+  int cache_size_kib = 8 * 1024;
 
   // The WAL is checkpointed into the database file when it grows past this
   // many pages (PRAGMA wal_autocheckpoint; 4 KiB pages). Default 1000 (about
