@@ -1,5 +1,10 @@
 #include "courier/body_cipher.h"
 
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
 #include "courier/memory.h"
 #include "support/status_matchers.h"
 
@@ -24,6 +29,23 @@ TEST_CASE("BodyCipher: seals and opens, wrong key, tampering and moved bodies fa
   auto other = BodyCipher::Create(std::string(32, 'b'));
   CHECK_THAT(other->Open(sealed, "ad1").status(), StatusIs(absl::StatusCode::kDataLoss));
   CHECK(cipher->Seal("hello", "ad1") != sealed);  // random nonces
+}
+
+TEST_CASE("BodyCipher: nonces never repeat, within a thread or across threads", "[cipher]") {
+  auto cipher = BodyCipher::Create(std::string(32, 'a'));
+  COURIER_REQUIRE_OK(cipher);
+  constexpr int kPerThread = 2'000;
+  std::vector<std::vector<std::string>> nonces(4);
+  std::vector<std::thread> threads;
+  for (auto& out : nonces) {
+    threads.emplace_back([&cipher, &out] {
+      for (int i = 0; i < kPerThread; ++i) out.push_back(cipher->Seal("x", "ad").substr(0, 24));
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::string> all;
+  for (const auto& per_thread : nonces) all.insert(per_thread.begin(), per_thread.end());
+  CHECK(all.size() == 4 * kPerThread);
 }
 
 TEST_CASE("BodyCipher: keys must be 32 bytes, secrets at least 32", "[cipher]") {
