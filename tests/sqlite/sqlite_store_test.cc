@@ -546,6 +546,32 @@ TEST_CASE("SqliteStore: prune removes more than one chunk of events", "[sqlite]"
   REQUIRE(store->Fetch("carol", 0, 100'000)->empty());
 }
 
+TEST_CASE("SqliteStore: prune crosses a large gap in the log's positions", "[sqlite]") {
+  TempDir dir;
+  const SqliteOptions options = SqliteOptions::Fast(dir.File("gap.db"));
+  auto store = MustOpenMessages(options);
+  auto send = [&](const std::string& cid) {
+    std::vector<WriteOp> ops = {Message(cid)};
+    auto results = store->Write(ops);
+    COURIER_REQUIRE_OK(results.at(0));
+  };
+  send("before-1");
+  send("before-2");
+  {
+    RawDb raw(options.path);  // as after years of appends and prunes
+    raw.Exec("UPDATE sqlite_sequence SET seq = 1000000000 WHERE name = 'events'");
+  }
+  send("after-1");
+  PruneOptions prune;
+  prune.now = 100'000;
+  prune.ttl_ms = 60'000;  // everything above (ts 1,000) is past its TTL
+  auto removed = store->Prune(prune);
+  COURIER_REQUIRE_OK(removed);
+  CHECK(*removed == 3);
+  CHECK(store->Fetch("bob", 0, 100)->empty());
+  CHECK(*store->Head("bob") == 3);  // seqs are never reused
+}
+
 TEST_CASE("SqliteStore: the fast preset commits and reopens", "[sqlite]") {
   TempDir dir;
   const SqliteOptions options = SqliteOptions::Fast(dir.File("fast.db"));

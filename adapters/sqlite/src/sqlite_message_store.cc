@@ -269,21 +269,24 @@ class SqliteMessageStore final : public MessageStore {
   // transaction each, so that a large first prune never holds up sends for
   // long (there is no ts index: a window is a range of the rowid).
   absl::StatusOr<std::size_t> Prune(const PruneOptions& options) override {
-    std::int64_t first = 0;
-    std::int64_t last = 0;
-    {
-      MutexLock lock(&write_mu_);
-      COURIER_ASSIGN_OR_RETURN(
-          Query q, writer_->Prepare("SELECT IFNULL(MIN(pos), 1), IFNULL(MAX(pos), 0) FROM events"));
-      COURIER_ASSIGN_OR_RETURN(bool row, q.Step());
-      if (!row) return absl::InternalError("MIN/MAX returned no row");
-      first = q.Int(0);
-      last = q.Int(1);
-    }
     std::size_t removed = 0;
-    for (std::int64_t lo = first; lo <= last; lo += kPruneWindow) {
+    std::int64_t lo = 0;
+    while (true) {
+      // The next window starts at the next stored pos: gaps left by earlier
+      // prunes cost one lookup, not one transaction per empty window.
+      {
+        MutexLock lock(&write_mu_);
+        COURIER_ASSIGN_OR_RETURN(
+            Query q,
+            writer_->Prepare("SELECT pos FROM events WHERE pos >= ?1 ORDER BY pos LIMIT 1"));
+        q.Bind(1, lo);
+        COURIER_ASSIGN_OR_RETURN(bool row, q.Step());
+        if (!row) break;
+        lo = q.Int(0);
+      }
       COURIER_ASSIGN_OR_RETURN(std::size_t n, PruneWindow(options, lo, lo + kPruneWindow));
       removed += n;
+      lo += kPruneWindow;
     }
     return removed;
   }

@@ -63,6 +63,11 @@ struct EngineOptions {
   // --- environment (borrowed; each must outlive the engine; null = default)
   Clock* clock = nullptr;                // default: SystemClock()
   Executor* commit_executor = nullptr;   // default: an own single thread
+  // The delivery executor also runs the commit queue's completions (answers
+  // to sends, routing of appended events), one written batch at a time, while
+  // the commit executor writes the next batch; Shutdown() with an own commit
+  // executor waits for those completions, so a borrowed delivery executor
+  // must keep running until it returns.
   Executor* delivery_executor = nullptr; // default: an own pool of 2 threads
 };
 
