@@ -49,7 +49,7 @@ void DeviceSession::MaybeSyncedLocked(std::vector<ServerFrame>& out) {
   if (sent_upto_ < head_at_connect_) return;
   synced_ = true;
   state_ = SessionState::kLive;
-  out.push_back(SyncedFrame{head_at_connect_});
+  out.emplace_back(std::in_place_type<SyncedFrame>, SyncedFrame{head_at_connect_});
 }
 
 void DeviceSession::SchedulePumpLocked() {
