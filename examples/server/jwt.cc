@@ -101,8 +101,11 @@ absl::StatusOr<UserId> TokenSigner::Verify(std::string_view token, TimeMs now_ms
   // The algorithm is pinned: only HS256 is looked at any further.
   rapidjson::Document header;
   if (!ParseObject(header_part, header)) return Reject("bad header");
-  auto alg = header.FindMember("alg");
-  if (alg == header.MemberEnd() || !alg->value.IsString() ||
+  // Lookups through const references: const iterators compare without the
+  // C++20 reversed-operator ambiguity of RapidJSON's mutable iterator.
+  const rapidjson::Document& header_view = header;
+  auto alg = header_view.FindMember("alg");
+  if (alg == header_view.MemberEnd() || !alg->value.IsString() ||
       std::string_view(alg->value.GetString(), alg->value.GetStringLength()) != "HS256") {
     return Reject("algorithm is not HS256");
   }
@@ -118,11 +121,12 @@ absl::StatusOr<UserId> TokenSigner::Verify(std::string_view token, TimeMs now_ms
 
   rapidjson::Document claims;
   if (!ParseObject(claims_part, claims)) return Reject("bad claims");
-  auto exp = claims.FindMember("exp");
-  if (exp == claims.MemberEnd() || !exp->value.IsNumber()) return Reject("no expiry");
+  const rapidjson::Document& claims_view = claims;
+  auto exp = claims_view.FindMember("exp");
+  if (exp == claims_view.MemberEnd() || !exp->value.IsNumber()) return Reject("no expiry");
   if (exp->value.GetDouble() * 1000.0 <= static_cast<double>(now_ms)) return Reject("expired");
-  auto sub = claims.FindMember("sub");
-  if (sub == claims.MemberEnd() || !sub->value.IsString()) return Reject("no subject");
+  auto sub = claims_view.FindMember("sub");
+  if (sub == claims_view.MemberEnd() || !sub->value.IsString()) return Reject("no subject");
   UserId user(sub->value.GetString(), sub->value.GetStringLength());
   if (!ValidateName("user", user).ok()) return Reject("bad subject");
   return user;
