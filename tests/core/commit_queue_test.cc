@@ -15,32 +15,6 @@
 namespace courier::internal {
 namespace {
 
-// Counts Write calls on top of the memory store.
-class CountingStore final : public MessageStore {
- public:
-  std::vector<absl::StatusOr<WriteResult>> Write(absl::Span<const WriteOp> ops) override {
-    ++writes;
-    return inner_->Write(ops);
-  }
-  absl::StatusOr<std::vector<Event>> Fetch(const UserId& u, Seq after, std::size_t n) override {
-    return inner_->Fetch(u, after, n);
-  }
-  absl::StatusOr<Seq> Head(const UserId& u) override { return inner_->Head(u); }
-  absl::StatusOr<Seq> Cursor(const UserId& u, const DeviceId& d) override {
-    return inner_->Cursor(u, d);
-  }
-  absl::StatusOr<MessageStatus> Status(const UserId& r, const MessageId& id) override {
-    return inner_->Status(r, id);
-  }
-  absl::StatusOr<std::size_t> Prune(const PruneOptions& o) override { return inner_->Prune(o); }
-  absl::Status Ping() override { return inner_->Ping(); }
-
-  int writes = 0;
-
- private:
-  std::unique_ptr<MessageStore> inner_ = memory::OpenMessageStore();
-};
-
 AppendOp Send(const std::string& cid) {
   AppendOp op;
   op.sender = "alice";
@@ -52,8 +26,10 @@ AppendOp Send(const std::string& cid) {
   return op;
 }
 
+// The queue calls only Write, so the wrapper's call count is the writes.
 struct Fixture {
-  CountingStore store;
+  std::unique_ptr<MessageStore> inner = memory::OpenMessageStore();
+  memory::FaultInjectingStore store{*inner};
   ManualExecutor commit;
   ManualExecutor completion;
   CommitQueue queue{store, commit, completion, /*max_batch=*/2048, /*max_batch_bytes=*/1 << 20};
@@ -72,12 +48,12 @@ TEST_CASE("CommitQueue: the next batch is written before the last one's completi
   Fixture f;
   f.Submit("a");
   f.commit.RunAll();
-  CHECK(f.store.writes == 1);
+  CHECK(f.store.calls() == 1u);
   CHECK(f.completed.empty());  // waiting on the completion executor
   f.Submit("b");
   f.Submit("c");
   f.commit.RunAll();
-  CHECK(f.store.writes == 2);  // b and c in one batch, a still uncompleted
+  CHECK(f.store.calls() == 2u);  // b and c in one batch, a still uncompleted
   CHECK(f.completed.empty());
   f.completion.RunAll();
   CHECK(f.completed == std::vector<std::string>{"a", "b", "c"});
@@ -90,15 +66,15 @@ TEST_CASE("CommitQueue: writes wait while kMaxUncompleted batches wait for compl
     f.Submit(std::to_string(i));
     f.commit.RunAll();
   }
-  CHECK(f.store.writes == static_cast<int>(CommitQueue::kMaxUncompleted));
+  CHECK(f.store.calls() == CommitQueue::kMaxUncompleted);
   f.Submit("parked");
   f.commit.RunAll();
-  CHECK(f.store.writes == static_cast<int>(CommitQueue::kMaxUncompleted));  // parked
+  CHECK(f.store.calls() == CommitQueue::kMaxUncompleted);  // parked
   // Completing one batch lets the parked flush go.
   REQUIRE(f.completion.RunOne());
   CHECK(f.completed.size() == 1);
   f.commit.RunAll();
-  CHECK(f.store.writes == static_cast<int>(CommitQueue::kMaxUncompleted) + 1);
+  CHECK(f.store.calls() == CommitQueue::kMaxUncompleted + 1);
   f.completion.RunAll();
   CHECK(f.completed.size() == CommitQueue::kMaxUncompleted + 1);
   CHECK(f.completed.back() == "parked");
@@ -116,7 +92,7 @@ TEST_CASE("CommitQueue: Abandon drops written batches' completions unrun", "[cor
   f.commit.RunAll();
   f.completion.RunAll();
   CHECK(f.completed.empty());
-  CHECK(f.store.writes == 2);  // c was never written
+  CHECK(f.store.calls() == 2u);  // c was never written
   f.queue.WaitIdle();          // returns: nothing is pending any more
 }
 

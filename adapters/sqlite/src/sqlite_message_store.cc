@@ -430,11 +430,8 @@ class SqliteMessageStore final : public MessageStore {
   // A message found through the in-memory indexes, read back from its row.
   struct StoredMessage {
     std::int64_t pos = 0;
-    Seq seq = 0;
-    MessageId id;
     UserId sender;
     MessageStatus status = MessageStatus::kSent;
-    TimeMs ts = 0;
   };
 
   // The message in `inbox` with message id `id`, if any.
@@ -445,18 +442,15 @@ class SqliteMessageStore final : public MessageStore {
     if (candidates == nullptr) return std::nullopt;
     for (std::int64_t pos : *candidates) {
       COURIER_ASSIGN_OR_RETURN(
-          Query q, writer_->Prepare("SELECT seq, peer, status, ts FROM events "
+          Query q, writer_->Prepare("SELECT peer, status FROM events "
                                     "WHERE pos = ?1 AND kind = 1 AND inbox = ?2 AND id = ?3"));
       q.Bind(1, pos).BindText(2, inbox).BindText(3, id);
       COURIER_ASSIGN_OR_RETURN(bool row, q.Step());
       if (!row) continue;  // another key with the same hash, or a pruned row
       StoredMessage m;
       m.pos = pos;
-      m.seq = static_cast<Seq>(q.Int(0));
-      m.id = id;
-      m.sender = q.Text(1);
-      COURIER_ASSIGN_OR_RETURN(m.status, ToStatus(q.Int(2)));
-      m.ts = q.Int(3);
+      m.sender = q.Text(0);
+      COURIER_ASSIGN_OR_RETURN(m.status, ToStatus(q.Int(1)));
       return std::optional<StoredMessage>(std::move(m));
     }
     return std::nullopt;
@@ -718,7 +712,6 @@ class SqliteMessageStore final : public MessageStore {
       // RETURNING gives no order; receipts go out in the inbox's order.
       std::sort(delivered.begin(), delivered.end(),
                 [](const Delivered& a, const Delivered& b) { return a.seq < b.seq; });
-      COURIER_ASSIGN_OR_RETURN(inbox, ReadInbox(op.user));  // EnsureCursor may have rehashed
       inbox->max_cursor = result.cursor;
       dirty_inboxes_.insert(op.user);
       for (const Delivered& d : delivered) {
