@@ -1,7 +1,8 @@
 // http_session.h (private): one HTTP connection, plain or TLS.
 //
 // Reads requests one at a time (header and body size-limited before they
-// are parsed), hands `GET /v1/ws` upgrades to a WebSocketSession, and every
+// are parsed), hands `GET /v1/ws` upgrades to a WebSocketSession (after
+// checking the version and key: 426 or 400 otherwise), and every
 // other request to the application's HttpHandler on the http thread pool;
 // the answer is written back on the connection's strand. Keep-alive is
 // honoured; every read and write has the http_timeout deadline.
@@ -24,12 +25,12 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <boost/beast/websocket.hpp>
-#include <boost/beast/websocket/ssl.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>  // is_upgrade
 
 #include "courier/websocket/http.h"
 #include "server_context.h"
 #include "websocket_session.h"
+#include "ws_handshake.h"
 
 namespace courier::websocket::internal {
 
@@ -108,19 +109,38 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
     std::string_view target(req.target().data(), req.target().size());
     std::string_view path = target.substr(0, target.find('?'));
     if (beast::websocket::is_upgrade(req)) {
-      if (path == "/v1/ws") {
-        if constexpr (kTls) {
-          std::make_shared<WebSocketSession<Stream>>(ctx_, std::move(stream_))->Run(std::move(req));
-        } else {
-          // The WebSocket runs on the bare socket: tcp_stream's timers and
-          // state (≈ 500 bytes) would sit unused for the connection's life.
-          std::make_shared<WebSocketSession<net::ip::tcp::socket>>(ctx_, stream_.release_socket())
-              ->Run(std::move(req));
-        }
+      keep_alive_ = false;
+      if (path != "/v1/ws") {
+        Respond(HttpResponse::Json(404, ErrorJson("not_found", "WebSocket lives at /v1/ws")));
         return;
       }
-      keep_alive_ = false;
-      Respond(HttpResponse::Json(404, ErrorJson("not_found", "WebSocket lives at /v1/ws")));
+      absl::StatusOr<std::string> accept =
+          CheckUpgrade(req[beast::http::field::sec_websocket_version],
+                       req[beast::http::field::sec_websocket_key]);
+      if (!accept.ok()) {
+        const bool bad_version = accept.status().code() == absl::StatusCode::kFailedPrecondition;
+        HttpResponse answer = HttpResponse::Json(
+            bad_version ? 426 : 400,
+            ErrorJson("bad_upgrade", std::string(accept.status().message())));
+        if (bad_version) answer.headers.emplace_back("Sec-WebSocket-Version", "13");
+        Respond(std::move(answer));
+        return;
+      }
+      // Bytes the client sent right behind its request belong to the
+      // WebSocket.
+      const auto rest = buffer_.data();
+      std::string early(static_cast<const char*>(rest.data()), rest.size());
+      if constexpr (kTls) {
+        std::make_shared<WebSocketSession<Stream>>(ctx_, std::move(stream_), *std::move(accept),
+                                                   std::move(early))
+            ->Run();
+      } else {
+        // The WebSocket runs on the bare socket: tcp_stream's timers and
+        // state (≈ 500 bytes) would sit unused for the connection's life.
+        std::make_shared<WebSocketSession<net::ip::tcp::socket>>(
+            ctx_, stream_.release_socket(), *std::move(accept), std::move(early))
+            ->Run();
+      }
       return;
     }
     ctx_.counters.http_requests.fetch_add(1, std::memory_order_relaxed);

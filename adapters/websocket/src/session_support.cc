@@ -20,15 +20,6 @@ std::string_view HttpRequest::Header(std::string_view name) const {
 
 namespace internal {
 
-std::string CloseReason(std::string_view reason) {
-  constexpr std::size_t kMax = 123;  // RFC 6455: control frame payload 125 minus the code
-  if (reason.size() <= kMax) return std::string(reason);
-  std::size_t cut = kMax;
-  // Back up over UTF-8 continuation bytes so no character is split.
-  while (cut > 0 && (static_cast<unsigned char>(reason[cut]) & 0xC0) == 0x80) --cut;
-  return std::string(reason.substr(0, cut));
-}
-
 std::uint16_t ConnectErrorCloseCode(const absl::Status& status) {
   switch (status.code()) {
     case absl::StatusCode::kResourceExhausted:

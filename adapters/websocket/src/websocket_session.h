@@ -4,19 +4,36 @@
 // closed. Every handler runs on the connection's strand; the engine reaches
 // the connection only through its Transport (outbox.h), which posts.
 //
-// Async operations in flight at most: one read, one write (the queue head),
-// one close and one timer wait (the guard that drops TCP when the opening or
-// closing handshake stalls, or the deadline: hello, then idle). The session is kept
-// alive by its pending handlers (shared_from_this); when the last one
-// finishes it is destroyed, and Session::Disconnect() has been called.
+// The WebSocket protocol itself (RFC 6455) is ours, not Beast's: the HTTP
+// session checked the upgrade (ws_handshake.h) and hands over the socket, the
+// `Sec-WebSocket-Accept` value and any bytes it read past the request; this
+// session writes the 101 answer, parses client frames with a FrameReader
+// (ws_frame_reader.h) and writes server frames (ws_frame.h).
 //
-// Memory: an idle connection holds no heap buffer of its own (the write
-//   queue is given back whenever it empties, the read buffer after each
-//   frame unless a big frame made it big); what stays is Beast's stream
-//   state (2.5 KB, of which 1.5 KB is its fixed frame buffer), the socket,
-//   one pending read (128-byte buffer) and one pending timer wait. Stream is
-//   the WebSocket's next layer: a bare tcp::socket for plain connections
-//   (not tcp_stream: its timers are unused here), ssl_stream for TLS.
+// Async operations in flight at most: one read, one write (a batch of
+// queued frames, or the close frame), one timer wait (the guard that drops
+// TCP when the opening or closing handshake stalls, or the deadline: hello,
+// then idle). The session is kept alive by its pending handlers
+// (shared_from_this); when the last one finishes it is destroyed, and
+// Session::Disconnect() has been called.
+//
+// Reading. Plain connections: the pending read lands in kHeadBytes inside the
+//   session; when it completes, whatever else the socket holds is read
+//   (non-blocking) into the io thread's scratch buffer (read_scratch.h) and
+//   parsed there. TLS connections read into a buffer of their own (OpenSSL
+//   holds far more per connection anyway). Between reads only a partial
+//   frame header or control frame (≤ 139 bytes) is carried over.
+// Writing. The queued frames leave in batches: up to kMaxBatchFrames frames
+//   (kMaxBatchBytes) in one gathered write, each a text frame with its
+//   header written beside it (no copy of the JSON).
+// Closing. We close: the queue is written (or dropped), then our close
+//   frame; frames that still come are dropped unread until the peer's close
+//   frame, then TCP is shut down. The peer closes: its code is echoed and
+//   TCP shut down. A protocol error (1002) closes TCP right after our close
+//   frame. close_timeout bounds all of it.
+// Memory: an idle plain connection holds the session object, the socket and
+//   one pending read and timer wait; no heap buffer (the write queue and
+//   batch are given back whenever they empty).
 //
 // Thread-safety: PostFrames / PostClose from any thread; everything else on
 //   the strand.
@@ -24,8 +41,11 @@
 #ifndef COURIER_ADAPTERS_WEBSOCKET_SRC_WEBSOCKET_SESSION_H_
 #define COURIER_ADAPTERS_WEBSOCKET_SRC_WEBSOCKET_SESSION_H_
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -37,26 +57,27 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/websocket.hpp>
 
 #include "absl/container/flat_hash_map.h"
 #include "courier/websocket/frame_codec.h"
 #include "frame_queue.h"
 #include "outbox.h"
+#include "read_scratch.h"
 #include "server_context.h"
+#include "ws_frame.h"
+#include "ws_frame_reader.h"
+#include "ws_handshake.h"
 
 namespace courier::websocket::internal {
 
 namespace beast = boost::beast;
 namespace net = boost::asio;
-
-// A close reason fits in a control frame (123 bytes); cut at a character.
-std::string CloseReason(std::string_view reason);
 
 // The close code for an Engine::Connect error.
 std::uint16_t ConnectErrorCloseCode(const absl::Status& status);
@@ -69,8 +90,12 @@ class WebSocketSession final : public Outbox,
 
   static constexpr bool kPlain = std::is_same_v<Stream, net::ip::tcp::socket>;
 
-  WebSocketSession(ServerContext& ctx, Stream&& stream)
-      : ctx_(ctx), ws_(std::move(stream)), strand_(ws_.get_executor()), timer_(strand_) {
+  // `accept`: the Sec-WebSocket-Accept value; `early`: bytes the client sent
+  // after its upgrade request (frames it did not wait to send).
+  WebSocketSession(ServerContext& ctx, Stream&& stream, std::string accept, std::string early)
+      : ctx_(ctx), stream_(std::move(stream)), strand_(stream_.get_executor()), timer_(strand_),
+        reader_(ctx.options.max_frame_bytes), carry_(std::move(early)),
+        handshake_(std::move(accept)) {
     ctx_.counters.websockets_open.fetch_add(1, std::memory_order_relaxed);
     ctx_.counters.websockets_total.fetch_add(1, std::memory_order_relaxed);
   }
@@ -80,28 +105,19 @@ class WebSocketSession final : public Outbox,
     ctx_.counters.websockets_open.fetch_sub(1, std::memory_order_relaxed);
   }
 
-  // Completes the upgrade of `request` and starts reading.
-  void Run(beast::http::request<beast::http::string_body> request) {
-    namespace ws = beast::websocket;
-    if constexpr (!kPlain) beast::get_lowest_layer(ws_).expires_never();
-    // Beast's own websocket timeouts stay off: in Boost 1.74 a timeout that
-    // fires while a read waits behind a close trips an assertion (beast
-    // issue 2264). Our timers bound the handshake, the close and idleness.
-    ws::stream_base::timeout timeout{};
-    timeout.handshake_timeout = ws::stream_base::none();
-    timeout.idle_timeout = ws::stream_base::none();
-    timeout.keep_alive_pings = false;
-    ws_.set_option(timeout);
-    ws_.set_option(ws::stream_base::decorator(
-        [](ws::response_type& res) { res.set(beast::http::field::server, "courier"); }));
-    // The frame limit is enforced in OnRead, so that an oversized frame is
-    // answered by a close handshake that drains it (Beast's own limit tears
-    // the TCP connection down at once, and the peer may never read the 1009).
-    ws_.read_message_max(0);
-    ws_.auto_fragment(false);
+  // Writes the 101 answer, then reads frames.
+  void Run() {
+    if constexpr (!kPlain) beast::get_lowest_layer(stream_).expires_never();
+    if constexpr (kPlain) {
+      beast::error_code ignored;
+      stream_.non_blocking(true, ignored);  // the drain after each read must not wait
+    }
+    handshake_ = SwitchingProtocolsResponse(handshake_);
+    writing_ = true;
     ArmGuard(ctx_.options.http_timeout);
-    ws_.async_accept(request,
-                     beast::bind_front_handler(&WebSocketSession::OnAccept, this->shared_from_this()));
+    net::async_write(stream_, net::buffer(handshake_),
+                     beast::bind_front_handler(&WebSocketSession::OnAccept,
+                                               this->shared_from_this()));
   }
 
   void PostFrames(std::vector<OutFrame> frames) override {
@@ -119,7 +135,9 @@ class WebSocketSession final : public Outbox,
  private:
   enum class Phase { kAccepting, kHello, kOpen };
 
-  void OnAccept(beast::error_code ec) {
+  void OnAccept(beast::error_code ec, std::size_t) {
+    writing_ = false;
+    std::string().swap(handshake_);
     CancelTimer();
     if (ec) {
       Finish();
@@ -127,66 +145,153 @@ class WebSocketSession final : public Outbox,
     }
     phase_ = Phase::kHello;
     last_frame_ = Clock::now();
-    ArmDeadline(last_frame_ + ctx_.options.hello_timeout);
+    if (!closing_) ArmDeadline(last_frame_ + ctx_.options.hello_timeout);
+    if (!queue_.empty() || pong_pending_) {
+      DoWrite();
+    } else if (close_pending_) {
+      DoClose();
+    }
+    if (!carry_.empty()) {
+      // Frames sent right behind the upgrade request.
+      std::string early = std::move(carry_);
+      carry_.clear();
+      const std::size_t used = Process(early.data(), early.size());
+      if (finished_ || stop_reading_) return;
+      carry_.assign(early, used, std::string::npos);
+    }
     DoRead();
   }
 
   // --- reading
 
-  // A message's first read appends at most kFirstReadChunk bytes, so that an
-  // idle connection's pending read holds a small buffer, not Beast's
-  // default 1.5 KB; the rest of a longer message is read in big chunks.
-  // (Beast reads the socket into its own frame buffer and copies the
-  // payload out: a frame over 128 bytes costs one more read completion,
-  // usually without another system call.)
   void DoRead() {
-    ws_.async_read_some(buffer_, buffer_.size() == 0 ? kFirstReadChunk : kReadChunk,
-                        beast::bind_front_handler(&WebSocketSession::OnRead,
-                                                  this->shared_from_this()));
+    if constexpr (kPlain) {
+      stream_.async_read_some(net::buffer(head_),
+                              beast::bind_front_handler(&WebSocketSession::OnPlainRead,
+                                                        this->shared_from_this()));
+    } else {
+      if (tls_buffer_ == nullptr) tls_buffer_ = std::make_unique<char[]>(kCarryMax + kTlsChunk);
+      std::memcpy(tls_buffer_.get(), carry_.data(), carry_.size());
+      stream_.async_read_some(net::buffer(tls_buffer_.get() + carry_.size(), kTlsChunk),
+                              beast::bind_front_handler(&WebSocketSession::OnTlsRead,
+                                                        this->shared_from_this()));
+    }
   }
 
-  void OnRead(beast::error_code ec, std::size_t bytes) {
-    // Errors: the peer closed, the connection broke, or our own close
-    // completed. Finished already (a write failed while this read's
-    // completion was queued): the session is gone, drop the frame.
+  void OnPlainRead(beast::error_code ec, std::size_t bytes) {
     if (ec || finished_) {
       Finish();
       return;
     }
-    ctx_.counters.bytes_in.fetch_add(bytes, std::memory_order_relaxed);
-    if (buffer_.size() > ctx_.options.max_frame_bytes) {
-      BeginClose(static_cast<std::uint16_t>(CloseCode::kTooBig), "frame over the size limit",
-                 /*drain=*/false);
-      return;  // the close handshake reads and drops the rest
+    ScratchLease scratch;
+    char* const buf = scratch.data();
+    std::size_t used = carry_.size();
+    std::memcpy(buf, carry_.data(), used);
+    std::memcpy(buf + used, head_.data(), bytes);
+    used += bytes;
+    CountIn(bytes);
+    // A full head read: the socket may hold more. Read it all (up to the
+    // scratch's size per round) before waiting again.
+    bool more = bytes == head_.size();
+    bool eof = false;
+    for (;;) {
+      if (more) {
+        beast::error_code read_ec;
+        const std::size_t got =
+            stream_.read_some(net::buffer(buf + used, scratch.size() - used), read_ec);
+        used += got;
+        CountIn(got);
+        if (read_ec == net::error::would_block || read_ec == net::error::try_again) {
+          more = false;
+        } else if (read_ec) {
+          more = false;
+          eof = true;  // parse what came, then finish
+        } else {
+          more = used == scratch.size();
+        }
+      }
+      const std::size_t consumed = Process(buf, used);
+      if (finished_ || stop_reading_) return;
+      const std::size_t left = used - consumed;
+      if (!more || eof) {
+        carry_.assign(buf + consumed, left);
+        break;
+      }
+      std::memmove(buf, buf + consumed, left);
+      used = left;
     }
-    if (!ws_.is_message_done()) {
-      DoRead();
+    if (eof) {
+      Finish();
       return;
     }
-    ctx_.counters.frames_in.fetch_add(1, std::memory_order_relaxed);
-    last_frame_ = Clock::now();
-    if (!closing_) {
-      std::string_view text(static_cast<const char*>(buffer_.cdata().data()), buffer_.size());
-      if (phase_ == Phase::kHello) {
-        HandleHello(text);
-      } else {
-        HandleFrame(text);
-      }
-    }
-    buffer_.consume(buffer_.size());
-    // A small buffer (the usual frame) is given back, so that an idle
-    // connection holds none; a big one is kept for the next big frame
-    // (freeing and re-allocating 16-64 KiB per frame fragments the heap).
-    if (buffer_.capacity() <= kKeepReadBufferOver) buffer_.shrink_to_fit();  // empty: frees it
-    // Once closing, Beast's close operation reads (and drops) the frames
-    // until the peer's close frame; a read started now would collide with it.
-    if (!closing_) DoRead();
+    if (carry_.capacity() > kCarryMax) carry_.shrink_to_fit();
+    DoRead();
   }
 
-  void HandleHello(std::string_view text) {
+  void OnTlsRead(beast::error_code ec, std::size_t bytes) {
+    if (ec || finished_) {
+      Finish();
+      return;
+    }
+    CountIn(bytes);
+    char* const buf = tls_buffer_.get();
+    const std::size_t used = carry_.size() + bytes;
+    const std::size_t consumed = Process(buf, used);
+    if (finished_ || stop_reading_) return;
+    carry_.assign(buf + consumed, used - consumed);
+    DoRead();
+  }
+
+  void CountIn(std::size_t bytes) {
+    if (bytes > 0) ctx_.counters.bytes_in.fetch_add(bytes, std::memory_order_relaxed);
+  }
+
+  // Parses `size` bytes at `data` (in place); returns how many it used. The
+  // rest (a partial header or control frame) is for the next read.
+  std::size_t Process(char* data, std::size_t size) {
+    char* p = data;
+    std::size_t left = size;
+    while (!finished_ && !stop_reading_) {
+      FrameReader::Event e = reader_.Next(&p, &left);
+      switch (e.kind) {
+        case FrameReader::Kind::kNeedMore:
+          return size - left;
+        case FrameReader::Kind::kMessage:
+          OnMessage(e.text, e.payload);
+          break;
+        case FrameReader::Kind::kPing:
+          pong_.assign(e.payload);  // only the latest ping needs an answer
+          pong_pending_ = true;
+          if (!writing_ && !closing_) DoWrite();
+          break;
+        case FrameReader::Kind::kPong:
+          break;
+        case FrameReader::Kind::kClose:
+          OnPeerClose(e.close_code);
+          break;
+        case FrameReader::Kind::kError:
+          OnProtocolError(e.close_code, e.reason);
+          break;
+      }
+    }
+    return size - left;
+  }
+
+  void OnMessage(bool text, std::string_view payload) {
+    ctx_.counters.frames_in.fetch_add(1, std::memory_order_relaxed);
+    last_frame_ = Clock::now();
+    if (closing_) return;
+    if (phase_ == Phase::kHello) {
+      HandleHello(text, payload);
+    } else {
+      HandleFrame(text, payload);
+    }
+  }
+
+  void HandleHello(bool text, std::string_view payload) {
     absl::StatusOr<ClientFrame> frame =
-        ws_.got_text() ? DecodeClientFrame(text, ctx_.options.codec)
-                       : absl::StatusOr<ClientFrame>(absl::InvalidArgumentError("binary frame"));
+        text ? DecodeClientFrame(payload, ctx_.options.codec)
+             : absl::StatusOr<ClientFrame>(absl::InvalidArgumentError("binary frame"));
     const HelloFrame* hello = frame.ok() ? std::get_if<HelloFrame>(&*frame) : nullptr;
     if (hello == nullptr) {
       FailHello(4401, "the first frame must be a valid hello");
@@ -214,12 +319,12 @@ class WebSocketSession final : public Outbox,
     BeginClose(code, reason, /*drain=*/true);
   }
 
-  void HandleFrame(std::string_view text) {
-    if (!ws_.got_text()) {
+  void HandleFrame(bool text, std::string_view payload) {
+    if (!text) {
       AnswerError(absl::InvalidArgumentError("frames are JSON text, not binary"));
       return;
     }
-    absl::StatusOr<ClientFrame> frame = DecodeClientFrame(text, ctx_.options.codec);
+    absl::StatusOr<ClientFrame> frame = DecodeClientFrame(payload, ctx_.options.codec);
     if (!frame.ok()) {
       AnswerError(frame.status());
       return;
@@ -245,7 +350,35 @@ class WebSocketSession final : public Outbox,
     Enqueue(OutFrame{EncodeServerFrame(error), std::move(cid)});
   }
 
-  // --- writing: one async_write in flight, the rest queued in order.
+  // The peer's close frame.
+  // Our close frame sent already: the handshake is complete. Otherwise the
+  // code is echoed (RFC 6455 5.5.1) and nothing more of ours is written (a
+  // close of ours under way, still writing the queue, goes on as it was).
+  void OnPeerClose(std::uint16_t code) {
+    stop_reading_ = true;  // nothing may follow a close frame
+    peer_closed_ = true;
+    if (close_sent_) {
+      ShutdownTransport();
+      return;
+    }
+    BeginClose(code, {}, /*drain=*/false);
+  }
+
+  // The peer broke the framing rules (1002), sent text that is not UTF-8
+  // (1007) or a frame over the limit (1009).
+  void OnProtocolError(std::uint16_t code, std::string_view reason) {
+    if (code == static_cast<std::uint16_t>(CloseCode::kTooBig)) {
+      BeginClose(code, "frame over the size limit", /*drain=*/false);
+      return;
+    }
+    if (code == 1002) {
+      stop_reading_ = true;  // the stream cannot be parsed any further
+      drop_after_close_ = true;
+    }
+    BeginClose(code, reason, /*drain=*/false);
+  }
+
+  // --- writing: one write in flight: a batch of queued frames.
 
   void Enqueue(OutFrame frame) {
     if (closing_ || finished_) return;
@@ -260,28 +393,50 @@ class WebSocketSession final : public Outbox,
     queued_bytes_ += frame.json.size();
     queue_.push_back(std::move(frame.json));
     if (queued_bytes_ > ctx_.options.max_queue_bytes ||
-        queue_.size() + (writing_ ? 1u : 0u) > ctx_.options.max_queue_frames) {
+        queue_.size() + batch_.size() > ctx_.options.max_queue_frames) {
       ctx_.counters.slow_closes.fetch_add(1, std::memory_order_relaxed);
       BeginClose(1008, "send queue over its limit: the client does not read", /*drain=*/false);
       return;
     }
-    if (!writing_) DoWrite();
+    if (!writing_ && phase_ != Phase::kAccepting) DoWrite();
   }
 
+  // Moves frames from the queue into one gathered write (a pending pong
+  // first).
   void DoWrite() {
     writing_ = true;
-    // The frame in flight leaves the queue: its bytes must not move while
-    // the queue grows (a short string lives inside its std::string).
-    in_flight_ = std::move(queue_.front());
-    queue_.pop_front();
-    // More frames behind this one: hold the bytes in the kernel until the
-    // queue is empty, so that a burst (a drain page) leaves in a few TCP
-    // segments instead of one per frame. Uncorked as soon as the queue
-    // empties, so a lone frame is never delayed.
+    buffers_.clear();
+    std::size_t frames = 0;
+    std::size_t bytes = 0;
+    if (pong_pending_) {
+      pong_frame_ = EncodeControlFrame(Opcode::kPong, pong_);
+      pong_pending_ = false;
+      std::string().swap(pong_);
+      buffers_.push_back(net::buffer(pong_frame_));
+    }
+    while (!queue_.empty() && frames < kMaxBatchFrames &&
+           (frames == 0 || bytes + queue_.front().size() <= kMaxBatchBytes)) {
+      bytes += queue_.front().size();
+      batch_.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+      ++frames;
+    }
+    // Each header in its own slot of one array, sized before any buffer
+    // points into it.
+    headers_.resize(frames * kMaxServerHeaderBytes);
+    for (std::size_t i = 0; i < frames; ++i) {
+      std::uint8_t* header = headers_.data() + i * kMaxServerHeaderBytes;
+      const std::size_t n = EncodeFrameHeader(Opcode::kText, batch_[i].size(), header);
+      buffers_.push_back(net::buffer(header, n));
+      buffers_.push_back(net::buffer(batch_[i]));
+    }
+    // More behind this batch: hold the bytes in the kernel until the queue
+    // is empty, so that a burst leaves in full TCP segments. Uncorked as
+    // soon as the queue empties, so a lone frame is never delayed.
     if (!queue_.empty()) Cork(true);
-    ws_.text(true);
-    ws_.async_write(net::buffer(in_flight_),
-                    beast::bind_front_handler(&WebSocketSession::OnWrite, this->shared_from_this()));
+    net::async_write(stream_, buffers_,
+                     beast::bind_front_handler(&WebSocketSession::OnWrite,
+                                               this->shared_from_this()));
   }
 
   void OnWrite(beast::error_code ec, std::size_t bytes) {
@@ -290,14 +445,21 @@ class WebSocketSession final : public Outbox,
       Finish();
       return;
     }
-    ctx_.counters.frames_out.fetch_add(1, std::memory_order_relaxed);
+    ctx_.counters.frames_out.fetch_add(batch_.size(), std::memory_order_relaxed);
     ctx_.counters.bytes_out.fetch_add(bytes, std::memory_order_relaxed);
-    queued_bytes_ -= in_flight_.size();
-    std::string().swap(in_flight_);
-    if (!queue_.empty()) {
-      DoWrite();
-      return;
+    for (const std::string& frame : batch_) queued_bytes_ -= frame.size();
+    batch_.clear();
+    std::string().swap(pong_frame_);
+    if (!queue_.empty() || pong_pending_) {
+      if (!closing_ || close_pending_) {
+        DoWrite();
+        return;
+      }
     }
+    // Idle: give the batch's memory back.
+    std::vector<std::string>().swap(batch_);
+    std::vector<std::uint8_t>().swap(headers_);
+    std::vector<net::const_buffer>().swap(buffers_);
     Cork(false);
     if (close_pending_) DoClose();
   }
@@ -322,32 +484,63 @@ class WebSocketSession final : public Outbox,
   void BeginClose(std::uint16_t code, std::string_view reason, bool drain) {
     if (closing_ || finished_) return;
     closing_ = true;
-    close_code_ = code;
-    close_reason_ = CloseReason(reason);
+    close_frame_ = EncodeCloseFrame(code, reason);
     if (!drain) {
       while (!queue_.empty()) {
         queued_bytes_ -= queue_.back().size();
         queue_.pop_back();
       }
+      pong_pending_ = false;
     }
     ArmGuard(ctx_.options.close_timeout);
-    if (writing_) {
-      close_pending_ = true;
-    } else {
-      DoClose();
+    close_pending_ = true;
+    if (!writing_ && phase_ != Phase::kAccepting) {
+      if (!queue_.empty() || pong_pending_) {
+        DoWrite();
+      } else {
+        DoClose();
+      }
     }
   }
 
   void DoClose() {
     close_pending_ = false;
-    ws_.async_close(beast::websocket::close_reason(
-                        static_cast<beast::websocket::close_code>(close_code_), close_reason_),
-                    beast::bind_front_handler(&WebSocketSession::OnClose, this->shared_from_this()));
+    writing_ = true;
+    net::async_write(stream_, net::buffer(close_frame_),
+                     beast::bind_front_handler(&WebSocketSession::OnCloseSent,
+                                               this->shared_from_this()));
   }
 
-  void OnClose(beast::error_code) {
-    CancelTimer();
-    Finish();
+  void OnCloseSent(beast::error_code ec, std::size_t) {
+    writing_ = false;
+    close_sent_ = true;
+    std::string().swap(close_frame_);
+    if (ec) {
+      Finish();
+      return;
+    }
+    if (peer_closed_ || drop_after_close_) {
+      ShutdownTransport();
+      return;
+    }
+    // Wait (bounded by the guard) for the peer's close frame; what comes
+    // before it is dropped unread.
+    reader_.Discard();
+  }
+
+  // The close handshake is over (or given up): TCP goes, the server side
+  // first (RFC 6455 7.1.1).
+  void ShutdownTransport() {
+    if constexpr (kPlain) {
+      beast::error_code ignored;
+      stream_.shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+      DropConnection();
+    } else {
+      if (tls_shutdown_started_) return;
+      tls_shutdown_started_ = true;
+      stream_.async_shutdown(
+          [self = this->shared_from_this()](beast::error_code) { self->DropConnection(); });
+    }
   }
 
   // --- one timer, two uses: the guard bounds the opening and the closing
@@ -382,9 +575,9 @@ class WebSocketSession final : public Outbox,
 
   net::ip::tcp::socket& Socket() {
     if constexpr (kPlain) {
-      return beast::get_lowest_layer(ws_);
+      return stream_;
     } else {
-      return beast::get_lowest_layer(ws_).socket();
+      return beast::get_lowest_layer(stream_).socket();
     }
   }
 
@@ -409,14 +602,16 @@ class WebSocketSession final : public Outbox,
     ArmDeadline(idle_at);
   }
 
-  // The connection is over: tell the engine once, drop the queue.
+  // The connection is over: tell the engine once, drop the queue, close the
+  // socket (pending operations complete with an error and let go).
   void Finish() {
     if (finished_) return;
     finished_ = true;
     CancelTimer();
     queue_.clear();
-    if (!writing_) std::string().swap(in_flight_);
     queued_bytes_ = 0;
+    beast::error_code ignored;
+    Socket().close(ignored);
     if (session_ != nullptr) {
       session_->Disconnect();
       session_.reset();
@@ -425,36 +620,53 @@ class WebSocketSession final : public Outbox,
   }
 
   static constexpr std::size_t kMaxTimedSends = 1024;
-  static constexpr std::size_t kReadChunk = 64 * 1024;
-  static constexpr std::size_t kFirstReadChunk = 128;
-  static constexpr std::size_t kKeepReadBufferOver = 4096;
+  static constexpr std::size_t kHeadBytes = 32;
+  static constexpr std::size_t kCarryMax = 256;  // > a partial control frame (139)
+  static constexpr std::size_t kTlsChunk = 16 * 1024;
+  static constexpr std::size_t kMaxBatchFrames = 64;
+  static constexpr std::size_t kMaxBatchBytes = 256 * 1024;
 
   ServerContext& ctx_;
-  // permessage-deflate is never offered (Beast's default), so the stream is
-  // built without its support.
-  beast::websocket::stream<Stream, /*deflateSupported=*/false> ws_;
+  Stream stream_;
   const typename Stream::executor_type strand_;
   net::steady_timer timer_;
   std::uint32_t timer_generation_ = 0;
-  beast::flat_buffer buffer_;
+
+  // Reading.
+  FrameReader reader_;
+  std::array<char, kHeadBytes> head_{};  // the pending read of a plain connection
+  std::string carry_;                    // unparsed bytes for the next read
+  std::unique_ptr<char[]> tls_buffer_;   // TLS: kCarryMax + kTlsChunk
+  bool stop_reading_ = false;
 
   Phase phase_ = Phase::kAccepting;
+  std::string handshake_;  // the accept value, then the 101 answer being written
   Clock::time_point last_frame_{};
   std::shared_ptr<Transport> transport_;
   std::shared_ptr<Session> session_;
   absl::flat_hash_map<std::string, Clock::time_point> send_started_;
 
-  FrameQueue queue_;      // waiting, after in_flight_
-  std::string in_flight_;  // the frame being written (writing_)
+  // Writing.
+  FrameQueue queue_;                  // waiting
+  std::vector<std::string> batch_;    // being written
+  std::vector<std::uint8_t> headers_;  // the batch's frame headers
+  std::vector<net::const_buffer> buffers_;
+  std::string pong_;        // payload of the latest ping not yet answered
+  std::string pong_frame_;  // the pong being written
   std::size_t queued_bytes_ = 0;
+  bool pong_pending_ = false;
   bool writing_ = false;
   bool corked_ = false;
 
+  // Closing.
+  std::string close_frame_;
   bool closing_ = false;
-  bool close_pending_ = false;
+  bool close_pending_ = false;  // our close frame waits for the write in flight
+  bool close_sent_ = false;
+  bool peer_closed_ = false;
+  bool drop_after_close_ = false;
+  bool tls_shutdown_started_ = false;
   bool finished_ = false;
-  std::uint16_t close_code_ = 1000;
-  std::string close_reason_;
 };
 
 }  // namespace courier::websocket::internal
