@@ -8,7 +8,8 @@
 #   cmake -G Ninja -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 #     -DCMAKE_CXX_COMPILER=clang++-14 -DCOURIER_FUZZ=ON -DCOURIER_BUILD_BENCH=OFF \
 #     -DCOURIER_WITH_MONGO=OFF -DCOURIER_WITH_POSTGRES=OFF -DCOURIER_WITH_REDIS=OFF
-#   cmake --build build/fuzz --target fuzz_frame_decoder fuzz_token fuzz_http_api fuzz_engine
+#   cmake --build build/fuzz --target fuzz_frame_decoder fuzz_ws_frames fuzz_token \
+#     fuzz_http_api fuzz_engine
 # (Debian: clang-14 libclang-rt-14-dev). The seed corpus of each target is
 # tests/fuzz/corpus/<target>/; it is only read. New inputs go to a temporary
 # corpus, and a crash input to BUILD_DIR/fuzz-artifacts/<target>/; the
@@ -23,10 +24,11 @@ seconds=${2:-30}
 [[ "$seconds" =~ ^[0-9]+$ && "$seconds" -ge 1 ]] || die "SECONDS must be a positive integer"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
-targets=(frame_decoder token http_api engine)
-declare -A max_len=([frame_decoder]=8192 [token]=2048 [http_api]=8192 [engine]=1024)
+targets=(frame_decoder ws_frames token http_api engine)
+declare -A max_len=([frame_decoder]=8192 [ws_frames]=4096 [token]=2048 [http_api]=8192
+                    [engine]=1024)
 # Extra libFuzzer flags per target (none needed today).
-declare -A extra=([frame_decoder]="" [token]="" [http_api]="" [engine]="")
+declare -A extra=([frame_decoder]="" [ws_frames]="" [token]="" [http_api]="" [engine]="")
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}:suppressions=$here/ubsan.supp
 

@@ -61,7 +61,9 @@ void FrameReader::Discard() {
   discard_ = true;
   in_message_ = false;
   if (state_ == State::kPayload) frame_skipped_ = true;
-  std::string().swap(message_);
+  // A message just handed out from message_ stays readable until the next
+  // call, which gives the buffer back.
+  if (!release_pending_) std::string().swap(message_);
 }
 
 void FrameReader::ReleaseBuffer() {
@@ -123,10 +125,7 @@ FrameReader::Event FrameReader::ParseHeader(char** data, std::size_t* size) {
   if ((p[0] & 0x70) != 0) return Fail(kProtocolError, "reserved bits set (no extension agreed)");
   if (!IsKnownOpcode(opcode)) return Fail(kProtocolError, "reserved opcode");
   if (!masked) return Fail(kProtocolError, "client frames must be masked");
-  if (IsControl(opcode)) {
-    if (!fin) return Fail(kProtocolError, "fragmented control frame");
-    if (len7 > kMaxControlPayload) return Fail(kProtocolError, "control frame over 125 bytes");
-  }
+  if (IsControl(opcode) && !fin) return Fail(kProtocolError, "fragmented control frame");
   const std::size_t length_bytes = len7 == 126 ? 2 : len7 == 127 ? 8 : 0;
   const std::size_t header = 2 + length_bytes + 4;
   if (*size < header) return {};
@@ -140,6 +139,8 @@ FrameReader::Event FrameReader::ParseHeader(char** data, std::size_t* size) {
   mask_phase_ = 0;
 
   if (IsControl(opcode)) {
+    // (Its length may come in a longer form than needed; the value counts.)
+    if (length > kMaxControlPayload) return Fail(kProtocolError, "control frame over 125 bytes");
     // Consumed only once whole (at most 139 bytes).
     if (*size - header < length) return {};
     char* payload = *data + header;

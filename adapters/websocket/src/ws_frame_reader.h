@@ -5,7 +5,9 @@
 //   - no extension is negotiated: RSV1-3 are 0 (1002);
 //   - opcodes 0, 1, 2, 8, 9, 10 only (1002);
 //   - a control frame (close, ping, pong) is final and at most 125 bytes
-//     (1002); it may come between the frames of a fragmented message;
+//     (1002; its length may be written in a longer form than needed, as
+//     for data frames); it may come between the frames of a fragmented
+//     message;
 //   - a continuation without a message begun, or a text/binary frame while
 //     one is unfinished, is 1002; a 64-bit length with its top bit set is 1002;
 //   - a close frame's payload is empty, or a valid code (ws_frame.h) and a
@@ -88,7 +90,8 @@ class FrameReader {
 
   // From now on data frames are dropped unread (their payloads skipped as
   // they arrive, whatever their length) and only control frames are
-  // reported; a message being assembled is dropped. For a connection that is
+  // reported; a message being assembled is dropped (a message already
+  // returned stays readable until the next call). For a connection that is
   // closing and waits for the peer's close frame. Cannot be undone.
   void Discard();
 

@@ -21,7 +21,13 @@
 //  * closed: Session::Disconnect() has been called exactly once.
 // Writes: one write in flight per connection; frames the engine sends are
 // encoded on the engine's thread, posted to the connection's strand, queued,
-// and written in order, one WebSocket message per frame.
+// and written in order, one WebSocket message per frame, the queued ones
+// gathered into one write (up to 64 frames).
+// WebSocket itself (RFC 6455, version 13, no extension, no subprotocol) is
+// implemented here, not by Beast (Beast parses the HTTP): an upgrade with
+// another version answers 426, a bad key 400; a client frame that breaks
+// the framing rules closes with 1002, text that is not UTF-8 with 1007;
+// WebSocket pings are answered with pongs; a close frame is echoed.
 //
 // Ownership: the caller owns the Server (std::unique_ptr). The Engine it
 //   borrows must outlive it.
