@@ -129,11 +129,16 @@ def test_tls_serves_https_and_wss(make_server, tmp_path):
     assert s.http("GET", "/healthz").status == 200
     alice, bob = s.new_users("alice", "bob")
     s.befriend(alice, bob)
+    big = "é" * 30000 + "end"  # 60 KB: many TLS records, read in 16 KiB chunks
     with s.connect(alice, "a") as a:
         a.expect("synced")
         assert a.message(bob.name, "over tls")["op"] == "sent"
+        assert a.message(bob.name, big)["op"] == "sent"
+        assert a.message(bob.name, "small again")["op"] == "sent"
     with s.connect(bob, "b") as b:
         assert b.next_event()["body"] == "over tls"
+        assert b.next_event()["body"] == big
+        assert b.next_event()["body"] == "small again"
     # Plain text on the TLS port gets no page.
     plain = cp.Server(s.binary, s.data_dir)
     plain.host, plain.port = s.host, s.port

@@ -20,9 +20,10 @@
 // Reading. Plain connections: the pending read lands in kHeadBytes inside the
 //   session; when it completes, whatever else the socket holds is read
 //   (non-blocking) into the io thread's scratch buffer (read_scratch.h) and
-//   parsed there. TLS connections read into a buffer of their own (OpenSSL
-//   holds far more per connection anyway). Between reads only a partial
-//   frame header or control frame (≤ 139 bytes) is carried over.
+//   parsed there. TLS connections read into kHeadBytes too, then into a
+//   16 KiB chunk of their own while reads keep filling their buffer (given
+//   back when one does not). Between reads only a partial frame header or
+//   control frame (≤ 139 bytes) is carried over.
 // Writing. The queued frames leave in batches: up to kMaxBatchFrames frames
 //   (kMaxBatchBytes) in one gathered write, each a text frame with its
 //   header written beside it (no copy of the JSON).
@@ -169,10 +170,12 @@ class WebSocketSession final : public Outbox,
       stream_.async_read_some(net::buffer(head_),
                               beast::bind_front_handler(&WebSocketSession::OnPlainRead,
                                                         this->shared_from_this()));
+    } else if (tls_buffer_ != nullptr) {
+      stream_.async_read_some(net::buffer(tls_buffer_.get(), kTlsChunk),
+                              beast::bind_front_handler(&WebSocketSession::OnTlsRead,
+                                                        this->shared_from_this()));
     } else {
-      if (tls_buffer_ == nullptr) tls_buffer_ = std::make_unique<char[]>(kCarryMax + kTlsChunk);
-      std::memcpy(tls_buffer_.get(), carry_.data(), carry_.size());
-      stream_.async_read_some(net::buffer(tls_buffer_.get() + carry_.size(), kTlsChunk),
+      stream_.async_read_some(net::buffer(head_),
                               beast::bind_front_handler(&WebSocketSession::OnTlsRead,
                                                         this->shared_from_this()));
     }
@@ -228,17 +231,30 @@ class WebSocketSession final : public Outbox,
     DoRead();
   }
 
+  // TLS: a read that filled its buffer (head_ or the chunk) suggests more
+  // is waiting (in OpenSSL or the socket): the next read goes into a chunk
+  // of kTlsChunk, given back once a read leaves it partly empty, so an idle
+  // TLS connection too waits with head_ only. (No non-blocking drain as for
+  // plain sockets: a synchronous read on the SSL stream is not safe here.)
   void OnTlsRead(beast::error_code ec, std::size_t bytes) {
     if (ec || finished_) {
       Finish();
       return;
     }
     CountIn(bytes);
-    char* const buf = tls_buffer_.get();
+    const bool big = tls_buffer_ != nullptr;
+    const char* const from = big ? tls_buffer_.get() : head_.data();
+    ScratchLease scratch;
+    char* const buf = scratch.data();
+    std::memcpy(buf, carry_.data(), carry_.size());
+    std::memcpy(buf + carry_.size(), from, bytes);
     const std::size_t used = carry_.size() + bytes;
     const std::size_t consumed = Process(buf, used);
     if (finished_ || stop_reading_) return;
     carry_.assign(buf + consumed, used - consumed);
+    const bool full = bytes == (big ? kTlsChunk : head_.size());
+    if (full && !big) tls_buffer_ = std::make_unique<char[]>(kTlsChunk);
+    if (!full && big) tls_buffer_.reset();
     DoRead();
   }
 
@@ -622,6 +638,7 @@ class WebSocketSession final : public Outbox,
   static constexpr std::size_t kMaxTimedSends = 1024;
   static constexpr std::size_t kHeadBytes = 32;
   static constexpr std::size_t kCarryMax = 256;  // > a partial control frame (139)
+  static_assert(kCarryMax + 16 * 1024 <= ScratchLease::size());
   static constexpr std::size_t kTlsChunk = 16 * 1024;
   static constexpr std::size_t kMaxBatchFrames = 64;
   static constexpr std::size_t kMaxBatchBytes = 256 * 1024;
@@ -634,9 +651,9 @@ class WebSocketSession final : public Outbox,
 
   // Reading.
   FrameReader reader_;
-  std::array<char, kHeadBytes> head_{};  // the pending read of a plain connection
+  std::array<char, kHeadBytes> head_{};  // where an idle connection's read lands
   std::string carry_;                    // unparsed bytes for the next read
-  std::unique_ptr<char[]> tls_buffer_;   // TLS: kCarryMax + kTlsChunk
+  std::unique_ptr<char[]> tls_buffer_;   // TLS, while bytes keep coming: kTlsChunk
   bool stop_reading_ = false;
 
   Phase phase_ = Phase::kAccepting;
