@@ -103,6 +103,8 @@ int Run(const ServerFlags& flags) {
   engine_options.node = flags.node_id;
   engine_options.limits.max_undelivered = flags.max_undelivered;
   engine_options.limits.window = flags.window;
+  // Three refreshes per TTL: one lost or late refresh does not flap presence.
+  engine_options.presence_heartbeat_ms = static_cast<TimeMs>(flags.presence_ttl_ms / 3);
   std::optional<RateLimitFlag> rate = ParseRateLimit(flags.rate_limit);
   engine_options.rate_limit.count = rate->count;
   engine_options.rate_limit.period_ms = rate->period_s * 1000;

@@ -87,6 +87,10 @@ std::variant<ServerFlags, int> ParseOptions(int argc, char** argv) {
       ->check(CLI::Range(std::uint64_t{1024}, std::uint64_t{64ULL << 20}));
   flag("max-queue-bytes", f.max_queue_bytes, "per-connection send queue; over it closes with 1008")
       ->check(CLI::Range(std::uint64_t{64 * 1024}, std::uint64_t{4ULL << 30}));
+  flag("presence-ttl-ms", f.presence_ttl_ms,
+       "a device of a node that stopped refreshing it counts as offline after this long "
+       "(refreshed every third of it)")
+      ->check(CLI::Range(std::uint64_t{300}, std::uint64_t{86'400'000}));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -41,6 +41,7 @@ struct ServerFlags {
   std::uint64_t token_ttl_s = 24 * 3600;
   std::uint64_t max_frame_bytes = 256 * 1024;
   std::uint64_t max_queue_bytes = 32u << 20;
+  std::uint64_t presence_ttl_ms = 30'000;  // presence refreshed every third of it
 };
 
 // The parsed flags, or the exit code to leave with (0 after --help, 2 for a

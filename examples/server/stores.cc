@@ -99,7 +99,7 @@ absl::StatusOr<std::unique_ptr<PresenceStore>> OpenPresence(const ServerFlags& f
                                                             std::string& description) {
   if (flags.redis.empty()) {
     description = "memory";
-    return memory::OpenPresenceStore(clock);
+    return memory::OpenPresenceStore(clock, static_cast<TimeMs>(flags.presence_ttl_ms));
   }
   if (!StartsWith(flags.redis, "redis://")) {
     return absl::InvalidArgumentError(
@@ -109,6 +109,7 @@ absl::StatusOr<std::unique_ptr<PresenceStore>> OpenPresence(const ServerFlags& f
   COURIER_ASSIGN_OR_RETURN(redis::RedisPresenceOptions options,
                            redis::RedisOptionsFromUrl(flags.redis));
   options.open_while_unreachable = true;  // serve from memory until Redis answers
+  options.ttl_ms = static_cast<TimeMs>(flags.presence_ttl_ms);
   description = Redacted(flags.redis);
   return redis::OpenPresenceStore(options, clock);
 #else

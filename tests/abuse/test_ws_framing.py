@@ -207,6 +207,22 @@ def test_websocket_ping_is_answered_with_its_payload(srv):
     s.close()
 
 
+def test_websocket_pings_keep_an_idle_connection_open(make_server):
+    """Control frames count as frames for --idle-timeout-ms; without them
+    the connection is closed 4408."""
+    srv = make_server("--idle-timeout-ms", "1500")
+    a = srv.user()
+    s, r = raw_session(srv, a)
+    for _ in range(8):  # 4 s, over twice the idle timeout
+        s.sendall(cw.encode_frame(cw.OP_PING, b"alive"))
+        pong, _ = r.until(cw.OP_PONG)
+        assert pong not in (None, "eof"), "closed while pinging"
+        time.sleep(0.5)
+    f, _ = r.until(cw.OP_CLOSE, timeout=15)
+    assert f not in (None, "eof") and close_of(f)[0] == 4408
+    s.close()
+
+
 def test_fragmented_message_with_a_control_frame_between(srv):
     a = srv.user()
     s = socket.create_connection((srv.host, srv.port), timeout=10)

@@ -51,6 +51,9 @@ TEST_CASE("Options: defaults, flags, and COURIER_ environment fallbacks", "[serv
   CHECK(f.listen == "127.0.0.1:0");
   CHECK(f.rate_limit == "50/900");
   CHECK(f.node_id == "node-1");
+  CHECK(f.presence_ttl_ms == 30'000);
+  f = std::get<ServerFlags>(Parse({"--presence-ttl-ms", "9000"}));
+  CHECK(f.presence_ttl_ms == 9'000);
 
   ::setenv("COURIER_NODE_ID", "from-env", 1);
   f = std::get<ServerFlags>(Parse({}));
@@ -66,7 +69,9 @@ TEST_CASE("Options: a bad command line exits 2", "[server][options]") {
                                        {"--tls-cert", "c.pem"},
                                        {"--no-such-flag"},
                                        {"--log-level", "loud"},
-                                       {"--durability", "maybe"}}) {
+                                       {"--durability", "maybe"},
+                                       {"--presence-ttl-ms", "299"},
+                                       {"--presence-ttl-ms", "86400001"}}) {
     INFO(bad[0]);
     auto parsed = Parse(bad);
     REQUIRE(std::holds_alternative<int>(parsed));

@@ -276,11 +276,13 @@ class WebSocketSession final : public Outbox,
           OnMessage(e.text, e.payload);
           break;
         case FrameReader::Kind::kPing:
-          pong_.assign(e.payload);  // only the latest ping needs an answer
+          last_frame_ = Clock::now();  // a WebSocket ping keeps the connection too
+          pong_.assign(e.payload);     // only the latest ping needs an answer
           pong_pending_ = true;
           if (!writing_ && !closing_) DoWrite();
           break;
         case FrameReader::Kind::kPong:
+          last_frame_ = Clock::now();
           break;
         case FrameReader::Kind::kClose:
           OnPeerClose(e.close_code);

@@ -27,7 +27,8 @@
 // implemented here, not by Beast (Beast parses the HTTP): an upgrade with
 // another version answers 426, a bad key 400; a client frame that breaks
 // the framing rules closes with 1002, text that is not UTF-8 with 1007;
-// WebSocket pings are answered with pongs; a close frame is echoed.
+// WebSocket pings are answered with pongs and, like pongs, count as
+// frames for the idle timeout; a close frame is echoed.
 //
 // Ownership: the caller owns the Server (std::unique_ptr). The Engine it
 //   borrows must outlive it.
