@@ -1,12 +1,18 @@
-// frame_codec_bench: Google Benchmark of the WebSocket adapter's JSON frame
-// codec (courier/websocket/frame_codec.h), the per-frame cost on the wire
-// path of W1 and W2: decode of the client's send and ack, encode of the
-// server's msg and sent.
+// frame_codec_bench: Google Benchmark of the WebSocket adapter's per-frame
+// work on the wire path of W1 and W2: the JSON frame codec
+// (courier/websocket/frame_codec.h: decode of the client's send and ack,
+// encode of the server's msg and sent) and the RFC 6455 framing
+// (ws_frame_reader.h: unmask and parse a client frame in place; ws_frame.h:
+// a server frame's header).
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include <benchmark/benchmark.h>
 
 #include "courier/websocket/frame_codec.h"
+#include "ws_frame.h"
+#include "ws_frame_reader.h"
 
 namespace courier::websocket {
 namespace {
@@ -41,10 +47,70 @@ void BM_Encode_Sent(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(EncodeServerFrame(frame));
 }
 
+// A masked client text frame carrying `payload`.
+std::string MaskedFrame(const std::string& payload) {
+  std::string out;
+  out.push_back(static_cast<char>(0x81));
+  if (payload.size() < 126) {
+    out.push_back(static_cast<char>(0x80 | payload.size()));
+  } else {
+    out.push_back(static_cast<char>(0x80 | 126));
+    out.push_back(static_cast<char>(payload.size() >> 8));
+    out.push_back(static_cast<char>(payload.size() & 0xFF));
+  }
+  const char key[4] = {0x12, 0x34, 0x56, 0x78};
+  out.append(key, 4);
+  for (std::size_t i = 0; i < payload.size(); ++i) out.push_back(payload[i] ^ key[i % 4]);
+  return out;
+}
+
+// One send frame as it arrives: unmasked in place (a fresh copy each time,
+// as a read buffer would be), parsed, UTF-8 checked.
+void BM_FrameReader_Send(benchmark::State& state) {
+  const std::string wire = MaskedFrame(kSend);
+  internal::FrameReader reader(256 * 1024);
+  std::string buf;
+  for (auto _ : state) {
+    buf = wire;
+    char* p = buf.data();
+    std::size_t n = buf.size();
+    benchmark::DoNotOptimize(reader.Next(&p, &n));
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * wire.size()));
+}
+
+// 64 acks read in one system call, parsed one after another.
+void BM_FrameReader_64Acks(benchmark::State& state) {
+  std::string wire;
+  for (int i = 0; i < 64; ++i) wire += MaskedFrame(kAck);
+  internal::FrameReader reader(256 * 1024);
+  std::string buf;
+  for (auto _ : state) {
+    buf = wire;
+    char* p = buf.data();
+    std::size_t n = buf.size();
+    while (reader.Next(&p, &n).kind == internal::FrameReader::Kind::kMessage) {
+    }
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * 64));
+}
+
+void BM_ServerFrameHeader(benchmark::State& state) {
+  std::uint8_t header[internal::kMaxServerHeaderBytes];
+  std::uint64_t size = 180;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(internal::EncodeFrameHeader(internal::Opcode::kText, size, header));
+    benchmark::ClobberMemory();
+  }
+}
+
 BENCHMARK(BM_Decode_Send);
 BENCHMARK(BM_Decode_Ack);
 BENCHMARK(BM_Encode_Msg);
 BENCHMARK(BM_Encode_Sent);
+BENCHMARK(BM_FrameReader_Send);
+BENCHMARK(BM_FrameReader_64Acks);
+BENCHMARK(BM_ServerFrameHeader);
 
 }  // namespace
 }  // namespace courier::websocket

@@ -193,11 +193,13 @@ class WebSocketSession final : public Outbox,
     std::memcpy(buf + used, head_.data(), bytes);
     used += bytes;
     CountIn(bytes);
-    // A full head read: the socket may hold more. Read it all (up to the
-    // scratch's size per round) before waiting again.
+    // A full head read: the socket may hold more. Read it (up to the
+    // scratch's size per round, kMaxReadRounds rounds: a client that sends
+    // without pause does not keep its io thread from the other connections;
+    // what is left is read after them, the next read starting at once).
     bool more = bytes == head_.size();
     bool eof = false;
-    for (;;) {
+    for (int round = 1;; ++round) {
       if (more) {
         beast::error_code read_ec;
         const std::size_t got =
@@ -216,7 +218,7 @@ class WebSocketSession final : public Outbox,
       const std::size_t consumed = Process(buf, used);
       if (finished_ || stop_reading_) return;
       const std::size_t left = used - consumed;
-      if (!more || eof) {
+      if (!more || eof || round == kMaxReadRounds) {
         carry_.assign(buf + consumed, left);
         break;
       }
@@ -639,6 +641,7 @@ class WebSocketSession final : public Outbox,
 
   static constexpr std::size_t kMaxTimedSends = 1024;
   static constexpr std::size_t kHeadBytes = 32;
+  static constexpr int kMaxReadRounds = 4;
   static constexpr std::size_t kCarryMax = 256;  // > a partial control frame (139)
   static_assert(kCarryMax + 16 * 1024 <= ScratchLease::size());
   static constexpr std::size_t kTlsChunk = 16 * 1024;
