@@ -171,24 +171,28 @@ def test_deflate_offer_is_ignored_and_frames_are_plain(srv):
 
 
 def test_frames_sent_with_the_upgrade_request_are_served(srv):
-    """A client that does not wait for the 101: its hello and ping, in the
-    same packet as the request, are read, not lost."""
+    """A client that does not wait for the 101: its hello, a bad frame and a
+    ping, in the same packet as the request, are read, not lost; welcome
+    comes first (it waits for the store), then the connection's own answers
+    in order."""
     a = srv.user()
     s = socket.create_connection((srv.host, srv.port), timeout=10)
     s.sendall(upgrade_request(srv) +
               cw.encode_frame(cw.OP_TEXT, '{"op":"hello","token":"%s","device":"d1"}' % a[1]) +
+              cw.encode_frame(cw.OP_TEXT, '{not json') +
               cw.encode_frame(cw.OP_TEXT, '{"op":"ping"}'))
     status, _, rest = http_answer(s)
     assert status == 101
     r = RawReader(s, rest)
     texts = []
-    # (The pong is the connection's own answer: it may come before the
-    # engine's welcome, which waits for the store.)
-    while not (any(b'"welcome"' in t for t in texts) and b'{"op":"pong"}' in texts):
+    while b'{"op":"pong"}' not in texts:
         f = r.frame()
         assert f not in (None, "eof"), texts
         assert f[1] == cw.OP_TEXT
         texts.append(f[2])
+    assert b'"welcome"' in texts[0], texts
+    errors = [i for i, t in enumerate(texts) if b'"bad_frame"' in t]
+    assert len(errors) == 1 and errors[0] < texts.index(b'{"op":"pong"}'), texts
     s.close()
 
 

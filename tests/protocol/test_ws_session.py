@@ -266,7 +266,9 @@ def test_frames_pipelined_right_after_hello_are_served(server, pair):
                 frames.append(c.take(skip=()))
             ops = [f["op"] for f in frames]
             assert "error" not in ops, frames
-            # The answer to hello comes before the answers of the engine.
+            # The answer to hello comes first, even before the pong the
+            # connection answers by itself.
+            assert ops[0] == "welcome", ops
             assert ops.index("welcome") < ops.index("sent"), ops
             assert ops.index("welcome") < ops.index("synced"), ops
             assert frames[ops.index("sent")]["cid"] == cid

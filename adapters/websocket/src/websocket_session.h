@@ -124,6 +124,7 @@ class WebSocketSession final : public Outbox,
   void PostFrames(std::vector<OutFrame> frames) override {
     net::post(strand_, [self = this->shared_from_this(), frames = std::move(frames)]() mutable {
       for (OutFrame& f : frames) self->Enqueue(std::move(f));
+      self->ReleaseHeld();
     });
   }
 
@@ -332,6 +333,7 @@ class WebSocketSession final : public Outbox,
     }
     session_ = *std::move(session);
     phase_ = Phase::kOpen;
+    welcome_pending_ = true;
   }
 
   void FailHello(std::uint16_t code, std::string_view reason) {
@@ -357,7 +359,7 @@ class WebSocketSession final : public Outbox,
     } else if (auto* read = std::get_if<ReadFrame>(&*frame)) {
       session_->Read(std::move(read->ids));
     } else if (std::holds_alternative<PingFrame>(*frame)) {
-      Enqueue(OutFrame{EncodePong(), {}});
+      EnqueueOwn(OutFrame{EncodePong(), {}});
     } else {
       AnswerError(absl::InvalidArgumentError("hello was already accepted on this connection"));
     }
@@ -367,7 +369,7 @@ class WebSocketSession final : public Outbox,
     ctx_.counters.bad_frames.fetch_add(1, std::memory_order_relaxed);
     ErrorFrame error = ToErrorFrame(status);
     std::string cid = error.cid;
-    Enqueue(OutFrame{EncodeServerFrame(error), std::move(cid)});
+    EnqueueOwn(OutFrame{EncodeServerFrame(error), std::move(cid)});
   }
 
   // The peer's close frame.
@@ -399,6 +401,33 @@ class WebSocketSession final : public Outbox,
   }
 
   // --- writing: one write in flight: a batch of queued frames.
+
+  // A frame the connection answers by itself (pong, a bad frame's error).
+  // Between an accepted hello and the engine's first frames (welcome, which
+  // waits for the store) such answers are held, so that `welcome` is always
+  // the first frame after `hello`; they follow it in their own order.
+  void EnqueueOwn(OutFrame frame) {
+    if (!welcome_pending_) {
+      Enqueue(std::move(frame));
+      return;
+    }
+    if (closing_ || finished_) return;
+    if (held_.size() >= ctx_.options.max_queue_frames) {
+      ctx_.counters.slow_closes.fetch_add(1, std::memory_order_relaxed);
+      BeginClose(1008, "too many frames before welcome", /*drain=*/false);
+      return;
+    }
+    held_.push_back(std::move(frame));
+  }
+
+  // The engine's first frames are queued: what was held goes behind them.
+  void ReleaseHeld() {
+    if (!welcome_pending_) return;
+    welcome_pending_ = false;
+    std::vector<OutFrame> held = std::move(held_);
+    held_.clear();
+    for (OutFrame& f : held) Enqueue(std::move(f));
+  }
 
   void Enqueue(OutFrame frame) {
     if (closing_ || finished_) return;
@@ -629,6 +658,7 @@ class WebSocketSession final : public Outbox,
     finished_ = true;
     CancelTimer();
     queue_.clear();
+    std::vector<OutFrame>().swap(held_);
     queued_bytes_ = 0;
     beast::error_code ignored;
     Socket().close(ignored);
@@ -667,6 +697,8 @@ class WebSocketSession final : public Outbox,
   std::shared_ptr<Transport> transport_;
   std::shared_ptr<Session> session_;
   absl::flat_hash_map<std::string, Clock::time_point> send_started_;
+  bool welcome_pending_ = false;  // hello accepted, no frame from the engine yet
+  std::vector<OutFrame> held_;    // the connection's own answers until then
 
   // Writing.
   FrameQueue queue_;                  // waiting

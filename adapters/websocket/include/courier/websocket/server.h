@@ -11,7 +11,8 @@
 //    Authenticator accepts and for which Engine::Connect succeeds; anything
 //    else, or nothing within hello_timeout, closes with 4401.
 //  * open: send/ack/read go to the engine's Session; `ping` is answered with
-//    `pong` here; a bad frame is answered with an `error` frame and the
+//    `pong` here (held, like error answers, until the engine's `welcome` is
+//    queued: `welcome` is always the first frame after `hello`); a bad frame is answered with an `error` frame and the
 //    connection stays open. No frame for idle_timeout closes with 4408; a
 //    frame over max_frame_bytes closes with 1009; a send queue over
 //    max_queue_bytes or max_queue_frames closes with 1008 (a client that does
