@@ -140,9 +140,10 @@ def test_handshake_with_another_version_is_426(srv):
     for version in ["8", "12", "14", ""]:
         s = socket.create_connection((srv.host, srv.port), timeout=10)
         s.sendall(upgrade_request(srv, version=version))
-        status, headers, _ = http_answer(s)
+        status, headers, body = http_answer(s)
         assert status == 426, version
         assert headers.get("sec-websocket-version") == "13"
+        assert b'"upgrade_required"' in body or b'"upgrade_required"' in s.recv(4096)
         s.close()
     assert srv.healthy_roundtrip()
 
@@ -152,8 +153,9 @@ def test_handshake_with_a_bad_key_is_400(srv):
                 base64.b64encode(b"x" * 15).decode(), base64.b64encode(b"x" * 17).decode()]:
         s = socket.create_connection((srv.host, srv.port), timeout=10)
         s.sendall(upgrade_request(srv, key=key))
-        status, _, _ = http_answer(s)
+        status, _, body = http_answer(s)
         assert status == 400, key
+        assert b'"bad_request"' in body or b'"bad_request"' in s.recv(4096)
         s.close()
 
 

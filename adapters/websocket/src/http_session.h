@@ -121,7 +121,8 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
         const bool bad_version = accept.status().code() == absl::StatusCode::kFailedPrecondition;
         HttpResponse answer = HttpResponse::Json(
             bad_version ? 426 : 400,
-            ErrorJson("bad_upgrade", std::string(accept.status().message())));
+            ErrorJson(bad_version ? "upgrade_required" : "bad_request",
+                      std::string(accept.status().message())));
         if (bad_version) answer.headers.emplace_back("Sec-WebSocket-Version", "13");
         Respond(std::move(answer));
         return;
