@@ -15,6 +15,7 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -100,6 +101,18 @@ std::string ClosePayload(std::uint16_t code, std::string_view reason) {
 }
 std::string Close(std::uint16_t code, std::string_view reason) {
   return Frame(kFin | Op(Opcode::kClose), ClosePayload(code, reason));
+}
+
+// A text message sent as one frame per piece: {the frames, the whole text}.
+std::pair<std::string, std::string> FragmentedText(const std::vector<std::string>& pieces) {
+  std::string stream;
+  std::string whole;
+  for (std::size_t i = 0; i < pieces.size(); ++i) {
+    const std::uint8_t op = i == 0 ? Op(Opcode::kText) : Op(Opcode::kContinuation);
+    stream += Frame((i + 1 == pieces.size() ? kFin : 0) | op, pieces[i]);
+    whole += pieces[i];
+  }
+  return {stream, whole};
 }
 
 std::string Bytes(std::initializer_list<int> bytes) {
@@ -972,13 +985,7 @@ TEST_CASE("FrameReader: UTF-8 errors are 1007", "[websocket][ws_frame_reader]") 
         {"\xF4\x8F\xBF", "\xBF"},
     };
     for (const auto& p : pieces) {
-      std::string stream;
-      std::string whole;
-      for (std::size_t i = 0; i < p.size(); ++i) {
-        const std::uint8_t op = i == 0 ? Op(Opcode::kText) : Op(Opcode::kContinuation);
-        stream += Frame((i + 1 == p.size() ? kFin : 0) | op, p[i]);
-        whole += p[i];
-      }
+      const auto [stream, whole] = FragmentedText(p);
       INFO("message " << Hex(whole));
       CHECK(FeedWhole(stream) == std::vector<Ev>{Message(whole)});
     }
@@ -994,13 +1001,7 @@ TEST_CASE("FrameReader: UTF-8 errors are 1007", "[websocket][ws_frame_reader]") 
         {"fine", "fine", "\xFF"},
     };
     for (const auto& p : pieces) {
-      std::string stream;
-      std::string whole;
-      for (std::size_t i = 0; i < p.size(); ++i) {
-        const std::uint8_t op = i == 0 ? Op(Opcode::kText) : Op(Opcode::kContinuation);
-        stream += Frame((i + 1 == p.size() ? kFin : 0) | op, p[i]);
-        whole += p[i];
-      }
+      const auto [stream, whole] = FragmentedText(p);
       INFO("message " << Hex(whole));
       CHECK(FeedWhole(stream) == std::vector<Ev>{ErrorEv(1007)});
     }

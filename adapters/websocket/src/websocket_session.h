@@ -389,10 +389,6 @@ class WebSocketSession final : public Outbox,
   // The peer broke the framing rules (1002), sent text that is not UTF-8
   // (1007) or a frame over the limit (1009).
   void OnProtocolError(std::uint16_t code, std::string_view reason) {
-    if (code == static_cast<std::uint16_t>(CloseCode::kTooBig)) {
-      BeginClose(code, "frame over the size limit", /*drain=*/false);
-      return;
-    }
     if (code == 1002) {
       stop_reading_ = true;  // the stream cannot be parsed any further
       drop_after_close_ = true;

@@ -166,7 +166,7 @@ FrameReader::Event FrameReader::ParseHeader(char** data, std::size_t* size) {
       // The framing is still in step: skip this frame's payload as it comes.
       Consume(data, size, header);
       state_ = State::kPayload;
-      return Fail(kTooBig, "message over the size limit");
+      return Fail(kTooBig, "frame over the size limit");
     }
     if (!continuation) message_text_ = opcode == static_cast<std::uint8_t>(Opcode::kText);
     // The usual frame: a whole message that arrived whole. No copy.
