@@ -4,7 +4,7 @@ include(CMakePackageConfigHelpers)
 get_property(courier_targets GLOBAL PROPERTY COURIER_EXPORTED_TARGETS)
 # Which adapters were built decides which dependencies the config finds.
 set(COURIER_BUILT_ADAPTERS "")
-foreach(adapter sqlite postgres mongo redis websocket)
+foreach(adapter rocksdb sqlite postgres mongo redis websocket)
   if(TARGET courier_${adapter})
     list(APPEND COURIER_BUILT_ADAPTERS ${adapter})
   endif()

@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libabsl-dev libhiredis-dev libmongoc-dev libbson-dev libsodium-dev libssl-dev
-  libfmt-dev catch2 libbenchmark-dev libboost-dev libsqlite3-dev libpq-dev
+  libfmt-dev catch2 libbenchmark-dev libboost-dev librocksdb-dev libsqlite3-dev libpq-dev
   libjwt-dev libsimdjson-dev rapidjson-dev libspdlog-dev libcli11-dev
   redis-server postgresql python3 python3-mockupdb python3-pytest python3-websocket openssl
   clang-14 libclang-rt-14-dev

@@ -7,7 +7,7 @@
 
 #include "conformance/account_store_suite.h"
 #include "conformance/message_store_suite.h"
-#include "temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace {
 

@@ -11,7 +11,7 @@
 #include "schema.h"
 #include "sqlite_error.h"
 #include "support/status_matchers.h"
-#include "temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace courier::sqlite {
 namespace {

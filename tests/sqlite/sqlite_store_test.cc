@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "support/status_matchers.h"
-#include "temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace courier::sqlite {
 namespace {

@@ -1,7 +1,7 @@
 // A directory under $TMPDIR (or /tmp) that is removed with everything in it
 // when the object is destroyed.
-#ifndef COURIER_TESTS_SQLITE_TEMP_DIR_H_
-#define COURIER_TESTS_SQLITE_TEMP_DIR_H_
+#ifndef COURIER_TESTS_SUPPORT_TEMP_DIR_H_
+#define COURIER_TESTS_SUPPORT_TEMP_DIR_H_
 
 #include <string>
 
@@ -24,4 +24,4 @@ class TempDir {
 
 }  // namespace courier::testing
 
-#endif  // COURIER_TESTS_SQLITE_TEMP_DIR_H_
+#endif  // COURIER_TESTS_SUPPORT_TEMP_DIR_H_

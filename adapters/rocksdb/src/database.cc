@@ -1,0 +1,290 @@
+#include "database.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "courier/status.h"
+#include "courier/sync.h"
+#include "keys.h"
+#include "rocksdb/cache.h"
+#include "rocksdb/compaction_filter.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/options.h"
+#include "rocksdb/sst_file_manager.h"
+#include "rocksdb/table.h"
+#include "rocksdb_error.h"
+
+namespace courier::rocksdb {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kInboxFamily[] = "inbox";
+constexpr char kAccountsFamily[] = "accounts";
+constexpr char kSchemaKey[] = "courier.schema";
+constexpr std::uint64_t kSchemaVersion = 1;
+
+// Drops the index keys ('M', 'S') of messages that a finished Prune removed
+// for their age (see Database::PublishPruneCutoff); keeps everything else.
+class IndexExpiryFilter final : public ::rocksdb::CompactionFilter {
+ public:
+  explicit IndexExpiryFilter(std::shared_ptr<std::atomic<TimeMs>> cutoff)
+      : cutoff_(std::move(cutoff)) {}
+  bool Filter(int /*level*/, const ::rocksdb::Slice& key, const ::rocksdb::Slice& value,
+              std::string* /*new_value*/, bool* /*value_changed*/) const override {
+    if (key.empty() || (key[0] != keys::kMessage && key[0] != keys::kSend)) return false;
+    TimeMs expiry = 0;
+    if (!keys::ExpiryOf(key[0], std::string_view(value.data(), value.size()), &expiry)) {
+      return false;
+    }
+    return expiry < cutoff_->load(std::memory_order_acquire);
+  }
+  const char* Name() const override { return "courier.IndexExpiryFilter"; }
+
+ private:
+  std::shared_ptr<std::atomic<TimeMs>> cutoff_;
+};
+
+bool SameOptions(const RocksdbOptions& a, const RocksdbOptions& b) {
+  return a.durability == b.durability && a.write_buffer_bytes == b.write_buffer_bytes &&
+         a.block_cache_bytes == b.block_cache_bytes && a.max_size_bytes == b.max_size_bytes &&
+         a.env == b.env;
+}
+
+absl::Status ValidateOptions(const RocksdbOptions& o) {
+  if (o.path.empty()) return absl::InvalidArgumentError("rocksdb: options.path is required");
+  if (o.write_buffer_bytes < (1u << 20)) {
+    return absl::InvalidArgumentError("rocksdb: write_buffer_bytes must be at least 1 MiB");
+  }
+  if (o.cache_max_inboxes < 1) {
+    return absl::InvalidArgumentError("rocksdb: cache_max_inboxes must be at least 1");
+  }
+  if (o.max_size_bytes < 0) {
+    return absl::InvalidArgumentError("rocksdb: max_size_bytes must be >= 0");
+  }
+  return absl::OkStatus();
+}
+
+// Refuses a path that is a file, or a directory with something in it that is
+// not a RocksDB database; creates a missing directory.
+absl::Status PrepareDirectory(const std::string& path) {
+  std::error_code ec;
+  const fs::file_status st = fs::status(path, ec);
+  if (fs::exists(st)) {
+    if (!fs::is_directory(st)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("rocksdb: ", path, " is a file, not a database directory"));
+    }
+    if (!LooksLikeRocksdb(path) && !fs::is_empty(path, ec)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "rocksdb: ", path, " is a directory that holds files but no RocksDB database; "
+          "refusing to create a store in it"));
+    }
+    return absl::OkStatus();
+  }
+  fs::create_directories(path, ec);
+  if (ec) {
+    return absl::UnavailableError(
+        absl::StrCat("rocksdb: cannot create ", path, ": ", ec.message()));
+  }
+  return absl::OkStatus();
+}
+
+::rocksdb::ColumnFamilyOptions FamilyOptions(const RocksdbOptions& o,
+                                             const std::shared_ptr<::rocksdb::Cache>& cache) {
+  ::rocksdb::ColumnFamilyOptions cf;
+  cf.write_buffer_size = o.write_buffer_bytes;
+  cf.max_write_buffer_number = 2;
+  // Bodies are sealed by BodyCipher: compressing them only costs CPU.
+  cf.compression = ::rocksdb::kNoCompression;
+  // A point lookup that misses (a new cid, a new message id: every append)
+  // is answered by bloom filters, in the memtable and in each table file.
+  cf.memtable_whole_key_filtering = true;
+  cf.memtable_prefix_bloom_size_ratio = 0.02;
+  ::rocksdb::BlockBasedTableOptions table;
+  table.block_cache = cache;
+  table.no_block_cache = cache == nullptr;
+  table.filter_policy.reset(::rocksdb::NewBloomFilterPolicy(10));
+  table.whole_key_filtering = true;
+  table.cache_index_and_filter_blocks = cache != nullptr;
+  table.pin_l0_filter_and_index_blocks_in_cache = cache != nullptr;
+  cf.table_factory.reset(::rocksdb::NewBlockBasedTableFactory(table));
+  return cf;
+}
+
+Mutex& RegistryMutex() {
+  static Mutex* mu = new Mutex();
+  return *mu;
+}
+absl::flat_hash_map<std::string, std::weak_ptr<Database>>& Registry() {
+  static auto* map = new absl::flat_hash_map<std::string, std::weak_ptr<Database>>();
+  return *map;
+}
+
+}  // namespace
+
+bool LooksLikeRocksdb(const std::string& path) {
+  std::error_code ec;
+  return fs::is_directory(path, ec) && fs::is_regular_file(fs::path(path) / "CURRENT", ec);
+}
+
+absl::StatusOr<std::shared_ptr<Database>> Database::Acquire(const RocksdbOptions& options) {
+  COURIER_RETURN_IF_ERROR(ValidateOptions(options));
+  std::error_code ec;
+  std::string key = fs::weakly_canonical(fs::absolute(options.path, ec), ec).string();
+  if (key.empty()) key = options.path;
+  MutexLock lock(&RegistryMutex());
+  auto& registry = Registry();
+  if (auto it = registry.find(key); it != registry.end()) {
+    if (std::shared_ptr<Database> open = it->second.lock()) {
+      if (!SameOptions(open->options(), options)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "rocksdb: ", options.path, " is already open in this process with other options"));
+      }
+      return open;
+    }
+  }
+  COURIER_ASSIGN_OR_RETURN(std::unique_ptr<Database> opened, Open(options));
+  std::shared_ptr<Database> shared(std::move(opened));
+  registry[key] = shared;
+  return shared;
+}
+
+absl::StatusOr<std::unique_ptr<Database>> Database::Open(const RocksdbOptions& o) {
+  COURIER_RETURN_IF_ERROR(PrepareDirectory(o.path));
+  const bool existed = LooksLikeRocksdb(o.path);
+  std::unique_ptr<Database> d(new Database());
+  d->options_ = o;
+  d->published_cutoff_ = std::make_shared<std::atomic<TimeMs>>(
+      std::numeric_limits<TimeMs>::min());
+  d->filter_ = std::make_unique<IndexExpiryFilter>(d->published_cutoff_);
+
+  ::rocksdb::DBOptions db;
+  db.create_if_missing = true;
+  db.create_missing_column_families = true;
+  if (o.env != nullptr) db.env = o.env;
+  db.max_background_jobs = 2;
+  db.max_open_files = 256;
+  db.keep_log_file_num = 2;
+  db.max_log_file_size = 1 << 20;
+  db.info_log_level = ::rocksdb::InfoLogLevel::WARN_LEVEL;
+  // Two memtables per family at most, then flush: bounds the WAL as well.
+  db.max_total_wal_size = 4 * o.write_buffer_bytes;
+  if (o.max_size_bytes > 0) {
+    db.sst_file_manager.reset(::rocksdb::NewSstFileManager(db.env));
+    db.sst_file_manager->SetMaxAllowedSpaceUsage(static_cast<std::uint64_t>(o.max_size_bytes));
+  }
+  std::shared_ptr<::rocksdb::Cache> cache;
+  if (o.block_cache_bytes > 0) cache = ::rocksdb::NewLRUCache(o.block_cache_bytes);
+  ::rocksdb::ColumnFamilyOptions family = FamilyOptions(o, cache);
+  ::rocksdb::ColumnFamilyOptions inbox_family = family;
+  inbox_family.compaction_filter = d->filter_.get();
+
+  if (existed) {
+    std::vector<std::string> names;
+    ::rocksdb::Status listed = ::rocksdb::DB::ListColumnFamilies(db, o.path, &names);
+    if (!listed.ok()) return ToStatus(listed, absl::StrCat("list column families of ", o.path));
+    for (const std::string& name : names) {
+      if (name != ::rocksdb::kDefaultColumnFamilyName && name != kInboxFamily &&
+          name != kAccountsFamily) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "rocksdb: ", o.path, " holds a RocksDB database that is not Courier's (column family \"",
+            name, "\")"));
+      }
+    }
+  }
+  std::vector<::rocksdb::ColumnFamilyDescriptor> families = {
+      {::rocksdb::kDefaultColumnFamilyName, family},
+      {kInboxFamily, inbox_family},
+      {kAccountsFamily, family},
+  };
+  std::vector<::rocksdb::ColumnFamilyHandle*> handles;
+  ::rocksdb::DB* raw = nullptr;
+  ::rocksdb::Status opened = ::rocksdb::DB::Open(db, o.path, families, &handles, &raw);
+  if (!opened.ok()) return ToStatus(opened, absl::StrCat("open ", o.path));
+  d->db_.reset(raw);
+  d->default_ = handles[0];
+  d->inbox_ = handles[1];
+  d->accounts_ = handles[2];
+  d->write_options_.sync = o.durability == RocksdbOptions::Durability::kPowerLoss;
+
+  std::string version;
+  ::rocksdb::Status got = raw->Get(::rocksdb::ReadOptions(), d->default_, kSchemaKey, &version);
+  if (got.IsNotFound()) {
+    if (existed) {
+      // An existing database without Courier's schema key: empty only if a
+      // first open crashed before writing it; anything else is not ours.
+      std::unique_ptr<::rocksdb::Iterator> it(raw->NewIterator(::rocksdb::ReadOptions(), d->inbox_));
+      it->SeekToFirst();
+      if (it->Valid()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("rocksdb: ", o.path, " holds data without Courier's schema version"));
+      }
+    }
+    ::rocksdb::WriteOptions sync;
+    sync.sync = true;
+    COURIER_RETURN_IF_ERROR(ToStatus(
+        raw->Put(sync, d->default_, kSchemaKey, keys::EncodeU64(kSchemaVersion)),
+        "write the schema version"));
+  } else if (!got.ok()) {
+    return ToStatus(got, "read the schema version");
+  } else {
+    COURIER_ASSIGN_OR_RETURN(std::uint64_t v, keys::DecodeU64(version, "schema version"));
+    if (v > kSchemaVersion) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "rocksdb: ", o.path, " was written by a newer Courier (schema ", v,
+          "; this build reads up to ", kSchemaVersion, ")"));
+    }
+  }
+  return d;
+}
+
+Database::~Database() {
+  if (db_ == nullptr) return;
+  for (auto* h : {inbox_, accounts_, default_}) {
+    if (h != nullptr) db_->DestroyColumnFamilyHandle(h);
+  }
+  db_->Close().PermitUncheckedError();
+  db_.reset();
+}
+
+absl::Status Database::Recover() {
+  if (!needs_resume_.load(std::memory_order_acquire)) return absl::OkStatus();
+  ::rocksdb::Status resumed = db_->Resume();
+  if (!resumed.ok()) return ToStatus(resumed, "resume after a failed write");
+  needs_resume_.store(false, std::memory_order_release);
+  return absl::OkStatus();
+}
+
+absl::Status Database::Write(::rocksdb::WriteBatch* batch) {
+  COURIER_RETURN_IF_ERROR(Recover());
+  ::rocksdb::Status s = db_->Write(write_options_, batch);
+  if (!s.ok()) {
+    needs_resume_.store(true, std::memory_order_release);
+    return ToStatus(s, "write");
+  }
+  return absl::OkStatus();
+}
+
+void Database::BeginPrune(TimeMs ttl_cutoff) {
+  TimeMs seen = pending_cutoff_.load(std::memory_order_acquire);
+  while (ttl_cutoff > seen &&
+         !pending_cutoff_.compare_exchange_weak(seen, ttl_cutoff, std::memory_order_acq_rel)) {
+  }
+}
+
+void Database::PublishPruneCutoff(TimeMs ttl_cutoff) {
+  TimeMs seen = published_cutoff_->load(std::memory_order_acquire);
+  while (ttl_cutoff > seen &&
+         !published_cutoff_->compare_exchange_weak(seen, ttl_cutoff, std::memory_order_acq_rel)) {
+  }
+}
+
+}  // namespace courier::rocksdb

@@ -1,0 +1,194 @@
+// courier/account_store.h on RocksDB, in the "accounts" column family:
+//
+//   'U' user            created (8 bytes) + the password hash
+//   'Q' to \0 from      a pending friend request from `from` to `to`
+//   'P' a \0 b          a friendship, stored in both directions so that
+//                       Friends() is one ordered prefix scan
+//   'L' user            last seen (8 bytes)
+//
+// A change that reads before it writes (create, request, accept) runs under
+// the store's mutex and writes one WriteBatch.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "courier/account_store.h"
+#include "courier/rocksdb.h"
+#include "courier/status.h"
+#include "courier/sync.h"
+#include "courier/types.h"
+#include "database.h"
+#include "keys.h"
+#include "rocksdb/db.h"
+#include "rocksdb/write_batch.h"
+#include "rocksdb_error.h"
+
+namespace courier::rocksdb {
+namespace {
+
+constexpr char kUser = 'U';
+constexpr char kRequest = 'Q';
+constexpr char kFriend = 'P';
+constexpr char kLastSeen = 'L';
+
+absl::Status UnknownUser(const UserId& user) {
+  return absl::NotFoundError(absl::StrCat("unknown user ", user));
+}
+
+class RocksdbAccountStore final : public AccountStore {
+ public:
+  explicit RocksdbAccountStore(std::shared_ptr<Database> db)
+      : db_(std::move(db)), cf_(db_->accounts()) {}
+
+  absl::Status CreateUser(const UserId& user, const std::string& password_hash,
+                          TimeMs now) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+    MutexLock lock(&mu_);
+    COURIER_ASSIGN_OR_RETURN(bool exists, Has(keys::NameKey(kUser, user)));
+    if (exists) return absl::AlreadyExistsError(absl::StrCat("user ", user, " exists"));
+    ::rocksdb::WriteBatch batch;
+    COURIER_RETURN_IF_ERROR(ToStatus(
+        batch.Put(cf_, keys::NameKey(kUser, user),
+                  keys::EncodeU64(static_cast<std::uint64_t>(now)) + password_hash),
+        "batch put"));
+    return db_->Write(&batch);
+  }
+
+  absl::StatusOr<std::string> PasswordHash(const UserId& user) override {
+    COURIER_ASSIGN_OR_RETURN(std::optional<std::string> value, Get(keys::NameKey(kUser, user)));
+    if (!value.has_value()) return UnknownUser(user);
+    if (value->size() < 8) return absl::DataLossError("rocksdb: stored user value is malformed");
+    return value->substr(8);
+  }
+
+  absl::StatusOr<bool> UserExists(const UserId& user) override {
+    return Has(keys::NameKey(kUser, user));
+  }
+
+  absl::StatusOr<FriendRequestOutcome> RequestFriend(const UserId& from,
+                                                     const UserId& to) override {
+    if (from == to) return absl::InvalidArgumentError("cannot befriend oneself");
+    MutexLock lock(&mu_);
+    for (const UserId* u : {&from, &to}) {
+      COURIER_ASSIGN_OR_RETURN(bool exists, Has(keys::NameKey(kUser, *u)));
+      if (!exists) return UnknownUser(*u);
+    }
+    COURIER_ASSIGN_OR_RETURN(bool friends, Has(keys::PairKey(kFriend, from, to)));
+    if (friends) return FriendRequestOutcome::kAlreadyFriends;
+    ::rocksdb::WriteBatch batch;
+    const std::string crossing = keys::PairKey(kRequest, from, to);  // `to` asked `from`
+    COURIER_ASSIGN_OR_RETURN(bool crossed, Has(crossing));
+    if (crossed) {
+      COURIER_RETURN_IF_ERROR(ToStatus(batch.Delete(cf_, crossing), "batch delete"));
+      COURIER_RETURN_IF_ERROR(MakeFriends(batch, from, to));
+      COURIER_RETURN_IF_ERROR(db_->Write(&batch));
+      return FriendRequestOutcome::kBecameFriends;
+    }
+    COURIER_RETURN_IF_ERROR(
+        ToStatus(batch.Put(cf_, keys::PairKey(kRequest, to, from), ""), "batch put"));
+    COURIER_RETURN_IF_ERROR(db_->Write(&batch));
+    return FriendRequestOutcome::kRequested;
+  }
+
+  absl::Status AcceptFriend(const UserId& user, const UserId& requester) override {
+    MutexLock lock(&mu_);
+    COURIER_ASSIGN_OR_RETURN(bool exists, Has(keys::NameKey(kUser, user)));
+    if (!exists) return UnknownUser(user);
+    COURIER_ASSIGN_OR_RETURN(bool friends, Has(keys::PairKey(kFriend, user, requester)));
+    if (friends) return absl::OkStatus();
+    const std::string request = keys::PairKey(kRequest, user, requester);
+    COURIER_ASSIGN_OR_RETURN(bool requested, Has(request));
+    if (!requested) {
+      return absl::NotFoundError(
+          absl::StrCat("no pending friend request from ", requester, " to ", user));
+    }
+    ::rocksdb::WriteBatch batch;
+    COURIER_RETURN_IF_ERROR(ToStatus(batch.Delete(cf_, request), "batch delete"));
+    COURIER_RETURN_IF_ERROR(MakeFriends(batch, user, requester));
+    return db_->Write(&batch);
+  }
+
+  absl::StatusOr<bool> AreFriends(const UserId& a, const UserId& b) override {
+    return Has(keys::PairKey(kFriend, a, b));
+  }
+
+  absl::StatusOr<std::vector<UserId>> Friends(const UserId& user) override {
+    return Seconds(kFriend, user);
+  }
+
+  absl::StatusOr<std::vector<UserId>> PendingRequests(const UserId& user) override {
+    return Seconds(kRequest, user);
+  }
+
+  absl::Status SetLastSeen(const UserId& user, TimeMs when) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+    ::rocksdb::WriteBatch batch;
+    COURIER_RETURN_IF_ERROR(ToStatus(batch.Put(cf_, keys::NameKey(kLastSeen, user),
+                                               keys::EncodeU64(static_cast<std::uint64_t>(when))),
+                                     "batch put"));
+    return db_->Write(&batch);
+  }
+
+  absl::StatusOr<std::optional<TimeMs>> LastSeen(const UserId& user) override {
+    COURIER_ASSIGN_OR_RETURN(std::optional<std::string> value, Get(keys::NameKey(kLastSeen, user)));
+    if (!value.has_value()) return std::optional<TimeMs>();
+    COURIER_ASSIGN_OR_RETURN(std::uint64_t when, keys::DecodeU64(*value, "last seen"));
+    return std::optional<TimeMs>(static_cast<TimeMs>(when));
+  }
+
+ private:
+  absl::StatusOr<std::optional<std::string>> Get(const std::string& key) {
+    std::string value;
+    ::rocksdb::Status s = db_->db()->Get(::rocksdb::ReadOptions(), cf_, key, &value);
+    if (s.IsNotFound()) return std::optional<std::string>();
+    COURIER_RETURN_IF_ERROR(ToStatus(s, "read an account key"));
+    return std::optional<std::string>(std::move(value));
+  }
+
+  absl::StatusOr<bool> Has(const std::string& key) {
+    COURIER_ASSIGN_OR_RETURN(std::optional<std::string> value, Get(key));
+    return value.has_value();
+  }
+
+  absl::Status MakeFriends(::rocksdb::WriteBatch& batch, const UserId& a, const UserId& b) {
+    COURIER_RETURN_IF_ERROR(ToStatus(batch.Put(cf_, keys::PairKey(kFriend, a, b), ""), "batch put"));
+    return ToStatus(batch.Put(cf_, keys::PairKey(kFriend, b, a), ""), "batch put");
+  }
+
+  // The second names of every (`space`, first, second) key, in name order.
+  absl::StatusOr<std::vector<UserId>> Seconds(char space, const UserId& first) {
+    const std::string prefix = keys::PairPrefix(space, first);
+    const std::string end = keys::PairPrefixEnd(space, first);
+    ::rocksdb::Slice upper(end);
+    ::rocksdb::ReadOptions ro;
+    ro.iterate_upper_bound = &upper;
+    std::unique_ptr<::rocksdb::Iterator> it(db_->db()->NewIterator(ro, cf_));
+    std::vector<UserId> names;
+    for (it->Seek(prefix); it->Valid(); it->Next()) {
+      names.emplace_back(it->key().data() + prefix.size(), it->key().size() - prefix.size());
+    }
+    COURIER_RETURN_IF_ERROR(ToStatus(it->status(), "list names"));
+    return names;
+  }
+
+  const std::shared_ptr<Database> db_;
+  ::rocksdb::ColumnFamilyHandle* const cf_;
+  // Orders read-then-write changes (create, request, accept).
+  Mutex mu_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<AccountStore>> OpenAccountStore(const RocksdbOptions& options) {
+  COURIER_ASSIGN_OR_RETURN(std::shared_ptr<Database> db, Database::Acquire(options));
+  return std::unique_ptr<AccountStore>(std::make_unique<RocksdbAccountStore>(std::move(db)));
+}
+
+}  // namespace courier::rocksdb

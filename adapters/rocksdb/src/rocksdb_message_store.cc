@@ -1,0 +1,699 @@
+// courier/message_store.h on RocksDB (the key layout and the cache are
+// described in courier/rocksdb.h).
+//
+// Write() applies its ops in order against the writer's cache of inbox state
+// and collects their keys in one WriteBatch, then writes it (one WAL record,
+// fsync'ed at kPowerLoss). The 'M' and 'S' keys a batch writes are also kept
+// in an overlay so that later ops of the same batch see them (a duplicate cid
+// inside one batch). If the write fails, nothing of the batch is stored and
+// the cache, which already holds the batch's effects, is dropped.
+//
+// An op's own error (queue full, ack beyond the head, bad input) is found
+// before the op adds any key, so only that op fails; a read error aborts the
+// whole batch (every result carries it).
+//
+// Reads (Fetch, Head, Cursor, Status) do not take the writer's lock: they
+// read committed keys, several at a time from one snapshot.
+
+#include <algorithm>
+#include <cstdint>
+#include <deque>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "courier/message_store.h"
+#include "courier/rocksdb.h"
+#include "courier/status.h"
+#include "courier/sync.h"
+#include "courier/types.h"
+#include "database.h"
+#include "keys.h"
+#include "rocksdb/db.h"
+#include "rocksdb/snapshot.h"
+#include "rocksdb/write_batch.h"
+#include "rocksdb_error.h"
+
+namespace courier::rocksdb {
+namespace {
+
+using OpResult = absl::StatusOr<WriteResult>;
+
+// Messages above the highest cursor remembered per inbox (rocksdb.h).
+constexpr std::size_t kMaxPendingPerInbox = 4'096;
+// Inboxes looked at per Prune step (one lock hold, one WriteBatch).
+constexpr std::size_t kPruneStepInboxes = 256;
+
+absl::Status ValidateMessageId(const MessageId& id) {
+  if (id.empty() || id.size() > kMaxIdBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("message id must be 1-", kMaxIdBytes, " bytes"));
+  }
+  return absl::OkStatus();
+}
+
+// now - span, saturating at the int64 range.
+TimeMs Before(TimeMs now, TimeMs span) {
+  TimeMs out = 0;
+  if (__builtin_sub_overflow(now, span, &out)) {
+    return span > 0 ? std::numeric_limits<TimeMs>::min() : std::numeric_limits<TimeMs>::max();
+  }
+  return out;
+}
+
+std::string_view View(const ::rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
+
+// The first error among `statuses`, or OK.
+absl::Status FirstError(std::initializer_list<absl::Status> statuses) {
+  for (const absl::Status& s : statuses) {
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+class RocksdbMessageStore final : public MessageStore {
+ public:
+  explicit RocksdbMessageStore(std::shared_ptr<Database> db)
+      : db_(std::move(db)), cf_(db_->inbox()) {}
+
+  std::vector<absl::StatusOr<WriteResult>> Write(absl::Span<const WriteOp> ops) override {
+    std::vector<absl::StatusOr<WriteResult>> results;
+    if (ops.empty()) return results;
+    results.reserve(ops.size());
+    MutexLock lock(&write_mu_);
+    if (cache_.size() >= db_->options().cache_max_inboxes) cache_.clear();
+    batch_.Clear();
+    overlay_.clear();
+    dirty_cursors_.clear();
+    touched_.clear();
+    absl::Status status;
+    for (std::size_t i = 0; status.ok() && i < ops.size(); ++i) {
+      OpResult result = absl::InternalError("op not applied");
+      status = ApplyOp(ops[i], result);
+      results.push_back(std::move(result));
+    }
+    if (status.ok()) {
+      for (const auto& [key, cursor] : dirty_cursors_) {
+        status = ToStatus(batch_.Put(cf_, key, keys::EncodeU64(cursor)), "batch put");
+        if (!status.ok()) break;
+      }
+    }
+    if (status.ok() && batch_.Count() > 0) status = db_->Write(&batch_);
+    if (!status.ok()) {
+      cache_.clear();  // it holds the failed batch's effects
+      return std::vector<absl::StatusOr<WriteResult>>(ops.size(), status);
+    }
+    for (InboxState* inbox : touched_) inbox->TrimPending();
+    return results;
+  }
+
+  absl::StatusOr<std::vector<Event>> Fetch(const UserId& user, Seq after,
+                                           std::size_t limit) override {
+    if (limit < 1) return absl::InvalidArgumentError("Fetch limit must be >= 1");
+    std::vector<Event> out;
+    if (after == std::numeric_limits<Seq>::max()) return out;
+    const std::string end = keys::EventEnd(user);
+    ::rocksdb::Slice upper(end);
+    ::rocksdb::ReadOptions ro;
+    ro.iterate_upper_bound = &upper;
+    std::unique_ptr<::rocksdb::Iterator> it(db_->db()->NewIterator(ro, cf_));
+    for (it->Seek(keys::EventKey(user, after + 1)); it->Valid() && out.size() < limit;
+         it->Next()) {
+      Seq seq = 0;
+      if (!keys::ParseEventKey(View(it->key()), user, &seq)) break;
+      COURIER_ASSIGN_OR_RETURN(keys::StoredEvent e, keys::DecodeEvent(View(it->value()), seq));
+      out.push_back(std::move(e.event));
+    }
+    COURIER_RETURN_IF_ERROR(ToStatus(it->status(), "fetch"));
+    return out;
+  }
+
+  absl::StatusOr<Seq> Head(const UserId& user) override {
+    ::rocksdb::ManagedSnapshot snapshot(db_->db());
+    ::rocksdb::ReadOptions ro;
+    ro.snapshot = snapshot.snapshot();
+    COURIER_ASSIGN_OR_RETURN(StoredHead head, ReadHead(ro, user));
+    return head.head;
+  }
+
+  absl::StatusOr<Seq> Cursor(const UserId& user, const DeviceId& device) override {
+    std::string value;
+    ::rocksdb::Status s = db_->db()->Get(::rocksdb::ReadOptions(), cf_,
+                                         keys::PairKey(keys::kCursor, user, device), &value);
+    if (s.IsNotFound()) return 0;
+    COURIER_RETURN_IF_ERROR(ToStatus(s, "read a cursor"));
+    return keys::DecodeU64(value, "cursor");
+  }
+
+  absl::StatusOr<MessageStatus> Status(const UserId& recipient, const MessageId& id) override {
+    ::rocksdb::ManagedSnapshot snapshot(db_->db());
+    ::rocksdb::ReadOptions ro;
+    ro.snapshot = snapshot.snapshot();
+    std::string value;
+    ::rocksdb::Status s =
+        db_->db()->Get(ro, cf_, keys::PairKey(keys::kMessage, recipient, id), &value);
+    const absl::Status not_found =
+        absl::NotFoundError(absl::StrCat("no message ", id, " for ", recipient));
+    if (s.IsNotFound()) return not_found;
+    COURIER_RETURN_IF_ERROR(ToStatus(s, "read a message"));
+    COURIER_ASSIGN_OR_RETURN(keys::MessageRecord m, keys::DecodeMessage(value));
+    COURIER_ASSIGN_OR_RETURN(std::optional<keys::FloorRecord> floor, ReadFloor(ro, recipient));
+    if (floor.has_value() && m.seq <= floor->floor) return not_found;  // pruned
+    if (m.read) return MessageStatus::kRead;
+    COURIER_ASSIGN_OR_RETURN(auto cursors, ReadCursors(ro, recipient));
+    Seq max_cursor = 0;
+    for (const auto& [device, cursor] : cursors) max_cursor = std::max(max_cursor, cursor);
+    return m.seq <= max_cursor ? MessageStatus::kDelivered : MessageStatus::kSent;
+  }
+
+  // Steps through the inboxes in name order, kPruneStepInboxes at a time:
+  // each step holds the writer's lock for its inboxes and writes one batch
+  // (a range deletion and a floor key per inbox that has something to go).
+  absl::StatusOr<std::size_t> Prune(const PruneOptions& options) override {
+    const TimeMs ttl_cutoff = Before(options.now, options.ttl_ms);
+    const TimeMs acked_cutoff = Before(options.now, options.acked_retention_ms);
+    db_->BeginPrune(ttl_cutoff);
+    std::size_t removed = 0;
+    std::string from(1, keys::kEvent);
+    while (true) {
+      COURIER_ASSIGN_OR_RETURN(std::vector<UserId> inboxes, InboxesFrom(from));
+      if (inboxes.empty()) break;
+      from = keys::EventEnd(inboxes.back());
+      MutexLock lock(&write_mu_);
+      ::rocksdb::WriteBatch batch;
+      absl::Status status;
+      for (const UserId& inbox : inboxes) {
+        absl::StatusOr<std::size_t> n = PruneInbox(inbox, ttl_cutoff, acked_cutoff, batch);
+        status = n.status();
+        if (!status.ok()) break;
+        removed += *n;
+      }
+      if (status.ok() && batch.Count() > 0) status = db_->Write(&batch);
+      if (!status.ok()) {
+        cache_.clear();
+        return status;
+      }
+    }
+    db_->PublishPruneCutoff(ttl_cutoff);
+    return removed;
+  }
+
+  absl::Status Ping() override {
+    std::string value;
+    ::rocksdb::Status s =
+        db_->db()->Get(::rocksdb::ReadOptions(), cf_, keys::NameKey(keys::kFloor, ""), &value);
+    if (!s.ok() && !s.IsNotFound()) return ToStatus(s, "ping");
+    return db_->Recover();
+  }
+
+ private:
+  // A message above the highest cursor whose delivery an ack will record.
+  struct Pending {
+    Seq seq = 0;
+    MessageId id;
+    UserId sender;
+    bool read = false;
+  };
+
+  // The writer's view of one inbox (rocksdb.h, "What is cached").
+  struct InboxState {
+    Seq head = 0;
+    Seq max_cursor = 0;
+    Seq floor = 0;
+    TimeMs max_ts = std::numeric_limits<TimeMs>::min();
+    absl::flat_hash_map<DeviceId, Seq> cursors;  // every known device
+    // The messages with seq in (unknown_through, head] and above max_cursor,
+    // in seq order; those in (max_cursor, unknown_through] were appended
+    // before this state was loaded (or were forgotten) and are read back
+    // from the database when an ack passes them.
+    std::deque<Pending> pending;
+    Seq unknown_through = 0;
+
+    void TrimPending() {
+      while (pending.size() > kMaxPendingPerInbox) {
+        unknown_through = pending.front().seq;
+        pending.pop_front();
+      }
+    }
+    Pending* FindPending(Seq seq) {
+      auto it = std::lower_bound(pending.begin(), pending.end(), seq,
+                                 [](const Pending& p, Seq s) { return p.seq < s; });
+      return it != pending.end() && it->seq == seq ? &*it : nullptr;
+    }
+  };
+
+  struct StoredHead {
+    Seq head = 0;
+    TimeMs max_ts = std::numeric_limits<TimeMs>::min();
+    std::optional<keys::FloorRecord> floor;
+  };
+
+  // --- Reads of committed keys (no lock needed) ------------------------------
+
+  absl::StatusOr<std::optional<keys::FloorRecord>> ReadFloor(const ::rocksdb::ReadOptions& ro,
+                                                             const UserId& inbox) {
+    std::string value;
+    ::rocksdb::Status s = db_->db()->Get(ro, cf_, keys::NameKey(keys::kFloor, inbox), &value);
+    if (s.IsNotFound()) return std::optional<keys::FloorRecord>();
+    COURIER_RETURN_IF_ERROR(ToStatus(s, "read a floor"));
+    COURIER_ASSIGN_OR_RETURN(keys::FloorRecord f, keys::DecodeFloor(value));
+    return std::optional<keys::FloorRecord>(f);
+  }
+
+  // The head of `inbox`: its last event's seq, or the head kept by Prune.
+  absl::StatusOr<StoredHead> ReadHead(const ::rocksdb::ReadOptions& base, const UserId& inbox) {
+    StoredHead out;
+    COURIER_ASSIGN_OR_RETURN(out.floor, ReadFloor(base, inbox));
+    if (out.floor.has_value()) {
+      out.head = std::max(out.floor->head, out.floor->floor);
+      out.max_ts = out.floor->max_ts;
+    }
+    const std::string lower = keys::EventKey(inbox, 0);
+    ::rocksdb::Slice lower_slice(lower);
+    ::rocksdb::ReadOptions ro = base;
+    ro.iterate_lower_bound = &lower_slice;
+    std::unique_ptr<::rocksdb::Iterator> it(db_->db()->NewIterator(ro, cf_));
+    it->SeekForPrev(keys::EventKey(inbox, std::numeric_limits<Seq>::max()));
+    Seq last = 0;
+    if (it->Valid() && keys::ParseEventKey(View(it->key()), inbox, &last)) {
+      COURIER_ASSIGN_OR_RETURN(TimeMs max_ts, keys::DecodeEventMaxTs(View(it->value())));
+      out.head = std::max(out.head, last);
+      out.max_ts = std::max(out.max_ts, max_ts);
+    }
+    COURIER_RETURN_IF_ERROR(ToStatus(it->status(), "read an inbox head"));
+    return out;
+  }
+
+  absl::StatusOr<std::vector<std::pair<DeviceId, Seq>>> ReadCursors(
+      const ::rocksdb::ReadOptions& base, const UserId& inbox) {
+    const std::string prefix = keys::PairPrefix(keys::kCursor, inbox);
+    const std::string end = keys::PairPrefixEnd(keys::kCursor, inbox);
+    ::rocksdb::Slice upper(end);
+    ::rocksdb::ReadOptions ro = base;
+    ro.iterate_upper_bound = &upper;
+    std::unique_ptr<::rocksdb::Iterator> it(db_->db()->NewIterator(ro, cf_));
+    std::vector<std::pair<DeviceId, Seq>> out;
+    for (it->Seek(prefix); it->Valid(); it->Next()) {
+      COURIER_ASSIGN_OR_RETURN(Seq cursor, keys::DecodeU64(View(it->value()), "cursor"));
+      out.emplace_back(DeviceId(View(it->key()).substr(prefix.size())), cursor);
+    }
+    COURIER_RETURN_IF_ERROR(ToStatus(it->status(), "read cursors"));
+    return out;
+  }
+
+  // Up to kPruneStepInboxes inboxes that have events, from key `from` on.
+  absl::StatusOr<std::vector<UserId>> InboxesFrom(const std::string& from) {
+    std::vector<UserId> out;
+    std::unique_ptr<::rocksdb::Iterator> it(db_->db()->NewIterator(::rocksdb::ReadOptions(), cf_));
+    it->Seek(from);
+    while (it->Valid() && out.size() < kPruneStepInboxes) {
+      const std::string_view inbox = keys::EventKeyInbox(View(it->key()));
+      if (inbox.empty()) break;  // past the event keys
+      out.emplace_back(inbox);
+      it->Seek(keys::EventEnd(inbox));
+    }
+    COURIER_RETURN_IF_ERROR(ToStatus(it->status(), "list inboxes"));
+    return out;
+  }
+
+  // --- The writer's state (under write_mu_) -------------------------------------
+
+  // The cached state of `user`'s inbox, loaded on first use.
+  absl::StatusOr<InboxState*> Inbox(const UserId& user) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    if (auto it = cache_.find(user); it != cache_.end()) return it->second.get();
+    const ::rocksdb::ReadOptions ro;
+    COURIER_ASSIGN_OR_RETURN(StoredHead head, ReadHead(ro, user));
+    COURIER_ASSIGN_OR_RETURN(auto cursors, ReadCursors(ro, user));
+    auto state = std::make_unique<InboxState>();
+    state->head = head.head;
+    state->max_ts = head.max_ts;
+    if (head.floor.has_value()) state->floor = head.floor->floor;
+    for (auto& [device, cursor] : cursors) {
+      state->max_cursor = std::max(state->max_cursor, cursor);
+      state->cursors.emplace(std::move(device), cursor);
+    }
+    state->unknown_through = state->head;
+    return cache_.emplace(user, std::move(state)).first->second.get();
+  }
+
+  // The value of an 'M' or 'S' key as the current batch sees it.
+  absl::StatusOr<std::optional<std::string>> Lookup(const std::string& key)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    if (auto it = overlay_.find(key); it != overlay_.end()) {
+      return std::optional<std::string>(it->second);
+    }
+    std::string value;
+    ::rocksdb::Status s = db_->db()->Get(::rocksdb::ReadOptions(), cf_, key, &value);
+    if (s.IsNotFound()) return std::optional<std::string>();
+    COURIER_RETURN_IF_ERROR(ToStatus(s, "read an index key"));
+    return std::optional<std::string>(std::move(value));
+  }
+
+  // The live 'M' record of message `id` in `inbox` (none once pruned).
+  absl::StatusOr<std::optional<keys::MessageRecord>> FindMessage(const UserId& inbox,
+                                                                 const MessageId& id,
+                                                                 const InboxState& state)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    COURIER_ASSIGN_OR_RETURN(std::optional<std::string> value,
+                             Lookup(keys::PairKey(keys::kMessage, inbox, id)));
+    if (!value.has_value()) return std::optional<keys::MessageRecord>();
+    COURIER_ASSIGN_OR_RETURN(keys::MessageRecord m, keys::DecodeMessage(*value));
+    if (m.seq <= state.floor) return std::optional<keys::MessageRecord>();
+    return std::optional<keys::MessageRecord>(std::move(m));
+  }
+
+  absl::Status Put(const std::string& key, const std::string& value)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    return ToStatus(batch_.Put(cf_, key, value), "batch put");
+  }
+  // Puts an index key and lets later ops of this batch see it.
+  absl::Status PutIndex(std::string key, std::string value)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    COURIER_RETURN_IF_ERROR(Put(key, value));
+    overlay_.insert_or_assign(std::move(key), std::move(value));
+    return absl::OkStatus();
+  }
+
+  // Appends `e` (seq assigned here) to `inbox`, whose state is `state`.
+  absl::StatusOr<Event> AppendEvent(const UserId& inbox, InboxState& state, Event e,
+                                    const std::string& cid)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    e.seq = state.head + 1;
+    const TimeMs max_ts = std::max(state.max_ts, e.ts);
+    keys::StoredEvent stored{std::move(e), max_ts, cid};
+    COURIER_RETURN_IF_ERROR(Put(keys::EventKey(inbox, stored.event.seq), keys::EncodeEvent(stored)));
+    state.head = stored.event.seq;
+    state.max_ts = stored.max_ts;
+    touched_.insert(&state);
+    return std::move(stored.event);
+  }
+
+  absl::StatusOr<Appended> AppendReceipt(const UserId& sender, const MessageId& id,
+                                         const UserId& by, MessageStatus status, TimeMs ts)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    COURIER_ASSIGN_OR_RETURN(InboxState * state, Inbox(sender));
+    Event e;
+    e.kind = EventKind::kReceipt;
+    e.id = id;
+    e.peer = by;
+    e.status = status;
+    e.ts = ts;
+    COURIER_ASSIGN_OR_RETURN(e, AppendEvent(sender, *state, std::move(e), std::string()));
+    return Appended{sender, std::move(e)};
+  }
+
+  // The device's cursor (a new device starts at 0 and is written with the
+  // batch: an attached device holds back pruning).
+  Seq& CursorOf(const UserId& user, InboxState& state, const DeviceId& device)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    auto [it, added] = state.cursors.try_emplace(device, 0);
+    if (added) dirty_cursors_[keys::PairKey(keys::kCursor, user, device)] = 0;
+    return it->second;
+  }
+
+  absl::Status ApplyOp(const WriteOp& op, OpResult& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    if (const auto* append = std::get_if<AppendOp>(&op)) return Apply(*append, out);
+    if (const auto* attach = std::get_if<AttachOp>(&op)) return Apply(*attach, out);
+    if (const auto* ack = std::get_if<AckOp>(&op)) return Apply(*ack, out);
+    return Apply(std::get<ReadOp>(op), out);
+  }
+
+  // Each Apply returns the batch's fate (a read error aborts it) and sets
+  // `out` to the op's own result.
+  absl::Status Apply(const AppendOp& op, OpResult& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    if (absl::Status s = FirstError({ValidateName("sender", op.sender),
+                                     ValidateName("recipient", op.recipient),
+                                     ValidateClientId(op.cid), ValidateMessageId(op.id)});
+        !s.ok()) {
+      out = s;
+      return absl::OkStatus();
+    }
+    std::string send_key = keys::PairKey(keys::kSend, op.sender, op.cid);
+    COURIER_ASSIGN_OR_RETURN(std::optional<std::string> sent, Lookup(send_key));
+    if (sent.has_value()) {
+      COURIER_ASSIGN_OR_RETURN(keys::SendRecord first, keys::DecodeSend(*sent));
+      COURIER_ASSIGN_OR_RETURN(InboxState * where, Inbox(first.recipient));
+      if (first.seq > where->floor) {  // else pruned: the cid is free again
+        AppendResult dup;
+        dup.id = std::move(first.id);
+        dup.seq = first.seq;
+        dup.ts = first.ts;
+        dup.duplicate = true;
+        out = std::move(dup);
+        return absl::OkStatus();
+      }
+    }
+    COURIER_ASSIGN_OR_RETURN(InboxState * inbox, Inbox(op.recipient));
+    const Seq undelivered = inbox->head - inbox->max_cursor;
+    if (undelivered >= op.max_undelivered) {
+      out = absl::ResourceExhaustedError(
+          absl::StrCat("queue_full: ", op.recipient, " has ", undelivered,
+                       " undelivered events (limit ", op.max_undelivered, ")"));
+      return absl::OkStatus();
+    }
+    COURIER_ASSIGN_OR_RETURN(std::optional<keys::MessageRecord> taken,
+                             FindMessage(op.recipient, op.id, *inbox));
+    if (taken.has_value()) {
+      out = absl::AlreadyExistsError(
+          absl::StrCat("message id ", op.id, " already used in the inbox of ", op.recipient));
+      return absl::OkStatus();
+    }
+    Event e;
+    e.kind = EventKind::kMessage;
+    e.id = op.id;
+    e.peer = op.sender;
+    e.body = op.body;
+    e.status = MessageStatus::kSent;
+    e.ts = op.ts;
+    COURIER_ASSIGN_OR_RETURN(e, AppendEvent(op.recipient, *inbox, std::move(e), op.cid));
+    // Never below the TTL cutoff of a Prune under way (Database::BeginPrune).
+    const TimeMs expiry = std::max(inbox->max_ts, db_->pending_prune_cutoff());
+    COURIER_RETURN_IF_ERROR(PutIndex(keys::PairKey(keys::kMessage, op.recipient, op.id),
+                                     keys::EncodeMessage({e.seq, false, expiry, op.sender})));
+    COURIER_RETURN_IF_ERROR(PutIndex(std::move(send_key),
+                                     keys::EncodeSend({e.seq, op.ts, expiry, op.recipient, op.id})));
+    inbox->pending.push_back(Pending{e.seq, op.id, op.sender, false});
+    AppendResult result;
+    result.id = op.id;
+    result.seq = e.seq;
+    result.ts = op.ts;
+    result.appended.push_back(Appended{op.recipient, std::move(e)});
+    out = std::move(result);
+    return absl::OkStatus();
+  }
+
+  absl::Status Apply(const AttachOp& op, OpResult& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    if (absl::Status s = FirstError({ValidateName("user", op.user), ValidateName("device", op.device)});
+        !s.ok()) {
+      out = s;
+      return absl::OkStatus();
+    }
+    COURIER_ASSIGN_OR_RETURN(InboxState * inbox, Inbox(op.user));
+    const Seq cursor = CursorOf(op.user, *inbox, op.device);
+    out = AttachResult{cursor, inbox->head};
+    return absl::OkStatus();
+  }
+
+  absl::Status Apply(const AckOp& op, OpResult& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    if (absl::Status s = FirstError({ValidateName("user", op.user), ValidateName("device", op.device)});
+        !s.ok()) {
+      out = s;
+      return absl::OkStatus();
+    }
+    COURIER_ASSIGN_OR_RETURN(InboxState * inbox, Inbox(op.user));
+    if (op.seq > inbox->head) {
+      out = absl::OutOfRangeError(
+          absl::StrCat("ack of seq ", op.seq, " beyond the head ", inbox->head, " of ", op.user));
+      return absl::OkStatus();
+    }
+    Seq& cursor = CursorOf(op.user, *inbox, op.device);
+    AckResult result;
+    result.cursor = std::max(cursor, op.seq);
+    if (result.cursor > cursor) {
+      cursor = result.cursor;
+      dirty_cursors_[keys::PairKey(keys::kCursor, op.user, op.device)] = cursor;
+    }
+    if (result.cursor > inbox->max_cursor) {
+      // Collect first: a message to oneself puts its receipt into this inbox.
+      COURIER_ASSIGN_OR_RETURN(std::vector<Pending> delivered,
+                               TakeDelivered(op.user, *inbox, result.cursor));
+      for (const Pending& d : delivered) {
+        if (d.read) continue;  // its delivered receipt came with the read
+        COURIER_ASSIGN_OR_RETURN(
+            Appended receipt,
+            AppendReceipt(d.sender, d.id, op.user, MessageStatus::kDelivered, op.ts));
+        result.appended.push_back(std::move(receipt));
+      }
+    }
+    out = std::move(result);
+    return absl::OkStatus();
+  }
+
+  // Moves the inbox's highest cursor up to `cursor` and returns the messages
+  // it passed, in seq order: the forgotten ones read back from the database,
+  // then the remembered ones.
+  absl::StatusOr<std::vector<Pending>> TakeDelivered(const UserId& user, InboxState& inbox,
+                                                     Seq cursor)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    std::vector<Pending> out;
+    if (inbox.unknown_through > inbox.max_cursor) {
+      const Seq last = std::min(cursor, inbox.unknown_through);
+      COURIER_RETURN_IF_ERROR(ReadMessages(user, inbox, inbox.max_cursor, last, out));
+      if (inbox.unknown_through <= cursor) inbox.unknown_through = 0;
+    }
+    while (!inbox.pending.empty() && inbox.pending.front().seq <= cursor) {
+      out.push_back(std::move(inbox.pending.front()));
+      inbox.pending.pop_front();
+    }
+    inbox.max_cursor = cursor;
+    return out;
+  }
+
+  // The messages of `user`'s inbox with seq in (after, last], from the
+  // database (they were committed before this batch).
+  absl::Status ReadMessages(const UserId& user, const InboxState& inbox, Seq after, Seq last,
+                            std::vector<Pending>& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    const std::string end = last == std::numeric_limits<Seq>::max()
+                                ? keys::EventEnd(user)
+                                : keys::EventKey(user, last + 1);
+    ::rocksdb::Slice upper(end);
+    ::rocksdb::ReadOptions ro;
+    ro.iterate_upper_bound = &upper;
+    std::unique_ptr<::rocksdb::Iterator> it(db_->db()->NewIterator(ro, cf_));
+    for (it->Seek(keys::EventKey(user, after + 1)); it->Valid(); it->Next()) {
+      Seq seq = 0;
+      if (!keys::ParseEventKey(View(it->key()), user, &seq)) break;
+      COURIER_ASSIGN_OR_RETURN(keys::StoredEvent e, keys::DecodeEvent(View(it->value()), seq));
+      if (e.event.kind != EventKind::kMessage) continue;
+      COURIER_ASSIGN_OR_RETURN(std::optional<keys::MessageRecord> m,
+                               FindMessage(user, e.event.id, inbox));
+      out.push_back(Pending{seq, std::move(e.event.id), std::move(e.event.peer),
+                            m.has_value() && m->read});
+    }
+    return ToStatus(it->status(), "read undelivered messages");
+  }
+
+  absl::Status Apply(const ReadOp& op, OpResult& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    if (absl::Status s = ValidateName("user", op.user); !s.ok()) {
+      out = s;
+      return absl::OkStatus();
+    }
+    COURIER_ASSIGN_OR_RETURN(InboxState * inbox, Inbox(op.user));
+    ReadResult result;
+    for (const MessageId& id : op.ids) {
+      if (ValidateMessageId(id).ok() == false) continue;  // cannot name a message
+      COURIER_ASSIGN_OR_RETURN(std::optional<keys::MessageRecord> found,
+                               FindMessage(op.user, id, *inbox));
+      if (!found.has_value() || found->read) continue;
+      const bool delivered = found->seq <= inbox->max_cursor;
+      found->read = true;
+      COURIER_RETURN_IF_ERROR(
+          PutIndex(keys::PairKey(keys::kMessage, op.user, id), keys::EncodeMessage(*found)));
+      if (Pending* p = inbox->FindPending(found->seq)) p->read = true;
+      if (!delivered) {
+        COURIER_ASSIGN_OR_RETURN(
+            Appended receipt,
+            AppendReceipt(found->sender, id, op.user, MessageStatus::kDelivered, op.ts));
+        result.appended.push_back(std::move(receipt));
+      }
+      COURIER_ASSIGN_OR_RETURN(
+          Appended receipt, AppendReceipt(found->sender, id, op.user, MessageStatus::kRead, op.ts));
+      result.appended.push_back(std::move(receipt));
+    }
+    out = std::move(result);
+    return absl::OkStatus();
+  }
+
+  // --- Prune --------------------------------------------------------------------------
+
+  // The max_ts of event `seq` of `inbox` (it must exist: live events are
+  // exactly (floor, head]).
+  absl::StatusOr<TimeMs> MaxTsAt(const UserId& inbox, Seq seq) {
+    std::string value;
+    ::rocksdb::Status s =
+        db_->db()->Get(::rocksdb::ReadOptions(), cf_, keys::EventKey(inbox, seq), &value);
+    if (s.IsNotFound()) {
+      return absl::DataLossError(absl::StrCat("rocksdb: event ", seq, " of ", inbox,
+                                              " is missing below the inbox head"));
+    }
+    COURIER_RETURN_IF_ERROR(ToStatus(s, "read an event"));
+    return keys::DecodeEventMaxTs(value);
+  }
+
+  // The largest seq s in [lo, hi] whose max_ts is below `cutoff` (lo: none),
+  // by binary search: max_ts never decreases along an inbox.
+  absl::StatusOr<Seq> LastBefore(const UserId& inbox, Seq lo, Seq hi, TimeMs cutoff) {
+    if (hi <= lo) return lo;
+    COURIER_ASSIGN_OR_RETURN(TimeMs first, MaxTsAt(inbox, lo + 1));
+    if (first >= cutoff) return lo;  // the common case: nothing old enough
+    Seq good = lo + 1;
+    Seq bad = hi + 1;  // exclusive; never read
+    while (bad - good > 1) {
+      const Seq mid = good + (bad - good) / 2;
+      COURIER_ASSIGN_OR_RETURN(TimeMs t, MaxTsAt(inbox, mid));
+      (t < cutoff ? good : bad) = mid;
+    }
+    return good;
+  }
+
+  absl::StatusOr<std::size_t> PruneInbox(const UserId& user, TimeMs ttl_cutoff,
+                                         TimeMs acked_cutoff, ::rocksdb::WriteBatch& batch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    COURIER_ASSIGN_OR_RETURN(InboxState * inbox, Inbox(user));
+    const Seq floor = inbox->floor;
+    COURIER_ASSIGN_OR_RETURN(Seq last, LastBefore(user, floor, inbox->head, ttl_cutoff));
+    if (!inbox->cursors.empty()) {
+      Seq acked_by_all = std::numeric_limits<Seq>::max();
+      for (const auto& [device, cursor] : inbox->cursors) acked_by_all = std::min(acked_by_all, cursor);
+      acked_by_all = std::min(acked_by_all, inbox->head);
+      COURIER_ASSIGN_OR_RETURN(Seq acked_last, LastBefore(user, floor, acked_by_all, acked_cutoff));
+      last = std::max(last, acked_last);
+    }
+    if (last <= floor) return 0;
+    const std::string end = last == std::numeric_limits<Seq>::max() ? keys::EventEnd(user)
+                                                                    : keys::EventKey(user, last + 1);
+    COURIER_RETURN_IF_ERROR(
+        ToStatus(batch.DeleteRange(cf_, keys::EventKey(user, floor + 1), end), "batch delete"));
+    COURIER_RETURN_IF_ERROR(ToStatus(
+        batch.Put(cf_, keys::NameKey(keys::kFloor, user),
+                  keys::EncodeFloor({last, inbox->head, inbox->max_ts})),
+        "batch put"));
+    inbox->floor = last;
+    // Pruned messages are gone: an ack passing their seqs writes no receipt.
+    while (!inbox->pending.empty() && inbox->pending.front().seq <= last) inbox->pending.pop_front();
+    if (inbox->unknown_through <= last) inbox->unknown_through = 0;
+    return static_cast<std::size_t>(last - floor);
+  }
+
+  const std::shared_ptr<Database> db_;
+  ::rocksdb::ColumnFamilyHandle* const cf_;
+
+  Mutex write_mu_;
+  absl::flat_hash_map<UserId, std::unique_ptr<InboxState>> cache_ ABSL_GUARDED_BY(write_mu_);
+  // The current batch: its keys, the index keys it wrote (for later ops of
+  // the batch), the cursors it moved (written once, at the end) and the
+  // inboxes it appended to.
+  ::rocksdb::WriteBatch batch_ ABSL_GUARDED_BY(write_mu_);
+  absl::flat_hash_map<std::string, std::string> overlay_ ABSL_GUARDED_BY(write_mu_);
+  absl::flat_hash_map<std::string, Seq> dirty_cursors_ ABSL_GUARDED_BY(write_mu_);
+  absl::flat_hash_set<InboxState*> touched_ ABSL_GUARDED_BY(write_mu_);
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<MessageStore>> OpenMessageStore(const RocksdbOptions& options) {
+  COURIER_ASSIGN_OR_RETURN(std::shared_ptr<Database> db, Database::Acquire(options));
+  return std::unique_ptr<MessageStore>(std::make_unique<RocksdbMessageStore>(std::move(db)));
+}
+
+}  // namespace courier::rocksdb

@@ -1,0 +1,39 @@
+// The MessageStore and AccountStore conformance suites on courier::rocksdb,
+// each test case on a fresh database directory, reopened on it for the
+// durability cases.
+#include "courier/rocksdb.h"
+
+#include <memory>
+
+#include "conformance/account_store_suite.h"
+#include "conformance/message_store_suite.h"
+#include "support/temp_dir.h"
+
+namespace {
+
+using ::courier::AccountStore;
+using ::courier::MessageStore;
+using ::courier::conformance::MakeFixture;
+using ::courier::conformance::StoreFixture;
+using ::courier::rocksdb::RocksdbOptions;
+using ::courier::testing::TempDir;
+
+template <class Store>
+std::unique_ptr<StoreFixture<Store>> RocksdbFixture(
+    absl::StatusOr<std::unique_ptr<Store>> (*open)(const RocksdbOptions&)) {
+  auto dir = std::make_shared<TempDir>();
+  RocksdbOptions options = RocksdbOptions::Durable(dir->File("db"));
+  options.write_buffer_bytes = 1 << 20;
+  return MakeFixture<Store>([open, options] { return open(options); },
+                            [dir]() mutable { dir.reset(); });
+}
+
+auto MessageFixture() { return RocksdbFixture<MessageStore>(&courier::rocksdb::OpenMessageStore); }
+auto AccountFixture() { return RocksdbFixture<AccountStore>(&courier::rocksdb::OpenAccountStore); }
+
+}  // namespace
+
+COURIER_MESSAGE_STORE_CONFORMANCE("rocksdb", MessageFixture)
+COURIER_MESSAGE_STORE_DURABILITY_CONFORMANCE("rocksdb", MessageFixture)
+COURIER_ACCOUNT_STORE_CONFORMANCE("rocksdb", AccountFixture)
+COURIER_ACCOUNT_STORE_DURABILITY_CONFORMANCE("rocksdb", AccountFixture)

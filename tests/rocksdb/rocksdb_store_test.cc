@@ -1,0 +1,311 @@
+// courier::rocksdb beyond the conformance suites: what is written per
+// operation, pruning by range deletion and the compaction filter, the
+// messages an ack reads back after the cache forgot them, the directories it
+// refuses, one database shared by both stores, and bad options.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "courier/rocksdb.h"
+#include "database.h"
+#include "keys.h"
+#include "rocksdb/db.h"
+#include "support/status_matchers.h"
+#include "support/temp_dir.h"
+
+namespace courier::rocksdb {
+namespace {
+
+using ::courier::testing::StatusIs;
+using ::courier::testing::TempDir;
+
+AppendOp Message(const std::string& from, const std::string& cid, const std::string& to,
+                 TimeMs ts = 1'000) {
+  AppendOp op;
+  op.sender = from;
+  op.cid = cid;
+  op.recipient = to;
+  op.id = from + "-" + cid;
+  op.body = "hello";
+  op.ts = ts;
+  return op;
+}
+
+AckOp Ack(const std::string& user, const std::string& device, Seq seq, TimeMs ts = 2'000) {
+  return AckOp{user, device, seq, ts};
+}
+
+RocksdbOptions Options(const TempDir& dir) {
+  RocksdbOptions o = RocksdbOptions::Durable(dir.File("db"));
+  o.write_buffer_bytes = 1 << 20;
+  return o;
+}
+
+std::unique_ptr<MessageStore> MustOpen(const RocksdbOptions& options) {
+  auto store = OpenMessageStore(options);
+  COURIER_REQUIRE_OK(store);
+  return *std::move(store);
+}
+
+template <class R>
+R MustWrite(MessageStore& store, WriteOp op) {
+  auto results = store.Write({std::move(op)});
+  REQUIRE(results.size() == 1);
+  COURIER_REQUIRE_OK(results[0]);
+  REQUIRE(std::holds_alternative<R>(*results[0]));
+  return std::get<R>(*std::move(results[0]));
+}
+
+// Every key of the inbox family, counted by its first byte.
+std::map<char, int> KeysBySpace(Database& db) {
+  std::map<char, int> out;
+  std::unique_ptr<::rocksdb::Iterator> it(db.db()->NewIterator(::rocksdb::ReadOptions(), db.inbox()));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) ++out[it->key()[0]];
+  REQUIRE(it->status().ok());
+  return out;
+}
+
+std::shared_ptr<Database> SameDatabase(const RocksdbOptions& options) {
+  auto db = Database::Acquire(options);
+  COURIER_REQUIRE_OK(db);
+  return *db;
+}
+
+TEST_CASE("rocksdb: an append writes three keys, an ack its cursor and one receipt",
+          "[rocksdb]") {
+  TempDir dir;
+  auto store = MustOpen(Options(dir));
+  auto db = SameDatabase(Options(dir));
+  MustWrite<AttachResult>(*store, AttachOp{"bob", "phone"});
+  MustWrite<AttachResult>(*store, AttachOp{"alice", "laptop"});
+  CHECK(KeysBySpace(*db) == std::map<char, int>{{'C', 2}});
+  MustWrite<AppendResult>(*store, Message("alice", "1", "bob"));
+  CHECK(KeysBySpace(*db) == std::map<char, int>{{'C', 2}, {'E', 1}, {'M', 1}, {'S', 1}});
+  auto ack = MustWrite<AckResult>(*store, Ack("bob", "phone", 1));
+  REQUIRE(ack.appended.size() == 1);
+  // The receipt is the only new key; the cursor key was rewritten in place,
+  // and no key records "delivered": bob's cursor implies it.
+  CHECK(KeysBySpace(*db) == std::map<char, int>{{'C', 2}, {'E', 2}, {'M', 1}, {'S', 1}});
+  auto status = store->Status("bob", "alice-1");
+  COURIER_REQUIRE_OK(status);
+  CHECK(*status == MessageStatus::kDelivered);
+}
+
+TEST_CASE("rocksdb: prune deletes a range per inbox; the compaction filter drops stale index keys",
+          "[rocksdb]") {
+  TempDir dir;
+  auto store = MustOpen(Options(dir));
+  auto db = SameDatabase(Options(dir));
+  for (int i = 1; i <= 50; ++i) {
+    MustWrite<AppendResult>(*store, Message("alice", std::to_string(i), "bob", 1'000 + i));
+  }
+  MustWrite<AppendResult>(*store, Message("alice", "late", "bob", 90'000));
+  PruneOptions prune;
+  prune.now = 100'000;
+  prune.ttl_ms = 50'000;  // ts < 50'000 goes
+  prune.acked_retention_ms = 1'000'000;
+  auto removed = store->Prune(prune);
+  COURIER_REQUIRE_OK(removed);
+  CHECK(*removed == 50);
+  auto left = store->Fetch("bob", 0, 100);
+  COURIER_REQUIRE_OK(left);
+  REQUIRE(left->size() == 1);
+  CHECK((*left)[0].seq == 51);
+  // The index keys of the removed messages are still there but not live ...
+  CHECK(KeysBySpace(*db)['M'] == 51);
+  CHECK_THAT(store->Status("bob", "alice-7").status(), StatusIs(absl::StatusCode::kNotFound));
+  // ... so the same cid makes a new message again.
+  CHECK(!MustWrite<AppendResult>(*store, Message("alice", "7", "bob", 95'000)).duplicate);
+  // A compaction drops them for good (the filter runs on the whole range).
+  ::rocksdb::CompactRangeOptions compact;
+  compact.bottommost_level_compaction = ::rocksdb::BottommostLevelCompaction::kForce;
+  REQUIRE(db->db()->CompactRange(compact, db->inbox(), nullptr, nullptr).ok());
+  auto keys = KeysBySpace(*db);
+  CHECK(keys['M'] == 2);  // "late" and the new "7"
+  CHECK(keys['S'] == 2);
+  CHECK(keys['E'] == 2);
+  auto head = store->Head("bob");
+  COURIER_REQUIRE_OK(head);
+  CHECK(*head == 52);
+}
+
+TEST_CASE("rocksdb: prune never removes an event behind a newer one (time going backwards)",
+          "[rocksdb]") {
+  TempDir dir;
+  auto store = MustOpen(Options(dir));
+  MustWrite<AppendResult>(*store, Message("alice", "1", "bob", 1'000));
+  MustWrite<AppendResult>(*store, Message("alice", "2", "bob", 80'000));
+  MustWrite<AppendResult>(*store, Message("alice", "3", "bob", 2'000));  // the clock stepped back
+  PruneOptions prune;
+  prune.now = 100'000;
+  prune.ttl_ms = 50'000;
+  auto removed = store->Prune(prune);
+  COURIER_REQUIRE_OK(removed);
+  CHECK(*removed == 1);  // seq 3 waits for seq 2
+  auto left = store->Fetch("bob", 0, 10);
+  COURIER_REQUIRE_OK(left);
+  REQUIRE(left->size() == 2);
+  CHECK((*left)[0].seq == 2);
+  prune.now = 200'000;
+  removed = store->Prune(prune);
+  COURIER_REQUIRE_OK(removed);
+  CHECK(*removed == 2);
+}
+
+TEST_CASE("rocksdb: an ack passing messages the cache forgot writes each receipt once",
+          "[rocksdb]") {
+  TempDir dir;
+  const RocksdbOptions options = Options(dir);
+  constexpr int kMessages = 5'000;  // more than the 4,096 remembered per inbox
+  {
+    auto store = MustOpen(options);
+    std::vector<WriteOp> batch;
+    for (int i = 1; i <= kMessages; ++i) {
+      batch.push_back(Message(i % 2 ? "alice" : "carol", std::to_string(i), "bob"));
+    }
+    for (auto& r : store->Write(batch)) COURIER_REQUIRE_OK(r);
+    // Read a few: forgotten (seq 3), remembered (seq 4,900), before reopen.
+    MustWrite<ReadResult>(*store, ReadOp{"bob", {"alice-3", "carol-4900"}, 3'000});
+    // The first ack passes forgotten and remembered messages.
+    auto ack = MustWrite<AckResult>(*store, Ack("bob", "phone", 4'950));
+    CHECK(ack.appended.size() == 4'950 - 2);
+  }
+  auto store = MustOpen(options);  // nothing cached: the rest is read back
+  MustWrite<ReadResult>(*store, ReadOp{"bob", {"alice-4999"}, 3'000});
+  auto ack = MustWrite<AckResult>(*store, Ack("bob", "laptop", kMessages));
+  CHECK(ack.appended.size() == 50 - 1);
+  auto again = MustWrite<AckResult>(*store, Ack("bob", "phone", kMessages));
+  CHECK(again.appended.empty());
+  auto alice = store->Head("alice");
+  auto carol = store->Head("carol");
+  COURIER_REQUIRE_OK(alice);
+  COURIER_REQUIRE_OK(carol);
+  // One delivered receipt per message, plus one read receipt per read message.
+  CHECK(*alice + *carol == kMessages + 3);
+}
+
+TEST_CASE("rocksdb: both stores share one database on a path", "[rocksdb]") {
+  TempDir dir;
+  const RocksdbOptions options = Options(dir);
+  {
+    auto messages = MustOpen(options);
+    auto accounts = OpenAccountStore(options);
+    COURIER_REQUIRE_OK(accounts);
+    COURIER_REQUIRE_OK((*accounts)->CreateUser("alice", "hash", 1));
+    MustWrite<AppendResult>(*messages, Message("alice", "1", "bob"));
+    RocksdbOptions other = options;
+    other.durability = RocksdbOptions::Durability::kProcessCrash;
+    CHECK_THAT(OpenMessageStore(other).status(), StatusIs(absl::StatusCode::kInvalidArgument));
+    // RocksDB's own lock keeps anyone else out while it is open.
+    ::rocksdb::DB* raw = nullptr;
+    ::rocksdb::Options plain;
+    ::rocksdb::Status s = ::rocksdb::DB::Open(plain, options.path, &raw);
+    CHECK(!s.ok());
+    delete raw;
+  }
+  // Closed with its last store: opens again, data intact.
+  auto accounts = OpenAccountStore(options);
+  COURIER_REQUIRE_OK(accounts);
+  auto exists = (*accounts)->UserExists("alice");
+  COURIER_REQUIRE_OK(exists);
+  CHECK(*exists);
+  auto messages = MustOpen(options);
+  auto head = messages->Head("bob");
+  COURIER_REQUIRE_OK(head);
+  CHECK(*head == 1);
+}
+
+TEST_CASE("rocksdb: refuses directories that are not Courier's, and bad options", "[rocksdb]") {
+  TempDir dir;
+  CHECK_THAT(OpenMessageStore(RocksdbOptions()).status(),
+             StatusIs(absl::StatusCode::kInvalidArgument));
+  RocksdbOptions small = Options(dir);
+  small.write_buffer_bytes = 1000;
+  CHECK_THAT(OpenMessageStore(small).status(), StatusIs(absl::StatusCode::kInvalidArgument));
+
+  std::ofstream(dir.File("file")) << "x";
+  CHECK_THAT(OpenMessageStore(RocksdbOptions::Durable(dir.File("file"))).status(),
+             StatusIs(absl::StatusCode::kFailedPrecondition));
+
+  const std::string other = dir.File("other");
+  std::filesystem::create_directories(other);
+  std::ofstream(other + "/courier.db") << "SQLite format 3";
+  auto refused = OpenMessageStore(RocksdbOptions::Durable(other));
+  CHECK_THAT(refused.status(), StatusIs(absl::StatusCode::kFailedPrecondition));
+  CHECK(!LooksLikeRocksdb(other));
+
+  // Another program's RocksDB database: a column family Courier never makes.
+  const std::string foreign = dir.File("foreign");
+  {
+    ::rocksdb::Options plain;
+    plain.create_if_missing = true;
+    ::rocksdb::DB* raw = nullptr;
+    REQUIRE(::rocksdb::DB::Open(plain, foreign, &raw).ok());
+    ::rocksdb::ColumnFamilyHandle* cf = nullptr;
+    REQUIRE(raw->CreateColumnFamily(::rocksdb::ColumnFamilyOptions(), "theirs", &cf).ok());
+    raw->DestroyColumnFamilyHandle(cf);
+    delete raw;
+  }
+  CHECK(LooksLikeRocksdb(foreign));
+  CHECK_THAT(OpenMessageStore(RocksdbOptions::Durable(foreign)).status(),
+             StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST_CASE("rocksdb: a newer schema and a damaged value are refused, not misread", "[rocksdb]") {
+  TempDir dir;
+  const RocksdbOptions options = Options(dir);
+  {
+    auto store = MustOpen(options);
+    MustWrite<AppendResult>(*store, Message("alice", "1", "bob"));
+    auto db = SameDatabase(options);
+    ::rocksdb::WriteOptions sync;
+    sync.sync = true;
+    REQUIRE(db->db()->Put(sync, db->inbox(), keys::EventKey("bob", 2), "garbage").ok());
+    CHECK_THAT(store->Fetch("bob", 0, 10).status(), StatusIs(absl::StatusCode::kDataLoss));
+    REQUIRE(db->db()->Put(sync, db->db()->DefaultColumnFamily(), "courier.schema",
+                          keys::EncodeU64(99)).ok());
+  }
+  CHECK_THAT(OpenMessageStore(options).status(), StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST_CASE("rocksdb: keys decode what they encode and refuse truncations", "[rocksdb]") {
+  keys::StoredEvent e;
+  e.event.seq = 7;
+  e.event.kind = EventKind::kReceipt;
+  e.event.id = "id";
+  e.event.peer = "bob";
+  e.event.body = std::string("\0\xff", 2);
+  e.event.status = MessageStatus::kRead;
+  e.event.ts = -5;
+  e.max_ts = 9;
+  e.cid = "c";
+  const std::string v = keys::EncodeEvent(e);
+  auto back = keys::DecodeEvent(v, 7);
+  COURIER_REQUIRE_OK(back);
+  CHECK(back->event == e.event);
+  CHECK(back->max_ts == 9);
+  CHECK(back->cid == "c");
+  for (std::size_t n = 0; n < v.size(); ++n) {
+    CHECK_THAT(keys::DecodeEvent(v.substr(0, n), 7).status(),
+               StatusIs(absl::StatusCode::kDataLoss));
+  }
+  Seq seq = 0;
+  CHECK(keys::ParseEventKey(keys::EventKey("bob", 258), "bob", &seq));
+  CHECK(seq == 258);
+  CHECK(!keys::ParseEventKey(keys::EventKey("bobby", 1), "bob", &seq));
+  CHECK(keys::EventKeyInbox(keys::EventKey("bob", 1)) == "bob");
+  // Big-endian seqs: byte order is seq order, and every event of "bob" sorts
+  // before those of "bob.".
+  CHECK(keys::EventKey("bob", 255) < keys::EventKey("bob", 256));
+  CHECK(keys::EventKey("bob", ~Seq{0}) < keys::EventEnd("bob"));
+  CHECK(keys::EventEnd("bob") < keys::EventKey("bob.", 0));
+}
+
+}  // namespace
+}  // namespace courier::rocksdb
