@@ -175,6 +175,9 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const RocksdbOptions& o
   db.keep_log_file_num = 2;
   db.max_log_file_size = 1 << 20;
   db.info_log_level = ::rocksdb::InfoLogLevel::WARN_LEVEL;
+  // Opening replays the WAL into the memtable and keeps it (no table file
+  // per open): a restart costs a read of the log, not a flush.
+  db.avoid_flush_during_recovery = true;
   // Two memtables per family at most, then flush: bounds the WAL as well.
   db.max_total_wal_size = 4 * o.write_buffer_bytes;
   if (o.max_size_bytes > 0) {
