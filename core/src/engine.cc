@@ -1,5 +1,6 @@
 #include "courier/engine.h"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <random>
@@ -121,11 +122,19 @@ class EngineCore final : public internal::SessionHost,
     recent_.Remember(from, cid, SentFrame{cid, r.id, r.ts, true});
   }
 
+  // 32 hex digits that sort by creation time: the clock's ms in the first
+  // 44 bits, a per-thread counter in the next 20, then 64 random bits for
+  // uniqueness. A store that indexes messages by id (courier::rocksdb's 'M'
+  // keys) then inserts each id next to the previous one of the inbox instead
+  // of at a random place: the W1 profile showed a random memtable insert
+  // costing ~2.5 us here.
   MessageId NewMessageId() override {
     // std's engine rather than absl::BitGen: Debian's Abseil is not built
     // for TSan, and its shared seed pool reads as a race there.
     thread_local std::mt19937_64 gen{std::random_device{}()};
-    const std::uint64_t hi = gen();
+    thread_local std::uint32_t counter = 0;
+    const auto ms = static_cast<std::uint64_t>(std::max<TimeMs>(clock_.NowMs(), 0));
+    const std::uint64_t hi = (ms << 20) | (counter++ & 0xFFFFF);
     const std::uint64_t lo = gen();
     return absl::StrFormat("%016x%016x", hi, lo);
   }

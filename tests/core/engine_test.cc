@@ -25,6 +25,25 @@ EngineOptions Generous() {
   return o;
 }
 
+TEST_CASE("Engine: message ids are unique and sort by creation time", "[engine]") {
+  EngineHarness h(Generous());
+  h.AddUsers({"alice", "bob"});
+  h.Befriend("alice", "bob");
+  Device alice = h.Connect("alice", "phone");
+  h.Run();
+  for (int i = 0; i < 50; ++i) {
+    alice.session->Send("c" + std::to_string(i), "bob", "hi");
+    h.Run();
+  }
+  alice.Poll();
+  auto sent = alice.All<SentFrame>();
+  REQUIRE(sent.size() == 50);
+  for (std::size_t i = 1; i < sent.size(); ++i) {
+    CHECK(sent[i].id.size() == 32);
+    CHECK(sent[i - 1].id < sent[i].id);  // stores insert each id beside the last
+  }
+}
+
 TEST_CASE("Engine: a message to an offline user is kept and delivered on connect", "[engine]") {
   EngineHarness h(Generous());
   h.AddUsers({"alice", "bob"});
