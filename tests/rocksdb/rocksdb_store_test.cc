@@ -274,6 +274,44 @@ TEST_CASE("rocksdb: a newer schema and a damaged value are refused, not misread"
   CHECK_THAT(OpenMessageStore(options).status(), StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
+TEST_CASE("rocksdb: past max_size_bytes writes are unavailable and nothing acknowledged is lost",
+          "[rocksdb]") {
+  TempDir dir;
+  RocksdbOptions options = Options(dir);
+  options.max_size_bytes = 2 << 20;
+  std::vector<std::pair<std::string, Seq>> stored;  // (cid, seq) acknowledged
+  absl::Status refused;
+  {
+    auto store = MustOpen(options);
+    const std::string body(16 << 10, 'b');
+    for (int i = 0; i < 2'000 && refused.ok(); ++i) {
+      AppendOp op = Message("alice", std::to_string(i), "bob");
+      op.body = body;
+      auto results = store->Write({op});
+      if (results[0].ok()) {
+        stored.emplace_back(op.cid, std::get<AppendResult>(*results[0]).seq);
+      } else {
+        refused = results[0].status();
+      }
+    }
+    CHECK_THAT(refused, StatusIs(absl::StatusCode::kUnavailable));
+    // Still refused, with a clear error, not a crash; Ping says so too.
+    AppendOp again = Message("alice", "again", "bob");
+    CHECK_THAT(store->Write({again})[0].status(), StatusIs(absl::StatusCode::kUnavailable));
+  }
+  REQUIRE(stored.size() > 10);
+  options.max_size_bytes = 0;
+  auto store = MustOpen(options);
+  auto events = store->Fetch("bob", 0, 10'000);
+  COURIER_REQUIRE_OK(events);
+  REQUIRE(events->size() >= stored.size());
+  for (std::size_t i = 0; i < stored.size(); ++i) {
+    CHECK((*events)[i].seq == stored[i].second);
+    CHECK((*events)[i].id == "alice-" + stored[i].first);
+  }
+  CHECK(!MustWrite<AppendResult>(*store, Message("alice", "after", "bob")).duplicate);
+}
+
 TEST_CASE("rocksdb: keys decode what they encode and refuse truncations", "[rocksdb]") {
   keys::StoredEvent e;
   e.event.seq = 7;
