@@ -81,7 +81,7 @@ cmake --build build/asan -j "$jobs"
 step "tests under ASan + UBSan"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-(cd build/asan && COURIER_MODEL_SEEDS=300 ctest --output-on-failure -j 2 --timeout 1800 \
+(cd build/asan && COURIER_MODEL_SEEDS=300 COURIER_POWERLOSS_SEEDS=200 ctest --output-on-failure -j 2 --timeout 1800 \
    -LE 'browser|consumer')
 
 step "build with ThreadSanitizer (the concurrent parts)"
@@ -91,7 +91,7 @@ cmake --build build/tsan -j "$jobs"
 
 step "concurrent tests under TSan"
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/support/tsan.supp
-(cd build/tsan && COURIER_MODEL_SEEDS=100 ctest --output-on-failure -j 2 --timeout 1800 \
+(cd build/tsan && COURIER_MODEL_SEEDS=100 COURIER_POWERLOSS_SEEDS=100 ctest --output-on-failure -j 2 --timeout 1800 \
    -L 'core|memory|presence|redis|postgres|sqlite|rocksdb|conformance')
 
 step "build the libFuzzer targets with clang (also checks -Wthread-safety)"

@@ -257,6 +257,28 @@ TEST_CASE("rocksdb: refuses directories that are not Courier's, and bad options"
              StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
+TEST_CASE("rocksdb: a first open cut before CURRENT was written opens as a new store",
+          "[rocksdb]") {
+  // What the power-loss test found: a crash while creating the database left
+  // RocksDB's own files without CURRENT, and every later open refused them.
+  TempDir dir;
+  const std::string path = dir.File("db");
+  std::filesystem::create_directories(path);
+  for (const char* name : {"LOCK", "LOG", "IDENTITY", "MANIFEST-000001", "000000.dbtmp"}) {
+    std::ofstream(path + "/" + name) << "partial";
+  }
+  auto store = OpenMessageStore(RocksdbOptions::Durable(path));
+  COURIER_REQUIRE_OK(store);
+  CHECK(!MustWrite<AppendResult>(**store, Message("alice", "1", "bob")).duplicate);
+  // Anything else beside such leftovers is still refused.
+  const std::string mixed = dir.File("mixed");
+  std::filesystem::create_directories(mixed);
+  std::ofstream(mixed + "/LOCK") << "";
+  std::ofstream(mixed + "/notes.txt") << "mine";
+  CHECK_THAT(OpenMessageStore(RocksdbOptions::Durable(mixed)).status(),
+             StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
 TEST_CASE("rocksdb: a newer schema and a damaged value are refused, not misread", "[rocksdb]") {
   TempDir dir;
   const RocksdbOptions options = Options(dir);
