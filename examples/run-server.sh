@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds courier-server (Release, in ./build) and starts it on the embedded
-# default: SQLite and the key files in ./courier-data, presence in memory.
+# default: RocksDB (./courier-data/rocksdb) and the key files in
+# ./courier-data, presence in memory.
 #
 #   bash examples/run-server.sh
 #

@@ -1,8 +1,9 @@
 // courier-server: the Courier example server.
 //
-// Wires the stack of PROTOCOL.md: the SQLite store (or PostgreSQL / MongoDB)
-// behind the body cipher, presence in memory (or Redis), the friends-only
-// contact policy, the engine, and the WebSocket + HTTP server on one port.
+// Wires the stack of PROTOCOL.md: the RocksDB store (or SQLite, PostgreSQL,
+// MongoDB) behind the body cipher, presence in memory (or Redis), the
+// friends-only contact policy, the engine, and the WebSocket + HTTP server on
+// one port.
 // Prints "listening on HOST:PORT" when it accepts connections; SIGTERM or
 // SIGINT stop it cleanly (no new connections, sessions closed with 1001, the
 // commit queue flushed) with exit status 0.
@@ -112,8 +113,7 @@ int Run(const ServerFlags& flags) {
   // Alone on an embedded store with presence in memory, every write passes
   // through this engine and every wake-up is local: no head polling needed.
   // With Redis (a cluster) or a shared store, other nodes write too.
-  const bool alone = flags.redis.empty() &&
-                     (flags.store.empty() || flags.store.rfind("sqlite:", 0) == 0);
+  const bool alone = flags.redis.empty() && IsEmbeddedStore(flags.store);
   engine_options.head_poll_ms = alone ? 0 : 2'000;
   if (absl::Status s = ValidateName("node id", flags.node_id); !s.ok()) {
     return Fail(kExitConfig, "node id", s);

@@ -20,7 +20,8 @@ struct ServerFlags {
   // --- protocol flags (PROTOCOL.md)
   std::string listen = "127.0.0.1:8080";  // HOST:PORT; port 0 = a free port
   std::string data_dir = "./courier-data";
-  std::string store;      // sqlite:PATH | postgresql://... | mongodb://...; "" = sqlite in data_dir
+  std::string store;      // rocksdb:PATH | sqlite:PATH | postgresql://... | mongodb://...;
+                          // "" = rocksdb in data_dir
   std::string redis;      // redis://...; "" = presence in memory
   std::string node_id = "node-1";
   std::string rate_limit = "50/900";  // N/SECONDS per sending user
@@ -33,7 +34,7 @@ struct ServerFlags {
   // --- additions (examples/server/README.md)
   std::uint64_t max_undelivered = 100'000;  // per inbox, then queue_full
   std::uint64_t window = 256;               // unacked events in flight per device
-  std::string durability = "power";         // power | process (SQLite synchronous)
+  std::string durability = "power";         // power | process: fsync each commit or not
   std::uint64_t io_threads = 2;
   std::uint64_t http_threads = 2;
   std::uint64_t hello_timeout_ms = 10'000;

@@ -1,10 +1,14 @@
 // stores.cc: URL -> adapter, for the adapters this binary was built with.
 #include "stores.h"
 
+#include <filesystem>
+#include <system_error>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "courier/body_cipher.h"
 #include "courier/memory.h"
+#include "courier/rocksdb.h"
 #include "courier/sqlite.h"
 #include "courier/status.h"
 #if defined(COURIER_SERVER_WITH_POSTGRES)
@@ -41,26 +45,77 @@ std::string Redacted(const std::string& url) {
   return url.substr(0, colon + 1) + "***" + url.substr(at);
 }
 
+// Per embedded kind: its --store scheme, its name in messages, and its
+// default place in the data dir.
+struct KindInfo {
+  const char* scheme;
+  const char* title;
+  const char* in_data_dir;
+};
+
+const KindInfo& Info(EmbeddedStore::Kind kind) {
+  static constexpr KindInfo kRocksdb{"rocksdb", "RocksDB", "rocksdb"};
+  static constexpr KindInfo kSqlite{"sqlite", "SQLite", "courier.db"};
+  return kind == EmbeddedStore::Kind::kRocksdb ? kRocksdb : kSqlite;
+}
+
+EmbeddedStore InDataDir(const std::string& data_dir, EmbeddedStore::Kind kind) {
+  return {kind, (std::filesystem::path(data_dir) / Info(kind).in_data_dir).string()};
+}
+
+bool Exists(const EmbeddedStore& store) {
+  if (store.kind == EmbeddedStore::Kind::kRocksdb) return rocksdb::LooksLikeRocksdb(store.path);
+  std::error_code ec;
+  return std::filesystem::exists(store.path, ec);
+}
+
+// "rocksdb:PATH" or "sqlite:PATH" (also SCHEME:///abs/path).
+absl::StatusOr<EmbeddedStore> ParseEmbedded(const std::string& url) {
+  EmbeddedStore store;
+  store.kind = StartsWith(url, "rocksdb:") ? EmbeddedStore::Kind::kRocksdb
+                                           : EmbeddedStore::Kind::kSqlite;
+  store.path = url.substr(url.find(':') + 1);
+  if (StartsWith(store.path, "//")) store.path = store.path.substr(2);
+  if (store.path.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--store ", Info(store.kind).scheme, ":PATH needs a path"));
+  }
+  return store;
+}
+
 struct Stores {
   std::unique_ptr<MessageStore> messages;
   std::unique_ptr<AccountStore> accounts;
 };
 
-absl::StatusOr<Stores> OpenStores(const ServerFlags& flags, std::string& description) {
-  std::string url = flags.store.empty() ? "sqlite:" + flags.data_dir + "/courier.db" : flags.store;
-  if (StartsWith(url, "sqlite:")) {
-    std::string path = url.substr(7);
-    if (StartsWith(path, "//")) path = path.substr(2);  // sqlite:///abs/path
-    if (path.empty()) return absl::InvalidArgumentError("--store sqlite:PATH needs a path");
-    sqlite::SqliteOptions options = flags.durability == "process"
-                                        ? sqlite::SqliteOptions::Fast(path)
-                                        : sqlite::SqliteOptions::Durable(path);
-    Stores s;
+absl::StatusOr<Stores> OpenEmbedded(const ServerFlags& flags, const std::string& url,
+                                    std::string& description) {
+  COURIER_ASSIGN_OR_RETURN(EmbeddedStore store, ParseEmbedded(url));
+  COURIER_RETURN_IF_ERROR(CheckDataDir(flags.data_dir, store));
+  const bool fast = flags.durability == "process";
+  Stores s;
+  if (store.kind == EmbeddedStore::Kind::kRocksdb) {
+    rocksdb::RocksdbOptions options = fast ? rocksdb::RocksdbOptions::Fast(store.path)
+                                           : rocksdb::RocksdbOptions::Durable(store.path);
+    COURIER_ASSIGN_OR_RETURN(s.messages, rocksdb::OpenMessageStore(options));
+    COURIER_ASSIGN_OR_RETURN(s.accounts, rocksdb::OpenAccountStore(options));
+    description = absl::StrCat("rocksdb:", store.path, " durability=", flags.durability);
+  } else {
+    sqlite::SqliteOptions options = fast ? sqlite::SqliteOptions::Fast(store.path)
+                                         : sqlite::SqliteOptions::Durable(store.path);
     COURIER_ASSIGN_OR_RETURN(s.messages, sqlite::OpenMessageStore(options));
     COURIER_ASSIGN_OR_RETURN(s.accounts, sqlite::OpenAccountStore(options));
-    description = absl::StrCat("sqlite:", path, " durability=", flags.durability);
-    return s;
+    description = absl::StrCat("sqlite:", store.path, " durability=", flags.durability);
   }
+  return s;
+}
+
+absl::StatusOr<Stores> OpenStores(const ServerFlags& flags, std::string& description) {
+  const std::string url =
+      flags.store.empty()
+          ? "rocksdb:" + InDataDir(flags.data_dir, EmbeddedStore::Kind::kRocksdb).path
+          : flags.store;
+  if (IsEmbeddedStore(url)) return OpenEmbedded(flags, url, description);
   if (StartsWith(url, "postgresql://") || StartsWith(url, "postgres://")) {
 #if defined(COURIER_SERVER_WITH_POSTGRES)
     COURIER_ASSIGN_OR_RETURN(postgres::PostgresOptions options,
@@ -73,7 +128,7 @@ absl::StatusOr<Stores> OpenStores(const ServerFlags& flags, std::string& descrip
     return s;
 #else
     return NotBuilt("courier::postgres (PostgreSQL)", "COURIER_WITH_POSTGRES", "libpq-dev",
-                    "use --store sqlite:PATH");
+                    "leave --store out (RocksDB in the data dir)");
 #endif
   }
   if (StartsWith(url, "mongodb://") || StartsWith(url, "mongodb+srv://")) {
@@ -87,11 +142,12 @@ absl::StatusOr<Stores> OpenStores(const ServerFlags& flags, std::string& descrip
     return s;
 #else
     return NotBuilt("courier::mongo (MongoDB)", "COURIER_WITH_MONGO", "libmongoc-dev",
-                    "use --store sqlite:PATH");
+                    "leave --store out (RocksDB in the data dir)");
 #endif
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "--store must be sqlite:PATH, postgresql://... or mongodb://..., got \"", Redacted(url), "\""));
+  return absl::InvalidArgumentError(
+      absl::StrCat("--store must be rocksdb:PATH, sqlite:PATH, postgresql://... or mongodb://..., "
+                   "got \"", Redacted(url), "\""));
 }
 
 absl::StatusOr<std::unique_ptr<PresenceStore>> OpenPresence(const ServerFlags& flags,
@@ -119,6 +175,23 @@ absl::StatusOr<std::unique_ptr<PresenceStore>> OpenPresence(const ServerFlags& f
 }
 
 }  // namespace
+
+bool IsEmbeddedStore(const std::string& store) {
+  return store.empty() || StartsWith(store, "rocksdb:") || StartsWith(store, "sqlite:");
+}
+
+absl::Status CheckDataDir(const std::string& data_dir, const EmbeddedStore& asked) {
+  if (Exists(asked)) return absl::OkStatus();
+  for (EmbeddedStore::Kind kind : {EmbeddedStore::Kind::kRocksdb, EmbeddedStore::Kind::kSqlite}) {
+    const EmbeddedStore held = InDataDir(data_dir, kind);
+    if (!Exists(held)) continue;
+    const KindInfo& info = Info(kind);
+    return absl::FailedPreconditionError(
+        absl::StrCat("data dir ", data_dir, " holds a ", info.title, " store (", info.in_data_dir,
+                     "); start with --store ", info.scheme, ":", held.path, " to use it"));
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<Backends> OpenBackends(const ServerFlags& flags, const std::string& storage_secret,
                                       const Clock& clock) {

@@ -1,12 +1,14 @@
 // stores.h: the storage and presence backends that --store and --redis name.
 //
-//   --store sqlite:PATH (default sqlite:DIR/courier.db) -> courier::sqlite
+//   --store rocksdb:PATH (default rocksdb:DIR/rocksdb) -> courier::rocksdb
+//   --store sqlite:PATH                                -> courier::sqlite
 //   --store postgresql://... | postgres://...          -> courier::postgres
 //   --store mongodb://...                              -> courier::mongo
 //   --redis redis://...  (default: memory)             -> courier::redis
 // The message store is wrapped by OpenEncryptingStore with the storage key.
 // An adapter that this binary was built without is a kFailedPrecondition
-// that names the missing target and how to build it.
+// that names the missing target and how to build it. An embedded store
+// (RocksDB, SQLite) is opened only as CheckDataDir allows.
 //
 // Ownership: the caller owns the Backends; `clock` must outlive them.
 // Thread-safety: call once at start-up.
@@ -33,6 +35,27 @@ struct Backends {
   std::string store_description;     // for the start-up log, without secrets
   std::string presence_description;
 };
+
+// True when --store names a store inside this process (RocksDB, SQLite; also
+// the default): alone, with presence in memory, the server sees every write.
+bool IsEmbeddedStore(const std::string& store);
+
+// An embedded store that --store (or the default) asks for.
+struct EmbeddedStore {
+  enum class Kind { kRocksdb, kSqlite };
+  Kind kind;
+  std::string path;
+};
+
+// The data dir rule: the server opens the store it is asked for when that
+// store exists; it makes a new one only when the data dir holds no store at
+// the default places (DIR/rocksdb, DIR/courier.db). So a changed default or a
+// wrong --store never serves a new, empty store while the users' store sits
+// in the data dir. Remote stores (PostgreSQL, MongoDB) are not checked.
+// Errors: kFailedPrecondition naming the --store that opens the store found,
+// e.g. "data dir D holds a SQLite store (courier.db); start with
+// --store sqlite:D/courier.db to use it".
+absl::Status CheckDataDir(const std::string& data_dir, const EmbeddedStore& asked);
 
 // `storage_secret` is the content of the storage key file (32+ bytes).
 absl::StatusOr<Backends> OpenBackends(const ServerFlags& flags, const std::string& storage_secret,

@@ -76,7 +76,12 @@ def test_memory_stays_bounded_with_stuck_readers(make_server):
         sanitized = any(x in f.read() for x in ("libasan", "libtsan"))
     # Bounded: once every window is full, more queued messages cost no memory.
     assert grew2 < half_kib // (2 if sanitized else 3), rss
-    assert grew < 2 * half_kib * 3 // 4, (before, rss)
+    # The store's own memory comes on top, whatever is stored: the default
+    # store, RocksDB, keeps up to two 16 MiB memtables and an 8 MiB block cache
+    # (courier/rocksdb.h). Measured here: RSS grew 71-87 MiB in all on RocksDB
+    # (30 -> 101-117 MiB), 59 MiB on SQLite; the bound without it is 70 MiB.
+    store_kib = (2 * 16 + 8) * 1024
+    assert grew < 2 * half_kib * 3 // 4 + store_kib, (before, rss)
     # The stuck readers still get everything once they read.
     c = stuck[0]
     got = set()
@@ -163,9 +168,18 @@ def run_full_disk(make_server, mnt):
     assert all(m["op"] == "sent" for m in early.values())
     filler = fill(mnt)
     # Big bodies until the store refuses: every answer is sent or unavailable.
+    # A store may first fill space it reserved before the disk filled (RocksDB
+    # preallocates 17.6 MiB for its write-ahead log, 1.1 x its 16 MiB memtable;
+    # measured: 267 more sends of 60 KiB went through), so send 100 at a time,
+    # up to 60 MiB, until some are refused.
     body = "f" * (60 * 1024)
-    answers = send_all(ca, [{"op": "send", "cid": f"full{i}", "to": b[0], "body": body}
-                            for i in range(200)])
+    answers = {}
+    for round_ in range(10):
+        got = send_all(ca, [{"op": "send", "cid": f"full{round_}-{i}", "to": b[0], "body": body}
+                            for i in range(100)])
+        answers.update(got)
+        if any(m.get("code") == "unavailable" for m in got.values()):
+            break
     codes = {m.get("code", "sent") for m in answers.values()}
     unavailable = [c for c, m in answers.items() if m.get("code") == "unavailable"]
     print(f"\nfull disk: {len(answers)} sends answered {sorted(codes)}; "

@@ -23,12 +23,14 @@ more and audits each inbox from seq 0, then checks:
     go silent shows offline to every friend within idle timeout + TTL.
 Prints the seed and a table; exit status 0 only when nothing was violated.
 
+--backend rocksdb (the default) runs the server on its default store,
+RocksDB in the data dir; --backend sqlite on --store sqlite:DIR/courier.db.
 With --backend pg and --nodes N, N courier-server processes share the
 private PostgreSQL and Redis; each connection goes to a random live node and
 server_kill kills one node at a time.
 
   chaos.py --server BIN [--seed N] [--seconds S | --minutes M]
-           [--backend sqlite|pg] [--nodes N]
+           [--backend rocksdb|sqlite|pg] [--nodes N]
 """
 
 import argparse
@@ -155,8 +157,12 @@ class Driver:
         extra += ["--jwt-secret-file", os.path.join(self.work, "jwt-secret"),
                   "--storage-key-file", os.path.join(self.work, "storage-key")]
         for i in range(self.args.nodes):
-            node = CourierServer(self.args.server, os.path.join(self.work, f"data{i}"),
-                                 extra + ["--node-id", f"node-{i}"],
+            data_dir = os.path.join(self.work, f"data{i}")
+            store = []   # rocksdb: the default store, in the data dir
+            if self.args.backend == "sqlite":
+                store = ["--store", "sqlite:" + os.path.join(data_dir, "courier.db")]
+            node = CourierServer(self.args.server, data_dir,
+                                 extra + store + ["--node-id", f"node-{i}"],
                                  log_path=os.path.join(self.work, f"server{i}.log"))
             node.start()
             self.servers.append(node)
@@ -858,7 +864,7 @@ def main():
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--seconds", type=float, default=60)
     p.add_argument("--minutes", type=float, default=None)
-    p.add_argument("--backend", choices=["sqlite", "pg"], default="sqlite")
+    p.add_argument("--backend", choices=["rocksdb", "sqlite", "pg"], default="rocksdb")
     p.add_argument("--nodes", type=int, default=1,
                    help="courier-server processes sharing the store (pg backend)")
     p.add_argument("--users", type=int, default=5)

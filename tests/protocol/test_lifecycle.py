@@ -1,5 +1,7 @@
 """PROTOCOL.md, running the server: port 0, SIGTERM/SIGINT (1001, exit 0),
-restart on the same data dir, flags from COURIER_<FLAG> variables."""
+restart on the same data dir, flags from COURIER_<FLAG> variables, the
+default store (RocksDB in the data dir) and the refusal of a data dir that
+holds a store of another kind."""
 
 import http.client
 import signal
@@ -167,3 +169,51 @@ def test_sent_survives_a_killed_server(make_server):
         evs, synced = b.until_synced()
         assert [e["id"] for e in evs] == ids
         assert [e["body"] for e in evs] == [f"k{i}" for i in range(20)]
+
+
+def start_refused(binary, data_dir, args=()):
+    """Runs courier-server where it must refuse to start: (exit status, stderr)."""
+    r = subprocess.run([binary, "--listen", "127.0.0.1:0", "--data-dir", str(data_dir), *args],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    return r.returncode, r.stderr
+
+
+def test_the_default_store_is_rocksdb_in_the_data_dir(make_server, server_binary):
+    s1 = make_server(name="default")
+    alice = s1.new_user("alice")
+    assert s1.stop() == 0
+    data = s1.data_dir
+    assert (data / "rocksdb" / "CURRENT").is_file(), sorted(p.name for p in data.iterdir())
+    assert not (data / "courier.db").exists()
+    assert f'store="rocksdb:{data}/rocksdb durability=power"' in s1.log_tail(200)
+    # Asking for a new SQLite store beside it is refused, naming the flag that
+    # opens the store the data dir holds; nothing new is made.
+    code, err = start_refused(server_binary, data, ["--store", f"sqlite:{data}/courier.db"])
+    assert code == 2, err
+    assert (f"data dir {data} holds a RocksDB store (rocksdb); start with "
+            f"--store rocksdb:{data}/rocksdb to use it") in err, err
+    assert not (data / "courier.db").exists()
+    # That flag, and the default, open it.
+    s2 = make_server(["--store", f"rocksdb:{data}/rocksdb"], data_dir=data)
+    assert s2.login(alice.name).status == 200
+    assert s2.stop() == 0
+    s3 = make_server(data_dir=data)
+    assert s3.login(alice.name).status == 200
+
+
+def test_a_data_dir_with_a_sqlite_store_needs_its_store_flag(make_server, server_binary,
+                                                             tmp_path):
+    data = tmp_path / "data"
+    db = data / "courier.db"
+    s1 = make_server(["--store", f"sqlite:{db}"], data_dir=data, name="sqlite")
+    alice = s1.new_user("alice")
+    assert s1.stop() == 0
+    # The default (RocksDB) would be a new, empty store: refused, exit 2.
+    code, err = start_refused(server_binary, data)
+    assert code == 2, err
+    assert (f"data dir {data} holds a SQLite store (courier.db); start with "
+            f"--store sqlite:{db} to use it") in err, err
+    assert not (data / "rocksdb").exists()
+    # With the flag it names, the users are all there.
+    s2 = make_server(["--store", f"sqlite:{db}"], data_dir=data)
+    assert s2.login(alice.name).status == 200

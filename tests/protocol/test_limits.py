@@ -96,7 +96,9 @@ def test_queue_full_refuses_without_dropping_anything(make_server, server_binary
 
 
 def test_unavailable_when_the_store_cannot_commit(make_server, tmp_path):
-    """Holds SQLite's write lock from outside, so the server's commit fails."""
+    """Holds SQLite's write lock from outside, so the server's commit fails.
+    On SQLite on purpose (not the default store): a lock another process can
+    take is what makes a commit fail here."""
     db = tmp_path / "store.db"
     s = make_server(["--store", f"sqlite:{db}"], name="unavail")
     alice, bob = friends_on(s)
