@@ -52,7 +52,9 @@ def test_memory_stays_bounded_with_stuck_readers(make_server):
         c, _ = s.session(u)
         stuck.append(c)       # never read again
     body = "m" * (16 * 1024)
-    per_user = 150
+    # 2 x 92 MiB: large beside the store's own fixed memory (below), so that
+    # keeping the queued messages in memory could not pass the bounds.
+    per_user = 300
     cs, _ = s.session(sender)
     before = rss_kib(s.pid)
     rss = []
@@ -74,13 +76,16 @@ def test_memory_stays_bounded_with_stuck_readers(make_server):
     # Sanitizer builds (redzones, shadow memory) get a looser bound.
     with open(f"/proc/{s.pid}/maps") as f:
         sanitized = any(x in f.read() for x in ("libasan", "libtsan"))
-    # Bounded: once every window is full, more queued messages cost no memory.
-    assert grew2 < half_kib // (2 if sanitized else 3), rss
-    # The store's own memory comes on top, whatever is stored: the default
-    # store, RocksDB, keeps up to two 16 MiB memtables and an 8 MiB block cache
-    # (courier/rocksdb.h). Measured here: RSS grew 71-87 MiB in all on RocksDB
-    # (30 -> 101-117 MiB), 59 MiB on SQLite; the bound without it is 70 MiB.
+    # The store's own memory comes on top, whatever is stored, in either half:
+    # the default store, RocksDB, keeps up to two 16 MiB memtables and an
+    # 8 MiB block cache (courier/rocksdb.h), and the allocator keeps freed
+    # memtable blocks. Measured with 2 x 46 MiB: the second half grew RSS by
+    # -4 to +37 MiB on RocksDB (the high-water mark of its memtables falls in
+    # either half), by ~0 on SQLite.
     store_kib = (2 * 16 + 8) * 1024
+    # Bounded: once every window is full, more queued messages cost no memory
+    # but the store's.
+    assert grew2 < half_kib // (2 if sanitized else 3) + store_kib, rss
     assert grew < 2 * half_kib * 3 // 4 + store_kib, (before, rss)
     # The stuck readers still get everything once they read.
     c = stuck[0]
@@ -149,7 +154,9 @@ def test_full_disk_makes_sends_unavailable_and_loses_nothing(make_server, tmp_pa
     if os.getuid() != 0:
         pytest.fail("this test mounts a small tmpfs and must run as root", pytrace=False)
     mnt = str(tmp_path / "small")
-    ok, err = mount_tmpfs(mnt, "24m")
+    # 96 MiB: after a failed write RocksDB resumes only once the disk has a
+    # memtable's worth (16 MiB) free again, on top of its WAL reservation.
+    ok, err = mount_tmpfs(mnt, "96m")
     assert ok, f"mount -t tmpfs failed: {err}"
     try:
         run_full_disk(make_server, mnt)
