@@ -53,7 +53,7 @@ class ChatSession {
   Clock::time_point last_write_ = Clock::now();
 };
 
-// The Status for an `error` frame, by its code (PROTOCOL.md "Error codes").
+// The Status for an `error` frame, by its code (docs/PROTOCOL.md "Error codes").
 absl::Status FrameError(const rapidjson::Value& frame);
 
 }  // namespace courier_cli

@@ -24,14 +24,14 @@ struct Context {
   std::string token_file;
 };
 
-// HTTP API (PROTOCOL.md "HTTP").
+// HTTP API (docs/PROTOCOL.md "HTTP").
 absl::Status Register(Context& ctx, const std::string& user, const std::string& password);
 absl::Status Login(Context& ctx, const std::string& user, const std::string& password);
 absl::Status RequestFriend(Context& ctx, const std::string& user);
 absl::Status AcceptFriend(Context& ctx, const std::string& user);
 absl::Status ListFriends(Context& ctx);
 
-// WebSocket (PROTOCOL.md "WebSocket").
+// WebSocket (docs/PROTOCOL.md "WebSocket").
 struct SendOptions {
   std::string to;
   std::string body;

@@ -72,7 +72,7 @@ bool ReadArgument(std::string& value, bool whole) {
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);  // a closed stdout pipe is an error value, not a death
 
-  CLI::App app{"courier-cli: a command-line client of courier-server (PROTOCOL.md v1)"};
+  CLI::App app{"courier-cli: a command-line client of courier-server (docs/PROTOCOL.md v1)"};
   app.require_subcommand(1);
   app.fallthrough();
 

@@ -11,7 +11,7 @@
 
 namespace courier_cli {
 
-// The server's address. HTTP and the WebSocket share one port (PROTOCOL.md).
+// The server's address. HTTP and the WebSocket share one port (docs/PROTOCOL.md).
 struct ServerUrl {
   bool tls = false;   // https:// or wss://
   std::string host;   // a name, an IPv4 address or an IPv6 address without brackets

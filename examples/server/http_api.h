@@ -1,4 +1,4 @@
-// http_api.h: the HTTP endpoints of PROTOCOL.md, as a websocket::HttpHandler.
+// http_api.h: the HTTP endpoints of docs/PROTOCOL.md, as a websocket::HttpHandler.
 //
 //   POST /v1/register  POST /v1/login  POST /v1/friends/request
 //   POST /v1/friends/accept  GET /v1/friends  GET /healthz  GET /metrics

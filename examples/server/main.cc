@@ -1,6 +1,6 @@
 // courier-server: the Courier example server.
 //
-// Wires the stack of PROTOCOL.md: the RocksDB store (or SQLite, PostgreSQL,
+// Wires the stack of docs/PROTOCOL.md: the RocksDB store (or SQLite, PostgreSQL,
 // MongoDB) behind the body cipher, presence in memory (or Redis), the
 // friends-only contact policy, the engine, and the WebSocket + HTTP server on
 // one port.

@@ -48,7 +48,7 @@ std::optional<RateLimitFlag> ParseRateLimit(const std::string& text) {
 
 std::variant<ServerFlags, int> ParseOptions(int argc, char** argv) {
   ServerFlags f;
-  CLI::App app{"courier-server: the Courier example server (PROTOCOL.md)", "courier-server"};
+  CLI::App app{"courier-server: the Courier example server (docs/PROTOCOL.md)", "courier-server"};
   app.option_defaults()->always_capture_default();
   auto flag = [&app](const std::string& name, auto& value, const std::string& help) {
     std::string env = "COURIER_" + name;

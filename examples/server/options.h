@@ -1,4 +1,4 @@
-// options.h: courier-server's command line (PROTOCOL.md "Running").
+// options.h: courier-server's command line (docs/PROTOCOL.md "Running").
 //
 // Every flag can also come from the environment variable COURIER_<FLAG>
 // (upper case, '-' as '_'): --listen <- COURIER_LISTEN. A flag on the
@@ -17,7 +17,7 @@
 namespace courier::server {
 
 struct ServerFlags {
-  // --- protocol flags (PROTOCOL.md)
+  // --- protocol flags (docs/PROTOCOL.md)
   std::string listen = "127.0.0.1:8080";  // HOST:PORT; port 0 = a free port
   std::string data_dir = "./courier-data";
   std::string store;      // rocksdb:PATH | sqlite:PATH | postgresql://... | mongodb://...;

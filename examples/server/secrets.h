@@ -3,7 +3,7 @@
 // LoadOrCreateSecret reads a secret file whole, or, when `create` is set and
 // the file does not exist, writes 32 random bytes (libsodium) to it with mode
 // 0600 first. A secret shorter than 32 bytes is refused. The nodes of one
-// cluster share the files (PROTOCOL.md).
+// cluster share the files (docs/PROTOCOL.md).
 //
 // Thread-safety: call from one thread at start-up. Blocking: file I/O.
 #ifndef COURIER_EXAMPLES_SERVER_SECRETS_H_

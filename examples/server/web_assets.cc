@@ -30,7 +30,7 @@ constexpr std::string_view kEmptyPage =
     "<!doctype html><meta charset=utf-8><title>Courier</title>"
     "<h1>Courier</h1><p>courier-server is running, but it was built while examples/web was "
     "empty, so there is no page to show. Rebuild after adding the web files; the HTTP and "
-    "WebSocket API (PROTOCOL.md) works meanwhile.</p>";
+    "WebSocket API (docs/PROTOCOL.md) works meanwhile.</p>";
 
 std::vector<WebAsset> BuildAssets() {
   std::vector<WebAsset> assets;

@@ -13,7 +13,7 @@
 // The user of a tab lives in sessionStorage, so two tabs of one profile can be two
 // people (the two-tab demo); a new tab starts as the profile's last user.
 //
-// Delivery rules (PROTOCOL.md): hello without `since` resumes from the device's
+// Delivery rules (docs/PROTOCOL.md): hello without `since` resumes from the device's
 // cursor on the server; each inbox event is stored first, then acked; a seq at or
 // below the stored one is dropped. Own messages wait as "pending" until `sent`
 // and are sent again with the same cid after a reconnect (the server answers a

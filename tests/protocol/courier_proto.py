@@ -1,6 +1,6 @@
 """Helpers for the protocol tests: run courier-server, talk HTTP and WebSocket.
 
-Everything here follows /work/shared/PROTOCOL.md (wire protocol v1). Every
+Everything here follows docs/PROTOCOL.md (wire protocol v1). Every
 receive has a timeout, so a broken server fails a test instead of hanging it.
 """
 
@@ -92,7 +92,7 @@ def server_help(binary):
 def pick_flag(binary, candidates, what):
     """The first of `candidates` (flag names) that `--help` lists.
 
-    PROTOCOL.md leaves some test knobs (idle timeout, undelivered limit) to
+    docs/PROTOCOL.md leaves some test knobs (idle timeout, undelivered limit) to
     the server; the server offers them as additive flags.
     """
     text = server_help(binary)

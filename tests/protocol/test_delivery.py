@@ -1,9 +1,9 @@
-"""PROTOCOL.md, WebSocket: send / sent / msg / ack, resume with and without
+"""docs/PROTOCOL.md, WebSocket: send / sent / msg / ack, resume with and without
 `since`, the window W, two devices, idempotent cid, sender = token subject."""
 
 import courier_proto as cp
 
-W = 256  # PROTOCOL.md: the server keeps at most W (default 256) unacked events in flight
+W = 256  # docs/PROTOCOL.md: the server keeps at most W (default 256) unacked events in flight
 
 
 def check_msg(m, seq, mid, sender, body):

@@ -1,4 +1,4 @@
-"""PROTOCOL.md, HTTP: register, login, friends, healthz, metrics, the page."""
+"""docs/PROTOCOL.md, HTTP: register, login, friends, healthz, metrics, the page."""
 
 import http.client
 import re

@@ -1,4 +1,4 @@
-"""PROTOCOL.md, running the server: port 0, SIGTERM/SIGINT (1001, exit 0),
+"""docs/PROTOCOL.md, running the server: port 0, SIGTERM/SIGINT (1001, exit 0),
 restart on the same data dir, flags from COURIER_<FLAG> variables, the
 default store (RocksDB in the data dir) and the refusal of a data dir that
 holds a store of another kind."""

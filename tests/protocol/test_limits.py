@@ -1,4 +1,4 @@
-"""PROTOCOL.md, refusals that store nothing: rate_limited, queue_full,
+"""docs/PROTOCOL.md, refusals that store nothing: rate_limited, queue_full,
 unavailable (and /healthz answering 503 meanwhile)."""
 
 import sqlite3
@@ -53,7 +53,7 @@ def test_retry_after_ms_is_enough_to_send_again(make_server):
 
 
 def test_repeated_cid_is_answered_dup_even_when_rate_limited(make_server):
-    """PROTOCOL.md: a repeated cid answers the first id with dup: true. A
+    """docs/PROTOCOL.md: a repeated cid answers the first id with dup: true. A
     client that lost its `sent` (a dropped connection) retries with the same
     cid; a rate limit must not hide that the message is already stored."""
     s = make_server(["--rate-limit", "1/600"], name="duprate")

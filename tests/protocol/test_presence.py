@@ -1,4 +1,4 @@
-"""PROTOCOL.md, presence: friends' states right after welcome, then each
+"""docs/PROTOCOL.md, presence: friends' states right after welcome, then each
 change (connect, disconnect with last_seen), to friends only."""
 
 import courier_proto as cp

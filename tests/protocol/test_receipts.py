@@ -1,4 +1,4 @@
-"""PROTOCOL.md, receipts: sent -> delivered -> read, exactly one receipt per
+"""docs/PROTOCOL.md, receipts: sent -> delivered -> read, exactly one receipt per
 step, to an online or offline sender; status only moves forward."""
 
 import courier_proto as cp

@@ -1,4 +1,4 @@
-"""PROTOCOL.md, error codes answered on an open connection (which stays open)."""
+"""docs/PROTOCOL.md, error codes answered on an open connection (which stays open)."""
 
 import json
 

@@ -1,4 +1,4 @@
-"""PROTOCOL.md, WebSocket: hello, welcome, synced, ping, and the close codes."""
+"""docs/PROTOCOL.md, WebSocket: hello, welcome, synced, ping, and the close codes."""
 
 import json
 import time

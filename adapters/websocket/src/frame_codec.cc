@@ -1,4 +1,4 @@
-// frame_codec.cc: PROTOCOL.md's JSON through RapidJSON.
+// frame_codec.cc: docs/PROTOCOL.md's JSON through RapidJSON.
 //
 // Parsing is iterative (no recursion on hostile nesting), validates UTF-8,
 // and counts depth while it builds the document, so a deep frame stops at

@@ -3,7 +3,7 @@
 // A transport adapter (courier::websocket, the test transport in
 // courier/memory_transport.h) creates one Transport per connection and hands
 // it to Engine::Connect. The engine pushes server frames through it; the
-// adapter encodes them (PROTOCOL.md's JSON for the WebSocket adapter).
+// adapter encodes them (docs/PROTOCOL.md's JSON for the WebSocket adapter).
 //
 // Ownership: shared between the adapter and the engine (std::shared_ptr); the
 //   engine drops its reference when the session closes.
@@ -29,7 +29,7 @@
 
 namespace courier {
 
-// PROTOCOL.md's error codes.
+// docs/PROTOCOL.md's error codes.
 enum class ErrorCode : std::uint8_t {
   kBadFrame,
   kUnknownOp,
@@ -44,7 +44,7 @@ enum class ErrorCode : std::uint8_t {
 };
 std::string_view ErrorCodeName(ErrorCode code);  // "bad_frame", ...
 
-// PROTOCOL.md's close codes.
+// docs/PROTOCOL.md's close codes.
 enum class CloseCode : std::uint16_t {
   kGoingAway = 1001,     // server shutting down
   kPolicy = 1008,        // the client does not read fast enough

@@ -1,4 +1,4 @@
-// courier/websocket/frame_codec.h: PROTOCOL.md's JSON frames <-> typed frames.
+// courier/websocket/frame_codec.h: docs/PROTOCOL.md's JSON frames <-> typed frames.
 //
 // DecodeClientFrame turns one text frame from a client into a ClientFrame,
 // checking every field's type and every limit; EncodeServerFrame turns a
@@ -76,7 +76,7 @@ ErrorCode DecodeErrorCode(const absl::Status& status);
 // when the failed frame was a send with a valid cid.
 ErrorFrame ToErrorFrame(const absl::Status& status);
 
-// PROTOCOL.md's JSON for `frame`: "msg" or "receipt" by the event's kind,
+// docs/PROTOCOL.md's JSON for `frame`: "msg" or "receipt" by the event's kind,
 // status names, "last_seen": null when unknown, "dup": true only for a
 // duplicate, "cid" and "retry_after_ms" on errors only when set.
 std::string EncodeServerFrame(const ServerFrame& frame);

@@ -1,4 +1,4 @@
-// courier/websocket/server.h: PROTOCOL.md over WebSocket and HTTP on one port.
+// courier/websocket/server.h: docs/PROTOCOL.md over WebSocket and HTTP on one port.
 //
 // A Server listens on one TCP port (plain, or TLS when a certificate and key
 // are given), answers `GET /v1/ws` with a WebSocket session wired to an
