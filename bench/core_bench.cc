@@ -10,24 +10,52 @@
 //   BM_Drain10k_<backend>       a device connects to an inbox of 10,000
 //                               events and receives them all, acking as it
 //                               goes (window 256, pages of 512)
+//   BM_W1Mix_<backend>          W1's store traffic without the server: 200
+//                               pairs, one message per pair per batch; a
+//                               batch (one Write) holds each pair's append,
+//                               the recipient's ack of the previous batch's
+//                               message (delivered: a receipt in the
+//                               sender's inbox) and the sender's ack of the
+//                               receipt before that; 500 batches, 100,000
+//                               messages, as W1
 //   BM_PresenceLookup_<backend>/N  Lookup of N users (Redis pipelines them)
 // Backends: Memory; Sqlite_PowerLoss and Sqlite_ProcessCrash (courier::sqlite
-// durability kPowerLoss / kProcessCrash, in a temporary directory); Redis
-// presence only when COURIER_BENCH_REDIS_URL is set (redis://host:port).
+// durability kPowerLoss / kProcessCrash), Rocksdb_PowerLoss and
+// Rocksdb_ProcessCrash (courier::rocksdb, same two durabilities), each in a
+// fresh temporary directory per benchmark run; Redis presence only when
+// COURIER_BENCH_REDIS_URL is set (redis://host:port).
+//
+// Counters besides Google Benchmark's columns (whose CPU column is the
+// benchmark thread only, while the engine and RocksDB work on threads of
+// their own): cpu_us_per_item / cpu_us_per_msg is the whole process's CPU
+// (every thread: engine, RocksDB flushes and compactions) while the timer
+// runs, per item; bytes_written_per_msg is what the process handed to
+// write(2) and friends (/proc/self/io wchar: WAL, pages, table files), and
+// keys_per_msg (RocksDB) the keys written, from the database's last sequence
+// number once the store is closed.
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <benchmark/benchmark.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "courier/clock.h"
 #include "courier/contact_policy.h"
 #include "courier/engine.h"
@@ -35,6 +63,13 @@
 #include "courier/transport.h"
 #if defined(COURIER_BENCH_WITH_SQLITE)
 #include "courier/sqlite.h"
+#endif
+#if defined(COURIER_BENCH_WITH_ROCKSDB)
+#include "courier/rocksdb.h"
+#endif
+#if defined(COURIER_BENCH_WITH_ROCKSDB_KEYS)
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
 #endif
 #if defined(COURIER_BENCH_WITH_REDIS)
 #include "courier/redis.h"
@@ -78,6 +113,85 @@ using SqlitePowerLoss = SqliteBackend<sqlite::SqliteOptions::Durability::kPowerL
 using SqliteProcessCrash = SqliteBackend<sqlite::SqliteOptions::Durability::kProcessCrash>;
 #endif
 
+#if defined(COURIER_BENCH_WITH_ROCKSDB)
+template <rocksdb::RocksdbOptions::Durability D>
+struct RocksdbBackend {
+  TempDir dir;
+  int n = 0;
+  std::string last_path;
+  std::unique_ptr<MessageStore> Open() {
+    last_path = absl::StrCat(dir.path, "/r", n++);
+    rocksdb::RocksdbOptions o = rocksdb::RocksdbOptions::Durable(last_path);
+    o.durability = D;
+    auto store = rocksdb::OpenMessageStore(o);
+    if (!store.ok()) {
+      std::fprintf(stderr, "core_bench: %s\n", store.status().ToString().c_str());
+      std::abort();
+    }
+    return *std::move(store);
+  }
+  // The keys ever written to the last database opened (puts, deletes and
+  // range deletions each take one sequence number); call after its store was
+  // destroyed. Empty when it cannot be read.
+  std::optional<std::uint64_t> KeysWritten() const {
+#if defined(COURIER_BENCH_WITH_ROCKSDB_KEYS)
+    ::rocksdb::DBOptions db_options;
+    std::vector<std::string> names;
+    if (!::rocksdb::DB::ListColumnFamilies(db_options, last_path, &names).ok()) return std::nullopt;
+    std::vector<::rocksdb::ColumnFamilyDescriptor> families;
+    for (const std::string& name : names) families.emplace_back(name, ::rocksdb::ColumnFamilyOptions());
+    std::vector<::rocksdb::ColumnFamilyHandle*> handles;
+    ::rocksdb::DB* db = nullptr;
+    if (!::rocksdb::DB::OpenForReadOnly(db_options, last_path, families, &handles, &db).ok()) {
+      return std::nullopt;
+    }
+    const std::uint64_t last = db->GetLatestSequenceNumber();
+    for (auto* h : handles) (void)db->DestroyColumnFamilyHandle(h);
+    delete db;
+    return last;
+#else
+    return std::nullopt;
+#endif
+  }
+};
+using RocksdbPowerLoss = RocksdbBackend<rocksdb::RocksdbOptions::Durability::kPowerLoss>;
+using RocksdbProcessCrash = RocksdbBackend<rocksdb::RocksdbOptions::Durability::kProcessCrash>;
+#endif
+
+// --- measuring helpers
+
+double CpuSeconds(clockid_t clock) {
+  timespec ts{};
+  clock_gettime(clock, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// The whole process's CPU time while the benchmark's timer runs: process CPU
+// from Start to Stop, minus the benchmark thread's own CPU between Pause and
+// Resume (other threads are counted all along: their work was caused by the
+// timed part).
+class ProcessCpu {
+ public:
+  void Start() { start_ = CpuSeconds(CLOCK_PROCESS_CPUTIME_ID); }
+  void Pause() { paused_at_ = CpuSeconds(CLOCK_THREAD_CPUTIME_ID); }
+  void Resume() { paused_ += CpuSeconds(CLOCK_THREAD_CPUTIME_ID) - paused_at_; }
+  double Stop() const { return CpuSeconds(CLOCK_PROCESS_CPUTIME_ID) - start_ - paused_; }
+
+ private:
+  double start_ = 0, paused_at_ = 0, paused_ = 0;
+};
+
+// Bytes this process passed to write-like system calls (/proc/self/io wchar).
+std::uint64_t BytesWritten() {
+  std::ifstream in("/proc/self/io");
+  std::string key;
+  std::uint64_t value = 0;
+  while (in >> key >> value) {
+    if (key == "wchar:") return value;
+  }
+  return 0;
+}
+
 const std::string kBody(100, 'x');
 
 AppendOp MakeAppend(const std::string& from, const std::string& to, std::uint64_t n) {
@@ -100,16 +214,28 @@ void BM_Write(benchmark::State& state) {
   const std::size_t batch = static_cast<std::size_t>(state.range(0));
   std::uint64_t n = 0;
   std::vector<WriteOp> ops(batch);
+  ProcessCpu cpu;
+  cpu.Start();
   for (auto _ : state) {
     state.PauseTiming();
+    cpu.Pause();
     for (std::size_t i = 0; i < batch; ++i) {
       ops[i] = MakeAppend(absl::StrCat("s", i % 16), absl::StrCat("r", i % 64), n++);
     }
+    cpu.Resume();
     state.ResumeTiming();
     auto results = store->Write(ops);
+    for (const auto& r : results) {
+      if (!r.ok() || std::get<AppendResult>(*r).duplicate) {
+        state.SkipWithError(r.ok() ? "duplicate append" : r.status().ToString().c_str());
+        return;
+      }
+    }
     benchmark::DoNotOptimize(results);
   }
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * batch));
+  const double items = static_cast<double>(state.iterations() * batch);
+  state.SetItemsProcessed(static_cast<std::int64_t>(items));
+  state.counters["cpu_us_per_item"] = cpu.Stop() * 1e6 / items;
 }
 
 // --- a transport that counts frames and lets a waiter see them.
@@ -128,6 +254,11 @@ class CountingTransport final : public Transport {
     cv_.notify_all();
   }
   void Close(CloseCode, std::string_view) override {}
+
+  std::uint64_t errors() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return errors_;
+  }
 
   // Waits until `pred` holds; returns the last event seq seen.
   template <class Pred>
@@ -186,6 +317,8 @@ void BM_Append(benchmark::State& state) {
     sessions.push_back(*s);
   }
   std::uint64_t round = 0;
+  ProcessCpu cpu;
+  cpu.Start();
   for (auto _ : state) {
     ++round;
     for (int k = 0; k < kPerSender; ++k) {
@@ -199,8 +332,17 @@ void BM_Append(benchmark::State& state) {
       });
     }
   }
+  const double cpu_s = cpu.Stop();
   for (auto& s : sessions) s->Disconnect();
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * kSenders * kPerSender));
+  for (auto& t : transports) {
+    if (t->errors() != 0) {
+      state.SkipWithError("a send was answered with an error");
+      return;
+    }
+  }
+  const double items = static_cast<double>(state.iterations() * kSenders * kPerSender);
+  state.SetItemsProcessed(static_cast<std::int64_t>(items));
+  state.counters["cpu_us_per_item"] = cpu_s * 1e6 / items;
   const EngineStats st = rig.engine->stats();
   state.counters["ops_per_commit"] =
       st.commits == 0 ? 0 : static_cast<double>(st.committed_ops) / static_cast<double>(st.commits);
@@ -222,20 +364,276 @@ void BM_Drain10k(benchmark::State& state) {
   }
   EngineRig rig(std::move(store));
   int device = 0;
+  ProcessCpu cpu;
+  cpu.Start();
   for (auto _ : state) {
     auto transport = std::make_shared<CountingTransport>();
     auto session = rig.engine->Connect("bob", absl::StrCat("d", device++), std::nullopt, transport);
     if (!session.ok()) std::abort();
     std::uint64_t events = 0;
+    std::uint64_t seq = 0;
     while (events < kEvents) {
-      const std::uint64_t seq = transport->WaitEvents(events, events);
+      seq = transport->WaitEvents(events, events);
       (*session)->Ack(seq);  // acks as it receives, as a device does
     }
+    if (events != kEvents || seq != kEvents || transport->errors() != 0) {
+      state.SkipWithError(absl::StrCat("drain saw ", events, " events up to seq ", seq).c_str());
+      return;
+    }
     state.PauseTiming();
+    cpu.Pause();
     (*session)->Disconnect();
+    cpu.Resume();
     state.ResumeTiming();
   }
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * kEvents));
+  const double items = static_cast<double>(state.iterations() * kEvents);
+  state.SetItemsProcessed(static_cast<std::int64_t>(items));
+  state.counters["cpu_us_per_item"] = cpu.Stop() * 1e6 / items;
+}
+
+// --- BM_W1Mix: W1's store traffic, without the engine or the network.
+//
+// W1 (bench/README.md) costs the store three ops per message: the append to
+// the recipient's inbox; the recipient device's ack of it once delivered,
+// which marks it delivered and appends the delivered receipt to the sender's
+// inbox; the sender device's ack of that receipt. Here 200 sender/recipient
+// pairs, each with one device attached at set-up, send one message per pair
+// per batch, and every batch (one Write, synced at the store's durability)
+// also carries the acks the engine would have gathered by then: the
+// recipients' acks of the previous batch's messages and the senders' acks of
+// the receipts those produced. So after two filling batches (untimed) every
+// batch holds 600 ops for 200 messages: per pair, the sender's ack, the
+// recipient's ack, the append. 500 timed batches: 100,000 messages, as W1.
+//
+// Checked before anything is reported (SkipWithError otherwise): every op's
+// result (ok, the appended seq is head + 1 and not a duplicate, an ack's
+// cursor is its seq, the recipient's ack appended exactly one delivered
+// receipt for that message at the sender's head + 1, the sender's ack
+// appended nothing), and at the end every inbox's head and cursor, the
+// status of the last acked and the last unacked message, and the sender's
+// receipts as Fetch returns them.
+struct W1Pair {
+  UserId sender, recipient;
+  Seq message_head = 0;  // the recipient's inbox: messages appended
+  Seq receipt_head = 0;  // the sender's inbox: receipts appended
+  Seq unacked_message = 0;  // appended, the recipient's ack goes next batch
+  MessageId unacked_id;
+  Seq unacked_receipt = 0;  // appended, the sender's ack goes next batch
+  MessageId last_delivered_id;
+};
+
+enum class W1OpKind { kSenderAck, kRecipientAck, kAppend };
+
+// Builds the next batch from the pairs' state; `kinds` names each op's role.
+void BuildW1Batch(std::vector<W1Pair>& pairs, std::uint64_t& n, TimeMs ts, std::mt19937_64& gen,
+                  std::vector<WriteOp>& ops, std::vector<std::pair<W1OpKind, std::size_t>>& kinds) {
+  static const DeviceId kDevice = "d";
+  ops.clear();
+  kinds.clear();
+  for (std::size_t i = 0; i < pairs.size(); ++i) {
+    W1Pair& p = pairs[i];
+    if (p.unacked_receipt != 0) {
+      ops.emplace_back(AckOp{p.sender, kDevice, p.unacked_receipt, ts});
+      kinds.emplace_back(W1OpKind::kSenderAck, i);
+    }
+    if (p.unacked_message != 0) {
+      ops.emplace_back(AckOp{p.recipient, kDevice, p.unacked_message, ts});
+      kinds.emplace_back(W1OpKind::kRecipientAck, i);
+    }
+    AppendOp op;
+    op.sender = p.sender;
+    op.cid = absl::StrCat("c", n++);
+    op.recipient = p.recipient;
+    // As the engine's ids (engine.cc NewMessageId): time-ordered, then random.
+    const std::uint64_t hi = (static_cast<std::uint64_t>(ts) << 20) | (n & 0xFFFFF);
+    op.id = absl::StrFormat("%016x%016x", hi, gen());
+    op.body = kBody;
+    op.ts = ts;
+    op.max_undelivered = 1'000'000'000;
+    ops.emplace_back(std::move(op));
+    kinds.emplace_back(W1OpKind::kAppend, i);
+  }
+}
+
+// Checks one batch's results against the pairs' state and advances it.
+std::string CheckW1Batch(std::vector<W1Pair>& pairs, const std::vector<WriteOp>& ops,
+                         const std::vector<std::pair<W1OpKind, std::size_t>>& kinds,
+                         const std::vector<absl::StatusOr<WriteResult>>& results) {
+  if (results.size() != ops.size()) return absl::StrCat(results.size(), " results for ", ops.size(), " ops");
+  for (std::size_t k = 0; k < ops.size(); ++k) {
+    if (!results[k].ok()) return absl::StrCat("op ", k, ": ", results[k].status().ToString());
+    W1Pair& p = pairs[kinds[k].second];
+    switch (kinds[k].first) {
+      case W1OpKind::kAppend: {
+        const auto* r = std::get_if<AppendResult>(&*results[k]);
+        const auto& op = std::get<AppendOp>(ops[k]);
+        if (r == nullptr || r->duplicate || r->seq != p.message_head + 1 || r->id != op.id ||
+            r->appended.size() != 1 || r->appended[0].user != p.recipient ||
+            r->appended[0].event.seq != r->seq || r->appended[0].event.kind != EventKind::kMessage) {
+          return absl::StrCat("append to ", p.recipient, ": unexpected result (head ", p.message_head, ")");
+        }
+        p.message_head = r->seq;
+        p.unacked_message = r->seq;
+        p.unacked_id = op.id;
+        break;
+      }
+      case W1OpKind::kRecipientAck: {
+        const auto* r = std::get_if<AckResult>(&*results[k]);
+        const Seq seq = std::get<AckOp>(ops[k]).seq;
+        if (r == nullptr || r->cursor != seq || r->appended.size() != 1) {
+          return absl::StrCat("ack by ", p.recipient, " of ", seq, ": unexpected result");
+        }
+        const Appended& a = r->appended[0];
+        if (a.user != p.sender || a.event.kind != EventKind::kReceipt ||
+            a.event.status != MessageStatus::kDelivered || a.event.id != p.unacked_id ||
+            a.event.peer != p.recipient || a.event.seq != p.receipt_head + 1) {
+          return absl::StrCat("ack by ", p.recipient, " of ", seq, ": wrong receipt");
+        }
+        p.receipt_head = a.event.seq;
+        p.unacked_receipt = a.event.seq;
+        p.last_delivered_id = p.unacked_id;
+        p.unacked_message = 0;
+        break;
+      }
+      case W1OpKind::kSenderAck: {
+        const auto* r = std::get_if<AckResult>(&*results[k]);
+        const Seq seq = std::get<AckOp>(ops[k]).seq;
+        if (r == nullptr || r->cursor != seq || !r->appended.empty()) {
+          return absl::StrCat("ack by ", p.sender, " of ", seq, ": unexpected result");
+        }
+        p.unacked_receipt = 0;
+        break;
+      }
+    }
+  }
+  return "";
+}
+
+// The store's view after the run, against what the results said.
+std::string CheckW1Final(MessageStore& store, const std::vector<W1Pair>& pairs) {
+  auto expect = [](const absl::StatusOr<Seq>& got, Seq want, const std::string& what) -> std::string {
+    if (!got.ok()) return absl::StrCat(what, ": ", got.status().ToString());
+    if (*got != want) return absl::StrCat(what, " is ", *got, ", expected ", want);
+    return "";
+  };
+  for (const W1Pair& p : pairs) {
+    for (std::string e : {expect(store.Head(p.recipient), p.message_head, p.recipient + " head"),
+                          expect(store.Cursor(p.recipient, "d"), p.message_head - 1, p.recipient + " cursor"),
+                          expect(store.Head(p.sender), p.receipt_head, p.sender + " head"),
+                          expect(store.Cursor(p.sender, "d"), p.receipt_head - 1, p.sender + " cursor")}) {
+      if (!e.empty()) return e;
+    }
+    auto delivered = store.Status(p.recipient, p.last_delivered_id);
+    auto sent = store.Status(p.recipient, p.unacked_id);
+    if (!delivered.ok() || *delivered != MessageStatus::kDelivered || !sent.ok() ||
+        *sent != MessageStatus::kSent) {
+      return absl::StrCat(p.recipient, ": wrong message status");
+    }
+  }
+  // One sender's whole inbox: receipts 1..head, in order (paged).
+  const W1Pair& p = pairs.front();
+  Seq seen = 0;
+  while (seen < p.receipt_head) {
+    auto events = store.Fetch(p.sender, seen, 256);
+    if (!events.ok() || events->empty()) return p.sender + ": Fetch ended early";
+    for (const Event& e : *events) {
+      if (e.seq != seen + 1 || e.kind != EventKind::kReceipt ||
+          e.status != MessageStatus::kDelivered || e.peer != p.recipient) {
+        return absl::StrCat(p.sender, ": Fetch returned a wrong event at ", seen + 1);
+      }
+      ++seen;
+    }
+  }
+  if (seen != p.receipt_head) return p.sender + ": Fetch returned more than the head";
+  return "";
+}
+
+template <class Backend>
+void BM_W1Mix(benchmark::State& state) {
+  constexpr std::size_t kPairs = 200;
+  Backend backend;
+  std::unique_ptr<MessageStore> store = backend.Open();
+  std::vector<W1Pair> pairs(kPairs);
+  std::vector<WriteOp> ops;
+  for (std::size_t i = 0; i < kPairs; ++i) {
+    pairs[i].sender = absl::StrFormat("w1-sender-%03d", i);
+    pairs[i].recipient = absl::StrFormat("w1-recipient-%03d", i);
+    ops.emplace_back(AttachOp{pairs[i].sender, "d"});
+    ops.emplace_back(AttachOp{pairs[i].recipient, "d"});
+  }
+  for (const auto& r : store->Write(ops)) {
+    if (!r.ok() || std::get<AttachResult>(*r).head != 0) {
+      state.SkipWithError("attach failed");
+      return;
+    }
+  }
+  std::mt19937_64 gen(42);
+  std::uint64_t n = 0;
+  TimeMs ts = 1'700'000'000'000;
+  std::vector<std::pair<W1OpKind, std::size_t>> kinds;
+  std::string error;
+  for (int fill = 0; fill < 2 && error.empty(); ++fill) {  // the pipeline fills
+    BuildW1Batch(pairs, n, ts++, gen, ops, kinds);
+    error = CheckW1Batch(pairs, ops, kinds, store->Write(ops));
+  }
+  if (!error.empty()) {
+    state.SkipWithError(error.c_str());
+    return;
+  }
+  const std::uint64_t filled = n;
+  BuildW1Batch(pairs, n, ts++, gen, ops, kinds);
+  const std::uint64_t bytes0 = BytesWritten();
+  ProcessCpu cpu;
+  // Real time of each Write: the first and the last 100 batches' means show
+  // a store that slows down as it grows (an LSM's flushes and compactions).
+  std::vector<double> write_ms;
+  write_ms.reserve(static_cast<std::size_t>(state.max_iterations));
+  cpu.Start();
+  for (auto _ : state) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto results = store->Write(ops);
+    write_ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    state.PauseTiming();
+    cpu.Pause();
+    error = CheckW1Batch(pairs, ops, kinds, results);
+    if (!error.empty()) {
+      state.SkipWithError(error.c_str());
+      return;
+    }
+    BuildW1Batch(pairs, n, ts++, gen, ops, kinds);
+    cpu.Resume();
+    state.ResumeTiming();
+  }
+  const double cpu_s = cpu.Stop();
+  const std::uint64_t bytes = BytesWritten() - bytes0;
+  if (error = CheckW1Final(*store, pairs); !error.empty()) {
+    state.SkipWithError(error.c_str());
+    return;
+  }
+  const double msgs = static_cast<double>(state.iterations() * kPairs);
+  state.SetItemsProcessed(static_cast<std::int64_t>(msgs));
+  state.counters["cpu_us_per_msg"] = cpu_s * 1e6 / msgs;
+  state.counters["bytes_written_per_msg"] = static_cast<double>(bytes) / msgs;
+  const std::size_t k = std::min<std::size_t>(100, write_ms.size());
+  if (k > 0) {
+    double first = 0, last = 0;
+    for (std::size_t i = 0; i < k; ++i) {
+      first += write_ms[i];
+      last += write_ms[write_ms.size() - 1 - i];
+    }
+    state.counters["first100_ms_per_batch"] = first / static_cast<double>(k);
+    state.counters["last100_ms_per_batch"] = last / static_cast<double>(k);
+  }
+  if constexpr (requires { backend.KeysWritten(); }) {
+    store.reset();  // closes the database
+    // Over the whole run (set-up and filling included: 400 attaches for
+    // `filled` + timed messages).
+    const double all_msgs = static_cast<double>(filled) + msgs;
+    if (std::optional<std::uint64_t> keys = backend.KeysWritten()) {
+      state.counters["keys_per_msg"] = static_cast<double>(*keys) / all_msgs;
+    }
+  }
 }
 
 // --- BM_PresenceLookup: N users, half of them online.
@@ -271,10 +669,27 @@ void BM_PresenceLookup_Memory(benchmark::State& state) {
   BENCHMARK_TEMPLATE(BM_Drain10k, TYPE)->Name("BM_Drain10k_" NAME)->UseRealTime()->Unit(   \
       benchmark::kMillisecond);
 
+// W1Mix: 500 batches (100,000 messages) per run, whatever the store's speed,
+// so that every store writes as much (RocksDB flushes its memtable in it).
+#define COURIER_BENCH_W1MIX(NAME, TYPE)                                                      \
+  BENCHMARK_TEMPLATE(BM_W1Mix, TYPE)->Name("BM_W1Mix_" NAME)->Iterations(500)->UseRealTime()-> \
+      Unit(benchmark::kMillisecond);
+
 COURIER_BENCH_BACKEND("Memory", MemoryBackend)
 #if defined(COURIER_BENCH_WITH_SQLITE)
 COURIER_BENCH_BACKEND("Sqlite_PowerLoss", SqlitePowerLoss)
 COURIER_BENCH_BACKEND("Sqlite_ProcessCrash", SqliteProcessCrash)
+#endif
+#if defined(COURIER_BENCH_WITH_ROCKSDB)
+COURIER_BENCH_BACKEND("Rocksdb_PowerLoss", RocksdbPowerLoss)
+COURIER_BENCH_BACKEND("Rocksdb_ProcessCrash", RocksdbProcessCrash)
+#endif
+COURIER_BENCH_W1MIX("Memory", MemoryBackend)
+#if defined(COURIER_BENCH_WITH_SQLITE)
+COURIER_BENCH_W1MIX("Sqlite_PowerLoss", SqlitePowerLoss)
+#endif
+#if defined(COURIER_BENCH_WITH_ROCKSDB)
+COURIER_BENCH_W1MIX("Rocksdb_PowerLoss", RocksdbPowerLoss)
 #endif
 BENCHMARK(BM_PresenceLookup_Memory)->Arg(1)->Arg(100);
 

@@ -12,6 +12,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "courier/sqlite.h"
+#if defined(COURIER_LOAD_WITH_ROCKSDB)
+#include "courier/rocksdb.h"
+#endif
 #include "http_client.h"
 #include "rapidjson/document.h"
 
@@ -84,6 +87,23 @@ absl::Status ParallelFor(std::size_t n, std::size_t parallel,
   return first;
 }
 
+// The account store behind a --store URL, opened for seeding only:
+// process-crash durability (no fsync per user); the server opens the same
+// store with its own (default power-loss) durability.
+absl::StatusOr<std::unique_ptr<AccountStore>> OpenForSeeding(const std::string& url) {
+  if (url.rfind("sqlite:", 0) == 0) {
+    return sqlite::OpenAccountStore(sqlite::SqliteOptions::Fast(url.substr(7)));
+  }
+  if (url.rfind("rocksdb:", 0) == 0) {
+#if defined(COURIER_LOAD_WITH_ROCKSDB)
+    return rocksdb::OpenAccountStore(rocksdb::RocksdbOptions::Fast(url.substr(8)));
+#else
+    return absl::InvalidArgumentError("this courier-load was built without courier::rocksdb");
+#endif
+  }
+  return absl::InvalidArgumentError(absl::StrCat("cannot seed the store ", url));
+}
+
 }  // namespace
 
 absl::Status WriteSecretFile(const std::string& path) {
@@ -97,7 +117,7 @@ absl::Status WriteSecretFile(const std::string& path) {
   return absl::OkStatus();
 }
 
-absl::Status SeedStore(const std::string& db_path, const std::string& jwt_secret_path,
+absl::Status SeedStore(const std::string& store_url, const std::string& jwt_secret_path,
                        Plan& plan) {
   if (sodium_init() < 0) return absl::InternalError("libsodium failed to initialise");
   std::ifstream in(jwt_secret_path, std::ios::binary);
@@ -108,10 +128,7 @@ absl::Status SeedStore(const std::string& db_path, const std::string& jwt_secret
                         crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
     return absl::ResourceExhaustedError("Argon2id: out of memory");
   }
-  // Seeding only: process-crash durability (no fsync per user); the server
-  // opens the same file with its own (default power-loss) durability.
-  absl::StatusOr<std::unique_ptr<AccountStore>> store =
-      sqlite::OpenAccountStore(sqlite::SqliteOptions::Fast(db_path));
+  absl::StatusOr<std::unique_ptr<AccountStore>> store = OpenForSeeding(store_url);
   if (!store.ok()) return store.status();
   const TimeMs now = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::system_clock::now().time_since_epoch())

@@ -4,8 +4,9 @@
 // makes them real:
 //  * SeedStore (when courier-load starts the server itself): before the
 //    server starts, the users and friendships are written into the fresh
-//    data dir's SQLite account store with ONE Argon2id hash shared by all
-//    users, and tokens are signed with the data dir's JWT secret. Setting up
+//    data dir's account store (the server's --store URL: rocksdb:PATH or
+//    sqlite:PATH) with ONE Argon2id hash shared by all users, and tokens are
+//    signed with the data dir's JWT secret. Setting up
 //    2,000+ users through POST /v1/register and /v1/login would cost two
 //    Argon2id hashes (64 MiB, about 0.1-1.5 s each on this machine) per user.
 //  * SeedHttp (--connect, or --setup http): the HTTP API of PROTOCOL.md:
@@ -47,7 +48,11 @@ inline constexpr char kPassword[] = "courier-load-password";
 
 // Writes 32+ random bytes to `path` (the server's --jwt-secret-file).
 absl::Status WriteSecretFile(const std::string& path);
-absl::Status SeedStore(const std::string& db_path, const std::string& jwt_secret_path, Plan& plan);
+// `store_url` is what the server gets as --store: "rocksdb:PATH" or
+// "sqlite:PATH" (kInvalidArgument for a kind this courier-load was built
+// without). The store is closed again before this returns.
+absl::Status SeedStore(const std::string& store_url, const std::string& jwt_secret_path,
+                       Plan& plan);
 absl::Status SeedHttp(const boost::asio::ip::tcp::endpoint& endpoint, Plan& plan,
                       std::size_t parallel);
 

@@ -8,6 +8,8 @@
 // With no arguments it runs W1..W5 against a courier-server it starts
 // itself (the one built beside it, or --server PATH) on a fresh data dir,
 // with the rate limit raised by flag, and stops it with SIGTERM after.
+// --store rocksdb|sqlite picks the embedded store it gives that server
+// (default rocksdb, the server's own default).
 // --connect HOST:PORT uses a running server instead (W4 then needs
 // --server-pid; W5 cannot run).
 #include <stdlib.h>
@@ -47,6 +49,7 @@ struct Flags {
   int server_pid = 0;
   std::string workloads = "W1,W2,W3,W4,W5";
   std::string setup;  // store | http; default store for an own server
+  std::string store = "rocksdb";  // rocksdb | sqlite: the own server's store
   std::string data_dir;
   bool keep_data = false;
   std::string system = "courier";
@@ -168,19 +171,21 @@ int Run(const Flags& f) {
       std::filesystem::create_directories(data_dir);
     }
     const std::string secret = data_dir + "/jwt-secret";
-    const std::string db = data_dir + "/courier.db";
+    // The store's URL, given to the server and used for seeding.
+    const std::string store_url = f.store == "sqlite" ? "sqlite:" + data_dir + "/courier.db"
+                                                      : "rocksdb:" + data_dir + "/rocksdb";
     if (absl::Status s = WriteSecretFile(secret); !s.ok()) return Fail(std::string(s.message()));
     if (setup == "store") {
       const auto t0 = SteadyClock::now();
-      if (absl::Status s = SeedStore(db, secret, plan); !s.ok()) {
+      if (absl::Status s = SeedStore(store_url, secret, plan); !s.ok()) {
         return Fail(absl::StrCat("seeding the store: ", s.message()));
       }
       std::cerr << "courier-load: " << plan.users.size() << " users, " << plan.friendships.size()
-                << " friendships written to " << db << " in " << Seconds(SteadyClock::now() - t0)
-                << " s\n";
+                << " friendships written to " << store_url << " in "
+                << Seconds(SteadyClock::now() - t0) << " s\n";
     }
     const std::size_t max_undelivered = std::max<std::size_t>(100'000, 2 * f.sizes.messages);
-    std::vector<std::string> args{"--data-dir", data_dir, "--store", "sqlite:" + db,
+    std::vector<std::string> args{"--data-dir", data_dir, "--store", store_url,
                                   "--jwt-secret-file", secret,
                                   "--rate-limit", "1000000000/1",
                                   "--max-undelivered", std::to_string(max_undelivered),
@@ -266,6 +271,8 @@ int main(int argc, char** argv) {
   app.option_defaults()->always_capture_default();
   app.add_option("--server", f.server, "courier-server to start (default: the one built beside)");
   app.add_option("--connect", f.connect, "HOST:PORT of a running server instead");
+  app.add_option("--store", f.store, "the started server's embedded store (ignored with --connect)")
+      ->check(CLI::IsMember({"rocksdb", "sqlite"}));
   app.add_option("--server-pid", f.server_pid, "with --connect: its pid, for CPU and RSS figures");
   app.add_option("--workloads", f.workloads, "comma-separated: W1,W2,W3,W3paced,W4,W5");
   app.add_option("--pairs", f.sizes.pairs, "W1: pairs P")->check(CLI::Range(1, 100000));
