@@ -96,7 +96,8 @@ class RocksdbMessageStore final : public MessageStore {
     overlay_.clear();
     dirty_cursors_.clear();
     touched_.clear();
-    absl::Status status;
+    prefetched_.clear();
+    absl::Status status = PrefetchIndexKeys(ops);
     for (std::size_t i = 0; status.ok() && i < ops.size(); ++i) {
       OpResult result = absl::InternalError("op not applied");
       status = ApplyOp(ops[i], result);
@@ -346,12 +347,46 @@ class RocksdbMessageStore final : public MessageStore {
     return cache_.emplace(user, std::move(state)).first->second.get();
   }
 
+  // Reads the 'S' and 'M' keys every append of the batch will look up, with
+  // one MultiGet (sorted, one pass through memtables and table files) instead
+  // of two Gets per append: the W2 profile had 23 % of the commit thread in
+  // DB::Get.
+  absl::Status PrefetchIndexKeys(absl::Span<const WriteOp> ops)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    std::vector<std::string> wanted;
+    for (const WriteOp& op : ops) {
+      const auto* append = std::get_if<AppendOp>(&op);
+      if (append == nullptr) continue;
+      wanted.push_back(keys::PairKey(keys::kSend, append->sender, append->cid));
+      wanted.push_back(keys::PairKey(keys::kMessage, append->recipient, append->id));
+    }
+    if (wanted.empty()) return absl::OkStatus();
+    std::sort(wanted.begin(), wanted.end());
+    wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+    std::vector<::rocksdb::Slice> slices(wanted.begin(), wanted.end());
+    std::vector<::rocksdb::PinnableSlice> values(wanted.size());
+    std::vector<::rocksdb::Status> statuses(wanted.size());
+    db_->db()->MultiGet(::rocksdb::ReadOptions(), cf_, slices.size(), slices.data(), values.data(),
+                        statuses.data(), /*sorted_input=*/true);
+    for (std::size_t i = 0; i < wanted.size(); ++i) {
+      std::optional<std::string> value;
+      if (statuses[i].ok()) {
+        value = values[i].ToString();
+      } else if (!statuses[i].IsNotFound()) {
+        return ToStatus(statuses[i], "read index keys");
+      }
+      prefetched_.emplace(std::move(wanted[i]), std::move(value));
+    }
+    return absl::OkStatus();
+  }
+
   // The value of an 'M' or 'S' key as the current batch sees it.
   absl::StatusOr<std::optional<std::string>> Lookup(const std::string& key)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     if (auto it = overlay_.find(key); it != overlay_.end()) {
       return std::optional<std::string>(it->second);
     }
+    if (auto it = prefetched_.find(key); it != prefetched_.end()) return it->second;
     std::string value;
     ::rocksdb::Status s = db_->db()->Get(::rocksdb::ReadOptions(), cf_, key, &value);
     if (s.IsNotFound()) return std::optional<std::string>();
@@ -692,6 +727,10 @@ class RocksdbMessageStore final : public MessageStore {
   // inboxes it appended to.
   ::rocksdb::WriteBatch batch_ ABSL_GUARDED_BY(write_mu_);
   absl::flat_hash_map<std::string, std::string> overlay_ ABSL_GUARDED_BY(write_mu_);
+  // The appends' 'S' and 'M' keys as the batch found them (nullopt: absent);
+  // overlay_ has what the batch itself wrote since.
+  absl::flat_hash_map<std::string, std::optional<std::string>> prefetched_
+      ABSL_GUARDED_BY(write_mu_);
   absl::flat_hash_map<std::string, Seq> dirty_cursors_ ABSL_GUARDED_BY(write_mu_);
   absl::flat_hash_set<InboxState*> touched_ ABSL_GUARDED_BY(write_mu_);
 };
