@@ -1,5 +1,8 @@
 #include "courier/types.h"
 
+#include <algorithm>
+#include <limits>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 
@@ -44,6 +47,25 @@ absl::Status ValidateClientId(std::string_view cid) {
     return absl::InvalidArgumentError("cid must not contain NUL");
   }
   return absl::OkStatus();
+}
+
+absl::Status ValidateMessageId(std::string_view id) {
+  const bool ok = !id.empty() && id.size() <= kMaxIdBytes &&
+                  std::all_of(id.begin(), id.end(), [](char c) {
+                    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                           (c >= '0' && c <= '9') || c == '_' || c == '-';
+                  });
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("message id must be 1-", kMaxIdBytes, " of [A-Za-z0-9_-]"));
+}
+
+TimeMs TimeBefore(TimeMs now, TimeMs span) {
+  TimeMs out = 0;
+  if (__builtin_sub_overflow(now, span, &out)) {
+    return span > 0 ? std::numeric_limits<TimeMs>::min() : std::numeric_limits<TimeMs>::max();
+  }
+  return out;
 }
 
 }  // namespace courier

@@ -1,5 +1,10 @@
 #include "courier/types.h"
 
+#include <catch2/catch.hpp>
+
+#include <limits>
+#include <string>
+
 #include "support/status_matchers.h"
 
 namespace courier {
@@ -25,6 +30,25 @@ TEST_CASE("ValidateClientId: 1-64 bytes without NUL", "[types]") {
   CHECK_THAT(ValidateClientId(std::string(65, 'c')), StatusIs(absl::StatusCode::kInvalidArgument));
   CHECK_THAT(ValidateClientId(std::string("a\0b", 3)),
              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST_CASE("ValidateMessageId: 1-64 of [A-Za-z0-9_-], one rule for every store", "[types]") {
+  CHECK(ValidateMessageId("0123abcdefABCDEF_-").ok());
+  CHECK(ValidateMessageId(std::string(64, 'a')).ok());
+  CHECK_FALSE(ValidateMessageId("").ok());
+  CHECK_FALSE(ValidateMessageId(std::string(65, 'a')).ok());
+  for (const char* bad : {"a.b", "a b", "a/b", "é", "a\nb"}) {
+    CHECK(ValidateMessageId(bad).code() == absl::StatusCode::kInvalidArgument);
+  }
+}
+
+TEST_CASE("TimeBefore: now - span, saturating", "[types]") {
+  constexpr TimeMs kMin = std::numeric_limits<TimeMs>::min();
+  constexpr TimeMs kMax = std::numeric_limits<TimeMs>::max();
+  CHECK(TimeBefore(100, 30) == 70);
+  CHECK(TimeBefore(100, -30) == 130);
+  CHECK(TimeBefore(-10, kMax) == kMin);
+  CHECK(TimeBefore(10, kMin) == kMax);
 }
 
 TEST_CASE("MessageStatusName: names the protocol uses", "[types]") {

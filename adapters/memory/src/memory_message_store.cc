@@ -23,14 +23,6 @@
 namespace courier::memory {
 namespace {
 
-absl::Status ValidateMessageId(const MessageId& id) {
-  if (id.empty() || id.size() > kMaxIdBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("message id must be 1-", kMaxIdBytes, " bytes"));
-  }
-  return absl::OkStatus();
-}
-
 // Where a message lives and how far it got. The status is kept here, not in
 // the event: inbox events never change once appended.
 struct MessageRef {

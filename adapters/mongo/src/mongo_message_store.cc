@@ -36,11 +36,7 @@ constexpr std::int64_t kStaleClaimMs = 30'000;
 std::int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
 
 bool ValidMessageId(absl::string_view id) {
-  if (id.empty() || id.size() > kMaxIdBytes) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
-  });
+  return ValidateMessageId(std::string_view(id.data(), id.size())).ok();
 }
 
 absl::Status Validate(const WriteOp& op) {

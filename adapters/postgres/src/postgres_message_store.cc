@@ -29,16 +29,7 @@ std::int64_t Clamp(std::uint64_t v) {
 }
 
 bool ValidMessageId(absl::string_view id) {
-  if (id.empty() || id.size() > kMaxIdBytes) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
-  });
-}
-
-absl::Status ValidateMessageId(absl::string_view id) {
-  if (ValidMessageId(id)) return absl::OkStatus();
-  return absl::InvalidArgumentError("message id must be 1-64 of [A-Za-z0-9_-]");
+  return ValidateMessageId(std::string_view(id.data(), id.size())).ok();
 }
 
 std::vector<PgStatement> Statements(absl::string_view p) {

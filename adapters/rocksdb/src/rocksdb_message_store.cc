@@ -54,23 +54,6 @@ constexpr std::size_t kMaxPendingPerInbox = 4'096;
 // Inboxes looked at per Prune step (one lock hold, one WriteBatch).
 constexpr std::size_t kPruneStepInboxes = 256;
 
-absl::Status ValidateMessageId(const MessageId& id) {
-  if (id.empty() || id.size() > kMaxIdBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("message id must be 1-", kMaxIdBytes, " bytes"));
-  }
-  return absl::OkStatus();
-}
-
-// now - span, saturating at the int64 range.
-TimeMs Before(TimeMs now, TimeMs span) {
-  TimeMs out = 0;
-  if (__builtin_sub_overflow(now, span, &out)) {
-    return span > 0 ? std::numeric_limits<TimeMs>::min() : std::numeric_limits<TimeMs>::max();
-  }
-  return out;
-}
-
 std::string_view View(const ::rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
 
 // The first error among `statuses`, or OK.
@@ -181,8 +164,8 @@ class RocksdbMessageStore final : public MessageStore {
   // each step holds the writer's lock for its inboxes and writes one batch
   // (a range deletion and a floor key per inbox that has something to go).
   absl::StatusOr<std::size_t> Prune(const PruneOptions& options) override {
-    const TimeMs ttl_cutoff = Before(options.now, options.ttl_ms);
-    const TimeMs acked_cutoff = Before(options.now, options.acked_retention_ms);
+    const TimeMs ttl_cutoff = TimeBefore(options.now, options.ttl_ms);
+    const TimeMs acked_cutoff = TimeBefore(options.now, options.acked_retention_ms);
     db_->BeginPrune(ttl_cutoff);
     std::size_t removed = 0;
     std::string from(1, keys::kEvent);
@@ -626,7 +609,7 @@ class RocksdbMessageStore final : public MessageStore {
     COURIER_ASSIGN_OR_RETURN(InboxState * inbox, Inbox(op.user));
     ReadResult result;
     for (const MessageId& id : op.ids) {
-      if (ValidateMessageId(id).ok() == false) continue;  // cannot name a message
+      if (!ValidateMessageId(id).ok()) continue;  // cannot name a message
       COURIER_ASSIGN_OR_RETURN(std::optional<keys::MessageRecord> found,
                                FindMessage(op.user, id, *inbox));
       if (!found.has_value() || found->read) continue;

@@ -137,23 +137,6 @@ absl::StatusOr<MessageStatus> ToStatus(std::int64_t v) {
   return static_cast<MessageStatus>(v);
 }
 
-absl::Status ValidateMessageId(const MessageId& id) {
-  if (id.empty() || id.size() > kMaxIdBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("message id must be 1-", kMaxIdBytes, " bytes"));
-  }
-  return absl::OkStatus();
-}
-
-// a - b, saturating at the int64 range (a time cutoff far in the past).
-TimeMs Before(TimeMs now, TimeMs span) {
-  TimeMs out = 0;
-  if (__builtin_sub_overflow(now, span, &out)) {
-    return span > 0 ? std::numeric_limits<TimeMs>::min() : std::numeric_limits<TimeMs>::max();
-  }
-  return out;
-}
-
 // Reads the event in the current row of a query selecting
 // seq, kind, id, peer, body, status, ts.
 absl::StatusOr<Event> RowToEvent(const Query& q) {
@@ -325,8 +308,8 @@ class SqliteMessageStore final : public MessageStore {
           "RETURNING pos, kind, inbox, peer, id, cid");
       status = q.status();
       if (status.ok()) {
-        q->Bind(1, lo).Bind(2, hi).Bind(3, Before(options.now, options.ttl_ms))
-            .Bind(4, Before(options.now, options.acked_retention_ms));
+        q->Bind(1, lo).Bind(2, hi).Bind(3, TimeBefore(options.now, options.ttl_ms))
+            .Bind(4, TimeBefore(options.now, options.acked_retention_ms));
         while (status.ok()) {
           absl::StatusOr<bool> row = q->Step();
           status = row.status();

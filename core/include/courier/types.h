@@ -65,6 +65,14 @@ absl::Status ValidateName(std::string_view what, std::string_view name);
 // Validates a client message id: 1-64 bytes, any value but NUL.
 absl::Status ValidateClientId(std::string_view cid);
 
+// Validates a message id: 1-64 bytes of [A-Za-z0-9_-] (every store refuses
+// others in an append; a read or status lookup of one finds nothing).
+absl::Status ValidateMessageId(std::string_view id);
+
+// now - span, saturating at the TimeMs range: the cutoff of "older than
+// span" (a span reaching past the clock's range means "nothing is older").
+TimeMs TimeBefore(TimeMs now, TimeMs span);
+
 }  // namespace courier
 
 #endif  // COURIER_CORE_TYPES_H_
