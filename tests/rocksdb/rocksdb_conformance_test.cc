@@ -20,20 +20,28 @@ using ::courier::testing::TempDir;
 
 template <class Store>
 std::unique_ptr<StoreFixture<Store>> RocksdbFixture(
-    absl::StatusOr<std::unique_ptr<Store>> (*open)(const RocksdbOptions&)) {
+    absl::StatusOr<std::unique_ptr<Store>> (*open)(const RocksdbOptions&),
+    std::size_t cache_max_inboxes = RocksdbOptions().cache_max_inboxes) {
   auto dir = std::make_shared<TempDir>();
   RocksdbOptions options = RocksdbOptions::Durable(dir->File("db"));
   options.write_buffer_bytes = 1 << 20;
+  options.cache_max_inboxes = cache_max_inboxes;
   return MakeFixture<Store>([open, options] { return open(options); },
                             [dir]() mutable { dir.reset(); });
 }
 
 auto MessageFixture() { return RocksdbFixture<MessageStore>(&courier::rocksdb::OpenMessageStore); }
 auto AccountFixture() { return RocksdbFixture<AccountStore>(&courier::rocksdb::OpenAccountStore); }
+// The writer's cache starts over before every batch: every op reads its
+// inboxes' state back from the database.
+auto UncachedMessageFixture() {
+  return RocksdbFixture<MessageStore>(&courier::rocksdb::OpenMessageStore, 1);
+}
 
 }  // namespace
 
 COURIER_MESSAGE_STORE_CONFORMANCE("rocksdb", MessageFixture)
 COURIER_MESSAGE_STORE_DURABILITY_CONFORMANCE("rocksdb", MessageFixture)
+COURIER_MESSAGE_STORE_CONFORMANCE("rocksdb, cache of one inbox", UncachedMessageFixture)
 COURIER_ACCOUNT_STORE_CONFORMANCE("rocksdb", AccountFixture)
 COURIER_ACCOUNT_STORE_DURABILITY_CONFORMANCE("rocksdb", AccountFixture)

@@ -66,15 +66,15 @@ absl::Status FirstError(std::initializer_list<absl::Status> statuses) {
 
 class RocksdbMessageStore final : public MessageStore {
  public:
-  explicit RocksdbMessageStore(std::shared_ptr<Database> db)
-      : db_(std::move(db)), cf_(db_->inbox()) {}
+  RocksdbMessageStore(std::shared_ptr<Database> db, std::size_t cache_max_inboxes)
+      : db_(std::move(db)), cf_(db_->inbox()), cache_max_inboxes_(cache_max_inboxes) {}
 
   std::vector<absl::StatusOr<WriteResult>> Write(absl::Span<const WriteOp> ops) override {
     std::vector<absl::StatusOr<WriteResult>> results;
     if (ops.empty()) return results;
     results.reserve(ops.size());
     MutexLock lock(&write_mu_);
-    if (cache_.size() >= db_->options().cache_max_inboxes) cache_.clear();
+    if (cache_.size() >= cache_max_inboxes_) cache_.clear();
     batch_.Clear();
     overlay_.clear();
     dirty_cursors_.clear();
@@ -315,6 +315,13 @@ class RocksdbMessageStore final : public MessageStore {
   // The cached state of `user`'s inbox, loaded on first use.
   absl::StatusOr<InboxState*> Inbox(const UserId& user) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     if (auto it = cache_.find(user); it != cache_.end()) return it->second.get();
+    COURIER_ASSIGN_OR_RETURN(std::unique_ptr<InboxState> state, LoadInbox(user));
+    return cache_.emplace(user, std::move(state)).first->second.get();
+  }
+
+  // The state of `user`'s inbox as the database has it (not cached).
+  absl::StatusOr<std::unique_ptr<InboxState>> LoadInbox(const UserId& user)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     const ::rocksdb::ReadOptions ro;
     COURIER_ASSIGN_OR_RETURN(StoredHead head, ReadHead(ro, user));
     COURIER_ASSIGN_OR_RETURN(auto cursors, ReadCursors(ro, user));
@@ -327,7 +334,7 @@ class RocksdbMessageStore final : public MessageStore {
       state->cursors.emplace(std::move(device), cursor);
     }
     state->unknown_through = state->head;
-    return cache_.emplace(user, std::move(state)).first->second.get();
+    return state;
   }
 
   // Reads the 'S' and 'M' keys every append of the batch will look up, with
@@ -664,10 +671,19 @@ class RocksdbMessageStore final : public MessageStore {
     return good;
   }
 
+  // Uses the cached state of the inbox when there is one, else a state read
+  // for this call only: a Prune over every inbox must not fill the cache.
   absl::StatusOr<std::size_t> PruneInbox(const UserId& user, TimeMs ttl_cutoff,
                                          TimeMs acked_cutoff, ::rocksdb::WriteBatch& batch)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-    COURIER_ASSIGN_OR_RETURN(InboxState * inbox, Inbox(user));
+    std::unique_ptr<InboxState> uncached;
+    InboxState* inbox = nullptr;
+    if (auto it = cache_.find(user); it != cache_.end()) {
+      inbox = it->second.get();
+    } else {
+      COURIER_ASSIGN_OR_RETURN(uncached, LoadInbox(user));
+      inbox = uncached.get();
+    }
     const Seq floor = inbox->floor;
     COURIER_ASSIGN_OR_RETURN(Seq last, LastBefore(user, floor, inbox->head, ttl_cutoff));
     if (!inbox->cursors.empty()) {
@@ -702,6 +718,7 @@ class RocksdbMessageStore final : public MessageStore {
 
   const std::shared_ptr<Database> db_;
   ::rocksdb::ColumnFamilyHandle* const cf_;
+  const std::size_t cache_max_inboxes_;
 
   Mutex write_mu_;
   absl::flat_hash_map<UserId, std::unique_ptr<InboxState>> cache_ ABSL_GUARDED_BY(write_mu_);
@@ -722,7 +739,8 @@ class RocksdbMessageStore final : public MessageStore {
 
 absl::StatusOr<std::unique_ptr<MessageStore>> OpenMessageStore(const RocksdbOptions& options) {
   COURIER_ASSIGN_OR_RETURN(std::shared_ptr<Database> db, Database::Acquire(options));
-  return std::unique_ptr<MessageStore>(std::make_unique<RocksdbMessageStore>(std::move(db)));
+  return std::unique_ptr<MessageStore>(
+      std::make_unique<RocksdbMessageStore>(std::move(db), options.cache_max_inboxes));
 }
 
 }  // namespace courier::rocksdb
