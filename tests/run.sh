@@ -91,7 +91,7 @@ cmake --build build/tsan -j "$jobs"
 
 step "concurrent tests under TSan"
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/support/tsan.supp
-(cd build/tsan && COURIER_MODEL_SEEDS=100 COURIER_POWERLOSS_SEEDS=100 ctest --output-on-failure -j 2 --timeout 1800 \
+(cd build/tsan && COURIER_MODEL_SEEDS=100 COURIER_POWERLOSS_SEEDS=20 ctest --output-on-failure -j 2 --timeout 1800 \
    -L 'core|memory|presence|redis|postgres|sqlite|rocksdb|conformance')
 
 step "build the libFuzzer targets with clang (also checks -Wthread-safety)"
