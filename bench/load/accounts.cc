@@ -117,12 +117,24 @@ absl::Status WriteSecretFile(const std::string& path) {
   return absl::OkStatus();
 }
 
-absl::Status SeedStore(const std::string& store_url, const std::string& jwt_secret_path,
-                       Plan& plan) {
+namespace {
+
+// The content of the server's --jwt-secret-file (32+ bytes).
+absl::StatusOr<std::string> ReadSecret(const std::string& jwt_secret_path) {
   if (sodium_init() < 0) return absl::InternalError("libsodium failed to initialise");
   std::ifstream in(jwt_secret_path, std::ios::binary);
-  const std::string secret((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string secret((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (secret.size() < 32) return absl::FailedPreconditionError("the jwt secret file is too short");
+  return secret;
+}
+
+}  // namespace
+
+absl::Status SeedStore(const std::string& store_url, const std::string& jwt_secret_path,
+                       Plan& plan) {
+  absl::StatusOr<std::string> read = ReadSecret(jwt_secret_path);
+  if (!read.ok()) return read.status();
+  const std::string& secret = *read;
   char hash[crypto_pwhash_STRBYTES];
   if (crypto_pwhash_str(hash, kPassword, sizeof kPassword - 1, crypto_pwhash_OPSLIMIT_INTERACTIVE,
                         crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
@@ -151,16 +163,32 @@ absl::Status SeedStore(const std::string& store_url, const std::string& jwt_secr
 }
 
 absl::Status SeedHttp(const boost::asio::ip::tcp::endpoint& endpoint, Plan& plan,
-                      std::size_t parallel) {
+                      std::size_t parallel, const std::string& jwt_secret_path) {
   const std::string password = kPassword;
+  std::vector<std::size_t> to_register(plan.users.size());
+  for (std::size_t i = 0; i < to_register.size(); ++i) to_register[i] = i;
+  std::string secret;  // "": log in
+  if (!jwt_secret_path.empty()) {
+    absl::StatusOr<std::string> read = ReadSecret(jwt_secret_path);
+    if (!read.ok()) return read.status();
+    secret = *std::move(read);
+    std::vector<bool> befriended(plan.users.size(), false);
+    for (const auto& [x, y] : plan.friendships) befriended[x] = befriended[y] = true;
+    to_register.clear();
+    for (std::size_t i = 0; i < plan.users.size(); ++i) {
+      if (befriended[i]) to_register.push_back(i);
+      plan.users[i].token = MintToken(secret, plan.users[i].user);
+    }
+  }
   absl::Status s = ParallelFor(
-      plan.users.size(), parallel,
+      to_register.size(), parallel,
       [&](std::size_t i, HttpClient& http) -> absl::Status {
-        Account& a = plan.users[i];
+        Account& a = plan.users[to_register[i]];
         const std::string creds =
             absl::StrCat(R"({"user":")", a.user, R"(","password":")", password, R"("})");
         absl::StatusOr<HttpAnswer> reg = http.Post("/v1/register", creds);
         if (absl::Status c = Check(reg, 201, "register " + a.user); !c.ok()) return c;
+        if (!secret.empty()) return absl::OkStatus();  // token signed above
         absl::StatusOr<HttpAnswer> login = http.Post("/v1/login", creds);
         if (absl::Status c = Check(login, 200, "login " + a.user); !c.ok()) return c;
         rapidjson::Document doc;

@@ -11,6 +11,12 @@
 //    Argon2id hashes (64 MiB, about 0.1-1.5 s each on this machine) per user.
 //  * SeedHttp (--connect, or --setup http): the HTTP API of PROTOCOL.md:
 //    register, login, friend request and accept, `parallel` at a time.
+//    Given the JWT secret (a server on --store memory, whose accounts live in
+//    its memory, so they cannot be written before it starts): only the users
+//    with a friend are registered, nobody logs in, and the tokens are signed
+//    here as with SeedStore. That saves Argon2id hashes: one per befriended
+//    user instead of two per user. A user without friends (W4's) needs only
+//    a token: hello checks its signature, not the account store.
 //
 // Thread-safety: plain values and blocking functions; one caller at a time.
 // Blocking: both set-ups block until done.
@@ -53,8 +59,10 @@ absl::Status WriteSecretFile(const std::string& path);
 // without). The store is closed again before this returns.
 absl::Status SeedStore(const std::string& store_url, const std::string& jwt_secret_path,
                        Plan& plan);
+// `jwt_secret_path`: "" (register and log in everyone) or the server's
+// --jwt-secret-file (see above).
 absl::Status SeedHttp(const boost::asio::ip::tcp::endpoint& endpoint, Plan& plan,
-                      std::size_t parallel);
+                      std::size_t parallel, const std::string& jwt_secret_path = "");
 
 }  // namespace courier::load
 

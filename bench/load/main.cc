@@ -8,8 +8,11 @@
 // With no arguments it runs W1..W5 against a courier-server it starts
 // itself (the one built beside it, or --server PATH) on a fresh data dir,
 // with the rate limit raised by flag, and stops it with SIGTERM after.
-// --store rocksdb|sqlite picks the embedded store it gives that server
-// (default rocksdb, the server's own default).
+// --store rocksdb|sqlite|memory picks the embedded store it gives that
+// server (default rocksdb, the server's own default). memory is NOT durable:
+// the accounts are then made through the HTTP API, W5 cannot run, W4 must
+// come last (its restart empties the store), and every figure line ends
+// with "not-durable".
 // --connect HOST:PORT uses a running server instead (W4 then needs
 // --server-pid; W5 cannot run).
 #include <stdlib.h>
@@ -47,9 +50,9 @@ struct Flags {
   std::string server = COURIER_LOAD_DEFAULT_SERVER;
   std::string connect;
   int server_pid = 0;
-  std::string workloads = "W1,W2,W3,W4,W5";
+  std::string workloads;  // "": W1..W5 (W1..W4 on --store memory)
   std::string setup;  // store | http; default store for an own server
-  std::string store = "rocksdb";  // rocksdb | sqlite: the own server's store
+  std::string store = "rocksdb";  // rocksdb | sqlite | memory: the own server's store
   std::string data_dir;
   bool keep_data = false;
   std::string system = "courier";
@@ -122,9 +125,21 @@ int Run(const Flags& f) {
   std::cerr << "courier-load: open files limit " << nofile << ", " << threads << " io threads, "
             << std::thread::hardware_concurrency() << " cores\n";
 
+  const bool own = f.connect.empty();
+  // A server on --store memory keeps nothing: not when it stops, not when it
+  // is killed. Its figures measure the network path without a store's
+  // durability, and say so on every line.
+  const bool memory = own && f.store == "memory";
+  if (memory) {
+    std::cerr << "courier-load: --store memory: the server keeps everything in its memory, NOT "
+                 "durable; every figure line ends with \"not-durable\"\n";
+  }
+
   // --- the workloads, in the order asked
+  const std::string asked =
+      !f.workloads.empty() ? f.workloads : memory ? "W1,W2,W3,W4" : "W1,W2,W3,W4,W5";
   std::vector<std::unique_ptr<Workload>> workloads;
-  for (absl::string_view w : absl::StrSplit(f.workloads, ',', absl::SkipEmpty())) {
+  for (absl::string_view w : absl::StrSplit(asked, ',', absl::SkipEmpty())) {
     if (w == "W1") {
       workloads.push_back(MakeW1Online());
     } else if (w == "W2") {
@@ -142,12 +157,22 @@ int Run(const Flags& f) {
       return Fail(absl::StrCat("unknown workload ", w, " (W1, W2, W3, W3paced, W4, W5)"));
     }
   }
-  const bool own = f.connect.empty();
-  for (const auto& w : workloads) {
-    if (!own && w->name() == "W5") return Fail("W5 needs the server courier-load starts (no --connect)");
+  for (std::size_t i = 0; i < workloads.size(); ++i) {
+    const std::string name = workloads[i]->name();
+    if (!own && name == "W5") return Fail("W5 needs the server courier-load starts (no --connect)");
+    if (memory && name == "W5") {
+      return Fail("W5 measures what survives kill -9: --store memory keeps nothing; leave W5 out");
+    }
+    if (memory && name == "W4" && i + 1 < workloads.size()) {
+      return Fail("--store memory: W4 restarts the server, which empties its store: put W4 last");
+    }
   }
-  const std::string setup = f.setup.empty() ? (own ? "store" : "http") : f.setup;
+  const std::string setup = f.setup.empty() ? (own && !memory ? "store" : "http") : f.setup;
   if (setup == "store" && !own) return Fail("--setup store needs the server courier-load starts");
+  if (setup == "store" && memory) {
+    return Fail("--setup store: a server on --store memory has its accounts in its memory; "
+                "they are made through the HTTP API (--setup http, the default)");
+  }
 
   Context ctx;
   ctx.sizes = f.sizes;
@@ -172,8 +197,9 @@ int Run(const Flags& f) {
     }
     const std::string secret = data_dir + "/jwt-secret";
     // The store's URL, given to the server and used for seeding.
-    const std::string store_url = f.store == "sqlite" ? "sqlite:" + data_dir + "/courier.db"
-                                                      : "rocksdb:" + data_dir + "/rocksdb";
+    const std::string store_url = f.store == "sqlite"   ? "sqlite:" + data_dir + "/courier.db"
+                                  : f.store == "memory" ? std::string("memory")
+                                                        : "rocksdb:" + data_dir + "/rocksdb";
     if (absl::Status s = WriteSecretFile(secret); !s.ok()) return Fail(std::string(s.message()));
     if (setup == "store") {
       const auto t0 = SteadyClock::now();
@@ -225,10 +251,15 @@ int Run(const Flags& f) {
   }
   if (setup == "http") {
     const auto t0 = SteadyClock::now();
-    if (absl::Status s = SeedHttp(ctx.endpoint, plan, 4); !s.ok()) {
+    // On --store memory: register the befriended users only, sign the tokens
+    // here (accounts.h).
+    const std::string secret = memory ? data_dir + "/jwt-secret" : "";
+    if (absl::Status s = SeedHttp(ctx.endpoint, plan, 4, secret); !s.ok()) {
       return Fail(absl::StrCat("HTTP set-up: ", s.message()));
     }
-    std::cerr << "courier-load: " << plan.users.size() << " users registered and logged in, "
+    std::cerr << "courier-load: " << plan.users.size()
+              << (memory ? " users (those with friends registered, tokens signed here), "
+                         : " users registered and logged in, ")
               << plan.friendships.size() << " friendships made over HTTP in "
               << Seconds(SteadyClock::now() - t0) << " s\n";
   }
@@ -238,7 +269,7 @@ int Run(const Flags& f) {
   {
     IoPool io(threads);
     ctx.io = &io;
-    Figures figures(f.system);
+    Figures figures(f.system, memory ? "not-durable" : "");
     for (const auto& w : workloads) {
       std::cerr << "courier-load: running " << w->name() << "\n";
       const auto m0 = CommitMetrics(ctx.endpoint);
@@ -248,6 +279,10 @@ int Run(const Flags& f) {
         status = Fail(absl::StrCat(w->name(), ": ", s.message()));
         break;
       }
+    }
+    if (status == 0 && figures.refused() > 0) {
+      status = Fail(absl::StrCat(figures.refused(),
+                                 " figure(s) could not be measured and were not printed (above)"));
     }
   }
   if (server != nullptr) {
@@ -271,10 +306,14 @@ int main(int argc, char** argv) {
   app.option_defaults()->always_capture_default();
   app.add_option("--server", f.server, "courier-server to start (default: the one built beside)");
   app.add_option("--connect", f.connect, "HOST:PORT of a running server instead");
-  app.add_option("--store", f.store, "the started server's embedded store (ignored with --connect)")
-      ->check(CLI::IsMember({"rocksdb", "sqlite"}));
-  app.add_option("--server-pid", f.server_pid, "with --connect: its pid, for CPU and RSS figures");
-  app.add_option("--workloads", f.workloads, "comma-separated: W1,W2,W3,W3paced,W4,W5");
+  app.add_option("--store", f.store,
+                 "the started server's embedded store (ignored with --connect); memory is NOT "
+                 "durable: no W5, W4 last, every figure line ends with not-durable")
+      ->check(CLI::IsMember({"rocksdb", "sqlite", "memory"}));
+  app.add_option("--server-pid", f.server_pid,
+                 "with --connect: its pid, for the CPU, context switch, syscall and RSS figures");
+  app.add_option("--workloads", f.workloads,
+                 "comma-separated: W1,W2,W3,W3paced,W4,W5 (default all; W1..W4 on --store memory)");
   app.add_option("--pairs", f.sizes.pairs, "W1: pairs P")->check(CLI::Range(1, 100000));
   app.add_option("--per-sender", f.sizes.per_sender, "W1: messages per sender K")
       ->check(CLI::Range(1, 10000000));

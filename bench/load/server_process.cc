@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "proc_stats.h"
 
 namespace courier::load {
 
@@ -102,22 +103,13 @@ void ServerProcess::Kill() {
 }
 
 absl::StatusOr<std::uint64_t> ProcessCpuMicros(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(in, line)) return absl::NotFoundError("no /proc/PID/stat");
-  // The command may hold spaces: fields start after the last ')'.
-  const std::size_t close = line.rfind(')');
-  if (close == std::string::npos) return absl::InternalError("bad /proc/PID/stat");
-  std::istringstream fields(line.substr(close + 2));
-  std::string field;
-  std::uint64_t utime = 0, stime = 0;
-  // Field 3 (state) is the first here; utime is field 14, stime 15.
-  for (int i = 3; i <= 15 && fields >> field; ++i) {
-    if (i == 14) utime = std::stoull(field);
-    if (i == 15) stime = std::stoull(field);
-  }
+  absl::StatusOr<std::string> text = ReadProcFile(absl::StrCat("/proc/", pid, "/stat"));
+  if (!text.ok()) return text.status();
+  absl::StatusOr<std::uint64_t> ticks = ParseStatCpuTicks(*text);
+  if (!ticks.ok()) return ticks.status();
   const long hz = sysconf(_SC_CLK_TCK);
-  return (utime + stime) * 1'000'000ULL / static_cast<std::uint64_t>(hz);
+  if (hz <= 0) return absl::InternalError("sysconf(_SC_CLK_TCK) failed");
+  return *ticks * 1'000'000ULL / static_cast<std::uint64_t>(hz);
 }
 
 absl::StatusOr<std::uint64_t> ProcessRssBytes(pid_t pid) {

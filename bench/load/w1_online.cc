@@ -1,7 +1,8 @@
 // w1_online.cc: W1, P pairs of connected users; each sender sends K messages
 // to its partner, one at a time (the next when the previous is `sent`); the
 // partner acks as it receives. Figures: delivered msgs_per_s (first send to
-// last receipt), p50_ms and p99_ms from send to receipt, server_cpu_us_per_msg.
+// last receipt), p50_ms and p99_ms from send to receipt, server_cpu_us_per_msg,
+// server_ctx_switches_per_msg and server_syscalls_per_msg.
 #include <algorithm>
 #include <fstream>
 #include <iostream>
@@ -134,7 +135,7 @@ class W1Online final : public Workload {
     };
     const SteadyClock::time_point last{SteadyClock::duration(sh->last_receipt_ns.load())};
     const double secs = Seconds(last - first_send);
-    const double cpu = ReportCpu(ctx, "W1", before, after, total);
+    const ServerPerMsg server = ReportCpu(ctx, "W1", before, after, total);
     if (!ctx.latency_out.empty()) {
       std::ofstream out(ctx.latency_out);
       for (double v : all) out << v << "\n";
@@ -144,7 +145,7 @@ class W1Online final : public Workload {
     figures.Add("W1", "msgs_per_s", static_cast<double>(total) / secs);
     figures.Add("W1", "p50_ms", pct(0.50));
     figures.Add("W1", "p99_ms", pct(0.99));
-    if (cpu >= 0) figures.Add("W1", "server_cpu_us_per_msg", cpu);
+    AddServerFigures(figures, "W1", server);  // CPU, context switches, syscalls
     return absl::OkStatus();
   }
 

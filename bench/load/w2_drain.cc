@@ -2,7 +2,8 @@
 // total, each keeping up to 50 sends without their `sent`; then the
 // recipient connects and drains. Figures: enqueue_msgs_per_s,
 // drain_msgs_per_s (hello to the last msg received and acked),
-// server_cpu_us_per_msg (over the drain), lost, dup, reordered (all 0).
+// server_cpu_us_per_msg, server_ctx_switches_per_msg and
+// server_syscalls_per_msg (over the drain), lost, dup, reordered (all 0).
 //
 // W5 is this workload with a SIGKILL of the server right after the last
 // `sent` and a restart before the drain (w5_crash.cc).
@@ -61,7 +62,7 @@ class W2Drain final : public Workload {
     absl::StatusOr<DrainResult> drain = queue_.DrainAll(ctx);
     if (!drain.ok()) return drain.status();
     const CpuSample d1 = SampleCpu(ctx);
-    const double cpu = ReportCpu(ctx, "W2 drain", d0, d1, drain->received);
+    const ServerPerMsg server = ReportCpu(ctx, "W2 drain", d0, d1, drain->received);
     std::cerr << "courier-load: W2: enqueued " << enq->messages << " in " << enq->seconds
               << " s, drained " << drain->received << " in " << drain->seconds << " s\n";
     if (drain->lost != 0 || drain->dup != 0 || drain->reordered != 0 || drain->foreign != 0) {
@@ -71,7 +72,7 @@ class W2Drain final : public Workload {
     }
     figures.Add("W2", "enqueue_msgs_per_s", static_cast<double>(enq->messages) / enq->seconds);
     figures.Add("W2", "drain_msgs_per_s", static_cast<double>(drain->received) / drain->seconds);
-    if (cpu >= 0) figures.Add("W2", "server_cpu_us_per_msg", cpu);
+    AddServerFigures(figures, "W2", server);  // CPU, context switches, syscalls
     figures.Add("W2", "lost", "0");
     figures.Add("W2", "dup", "0");
     figures.Add("W2", "reordered", "0");

@@ -1,7 +1,8 @@
 // w3_storm.cc: W3, U offline users with 10 queued messages each connect at
 // once (W3paced: at most 100 connecting at any moment). Figures: storm_s
 // from the first connect until every message is received (and acked), and
-// server_cpu_us_per_msg over the storm. Any refused or failed connection
+// server_cpu_us_per_msg, server_ctx_switches_per_msg and
+// server_syscalls_per_msg over the storm. Any refused or failed connection
 // fails the run.
 #include <iostream>
 
@@ -61,7 +62,7 @@ class W3Storm final : public Workload {
     const CpuSample c1 = SampleCpu(ctx);
     if (!drain.ok()) return drain.status();
     const std::uint64_t total = users_.size() * per_user;
-    const double cpu = ReportCpu(ctx, name(), c0, c1, total);
+    const ServerPerMsg server = ReportCpu(ctx, name(), c0, c1, total);
     // Per user, messages of one sender: their order within the inbox is the
     // send order, which InboxCheck verifies with the index of the body.
     if (drain->lost != 0 || drain->dup != 0 || drain->foreign != 0 || drain->connect_failures != 0 ||
@@ -75,7 +76,7 @@ class W3Storm final : public Workload {
       return absl::DataLossError(absl::StrCat(name(), ": ", drain->reordered, " out of order"));
     }
     figures.Add(name(), "storm_s", drain->seconds);
-    if (cpu >= 0) figures.Add(name(), "server_cpu_us_per_msg", cpu);
+    AddServerFigures(figures, name(), server);  // CPU, context switches, syscalls
     return absl::OkStatus();
   }
 

@@ -14,7 +14,15 @@ namespace courier::load {
 
 void Figures::Add(const std::string& workload, const std::string& figure,
                   const std::string& value) {
-  std::cout << system_ << " " << workload << " " << figure << " " << value << std::endl;
+  std::cout << system_ << " " << workload << " " << figure << " " << value
+            << (note_.empty() ? "" : " ") << note_ << std::endl;
+}
+
+void Figures::Refuse(const std::string& workload, const std::string& figure,
+                     const absl::Status& why) {
+  ++refused_;
+  std::cerr << "courier-load: ERROR: " << workload << " " << figure
+            << " not printed: " << why.message() << "\n";
 }
 
 void Figures::Add(const std::string& workload, const std::string& figure, double value) {
@@ -71,9 +79,11 @@ bool InboxCheck::OnMsg(std::uint64_t seq, std::string_view body) {
 CpuSample SampleCpu(const Context& ctx) {
   CpuSample s;
   s.at = SteadyClock::now();
+  s.server_pid = ctx.server_pid;
   if (ctx.server_pid > 0) {
-    absl::StatusOr<std::uint64_t> us = ProcessCpuMicros(ctx.server_pid);
-    if (us.ok()) s.server_us = *us;
+    s.server_us = ProcessCpuMicros(ctx.server_pid);
+    s.server_switches = ReadThreadSwitches(ctx.server_pid);
+    s.server_io = ReadProcIo(ctx.server_pid);
   }
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
@@ -82,18 +92,101 @@ CpuSample SampleCpu(const Context& ctx) {
   return s;
 }
 
-double ReportCpu(const Context& ctx, const std::string& what, const CpuSample& a,
-                 const CpuSample& b, std::uint64_t messages) {
+namespace {
+
+// What the two readings of one counter must satisfy before a delta of them
+// is a figure: both made, of the same server process.
+absl::Status BothRead(const CpuSample& a, const CpuSample& b, const absl::Status& sa,
+                      const absl::Status& sb) {
+  if (a.server_pid != b.server_pid) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the server changed (pid ", a.server_pid, " -> ", b.server_pid, ") during the phase"));
+  }
+  if (!sa.ok()) return absl::Status(sa.code(), absl::StrCat("at the start: ", sa.message()));
+  if (!sb.ok()) return absl::Status(sb.code(), absl::StrCat("at the end: ", sb.message()));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<double> PerMsg(std::uint64_t before, std::uint64_t after, std::uint64_t messages,
+                              const char* what) {
+  if (after < before) {
+    return absl::DataLossError(absl::StrCat(what, " went backwards (", before, " -> ", after, ")"));
+  }
+  if (messages == 0) return absl::FailedPreconditionError("no messages in the phase");
+  return static_cast<double>(after - before) / static_cast<double>(messages);
+}
+
+std::string Show(const absl::StatusOr<double>& v, const char* format) {
+  return v.ok() ? absl::StrFormat(format, *v) : std::string("?");
+}
+
+}  // namespace
+
+ServerPerMsg ReportCpu(const Context& ctx, const std::string& what, const CpuSample& a,
+                       const CpuSample& b, std::uint64_t messages) {
+  ServerPerMsg m;
+  m.known = a.server_pid > 0 || b.server_pid > 0;
   const double wall = Seconds(b.at - a.at);
-  const double server = static_cast<double>(b.server_us - a.server_us);
   const double client = static_cast<double>(b.client_us - a.client_us);
   const double n = static_cast<double>(std::max<std::uint64_t>(1, messages));
+  double server = 0;
+  SwitchDelta sw;
+  if (m.known) {
+    if (absl::Status s = BothRead(a, b, a.server_us.status(), b.server_us.status()); !s.ok()) {
+      m.cpu_us = absl::Status(s.code(), absl::StrCat("/proc/PID/stat: ", s.message()));
+    } else {
+      m.cpu_us = PerMsg(*a.server_us, *b.server_us, messages, "the server's CPU time");
+      if (*b.server_us >= *a.server_us) server = static_cast<double>(*b.server_us - *a.server_us);
+    }
+    if (absl::Status s = BothRead(a, b, a.server_switches.status(), b.server_switches.status());
+        !s.ok()) {
+      m.ctx_switches = s;
+    } else {
+      sw = DiffThreadSwitches(*a.server_switches, *b.server_switches);
+      if (sw.exited > 0) {
+        // Their switches left /proc/PID/task with them: the sum would be low.
+        m.ctx_switches = absl::DataLossError(absl::StrCat(
+            sw.exited, " server thread(s) exited during the phase; their context switches are "
+                       "lost from /proc/PID/task"));
+      } else if (messages == 0) {
+        m.ctx_switches = absl::FailedPreconditionError("no messages in the phase");
+      } else {
+        m.ctx_switches = static_cast<double>(sw.switches) / static_cast<double>(messages);
+      }
+    }
+    if (absl::Status s = BothRead(a, b, a.server_io.status(), b.server_io.status()); !s.ok()) {
+      m.syscalls = s;
+    } else {
+      m.syscalls = PerMsg(a.server_io->syscr + a.server_io->syscw,
+                          b.server_io->syscr + b.server_io->syscw, messages,
+                          "syscr + syscw of /proc/PID/io");
+    }
+  }
   std::cerr << absl::StrFormat(
-      "courier-load: %s: %.3f s wall; server cpu %.2f s (%.0f%% of one core, %.2f us/msg); "
-      "courier-load cpu %.2f s (%.0f%% of one core over %zu io threads, %.2f us/msg)\n",
-      what, wall, server / 1e6, wall > 0 ? 100 * server / 1e6 / wall : 0, server / n,
-      client / 1e6, wall > 0 ? 100 * client / 1e6 / wall : 0, ctx.io->size(), client / n);
-  return ctx.server_pid > 0 ? server / n : -1;
+      "courier-load: %s: %.3f s wall; server cpu %.2f s (%.0f%% of one core, %s us/msg, "
+      "%s ctx switches/msg over %zu threads (%zu started, %zu exited), %s read+write "
+      "syscalls/msg); courier-load cpu %.2f s (%.0f%% of one core over %zu io threads, "
+      "%.2f us/msg)\n",
+      what, wall, server / 1e6, wall > 0 ? 100 * server / 1e6 / wall : 0,
+      Show(m.cpu_us, "%.2f"), Show(m.ctx_switches, "%.2f"), sw.threads, sw.started, sw.exited,
+      Show(m.syscalls, "%.2f"), client / 1e6, wall > 0 ? 100 * client / 1e6 / wall : 0,
+      ctx.io->size(), client / n);
+  return m;
+}
+
+void AddServerFigures(Figures& figures, const std::string& workload, const ServerPerMsg& m) {
+  if (!m.known) return;
+  const std::pair<const char*, const absl::StatusOr<double>*> all[] = {
+      {"server_cpu_us_per_msg", &m.cpu_us},
+      {"server_ctx_switches_per_msg", &m.ctx_switches},
+      {"server_syscalls_per_msg", &m.syscalls}};
+  for (const auto& [figure, value] : all) {
+    if (value->ok()) {
+      figures.Add(workload, figure, **value);
+    } else {
+      figures.Refuse(workload, figure, value->status());
+    }
+  }
 }
 
 void Failure::Set(std::string why) {

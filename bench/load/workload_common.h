@@ -27,6 +27,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "accounts.h"
+#include "proc_stats.h"
 #include "server_process.h"
 #include "ws_client.h"
 
@@ -45,15 +46,24 @@ struct Sizes {
   std::size_t body_bytes = 100;
 };
 
-// The only lines on standard output: "<system> <workload> <figure> <value>".
+// The only lines on standard output: "<system> <workload> <figure> <value>",
+// and "<system> <workload> <figure> <value> <note>" when the run has a note
+// (`not-durable` for a server on --store memory).
 class Figures {
  public:
-  explicit Figures(std::string system) : system_(std::move(system)) {}
+  explicit Figures(std::string system, std::string note = "")
+      : system_(std::move(system)), note_(std::move(note)) {}
   void Add(const std::string& workload, const std::string& figure, const std::string& value);
   void Add(const std::string& workload, const std::string& figure, double value);
+  // A figure that could not be measured: `why` on standard error, no line on
+  // standard output; courier-load then exits with status 1.
+  void Refuse(const std::string& workload, const std::string& figure, const absl::Status& why);
+  std::size_t refused() const { return refused_; }
 
  private:
   std::string system_;
+  std::string note_;
+  std::size_t refused_ = 0;
 };
 
 struct Context {
@@ -108,16 +118,36 @@ struct InboxCheck {
 };
 
 // --- measuring
+// The server's counters (proc_stats.h) and courier-load's own CPU, read at
+// one point: the start or the end of a measured phase.
 struct CpuSample {
-  std::uint64_t server_us = 0;
+  pid_t server_pid = 0;  // whose counters these are; 0: unknown, none read
+  absl::StatusOr<std::uint64_t> server_us = absl::UnknownError("not read");
+  absl::StatusOr<ThreadSwitches> server_switches = absl::UnknownError("not read");
+  absl::StatusOr<ProcIo> server_io = absl::UnknownError("not read");
   std::uint64_t client_us = 0;
   SteadyClock::time_point at;
 };
 CpuSample SampleCpu(const Context& ctx);
-// Logs client vs server CPU between two samples to stderr; returns the
-// server's microseconds per message (or -1 when the server pid is unknown).
-double ReportCpu(const Context& ctx, const std::string& what, const CpuSample& a,
-                 const CpuSample& b, std::uint64_t messages);
+
+// The server's figures per message between two samples. Each is checked
+// before it can be printed: both readings made, of the same process, the
+// counters not going backwards, no server thread lost (context switches),
+// at least one message; otherwise it holds why not.
+struct ServerPerMsg {
+  bool known = false;  // false: no server pid (--connect without --server-pid)
+  absl::StatusOr<double> cpu_us = absl::UnknownError("not measured");
+  absl::StatusOr<double> ctx_switches = absl::UnknownError("not measured");
+  absl::StatusOr<double> syscalls = absl::UnknownError("not measured");
+};
+// Logs client vs server CPU, the server's context switches and read/write
+// system calls between two samples to stderr; returns the server's figures.
+ServerPerMsg ReportCpu(const Context& ctx, const std::string& what, const CpuSample& a,
+                       const CpuSample& b, std::uint64_t messages);
+// server_cpu_us_per_msg, server_ctx_switches_per_msg, server_syscalls_per_msg:
+// added when measured, refused (Figures::Refuse) when they could not be;
+// nothing when the server is unknown.
+void AddServerFigures(Figures& figures, const std::string& workload, const ServerPerMsg& m);
 
 // A first error shared by many connections.
 class Failure {

@@ -1,7 +1,7 @@
 // courier-server: the Courier example server.
 //
 // Wires the stack of docs/PROTOCOL.md: the RocksDB store (or SQLite, PostgreSQL,
-// MongoDB) behind the body cipher, presence in memory (or Redis), the
+// MongoDB; or memory, not durable, for benchmarks) behind the body cipher, presence in memory (or Redis), the
 // friends-only contact policy, the engine, and the WebSocket + HTTP server on
 // one port.
 // Prints "listening on HOST:PORT" when it accepts connections; SIGTERM or
@@ -169,6 +169,12 @@ int Run(const ServerFlags& flags) {
   api.AttachServer(server->get());
   auto ticker = std::make_unique<Ticker>(**engine);
 
+  if (IsMemoryStore(flags.store)) {
+    // Loud (warn, above courier-load's --log-level warn): nothing survives.
+    spdlog::warn("event=store_not_durable store=memory message=\"--store memory keeps every "
+                 "message and account in this process only: all of it is lost when the process "
+                 "ends; for benchmarks of the network path, never for users\"");
+  }
   spdlog::info("event=started listen={} tls={} store=\"{}\" presence=\"{}\" node={} "
                "rate_limit={} window={} max_undelivered={}",
                (*server)->local_address(), flags.tls_cert.empty() ? "off" : "on",

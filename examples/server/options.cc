@@ -58,7 +58,8 @@ std::variant<ServerFlags, int> ParseOptions(int argc, char** argv) {
   flag("listen", f.listen, "HOST:PORT to listen on (port 0: a free port)");
   flag("data-dir", f.data_dir, "directory for the database and the key files (created)");
   flag("store", f.store,
-       "rocksdb:PATH | sqlite:PATH | postgresql://... | mongodb://... (default rocksdb:DIR/rocksdb)");
+       "rocksdb:PATH | sqlite:PATH | postgresql://... | mongodb://... (default rocksdb:DIR/rocksdb); "
+       "memory: NOT durable, everything is lost when the process ends (benchmarks)");
   flag("redis", f.redis, "redis://host:port for presence and cross-node signals (default: memory)");
   flag("node-id", f.node_id, "this node's name in the cluster");
   flag("rate-limit", f.rate_limit, "sends per user: N/SECONDS");

@@ -20,8 +20,8 @@ struct ServerFlags {
   // --- protocol flags (docs/PROTOCOL.md)
   std::string listen = "127.0.0.1:8080";  // HOST:PORT; port 0 = a free port
   std::string data_dir = "./courier-data";
-  std::string store;      // rocksdb:PATH | sqlite:PATH | postgresql://... | mongodb://...;
-                          // "" = rocksdb in data_dir
+  std::string store;      // rocksdb:PATH | sqlite:PATH | postgresql://... | mongodb://... |
+                          // memory (not durable); "" = rocksdb in data_dir
   std::string redis;      // redis://...; "" = presence in memory
   std::string node_id = "node-1";
   std::string rate_limit = "50/900";  // N/SECONDS per sending user

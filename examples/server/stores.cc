@@ -115,6 +115,15 @@ absl::StatusOr<Stores> OpenStores(const ServerFlags& flags, std::string& descrip
       flags.store.empty()
           ? "rocksdb:" + InDataDir(flags.data_dir, EmbeddedStore::Kind::kRocksdb).path
           : flags.store;
+  if (IsMemoryStore(url)) {
+    // No files, so no data dir rule: a store in the data dir stays untouched
+    // (and unserved) while this one runs. --durability has nothing to do.
+    Stores s;
+    s.messages = memory::OpenMessageStore();
+    s.accounts = memory::OpenAccountStore();
+    description = std::string(kMemoryStoreDescription);
+    return s;
+  }
   if (IsEmbeddedStore(url)) return OpenEmbedded(flags, url, description);
   if (StartsWith(url, "postgresql://") || StartsWith(url, "postgres://")) {
 #if defined(COURIER_SERVER_WITH_POSTGRES)
@@ -146,8 +155,8 @@ absl::StatusOr<Stores> OpenStores(const ServerFlags& flags, std::string& descrip
 #endif
   }
   return absl::InvalidArgumentError(
-      absl::StrCat("--store must be rocksdb:PATH, sqlite:PATH, postgresql://... or mongodb://..., "
-                   "got \"", Redacted(url), "\""));
+      absl::StrCat("--store must be rocksdb:PATH, sqlite:PATH, postgresql://..., mongodb://... or "
+                   "memory, got \"", Redacted(url), "\""));
 }
 
 absl::StatusOr<std::unique_ptr<PresenceStore>> OpenPresence(const ServerFlags& flags,
@@ -176,8 +185,11 @@ absl::StatusOr<std::unique_ptr<PresenceStore>> OpenPresence(const ServerFlags& f
 
 }  // namespace
 
+bool IsMemoryStore(const std::string& store) { return store == "memory"; }
+
 bool IsEmbeddedStore(const std::string& store) {
-  return store.empty() || StartsWith(store, "rocksdb:") || StartsWith(store, "sqlite:");
+  return store.empty() || StartsWith(store, "rocksdb:") || StartsWith(store, "sqlite:") ||
+         IsMemoryStore(store);
 }
 
 absl::Status CheckDataDir(const std::string& data_dir, const EmbeddedStore& asked) {

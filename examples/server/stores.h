@@ -4,6 +4,9 @@
 //   --store sqlite:PATH                                -> courier::sqlite
 //   --store postgresql://... | postgres://...          -> courier::postgres
 //   --store mongodb://...                              -> courier::mongo
+//   --store memory                                     -> courier::memory (NOT
+//                        durable: everything is lost when the process ends;
+//                        for benchmarks of the network path, courier-load)
 //   --redis redis://...  (default: memory)             -> courier::redis
 // The message store is wrapped by OpenEncryptingStore with the storage key.
 // An adapter that this binary was built without is a kFailedPrecondition
@@ -18,6 +21,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "courier/account_store.h"
@@ -36,9 +40,18 @@ struct Backends {
   std::string presence_description;
 };
 
-// True when --store names a store inside this process (RocksDB, SQLite; also
-// the default): alone, with presence in memory, the server sees every write.
+// True when --store names a store inside this process (RocksDB, SQLite,
+// memory; also the default): alone, with presence in memory, the server sees
+// every write.
 bool IsEmbeddedStore(const std::string& store);
+
+// True for --store memory: the stores of courier::memory, which keep nothing
+// when the process ends. It has no files, so no data dir rule applies.
+bool IsMemoryStore(const std::string& store);
+
+// The store in the start-up log line for --store memory.
+inline constexpr std::string_view kMemoryStoreDescription =
+    "memory (NOT durable: everything is lost when the process ends)";
 
 // An embedded store that --store (or the default) asks for.
 struct EmbeddedStore {

@@ -34,10 +34,11 @@ void MakeSqlite(const std::string& path) {
   COURIER_REQUIRE_OK(sqlite::OpenMessageStore(sqlite::SqliteOptions::Durable(path)));
 }
 
-TEST_CASE("Stores: rocksdb:, sqlite: and the default are embedded", "[server][stores]") {
-  for (const char* store : {"", "rocksdb:/var/lib/courier/rocksdb", "sqlite:x.db"}) {
+TEST_CASE("Stores: rocksdb:, sqlite:, memory and the default are embedded", "[server][stores]") {
+  for (const char* store : {"", "rocksdb:/var/lib/courier/rocksdb", "sqlite:x.db", "memory"}) {
     INFO(store);
     CHECK(IsEmbeddedStore(store));
+    CHECK(IsMemoryStore(store) == (std::string_view(store) == "memory"));
   }
   for (const char* store : {"postgresql://h/db", "postgres://h/db", "mongodb://h/db", "redis://h"}) {
     INFO(store);
@@ -89,6 +90,20 @@ TEST_CASE("Stores: an existing store is opened whatever else the data dir holds"
   DataDir other;
   MakeSqlite(other.sqlite());
   CHECK_THAT(CheckDataDir(dir.path, {Kind::kSqlite, other.sqlite()}), IsOk());
+}
+
+TEST_CASE("Stores: --store memory opens in any data dir and says it is not durable",
+          "[server][stores]") {
+  DataDir dir;
+  MakeSqlite(dir.sqlite());  // no data dir rule: nothing here is touched
+  ServerFlags flags;
+  flags.data_dir = dir.path;
+  flags.store = "memory";
+  absl::StatusOr<Backends> b = OpenBackends(flags, std::string(32, 'k'), SystemClock());
+  REQUIRE_THAT(b.status(), IsOk());
+  CHECK(b->store_description == kMemoryStoreDescription);
+  CHECK(b->store_description.find("NOT durable") != std::string::npos);
+  CHECK_THAT(b->accounts->CreateUser("alice", "hash", 1), IsOk());
 }
 
 }  // namespace

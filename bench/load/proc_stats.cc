@@ -1,0 +1,158 @@
+// proc_stats.cc: /proc readings and their parsers.
+#include "proc_stats.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace courier::load {
+namespace {
+
+// The value of the line "KEY:<whitespace>NUMBER" of a /proc key-value file.
+absl::StatusOr<std::uint64_t> FieldOf(absl::string_view text, absl::string_view key,
+                                      absl::string_view file) {
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (line.size() <= key.size() || line.substr(0, key.size()) != key ||
+        line[key.size()] != ':') {
+      continue;
+    }
+    std::uint64_t v = 0;
+    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(line.substr(key.size() + 1)), &v)) {
+      return absl::InvalidArgumentError(absl::StrCat(file, ": ", key, " is not a number"));
+    }
+    return v;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(file, ": no ", key));
+}
+
+}  // namespace
+
+absl::StatusOr<std::uint64_t> ParseStatCpuTicks(absl::string_view stat) {
+  // "PID (COMMAND) STATE ..." where COMMAND may hold spaces and ')': the
+  // fields start after the LAST ')'. Field 3 (state) is the first there;
+  // utime is field 14, stime 15.
+  const std::size_t close = stat.rfind(')');
+  if (close == absl::string_view::npos) return absl::InvalidArgumentError("/proc/PID/stat: no ')'");
+  std::vector<absl::string_view> fields =
+      absl::StrSplit(stat.substr(close + 1), ' ', absl::SkipWhitespace());
+  if (fields.size() < 13) return absl::InvalidArgumentError("/proc/PID/stat: too few fields");
+  std::uint64_t utime = 0, stime = 0;
+  if (!absl::SimpleAtoi(fields[14 - 3], &utime) || !absl::SimpleAtoi(fields[15 - 3], &stime)) {
+    return absl::InvalidArgumentError("/proc/PID/stat: utime or stime is not a number");
+  }
+  return utime + stime;
+}
+
+absl::StatusOr<std::uint64_t> ParseStatusCtxSwitches(absl::string_view status) {
+  absl::StatusOr<std::uint64_t> voluntary = FieldOf(status, "voluntary_ctxt_switches", "status");
+  if (!voluntary.ok()) return voluntary.status();
+  absl::StatusOr<std::uint64_t> involuntary =
+      FieldOf(status, "nonvoluntary_ctxt_switches", "status");
+  if (!involuntary.ok()) return involuntary.status();
+  return *voluntary + *involuntary;
+}
+
+absl::StatusOr<ProcIo> ParseProcIo(absl::string_view io) {
+  absl::StatusOr<std::uint64_t> r = FieldOf(io, "syscr", "/proc/PID/io");
+  if (!r.ok()) return r.status();
+  absl::StatusOr<std::uint64_t> w = FieldOf(io, "syscw", "/proc/PID/io");
+  if (!w.ok()) return w.status();
+  return ProcIo{*r, *w};
+}
+
+SwitchDelta DiffThreadSwitches(const ThreadSwitches& before, const ThreadSwitches& after) {
+  SwitchDelta d;
+  d.threads = after.size();
+  for (const auto& [tid, count] : after) {
+    auto it = before.find(tid);
+    if (it != before.end() && it->second <= count) {
+      d.switches += count - it->second;
+    } else {
+      d.switches += count;  // new, or a new thread on a freed id
+      ++d.started;
+    }
+  }
+  for (const auto& [tid, count] : before) {
+    if (after.find(tid) == after.end()) ++d.exited;
+  }
+  return d;
+}
+
+absl::StatusOr<std::string> ReadProcFile(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  std::string text;
+  int err = 0;
+  if (fd < 0) {
+    err = errno;
+  } else {
+    char buf[4096];
+    for (;;) {
+      const ssize_t n = read(fd, buf, sizeof buf);
+      if (n > 0) {
+        text.append(buf, static_cast<std::size_t>(n));
+      } else if (n == 0) {
+        break;
+      } else if (errno != EINTR) {
+        err = errno;
+        break;
+      }
+    }
+    close(fd);
+  }
+  if (err == 0) return text;
+  const std::string what = absl::StrCat(path, ": ", std::strerror(err));
+  if (err == ENOENT || err == ESRCH) return absl::NotFoundError(what);
+  if (err == EACCES || err == EPERM) return absl::PermissionDeniedError(what);
+  return absl::InternalError(what);
+}
+
+absl::StatusOr<ThreadSwitches> ReadThreadSwitches(pid_t pid) {
+  const std::string dir = absl::StrCat("/proc/", pid, "/task");
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) {
+    const int err = errno;
+    const std::string what = absl::StrCat(dir, ": ", std::strerror(err));
+    return err == ENOENT ? absl::NotFoundError(what) : absl::InternalError(what);
+  }
+  ThreadSwitches threads;
+  absl::Status failed;
+  while (dirent* e = readdir(d)) {
+    pid_t tid = 0;
+    if (!absl::SimpleAtoi(e->d_name, &tid)) continue;  // "." and ".."
+    absl::StatusOr<std::string> text = ReadProcFile(absl::StrCat(dir, "/", tid, "/status"));
+    if (absl::IsNotFound(text.status())) continue;  // exited since the listing
+    if (!text.ok()) {
+      failed = text.status();
+      break;
+    }
+    absl::StatusOr<std::uint64_t> n = ParseStatusCtxSwitches(*text);
+    if (!n.ok()) {
+      failed = absl::InvalidArgumentError(
+          absl::StrCat(dir, "/", tid, "/status: ", n.status().message()));
+      break;
+    }
+    threads[tid] = *n;
+  }
+  closedir(d);
+  if (!failed.ok()) return failed;
+  if (threads.empty()) return absl::NotFoundError(absl::StrCat(dir, ": no thread left"));
+  return threads;
+}
+
+absl::StatusOr<ProcIo> ReadProcIo(pid_t pid) {
+  const std::string path = absl::StrCat("/proc/", pid, "/io");
+  absl::StatusOr<std::string> text = ReadProcFile(path);
+  if (!text.ok()) return text.status();
+  return ParseProcIo(*text);
+}
+
+}  // namespace courier::load
