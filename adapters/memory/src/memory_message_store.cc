@@ -163,22 +163,13 @@ class MemoryMessageStore final : public MessageStore {
     }
     Inbox& inbox = inboxes_[op.recipient];
     if (inbox.head - inbox.max_cursor >= op.max_undelivered) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("queue_full: ", op.recipient, " has ", inbox.head - inbox.max_cursor,
-                       " undelivered events (limit ", op.max_undelivered, ")"));
+      return QueueFullError(op.recipient, inbox.head - inbox.max_cursor, op.max_undelivered);
     }
     if (inbox.messages.contains(op.id)) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("message id ", op.id, " already used in the inbox of ", op.recipient));
+      return MessageIdTakenError(op.recipient, op.id);
     }
-    Event ev;
+    Event ev = MessageEventOf(op);
     ev.seq = ++inbox.head;
-    ev.kind = EventKind::kMessage;
-    ev.id = op.id;
-    ev.peer = op.sender;
-    ev.body = op.body;
-    ev.status = MessageStatus::kSent;
-    ev.ts = op.ts;
     inbox.events.emplace(ev.seq, ev);
     inbox.messages.emplace(op.id, MessageRef{ev.seq, op.sender, op.cid, MessageStatus::kSent});
     first_appends_.emplace(std::make_pair(op.sender, op.cid),

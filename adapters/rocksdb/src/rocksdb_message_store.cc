@@ -481,26 +481,17 @@ class RocksdbMessageStore final : public MessageStore {
     COURIER_ASSIGN_OR_RETURN(InboxState * inbox, Inbox(op.recipient));
     const Seq undelivered = inbox->head - inbox->max_cursor;
     if (undelivered >= op.max_undelivered) {
-      out = absl::ResourceExhaustedError(
-          absl::StrCat("queue_full: ", op.recipient, " has ", undelivered,
-                       " undelivered events (limit ", op.max_undelivered, ")"));
+      out = QueueFullError(op.recipient, undelivered, op.max_undelivered);
       return absl::OkStatus();
     }
     COURIER_ASSIGN_OR_RETURN(std::optional<keys::MessageRecord> taken,
                              FindMessage(op.recipient, op.id, *inbox));
     if (taken.has_value()) {
-      out = absl::AlreadyExistsError(
-          absl::StrCat("message id ", op.id, " already used in the inbox of ", op.recipient));
+      out = MessageIdTakenError(op.recipient, op.id);
       return absl::OkStatus();
     }
-    Event e;
-    e.kind = EventKind::kMessage;
-    e.id = op.id;
-    e.peer = op.sender;
-    e.body = op.body;
-    e.status = MessageStatus::kSent;
-    e.ts = op.ts;
-    COURIER_ASSIGN_OR_RETURN(e, AppendEvent(op.recipient, *inbox, std::move(e), op.cid));
+    COURIER_ASSIGN_OR_RETURN(Event e,
+                             AppendEvent(op.recipient, *inbox, MessageEventOf(op), op.cid));
     // Never below the TTL cutoff of a Prune under way (Database::BeginPrune).
     const TimeMs expiry = std::max(inbox->max_ts, db_->pending_prune_cutoff());
     COURIER_RETURN_IF_ERROR(PutIndex(keys::PairKey(keys::kMessage, op.recipient, op.id),

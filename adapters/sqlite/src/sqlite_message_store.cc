@@ -592,25 +592,15 @@ class SqliteMessageStore final : public MessageStore {
     COURIER_ASSIGN_OR_RETURN(InboxRow * inbox, ReadInbox(op.recipient));
     const Seq undelivered = inbox->head - inbox->max_cursor;
     if (undelivered >= op.max_undelivered) {
-      out = absl::ResourceExhaustedError(
-          absl::StrCat("queue_full: ", op.recipient, " has ", undelivered,
-                       " undelivered events (limit ", op.max_undelivered, ")"));
+      out = QueueFullError(op.recipient, undelivered, op.max_undelivered);
       return absl::OkStatus();
     }
     COURIER_ASSIGN_OR_RETURN(std::optional<StoredMessage> taken, FindMessage(op.recipient, op.id));
     if (taken.has_value()) {
-      out = absl::AlreadyExistsError(
-          absl::StrCat("message id ", op.id, " already used in the inbox of ", op.recipient));
+      out = MessageIdTakenError(op.recipient, op.id);
       return absl::OkStatus();
     }
-    Event e;
-    e.kind = EventKind::kMessage;
-    e.id = op.id;
-    e.peer = op.sender;
-    e.body = op.body;
-    e.status = MessageStatus::kSent;
-    e.ts = op.ts;
-    COURIER_ASSIGN_OR_RETURN(e, AppendEvent(op.recipient, std::move(e), &op.cid));
+    COURIER_ASSIGN_OR_RETURN(Event e, AppendEvent(op.recipient, MessageEventOf(op), &op.cid));
     AppendResult result;
     result.id = op.id;
     result.seq = e.seq;

@@ -121,6 +121,13 @@ struct ReadResult {
   std::vector<Appended> appended;  // receipts in senders' inboxes
 };
 
+// What every store makes of an AppendOp, in one place: the kMessage event it
+// appends (seq 0: the store gives it), and the op's own refusals.
+Event MessageEventOf(const AppendOp& op);
+absl::Status QueueFullError(const UserId& recipient, std::uint64_t undelivered,
+                            std::uint64_t limit);
+absl::Status MessageIdTakenError(const UserId& recipient, const MessageId& id);
+
 using WriteOp = std::variant<AppendOp, AttachOp, AckOp, ReadOp>;
 using WriteResult = std::variant<AppendResult, AttachResult, AckResult, ReadResult>;
 
