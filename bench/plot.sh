@@ -9,7 +9,7 @@ set -eu
 build=${1:?usage: bench/plot.sh BUILD_DIR [OUT_DIR]}
 out=${2:-$(dirname "$0")}
 load="$build/bench/courier-load"
-command -v gnuplot >/dev/null || { echo "plot.sh: needs gnuplot (apt-get install gnuplot-nox)" >&2; exit 1; }
+command -v gnuplot >/dev/null || { echo "plot.sh: needs gnuplot (bash cmake/install-deps.sh bench)" >&2; exit 1; }
 mkdir -p "$out"
 
 "$load" --workloads W1 --latency-out "$out/w1_latency.txt" > "$out/w1_figures.txt"

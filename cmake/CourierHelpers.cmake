@@ -17,8 +17,11 @@ function(courier_library)
   cmake_parse_arguments(CL "" "NAME" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
   add_library(courier_${CL_NAME} ${CL_SOURCES})
   add_library(courier::${CL_NAME} ALIAS courier_${CL_NAME})
+  # Only the COURIER_EXPORT declarations of the public headers are visible
+  # outside a shared library built from these objects (courier/export.h).
   set_target_properties(courier_${CL_NAME} PROPERTIES
-    EXPORT_NAME ${CL_NAME} OUTPUT_NAME courier_${CL_NAME})
+    EXPORT_NAME ${CL_NAME} OUTPUT_NAME courier_${CL_NAME}
+    CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
   target_link_libraries(courier_${CL_NAME} PUBLIC ${CL_DEPS} PRIVATE ${CL_PRIVATE_DEPS})
   courier_target_defaults(courier_${CL_NAME})
   set_property(GLOBAL APPEND PROPERTY COURIER_EXPORTED_TARGETS courier_${CL_NAME})

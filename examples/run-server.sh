@@ -13,10 +13,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [[ "${SKIP_DEPS:-0}" != 1 ]]; then
-  bash cmake/install-deps.sh
+  bash cmake/install-deps.sh server  # only what building and running the server needs
 fi
 
 build_dir="${BUILD_DIR:-build}"
+# ccache (when installed) hits across clones in other folders, as in tests/run.sh.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 cmake -G Ninja -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release \
   -DCOURIER_BUILD_TESTS=OFF -DCOURIER_BUILD_BENCH=OFF
 cmake --build "$build_dir" --target courier-server -j "$(nproc)"

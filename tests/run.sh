@@ -32,7 +32,7 @@ extra="chromium"
 # Node.js and npm (the browser test's playwright-core) usually come with the
 # machine; Debian's packages conflict with those, so add them only if absent.
 command -v node >/dev/null && command -v npm >/dev/null || extra="$extra nodejs npm"
-COURIER_INSTALL_EXTRA="$extra" bash cmake/install-deps.sh
+COURIER_INSTALL_EXTRA="$extra" bash cmake/install-deps.sh tests
 
 work=$(mktemp -d /tmp/courier-tests.XXXXXX)
 chmod 755 "$work"

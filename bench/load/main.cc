@@ -33,6 +33,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "courier/version.h"
 #include "accounts.h"
 #include "http_client.h"
 #include "server_process.h"
@@ -78,10 +79,14 @@ std::string RandomPrefix() {
   return p + "_";
 }
 
-// The engine's commit counters from GET /metrics (name -> value).
-absl::flat_hash_map<std::string, double> CommitMetrics(const tcp::endpoint& endpoint) {
+// The engine's commit counters from GET /metrics on the server's admin
+// address (name -> value); none for a server given by --connect.
+absl::flat_hash_map<std::string, double> CommitMetrics(const ServerProcess* server) {
   absl::flat_hash_map<std::string, double> m;
-  HttpClient http(endpoint);
+  if (server == nullptr || server->admin_address().empty()) return m;
+  std::optional<tcp::endpoint> endpoint = ParseEndpoint(server->admin_address());
+  if (!endpoint) return m;
+  HttpClient http(*endpoint);
   absl::StatusOr<HttpAnswer> a = http.Get("/metrics");
   if (!a.ok() || a->status != 200) return m;
   for (absl::string_view line : absl::StrSplit(a->body, '\n')) {
@@ -109,7 +114,7 @@ void LogCommits(const std::string& what, const absl::flat_hash_map<std::string, 
       "courier-load: %s: server did %.0f commits of %.1f ops on average, %.2f ms each; "
       "%.0f frames in, %.0f frames out\n",
       what, commits, d("courier_committed_ops_total") / commits,
-      d("courier_commit_latency_microseconds_total") / commits / 1000, d("courier_frames_in_total"),
+      d("courier_commit_latency_seconds_total") / commits * 1000, d("courier_frames_in_total"),
       d("courier_frames_out_total"));
 }
 
@@ -272,9 +277,9 @@ int Run(const Flags& f) {
     Figures figures(f.system, memory ? "not-durable" : "");
     for (const auto& w : workloads) {
       std::cerr << "courier-load: running " << w->name() << "\n";
-      const auto m0 = CommitMetrics(ctx.endpoint);
+      const auto m0 = CommitMetrics(ctx.server);
       absl::Status s = w->Run(ctx, figures);
-      if (s.ok()) LogCommits(w->name(), m0, CommitMetrics(ctx.endpoint));
+      if (s.ok()) LogCommits(w->name(), m0, CommitMetrics(ctx.server));
       if (!s.ok()) {
         status = Fail(absl::StrCat(w->name(), ": ", s.message()));
         break;
@@ -304,6 +309,8 @@ int main(int argc, char** argv) {
   courier::load::Flags f;
   CLI::App app{"courier-load: the BENCH.md workloads against courier-server", "courier-load"};
   app.option_defaults()->always_capture_default();
+  app.set_version_flag("--version", std::string("courier-load ") + courier::kVersion + " (commit " +
+                                         courier::kGitCommit + ")");
   app.add_option("--server", f.server, "courier-server to start (default: the one built beside)");
   app.add_option("--connect", f.connect, "HOST:PORT of a running server instead");
   app.add_option("--store", f.store,

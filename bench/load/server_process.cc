@@ -35,7 +35,8 @@ absl::StatusOr<std::string> ServerProcess::Start() {
   }
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return absl::InternalError(std::strerror(errno));
-  std::vector<std::string> argv_s{program_, "--listen", "127.0.0.1:0"};
+  std::vector<std::string> argv_s{program_, "--listen", "127.0.0.1:0", "--admin-listen",
+                                  "127.0.0.1:0"};
   argv_s.insert(argv_s.end(), args_.begin(), args_.end());
   std::vector<char*> argv;
   for (std::string& a : argv_s) argv.push_back(a.data());
@@ -70,7 +71,14 @@ absl::StatusOr<std::string> ServerProcess::Start() {
     const std::size_t at = text.find("listening on ");
     if (at != std::string::npos) {
       const std::size_t eol = text.find('\n', at);
-      if (eol != std::string::npos) return text.substr(at + 13, eol - at - 13);
+      if (eol != std::string::npos) {
+        admin_address_.clear();
+        if (text.rfind("admin on ", 0) == 0) {
+          const std::size_t admin_eol = text.find('\n');
+          admin_address_ = text.substr(9, admin_eol - 9);
+        }
+        return text.substr(at + 13, eol - at - 13);
+      }
     }
   }
   Kill();

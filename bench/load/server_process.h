@@ -1,8 +1,9 @@
 // server_process.h: the courier-server that courier-load starts and stops.
 //
-// Start() forks and execs the server with a listen address of
-// 127.0.0.1:0, waits for its "listening on HOST:PORT" line on standard
-// output, and returns the address. Stop() sends SIGTERM and waits for the
+// Start() forks and execs the server with a listen address and an admin
+// address of 127.0.0.1:0, waits for its "listening on HOST:PORT" line on
+// standard output (the "admin on HOST:PORT" line comes before it), and
+// returns the address. Stop() sends SIGTERM and waits for the
 // exit; Kill() sends SIGKILL. The server's standard error is courier-load's.
 // Also reads a process's CPU time (/proc/PID/stat) and RSS (/proc/PID/status).
 //
@@ -40,6 +41,8 @@ class ServerProcess {
   void Kill();
 
   pid_t pid() const { return pid_; }
+  // "HOST:PORT" of the admin address (/metrics) after Start; "" if not seen.
+  const std::string& admin_address() const { return admin_address_; }
   bool running() const { return pid_ > 0; }
 
  private:
@@ -47,6 +50,7 @@ class ServerProcess {
   std::vector<std::string> args_;
   pid_t pid_ = -1;
   int stdout_fd_ = -1;
+  std::string admin_address_;
 };
 
 // utime + stime of `pid` in microseconds (/proc/PID/stat).

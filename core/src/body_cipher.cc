@@ -1,8 +1,10 @@
 #include "courier/body_cipher.h"
 
+#include <pthread.h>
 #include <sodium.h>
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <utility>
@@ -122,24 +124,48 @@ absl::StatusOr<BodyCipher> BodyCipher::Create(std::string_view key) {
 
 namespace {
 
+// Bumped in the child of every fork() (pthread_atfork), so that a thread
+// that goes on sealing in the child draws a fresh prefix instead of
+// repeating the parent's nonce stream.
+std::atomic<std::uint64_t> fork_generation{0};
+
+void OnForkChild() { fork_generation.fetch_add(1, std::memory_order_relaxed); }
+
+// True once the fork handler is registered (first seal in the process).
+bool ForkHandlerRegistered() {
+  static const bool registered = pthread_atfork(nullptr, nullptr, &OnForkChild) == 0;
+  return registered;
+}
+
 // Writes a fresh 24-byte XChaCha20 nonce: 16 random bytes drawn once per
-// thread, then a 64-bit per-thread counter. Unique without a system call per
-// message (randombytes_buf is one getrandom(2) per call: the W1 profile
-// counted one per stored message on the commit thread). Two threads collide
-// only if their random prefixes do (2^-128); a forked child that kept sealing
-// would repeat its parent's stream, and nothing in Courier forks after
-// sealing (courier-load fork()s only to exec the server).
+// thread (and again after a fork), then a 64-bit per-thread counter. Unique
+// without a system call per message (randombytes_buf is one getrandom(2) per
+// call: the W1 profile counted one per stored message on the commit thread).
+// Two threads collide only if their random prefixes do (2^-128). A forked
+// child sees a new fork generation and redraws its prefix before its first
+// seal, so parent and child never share a nonce stream. If the fork handler
+// could not be registered (ENOMEM), every nonce is fully random.
 void NextNonce(unsigned char* out) {
   static_assert(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES == 24);
-  thread_local const std::array<unsigned char, 16> prefix = [] {
-    std::array<unsigned char, 16> p;
-    randombytes_buf(p.data(), p.size());
-    return p;
-  }();
-  thread_local std::uint64_t counter = 0;
-  const std::uint64_t n = counter++;
-  std::memcpy(out, prefix.data(), prefix.size());
-  std::memcpy(out + prefix.size(), &n, sizeof n);
+  if (!ForkHandlerRegistered()) {
+    randombytes_buf(out, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+    return;
+  }
+  struct State {
+    std::array<unsigned char, 16> prefix{};
+    std::uint64_t counter = 0;
+    std::uint64_t generation = ~std::uint64_t{0};  // no prefix drawn yet
+  };
+  thread_local State state;
+  const std::uint64_t generation = fork_generation.load(std::memory_order_relaxed);
+  if (state.generation != generation) {
+    randombytes_buf(state.prefix.data(), state.prefix.size());
+    state.counter = 0;
+    state.generation = generation;
+  }
+  const std::uint64_t n = state.counter++;
+  std::memcpy(out, state.prefix.data(), state.prefix.size());
+  std::memcpy(out + state.prefix.size(), &n, sizeof n);
 }
 
 }  // namespace

@@ -54,19 +54,29 @@ absl::StatusOr<rapidjson::Document> Call(Context& ctx, http::verb verb, std::str
 std::string UserBody(std::string_view user) { return JsonObject().Add("user", user).str(); }
 
 absl::StatusOr<bool> AreFriends(Context& ctx, const Credentials& me, std::string_view user) {
+  auto friends = FetchFriends(ctx, me);
+  if (!friends.ok()) return friends.status();
+  for (const std::string& f : *friends) {
+    if (f == user) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> FetchFriends(Context& ctx, const Credentials& me) {
   auto doc = Call(ctx, http::verb::get, "/v1/friends", "", me.token);
   if (!doc.ok()) return doc.status();
   auto it = doc->FindMember("friends");
   if (it == doc->MemberEnd() || !it->value.IsArray()) {
     return absl::InternalError("the server's friend list has no \"friends\" array");
   }
+  std::vector<std::string> names;
   for (const auto& f : it->value.GetArray()) {
-    if (f.IsString() && std::string_view(f.GetString(), f.GetStringLength()) == user) return true;
+    if (f.IsString()) names.emplace_back(f.GetString(), f.GetStringLength());
   }
-  return false;
+  return names;
 }
-
-}  // namespace
 
 absl::Status Register(Context& ctx, const std::string& user, const std::string& password) {
   auto doc = Call(ctx, http::verb::post, "/v1/register",

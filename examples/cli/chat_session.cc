@@ -11,7 +11,6 @@ namespace courier_cli {
 namespace {
 
 constexpr auto kPingEvery = std::chrono::seconds(20);
-constexpr auto kTick = std::chrono::milliseconds(500);
 
 }  // namespace
 
@@ -69,7 +68,10 @@ absl::Status ChatSession::Write(std::string_view frame) {
 
 absl::StatusOr<rapidjson::Document> ChatSession::Next(Clock::time_point deadline) {
   for (;;) {
-    auto text = connection_->Read(kTick, [&]() -> absl::Status {
+    auto text = connection_->Read(tick_, [&]() -> absl::Status {
+      if (idle_hook_) {
+        if (absl::Status s = idle_hook_(); !s.ok()) return s;
+      }
       const auto now = Clock::now();
       if (now >= deadline) return absl::DeadlineExceededError("no answer from the server in time");
       if (now - last_write_ >= kPingEvery) return Write(R"({"op":"ping"})");

@@ -5,11 +5,14 @@
 #ifndef COURIER_EXAMPLES_CLI_CHAT_SESSION_H_
 #define COURIER_EXAMPLES_CLI_CHAT_SESSION_H_
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -44,6 +47,14 @@ class ChatSession {
 
   void Close();
 
+  // While Next waits, `hook` runs every `every` (default: none, 500 ms ticks); an
+  // error it returns ends that Next with the error. For the chat mode, which
+  // writes what was typed while a read is pending.
+  void SetIdleHook(std::chrono::milliseconds every, std::function<absl::Status()> hook) {
+    tick_ = every;
+    idle_hook_ = std::move(hook);
+  }
+
  private:
   explicit ChatSession(Context& ctx) : ctx_(ctx) {}
 
@@ -51,6 +62,8 @@ class ChatSession {
   std::unique_ptr<Connection> connection_;
   rapidjson::Document welcome_;
   Clock::time_point last_write_ = Clock::now();
+  std::chrono::milliseconds tick_{500};
+  std::function<absl::Status()> idle_hook_;
 };
 
 // The Status for an `error` frame, by its code (docs/PROTOCOL.md "Error codes").

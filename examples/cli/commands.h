@@ -14,7 +14,9 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "connection.h"
+#include "credentials.h"
 
 namespace courier_cli {
 
@@ -49,6 +51,18 @@ struct ListenOptions {
   bool presence = false;         // print presence frames too
 };
 absl::Status Listen(Context& ctx, const ListenOptions& options);
+
+// The interactive mode for a terminal (chat_mode.cc): the friends with their
+// presence, a conversation per friend, ticks as receipts arrive. Needs a terminal
+// on standard input and output (else kFailedPrecondition).
+struct ChatOptions {
+  std::string device;  // the device this chat says hello as
+  std::string open;    // a friend whose conversation opens at once; empty: the list
+};
+absl::Status Chat(Context& ctx, const ChatOptions& options);
+
+// GET /v1/friends: the names of the user's friends, sorted.
+absl::StatusOr<std::vector<std::string>> FetchFriends(Context& ctx, const Credentials& me);
 
 // Sends `read` for message ids the user has seen.
 absl::Status MarkRead(Context& ctx, const std::vector<std::string>& ids, const std::string& device);

@@ -25,21 +25,12 @@ absl::Status FileError(absl::string_view what, const std::string& path) {
   return absl::UnavailableError(absl::StrCat("cannot ", what, " ", path, ": ", std::strerror(errno)));
 }
 
-}  // namespace
-
-std::string DefaultTokenFile() {
-  if (const char* f = std::getenv("COURIER_CLI_TOKEN_FILE"); f != nullptr && *f != '\0') return f;
-  const char* home = std::getenv("HOME");
-  return absl::StrCat(home != nullptr && *home != '\0' ? home : ".", "/.courier-cli/token");
-}
-
-absl::StatusOr<Credentials> LoadCredentials(const std::string& path) {
+// The whole of a small file. Errors: kNotFound when it does not exist,
+// kInvalidArgument over kMaxFile, kUnavailable.
+absl::StatusOr<std::string> ReadSmallFile(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    if (errno == ENOENT) {
-      return absl::UnauthenticatedError(
-          absl::StrCat("not logged in (no ", path, "): run `courier-cli login USER PASSWORD` first"));
-    }
+    if (errno == ENOENT) return absl::NotFoundError(absl::StrCat("no ", path));
     return FileError("open", path);
   }
   std::string text;
@@ -56,11 +47,62 @@ absl::StatusOr<Credentials> LoadCredentials(const std::string& path) {
     text.append(chunk, static_cast<std::size_t>(n));
     if (text.size() > kMaxFile) {
       ::close(fd);
-      return absl::InvalidArgumentError(absl::StrCat(path, " is too large for a token file"));
+      return absl::InvalidArgumentError(absl::StrCat(path, " is too large"));
     }
   }
   ::close(fd);
-  auto doc = ParseObject(text);
+  return text;
+}
+
+}  // namespace
+
+std::string ConfigDir() {
+  if (const char* x = std::getenv("XDG_CONFIG_HOME"); x != nullptr && x[0] == '/') {
+    return absl::StrCat(x, "/courier");
+  }
+  const char* home = std::getenv("HOME");
+  return absl::StrCat(home != nullptr && *home != '\0' ? home : ".", "/.config/courier");
+}
+
+std::string DefaultTokenFile() {
+  if (const char* f = std::getenv("COURIER_CLI_TOKEN_FILE"); f != nullptr && *f != '\0') return f;
+  return ConfigDir() + "/token";
+}
+
+std::string DefaultSettingsFile() { return ConfigDir() + "/settings.json"; }
+
+absl::StatusOr<Settings> LoadSettings(const std::string& path) {
+  auto text = ReadSmallFile(path);
+  if (absl::IsNotFound(text.status())) return Settings{};
+  if (!text.ok()) return text.status();
+  auto doc = ParseObject(*text);
+  if (!doc.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, " is not a settings file: ", doc.status().message()));
+  }
+  Settings settings;
+  for (const auto& member : doc->GetObject()) {
+    const std::string key(member.name.GetString(), member.name.GetStringLength());
+    std::string* field = key == "server" ? &settings.server : key == "chat_device" ? &settings.chat_device : nullptr;
+    if (field == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": unknown key \"", key, "\" (known: server, chat_device)"));
+    }
+    if (!member.value.IsString()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": \"", key, "\" is not a string"));
+    }
+    field->assign(member.value.GetString(), member.value.GetStringLength());
+  }
+  return settings;
+}
+
+absl::StatusOr<Credentials> LoadCredentials(const std::string& path) {
+  auto text = ReadSmallFile(path);
+  if (absl::IsNotFound(text.status())) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("not logged in (no ", path, "): run `courier-cli login USER` first"));
+  }
+  if (!text.ok()) return text.status();
+  auto doc = ParseObject(*text);
   if (!doc.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(path, " is not a token file (", doc.status().message(),
                                                    "): run login again"));

@@ -20,8 +20,26 @@ struct Credentials {
   int64_t expires_at = 0;  // unix ms
 };
 
-// $COURIER_CLI_TOKEN_FILE, else $HOME/.courier-cli/token.
+// courier-cli's folder under the XDG config directory: $XDG_CONFIG_HOME/courier
+// when that is an absolute path, else $HOME/.config/courier.
+std::string ConfigDir();
+
+// $COURIER_CLI_TOKEN_FILE, else ConfigDir()/token.
 std::string DefaultTokenFile();
+
+// Settings a person writes once: ConfigDir()/settings.json, one JSON object with
+// optional string keys "server" (the --server default) and "chat_device" (the
+// device `chat` says hello as).
+struct Settings {
+  std::string server;
+  std::string chat_device;
+};
+std::string DefaultSettingsFile();
+
+// A missing file gives empty settings. Errors: kInvalidArgument naming the file
+// (not a JSON object, an unknown key, a value that is not a string),
+// kUnavailable on a read error.
+absl::StatusOr<Settings> LoadSettings(const std::string& path);
 
 // Errors: kUnauthenticated when the file is missing ("run login first") or the
 // token has expired,

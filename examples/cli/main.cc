@@ -1,11 +1,15 @@
 // courier-cli: a command-line client of courier-server, for scripts and for people
 // who live in terminals.
 //
-//   courier-cli --server ws://127.0.0.1:8080 register alice 'a long password'
-//   courier-cli login alice 'a long password'      # stores the token (~/.courier-cli/token)
+//   courier-cli --server ws://127.0.0.1:8080 register alice   # asks for the password, no echo
+//   courier-cli login alice --password-file pw.txt  # stores the token ($XDG_CONFIG_HOME/courier/token)
 //   courier-cli friend bob                          # ask; `accept alice` on bob's side
 //   courier-cli send bob 'hello'                    # prints the `sent` frame
 //   courier-cli listen --until-synced               # prints each inbox event, acks it
+//   courier-cli chat                                # the interactive mode for a terminal
+//
+// A password is never taken from the command line (other users see it in ps, the
+// shell keeps it in its history): a prompt without echo, or --password-file.
 //
 // Results go to standard output as JSON, one object a line; messages for people go
 // to standard error. Exit codes: 0 done; 1 the server refused (its message is
@@ -26,8 +30,10 @@
 #include <CLI/CLI.hpp>
 
 #include "commands.h"
+#include "courier/version.h"
 #include "credentials.h"
 #include "server_url.h"
+#include "terminal.h"
 
 namespace {
 
@@ -53,7 +59,7 @@ bool ValidName(const std::string& s) {
   return std::regex_match(s, kName);
 }
 
-// "-" means: read it from standard input (a password: one line; a body: all of it).
+// "-" means: read it from standard input (whole: all of it, else one line).
 bool ReadArgument(std::string& value, bool whole) {
   if (value != "-") return true;
   value.clear();
@@ -74,6 +80,8 @@ int main(int argc, char** argv) {
 
   CLI::App app{"courier-cli: a command-line client of courier-server (docs/PROTOCOL.md v1)"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("courier-cli ") + courier::kVersion + " (commit " +
+                                         courier::kGitCommit + ")");
   app.fallthrough();
 
   std::string server;
@@ -91,7 +99,7 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   app.add_flag("--insecure", ctx.connect.insecure, "TLS: do not verify the server's certificate");
 
-  std::string user, password, to, body, cid;
+  std::string user, password, to, body, cid, password_file, argv_password;
   std::vector<std::string> ids;
   courier_cli::ListenOptions listen;
   int64_t since = -1;
@@ -99,13 +107,21 @@ int main(int argc, char** argv) {
   listen.device = "cli";
   std::string read_device = "cli-send";
 
+  // The password: a prompt without echo, or --password-file. A second positional
+  // (the old `register USER PASS`) and --password are refused with a message.
+  const char kPasswordHelp[] = "the password (at least 8 bytes) is its first line; - reads it from stdin. "
+                               "Default: ask for it on the terminal, without echo";
   auto* reg = app.add_subcommand("register", "make an account");
   reg->add_option("USER", user, "1-64 of [A-Za-z0-9_.-]")->required();
-  reg->add_option("PASS", password, "at least 8 bytes; - reads it from stdin")->required();
+  reg->add_option("--password-file", password_file, kPasswordHelp);
+  reg->add_option("PASS", argv_password)->group("");
+  reg->add_option("--password", argv_password)->group("");
 
   auto* login = app.add_subcommand("login", "log in and store the token");
   login->add_option("USER", user)->required();
-  login->add_option("PASS", password, "- reads it from stdin")->required();
+  login->add_option("--password-file", password_file, kPasswordHelp);
+  login->add_option("PASS", argv_password)->group("");
+  login->add_option("--password", argv_password)->group("");
 
   auto* request = app.add_subcommand("friend", "ask USER to be friends (accepts if they asked you)");
   request->add_option("USER", user)->required();
@@ -130,6 +146,12 @@ int main(int argc, char** argv) {
   listen_cmd->add_flag("--until-synced", listen.until_synced, "exit once caught up (`synced`)");
   listen_cmd->add_flag("--presence", listen.presence, "print friends' presence frames too");
 
+  courier_cli::ChatOptions chat_options;
+  auto* chat = app.add_subcommand("chat", "the interactive mode for a terminal: friends, presence, conversations");
+  chat->add_option("USER", chat_options.open, "open the conversation with this friend at once");
+  chat->add_option("--device", chat_options.device,
+                   "device to say hello as (default: chat_device of settings.json, else chat)");
+
   auto* read = app.add_subcommand("read", "tell the senders you have read these message ids");
   read->add_option("ID", ids)->required();
   read->add_option("--device", read_device, "device to say hello as")->capture_default_str();
@@ -146,10 +168,22 @@ int main(int argc, char** argv) {
     return 2;
   };
 
-  // The server: the flag, the environment, the last login, the default.
+  const auto password_in_argv = [](const CLI::App* sub) {
+    return sub->parsed() && (sub->count("PASS") > 0 || sub->count("--password") > 0);
+  };
+  if (password_in_argv(reg) || password_in_argv(login)) {
+    return usage("a password is not taken from the command line (other users can see it in `ps`, the "
+                 "shell keeps it in its history): leave it out to be asked for it without echo, or use "
+                 "--password-file FILE (--password-file - reads it from stdin)");
+  }
+  auto settings = courier_cli::LoadSettings(courier_cli::DefaultSettingsFile());
+  if (!settings.ok()) return usage(std::string(settings.status().message()));
+
+  // The server: the flag, the environment, settings.json, the last login, the default.
   if (server.empty()) {
     if (const char* env = std::getenv("COURIER_SERVER_URL"); env != nullptr && *env != '\0') server = env;
   }
+  if (server.empty()) server = settings->server;
   if (server.empty() && !reg->parsed() && !login->parsed()) {
     if (auto c = courier_cli::LoadCredentials(token_file); c.ok() && !c->server.empty()) server = c->server;
   }
@@ -166,7 +200,25 @@ int main(int argc, char** argv) {
     if (!ValidName(user)) return usage("a user name is 1-64 of [A-Za-z0-9_.-]");
   }
   if (reg->parsed() || login->parsed()) {
-    if (!ReadArgument(password, false)) return usage("cannot read the password from stdin");
+    absl::StatusOr<std::string> read_password;
+    if (!password_file.empty()) {
+      read_password = courier_cli::ReadPasswordFile(password_file);
+    } else {
+      read_password = courier_cli::PromptPassword("Password for " + user + ": ");
+      if (read_password.ok() && reg->parsed()) {
+        auto again = courier_cli::PromptPassword("The same password again: ");
+        if (!again.ok()) {
+          read_password = again.status();
+        } else if (*again != *read_password) {
+          return usage("the two passwords differ");
+        }
+      }
+    }
+    if (!read_password.ok()) {
+      if (absl::IsCancelled(read_password.status())) return fail(read_password.status());
+      return usage(std::string(read_password.status().message()));
+    }
+    password = std::move(*read_password);
   }
 
   absl::Status status;
@@ -197,6 +249,17 @@ int main(int argc, char** argv) {
     if (!ValidName(listen.device)) return usage("a device is 1-64 of [A-Za-z0-9_.-]");
     if (since >= 0) listen.since = since;
     status = courier_cli::Listen(ctx, listen);
+  } else if (chat->parsed()) {
+    if (chat_options.device.empty()) chat_options.device = settings->chat_device;
+    if (chat_options.device.empty()) chat_options.device = "chat";
+    if (!ValidName(chat_options.device)) return usage("a device is 1-64 of [A-Za-z0-9_.-]");
+    if (!chat_options.open.empty() && !ValidName(chat_options.open)) {
+      return usage("USER is a user name: 1-64 of [A-Za-z0-9_.-]");
+    }
+    if (!::isatty(STDIN_FILENO) || !::isatty(STDOUT_FILENO)) {
+      return usage("chat needs a terminal on standard input and output; scripts use send and listen");
+    }
+    status = courier_cli::Chat(ctx, chat_options);
   } else if (read->parsed()) {
     if (!ValidName(read_device)) return usage("a device is 1-64 of [A-Za-z0-9_.-]");
     if (ids.size() > 1000) return usage("at most 1000 ids at once");

@@ -10,7 +10,7 @@
 # Environment: COURIER_SERVER (the binary; default: build it into
 # $BUILD_DIR, ./build), PORT (nginx's port, default 8088), NODES (3),
 # KEEP=1 (keep the temp dir and its logs). Needs Debian's redis-server,
-# postgresql and nginx (apt-get install -y redis-server postgresql nginx).
+# postgresql and nginx: bash cmake/install-deps.sh cluster.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,7 +21,7 @@ nodes=${NODES:-3}
 die() { echo "run-cluster.sh: $*" >&2; exit 1; }
 
 for tool in redis-server nginx python3; do
-  command -v "$tool" >/dev/null || die "$tool not found (apt-get install -y redis-server postgresql nginx)"
+  command -v "$tool" >/dev/null || die "$tool not found (bash cmake/install-deps.sh cluster)"
 done
 nginx_bin=$(command -v nginx)
 
@@ -82,7 +82,8 @@ chmod 600 "$work/jwt-secret" "$work/storage-key"
 upstreams=""
 for i in $(seq 1 "$nodes"); do
   out="$work/node-$i.out"
-  "$server" --listen 127.0.0.1:0 --data-dir "$work/node-$i" --node-id "node-$i" \
+  "$server" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
+    --data-dir "$work/node-$i" --node-id "node-$i" \
     --store "$pg_url" --redis "$redis_url" \
     --jwt-secret-file "$work/jwt-secret" --storage-key-file "$work/storage-key" \
     >"$out" 2>"$work/node-$i.log" &
@@ -95,7 +96,8 @@ for i in $(seq 1 "$nodes"); do
     sleep 0.1
   done
   [[ -n "$node_port" ]] || die "node-$i did not start (see $work/node-$i.log)"
-  echo "node-$i     http://127.0.0.1:$node_port/  (log $work/node-$i.log)"
+  admin_addr=$(sed -n 's/^admin on \(.*\)$/\1/p' "$out" | head -n 1)
+  echo "node-$i     http://127.0.0.1:$node_port/  (metrics http://$admin_addr/metrics, log $work/node-$i.log)"
   upstreams+="    server 127.0.0.1:$node_port max_fails=1 fail_timeout=5s;"$'\n'
 done
 

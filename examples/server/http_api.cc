@@ -6,7 +6,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "http_errors.h"
 #include "metrics.h"
+#include "throttle.h"
 #include "rapidjson/document.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
@@ -23,41 +25,43 @@ void Str(JsonWriter& w, std::string_view s) {
   w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
 }
 
-HttpResponse Error(int status, std::string_view code, std::string_view message) {
-  rapidjson::StringBuffer b;
-  JsonWriter w(b);
-  w.StartObject();
-  w.Key("error");
-  Str(w, code);
-  w.Key("message");
-  Str(w, message);
-  w.EndObject();
-  return HttpResponse::Json(status, std::string(b.GetString(), b.GetSize()));
+HttpResponse FromStatusCode(const absl::Status& s);
+
+// One place maps canonical codes to HTTP answers; an error word and a
+// Retry-After set with WithHttpDetail (http_errors.h) are honoured.
+HttpResponse FromStatus(const absl::Status& s) {
+  HttpResponse r = FromStatusCode(s);
+  if (std::optional<std::string> code = ErrorCodeOf(s); code.has_value()) {
+    r = JsonError(r.status, *code, std::string_view(s.message().data(), s.message().size()));
+  }
+  if (std::optional<std::int64_t> retry = RetryAfterSecondsOf(s); retry.has_value()) {
+    r.headers.emplace_back("Retry-After", std::to_string(*retry));
+  }
+  return r;
 }
 
-// One place maps canonical codes to HTTP answers.
-HttpResponse FromStatus(const absl::Status& s) {
+HttpResponse FromStatusCode(const absl::Status& s) {
   std::string_view msg(s.message().data(), s.message().size());
   switch (s.code()) {
     case absl::StatusCode::kInvalidArgument:
     case absl::StatusCode::kOutOfRange:
-      return Error(400, "bad_request", msg);
+      return JsonError(400, "bad_request", msg);
     case absl::StatusCode::kUnauthenticated:
-      return Error(401, "unauthorized", msg);
+      return JsonError(401, "unauthorized", msg);
     case absl::StatusCode::kPermissionDenied:
-      return Error(403, "forbidden", msg);
+      return JsonError(403, "forbidden", msg);
     case absl::StatusCode::kNotFound:
-      return Error(404, "not_found", msg);
+      return JsonError(404, "not_found", msg);
     case absl::StatusCode::kAlreadyExists:
-      return Error(409, "conflict", msg);
+      return JsonError(409, "conflict", msg);
     case absl::StatusCode::kResourceExhausted:
-      return Error(429, "resource_exhausted", msg);
+      return JsonError(429, "resource_exhausted", msg);
     case absl::StatusCode::kUnavailable:
     case absl::StatusCode::kDeadlineExceeded:
     case absl::StatusCode::kAborted:
-      return Error(503, "unavailable", msg);
+      return JsonError(503, "unavailable", msg);
     default:
-      return Error(500, "internal", msg);
+      return JsonError(500, "internal", msg);
   }
 }
 
@@ -111,7 +115,7 @@ HttpResponse Asset(const WebAsset& asset) {
 }
 
 HttpResponse MethodNotAllowed(std::string_view allow) {
-  HttpResponse r = Error(405, "method_not_allowed", absl::StrCat("use ", absl::string_view(allow.data(), allow.size())));
+  HttpResponse r = JsonError(405, "method_not_allowed", absl::StrCat("use ", absl::string_view(allow.data(), allow.size())));
   r.headers.emplace_back("Allow", std::string(allow));
   return r;
 }
@@ -130,6 +134,9 @@ HttpResponse HttpApi::Handle(const HttpRequest& request) const {
       {"/v1/friends/request", "POST", &HttpApi::RequestFriend},
       {"/v1/friends/accept", "POST", &HttpApi::AcceptFriend},
       {"/v1/friends", "GET", &HttpApi::ListFriends},
+      {"/v1/logout", "POST", &HttpApi::Logout},
+      {"/v1/logout-all", "POST", &HttpApi::LogoutAll},
+      {"/v1/password", "POST", &HttpApi::ChangePassword},
   };
   for (const Route& route : kRoutes) {
     if (request.path != route.path) continue;
@@ -138,26 +145,79 @@ HttpResponse HttpApi::Handle(const HttpRequest& request) const {
   }
   const bool get = request.method == "GET" || request.method == "HEAD";
   if (request.path == "/v1/ws") {
-    HttpResponse r = Error(426, "upgrade_required", "/v1/ws is a WebSocket: send an Upgrade request");
+    HttpResponse r = JsonError(426, "upgrade_required", "/v1/ws is a WebSocket: send an Upgrade request");
     r.headers.emplace_back("Upgrade", "websocket");
     return r;
   }
   if (request.path == "/healthz") return get ? Health() : MethodNotAllowed("GET");
-  if (request.path == "/metrics") return get ? Metrics() : MethodNotAllowed("GET");
+  // /metrics is on the admin address (admin_api.h), not here.
   if (const WebAsset* asset = FindWebAsset(request.path); asset != nullptr) {
     return get ? Asset(*asset) : MethodNotAllowed("GET");
   }
-  return Error(404, "not_found", "no such resource");
+  return JsonError(404, "not_found", "no such resource");
 }
 
 absl::StatusOr<UserId> HttpApi::Bearer(const HttpRequest& request) const {
+  absl::StatusOr<TokenClaims> claims = BearerClaims(request);
+  if (!claims.ok()) return claims.status();
+  return std::move(claims->user);
+}
+
+absl::StatusOr<TokenClaims> HttpApi::BearerClaims(const HttpRequest& request) const {
   std::string_view auth = request.Header("Authorization");
   constexpr std::string_view kPrefix = "Bearer ";
   if (auth.size() <= kPrefix.size() ||
       !absl::EqualsIgnoreCase(absl::string_view(auth.data(), kPrefix.size()), "bearer ")) {
     return absl::UnauthenticatedError("an Authorization: Bearer <token> header is required");
   }
-  return deps_.accounts->Authenticate(auth.substr(kPrefix.size()));
+  return deps_.accounts->AuthenticateNow(auth.substr(kPrefix.size()));
+}
+
+namespace {
+
+HttpResponse TokenAnswer(const IssuedToken& token, const std::string& user) {
+  rapidjson::StringBuffer b;
+  JsonWriter w(b);
+  w.StartObject();
+  w.Key("token");
+  Str(w, token.token);
+  w.Key("expires_at");
+  w.Int64(token.expires_at_ms);
+  w.Key("user");
+  Str(w, user);
+  w.EndObject();
+  return HttpResponse::Json(200, std::string(b.GetString(), b.GetSize()));
+}
+
+}  // namespace
+
+HttpResponse HttpApi::Logout(const HttpRequest& request) const {
+  absl::StatusOr<TokenClaims> claims = BearerClaims(request);
+  if (!claims.ok()) return FromStatus(claims.status());
+  if (absl::Status s = deps_.accounts->Logout(*claims); !s.ok()) return FromStatus(s);
+  return JsonObject(200, {{"user", claims->user}, {"status", "logged_out"}});
+}
+
+HttpResponse HttpApi::LogoutAll(const HttpRequest& request) const {
+  absl::StatusOr<TokenClaims> claims = BearerClaims(request);
+  if (!claims.ok()) return FromStatus(claims.status());
+  if (absl::Status s = deps_.accounts->LogoutAll(claims->user); !s.ok()) return FromStatus(s);
+  return JsonObject(200, {{"user", claims->user}, {"status", "logged_out"}});
+}
+
+HttpResponse HttpApi::ChangePassword(const HttpRequest& request) const {
+  absl::StatusOr<TokenClaims> claims = BearerClaims(request);
+  if (!claims.ok()) return FromStatus(claims.status());
+  auto body = ParseBody(request);
+  if (!body.ok()) return FromStatus(body.status());
+  auto old_password = RequiredString(**body, "old_password");
+  auto new_password = RequiredString(**body, "new_password");
+  if (!old_password.ok()) return FromStatus(old_password.status());
+  if (!new_password.ok()) return FromStatus(new_password.status());
+  absl::StatusOr<IssuedToken> token = deps_.accounts->ChangePassword(
+      *claims, *old_password, *new_password, ClientAddress(request.remote));
+  if (!token.ok()) return FromStatus(token.status());
+  return TokenAnswer(*token, claims->user);
 }
 
 HttpResponse HttpApi::Register(const HttpRequest& request) const {
@@ -167,7 +227,10 @@ HttpResponse HttpApi::Register(const HttpRequest& request) const {
   auto password = RequiredString(**body, "password");
   if (!user.ok()) return FromStatus(user.status());
   if (!password.ok()) return FromStatus(password.status());
-  if (absl::Status s = deps_.accounts->Register(*user, *password); !s.ok()) return FromStatus(s);
+  if (absl::Status s = deps_.accounts->Register(*user, *password, ClientAddress(request.remote));
+      !s.ok()) {
+    return FromStatus(s);
+  }
   return JsonObject(201, {{"user", *user}});
 }
 
@@ -178,19 +241,10 @@ HttpResponse HttpApi::Login(const HttpRequest& request) const {
   auto password = RequiredString(**body, "password");
   if (!user.ok()) return FromStatus(user.status());
   if (!password.ok()) return FromStatus(password.status());
-  absl::StatusOr<IssuedToken> token = deps_.accounts->Login(*user, *password);
+  absl::StatusOr<IssuedToken> token =
+      deps_.accounts->Login(*user, *password, ClientAddress(request.remote));
   if (!token.ok()) return FromStatus(token.status());
-  rapidjson::StringBuffer b;
-  JsonWriter w(b);
-  w.StartObject();
-  w.Key("token");
-  Str(w, token->token);
-  w.Key("expires_at");
-  w.Int64(token->expires_at_ms);
-  w.Key("user");
-  Str(w, *user);
-  w.EndObject();
-  return HttpResponse::Json(200, std::string(b.GetString(), b.GetSize()));
+  return TokenAnswer(*token, *user);
 }
 
 HttpResponse HttpApi::RequestFriend(const HttpRequest& request) const {
@@ -201,9 +255,9 @@ HttpResponse HttpApi::RequestFriend(const HttpRequest& request) const {
   auto other = RequiredString(**body, "user");
   if (!other.ok()) return FromStatus(other.status());
   if (absl::Status s = ValidateName("user", *other); !s.ok()) return FromStatus(s);
-  if (*other == *me) return Error(400, "bad_request", "you cannot befriend yourself");
+  if (*other == *me) return JsonError(400, "bad_request", "you cannot befriend yourself");
   absl::StatusOr<FriendRequestOutcome> outcome = deps_.store->RequestFriend(*me, *other);
-  if (absl::IsNotFound(outcome.status())) return Error(404, "not_found", "no such user");
+  if (absl::IsNotFound(outcome.status())) return JsonError(404, "not_found", "no such user");
   if (!outcome.ok()) return FromStatus(outcome.status());
   const char* status = *outcome == FriendRequestOutcome::kRequested ? "requested" : "friends";
   return JsonObject(200, {{"user", *other}, {"status", status}});
@@ -218,7 +272,7 @@ HttpResponse HttpApi::AcceptFriend(const HttpRequest& request) const {
   if (!other.ok()) return FromStatus(other.status());
   if (absl::Status s = ValidateName("user", *other); !s.ok()) return FromStatus(s);
   absl::Status s = deps_.store->AcceptFriend(*me, *other);
-  if (absl::IsNotFound(s)) return Error(404, "not_found", "no friend request from that user");
+  if (absl::IsNotFound(s)) return JsonError(404, "not_found", "no friend request from that user");
   if (!s.ok()) return FromStatus(s);
   return JsonObject(200, {{"user", *other}, {"status", "friends"}});
 }
@@ -248,18 +302,9 @@ HttpResponse HttpApi::ListFriends(const HttpRequest& request) const {
 HttpResponse HttpApi::Health() const {
   absl::Status s = deps_.engine->Health();
   if (!s.ok()) {
-    return Error(503, "unavailable", std::string_view(s.message().data(), s.message().size()));
+    return JsonError(503, "unavailable", std::string_view(s.message().data(), s.message().size()));
   }
   return HttpResponse::Json(200, R"({"status":"ok"})");
-}
-
-HttpResponse HttpApi::Metrics() const {
-  HttpResponse r;
-  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-  const websocket::Server* server = server_.load();
-  r.body = PrometheusText(deps_.engine->stats(),
-                          server != nullptr ? server->stats() : websocket::ServerStats{});
-  return r;
 }
 
 }  // namespace courier::server

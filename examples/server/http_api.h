@@ -1,7 +1,8 @@
 // http_api.h: the HTTP endpoints of docs/PROTOCOL.md, as a websocket::HttpHandler.
 //
 //   POST /v1/register  POST /v1/login  POST /v1/friends/request
-//   POST /v1/friends/accept  GET /v1/friends  GET /healthz  GET /metrics
+//   POST /v1/friends/accept  GET /v1/friends  GET /healthz
+//   POST /v1/logout  POST /v1/logout-all  POST /v1/password
 //   GET / and GET /<file>: the embedded web page (web_assets.h)
 // Errors answer {"error":code,"message":text}; the codes are listed in
 // examples/server/README.md.
@@ -33,7 +34,7 @@ class HttpApi {
  public:
   explicit HttpApi(ApiDeps deps) : deps_(deps) {}
 
-  // The server whose counters /metrics shows; set once it has started.
+  // The server this API answers for; set once it has started.
   void AttachServer(const websocket::Server* server) { server_.store(server); }
 
   websocket::HttpResponse Handle(const websocket::HttpRequest& request) const;
@@ -44,10 +45,14 @@ class HttpApi {
   websocket::HttpResponse RequestFriend(const websocket::HttpRequest& request) const;
   websocket::HttpResponse AcceptFriend(const websocket::HttpRequest& request) const;
   websocket::HttpResponse ListFriends(const websocket::HttpRequest& request) const;
+  websocket::HttpResponse Logout(const websocket::HttpRequest& request) const;
+  websocket::HttpResponse LogoutAll(const websocket::HttpRequest& request) const;
+  websocket::HttpResponse ChangePassword(const websocket::HttpRequest& request) const;
   websocket::HttpResponse Health() const;
-  websocket::HttpResponse Metrics() const;
-  // The bearer token's user, or the 401 answer.
+  // The bearer token's user, or the 401 answer (revoked tokens included:
+  // checked against the account store on every call).
   absl::StatusOr<UserId> Bearer(const websocket::HttpRequest& request) const;
+  absl::StatusOr<TokenClaims> BearerClaims(const websocket::HttpRequest& request) const;
 
   ApiDeps deps_;
   std::atomic<const websocket::Server*> server_{nullptr};

@@ -68,7 +68,15 @@ std::string TokenSigner::Sign(std::string_view signing_input) const {
   return std::string(reinterpret_cast<const char*>(mac), sizeof mac);
 }
 
-IssuedToken TokenSigner::Issue(const UserId& user, TimeMs now_ms, TimeMs ttl_ms) const {
+std::string NewTokenId() {
+  if (sodium_init() < 0) return {};
+  unsigned char raw[16];
+  randombytes_buf(raw, sizeof raw);
+  return Base64Url(std::string_view(reinterpret_cast<const char*>(raw), sizeof raw));
+}
+
+IssuedToken TokenSigner::Issue(const UserId& user, TimeMs now_ms, TimeMs ttl_ms,
+                               std::uint64_t generation, std::string_view id) const {
   const std::int64_t iat = now_ms / 1000;
   const std::int64_t exp = iat + std::max<std::int64_t>(1, ttl_ms / 1000);
   rapidjson::StringBuffer claims;
@@ -80,6 +88,14 @@ IssuedToken TokenSigner::Issue(const UserId& user, TimeMs now_ms, TimeMs ttl_ms)
   w.Int64(iat);
   w.Key("exp");
   w.Int64(exp);
+  if (generation != 0) {
+    w.Key("gen");
+    w.Uint64(generation);
+  }
+  if (!id.empty()) {
+    w.Key("jti");
+    w.String(id.data(), static_cast<rapidjson::SizeType>(id.size()));
+  }
   w.EndObject();
   std::string input = Base64Url(R"({"alg":"HS256","typ":"JWT"})") + "." +
                       Base64Url(std::string_view(claims.GetString(), claims.GetSize()));
@@ -88,6 +104,13 @@ IssuedToken TokenSigner::Issue(const UserId& user, TimeMs now_ms, TimeMs ttl_ms)
 }
 
 absl::StatusOr<UserId> TokenSigner::Verify(std::string_view token, TimeMs now_ms) const {
+  absl::StatusOr<TokenClaims> claims = VerifyClaims(token, now_ms);
+  if (!claims.ok()) return claims.status();
+  return std::move(claims->user);
+}
+
+absl::StatusOr<TokenClaims> TokenSigner::VerifyClaims(std::string_view token,
+                                                      TimeMs now_ms) const {
   if (token.empty() || token.size() > kMaxTokenBytes) return Reject("empty or too long");
   std::size_t dot1 = token.find('.');
   std::size_t dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
@@ -129,7 +152,21 @@ absl::StatusOr<UserId> TokenSigner::Verify(std::string_view token, TimeMs now_ms
   if (sub == claims_view.MemberEnd() || !sub->value.IsString()) return Reject("no subject");
   UserId user(sub->value.GetString(), sub->value.GetStringLength());
   if (!ValidateName("user", user).ok()) return Reject("bad subject");
-  return user;
+  TokenClaims out;
+  out.user = std::move(user);
+  out.expires_at_ms = static_cast<TimeMs>(exp->value.GetDouble() * 1000.0);
+  auto gen = claims_view.FindMember("gen");
+  if (gen != claims_view.MemberEnd()) {
+    if (!gen->value.IsUint64()) return Reject("bad generation");
+    out.generation = gen->value.GetUint64();
+  }
+  auto jti = claims_view.FindMember("jti");
+  if (jti != claims_view.MemberEnd()) {
+    if (!jti->value.IsString()) return Reject("bad token id");
+    out.id.assign(jti->value.GetString(), jti->value.GetStringLength());
+    if (!ValidateTokenId(out.id).ok()) return Reject("bad token id");
+  }
+  return out;
 }
 
 }  // namespace courier::server

@@ -20,14 +20,21 @@
 
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "abuse_limits.h"
 #include "accounts.h"
+#include "admin_api.h"
+#include "admin_token.h"
+#include "device_log.h"
+#include "log_format.h"
 #include "courier/clock.h"
 #include "courier/contact_policy.h"
 #include "courier/engine.h"
+#include "courier/log.h"
 #include "courier/websocket/server.h"
 #include "http_api.h"
 #include "jwt.h"
 #include "options.h"
+#include "revocation.h"
 #include "secrets.h"
 #include "signals.h"
 #include "stores.h"
@@ -51,12 +58,60 @@ int ExitCodeFor(const absl::Status& s) {
              : kExitRuntime;
 }
 
-void SetUpLogging(const std::string& level) {
+void SetUpLogging(const std::string& level, const std::string& format) {
   auto logger = spdlog::stderr_logger_mt("courier");
   spdlog::set_default_logger(logger);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z level=%l %v");
+  if (format == "json") spdlog::set_formatter(MakeJsonLogFormatter());
   spdlog::set_level(spdlog::level::from_str(level));
   spdlog::flush_on(spdlog::level::warn);
+  // The library's own diagnostics (courier/log.h: a store losing its
+  // server, driver warnings) go to the same log; the logger is captured, so
+  // the sink stays valid after spdlog::shutdown().
+  courier::SetLogSink([logger](const courier::LogRecord& r) {
+    spdlog::level::level_enum level = spdlog::level::info;
+    switch (r.level) {
+      case courier::LogLevel::kDebug: level = spdlog::level::debug; break;
+      case courier::LogLevel::kInfo: level = spdlog::level::info; break;
+      case courier::LogLevel::kWarning: level = spdlog::level::warn; break;
+      case courier::LogLevel::kError: level = spdlog::level::err; break;
+    }
+    logger->log(level, "event=library component={} message=\"{}\"", r.component, r.message);
+  });
+}
+
+// The admin address: HTTP only, one io and one http thread, plain TCP.
+absl::StatusOr<std::unique_ptr<websocket::Server>> StartAdminServer(const ServerFlags& flags,
+                                                                   const AdminApi& admin) {
+  std::optional<HostPort> where = ParseHostPort(flags.admin_listen);
+  websocket::ServerOptions options;
+  options.host = where->host;
+  options.port = where->port;
+  options.serve_websocket = false;
+  options.io_threads = 1;
+  options.http_threads = 1;
+  options.max_connections = 256;
+  websocket::ServerHooks hooks;
+  hooks.handle_http = [&admin](const websocket::HttpRequest& request) {
+    return admin.Handle(request);
+  };
+  return websocket::StartServer(options, std::move(hooks));
+}
+
+// SIGHUP: the TLS certificate and key are read again; a bad pair keeps the
+// old one.
+void ReloadTls(const ServerFlags& flags, websocket::Server& server) {
+  if (flags.tls_cert.empty()) {
+    spdlog::info("event=sighup tls=off message=\"nothing to reload\"");
+    return;
+  }
+  if (absl::Status s = server.ReloadTls(); !s.ok()) {
+    spdlog::error("event=tls_reload_failed cert={} key={} error=\"{}\" message=\"the previous "
+                  "certificate stays in use\"",
+                  flags.tls_cert, flags.tls_key, std::string(s.message()));
+    return;
+  }
+  spdlog::info("event=tls_reloaded cert={} key={}", flags.tls_cert, flags.tls_key);
 }
 
 // Periodic engine work (Engine::Tick) about once a second.
@@ -77,7 +132,10 @@ class Ticker {
 };
 
 int Run(const ServerFlags& flags) {
-  SetUpLogging(flags.log_level);
+  // Before any thread starts (stores, device log, revocation watcher): every
+  // thread inherits the mask, so SIGTERM, SIGINT and SIGHUP reach sigwait.
+  BlockStopSignals();
+  SetUpLogging(flags.log_level, flags.log_format);
   Clock& clock = SystemClock();
 
   // --- keys in the data directory
@@ -93,6 +151,15 @@ int Run(const ServerFlags& flags) {
       own_key ? flags.data_dir + "/storage-key" : flags.storage_key_file, own_key);
   if (!storage_secret.ok()) {
     return Fail(ExitCodeFor(storage_secret.status()), "storage key", storage_secret.status());
+  }
+
+  // --- the admin API's bearer token
+  const bool own_admin_token = flags.admin_token_file.empty();
+  absl::StatusOr<std::string> admin_token = LoadOrCreateAdminToken(
+      own_admin_token ? flags.data_dir + "/admin-token" : flags.admin_token_file,
+      own_admin_token);
+  if (!admin_token.ok()) {
+    return Fail(ExitCodeFor(admin_token.status()), "admin token", admin_token.status());
   }
 
   // --- stores, policy, engine
@@ -123,14 +190,28 @@ int Run(const ServerFlags& flags) {
                                    contacts.get(), backends->accounts.get()});
   if (!engine.ok()) return Fail(ExitCodeFor(engine.status()), "engine", engine.status());
 
+  // --- abuse limits: hashing gate, login and registration throttle
+  absl::StatusOr<AbuseLimits> abuse = MakeAbuseLimits(flags, clock);
+  if (!abuse.ok()) return Fail(ExitCodeFor(abuse.status()), "abuse limits", abuse.status());
+
   // --- accounts and HTTP
   absl::StatusOr<TokenSigner> signer = TokenSigner::Create(*jwt_secret);
   if (!signer.ok()) return Fail(kExitConfig, "jwt secret", signer.status());
   absl::StatusOr<std::unique_ptr<Accounts>> accounts =
       Accounts::Create(*backends->accounts, *std::move(signer), clock,
-                       static_cast<TimeMs>(flags.token_ttl_s) * 1000);
+                       static_cast<TimeMs>(flags.token_ttl_s) * 1000,
+                       AccountsLimits{abuse->hash_gate.get(), abuse->throttle.get(),
+                                      flags.registration == "open"});
   if (!accounts.ok()) return Fail(kExitRuntime, "accounts", accounts.status());
+  // Closes sessions whose tokens are revoked (here or on another node).
+  RevocationWatcher revocations(**accounts, std::chrono::milliseconds(flags.token_check_ms));
+  (*accounts)->set_on_revoked([&revocations](const UserId& user) { revocations.Check(user); });
   HttpApi api(ApiDeps{accounts->get(), backends->accounts.get(), engine->get()});
+
+  // --- the admin API (served on --admin-listen) and the device list it shows
+  DeviceLog device_log(*backends->accounts, clock);
+  AdminApi admin_api(
+      AdminDeps{backends->accounts.get(), accounts->get(), engine->get(), *admin_token});
 
   // --- the server; signals blocked first so every thread inherits the mask
   BlockStopSignals();
@@ -154,6 +235,13 @@ int Run(const ServerFlags& flags) {
   hooks.authenticate = [accounts_ptr](std::string_view token) {
     return accounts_ptr->Authenticate(token);
   };
+  hooks.on_token_session = [&revocations](std::string_view token, const UserId&,
+                                          const DeviceId&, std::weak_ptr<Transport> connection) {
+    revocations.SessionOpened(token, std::move(connection));
+  };
+  hooks.on_session = [&device_log](const UserId& user, const DeviceId& device, bool) {
+    device_log.Seen(user, device);
+  };
   hooks.handle_http = [&api](const websocket::HttpRequest& request) {
     websocket::HttpResponse response = api.Handle(request);
     spdlog::debug("event=http method={} path={} status={} remote={}", request.method,
@@ -167,6 +255,15 @@ int Run(const ServerFlags& flags) {
     return Fail(ExitCodeFor(server.status()), "listen", server.status());
   }
   api.AttachServer(server->get());
+  admin_api.AttachServer(server->get());
+  absl::StatusOr<std::unique_ptr<websocket::Server>> admin_server =
+      StartAdminServer(flags, admin_api);
+  if (!admin_server.ok()) {
+    (*server)->StopAccepting();
+    (*engine)->Shutdown();
+    (*server)->Stop(std::chrono::milliseconds(0));
+    return Fail(ExitCodeFor(admin_server.status()), "admin listen", admin_server.status());
+  }
   auto ticker = std::make_unique<Ticker>(**engine);
 
   if (IsMemoryStore(flags.store)) {
@@ -180,14 +277,20 @@ int Run(const ServerFlags& flags) {
                (*server)->local_address(), flags.tls_cert.empty() ? "off" : "on",
                backends->store_description, backends->presence_description, flags.node_id,
                flags.rate_limit, flags.window, flags.max_undelivered);
+  spdlog::info("event=admin_started listen={}", (*admin_server)->local_address());
+  // The admin line first: tools wait for "listening on" as the last line.
+  std::cout << "admin on " << (*admin_server)->local_address() << "\n";
   std::cout << "listening on " << (*server)->local_address() << std::endl;
 
-  const int sig = WaitForStopSignal();
+  int sig = 0;
+  while ((sig = WaitForSignal()) == SIGHUP) ReloadTls(flags, **server);
   spdlog::info("event=stopping signal={}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  (*admin_server)->Stop(std::chrono::milliseconds(0));
   (*server)->StopAccepting();
   (*engine)->Shutdown();  // closes sessions with 1001, flushes the commit queue
   (*server)->Stop(std::chrono::milliseconds(3000));
   ticker.reset();
+  admin_server->reset();
   server->reset();
   engine->reset();
   spdlog::info("event=stopped");

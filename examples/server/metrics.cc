@@ -5,6 +5,8 @@
 
 #include <iterator>
 
+#include "courier/version.h"
+
 namespace courier::server {
 namespace {
 
@@ -27,6 +29,12 @@ void Gauge(std::string& out, const char* name, const char* help, double value) {
 std::string PrometheusText(const EngineStats& e, const websocket::ServerStats& s) {
   std::string out;
   out.reserve(4096);
+  // --- build
+  fmt::format_to(std::back_inserter(out),
+                 "# HELP courier_build_info The Courier version and git commit of this server.\n"
+                 "# TYPE courier_build_info gauge\n"
+                 "courier_build_info{{version=\"{}\",commit=\"{}\"}} 1\n",
+                 kVersion, kGitCommit);
   // --- engine
   Gauge(out, "courier_sessions", "Devices connected to this node's engine.",
         static_cast<double>(e.sessions));
@@ -43,9 +51,9 @@ std::string PrometheusText(const EngineStats& e, const websocket::ServerStats& s
           e.committed_ops);
   Gauge(out, "courier_commit_queue_depth", "Operations waiting for the next commit.",
         static_cast<double>(e.commit_queue_depth));
-  Counter(out, "courier_commit_latency_microseconds_total",
-          "Sum of commit latencies; divide by courier_commits_total for the mean.",
-          e.commit_latency_us_total);
+  Metric(out, "courier_commit_latency_seconds_total", "counter",
+         "Sum of commit latencies, seconds; divide by courier_commits_total for the mean.",
+         static_cast<double>(e.commit_latency_us_total) / 1e6);
   // --- connections
   Gauge(out, "courier_connections_open", "TCP connections open (HTTP and WebSocket).",
         static_cast<double>(s.connections_open));

@@ -11,9 +11,11 @@
 
 namespace courier::server {
 
-// Text format 0.0.4: the engine's counters (sends, deliveries, acks, reads,
-// commits, queue depth, commit latency) and the server's (connections,
-// frames, bytes, closes, send->sent latency histogram).
+// Text format 0.0.4, in base units (seconds, bytes; counters end in _total):
+// courier_build_info{version,commit}, the engine's counters (sends,
+// deliveries, acks, reads, commits, queue depth, commit latency) and the
+// server's (connections, frames, bytes, closes, send->sent latency
+// histogram). The process_* metrics are process_metrics.h's.
 std::string PrometheusText(const EngineStats& engine, const websocket::ServerStats& server);
 
 }  // namespace courier::server

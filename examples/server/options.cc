@@ -6,6 +6,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include "config_file.h"
+#include "courier/version.h"
+
 namespace courier::server {
 namespace {
 
@@ -50,6 +53,8 @@ std::variant<ServerFlags, int> ParseOptions(int argc, char** argv) {
   ServerFlags f;
   CLI::App app{"courier-server: the Courier example server (docs/PROTOCOL.md)", "courier-server"};
   app.option_defaults()->always_capture_default();
+  app.set_version_flag("--version", std::string("courier-server ") + kVersion + " (commit " +
+                                         kGitCommit + ")");
   auto flag = [&app](const std::string& name, auto& value, const std::string& help) {
     std::string env = "COURIER_" + name;
     for (char& c : env) c = (c == '-') ? '_' : static_cast<char>(std::toupper(c));
@@ -89,14 +94,61 @@ std::variant<ServerFlags, int> ParseOptions(int argc, char** argv) {
       ->check(CLI::Range(std::uint64_t{1024}, std::uint64_t{64ULL << 20}));
   flag("max-queue-bytes", f.max_queue_bytes, "per-connection send queue; over it closes with 1008")
       ->check(CLI::Range(std::uint64_t{64 * 1024}, std::uint64_t{4ULL << 30}));
+  flag("registration", f.registration,
+       "open: anyone may register; closed: POST /v1/register answers 403 registration_closed")
+      ->check(CLI::IsMember({"open", "closed"}));
+  flag("register-rate", f.register_rate, "registrations per client address: N/SECONDS");
+  flag("login-free-failures", f.login_free_failures,
+       "failed logins per account before each further attempt waits")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1'000}));
+  flag("login-free-failures-per-address", f.login_free_failures_per_address,
+       "failed logins per client address before each further attempt waits")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{100'000}));
+  flag("login-backoff-ms", f.login_backoff_ms, "the first wait; each further failure doubles it")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{3'600'000}));
+  flag("login-backoff-max-ms", f.login_backoff_max_ms, "the longest wait between attempts")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{86'400'000}));
+  flag("hash-threads", f.hash_threads, "password hashes (Argon2id, 64 MiB each) run at once")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{256}));
+  flag("hash-queue", f.hash_queue,
+       "password hashes waiting for a turn; beyond, 503 busy with Retry-After at once")
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{4'096}));
+  app.add_flag("--throttle-loopback", f.throttle_loopback,
+               "apply the per-address login and registration limits to loopback clients too "
+               "(off: local tools register many users)")
+      ->envname("COURIER_THROTTLE_LOOPBACK");
+  flag("token-check-ms", f.token_check_ms,
+       "open WebSocket sessions' tokens are re-checked against the store this often "
+       "(revocations on other nodes close them within it)")
+      ->check(CLI::Range(std::uint64_t{100}, std::uint64_t{3'600'000}));
   flag("presence-ttl-ms", f.presence_ttl_ms,
        "a device of a node that stopped refreshing it counts as offline after this long "
        "(refreshed every third of it)")
       ->check(CLI::Range(std::uint64_t{300}, std::uint64_t{86'400'000}));
+  flag("admin-listen", f.admin_listen,
+       "HOST:PORT of the admin address: /metrics and the admin API (port 0: a free port)");
+  flag("admin-token-file", f.admin_token_file,
+       "bearer token of the admin API (default DIR/admin-token, made with mode 0600)");
+  flag("log-format", f.log_format, "text (key=value lines) | json (one JSON object per line)")
+      ->check(CLI::IsMember({"text", "json"}));
+  flag("config", f.config,
+       "a TOML file with the same keys as the flags (data-dir = \"...\"); "
+       "the environment and the command line override it");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (!f.config.empty()) {
+    if (absl::Status s = ApplyConfigFile(app, f.config); !s.ok()) {
+      std::cerr << "courier-server: " << s.message() << "\n";
+      return 2;
+    }
+  }
+  if (!ParseHostPort(f.admin_listen)) {
+    std::cerr << "courier-server: --admin-listen must be HOST:PORT, got \"" << f.admin_listen
+              << "\"\n";
+    return 2;
   }
   if (!ParseHostPort(f.listen)) {
     std::cerr << "courier-server: --listen must be HOST:PORT, got \"" << f.listen << "\"\n";
@@ -105,6 +157,15 @@ std::variant<ServerFlags, int> ParseOptions(int argc, char** argv) {
   if (!ParseRateLimit(f.rate_limit)) {
     std::cerr << "courier-server: --rate-limit must be N/SECONDS (both >= 1), got \""
               << f.rate_limit << "\"\n";
+    return 2;
+  }
+  if (!ParseRateLimit(f.register_rate)) {
+    std::cerr << "courier-server: --register-rate must be N/SECONDS (both >= 1), got \""
+              << f.register_rate << "\"\n";
+    return 2;
+  }
+  if (f.login_backoff_max_ms < f.login_backoff_ms) {
+    std::cerr << "courier-server: --login-backoff-max-ms must be >= --login-backoff-ms\n";
     return 2;
   }
   if (f.tls_cert.empty() != f.tls_key.empty()) {

@@ -4,8 +4,12 @@
 // (upper case, '-' as '_'): --listen <- COURIER_LISTEN. A flag on the
 // command line wins over the environment.
 //
-// Thread-safety: plain values. Blocking: ParseOptions reads nothing but argv
-//   and the environment.
+// --config FILE adds a file with the same keys (config_file.h); the
+// environment and the command line override it. An unknown key, a bad value
+// or an unreadable file is a bad command line (exit code 2).
+//
+// Thread-safety: plain values. Blocking: ParseOptions reads argv, the
+//   environment and the --config file.
 #ifndef COURIER_EXAMPLES_SERVER_OPTIONS_H_
 #define COURIER_EXAMPLES_SERVER_OPTIONS_H_
 
@@ -36,13 +40,31 @@ struct ServerFlags {
   std::uint64_t window = 256;               // unacked events in flight per device
   std::string durability = "power";         // power | process: fsync each commit or not
   std::uint64_t io_threads = 2;
-  std::uint64_t http_threads = 2;
+  std::uint64_t http_threads = 8;  // > hash_threads + hash_queue: others keep being served
   std::uint64_t hello_timeout_ms = 10'000;
   std::uint64_t idle_timeout_ms = 60'000;
   std::uint64_t token_ttl_s = 24 * 3600;
   std::uint64_t max_frame_bytes = 256 * 1024;
   std::uint64_t max_queue_bytes = 32u << 20;
   std::uint64_t presence_ttl_ms = 30'000;  // presence refreshed every third of it
+
+  // --- accounts under attack (examples/server/README.md "Abuse limits")
+  std::string registration = "open";        // open | closed (only the admin API creates)
+  std::string register_rate = "5/3600";     // N/SECONDS registrations per client address
+  std::uint64_t login_free_failures = 5;    // per account, then exponential waits
+  std::uint64_t login_free_failures_per_address = 20;
+  std::uint64_t login_backoff_ms = 1'000;   // first wait; doubles per further failure
+  std::uint64_t login_backoff_max_ms = 60'000;
+  std::uint64_t hash_threads = 2;           // Argon2id runs at once (64 MiB each)
+  std::uint64_t hash_queue = 4;             // more waiting; beyond: 503 busy at once
+  std::uint64_t token_check_ms = 5'000;     // open sessions' tokens re-checked this often
+  bool throttle_loopback = false;           // per-address limits for 127.0.0.0/8 and ::1 too
+
+  // --- operations (examples/server/README.md "Operating it")
+  std::string config;  // --config FILE (config_file.h): the same keys; env and flags win
+  std::string admin_listen = "127.0.0.1:9090";  // /metrics and the admin API; port 0 = free
+  std::string admin_token_file;  // "" = DIR/admin-token, made (0600) on first start
+  std::string log_format = "text";  // text (key=value) | json (one object per line)
 };
 
 // The parsed flags, or the exit code to leave with (0 after --help, 2 for a

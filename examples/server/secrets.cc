@@ -17,6 +17,18 @@
 namespace courier::server {
 namespace {
 
+// Writes 32 random bytes to a new file; EEXIST means another process won.
+absl::Status CreateSecretFile(const std::string& path) {
+  unsigned char bytes[kMinSecretBytes];
+  randombytes_buf(bytes, sizeof bytes);
+  absl::Status s = CreatePrivateFile(
+      path, std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes));
+  sodium_memzero(bytes, sizeof bytes);
+  return s;
+}
+
+}  // namespace
+
 absl::Status FileError(const std::string& what, const std::string& path, int err) {
   std::string text = absl::StrCat(what, " ", path, ": ", std::strerror(err));
   if (err == EACCES || err == EPERM) return absl::PermissionDeniedError(text);
@@ -24,19 +36,15 @@ absl::Status FileError(const std::string& what, const std::string& path, int err
   return absl::UnavailableError(text);
 }
 
-// Writes 32 random bytes to a new file; EEXIST means another process won.
-absl::Status CreateSecretFile(const std::string& path) {
+absl::Status CreatePrivateFile(const std::string& path, std::string_view contents) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
     if (errno == EEXIST) return absl::OkStatus();
     return FileError("cannot create", path, errno);
   }
-  unsigned char bytes[kMinSecretBytes];
-  randombytes_buf(bytes, sizeof bytes);
-  ssize_t n = ::write(fd, bytes, sizeof bytes);
-  int write_errno = errno;
-  sodium_memzero(bytes, sizeof bytes);
-  bool ok = n == static_cast<ssize_t>(sizeof bytes) && ::fsync(fd) == 0;
+  ssize_t n = ::write(fd, contents.data(), contents.size());
+  const int write_errno = errno;
+  const bool ok = n == static_cast<ssize_t>(contents.size()) && ::fsync(fd) == 0;
   ::close(fd);
   if (!ok) {
     ::unlink(path.c_str());
@@ -44,8 +52,6 @@ absl::Status CreateSecretFile(const std::string& path) {
   }
   return absl::OkStatus();
 }
-
-}  // namespace
 
 absl::Status EnsureDirectory(const std::string& dir) {
   std::error_code ec;

@@ -10,6 +10,7 @@
 #define COURIER_EXAMPLES_SERVER_SECRETS_H_
 
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 
@@ -24,6 +25,15 @@ absl::StatusOr<std::string> LoadOrCreateSecret(const std::string& path, bool cre
 
 // Creates `dir` (and its parents) when missing. kUnavailable naming it.
 absl::Status EnsureDirectory(const std::string& dir);
+
+// Creates `path` with mode 0600 and O_EXCL, writes `contents` and fsyncs it.
+// A file already there is left alone (OK: another process won the race); a
+// failed write removes the file. Errors name the path (FileError's codes).
+absl::Status CreatePrivateFile(const std::string& path, std::string_view contents);
+
+// "<what> <path>: <strerror>" as kPermissionDenied (EACCES, EPERM),
+// kNotFound (ENOENT) or kUnavailable (anything else).
+absl::Status FileError(const std::string& what, const std::string& path, int err);
 
 }  // namespace courier::server
 

@@ -37,7 +37,7 @@ export class Server {
   // "listening on HOST:PORT".
   start(listen = '127.0.0.1:0') {
     return new Promise((resolve, reject) => {
-      const proc = spawn(this.binary, ['--listen', listen, '--data-dir', this.dataDir],
+      const proc = spawn(this.binary, ['--listen', listen, '--admin-listen', '127.0.0.1:0', '--data-dir', this.dataDir],
         { stdio: ['ignore', 'pipe', 'pipe'] });
       this.proc = proc;
       let out = '';

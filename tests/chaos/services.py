@@ -41,13 +41,14 @@ class CourierServer:
         self.log_path = log_path or os.path.join(os.path.dirname(data_dir), "server.log")
         self.proc = None
         self.port = free_port()
+        self.admin_port = None  # --admin-listen's real port, read at start
         self.starts = 0
 
     def start(self, timeout=60.0, attempts=20):
         last = None
         for attempt in range(attempts):
-            args = [self.binary, "--listen", f"127.0.0.1:{self.port}", "--data-dir",
-                    self.data_dir] + self.extra_args
+            args = [self.binary, "--listen", f"127.0.0.1:{self.port}",
+                    "--admin-listen", "127.0.0.1:0", "--data-dir", self.data_dir] + self.extra_args
             log = open(self.log_path, "ab")
             self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log,
                                          stdin=subprocess.DEVNULL, env=self.env)
@@ -56,6 +57,8 @@ class CourierServer:
             line = b""
             while time.monotonic() < deadline:
                 line = self.proc.stdout.readline()
+                if line.startswith(b"admin on "):  # printed before "listening on"
+                    self.admin_port = int(line.rsplit(b":", 1)[1])
                 if line.startswith(b"listening on") or not line:
                     break
             if line.startswith(b"listening on"):

@@ -4,7 +4,10 @@
 #   tests/cli/cli_test.sh /path/to/courier-server /path/to/courier-cli
 # Two users register and befriend, alice sends, bob's `listen` prints and acks it,
 # the delivered and read receipts come back to alice; plus idempotent cids, resume
-# from the cursor and from --since, live delivery, SIGINT and the error exit codes.
+# from the cursor and from --since, live delivery, SIGINT and the error exit codes;
+# passwords only from --password-file (a command-line password is refused), the
+# token and settings.json under the XDG config directory. (The prompt without
+# echo and the chat mode are driven in tmux by chat_tmux_test.sh.)
 # Ends with "N passed, N failed"; exit 0 only when nothing failed.
 set -uo pipefail
 
@@ -68,7 +71,7 @@ lines() { grep -c . "$1" 2>/dev/null || true; }
 
 # --- server ----------------------------------------------------------------
 mkdir -p "$tmp/data"
-"$server_bin" --listen 127.0.0.1:0 --data-dir "$tmp/data" >"$tmp/server.out" 2>"$tmp/server.err" &
+"$server_bin" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --data-dir "$tmp/data" >"$tmp/server.out" 2>"$tmp/server.err" &
 server_pid=$!
 if ! wait_for "$tmp/server.out" "listening on"; then
   cat "$tmp/server.err" >&2
@@ -81,25 +84,76 @@ echo "# courier-server on $addr"
 A=("$cli_bin" --server "ws://$addr" --token-file "$tmp/alice.token")
 B=("$cli_bin" --server "http://$addr" --token-file "$tmp/bob.token")
 PW="a long password"
+printf '%s\n' "$PW" >"$tmp/pw"
+printf 'short\n' >"$tmp/pw-short"
+printf 'wrong password\n' >"$tmp/pw-wrong"
 
 # --- accounts and friends --------------------------------------------------
-"${A[@]}" register alice "$PW" >"$tmp/out" 2>"$tmp/err"
-check "register alice" [ $? -eq 0 -a "$(field "$tmp/out" user)" = alice ]
-echo "$PW" | "${B[@]}" register bob - >"$tmp/out" 2>"$tmp/err"
-check "register bob, password from stdin" [ $? -eq 0 ]
-"${A[@]}" register alice "$PW" >"$tmp/out" 2>"$tmp/err"
+"${A[@]}" register alice --password-file "$tmp/pw" >"$tmp/out" 2>"$tmp/err"
+check "register alice, password from a file" [ $? -eq 0 -a "$(field "$tmp/out" user)" = alice ]
+echo "$PW" | "${B[@]}" register bob --password-file - >"$tmp/out" 2>"$tmp/err"
+check "register bob, password from stdin (--password-file -)" [ $? -eq 0 ]
+"${A[@]}" register alice --password-file "$tmp/pw" >"$tmp/out" 2>"$tmp/err"
 check "register a taken name exits 1" [ $? -eq 1 ]
-"${A[@]}" register alice short >"$tmp/out" 2>"$tmp/err"
+"${A[@]}" register carol --password-file "$tmp/pw-short" >"$tmp/out" 2>"$tmp/err"
 check "a short password is a usage error (2)" [ $? -eq 2 ]
-"${A[@]}" login alice "wrong password" >"$tmp/out" 2>"$tmp/err"
+"${A[@]}" login alice --password-file "$tmp/pw-wrong" >"$tmp/out" 2>"$tmp/err"
 check "login with a wrong password exits 4" [ $? -eq 4 ]
+
+# --- passwords never on the command line -----------------------------------
+for argv in "login alice hunter2hunter2" "register carol hunter2hunter2" "login alice --password hunter2hunter2" \
+  "register carol --password=hunter2hunter2"; do
+  # shellcheck disable=SC2086  # split on purpose: the password is one argument too many
+  "${A[@]}" $argv >"$tmp/out" 2>"$tmp/err"
+  rc=$?
+  grep -q -- "--password-file" "$tmp/err"
+  named=$?
+  check "a password in argv is refused (2), pointing at --password-file: ${argv%% *} ${argv#* }" \
+    [ $rc -eq 2 -a $named -eq 0 -a ! -s "$tmp/out" ]
+done
+setsid -w "${A[@]}" login alice </dev/null >"$tmp/out" 2>"$tmp/err"
+rc=$?
+grep -q -- "--password-file" "$tmp/err"
+check "no terminal and no --password-file: usage error (2) naming --password-file" [ $rc -eq 2 -a $? -eq 0 ]
+"${A[@]}" login alice --password-file "$tmp/no-such-file" >"$tmp/out" 2>"$tmp/err"
+check "a missing password file is a usage error (2)" [ $? -eq 2 ]
+: >"$tmp/pw-empty"
+"${A[@]}" login alice --password-file "$tmp/pw-empty" >"$tmp/out" 2>"$tmp/err"
+check "an empty password file is a usage error (2)" [ $? -eq 2 ]
+
+# --- the XDG config directory ------------------------------------------------
+env -u COURIER_CLI_TOKEN_FILE XDG_CONFIG_HOME="$tmp/xdg" "$cli_bin" --server "ws://$addr" login alice \
+  --password-file "$tmp/pw" >"$tmp/out" 2>"$tmp/err"
+check "login stores the token in \$XDG_CONFIG_HOME/courier/token" [ $? -eq 0 -a \
+  "$(field "$tmp/out" token_file)" = "$tmp/xdg/courier/token" ]
+check "... mode 0600, its folder 0700" [ "$(stat -c %a "$tmp/xdg/courier/token")" = 600 -a \
+  "$(stat -c %a "$tmp/xdg/courier")" = 700 ]
+env -u COURIER_CLI_TOKEN_FILE XDG_CONFIG_HOME="$tmp/xdg" "$cli_bin" friends >"$tmp/out" 2>"$tmp/err"
+check "... and the next command finds it (and the server of that login)" [ $? -eq 0 ]
+mkdir -p "$tmp/home"
+env -u COURIER_CLI_TOKEN_FILE -u XDG_CONFIG_HOME HOME="$tmp/home" "$cli_bin" --server "ws://$addr" login alice \
+  --password-file "$tmp/pw" >"$tmp/out" 2>"$tmp/err"
+check "without XDG_CONFIG_HOME: ~/.config/courier/token" [ $? -eq 0 -a -f "$tmp/home/.config/courier/token" ]
+printf '{"server": "ws://%s"}\n' "$addr" >"$tmp/home/.config/courier/settings.json"
+env -u COURIER_CLI_TOKEN_FILE -u XDG_CONFIG_HOME HOME="$tmp/home" "$cli_bin" --token-file "$tmp/none" \
+  register settings-user --password-file "$tmp/pw" >"$tmp/out" 2>"$tmp/err"
+check "settings.json gives the server" [ $? -eq 0 ]
+printf '{"sever": "ws://%s"}\n' "$addr" >"$tmp/home/.config/courier/settings.json"
+env -u COURIER_CLI_TOKEN_FILE -u XDG_CONFIG_HOME HOME="$tmp/home" "$cli_bin" friends >"$tmp/out" 2>"$tmp/err"
+rc=$?
+grep -q 'unknown key "sever"' "$tmp/err"
+check "settings.json: an unknown key is a usage error (2) naming it" [ $rc -eq 2 -a $? -eq 0 ]
+"${A[@]}" chat </dev/null >"$tmp/out" 2>"$tmp/err"
+rc=$?
+grep -q "needs a terminal" "$tmp/err"
+check "chat without a terminal is a usage error (2)" [ $rc -eq 2 -a $? -eq 0 ]
 "${A[@]}" friends >"$tmp/out" 2>"$tmp/err"
 check "friends before login exits 4" [ $? -eq 4 ]
 
-"${A[@]}" login alice "$PW" >"$tmp/out" 2>"$tmp/err"
+"${A[@]}" login alice --password-file "$tmp/pw" >"$tmp/out" 2>"$tmp/err"
 check "login alice stores the token" [ $? -eq 0 -a -s "$tmp/alice.token" -a -n "$(field "$tmp/out" token)" ]
 check "the token file is private (0600)" [ "$(stat -c %a "$tmp/alice.token")" = 600 ]
-"${B[@]}" login bob "$PW" >"$tmp/out" 2>"$tmp/err"
+"${B[@]}" login bob --password-file "$tmp/pw" >"$tmp/out" 2>"$tmp/err"
 check "login bob" [ $? -eq 0 ]
 
 "${A[@]}" send bob "too early" >"$tmp/out" 2>"$tmp/err"
@@ -202,24 +256,26 @@ if command -v openssl >/dev/null; then
     -keyout "$tmp/key.pem" -out "$tmp/cert.pem" >/dev/null 2>&1
   mkdir -p "$tmp/data-tls"
   : >"$tmp/server.out"
-  "$server_bin" --listen 127.0.0.1:0 --data-dir "$tmp/data-tls" --tls-cert "$tmp/cert.pem" \
+  "$server_bin" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --data-dir "$tmp/data-tls" --tls-cert "$tmp/cert.pem" \
     --tls-key "$tmp/key.pem" >"$tmp/server.out" 2>"$tmp/server.err" &
   server_pid=$!
   if wait_for "$tmp/server.out" "listening on"; then
     port="$(sed -n 's/.*listening on [^ ]*:\([0-9]*\).*/\1/p' "$tmp/server.out" | head -1)"
     C=("$cli_bin" --server "https://localhost:$port" --ca-file "$tmp/cert.pem" --token-file "$tmp/carol.token")
     D=("$cli_bin" --server "wss://localhost:$port" --ca-file "$tmp/cert.pem" --token-file "$tmp/dave.token")
-    "$cli_bin" --server "https://localhost:$port" --token-file "$tmp/x.token" register eve "$PW" \
+    "$cli_bin" --server "https://localhost:$port" --token-file "$tmp/x.token" register eve --password-file "$tmp/pw" \
       >"$tmp/out" 2>"$tmp/err"
     rc=$?
     grep -q -i certificate "$tmp/err"
     named=$?
     check "TLS: an untrusted certificate is refused (exit 3, says why)" [ $rc -eq 3 -a $named -eq 0 ]
-    "$cli_bin" --server "https://localhost:$port" --insecure --token-file "$tmp/x.token" register eve "$PW" \
+    "$cli_bin" --server "https://localhost:$port" --insecure --token-file "$tmp/x.token" register eve --password-file "$tmp/pw" \
       >"$tmp/out" 2>"$tmp/err"
     check "TLS: --insecure skips verification" [ $? -eq 0 ]
-    "${C[@]}" register carol "$PW" >/dev/null 2>&1 && "${C[@]}" login carol "$PW" >/dev/null 2>&1 &&
-      "${D[@]}" register dave "$PW" >/dev/null 2>&1 && "${D[@]}" login dave "$PW" >/dev/null 2>&1
+    "${C[@]}" register carol --password-file "$tmp/pw" >/dev/null 2>&1 &&
+      "${C[@]}" login carol --password-file "$tmp/pw" >/dev/null 2>&1 &&
+      "${D[@]}" register dave --password-file "$tmp/pw" >/dev/null 2>&1 &&
+      "${D[@]}" login dave --password-file "$tmp/pw" >/dev/null 2>&1
     check "TLS: register and login with --ca-file" [ $? -eq 0 ]
     "${C[@]}" friend dave >/dev/null 2>&1 && "${D[@]}" friend carol >"$tmp/out" 2>&1
     check "TLS: requests from both sides make friends" [ "$(field "$tmp/out" status)" = friends ]

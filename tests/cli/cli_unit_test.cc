@@ -1,5 +1,6 @@
 // Unit tests of courier-cli's pieces that need no server: the --server URL, the
-// token file, the JSON helpers and the error-frame mapping.
+// token file, the XDG config directory and settings.json, the JSON helpers and the
+// error-frame mapping. (The chat screen: chat_screen_test.cc.)
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -129,6 +130,43 @@ TEST_CASE("Credentials: missing, expired, or not a token file", "[cli]") {
   CHECK_THAT(LoadCredentials(dir / "empty-token").status(), StatusIs(absl::StatusCode::kInvalidArgument));
   std::ofstream(dir / "huge") << std::string(100 * 1024, ' ');
   CHECK_THAT(LoadCredentials(dir / "huge").status(), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST_CASE("ConfigDir: $XDG_CONFIG_HOME/courier, else ~/.config/courier", "[cli]") {
+  const char* old_xdg = std::getenv("XDG_CONFIG_HOME");
+  const char* old_home = std::getenv("HOME");
+  const std::string saved_xdg = old_xdg ? old_xdg : "";
+  const std::string saved_home = old_home ? old_home : "";
+  ::unsetenv("COURIER_CLI_TOKEN_FILE");
+  ::setenv("HOME", "/home/alice", 1);
+  ::setenv("XDG_CONFIG_HOME", "/cfg", 1);
+  CHECK(ConfigDir() == "/cfg/courier");
+  CHECK(DefaultTokenFile() == "/cfg/courier/token");
+  CHECK(DefaultSettingsFile() == "/cfg/courier/settings.json");
+  ::setenv("XDG_CONFIG_HOME", "relative/cfg", 1);  // the spec says: ignore a relative path
+  CHECK(ConfigDir() == "/home/alice/.config/courier");
+  ::unsetenv("XDG_CONFIG_HOME");
+  CHECK(DefaultTokenFile() == "/home/alice/.config/courier/token");
+  if (old_xdg) ::setenv("XDG_CONFIG_HOME", saved_xdg.c_str(), 1);
+  if (old_home) ::setenv("HOME", saved_home.c_str(), 1);
+}
+
+TEST_CASE("LoadSettings: optional file, known string keys only", "[cli]") {
+  TempDir dir;
+  auto none = LoadSettings(dir / "absent.json");
+  COURIER_REQUIRE_OK(none);
+  CHECK(none->server.empty());
+  std::ofstream(dir / "ok.json") << R"({"server":"wss://chat.example.org","chat_device":"laptop"})";
+  auto ok = LoadSettings(dir / "ok.json");
+  COURIER_REQUIRE_OK(ok);
+  CHECK(ok->server == "wss://chat.example.org");
+  CHECK(ok->chat_device == "laptop");
+  std::ofstream(dir / "typo.json") << R"({"sever":"x"})";
+  CHECK_THAT(LoadSettings(dir / "typo.json").status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  std::ofstream(dir / "number.json") << R"({"server":8080})";
+  CHECK_THAT(LoadSettings(dir / "number.json").status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  std::ofstream(dir / "junk.json") << "server = x";
+  CHECK_THAT(LoadSettings(dir / "junk.json").status(), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST_CASE("JsonObject: escapes strings and parses back", "[cli]") {

@@ -163,8 +163,8 @@ class Node:
 
     def start(self):
         os.makedirs(self.data_dir, exist_ok=True)
-        cmd = [self.binary, "--listen", "127.0.0.1:0", "--data-dir", self.data_dir,
-               "--node-id", self.name] + self.args
+        cmd = [self.binary, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+               "--data-dir", self.data_dir, "--node-id", self.name] + self.args
         logf = open(self.log_path, "ab")
         logf.write(("\n=== " + " ".join(cmd) + "\n").encode())
         logf.flush()

@@ -24,6 +24,7 @@ HEAD_POLL_MS = 2000       # EngineOptions::head_poll_ms: the fallback without a 
 PRESENCE_TTL_S = 9        # --presence-ttl-ms (default 30 s)
 HEARTBEAT_S = 3           # a third of it: EngineOptions::presence_heartbeat_ms
 A, B, C = 0, 1, 2
+TOKEN_CHECK_MS = 1000     # --token-check-ms: open sessions' tokens re-checked this often
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,9 @@ def cluster():
     if not binary or not os.access(binary, os.X_OK):
         pytest.fail("courier-server not found: set COURIER_SERVER", pytrace=False)
     c = cl.Cluster(binary, nodes=3,
-                   extra_args=["--presence-ttl-ms", str(PRESENCE_TTL_S * 1000)])
+                   extra_args=["--presence-ttl-ms", str(PRESENCE_TTL_S * 1000),
+                               "--token-check-ms", str(TOKEN_CHECK_MS),
+                               "--login-backoff-ms", "10000"])
     try:
         c.start()
     except Exception:
@@ -160,6 +163,57 @@ def test_same_device_on_a_second_node_closes_the_first_with_4409(cluster):
     new.wait_for(msg_with("to the new one"))
     new.close()
     f.close()
+
+
+def login_on(cluster, node, user, password=cl.PASSWORD):
+    st, doc = cluster.nodes[node].http("POST", "/v1/login", {"user": user, "password": password})
+    assert st == 200, (st, doc)
+    return doc["token"]
+
+
+def test_a_token_revoked_on_one_node_is_refused_and_closed_on_the_others(cluster):
+    """Issue 15: the token generation and revoked ids live in the shared
+    store, so a logout on node A is a 401 on node C at once, and closes the
+    session that token opened on node B with 4401 within --token-check-ms."""
+    (gus,) = users(cluster, "gus", friends=False)
+    phone = login_on(cluster, A, gus)
+    laptop = login_on(cluster, C, gus)
+    on_b = cl.Client(cluster.nodes[B].port, gus, "phone", phone)
+    on_b.wait_op("synced")
+    on_c = cl.Client(cluster.nodes[C].port, gus, "laptop", laptop)
+    on_c.wait_op("synced")
+    st, doc = cluster.nodes[A].http("POST", "/v1/logout", {}, token=phone)
+    assert st == 200, (st, doc)
+    t0 = time.monotonic()
+    assert cluster.nodes[C].http("GET", "/v1/friends", token=phone)[0] == 401
+    closed = on_b.wait_close(timeout=30)
+    waited = time.monotonic() - t0
+    cl.log(f"revoked on node A: session on node B closed {closed.code} after {waited:.2f} s")
+    assert closed.code == 4401, (closed.code, closed.reason)
+    # A hello with the revoked token on a third node is closed too.
+    with pytest.raises(AssertionError, match="closed \\(4401"):
+        cl.Client(cluster.nodes[C].port, gus, "phone", phone)
+    # The laptop's token is untouched, until a password change on node B.
+    assert cluster.nodes[A].http("GET", "/v1/friends", token=laptop)[0] == 200
+    st, doc = cluster.nodes[B].http("POST", "/v1/password",
+                                    {"old_password": cl.PASSWORD, "new_password": "new-pw-123456"},
+                                    token=laptop)
+    assert st == 200 and doc["token"], (st, doc)
+    assert on_c.wait_close(timeout=30).code == 4401
+    assert cluster.nodes[A].http("GET", "/v1/friends", token=laptop)[0] == 401
+    assert cluster.nodes[A].http("GET", "/v1/friends", token=doc["token"])[0] == 200
+
+
+def test_login_failures_count_on_every_node(cluster):
+    """Issue 15: with --redis the throttle's counters are in Redis: failures
+    spread over the nodes add up (5 free per account, then 429)."""
+    (hal,) = users(cluster, "hal", friends=False)
+    for i in range(5):
+        st, _ = cluster.nodes[i % 3].http("POST", "/v1/login",
+                                          {"user": hal, "password": "wrong-password"})
+        assert st == 401
+    st, doc = cluster.nodes[C].http("POST", "/v1/login", {"user": hal, "password": cl.PASSWORD})
+    assert st == 429 and doc["error"] == "throttled", (st, doc)
 
 
 def friend_sees(cluster, watcher, node, who, pred, timeout, device="probe"):

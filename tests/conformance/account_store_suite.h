@@ -29,6 +29,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -122,6 +124,19 @@ inline void CreateAndLookUpUsers(const AccountStoreFactory& factory) {
   COURIER_REQUIRE_OK(h->CreateUser("Alice", "other", 1'000));
   CHECK(*h->PasswordHash("alice") == hash);
   CHECK(*h->PasswordHash("Alice") == "other");
+}
+
+inline void SetPasswordHashReplacesIt(const AccountStoreFactory& factory) {
+  Harness h(factory);
+  CHECK_THAT(h->SetPasswordHash("alice", "new"), StatusIs(absl::StatusCode::kNotFound));
+  CreateUsers(*h, {"alice", "bob"});
+  COURIER_REQUIRE_OK(h->SetPasswordHash("alice", "new-hash"));
+  COURIER_REQUIRE_OK(h->SetPasswordHash("alice", "new-hash"));  // the same again is OK
+  CHECK(*h->PasswordHash("alice") == "new-hash");
+  CHECK(*h->PasswordHash("bob") == "hash-of-bob");
+  auto exists = h->UserExists("alice");
+  COURIER_REQUIRE_OK(exists);
+  CHECK(*exists);
 }
 
 inline void DuplicateUserIsAlreadyExists(const AccountStoreFactory& factory) {
@@ -267,6 +282,80 @@ inline void ConcurrentRequestsAreConsistent(const AccountStoreFactory& factory) 
   }
 }
 
+inline TokenState TokensOf(AccountStore& store, const UserId& user) {
+  auto state = store.GetTokenState(user);
+  COURIER_REQUIRE_OK(state);
+  return *std::move(state);
+}
+
+inline void TokenGenerationStartsAtZeroAndBumps(const AccountStoreFactory& factory) {
+  Harness h(factory);
+  CHECK_THAT(h->GetTokenState("alice").status(), StatusIs(absl::StatusCode::kNotFound));
+  CHECK_THAT(h->BumpTokenGeneration("alice").status(), StatusIs(absl::StatusCode::kNotFound));
+  CHECK_THAT(h->RevokeToken("alice", "t1"), StatusIs(absl::StatusCode::kNotFound));
+  CreateUsers(*h, {"alice", "bob"});
+  TokenState fresh = TokensOf(*h, "alice");
+  CHECK(fresh.generation == 0);
+  CHECK(fresh.revoked.empty());
+  auto g1 = h->BumpTokenGeneration("alice");
+  COURIER_REQUIRE_OK(g1);
+  CHECK(*g1 == 1);
+  auto g2 = h->BumpTokenGeneration("alice");
+  COURIER_REQUIRE_OK(g2);
+  CHECK(*g2 == 2);
+  CHECK(TokensOf(*h, "alice").generation == 2);
+  CHECK(TokensOf(*h, "bob").generation == 0);  // per user
+}
+
+inline void RevokedTokenIdsAreKeptUntilTheGenerationMoves(const AccountStoreFactory& factory) {
+  Harness h(factory);
+  CreateUsers(*h, {"alice", "bob"});
+  COURIER_REQUIRE_OK(h->RevokeToken("alice", "zz-9"));
+  COURIER_REQUIRE_OK(h->RevokeToken("alice", "A_1"));
+  COURIER_REQUIRE_OK(h->RevokeToken("alice", "zz-9"));  // twice is OK
+  TokenState state = TokensOf(*h, "alice");
+  CHECK(state.generation == 0);
+  CHECK(state.revoked == std::vector<std::string>{"A_1", "zz-9"});  // sorted, no duplicates
+  CHECK(TokensOf(*h, "bob").revoked.empty());
+  CHECK_THAT(h->RevokeToken("alice", ""), StatusIs(absl::StatusCode::kInvalidArgument));
+  CHECK_THAT(h->RevokeToken("alice", "a.b"), StatusIs(absl::StatusCode::kInvalidArgument));
+  CHECK_THAT(h->RevokeToken("alice", "$x"), StatusIs(absl::StatusCode::kInvalidArgument));
+  CHECK_THAT(h->RevokeToken("alice", std::string(65, 'a')),
+             StatusIs(absl::StatusCode::kInvalidArgument));
+  auto bumped = h->BumpTokenGeneration("alice");
+  COURIER_REQUIRE_OK(bumped);
+  state = TokensOf(*h, "alice");
+  CHECK(state.generation == 1);
+  CHECK(state.revoked.empty());  // moot once the generation moved
+  COURIER_REQUIRE_OK(h->RevokeToken("alice", "after"));
+  CHECK(TokensOf(*h, "alice").revoked == std::vector<std::string>{"after"});
+}
+
+inline void ConcurrentBumpsEachCount(const AccountStoreFactory& factory) {
+  Harness h(factory);
+  CreateUsers(*h, {"alice"});
+  constexpr int kThreads = 4;
+  constexpr int kEach = 10;
+  AccountStore* store = h.store.get();
+  std::vector<std::vector<std::uint64_t>> seen(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([store, &out = seen[t]] {
+      for (int i = 0; i < kEach; ++i) {
+        auto g = store->BumpTokenGeneration("alice");
+        if (g.ok()) out.push_back(*g);
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  std::vector<std::uint64_t> all;
+  for (const auto& v : seen) all.insert(all.end(), v.begin(), v.end());
+  std::sort(all.begin(), all.end());
+  REQUIRE(all.size() == kThreads * kEach);
+  for (std::size_t i = 0; i < all.size(); ++i) CHECK(all[i] == i + 1);  // each value once
+  CHECK(TokensOf(*h, "alice").generation == kThreads * kEach);
+}
+
 inline void ReopenKeepsAccounts(const AccountStoreFactory& factory) {
   Harness h(factory);
   CreateUsers(*h, {"alice", "bob", "carol"});
@@ -284,6 +373,103 @@ inline void ReopenKeepsAccounts(const AccountStoreFactory& factory) {
   CHECK(FriendsOf(*h, "alice") == std::vector<UserId>{"bob", "carol"});
 }
 
+inline void ReopenKeepsTokenState(const AccountStoreFactory& factory) {
+  Harness h(factory);
+  CreateUsers(*h, {"alice"});
+  COURIER_REQUIRE_OK(h->BumpTokenGeneration("alice").status());
+  COURIER_REQUIRE_OK(h->RevokeToken("alice", "t1"));
+  h.Reopen();
+  TokenState state = TokensOf(*h, "alice");
+  CHECK(state.generation == 1);
+  CHECK(state.revoked == std::vector<std::string>{"t1"});
+}
+
+// --- administration (the admin API)
+
+inline void DisableAndEnableUsers(const AccountStoreFactory& factory) {
+  Harness h(factory);
+  CreateUsers(*h, {"alice", "bob"});
+  CHECK(*h->UserDisabled("alice") == false);
+  COURIER_REQUIRE_OK(h->SetUserDisabled("alice", true));
+  COURIER_REQUIRE_OK(h->SetUserDisabled("alice", true));  // again: OK
+  CHECK(*h->UserDisabled("alice") == true);
+  CHECK(*h->UserDisabled("bob") == false);
+  CHECK(*h->PasswordHash("alice") == "hash-of-alice");  // the account stays
+  COURIER_REQUIRE_OK(h->SetUserDisabled("alice", false));
+  CHECK(*h->UserDisabled("alice") == false);
+  CHECK_THAT(h->SetUserDisabled("nobody", true), StatusIs(absl::StatusCode::kNotFound));
+  CHECK_THAT(h->UserDisabled("nobody").status(), StatusIs(absl::StatusCode::kNotFound));
+}
+
+inline void DeleteUserRemovesEverythingOfIt(const AccountStoreFactory& factory) {
+  Harness h(factory);
+  CreateUsers(*h, {"alice", "bob", "carol", "dave"});
+  Request(*h, "alice", "bob");
+  COURIER_REQUIRE_OK(h->AcceptFriend("bob", "alice"));
+  Request(*h, "alice", "carol");  // alice asked carol
+  Request(*h, "dave", "alice");   // dave asked alice
+  COURIER_REQUIRE_OK(h->SetLastSeen("alice", 42));
+  COURIER_REQUIRE_OK(h->RecordDevice("alice", "phone", 7));
+  COURIER_REQUIRE_OK(h->SetUserDisabled("alice", true));
+  COURIER_REQUIRE_OK(h->BumpTokenGeneration("alice").status());
+  COURIER_REQUIRE_OK(h->DeleteUser("alice"));
+  CHECK(*h->UserExists("alice") == false);
+  CHECK_THAT(h->PasswordHash("alice").status(), StatusIs(absl::StatusCode::kNotFound));
+  CHECK(FriendsOf(*h, "bob").empty());
+  CHECK_FALSE(Friends(*h, "bob", "alice"));
+  CHECK(PendingOf(*h, "carol").empty());
+  CHECK(*h->LastSeen("alice") == std::optional<TimeMs>());
+  CHECK_THAT(h->DeleteUser("alice"), StatusIs(absl::StatusCode::kNotFound));
+  CHECK_THAT(h->Devices("alice").status(), StatusIs(absl::StatusCode::kNotFound));
+  // The name is free again, with nothing of the old account.
+  COURIER_REQUIRE_OK(h->CreateUser("alice", "new-hash", 2'000));
+  CHECK(*h->PasswordHash("alice") == "new-hash");
+  CHECK(*h->UserDisabled("alice") == false);
+  CHECK(FriendsOf(*h, "alice").empty());
+  CHECK(PendingOf(*h, "alice").empty());
+  auto devices = h->Devices("alice");
+  COURIER_REQUIRE_OK(devices);
+  CHECK(devices->empty());
+  auto tokens = h->GetTokenState("alice");
+  COURIER_REQUIRE_OK(tokens);
+  CHECK(tokens->generation == 0);
+  // dave's old request to alice is gone too: alice can ask dave afresh.
+  CHECK(Request(*h, "alice", "dave") == FriendRequestOutcome::kRequested);
+  // Others are untouched.
+  CHECK(*h->PasswordHash("bob") == "hash-of-bob");
+}
+
+inline void DevicesAreRecordedSortedWithTheirLatestTime(const AccountStoreFactory& factory) {
+  Harness h(factory);
+  CreateUsers(*h, {"alice", "bob"});
+  auto none = h->Devices("alice");
+  COURIER_REQUIRE_OK(none);
+  CHECK(none->empty());
+  COURIER_REQUIRE_OK(h->RecordDevice("alice", "phone", 100));
+  COURIER_REQUIRE_OK(h->RecordDevice("alice", "Laptop", 50));
+  COURIER_REQUIRE_OK(h->RecordDevice("alice", "phone", 300));
+  COURIER_REQUIRE_OK(h->RecordDevice("alice", "phone", 200));  // never lowers it
+  COURIER_REQUIRE_OK(h->RecordDevice("bob", "phone", 5));
+  auto devices = h->Devices("alice");
+  COURIER_REQUIRE_OK(devices);
+  CHECK(*devices == std::vector<DeviceRecord>{{"Laptop", 50}, {"phone", 300}});
+  CHECK(*h->Devices("bob") == std::vector<DeviceRecord>{{"phone", 5}});
+  CHECK_THAT(h->RecordDevice("nobody", "phone", 1), StatusIs(absl::StatusCode::kNotFound));
+  CHECK_THAT(h->Devices("nobody").status(), StatusIs(absl::StatusCode::kNotFound));
+}
+
+inline void ReopenKeepsAdminState(const AccountStoreFactory& factory) {
+  Harness h(factory);
+  CreateUsers(*h, {"alice", "bob"});
+  COURIER_REQUIRE_OK(h->SetUserDisabled("alice", true));
+  COURIER_REQUIRE_OK(h->RecordDevice("alice", "phone", 123));
+  COURIER_REQUIRE_OK(h->DeleteUser("bob"));
+  h.Reopen();
+  CHECK(*h->UserDisabled("alice") == true);
+  CHECK(*h->Devices("alice") == std::vector<DeviceRecord>{{"phone", 123}});
+  CHECK(*h->UserExists("bob") == false);
+}
+
 }  // namespace account_store_cases
 }  // namespace courier::conformance
 
@@ -297,6 +483,7 @@ inline void ReopenKeepsAccounts(const AccountStoreFactory& factory) {
 #define COURIER_ACCOUNT_STORE_CONFORMANCE(name, factory)                                      \
   COURIER_AS_CASE_(name, factory, "create and look up users", CreateAndLookUpUsers)          \
   COURIER_AS_CASE_(name, factory, "a taken name is kAlreadyExists", DuplicateUserIsAlreadyExists) \
+  COURIER_AS_CASE_(name, factory, "SetPasswordHash replaces the hash", SetPasswordHashReplacesIt) \
   COURIER_AS_CASE_(name, factory, "request then accept makes friends", RequestThenAccept)    \
   COURIER_AS_CASE_(name, factory, "crossing requests make friends", CrossingRequestsMakeFriends) \
   COURIER_AS_CASE_(name, factory, "a request between friends changes nothing",               \
@@ -306,10 +493,23 @@ inline void ReopenKeepsAccounts(const AccountStoreFactory& factory) {
                    FriendsAndRequestsAreSorted)                                               \
   COURIER_AS_CASE_(name, factory, "last seen is kept", LastSeenIsKept)                       \
   COURIER_AS_CASE_(name, factory, "concurrent crossing requests are consistent",             \
-                   ConcurrentRequestsAreConsistent)
+                   ConcurrentRequestsAreConsistent)                                           \
+  COURIER_AS_CASE_(name, factory, "the token generation starts at 0 and bumps",              \
+                   TokenGenerationStartsAtZeroAndBumps)                                       \
+  COURIER_AS_CASE_(name, factory, "revoked token ids are kept until the generation moves",   \
+                   RevokedTokenIdsAreKeptUntilTheGenerationMoves)                             \
+  COURIER_AS_CASE_(name, factory, "concurrent generation bumps each count",                  \
+                   ConcurrentBumpsEachCount)                                                  \
+  COURIER_AS_CASE_(name, factory, "users are disabled and enabled", DisableAndEnableUsers)   \
+  COURIER_AS_CASE_(name, factory, "DeleteUser removes everything of the user",               \
+                   DeleteUserRemovesEverythingOfIt)                                           \
+  COURIER_AS_CASE_(name, factory, "devices are recorded, sorted, with their latest time",    \
+                   DevicesAreRecordedSortedWithTheirLatestTime)
 
 // Defines the durability case for an adapter whose fixture reopens its data.
 #define COURIER_ACCOUNT_STORE_DURABILITY_CONFORMANCE(name, factory) \
-  COURIER_AS_CASE_(name, factory, "reopen keeps accounts", ReopenKeepsAccounts)
+  COURIER_AS_CASE_(name, factory, "reopen keeps accounts", ReopenKeepsAccounts) \
+  COURIER_AS_CASE_(name, factory, "reopen keeps token generations", ReopenKeepsTokenState) \
+  COURIER_AS_CASE_(name, factory, "reopen keeps disabled users and devices", ReopenKeepsAdminState)
 
 #endif  // COURIER_TESTS_CONFORMANCE_ACCOUNT_STORE_SUITE_H_

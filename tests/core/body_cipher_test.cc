@@ -1,5 +1,8 @@
 #include "courier/body_cipher.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <set>
 #include <string>
 #include <thread>
@@ -46,6 +49,52 @@ TEST_CASE("BodyCipher: nonces never repeat, within a thread or across threads", 
   std::set<std::string> all;
   for (const auto& per_thread : nonces) all.insert(per_thread.begin(), per_thread.end());
   CHECK(all.size() == 4 * kPerThread);
+}
+
+// Before the fork handler, a child that sealed went on from its parent's
+// per-thread prefix and counter, so its first nonce was the parent's next.
+TEST_CASE("BodyCipher: after fork(), parent and child never repeat a nonce", "[cipher]") {
+  auto cipher = BodyCipher::Create(std::string(32, 'f'));
+  COURIER_REQUIRE_OK(cipher);
+  constexpr int kEach = 1'000;  // 24 KB through the pipe: below its capacity
+  auto nonce = [&cipher] { return cipher->Seal("x", "ad").substr(0, 24); };
+  std::vector<std::string> before;
+  for (int i = 0; i < kEach; ++i) before.push_back(nonce());
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {  // the child: seal, send the nonces, leave without Catch2
+    close(fds[0]);
+    std::string out;
+    for (int i = 0; i < kEach; ++i) out += nonce();
+    std::size_t done = 0;
+    while (done < out.size()) {
+      const ssize_t n = write(fds[1], out.data() + done, out.size() - done);
+      if (n <= 0) _exit(3);
+      done += static_cast<std::size_t>(n);
+    }
+    _exit(0);
+  }
+  close(fds[1]);
+  std::vector<std::string> parent_after;
+  for (int i = 0; i < kEach; ++i) parent_after.push_back(nonce());
+  std::string child;
+  char buf[4096];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) child.append(buf, static_cast<std::size_t>(n));
+  close(fds[0]);
+  int wstatus = 0;
+  REQUIRE(waitpid(pid, &wstatus, 0) == pid);
+  REQUIRE(WIFEXITED(wstatus));
+  REQUIRE(WEXITSTATUS(wstatus) == 0);
+  REQUIRE(child.size() == 24u * kEach);
+  std::set<std::string> all(before.begin(), before.end());
+  all.insert(parent_after.begin(), parent_after.end());
+  for (std::size_t i = 0; i < child.size(); i += 24) all.insert(child.substr(i, 24));
+  CHECK(all.size() == 3u * kEach);
+  // And the child's nonces still open in the parent: same key, same format.
+  const std::string sealed_in_parent = cipher->Seal("y", "ad");
+  CHECK(cipher->Open(sealed_in_parent, "ad").value() == "y");
 }
 
 TEST_CASE("BodyCipher: keys must be 32 bytes, secrets at least 32", "[cipher]") {

@@ -7,6 +7,8 @@
 //   OP: open | append SENDER CID RECIPIENT ID BODY TS MAX | attach USER DEVICE
 //       | ack USER DEVICE SEQ TS | read USER TS ID... | fetch USER AFTER LIMIT
 //       | head USER | status RECIPIENT ID | ping
+//       | tokens USER | bump USER | revoke USER TOKEN_ID | setpw USER HASH
+//         (these four on the AccountStore, opened instead of the MessageStore)
 //
 // Prints "OK <op> key=value..." lines ("EVENT ..." for each fetched event)
 // or "ERROR <CODE>: <message>" and exits 0 (ok), 1 (the call failed) or 2
@@ -88,6 +90,40 @@ int main(int argc, char** argv) {
   options.uri = args[i];
   const std::string op = args[i + 1];
   const std::vector<std::string> a(args.begin() + static_cast<long>(i) + 2, args.end());
+
+  if (op == "tokens" || op == "bump" || op == "revoke" || op == "setpw") {
+    auto accounts = courier::mongo::OpenAccountStore(options);
+    if (!accounts.ok()) return Fail(accounts.status(), 2);
+    courier::AccountStore& store = **accounts;
+    if (op == "tokens" && a.size() == 1) {
+      auto state = store.GetTokenState(a[0]);
+      if (!state.ok()) return Fail(state.status(), 1);
+      std::string ids;
+      for (const auto& id : state->revoked) ids += (ids.empty() ? "" : ",") + id;
+      std::printf("OK tokens generation=%llu revoked=%s\n",
+                  static_cast<unsigned long long>(state->generation), ids.c_str());
+      return 0;
+    }
+    if (op == "bump" && a.size() == 1) {
+      auto generation = store.BumpTokenGeneration(a[0]);
+      if (!generation.ok()) return Fail(generation.status(), 1);
+      std::printf("OK bump generation=%llu\n", static_cast<unsigned long long>(*generation));
+      return 0;
+    }
+    if (op == "revoke" && a.size() == 2) {
+      absl::Status s = store.RevokeToken(a[0], a[1]);
+      if (!s.ok()) return Fail(s, 1);
+      std::printf("OK revoke\n");
+      return 0;
+    }
+    if (op == "setpw" && a.size() == 2) {
+      absl::Status s = store.SetPasswordHash(a[0], a[1]);
+      if (!s.ok()) return Fail(s, 1);
+      std::printf("OK setpw\n");
+      return 0;
+    }
+    return Usage();
+  }
 
   auto opened = courier::mongo::OpenMessageStore(options);
   if (!opened.ok()) return Fail(opened.status(), 2);

@@ -265,6 +265,69 @@ class WireTest(unittest.TestCase):
             'APPENDED user=alice seq=11 kind=2 id=m1 peer=bob status=1',
             'APPENDED user=alice seq=12 kind=2 id=m1 peer=bob status=2'])
 
+    # --- token revocation (AccountStore, issue 15)
+
+    def test_token_state_reads_the_user_then_its_token_document(self):
+        self.start('tokens', 'alice')
+        users = self.expect('find', 'users')
+        self.assertEqual(users['filter'], {'_id': 'alice'})
+        users.ok(cursor('users', [{'_id': 'alice', 'h': b'hash', 'created': 1}]))
+        state = self.expect('find', 'token_state')
+        self.assertEqual(state['filter'], {'_id': 'alice'})
+        state.ok(cursor('token_state', [{'_id': 'alice', 'g': 3, 'r': {'zz': True, 'ab': True}}]))
+        self.assertEqual(self.probe.finish(), (0, ['OK tokens generation=3 revoked=ab,zz']))
+        self.no_more_writes()
+
+    def test_token_state_of_an_unknown_user_is_not_found(self):
+        self.start('tokens', 'ghost')
+        self.expect('find', 'users').ok(cursor('users', []))
+        code, lines = self.probe.finish()
+        self.assertEqual(code, 1)
+        self.assertTrue(lines[0].startswith('ERROR NOT_FOUND'), lines)
+        self.assertFalse(self.server.got(OpMsg('find', 'token_state'), timeout=0))
+
+    def test_bump_is_one_atomic_upserting_find_and_modify(self):
+        self.start('bump', 'alice')
+        self.expect('find', 'users').ok(cursor('users', [{'_id': 'alice'}]))
+        fam = self.expect('findAndModify', 'token_state')
+        self.assertEqual(fam['query'], {'_id': 'alice'})
+        self.assertEqual(fam['update'], {'$inc': {'g': 1}, '$set': {'r': {}}})
+        self.assertTrue(fam['upsert'])
+        self.assertTrue(fam['new'])
+        fam.ok(value={'_id': 'alice', 'g': 4, 'r': {}},
+               lastErrorObject={'n': 1, 'updatedExisting': True})
+        self.assertEqual(self.probe.finish(), (0, ['OK bump generation=4']))
+
+    def test_revoke_sets_one_field_of_r_with_an_upsert(self):
+        self.start('revoke', 'alice', 'tok-1_A')
+        self.expect('find', 'users').ok(cursor('users', [{'_id': 'alice'}]))
+        upd = self.expect('update', 'token_state')
+        self.assertEqual(len(upd['updates']), 1)
+        u = upd['updates'][0]
+        self.assertEqual(u['q'], {'_id': 'alice'})
+        self.assertEqual(u['u'], {'$set': {'r.tok-1_A': True}})
+        self.assertTrue(u['upsert'])
+        upd.ok(n=1, nModified=0, upserted=[{'index': 0, '_id': 'alice'}])
+        self.assertEqual(self.probe.finish(), (0, ['OK revoke']))
+
+    def test_revoke_refuses_an_id_that_could_be_a_field_path(self):
+        self.start('revoke', 'alice', 'a.b')
+        code, lines = self.probe.finish()
+        self.assertEqual(code, 1)
+        self.assertTrue(lines[0].startswith('ERROR INVALID_ARGUMENT'), lines)
+        self.no_more_writes()
+
+    def test_set_password_hash_updates_the_user_document(self):
+        self.start('setpw', 'alice', 'new-hash')
+        upd = self.expect('update', 'users')
+        u = upd['updates'][0]
+        self.assertEqual(u['q'], {'_id': 'alice'})
+        self.assertEqual(list(u['u'].keys()), ['$set'])
+        self.assertEqual(bytes(u['u']['$set']['h']), b'new-hash')
+        self.assertFalse(u.get('upsert', False))
+        upd.ok(n=1, nModified=1)
+        self.assertEqual(self.probe.finish(), (0, ['OK setpw']))
+
     # --- errors and timeouts
 
     def test_server_error_replies_map_to_statuses(self):

@@ -11,7 +11,9 @@
 #include <vector>
 
 #include "courier/clock.h"
+#include "courier/log.h"
 #include "courier/redis.h"
+#include "courier/sync.h"
 #include "presence/presence_test_support.h"
 #include "presence/redis_server.h"
 #include "support/status_matchers.h"
@@ -44,8 +46,36 @@ Presence LookupOne(PresenceStore& store, const UserId& user) {
   return result->front();
 }
 
+// What the stores told the host's log sink (courier/log.h), as
+// "<level> <component>: <message>" lines.
+class LogCapture {
+ public:
+  LogCapture() {
+    SetLogSink([this](const LogRecord& r) {
+      MutexLock lock(&mu_);
+      lines_.push_back(std::string(LogLevelName(r.level)) + " " + std::string(r.component) + ": " +
+                       std::string(r.message));
+    });
+  }
+  ~LogCapture() { SetLogSink(nullptr); }
+  // Lines with `level` and containing `text`.
+  int Count(std::string_view level, std::string_view text) {
+    MutexLock lock(&mu_);
+    int n = 0;
+    for (const std::string& line : lines_) {
+      if (line.starts_with(level) && line.find(text) != std::string::npos) ++n;
+    }
+    return n;
+  }
+
+ private:
+  Mutex mu_;
+  std::vector<std::string> lines_ ABSL_GUARDED_BY(mu_);
+};
+
 TEST_CASE("RedisPresenceStore: keeps serving while Redis is down and restores it after",
           "[redis][fault]") {
+  LogCapture log;  // the outage is logged through the sink, never to stderr
   RedisServer server(RedisServerBinaryOrSkip("redis fault"), FreeLoopbackPort());
   REQUIRE(server.Start());
   RedisProbe probe(server.port());
@@ -111,6 +141,12 @@ TEST_CASE("RedisPresenceStore: keeps serving while Redis is down and restores it
   }));
   for (const Signal& s : inbox_a.signals()) CHECK(s.kind == Signal::Kind::kWake);
   a->Unsubscribe("n1");
+
+  // Each store logged the outage once (a warning) and the recovery once.
+  const int down = log.Count("warning courier::redis", "unreachable");
+  CHECK(down >= 1);
+  CHECK(down <= 2);
+  CHECK(Eventually([&] { return log.Count("info courier::redis", "reachable again") >= 1; }));
 }
 
 TEST_CASE("RedisPresenceStore: open fails fast, or starts degraded when asked", "[redis][fault]") {

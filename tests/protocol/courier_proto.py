@@ -117,6 +117,7 @@ class Server:
         self.proc = None
         self.host = None
         self.port = None
+        self.admin_port = None  # --admin-listen's real port ("admin on HOST:PORT")
         self.stdout_lines = []
         self._stdout_thread = None
         self.returncode = None
@@ -132,8 +133,8 @@ class Server:
         if self.env:
             env.update(self.env)
         self._log = open(self.log_path, "ab")
-        cmd = [self.binary, "--listen", "127.0.0.1:0", "--data-dir",
-               str(self.data_dir)] + self.args
+        cmd = [self.binary, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+               "--data-dir", str(self.data_dir)] + self.args
         self._log.write(("\n=== " + " ".join(cmd) + "\n").encode())
         self._log.flush()
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._log,
@@ -144,6 +145,9 @@ class Server:
             for raw in self.proc.stdout:
                 line = raw.decode("utf-8", "replace").rstrip("\n")
                 self.stdout_lines.append(line)
+                a = re.search(r"^admin on (\S+):(\d+)", line)
+                if a:  # printed before "listening on"
+                    self.admin_port = int(a.group(2))
                 m = re.search(r"listening on (\S+):(\d+)", line)
                 if m and not found.is_set():
                     self.host, self.port = m.group(1), int(m.group(2))
@@ -248,6 +252,32 @@ class Server:
             hdrs.setdefault("Content-Type", "application/json")
         if token is not None:
             hdrs["Authorization"] = f"Bearer {token}"
+        try:
+            conn.request(method, path, body=data, headers=hdrs)
+            resp = conn.getresponse()
+            payload = resp.read()
+            return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()},
+                            payload)
+        finally:
+            conn.close()
+
+    def admin_token(self):
+        """The admin API's bearer token (DATA_DIR/admin-token, made at start)."""
+        return (pathlib.Path(self.data_dir) / "admin-token").read_text().strip()
+
+    def admin_http(self, method, path, body=None, token=None, headers=None):
+        """A request to the admin address (plain HTTP on loopback); `token`
+        None sends the server's own admin token, "" sends none."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=HTTP_TIMEOUT)
+        hdrs = dict(headers or {})
+        if token is None:
+            token = self.admin_token()
+        if token:
+            hdrs["Authorization"] = f"Bearer {token}"
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            hdrs.setdefault("Content-Type", "application/json")
         try:
             conn.request(method, path, body=data, headers=hdrs)
             resp = conn.getresponse()

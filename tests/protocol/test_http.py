@@ -194,7 +194,9 @@ def parse_prometheus(text):
 
 def test_metrics_is_prometheus_text_with_the_promised_series(server, pair):
     alice, bob = pair
-    r = server.http("GET", "/metrics")
+    # /metrics lives on the admin address; the public port keeps /healthz only.
+    assert server.http("GET", "/metrics").status == 404
+    r = server.admin_http("GET", "/metrics", token="")
     assert r.status == 200, r
     assert r.headers.get("content-type", "").startswith("text/plain"), r.headers
     before = parse_prometheus(r.text)
@@ -212,7 +214,7 @@ def test_metrics_is_prometheus_text_with_the_promised_series(server, pair):
     with server.connect(alice, "m1") as a:
         sent = a.message(bob.name, "count me")
         assert sent["op"] == "sent", sent
-    after = parse_prometheus(server.http("GET", "/metrics").text)
+    after = parse_prometheus(server.admin_http("GET", "/metrics", token="").text)
     assert total(after, "send") > total(before, "send"), \
         "the send counters did not grow after a send"
 

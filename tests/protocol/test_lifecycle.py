@@ -173,7 +173,8 @@ def test_sent_survives_a_killed_server(make_server):
 
 def start_refused(binary, data_dir, args=()):
     """Runs courier-server where it must refuse to start: (exit status, stderr)."""
-    r = subprocess.run([binary, "--listen", "127.0.0.1:0", "--data-dir", str(data_dir), *args],
+    r = subprocess.run([binary, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+                        "--data-dir", str(data_dir), *args],
                        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
     return r.returncode, r.stderr
 

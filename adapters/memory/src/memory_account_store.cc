@@ -26,6 +26,10 @@ struct Account {
   TimeMs created = 0;
   std::set<UserId> friends;   // sorted by name
   std::set<UserId> incoming;  // pending requests to this user, sorted
+  bool disabled = false;
+  std::map<DeviceId, TimeMs> devices;  // last seen, sorted by name
+  std::uint64_t token_generation = 0;
+  std::set<std::string> revoked_tokens;  // since the generation last moved
 };
 
 class MemoryAccountStore final : public AccountStore {
@@ -46,6 +50,14 @@ class MemoryAccountStore final : public AccountStore {
     auto it = accounts_.find(user);
     if (it == accounts_.end()) return UnknownUser(user);
     return it->second.password_hash;
+  }
+
+  absl::Status SetPasswordHash(const UserId& user, const std::string& password_hash) override {
+    MutexLock lock(&mu_);
+    auto it = accounts_.find(user);
+    if (it == accounts_.end()) return UnknownUser(user);
+    it->second.password_hash = password_hash;
+    return absl::OkStatus();
   }
 
   absl::StatusOr<bool> UserExists(const UserId& user) override {
@@ -120,6 +132,79 @@ class MemoryAccountStore final : public AccountStore {
     auto it = last_seen_.find(user);
     if (it == last_seen_.end()) return std::optional<TimeMs>();
     return it->second;
+  }
+
+  absl::Status SetUserDisabled(const UserId& user, bool disabled) override {
+    MutexLock lock(&mu_);
+    auto it = accounts_.find(user);
+    if (it == accounts_.end()) return UnknownUser(user);
+    it->second.disabled = disabled;
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<bool> UserDisabled(const UserId& user) override {
+    MutexLock lock(&mu_);
+    auto it = accounts_.find(user);
+    if (it == accounts_.end()) return UnknownUser(user);
+    return it->second.disabled;
+  }
+
+  absl::Status DeleteUser(const UserId& user) override {
+    MutexLock lock(&mu_);
+    auto it = accounts_.find(user);
+    if (it == accounts_.end()) return UnknownUser(user);
+    for (auto& [name, account] : accounts_) {
+      account.friends.erase(user);
+      account.incoming.erase(user);
+    }
+    accounts_.erase(it);
+    last_seen_.erase(user);
+    return absl::OkStatus();
+  }
+
+  absl::Status RecordDevice(const UserId& user, const DeviceId& device, TimeMs when) override {
+    if (auto s = ValidateName("device", device); !s.ok()) return s;
+    MutexLock lock(&mu_);
+    auto it = accounts_.find(user);
+    if (it == accounts_.end()) return UnknownUser(user);
+    auto [d, fresh] = it->second.devices.try_emplace(device, when);
+    if (!fresh && d->second < when) d->second = when;
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<DeviceRecord>> Devices(const UserId& user) override {
+    MutexLock lock(&mu_);
+    auto it = accounts_.find(user);
+    if (it == accounts_.end()) return UnknownUser(user);
+    std::vector<DeviceRecord> out;
+    for (const auto& [device, seen] : it->second.devices) out.push_back(DeviceRecord{device, seen});
+    return out;
+  }
+
+  absl::StatusOr<TokenState> GetTokenState(const UserId& user) override {
+    MutexLock lock(&mu_);
+    auto it = accounts_.find(user);
+    if (it == accounts_.end()) return UnknownUser(user);
+    return TokenState{it->second.token_generation,
+                      std::vector<std::string>(it->second.revoked_tokens.begin(),
+                                               it->second.revoked_tokens.end())};
+  }
+
+  absl::StatusOr<std::uint64_t> BumpTokenGeneration(const UserId& user) override {
+    MutexLock lock(&mu_);
+    auto it = accounts_.find(user);
+    if (it == accounts_.end()) return UnknownUser(user);
+    it->second.revoked_tokens.clear();
+    return ++it->second.token_generation;
+  }
+
+  absl::Status RevokeToken(const UserId& user, const std::string& token_id) override {
+    if (auto s = ValidateTokenId(token_id); !s.ok()) return s;
+    MutexLock lock(&mu_);
+    auto it = accounts_.find(user);
+    if (it == accounts_.end()) return UnknownUser(user);
+    it->second.revoked_tokens.insert(token_id);
+    return absl::OkStatus();
   }
 
  private:

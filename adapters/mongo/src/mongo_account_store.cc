@@ -21,6 +21,13 @@ constexpr char kLastSeen[] = "last_seen";  // {_id: user, t}
 // {_id: "lo/hi", lo, hi, rlo: lo asked hi, rhi: hi asked lo, f: friends, v}.
 constexpr char kPairs[] = "friend_pairs";
 constexpr int kMaxCasAttempts = 50;
+// Token revocation: {_id: user, g: generation, r: {token_id: true, ...}}; no
+// document = generation 0, nothing revoked. Token ids have no '.' or '$', so
+// each is a field name of `r`.
+constexpr char kTokens[] = "token_state";
+// The admin API: {_id: "user/device", u: user, dev: device, t: last seen};
+// a disabled user's document in kUsers has d: true.
+constexpr char kDevices[] = "user_devices";
 
 Doc IdFilter(absl::string_view id) {
   Doc d;
@@ -47,6 +54,7 @@ class MongoAccountStore final : public AccountStore {
     return {
         {kPairs, "lo_1", keys("lo"), false},
         {kPairs, "hi_1", keys("hi"), false},
+        {kDevices, "u_1", keys("u"), false},
     };
   }
 
@@ -72,6 +80,30 @@ class MongoAccountStore final : public AccountStore {
     COURIER_ASSIGN_OR_RETURN(std::optional<Doc> doc, FindOne(kUsers, IdFilter(user)));
     if (!doc) return absl::NotFoundError(absl::StrCat("no user ", user));
     return doc->Str("h");
+  }
+
+  absl::Status SetPasswordHash(const UserId& user, const std::string& password_hash) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+    if (password_hash.size() > 4096) {
+      return absl::InvalidArgumentError("password hash longer than 4096 bytes");
+    }
+    Doc update;
+    bson_t set;
+    BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &set);
+    AppendBin(&set, "h", password_hash);
+    bson_append_document_end(update.get(), &set);
+    std::int64_t matched = 0;
+    COURIER_RETURN_IF_ERROR(pool_->WithClient([&](MongoCall& call) -> absl::Status {
+      COURIER_ASSIGN_OR_RETURN(matched, call.UpdateOne(kUsers, *IdFilter(user).get(),
+                                                       *update.get(), /*upsert=*/false));
+      return absl::OkStatus();
+    }));
+    if (matched == 0) {
+      // UpdateOne counts modified documents: the same hash again modifies none.
+      COURIER_ASSIGN_OR_RETURN(std::optional<Doc> doc, FindOne(kUsers, IdFilter(user)));
+      if (!doc) return absl::NotFoundError(absl::StrCat("no user ", user));
+    }
+    return absl::OkStatus();
   }
 
   absl::StatusOr<bool> UserExists(const UserId& user) override {
@@ -174,6 +206,153 @@ class MongoAccountStore final : public AccountStore {
     COURIER_ASSIGN_OR_RETURN(std::optional<Doc> doc, FindOne(kLastSeen, IdFilter(user)));
     if (!doc) return std::optional<TimeMs>();
     return std::optional<TimeMs>(doc->Int("t"));
+  }
+
+  absl::Status SetUserDisabled(const UserId& user, bool disabled) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+    COURIER_ASSIGN_OR_RETURN(std::optional<Doc> account, FindOne(kUsers, IdFilter(user)));
+    if (!account) return absl::NotFoundError(absl::StrCat("no user ", user));
+    Doc update;
+    bson_t set;
+    BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &set);
+    BSON_APPEND_BOOL(&set, "d", disabled);
+    bson_append_document_end(update.get(), &set);
+    return pool_->WithClient([&](MongoCall& call) {
+      return call.UpdateOne(kUsers, *IdFilter(user).get(), *update.get(), /*upsert=*/false)
+          .status();
+    });
+  }
+
+  absl::StatusOr<bool> UserDisabled(const UserId& user) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+    COURIER_ASSIGN_OR_RETURN(std::optional<Doc> account, FindOne(kUsers, IdFilter(user)));
+    if (!account) return absl::NotFoundError(absl::StrCat("no user ", user));
+    return Flag(*account, "d");
+  }
+
+  // The account document goes first (in one transaction on a replica set;
+  // on a standalone server, a failure after it leaves only rows that a
+  // later DeleteUser of a re-created name, or nothing, would see).
+  absl::Status DeleteUser(const UserId& user) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+    std::int64_t deleted = 0;
+    COURIER_RETURN_IF_ERROR(pool_->RunAtomic([&](MongoCall& call) -> absl::Status {
+      COURIER_ASSIGN_OR_RETURN(deleted, call.DeleteOne(kUsers, *IdFilter(user).get()));
+      if (deleted == 0) return absl::OkStatus();
+      Doc pairs;
+      bson_t arr, lo, hi;
+      BSON_APPEND_ARRAY_BEGIN(pairs.get(), "$or", &arr);
+      BSON_APPEND_DOCUMENT_BEGIN(&arr, "0", &lo);
+      AppendStr(&lo, "lo", user);
+      bson_append_document_end(&arr, &lo);
+      BSON_APPEND_DOCUMENT_BEGIN(&arr, "1", &hi);
+      AppendStr(&hi, "hi", user);
+      bson_append_document_end(&arr, &hi);
+      bson_append_array_end(pairs.get(), &arr);
+      COURIER_RETURN_IF_ERROR(call.DeleteMany(kPairs, *pairs.get()).status());
+      COURIER_RETURN_IF_ERROR(call.DeleteMany(kLastSeen, *IdFilter(user).get()).status());
+      COURIER_RETURN_IF_ERROR(call.DeleteMany(kTokens, *IdFilter(user).get()).status());
+      Doc devices;
+      AppendStr(devices.get(), "u", user);
+      return call.DeleteMany(kDevices, *devices.get()).status();
+    }));
+    if (deleted == 0) return absl::NotFoundError(absl::StrCat("no user ", user));
+    return absl::OkStatus();
+  }
+
+  absl::Status RecordDevice(const UserId& user, const DeviceId& device, TimeMs when) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+    COURIER_RETURN_IF_ERROR(ValidateName("device", device));
+    COURIER_ASSIGN_OR_RETURN(std::optional<Doc> account, FindOne(kUsers, IdFilter(user)));
+    if (!account) return absl::NotFoundError(absl::StrCat("no user ", user));
+    Doc update;
+    bson_t set, max;
+    BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &set);
+    AppendStr(&set, "u", user);
+    AppendStr(&set, "dev", device);
+    bson_append_document_end(update.get(), &set);
+    BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$max", &max);
+    BSON_APPEND_INT64(&max, "t", when);
+    bson_append_document_end(update.get(), &max);
+    return pool_->WithClient([&](MongoCall& call) {
+      return call.UpdateOne(kDevices, *IdFilter(PairId(user, device)).get(), *update.get(),
+                            /*upsert=*/true)
+          .status();
+    });
+  }
+
+  absl::StatusOr<std::vector<DeviceRecord>> Devices(const UserId& user) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+    COURIER_ASSIGN_OR_RETURN(std::optional<Doc> account, FindOne(kUsers, IdFilter(user)));
+    if (!account) return absl::NotFoundError(absl::StrCat("no user ", user));
+    Doc filter;
+    AppendStr(filter.get(), "u", user);
+    std::vector<DeviceRecord> out;
+    COURIER_RETURN_IF_ERROR(pool_->WithClient([&](MongoCall& call) {
+      return call.Find(kDevices, *filter.get(), nullptr, [&](const Doc& d) {
+        out.push_back(DeviceRecord{d.Str("dev"), d.Int("t")});
+      });
+    }));
+    std::sort(out.begin(), out.end(),
+              [](const DeviceRecord& a, const DeviceRecord& b) { return a.device < b.device; });
+    return out;
+  }
+
+  absl::StatusOr<TokenState> GetTokenState(const UserId& user) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+    COURIER_ASSIGN_OR_RETURN(std::optional<Doc> account, FindOne(kUsers, IdFilter(user)));
+    if (!account) return absl::NotFoundError(absl::StrCat("no user ", user));
+    COURIER_ASSIGN_OR_RETURN(std::optional<Doc> doc, FindOne(kTokens, IdFilter(user)));
+    TokenState state;
+    if (!doc) return state;
+    state.generation = static_cast<std::uint64_t>(doc->Int("g"));
+    bson_iter_t it, child;
+    if (bson_iter_init_find(&it, doc->get(), "r") && BSON_ITER_HOLDS_DOCUMENT(&it) &&
+        bson_iter_recurse(&it, &child)) {
+      while (bson_iter_next(&child)) state.revoked.emplace_back(bson_iter_key(&child));
+    }
+    std::sort(state.revoked.begin(), state.revoked.end());
+    return state;
+  }
+
+  absl::StatusOr<std::uint64_t> BumpTokenGeneration(const UserId& user) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+    COURIER_ASSIGN_OR_RETURN(std::optional<Doc> account, FindOne(kUsers, IdFilter(user)));
+    if (!account) return absl::NotFoundError(absl::StrCat("no user ", user));
+    Doc update;
+    bson_t inc, set, revoked;
+    BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$inc", &inc);
+    BSON_APPEND_INT64(&inc, "g", 1);
+    bson_append_document_end(update.get(), &inc);
+    BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &set);
+    BSON_APPEND_DOCUMENT_BEGIN(&set, "r", &revoked);
+    bson_append_document_end(&set, &revoked);
+    bson_append_document_end(update.get(), &set);
+    std::optional<Doc> after;
+    COURIER_RETURN_IF_ERROR(pool_->WithClient([&](MongoCall& call) -> absl::Status {
+      COURIER_ASSIGN_OR_RETURN(after, call.FindAndModify(kTokens, *IdFilter(user).get(),
+                                                         *update.get(), /*upsert=*/true));
+      return absl::OkStatus();
+    }));
+    if (!after) return absl::InternalError("mongo: findAndModify upsert returned no document");
+    return static_cast<std::uint64_t>(after->Int("g"));
+  }
+
+  absl::Status RevokeToken(const UserId& user, const std::string& token_id) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+    COURIER_RETURN_IF_ERROR(ValidateTokenId(token_id));
+    COURIER_ASSIGN_OR_RETURN(std::optional<Doc> account, FindOne(kUsers, IdFilter(user)));
+    if (!account) return absl::NotFoundError(absl::StrCat("no user ", user));
+    Doc update;
+    bson_t set;
+    BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &set);
+    const std::string field = absl::StrCat("r.", token_id);
+    BSON_APPEND_BOOL(&set, field.c_str(), true);
+    bson_append_document_end(update.get(), &set);
+    return pool_->WithClient([&](MongoCall& call) {
+      return call.UpdateOne(kTokens, *IdFilter(user).get(), *update.get(), /*upsert=*/true)
+          .status();
+    });
   }
 
  private:

@@ -10,17 +10,20 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "courier/log.h"
 #include "courier/status.h"
 #include "mongo_error.h"
 
 namespace courier::mongo {
 namespace {
 
-// Driver log lines of level WARNING and above go to stderr; the rest (the
-// driver's default handler prints them to stdout) are dropped.
+// Driver log lines of level WARNING and above go to the host's log sink
+// (courier/log.h) as component "mongoc"; the rest (the driver's default
+// handler prints them to stdout) are dropped.
 void QuietLog(mongoc_log_level_t level, const char* domain, const char* message, void*) {
   if (level <= MONGOC_LOG_LEVEL_WARNING) {
-    std::fprintf(stderr, "mongoc %s: %s: %s\n", mongoc_log_level_str(level), domain, message);
+    Log(level == MONGOC_LOG_LEVEL_WARNING ? LogLevel::kWarning : LogLevel::kError, "mongoc",
+        absl::StrCat(domain != nullptr ? domain : "", ": ", message != nullptr ? message : ""));
   }
 }
 

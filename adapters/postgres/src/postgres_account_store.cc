@@ -20,6 +20,8 @@ std::vector<PgStatement> Statements(absl::string_view p) {
       {"create_user", WithPrefix("INSERT INTO {p}users (user_id, password_hash, created_ms) "
                                  "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", p)},
       {"password_hash", WithPrefix("SELECT password_hash FROM {p}users WHERE user_id = $1", p)},
+      {"set_password_hash",
+       WithPrefix("UPDATE {p}users SET password_hash = $2 WHERE user_id = $1", p)},
       {"request_friend", WithPrefix("SELECT {p}request_friend($1, $2)", p)},
       {"accept_friend", WithPrefix("SELECT {p}accept_friend($1, $2)", p)},
       {"are_friends", WithPrefix("SELECT 1 FROM {p}friends "
@@ -32,6 +34,46 @@ std::vector<PgStatement> Statements(absl::string_view p) {
                                    "VALUES ($1, $2) ON CONFLICT (user_id) "
                                    "DO UPDATE SET seen_ms = excluded.seen_ms", p)},
       {"last_seen", WithPrefix("SELECT seen_ms FROM {p}last_seen WHERE user_id = $1", p)},
+      {"token_generation",
+       WithPrefix("SELECT coalesce((SELECT generation FROM {p}token_generations "
+                  "WHERE user_id = $1), 0) FROM {p}users WHERE user_id = $1", p)},
+      {"revoked_tokens", WithPrefix("SELECT token_id FROM {p}revoked_tokens WHERE user_id = $1 "
+                                    "ORDER BY token_id COLLATE \"C\"", p)},
+      {"bump_generation",
+       WithPrefix("WITH u AS (SELECT user_id FROM {p}users WHERE user_id = $1), "
+                  "d AS (DELETE FROM {p}revoked_tokens r USING u WHERE r.user_id = u.user_id) "
+                  "INSERT INTO {p}token_generations (user_id, generation) "
+                  "SELECT user_id, 1 FROM u ON CONFLICT (user_id) DO UPDATE "
+                  "SET generation = {p}token_generations.generation + 1 RETURNING generation", p)},
+      {"revoke_token",
+       WithPrefix("INSERT INTO {p}revoked_tokens (user_id, token_id) "
+                  "SELECT user_id, $2 FROM {p}users WHERE user_id = $1 ON CONFLICT DO NOTHING", p)},
+      // --- the admin API
+      {"disable_user", WithPrefix("INSERT INTO {p}disabled_users (user_id) "
+                                  "SELECT user_id FROM {p}users WHERE user_id = $1 "
+                                  "ON CONFLICT DO NOTHING", p)},
+      {"enable_user", WithPrefix("DELETE FROM {p}disabled_users WHERE user_id = $1", p)},
+      {"user_disabled",
+       WithPrefix("SELECT EXISTS (SELECT 1 FROM {p}disabled_users d WHERE d.user_id = $1) "
+                  "FROM {p}users WHERE user_id = $1", p)},
+      // Data-modifying CTEs all run, once, in one statement (atomic).
+      {"delete_user",
+       WithPrefix("WITH u AS (DELETE FROM {p}users WHERE user_id = $1 RETURNING user_id), "
+                  "f AS (DELETE FROM {p}friends WHERE user_id = $1 OR friend_id = $1), "
+                  "r AS (DELETE FROM {p}friend_requests WHERE to_user = $1 OR from_user = $1), "
+                  "l AS (DELETE FROM {p}last_seen WHERE user_id = $1), "
+                  "g AS (DELETE FROM {p}token_generations WHERE user_id = $1), "
+                  "t AS (DELETE FROM {p}revoked_tokens WHERE user_id = $1), "
+                  "x AS (DELETE FROM {p}disabled_users WHERE user_id = $1), "
+                  "d AS (DELETE FROM {p}user_devices WHERE user_id = $1) "
+                  "SELECT count(*) FROM u", p)},
+      {"record_device",
+       WithPrefix("INSERT INTO {p}user_devices (user_id, device, seen_ms) "
+                  "SELECT user_id, $2, $3 FROM {p}users WHERE user_id = $1 "
+                  "ON CONFLICT (user_id, device) DO UPDATE "
+                  "SET seen_ms = GREATEST({p}user_devices.seen_ms, excluded.seen_ms)", p)},
+      {"devices", WithPrefix("SELECT device, seen_ms FROM {p}user_devices WHERE user_id = $1 "
+                             "ORDER BY device COLLATE \"C\"", p)},
   };
 }
 
@@ -53,6 +95,28 @@ class PostgresAccountStore final : public AccountStore {
   absl::Status Init() {
     COURIER_ASSIGN_OR_RETURN(auto setup, PgConnection::Connect(MakeSettings(options_, {})));
     COURIER_RETURN_IF_ERROR(EnsureSchema(*setup, options_.table_prefix));
+    // Token revocation tables: created if missing, outside the numbered
+    // migrations (they depend on nothing else), under the schema lock.
+    COURIER_RETURN_IF_ERROR(setup->RunScript(WithPrefix(
+        "BEGIN;"
+        "SELECT pg_advisory_xact_lock(hashtext('{p}schema'));"
+        "CREATE TABLE IF NOT EXISTS {p}token_generations ("
+        "  user_id text PRIMARY KEY, generation bigint NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS {p}revoked_tokens ("
+        "  user_id text NOT NULL, token_id text NOT NULL, PRIMARY KEY (user_id, token_id));"
+        "COMMIT;",
+        options_.table_prefix)));
+    // The admin API's tables, the same way ({p}devices is the message
+    // store's: the cursors).
+    COURIER_RETURN_IF_ERROR(setup->RunScript(WithPrefix(
+        "BEGIN;"
+        "SELECT pg_advisory_xact_lock(hashtext('{p}schema'));"
+        "CREATE TABLE IF NOT EXISTS {p}disabled_users (user_id text PRIMARY KEY);"
+        "CREATE TABLE IF NOT EXISTS {p}user_devices ("
+        "  user_id text NOT NULL, device text NOT NULL, seen_ms bigint NOT NULL,"
+        "  PRIMARY KEY (user_id, device));"
+        "COMMIT;",
+        options_.table_prefix)));
     return pool_.Acquire().status();
   }
 
@@ -76,6 +140,20 @@ class PostgresAccountStore final : public AccountStore {
     COURIER_ASSIGN_OR_RETURN(PgResult r, Run({"password_hash", "", {TextParam(user)}}));
     if (PQntuples(r.get()) == 0) return absl::NotFoundError(absl::StrCat("no user ", user));
     return PgBytes(r.get(), 0, 0);
+  }
+
+  absl::Status SetPasswordHash(const UserId& user, const std::string& password_hash) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+    if (password_hash.size() > 4096) {
+      return absl::InvalidArgumentError("password hash longer than 4096 bytes");
+    }
+    COURIER_ASSIGN_OR_RETURN(
+        PgResult r,
+        Run({"set_password_hash", "", {TextParam(user), BytesParam(password_hash)}}));
+    if (absl::string_view(PQcmdTuples(r.get())) != "1") {
+      return absl::NotFoundError(absl::StrCat("no user ", user));
+    }
+    return absl::OkStatus();
   }
 
   absl::StatusOr<bool> UserExists(const UserId& user) override {
@@ -140,6 +218,82 @@ class PostgresAccountStore final : public AccountStore {
     COURIER_ASSIGN_OR_RETURN(PgResult r, Run({"last_seen", "", {TextParam(user)}}));
     if (PQntuples(r.get()) == 0) return std::optional<TimeMs>();
     return std::optional<TimeMs>(PgInt(r.get(), 0, 0));
+  }
+
+  absl::StatusOr<TokenState> GetTokenState(const UserId& user) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+    COURIER_ASSIGN_OR_RETURN(PgResult g, Run({"token_generation", "", {TextParam(user)}}));
+    if (PQntuples(g.get()) == 0) return absl::NotFoundError(absl::StrCat("no user ", user));
+    TokenState state;
+    state.generation = static_cast<std::uint64_t>(PgInt(g.get(), 0, 0));
+    COURIER_ASSIGN_OR_RETURN(PgResult r, Run({"revoked_tokens", "", {TextParam(user)}}));
+    state.revoked = Names(r.get());
+    return state;
+  }
+
+  absl::StatusOr<std::uint64_t> BumpTokenGeneration(const UserId& user) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+    COURIER_ASSIGN_OR_RETURN(PgResult r, Run({"bump_generation", "", {TextParam(user)}}));
+    if (PQntuples(r.get()) == 0) return absl::NotFoundError(absl::StrCat("no user ", user));
+    return static_cast<std::uint64_t>(PgInt(r.get(), 0, 0));
+  }
+
+  absl::Status RevokeToken(const UserId& user, const std::string& token_id) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+    COURIER_RETURN_IF_ERROR(ValidateTokenId(token_id));
+    COURIER_ASSIGN_OR_RETURN(PgResult r,
+                             Run({"revoke_token", "", {TextParam(user), TextParam(token_id)}}));
+    if (absl::string_view(PQcmdTuples(r.get())) == "1") return absl::OkStatus();
+    COURIER_ASSIGN_OR_RETURN(bool exists, UserExists(user));  // 0 rows: known id or no user
+    if (!exists) return absl::NotFoundError(absl::StrCat("no user ", user));
+    return absl::OkStatus();
+  }
+
+  absl::Status SetUserDisabled(const UserId& user, bool disabled) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+    COURIER_ASSIGN_OR_RETURN(bool exists, UserExists(user));
+    if (!exists) return absl::NotFoundError(absl::StrCat("no user ", user));
+    return Run({disabled ? "disable_user" : "enable_user", "", {TextParam(user)}}).status();
+  }
+
+  absl::StatusOr<bool> UserDisabled(const UserId& user) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+    COURIER_ASSIGN_OR_RETURN(PgResult r, Run({"user_disabled", "", {TextParam(user)}}));
+    if (PQntuples(r.get()) == 0) return absl::NotFoundError(absl::StrCat("no user ", user));
+    return PgBool(r.get(), 0, 0);
+  }
+
+  absl::Status DeleteUser(const UserId& user) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+    COURIER_ASSIGN_OR_RETURN(PgResult r, Run({"delete_user", "", {TextParam(user)}}));
+    if (PgInt(r.get(), 0, 0) == 0) return absl::NotFoundError(absl::StrCat("no user ", user));
+    return absl::OkStatus();
+  }
+
+  absl::Status RecordDevice(const UserId& user, const DeviceId& device, TimeMs when) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+    COURIER_RETURN_IF_ERROR(ValidateName("device", device));
+    COURIER_ASSIGN_OR_RETURN(
+        PgResult r,
+        Run({"record_device", "", {TextParam(user), TextParam(device), IntParam(when)}}));
+    if (absl::string_view(PQcmdTuples(r.get())) == "0") {
+      return absl::NotFoundError(absl::StrCat("no user ", user));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<DeviceRecord>> Devices(const UserId& user) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+    COURIER_ASSIGN_OR_RETURN(PgResult r, Run({"devices", "", {TextParam(user)}}));
+    std::vector<DeviceRecord> out;
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+      out.push_back(DeviceRecord{PgBytes(r.get(), i, 0), PgInt(r.get(), i, 1)});
+    }
+    if (out.empty()) {
+      COURIER_ASSIGN_OR_RETURN(bool exists, UserExists(user));
+      if (!exists) return absl::NotFoundError(absl::StrCat("no user ", user));
+    }
+    return out;
   }
 
  private:

@@ -30,6 +30,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "courier/log.h"
 #include "courier/memory.h"
 #include "courier/redis.h"
 #include "courier/status.h"
@@ -336,17 +337,22 @@ class RedisPresenceStore final : public PresenceStore {
   // reconnect, and logs the first failure of an outage. REQUIRES: cmd_mu_ held.
   void MarkDown(const absl::Status& cause) {
     cmd_.reset();
+    bool newly_degraded = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
       reconnect_ = true;
       if (!degraded_) {
         degraded_ = true;
+        newly_degraded = true;
         state_.notify_all();
-        fmt::print(stderr,
-                   "courier::redis: warning: {}:{} unreachable ({}); serving presence from "
-                   "local memory and reconnecting with backoff\n",
-                   options_.host, options_.port, cause.ToString());
       }
+    }
+    if (newly_degraded) {
+      // Through the host's log sink (courier/log.h), outside mu_.
+      Log(LogLevel::kWarning, "courier::redis",
+          fmt::format("{}:{} unreachable ({}); serving presence from local memory and "
+                      "reconnecting with backoff",
+                      options_.host, options_.port, cause.ToString()));
     }
     Wake();
   }
@@ -436,9 +442,9 @@ class RedisPresenceStore final : public PresenceStore {
       reconnect_ = false;
       if (degraded_) {
         degraded_ = false;
-        fmt::print(stderr,
-                   "courier::redis: {}:{} reachable again; re-registered {} local sessions\n",
-                   options_.host, options_.port, restored);
+        Log(LogLevel::kInfo, "courier::redis",
+            fmt::format("{}:{} reachable again; re-registered {} local sessions", options_.host,
+                        options_.port, restored));
       }
     }
     sub_ = std::move(subscriber);

@@ -5,6 +5,10 @@
 //   'P' a \0 b          a friendship, stored in both directions so that
 //                       Friends() is one ordered prefix scan
 //   'L' user            last seen (8 bytes)
+//   'G' user            token generation (8 bytes); absent = 0
+//   'T' user \0 id      a token id revoked since the generation last moved
+//   'X' user            the user is disabled (empty value)
+//   'D' user \0 device  a device of the user: last seen (8 bytes)
 //
 // A change that reads before it writes (create, request, accept) runs under
 // the store's mutex and writes one WriteBatch.
@@ -37,6 +41,10 @@ constexpr char kUser = 'U';
 constexpr char kRequest = 'Q';
 constexpr char kFriend = 'P';
 constexpr char kLastSeen = 'L';
+constexpr char kGeneration = 'G';
+constexpr char kRevoked = 'T';
+constexpr char kDisabled = 'X';
+constexpr char kDevice = 'D';
 
 absl::Status UnknownUser(const UserId& user) {
   return absl::NotFoundError(absl::StrCat("unknown user ", user));
@@ -66,6 +74,18 @@ class RocksdbAccountStore final : public AccountStore {
     if (!value.has_value()) return UnknownUser(user);
     if (value->size() < 8) return absl::DataLossError("rocksdb: stored user value is malformed");
     return value->substr(8);
+  }
+
+  absl::Status SetPasswordHash(const UserId& user, const std::string& password_hash) override {
+    MutexLock lock(&mu_);
+    COURIER_ASSIGN_OR_RETURN(std::optional<std::string> value, Get(keys::NameKey(kUser, user)));
+    if (!value.has_value()) return UnknownUser(user);
+    if (value->size() < 8) return absl::DataLossError("rocksdb: stored user value is malformed");
+    ::rocksdb::WriteBatch batch;
+    COURIER_RETURN_IF_ERROR(ToStatus(
+        batch.Put(cf_, keys::NameKey(kUser, user), value->substr(0, 8) + password_hash),
+        "batch put"));
+    return db_->Write(&batch);
   }
 
   absl::StatusOr<bool> UserExists(const UserId& user) override {
@@ -143,7 +163,147 @@ class RocksdbAccountStore final : public AccountStore {
     return std::optional<TimeMs>(static_cast<TimeMs>(when));
   }
 
+  absl::Status SetUserDisabled(const UserId& user, bool disabled) override {
+    MutexLock lock(&mu_);
+    COURIER_ASSIGN_OR_RETURN(bool exists, Has(keys::NameKey(kUser, user)));
+    if (!exists) return UnknownUser(user);
+    ::rocksdb::WriteBatch batch;
+    const std::string key = keys::NameKey(kDisabled, user);
+    COURIER_RETURN_IF_ERROR(
+        ToStatus(disabled ? batch.Put(cf_, key, "") : batch.Delete(cf_, key), "batch write"));
+    return db_->Write(&batch);
+  }
+
+  absl::StatusOr<bool> UserDisabled(const UserId& user) override {
+    COURIER_ASSIGN_OR_RETURN(bool exists, Has(keys::NameKey(kUser, user)));
+    if (!exists) return UnknownUser(user);
+    return Has(keys::NameKey(kDisabled, user));
+  }
+
+  // Friendships are stored both ways, so the user's own 'P' range names the
+  // mirrored keys; requests the user sent are found by a scan of every 'Q'
+  // key (an admin operation, rare).
+  absl::Status DeleteUser(const UserId& user) override {
+    MutexLock lock(&mu_);
+    COURIER_ASSIGN_OR_RETURN(bool exists, Has(keys::NameKey(kUser, user)));
+    if (!exists) return UnknownUser(user);
+    ::rocksdb::WriteBatch batch;
+    auto del = [&](const std::string& key) {
+      return ToStatus(batch.Delete(cf_, key), "batch delete");
+    };
+    for (char space : {kUser, kLastSeen, kGeneration, kDisabled}) {
+      COURIER_RETURN_IF_ERROR(del(keys::NameKey(space, user)));
+    }
+    COURIER_ASSIGN_OR_RETURN(std::vector<UserId> friends, Seconds(kFriend, user));
+    for (const UserId& f : friends) {
+      COURIER_RETURN_IF_ERROR(del(keys::PairKey(kFriend, user, f)));
+      COURIER_RETURN_IF_ERROR(del(keys::PairKey(kFriend, f, user)));
+    }
+    for (char space : {kRequest, kRevoked, kDevice}) {
+      COURIER_ASSIGN_OR_RETURN(std::vector<std::string> seconds, Seconds(space, user));
+      for (const std::string& second : seconds) {
+        COURIER_RETURN_IF_ERROR(del(keys::PairKey(space, user, second)));
+      }
+    }
+    {
+      // Requests from `user`: 'Q' to \0 user, for any `to`.
+      const std::string begin(1, kRequest);
+      const std::string end(1, static_cast<char>(kRequest + 1));
+      ::rocksdb::Slice upper(end);
+      ::rocksdb::ReadOptions ro;
+      ro.iterate_upper_bound = &upper;
+      std::unique_ptr<::rocksdb::Iterator> it(db_->db()->NewIterator(ro, cf_));
+      const std::string suffix = std::string(1, '\0') + user;
+      for (it->Seek(begin); it->Valid(); it->Next()) {
+        std::string_view key(it->key().data(), it->key().size());
+        if (key.size() > suffix.size() && key.substr(key.size() - suffix.size()) == suffix &&
+            key.find('\0') == key.size() - suffix.size()) {
+          COURIER_RETURN_IF_ERROR(del(std::string(key)));
+        }
+      }
+      COURIER_RETURN_IF_ERROR(ToStatus(it->status(), "list friend requests"));
+    }
+    return db_->Write(&batch);
+  }
+
+  absl::Status RecordDevice(const UserId& user, const DeviceId& device, TimeMs when) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("device", device));
+    MutexLock lock(&mu_);
+    COURIER_ASSIGN_OR_RETURN(bool exists, Has(keys::NameKey(kUser, user)));
+    if (!exists) return UnknownUser(user);
+    const std::string key = keys::PairKey(kDevice, user, device);
+    COURIER_ASSIGN_OR_RETURN(std::optional<std::string> value, Get(key));
+    if (value.has_value()) {
+      COURIER_ASSIGN_OR_RETURN(std::uint64_t stored, keys::DecodeU64(*value, "device last seen"));
+      if (static_cast<TimeMs>(stored) >= when) return absl::OkStatus();
+    }
+    ::rocksdb::WriteBatch batch;
+    COURIER_RETURN_IF_ERROR(ToStatus(
+        batch.Put(cf_, key, keys::EncodeU64(static_cast<std::uint64_t>(when))), "batch put"));
+    return db_->Write(&batch);
+  }
+
+  absl::StatusOr<std::vector<DeviceRecord>> Devices(const UserId& user) override {
+    COURIER_ASSIGN_OR_RETURN(bool exists, Has(keys::NameKey(kUser, user)));
+    if (!exists) return UnknownUser(user);
+    COURIER_ASSIGN_OR_RETURN(std::vector<std::string> names, Seconds(kDevice, user));
+    std::vector<DeviceRecord> out;
+    for (const std::string& device : names) {
+      COURIER_ASSIGN_OR_RETURN(std::optional<std::string> value,
+                               Get(keys::PairKey(kDevice, user, device)));
+      if (!value.has_value()) continue;  // removed meanwhile
+      COURIER_ASSIGN_OR_RETURN(std::uint64_t seen, keys::DecodeU64(*value, "device last seen"));
+      out.push_back(DeviceRecord{device, static_cast<TimeMs>(seen)});
+    }
+    return out;
+  }
+
+  absl::StatusOr<TokenState> GetTokenState(const UserId& user) override {
+    COURIER_ASSIGN_OR_RETURN(bool exists, Has(keys::NameKey(kUser, user)));
+    if (!exists) return UnknownUser(user);
+    TokenState state;
+    COURIER_ASSIGN_OR_RETURN(state.generation, Generation(user));
+    COURIER_ASSIGN_OR_RETURN(state.revoked, Seconds(kRevoked, user));
+    return state;
+  }
+
+  absl::StatusOr<std::uint64_t> BumpTokenGeneration(const UserId& user) override {
+    MutexLock lock(&mu_);
+    COURIER_ASSIGN_OR_RETURN(bool exists, Has(keys::NameKey(kUser, user)));
+    if (!exists) return UnknownUser(user);
+    COURIER_ASSIGN_OR_RETURN(std::uint64_t generation, Generation(user));
+    COURIER_ASSIGN_OR_RETURN(std::vector<std::string> revoked, Seconds(kRevoked, user));
+    ::rocksdb::WriteBatch batch;
+    for (const std::string& id : revoked) {
+      COURIER_RETURN_IF_ERROR(
+          ToStatus(batch.Delete(cf_, keys::PairKey(kRevoked, user, id)), "batch delete"));
+    }
+    COURIER_RETURN_IF_ERROR(ToStatus(
+        batch.Put(cf_, keys::NameKey(kGeneration, user), keys::EncodeU64(generation + 1)),
+        "batch put"));
+    COURIER_RETURN_IF_ERROR(db_->Write(&batch));
+    return generation + 1;
+  }
+
+  absl::Status RevokeToken(const UserId& user, const std::string& token_id) override {
+    COURIER_RETURN_IF_ERROR(ValidateTokenId(token_id));
+    MutexLock lock(&mu_);
+    COURIER_ASSIGN_OR_RETURN(bool exists, Has(keys::NameKey(kUser, user)));
+    if (!exists) return UnknownUser(user);
+    ::rocksdb::WriteBatch batch;
+    COURIER_RETURN_IF_ERROR(
+        ToStatus(batch.Put(cf_, keys::PairKey(kRevoked, user, token_id), ""), "batch put"));
+    return db_->Write(&batch);
+  }
+
  private:
+  absl::StatusOr<std::uint64_t> Generation(const UserId& user) {
+    COURIER_ASSIGN_OR_RETURN(std::optional<std::string> value,
+                             Get(keys::NameKey(kGeneration, user)));
+    if (!value.has_value()) return std::uint64_t{0};
+    return keys::DecodeU64(*value, "token generation");
+  }
+
   absl::StatusOr<std::optional<std::string>> Get(const std::string& key) {
     std::string value;
     ::rocksdb::Status s = db_->db()->Get(::rocksdb::ReadOptions(), cf_, key, &value);

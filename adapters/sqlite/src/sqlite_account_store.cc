@@ -45,6 +45,30 @@ CREATE TABLE last_seen (
   seen_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql"},
+    {2, R"sql(
+CREATE TABLE token_generations (
+  name TEXT PRIMARY KEY,
+  generation INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE revoked_tokens (
+  name TEXT NOT NULL,
+  token_id TEXT NOT NULL,
+  PRIMARY KEY (name, token_id)
+) WITHOUT ROWID;
+)sql"},
+    // The admin API: disabled accounts, devices seen (DeleteUser removes a
+    // user's rows from every table).
+    {3, R"sql(
+CREATE TABLE disabled_users (
+  name TEXT PRIMARY KEY
+) WITHOUT ROWID;
+CREATE TABLE user_devices (
+  name TEXT NOT NULL,
+  device TEXT NOT NULL,
+  seen_ms INTEGER NOT NULL,
+  PRIMARY KEY (name, device)
+) WITHOUT ROWID;
+)sql"},
 };
 
 absl::Status UnknownUser(const UserId& user) {
@@ -71,6 +95,17 @@ class SqliteAccountStore final : public AccountStore {
     COURIER_ASSIGN_OR_RETURN(bool row, q.Step());
     if (!row) return UnknownUser(user);
     return q.Text(0);
+  }
+
+  absl::Status SetPasswordHash(const UserId& user, const std::string& password_hash) override {
+    MutexLock lock(&mu_);
+    COURIER_ASSIGN_OR_RETURN(
+        Query q, db_->Prepare("UPDATE users SET password_hash = ?2 WHERE name = ?1 RETURNING 1"));
+    q.BindText(1, user).BindBlob(2, password_hash);
+    COURIER_ASSIGN_OR_RETURN(bool updated, q.Step());
+    COURIER_RETURN_IF_ERROR(q.Run());
+    if (!updated) return UnknownUser(user);
+    return absl::OkStatus();
   }
 
   absl::StatusOr<bool> UserExists(const UserId& user) override {
@@ -130,7 +165,146 @@ class SqliteAccountStore final : public AccountStore {
     return std::optional<TimeMs>(q.Int(0));
   }
 
+  absl::Status SetUserDisabled(const UserId& user, bool disabled) override {
+    MutexLock lock(&mu_);
+    COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
+    if (!exists) return UnknownUser(user);
+    return RunWithUser(disabled ? "INSERT INTO disabled_users (name) VALUES (?1) "
+                                  "ON CONFLICT DO NOTHING"
+                                : "DELETE FROM disabled_users WHERE name = ?1",
+                       user);
+  }
+
+  absl::StatusOr<bool> UserDisabled(const UserId& user) override {
+    MutexLock lock(&mu_);
+    COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
+    if (!exists) return UnknownUser(user);
+    COURIER_ASSIGN_OR_RETURN(Query q, db_->Prepare("SELECT 1 FROM disabled_users WHERE name = ?1"));
+    q.BindText(1, user);
+    return q.Step();
+  }
+
+  absl::Status DeleteUser(const UserId& user) override {
+    MutexLock lock(&mu_);
+    COURIER_RETURN_IF_ERROR(db_->Begin());
+    return Finish(DeleteUserLocked(user));
+  }
+
+  absl::Status RecordDevice(const UserId& user, const DeviceId& device, TimeMs when) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("device", device));
+    MutexLock lock(&mu_);
+    COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
+    if (!exists) return UnknownUser(user);
+    COURIER_ASSIGN_OR_RETURN(
+        Query q, db_->Prepare("INSERT INTO user_devices (name, device, seen_ms) "
+                              "VALUES (?1, ?2, ?3) ON CONFLICT (name, device) DO UPDATE SET "
+                              "seen_ms = MAX(seen_ms, excluded.seen_ms)"));
+    q.BindText(1, user).BindText(2, device).Bind(3, when);
+    return q.Run();
+  }
+
+  absl::StatusOr<std::vector<DeviceRecord>> Devices(const UserId& user) override {
+    MutexLock lock(&mu_);
+    COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
+    if (!exists) return UnknownUser(user);
+    COURIER_ASSIGN_OR_RETURN(
+        Query q,
+        db_->Prepare("SELECT device, seen_ms FROM user_devices WHERE name = ?1 ORDER BY device"));
+    q.BindText(1, user);
+    std::vector<DeviceRecord> out;
+    while (true) {
+      COURIER_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) return out;
+      out.push_back(DeviceRecord{q.Text(0), q.Int(1)});
+    }
+  }
+
+  absl::StatusOr<TokenState> GetTokenState(const UserId& user) override {
+    MutexLock lock(&mu_);
+    COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
+    if (!exists) return UnknownUser(user);
+    TokenState state;
+    COURIER_ASSIGN_OR_RETURN(state.generation, GenerationLocked(user));
+    COURIER_ASSIGN_OR_RETURN(
+        state.revoked,
+        Names("SELECT token_id FROM revoked_tokens WHERE name = ?1 ORDER BY token_id", user));
+    return state;
+  }
+
+  absl::StatusOr<std::uint64_t> BumpTokenGeneration(const UserId& user) override {
+    MutexLock lock(&mu_);
+    COURIER_RETURN_IF_ERROR(db_->Begin());
+    absl::StatusOr<std::uint64_t> generation = BumpLocked(user);
+    COURIER_RETURN_IF_ERROR(Finish(generation.status()));
+    return generation;
+  }
+
+  absl::Status RevokeToken(const UserId& user, const std::string& token_id) override {
+    COURIER_RETURN_IF_ERROR(ValidateTokenId(token_id));
+    MutexLock lock(&mu_);
+    COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
+    if (!exists) return UnknownUser(user);
+    COURIER_ASSIGN_OR_RETURN(
+        Query q, db_->Prepare("INSERT INTO revoked_tokens (name, token_id) VALUES (?1, ?2) "
+                              "ON CONFLICT DO NOTHING"));
+    q.BindText(1, user).BindText(2, token_id);
+    return q.Run();
+  }
+
  private:
+  // Runs `sql`, whose ?1 is `user`, to its end.
+  absl::Status RunWithUser(absl::string_view sql, const UserId& user)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    COURIER_ASSIGN_OR_RETURN(Query q, db_->Prepare(sql));
+    q.BindText(1, user);
+    return q.Run();
+  }
+
+  absl::Status DeleteUserLocked(const UserId& user) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
+    if (!exists) return UnknownUser(user);
+    for (const char* sql : {
+             "DELETE FROM users WHERE name = ?1",
+             "DELETE FROM friends WHERE name = ?1 OR friend = ?1",
+             "DELETE FROM friend_requests WHERE to_name = ?1 OR from_name = ?1",
+             "DELETE FROM last_seen WHERE name = ?1",
+             "DELETE FROM token_generations WHERE name = ?1",
+             "DELETE FROM revoked_tokens WHERE name = ?1",
+             "DELETE FROM disabled_users WHERE name = ?1",
+             "DELETE FROM user_devices WHERE name = ?1",
+         }) {
+      COURIER_RETURN_IF_ERROR(RunWithUser(sql, user));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::uint64_t> GenerationLocked(const UserId& user)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    COURIER_ASSIGN_OR_RETURN(
+        Query q, db_->Prepare("SELECT generation FROM token_generations WHERE name = ?1"));
+    q.BindText(1, user);
+    COURIER_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return std::uint64_t{0};
+    return static_cast<std::uint64_t>(q.Int(0));
+  }
+
+  absl::StatusOr<std::uint64_t> BumpLocked(const UserId& user) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
+    if (!exists) return UnknownUser(user);
+    COURIER_ASSIGN_OR_RETURN(std::uint64_t generation, GenerationLocked(user));
+    {
+      COURIER_ASSIGN_OR_RETURN(
+          Query q, db_->Prepare("INSERT INTO token_generations (name, generation) VALUES (?1, ?2) "
+                                "ON CONFLICT (name) DO UPDATE SET generation = excluded.generation"));
+      q.BindText(1, user).Bind(2, static_cast<std::int64_t>(generation + 1));
+      COURIER_RETURN_IF_ERROR(q.Run());
+    }
+    COURIER_ASSIGN_OR_RETURN(Query d, db_->Prepare("DELETE FROM revoked_tokens WHERE name = ?1"));
+    d.BindText(1, user);
+    COURIER_RETURN_IF_ERROR(d.Run());
+    return generation + 1;
+  }
+
   // Ends the transaction begun by the caller: COMMIT when `status` is OK
   // (returning the commit's status), ROLLBACK otherwise.
   absl::Status Finish(absl::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {

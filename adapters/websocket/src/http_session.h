@@ -110,7 +110,7 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
     std::string_view path = target.substr(0, target.find('?'));
     if (beast::websocket::is_upgrade(req)) {
       keep_alive_ = false;
-      if (path != "/v1/ws") {
+      if (path != "/v1/ws" || !ctx_.options.serve_websocket) {
         Respond(HttpResponse::Json(404, ErrorJson("not_found", "WebSocket lives at /v1/ws")));
         return;
       }

@@ -63,7 +63,7 @@ void Listener::OnAccept(boost::system::error_code ec, tcp::socket socket) {
     socket.set_option(tcp::no_delay(true), ignored);
     tcp::endpoint peer = socket.remote_endpoint(ignored);
     std::string remote = absl::StrCat(peer.address().to_string(), ":", peer.port());
-    if (ctx_.tls.has_value()) {
+    if (ctx_.serves_tls) {
       StartTlsSession(ctx_, std::move(socket), std::move(remote));
     } else {
       StartPlainSession(ctx_, std::move(socket), std::move(remote));

@@ -8,10 +8,12 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
+#include <openssl/ssl.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "listener.h"
+#include "outbox.h"
 #include "server_context.h"
 
 namespace courier::websocket {
@@ -21,25 +23,31 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using internal::ServerContext;
 
-// Loads the PEM certificate chain and key into a TLS server context.
+// Loads the PEM certificate chain and key into a new TLS server context and
+// makes it the one new connections use. On an error nothing changes.
 absl::Status LoadTls(ServerContext& ctx) {
   const ServerOptions& o = ctx.options;
-  ctx.tls.emplace(net::ssl::context::tls_server);
+  auto tls = std::make_shared<net::ssl::context>(net::ssl::context::tls_server);
   boost::system::error_code ec;
-  ctx.tls->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
-                           net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
-                           net::ssl::context::no_tlsv1_1 | net::ssl::context::single_dh_use,
-                       ec);
-  if (!ec) ctx.tls->use_certificate_chain_file(o.tls_cert_file, ec);
+  tls->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                       net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                       net::ssl::context::no_tlsv1_1 | net::ssl::context::single_dh_use,
+                   ec);
+  if (!ec) tls->use_certificate_chain_file(o.tls_cert_file, ec);
   if (ec) {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot load TLS certificate ", o.tls_cert_file, ": ", ec.message()));
   }
-  ctx.tls->use_private_key_file(o.tls_key_file, net::ssl::context::pem, ec);
+  tls->use_private_key_file(o.tls_key_file, net::ssl::context::pem, ec);
   if (ec) {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot load TLS key ", o.tls_key_file, ": ", ec.message()));
   }
+  if (SSL_CTX_check_private_key(tls->native_handle()) != 1) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "TLS key ", o.tls_key_file, " does not match the certificate ", o.tls_cert_file));
+  }
+  ctx.tls.Replace(std::move(tls));
   return absl::OkStatus();
 }
 
@@ -113,6 +121,27 @@ class WebSocketServer final : public Server {
     listener_.reset();
   }
 
+  absl::Status ReloadTls() override {
+    if (!ctx_->serves_tls) return absl::FailedPreconditionError("this server does not serve TLS");
+    return LoadTls(*ctx_);
+  }
+
+  std::size_t CloseSessions(const UserId& user, const std::optional<DeviceId>& device,
+                            std::uint16_t code, std::string_view reason) override {
+    std::size_t closed = 0;
+    for (const std::weak_ptr<internal::Outbox>& weak : ctx_->sessions.Find(user, device)) {
+      if (std::shared_ptr<internal::Outbox> outbox = weak.lock()) {
+        outbox->PostClose(code, std::string(reason));
+        ++closed;
+      }
+    }
+    return closed;
+  }
+
+  std::vector<DeviceId> OpenDevices(const UserId& user) const override {
+    return ctx_->sessions.Devices(user);
+  }
+
   ServerStats stats() const override {
     const internal::Counters& c = ctx_->counters;
     ServerStats s;
@@ -151,7 +180,8 @@ class WebSocketServer final : public Server {
 
 absl::StatusOr<std::unique_ptr<Server>> StartServer(const ServerOptions& options,
                                                     ServerHooks hooks) {
-  if (hooks.engine == nullptr || !hooks.authenticate || !hooks.handle_http) {
+  if (!hooks.handle_http ||
+      (options.serve_websocket && (hooks.engine == nullptr || !hooks.authenticate))) {
     return absl::InvalidArgumentError("StartServer needs an engine, an authenticator and an "
                                       "HTTP handler");
   }
@@ -168,6 +198,7 @@ absl::StatusOr<std::unique_ptr<Server>> StartServer(const ServerOptions& options
   auto ctx = std::make_unique<ServerContext>(options, std::move(hooks));
   if (!options.tls_cert_file.empty()) {
     if (absl::Status s = LoadTls(*ctx); !s.ok()) return s;
+    ctx->serves_tls = true;
   }
   auto server = std::make_unique<WebSocketServer>(std::move(ctx));
   if (absl::Status s = server->Listen(); !s.ok()) return s;

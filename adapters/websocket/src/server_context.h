@@ -3,7 +3,8 @@
 // Ownership: owned by the Server; connections hold a reference and must be
 //   gone (the io_context stopped and destroyed its handlers) before it is.
 // Thread-safety: options and hooks are read-only after start; counters are
-//   atomics; Engine and the hooks are safe for concurrent use.
+//   atomics; the TLS contexts and the session registry lock; Engine and the
+//   hooks are safe for concurrent use.
 // Blocking: nothing here blocks.
 #ifndef COURIER_ADAPTERS_WEBSOCKET_SRC_SERVER_CONTEXT_H_
 #define COURIER_ADAPTERS_WEBSOCKET_SRC_SERVER_CONTEXT_H_
@@ -12,12 +13,16 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
 #include "courier/websocket/server.h"
 
 namespace courier::websocket::internal {
@@ -54,6 +59,47 @@ struct Counters {
   LatencyHistogram send_latency;
 };
 
+class Outbox;
+
+// The WebSocket connections past hello, by user: for Server::CloseSessions
+// and OpenDevices. Thread-safety: every method locks; safe from any thread.
+class SessionRegistry {
+ public:
+  // `key` identifies the connection (its address) for Remove.
+  void Add(const UserId& user, const DeviceId& device, const void* key,
+           std::weak_ptr<Outbox> outbox);
+  void Remove(const UserId& user, const void* key);
+  // The connections of `user` (of `device` only, when given).
+  std::vector<std::weak_ptr<Outbox>> Find(const UserId& user,
+                                          const std::optional<DeviceId>& device) const;
+  std::vector<DeviceId> Devices(const UserId& user) const;
+
+ private:
+  struct Entry {
+    DeviceId device;
+    const void* key;
+    std::weak_ptr<Outbox> outbox;
+  };
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<UserId, std::vector<Entry>> by_user_ ABSL_GUARDED_BY(mu_);
+};
+
+// The TLS context new connections use; Replace swaps in a new one (SIGHUP).
+// An OpenSSL SSL object holds a reference to the SSL_CTX it was made from,
+// so open connections keep working with the old certificate; the replaced
+// contexts are kept until the server goes, so nothing refers to a freed one.
+// Thread-safety: every method locks; safe from any thread.
+class TlsContexts {
+ public:
+  std::shared_ptr<boost::asio::ssl::context> Current() const;
+  void Replace(std::shared_ptr<boost::asio::ssl::context> next);
+
+ private:
+  mutable absl::Mutex mu_;
+  std::shared_ptr<boost::asio::ssl::context> current_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::shared_ptr<boost::asio::ssl::context>> retired_ ABSL_GUARDED_BY(mu_);
+};
+
 struct ServerContext {
   ServerContext(const ServerOptions& o, ServerHooks h)
       : options(o), hooks(std::move(h)), http_pool(o.http_threads),
@@ -62,7 +108,9 @@ struct ServerContext {
   const ServerOptions options;
   const ServerHooks hooks;
   Counters counters;
-  std::optional<boost::asio::ssl::context> tls;  // set when serving TLS
+  bool serves_tls = false;  // tls holds a context (set before the server starts)
+  TlsContexts tls;
+  SessionRegistry sessions;
   boost::asio::thread_pool http_pool;
   // Last, so destroyed first: its pending handlers own the sessions, which
   // use everything above.

@@ -59,6 +59,59 @@ std::string ErrorJson(std::string_view code, std::string_view message) {
   return std::string(buffer.GetString(), buffer.GetSize());
 }
 
+void SessionRegistry::Add(const UserId& user, const DeviceId& device, const void* key,
+                          std::weak_ptr<Outbox> outbox) {
+  absl::MutexLock lock(&mu_);
+  by_user_[user].push_back(Entry{device, key, std::move(outbox)});
+}
+
+void SessionRegistry::Remove(const UserId& user, const void* key) {
+  absl::MutexLock lock(&mu_);
+  auto it = by_user_.find(user);
+  if (it == by_user_.end()) return;
+  auto& list = it->second;
+  list.erase(std::remove_if(list.begin(), list.end(),
+                            [key](const Entry& e) { return e.key == key; }),
+             list.end());
+  if (list.empty()) by_user_.erase(it);
+}
+
+std::vector<std::weak_ptr<Outbox>> SessionRegistry::Find(
+    const UserId& user, const std::optional<DeviceId>& device) const {
+  std::vector<std::weak_ptr<Outbox>> out;
+  absl::MutexLock lock(&mu_);
+  auto it = by_user_.find(user);
+  if (it == by_user_.end()) return out;
+  for (const Entry& e : it->second) {
+    if (!device.has_value() || e.device == *device) out.push_back(e.outbox);
+  }
+  return out;
+}
+
+std::vector<DeviceId> SessionRegistry::Devices(const UserId& user) const {
+  std::vector<DeviceId> out;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = by_user_.find(user);
+    if (it == by_user_.end()) return out;
+    for (const Entry& e : it->second) out.push_back(e.device);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::shared_ptr<boost::asio::ssl::context> TlsContexts::Current() const {
+  absl::MutexLock lock(&mu_);
+  return current_;
+}
+
+void TlsContexts::Replace(std::shared_ptr<boost::asio::ssl::context> next) {
+  absl::MutexLock lock(&mu_);
+  if (current_ != nullptr) retired_.push_back(std::move(current_));
+  current_ = std::move(next);
+}
+
 void LatencyHistogram::Observe(std::chrono::nanoseconds d) {
   const double s = std::chrono::duration<double>(d).count();
   std::size_t i = 0;

@@ -19,7 +19,7 @@ namespace courier::websocket::internal {
 // REQUIRES: `socket`'s executor is a strand of ctx.io.
 void StartPlainSession(ServerContext& ctx, boost::asio::ip::tcp::socket socket,
                        std::string remote);
-// REQUIRES: as above, and ctx.tls is set.
+// REQUIRES: as above, and ctx.serves_tls.
 void StartTlsSession(ServerContext& ctx, boost::asio::ip::tcp::socket socket, std::string remote);
 
 }  // namespace courier::websocket::internal

@@ -5,7 +5,7 @@
 namespace courier::websocket::internal {
 
 void StartTlsSession(ServerContext& ctx, net::ip::tcp::socket socket, std::string remote) {
-  std::make_shared<HttpSession<TlsStream>>(ctx, TlsStream(std::move(socket), *ctx.tls),
+  std::make_shared<HttpSession<TlsStream>>(ctx, TlsStream(std::move(socket), *ctx.tls.Current()),
                                            std::move(remote))
       ->Run();
 }

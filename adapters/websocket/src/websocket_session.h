@@ -334,6 +334,13 @@ class WebSocketSession final : public Outbox,
     session_ = *std::move(session);
     phase_ = Phase::kOpen;
     welcome_pending_ = true;
+    ctx_.sessions.Add(*user, hello->device, this,
+                      std::weak_ptr<Outbox>(this->shared_from_this()));
+    if (ctx_.hooks.on_session) ctx_.hooks.on_session(*user, hello->device, true);
+    if (ctx_.hooks.on_token_session) {
+      ctx_.hooks.on_token_session(hello->token, *user, hello->device,
+                                  std::weak_ptr<Transport>(transport_));
+    }
   }
 
   void FailHello(std::uint16_t code, std::string_view reason) {
@@ -659,6 +666,8 @@ class WebSocketSession final : public Outbox,
     beast::error_code ignored;
     Socket().close(ignored);
     if (session_ != nullptr) {
+      ctx_.sessions.Remove(session_->user(), this);
+      if (ctx_.hooks.on_session) ctx_.hooks.on_session(session_->user(), session_->device(), false);
       session_->Disconnect();
       session_.reset();
     }

@@ -4,6 +4,9 @@
 // password hash of each account (hashing is the caller's job; the store keeps
 // the opaque string), friendships (symmetric, made by a request that the other
 // side accepts, or by two crossing requests), and the durable last-seen time.
+// For administration (courier-server's admin API): a disabled flag per user,
+// deleting a user with everything the store keeps of it, and the devices a
+// user connected with (name, last seen).
 //
 // Ownership: the caller owns the store (std::unique_ptr from a factory).
 // Thread-safety: implementations are safe for concurrent use.
@@ -11,12 +14,15 @@
 #ifndef COURIER_CORE_ACCOUNT_STORE_H_
 #define COURIER_CORE_ACCOUNT_STORE_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "courier/export.h"
 #include "courier/types.h"
 
 namespace courier {
@@ -27,7 +33,37 @@ enum class FriendRequestOutcome {
   kAlreadyFriends,  // nothing changed
 };
 
-class AccountStore {
+// What AccountStore::GetTokenState returns.
+struct TokenState {
+  std::uint64_t generation = 0;
+  std::vector<std::string> revoked;  // token ids, sorted, no duplicates
+};
+
+// Token ids are 1-64 bytes of [A-Za-z0-9_-] (no '.': a MongoDB field name).
+inline absl::Status ValidateTokenId(std::string_view id) {
+  if (id.empty() || id.size() > 64) {
+    return absl::InvalidArgumentError("a token id is 1-64 bytes");
+  }
+  for (char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-';
+    if (!ok) return absl::InvalidArgumentError("a token id is made of [A-Za-z0-9_-]");
+  }
+  return absl::OkStatus();
+}
+
+// Revoked ids a user may have before the caller bumps the generation instead.
+inline constexpr std::size_t kMaxRevokedTokenIds = 64;
+
+// What AccountStore::Devices returns: a device name and when it was last
+// connected or seen going away (unix ms).
+struct DeviceRecord {
+  DeviceId device;
+  TimeMs last_seen = 0;
+  friend bool operator==(const DeviceRecord&, const DeviceRecord&) = default;
+};
+
+class COURIER_EXPORT AccountStore {
  public:
   AccountStore() = default;
   AccountStore(const AccountStore&) = delete;
@@ -39,6 +75,9 @@ class AccountStore {
                                   TimeMs now) = 0;
   // The stored hash; kNotFound for an unknown user.
   virtual absl::StatusOr<std::string> PasswordHash(const UserId& user) = 0;
+  // Replaces the stored hash (a password change); kNotFound for an unknown
+  // user. Tokens are not touched: the caller bumps the token generation.
+  virtual absl::Status SetPasswordHash(const UserId& user, const std::string& password_hash) = 0;
   // OK(true) when the user exists.
   virtual absl::StatusOr<bool> UserExists(const UserId& user) = 0;
 
@@ -58,6 +97,48 @@ class AccountStore {
   // Durable last seen (unix ms) of `user`; nullopt if never seen.
   virtual absl::Status SetLastSeen(const UserId& user, TimeMs when) = 0;
   virtual absl::StatusOr<std::optional<TimeMs>> LastSeen(const UserId& user) = 0;
+
+  // --- Administration (courier-server's admin API).
+
+  // Disables or re-enables `user`. A disabled account keeps its data; the
+  // server refuses its logins and closes its sessions. Setting the state it
+  // has already is OK. kNotFound for an unknown user.
+  virtual absl::Status SetUserDisabled(const UserId& user, bool disabled) = 0;
+  // Whether `user` is disabled; kNotFound for an unknown user.
+  virtual absl::StatusOr<bool> UserDisabled(const UserId& user) = 0;
+  // Deletes `user`: the account, its friendships and pending requests (in
+  // both directions), last seen, token state and devices. The name can be
+  // registered again afterwards. kNotFound for an unknown user. (The inbox
+  // is the MessageStore's: not touched here.)
+  virtual absl::Status DeleteUser(const UserId& user) = 0;
+  // Records that `device` of `user` was connected at `when` (or seen going
+  // away): adds the device, or raises its last seen to `when` (never
+  // lowers it). kNotFound for an unknown user.
+  virtual absl::Status RecordDevice(const UserId& user, const DeviceId& device, TimeMs when) = 0;
+  // The devices recorded for `user`, sorted by name; kNotFound for an
+  // unknown user.
+  virtual absl::StatusOr<std::vector<DeviceRecord>> Devices(const UserId& user) = 0;
+
+  // --- Token revocation (courier-server: logout, logout-all, password change).
+  // A login token names the user's token generation current when it was
+  // issued and carries an id; it is valid while that generation is still the
+  // user's and its id is not among the revoked ones. Kept in the store, so
+  // every node of a cluster sees a revocation made on any of them.
+
+  // The user's generation and the ids revoked one by one since it last moved.
+  // A new user has generation 0 and no revoked id. kNotFound for an unknown
+  // user.
+  virtual absl::StatusOr<TokenState> GetTokenState(const UserId& user) = 0;
+  // Adds one to the user's generation (every token issued before is then
+  // invalid) and forgets the revoked ids (moot now); returns the new
+  // generation. Atomic: N concurrent calls add N. kNotFound for an unknown
+  // user.
+  virtual absl::StatusOr<std::uint64_t> BumpTokenGeneration(const UserId& user) = 0;
+  // Adds `token_id` to the user's revoked ids; revoking an id twice is OK.
+  // kInvalidArgument unless ValidateTokenId accepts it; kNotFound for an
+  // unknown user. The store does not cap the list: the caller bumps the
+  // generation instead once kMaxRevokedTokenIds are revoked.
+  virtual absl::Status RevokeToken(const UserId& user, const std::string& token_id) = 0;
 };
 
 }  // namespace courier

@@ -8,7 +8,11 @@
 // or tampering), never returned as garbage.
 //
 // Ownership: the wrapper owns `inner`.
-// Thread-safety: as safe as `inner` (the cipher itself is stateless).
+// Nonces: a per-thread random 16-byte prefix and a 64-bit counter; the
+// prefix is drawn again in a child after fork() (pthread_atfork), so a
+// process that forks after sealing never repeats a nonce in parent or child.
+// Thread-safety: as safe as `inner` (the cipher keeps only per-thread nonce
+// state).
 // Blocking: as `inner`.
 #ifndef COURIER_CORE_BODY_CIPHER_H_
 #define COURIER_CORE_BODY_CIPHER_H_
@@ -18,13 +22,14 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "courier/export.h"
 #include "courier/message_store.h"
 
 namespace courier {
 
 inline constexpr std::size_t kStorageKeyBytes = 32;
 
-class BodyCipher {
+class COURIER_EXPORT BodyCipher {
  public:
   // REQUIRES nothing; kInvalidArgument unless key is exactly 32 bytes.
   static absl::StatusOr<BodyCipher> Create(std::string_view key);
@@ -39,11 +44,11 @@ class BodyCipher {
 
 // kInvalidArgument unless key is 32 bytes; derive it from a longer secret
 // with DeriveStorageKey.
-absl::StatusOr<std::unique_ptr<MessageStore>> OpenEncryptingStore(
+COURIER_EXPORT absl::StatusOr<std::unique_ptr<MessageStore>> OpenEncryptingStore(
     std::unique_ptr<MessageStore> inner, std::string_view key);
 
 // A 32-byte key from a secret of any length >= 32 bytes (BLAKE2b).
-absl::StatusOr<std::string> DeriveStorageKey(std::string_view secret);
+COURIER_EXPORT absl::StatusOr<std::string> DeriveStorageKey(std::string_view secret);
 
 }  // namespace courier
 

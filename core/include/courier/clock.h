@@ -8,11 +8,12 @@
 
 #include <atomic>
 
+#include "courier/export.h"
 #include "courier/types.h"
 
 namespace courier {
 
-class Clock {
+class COURIER_EXPORT Clock {
  public:
   Clock() = default;
   Clock(const Clock&) = delete;
@@ -24,10 +25,10 @@ class Clock {
 };
 
 // The process-wide wall clock. The result is never destroyed.
-Clock& SystemClock();
+COURIER_EXPORT Clock& SystemClock();
 
 // A clock that moves only when told. Starts at `start_ms`.
-class ManualClock final : public Clock {
+class COURIER_EXPORT ManualClock final : public Clock {
  public:
   explicit ManualClock(TimeMs start_ms = 1'700'000'000'000) : now_(start_ms) {}
   TimeMs NowMs() const override { return now_.load(std::memory_order_acquire); }

@@ -12,11 +12,12 @@
 
 #include "absl/status/statusor.h"
 #include "courier/account_store.h"
+#include "courier/export.h"
 #include "courier/types.h"
 
 namespace courier {
 
-class ContactPolicy {
+class COURIER_EXPORT ContactPolicy {
  public:
   ContactPolicy() = default;
   ContactPolicy(const ContactPolicy&) = delete;
@@ -34,10 +35,10 @@ class ContactPolicy {
 
 // Friends may message each other and see each other's presence; `to` must
 // exist in `accounts`. REQUIRES: `accounts` outlives the policy.
-std::unique_ptr<ContactPolicy> MakeFriendsOnlyPolicy(AccountStore& accounts);
+COURIER_EXPORT std::unique_ptr<ContactPolicy> MakeFriendsOnlyPolicy(AccountStore& accounts);
 
 // Anyone may message anyone (benchmarks, tests); nobody sees presence.
-std::unique_ptr<ContactPolicy> MakeOpenPolicy();
+COURIER_EXPORT std::unique_ptr<ContactPolicy> MakeOpenPolicy();
 
 }  // namespace courier
 

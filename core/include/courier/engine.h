@@ -65,6 +65,7 @@
 #include "absl/status/statusor.h"
 #include "courier/account_store.h"
 #include "courier/contact_policy.h"
+#include "courier/export.h"
 #include "courier/message_store.h"
 #include "courier/options.h"
 #include "courier/presence_store.h"
@@ -80,7 +81,7 @@ enum class SessionState : std::uint8_t { kConnecting, kDraining, kLive, kClosed 
 // Thread-safety: safe for concurrent calls; calls from one thread take
 //   effect in order (a send then an ack from the same thread stay ordered).
 // Blocking: never blocks; results go out through the session's Transport.
-class Session {
+class COURIER_EXPORT Session {
  public:
   Session() = default;
   Session(const Session&) = delete;
@@ -125,7 +126,7 @@ struct EngineStats {
   std::uint64_t commit_latency_us_total = 0;
 };
 
-class Engine {
+class COURIER_EXPORT Engine {
  public:
   struct Deps {
     MessageStore* store = nullptr;       // required

@@ -18,11 +18,12 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
+#include "courier/export.h"
 #include "courier/sync.h"
 
 namespace courier {
 
-class Executor {
+class COURIER_EXPORT Executor {
  public:
   using Task = absl::AnyInvocable<void() &&>;
   Executor() = default;
@@ -37,7 +38,7 @@ class Executor {
 
 // Runs tasks on `threads` worker threads. The destructor runs every task
 // already posted, then joins the threads. REQUIRES: threads >= 1.
-class ThreadPoolExecutor final : public Executor {
+class COURIER_EXPORT ThreadPoolExecutor final : public Executor {
  public:
   explicit ThreadPoolExecutor(std::size_t threads);
   ~ThreadPoolExecutor() override;
@@ -54,7 +55,7 @@ class ThreadPoolExecutor final : public Executor {
 
 // Queues tasks until the owner runs them, on the owner's thread.
 // Thread-safety: Post from any thread; RunOne/RunAll from one thread at a time.
-class ManualExecutor final : public Executor {
+class COURIER_EXPORT ManualExecutor final : public Executor {
  public:
   ManualExecutor() = default;
   void Post(Task task) override;

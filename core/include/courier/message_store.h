@@ -65,6 +65,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "courier/export.h"
 #include "courier/types.h"
 
 namespace courier {
@@ -123,10 +124,10 @@ struct ReadResult {
 
 // What every store makes of an AppendOp, in one place: the kMessage event it
 // appends (seq 0: the store gives it), and the op's own refusals.
-Event MessageEventOf(const AppendOp& op);
-absl::Status QueueFullError(const UserId& recipient, std::uint64_t undelivered,
+COURIER_EXPORT Event MessageEventOf(const AppendOp& op);
+COURIER_EXPORT absl::Status QueueFullError(const UserId& recipient, std::uint64_t undelivered,
                             std::uint64_t limit);
-absl::Status MessageIdTakenError(const UserId& recipient, const MessageId& id);
+COURIER_EXPORT absl::Status MessageIdTakenError(const UserId& recipient, const MessageId& id);
 
 using WriteOp = std::variant<AppendOp, AttachOp, AckOp, ReadOp>;
 using WriteResult = std::variant<AppendResult, AttachResult, AckResult, ReadResult>;
@@ -137,7 +138,7 @@ struct PruneOptions {
   TimeMs ttl_ms = 30LL * 24 * 3600 * 1000;
 };
 
-class MessageStore {
+class COURIER_EXPORT MessageStore {
  public:
   MessageStore() = default;
   MessageStore(const MessageStore&) = delete;

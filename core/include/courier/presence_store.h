@@ -29,6 +29,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "courier/export.h"
 #include "courier/types.h"
 
 namespace courier {
@@ -59,7 +60,7 @@ struct Signal {
 
 using DeviceOnNode = std::pair<UserId, DeviceId>;
 
-class PresenceStore {
+class COURIER_EXPORT PresenceStore {
  public:
   PresenceStore() = default;
   PresenceStore(const PresenceStore&) = delete;

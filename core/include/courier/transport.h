@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "courier/export.h"
 #include "courier/types.h"
 
 namespace courier {
@@ -42,7 +43,7 @@ enum class ErrorCode : std::uint8_t {
   kUnauthorized,
   kQueueFull,
 };
-std::string_view ErrorCodeName(ErrorCode code);  // "bad_frame", ...
+COURIER_EXPORT std::string_view ErrorCodeName(ErrorCode code);  // "bad_frame", ...
 
 // docs/PROTOCOL.md's close codes.
 enum class CloseCode : std::uint16_t {
@@ -87,7 +88,7 @@ struct ErrorFrame {
 using ServerFrame =
     std::variant<WelcomeFrame, SentFrame, EventFrame, PresenceFrame, SyncedFrame, ErrorFrame>;
 
-class Transport {
+class COURIER_EXPORT Transport {
  public:
   Transport() = default;
   Transport(const Transport&) = delete;

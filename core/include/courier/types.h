@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "courier/export.h"
 
 namespace courier {
 
@@ -41,7 +42,7 @@ enum class MessageStatus : std::uint8_t {
   kRead = 2,
 };
 
-std::string_view MessageStatusName(MessageStatus s);  // "sent", "delivered", "read"
+COURIER_EXPORT std::string_view MessageStatusName(MessageStatus s);  // "sent", "delivered", "read"
 
 // One inbox event, as stored and as streamed to a device.
 struct Event {
@@ -60,18 +61,18 @@ struct Event {
 
 // Validates a user, device or node name: 1-64 bytes of [A-Za-z0-9_.-].
 // Returns kInvalidArgument naming `what` otherwise.
-absl::Status ValidateName(std::string_view what, std::string_view name);
+COURIER_EXPORT absl::Status ValidateName(std::string_view what, std::string_view name);
 
 // Validates a client message id: 1-64 bytes, any value but NUL.
-absl::Status ValidateClientId(std::string_view cid);
+COURIER_EXPORT absl::Status ValidateClientId(std::string_view cid);
 
 // Validates a message id: 1-64 bytes of [A-Za-z0-9_-] (every store refuses
 // others in an append; a read or status lookup of one finds nothing).
-absl::Status ValidateMessageId(std::string_view id);
+COURIER_EXPORT absl::Status ValidateMessageId(std::string_view id);
 
 // now - span, saturating at the TimeMs range: the cutoff of "older than
 // span" (a span reaching past the clock's range means "nothing is older").
-TimeMs TimeBefore(TimeMs now, TimeMs span);
+COURIER_EXPORT TimeMs TimeBefore(TimeMs now, TimeMs span);
 
 }  // namespace courier
 

@@ -9,8 +9,10 @@
 #include "courier/contact_policy.h"
 #include "courier/engine.h"
 #include "courier/executor.h"
+#include "courier/log.h"
 #include "courier/memory.h"
 #include "courier/sqlite.h"
+#include "courier/version.h"
 
 namespace {
 int fail(const char* what, const absl::Status& s) {
@@ -20,6 +22,12 @@ int fail(const char* what, const absl::Status& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The installed version header, and the library's diagnostics into our own log.
+  std::printf("courier %s (commit %s)\n", courier::kVersion, courier::kGitCommit);
+  courier::SetLogSink([](const courier::LogRecord& r) {
+    std::fprintf(stderr, "[courier %s] %s: %s\n", std::string(courier::LogLevelName(r.level)).c_str(),
+                 std::string(r.component).c_str(), std::string(r.message).c_str());
+  });
   courier::sqlite::SqliteOptions sqlite;
   sqlite.path = argc > 1 ? argv[1] : "hello.db";
   auto raw = courier::sqlite::OpenMessageStore(sqlite);

@@ -22,6 +22,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "courier/export.h"
 #include "courier/sync.h"
 #include "courier/account_store.h"
 #include "courier/clock.h"
@@ -31,19 +32,19 @@
 
 namespace courier::memory {
 
-std::unique_ptr<MessageStore> OpenMessageStore();
-std::unique_ptr<AccountStore> OpenAccountStore();
+COURIER_EXPORT std::unique_ptr<MessageStore> OpenMessageStore();
+COURIER_EXPORT std::unique_ptr<AccountStore> OpenAccountStore();
 
 // Presence in this process. Registrations that are not refreshed by
 // Heartbeat within `ttl_ms` (by `clock`) expire. Several engines sharing one
 // presence store in one process form a cluster: Publish calls the handler
 // subscribed under the target node name, on a thread of the store's own
 // (never inside Publish).
-std::unique_ptr<PresenceStore> OpenPresenceStore(const Clock& clock, TimeMs ttl_ms = 30'000);
+COURIER_EXPORT std::unique_ptr<PresenceStore> OpenPresenceStore(const Clock& clock, TimeMs ttl_ms = 30'000);
 
 // A MessageStore that forwards to `inner` and fails on command: the test
 // double for "the store did not commit". Thread-safe.
-class FaultInjectingStore final : public MessageStore {
+class COURIER_EXPORT FaultInjectingStore final : public MessageStore {
  public:
   // REQUIRES: `inner` outlives this wrapper.
   explicit FaultInjectingStore(MessageStore& inner) : inner_(inner) {}
@@ -78,7 +79,7 @@ class FaultInjectingStore final : public MessageStore {
 
 // A Transport that records every frame and close, for tests and for drivers
 // that run the engine without sockets. Thread-safe.
-class RecordingTransport final : public Transport {
+class COURIER_EXPORT RecordingTransport final : public Transport {
  public:
   void Send(std::vector<ServerFrame> frames) override;
   void Close(CloseCode code, std::string_view reason) override;

@@ -35,8 +35,9 @@
 // -> kAborted; authentication -> kUnauthenticated / kPermissionDenied.
 //
 // Process-wide effects: the first Open calls mongoc_init() and routes the
-// driver's log (mongoc_log_set_handler) to stderr for warnings and errors,
-// dropping debug and info lines, which the driver would print to stdout.
+// driver's log (mongoc_log_set_handler) to Courier's log sink (courier/log.h)
+// for warnings and errors, dropping debug and info lines, which the driver
+// would print to stdout.
 //
 // Ownership: the factories return stores owned by the caller; each owns its
 //   mongoc_client_pool_t.
@@ -55,6 +56,7 @@
 
 #include "absl/status/statusor.h"
 #include "courier/account_store.h"
+#include "courier/export.h"
 #include "courier/message_store.h"
 
 namespace courier::mongo {
@@ -111,13 +113,13 @@ struct MongoOptions {
 //   courier_transactions=auto|required|off, courier_pool_size=N.
 // The path of the URI ("mongodb://h/NAME") also names the database.
 // kInvalidArgument for another scheme or a bad value.
-absl::StatusOr<MongoOptions> MongoOptionsFromUrl(std::string_view url);
+COURIER_EXPORT absl::StatusOr<MongoOptions> MongoOptionsFromUrl(std::string_view url);
 
 // Connects (a server must be selectable within the server selection
 // timeout, else kUnavailable), creates the indexes and returns the store.
 // kInvalidArgument for bad options.
-absl::StatusOr<std::unique_ptr<MessageStore>> OpenMessageStore(const MongoOptions& options);
-absl::StatusOr<std::unique_ptr<AccountStore>> OpenAccountStore(const MongoOptions& options);
+COURIER_EXPORT absl::StatusOr<std::unique_ptr<MessageStore>> OpenMessageStore(const MongoOptions& options);
+COURIER_EXPORT absl::StatusOr<std::unique_ptr<AccountStore>> OpenAccountStore(const MongoOptions& options);
 
 }  // namespace courier::mongo
 

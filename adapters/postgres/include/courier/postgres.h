@@ -46,6 +46,7 @@
 
 #include "absl/status/statusor.h"
 #include "courier/account_store.h"
+#include "courier/export.h"
 #include "courier/message_store.h"
 
 namespace courier::postgres {
@@ -95,13 +96,13 @@ struct PostgresOptions {
 //   courier_connect_timeout_ms=N, courier_call_timeout_ms=N,
 //   courier_table_prefix=S, courier_synchronous_commit=off|on.
 // kInvalidArgument for another scheme or a bad value.
-absl::StatusOr<PostgresOptions> PostgresOptionsFromUrl(std::string_view url);
+COURIER_EXPORT absl::StatusOr<PostgresOptions> PostgresOptionsFromUrl(std::string_view url);
 
 // Connects (at least one connection, so a wrong URL fails here with
 // kUnavailable), creates or upgrades the schema, and returns the store.
 // kInvalidArgument for bad options.
-absl::StatusOr<std::unique_ptr<MessageStore>> OpenMessageStore(const PostgresOptions& options);
-absl::StatusOr<std::unique_ptr<AccountStore>> OpenAccountStore(const PostgresOptions& options);
+COURIER_EXPORT absl::StatusOr<std::unique_ptr<MessageStore>> OpenMessageStore(const PostgresOptions& options);
+COURIER_EXPORT absl::StatusOr<std::unique_ptr<AccountStore>> OpenAccountStore(const PostgresOptions& options);
 
 }  // namespace courier::postgres
 

@@ -26,7 +26,7 @@
 //
 // Faults: every call also records the node's own sessions in local memory.
 // When Redis does not answer (refused, reset, timed out), the store logs that
-// once (one line on stderr), answers from local memory (this process's
+// once (a warning through the log sink of courier/log.h), answers from local memory (this process's
 // registrations and last seen) and returns OK, while the I/O thread retries
 // with exponential backoff and jitter. A command that timed out may still
 // take effect in Redis later; the scripts are idempotent, so that is harmless.
@@ -55,6 +55,7 @@
 
 #include "absl/status/statusor.h"
 #include "courier/clock.h"
+#include "courier/export.h"
 #include "courier/presence_store.h"
 #include "courier/types.h"
 
@@ -77,7 +78,7 @@ struct RedisBackoff {
 
 // The delay before reconnect attempt `attempt`, for a uniform `u` in [0, 1)
 // (see RedisBackoff). Pure; exposed for tests and for logging.
-TimeMs BackoffDelayMs(const RedisBackoff& backoff, int attempt, double u);
+COURIER_EXPORT TimeMs BackoffDelayMs(const RedisBackoff& backoff, int attempt, double u);
 
 struct RedisPresenceOptions {
   // Where. A url is parsed by RedisOptionsFromUrl instead.
@@ -109,13 +110,13 @@ struct RedisPresenceOptions {
 // Parses "redis://[[user]:password@]host[:port][/db]" (port 6379, db 0 by
 // default; the other fields keep their defaults). kInvalidArgument for
 // anything else, including "rediss://" (hiredis 0.14 has no TLS).
-absl::StatusOr<RedisPresenceOptions> RedisOptionsFromUrl(std::string_view url);
+COURIER_EXPORT absl::StatusOr<RedisPresenceOptions> RedisOptionsFromUrl(std::string_view url);
 
 // Validates `options`, connects, loads the scripts and starts the store's
 // threads. kInvalidArgument for bad options; when Redis is unreachable,
 // kUnavailable / kDeadlineExceeded with hiredis's text, unless
 // open_while_unreachable (then the store starts degraded and keeps retrying).
-absl::StatusOr<std::unique_ptr<PresenceStore>> OpenPresenceStore(
+COURIER_EXPORT absl::StatusOr<std::unique_ptr<PresenceStore>> OpenPresenceStore(
     const RedisPresenceOptions& options, const Clock& clock);
 
 }  // namespace courier::redis

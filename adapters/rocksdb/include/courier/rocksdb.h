@@ -99,6 +99,7 @@
 
 #include "absl/status/statusor.h"
 #include "courier/account_store.h"
+#include "courier/export.h"
 #include "courier/message_store.h"
 
 namespace rocksdb {
@@ -175,15 +176,15 @@ struct RocksdbOptions {
 // database is damaged; kUnavailable when it cannot be opened or is locked by
 // another process. Options must match those of a store already open on the
 // same path in this process (kInvalidArgument otherwise).
-absl::StatusOr<std::unique_ptr<MessageStore>> OpenMessageStore(const RocksdbOptions& options);
+COURIER_EXPORT absl::StatusOr<std::unique_ptr<MessageStore>> OpenMessageStore(const RocksdbOptions& options);
 
 // Opens (creating as needed) the accounts in `options.path`, which may be the
 // same directory as the message store's. Errors as above.
-absl::StatusOr<std::unique_ptr<AccountStore>> OpenAccountStore(const RocksdbOptions& options);
+COURIER_EXPORT absl::StatusOr<std::unique_ptr<AccountStore>> OpenAccountStore(const RocksdbOptions& options);
 
 // True when `path` is a directory that holds a RocksDB database (its CURRENT
 // file); the server uses it to refuse a data dir of another store's kind.
-bool LooksLikeRocksdb(const std::string& path);
+COURIER_EXPORT bool LooksLikeRocksdb(const std::string& path);
 
 }  // namespace courier::rocksdb
 

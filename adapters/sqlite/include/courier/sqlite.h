@@ -50,6 +50,7 @@
 
 #include "absl/status/statusor.h"
 #include "courier/account_store.h"
+#include "courier/export.h"
 #include "courier/message_store.h"
 
 namespace courier::sqlite {
@@ -131,11 +132,11 @@ struct SqliteOptions {
 // Errors: kInvalidArgument for bad options; kDataLoss when the file is not a
 // SQLite database or is damaged; kFailedPrecondition when its schema is newer
 // than this build; kUnavailable when the file cannot be opened or locked.
-absl::StatusOr<std::unique_ptr<MessageStore>> OpenMessageStore(const SqliteOptions& options);
+COURIER_EXPORT absl::StatusOr<std::unique_ptr<MessageStore>> OpenMessageStore(const SqliteOptions& options);
 
 // Opens (creating or migrating as needed) the accounts in `options.path`,
 // which may be the same file as the message store's. Errors as above.
-absl::StatusOr<std::unique_ptr<AccountStore>> OpenAccountStore(const SqliteOptions& options);
+COURIER_EXPORT absl::StatusOr<std::unique_ptr<AccountStore>> OpenAccountStore(const SqliteOptions& options);
 
 }  // namespace courier::sqlite
 

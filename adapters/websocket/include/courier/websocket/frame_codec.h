@@ -32,6 +32,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "courier/export.h"
 #include "courier/transport.h"
 #include "courier/types.h"
 
@@ -65,24 +66,24 @@ struct PingFrame {};
 using ClientFrame = std::variant<HelloFrame, SendFrame, AckFrame, ReadFrame, PingFrame>;
 
 // Decodes one client frame. See the file comment for the error codes.
-absl::StatusOr<ClientFrame> DecodeClientFrame(std::string_view json,
+COURIER_EXPORT absl::StatusOr<ClientFrame> DecodeClientFrame(std::string_view json,
                                               const CodecLimits& limits = {});
 
 // The protocol error code for a DecodeClientFrame error (bad_frame for any
 // code not listed in the file comment).
-ErrorCode DecodeErrorCode(const absl::Status& status);
+COURIER_EXPORT ErrorCode DecodeErrorCode(const absl::Status& status);
 
 // The error frame that answers a failed decode: code, message, and the cid
 // when the failed frame was a send with a valid cid.
-ErrorFrame ToErrorFrame(const absl::Status& status);
+COURIER_EXPORT ErrorFrame ToErrorFrame(const absl::Status& status);
 
 // docs/PROTOCOL.md's JSON for `frame`: "msg" or "receipt" by the event's kind,
 // status names, "last_seen": null when unknown, "dup": true only for a
 // duplicate, "cid" and "retry_after_ms" on errors only when set.
-std::string EncodeServerFrame(const ServerFrame& frame);
+COURIER_EXPORT std::string EncodeServerFrame(const ServerFrame& frame);
 
 // {"op":"pong"}
-std::string EncodePong();
+COURIER_EXPORT std::string EncodePong();
 
 }  // namespace courier::websocket
 

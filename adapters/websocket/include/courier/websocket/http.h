@@ -16,10 +16,11 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+#include "courier/export.h"
 
 namespace courier::websocket {
 
-struct HttpRequest {
+struct COURIER_EXPORT HttpRequest {
   std::string method;  // "GET", "POST", ...
   std::string path;    // the target without the query, e.g. "/v1/login"
   std::string query;   // after '?', without it; empty when none

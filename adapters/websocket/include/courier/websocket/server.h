@@ -49,6 +49,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,6 +57,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "courier/engine.h"
+#include "courier/export.h"
 #include "courier/types.h"
 #include "courier/websocket/frame_codec.h"
 #include "courier/websocket/http.h"
@@ -68,8 +70,12 @@ struct ServerOptions {
   std::uint16_t port = 0;          // 0: the system picks a free port
   int backlog = 4096;              // pending connections the kernel queues
   // TLS when both are set: PEM certificate chain and private key files.
+  // Server::ReloadTls reads them again.
   std::string tls_cert_file;
   std::string tls_key_file;
+  // false: an HTTP-only server (e.g. an admin address): a WebSocket upgrade
+  // answers 404 and ServerHooks needs no engine and no authenticator.
+  bool serve_websocket = true;
 
   // --- threads
   std::size_t io_threads = 2;    // run every socket and WebSocket
@@ -98,10 +104,29 @@ using Authenticator = absl::AnyInvocable<absl::StatusOr<UserId>(std::string_view
 // the http_threads; must be safe for concurrent calls.
 using HttpHandler = absl::AnyInvocable<HttpResponse(const HttpRequest& request) const>;
 
+// Told when a device's WebSocket has passed hello (`open` true) and when
+// that connection has ended (`open` false, exactly once after each true).
+// Runs on an io thread: must not block (queue the work elsewhere).
+using SessionObserver =
+    absl::AnyInvocable<void(const UserId& user, const DeviceId& device, bool open) const>;
+
+// Optional: told of each accepted hello, on the io thread, right after the
+// engine connected the session: the hello's token, the session's user and
+// device, and the connection's Transport. Calling Close on that transport,
+// from any thread at any time, closes this connection with that code after
+// the frames already queued (as an engine close does); once the connection
+// is gone the call does nothing. Must not block. Lets an application end the
+// one connection that a token opened, e.g. when the token is revoked (4401).
+using TokenSessionOpened = absl::AnyInvocable<void(
+    std::string_view token, const UserId& user, const DeviceId& device,
+    std::weak_ptr<Transport> connection) const>;
+
 struct ServerHooks {
-  Engine* engine = nullptr;      // required; borrowed
-  Authenticator authenticate;    // required
+  Engine* engine = nullptr;      // required unless !serve_websocket; borrowed
+  Authenticator authenticate;    // required unless !serve_websocket
   HttpHandler handle_http;       // required
+  SessionObserver on_session;    // optional
+  TokenSessionOpened on_token_session;  // optional
 };
 
 // Counters since start, for metrics.
@@ -129,7 +154,7 @@ struct ServerStats {
   } send_latency;
 };
 
-class Server {
+class COURIER_EXPORT Server {
  public:
   Server() = default;
   Server(const Server&) = delete;
@@ -150,13 +175,30 @@ class Server {
   virtual void Stop(std::chrono::milliseconds grace) = 0;
 
   virtual ServerStats stats() const = 0;
+
+  // Loads tls_cert_file and tls_key_file again. New TLS handshakes use the
+  // new pair; open connections keep theirs and stay open. On an error
+  // (unreadable file, key not matching the certificate) nothing changes and
+  // kFailedPrecondition names the file; kFailedPrecondition too when the
+  // server does not serve TLS. Blocks on reading the two files.
+  virtual absl::Status ReloadTls() = 0;
+
+  // Closes the WebSocket connections of `user` on this server that passed
+  // hello (only those of `device` when given) with `code` and `reason`,
+  // after the frames already queued; returns how many it closed.
+  virtual std::size_t CloseSessions(const UserId& user, const std::optional<DeviceId>& device,
+                                    std::uint16_t code, std::string_view reason) = 0;
+
+  // The devices of `user` with a WebSocket past hello on this server, sorted,
+  // without duplicates.
+  virtual std::vector<DeviceId> OpenDevices(const UserId& user) const = 0;
 };
 
 // Binds `options.host:options.port`, starts the threads and accepts.
 // kInvalidArgument for a bad address, missing hooks or half a TLS pair;
 // kUnavailable when the port cannot be bound; kFailedPrecondition when the
 // TLS files cannot be loaded.
-absl::StatusOr<std::unique_ptr<Server>> StartServer(const ServerOptions& options,
+COURIER_EXPORT absl::StatusOr<std::unique_ptr<Server>> StartServer(const ServerOptions& options,
                                                     ServerHooks hooks);
 
 }  // namespace courier::websocket

@@ -1,0 +1,596 @@
+// courier-cli chat: the screen model (no I/O; see chat_screen.h).
+#include "chat_screen.h"
+
+#include <time.h>
+
+#include <algorithm>
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "absl/strings/str_cat.h"
+#include "json.h"
+
+namespace courier_cli::chat {
+
+namespace {
+
+constexpr std::size_t kMaxInput = 64 * 1024;  // a body's limit
+constexpr std::size_t kMaxIdsPerRead = 1000;
+
+constexpr char kBold[] = "\x1b[1m";
+constexpr char kDim[] = "\x1b[2m";
+constexpr char kReverse[] = "\x1b[7m";
+constexpr char kRed[] = "\x1b[31m";
+constexpr char kGreen[] = "\x1b[32m";
+constexpr char kBlue[] = "\x1b[34m";
+constexpr char kReset[] = "\x1b[0m";
+
+// The length of the UTF-8 sequence that starts with `lead`, or 0 when it is not a lead byte.
+std::size_t Utf8Length(unsigned char lead) {
+  if (lead < 0x80) return 1;
+  if (lead >= 0xC2 && lead <= 0xDF) return 2;
+  if (lead >= 0xE0 && lead <= 0xEF) return 3;
+  if (lead >= 0xF0 && lead <= 0xF4) return 4;
+  return 0;
+}
+
+// The first `columns` columns of printable `text`.
+std::string TakeColumns(std::string_view text, std::size_t columns) {
+  std::size_t i = 0;
+  for (std::size_t c = 0; i < text.size() && c < columns; ++c) {
+    i += std::max<std::size_t>(1, Utf8Length(static_cast<unsigned char>(text[i])));
+  }
+  return std::string(text.substr(0, std::min(i, text.size())));
+}
+
+// The last `columns` columns of printable `text`.
+std::string_view LastColumns(std::string_view text, std::size_t columns) {
+  std::size_t have = Columns(text);
+  std::size_t i = 0;
+  while (have > columns && i < text.size()) {
+    i += std::max<std::size_t>(1, Utf8Length(static_cast<unsigned char>(text[i])));
+    --have;
+  }
+  return text.substr(std::min(i, text.size()));
+}
+
+struct Span {
+  std::string text;
+  std::string style;  // ANSI SGR sequences; empty: plain
+};
+using Line = std::vector<Span>;
+
+// One line, cut at `cols` columns, styles reset after each styled span.
+std::string Emit(const Line& line, std::size_t cols) {
+  std::string out;
+  std::size_t used = 0;
+  for (const Span& span : line) {
+    if (used >= cols) break;
+    const std::string text = TakeColumns(span.text, cols - used);
+    used += Columns(text);
+    if (span.style.empty()) {
+      out += text;
+    } else {
+      absl::StrAppend(&out, span.style, text, kReset);
+    }
+  }
+  return out;
+}
+
+std::string Local(int64_t ms, const char* format) {
+  const time_t t = static_cast<time_t>(ms / 1000);
+  struct tm tm {};
+  localtime_r(&t, &tm);
+  char text[64];
+  const std::size_t n = strftime(text, sizeof text, format, &tm);
+  return std::string(text, n);
+}
+
+std::string LastSeen(const Peer& p, int64_t now_ms) {
+  if (!p.presence_known) return "…";
+  if (p.online) return "online";
+  if (!p.last_seen) return "offline";
+  const bool today = Local(*p.last_seen, "%Y-%m-%d") == Local(now_ms, "%Y-%m-%d");
+  return absl::StrCat("last seen ", Local(*p.last_seen, today ? "%H:%M" : "%Y-%m-%d %H:%M"));
+}
+
+Span PresenceDot(const Peer& p) {
+  if (p.presence_known && p.online) return {"●", std::string(kGreen)};
+  return {"○", std::string(kDim)};
+}
+
+Span TickSpan(const Message& m) {
+  switch (m.tick) {
+    case Tick::kPending: return {"…", std::string(kDim)};
+    case Tick::kSent: return {"✓", ""};
+    case Tick::kDelivered: return {"✓✓", ""};
+    case Tick::kRead: return {"✓✓", std::string(kBlue)};
+    case Tick::kFailed: return {absl::StrCat("✗ ", m.error), std::string(kRed)};
+  }
+  return {"", ""};
+}
+
+std::string ReadFrame(const std::vector<std::string>& ids, std::size_t from, std::size_t to) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  writer.StartObject();
+  writer.Key("op");
+  writer.String("read");
+  writer.Key("ids");
+  writer.StartArray();
+  for (std::size_t i = from; i < to; ++i) {
+    writer.String(ids[i].data(), static_cast<rapidjson::SizeType>(ids[i].size()));
+  }
+  writer.EndArray();
+  writer.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+void SendReads(const std::vector<std::string>& ids, Effects& effects) {
+  for (std::size_t i = 0; i < ids.size(); i += kMaxIdsPerRead) {
+    effects.frames.push_back(ReadFrame(ids, i, std::min(ids.size(), i + kMaxIdsPerRead)));
+  }
+}
+
+std::string SendFrame(const std::string& to, const Message& m) {
+  return JsonObject().Add("op", "send").Add("cid", m.cid).Add("to", to).Add("body", m.body).str();
+}
+
+Peer* FindPeer(State& state, std::string_view name) {
+  for (Peer& p : state.peers) {
+    if (p.name == name) return &p;
+  }
+  return nullptr;
+}
+
+Message* FindOwn(State& state, std::string_view cid) {
+  for (Peer& p : state.peers) {
+    for (Message& m : p.messages) {
+      if (m.mine && m.cid == cid) return &m;
+    }
+  }
+  return nullptr;
+}
+
+Peer* Open(State& state) {
+  if (state.view != View::kConversation || state.selected >= state.peers.size()) return nullptr;
+  return &state.peers[state.selected];
+}
+
+// Opens the selected conversation: its unread messages are now read.
+void OpenSelected(State& state, Effects& effects) {
+  if (state.selected >= state.peers.size()) return;
+  state.view = View::kConversation;
+  state.status.clear();
+  Peer& p = state.peers[state.selected];
+  SendReads(p.unread, effects);
+  p.unread.clear();
+}
+
+void Separator(std::vector<std::string>& lines, std::size_t cols) {
+  std::string line;
+  for (std::size_t i = 0; i < cols; ++i) line += "─";
+  lines.push_back(absl::StrCat(kDim, line, kReset));
+}
+
+Line Title(const State& state, std::size_t cols, Line left) {
+  const std::string right = state.connected ? "connected" : "connecting…";
+  std::size_t used = 0;
+  for (const Span& s : left) used += Columns(s.text);
+  if (used + Columns(right) + 1 < cols) {
+    left.push_back({std::string(cols - used - Columns(right) - 1, ' '), ""});
+    left.push_back({right, std::string(state.connected ? kDim : kRed)});
+  }
+  return left;
+}
+
+Span Help(const State& state, std::string_view help) {
+  if (!state.status.empty()) return {Printable(state.status), std::string(kRed)};
+  return {std::string(help), std::string(kDim)};
+}
+
+void RenderList(const State& state, std::size_t rows, std::size_t cols, int64_t now_ms, Screen& screen) {
+  auto& lines = screen.lines;
+  lines.push_back(Emit(Title(state, cols, {{absl::StrCat(" courier · ", state.me), std::string(kBold)}}), cols));
+  Separator(lines, cols);
+  const std::size_t room = rows > 4 ? rows - 4 : 0;
+  if (state.peers.empty()) {
+    if (room > 0) lines.push_back(Emit({{" No friends yet: `courier-cli friend NAME`, then wait for the accept.", ""}}, cols));
+  } else {
+    std::size_t width = 8;
+    for (const Peer& p : state.peers) width = std::max(width, Columns(p.name));
+    width = std::min<std::size_t>(width, 32);
+    // Scroll so that the selection stays in view.
+    const std::size_t first = state.selected >= room ? state.selected - room + 1 : 0;
+    for (std::size_t i = first; i < state.peers.size() && i < first + room; ++i) {
+      const Peer& p = state.peers[i];
+      const bool selected = i == state.selected;
+      const std::string base = selected ? std::string(kReverse) : "";
+      const std::string name = TakeColumns(Printable(p.name), width);
+      Line line;
+      line.push_back({absl::StrCat(selected ? " › " : "   ", name, std::string(width - Columns(name) + 2, ' ')), base});
+      Span dot = PresenceDot(p);
+      dot.style = base + dot.style;
+      line.push_back(dot);
+      line.push_back({absl::StrCat(" ", LastSeen(p, now_ms)), base});
+      if (!p.unread.empty()) {
+        line.push_back({"  ", base});
+        line.push_back({absl::StrCat(p.unread.size(), " new"), absl::StrCat(base, kBold)});
+      }
+      std::size_t used = 0;
+      for (const Span& s : line) used += Columns(s.text);
+      if (selected && used < cols) line.push_back({std::string(cols - used, ' '), base});
+      lines.push_back(Emit(line, cols));
+    }
+  }
+  while (lines.size() + 2 < rows) lines.push_back("");
+  Separator(lines, cols);
+  lines.push_back(Emit({{" ", ""}, Help(state, "↑/↓ choose · Enter open · q quit")}, cols));
+}
+
+void RenderConversation(const State& state, std::size_t rows, std::size_t cols, int64_t now_ms,
+                        Screen& screen) {
+  auto& lines = screen.lines;
+  const Peer& p = state.peers[state.selected];
+  Line title{{absl::StrCat(" ", Printable(p.name)), std::string(kBold)}, {" · ", ""}, PresenceDot(p),
+             {absl::StrCat(" ", LastSeen(p, now_ms)), ""}};
+  lines.push_back(Emit(Title(state, cols, std::move(title)), cols));
+  Separator(lines, cols);
+
+  // Messages, newest at the bottom; each wrapped under its "HH:MM name: " prefix.
+  const std::size_t room = rows > 4 ? rows - 4 : 0;
+  std::vector<std::string> body_lines;
+  for (auto it = p.messages.rbegin(); it != p.messages.rend() && body_lines.size() < room; ++it) {
+    const Message& m = *it;
+    const std::string who = m.mine ? "me" : Printable(p.name);
+    const std::string prefix = absl::StrCat(" ", Local(m.ts, "%H:%M"), " ", who, ": ");
+    const std::size_t indent = Columns(prefix);
+    const std::size_t width = cols > indent + 4 ? cols - indent - 4 : 1;
+    std::vector<std::string> chunks;
+    std::size_t start = 0;
+    for (;;) {
+      const std::size_t nl = m.body.find('\n', start);
+      std::string text = Printable(std::string_view(m.body).substr(start, nl == std::string::npos ? nl : nl - start));
+      do {
+        std::string chunk = TakeColumns(text, width);
+        text.erase(0, chunk.size());
+        chunks.push_back(std::move(chunk));
+      } while (!text.empty());
+      if (nl == std::string::npos) break;
+      start = nl + 1;
+    }
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < chunks.size(); ++i) {
+      Line line;
+      if (i == 0) {
+        line.push_back({prefix.substr(0, prefix.size() - who.size() - 2), std::string(kDim)});
+        line.push_back({who, m.mine ? "" : std::string(kBold)});
+        line.push_back({": ", ""});
+      } else {
+        line.push_back({std::string(indent, ' '), ""});
+      }
+      line.push_back({chunks[i], ""});
+      if (m.mine && i + 1 == chunks.size()) {
+        line.push_back({" ", ""});
+        line.push_back(TickSpan(m));
+      }
+      out.push_back(Emit(line, cols));
+    }
+    for (auto o = out.rbegin(); o != out.rend() && body_lines.size() < room; ++o) body_lines.push_back(*o);
+  }
+  for (std::size_t i = body_lines.size(); i < room; ++i) lines.push_back("");
+  for (auto it = body_lines.rbegin(); it != body_lines.rend(); ++it) lines.push_back(*it);
+
+  lines.push_back(Emit({{" ", ""}, Help(state, "Enter send · Esc back to the list · Ctrl-C quit")}, cols));
+  const std::string shown(LastColumns(state.input, cols > 3 ? cols - 3 : 0));
+  lines.push_back(absl::StrCat(kBold, "> ", kReset, Printable(shown)));
+  screen.cursor_row = static_cast<int>(lines.size()) - 1;
+  screen.cursor_col = static_cast<int>(2 + Columns(shown));
+}
+
+}  // namespace
+
+std::size_t Columns(std::string_view text) {
+  std::size_t n = 0;
+  for (char c : text) {
+    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++n;
+  }
+  return n;
+}
+
+std::string Printable(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size();) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    const std::size_t len = Utf8Length(c);
+    bool valid = len != 0 && i + len <= text.size();
+    for (std::size_t k = 1; valid && k < len; ++k) {
+      valid = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
+    }
+    if (!valid) {
+      out += '?';
+      ++i;
+      continue;
+    }
+    if (c == '\t') {
+      out += ' ';
+    } else if (c < 0x20 || c == 0x7f ||
+               (c == 0xC2 && static_cast<unsigned char>(text[i + 1]) < 0xA0)) {  // C0, DEL, C1 (U+0080-U+009F)
+      out += '?';
+    } else {
+      out.append(text.substr(i, len));
+    }
+    i += len;
+  }
+  return out;
+}
+
+std::string PlainText(std::string_view line) {
+  std::string out;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    if (line[i] == '\x1b' && i + 1 < line.size() && line[i + 1] == '[') {
+      i += 2;
+      while (i < line.size() && !(line[i] >= 0x40 && line[i] <= 0x7e)) ++i;
+      continue;
+    }
+    out += line[i];
+  }
+  return out;
+}
+
+std::vector<Key> ParseKeys(std::string& pending) {
+  std::vector<Key> keys;
+  const std::string& s = pending;
+  std::size_t i = 0;
+  auto key = [&keys](Key::Kind kind) { keys.push_back(Key{kind, ""}); };
+  while (i < s.size()) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == 0x1b) {
+      if (i + 1 == s.size()) {
+        key(Key::kEscape);
+        ++i;
+      } else if (s[i + 1] == '[') {
+        std::size_t j = i + 2;
+        while (j < s.size() && !(s[j] >= 0x40 && s[j] <= 0x7e)) ++j;
+        if (j == s.size()) break;  // the rest comes with the next read
+        switch (s[j]) {
+          case 'A': key(Key::kUp); break;
+          case 'B': key(Key::kDown); break;
+          case 'C': key(Key::kRight); break;
+          case 'D': key(Key::kLeft); break;
+          default: key(Key::kOther); break;
+        }
+        i = j + 1;
+      } else if (s[i + 1] == 'O') {
+        if (i + 2 == s.size()) break;
+        switch (s[i + 2]) {
+          case 'A': key(Key::kUp); break;
+          case 'B': key(Key::kDown); break;
+          case 'C': key(Key::kRight); break;
+          case 'D': key(Key::kLeft); break;
+          case 'M': key(Key::kEnter); break;
+          default: key(Key::kOther); break;
+        }
+        i += 3;
+      } else {
+        key(Key::kEscape);  // ESC then another key (Alt+key): the Escape, then that key
+        ++i;
+      }
+    } else if (c == '\r' || c == '\n') {
+      key(Key::kEnter);
+      i += (c == '\r' && i + 1 < s.size() && s[i + 1] == '\n') ? 2 : 1;
+    } else if (c == 0x7f || c == 0x08) {
+      key(Key::kBackspace);
+      ++i;
+    } else if (c == 0x03) {
+      key(Key::kInterrupt);
+      ++i;
+    } else if (c == 0x04) {
+      key(Key::kEof);
+      ++i;
+    } else if (c == '\t') {
+      key(Key::kTab);
+      ++i;
+    } else if (c < 0x20) {
+      key(Key::kOther);
+      ++i;
+    } else {
+      const std::size_t len = Utf8Length(c);
+      if (len == 0) {
+        key(Key::kOther);
+        ++i;
+        continue;
+      }
+      if (i + len > s.size()) break;  // the rest of the character comes next
+      if (keys.empty() || keys.back().kind != Key::kText) keys.push_back(Key{Key::kText, ""});
+      keys.back().text.append(s, i, len);
+      i += len;
+    }
+  }
+  pending.erase(0, i);
+  return keys;
+}
+
+Peer& AddPeer(State& state, std::string_view name) {
+  auto it = std::lower_bound(state.peers.begin(), state.peers.end(), name,
+                             [](const Peer& p, std::string_view n) { return p.name < n; });
+  if (it != state.peers.end() && it->name == name) return *it;
+  const std::size_t at = static_cast<std::size_t>(it - state.peers.begin());
+  if (!state.peers.empty() && at <= state.selected) ++state.selected;  // the selection keeps its peer
+  Peer p;
+  p.name = std::string(name);
+  return *state.peers.insert(state.peers.begin() + static_cast<std::ptrdiff_t>(at), std::move(p));
+}
+
+void ApplyFrame(State& state, const rapidjson::Value& frame, Effects& effects) {
+  const std::string op = StringField(frame, "op").value_or("");
+  if (op == "msg") {
+    const auto from = StringField(frame, "from");
+    const auto id = StringField(frame, "id");
+    if (!from || from->empty() || !id || id->empty()) return;
+    Peer& p = AddPeer(state, *from);
+    for (const Message& m : p.messages) {
+      if (!m.mine && m.id == *id) return;  // seen already (sent again after a reconnect)
+    }
+    Message m;
+    m.body = StringField(frame, "body").value_or("");
+    m.ts = IntField(frame, "ts").value_or(0);
+    m.id = *id;
+    p.messages.push_back(std::move(m));
+    if (Peer* open = Open(state); open == &p) {
+      SendReads({*id}, effects);
+    } else {
+      p.unread.push_back(*id);
+      if (state.view == View::kConversation) state.status = absl::StrCat("new message from ", *from);
+    }
+  } else if (op == "receipt") {
+    const auto by = StringField(frame, "by");
+    const auto id = StringField(frame, "id");
+    const std::string status = StringField(frame, "status").value_or("");
+    Peer* p = by ? FindPeer(state, *by) : nullptr;
+    if (p == nullptr || !id) return;
+    const Tick tick = status == "read" ? Tick::kRead : status == "delivered" ? Tick::kDelivered : Tick::kSent;
+    for (Message& m : p->messages) {
+      if (m.mine && m.id == *id && m.tick != Tick::kFailed) m.tick = std::max(m.tick, tick);
+    }
+  } else if (op == "sent") {
+    Message* m = FindOwn(state, StringField(frame, "cid").value_or(""));
+    if (m == nullptr) return;
+    m->id = StringField(frame, "id").value_or(m->id);
+    m->ts = IntField(frame, "ts").value_or(m->ts);
+    if (m->tick == Tick::kPending || m->tick == Tick::kFailed) {
+      m->tick = Tick::kSent;
+      m->error.clear();
+    }
+  } else if (op == "error") {
+    const std::string code = StringField(frame, "code").value_or("error");
+    const std::string text = StringField(frame, "message").value_or("");
+    if (Message* m = FindOwn(state, StringField(frame, "cid").value_or("")); m != nullptr) {
+      if (m->tick == Tick::kPending) {
+        m->tick = Tick::kFailed;
+        m->error = code;
+      }
+    }
+    state.status = absl::StrCat(code, text.empty() ? "" : ": ", text);
+  } else if (op == "presence") {
+    const auto user = StringField(frame, "user");
+    if (!user || user->empty()) return;
+    Peer& p = AddPeer(state, *user);
+    p.presence_known = true;
+    auto online = frame.FindMember("online");
+    p.online = online != frame.MemberEnd() && online->value.IsBool() && online->value.GetBool();
+    p.last_seen = IntField(frame, "last_seen");
+  }
+}
+
+void ApplyKey(State& state, const Key& key, int64_t now_ms, Effects& effects) {
+  if (key.kind == Key::kInterrupt) {
+    state.quit = true;
+    return;
+  }
+  if (state.view == View::kList) {
+    switch (key.kind) {
+      case Key::kUp:
+        if (state.selected > 0) --state.selected;
+        break;
+      case Key::kDown:
+        if (state.selected + 1 < state.peers.size()) ++state.selected;
+        break;
+      case Key::kEnter:
+      case Key::kRight:
+        OpenSelected(state, effects);
+        break;
+      case Key::kEof:
+        state.quit = true;
+        break;
+      case Key::kText:
+        for (char c : key.text) {
+          if (c == 'q') {
+            state.quit = true;
+          } else if (c == 'k' && state.selected > 0) {
+            --state.selected;
+          } else if (c == 'j' && state.selected + 1 < state.peers.size()) {
+            ++state.selected;
+          }
+        }
+        break;
+      default:
+        break;
+    }
+    return;
+  }
+  Peer* p = Open(state);
+  if (p == nullptr) {
+    state.view = View::kList;
+    return;
+  }
+  switch (key.kind) {
+    case Key::kText:
+      if (state.input.size() + key.text.size() <= kMaxInput) state.input += key.text;
+      break;
+    case Key::kTab:
+      if (state.input.size() < kMaxInput) state.input += ' ';
+      break;
+    case Key::kBackspace:
+      while (!state.input.empty() && (static_cast<unsigned char>(state.input.back()) & 0xC0) == 0x80) {
+        state.input.pop_back();
+      }
+      if (!state.input.empty()) state.input.pop_back();
+      break;
+    case Key::kEscape:
+      state.view = View::kList;
+      state.status.clear();
+      break;
+    case Key::kEof:
+      if (state.input.empty()) state.view = View::kList;
+      break;
+    case Key::kEnter: {
+      if (state.input.empty()) break;
+      Message m;
+      m.mine = true;
+      m.body = std::move(state.input);
+      state.input.clear();
+      m.ts = now_ms;
+      m.cid = absl::StrCat(state.cid_prefix, state.next_cid++);
+      effects.frames.push_back(SendFrame(p->name, m));
+      p->messages.push_back(std::move(m));
+      state.status.clear();
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+std::vector<std::string> PendingSends(const State& state) {
+  std::vector<std::string> frames;
+  for (const Peer& p : state.peers) {
+    for (const Message& m : p.messages) {
+      if (m.mine && m.tick == Tick::kPending) frames.push_back(SendFrame(p.name, m));
+    }
+  }
+  return frames;
+}
+
+Screen Render(const State& state, int rows_in, int cols_in, int64_t now_ms) {
+  const std::size_t rows = static_cast<std::size_t>(std::max(rows_in, 1));
+  const std::size_t cols = static_cast<std::size_t>(std::max(cols_in, 1));
+  Screen screen;
+  if (state.view == View::kConversation && state.selected < state.peers.size()) {
+    RenderConversation(state, rows, cols, now_ms, screen);
+  } else {
+    RenderList(state, rows, cols, now_ms, screen);
+  }
+  // A terminal too small for the layout: the last lines (the input) win.
+  if (screen.lines.size() > rows) {
+    const std::size_t cut = screen.lines.size() - rows;
+    screen.lines.erase(screen.lines.begin(), screen.lines.begin() + static_cast<std::ptrdiff_t>(cut));
+    if (screen.cursor_row >= 0) screen.cursor_row -= static_cast<int>(cut);
+  }
+  screen.cursor_col = std::min(screen.cursor_col, static_cast<int>(cols) - 1);
+  return screen;
+}
+
+}  // namespace courier_cli::chat

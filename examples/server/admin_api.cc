@@ -1,0 +1,324 @@
+// admin_api.cc: routing, the bearer check, JSON answers (RapidJSON).
+#include "admin_api.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "admin_token.h"
+#include "courier/clock.h"
+#include "http_errors.h"
+#include "metrics.h"
+#include "password.h"
+#include "process_metrics.h"
+#include "rapidjson/document.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
+
+namespace courier::server {
+namespace {
+
+using websocket::HttpRequest;
+using websocket::HttpResponse;
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void Str(JsonWriter& w, std::string_view s) {
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+
+HttpResponse FromStatus(const absl::Status& s) {
+  std::string_view msg(s.message().data(), s.message().size());
+  switch (s.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kOutOfRange:
+      return JsonError(400, "bad_request", msg);
+    case absl::StatusCode::kNotFound:
+      return JsonError(404, "not_found", msg);
+    case absl::StatusCode::kAlreadyExists:
+      return JsonError(409, "conflict", msg);
+    case absl::StatusCode::kResourceExhausted:
+      return JsonError(429, "resource_exhausted", msg);
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kAborted:
+      return JsonError(503, "unavailable", msg);
+    default:
+      return JsonError(500, "internal", msg);
+  }
+}
+
+HttpResponse Answer(int status, rapidjson::StringBuffer& b) {
+  return HttpResponse::Json(status, std::string(b.GetString(), b.GetSize()));
+}
+
+HttpResponse MethodNotAllowed(std::string_view allow) {
+  HttpResponse r = JsonError(405, "method_not_allowed",
+                         absl::StrCat("use ", absl::string_view(allow.data(), allow.size())));
+  r.headers.emplace_back("Allow", std::string(allow));
+  return r;
+}
+
+// The value of `key` in a query string "a=1&b=2", if present.
+std::optional<std::string> QueryValue(const std::string& query, std::string_view key) {
+  for (absl::string_view part : absl::StrSplit(query, '&')) {
+    const std::size_t eq = part.find('=');
+    if (part.substr(0, eq) != absl::string_view(key.data(), key.size())) continue;
+    return eq == absl::string_view::npos ? std::string() : std::string(part.substr(eq + 1));
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+HttpResponse AdminApi::Handle(const HttpRequest& request) const {
+  const bool get = request.method == "GET" || request.method == "HEAD";
+  if (request.path == "/metrics") return get ? Metrics() : MethodNotAllowed("GET");
+  if (request.path == "/healthz") {
+    if (!get) return MethodNotAllowed("GET");
+    absl::Status s = deps_.engine->Health();
+    if (!s.ok()) {
+      return JsonError(503, "unavailable", std::string_view(s.message().data(), s.message().size()));
+    }
+    return HttpResponse::Json(200, R"({"status":"ok"})");
+  }
+  if (request.path != "/admin" && !absl::StartsWith(request.path, "/admin/")) {
+    return JsonError(404, "not_found", "no such resource");
+  }
+
+  // --- everything under /admin/ needs the token, before anything else
+  std::string_view auth = request.Header("Authorization");
+  constexpr std::string_view kPrefix = "Bearer ";
+  if (auth.size() <= kPrefix.size() ||
+      !absl::EqualsIgnoreCase(absl::string_view(auth.data(), kPrefix.size()), "bearer ")) {
+    HttpResponse r = JsonError(401, "unauthorized",
+                           "the admin API needs an Authorization: Bearer <admin token> header");
+    r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return r;
+  }
+  if (!TokenMatches(auth.substr(kPrefix.size()), deps_.token)) {
+    spdlog::warn("event=admin_unauthorized remote={} method={} path={}", request.remote,
+                 request.method, request.path);
+    HttpResponse r = JsonError(401, "unauthorized", "wrong admin token");
+    r.headers.emplace_back("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+    return r;
+  }
+
+  // /admin/v1/users[/U[/devices[/D/disconnect] | /disable | /enable]]
+  std::vector<std::string> parts = absl::StrSplit(request.path.substr(1), '/');
+  if (parts.size() < 3 || parts[1] != "v1" || parts[2] != "users") {
+    return JsonError(404, "not_found", "no such admin resource");
+  }
+  if (parts.size() == 3) {
+    if (request.method != "POST") return MethodNotAllowed("POST");
+    return CreateUser(request);
+  }
+  const UserId user = parts[3];
+  if (absl::Status s = ValidateName("user", user); !s.ok()) return FromStatus(s);
+  HttpResponse answer;
+  if (parts.size() == 4) {
+    if (request.method != "DELETE") return MethodNotAllowed("DELETE");
+    answer = DeleteUser(user, request.query);
+  } else if (parts.size() == 5 && parts[4] == "devices") {
+    if (!get) return MethodNotAllowed("GET");
+    return ListDevices(user);
+  } else if (parts.size() == 5 && (parts[4] == "disable" || parts[4] == "enable")) {
+    if (request.method != "POST") return MethodNotAllowed("POST");
+    answer = SetDisabled(user, parts[4] == "disable");
+  } else if (parts.size() == 7 && parts[4] == "devices" && parts[6] == "disconnect") {
+    if (request.method != "POST") return MethodNotAllowed("POST");
+    if (absl::Status s = ValidateName("device", parts[5]); !s.ok()) return FromStatus(s);
+    answer = Disconnect(user, parts[5]);
+  } else {
+    return JsonError(404, "not_found", "no such admin resource");
+  }
+  spdlog::info("event=admin method={} path={} query=\"{}\" status={} remote={}", request.method,
+               request.path, request.query, answer.status, request.remote);
+  return answer;
+}
+
+HttpResponse AdminApi::Metrics() const {
+  HttpResponse r;
+  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  const websocket::Server* server = server_.load();
+  r.body = PrometheusText(deps_.engine->stats(),
+                          server != nullptr ? server->stats() : websocket::ServerStats{});
+  if (absl::StatusOr<ProcessStats> p = ReadProcessStats(); p.ok()) {
+    r.body += ProcessMetricsText(*p);
+  }
+  return r;
+}
+
+HttpResponse AdminApi::CreateUser(const HttpRequest& request) const {
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(
+      request.body.data(), request.body.size());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    return JsonError(400, "bad_request", "the body must be a JSON object");
+  }
+  auto field = [&doc](const char* name) -> std::optional<std::string> {
+    auto it = doc.FindMember(name);
+    if (it == doc.MemberEnd() || !it->value.IsString()) return std::nullopt;
+    return std::string(it->value.GetString(), it->value.GetStringLength());
+  };
+  std::optional<std::string> user = field("user");
+  std::optional<std::string> password = field("password");
+  if (!user || !password) {
+    return JsonError(400, "bad_request", "fields \"user\" and \"password\" must be strings");
+  }
+  if (absl::Status s = ValidateName("user", *user); !s.ok()) return FromStatus(s);
+  if (password->size() < kMinPasswordBytes || password->size() > kMaxPasswordBytes) {
+    return JsonError(400, "bad_request", "a password is 8 to 1024 bytes");
+  }
+  absl::StatusOr<std::string> hash = HashPassword(*password);
+  if (!hash.ok()) return FromStatus(hash.status());
+  absl::Status s = deps_.store->CreateUser(*user, *hash, SystemClock().NowMs());
+  if (absl::IsAlreadyExists(s)) return JsonError(409, "conflict", "that user name is taken");
+  if (!s.ok()) return FromStatus(s);
+  rapidjson::StringBuffer b;
+  JsonWriter w(b);
+  w.StartObject();
+  w.Key("user");
+  Str(w, *user);
+  w.EndObject();
+  return Answer(201, b);
+}
+
+HttpResponse AdminApi::ListDevices(const UserId& user) const {
+  absl::StatusOr<bool> disabled = deps_.store->UserDisabled(user);
+  if (absl::IsNotFound(disabled.status())) return JsonError(404, "not_found", "no such user");
+  if (!disabled.ok()) return FromStatus(disabled.status());
+  absl::StatusOr<std::vector<DeviceRecord>> devices = deps_.store->Devices(user);
+  if (absl::IsNotFound(devices.status())) return JsonError(404, "not_found", "no such user");
+  if (!devices.ok()) return FromStatus(devices.status());
+  const websocket::Server* server = server_.load();
+  std::vector<DeviceId> online = server != nullptr ? server->OpenDevices(user)
+                                                   : std::vector<DeviceId>{};
+  // A device online here whose record is not written yet is listed too.
+  for (const DeviceId& d : online) {
+    bool known = false;
+    for (const DeviceRecord& r : *devices) known = known || r.device == d;
+    if (!known) devices->push_back(DeviceRecord{d, SystemClock().NowMs()});
+  }
+  std::sort(devices->begin(), devices->end(),
+            [](const DeviceRecord& a, const DeviceRecord& b) { return a.device < b.device; });
+  rapidjson::StringBuffer b;
+  JsonWriter w(b);
+  w.StartObject();
+  w.Key("user");
+  Str(w, user);
+  w.Key("disabled");
+  w.Bool(*disabled);
+  w.Key("devices");
+  w.StartArray();
+  for (const DeviceRecord& r : *devices) {
+    const bool is_online = std::binary_search(online.begin(), online.end(), r.device);
+    w.StartObject();
+    w.Key("device");
+    Str(w, r.device);
+    w.Key("online");
+    w.Bool(is_online);
+    w.Key("last_seen");
+    w.Int64(r.last_seen);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return Answer(200, b);
+}
+
+std::size_t AdminApi::CloseSessions(const UserId& user, const std::optional<DeviceId>& device,
+                                    std::uint16_t code, std::string_view reason) const {
+  websocket::Server* server = server_.load();
+  return server != nullptr ? server->CloseSessions(user, device, code, reason) : 0;
+}
+
+HttpResponse AdminApi::Disconnect(const UserId& user, const DeviceId& device) const {
+  absl::StatusOr<bool> exists = deps_.store->UserExists(user);
+  if (!exists.ok()) return FromStatus(exists.status());
+  if (!*exists) return JsonError(404, "not_found", "no such user");
+  const std::size_t closed =
+      CloseSessions(user, device, kCloseDisconnectedByAdmin, "disconnected by an administrator");
+  rapidjson::StringBuffer b;
+  JsonWriter w(b);
+  w.StartObject();
+  w.Key("user");
+  Str(w, user);
+  w.Key("device");
+  Str(w, device);
+  w.Key("closed");
+  w.Uint64(closed);
+  w.EndObject();
+  return Answer(200, b);
+}
+
+HttpResponse AdminApi::SetDisabled(const UserId& user, bool disabled) const {
+  absl::Status s = deps_.store->SetUserDisabled(user, disabled);
+  if (absl::IsNotFound(s)) return JsonError(404, "not_found", "no such user");
+  if (!s.ok()) return FromStatus(s);
+  std::size_t closed = 0;
+  if (disabled) {
+    // Close first (4403 tells the client not to come back), then revoke every
+    // token, so that no hello on any node succeeds with an old one.
+    closed = CloseSessions(user, std::nullopt, kCloseAccountDisabled, "account disabled");
+    if (absl::Status r = deps_.accounts->LogoutAll(user); !r.ok()) return FromStatus(r);
+  }
+  rapidjson::StringBuffer b;
+  JsonWriter w(b);
+  w.StartObject();
+  w.Key("user");
+  Str(w, user);
+  w.Key("disabled");
+  w.Bool(disabled);
+  if (disabled) {
+    w.Key("closed");
+    w.Uint64(closed);
+  }
+  w.EndObject();
+  return Answer(200, b);
+}
+
+HttpResponse AdminApi::DeleteUser(const UserId& user, const std::string& query) const {
+  std::optional<std::string> inbox = QueryValue(query, "inbox");
+  if (!inbox || (*inbox != "retain" && *inbox != "delete")) {
+    return JsonError(400, "bad_request",
+                 "say what happens to the inbox: ?inbox=retain or ?inbox=delete");
+  }
+  if (*inbox == "delete") {
+    return JsonError(501, "not_implemented",
+                 "deleting an inbox needs a MessageStore operation this server does not have "
+                 "yet; nothing was deleted (inbox=retain deletes the account and keeps it)");
+  }
+  absl::StatusOr<bool> exists = deps_.store->UserExists(user);
+  if (!exists.ok()) return FromStatus(exists.status());
+  if (!*exists) return JsonError(404, "not_found", "no such user");
+  const std::size_t closed =
+      CloseSessions(user, std::nullopt, kCloseAccountDisabled, "account deleted");
+  if (absl::Status r = deps_.accounts->LogoutAll(user); !r.ok() && !absl::IsNotFound(r)) {
+    return FromStatus(r);
+  }
+  absl::Status s = deps_.store->DeleteUser(user);
+  if (absl::IsNotFound(s)) return JsonError(404, "not_found", "no such user");
+  if (!s.ok()) return FromStatus(s);
+  rapidjson::StringBuffer b;
+  JsonWriter w(b);
+  w.StartObject();
+  w.Key("user");
+  Str(w, user);
+  w.Key("deleted");
+  w.Bool(true);
+  w.Key("inbox");
+  Str(w, "retained");
+  w.Key("closed");
+  w.Uint64(closed);
+  w.EndObject();
+  return Answer(200, b);
+}
+
+}  // namespace courier::server

@@ -1,0 +1,103 @@
+// revocation.cc: one thread, woken by urgent users or by the period.
+#include "revocation.h"
+
+#include <spdlog/spdlog.h>
+
+#include "absl/time/time.h"
+
+namespace courier::server {
+
+RevocationWatcher::RevocationWatcher(Accounts& accounts, std::chrono::milliseconds check_every)
+    : accounts_(accounts), check_every_(check_every), thread_([this] { Loop(); }) {}
+
+RevocationWatcher::~RevocationWatcher() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  thread_.join();
+}
+
+void RevocationWatcher::SessionOpened(std::string_view token,
+                                      std::weak_ptr<Transport> connection) {
+  absl::StatusOr<TokenClaims> claims = accounts_.Claims(token);
+  if (!claims.ok()) return;  // the hello already checked it; expired meanwhile
+  absl::MutexLock lock(&mu_);
+  std::vector<Live>& list = live_[claims->user];
+  // Forget connections that are gone, so a reconnecting device does not grow it.
+  std::erase_if(list, [](const Live& l) { return l.connection.expired(); });
+  urgent_.insert(claims->user);
+  list.push_back(Live{*std::move(claims), std::move(connection)});
+}
+
+void RevocationWatcher::Check(const UserId& user) {
+  absl::MutexLock lock(&mu_);
+  if (live_.contains(user)) urgent_.insert(user);
+}
+
+std::uint64_t RevocationWatcher::closed() const {
+  absl::MutexLock lock(&mu_);
+  return closed_;
+}
+
+void RevocationWatcher::Loop() {
+  auto next_sweep = std::chrono::steady_clock::now() + check_every_;
+  while (true) {
+    std::vector<UserId> users;
+    {
+      absl::MutexLock lock(&mu_);
+      auto wake = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stop_ || !urgent_.empty();
+      };
+      const auto left = next_sweep - std::chrono::steady_clock::now();
+      mu_.AwaitWithTimeout(absl::Condition(&wake),
+                           absl::FromChrono(std::max(left, decltype(left)::zero())));
+      if (stop_) return;
+      if (std::chrono::steady_clock::now() >= next_sweep) {
+        next_sweep = std::chrono::steady_clock::now() + check_every_;
+        absl::erase_if(live_, [](auto& kv) {
+          std::erase_if(kv.second, [](const Live& l) { return l.connection.expired(); });
+          return kv.second.empty();
+        });
+        for (const auto& kv : live_) users.push_back(kv.first);
+        urgent_.clear();
+      } else {
+        users.assign(urgent_.begin(), urgent_.end());
+        urgent_.clear();
+      }
+    }
+    for (const UserId& user : users) CheckUser(user);
+  }
+}
+
+void RevocationWatcher::CheckUser(const UserId& user) {
+  absl::StatusOr<TokenState> state = accounts_.Refresh(user);
+  if (!state.ok()) {  // the store did not answer: try again at the next sweep
+    spdlog::warn("event=revocation_check_failed user={} error=\"{}\"", user,
+                 std::string(state.status().message()));
+    return;
+  }
+  std::vector<std::shared_ptr<Transport>> to_close;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = live_.find(user);
+    if (it == live_.end()) return;
+    std::erase_if(it->second, [&](const Live& l) {
+      std::shared_ptr<Transport> t = l.connection.lock();
+      if (t == nullptr) return true;
+      if (Accounts::IsRevoked(l.claims, *state)) {
+        to_close.push_back(std::move(t));
+        return true;
+      }
+      return false;
+    });
+    if (it->second.empty()) live_.erase(it);
+    closed_ += to_close.size();
+  }
+  for (const auto& t : to_close) t->Close(CloseCode::kUnauthorized, "token revoked");
+  if (!to_close.empty()) {
+    spdlog::info("event=sessions_revoked user={} closed={}", user, to_close.size());
+  }
+}
+
+}  // namespace courier::server
