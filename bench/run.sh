@@ -6,7 +6,16 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-/tmp/build-bench}
-cmake -G Ninja -S "$here/.." -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+# COURIER_BENCH_ROCKSDB=release: link a release build of RocksDB (built once
+# by cmake/build-rocksdb-release.sh, 20-40 min) instead of Debian's library,
+# which keeps RocksDB's debug assertions.
+rocksdb_flag=""
+if [ "${COURIER_BENCH_ROCKSDB:-system}" = release ]; then
+  bash "$here/../cmake/build-rocksdb-release.sh"
+  rocksdb_flag="-DCOURIER_ROCKSDB_ROOT=$here/../build/rocksdb-release/install"
+fi
+# shellcheck disable=SC2086
+cmake -G Ninja -S "$here/.." -B "$build" -DCMAKE_BUILD_TYPE=Release $rocksdb_flag >/dev/null
 cmake --build "$build" -j2 --target courier-server courier-load core_bench frame_codec_bench
 for run in 1 2; do
   echo "# courier-load run $run"

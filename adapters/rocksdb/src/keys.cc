@@ -1,5 +1,6 @@
 #include "keys.h"
 
+#include <bit>
 #include <cstring>
 
 #include "absl/status/status.h"
@@ -8,12 +9,16 @@
 namespace courier::rocksdb::keys {
 namespace {
 
+// Byte order swap on little-endian hosts (its own inverse).
+std::uint64_t ToBigEndian(std::uint64_t v) {
+  if constexpr (std::endian::native == std::endian::little) return __builtin_bswap64(v);
+  return v;
+}
+
 void PutU64(std::string& out, std::uint64_t v) {
+  const std::uint64_t be = ToBigEndian(v);
   char b[8];
-  for (int i = 7; i >= 0; --i) {
-    b[i] = static_cast<char>(v & 0xff);
-    v >>= 8;
-  }
+  std::memcpy(b, &be, 8);
   out.append(b, 8);
 }
 
@@ -29,8 +34,9 @@ class Reader {
   explicit Reader(std::string_view in) : in_(in) {}
   std::uint64_t U64() {
     if (in_.size() < 8) return Fail();
-    std::uint64_t v = 0;
-    for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(in_[i]);
+    std::uint64_t be = 0;
+    std::memcpy(&be, in_.data(), 8);
+    const std::uint64_t v = ToBigEndian(be);
     in_.remove_prefix(8);
     return v;
   }
@@ -77,10 +83,17 @@ std::string NameKeyOf(char space, std::string_view a, std::size_t extra) {
 }  // namespace
 
 std::string EventKey(std::string_view inbox, Seq seq) {
-  std::string k = NameKeyOf(kEvent, inbox, 9);
-  k.push_back('\0');
-  PutU64(k, seq);
+  std::string k;
+  EventKeyTo(inbox, seq, k);
   return k;
+}
+
+void EventKeyTo(std::string_view inbox, Seq seq, std::string& out) {
+  out.clear();
+  out.push_back(kEvent);
+  out.append(inbox);
+  out.push_back('\0');
+  PutU64(out, seq);
 }
 
 std::string EventEnd(std::string_view inbox) {
@@ -123,6 +136,12 @@ std::string NameKey(char space, std::string_view a) { return NameKeyOf(space, a,
 
 std::string EncodeEvent(const StoredEvent& e) {
   std::string v;
+  EncodeEventTo(e, v);
+  return v;
+}
+
+void EncodeEventTo(const StoredEvent& e, std::string& v) {
+  v.clear();
   v.reserve(2 + 16 + 4 * 8 + e.event.id.size() + e.event.peer.size() + e.event.body.size() +
             e.cid.size());
   v.push_back(static_cast<char>(e.event.kind));
@@ -133,7 +152,6 @@ std::string EncodeEvent(const StoredEvent& e) {
   PutString(v, e.event.peer);
   PutString(v, e.event.body);
   PutString(v, e.cid);
-  return v;
 }
 
 absl::StatusOr<StoredEvent> DecodeEvent(std::string_view value, Seq seq) {

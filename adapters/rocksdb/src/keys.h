@@ -23,6 +23,8 @@ inline constexpr char kFloor = 'F';   // 'F' inbox
 
 // 'E' inbox \0 seq. Names hold no NUL, so "inbox \0" is prefix-free.
 std::string EventKey(std::string_view inbox, Seq seq);
+// EventKey into `out` (replacing what it held; its buffer is reused).
+void EventKeyTo(std::string_view inbox, Seq seq, std::string& out);
 // The first key after every event of `inbox` ('E' inbox \1).
 std::string EventEnd(std::string_view inbox);
 // The seq of an event key of `inbox`; false if `key` is not one.
@@ -49,6 +51,8 @@ struct StoredEvent {
   std::string cid;
 };
 std::string EncodeEvent(const StoredEvent& e);
+// EncodeEvent into `out` (replacing what it held; its buffer is reused).
+void EncodeEventTo(const StoredEvent& e, std::string& out);
 absl::StatusOr<StoredEvent> DecodeEvent(std::string_view value, Seq seq);
 // Only the max_ts of an encoded event (Prune reads nothing else).
 absl::StatusOr<TimeMs> DecodeEventMaxTs(std::string_view value);

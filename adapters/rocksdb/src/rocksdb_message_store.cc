@@ -3,9 +3,9 @@
 //
 // Write() applies its ops in order against the writer's cache of inbox state
 // and collects their keys in one WriteBatch, then writes it (one WAL record,
-// fsync'ed at kPowerLoss). The 'M' and 'S' keys a batch writes are also kept
-// in an overlay so that later ops of the same batch see them (a duplicate cid
-// inside one batch). If the write fails, nothing of the batch is stored and
+// fsync'ed at kPowerLoss). The 'M' and 'S' keys a batch reads and writes
+// are kept in one map, the batch's view, so that later ops of the same batch
+// see them (a duplicate cid inside one batch). If the write fails, nothing of the batch is stored and
 // the cache, which already holds the batch's effects, is dropped.
 //
 // An op's own error (queue full, ack beyond the head, bad input) is found
@@ -76,13 +76,12 @@ class RocksdbMessageStore final : public MessageStore {
     MutexLock lock(&write_mu_);
     if (cache_.size() >= cache_max_inboxes_) cache_.clear();
     batch_.Clear();
-    overlay_.clear();
     dirty_cursors_.clear();
     touched_.clear();
-    prefetched_.clear();
+    view_.clear();
     absl::Status status = PrefetchIndexKeys(ops);
     for (std::size_t i = 0; status.ok() && i < ops.size(); ++i) {
-      OpResult result = absl::InternalError("op not applied");
+      OpResult result;  // ApplyOp sets it whenever it returns OK
       status = ApplyOp(ops[i], result);
       results.push_back(std::move(result));
     }
@@ -365,7 +364,7 @@ class RocksdbMessageStore final : public MessageStore {
       } else if (!statuses[i].IsNotFound()) {
         return ToStatus(statuses[i], "read index keys");
       }
-      prefetched_.emplace(std::move(wanted[i]), std::move(value));
+      view_.emplace(std::move(wanted[i]), std::move(value));
     }
     return absl::OkStatus();
   }
@@ -373,10 +372,7 @@ class RocksdbMessageStore final : public MessageStore {
   // The value of an 'M' or 'S' key as the current batch sees it.
   absl::StatusOr<std::optional<std::string>> Lookup(const std::string& key)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-    if (auto it = overlay_.find(key); it != overlay_.end()) {
-      return std::optional<std::string>(it->second);
-    }
-    if (auto it = prefetched_.find(key); it != prefetched_.end()) return it->second;
+    if (auto it = view_.find(key); it != view_.end()) return it->second;
     std::string value;
     ::rocksdb::Status s = db_->db()->Get(::rocksdb::ReadOptions(), cf_, key, &value);
     if (s.IsNotFound()) return std::optional<std::string>();
@@ -405,7 +401,7 @@ class RocksdbMessageStore final : public MessageStore {
   absl::Status PutIndex(std::string key, std::string value)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     COURIER_RETURN_IF_ERROR(Put(key, value));
-    overlay_.insert_or_assign(std::move(key), std::move(value));
+    view_.insert_or_assign(std::move(key), std::optional<std::string>(std::move(value)));
     return absl::OkStatus();
   }
 
@@ -416,7 +412,9 @@ class RocksdbMessageStore final : public MessageStore {
     e.seq = state.head + 1;
     const TimeMs max_ts = std::max(state.max_ts, e.ts);
     keys::StoredEvent stored{std::move(e), max_ts, cid};
-    COURIER_RETURN_IF_ERROR(Put(keys::EventKey(inbox, stored.event.seq), keys::EncodeEvent(stored)));
+    keys::EventKeyTo(inbox, stored.event.seq, key_scratch_);
+    keys::EncodeEventTo(stored, value_scratch_);
+    COURIER_RETURN_IF_ERROR(Put(key_scratch_, value_scratch_));
     state.head = stored.event.seq;
     state.max_ts = stored.max_ts;
     touched_.insert(&state);
@@ -717,10 +715,12 @@ class RocksdbMessageStore final : public MessageStore {
   // the batch), the cursors it moved (written once, at the end) and the
   // inboxes it appended to.
   ::rocksdb::WriteBatch batch_ ABSL_GUARDED_BY(write_mu_);
-  absl::flat_hash_map<std::string, std::string> overlay_ ABSL_GUARDED_BY(write_mu_);
-  // The appends' 'S' and 'M' keys as the batch found them (nullopt: absent);
-  // overlay_ has what the batch itself wrote since.
-  absl::flat_hash_map<std::string, std::optional<std::string>> prefetched_
+  // Reused for each event's key and value (WriteBatch::Put copies them).
+  std::string key_scratch_ ABSL_GUARDED_BY(write_mu_);
+  std::string value_scratch_ ABSL_GUARDED_BY(write_mu_);
+  // 'S' and 'M' keys as the batch sees them (nullopt: absent): the appends'
+  // keys as one MultiGet found them, then whatever the batch itself wrote.
+  absl::flat_hash_map<std::string, std::optional<std::string>> view_
       ABSL_GUARDED_BY(write_mu_);
   absl::flat_hash_map<std::string, Seq> dirty_cursors_ ABSL_GUARDED_BY(write_mu_);
   absl::flat_hash_set<InboxState*> touched_ ABSL_GUARDED_BY(write_mu_);
