@@ -162,9 +162,10 @@ HttpResponse AdminApi::CreateUser(const HttpRequest& request) const {
   if (doc.HasParseError() || !doc.IsObject()) {
     return JsonError(400, "bad_request", "the body must be a JSON object");
   }
-  auto field = [&doc](const char* name) -> std::optional<std::string> {
-    auto it = doc.FindMember(name);
-    if (it == doc.MemberEnd() || !it->value.IsString()) return std::nullopt;
+  const rapidjson::Document& view = doc;  // const iterators: no C++20 operator== ambiguity
+  auto field = [&view](const char* name) -> std::optional<std::string> {
+    auto it = view.FindMember(name);
+    if (it == view.MemberEnd() || !it->value.IsString()) return std::nullopt;
     return std::string(it->value.GetString(), it->value.GetStringLength());
   };
   std::optional<std::string> user = field("user");
