@@ -6,7 +6,7 @@ include(CMakePackageConfigHelpers)
 get_property(courier_targets GLOBAL PROPERTY COURIER_EXPORTED_TARGETS)
 # Which adapters were built decides which dependencies the config finds.
 set(COURIER_BUILT_COMPONENTS core memory)
-foreach(adapter rocksdb sqlite postgres mongo redis websocket)
+foreach(adapter rocksdb sqlite postgres mongo redis websocket webpush)
   if(TARGET courier_${adapter})
     list(APPEND COURIER_BUILT_COMPONENTS ${adapter})
   endif()
@@ -103,4 +103,10 @@ if(TARGET courier_websocket)
              absl_flat_hash_map absl_synchronization
     PRIVATE libssl libcrypto
     PRIVATE_LIBS -pthread)
+endif()
+if(TARGET courier_webpush)
+  courier_pkg_config(NAME courier-webpush DESCRIPTION "Courier: Web Push (RFC 8030/8291/8292) and webhook senders"
+    LIBS -lcourier_webpush
+    REQUIRES courier absl_status absl_statusor absl_strings absl_time
+    PRIVATE libssl libcrypto)
 endif()

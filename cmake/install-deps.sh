@@ -32,13 +32,14 @@ server=(
 bench=(libbenchmark-dev gnuplot-nox)
 # Catch2 (every C++ test), the servers the tests start (redis-server,
 # PostgreSQL), Python with pytest, websocket-client and mockupdb (protocol,
-# abuse, chaos, cluster and MongoDB wire tests), openssl (test certificates),
+# abuse, chaos, cluster and MongoDB wire tests), cryptography (tests/webpush
+# decrypts and verifies Web Push independently), openssl (test certificates),
 # clang 14 with its runtime (the libFuzzer stage), systemd for
 # systemd-analyze (tests/library checks examples/systemd), and Google
 # Benchmark because the test build compiles the benchmarks.
 tests=(
   catch2 redis-server postgresql
-  python3 python3-pytest python3-websocket python3-mockupdb openssl
+  python3 python3-pytest python3-websocket python3-mockupdb python3-cryptography openssl
   clang-14 libclang-rt-14-dev systemd
   libbenchmark-dev
   tmux  # tests/cli/chat_tmux_test.sh drives courier-cli chat in tmux (skipped without it)

@@ -92,14 +92,14 @@ cmake --build build/tsan -j "$jobs"
 step "concurrent tests under TSan"
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/support/tsan.supp
 (cd build/tsan && COURIER_MODEL_SEEDS=100 COURIER_POWERLOSS_SEEDS=20 ctest --output-on-failure -j 2 --timeout 1800 \
-   -L 'core|memory|presence|redis|postgres|sqlite|rocksdb|conformance')
+   -L 'core|memory|presence|redis|postgres|sqlite|rocksdb|conformance|webpush')
 
 step "build the libFuzzer targets with clang (also checks -Wthread-safety)"
 configure build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 \
   -DCOURIER_FUZZ=ON -DCOURIER_BUILD_BENCH=OFF -DCOURIER_BUILD_TESTS=ON \
   -DCOURIER_WITH_MONGO=OFF -DCOURIER_WITH_POSTGRES=OFF -DCOURIER_WITH_REDIS=OFF
 cmake --build build/fuzz -j "$jobs" --target fuzz_frame_decoder fuzz_ws_frames fuzz_token \
-  fuzz_http_api fuzz_engine
+  fuzz_http_api fuzz_engine fuzz_webpush
 
 step "fuzz each target for a bounded time"
 bash tests/fuzz/run.sh build/fuzz "${COURIER_FUZZ_SECONDS:-30}"

@@ -42,8 +42,10 @@ void SendNext(Shared& sh, Pair& p) {
   if (p.next >= sh.per_sender) return;
   const std::size_t i = p.next++;
   p.sent_at_ns[i] = SteadyClock::now().time_since_epoch().count();
-  p.out->Send(SendJson(absl::StrCat("c", i), sh.plan->users[p.recipient].user,
-                       Body(0, i, sh.body_bytes)));
+  thread_local std::string frame;  // reused: no allocation per message
+  frame.clear();
+  AppendSendJson(frame, i, sh.plan->users[p.recipient].user, 0, i, sh.body_bytes);
+  p.out->Send(frame);
 }
 
 class W1Online final : public Workload {

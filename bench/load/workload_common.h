@@ -98,9 +98,12 @@ std::unique_ptr<Workload> MakeW5Crash();
 
 // --- frames and bodies
 std::string HelloJson(const std::string& token, const std::string& device);
-std::string SendJson(const std::string& cid, const std::string& to, const std::string& body);
 // "<tag>:<index>:" padded with 'x' to `bytes` (at least the prefix).
 std::string Body(std::size_t tag, std::size_t index, std::size_t bytes);
+// Appends {"op":"send","cid":"c<cid>","to":"<to>","body":"<Body(tag, index,
+// bytes)>"} to `out`, built in place (no allocation once `out` has grown).
+void AppendSendJson(std::string& out, std::size_t cid, std::string_view to, std::size_t tag,
+                    std::size_t index, std::size_t bytes);
 // Parses Body's tag and index; false when the body is not one of ours.
 bool ParseBody(std::string_view body, std::size_t& tag, std::size_t& index);
 
@@ -126,6 +129,7 @@ struct CpuSample {
   absl::StatusOr<ThreadSwitches> server_switches = absl::UnknownError("not read");
   absl::StatusOr<ProcIo> server_io = absl::UnknownError("not read");
   std::uint64_t client_us = 0;
+  std::uint64_t client_switches = 0;  // courier-load's voluntary + involuntary
   SteadyClock::time_point at;
 };
 CpuSample SampleCpu(const Context& ctx);

@@ -1,12 +1,19 @@
-// ws_client.h: the load generator's WebSocket client (Boost.Beast/Asio).
+// ws_client.h: the load generator's WebSocket client (Asio, our own framing).
 //
 // IoPool runs N io_contexts, one thread each; every connection lives on one
 // of them, so a connection's handlers never run concurrently and need no
 // lock. WsConn is one client connection speaking PROTOCOL.md: TCP connect,
-// WebSocket handshake, `hello`, then a read loop that hands each parsed frame
-// to the owner's callback. Writes are queued, one in flight; acks are
-// cumulative and coalesced (the highest seq asked for goes out with the next
-// write), as a real client does.
+// WebSocket handshake (RFC 6455; Sec-WebSocket-Accept checked), `hello`,
+// then a read loop that hands each parsed frame to the owner's callback.
+//
+// It works in batches, like an event-loop server: one read takes everything
+// the socket has (up to the buffer), every complete frame in it is handed to
+// on_frame in order, and what those callbacks sent goes out afterwards in ONE
+// gathered write, followed by the ack (cumulative and coalesced: the highest
+// seq asked for, once per write, as a real client does). One write is in
+// flight at a time; what is sent meanwhile waits for the next one. Frames are
+// encoded and masked straight into a reused buffer, and parsed in place: no
+// heap allocation per frame once the buffers have grown.
 //
 // Ownership: WsConn is kept alive by its pending operations and by the
 //   owner's shared_ptr. The IoPool must outlive every connection on it.
@@ -31,8 +38,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/websocket/stream.hpp>
+#include <boost/beast/core/error.hpp>
 
 namespace courier::load {
 
@@ -53,7 +59,12 @@ struct InFrame {
 };
 
 // Parses one server frame; false when it is not a JSON object with an op.
+// The views in `out` point into a per-thread copy of `json`, valid until the
+// next call on the same thread.
 bool ParseServerFrame(std::string_view json, InFrame& out);
+// The same, in place: `json[0..len)` is parsed and unescaped where it lies
+// and the views in `out` point into it. REQUIRES: json[len] == '\0'.
+bool ParseServerFrameInPlace(char* json, std::size_t len, InFrame& out);
 
 class IoPool {
  public:
@@ -93,9 +104,11 @@ class WsConn : public std::enable_shared_from_this<WsConn> {
   void Start(std::string hello);
   // Runs `fn` on the connection's thread.
   void Post(std::function<void()> fn);
-  // Queues a frame. REQUIRES: on the connection's thread.
-  void Send(std::string frame);
-  // Acks up to `seq` with the next write (cumulative, coalesced).
+  // Queues a text frame (copied and masked into the write buffer); it leaves
+  // with the next write: after the batch when called from on_frame, at once
+  // otherwise. REQUIRES: on the connection's thread.
+  void Send(std::string_view frame);
+  // Acks up to `seq` at the end of the next write (cumulative, coalesced).
   // REQUIRES: on the connection's thread.
   void Ack(std::uint64_t seq);
   // Closes (1000) after the queued frames. Posts; idempotent.
@@ -107,29 +120,40 @@ class WsConn : public std::enable_shared_from_this<WsConn> {
 
  private:
   void OnConnect(beast::error_code ec);
-  void OnHandshake(beast::error_code ec);
+  void OnHandshakeWritten(beast::error_code ec);
+  void ReadHandshake();
+  void OnHandshakeRead(beast::error_code ec, std::size_t bytes);
+  void OnHandshake();
   void DoRead();
   void OnRead(beast::error_code ec, std::size_t bytes);
-  void MaybeWrite();
+  // Hands every complete frame in in_ to the callbacks; false when the
+  // connection ended (a protocol error or a close).
+  bool DispatchFrames();
+  bool OnMessage(char* data, std::size_t len);
+  void Flush();
   void OnWrite(beast::error_code ec, std::size_t bytes);
-  void DoClose();
   void End(beast::error_code ec, std::string_view where);
 
   net::io_context& io_;
   tcp::endpoint endpoint_;
   Callbacks callbacks_;
-  beast::websocket::stream<tcp::socket> ws_;
-  beast::flat_buffer buffer_;
+  tcp::socket socket_;
   std::string hello_;
-  std::deque<std::string> queue_;
-  std::string writing_frame_;
+  std::string key_;          // Sec-WebSocket-Key sent
+  std::string in_;           // received, not yet consumed: in_[0, in_len_)
+  std::size_t in_len_ = 0;
+  std::string fragments_;    // a fragmented message being assembled
+  bool in_fragmented_ = false;
+  std::string out_;          // frames waiting for the next write
+  std::string writing_buf_;  // the write in flight
   bool writing_ = false;
+  bool in_batch_ = false;    // inside DispatchFrames: Send and Ack wait for the batch's end
   std::uint64_t ack_wanted_ = 0;
   std::uint64_t ack_sent_ = 0;
-  std::uint64_t ack_in_flight_ = 0;  // seq of the ack being written, 0 if none
+  std::uint64_t ack_in_flight_ = 0;  // seq of the ack in the write in flight, 0 if none
   bool open_ = false;
   bool close_wanted_ = false;
-  bool closing_ = false;
+  bool closing_ = false;     // our close frame is queued or written
   bool ended_ = false;
   SteadyClock::time_point hello_at_{};
 };

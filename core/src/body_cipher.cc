@@ -74,6 +74,9 @@ class EncryptingStore final : public MessageStore {
   absl::StatusOr<std::size_t> Prune(const PruneOptions& options) override {
     return inner_->Prune(options);
   }
+  absl::StatusOr<std::size_t> DeleteInbox(const UserId& user) override {
+    return inner_->DeleteInbox(user);
+  }
   absl::Status Ping() override { return inner_->Ping(); }
 
  private:

@@ -5,24 +5,56 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+
 namespace courier::internal {
+
+namespace {
+std::size_t BodyBytes(const WriteOp& op) {
+  const auto* append = std::get_if<AppendOp>(&op);
+  return append == nullptr ? 0 : append->body.size();
+}
+}  // namespace
+
+// A completion waiting in its lane.
+struct Completion {
+  CommitQueue::Done done;
+  absl::StatusOr<WriteResult> result;
+  std::uint64_t batch = 0;  // the written batch it belongs to
+};
+
+// The completions bound for one executor.
+struct CommitQueue::Lane {
+  Lane(Executor* e, std::shared_ptr<Executor> k) : executor(e), keep(std::move(k)) {}
+  Executor* const executor;
+  const std::shared_ptr<Executor> keep;  // null for the completion executor
+  // Guarded by State::mu (a lane is always used with its state's lock).
+  std::vector<Completion> pending;
+  bool draining = false;  // a lane task is posted or running
+  bool dead = false;      // its executor dropped a task: use the default lane
+};
 
 struct CommitQueue::State {
   State(MessageStore& s, Executor& e, Executor& c, std::size_t m, std::size_t b)
-      : store(s), executor(e), completion(c), max_batch(m == 0 ? 1 : m), max_batch_bytes(b) {}
+      : store(s), executor(e), completion(c), max_batch(m == 0 ? 1 : m), max_batch_bytes(b),
+        default_lane(&c, nullptr) {}
 
   struct Item {
     WriteOp op;
     Done done;
-  };
-  // A written batch waiting for its completions.
-  struct Written {
-    std::vector<Done> done;
-    std::vector<absl::StatusOr<WriteResult>> results;
+    std::shared_ptr<Executor> lane;
   };
 
   bool Idle() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    return queue.empty() && !flushing && written.empty() && !completing;
+    return queue.empty() && !flushing && unfinished.empty();
+  }
+
+  // The lane for `where` (null: the completion executor's).
+  Lane* LaneFor(const std::shared_ptr<Executor>& where) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (where == nullptr || where.get() == &completion) return &default_lane;
+    std::unique_ptr<Lane>& slot = lanes[where.get()];
+    if (slot == nullptr) slot = std::make_unique<Lane>(where.get(), where);
+    return slot->dead ? &default_lane : slot.get();
   }
 
   MessageStore& store;
@@ -36,11 +68,14 @@ struct CommitQueue::State {
   std::deque<Item> queue ABSL_GUARDED_BY(mu);
   bool flushing ABSL_GUARDED_BY(mu) = false;
   // A flush is due but kMaxUncompleted batches wait for completions: the
-  // completion task posts it when it takes one (`flushing` stays true).
+  // lane task that finishes one posts it (`flushing` stays true).
   bool flush_parked ABSL_GUARDED_BY(mu) = false;
-  std::deque<Written> written ABSL_GUARDED_BY(mu);
-  bool completing ABSL_GUARDED_BY(mu) = false;
   bool abandoned ABSL_GUARDED_BY(mu) = false;
+  Lane default_lane;  // the completion executor's
+  absl::flat_hash_map<Executor*, std::unique_ptr<Lane>> lanes ABSL_GUARDED_BY(mu);
+  // Written batch -> its completions not run yet.
+  absl::flat_hash_map<std::uint64_t, std::size_t> unfinished ABSL_GUARDED_BY(mu);
+  std::uint64_t next_batch ABSL_GUARDED_BY(mu) = 0;
   CondVar idle;  // signalled when Idle() may have become true
 
   std::atomic<std::uint64_t> commits{0};
@@ -48,27 +83,41 @@ struct CommitQueue::State {
   std::atomic<std::uint64_t> latency_us{0};
 };
 
+// The task a lane posts: runs the lane, or, destroyed unrun (its executor
+// gone), moves the lane's completions to the default lane.
+class CommitQueue::LaneTicket {
+ public:
+  LaneTicket(std::shared_ptr<State> state, Lane* lane) : state_(std::move(state)), lane_(lane) {}
+  LaneTicket(LaneTicket&& other) noexcept
+      : state_(std::move(other.state_)), lane_(other.lane_) {}
+  LaneTicket& operator=(LaneTicket&&) = delete;
+  ~LaneTicket() {
+    if (state_ != nullptr) Reroute(state_, lane_);
+  }
+  void operator()() && {
+    std::shared_ptr<State> state = std::move(state_);
+    Drain(state, lane_);
+  }
+
+ private:
+  std::shared_ptr<State> state_;
+  Lane* lane_;
+};
+
 CommitQueue::CommitQueue(MessageStore& store, Executor& commit, Executor& completion,
                          std::size_t max_batch, std::size_t max_batch_bytes)
     : state_(std::make_shared<State>(store, commit, completion, max_batch, max_batch_bytes)) {}
-
-namespace {
-std::size_t BodyBytes(const WriteOp& op) {
-  const auto* append = std::get_if<AppendOp>(&op);
-  return append == nullptr ? 0 : append->body.size();
-}
-}  // namespace
 
 CommitQueue::~CommitQueue() { Abandon(); }
 
 void CommitQueue::set_after_flush(AfterFlush f) { state_->after_flush = std::move(f); }
 
-void CommitQueue::Submit(WriteOp op, Done done) {
+void CommitQueue::Submit(WriteOp op, Done done, std::shared_ptr<Executor> lane) {
   bool post = false;
   {
     MutexLock lock(&state_->mu);
     if (state_->abandoned) return;  // `done` is destroyed unrun
-    state_->queue.push_back(State::Item{std::move(op), std::move(done)});
+    state_->queue.push_back(State::Item{std::move(op), std::move(done), std::move(lane)});
     if (!state_->flushing) {
       state_->flushing = true;
       post = true;
@@ -86,8 +135,8 @@ void CommitQueue::Flush(const std::shared_ptr<State>& state) {
       state->idle.SignalAll();
       return;
     }
-    if (state->written.size() >= kMaxUncompleted) {
-      state->flush_parked = true;  // Complete() posts the flush again
+    if (state->unfinished.size() >= kMaxUncompleted) {
+      state->flush_parked = true;  // a lane task posts the flush again
       return;
     }
     const std::size_t n = std::min(state->max_batch, state->queue.size());
@@ -101,8 +150,6 @@ void CommitQueue::Flush(const std::shared_ptr<State>& state) {
       state->queue.pop_front();
     }
   }
-  bool post_completion = false;
-  std::deque<State::Written> dropped;  // destroyed outside the lock
   if (!batch.empty()) {
     std::vector<WriteOp> ops;
     ops.reserve(batch.size());
@@ -119,22 +166,26 @@ void CommitQueue::Flush(const std::shared_ptr<State>& state) {
       results.assign(batch.size(),
                      absl::InternalError("store returned a result count unlike its batch"));
     }
-    State::Written w;
-    w.done.reserve(batch.size());
-    for (State::Item& item : batch) w.done.push_back(std::move(item.done));
-    w.results = std::move(results);
-    MutexLock lock(&state->mu);
-    if (state->abandoned) {
-      dropped.push_back(std::move(w));
-    } else {
-      state->written.push_back(std::move(w));
-      if (!state->completing) {
-        state->completing = true;
-        post_completion = true;
+    // Sort the completions into their lanes; one task per lane that was
+    // idle. (Unsorted items stay in `batch`, destroyed outside the lock.)
+    std::vector<Lane*> to_post;
+    {
+      MutexLock lock(&state->mu);
+      if (!state->abandoned) {
+        const std::uint64_t id = state->next_batch++;
+        state->unfinished[id] = batch.size();
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+          Lane* lane = state->LaneFor(batch[i].lane);
+          lane->pending.push_back(Completion{std::move(batch[i].done), std::move(results[i]), id});
+          if (!lane->draining) {
+            lane->draining = true;
+            to_post.push_back(lane);
+          }
+        }
       }
     }
+    for (Lane* lane : to_post) lane->executor->Post(LaneTicket(state, lane));
   }
-  if (post_completion) state->completion.Post([state] { Complete(state); });
   bool again = false;
   {
     MutexLock lock(&state->mu);
@@ -148,39 +199,66 @@ void CommitQueue::Flush(const std::shared_ptr<State>& state) {
   if (again) state->executor.Post([state] { Flush(state); });
 }
 
-// Runs the completions of the oldest written batch, then re-posts itself
-// while more wait (one batch per task, so other tasks interleave).
-void CommitQueue::Complete(const std::shared_ptr<State>& state) {
-  State::Written w;
-  bool post_flush = false;
+// Runs what the lane holds, then re-posts itself while more came meanwhile
+// (one round per task, so the executor's other work interleaves).
+void CommitQueue::Drain(const std::shared_ptr<State>& state, Lane* lane) {
+  std::vector<Completion> run;
   {
     MutexLock lock(&state->mu);
-    if (state->abandoned || state->written.empty()) {
-      state->completing = false;
+    if (state->abandoned || lane->pending.empty()) {
+      lane->draining = false;
       state->idle.SignalAll();
       return;
     }
-    w = std::move(state->written.front());
-    state->written.pop_front();
-    if (state->flush_parked) {
-      state->flush_parked = false;
-      post_flush = true;
-    }
+    run.swap(lane->pending);
   }
-  if (post_flush) state->executor.Post([state] { Flush(state); });
-  for (std::size_t i = 0; i < w.done.size(); ++i) std::move(w.done[i])(std::move(w.results[i]));
+  for (Completion& c : run) std::move(c.done)(std::move(c.result));
   if (state->after_flush) state->after_flush();
+  bool post_flush = false;
   bool again = false;
   {
     MutexLock lock(&state->mu);
-    if (state->written.empty() || state->abandoned) {
-      state->completing = false;
-      state->idle.SignalAll();
+    for (const Completion& c : run) {
+      auto it = state->unfinished.find(c.batch);
+      if (it != state->unfinished.end() && --it->second == 0) state->unfinished.erase(it);
+    }
+    if (state->flush_parked && state->unfinished.size() < kMaxUncompleted) {
+      state->flush_parked = false;
+      post_flush = true;
+    }
+    if (state->abandoned || lane->pending.empty()) {
+      lane->draining = false;
     } else {
       again = true;
     }
+    state->idle.SignalAll();
   }
-  if (again) state->completion.Post([state] { Complete(state); });
+  run.clear();  // the completions' captures go outside the lock
+  if (post_flush) state->executor.Post([state] { Flush(state); });
+  if (again) lane->executor->Post(LaneTicket(state, lane));
+}
+
+// A lane task was destroyed unrun: its executor is gone. The lane's
+// completions (and later ones) go to the default lane.
+void CommitQueue::Reroute(const std::shared_ptr<State>& state, Lane* lane) {
+  bool post = false;
+  {
+    MutexLock lock(&state->mu);
+    lane->draining = false;
+    if (state->abandoned || lane == &state->default_lane) {
+      state->idle.SignalAll();
+      return;
+    }
+    lane->dead = true;
+    Lane& fallback = state->default_lane;
+    for (Completion& c : lane->pending) fallback.pending.push_back(std::move(c));
+    lane->pending.clear();
+    if (!fallback.pending.empty() && !fallback.draining) {
+      fallback.draining = true;
+      post = true;
+    }
+  }
+  if (post) state->completion.Post(LaneTicket(state, &state->default_lane));
 }
 
 void CommitQueue::WaitIdle() {
@@ -190,13 +268,19 @@ void CommitQueue::WaitIdle() {
 
 void CommitQueue::Abandon() {
   std::deque<State::Item> dropped;
-  std::deque<State::Written> dropped_written;
+  std::vector<std::vector<Completion>> dropped_completions;
   {
     MutexLock lock(&state_->mu);
     state_->abandoned = true;
     dropped.swap(state_->queue);
-    dropped_written.swap(state_->written);
-    if (state_->flush_parked) {  // no completion task will post it now
+    dropped_completions.push_back(std::move(state_->default_lane.pending));
+    state_->default_lane.pending.clear();
+    for (auto& [executor, lane] : state_->lanes) {
+      dropped_completions.push_back(std::move(lane->pending));
+      lane->pending.clear();
+    }
+    state_->unfinished.clear();
+    if (state_->flush_parked) {  // no lane task will post it now
       state_->flush_parked = false;
       state_->flushing = false;
     }

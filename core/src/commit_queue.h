@@ -1,32 +1,39 @@
-// commit_queue.h (internal): group commit for every store write.
+// commit_queue.h (internal): group commit for every store write, and the
+// hand-back of results to the threads that asked.
 //
-// Submit() queues one WriteOp with its completion. A single flush task on the
-// commit executor takes everything queued (up to max_batch ops and
-// max_batch_bytes of message bodies, at least one op) into ONE
-// MessageStore::Write. While a flush runs, new ops accumulate and the next
-// flush takes them all: under load the batch grows by itself, so many sends
-// share one transaction and one fsync.
+// Submit() queues one WriteOp with its completion and the executor the
+// completion must run on (its lane; null = the completion executor). A
+// single flush task on the commit executor takes everything queued (up to
+// max_batch ops and max_batch_bytes of message bodies, at least one op) into
+// ONE MessageStore::Write. While a flush runs, new ops accumulate and the
+// next flush takes them all: under load the batch grows by itself, so many
+// sends share one transaction and one fsync.
 //
-// The completions of a written batch run on the completion executor, one
-// batch at a time, while the commit executor already writes the next batch (a
-// two-stage pipeline: the W1 profile showed a third of the commit thread's
-// time in completions, encoding and routing frames, with the store idle). At
-// most kMaxUncompleted written batches wait for their completions; beyond
-// that the next write waits, so a slow completion side holds back writes
-// instead of piling up results.
+// Hand-back. A written batch's completions are sorted into lanes, one lane
+// per executor; each lane that was idle gets ONE task posted, which runs
+// everything its lane holds by then. So a batch costs one hand-off (and at
+// most one wake-up) per executor, whatever its size: an io thread that
+// submitted 80 ops gets their 80 results in one task. Meanwhile the commit
+// executor already writes the next batch. At most kMaxUncompleted written
+// batches have completions not yet run; beyond that the next write waits,
+// so a slow completion side holds back writes instead of piling up results.
 //
 // Guarantees: ops are written in submission order; a completion runs at most
-// once, on the completion executor, after its op's transaction returned; for
-// one flush, completions run in op order, and all completions of one flush
-// run before any of the next (the next flush may already be written by
-// then). After Abandon(), nothing more is written and no more completions
-// run: queued ops are dropped unwritten and written batches' completions are
+// once, on its lane's executor, after its op's transaction returned;
+// completions of one lane run one at a time, in submission order (a lane
+// task never runs concurrently with another of the same lane, even on a
+// pool). Completions of different lanes are not ordered with each other.
+// A lane task that its executor destroys unrun (an adapter's loop that
+// stopped) is not lost: its completions move to the completion executor's
+// lane. After Abandon(), nothing more is written and no more completions
+// run: queued ops are dropped unwritten and pending completions are
 // destroyed unrun; tasks still sitting in the executors do nothing.
 // Thread-safety: Submit from any thread.
 // Blocking: Submit never blocks; WaitIdle blocks until the queue is empty and
 //   every completion has run.
 // Lifetime: the store must outlive the queue or its Abandon(), whichever
-//   comes first; the executors must outlive every task posted to them.
+//   comes first; the executors must outlive every task posted to them (a
+//   lane's executor is held by shared_ptr while the lane exists).
 #ifndef COURIER_CORE_SRC_COMMIT_QUEUE_H_
 #define COURIER_CORE_SRC_COMMIT_QUEUE_H_
 
@@ -46,7 +53,7 @@ namespace courier::internal {
 class CommitQueue {
  public:
   using Done = absl::AnyInvocable<void(absl::StatusOr<WriteResult>) &&>;
-  // Runs after each flush's completions, on the completion executor.
+  // Runs after each lane task's completions, on that lane's executor.
   using AfterFlush = absl::AnyInvocable<void()>;
 
   // Written batches whose completions have not all run, at most.
@@ -57,7 +64,8 @@ class CommitQueue {
               std::size_t max_batch, std::size_t max_batch_bytes);
   ~CommitQueue();
 
-  void Submit(WriteOp op, Done done);
+  // `lane`: where `done` runs; null = the completion executor.
+  void Submit(WriteOp op, Done done, std::shared_ptr<Executor> lane = nullptr);
 
   // Blocks until nothing is queued, being written or waiting for its
   // completions. With a ManualExecutor
@@ -77,8 +85,11 @@ class CommitQueue {
 
  private:
   struct State;
+  struct Lane;
+  class LaneTicket;
   static void Flush(const std::shared_ptr<State>& state);
-  static void Complete(const std::shared_ptr<State>& state);
+  static void Drain(const std::shared_ptr<State>& state, Lane* lane);
+  static void Reroute(const std::shared_ptr<State>& state, Lane* lane);
   // Shared with the flush tasks, so that a task outliving the queue finds
   // it abandoned instead of freed memory.
   std::shared_ptr<State> state_;

@@ -13,6 +13,7 @@ DeviceSession::DeviceSession(std::shared_ptr<SessionHost> host, UserId user, Dev
       user_(std::move(user)),
       device_(std::move(device)),
       since_(since),
+      home_(transport != nullptr ? transport->executor() : nullptr),
       transport_(std::move(transport)) {}
 
 SessionState DeviceSession::state() const {
@@ -236,7 +237,7 @@ void DeviceSession::Send(std::string cid, UserId to, std::string body) {
                                    r.ok() ? "unexpected store result" : r.status().message());
     }
     self->Emit({std::move(error)});
-  });
+  }, home_);
 }
 
 void DeviceSession::Ack(Seq seq) {
@@ -265,7 +266,7 @@ void DeviceSession::Ack(Seq seq) {
     }
     self->OnAckCommitted(seq);
     self->host_->Route(std::move(ack->appended));
-  });
+  }, home_);
 }
 
 void DeviceSession::OnAckCommitted(Seq seq) {
@@ -313,7 +314,7 @@ void DeviceSession::Read(std::vector<MessageId> ids) {
       return;
     }
     self->host_->Route(std::move(read->appended));
-  });
+  }, home_);
 }
 
 void DeviceSession::Disconnect() {

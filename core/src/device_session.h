@@ -47,7 +47,8 @@ class SessionHost {
   virtual TimeMs Now() const = 0;
   virtual MessageStore& store() = 0;
   virtual Executor& delivery() = 0;
-  virtual void Submit(WriteOp op, CommitQueue::Done done) = 0;
+  // `lane`: the executor `done` runs on (null: the delivery executor).
+  virtual void Submit(WriteOp op, CommitQueue::Done done, std::shared_ptr<Executor> lane) = 0;
   // Hands events appended by a committed write to their inboxes' devices.
   virtual void Route(std::vector<Appended> appended) = 0;
   // Validates a send (limits, rate, contacts). Returns the frame that
@@ -115,6 +116,9 @@ class DeviceSession final : public Session,
   const UserId user_;
   const DeviceId device_;
   const std::optional<Seq> since_;
+  // The transport's own thread (Transport::executor()), where the results
+  // of this session's writes run; null: the delivery executor.
+  const std::shared_ptr<Executor> home_;
 
   mutable Mutex mu_;
   std::shared_ptr<Transport> transport_ ABSL_GUARDED_BY(mu_);

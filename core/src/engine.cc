@@ -49,12 +49,12 @@ class EngineCore final : public internal::SessionHost,
   MessageStore& store() override { return *deps_.store; }
   Executor& delivery() override { return delivery_; }
 
-  void Submit(WriteOp op, CommitQueue::Done done) override {
+  void Submit(WriteOp op, CommitQueue::Done done, std::shared_ptr<Executor> lane) override {
     if (stopped_.load(std::memory_order_acquire)) {
       std::move(done)(absl::UnavailableError("the engine is shut down"));
       return;
     }
-    queue_.Submit(std::move(op), std::move(done));
+    queue_.Submit(std::move(op), std::move(done), std::move(lane));
   }
 
   void Route(std::vector<Appended> appended) override {
@@ -63,6 +63,7 @@ class EngineCore final : public internal::SessionHost,
       MutexLock lock(&wake_mu_);
       wake_users_.insert(a.user);
     }
+    if (deps_.notifier != nullptr) deps_.notifier->OnCommitted(appended);
   }
 
   std::optional<ServerFrame> CheckSend(const UserId& from, const std::string& cid,
@@ -207,7 +208,7 @@ class EngineCore final : public internal::SessionHost,
       if (outcome->became_online) PostNotify(user);
     }
     std::weak_ptr<EngineCore> weak = weak_from_this();
-    Submit(AttachOp{user, device}, [weak, session](absl::StatusOr<WriteResult> r) mutable {
+    queue_.Submit(AttachOp{user, device}, [weak, session](absl::StatusOr<WriteResult> r) mutable {
       auto core = weak.lock();
       if (core == nullptr) return;
       core->delivery_.Post([core, session, r = std::move(r)]() mutable {
@@ -533,6 +534,8 @@ class EngineCore final : public internal::SessionHost,
         delivery_.Post([core = shared_from_this(), user = signal.user] {
           core->NotifyContacts(user, false);
         });
+        break;
+      case Signal::Kind::kClose:  // for the server's own subscription, not the engine's
         break;
     }
   }

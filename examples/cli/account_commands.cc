@@ -64,6 +64,11 @@ absl::StatusOr<bool> AreFriends(Context& ctx, const Credentials& me, std::string
 
 }  // namespace
 
+absl::StatusOr<rapidjson::Document> CallApi(Context& ctx, http::verb verb, std::string_view target,
+                                            std::string_view body, std::string_view token) {
+  return Call(ctx, verb, target, body, token);
+}
+
 absl::StatusOr<std::vector<std::string>> FetchFriends(Context& ctx, const Credentials& me) {
   auto doc = Call(ctx, http::verb::get, "/v1/friends", "", me.token);
   if (!doc.ok()) return doc.status();

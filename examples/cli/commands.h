@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "connection.h"
 #include "credentials.h"
+#include "json.h"
 
 namespace courier_cli {
 
@@ -63,6 +64,24 @@ absl::Status Chat(Context& ctx, const ChatOptions& options);
 
 // GET /v1/friends: the names of the user's friends, sorted.
 absl::StatusOr<std::vector<std::string>> FetchFriends(Context& ctx, const Credentials& me);
+
+// Push notifications (docs/PROTOCOL.md "Push"): stores a Web Push
+// subscription for `device` pointing at `endpoint`; without p256dh/auth the
+// receiver's keys are made here and printed (private key included).
+struct PushSubscribeOptions {
+  std::string device = "cli";
+  std::string endpoint;
+  std::string p256dh;  // base64url; empty: make a key pair
+  std::string auth;    // base64url; empty: make one
+};
+absl::Status PushSubscribe(Context& ctx, const PushSubscribeOptions& options);
+absl::Status PushUnsubscribe(Context& ctx, const std::string& device);
+
+// One HTTP request with the bearer `token`; a 2xx answer's body as a JSON
+// object, any other answer as a Status from its HTTP code and message.
+absl::StatusOr<rapidjson::Document> CallApi(Context& ctx, boost::beast::http::verb verb,
+                                            std::string_view target, std::string_view body,
+                                            std::string_view token);
 
 // Sends `read` for message ids the user has seen.
 absl::Status MarkRead(Context& ctx, const std::vector<std::string>& ids, const std::string& device);

@@ -156,6 +156,18 @@ int main(int argc, char** argv) {
   read->add_option("ID", ids)->required();
   read->add_option("--device", read_device, "device to say hello as")->capture_default_str();
 
+  courier_cli::PushSubscribeOptions push_options;
+  auto* push_sub = app.add_subcommand(
+      "push-subscribe", "store a Web Push subscription for a device (a test receiver's URL)");
+  push_sub->add_option("--endpoint", push_options.endpoint, "the push endpoint URL")->required();
+  push_sub->add_option("--device", push_options.device, "the device it wakes")->capture_default_str();
+  push_sub->add_option("--p256dh", push_options.p256dh,
+                       "the receiver's P-256 public key, base64url (default: make a key pair)");
+  push_sub->add_option("--auth", push_options.auth, "the receiver's 16-byte auth secret, base64url");
+  std::string push_device = "cli";
+  auto* push_unsub = app.add_subcommand("push-unsubscribe", "remove a device's push subscription");
+  push_unsub->add_option("--device", push_device, "the device")->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -233,6 +245,12 @@ int main(int argc, char** argv) {
     status = courier_cli::AcceptFriend(ctx, user);
   } else if (friends->parsed()) {
     status = courier_cli::ListFriends(ctx);
+  } else if (push_sub->parsed()) {
+    if (!ValidName(push_options.device)) return usage("a device is 1-64 of [A-Za-z0-9_.-]");
+    status = courier_cli::PushSubscribe(ctx, push_options);
+  } else if (push_unsub->parsed()) {
+    if (!ValidName(push_device)) return usage("a device is 1-64 of [A-Za-z0-9_.-]");
+    status = courier_cli::PushUnsubscribe(ctx, push_device);
   } else if (send->parsed()) {
     if (!ValidName(to)) return usage("TO is a user name: 1-64 of [A-Za-z0-9_.-]");
     if (!ValidName(send_device)) return usage("a device is 1-64 of [A-Za-z0-9_.-]");

@@ -9,8 +9,10 @@
 #
 # Environment: COURIER_SERVER (the binary; default: build it into
 # $BUILD_DIR, ./build), PORT (nginx's port, default 8088), NODES (3),
-# KEEP=1 (keep the temp dir and its logs). Needs Debian's redis-server,
-# postgresql and nginx: bash cmake/install-deps.sh cluster.
+# KEEP=1 (keep the temp dir and its logs), SERVER_ARGS (more flags for
+# every node, split on spaces; bench/README.md's cluster figures use
+# "--rate-limit 1000000000/1 --max-undelivered 400000"). Needs Debian's
+# redis-server, postgresql and nginx: bash cmake/install-deps.sh cluster.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -86,7 +88,7 @@ for i in $(seq 1 "$nodes"); do
     --data-dir "$work/node-$i" --node-id "node-$i" \
     --store "$pg_url" --redis "$redis_url" \
     --jwt-secret-file "$work/jwt-secret" --storage-key-file "$work/storage-key" \
-    >"$out" 2>"$work/node-$i.log" &
+    ${SERVER_ARGS:-} >"$out" 2>"$work/node-$i.log" &
   pids+=($!)
   node_port=
   for _ in $(seq 1 600); do

@@ -152,6 +152,7 @@ HttpResponse AdminApi::Metrics() const {
   if (absl::StatusOr<ProcessStats> p = ReadProcessStats(); p.ok()) {
     r.body += ProcessMetricsText(*p);
   }
+  if (deps_.push != nullptr) r.body += PushMetricsText(deps_.push->stats());
   return r;
 }
 
@@ -235,17 +236,17 @@ HttpResponse AdminApi::ListDevices(const UserId& user) const {
 }
 
 std::size_t AdminApi::CloseSessions(const UserId& user, const std::optional<DeviceId>& device,
-                                    std::uint16_t code, std::string_view reason) const {
+                                    std::uint16_t code) const {
+  if (deps_.closer != nullptr) return deps_.closer->CloseEverywhere(user, device, code);
   websocket::Server* server = server_.load();
-  return server != nullptr ? server->CloseSessions(user, device, code, reason) : 0;
+  return server != nullptr ? server->CloseSessions(user, device, code, CloseReasonOf(code)) : 0;
 }
 
 HttpResponse AdminApi::Disconnect(const UserId& user, const DeviceId& device) const {
   absl::StatusOr<bool> exists = deps_.store->UserExists(user);
   if (!exists.ok()) return FromStatus(exists.status());
   if (!*exists) return JsonError(404, "not_found", "no such user");
-  const std::size_t closed =
-      CloseSessions(user, device, kCloseDisconnectedByAdmin, "disconnected by an administrator");
+  const std::size_t closed = CloseSessions(user, device, kCloseDisconnectedByAdmin);
   rapidjson::StringBuffer b;
   JsonWriter w(b);
   w.StartObject();
@@ -267,7 +268,7 @@ HttpResponse AdminApi::SetDisabled(const UserId& user, bool disabled) const {
   if (disabled) {
     // Close first (4403 tells the client not to come back), then revoke every
     // token, so that no hello on any node succeeds with an old one.
-    closed = CloseSessions(user, std::nullopt, kCloseAccountDisabled, "account disabled");
+    closed = CloseSessions(user, std::nullopt, kCloseAccountDisabled);
     if (absl::Status r = deps_.accounts->LogoutAll(user); !r.ok()) return FromStatus(r);
   }
   rapidjson::StringBuffer b;
@@ -291,20 +292,29 @@ HttpResponse AdminApi::DeleteUser(const UserId& user, const std::string& query) 
     return JsonError(400, "bad_request",
                  "say what happens to the inbox: ?inbox=retain or ?inbox=delete");
   }
-  if (*inbox == "delete") {
-    return JsonError(501, "not_implemented",
-                 "deleting an inbox needs a MessageStore operation this server does not have "
-                 "yet; nothing was deleted (inbox=retain deletes the account and keeps it)");
+  const bool delete_inbox = *inbox == "delete";
+  if (delete_inbox && deps_.messages == nullptr) {
+    return JsonError(500, "internal", "this server has no message store to delete from");
   }
-  absl::StatusOr<bool> exists = deps_.store->UserExists(user);
-  if (!exists.ok()) return FromStatus(exists.status());
-  if (!*exists) return JsonError(404, "not_found", "no such user");
-  const std::size_t closed =
-      CloseSessions(user, std::nullopt, kCloseAccountDisabled, "account deleted");
+  // The order is in admin_api.h: disable, close, revoke, inbox, account.
+  absl::Status s = deps_.store->SetUserDisabled(user, true);
+  if (absl::IsNotFound(s)) return JsonError(404, "not_found", "no such user");
+  if (!s.ok()) return FromStatus(s);
+  const std::size_t closed = CloseSessions(user, std::nullopt, kCloseAccountDisabled);
   if (absl::Status r = deps_.accounts->LogoutAll(user); !r.ok() && !absl::IsNotFound(r)) {
     return FromStatus(r);
   }
-  absl::Status s = deps_.store->DeleteUser(user);
+  std::size_t events_deleted = 0;
+  if (delete_inbox) {
+    absl::StatusOr<std::size_t> removed = deps_.messages->DeleteInbox(user);
+    if (!removed.ok()) {
+      spdlog::warn("event=admin_delete_inbox_failed user={} error=\"{}\"", user,
+                   std::string(removed.status().message()));
+      return FromStatus(removed.status());  // the user stays disabled; DELETE again
+    }
+    events_deleted = *removed;
+  }
+  s = deps_.store->DeleteUser(user);
   if (absl::IsNotFound(s)) return JsonError(404, "not_found", "no such user");
   if (!s.ok()) return FromStatus(s);
   rapidjson::StringBuffer b;
@@ -315,7 +325,11 @@ HttpResponse AdminApi::DeleteUser(const UserId& user, const std::string& query) 
   w.Key("deleted");
   w.Bool(true);
   w.Key("inbox");
-  Str(w, "retained");
+  Str(w, delete_inbox ? "deleted" : "retained");
+  if (delete_inbox) {
+    w.Key("events_deleted");
+    w.Uint64(events_deleted);
+  }
   w.Key("closed");
   w.Uint64(closed);
   w.EndObject();

@@ -10,13 +10,22 @@
 //                                                       closed (4403); tokens revoked
 //   POST /admin/v1/users/U/enable
 //   DELETE /admin/v1/users/U?inbox=retain|delete        delete the account (sessions
-//                                                       closed with 4403)
+//                                                       closed with 4403), and its
+//                                                       inbox with inbox=delete
 // Every /admin/ route needs `Authorization: Bearer <admin token>` (the token
 // file, admin_token.h): missing or wrong answers 401 before anything else.
 // Errors are {"error":code,"message":text} like the public API's. The routes
 // and answers are in docs/PROTOCOL.md ("Admin API"). Sessions are closed on
-// this node only (the public server attached here); "online" is this node's
-// view.
+// every node (cluster_close.h: here directly, elsewhere by a signal);
+// "online" is this node's view.
+//
+// Deleting a user goes in an order that never leaves a user who can log in
+// or connect with part of the account gone: disable (no login, no hello on
+// any node), close every session (4403), revoke every token, delete the
+// inbox (inbox=delete; one atomic MessageStore::DeleteInbox), delete the
+// account. A step that fails answers 503 and leaves the user disabled with
+// the steps before it done; the same DELETE again finishes the job (each
+// step is idempotent).
 //
 // Ownership: borrows everything in AdminDeps; each must outlive the AdminApi.
 // Thread-safety: Handle is safe for concurrent calls; AttachServer once,
@@ -31,22 +40,24 @@
 #include <string>
 
 #include "accounts.h"
+#include "cluster_close.h"
 #include "courier/account_store.h"
 #include "courier/engine.h"
+#include "courier/message_store.h"
 #include "courier/websocket/http.h"
 #include "courier/websocket/server.h"
+#include "push.h"
 
 namespace courier::server {
-
-// WebSocket close codes of the admin API (docs/PROTOCOL.md "Close codes").
-inline constexpr std::uint16_t kCloseDisconnectedByAdmin = 4410;  // a device was disconnected
-inline constexpr std::uint16_t kCloseAccountDisabled = 4403;      // disabled or deleted user
 
 struct AdminDeps {
   AccountStore* store = nullptr;
   Accounts* accounts = nullptr;  // revokes the tokens of disabled and deleted users
   Engine* engine = nullptr;      // stats and health
   std::string token;             // the admin bearer token
+  const PushService* push = nullptr;  // optional: its counters in /metrics
+  MessageStore* messages = nullptr;   // deletes inboxes (inbox=delete)
+  ClusterCloser* closer = nullptr;    // closes sessions on every node (else: here only)
 };
 
 class AdminApi {
@@ -67,7 +78,7 @@ class AdminApi {
   websocket::HttpResponse SetDisabled(const UserId& user, bool disabled) const;
   websocket::HttpResponse DeleteUser(const UserId& user, const std::string& query) const;
   std::size_t CloseSessions(const UserId& user, const std::optional<DeviceId>& device,
-                            std::uint16_t code, std::string_view reason) const;
+                            std::uint16_t code) const;
 
   const AdminDeps deps_;
   std::atomic<websocket::Server*> server_{nullptr};

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "http_errors.h"
 #include "metrics.h"
+#include "push.h"
 #include "throttle.h"
 #include "rapidjson/document.h"
 #include "rapidjson/stringbuffer.h"
@@ -150,11 +151,55 @@ HttpResponse HttpApi::Handle(const HttpRequest& request) const {
     return r;
   }
   if (request.path == "/healthz") return get ? Health() : MethodNotAllowed("GET");
+  if (request.path == "/v1/push/vapid-public-key") return VapidPublicKey(request);
+  constexpr std::string_view kDevices = "/v1/devices/", kPush = "/push";
+  if (std::string_view path = request.path;
+      path.starts_with(kDevices) && path.ends_with(kPush) &&
+      path.size() > kDevices.size() + kPush.size()) {
+    return DevicePush(request, path.substr(kDevices.size(),
+                                           path.size() - kDevices.size() - kPush.size()));
+  }
   // /metrics is on the admin address (admin_api.h), not here.
   if (const WebAsset* asset = FindWebAsset(request.path); asset != nullptr) {
     return get ? Asset(*asset) : MethodNotAllowed("GET");
   }
   return JsonError(404, "not_found", "no such resource");
+}
+
+HttpResponse HttpApi::VapidPublicKey(const HttpRequest& request) const {
+  if (request.method != "GET" && request.method != "HEAD") return MethodNotAllowed("GET");
+  if (deps_.vapid_public_key == nullptr) {
+    return JsonError(404, "not_found", "push is off on this server");
+  }
+  return JsonObject(200, {{"public_key", *deps_.vapid_public_key}});
+}
+
+HttpResponse HttpApi::DevicePush(const HttpRequest& request, std::string_view device) const {
+  const bool put = request.method == "PUT";
+  if (!put && request.method != "DELETE") return MethodNotAllowed("PUT, DELETE");
+  if (deps_.vapid_public_key == nullptr) {
+    return JsonError(404, "not_found", "push is off on this server");
+  }
+  absl::StatusOr<UserId> user = Bearer(request);
+  if (!user.ok()) return FromStatus(user.status());
+  const std::string name(device);
+  if (absl::Status s = ValidateName("device", name); !s.ok()) return FromStatus(s);
+  if (!put) {
+    absl::StatusOr<bool> removed =
+        deps_.store->DeletePushSubscription(*user, name, std::nullopt);
+    if (!removed.ok()) return FromStatus(removed.status());
+    return JsonObject(200, {{"user", *user},
+                            {"device", name},
+                            {"status", *removed ? "unsubscribed" : "not_subscribed"}});
+  }
+  absl::StatusOr<std::string> subscription = NormalizeSubscription(request.body);
+  if (!subscription.ok()) {
+    return FromStatus(WithHttpDetail(subscription.status(), "bad_subscription"));
+  }
+  if (absl::Status s = deps_.store->SetPushSubscription(*user, name, *subscription); !s.ok()) {
+    return FromStatus(s);
+  }
+  return JsonObject(200, {{"user", *user}, {"device", name}, {"status", "subscribed"}});
 }
 
 absl::StatusOr<UserId> HttpApi::Bearer(const HttpRequest& request) const {

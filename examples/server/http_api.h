@@ -3,6 +3,7 @@
 //   POST /v1/register  POST /v1/login  POST /v1/friends/request
 //   POST /v1/friends/accept  GET /v1/friends  GET /healthz
 //   POST /v1/logout  POST /v1/logout-all  POST /v1/password
+//   PUT and DELETE /v1/devices/{device}/push  GET /v1/push/vapid-public-key
 //   GET / and GET /<file>: the embedded web page (web_assets.h)
 // Errors answer {"error":code,"message":text}; the codes are listed in
 // examples/server/README.md.
@@ -28,6 +29,9 @@ struct ApiDeps {
   Accounts* accounts = nullptr;
   AccountStore* store = nullptr;
   Engine* engine = nullptr;
+  // The VAPID public key (PushService::vapid_public_key); nullptr: push is
+  // off and its routes answer 404.
+  const std::string* vapid_public_key = nullptr;
 };
 
 class HttpApi {
@@ -49,6 +53,10 @@ class HttpApi {
   websocket::HttpResponse LogoutAll(const websocket::HttpRequest& request) const;
   websocket::HttpResponse ChangePassword(const websocket::HttpRequest& request) const;
   websocket::HttpResponse Health() const;
+  // /v1/devices/{device}/push (PUT, DELETE) and /v1/push/vapid-public-key.
+  websocket::HttpResponse DevicePush(const websocket::HttpRequest& request,
+                                     std::string_view device) const;
+  websocket::HttpResponse VapidPublicKey(const websocket::HttpRequest& request) const;
   // The bearer token's user, or the 401 answer (revoked tokens included:
   // checked against the account store on every call).
   absl::StatusOr<UserId> Bearer(const websocket::HttpRequest& request) const;

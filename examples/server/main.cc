@@ -24,6 +24,7 @@
 #include "accounts.h"
 #include "admin_api.h"
 #include "admin_token.h"
+#include "cluster_close.h"
 #include "device_log.h"
 #include "log_format.h"
 #include "courier/clock.h"
@@ -34,6 +35,7 @@
 #include "http_api.h"
 #include "jwt.h"
 #include "options.h"
+#include "push.h"
 #include "revocation.h"
 #include "secrets.h"
 #include "signals.h"
@@ -185,9 +187,14 @@ int Run(const ServerFlags& flags) {
   if (absl::Status s = ValidateName("node id", flags.node_id); !s.ok()) {
     return Fail(kExitConfig, "node id", s);
   }
-  absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Create(
-      engine_options, Engine::Deps{backends->messages.get(), backends->presence.get(),
-                                   contacts.get(), backends->accounts.get()});
+  // --- push notifications to devices that are not connected (push.h)
+  absl::StatusOr<std::unique_ptr<PushService>> push =
+      PushService::Start(flags, *backends->presence, *backends->accounts);
+  if (!push.ok()) return Fail(ExitCodeFor(push.status()), "push", push.status());
+  Engine::Deps engine_deps{backends->messages.get(), backends->presence.get(), contacts.get(),
+                           backends->accounts.get()};
+  engine_deps.notifier = (*push)->notifier();
+  absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Create(engine_options, engine_deps);
   if (!engine.ok()) return Fail(ExitCodeFor(engine.status()), "engine", engine.status());
 
   // --- abuse limits: hashing gate, login and registration throttle
@@ -204,14 +211,23 @@ int Run(const ServerFlags& flags) {
                                       flags.registration == "open"});
   if (!accounts.ok()) return Fail(kExitRuntime, "accounts", accounts.status());
   // Closes sessions whose tokens are revoked (here or on another node).
-  RevocationWatcher revocations(**accounts, std::chrono::milliseconds(flags.token_check_ms));
+  RevocationWatcher revocations(**accounts, std::chrono::milliseconds(flags.token_check_ms),
+                                backends->accounts.get());
   (*accounts)->set_on_revoked([&revocations](const UserId& user) { revocations.Check(user); });
-  HttpApi api(ApiDeps{accounts->get(), backends->accounts.get(), engine->get()});
+  HttpApi api(ApiDeps{accounts->get(), backends->accounts.get(), engine->get(),
+                      &(*push)->vapid_public_key()});
 
   // --- the admin API (served on --admin-listen) and the device list it shows
   DeviceLog device_log(*backends->accounts, clock);
-  AdminApi admin_api(
-      AdminDeps{backends->accounts.get(), accounts->get(), engine->get(), *admin_token});
+  // Admin closes reach every node through the presence store (cluster_close.h).
+  absl::StatusOr<std::unique_ptr<ClusterCloser>> closer =
+      ClusterCloser::Start(*backends->presence, flags.node_id);
+  if (!closer.ok()) return Fail(ExitCodeFor(closer.status()), "admin close", closer.status());
+  AdminDeps admin_deps{backends->accounts.get(), accounts->get(), engine->get(), *admin_token,
+                       push->get()};
+  admin_deps.messages = backends->messages.get();
+  admin_deps.closer = closer->get();
+  AdminApi admin_api(std::move(admin_deps));
 
   // --- the server; signals blocked first so every thread inherits the mask
   BlockStopSignals();
@@ -256,9 +272,11 @@ int Run(const ServerFlags& flags) {
   }
   api.AttachServer(server->get());
   admin_api.AttachServer(server->get());
+  (*closer)->AttachServer(server->get());
   absl::StatusOr<std::unique_ptr<websocket::Server>> admin_server =
       StartAdminServer(flags, admin_api);
   if (!admin_server.ok()) {
+    closer->reset();  // unsubscribed before the server it closes on goes
     (*server)->StopAccepting();
     (*engine)->Shutdown();
     (*server)->Stop(std::chrono::milliseconds(0));
@@ -288,9 +306,11 @@ int Run(const ServerFlags& flags) {
   (*admin_server)->Stop(std::chrono::milliseconds(0));
   (*server)->StopAccepting();
   (*engine)->Shutdown();  // closes sessions with 1001, flushes the commit queue
+  (*push)->Shutdown();    // after the last commit: cancels pushes in flight
   (*server)->Stop(std::chrono::milliseconds(3000));
   ticker.reset();
   admin_server->reset();
+  closer->reset();  // no close signal reaches the server once it is gone
   server->reset();
   engine->reset();
   spdlog::info("event=stopped");

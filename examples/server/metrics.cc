@@ -88,4 +88,31 @@ std::string PrometheusText(const EngineStats& e, const websocket::ServerStats& s
   return out;
 }
 
+std::string PushMetricsText(const PushStats& p) {
+  std::string out;
+  Counter(out, "courier_push_messages_total", "Messages to users offered to the push notifier.",
+          p.messages);
+  Counter(out, "courier_push_notices_total", "Push notices opened (one per user and hold window).",
+          p.notices);
+  Counter(out, "courier_push_coalesced_total", "Messages folded into a pending push notice.",
+          p.coalesced);
+  Counter(out, "courier_push_dropped_total",
+          "Messages that got no push: the notice table was full, or the server stopped.",
+          p.dropped);
+  Gauge(out, "courier_push_pending", "Push notices waiting for their hold time.",
+        static_cast<double>(p.pending));
+  Counter(out, "courier_push_skipped_online_total",
+          "Notices not pushed: the user had a device connected.", p.skipped_online);
+  Counter(out, "courier_push_no_subscription_total",
+          "Notices for users with no push subscription and no webhook.", p.no_subscription);
+  Counter(out, "courier_push_sent_total", "Pushes accepted by a push service or the webhook.",
+          p.sent);
+  Counter(out, "courier_push_gone_total",
+          "Pushes answered 404/410: the subscription was deleted.", p.gone);
+  Counter(out, "courier_push_failed_total", "Pushes given up after retries.", p.failed);
+  Counter(out, "courier_push_lookup_errors_total",
+          "Notices dropped because presence or the account store failed.", p.lookup_errors);
+  return out;
+}
+
 }  // namespace courier::server

@@ -131,6 +131,23 @@ std::variant<ServerFlags, int> ParseOptions(int argc, char** argv) {
        "bearer token of the admin API (default DIR/admin-token, made with mode 0600)");
   flag("log-format", f.log_format, "text (key=value lines) | json (one JSON object per line)")
       ->check(CLI::IsMember({"text", "json"}));
+  flag("vapid-key-file", f.vapid_key_file,
+       "VAPID key pair for Web Push, PEM (default DIR/vapid-key.pem, made on first start)");
+  flag("vapid-subject", f.vapid_subject,
+       "the contact push services see in VAPID tokens: mailto:... or https://...");
+  flag("push-webhook", f.push_webhook,
+       "http(s) URL that gets a signed JSON POST for each push (a gateway to FCM/APNs)");
+  flag("push-webhook-secret-file", f.push_webhook_secret_file,
+       "HMAC-SHA256 key of --push-webhook's X-Courier-Signature, >= 32 bytes");
+  flag("push-content", f.push_content,
+       "names: a push tells the senders and the count; full: also the latest messages' text")
+      ->check(CLI::IsMember({"names", "full"}));
+  flag("push-hold-ms", f.push_hold_ms,
+       "a push waits this long for more messages to the same user (coalescing)")
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{60'000}));
+  flag("push-max-attempts", f.push_max_attempts,
+       "attempts per push (429, 5xx and network errors are retried with backoff)")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{10}));
   flag("config", f.config,
        "a TOML file with the same keys as the flags (data-dir = \"...\"); "
        "the environment and the command line override it");
@@ -170,6 +187,10 @@ std::variant<ServerFlags, int> ParseOptions(int argc, char** argv) {
   }
   if (f.tls_cert.empty() != f.tls_key.empty()) {
     std::cerr << "courier-server: --tls-cert and --tls-key go together\n";
+    return 2;
+  }
+  if (!f.push_webhook.empty() && f.push_webhook_secret_file.empty()) {
+    std::cerr << "courier-server: --push-webhook needs --push-webhook-secret-file\n";
     return 2;
   }
   if (f.data_dir.empty()) {

@@ -65,6 +65,15 @@ struct ServerFlags {
   std::string admin_listen = "127.0.0.1:9090";  // /metrics and the admin API; port 0 = free
   std::string admin_token_file;  // "" = DIR/admin-token, made (0600) on first start
   std::string log_format = "text";  // text (key=value) | json (one object per line)
+
+  // --- push notifications (examples/server/push.h, docs/PROTOCOL.md "Push")
+  std::string vapid_key_file;     // "" = DIR/vapid-key.pem, made on first start
+  std::string vapid_subject = "mailto:courier@localhost";  // VAPID contact (RFC 8292)
+  std::string push_webhook;       // URL: a signed JSON POST per notice; "" = none
+  std::string push_webhook_secret_file;  // the webhook's HMAC key (>= 32 bytes)
+  std::string push_content = "names";    // names (senders and count) | full (also text)
+  std::uint64_t push_hold_ms = 2'000;    // a notice collects messages this long
+  std::uint64_t push_max_attempts = 4;   // per push, retries on 429/5xx/network included
 };
 
 // The parsed flags, or the exit code to leave with (0 after --help, 2 for a

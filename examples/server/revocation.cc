@@ -4,11 +4,13 @@
 #include <spdlog/spdlog.h>
 
 #include "absl/time/time.h"
+#include "cluster_close.h"
 
 namespace courier::server {
 
-RevocationWatcher::RevocationWatcher(Accounts& accounts, std::chrono::milliseconds check_every)
-    : accounts_(accounts), check_every_(check_every), thread_([this] { Loop(); }) {}
+RevocationWatcher::RevocationWatcher(Accounts& accounts, std::chrono::milliseconds check_every,
+                                     AccountStore* store)
+    : accounts_(accounts), store_(store), check_every_(check_every), thread_([this] { Loop(); }) {}
 
 RevocationWatcher::~RevocationWatcher() {
   {
@@ -94,10 +96,19 @@ void RevocationWatcher::CheckUser(const UserId& user) {
     if (it->second.empty()) live_.erase(it);
     closed_ += to_close.size();
   }
-  for (const auto& t : to_close) t->Close(CloseCode::kUnauthorized, "token revoked");
-  if (!to_close.empty()) {
-    spdlog::info("event=sessions_revoked user={} closed={}", user, to_close.size());
+  if (to_close.empty()) return;
+  CloseCode code = CloseCode::kUnauthorized;
+  std::string_view reason = "token revoked";
+  if (store_ != nullptr) {
+    absl::StatusOr<bool> disabled = store_->UserDisabled(user);
+    if (disabled.ok() && *disabled) {
+      code = static_cast<CloseCode>(kCloseAccountDisabled);
+      reason = CloseReasonOf(kCloseAccountDisabled);
+    }
   }
+  for (const auto& t : to_close) t->Close(code, reason);
+  spdlog::info("event=sessions_revoked user={} closed={} code={}", user, to_close.size(),
+               static_cast<int>(code));
 }
 
 }  // namespace courier::server

@@ -9,7 +9,11 @@
 //  * every user with an open session every `check_every` (so a revocation
 //    made on another node of the cluster closes this node's sessions within
 //    that time).
-// A session whose token is revoked is closed with 4401 "token revoked".
+// A session whose token is revoked is closed with 4401 "token revoked",
+// or with 4403 "account disabled" when the account is disabled (read from
+// `store`, if given, only when there is a session to close): disabling a
+// user revokes their tokens, and the client must be told not to come back
+// whichever node's check sees it first (cluster_close.h).
 //
 // Cost: one store read per user with open sessions per `check_every`.
 // Ownership: borrows `accounts`, which must outlive it.
@@ -31,13 +35,17 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "accounts.h"
+#include "courier/account_store.h"
 #include "courier/transport.h"
 
 namespace courier::server {
 
 class RevocationWatcher {
  public:
-  RevocationWatcher(Accounts& accounts, std::chrono::milliseconds check_every);
+  // `store` may be null (then every revoked session gets 4401); it must
+  // outlive the watcher.
+  RevocationWatcher(Accounts& accounts, std::chrono::milliseconds check_every,
+                    AccountStore* store = nullptr);
   ~RevocationWatcher();
   RevocationWatcher(const RevocationWatcher&) = delete;
   RevocationWatcher& operator=(const RevocationWatcher&) = delete;
@@ -56,6 +64,7 @@ class RevocationWatcher {
   void CheckUser(const UserId& user);
 
   Accounts& accounts_;
+  AccountStore* const store_;
   const std::chrono::milliseconds check_every_;
   mutable absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;

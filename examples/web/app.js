@@ -782,6 +782,57 @@
 
   function hideBanner() { $('banner').hidden = true; }
 
+  // ---- push notifications (sw.js) ---------------------------------------
+  // "Notify me" registers sw.js, subscribes with the server's VAPID key and
+  // stores the subscription for this device (PUT /v1/devices/{device}/push).
+  // Once allowed, each start refreshes the stored subscription; logging out
+  // removes it.
+  const pushSupported = 'serviceWorker' in navigator && 'PushManager' in window &&
+    'Notification' in window && window.isSecureContext;
+
+  function base64UrlToBytes(text) {
+    const b64 = text.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((text.length + 3) % 4);
+    return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  }
+
+  async function enablePush(ask) {
+    if (!pushSupported || !session) return;
+    try {
+      if (ask && Notification.permission === 'default') await Notification.requestPermission();
+      if (Notification.permission !== 'granted') {
+        $('push-btn').hidden = Notification.permission === 'denied';
+        return;
+      }
+      const { public_key: key } = await api('/v1/push/vapid-public-key', { auth: false });
+      const reg = await navigator.serviceWorker.register('sw.js');
+      await navigator.serviceWorker.ready;
+      let sub = await reg.pushManager.getSubscription();
+      const current = sub && sub.options && sub.options.applicationServerKey;
+      if (sub && current && btoa(String.fromCharCode(...new Uint8Array(current)))
+          !== btoa(String.fromCharCode(...base64UrlToBytes(key)))) {
+        await sub.unsubscribe();  // the server's key changed
+        sub = null;
+      }
+      if (!sub) {
+        sub = await reg.pushManager.subscribe({
+          userVisibleOnly: true, applicationServerKey: base64UrlToBytes(key),
+        });
+      }
+      await api(`/v1/devices/${encodeURIComponent(device)}/push`, { method: 'PUT', body: sub.toJSON() });
+      $('push-btn').hidden = true;
+    } catch (e) {
+      console.warn('courier: push notifications are off', e);
+      $('push-btn').hidden = false;
+    }
+  }
+
+  async function disablePush() {
+    if (!pushSupported || !session || !device) return;
+    try {
+      await api(`/v1/devices/${encodeURIComponent(device)}/push`, { method: 'DELETE' });
+    } catch (e) { /* best effort: the session is ending */ }
+  }
+
   // ---- start -------------------------------------------------------------
   function startApp() {
     $('login-screen').hidden = true;
@@ -797,6 +848,8 @@
     // While a request waits, look for the friendship now and then.
     friendsTimer = setInterval(() => { if (outgoing.length || incoming) refreshFriends(); }, 5000);
     startSocket();
+    $('push-btn').hidden = !pushSupported || Notification.permission !== 'default';
+    if (pushSupported && Notification.permission === 'granted') enablePush(false);
   }
 
   // Tabs of this profile tell each other who they are, so that a new tab does
@@ -827,7 +880,11 @@
     $('register-btn').addEventListener('click', () => {
       if ($('auth-form').reportValidity()) authenticate(true);
     });
-    $('logout-btn').addEventListener('click', () => endSession(''));
+    $('logout-btn').addEventListener('click', async () => {
+      await disablePush();
+      endSession('');
+    });
+    $('push-btn').addEventListener('click', () => enablePush(true));
     $('friend-form').addEventListener('submit', (e) => {
       e.preventDefault();
       addFriend($('friend-input').value.trim());

@@ -160,6 +160,7 @@ class Node:
         self.log_path = data_dir + ".log"
         self.proc = None
         self.port = None
+        self.admin_port = None
 
     def start(self):
         os.makedirs(self.data_dir, exist_ok=True)
@@ -175,6 +176,9 @@ class Node:
 
         def pump(proc):
             for raw in proc.stdout:
+                a = re.search(rb"admin on \S+:(\d+)", raw)
+                if a:
+                    self.admin_port = int(a.group(1))
                 m = re.search(rb"listening on \S+:(\d+)", raw)
                 if m and not found.is_set():
                     self.port = int(m.group(1))
@@ -217,8 +221,14 @@ class Node:
         except OSError:
             return ""
 
-    def http(self, method, path, body=None, token=None):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+    def admin_http(self, method, path):
+        """A call of the admin API (--admin-listen) with the node's own admin token."""
+        with open(os.path.join(self.data_dir, "admin-token")) as f:
+            token = f.read().strip()
+        return self.http(method, path, token=token, port=self.admin_port)
+
+    def http(self, method, path, body=None, token=None, port=None):
+        conn = http.client.HTTPConnection("127.0.0.1", port or self.port, timeout=60)
         headers = {"Content-Type": "application/json"}
         if token:
             headers["Authorization"] = "Bearer " + token

@@ -165,6 +165,54 @@ def test_same_device_on_a_second_node_closes_the_first_with_4409(cluster):
     f.close()
 
 
+def test_admin_closes_reach_every_node_with_their_codes(cluster):
+    """Issue 14: an admin call on node A closes the user's sessions on nodes
+    B and C with the admin's code (4410 disconnect, 4403 disable or delete),
+    carried by a close signal through Redis like the 4409 kick; not with the
+    4401 of the token check those nodes also run."""
+    hal, ida = users(cluster, "hal", "ida")
+    admin = cluster.nodes[A]
+    phone = cluster.connect(hal, "phone", B)
+    phone.wait_op("synced")
+    laptop = cluster.connect(hal, "laptop", C)
+    laptop.wait_op("synced")
+    st, doc = admin.admin_http("POST", f"/admin/v1/users/{hal}/devices/phone/disconnect")
+    assert st == 200 and doc == {"user": hal, "device": "phone", "closed": 0}, (st, doc)
+    t0 = time.monotonic()
+    closed = phone.wait_close(timeout=30)
+    cl.log(f"disconnect on node A: phone on node B closed {closed.code} after "
+           f"{time.monotonic() - t0:.2f} s")
+    assert closed.code == 4410, (closed.code, closed.reason)
+    laptop.send({"op": "ping"})
+    laptop.wait_op("pong")  # the other device stays
+
+    st, doc = admin.admin_http("POST", f"/admin/v1/users/{hal}/disable")
+    assert st == 200 and doc["disabled"] is True, (st, doc)
+    closed = laptop.wait_close(timeout=30)
+    assert closed.code == 4403, (closed.code, closed.reason)
+    st, doc = cluster.nodes[C].http("POST", "/v1/login", {"user": hal, "password": cl.PASSWORD})
+    assert st == 403, (st, doc)
+
+    st, doc = admin.admin_http("POST", f"/admin/v1/users/{hal}/enable")
+    assert st == 200, (st, doc)
+    on_b = cl.Client(cluster.nodes[B].port, hal, "phone", login_on(cluster, B, hal))
+    on_b.wait_op("synced")
+    on_c = cl.Client(cluster.nodes[C].port, hal, "laptop", login_on(cluster, C, hal))
+    on_c.wait_op("synced")
+    i = cluster.connect(ida, "phone", A)
+    send_ok(i, hal, "before the delete", "d1")
+    on_b.wait_for(msg_with("before the delete"))
+    st, doc = admin.admin_http("DELETE", f"/admin/v1/users/{hal}?inbox=delete")
+    assert st == 200, (st, doc)
+    assert doc["inbox"] == "deleted" and doc["events_deleted"] >= 1, doc
+    for c in (on_b, on_c):
+        closed = c.wait_close(timeout=30)
+        assert closed.code == 4403, (c.device, closed.code, closed.reason)
+    st, doc = cluster.nodes[B].http("POST", "/v1/login", {"user": hal, "password": cl.PASSWORD})
+    assert st == 401, (st, doc)
+    i.close()
+
+
 def login_on(cluster, node, user, password=cl.PASSWORD):
     st, doc = cluster.nodes[node].http("POST", "/v1/login", {"user": user, "password": password})
     assert st == 200, (st, doc)

@@ -412,6 +412,7 @@ inline void DeleteUserRemovesEverythingOfIt(const AccountStoreFactory& factory) 
   COURIER_REQUIRE_OK(h->RecordDevice("alice", "phone", 7));
   COURIER_REQUIRE_OK(h->SetUserDisabled("alice", true));
   COURIER_REQUIRE_OK(h->BumpTokenGeneration("alice").status());
+  COURIER_REQUIRE_OK(h->SetPushSubscription("alice", "phone", "{\"endpoint\":\"e\"}"));
   COURIER_REQUIRE_OK(h->DeleteUser("alice"));
   CHECK(*h->UserExists("alice") == false);
   CHECK_THAT(h->PasswordHash("alice").status(), StatusIs(absl::StatusCode::kNotFound));
@@ -433,6 +434,9 @@ inline void DeleteUserRemovesEverythingOfIt(const AccountStoreFactory& factory) 
   auto tokens = h->GetTokenState("alice");
   COURIER_REQUIRE_OK(tokens);
   CHECK(tokens->generation == 0);
+  auto subscriptions = h->PushSubscriptions("alice");
+  COURIER_REQUIRE_OK(subscriptions);
+  CHECK(subscriptions->empty());
   // dave's old request to alice is gone too: alice can ask dave afresh.
   CHECK(Request(*h, "alice", "dave") == FriendRequestOutcome::kRequested);
   // Others are untouched.
@@ -463,11 +467,68 @@ inline void ReopenKeepsAdminState(const AccountStoreFactory& factory) {
   CreateUsers(*h, {"alice", "bob"});
   COURIER_REQUIRE_OK(h->SetUserDisabled("alice", true));
   COURIER_REQUIRE_OK(h->RecordDevice("alice", "phone", 123));
+  COURIER_REQUIRE_OK(h->SetPushSubscription("alice", "phone", "sub-1"));
   COURIER_REQUIRE_OK(h->DeleteUser("bob"));
   h.Reopen();
   CHECK(*h->UserDisabled("alice") == true);
   CHECK(*h->Devices("alice") == std::vector<DeviceRecord>{{"phone", 123}});
+  CHECK(*h->PushSubscriptions("alice") == std::vector<PushSubscriptionRecord>{{"phone", "sub-1"}});
   CHECK(*h->UserExists("bob") == false);
+}
+
+// --- push subscriptions (courier/notifier.h)
+
+inline std::vector<PushSubscriptionRecord> SubscriptionsOf(AccountStore& s, const UserId& user) {
+  auto subs = s.PushSubscriptions(user);
+  REQUIRE(subs.ok());
+  return *subs;
+}
+
+inline void PushSubscriptionsAreKeptPerDevice(const AccountStoreFactory& factory) {
+  Harness h(factory);
+  CreateUsers(*h, {"alice", "bob"});
+  CHECK(SubscriptionsOf(*h, "alice").empty());
+  COURIER_REQUIRE_OK(h->SetPushSubscription("alice", "phone", "sub-phone-1"));
+  COURIER_REQUIRE_OK(h->SetPushSubscription("alice", "Laptop", "sub-laptop"));
+  COURIER_REQUIRE_OK(h->SetPushSubscription("alice", "phone", "sub-phone-2"));  // replaces
+  COURIER_REQUIRE_OK(h->SetPushSubscription("bob", "phone", "sub-bob"));
+  CHECK(SubscriptionsOf(*h, "alice") ==
+        std::vector<PushSubscriptionRecord>{{"Laptop", "sub-laptop"}, {"phone", "sub-phone-2"}});
+  // A conditional delete of an older subscription leaves the new one.
+  auto stale = h->DeletePushSubscription("alice", "phone", std::string("sub-phone-1"));
+  COURIER_REQUIRE_OK(stale);
+  CHECK(*stale == false);
+  auto current = h->DeletePushSubscription("alice", "phone", std::string("sub-phone-2"));
+  COURIER_REQUIRE_OK(current);
+  CHECK(*current == true);
+  auto again = h->DeletePushSubscription("alice", "phone", std::nullopt);
+  COURIER_REQUIRE_OK(again);
+  CHECK(*again == false);
+  auto any = h->DeletePushSubscription("alice", "Laptop", std::nullopt);
+  COURIER_REQUIRE_OK(any);
+  CHECK(*any == true);
+  CHECK(SubscriptionsOf(*h, "alice").empty());
+  CHECK(SubscriptionsOf(*h, "bob") == std::vector<PushSubscriptionRecord>{{"phone", "sub-bob"}});
+  // A subscription of the largest size is kept whole.
+  const std::string big(kMaxPushSubscriptionBytes, 'x');
+  COURIER_REQUIRE_OK(h->SetPushSubscription("alice", "tab", big));
+  CHECK(SubscriptionsOf(*h, "alice") == std::vector<PushSubscriptionRecord>{{"tab", big}});
+}
+
+inline void BadPushSubscriptionsAreRefused(const AccountStoreFactory& factory) {
+  Harness h(factory);
+  CreateUsers(*h, {"alice"});
+  CHECK_THAT(h->SetPushSubscription("nobody", "phone", "s"), StatusIs(absl::StatusCode::kNotFound));
+  CHECK_THAT(h->SetPushSubscription("alice", "bad device", "s"),
+             StatusIs(absl::StatusCode::kInvalidArgument));
+  CHECK_THAT(h->SetPushSubscription("alice", "phone", ""),
+             StatusIs(absl::StatusCode::kInvalidArgument));
+  CHECK_THAT(h->SetPushSubscription("alice", "phone", std::string(kMaxPushSubscriptionBytes + 1, 'x')),
+             StatusIs(absl::StatusCode::kInvalidArgument));
+  CHECK_THAT(h->PushSubscriptions("nobody").status(), StatusIs(absl::StatusCode::kNotFound));
+  CHECK_THAT(h->DeletePushSubscription("nobody", "phone", std::nullopt).status(),
+             StatusIs(absl::StatusCode::kNotFound));
+  CHECK(SubscriptionsOf(*h, "alice").empty());
 }
 
 }  // namespace account_store_cases
@@ -504,7 +565,11 @@ inline void ReopenKeepsAdminState(const AccountStoreFactory& factory) {
   COURIER_AS_CASE_(name, factory, "DeleteUser removes everything of the user",               \
                    DeleteUserRemovesEverythingOfIt)                                           \
   COURIER_AS_CASE_(name, factory, "devices are recorded, sorted, with their latest time",    \
-                   DevicesAreRecordedSortedWithTheirLatestTime)
+                   DevicesAreRecordedSortedWithTheirLatestTime)                               \
+  COURIER_AS_CASE_(name, factory, "push subscriptions are kept per device",                  \
+                   PushSubscriptionsAreKeptPerDevice)                                         \
+  COURIER_AS_CASE_(name, factory, "bad push subscriptions are refused",                      \
+                   BadPushSubscriptionsAreRefused)
 
 // Defines the durability case for an adapter whose fixture reopens its data.
 #define COURIER_ACCOUNT_STORE_DURABILITY_CONFORMANCE(name, factory) \

@@ -971,6 +971,8 @@ inline void QueueLimitSurvivesReopen(const MessageStoreFactory& factory) {
 }  // namespace message_store_cases
 }  // namespace courier::conformance
 
+#include "conformance/message_store_delete_cases.h"
+
 #define COURIER_MS_CASE_(name, factory, title, fn)                                  \
   TEST_CASE("MessageStore[" name "]: " title, "[conformance][message_store]") {   \
     ::courier::conformance::message_store_cases::fn(                                \
@@ -1025,7 +1027,13 @@ inline void QueueLimitSurvivesReopen(const MessageStoreFactory& factory) {
                    NamesUseTheFullAlphabetAndLength)                                            \
   COURIER_MS_CASE_(name, factory, "many users", ManyUsers)                                      \
   COURIER_MS_CASE_(name, factory, "concurrent writers keep inboxes gap-free",                   \
-                   ConcurrentWritersKeepInboxesGapFree)
+                   ConcurrentWritersKeepInboxesGapFree)                                         \
+  COURIER_MS_CASE_(name, factory, "delete inbox removes what the user received",                \
+                   DeleteInboxRemovesWhatTheUserReceived)                                       \
+  COURIER_MS_CASE_(name, factory, "delete inbox is idempotent", DeleteInboxIsIdempotent)       \
+  COURIER_MS_CASE_(name, factory, "delete inbox after prune", DeleteInboxAfterPrune)           \
+  COURIER_MS_CASE_(name, factory, "delete inbox is atomic with concurrent writers",             \
+                   DeleteInboxIsAtomicWithConcurrentWrites)
 
 // Defines the durability cases for an adapter whose fixture reopens on the
 // same data (see the top of this file).
@@ -1034,6 +1042,8 @@ inline void QueueLimitSurvivesReopen(const MessageStoreFactory& factory) {
                    ReopenKeepsInboxesCursorsAndStatuses)                                 \
   COURIER_MS_CASE_(name, factory, "a duplicate is detected across a reopen",             \
                    DuplicateDetectedAcrossReopen)                                        \
-  COURIER_MS_CASE_(name, factory, "the queue limit survives a reopen", QueueLimitSurvivesReopen)
+  COURIER_MS_CASE_(name, factory, "the queue limit survives a reopen", QueueLimitSurvivesReopen) \
+  COURIER_MS_CASE_(name, factory, "a deleted inbox stays deleted across a reopen",       \
+                   DeleteInboxSurvivesReopen)
 
 #endif  // COURIER_TESTS_CONFORMANCE_MESSAGE_STORE_SUITE_H_

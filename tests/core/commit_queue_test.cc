@@ -1,6 +1,7 @@
 // The commit queue's pipeline: batches are written on the commit executor
-// while the previous batch's completions run on the completion executor, in
-// order, with at most CommitQueue::kMaxUncompleted batches waiting.
+// while the previous batch's completions run on their lanes' executors (the
+// completion executor by default), in order per lane, one task per lane per
+// batch, with at most CommitQueue::kMaxUncompleted batches waiting.
 #include "commit_queue.h"
 
 #include <catch2/catch.hpp>
@@ -35,12 +36,25 @@ struct Fixture {
   CommitQueue queue{store, commit, completion, /*max_batch=*/2048, /*max_batch_bytes=*/1 << 20};
   std::vector<std::string> completed;  // cids, in completion order
 
-  void Submit(const std::string& cid) {
-    queue.Submit(Send(cid), [this, cid](absl::StatusOr<WriteResult> r) {
-      REQUIRE(r.ok());
-      completed.push_back(cid);
-    });
+  void Submit(const std::string& cid, std::shared_ptr<Executor> lane = nullptr) {
+    queue.Submit(
+        Send(cid),
+        [this, cid](absl::StatusOr<WriteResult> r) {
+          REQUIRE(r.ok());
+          completed.push_back(cid);
+        },
+        std::move(lane));
   }
+};
+
+// An executor whose loop is gone: every task it is given is destroyed unrun.
+class GoneExecutor final : public Executor {
+ public:
+  void Post(Task task) override {
+    ++posts;
+    Task dropped = std::move(task);
+  }
+  int posts = 0;
 };
 
 TEST_CASE("CommitQueue: the next batch is written before the last one's completions run",
@@ -70,9 +84,10 @@ TEST_CASE("CommitQueue: writes wait while kMaxUncompleted batches wait for compl
   f.Submit("parked");
   f.commit.RunAll();
   CHECK(f.store.calls() == CommitQueue::kMaxUncompleted);  // parked
-  // Completing one batch lets the parked flush go.
+  // The lane's one task runs both batches' completions; that lets the
+  // parked flush go.
   REQUIRE(f.completion.RunOne());
-  CHECK(f.completed.size() == 1);
+  CHECK(f.completed.size() == CommitQueue::kMaxUncompleted);
   f.commit.RunAll();
   CHECK(f.store.calls() == CommitQueue::kMaxUncompleted + 1);
   f.completion.RunAll();
@@ -94,6 +109,50 @@ TEST_CASE("CommitQueue: Abandon drops written batches' completions unrun", "[cor
   CHECK(f.completed.empty());
   CHECK(f.store.calls() == 2u);  // c was never written
   f.queue.WaitIdle();          // returns: nothing is pending any more
+}
+
+TEST_CASE("CommitQueue: completions run on their lane, one task per lane per batch", "[core]") {
+  Fixture f;
+  auto one = std::make_shared<ManualExecutor>();
+  auto two = std::make_shared<ManualExecutor>();
+  f.Submit("a", one);
+  f.Submit("b", two);
+  f.Submit("c", one);
+  f.Submit("d");  // no lane: the completion executor
+  f.commit.RunAll();
+  CHECK(f.store.calls() == 1u);
+  CHECK(one->pending() == 1u);
+  CHECK(two->pending() == 1u);
+  CHECK(f.completion.pending() == 1u);
+  REQUIRE(one->RunOne());
+  CHECK(f.completed == std::vector<std::string>{"a", "c"});  // in submission order
+  // A lane that is draining gets no second task for the next batch.
+  f.Submit("e", two);
+  f.commit.RunAll();
+  CHECK(two->pending() == 1u);
+  two->RunAll();
+  f.completion.RunAll();
+  CHECK(f.completed == std::vector<std::string>{"a", "c", "b", "e", "d"});
+  f.queue.WaitIdle();  // nothing left uncompleted
+}
+
+TEST_CASE("CommitQueue: a lane whose executor drops its task falls back to the completion executor",
+          "[core]") {
+  Fixture f;
+  auto gone = std::make_shared<GoneExecutor>();
+  f.Submit("a", gone);
+  f.commit.RunAll();
+  CHECK(gone->posts == 1);
+  CHECK(f.completed.empty());
+  f.completion.RunAll();
+  CHECK(f.completed == std::vector<std::string>{"a"});
+  // Later completions of that lane go straight to the completion executor.
+  f.Submit("b", gone);
+  f.commit.RunAll();
+  CHECK(gone->posts == 1);
+  f.completion.RunAll();
+  CHECK(f.completed == std::vector<std::string>{"a", "b"});
+  f.queue.WaitIdle();
 }
 
 }  // namespace

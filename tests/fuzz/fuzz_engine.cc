@@ -104,6 +104,7 @@ class Forward final : public MessageStore {
     return s_.Status(r, id);
   }
   absl::StatusOr<std::size_t> Prune(const PruneOptions& o) override { return s_.Prune(o); }
+  absl::StatusOr<std::size_t> DeleteInbox(const UserId& u) override { return s_.DeleteInbox(u); }
   absl::Status Ping() override { return s_.Ping(); }
 
  private:

@@ -44,6 +44,7 @@ struct World {
   std::unique_ptr<courier::server::HttpApi> api;
   std::string alice_token;
   std::string ghost_token;
+  const std::string vapid_public_key = "BEl62iUYgUivxIkv69yViEuiBIa-Ib9-SkvMeAtA3LFgDzkrxZJjSgSnfckjBJuBkr3qBUYIHBQFLXYp5Nksh8U";
 
   World() {
     courier::EngineOptions options;
@@ -61,7 +62,7 @@ struct World {
       FUZZ_CHECK(accounts->CreateUser(u, "hash", 0).ok(), "cannot create %s", u);
     }
     api = std::make_unique<courier::server::HttpApi>(
-        courier::server::ApiDeps{users.get(), accounts.get(), engine.get()});
+        courier::server::ApiDeps{users.get(), accounts.get(), engine.get(), &vapid_public_key});
   }
 };
 
@@ -85,6 +86,11 @@ std::size_t FriendCount(World& w, const char* user) {
   return (f.ok() ? f->size() : 0) + (p.ok() ? p->size() : 0);
 }
 
+std::size_t PushSubscriptionCount(World& w, const char* user) {
+  auto subs = w.accounts->PushSubscriptions(user);
+  return subs.ok() ? subs->size() : 0;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -97,7 +103,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                  {"POST", "/v1/friends/request"}, {"POST", "/v1/friends/accept"},
                  {"GET", "/v1/friends"},          {"GET", "/healthz"},
                  {"GET", "/metrics"},             {"GET", "/"},
-                 {"POST", "/v1/friends"},         {"GET", "/index.html"}};
+                 {"POST", "/v1/friends"},         {"GET", "/index.html"},
+                 {"PUT", "/v1/devices/phone/push"}, {"DELETE", "/v1/devices/phone/push"},
+                 {"GET", "/v1/push/vapid-public-key"}, {"PUT", "/v1/devices/bad*name/push"}};
   const auto& route = kRoutes[data[0] % (sizeof(kRoutes) / sizeof(kRoutes[0]))];
   HttpRequest request;
   request.method = route.method;
@@ -129,6 +137,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if ((path == "/v1/register" || path == "/v1/login") && WouldHash(request.body)) return 0;
 
   const std::size_t before = FriendCount(w, "alice") + FriendCount(w, "bob");
+  const std::size_t subs_before = PushSubscriptionCount(w, "alice");
   HttpResponse r = w.api->Handle(request);
   w.executor.RunAll();
   FUZZ_CHECK(r.status >= 200 && r.status < 600, "status %d", r.status);
@@ -145,6 +154,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!authorized) {
     FUZZ_CHECK(FriendCount(w, "alice") + FriendCount(w, "bob") == before,
                "a request without alice's token changed friendships (status %d)", r.status);
+    FUZZ_CHECK(PushSubscriptionCount(w, "alice") == subs_before,
+               "a request without alice's token changed her push subscriptions (status %d)",
+               r.status);
   }
   return 0;
 }

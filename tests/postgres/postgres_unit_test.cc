@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "pg_array.h"
 #include "pg_error.h"
 #include "support/status_matchers.h"
 
@@ -89,6 +90,31 @@ TEST_CASE("PostgresMessageStore: an unreachable server is kUnavailable", "[postg
   options.connect_timeout_ms = 2'000;
   CHECK_THAT(OpenMessageStore(options).status(), StatusIs(absl::StatusCode::kUnavailable));
   CHECK_THAT(OpenAccountStore(options).status(), StatusIs(absl::StatusCode::kUnavailable));
+}
+
+TEST_CASE("PgArray: one-dimensional arrays in array_recv's binary layout", "[postgres]") {
+  auto bytes = [](std::initializer_list<int> v) {
+    std::string s;
+    for (int b : v) s.push_back(static_cast<char>(b));
+    return s;
+  };
+  PgArray text(PgElement::kText);
+  text.Add("ab");
+  text.Add("");
+  CHECK(text.size() == 2);
+  const PgParam t = std::move(text).Take();
+  CHECK(t.binary);
+  CHECK_FALSE(t.null);
+  CHECK(t.value == bytes({0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 25, 0, 0, 0, 2, 0, 0, 0, 1,
+                          0, 0, 0, 2, 'a', 'b', 0, 0, 0, 0}));
+  PgArray ints(PgElement::kInt8);
+  ints.AddInt(-2);
+  CHECK(std::move(ints).Take().value ==
+        bytes({0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 20, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 8,
+               0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe}));
+  // No elements: no dimensions, as PostgreSQL sends '{}'.
+  CHECK(PgArray(PgElement::kBytea).Take().value ==
+        bytes({0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 17}));
 }
 
 }  // namespace

@@ -318,6 +318,30 @@ COURIER_PRESENCE_TEST("publish delivers to the subscriber on the store's thread"
   this->store(1).Unsubscribe("n2");
 }
 
+COURIER_PRESENCE_TEST("a close signal carries its device and close code", "[signal]") {
+  SignalInbox inbox;
+  COURIER_REQUIRE_OK(this->store(1).Subscribe("n2.admin", inbox.Handler()));
+  Signal one{Signal::Kind::kClose, "kim", "phone", "n1"};
+  one.close_code = 4410;
+  Signal all{Signal::Kind::kClose, "lee", "", "n1"};
+  all.close_code = 4403;
+  COURIER_REQUIRE_OK(this->store(0).Publish("n2.admin", one));
+  COURIER_REQUIRE_OK(this->store(0).Publish("n2.admin", all));
+  REQUIRE(inbox.WaitFor(2));
+  auto got = inbox.signals();
+  REQUIRE(got.size() == 2);
+  CHECK(got[0].kind == Signal::Kind::kClose);
+  CHECK(got[0].user == "kim");
+  CHECK(got[0].device == "phone");
+  CHECK(got[0].from_node == "n1");
+  CHECK(got[0].close_code == 4410);
+  CHECK(got[1].kind == Signal::Kind::kClose);
+  CHECK(got[1].user == "lee");
+  CHECK(got[1].device.empty());
+  CHECK(got[1].close_code == 4403);
+  this->store(1).Unsubscribe("n2.admin");
+}
+
 COURIER_PRESENCE_TEST("a second subscription to one node fails", "[signal]") {
   SignalInbox first, second;
   COURIER_REQUIRE_OK(this->store().Subscribe("n1", first.Handler()));
@@ -400,6 +424,11 @@ COURIER_PRESENCE_TEST("bad input is refused with kInvalidArgument", "[input]") {
   bad(s.Publish("n1", Signal{Signal::Kind::kWake, "u", "", ""}));
   bad(s.Publish("n1", Signal{Signal::Kind::kKick, "u", "", "n0"}));  // kick names a device
   bad(s.Publish("n1", Signal{static_cast<Signal::Kind>(9), "u", "", "n0"}));
+  for (std::uint16_t code : {0, 1000, 3999, 5000}) {  // a close signal needs a 4xxx code
+    bad(s.Publish("n1", Signal{Signal::Kind::kClose, "u", "d", "n0", code}));
+  }
+  Signal close_bad_device{Signal::Kind::kClose, "u", "bad device", "n0", 4410};
+  bad(s.Publish("n1", close_bad_device));
   bad(s.Subscribe("n 1", [](const Signal&) {}));
   bad(s.Lookup(std::vector<UserId>(100'000, "u")));
   CHECK_FALSE(this->LookupOne("u").online);  // nothing was registered

@@ -103,8 +103,9 @@ TEST_CASE("SqliteStore: the schema version of each store is recorded", "[sqlite]
   auto accounts = MustOpenAccounts(options);
   RawDb raw(options.path);
   REQUIRE(raw.Int("SELECT version FROM courier_schema WHERE component = 'messages'") == 2);
-  // Accounts: 1 the first schema, 2 token revocation, 3 the admin API's tables.
-  REQUIRE(raw.Int("SELECT version FROM courier_schema WHERE component = 'accounts'") == 3);
+  // Accounts: 1 the first schema, 2 token revocation, 3 the admin API's tables,
+  // 4 push subscriptions.
+  REQUIRE(raw.Int("SELECT version FROM courier_schema WHERE component = 'accounts'") == 4);
   REQUIRE(raw.Int("SELECT count(*) FROM courier_schema") == 2);
   // Opening again migrates nothing and keeps the version.
   messages.reset();

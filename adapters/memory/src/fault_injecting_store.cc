@@ -87,6 +87,11 @@ absl::StatusOr<std::size_t> FaultInjectingStore::Prune(const PruneOptions& optio
   return inner_.Prune(options);
 }
 
+absl::StatusOr<std::size_t> FaultInjectingStore::DeleteInbox(const UserId& user) {
+  if (absl::Status s = MaybeFail(); !s.ok()) return s;
+  return inner_.DeleteInbox(user);
+}
+
 absl::Status FaultInjectingStore::Ping() {
   if (absl::Status s = MaybeFail(); !s.ok()) return s;
   return inner_.Ping();

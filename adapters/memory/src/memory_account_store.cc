@@ -30,6 +30,7 @@ struct Account {
   std::map<DeviceId, TimeMs> devices;  // last seen, sorted by name
   std::uint64_t token_generation = 0;
   std::set<std::string> revoked_tokens;  // since the generation last moved
+  std::map<DeviceId, std::string> push;  // subscriptions, sorted by device
 };
 
 class MemoryAccountStore final : public AccountStore {
@@ -205,6 +206,38 @@ class MemoryAccountStore final : public AccountStore {
     if (it == accounts_.end()) return UnknownUser(user);
     it->second.revoked_tokens.insert(token_id);
     return absl::OkStatus();
+  }
+
+  absl::Status SetPushSubscription(const UserId& user, const DeviceId& device,
+                                   const std::string& subscription) override {
+    if (auto s = ValidatePushSubscription(device, subscription); !s.ok()) return s;
+    MutexLock lock(&mu_);
+    auto it = accounts_.find(user);
+    if (it == accounts_.end()) return UnknownUser(user);
+    it->second.push[device] = subscription;
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<bool> DeletePushSubscription(const UserId& user, const DeviceId& device,
+                                              const std::optional<std::string>& only_if) override {
+    MutexLock lock(&mu_);
+    auto it = accounts_.find(user);
+    if (it == accounts_.end()) return UnknownUser(user);
+    auto sub = it->second.push.find(device);
+    if (sub == it->second.push.end()) return false;
+    if (only_if.has_value() && sub->second != *only_if) return false;
+    it->second.push.erase(sub);
+    return true;
+  }
+
+  absl::StatusOr<std::vector<PushSubscriptionRecord>> PushSubscriptions(
+      const UserId& user) override {
+    MutexLock lock(&mu_);
+    auto it = accounts_.find(user);
+    if (it == accounts_.end()) return UnknownUser(user);
+    std::vector<PushSubscriptionRecord> out;
+    for (const auto& [device, sub] : it->second.push) out.push_back({device, sub});
+    return out;
   }
 
  private:

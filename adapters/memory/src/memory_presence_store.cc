@@ -42,6 +42,15 @@ absl::Status ValidateSignal(const Signal& signal) {
     case Signal::Kind::kKick:
       COURIER_RETURN_IF_ERROR(ValidateName("signal device", signal.device));
       break;
+    case Signal::Kind::kClose:
+      if (!signal.device.empty()) {
+        COURIER_RETURN_IF_ERROR(ValidateName("signal device", signal.device));
+      }
+      if (!IsApplicationCloseCode(signal.close_code)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("close signal code ", signal.close_code, " is not in 4000-4999"));
+      }
+      break;
     default:
       return absl::InvalidArgumentError(
           absl::StrCat("unknown signal kind ", static_cast<int>(signal.kind)));

@@ -28,6 +28,9 @@ constexpr char kTokens[] = "token_state";
 // The admin API: {_id: "user/device", u: user, dev: device, t: last seen};
 // a disabled user's document in kUsers has d: true.
 constexpr char kDevices[] = "user_devices";
+// Push subscriptions: {_id: "user/device", u: user, dev: device, s: the
+// subscription} (a UTF-8 string: courier-server keeps JSON).
+constexpr char kPush[] = "push_subscriptions";
 
 Doc IdFilter(absl::string_view id) {
   Doc d;
@@ -55,6 +58,7 @@ class MongoAccountStore final : public AccountStore {
         {kPairs, "lo_1", keys("lo"), false},
         {kPairs, "hi_1", keys("hi"), false},
         {kDevices, "u_1", keys("u"), false},
+        {kPush, "u_1", keys("u"), false},
     };
   }
 
@@ -254,7 +258,8 @@ class MongoAccountStore final : public AccountStore {
       COURIER_RETURN_IF_ERROR(call.DeleteMany(kTokens, *IdFilter(user).get()).status());
       Doc devices;
       AppendStr(devices.get(), "u", user);
-      return call.DeleteMany(kDevices, *devices.get()).status();
+      COURIER_RETURN_IF_ERROR(call.DeleteMany(kDevices, *devices.get()).status());
+      return call.DeleteMany(kPush, *devices.get()).status();
     }));
     if (deleted == 0) return absl::NotFoundError(absl::StrCat("no user ", user));
     return absl::OkStatus();
@@ -353,6 +358,61 @@ class MongoAccountStore final : public AccountStore {
       return call.UpdateOne(kTokens, *IdFilter(user).get(), *update.get(), /*upsert=*/true)
           .status();
     });
+  }
+
+  absl::Status SetPushSubscription(const UserId& user, const DeviceId& device,
+                                   const std::string& subscription) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+    COURIER_RETURN_IF_ERROR(ValidatePushSubscription(device, subscription));
+    COURIER_ASSIGN_OR_RETURN(std::optional<Doc> account, FindOne(kUsers, IdFilter(user)));
+    if (!account) return absl::NotFoundError(absl::StrCat("no user ", user));
+    Doc update;
+    bson_t set;
+    BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &set);
+    AppendStr(&set, "u", user);
+    AppendStr(&set, "dev", device);
+    AppendStr(&set, "s", subscription);
+    bson_append_document_end(update.get(), &set);
+    return pool_->WithClient([&](MongoCall& call) {
+      return call.UpdateOne(kPush, *IdFilter(PairId(user, device)).get(), *update.get(),
+                            /*upsert=*/true)
+          .status();
+    });
+  }
+
+  absl::StatusOr<bool> DeletePushSubscription(const UserId& user, const DeviceId& device,
+                                              const std::optional<std::string>& only_if) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+    COURIER_ASSIGN_OR_RETURN(std::optional<Doc> account, FindOne(kUsers, IdFilter(user)));
+    if (!account) return absl::NotFoundError(absl::StrCat("no user ", user));
+    Doc filter = IdFilter(PairId(user, device));
+    if (only_if.has_value()) AppendStr(filter.get(), "s", *only_if);
+    std::int64_t deleted = 0;
+    COURIER_RETURN_IF_ERROR(pool_->WithClient([&](MongoCall& call) -> absl::Status {
+      COURIER_ASSIGN_OR_RETURN(deleted, call.DeleteOne(kPush, *filter.get()));
+      return absl::OkStatus();
+    }));
+    return deleted > 0;
+  }
+
+  absl::StatusOr<std::vector<PushSubscriptionRecord>> PushSubscriptions(
+      const UserId& user) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+    COURIER_ASSIGN_OR_RETURN(std::optional<Doc> account, FindOne(kUsers, IdFilter(user)));
+    if (!account) return absl::NotFoundError(absl::StrCat("no user ", user));
+    Doc filter;
+    AppendStr(filter.get(), "u", user);
+    std::vector<PushSubscriptionRecord> out;
+    COURIER_RETURN_IF_ERROR(pool_->WithClient([&](MongoCall& call) {
+      return call.Find(kPush, *filter.get(), nullptr, [&](const Doc& d) {
+        out.push_back(PushSubscriptionRecord{d.Str("dev"), d.Str("s")});
+      });
+    }));
+    std::sort(out.begin(), out.end(),
+              [](const PushSubscriptionRecord& a, const PushSubscriptionRecord& b) {
+                return a.device < b.device;
+              });
+    return out;
   }
 
  private:

@@ -341,6 +341,27 @@ class MongoMessageStore final : public MessageStore {
     return removed;
   }
 
+  // With transactions, one transaction that writes the heads document
+  // first: every append and receipt to the inbox writes it too, so a
+  // concurrent one conflicts and one side is retried (RunAtomic). Without
+  // transactions the three deletes run one after the other; a write racing
+  // them may leave an event behind (the example server closes the user's
+  // sessions and disables the account before it deletes the inbox).
+  absl::StatusOr<std::size_t> DeleteInbox(const UserId& user) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+    std::int64_t removed = 0;
+    COURIER_RETURN_IF_ERROR(pool_->RunAtomic([&](MongoCall& call) -> absl::Status {
+      COURIER_RETURN_IF_ERROR(call.DeleteOne(kHeads, *IdFilter(user).get()).status());
+      Doc events;
+      AppendStr(events.get(), "u", user);
+      COURIER_ASSIGN_OR_RETURN(removed, call.DeleteMany(kEvents, *events.get()));
+      Doc received;  // the status and (sender, cid) records of what it received
+      AppendStr(received.get(), "r", user);
+      return call.DeleteMany(kMessages, *received.get()).status();
+    }));
+    return static_cast<std::size_t>(removed);
+  }
+
   absl::Status Ping() override { return pool_->Ping(); }
 
  private:

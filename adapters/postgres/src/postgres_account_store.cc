@@ -65,7 +65,8 @@ std::vector<PgStatement> Statements(absl::string_view p) {
                   "g AS (DELETE FROM {p}token_generations WHERE user_id = $1), "
                   "t AS (DELETE FROM {p}revoked_tokens WHERE user_id = $1), "
                   "x AS (DELETE FROM {p}disabled_users WHERE user_id = $1), "
-                  "d AS (DELETE FROM {p}user_devices WHERE user_id = $1) "
+                  "d AS (DELETE FROM {p}user_devices WHERE user_id = $1), "
+                  "w AS (DELETE FROM {p}push_subscriptions WHERE user_id = $1) "
                   "SELECT count(*) FROM u", p)},
       {"record_device",
        WithPrefix("INSERT INTO {p}user_devices (user_id, device, seen_ms) "
@@ -74,6 +75,19 @@ std::vector<PgStatement> Statements(absl::string_view p) {
                   "SET seen_ms = GREATEST({p}user_devices.seen_ms, excluded.seen_ms)", p)},
       {"devices", WithPrefix("SELECT device, seen_ms FROM {p}user_devices WHERE user_id = $1 "
                              "ORDER BY device COLLATE \"C\"", p)},
+      // --- push subscriptions (courier/notifier.h)
+      {"set_push",
+       WithPrefix("INSERT INTO {p}push_subscriptions (user_id, device, subscription) "
+                  "SELECT user_id, $2, $3 FROM {p}users WHERE user_id = $1 "
+                  "ON CONFLICT (user_id, device) DO UPDATE "
+                  "SET subscription = excluded.subscription", p)},
+      // $3 NULL: whatever is stored.
+      {"delete_push",
+       WithPrefix("DELETE FROM {p}push_subscriptions WHERE user_id = $1 AND device = $2 "
+                  "AND ($3::bytea IS NULL OR subscription = $3::bytea)", p)},
+      {"push_subscriptions",
+       WithPrefix("SELECT device, subscription FROM {p}push_subscriptions WHERE user_id = $1 "
+                  "ORDER BY device COLLATE \"C\"", p)},
   };
 }
 
@@ -114,6 +128,15 @@ class PostgresAccountStore final : public AccountStore {
         "CREATE TABLE IF NOT EXISTS {p}disabled_users (user_id text PRIMARY KEY);"
         "CREATE TABLE IF NOT EXISTS {p}user_devices ("
         "  user_id text NOT NULL, device text NOT NULL, seen_ms bigint NOT NULL,"
+        "  PRIMARY KEY (user_id, device));"
+        "COMMIT;",
+        options_.table_prefix)));
+    // Push subscriptions, the same way.
+    COURIER_RETURN_IF_ERROR(setup->RunScript(WithPrefix(
+        "BEGIN;"
+        "SELECT pg_advisory_xact_lock(hashtext('{p}schema'));"
+        "CREATE TABLE IF NOT EXISTS {p}push_subscriptions ("
+        "  user_id text NOT NULL, device text NOT NULL, subscription bytea NOT NULL,"
         "  PRIMARY KEY (user_id, device));"
         "COMMIT;",
         options_.table_prefix)));
@@ -288,6 +311,47 @@ class PostgresAccountStore final : public AccountStore {
     std::vector<DeviceRecord> out;
     for (int i = 0; i < PQntuples(r.get()); ++i) {
       out.push_back(DeviceRecord{PgBytes(r.get(), i, 0), PgInt(r.get(), i, 1)});
+    }
+    if (out.empty()) {
+      COURIER_ASSIGN_OR_RETURN(bool exists, UserExists(user));
+      if (!exists) return absl::NotFoundError(absl::StrCat("no user ", user));
+    }
+    return out;
+  }
+
+  absl::Status SetPushSubscription(const UserId& user, const DeviceId& device,
+                                   const std::string& subscription) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+    COURIER_RETURN_IF_ERROR(ValidatePushSubscription(device, subscription));
+    COURIER_ASSIGN_OR_RETURN(
+        PgResult r,
+        Run({"set_push", "", {TextParam(user), TextParam(device), BytesParam(subscription)}}));
+    if (absl::string_view(PQcmdTuples(r.get())) == "0") {
+      return absl::NotFoundError(absl::StrCat("no user ", user));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<bool> DeletePushSubscription(const UserId& user, const DeviceId& device,
+                                              const std::optional<std::string>& only_if) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+    COURIER_ASSIGN_OR_RETURN(bool exists, UserExists(user));
+    if (!exists) return absl::NotFoundError(absl::StrCat("no user ", user));
+    PgParam expected = BytesParam(only_if.value_or(""));
+    expected.null = !only_if.has_value();
+    COURIER_ASSIGN_OR_RETURN(
+        PgResult r,
+        Run({"delete_push", "", {TextParam(user), TextParam(device), std::move(expected)}}));
+    return absl::string_view(PQcmdTuples(r.get())) != "0";
+  }
+
+  absl::StatusOr<std::vector<PushSubscriptionRecord>> PushSubscriptions(
+      const UserId& user) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+    COURIER_ASSIGN_OR_RETURN(PgResult r, Run({"push_subscriptions", "", {TextParam(user)}}));
+    std::vector<PushSubscriptionRecord> out;
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+      out.push_back(PushSubscriptionRecord{PgBytes(r.get(), i, 0), PgBytes(r.get(), i, 1)});
     }
     if (out.empty()) {
       COURIER_ASSIGN_OR_RETURN(bool exists, UserExists(user));

@@ -1,5 +1,5 @@
 // courier::postgres MessageStore: each Write batch is one pipelined
-// transaction of calls to the server-side functions of pg_schema.cc.
+// transaction of set-based statements (pg_write_batch.h).
 #include <algorithm>
 #include <cstdint>
 #include <limits>
@@ -15,13 +15,14 @@
 #include "courier/postgres.h"
 #include "courier/status.h"
 #include "pg_connection.h"
+#include "pg_delete_inbox.h"
 #include "pg_schema.h"
+#include "pg_write_batch.h"
 #include "postgres_common.h"
 
 namespace courier::postgres {
 namespace {
 
-constexpr std::size_t kMaxBodyBytes = 16 << 20;
 constexpr std::int64_t kMaxInt = std::numeric_limits<std::int64_t>::max();
 
 std::int64_t Clamp(std::uint64_t v) {
@@ -32,12 +33,10 @@ bool ValidMessageId(absl::string_view id) {
   return ValidateMessageId(std::string_view(id.data(), id.size())).ok();
 }
 
+// The read-side statements; the write path's come from pg_write_batch.h.
 std::vector<PgStatement> Statements(absl::string_view p) {
-  return {
-      {"append", WithPrefix("SELECT * FROM {p}append($1, $2, $3, $4, $5, $6, $7)", p)},
-      {"attach", WithPrefix("SELECT * FROM {p}attach($1, $2)", p)},
-      {"ack", WithPrefix("SELECT * FROM {p}ack($1, $2, $3, $4)", p)},
-      {"read", WithPrefix("SELECT * FROM {p}read($1, $2::text[], $3)", p)},
+  std::vector<PgStatement> all = WriteStatements(p);
+  std::vector<PgStatement> reads = {
       {"fetch", WithPrefix("SELECT seq, kind, message_id, peer, body, status, ts "
                            "FROM {p}events WHERE user_id = $1 AND seq > $2 "
                            "ORDER BY seq LIMIT $3", p)},
@@ -49,108 +48,8 @@ std::vector<PgStatement> Statements(absl::string_view p) {
       {"prune", WithPrefix("SELECT {p}prune_some($1, $2, $3)", p)},
       {"ping", "SELECT pg_is_in_recovery()"},
   };
-}
-
-// The query for one op, or the op's own error (bad input).
-absl::StatusOr<PgQuery> QueryFor(const WriteOp& op) {
-  if (const auto* a = std::get_if<AppendOp>(&op)) {
-    COURIER_RETURN_IF_ERROR(ValidateName("sender", a->sender));
-    COURIER_RETURN_IF_ERROR(ValidateName("recipient", a->recipient));
-    COURIER_RETURN_IF_ERROR(ValidateClientId(a->cid));
-    COURIER_RETURN_IF_ERROR(ValidateMessageId(a->id));
-    if (a->body.size() > kMaxBodyBytes) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("body of ", a->body.size(), " bytes exceeds ", kMaxBodyBytes));
-    }
-    return PgQuery{"append", "",
-                   {TextParam(a->sender), BytesParam(a->cid), TextParam(a->recipient),
-                    TextParam(a->id), BytesParam(a->body), IntParam(a->ts),
-                    IntParam(Clamp(a->max_undelivered))}};
-  }
-  if (const auto* a = std::get_if<AttachOp>(&op)) {
-    COURIER_RETURN_IF_ERROR(ValidateName("user", a->user));
-    COURIER_RETURN_IF_ERROR(ValidateName("device", a->device));
-    return PgQuery{"attach", "", {TextParam(a->user), TextParam(a->device)}};
-  }
-  if (const auto* a = std::get_if<AckOp>(&op)) {
-    COURIER_RETURN_IF_ERROR(ValidateName("user", a->user));
-    COURIER_RETURN_IF_ERROR(ValidateName("device", a->device));
-    if (a->seq > static_cast<std::uint64_t>(kMaxInt)) {
-      return absl::OutOfRangeError(absl::StrCat("ack of seq ", a->seq, " beyond the head"));
-    }
-    return PgQuery{"ack", "",
-                   {TextParam(a->user), TextParam(a->device),
-                    IntParam(static_cast<std::int64_t>(a->seq)), IntParam(a->ts)}};
-  }
-  const auto& r = std::get<ReadOp>(op);
-  COURIER_RETURN_IF_ERROR(ValidateName("user", r.user));
-  // Ids that cannot name a message are ignored, as unknown ids are.
-  std::string array = "{";
-  bool first = true;
-  for (const MessageId& id : r.ids) {
-    if (!ValidMessageId(id)) continue;
-    absl::StrAppend(&array, first ? "" : ",", "\"", id, "\"");
-    first = false;
-  }
-  array += "}";
-  return PgQuery{"read", "", {TextParam(r.user), TextParam(array), IntParam(r.ts)}};
-}
-
-absl::StatusOr<WriteResult> ResultFor(const WriteOp& op, const PGresult* r) {
-  const int rows = PQntuples(r);
-  if (const auto* a = std::get_if<AppendOp>(&op)) {
-    if (rows != 1) return absl::InternalError("postgres: append returned no row");
-    switch (PgInt(r, 0, 0)) {
-      case 0: break;
-      case 1:
-        return absl::ResourceExhaustedError(absl::StrCat(
-            "queue full: ", a->recipient, " has ", a->max_undelivered,
-            " or more undelivered events"));
-      default:
-        return absl::AlreadyExistsError(
-            absl::StrCat("message id ", a->id, " is already used by another message"));
-    }
-    AppendResult out;
-    out.id = PgBytes(r, 0, 1);
-    out.seq = static_cast<Seq>(PgInt(r, 0, 2));
-    out.ts = PgInt(r, 0, 3);
-    out.duplicate = PgBool(r, 0, 4);
-    if (!out.duplicate) {
-      out.appended.push_back(Appended{
-          a->recipient, Event{out.seq, EventKind::kMessage, a->id, a->sender, a->body,
-                              MessageStatus::kSent, a->ts}});
-    }
-    return out;
-  }
-  if (std::holds_alternative<AttachOp>(op)) {
-    if (rows != 1) return absl::InternalError("postgres: attach returned no row");
-    return AttachResult{static_cast<Seq>(PgInt(r, 0, 0)), static_cast<Seq>(PgInt(r, 0, 1))};
-  }
-  if (const auto* a = std::get_if<AckOp>(&op)) {
-    if (rows < 1) return absl::InternalError("postgres: ack returned no row");
-    if (PgInt(r, 0, 0) != 0) {
-      return absl::OutOfRangeError(absl::StrCat("ack of seq ", a->seq, " beyond the head ",
-                                                PgInt(r, 0, 1), " of ", a->user));
-    }
-    AckResult out;
-    out.cursor = static_cast<Seq>(PgInt(r, 0, 1));
-    for (int i = 1; i < rows; ++i) {
-      out.appended.push_back(Appended{
-          PgBytes(r, i, 2), Event{static_cast<Seq>(PgInt(r, i, 3)), EventKind::kReceipt,
-                                  PgBytes(r, i, 4), a->user, "", MessageStatus::kDelivered,
-                                  a->ts}});
-    }
-    return out;
-  }
-  const auto& rd = std::get<ReadOp>(op);
-  ReadResult out;
-  for (int i = 0; i < rows; ++i) {
-    out.appended.push_back(Appended{
-        PgBytes(r, i, 0),
-        Event{static_cast<Seq>(PgInt(r, i, 1)), EventKind::kReceipt, PgBytes(r, i, 2),
-              rd.user, "", static_cast<MessageStatus>(PgInt(r, i, 3)), rd.ts}});
-  }
-  return out;
+  for (PgStatement& st : reads) all.push_back(std::move(st));
+  return all;
 }
 
 class PostgresMessageStore final : public MessageStore {
@@ -171,29 +70,14 @@ class PostgresMessageStore final : public MessageStore {
   std::vector<absl::StatusOr<WriteResult>> Write(absl::Span<const WriteOp> ops) override {
     std::vector<absl::StatusOr<WriteResult>> results(ops.size(),
                                                      absl::InternalError("not run"));
-    std::vector<PgQuery> queries;
-    std::vector<std::size_t> sent;  // op index of each query after BEGIN
-    queries.reserve(ops.size() + 2);
-    queries.push_back(PgQuery{"", "BEGIN", {}});
-    for (std::size_t i = 0; i < ops.size(); ++i) {
-      auto q = QueryFor(ops[i]);
-      if (!q.ok()) {
-        results[i] = q.status();
-        continue;
-      }
-      queries.push_back(std::move(q).value());
-      sent.push_back(i);
-    }
-    if (sent.empty()) return results;
-    queries.push_back(PgQuery{"", "COMMIT", {}});
+    const WritePlan plan(ops, results);
+    if (plan.empty()) return results;
 
     absl::Status failure;
     for (int attempt = 1;; ++attempt) {
-      auto run = RunOnce(queries);
+      auto run = RunOnce(plan.queries());
       if (run.ok()) {
-        for (std::size_t k = 0; k < sent.size(); ++k) {
-          results[sent[k]] = ResultFor(ops[sent[k]], (*run)[k + 1].get());
-        }
+        plan.Collect(*run, results);
         return results;
       }
       failure = run.status();
@@ -207,7 +91,7 @@ class PostgresMessageStore final : public MessageStore {
           std::uniform_int_distribution<int>(1, 5 * attempt)(jitter)));
     }
     if (absl::IsAlreadyExists(failure)) failure = absl::AbortedError(failure.message());
-    for (std::size_t i : sent) results[i] = failure;
+    for (std::size_t i : plan.sent()) results[i] = failure;
     return results;
   }
 
@@ -284,6 +168,10 @@ class PostgresMessageStore final : public MessageStore {
       removed += static_cast<std::size_t>(n);
       if (n < kPruneChunk || absl::Now() > give_up) return removed;
     }
+  }
+
+  absl::StatusOr<std::size_t> DeleteInbox(const UserId& user) override {
+    return postgres::DeleteInbox(pool_, options_.table_prefix, user);
   }
 
   absl::Status Ping() override {

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "courier/status.h"
@@ -42,15 +43,20 @@ std::optional<DeviceValue> ParseDeviceValue(std::string_view value) {
 }
 
 std::string EncodeSignal(const Signal& signal) {
-  return absl::StrCat("1|", static_cast<int>(signal.kind), "|", signal.user, "|", signal.device,
-                      "|", signal.from_node);
+  std::string out = absl::StrCat("1|", static_cast<int>(signal.kind), "|", signal.user, "|",
+                                 signal.device, "|", signal.from_node);
+  if (signal.kind == Signal::Kind::kClose) absl::StrAppend(&out, "|", signal.close_code);
+  return out;
 }
 
 absl::StatusOr<Signal> DecodeSignal(std::string_view payload) {
   std::vector<std::string> parts =
       absl::StrSplit(absl::string_view(payload.data(), payload.size()), '|');
-  if (parts.size() != 5 || parts[0] != "1") {
-    return absl::InvalidArgumentError("signal payload is not 1|kind|user|device|from_node");
+  // A close signal carries its close code as a sixth field.
+  const std::size_t fields = parts.size() >= 2 && parts[1] == "4" ? 6 : 5;
+  if (parts.size() != fields || parts[0] != "1") {
+    return absl::InvalidArgumentError(
+        "signal payload is not 1|kind|user|device|from_node (|close code for kind 4)");
   }
   Signal signal;
   if (parts[1] == "1") {
@@ -59,6 +65,15 @@ absl::StatusOr<Signal> DecodeSignal(std::string_view payload) {
     signal.kind = Signal::Kind::kKick;
   } else if (parts[1] == "3") {
     signal.kind = Signal::Kind::kPresence;
+  } else if (parts[1] == "4") {
+    signal.kind = Signal::Kind::kClose;
+    int code = 0;
+    if (!absl::SimpleAtoi(parts[5], &code) || code < 0 || code > 0xFFFF ||
+        !IsApplicationCloseCode(static_cast<std::uint16_t>(code))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("close signal code '", parts[5], "' is not in 4000-4999"));
+    }
+    signal.close_code = static_cast<std::uint16_t>(code);
   } else {
     return absl::InvalidArgumentError(absl::StrCat("unknown signal kind '", parts[1], "'"));
   }

@@ -9,6 +9,7 @@
 //   'T' user \0 id      a token id revoked since the generation last moved
 //   'X' user            the user is disabled (empty value)
 //   'D' user \0 device  a device of the user: last seen (8 bytes)
+//   'W' user \0 device  the device's push subscription (the opaque string)
 //
 // A change that reads before it writes (create, request, accept) runs under
 // the store's mutex and writes one WriteBatch.
@@ -45,6 +46,7 @@ constexpr char kGeneration = 'G';
 constexpr char kRevoked = 'T';
 constexpr char kDisabled = 'X';
 constexpr char kDevice = 'D';
+constexpr char kPush = 'W';
 
 absl::Status UnknownUser(const UserId& user) {
   return absl::NotFoundError(absl::StrCat("unknown user ", user));
@@ -199,7 +201,7 @@ class RocksdbAccountStore final : public AccountStore {
       COURIER_RETURN_IF_ERROR(del(keys::PairKey(kFriend, user, f)));
       COURIER_RETURN_IF_ERROR(del(keys::PairKey(kFriend, f, user)));
     }
-    for (char space : {kRequest, kRevoked, kDevice}) {
+    for (char space : {kRequest, kRevoked, kDevice, kPush}) {
       COURIER_ASSIGN_OR_RETURN(std::vector<std::string> seconds, Seconds(space, user));
       for (const std::string& second : seconds) {
         COURIER_RETURN_IF_ERROR(del(keys::PairKey(space, user, second)));
@@ -294,6 +296,46 @@ class RocksdbAccountStore final : public AccountStore {
     COURIER_RETURN_IF_ERROR(
         ToStatus(batch.Put(cf_, keys::PairKey(kRevoked, user, token_id), ""), "batch put"));
     return db_->Write(&batch);
+  }
+
+  absl::Status SetPushSubscription(const UserId& user, const DeviceId& device,
+                                   const std::string& subscription) override {
+    COURIER_RETURN_IF_ERROR(ValidatePushSubscription(device, subscription));
+    MutexLock lock(&mu_);
+    COURIER_ASSIGN_OR_RETURN(bool exists, Has(keys::NameKey(kUser, user)));
+    if (!exists) return UnknownUser(user);
+    ::rocksdb::WriteBatch batch;
+    COURIER_RETURN_IF_ERROR(ToStatus(
+        batch.Put(cf_, keys::PairKey(kPush, user, device), subscription), "batch put"));
+    return db_->Write(&batch);
+  }
+
+  absl::StatusOr<bool> DeletePushSubscription(const UserId& user, const DeviceId& device,
+                                              const std::optional<std::string>& only_if) override {
+    MutexLock lock(&mu_);
+    COURIER_ASSIGN_OR_RETURN(bool exists, Has(keys::NameKey(kUser, user)));
+    if (!exists) return UnknownUser(user);
+    const std::string key = keys::PairKey(kPush, user, device);
+    COURIER_ASSIGN_OR_RETURN(std::optional<std::string> value, Get(key));
+    if (!value.has_value() || (only_if.has_value() && *value != *only_if)) return false;
+    ::rocksdb::WriteBatch batch;
+    COURIER_RETURN_IF_ERROR(ToStatus(batch.Delete(cf_, key), "batch delete"));
+    COURIER_RETURN_IF_ERROR(db_->Write(&batch));
+    return true;
+  }
+
+  absl::StatusOr<std::vector<PushSubscriptionRecord>> PushSubscriptions(
+      const UserId& user) override {
+    COURIER_ASSIGN_OR_RETURN(bool exists, Has(keys::NameKey(kUser, user)));
+    if (!exists) return UnknownUser(user);
+    COURIER_ASSIGN_OR_RETURN(std::vector<std::string> names, Seconds(kPush, user));
+    std::vector<PushSubscriptionRecord> out;
+    for (const std::string& device : names) {
+      COURIER_ASSIGN_OR_RETURN(std::optional<std::string> value,
+                               Get(keys::PairKey(kPush, user, device)));
+      if (value.has_value()) out.push_back(PushSubscriptionRecord{device, *std::move(value)});
+    }
+    return out;
   }
 
  private:

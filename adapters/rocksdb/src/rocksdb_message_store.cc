@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -188,6 +189,52 @@ class RocksdbMessageStore final : public MessageStore {
       }
     }
     db_->PublishPruneCutoff(ttl_cutoff);
+    return removed;
+  }
+
+  // Under the writer's lock, one WriteBatch of point deletes: the events,
+  // the 'M' keys of the inbox (also those of pruned messages, which the
+  // floor key hid), the 'S' keys of its live messages, the cursors and the
+  // floor. An 'S' key of a message pruned earlier may stay behind (its
+  // event, which named the cid, is gone); Apply(AppendOp) does not take it
+  // for a duplicate because its 'M' key no longer matches.
+  absl::StatusOr<std::size_t> DeleteInbox(const UserId& user) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+    MutexLock lock(&write_mu_);
+    ::rocksdb::WriteBatch batch;
+    std::size_t removed = 0;
+    auto delete_range = [&](const std::string& from, const std::string& to,
+                            const std::function<absl::Status(std::string_view, std::string_view)>&
+                                each) -> absl::Status {
+      ::rocksdb::Slice upper(to);
+      ::rocksdb::ReadOptions ro;
+      ro.iterate_upper_bound = &upper;
+      std::unique_ptr<::rocksdb::Iterator> it(db_->db()->NewIterator(ro, cf_));
+      for (it->Seek(from); it->Valid(); it->Next()) {
+        COURIER_RETURN_IF_ERROR(ToStatus(batch.Delete(cf_, it->key()), "batch delete"));
+        if (each) COURIER_RETURN_IF_ERROR(each(View(it->key()), View(it->value())));
+      }
+      return ToStatus(it->status(), "delete an inbox");
+    };
+    COURIER_RETURN_IF_ERROR(delete_range(
+        keys::EventKey(user, 0), keys::EventEnd(user),
+        [&](std::string_view key, std::string_view value) -> absl::Status {
+          ++removed;
+          Seq seq = 0;
+          if (!keys::ParseEventKey(key, user, &seq)) return absl::OkStatus();
+          COURIER_ASSIGN_OR_RETURN(keys::StoredEvent e, keys::DecodeEvent(value, seq));
+          if (e.event.kind != EventKind::kMessage) return absl::OkStatus();
+          return ToStatus(batch.Delete(cf_, keys::PairKey(keys::kSend, e.event.peer, e.cid)),
+                          "batch delete");
+        }));
+    for (char space : {keys::kMessage, keys::kCursor}) {
+      COURIER_RETURN_IF_ERROR(delete_range(keys::PairPrefix(space, user),
+                                           keys::PairPrefixEnd(space, user), nullptr));
+    }
+    COURIER_RETURN_IF_ERROR(
+        ToStatus(batch.Delete(cf_, keys::NameKey(keys::kFloor, user)), "batch delete"));
+    COURIER_RETURN_IF_ERROR(db_->Write(&batch));
+    cache_.erase(user);
     return removed;
   }
 
@@ -393,6 +440,17 @@ class RocksdbMessageStore final : public MessageStore {
     return std::optional<keys::MessageRecord>(std::move(m));
   }
 
+  // Whether the first append `first` still stands: above its inbox's floor
+  // and still the message its 'M' key names (DeleteInbox leaves the 'S'
+  // keys of pruned messages behind, and seqs start again at 1 after it).
+  absl::StatusOr<bool> SendIsLive(const keys::SendRecord& first, const InboxState& where)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    if (first.seq <= where.floor || first.seq > where.head) return false;
+    COURIER_ASSIGN_OR_RETURN(std::optional<keys::MessageRecord> m,
+                             FindMessage(first.recipient, first.id, where));
+    return m.has_value() && m->seq == first.seq;
+  }
+
   absl::Status Put(const std::string& key, const std::string& value)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     return ToStatus(batch_.Put(cf_, key, value), "batch put");
@@ -466,7 +524,9 @@ class RocksdbMessageStore final : public MessageStore {
     if (sent.has_value()) {
       COURIER_ASSIGN_OR_RETURN(keys::SendRecord first, keys::DecodeSend(*sent));
       COURIER_ASSIGN_OR_RETURN(InboxState * where, Inbox(first.recipient));
-      if (first.seq > where->floor) {  // else pruned: the cid is free again
+      // Else pruned, or its inbox was deleted since: the cid is free again.
+      COURIER_ASSIGN_OR_RETURN(bool live, SendIsLive(first, *where));
+      if (live) {
         AppendResult dup;
         dup.id = std::move(first.id);
         dup.seq = first.seq;

@@ -69,6 +69,15 @@ CREATE TABLE user_devices (
   PRIMARY KEY (name, device)
 ) WITHOUT ROWID;
 )sql"},
+    // Push subscriptions (courier/notifier.h), one per device.
+    {4, R"sql(
+CREATE TABLE push_subscriptions (
+  name TEXT NOT NULL,
+  device TEXT NOT NULL,
+  subscription BLOB NOT NULL,
+  PRIMARY KEY (name, device)
+) WITHOUT ROWID;
+)sql"},
 };
 
 absl::Status UnknownUser(const UserId& user) {
@@ -251,6 +260,52 @@ class SqliteAccountStore final : public AccountStore {
     return q.Run();
   }
 
+  absl::Status SetPushSubscription(const UserId& user, const DeviceId& device,
+                                   const std::string& subscription) override {
+    COURIER_RETURN_IF_ERROR(ValidatePushSubscription(device, subscription));
+    MutexLock lock(&mu_);
+    COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
+    if (!exists) return UnknownUser(user);
+    COURIER_ASSIGN_OR_RETURN(
+        Query q, db_->Prepare("INSERT INTO push_subscriptions (name, device, subscription) "
+                              "VALUES (?1, ?2, ?3) ON CONFLICT (name, device) DO UPDATE SET "
+                              "subscription = excluded.subscription"));
+    q.BindText(1, user).BindText(2, device).BindBlob(3, subscription);
+    return q.Run();
+  }
+
+  absl::StatusOr<bool> DeletePushSubscription(const UserId& user, const DeviceId& device,
+                                              const std::optional<std::string>& only_if) override {
+    MutexLock lock(&mu_);
+    COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
+    if (!exists) return UnknownUser(user);
+    COURIER_ASSIGN_OR_RETURN(
+        Query q, db_->Prepare("DELETE FROM push_subscriptions WHERE name = ?1 AND device = ?2 "
+                              "AND (?3 IS NULL OR subscription = ?3) RETURNING 1"));
+    q.BindText(1, user).BindText(2, device);
+    if (only_if.has_value()) q.BindBlob(3, *only_if);
+    COURIER_ASSIGN_OR_RETURN(bool deleted, q.Step());
+    COURIER_RETURN_IF_ERROR(q.Run());
+    return deleted;
+  }
+
+  absl::StatusOr<std::vector<PushSubscriptionRecord>> PushSubscriptions(
+      const UserId& user) override {
+    MutexLock lock(&mu_);
+    COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
+    if (!exists) return UnknownUser(user);
+    COURIER_ASSIGN_OR_RETURN(
+        Query q, db_->Prepare("SELECT device, subscription FROM push_subscriptions "
+                              "WHERE name = ?1 ORDER BY device"));
+    q.BindText(1, user);
+    std::vector<PushSubscriptionRecord> out;
+    while (true) {
+      COURIER_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) return out;
+      out.push_back(PushSubscriptionRecord{q.Text(0), q.Text(1)});
+    }
+  }
+
  private:
   // Runs `sql`, whose ?1 is `user`, to its end.
   absl::Status RunWithUser(absl::string_view sql, const UserId& user)
@@ -272,6 +327,7 @@ class SqliteAccountStore final : public AccountStore {
              "DELETE FROM revoked_tokens WHERE name = ?1",
              "DELETE FROM disabled_users WHERE name = ?1",
              "DELETE FROM user_devices WHERE name = ?1",
+             "DELETE FROM push_subscriptions WHERE name = ?1",
          }) {
       COURIER_RETURN_IF_ERROR(RunWithUser(sql, user));
     }

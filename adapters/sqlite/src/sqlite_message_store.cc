@@ -274,6 +274,57 @@ class SqliteMessageStore final : public MessageStore {
     return removed;
   }
 
+  // One transaction under the writer's lock: a concurrent Write runs wholly
+  // before or after it. The in-memory indexes lose the deleted messages'
+  // keys only once the deletion has committed.
+  absl::StatusOr<std::size_t> DeleteInbox(const UserId& user) override {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+    MutexLock lock(&write_mu_);
+    COURIER_RETURN_IF_ERROR(writer_->Begin());
+    std::vector<std::pair<RowIndex::Key, RowIndex::Key>> keys;  // (send, id) of messages
+    std::vector<std::int64_t> positions;
+    absl::Status status = RevalidateCache();
+    if (status.ok()) {
+      auto q = writer_->Prepare(
+          "DELETE FROM events WHERE inbox = ?1 RETURNING pos, kind, peer, id, cid");
+      status = q.status();
+      if (status.ok()) q->BindText(1, user);
+      while (status.ok()) {
+        absl::StatusOr<bool> row = q->Step();
+        status = row.status();
+        if (!status.ok() || !*row) break;
+        if (q->Int(1) != kMessageKind) {
+          positions.push_back(-1);
+          continue;
+        }
+        positions.push_back(q->Int(0));
+        keys.emplace_back(RowIndex::KeyOf(q->Text(2), q->Text(4)),
+                          RowIndex::KeyOf(user, q->Text(3)));
+      }
+    }
+    for (const char* sql : {"DELETE FROM cursors WHERE inbox = ?1",
+                            "DELETE FROM inboxes WHERE inbox = ?1"}) {
+      if (!status.ok()) break;
+      auto q = writer_->Prepare(sql);
+      status = q.status();
+      if (status.ok()) status = q->BindText(1, user).Run();
+    }
+    if (status.ok()) status = writer_->Commit();
+    DropCache();  // it may hold the inbox's head and cursors
+    if (!status.ok()) {
+      writer_->Rollback();
+      return status;
+    }
+    std::size_t k = 0;
+    for (std::int64_t pos : positions) {
+      if (pos < 0) continue;
+      sends_.Remove(keys[k].first, pos);
+      ids_.Remove(keys[k].second, pos);
+      ++k;
+    }
+    return positions.size();
+  }
+
   absl::Status Ping() override {
     // Taking the write lock proves the file is there and writable now.
     MutexLock lock(&write_mu_);

@@ -7,8 +7,8 @@
 // the answer is written back on the connection's strand. Keep-alive is
 // honoured; every read and write has the http_timeout deadline.
 //
-// Thread-safety: all handlers run on the connection's strand, except the
-//   HttpHandler call, which runs on the pool and touches no member.
+// Thread-safety: all handlers run on the connection's loop thread, except
+//   the HttpHandler call, which runs on the pool and touches no member.
 // Blocking: nothing blocks on the io threads.
 #ifndef COURIER_ADAPTERS_WEBSOCKET_SRC_HTTP_SESSION_H_
 #define COURIER_ADAPTERS_WEBSOCKET_SRC_HTTP_SESSION_H_
@@ -49,8 +49,8 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
   static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
   static constexpr std::size_t kMaxHeaderBytes = 16 * 1024;
 
-  HttpSession(ServerContext& ctx, Stream&& stream, std::string remote)
-      : ctx_(ctx), stream_(std::move(stream)), strand_(stream_.get_executor()),
+  HttpSession(ServerContext& ctx, IoLoop& loop, Stream&& stream, std::string remote)
+      : ctx_(ctx), loop_(loop), stream_(std::move(stream)), strand_(stream_.get_executor()),
         remote_(std::move(remote)) {
     ctx_.counters.connections_open.fetch_add(1, std::memory_order_relaxed);
   }
@@ -132,14 +132,14 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
       const auto rest = buffer_.data();
       std::string early(static_cast<const char*>(rest.data()), rest.size());
       if constexpr (kTls) {
-        std::make_shared<WebSocketSession<Stream>>(ctx_, std::move(stream_), *std::move(accept),
-                                                   std::move(early))
+        std::make_shared<WebSocketSession<Stream>>(ctx_, loop_, std::move(stream_),
+                                                   *std::move(accept), std::move(early))
             ->Run();
       } else {
         // The WebSocket runs on the bare socket: tcp_stream's timers and
         // state (≈ 500 bytes) would sit unused for the connection's life.
         std::make_shared<WebSocketSession<net::ip::tcp::socket>>(
-            ctx_, stream_.release_socket(), *std::move(accept), std::move(early))
+            ctx_, loop_, stream_.release_socket(), *std::move(accept), std::move(early))
             ->Run();
       }
       return;
@@ -203,8 +203,9 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
   }
 
   ServerContext& ctx_;
+  IoLoop& loop_;
   Stream stream_;
-  const typename Stream::executor_type strand_;
+  const typename Stream::executor_type strand_;  // the loop's
   const std::string remote_;
   beast::flat_buffer buffer_;
   std::optional<beast::http::request_parser<beast::http::string_body>> parser_;

@@ -33,14 +33,14 @@ void Listener::Stop() {
 
 void Listener::Accept() {
   if (stopped_) return;
-  acceptor_.async_accept(net::make_strand(ctx_.io),
-                         [self = shared_from_this()](boost::system::error_code ec,
-                                                     tcp::socket socket) {
-                           self->OnAccept(ec, std::move(socket));
-                         });
+  IoLoop& loop = ctx_.NextLoop();
+  acceptor_.async_accept(loop.io(), [self = shared_from_this(), &loop](
+                                        boost::system::error_code ec, tcp::socket socket) {
+    self->OnAccept(ec, std::move(socket), loop);
+  });
 }
 
-void Listener::OnAccept(boost::system::error_code ec, tcp::socket socket) {
+void Listener::OnAccept(boost::system::error_code ec, tcp::socket socket, IoLoop& loop) {
   if (stopped_ || ec == net::error::operation_aborted) return;
   if (ec) {
     // EMFILE, ENFILE, ENOBUFS...: wait a little instead of spinning.
@@ -64,9 +64,9 @@ void Listener::OnAccept(boost::system::error_code ec, tcp::socket socket) {
     tcp::endpoint peer = socket.remote_endpoint(ignored);
     std::string remote = absl::StrCat(peer.address().to_string(), ":", peer.port());
     if (ctx_.serves_tls) {
-      StartTlsSession(ctx_, std::move(socket), std::move(remote));
+      StartTlsSession(ctx_, loop, std::move(socket), std::move(remote));
     } else {
-      StartPlainSession(ctx_, std::move(socket), std::move(remote));
+      StartPlainSession(ctx_, loop, std::move(socket), std::move(remote));
     }
   }
   Accept();

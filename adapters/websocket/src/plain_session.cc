@@ -4,8 +4,9 @@
 
 namespace courier::websocket::internal {
 
-void StartPlainSession(ServerContext& ctx, net::ip::tcp::socket socket, std::string remote) {
-  std::make_shared<HttpSession<PlainStream>>(ctx, PlainStream(std::move(socket)), std::move(remote))
+void StartPlainSession(ServerContext& ctx, IoLoop& loop, net::ip::tcp::socket socket,
+                       std::string remote) {
+  std::make_shared<HttpSession<PlainStream>>(ctx, loop, PlainStream(std::move(socket)), std::move(remote))
       ->Run();
 }
 

@@ -59,14 +59,18 @@ std::string FormatEndpoint(const tcp::endpoint& ep) {
 class WebSocketServer final : public Server {
  public:
   explicit WebSocketServer(std::unique_ptr<ServerContext> ctx)
-      : ctx_(std::move(ctx)), work_(net::make_work_guard(ctx_->io)) {}
+      : ctx_(std::move(ctx)) {
+    for (const std::shared_ptr<internal::IoLoop>& loop : ctx_->loops) {
+      work_.push_back(net::make_work_guard(loop->io()));
+    }
+  }
 
   ~WebSocketServer() override { Stop(std::chrono::milliseconds(0)); }
 
   absl::Status Listen() {
     const ServerOptions& o = ctx_->options;
     boost::system::error_code ec;
-    tcp::resolver resolver(ctx_->io);
+    tcp::resolver resolver(ctx_->loops.front()->io());
     auto results = resolver.resolve(o.host, std::to_string(o.port),
                                     tcp::resolver::passive | tcp::resolver::numeric_service, ec);
     if (ec || results.empty()) {
@@ -74,7 +78,7 @@ class WebSocketServer final : public Server {
           absl::StrCat("cannot resolve listen host \"", o.host, "\": ", ec.message()));
     }
     tcp::endpoint endpoint = results.begin()->endpoint();
-    tcp::acceptor acceptor(net::make_strand(ctx_->io));
+    tcp::acceptor acceptor(ctx_->loops.front()->io());
     acceptor.open(endpoint.protocol(), ec);
     if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
     if (!ec) acceptor.bind(endpoint, ec);
@@ -89,8 +93,8 @@ class WebSocketServer final : public Server {
     port_ = bound.port();
     listener_ = std::make_shared<internal::Listener>(*ctx_, std::move(acceptor));
     listener_->Start();
-    for (std::size_t i = 0; i < o.io_threads; ++i) {
-      threads_.emplace_back([this] { ctx_->io.run(); });
+    for (const std::shared_ptr<internal::IoLoop>& loop : ctx_->loops) {
+      threads_.emplace_back([loop] { loop->Run(); });
     }
     return absl::OkStatus();
   }
@@ -114,8 +118,11 @@ class WebSocketServer final : public Server {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     ctx_->http_pool.join();  // finishes the requests in progress
-    work_.reset();
-    ctx_->io.stop();
+    // From now on work for the loops is dropped (the engine's lane tasks
+    // go back to the engine).
+    for (const std::shared_ptr<internal::IoLoop>& loop : ctx_->loops) loop->Close();
+    work_.clear();
+    for (const std::shared_ptr<internal::IoLoop>& loop : ctx_->loops) loop->io().stop();
     for (std::thread& t : threads_) t.join();
     threads_.clear();
     listener_.reset();
@@ -164,10 +171,10 @@ class WebSocketServer final : public Server {
   }
 
  private:
-  // Declared first, destroyed last: the io_context inside destroys the
+  // Declared first, destroyed last: its loops' io_contexts destroy the
   // sessions' pending handlers, which still use the context.
   std::unique_ptr<ServerContext> ctx_;
-  net::executor_work_guard<net::io_context::executor_type> work_;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> work_;
   std::shared_ptr<internal::Listener> listener_;
   std::vector<std::thread> threads_;
   std::string address_;

@@ -24,6 +24,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "courier/websocket/server.h"
+#include "io_loop.h"
 
 namespace courier::websocket::internal {
 
@@ -102,8 +103,24 @@ class TlsContexts {
 
 struct ServerContext {
   ServerContext(const ServerOptions& o, ServerHooks h)
-      : options(o), hooks(std::move(h)), http_pool(o.http_threads),
-        io(static_cast<int>(o.io_threads)) {}
+      : options(o), hooks(std::move(h)), http_pool(o.http_threads) {
+    for (std::size_t i = 0; i < o.io_threads; ++i) loops.push_back(std::make_shared<IoLoop>());
+  }
+  // The loops' io_contexts go first: their pending handlers own the
+  // sessions, which use everything here.
+  ~ServerContext() {
+    for (const std::shared_ptr<IoLoop>& loop : loops) {
+      loop->Close();
+      loop->Destroy();
+    }
+  }
+  ServerContext(const ServerContext&) = delete;
+  ServerContext& operator=(const ServerContext&) = delete;
+
+  // The loop for the next accepted connection (round robin).
+  IoLoop& NextLoop() {
+    return *loops[next_loop.fetch_add(1, std::memory_order_relaxed) % loops.size()];
+  }
 
   const ServerOptions options;
   const ServerHooks hooks;
@@ -112,9 +129,9 @@ struct ServerContext {
   TlsContexts tls;
   SessionRegistry sessions;
   boost::asio::thread_pool http_pool;
-  // Last, so destroyed first: its pending handlers own the sessions, which
-  // use everything above.
-  boost::asio::io_context io;
+  // One per io thread (io_loop.h); loops[0] also runs the acceptor.
+  std::vector<std::shared_ptr<IoLoop>> loops;
+  std::atomic<std::size_t> next_loop{0};
 };
 
 }  // namespace courier::websocket::internal

@@ -2,8 +2,8 @@
 //
 // Kept free of Beast so that the listener compiles fast; the two stream
 // kinds are instantiated in plain_session.cc and tls_session.cc.
-// Thread-safety: call from any thread; the session runs on the socket's
-//   executor (a strand).
+// Thread-safety: call from any thread; the session runs on its loop, the
+//   socket's executor.
 // Blocking: returns at once.
 #ifndef COURIER_ADAPTERS_WEBSOCKET_SRC_SESSIONS_H_
 #define COURIER_ADAPTERS_WEBSOCKET_SRC_SESSIONS_H_
@@ -16,11 +16,12 @@
 
 namespace courier::websocket::internal {
 
-// REQUIRES: `socket`'s executor is a strand of ctx.io.
-void StartPlainSession(ServerContext& ctx, boost::asio::ip::tcp::socket socket,
+// REQUIRES: `socket`'s executor is `loop`'s io_context.
+void StartPlainSession(ServerContext& ctx, IoLoop& loop, boost::asio::ip::tcp::socket socket,
                        std::string remote);
 // REQUIRES: as above, and ctx.serves_tls.
-void StartTlsSession(ServerContext& ctx, boost::asio::ip::tcp::socket socket, std::string remote);
+void StartTlsSession(ServerContext& ctx, IoLoop& loop, boost::asio::ip::tcp::socket socket,
+                     std::string remote);
 
 }  // namespace courier::websocket::internal
 

@@ -4,8 +4,9 @@
 
 namespace courier::websocket::internal {
 
-void StartTlsSession(ServerContext& ctx, net::ip::tcp::socket socket, std::string remote) {
-  std::make_shared<HttpSession<TlsStream>>(ctx, TlsStream(std::move(socket), *ctx.tls.Current()),
+void StartTlsSession(ServerContext& ctx, IoLoop& loop, net::ip::tcp::socket socket,
+                       std::string remote) {
+  std::make_shared<HttpSession<TlsStream>>(ctx, loop, TlsStream(std::move(socket), *ctx.tls.Current()),
                                            std::move(remote))
       ->Run();
 }

@@ -6,7 +6,8 @@
 // side accepts, or by two crossing requests), and the durable last-seen time.
 // For administration (courier-server's admin API): a disabled flag per user,
 // deleting a user with everything the store keeps of it, and the devices a
-// user connected with (name, last seen).
+// user connected with (name, last seen). For waking offline devices
+// (courier/notifier.h): each device's push subscription.
 //
 // Ownership: the caller owns the store (std::unique_ptr from a factory).
 // Thread-safety: implementations are safe for concurrent use.
@@ -62,6 +63,18 @@ struct DeviceRecord {
   TimeMs last_seen = 0;
   friend bool operator==(const DeviceRecord&, const DeviceRecord&) = default;
 };
+
+// What AccountStore::PushSubscriptions returns: a device and its push
+// subscription, an opaque string to the store (courier-server keeps the
+// browser's PushSubscription JSON, normalized).
+struct PushSubscriptionRecord {
+  DeviceId device;
+  std::string subscription;
+  friend bool operator==(const PushSubscriptionRecord&, const PushSubscriptionRecord&) = default;
+};
+
+// The largest subscription a store keeps, in bytes.
+inline constexpr std::size_t kMaxPushSubscriptionBytes = 4096;
 
 class COURIER_EXPORT AccountStore {
  public:
@@ -139,7 +152,39 @@ class COURIER_EXPORT AccountStore {
   // unknown user. The store does not cap the list: the caller bumps the
   // generation instead once kMaxRevokedTokenIds are revoked.
   virtual absl::Status RevokeToken(const UserId& user, const std::string& token_id) = 0;
+
+  // --- Push subscriptions (courier/notifier.h), one per (user, device),
+  // durable. DeleteUser removes the user's.
+
+  // Stores `subscription` for `device` of `user`, replacing the device's
+  // previous one. kInvalidArgument for a bad device name or a subscription
+  // that is empty or longer than kMaxPushSubscriptionBytes; kNotFound for an
+  // unknown user.
+  virtual absl::Status SetPushSubscription(const UserId& user, const DeviceId& device,
+                                           const std::string& subscription) = 0;
+  // Removes the subscription of `device` of `user`. With `only_if`, only
+  // when the stored one equals it (a push service's "gone" for an old
+  // subscription must not remove the device's new one). OK(true) when one
+  // was removed, OK(false) when there was none (or another); kNotFound for
+  // an unknown user.
+  virtual absl::StatusOr<bool> DeletePushSubscription(
+      const UserId& user, const DeviceId& device,
+      const std::optional<std::string>& only_if) = 0;
+  // The subscriptions of `user`, sorted by device name; kNotFound for an
+  // unknown user.
+  virtual absl::StatusOr<std::vector<PushSubscriptionRecord>> PushSubscriptions(
+      const UserId& user) = 0;
 };
+
+// Checks SetPushSubscription's arguments (what every store refuses).
+inline absl::Status ValidatePushSubscription(const DeviceId& device,
+                                             const std::string& subscription) {
+  if (absl::Status s = ValidateName("device", device); !s.ok()) return s;
+  if (subscription.empty() || subscription.size() > kMaxPushSubscriptionBytes) {
+    return absl::InvalidArgumentError("a push subscription is 1-4096 bytes");
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace courier
 

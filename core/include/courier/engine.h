@@ -38,17 +38,34 @@
 // FLOW OF A SEND: Session::Send validates (size, friends, rate limit), queues
 // an AppendOp on the commit queue and returns. The commit executor takes
 // everything queued (up to max_batch_ops) into one MessageStore::Write
-// (group commit). The batch's completions then run on the delivery executor,
-// one batch at a time and in order, while the commit executor writes the next
-// batch: they answer `sent` (or the error) to each sender and hand the
-// appended events to the recipients' sessions, which stream them at once
-// when they are caught up, or fetch them from the store otherwise.
+// (group commit), then hands the batch's results back in ONE task per
+// destination executor, while it writes the next batch. A result goes back
+// to the executor of the session that asked: its transport's executor()
+// (an adapter's io thread, which then runs the message's whole life there:
+// read, validate, submit, and after the commit `sent` and the routing of
+// the appended events), or the delivery executor for a transport without
+// one. The results answer `sent` (or the error) and hand the appended
+// events to the recipients' sessions, which stream them at once when they
+// are caught up, or fetch them from the store otherwise.
 //
-// Threading: every public method may be called from any thread. Internally
-//   a registry of sessions sharded by user (a courier::Mutex per shard), one mutex
-//   per session that serializes its Transport calls, and the commit queue's
-//   mutex; no lock is held while calling the store, and Transport calls are
-//   made under the session mutex only (they must not block).
+// Threading contract. Every public method may be called from any thread.
+//  * The engine's own threads: the commit executor (one thread unless
+//    options give one: the only thread that writes the store) and the
+//    delivery executor (fetches inbox pages, presence work, results for
+//    transports without an executor).
+//  * An adapter's threads: a transport with an executor() gets its session's
+//    results there. Per session they run in submission order; results of
+//    different sessions, and events routed from different executors, are
+//    not ordered with each other. An event that arrives ahead of its
+//    predecessor is not lost or reordered: the session fetches the gap from
+//    the store (see device_session.h).
+//  * Locks: the session registry, sharded by user (a courier::Mutex per
+//    shard); one mutex per session that serializes its Transport calls; the
+//    commit queue's mutex (one lock per submitted op and one per batch and
+//    lane). No engine lock is held while calling the store; presence work
+//    (NotifyContacts) holds a notify lock across presence-store calls.
+//    Transport calls are made under the session mutex only (they must not
+//    block or call back into the engine).
 // Blocking: no public method blocks on the store except Shutdown (which
 //   waits for queued writes) and Tick (presence heartbeats, pruning).
 // Lifetime: destroy the engine only after Shutdown() returned; the borrowed
@@ -67,6 +84,7 @@
 #include "courier/contact_policy.h"
 #include "courier/export.h"
 #include "courier/message_store.h"
+#include "courier/notifier.h"
 #include "courier/options.h"
 #include "courier/presence_store.h"
 #include "courier/transport.h"
@@ -133,6 +151,9 @@ class COURIER_EXPORT Engine {
     PresenceStore* presence = nullptr;   // required
     ContactPolicy* contacts = nullptr;   // required
     AccountStore* accounts = nullptr;    // optional: durable last seen
+    // Optional: told of every committed batch's appended events, on the
+    // delivery executor (courier/notifier.h: pushes to offline devices).
+    Notifier* notifier = nullptr;
   };
 
   // kInvalidArgument when a required dependency is missing or an option is

@@ -46,6 +46,30 @@
 // has acked and that are older than `acked_retention_ms`, and events older
 // than `ttl_ms` whatever their state. Seq numbers are never reused.
 //
+// Deleting an inbox: DeleteInbox(user) removes, in ONE atomic step,
+//   - every event of `user`'s inbox (messages and receipts, acked or not),
+//   - the inbox head: the next event appended to `user` gets seq 1 again
+//     (the one exception to "never reused": the user is gone, and a later
+//     user of the same name starts a new inbox with no device),
+//   - every device cursor of `user` (a later AttachOp starts at cursor 0),
+//   - the status and the (sender, cid) record of every message `user`
+//     RECEIVED: Status(user, id) is kNotFound afterwards, and a sender who
+//     retries such a cid appends a new message, as after Prune.
+// It leaves alone what belongs to other inboxes:
+//   - messages `user` SENT stay in their recipients' inboxes with their
+//     status and their (user, cid) record (a retry is still a duplicate);
+//   - receipts `user` caused (peer = user) stay in the senders' inboxes:
+//     events never change once appended.
+// A receipt for a message `user` sent that is written AFTER the deletion (a
+// recipient acks or reads it later) is appended to `user`'s new, empty inbox
+// like any event; with no device attached, Prune's TTL removes it. (The
+// example server deletes the account right after the inbox, so no one reads
+// it; see examples/server/README.md.)
+// DeleteInbox is idempotent: an unknown or already deleted inbox removes
+// nothing and returns 0. A concurrent Write is ordered wholly before the
+// deletion (its effects on this inbox are deleted with it) or wholly after
+// it (it sees an empty inbox: head 0, no devices); it never sees half.
+//
 // Message bodies reach the store already encrypted when the store is wrapped
 // by courier/body_cipher.h's OpenEncryptingStore (the engine does not care).
 //
@@ -171,6 +195,13 @@ class COURIER_EXPORT MessageStore {
 
   // Removes old events as described above; returns how many were removed.
   virtual absl::StatusOr<std::size_t> Prune(const PruneOptions& options) = 0;
+
+  // Deletes `user`'s inbox as described above ("Deleting an inbox") and
+  // returns how many of its events were removed (0 when there was none).
+  // kInvalidArgument for an invalid name; a backend failure deletes nothing
+  // (kUnavailable, or kAborted when a concurrent write kept it from
+  // committing; both may be retried).
+  virtual absl::StatusOr<std::size_t> DeleteInbox(const UserId& user) = 0;
 
   // OK when the store can accept writes now (used by health checks).
   virtual absl::Status Ping() = 0;

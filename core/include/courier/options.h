@@ -64,10 +64,12 @@ struct EngineOptions {
   Clock* clock = nullptr;                // default: SystemClock()
   Executor* commit_executor = nullptr;   // default: an own single thread
   // The delivery executor also runs the commit queue's completions (answers
-  // to sends, routing of appended events), one written batch at a time, while
-  // the commit executor writes the next batch; Shutdown() with an own commit
-  // executor waits for those completions, so a borrowed delivery executor
-  // must keep running until it returns.
+  // to sends, routing of appended events) of sessions whose transport has no
+  // executor of its own (Transport::executor()), one lane task at a time,
+  // while the commit executor writes the next batch; Shutdown() with an own
+  // commit executor waits for every completion, so a borrowed delivery
+  // executor, and the transports' executors, must keep running until it
+  // returns.
   Executor* delivery_executor = nullptr; // default: an own pool of 2 threads
 };
 

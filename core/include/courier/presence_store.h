@@ -9,7 +9,8 @@
 //
 // Signals are how nodes talk: a node publishes a Signal to another node by
 // name (wake a user's devices after a send; close a device that connected
-// again elsewhere; a friend's presence changed). Delivery of signals is best
+// again elsewhere; a friend's presence changed; close a user's sessions for
+// an administrator). Delivery of signals is best
 // effort: a lost wake-up only delays delivery, because every connected
 // device re-reads its inbox head periodically.
 //
@@ -21,6 +22,7 @@
 #ifndef COURIER_CORE_PRESENCE_STORE_H_
 #define COURIER_CORE_PRESENCE_STORE_H_
 
+#include <cstdint>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -51,12 +53,25 @@ struct Signal {
     kWake = 1,      // new events in `user`'s inbox
     kKick = 2,      // close `user`/`device` here: it connected on `from_node`
     kPresence = 3,  // `user`'s presence changed; tell local friends
+    // Close `user`'s sessions here (only `device`'s when it is set) with
+    // WebSocket close code `close_code`: an administrator disconnected the
+    // device (4410) or disabled or deleted the user (4403). The engine does
+    // not handle it; the server subscribes for it under a name of its own
+    // (examples/server/cluster_close.h).
+    kClose = 4,
   };
   Kind kind = Kind::kWake;
   UserId user;
-  DeviceId device;   // kKick only
+  DeviceId device;   // kKick; kClose when one device only
   NodeId from_node;  // the publishing node
+  std::uint16_t close_code = 0;  // kClose only: an application code, 4000-4999
 };
+
+// Whether `code` is a WebSocket close code for applications (RFC 6455
+// 7.4.2): the only codes a kClose signal may carry.
+inline constexpr bool IsApplicationCloseCode(std::uint16_t code) {
+  return code >= 4000 && code <= 4999;
+}
 
 using DeviceOnNode = std::pair<UserId, DeviceId>;
 

@@ -18,6 +18,7 @@
 #define COURIER_CORE_TRANSPORT_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "courier/executor.h"
 #include "courier/export.h"
 #include "courier/types.h"
 
@@ -102,6 +104,18 @@ class COURIER_EXPORT Transport {
   // Closes the connection with `code` after the frames already queued.
   // Later Sends are dropped. Idempotent.
   virtual void Close(CloseCode code, std::string_view reason) = 0;
+
+  // The thread that owns this connection, as an executor, or null (the
+  // default). When given, the engine runs there the results of this
+  // device's writes (`sent`, errors, the window opened by an ack) and hands
+  // it, there, the events committed on this node for its inbox; Send is then
+  // mostly called on the adapter's own thread, where it can queue without a
+  // lock or a wake-up. Null: all of that runs on the engine's delivery
+  // executor. Called once, by Engine::Connect. The executor must accept
+  // Posts for as long as the engine holds it; a task it destroys unrun (its
+  // loop gone) is not lost: the engine runs that work on its delivery
+  // executor instead.
+  virtual std::shared_ptr<Executor> executor() const { return nullptr; }
 };
 
 }  // namespace courier

@@ -64,6 +64,7 @@ class COURIER_EXPORT FaultInjectingStore final : public MessageStore {
   absl::StatusOr<Seq> Cursor(const UserId& user, const DeviceId& device) override;
   absl::StatusOr<MessageStatus> Status(const UserId& recipient, const MessageId& id) override;
   absl::StatusOr<std::size_t> Prune(const PruneOptions& options) override;
+  absl::StatusOr<std::size_t> DeleteInbox(const UserId& user) override;
   absl::Status Ping() override;
 
  private:

@@ -26,6 +26,9 @@
 // inboxes gapless and free of duplicates, but a batch is not atomic and a
 // crash in the middle of one can leave a gap in an inbox (Fetch stops before
 // a gap younger than 30 s, while another server may still be filling it);
+// DeleteInbox is not atomic either: a write to the inbox racing it may leave
+// an event or a seq behind (courier-server disables and disconnects a user
+// before it deletes the inbox, so only late receipts can race it);
 // run a replica set in production (see adapters/mongo/README.md).
 //
 // Errors: driver and server errors map once to canonical codes, keeping the

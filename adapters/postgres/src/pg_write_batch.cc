@@ -1,0 +1,564 @@
+#include "pg_write_batch.h"
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "courier/status.h"
+#include "pg_array.h"
+#include "pg_schema.h"
+
+namespace courier::postgres {
+namespace {
+
+constexpr std::size_t kMaxBodyBytes = 16 << 20;
+constexpr std::int64_t kMaxInt = std::numeric_limits<std::int64_t>::max();
+
+std::int64_t Clamp(std::uint64_t v) {
+  return v > static_cast<std::uint64_t>(kMaxInt) ? kMaxInt : static_cast<std::int64_t>(v);
+}
+
+// Receipts, as one rule for acks and reads: from a CTE `items` with columns
+// (ord, pos, sender, message_id, by_user, st, ts), one receipt event per row
+// in the sender's inbox, numbered in (ord, pos, st) order per sender after
+// its counter, which is moved once per sender (locked in name order).
+// Defines the CTEs `receipts` (items + seq) and `receipt_events`.
+constexpr const char* kReceiptsSql = R"sql(,
+numbered AS (
+  SELECT x.*, row_number() OVER (PARTITION BY x.sender ORDER BY x.ord, x.pos, x.st) AS k,
+         count(*) OVER (PARTITION BY x.sender) AS n
+  FROM items x),
+tops AS (
+  INSERT INTO {p}heads AS h (user_id, head)
+  SELECT sender, max(n) FROM numbered GROUP BY sender ORDER BY sender
+  ON CONFLICT (user_id) DO UPDATE SET head = h.head + excluded.head
+  RETURNING h.user_id, h.head),
+receipts AS (
+  SELECT x.*, t.head - x.n + x.k AS seq FROM numbered x JOIN tops t ON t.user_id = x.sender),
+receipt_events AS (
+  INSERT INTO {p}events (user_id, seq, kind, message_id, peer, body, status, ts)
+  SELECT sender, seq, 2, message_id, by_user, ''::bytea, st, ts FROM receipts)
+)sql";
+
+// $1 recipients: the counter rows that appends will move.
+constexpr const char* kHeadsNewSql = R"sql(
+INSERT INTO {p}heads (user_id, head)
+SELECT u, 0 FROM (SELECT DISTINCT unnest($1::text[]) AS u) s ORDER BY u
+ON CONFLICT (user_id) DO NOTHING)sql";
+
+constexpr const char* kHeadsLockSql = R"sql(
+SELECT 1 FROM {p}heads WHERE user_id = ANY($1::text[]) ORDER BY user_id FOR UPDATE)sql";
+
+// A run of appends, the counter rows locked, no (sender, cid) or id twice
+// (WritePlan answers repeats itself). One row per op, in no particular
+// order: (ord, code 0 ok / 1 queue full / 2 id taken, id, seq, ts,
+// duplicate, undelivered). Lookups are index probes per op; one window per
+// recipient numbers the new messages and applies the queue limit; bodies
+// are read from their array only when inserted.
+constexpr const char* kAppendSql = R"sql(
+WITH inp AS (
+  SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[], $6::int8[], $7::int8[])
+    WITH ORDINALITY AS t(sender, cid, recipient, id, ts, lim, ord)),
+looked AS (
+  SELECT i.*, s.message_id AS s_id, s.seq AS s_seq, s.ts AS s_ts, h.head,
+         coalesce(d.acked, 0) AS acked,
+         CASE WHEN s.message_id IS NULL
+              THEN (SELECT 1 FROM {p}messages m WHERE m.message_id = i.id LIMIT 1) IS NOT NULL
+              ELSE false END AS taken
+  FROM inp i
+  LEFT JOIN LATERAL (SELECT x.message_id, x.seq, x.ts FROM {p}messages x
+                     WHERE x.sender = i.sender AND x.cid = i.cid LIMIT 1) s ON true
+  JOIN (SELECT user_id, head FROM {p}heads WHERE user_id = ANY($3::text[])) h
+    ON h.user_id = i.recipient
+  LEFT JOIN (SELECT user_id, max(acked) AS acked FROM {p}devices
+             WHERE user_id = ANY($3::text[]) GROUP BY user_id) d ON d.user_id = i.recipient),
+ranked AS (
+  SELECT l.*, count(*) FILTER (WHERE l.s_id IS NULL AND NOT l.taken) OVER w AS k,
+         min(l.lim) FILTER (WHERE l.s_id IS NULL AND NOT l.taken) OVER w AS lim_so_far
+  FROM looked l WINDOW w AS (PARTITION BY l.recipient ORDER BY l.ord)),
+placed AS (
+  SELECT r.*, r.head + r.k AS seq, r.head - r.acked + r.k - 1 AS undelivered,
+         r.s_id IS NULL AND NOT r.taken AND r.head - r.acked + r.k - 1 < r.lim_so_far AS ok
+  FROM ranked r),
+new_messages AS (
+  INSERT INTO {p}messages (message_id, recipient, sender, cid, seq, ts, status)
+  SELECT id, recipient, sender, cid, seq, ts, 0 FROM placed WHERE ok),
+new_events AS (
+  INSERT INTO {p}events (user_id, seq, kind, message_id, peer, body, status, ts)
+  SELECT recipient, seq, 1, id, sender, ($5::bytea[])[ord], 0, ts FROM placed WHERE ok),
+moved AS (
+  UPDATE {p}heads h SET head = t.top
+  FROM (SELECT recipient, max(seq) AS top FROM placed WHERE ok GROUP BY recipient) t
+  WHERE h.user_id = t.recipient)
+SELECT p.ord,
+       (CASE WHEN p.s_id IS NOT NULL OR p.ok THEN 0 WHEN p.taken THEN 2 ELSE 1 END)::int4,
+       coalesce(p.s_id, p.id), coalesce(p.s_seq, p.seq), coalesce(p.s_ts, p.ts),
+       p.s_id IS NOT NULL, p.undelivered
+FROM placed p)sql";
+
+// A run of acks. Rows ordered by (ord, pos): per op one row (ord, code 0 ok
+// / 1 beyond the head, cursor or head, NULL, NULL, NULL, 0), then one row
+// per receipt it made (ord, 0, 0, sender, seq, id, message seq). A delivered
+// message belongs to the first ack of its inbox whose cursor covers it:
+// acks (at their cursor) and messages (at their seq) on one line per inbox,
+// read from the top, the smallest ack so far owns each message.
+constexpr const char* kAckSql = R"sql(
+WITH inp AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[])
+    WITH ORDINALITY AS t(user_id, device, seq, ts, ord)),
+acks AS (
+  SELECT i.*, coalesce(h.head, 0) AS head, coalesce(d.acked, 0) AS was
+  FROM inp i
+  LEFT JOIN (SELECT user_id, head FROM {p}heads WHERE user_id = ANY($1::text[])) h
+    ON h.user_id = i.user_id
+  LEFT JOIN (SELECT user_id, device_id, acked FROM {p}devices
+             WHERE user_id = ANY($1::text[])) d
+    ON d.user_id = i.user_id AND d.device_id = i.device),
+cursors AS (
+  SELECT a.*, a.seq <= a.head AS ok,
+         greatest(a.was, max(a.seq) FILTER (WHERE a.seq <= a.head)
+                           OVER (PARTITION BY a.user_id, a.device ORDER BY a.ord)) AS cursor
+  FROM acks a),
+reach AS (
+  SELECT c.*,
+         coalesce(max(c.cursor) FILTER (WHERE c.ok) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING
+                                                          AND 1 PRECEDING), 0) AS lo,
+         coalesce(max(c.cursor) FILTER (WHERE c.ok) OVER (w ROWS UNBOUNDED PRECEDING), 0) AS hi
+  FROM cursors c WINDOW w AS (PARTITION BY c.user_id ORDER BY c.ord)),
+moved AS (
+  INSERT INTO {p}devices AS d (user_id, device_id, acked)
+  SELECT user_id, device, max(cursor) FROM reach WHERE ok GROUP BY user_id, device
+  ORDER BY user_id, device
+  ON CONFLICT (user_id, device_id) DO UPDATE SET acked = greatest(d.acked, excluded.acked)),
+delivered AS (
+  UPDATE {p}messages m SET status = 1
+  FROM (SELECT user_id, max(hi) AS hi FROM reach WHERE ok GROUP BY user_id) t
+  WHERE m.recipient = t.user_id AND m.status = 0 AND m.seq <= t.hi
+  RETURNING m.recipient, m.seq, m.message_id, m.sender),
+line AS (
+  SELECT r.user_id, r.hi AS at, 1 AS tag, ARRAY[r.ord, r.ts] AS ack, NULL::text AS sender,
+         NULL::text AS message_id
+  FROM reach r WHERE r.ok AND r.hi > r.lo
+  UNION ALL
+  SELECT d.recipient, d.seq, 0, NULL, d.sender, d.message_id FROM delivered d),
+owned AS (
+  SELECT l.*, min(l.ack) OVER (PARTITION BY l.user_id ORDER BY l.at DESC, l.tag DESC
+                               ROWS UNBOUNDED PRECEDING) AS owner
+  FROM line l),
+items AS (
+  SELECT o.owner[1] AS ord, o.at AS pos, o.sender, o.message_id, o.user_id AS by_user,
+         1::int2 AS st, o.owner[2] AS ts
+  FROM owned o WHERE o.tag = 0)
+{receipts}
+SELECT r.ord, (NOT r.ok)::int4, CASE WHEN r.ok THEN r.cursor ELSE r.head END,
+       NULL::text, NULL::int8, NULL::text, 0::int8 AS pos
+FROM reach r
+UNION ALL
+SELECT x.ord, 0, 0, x.sender, x.seq, x.message_id, x.pos FROM receipts x
+ORDER BY 1, 7)sql";
+
+// A run of reads, flattened to one row per id: $4 is the op's index in the
+// run. Rows: (op, receipt's sender, seq, id, status) in op and id order.
+constexpr const char* kReadSql = R"sql(
+WITH inp AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[])
+    WITH ORDINALITY AS t(user_id, id, ts, op, pos)),
+firsts AS (
+  SELECT DISTINCT ON (i.id, i.user_id) i.* FROM inp i ORDER BY i.id, i.user_id, i.pos),
+was AS (
+  SELECT m.message_id, m.status, m.sender, f.op, f.pos, f.user_id, f.ts
+  FROM firsts f JOIN {p}messages m ON m.message_id = f.id AND m.recipient = f.user_id
+  WHERE m.status < 2 ORDER BY m.message_id FOR UPDATE OF m),
+marked AS (
+  UPDATE {p}messages m SET status = 2 FROM was w WHERE m.message_id = w.message_id),
+items AS (
+  SELECT w.op AS ord, w.pos, w.sender, w.message_id, w.user_id AS by_user, s.st, w.ts
+  FROM was w CROSS JOIN (VALUES (1::int2), (2::int2)) s(st) WHERE s.st > w.status)
+{receipts}
+SELECT x.ord, x.sender, x.seq, x.message_id, x.st FROM receipts x ORDER BY x.ord, x.pos, x.st)sql";
+
+std::string WithReceipts(const char* sql, absl::string_view prefix) {
+  std::string text = sql;
+  const std::string marker = "{receipts}";
+  text.replace(text.find(marker), marker.size(), kReceiptsSql);
+  return WithPrefix(text, prefix);
+}
+
+bool ValidMessageId(absl::string_view id) {
+  return ValidateMessageId(std::string_view(id.data(), id.size())).ok();
+}
+
+absl::Status Validate(const WriteOp& op) {
+  if (const auto* a = std::get_if<AppendOp>(&op)) {
+    COURIER_RETURN_IF_ERROR(ValidateName("sender", a->sender));
+    COURIER_RETURN_IF_ERROR(ValidateName("recipient", a->recipient));
+    COURIER_RETURN_IF_ERROR(ValidateClientId(a->cid));
+    COURIER_RETURN_IF_ERROR(ValidateMessageId(a->id));
+    if (a->body.size() > kMaxBodyBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("body of ", a->body.size(), " bytes exceeds ", kMaxBodyBytes));
+    }
+    return absl::OkStatus();
+  }
+  if (const auto* a = std::get_if<AttachOp>(&op)) {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", a->user));
+    return ValidateName("device", a->device);
+  }
+  if (const auto* a = std::get_if<AckOp>(&op)) {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", a->user));
+    COURIER_RETURN_IF_ERROR(ValidateName("device", a->device));
+    if (a->seq > static_cast<std::uint64_t>(kMaxInt)) {
+      return absl::OutOfRangeError(absl::StrCat("ack of seq ", a->seq, " beyond the head"));
+    }
+    return absl::OkStatus();
+  }
+  return ValidateName("user", std::get<ReadOp>(op).user);
+}
+
+std::int64_t Ord(const PGresult* r, int row) { return PgInt(r, row, 0); }
+
+// A short run costs less as one call per op of the schema's functions
+// (pg_schema.cc) than as a set-based statement, whose plan has a fixed cost
+// of its own: runs shorter than this go op by op (still one pipeline).
+constexpr std::size_t kSetBasedMin = 8;
+
+// The call of one valid op (not an attach) to its schema function.
+PgQuery OneQuery(const WriteOp& op) {
+  if (const auto* a = std::get_if<AppendOp>(&op)) {
+    return PgQuery{"append", "",
+                   {TextParam(a->sender), BytesParam(a->cid), TextParam(a->recipient),
+                    TextParam(a->id), BytesParam(a->body), IntParam(a->ts),
+                    IntParam(Clamp(a->max_undelivered))}};
+  }
+  if (const auto* a = std::get_if<AckOp>(&op)) {
+    return PgQuery{"ack", "",
+                   {TextParam(a->user), TextParam(a->device),
+                    IntParam(static_cast<std::int64_t>(a->seq)), IntParam(a->ts)}};
+  }
+  const auto& r = std::get<ReadOp>(op);
+  // Ids that cannot name a message are ignored, as unknown ids are (valid
+  // ids need no quoting inside the array literal).
+  std::string array = "{";
+  for (const MessageId& id : r.ids) {
+    if (!ValidMessageId(id)) continue;
+    absl::StrAppend(&array, array.size() > 1 ? "," : "", "\"", id, "\"");
+  }
+  array += "}";
+  return PgQuery{"read", "", {TextParam(r.user), TextParam(array), IntParam(r.ts)}};
+}
+
+// The answer of one op's function call.
+absl::StatusOr<WriteResult> OneResult(const WriteOp& op, const PGresult* r) {
+  const int rows = PQntuples(r);
+  if (const auto* a = std::get_if<AppendOp>(&op)) {
+    if (rows != 1) return absl::InternalError("postgres: append returned no row");
+    switch (PgInt(r, 0, 0)) {
+      case 0: break;
+      case 1:  // the function tells no count: at least the limit
+        return QueueFullError(a->recipient, a->max_undelivered, a->max_undelivered);
+      default: return MessageIdTakenError(a->recipient, a->id);
+    }
+    AppendResult out;
+    out.id = PgBytes(r, 0, 1);
+    out.seq = static_cast<Seq>(PgInt(r, 0, 2));
+    out.ts = PgInt(r, 0, 3);
+    out.duplicate = PgBool(r, 0, 4);
+    if (!out.duplicate) {
+      Event e = MessageEventOf(*a);
+      e.seq = out.seq;
+      out.appended.push_back(Appended{a->recipient, std::move(e)});
+    }
+    return out;
+  }
+  if (const auto* a = std::get_if<AckOp>(&op)) {
+    if (rows < 1) return absl::InternalError("postgres: ack returned no row");
+    if (PgInt(r, 0, 0) != 0) {
+      return absl::OutOfRangeError(absl::StrCat("ack of seq ", a->seq, " beyond the head ",
+                                                PgInt(r, 0, 1), " of ", a->user));
+    }
+    AckResult out;
+    out.cursor = static_cast<Seq>(PgInt(r, 0, 1));
+    for (int i = 1; i < rows; ++i) {
+      out.appended.push_back(Appended{
+          PgBytes(r, i, 2), Event{static_cast<Seq>(PgInt(r, i, 3)), EventKind::kReceipt,
+                                  PgBytes(r, i, 4), a->user, "", MessageStatus::kDelivered,
+                                  a->ts}});
+    }
+    return out;
+  }
+  const auto& rd = std::get<ReadOp>(op);
+  ReadResult out;
+  for (int i = 0; i < rows; ++i) {
+    out.appended.push_back(Appended{
+        PgBytes(r, i, 0),
+        Event{static_cast<Seq>(PgInt(r, i, 1)), EventKind::kReceipt, PgBytes(r, i, 2),
+              rd.user, "", static_cast<MessageStatus>(PgInt(r, i, 3)), rd.ts}});
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<PgStatement> WriteStatements(absl::string_view prefix) {
+  return {
+      {"heads_new", WithPrefix(kHeadsNewSql, prefix)},
+      {"heads_lock", WithPrefix(kHeadsLockSql, prefix)},
+      {"append_many", WithPrefix(kAppendSql, prefix)},
+      {"ack_many", WithReceipts(kAckSql, prefix)},
+      {"read_many", WithReceipts(kReadSql, prefix)},
+      {"attach", WithPrefix("SELECT * FROM {p}attach($1, $2)", prefix)},
+      {"append", WithPrefix("SELECT * FROM {p}append($1, $2, $3, $4, $5, $6, $7)", prefix)},
+      {"ack", WithPrefix("SELECT * FROM {p}ack($1, $2, $3, $4)", prefix)},
+      {"read", WithPrefix("SELECT * FROM {p}read($1, $2::text[], $3)", prefix)},
+  };
+}
+
+WritePlan::WritePlan(absl::Span<const WriteOp> ops,
+                     std::vector<absl::StatusOr<WriteResult>>& results)
+    : ops_(ops) {
+  queries_.push_back(PgQuery{"", "BEGIN", {}});
+  Run run;
+  absl::flat_hash_set<std::pair<std::string_view, std::string_view>> keys;  // (sender, cid)
+  absl::flat_hash_set<std::string_view> ids;
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    absl::Status valid = Validate(ops[i]);
+    if (!valid.ok()) {
+      results[i] = std::move(valid);
+      continue;
+    }
+    const auto kind = static_cast<Kind>(ops[i].index());
+    // A run of appends holds each (sender, cid) and each id once: a repeat
+    // starts the next run, which sees the first one's effect.
+    bool repeat = false;
+    if (const auto* a = std::get_if<AppendOp>(&ops[i])) {
+      repeat = !keys.emplace(a->sender, a->cid).second;
+      repeat = !ids.emplace(a->id).second || repeat;
+    }
+    if (!run.ops.empty() && (run.kind != kind || repeat)) {
+      AddRun(std::move(run));
+      run = Run();
+      keys.clear();
+      ids.clear();
+      if (const auto* a = std::get_if<AppendOp>(&ops[i])) {
+        keys.emplace(a->sender, a->cid);
+        ids.emplace(a->id);
+      }
+    }
+    run.kind = kind;
+    run.ops.push_back(i);
+    sent_.push_back(i);
+  }
+  if (!run.ops.empty()) AddRun(std::move(run));
+  queries_.push_back(PgQuery{"", "COMMIT", {}});
+}
+
+void WritePlan::AddRun(Run run) {
+  run.first_query = queries_.size();
+  run.one_by_one = run.kind != Kind::kAttach && run.ops.size() < kSetBasedMin;
+  if (run.one_by_one) {
+    for (std::size_t i : run.ops) queries_.push_back(OneQuery(ops_[i]));
+    runs_.push_back(std::move(run));
+    return;
+  }
+  switch (run.kind) {
+    case Kind::kAppend: {
+      PgArray sender(PgElement::kText), cid(PgElement::kBytea), recipient(PgElement::kText),
+          id(PgElement::kText), body(PgElement::kBytea), ts(PgElement::kInt8),
+          limit(PgElement::kInt8);
+      for (std::size_t i : run.ops) {
+        const auto& a = std::get<AppendOp>(ops_[i]);
+        sender.Add(a.sender);
+        cid.Add(a.cid);
+        recipient.Add(a.recipient);
+        id.Add(a.id);
+        body.Add(a.body);
+        ts.AddInt(a.ts);
+        limit.AddInt(Clamp(a.max_undelivered));
+      }
+      PgParam recipients = std::move(recipient).Take();
+      queries_.push_back(PgQuery{"heads_new", "", {recipients}});
+      queries_.push_back(PgQuery{"heads_lock", "", {recipients}});
+      queries_.push_back(PgQuery{
+          "append_many", "",
+          {std::move(sender).Take(), std::move(cid).Take(), std::move(recipients),
+           std::move(id).Take(), std::move(body).Take(), std::move(ts).Take(),
+           std::move(limit).Take()}});
+      break;
+    }
+    case Kind::kAttach:
+      for (std::size_t i : run.ops) {
+        const auto& a = std::get<AttachOp>(ops_[i]);
+        queries_.push_back(PgQuery{"attach", "", {TextParam(a.user), TextParam(a.device)}});
+      }
+      break;
+    case Kind::kAck: {
+      PgArray user(PgElement::kText), device(PgElement::kText), seq(PgElement::kInt8),
+          ts(PgElement::kInt8);
+      for (std::size_t i : run.ops) {
+        const auto& a = std::get<AckOp>(ops_[i]);
+        user.Add(a.user);
+        device.Add(a.device);
+        seq.AddInt(static_cast<std::int64_t>(a.seq));
+        ts.AddInt(a.ts);
+      }
+      queries_.push_back(PgQuery{"ack_many", "",
+                                 {std::move(user).Take(), std::move(device).Take(),
+                                  std::move(seq).Take(), std::move(ts).Take()}});
+      break;
+    }
+    case Kind::kRead: {
+      // Ids that cannot name a message are ignored, as unknown ids are.
+      PgArray user(PgElement::kText), id(PgElement::kText), ts(PgElement::kInt8),
+          op(PgElement::kInt8);
+      for (std::size_t k = 0; k < run.ops.size(); ++k) {
+        const auto& r = std::get<ReadOp>(ops_[run.ops[k]]);
+        for (const MessageId& m : r.ids) {
+          if (!ValidMessageId(m)) continue;
+          user.Add(r.user);
+          id.Add(m);
+          ts.AddInt(r.ts);
+          op.AddInt(static_cast<std::int64_t>(k));
+        }
+      }
+      if (id.size() == 0) {
+        run.first_query = 0;  // nothing to send: every result is empty
+        break;
+      }
+      queries_.push_back(PgQuery{"read_many", "",
+                                 {std::move(user).Take(), std::move(id).Take(),
+                                  std::move(ts).Take(), std::move(op).Take()}});
+      break;
+    }
+  }
+  runs_.push_back(std::move(run));
+}
+
+void WritePlan::Collect(absl::Span<const PgResult> answers,
+                        std::vector<absl::StatusOr<WriteResult>>& results) const {
+  for (const Run& run : runs_) {
+    const std::size_t n = run.ops.size();
+    if (run.one_by_one) {
+      for (std::size_t k = 0; k < n; ++k) {
+        results[run.ops[k]] =
+            OneResult(ops_[run.ops[k]], answers[run.first_query + k].get());
+      }
+      continue;
+    }
+    switch (run.kind) {
+      case Kind::kAppend: {
+        const PGresult* r = answers[run.first_query + 2].get();
+        const std::size_t rows = n;
+        if (PQntuples(r) != static_cast<int>(rows)) {
+          for (std::size_t i : run.ops) {
+            results[i] = absl::InternalError("postgres: append returned no row");
+          }
+          break;
+        }
+        for (int row = 0; row < static_cast<int>(rows); ++row) {
+          const std::int64_t ord = Ord(r, row);
+          if (ord < 1 || ord > static_cast<std::int64_t>(rows)) continue;
+          const std::size_t k = static_cast<std::size_t>(ord - 1);
+          const auto& a = std::get<AppendOp>(ops_[run.ops[k]]);
+          auto& out = results[run.ops[k]];
+          switch (PgInt(r, row, 1)) {
+            case 0: break;
+            case 1:
+              out = QueueFullError(a.recipient, static_cast<std::uint64_t>(PgInt(r, row, 6)),
+                                   a.max_undelivered);
+              continue;
+            default:
+              out = MessageIdTakenError(a.recipient, a.id);
+              continue;
+          }
+          AppendResult res;
+          res.id = PgBytes(r, row, 2);
+          res.seq = static_cast<Seq>(PgInt(r, row, 3));
+          res.ts = PgInt(r, row, 4);
+          res.duplicate = PgBool(r, row, 5);
+          if (!res.duplicate) {
+            Event e = MessageEventOf(a);
+            e.seq = res.seq;
+            res.appended.push_back(Appended{a.recipient, std::move(e)});
+          }
+          out = std::move(res);
+        }
+        break;
+      }
+      case Kind::kAttach:
+        for (std::size_t k = 0; k < n; ++k) {
+          const PGresult* r = answers[run.first_query + k].get();
+          if (PQntuples(r) != 1) {
+            results[run.ops[k]] = absl::InternalError("postgres: attach returned no row");
+            continue;
+          }
+          results[run.ops[k]] =
+              AttachResult{static_cast<Seq>(PgInt(r, 0, 0)), static_cast<Seq>(PgInt(r, 0, 1))};
+        }
+        break;
+      case Kind::kAck: {
+        const PGresult* r = answers[run.first_query].get();
+        std::vector<AckResult> acks(n);
+        std::vector<bool> refused(n, false);
+        std::vector<std::int64_t> heads(n, 0);
+        std::vector<bool> seen(n, false);
+        for (int row = 0; row < PQntuples(r); ++row) {
+          const std::int64_t ord = Ord(r, row);
+          if (ord < 1 || ord > static_cast<std::int64_t>(n)) continue;
+          const std::size_t k = static_cast<std::size_t>(ord - 1);
+          if (PgIsNull(r, row, 3)) {  // the op's own row
+            seen[k] = true;
+            refused[k] = PgInt(r, row, 1) != 0;
+            if (refused[k]) {
+              heads[k] = PgInt(r, row, 2);
+            } else {
+              acks[k].cursor = static_cast<Seq>(PgInt(r, row, 2));
+            }
+            continue;
+          }
+          const auto& a = std::get<AckOp>(ops_[run.ops[k]]);
+          acks[k].appended.push_back(
+              Appended{PgBytes(r, row, 3),
+                       Event{static_cast<Seq>(PgInt(r, row, 4)), EventKind::kReceipt,
+                             PgBytes(r, row, 5), a.user, "", MessageStatus::kDelivered, a.ts}});
+        }
+        for (std::size_t k = 0; k < n; ++k) {
+          const auto& a = std::get<AckOp>(ops_[run.ops[k]]);
+          if (!seen[k]) {
+            results[run.ops[k]] = absl::InternalError("postgres: ack returned no row");
+          } else if (refused[k]) {
+            results[run.ops[k]] = absl::OutOfRangeError(absl::StrCat(
+                "ack of seq ", a.seq, " beyond the head ", heads[k], " of ", a.user));
+          } else {
+            results[run.ops[k]] = std::move(acks[k]);
+          }
+        }
+        break;
+      }
+      case Kind::kRead: {
+        std::vector<ReadResult> reads(n);
+        if (run.first_query != 0) {
+          const PGresult* r = answers[run.first_query].get();
+          for (int row = 0; row < PQntuples(r); ++row) {
+            const std::int64_t k = Ord(r, row);
+            if (k < 0 || k >= static_cast<std::int64_t>(n)) continue;
+            const auto& rd = std::get<ReadOp>(ops_[run.ops[static_cast<std::size_t>(k)]]);
+            reads[static_cast<std::size_t>(k)].appended.push_back(Appended{
+                PgBytes(r, row, 1),
+                Event{static_cast<Seq>(PgInt(r, row, 2)), EventKind::kReceipt,
+                      PgBytes(r, row, 3), rd.user, "",
+                      static_cast<MessageStatus>(PgInt(r, row, 4)), rd.ts}});
+          }
+        }
+        for (std::size_t k = 0; k < n; ++k) results[run.ops[k]] = std::move(reads[k]);
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace courier::postgres

@@ -1,0 +1,95 @@
+// The PostgreSQL MessageStore's Write path: a batch of any size as a
+// constant number of set-based statements, sent as one pipeline.
+//
+// A batch is cut into runs of consecutive ops of one kind. A run of appends
+// is three prepared statements (create the missing counter rows, lock the
+// recipients' counter rows in name order, then one statement that inserts
+// every message and event and moves every counter); a run of acks is one
+// statement (cursors, status changes, receipts); a run of reads is one
+// statement (status changes, receipts); attaches are one call each (rare:
+// once per connection), and so is every op of a run shorter than eight,
+// where a call of the schema's per-op function (pg_schema.cc) costs less
+// than a set-based statement's fixed cost. The statements read the batch
+// from binary arrays (pg_array.h) with `unnest(...) WITH ORDINALITY` and
+// keep the contract's in-order semantics inside a run with window
+// functions: the k-th new message to an inbox gets head + k, the queue
+// limit counts the earlier appends of the run, a device's cursor is the
+// highest of its acks so far, and a message is delivered by the first ack
+// that covers it.
+//
+// A (sender, cid) or an id repeated among appends starts a new run, which
+// sees the first one's effect (the duplicate, or the id taken). Two
+// deliberate approximations inside one run (no client can
+// produce them): an ack is checked against the head its inbox had when the
+// run began (not counting receipts added by earlier acks of the same run),
+// and once an append to an inbox is refused as queue-full, the later new
+// appends of the run to that inbox are too (the smallest limit so far
+// applies), which keeps seqs gapless.
+//
+// Concurrency: counter rows are locked before seqs are taken and in name
+// order (receipts too), so servers writing to the same inboxes wait rather
+// than deadlock; a concurrent insert of the same (sender, cid) or id fails
+// the batch with a unique violation (kAlreadyExists), and the store runs it
+// again, when the first insert is visible as a duplicate.
+//
+// Internal to courier::postgres (not installed).
+// Thread-safety: a WritePlan is used by one thread; the functions are pure.
+// Blocking: nothing here blocks.
+#ifndef COURIER_ADAPTERS_POSTGRES_PG_WRITE_BATCH_H_
+#define COURIER_ADAPTERS_POSTGRES_PG_WRITE_BATCH_H_
+
+#include <cstddef>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "courier/message_store.h"
+#include "pg_connection.h"
+
+namespace courier::postgres {
+
+// The statements the write path prepares on every pooled connection, for
+// tables named with `prefix`.
+std::vector<PgStatement> WriteStatements(absl::string_view prefix);
+
+// One batch: the ops that failed validation, and the queries of the rest.
+class WritePlan {
+ public:
+  // Validates every op; the invalid ones get their error in `results`
+  // (which must have ops.size() entries) and are left out. `ops` must
+  // outlive the plan.
+  WritePlan(absl::Span<const WriteOp> ops,
+            std::vector<absl::StatusOr<WriteResult>>& results);
+
+  // False when no op is left to send.
+  bool empty() const { return runs_.empty(); }
+  // BEGIN, the runs' statements, COMMIT.
+  absl::Span<const PgQuery> queries() const { return queries_; }
+  // The indexes of the ops that were sent.
+  const std::vector<std::size_t>& sent() const { return sent_; }
+
+  // Reads one result per query (as PgConnection::Run returns them for
+  // queries()) into `results`.
+  void Collect(absl::Span<const PgResult> answers,
+               std::vector<absl::StatusOr<WriteResult>>& results) const;
+
+ private:
+  enum class Kind { kAppend, kAttach, kAck, kRead };
+  struct Run {
+    Kind kind = Kind::kAppend;
+    std::vector<std::size_t> ops;  // op indexes, in batch order
+    std::size_t first_query = 0;   // index in queries_ of its first query
+    bool one_by_one = false;       // one schema function call per op
+  };
+  void AddRun(Run run);
+
+  absl::Span<const WriteOp> ops_;
+  std::vector<Run> runs_;
+  std::vector<PgQuery> queries_;
+  std::vector<std::size_t> sent_;
+};
+
+}  // namespace courier::postgres
+
+#endif  // COURIER_ADAPTERS_POSTGRES_PG_WRITE_BATCH_H_
