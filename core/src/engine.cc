@@ -16,6 +16,7 @@
 #include "courier/executor.h"
 #include "courier/status.h"
 #include "device_session.h"
+#include "failure_log.h"
 #include "rate_limiter.h"
 #include "recent_sends.h"
 
@@ -24,6 +25,7 @@ namespace {
 
 using internal::CommitQueue;
 using internal::DeviceSession;
+using internal::Failure;
 using SessionPtr = std::shared_ptr<DeviceSession>;
 
 // The engine's shared state. Sessions hold it by shared_ptr, so it outlives
@@ -39,7 +41,8 @@ class EngineCore final : public internal::SessionHost,
         clock_(clock),
         delivery_(delivery),
         queue_(*deps.store, commit, delivery, options.max_batch_ops, options.max_batch_bytes),
-        rate_(options.rate_limit) {
+        rate_(options.rate_limit),
+        failures_(kFailureLogIntervalMs) {
     queue_.set_after_flush([this] { WakeRemote(); });
   }
 
@@ -97,9 +100,13 @@ class EngineCore final : public internal::SessionHost,
                    wait);
     }
     const std::string pair = absl::StrCat(from, absl::string_view("\0", 1), to);
+    const TimeMs now = Now();
     {
       MutexLock lock(&allowed_mu_);
-      if (allowed_.contains(pair)) return std::nullopt;
+      auto it = allowed_.find(pair);
+      if (it != allowed_.end() && now - it->second < options_.contact_cache_ttl_ms) {
+        return std::nullopt;
+      }
     }
     absl::StatusOr<bool> may = deps_.contacts->MaySend(from, to);
     if (!may.ok()) {
@@ -113,8 +120,8 @@ class EngineCore final : public internal::SessionHost,
       return error(ErrorCode::kNotFriends, absl::StrCat("you and ", to, " are not friends"));
     }
     MutexLock lock(&allowed_mu_);
-    if (allowed_.size() >= kMaxAllowedCache) allowed_.clear();  // friendships only grow
-    allowed_.insert(pair);
+    if (allowed_.size() >= kMaxAllowedCache) allowed_.clear();
+    allowed_.insert_or_assign(pair, now);
     return std::nullopt;
   }
 
@@ -203,9 +210,12 @@ class EngineCore final : public internal::SessionHost,
     if (outcome.ok()) {
       if (outcome->replaced_on.has_value() && *outcome->replaced_on != options_.node) {
         Signal kick{Signal::Kind::kKick, user, device, options_.node};
-        (void)deps_.presence->Publish(*outcome->replaced_on, kick);
+        Check(Failure::kSignal, "presence: kick to another node",
+              deps_.presence->Publish(*outcome->replaced_on, kick));
       }
       if (outcome->became_online) PostNotify(user);
+    } else {
+      Check(Failure::kPresence, "presence: register a device", outcome.status());
     }
     std::weak_ptr<EngineCore> weak = weak_from_this();
     queue_.Submit(AttachOp{user, device}, [weak, session](absl::StatusOr<WriteResult> r) mutable {
@@ -226,6 +236,23 @@ class EngineCore final : public internal::SessionHost,
 
   void Wake(const UserId& user) {
     for (const SessionPtr& s : Sessions(user)) s->Poke();
+  }
+
+  // Drops the cached permissions to send to or from `user` (an admin
+  // operation: a scan of the cache is fine).
+  void ForgetUser(const UserId& user) {
+    MutexLock lock(&allowed_mu_);
+    for (auto it = allowed_.begin(); it != allowed_.end();) {
+      const std::string& pair = it->first;
+      const std::size_t split = pair.find('\0');
+      const absl::string_view from(pair.data(), split);
+      const absl::string_view to(pair.data() + split + 1, pair.size() - split - 1);
+      if (from == user || to == user) {
+        allowed_.erase(it++);
+      } else {
+        ++it;
+      }
+    }
   }
 
   void Tick() {
@@ -256,7 +283,8 @@ class EngineCore final : public internal::SessionHost,
       std::vector<DeviceOnNode> list;
       list.reserve(all.size());
       for (const SessionPtr& s : all) list.emplace_back(s->user(), s->device());
-      (void)deps_.presence->Heartbeat(options_.node, list, now);
+      Check(Failure::kHeartbeat, "presence: heartbeat",
+            deps_.presence->Heartbeat(options_.node, list, now));
       rate_.Sweep(now);
       AnnounceExpired(all);
     }
@@ -265,7 +293,7 @@ class EngineCore final : public internal::SessionHost,
       p.now = now;
       p.acked_retention_ms = options_.acked_retention_ms;
       p.ttl_ms = options_.ttl_ms;
-      (void)deps_.store->Prune(p);
+      Check(Failure::kPrune, "store: prune", deps_.store->Prune(p).status());
     }
   }
 
@@ -309,6 +337,11 @@ class EngineCore final : public internal::SessionHost,
     s.committed_ops = queue_.committed_ops();
     s.commit_queue_depth = queue_.depth();
     s.commit_latency_us_total = queue_.latency_us_total();
+    s.heartbeat_errors = failures_.count(Failure::kHeartbeat);
+    s.prune_errors = failures_.count(Failure::kPrune);
+    s.signal_errors = failures_.count(Failure::kSignal);
+    s.presence_errors = failures_.count(Failure::kPresence);
+    s.last_seen_errors = failures_.count(Failure::kLastSeen);
     return s;
   }
 
@@ -323,6 +356,14 @@ class EngineCore final : public internal::SessionHost,
 
  private:
   static constexpr std::size_t kMaxAllowedCache = 1 << 20;
+  // A failing dependency logs at most one line per kind this often.
+  static constexpr TimeMs kFailureLogIntervalMs = 60'000;
+
+  // Counts and logs a failed status nobody else sees (no-op when ok).
+  void Check(internal::Failure kind, absl::string_view what, const absl::Status& status) {
+    if (!status.ok()) failures_.Record(kind, what, status, Now());
+  }
+
   struct Shard {
     mutable Mutex mu;
     absl::flat_hash_map<UserId, std::vector<SessionPtr>> sessions ABSL_GUARDED_BY(mu);
@@ -373,8 +414,15 @@ class EngineCore final : public internal::SessionHost,
     for (const SessionPtr& s : sessions) {
       absl::StatusOr<bool> offline =
           deps_.presence->Disconnect(s->user(), s->device(), options_.node, now);
-      if (!offline.ok() || !*offline) continue;
-      if (deps_.accounts != nullptr) (void)deps_.accounts->SetLastSeen(s->user(), now);
+      if (!offline.ok()) {
+        Check(Failure::kPresence, "presence: unregister a device", offline.status());
+        continue;
+      }
+      if (!*offline) continue;
+      if (deps_.accounts != nullptr) {
+        Check(Failure::kLastSeen, "accounts: store last seen",
+              deps_.accounts->SetLastSeen(s->user(), now));
+      }
       if (notify) PostNotify(s->user());
     }
   }
@@ -389,7 +437,11 @@ class EngineCore final : public internal::SessionHost,
       f.last_seen = p.last_seen;
       if (!f.last_seen.has_value() && deps_.accounts != nullptr) {
         auto stored = deps_.accounts->LastSeen(p.user);
-        if (stored.ok()) f.last_seen = *stored;
+        if (stored.ok()) {
+          f.last_seen = *stored;
+        } else if (!absl::IsNotFound(stored.status())) {
+          Check(Failure::kLastSeen, "accounts: read last seen", stored.status());
+        }
       }
     }
     return f;
@@ -399,9 +451,16 @@ class EngineCore final : public internal::SessionHost,
   std::vector<PresenceFrame> PresenceOfContacts(const UserId& user) {
     std::vector<PresenceFrame> frames;
     auto contacts = deps_.contacts->Contacts(user);
-    if (!contacts.ok() || contacts->empty()) return frames;
+    if (!contacts.ok()) {
+      Check(Failure::kPresence, "contacts: list a user's contacts", contacts.status());
+      return frames;
+    }
+    if (contacts->empty()) return frames;
     auto presence = deps_.presence->Lookup(*contacts);
-    if (!presence.ok()) return frames;
+    if (!presence.ok()) {
+      Check(Failure::kPresence, "presence: look up contacts", presence.status());
+      return frames;
+    }
     frames.reserve(presence->size());
     for (const Presence& p : *presence) {
       frames.push_back(FrameOf(p));
@@ -417,10 +476,18 @@ class EngineCore final : public internal::SessionHost,
     if (stopped_.load(std::memory_order_acquire)) return;
     MutexLock lock(&notify_mu_);
     auto contacts = deps_.contacts->Contacts(user);
-    if (!contacts.ok() || contacts->empty()) return;
+    if (!contacts.ok()) {
+      Check(Failure::kPresence, "contacts: list a user's contacts", contacts.status());
+      return;
+    }
+    if (contacts->empty()) return;
     const std::vector<UserId> one{user};
     auto self = deps_.presence->Lookup(one);
-    if (!self.ok() || self->empty()) return;
+    if (!self.ok()) {
+      Check(Failure::kPresence, "presence: look up a user", self.status());
+      return;
+    }
+    if (self->empty()) return;
     const PresenceFrame frame = FrameOf(self->front());
     RememberSeen(user, frame.online);
     for (const UserId& c : *contacts) {
@@ -428,7 +495,10 @@ class EngineCore final : public internal::SessionHost,
     }
     if (!to_other_nodes) return;
     auto others = deps_.presence->Lookup(*contacts);
-    if (!others.ok()) return;
+    if (!others.ok()) {
+      Check(Failure::kPresence, "presence: look up contacts", others.status());
+      return;
+    }
     absl::flat_hash_set<NodeId> nodes;
     for (const Presence& p : *others) {
       for (const NodeId& n : p.nodes) {
@@ -436,7 +506,8 @@ class EngineCore final : public internal::SessionHost,
       }
     }
     for (const NodeId& n : nodes) {
-      (void)deps_.presence->Publish(n, Signal{Signal::Kind::kPresence, user, "", options_.node});
+      Check(Failure::kSignal, "presence: presence signal to another node",
+            deps_.presence->Publish(n, Signal{Signal::Kind::kPresence, user, "", options_.node}));
     }
   }
 
@@ -453,7 +524,10 @@ class EngineCore final : public internal::SessionHost,
     std::vector<UserId> changed;
     if (!users.empty()) {
       auto presence = deps_.presence->Lookup(users);
-      if (!presence.ok()) return;
+      if (!presence.ok()) {
+        Check(Failure::kPresence, "presence: look up watched contacts", presence.status());
+        return;
+      }
       MutexLock lock(&seen_mu_);
       for (const Presence& p : *presence) {
         auto it = seen_online_.find(p.user);
@@ -490,12 +564,16 @@ class EngineCore final : public internal::SessionHost,
       if (core->stopped_.load(std::memory_order_acquire)) return;
       std::vector<UserId> list(users.begin(), users.end());
       auto presence = core->deps_.presence->Lookup(list);
-      if (!presence.ok()) return;
+      if (!presence.ok()) {
+        core->Check(Failure::kPresence, "presence: look up recipients to wake", presence.status());
+        return;
+      }
       for (const Presence& p : *presence) {
         for (const NodeId& n : p.nodes) {
           if (n == core->options_.node) continue;
-          (void)core->deps_.presence->Publish(
-              n, Signal{Signal::Kind::kWake, p.user, "", core->options_.node});
+          core->Check(Failure::kSignal, "presence: wake signal to another node",
+                      core->deps_.presence->Publish(
+                          n, Signal{Signal::Kind::kWake, p.user, "", core->options_.node}));
         }
       }
     });
@@ -547,11 +625,13 @@ class EngineCore final : public internal::SessionHost,
   CommitQueue queue_;
   internal::RateLimiter rate_;
   internal::RecentSends recent_;
+  internal::FailureLog failures_;
   std::atomic<bool> stopped_{false};
   std::array<Shard, 32> shards_;
 
   Mutex allowed_mu_;
-  absl::flat_hash_set<std::string> allowed_ ABSL_GUARDED_BY(allowed_mu_);
+  // "from\0to" -> when the ContactPolicy last allowed it (engine clock).
+  absl::flat_hash_map<std::string, TimeMs> allowed_ ABSL_GUARDED_BY(allowed_mu_);
   Mutex wake_mu_;
   absl::flat_hash_set<UserId> wake_users_ ABSL_GUARDED_BY(wake_mu_);
   Mutex notify_mu_;
@@ -590,6 +670,7 @@ class EngineImpl final : public Engine {
     return core_->Connect(user, device, since, std::move(transport));
   }
   void Wake(const UserId& user) override { core_->Wake(user); }
+  void ForgetUser(const UserId& user) override { core_->ForgetUser(user); }
   void Tick() override { core_->Tick(); }
   void Shutdown() override {
     core_->Stop();
@@ -615,6 +696,9 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& opti
   if (options.limits.fetch_page == 0) return absl::InvalidArgumentError("fetch_page must be >= 1");
   if (options.limits.max_read_ids == 0) {
     return absl::InvalidArgumentError("max_read_ids must be >= 1");
+  }
+  if (options.contact_cache_ttl_ms < 0) {
+    return absl::InvalidArgumentError("contact_cache_ttl_ms must be >= 0");
   }
   if (options.rate_limit.period_ms <= 0) {
     return absl::InvalidArgumentError("rate limit period must be positive");

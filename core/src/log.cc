@@ -3,16 +3,17 @@
 #include <unistd.h>
 
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
+
+#include "courier/sync.h"
 
 namespace courier {
 namespace {
 
 struct SinkSlot {
-  std::mutex mu;
-  std::shared_ptr<const LogSink> sink;  // null: discard
+  Mutex mu;
+  std::shared_ptr<const LogSink> sink ABSL_GUARDED_BY(mu);  // null: discard
 };
 
 SinkSlot& Slot() {
@@ -36,7 +37,7 @@ void SetLogSink(LogSink sink) {
   std::shared_ptr<const LogSink> next;
   if (sink) next = std::make_shared<const LogSink>(std::move(sink));
   SinkSlot& slot = Slot();
-  std::lock_guard<std::mutex> lock(slot.mu);
+  MutexLock lock(&slot.mu);
   slot.sink.swap(next);
   // The old sink (in `next`) is released after the lock, possibly after a
   // concurrent Log finished calling it.
@@ -46,7 +47,7 @@ void Log(LogLevel level, std::string_view component, std::string_view message) {
   std::shared_ptr<const LogSink> sink;
   {
     SinkSlot& slot = Slot();
-    std::lock_guard<std::mutex> lock(slot.mu);
+    MutexLock lock(&slot.mu);
     sink = slot.sink;
   }
   if (sink == nullptr) return;

@@ -57,13 +57,4 @@ void RateLimiter::Sweep(TimeMs now) {
   }
 }
 
-std::size_t RateLimiter::tracked_users() const {
-  std::size_t n = 0;
-  for (const Shard& shard : shards_) {
-    MutexLock lock(&shard.mu);
-    n += shard.buckets.size();
-  }
-  return n;
-}
-
 }  // namespace courier::internal

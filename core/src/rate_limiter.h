@@ -33,15 +33,13 @@ class RateLimiter {
   // Forgets users whose bucket is full again at `now` (bounds memory).
   void Sweep(TimeMs now);
 
-  std::size_t tracked_users() const;
-
  private:
   struct Bucket {
     double tokens = 0;
     TimeMs updated = 0;
   };
   struct Shard {
-    mutable Mutex mu;
+    Mutex mu;
     absl::flat_hash_map<UserId, Bucket> buckets ABSL_GUARDED_BY(mu);
   };
   double Refilled(const Bucket& b, TimeMs now) const;

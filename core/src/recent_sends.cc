@@ -34,9 +34,4 @@ void RecentSends::Remember(const UserId& sender, const std::string& cid, SentFra
   }
 }
 
-std::size_t RecentSends::size() const {
-  MutexLock lock(&mu_);
-  return answers_.size();
-}
-
 }  // namespace courier::internal

@@ -33,8 +33,6 @@ class RecentSends {
   // Remembers `answer` for (sender, cid); forgets the oldest beyond capacity.
   void Remember(const UserId& sender, const std::string& cid, SentFrame answer);
 
-  std::size_t size() const;
-
  private:
   static std::string Key(const UserId& sender, const std::string& cid);
 

@@ -317,6 +317,8 @@ HttpResponse AdminApi::DeleteUser(const UserId& user, const std::string& query) 
   s = deps_.store->DeleteUser(user);
   if (absl::IsNotFound(s)) return JsonError(404, "not_found", "no such user");
   if (!s.ok()) return FromStatus(s);
+  // Sends to the name are checked against the (now missing) account again.
+  if (deps_.engine != nullptr) deps_.engine->ForgetUser(user);
   rapidjson::StringBuffer b;
   JsonWriter w(b);
   w.StartObject();

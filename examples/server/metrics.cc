@@ -54,6 +54,18 @@ std::string PrometheusText(const EngineStats& e, const websocket::ServerStats& s
   Metric(out, "courier_commit_latency_seconds_total", "counter",
          "Sum of commit latencies, seconds; divide by courier_commits_total for the mean.",
          static_cast<double>(e.commit_latency_us_total) / 1e6);
+  // Failures no client sees (courier/engine.h); each is also logged.
+  Counter(out, "courier_presence_heartbeat_errors_total",
+          "Presence heartbeats that failed (this node's devices may expire).",
+          e.heartbeat_errors);
+  Counter(out, "courier_prune_errors_total", "Store prunes that failed.", e.prune_errors);
+  Counter(out, "courier_signal_errors_total",
+          "Signals to other nodes (wake, kick, presence) that could not be published.",
+          e.signal_errors);
+  Counter(out, "courier_presence_errors_total",
+          "Presence registrations, lookups and contact lists that failed.", e.presence_errors);
+  Counter(out, "courier_last_seen_errors_total", "Last seen writes or reads that failed.",
+          e.last_seen_errors);
   // --- connections
   Gauge(out, "courier_connections_open", "TCP connections open (HTTP and WebSocket).",
         static_cast<double>(s.connections_open));

@@ -336,6 +336,54 @@ inline void FullQueueInsideABatch(const MessageStoreFactory& factory) {
   CHECK(HeadOf(*h, "bob") == 2);
 }
 
+// ValidateWriteOp's rule, the same in every store: a bad name or id fails
+// that op alone with kInvalidArgument, and the batch's other ops apply as if
+// it were absent (no seq taken, no (sender, cid) recorded).
+inline void InvalidOpsFailAlone(const MessageStoreFactory& factory) {
+  Harness h(factory);
+  auto with_id = [](const std::string& cid, MessageId id) {
+    AppendOp op = Message("alice", cid, "bob");
+    op.id = std::move(id);
+    return op;
+  };
+  AppendOp no_recipient = Message("alice", "c5", "");
+  AppendOp oversized = Message("alice", "c6", "bob");
+  oversized.body.assign(kMaxStoredBodyBytes + 1, 'x');
+  const std::vector<WriteOp> ops = {
+      Message("alice", "c1", "bob"),
+      with_id("c2", "dotted.id"),                  // a valid name, not a message id
+      with_id("c3", "has space"),
+      with_id("c4", std::string(kMaxIdBytes + 1, 'i')),
+      no_recipient,
+      oversized,
+      Attach("bob", "bad/device"),
+      Ack("bad user", "phone", 0),
+      Read("", {IdOf("alice", "c1")}),
+      Message("alice", "c7", "bob"),
+  };
+  auto results = h->Write(ops);
+  REQUIRE(results.size() == ops.size());
+  COURIER_REQUIRE_OK(results[0]);
+  CHECK(std::get<AppendResult>(*results[0]).seq == 1);
+  for (std::size_t i = 1; i + 1 < ops.size(); ++i) {
+    INFO("op " << i);
+    CHECK_THAT(results[i].status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  }
+  COURIER_REQUIRE_OK(results.back());
+  CHECK(std::get<AppendResult>(*results.back()).seq == 2);
+  CHECK(HeadOf(*h, "bob") == 2);
+  RequireSeqs(FetchAll(*h, "bob"), 1, 2);
+  CHECK(StatusOf(*h, "bob", IdOf("alice", "c1")) == MessageStatus::kSent);
+  // The refused (sender, cid) was not recorded: a valid retry appends.
+  auto retry = Expect<AppendResult>(*h, with_id("c2", "dotted-id"));
+  CHECK_FALSE(retry.duplicate);
+  CHECK(retry.seq == 3);
+  // An ack of a seq no store can hold is out of range, like any seq > head.
+  CHECK_THAT(WriteStatus(*h, Ack("bob", "phone", ~Seq{0})),
+             StatusIs(absl::StatusCode::kOutOfRange));
+  CHECK(CursorOf(*h, "bob", "phone") == 0);
+}
+
 // --- Attach and ack -----------------------------------------------------------
 
 inline void AttachReturnsCursorAndHead(const MessageStoreFactory& factory) {
@@ -991,6 +1039,8 @@ inline void QueueLimitSurvivesReopen(const MessageStoreFactory& factory) {
                    FullQueueRefusesAndWritesNothing)                                            \
   COURIER_MS_CASE_(name, factory, "a full queue inside a batch fails only that op",             \
                    FullQueueInsideABatch)                                                       \
+  COURIER_MS_CASE_(name, factory, "invalid ops fail alone with kInvalidArgument",               \
+                   InvalidOpsFailAlone)                                                         \
   COURIER_MS_CASE_(name, factory, "attach returns cursor and head", AttachReturnsCursorAndHead) \
   COURIER_MS_CASE_(name, factory, "an attached device holds back pruning",                      \
                    AttachedDeviceHoldsBackPruning)                                              \

@@ -5,6 +5,7 @@
 #ifndef COURIER_TESTS_CORE_ENGINE_HARNESS_H_
 #define COURIER_TESTS_CORE_ENGINE_HARNESS_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <utility>
@@ -49,6 +50,51 @@ struct Device {
   }
 };
 
+// Forwards to another PresenceStore; while down, every call but Subscribe
+// and Unsubscribe fails with kUnavailable (a presence server that went away).
+class FaultyPresence final : public PresenceStore {
+ public:
+  explicit FaultyPresence(PresenceStore& inner) : inner_(inner) {}
+  void SetDown(bool down) { down_ = down; }
+  // Only Publish fails (signals to other nodes are lost).
+  void SetPublishDown(bool down) { publish_down_ = down; }
+
+  absl::StatusOr<ConnectOutcome> Connect(const UserId& user, const DeviceId& device,
+                                         const NodeId& node, TimeMs now) override {
+    if (down_) return Down();
+    return inner_.Connect(user, device, node, now);
+  }
+  absl::StatusOr<bool> Disconnect(const UserId& user, const DeviceId& device, const NodeId& node,
+                                  TimeMs now) override {
+    if (down_) return Down();
+    return inner_.Disconnect(user, device, node, now);
+  }
+  absl::StatusOr<std::vector<Presence>> Lookup(absl::Span<const UserId> users) override {
+    if (down_) return Down();
+    return inner_.Lookup(users);
+  }
+  absl::Status Heartbeat(const NodeId& node, absl::Span<const DeviceOnNode> sessions,
+                         TimeMs now) override {
+    if (down_) return Down();
+    return inner_.Heartbeat(node, sessions, now);
+  }
+  absl::Status Publish(const NodeId& to_node, const Signal& signal) override {
+    if (down_ || publish_down_) return Down();
+    return inner_.Publish(to_node, signal);
+  }
+  absl::Status Subscribe(const NodeId& node,
+                         absl::AnyInvocable<void(const Signal&)> handler) override {
+    return inner_.Subscribe(node, std::move(handler));
+  }
+  void Unsubscribe(const NodeId& node) override { inner_.Unsubscribe(node); }
+
+ private:
+  static absl::Status Down() { return absl::UnavailableError("presence store is down"); }
+  PresenceStore& inner_;
+  std::atomic<bool> down_{false};
+  std::atomic<bool> publish_down_{false};
+};
+
 class EngineHarness {
  public:
   explicit EngineHarness(EngineOptions options = {}) : options_(std::move(options)) {
@@ -58,6 +104,7 @@ class EngineHarness {
     faults_ = std::make_unique<memory::FaultInjectingStore>(*store_);
     accounts_ = memory::OpenAccountStore();
     presence_ = memory::OpenPresenceStore(clock_);
+    presence_faults_ = std::make_unique<FaultyPresence>(*presence_);
     contacts_ = MakeFriendsOnlyPolicy(*accounts_);
     Start();
   }
@@ -67,8 +114,8 @@ class EngineHarness {
     options_.clock = &clock_;
     options_.commit_executor = &executor_;
     options_.delivery_executor = &executor_;
-    auto engine = Engine::Create(
-        options_, Engine::Deps{faults_.get(), presence_.get(), contacts_.get(), accounts_.get()});
+    auto engine = Engine::Create(options_, Engine::Deps{faults_.get(), presence_faults_.get(),
+                                                        contacts_.get(), accounts_.get()});
     REQUIRE(engine.ok());
     engine_ = *std::move(engine);
   }
@@ -105,6 +152,7 @@ class EngineHarness {
   memory::FaultInjectingStore& faults() { return *faults_; }
   AccountStore& accounts() { return *accounts_; }
   PresenceStore& presence() { return *presence_; }
+  FaultyPresence& presence_faults() { return *presence_faults_; }
   ManualClock& clock() { return clock_; }
   ManualExecutor& executor() { return executor_; }
 
@@ -116,6 +164,7 @@ class EngineHarness {
   std::unique_ptr<memory::FaultInjectingStore> faults_;
   std::unique_ptr<AccountStore> accounts_;
   std::unique_ptr<PresenceStore> presence_;
+  std::unique_ptr<FaultyPresence> presence_faults_;
   std::unique_ptr<ContactPolicy> contacts_;
   std::unique_ptr<Engine> engine_;
 };

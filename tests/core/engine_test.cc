@@ -620,6 +620,11 @@ TEST_CASE("Engine: Create refuses missing dependencies and bad options", "[engin
   CHECK_THAT(Engine::Create(o, Engine::Deps{store.get(), presence.get(), contacts.get(), nullptr})
                  .status(),
              StatusIs(absl::StatusCode::kInvalidArgument));
+  o.node = "node-1";
+  o.contact_cache_ttl_ms = -1;
+  CHECK_THAT(Engine::Create(o, Engine::Deps{store.get(), presence.get(), contacts.get(), nullptr})
+                 .status(),
+             StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 // Regression (tests/abuse test_memory_stays_bounded_with_stuck_readers on an
@@ -890,6 +895,37 @@ TEST_CASE("Engine: a message event reads the same after it was delivered",
   h.Run();
   tablet.Poll();
   CHECK(tablet.Events().at(0) == first);
+}
+
+}  // namespace
+}  // namespace courier::testing
+
+namespace courier::testing {
+namespace {
+
+TEST_CASE("Engine: ForgetUser makes a send to a deleted account be checked again",
+          "[engine][errors]") {
+  EngineHarness h(Generous());
+  h.AddUsers({"alice", "bob"});
+  h.Befriend("alice", "bob");
+  Device alice = h.Connect("alice", "phone");
+  h.Run();
+  alice.session->Send("c1", "bob", "hi");
+  h.Run();
+  REQUIRE((alice.Poll(), Last<SentFrame>(alice.frames)) != nullptr);
+  // The account goes (the admin API deletes it, then tells the engine).
+  COURIER_REQUIRE_OK(h.accounts().DeleteUser("bob"));
+  // Without ForgetUser the cached permission would still let this through.
+  alice.session->Send("c2", "bob", "still there?");
+  h.Run();
+  CHECK((alice.Poll(), Last<SentFrame>(alice.frames)) != nullptr);
+  h.engine().ForgetUser("bob");
+  alice.session->Send("c3", "bob", "hello?");
+  h.Run();
+  const auto* error = (alice.Poll(), Last<ErrorFrame>(alice.frames));
+  REQUIRE(error != nullptr);
+  CHECK(error->cid == "c3");
+  CHECK(error->code == ErrorCode::kUnknownUser);
 }
 
 }  // namespace

@@ -6,8 +6,9 @@ and implements, over Python dicts, just the subset of commands, query and
 update operators that courier::mongo uses: find (filter, sort, limit),
 findAndModify (upsert, new), insert / update / delete (with unique indexes,
 $set $setOnInsert $inc $max $push, arrayFilters), createIndexes, ping,
-dropDatabase. Every command runs atomically (MockupDB serializes handlers),
-like single-document atomicity on a standalone server; there are no
+dropDatabase, and the test-only miniCommandCount (how many commands ran on
+the database it is sent to: the cost of a batch). Every command runs
+atomically (MockupDB serializes handlers), like single-document atomicity on a standalone server; there are no
 transactions, so the adapter runs in its standalone mode.
 
 With --replset it presents itself as the primary of a one-member replica set
@@ -130,6 +131,7 @@ class MiniMongo:
     def __init__(self, replset=False):
         self.collections = {}
         self.replset = replset
+        self.commands = {}  # database -> commands run on it (miniCommandCount)
         self.server = MockupDB(request_timeout=3600)
         self.server.autoresponds(self.handle)
 
@@ -222,6 +224,8 @@ class MiniMongo:
                              secondary=False, setVersion=1,
                              logicalSessionTimeoutMinutes=30)
             return r.ok(hello)
+        if lname != 'minicommandcount':
+            self.commands[r.namespace] = self.commands.get(r.namespace, 0) + 1
         try:
             handler = getattr(self, 'cmd_' + lname, None)
             if handler is None:
@@ -229,6 +233,10 @@ class MiniMongo:
             return handler(r)
         except Exception as e:  # a bug here must show, not hang the client
             return r.command_err(code=1, errmsg='mini_mongod: %r' % (e,))
+
+    def cmd_minicommandcount(self, r):
+        """Test-only: how many commands ran on this database so far."""
+        return r.ok(n=self.commands.get(r.namespace, 0))
 
     def cmd_ping(self, r):
         return r.ok()

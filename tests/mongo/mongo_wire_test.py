@@ -102,13 +102,15 @@ class WireTest(unittest.TestCase):
         # with s = -1 before the seq is taken, so a lost race leaves no gap.
         self.start('append', 'alice', 'c1', 'bob', 'm1', 'hello', 1000, 100)
         dup = self.expect('find', 'messages')
-        self.assertEqual(dup['filter'], {'$or': [{'snd': 'alice', 'cid': b'c1'}, {'_id': 'm1'}]})
+        self.assertEqual(dup['filter'], {'$or': [{'snd': 'alice', 'cid': b'c1'},
+                                                 {'_id': {'$in': ['m1']}}]})
         dup.ok(cursor('messages', []))
         head = self.expect('find', 'inbox_heads')
-        self.assertEqual(head['filter'], {'_id': 'bob'})
+        self.assertEqual(head['filter'], {'_id': {'$in': ['bob']}})
         head.ok(cursor('inbox_heads', [{'_id': 'bob', 'head': 41, 'maxc': 40, 'dev': []}]))
         claim = self.expect('insert', 'messages')
         self.assertEqual(claim['writeConcern'], MAJORITY_JOURNAL)
+        self.assertFalse(claim['ordered'])  # one command for the batch's claims
         doc = dict(claim['documents'][0])
         claimed_at = doc.pop('pt')
         self.assertEqual(doc, {'_id': 'm1', 'r': 'bob', 'snd': 'alice', 'cid': b'c1',
@@ -172,7 +174,7 @@ class WireTest(unittest.TestCase):
             {'_id': 'bob', 'head': 5, 'maxc': 2, 'dev': [{'d': 'phone', 'c': 2}]}]))
         code, lines = self.probe.finish()
         self.assertEqual(code, 1)
-        self.assertTrue(lines[0].startswith('ERROR RESOURCE_EXHAUSTED: queue full'), lines)
+        self.assertTrue(lines[0].startswith('ERROR RESOURCE_EXHAUSTED: queue_full'), lines)
         self.no_more_writes()
 
     # --- read range

@@ -55,7 +55,9 @@ def test_metrics_are_in_base_units_with_process_and_build_info(make_server):
     for name in ("process_cpu_seconds_total", "process_resident_memory_bytes",
                  "process_open_fds", "process_start_time_seconds",
                  "courier_commit_latency_seconds_total", "courier_send_latency_seconds_count",
-                 "courier_bytes_in_total"):
+                 "courier_bytes_in_total", "courier_presence_heartbeat_errors_total",
+                 "courier_prune_errors_total", "courier_signal_errors_total",
+                 "courier_presence_errors_total", "courier_last_seen_errors_total"):
         assert name in m, f"{name} missing from {sorted(m)}"
     assert m["process_resident_memory_bytes"][0][1] > 1 << 20
     assert abs(m["process_start_time_seconds"][0][1] - time.time()) < 3600

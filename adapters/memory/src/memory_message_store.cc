@@ -155,6 +155,7 @@ class MemoryMessageStore final : public MessageStore {
 
  private:
   absl::StatusOr<WriteResult> ApplyOp(const WriteOp& op) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (absl::Status s = ValidateWriteOp(op); !s.ok()) return s;
     if (const auto* append = std::get_if<AppendOp>(&op)) return Apply(*append);
     if (const auto* attach = std::get_if<AttachOp>(&op)) return Apply(*attach);
     if (const auto* ack = std::get_if<AckOp>(&op)) return Apply(*ack);
@@ -162,11 +163,6 @@ class MemoryMessageStore final : public MessageStore {
   }
 
   absl::StatusOr<WriteResult> Apply(const AppendOp& op) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (auto s = ValidateName("sender", op.sender); !s.ok()) return s;
-    if (auto s = ValidateName("recipient", op.recipient); !s.ok()) return s;
-    if (auto s = ValidateClientId(op.cid); !s.ok()) return s;
-    if (auto s = ValidateMessageId(op.id); !s.ok()) return s;
-
     AppendResult result;
     auto first = first_appends_.find(std::make_pair(op.sender, op.cid));
     if (first != first_appends_.end()) {
@@ -198,16 +194,12 @@ class MemoryMessageStore final : public MessageStore {
   }
 
   absl::StatusOr<WriteResult> Apply(const AttachOp& op) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (auto s = ValidateName("user", op.user); !s.ok()) return s;
-    if (auto s = ValidateName("device", op.device); !s.ok()) return s;
     Inbox& inbox = inboxes_[op.user];
     Seq& cursor = inbox.cursors[op.device];  // 0 when new
     return AttachResult{cursor, inbox.head};
   }
 
   absl::StatusOr<WriteResult> Apply(const AckOp& op) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (auto s = ValidateName("user", op.user); !s.ok()) return s;
-    if (auto s = ValidateName("device", op.device); !s.ok()) return s;
     auto found = inboxes_.find(op.user);
     const Seq head = found == inboxes_.end() ? 0 : found->second.head;
     if (op.seq > head) {
@@ -240,7 +232,6 @@ class MemoryMessageStore final : public MessageStore {
   }
 
   absl::StatusOr<WriteResult> Apply(const ReadOp& op) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (auto s = ValidateName("user", op.user); !s.ok()) return s;
     ReadResult result;
     auto found = inboxes_.find(op.user);
     if (found == inboxes_.end()) return result;

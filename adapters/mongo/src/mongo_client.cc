@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <mutex>
 #include <utility>
@@ -256,6 +257,89 @@ absl::Status MongoCall::InsertMany(const char* coll, const std::vector<Doc>& doc
   bson_destroy(&reply);
   bson_free(ptrs);
   return s;
+}
+
+absl::StatusOr<std::vector<std::size_t>> MongoCall::InsertEachUnlessTaken(
+    const char* coll, const std::vector<Doc>& docs) {
+  std::vector<std::size_t> taken;
+  if (docs.empty()) return taken;
+  Doc opts;
+  BSON_APPEND_BOOL(opts.get(), "ordered", false);
+  COURIER_RETURN_IF_ERROR(BaseOpts(opts.get(), /*read=*/false));
+  mongoc_bulk_operation_t* bulk = mongoc_collection_create_bulk_operation_with_opts(
+      Coll(coll), opts.get());
+  bson_error_t err;
+  absl::Status s;
+  for (const Doc& d : docs) {
+    if (!mongoc_bulk_operation_insert_with_opts(bulk, d.get(), nullptr, &err)) {
+      s = MongoStatus(absl::StrCat("insert into ", coll), err);
+      break;
+    }
+  }
+  bson_t reply;
+  if (s.ok() && mongoc_bulk_operation_execute(bulk, &reply, &err) == 0) {
+    // Only duplicate keys are expected: each names its document's position.
+    bson_iter_t it, errors;
+    bool only_duplicates = bson_iter_init_find(&it, &reply, "writeErrors") &&
+                           BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &errors);
+    while (only_duplicates && bson_iter_next(&errors)) {
+      bson_iter_t e;
+      std::int64_t index = -1, code = 0;
+      if (BSON_ITER_HOLDS_DOCUMENT(&errors) && bson_iter_recurse(&errors, &e)) {
+        while (bson_iter_next(&e)) {
+          if (strcmp(bson_iter_key(&e), "index") == 0) index = bson_iter_as_int64(&e);
+          if (strcmp(bson_iter_key(&e), "code") == 0) code = bson_iter_as_int64(&e);
+        }
+      }
+      if (index < 0 || static_cast<std::size_t>(index) >= docs.size() ||
+          (code != 11000 && code != 11001 && code != 12582)) {
+        only_duplicates = false;
+      } else {
+        taken.push_back(static_cast<std::size_t>(index));
+      }
+    }
+    if (!only_duplicates || taken.empty()) {
+      s = MongoStatus(absl::StrCat("insert into ", coll), err, &reply);
+    }
+    bson_destroy(&reply);
+  } else if (s.ok()) {
+    bson_destroy(&reply);
+  }
+  mongoc_bulk_operation_destroy(bulk);
+  if (!s.ok()) return s;
+  return taken;
+}
+
+absl::StatusOr<std::int64_t> MongoCall::UpdateEach(
+    const char* coll, const std::vector<std::pair<Doc, Doc>>& updates) {
+  if (updates.empty()) return 0;
+  Doc opts;
+  BSON_APPEND_BOOL(opts.get(), "ordered", true);
+  COURIER_RETURN_IF_ERROR(BaseOpts(opts.get(), /*read=*/false));
+  mongoc_bulk_operation_t* bulk = mongoc_collection_create_bulk_operation_with_opts(
+      Coll(coll), opts.get());
+  bson_error_t err;
+  absl::StatusOr<std::int64_t> out = absl::InternalError("mongo: bulk update not run");
+  bool queued = true;
+  for (const auto& [filter, update] : updates) {
+    if (!mongoc_bulk_operation_update_one_with_opts(bulk, filter.get(), update.get(), nullptr,
+                                                    &err)) {
+      out = MongoStatus(absl::StrCat("update in ", coll), err);
+      queued = false;
+      break;
+    }
+  }
+  if (queued) {
+    bson_t reply;
+    if (mongoc_bulk_operation_execute(bulk, &reply, &err) == 0) {
+      out = MongoStatus(absl::StrCat("update in ", coll), err, &reply);
+    } else {
+      out = ReplyInt(reply, "nMatched");
+    }
+    bson_destroy(&reply);
+  }
+  mongoc_bulk_operation_destroy(bulk);
+  return out;
 }
 
 absl::StatusOr<std::int64_t> MongoCall::DeleteMany(const char* coll, const bson_t& filter) {

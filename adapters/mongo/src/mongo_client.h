@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -93,6 +94,15 @@ class MongoCall {
   // kAlreadyExists on a duplicate key.
   absl::Status InsertOne(const char* coll, const bson_t& doc);
   absl::Status InsertMany(const char* coll, const std::vector<Doc>& docs);
+  // One unordered insert command for all of `docs`: every document that
+  // does not hit a unique index is stored; returns the positions in `docs`
+  // of those that hit one (a duplicate key). Any other error: its status.
+  absl::StatusOr<std::vector<std::size_t>> InsertEachUnlessTaken(const char* coll,
+                                                                 const std::vector<Doc>& docs);
+  // One ordered update command with one statement per (filter, update)
+  // pair (no upsert); returns how many documents the statements matched.
+  absl::StatusOr<std::int64_t> UpdateEach(const char* coll,
+                                          const std::vector<std::pair<Doc, Doc>>& updates);
   absl::StatusOr<std::int64_t> DeleteMany(const char* coll, const bson_t& filter);
   absl::StatusOr<std::int64_t> DeleteOne(const char* coll, const bson_t& filter);
 

@@ -6,11 +6,13 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "courier/mongo.h"
@@ -24,7 +26,6 @@ namespace {
 constexpr char kEvents[] = "inbox_events";
 constexpr char kHeads[] = "inbox_heads";
 constexpr char kMessages[] = "messages";
-constexpr std::size_t kMaxBodyBytes = 15 << 20;  // under MongoDB's 16 MiB document limit
 constexpr std::int64_t kMaxInt = std::numeric_limits<std::int64_t>::max();
 // Without transactions: the seq of a message whose (sender, cid) is claimed
 // but not stored yet, how long another server waits for it (50 x 20 ms),
@@ -34,35 +35,6 @@ constexpr int kClaimWaitLooks = 50;
 constexpr std::int64_t kStaleClaimMs = 30'000;
 
 std::int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
-
-bool ValidMessageId(absl::string_view id) {
-  return ValidateMessageId(std::string_view(id.data(), id.size())).ok();
-}
-
-absl::Status Validate(const WriteOp& op) {
-  if (const auto* a = std::get_if<AppendOp>(&op)) {
-    COURIER_RETURN_IF_ERROR(ValidateName("sender", a->sender));
-    COURIER_RETURN_IF_ERROR(ValidateName("recipient", a->recipient));
-    COURIER_RETURN_IF_ERROR(ValidateClientId(a->cid));
-    if (!ValidMessageId(a->id)) {
-      return absl::InvalidArgumentError("message id must be 1-64 of [A-Za-z0-9_-]");
-    }
-    if (a->body.size() > kMaxBodyBytes) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("body of ", a->body.size(), " bytes exceeds ", kMaxBodyBytes));
-    }
-    return absl::OkStatus();
-  }
-  if (const auto* a = std::get_if<AttachOp>(&op)) {
-    COURIER_RETURN_IF_ERROR(ValidateName("user", a->user));
-    return ValidateName("device", a->device);
-  }
-  if (const auto* a = std::get_if<AckOp>(&op)) {
-    COURIER_RETURN_IF_ERROR(ValidateName("user", a->user));
-    return ValidateName("device", a->device);
-  }
-  return ValidateName("user", std::get<ReadOp>(op).user);
-}
 
 Doc EventDoc(const UserId& user, const Event& e) {
   Doc d;
@@ -80,6 +52,30 @@ Doc EventDoc(const UserId& user, const Event& e) {
 Doc IdFilter(absl::string_view id) {
   Doc d;
   AppendStr(d.get(), "_id", id);
+  return d;
+}
+
+// The message document of an append (without its seq "s").
+Doc MessageDoc(const AppendOp& a) {
+  Doc msg = IdFilter(a.id);
+  AppendStr(msg.get(), "r", a.recipient);
+  AppendStr(msg.get(), "snd", a.sender);
+  AppendBin(msg.get(), "cid", a.cid);
+  BSON_APPEND_INT64(msg.get(), "t", a.ts);
+  BSON_APPEND_INT32(msg.get(), "st", 0);
+  return msg;
+}
+
+// {$set: {s: seq}, $unset: {pt: ""}}: a claim becomes the stored message.
+Doc ClaimStored(std::int64_t seq) {
+  Doc d;
+  bson_t set, unset;
+  BSON_APPEND_DOCUMENT_BEGIN(d.get(), "$set", &set);
+  BSON_APPEND_INT64(&set, "s", seq);
+  bson_append_document_end(d.get(), &set);
+  BSON_APPEND_DOCUMENT_BEGIN(d.get(), "$unset", &unset);
+  BSON_APPEND_UTF8(&unset, "pt", "");
+  bson_append_document_end(d.get(), &unset);
   return d;
 }
 
@@ -179,7 +175,7 @@ class MongoMessageStore final : public MessageStore {
                                                      absl::InternalError("not run"));
     std::vector<std::size_t> valid;
     for (std::size_t i = 0; i < ops.size(); ++i) {
-      absl::Status s = Validate(ops[i]);
+      absl::Status s = ValidateWriteOp(ops[i]);
       if (s.ok()) {
         valid.push_back(i);
       } else {
@@ -190,12 +186,20 @@ class MongoMessageStore final : public MessageStore {
     std::vector<Doc> events;
     absl::Status s = pool_->RunAtomic([&](MongoCall& call) -> absl::Status {
       events.clear();
-      for (std::size_t k = 0; k < valid.size(); ++k) {
-        const std::size_t i = valid[k];
-        absl::Status applied = Apply(call, ops[i], &results[i], &events);
+      for (std::size_t k = 0; k < valid.size();) {
+        // A run of consecutive appends is stored in bulk (AppendRun); any
+        // other op on its own.
+        std::size_t end = k;
+        while (end < valid.size() && std::holds_alternative<AppendOp>(ops[valid[end]])) ++end;
+        if (end == k) end = k + 1;
+        absl::Status applied =
+            end - k > 1 || std::holds_alternative<AppendOp>(ops[valid[k]])
+                ? AppendRun(call, ops, absl::MakeConstSpan(valid).subspan(k, end - k), results,
+                            &events)
+                : Apply(call, ops[valid[k]], &results[valid[k]], &events);
         if (applied.ok() && !call.in_transaction()) {
-          // Without a transaction each op is applied on its own, its events
-          // right after it.
+          // Without a transaction each run or op is applied on its own, its
+          // events right after it.
           applied = call.InsertMany(kEvents, events);
           events.clear();
         }
@@ -204,6 +208,7 @@ class MongoMessageStore final : public MessageStore {
           for (std::size_t rest = k; rest < valid.size(); ++rest) results[valid[rest]] = applied;
           return absl::OkStatus();
         }
+        k = end;
       }
       return call.InsertMany(kEvents, events);  // one bulk insert per batch
     });
@@ -287,7 +292,7 @@ class MongoMessageStore final : public MessageStore {
     COURIER_RETURN_IF_ERROR(ValidateName("recipient", recipient));
     const absl::Status not_found =
         absl::NotFoundError(absl::StrCat("no message ", id, " for ", recipient));
-    if (!ValidMessageId(id)) return not_found;
+    if (!ValidateMessageId(id).ok()) return not_found;
     Doc filter = IdFilter(id);
     AppendStr(filter.get(), "r", recipient);
     std::optional<Doc> msg;
@@ -416,6 +421,220 @@ class MongoMessageStore final : public MessageStore {
     return ApplyRead(call, std::get<ReadOp>(op), out, events);
   }
 
+  // Stores the appends ops[i], i in `run` (all AppendOps, in batch order),
+  // in a number of commands that depends on how many inboxes they reach,
+  // not on how many they are: one find of their (sender, cid) and ids, one
+  // find of the recipients' heads, one findAndModify per recipient that
+  // reserves the seqs of all its appends, and one bulk write of the
+  // message documents (without transactions: an unordered insert of the
+  // claims, then one ordered update that gives them their seqs). The
+  // events go to `events`. An op that needs a second look runs op by op
+  // afterwards, so its seq may follow those of later ops of the run: its
+  // (sender, cid) claimed by another server (AfterLostClaim), or repeated
+  // in the run after an op that did not store it (ApplyAppend).
+  absl::Status AppendRun(MongoCall& call, absl::Span<const WriteOp> ops,
+                         absl::Span<const std::size_t> run,
+                         std::vector<absl::StatusOr<WriteResult>>& results,
+                         std::vector<Doc>* events) {
+    using Key = std::pair<UserId, std::string>;  // (sender, cid)
+    auto op_at = [&](std::size_t i) -> const AppendOp& { return std::get<AppendOp>(ops[i]); };
+    // 1. What is already stored: the run's (sender, cid) and ids.
+    std::map<Key, Doc> by_key;
+    std::set<MessageId> ids_taken;
+    {
+      Doc filter;
+      bson_t arr, clause, in, values;
+      BSON_APPEND_ARRAY_BEGIN(filter.get(), "$or", &arr);
+      int n = 0;
+      for (std::size_t i : run) {
+        const std::string key = std::to_string(n++);  // the macro reads it twice
+        BSON_APPEND_DOCUMENT_BEGIN(&arr, key.c_str(), &clause);
+        AppendStr(&clause, "snd", op_at(i).sender);
+        AppendBin(&clause, "cid", op_at(i).cid);
+        bson_append_document_end(&arr, &clause);
+      }
+      BSON_APPEND_DOCUMENT_BEGIN(&arr, std::to_string(n).c_str(), &clause);
+      BSON_APPEND_DOCUMENT_BEGIN(&clause, "_id", &in);
+      BSON_APPEND_ARRAY_BEGIN(&in, "$in", &values);
+      int v = 0;
+      for (std::size_t i : run) AppendStr(&values, std::to_string(v++).c_str(), op_at(i).id);
+      bson_append_array_end(&in, &values);
+      bson_append_document_end(&clause, &in);
+      bson_append_document_end(&arr, &clause);
+      bson_append_array_end(filter.get(), &arr);
+      COURIER_RETURN_IF_ERROR(call.Find(kMessages, *filter.get(), nullptr, [&](const Doc& d) {
+        ids_taken.insert(d.Str("_id"));
+        by_key.emplace(Key{d.Str("snd"), d.Str("cid")}, d);
+      }));
+    }
+    // 2. The heads and highest cursors of the recipients of what is new.
+    std::map<UserId, std::int64_t> undelivered;
+    for (std::size_t i : run) {
+      if (!by_key.contains(Key{op_at(i).sender, op_at(i).cid})) {
+        undelivered.emplace(op_at(i).recipient, 0);
+      }
+    }
+    if (!undelivered.empty()) {
+      Doc filter, opts;
+      bson_t in, values, proj;
+      BSON_APPEND_DOCUMENT_BEGIN(filter.get(), "_id", &in);
+      BSON_APPEND_ARRAY_BEGIN(&in, "$in", &values);
+      int v = 0;
+      for (const auto& [user, n] : undelivered) {
+        AppendStr(&values, std::to_string(v++).c_str(), user);
+      }
+      bson_append_array_end(&in, &values);
+      bson_append_document_end(filter.get(), &in);
+      BSON_APPEND_DOCUMENT_BEGIN(opts.get(), "projection", &proj);
+      BSON_APPEND_INT32(&proj, "head", 1);
+      BSON_APPEND_INT32(&proj, "maxc", 1);
+      bson_append_document_end(opts.get(), &proj);
+      COURIER_RETURN_IF_ERROR(call.Find(kHeads, *filter.get(), opts.get(), [&](const Doc& d) {
+        undelivered[d.Str("_id")] = d.Int("head") - d.Int("maxc");
+      }));
+    }
+    // 3. Each op in order: a duplicate, a taken id, a full queue, or fresh.
+    std::map<Key, std::size_t> first_in_run;
+    std::vector<std::pair<std::size_t, std::size_t>> repeats;  // (op, first op of its key)
+    std::vector<std::size_t> later, fresh;
+    for (std::size_t i : run) {
+      const AppendOp& a = op_at(i);
+      Key key{a.sender, a.cid};
+      if (auto first = first_in_run.find(key); first != first_in_run.end()) {
+        repeats.emplace_back(i, first->second);
+        continue;
+      }
+      first_in_run.emplace(key, i);
+      if (auto stored = by_key.find(key); stored != by_key.end()) {
+        const Doc& d = stored->second;
+        if (d.Int("s") == kPendingSeq) {
+          later.push_back(i);  // being stored by another server
+        } else {
+          results[i] = AppendResult{d.Str("_id"), static_cast<Seq>(d.Int("s")), d.Int("t"), true,
+                                    {}};
+        }
+        continue;
+      }
+      if (!ids_taken.insert(a.id).second) {
+        results[i] = MessageIdTakenError(a.recipient, a.id);
+        continue;
+      }
+      std::int64_t& queued = undelivered[a.recipient];
+      if (queued >= 0 && static_cast<std::uint64_t>(queued) >= a.max_undelivered) {
+        results[i] = QueueFullError(a.recipient, static_cast<std::uint64_t>(queued),
+                                    a.max_undelivered);
+        continue;
+      }
+      ++queued;
+      fresh.push_back(i);
+    }
+    // 4. Without a transaction, claim every (sender, cid) first (s = -1),
+    // so that a concurrent duplicate never takes a seq: the claims another
+    // server won go op by op.
+    const std::int64_t claimed_at = NowMs();
+    if (!call.in_transaction() && !fresh.empty()) {
+      std::vector<Doc> claims;
+      for (std::size_t i : fresh) {
+        Doc claim = MessageDoc(op_at(i));
+        BSON_APPEND_INT64(claim.get(), "s", kPendingSeq);
+        BSON_APPEND_INT64(claim.get(), "pt", claimed_at);
+        claims.push_back(std::move(claim));
+      }
+      COURIER_ASSIGN_OR_RETURN(std::vector<std::size_t> lost,
+                               call.InsertEachUnlessTaken(kMessages, claims));
+      std::set<std::size_t> lost_ops;
+      for (std::size_t pos : lost) lost_ops.insert(fresh[pos]);
+      std::erase_if(fresh, [&](std::size_t i) { return lost_ops.contains(i); });
+      later.insert(later.end(), lost_ops.begin(), lost_ops.end());
+    }
+    // 5. One seq range per recipient.
+    std::map<UserId, std::int64_t> count, next;
+    for (std::size_t i : fresh) ++count[op_at(i).recipient];
+    for (const auto& [user, n] : count) {
+      COURIER_ASSIGN_OR_RETURN(
+          std::optional<Doc> counter,
+          call.FindAndModify(kHeads, *IdFilter(user).get(), *HeadUpsert(n).get(), true));
+      if (!counter) return absl::InternalError("mongo: findAndModify upsert returned nothing");
+      next[user] = counter->Int("head") - n + 1;
+    }
+    std::vector<std::int64_t> seqs;
+    for (std::size_t i : fresh) seqs.push_back(next[op_at(i).recipient]++);
+    // 6. The message documents, in one command.
+    std::vector<bool> stored(fresh.size(), true);
+    if (call.in_transaction()) {
+      // A concurrent batch that stored one of these (sender, cid) makes this
+      // a duplicate key, which aborts the transaction: the batch runs again
+      // and step 1 finds the message.
+      std::vector<Doc> docs;
+      for (std::size_t k = 0; k < fresh.size(); ++k) {
+        Doc msg = MessageDoc(op_at(fresh[k]));
+        BSON_APPEND_INT64(msg.get(), "s", seqs[k]);
+        docs.push_back(std::move(msg));
+      }
+      COURIER_RETURN_IF_ERROR(call.InsertMany(kMessages, docs));
+    } else if (!fresh.empty()) {
+      std::vector<std::pair<Doc, Doc>> updates;
+      for (std::size_t k = 0; k < fresh.size(); ++k) {
+        Doc mine = IdFilter(op_at(fresh[k]).id);
+        BSON_APPEND_INT64(mine.get(), "pt", claimed_at);
+        updates.emplace_back(std::move(mine), ClaimStored(seqs[k]));
+      }
+      COURIER_ASSIGN_OR_RETURN(std::int64_t matched, call.UpdateEach(kMessages, updates));
+      if (matched != static_cast<std::int64_t>(fresh.size())) {
+        // Some claim was taken over as stale (this server stalled for
+        // kStaleClaimMs): the other server stores that message; do not
+        // store it twice. Ours are those holding the seq given here.
+        std::map<MessageId, std::int64_t> seq_of;
+        Doc filter;
+        bson_t in, values;
+        BSON_APPEND_DOCUMENT_BEGIN(filter.get(), "_id", &in);
+        BSON_APPEND_ARRAY_BEGIN(&in, "$in", &values);
+        for (std::size_t k = 0; k < fresh.size(); ++k) {
+          AppendStr(&values, std::to_string(k).c_str(), op_at(fresh[k]).id);
+        }
+        bson_append_array_end(&in, &values);
+        bson_append_document_end(filter.get(), &in);
+        COURIER_RETURN_IF_ERROR(call.Find(kMessages, *filter.get(), nullptr, [&](const Doc& d) {
+          if (!d.Has("pt")) seq_of[d.Str("_id")] = d.Int("s");
+        }));
+        for (std::size_t k = 0; k < fresh.size(); ++k) {
+          auto found = seq_of.find(op_at(fresh[k]).id);
+          if (found == seq_of.end() || found->second != seqs[k]) {
+            stored[k] = false;
+            results[fresh[k]] = absl::AbortedError("mongo: the claim on (sender, cid) was taken over");
+          }
+        }
+      }
+    }
+    // 7. Results and events.
+    for (std::size_t k = 0; k < fresh.size(); ++k) {
+      if (!stored[k]) continue;
+      const AppendOp& a = op_at(fresh[k]);
+      Event e = MessageEventOf(a);
+      e.seq = static_cast<Seq>(seqs[k]);
+      events->push_back(EventDoc(a.recipient, e));
+      AppendResult r{a.id, e.seq, a.ts, false, {}};
+      r.appended.push_back(Appended{a.recipient, std::move(e)});
+      results[fresh[k]] = std::move(r);
+    }
+    // 8. The ops that need a second look, in batch order, then the repeats
+    // of a (sender, cid) in the run: the first op's answer as a duplicate
+    // when it stored, else their own (ApplyAppend reads what is stored).
+    std::sort(later.begin(), later.end());
+    for (std::size_t i : later) {
+      COURIER_RETURN_IF_ERROR(AfterLostClaim(call, op_at(i), &results[i], events));
+    }
+    for (const auto& [i, first] : repeats) {
+      const auto* r = results[first].ok() ? std::get_if<AppendResult>(&*results[first]) : nullptr;
+      if (r != nullptr) {
+        results[i] = AppendResult{r->id, r->seq, r->ts, true, {}};
+      } else {
+        COURIER_RETURN_IF_ERROR(ApplyAppend(call, op_at(i), &results[i], events));
+      }
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status ApplyAppend(MongoCall& call, const AppendOp& a,
                            absl::StatusOr<WriteResult>* out, std::vector<Doc>* events) {
     // 1. Already sent, or the id taken? One query for both.
@@ -450,8 +669,7 @@ class MongoMessageStore final : public MessageStore {
         return absl::OkStatus();
       }
       if (id_taken) {
-        *out = absl::AlreadyExistsError(
-            absl::StrCat("message id ", a.id, " is already used by another message"));
+        *out = MessageIdTakenError(a.recipient, a.id);
         return absl::OkStatus();
       }
     }
@@ -461,17 +679,10 @@ class MongoMessageStore final : public MessageStore {
     const std::int64_t undelivered = head ? head->Int("head") - head->Int("maxc") : 0;
     const std::uint64_t limit = a.max_undelivered;
     if (undelivered >= 0 && static_cast<std::uint64_t>(undelivered) >= limit) {
-      *out = absl::ResourceExhaustedError(absl::StrCat(
-          "queue full: ", a.recipient, " has ", undelivered, " undelivered events (limit ",
-          limit, ")"));
+      *out = QueueFullError(a.recipient, static_cast<std::uint64_t>(undelivered), limit);
       return absl::OkStatus();
     }
-    Doc msg = IdFilter(a.id);
-    AppendStr(msg.get(), "r", a.recipient);
-    AppendStr(msg.get(), "snd", a.sender);
-    AppendBin(msg.get(), "cid", a.cid);
-    BSON_APPEND_INT64(msg.get(), "t", a.ts);
-    BSON_APPEND_INT32(msg.get(), "st", 0);
+    Doc msg = MessageDoc(a);
     std::int64_t seq = 0;
     if (call.in_transaction()) {
       // 3. The next seq of the recipient's inbox.
@@ -493,14 +704,7 @@ class MongoMessageStore final : public MessageStore {
       if (absl::IsAlreadyExists(claimed)) return AfterLostClaim(call, a, out, events);
       COURIER_RETURN_IF_ERROR(claimed);
       COURIER_ASSIGN_OR_RETURN(seq, NextSeq(call, a.recipient));
-      Doc update;
-      bson_t set, unset;
-      BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &set);
-      BSON_APPEND_INT64(&set, "s", seq);
-      bson_append_document_end(update.get(), &set);
-      BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$unset", &unset);
-      BSON_APPEND_UTF8(&unset, "pt", "");
-      bson_append_document_end(update.get(), &unset);
+      const Doc update = ClaimStored(seq);
       Doc mine = IdFilter(a.id);
       BSON_APPEND_INT64(mine.get(), "pt", claimed_at);
       COURIER_ASSIGN_OR_RETURN(std::int64_t n,
@@ -544,8 +748,7 @@ class MongoMessageStore final : public MessageStore {
         COURIER_ASSIGN_OR_RETURN(std::optional<Doc> same_id,
                                  call.FindOne(kMessages, *IdFilter(a.id).get()));
         if (same_id) {
-          *out = absl::AlreadyExistsError(
-              absl::StrCat("message id ", a.id, " is already used by another message"));
+          *out = MessageIdTakenError(a.recipient, a.id);
           return absl::OkStatus();
         }
         return ApplyAppend(call, a, out, events);  // the claim was taken over: again
@@ -691,7 +894,7 @@ class MongoMessageStore final : public MessageStore {
                          std::vector<Doc>* events) {
     std::vector<Receipt> receipts;
     for (const MessageId& id : a.ids) {
-      if (!ValidMessageId(id)) continue;  // cannot name a message: ignored
+      if (!ValidateMessageId(id).ok()) continue;  // cannot name a message: ignored
       Doc filter = IdFilter(id);
       AppendStr(filter.get(), "r", a.user);
       for (int tries = 0; tries < 5; ++tries) {

@@ -307,12 +307,15 @@ absl::StatusOr<PgPool::Lease> PgPool::Acquire() {
   for (;;) {
     std::unique_ptr<PgConnection> conn;
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      if (!freed_.wait_until(lock, deadline,
-                             [this] { return !idle_.empty() || open_ < size_; })) {
-        return absl::UnavailableError(absl::StrCat(
-            "postgres: no free connection within ", wait_timeout_ms_, " ms (pool size ",
-            size_, ")"));
+      MutexLock lock(&mu_);
+      while (idle_.empty() && open_ >= size_) {
+        const auto now = Clock::now();
+        if (now >= deadline) {
+          return absl::UnavailableError(absl::StrCat("postgres: no free connection within ",
+                                                     wait_timeout_ms_, " ms (pool size ", size_,
+                                                     ")"));
+        }
+        freed_.WaitFor(&mu_, std::chrono::ceil<std::chrono::milliseconds>(deadline - now));
       }
       if (!idle_.empty()) {
         conn = std::move(idle_.back());
@@ -339,10 +342,10 @@ absl::StatusOr<PgPool::Lease> PgPool::Acquire() {
 
 void PgPool::Dropped() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     --open_;
   }
-  freed_.notify_one();
+  freed_.Signal();
 }
 
 void PgPool::Release(std::unique_ptr<PgConnection> conn) {
@@ -352,10 +355,10 @@ void PgPool::Release(std::unique_ptr<PgConnection> conn) {
     return;
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     idle_.push_back(std::move(conn));
   }
-  freed_.notify_one();
+  freed_.Signal();
 }
 
 }  // namespace courier::postgres

@@ -20,12 +20,11 @@
 #include "absl/strings/string_view.h"
 #include <vector>
 
-#include <condition_variable>
-#include <mutex>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "courier/sync.h"
 
 namespace courier::postgres {
 
@@ -144,13 +143,10 @@ class PgPool {
   const PgSettings settings_;
   const int size_;
   const std::int64_t wait_timeout_ms_;
-  // std::mutex rather than absl::Mutex: it needs a timed wait, and
-  // ThreadSanitizer sees its happens-before edges (Debian's Abseil is not
-  // built with TSan).
-  std::mutex mu_;
-  std::condition_variable freed_;  // a connection was released or dropped
-  std::vector<std::unique_ptr<PgConnection>> idle_;  // guarded by mu_
-  int open_ = 0;  // idle + leased + being connected; guarded by mu_
+  Mutex mu_;
+  CondVar freed_;  // a connection was released or dropped
+  std::vector<std::unique_ptr<PgConnection>> idle_ ABSL_GUARDED_BY(mu_);
+  int open_ ABSL_GUARDED_BY(mu_) = 0;  // idle + leased + being connected
 };
 
 }  // namespace courier::postgres

@@ -16,7 +16,6 @@
 namespace courier::postgres {
 namespace {
 
-constexpr std::size_t kMaxBodyBytes = 16 << 20;
 constexpr std::int64_t kMaxInt = std::numeric_limits<std::int64_t>::max();
 
 std::int64_t Clamp(std::uint64_t v) {
@@ -189,37 +188,6 @@ std::string WithReceipts(const char* sql, absl::string_view prefix) {
   return WithPrefix(text, prefix);
 }
 
-bool ValidMessageId(absl::string_view id) {
-  return ValidateMessageId(std::string_view(id.data(), id.size())).ok();
-}
-
-absl::Status Validate(const WriteOp& op) {
-  if (const auto* a = std::get_if<AppendOp>(&op)) {
-    COURIER_RETURN_IF_ERROR(ValidateName("sender", a->sender));
-    COURIER_RETURN_IF_ERROR(ValidateName("recipient", a->recipient));
-    COURIER_RETURN_IF_ERROR(ValidateClientId(a->cid));
-    COURIER_RETURN_IF_ERROR(ValidateMessageId(a->id));
-    if (a->body.size() > kMaxBodyBytes) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("body of ", a->body.size(), " bytes exceeds ", kMaxBodyBytes));
-    }
-    return absl::OkStatus();
-  }
-  if (const auto* a = std::get_if<AttachOp>(&op)) {
-    COURIER_RETURN_IF_ERROR(ValidateName("user", a->user));
-    return ValidateName("device", a->device);
-  }
-  if (const auto* a = std::get_if<AckOp>(&op)) {
-    COURIER_RETURN_IF_ERROR(ValidateName("user", a->user));
-    COURIER_RETURN_IF_ERROR(ValidateName("device", a->device));
-    if (a->seq > static_cast<std::uint64_t>(kMaxInt)) {
-      return absl::OutOfRangeError(absl::StrCat("ack of seq ", a->seq, " beyond the head"));
-    }
-    return absl::OkStatus();
-  }
-  return ValidateName("user", std::get<ReadOp>(op).user);
-}
-
 std::int64_t Ord(const PGresult* r, int row) { return PgInt(r, row, 0); }
 
 // A short run costs less as one call per op of the schema's functions
@@ -245,7 +213,7 @@ PgQuery OneQuery(const WriteOp& op) {
   // ids need no quoting inside the array literal).
   std::string array = "{";
   for (const MessageId& id : r.ids) {
-    if (!ValidMessageId(id)) continue;
+    if (!ValidateMessageId(id).ok()) continue;
     absl::StrAppend(&array, array.size() > 1 ? "," : "", "\"", id, "\"");
   }
   array += "}";
@@ -326,7 +294,7 @@ WritePlan::WritePlan(absl::Span<const WriteOp> ops,
   absl::flat_hash_set<std::pair<std::string_view, std::string_view>> keys;  // (sender, cid)
   absl::flat_hash_set<std::string_view> ids;
   for (std::size_t i = 0; i < ops.size(); ++i) {
-    absl::Status valid = Validate(ops[i]);
+    absl::Status valid = ValidateWriteOp(ops[i]);
     if (!valid.ok()) {
       results[i] = std::move(valid);
       continue;
@@ -418,7 +386,7 @@ void WritePlan::AddRun(Run run) {
       for (std::size_t k = 0; k < run.ops.size(); ++k) {
         const auto& r = std::get<ReadOp>(ops_[run.ops[k]]);
         for (const MessageId& m : r.ids) {
-          if (!ValidMessageId(m)) continue;
+          if (!ValidateMessageId(m).ok()) continue;
           user.Add(r.user);
           id.Add(m);
           ts.AddInt(r.ts);

@@ -29,10 +29,6 @@ std::int64_t Clamp(std::uint64_t v) {
   return v > static_cast<std::uint64_t>(kMaxInt) ? kMaxInt : static_cast<std::int64_t>(v);
 }
 
-bool ValidMessageId(absl::string_view id) {
-  return ValidateMessageId(std::string_view(id.data(), id.size())).ok();
-}
-
 // The read-side statements; the write path's come from pg_write_batch.h.
 std::vector<PgStatement> Statements(absl::string_view p) {
   std::vector<PgStatement> all = WriteStatements(p);
@@ -140,7 +136,7 @@ class PostgresMessageStore final : public MessageStore {
   absl::StatusOr<MessageStatus> Status(const UserId& recipient,
                                        const MessageId& id) override {
     COURIER_RETURN_IF_ERROR(ValidateName("recipient", recipient));
-    if (!ValidMessageId(id)) {
+    if (!ValidateMessageId(id).ok()) {
       return absl::NotFoundError(absl::StrCat("no message ", id, " for ", recipient));
     }
     COURIER_ASSIGN_OR_RETURN(PgResult r,

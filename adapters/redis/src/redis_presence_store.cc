@@ -13,12 +13,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
@@ -34,6 +32,7 @@
 #include "courier/memory.h"
 #include "courier/redis.h"
 #include "courier/status.h"
+#include "courier/sync.h"
 #include "redis_connection.h"
 #include "redis_options.h"
 #include "redis_schema.h"
@@ -74,10 +73,10 @@ class RedisPresenceStore final : public PresenceStore {
 
   ~RedisPresenceStore() override {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       stopping_ = true;
     }
-    state_.notify_all();
+    state_.SignalAll();
     Wake();
     if (io_.joinable()) io_.join();
     local_.reset();  // joins the dispatcher while every member still exists
@@ -91,17 +90,17 @@ class RedisPresenceStore final : public PresenceStore {
       return absl::InternalError(absl::StrCat("redis presence: eventfd: ", std::strerror(errno)));
     }
     io_ = std::thread([this] { IoLoop(); });
-    std::unique_lock<std::mutex> lock(mu_);
-    state_.wait(lock, [this] { return first_attempt_done_; });
+    MutexLock lock(&mu_);
+    while (!first_attempt_done_) state_.Wait(&mu_);
     return first_status_;
   }
 
   absl::StatusOr<ConnectOutcome> Connect(const UserId& user, const DeviceId& device,
                                          const NodeId& node, TimeMs now) override {
-    std::lock_guard<std::mutex> command_lock(cmd_mu_);
+    MutexLock command_lock(&cmd_mu_);
     COURIER_ASSIGN_OR_RETURN(ConnectOutcome local, local_->Connect(user, device, node, now));
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       sessions_[SessionKey(user, device)] = LocalSession{node, now};
     }
     if (cmd_ == nullptr) return local;
@@ -127,10 +126,10 @@ class RedisPresenceStore final : public PresenceStore {
 
   absl::StatusOr<bool> Disconnect(const UserId& user, const DeviceId& device, const NodeId& node,
                                   TimeMs now) override {
-    std::lock_guard<std::mutex> command_lock(cmd_mu_);
+    MutexLock command_lock(&cmd_mu_);
     COURIER_ASSIGN_OR_RETURN(bool local_last, local_->Disconnect(user, device, node, now));
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       auto it = sessions_.find(SessionKey(user, device));
       if (it != sessions_.end() && it->second.node == node) sessions_.erase(it);
     }
@@ -142,7 +141,7 @@ class RedisPresenceStore final : public PresenceStore {
       MarkDown(reply.ok() ? absl::InternalError("redis disconnect script: unexpected reply")
                           : reply.status());
     }
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     missed_.push_back(MissedDisconnect{user, device, node, now});
     if (missed_.size() > options_.max_pending_disconnects) missed_.pop_front();
     return local_last;
@@ -155,7 +154,7 @@ class RedisPresenceStore final : public PresenceStore {
     }
     for (const UserId& user : users) COURIER_RETURN_IF_ERROR(ValidateName("user", user));
     {
-      std::lock_guard<std::mutex> command_lock(cmd_mu_);
+      MutexLock command_lock(&cmd_mu_);
       if (cmd_ != nullptr) {
         std::vector<Command> commands;
         commands.reserve(users.size() * 2);
@@ -178,10 +177,10 @@ class RedisPresenceStore final : public PresenceStore {
 
   absl::Status Heartbeat(const NodeId& node, absl::Span<const DeviceOnNode> sessions,
                          TimeMs now) override {
-    std::lock_guard<std::mutex> command_lock(cmd_mu_);
+    MutexLock command_lock(&cmd_mu_);
     COURIER_RETURN_IF_ERROR(local_->Heartbeat(node, sessions, now));
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       for (const auto& [user, device] : sessions) {
         auto [it, inserted] =
             sessions_.try_emplace(SessionKey(user, device), LocalSession{node, now});
@@ -210,13 +209,13 @@ class RedisPresenceStore final : public PresenceStore {
     const std::string payload = EncodeSignal(signal);
     COURIER_RETURN_IF_ERROR(DecodeSignal(payload).status());  // what we send must parse
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       if (subs_.contains(to_node)) {
         // Subscribed on this store: no round trip through Redis.
         return local_->Publish(to_node, signal);
       }
     }
-    std::lock_guard<std::mutex> command_lock(cmd_mu_);
+    MutexLock command_lock(&cmd_mu_);
     if (cmd_ == nullptr) {
       return absl::UnavailableError(
           absl::StrCat("redis presence: Redis unreachable, signal to node '", to_node,
@@ -235,7 +234,7 @@ class RedisPresenceStore final : public PresenceStore {
     COURIER_RETURN_IF_ERROR(ValidateName("node", node));
     if (!handler) return absl::InvalidArgumentError("empty signal handler");
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       if (subs_.contains(node)) {
         return absl::FailedPreconditionError(
             absl::StrCat("node '", node, "' already has a subscriber"));
@@ -243,34 +242,40 @@ class RedisPresenceStore final : public PresenceStore {
       subs_[node] = false;
     }
     if (absl::Status s = local_->Subscribe(node, std::move(handler)); !s.ok()) {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       subs_.erase(node);
       return s;
     }
     Wake();
     // Wait until Redis confirms, so that a Publish from another node after
     // this returns is received. While Redis is down, local signals only.
-    std::unique_lock<std::mutex> lock(mu_);
-    state_.wait_for(lock, std::chrono::milliseconds(options_.command_timeout_ms), [&] {
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::milliseconds(options_.command_timeout_ms);
+    MutexLock lock(&mu_);
+    while (!degraded_ && !stopping_) {
       auto it = subs_.find(node);
-      return it == subs_.end() || it->second || degraded_ || stopping_;
-    });
+      if (it == subs_.end() || it->second) break;
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= deadline) break;
+      state_.WaitFor(&mu_, std::chrono::ceil<std::chrono::milliseconds>(deadline - now));
+    }
     return absl::OkStatus();
   }
 
   void Unsubscribe(const NodeId& node) override {
     local_->Unsubscribe(node);  // no handler call runs after this
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       subs_.erase(node);
     }
     Wake();
   }
 
  private:
-  // REQUIRES: cmd_mu_ held (reads the script sha).
+  // Reads the script sha.
   Command HeartbeatCommand(const UserId& user, const NodeId& node,
-                           const std::vector<DeviceId>& devices, TimeMs now) {
+                           const std::vector<DeviceId>& devices, TimeMs now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cmd_mu_) {
     Command command = {"EVALSHA",          heartbeat_sha_,     "2",
                        schema_.OnlineKey(user), schema_.LastSeenKey(user), node,
                        std::to_string(now), std::to_string(options_.ttl_ms)};
@@ -334,17 +339,17 @@ class RedisPresenceStore final : public PresenceStore {
   }
 
   // Drops the command connection after `cause`, tells the I/O thread to
-  // reconnect, and logs the first failure of an outage. REQUIRES: cmd_mu_ held.
-  void MarkDown(const absl::Status& cause) {
+  // reconnect, and logs the first failure of an outage.
+  void MarkDown(const absl::Status& cause) ABSL_EXCLUSIVE_LOCKS_REQUIRED(cmd_mu_) {
     cmd_.reset();
     bool newly_degraded = false;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       reconnect_ = true;
       if (!degraded_) {
         degraded_ = true;
         newly_degraded = true;
-        state_.notify_all();
+        state_.SignalAll();
       }
     }
     if (newly_degraded) {
@@ -371,7 +376,7 @@ class RedisPresenceStore final : public PresenceStore {
     int attempt = 0;
     while (true) {
       {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(&mu_);
         if (stopping_) break;
         if (reconnect_) {
           reconnect_ = false;
@@ -382,24 +387,24 @@ class RedisPresenceStore final : public PresenceStore {
         absl::Status connected = ConnectAll();
         bool first_attempt = false;
         {
-          std::lock_guard<std::mutex> lock(mu_);
+          MutexLock lock(&mu_);
           if (!first_attempt_done_) {
             first_attempt = true;
             first_attempt_done_ = true;
             first_status_ = connected;
-            state_.notify_all();
+            state_.SignalAll();
           }
         }
         if (!connected.ok() && first_attempt && !options_.open_while_unreachable) {
           // The factory reports the failure and destroys the store.
-          std::unique_lock<std::mutex> lock(mu_);
+          MutexLock lock(&mu_);
           degraded_ = true;
-          state_.wait(lock, [this] { return stopping_; });
+          while (!stopping_) state_.Wait(&mu_);
           break;
         }
         if (!connected.ok()) {
           {
-            std::lock_guard<std::mutex> command_lock(cmd_mu_);
+            MutexLock command_lock(&cmd_mu_);
             MarkDown(connected);
           }
           const double u = std::uniform_real_distribution<double>(0.0, 1.0)(random);
@@ -411,7 +416,7 @@ class RedisPresenceStore final : public PresenceStore {
       absl::Status step = SyncSubscriptions();
       if (step.ok()) step = PollOnce();
       if (!step.ok()) {
-        std::lock_guard<std::mutex> command_lock(cmd_mu_);
+        MutexLock command_lock(&cmd_mu_);
         MarkDown(step);
       }
     }
@@ -432,13 +437,13 @@ class RedisPresenceStore final : public PresenceStore {
     COURIER_ASSIGN_OR_RETURN(std::unique_ptr<RedisConnection> subscriber,
                              RedisConnection::Open(options_));
     {
-      std::lock_guard<std::mutex> command_lock(cmd_mu_);
+      MutexLock command_lock(&cmd_mu_);
       connect_sha_ = std::string(ReplyText(*shas[0]));
       disconnect_sha_ = std::string(ReplyText(*shas[1]));
       heartbeat_sha_ = std::string(ReplyText(*shas[2]));
       COURIER_ASSIGN_OR_RETURN(std::size_t restored, Resync(*command));
       cmd_ = std::move(command);
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       reconnect_ = false;
       if (degraded_) {
         degraded_ = false;
@@ -454,14 +459,15 @@ class RedisPresenceStore final : public PresenceStore {
   }
 
   // Replays missed disconnects, then re-registers every live local session.
-  // Returns how many sessions were re-registered. REQUIRES: cmd_mu_ held.
-  absl::StatusOr<std::size_t> Resync(RedisConnection& connection) {
+  // Returns how many sessions were re-registered.
+  absl::StatusOr<std::size_t> Resync(RedisConnection& connection)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cmd_mu_) {
     const TimeMs now = clock_.NowMs();
     std::vector<Command> commands;
     std::map<std::pair<UserId, NodeId>, std::vector<DeviceId>> live;
     std::size_t restored = 0;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       for (const MissedDisconnect& m : missed_) {
         commands.push_back({"EVALSHA", disconnect_sha_, "2", schema_.OnlineKey(m.user),
                             schema_.LastSeenKey(m.user), m.device, m.node,
@@ -481,7 +487,7 @@ class RedisPresenceStore final : public PresenceStore {
       commands.push_back(HeartbeatCommand(user_node.first, user_node.second, devices, now));
     }
     COURIER_RETURN_IF_ERROR(RunBatched(connection, commands).status());
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     missed_.clear();
     return restored;
   }
@@ -491,13 +497,13 @@ class RedisPresenceStore final : public PresenceStore {
   absl::Status SyncSubscriptions() {
     std::vector<NodeId> add, remove;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       for (auto& [node, confirmed] : subs_) {
         if (!sent_.contains(node)) {
           add.push_back(node);
         } else if (!confirmed && confirmed_.contains(node)) {
           confirmed = true;
-          state_.notify_all();
+          state_.SignalAll();
         }
       }
       for (const NodeId& node : sent_) {
@@ -551,10 +557,10 @@ class RedisPresenceStore final : public PresenceStore {
       if (signal.ok()) local_->Publish(*node, *signal).IgnoreError();
     } else if (kind == "subscribe") {
       confirmed_.insert(*node);
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       auto it = subs_.find(*node);
       if (it != subs_.end()) it->second = true;
-      state_.notify_all();
+      state_.SignalAll();
     } else if (kind == "unsubscribe") {
       confirmed_.erase(*node);
     }
@@ -571,7 +577,7 @@ class RedisPresenceStore final : public PresenceStore {
     const absl::Time deadline = absl::Now() + absl::Milliseconds(ms);
     while (true) {
       {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(&mu_);
         if (stopping_) return false;
       }
       const absl::Duration left = deadline - absl::Now();
@@ -587,27 +593,24 @@ class RedisPresenceStore final : public PresenceStore {
   const Schema schema_;
   std::unique_ptr<PresenceStore> local_;  // this process's sessions + the dispatcher
 
-  // The command connection; null while Redis is unreachable.
-  // std::mutex rather than absl::Mutex: TSan sees it in Debian's build.
   // Lock order: cmd_mu_, then the memory store's lock, then mu_.
-  std::mutex cmd_mu_;
-  // Guarded by cmd_mu_; cmd_ is null while Redis is unreachable.
-  std::unique_ptr<RedisConnection> cmd_;
-  std::string connect_sha_;
-  std::string disconnect_sha_;
-  std::string heartbeat_sha_;
+  Mutex cmd_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  // The command connection; null while Redis is unreachable.
+  std::unique_ptr<RedisConnection> cmd_ ABSL_GUARDED_BY(cmd_mu_);
+  std::string connect_sha_ ABSL_GUARDED_BY(cmd_mu_);
+  std::string disconnect_sha_ ABSL_GUARDED_BY(cmd_mu_);
+  std::string heartbeat_sha_ ABSL_GUARDED_BY(cmd_mu_);
 
-  std::mutex mu_;
-  std::condition_variable state_;  // any of the flags below, or a confirmation, changed
-  // Guarded by mu_:
-  absl::flat_hash_map<SessionKey, LocalSession> sessions_;
-  std::deque<MissedDisconnect> missed_;
-  absl::flat_hash_map<NodeId, bool> subs_;  // node -> Redis confirmed
-  bool degraded_ = false;   // between a failure and the next resync
-  bool reconnect_ = false;  // the I/O thread must reconnect
-  bool stopping_ = false;
-  bool first_attempt_done_ = false;
-  absl::Status first_status_;
+  Mutex mu_;
+  CondVar state_;  // any of the flags below, or a confirmation, changed
+  absl::flat_hash_map<SessionKey, LocalSession> sessions_ ABSL_GUARDED_BY(mu_);
+  std::deque<MissedDisconnect> missed_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<NodeId, bool> subs_ ABSL_GUARDED_BY(mu_);  // node -> Redis confirmed
+  bool degraded_ ABSL_GUARDED_BY(mu_) = false;   // between a failure and the next resync
+  bool reconnect_ ABSL_GUARDED_BY(mu_) = false;  // the I/O thread must reconnect
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool first_attempt_done_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status first_status_ ABSL_GUARDED_BY(mu_);
 
   // The I/O thread's own.
   std::unique_ptr<RedisConnection> sub_;

@@ -57,14 +57,6 @@ constexpr std::size_t kPruneStepInboxes = 256;
 
 std::string_view View(const ::rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
 
-// The first error among `statuses`, or OK.
-absl::Status FirstError(std::initializer_list<absl::Status> statuses) {
-  for (const absl::Status& s : statuses) {
-    if (!s.ok()) return s;
-  }
-  return absl::OkStatus();
-}
-
 class RocksdbMessageStore final : public MessageStore {
  public:
   RocksdbMessageStore(std::shared_ptr<Database> db, std::size_t cache_max_inboxes)
@@ -503,6 +495,10 @@ class RocksdbMessageStore final : public MessageStore {
   }
 
   absl::Status ApplyOp(const WriteOp& op, OpResult& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    if (absl::Status s = ValidateWriteOp(op); !s.ok()) {
+      out = s;  // fails alone
+      return absl::OkStatus();
+    }
     if (const auto* append = std::get_if<AppendOp>(&op)) return Apply(*append, out);
     if (const auto* attach = std::get_if<AttachOp>(&op)) return Apply(*attach, out);
     if (const auto* ack = std::get_if<AckOp>(&op)) return Apply(*ack, out);
@@ -512,13 +508,6 @@ class RocksdbMessageStore final : public MessageStore {
   // Each Apply returns the batch's fate (a read error aborts it) and sets
   // `out` to the op's own result.
   absl::Status Apply(const AppendOp& op, OpResult& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-    if (absl::Status s = FirstError({ValidateName("sender", op.sender),
-                                     ValidateName("recipient", op.recipient),
-                                     ValidateClientId(op.cid), ValidateMessageId(op.id)});
-        !s.ok()) {
-      out = s;
-      return absl::OkStatus();
-    }
     std::string send_key = keys::PairKey(keys::kSend, op.sender, op.cid);
     COURIER_ASSIGN_OR_RETURN(std::optional<std::string> sent, Lookup(send_key));
     if (sent.has_value()) {
@@ -567,11 +556,6 @@ class RocksdbMessageStore final : public MessageStore {
   }
 
   absl::Status Apply(const AttachOp& op, OpResult& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-    if (absl::Status s = FirstError({ValidateName("user", op.user), ValidateName("device", op.device)});
-        !s.ok()) {
-      out = s;
-      return absl::OkStatus();
-    }
     COURIER_ASSIGN_OR_RETURN(InboxState * inbox, Inbox(op.user));
     const Seq cursor = CursorOf(op.user, *inbox, op.device);
     out = AttachResult{cursor, inbox->head};
@@ -579,11 +563,6 @@ class RocksdbMessageStore final : public MessageStore {
   }
 
   absl::Status Apply(const AckOp& op, OpResult& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-    if (absl::Status s = FirstError({ValidateName("user", op.user), ValidateName("device", op.device)});
-        !s.ok()) {
-      out = s;
-      return absl::OkStatus();
-    }
     COURIER_ASSIGN_OR_RETURN(InboxState * inbox, Inbox(op.user));
     if (op.seq > inbox->head) {
       out = absl::OutOfRangeError(
@@ -658,10 +637,6 @@ class RocksdbMessageStore final : public MessageStore {
   }
 
   absl::Status Apply(const ReadOp& op, OpResult& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-    if (absl::Status s = ValidateName("user", op.user); !s.ok()) {
-      out = s;
-      return absl::OkStatus();
-    }
     COURIER_ASSIGN_OR_RETURN(InboxState * inbox, Inbox(op.user));
     ReadResult result;
     for (const MessageId& id : op.ids) {

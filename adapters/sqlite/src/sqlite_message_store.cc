@@ -21,21 +21,17 @@
 //
 // The writer keeps the inboxes and cursors rows it has read or written in
 // memory (a write-through cache), and writes each changed row once per batch,
-// just before COMMIT. The profile of benchmark W1 showed the commit thread
-// spending ~55 us per op, most of it in the 6-9 statements an append or ack
-// ran (reading a head, upserting it, reading a cursor, ...); with the cache an
-// append is one INSERT and an ack one UPDATE ... RETURNING plus its receipts.
+// just before COMMIT, so that an append is one INSERT and an ack one
+// UPDATE ... RETURNING plus its receipts.
 // The cache is dropped whenever it could be stale: after a rolled back batch,
 // and when another connection has committed to the file since our last batch
 // (PRAGMA data_version, read inside the write transaction).
 //
 // The two unique lookups, (sender, cid) for idempotent sends and (inbox,
-// message id) for reads, live in memory (row_index.h), not in on-disk
-// indexes: schema version 1 had those two and one on ts, and each append then
-// dirtied a page of every index for every distinct sender and inbox in the
-// batch. A simulation of W1's store traffic (bench/sqlite_floor.py) measured
-// the cost: 4.2 ms of COMMIT per 100 messages with the three indexes, 1.7 ms
-// without them. The in-memory indexes are loaded from the log when the store
+// message id) for reads, live in memory (row_index.h), not in on-disk indexes,
+// which each append would dirty a page of per distinct sender and inbox in
+// the batch (the measurements are in bench/README.md, "Second session").
+// The in-memory indexes are loaded from the log when the store
 // opens (one scan of the message rows, about 60 bytes of memory per stored
 // message) and follow other processes' appends: when data_version shows
 // another connection's commit, the rows with pos above the highest one seen
@@ -590,6 +586,10 @@ class SqliteMessageStore final : public MessageStore {
   }
 
   absl::Status ApplyOp(const WriteOp& op, OpResult& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    if (absl::Status s = ValidateWriteOp(op); !s.ok()) {
+      out = s;  // fails alone
+      return absl::OkStatus();
+    }
     if (const auto* append = std::get_if<AppendOp>(&op)) return Apply(*append, out);
     if (const auto* attach = std::get_if<AttachOp>(&op)) return Apply(*attach, out);
     if (const auto* ack = std::get_if<AckOp>(&op)) return Apply(*ack, out);
@@ -622,14 +622,6 @@ class SqliteMessageStore final : public MessageStore {
   // Each Apply returns the batch's fate (a backend error aborts it) and sets
   // `out` to the op's own result.
   absl::Status Apply(const AppendOp& op, OpResult& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-    for (absl::Status s : {ValidateName("sender", op.sender),
-                           ValidateName("recipient", op.recipient), ValidateClientId(op.cid),
-                           ValidateMessageId(op.id)}) {
-      if (!s.ok()) {
-        out = s;
-        return absl::OkStatus();
-      }
-    }
     if (static_cast<std::int64_t>(op.body.size()) > writer_->max_length()) {
       out = absl::InvalidArgumentError(absl::StrCat("body of ", op.body.size(),
                                                     " bytes is over SQLite's limit"));
@@ -663,12 +655,6 @@ class SqliteMessageStore final : public MessageStore {
   }
 
   absl::Status Apply(const AttachOp& op, OpResult& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-    for (absl::Status s : {ValidateName("user", op.user), ValidateName("device", op.device)}) {
-      if (!s.ok()) {
-        out = s;
-        return absl::OkStatus();
-      }
-    }
     COURIER_ASSIGN_OR_RETURN(Seq * cursor, EnsureCursor(op.user, op.device));
     const Seq acked = *cursor;
     COURIER_ASSIGN_OR_RETURN(InboxRow * inbox, ReadInbox(op.user));
@@ -692,12 +678,6 @@ class SqliteMessageStore final : public MessageStore {
   }
 
   absl::Status Apply(const AckOp& op, OpResult& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-    for (absl::Status s : {ValidateName("user", op.user), ValidateName("device", op.device)}) {
-      if (!s.ok()) {
-        out = s;
-        return absl::OkStatus();
-      }
-    }
     COURIER_ASSIGN_OR_RETURN(InboxRow * inbox, ReadInbox(op.user));
     if (op.seq > inbox->head) {
       out = absl::OutOfRangeError(
@@ -750,10 +730,6 @@ class SqliteMessageStore final : public MessageStore {
   }
 
   absl::Status Apply(const ReadOp& op, OpResult& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-    if (absl::Status s = ValidateName("user", op.user); !s.ok()) {
-      out = s;
-      return absl::OkStatus();
-    }
     ReadResult result;
     for (const MessageId& id : op.ids) {
       COURIER_ASSIGN_OR_RETURN(std::optional<StoredMessage> found, FindMessage(op.user, id));

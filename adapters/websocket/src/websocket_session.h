@@ -89,6 +89,12 @@ namespace net = boost::asio;
 // The close code for an Engine::Connect error.
 std::uint16_t ConnectErrorCloseCode(const absl::Status& status);
 
+// RFC 6455's codes that are the connection's own (the protocol's are
+// courier::CloseCode).
+inline constexpr std::uint16_t kProtocolError = 1002;  // framing rules broken
+
+constexpr std::uint16_t Code(CloseCode code) { return static_cast<std::uint16_t>(code); }
+
 template <class Stream>
 class WebSocketSession final : public Outbox,
                                public std::enable_shared_from_this<WebSocketSession<Stream>> {
@@ -145,7 +151,41 @@ class WebSocketSession final : public Outbox,
   }
 
  private:
-  enum class Phase { kAccepting, kHello, kOpen };
+  // The connection's life, one state at a time (transitions in the order
+  // they can happen; any state may end in kFinished when the socket fails,
+  // a guard timer fires or the peer's TCP goes):
+  //   kAccepting     writing the 101 answer          -> kAwaitingHello
+  //   kAwaitingHello the first frame must be hello   -> kOpen (hello accepted)
+  //   kOpen          frames flow both ways
+  //   (any of the three) -- BeginClose: we, the engine, the admin API or the
+  //                  peer decided to close --       -> kClosing
+  //   kClosing       our close frame waits for the queue (drain) or the
+  //                  write in flight                 -> kCloseWriting
+  //   kCloseWriting  our close frame is being written -> kCloseSent, or, when
+  //                  the peer closed first or broke the framing, the shutdown
+  //   kCloseSent     frames that come are dropped unread until the peer's
+  //                  close frame                     -> shutdown
+  //   kShutdown      TLS: close_notify under way (plain TCP goes straight on)
+  //   kFinished      the socket is closed, Session::Disconnect was called.
+  enum class LinkState : std::uint8_t {
+    kAccepting,
+    kAwaitingHello,
+    kOpen,
+    kClosing,
+    kCloseWriting,
+    kCloseSent,
+    kShutdown,
+    kFinished,
+  };
+  // What we know of the peer's side of the stream.
+  enum class PeerSide : std::uint8_t {
+    kReading,  // we parse what it sends
+    kClosed,   // its close frame came: nothing may follow
+    kBroken,   // it broke the framing rules (1002): drop TCP after our close frame
+  };
+
+  bool Closing() const { return state_ >= LinkState::kClosing; }
+  bool Reading() const { return state_ != LinkState::kFinished && peer_ == PeerSide::kReading; }
 
   void OnAccept(beast::error_code ec, std::size_t) {
     writing_ = false;
@@ -155,12 +195,14 @@ class WebSocketSession final : public Outbox,
       Finish();
       return;
     }
-    phase_ = Phase::kHello;
     last_frame_ = Clock::now();
-    if (!closing_) ArmDeadline(last_frame_ + ctx_.options.hello_timeout);
+    if (state_ == LinkState::kAccepting) {
+      state_ = LinkState::kAwaitingHello;
+      ArmDeadline(last_frame_ + ctx_.options.hello_timeout);
+    }
     if (!queue_.empty() || pong_pending_) {
       DoWrite();
-    } else if (close_pending_) {
+    } else if (state_ == LinkState::kClosing) {
       DoClose();
     }
     if (!carry_.empty()) {
@@ -168,7 +210,7 @@ class WebSocketSession final : public Outbox,
       std::string early = std::move(carry_);
       carry_.clear();
       const std::size_t used = Process(early.data(), early.size());
-      if (finished_ || stop_reading_) return;
+      if (!Reading()) return;
       carry_.assign(early, used, std::string::npos);
     }
     DoRead();
@@ -193,7 +235,7 @@ class WebSocketSession final : public Outbox,
   }
 
   void OnPlainRead(beast::error_code ec, std::size_t bytes) {
-    if (ec || finished_) {
+    if (ec || state_ == LinkState::kFinished) {
       Finish();
       return;
     }
@@ -227,7 +269,7 @@ class WebSocketSession final : public Outbox,
         }
       }
       const std::size_t consumed = Process(buf, used);
-      if (finished_ || stop_reading_) return;
+      if (!Reading()) return;
       const std::size_t left = used - consumed;
       if (!more || eof || round == kMaxReadRounds) {
         carry_.assign(buf + consumed, left);
@@ -250,7 +292,7 @@ class WebSocketSession final : public Outbox,
   // TLS connection too waits with head_ only. (No non-blocking drain as for
   // plain sockets: a synchronous read on the SSL stream is not safe here.)
   void OnTlsRead(beast::error_code ec, std::size_t bytes) {
-    if (ec || finished_) {
+    if (ec || state_ == LinkState::kFinished) {
       Finish();
       return;
     }
@@ -263,7 +305,7 @@ class WebSocketSession final : public Outbox,
     std::memcpy(buf + carry_.size(), from, bytes);
     const std::size_t used = carry_.size() + bytes;
     const std::size_t consumed = Process(buf, used);
-    if (finished_ || stop_reading_) return;
+    if (!Reading()) return;
     carry_.assign(buf + consumed, used - consumed);
     const bool full = bytes == (big ? kTlsChunk : head_.size());
     if (full && !big) tls_buffer_ = std::make_unique<char[]>(kTlsChunk);
@@ -280,7 +322,7 @@ class WebSocketSession final : public Outbox,
   std::size_t Process(char* data, std::size_t size) {
     char* p = data;
     std::size_t left = size;
-    while (!finished_ && !stop_reading_) {
+    while (Reading()) {
       FrameReader::Event e = reader_.Next(&p, &left);
       switch (e.kind) {
         case FrameReader::Kind::kNeedMore:
@@ -292,7 +334,7 @@ class WebSocketSession final : public Outbox,
           last_frame_ = Clock::now();  // a WebSocket ping keeps the connection too
           pong_.assign(e.payload);     // only the latest ping needs an answer
           pong_pending_ = true;
-          if (!writing_ && !closing_) DoWrite();
+          if (!writing_ && !Closing()) DoWrite();
           break;
         case FrameReader::Kind::kPong:
           last_frame_ = Clock::now();
@@ -311,8 +353,8 @@ class WebSocketSession final : public Outbox,
   void OnMessage(bool text, std::string_view payload) {
     ctx_.counters.frames_in.fetch_add(1, std::memory_order_relaxed);
     last_frame_ = Clock::now();
-    if (closing_) return;
-    if (phase_ == Phase::kHello) {
+    if (Closing()) return;
+    if (state_ == LinkState::kAwaitingHello) {
       HandleHello(text, payload);
     } else {
       HandleFrame(text, payload);
@@ -325,12 +367,12 @@ class WebSocketSession final : public Outbox,
              : absl::StatusOr<ClientFrame>(absl::InvalidArgumentError("binary frame"));
     const HelloFrame* hello = frame.ok() ? std::get_if<HelloFrame>(&*frame) : nullptr;
     if (hello == nullptr) {
-      FailHello(4401, "the first frame must be a valid hello");
+      FailHello(Code(CloseCode::kUnauthorized), "the first frame must be a valid hello");
       return;
     }
     absl::StatusOr<UserId> user = ctx_.hooks.authenticate(hello->token);
     if (!user.ok()) {
-      FailHello(4401, "bad or expired token");
+      FailHello(Code(CloseCode::kUnauthorized), "bad or expired token");
       return;
     }
     transport_ = MakeWebSocketTransport(std::weak_ptr<Outbox>(this->shared_from_this()), loop_);
@@ -342,7 +384,7 @@ class WebSocketSession final : public Outbox,
       return;
     }
     session_ = *std::move(session);
-    phase_ = Phase::kOpen;
+    state_ = LinkState::kOpen;
     welcome_pending_ = true;
     ctx_.sessions.Add(*user, hello->device, this,
                       std::weak_ptr<Outbox>(this->shared_from_this()));
@@ -394,9 +436,8 @@ class WebSocketSession final : public Outbox,
   // code is echoed (RFC 6455 5.5.1) and nothing more of ours is written (a
   // close of ours under way, still writing the queue, goes on as it was).
   void OnPeerClose(std::uint16_t code) {
-    stop_reading_ = true;  // nothing may follow a close frame
-    peer_closed_ = true;
-    if (close_sent_) {
+    peer_ = PeerSide::kClosed;  // nothing may follow a close frame
+    if (state_ == LinkState::kCloseSent) {
       ShutdownTransport();
       return;
     }
@@ -406,9 +447,8 @@ class WebSocketSession final : public Outbox,
   // The peer broke the framing rules (1002), sent text that is not UTF-8
   // (1007) or a frame over the limit (1009).
   void OnProtocolError(std::uint16_t code, std::string_view reason) {
-    if (code == 1002) {
-      stop_reading_ = true;  // the stream cannot be parsed any further
-      drop_after_close_ = true;
+    if (code == kProtocolError) {
+      peer_ = PeerSide::kBroken;  // the stream cannot be parsed any further
     }
     BeginClose(code, reason, /*drain=*/false);
   }
@@ -424,10 +464,10 @@ class WebSocketSession final : public Outbox,
       Enqueue(std::move(frame));
       return;
     }
-    if (closing_ || finished_) return;
+    if (Closing()) return;
     if (held_.size() >= ctx_.options.max_queue_frames) {
       ctx_.counters.slow_closes.fetch_add(1, std::memory_order_relaxed);
-      BeginClose(1008, "too many frames before welcome", /*drain=*/false);
+      BeginClose(Code(CloseCode::kPolicy), "too many frames before welcome", /*drain=*/false);
       return;
     }
     held_.push_back(std::move(frame));
@@ -443,7 +483,7 @@ class WebSocketSession final : public Outbox,
   }
 
   void Enqueue(OutFrame frame) {
-    if (closing_ || finished_) return;
+    if (Closing()) return;
     if (!frame.answers_cid.empty()) {
       if (auto it = send_started_.find(frame.answers_cid); it != send_started_.end()) {
         ctx_.counters.send_latency.Observe(Clock::now() - it->second);
@@ -457,7 +497,8 @@ class WebSocketSession final : public Outbox,
     if (queued_bytes_ > ctx_.options.max_queue_bytes ||
         queue_.size() + batch_.size() > ctx_.options.max_queue_frames) {
       ctx_.counters.slow_closes.fetch_add(1, std::memory_order_relaxed);
-      BeginClose(1008, "send queue over its limit: the client does not read", /*drain=*/false);
+      BeginClose(Code(CloseCode::kPolicy), "send queue over its limit: the client does not read",
+                 /*drain=*/false);
       return;
     }
     ScheduleWrite();
@@ -466,14 +507,14 @@ class WebSocketSession final : public Outbox,
   // Starts a write at the end of this loop turn, unless one is in flight or
   // already scheduled (see "Writing" above).
   void ScheduleWrite() {
-    if (writing_ || write_scheduled_ || phase_ == Phase::kAccepting) return;
+    if (writing_ || write_scheduled_) return;  // (the 101 answer is a write too)
     write_scheduled_ = true;
     net::post(strand_, [self = this->shared_from_this()] {
       self->write_scheduled_ = false;
-      if (self->writing_ || self->finished_ || self->phase_ == Phase::kAccepting) return;
+      if (self->writing_ || self->state_ == LinkState::kFinished) return;
       if (!self->queue_.empty() || self->pong_pending_) {
-        if (!self->closing_ || self->close_pending_) self->DoWrite();
-      } else if (self->close_pending_) {
+        if (!self->Closing() || self->state_ == LinkState::kClosing) self->DoWrite();
+      } else if (self->state_ == LinkState::kClosing) {
         self->DoClose();
       }
     });
@@ -529,7 +570,7 @@ class WebSocketSession final : public Outbox,
     batch_.clear();
     std::string().swap(pong_frame_);
     if (!queue_.empty() || pong_pending_) {
-      if (!closing_ || close_pending_) {
+      if (!Closing() || state_ == LinkState::kClosing) {
         DoWrite();
         return;
       }
@@ -539,7 +580,7 @@ class WebSocketSession final : public Outbox,
     std::vector<std::uint8_t>().swap(headers_);
     std::vector<net::const_buffer>().swap(buffers_);
     Cork(false);
-    if (close_pending_) DoClose();
+    if (state_ == LinkState::kClosing) DoClose();
   }
 
   // TCP_CORK on the connection's socket (Linux; elsewhere a no-op).
@@ -560,8 +601,8 @@ class WebSocketSession final : public Outbox,
   // in flight (no drain). A close that does not finish within close_timeout
   // drops the TCP connection.
   void BeginClose(std::uint16_t code, std::string_view reason, bool drain) {
-    if (closing_ || finished_) return;
-    closing_ = true;
+    if (Closing()) return;
+    state_ = LinkState::kClosing;
     close_frame_ = EncodeCloseFrame(code, reason);
     if (!drain) {
       while (!queue_.empty()) {
@@ -571,8 +612,7 @@ class WebSocketSession final : public Outbox,
       pong_pending_ = false;
     }
     ArmGuard(ctx_.options.close_timeout);
-    close_pending_ = true;
-    if (!writing_ && phase_ != Phase::kAccepting) {
+    if (!writing_) {  // (while the 101 answer is written, OnAccept goes on)
       if (!queue_.empty() || pong_pending_) {
         DoWrite();
       } else {
@@ -582,7 +622,7 @@ class WebSocketSession final : public Outbox,
   }
 
   void DoClose() {
-    close_pending_ = false;
+    state_ = LinkState::kCloseWriting;
     writing_ = true;
     net::async_write(stream_, net::buffer(close_frame_),
                      beast::bind_front_handler(&WebSocketSession::OnCloseSent,
@@ -591,13 +631,13 @@ class WebSocketSession final : public Outbox,
 
   void OnCloseSent(beast::error_code ec, std::size_t) {
     writing_ = false;
-    close_sent_ = true;
+    state_ = LinkState::kCloseSent;
     std::string().swap(close_frame_);
     if (ec) {
       Finish();
       return;
     }
-    if (peer_closed_ || drop_after_close_) {
+    if (peer_ != PeerSide::kReading) {
       ShutdownTransport();
       return;
     }
@@ -614,8 +654,8 @@ class WebSocketSession final : public Outbox,
       stream_.shutdown(net::ip::tcp::socket::shutdown_send, ignored);
       DropConnection();
     } else {
-      if (tls_shutdown_started_) return;
-      tls_shutdown_started_ = true;
+      if (state_ == LinkState::kShutdown) return;
+      state_ = LinkState::kShutdown;
       stream_.async_shutdown(
           [self = this->shared_from_this()](beast::error_code) { self->DropConnection(); });
     }
@@ -666,15 +706,15 @@ class WebSocketSession final : public Outbox,
   }
 
   void OnDeadline() {
-    if (closing_ || finished_) return;
-    if (phase_ != Phase::kOpen) {
-      FailHello(4401, "no hello in time");
+    if (Closing()) return;
+    if (state_ == LinkState::kAwaitingHello) {
+      FailHello(Code(CloseCode::kUnauthorized), "no hello in time");
       return;
     }
     Clock::time_point idle_at = last_frame_ + ctx_.options.idle_timeout;
     if (Clock::now() >= idle_at) {
       ctx_.counters.idle_closes.fetch_add(1, std::memory_order_relaxed);
-      BeginClose(4408, "no frame for the idle timeout", /*drain=*/true);
+      BeginClose(Code(CloseCode::kIdle), "no frame for the idle timeout", /*drain=*/true);
       return;
     }
     ArmDeadline(idle_at);
@@ -683,8 +723,8 @@ class WebSocketSession final : public Outbox,
   // The connection is over: tell the engine once, drop the queue, close the
   // socket (pending operations complete with an error and let go).
   void Finish() {
-    if (finished_) return;
-    finished_ = true;
+    if (state_ == LinkState::kFinished) return;
+    state_ = LinkState::kFinished;
     CancelTimer();
     queue_.clear();
     std::vector<OutFrame>().swap(held_);
@@ -726,9 +766,7 @@ class WebSocketSession final : public Outbox,
   std::array<char, kHeadBytes> head_{};  // where an idle connection's read lands
   std::string carry_;                    // unparsed bytes for the next read
   std::unique_ptr<char[]> tls_buffer_;   // TLS, while bytes keep coming: kTlsChunk
-  bool stop_reading_ = false;
 
-  Phase phase_ = Phase::kAccepting;
   std::string handshake_;  // the accept value, then the 101 answer being written
   Clock::time_point last_frame_{};
   std::shared_ptr<Transport> transport_;
@@ -752,13 +790,8 @@ class WebSocketSession final : public Outbox,
 
   // Closing.
   std::string close_frame_;
-  bool closing_ = false;
-  bool close_pending_ = false;  // our close frame waits for the write in flight
-  bool close_sent_ = false;
-  bool peer_closed_ = false;
-  bool drop_after_close_ = false;
-  bool tls_shutdown_started_ = false;
-  bool finished_ = false;
+  LinkState state_ = LinkState::kAccepting;
+  PeerSide peer_ = PeerSide::kReading;
 };
 
 }  // namespace courier::websocket::internal

@@ -62,10 +62,29 @@
 //  * Locks: the session registry, sharded by user (a courier::Mutex per
 //    shard); one mutex per session that serializes its Transport calls; the
 //    commit queue's mutex (one lock per submitted op and one per batch and
-//    lane). No engine lock is held while calling the store; presence work
-//    (NotifyContacts) holds a notify lock across presence-store calls.
-//    Transport calls are made under the session mutex only (they must not
-//    block or call back into the engine).
+//    lane). No engine lock is held while calling the MessageStore or, on
+//    the send path, the ContactPolicy. One exception: telling contacts of a
+//    presence change holds the engine's notify mutex (which serializes
+//    those notices) across its ContactPolicy, PresenceStore and
+//    AccountStore calls, and takes registry shard and session mutexes
+//    inside it. Transport calls are made under the session mutex only (they
+//    must not block or call back into the engine).
+//
+// FAILURES NOBODY WAITS FOR. A status that no caller receives (a presence
+// heartbeat, a prune, a signal to another node, a presence lookup for the
+// frames after welcome, storing last seen) is counted in EngineStats (the
+// *_errors counters below) and logged through the log sink (courier/log.h,
+// component "courier::engine", level warning): the first failure of a kind
+// at once, then at most one line per kind per minute of the engine's clock,
+// saying how many were not logged. The work is simply skipped: the next
+// Tick, connect or commit tries again. The sink may be called with the
+// notify mutex held: it must not call into the engine.
+//
+// ALLOWED PAIRS. A send checks the ContactPolicy; the engine remembers an
+// allowed (sender, recipient) pair for EngineOptions::contact_cache_ttl_ms
+// (default 60 s) and asks the policy again after that. ForgetUser drops a
+// user's pairs at once on the node that calls it; other nodes re-check
+// within the TTL.
 // Blocking: no public method blocks on the store except Shutdown (which
 //   waits for queued writes) and Tick (presence heartbeats, pruning).
 // Lifetime: destroy the engine only after Shutdown() returned; the borrowed
@@ -142,6 +161,15 @@ struct EngineStats {
   std::uint64_t committed_ops = 0;     // ops in them (ops/commits = group size)
   std::uint64_t commit_queue_depth = 0;
   std::uint64_t commit_latency_us_total = 0;
+  // Failures no caller sees (see FAILURES NOBODY WAITS FOR above); each is
+  // a count of failed calls since the engine was created.
+  std::uint64_t heartbeat_errors = 0;  // PresenceStore::Heartbeat
+  std::uint64_t prune_errors = 0;      // MessageStore::Prune
+  std::uint64_t signal_errors = 0;     // PresenceStore::Publish (kick, presence, wake)
+  // PresenceStore Connect/Disconnect/Lookup and ContactPolicy::Contacts on
+  // the presence paths (presence frames not sent, or sent later).
+  std::uint64_t presence_errors = 0;
+  std::uint64_t last_seen_errors = 0;  // AccountStore SetLastSeen / LastSeen
 };
 
 class COURIER_EXPORT Engine {
@@ -179,6 +207,14 @@ class COURIER_EXPORT Engine {
   // New events may be in `user`'s inbox (written by another node): every
   // local session of the user re-reads from its position.
   virtual void Wake(const UserId& user) = 0;
+
+  // The account `user` is gone (deleted): forgets what this node cached
+  // about it, so that a send to it is checked against the ContactPolicy
+  // again (and answered unknown_user) instead of landing in an inbox a
+  // later account of that name would inherit. Nodes that are not told
+  // forget it anyway within EngineOptions::contact_cache_ttl_ms (see
+  // ALLOWED PAIRS above).
+  virtual void ForgetUser(const UserId& user) = 0;
 
   // Periodic work; call about once a second (the example server runs a
   // timer). Polls heads of connected devices, refreshes presence, tells

@@ -1,9 +1,13 @@
 // courier/executor.h: where the engine runs its work.
 //
-// The engine never creates threads itself; it posts tasks to Executors given
-// in its options. A ThreadPoolExecutor runs them on its own threads; a
-// ManualExecutor runs them only when a test calls RunOne/RunAll, which makes
-// every schedule of the engine reproducible (the "tick" driver).
+// The engine posts its work to two Executors: the commit executor and the
+// delivery executor of its options. An executor left null there is created
+// by the engine as its own ThreadPoolExecutor (one commit thread, two
+// delivery threads; see courier/options.h) and joined when the engine is
+// destroyed; those are the only threads the engine creates. A
+// ThreadPoolExecutor runs tasks on its own threads; a ManualExecutor runs
+// them only when a test calls RunOne/RunAll, which makes every schedule of
+// the engine reproducible (the "tick" driver).
 //
 // Thread-safety: Post may be called from any thread, concurrently.
 // Blocking: Post never blocks and never runs the task inside the call.

@@ -35,6 +35,9 @@
 //             the sender's inbox. Ids that are unknown, not addressed to the
 //             user, or already read are ignored. Never fails for an id.
 //
+// Every store validates each op with ValidateWriteOp (below) first: the one
+// rule on names, ids and sizes, so that every adapter refuses the same ops.
+//
 // Ops in one batch apply in order: a later op sees the earlier ones' effects.
 // Every op reports the inbox events it appended (`appended`) so that the
 // engine can wake those inboxes' devices without reading the store again.
@@ -155,6 +158,30 @@ COURIER_EXPORT absl::Status MessageIdTakenError(const UserId& recipient, const M
 
 using WriteOp = std::variant<AppendOp, AttachOp, AckOp, ReadOp>;
 using WriteResult = std::variant<AppendResult, AttachResult, AckResult, ReadResult>;
+
+// The largest body a store accepts in an AppendOp (under MongoDB's 16 MiB
+// document limit, so that every backend can keep it; the engine's own
+// limit on a send is far lower).
+inline constexpr std::size_t kMaxStoredBodyBytes = 15 << 20;
+
+// THE validation of a write op, the one rule every store applies: each
+// store's Write calls it for every op before touching its backend, and an
+// op it refuses fails alone (its result is this status; the other ops of
+// the batch run as if it were absent). Stores add no checks of their own
+// on names or ids, so that all of them agree.
+//   AppendOp  sender and recipient are names (ValidateName), cid a client
+//             id (ValidateClientId), id a message id (ValidateMessageId:
+//             1-64 of [A-Za-z0-9_-]); body at most kMaxStoredBodyBytes.
+//             kInvalidArgument otherwise.
+//   AttachOp  user and device are names; kInvalidArgument otherwise.
+//   AckOp     user and device are names (kInvalidArgument); a seq above
+//             INT64_MAX is beyond any head (kOutOfRange).
+//   ReadOp    user is a name (kInvalidArgument). Its ids are NOT checked:
+//             an id that is not a valid message id names no message and is
+//             ignored (see ReadOp above); stores skip such ids with
+//             ValidateMessageId.
+// Pure function; thread-safe; never blocks.
+COURIER_EXPORT absl::Status ValidateWriteOp(const WriteOp& op);
 
 struct PruneOptions {
   TimeMs now = 0;

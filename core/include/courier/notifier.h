@@ -4,9 +4,11 @@
 // device then connects and drains. Pushes are best effort: they never delay
 // or fail a send.
 //
-// THE SEAM. The engine calls Notifier::OnCommitted once per committed batch
-// with every event the batch appended, on its delivery executor, right
-// where it routes the same events to local sessions (after the store's
+// THE SEAM. The engine calls Notifier::OnCommitted once per committed write
+// op with the events it appended, on the thread that runs that op's
+// completion (the sender's io thread, or the delivery executor; see
+// courier/engine.h), right where it routes the same events to local
+// sessions (after the store's
 // transaction committed, before or while `sent` goes out). OnCommitted must
 // return at once: no store, network or presence call, no callback into the
 // engine, no error to report. Whatever it cannot take it drops and counts.
@@ -67,8 +69,8 @@ class COURIER_EXPORT Notifier {
   Notifier& operator=(const Notifier&) = delete;
   virtual ~Notifier() = default;
 
-  // Every event a committed batch appended, in append order. Called on the
-  // engine's delivery executor, one batch at a time. Never blocks, never
+  // The events one committed op appended, in append order. Called from
+  // several threads at once (each completion's own). Never blocks, never
   // fails; must not call back into the engine.
   virtual void OnCommitted(absl::Span<const Appended> appended) = 0;
 };

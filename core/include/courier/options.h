@@ -51,6 +51,11 @@ struct EngineOptions {
   TimeMs prune_interval_ms = 3'600'000;
   TimeMs acked_retention_ms = 7LL * 24 * 3600 * 1000;
   TimeMs ttl_ms = 30LL * 24 * 3600 * 1000;
+  // The engine remembers that the ContactPolicy let one user send to another
+  // for this long, then asks it again. The bound is how long a node that did
+  // not see an account's deletion (Engine::ForgetUser runs on one node) may
+  // still accept sends to it. 0 asks the policy on every send.
+  TimeMs contact_cache_ttl_ms = 60'000;
 
   // --- performance
   // The most ops one store transaction takes (group commit batch size).

@@ -38,13 +38,4 @@
   if (!tmp.ok()) return std::move(tmp).status();       \
   lhs = std::move(tmp).value()
 
-namespace courier {
-
-// True for the codes that a caller may retry unchanged (see above).
-inline bool IsRetryable(const absl::Status& s) {
-  return absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s);
-}
-
-}  // namespace courier
-
 #endif  // COURIER_CORE_STATUS_H_

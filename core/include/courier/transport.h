@@ -1,9 +1,9 @@
 // courier/transport.h: the engine's view of one connected device.
 //
-// A transport adapter (courier::websocket, the test transport in
-// courier/memory_transport.h) creates one Transport per connection and hands
-// it to Engine::Connect. The engine pushes server frames through it; the
-// adapter encodes them (docs/PROTOCOL.md's JSON for the WebSocket adapter).
+// A transport adapter (courier::websocket, the test transport
+// memory::RecordingTransport in courier/memory.h) creates one Transport per
+// connection and hands it to Engine::Connect. The engine pushes server
+// frames through it; the adapter encodes them (docs/PROTOCOL.md's JSON for the WebSocket adapter).
 //
 // Ownership: shared between the adapter and the engine (std::shared_ptr); the
 //   engine drops its reference when the session closes.

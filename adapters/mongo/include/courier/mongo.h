@@ -12,9 +12,11 @@
 //                    updated by compare-and-set)   the AccountStore.
 // The indexes are created on open (an existing index is left alone).
 //
-// A seq comes from `findAndModify {$inc: {head: 1}}` on the recipient's
-// inbox_heads document, so concurrent servers never hand out the same seq.
-// A Write batch runs in ONE multi-document transaction when the deployment
+// Seqs come from `findAndModify {$inc: {head: n}}` on the recipient's
+// inbox_heads document, one per recipient for all n appends to it in a run
+// of appends, so concurrent servers never hand out the same seq; such a run
+// costs a fixed number of commands plus one per recipient, whatever its
+// size (adapters/mongo/README.md, "Write path"). A Write batch runs in ONE multi-document transaction when the deployment
 // supports them (a replica set or a sharded cluster; see `transactions`), its
 // events inserted with one bulk insert_many; a conflict with a concurrent
 // batch (TransientTransactionError, a duplicate (sender, cid) racing in)
