@@ -26,10 +26,10 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 targets=(frame_decoder ws_frames token http_api engine webpush load_frames)
 declare -A max_len=([frame_decoder]=8192 [ws_frames]=4096 [token]=2048 [http_api]=8192
-                    [engine]=1024 [webpush]=5000)
+                    [engine]=1024 [webpush]=5000 [load_frames]=8192)
 # Extra libFuzzer flags per target (none needed today).
 declare -A extra=([frame_decoder]="" [ws_frames]="" [token]="" [http_api]="" [engine]=""
-                  [webpush]="")
+                  [webpush]="" [load_frames]="")
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}:suppressions=$here/ubsan.supp
 
