@@ -18,6 +18,13 @@
 //                               sender's inbox) and the sender's ack of the
 //                               receipt before that; 500 batches, 100,000
 //                               messages, as W1
+//   BM_GroupSend_<backend>/N    one Write of one GroupSendOp to a group of N
+//                               members (issue 17): N appends, the sender's
+//                               own copy included, in one transaction
+//   BM_GroupReceipts_<backend>/N  the receipts of one group message from N
+//                               members (a group of N + 1 with its sender):
+//                               one Write of N acks and N reads, 2N receipts
+//                               appended to the sender's inbox
 //   BM_PresenceLookup_<backend>/N  Lookup of N users (Redis pipelines them)
 // Backends: Memory; Sqlite_PowerLoss and Sqlite_ProcessCrash (courier::sqlite
 // durability kPowerLoss / kProcessCrash), Rocksdb_PowerLoss and
@@ -59,6 +66,7 @@
 #include "courier/clock.h"
 #include "courier/contact_policy.h"
 #include "courier/engine.h"
+#include "courier/group.h"
 #include "courier/memory.h"
 #include "courier/transport.h"
 #if defined(COURIER_BENCH_WITH_SQLITE)
@@ -636,6 +644,212 @@ void BM_W1Mix(benchmark::State& state) {
   }
 }
 
+// --- Groups (issue 17): a group of `members` users, "gm-000" its admin.
+// Returns its members, or an empty vector (and the error in `error`).
+std::vector<UserId> CreateBenchGroup(MessageStore& store, std::size_t members,
+                                     std::string& error) {
+  std::vector<UserId> users;
+  for (std::size_t i = 0; i < members; ++i) users.push_back(absl::StrFormat("gm-%03d", i));
+  GroupChangeOp create;
+  create.action = GroupAction::kCreate;
+  create.actor = users[0];
+  create.group = "bench-group";
+  create.members.assign(users.begin() + 1, users.end());
+  create.name = "bench";
+  create.id = "bench-group-create";
+  create.ts = 1;
+  create.limits.max_members = members;
+  std::vector<WriteOp> ops = {create};
+  for (const UserId& u : users) ops.emplace_back(AttachOp{u, "d"});
+  auto results = store.Write(ops);
+  for (const auto& r : results) {
+    if (!r.ok()) {
+      error = r.status().ToString();
+      return {};
+    }
+  }
+  const auto& created = std::get<GroupChangeResult>(*results[0]);
+  if (!created.group.has_value() || created.group->members.size() != members ||
+      created.appended.size() != members) {
+    error = "the group was not created with every member";
+    return {};
+  }
+  return users;
+}
+
+GroupSendOp MakeGroupSend(const UserId& sender, std::uint64_t n) {
+  GroupSendOp op;
+  op.sender = sender;
+  op.cid = absl::StrCat("gc", n);
+  op.group = "bench-group";
+  op.id = absl::StrCat("gm", n);
+  op.body = kBody;
+  op.ts = 2;
+  op.max_undelivered = 1'000'000'000;
+  return op;
+}
+
+// Checks a group send's result: stored once in each of `members` inboxes.
+std::string CheckGroupSend(const absl::StatusOr<WriteResult>& r, const GroupSendOp& op,
+                           std::size_t members) {
+  if (!r.ok()) return r.status().ToString();
+  const auto* g = std::get_if<GroupSendResult>(&*r);
+  if (g == nullptr || g->duplicate || g->id != op.id || g->recipients != members ||
+      !g->skipped.empty() || g->appended.size() != members) {
+    return "the group send did not reach every member once";
+  }
+  return "";
+}
+
+// Opens a store of `backend` holding a group of `members` (their names in
+// `users`); null when that failed (the benchmark is skipped with the error).
+template <class Backend>
+std::unique_ptr<MessageStore> OpenWithGroup(benchmark::State& state, Backend& backend,
+                                            std::size_t members, std::vector<UserId>& users) {
+  std::unique_ptr<MessageStore> store = backend.Open();
+  std::string error;
+  users = CreateBenchGroup(*store, members, error);
+  if (users.empty()) {
+    state.SkipWithError(error.c_str());
+    return nullptr;
+  }
+  return store;
+}
+
+// --- BM_GroupSend: one transaction appending one message to N inboxes.
+template <class Backend>
+void BM_GroupSend(benchmark::State& state) {
+  const std::size_t members = static_cast<std::size_t>(state.range(0));
+  Backend backend;
+  std::vector<UserId> users;
+  std::unique_ptr<MessageStore> store = OpenWithGroup(state, backend, members, users);
+  if (store == nullptr) return;
+  std::string error;
+  std::uint64_t n = 0;
+  std::vector<WriteOp> ops(1);
+  double write_s = 0;  // real time inside Write
+  const std::uint64_t bytes0 = BytesWritten();
+  ProcessCpu cpu;
+  cpu.Start();
+  for (auto _ : state) {
+    state.PauseTiming();
+    cpu.Pause();
+    // Senders take turns, as members of a busy group do.
+    ops[0] = MakeGroupSend(users[n % members], n);
+    ++n;
+    cpu.Resume();
+    state.ResumeTiming();
+    const auto t0 = std::chrono::steady_clock::now();
+    auto results = store->Write(ops);
+    write_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (results.size() != 1 ||
+        !(error = CheckGroupSend(results[0], std::get<GroupSendOp>(ops[0]), members)).empty()) {
+      state.SkipWithError(error.empty() ? "no result" : error.c_str());
+      return;
+    }
+    benchmark::DoNotOptimize(results);
+  }
+  const double cpu_s = cpu.Stop();
+  const std::uint64_t bytes = BytesWritten() - bytes0;
+  // Every member's inbox holds the create and every send, in order.
+  for (const UserId& u : {users.front(), users.back()}) {
+    auto head = store->Head(u);
+    if (!head.ok() || *head != n + 1) {
+      state.SkipWithError(absl::StrCat(u, ": wrong head after the run").c_str());
+      return;
+    }
+  }
+  const double sends = static_cast<double>(state.iterations());
+  const double copies = sends * static_cast<double>(members);
+  state.SetItemsProcessed(state.iterations());  // items_per_second: sends/s
+  state.counters["sends_per_s"] = sends / write_s;
+  state.counters["us_per_fanout"] = write_s * 1e6 / copies;  // real time per member copy
+  state.counters["cpu_us_per_copy"] = cpu_s * 1e6 / copies;
+  state.counters["bytes_written_per_copy"] = static_cast<double>(bytes) / copies;
+}
+
+// --- BM_GroupReceipts: every member but the sender acks and reads one group
+// message, in one Write; each ack and each read appends one receipt to the
+// sender's inbox.
+template <class Backend>
+void BM_GroupReceipts(benchmark::State& state) {
+  const std::size_t readers = static_cast<std::size_t>(state.range(0));
+  const std::size_t members = readers + 1;
+  Backend backend;
+  std::vector<UserId> users;
+  std::unique_ptr<MessageStore> store = OpenWithGroup(state, backend, members, users);
+  if (store == nullptr) return;
+  std::string error;
+  const UserId& sender = users[0];
+  std::uint64_t n = 0;
+  std::size_t receipts = 0;
+  std::vector<WriteOp> send(1), ops;
+  double write_s = 0;  // real time inside the receipts' Write
+  Seq sender_head = 1;  // the create
+  const std::uint64_t bytes0 = BytesWritten();
+  ProcessCpu cpu;
+  cpu.Start();
+  for (auto _ : state) {
+    state.PauseTiming();
+    cpu.Pause();
+    send[0] = MakeGroupSend(sender, n++);
+    auto sent = store->Write(send);
+    if (sent.size() != 1 ||
+        !(error = CheckGroupSend(sent[0], std::get<GroupSendOp>(send[0]), members)).empty()) {
+      state.SkipWithError(error.empty() ? "no result" : error.c_str());
+      return;
+    }
+    ++sender_head;
+    const MessageId id = std::get<GroupSendOp>(send[0]).id;
+    ops.clear();
+    for (const Appended& a : std::get<GroupSendResult>(*sent[0]).appended) {
+      if (a.user != sender) ops.emplace_back(AckOp{a.user, "d", a.event.seq, 3});
+    }
+    for (const UserId& u : users) {
+      if (u != sender) ops.emplace_back(ReadOp{u, {id}, 4});
+    }
+    cpu.Resume();
+    state.ResumeTiming();
+    const auto t0 = std::chrono::steady_clock::now();
+    auto results = store->Write(ops);
+    write_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    state.PauseTiming();
+    cpu.Pause();
+    // Exactly one receipt per op, in the sender's inbox, gap-free.
+    for (const auto& r : results) {
+      const std::vector<Appended>* appended = nullptr;
+      if (r.ok()) {
+        if (const auto* ack = std::get_if<AckResult>(&*r)) appended = &ack->appended;
+        if (const auto* read = std::get_if<ReadResult>(&*r)) appended = &read->appended;
+      }
+      if (appended == nullptr || appended->size() != 1 || (*appended)[0].user != sender ||
+          (*appended)[0].event.id != id || (*appended)[0].event.seq != sender_head + 1) {
+        state.SkipWithError(r.ok() ? "not one receipt per ack and read" : r.status().ToString().c_str());
+        return;
+      }
+      ++sender_head;
+      ++receipts;
+    }
+    cpu.Resume();
+    state.ResumeTiming();
+  }
+  const double cpu_s = cpu.Stop();
+  const std::uint64_t bytes = BytesWritten() - bytes0;
+  auto head = store->Head(sender);
+  if (!head.ok() || *head != sender_head) {
+    state.SkipWithError("the sender's head is not the receipts counted");
+    return;
+  }
+  const double msgs = static_cast<double>(state.iterations());
+  const double all = static_cast<double>(receipts);
+  state.SetItemsProcessed(static_cast<std::int64_t>(receipts));  // receipts/s
+  state.counters["receipts_per_msg"] = all / msgs;
+  state.counters["us_per_receipt"] = write_s * 1e6 / all;  // real time per receipt
+  state.counters["ms_per_message"] = write_s * 1e3 / msgs;  // the Write of one message's 2N
+  state.counters["cpu_us_per_receipt"] = cpu_s * 1e6 / all;
+  state.counters["bytes_written_per_receipt"] = static_cast<double>(bytes) / all;
+}
+
 // --- BM_PresenceLookup: N users, half of them online.
 void PresenceLookup(benchmark::State& state, PresenceStore& presence) {
   const std::size_t n = static_cast<std::size_t>(state.range(0));
@@ -684,7 +898,22 @@ COURIER_BENCH_BACKEND("Sqlite_ProcessCrash", SqliteProcessCrash)
 COURIER_BENCH_BACKEND("Rocksdb_PowerLoss", RocksdbPowerLoss)
 COURIER_BENCH_BACKEND("Rocksdb_ProcessCrash", RocksdbProcessCrash)
 #endif
+// Groups: a fixed number of sends per run, so that every store's inboxes
+// grow as much (256 x 500 copies).
+#define COURIER_BENCH_GROUPS(NAME, TYPE)                                                      \
+  BENCHMARK_TEMPLATE(BM_GroupSend, TYPE)->Name("BM_GroupSend_" NAME)->Arg(256)->Iterations(500) \
+      ->UseRealTime();                                                                        \
+  BENCHMARK_TEMPLATE(BM_GroupReceipts, TYPE)->Name("BM_GroupReceipts_" NAME)->Arg(256)       \
+      ->Iterations(200)->UseRealTime();
+
 COURIER_BENCH_W1MIX("Memory", MemoryBackend)
+COURIER_BENCH_GROUPS("Memory", MemoryBackend)
+#if defined(COURIER_BENCH_WITH_SQLITE)
+COURIER_BENCH_GROUPS("Sqlite_PowerLoss", SqlitePowerLoss)
+#endif
+#if defined(COURIER_BENCH_WITH_ROCKSDB)
+COURIER_BENCH_GROUPS("Rocksdb_PowerLoss", RocksdbPowerLoss)
+#endif
 #if defined(COURIER_BENCH_WITH_SQLITE)
 COURIER_BENCH_W1MIX("Sqlite_PowerLoss", SqlitePowerLoss)
 #endif

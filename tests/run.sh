@@ -99,7 +99,7 @@ configure build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clan
   -DCOURIER_FUZZ=ON -DCOURIER_BUILD_BENCH=OFF -DCOURIER_BUILD_TESTS=ON \
   -DCOURIER_WITH_MONGO=OFF -DCOURIER_WITH_POSTGRES=OFF -DCOURIER_WITH_REDIS=OFF
 cmake --build build/fuzz -j "$jobs" --target fuzz_frame_decoder fuzz_ws_frames fuzz_token \
-  fuzz_http_api fuzz_engine fuzz_webpush fuzz_load_frames
+  fuzz_http_api fuzz_engine fuzz_webpush fuzz_load_frames fuzz_group_codec
 
 step "fuzz each target for a bounded time"
 bash tests/fuzz/run.sh build/fuzz "${COURIER_FUZZ_SECONDS:-30}"

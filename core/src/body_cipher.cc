@@ -21,13 +21,24 @@ absl::Status InitSodium() {
   return absl::OkStatus();
 }
 
-// Binds a sealed body to the message it belongs to.
-std::string AssociatedData(const MessageId& id, const UserId& recipient) {
+// Binds a sealed body to the message it belongs to: a 1:1 message to its
+// recipient, a group message (one sealed body copied into every member's
+// inbox) to its group. The separator keeps the two apart.
+std::string AssociatedData(const MessageId& id, const UserId& recipient, char separator = '\0') {
   std::string ad;
   ad.reserve(id.size() + 1 + recipient.size());
-  ad.append(id).push_back('\0');
+  ad.append(id).push_back(separator);
   ad.append(recipient);
   return ad;
+}
+
+std::string GroupAssociatedData(const MessageId& id, const GroupId& group) {
+  return AssociatedData(id, group, '\1');
+}
+
+// The associated data of a kMessage event in `user`'s inbox.
+std::string AssociatedDataOf(const Event& e, const UserId& user) {
+  return e.group.empty() ? AssociatedData(e.id, user) : GroupAssociatedData(e.id, e.group);
 }
 
 class EncryptingStore final : public MessageStore {
@@ -40,7 +51,11 @@ class EncryptingStore final : public MessageStore {
     for (auto& op : sealed) {
       if (auto* append = std::get_if<AppendOp>(&op)) {
         append->body = cipher_.Seal(append->body, AssociatedData(append->id, append->recipient));
+      } else if (auto* send = std::get_if<GroupSendOp>(&op)) {
+        send->body = cipher_.Seal(send->body, GroupAssociatedData(send->id, send->group));
       }
+      // AttachOp, AckOp, ReadOp carry no body; a GroupChangeOp's event body
+      // is the encoded change, which is not sealed.
     }
     auto results = inner_->Write(sealed);
     for (std::size_t i = 0; i < results.size() && i < ops.size(); ++i) {
@@ -54,7 +69,7 @@ class EncryptingStore final : public MessageStore {
     COURIER_ASSIGN_OR_RETURN(std::vector<Event> events, inner_->Fetch(user, after, limit));
     for (Event& e : events) {
       if (e.kind != EventKind::kMessage) continue;
-      auto plain = cipher_.Open(e.body, AssociatedData(e.id, user));
+      auto plain = cipher_.Open(e.body, AssociatedDataOf(e, user));
       if (!plain.ok()) {
         return absl::DataLossError(absl::StrCat("inbox of ", user, " seq ", e.seq, ": ",
                                                 plain.status().message()));
@@ -77,30 +92,42 @@ class EncryptingStore final : public MessageStore {
   absl::StatusOr<std::size_t> DeleteInbox(const UserId& user) override {
     return inner_->DeleteInbox(user);
   }
+  absl::StatusOr<GroupRecord> Group(const GroupId& id) override { return inner_->Group(id); }
+  absl::StatusOr<std::vector<GroupRecord>> GroupsOf(const UserId& user) override {
+    return inner_->GroupsOf(user);
+  }
   absl::Status Ping() override { return inner_->Ping(); }
 
  private:
-  // The appended message event of a fresh append carries the plaintext the
-  // caller gave; receipts have no body.
+  // The appended message events of a fresh append or group send carry the
+  // plaintext the caller gave; receipts have no body, and a group change's
+  // body was never sealed.
   // REQUIRES: slot.ok().
   void RestoreBodies(const WriteOp& op, absl::StatusOr<WriteResult>& slot) {
     WriteResult& r = *slot;
-    if (auto* append = std::get_if<AppendResult>(&r)) {
-      const auto* in = std::get_if<AppendOp>(&op);
-      for (Appended& a : append->appended) {
-        if (a.event.kind == EventKind::kMessage && in != nullptr && a.event.id == in->id) {
-          a.event.body = in->body;
-        }
-      }
-      return;
-    }
+    const std::string* plaintext = nullptr;
+    const MessageId* id = nullptr;
     std::vector<Appended>* list = nullptr;
-    if (auto* ack = std::get_if<AckResult>(&r)) list = &ack->appended;
-    if (auto* read = std::get_if<ReadResult>(&r)) list = &read->appended;
+    if (auto* append = std::get_if<AppendResult>(&r)) {
+      if (const auto* in = std::get_if<AppendOp>(&op)) plaintext = &in->body, id = &in->id;
+      list = &append->appended;
+    } else if (auto* send = std::get_if<GroupSendResult>(&r)) {
+      if (const auto* in = std::get_if<GroupSendOp>(&op)) plaintext = &in->body, id = &in->id;
+      list = &send->appended;
+    } else if (auto* ack = std::get_if<AckResult>(&r)) {
+      list = &ack->appended;
+    } else if (auto* read = std::get_if<ReadResult>(&r)) {
+      list = &read->appended;
+    }
+    // AttachResult appends nothing; GroupChangeResult only kGroupChange events.
     if (list == nullptr) return;
     for (Appended& a : *list) {
       if (a.event.kind != EventKind::kMessage) continue;
-      auto plain = cipher_.Open(a.event.body, AssociatedData(a.event.id, a.user));
+      if (plaintext != nullptr && a.event.id == *id) {
+        a.event.body = *plaintext;
+        continue;
+      }
+      auto plain = cipher_.Open(a.event.body, AssociatedDataOf(a.event, a.user));
       if (!plain.ok()) {
         slot = absl::DataLossError(plain.status().message());
         return;

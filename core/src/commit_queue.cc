@@ -11,8 +11,9 @@ namespace courier::internal {
 
 namespace {
 std::size_t BodyBytes(const WriteOp& op) {
-  const auto* append = std::get_if<AppendOp>(&op);
-  return append == nullptr ? 0 : append->body.size();
+  if (const auto* append = std::get_if<AppendOp>(&op)) return append->body.size();
+  if (const auto* group = std::get_if<GroupSendOp>(&op)) return group->body.size();
+  return 0;
 }
 }  // namespace
 

@@ -208,21 +208,15 @@ void DeviceSession::Send(std::string cid, UserId to, std::string body) {
     Emit({*std::move(answer)});
     return;
   }
-  AppendOp op;
-  op.sender = user_;
-  op.cid = cid;
+  AppendOp op = SendOp<AppendOp>(cid, std::move(body));
   op.recipient = std::move(to);
-  op.id = host_->NewMessageId();
-  op.body = std::move(body);
-  op.ts = host_->Now();
-  op.max_undelivered = host_->options().limits.max_undelivered;
   host_->Submit(std::move(op), [self = shared_from_this(),
                                 cid = std::move(cid)](absl::StatusOr<WriteResult> r) mutable {
     self->host_->CountSend(r);
     AppendResult* ar = r.ok() ? std::get_if<AppendResult>(&*r) : nullptr;
     if (ar != nullptr) {
       self->host_->OnAppended(self->user_, cid, *ar);
-      self->Emit({SentFrame{std::move(cid), ar->id, ar->ts, ar->duplicate}});
+      self->Emit({SentFrame{std::move(cid), ar->id, ar->ts, ar->duplicate, {}}});
       self->host_->Route(std::move(ar->appended));
       return;
     }

@@ -16,16 +16,21 @@
 // behind, after a wake-up from another node or a head poll). Only one of
 // them sends at a time: both hold the mutex, and OnEvent defers to a running
 // pump, which re-reads from sent_upto_.
+// Group ops (device_session_groups.cc) follow Send's path: checks through
+// the host, one op on the commit queue, the answer from its completion.
 //
 // Thread-safety: every method may be called from any thread.
-// Blocking: Pump blocks on the store (run it on the delivery executor); the
-//   others never block.
+// Blocking: Pump, AnswerRepeatedCreate and AnswerListGroups block on the
+//   store (run them on the delivery executor); the others never block on
+//   the store (Send and ChangeGroup may wait for the ContactPolicy, through
+//   the host's checks).
 #ifndef COURIER_CORE_SRC_DEVICE_SESSION_H_
 #define COURIER_CORE_SRC_DEVICE_SESSION_H_
 
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -38,6 +43,12 @@
 namespace courier::internal {
 
 class DeviceSession;
+
+// The limits every group op carries (courier/group.h), from the engine's.
+inline GroupLimits GroupLimitsOf(const Limits& limits) {
+  return GroupLimits{limits.max_group_members, limits.max_groups_per_user,
+                     limits.max_group_name_bytes};
+}
 
 // What a session needs from its engine. Implemented by the engine core.
 class SessionHost {
@@ -64,7 +75,32 @@ class SessionHost {
   // The session ended by Disconnect (not by replacement or shutdown).
   virtual void OnDisconnected(const std::shared_ptr<DeviceSession>& session) = 0;
   virtual void CountDelivered(std::size_t n) = 0;
+  // Counts the result of an AppendOp or a GroupSendOp.
   virtual void CountSend(const absl::StatusOr<WriteResult>& r) = 0;
+
+  // --- Groups (courier/group.h); the session side is device_session_groups.cc.
+  // Validates a group send before it is queued, in engine.h's order (cid,
+  // group id, size, a recent repeat, the rate). Same contract as CheckSend.
+  virtual std::optional<ServerFrame> CheckGroupSend(const UserId& from, const std::string& cid,
+                                                    const GroupId& group,
+                                                    std::size_t body_size) = 0;
+  // A group send of (from, cid) committed: as OnAppended.
+  virtual void OnGroupSent(const UserId& from, const std::string& cid,
+                           const GroupSendResult& r) = 0;
+  // Validates a change built by the session (op.group already derived for
+  // kCreate) before it is queued: the cid, the action, the group id, the
+  // op's shape (ValidateWriteOp), the rate (the send bucket), then every
+  // user a kCreate or kAdd names must be one `op.actor` may send to.
+  // Returns the error that answers it, or none to go ahead.
+  virtual std::optional<ErrorFrame> CheckGroupChange(const std::string& cid,
+                                                     const GroupChangeOp& op) = 0;
+  // A change of `group` was stored (or changed nothing): counts it and
+  // refreshes what typing knows of the group's members.
+  virtual void OnGroupChanged(const GroupId& group, const GroupChangeResult& r) = 0;
+  // Gives back a rate token (a repeated create that stored nothing).
+  virtual void RefundRate(const UserId& user) = 0;
+  // Session::Typing of `from`; drops or relays it (never answers).
+  virtual void Typing(const UserId& from, const UserId& to, const GroupId& group, bool on) = 0;
   virtual void CountAck() = 0;
   virtual void CountRead() = 0;
 };
@@ -83,6 +119,12 @@ class DeviceSession final : public Session,
   void Ack(Seq seq) override;
   void Read(std::vector<MessageId> ids) override;
   void Disconnect() override;
+  // Groups (device_session_groups.cc).
+  void SendToGroup(std::string cid, GroupId group, std::string body) override;
+  void ChangeGroup(std::string cid, GroupAction action, GroupId group,
+                   std::vector<UserId> members, std::string name) override;
+  void ListGroups(std::string cid, std::optional<GroupId> group) override;
+  void Typing(UserId to, GroupId group, bool on) override;
 
   // Engine side.
   // The attach committed; `presence` are the contacts' presence frames.
@@ -104,6 +146,24 @@ class DeviceSession final : public Session,
   std::vector<UserId> contacts() const;
 
  private:
+  // An op of a send by this session's user (AppendOp, GroupSendOp) with
+  // the fields every send shares; the caller adds the address.
+  template <typename Op>
+  Op SendOp(const std::string& cid, std::string body) const {
+    Op op;
+    op.sender = user_;
+    op.cid = cid;
+    op.id = host_->NewMessageId();
+    op.body = std::move(body);
+    op.ts = host_->Now();
+    op.max_undelivered = host_->options().limits.max_undelivered;
+    return op;
+  }
+  // A create was refused with kGroupExists: answers the repeat (delivery
+  // executor: reads the record).
+  void AnswerRepeatedCreate(std::string cid, GroupId group);
+  // Answers ListGroups from the store (delivery executor).
+  void AnswerListGroups(std::string cid, std::optional<GroupId> group);
   // An ack up to `seq` is durable: the window opens; acked events beyond
   // the stream position are skipped, never sent.
   void OnAckCommitted(Seq seq);

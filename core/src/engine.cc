@@ -17,11 +17,23 @@
 #include "courier/status.h"
 #include "device_session.h"
 #include "failure_log.h"
+#include "group_members_cache.h"
 #include "rate_limiter.h"
 #include "recent_sends.h"
 
 namespace courier {
 namespace {
+
+// A signal from this node (the fields a kind does not use stay empty).
+Signal SignalOf(Signal::Kind kind, const UserId& user, const DeviceId& device,
+                const NodeId& from_node) {
+  Signal signal;
+  signal.kind = kind;
+  signal.user = user;
+  signal.device = device;
+  signal.from_node = from_node;
+  return signal;
+}
 
 using internal::CommitQueue;
 using internal::DeviceSession;
@@ -42,6 +54,8 @@ class EngineCore final : public internal::SessionHost,
         delivery_(delivery),
         queue_(*deps.store, commit, delivery, options.max_batch_ops, options.max_batch_bytes),
         rate_(options.rate_limit),
+        typing_rate_(options.typing_rate),
+        typing_members_(kTypingCacheGroups, kTypingMembersTtlMs),
         failures_(kFailureLogIntervalMs) {
     queue_.set_after_flush([this] { WakeRemote(); });
   }
@@ -71,63 +85,106 @@ class EngineCore final : public internal::SessionHost,
 
   std::optional<ServerFrame> CheckSend(const UserId& from, const std::string& cid,
                                        const UserId& to, std::size_t body_size) override {
-    auto error = [&](ErrorCode code, std::string message,
-                     std::optional<std::int64_t> retry = std::nullopt) {
+    if (absl::Status s = ValidateClientId(cid); !s.ok()) {
+      return SendError(ErrorCode::kBadFrame, cid, std::string(s.message()));
+    }
+    if (!ValidateName("to", to).ok()) {
+      return SendError(ErrorCode::kUnknownUser, cid, absl::StrCat("no user named '", to, "'"));
+    }
+    if (auto answer = CheckBodyRepeatRate(from, cid, body_size)) return answer;
+    if (std::optional<ErrorFrame> refused = MaySendTo(from, to, cid)) {
       send_errors_.fetch_add(1, std::memory_order_relaxed);
-      return ErrorFrame{code, std::move(message), cid, retry};
+      return *std::move(refused);
+    }
+    return std::nullopt;
+  }
+
+  std::optional<ServerFrame> CheckGroupSend(const UserId& from, const std::string& cid,
+                                            const GroupId& group,
+                                            std::size_t body_size) override {
+    if (absl::Status s = ValidateClientId(cid); !s.ok()) {
+      return SendError(ErrorCode::kBadFrame, cid, std::string(s.message()));
+    }
+    if (!ValidateGroupId(group).ok()) {
+      return SendError(ErrorCode::kUnknownGroup, cid, "no such group");
+    }
+    return CheckBodyRepeatRate(from, cid, body_size);
+  }
+
+  void OnGroupSent(const UserId& from, const std::string& cid,
+                   const GroupSendResult& r) override {
+    if (r.duplicate) rate_.Refund(from);
+    recent_.Remember(from, cid, SentFrame{cid, r.id, r.ts, true, {}});
+  }
+
+  std::optional<ErrorFrame> CheckGroupChange(const std::string& cid,
+                                             const GroupChangeOp& op) override {
+    auto error = [&](ErrorCode code, std::string message) {
+      return ErrorFrame{code, std::move(message), cid, std::nullopt};
     };
     if (absl::Status s = ValidateClientId(cid); !s.ok()) {
       return error(ErrorCode::kBadFrame, std::string(s.message()));
     }
-    if (!ValidateName("to", to).ok()) {
-      return error(ErrorCode::kUnknownUser, absl::StrCat("no user named '", to, "'"));
+    switch (op.action) {
+      case GroupAction::kCreate:
+      case GroupAction::kAdd:
+      case GroupAction::kRemove:
+      case GroupAction::kLeave:
+      case GroupAction::kRename:
+        break;
+      default:
+        return error(ErrorCode::kBadFrame, "unknown group action");
     }
-    if (body_size > options_.limits.max_body_bytes) {
-      return error(ErrorCode::kTooLarge, absl::StrCat("body is ", body_size, " bytes; the limit is ",
-                                                      options_.limits.max_body_bytes));
+    if (op.action != GroupAction::kCreate && !ValidateGroupId(op.group).ok()) {
+      return error(ErrorCode::kUnknownGroup, "no such group");
     }
-    // A repeat of a cid this node saw stored is answered at once, without
-    // a token or a write: a client retrying after a lost `sent` must never
-    // be told to wait for a message that is already stored.
-    if (std::optional<SentFrame> known = recent_.Find(from, cid)) {
-      duplicates_.fetch_add(1, std::memory_order_relaxed);
-      return *std::move(known);
+    if (absl::Status s = ValidateWriteOp(op); !s.ok()) {
+      return error(ErrorCode::kBadFrame, std::string(s.message()));
     }
-    if (std::int64_t wait = rate_.Acquire(from, Now()); wait > 0) {
-      return error(ErrorCode::kRateLimited,
-                   absl::StrCat("at most ", options_.rate_limit.count, " messages per ",
-                                options_.rate_limit.period_ms / 1000, " s"),
-                   wait);
-    }
-    const std::string pair = absl::StrCat(from, absl::string_view("\0", 1), to);
     const TimeMs now = Now();
-    {
-      MutexLock lock(&allowed_mu_);
-      auto it = allowed_.find(pair);
-      if (it != allowed_.end() && now - it->second < options_.contact_cache_ttl_ms) {
-        return std::nullopt;
-      }
+    if (std::int64_t wait = rate_.Acquire(op.actor, now); wait > 0) {
+      return RateLimited(cid, wait);
     }
-    absl::StatusOr<bool> may = deps_.contacts->MaySend(from, to);
-    if (!may.ok()) {
-      if (absl::IsNotFound(may.status())) {
-        return error(ErrorCode::kUnknownUser, absl::StrCat("no user named '", to, "'"));
-      }
-      return error(ErrorCode::kUnavailable,
-                   absl::StrCat("could not check contacts: ", may.status().message()));
+    if (op.action != GroupAction::kCreate && op.action != GroupAction::kAdd) return std::nullopt;
+    absl::flat_hash_set<UserId> checked;
+    for (const UserId& member : op.members) {
+      if (member == op.actor || !checked.insert(member).second) continue;
+      if (std::optional<ErrorFrame> refused = MaySendTo(op.actor, member, cid)) return refused;
     }
-    if (!*may) {
-      return error(ErrorCode::kNotFriends, absl::StrCat("you and ", to, " are not friends"));
-    }
-    MutexLock lock(&allowed_mu_);
-    if (allowed_.size() >= kMaxAllowedCache) allowed_.clear();
-    allowed_.insert_or_assign(pair, now);
     return std::nullopt;
+  }
+
+  void OnGroupChanged(const GroupId& group, const GroupChangeResult& r) override {
+    if (r.changed) group_changes_.fetch_add(1, std::memory_order_relaxed);
+    std::vector<UserId> members;
+    if (r.group.has_value()) {
+      members.reserve(r.group->members.size());
+      for (const GroupMember& m : r.group->members) members.push_back(m.user);
+    }
+    typing_members_.Put(group, std::move(members), Now());
+  }
+
+  void RefundRate(const UserId& user) override { rate_.Refund(user); }
+
+  // Drops (counted) or relays a typing op: the cheap checks and the rate
+  // here, on the caller's thread; the rest (contact check, the group's
+  // members, presence) on the delivery executor, which may block.
+  void Typing(const UserId& from, const UserId& to, const GroupId& group, bool on) override {
+    if (stopped_.load(std::memory_order_acquire)) return;
+    const bool well_formed = to.empty() ? ValidateGroupId(group).ok()
+                                        : group.empty() && to != from && ValidateName("to", to).ok();
+    if (!well_formed || typing_rate_.Acquire(from, Now()) > 0) {
+      typing_dropped_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    delivery_.Post([core = shared_from_this(), from, to, group, on] {
+      core->RelayTyping(from, to, group, on);
+    });
   }
 
   void OnAppended(const UserId& from, const std::string& cid, const AppendResult& r) override {
     if (r.duplicate) rate_.Refund(from);
-    recent_.Remember(from, cid, SentFrame{cid, r.id, r.ts, true});
+    recent_.Remember(from, cid, SentFrame{cid, r.id, r.ts, true, {}});
   }
 
   // 32 hex digits that sort by creation time: the clock's ms in the first
@@ -157,12 +214,13 @@ class EngineCore final : public internal::SessionHost,
   }
   void CountSend(const absl::StatusOr<WriteResult>& r) override {
     const AppendResult* ar = r.ok() ? std::get_if<AppendResult>(&*r) : nullptr;
-    if (ar == nullptr) {
+    const GroupSendResult* gr = r.ok() ? std::get_if<GroupSendResult>(&*r) : nullptr;
+    if (ar == nullptr && gr == nullptr) {
       send_errors_.fetch_add(1, std::memory_order_relaxed);
-    } else if (ar->duplicate) {
+    } else if (ar != nullptr ? ar->duplicate : gr->duplicate) {
       duplicates_.fetch_add(1, std::memory_order_relaxed);
     } else {
-      sends_.fetch_add(1, std::memory_order_relaxed);
+      (ar != nullptr ? sends_ : group_sends_).fetch_add(1, std::memory_order_relaxed);
     }
   }
   void CountAck() override { acks_.fetch_add(1, std::memory_order_relaxed); }
@@ -209,7 +267,7 @@ class EngineCore final : public internal::SessionHost,
         deps_.presence->Connect(user, device, options_.node, Now());
     if (outcome.ok()) {
       if (outcome->replaced_on.has_value() && *outcome->replaced_on != options_.node) {
-        Signal kick{Signal::Kind::kKick, user, device, options_.node};
+        const Signal kick = SignalOf(Signal::Kind::kKick, user, device, options_.node);
         Check(Failure::kSignal, "presence: kick to another node",
               deps_.presence->Publish(*outcome->replaced_on, kick));
       }
@@ -236,6 +294,84 @@ class EngineCore final : public internal::SessionHost,
 
   void Wake(const UserId& user) {
     for (const SessionPtr& s : Sessions(user)) s->Poke();
+  }
+
+  // Engine::LeaveAllGroups: reads the user's groups and queues one kLeave
+  // per group (delivery executor); `done` runs after the last result.
+  void LeaveAllGroups(const UserId& user, absl::AnyInvocable<void(absl::Status)> done) {
+    delivery_.Post([core = shared_from_this(), user, done = std::move(done)]() mutable {
+      core->LeaveAll(user, std::move(done));
+    });
+  }
+
+  void LeaveAll(const UserId& user, absl::AnyInvocable<void(absl::Status)> done) {
+    if (stopped_.load(std::memory_order_acquire)) {
+      done(absl::UnavailableError("the engine is shut down"));
+      return;
+    }
+    if (absl::Status s = ValidateName("user", user); !s.ok()) {
+      done(s);
+      return;
+    }
+    absl::StatusOr<std::vector<GroupRecord>> groups = deps_.store->GroupsOf(user);
+    if (!groups.ok() && absl::IsUnimplemented(groups.status())) {
+      done(absl::OkStatus());  // a store that keeps no groups: none to leave
+      return;
+    }
+    if (!groups.ok() || groups->empty()) {
+      done(groups.status());
+      return;
+    }
+    // The results come back on the delivery executor, possibly on several
+    // of its threads: the last one calls `done` with the first failure.
+    struct Pending {
+      Mutex mu;
+      std::size_t left ABSL_GUARDED_BY(mu) = 0;
+      absl::Status first ABSL_GUARDED_BY(mu);
+      absl::AnyInvocable<void(absl::Status)> done ABSL_GUARDED_BY(mu);
+    };
+    auto pending = std::make_shared<Pending>();
+    {
+      MutexLock lock(&pending->mu);
+      pending->left = groups->size();
+      pending->done = std::move(done);
+    }
+    for (const GroupRecord& g : *groups) {
+      GroupChangeOp op;
+      op.action = GroupAction::kLeave;
+      op.actor = user;
+      op.group = g.id;
+      op.id = NewMessageId();
+      op.ts = Now();
+      op.limits = internal::GroupLimitsOf(options_.limits);
+      Submit(std::move(op), [core = shared_from_this(), pending,
+                             group = g.id](absl::StatusOr<WriteResult> r) {
+        absl::Status status;
+        GroupChangeResult* left = r.ok() ? std::get_if<GroupChangeResult>(&*r) : nullptr;
+        if (left != nullptr) {
+          core->OnGroupChanged(group, *left);
+          core->Route(std::move(left->appended));
+        } else {
+          status = r.ok() ? absl::InternalError("unexpected store result") : r.status();
+          const std::optional<GroupError> e = GroupErrorOf(status);
+          // Not (or no longer) in it: nothing to leave.
+          if (e == GroupError::kNotMember || e == GroupError::kUnknownGroup) {
+            status = absl::OkStatus();
+          }
+        }
+        absl::AnyInvocable<void(absl::Status)> finish;
+        absl::Status result;
+        {
+          MutexLock lock(&pending->mu);
+          if (!status.ok() && pending->first.ok()) pending->first = status;
+          if (--pending->left == 0) {
+            finish = std::move(pending->done);
+            result = pending->first;
+          }
+        }
+        if (finish) finish(std::move(result));
+      }, nullptr);
+    }
   }
 
   // Drops the cached permissions to send to or from `user` (an admin
@@ -286,6 +422,7 @@ class EngineCore final : public internal::SessionHost,
       Check(Failure::kHeartbeat, "presence: heartbeat",
             deps_.presence->Heartbeat(options_.node, list, now));
       rate_.Sweep(now);
+      typing_rate_.Sweep(now);
       AnnounceExpired(all);
     }
     if (prune) {
@@ -342,6 +479,10 @@ class EngineCore final : public internal::SessionHost,
     s.signal_errors = failures_.count(Failure::kSignal);
     s.presence_errors = failures_.count(Failure::kPresence);
     s.last_seen_errors = failures_.count(Failure::kLastSeen);
+    s.group_sends = group_sends_.load(std::memory_order_relaxed);
+    s.group_changes = group_changes_.load(std::memory_order_relaxed);
+    s.typing_relayed = typing_relayed_.load(std::memory_order_relaxed);
+    s.typing_dropped = typing_dropped_.load(std::memory_order_relaxed);
     return s;
   }
 
@@ -358,6 +499,185 @@ class EngineCore final : public internal::SessionHost,
   static constexpr std::size_t kMaxAllowedCache = 1 << 20;
   // A failing dependency logs at most one line per kind this often.
   static constexpr TimeMs kFailureLogIntervalMs = 60'000;
+
+  // Typing keeps the members of this many groups for this long.
+  static constexpr std::size_t kTypingCacheGroups = 4096;
+  static constexpr TimeMs kTypingMembersTtlMs = 5'000;
+
+  // An error answering a send, counted in send_errors.
+  ErrorFrame SendError(ErrorCode code, const std::string& cid, std::string message) {
+    send_errors_.fetch_add(1, std::memory_order_relaxed);
+    return ErrorFrame{code, std::move(message), cid, std::nullopt};
+  }
+
+  ErrorFrame RateLimited(const std::string& cid, std::int64_t wait) {
+    return ErrorFrame{ErrorCode::kRateLimited,
+                      absl::StrCat("at most ", options_.rate_limit.count, " messages per ",
+                                   options_.rate_limit.period_ms / 1000, " s"),
+                      cid, wait};
+  }
+
+  // The checks every send (1:1 or group) makes after its address, in order:
+  // the body's size, a repeat of a cid stored recently, the rate.
+  std::optional<ServerFrame> CheckBodyRepeatRate(const UserId& from, const std::string& cid,
+                                                 std::size_t body_size) {
+    if (body_size > options_.limits.max_body_bytes) {
+      return SendError(ErrorCode::kTooLarge, cid,
+                       absl::StrCat("body is ", body_size, " bytes; the limit is ",
+                                    options_.limits.max_body_bytes));
+    }
+    // A repeat of a cid this node saw stored is answered at once, without
+    // a token or a write: a client retrying after a lost `sent` must never
+    // be told to wait for a message that is already stored.
+    if (std::optional<SentFrame> known = recent_.Find(from, cid)) {
+      duplicates_.fetch_add(1, std::memory_order_relaxed);
+      return *std::move(known);
+    }
+    if (std::int64_t wait = rate_.Acquire(from, Now()); wait > 0) {
+      send_errors_.fetch_add(1, std::memory_order_relaxed);
+      return RateLimited(cid, wait);
+    }
+    return std::nullopt;
+  }
+
+  // None when `from` may send to `to` (the ContactPolicy's answer, cached
+  // for contact_cache_ttl_ms); else the error that answers `cid`. May block
+  // on the policy.
+  std::optional<ErrorFrame> MaySendTo(const UserId& from, const UserId& to,
+                                      const std::string& cid) {
+    const std::string pair = absl::StrCat(from, absl::string_view("\0", 1), to);
+    const TimeMs now = Now();
+    {
+      MutexLock lock(&allowed_mu_);
+      auto it = allowed_.find(pair);
+      if (it != allowed_.end() && now - it->second < options_.contact_cache_ttl_ms) {
+        return std::nullopt;
+      }
+    }
+    absl::StatusOr<bool> may = deps_.contacts->MaySend(from, to);
+    if (!may.ok()) {
+      if (absl::IsNotFound(may.status())) {
+        return ErrorFrame{ErrorCode::kUnknownUser, absl::StrCat("no user named '", to, "'"), cid,
+                          std::nullopt};
+      }
+      return ErrorFrame{ErrorCode::kUnavailable,
+                        absl::StrCat("could not check contacts: ", may.status().message()), cid,
+                        std::nullopt};
+    }
+    if (!*may) {
+      return ErrorFrame{ErrorCode::kNotFriends, absl::StrCat("you and ", to, " are not friends"),
+                        cid, std::nullopt};
+    }
+    MutexLock lock(&allowed_mu_);
+    if (allowed_.size() >= kMaxAllowedCache) allowed_.clear();
+    allowed_.insert_or_assign(pair, now);
+    return std::nullopt;
+  }
+
+  // The members of `group` for typing (sorted; empty: no such group), from
+  // the cache or the store; nullopt when the store failed (counted). Blocks.
+  std::optional<std::vector<UserId>> TypingMembers(const GroupId& group) {
+    if (auto cached = typing_members_.Find(group, Now())) return cached;
+    absl::StatusOr<GroupRecord> record = deps_.store->Group(group);
+    std::vector<UserId> members;
+    if (record.ok()) {
+      members.reserve(record->members.size());
+      for (const GroupMember& m : record->members) members.push_back(m.user);
+    } else if (GroupErrorOf(record.status()) != GroupError::kUnknownGroup) {
+      Check(Failure::kPresence, "store: read a group's members for typing", record.status());
+      return std::nullopt;
+    }
+    std::sort(members.begin(), members.end());
+    typing_members_.Put(group, members, Now());
+    return members;
+  }
+
+  // Hands `frame` to the local sessions of `users`.
+  void RelayTypingLocally(const std::vector<UserId>& users, const TypingFrame& frame) {
+    for (const UserId& u : users) {
+      for (const SessionPtr& s : Sessions(u)) {
+        s->Emit({frame});
+        typing_relayed_.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+  }
+
+  // Relays a typing op that passed Typing's checks (delivery executor): to
+  // the peer, or the other members, here and on the other nodes they are
+  // connected to (one signal per node).
+  void RelayTyping(const UserId& from, const UserId& to, const GroupId& group, bool on) {
+    if (stopped_.load(std::memory_order_acquire)) return;
+    std::vector<UserId> targets;
+    if (!to.empty()) {
+      if (MaySendTo(from, to, "").has_value()) {
+        typing_dropped_.fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+      targets.push_back(to);
+    } else {
+      std::optional<std::vector<UserId>> members = TypingMembers(group);
+      if (!members.has_value() || !std::binary_search(members->begin(), members->end(), from)) {
+        typing_dropped_.fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+      for (UserId& m : *members) {
+        if (m != from) targets.push_back(std::move(m));
+      }
+      if (targets.empty()) return;
+    }
+    RelayTypingLocally(targets, TypingFrame{from, group, on, options_.limits.typing_ttl_ms});
+    std::optional<absl::flat_hash_set<NodeId>> nodes =
+        OtherNodesOf(targets, "presence: look up whom to tell of typing");
+    if (!nodes.has_value()) return;
+    Signal signal = SignalOf(Signal::Kind::kTyping, to, "", options_.node);
+    signal.from_user = from;
+    signal.group = group;
+    signal.on = on;
+    for (const NodeId& n : *nodes) {
+      absl::Status published = deps_.presence->Publish(n, signal);
+      Check(Failure::kSignal, "presence: typing signal to another node", published);
+      if (published.ok()) typing_relayed_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+
+  // The nodes other than this one where some of `users` have a device;
+  // nullopt when the presence store failed (counted as `what`).
+  std::optional<absl::flat_hash_set<NodeId>> OtherNodesOf(const std::vector<UserId>& users,
+                                                          absl::string_view what) {
+    auto presence = deps_.presence->Lookup(users);
+    if (!presence.ok()) {
+      Check(Failure::kPresence, what, presence.status());
+      return std::nullopt;
+    }
+    absl::flat_hash_set<NodeId> nodes;
+    for (const Presence& p : *presence) {
+      for (const NodeId& n : p.nodes) {
+        if (n != options_.node) nodes.insert(n);
+      }
+    }
+    return nodes;
+  }
+
+  // A kTyping signal from another node: tells the local devices of its
+  // peer, or of the group's other members (read here: delivery executor).
+  void OnTypingSignal(const Signal& signal) {
+    const TypingFrame frame{signal.from_user, signal.group, signal.on,
+                            options_.limits.typing_ttl_ms};
+    if (signal.group.empty()) {
+      if (signal.user != signal.from_user) RelayTypingLocally({signal.user}, frame);
+      return;
+    }
+    delivery_.Post([core = shared_from_this(), frame] {
+      if (core->stopped_.load(std::memory_order_acquire)) return;
+      std::optional<std::vector<UserId>> members = core->TypingMembers(frame.group);
+      if (!members.has_value() ||
+          !std::binary_search(members->begin(), members->end(), frame.from)) {
+        return;  // the typist left meanwhile, or the store failed (counted)
+      }
+      members->erase(std::remove(members->begin(), members->end(), frame.from), members->end());
+      core->RelayTypingLocally(*members, frame);
+    });
+  }
 
   // Counts and logs a failed status nobody else sees (no-op when ok).
   void Check(internal::Failure kind, absl::string_view what, const absl::Status& status) {
@@ -494,20 +814,12 @@ class EngineCore final : public internal::SessionHost,
       for (const SessionPtr& s : Sessions(c)) s->Emit({frame});
     }
     if (!to_other_nodes) return;
-    auto others = deps_.presence->Lookup(*contacts);
-    if (!others.ok()) {
-      Check(Failure::kPresence, "presence: look up contacts", others.status());
-      return;
-    }
-    absl::flat_hash_set<NodeId> nodes;
-    for (const Presence& p : *others) {
-      for (const NodeId& n : p.nodes) {
-        if (n != options_.node) nodes.insert(n);
-      }
-    }
-    for (const NodeId& n : nodes) {
+    std::optional<absl::flat_hash_set<NodeId>> nodes =
+        OtherNodesOf(*contacts, "presence: look up contacts");
+    if (!nodes.has_value()) return;
+    for (const NodeId& n : *nodes) {
       Check(Failure::kSignal, "presence: presence signal to another node",
-            deps_.presence->Publish(n, Signal{Signal::Kind::kPresence, user, "", options_.node}));
+            deps_.presence->Publish(n, SignalOf(Signal::Kind::kPresence, user, "", options_.node)));
     }
   }
 
@@ -573,7 +885,7 @@ class EngineCore final : public internal::SessionHost,
           if (n == core->options_.node) continue;
           core->Check(Failure::kSignal, "presence: wake signal to another node",
                       core->deps_.presence->Publish(
-                          n, Signal{Signal::Kind::kWake, p.user, "", core->options_.node}));
+                          n, SignalOf(Signal::Kind::kWake, p.user, "", core->options_.node)));
         }
       }
     });
@@ -613,6 +925,9 @@ class EngineCore final : public internal::SessionHost,
           core->NotifyContacts(user, false);
         });
         break;
+      case Signal::Kind::kTyping:
+        OnTypingSignal(signal);
+        break;
       case Signal::Kind::kClose:  // for the server's own subscription, not the engine's
         break;
     }
@@ -624,6 +939,8 @@ class EngineCore final : public internal::SessionHost,
   Executor& delivery_;
   CommitQueue queue_;
   internal::RateLimiter rate_;
+  internal::RateLimiter typing_rate_;
+  internal::GroupMembersCache typing_members_;
   internal::RecentSends recent_;
   internal::FailureLog failures_;
   std::atomic<bool> stopped_{false};
@@ -644,7 +961,8 @@ class EngineCore final : public internal::SessionHost,
   TimeMs last_prune_ ABSL_GUARDED_BY(tick_mu_) = 0;
 
   std::atomic<std::uint64_t> sends_{0}, duplicates_{0}, send_errors_{0}, delivered_{0},
-      acks_{0}, reads_{0};
+      acks_{0}, reads_{0}, group_sends_{0}, group_changes_{0}, typing_relayed_{0},
+      typing_dropped_{0};
 };
 
 class EngineImpl final : public Engine {
@@ -671,6 +989,9 @@ class EngineImpl final : public Engine {
   }
   void Wake(const UserId& user) override { core_->Wake(user); }
   void ForgetUser(const UserId& user) override { core_->ForgetUser(user); }
+  void LeaveAllGroups(const UserId& user, absl::AnyInvocable<void(absl::Status)> done) override {
+    core_->LeaveAllGroups(user, std::move(done));
+  }
   void Tick() override { core_->Tick(); }
   void Shutdown() override {
     core_->Stop();
@@ -702,6 +1023,25 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& opti
   }
   if (options.rate_limit.period_ms <= 0) {
     return absl::InvalidArgumentError("rate limit period must be positive");
+  }
+  if (options.typing_rate.period_ms <= 0) {
+    return absl::InvalidArgumentError("typing rate period must be positive");
+  }
+  if (options.limits.typing_ttl_ms <= 0) {
+    return absl::InvalidArgumentError("typing_ttl_ms must be positive");
+  }
+  if (options.limits.max_group_members == 0 ||
+      options.limits.max_group_members > kMaxGroupMembers) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_group_members must be 1-", kMaxGroupMembers));
+  }
+  if (options.limits.max_groups_per_user == 0) {
+    return absl::InvalidArgumentError("max_groups_per_user must be >= 1");
+  }
+  if (options.limits.max_group_name_bytes == 0 ||
+      options.limits.max_group_name_bytes > kMaxGroupNameBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_group_name_bytes must be 1-", kMaxGroupNameBytes));
   }
   std::unique_ptr<ThreadPoolExecutor> own_commit, own_delivery;
   Executor* commit = options.commit_executor;

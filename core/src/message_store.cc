@@ -1,13 +1,21 @@
 #include "courier/message_store.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <string>
 
 #include "absl/strings/str_cat.h"
+#include "courier/group.h"
+#include "utf8.h"
 
 namespace courier {
 
-Event MessageEventOf(const AppendOp& op) {
+namespace {
+
+// The kMessage event of an AppendOp or a GroupSendOp (same field names).
+template <typename Op>
+Event MessageEvent(const Op& op) {
   Event e;
   e.kind = EventKind::kMessage;
   e.id = op.id;
@@ -15,6 +23,16 @@ Event MessageEventOf(const AppendOp& op) {
   e.body = op.body;
   e.status = MessageStatus::kSent;
   e.ts = op.ts;
+  return e;
+}
+
+}  // namespace
+
+Event MessageEventOf(const AppendOp& op) { return MessageEvent(op); }
+
+Event MessageEventOf(const GroupSendOp& op) {
+  Event e = MessageEvent(op);
+  e.group = op.group;
   return e;
 }
 
@@ -29,18 +47,86 @@ absl::Status MessageIdTakenError(const UserId& recipient, const MessageId& id) {
       absl::StrCat("message id ", id, " already used in the inbox of ", recipient));
 }
 
+absl::StatusOr<GroupRecord> MessageStore::Group(const GroupId& id) {
+  return absl::UnimplementedError(absl::StrCat("this store keeps no groups (asked for ", id, ")"));
+}
+
+absl::StatusOr<std::vector<GroupRecord>> MessageStore::GroupsOf(const UserId& user) {
+  return absl::UnimplementedError(
+      absl::StrCat("this store keeps no groups (asked for those of ", user, ")"));
+}
+
+namespace {
+
+absl::Status ValidateBody(const std::string& body) {
+  if (body.size() <= kMaxStoredBodyBytes) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("body of ", body.size(), " bytes exceeds ", kMaxStoredBodyBytes));
+}
+
+absl::Status ValidateGroupChangeOp(const GroupChangeOp& op) {
+  for (absl::Status s : {ValidateName("actor", op.actor), ValidateGroupId(op.group),
+                         ValidateMessageId(op.id)}) {
+    if (!s.ok()) return s;
+  }
+  const GroupAction a = op.action;
+  if (!ParseGroupAction(GroupActionName(a)).has_value()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown group action ", static_cast<int>(a)));
+  }
+  if (op.members.size() > kMaxGroupMembers) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(op.members.size(), " members in one group op (at most ", kMaxGroupMembers,
+                     ")"));
+  }
+  const bool lists = a == GroupAction::kAdd || a == GroupAction::kRemove;
+  if (lists && op.members.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("group ", std::string(GroupActionName(a)), " needs at least one member"));
+  }
+  if ((a == GroupAction::kLeave || a == GroupAction::kRename) && !op.members.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("group ", std::string(GroupActionName(a)), " takes no members"));
+  }
+  for (const UserId& m : op.members) {
+    if (absl::Status s = ValidateName("member", m); !s.ok()) return s;
+  }
+  if (a == GroupAction::kCreate || a == GroupAction::kRename) {
+    const std::size_t max = std::min(op.limits.max_name_bytes, kMaxGroupNameBytes);
+    if (op.name.empty() || op.name.size() > max) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("group name must be 1-", max, " bytes, got ", op.name.size()));
+    }
+    if (!internal::IsDisplayText(op.name)) {
+      return absl::InvalidArgumentError(
+          "group name must be valid UTF-8 without control characters");
+    }
+  }
+  if (op.limits.max_members < 1 || op.limits.max_members > kMaxGroupMembers) {
+    return absl::InvalidArgumentError(absl::StrCat("max_members must be 1-", kMaxGroupMembers,
+                                                   ", got ", op.limits.max_members));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status ValidateWriteOp(const WriteOp& op) {
   if (const auto* a = std::get_if<AppendOp>(&op)) {
     for (absl::Status s : {ValidateName("sender", a->sender), ValidateName("recipient", a->recipient),
                            ValidateClientId(a->cid), ValidateMessageId(a->id)}) {
       if (!s.ok()) return s;
     }
-    if (a->body.size() > kMaxStoredBodyBytes) {
-      return absl::InvalidArgumentError(absl::StrCat("body of ", a->body.size(),
-                                                     " bytes exceeds ", kMaxStoredBodyBytes));
-    }
-    return absl::OkStatus();
+    return ValidateBody(a->body);
   }
+  if (const auto* g = std::get_if<GroupSendOp>(&op)) {
+    for (absl::Status s : {ValidateName("sender", g->sender), ValidateClientId(g->cid),
+                           ValidateGroupId(g->group), ValidateMessageId(g->id)}) {
+      if (!s.ok()) return s;
+    }
+    return ValidateBody(g->body);
+  }
+  if (const auto* g = std::get_if<GroupChangeOp>(&op)) return ValidateGroupChangeOp(*g);
   if (const auto* a = std::get_if<AttachOp>(&op)) {
     if (absl::Status s = ValidateName("user", a->user); !s.ok()) return s;
     return ValidateName("device", a->device);
@@ -53,7 +139,8 @@ absl::Status ValidateWriteOp(const WriteOp& op) {
     }
     return absl::OkStatus();
   }
-  return ValidateName("user", std::get<ReadOp>(op).user);
+  if (const auto* r = std::get_if<ReadOp>(&op)) return ValidateName("user", r->user);
+  return absl::InvalidArgumentError("unknown write op");
 }
 
 }  // namespace courier

@@ -38,7 +38,9 @@ class StandardPushNotifier final : public PushNotifier {
       if (stopped_) return;
       const TimeMs now = clock_.NowMs();
       for (const Appended& a : appended) {
-        if (a.event.kind != EventKind::kMessage) continue;
+        // Messages only; and never the sender's own copy of a group message
+        // (its peer, the sender, is the inbox's owner).
+        if (a.event.kind != EventKind::kMessage || a.event.peer == a.user) continue;
         ++stats_.messages;
         switch (queue_.Add(a.user, a.event, now)) {
           case internal::PushQueue::Offer::kOpened:

@@ -24,6 +24,16 @@ std::string_view ErrorCodeName(ErrorCode code) {
       return "unauthorized";
     case ErrorCode::kQueueFull:
       return "queue_full";
+    case ErrorCode::kUnknownGroup:
+      return "unknown_group";
+    case ErrorCode::kNotMember:
+      return "not_member";
+    case ErrorCode::kNotAdmin:
+      return "not_admin";
+    case ErrorCode::kGroupFull:
+      return "group_full";
+    case ErrorCode::kTooManyGroups:
+      return "too_many_groups";
   }
   return "unknown";
 }

@@ -1,4 +1,4 @@
-// courier-cli: send, listen and read (the WebSocket protocol).
+// courier-cli: send (to a user or a group), listen and read (the WebSocket protocol).
 #include <algorithm>
 #include <cstdio>
 #include <random>
@@ -19,14 +19,6 @@ namespace {
 
 constexpr int kMaxReconnects = 8;  // in a row, for listen: about two minutes
 
-std::string RandomCid() {
-  std::random_device rd;
-  std::uniform_int_distribution<int> hex(0, 15);
-  std::string cid = "cli-";
-  for (int i = 0; i < 20; ++i) cid += "0123456789abcdef"[hex(rd)];
-  return cid;
-}
-
 bool Retryable(const absl::Status& s) {
   return absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s);
 }
@@ -38,13 +30,27 @@ std::chrono::milliseconds Backoff(int attempt) {
 
 }  // namespace
 
+std::string RandomCid() {
+  std::random_device rd;
+  std::uniform_int_distribution<int> hex(0, 15);
+  std::string cid = "cli-";
+  for (int i = 0; i < 20; ++i) cid += "0123456789abcdef"[hex(rd)];
+  return cid;
+}
+
 absl::Status Send(Context& ctx, const SendOptions& options) {
   auto me = LoadCredentials(ctx.token_file);
   if (!me.ok()) return me.status();
   const std::string cid = options.cid.empty() ? RandomCid() : options.cid;
   const Clock::time_point deadline = Clock::now() + options.wait;
-  const std::string frame =
-      JsonObject().Add("op", "send").Add("cid", cid).Add("to", options.to).Add("body", options.body).str();
+  JsonObject send;
+  send.Add("op", "send").Add("cid", cid);
+  if (options.group.empty()) {
+    send.Add("to", options.to);
+  } else {
+    send.Add("group", options.group);
+  }
+  const std::string frame = send.Add("body", options.body).str();
   auto session = ChatSession::Open(ctx, *me, options.device, std::nullopt);
   if (!session.ok()) return session.status();
   if (absl::Status s = (*session)->Write(frame); !s.ok()) return s;
@@ -116,7 +122,7 @@ absl::Status Listen(Context& ctx, const ListenOptions& options) {
         break;
       }
       const std::string op = StringField(*frame, "op").value_or("");
-      if (op == "msg" || op == "receipt") {
+      if (op == "msg" || op == "receipt" || op == "group_event") {
         const auto seq = IntField(*frame, "seq");
         if (!seq || *seq <= 0) continue;
         if (*seq > *last) {
@@ -132,8 +138,8 @@ absl::Status Listen(Context& ctx, const ListenOptions& options) {
         if (options.count > 0 && events >= options.count) return absl::OkStatus();
       } else if (op == "synced") {
         if (options.until_synced) return absl::OkStatus();
-      } else if (op == "presence") {
-        if (options.presence) {
+      } else if (op == "presence" || op == "typing") {
+        if (op == "presence" ? options.presence : options.typing) {
           if (absl::Status s = PrintLine(Compact(*frame)); !s.ok()) return s;
         }
       } else if (op == "error") {

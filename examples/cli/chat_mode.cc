@@ -117,9 +117,13 @@ class ChatUi {
       }
       outbox_ = std::move(keep);
       for (std::string& f : chat::PendingSends(state_)) outbox_.push_back(std::move(f));
+      outbox_.push_back(chat::GroupsRequest(state_));  // the groups' names and members
       ChatSession& live = **session;
       live.SetIdleHook(kTick, [this, &live]() -> absl::Status {
         if (state_.quit) return absl::CancelledError("quit");
+        chat::Effects effects;
+        if (chat::TickTime(state_, NowMs(), effects)) Redraw();  // a typing indicator expired
+        for (std::string& f : effects.frames) outbox_.push_back(std::move(f));
         return Flush(live);
       });
       absl::Status ended = Flush(live);
@@ -132,16 +136,16 @@ class ChatUi {
         }
         const std::string op = StringField(*frame, "op").value_or("");
         chat::Effects effects;
-        if (op == "msg" || op == "receipt") {
+        if (op == "msg" || op == "receipt" || op == "group_event") {
           const auto seq = IntField(*frame, "seq");
           if (!seq || *seq <= 0) continue;
           if (*seq > *last) {
-            chat::ApplyFrame(state_, *frame, effects);
+            chat::ApplyFrame(state_, *frame, effects, NowMs());
             last = *seq;
           }
           effects.frames.push_back(JsonObject().Add("op", "ack").Add("seq", *seq).str());
         } else {
-          chat::ApplyFrame(state_, *frame, effects);
+          chat::ApplyFrame(state_, *frame, effects, NowMs());
         }
         for (std::string& f : effects.frames) outbox_.push_back(std::move(f));
         ended = Flush(live);

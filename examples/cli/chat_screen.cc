@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <tuple>
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -133,21 +134,242 @@ void SendReads(const std::vector<std::string>& ids, Effects& effects) {
   }
 }
 
-std::string SendFrame(const std::string& to, const Message& m) {
-  return JsonObject().Add("op", "send").Add("cid", m.cid).Add("to", to).Add("body", m.body).str();
+std::string SendFrame(const Peer& to, const Message& m) {
+  return JsonObject()
+      .Add("op", "send")
+      .Add("cid", m.cid)
+      .Add(to.group ? "group" : "to", to.name)
+      .Add("body", m.body)
+      .str();
+}
+
+std::string TypingFrame(const Peer& to, bool on) {
+  return JsonObject().Add("op", "typing").Add(to.group ? "group" : "to", to.name).AddBool("on", on).str();
 }
 
 Peer* FindPeer(State& state, std::string_view name) {
   for (Peer& p : state.peers) {
-    if (p.name == name) return &p;
+    if (!p.group && p.name == name) return &p;
   }
   return nullptr;
 }
 
-Message* FindOwn(State& state, std::string_view cid) {
+Peer* FindGroup(State& state, std::string_view id) {
+  for (Peer& p : state.peers) {
+    if (p.group && p.name == id) return &p;
+  }
+  return nullptr;
+}
+
+// Friends by name, then groups by title (ties: the id).
+std::tuple<bool, std::string_view, std::string_view> SortKey(const Peer& p) {
+  return {p.group, p.group ? std::string_view(p.title) : std::string_view(p.name), p.name};
+}
+
+Peer& Insert(State& state, Peer peer) {
+  const auto key = SortKey(peer);
+  auto it = std::lower_bound(state.peers.begin(), state.peers.end(), key,
+                             [](const Peer& p, const auto& k) { return SortKey(p) < k; });
+  const std::size_t at = static_cast<std::size_t>(it - state.peers.begin());
+  if (!state.peers.empty() && at <= state.selected) ++state.selected;  // the selection keeps its peer
+  return *state.peers.insert(state.peers.begin() + static_cast<std::ptrdiff_t>(at), std::move(peer));
+}
+
+// Sorts again after a group's title changed; the selection keeps its conversation.
+void Resort(State& state) {
+  const bool have = state.selected < state.peers.size();
+  const bool group = have && state.peers[state.selected].group;
+  const std::string name = have ? state.peers[state.selected].name : "";
+  std::stable_sort(state.peers.begin(), state.peers.end(),
+                   [](const Peer& a, const Peer& b) { return SortKey(a) < SortKey(b); });
+  for (std::size_t i = 0; have && i < state.peers.size(); ++i) {
+    if (state.peers[i].group == group && state.peers[i].name == name) state.selected = i;
+  }
+}
+
+bool Contains(const std::vector<std::string>& v, std::string_view x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+std::vector<std::string> Strings(const rapidjson::Value& frame, const char* name) {
+  std::vector<std::string> out;
+  auto it = frame.FindMember(name);
+  if (it == frame.MemberEnd() || !it->value.IsArray()) return out;
+  for (const auto& v : it->value.GetArray()) {
+    if (v.IsString()) out.emplace_back(v.GetString(), v.GetStringLength());
+  }
+  return out;
+}
+
+std::string Names(const std::vector<std::string>& names) {
+  std::string out;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    absl::StrAppend(&out, i == 0 ? "" : i + 1 == names.size() ? " and " : ", ", names[i]);
+  }
+  return out;
+}
+
+// The line a group_event shows ("carol joined (added by alice)").
+std::string EventText(const std::string& action, const std::string& by, const std::vector<std::string>& members,
+                      const std::string& name) {
+  if (action == "create") {
+    std::vector<std::string> others;
+    for (const auto& m : members) {
+      if (m != by) others.push_back(m);
+    }
+    return absl::StrCat(by, " created the group \"", name, "\"", others.empty() ? "" : " with ", Names(others));
+  }
+  if (action == "add") return absl::StrCat(Names(members), " joined (added by ", by, ")");
+  if (action == "remove") {
+    return absl::StrCat(Names(members), members.size() == 1 ? " was" : " were", " removed by ", by);
+  }
+  if (action == "leave") {
+    return absl::StrCat(by, " left", members.size() > 1 ? absl::StrCat("; ", members[1], " is now an admin") : "");
+  }
+  if (action == "rename") return absl::StrCat(by, " renamed the group to \"", name, "\"");
+  return absl::StrCat(by, " changed the group (", action, ")");
+}
+
+Member* FindMember(Peer& group, std::string_view user) {
+  for (Member& m : group.members) {
+    if (m.user == user) return &m;
+  }
+  return nullptr;
+}
+
+void AddMember(Peer& group, const std::string& user, bool admin, int64_t since) {
+  if (FindMember(group, user) != nullptr) return;
+  auto it = std::lower_bound(group.members.begin(), group.members.end(), user,
+                             [](const Member& m, const std::string& u) { return m.user < u; });
+  group.members.insert(it, Member{user, admin, since});
+}
+
+void RemoveMember(Peer& group, std::string_view user) {
+  group.members.erase(std::remove_if(group.members.begin(), group.members.end(),
+                                     [&](const Member& m) { return m.user == user; }),
+                      group.members.end());
+}
+
+// Applies a group_event to the group's members and adds its line.
+void ApplyGroupEvent(State& state, const rapidjson::Value& frame, Effects& effects) {
+  const auto id = StringField(frame, "group");
+  if (!id || id->empty()) return;
+  const std::string action = StringField(frame, "action").value_or("");
+  const std::string by = StringField(frame, "by").value_or("");
+  const std::string name = StringField(frame, "name").value_or("");
+  const std::vector<std::string> members = Strings(frame, "members");
+  const int64_t ts = IntField(frame, "ts").value_or(0);
+  Peer& g = AddGroup(state, *id);
+  const std::string event_id = StringField(frame, "id").value_or("");
+  for (const Message& m : g.messages) {
+    if (m.event && !event_id.empty() && m.id == event_id) return;  // seen already
+  }
+  if (action == "create") {
+    g.members.clear();
+    for (const auto& m : members) AddMember(g, m, m == by, ts);
+    g.left = false;
+  } else if (action == "add") {
+    for (const auto& m : members) AddMember(g, m, false, ts);
+    if (Contains(members, state.me)) {
+      g.left = false;
+      // Added to a group that existed: ask for its members.
+      const std::string cid = absl::StrCat("chat-groups-", state.next_request++);
+      effects.frames.push_back(JsonObject().Add("op", "groups").Add("cid", cid).Add("group", *id).str());
+    }
+  } else if (action == "remove") {
+    for (const auto& m : members) RemoveMember(g, m);
+    if (Contains(members, state.me)) g.left = true;
+  } else if (action == "leave") {
+    RemoveMember(g, by);
+    if (members.size() > 1) {
+      if (Member* m = FindMember(g, members[1]); m != nullptr) m->admin = true;
+    }
+    if (by == state.me) g.left = true;
+  }
+  if ((action == "create" || action == "rename") && !name.empty() && name != g.title) {
+    g.title = name;
+    Resort(state);
+  }
+  Peer& group = *FindGroup(state, *id);
+  Message line;
+  line.event = true;
+  line.id = event_id;
+  line.ts = ts;
+  line.body = EventText(action, by, members, name);
+  group.messages.push_back(std::move(line));
+}
+
+// The `groups` answer: names and members of the groups listed.
+void ApplyGroups(State& state, const rapidjson::Value& frame) {
+  auto it = frame.FindMember("groups");
+  if (it == frame.MemberEnd() || !it->value.IsArray()) return;
+  for (const auto& g : it->value.GetArray()) {
+    const auto id = StringField(g, "group");
+    if (!id || id->empty()) continue;
+    Peer& group = AddGroup(state, *id);
+    group.left = false;
+    group.members.clear();
+    auto ms = g.FindMember("members");
+    if (ms != g.MemberEnd() && ms->value.IsArray()) {
+      for (const auto& m : ms->value.GetArray()) {
+        const auto user = StringField(m, "user");
+        if (!user) continue;
+        AddMember(group, *user, StringField(m, "role").value_or("") == "admin", IntField(m, "since").value_or(0));
+      }
+    }
+    const std::string name = StringField(g, "name").value_or("");
+    if (!name.empty() && name != group.title) {
+      group.title = name;
+      Resort(state);
+    }
+  }
+}
+
+// Starts or refreshes own typing in `p`, or stops it (on = false).
+void Typing(State& state, const Peer& p, bool on, int64_t now_ms, Effects& effects) {
+  if (on) {
+    if (p.group && p.left) return;
+    if (state.typing_to != p.name || now_ms - state.typing_sent_ms >= kTypingRefreshMs) {
+      if (!state.typing_to.empty() && state.typing_to != p.name) {
+        if (Peer* old = FindGroup(state, state.typing_to); old != nullptr) {
+          effects.frames.push_back(TypingFrame(*old, false));
+        } else if (Peer* friend_ = FindPeer(state, state.typing_to); friend_ != nullptr) {
+          effects.frames.push_back(TypingFrame(*friend_, false));
+        }
+      }
+      state.typing_to = p.name;
+      state.typing_sent_ms = now_ms;
+      effects.frames.push_back(TypingFrame(p, true));
+    }
+  } else if (state.typing_to == p.name) {
+    state.typing_to.clear();
+    effects.frames.push_back(TypingFrame(p, false));
+  }
+}
+
+// `user` no longer shows as typing in `p`.
+void StopTyping(Peer& p, const std::string& user) {
+  p.typing.erase(std::remove_if(p.typing.begin(), p.typing.end(), [&](const Typist& t) { return t.user == user; }),
+                 p.typing.end());
+}
+
+// "bob is typing…", "bob and carol are typing…", or "".
+std::string TypingText(const Peer& p, int64_t now_ms) {
+  std::vector<std::string> who;
+  for (const Typist& t : p.typing) {
+    if (t.until > now_ms) who.push_back(Printable(t.user));
+  }
+  if (who.empty()) return "";
+  return absl::StrCat(Names(who), who.size() == 1 ? " is" : " are", " typing…");
+}
+
+Message* FindOwn(State& state, std::string_view cid, Peer** where = nullptr) {
   for (Peer& p : state.peers) {
     for (Message& m : p.messages) {
-      if (m.mine && m.cid == cid) return &m;
+      if (m.mine && !m.cid.empty() && m.cid == cid) {
+        if (where != nullptr) *where = &p;
+        return &m;
+      }
     }
   }
   return nullptr;
@@ -199,7 +421,7 @@ void RenderList(const State& state, std::size_t rows, std::size_t cols, int64_t 
     if (room > 0) lines.push_back(Emit({{" No friends yet: `courier-cli friend NAME`, then wait for the accept.", ""}}, cols));
   } else {
     std::size_t width = 8;
-    for (const Peer& p : state.peers) width = std::max(width, Columns(p.name));
+    for (const Peer& p : state.peers) width = std::max(width, Columns(p.group ? p.title : p.name) + (p.group ? 2 : 0));
     width = std::min<std::size_t>(width, 32);
     // Scroll so that the selection stays in view.
     const std::size_t first = state.selected >= room ? state.selected - room + 1 : 0;
@@ -207,13 +429,20 @@ void RenderList(const State& state, std::size_t rows, std::size_t cols, int64_t 
       const Peer& p = state.peers[i];
       const bool selected = i == state.selected;
       const std::string base = selected ? std::string(kReverse) : "";
-      const std::string name = TakeColumns(Printable(p.name), width);
+      const std::string name = TakeColumns(Printable(p.group ? absl::StrCat("# ", p.title) : p.name), width);
       Line line;
       line.push_back({absl::StrCat(selected ? " › " : "   ", name, std::string(width - Columns(name) + 2, ' ')), base});
-      Span dot = PresenceDot(p);
-      dot.style = base + dot.style;
-      line.push_back(dot);
-      line.push_back({absl::StrCat(" ", LastSeen(p, now_ms)), base});
+      const std::string typing = TypingText(p, now_ms);
+      if (!typing.empty()) {
+        line.push_back({absl::StrCat("  ", TakeColumns(typing, 40)), absl::StrCat(base, kGreen)});
+      } else if (p.group) {
+        line.push_back({absl::StrCat("  ", p.left ? "you left" : absl::StrCat(p.members.size(), " members")), base});
+      } else {
+        Span dot = PresenceDot(p);
+        dot.style = base + dot.style;
+        line.push_back(dot);
+        line.push_back({absl::StrCat(" ", LastSeen(p, now_ms)), base});
+      }
       if (!p.unread.empty()) {
         line.push_back({"  ", base});
         line.push_back({absl::StrCat(p.unread.size(), " new"), absl::StrCat(base, kBold)});
@@ -233,8 +462,16 @@ void RenderConversation(const State& state, std::size_t rows, std::size_t cols, 
                         Screen& screen) {
   auto& lines = screen.lines;
   const Peer& p = state.peers[state.selected];
-  Line title{{absl::StrCat(" ", Printable(p.name)), std::string(kBold)}, {" · ", ""}, PresenceDot(p),
+  Line title;
+  if (p.group) {
+    std::vector<std::string> names;
+    for (const Member& m : p.members) names.push_back(Printable(m.user == state.me ? "you" : m.user));
+    title = {{absl::StrCat(" # ", Printable(p.title)), std::string(kBold)},
+             {p.left ? " · you are no longer a member" : absl::StrCat(" · ", Names(names)), std::string(kDim)}};
+  } else {
+    title = {{absl::StrCat(" ", Printable(p.name)), std::string(kBold)}, {" · ", ""}, PresenceDot(p),
              {absl::StrCat(" ", LastSeen(p, now_ms)), ""}};
+  }
   lines.push_back(Emit(Title(state, cols, std::move(title)), cols));
   Separator(lines, cols);
 
@@ -243,7 +480,18 @@ void RenderConversation(const State& state, std::size_t rows, std::size_t cols, 
   std::vector<std::string> body_lines;
   for (auto it = p.messages.rbegin(); it != p.messages.rend() && body_lines.size() < room; ++it) {
     const Message& m = *it;
-    const std::string who = m.mine ? "me" : Printable(p.name);
+    if (m.event) {
+      const std::string text = absl::StrCat(" ", Local(m.ts, "%H:%M"), " · ", Printable(m.body));
+      std::vector<std::string> out;
+      for (std::string rest = text; !rest.empty();) {
+        std::string chunk = TakeColumns(rest, cols);
+        rest.erase(0, chunk.size());
+        out.push_back(Emit({{chunk, std::string(kDim)}}, cols));
+      }
+      for (auto o = out.rbegin(); o != out.rend() && body_lines.size() < room; ++o) body_lines.push_back(*o);
+      continue;
+    }
+    const std::string who = m.mine ? "me" : Printable(p.group ? m.from : p.name);
     const std::string prefix = absl::StrCat(" ", Local(m.ts, "%H:%M"), " ", who, ": ");
     const std::size_t indent = Columns(prefix);
     const std::size_t width = cols > indent + 4 ? cols - indent - 4 : 1;
@@ -273,7 +521,9 @@ void RenderConversation(const State& state, std::size_t rows, std::size_t cols, 
       line.push_back({chunks[i], ""});
       if (m.mine && i + 1 == chunks.size()) {
         line.push_back({" ", ""});
-        line.push_back(TickSpan(m));
+        Message shown = m;
+        shown.tick = ShownTick(state, p, m);
+        line.push_back(TickSpan(shown));
       }
       out.push_back(Emit(line, cols));
     }
@@ -282,7 +532,12 @@ void RenderConversation(const State& state, std::size_t rows, std::size_t cols, 
   for (std::size_t i = body_lines.size(); i < room; ++i) lines.push_back("");
   for (auto it = body_lines.rbegin(); it != body_lines.rend(); ++it) lines.push_back(*it);
 
-  lines.push_back(Emit({{" ", ""}, Help(state, "Enter send · Esc back to the list · Ctrl-C quit")}, cols));
+  const std::string typing = TypingText(p, now_ms);
+  if (state.status.empty() && !typing.empty()) {
+    lines.push_back(Emit({{" ", ""}, {typing, std::string(kGreen)}}, cols));
+  } else {
+    lines.push_back(Emit({{" ", ""}, Help(state, "Enter send · Esc back to the list · Ctrl-C quit")}, cols));
+  }
   const std::string shown(LastColumns(state.input, cols > 3 ? cols - 3 : 0));
   lines.push_back(absl::StrCat(kBold, "> ", kReset, Printable(shown)));
   screen.cursor_row = static_cast<int>(lines.size()) - 1;
@@ -414,51 +669,138 @@ std::vector<Key> ParseKeys(std::string& pending) {
 }
 
 Peer& AddPeer(State& state, std::string_view name) {
-  auto it = std::lower_bound(state.peers.begin(), state.peers.end(), name,
-                             [](const Peer& p, std::string_view n) { return p.name < n; });
-  if (it != state.peers.end() && it->name == name) return *it;
-  const std::size_t at = static_cast<std::size_t>(it - state.peers.begin());
-  if (!state.peers.empty() && at <= state.selected) ++state.selected;  // the selection keeps its peer
+  if (Peer* p = FindPeer(state, name); p != nullptr) return *p;
   Peer p;
   p.name = std::string(name);
-  return *state.peers.insert(state.peers.begin() + static_cast<std::ptrdiff_t>(at), std::move(p));
+  return Insert(state, std::move(p));
 }
 
-void ApplyFrame(State& state, const rapidjson::Value& frame, Effects& effects) {
+Peer& AddGroup(State& state, std::string_view id) {
+  if (Peer* p = FindGroup(state, id); p != nullptr) return *p;
+  Peer p;
+  p.name = std::string(id);
+  p.title = std::string(id);
+  p.group = true;
+  return Insert(state, std::move(p));
+}
+
+Tick ShownTick(const State& state, const Peer& peer, const Message& m) {
+  if (!peer.group || !m.mine || m.tick != Tick::kSent) return m.tick;
+  bool any = false;
+  bool delivered = true;
+  bool read = true;
+  for (const Member& member : peer.members) {
+    if (member.user == state.me || Contains(m.skipped, member.user)) continue;
+    if (member.since > 0 && m.ts > 0 && member.since > m.ts) continue;  // joined after it was sent
+    any = true;
+    const bool r = Contains(m.read_by, member.user);
+    read = read && r;
+    delivered = delivered && (r || Contains(m.delivered_by, member.user));
+  }
+  if (!any) return Tick::kSent;
+  return read ? Tick::kRead : delivered ? Tick::kDelivered : Tick::kSent;
+}
+
+std::string GroupsRequest(State& state) {
+  return JsonObject().Add("op", "groups").Add("cid", absl::StrCat("chat-groups-", state.next_request++)).str();
+}
+
+bool TickTime(State& state, int64_t now_ms, Effects& effects) {
+  bool changed = false;
+  for (Peer& p : state.peers) {
+    const std::size_t before = p.typing.size();
+    p.typing.erase(std::remove_if(p.typing.begin(), p.typing.end(), [&](const Typist& t) { return t.until <= now_ms; }),
+                   p.typing.end());
+    changed = changed || p.typing.size() != before;
+  }
+  if (!state.typing_to.empty() && now_ms - state.last_key_ms >= kTypingIdleMs) {
+    Peer* p = FindGroup(state, state.typing_to);
+    if (p == nullptr) p = FindPeer(state, state.typing_to);
+    if (p != nullptr) {
+      Typing(state, *p, false, now_ms, effects);
+    } else {
+      state.typing_to.clear();
+    }
+  }
+  return changed;
+}
+
+void ApplyFrame(State& state, const rapidjson::Value& frame, Effects& effects, int64_t now_ms) {
   const std::string op = StringField(frame, "op").value_or("");
   if (op == "msg") {
     const auto from = StringField(frame, "from");
     const auto id = StringField(frame, "id");
     if (!from || from->empty() || !id || id->empty()) return;
-    Peer& p = AddPeer(state, *from);
+    const auto group = StringField(frame, "group");
+    Peer& p = group && !group->empty() ? AddGroup(state, *group) : AddPeer(state, *from);
     for (const Message& m : p.messages) {
-      if (!m.mine && m.id == *id) return;  // seen already (sent again after a reconnect)
+      if (!m.event && m.id == *id) return;  // seen already (sent again after a reconnect; own copy)
     }
+    // Whoever sent it has stopped typing.
+    StopTyping(p, *from);
     Message m;
+    if (p.group) {
+      m.from = *from;
+      // The group's copy of an own message, sent from another device (this
+      // device's own copies are known by id once `sent` came).
+      if (*from == state.me) {
+        m.mine = true;
+        m.tick = Tick::kSent;
+      }
+    }
     m.body = StringField(frame, "body").value_or("");
     m.ts = IntField(frame, "ts").value_or(0);
     m.id = *id;
+    const bool mine = m.mine;
     p.messages.push_back(std::move(m));
+    if (mine) return;
     if (Peer* open = Open(state); open == &p) {
       SendReads({*id}, effects);
     } else {
       p.unread.push_back(*id);
-      if (state.view == View::kConversation) state.status = absl::StrCat("new message from ", *from);
+      if (state.view == View::kConversation) {
+        state.status = absl::StrCat("new message from ", *from, p.group ? absl::StrCat(" in ", p.title) : "");
+      }
     }
   } else if (op == "receipt") {
     const auto by = StringField(frame, "by");
     const auto id = StringField(frame, "id");
     const std::string status = StringField(frame, "status").value_or("");
-    Peer* p = by ? FindPeer(state, *by) : nullptr;
-    if (p == nullptr || !id) return;
+    if (!by || !id || id->empty()) return;
     const Tick tick = status == "read" ? Tick::kRead : status == "delivered" ? Tick::kDelivered : Tick::kSent;
-    for (Message& m : p->messages) {
-      if (m.mine && m.id == *id && m.tick != Tick::kFailed) m.tick = std::max(m.tick, tick);
+    for (Peer& p : state.peers) {
+      if (!p.group && p.name != *by) continue;
+      for (Message& m : p.messages) {
+        if (!m.mine || m.id != *id || m.tick == Tick::kFailed) continue;
+        if (!p.group) {
+          m.tick = std::max(m.tick, tick);
+        } else if (tick == Tick::kRead && !Contains(m.read_by, *by)) {
+          m.read_by.push_back(*by);  // a group message: counted per member (ShownTick)
+        } else if (tick == Tick::kDelivered && !Contains(m.delivered_by, *by)) {
+          m.delivered_by.push_back(*by);
+        }
+      }
     }
   } else if (op == "sent") {
-    Message* m = FindOwn(state, StringField(frame, "cid").value_or(""));
+    Peer* where = nullptr;
+    Message* m = FindOwn(state, StringField(frame, "cid").value_or(""), &where);
     if (m == nullptr) return;
     m->id = StringField(frame, "id").value_or(m->id);
+    m->skipped = Strings(frame, "skipped");
+    if (!m->skipped.empty()) {
+      state.status = absl::StrCat("not delivered to ", Names(m->skipped), ": their inbox is full");
+    }
+    // The group's copy of it may have come first: this entry is the one kept.
+    std::size_t at = static_cast<std::size_t>(m - where->messages.data());
+    for (std::size_t j = 0; j < where->messages.size(); ++j) {
+      const Message& copy = where->messages[j];
+      if (j != at && copy.mine && copy.cid.empty() && !copy.event && copy.id == m->id) {
+        where->messages.erase(where->messages.begin() + static_cast<std::ptrdiff_t>(j));
+        if (j < at) --at;
+        m = &where->messages[at];
+        break;
+      }
+    }
     m->ts = IntField(frame, "ts").value_or(m->ts);
     if (m->tick == Tick::kPending || m->tick == Tick::kFailed) {
       m->tick = Tick::kSent;
@@ -474,6 +816,22 @@ void ApplyFrame(State& state, const rapidjson::Value& frame, Effects& effects) {
       }
     }
     state.status = absl::StrCat(code, text.empty() ? "" : ": ", text);
+  } else if (op == "group_event") {
+    ApplyGroupEvent(state, frame, effects);
+  } else if (op == "groups") {
+    ApplyGroups(state, frame);
+  } else if (op == "typing") {
+    const auto from = StringField(frame, "from");
+    if (!from || from->empty() || *from == state.me) return;
+    const auto group = StringField(frame, "group");
+    Peer* p = group && !group->empty() ? FindGroup(state, *group) : FindPeer(state, *from);
+    if (p == nullptr) return;
+    StopTyping(*p, *from);
+    auto on = frame.FindMember("on");
+    if (on != frame.MemberEnd() && on->value.IsBool() && on->value.GetBool()) {
+      const int64_t ttl = std::clamp<int64_t>(IntField(frame, "ttl_ms").value_or(6000), 0, 60000);
+      p->typing.push_back(Typist{*from, now_ms + ttl});
+    }
   } else if (op == "presence") {
     const auto user = StringField(frame, "user");
     if (!user || user->empty()) return;
@@ -526,9 +884,11 @@ void ApplyKey(State& state, const Key& key, int64_t now_ms, Effects& effects) {
     state.view = View::kList;
     return;
   }
+  state.last_key_ms = now_ms;
   switch (key.kind) {
     case Key::kText:
       if (state.input.size() + key.text.size() <= kMaxInput) state.input += key.text;
+      Typing(state, *p, true, now_ms, effects);
       break;
     case Key::kTab:
       if (state.input.size() < kMaxInput) state.input += ' ';
@@ -538,8 +898,10 @@ void ApplyKey(State& state, const Key& key, int64_t now_ms, Effects& effects) {
         state.input.pop_back();
       }
       if (!state.input.empty()) state.input.pop_back();
+      if (state.input.empty()) Typing(state, *p, false, now_ms, effects);
       break;
     case Key::kEscape:
+      Typing(state, *p, false, now_ms, effects);
       state.view = View::kList;
       state.status.clear();
       break;
@@ -548,13 +910,18 @@ void ApplyKey(State& state, const Key& key, int64_t now_ms, Effects& effects) {
       break;
     case Key::kEnter: {
       if (state.input.empty()) break;
+      if (p->group && p->left) {
+        state.status = "you are no longer a member of this group";
+        break;
+      }
+      Typing(state, *p, false, now_ms, effects);
       Message m;
       m.mine = true;
       m.body = std::move(state.input);
       state.input.clear();
       m.ts = now_ms;
       m.cid = absl::StrCat(state.cid_prefix, state.next_cid++);
-      effects.frames.push_back(SendFrame(p->name, m));
+      effects.frames.push_back(SendFrame(*p, m));
       p->messages.push_back(std::move(m));
       state.status.clear();
       break;
@@ -568,7 +935,7 @@ std::vector<std::string> PendingSends(const State& state) {
   std::vector<std::string> frames;
   for (const Peer& p : state.peers) {
     for (const Message& m : p.messages) {
-      if (m.mine && m.tick == Tick::kPending) frames.push_back(SendFrame(p.name, m));
+      if (m.mine && m.tick == Tick::kPending) frames.push_back(SendFrame(p, m));
     }
   }
   return frames;

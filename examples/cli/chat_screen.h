@@ -25,28 +25,56 @@ enum class Tick { kPending, kSent, kDelivered, kRead, kFailed };
 
 struct Message {
   bool mine = false;
+  bool event = false;  // a group's membership line ("carol joined"): `body` is its text
+  std::string from;    // group messages from others: the sender
   std::string body;
   int64_t ts = 0;      // unix ms: when stored (own pending ones: when typed)
   std::string id;      // the server's id; empty while pending
   std::string cid;     // own messages: the client id
   Tick tick = Tick::kPending;
   std::string error;   // kFailed: the error code
+  // Own group messages: the members whose `delivered` / `read` receipt came,
+  // and those the server skipped (their inbox was full). Tick() of the
+  // conversation turns these into the tick shown.
+  std::vector<std::string> delivered_by;
+  std::vector<std::string> read_by;
+  std::vector<std::string> skipped;
 };
 
+struct Member {
+  std::string user;
+  bool admin = false;
+  int64_t since = 0;  // unix ms: when they joined
+};
+
+// Someone typing in a conversation, until `until` (unix ms) unless refreshed.
+struct Typist {
+  std::string user;
+  int64_t until = 0;
+};
+
+// A conversation: with a friend, or a group (`group` true).
 struct Peer {
-  std::string name;
+  std::string name;  // the friend; for a group, the group's id
   bool presence_known = false;        // a `presence` frame arrived
   bool online = false;
   std::optional<int64_t> last_seen;   // unix ms
   std::vector<Message> messages;
   std::vector<std::string> unread;    // ids of incoming messages not yet shown
+  std::vector<Typist> typing;         // who is typing here now
+  // Groups only.
+  bool group = false;
+  std::string title;            // the group's name (its id until the server said)
+  std::vector<Member> members;  // sorted by user
+  bool left = false;            // this user is no longer a member
 };
+
 
 enum class View { kList, kConversation };
 
 struct State {
   std::string me;
-  std::vector<Peer> peers;  // sorted by name
+  std::vector<Peer> peers;  // friends sorted by name, then groups sorted by title
   View view = View::kList;
   std::size_t selected = 0;  // index into peers (the list's cursor, the open conversation)
   std::string input;         // the line being typed (UTF-8)
@@ -55,7 +83,21 @@ struct State {
   std::string cid_prefix = "chat-";  // + a counter: each own message's cid
   uint64_t next_cid = 1;
   bool quit = false;
+  // Own typing: the conversation told `typing on` (empty: none), when it was
+  // last told (refreshed every kTypingRefreshMs) and the last key.
+  std::string typing_to;
+  int64_t typing_sent_ms = 0;
+  int64_t last_key_ms = 0;
+  uint64_t next_request = 1;  // cids of `groups` requests
 };
+
+inline constexpr int64_t kTypingRefreshMs = 3000;  // `typing on` again while typing
+inline constexpr int64_t kTypingIdleMs = 5000;     // no key for this long: `typing off`
+
+// The tick an own message shows: for a group message, ✓✓ once every other
+// member who was in the group when it was sent (and was not skipped) has it,
+// blue once every one of them read it.
+Tick ShownTick(const State& state, const Peer& peer, const Message& m);
 
 // Frames to write to the server, in order.
 struct Effects {
@@ -77,9 +119,21 @@ std::vector<Key> ParseKeys(std::string& pending);
 // Adds a friend (sorted in; kept when present).
 Peer& AddPeer(State& state, std::string_view name);
 
-// Applies one server frame (msg, receipt, presence, sent, error; others are
-// ignored). A message that arrives in the open conversation is answered `read`.
-void ApplyFrame(State& state, const rapidjson::Value& frame, Effects& effects);
+// Adds a group by id (sorted in after the friends; kept when present).
+Peer& AddGroup(State& state, std::string_view id);
+
+// Applies one server frame (msg, receipt, group_event, groups, typing,
+// presence, sent, error; others are ignored). A message that arrives in the
+// open conversation is answered `read`; `now_ms` dates a typing frame's expiry.
+void ApplyFrame(State& state, const rapidjson::Value& frame, Effects& effects, int64_t now_ms = 0);
+
+// The `groups` request a chat sends after each welcome: its answer fills in
+// the groups with their names and members.
+std::string GroupsRequest(State& state);
+
+// Time passes: typing indicators older than their ttl go, and own typing idle
+// for kTypingIdleMs is told `typing off`. True when the screen changed.
+bool TickTime(State& state, int64_t now_ms, Effects& effects);
 
 // Applies one key; `now_ms` stamps a message typed now.
 void ApplyKey(State& state, const Key& key, int64_t now_ms, Effects& effects);

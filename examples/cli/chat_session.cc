@@ -20,9 +20,12 @@ absl::Status FrameError(const rapidjson::Value& frame) {
       absl::StrCat("the server answered ", code, ": ", StringField(frame, "message").value_or(""));
   if (code == "unauthorized") return absl::UnauthenticatedError(text);
   if (code == "not_friends") return absl::FailedPreconditionError(text);
-  if (code == "unknown_user") return absl::NotFoundError(text);
+  if (code == "unknown_user" || code == "unknown_group") return absl::NotFoundError(text);
+  if (code == "not_member" || code == "not_admin") return absl::PermissionDeniedError(text);
   if (code == "too_large" || code == "bad_frame" || code == "bad_seq") return absl::InvalidArgumentError(text);
-  if (code == "rate_limited" || code == "queue_full") return absl::ResourceExhaustedError(text);
+  if (code == "rate_limited" || code == "queue_full" || code == "group_full" || code == "too_many_groups") {
+    return absl::ResourceExhaustedError(text);
+  }
   if (code == "unavailable") return absl::UnavailableError(text);
   return absl::UnknownError(text);
 }

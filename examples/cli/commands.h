@@ -36,7 +36,8 @@ absl::Status ListFriends(Context& ctx);
 
 // WebSocket (docs/PROTOCOL.md "WebSocket").
 struct SendOptions {
-  std::string to;
+  std::string to;      // a user, or
+  std::string group;   // a group id (then `to` is empty)
   std::string body;
   std::string cid;     // empty: a random one
   std::string device;  // the device this connection says hello as
@@ -50,8 +51,29 @@ struct ListenOptions {
   int64_t count = 0;             // stop after this many events; 0: no limit
   bool until_synced = false;     // stop at `synced`
   bool presence = false;         // print presence frames too
+  bool typing = false;           // print typing frames too
 };
 absl::Status Listen(Context& ctx, const ListenOptions& options);
+
+// Groups (docs/PROTOCOL.md "Groups"): one `group` op (create, add, remove,
+// leave, rename) answered `group_ok`, printed; a refusal is the Status of its
+// error frame (unknown_group, not_member, not_admin, group_full, ...).
+struct GroupOptions {
+  std::string action;                // create, add, remove, leave, rename
+  std::string group;                 // all but create
+  std::vector<std::string> members;  // create (optional), add, remove
+  std::string name;                  // create, rename
+  std::string cid;                   // empty: a random one
+  std::string device;
+};
+absl::Status ChangeGroup(Context& ctx, const GroupOptions& options);
+
+// `groups`: prints the answer (every group of the user, or `group` only),
+// each with its members and their roles.
+absl::Status ListGroups(Context& ctx, const std::string& group, const std::string& device);
+
+// A random client id ("cli-" + 20 hex digits).
+std::string RandomCid();
 
 // The interactive mode for a terminal (chat_mode.cc): the friends with their
 // presence, a conversation per friend, ticks as receipts arrive. Needs a terminal

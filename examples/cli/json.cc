@@ -57,6 +57,14 @@ JsonObject& JsonObject::AddBool(std::string_view key, bool value) {
   return *this;
 }
 
+JsonObject& JsonObject::AddStrings(std::string_view key, const std::vector<std::string>& values) {
+  writer_.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+  writer_.StartArray();
+  for (const std::string& v : values) writer_.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+  writer_.EndArray();
+  return *this;
+}
+
 std::string JsonObject::str() {
   if (!writer_.IsComplete()) writer_.EndObject();
   return std::string(buffer_.GetString(), buffer_.GetSize());

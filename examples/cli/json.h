@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
@@ -35,6 +36,7 @@ class JsonObject {
   JsonObject& Add(std::string_view key, std::string_view value);
   JsonObject& Add(std::string_view key, int64_t value);
   JsonObject& AddBool(std::string_view key, bool value);
+  JsonObject& AddStrings(std::string_view key, const std::vector<std::string>& values);
   std::string str();
 
  private:

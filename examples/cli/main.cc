@@ -7,6 +7,8 @@
 //   courier-cli send bob 'hello'                    # prints the `sent` frame
 //   courier-cli listen --until-synced               # prints each inbox event, acks it
 //   courier-cli chat                                # the interactive mode for a terminal
+//   courier-cli group create friends bob carol      # prints group_ok with the new group's id
+//   courier-cli group send GROUP 'hello all'        # also: add, remove, leave, rename, list
 //
 // A password is never taken from the command line (other users see it in ps, the
 // shell keeps it in its history): a prompt without echo, or --password-file.
@@ -57,6 +59,12 @@ int fail(const absl::Status& status) {
 bool ValidName(const std::string& s) {
   static const std::regex kName("[A-Za-z0-9_.-]{1,64}");
   return std::regex_match(s, kName);
+}
+
+// A group id as the server makes them (courier/group.h ValidateGroupId).
+bool ValidGroupId(const std::string& s) {
+  static const std::regex kGroupId("[A-Za-z0-9_-]{1,64}");
+  return std::regex_match(s, kGroupId);
 }
 
 // "-" means: read it from standard input (whole: all of it, else one line).
@@ -145,6 +153,42 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   listen_cmd->add_flag("--until-synced", listen.until_synced, "exit once caught up (`synced`)");
   listen_cmd->add_flag("--presence", listen.presence, "print friends' presence frames too");
+  listen_cmd->add_flag("--typing", listen.typing, "print typing frames too (never stored: live only)");
+
+  // Groups: `group SUBCOMMAND`; the group id is the server's (group create prints it).
+  courier_cli::GroupOptions group_options;
+  std::string group_send_device = "cli-send";
+  std::string group_list_id;
+  auto* group = app.add_subcommand("group", "groups: create, add, remove, leave, rename, list, send");
+  group->require_subcommand(1);
+  // A change of an existing group: GROUP, then what the action takes (MEMBER... or NAME).
+  const auto group_change = [&](const char* action, const char* help, const char* then) {
+    CLI::App* sub = group->add_subcommand(action, help);
+    if (then == nullptr) {  // create
+      sub->add_option("NAME", group_options.name, "display name")->required();
+      sub->add_option("MEMBER", group_options.members, "friends to add");
+    } else {
+      sub->add_option("GROUP", group_options.group)->required();
+      if (std::string(then) == "MEMBER") sub->add_option("MEMBER", group_options.members)->required();
+      if (std::string(then) == "NAME") sub->add_option("NAME", group_options.name)->required();
+    }
+    sub->add_option("--cid", group_options.cid, "client id (1-64 bytes); a create retried with it answers dup");
+    sub->add_option("--device", group_send_device, "device to say hello as")->capture_default_str();
+    return sub;
+  };
+  auto* group_create = group_change("create", "create a group (you are its admin); prints its id", nullptr);
+  auto* group_add = group_change("add", "add friends to a group (admins)", "MEMBER");
+  auto* group_remove = group_change("remove", "remove members from a group (admins)", "MEMBER");
+  auto* group_leave = group_change("leave", "leave a group", "");
+  auto* group_rename = group_change("rename", "rename a group (admins)", "NAME");
+  auto* group_list = group->add_subcommand("list", "your groups with their members and roles (or one group)");
+  group_list->add_option("GROUP", group_list_id, "only this group");
+  group_list->add_option("--device", group_send_device, "device to say hello as")->capture_default_str();
+  auto* group_send = group->add_subcommand("send", "send a message to a group and wait until it is stored");
+  group_send->add_option("GROUP", to)->required();
+  group_send->add_option("BODY", body, "at most 64 KiB; - reads it from stdin")->required();
+  group_send->add_option("--cid", cid, "client message id (1-64 bytes); the same cid never makes a duplicate");
+  group_send->add_option("--device", group_send_device, "device to say hello as")->capture_default_str();
 
   courier_cli::ChatOptions chat_options;
   auto* chat = app.add_subcommand("chat", "the interactive mode for a terminal: friends, presence, conversations");
@@ -251,18 +295,55 @@ int main(int argc, char** argv) {
   } else if (push_unsub->parsed()) {
     if (!ValidName(push_device)) return usage("a device is 1-64 of [A-Za-z0-9_.-]");
     status = courier_cli::PushUnsubscribe(ctx, push_device);
-  } else if (send->parsed()) {
-    if (!ValidName(to)) return usage("TO is a user name: 1-64 of [A-Za-z0-9_.-]");
-    if (!ValidName(send_device)) return usage("a device is 1-64 of [A-Za-z0-9_.-]");
+  } else if (send->parsed() || group_send->parsed()) {
+    // One path for both: to a user (send TO) or to a group (group send GROUP).
+    const bool to_group = group_send->parsed();
+    const std::string& device = to_group ? group_send_device : send_device;
+    if (to_group ? !ValidGroupId(to) : !ValidName(to)) {
+      return usage(to_group ? "GROUP is a group id: 1-64 of [A-Za-z0-9_-] (group list shows them)"
+                            : "TO is a user name: 1-64 of [A-Za-z0-9_.-]");
+    }
+    if (!ValidName(device)) return usage("a device is 1-64 of [A-Za-z0-9_.-]");
     if (!ReadArgument(body, true) || body.size() > kMaxBody) return usage("a body is at most 64 KiB");
-    if (cid.size() > 64 || (send->count("--cid") > 0 && cid.empty())) return usage("a cid is 1-64 bytes");
+    const bool cid_given = (to_group ? group_send : send)->count("--cid") > 0;
+    if (cid.size() > 64 || (cid_given && cid.empty())) return usage("a cid is 1-64 bytes");
     courier_cli::SendOptions options;
-    options.to = to;
+    (to_group ? options.group : options.to) = to;
     options.body = body;
     options.cid = cid;
-    options.device = send_device;
+    options.device = device;
     options.wait = ctx.connect.timeout;
     status = courier_cli::Send(ctx, options);
+  } else if (group_list->parsed()) {
+    if (!group_list_id.empty() && !ValidGroupId(group_list_id)) {
+      return usage("GROUP is a group id: 1-64 of [A-Za-z0-9_-]");
+    }
+    if (!ValidName(group_send_device)) return usage("a device is 1-64 of [A-Za-z0-9_.-]");
+    status = courier_cli::ListGroups(ctx, group_list_id, group_send_device);
+  } else if (group->parsed()) {
+    bool cid_given = false;
+    for (CLI::App* sub : {group_create, group_add, group_remove, group_leave, group_rename}) {
+      if (sub->parsed()) {
+        group_options.action = sub->get_name();
+        cid_given = sub->count("--cid") > 0;
+      }
+    }
+    if (group_options.action != "create" && !ValidGroupId(group_options.group)) {
+      return usage("GROUP is a group id: 1-64 of [A-Za-z0-9_-] (group list shows them)");
+    }
+    if (group_options.action == "create" || group_options.action == "rename") {
+      if (group_options.name.empty() || group_options.name.size() > 128) return usage("a group name is 1-128 bytes");
+    }
+    if (group_options.members.size() > 1024) return usage("at most 1024 members at once");
+    for (const auto& m : group_options.members) {
+      if (!ValidName(m)) return usage("a member is a user name: 1-64 of [A-Za-z0-9_.-]");
+    }
+    if (group_options.cid.size() > 64 || (cid_given && group_options.cid.empty())) {
+      return usage("a cid is 1-64 bytes");
+    }
+    if (!ValidName(group_send_device)) return usage("a device is 1-64 of [A-Za-z0-9_.-]");
+    group_options.device = group_send_device;
+    status = courier_cli::ChangeGroup(ctx, group_options);
   } else if (listen_cmd->parsed()) {
     if (!ValidName(listen.device)) return usage("a device is 1-64 of [A-Za-z0-9_.-]");
     if (since >= 0) listen.since = since;

@@ -4,6 +4,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
+#include <future>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -52,6 +55,20 @@ HttpResponse FromStatus(const absl::Status& s) {
     default:
       return JsonError(500, "internal", msg);
   }
+}
+
+// Engine::LeaveAllGroups, waited for on this http thread (its callback runs
+// on the engine's delivery executor, never here). A callback that has not run
+// within the wait is kUnavailable; it may still run later, harmlessly.
+absl::Status LeaveAllGroups(Engine& engine, const UserId& user) {
+  constexpr std::chrono::seconds kWait{30};
+  auto done = std::make_shared<std::promise<absl::Status>>();
+  std::future<absl::Status> result = done->get_future();
+  engine.LeaveAllGroups(user, [done](absl::Status s) { done->set_value(std::move(s)); });
+  if (result.wait_for(kWait) != std::future_status::ready) {
+    return absl::UnavailableError("leaving the user's groups took too long; try again");
+  }
+  return result.get();
 }
 
 HttpResponse Answer(int status, rapidjson::StringBuffer& b) {
@@ -303,6 +320,15 @@ HttpResponse AdminApi::DeleteUser(const UserId& user, const std::string& query) 
   const std::size_t closed = CloseSessions(user, std::nullopt, kCloseAccountDisabled);
   if (absl::Status r = deps_.accounts->LogoutAll(user); !r.ok() && !absl::IsNotFound(r)) {
     return FromStatus(r);
+  }
+  // The user's groups see them leave (Engine::LeaveAllGroups) before the
+  // inbox and the account go, so no group keeps a member who cannot come back.
+  if (deps_.engine != nullptr) {
+    if (absl::Status left = LeaveAllGroups(*deps_.engine, user); !left.ok()) {
+      spdlog::warn("event=admin_leave_groups_failed user={} error=\"{}\"", user,
+                   std::string(left.message()));
+      return FromStatus(left);  // the user stays disabled; DELETE again
+    }
   }
   std::size_t events_deleted = 0;
   if (delete_inbox) {

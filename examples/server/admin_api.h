@@ -21,7 +21,8 @@
 //
 // Deleting a user goes in an order that never leaves a user who can log in
 // or connect with part of the account gone: disable (no login, no hello on
-// any node), close every session (4403), revoke every token, delete the
+// any node), close every session (4403), revoke every token, leave every
+// group (Engine::LeaveAllGroups; the other members are told), delete the
 // inbox (inbox=delete; one atomic MessageStore::DeleteInbox), delete the
 // account. A step that fails answers 503 and leaves the user disabled with
 // the steps before it done; the same DELETE again finishes the job (each
@@ -30,8 +31,9 @@
 // Ownership: borrows everything in AdminDeps; each must outlive the AdminApi.
 // Thread-safety: Handle is safe for concurrent calls; AttachServer once,
 //   before the admin address serves.
-// Blocking: Handle blocks on the account store and password hashing (it runs
-//   on the admin server's http thread).
+// Blocking: Handle blocks on the account store, password hashing and, for
+//   DELETE, the engine leaving the user's groups (at most 30 s, then 503); it
+//   runs on the admin server's http thread.
 #ifndef COURIER_EXAMPLES_SERVER_ADMIN_API_H_
 #define COURIER_EXAMPLES_SERVER_ADMIN_API_H_
 
@@ -53,7 +55,7 @@ namespace courier::server {
 struct AdminDeps {
   AccountStore* store = nullptr;
   Accounts* accounts = nullptr;  // revokes the tokens of disabled and deleted users
-  Engine* engine = nullptr;      // stats and health
+  Engine* engine = nullptr;      // stats, health, leaving groups of deleted users
   std::string token;             // the admin bearer token
   const PushService* push = nullptr;  // optional: its counters in /metrics
   MessageStore* messages = nullptr;   // deletes inboxes (inbox=delete)

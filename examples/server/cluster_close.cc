@@ -62,7 +62,12 @@ std::size_t ClusterCloser::CloseEverywhere(const UserId& user,
                  std::string(presence.status().message()));
     return closed;
   }
-  Signal signal{Signal::Kind::kClose, user, device.value_or(DeviceId()), node_, code};
+  Signal signal;
+  signal.kind = Signal::Kind::kClose;
+  signal.user = user;
+  signal.device = device.value_or(DeviceId());
+  signal.from_node = node_;
+  signal.close_code = code;
   for (const Presence& p : *presence) {
     for (const NodeId& n : p.nodes) {
       if (n == node_) continue;

@@ -178,6 +178,11 @@ int Run(const ServerFlags& flags) {
   std::optional<RateLimitFlag> rate = ParseRateLimit(flags.rate_limit);
   engine_options.rate_limit.count = rate->count;
   engine_options.rate_limit.period_ms = rate->period_s * 1000;
+  engine_options.limits.max_group_members = flags.max_group_members;
+  engine_options.limits.max_groups_per_user = flags.max_groups_per_user;
+  std::optional<RateLimitFlag> typing_rate = ParseRateLimit(flags.typing_rate);
+  engine_options.typing_rate.count = typing_rate->count;
+  engine_options.typing_rate.period_ms = typing_rate->period_s * 1000;
   engine_options.clock = &clock;
   // Alone on an embedded store with presence in memory, every write passes
   // through this engine and every wake-up is local: no head polling needed.

@@ -66,6 +66,15 @@ std::string PrometheusText(const EngineStats& e, const websocket::ServerStats& s
           "Presence registrations, lookups and contact lists that failed.", e.presence_errors);
   Counter(out, "courier_last_seen_errors_total", "Last seen writes or reads that failed.",
           e.last_seen_errors);
+  // --- groups and typing
+  Counter(out, "courier_group_sends_total", "Group messages stored (duplicates not counted).",
+          e.group_sends);
+  Counter(out, "courier_group_changes_total", "Group changes stored that changed something.",
+          e.group_changes);
+  Counter(out, "courier_typing_relayed_total",
+          "Typing frames handed to connections or to other nodes.", e.typing_relayed);
+  Counter(out, "courier_typing_dropped_total",
+          "Typing ops dropped (over --typing-rate, or to someone not allowed).", e.typing_dropped);
   // --- connections
   Gauge(out, "courier_connections_open", "TCP connections open (HTTP and WebSocket).",
         static_cast<double>(s.connections_open));

@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "config_file.h"
+#include "courier/group.h"
 #include "courier/version.h"
 
 namespace courier::server {
@@ -125,6 +126,14 @@ std::variant<ServerFlags, int> ParseOptions(int argc, char** argv) {
        "a device of a node that stopped refreshing it counts as offline after this long "
        "(refreshed every third of it)")
       ->check(CLI::Range(std::uint64_t{300}, std::uint64_t{86'400'000}));
+  flag("max-group-members", f.max_group_members,
+       "members per group (the creator included); more answers group_full")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{kMaxGroupMembers}));
+  flag("max-groups-per-user", f.max_groups_per_user,
+       "groups a user may be a member of; more answers too_many_groups")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1'000'000}));
+  flag("typing-rate", f.typing_rate,
+       "typing ops per user: N/SECONDS; beyond it they are dropped silently");
   flag("admin-listen", f.admin_listen,
        "HOST:PORT of the admin address: /metrics and the admin API (port 0: a free port)");
   flag("admin-token-file", f.admin_token_file,
@@ -174,6 +183,11 @@ std::variant<ServerFlags, int> ParseOptions(int argc, char** argv) {
   if (!ParseRateLimit(f.rate_limit)) {
     std::cerr << "courier-server: --rate-limit must be N/SECONDS (both >= 1), got \""
               << f.rate_limit << "\"\n";
+    return 2;
+  }
+  if (!ParseRateLimit(f.typing_rate)) {
+    std::cerr << "courier-server: --typing-rate must be N/SECONDS (both >= 1), got \""
+              << f.typing_rate << "\"\n";
     return 2;
   }
   if (!ParseRateLimit(f.register_rate)) {

@@ -48,6 +48,11 @@ struct ServerFlags {
   std::uint64_t max_queue_bytes = 32u << 20;
   std::uint64_t presence_ttl_ms = 30'000;  // presence refreshed every third of it
 
+  // --- groups and typing (issue 17; docs/PROTOCOL.md "Groups")
+  std::uint64_t max_group_members = 256;    // per group, 1..1024 (courier::kMaxGroupMembers)
+  std::uint64_t max_groups_per_user = 256;  // groups a user may be a member of
+  std::string typing_rate = "20/10";        // N/SECONDS typing ops per user, beyond: dropped
+
   // --- accounts under attack (examples/server/README.md "Abuse limits")
   std::string registration = "open";        // open | closed (only the admin API creates)
   std::string register_rate = "5/3600";     // N/SECONDS registrations per client address

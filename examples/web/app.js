@@ -9,7 +9,14 @@
 //   peers     the friends with a stored conversation
 //   presence  {friend: {online, last_seen}} as last heard
 //   outgoing  friend requests sent from here that are not friendships yet
-//   orphans   receipts whose message id is not known yet ({id: status})
+//   orphans   receipts whose message id is not known yet ({id: status}), and
+//   orphanby  per member for group messages ({id: {member: status}})
+//   groups    {id: {group, name, created_by, members: [{user, role, since}], left}}
+//   conv.g:<id> a group's conversation: messages ({id, cid, from, group, body, ts,
+//             status, dby, rby: members whose delivered / read receipt came,
+//             skipped}) and membership lines ({event: true, id, text, ts})
+// A conversation's key is the friend's name, or "g:" + the group's id (":" is
+// never in a user name).
 // The user of a tab lives in sessionStorage, so two tabs of one profile can be two
 // people (the two-tab demo); a new tab starts as the profile's last user.
 //
@@ -18,6 +25,13 @@
 // below the stored one is dropped. Own messages wait as "pending" until `sent`
 // and are sent again with the same cid after a reconnect (the server answers a
 // repeated cid with `dup: true`).
+//
+// Groups (docs/PROTOCOL.md "Groups"): the page asks `groups` after each welcome,
+// keeps each group's members, shows group_event lines in the conversation, and
+// turns the per-member receipts of an own group message into ✓✓ (every other
+// member who was in the group when it was sent delivered) and blue (every one
+// read). Typing: `typing` on while the composer is used (again every 3 s),
+// off when sent, left or idle for 5 s; others' indicators expire by ttl_ms.
 'use strict';
 
 (() => {
@@ -28,6 +42,11 @@
   const BACKOFF_MAX_MS = 30000;
   const NAME_RE = /^[A-Za-z0-9_.-]{1,64}$/;
   const RANK = { pending: 0, sent: 1, delivered: 2, read: 3 };
+  const TYPING_REFRESH_MS = 3000;  // `typing on` again while typing
+  const TYPING_IDLE_MS = 5000;     // no key for this long: `typing off`
+  const GROUP_NAME_MAX = 128;      // bytes, as the server's limit
+  const isGroupKey = (k) => typeof k === 'string' && k.startsWith('g:');
+  const groupKey = (id) => 'g:' + id;
 
   const $ = (id) => document.getElementById(id);
 
@@ -76,6 +95,8 @@
   let outgoing = [];
   let presence = {};
   let orphans = {};
+  let orphanBy = {};
+  let groups = {};          // id -> {group, name, created_by, members, left}
   const convs = new Map();  // peer -> [message]
   let openPeer = null;
 
@@ -94,6 +115,9 @@
     outgoing = local.get(key('outgoing'), []);
     presence = local.get(key('presence'), {});
     orphans = local.get(key('orphans'), {});
+    orphanBy = local.get(key('orphanby'), {});
+    groups = local.get(key('groups'), {});
+    typingBy.clear();
     friends = [];
     incoming = null;
     convs.clear();
@@ -402,6 +426,7 @@
         flushPending();
         markVisibleRead();
         refreshFriends();
+        requestGroups(null);
         break;
       case 'synced':
         setConn('online', 'up to date');
@@ -411,7 +436,17 @@
         break;
       case 'msg':
       case 'receipt':
+      case 'group_event':
         onInboxEvent(f);
+        break;
+      case 'group_ok':
+        onGroupOk(f);
+        break;
+      case 'groups':
+        onGroups(f);
+        break;
+      case 'typing':
+        onTyping(f);
         break;
       case 'presence':
         if (typeof f.user === 'string') {
@@ -436,7 +471,7 @@
       sendFrame({ op: 'ack', seq: lastSeq });  // already stored: just move the cursor
       return;
     }
-    const stored = f.op === 'msg' ? storeIncoming(f) : storeReceipt(f);
+    const stored = f.op === 'msg' ? storeIncoming(f) : f.op === 'receipt' ? storeReceipt(f) : storeGroupEvent(f);
     if (!stored || !local.set(key('seq'), seq)) {
       // Not stored, so not acked: the server keeps it and sends it again later.
       // Acks are cumulative: ack nothing more on this connection.
@@ -449,10 +484,21 @@
   }
 
   function storeIncoming(f) {
-    const peer = String(f.from);
+    const group = typeof f.group === 'string' && f.group ? f.group : null;
+    const from = String(f.from);
+    const peer = group ? groupKey(group) : from;
     const c = conv(peer);
-    if (c.some((m) => m.id === f.id && m.from === peer)) return true;
-    const m = { id: f.id, from: peer, to: me, body: String(f.body ?? ''), ts: f.ts, read: false };
+    if (c.some((m) => m.id === f.id && (group || m.from === from))) return true;
+    stopTypingOf(peer, from);
+    let m;
+    if (group && from === me) {
+      // The group's copy of an own message, sent here (before `sent` came) or
+      // from another device: onSent merges it with the pending one.
+      m = { id: f.id, from: me, group, body: String(f.body ?? ''), ts: f.ts, status: 'sent', dby: [], rby: [] };
+    } else {
+      m = { id: f.id, from, to: me, body: String(f.body ?? ''), ts: f.ts, read: false };
+      if (group) m.group = group;
+    }
     c.push(m);
     if (!saveConv(peer)) {
       c.pop();
@@ -472,10 +518,24 @@
     const peer = String(f.by);
     const m = conv(peer).find((x) => x.from === me && x.id === f.id);
     if (!m) {
+      // A group message's receipt names the member, not the group.
+      for (const k of peers) {
+        if (!isGroupKey(k)) continue;
+        const gm = conv(k).find((x) => x.from === me && x.id === f.id && !x.event);
+        if (!gm) continue;
+        addGroupReceipt(gm, peer, status);
+        setGroupStatus(k, gm);
+        if (openPeer === k) updateTicks(gm);
+        return saveConv(k);
+      }
       if (RANK[status] > (RANK[orphans[f.id]] ?? 0)) orphans[f.id] = status;
       const ids = Object.keys(orphans);
       if (ids.length > 500) delete orphans[ids[0]];
-      return local.set(key('orphans'), orphans);
+      const by = orphanBy[f.id] || (orphanBy[f.id] = {});
+      if (RANK[status] > (RANK[by[peer]] ?? 0)) by[peer] = status;
+      const byIds = Object.keys(orphanBy);
+      if (byIds.length > 500) delete orphanBy[byIds[0]];
+      return local.set(key('orphans'), orphans) && local.set(key('orphanby'), orphanBy);
     }
     if (RANK[status] <= (RANK[m.status] ?? -1)) return true;
     m.status = status;
@@ -485,11 +545,16 @@
 
   function onSent(f) {
     for (const peer of new Set([...peers, ...friends])) {
-      const m = conv(peer).find((x) => x.from === me && x.cid === f.cid);
+      const c = conv(peer);
+      const m = c.find((x) => x.from === me && x.cid === f.cid);
       if (!m) continue;
       m.id = f.id;
       if (typeof f.ts === 'number') m.ts = f.ts;
       delete m.error;
+      if (isGroupKey(peer)) {
+        onGroupSent(peer, c, m, f);
+        return;
+      }
       let status = m.status === 'pending' || m.status === 'failed' ? 'sent' : m.status;
       const early = orphans[f.id];
       if (early) {
@@ -507,6 +572,7 @@
   const retryTimers = new Map();  // cid -> timer
 
   function onError(f) {
+    if (f.cid && onGroupError(f)) return;
     if (!f.cid) {
       console.warn('courier: server error', f.code, f.message);
       // A read marker the server could not store: say it again shortly.
@@ -541,6 +607,7 @@
   }
 
   function sendMessageFrame(m) {
+    if (m.group) return sendFrame({ op: 'send', cid: m.cid, group: m.group, body: m.body });
     return sendFrame({ op: 'send', cid: m.cid, to: m.to, body: m.body });
   }
 
@@ -558,7 +625,20 @@
       alert('A message is at most 64 KiB.');
       return;
     }
-    const m = { cid: 'c' + randomId(12), from: me, to: openPeer, body: text, ts: Date.now(), status: 'pending' };
+    const m = { cid: 'c' + randomId(12), from: me, body: text, ts: Date.now(), status: 'pending' };
+    if (isGroupKey(openPeer)) {
+      const g = groups[openPeer.slice(2)];
+      if (!g || g.left) {
+        alert('You are no longer a member of this group.');
+        return;
+      }
+      m.group = g.group;
+      m.dby = [];
+      m.rby = [];
+    } else {
+      m.to = openPeer;
+    }
+    typingStop();
     conv(openPeer).push(m);
     saveConv(openPeer);
     appendMessage(m);
@@ -583,7 +663,7 @@
   function markVisibleRead() {
     if (!openPeer || document.visibilityState !== 'visible' || !document.hasFocus() || !welcomed) return;
     const c = conv(openPeer);
-    const unread = c.filter((m) => m.from === openPeer && !m.read && m.id);
+    const unread = c.filter((m) => !m.event && m.from !== me && !m.read && m.id);
     if (!unread.length) return;
     for (let i = 0; i < unread.length; i += 1000) {
       const ids = unread.slice(i, i + 1000).map((m) => m.id);
@@ -594,6 +674,381 @@
     for (const m of unread) m.read = true;
     saveConv(openPeer);
     renderSidebar();
+  }
+
+  // ---- groups ------------------------------------------------------------
+  const groupCids = new Map();  // cid of a `group` op -> {action, group, name}
+
+  function saveGroups() { return local.set(key('groups'), groups); }
+
+  function groupTitle(id) {
+    const g = groups[id];
+    return g && g.name ? g.name : id;
+  }
+
+  // Asks for every group of this user (id null) or for one.
+  function requestGroups(id) {
+    const f = { op: 'groups', cid: (id ? 'one-' : 'all-') + randomId(6) };
+    if (id) f.group = id;
+    sendFrame(f);
+  }
+
+  function onGroups(f) {
+    if (!Array.isArray(f.groups)) return;
+    const seen = new Set();
+    for (const g of f.groups) {
+      if (!g || typeof g.group !== 'string') continue;
+      seen.add(g.group);
+      const members = Array.isArray(g.members) ? g.members.filter((m) => m && typeof m.user === 'string')
+        .map((m) => ({ user: m.user, role: m.role === 'admin' ? 'admin' : 'member', since: Number(m.since) || 0 })) : [];
+      groups[g.group] = {
+        group: g.group, name: String(g.name ?? g.group), created_by: g.created_by, members, left: false,
+      };
+    }
+    // The whole list: a group not in it is one this user is no longer in.
+    if (typeof f.cid === 'string' && f.cid.startsWith('all-')) {
+      for (const id of Object.keys(groups)) if (!seen.has(id)) groups[id].left = true;
+    }
+    saveGroups();
+    for (const k of peers) if (isGroupKey(k)) refreshGroupTicks(k);
+    renderSidebar();
+    renderChatHeader();
+  }
+
+  function groupOp(frame, then) {
+    const cid = 'g' + randomId(10);
+    groupCids.set(cid, then || {});
+    if (!sendFrame({ op: 'group', cid, ...frame })) {
+      groupCids.delete(cid);
+      setGroupMsg('Not connected: try again in a moment.', true);
+      return false;
+    }
+    return true;
+  }
+
+  function onGroupOk(f) {
+    const req = groupCids.get(f.cid);
+    if (!req) return;
+    groupCids.delete(f.cid);
+    setGroupMsg('');
+    if (typeof f.group !== 'string') return;
+    requestGroups(f.group);
+    if (req.action === 'create') {
+      if (!groups[f.group]) {
+        groups[f.group] = {
+          group: f.group, name: req.name, created_by: me, left: false,
+          members: [{ user: me, role: 'admin', since: Date.now() }],
+        };
+        saveGroups();
+      }
+      saveConv(groupKey(f.group));
+      $('group-form').hidden = true;
+      openChat(groupKey(f.group));
+    } else if (req.action === 'leave') {
+      if (groups[f.group]) groups[f.group].left = true;
+      saveGroups();
+      renderChatHeader();
+      renderSidebar();
+    }
+  }
+
+  const GROUP_ERRORS = {
+    unknown_group: 'There is no such group.',
+    not_member: 'You are not a member of this group.',
+    not_admin: 'Only an admin of the group can do that.',
+    group_full: 'The group is full.',
+    too_many_groups: 'Someone (you, or a member added) is in too many groups.',
+    not_friends: 'You can only add your friends.',
+    unknown_user: 'There is no such user.',
+  };
+
+  // An error answering a `group` op; false when the cid is not one of ours.
+  function onGroupError(f) {
+    if (!groupCids.has(f.cid)) return false;
+    groupCids.delete(f.cid);
+    setGroupMsg(GROUP_ERRORS[f.code] || f.message || f.code, true);
+    return true;
+  }
+
+  function setGroupMsg(text, isError) {
+    for (const id of ['group-msg', 'group-panel-msg']) {
+      $(id).textContent = text;
+      $(id).classList.toggle('error', !!isError);
+    }
+  }
+
+  function findMember(g, user) { return g.members.find((m) => m.user === user); }
+
+  // The line a membership event shows.
+  function eventText(f) {
+    const names = (list) => list.length <= 1 ? list.join('')
+      : list.slice(0, -1).join(', ') + ' and ' + list[list.length - 1];
+    const members = Array.isArray(f.members) ? f.members.map(String) : [];
+    switch (f.action) {
+      case 'create': {
+        const others = members.filter((u) => u !== f.by);
+        return `${f.by} created the group "${f.name}"` + (others.length ? ' with ' + names(others) : '');
+      }
+      case 'add': return `${names(members)} joined (added by ${f.by})`;
+      case 'remove': return `${names(members)} ${members.length === 1 ? 'was' : 'were'} removed by ${f.by}`;
+      case 'leave': return `${f.by} left` + (members.length > 1 ? `; ${members[1]} is now an admin` : '');
+      case 'rename': return `${f.by} renamed the group to "${f.name}"`;
+      default: return `${f.by} changed the group`;
+    }
+  }
+
+  // A group_event: the members change here at once (the `groups` asked for
+  // after it brings the exact record), and the conversation gets its line.
+  function storeGroupEvent(f) {
+    if (typeof f.group !== 'string' || !f.group) return true;
+    const k = groupKey(f.group);
+    const c = conv(k);
+    if (c.some((m) => m.event && m.id === f.id)) return true;
+    const members = Array.isArray(f.members) ? f.members.map(String) : [];
+    const ts = Number(f.ts) || Date.now();
+    let g = groups[f.group];
+    if (!g) g = groups[f.group] = { group: f.group, name: f.group, members: [], left: false };
+    const add = (u, role) => { if (!findMember(g, u)) g.members.push({ user: u, role, since: ts }); };
+    const drop = (u) => { g.members = g.members.filter((m) => m.user !== u); };
+    switch (f.action) {
+      case 'create':
+        g.members = [];
+        for (const u of members) add(u, u === f.by ? 'admin' : 'member');
+        g.created_by = f.by;
+        g.left = !members.includes(me);
+        break;
+      case 'add':
+        for (const u of members) add(u, 'member');
+        if (members.includes(me)) g.left = false;
+        break;
+      case 'remove':
+        for (const u of members) drop(u);
+        if (members.includes(me)) g.left = true;
+        break;
+      case 'leave':
+        drop(f.by);
+        if (members.length > 1 && findMember(g, members[1])) findMember(g, members[1]).role = 'admin';
+        if (f.by === me) g.left = true;
+        break;
+      default:
+        break;
+    }
+    if ((f.action === 'create' || f.action === 'rename') && typeof f.name === 'string' && f.name) g.name = f.name;
+    const line = { event: true, id: f.id, ts, text: eventText(f) };
+    c.push(line);
+    if (!saveConv(k)) {
+      c.pop();
+      return false;
+    }
+    saveGroups();
+    if (!g.left) requestGroups(f.group);
+    refreshGroupTicks(k);
+    if (openPeer === k) {
+      appendMessage(line);
+      renderChatHeader();
+      renderGroupPanel();
+    }
+    renderSidebar();
+    return true;
+  }
+
+  function addGroupReceipt(m, by, status) {
+    m.dby = m.dby || [];
+    m.rby = m.rby || [];
+    if (status === 'read' && !m.rby.includes(by)) m.rby.push(by);
+    if ((status === 'delivered' || status === 'read') && !m.dby.includes(by)) m.dby.push(by);
+  }
+
+  // The members an own group message waits for: every other member who was in
+  // the group when it was sent, and was not skipped (inbox full).
+  function awaited(g, m) {
+    if (!g) return [];
+    return g.members.filter((x) => x.user !== me && !(m.skipped || []).includes(x.user) &&
+      !(x.since && m.ts && x.since > m.ts)).map((x) => x.user);
+  }
+
+  function setGroupStatus(k, m) {
+    if (m.status === 'pending' || m.status === 'failed') return;
+    const want = awaited(groups[k.slice(2)], m);
+    const rby = m.rby || [];
+    const dby = m.dby || [];
+    if (want.length && want.every((u) => rby.includes(u))) m.status = 'read';
+    else if (want.length && want.every((u) => dby.includes(u) || rby.includes(u))) m.status = 'delivered';
+    else m.status = 'sent';
+  }
+
+  // After the members changed (someone left, was removed): ticks may move on.
+  function refreshGroupTicks(k) {
+    let changed = false;
+    for (const m of conv(k)) {
+      if (m.event || m.from !== me) continue;
+      const before = m.status;
+      setGroupStatus(k, m);
+      if (m.status !== before) {
+        changed = true;
+        if (openPeer === k) updateTicks(m);
+      }
+    }
+    if (changed) saveConv(k);
+  }
+
+  function onGroupSent(k, c, m, f) {
+    m.skipped = Array.isArray(f.skipped) ? f.skipped.map(String) : [];
+    if (m.status === 'pending' || m.status === 'failed') m.status = 'sent';
+    // The group's copy of it may have come first: this entry is the one kept.
+    const i = c.findIndex((x) => x !== m && !x.cid && !x.event && x.from === me && x.id === m.id);
+    if (i >= 0) {
+      const copy = c[i];
+      for (const u of copy.dby || []) addGroupReceipt(m, u, 'delivered');
+      for (const u of copy.rby || []) addGroupReceipt(m, u, 'read');
+      c.splice(i, 1);
+      if (openPeer === k) {
+        const li = document.querySelector(`#messages li[data-id="${CSS.escape(m.id)}"]:not([data-cid="${CSS.escape(m.cid)}"])`);
+        if (li) li.remove();
+      }
+    }
+    const early = orphanBy[f.id];
+    if (early) {
+      for (const [u, st] of Object.entries(early)) addGroupReceipt(m, u, st);
+      delete orphanBy[f.id];
+      local.set(key('orphanby'), orphanBy);
+    }
+    setGroupStatus(k, m);
+    saveConv(k);
+    if (m.skipped.length) setGroupMsg(`Not delivered to ${m.skipped.join(', ')}: their inbox is full.`, true);
+    if (openPeer === k) updateTicks(m);
+  }
+
+  function createGroup() {
+    const name = $('group-name').value.trim();
+    if (!name || new TextEncoder().encode(name).length > GROUP_NAME_MAX) {
+      setGroupMsg(`A group's name is 1-${GROUP_NAME_MAX} bytes.`, true);
+      return;
+    }
+    const members = [...document.querySelectorAll('#group-friends input:checked')].map((i) => i.value);
+    if (groupOp({ action: 'create', name, members }, { action: 'create', name })) $('group-name').value = '';
+  }
+
+  function showGroupForm() {
+    const box = $('group-friends');
+    box.replaceChildren();
+    for (const u of [...friends].sort()) {
+      box.append(el('label', { class: 'pick', 'data-testid': 'group-friend', 'data-user': u },
+        el('input', { type: 'checkbox', value: u }), ' ', u));
+    }
+    if (!friends.length) box.append(el('p', { class: 'hint' }, 'Add friends first: a group is made of friends.'));
+    setGroupMsg('');
+    $('group-form').hidden = false;
+    $('group-name').focus();
+  }
+
+  function openGroup() { return isGroupKey(openPeer) ? groups[openPeer.slice(2)] : null; }
+
+  function renderGroupPanel() {
+    const g = openGroup();
+    const panel = $('group-panel');
+    if (!g) {
+      panel.hidden = true;
+      return;
+    }
+    const admin = !g.left && findMember(g, me) && findMember(g, me).role === 'admin';
+    const list = $('group-members');
+    list.replaceChildren();
+    for (const m of [...g.members].sort((a, b) => a.user.localeCompare(b.user))) {
+      list.append(el('li', { class: 'member', 'data-testid': 'member', 'data-user': m.user, 'data-role': m.role },
+        el('span', { class: 'name' }, m.user === me ? `${m.user} (you)` : m.user),
+        m.role === 'admin' ? el('span', { class: 'hint role' }, 'admin') : null,
+        admin && m.user !== me ? el('button', {
+          type: 'button', class: 'link', 'data-testid': 'remove-member-btn',
+          onclick: () => groupOp({ action: 'remove', group: g.group, members: [m.user] }),
+        }, 'Remove') : null));
+    }
+    $('group-admin').hidden = !admin;
+    $('group-leave-btn').hidden = !!g.left;
+  }
+
+  // ---- typing ------------------------------------------------------------
+  const typingBy = new Map();  // conversation key -> Map(user -> expires at, ms)
+  let typingTo = null;         // the conversation told `typing on`
+  let typingSentAt = 0;
+  let typingIdle = null;
+
+  function typingFrame(k, on) {
+    return isGroupKey(k) ? { op: 'typing', group: k.slice(2), on } : { op: 'typing', to: k, on };
+  }
+
+  // The composer changed: tell the open conversation (again every 3 s).
+  function typingInput() {
+    if (!openPeer || !$('composer-input').value) {
+      typingStop();
+      return;
+    }
+    const g = openGroup();
+    if (isGroupKey(openPeer) && (!g || g.left)) return;
+    if (typingTo !== openPeer || Date.now() - typingSentAt >= TYPING_REFRESH_MS) {
+      if (typingTo && typingTo !== openPeer) sendFrame(typingFrame(typingTo, false));
+      if (sendFrame(typingFrame(openPeer, true))) {
+        typingTo = openPeer;
+        typingSentAt = Date.now();
+      }
+    }
+    clearTimeout(typingIdle);
+    typingIdle = setTimeout(typingStop, TYPING_IDLE_MS);
+  }
+
+  function typingStop() {
+    clearTimeout(typingIdle);
+    if (!typingTo) return;
+    sendFrame(typingFrame(typingTo, false));
+    typingTo = null;
+  }
+
+  function onTyping(f) {
+    if (typeof f.from !== 'string' || f.from === me) return;
+    const k = typeof f.group === 'string' && f.group ? groupKey(f.group) : f.from;
+    let who = typingBy.get(k);
+    if (!who) typingBy.set(k, who = new Map());
+    if (f.on) {
+      const ttl = Math.min(60000, Math.max(0, Number(f.ttl_ms) || 6000));
+      who.set(f.from, Date.now() + ttl);
+    } else {
+      who.delete(f.from);
+    }
+    renderTyping();
+  }
+
+  function stopTypingOf(k, user) {
+    const who = typingBy.get(k);
+    if (who && who.delete(user)) renderTyping();
+  }
+
+  // "alice is typing…" for conversation `k`, or ''.
+  function typingText(k) {
+    const who = typingBy.get(k);
+    if (!who) return '';
+    const now = Date.now();
+    const names = [...who].filter(([, until]) => until > now).map(([u]) => u);
+    if (!names.length) return '';
+    if (names.length === 1) return `${names[0]} is typing…`;
+    return `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]} are typing…`;
+  }
+
+  let typingShown = '';
+  function renderTyping() {
+    const now = Date.now();
+    for (const [k, who] of typingBy) {
+      for (const [u, until] of who) if (until <= now) who.delete(u);
+      if (!who.size) typingBy.delete(k);
+    }
+    const text = openPeer ? typingText(openPeer) : '';
+    $('typing').textContent = text;
+    $('typing').hidden = !text;
+    let sidebar = '';
+    for (const k of typingBy.keys()) sidebar += k + ';';
+    if (sidebar !== typingShown) {
+      typingShown = sidebar;
+      renderSidebar();
+    }
   }
 
   function markAllOffline() {
@@ -661,7 +1116,7 @@
 
     const list = $('friends');
     list.replaceChildren();
-    const people = [...new Set([...friends, ...peers])];
+    const people = [...new Set([...friends, ...peers.filter((k) => !isGroupKey(k))])];
     people.sort((a, b) => lastTs(b) - lastTs(a) || a.localeCompare(b));
     for (const u of people) {
       const c = conv(u);
@@ -679,10 +1134,41 @@
         el('span', { class: 'name' }, u),
         el('span', { class: 'presence', 'data-testid': 'presence', 'data-online': p && p.online ? 'true' : 'false' },
           presenceText(u)),
-        last ? el('span', { class: 'preview' }, (last.from === me ? 'You: ' : '') + last.body) : null),
+        typingText(u) ? el('span', { class: 'preview typing', 'data-testid': 'list-typing' }, typingText(u))
+          : last ? el('span', { class: 'preview' }, (last.from === me ? 'You: ' : '') + last.body) : null),
       unread ? el('span', { class: 'badge', 'data-testid': 'unread' }, String(unread)) : null));
     }
     $('friends-empty').hidden = people.length > 0;
+    renderGroupList();
+  }
+
+  function renderGroupList() {
+    const list = $('groups');
+    list.replaceChildren();
+    const ids = Object.keys(groups).filter((id) => !groups[id].left || peers.includes(groupKey(id)));
+    ids.sort((a, b) => lastTs(groupKey(b)) - lastTs(groupKey(a)) || groupTitle(a).localeCompare(groupTitle(b)));
+    for (const id of ids) {
+      const k = groupKey(id);
+      const g = groups[id];
+      const c = conv(k);
+      const last = c[c.length - 1];
+      const unread = c.filter((m) => !m.event && m.from !== me && !m.read).length;
+      const typing = typingText(k);
+      const preview = typing || (last ? (last.event ? last.text : (last.from === me ? 'You' : last.from) + ': ' + last.body)
+        : g.left ? 'you left' : `${g.members.length} members`);
+      list.append(el('li', {
+        class: 'friend group' + (k === openPeer ? ' active' : ''),
+        'data-testid': 'group', 'data-group': id, tabIndex: 0,
+        onclick: () => openChat(k),
+        onkeydown: (e) => { if (e.key === 'Enter') openChat(k); },
+      },
+      el('span', { class: 'dot group-dot' }, '#'),
+      el('div', { class: 'who' },
+        el('span', { class: 'name', 'data-testid': 'group-name' }, groupTitle(id)),
+        el('span', { class: 'preview' + (typing ? ' typing' : ''), 'data-testid': typing ? 'list-typing' : 'preview' }, preview)),
+      unread ? el('span', { class: 'badge', 'data-testid': 'unread' }, String(unread)) : null));
+    }
+    $('groups-empty').hidden = ids.length > 0;
   }
 
   function lastTs(u) {
@@ -692,6 +1178,19 @@
 
   function renderChatHeader() {
     if (!openPeer) return;
+    const g = openGroup();
+    $('group-manage-btn').hidden = !isGroupKey(openPeer);
+    if (isGroupKey(openPeer)) {
+      $('chat-title').textContent = groupTitle(openPeer.slice(2));
+      $('chat-presence').dataset.online = 'false';
+      $('chat-presence').textContent = !g || g.left ? 'you are no longer a member'
+        : [...g.members].map((m) => m.user === me ? 'you' : m.user).sort().join(', ');
+      $('composer-input').disabled = !g || !!g.left;
+      $('send-btn').disabled = !g || !!g.left;
+      return;
+    }
+    $('composer-input').disabled = false;
+    $('send-btn').disabled = false;
     $('chat-title').textContent = openPeer;
     const p = presence[openPeer];
     $('chat-presence').textContent = presenceText(openPeer);
@@ -710,12 +1209,17 @@
   }
 
   function messageNode(m) {
+    if (m.event) {
+      return el('li', { class: 'event', 'data-testid': 'group-event', 'data-id': m.id || '' },
+        el('span', {}, m.text), el('time', {}, m.ts ? ' · ' + timeText(m.ts) : ''));
+    }
     const out = m.from === me;
     const li = el('li', {
       class: 'msg ' + (out ? 'out' : 'in'),
       'data-testid': 'message', 'data-dir': out ? 'out' : 'in',
       'data-id': m.id || '', 'data-cid': m.cid || '',
     },
+    m.group && !out ? el('span', { class: 'sender', 'data-testid': 'sender' }, m.from) : null,
     el('span', { class: 'body', 'data-testid': 'message-body' }, m.body),
     el('span', { class: 'meta' },
       el('time', {}, m.ts ? timeText(m.ts) : ''),
@@ -733,6 +1237,35 @@
     t.textContent = text;
     t.title = m.error && m.status === 'pending' ? m.error : title;
     t.onclick = m.status === 'failed' ? () => retryMessage(openPeer, m) : null;
+    if (m.group && m.status !== 'failed' && m.status !== 'pending') {
+      t.title = 'click: read by';
+      t.onclick = () => toggleReadBy(li, m);
+      const open = li.querySelector('.readby');
+      if (open) open.textContent = readByText(m);
+    }
+  }
+
+  // "Read by bob · Delivered to carol · Waiting for dave" under an own group message.
+  function readByText(m) {
+    const want = awaited(groups[m.group], m);
+    const rby = [...(m.rby || [])].sort();
+    const dby = (m.dby || []).filter((u) => !rby.includes(u)).sort();
+    const waiting = want.filter((u) => !rby.includes(u) && !dby.includes(u));
+    const parts = [];
+    if (rby.length) parts.push('Read by ' + rby.join(', '));
+    if (dby.length) parts.push('Delivered to ' + dby.join(', '));
+    if (waiting.length) parts.push('Waiting for ' + waiting.join(', '));
+    if ((m.skipped || []).length) parts.push('Not delivered (inbox full): ' + m.skipped.join(', '));
+    return parts.join(' · ') || 'No other members';
+  }
+
+  function toggleReadBy(li, m) {
+    const open = li.querySelector('.readby');
+    if (open) {
+      open.remove();
+      return;
+    }
+    li.append(el('span', { class: 'readby', 'data-testid': 'read-by' }, readByText(m)));
   }
 
   function updateTicks(m) {
@@ -748,6 +1281,7 @@
   }
 
   function openChat(peer) {
+    if (openPeer !== peer) typingStop();
     openPeer = peer;
     tab.set('courier.tabPeer', peer);
     $('chat').dataset.peer = peer;
@@ -761,11 +1295,17 @@
     list.scrollTop = list.scrollHeight;
     markVisibleRead();
     renderSidebar();
+    $('group-panel').hidden = true;
+    renderTyping();
     $('composer-input').focus();
   }
 
   function closeChat() {
+    typingStop();
     openPeer = null;
+    $('group-panel').hidden = true;
+    $('group-manage-btn').hidden = true;
+    $('typing').hidden = true;
     $('chat').dataset.peer = '';
     $('chat-empty').hidden = false;
     $('chat-header').hidden = true;
@@ -842,7 +1382,7 @@
     closeChat();
     renderSidebar();
     const peer = tab.get('courier.tabPeer');
-    if (peer && NAME_RE.test(peer)) openChat(peer);
+    if (peer && (NAME_RE.test(peer) || (isGroupKey(peer) && groups[peer.slice(2)]))) openChat(peer);
     refreshFriends();
     clearInterval(friendsTimer);
     // While a request waits, look for the friendship now and then.
@@ -897,6 +1437,43 @@
       input.value = '';
       sendMessage(text);
     });
+    $('composer-input').addEventListener('input', typingInput);
+    $('new-group-btn').addEventListener('click', showGroupForm);
+    $('group-cancel-btn').addEventListener('click', () => { $('group-form').hidden = true; });
+    $('group-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      createGroup();
+    });
+    $('group-manage-btn').addEventListener('click', () => {
+      $('group-panel').hidden = !$('group-panel').hidden;
+      setGroupMsg('');
+      renderGroupPanel();
+    });
+    $('group-add-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      const g = openGroup();
+      const user = $('group-add-input').value.trim();
+      if (!g || !NAME_RE.test(user)) {
+        setGroupMsg('A name is 1-64 letters, digits, "_", "." or "-".', true);
+        return;
+      }
+      if (groupOp({ action: 'add', group: g.group, members: [user] })) $('group-add-input').value = '';
+    });
+    $('group-rename-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      const g = openGroup();
+      const name = $('group-rename-input').value.trim();
+      if (!g || !name || new TextEncoder().encode(name).length > GROUP_NAME_MAX) {
+        setGroupMsg(`A group's name is 1-${GROUP_NAME_MAX} bytes.`, true);
+        return;
+      }
+      if (groupOp({ action: 'rename', group: g.group, name })) $('group-rename-input').value = '';
+    });
+    $('group-leave-btn').addEventListener('click', () => {
+      const g = openGroup();
+      if (g) groupOp({ action: 'leave', group: g.group }, { action: 'leave' });
+    });
+    setInterval(() => { if (me) renderTyping(); }, 500);
     $('banner-btn').addEventListener('click', () => {
       // Take over from the other tab: reload our state, connect again.
       hideBanner();

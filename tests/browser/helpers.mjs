@@ -159,3 +159,19 @@ export async function befriend(a, aName, b, bName) {
   await b.waitForSelector(friendItem(aName), { timeout: WAIT_MS });
   await a.waitForSelector(friendItem(bName), { timeout: WAIT_MS });
 }
+
+// Writes `file`: the 860x560 screenshots `panes` ([caption, png buffer]) two a
+// row with their captions, as one picture made in a new page of `context`.
+export async function contactSheet(context, panes, file) {
+  const png = (b) => `data:image/png;base64,${b.toString('base64')}`;
+  const sheet = await context.newPage();
+  await sheet.setViewportSize({ width: 1760, height: 605 * Math.ceil(panes.length / 2) });
+  await sheet.setContent(`<!doctype html><body style="margin:0;background:#cfd6dc;font:15px sans-serif">
+    <div style="display:grid;grid-template-columns:860px 860px;gap:14px 20px;padding:10px">
+    ${panes.map(([caption, shot]) => `<figure style="margin:0">
+      <figcaption style="margin:0 0 4px">${caption}</figcaption>
+      <img src="${png(shot)}" width="860" height="560" style="display:block"></figure>`).join('')}
+    </div></body>`);
+  await sheet.screenshot({ path: file });
+  await sheet.close();
+}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the browser test (two_tab_demo.test.mjs) against a courier-server binary.
+# Runs the browser tests (two_tab_demo, resilience, group_chat) against a courier-server binary.
 #   tests/browser/run.sh /path/to/courier-server     (or COURIER_SERVER=... run.sh)
 # Needs node >= 18, npm (reaches the npm registry once for playwright-core) and
 # Debian's chromium (apt-get install -y chromium); no browser is downloaded.
@@ -36,4 +36,4 @@ if [[ "$want" != "$have" ]]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
 COURIER_SERVER="$server" CHROMIUM="$chromium" exec node --test --test-concurrency=1 --test-reporter=spec \
-  two_tab_demo.test.mjs resilience.test.mjs
+  two_tab_demo.test.mjs resilience.test.mjs group_chat.test.mjs

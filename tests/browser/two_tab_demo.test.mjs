@@ -15,7 +15,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  Server, WAIT_MS, befriend, friendItem, launchProfile, openPage, register, sendText, ticks,
+  Server, WAIT_MS, befriend, contactSheet, friendItem, launchProfile, openPage, register, sendText, ticks,
   waitConnected, waitTicks,
 } from './helpers.mjs';
 
@@ -127,23 +127,13 @@ test('two-tab demo: offline messages, ticks, presence, persistence', async () =>
 
   // Screenshot: the story in four panes.
   mkdirSync(SHOTS, { recursive: true });
-  const png = (b) => `data:image/png;base64,${b.toString('base64')}`;
   const panes = [
     ['1. alice writes to offline bob: one ✓, bob "last seen"', shotSent],
     ['2. bob\'s tab comes back: the messages arrive, alice sees ✓✓ and bob online', shotDelivered],
     ['3. bob\'s reopened tab, before he opens the chat (3 unread)', shotBob],
     ['4. bob opened the chat: alice\'s ✓✓ turn blue; his answer arrives', await alice.screenshot()],
   ];
-  const sheet = await context.newPage();
-  await sheet.setViewportSize({ width: 1760, height: 1210 });
-  await sheet.setContent(`<!doctype html><body style="margin:0;background:#cfd6dc;font:15px sans-serif">
-    <div style="display:grid;grid-template-columns:860px 860px;gap:14px 20px;padding:10px">
-    ${panes.map(([caption, shot]) => `<figure style="margin:0">
-      <figcaption style="margin:0 0 4px">${caption}</figcaption>
-      <img src="${png(shot)}" width="860" height="560" style="display:block"></figure>`).join('')}
-    </div></body>`);
-  await sheet.screenshot({ path: path.join(SHOTS, 'two-tab-demo.png') });
-  await sheet.close();
+  await contactSheet(context, panes, path.join(SHOTS, 'two-tab-demo.png'));
 
   // Messages are kept across reloads: alice's ticks stay blue, bob's answer stays.
   await alice.reload();

@@ -29,7 +29,9 @@ rapidjson::Document Frame(const std::string& json) {
   return std::move(*doc);
 }
 
-void Apply(State& s, const std::string& json, Effects& e) { ApplyFrame(s, Frame(json), e); }
+void Apply(State& s, const std::string& json, Effects& e, int64_t now_ms = 0) {
+  ApplyFrame(s, Frame(json), e, now_ms);
+}
 
 void Type(State& s, std::string keys, Effects& e) {
   for (const Key& k : ParseKeys(keys)) ApplyKey(s, k, kNow, e);
@@ -172,12 +174,17 @@ TEST_CASE("Own messages: … then ✓ on sent, ✓✓ on delivered, blue ✓✓ 
   Type(s, "hi bob", e);
   CHECK(s.input == "hi bob");
   CHECK(Render(s, 10, 60, kNow).cursor_col == 8);
-  Type(s, "\r", e);
+  // Typing tells bob once (refreshed only after kTypingRefreshMs).
   REQUIRE(e.frames.size() == 1);
-  CHECK(e.frames[0] == R"({"op":"send","cid":"c-1","to":"bob","body":"hi bob"})");
+  CHECK(e.frames[0] == R"({"op":"typing","to":"bob","on":true})");
+  e.frames.clear();
+  Type(s, "\r", e);
+  REQUIRE(e.frames.size() == 2);
+  CHECK(e.frames[0] == R"({"op":"typing","to":"bob","on":false})");
+  CHECK(e.frames[1] == R"({"op":"send","cid":"c-1","to":"bob","body":"hi bob"})");
   CHECK(s.input.empty());
   CHECK(PlainText(LineWith(Render(s, 10, 60, kNow), "hi bob")).find("me: hi bob …") != std::string::npos);
-  CHECK(PendingSends(s) == e.frames);
+  CHECK(PendingSends(s) == std::vector<std::string>{e.frames[1]});
 
   Apply(s, R"({"op":"sent","cid":"c-1","id":"x1","ts":1765000000000})", e);
   auto line = PlainText(LineWith(Render(s, 10, 60, kNow), "hi bob"));
@@ -268,6 +275,192 @@ TEST_CASE("Render: long and multi-line bodies wrap, hostile bodies are defused, 
   REQUIRE(tiny.lines.size() == 3);
   CHECK(PlainText(tiny.lines[2]).rfind("> ", 0) == 0);
   CHECK(tiny.cursor_row == 2);
+}
+
+// A group "g1" of alice (admin), bob and carol, created by alice; her list and
+// conversation open on it.
+State AliceInGroup(Effects& e) {
+  State s = Alice();
+  Apply(s, R"({"op":"group_event","seq":1,"id":"e1","group":"g1","by":"alice","action":"create",
+               "members":["alice","bob","carol"],"name":"trip","ts":1764999900000})", e);
+  return s;
+}
+
+std::size_t IndexOfGroup(const State& s, const std::string& id) {
+  for (std::size_t i = 0; i < s.peers.size(); ++i) {
+    if (s.peers[i].group && s.peers[i].name == id) return i;
+  }
+  FAIL("no group " << id);
+  return 0;
+}
+
+TEST_CASE("Groups: listed after the friends, events as lines, sender names, own copy once", "[cli][chat][groups]") {
+  Effects e;
+  State s = AliceInGroup(e);
+  CHECK(e.frames.empty());
+  REQUIRE(s.peers.size() == 3);
+  CHECK(s.peers[2].group);
+  CHECK(s.peers[2].title == "trip");
+  CHECK(s.peers[2].members.size() == 3);
+  CHECK(s.peers[2].members[0].admin);      // alice, the creator
+  CHECK_FALSE(s.peers[2].members[1].admin);
+  CHECK(PlainText(LineWith(Render(s, 10, 60, kNow), "# trip")).find("3 members") != std::string::npos);
+
+  // A message from bob in the group: counted on the group, not on bob.
+  Apply(s, R"({"op":"msg","seq":2,"id":"m1","from":"bob","group":"g1","body":"hello all","ts":1764999960000})", e);
+  CHECK(s.peers[2].unread.size() == 1);
+  CHECK(s.peers[0].unread.empty());
+  s.selected = IndexOfGroup(s, "g1");
+  Type(s, "\r", e);
+  REQUIRE(e.frames.size() == 1);
+  CHECK(e.frames[0] == R"({"op":"read","ids":["m1"]})");
+  e.frames.clear();
+
+  // Membership events, in order with the messages.
+  Apply(s, R"({"op":"group_event","seq":3,"id":"e2","group":"g1","by":"alice","action":"add","members":["dave"],"ts":1764999970000})", e);
+  Apply(s, R"({"op":"group_event","seq":4,"id":"e3","group":"g1","by":"bob","action":"leave","members":["bob"],"ts":1764999980000})", e);
+  Apply(s, R"({"op":"group_event","seq":5,"id":"e4","group":"g1","by":"alice","action":"rename","members":[],"name":"road trip","ts":1764999990000})", e);
+  Apply(s, R"({"op":"group_event","seq":5,"id":"e4","group":"g1","by":"alice","action":"rename","members":[],"name":"road trip","ts":1764999990000})", e);  // again
+  const auto lines = Plain(Render(s, 12, 70, kNow));
+  CHECK(lines[0].find("# road trip") != std::string::npos);
+  CHECK(lines[0].find("you, carol and dave") != std::string::npos);
+  std::vector<std::string> body(lines.begin() + 2, lines.end() - 2);
+  std::vector<std::string> shown;
+  for (const auto& l : body) {
+    if (!l.empty()) shown.push_back(l);
+  }
+  REQUIRE(shown.size() == 5);
+  CHECK(shown[0] == R"( 05:45 · alice created the group "trip" with bob and carol)");
+  CHECK(shown[1] == " 05:46 bob: hello all");
+  CHECK(shown[2] == " 05:46 · dave joined (added by alice)");
+  CHECK(shown[3] == " 05:46 · bob left");
+  CHECK(shown[4] == R"( 05:46 · alice renamed the group to "road trip")");
+  CHECK(s.peers[s.selected].title == "road trip");  // the selection stayed on the group
+
+  // Own message: `send` to the group; its own copy from the inbox is not a second line.
+  Type(s, "hi\r", e);
+  REQUIRE(e.frames.size() == 3);
+  CHECK(e.frames[0] == R"({"op":"typing","group":"g1","on":true})");
+  CHECK(e.frames[1] == R"({"op":"typing","group":"g1","on":false})");
+  CHECK(e.frames[2] == R"({"op":"send","cid":"c-1","group":"g1","body":"hi"})");
+  Apply(s, R"({"op":"msg","seq":6,"id":"x1","from":"alice","group":"g1","body":"hi","ts":1765000000000})", e);
+  Apply(s, R"({"op":"sent","cid":"c-1","id":"x1","ts":1765000000000})", e);
+  Apply(s, R"({"op":"msg","seq":6,"id":"x1","from":"alice","group":"g1","body":"hi","ts":1765000000000})", e);
+  int his = 0;
+  for (const auto& l : Plain(Render(s, 12, 70, kNow))) his += l.find("me: hi") != std::string::npos;
+  CHECK(his == 1);
+  CHECK(e.frames.size() == 3);  // no read for an own copy
+}
+
+TEST_CASE("Groups: ✓✓ once every other member delivered, blue once every one read", "[cli][chat][groups]") {
+  Effects e;
+  State s = AliceInGroup(e);
+  s.selected = IndexOfGroup(s, "g1");
+  Type(s, "\rhi all\r", e);
+  Apply(s, R"({"op":"sent","cid":"c-1","id":"x1","ts":1765000000000})", e);
+  auto tick = [&]() {  // of the last own message
+    const Peer& g = s.peers[s.selected];
+    for (auto m = g.messages.rbegin(); m != g.messages.rend(); ++m) {
+      if (m->mine) return ShownTick(s, g, *m);
+    }
+    FAIL("no own message");
+    return Tick::kFailed;
+  };
+  CHECK(tick() == Tick::kSent);
+  Apply(s, R"({"op":"receipt","seq":2,"id":"x1","status":"delivered","by":"bob","ts":1})", e);
+  CHECK(tick() == Tick::kSent);  // carol has not got it yet
+  Apply(s, R"({"op":"receipt","seq":3,"id":"x1","status":"delivered","by":"carol","ts":1})", e);
+  CHECK(tick() == Tick::kDelivered);
+  CHECK(PlainText(LineWith(Render(s, 10, 60, kNow), "hi all")).find("hi all ✓✓") != std::string::npos);
+  Apply(s, R"({"op":"receipt","seq":4,"id":"x1","status":"read","by":"bob","ts":1})", e);
+  CHECK(tick() == Tick::kDelivered);
+  // A member added after the message does not hold the ticks back.
+  Apply(s, R"({"op":"group_event","seq":5,"id":"e2","group":"g1","by":"alice","action":"add","members":["dave"],"ts":1765000100000})", e);
+  Apply(s, R"({"op":"receipt","seq":6,"id":"x1","status":"read","by":"carol","ts":1})", e);
+  CHECK(tick() == Tick::kRead);
+  CHECK(LineWith(Render(s, 10, 60, kNow), "hi all").find(kBlueTicks) != std::string::npos);
+
+  // A member whose inbox was full (skipped) is not waited for; the status line says so.
+  Type(s, "two\r", e);
+  Apply(s, R"({"op":"sent","cid":"c-2","id":"x2","ts":1765000200000,"skipped":["carol"]})", e);
+  CHECK(s.status.find("not delivered to carol") != std::string::npos);
+  Apply(s, R"({"op":"receipt","seq":7,"id":"x2","status":"delivered","by":"bob","ts":1})", e);
+  CHECK(tick() == Tick::kSent);  // dave, added before x2, has not got it
+  Apply(s, R"({"op":"receipt","seq":8,"id":"x2","status":"delivered","by":"dave","ts":1})", e);
+  CHECK(tick() == Tick::kDelivered);
+}
+
+TEST_CASE("Groups: removed or left, the conversation stays but cannot send; groups answer fills members", "[cli][chat][groups]") {
+  Effects e;
+  State s = Alice();
+  Apply(s, R"({"op":"groups","cid":"chat-groups-1","groups":[{"group":"g7","name":"book club","created_by":"carol",
+               "created":1,"version":3,"members":[{"user":"alice","role":"member","since":1},
+               {"user":"carol","role":"admin","since":1}]}]})", e);
+  const std::size_t g = IndexOfGroup(s, "g7");
+  CHECK(s.peers[g].title == "book club");
+  REQUIRE(s.peers[g].members.size() == 2);
+  CHECK(s.peers[g].members[1].admin);
+  s.selected = g;
+  Type(s, "\r", e);
+  Apply(s, R"({"op":"group_event","seq":2,"id":"e9","group":"g7","by":"carol","action":"remove","members":["alice"],"ts":1764999990000})", e);
+  CHECK(s.peers[g].left);
+  e.frames.clear();
+  Type(s, "still here?\r", e);
+  CHECK(e.frames.empty());  // no typing, no send
+  CHECK(s.status == "you are no longer a member of this group");
+  const auto lines = Plain(Render(s, 10, 70, kNow));
+  CHECK(lines[0].find("you are no longer a member") != std::string::npos);
+  CHECK(LineWith(Render(s, 10, 70, kNow), "alice was removed by carol") != "");
+  // Added again: it asks for the group's members.
+  Apply(s, R"({"op":"group_event","seq":3,"id":"e10","group":"g7","by":"carol","action":"add","members":["alice"],"ts":1765000000000})", e);
+  CHECK_FALSE(s.peers[g].left);
+  REQUIRE(e.frames.size() == 1);
+  CHECK(e.frames[0] == R"({"op":"groups","cid":"chat-groups-1","group":"g7"})");
+}
+
+TEST_CASE("Typing: shown in the conversation and the list, expires, own typing refreshed and stopped", "[cli][chat][typing]") {
+  Effects e;
+  State s = AliceInGroup(e);
+  Apply(s, R"({"op":"typing","from":"bob","on":true,"ttl_ms":6000})", e, kNow);
+  Apply(s, R"({"op":"typing","from":"carol","group":"g1","on":true,"ttl_ms":6000})", e, kNow);
+  Apply(s, R"({"op":"typing","from":"bob","group":"g1","on":true,"ttl_ms":6000})", e, kNow);
+  Apply(s, R"({"op":"typing","from":"zed","on":true,"ttl_ms":6000})", e, kNow);  // not a friend: ignored
+  CHECK(PlainText(LineWith(Render(s, 10, 70, kNow), "bob")).find("bob is typing…") != std::string::npos);
+  CHECK(PlainText(LineWith(Render(s, 10, 70, kNow), "# trip")).find("carol and bob are typing…") != std::string::npos);
+  s.selected = IndexOfGroup(s, "g1");
+  Type(s, "\r", e);
+  CHECK(Plain(Render(s, 10, 70, kNow))[8] == " carol and bob are typing…");
+  // bob stops; carol's indicator expires after its ttl.
+  Apply(s, R"({"op":"typing","from":"bob","group":"g1","on":false})", e, kNow);
+  CHECK(Plain(Render(s, 10, 70, kNow))[8] == " carol is typing…");
+  Effects tick;
+  CHECK_FALSE(TickTime(s, kNow + 5999, tick));
+  CHECK(TickTime(s, kNow + 6000, tick));
+  CHECK(Plain(Render(s, 10, 70, kNow + 6000))[8].find("typing") == std::string::npos);
+  // A message from carol also ends her typing.
+  Apply(s, R"({"op":"typing","from":"carol","group":"g1","on":true,"ttl_ms":6000})", e, kNow);
+  Apply(s, R"({"op":"msg","seq":2,"id":"m1","from":"carol","group":"g1","body":"done","ts":1765000000000})", e, kNow);
+  CHECK(s.peers[s.selected].typing.empty());
+
+  // Own typing: on at the first key, again after kTypingRefreshMs, off after kTypingIdleMs without a key.
+  e.frames.clear();
+  std::string keys = "a";
+  for (const Key& k : ParseKeys(keys)) ApplyKey(s, k, kNow, e);
+  keys = "b";
+  for (const Key& k : ParseKeys(keys)) ApplyKey(s, k, kNow + 1000, e);
+  keys = "c";
+  for (const Key& k : ParseKeys(keys)) ApplyKey(s, k, kNow + kTypingRefreshMs, e);
+  REQUIRE(e.frames.size() == 2);
+  CHECK(e.frames[0] == R"({"op":"typing","group":"g1","on":true})");
+  CHECK(e.frames[1] == e.frames[0]);
+  Effects idle;
+  TickTime(s, kNow + kTypingRefreshMs + kTypingIdleMs - 1, idle);
+  CHECK(idle.frames.empty());
+  TickTime(s, kNow + kTypingRefreshMs + kTypingIdleMs, idle);
+  REQUIRE(idle.frames.size() == 1);
+  CHECK(idle.frames[0] == R"({"op":"typing","group":"g1","on":false})");
+  TickTime(s, kNow + 60000, idle);
+  CHECK(idle.frames.size() == 1);  // told once
 }
 
 }  // namespace

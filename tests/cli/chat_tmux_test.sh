@@ -7,7 +7,9 @@
 # `tmux send-keys`; every check polls `tmux capture-pane` until the screen shows
 # what it waits for (generous timeouts, no fixed sleeps): the friend list with
 # presence, a message from bob, alice's ticks going ✓ → ✓✓ → blue ✓✓ as bob's
-# device acks and bob reads, bob's reply arriving live, presence changes.
+# device acks and bob reads, bob's reply arriving live, presence changes, "bob is
+# typing…", a group made with `group create` used in both chats (its lines, sender
+# names, typing, ticks, a member leaving).
 # Exit 77 (skipped) when tmux is not installed. Ends with "N passed, N failed".
 set -uo pipefail
 
@@ -211,6 +213,45 @@ type_text B "got it, thanks"
 keys B Enter
 check "bob's reply appears on alice's screen as it arrives" wait_screen A 'bob: got it, thanks'
 check "bob's ticks turn blue: alice's open conversation read it" wait_screen B 'got it, thanks \e\[[0-9;]*34m✓✓' -e
+
+# --- typing (1:1): bob types, alice sees it until he sends ---------------------------
+type_text B "one more"
+check "typing: alice sees \"bob is typing…\" under the conversation" wait_screen A '^ bob is typing…$'
+keys B Enter
+check "typing: gone once bob sent" wait_screen A 'bob: one more'
+check "... the help line is back" wait_screen A '^ Enter send · Esc back'
+
+# --- a group: made with the command, used in both chats --------------------------------
+XDG_CONFIG_HOME="$tmp/xdg-alice" "$cli_bin" group create trip bob >"$tmp/group.out" 2>"$tmp/group.err"
+check "group create (alice, with bob)" grep -q '"op":"group_ok"' "$tmp/group.out"
+gid="$(sed -n 's/.*"group":"\([^"]*\)".*/\1/p' "$tmp/group.out")"
+keys A Escape
+check "the group is listed after the friends, with its member count" wait_screen A '^   # trip +2 members'
+keys A Down Enter
+check "alice opens it: the creation line, the members in the title" wait_screen A 'alice created the group "trip" with bob'
+check "... the title names the group and its members" wait_screen A '^ # trip · you and bob'
+keys B Escape
+check "bob's list has the group" wait_screen B '# trip'
+keys B Down Enter
+check "bob opens the group" wait_screen B 'alice created the group "trip" with bob'
+type_text B "hi group"
+check "typing in a group: alice sees it" wait_screen A '^ bob is typing…$'
+keys B Enter
+check "bob's group message on alice's screen, with his name" wait_screen A '[0-9]{2}:[0-9]{2} bob: hi group'
+type_text A "hello both"
+keys A Enter
+check "alice's group message turns blue once bob (looking at it) read it" wait_screen A 'me: hello both \e\[[0-9;]*34m✓✓' -e
+check "bob sees it with alice's name" wait_screen B '[0-9]{2}:[0-9]{2} alice: hello both'
+"${B[@]}" group leave "$gid" >/dev/null 2>&1
+check "bob leaves (the command): both chats show the line" wait_screen A 'bob left'
+check "... bob's too" wait_screen B 'bob left'
+type_text B "x"
+keys B Enter
+check "bob can no longer send there" wait_screen B 'you are no longer a member of this group'
+keys B Escape Up Enter
+check "bob back in alice's conversation" wait_screen B '^ alice · ● online'
+keys A Escape Up Enter
+check "alice back in bob's conversation" wait_screen A '^ bob · ● online'
 
 # --- quitting -----------------------------------------------------------------------
 keys B C-c

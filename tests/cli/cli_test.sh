@@ -4,7 +4,8 @@
 #   tests/cli/cli_test.sh /path/to/courier-server /path/to/courier-cli
 # Two users register and befriend, alice sends, bob's `listen` prints and acks it,
 # the delivered and read receipts come back to alice; plus idempotent cids, resume
-# from the cursor and from --since, live delivery, SIGINT and the error exit codes;
+# from the cursor and from --since, live delivery, groups (create, list, send,
+# the members' inbox events, refusals by code), SIGINT and the error exit codes;
 # passwords only from --password-file (a command-line password is refused), the
 # token and settings.json under the XDG config directory. (The prompt without
 # echo and the chat mode are driven in tmux by chat_tmux_test.sh.)
@@ -226,6 +227,68 @@ wait_for "$tmp/live.err" "listening as bob"
 wait "$live_pid"
 check "a running listen gets a live message and exits after --count" [ $? -eq 0 -a \
   "$(field "$tmp/live" body)" = "live one" ]
+
+# --- groups (issue 17) ------------------------------------------------------
+C=("$cli_bin" --server "ws://$addr" --token-file "$tmp/carol.token")
+"${C[@]}" register carol --password-file "$tmp/pw" >/dev/null 2>&1 && "${C[@]}" login carol --password-file "$tmp/pw" \
+  >/dev/null 2>&1 && "${C[@]}" friend alice >/dev/null 2>&1 && "${A[@]}" accept carol >/dev/null 2>&1
+check "carol registers and befriends alice" [ $? -eq 0 ]
+# Python checks on a JSON line: json_check FILE EXPRESSION (the object is `o`).
+json_check() {
+  python3 -c 'import json, sys; o = json.loads(open(sys.argv[1]).readline()); sys.exit(0 if eval(sys.argv[2]) else 1)' "$1" "$2"
+}
+"${A[@]}" group create trip bob carol --cid gc-1 >"$tmp/g1" 2>"$tmp/err"
+check "group create prints group_ok with the new id" [ $? -eq 0 -a "$(field "$tmp/g1" op)" = group_ok -a \
+  "$(field "$tmp/g1" changed)" = true -a "$(field "$tmp/g1" version)" = 1 ]
+gid="$(field "$tmp/g1" group)"
+"${A[@]}" group create trip bob carol --cid gc-1 >"$tmp/out" 2>"$tmp/err"
+check "... the same cid again: dup, the same group" [ "$(field "$tmp/out" dup)" = true -a "$(field "$tmp/out" group)" = "$gid" ]
+"${A[@]}" group list >"$tmp/out" 2>"$tmp/err"
+check "group list: the group, its members and roles" json_check "$tmp/out" \
+  "[(g['group'], g['name'], [(m['user'], m['role']) for m in g['members']]) for g in o['groups']] == \
+   [('$gid', 'trip', [('alice', 'admin'), ('bob', 'member'), ('carol', 'member')])]"
+"${A[@]}" group send "$gid" "hello group" --cid gs-1 >"$tmp/gs1" 2>"$tmp/err"
+check "group send prints sent" [ $? -eq 0 -a "$(field "$tmp/gs1" op)" = sent -a "$(field "$tmp/gs1" cid)" = gs-1 ]
+gmid="$(field "$tmp/gs1" id)"
+"${B[@]}" listen --until-synced >"$tmp/bobg" 2>"$tmp/err"
+check "bob's listen prints the group_event (create) and the group message, in order" python3 -c '
+import json, sys
+events = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+kinds = [(e["op"], e.get("action"), e.get("group"), e.get("from") or e.get("by"), e.get("body")) for e in events if e.get("group") == sys.argv[2]]
+sys.exit(0 if kinds == [("group_event", "create", sys.argv[2], "alice", None), ("msg", None, sys.argv[2], "alice", "hello group")] else 1)
+' "$tmp/bobg" "$gid"
+"${C[@]}" group add "$gid" alice >"$tmp/out" 2>"$tmp/err"
+rc=$?
+check "a member who is not an admin cannot add (exit 1, not_admin)" [ $rc -eq 1 -a -n "$(grep not_admin "$tmp/err")" ]
+"${A[@]}" group rename "$gid" "road trip" >"$tmp/out" 2>"$tmp/err"
+check "the admin renames it" [ $? -eq 0 -a "$(field "$tmp/out" changed)" = true -a "$(field "$tmp/out" version)" = 2 ]
+"${B[@]}" group list "$gid" >"$tmp/out" 2>"$tmp/err"
+check "bob lists that group: the new name" json_check "$tmp/out" "o['groups'][0]['name'] == 'road trip'"
+"${C[@]}" group leave "$gid" >"$tmp/out" 2>"$tmp/err"
+check "carol leaves" [ $? -eq 0 -a "$(field "$tmp/out" op)" = group_ok ]
+"${C[@]}" group send "$gid" "still here?" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+check "after leaving, a send is refused (exit 1, not_member)" [ $rc -eq 1 -a -n "$(grep not_member "$tmp/err")" ]
+"${A[@]}" group send no-such-group "x" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+check "a send to an unknown group exits 1 (unknown_group)" [ $rc -eq 1 -a -n "$(grep unknown_group "$tmp/err")" ]
+"${A[@]}" group add "$gid" settings-user >"$tmp/out" 2>"$tmp/err"
+check "adding someone who is not a friend exits 1 (not_friends)" [ $? -eq 1 -a -n "$(grep not_friends "$tmp/err")" ]
+"${A[@]}" group send 'bad id!' "x" >"$tmp/out" 2>"$tmp/err"
+check "a malformed group id is a usage error (2)" [ $? -eq 2 ]
+"${B[@]}" listen --until-synced >"$tmp/bobg2" 2>"$tmp/err"
+check "bob sees the rename and carol leaving" python3 -c '
+import json, sys
+events = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+kinds = [(e["action"], e["by"], e.get("name")) for e in events if e["op"] == "group_event"]
+sys.exit(0 if kinds == [("rename", "alice", "road trip"), ("leave", "carol", None)] else 1)
+' "$tmp/bobg2"
+"${A[@]}" listen --until-synced >"$tmp/aliceg" 2>"$tmp/err"
+check "alice gets bob's delivered receipt for the group message" python3 -c '
+import json, sys
+events = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+sys.exit(0 if any(e["op"] == "receipt" and e["id"] == sys.argv[2] and e["by"] == "bob" and e["status"] == "delivered" for e in events) else 1)
+' "$tmp/aliceg" "$gmid"
 
 # --- SIGINT -----------------------------------------------------------------
 "${B[@]}" listen >"$tmp/int" 2>"$tmp/int.err" &

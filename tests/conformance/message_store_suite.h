@@ -30,6 +30,10 @@
 // copy its write returned, so a kMessage event's `status` stays kSent however
 // far the message got (Status() reports that); the engine relies on this
 // when it re-sends an event to a device.
+//
+// The cases live in this file and in the two it includes:
+// message_store_delete_cases.h (DeleteInbox) and message_store_group_cases.h
+// (groups: GroupChangeOp, GroupSendOp, Group, GroupsOf).
 #ifndef COURIER_TESTS_CONFORMANCE_MESSAGE_STORE_SUITE_H_
 #define COURIER_TESTS_CONFORMANCE_MESSAGE_STORE_SUITE_H_
 
@@ -40,6 +44,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -51,6 +56,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "conformance/store_fixture.h"
+#include "courier/group.h"
 #include "courier/message_store.h"
 #include "courier/types.h"
 #include "support/status_matchers.h"
@@ -1019,13 +1025,14 @@ inline void QueueLimitSurvivesReopen(const MessageStoreFactory& factory) {
 }  // namespace message_store_cases
 }  // namespace courier::conformance
 
-#include "conformance/message_store_delete_cases.h"
-
 #define COURIER_MS_CASE_(name, factory, title, fn)                                  \
   TEST_CASE("MessageStore[" name "]: " title, "[conformance][message_store]") {   \
     ::courier::conformance::message_store_cases::fn(                                \
         ::courier::conformance::MessageStoreFactory(factory));                      \
   }
+
+#include "conformance/message_store_delete_cases.h"
+#include "conformance/message_store_group_cases.h"
 
 // Defines the suite's test cases for one adapter (see the top of this file).
 #define COURIER_MESSAGE_STORE_CONFORMANCE(name, factory)                                        \
@@ -1083,7 +1090,8 @@ inline void QueueLimitSurvivesReopen(const MessageStoreFactory& factory) {
   COURIER_MS_CASE_(name, factory, "delete inbox is idempotent", DeleteInboxIsIdempotent)       \
   COURIER_MS_CASE_(name, factory, "delete inbox after prune", DeleteInboxAfterPrune)           \
   COURIER_MS_CASE_(name, factory, "delete inbox is atomic with concurrent writers",             \
-                   DeleteInboxIsAtomicWithConcurrentWrites)
+                   DeleteInboxIsAtomicWithConcurrentWrites)                                     \
+  COURIER_MESSAGE_STORE_GROUP_CASES_(name, factory)
 
 // Defines the durability cases for an adapter whose fixture reopens on the
 // same data (see the top of this file).
@@ -1094,6 +1102,7 @@ inline void QueueLimitSurvivesReopen(const MessageStoreFactory& factory) {
                    DuplicateDetectedAcrossReopen)                                        \
   COURIER_MS_CASE_(name, factory, "the queue limit survives a reopen", QueueLimitSurvivesReopen) \
   COURIER_MS_CASE_(name, factory, "a deleted inbox stays deleted across a reopen",       \
-                   DeleteInboxSurvivesReopen)
+                   DeleteInboxSurvivesReopen)                                            \
+  COURIER_MESSAGE_STORE_GROUP_DURABILITY_CASES_(name, factory)
 
 #endif  // COURIER_TESTS_CONFORMANCE_MESSAGE_STORE_SUITE_H_

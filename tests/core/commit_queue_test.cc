@@ -73,6 +73,26 @@ TEST_CASE("CommitQueue: the next batch is written before the last one's completi
   CHECK(f.completed == std::vector<std::string>{"a", "b", "c"});
 }
 
+TEST_CASE("CommitQueue: group sends' bodies count toward max_batch_bytes", "[core]") {
+  std::unique_ptr<MessageStore> inner = memory::OpenMessageStore();
+  memory::FaultInjectingStore store{*inner};
+  ManualExecutor commit;
+  CommitQueue queue{store, commit, commit, /*max_batch=*/2048, /*max_batch_bytes=*/10};
+  int done = 0;
+  for (const char* cid : {"g1", "g2", "g3"}) {
+    GroupSendOp op;
+    op.sender = "alice";
+    op.cid = cid;
+    op.group = "gnone";
+    op.id = std::string("id-") + cid;
+    op.body = std::string(8, 'x');  // two of them pass 10 bytes
+    queue.Submit(op, [&done](absl::StatusOr<WriteResult>) { ++done; });
+  }
+  commit.RunAll();
+  CHECK(done == 3);
+  CHECK(store.calls() == 3u);  // one op per write
+}
+
 TEST_CASE("CommitQueue: writes wait while kMaxUncompleted batches wait for completions",
           "[core]") {
   Fixture f;

@@ -136,9 +136,25 @@ class EngineHarness {
 
   Device Connect(const UserId& user, const DeviceId& device,
                  std::optional<Seq> since = std::nullopt) {
+    return ConnectTo(*engine_, user, device, since);
+  }
+
+  // Another node: a second engine named `node` over the same stores,
+  // presence store, clock and executor (Run runs both). Destroy it before
+  // the harness.
+  std::unique_ptr<Engine> StartPeer(const NodeId& node) {
+    EngineOptions o = options_;
+    o.node = node;
+    auto engine = Engine::Create(o, Engine::Deps{faults_.get(), presence_faults_.get(),
+                                                 contacts_.get(), accounts_.get()});
+    REQUIRE(engine.ok());
+    return *std::move(engine);
+  }
+  Device ConnectTo(Engine& engine, const UserId& user, const DeviceId& device,
+                   std::optional<Seq> since = std::nullopt) {
     Device d;
     d.transport = std::make_shared<memory::RecordingTransport>();
-    auto session = engine_->Connect(user, device, since, d.transport);
+    auto session = engine.Connect(user, device, since, d.transport);
     COURIER_REQUIRE_OK(session);
     d.session = *session;
     return d;

@@ -9,6 +9,18 @@
 //    and reaches every device of the recipient;
 //  * a repeated cid answers the first id;
 //  * each status step yields exactly one receipt, delivered before read.
+// With groups (issue 17) mixed in: random creates, adds, removes, leaves,
+// renames and group sends (many refused: not an admin, not a member), and per
+// member the same guarantees, plus:
+//  * the events of a group are totally ordered by the inboxes that hold them
+//    (each change and message is in one store transaction), and replayed in
+//    that order, every change is in the inbox of exactly the users it tells
+//    and every group message in the inbox of exactly the members at the time
+//    (the sender's included; a member gets exactly the group messages sent
+//    while it was a member);
+//  * the sender's own copy is read and makes no receipts; every other
+//    member's copy makes exactly one receipt per status step;
+//  * the store's records (Group, GroupsOf) equal the replayed membership.
 // A failing schedule prints its seed; replay it with COURIER_MODEL_SEED=<n>.
 // COURIER_MODEL_SEEDS=<n> sets how many schedules run (default 10000 for the
 // memory store, a tenth of that for SQLite).
@@ -18,13 +30,18 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
+#include <string>
+#include <tuple>
+#include <vector>
 
 #include "courier/body_cipher.h"
 #include "courier/contact_policy.h"
 #include "courier/engine.h"
 #include "courier/executor.h"
+#include "courier/group.h"
 #include "courier/memory.h"
 #include "support/status_matchers.h"
 #ifdef COURIER_HAVE_SQLITE
@@ -40,7 +57,7 @@ namespace {
 std::string Describe(const Event& e) {
   return "seq=" + std::to_string(e.seq) + " kind=" + std::to_string(int(e.kind)) + " id=" + e.id +
          " peer=" + e.peer + " body=" + e.body + " status=" + std::to_string(int(e.status)) +
-         " ts=" + std::to_string(e.ts);
+         " ts=" + std::to_string(e.ts) + " group=" + e.group;
 }
 
 // Opens the store under test; Reopen() is the crash: everything not
@@ -116,9 +133,10 @@ struct ModelDevice {
 
 struct SendRecord {
   UserId from;
-  UserId to;
+  UserId to;  // empty for a group send
   std::string body;
   std::optional<MessageId> id;  // once acknowledged
+  GroupId group;                // a group send: the group
 };
 
 class Model {
@@ -168,6 +186,8 @@ class Model {
       Ack(Pick(Connected()));
     } else if (r < 58) {
       Read(Pick(Connected()));
+    } else if (r < 65) {
+      ChangeGroup(Pick(Connected()));
     } else if (r < 88) {
       RunSome();
     } else if (r < 92) {
@@ -236,59 +256,86 @@ class Model {
     // every message there was sent by someone.
     // Messages stored without their sender hearing `sent` (it disconnected
     // or the engine crashed first) are legitimate: find their send by body.
-    std::map<MessageId, int> occurrences;
+    // A 1:1 message has one holder (its recipient), a group message one per
+    // member at the time (the sender's own copy included).
+    std::map<MessageId, std::map<UserId, int>> holders;
     std::map<MessageId, SendRecord> stored;
     for (const auto& [user, events] : inbox_) {
       for (const auto& [seq, e] : events) {
         if (e.kind != EventKind::kMessage) continue;
-        ++occurrences[e.id];
+        ++holders[e.id][user];
         auto it = by_body_.find(e.body);
         REQUIRE(it != by_body_.end());  // every stored message was sent by someone
-        CHECK(it->second.to == user);
+        CHECK(it->second.group == e.group);
+        if (e.group.empty()) CHECK(it->second.to == user);
         CHECK(it->second.from == e.peer);
         stored[e.id] = it->second;
         if (by_id_.contains(e.id)) CHECK(by_id_.at(e.id).body == e.body);
       }
     }
-    std::map<std::pair<MessageId, MessageStatus>, std::vector<Seq>> receipts;
+    // Receipts by (message, step, member): a group message has one set per
+    // member other than the sender.
+    std::map<std::tuple<MessageId, MessageStatus, UserId>, std::vector<Seq>> receipts;
     for (const auto& [user, events] : inbox_) {
       for (const auto& [seq, e] : events) {
         if (e.kind != EventKind::kReceipt) continue;
-        receipts[{e.id, e.status}].push_back(seq);
+        CHECK(e.group.empty());
+        receipts[{e.id, e.status, e.peer}].push_back(seq);
         auto it = stored.find(e.id);
         REQUIRE(it != stored.end());  // a receipt is about a stored message
         CHECK(it->second.from == user);
-        CHECK(it->second.to == e.peer);
+        if (it->second.group.empty()) CHECK(it->second.to == e.peer);
+        CHECK(e.peer != user);
+        CHECK(holders[e.id].contains(e.peer));
       }
     }
     for (const auto& [id, rec] : by_id_) {
       if (!acknowledged_.contains(id)) continue;
       INFO("message " << id);
-      CHECK(occurrences[id] == 1);
+      // Acknowledged: in the recipient's inbox, or for a group in the
+      // sender's own (every member's is checked by CheckGroups).
+      auto it = holders.find(id);
+      REQUIRE(it != holders.end());
+      if (rec.group.empty()) CHECK(it->second.size() == 1);
+      CHECK(it->second.contains(rec.group.empty() ? rec.to : rec.from));
     }
-    for (const auto& [id, n] : occurrences) {
-      INFO("message " << id);
-      CHECK(n == 1);
+    for (const auto& [id, by_user] : holders) {
       const SendRecord& rec = stored.at(id);
-      auto status = sut_.store().Status(rec.to, id);
-      COURIER_REQUIRE_OK(status);
-      // Quiesce acked everything: all delivered, exactly one receipt.
-      CHECK(*status != MessageStatus::kSent);
-      const auto& delivered = receipts[{id, MessageStatus::kDelivered}];
-      CHECK(delivered.size() == 1);
-      const auto& read = receipts[{id, MessageStatus::kRead}];
-      if (*status == MessageStatus::kRead) {
-        REQUIRE(read.size() == 1);
-        REQUIRE(delivered.size() == 1);
-        CHECK(delivered[0] < read[0]);
-      } else {
-        CHECK(read.empty());
+      for (const auto& [holder, n] : by_user) {
+        INFO("message " << id << " in the inbox of " << holder);
+        CHECK(n == 1);
+        auto status = sut_.store().Status(holder, id);
+        COURIER_REQUIRE_OK(status);
+        const auto& delivered = receipts[{id, MessageStatus::kDelivered, holder}];
+        const auto& read = receipts[{id, MessageStatus::kRead, holder}];
+        if (holder == rec.from) {
+          // A group sender's own copy: read at once, never a receipt.
+          CHECK_FALSE(rec.group.empty());
+          CHECK(*status == MessageStatus::kRead);
+          CHECK(delivered.empty());
+          CHECK(read.empty());
+          continue;
+        }
+        // Quiesce acked everything: all delivered, exactly one receipt.
+        CHECK(*status != MessageStatus::kSent);
+        CHECK(delivered.size() == 1);
+        if (*status == MessageStatus::kRead) {
+          REQUIRE(read.size() == 1);
+          REQUIRE(delivered.size() == 1);
+          CHECK(delivered[0] < read[0]);
+        } else {
+          CHECK(read.empty());
+        }
       }
     }
-    messages_ += occurrences.size();
+    messages_ += holders.size();
+    for (const auto& [id, rec] : stored) group_messages_ += rec.group.empty() ? 0 : 1;
+    CheckGroups();
   }
 
   std::size_t messages() const { return messages_; }
+  std::size_t group_messages() const { return group_messages_; }
+  std::size_t group_events() const { return group_events_; }
 
  private:
   template <typename T>
@@ -381,6 +428,10 @@ class Model {
 
   void Send(ModelDevice* d) {
     if (d == nullptr) return;
+    if (!groups_.empty() && rng_() % 3 == 0) {
+      SendToGroup(d);
+      return;
+    }
     std::vector<UserId> others;
     for (const auto& u : users_) {
       if (u != d->user) others.push_back(u);
@@ -391,14 +442,223 @@ class Model {
       // Retry an earlier cid with its original body and recipient.
       auto it = mine.begin();
       std::advance(it, static_cast<long>(rng_() % mine.size()));
-      d->session->Send(it->first, it->second.to, it->second.body);
+      Resend(*d, it->first, it->second);
       return;
     }
     const std::string cid = "c" + std::to_string(next_cid_++);
     const std::string body = "body " + cid + " from " + d->user;
-    mine[cid] = SendRecord{d->user, to, body, std::nullopt};
+    mine[cid] = SendRecord{d->user, to, body, std::nullopt, {}};
     by_body_[body] = mine[cid];
     d->session->Send(cid, to, body);
+  }
+
+  // Retries an earlier cid with its original body and recipient or group.
+  void Resend(ModelDevice& d, const std::string& cid, const SendRecord& rec) {
+    if (rec.group.empty()) {
+      d.session->Send(cid, rec.to, rec.body);
+    } else {
+      d.session->SendToGroup(cid, rec.group, rec.body);
+    }
+  }
+
+  // A send to a group this model has heard of; the device's user may not be
+  // a member (not_member), or the group may be gone (unknown_group).
+  void SendToGroup(ModelDevice* d) {
+    auto it = groups_.begin();
+    std::advance(it, static_cast<long>(rng_() % groups_.size()));
+    const GroupId group = *it;
+    const std::string cid = "c" + std::to_string(next_cid_++);
+    const std::string body = "group body " + cid + " from " + d->user;
+    cids_[d->user][cid] = SendRecord{d->user, {}, body, std::nullopt, group};
+    by_body_[body] = cids_[d->user][cid];
+    d->session->SendToGroup(cid, group, body);
+  }
+
+  // A random group change: a create with some of the other users, or an
+  // add, remove, leave or rename of a group this model has heard of. Many
+  // are refused (not an admin, not a member, the group is gone): the
+  // refusal must write nothing, which Check's replay verifies.
+  void ChangeGroup(ModelDevice* d) {
+    if (d == nullptr) return;
+    const std::string cid = "g" + std::to_string(next_cid_++);
+    change_cids_[d->user].insert(cid);
+    auto some_others = [&] {
+      std::vector<UserId> v;
+      for (const auto& u : users_) {
+        if (u != d->user && rng_() % 2 == 0) v.push_back(u);
+      }
+      return v;
+    };
+    if (groups_.empty() || rng_() % 4 == 0) {
+      d->session->ChangeGroup(cid, GroupAction::kCreate, {}, some_others(), "group " + cid);
+      return;
+    }
+    auto it = groups_.begin();
+    std::advance(it, static_cast<long>(rng_() % groups_.size()));
+    const GroupId group = *it;
+    switch (rng_() % 4) {
+      case 0: {
+        std::vector<UserId> add = some_others();
+        if (add.empty()) add.push_back(users_[rng_() % users_.size()]);
+        if (add.size() == 1 && add[0] == d->user) return;  // a bad_frame; not this test's
+        d->session->ChangeGroup(cid, GroupAction::kAdd, group, add, {});
+        break;
+      }
+      case 1: {
+        std::vector<UserId> remove = some_others();
+        if (remove.empty()) return;
+        d->session->ChangeGroup(cid, GroupAction::kRemove, group, remove, {});
+        break;
+      }
+      case 2:
+        d->session->ChangeGroup(cid, GroupAction::kLeave, group, {}, {});
+        break;
+      default:
+        d->session->ChangeGroup(cid, GroupAction::kRename, group, {}, "renamed " + cid);
+        break;
+    }
+  }
+
+  // The replay of every group's events (see the top of this file).
+  void CheckGroups() {
+    std::set<GroupId> seen;
+    for (const auto& [user, events] : inbox_) {
+      for (const auto& [seq, e] : events) {
+        if (!e.group.empty()) seen.insert(e.group);
+      }
+    }
+    std::map<UserId, std::set<GroupId>> groups_of;
+    for (const GroupId& group : seen) {
+      INFO("group " << group);
+      // The group's events, each with the inboxes that hold it, and the order
+      // each inbox gives them.
+      std::map<MessageId, Event> content;
+      std::map<MessageId, std::set<UserId>> holders;
+      std::map<MessageId, std::set<MessageId>> next;
+      std::map<MessageId, int> before;
+      for (const auto& [user, events] : inbox_) {
+        const MessageId* prev = nullptr;
+        for (const auto& [seq, e] : events) {
+          if (e.group != group) continue;
+          INFO("inbox " << user << " " << Describe(e));
+          REQUIRE((e.kind == EventKind::kMessage || e.kind == EventKind::kGroupChange));
+          CHECK(holders[e.id].insert(user).second);
+          auto [it, fresh] = content.emplace(e.id, e);
+          if (!fresh) {
+            // The same event in every inbox but for its seq.
+            Event same = e;
+            same.seq = it->second.seq;
+            CHECK(same == it->second);
+          }
+          before.try_emplace(e.id, 0);
+          if (prev != nullptr && next[*prev].insert(e.id).second) ++before[e.id];
+          prev = &it->first;
+        }
+      }
+      // The inboxes order the group's events totally: consecutive events of
+      // a group always share an inbox (every member in between holds both).
+      std::vector<MessageId> order;
+      std::vector<MessageId> ready;
+      for (const auto& [id, n] : before) {
+        if (n == 0) ready.push_back(id);
+      }
+      while (!ready.empty()) {
+        INFO("unordered events of the group: " << ready.size() << ", first " << ready[0]);
+        REQUIRE(ready.size() == 1);
+        const MessageId id = ready[0];
+        ready.clear();
+        order.push_back(id);
+        for (const MessageId& n : next[id]) {
+          if (--before[n] == 0) ready.push_back(n);
+        }
+      }
+      REQUIRE(order.size() == content.size());  // no cycle
+
+      // Replay.
+      std::set<UserId> members, admins;
+      bool created = false;
+      for (const MessageId& id : order) {
+        const Event& e = content.at(id);
+        INFO("event " << Describe(e));
+        std::set<UserId> expected;  // the inboxes it must be in
+        if (e.kind == EventKind::kMessage) {
+          CHECK(members.contains(e.peer));
+          expected = members;
+        } else {
+          ++group_events_;
+          auto change = DecodeGroupChange(e.body);
+          COURIER_REQUIRE_OK(change);
+          INFO("action " << GroupActionName(change->action));
+          if (change->action != GroupAction::kCreate) CHECK(members.contains(e.peer));
+          switch (change->action) {
+            case GroupAction::kCreate:
+              REQUIRE_FALSE(created);  // a group id is created once
+              REQUIRE(!change->members.empty());
+              CHECK(change->members[0] == e.peer);
+              created = true;
+              members.insert(change->members.begin(), change->members.end());
+              admins = {e.peer};
+              expected = members;
+              break;
+            case GroupAction::kAdd:
+              CHECK(admins.contains(e.peer));
+              for (const UserId& u : change->members) CHECK(members.insert(u).second);
+              expected = members;
+              break;
+            case GroupAction::kRemove:
+              CHECK(admins.contains(e.peer));
+              expected = members;
+              for (const UserId& u : change->members) {
+                CHECK(members.erase(u) == 1);
+                admins.erase(u);
+              }
+              break;
+            case GroupAction::kLeave:
+              REQUIRE_FALSE(change->members.empty());
+              CHECK(change->members[0] == e.peer);
+              expected = members;
+              members.erase(e.peer);
+              admins.erase(e.peer);
+              if (change->members.size() > 1) {
+                CHECK(members.contains(change->members[1]));
+                CHECK(admins.empty());
+                admins.insert(change->members[1]);
+              }
+              break;
+            case GroupAction::kRename:
+              CHECK(admins.contains(e.peer));
+              expected = members;
+              break;
+          }
+          CHECK((members.empty() || !admins.empty()));
+        }
+        REQUIRE(created);  // the create comes first
+        CHECK(holders.at(id) == expected);
+      }
+      // The store's record is the replayed one.
+      auto record = sut_.store().Group(group);
+      if (members.empty()) {
+        CHECK(record.status().code() == absl::StatusCode::kNotFound);
+      } else {
+        COURIER_REQUIRE_OK(record);
+        std::set<UserId> stored_members, stored_admins;
+        for (const GroupMember& m : record->members) {
+          stored_members.insert(m.user);
+          if (m.role == GroupRole::kAdmin) stored_admins.insert(m.user);
+        }
+        CHECK(stored_members == members);
+        CHECK(stored_admins == admins);
+      }
+      for (const UserId& u : members) groups_of[u].insert(group);
+    }
+    for (const UserId& u : users_) {
+      INFO("groups of " << u);
+      auto records = sut_.store().GroupsOf(u);
+      COURIER_REQUIRE_OK(records);
+      std::set<GroupId> ids;
+      for (const GroupRecord& r : *records) ids.insert(r.id);
+      CHECK(ids == groups_of[u]);
+    }
   }
 
   void Ack(ModelDevice* d) {
@@ -479,6 +739,7 @@ class Model {
         if (e->event.seq != d.next) REQUIRE(e->event.seq - 1 <= d.acked_sent);
         d.next = e->event.seq + 1;
         d.received = e->event.seq;
+        if (!e->event.group.empty()) groups_.insert(e->event.group);
         auto [it, fresh] = inbox_[d.user].emplace(e->event.seq, e->event);
         if (!fresh) {
           INFO("first " << Describe(it->second) << "\nnow   " << Describe(e->event));
@@ -493,6 +754,7 @@ class Model {
         CHECK(s->seq == d.head_at_welcome);
         CHECK(std::max(d.next - 1, d.acked_sent) >= d.head_at_welcome);
       } else if (auto* sent = std::get_if<SentFrame>(&f)) {
+        CHECK(sent->skipped.empty());  // no inbox is ever full here
         auto& rec = cids_[d.user].at(sent->cid);
         if (rec.id.has_value()) {
           CHECK(*rec.id == sent->id);  // a repeated cid answers the first id
@@ -503,9 +765,22 @@ class Model {
           by_id_[sent->id] = rec;
         }
         acknowledged_.insert(sent->id);
+      } else if (auto* ok = std::get_if<GroupOkFrame>(&f)) {
+        CHECK(change_cids_[d.user].contains(ok->cid));
+        if (ok->version > 0) groups_.insert(ok->group);
       } else if (auto* err = std::get_if<ErrorFrame>(&f)) {
-        INFO("error " << ErrorCodeName(err->code) << ": " << err->message);
-        CHECK((err->code == ErrorCode::kUnavailable));
+        INFO("error " << ErrorCodeName(err->code) << ": " << err->message << " cid " << err->cid);
+        const bool group_op =
+            change_cids_[d.user].contains(err->cid) ||
+            (cids_[d.user].contains(err->cid) && !cids_[d.user].at(err->cid).group.empty());
+        if (group_op && err->code != ErrorCode::kUnavailable) {
+          // The refusals a random group op may meet (never group_full or
+          // too_many_groups: the limits are far above this model's sizes).
+          CHECK((err->code == ErrorCode::kUnknownGroup || err->code == ErrorCode::kNotMember ||
+                 err->code == ErrorCode::kNotAdmin));
+        } else {
+          CHECK((err->code == ErrorCode::kUnavailable));
+        }
       }
     }
   }
@@ -531,6 +806,10 @@ class Model {
     absl::StatusOr<std::size_t> DeleteInbox(const UserId& u) override {
       return s_.DeleteInbox(u);
     }
+    absl::StatusOr<GroupRecord> Group(const GroupId& g) override { return s_.Group(g); }
+    absl::StatusOr<std::vector<GroupRecord>> GroupsOf(const UserId& u) override {
+      return s_.GroupsOf(u);
+    }
     absl::Status Ping() override { return s_.Ping(); }
 
    private:
@@ -551,12 +830,16 @@ class Model {
   std::vector<UserId> users_;
   std::vector<ModelDevice> devices_;
   std::map<UserId, std::map<std::string, SendRecord>> cids_;
+  std::map<UserId, std::set<std::string>> change_cids_;  // group changes sent
+  std::set<GroupId> groups_;  // every group heard of (group_ok, inbox events)
   std::map<MessageId, SendRecord> by_id_;
   std::map<std::string, SendRecord> by_body_;
   std::set<MessageId> acknowledged_;
   std::map<UserId, std::map<Seq, Event>> inbox_;  // every event any device saw
   std::uint64_t next_cid_ = 0;
   std::size_t messages_ = 0;
+  std::size_t group_messages_ = 0;
+  std::size_t group_events_ = 0;
 };
 
 std::uint64_t EnvOr(const char* name, std::uint64_t fallback) {
@@ -573,7 +856,7 @@ void RunSchedules(const char* name, std::uint64_t default_seeds, MakeStore make)
     count = 1;
   }
   const int steps = static_cast<int>(EnvOr("COURIER_MODEL_STEPS", 250));
-  std::size_t messages = 0;
+  std::size_t messages = 0, group_messages = 0, group_events = 0;
   for (std::uint64_t seed = first; seed < first + count; ++seed) {
     INFO("failing schedule: replay with COURIER_MODEL_SEED=" << seed);
     auto sut = make(seed);
@@ -582,11 +865,14 @@ void RunSchedules(const char* name, std::uint64_t default_seeds, MakeStore make)
     model.Quiesce();
     model.Check();
     messages += model.messages();
+    group_messages += model.group_messages();
+    group_events += model.group_events();
   }
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::cout << "model test [" << name << "]: " << count << " schedules x " << steps
-            << " steps, " << messages << " messages checked, " << secs << " s\n";
+            << " steps, " << messages << " messages (" << group_messages << " to groups) and "
+            << group_events << " group changes checked, " << secs << " s\n";
 }
 
 TEST_CASE("Model: random schedules keep every guarantee (memory store)", "[model]") {

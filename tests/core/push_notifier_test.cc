@@ -210,6 +210,23 @@ TEST_CASE("receipts push nobody, and a user without subscriptions is counted", "
   CHECK(f.notifier->stats().no_subscription == 1);
 }
 
+TEST_CASE("a sender's own group copy and group changes push nobody", "[push]") {
+  Fixture f;
+  Event own = Message("alice", "to-the-group");
+  own.group = "g1";
+  Event change;
+  change.kind = EventKind::kGroupChange;
+  change.peer = "alice";
+  change.group = "g1";
+  std::vector<Appended> batch{Appended{"alice", own}, Appended{"bob", own},
+                              Appended{"carol", change}};
+  f.notifier->OnCommitted(batch);
+  CHECK(f.notifier->stats().messages == 1);  // bob's copy only
+  f.clock.Advance(2'000);
+  CHECK(f.notifier->RunDue() == 1);
+  CHECK(f.notifier->stats().no_subscription == 1);
+}
+
 TEST_CASE("beyond max_pending users, messages are dropped and counted", "[push]") {
   PushNotifierOptions o = Fixture::Defaults();
   o.max_pending = 2;

@@ -105,6 +105,10 @@ class Forward final : public MessageStore {
   }
   absl::StatusOr<std::size_t> Prune(const PruneOptions& o) override { return s_.Prune(o); }
   absl::StatusOr<std::size_t> DeleteInbox(const UserId& u) override { return s_.DeleteInbox(u); }
+  absl::StatusOr<GroupRecord> Group(const GroupId& g) override { return s_.Group(g); }
+  absl::StatusOr<std::vector<GroupRecord>> GroupsOf(const UserId& u) override {
+    return s_.GroupsOf(u);
+  }
   absl::Status Ping() override { return s_.Ping(); }
 
  private:

@@ -9,7 +9,7 @@
 #     -DCMAKE_CXX_COMPILER=clang++-14 -DCOURIER_FUZZ=ON -DCOURIER_BUILD_BENCH=OFF \
 #     -DCOURIER_WITH_MONGO=OFF -DCOURIER_WITH_POSTGRES=OFF -DCOURIER_WITH_REDIS=OFF
 #   cmake --build build/fuzz --target fuzz_frame_decoder fuzz_ws_frames fuzz_token \
-#     fuzz_http_api fuzz_engine
+#     fuzz_http_api fuzz_engine fuzz_webpush fuzz_load_frames fuzz_group_codec
 # (Debian: clang-14 libclang-rt-14-dev). The seed corpus of each target is
 # tests/fuzz/corpus/<target>/; it is only read. New inputs go to a temporary
 # corpus, and a crash input to BUILD_DIR/fuzz-artifacts/<target>/; the
@@ -24,12 +24,12 @@ seconds=${2:-30}
 [[ "$seconds" =~ ^[0-9]+$ && "$seconds" -ge 1 ]] || die "SECONDS must be a positive integer"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
-targets=(frame_decoder ws_frames token http_api engine webpush load_frames)
+targets=(frame_decoder ws_frames token http_api engine webpush load_frames group_codec)
 declare -A max_len=([frame_decoder]=8192 [ws_frames]=4096 [token]=2048 [http_api]=8192
-                    [engine]=1024 [webpush]=5000 [load_frames]=8192)
+                    [engine]=1024 [webpush]=5000 [load_frames]=8192 [group_codec]=8192)
 # Extra libFuzzer flags per target (none needed today).
 declare -A extra=([frame_decoder]="" [ws_frames]="" [token]="" [http_api]="" [engine]=""
-                  [webpush]="" [load_frames]="")
+                  [webpush]="" [load_frames]="" [group_codec]="")
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}:suppressions=$here/ubsan.supp
 

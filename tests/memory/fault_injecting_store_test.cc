@@ -74,6 +74,28 @@ TEST_CASE("FaultInjectingStore: SetDown fails every method until up", "[memory][
   REQUIRE_THAT(store.Status("bob", "x").status(), StatusIs(absl::StatusCode::kNotFound));
 }
 
+TEST_CASE("FaultInjectingStore: group reads forward and fail on command", "[memory][fault]") {
+  auto inner = OpenMessageStore();
+  FaultInjectingStore store(*inner);
+  GroupChangeOp create;
+  create.action = GroupAction::kCreate;
+  create.actor = "alice";
+  create.group = "g1";
+  create.members = {"bob"};
+  create.name = "team";
+  create.id = "chg-1";
+  auto results = store.Write({WriteOp(create)});
+  COURIER_REQUIRE_OK(results.at(0));
+  REQUIRE(store.Group("g1")->members.size() == 2);
+  REQUIRE(store.GroupsOf("bob")->size() == 1);
+  store.SetDown(true);
+  REQUIRE_THAT(store.Group("g1").status(), StatusIs(absl::StatusCode::kUnavailable));
+  REQUIRE_THAT(store.GroupsOf("bob").status(), StatusIs(absl::StatusCode::kUnavailable));
+  REQUIRE(store.failures() == 2);
+  store.SetDown(false);
+  REQUIRE_THAT(store.Group("nope").status(), StatusIs(absl::StatusCode::kNotFound));
+}
+
 TEST_CASE("FaultInjectingStore: the failure point loops over every call", "[memory][fault]") {
   // The doFailLoop pattern: fail call k for k = 0, 1, ... until a scenario of
   // three writes runs through; each failure leaves a consistent store.

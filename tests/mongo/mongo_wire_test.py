@@ -82,6 +82,12 @@ class WireTest(unittest.TestCase):
 
     def test_open_creates_the_unique_indexes(self):
         self.start('open', indexes=False)
+        # One command per collection, in collection-name order.
+        members = self.expect('createIndexes', 'group_members')
+        specs = {i['name']: i for i in members['indexes']}
+        self.assertEqual(specs['u_1']['key'], {'u': 1})
+        self.assertFalse(specs['u_1'].get('unique', False))
+        members.ok()
         events = self.expect('createIndexes', 'inbox_events')
         self.assertEqual(events['writeConcern'], MAJORITY_JOURNAL)
         specs = {i['name']: i for i in events['indexes']}
@@ -103,7 +109,7 @@ class WireTest(unittest.TestCase):
         self.start('append', 'alice', 'c1', 'bob', 'm1', 'hello', 1000, 100)
         dup = self.expect('find', 'messages')
         self.assertEqual(dup['filter'], {'$or': [{'snd': 'alice', 'cid': b'c1'},
-                                                 {'_id': {'$in': ['m1']}}]})
+                                                 {'_id': {'$in': ['m1', 'm1/bob']}}]})
         dup.ok(cursor('messages', []))
         head = self.expect('find', 'inbox_heads')
         self.assertEqual(head['filter'], {'_id': {'$in': ['bob']}})
@@ -248,7 +254,8 @@ class WireTest(unittest.TestCase):
     def test_read_of_a_sent_message_writes_delivered_then_read(self):
         self.start('read', 'bob', 6000, 'm1')
         find = self.expect('find', 'messages')
-        self.assertEqual(find['filter'], {'_id': 'm1', 'r': 'bob'})
+        # A 1:1 message or bob's group copy (issue 17).
+        self.assertEqual(find['filter'], {'_id': {'$in': ['m1', 'm1/bob']}, 'r': 'bob'})
         find.ok(cursor('messages', [{'_id': 'm1', 'r': 'bob', 'snd': 'alice', 's': 3, 'st': 0}]))
         mark = self.expect('update', 'messages')
         self.assertEqual(mark['updates'][0]['q'], {'_id': 'm1', 'st': 0})

@@ -2,9 +2,13 @@
 // adapters/postgres/src/pg_write_batch.h) against courier::memory, the
 // reference: the same random batches of long runs of appends (repeated
 // cids, a small queue limit), acks and reads must give the same
-// results, op by op, and leave the same inboxes.
+// results, op by op, and leave the same inboxes. The second case puts
+// group changes and group sends (adapters/postgres/src/pg_groups.h)
+// between the runs, where each must see the runs before it (a member's
+// full queue, a (sender, cid) sent as 1:1 just before).
 #include <catch2/catch.hpp>
 
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -37,6 +41,7 @@ void CheckSameEvents(const std::vector<Appended>& want, const std::vector<Append
     CHECK(got[i].event.body == want[i].event.body);
     CHECK(got[i].event.status == want[i].event.status);
     CHECK(got[i].event.ts == want[i].event.ts);
+    CHECK(got[i].event.group == want[i].event.group);
   }
 }
 
@@ -58,6 +63,20 @@ void CheckSameResult(const absl::StatusOr<WriteResult>& want,
     CheckSameEvents(w->appended, g.appended);
   } else if (const auto* w = std::get_if<ReadResult>(&*want)) {
     CheckSameEvents(w->appended, std::get<ReadResult>(*got).appended);
+  } else if (const auto* w = std::get_if<GroupSendResult>(&*want)) {
+    const auto& g = std::get<GroupSendResult>(*got);
+    CHECK(g.id == w->id);
+    CHECK(g.seq == w->seq);
+    CHECK(g.ts == w->ts);
+    CHECK(g.duplicate == w->duplicate);
+    CHECK(g.recipients == w->recipients);
+    CHECK(g.skipped == w->skipped);
+    CheckSameEvents(w->appended, g.appended);
+  } else if (const auto* w = std::get_if<GroupChangeResult>(&*want)) {
+    const auto& g = std::get<GroupChangeResult>(*got);
+    CHECK(g.group == w->group);
+    CHECK(g.changed == w->changed);
+    CheckSameEvents(w->appended, g.appended);
   } else {
     const auto& w2 = std::get<AttachResult>(*want);
     const auto& g = std::get<AttachResult>(*got);
@@ -66,16 +85,74 @@ void CheckSameResult(const absl::StatusOr<WriteResult>& want,
   }
 }
 
-TEST_CASE("PostgresMessageStore: set-based runs give the reference store's results",
-          "[postgres]") {
+// A random group op on g0 or g1 among the kUsers users, made likely to
+// apply by asking the reference for the group as it was before the batch:
+// a missing group is created; a change is mostly by an admin, a send
+// mostly by a member. The rest are refused (not an admin, not a member,
+// full), which must match too.
+WriteOp RandomGroupOp(MessageStore& ref, const std::function<int(int)>& pick, int batch,
+                      int& next_id) {
+  const GroupId group = "g" + std::to_string(pick(2));
+  const auto record = ref.Group(group);
+  std::vector<UserId> members, admins;
+  if (record.ok()) {
+    for (const GroupMember& m : record->members) {
+      members.push_back(m.user);
+      if (m.role == GroupRole::kAdmin) admins.push_back(m.user);
+    }
+  }
+  auto one_of = [&](const std::vector<UserId>& users) {
+    return users.empty() || pick(4) == 0 ? User(pick(kUsers))
+                                         : users[static_cast<std::size_t>(
+                                               pick(static_cast<int>(users.size())))];
+  };
+  const std::string id = "m" + std::to_string(next_id++);
+  const int what = pick(10);
+  if (record.ok() && what < 5) {
+    GroupSendOp send;
+    send.sender = one_of(members);
+    send.cid = "c" + std::to_string(pick(400));  // shares the 1:1 sends' cids
+    send.group = group;
+    send.id = id;
+    send.body = "group " + send.cid;
+    send.ts = 4'000 + batch;
+    send.max_undelivered = kLimit;
+    return send;
+  }
+  static constexpr GroupAction kActions[] = {GroupAction::kAdd, GroupAction::kAdd,
+                                             GroupAction::kRemove, GroupAction::kLeave,
+                                             GroupAction::kRename};
+  GroupChangeOp change;
+  change.action = !record.ok() ? GroupAction::kCreate : kActions[pick(5)];
+  change.actor = change.action == GroupAction::kLeave ? one_of(members) : one_of(admins);
+  change.group = group;
+  change.id = id;
+  change.ts = 5'000 + batch;
+  if (change.action == GroupAction::kCreate || change.action == GroupAction::kRename) {
+    change.name = "name " + std::to_string(pick(3));
+  }
+  if (change.action != GroupAction::kLeave && change.action != GroupAction::kRename) {
+    for (int k = 1 + pick(3); k > 0; --k) change.members.push_back(User(pick(kUsers)));
+  }
+  change.limits.max_members = 5;
+  change.limits.max_groups_per_user = 2;
+  return change;
+}
+
+// Random batches on `pg` and the reference; with `groups`, a group op
+// between some runs.
+void CheckAgainstReference(bool groups, std::uint32_t seed) {
   TestSchema schema;
   auto opened = OpenMessageStore(schema.Options());
   COURIER_REQUIRE_OK(opened);
   std::unique_ptr<MessageStore> pg = std::move(opened).value();
   std::unique_ptr<MessageStore> ref = memory::OpenMessageStore();
-  std::mt19937 rng(20261206);
+  std::mt19937 rng(seed);
   auto pick = [&rng](int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng); };
   std::vector<MessageId> ids;  // ids sent so far (reads name them)
+  // Group ops that did something (the case must not pass on refusals only).
+  int stored_sends = 0, changes = 0;
+  std::size_t skipped = 0;
   int next_id = 0;
 
   for (int batch = 0; batch < 40; ++batch) {
@@ -86,6 +163,9 @@ TEST_CASE("PostgresMessageStore: set-based runs give the reference store's resul
     for (int u = 0; u < kUsers; ++u) heads[u] = *ref->Head(User(u));
     const int runs = 1 + pick(3);
     for (int r = 0; r < runs; ++r) {
+      if (groups) {
+        for (int g = pick(3); g > 0; --g) ops.push_back(RandomGroupOp(*ref, pick, batch, next_id));
+      }
       const int kind = pick(3);
       const int length = 8 + pick(40);
       for (int i = 0; i < length; ++i) {
@@ -121,6 +201,13 @@ TEST_CASE("PostgresMessageStore: set-based runs give the reference store's resul
     for (std::size_t i = 0; i < ops.size(); ++i) {
       INFO("op " << i << " of " << ops.size());
       CheckSameResult(want[i], got[i]);
+      if (!want[i].ok()) continue;
+      if (const auto* send = std::get_if<GroupSendResult>(&*want[i])) {
+        ++stored_sends;
+        skipped += send->skipped.size();
+      } else if (const auto* change = std::get_if<GroupChangeResult>(&*want[i])) {
+        changes += change->changed ? 1 : 0;
+      }
     }
   }
   for (int u = 0; u < kUsers; ++u) {
@@ -133,11 +220,38 @@ TEST_CASE("PostgresMessageStore: set-based runs give the reference store's resul
       CHECK((*got)[i].seq == (*want)[i].seq);
       CHECK((*got)[i].id == (*want)[i].id);
       CHECK((*got)[i].status == (*want)[i].status);
+      CHECK((*got)[i].kind == (*want)[i].kind);
+      CHECK((*got)[i].body == (*want)[i].body);
+      CHECK((*got)[i].group == (*want)[i].group);
     }
     for (const char* device : {"d0", "d1"}) {
       CHECK(*pg->Cursor(User(u), device) == *ref->Cursor(User(u), device));
     }
+    if (groups) {
+      const auto want_groups = ref->GroupsOf(User(u));
+      const auto got_groups = pg->GroupsOf(User(u));
+      COURIER_REQUIRE_OK(got_groups);
+      CHECK(*got_groups == *want_groups);
+    }
   }
+  if (groups) {
+    INFO("group sends stored " << stored_sends << ", changes " << changes << ", skipped "
+                               << skipped);
+    CHECK(stored_sends >= 20);
+    CHECK(changes >= 10);
+    CHECK(skipped >= 1);
+  }
+}
+
+TEST_CASE("PostgresMessageStore: set-based runs give the reference store's results",
+          "[postgres]") {
+  CheckAgainstReference(/*groups=*/false, 20261206);
+}
+
+TEST_CASE("PostgresMessageStore: group ops between set-based runs give the reference "
+          "store's results",
+          "[postgres]") {
+  CheckAgainstReference(/*groups=*/true, 17);
 }
 
 }  // namespace

@@ -9,6 +9,10 @@
 // then every recipient's device acks its whole inbox (10 acks per batch) and
 // prints the rate of delivered receipts written:
 //   store=<scheme> acked_messages=N seconds=S receipts_per_s=R
+// and last creates a group of 256 members (issue 17) and sends 50 messages
+// to it, one Write each (every send appends 256 events):
+//   store=<scheme> group_members=256 group_create_ms=C group_sends=50
+//       send_p50_ms=P send_max_ms=M
 // URL is a postgresql:// or mongodb:// URL as for courier-server --store.
 // Not a test: it writes into the store it is given (PostgreSQL: tables with
 // the prefix courier_tp<pid>_, MongoDB: the database courier_tp<pid>).
@@ -21,6 +25,8 @@
 #include <unistd.h>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "courier/group.h"
 #include "courier/message_store.h"
 #include "courier/postgres.h"
 #ifdef COURIER_THROUGHPUT_WITH_MONGO
@@ -70,10 +76,10 @@ int main(int argc, char** argv) {
     std::vector<courier::WriteOp> ops;
     for (int i = 0; i < batch && done < total; ++i, ++done) {
       courier::AppendOp op;
-      op.sender = "s" + std::to_string(done % 10);
+      op.sender = absl::StrCat("s", done % 10);
       op.cid = std::to_string(done);
-      op.recipient = "r" + std::to_string(done % 100);
-      op.id = "m" + std::to_string(done);
+      op.recipient = absl::StrCat("r", done % 100);
+      op.id = absl::StrCat("m", done);
       op.body = std::string(100, 'x');
       op.ts = 1'000;
       ops.push_back(std::move(op));
@@ -125,5 +131,48 @@ int main(int argc, char** argv) {
   std::printf("store=%s acked_messages=%zu seconds=%.2f receipts_per_s=%.0f\n",
               url.substr(0, url.find(':')).c_str(), receipts, ack_seconds,
               receipts / ack_seconds);
+
+  // A group of 256 and 50 sends to it.
+  constexpr int kMembers = 256;
+  constexpr int kGroupSends = 50;
+  courier::GroupChangeOp create;
+  create.action = courier::GroupAction::kCreate;
+  create.actor = "s0";
+  create.group = "big";
+  create.name = "big";
+  for (int i = 1; i < kMembers; ++i) create.members.push_back(absl::StrCat("g", i));
+  create.id = "create-big";
+  create.ts = 3'000;
+  auto timed = [&](const courier::WriteOp& op) -> double {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto results = (*store)->Write(absl::MakeConstSpan(&op, 1));
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (!results[0].ok()) {
+      std::fprintf(stderr, "group: %s\n", results[0].status().ToString().c_str());
+      return -1;
+    }
+    return ms;
+  };
+  const double create_ms = timed(create);
+  if (create_ms < 0) return 1;
+  std::vector<double> send_ms;
+  for (int i = 0; i < kGroupSends; ++i) {
+    courier::GroupSendOp send;
+    send.sender = absl::StrCat("g", 1 + i % (kMembers - 1));
+    send.cid = absl::StrCat("group-", i);
+    send.group = "big";
+    send.id = absl::StrCat("gm", i);
+    send.body = std::string(100, 'x');
+    send.ts = 4'000;
+    const double ms = timed(send);
+    if (ms < 0) return 1;
+    send_ms.push_back(ms);
+  }
+  std::sort(send_ms.begin(), send_ms.end());
+  std::printf("store=%s group_members=%d group_create_ms=%.1f group_sends=%d send_p50_ms=%.1f "
+              "send_max_ms=%.1f\n",
+              url.substr(0, url.find(':')).c_str(), kMembers, create_ms, kGroupSends,
+              send_ms[send_ms.size() / 2], send_ms.back());
   return 0;
 }

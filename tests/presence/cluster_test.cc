@@ -1,8 +1,9 @@
 // Two engines as two nodes of a cluster: one shared MessageStore, presence
 // through a PresenceStore (one shared memory store, or one Redis store per
 // node). A send on one node reaches a device on the other by the presence
-// signal alone (no Tick, so no head polling), and a device connecting again
-// on the other node closes its old connection there with 4409.
+// signal alone (no Tick, so no head polling), so do a group's messages and
+// typing, and a device connecting again on the other node closes its old
+// connection there with 4409.
 #include <catch2/catch.hpp>
 
 #include <memory>
@@ -104,6 +105,28 @@ void CrossNodeScenario(PresenceStore& presence_a, PresenceStore& presence_b) {
     }
     return false;
   }));
+
+  // A group across the nodes: its message and typing reach node b by
+  // signals (kWake, kTyping), and bob's typing in it reaches node a.
+  alice.session->ChangeGroup("g1", GroupAction::kCreate, "", {"bob"}, "ab");
+  REQUIRE(Eventually([&] { return !alice.All<GroupOkFrame>().empty(); }));
+  const GroupId group = alice.All<GroupOkFrame>().front().group;
+  alice.session->SendToGroup("c2", group, "to the group");
+  REQUIRE(Eventually([&] {
+    for (const auto& e : bob.All<EventFrame>()) {
+      if (e.event.group == group && e.event.body == "to the group") return true;
+    }
+    return false;
+  }));
+  alice.session->Typing("bob", "", true);
+  REQUIRE(Eventually([&] { return !bob.All<TypingFrame>().empty(); }));
+  CHECK(bob.All<TypingFrame>().front().from == "alice");
+  CHECK(bob.All<TypingFrame>().front().group.empty());
+  bob.session->Typing("", group, false);
+  REQUIRE(Eventually([&] { return !alice.All<TypingFrame>().empty(); }));
+  CHECK(alice.All<TypingFrame>().front().from == "bob");
+  CHECK(alice.All<TypingFrame>().front().group == group);
+  CHECK_FALSE(alice.All<TypingFrame>().front().on);
 
   // The same device connects on node a: node b closes the old one with 4409.
   Device bob_again;

@@ -342,6 +342,40 @@ COURIER_PRESENCE_TEST("a close signal carries its device and close code", "[sign
   this->store(1).Unsubscribe("n2.admin");
 }
 
+COURIER_PRESENCE_TEST("a typing signal carries its typist, group and on/off", "[signal]") {
+  SignalInbox inbox;
+  COURIER_REQUIRE_OK(this->store(1).Subscribe("n2", inbox.Handler()));
+  Signal to_user;
+  to_user.kind = Signal::Kind::kTyping;
+  to_user.user = "kim";
+  to_user.from_node = "n1";
+  to_user.from_user = "lee";
+  to_user.on = true;
+  Signal in_group;
+  in_group.kind = Signal::Kind::kTyping;
+  in_group.from_node = "n1";
+  in_group.from_user = "lee";
+  in_group.group = "g0123-abc_9";
+  in_group.on = false;
+  COURIER_REQUIRE_OK(this->store(0).Publish("n2", to_user));
+  COURIER_REQUIRE_OK(this->store(0).Publish("n2", in_group));
+  REQUIRE(inbox.WaitFor(2));
+  auto got = inbox.signals();
+  REQUIRE(got.size() == 2);
+  CHECK(got[0].kind == Signal::Kind::kTyping);
+  CHECK(got[0].user == "kim");
+  CHECK(got[0].from_user == "lee");
+  CHECK(got[0].group.empty());
+  CHECK(got[0].on);
+  CHECK(got[0].from_node == "n1");
+  CHECK(got[1].kind == Signal::Kind::kTyping);
+  CHECK(got[1].user.empty());
+  CHECK(got[1].from_user == "lee");
+  CHECK(got[1].group == "g0123-abc_9");
+  CHECK_FALSE(got[1].on);
+  this->store(1).Unsubscribe("n2");
+}
+
 COURIER_PRESENCE_TEST("a second subscription to one node fails", "[signal]") {
   SignalInbox first, second;
   COURIER_REQUIRE_OK(this->store().Subscribe("n1", first.Handler()));
@@ -429,6 +463,16 @@ COURIER_PRESENCE_TEST("bad input is refused with kInvalidArgument", "[input]") {
   }
   Signal close_bad_device{Signal::Kind::kClose, "u", "bad device", "n0", 4410};
   bad(s.Publish("n1", close_bad_device));
+  Signal typing;  // names neither a typist nor a valid group, then both a user and a group
+  typing.kind = Signal::Kind::kTyping;
+  typing.user = "u";
+  typing.from_node = "n0";
+  bad(s.Publish("n1", typing));
+  typing.from_user = "v";
+  typing.group = "bad group";
+  bad(s.Publish("n1", typing));
+  typing.group = "g1";
+  bad(s.Publish("n1", typing));  // a user and a group
   bad(s.Subscribe("n 1", [](const Signal&) {}));
   bad(s.Lookup(std::vector<UserId>(100'000, "u")));
   CHECK_FALSE(this->LookupOne("u").online);  // nothing was registered

@@ -36,6 +36,9 @@ STOP_TIMEOUT = 60.0
 # can result from a slow server here, never a false failure.
 QUIET = 1.0
 
+# The ops of inbox events (each has a seq and is acked).
+INBOX_OPS = ("msg", "receipt", "group_event")
+
 PASSWORD = "correct horse battery"
 
 _names = itertools.count(1)
@@ -439,6 +442,46 @@ class WsClient:
                              f.get("cid") == cid,
                              what=f"sent/error for cid {cid}")
 
+    def group_op(self, action, cid=None, **fields):
+        """Sends a `group` op and waits for its answer (group_ok or error)."""
+        cid = cid or unique_name("g")
+        frame = {"op": "group", "cid": cid, "action": action}
+        frame.update(fields)
+        self.send(frame)
+        return self.wait_for(lambda f: f.get("op") in ("group_ok", "error") and
+                             f.get("cid") == cid, what=f"group_ok/error for cid {cid}")
+
+    def create_group(self, name, members=(), cid=None):
+        """Creates a group; returns its id (asserts group_ok)."""
+        ok = self.group_op("create", cid=cid, name=name, members=list(members))
+        assert ok["op"] == "group_ok" and ok["changed"] is True, ok
+        return ok["group"]
+
+    def group_message(self, group, body="hi", cid=None):
+        """Sends to a group and waits for its answer (sent or error)."""
+        cid = cid or unique_name("c")
+        self.send({"op": "send", "cid": cid, "group": group, "body": body})
+        return self.wait_for(lambda f: f.get("op") in ("sent", "error") and
+                             f.get("cid") == cid, what=f"sent/error for cid {cid}")
+
+    def list_groups(self, group=None, cid=None):
+        """Sends `groups` and waits for its answer (groups or error)."""
+        cid = cid or unique_name("q")
+        frame = {"op": "groups", "cid": cid}
+        if group is not None:
+            frame["group"] = group
+        self.send(frame)
+        return self.wait_for(lambda f: f.get("op") in ("groups", "error") and
+                             f.get("cid") == cid, what=f"groups/error for cid {cid}")
+
+    def typing(self, on=True, to=None, group=None):
+        frame = {"op": "typing", "on": on}
+        if to is not None:
+            frame["to"] = to
+        if group is not None:
+            frame["group"] = group
+        self.send(frame)
+
     def ack(self, seq):
         self.send({"op": "ack", "seq": seq})
 
@@ -565,9 +608,9 @@ class WsClient:
         return self.wait_op("error", timeout=timeout)
 
     def next_event(self, timeout=RECV_TIMEOUT):
-        """The next inbox event (msg or receipt), in order."""
-        return self.wait_for(lambda f: f["op"] in ("msg", "receipt"), timeout=timeout,
-                             what="inbox event (msg/receipt)")
+        """The next inbox event (msg, receipt or group_event), in order."""
+        return self.wait_for(lambda f: f["op"] in INBOX_OPS, timeout=timeout,
+                             what="inbox event (msg/receipt/group_event)")
 
     def events(self, n, timeout=RECV_TIMEOUT):
         return [self.next_event(timeout) for _ in range(n)]
@@ -576,7 +619,7 @@ class WsClient:
         """Inbox events up to `synced` (returned as (events, synced))."""
         evs = []
         while True:
-            f = self.wait_for(lambda f: f["op"] in ("msg", "receipt", "synced"),
+            f = self.wait_for(lambda f: f["op"] in INBOX_OPS + ("synced",),
                               timeout=timeout, what="event or synced")
             if f["op"] == "synced":
                 return evs, f

@@ -3,7 +3,7 @@
 // applied, an inbox's seqs stay gapless, and the store works after recovery.
 //
 // For each seed: a seeded random workload (batches of append/attach/ack/read
-// ops over a few users and devices) runs in a forked WRITER child on a LazyEnv
+// ops and group changes and sends over a few users, devices and groups) runs in a forked WRITER child on a LazyEnv
 // (lazy_env.h) that crashes at a seeded file operation: unsynced bytes are
 // lost, a sync may be torn, and the process ends at once. The writer reports
 // each batch it starts and each batch whose Write committed. Then a forked
@@ -11,7 +11,8 @@
 // the reference model (courier::memory) fed the same batches: there must be a
 // K, acked <= K <= sent, such that the recovered store equals the model after
 // K batches (every inbox's head and events, every device's cursor, the status
-// of every message id the workload used). It then replays the batches after K
+// of every message id the workload used, every group's record and every
+// user's groups). It then replays the batches after K
 // (their results must equal the model's), checks the final state, and makes
 // one more append, which must get head + 1.
 //
@@ -50,6 +51,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "child_process.h"
+#include "courier/group.h"
 #include "courier/memory.h"
 #include "courier/message_store.h"
 #include "courier/rocksdb.h"
@@ -83,7 +85,9 @@ constexpr int kMaxFailingSeeds = 10;
 struct Universe {
   std::vector<UserId> users;
   std::map<UserId, std::vector<DeviceId>> devices;
-  std::map<UserId, std::vector<MessageId>> ids;  // every AppendOp id, by recipient
+  // Every AppendOp id by recipient; a GroupSendOp's id under every user.
+  std::map<UserId, std::vector<MessageId>> ids;
+  std::vector<GroupId> groups;  // every group id a GroupChangeOp created
 };
 
 struct Workload {
@@ -177,10 +181,12 @@ class WorkloadGenerator {
 
   WriteOp NextOp() {
     const std::uint64_t roll = Uniform(0, 99);
-    if (roll < 50) return NextAppend();
-    if (roll < 72) return NextAck();
-    if (roll < 87) return NextRead();
-    return NextAttach();
+    if (roll < 40) return NextAppend();
+    if (roll < 60) return NextAck();
+    if (roll < 72) return NextRead();
+    if (roll < 80) return NextAttach();
+    if (roll < 90) return NextGroupChange();
+    return NextGroupSend();
   }
 
   UserId AnyUser() { return Pick(w_.universe.users); }
@@ -198,6 +204,52 @@ class WorkloadGenerator {
     op.body = Body();
     op.ts = now_;
     if (Chance(1.0 / 12)) op.max_undelivered = Uniform(1, 4);  // queue_full sometimes
+    return op;
+  }
+
+  // A change of a random group (a new one a third of the time; sometimes one
+  // that was deleted, or with limits small enough to refuse it).
+  GroupChangeOp NextGroupChange() {
+    GroupChangeOp op;
+    op.actor = AnyUser();
+    op.id = NewMessageId();
+    op.ts = now_;
+    if (Chance(1.0 / 6)) op.limits.max_members = Uniform(1, 3);
+    if (Chance(1.0 / 6)) op.limits.max_groups_per_user = Uniform(1, 2);
+    if (w_.universe.groups.empty() || Chance(1.0 / 3)) {
+      op.action = GroupAction::kCreate;
+      op.group = "g" + std::to_string(w_.universe.groups.size() + 1);
+      w_.universe.groups.push_back(op.group);
+      for (const UserId& user : w_.universe.users) {
+        if (Chance(0.5)) op.members.push_back(user);  // the actor too, sometimes
+      }
+      op.name = "team";
+      return op;
+    }
+    op.group = Pick(w_.universe.groups);
+    op.action = Pick<GroupAction>(
+        {GroupAction::kAdd, GroupAction::kRemove, GroupAction::kLeave, GroupAction::kRename});
+    if (op.action == GroupAction::kAdd || op.action == GroupAction::kRemove) {
+      const std::size_t count = Uniform(1, 2);
+      for (std::size_t i = 0; i < count; ++i) op.members.push_back(AnyUser());
+    }
+    if (op.action == GroupAction::kRename) op.name = Pick<std::string>({"team", "crew"});
+    return op;
+  }
+
+  // A send to a random group, from a random user (a member or not).
+  GroupSendOp NextGroupSend() {
+    GroupSendOp op;
+    op.sender = AnyUser();
+    op.group = w_.universe.groups.empty() ? "g0" : Pick(w_.universe.groups);
+    std::vector<std::string>& sent = cids_[op.sender];
+    op.cid = !sent.empty() && Chance(0.1) ? Pick(sent) : NewCid();  // shared with 1:1
+    sent.push_back(op.cid);
+    op.id = NewMessageId();
+    for (const UserId& user : w_.universe.users) w_.universe.ids[user].push_back(op.id);
+    op.body = Body();
+    op.ts = now_;
+    if (Chance(1.0 / 8)) op.max_undelivered = Uniform(1, 4);  // some members skipped
     return op;
   }
 
@@ -299,9 +351,19 @@ std::string Render(const absl::Status& s) {
 
 std::string Render(const Event& e) {
   std::ostringstream out;
-  out << "#" << e.seq << (e.kind == EventKind::kMessage ? " message " : " receipt ") << e.id
+  out << "#" << e.seq << " kind=" << static_cast<int>(e.kind) << " " << e.id
       << " peer=" << e.peer << " status=" << MessageStatusName(e.status) << " ts=" << e.ts
-      << " body=" << Fingerprint(e.body);
+      << " body=" << Fingerprint(e.body) << " group=" << e.group;
+  return out.str();
+}
+
+std::string Render(const GroupRecord& g) {
+  std::ostringstream out;
+  out << g.id << " name=" << g.name << " by=" << g.created_by << " created=" << g.created
+      << " version=" << g.version << " members=";
+  for (const GroupMember& m : g.members) {
+    out << m.user << ":" << GroupRoleName(m.role) << ":" << m.since << ",";
+  }
   return out.str();
 }
 
@@ -320,6 +382,15 @@ std::string Render(const WriteResult& result) {
     out << "attach cursor=" << r->cursor << " head=" << r->head;
   } else if (const auto* r = std::get_if<AckResult>(&result)) {
     out << "ack cursor=" << r->cursor << Render(r->appended);
+  } else if (const auto* r = std::get_if<GroupSendResult>(&result)) {
+    out << "group send id=" << r->id << " seq=" << r->seq << " ts=" << r->ts
+        << " duplicate=" << r->duplicate << " recipients=" << r->recipients << " skipped=";
+    for (const UserId& user : r->skipped) out << user << ",";
+    out << Render(r->appended);
+  } else if (const auto* r = std::get_if<GroupChangeResult>(&result)) {
+    out << "group change changed=" << r->changed
+        << " group=" << (r->group.has_value() ? Render(*r->group) : "deleted")
+        << Render(r->appended);
   } else {
     out << "read" << Render(std::get<ReadResult>(result).appended);
   }
@@ -332,11 +403,12 @@ std::string Render(const Results& results) {
   return out;
 }
 
-// The errors an op may return on its own (message_store.h); any other error
-// means the transaction did not commit.
+// The errors an op may return on its own (message_store.h; group.h's
+// GroupError codes); any other error means the transaction did not commit.
 bool IsOpError(absl::StatusCode code) {
   return code == absl::StatusCode::kResourceExhausted || code == absl::StatusCode::kOutOfRange ||
-         code == absl::StatusCode::kInvalidArgument || code == absl::StatusCode::kAlreadyExists;
+         code == absl::StatusCode::kInvalidArgument || code == absl::StatusCode::kAlreadyExists ||
+         code == absl::StatusCode::kNotFound || code == absl::StatusCode::kPermissionDenied;
 }
 
 bool Committed(const Results& results) {
@@ -360,10 +432,22 @@ void RenderInbox(MessageStore& store, const UserId& user, std::string* out) {
 // Everything the store says about the universe's names, one fact a line.
 std::string RenderState(MessageStore& store, const Universe& universe) {
   std::string out;
+  for (const GroupId& id : universe.groups) {
+    auto group = store.Group(id);
+    out += "group " + (group.ok() ? Render(*group) : id + " " + Render(group.status())) + "\n";
+  }
   for (const UserId& user : universe.users) {
     auto head = store.Head(user);
     out += "user " + user + " head " + (head.ok() ? std::to_string(*head) : Render(head.status())) +
            "\n";
+    auto groups = store.GroupsOf(user);
+    out += "  groups";
+    if (groups.ok()) {
+      for (const GroupRecord& g : *groups) out += " " + g.id;
+    } else {
+      out += " " + Render(groups.status());
+    }
+    out += "\n";
     RenderInbox(store, user, &out);
     for (const DeviceId& device : universe.devices.at(user)) {
       auto cursor = store.Cursor(user, device);

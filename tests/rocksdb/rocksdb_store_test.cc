@@ -1,7 +1,8 @@
 // courier::rocksdb beyond the conformance suites: what is written per
 // operation, pruning by range deletion and the compaction filter, the
 // messages an ack reads back after the cache forgot them, the directories it
-// refuses, one database shared by both stores, and bad options.
+// refuses, one database shared by both stores, bad options, and the keys of
+// groups.
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -12,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "conformance/message_store_suite.h"
 #include "courier/rocksdb.h"
 #include "database.h"
 #include "keys.h"
@@ -22,6 +24,9 @@
 namespace courier::rocksdb {
 namespace {
 
+using ::courier::conformance::message_store_cases::CreateGroup;
+using ::courier::conformance::message_store_cases::GroupMessage;
+using ::courier::conformance::message_store_cases::IdOf;
 using ::courier::testing::StatusIs;
 using ::courier::testing::TempDir;
 
@@ -365,6 +370,136 @@ TEST_CASE("rocksdb: keys decode what they encode and refuse truncations", "[rock
   CHECK(keys::EventKey("bob", 255) < keys::EventKey("bob", 256));
   CHECK(keys::EventKey("bob", ~Seq{0}) < keys::EventEnd("bob"));
   CHECK(keys::EventEnd("bob") < keys::EventKey("bob.", 0));
+}
+
+// --- Groups (issue 17) -------------------------------------------------------------
+
+keys::MessageRecord MessageKey(Database& db, const UserId& inbox, const MessageId& id) {
+  std::string value;
+  REQUIRE(db.db()->Get(::rocksdb::ReadOptions(), db.inbox(),
+                       keys::PairKey(keys::kMessage, inbox, id), &value).ok());
+  auto m = keys::DecodeMessage(value);
+  COURIER_REQUIRE_OK(m);
+  return *m;
+}
+
+TEST_CASE("rocksdb: a group change writes 'G', 'U' and one event per member; a send one 'S'",
+          "[rocksdb][group]") {
+  TempDir dir;
+  auto store = MustOpen(Options(dir));
+  auto db = SameDatabase(Options(dir));
+  auto created = MustWrite<GroupChangeResult>(*store, CreateGroup("alice", "g1", {"bob", "carol"}));
+  CHECK(created.appended.size() == 3);
+  CHECK(KeysBySpace(*db) == std::map<char, int>{{'E', 3}, {'G', 1}, {'U', 3}});
+  auto sent = MustWrite<GroupSendResult>(*store, GroupMessage("alice", "1", "g1"));
+  CHECK(sent.recipients == 3);
+  // Per copy an 'E' and an 'M' key, as a 1:1 append; one 'S' key in all.
+  CHECK(KeysBySpace(*db) == std::map<char, int>{{'E', 6}, {'G', 1}, {'M', 3}, {'S', 1}, {'U', 3}});
+  // The sender's own copy is read already; the members' copies are not.
+  CHECK(MessageKey(*db, "alice", IdOf("alice", "1")).read);
+  CHECK(!MessageKey(*db, "bob", IdOf("alice", "1")).read);
+  CHECK(*store->Status("alice", IdOf("alice", "1")) == MessageStatus::kRead);
+  // Acking the sender's own copy and the change event writes no receipt.
+  CHECK(MustWrite<AckResult>(*store, Ack("alice", "phone", 2)).appended.empty());
+  auto ack = MustWrite<AckResult>(*store, Ack("bob", "phone", 2));
+  REQUIRE(ack.appended.size() == 1);
+  CHECK(ack.appended[0].user == "alice");
+  CHECK(ack.appended[0].event.group.empty());  // receipts carry no group
+  // Deleting a member's inbox leaves the sender's 'S' key and the 'U' keys.
+  COURIER_REQUIRE_OK(store->DeleteInbox("bob"));
+  CHECK(KeysBySpace(*db)['S'] == 1);
+  CHECK(KeysBySpace(*db)['U'] == 3);
+  CHECK(MustWrite<GroupSendResult>(*store, GroupMessage("alice", "1", "g1")).duplicate);
+  // Deleting the sender's takes it: the cid makes a new message again.
+  COURIER_REQUIRE_OK(store->DeleteInbox("alice"));
+  CHECK(KeysBySpace(*db).count('S') == 0);
+  GroupSendOp retry = GroupMessage("alice", "1", "g1");
+  retry.id = "again";  // carol's inbox still holds the first one's id
+  auto again = MustWrite<GroupSendResult>(*store, retry);
+  CHECK(!again.duplicate);
+  CHECK(again.seq == 1);
+}
+
+TEST_CASE("rocksdb: an event's group round-trips; a value from before groups reads as 1:1",
+          "[rocksdb][group]") {
+  keys::StoredEvent e;
+  e.event.seq = 3;
+  e.event.kind = EventKind::kGroupChange;
+  e.event.id = "chg-1";
+  e.event.peer = "alice";
+  e.event.body = std::string("\1\0\xff", 3);
+  e.event.ts = 7;
+  e.event.group = "g-1";
+  e.max_ts = 8;
+  const std::string v = keys::EncodeEvent(e);
+  auto back = keys::DecodeEvent(v, 3);
+  COURIER_REQUIRE_OK(back);
+  CHECK(back->event == e.event);
+  // Every truncation is refused, the one right before the group included.
+  for (std::size_t n = 0; n < v.size(); ++n) {
+    CHECK_THAT(keys::DecodeEvent(v.substr(0, n), 3).status(),
+               StatusIs(absl::StatusCode::kDataLoss));
+  }
+  // The value layout of an event written before groups, byte by byte:
+  // kind, status, ts, max_ts, then id, peer, body and cid with their lengths.
+  auto field = [](const std::string& s) { return keys::EncodeU64(s.size()) + s; };
+  const std::string old = std::string("\x01\x00", 2) + keys::EncodeU64(1'000) +
+                          keys::EncodeU64(1'000) + field("alice-1") + field("alice") +
+                          field("hello") + field("1");
+  auto read = keys::DecodeEvent(old, 1);
+  COURIER_REQUIRE_OK(read);
+  CHECK(read->event.kind == EventKind::kMessage);
+  CHECK(read->event.id == "alice-1");
+  CHECK(read->event.body == "hello");
+  CHECK(read->event.group.empty());
+  CHECK(read->cid == "1");
+  // A 1:1 event is still written exactly so.
+  CHECK(keys::EncodeEvent(*read) == old);
+}
+
+TEST_CASE("rocksdb: a database from before groups opens, reads and keeps groups", "[rocksdb][group]") {
+  TempDir dir;
+  const RocksdbOptions options = Options(dir);
+  {
+    auto store = MustOpen(options);
+    MustWrite<AppendResult>(*store, Message("alice", "1", "bob"));
+    auto db = SameDatabase(options);
+    ::rocksdb::WriteOptions sync;
+    sync.sync = true;
+    // Schema 1, with an event value as the build before groups wrote it.
+    auto field = [](const std::string& s) { return keys::EncodeU64(s.size()) + s; };
+    const std::string old = std::string("\x01\x00", 2) + keys::EncodeU64(1'500) +
+                            keys::EncodeU64(1'500) + field("carol-9") + field("carol") +
+                            field("old") + field("9");
+    REQUIRE(db->db()->Put(sync, db->inbox(), keys::EventKey("bob", 2), old).ok());
+    REQUIRE(db->db()->Put(sync, db->db()->DefaultColumnFamily(), "courier.schema",
+                          keys::EncodeU64(1)).ok());
+  }
+  auto store = MustOpen(options);
+  {
+    auto db = SameDatabase(options);
+    std::string version;
+    REQUIRE(db->db()->Get(::rocksdb::ReadOptions(), db->db()->DefaultColumnFamily(),
+                          "courier.schema", &version).ok());
+    CHECK(*keys::DecodeU64(version, "schema") == 2);  // marked: older builds refuse it
+  }
+  auto events = store->Fetch("bob", 0, 10);
+  COURIER_REQUIRE_OK(events);
+  REQUIRE(events->size() == 2);
+  CHECK((*events)[1].body == "old");
+  CHECK((*events)[1].group.empty());
+  MustWrite<GroupChangeResult>(*store, CreateGroup("bob", "g1", {"alice"}));
+  auto sent = MustWrite<GroupSendResult>(*store, GroupMessage("alice", "2", "g1"));
+  CHECK(sent.recipients == 2);
+  events = store->Fetch("bob", 2, 10);
+  COURIER_REQUIRE_OK(events);
+  REQUIRE(events->size() == 2);
+  CHECK((*events)[0].kind == EventKind::kGroupChange);
+  CHECK((*events)[1].group == "g1");
+  auto groups = store->GroupsOf("alice");
+  COURIER_REQUIRE_OK(groups);
+  REQUIRE(groups->size() == 1);
+  CHECK((*groups)[0].id == "g1");
 }
 
 }  // namespace

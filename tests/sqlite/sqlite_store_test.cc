@@ -1,5 +1,5 @@
 // courier::sqlite beyond the conformance suites: the file, its schema, its
-// failures (full disk, locks, not a database) and bad options.
+// failures (full disk, locks, not a database), bad options, and groups.
 #include "courier/sqlite.h"
 
 #include <sqlite3.h>
@@ -8,18 +8,22 @@
 
 #include <fstream>
 #include <limits>
+#include <map>
 #include <memory>
 #include <set>
 #include <thread>
 #include <string>
 #include <vector>
 
+#include "conformance/message_store_suite.h"
 #include "support/status_matchers.h"
 #include "support/temp_dir.h"
 
 namespace courier::sqlite {
 namespace {
 
+using ::courier::conformance::message_store_cases::CreateGroup;
+using ::courier::conformance::message_store_cases::GroupMessage;
 using ::courier::testing::StatusIs;
 using ::courier::testing::TempDir;
 
@@ -102,7 +106,8 @@ TEST_CASE("SqliteStore: the schema version of each store is recorded", "[sqlite]
   auto messages = MustOpenMessages(options);
   auto accounts = MustOpenAccounts(options);
   RawDb raw(options.path);
-  REQUIRE(raw.Int("SELECT version FROM courier_schema WHERE component = 'messages'") == 2);
+  // Messages: 1 the first schema, 2 the in-memory indexes, 3 groups.
+  REQUIRE(raw.Int("SELECT version FROM courier_schema WHERE component = 'messages'") == 3);
   // Accounts: 1 the first schema, 2 token revocation, 3 the admin API's tables,
   // 4 push subscriptions.
   REQUIRE(raw.Int("SELECT version FROM courier_schema WHERE component = 'accounts'") == 4);
@@ -110,9 +115,9 @@ TEST_CASE("SqliteStore: the schema version of each store is recorded", "[sqlite]
   // Opening again migrates nothing and keeps the version.
   messages.reset();
   messages = MustOpenMessages(options);
-  REQUIRE(raw.Int("SELECT version FROM courier_schema WHERE component = 'messages'") == 2);
-  // Version 2 keeps one index on the log, (inbox, seq); the (sender, cid) and
-  // (inbox, id) lookups are in memory.
+  REQUIRE(raw.Int("SELECT version FROM courier_schema WHERE component = 'messages'") == 3);
+  // One index on the log, (inbox, seq); the (sender, cid) and (inbox, id)
+  // lookups are in memory.
   REQUIRE(raw.Int("SELECT count(*) FROM sqlite_master WHERE type = 'index' "
                   "AND tbl_name = 'events'") == 1);
 }
@@ -586,6 +591,167 @@ TEST_CASE("SqliteStore: the fast preset commits and reopens", "[sqlite]") {
   }
   auto store = MustOpenMessages(options);
   REQUIRE(*store->Head("bob") == 1);
+}
+
+// --- Groups (issue 17) -------------------------------------------------------------
+
+template <class R>
+R MustWrite(MessageStore& store, WriteOp op) {
+  std::vector<WriteOp> ops = {std::move(op)};
+  auto results = store.Write(ops);
+  COURIER_REQUIRE_OK(results.at(0));
+  REQUIRE(std::holds_alternative<R>(*results[0]));
+  return std::get<R>(*std::move(results[0]));
+}
+
+TEST_CASE("SqliteStore: a version 2 file gains the group tables and keeps its events",
+          "[sqlite][group]") {
+  TempDir dir;
+  const SqliteOptions options = SqliteOptions::Durable(dir.File("v2.db"));
+  {
+    RawDb raw(options.path);
+    raw.Exec(R"sql(
+PRAGMA journal_mode=WAL;
+CREATE TABLE courier_schema (component TEXT PRIMARY KEY, version INTEGER NOT NULL);
+INSERT INTO courier_schema VALUES ('messages', 2);
+CREATE TABLE inboxes (inbox TEXT PRIMARY KEY, head INTEGER NOT NULL,
+  max_cursor INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE events (pos INTEGER PRIMARY KEY AUTOINCREMENT, inbox TEXT NOT NULL,
+  seq INTEGER NOT NULL, kind INTEGER NOT NULL, id TEXT NOT NULL, peer TEXT NOT NULL,
+  body BLOB, status INTEGER NOT NULL, ts INTEGER NOT NULL, cid BLOB, UNIQUE (inbox, seq));
+CREATE TABLE cursors (inbox TEXT NOT NULL, device TEXT NOT NULL, acked INTEGER NOT NULL,
+  PRIMARY KEY (inbox, device)) WITHOUT ROWID;
+INSERT INTO inboxes VALUES ('bob', 1, 0);
+INSERT INTO events (inbox, seq, kind, id, peer, body, status, ts, cid)
+  VALUES ('bob', 1, 1, 'id-a', 'alice', 'one', 0, 10, X'61');
+)sql");
+  }
+  {
+    auto store = MustOpenMessages(options);
+    RawDb raw(options.path);
+    CHECK(raw.Int("SELECT version FROM courier_schema WHERE component = 'messages'") == 3);
+    auto events = store->Fetch("bob", 0, 10);
+    COURIER_REQUIRE_OK(events);
+    REQUIRE(events->size() == 1);
+    CHECK(events->at(0).body == "one");
+    CHECK(events->at(0).group.empty());
+    CHECK(MustWrite<AppendResult>(*store, Message("a")).duplicate);
+    MustWrite<GroupChangeResult>(*store, CreateGroup("alice", "g1", {"bob"}));
+    auto sent = MustWrite<GroupSendResult>(*store, GroupMessage("alice", "1", "g1"));
+    CHECK(sent.recipients == 2);
+    events = store->Fetch("bob", 1, 10);
+    COURIER_REQUIRE_OK(events);
+    REQUIRE(events->size() == 2);
+    CHECK(events->at(0).kind == EventKind::kGroupChange);
+    CHECK(events->at(1).group == "g1");
+  }
+  auto store = MustOpenMessages(options);  // the reopen indexes the group copies
+  auto groups = store->GroupsOf("bob");
+  COURIER_REQUIRE_OK(groups);
+  REQUIRE(groups->size() == 1);
+  CHECK(groups->at(0).id == "g1");
+  auto dup = MustWrite<GroupSendResult>(*store, GroupMessage("alice", "1", "g1"));
+  CHECK(dup.duplicate);
+  CHECK(dup.seq == 2);  // alice's own copy, after the change event
+}
+
+TEST_CASE("SqliteStore: only the sender's copy of a group send keeps the cid, stored as read",
+          "[sqlite][group]") {
+  TempDir dir;
+  const SqliteOptions options = SqliteOptions::Durable(dir.File("groups.db"));
+  auto store = MustOpenMessages(options);
+  MustWrite<GroupChangeResult>(*store, CreateGroup("alice", "g1", {"bob", "carol"}));
+  MustWrite<GroupSendResult>(*store, GroupMessage("alice", "1", "g1"));
+  RawDb raw(options.path);
+  CHECK(raw.Int("SELECT count(*) FROM events WHERE id = 'id-alice-1'") == 3);
+  CHECK(raw.Int("SELECT count(*) FROM events WHERE id = 'id-alice-1' AND cid IS NOT NULL") == 1);
+  CHECK(raw.Int("SELECT count(*) FROM events WHERE id = 'id-alice-1' AND cid IS NOT NULL "
+                "AND inbox = 'alice' AND status = 2") == 1);
+  CHECK(raw.Int("SELECT count(*) FROM events WHERE group_id = 'g1'") == 6);
+  CHECK(raw.Int("SELECT count(*) FROM group_members WHERE group_id = 'g1'") == 3);
+  CHECK(raw.Int("SELECT count(*) FROM group_records") == 1);
+  // The last member leaving deletes the record and every member row.
+  for (const char* who : {"bob", "carol", "alice"}) {
+    GroupChangeOp leave;
+    leave.action = GroupAction::kLeave;
+    leave.actor = who;
+    leave.group = "g1";
+    leave.id = std::string("leave-") + who;
+    leave.ts = 3'000;
+    MustWrite<GroupChangeResult>(*store, leave);
+  }
+  CHECK(raw.Int("SELECT count(*) FROM group_records") == 0);
+  CHECK(raw.Int("SELECT count(*) FROM group_members") == 0);
+  CHECK_THAT(store->Group("g1").status(), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_CASE("SqliteStore: two stores on one file share groups and group sends", "[sqlite][group]") {
+  TempDir dir;
+  const SqliteOptions options = SqliteOptions::Durable(dir.File("shared.db"));
+  auto first = MustOpenMessages(options);
+  auto second = MustOpenMessages(options);
+  MustWrite<GroupChangeResult>(*first, CreateGroup("alice", "g1", {"bob"}));
+  auto sent = MustWrite<GroupSendResult>(*second, GroupMessage("alice", "1", "g1"));
+  CHECK(sent.recipients == 2);
+  // The first store indexes the second's sender copy before its own batch.
+  auto dup = MustWrite<GroupSendResult>(*first, GroupMessage("alice", "1", "g1"));
+  CHECK(dup.duplicate);
+  CHECK(dup.seq == sent.seq);
+  // A member added through one store gets the other's next send.
+  GroupChangeOp add;
+  add.action = GroupAction::kAdd;
+  add.actor = "alice";
+  add.group = "g1";
+  add.members = {"carol"};
+  add.id = "chg-add";
+  add.ts = 1'500;
+  MustWrite<GroupChangeResult>(*first, add);
+  CHECK(MustWrite<GroupSendResult>(*second, GroupMessage("alice", "2", "g1")).recipients == 3);
+  // Bob's copy held no cid: deleting his inbox keeps the record ...
+  COURIER_REQUIRE_OK(first->DeleteInbox("bob"));
+  CHECK(MustWrite<GroupSendResult>(*second, GroupMessage("alice", "1", "g1")).duplicate);
+  // ... deleting alice's (the sender's copy) frees the cid for both stores.
+  COURIER_REQUIRE_OK(second->DeleteInbox("alice"));
+  GroupSendOp again = GroupMessage("alice", "1", "g1");
+  again.id = "again";  // carol's inbox still holds the first one's id
+  CHECK_FALSE(MustWrite<GroupSendResult>(*first, again).duplicate);
+}
+
+TEST_CASE("SqliteStore: a group send in a batch that fails on a full disk writes no copy",
+          "[sqlite][group]") {
+  TempDir dir;
+  SqliteOptions options = SqliteOptions::Durable(dir.File("full.db"));
+  options.max_size_bytes = 256 * 1024;
+  const std::string body(8 * 1024, 'x');
+  auto store = MustOpenMessages(options);
+  MustWrite<GroupChangeResult>(*store, CreateGroup("alice", "g1", {"bob", "carol"}));
+  std::string failed;
+  std::map<UserId, Seq> heads;
+  for (int i = 0; i < 100 && failed.empty(); ++i) {
+    for (const char* user : {"alice", "bob", "carol"}) heads[user] = *store->Head(user);
+    // Two sends per batch: the first is applied before the second (or the
+    // commit) finds the disk full, and the whole batch rolls back.
+    std::vector<WriteOp> batch = {
+        GroupMessage("alice", std::to_string(2 * i), "g1", 2'000, body),
+        GroupMessage("alice", std::to_string(2 * i + 1), "g1", 2'000, body)};
+    auto results = store->Write(batch);
+    if (!results.at(0).ok()) {
+      CHECK_THAT(results[0].status(), StatusIs(absl::StatusCode::kUnavailable));
+      failed = std::to_string(2 * i);
+    }
+  }
+  REQUIRE_FALSE(failed.empty());
+  for (const auto& [user, head] : heads) CHECK(*store->Head(user) == head);
+  {
+    RawDb raw(options.path);  // another process frees pages
+    raw.Exec("DELETE FROM events WHERE body IS NOT NULL AND length(body) > 1000 AND seq <= 8");
+  }
+  // Neither the cid nor the id of the failed send is taken.
+  auto retry =
+      MustWrite<GroupSendResult>(*store, GroupMessage("alice", failed, "g1", 2'000, "small"));
+  CHECK_FALSE(retry.duplicate);
+  CHECK(retry.recipients == 3);
+  CHECK(retry.seq == heads["alice"] + 1);
 }
 
 }  // namespace

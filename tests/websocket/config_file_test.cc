@@ -90,10 +90,14 @@ TEST_CASE("Config file: flags and environment override it", "[server][config]") 
       "node-id = \"from-file\"\n"
       "window = 512\n"
       "rate-limit = \"7/60\"\n"
-      "log-format = \"json\"\n");
+      "log-format = \"json\"\n"
+      "max-group-members = 64\n"
+      "typing-rate = \"4/2\"\n");
   auto parsed = Parse({"--config", config.path()});
   REQUIRE(std::holds_alternative<ServerFlags>(parsed));
   ServerFlags f = std::get<ServerFlags>(parsed);
+  CHECK(f.max_group_members == 64);
+  CHECK(f.typing_rate == "4/2");
   CHECK(f.node_id == "from-file");
   CHECK(f.window == 512);
   CHECK(f.rate_limit == "7/60");

@@ -224,9 +224,9 @@ TEST_CASE("FrameCodec: invalid UTF-8 is bad_frame", "[websocket][codec]") {
 TEST_CASE("FrameCodec: encodes welcome, sent and synced", "[websocket][codec]") {
   CHECK(EncodeServerFrame(WelcomeFrame{"alice", "phone", 3, 9}) ==
         R"({"op":"welcome","user":"alice","device":"phone","cursor":3,"head":9})");
-  CHECK(EncodeServerFrame(SentFrame{"c1", "m1", 1700000000000, false}) ==
+  CHECK(EncodeServerFrame(SentFrame{"c1", "m1", 1700000000000, false, {}}) ==
         R"({"op":"sent","cid":"c1","id":"m1","ts":1700000000000})");
-  CHECK(EncodeServerFrame(SentFrame{"c1", "m1", 5, true}) ==
+  CHECK(EncodeServerFrame(SentFrame{"c1", "m1", 5, true, {}}) ==
         R"({"op":"sent","cid":"c1","id":"m1","ts":5,"dup":true})");
   CHECK(EncodeServerFrame(SyncedFrame{12}) == R"({"op":"synced","seq":12})");
   CHECK(EncodePong() == R"({"op":"pong"})");

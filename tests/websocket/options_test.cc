@@ -63,6 +63,20 @@ TEST_CASE("Options: defaults, flags, and COURIER_ environment fallbacks", "[serv
   ::unsetenv("COURIER_NODE_ID");
 }
 
+TEST_CASE("Options: group limits and the typing rate", "[server][options]") {
+  ServerFlags f = std::get<ServerFlags>(Parse({}));
+  CHECK(f.max_group_members == 256);
+  CHECK(f.max_groups_per_user == 256);
+  CHECK(f.typing_rate == "20/10");
+  f = std::get<ServerFlags>(Parse({"--max-group-members", "1024", "--max-groups-per-user", "3",
+                                   "--typing-rate", "2/1"}));
+  CHECK(f.max_group_members == 1024);
+  CHECK(f.max_groups_per_user == 3);
+  CHECK(f.typing_rate == "2/1");
+  f = std::get<ServerFlags>(Parse({"--max-group-members", "1"}));
+  CHECK(f.max_group_members == 1);
+}
+
 TEST_CASE("Options: a bad command line exits 2", "[server][options]") {
   for (std::vector<std::string> bad : {std::vector<std::string>{"--listen", "nowhere"},
                                        {"--rate-limit", "fast"},
@@ -71,7 +85,12 @@ TEST_CASE("Options: a bad command line exits 2", "[server][options]") {
                                        {"--log-level", "loud"},
                                        {"--durability", "maybe"},
                                        {"--presence-ttl-ms", "299"},
-                                       {"--presence-ttl-ms", "86400001"}}) {
+                                       {"--presence-ttl-ms", "86400001"},
+                                       {"--max-group-members", "0"},
+                                       {"--max-group-members", "1025"},
+                                       {"--max-groups-per-user", "0"},
+                                       {"--typing-rate", "20"},
+                                       {"--typing-rate", "0/10"}}) {
     INFO(bad[0]);
     auto parsed = Parse(bad);
     REQUIRE(std::holds_alternative<int>(parsed));

@@ -92,6 +92,16 @@ absl::StatusOr<std::size_t> FaultInjectingStore::DeleteInbox(const UserId& user)
   return inner_.DeleteInbox(user);
 }
 
+absl::StatusOr<GroupRecord> FaultInjectingStore::Group(const GroupId& id) {
+  if (absl::Status s = MaybeFail(); !s.ok()) return s;
+  return inner_.Group(id);
+}
+
+absl::StatusOr<std::vector<GroupRecord>> FaultInjectingStore::GroupsOf(const UserId& user) {
+  if (absl::Status s = MaybeFail(); !s.ok()) return s;
+  return inner_.GroupsOf(user);
+}
+
 absl::Status FaultInjectingStore::Ping() {
   if (absl::Status s = MaybeFail(); !s.ok()) return s;
   return inner_.Ping();

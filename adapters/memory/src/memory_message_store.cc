@@ -1,10 +1,13 @@
 // The reference implementation of courier/message_store.h: every rule of the
-// header, kept in maps under one mutex. The durable adapters must behave the
-// same way; tests/conformance/message_store_suite.h checks that they do.
+// header, groups included (courier/group.h), kept in maps under one mutex.
+// The durable adapters must behave the same way;
+// tests/conformance/message_store_suite.h checks that they do.
 
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <variant>
@@ -17,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "courier/sync.h"
+#include "courier/group.h"
 #include "courier/memory.h"
 #include "courier/message_store.h"
 #include "courier/types.h"
@@ -43,7 +47,8 @@ struct Inbox {
   absl::flat_hash_map<MessageId, MessageRef> messages;
 };
 
-// The first append of a (sender, cid).
+// The first append of a (sender, cid). For a group send, the sender's own
+// copy: `recipient` is the sender.
 struct FirstAppend {
   UserId recipient;
   MessageId id;
@@ -126,7 +131,7 @@ class MemoryMessageStore final : public MessageStore {
         if (ev.kind == EventKind::kMessage) {
           auto m = inbox.messages.find(ev.id);
           if (m != inbox.messages.end()) {
-            first_appends_.erase(std::make_pair(m->second.sender, m->second.cid));
+            ForgetFirstAppend(user, ev.id, m->second);
             inbox.messages.erase(m);
           }
         }
@@ -143,12 +148,29 @@ class MemoryMessageStore final : public MessageStore {
     auto it = inboxes_.find(user);
     if (it == inboxes_.end()) return 0;
     // The (sender, cid) records of the messages it received go with them.
-    for (const auto& [id, ref] : it->second.messages) {
-      first_appends_.erase(std::make_pair(ref.sender, ref.cid));
-    }
+    for (const auto& [id, ref] : it->second.messages) ForgetFirstAppend(user, id, ref);
     const std::size_t removed = it->second.events.size();
     inboxes_.erase(it);
     return removed;
+  }
+
+  absl::StatusOr<GroupRecord> Group(const GroupId& id) override {
+    MutexLock lock(&mu_);
+    auto it = groups_.find(id);
+    if (it == groups_.end()) {
+      return MakeGroupError(GroupError::kUnknownGroup, absl::StrCat("no group ", id));
+    }
+    return it->second;
+  }
+
+  absl::StatusOr<std::vector<GroupRecord>> GroupsOf(const UserId& user) override {
+    MutexLock lock(&mu_);
+    std::vector<GroupRecord> out;
+    auto it = groups_of_.find(user);
+    if (it == groups_of_.end()) return out;
+    out.reserve(it->second.size());
+    for (const GroupId& id : it->second) out.push_back(groups_.at(id));
+    return out;
   }
 
   absl::Status Ping() override { return absl::OkStatus(); }
@@ -159,19 +181,41 @@ class MemoryMessageStore final : public MessageStore {
     if (const auto* append = std::get_if<AppendOp>(&op)) return Apply(*append);
     if (const auto* attach = std::get_if<AttachOp>(&op)) return Apply(*attach);
     if (const auto* ack = std::get_if<AckOp>(&op)) return Apply(*ack);
-    return Apply(std::get<ReadOp>(op));
+    if (const auto* read = std::get_if<ReadOp>(&op)) return Apply(*read);
+    if (const auto* send = std::get_if<GroupSendOp>(&op)) return Apply(*send);
+    if (const auto* change = std::get_if<GroupChangeOp>(&op)) return Apply(*change);
+    return absl::InvalidArgumentError("unknown write op");
+  }
+
+  // Drops the (sender, cid) record `ref` names if it belongs to this copy
+  // (user's message `id`): a group send's record belongs to the sender's own
+  // copy only, and a later send may have reused the cid after a prune.
+  void ForgetFirstAppend(const UserId& user, const MessageId& id, const MessageRef& ref)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto first = first_appends_.find(std::make_pair(ref.sender, ref.cid));
+    if (first != first_appends_.end() && first->second.recipient == user &&
+        first->second.id == id) {
+      first_appends_.erase(first);
+    }
+  }
+
+  // True when (sender, cid) was appended or sent before; then `result` (an
+  // AppendResult or GroupSendResult) is the first one's, marked duplicate.
+  template <typename Result>
+  bool FoundFirst(const UserId& sender, const std::string& cid, Result& result)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto first = first_appends_.find(std::make_pair(sender, cid));
+    if (first == first_appends_.end()) return false;
+    result.id = first->second.id;
+    result.seq = first->second.seq;
+    result.ts = first->second.ts;
+    result.duplicate = true;
+    return true;
   }
 
   absl::StatusOr<WriteResult> Apply(const AppendOp& op) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     AppendResult result;
-    auto first = first_appends_.find(std::make_pair(op.sender, op.cid));
-    if (first != first_appends_.end()) {
-      result.id = first->second.id;
-      result.seq = first->second.seq;
-      result.ts = first->second.ts;
-      result.duplicate = true;
-      return result;
-    }
+    if (FoundFirst(op.sender, op.cid, result)) return result;
     Inbox& inbox = inboxes_[op.recipient];
     if (inbox.head - inbox.max_cursor >= op.max_undelivered) {
       return QueueFullError(op.recipient, inbox.head - inbox.max_cursor, op.max_undelivered);
@@ -252,6 +296,88 @@ class MemoryMessageStore final : public MessageStore {
     return result;
   }
 
+  absl::StatusOr<WriteResult> Apply(const GroupSendOp& op) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    GroupSendResult result;
+    if (FoundFirst(op.sender, op.cid, result)) return result;
+    auto group = groups_.find(op.group);
+    auto recipients = GroupSendRecipients(
+        group == groups_.end() ? std::nullopt : std::optional<GroupRecord>(group->second),
+        op.sender);
+    if (!recipients.ok()) return recipients.status();
+    // Every refusal before the first write: a refused op writes nothing.
+    std::vector<Inbox*> to;
+    to.reserve(recipients->size());
+    for (const UserId& user : *recipients) {
+      Inbox& inbox = inboxes_[user];
+      if (inbox.messages.contains(op.id)) return MessageIdTakenError(user, op.id);
+      const bool full = inbox.head - inbox.max_cursor >= op.max_undelivered;
+      if (full && user != op.sender) {
+        result.skipped.push_back(user);
+        to.push_back(nullptr);
+      } else {
+        to.push_back(&inbox);
+      }
+    }
+    const Event message = MessageEventOf(op);
+    for (std::size_t i = 0; i < to.size(); ++i) {
+      if (to[i] == nullptr) continue;
+      const UserId& user = (*recipients)[i];
+      const bool own = user == op.sender;
+      Event ev = message;
+      ev.seq = ++to[i]->head;
+      to[i]->events.emplace(ev.seq, ev);
+      // The sender's own copy is read already: it produces no receipts.
+      to[i]->messages.emplace(op.id, MessageRef{ev.seq, op.sender, op.cid,
+                                                own ? MessageStatus::kRead : MessageStatus::kSent});
+      if (own) {
+        first_appends_.emplace(std::make_pair(op.sender, op.cid),
+                               FirstAppend{op.sender, op.id, ev.seq, op.ts});
+        result.seq = ev.seq;
+      }
+      result.appended.push_back(Appended{user, std::move(ev)});
+    }
+    result.id = op.id;
+    result.ts = op.ts;
+    result.duplicate = false;
+    result.recipients = result.appended.size();
+    return result;
+  }
+
+  absl::StatusOr<WriteResult> Apply(const GroupChangeOp& op) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto found = groups_.find(op.group);
+    auto plan = PlanGroupChange(
+        found == groups_.end() ? std::nullopt : std::optional<GroupRecord>(found->second), op,
+        [this](const UserId& user) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> std::size_t {
+          auto it = groups_of_.find(user);
+          return it == groups_of_.end() ? 0 : it->second.size();
+        });
+    if (!plan.ok()) return plan.status();
+    GroupChangeResult result;
+    result.group = plan->after;
+    result.changed = !plan->told.empty();
+    if (!result.changed) return result;
+    if (plan->after.has_value()) {
+      groups_[op.group] = *std::move(plan->after);
+    } else {
+      groups_.erase(op.group);
+    }
+    for (const UserId& user : plan->joined) groups_of_[user].insert(op.group);
+    for (const UserId& user : plan->left) {
+      auto it = groups_of_.find(user);
+      if (it == groups_of_.end()) continue;
+      it->second.erase(op.group);
+      if (it->second.empty()) groups_of_.erase(it);
+    }
+    for (const UserId& user : plan->told) {
+      Inbox& inbox = inboxes_[user];
+      Event ev = plan->event;
+      ev.seq = ++inbox.head;
+      inbox.events.emplace(ev.seq, ev);
+      result.appended.push_back(Appended{user, std::move(ev)});
+    }
+    return result;
+  }
+
   // Appends a receipt to `sender`'s inbox. Receipts are never refused.
   Appended AppendReceipt(const UserId& sender, const MessageId& id, const UserId& by,
                          MessageStatus status, TimeMs ts) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -274,6 +400,9 @@ class MemoryMessageStore final : public MessageStore {
   absl::node_hash_map<UserId, Inbox> inboxes_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::pair<UserId, std::string>, FirstAppend> first_appends_
       ABSL_GUARDED_BY(mu_);
+  // Groups: the records, and the groups of each user (sorted by id).
+  absl::flat_hash_map<GroupId, GroupRecord> groups_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<UserId, std::set<GroupId>> groups_of_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace

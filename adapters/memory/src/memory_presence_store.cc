@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "courier/group.h"
 #include "courier/memory.h"
 #include "courier/status.h"
 #include "courier/sync.h"
@@ -49,6 +50,17 @@ absl::Status ValidateSignal(const Signal& signal) {
       if (!IsApplicationCloseCode(signal.close_code)) {
         return absl::InvalidArgumentError(
             absl::StrCat("close signal code ", signal.close_code, " is not in 4000-4999"));
+      }
+      break;
+    case Signal::Kind::kTyping:
+      // To `user`, or in `group` (then `user` is empty); never both.
+      COURIER_RETURN_IF_ERROR(ValidateName("signal from_user", signal.from_user));
+      if (!signal.group.empty()) {
+        COURIER_RETURN_IF_ERROR(ValidateGroupId(signal.group));
+        if (!signal.user.empty()) {
+          return absl::InvalidArgumentError("a typing signal names a user or a group, not both");
+        }
+        return ValidateName("signal from_node", signal.from_node);
       }
       break;
     default:

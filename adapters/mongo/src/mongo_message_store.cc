@@ -19,41 +19,16 @@
 #include "courier/status.h"
 #include "mongo_client.h"
 #include "mongo_error.h"
+#include "mongo_groups.h"
+#include "mongo_inbox.h"
 
 namespace courier::mongo {
 namespace {
 
-constexpr char kEvents[] = "inbox_events";
-constexpr char kHeads[] = "inbox_heads";
-constexpr char kMessages[] = "messages";
 constexpr std::int64_t kMaxInt = std::numeric_limits<std::int64_t>::max();
-// Without transactions: the seq of a message whose (sender, cid) is claimed
-// but not stored yet, how long another server waits for it (50 x 20 ms),
-// and when a claim counts as left behind by a dead server.
-constexpr std::int64_t kPendingSeq = -1;
+// Without transactions: how long a server waits for a (sender, cid) that
+// another one claimed (50 x 20 ms; see kPendingSeq).
 constexpr int kClaimWaitLooks = 50;
-constexpr std::int64_t kStaleClaimMs = 30'000;
-
-std::int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
-
-Doc EventDoc(const UserId& user, const Event& e) {
-  Doc d;
-  AppendStr(d.get(), "u", user);
-  BSON_APPEND_INT64(d.get(), "s", static_cast<std::int64_t>(e.seq));
-  BSON_APPEND_INT32(d.get(), "k", static_cast<std::int32_t>(e.kind));
-  AppendStr(d.get(), "m", e.id);
-  AppendStr(d.get(), "p", e.peer);
-  AppendBin(d.get(), "b", e.body);
-  BSON_APPEND_INT32(d.get(), "st", static_cast<std::int32_t>(e.status));
-  BSON_APPEND_INT64(d.get(), "t", e.ts);
-  return d;
-}
-
-Doc IdFilter(absl::string_view id) {
-  Doc d;
-  AppendStr(d.get(), "_id", id);
-  return d;
-}
 
 // The message document of an append (without its seq "s").
 Doc MessageDoc(const AppendOp& a) {
@@ -66,44 +41,12 @@ Doc MessageDoc(const AppendOp& a) {
   return msg;
 }
 
-// {$set: {s: seq}, $unset: {pt: ""}}: a claim becomes the stored message.
-Doc ClaimStored(std::int64_t seq) {
-  Doc d;
-  bson_t set, unset;
-  BSON_APPEND_DOCUMENT_BEGIN(d.get(), "$set", &set);
-  BSON_APPEND_INT64(&set, "s", seq);
-  bson_append_document_end(d.get(), &set);
-  BSON_APPEND_DOCUMENT_BEGIN(d.get(), "$unset", &unset);
-  BSON_APPEND_UTF8(&unset, "pt", "");
-  bson_append_document_end(d.get(), &unset);
-  return d;
-}
-
 // {<op>: {<field>: <value>}}, e.g. {$set: {st: 2}}.
 Doc Op(const char* op, const char* field, std::int64_t value) {
   Doc d;
   bson_t sub;
   BSON_APPEND_DOCUMENT_BEGIN(d.get(), op, &sub);
   BSON_APPEND_INT64(&sub, field, value);
-  bson_append_document_end(d.get(), &sub);
-  return d;
-}
-
-// {$setOnInsert: {maxc: 0, dev: []}} plus `inc` on head.
-Doc HeadUpsert(std::int64_t inc) {
-  Doc d;
-  bson_t sub;
-  if (inc != 0) {
-    BSON_APPEND_DOCUMENT_BEGIN(d.get(), "$inc", &sub);
-    BSON_APPEND_INT64(&sub, "head", inc);
-    bson_append_document_end(d.get(), &sub);
-  }
-  BSON_APPEND_DOCUMENT_BEGIN(d.get(), "$setOnInsert", &sub);
-  if (inc == 0) BSON_APPEND_INT64(&sub, "head", 0);
-  BSON_APPEND_INT64(&sub, "maxc", 0);
-  bson_t arr;
-  BSON_APPEND_ARRAY_BEGIN(&sub, "dev", &arr);
-  bson_append_array_end(&sub, &arr);
   bson_append_document_end(d.get(), &sub);
   return d;
 }
@@ -150,7 +93,23 @@ struct Receipt {
   UserId sender;
   MessageId id;
   MessageStatus status;
+  std::string doc_id;  // the message document's _id (GroupCopyId for a group copy)
 };
+
+// {_id: {$in: [id, GroupCopyId(id, recipient)]}, r: recipient}: the message
+// document of `id` in `recipient`'s inbox, a 1:1 message or a group copy.
+Doc ReceivedFilter(const MessageId& id, const UserId& recipient) {
+  Doc f;
+  bson_t in, values;
+  BSON_APPEND_DOCUMENT_BEGIN(f.get(), "_id", &in);
+  BSON_APPEND_ARRAY_BEGIN(&in, "$in", &values);
+  AppendStr(&values, "0", id);
+  AppendStr(&values, "1", GroupCopyId(id, recipient));
+  bson_append_array_end(&in, &values);
+  bson_append_document_end(f.get(), &in);
+  AppendStr(f.get(), "r", recipient);
+  return f;
+}
 
 class MongoMessageStore final : public MessageStore {
  public:
@@ -167,6 +126,7 @@ class MongoMessageStore final : public MessageStore {
         {kEvents, "t_1", keys({"t"}), false},
         {kMessages, "snd_1_cid_1", keys({"snd", "cid"}), true},
         {kMessages, "r_1_st_1_s_1", keys({"r", "st", "s"}), false},
+        {kGroupMembers, "u_1", keys({"u"}), false},
     };
   }
 
@@ -245,6 +205,7 @@ class MongoMessageStore final : public MessageStore {
         e.body = d.Str("b");
         e.status = static_cast<MessageStatus>(d.Int("st"));
         e.ts = d.Int("t");
+        e.group = d.Str("g");
         events.push_back(std::move(e));
       });
     }));
@@ -293,8 +254,7 @@ class MongoMessageStore final : public MessageStore {
     const absl::Status not_found =
         absl::NotFoundError(absl::StrCat("no message ", id, " for ", recipient));
     if (!ValidateMessageId(id).ok()) return not_found;
-    Doc filter = IdFilter(id);
-    AppendStr(filter.get(), "r", recipient);
+    const Doc filter = ReceivedFilter(id, recipient);
     std::optional<Doc> msg;
     COURIER_RETURN_IF_ERROR(pool_->WithClient([&](MongoCall& call) -> absl::Status {
       COURIER_ASSIGN_OR_RETURN(msg, call.FindOne(kMessages, *filter.get()));
@@ -367,6 +327,28 @@ class MongoMessageStore final : public MessageStore {
     return static_cast<std::size_t>(removed);
   }
 
+  absl::StatusOr<GroupRecord> Group(const GroupId& id) override {
+    if (!ValidateGroupId(id).ok()) {  // names no group, as with every store
+      return MakeGroupError(GroupError::kUnknownGroup, absl::StrCat("no group ", id));
+    }
+    absl::StatusOr<GroupRecord> record = absl::InternalError("not run");
+    COURIER_RETURN_IF_ERROR(pool_->WithClient([&](MongoCall& call) -> absl::Status {
+      record = ReadGroup(call, id);
+      return absl::OkStatus();
+    }));
+    return record;
+  }
+
+  absl::StatusOr<std::vector<GroupRecord>> GroupsOf(const UserId& user) override {
+    if (!ValidateName("user", user).ok()) return std::vector<GroupRecord>();  // in no group
+    absl::StatusOr<std::vector<GroupRecord>> records = absl::InternalError("not run");
+    COURIER_RETURN_IF_ERROR(pool_->WithClient([&](MongoCall& call) -> absl::Status {
+      records = ReadGroupsOf(call, user);
+      return absl::OkStatus();
+    }));
+    return records;
+  }
+
   absl::Status Ping() override { return pool_->Ping(); }
 
  private:
@@ -380,6 +362,8 @@ class MongoMessageStore final : public MessageStore {
       Doc opts, projection, event_ids, message_ids;
       BSON_APPEND_INT32(projection.get(), "m", 1);
       BSON_APPEND_INT32(projection.get(), "k", 1);
+      BSON_APPEND_INT32(projection.get(), "u", 1);
+      BSON_APPEND_INT32(projection.get(), "g", 1);
       BSON_APPEND_DOCUMENT(opts.get(), "projection", projection.get());
       BSON_APPEND_INT64(opts.get(), "limit", kPruneChunk);
       std::int64_t found = 0, messages = 0;
@@ -390,7 +374,9 @@ class MongoMessageStore final : public MessageStore {
         }
         ++found;
         if (d.Int("k") == static_cast<std::int64_t>(EventKind::kMessage)) {
-          AppendStr(message_ids.get(), std::to_string(messages++).c_str(), d.Str("m"));
+          // A group copy's document is this inbox's own (GroupCopyId).
+          AppendStr(message_ids.get(), std::to_string(messages++).c_str(),
+                    d.Has("g") ? GroupCopyId(d.Str("m"), d.Str("u")) : d.Str("m"));
         }
       }));
       if (found == 0) return removed;
@@ -418,6 +404,12 @@ class MongoMessageStore final : public MessageStore {
     if (const auto* a = std::get_if<AppendOp>(&op)) return ApplyAppend(call, *a, out, events);
     if (const auto* a = std::get_if<AttachOp>(&op)) return ApplyAttach(call, *a, out);
     if (const auto* a = std::get_if<AckOp>(&op)) return ApplyAck(call, *a, out, events);
+    if (const auto* a = std::get_if<GroupSendOp>(&op)) {
+      return ApplyGroupSend(call, *a, *out, *events);
+    }
+    if (const auto* a = std::get_if<GroupChangeOp>(&op)) {
+      return ApplyGroupChange(call, *a, *out, *events);
+    }
     return ApplyRead(call, std::get<ReadOp>(op), out, events);
   }
 
@@ -457,13 +449,19 @@ class MongoMessageStore final : public MessageStore {
       BSON_APPEND_DOCUMENT_BEGIN(&clause, "_id", &in);
       BSON_APPEND_ARRAY_BEGIN(&in, "$in", &values);
       int v = 0;
-      for (std::size_t i : run) AppendStr(&values, std::to_string(v++).c_str(), op_at(i).id);
+      // An id is taken by a 1:1 message, or by a group copy in the same
+      // inbox (the id of a group message is used in every member's inbox).
+      for (std::size_t i : run) {
+        AppendStr(&values, std::to_string(v++).c_str(), op_at(i).id);
+        AppendStr(&values, std::to_string(v++).c_str(),
+                  GroupCopyId(op_at(i).id, op_at(i).recipient));
+      }
       bson_append_array_end(&in, &values);
       bson_append_document_end(&clause, &in);
       bson_append_document_end(&arr, &clause);
       bson_append_array_end(filter.get(), &arr);
       COURIER_RETURN_IF_ERROR(call.Find(kMessages, *filter.get(), nullptr, [&](const Doc& d) {
-        ids_taken.insert(d.Str("_id"));
+        ids_taken.insert(MessageIdOf(d));
         by_key.emplace(Key{d.Str("snd"), d.Str("cid")}, d);
       }));
     }
@@ -510,7 +508,7 @@ class MongoMessageStore final : public MessageStore {
         if (d.Int("s") == kPendingSeq) {
           later.push_back(i);  // being stored by another server
         } else {
-          results[i] = AppendResult{d.Str("_id"), static_cast<Seq>(d.Int("s")), d.Int("t"), true,
+          results[i] = AppendResult{MessageIdOf(d), static_cast<Seq>(d.Int("s")), d.Int("t"), true,
                                     {}};
         }
         continue;
@@ -647,16 +645,22 @@ class MongoMessageStore final : public MessageStore {
       AppendBin(&first, "cid", a.cid);
       bson_append_document_end(&arr, &first);
       BSON_APPEND_DOCUMENT_BEGIN(&arr, "1", &second);
-      AppendStr(&second, "_id", a.id);
+      bson_t in, ids;
+      BSON_APPEND_DOCUMENT_BEGIN(&second, "_id", &in);
+      BSON_APPEND_ARRAY_BEGIN(&in, "$in", &ids);
+      AppendStr(&ids, "0", a.id);
+      AppendStr(&ids, "1", GroupCopyId(a.id, a.recipient));  // see AppendRun
+      bson_append_array_end(&in, &ids);
+      bson_append_document_end(&second, &in);
       bson_append_document_end(&arr, &second);
       bson_append_array_end(filter.get(), &arr);
-      BSON_APPEND_INT64(opts.get(), "limit", 2);
+      BSON_APPEND_INT64(opts.get(), "limit", 3);
       std::optional<AppendResult> dup;
       bool id_taken = false;
       COURIER_RETURN_IF_ERROR(call.Find(kMessages, *filter.get(), opts.get(),
                                         [&](const Doc& d) {
         if (d.Str("snd") == a.sender && d.Str("cid") == a.cid) {
-          dup = AppendResult{d.Str("_id"), static_cast<Seq>(d.Int("s")), d.Int("t"), true, {}};
+          dup = AppendResult{MessageIdOf(d), static_cast<Seq>(d.Int("s")), d.Int("t"), true, {}};
         } else {
           id_taken = true;
         }
@@ -717,20 +721,12 @@ class MongoMessageStore final : public MessageStore {
     }
     // 5. The inbox event (inserted with the batch's other events).
     Event e{static_cast<Seq>(seq), EventKind::kMessage, a.id, a.sender, a.body,
-            MessageStatus::kSent, a.ts};
+            MessageStatus::kSent, a.ts, ""};
     events->push_back(EventDoc(a.recipient, e));
     AppendResult r{a.id, static_cast<Seq>(seq), a.ts, false, {}};
     r.appended.push_back(Appended{a.recipient, std::move(e)});
     *out = std::move(r);
     return absl::OkStatus();
-  }
-
-  static absl::StatusOr<std::int64_t> NextSeq(MongoCall& call, const UserId& user) {
-    COURIER_ASSIGN_OR_RETURN(
-        std::optional<Doc> counter,
-        call.FindAndModify(kHeads, *IdFilter(user).get(), *HeadUpsert(1).get(), true));
-    if (!counter) return absl::InternalError("mongo: findAndModify upsert returned nothing");
-    return counter->Int("head");
   }
 
   // Another server claimed this (sender, cid) first (no transactions): wait
@@ -754,7 +750,7 @@ class MongoMessageStore final : public MessageStore {
         return ApplyAppend(call, a, out, events);  // the claim was taken over: again
       }
       if (first->Int("s") >= 1) {
-        *out = AppendResult{first->Str("_id"), static_cast<Seq>(first->Int("s")),
+        *out = AppendResult{MessageIdOf(*first), static_cast<Seq>(first->Int("s")),
                             first->Int("t"), true, {}};
         return absl::OkStatus();
       }
@@ -860,10 +856,12 @@ class MongoMessageStore final : public MessageStore {
     bson_append_document_end(opts.get(), &sort);
     BSON_APPEND_DOCUMENT_BEGIN(opts.get(), "projection", &proj);
     BSON_APPEND_INT32(&proj, "snd", 1);
+    BSON_APPEND_INT32(&proj, "m", 1);
     bson_append_document_end(opts.get(), &proj);
     std::vector<Receipt> receipts;
     COURIER_RETURN_IF_ERROR(call.Find(kMessages, *filter.get(), opts.get(), [&](const Doc& d) {
-      receipts.push_back(Receipt{d.Str("snd"), d.Str("_id"), MessageStatus::kDelivered});
+      receipts.push_back(
+          Receipt{d.Str("snd"), MessageIdOf(d), MessageStatus::kDelivered, d.Str("_id")});
     }));
     if (!receipts.empty()) {
       const Doc set = Op("$set", "st", 1);
@@ -875,7 +873,7 @@ class MongoMessageStore final : public MessageStore {
         // receipt (exactly once under concurrent acks).
         std::vector<Receipt> won;
         for (Receipt& r : receipts) {
-          Doc one = IdFilter(r.id);
+          Doc one = IdFilter(r.doc_id);
           BSON_APPEND_INT32(one.get(), "st", 0);
           COURIER_ASSIGN_OR_RETURN(std::int64_t n,
                                    call.UpdateOne(kMessages, *one.get(), *set.get(), false));
@@ -895,21 +893,20 @@ class MongoMessageStore final : public MessageStore {
     std::vector<Receipt> receipts;
     for (const MessageId& id : a.ids) {
       if (!ValidateMessageId(id).ok()) continue;  // cannot name a message: ignored
-      Doc filter = IdFilter(id);
-      AppendStr(filter.get(), "r", a.user);
+      const Doc filter = ReceivedFilter(id, a.user);
       for (int tries = 0; tries < 5; ++tries) {
         COURIER_ASSIGN_OR_RETURN(std::optional<Doc> msg, call.FindOne(kMessages, *filter.get()));
         if (!msg || msg->Int("st") >= 2 || msg->Int("s") < 1) break;
         const std::int64_t st = msg->Int("st");
-        Doc cond = IdFilter(id);
+        Doc cond = IdFilter(msg->Str("_id"));
         BSON_APPEND_INT32(cond.get(), "st", static_cast<std::int32_t>(st));
         COURIER_ASSIGN_OR_RETURN(
             std::int64_t n,
             call.UpdateOne(kMessages, *cond.get(), *Op("$set", "st", 2).get(), false));
         if (n == 0) continue;  // moved by someone else meanwhile: look again
         const UserId sender = msg->Str("snd");
-        if (st == 0) receipts.push_back(Receipt{sender, id, MessageStatus::kDelivered});
-        receipts.push_back(Receipt{sender, id, MessageStatus::kRead});
+        if (st == 0) receipts.push_back(Receipt{sender, id, MessageStatus::kDelivered, {}});
+        receipts.push_back(Receipt{sender, id, MessageStatus::kRead, {}});
         break;
       }
     }
@@ -939,7 +936,7 @@ class MongoMessageStore final : public MessageStore {
     }
     for (const Receipt& r : receipts) {
       Event e{static_cast<Seq>(next[r.sender]++), EventKind::kReceipt, r.id, by, "", r.status,
-              ts};
+              ts, ""};
       events->push_back(EventDoc(r.sender, e));
       appended.push_back(Appended{r.sender, std::move(e)});
     }

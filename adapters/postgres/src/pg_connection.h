@@ -125,6 +125,7 @@ class PgPool {
     Lease& operator=(Lease&&) = delete;
     ~Lease();
     PgConnection* operator->() const { return conn_.get(); }
+    PgConnection& operator*() const { return *conn_; }
 
    private:
     PgPool* pool_;

@@ -335,6 +335,78 @@ BEGIN
   RETURN n1 + n2;
 END $$;
 )sql",
+
+    // --- 3 -> 4: groups (courier/group.h). A group copy of a message has
+    // the same message id in every member's inbox, so a message row is
+    // keyed by (message_id, recipient); only the sender's own copy holds
+    // the (sender, cid) (the other copies' cid is NULL, which the unique
+    // index lets repeat). Events carry their group ('' for 1:1 and
+    // receipts). A group is one row holding EncodeGroupRecord's bytes, and
+    // group_members indexes (user, group) for GroupsOf and the
+    // groups-per-user count. The ack and read functions now name a message
+    // row by (message_id, recipient). Re-running it on a version-4 schema
+    // changes nothing (tests reset the version to replay migrations).
+    R"sql(
+ALTER TABLE {p}messages DROP CONSTRAINT {p}messages_pkey;
+ALTER TABLE {p}messages ADD PRIMARY KEY (message_id, recipient);
+ALTER TABLE {p}messages ALTER COLUMN cid DROP NOT NULL;
+ALTER TABLE {p}events ADD COLUMN IF NOT EXISTS group_id text NOT NULL DEFAULT '';
+CREATE TABLE IF NOT EXISTS {p}groups (
+  group_id text PRIMARY KEY,
+  record bytea NOT NULL
+);
+CREATE TABLE IF NOT EXISTS {p}group_members (
+  user_id text NOT NULL,
+  group_id text NOT NULL,
+  PRIMARY KEY (user_id, group_id)
+);
+CREATE INDEX IF NOT EXISTS {p}group_members_group ON {p}group_members (group_id);
+
+CREATE OR REPLACE FUNCTION {p}ack(p_user text, p_device text, p_seq bigint, p_ts bigint)
+  RETURNS TABLE(r_code int, r_cursor bigint, e_user text, e_seq bigint, e_id text)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE v_head bigint; v_cursor bigint; m record;
+BEGIN
+  v_head := coalesce((SELECT h.head FROM {p}heads h WHERE h.user_id = p_user), 0);
+  IF p_seq > v_head THEN
+    RETURN QUERY SELECT 1, v_head, NULL::text, NULL::bigint, NULL::text;
+    RETURN;
+  END IF;
+  INSERT INTO {p}devices AS d (user_id, device_id, acked) VALUES (p_user, p_device, p_seq)
+    ON CONFLICT (user_id, device_id) DO UPDATE SET acked = greatest(d.acked, excluded.acked)
+    RETURNING d.acked INTO v_cursor;
+  RETURN QUERY SELECT 0, v_cursor, NULL::text, NULL::bigint, NULL::text;
+  FOR m IN SELECT x.message_id, x.sender FROM {p}messages x
+             WHERE x.recipient = p_user AND x.seq <= v_cursor AND x.status = 0
+             ORDER BY x.seq FOR UPDATE LOOP
+    UPDATE {p}messages SET status = 1
+      WHERE message_id = m.message_id AND recipient = p_user;
+    RETURN QUERY SELECT 0, v_cursor, m.sender,
+      {p}receipt(m.sender, m.message_id, p_user, 1::smallint, p_ts), m.message_id;
+  END LOOP;
+END $$;
+
+CREATE OR REPLACE FUNCTION {p}read(p_user text, p_ids text[], p_ts bigint)
+  RETURNS TABLE(e_user text, e_seq bigint, e_id text, e_status smallint)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE v_id text; v_sender text; v_status smallint;
+BEGIN
+  FOREACH v_id IN ARRAY p_ids LOOP
+    SELECT m.sender, m.status INTO v_sender, v_status FROM {p}messages m
+      WHERE m.message_id = v_id AND m.recipient = p_user FOR UPDATE;
+    CONTINUE WHEN NOT FOUND OR v_status >= 2;
+    IF v_status = 0 THEN
+      RETURN QUERY SELECT v_sender,
+        {p}receipt(v_sender, v_id, p_user, 1::smallint, p_ts), v_id, 1::smallint;
+    END IF;
+    UPDATE {p}messages SET status = 2 WHERE message_id = v_id AND recipient = p_user;
+    RETURN QUERY SELECT v_sender,
+      {p}receipt(v_sender, v_id, p_user, 2::smallint, p_ts), v_id, 2::smallint;
+  END LOOP;
+END $$;
+)sql",
 };
 
 }  // namespace

@@ -67,7 +67,8 @@ looked AS (
   SELECT i.*, s.message_id AS s_id, s.seq AS s_seq, s.ts AS s_ts, h.head,
          coalesce(d.acked, 0) AS acked,
          CASE WHEN s.message_id IS NULL
-              THEN (SELECT 1 FROM {p}messages m WHERE m.message_id = i.id LIMIT 1) IS NOT NULL
+              THEN (SELECT 1 FROM {p}messages m
+                    WHERE m.message_id = i.id AND m.recipient = i.recipient) IS NOT NULL
               ELSE false END AS taken
   FROM inp i
   LEFT JOIN LATERAL (SELECT x.message_id, x.seq, x.ts FROM {p}messages x
@@ -174,7 +175,8 @@ was AS (
   FROM firsts f JOIN {p}messages m ON m.message_id = f.id AND m.recipient = f.user_id
   WHERE m.status < 2 ORDER BY m.message_id FOR UPDATE OF m),
 marked AS (
-  UPDATE {p}messages m SET status = 2 FROM was w WHERE m.message_id = w.message_id),
+  UPDATE {p}messages m SET status = 2 FROM was w
+  WHERE m.message_id = w.message_id AND m.recipient = w.user_id),
 items AS (
   SELECT w.op AS ord, w.pos, w.sender, w.message_id, w.user_id AS by_user, s.st, w.ts
   FROM was w CROSS JOIN (VALUES (1::int2), (2::int2)) s(st) WHERE s.st > w.status)
@@ -255,7 +257,7 @@ absl::StatusOr<WriteResult> OneResult(const WriteOp& op, const PGresult* r) {
       out.appended.push_back(Appended{
           PgBytes(r, i, 2), Event{static_cast<Seq>(PgInt(r, i, 3)), EventKind::kReceipt,
                                   PgBytes(r, i, 4), a->user, "", MessageStatus::kDelivered,
-                                  a->ts}});
+                                  a->ts, ""}});
     }
     return out;
   }
@@ -265,7 +267,7 @@ absl::StatusOr<WriteResult> OneResult(const WriteOp& op, const PGresult* r) {
     out.appended.push_back(Appended{
         PgBytes(r, i, 0),
         Event{static_cast<Seq>(PgInt(r, i, 1)), EventKind::kReceipt, PgBytes(r, i, 2),
-              rd.user, "", static_cast<MessageStatus>(PgInt(r, i, 3)), rd.ts}});
+              rd.user, "", static_cast<MessageStatus>(PgInt(r, i, 3)), rd.ts, ""}});
   }
   return out;
 }
@@ -287,9 +289,9 @@ std::vector<PgStatement> WriteStatements(absl::string_view prefix) {
 }
 
 WritePlan::WritePlan(absl::Span<const WriteOp> ops,
-                     std::vector<absl::StatusOr<WriteResult>>& results)
+                     std::vector<absl::StatusOr<WriteResult>>& results, bool own_transaction)
     : ops_(ops) {
-  queries_.push_back(PgQuery{"", "BEGIN", {}});
+  if (own_transaction) queries_.push_back(PgQuery{"", "BEGIN", {}});
   Run run;
   absl::flat_hash_set<std::pair<std::string_view, std::string_view>> keys;  // (sender, cid)
   absl::flat_hash_set<std::string_view> ids;
@@ -322,7 +324,7 @@ WritePlan::WritePlan(absl::Span<const WriteOp> ops,
     sent_.push_back(i);
   }
   if (!run.ops.empty()) AddRun(std::move(run));
-  queries_.push_back(PgQuery{"", "COMMIT", {}});
+  if (own_transaction) queries_.push_back(PgQuery{"", "COMMIT", {}});
 }
 
 void WritePlan::AddRun(Run run) {
@@ -394,7 +396,7 @@ void WritePlan::AddRun(Run run) {
         }
       }
       if (id.size() == 0) {
-        run.first_query = 0;  // nothing to send: every result is empty
+        run.sent_nothing = true;  // every result is empty
         break;
       }
       queries_.push_back(PgQuery{"read_many", "",
@@ -492,7 +494,7 @@ void WritePlan::Collect(absl::Span<const PgResult> answers,
           acks[k].appended.push_back(
               Appended{PgBytes(r, row, 3),
                        Event{static_cast<Seq>(PgInt(r, row, 4)), EventKind::kReceipt,
-                             PgBytes(r, row, 5), a.user, "", MessageStatus::kDelivered, a.ts}});
+                             PgBytes(r, row, 5), a.user, "", MessageStatus::kDelivered, a.ts, ""}});
         }
         for (std::size_t k = 0; k < n; ++k) {
           const auto& a = std::get<AckOp>(ops_[run.ops[k]]);
@@ -509,7 +511,7 @@ void WritePlan::Collect(absl::Span<const PgResult> answers,
       }
       case Kind::kRead: {
         std::vector<ReadResult> reads(n);
-        if (run.first_query != 0) {
+        if (!run.sent_nothing) {
           const PGresult* r = answers[run.first_query].get();
           for (int row = 0; row < PQntuples(r); ++row) {
             const std::int64_t k = Ord(r, row);
@@ -519,7 +521,7 @@ void WritePlan::Collect(absl::Span<const PgResult> answers,
                 PgBytes(r, row, 1),
                 Event{static_cast<Seq>(PgInt(r, row, 2)), EventKind::kReceipt,
                       PgBytes(r, row, 3), rd.user, "",
-                      static_cast<MessageStatus>(PgInt(r, row, 4)), rd.ts}});
+                      static_cast<MessageStatus>(PgInt(r, row, 4)), rd.ts, ""}});
           }
         }
         for (std::size_t k = 0; k < n; ++k) results[run.ops[k]] = std::move(reads[k]);

@@ -58,13 +58,17 @@ class WritePlan {
  public:
   // Validates every op; the invalid ones get their error in `results`
   // (which must have ops.size() entries) and are left out. `ops` must
-  // outlive the plan.
+  // outlive the plan. REQUIRES: no op is a GroupSendOp or GroupChangeOp
+  // (pg_groups.h applies those, one at a time, between plans).
+  // `own_transaction`: the queries begin with BEGIN and end with COMMIT;
+  // false, they run inside a transaction the caller opened.
   WritePlan(absl::Span<const WriteOp> ops,
-            std::vector<absl::StatusOr<WriteResult>>& results);
+            std::vector<absl::StatusOr<WriteResult>>& results,
+            bool own_transaction = true);
 
   // False when no op is left to send.
   bool empty() const { return runs_.empty(); }
-  // BEGIN, the runs' statements, COMMIT.
+  // [BEGIN], the runs' statements, [COMMIT].
   absl::Span<const PgQuery> queries() const { return queries_; }
   // The indexes of the ops that were sent.
   const std::vector<std::size_t>& sent() const { return sent_; }
@@ -81,6 +85,7 @@ class WritePlan {
     std::vector<std::size_t> ops;  // op indexes, in batch order
     std::size_t first_query = 0;   // index in queries_ of its first query
     bool one_by_one = false;       // one schema function call per op
+    bool sent_nothing = false;     // a run of reads naming no valid id
   };
   void AddRun(Run run);
 

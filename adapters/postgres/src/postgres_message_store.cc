@@ -2,10 +2,12 @@
 // transaction of set-based statements (pg_write_batch.h).
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include <random>
@@ -16,6 +18,7 @@
 #include "courier/status.h"
 #include "pg_connection.h"
 #include "pg_delete_inbox.h"
+#include "pg_groups.h"
 #include "pg_schema.h"
 #include "pg_write_batch.h"
 #include "postgres_common.h"
@@ -32,8 +35,9 @@ std::int64_t Clamp(std::uint64_t v) {
 // The read-side statements; the write path's come from pg_write_batch.h.
 std::vector<PgStatement> Statements(absl::string_view p) {
   std::vector<PgStatement> all = WriteStatements(p);
+  for (PgStatement& st : GroupStatements(p)) all.push_back(std::move(st));
   std::vector<PgStatement> reads = {
-      {"fetch", WithPrefix("SELECT seq, kind, message_id, peer, body, status, ts "
+      {"fetch", WithPrefix("SELECT seq, kind, message_id, peer, body, status, ts, group_id "
                            "FROM {p}events WHERE user_id = $1 AND seq > $2 "
                            "ORDER BY seq LIMIT $3", p)},
       {"head", WithPrefix("SELECT head FROM {p}heads WHERE user_id = $1", p)},
@@ -64,30 +68,20 @@ class PostgresMessageStore final : public MessageStore {
   }
 
   std::vector<absl::StatusOr<WriteResult>> Write(absl::Span<const WriteOp> ops) override {
+    if (std::any_of(ops.begin(), ops.end(), IsGroupOp)) return WriteWithGroups(ops);
     std::vector<absl::StatusOr<WriteResult>> results(ops.size(),
                                                      absl::InternalError("not run"));
     const WritePlan plan(ops, results);
     if (plan.empty()) return results;
 
-    absl::Status failure;
-    for (int attempt = 1;; ++attempt) {
-      auto run = RunOnce(plan.queries());
-      if (run.ok()) {
-        plan.Collect(*run, results);
-        return results;
-      }
-      failure = run.status();
-      // A deadlock, a serialization failure or a unique violation between
-      // concurrent senders: the batch is rolled back; run it again (the
-      // second run sees the other side's commit: the idempotent path).
-      const bool conflict = absl::IsAborted(failure) || absl::IsAlreadyExists(failure);
-      if (!conflict || attempt >= options_.max_batch_attempts) break;
-      thread_local std::minstd_rand jitter{std::random_device{}()};
-      absl::SleepFor(absl::Milliseconds(
-          std::uniform_int_distribution<int>(1, 5 * attempt)(jitter)));
+    const absl::Status failure = RetryingConflicts([&]() -> absl::Status {
+      COURIER_ASSIGN_OR_RETURN(std::vector<PgResult> run, RunOnce(plan.queries()));
+      plan.Collect(run, results);
+      return absl::OkStatus();
+    });
+    if (!failure.ok()) {
+      for (std::size_t i : plan.sent()) results[i] = failure;
     }
-    if (absl::IsAlreadyExists(failure)) failure = absl::AbortedError(failure.message());
-    for (std::size_t i : plan.sent()) results[i] = failure;
     return results;
   }
 
@@ -112,9 +106,24 @@ class PostgresMessageStore final : public MessageStore {
       e.body = PgBytes(r.get(), i, 4);
       e.status = static_cast<MessageStatus>(PgInt(r.get(), i, 5));
       e.ts = PgInt(r.get(), i, 6);
+      e.group = PgBytes(r.get(), i, 7);
       events.push_back(std::move(e));
     }
     return events;
+  }
+
+  absl::StatusOr<GroupRecord> Group(const GroupId& id) override {
+    if (!ValidateGroupId(id).ok()) {  // names no group, as with every store
+      return MakeGroupError(GroupError::kUnknownGroup, absl::StrCat("no group ", id));
+    }
+    COURIER_ASSIGN_OR_RETURN(auto conn, pool_.Acquire());
+    return ReadGroup(*conn, id);
+  }
+
+  absl::StatusOr<std::vector<GroupRecord>> GroupsOf(const UserId& user) override {
+    if (!ValidateName("user", user).ok()) return std::vector<GroupRecord>();  // in no group
+    COURIER_ASSIGN_OR_RETURN(auto conn, pool_.Acquire());
+    return ReadGroupsOf(*conn, user);
   }
 
   absl::StatusOr<Seq> Head(const UserId& user) override {
@@ -179,6 +188,100 @@ class PostgresMessageStore final : public MessageStore {
   }
 
  private:
+  static bool IsGroupOp(const WriteOp& op) {
+    return std::holds_alternative<GroupSendOp>(op) || std::holds_alternative<GroupChangeOp>(op);
+  }
+
+  // A batch with group ops: one transaction on one connection, over a few
+  // round trips, since a group op reads its record before it can plan its
+  // writes (pg_groups.h). The ops between two group ops go as one
+  // WritePlan (set-based runs), sent before the group op that follows
+  // them, so that every op sees the effects of the earlier ones. Retried
+  // as a whole on a conflict, like Write.
+  std::vector<absl::StatusOr<WriteResult>> WriteWithGroups(absl::Span<const WriteOp> ops) {
+    std::vector<absl::StatusOr<WriteResult>> results(ops.size(),
+                                                     absl::InternalError("not run"));
+    std::vector<std::size_t> sent;
+    const absl::Status failure = RetryingConflicts([&] {
+      sent.clear();
+      return WriteWithGroupsOnce(ops, results, sent);
+    });
+    if (!failure.ok()) {
+      for (std::size_t i : sent) results[i] = failure;
+    }
+    return results;
+  }
+
+  // Runs one attempt of a batch until it succeeds, fails otherwise than by
+  // a conflict, or max_batch_attempts have run; returns the last failure.
+  // A deadlock, a serialization failure or a unique violation between
+  // concurrent senders rolled the batch back; it runs again (the second run
+  // sees the other side's commit: the idempotent path). A conflict left
+  // after the attempts is kAborted.
+  absl::Status RetryingConflicts(const std::function<absl::Status()>& attempt_once) {
+    absl::Status failure;
+    for (int attempt = 1;; ++attempt) {
+      failure = attempt_once();
+      if (failure.ok()) return failure;
+      const bool conflict = absl::IsAborted(failure) || absl::IsAlreadyExists(failure);
+      if (!conflict || attempt >= options_.max_batch_attempts) break;
+      thread_local std::minstd_rand jitter{std::random_device{}()};
+      absl::SleepFor(absl::Milliseconds(
+          std::uniform_int_distribution<int>(1, 5 * attempt)(jitter)));
+    }
+    if (absl::IsAlreadyExists(failure)) return absl::AbortedError(failure.message());
+    return failure;
+  }
+
+  // One attempt; `sent` gets the indexes of the ops that reached the
+  // backend (a failure is theirs). On failure the transaction is rolled
+  // back.
+  absl::Status WriteWithGroupsOnce(absl::Span<const WriteOp> ops,
+                                   std::vector<absl::StatusOr<WriteResult>>& results,
+                                   std::vector<std::size_t>& sent) {
+    COURIER_ASSIGN_OR_RETURN(auto lease, pool_.Acquire());
+    PgConnection& conn = *lease;
+    const PgQuery begin{"", "BEGIN", {}};
+    COURIER_RETURN_IF_ERROR(conn.Run(absl::MakeConstSpan(&begin, 1)).status());
+    absl::Status s = [&]() -> absl::Status {
+      for (std::size_t k = 0; k < ops.size();) {
+        if (IsGroupOp(ops[k])) {
+          absl::StatusOr<WriteResult>& out = results[k];
+          if (absl::Status valid = ValidateWriteOp(ops[k]); !valid.ok()) {
+            out = std::move(valid);
+          } else {
+            sent.push_back(k);
+            if (const auto* send = std::get_if<GroupSendOp>(&ops[k])) {
+              COURIER_RETURN_IF_ERROR(ApplyGroupSend(conn, *send, out));
+            } else {
+              COURIER_RETURN_IF_ERROR(
+                  ApplyGroupChange(conn, std::get<GroupChangeOp>(ops[k]), out));
+            }
+          }
+          ++k;
+          continue;
+        }
+        std::size_t end = k;
+        while (end < ops.size() && !IsGroupOp(ops[end])) ++end;
+        const auto part = ops.subspan(k, end - k);
+        std::vector<absl::StatusOr<WriteResult>> part_results(
+            part.size(), absl::InternalError("not run"));
+        const WritePlan plan(part, part_results, /*own_transaction=*/false);
+        for (std::size_t i : plan.sent()) sent.push_back(k + i);
+        if (!plan.empty()) {
+          COURIER_ASSIGN_OR_RETURN(std::vector<PgResult> answers, conn.Run(plan.queries()));
+          plan.Collect(answers, part_results);
+        }
+        for (std::size_t i = 0; i < part.size(); ++i) results[k + i] = std::move(part_results[i]);
+        k = end;
+      }
+      const PgQuery commit{"", "COMMIT", {}};
+      return conn.Run(absl::MakeConstSpan(&commit, 1)).status();
+    }();
+    if (!s.ok() && !conn.broken()) conn.RunScript("ROLLBACK").IgnoreError();
+    return s;
+  }
+
   absl::StatusOr<std::vector<PgResult>> RunOnce(absl::Span<const PgQuery> queries) {
     COURIER_ASSIGN_OR_RETURN(auto conn, pool_.Acquire());
     return conn->Run(queries);

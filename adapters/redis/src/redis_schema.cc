@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "courier/group.h"
 #include "courier/status.h"
 #include "courier/types.h"
 
@@ -46,17 +47,24 @@ std::string EncodeSignal(const Signal& signal) {
   std::string out = absl::StrCat("1|", static_cast<int>(signal.kind), "|", signal.user, "|",
                                  signal.device, "|", signal.from_node);
   if (signal.kind == Signal::Kind::kClose) absl::StrAppend(&out, "|", signal.close_code);
+  if (signal.kind == Signal::Kind::kTyping) {
+    absl::StrAppend(&out, "|", signal.from_user, "|", signal.group, "|", signal.on ? "1" : "0");
+  }
   return out;
 }
 
 absl::StatusOr<Signal> DecodeSignal(std::string_view payload) {
   std::vector<std::string> parts =
       absl::StrSplit(absl::string_view(payload.data(), payload.size()), '|');
-  // A close signal carries its close code as a sixth field.
-  const std::size_t fields = parts.size() >= 2 && parts[1] == "4" ? 6 : 5;
+  // A close signal carries its close code as a sixth field; a typing
+  // signal its typist, group and on/off as fields six to eight.
+  std::size_t fields = 5;
+  if (parts.size() >= 2 && parts[1] == "4") fields = 6;
+  if (parts.size() >= 2 && parts[1] == "5") fields = 8;
   if (parts.size() != fields || parts[0] != "1") {
     return absl::InvalidArgumentError(
-        "signal payload is not 1|kind|user|device|from_node (|close code for kind 4)");
+        "signal payload is not 1|kind|user|device|from_node (|close code for kind 4, "
+        "|from_user|group|on for kind 5)");
   }
   Signal signal;
   if (parts[1] == "1") {
@@ -74,13 +82,31 @@ absl::StatusOr<Signal> DecodeSignal(std::string_view payload) {
           absl::StrCat("close signal code '", parts[5], "' is not in 4000-4999"));
     }
     signal.close_code = static_cast<std::uint16_t>(code);
+  } else if (parts[1] == "5") {
+    signal.kind = Signal::Kind::kTyping;
+    signal.from_user = parts[5];
+    signal.group = parts[6];
+    if (parts[7] != "0" && parts[7] != "1") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("typing signal on/off '", parts[7], "' is not 0 or 1"));
+    }
+    signal.on = parts[7] == "1";
+    COURIER_RETURN_IF_ERROR(ValidateName("signal from_user", signal.from_user));
+    if (!signal.group.empty()) COURIER_RETURN_IF_ERROR(ValidateGroupId(signal.group));
   } else {
     return absl::InvalidArgumentError(absl::StrCat("unknown signal kind '", parts[1], "'"));
   }
   signal.user = parts[2];
   signal.device = parts[3];
   signal.from_node = parts[4];
-  COURIER_RETURN_IF_ERROR(ValidateName("signal user", signal.user));
+  if (signal.kind == Signal::Kind::kTyping && !signal.group.empty()) {
+    // In a group: no user (the receiving node reads the members).
+    if (!signal.user.empty()) {
+      return absl::InvalidArgumentError("a typing signal names a user or a group, not both");
+    }
+  } else {
+    COURIER_RETURN_IF_ERROR(ValidateName("signal user", signal.user));
+  }
   COURIER_RETURN_IF_ERROR(ValidateName("signal from_node", signal.from_node));
   if (signal.kind == Signal::Kind::kKick || !signal.device.empty()) {
     COURIER_RETURN_IF_ERROR(ValidateName("signal device", signal.device));

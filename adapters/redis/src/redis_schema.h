@@ -33,7 +33,11 @@ struct DeviceValue {
 };
 std::optional<DeviceValue> ParseDeviceValue(std::string_view value);
 
-// "1|kind|user|device|from_node". Decode validates every field.
+// "1|kind|user|device|from_node", then "|close_code" for kClose (kind 4), or
+// "|from_user|group|on" (on: 0 or 1) for kTyping (kind 5, whose `user` is
+// empty when `group` is set). Kinds 1-3 keep the five fields they had, so a
+// node of an older version decodes every signal it knew and refuses only
+// the new kind. Decode validates every field.
 std::string EncodeSignal(const Signal& signal);
 absl::StatusOr<Signal> DecodeSignal(std::string_view payload);
 

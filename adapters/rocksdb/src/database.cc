@@ -32,7 +32,11 @@ namespace fs = std::filesystem;
 constexpr char kInboxFamily[] = "inbox";
 constexpr char kAccountsFamily[] = "accounts";
 constexpr char kSchemaKey[] = "courier.schema";
-constexpr std::uint64_t kSchemaVersion = 1;
+// 1: the first layout. 2: groups ('G' and 'U' keys, kGroupChange events and
+// the group of an event, keys.h); a version 1 database needs no conversion
+// (its values read as they are) and is marked 2 when opened, so that a build
+// that knows only 1 refuses it instead of misreading a group event.
+constexpr std::uint64_t kSchemaVersion = 2;
 
 // Drops the index keys ('M', 'S') of messages that a finished Prune removed
 // for their age (see Database::PublishPruneCutoff); keeps everything else.
@@ -325,6 +329,13 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const RocksdbOptions& o
       return absl::FailedPreconditionError(absl::StrCat(
           "rocksdb: ", o.path, " was written by a newer Courier (schema ", v,
           "; this build reads up to ", kSchemaVersion, ")"));
+    }
+    if (v < kSchemaVersion) {
+      ::rocksdb::WriteOptions sync;
+      sync.sync = true;
+      COURIER_RETURN_IF_ERROR(ToStatus(
+          raw->Put(sync, d->default_, kSchemaKey, keys::EncodeU64(kSchemaVersion)),
+          "upgrade the schema version"));
     }
   }
   return d;

@@ -142,9 +142,11 @@ std::string EncodeEvent(const StoredEvent& e) {
 
 void EncodeEventTo(const StoredEvent& e, std::string& v) {
   v.clear();
-  v.reserve(2 + 16 + 4 * 8 + e.event.id.size() + e.event.peer.size() + e.event.body.size() +
-            e.cid.size());
-  v.push_back(static_cast<char>(e.event.kind));
+  v.reserve(2 + 16 + 5 * 8 + e.event.id.size() + e.event.peer.size() + e.event.body.size() +
+            e.cid.size() + e.event.group.size());
+  const bool has_group = !e.event.group.empty();
+  v.push_back(static_cast<char>(static_cast<std::uint8_t>(e.event.kind) |
+                                (has_group ? kHasGroup : 0)));
   v.push_back(static_cast<char>(e.event.status));
   PutU64(v, static_cast<std::uint64_t>(e.event.ts));
   PutU64(v, static_cast<std::uint64_t>(e.max_ts));
@@ -152,13 +154,15 @@ void EncodeEventTo(const StoredEvent& e, std::string& v) {
   PutString(v, e.event.peer);
   PutString(v, e.event.body);
   PutString(v, e.cid);
+  if (has_group) PutString(v, e.event.group);
 }
 
 absl::StatusOr<StoredEvent> DecodeEvent(std::string_view value, Seq seq) {
   Reader r(value);
   StoredEvent e;
   e.event.seq = seq;
-  const std::uint8_t kind = r.U8();
+  const std::uint8_t kind_byte = r.U8();
+  const auto kind = static_cast<std::uint8_t>(kind_byte & ~kHasGroup);
   const std::uint8_t status = r.U8();
   e.event.ts = static_cast<TimeMs>(r.U64());
   e.max_ts = static_cast<TimeMs>(r.U64());
@@ -166,9 +170,11 @@ absl::StatusOr<StoredEvent> DecodeEvent(std::string_view value, Seq seq) {
   e.event.peer = r.String();
   e.event.body = r.String();
   e.cid = r.String();
+  if ((kind_byte & kHasGroup) != 0) e.event.group = r.String();
   if (absl::Status s = r.Done("event"); !s.ok()) return s;
   if (kind != static_cast<std::uint8_t>(EventKind::kMessage) &&
-      kind != static_cast<std::uint8_t>(EventKind::kReceipt)) {
+      kind != static_cast<std::uint8_t>(EventKind::kReceipt) &&
+      kind != static_cast<std::uint8_t>(EventKind::kGroupChange)) {
     return absl::DataLossError(absl::StrCat("rocksdb: stored event kind ", kind, " is invalid"));
   }
   if (status > static_cast<std::uint8_t>(MessageStatus::kRead)) {

@@ -20,6 +20,8 @@ inline constexpr char kCursor = 'C';  // 'C' inbox \0 device
 inline constexpr char kMessage = 'M'; // 'M' inbox \0 message id
 inline constexpr char kSend = 'S';    // 'S' sender \0 cid
 inline constexpr char kFloor = 'F';   // 'F' inbox
+inline constexpr char kGroup = 'G';   // 'G' group id: EncodeGroupRecord (courier/group.h)
+inline constexpr char kMember = 'U';  // 'U' user \0 group id: empty; the groups of a user
 
 // 'E' inbox \0 seq. Names hold no NUL, so "inbox \0" is prefix-free.
 std::string EventKey(std::string_view inbox, Seq seq);
@@ -44,12 +46,21 @@ std::string NameKey(char space, std::string_view a);
 
 // An event as appended, with the newest event time of its inbox up to it
 // (max_ts: grows along the inbox; Prune's binary search and the compaction
-// filter's expiry use it) and, for a message, its sender's client id.
+// filter's expiry use it) and, for a message, its sender's client id (empty
+// in a group copy other than the sender's own).
+//
+// Value: kind(1) status(1) ts(8) max_ts(8) id peer body cid [group], each
+// string a length(8) and its bytes. `group` (Event::group) is written only
+// when not empty, and then the kind byte has kHasGroup set: a 1:1 event's
+// value is the one earlier builds wrote (every value written before groups
+// decodes with an empty group), and a value cut right before its group is
+// still refused.
 struct StoredEvent {
   Event event;
   TimeMs max_ts = 0;
   std::string cid;
 };
+inline constexpr std::uint8_t kHasGroup = 0x80;  // in an event value's kind byte
 std::string EncodeEvent(const StoredEvent& e);
 // EncodeEvent into `out` (replacing what it held; its buffer is reused).
 void EncodeEventTo(const StoredEvent& e, std::string& out);

@@ -57,6 +57,18 @@ constexpr std::size_t kPruneStepInboxes = 256;
 
 std::string_view View(const ::rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
 
+// The result of a send (AppendResult or GroupSendResult) whose (sender, cid)
+// was first appended as `first`.
+template <class Result>
+Result DuplicateOf(keys::SendRecord first) {
+  Result dup;
+  dup.id = std::move(first.id);
+  dup.seq = first.seq;
+  dup.ts = first.ts;
+  dup.duplicate = true;
+  return dup;
+}
+
 class RocksdbMessageStore final : public MessageStore {
  public:
   RocksdbMessageStore(std::shared_ptr<Database> db, std::size_t cache_max_inboxes)
@@ -72,6 +84,7 @@ class RocksdbMessageStore final : public MessageStore {
     dirty_cursors_.clear();
     touched_.clear();
     view_.clear();
+    group_counts_.clear();
     absl::Status status = PrefetchIndexKeys(ops);
     for (std::size_t i = 0; status.ok() && i < ops.size(); ++i) {
       OpResult result;  // ApplyOp sets it whenever it returns OK
@@ -215,7 +228,9 @@ class RocksdbMessageStore final : public MessageStore {
           Seq seq = 0;
           if (!keys::ParseEventKey(key, user, &seq)) return absl::OkStatus();
           COURIER_ASSIGN_OR_RETURN(keys::StoredEvent e, keys::DecodeEvent(value, seq));
-          if (e.event.kind != EventKind::kMessage) return absl::OkStatus();
+          // A group copy other than the sender's own has no cid: the
+          // (sender, cid) record belongs to the sender's copy.
+          if (e.event.kind != EventKind::kMessage || e.cid.empty()) return absl::OkStatus();
           return ToStatus(batch.Delete(cf_, keys::PairKey(keys::kSend, e.event.peer, e.cid)),
                           "batch delete");
         }));
@@ -228,6 +243,57 @@ class RocksdbMessageStore final : public MessageStore {
     COURIER_RETURN_IF_ERROR(db_->Write(&batch));
     cache_.erase(user);
     return removed;
+  }
+
+  absl::StatusOr<GroupRecord> Group(const GroupId& id) override {
+    std::string value;
+    ::rocksdb::Status s = ::rocksdb::Status::NotFound();
+    if (ValidateGroupId(id).ok()) {  // else it names no group
+      s = db_->db()->Get(::rocksdb::ReadOptions(), cf_, keys::NameKey(keys::kGroup, id), &value);
+    }
+    if (s.IsNotFound()) {
+      return MakeGroupError(GroupError::kUnknownGroup, absl::StrCat("no group ", id));
+    }
+    COURIER_RETURN_IF_ERROR(ToStatus(s, "read a group"));
+    return DecodeGroupRecord(value);
+  }
+
+  // The 'U' keys of `user` and then their 'G' keys, from one snapshot.
+  absl::StatusOr<std::vector<GroupRecord>> GroupsOf(const UserId& user) override {
+    ::rocksdb::ManagedSnapshot snapshot(db_->db());
+    ::rocksdb::ReadOptions ro;
+    ro.snapshot = snapshot.snapshot();
+    std::vector<std::string> group_keys;
+    {
+      const std::string prefix = keys::PairPrefix(keys::kMember, user);
+      const std::string end = keys::PairPrefixEnd(keys::kMember, user);
+      ::rocksdb::Slice upper(end);
+      ::rocksdb::ReadOptions scan = ro;
+      scan.iterate_upper_bound = &upper;
+      std::unique_ptr<::rocksdb::Iterator> it(db_->db()->NewIterator(scan, cf_));
+      for (it->Seek(prefix); it->Valid(); it->Next()) {
+        group_keys.push_back(keys::NameKey(keys::kGroup, View(it->key()).substr(prefix.size())));
+      }
+      COURIER_RETURN_IF_ERROR(ToStatus(it->status(), "list a user's groups"));
+    }
+    std::vector<GroupRecord> out;
+    if (group_keys.empty()) return out;
+    // 'U' user \0 id and 'G' id sort alike by id.
+    std::vector<::rocksdb::Slice> slices(group_keys.begin(), group_keys.end());
+    std::vector<::rocksdb::PinnableSlice> values(group_keys.size());
+    std::vector<::rocksdb::Status> statuses(group_keys.size());
+    db_->db()->MultiGet(ro, cf_, slices.size(), slices.data(), values.data(), statuses.data(),
+                        /*sorted_input=*/true);
+    for (std::size_t i = 0; i < group_keys.size(); ++i) {
+      if (statuses[i].IsNotFound()) {
+        return absl::DataLossError(absl::StrCat("rocksdb: ", user, " is a member of group ",
+                                                group_keys[i].substr(1), ", which has no record"));
+      }
+      COURIER_RETURN_IF_ERROR(ToStatus(statuses[i], "read a group"));
+      COURIER_ASSIGN_OR_RETURN(GroupRecord record, DecodeGroupRecord(View(values[i])));
+      out.push_back(std::move(record));
+    }
+    return out;
   }
 
   absl::Status Ping() override {
@@ -375,19 +441,35 @@ class RocksdbMessageStore final : public MessageStore {
     return state;
   }
 
-  // Reads the 'S' and 'M' keys every append of the batch will look up, with
-  // one MultiGet (sorted, one pass through memtables and table files) instead
-  // of two Gets per append: the W2 profile had 23 % of the commit thread in
-  // DB::Get.
+  // Reads the 'S' and 'M' keys every append of the batch will look up (and
+  // the 'S' and 'G' keys of its group ops), with one MultiGet (sorted, one
+  // pass through memtables and table files) instead of two Gets per append:
+  // the W2 profile had 23 % of the commit thread in DB::Get.
   absl::Status PrefetchIndexKeys(absl::Span<const WriteOp> ops)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     std::vector<std::string> wanted;
     for (const WriteOp& op : ops) {
-      const auto* append = std::get_if<AppendOp>(&op);
-      if (append == nullptr) continue;
-      wanted.push_back(keys::PairKey(keys::kSend, append->sender, append->cid));
-      wanted.push_back(keys::PairKey(keys::kMessage, append->recipient, append->id));
+      if (const auto* append = std::get_if<AppendOp>(&op)) {
+        wanted.push_back(keys::PairKey(keys::kSend, append->sender, append->cid));
+        wanted.push_back(keys::PairKey(keys::kMessage, append->recipient, append->id));
+      } else if (const auto* send = std::get_if<GroupSendOp>(&op)) {
+        wanted.push_back(keys::PairKey(keys::kSend, send->sender, send->cid));
+        wanted.push_back(keys::NameKey(keys::kGroup, send->group));
+      } else if (const auto* change = std::get_if<GroupChangeOp>(&op)) {
+        wanted.push_back(keys::NameKey(keys::kGroup, change->group));
+      }
     }
+    return ReadIntoView(std::move(wanted));
+  }
+
+  // Reads the keys of `wanted` that the batch's view does not hold yet with
+  // one MultiGet, into the view.
+  absl::Status ReadIntoView(std::vector<std::string> wanted)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    wanted.erase(std::remove_if(wanted.begin(), wanted.end(),
+                                [&](const std::string& k) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+                                    write_mu_) { return view_.contains(k); }),
+                 wanted.end());
     if (wanted.empty()) return absl::OkStatus();
     std::sort(wanted.begin(), wanted.end());
     wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
@@ -408,7 +490,7 @@ class RocksdbMessageStore final : public MessageStore {
     return absl::OkStatus();
   }
 
-  // The value of an 'M' or 'S' key as the current batch sees it.
+  // The value of an 'M', 'S' or 'G' key as the current batch sees it.
   absl::StatusOr<std::optional<std::string>> Lookup(const std::string& key)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     if (auto it = view_.find(key); it != view_.end()) return it->second;
@@ -432,6 +514,19 @@ class RocksdbMessageStore final : public MessageStore {
     return std::optional<keys::MessageRecord>(std::move(m));
   }
 
+  // The first append of the 'S' key `send_key` if it still stands (else it
+  // was pruned, or its inbox was deleted since: the cid is free again).
+  absl::StatusOr<std::optional<keys::SendRecord>> FindSend(const std::string& send_key)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    COURIER_ASSIGN_OR_RETURN(std::optional<std::string> sent, Lookup(send_key));
+    if (!sent.has_value()) return std::optional<keys::SendRecord>();
+    COURIER_ASSIGN_OR_RETURN(keys::SendRecord first, keys::DecodeSend(*sent));
+    COURIER_ASSIGN_OR_RETURN(InboxState * where, Inbox(first.recipient));
+    COURIER_ASSIGN_OR_RETURN(bool live, SendIsLive(first, *where));
+    if (!live) return std::optional<keys::SendRecord>();
+    return std::optional<keys::SendRecord>(std::move(first));
+  }
+
   // Whether the first append `first` still stands: above its inbox's floor
   // and still the message its 'M' key names (DeleteInbox leaves the 'S'
   // keys of pruned messages behind, and seqs start again at 1 after it).
@@ -452,6 +547,65 @@ class RocksdbMessageStore final : public MessageStore {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     COURIER_RETURN_IF_ERROR(Put(key, value));
     view_.insert_or_assign(std::move(key), std::optional<std::string>(std::move(value)));
+    return absl::OkStatus();
+  }
+  // Deletes an index key and lets later ops of this batch see it gone.
+  absl::Status DeleteIndex(std::string key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    COURIER_RETURN_IF_ERROR(ToStatus(batch_.Delete(cf_, key), "batch delete"));
+    view_.insert_or_assign(std::move(key), std::optional<std::string>());
+    return absl::OkStatus();
+  }
+
+  // --- Groups -------------------------------------------------------------------
+
+  // The record of group `id` as the batch sees it.
+  absl::StatusOr<std::optional<GroupRecord>> FindGroup(const GroupId& id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    COURIER_ASSIGN_OR_RETURN(std::optional<std::string> value,
+                             Lookup(keys::NameKey(keys::kGroup, id)));
+    if (!value.has_value()) return std::optional<GroupRecord>();
+    COURIER_ASSIGN_OR_RETURN(GroupRecord record, DecodeGroupRecord(*value));
+    return std::optional<GroupRecord>(std::move(record));
+  }
+
+  // How many groups `user` is in, as the batch sees it: counted from the
+  // committed 'U' keys on first use in the batch, then kept up to date by
+  // StoreGroupChange (which counts a user before it changes their keys).
+  absl::StatusOr<std::size_t*> GroupCount(const UserId& user)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    if (auto it = group_counts_.find(user); it != group_counts_.end()) return &it->second;
+    const std::string end = keys::PairPrefixEnd(keys::kMember, user);
+    ::rocksdb::Slice upper(end);
+    ::rocksdb::ReadOptions ro;
+    ro.iterate_upper_bound = &upper;
+    std::unique_ptr<::rocksdb::Iterator> it(db_->db()->NewIterator(ro, cf_));
+    std::size_t n = 0;
+    for (it->Seek(keys::PairPrefix(keys::kMember, user)); it->Valid(); it->Next()) ++n;
+    COURIER_RETURN_IF_ERROR(ToStatus(it->status(), "count a user's groups"));
+    return &group_counts_.emplace(user, n).first->second;
+  }
+
+  // The keys of `plan` for group `id`: its record (or its deletion) and the
+  // 'U' keys of the members who joined or left.
+  absl::Status StoreGroupChange(const GroupId& id, const GroupChangePlan& plan)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    if (plan.after.has_value()) {
+      COURIER_RETURN_IF_ERROR(
+          PutIndex(keys::NameKey(keys::kGroup, id), EncodeGroupRecord(*plan.after)));
+    } else {
+      COURIER_RETURN_IF_ERROR(DeleteIndex(keys::NameKey(keys::kGroup, id)));
+    }
+    for (const UserId& user : plan.joined) {
+      COURIER_ASSIGN_OR_RETURN(std::size_t * count, GroupCount(user));
+      ++*count;
+      COURIER_RETURN_IF_ERROR(Put(keys::PairKey(keys::kMember, user, id), std::string()));
+    }
+    for (const UserId& user : plan.left) {
+      COURIER_ASSIGN_OR_RETURN(std::size_t * count, GroupCount(user));
+      if (*count > 0) --*count;
+      COURIER_RETURN_IF_ERROR(
+          ToStatus(batch_.Delete(cf_, keys::PairKey(keys::kMember, user, id)), "batch delete"));
+    }
     return absl::OkStatus();
   }
 
@@ -502,28 +656,19 @@ class RocksdbMessageStore final : public MessageStore {
     if (const auto* append = std::get_if<AppendOp>(&op)) return Apply(*append, out);
     if (const auto* attach = std::get_if<AttachOp>(&op)) return Apply(*attach, out);
     if (const auto* ack = std::get_if<AckOp>(&op)) return Apply(*ack, out);
-    return Apply(std::get<ReadOp>(op), out);
+    if (const auto* read = std::get_if<ReadOp>(&op)) return Apply(*read, out);
+    if (const auto* send = std::get_if<GroupSendOp>(&op)) return Apply(*send, out);
+    return Apply(std::get<GroupChangeOp>(op), out);
   }
 
   // Each Apply returns the batch's fate (a read error aborts it) and sets
   // `out` to the op's own result.
   absl::Status Apply(const AppendOp& op, OpResult& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     std::string send_key = keys::PairKey(keys::kSend, op.sender, op.cid);
-    COURIER_ASSIGN_OR_RETURN(std::optional<std::string> sent, Lookup(send_key));
-    if (sent.has_value()) {
-      COURIER_ASSIGN_OR_RETURN(keys::SendRecord first, keys::DecodeSend(*sent));
-      COURIER_ASSIGN_OR_RETURN(InboxState * where, Inbox(first.recipient));
-      // Else pruned, or its inbox was deleted since: the cid is free again.
-      COURIER_ASSIGN_OR_RETURN(bool live, SendIsLive(first, *where));
-      if (live) {
-        AppendResult dup;
-        dup.id = std::move(first.id);
-        dup.seq = first.seq;
-        dup.ts = first.ts;
-        dup.duplicate = true;
-        out = std::move(dup);
-        return absl::OkStatus();
-      }
+    COURIER_ASSIGN_OR_RETURN(std::optional<keys::SendRecord> first, FindSend(send_key));
+    if (first.has_value()) {
+      out = DuplicateOf<AppendResult>(*std::move(first));
+      return absl::OkStatus();
     }
     COURIER_ASSIGN_OR_RETURN(InboxState * inbox, Inbox(op.recipient));
     const Seq undelivered = inbox->head - inbox->max_cursor;
@@ -663,6 +808,108 @@ class RocksdbMessageStore final : public MessageStore {
     return absl::OkStatus();
   }
 
+  // A group send: (sender, cid) first (shared with AppendOp), then one copy
+  // per recipient GroupSendRecipients names, each written as a 1:1 append
+  // ('E' and 'M' keys): the sender's copy always, with the 'S' key and its
+  // 'M' key marked read (acks and reads of it make no receipts); a member
+  // whose inbox is full is skipped. The recipients' 'M' keys are read with
+  // one MultiGet.
+  absl::Status Apply(const GroupSendOp& op, OpResult& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    std::string send_key = keys::PairKey(keys::kSend, op.sender, op.cid);
+    COURIER_ASSIGN_OR_RETURN(std::optional<keys::SendRecord> first, FindSend(send_key));
+    if (first.has_value()) {
+      out = DuplicateOf<GroupSendResult>(*std::move(first));
+      return absl::OkStatus();
+    }
+    COURIER_ASSIGN_OR_RETURN(std::optional<GroupRecord> group, FindGroup(op.group));
+    absl::StatusOr<std::vector<UserId>> recipients = GroupSendRecipients(group, op.sender);
+    if (!recipients.ok()) {
+      out = recipients.status();
+      return absl::OkStatus();
+    }
+    std::vector<std::string> message_keys;
+    message_keys.reserve(recipients->size());
+    for (const UserId& user : *recipients) {
+      message_keys.push_back(keys::PairKey(keys::kMessage, user, op.id));
+    }
+    COURIER_RETURN_IF_ERROR(ReadIntoView(message_keys));
+    std::vector<InboxState*> inboxes;
+    inboxes.reserve(recipients->size());
+    for (const UserId& user : *recipients) {
+      COURIER_ASSIGN_OR_RETURN(InboxState * inbox, Inbox(user));
+      COURIER_ASSIGN_OR_RETURN(std::optional<keys::MessageRecord> taken,
+                               FindMessage(user, op.id, *inbox));
+      if (taken.has_value()) {
+        out = MessageIdTakenError(user, op.id);
+        return absl::OkStatus();
+      }
+      inboxes.push_back(inbox);
+    }
+    GroupSendResult result;
+    result.id = op.id;
+    result.ts = op.ts;
+    const Event event = MessageEventOf(op);
+    for (std::size_t i = 0; i < recipients->size(); ++i) {
+      const UserId& user = (*recipients)[i];
+      InboxState& inbox = *inboxes[i];
+      const bool own = user == op.sender;
+      if (!own && inbox.head - inbox.max_cursor >= op.max_undelivered) {
+        result.skipped.push_back(user);
+        continue;
+      }
+      COURIER_ASSIGN_OR_RETURN(Event e,
+                               AppendEvent(user, inbox, event, own ? op.cid : std::string()));
+      const TimeMs expiry = std::max(inbox.max_ts, db_->pending_prune_cutoff());
+      COURIER_RETURN_IF_ERROR(PutIndex(std::move(message_keys[i]),
+                                       keys::EncodeMessage({e.seq, own, expiry, op.sender})));
+      inbox.pending.push_back(Pending{e.seq, op.id, op.sender, own});
+      if (own) {
+        COURIER_RETURN_IF_ERROR(
+            PutIndex(send_key, keys::EncodeSend({e.seq, op.ts, expiry, op.sender, op.id})));
+        result.seq = e.seq;
+      }
+      result.appended.push_back(Appended{user, std::move(e)});
+    }
+    result.recipients = result.appended.size();
+    out = std::move(result);
+    return absl::OkStatus();
+  }
+
+  // A group change: the record as the batch sees it, PlanGroupChange's plan,
+  // then the plan's keys and one change event per told inbox (never refused;
+  // no 'M' key: it has no status).
+  absl::Status Apply(const GroupChangeOp& op, OpResult& out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    COURIER_ASSIGN_OR_RETURN(std::optional<GroupRecord> before, FindGroup(op.group));
+    absl::Status count_error;  // a failed count aborts the batch
+    absl::StatusOr<GroupChangePlan> plan =
+        PlanGroupChange(before, op, [&](const UserId& user) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+                                        write_mu_) -> std::size_t {
+          absl::StatusOr<std::size_t*> n = GroupCount(user);
+          if (n.ok()) return **n;
+          if (count_error.ok()) count_error = n.status();
+          return 0;
+        });
+    COURIER_RETURN_IF_ERROR(count_error);
+    if (!plan.ok()) {
+      out = plan.status();
+      return absl::OkStatus();
+    }
+    GroupChangeResult result;
+    result.group = plan->after;
+    result.changed = !plan->told.empty();
+    if (result.changed) {
+      COURIER_RETURN_IF_ERROR(StoreGroupChange(op.group, *plan));
+      for (const UserId& user : plan->told) {
+        COURIER_ASSIGN_OR_RETURN(InboxState * inbox, Inbox(user));
+        COURIER_ASSIGN_OR_RETURN(Event e, AppendEvent(user, *inbox, plan->event, std::string()));
+        result.appended.push_back(Appended{user, std::move(e)});
+      }
+    }
+    out = std::move(result);
+    return absl::OkStatus();
+  }
+
   // --- Prune --------------------------------------------------------------------------
 
   // The max_ts of event `seq` of `inbox` (it must exist: live events are
@@ -758,6 +1005,8 @@ class RocksdbMessageStore final : public MessageStore {
   absl::flat_hash_map<std::string, std::optional<std::string>> view_
       ABSL_GUARDED_BY(write_mu_);
   absl::flat_hash_map<std::string, Seq> dirty_cursors_ ABSL_GUARDED_BY(write_mu_);
+  // The number of groups of each user a group change of the batch asked about.
+  absl::flat_hash_map<UserId, std::size_t> group_counts_ ABSL_GUARDED_BY(write_mu_);
   absl::flat_hash_set<InboxState*> touched_ ABSL_GUARDED_BY(write_mu_);
 };
 

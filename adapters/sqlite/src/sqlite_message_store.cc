@@ -1,18 +1,32 @@
-// courier/message_store.h on SQLite: the inboxes in three tables.
+// courier/message_store.h on SQLite: the inboxes in three tables, the
+// groups in two more.
 //
 //   inboxes(inbox, head, max_cursor)  one row per inbox: the last seq given
 //                                     out (O(1) seq assignment) and the
 //                                     highest cursor of any device (below it
 //                                     every message has its delivered receipt)
-//   events(pos, inbox, seq, kind, id, peer, body, status, ts, cid)
+//   events(pos, inbox, seq, kind, id, peer, body, status, ts, cid, group_id)
 //                                     the log, in append order (pos is an
 //                                     AUTOINCREMENT rowid, never reused) with
 //                                     one on-disk index, (inbox, seq); a
 //                                     message row also keeps its current
 //                                     status and its sender's cid (Fetch shows
 //                                     events as appended: a message event's
-//                                     status is always kSent)
+//                                     status is always kSent). group_id is
+//                                     Event::group (NULL for 1:1 messages and
+//                                     receipts). Of a group send's copies only
+//                                     the sender's own keeps the cid (so the
+//                                     (sender, cid) record goes with that copy
+//                                     alone), and it is stored as read: acks
+//                                     and reads of it make no receipts.
 //   cursors(inbox, device, acked)     one row per known device
+//   group_records, group_members      the groups (group_tables.h)
+//
+// A group change reads the group's record, asks PlanGroupChange (the count
+// of a user's groups is a count of group_members rows, which sees the
+// batch's own earlier changes) and writes the plan and its events; a group
+// send reads the record, asks GroupSendRecipients and appends one copy per
+// recipient through the same append path as a 1:1 message.
 //
 // Every Write() batch runs in one BEGIN IMMEDIATE ... COMMIT on the writer
 // connection; an op's own error (queue full, ack beyond the head, bad input)
@@ -62,6 +76,7 @@
 #include "courier/sqlite.h"
 #include "courier/status.h"
 #include "courier/types.h"
+#include "group_tables.h"
 #include "row_index.h"
 #include "schema.h"
 
@@ -119,12 +134,26 @@ INSERT INTO events_v2 (inbox, seq, kind, id, peer, body, status, ts, cid)
 DROP TABLE events;
 ALTER TABLE events_v2 RENAME TO events;
 )sql"},
+    // Version 3: groups (issue 17). Existing rows get group_id NULL (1:1).
+    {3, R"sql(
+ALTER TABLE events ADD COLUMN group_id TEXT;
+CREATE TABLE group_records (
+  id TEXT PRIMARY KEY,
+  record BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE group_members (
+  member TEXT NOT NULL,
+  group_id TEXT NOT NULL,
+  PRIMARY KEY (member, group_id)
+) WITHOUT ROWID;
+)sql"},
 };
 
 using OpResult = absl::StatusOr<WriteResult>;
 
 constexpr std::int64_t kMessageKind = static_cast<std::int64_t>(EventKind::kMessage);
 constexpr std::int64_t kReceiptKind = static_cast<std::int64_t>(EventKind::kReceipt);
+constexpr std::int64_t kGroupChangeKind = static_cast<std::int64_t>(EventKind::kGroupChange);
 
 std::int64_t StatusValue(MessageStatus s) { return static_cast<std::int64_t>(s); }
 
@@ -134,12 +163,12 @@ absl::StatusOr<MessageStatus> ToStatus(std::int64_t v) {
 }
 
 // Reads the event in the current row of a query selecting
-// seq, kind, id, peer, body, status, ts.
+// seq, kind, id, peer, body, status, ts, group_id.
 absl::StatusOr<Event> RowToEvent(const Query& q) {
   Event e;
   e.seq = static_cast<Seq>(q.Int(0));
   const std::int64_t kind = q.Int(1);
-  if (kind != kMessageKind && kind != kReceiptKind) {
+  if (kind != kMessageKind && kind != kReceiptKind && kind != kGroupChangeKind) {
     return absl::DataLossError(absl::StrCat("stored event kind ", kind, " is invalid"));
   }
   e.kind = static_cast<EventKind>(kind);
@@ -148,6 +177,7 @@ absl::StatusOr<Event> RowToEvent(const Query& q) {
   e.body = q.Text(4);
   COURIER_ASSIGN_OR_RETURN(e.status, ToStatus(q.Int(5)));
   e.ts = q.Int(6);
+  e.group = q.Text(7);  // NULL (1:1, receipts) reads as empty
   return e;
 }
 
@@ -195,7 +225,8 @@ class SqliteMessageStore final : public MessageStore {
     MutexLock lock(&read_mu_);
     COURIER_ASSIGN_OR_RETURN(
         Query q, reader_->Prepare("SELECT seq, kind, id, peer, body, "
-                                  "CASE kind WHEN 1 THEN 0 ELSE status END, ts FROM events "
+                                  "CASE kind WHEN 1 THEN 0 ELSE status END, ts, group_id "
+                                  "FROM events "
                                   "WHERE inbox = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"));
     q.BindText(1, user).Bind(2, static_cast<std::int64_t>(after)).Bind(3, bounded);
     while (true) {
@@ -277,7 +308,8 @@ class SqliteMessageStore final : public MessageStore {
     COURIER_RETURN_IF_ERROR(ValidateName("user", user));
     MutexLock lock(&write_mu_);
     COURIER_RETURN_IF_ERROR(writer_->Begin());
-    std::vector<std::pair<RowIndex::Key, RowIndex::Key>> keys;  // (send, id) of messages
+    // (send, id) of messages; send nullopt for a group copy without a cid.
+    std::vector<std::pair<std::optional<RowIndex::Key>, RowIndex::Key>> keys;
     std::vector<std::int64_t> positions;
     absl::Status status = RevalidateCache();
     if (status.ok()) {
@@ -294,8 +326,9 @@ class SqliteMessageStore final : public MessageStore {
           continue;
         }
         positions.push_back(q->Int(0));
-        keys.emplace_back(RowIndex::KeyOf(q->Text(2), q->Text(4)),
-                          RowIndex::KeyOf(user, q->Text(3)));
+        std::optional<RowIndex::Key> send;
+        if (!q->IsNull(4)) send = RowIndex::KeyOf(q->Text(2), q->Text(4));
+        keys.emplace_back(send, RowIndex::KeyOf(user, q->Text(3)));
       }
     }
     for (const char* sql : {"DELETE FROM cursors WHERE inbox = ?1",
@@ -314,11 +347,30 @@ class SqliteMessageStore final : public MessageStore {
     std::size_t k = 0;
     for (std::int64_t pos : positions) {
       if (pos < 0) continue;
-      sends_.Remove(keys[k].first, pos);
+      if (keys[k].first.has_value()) sends_.Remove(*keys[k].first, pos);
       ids_.Remove(keys[k].second, pos);
       ++k;
     }
     return positions.size();
+  }
+
+  // Group records are read on the reader connection, as Fetch: committed
+  // state, beside the writer.
+  absl::StatusOr<GroupRecord> Group(const GroupId& id) override {
+    std::optional<GroupRecord> found;
+    if (ValidateGroupId(id).ok()) {  // else it names no group
+      MutexLock lock(&read_mu_);
+      COURIER_ASSIGN_OR_RETURN(found, ReadGroup(*reader_, id));
+    }
+    if (!found.has_value()) {
+      return MakeGroupError(GroupError::kUnknownGroup, absl::StrCat("no group ", id));
+    }
+    return *std::move(found);
+  }
+
+  absl::StatusOr<std::vector<GroupRecord>> GroupsOf(const UserId& user) override {
+    MutexLock lock(&read_mu_);
+    return ReadGroupsOf(*reader_, user);
   }
 
   absl::Status Ping() override {
@@ -343,7 +395,7 @@ class SqliteMessageStore final : public MessageStore {
     struct Deleted {
       std::int64_t pos;
       bool message;
-      RowIndex::Key send_key;
+      std::optional<RowIndex::Key> send_key;  // none: a group copy without a cid
       RowIndex::Key id_key;
     };
     std::vector<Deleted> deleted;
@@ -362,13 +414,13 @@ class SqliteMessageStore final : public MessageStore {
           status = row.status();
           if (!status.ok() || !*row) break;
           if (q->Int(1) != kMessageKind) {
-            deleted.push_back({q->Int(0), false, 0, 0});
+            deleted.push_back({q->Int(0), false, std::nullopt, 0});
             continue;
           }
           const std::string inbox = q->Text(2);
-          const std::string peer = q->Text(3);
-          deleted.push_back({q->Int(0), true, RowIndex::KeyOf(peer, q->Text(5)),
-                             RowIndex::KeyOf(inbox, q->Text(4))});
+          std::optional<RowIndex::Key> send_key;
+          if (!q->IsNull(5)) send_key = RowIndex::KeyOf(q->Text(3), q->Text(5));
+          deleted.push_back({q->Int(0), true, send_key, RowIndex::KeyOf(inbox, q->Text(4))});
         }
       }
     }
@@ -379,7 +431,7 @@ class SqliteMessageStore final : public MessageStore {
     }
     for (const Deleted& d : deleted) {
       if (!d.message) continue;
-      sends_.Remove(d.send_key, d.pos);
+      if (d.send_key.has_value()) sends_.Remove(*d.send_key, d.pos);
       ids_.Remove(d.id_key, d.pos);
     }
     return deleted.size();
@@ -449,7 +501,8 @@ class SqliteMessageStore final : public MessageStore {
       if (q.Int(1) != kMessageKind) continue;
       const std::string inbox = q.Text(2);
       const std::string peer = q.Text(3);
-      sends_.Add(RowIndex::KeyOf(peer, q.Text(5)), pos);
+      // A group copy other than the sender's own has no cid.
+      if (!q.IsNull(5)) sends_.Add(RowIndex::KeyOf(peer, q.Text(5)), pos);
       ids_.Add(RowIndex::KeyOf(inbox, q.Text(4)), pos);
     }
     return absl::OkStatus();
@@ -527,36 +580,41 @@ class SqliteMessageStore final : public MessageStore {
     return &inboxes_.emplace(user, value).first->second;
   }
 
-  // Appends an event to `inbox`, giving it seq = head + 1. With `cid` (a
-  // message, whose sender is e.peer), also indexes it by (sender, cid) and
-  // (inbox, id); the caller has checked that both are free.
-  absl::StatusOr<Event> AppendEvent(const UserId& inbox, Event e, const std::string* cid)
+  // Appends an event to `inbox`, giving it seq = head + 1, with `stored` in
+  // its status column (nullopt: the event's own status). A message is
+  // indexed by (inbox, id), and with `cid` also by (sender, cid) (the sender
+  // is e.peer); the caller has checked that both are free.
+  absl::StatusOr<Event> AppendEvent(const UserId& inbox, Event e, const std::string* cid,
+                                    std::optional<MessageStatus> stored = std::nullopt)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     COURIER_ASSIGN_OR_RETURN(InboxRow * row, ReadInbox(inbox));
     e.seq = row->head + 1;
     COURIER_ASSIGN_OR_RETURN(
         Query q, writer_->Prepare("INSERT INTO events "
-                                  "(inbox, seq, kind, id, peer, body, status, ts, cid) "
-                                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
+                                  "(inbox, seq, kind, id, peer, body, status, ts, cid, group_id) "
+                                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"));
     q.BindText(1, inbox)
         .Bind(2, static_cast<std::int64_t>(e.seq))
         .Bind(3, static_cast<std::int64_t>(e.kind))
         .BindText(4, e.id)
         .BindText(5, e.peer)
         .BindBlob(6, e.body)
-        .Bind(7, StatusValue(e.status))
+        .Bind(7, StatusValue(stored.value_or(e.status)))
         .Bind(8, e.ts);
     if (cid != nullptr) q.BindBlob(9, *cid);
+    if (!e.group.empty()) q.BindText(10, e.group);
     COURIER_RETURN_IF_ERROR(q.Run());
     const std::int64_t pos = sqlite3_last_insert_rowid(writer_->handle());
     indexed_pos_ = std::max(indexed_pos_, pos);
-    if (cid != nullptr) {
-      const RowIndex::Key send_key = RowIndex::KeyOf(e.peer, *cid);
+    if (e.kind == EventKind::kMessage) {
       const RowIndex::Key id_key = RowIndex::KeyOf(inbox, e.id);
-      sends_.Add(send_key, pos);
-      undo_.push_back({&sends_, send_key, pos});
       ids_.Add(id_key, pos);
       undo_.push_back({&ids_, id_key, pos});
+    }
+    if (cid != nullptr) {
+      const RowIndex::Key send_key = RowIndex::KeyOf(e.peer, *cid);
+      sends_.Add(send_key, pos);
+      undo_.push_back({&sends_, send_key, pos});
     }
     row->head = e.seq;
     dirty_inboxes_.insert(inbox);
@@ -593,12 +651,15 @@ class SqliteMessageStore final : public MessageStore {
     if (const auto* append = std::get_if<AppendOp>(&op)) return Apply(*append, out);
     if (const auto* attach = std::get_if<AttachOp>(&op)) return Apply(*attach, out);
     if (const auto* ack = std::get_if<AckOp>(&op)) return Apply(*ack, out);
-    return Apply(std::get<ReadOp>(op), out);
+    if (const auto* read = std::get_if<ReadOp>(&op)) return Apply(*read, out);
+    if (const auto* send = std::get_if<GroupSendOp>(&op)) return Apply(*send, out);
+    return Apply(std::get<GroupChangeOp>(op), out);
   }
 
-  // The first append of (sender, cid), if there was one.
-  absl::StatusOr<std::optional<AppendResult>> FindSend(const UserId& sender,
-                                                       const std::string& cid)
+  // The first append of (sender, cid), if there was one, as the duplicate
+  // result (AppendResult or GroupSendResult) of a send that repeats it.
+  template <class Result>
+  absl::StatusOr<std::optional<Result>> FindSend(const UserId& sender, const std::string& cid)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     const RowIndex::Positions* candidates = sends_.Find(RowIndex::KeyOf(sender, cid));
     if (candidates == nullptr) return std::nullopt;
@@ -609,25 +670,32 @@ class SqliteMessageStore final : public MessageStore {
       q.Bind(1, pos).BindText(2, sender).BindBlob(3, cid);
       COURIER_ASSIGN_OR_RETURN(bool row, q.Step());
       if (!row) continue;  // another key with the same hash, or a pruned row
-      AppendResult dup;
+      Result dup;
       dup.seq = static_cast<Seq>(q.Int(0));
       dup.id = q.Text(1);
       dup.ts = q.Int(2);
       dup.duplicate = true;
-      return std::optional<AppendResult>(std::move(dup));
+      return std::optional<Result>(std::move(dup));
     }
     return std::nullopt;
+  }
+
+  // kInvalidArgument when `body` is longer than SQLite stores.
+  absl::Status BodyFits(const std::string& body) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    if (static_cast<std::int64_t>(body.size()) <= writer_->max_length()) return absl::OkStatus();
+    return absl::InvalidArgumentError(
+        absl::StrCat("body of ", body.size(), " bytes is over SQLite's limit"));
   }
 
   // Each Apply returns the batch's fate (a backend error aborts it) and sets
   // `out` to the op's own result.
   absl::Status Apply(const AppendOp& op, OpResult& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-    if (static_cast<std::int64_t>(op.body.size()) > writer_->max_length()) {
-      out = absl::InvalidArgumentError(absl::StrCat("body of ", op.body.size(),
-                                                    " bytes is over SQLite's limit"));
+    if (absl::Status fits = BodyFits(op.body); !fits.ok()) {
+      out = fits;
       return absl::OkStatus();
     }
-    COURIER_ASSIGN_OR_RETURN(std::optional<AppendResult> dup, FindSend(op.sender, op.cid));
+    COURIER_ASSIGN_OR_RETURN(std::optional<AppendResult> dup,
+                             FindSend<AppendResult>(op.sender, op.cid));
     if (dup.has_value()) {
       out = *std::move(dup);
       return absl::OkStatus();
@@ -747,6 +815,91 @@ class SqliteMessageStore final : public MessageStore {
       COURIER_ASSIGN_OR_RETURN(Appended read,
                                AppendReceipt(sender, id, op.user, MessageStatus::kRead, op.ts));
       result.appended.push_back(std::move(read));
+    }
+    out = std::move(result);
+    return absl::OkStatus();
+  }
+
+  // A group send: (sender, cid) first (shared with AppendOp), then one copy
+  // per recipient GroupSendRecipients names, each through AppendEvent as a
+  // 1:1 append: the sender's copy always, stored as read and carrying the
+  // cid; a member whose inbox is full is skipped.
+  absl::Status Apply(const GroupSendOp& op, OpResult& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    if (absl::Status fits = BodyFits(op.body); !fits.ok()) {
+      out = fits;
+      return absl::OkStatus();
+    }
+    COURIER_ASSIGN_OR_RETURN(std::optional<GroupSendResult> dup,
+                             FindSend<GroupSendResult>(op.sender, op.cid));
+    if (dup.has_value()) {
+      out = *std::move(dup);
+      return absl::OkStatus();
+    }
+    COURIER_ASSIGN_OR_RETURN(std::optional<GroupRecord> group, ReadGroup(*writer_, op.group));
+    absl::StatusOr<std::vector<UserId>> recipients = GroupSendRecipients(group, op.sender);
+    if (!recipients.ok()) {
+      out = recipients.status();
+      return absl::OkStatus();
+    }
+    for (const UserId& user : *recipients) {
+      COURIER_ASSIGN_OR_RETURN(std::optional<StoredMessage> taken, FindMessage(user, op.id));
+      if (taken.has_value()) {
+        out = MessageIdTakenError(user, op.id);
+        return absl::OkStatus();
+      }
+    }
+    GroupSendResult result;
+    result.id = op.id;
+    result.ts = op.ts;
+    const Event event = MessageEventOf(op);
+    for (const UserId& user : *recipients) {
+      const bool own = user == op.sender;
+      if (!own) {
+        COURIER_ASSIGN_OR_RETURN(InboxRow * inbox, ReadInbox(user));
+        if (inbox->head - inbox->max_cursor >= op.max_undelivered) {
+          result.skipped.push_back(user);
+          continue;
+        }
+      }
+      COURIER_ASSIGN_OR_RETURN(
+          Event e, AppendEvent(user, event, own ? &op.cid : nullptr,
+                               own ? std::optional(MessageStatus::kRead) : std::nullopt));
+      if (own) result.seq = e.seq;
+      result.appended.push_back(Appended{user, std::move(e)});
+    }
+    result.recipients = result.appended.size();
+    out = std::move(result);
+    return absl::OkStatus();
+  }
+
+  // A group change: the record as stored, PlanGroupChange's plan, then the
+  // plan's writes and one change event per told inbox (never refused).
+  absl::Status Apply(const GroupChangeOp& op, OpResult& out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    COURIER_ASSIGN_OR_RETURN(std::optional<GroupRecord> before, ReadGroup(*writer_, op.group));
+    absl::Status count_error;  // a failed count aborts the batch
+    absl::StatusOr<GroupChangePlan> plan =
+        PlanGroupChange(before, op, [&](const UserId& user) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+                                        write_mu_) -> std::size_t {
+          absl::StatusOr<std::size_t> n = CountGroupsOf(*writer_, user);
+          if (n.ok()) return *n;
+          if (count_error.ok()) count_error = n.status();
+          return 0;
+        });
+    COURIER_RETURN_IF_ERROR(count_error);
+    if (!plan.ok()) {
+      out = plan.status();
+      return absl::OkStatus();
+    }
+    GroupChangeResult result;
+    result.group = plan->after;
+    result.changed = !plan->told.empty();
+    if (result.changed) {
+      COURIER_RETURN_IF_ERROR(StoreGroupChange(*writer_, op.group, *plan));
+      for (const UserId& user : plan->told) {
+        COURIER_ASSIGN_OR_RETURN(Event e, AppendEvent(user, plan->event, nullptr));
+        result.appended.push_back(Appended{user, std::move(e)});
+      }
     }
     out = std::move(result);
     return absl::OkStatus();

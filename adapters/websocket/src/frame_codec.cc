@@ -7,6 +7,9 @@
 #include "courier/websocket/frame_codec.h"
 
 #include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
 #include <utility>
 
 #include "absl/strings/cord.h"
@@ -173,22 +176,38 @@ absl::StatusOr<ClientFrame> DecodeHello(const rapidjson::Value& obj) {
   return hello;
 }
 
+// Which field names the peer of a send or a typing op: "to" (a user) or
+// "group"; nullopt when the frame has both or neither.
+std::optional<const char*> PeerField(const rapidjson::Value& obj) {
+  const bool to = Member(obj, "to") != nullptr;
+  if (to == (Member(obj, "group") != nullptr)) return std::nullopt;
+  return to ? "to" : "group";
+}
+
+// `error` with the frame's cid as payload, so the answer names the op.
+absl::Status WithCid(absl::Status error, std::string_view cid) {
+  error.SetPayload(kCidPayload, absl::Cord(Absl(cid)));
+  return error;
+}
+
 absl::StatusOr<ClientFrame> DecodeSend(const rapidjson::Value& obj, const CodecLimits& limits) {
   SendFrame send;
   COURIER_ASSIGN_OR_RETURN(send.cid, RequiredString(obj, "cid"));
   if (absl::Status s = ValidateClientId(send.cid); !s.ok()) return BadFrame(s.message());
-  absl::StatusOr<std::string> to = RequiredString(obj, "to");
+  const std::optional<const char*> peer = PeerField(obj);
+  if (!peer.has_value()) {
+    return WithCid(BadFrame("a send names exactly one of \"to\" and \"group\""), send.cid);
+  }
+  const bool to_group = std::string_view(*peer) == "group";
+  absl::StatusOr<std::string> to = RequiredString(obj, *peer);
   absl::StatusOr<std::string> body = RequiredString(obj, "body");
   absl::Status error = !to.ok() ? to.status() : body.status();
   if (error.ok() && body->size() > limits.max_body_bytes) {
     error = absl::OutOfRangeError(
         absl::StrCat("body is ", body->size(), " bytes, the limit is ", limits.max_body_bytes));
   }
-  if (!error.ok()) {
-    error.SetPayload(kCidPayload, absl::Cord(send.cid));
-    return error;
-  }
-  send.to = *std::move(to);
+  if (!error.ok()) return WithCid(std::move(error), send.cid);
+  (to_group ? send.group : send.to) = *std::move(to);
   send.body = *std::move(body);
   return send;
 }
@@ -220,6 +239,108 @@ absl::StatusOr<ClientFrame> DecodeRead(const rapidjson::Value& obj, const CodecL
   return read;
 }
 
+// "members": 1..max_group_members valid names.
+absl::StatusOr<std::vector<UserId>> DecodeMembers(const rapidjson::Value& v,
+                                                  const CodecLimits& limits) {
+  if (!v.IsArray()) return BadFrame("field \"members\" must be an array of names");
+  if (v.Empty()) return BadFrame("field \"members\" must name at least one user");
+  if (v.Size() > limits.max_group_members) {
+    return BadFrame(absl::StrCat("members names ", v.Size(), " users, the limit is ",
+                                 limits.max_group_members));
+  }
+  std::vector<UserId> members;
+  members.reserve(v.Size());
+  for (const rapidjson::Value& m : v.GetArray()) {
+    if (!m.IsString()) return BadFrame("field \"members\" must be an array of names");
+    if (absl::Status s = ValidateName("member", View(m)); !s.ok()) return BadFrame(s.message());
+    members.emplace_back(View(m));
+  }
+  return members;
+}
+
+absl::StatusOr<std::string> DecodeGroupName(const rapidjson::Value& obj,
+                                            const CodecLimits& limits) {
+  COURIER_ASSIGN_OR_RETURN(std::string name, RequiredString(obj, "name"));
+  if (name.empty() || name.size() > limits.max_group_name_bytes) {
+    return BadFrame(absl::StrCat("a group name is 1-", limits.max_group_name_bytes, " bytes"));
+  }
+  return name;
+}
+
+absl::StatusOr<GroupOpFrame> DecodeGroupOpFields(const rapidjson::Value& obj,
+                                                 const CodecLimits& limits, GroupOpFrame op) {
+  COURIER_ASSIGN_OR_RETURN(std::string action, RequiredString(obj, "action"));
+  std::optional<GroupAction> parsed = ParseGroupAction(action);
+  if (!parsed.has_value()) {
+    return BadFrame("field \"action\" must be create, add, remove, leave or rename");
+  }
+  op.action = *parsed;
+  if (op.action != GroupAction::kCreate) {
+    COURIER_ASSIGN_OR_RETURN(op.group, RequiredString(obj, "group"));
+    if (op.group.empty()) return BadFrame("field \"group\" must not be empty");
+  }
+  const rapidjson::Value* members = Member(obj, "members");
+  switch (op.action) {
+    case GroupAction::kCreate: {
+      if (members != nullptr && !(members->IsArray() && members->Empty())) {
+        COURIER_ASSIGN_OR_RETURN(op.members, DecodeMembers(*members, limits));
+      }
+      COURIER_ASSIGN_OR_RETURN(op.name, DecodeGroupName(obj, limits));
+      break;
+    }
+    case GroupAction::kAdd:
+    case GroupAction::kRemove: {
+      if (members == nullptr) return BadFrame("missing field \"members\"");
+      COURIER_ASSIGN_OR_RETURN(op.members, DecodeMembers(*members, limits));
+      break;
+    }
+    case GroupAction::kRename: {
+      COURIER_ASSIGN_OR_RETURN(op.name, DecodeGroupName(obj, limits));
+      break;
+    }
+    case GroupAction::kLeave:
+      break;
+  }
+  return op;
+}
+
+absl::StatusOr<ClientFrame> DecodeGroupOp(const rapidjson::Value& obj, const CodecLimits& limits) {
+  GroupOpFrame op;
+  COURIER_ASSIGN_OR_RETURN(op.cid, RequiredString(obj, "cid"));
+  if (absl::Status s = ValidateClientId(op.cid); !s.ok()) return BadFrame(s.message());
+  std::string cid = op.cid;
+  absl::StatusOr<GroupOpFrame> decoded = DecodeGroupOpFields(obj, limits, std::move(op));
+  if (!decoded.ok()) return WithCid(decoded.status(), cid);
+  return *std::move(decoded);
+}
+
+absl::StatusOr<ClientFrame> DecodeListGroups(const rapidjson::Value& obj) {
+  ListGroupsFrame list;
+  COURIER_ASSIGN_OR_RETURN(list.cid, RequiredString(obj, "cid"));
+  if (absl::Status s = ValidateClientId(list.cid); !s.ok()) return BadFrame(s.message());
+  if (const rapidjson::Value* group = Member(obj, "group"); group != nullptr && !group->IsNull()) {
+    if (!group->IsString() || group->GetStringLength() == 0) {
+      return WithCid(BadFrame("field \"group\" must be a non-empty string"), list.cid);
+    }
+    list.group = std::string(View(*group));
+  }
+  return list;
+}
+
+absl::StatusOr<ClientFrame> DecodeTyping(const rapidjson::Value& obj) {
+  TypingOpFrame typing;
+  const std::optional<const char*> field = PeerField(obj);
+  if (!field.has_value()) return BadFrame("typing names exactly one of \"to\" and \"group\"");
+  COURIER_ASSIGN_OR_RETURN(std::string peer, RequiredString(obj, *field));
+  if (peer.empty()) return BadFrame("typing names an empty peer");
+  (std::string_view(*field) == "group" ? typing.group : typing.to) = std::move(peer);
+  const rapidjson::Value* on = Member(obj, "on");
+  if (on == nullptr) return BadFrame("missing field \"on\"");
+  if (!on->IsBool()) return BadFrame("field \"on\" must be true or false");
+  typing.on = on->GetBool();
+  return typing;
+}
+
 void WriteString(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view s) {
   w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
 }
@@ -236,64 +357,74 @@ void WriteOp(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view op)
 struct FrameWriter {
   rapidjson::Writer<rapidjson::StringBuffer>& w;
 
+  // One "key": value pair each.
+  void Str(std::string_view key, std::string_view v) {
+    WriteKey(w, key);
+    WriteString(w, v);
+  }
+  void U64(std::string_view key, std::uint64_t v) {
+    WriteKey(w, key);
+    w.Uint64(v);
+  }
+  void I64(std::string_view key, std::int64_t v) {
+    WriteKey(w, key);
+    w.Int64(v);
+  }
+  void Flag(std::string_view key, bool v) {
+    WriteKey(w, key);
+    w.Bool(v);
+  }
+  void Strings(std::string_view key, const std::vector<std::string>& values) {
+    WriteKey(w, key);
+    w.StartArray();
+    for (const std::string& v : values) WriteString(w, v);
+    w.EndArray();
+  }
+
   void operator()(const WelcomeFrame& f) {
     WriteOp(w, "welcome");
-    WriteKey(w, "user");
-    WriteString(w, f.user);
-    WriteKey(w, "device");
-    WriteString(w, f.device);
-    WriteKey(w, "cursor");
-    w.Uint64(f.cursor);
-    WriteKey(w, "head");
-    w.Uint64(f.head);
+    Str("user", f.user);
+    Str("device", f.device);
+    U64("cursor", f.cursor);
+    U64("head", f.head);
   }
   void operator()(const SentFrame& f) {
     WriteOp(w, "sent");
-    WriteKey(w, "cid");
-    WriteString(w, f.cid);
-    WriteKey(w, "id");
-    WriteString(w, f.id);
-    WriteKey(w, "ts");
-    w.Int64(f.ts);
-    if (f.duplicate) {
-      WriteKey(w, "dup");
-      w.Bool(true);
-    }
+    Str("cid", f.cid);
+    Str("id", f.id);
+    I64("ts", f.ts);
+    if (f.duplicate) Flag("dup", true);
+    if (!f.skipped.empty()) Strings("skipped", f.skipped);
   }
   void operator()(const EventFrame& f) {
     const Event& e = f.event;
-    if (e.kind == EventKind::kMessage) {
-      WriteOp(w, "msg");
-      WriteKey(w, "seq");
-      w.Uint64(e.seq);
-      WriteKey(w, "id");
-      WriteString(w, e.id);
-      WriteKey(w, "from");
-      WriteString(w, e.peer);
-      WriteKey(w, "body");
-      WriteString(w, e.body);
-      WriteKey(w, "ts");
-      w.Int64(e.ts);
-    } else {
-      WriteOp(w, "receipt");
-      WriteKey(w, "seq");
-      w.Uint64(e.seq);
-      WriteKey(w, "id");
-      WriteString(w, e.id);
-      WriteKey(w, "status");
-      WriteString(w, MessageStatusName(e.status));
-      WriteKey(w, "by");
-      WriteString(w, e.peer);
-      WriteKey(w, "ts");
-      w.Int64(e.ts);
+    switch (e.kind) {
+      case EventKind::kMessage:
+        WriteOp(w, "msg");
+        U64("seq", e.seq);
+        Str("id", e.id);
+        Str("from", e.peer);
+        Str("body", e.body);
+        I64("ts", e.ts);
+        if (!e.group.empty()) Str("group", e.group);
+        return;
+      case EventKind::kGroupChange:
+        WriteGroupEvent(e);
+        return;
+      case EventKind::kReceipt:
+        break;
     }
+    WriteOp(w, "receipt");
+    U64("seq", e.seq);
+    Str("id", e.id);
+    Str("status", MessageStatusName(e.status));
+    Str("by", e.peer);
+    I64("ts", e.ts);
   }
   void operator()(const PresenceFrame& f) {
     WriteOp(w, "presence");
-    WriteKey(w, "user");
-    WriteString(w, f.user);
-    WriteKey(w, "online");
-    w.Bool(f.online);
+    Str("user", f.user);
+    Flag("online", f.online);
     WriteKey(w, "last_seen");
     if (f.last_seen.has_value()) {
       w.Int64(*f.last_seen);
@@ -303,23 +434,78 @@ struct FrameWriter {
   }
   void operator()(const SyncedFrame& f) {
     WriteOp(w, "synced");
-    WriteKey(w, "seq");
-    w.Uint64(f.seq);
+    U64("seq", f.seq);
   }
   void operator()(const ErrorFrame& f) {
     WriteOp(w, "error");
-    WriteKey(w, "code");
-    WriteString(w, ErrorCodeName(f.code));
-    WriteKey(w, "message");
-    WriteString(w, f.message);
-    if (!f.cid.empty()) {
-      WriteKey(w, "cid");
-      WriteString(w, f.cid);
+    Str("code", ErrorCodeName(f.code));
+    Str("message", f.message);
+    if (!f.cid.empty()) Str("cid", f.cid);
+    if (f.retry_after_ms.has_value()) I64("retry_after_ms", *f.retry_after_ms);
+  }
+  void operator()(const GroupOkFrame& f) {
+    WriteOp(w, "group_ok");
+    Str("cid", f.cid);
+    Str("group", f.group);
+    Flag("changed", f.changed);
+    U64("version", f.version);
+    if (f.duplicate) Flag("dup", true);
+  }
+  void operator()(const GroupsFrame& f) {
+    WriteOp(w, "groups");
+    Str("cid", f.cid);
+    WriteKey(w, "groups");
+    w.StartArray();
+    for (const GroupRecord& g : f.groups) {
+      w.StartObject();
+      Str("group", g.id);
+      Str("name", g.name);
+      Str("created_by", g.created_by);
+      I64("created", g.created);
+      U64("version", g.version);
+      WriteKey(w, "members");
+      w.StartArray();
+      for (const GroupMember& m : g.members) {
+        w.StartObject();
+        Str("user", m.user);
+        Str("role", GroupRoleName(m.role));
+        I64("since", m.since);
+        w.EndObject();
+      }
+      w.EndArray();
+      w.EndObject();
     }
-    if (f.retry_after_ms.has_value()) {
-      WriteKey(w, "retry_after_ms");
-      w.Int64(*f.retry_after_ms);
+    w.EndArray();
+  }
+  void operator()(const TypingFrame& f) {
+    WriteOp(w, "typing");
+    Str("from", f.from);
+    Flag("on", f.on);
+    I64("ttl_ms", f.ttl_ms);
+    if (!f.group.empty()) Str("group", f.group);
+  }
+
+  // A kGroupChange event. The body is the store's opaque bytes; one that
+  // does not decode is still an event the client must ack, so it is written
+  // without "action" and with no members rather than refused.
+  void WriteGroupEvent(const Event& e) {
+    WriteOp(w, "group_event");
+    U64("seq", e.seq);
+    Str("id", e.id);
+    Str("group", e.group);
+    Str("by", e.peer);
+    absl::StatusOr<GroupChange> change = DecodeGroupChange(e.body);
+    if (!change.ok()) {
+      Strings("members", {});
+      I64("ts", e.ts);
+      return;
     }
+    Str("action", GroupActionName(change->action));
+    Strings("members", change->members);
+    if (change->action == GroupAction::kCreate || change->action == GroupAction::kRename) {
+      Str("name", change->name);
+    }
+    I64("ts", e.ts);
   }
 };
 
@@ -347,6 +533,9 @@ absl::StatusOr<ClientFrame> DecodeClientFrame(std::string_view json, const Codec
   if (name == "ack") return DecodeAck(doc);
   if (name == "read") return DecodeRead(doc, limits);
   if (name == "ping") return PingFrame{};
+  if (name == "group") return DecodeGroupOp(doc, limits);
+  if (name == "groups") return DecodeListGroups(doc);
+  if (name == "typing") return DecodeTyping(doc);
   // The name is valid UTF-8 (the parser checked); a long one is not echoed,
   // so that the answer never carries a cut character.
   if (name.size() > kMaxIdBytes) return absl::UnimplementedError("unknown op");

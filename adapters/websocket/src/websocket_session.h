@@ -412,7 +412,19 @@ class WebSocketSession final : public Outbox,
     }
     if (auto* send = std::get_if<SendFrame>(&*frame)) {
       if (send_started_.size() < kMaxTimedSends) send_started_.emplace(send->cid, Clock::now());
-      session_->Send(std::move(send->cid), std::move(send->to), std::move(send->body));
+      if (send->group.empty()) {
+        session_->Send(std::move(send->cid), std::move(send->to), std::move(send->body));
+      } else {
+        session_->SendToGroup(std::move(send->cid), std::move(send->group),
+                              std::move(send->body));
+      }
+    } else if (auto* op = std::get_if<GroupOpFrame>(&*frame)) {
+      session_->ChangeGroup(std::move(op->cid), op->action, std::move(op->group),
+                            std::move(op->members), std::move(op->name));
+    } else if (auto* list = std::get_if<ListGroupsFrame>(&*frame)) {
+      session_->ListGroups(std::move(list->cid), std::move(list->group));
+    } else if (auto* typing = std::get_if<TypingOpFrame>(&*frame)) {
+      session_->Typing(std::move(typing->to), std::move(typing->group), typing->on);
     } else if (auto* ack = std::get_if<AckFrame>(&*frame)) {
       session_->Ack(ack->seq);
     } else if (auto* read = std::get_if<ReadFrame>(&*frame)) {

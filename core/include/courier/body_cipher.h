@@ -3,7 +3,10 @@
 // OpenEncryptingStore wraps any MessageStore: bodies are sealed with
 // XChaCha20-Poly1305 (libsodium) on the way in and opened on the way out, with
 // the message id and recipient as associated data, so a body copied onto
-// another message fails to open. Stored form: 24-byte random nonce || ciphertext
+// another message fails to open. A group message (GroupSendOp) is sealed once,
+// bound to its id and group, and that one sealed body goes into every
+// member's inbox. Group change events (their body is the encoded change) and
+// group records (names, members) are not sealed. Stored form: 24-byte random nonce || ciphertext
 // || 16-byte tag. A body that fails to open is reported as kDataLoss (wrong key
 // or tampering), never returned as garbage.
 //

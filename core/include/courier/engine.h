@@ -98,10 +98,12 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "courier/account_store.h"
 #include "courier/contact_policy.h"
 #include "courier/export.h"
+#include "courier/group.h"
 #include "courier/message_store.h"
 #include "courier/notifier.h"
 #include "courier/options.h"
@@ -144,6 +146,43 @@ class COURIER_EXPORT Session {
   // The user has read the messages `ids` (1..max_read_ids of them).
   virtual void Read(std::vector<MessageId> ids) = 0;
 
+  // --- Groups (courier/group.h). Each answers through the transport.
+
+  // Sends `body` to every member of `group` (the sender's own inbox
+  // included), one message id, one store transaction. Checks in order: the
+  // cid (bad_frame), the group id (unknown_group), the body's size
+  // (too_large), a cid stored recently through this engine (`sent` with
+  // duplicate at once), the rate limit (ONE token per group send, whatever
+  // the group's size), then the store: unknown_group, not_member,
+  // unavailable. Never queue_full: a member whose inbox is full is skipped
+  // and named in SentFrame::skipped.
+  virtual void SendToGroup(std::string cid, GroupId group, std::string body) = 0;
+
+  // A change of a group: kCreate (`group` is ignored: the engine derives
+  // the new id from (user, cid), so a create retried with the same cid
+  // answers the same group with duplicate = true), kAdd, kRemove, kLeave,
+  // kRename. Users added (or created with) must be users this user may send
+  // to (ContactPolicy: unknown_user, not_friends). Answers GroupOkFrame, or
+  // an ErrorFrame with the cid: bad_frame (a bad cid, name or member list),
+  // the GroupError codes, rate_limited (changes share the send bucket),
+  // unavailable.
+  virtual void ChangeGroup(std::string cid, GroupAction action, GroupId group,
+                           std::vector<UserId> members, std::string name) = 0;
+
+  // Answers GroupsFrame with every group of this user, or with `group` only
+  // (unknown_group when there is none, not_member when the user is not in
+  // it). Reads the store on the delivery executor.
+  virtual void ListGroups(std::string cid, std::optional<GroupId> group) = 0;
+
+  // This user started (`on`) or stopped typing, to `to` (a user it may
+  // send to) or in `group` (one it is a member of; `to` is then empty).
+  // Relayed as a TypingFrame (ttl Limits::typing_ttl_ms) to the devices
+  // of the peer, or of every other member, connected now on any node;
+  // never stored, never to this user's own devices, never answered. Beyond
+  // EngineOptions::typing_rate per user, or to someone who may not get it,
+  // it is dropped silently (counted in EngineStats::typing_dropped).
+  virtual void Typing(UserId to, GroupId group, bool on) = 0;
+
   // The connection is gone. The engine drops the transport, updates presence.
   // Idempotent.
   virtual void Disconnect() = 0;
@@ -165,11 +204,16 @@ struct EngineStats {
   // a count of failed calls since the engine was created.
   std::uint64_t heartbeat_errors = 0;  // PresenceStore::Heartbeat
   std::uint64_t prune_errors = 0;      // MessageStore::Prune
-  std::uint64_t signal_errors = 0;     // PresenceStore::Publish (kick, presence, wake)
+  std::uint64_t signal_errors = 0;     // PresenceStore::Publish (kick, presence, wake, typing)
   // PresenceStore Connect/Disconnect/Lookup and ContactPolicy::Contacts on
-  // the presence paths (presence frames not sent, or sent later).
+  // the presence paths (presence frames not sent, or sent later), and the
+  // store reads of a group's members for typing (typing not relayed).
   std::uint64_t presence_errors = 0;
   std::uint64_t last_seen_errors = 0;  // AccountStore SetLastSeen / LastSeen
+  std::uint64_t group_sends = 0;       // group sends stored (not duplicates)
+  std::uint64_t group_changes = 0;     // group changes stored that changed something
+  std::uint64_t typing_relayed = 0;    // typing frames handed to transports or other nodes
+  std::uint64_t typing_dropped = 0;    // typing ops dropped (rate, not allowed)
 };
 
 class COURIER_EXPORT Engine {
@@ -215,6 +259,14 @@ class COURIER_EXPORT Engine {
   // forget it anyway within EngineOptions::contact_cache_ttl_ms (see
   // ALLOWED PAIRS above).
   virtual void ForgetUser(const UserId& user) = 0;
+
+  // `user` leaves every group it is a member of (one kLeave per group, told
+  // to the other members as usual); the example server calls it before it
+  // deletes an account. `done` runs once, on the delivery executor, with OK
+  // or the first failure (kUnavailable: call again, it resumes). OK at once
+  // for a store that keeps no groups (MessageStore::GroupsOf unimplemented).
+  virtual void LeaveAllGroups(const UserId& user,
+                              absl::AnyInvocable<void(absl::Status)> done) = 0;
 
   // Periodic work; call about once a second (the example server runs a
   // timer). Polls heads of connected devices, refreshes presence, tells

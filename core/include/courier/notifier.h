@@ -16,7 +16,9 @@
 // THE STANDARD NOTIFIER (NewPushNotifier) keeps a bounded table of pending
 // notices, one per recipient user, and works them off on its own worker
 // thread, outside the commit path:
-//  * Only message events count (receipts wake nobody).
+//  * Only message events count (receipts and group changes wake nobody),
+//    and not a sender's own copy of a group message (peer == the inbox's
+//    owner).
 //  * Coalescing: the first message for a user opens a notice due `hold_ms`
 //    later; every further message until the notice is sent only adds to it
 //    (count, senders). A burst of 100 messages gives one push per device,

@@ -24,6 +24,12 @@ struct Limits {
   std::size_t window = 256;                       // unacked events in flight per device
   std::size_t fetch_page = 512;                   // events read from the store at once
   std::size_t max_sessions_per_user = 64;         // devices connected at once
+  // Groups (courier/group.h): copied into every group op's GroupLimits.
+  std::size_t max_group_members = 256;            // at most kMaxGroupMembers (1024)
+  std::size_t max_groups_per_user = 256;
+  std::size_t max_group_name_bytes = 128;
+  // How long a typing "on" lasts at the receiver without a refresh.
+  TimeMs typing_ttl_ms = 6'000;
 };
 
 // Token bucket per sending user: `count` sends per `period_ms`, refilled
@@ -40,6 +46,8 @@ struct EngineOptions {
   // --- behaviour
   Limits limits;
   RateLimit rate_limit;
+  // Typing ops per user (Session::Typing): beyond it they are dropped.
+  RateLimit typing_rate{20, 10'000};
 
   // --- timing
   // A connected device re-reads its inbox head at least this often, so a

@@ -59,12 +59,20 @@ struct Signal {
     // not handle it; the server subscribes for it under a name of its own
     // (examples/server/cluster_close.h).
     kClose = 4,
+    // `from_user` started (`on`) or stopped typing: tell the local devices
+    // of `user` (a 1:1 chat, `group` empty), or, when `group` is set, the
+    // local devices of that group's members other than `from_user` (`user`
+    // empty; the node reads the group's members itself).
+    kTyping = 5,
   };
   Kind kind = Kind::kWake;
   UserId user;
   DeviceId device;   // kKick; kClose when one device only
   NodeId from_node;  // the publishing node
   std::uint16_t close_code = 0;  // kClose only: an application code, 4000-4999
+  UserId from_user{};  // kTyping: who types
+  GroupId group{};     // kTyping: in which group (empty: to `user`)
+  bool on = false;   // kTyping: started (true) or stopped
 };
 
 // Whether `code` is a WebSocket close code for applications (RFC 6455

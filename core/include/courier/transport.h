@@ -28,6 +28,7 @@
 #include "absl/status/status.h"
 #include "courier/executor.h"
 #include "courier/export.h"
+#include "courier/group.h"
 #include "courier/types.h"
 
 namespace courier {
@@ -44,6 +45,12 @@ enum class ErrorCode : std::uint8_t {
   kBadSeq,
   kUnauthorized,
   kQueueFull,
+  // Groups (courier/group.h's GroupError, one to one).
+  kUnknownGroup,
+  kNotMember,
+  kNotAdmin,
+  kGroupFull,
+  kTooManyGroups,
 };
 COURIER_EXPORT std::string_view ErrorCodeName(ErrorCode code);  // "bad_frame", ...
 
@@ -68,9 +75,37 @@ struct SentFrame {
   MessageId id;
   TimeMs ts = 0;
   bool duplicate = false;
+  // A send to a group: members whose inbox was full and did not get it
+  // (every other member did). Always empty for a 1:1 send.
+  std::vector<UserId> skipped{};
 };
-struct EventFrame {  // "msg" or "receipt" depending on event.kind
+struct EventFrame {  // "msg", "receipt" or "group_event" depending on event.kind
   Event event;
+};
+// The answer to a group change (Session::ChangeGroup): the op was stored, or
+// changed nothing (changed = false); the change event itself arrives in the
+// inbox of every member concerned, this user's included.
+struct GroupOkFrame {
+  std::string cid;
+  GroupId group;
+  bool changed = false;
+  // A repeated create (same user and cid) of a group that exists: answered
+  // with that group, nothing stored.
+  bool duplicate = false;
+  std::uint64_t version = 0;  // the record's version after the op (0: deleted)
+};
+// The answer to Session::ListGroups: the groups asked for.
+struct GroupsFrame {
+  std::string cid;
+  std::vector<GroupRecord> groups;
+};
+// Someone started or stopped typing to this user (or in a group of theirs).
+// Never stored; `on` lasts ttl_ms unless refreshed (the client expires it).
+struct TypingFrame {
+  UserId from;
+  GroupId group;  // empty: typing to this user in a 1:1 chat
+  bool on = false;
+  TimeMs ttl_ms = 0;
 };
 struct PresenceFrame {
   UserId user;
@@ -88,7 +123,8 @@ struct ErrorFrame {
 };
 
 using ServerFrame =
-    std::variant<WelcomeFrame, SentFrame, EventFrame, PresenceFrame, SyncedFrame, ErrorFrame>;
+    std::variant<WelcomeFrame, SentFrame, EventFrame, PresenceFrame, SyncedFrame, ErrorFrame,
+                 GroupOkFrame, GroupsFrame, TypingFrame>;
 
 class COURIER_EXPORT Transport {
  public:

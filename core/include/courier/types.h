@@ -4,6 +4,8 @@
 // Seq that starts at 1 and has no gaps. An event is either a message addressed
 // to the user or a receipt (delivered / read) for a message the user sent.
 // Every device of a user has a cursor: the highest Seq the device has acked.
+// A message to a group (courier/group.h) is one kMessage event in the inbox of
+// every member; a change of a group's membership is a kGroupChange event.
 //
 // Thread-safety: plain values; the usual rules for std types apply.
 // Blocking: nothing here blocks.
@@ -23,6 +25,7 @@ using UserId = std::string;     // 1-64 of [A-Za-z0-9_.-]
 using DeviceId = std::string;   // 1-64 of [A-Za-z0-9_.-]
 using NodeId = std::string;     // 1-64 of [A-Za-z0-9_.-]
 using MessageId = std::string;  // server-assigned, 1-64 bytes of [A-Za-z0-9_-]
+using GroupId = std::string;    // server-assigned, 1-64 bytes of [A-Za-z0-9_-]
 using Seq = std::uint64_t;      // per-user inbox position, first event is 1
 using TimeMs = std::int64_t;    // unix time in milliseconds
 
@@ -33,6 +36,10 @@ inline constexpr std::size_t kMaxIdBytes = 64;
 enum class EventKind : std::uint8_t {
   kMessage = 1,  // a message addressed to the inbox's owner
   kReceipt = 2,  // a status step of a message the inbox's owner sent
+  // A group's membership or name changed (courier/group.h): `peer` is who
+  // did it, `group` the group, `body` the GroupChange (EncodeGroupChange).
+  // Acked like any event; it has no status and produces no receipts.
+  kGroupChange = 3,
 };
 
 // A message's status only moves forward: sent -> delivered -> read.
@@ -49,12 +56,18 @@ struct Event {
   Seq seq = 0;
   EventKind kind = EventKind::kMessage;
   MessageId id;     // the message this event is about
-  UserId peer;      // kMessage: the sender; kReceipt: the recipient ("by")
-  std::string body; // kMessage only: the body (plaintext above the cipher)
+  UserId peer;      // kMessage: the sender; kReceipt: the recipient ("by");
+                    // kGroupChange: the actor
+  std::string body; // kMessage: the body (plaintext above the cipher);
+                    // kGroupChange: the encoded GroupChange (never sealed)
   // kReceipt: the step reached. kMessage: always kSent (an event never
   // changes once appended; ask MessageStore::Status for a message's status).
   MessageStatus status = MessageStatus::kSent;
   TimeMs ts = 0;    // kMessage: when stored; kReceipt: when the step happened
+  // kMessage sent to a group, and kGroupChange: the group. Empty for a 1:1
+  // message and for every receipt (a receipt names the message by `id`; the
+  // sender knows which group it went to).
+  GroupId group;
 
   friend bool operator==(const Event&, const Event&) = default;
 };

@@ -65,6 +65,8 @@ class COURIER_EXPORT FaultInjectingStore final : public MessageStore {
   absl::StatusOr<MessageStatus> Status(const UserId& recipient, const MessageId& id) override;
   absl::StatusOr<std::size_t> Prune(const PruneOptions& options) override;
   absl::StatusOr<std::size_t> DeleteInbox(const UserId& user) override;
+  absl::StatusOr<GroupRecord> Group(const GroupId& id) override;
+  absl::StatusOr<std::vector<GroupRecord>> GroupsOf(const UserId& user) override;
   absl::Status Ping() override;
 
  private:

@@ -1,13 +1,25 @@
 // courier/mongo.h: MessageStore and AccountStore on MongoDB (mongo-c-driver).
 //
 // Collections (in `database`):
-//   inbox_events     one document per inbox event {u, s, k, m, p, b, st, t};
+//   inbox_events     one document per inbox event {u, s, k, m, p, b, st, t},
+//                    plus g (the group) for a group's events;
 //                    unique index (u, s); index (t) for pruning.
 //   inbox_heads      one document per user: the inbox head (the seq counter)
 //                    and the device cursors {_id: user, head, maxc, dev: [{d, c}]}.
 //   messages         status of every received message {_id: id, r, snd, cid,
 //                    s, t, st}; unique index (snd, cid) makes sends
-//                    idempotent; index (r, st, s) serves acks.
+//                    idempotent; index (r, st, s) serves acks. A group
+//                    message has one per member, {_id: "<id>/<member>",
+//                    m: id, g: group, ...}; only the sender's own holds the
+//                    real cid (the others "\0" + their _id, which no client
+//                    can send), so pruning a member's copy keeps the
+//                    sender's (sender, cid).
+//   groups           one document per group {_id: group id, rec: the bytes
+//                    of EncodeGroupRecord, v: version}, changed by
+//                    compare-and-set on v; without transactions also a
+//                    lease {lk, lt} that serializes the group's ops.
+//   group_members    one document per membership {_id: "<user>/<group>", u,
+//                    g}; index (u) for GroupsOf and the groups-per-user count.
 //   users, last_seen, friend_pairs (one document per pair of users,
 //                    updated by compare-and-set)   the AccountStore.
 // The indexes are created on open (an existing index is left alone).

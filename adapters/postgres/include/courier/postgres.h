@@ -11,11 +11,25 @@
 // applies the op's semantics (see courier/message_store.h), all pipelined in a
 // single round trip. A deadlock or serialization failure rolls the batch back
 // and runs it again (up to `max_batch_attempts` times), since the engine
-// treats the batch as a whole.
+// treats the batch as a whole. A batch holding group ops (GroupChangeOp,
+// GroupSendOp) is still one transaction on one connection, but takes two
+// or three more round trips per group op: the op reads the group row
+// (SELECT ... FOR UPDATE for a change, FOR SHARE for a send, so two
+// servers never interleave a change of one group with another change or a
+// send), asks core's PlanGroupChange / GroupSendRecipients what to write,
+// then writes it; the ops before it are sent first, so it sees them.
+// Adding users also takes a transaction-scoped advisory lock per added
+// user, so max_groups_per_user holds under concurrent adds to different
+// groups.
 //
 // Schema: the adapter creates its tables and functions on open when they are
 // missing and upgrades older schemas step by step; the version lives in the
-// table `courier_schema_version`. Opening a database whose schema is newer
+// table `courier_schema_version`. Version 4 added groups: `courier_groups`
+// (group_id, record: the bytes of EncodeGroupRecord), `courier_group_members`
+// (user_id, group_id: the (user, group) index), a `group_id` column on
+// `courier_events`, and message rows keyed by (message_id, recipient) so
+// that a group message has one row per member under one id (only the
+// sender's own row keeps the (sender, cid); the others' cid is NULL). Opening a database whose schema is newer
 // than this build fails with kFailedPrecondition. Several servers may open
 // the same database at once (migrations take an advisory lock).
 //

@@ -24,11 +24,28 @@
 // so that byte order is seq order):
 //
 //   'E' inbox \0 seq      an inbox event, exactly as appended (events never
-//                         change); Fetch is one ordered scan from a seq
+//                         change); Fetch is one ordered scan from a seq. Its
+//                         group (Event::group) is the value's optional last
+//                         field, so values written before groups still read
 //   'C' inbox \0 device   a device's cursor
 //   'M' inbox \0 id       a message: its seq, sender, and whether it was read
 //   'S' sender \0 cid     the first append of (sender, cid): idempotent sends
 //   'F' inbox             what Prune removed: every seq <= floor is gone
+//   'G' group             a group: the bytes of EncodeGroupRecord
+//                         (courier/group.h)
+//   'U' user \0 group     empty: `user` is a member of `group` (GroupsOf and
+//                         the groups-per-user count are one scan of 'U' user)
+//
+// Groups: a change reads the 'G' key, asks PlanGroupChange and writes the
+// record, the 'U' keys of who joined or left and one kGroupChange event per
+// told inbox (no 'M' key: it has no status). A group send writes, per
+// recipient, the 'E' and 'M' keys of a 1:1 append; only the sender's own
+// copy has the 'S' key (so the (sender, cid) record lives and dies with that
+// copy) and its 'M' key is marked read (acks and reads of it make no
+// receipts). Everything of one change or send is in the batch's WriteBatch.
+// Group records and 'U' keys are never pruned, and DeleteInbox leaves them.
+// A database written before groups opens as it is (nothing is converted)
+// and is marked with the new schema version, which older builds refuse.
 //
 // No key holds a message's sent/delivered status: a message is delivered
 // exactly when some device's cursor passed it (the highest cursor of the
@@ -56,8 +73,9 @@
 // key on disk. RocksDB's own informational LOG is not written (errors reach
 // the caller as statuses).
 //
-// Per Write(), the 'S' and 'M' keys of all its appends are read with one
-// MultiGet before the ops run.
+// Per Write(), the 'S' and 'M' keys of all its appends (and the 'S' and 'G'
+// keys of its group ops) are read with one MultiGet before the ops run; a
+// group send reads its recipients' 'M' keys with one more.
 //
 // Retention: Prune removes, per inbox, the longest run of oldest events that
 // are all prunable (message_store.h's rules, judged on the newest time of any
@@ -84,7 +102,8 @@
 //   last store on a path closes the database; committed data stays in it.
 // Thread-safety: both stores are safe for concurrent use by any number of
 //   threads. MessageStore writes are serialized by the store; reads (Fetch,
-//   Head, Cursor, Status) run beside them on RocksDB's own snapshots.
+//   Head, Cursor, Status, Group, GroupsOf) run beside them on RocksDB's own
+//   snapshots.
 // Blocking: every method may do file I/O; Write() waits for the WAL fsync at
 //   kPowerLoss durability, and for RocksDB's write stall when compaction is
 //   behind.

@@ -15,13 +15,24 @@
 // Schema: a table `courier_schema(component, version)` records the schema
 // version of each store ("messages", "accounts"); opening a database migrates
 // it forward in one transaction, and refuses (kFailedPrecondition) a database
-// written by a newer Courier. Messages schema 2 (this build) keeps one index
+// written by a newer Courier. Messages schema 3 (this build) keeps one index
 // on disk, (inbox, seq); the (sender, cid) and (inbox, message id) lookups
 // are in-memory hash indexes that OpenMessageStore loads with one scan of the
 // stored messages (about 60 bytes of memory per stored message; the scan
 // reads every message row once, so opening takes longer as the file grows)
 // and that follow other connections' appends. Upgrading from schema 1 copies
 // the events table once.
+//
+// Groups (courier/group.h; schema 3, added to an older file in place: its
+// events become 1:1 events): the table `group_records(id, record)` keeps one
+// row per group, the bytes of EncodeGroupRecord; `group_members(member,
+// group_id)` one row per member of each group (GroupsOf and the groups-per-
+// user count read its (member, ...) range); each event row keeps its
+// Event::group in `group_id` (NULL for 1:1 messages and receipts). A group
+// send appends one row per recipient in the batch's transaction; only the
+// sender's own copy keeps the client id, so the (sender, cid) record lives
+// and dies with that copy. Group() and GroupsOf() read on the reader
+// connection, like Fetch.
 //
 // Memory: besides those indexes, each connection holds a page cache of up to
 // cache_size_kib, and the message store's writer caches the inboxes and
@@ -36,7 +47,8 @@
 //   (destroying it) closes its connections; committed data stays in the file.
 // Thread-safety: both stores are safe for concurrent use by any number of
 //   threads. Writes are serialized on one connection; MessageStore reads
-//   (Fetch, Head, Cursor, Status) use a second connection and run beside them.
+//   (Fetch, Head, Cursor, Group, GroupsOf) use a second connection and run
+//   beside them.
 // Blocking: every method does file I/O; Write() waits for the commit (and its
 //   fsync when durability is kPowerLoss), and any call may wait up to
 //   busy_timeout_ms for another process's lock before kUnavailable.

@@ -14,8 +14,13 @@
 //   kUnimplemented   -> "unknown_op" (a string "op" that is no client op)
 //   kOutOfRange      -> "too_large"  (a body over max_body_bytes, more than
 //                                     max_read_ids ids)
-// When the error is about a send whose cid is valid, the cid rides along as
-// a status payload; ToErrorFrame() builds the answer with it.
+// The group ops (`group`, `groups`, `typing`, `send` with `group`) answer
+// every bad input with "bad_frame": an unknown action, a members array over
+// max_group_members or holding anything but valid names, a name over
+// max_group_name_bytes, an `on` that is not a bool, both or neither of
+// `to` and `group`.
+// When the error is about a send or a group op whose cid is valid, the cid
+// rides along as a status payload; ToErrorFrame() builds the answer with it.
 //
 // Ownership: values in, values out; nothing is retained.
 // Thread-safety: every function here is safe to call concurrently.
@@ -33,6 +38,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "courier/export.h"
+#include "courier/group.h"
 #include "courier/transport.h"
 #include "courier/types.h"
 
@@ -43,6 +49,9 @@ struct CodecLimits {
   std::size_t max_body_bytes = 64 * 1024;  // "body" of a send, decoded bytes
   std::size_t max_read_ids = 1000;         // "ids" of a read
   std::size_t max_depth = 16;              // nesting of objects and arrays
+  // "members" of a group op: at most this many names (courier::kMaxGroupMembers).
+  std::size_t max_group_members = kMaxGroupMembers;
+  std::size_t max_group_name_bytes = 128;  // "name" of a group op, 1..this many bytes
 };
 
 struct HelloFrame {
@@ -52,8 +61,9 @@ struct HelloFrame {
 };
 struct SendFrame {
   std::string cid;  // 1-64 bytes, no NUL
-  UserId to;        // any string; the engine validates the name
+  UserId to;        // any string; the engine validates the name. Empty for a group send
   std::string body; // at most max_body_bytes
+  GroupId group;    // a send to a group (then `to` is empty); any string, the engine validates
 };
 struct AckFrame {
   Seq seq = 0;
@@ -62,8 +72,30 @@ struct ReadFrame {
   std::vector<MessageId> ids;  // 1..max_read_ids ids of 1-64 bytes
 };
 struct PingFrame {};
+// op "group": a change of a group (Session::ChangeGroup).
+struct GroupOpFrame {
+  std::string cid;               // 1-64 bytes, no NUL
+  GroupAction action = GroupAction::kCreate;
+  GroupId group;                 // empty for kCreate; else any non-empty string
+  std::vector<UserId> members;   // kCreate (optional), kAdd, kRemove (1..max_group_members
+                                 // valid names); empty for kLeave, kRename
+  std::string name;              // kCreate, kRename: 1..max_group_name_bytes bytes
+};
+// op "groups": list my groups, or one (Session::ListGroups).
+struct ListGroupsFrame {
+  std::string cid;
+  std::optional<GroupId> group;
+};
+// op "typing": started or stopped typing (Session::Typing). Exactly one of
+// `to` and `group` is set.
+struct TypingOpFrame {
+  UserId to;
+  GroupId group;
+  bool on = false;
+};
 
-using ClientFrame = std::variant<HelloFrame, SendFrame, AckFrame, ReadFrame, PingFrame>;
+using ClientFrame = std::variant<HelloFrame, SendFrame, AckFrame, ReadFrame, PingFrame,
+                                 GroupOpFrame, ListGroupsFrame, TypingOpFrame>;
 
 // Decodes one client frame. See the file comment for the error codes.
 COURIER_EXPORT absl::StatusOr<ClientFrame> DecodeClientFrame(std::string_view json,
@@ -77,9 +109,12 @@ COURIER_EXPORT ErrorCode DecodeErrorCode(const absl::Status& status);
 // when the failed frame was a send with a valid cid.
 COURIER_EXPORT ErrorFrame ToErrorFrame(const absl::Status& status);
 
-// docs/PROTOCOL.md's JSON for `frame`: "msg" or "receipt" by the event's kind,
-// status names, "last_seen": null when unknown, "dup": true only for a
-// duplicate, "cid" and "retry_after_ms" on errors only when set.
+// docs/PROTOCOL.md's JSON for `frame`: "msg", "receipt" or "group_event" by
+// the event's kind, status names, "last_seen": null when unknown, "dup": true
+// only for a duplicate, "cid" and "retry_after_ms" on errors only when set,
+// "group" on a msg and a typing frame only when set, "skipped" on sent only
+// when non-empty. A group_event whose body does not decode (DecodeGroupChange)
+// is written without "action" and with empty "members", never refused.
 COURIER_EXPORT std::string EncodeServerFrame(const ServerFrame& frame);
 
 // {"op":"pong"}

@@ -1,0 +1,195 @@
+// device_session_groups.cc: the group ops of a DeviceSession (courier/engine.h
+// Session::SendToGroup, ChangeGroup, ListGroups, Typing). Like Send, each
+// validates through its SessionHost, queues its op on the commit queue and
+// answers from the completion, on the session's own executor; store reads
+// (a repeated create, a listing) run on the delivery executor.
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "device_session.h"
+#include "group_id.h"
+
+namespace courier::internal {
+namespace {
+
+constexpr absl::string_view kNotStored = "nothing was stored, retry with the same cid";
+constexpr absl::string_view kNotRead = "the groups could not be read, ask again";
+
+// The ErrorFrame that answers a group op the store refused (or failed);
+// `retry` says what to do about a failure that is not a refusal.
+ErrorFrame GroupOpError(const absl::Status& status, std::string cid,
+                        absl::string_view retry = kNotStored) {
+  ErrorFrame error;
+  error.cid = std::move(cid);
+  error.message = std::string(status.message());
+  if (std::optional<GroupError> g = GroupErrorOf(status)) {
+    switch (*g) {
+      case GroupError::kUnknownGroup:
+        error.code = ErrorCode::kUnknownGroup;
+        return error;
+      case GroupError::kNotMember:
+        error.code = ErrorCode::kNotMember;
+        return error;
+      case GroupError::kNotAdmin:
+        error.code = ErrorCode::kNotAdmin;
+        return error;
+      case GroupError::kGroupFull:
+        error.code = ErrorCode::kGroupFull;
+        return error;
+      case GroupError::kTooManyGroups:
+        error.code = ErrorCode::kTooManyGroups;
+        return error;
+      case GroupError::kGroupExists:  // a create's repeat is answered before this
+        break;
+    }
+  }
+  if (absl::IsInvalidArgument(status)) {
+    error.code = ErrorCode::kBadFrame;
+    return error;
+  }
+  error.code = ErrorCode::kUnavailable;
+  error.message = absl::StrCat(retry, ": ", status.message());
+  return error;
+}
+
+absl::Status UnexpectedResult() { return absl::InternalError("unexpected store result"); }
+
+}  // namespace
+
+void DeviceSession::SendToGroup(std::string cid, GroupId group, std::string body) {
+  if (closed()) return;
+  if (auto answer = host_->CheckGroupSend(user_, cid, group, body.size())) {
+    Emit({*std::move(answer)});
+    return;
+  }
+  GroupSendOp op = SendOp<GroupSendOp>(cid, std::move(body));
+  op.group = std::move(group);
+  host_->Submit(std::move(op), [self = shared_from_this(),
+                                cid = std::move(cid)](absl::StatusOr<WriteResult> r) mutable {
+    self->host_->CountSend(r);
+    GroupSendResult* sent = r.ok() ? std::get_if<GroupSendResult>(&*r) : nullptr;
+    if (sent == nullptr) {
+      self->Emit({GroupOpError(r.ok() ? UnexpectedResult() : r.status(), std::move(cid))});
+      return;
+    }
+    self->host_->OnGroupSent(self->user_, cid, *sent);
+    SentFrame frame{std::move(cid), sent->id, sent->ts, sent->duplicate, {}};
+    if (!sent->duplicate) frame.skipped = std::move(sent->skipped);
+    self->Emit({std::move(frame)});
+    self->host_->Route(std::move(sent->appended));
+  }, home_);
+}
+
+void DeviceSession::ChangeGroup(std::string cid, GroupAction action, GroupId group,
+                                std::vector<UserId> members, std::string name) {
+  if (closed()) return;
+  GroupChangeOp op;
+  op.action = action;
+  op.actor = user_;
+  op.group = action == GroupAction::kCreate ? DeriveGroupId(user_, cid) : std::move(group);
+  op.members = std::move(members);
+  op.name = std::move(name);
+  op.id = host_->NewMessageId();
+  op.ts = host_->Now();
+  op.limits = GroupLimitsOf(host_->options().limits);
+  if (std::optional<ErrorFrame> error = host_->CheckGroupChange(cid, op)) {
+    Emit({*std::move(error)});
+    return;
+  }
+  GroupId id = op.group;
+  host_->Submit(std::move(op), [self = shared_from_this(), cid = std::move(cid), action,
+                                id = std::move(id)](absl::StatusOr<WriteResult> r) mutable {
+    GroupChangeResult* changed = r.ok() ? std::get_if<GroupChangeResult>(&*r) : nullptr;
+    if (changed != nullptr) {
+      self->host_->OnGroupChanged(id, *changed);
+      const std::uint64_t version = changed->group.has_value() ? changed->group->version : 0;
+      self->Emit({GroupOkFrame{std::move(cid), std::move(id), changed->changed, false, version}});
+      self->host_->Route(std::move(changed->appended));
+      return;
+    }
+    const absl::Status status = r.ok() ? UnexpectedResult() : r.status();
+    if (action == GroupAction::kCreate && GroupErrorOf(status) == GroupError::kGroupExists) {
+      self->host_->delivery().Post([self, cid = std::move(cid), id = std::move(id)]() mutable {
+        self->AnswerRepeatedCreate(std::move(cid), std::move(id));
+      });
+      return;
+    }
+    self->Emit({GroupOpError(status, std::move(cid))});
+  }, home_);
+}
+
+void DeviceSession::AnswerRepeatedCreate(std::string cid, GroupId group) {
+  if (closed()) return;
+  absl::StatusOr<GroupRecord> record = host_->store().Group(group);
+  if (record.ok() && record->created_by == user_) {
+    host_->RefundRate(user_);
+    Emit({GroupOkFrame{std::move(cid), std::move(group), false, true, record->version}});
+    return;
+  }
+  ErrorFrame error;
+  error.cid = std::move(cid);
+  if (record.ok()) {
+    // Another user's create derived the same id: not this cid's group.
+    error.code = ErrorCode::kBadFrame;
+    error.message = "this cid cannot create a group; use another cid";
+  } else if (GroupErrorOf(record.status()) == GroupError::kUnknownGroup) {
+    // The group was created and then deleted (its last member left) between
+    // the refused create and this read: a retry creates it anew.
+    error.code = ErrorCode::kUnavailable;
+    error.message = "the group changed meanwhile; retry with the same cid";
+  } else {
+    error = GroupOpError(record.status(), std::move(error.cid));
+  }
+  Emit({std::move(error)});
+}
+
+void DeviceSession::ListGroups(std::string cid, std::optional<GroupId> group) {
+  if (closed()) return;
+  if (absl::Status s = ValidateClientId(cid); !s.ok()) {
+    Emit({ErrorFrame{ErrorCode::kBadFrame, std::string(s.message()), std::move(cid), {}}});
+    return;
+  }
+  if (group.has_value() && !ValidateGroupId(*group).ok()) {
+    Emit({ErrorFrame{ErrorCode::kUnknownGroup, "no such group", std::move(cid), {}}});
+    return;
+  }
+  host_->delivery().Post([self = shared_from_this(), cid = std::move(cid),
+                          group = std::move(group)]() mutable {
+    self->AnswerListGroups(std::move(cid), std::move(group));
+  });
+}
+
+void DeviceSession::AnswerListGroups(std::string cid, std::optional<GroupId> group) {
+  if (closed()) return;
+  GroupsFrame frame;
+  frame.cid = std::move(cid);
+  if (!group.has_value()) {
+    absl::StatusOr<std::vector<GroupRecord>> all = host_->store().GroupsOf(user_);
+    if (!all.ok()) {
+      Emit({GroupOpError(all.status(), std::move(frame.cid), kNotRead)});
+      return;
+    }
+    frame.groups = *std::move(all);
+    Emit({std::move(frame)});
+    return;
+  }
+  absl::StatusOr<GroupRecord> record = host_->store().Group(*group);
+  if (!record.ok()) {
+    Emit({GroupOpError(record.status(), std::move(frame.cid), kNotRead)});
+    return;
+  }
+  if (record->Find(user_) == nullptr) {
+    Emit({ErrorFrame{ErrorCode::kNotMember, absl::StrCat("you are not a member of ", *group),
+                     std::move(frame.cid), {}}});
+    return;
+  }
+  frame.groups.push_back(*std::move(record));
+  Emit({std::move(frame)});
+}
+
+void DeviceSession::Typing(UserId to, GroupId group, bool on) {
+  if (closed()) return;
+  host_->Typing(user_, to, group, on);
+}
+
+}  // namespace courier::internal
