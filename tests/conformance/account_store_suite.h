@@ -48,30 +48,13 @@
 
 namespace courier::conformance {
 
-using AccountStoreFactory = std::function<std::unique_ptr<StoreFixture<AccountStore>>()>;
+using AccountStoreFactory = StoreHarness<AccountStore>::Factory;
 
 namespace account_store_cases {
 
 using ::courier::testing::StatusIs;
 
-struct Harness {
-  explicit Harness(const AccountStoreFactory& factory) : fixture(factory()) {
-    REQUIRE(fixture != nullptr);
-    Reopen();
-  }
-  void Reopen() {
-    store.reset();
-    auto opened = fixture->Open();
-    COURIER_REQUIRE_OK(opened);
-    store = std::move(opened).value();
-    REQUIRE(store != nullptr);
-  }
-  AccountStore& operator*() { return *store; }
-  AccountStore* operator->() { return store.get(); }
-
-  std::unique_ptr<StoreFixture<AccountStore>> fixture;
-  std::unique_ptr<AccountStore> store;
-};
+using Harness = StoreHarness<AccountStore>;
 
 inline void CreateUsers(AccountStore& store, const std::vector<UserId>& users) {
   for (const UserId& u : users) COURIER_REQUIRE_OK(store.CreateUser(u, "hash-of-" + u, 1'000));

@@ -63,32 +63,13 @@
 
 namespace courier::conformance {
 
-using MessageStoreFactory = std::function<std::unique_ptr<StoreFixture<MessageStore>>()>;
+using MessageStoreFactory = StoreHarness<MessageStore>::Factory;
 
 namespace message_store_cases {
 
 using ::courier::testing::StatusIs;
 
-// A fixture and its open store, for one test case.
-struct Harness {
-  explicit Harness(const MessageStoreFactory& factory) : fixture(factory()) {
-    REQUIRE(fixture != nullptr);
-    Reopen();
-  }
-  // Closes the store and opens it again on the same data.
-  void Reopen() {
-    store.reset();
-    auto opened = fixture->Open();
-    COURIER_REQUIRE_OK(opened);
-    store = std::move(opened).value();
-    REQUIRE(store != nullptr);
-  }
-  MessageStore& operator*() { return *store; }
-  MessageStore* operator->() { return store.get(); }
-
-  std::unique_ptr<StoreFixture<MessageStore>> fixture;
-  std::unique_ptr<MessageStore> store;
-};
+using Harness = StoreHarness<MessageStore>;
 
 // The message `cid` from `from` to `to`; its id is derived from both.
 inline AppendOp Message(const UserId& from, const std::string& cid, const UserId& to,

@@ -4,7 +4,8 @@
 // case starts from an empty store) and calls Open() on it. A fixture of a
 // durable adapter can be opened again on the same data: that is how the
 // durability cases "restart" the store. The suite always destroys the store
-// from the previous Open() before calling Open() again.
+// from the previous Open() before calling Open() again. StoreHarness is that
+// loop, shared by every suite.
 #ifndef COURIER_TESTS_CONFORMANCE_STORE_FIXTURE_H_
 #define COURIER_TESTS_CONFORMANCE_STORE_FIXTURE_H_
 
@@ -12,7 +13,10 @@
 #include <memory>
 #include <utility>
 
+#include <catch2/catch.hpp>
+
 #include "absl/status/statusor.h"
+#include "support/status_matchers.h"
 
 namespace courier::conformance {
 
@@ -54,6 +58,31 @@ std::unique_ptr<StoreFixture<Store>> MakeFixture(
     std::function<void()> cleanup = {}) {
   return std::make_unique<FunctionFixture<Store>>(std::move(open), std::move(cleanup));
 }
+
+// A fixture and its open store, for one test case: `Harness h(factory);`
+// then `h->Write(...)` or `Helper(*h, ...)`.
+template <class Store>
+struct StoreHarness {
+  using Factory = std::function<std::unique_ptr<StoreFixture<Store>>()>;
+
+  explicit StoreHarness(const Factory& factory) : fixture(factory()) {
+    REQUIRE(fixture != nullptr);
+    Reopen();
+  }
+  // Closes the store and opens it again on the same data.
+  void Reopen() {
+    store.reset();
+    auto opened = fixture->Open();
+    COURIER_REQUIRE_OK(opened);
+    store = std::move(opened).value();
+    REQUIRE(store != nullptr);
+  }
+  Store& operator*() { return *store; }
+  Store* operator->() { return store.get(); }
+
+  std::unique_ptr<StoreFixture<Store>> fixture;
+  std::unique_ptr<Store> store;
+};
 
 }  // namespace courier::conformance
 
