@@ -1,19 +1,20 @@
 // tests/presence/presence_store_suite.h: the PresenceStore conformance suite.
 //
-// Written once, run against every PresenceStore. A test file defines a
-// Backend type and then includes this header:
+// Every rule of courier/presence_store.h, written once and run against every
+// backend, in the same style as the store suites (tests/conformance): in one
+// .cc file of the backend's tests, a factory of PresenceCluster and one line,
 //
-//   struct MemoryBackend {
-//     static constexpr const char* kName = "memory";
-//     // A cluster of `nodes` presence stores sharing one backend, reading
-//     // time from `clock`, with registrations living `ttl_ms`.
-//     MemoryBackend(const courier::Clock& clock, courier::TimeMs ttl_ms);
-//     // The store that node `i` uses (the same object for every i when the
-//     // backend is one in-process store).
-//     courier::PresenceStore& Store(int i);
-//   };
-//   #define COURIER_PRESENCE_BACKEND MemoryBackend
 //   #include "presence/presence_store_suite.h"
+//
+//   std::unique_ptr<courier::testing::PresenceCluster> MemoryCluster(
+//       const courier::Clock& clock, courier::TimeMs ttl_ms) { ... }
+//
+//   COURIER_PRESENCE_STORE_CONFORMANCE("memory", MemoryCluster)
+//
+// The factory is called once per test case and gives a cluster whose stores
+// share one EMPTY backend. Test cases are named "PresenceStore[<name>]:
+// <behaviour>", tags [conformance][presence] and one per topic ([connect],
+// [lookup], [ttl], [heartbeat], [signal], [input], [concurrency]).
 //
 // Time is a ManualClock for every backend: registrations expire by the
 // store's clock, so TTL tests advance it instead of sleeping. Only signal
@@ -26,6 +27,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -36,21 +39,40 @@
 #include "presence/presence_test_support.h"
 #include "support/status_matchers.h"
 
-#ifndef COURIER_PRESENCE_BACKEND
-#error "define COURIER_PRESENCE_BACKEND before including presence_store_suite.h"
-#endif
-
 namespace courier::testing {
 
 inline constexpr TimeMs kSuiteTtlMs = 30'000;
 
-template <typename Backend>
-class PresenceSuite {
+// The presence stores of one cluster of nodes on one backend.
+// Thread-safe as its stores are.
+class PresenceCluster {
  public:
-  PresenceSuite() : backend_(clock_, kSuiteTtlMs) {}
+  PresenceCluster() = default;
+  PresenceCluster(const PresenceCluster&) = delete;
+  PresenceCluster& operator=(const PresenceCluster&) = delete;
+  virtual ~PresenceCluster() = default;
 
-  PresenceStore& store(int node = 0) { return backend_.Store(node); }
+  // The store that node `node` uses (the same object for every node when the
+  // backend is one in-process store).
+  virtual PresenceStore& Store(int node) = 0;
+};
+
+// Makes a cluster whose stores read time from `clock` (which outlives the
+// cluster) and keep registrations `ttl_ms`.
+using PresenceClusterFactory =
+    std::function<std::unique_ptr<PresenceCluster>(const Clock& clock, TimeMs ttl_ms)>;
+
+// A cluster on a manual clock, for one test case.
+class PresenceHarness {
+ public:
+  explicit PresenceHarness(const PresenceClusterFactory& factory)
+      : cluster_(factory(clock_, kSuiteTtlMs)) {
+    REQUIRE(cluster_ != nullptr);
+  }
+
+  PresenceStore& store(int node = 0) { return cluster_->Store(node); }
   TimeMs now() const { return clock_.NowMs(); }
+  void Advance(TimeMs ms) { clock_.Advance(ms); }
 
   Presence LookupOne(const UserId& user, int node = 0) {
     auto result = store(node).Lookup({user});
@@ -59,33 +81,31 @@ class PresenceSuite {
     return result->front();
   }
 
- protected:
+ private:
   ManualClock clock_;
-  Backend backend_;
+  std::unique_ptr<PresenceCluster> cluster_;
 };
 
 }  // namespace courier::testing
 
-#define COURIER_PRESENCE_TEST(name, tags) \
-  TEMPLATE_TEST_CASE_METHOD(::courier::testing::PresenceSuite, "PresenceStore: " name, \
-                            "[presence]" tags, COURIER_PRESENCE_BACKEND)
-
 namespace courier::testing {
+namespace presence_store_cases {
 
-COURIER_PRESENCE_TEST("connect and disconnect move online and last seen", "[connect]") {
-  auto& s = this->store();
-  Presence before = this->LookupOne("alice");
+inline void ConnectAndDisconnectMoveOnlineAndLastSeen(const PresenceClusterFactory& factory) {
+  PresenceHarness h(factory);
+  auto& s = h.store();
+  Presence before = h.LookupOne("alice");
   CHECK_FALSE(before.online);
   CHECK_FALSE(before.last_seen.has_value());
   CHECK(before.nodes.empty());
 
-  const TimeMs t0 = this->now();
+  const TimeMs t0 = h.now();
   auto c = s.Connect("alice", "phone", "n1", t0);
   COURIER_REQUIRE_OK(c);
   CHECK(c->became_online);
   CHECK_FALSE(c->replaced_on.has_value());
 
-  Presence on = this->LookupOne("alice");
+  Presence on = h.LookupOne("alice");
   CHECK(on.user == "alice");
   CHECK(on.online);
   CHECK(on.nodes == std::vector<NodeId>{"n1"});
@@ -97,29 +117,29 @@ COURIER_PRESENCE_TEST("connect and disconnect move online and last seen", "[conn
   CHECK_FALSE(again->became_online);
   CHECK_FALSE(again->replaced_on.has_value());
 
-  this->clock_.Advance(1000);
-  const TimeMs t1 = this->now();
+  h.Advance(1000);
+  const TimeMs t1 = h.now();
   auto d = s.Disconnect("alice", "phone", "n1", t1);
   COURIER_REQUIRE_OK(d);
   CHECK(*d);
 
-  Presence off = this->LookupOne("alice");
+  Presence off = h.LookupOne("alice");
   CHECK_FALSE(off.online);
   CHECK(off.nodes.empty());
   REQUIRE(off.last_seen.has_value());
   CHECK(*off.last_seen == t1);
 
   // Back online: last seen is not reported while online.
-  auto back = s.Connect("alice", "phone", "n1", this->now());
+  auto back = s.Connect("alice", "phone", "n1", h.now());
   COURIER_REQUIRE_OK(back);
   CHECK(back->became_online);
-  CHECK_FALSE(this->LookupOne("alice").last_seen.has_value());
+  CHECK_FALSE(h.LookupOne("alice").last_seen.has_value());
 }
 
-COURIER_PRESENCE_TEST("several devices keep the user online until the last leaves",
-                      "[connect]") {
-  auto& s = this->store();
-  const TimeMs t = this->now();
+inline void SeveralDevicesKeepTheUserOnline(const PresenceClusterFactory& factory) {
+  PresenceHarness h(factory);
+  auto& s = h.store();
+  const TimeMs t = h.now();
   auto a = s.Connect("bob", "phone", "n1", t);
   COURIER_REQUIRE_OK(a);
   CHECK(a->became_online);
@@ -131,50 +151,50 @@ COURIER_PRESENCE_TEST("several devices keep the user online until the last leave
   COURIER_REQUIRE_OK(c);
   CHECK_FALSE(c->became_online);
 
-  Presence p = this->LookupOne("bob");
+  Presence p = h.LookupOne("bob");
   CHECK(p.online);
   CHECK(p.nodes == std::vector<NodeId>{"n1", "n2"});  // sorted, no duplicates
 
   auto d1 = s.Disconnect("bob", "phone", "n1", t + 1);
   COURIER_REQUIRE_OK(d1);
   CHECK_FALSE(*d1);
-  CHECK(this->LookupOne("bob").nodes == std::vector<NodeId>{"n1", "n2"});
+  CHECK(h.LookupOne("bob").nodes == std::vector<NodeId>{"n1", "n2"});
   auto d2 = s.Disconnect("bob", "tablet", "n1", t + 2);
   COURIER_REQUIRE_OK(d2);
   CHECK_FALSE(*d2);
-  p = this->LookupOne("bob");
+  p = h.LookupOne("bob");
   CHECK(p.online);
   CHECK(p.nodes == std::vector<NodeId>{"n2"});
   CHECK_FALSE(p.last_seen.has_value());
   auto d3 = s.Disconnect("bob", "laptop", "n2", t + 3);
   COURIER_REQUIRE_OK(d3);
   CHECK(*d3);
-  p = this->LookupOne("bob");
+  p = h.LookupOne("bob");
   CHECK_FALSE(p.online);
   REQUIRE(p.last_seen.has_value());
   CHECK(*p.last_seen == t + 3);
 }
 
-COURIER_PRESENCE_TEST("the same device on another node replaces the old registration",
-                      "[connect]") {
-  auto& s0 = this->store(0);
-  auto& s1 = this->store(1);
-  const TimeMs t = this->now();
+inline void SameDeviceOnAnotherNodeReplacesIt(const PresenceClusterFactory& factory) {
+  PresenceHarness h(factory);
+  auto& s0 = h.store(0);
+  auto& s1 = h.store(1);
+  const TimeMs t = h.now();
   COURIER_REQUIRE_OK(s0.Connect("carol", "phone", "n1", t));
   auto moved = s1.Connect("carol", "phone", "n2", t + 1);
   COURIER_REQUIRE_OK(moved);
   CHECK_FALSE(moved->became_online);
   REQUIRE(moved->replaced_on.has_value());
   CHECK(*moved->replaced_on == "n1");
-  CHECK(this->LookupOne("carol", 0).nodes == std::vector<NodeId>{"n2"});
-  CHECK(this->LookupOne("carol", 1).nodes == std::vector<NodeId>{"n2"});
+  CHECK(h.LookupOne("carol", 0).nodes == std::vector<NodeId>{"n2"});
+  CHECK(h.LookupOne("carol", 1).nodes == std::vector<NodeId>{"n2"});
 }
 
-COURIER_PRESENCE_TEST("disconnect from a node that no longer holds the device leaves it alone",
-                      "[connect]") {
-  auto& s0 = this->store(0);
-  auto& s1 = this->store(1);
-  const TimeMs t = this->now();
+inline void StaleDisconnectLeavesTheDeviceAlone(const PresenceClusterFactory& factory) {
+  PresenceHarness h(factory);
+  auto& s0 = h.store(0);
+  auto& s1 = h.store(1);
+  const TimeMs t = h.now();
   COURIER_REQUIRE_OK(s0.Connect("dave", "phone", "n1", t));
   COURIER_REQUIRE_OK(s1.Connect("dave", "phone", "n2", t + 1));
 
@@ -182,19 +202,20 @@ COURIER_PRESENCE_TEST("disconnect from a node that no longer holds the device le
   auto stale = s0.Disconnect("dave", "phone", "n1", t + 2);
   COURIER_REQUIRE_OK(stale);
   CHECK_FALSE(*stale);
-  Presence p = this->LookupOne("dave", 1);
+  Presence p = h.LookupOne("dave", 1);
   CHECK(p.online);
   CHECK(p.nodes == std::vector<NodeId>{"n2"});
 
   auto real = s1.Disconnect("dave", "phone", "n2", t + 3);
   COURIER_REQUIRE_OK(real);
   CHECK(*real);
-  CHECK_FALSE(this->LookupOne("dave", 0).online);
+  CHECK_FALSE(h.LookupOne("dave", 0).online);
 }
 
-COURIER_PRESENCE_TEST("lookup answers in the order asked", "[lookup]") {
-  auto& s = this->store();
-  const TimeMs t = this->now();
+inline void LookupAnswersInTheOrderAsked(const PresenceClusterFactory& factory) {
+  PresenceHarness h(factory);
+  auto& s = h.store();
+  const TimeMs t = h.now();
   COURIER_REQUIRE_OK(s.Connect("u1", "d", "n1", t));
   COURIER_REQUIRE_OK(s.Connect("u3", "d", "n2", t));
   COURIER_REQUIRE_OK(s.Connect("u3", "e", "n3", t));
@@ -221,87 +242,92 @@ COURIER_PRESENCE_TEST("lookup answers in the order asked", "[lookup]") {
   CHECK(empty->empty());
 }
 
-COURIER_PRESENCE_TEST("registrations expire without heartbeat", "[ttl]") {
-  auto& s = this->store();
-  const TimeMs t0 = this->now();
+inline void RegistrationsExpireWithoutHeartbeat(const PresenceClusterFactory& factory) {
+  PresenceHarness h(factory);
+  auto& s = h.store();
+  const TimeMs t0 = h.now();
   COURIER_REQUIRE_OK(s.Connect("erin", "phone", "n1", t0));
-  this->clock_.Advance(kSuiteTtlMs - 1);
-  CHECK(this->LookupOne("erin").online);
+  h.Advance(kSuiteTtlMs - 1);
+  CHECK(h.LookupOne("erin").online);
 
-  this->clock_.Advance(2);  // the node died: no heartbeat, no disconnect
-  Presence p = this->LookupOne("erin");
+  h.Advance(2);  // the node died: no heartbeat, no disconnect
+  Presence p = h.LookupOne("erin");
   CHECK_FALSE(p.online);
   CHECK(p.nodes.empty());
   REQUIRE(p.last_seen.has_value());
   CHECK(*p.last_seen >= t0);
-  CHECK(*p.last_seen <= this->now());
+  CHECK(*p.last_seen <= h.now());
 
   // The next connect is an arrival again, and replaces nothing.
-  auto c = s.Connect("erin", "phone", "n2", this->now());
+  auto c = s.Connect("erin", "phone", "n2", h.now());
   COURIER_REQUIRE_OK(c);
   CHECK(c->became_online);
   CHECK_FALSE(c->replaced_on.has_value());
 }
 
-COURIER_PRESENCE_TEST("an expired device leaves the others online", "[ttl]") {
-  auto& s = this->store();
-  COURIER_REQUIRE_OK(s.Connect("fay", "phone", "n1", this->now()));
-  this->clock_.Advance(kSuiteTtlMs / 2);
-  COURIER_REQUIRE_OK(s.Connect("fay", "laptop", "n2", this->now()));
-  this->clock_.Advance(kSuiteTtlMs / 2 + 1);  // phone expired, laptop live
-  Presence p = this->LookupOne("fay");
+inline void ExpiredDeviceLeavesTheOthersOnline(const PresenceClusterFactory& factory) {
+  PresenceHarness h(factory);
+  auto& s = h.store();
+  COURIER_REQUIRE_OK(s.Connect("fay", "phone", "n1", h.now()));
+  h.Advance(kSuiteTtlMs / 2);
+  COURIER_REQUIRE_OK(s.Connect("fay", "laptop", "n2", h.now()));
+  h.Advance(kSuiteTtlMs / 2 + 1);  // phone expired, laptop live
+  Presence p = h.LookupOne("fay");
   CHECK(p.online);
   CHECK(p.nodes == std::vector<NodeId>{"n2"});
 }
 
-COURIER_PRESENCE_TEST("heartbeat refreshes and re-registers sessions", "[heartbeat]") {
-  auto& s = this->store();
-  COURIER_REQUIRE_OK(s.Connect("gil", "phone", "n1", this->now()));
-  COURIER_REQUIRE_OK(s.Connect("hal", "phone", "n1", this->now()));
+inline void HeartbeatRefreshesAndReRegisters(const PresenceClusterFactory& factory) {
+  PresenceHarness h(factory);
+  auto& s = h.store();
+  COURIER_REQUIRE_OK(s.Connect("gil", "phone", "n1", h.now()));
+  COURIER_REQUIRE_OK(s.Connect("hal", "phone", "n1", h.now()));
   const std::vector<DeviceOnNode> sessions = {{"gil", "phone"}, {"hal", "phone"}};
   for (int i = 0; i < 4; ++i) {
-    this->clock_.Advance(kSuiteTtlMs / 2);
-    COURIER_REQUIRE_OK(s.Heartbeat("n1", sessions, this->now()));
+    h.Advance(kSuiteTtlMs / 2);
+    COURIER_REQUIRE_OK(s.Heartbeat("n1", sessions, h.now()));
   }
-  this->clock_.Advance(kSuiteTtlMs - 1);
-  CHECK(this->LookupOne("gil").online);
-  CHECK(this->LookupOne("hal").online);
+  h.Advance(kSuiteTtlMs - 1);
+  CHECK(h.LookupOne("gil").online);
+  CHECK(h.LookupOne("hal").online);
 
   // Long after expiry (the store lost everything), a heartbeat restores it.
-  this->clock_.Advance(kSuiteTtlMs * 3);
-  CHECK_FALSE(this->LookupOne("gil").online);
-  COURIER_REQUIRE_OK(s.Heartbeat("n1", sessions, this->now()));
-  Presence p = this->LookupOne("gil");
+  h.Advance(kSuiteTtlMs * 3);
+  CHECK_FALSE(h.LookupOne("gil").online);
+  COURIER_REQUIRE_OK(s.Heartbeat("n1", sessions, h.now()));
+  Presence p = h.LookupOne("gil");
   CHECK(p.online);
   CHECK(p.nodes == std::vector<NodeId>{"n1"});
-  CHECK(this->LookupOne("hal").online);
+  CHECK(h.LookupOne("hal").online);
 
   // Heartbeat of sessions never connected registers them as well.
-  COURIER_REQUIRE_OK(s.Heartbeat("n1", {{DeviceOnNode{"ivy", "tab"}}}, this->now()));
-  CHECK(this->LookupOne("ivy").online);
-  COURIER_REQUIRE_OK(s.Heartbeat("n1", {}, this->now()));
+  COURIER_REQUIRE_OK(s.Heartbeat("n1", {{DeviceOnNode{"ivy", "tab"}}}, h.now()));
+  CHECK(h.LookupOne("ivy").online);
+  COURIER_REQUIRE_OK(s.Heartbeat("n1", {}, h.now()));
 }
 
-COURIER_PRESENCE_TEST("heartbeat does not take back a device that moved", "[heartbeat]") {
-  auto& s0 = this->store(0);
-  auto& s1 = this->store(1);
-  COURIER_REQUIRE_OK(s0.Connect("jo", "phone", "n1", this->now()));
-  COURIER_REQUIRE_OK(s1.Connect("jo", "phone", "n2", this->now()));
+inline void HeartbeatDoesNotTakeBackAMovedDevice(const PresenceClusterFactory& factory) {
+  PresenceHarness h(factory);
+  auto& s0 = h.store(0);
+  auto& s1 = h.store(1);
+  COURIER_REQUIRE_OK(s0.Connect("jo", "phone", "n1", h.now()));
+  COURIER_REQUIRE_OK(s1.Connect("jo", "phone", "n2", h.now()));
   // n1 has not processed the kick yet and still lists the session.
-  COURIER_REQUIRE_OK(s0.Heartbeat("n1", {{DeviceOnNode{"jo", "phone"}}}, this->now()));
-  CHECK(this->LookupOne("jo").nodes == std::vector<NodeId>{"n2"});
+  COURIER_REQUIRE_OK(s0.Heartbeat("n1", {{DeviceOnNode{"jo", "phone"}}}, h.now()));
+  CHECK(h.LookupOne("jo").nodes == std::vector<NodeId>{"n2"});
 }
 
-COURIER_PRESENCE_TEST("publish delivers to the subscriber on the store's thread", "[signal]") {
+inline void PublishDeliversOnTheStoresThread(const PresenceClusterFactory& factory) {
+  PresenceHarness h(factory);
   SignalInbox inbox;
-  COURIER_REQUIRE_OK(this->store(1).Subscribe("n2", inbox.Handler()));
+  COURIER_REQUIRE_OK(h.store(1).Subscribe("n2", inbox.Handler()));
 
   Signal wake{Signal::Kind::kWake, "kim", "", "n1"};
   Signal kick{Signal::Kind::kKick, "kim", "phone", "n1"};
   Signal presence{Signal::Kind::kPresence, "lee", "", "n1"};
-  COURIER_REQUIRE_OK(this->store(0).Publish("n2", wake));
-  COURIER_REQUIRE_OK(this->store(0).Publish("n2", kick));
-  COURIER_REQUIRE_OK(this->store(0).Publish("n2", presence));
+  COURIER_REQUIRE_OK(h.store(0).Publish("n2", wake));
+  COURIER_REQUIRE_OK(h.store(0).Publish("n2", kick));
+  COURIER_REQUIRE_OK(h.store(0).Publish("n2", presence));
   REQUIRE(inbox.WaitFor(3));
 
   auto got = inbox.signals();
@@ -315,18 +341,19 @@ COURIER_PRESENCE_TEST("publish delivers to the subscriber on the store's thread"
   CHECK(got[2].kind == Signal::Kind::kPresence);
   CHECK(got[2].user == "lee");
   for (auto id : inbox.threads()) CHECK(id != std::this_thread::get_id());
-  this->store(1).Unsubscribe("n2");
+  h.store(1).Unsubscribe("n2");
 }
 
-COURIER_PRESENCE_TEST("a close signal carries its device and close code", "[signal]") {
+inline void CloseSignalCarriesDeviceAndCode(const PresenceClusterFactory& factory) {
+  PresenceHarness h(factory);
   SignalInbox inbox;
-  COURIER_REQUIRE_OK(this->store(1).Subscribe("n2.admin", inbox.Handler()));
+  COURIER_REQUIRE_OK(h.store(1).Subscribe("n2.admin", inbox.Handler()));
   Signal one{Signal::Kind::kClose, "kim", "phone", "n1"};
   one.close_code = 4410;
   Signal all{Signal::Kind::kClose, "lee", "", "n1"};
   all.close_code = 4403;
-  COURIER_REQUIRE_OK(this->store(0).Publish("n2.admin", one));
-  COURIER_REQUIRE_OK(this->store(0).Publish("n2.admin", all));
+  COURIER_REQUIRE_OK(h.store(0).Publish("n2.admin", one));
+  COURIER_REQUIRE_OK(h.store(0).Publish("n2.admin", all));
   REQUIRE(inbox.WaitFor(2));
   auto got = inbox.signals();
   REQUIRE(got.size() == 2);
@@ -339,12 +366,13 @@ COURIER_PRESENCE_TEST("a close signal carries its device and close code", "[sign
   CHECK(got[1].user == "lee");
   CHECK(got[1].device.empty());
   CHECK(got[1].close_code == 4403);
-  this->store(1).Unsubscribe("n2.admin");
+  h.store(1).Unsubscribe("n2.admin");
 }
 
-COURIER_PRESENCE_TEST("a typing signal carries its typist, group and on/off", "[signal]") {
+inline void TypingSignalCarriesTypistGroupAndOnOff(const PresenceClusterFactory& factory) {
+  PresenceHarness h(factory);
   SignalInbox inbox;
-  COURIER_REQUIRE_OK(this->store(1).Subscribe("n2", inbox.Handler()));
+  COURIER_REQUIRE_OK(h.store(1).Subscribe("n2", inbox.Handler()));
   Signal to_user;
   to_user.kind = Signal::Kind::kTyping;
   to_user.user = "kim";
@@ -357,8 +385,8 @@ COURIER_PRESENCE_TEST("a typing signal carries its typist, group and on/off", "[
   in_group.from_user = "lee";
   in_group.group = "g0123-abc_9";
   in_group.on = false;
-  COURIER_REQUIRE_OK(this->store(0).Publish("n2", to_user));
-  COURIER_REQUIRE_OK(this->store(0).Publish("n2", in_group));
+  COURIER_REQUIRE_OK(h.store(0).Publish("n2", to_user));
+  COURIER_REQUIRE_OK(h.store(0).Publish("n2", in_group));
   REQUIRE(inbox.WaitFor(2));
   auto got = inbox.signals();
   REQUIRE(got.size() == 2);
@@ -373,47 +401,50 @@ COURIER_PRESENCE_TEST("a typing signal carries its typist, group and on/off", "[
   CHECK(got[1].from_user == "lee");
   CHECK(got[1].group == "g0123-abc_9");
   CHECK_FALSE(got[1].on);
-  this->store(1).Unsubscribe("n2");
+  h.store(1).Unsubscribe("n2");
 }
 
-COURIER_PRESENCE_TEST("a second subscription to one node fails", "[signal]") {
+inline void SecondSubscriptionToOneNodeFails(const PresenceClusterFactory& factory) {
+  PresenceHarness h(factory);
   SignalInbox first, second;
-  COURIER_REQUIRE_OK(this->store().Subscribe("n1", first.Handler()));
-  REQUIRE_THAT(this->store().Subscribe("n1", second.Handler()),
+  COURIER_REQUIRE_OK(h.store().Subscribe("n1", first.Handler()));
+  REQUIRE_THAT(h.store().Subscribe("n1", second.Handler()),
                StatusIs(absl::StatusCode::kFailedPrecondition));
   // Another node's name is independent.
-  COURIER_REQUIRE_OK(this->store().Subscribe("n9", second.Handler()));
-  this->store().Unsubscribe("n1");
-  this->store().Unsubscribe("n9");
+  COURIER_REQUIRE_OK(h.store().Subscribe("n9", second.Handler()));
+  h.store().Unsubscribe("n1");
+  h.store().Unsubscribe("n9");
 }
 
-COURIER_PRESENCE_TEST("unsubscribe stops calls and frees the node name", "[signal]") {
-  auto& s = this->store();
+inline void UnsubscribeStopsCallsAndFreesTheName(const PresenceClusterFactory& factory) {
+  PresenceHarness h(factory);
+  auto& s = h.store();
   SignalInbox old_inbox, new_inbox;
   COURIER_REQUIRE_OK(s.Subscribe("n1", old_inbox.Handler()));
-  COURIER_REQUIRE_OK(this->store(1).Publish("n1", Signal{Signal::Kind::kWake, "mo", "", "n0"}));
+  COURIER_REQUIRE_OK(h.store(1).Publish("n1", Signal{Signal::Kind::kWake, "mo", "", "n0"}));
   REQUIRE(old_inbox.WaitFor(1));
   s.Unsubscribe("n1");
   s.Unsubscribe("n1");        // twice is harmless
   s.Unsubscribe("never-sub");  // unknown is harmless
 
   COURIER_REQUIRE_OK(s.Subscribe("n1", new_inbox.Handler()));
-  COURIER_REQUIRE_OK(this->store(1).Publish("n1", Signal{Signal::Kind::kWake, "ned", "", "n0"}));
+  COURIER_REQUIRE_OK(h.store(1).Publish("n1", Signal{Signal::Kind::kWake, "ned", "", "n0"}));
   REQUIRE(new_inbox.WaitFor(1));
   CHECK(new_inbox.signals().front().user == "ned");
   CHECK(old_inbox.signals().size() == 1);
   s.Unsubscribe("n1");
 }
 
-COURIER_PRESENCE_TEST("unsubscribe waits for a running handler", "[signal]") {
-  auto& s = this->store();
+inline void UnsubscribeWaitsForARunningHandler(const PresenceClusterFactory& factory) {
+  PresenceHarness h(factory);
+  auto& s = h.store();
   std::atomic<bool> entered{false}, release{false}, finished{false};
   COURIER_REQUIRE_OK(s.Subscribe("n1", [&](const Signal&) {
     entered = true;
     while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     finished = true;
   }));
-  COURIER_REQUIRE_OK(this->store(1).Publish("n1", Signal{Signal::Kind::kWake, "ola", "", "n0"}));
+  COURIER_REQUIRE_OK(h.store(1).Publish("n1", Signal{Signal::Kind::kWake, "ola", "", "n0"}));
   while (!entered) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   std::thread releaser([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -424,8 +455,9 @@ COURIER_PRESENCE_TEST("unsubscribe waits for a running handler", "[signal]") {
   releaser.join();
 }
 
-COURIER_PRESENCE_TEST("a handler may unsubscribe itself", "[signal]") {
-  auto& s = this->store();
+inline void HandlerMayUnsubscribeItself(const PresenceClusterFactory& factory) {
+  PresenceHarness h(factory);
+  auto& s = h.store();
   std::mutex mu;
   std::condition_variable cv;
   bool done = false;
@@ -435,14 +467,15 @@ COURIER_PRESENCE_TEST("a handler may unsubscribe itself", "[signal]") {
     done = true;
     cv.notify_all();
   }));
-  COURIER_REQUIRE_OK(this->store(1).Publish("n1", Signal{Signal::Kind::kWake, "pat", "", "n0"}));
+  COURIER_REQUIRE_OK(h.store(1).Publish("n1", Signal{Signal::Kind::kWake, "pat", "", "n0"}));
   std::unique_lock<std::mutex> lock(mu);
   REQUIRE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return done; }));
 }
 
-COURIER_PRESENCE_TEST("bad input is refused with kInvalidArgument", "[input]") {
-  auto& s = this->store();
-  const TimeMs t = this->now();
+inline void BadInputIsInvalidArgument(const PresenceClusterFactory& factory) {
+  PresenceHarness h(factory);
+  auto& s = h.store();
+  const TimeMs t = h.now();
   const std::string too_long(kMaxIdBytes + 1, 'x');
   auto bad = [](const auto& result) {
     REQUIRE_THAT(GetStatus(result), StatusIs(absl::StatusCode::kInvalidArgument));
@@ -475,11 +508,12 @@ COURIER_PRESENCE_TEST("bad input is refused with kInvalidArgument", "[input]") {
   bad(s.Publish("n1", typing));  // a user and a group
   bad(s.Subscribe("n 1", [](const Signal&) {}));
   bad(s.Lookup(std::vector<UserId>(100'000, "u")));
-  CHECK_FALSE(this->LookupOne("u").online);  // nothing was registered
+  CHECK_FALSE(h.LookupOne("u").online);  // nothing was registered
 }
 
-COURIER_PRESENCE_TEST("concurrent use from many threads", "[concurrency]") {
-  auto& s = this->store();
+inline void ConcurrentUseFromManyThreads(const PresenceClusterFactory& factory) {
+  PresenceHarness h(factory);
+  auto& s = h.store();
   constexpr int kThreads = 4;
   constexpr int kRounds = 50;
   std::vector<std::thread> threads;
@@ -489,7 +523,7 @@ COURIER_PRESENCE_TEST("concurrent use from many threads", "[concurrency]") {
       const UserId user = "cu" + std::to_string(i);
       const NodeId node = "n" + std::to_string(i % 2);
       for (int r = 0; r < kRounds; ++r) {
-        const TimeMs t = this->now();
+        const TimeMs t = h.now();
         if (!s.Connect(user, "d" + std::to_string(r % 3), node, t).ok()) ++failures;
         if (!s.Heartbeat(node, {{DeviceOnNode{user, "d0"}}}, t).ok()) ++failures;
         if (!s.Lookup({"cu0", "cu1", "cu2", "cu3"}).ok()) ++failures;
@@ -502,6 +536,52 @@ COURIER_PRESENCE_TEST("concurrent use from many threads", "[concurrency]") {
   CHECK(failures == 0);
 }
 
+}  // namespace presence_store_cases
 }  // namespace courier::testing
+
+#define COURIER_PS_CASE_(name, factory, tags, fn, title)                          \
+  TEST_CASE("PresenceStore[" name "]: " title, "[conformance][presence]" tags) {  \
+    ::courier::testing::presence_store_cases::fn(                                  \
+        ::courier::testing::PresenceClusterFactory(factory));                      \
+  }
+
+// Defines the suite's test cases for one backend (see the top of this file).
+#define COURIER_PRESENCE_STORE_CONFORMANCE(name, factory)                                         \
+  COURIER_PS_CASE_(name, factory, "[connect]", ConnectAndDisconnectMoveOnlineAndLastSeen,         \
+                   "connect and disconnect move online and last seen")                            \
+  COURIER_PS_CASE_(name, factory, "[connect]", SeveralDevicesKeepTheUserOnline,                   \
+                   "several devices keep the user online until the last leaves")                  \
+  COURIER_PS_CASE_(name, factory, "[connect]", SameDeviceOnAnotherNodeReplacesIt,                 \
+                   "the same device on another node replaces the old registration")               \
+  COURIER_PS_CASE_(name, factory, "[connect]", StaleDisconnectLeavesTheDeviceAlone,               \
+                   "disconnect from a node that no longer holds the device leaves it alone")      \
+  COURIER_PS_CASE_(name, factory, "[lookup]", LookupAnswersInTheOrderAsked,                       \
+                   "lookup answers in the order asked")                                           \
+  COURIER_PS_CASE_(name, factory, "[ttl]", RegistrationsExpireWithoutHeartbeat,                   \
+                   "registrations expire without heartbeat")                                      \
+  COURIER_PS_CASE_(name, factory, "[ttl]", ExpiredDeviceLeavesTheOthersOnline,                    \
+                   "an expired device leaves the others online")                                  \
+  COURIER_PS_CASE_(name, factory, "[heartbeat]", HeartbeatRefreshesAndReRegisters,                \
+                   "heartbeat refreshes and re-registers sessions")                               \
+  COURIER_PS_CASE_(name, factory, "[heartbeat]", HeartbeatDoesNotTakeBackAMovedDevice,            \
+                   "heartbeat does not take back a device that moved")                            \
+  COURIER_PS_CASE_(name, factory, "[signal]", PublishDeliversOnTheStoresThread,                   \
+                   "publish delivers to the subscriber on the store's thread")                    \
+  COURIER_PS_CASE_(name, factory, "[signal]", CloseSignalCarriesDeviceAndCode,                    \
+                   "a close signal carries its device and close code")                            \
+  COURIER_PS_CASE_(name, factory, "[signal]", TypingSignalCarriesTypistGroupAndOnOff,             \
+                   "a typing signal carries its typist, group and on/off")                        \
+  COURIER_PS_CASE_(name, factory, "[signal]", SecondSubscriptionToOneNodeFails,                   \
+                   "a second subscription to one node fails")                                     \
+  COURIER_PS_CASE_(name, factory, "[signal]", UnsubscribeStopsCallsAndFreesTheName,               \
+                   "unsubscribe stops calls and frees the node name")                             \
+  COURIER_PS_CASE_(name, factory, "[signal]", UnsubscribeWaitsForARunningHandler,                 \
+                   "unsubscribe waits for a running handler")                                     \
+  COURIER_PS_CASE_(name, factory, "[signal]", HandlerMayUnsubscribeItself,                        \
+                   "a handler may unsubscribe itself")                                            \
+  COURIER_PS_CASE_(name, factory, "[input]", BadInputIsInvalidArgument,                           \
+                   "bad input is refused with kInvalidArgument")                                  \
+  COURIER_PS_CASE_(name, factory, "[concurrency]", ConcurrentUseFromManyThreads,                  \
+                   "concurrent use from many threads")
 
 #endif  // COURIER_TESTS_PRESENCE_PRESENCE_STORE_SUITE_H_

@@ -1,40 +1,52 @@
 // The PresenceStore conformance suite against courier::redis: one store per
 // node, all on the server named by COURIER_TEST_REDIS_URL, isolated from
 // other tests by a key prefix.
+#include "courier/redis.h"
+
 #include <map>
 #include <memory>
 
-#include "courier/redis.h"
+#include "presence/presence_store_suite.h"
 #include "presence/redis_test_support.h"
 #include "support/status_matchers.h"
 
-namespace courier::testing {
+namespace {
 
-struct RedisBackend {
-  static constexpr const char* kName = "redis";
-  RedisBackend(const Clock& clock, TimeMs ttl_ms) : clock_(clock) {
-    auto options = redis::RedisOptionsFromUrl(RedisUrlOrSkip());
+using ::courier::Clock;
+using ::courier::PresenceStore;
+using ::courier::TimeMs;
+using ::courier::testing::PresenceCluster;
+
+class RedisCluster final : public PresenceCluster {
+ public:
+  RedisCluster(const Clock& clock, TimeMs ttl_ms) : clock_(clock) {
+    auto options = courier::redis::RedisOptionsFromUrl(courier::testing::RedisUrlOrSkip());
     COURIER_REQUIRE_OK(options);
     options_ = *options;
     options_.ttl_ms = ttl_ms;
-    options_.key_prefix = UniquePrefix();
+    options_.key_prefix = courier::testing::UniquePrefix();
   }
-  PresenceStore& Store(int node) {
+  // Opens node `node`'s store on first use.
+  PresenceStore& Store(int node) override {
     auto& store = stores_[node];
     if (store == nullptr) {
-      auto opened = redis::OpenPresenceStore(options_, clock_);
+      auto opened = courier::redis::OpenPresenceStore(options_, clock_);
       COURIER_REQUIRE_OK(opened);
       store = std::move(*opened);
     }
     return *store;
   }
 
+ private:
   const Clock& clock_;
-  redis::RedisPresenceOptions options_;
+  courier::redis::RedisPresenceOptions options_;
   std::map<int, std::unique_ptr<PresenceStore>> stores_;
 };
 
-}  // namespace courier::testing
+std::unique_ptr<PresenceCluster> OpenRedisCluster(const Clock& clock, TimeMs ttl_ms) {
+  return std::make_unique<RedisCluster>(clock, ttl_ms);
+}
 
-#define COURIER_PRESENCE_BACKEND ::courier::testing::RedisBackend
-#include "presence/presence_store_suite.h"
+}  // namespace
+
+COURIER_PRESENCE_STORE_CONFORMANCE("redis", OpenRedisCluster)
