@@ -20,7 +20,8 @@
 // and later Open()s reopen the same data. Test cases are named
 // "AccountStore[<name>]: <behaviour>", tags [conformance][account_store].
 // A suite for an unreachable server is skipped by the test's main (print
-// "SKIPPED: ..." and exit 77), never inside a test case.
+// "SKIPPED: ..." and exit 77), never inside a test case. Each case is written
+// as COURIER_ACCOUNT_STORE_CASE(Fn, "rule it checks") (conformance_suite.h).
 //
 // "Sorted by name" means byte order (memcmp), so "Bob" < "abe": a SQL adapter
 // orders with a binary collation (COLLATE "C" in PostgreSQL).
@@ -41,6 +42,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "conformance/conformance_suite.h"
 #include "conformance/store_fixture.h"
 #include "courier/account_store.h"
 #include "courier/types.h"
@@ -49,6 +51,24 @@
 namespace courier::conformance {
 
 using AccountStoreFactory = StoreHarness<AccountStore>::Factory;
+
+// The suite's cases, and its durability cases.
+inline Suite<AccountStoreFactory>& AccountStoreCases() {
+  static Suite<AccountStoreFactory> suite("AccountStore", "[conformance][account_store]");
+  return suite;
+}
+inline Suite<AccountStoreFactory>& AccountStoreDurabilityCases() {
+  static Suite<AccountStoreFactory> suite("AccountStore", "[conformance][account_store]");
+  return suite;
+}
+
+// A case: `COURIER_ACCOUNT_STORE_CASE(Fn, "title") { Harness h(factory); ... }`.
+#define COURIER_ACCOUNT_STORE_CASE(fn, title)                                           \
+  COURIER_CONFORMANCE_CASE_(::courier::conformance::AccountStoreCases,                   \
+                            ::courier::conformance::AccountStoreFactory, fn, title, "")
+#define COURIER_ACCOUNT_STORE_DURABILITY_CASE(fn, title)                                \
+  COURIER_CONFORMANCE_CASE_(::courier::conformance::AccountStoreDurabilityCases,         \
+                            ::courier::conformance::AccountStoreFactory, fn, title, "")
 
 namespace account_store_cases {
 
@@ -84,7 +104,7 @@ inline std::vector<UserId> PendingOf(AccountStore& store, const UserId& user) {
   return *std::move(pending);
 }
 
-inline void CreateAndLookUpUsers(const AccountStoreFactory& factory) {
+COURIER_ACCOUNT_STORE_CASE(CreateAndLookUpUsers, "create and look up users") {
   Harness h(factory);
   auto missing = h->UserExists("alice");
   COURIER_REQUIRE_OK(missing);
@@ -109,7 +129,7 @@ inline void CreateAndLookUpUsers(const AccountStoreFactory& factory) {
   CHECK(*h->PasswordHash("Alice") == "other");
 }
 
-inline void SetPasswordHashReplacesIt(const AccountStoreFactory& factory) {
+COURIER_ACCOUNT_STORE_CASE(SetPasswordHashReplacesIt, "SetPasswordHash replaces the hash") {
   Harness h(factory);
   CHECK_THAT(h->SetPasswordHash("alice", "new"), StatusIs(absl::StatusCode::kNotFound));
   CreateUsers(*h, {"alice", "bob"});
@@ -122,7 +142,7 @@ inline void SetPasswordHashReplacesIt(const AccountStoreFactory& factory) {
   CHECK(*exists);
 }
 
-inline void DuplicateUserIsAlreadyExists(const AccountStoreFactory& factory) {
+COURIER_ACCOUNT_STORE_CASE(DuplicateUserIsAlreadyExists, "a taken name is kAlreadyExists") {
   Harness h(factory);
   COURIER_REQUIRE_OK(h->CreateUser("alice", "first", 1'000));
   CHECK_THAT(h->CreateUser("alice", "second", 2'000), StatusIs(absl::StatusCode::kAlreadyExists));
@@ -131,7 +151,7 @@ inline void DuplicateUserIsAlreadyExists(const AccountStoreFactory& factory) {
   CHECK(*stored == "first");
 }
 
-inline void RequestThenAccept(const AccountStoreFactory& factory) {
+COURIER_ACCOUNT_STORE_CASE(RequestThenAccept, "request then accept makes friends") {
   Harness h(factory);
   CreateUsers(*h, {"alice", "bob"});
   CHECK(Request(*h, "alice", "bob") == FriendRequestOutcome::kRequested);
@@ -154,7 +174,7 @@ inline void RequestThenAccept(const AccountStoreFactory& factory) {
   CHECK(FriendsOf(*h, "bob") == std::vector<UserId>{"alice"});
 }
 
-inline void CrossingRequestsMakeFriends(const AccountStoreFactory& factory) {
+COURIER_ACCOUNT_STORE_CASE(CrossingRequestsMakeFriends, "crossing requests make friends") {
   Harness h(factory);
   CreateUsers(*h, {"alice", "bob"});
   CHECK(Request(*h, "alice", "bob") == FriendRequestOutcome::kRequested);
@@ -165,7 +185,8 @@ inline void CrossingRequestsMakeFriends(const AccountStoreFactory& factory) {
   CHECK(PendingOf(*h, "bob").empty());
 }
 
-inline void RequestBetweenFriendsChangesNothing(const AccountStoreFactory& factory) {
+COURIER_ACCOUNT_STORE_CASE(RequestBetweenFriendsChangesNothing,
+                           "a request between friends changes nothing") {
   Harness h(factory);
   CreateUsers(*h, {"alice", "bob"});
   Request(*h, "alice", "bob");
@@ -177,7 +198,7 @@ inline void RequestBetweenFriendsChangesNothing(const AccountStoreFactory& facto
   CHECK(FriendsOf(*h, "alice") == std::vector<UserId>{"bob"});
 }
 
-inline void BadFriendRequests(const AccountStoreFactory& factory) {
+COURIER_ACCOUNT_STORE_CASE(BadFriendRequests, "bad friend requests are refused") {
   Harness h(factory);
   CreateUsers(*h, {"alice", "bob"});
   CHECK_THAT(h->RequestFriend("alice", "nobody").status(), StatusIs(absl::StatusCode::kNotFound));
@@ -194,7 +215,7 @@ inline void BadFriendRequests(const AccountStoreFactory& factory) {
   CHECK_FALSE(Friends(*h, "nobody", "alice"));
 }
 
-inline void FriendsAndRequestsAreSorted(const AccountStoreFactory& factory) {
+COURIER_ACCOUNT_STORE_CASE(FriendsAndRequestsAreSorted, "friends and requests are sorted by name") {
   Harness h(factory);
   CreateUsers(*h, {"me", "zed", "amy", "Bob", "carl", "dora"});
   for (const char* u : {"zed", "amy", "dora"}) {
@@ -212,7 +233,7 @@ inline void FriendsAndRequestsAreSorted(const AccountStoreFactory& factory) {
   CHECK(FriendsOf(*h, "zed") == std::vector<UserId>{"me"});
 }
 
-inline void LastSeenIsKept(const AccountStoreFactory& factory) {
+COURIER_ACCOUNT_STORE_CASE(LastSeenIsKept, "last seen is kept") {
   Harness h(factory);
   CreateUsers(*h, {"alice", "bob"});
   auto never = h->LastSeen("alice");
@@ -229,7 +250,8 @@ inline void LastSeenIsKept(const AccountStoreFactory& factory) {
   CHECK_FALSE(other->has_value());
 }
 
-inline void ConcurrentRequestsAreConsistent(const AccountStoreFactory& factory) {
+COURIER_ACCOUNT_STORE_CASE(ConcurrentRequestsAreConsistent,
+                           "concurrent crossing requests are consistent") {
   Harness h(factory);
   constexpr int kUsers = 8;
   std::vector<UserId> users;
@@ -271,7 +293,8 @@ inline TokenState TokensOf(AccountStore& store, const UserId& user) {
   return *std::move(state);
 }
 
-inline void TokenGenerationStartsAtZeroAndBumps(const AccountStoreFactory& factory) {
+COURIER_ACCOUNT_STORE_CASE(TokenGenerationStartsAtZeroAndBumps,
+                           "the token generation starts at 0 and bumps") {
   Harness h(factory);
   CHECK_THAT(h->GetTokenState("alice").status(), StatusIs(absl::StatusCode::kNotFound));
   CHECK_THAT(h->BumpTokenGeneration("alice").status(), StatusIs(absl::StatusCode::kNotFound));
@@ -290,7 +313,8 @@ inline void TokenGenerationStartsAtZeroAndBumps(const AccountStoreFactory& facto
   CHECK(TokensOf(*h, "bob").generation == 0);  // per user
 }
 
-inline void RevokedTokenIdsAreKeptUntilTheGenerationMoves(const AccountStoreFactory& factory) {
+COURIER_ACCOUNT_STORE_CASE(RevokedTokenIdsAreKeptUntilTheGenerationMoves,
+                           "revoked token ids are kept until the generation moves") {
   Harness h(factory);
   CreateUsers(*h, {"alice", "bob"});
   COURIER_REQUIRE_OK(h->RevokeToken("alice", "zz-9"));
@@ -314,7 +338,7 @@ inline void RevokedTokenIdsAreKeptUntilTheGenerationMoves(const AccountStoreFact
   CHECK(TokensOf(*h, "alice").revoked == std::vector<std::string>{"after"});
 }
 
-inline void ConcurrentBumpsEachCount(const AccountStoreFactory& factory) {
+COURIER_ACCOUNT_STORE_CASE(ConcurrentBumpsEachCount, "concurrent generation bumps each count") {
   Harness h(factory);
   CreateUsers(*h, {"alice"});
   constexpr int kThreads = 4;
@@ -339,7 +363,7 @@ inline void ConcurrentBumpsEachCount(const AccountStoreFactory& factory) {
   CHECK(TokensOf(*h, "alice").generation == kThreads * kEach);
 }
 
-inline void ReopenKeepsAccounts(const AccountStoreFactory& factory) {
+COURIER_ACCOUNT_STORE_DURABILITY_CASE(ReopenKeepsAccounts, "reopen keeps accounts") {
   Harness h(factory);
   CreateUsers(*h, {"alice", "bob", "carol"});
   Request(*h, "alice", "bob");
@@ -356,7 +380,7 @@ inline void ReopenKeepsAccounts(const AccountStoreFactory& factory) {
   CHECK(FriendsOf(*h, "alice") == std::vector<UserId>{"bob", "carol"});
 }
 
-inline void ReopenKeepsTokenState(const AccountStoreFactory& factory) {
+COURIER_ACCOUNT_STORE_DURABILITY_CASE(ReopenKeepsTokenState, "reopen keeps token generations") {
   Harness h(factory);
   CreateUsers(*h, {"alice"});
   COURIER_REQUIRE_OK(h->BumpTokenGeneration("alice").status());
@@ -369,7 +393,7 @@ inline void ReopenKeepsTokenState(const AccountStoreFactory& factory) {
 
 // --- administration (the admin API)
 
-inline void DisableAndEnableUsers(const AccountStoreFactory& factory) {
+COURIER_ACCOUNT_STORE_CASE(DisableAndEnableUsers, "users are disabled and enabled") {
   Harness h(factory);
   CreateUsers(*h, {"alice", "bob"});
   CHECK(*h->UserDisabled("alice") == false);
@@ -384,7 +408,8 @@ inline void DisableAndEnableUsers(const AccountStoreFactory& factory) {
   CHECK_THAT(h->UserDisabled("nobody").status(), StatusIs(absl::StatusCode::kNotFound));
 }
 
-inline void DeleteUserRemovesEverythingOfIt(const AccountStoreFactory& factory) {
+COURIER_ACCOUNT_STORE_CASE(DeleteUserRemovesEverythingOfIt,
+                           "DeleteUser removes everything of the user") {
   Harness h(factory);
   CreateUsers(*h, {"alice", "bob", "carol", "dave"});
   Request(*h, "alice", "bob");
@@ -426,7 +451,8 @@ inline void DeleteUserRemovesEverythingOfIt(const AccountStoreFactory& factory) 
   CHECK(*h->PasswordHash("bob") == "hash-of-bob");
 }
 
-inline void DevicesAreRecordedSortedWithTheirLatestTime(const AccountStoreFactory& factory) {
+COURIER_ACCOUNT_STORE_CASE(DevicesAreRecordedSortedWithTheirLatestTime,
+                           "devices are recorded, sorted, with their latest time") {
   Harness h(factory);
   CreateUsers(*h, {"alice", "bob"});
   auto none = h->Devices("alice");
@@ -445,7 +471,8 @@ inline void DevicesAreRecordedSortedWithTheirLatestTime(const AccountStoreFactor
   CHECK_THAT(h->Devices("nobody").status(), StatusIs(absl::StatusCode::kNotFound));
 }
 
-inline void ReopenKeepsAdminState(const AccountStoreFactory& factory) {
+COURIER_ACCOUNT_STORE_DURABILITY_CASE(ReopenKeepsAdminState,
+                                      "reopen keeps disabled users and devices") {
   Harness h(factory);
   CreateUsers(*h, {"alice", "bob"});
   COURIER_REQUIRE_OK(h->SetUserDisabled("alice", true));
@@ -467,7 +494,8 @@ inline std::vector<PushSubscriptionRecord> SubscriptionsOf(AccountStore& s, cons
   return *subs;
 }
 
-inline void PushSubscriptionsAreKeptPerDevice(const AccountStoreFactory& factory) {
+COURIER_ACCOUNT_STORE_CASE(PushSubscriptionsAreKeptPerDevice,
+                           "push subscriptions are kept per device") {
   Harness h(factory);
   CreateUsers(*h, {"alice", "bob"});
   CHECK(SubscriptionsOf(*h, "alice").empty());
@@ -498,7 +526,7 @@ inline void PushSubscriptionsAreKeptPerDevice(const AccountStoreFactory& factory
   CHECK(SubscriptionsOf(*h, "alice") == std::vector<PushSubscriptionRecord>{{"tab", big}});
 }
 
-inline void BadPushSubscriptionsAreRefused(const AccountStoreFactory& factory) {
+COURIER_ACCOUNT_STORE_CASE(BadPushSubscriptionsAreRefused, "bad push subscriptions are refused") {
   Harness h(factory);
   CreateUsers(*h, {"alice"});
   CHECK_THAT(h->SetPushSubscription("nobody", "phone", "s"), StatusIs(absl::StatusCode::kNotFound));
@@ -517,47 +545,14 @@ inline void BadPushSubscriptionsAreRefused(const AccountStoreFactory& factory) {
 }  // namespace account_store_cases
 }  // namespace courier::conformance
 
-#define COURIER_AS_CASE_(name, factory, title, fn)                                \
-  TEST_CASE("AccountStore[" name "]: " title, "[conformance][account_store]") {  \
-    ::courier::conformance::account_store_cases::fn(                              \
-        ::courier::conformance::AccountStoreFactory(factory));                    \
-  }
+// Runs the suite's cases on one adapter (see the top of this file).
+#define COURIER_ACCOUNT_STORE_CONFORMANCE(name, factory)                             \
+  COURIER_CONFORMANCE_RUN_(::courier::conformance::AccountStoreCases,                 \
+                           ::courier::conformance::AccountStoreFactory, name, factory)
 
-// Defines the suite's test cases for one adapter (see the top of this file).
-#define COURIER_ACCOUNT_STORE_CONFORMANCE(name, factory)                                      \
-  COURIER_AS_CASE_(name, factory, "create and look up users", CreateAndLookUpUsers)          \
-  COURIER_AS_CASE_(name, factory, "a taken name is kAlreadyExists", DuplicateUserIsAlreadyExists) \
-  COURIER_AS_CASE_(name, factory, "SetPasswordHash replaces the hash", SetPasswordHashReplacesIt) \
-  COURIER_AS_CASE_(name, factory, "request then accept makes friends", RequestThenAccept)    \
-  COURIER_AS_CASE_(name, factory, "crossing requests make friends", CrossingRequestsMakeFriends) \
-  COURIER_AS_CASE_(name, factory, "a request between friends changes nothing",               \
-                   RequestBetweenFriendsChangesNothing)                                       \
-  COURIER_AS_CASE_(name, factory, "bad friend requests are refused", BadFriendRequests)      \
-  COURIER_AS_CASE_(name, factory, "friends and requests are sorted by name",                 \
-                   FriendsAndRequestsAreSorted)                                               \
-  COURIER_AS_CASE_(name, factory, "last seen is kept", LastSeenIsKept)                       \
-  COURIER_AS_CASE_(name, factory, "concurrent crossing requests are consistent",             \
-                   ConcurrentRequestsAreConsistent)                                           \
-  COURIER_AS_CASE_(name, factory, "the token generation starts at 0 and bumps",              \
-                   TokenGenerationStartsAtZeroAndBumps)                                       \
-  COURIER_AS_CASE_(name, factory, "revoked token ids are kept until the generation moves",   \
-                   RevokedTokenIdsAreKeptUntilTheGenerationMoves)                             \
-  COURIER_AS_CASE_(name, factory, "concurrent generation bumps each count",                  \
-                   ConcurrentBumpsEachCount)                                                  \
-  COURIER_AS_CASE_(name, factory, "users are disabled and enabled", DisableAndEnableUsers)   \
-  COURIER_AS_CASE_(name, factory, "DeleteUser removes everything of the user",               \
-                   DeleteUserRemovesEverythingOfIt)                                           \
-  COURIER_AS_CASE_(name, factory, "devices are recorded, sorted, with their latest time",    \
-                   DevicesAreRecordedSortedWithTheirLatestTime)                               \
-  COURIER_AS_CASE_(name, factory, "push subscriptions are kept per device",                  \
-                   PushSubscriptionsAreKeptPerDevice)                                         \
-  COURIER_AS_CASE_(name, factory, "bad push subscriptions are refused",                      \
-                   BadPushSubscriptionsAreRefused)
-
-// Defines the durability case for an adapter whose fixture reopens its data.
-#define COURIER_ACCOUNT_STORE_DURABILITY_CONFORMANCE(name, factory) \
-  COURIER_AS_CASE_(name, factory, "reopen keeps accounts", ReopenKeepsAccounts) \
-  COURIER_AS_CASE_(name, factory, "reopen keeps token generations", ReopenKeepsTokenState) \
-  COURIER_AS_CASE_(name, factory, "reopen keeps disabled users and devices", ReopenKeepsAdminState)
+// Runs the durability cases on an adapter whose fixture reopens its data.
+#define COURIER_ACCOUNT_STORE_DURABILITY_CONFORMANCE(name, factory)                  \
+  COURIER_CONFORMANCE_RUN_(::courier::conformance::AccountStoreDurabilityCases,       \
+                           ::courier::conformance::AccountStoreFactory, name, factory)
 
 #endif  // COURIER_TESTS_CONFORMANCE_ACCOUNT_STORE_SUITE_H_

@@ -153,7 +153,8 @@ inline GroupChange RequireChangeEvents(const GroupChangeResult& r, const GroupCh
 
 // --- Group changes --------------------------------------------------------------
 
-inline void GroupCreateWritesRecordAndTellsEveryMember(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(GroupCreateWritesRecordAndTellsEveryMember,
+                           "group create writes the record and tells every member") {
   Harness h(factory);
   // bob has a message already: each inbox gives the change its own seq.
   Expect<AppendResult>(*h, Message("dave", "1", "bob"));
@@ -208,7 +209,7 @@ inline void GroupCreateWritesRecordAndTellsEveryMember(const MessageStoreFactory
   CHECK(ChangeOf(solo.appended[0].event).members == std::vector<UserId>{"erin"});
 }
 
-inline void GroupChangeRefusalsWriteNothing(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(GroupChangeRefusalsWriteNothing, "group change refusals write nothing") {
   Harness h(factory);
   Expect<GroupChangeResult>(*h, CreateGroup("alice", "g1", {"bob", "carol"}));
   const std::vector<UserId> users = {"alice", "bob", "carol", "dave", "erin"};
@@ -268,7 +269,7 @@ inline void GroupChangeRefusalsWriteNothing(const MessageStoreFactory& factory) 
   CHECK(HeadOf(*h, "dave") == 1);
 }
 
-inline void GroupOpsAreValidated(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(GroupOpsAreValidated, "group ops are validated") {
   Harness h(factory);
   Expect<GroupChangeResult>(*h, CreateGroup("alice", "g1", {"bob"}));
   GroupChangeOp bad_id = AddTo("alice", "has space", {"carol"});
@@ -299,7 +300,7 @@ inline void GroupOpsAreValidated(const MessageStoreFactory& factory) {
   CHECK_FALSE(Expect<GroupSendResult>(*h, GroupMessage("alice", "m1", "g1")).duplicate);
 }
 
-inline void GroupAddRemoveLeaveRename(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(GroupAddRemoveLeaveRename, "group add, remove, leave and rename") {
   Harness h(factory);
   Expect<GroupChangeResult>(*h, CreateGroup("alice", "g1", {"bob", "carol"}, 1'000, "first"));
 
@@ -385,7 +386,8 @@ inline void GroupAddRemoveLeaveRename(const MessageStoreFactory& factory) {
   RequireSeqs(FetchAll(*h, "bob"), 1, 7);
 }
 
-inline void GroupNoOpChangesWriteNothing(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(GroupNoOpChangesWriteNothing,
+                           "group changes that change nothing write nothing") {
   Harness h(factory);
   Expect<GroupChangeResult>(*h, CreateGroup("alice", "g1", {"bob"}, 1'000, "same"));
   const std::vector<UserId> users = {"alice", "bob", "zed"};
@@ -406,7 +408,8 @@ inline void GroupNoOpChangesWriteNothing(const MessageStoreFactory& factory) {
   CHECK(GroupIdsOf(*h, "zed").empty());
 }
 
-inline void GroupLastAdminLeavingPromotesAMember(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(GroupLastAdminLeavingPromotesAMember,
+                           "the last admin leaving promotes a member") {
   Harness h(factory);
   // g1: carol joined first (1'000), bob later (2'000): carol is promoted
   // although bob's name is smaller.
@@ -440,7 +443,8 @@ inline void GroupLastAdminLeavingPromotesAMember(const MessageStoreFactory& fact
   CHECK(GroupIdsOf(*h, "alice").empty());
 }
 
-inline void GroupLastLeaveDeletesTheGroup(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(GroupLastLeaveDeletesTheGroup,
+                           "the last member leaving deletes the group") {
   Harness h(factory);
   Expect<GroupChangeResult>(*h, CreateGroup("alice", "g1", {"bob"}, 1'000));
   Expect<GroupChangeResult>(*h, Leave("bob", "g1", 2'000));
@@ -469,7 +473,8 @@ inline void GroupLastLeaveDeletesTheGroup(const MessageStoreFactory& factory) {
   CHECK(again.group->created_by == "bob");
 }
 
-inline void GroupsOfIsSortedAndComplete(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(GroupsOfIsSortedAndComplete,
+                           "groups of a user are sorted and complete") {
   Harness h(factory);
   for (const char* id : {"g3", "G0", "g10", "g1", "g2", "a-z_9"}) {
     Expect<GroupChangeResult>(*h, CreateGroup("alice", id, {}));
@@ -510,7 +515,8 @@ inline void GroupsOfIsSortedAndComplete(const MessageStoreFactory& factory) {
 
 // --- Group sends ----------------------------------------------------------------
 
-inline void GroupSendAppendsOneIdToEveryMember(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(GroupSendAppendsOneIdToEveryMember,
+                           "a group send appends one id to every member") {
   Harness h(factory);
   Expect<GroupChangeResult>(*h, CreateGroup("alice", "g1", {"bob", "carol"}));
   Expect<AppendResult>(*h, Message("dave", "1", "carol"));  // carol's seqs run ahead
@@ -540,7 +546,8 @@ inline void GroupSendAppendsOneIdToEveryMember(const MessageStoreFactory& factor
   CHECK_THAT(h->Status("dave", r.id).status(), StatusIs(absl::StatusCode::kNotFound));
 }
 
-inline void GroupReceiptsOncePerMemberToTheSender(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(GroupReceiptsOncePerMemberToTheSender,
+                           "group receipts: once per member, to the sender") {
   Harness h(factory);
   Expect<GroupChangeResult>(*h, CreateGroup("alice", "g1", {"bob", "carol"}));
   const MessageId id = Expect<GroupSendResult>(*h, GroupMessage("alice", "m1", "g1")).id;
@@ -593,7 +600,8 @@ inline void GroupReceiptsOncePerMemberToTheSender(const MessageStoreFactory& fac
   CHECK(HeadOf(*h, "carol") == 2);
 }
 
-inline void GroupChangeEventsAckedProduceNothing(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(GroupChangeEventsAckedProduceNothing,
+                           "group change events acked produce nothing") {
   Harness h(factory);
   Expect<GroupChangeResult>(*h, CreateGroup("alice", "g1", {"bob"}));
   Expect<GroupChangeResult>(*h, AddTo("alice", "g1", {"carol"}));
@@ -612,7 +620,7 @@ inline void GroupChangeEventsAckedProduceNothing(const MessageStoreFactory& fact
   CHECK(CursorOf(*h, "bob", "phone") == 3);
 }
 
-inline void GroupSendSkipsAFullMember(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(GroupSendSkipsAFullMember, "a group send skips a full member") {
   Harness h(factory);
   Expect<GroupChangeResult>(*h, CreateGroup("alice", "g1", {"bob", "carol"}));
   // carol and alice hold 2 undelivered events, bob 1.
@@ -647,7 +655,7 @@ inline void GroupSendSkipsAFullMember(const MessageStoreFactory& factory) {
   CHECK(r2.recipients == 3);
 }
 
-inline void GroupSendRefusalsWriteNothing(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(GroupSendRefusalsWriteNothing, "group send refusals write nothing") {
   Harness h(factory);
   Expect<GroupChangeResult>(*h, CreateGroup("alice", "g1", {"bob"}));
   const auto heads = HeadsOf(*h, {"alice", "bob", "dave"});
@@ -664,7 +672,8 @@ inline void GroupSendRefusalsWriteNothing(const MessageStoreFactory& factory) {
   CHECK_FALSE(Expect<AppendResult>(*h, Message("alice", "m2", "bob")).duplicate);
 }
 
-inline void GroupSendIsIdempotentOnSenderAndCid(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(GroupSendIsIdempotentOnSenderAndCid,
+                           "a group send is idempotent on (sender, cid)") {
   Harness h(factory);
   Expect<GroupChangeResult>(*h, CreateGroup("alice", "g1", {"bob", "carol"}));
   auto first = Expect<GroupSendResult>(*h, GroupMessage("bob", "m1", "g1", 5'000, "first"));
@@ -716,7 +725,8 @@ inline void GroupSendIsIdempotentOnSenderAndCid(const MessageStoreFactory& facto
   CHECK(HeadOf(*h, "carol") == heads.at("carol") + 1);
 }
 
-inline void GroupRemovedMemberKeepsEarlierMessagesOnly(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(GroupRemovedMemberKeepsEarlierMessagesOnly,
+                           "a removed group member keeps earlier messages only") {
   Harness h(factory);
   Expect<GroupChangeResult>(*h, CreateGroup("alice", "g1", {"bob", "carol"}));
   const MessageId before = Expect<GroupSendResult>(*h, GroupMessage("alice", "m1", "g1")).id;
@@ -750,7 +760,7 @@ inline void GroupRemovedMemberKeepsEarlierMessagesOnly(const MessageStoreFactory
   CHECK(bob_now[4].id == back.id);
 }
 
-inline void GroupEventsFetchAsAppended(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(GroupEventsFetchAsAppended, "group events fetch as appended") {
   Harness h(factory);
   std::vector<Appended> appended;
   auto keep = [&appended](const std::vector<Appended>& more) {
@@ -790,7 +800,8 @@ inline void GroupEventsFetchAsAppended(const MessageStoreFactory& factory) {
   CHECK((*page)[1].group == "g1");
 }
 
-inline void GroupOpsInOneBatchApplyInOrder(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(GroupOpsInOneBatchApplyInOrder,
+                           "group ops in one batch apply in order") {
   Harness h(factory);
   std::vector<WriteOp> ops = {
       GroupMessage("alice", "early", "g1"),                // no group yet
@@ -829,7 +840,8 @@ inline void GroupOpsInOneBatchApplyInOrder(const MessageStoreFactory& factory) {
 
 // Another member's copy is pruned; the sender's (sender, cid) record stays
 // with the sender's own copy.
-inline void GroupPruningAnotherCopyKeepsTheSendersRecord(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(GroupPruningAnotherCopyKeepsTheSendersRecord,
+                           "pruning a group member's copy keeps the sender's record") {
   Harness h(factory);
   Expect<GroupChangeResult>(*h, CreateGroup("alice", "g1", {"bob"}, 1'000));
   auto sent = Expect<GroupSendResult>(*h, GroupMessage("alice", "m1", "g1", 1'000));
@@ -857,7 +869,7 @@ inline void GroupPruningAnotherCopyKeepsTheSendersRecord(const MessageStoreFacto
   CHECK(MemberNames(GroupOf(*h, "g1")) == std::vector<UserId>{"alice", "bob"});
 }
 
-inline void GroupDeleteInboxLeavesGroupsAlone(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(GroupDeleteInboxLeavesGroupsAlone, "delete inbox leaves groups alone") {
   Harness h(factory);
   Expect<GroupChangeResult>(*h, CreateGroup("alice", "g1", {"bob", "carol"}));
   auto from_bob = Expect<GroupSendResult>(*h, GroupMessage("bob", "b1", "g1"));
@@ -893,7 +905,8 @@ inline void GroupDeleteInboxLeavesGroupsAlone(const MessageStoreFactory& factory
 // in that order, and replayed in it every event is in exactly the inboxes
 // of the members at its time. (A store may refuse a conflicting op with
 // kAborted, as the engine retries it; then it wrote nothing.)
-inline void GroupConcurrentChangesAndSendsAreSerialized(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(GroupConcurrentChangesAndSendsAreSerialized,
+                           "concurrent group changes and sends are serialized") {
   Harness h(factory);
   Expect<GroupChangeResult>(*h, CreateGroup("admin", "g1", {}));
   constexpr int kThreads = 4;
@@ -993,7 +1006,7 @@ inline void GroupConcurrentChangesAndSendsAreSerialized(const MessageStoreFactor
 
 // --- Durability -------------------------------------------------------------------
 
-inline void GroupsSurviveReopen(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_DURABILITY_CASE(GroupsSurviveReopen, "groups survive a reopen") {
   Harness h(factory);
   Expect<GroupChangeResult>(*h, CreateGroup("alice", "g1", {"bob", "carol"}, 1'000, "keep"));
   Expect<GroupChangeResult>(*h, CreateGroup("bob", "g2", {}, 1'100));
@@ -1030,49 +1043,5 @@ inline void GroupsSurviveReopen(const MessageStoreFactory& factory) {
 }
 
 }  // namespace courier::conformance::message_store_cases
-
-// The group cases, for COURIER_MESSAGE_STORE_CONFORMANCE.
-#define COURIER_MESSAGE_STORE_GROUP_CASES_(name, factory)                                      \
-  COURIER_MS_CASE_(name, factory, "group create writes the record and tells every member",      \
-                   GroupCreateWritesRecordAndTellsEveryMember)                                  \
-  COURIER_MS_CASE_(name, factory, "group change refusals write nothing",                        \
-                   GroupChangeRefusalsWriteNothing)                                             \
-  COURIER_MS_CASE_(name, factory, "group ops are validated", GroupOpsAreValidated)              \
-  COURIER_MS_CASE_(name, factory, "group add, remove, leave and rename",                        \
-                   GroupAddRemoveLeaveRename)                                                   \
-  COURIER_MS_CASE_(name, factory, "group changes that change nothing write nothing",            \
-                   GroupNoOpChangesWriteNothing)                                                \
-  COURIER_MS_CASE_(name, factory, "the last admin leaving promotes a member",                   \
-                   GroupLastAdminLeavingPromotesAMember)                                        \
-  COURIER_MS_CASE_(name, factory, "the last member leaving deletes the group",                  \
-                   GroupLastLeaveDeletesTheGroup)                                               \
-  COURIER_MS_CASE_(name, factory, "groups of a user are sorted and complete",                   \
-                   GroupsOfIsSortedAndComplete)                                                 \
-  COURIER_MS_CASE_(name, factory, "a group send appends one id to every member",                \
-                   GroupSendAppendsOneIdToEveryMember)                                          \
-  COURIER_MS_CASE_(name, factory, "group receipts: once per member, to the sender",             \
-                   GroupReceiptsOncePerMemberToTheSender)                                       \
-  COURIER_MS_CASE_(name, factory, "group change events acked produce nothing",                  \
-                   GroupChangeEventsAckedProduceNothing)                                        \
-  COURIER_MS_CASE_(name, factory, "a group send skips a full member", GroupSendSkipsAFullMember) \
-  COURIER_MS_CASE_(name, factory, "group send refusals write nothing",                          \
-                   GroupSendRefusalsWriteNothing)                                               \
-  COURIER_MS_CASE_(name, factory, "a group send is idempotent on (sender, cid)",                \
-                   GroupSendIsIdempotentOnSenderAndCid)                                         \
-  COURIER_MS_CASE_(name, factory, "a removed group member keeps earlier messages only",         \
-                   GroupRemovedMemberKeepsEarlierMessagesOnly)                                  \
-  COURIER_MS_CASE_(name, factory, "group events fetch as appended", GroupEventsFetchAsAppended) \
-  COURIER_MS_CASE_(name, factory, "group ops in one batch apply in order",                      \
-                   GroupOpsInOneBatchApplyInOrder)                                              \
-  COURIER_MS_CASE_(name, factory, "pruning a group member's copy keeps the sender's record",    \
-                   GroupPruningAnotherCopyKeepsTheSendersRecord)                                \
-  COURIER_MS_CASE_(name, factory, "delete inbox leaves groups alone",                           \
-                   GroupDeleteInboxLeavesGroupsAlone)                                           \
-  COURIER_MS_CASE_(name, factory, "concurrent group changes and sends are serialized",           \
-                   GroupConcurrentChangesAndSendsAreSerialized)
-
-// The group case for COURIER_MESSAGE_STORE_DURABILITY_CONFORMANCE.
-#define COURIER_MESSAGE_STORE_GROUP_DURABILITY_CASES_(name, factory)                           \
-  COURIER_MS_CASE_(name, factory, "groups survive a reopen", GroupsSurviveReopen)
 
 #endif  // COURIER_TESTS_CONFORMANCE_MESSAGE_STORE_GROUP_CASES_H_

@@ -31,7 +31,8 @@
 // far the message got (Status() reports that); the engine relies on this
 // when it re-sends an event to a device.
 //
-// The cases live in this file and in the two it includes:
+// Each case is written as COURIER_MESSAGE_STORE_CASE(Fn, "rule it checks")
+// (conformance_suite.h), in this file and in the two it includes:
 // message_store_delete_cases.h (DeleteInbox) and message_store_group_cases.h
 // (groups: GroupChangeOp, GroupSendOp, Group, GroupsOf).
 #ifndef COURIER_TESTS_CONFORMANCE_MESSAGE_STORE_SUITE_H_
@@ -55,6 +56,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "conformance/conformance_suite.h"
 #include "conformance/store_fixture.h"
 #include "courier/group.h"
 #include "courier/message_store.h"
@@ -64,6 +66,24 @@
 namespace courier::conformance {
 
 using MessageStoreFactory = StoreHarness<MessageStore>::Factory;
+
+// The suite's cases, and its durability cases.
+inline Suite<MessageStoreFactory>& MessageStoreCases() {
+  static Suite<MessageStoreFactory> suite("MessageStore", "[conformance][message_store]");
+  return suite;
+}
+inline Suite<MessageStoreFactory>& MessageStoreDurabilityCases() {
+  static Suite<MessageStoreFactory> suite("MessageStore", "[conformance][message_store]");
+  return suite;
+}
+
+// A case: `COURIER_MESSAGE_STORE_CASE(Fn, "title") { Harness h(factory); ... }`.
+#define COURIER_MESSAGE_STORE_CASE(fn, title)                                           \
+  COURIER_CONFORMANCE_CASE_(::courier::conformance::MessageStoreCases,                   \
+                            ::courier::conformance::MessageStoreFactory, fn, title, "")
+#define COURIER_MESSAGE_STORE_DURABILITY_CASE(fn, title)                                \
+  COURIER_CONFORMANCE_CASE_(::courier::conformance::MessageStoreDurabilityCases,         \
+                            ::courier::conformance::MessageStoreFactory, fn, title, "")
 
 namespace message_store_cases {
 
@@ -174,7 +194,7 @@ inline void RequireSeqs(const std::vector<Event>& events, Seq first, Seq last) {
 
 // --- Append -----------------------------------------------------------------
 
-inline void AppendAssignsGapFreeSeq(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(AppendAssignsGapFreeSeq, "append assigns gap-free seq from 1") {
   Harness h(factory);
   for (int i = 1; i <= 5; ++i) {
     const std::string cid = "c" + std::to_string(i);
@@ -198,7 +218,7 @@ inline void AppendAssignsGapFreeSeq(const MessageStoreFactory& factory) {
   CHECK(StatusOf(*h, "bob", IdOf("alice", "c1")) == MessageStatus::kSent);
 }
 
-inline void UsersHaveIndependentInboxes(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(UsersHaveIndependentInboxes, "users have independent inboxes") {
   Harness h(factory);
   CHECK(Expect<AppendResult>(*h, Message("alice", "a1", "bob")).seq == 1);
   CHECK(Expect<AppendResult>(*h, Message("alice", "a2", "carol")).seq == 1);
@@ -214,7 +234,8 @@ inline void UsersHaveIndependentInboxes(const MessageStoreFactory& factory) {
   CHECK(bob[1].peer == "carol");
 }
 
-inline void AppendIsIdempotentOnSenderAndCid(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(AppendIsIdempotentOnSenderAndCid,
+                           "append is idempotent on (sender, cid)") {
   Harness h(factory);
   auto first = Expect<AppendResult>(*h, Message("alice", "c1", "bob", 1'000, "first"));
   Expect<AppendResult>(*h, Message("carol", "x", "bob"));
@@ -246,7 +267,8 @@ inline void AppendIsIdempotentOnSenderAndCid(const MessageStoreFactory& factory)
   CHECK(other.seq == 3);
 }
 
-inline void DuplicateInOneBatchIsDetected(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(DuplicateInOneBatchIsDetected,
+                           "a duplicate within one batch is detected") {
   Harness h(factory);
   std::vector<WriteOp> ops = {Message("alice", "c1", "bob", 10, "one"),
                               Message("alice", "c1", "bob", 20, "two")};
@@ -267,7 +289,8 @@ inline void DuplicateInOneBatchIsDetected(const MessageStoreFactory& factory) {
 
 // --- Queue limit ------------------------------------------------------------
 
-inline void FullQueueRefusesAndWritesNothing(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(FullQueueRefusesAndWritesNothing,
+                           "a full queue refuses and writes nothing") {
   Harness h(factory);
   auto limited = [](std::string cid, std::uint64_t max) {
     AppendOp op = Message("alice", std::move(cid), "bob");
@@ -307,7 +330,8 @@ inline void FullQueueRefusesAndWritesNothing(const MessageStoreFactory& factory)
   CHECK(HeadOf(*h, "bob") == 6);
 }
 
-inline void FullQueueInsideABatch(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(FullQueueInsideABatch,
+                           "a full queue inside a batch fails only that op") {
   Harness h(factory);
   std::vector<WriteOp> ops;
   for (int i = 1; i <= 3; ++i) {
@@ -326,7 +350,7 @@ inline void FullQueueInsideABatch(const MessageStoreFactory& factory) {
 // ValidateWriteOp's rule, the same in every store: a bad name or id fails
 // that op alone with kInvalidArgument, and the batch's other ops apply as if
 // it were absent (no seq taken, no (sender, cid) recorded).
-inline void InvalidOpsFailAlone(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(InvalidOpsFailAlone, "invalid ops fail alone with kInvalidArgument") {
   Harness h(factory);
   auto with_id = [](const std::string& cid, MessageId id) {
     AppendOp op = Message("alice", cid, "bob");
@@ -373,7 +397,7 @@ inline void InvalidOpsFailAlone(const MessageStoreFactory& factory) {
 
 // --- Attach and ack -----------------------------------------------------------
 
-inline void AttachReturnsCursorAndHead(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(AttachReturnsCursorAndHead, "attach returns cursor and head") {
   Harness h(factory);
   auto empty = Expect<AttachResult>(*h, Attach("bob", "phone"));
   CHECK(empty.cursor == 0);
@@ -393,7 +417,8 @@ inline void AttachReturnsCursorAndHead(const MessageStoreFactory& factory) {
   CHECK(CursorOf(*h, "bob", "tablet") == 0);
 }
 
-inline void AttachedDeviceHoldsBackPruning(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(AttachedDeviceHoldsBackPruning,
+                           "an attached device holds back pruning") {
   // The only visible effect of "the device is known" with cursor 0: events
   // are not acked by EVERY known device, so they are not pruned as acked.
   Harness h(factory);
@@ -411,7 +436,7 @@ inline void AttachedDeviceHoldsBackPruning(const MessageStoreFactory& factory) {
   CHECK(FetchAll(*h, "bob").size() == 3);
 }
 
-inline void AckIsCumulative(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(AckIsCumulative, "ack is cumulative") {
   Harness h(factory);
   for (int i = 1; i <= 5; ++i) Expect<AppendResult>(*h, Message("alice", std::to_string(i), "bob"));
   Expect<AttachResult>(*h, Attach("bob", "phone"));
@@ -428,7 +453,7 @@ inline void AckIsCumulative(const MessageStoreFactory& factory) {
   CHECK(CursorOf(*h, "bob", "phone") == 5);
 }
 
-inline void AckBeyondHeadIsOutOfRange(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(AckBeyondHeadIsOutOfRange, "ack beyond the head is out of range") {
   Harness h(factory);
   for (int i = 1; i <= 2; ++i) Expect<AppendResult>(*h, Message("alice", std::to_string(i), "bob"));
   Expect<AttachResult>(*h, Attach("bob", "phone"));
@@ -445,7 +470,8 @@ inline void AckBeyondHeadIsOutOfRange(const MessageStoreFactory& factory) {
 
 // --- Receipts -----------------------------------------------------------------
 
-inline void DeliveredReceiptsExactlyOnce(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(DeliveredReceiptsExactlyOnce,
+                           "delivered receipts are written exactly once") {
   Harness h(factory);
   for (int i = 1; i <= 3; ++i) Expect<AppendResult>(*h, Message("alice", std::to_string(i), "bob"));
   Expect<AttachResult>(*h, Attach("bob", "phone"));
@@ -479,7 +505,7 @@ inline void DeliveredReceiptsExactlyOnce(const MessageStoreFactory& factory) {
   RequireReceipt(receipts[2], IdOf("alice", "3"), "bob", MessageStatus::kDelivered, 6'000);
 }
 
-inline void ReceiptsGoToEachSender(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(ReceiptsGoToEachSender, "receipts go to each sender's inbox") {
   Harness h(factory);
   Expect<AppendResult>(*h, Message("alice", "a", "bob"));
   Expect<AppendResult>(*h, Message("carol", "c", "bob"));
@@ -496,7 +522,7 @@ inline void ReceiptsGoToEachSender(const MessageStoreFactory& factory) {
   CHECK(HeadOf(*h, "carol") == 1);
 }
 
-inline void ReceiptsNeverProduceReceipts(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(ReceiptsNeverProduceReceipts, "receipts never produce receipts") {
   Harness h(factory);
   Expect<AppendResult>(*h, Message("alice", "1", "bob"));
   Expect<AckResult>(*h, Ack("bob", "phone", 1));
@@ -511,7 +537,8 @@ inline void ReceiptsNeverProduceReceipts(const MessageStoreFactory& factory) {
   CHECK(HeadOf(*h, "alice") == 1);
 }
 
-inline void ReadBeforeDeliveredWritesBothReceipts(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(ReadBeforeDeliveredWritesBothReceipts,
+                           "read before delivered writes both receipts") {
   Harness h(factory);
   Expect<AppendResult>(*h, Message("alice", "1", "bob"));
   Expect<AppendResult>(*h, Message("alice", "2", "bob"));
@@ -538,7 +565,8 @@ inline void ReadBeforeDeliveredWritesBothReceipts(const MessageStoreFactory& fac
   RequireReceipt(receipts[2], IdOf("alice", "1"), "bob", MessageStatus::kDelivered, 5'000);
 }
 
-inline void ReadAfterDeliveredWritesOneReceipt(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(ReadAfterDeliveredWritesOneReceipt,
+                           "read after delivered writes one receipt") {
   Harness h(factory);
   Expect<AppendResult>(*h, Message("alice", "1", "bob"));
   Expect<AppendResult>(*h, Message("carol", "2", "bob"));
@@ -553,7 +581,8 @@ inline void ReadAfterDeliveredWritesOneReceipt(const MessageStoreFactory& factor
   CHECK(StatusOf(*h, "bob", IdOf("carol", "2")) == MessageStatus::kRead);
 }
 
-inline void ReadIgnoresUnknownAndForeignIds(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(ReadIgnoresUnknownAndForeignIds,
+                           "read ignores unknown and foreign ids") {
   Harness h(factory);
   Expect<AppendResult>(*h, Message("alice", "1", "bob"));
   Expect<AppendResult>(*h, Message("alice", "2", "carol"));
@@ -574,7 +603,8 @@ inline void ReadIgnoresUnknownAndForeignIds(const MessageStoreFactory& factory) 
   RequireReceipt(mixed.appended[1], "alice", IdOf("alice", "1"), "bob", MessageStatus::kRead, 9'000);
 }
 
-inline void MessageToSelfGetsReceiptsInOwnInbox(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(MessageToSelfGetsReceiptsInOwnInbox,
+                           "a message to oneself gets receipts in the same inbox") {
   Harness h(factory);
   Expect<AppendResult>(*h, Message("alice", "note", "alice"));
   auto ack = Expect<AckResult>(*h, Ack("alice", "phone", 1, 2'500));
@@ -590,7 +620,7 @@ inline void MessageToSelfGetsReceiptsInOwnInbox(const MessageStoreFactory& facto
 
 // --- Batches --------------------------------------------------------------------
 
-inline void BatchOpsSeeEarlierOps(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(BatchOpsSeeEarlierOps, "ops in a batch see earlier ops") {
   Harness h(factory);
   std::vector<WriteOp> ops = {
       Message("alice", "1", "bob", 100, "one"),
@@ -637,13 +667,13 @@ inline void BatchOpsSeeEarlierOps(const MessageStoreFactory& factory) {
   CHECK(StatusOf(*h, "bob", IdOf("alice", "3")) == MessageStatus::kSent);
 }
 
-inline void EmptyBatchReturnsNoResults(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(EmptyBatchReturnsNoResults, "an empty batch returns no results") {
   Harness h(factory);
   CHECK(h->Write({}).empty());
   CHECK(HeadOf(*h, "bob") == 0);
 }
 
-inline void EventsNeverChangeOnceAppended(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(EventsNeverChangeOnceAppended, "events never change once appended") {
   Harness h(factory);
   std::vector<Appended> appended;
   auto keep = [&appended](std::vector<Appended> more) {
@@ -676,7 +706,7 @@ inline void EventsNeverChangeOnceAppended(const MessageStoreFactory& factory) {
 
 // --- Reads ------------------------------------------------------------------------
 
-inline void FetchPagesInSeqOrder(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(FetchPagesInSeqOrder, "fetch pages in seq order") {
   Harness h(factory);
   for (int i = 1; i <= 10; ++i) {
     Expect<AppendResult>(*h, Message("alice", std::to_string(i), "bob", i, "m" + std::to_string(i)));
@@ -705,7 +735,7 @@ inline void FetchPagesInSeqOrder(const MessageStoreFactory& factory) {
   CHECK(unknown->empty());
 }
 
-inline void LookupsOfUnknownThings(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(LookupsOfUnknownThings, "lookups of unknown things") {
   Harness h(factory);
   CHECK(HeadOf(*h, "nobody") == 0);
   CHECK(CursorOf(*h, "nobody", "phone") == 0);
@@ -718,7 +748,7 @@ inline void LookupsOfUnknownThings(const MessageStoreFactory& factory) {
   CHECK(StatusOf(*h, "bob", IdOf("alice", "1")) == MessageStatus::kSent);
 }
 
-inline void PingSucceeds(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(PingSucceeds, "ping succeeds") {
   Harness h(factory);
   COURIER_REQUIRE_OK(h->Ping());
   Expect<AppendResult>(*h, Message("alice", "1", "bob"));
@@ -727,7 +757,8 @@ inline void PingSucceeds(const MessageStoreFactory& factory) {
 
 // --- Retention ----------------------------------------------------------------------
 
-inline void PruneRemovesAckedEventsAfterRetention(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(PruneRemovesAckedEventsAfterRetention,
+                           "prune removes acked events after retention") {
   Harness h(factory);
   // bob: seq 1-2 old, 3 new; both devices acked 2, one acked 3.
   Expect<AppendResult>(*h, Message("alice", "1", "bob", 1'000));
@@ -766,7 +797,8 @@ inline void PruneRemovesAckedEventsAfterRetention(const MessageStoreFactory& fac
   CHECK(*again == 0);
 }
 
-inline void PruneKeepsUnackedEventsUntilTtl(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(PruneKeepsUnackedEventsUntilTtl,
+                           "prune keeps unacked events until the TTL") {
   Harness h(factory);
   Expect<AppendResult>(*h, Message("alice", "1", "bob", 1'000));
   Expect<AppendResult>(*h, Message("alice", "2", "bob", 20'000));
@@ -800,7 +832,7 @@ inline void PruneKeepsUnackedEventsUntilTtl(const MessageStoreFactory& factory) 
 
 // --- Data ----------------------------------------------------------------------------
 
-inline void BodiesAreArbitraryBytes(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(BodiesAreArbitraryBytes, "bodies are arbitrary bytes") {
   Harness h(factory);
   std::string all_bytes;
   for (int i = 0; i < 256; ++i) all_bytes.push_back(static_cast<char>(i));
@@ -821,7 +853,8 @@ inline void BodiesAreArbitraryBytes(const MessageStoreFactory& factory) {
   }
 }
 
-inline void NamesUseTheFullAlphabetAndLength(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(NamesUseTheFullAlphabetAndLength,
+                           "names use the full alphabet and length") {
   Harness h(factory);
   const UserId sender(kMaxIdBytes, 'S');
   const UserId recipient = "A.b-c_9";
@@ -839,7 +872,7 @@ inline void NamesUseTheFullAlphabetAndLength(const MessageStoreFactory& factory)
   CHECK(CursorOf(*h, recipient, device) == 1);
 }
 
-inline void ManyUsers(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(ManyUsers, "many users") {
   Harness h(factory);
   constexpr int kUsers = 200;
   std::vector<WriteOp> ops;
@@ -857,7 +890,8 @@ inline void ManyUsers(const MessageStoreFactory& factory) {
   }
 }
 
-inline void ConcurrentWritersKeepInboxesGapFree(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_CASE(ConcurrentWritersKeepInboxesGapFree,
+                           "concurrent writers keep inboxes gap-free") {
   Harness h(factory);
   constexpr int kThreads = 4;
   constexpr int kPerThread = 25;
@@ -943,7 +977,8 @@ inline void ConcurrentWritersKeepInboxesGapFree(const MessageStoreFactory& facto
 
 // --- Durability (adapters that reopen on the same data) ----------------------------
 
-inline void ReopenKeepsInboxesCursorsAndStatuses(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_DURABILITY_CASE(ReopenKeepsInboxesCursorsAndStatuses,
+                                      "reopen keeps inboxes, cursors and statuses") {
   Harness h(factory);
   std::string body("bin\0ary", 7);
   Expect<AppendResult>(*h, Message("alice", "1", "bob", 1'000, body));
@@ -976,7 +1011,8 @@ inline void ReopenKeepsInboxesCursorsAndStatuses(const MessageStoreFactory& fact
   CHECK(Expect<AppendResult>(*h, Message("carol", "1", "bob")).seq == 4);
 }
 
-inline void DuplicateDetectedAcrossReopen(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_DURABILITY_CASE(DuplicateDetectedAcrossReopen,
+                                      "a duplicate is detected across a reopen") {
   Harness h(factory);
   auto first = Expect<AppendResult>(*h, Message("alice", "c1", "bob", 1'000, "first"));
   h.Reopen();
@@ -991,7 +1027,8 @@ inline void DuplicateDetectedAcrossReopen(const MessageStoreFactory& factory) {
   CHECK(FetchAll(*h, "bob").at(0).body == "first");
 }
 
-inline void QueueLimitSurvivesReopen(const MessageStoreFactory& factory) {
+COURIER_MESSAGE_STORE_DURABILITY_CASE(QueueLimitSurvivesReopen,
+                                      "the queue limit survives a reopen") {
   Harness h(factory);
   for (int i = 1; i <= 3; ++i) Expect<AppendResult>(*h, Message("alice", std::to_string(i), "bob"));
   Expect<AckResult>(*h, Ack("bob", "phone", 1));
@@ -1006,84 +1043,18 @@ inline void QueueLimitSurvivesReopen(const MessageStoreFactory& factory) {
 }  // namespace message_store_cases
 }  // namespace courier::conformance
 
-#define COURIER_MS_CASE_(name, factory, title, fn)                                  \
-  TEST_CASE("MessageStore[" name "]: " title, "[conformance][message_store]") {   \
-    ::courier::conformance::message_store_cases::fn(                                \
-        ::courier::conformance::MessageStoreFactory(factory));                      \
-  }
-
 #include "conformance/message_store_delete_cases.h"
 #include "conformance/message_store_group_cases.h"
 
-// Defines the suite's test cases for one adapter (see the top of this file).
-#define COURIER_MESSAGE_STORE_CONFORMANCE(name, factory)                                        \
-  COURIER_MS_CASE_(name, factory, "append assigns gap-free seq from 1", AppendAssignsGapFreeSeq) \
-  COURIER_MS_CASE_(name, factory, "users have independent inboxes", UsersHaveIndependentInboxes) \
-  COURIER_MS_CASE_(name, factory, "append is idempotent on (sender, cid)",                      \
-                   AppendIsIdempotentOnSenderAndCid)                                            \
-  COURIER_MS_CASE_(name, factory, "a duplicate within one batch is detected",                   \
-                   DuplicateInOneBatchIsDetected)                                               \
-  COURIER_MS_CASE_(name, factory, "a full queue refuses and writes nothing",                    \
-                   FullQueueRefusesAndWritesNothing)                                            \
-  COURIER_MS_CASE_(name, factory, "a full queue inside a batch fails only that op",             \
-                   FullQueueInsideABatch)                                                       \
-  COURIER_MS_CASE_(name, factory, "invalid ops fail alone with kInvalidArgument",               \
-                   InvalidOpsFailAlone)                                                         \
-  COURIER_MS_CASE_(name, factory, "attach returns cursor and head", AttachReturnsCursorAndHead) \
-  COURIER_MS_CASE_(name, factory, "an attached device holds back pruning",                      \
-                   AttachedDeviceHoldsBackPruning)                                              \
-  COURIER_MS_CASE_(name, factory, "ack is cumulative", AckIsCumulative)                         \
-  COURIER_MS_CASE_(name, factory, "ack beyond the head is out of range",                        \
-                   AckBeyondHeadIsOutOfRange)                                                   \
-  COURIER_MS_CASE_(name, factory, "delivered receipts are written exactly once",                \
-                   DeliveredReceiptsExactlyOnce)                                                \
-  COURIER_MS_CASE_(name, factory, "receipts go to each sender's inbox", ReceiptsGoToEachSender) \
-  COURIER_MS_CASE_(name, factory, "receipts never produce receipts",                            \
-                   ReceiptsNeverProduceReceipts)                                                \
-  COURIER_MS_CASE_(name, factory, "read before delivered writes both receipts",                 \
-                   ReadBeforeDeliveredWritesBothReceipts)                                       \
-  COURIER_MS_CASE_(name, factory, "read after delivered writes one receipt",                    \
-                   ReadAfterDeliveredWritesOneReceipt)                                          \
-  COURIER_MS_CASE_(name, factory, "read ignores unknown and foreign ids",                       \
-                   ReadIgnoresUnknownAndForeignIds)                                             \
-  COURIER_MS_CASE_(name, factory, "a message to oneself gets receipts in the same inbox",       \
-                   MessageToSelfGetsReceiptsInOwnInbox)                                         \
-  COURIER_MS_CASE_(name, factory, "ops in a batch see earlier ops", BatchOpsSeeEarlierOps)      \
-  COURIER_MS_CASE_(name, factory, "an empty batch returns no results",                          \
-                   EmptyBatchReturnsNoResults)                                                  \
-  COURIER_MS_CASE_(name, factory, "events never change once appended",                          \
-                   EventsNeverChangeOnceAppended)                                               \
-  COURIER_MS_CASE_(name, factory, "fetch pages in seq order", FetchPagesInSeqOrder)             \
-  COURIER_MS_CASE_(name, factory, "lookups of unknown things", LookupsOfUnknownThings)         \
-  COURIER_MS_CASE_(name, factory, "ping succeeds", PingSucceeds)                                \
-  COURIER_MS_CASE_(name, factory, "prune removes acked events after retention",                 \
-                   PruneRemovesAckedEventsAfterRetention)                                       \
-  COURIER_MS_CASE_(name, factory, "prune keeps unacked events until the TTL",                   \
-                   PruneKeepsUnackedEventsUntilTtl)                                             \
-  COURIER_MS_CASE_(name, factory, "bodies are arbitrary bytes", BodiesAreArbitraryBytes)        \
-  COURIER_MS_CASE_(name, factory, "names use the full alphabet and length",                     \
-                   NamesUseTheFullAlphabetAndLength)                                            \
-  COURIER_MS_CASE_(name, factory, "many users", ManyUsers)                                      \
-  COURIER_MS_CASE_(name, factory, "concurrent writers keep inboxes gap-free",                   \
-                   ConcurrentWritersKeepInboxesGapFree)                                         \
-  COURIER_MS_CASE_(name, factory, "delete inbox removes what the user received",                \
-                   DeleteInboxRemovesWhatTheUserReceived)                                       \
-  COURIER_MS_CASE_(name, factory, "delete inbox is idempotent", DeleteInboxIsIdempotent)       \
-  COURIER_MS_CASE_(name, factory, "delete inbox after prune", DeleteInboxAfterPrune)           \
-  COURIER_MS_CASE_(name, factory, "delete inbox is atomic with concurrent writers",             \
-                   DeleteInboxIsAtomicWithConcurrentWrites)                                     \
-  COURIER_MESSAGE_STORE_GROUP_CASES_(name, factory)
+// Runs the suite's cases on one adapter (see the top of this file).
+#define COURIER_MESSAGE_STORE_CONFORMANCE(name, factory)                             \
+  COURIER_CONFORMANCE_RUN_(::courier::conformance::MessageStoreCases,                 \
+                           ::courier::conformance::MessageStoreFactory, name, factory)
 
-// Defines the durability cases for an adapter whose fixture reopens on the
-// same data (see the top of this file).
-#define COURIER_MESSAGE_STORE_DURABILITY_CONFORMANCE(name, factory)                      \
-  COURIER_MS_CASE_(name, factory, "reopen keeps inboxes, cursors and statuses",         \
-                   ReopenKeepsInboxesCursorsAndStatuses)                                 \
-  COURIER_MS_CASE_(name, factory, "a duplicate is detected across a reopen",             \
-                   DuplicateDetectedAcrossReopen)                                        \
-  COURIER_MS_CASE_(name, factory, "the queue limit survives a reopen", QueueLimitSurvivesReopen) \
-  COURIER_MS_CASE_(name, factory, "a deleted inbox stays deleted across a reopen",       \
-                   DeleteInboxSurvivesReopen)                                            \
-  COURIER_MESSAGE_STORE_GROUP_DURABILITY_CASES_(name, factory)
+// Runs the durability cases on an adapter whose fixture reopens on the same
+// data (see the top of this file).
+#define COURIER_MESSAGE_STORE_DURABILITY_CONFORMANCE(name, factory)                  \
+  COURIER_CONFORMANCE_RUN_(::courier::conformance::MessageStoreDurabilityCases,       \
+                           ::courier::conformance::MessageStoreFactory, name, factory)
 
 #endif  // COURIER_TESTS_CONFORMANCE_MESSAGE_STORE_SUITE_H_

@@ -1,20 +1,20 @@
 // tests/presence/presence_store_suite.h: the PresenceStore conformance suite.
 //
 // Every rule of courier/presence_store.h, written once and run against every
-// backend, in the same style as the store suites (tests/conformance): in one
-// .cc file of the backend's tests, a factory of PresenceCluster and one line,
+// backend, in the same way as the store suites (tests/conformance/
+// conformance_suite.h). To run it, in one .cc file of the backend's tests, a
+// factory of PresenceCluster and one line:
 //
-//   #include "presence/presence_store_suite.h"
-//
-//   std::unique_ptr<courier::testing::PresenceCluster> MemoryCluster(
+//   std::unique_ptr<courier::testing::PresenceCluster> OpenMemoryCluster(
 //       const courier::Clock& clock, courier::TimeMs ttl_ms) { ... }
 //
-//   COURIER_PRESENCE_STORE_CONFORMANCE("memory", MemoryCluster)
+//   COURIER_PRESENCE_STORE_CONFORMANCE("memory", OpenMemoryCluster)
 //
 // The factory is called once per test case and gives a cluster whose stores
 // share one EMPTY backend. Test cases are named "PresenceStore[<name>]:
 // <behaviour>", tags [conformance][presence] and one per topic ([connect],
-// [lookup], [ttl], [heartbeat], [signal], [input], [concurrency]).
+// [lookup], [ttl], [heartbeat], [signal], [input], [concurrency]). Each case
+// is written as COURIER_PRESENCE_STORE_CASE(Fn, "rule it checks", "[topic]").
 //
 // Time is a ManualClock for every backend: registrations expire by the
 // store's clock, so TTL tests advance it instead of sleeping. Only signal
@@ -34,6 +34,7 @@
 #include <thread>
 #include <vector>
 
+#include "conformance/conformance_suite.h"
 #include "courier/clock.h"
 #include "courier/presence_store.h"
 #include "presence/presence_test_support.h"
@@ -86,12 +87,23 @@ class PresenceHarness {
   std::unique_ptr<PresenceCluster> cluster_;
 };
 
-}  // namespace courier::testing
+// The suite's cases.
+inline conformance::Suite<PresenceClusterFactory>& PresenceStoreCases() {
+  static conformance::Suite<PresenceClusterFactory> suite("PresenceStore",
+                                                          "[conformance][presence]");
+  return suite;
+}
 
-namespace courier::testing {
+// A case: `COURIER_PRESENCE_STORE_CASE(Fn, "title", "[topic]") {
+// PresenceHarness h(factory); ... }`.
+#define COURIER_PRESENCE_STORE_CASE(fn, title, tags)                           \
+  COURIER_CONFORMANCE_CASE_(::courier::testing::PresenceStoreCases,             \
+                            ::courier::testing::PresenceClusterFactory, fn, title, tags)
+
 namespace presence_store_cases {
 
-inline void ConnectAndDisconnectMoveOnlineAndLastSeen(const PresenceClusterFactory& factory) {
+COURIER_PRESENCE_STORE_CASE(ConnectAndDisconnectMoveOnlineAndLastSeen,
+                            "connect and disconnect move online and last seen", "[connect]") {
   PresenceHarness h(factory);
   auto& s = h.store();
   Presence before = h.LookupOne("alice");
@@ -136,7 +148,8 @@ inline void ConnectAndDisconnectMoveOnlineAndLastSeen(const PresenceClusterFacto
   CHECK_FALSE(h.LookupOne("alice").last_seen.has_value());
 }
 
-inline void SeveralDevicesKeepTheUserOnline(const PresenceClusterFactory& factory) {
+COURIER_PRESENCE_STORE_CASE(SeveralDevicesKeepTheUserOnline,
+                            "several devices keep the user online until the last leaves", "[connect]") {
   PresenceHarness h(factory);
   auto& s = h.store();
   const TimeMs t = h.now();
@@ -175,7 +188,8 @@ inline void SeveralDevicesKeepTheUserOnline(const PresenceClusterFactory& factor
   CHECK(*p.last_seen == t + 3);
 }
 
-inline void SameDeviceOnAnotherNodeReplacesIt(const PresenceClusterFactory& factory) {
+COURIER_PRESENCE_STORE_CASE(SameDeviceOnAnotherNodeReplacesIt,
+                            "the same device on another node replaces the old registration", "[connect]") {
   PresenceHarness h(factory);
   auto& s0 = h.store(0);
   auto& s1 = h.store(1);
@@ -190,7 +204,8 @@ inline void SameDeviceOnAnotherNodeReplacesIt(const PresenceClusterFactory& fact
   CHECK(h.LookupOne("carol", 1).nodes == std::vector<NodeId>{"n2"});
 }
 
-inline void StaleDisconnectLeavesTheDeviceAlone(const PresenceClusterFactory& factory) {
+COURIER_PRESENCE_STORE_CASE(StaleDisconnectLeavesTheDeviceAlone,
+                            "disconnect from a node that no longer holds the device leaves it alone", "[connect]") {
   PresenceHarness h(factory);
   auto& s0 = h.store(0);
   auto& s1 = h.store(1);
@@ -212,7 +227,8 @@ inline void StaleDisconnectLeavesTheDeviceAlone(const PresenceClusterFactory& fa
   CHECK_FALSE(h.LookupOne("dave", 0).online);
 }
 
-inline void LookupAnswersInTheOrderAsked(const PresenceClusterFactory& factory) {
+COURIER_PRESENCE_STORE_CASE(LookupAnswersInTheOrderAsked,
+                            "lookup answers in the order asked", "[lookup]") {
   PresenceHarness h(factory);
   auto& s = h.store();
   const TimeMs t = h.now();
@@ -242,7 +258,8 @@ inline void LookupAnswersInTheOrderAsked(const PresenceClusterFactory& factory) 
   CHECK(empty->empty());
 }
 
-inline void RegistrationsExpireWithoutHeartbeat(const PresenceClusterFactory& factory) {
+COURIER_PRESENCE_STORE_CASE(RegistrationsExpireWithoutHeartbeat,
+                            "registrations expire without heartbeat", "[ttl]") {
   PresenceHarness h(factory);
   auto& s = h.store();
   const TimeMs t0 = h.now();
@@ -265,7 +282,8 @@ inline void RegistrationsExpireWithoutHeartbeat(const PresenceClusterFactory& fa
   CHECK_FALSE(c->replaced_on.has_value());
 }
 
-inline void ExpiredDeviceLeavesTheOthersOnline(const PresenceClusterFactory& factory) {
+COURIER_PRESENCE_STORE_CASE(ExpiredDeviceLeavesTheOthersOnline,
+                            "an expired device leaves the others online", "[ttl]") {
   PresenceHarness h(factory);
   auto& s = h.store();
   COURIER_REQUIRE_OK(s.Connect("fay", "phone", "n1", h.now()));
@@ -277,7 +295,8 @@ inline void ExpiredDeviceLeavesTheOthersOnline(const PresenceClusterFactory& fac
   CHECK(p.nodes == std::vector<NodeId>{"n2"});
 }
 
-inline void HeartbeatRefreshesAndReRegisters(const PresenceClusterFactory& factory) {
+COURIER_PRESENCE_STORE_CASE(HeartbeatRefreshesAndReRegisters,
+                            "heartbeat refreshes and re-registers sessions", "[heartbeat]") {
   PresenceHarness h(factory);
   auto& s = h.store();
   COURIER_REQUIRE_OK(s.Connect("gil", "phone", "n1", h.now()));
@@ -306,7 +325,8 @@ inline void HeartbeatRefreshesAndReRegisters(const PresenceClusterFactory& facto
   COURIER_REQUIRE_OK(s.Heartbeat("n1", {}, h.now()));
 }
 
-inline void HeartbeatDoesNotTakeBackAMovedDevice(const PresenceClusterFactory& factory) {
+COURIER_PRESENCE_STORE_CASE(HeartbeatDoesNotTakeBackAMovedDevice,
+                            "heartbeat does not take back a device that moved", "[heartbeat]") {
   PresenceHarness h(factory);
   auto& s0 = h.store(0);
   auto& s1 = h.store(1);
@@ -317,7 +337,8 @@ inline void HeartbeatDoesNotTakeBackAMovedDevice(const PresenceClusterFactory& f
   CHECK(h.LookupOne("jo").nodes == std::vector<NodeId>{"n2"});
 }
 
-inline void PublishDeliversOnTheStoresThread(const PresenceClusterFactory& factory) {
+COURIER_PRESENCE_STORE_CASE(PublishDeliversOnTheStoresThread,
+                            "publish delivers to the subscriber on the store's thread", "[signal]") {
   PresenceHarness h(factory);
   SignalInbox inbox;
   COURIER_REQUIRE_OK(h.store(1).Subscribe("n2", inbox.Handler()));
@@ -344,7 +365,8 @@ inline void PublishDeliversOnTheStoresThread(const PresenceClusterFactory& facto
   h.store(1).Unsubscribe("n2");
 }
 
-inline void CloseSignalCarriesDeviceAndCode(const PresenceClusterFactory& factory) {
+COURIER_PRESENCE_STORE_CASE(CloseSignalCarriesDeviceAndCode,
+                            "a close signal carries its device and close code", "[signal]") {
   PresenceHarness h(factory);
   SignalInbox inbox;
   COURIER_REQUIRE_OK(h.store(1).Subscribe("n2.admin", inbox.Handler()));
@@ -369,7 +391,8 @@ inline void CloseSignalCarriesDeviceAndCode(const PresenceClusterFactory& factor
   h.store(1).Unsubscribe("n2.admin");
 }
 
-inline void TypingSignalCarriesTypistGroupAndOnOff(const PresenceClusterFactory& factory) {
+COURIER_PRESENCE_STORE_CASE(TypingSignalCarriesTypistGroupAndOnOff,
+                            "a typing signal carries its typist, group and on/off", "[signal]") {
   PresenceHarness h(factory);
   SignalInbox inbox;
   COURIER_REQUIRE_OK(h.store(1).Subscribe("n2", inbox.Handler()));
@@ -404,7 +427,8 @@ inline void TypingSignalCarriesTypistGroupAndOnOff(const PresenceClusterFactory&
   h.store(1).Unsubscribe("n2");
 }
 
-inline void SecondSubscriptionToOneNodeFails(const PresenceClusterFactory& factory) {
+COURIER_PRESENCE_STORE_CASE(SecondSubscriptionToOneNodeFails,
+                            "a second subscription to one node fails", "[signal]") {
   PresenceHarness h(factory);
   SignalInbox first, second;
   COURIER_REQUIRE_OK(h.store().Subscribe("n1", first.Handler()));
@@ -416,7 +440,8 @@ inline void SecondSubscriptionToOneNodeFails(const PresenceClusterFactory& facto
   h.store().Unsubscribe("n9");
 }
 
-inline void UnsubscribeStopsCallsAndFreesTheName(const PresenceClusterFactory& factory) {
+COURIER_PRESENCE_STORE_CASE(UnsubscribeStopsCallsAndFreesTheName,
+                            "unsubscribe stops calls and frees the node name", "[signal]") {
   PresenceHarness h(factory);
   auto& s = h.store();
   SignalInbox old_inbox, new_inbox;
@@ -435,7 +460,8 @@ inline void UnsubscribeStopsCallsAndFreesTheName(const PresenceClusterFactory& f
   s.Unsubscribe("n1");
 }
 
-inline void UnsubscribeWaitsForARunningHandler(const PresenceClusterFactory& factory) {
+COURIER_PRESENCE_STORE_CASE(UnsubscribeWaitsForARunningHandler,
+                            "unsubscribe waits for a running handler", "[signal]") {
   PresenceHarness h(factory);
   auto& s = h.store();
   std::atomic<bool> entered{false}, release{false}, finished{false};
@@ -455,7 +481,8 @@ inline void UnsubscribeWaitsForARunningHandler(const PresenceClusterFactory& fac
   releaser.join();
 }
 
-inline void HandlerMayUnsubscribeItself(const PresenceClusterFactory& factory) {
+COURIER_PRESENCE_STORE_CASE(HandlerMayUnsubscribeItself,
+                            "a handler may unsubscribe itself", "[signal]") {
   PresenceHarness h(factory);
   auto& s = h.store();
   std::mutex mu;
@@ -472,7 +499,8 @@ inline void HandlerMayUnsubscribeItself(const PresenceClusterFactory& factory) {
   REQUIRE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return done; }));
 }
 
-inline void BadInputIsInvalidArgument(const PresenceClusterFactory& factory) {
+COURIER_PRESENCE_STORE_CASE(BadInputIsInvalidArgument,
+                            "bad input is refused with kInvalidArgument", "[input]") {
   PresenceHarness h(factory);
   auto& s = h.store();
   const TimeMs t = h.now();
@@ -511,7 +539,8 @@ inline void BadInputIsInvalidArgument(const PresenceClusterFactory& factory) {
   CHECK_FALSE(h.LookupOne("u").online);  // nothing was registered
 }
 
-inline void ConcurrentUseFromManyThreads(const PresenceClusterFactory& factory) {
+COURIER_PRESENCE_STORE_CASE(ConcurrentUseFromManyThreads,
+                            "concurrent use from many threads", "[concurrency]") {
   PresenceHarness h(factory);
   auto& s = h.store();
   constexpr int kThreads = 4;
@@ -539,49 +568,9 @@ inline void ConcurrentUseFromManyThreads(const PresenceClusterFactory& factory) 
 }  // namespace presence_store_cases
 }  // namespace courier::testing
 
-#define COURIER_PS_CASE_(name, factory, tags, fn, title)                          \
-  TEST_CASE("PresenceStore[" name "]: " title, "[conformance][presence]" tags) {  \
-    ::courier::testing::presence_store_cases::fn(                                  \
-        ::courier::testing::PresenceClusterFactory(factory));                      \
-  }
-
-// Defines the suite's test cases for one backend (see the top of this file).
-#define COURIER_PRESENCE_STORE_CONFORMANCE(name, factory)                                         \
-  COURIER_PS_CASE_(name, factory, "[connect]", ConnectAndDisconnectMoveOnlineAndLastSeen,         \
-                   "connect and disconnect move online and last seen")                            \
-  COURIER_PS_CASE_(name, factory, "[connect]", SeveralDevicesKeepTheUserOnline,                   \
-                   "several devices keep the user online until the last leaves")                  \
-  COURIER_PS_CASE_(name, factory, "[connect]", SameDeviceOnAnotherNodeReplacesIt,                 \
-                   "the same device on another node replaces the old registration")               \
-  COURIER_PS_CASE_(name, factory, "[connect]", StaleDisconnectLeavesTheDeviceAlone,               \
-                   "disconnect from a node that no longer holds the device leaves it alone")      \
-  COURIER_PS_CASE_(name, factory, "[lookup]", LookupAnswersInTheOrderAsked,                       \
-                   "lookup answers in the order asked")                                           \
-  COURIER_PS_CASE_(name, factory, "[ttl]", RegistrationsExpireWithoutHeartbeat,                   \
-                   "registrations expire without heartbeat")                                      \
-  COURIER_PS_CASE_(name, factory, "[ttl]", ExpiredDeviceLeavesTheOthersOnline,                    \
-                   "an expired device leaves the others online")                                  \
-  COURIER_PS_CASE_(name, factory, "[heartbeat]", HeartbeatRefreshesAndReRegisters,                \
-                   "heartbeat refreshes and re-registers sessions")                               \
-  COURIER_PS_CASE_(name, factory, "[heartbeat]", HeartbeatDoesNotTakeBackAMovedDevice,            \
-                   "heartbeat does not take back a device that moved")                            \
-  COURIER_PS_CASE_(name, factory, "[signal]", PublishDeliversOnTheStoresThread,                   \
-                   "publish delivers to the subscriber on the store's thread")                    \
-  COURIER_PS_CASE_(name, factory, "[signal]", CloseSignalCarriesDeviceAndCode,                    \
-                   "a close signal carries its device and close code")                            \
-  COURIER_PS_CASE_(name, factory, "[signal]", TypingSignalCarriesTypistGroupAndOnOff,             \
-                   "a typing signal carries its typist, group and on/off")                        \
-  COURIER_PS_CASE_(name, factory, "[signal]", SecondSubscriptionToOneNodeFails,                   \
-                   "a second subscription to one node fails")                                     \
-  COURIER_PS_CASE_(name, factory, "[signal]", UnsubscribeStopsCallsAndFreesTheName,               \
-                   "unsubscribe stops calls and frees the node name")                             \
-  COURIER_PS_CASE_(name, factory, "[signal]", UnsubscribeWaitsForARunningHandler,                 \
-                   "unsubscribe waits for a running handler")                                     \
-  COURIER_PS_CASE_(name, factory, "[signal]", HandlerMayUnsubscribeItself,                        \
-                   "a handler may unsubscribe itself")                                            \
-  COURIER_PS_CASE_(name, factory, "[input]", BadInputIsInvalidArgument,                           \
-                   "bad input is refused with kInvalidArgument")                                  \
-  COURIER_PS_CASE_(name, factory, "[concurrency]", ConcurrentUseFromManyThreads,                  \
-                   "concurrent use from many threads")
+// Runs the suite's cases on one backend (see the top of this file).
+#define COURIER_PRESENCE_STORE_CONFORMANCE(name, factory)                          \
+  COURIER_CONFORMANCE_RUN_(::courier::testing::PresenceStoreCases,                  \
+                           ::courier::testing::PresenceClusterFactory, name, factory)
 
 #endif  // COURIER_TESTS_PRESENCE_PRESENCE_STORE_SUITE_H_
