@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "support/status_matchers.h"
+#include "support/temp_dir.h"
 
 namespace courier::conformance {
 
@@ -57,6 +58,19 @@ std::unique_ptr<StoreFixture<Store>> MakeFixture(
     std::function<absl::StatusOr<std::unique_ptr<Store>>()> open,
     std::function<void()> cleanup = {}) {
   return std::make_unique<FunctionFixture<Store>>(std::move(open), std::move(cleanup));
+}
+
+// A fixture on a fresh temp dir, removed with the fixture, for a store kept
+// in files: every Open() calls `open(options)` with the options that
+// `options_in` gives for the dir.
+template <class Store, class Options>
+std::unique_ptr<StoreFixture<Store>> TempDirFixture(
+    absl::StatusOr<std::unique_ptr<Store>> (*open)(const Options&),
+    const std::function<Options(const testing::TempDir& dir)>& options_in) {
+  auto dir = std::make_shared<testing::TempDir>();
+  const Options options = options_in(*dir);
+  return MakeFixture<Store>([open, options] { return open(options); },
+                            [dir]() mutable { dir.reset(); });
 }
 
 // A fixture and its open store, for one test case: `Harness h(factory);`

@@ -45,18 +45,23 @@ void CheckSameEvents(const std::vector<Appended>& want, const std::vector<Append
   }
 }
 
+// What an AppendResult and a GroupSendResult both report.
+template <class SendResult>
+void CheckSameSend(const SendResult& want, const SendResult& got) {
+  CHECK(got.id == want.id);
+  CHECK(got.seq == want.seq);
+  CHECK(got.ts == want.ts);
+  CHECK(got.duplicate == want.duplicate);
+  CheckSameEvents(want.appended, got.appended);
+}
+
 void CheckSameResult(const absl::StatusOr<WriteResult>& want,
                      const absl::StatusOr<WriteResult>& got) {
   REQUIRE(got.status().code() == want.status().code());
   if (!want.ok()) return;
   REQUIRE(got->index() == want->index());
   if (const auto* w = std::get_if<AppendResult>(&*want)) {
-    const auto& g = std::get<AppendResult>(*got);
-    CHECK(g.id == w->id);
-    CHECK(g.seq == w->seq);
-    CHECK(g.ts == w->ts);
-    CHECK(g.duplicate == w->duplicate);
-    CheckSameEvents(w->appended, g.appended);
+    CheckSameSend(*w, std::get<AppendResult>(*got));
   } else if (const auto* w = std::get_if<AckResult>(&*want)) {
     const auto& g = std::get<AckResult>(*got);
     CHECK(g.cursor == w->cursor);
@@ -65,13 +70,9 @@ void CheckSameResult(const absl::StatusOr<WriteResult>& want,
     CheckSameEvents(w->appended, std::get<ReadResult>(*got).appended);
   } else if (const auto* w = std::get_if<GroupSendResult>(&*want)) {
     const auto& g = std::get<GroupSendResult>(*got);
-    CHECK(g.id == w->id);
-    CHECK(g.seq == w->seq);
-    CHECK(g.ts == w->ts);
-    CHECK(g.duplicate == w->duplicate);
+    CheckSameSend(*w, g);
     CHECK(g.recipients == w->recipients);
     CHECK(g.skipped == w->skipped);
-    CheckSameEvents(w->appended, g.appended);
   } else if (const auto* w = std::get_if<GroupChangeResult>(&*want)) {
     const auto& g = std::get<GroupChangeResult>(*got);
     CHECK(g.group == w->group);

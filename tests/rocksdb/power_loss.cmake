@@ -15,8 +15,4 @@ courier_test(NAME power_loss_test
     ${CMAKE_CURRENT_LIST_DIR}/child_process.cc
   DEPS courier::rocksdb courier::memory ${COURIER_ROCKSDB_TARGET}
   LABELS rocksdb)
-# Debian's Abseil is not built with TSan: teach TSan about absl::Mutex.
-if(COURIER_SANITIZE MATCHES "thread")
-  target_sources(power_loss_test PRIVATE ${PROJECT_SOURCE_DIR}/tests/support/tsan_absl_mutex.cc)
-  target_link_libraries(power_loss_test PRIVATE ${CMAKE_DL_LIBS})
-endif()
+courier_test_uses_absl_mutex(power_loss_test)

@@ -13,8 +13,8 @@ namespace {
 
 using ::courier::AccountStore;
 using ::courier::MessageStore;
-using ::courier::conformance::MakeFixture;
 using ::courier::conformance::StoreFixture;
+using ::courier::conformance::TempDirFixture;
 using ::courier::rocksdb::RocksdbOptions;
 using ::courier::testing::TempDir;
 
@@ -22,12 +22,12 @@ template <class Store>
 std::unique_ptr<StoreFixture<Store>> RocksdbFixture(
     absl::StatusOr<std::unique_ptr<Store>> (*open)(const RocksdbOptions&),
     std::size_t cache_max_inboxes = RocksdbOptions().cache_max_inboxes) {
-  auto dir = std::make_shared<TempDir>();
-  RocksdbOptions options = RocksdbOptions::Durable(dir->File("db"));
-  options.write_buffer_bytes = 1 << 20;
-  options.cache_max_inboxes = cache_max_inboxes;
-  return MakeFixture<Store>([open, options] { return open(options); },
-                            [dir]() mutable { dir.reset(); });
+  return TempDirFixture<Store, RocksdbOptions>(open, [cache_max_inboxes](const TempDir& dir) {
+    RocksdbOptions options = RocksdbOptions::Durable(dir.File("db"));
+    options.write_buffer_bytes = 1 << 20;
+    options.cache_max_inboxes = cache_max_inboxes;
+    return options;
+  });
 }
 
 auto MessageFixture() { return RocksdbFixture<MessageStore>(&courier::rocksdb::OpenMessageStore); }

@@ -82,11 +82,17 @@ std::shared_ptr<Database> SameDatabase(const RocksdbOptions& options) {
   return *db;
 }
 
-TEST_CASE("rocksdb: an append writes three keys, an ack its cursor and one receipt",
-          "[rocksdb]") {
+// A message store on a fresh directory, and the database under it whose keys
+// a test counts.
+struct StoreOnDisk {
   TempDir dir;
-  auto store = MustOpen(Options(dir));
-  auto db = SameDatabase(Options(dir));
+  std::unique_ptr<MessageStore> store = MustOpen(Options(dir));
+  std::shared_ptr<Database> db = SameDatabase(Options(dir));
+};
+
+TEST_CASE_METHOD(StoreOnDisk,
+                 "rocksdb: an append writes three keys, an ack its cursor and one receipt",
+                 "[rocksdb]") {
   MustWrite<AttachResult>(*store, AttachOp{"bob", "phone"});
   MustWrite<AttachResult>(*store, AttachOp{"alice", "laptop"});
   CHECK(KeysBySpace(*db) == std::map<char, int>{{'C', 2}});
@@ -102,11 +108,9 @@ TEST_CASE("rocksdb: an append writes three keys, an ack its cursor and one recei
   CHECK(*status == MessageStatus::kDelivered);
 }
 
-TEST_CASE("rocksdb: prune deletes a range per inbox; the compaction filter drops stale index keys",
-          "[rocksdb]") {
-  TempDir dir;
-  auto store = MustOpen(Options(dir));
-  auto db = SameDatabase(Options(dir));
+TEST_CASE_METHOD(StoreOnDisk,
+                 "rocksdb: prune deletes a range per inbox; the compaction filter drops stale index keys",
+                 "[rocksdb]") {
   for (int i = 1; i <= 50; ++i) {
     MustWrite<AppendResult>(*store, Message("alice", std::to_string(i), "bob", 1'000 + i));
   }
@@ -383,11 +387,9 @@ keys::MessageRecord MessageKey(Database& db, const UserId& inbox, const MessageI
   return *m;
 }
 
-TEST_CASE("rocksdb: a group change writes 'G', 'U' and one event per member; a send one 'S'",
-          "[rocksdb][group]") {
-  TempDir dir;
-  auto store = MustOpen(Options(dir));
-  auto db = SameDatabase(Options(dir));
+TEST_CASE_METHOD(StoreOnDisk,
+                 "rocksdb: a group change writes 'G', 'U' and one event per member; a send one 'S'",
+                 "[rocksdb][group]") {
   auto created = MustWrite<GroupChangeResult>(*store, CreateGroup("alice", "g1", {"bob", "carol"}));
   CHECK(created.appended.size() == 3);
   CHECK(KeysBySpace(*db) == std::map<char, int>{{'E', 3}, {'G', 1}, {'U', 3}});

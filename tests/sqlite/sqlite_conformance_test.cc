@@ -13,18 +13,16 @@ namespace {
 
 using ::courier::AccountStore;
 using ::courier::MessageStore;
-using ::courier::conformance::MakeFixture;
 using ::courier::conformance::StoreFixture;
+using ::courier::conformance::TempDirFixture;
 using ::courier::sqlite::SqliteOptions;
 using ::courier::testing::TempDir;
 
 template <class Store>
 std::unique_ptr<StoreFixture<Store>> SqliteFixture(
     absl::StatusOr<std::unique_ptr<Store>> (*open)(const SqliteOptions&)) {
-  auto dir = std::make_shared<TempDir>();
-  SqliteOptions options = SqliteOptions::Durable(dir->File("courier.db"));
-  return MakeFixture<Store>([open, options] { return open(options); },
-                            [dir]() mutable { dir.reset(); });
+  return TempDirFixture<Store, SqliteOptions>(
+      open, [](const TempDir& dir) { return SqliteOptions::Durable(dir.File("courier.db")); });
 }
 
 auto MessageFixture() { return SqliteFixture<MessageStore>(&courier::sqlite::OpenMessageStore); }
