@@ -21,7 +21,7 @@
 // "AccountStore[<name>]: <behaviour>", tags [conformance][account_store].
 // A suite for an unreachable server is skipped by the test's main (print
 // "SKIPPED: ..." and exit 77), never inside a test case. Each case is written
-// as COURIER_ACCOUNT_STORE_CASE(Fn, "rule it checks") (conformance_suite.h).
+// as COURIER_CONFORMANCE_CASE(Fn, "rule it checks") (conformance_suite.h).
 //
 // "Sorted by name" means byte order (memcmp), so "Bob" < "abe": a SQL adapter
 // orders with a binary collation (COLLATE "C" in PostgreSQL).
@@ -52,28 +52,11 @@ namespace courier::conformance {
 
 using AccountStoreFactory = StoreHarness<AccountStore>::Factory;
 
-// The suite's cases, and its durability cases.
-inline Suite<AccountStoreFactory>& AccountStoreCases() {
-  static Suite<AccountStoreFactory> suite("AccountStore", "[conformance][account_store]");
-  return suite;
-}
-inline Suite<AccountStoreFactory>& AccountStoreDurabilityCases() {
-  static Suite<AccountStoreFactory> suite("AccountStore", "[conformance][account_store]");
-  return suite;
-}
-
-// A case: `COURIER_ACCOUNT_STORE_CASE(Fn, "title") { Harness h(factory); ... }`.
-#define COURIER_ACCOUNT_STORE_CASE(fn, title)                                           \
-  COURIER_CONFORMANCE_CASE_(::courier::conformance::AccountStoreCases,                   \
-                            ::courier::conformance::AccountStoreFactory, fn, title, "")
-#define COURIER_ACCOUNT_STORE_DURABILITY_CASE(fn, title)                                \
-  COURIER_CONFORMANCE_CASE_(::courier::conformance::AccountStoreDurabilityCases,         \
-                            ::courier::conformance::AccountStoreFactory, fn, title, "")
-
 namespace account_store_cases {
 
 using ::courier::testing::StatusIs;
 
+using Factory = AccountStoreFactory;
 using Harness = StoreHarness<AccountStore>;
 
 inline void CreateUsers(AccountStore& store, const std::vector<UserId>& users) {
@@ -104,7 +87,7 @@ inline std::vector<UserId> PendingOf(AccountStore& store, const UserId& user) {
   return *std::move(pending);
 }
 
-COURIER_ACCOUNT_STORE_CASE(CreateAndLookUpUsers, "create and look up users") {
+COURIER_CONFORMANCE_CASE(CreateAndLookUpUsers, "create and look up users") {
   Harness h(factory);
   auto missing = h->UserExists("alice");
   COURIER_REQUIRE_OK(missing);
@@ -129,7 +112,7 @@ COURIER_ACCOUNT_STORE_CASE(CreateAndLookUpUsers, "create and look up users") {
   CHECK(*h->PasswordHash("Alice") == "other");
 }
 
-COURIER_ACCOUNT_STORE_CASE(SetPasswordHashReplacesIt, "SetPasswordHash replaces the hash") {
+COURIER_CONFORMANCE_CASE(SetPasswordHashReplacesIt, "SetPasswordHash replaces the hash") {
   Harness h(factory);
   CHECK_THAT(h->SetPasswordHash("alice", "new"), StatusIs(absl::StatusCode::kNotFound));
   CreateUsers(*h, {"alice", "bob"});
@@ -142,7 +125,7 @@ COURIER_ACCOUNT_STORE_CASE(SetPasswordHashReplacesIt, "SetPasswordHash replaces 
   CHECK(*exists);
 }
 
-COURIER_ACCOUNT_STORE_CASE(DuplicateUserIsAlreadyExists, "a taken name is kAlreadyExists") {
+COURIER_CONFORMANCE_CASE(DuplicateUserIsAlreadyExists, "a taken name is kAlreadyExists") {
   Harness h(factory);
   COURIER_REQUIRE_OK(h->CreateUser("alice", "first", 1'000));
   CHECK_THAT(h->CreateUser("alice", "second", 2'000), StatusIs(absl::StatusCode::kAlreadyExists));
@@ -151,7 +134,7 @@ COURIER_ACCOUNT_STORE_CASE(DuplicateUserIsAlreadyExists, "a taken name is kAlrea
   CHECK(*stored == "first");
 }
 
-COURIER_ACCOUNT_STORE_CASE(RequestThenAccept, "request then accept makes friends") {
+COURIER_CONFORMANCE_CASE(RequestThenAccept, "request then accept makes friends") {
   Harness h(factory);
   CreateUsers(*h, {"alice", "bob"});
   CHECK(Request(*h, "alice", "bob") == FriendRequestOutcome::kRequested);
@@ -174,7 +157,7 @@ COURIER_ACCOUNT_STORE_CASE(RequestThenAccept, "request then accept makes friends
   CHECK(FriendsOf(*h, "bob") == std::vector<UserId>{"alice"});
 }
 
-COURIER_ACCOUNT_STORE_CASE(CrossingRequestsMakeFriends, "crossing requests make friends") {
+COURIER_CONFORMANCE_CASE(CrossingRequestsMakeFriends, "crossing requests make friends") {
   Harness h(factory);
   CreateUsers(*h, {"alice", "bob"});
   CHECK(Request(*h, "alice", "bob") == FriendRequestOutcome::kRequested);
@@ -185,8 +168,8 @@ COURIER_ACCOUNT_STORE_CASE(CrossingRequestsMakeFriends, "crossing requests make 
   CHECK(PendingOf(*h, "bob").empty());
 }
 
-COURIER_ACCOUNT_STORE_CASE(RequestBetweenFriendsChangesNothing,
-                           "a request between friends changes nothing") {
+COURIER_CONFORMANCE_CASE(RequestBetweenFriendsChangesNothing,
+                         "a request between friends changes nothing") {
   Harness h(factory);
   CreateUsers(*h, {"alice", "bob"});
   Request(*h, "alice", "bob");
@@ -198,7 +181,7 @@ COURIER_ACCOUNT_STORE_CASE(RequestBetweenFriendsChangesNothing,
   CHECK(FriendsOf(*h, "alice") == std::vector<UserId>{"bob"});
 }
 
-COURIER_ACCOUNT_STORE_CASE(BadFriendRequests, "bad friend requests are refused") {
+COURIER_CONFORMANCE_CASE(BadFriendRequests, "bad friend requests are refused") {
   Harness h(factory);
   CreateUsers(*h, {"alice", "bob"});
   CHECK_THAT(h->RequestFriend("alice", "nobody").status(), StatusIs(absl::StatusCode::kNotFound));
@@ -215,7 +198,7 @@ COURIER_ACCOUNT_STORE_CASE(BadFriendRequests, "bad friend requests are refused")
   CHECK_FALSE(Friends(*h, "nobody", "alice"));
 }
 
-COURIER_ACCOUNT_STORE_CASE(FriendsAndRequestsAreSorted, "friends and requests are sorted by name") {
+COURIER_CONFORMANCE_CASE(FriendsAndRequestsAreSorted, "friends and requests are sorted by name") {
   Harness h(factory);
   CreateUsers(*h, {"me", "zed", "amy", "Bob", "carl", "dora"});
   for (const char* u : {"zed", "amy", "dora"}) {
@@ -233,7 +216,7 @@ COURIER_ACCOUNT_STORE_CASE(FriendsAndRequestsAreSorted, "friends and requests ar
   CHECK(FriendsOf(*h, "zed") == std::vector<UserId>{"me"});
 }
 
-COURIER_ACCOUNT_STORE_CASE(LastSeenIsKept, "last seen is kept") {
+COURIER_CONFORMANCE_CASE(LastSeenIsKept, "last seen is kept") {
   Harness h(factory);
   CreateUsers(*h, {"alice", "bob"});
   auto never = h->LastSeen("alice");
@@ -250,8 +233,8 @@ COURIER_ACCOUNT_STORE_CASE(LastSeenIsKept, "last seen is kept") {
   CHECK_FALSE(other->has_value());
 }
 
-COURIER_ACCOUNT_STORE_CASE(ConcurrentRequestsAreConsistent,
-                           "concurrent crossing requests are consistent") {
+COURIER_CONFORMANCE_CASE(ConcurrentRequestsAreConsistent,
+                         "concurrent crossing requests are consistent") {
   Harness h(factory);
   constexpr int kUsers = 8;
   std::vector<UserId> users;
@@ -293,8 +276,8 @@ inline TokenState TokensOf(AccountStore& store, const UserId& user) {
   return *std::move(state);
 }
 
-COURIER_ACCOUNT_STORE_CASE(TokenGenerationStartsAtZeroAndBumps,
-                           "the token generation starts at 0 and bumps") {
+COURIER_CONFORMANCE_CASE(TokenGenerationStartsAtZeroAndBumps,
+                         "the token generation starts at 0 and bumps") {
   Harness h(factory);
   CHECK_THAT(h->GetTokenState("alice").status(), StatusIs(absl::StatusCode::kNotFound));
   CHECK_THAT(h->BumpTokenGeneration("alice").status(), StatusIs(absl::StatusCode::kNotFound));
@@ -313,8 +296,8 @@ COURIER_ACCOUNT_STORE_CASE(TokenGenerationStartsAtZeroAndBumps,
   CHECK(TokensOf(*h, "bob").generation == 0);  // per user
 }
 
-COURIER_ACCOUNT_STORE_CASE(RevokedTokenIdsAreKeptUntilTheGenerationMoves,
-                           "revoked token ids are kept until the generation moves") {
+COURIER_CONFORMANCE_CASE(RevokedTokenIdsAreKeptUntilTheGenerationMoves,
+                         "revoked token ids are kept until the generation moves") {
   Harness h(factory);
   CreateUsers(*h, {"alice", "bob"});
   COURIER_REQUIRE_OK(h->RevokeToken("alice", "zz-9"));
@@ -338,7 +321,7 @@ COURIER_ACCOUNT_STORE_CASE(RevokedTokenIdsAreKeptUntilTheGenerationMoves,
   CHECK(TokensOf(*h, "alice").revoked == std::vector<std::string>{"after"});
 }
 
-COURIER_ACCOUNT_STORE_CASE(ConcurrentBumpsEachCount, "concurrent generation bumps each count") {
+COURIER_CONFORMANCE_CASE(ConcurrentBumpsEachCount, "concurrent generation bumps each count") {
   Harness h(factory);
   CreateUsers(*h, {"alice"});
   constexpr int kThreads = 4;
@@ -363,7 +346,7 @@ COURIER_ACCOUNT_STORE_CASE(ConcurrentBumpsEachCount, "concurrent generation bump
   CHECK(TokensOf(*h, "alice").generation == kThreads * kEach);
 }
 
-COURIER_ACCOUNT_STORE_DURABILITY_CASE(ReopenKeepsAccounts, "reopen keeps accounts") {
+COURIER_CONFORMANCE_DURABILITY_CASE(ReopenKeepsAccounts, "reopen keeps accounts") {
   Harness h(factory);
   CreateUsers(*h, {"alice", "bob", "carol"});
   Request(*h, "alice", "bob");
@@ -380,7 +363,7 @@ COURIER_ACCOUNT_STORE_DURABILITY_CASE(ReopenKeepsAccounts, "reopen keeps account
   CHECK(FriendsOf(*h, "alice") == std::vector<UserId>{"bob", "carol"});
 }
 
-COURIER_ACCOUNT_STORE_DURABILITY_CASE(ReopenKeepsTokenState, "reopen keeps token generations") {
+COURIER_CONFORMANCE_DURABILITY_CASE(ReopenKeepsTokenState, "reopen keeps token generations") {
   Harness h(factory);
   CreateUsers(*h, {"alice"});
   COURIER_REQUIRE_OK(h->BumpTokenGeneration("alice").status());
@@ -393,7 +376,7 @@ COURIER_ACCOUNT_STORE_DURABILITY_CASE(ReopenKeepsTokenState, "reopen keeps token
 
 // --- administration (the admin API)
 
-COURIER_ACCOUNT_STORE_CASE(DisableAndEnableUsers, "users are disabled and enabled") {
+COURIER_CONFORMANCE_CASE(DisableAndEnableUsers, "users are disabled and enabled") {
   Harness h(factory);
   CreateUsers(*h, {"alice", "bob"});
   CHECK(*h->UserDisabled("alice") == false);
@@ -408,8 +391,8 @@ COURIER_ACCOUNT_STORE_CASE(DisableAndEnableUsers, "users are disabled and enable
   CHECK_THAT(h->UserDisabled("nobody").status(), StatusIs(absl::StatusCode::kNotFound));
 }
 
-COURIER_ACCOUNT_STORE_CASE(DeleteUserRemovesEverythingOfIt,
-                           "DeleteUser removes everything of the user") {
+COURIER_CONFORMANCE_CASE(DeleteUserRemovesEverythingOfIt,
+                         "DeleteUser removes everything of the user") {
   Harness h(factory);
   CreateUsers(*h, {"alice", "bob", "carol", "dave"});
   Request(*h, "alice", "bob");
@@ -451,8 +434,8 @@ COURIER_ACCOUNT_STORE_CASE(DeleteUserRemovesEverythingOfIt,
   CHECK(*h->PasswordHash("bob") == "hash-of-bob");
 }
 
-COURIER_ACCOUNT_STORE_CASE(DevicesAreRecordedSortedWithTheirLatestTime,
-                           "devices are recorded, sorted, with their latest time") {
+COURIER_CONFORMANCE_CASE(DevicesAreRecordedSortedWithTheirLatestTime,
+                         "devices are recorded, sorted, with their latest time") {
   Harness h(factory);
   CreateUsers(*h, {"alice", "bob"});
   auto none = h->Devices("alice");
@@ -471,8 +454,8 @@ COURIER_ACCOUNT_STORE_CASE(DevicesAreRecordedSortedWithTheirLatestTime,
   CHECK_THAT(h->Devices("nobody").status(), StatusIs(absl::StatusCode::kNotFound));
 }
 
-COURIER_ACCOUNT_STORE_DURABILITY_CASE(ReopenKeepsAdminState,
-                                      "reopen keeps disabled users and devices") {
+COURIER_CONFORMANCE_DURABILITY_CASE(ReopenKeepsAdminState,
+                                    "reopen keeps disabled users and devices") {
   Harness h(factory);
   CreateUsers(*h, {"alice", "bob"});
   COURIER_REQUIRE_OK(h->SetUserDisabled("alice", true));
@@ -494,8 +477,8 @@ inline std::vector<PushSubscriptionRecord> SubscriptionsOf(AccountStore& s, cons
   return *subs;
 }
 
-COURIER_ACCOUNT_STORE_CASE(PushSubscriptionsAreKeptPerDevice,
-                           "push subscriptions are kept per device") {
+COURIER_CONFORMANCE_CASE(PushSubscriptionsAreKeptPerDevice,
+                         "push subscriptions are kept per device") {
   Harness h(factory);
   CreateUsers(*h, {"alice", "bob"});
   CHECK(SubscriptionsOf(*h, "alice").empty());
@@ -526,7 +509,7 @@ COURIER_ACCOUNT_STORE_CASE(PushSubscriptionsAreKeptPerDevice,
   CHECK(SubscriptionsOf(*h, "alice") == std::vector<PushSubscriptionRecord>{{"tab", big}});
 }
 
-COURIER_ACCOUNT_STORE_CASE(BadPushSubscriptionsAreRefused, "bad push subscriptions are refused") {
+COURIER_CONFORMANCE_CASE(BadPushSubscriptionsAreRefused, "bad push subscriptions are refused") {
   Harness h(factory);
   CreateUsers(*h, {"alice"});
   CHECK_THAT(h->SetPushSubscription("nobody", "phone", "s"), StatusIs(absl::StatusCode::kNotFound));
@@ -546,13 +529,13 @@ COURIER_ACCOUNT_STORE_CASE(BadPushSubscriptionsAreRefused, "bad push subscriptio
 }  // namespace courier::conformance
 
 // Runs the suite's cases on one adapter (see the top of this file).
-#define COURIER_ACCOUNT_STORE_CONFORMANCE(name, factory)                             \
-  COURIER_CONFORMANCE_RUN_(::courier::conformance::AccountStoreCases,                 \
-                           ::courier::conformance::AccountStoreFactory, name, factory)
+#define COURIER_ACCOUNT_STORE_CONFORMANCE(name, factory)                                \
+  COURIER_CONFORMANCE_RUN_(::courier::conformance::AccountStoreFactory, false,          \
+                           "AccountStore", "[conformance][account_store]", name, factory)
 
 // Runs the durability cases on an adapter whose fixture reopens its data.
-#define COURIER_ACCOUNT_STORE_DURABILITY_CONFORMANCE(name, factory)                  \
-  COURIER_CONFORMANCE_RUN_(::courier::conformance::AccountStoreDurabilityCases,       \
-                           ::courier::conformance::AccountStoreFactory, name, factory)
+#define COURIER_ACCOUNT_STORE_DURABILITY_CONFORMANCE(name, factory)                     \
+  COURIER_CONFORMANCE_RUN_(::courier::conformance::AccountStoreFactory, true,           \
+                           "AccountStore", "[conformance][account_store]", name, factory)
 
 #endif  // COURIER_TESTS_CONFORMANCE_ACCOUNT_STORE_SUITE_H_

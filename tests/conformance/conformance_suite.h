@@ -5,10 +5,12 @@
 // factory, and it joins its suite where it is written, titled by the rule it
 // checks:
 //
-//   COURIER_MESSAGE_STORE_CASE(AckIsCumulative, "ack is cumulative") {
+//   COURIER_CONFORMANCE_CASE(AckIsCumulative, "ack is cumulative") {
 //     Harness h(factory);
 //     ...
 //   }
+//
+// (in a namespace where `Factory` names the suite's factory type)
 //
 // An adapter runs every case of a suite with one line in one of its test
 // files, naming itself and its factory:
@@ -33,41 +35,48 @@
 
 namespace courier::conformance {
 
-// The cases of one suite, in the order they are written; each takes a
-// `Factory`. Filled and read during static initialization, single-threaded.
+// The cases of every suite whose cases take a `Factory`, in the order they
+// are written: the suite's own cases, and its durability cases (for adapters
+// whose data outlives a close). Filled and read during static
+// initialization, single-threaded.
 template <class Factory>
 class Suite {
  public:
   using Body = void (*)(const Factory& factory);
 
-  // Test cases are named "<interface>[<adapter>]: <title>" and carry `tags`
-  // plus the case's own.
-  Suite(std::string interface, std::string tags)
-      : interface_(std::move(interface)), tags_(std::move(tags)) {}
-  Suite(const Suite&) = delete;
-  Suite& operator=(const Suite&) = delete;
+  // The one Suite of its Factory type.
+  static Suite& Get() {
+    static Suite suite;
+    return suite;
+  }
 
-  // Adds a case (the case macros call this). Returns true.
-  bool Add(const char* title, const char* tags, Body body, Catch::SourceLineInfo where) {
-    cases_.push_back(Case{title, tags, body, where});
+  // Adds a case (COURIER_CONFORMANCE_CASE does). Returns true.
+  bool Add(bool durability, const char* title, const char* tags, Body body,
+           Catch::SourceLineInfo where) {
+    cases_.push_back(Case{durability, title, tags, body, where});
     return true;
   }
 
-  // Registers one Catch2 test case per case, each run on `factory`.
-  // Returns true.
-  bool RunOn(const std::string& adapter, Factory factory) const {
+  // Registers one Catch2 test case per case (the durability cases when
+  // `durability`, else the others), named "<interface>[<adapter>]: <title>",
+  // tagged `tags` plus the case's own, run on `factory`. Returns true.
+  bool RunOn(bool durability, const std::string& interface, const std::string& tags,
+             const std::string& adapter, Factory factory) const {
     auto shared = std::make_shared<const Factory>(std::move(factory));
     for (const Case& c : cases_) {
-      const std::string name = interface_ + "[" + adapter + "]: " + c.title;
-      const std::string tags = tags_ + c.tags;
+      if (c.durability != durability) continue;
+      const std::string name = interface + "[" + adapter + "]: " + c.title;
       Catch::AutoReg registered(new Invoker(c.body, shared), c.where, Catch::StringRef(),
-                                Catch::NameAndTags(name, tags));
+                                Catch::NameAndTags(name, tags + c.tags));
     }
     return true;
   }
 
  private:
+  Suite() = default;
+
   struct Case {
+    bool durability;
     const char* title;
     const char* tags;
     Body body;
@@ -85,29 +94,34 @@ class Suite {
     std::shared_ptr<const Factory> factory_;
   };
 
-  std::string interface_;
-  std::string tags_;
   std::vector<Case> cases_;
 };
 
 }  // namespace courier::conformance
 
-// Declares the case `fn` of the suite `suite()` (a function returning a
-// Suite<Factory>&) and opens its body, where `factory` names the adapter's
-// factory. For the suites' own case macros.
-#define COURIER_CONFORMANCE_CASE_(suite, Factory, fn, title, tags)                   \
-  inline void fn(const Factory& factory);                                           \
-  inline const bool fn##Registered_ = suite().Add(title, tags, &fn, CATCH_INTERNAL_LINEINFO); \
+// Declares the case `fn` (title, then optional Catch2 tags) of the suite
+// whose cases take a `Factory` (a name visible where the case is written)
+// and opens its body, where `factory` is the adapter's factory.
+#define COURIER_CONFORMANCE_CASE(fn, ...) COURIER_CONFORMANCE_CASE_(false, fn, __VA_ARGS__, "")
+// The same for a durability case: reopening the store on the same data.
+#define COURIER_CONFORMANCE_DURABILITY_CASE(fn, ...) \
+  COURIER_CONFORMANCE_CASE_(true, fn, __VA_ARGS__, "")
+
+#define COURIER_CONFORMANCE_CASE_(durability, fn, title, tags, ...)                      \
+  inline void fn(const Factory& factory);                                               \
+  inline const bool fn##Registered_ = ::courier::conformance::Suite<Factory>::Get().Add( \
+      durability, title, tags, &fn, CATCH_INTERNAL_LINEINFO);                            \
   inline void fn(const Factory& factory)
 
 #define COURIER_CONFORMANCE_CAT2_(a, b) a##b
 #define COURIER_CONFORMANCE_CAT_(a, b) COURIER_CONFORMANCE_CAT2_(a, b)
 
-// Runs the suite `suite()` on an adapter: at namespace scope of a test file.
-// For the suites' own CONFORMANCE macros.
-#define COURIER_CONFORMANCE_RUN_(suite, Factory, name, factory)                            \
-  [[maybe_unused]] static const bool COURIER_CONFORMANCE_CAT_(courier_conformance_run_,     \
-                                                              __COUNTER__) =                \
-      suite().RunOn(name, Factory(factory));
+// Runs a suite's cases (durability: its durability cases) on an adapter, at
+// namespace scope of a test file. For the suites' CONFORMANCE macros.
+#define COURIER_CONFORMANCE_RUN_(Factory, durability, interface, tags, name, factory)     \
+  [[maybe_unused]] static const bool COURIER_CONFORMANCE_CAT_(courier_conformance_run_,  \
+                                                              __COUNTER__) =             \
+      ::courier::conformance::Suite<Factory>::Get().RunOn(durability, interface, tags, name, \
+                                                          Factory(factory));
 
 #endif  // COURIER_TESTS_CONFORMANCE_CONFORMANCE_SUITE_H_

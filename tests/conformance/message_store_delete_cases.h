@@ -16,8 +16,8 @@ inline std::size_t DeleteInboxOf(MessageStore& store, const UserId& user) {
 // bob received m1, m2 (from alice) and c1 (from carol), acked m1 on his
 // phone, and sent b1 to alice, who acked it: bob's inbox is
 // [m1, m2, c1, receipt(b1 delivered)]; alice's is [b1, receipt(m1 delivered)].
-COURIER_MESSAGE_STORE_CASE(DeleteInboxRemovesWhatTheUserReceived,
-                           "delete inbox removes what the user received") {
+COURIER_CONFORMANCE_CASE(DeleteInboxRemovesWhatTheUserReceived,
+                         "delete inbox removes what the user received") {
   Harness h(factory);
   Expect<AppendResult>(*h, Message("alice", "m1", "bob", 1'000));
   Expect<AppendResult>(*h, Message("alice", "m2", "bob", 1'001));
@@ -64,7 +64,7 @@ COURIER_MESSAGE_STORE_CASE(DeleteInboxRemovesWhatTheUserReceived,
   CHECK(StatusOf(*h, "bob", IdOf("alice", "m2")) == MessageStatus::kDelivered);
 }
 
-COURIER_MESSAGE_STORE_CASE(DeleteInboxIsIdempotent, "delete inbox is idempotent") {
+COURIER_CONFORMANCE_CASE(DeleteInboxIsIdempotent, "delete inbox is idempotent") {
   Harness h(factory);
   CHECK(DeleteInboxOf(*h, "nobody") == 0);
   Expect<AppendResult>(*h, Message("alice", "1", "bob"));
@@ -83,7 +83,7 @@ COURIER_MESSAGE_STORE_CASE(DeleteInboxIsIdempotent, "delete inbox is idempotent"
 
 // Pruned messages leave index entries behind in some stores; a new inbox
 // under the same name must not mistake a new append for one of them.
-COURIER_MESSAGE_STORE_CASE(DeleteInboxAfterPrune, "delete inbox after prune") {
+COURIER_CONFORMANCE_CASE(DeleteInboxAfterPrune, "delete inbox after prune") {
   Harness h(factory);
   for (int i = 1; i <= 3; ++i) {
     Expect<AppendResult>(*h, Message("alice", "p" + std::to_string(i), "bob", 1'000));
@@ -115,8 +115,8 @@ COURIER_MESSAGE_STORE_CASE(DeleteInboxAfterPrune, "delete inbox after prune") {
 // Appends to bob race with deletions of his inbox: every deletion sees whole
 // writes, so bob's inbox is always gap-free from 1 with a status per message.
 // (The mongo adapter promises this only with transactions: courier/mongo.h.)
-COURIER_MESSAGE_STORE_CASE(DeleteInboxIsAtomicWithConcurrentWrites,
-                           "delete inbox is atomic with concurrent writers") {
+COURIER_CONFORMANCE_CASE(DeleteInboxIsAtomicWithConcurrentWrites,
+                         "delete inbox is atomic with concurrent writers") {
   Harness h(factory);
   constexpr int kAppends = 60;
   constexpr int kDeletes = 12;
@@ -157,8 +157,8 @@ COURIER_MESSAGE_STORE_CASE(DeleteInboxIsAtomicWithConcurrentWrites,
 }
 
 // Durable stores: the deletion is committed like a Write.
-COURIER_MESSAGE_STORE_DURABILITY_CASE(DeleteInboxSurvivesReopen,
-                                      "a deleted inbox stays deleted across a reopen") {
+COURIER_CONFORMANCE_DURABILITY_CASE(DeleteInboxSurvivesReopen,
+                                    "a deleted inbox stays deleted across a reopen") {
   Harness h(factory);
   Expect<AppendResult>(*h, Message("alice", "1", "bob"));
   Expect<AppendResult>(*h, Message("alice", "2", "bob"));

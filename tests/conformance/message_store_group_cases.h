@@ -153,8 +153,8 @@ inline GroupChange RequireChangeEvents(const GroupChangeResult& r, const GroupCh
 
 // --- Group changes --------------------------------------------------------------
 
-COURIER_MESSAGE_STORE_CASE(GroupCreateWritesRecordAndTellsEveryMember,
-                           "group create writes the record and tells every member") {
+COURIER_CONFORMANCE_CASE(GroupCreateWritesRecordAndTellsEveryMember,
+                         "group create writes the record and tells every member") {
   Harness h(factory);
   // bob has a message already: each inbox gives the change its own seq.
   Expect<AppendResult>(*h, Message("dave", "1", "bob"));
@@ -209,7 +209,7 @@ COURIER_MESSAGE_STORE_CASE(GroupCreateWritesRecordAndTellsEveryMember,
   CHECK(ChangeOf(solo.appended[0].event).members == std::vector<UserId>{"erin"});
 }
 
-COURIER_MESSAGE_STORE_CASE(GroupChangeRefusalsWriteNothing, "group change refusals write nothing") {
+COURIER_CONFORMANCE_CASE(GroupChangeRefusalsWriteNothing, "group change refusals write nothing") {
   Harness h(factory);
   Expect<GroupChangeResult>(*h, CreateGroup("alice", "g1", {"bob", "carol"}));
   const std::vector<UserId> users = {"alice", "bob", "carol", "dave", "erin"};
@@ -269,7 +269,7 @@ COURIER_MESSAGE_STORE_CASE(GroupChangeRefusalsWriteNothing, "group change refusa
   CHECK(HeadOf(*h, "dave") == 1);
 }
 
-COURIER_MESSAGE_STORE_CASE(GroupOpsAreValidated, "group ops are validated") {
+COURIER_CONFORMANCE_CASE(GroupOpsAreValidated, "group ops are validated") {
   Harness h(factory);
   Expect<GroupChangeResult>(*h, CreateGroup("alice", "g1", {"bob"}));
   GroupChangeOp bad_id = AddTo("alice", "has space", {"carol"});
@@ -300,7 +300,7 @@ COURIER_MESSAGE_STORE_CASE(GroupOpsAreValidated, "group ops are validated") {
   CHECK_FALSE(Expect<GroupSendResult>(*h, GroupMessage("alice", "m1", "g1")).duplicate);
 }
 
-COURIER_MESSAGE_STORE_CASE(GroupAddRemoveLeaveRename, "group add, remove, leave and rename") {
+COURIER_CONFORMANCE_CASE(GroupAddRemoveLeaveRename, "group add, remove, leave and rename") {
   Harness h(factory);
   Expect<GroupChangeResult>(*h, CreateGroup("alice", "g1", {"bob", "carol"}, 1'000, "first"));
 
@@ -386,8 +386,8 @@ COURIER_MESSAGE_STORE_CASE(GroupAddRemoveLeaveRename, "group add, remove, leave 
   RequireSeqs(FetchAll(*h, "bob"), 1, 7);
 }
 
-COURIER_MESSAGE_STORE_CASE(GroupNoOpChangesWriteNothing,
-                           "group changes that change nothing write nothing") {
+COURIER_CONFORMANCE_CASE(GroupNoOpChangesWriteNothing,
+                         "group changes that change nothing write nothing") {
   Harness h(factory);
   Expect<GroupChangeResult>(*h, CreateGroup("alice", "g1", {"bob"}, 1'000, "same"));
   const std::vector<UserId> users = {"alice", "bob", "zed"};
@@ -408,8 +408,8 @@ COURIER_MESSAGE_STORE_CASE(GroupNoOpChangesWriteNothing,
   CHECK(GroupIdsOf(*h, "zed").empty());
 }
 
-COURIER_MESSAGE_STORE_CASE(GroupLastAdminLeavingPromotesAMember,
-                           "the last admin leaving promotes a member") {
+COURIER_CONFORMANCE_CASE(GroupLastAdminLeavingPromotesAMember,
+                         "the last admin leaving promotes a member") {
   Harness h(factory);
   // g1: carol joined first (1'000), bob later (2'000): carol is promoted
   // although bob's name is smaller.
@@ -443,8 +443,8 @@ COURIER_MESSAGE_STORE_CASE(GroupLastAdminLeavingPromotesAMember,
   CHECK(GroupIdsOf(*h, "alice").empty());
 }
 
-COURIER_MESSAGE_STORE_CASE(GroupLastLeaveDeletesTheGroup,
-                           "the last member leaving deletes the group") {
+COURIER_CONFORMANCE_CASE(GroupLastLeaveDeletesTheGroup,
+                         "the last member leaving deletes the group") {
   Harness h(factory);
   Expect<GroupChangeResult>(*h, CreateGroup("alice", "g1", {"bob"}, 1'000));
   Expect<GroupChangeResult>(*h, Leave("bob", "g1", 2'000));
@@ -473,8 +473,7 @@ COURIER_MESSAGE_STORE_CASE(GroupLastLeaveDeletesTheGroup,
   CHECK(again.group->created_by == "bob");
 }
 
-COURIER_MESSAGE_STORE_CASE(GroupsOfIsSortedAndComplete,
-                           "groups of a user are sorted and complete") {
+COURIER_CONFORMANCE_CASE(GroupsOfIsSortedAndComplete, "groups of a user are sorted and complete") {
   Harness h(factory);
   for (const char* id : {"g3", "G0", "g10", "g1", "g2", "a-z_9"}) {
     Expect<GroupChangeResult>(*h, CreateGroup("alice", id, {}));
@@ -515,8 +514,8 @@ COURIER_MESSAGE_STORE_CASE(GroupsOfIsSortedAndComplete,
 
 // --- Group sends ----------------------------------------------------------------
 
-COURIER_MESSAGE_STORE_CASE(GroupSendAppendsOneIdToEveryMember,
-                           "a group send appends one id to every member") {
+COURIER_CONFORMANCE_CASE(GroupSendAppendsOneIdToEveryMember,
+                         "a group send appends one id to every member") {
   Harness h(factory);
   Expect<GroupChangeResult>(*h, CreateGroup("alice", "g1", {"bob", "carol"}));
   Expect<AppendResult>(*h, Message("dave", "1", "carol"));  // carol's seqs run ahead
@@ -546,8 +545,8 @@ COURIER_MESSAGE_STORE_CASE(GroupSendAppendsOneIdToEveryMember,
   CHECK_THAT(h->Status("dave", r.id).status(), StatusIs(absl::StatusCode::kNotFound));
 }
 
-COURIER_MESSAGE_STORE_CASE(GroupReceiptsOncePerMemberToTheSender,
-                           "group receipts: once per member, to the sender") {
+COURIER_CONFORMANCE_CASE(GroupReceiptsOncePerMemberToTheSender,
+                         "group receipts: once per member, to the sender") {
   Harness h(factory);
   Expect<GroupChangeResult>(*h, CreateGroup("alice", "g1", {"bob", "carol"}));
   const MessageId id = Expect<GroupSendResult>(*h, GroupMessage("alice", "m1", "g1")).id;
@@ -600,8 +599,8 @@ COURIER_MESSAGE_STORE_CASE(GroupReceiptsOncePerMemberToTheSender,
   CHECK(HeadOf(*h, "carol") == 2);
 }
 
-COURIER_MESSAGE_STORE_CASE(GroupChangeEventsAckedProduceNothing,
-                           "group change events acked produce nothing") {
+COURIER_CONFORMANCE_CASE(GroupChangeEventsAckedProduceNothing,
+                         "group change events acked produce nothing") {
   Harness h(factory);
   Expect<GroupChangeResult>(*h, CreateGroup("alice", "g1", {"bob"}));
   Expect<GroupChangeResult>(*h, AddTo("alice", "g1", {"carol"}));
@@ -620,7 +619,7 @@ COURIER_MESSAGE_STORE_CASE(GroupChangeEventsAckedProduceNothing,
   CHECK(CursorOf(*h, "bob", "phone") == 3);
 }
 
-COURIER_MESSAGE_STORE_CASE(GroupSendSkipsAFullMember, "a group send skips a full member") {
+COURIER_CONFORMANCE_CASE(GroupSendSkipsAFullMember, "a group send skips a full member") {
   Harness h(factory);
   Expect<GroupChangeResult>(*h, CreateGroup("alice", "g1", {"bob", "carol"}));
   // carol and alice hold 2 undelivered events, bob 1.
@@ -655,7 +654,7 @@ COURIER_MESSAGE_STORE_CASE(GroupSendSkipsAFullMember, "a group send skips a full
   CHECK(r2.recipients == 3);
 }
 
-COURIER_MESSAGE_STORE_CASE(GroupSendRefusalsWriteNothing, "group send refusals write nothing") {
+COURIER_CONFORMANCE_CASE(GroupSendRefusalsWriteNothing, "group send refusals write nothing") {
   Harness h(factory);
   Expect<GroupChangeResult>(*h, CreateGroup("alice", "g1", {"bob"}));
   const auto heads = HeadsOf(*h, {"alice", "bob", "dave"});
@@ -672,8 +671,8 @@ COURIER_MESSAGE_STORE_CASE(GroupSendRefusalsWriteNothing, "group send refusals w
   CHECK_FALSE(Expect<AppendResult>(*h, Message("alice", "m2", "bob")).duplicate);
 }
 
-COURIER_MESSAGE_STORE_CASE(GroupSendIsIdempotentOnSenderAndCid,
-                           "a group send is idempotent on (sender, cid)") {
+COURIER_CONFORMANCE_CASE(GroupSendIsIdempotentOnSenderAndCid,
+                         "a group send is idempotent on (sender, cid)") {
   Harness h(factory);
   Expect<GroupChangeResult>(*h, CreateGroup("alice", "g1", {"bob", "carol"}));
   auto first = Expect<GroupSendResult>(*h, GroupMessage("bob", "m1", "g1", 5'000, "first"));
@@ -725,8 +724,8 @@ COURIER_MESSAGE_STORE_CASE(GroupSendIsIdempotentOnSenderAndCid,
   CHECK(HeadOf(*h, "carol") == heads.at("carol") + 1);
 }
 
-COURIER_MESSAGE_STORE_CASE(GroupRemovedMemberKeepsEarlierMessagesOnly,
-                           "a removed group member keeps earlier messages only") {
+COURIER_CONFORMANCE_CASE(GroupRemovedMemberKeepsEarlierMessagesOnly,
+                         "a removed group member keeps earlier messages only") {
   Harness h(factory);
   Expect<GroupChangeResult>(*h, CreateGroup("alice", "g1", {"bob", "carol"}));
   const MessageId before = Expect<GroupSendResult>(*h, GroupMessage("alice", "m1", "g1")).id;
@@ -760,7 +759,7 @@ COURIER_MESSAGE_STORE_CASE(GroupRemovedMemberKeepsEarlierMessagesOnly,
   CHECK(bob_now[4].id == back.id);
 }
 
-COURIER_MESSAGE_STORE_CASE(GroupEventsFetchAsAppended, "group events fetch as appended") {
+COURIER_CONFORMANCE_CASE(GroupEventsFetchAsAppended, "group events fetch as appended") {
   Harness h(factory);
   std::vector<Appended> appended;
   auto keep = [&appended](const std::vector<Appended>& more) {
@@ -800,8 +799,7 @@ COURIER_MESSAGE_STORE_CASE(GroupEventsFetchAsAppended, "group events fetch as ap
   CHECK((*page)[1].group == "g1");
 }
 
-COURIER_MESSAGE_STORE_CASE(GroupOpsInOneBatchApplyInOrder,
-                           "group ops in one batch apply in order") {
+COURIER_CONFORMANCE_CASE(GroupOpsInOneBatchApplyInOrder, "group ops in one batch apply in order") {
   Harness h(factory);
   std::vector<WriteOp> ops = {
       GroupMessage("alice", "early", "g1"),                // no group yet
@@ -840,8 +838,8 @@ COURIER_MESSAGE_STORE_CASE(GroupOpsInOneBatchApplyInOrder,
 
 // Another member's copy is pruned; the sender's (sender, cid) record stays
 // with the sender's own copy.
-COURIER_MESSAGE_STORE_CASE(GroupPruningAnotherCopyKeepsTheSendersRecord,
-                           "pruning a group member's copy keeps the sender's record") {
+COURIER_CONFORMANCE_CASE(GroupPruningAnotherCopyKeepsTheSendersRecord,
+                         "pruning a group member's copy keeps the sender's record") {
   Harness h(factory);
   Expect<GroupChangeResult>(*h, CreateGroup("alice", "g1", {"bob"}, 1'000));
   auto sent = Expect<GroupSendResult>(*h, GroupMessage("alice", "m1", "g1", 1'000));
@@ -869,7 +867,7 @@ COURIER_MESSAGE_STORE_CASE(GroupPruningAnotherCopyKeepsTheSendersRecord,
   CHECK(MemberNames(GroupOf(*h, "g1")) == std::vector<UserId>{"alice", "bob"});
 }
 
-COURIER_MESSAGE_STORE_CASE(GroupDeleteInboxLeavesGroupsAlone, "delete inbox leaves groups alone") {
+COURIER_CONFORMANCE_CASE(GroupDeleteInboxLeavesGroupsAlone, "delete inbox leaves groups alone") {
   Harness h(factory);
   Expect<GroupChangeResult>(*h, CreateGroup("alice", "g1", {"bob", "carol"}));
   auto from_bob = Expect<GroupSendResult>(*h, GroupMessage("bob", "b1", "g1"));
@@ -905,8 +903,8 @@ COURIER_MESSAGE_STORE_CASE(GroupDeleteInboxLeavesGroupsAlone, "delete inbox leav
 // in that order, and replayed in it every event is in exactly the inboxes
 // of the members at its time. (A store may refuse a conflicting op with
 // kAborted, as the engine retries it; then it wrote nothing.)
-COURIER_MESSAGE_STORE_CASE(GroupConcurrentChangesAndSendsAreSerialized,
-                           "concurrent group changes and sends are serialized") {
+COURIER_CONFORMANCE_CASE(GroupConcurrentChangesAndSendsAreSerialized,
+                         "concurrent group changes and sends are serialized") {
   Harness h(factory);
   Expect<GroupChangeResult>(*h, CreateGroup("admin", "g1", {}));
   constexpr int kThreads = 4;
@@ -1006,7 +1004,7 @@ COURIER_MESSAGE_STORE_CASE(GroupConcurrentChangesAndSendsAreSerialized,
 
 // --- Durability -------------------------------------------------------------------
 
-COURIER_MESSAGE_STORE_DURABILITY_CASE(GroupsSurviveReopen, "groups survive a reopen") {
+COURIER_CONFORMANCE_DURABILITY_CASE(GroupsSurviveReopen, "groups survive a reopen") {
   Harness h(factory);
   Expect<GroupChangeResult>(*h, CreateGroup("alice", "g1", {"bob", "carol"}, 1'000, "keep"));
   Expect<GroupChangeResult>(*h, CreateGroup("bob", "g2", {}, 1'100));

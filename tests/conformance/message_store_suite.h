@@ -31,7 +31,7 @@
 // far the message got (Status() reports that); the engine relies on this
 // when it re-sends an event to a device.
 //
-// Each case is written as COURIER_MESSAGE_STORE_CASE(Fn, "rule it checks")
+// Each case is written as COURIER_CONFORMANCE_CASE(Fn, "rule it checks")
 // (conformance_suite.h), in this file and in the two it includes:
 // message_store_delete_cases.h (DeleteInbox) and message_store_group_cases.h
 // (groups: GroupChangeOp, GroupSendOp, Group, GroupsOf).
@@ -67,28 +67,11 @@ namespace courier::conformance {
 
 using MessageStoreFactory = StoreHarness<MessageStore>::Factory;
 
-// The suite's cases, and its durability cases.
-inline Suite<MessageStoreFactory>& MessageStoreCases() {
-  static Suite<MessageStoreFactory> suite("MessageStore", "[conformance][message_store]");
-  return suite;
-}
-inline Suite<MessageStoreFactory>& MessageStoreDurabilityCases() {
-  static Suite<MessageStoreFactory> suite("MessageStore", "[conformance][message_store]");
-  return suite;
-}
-
-// A case: `COURIER_MESSAGE_STORE_CASE(Fn, "title") { Harness h(factory); ... }`.
-#define COURIER_MESSAGE_STORE_CASE(fn, title)                                           \
-  COURIER_CONFORMANCE_CASE_(::courier::conformance::MessageStoreCases,                   \
-                            ::courier::conformance::MessageStoreFactory, fn, title, "")
-#define COURIER_MESSAGE_STORE_DURABILITY_CASE(fn, title)                                \
-  COURIER_CONFORMANCE_CASE_(::courier::conformance::MessageStoreDurabilityCases,         \
-                            ::courier::conformance::MessageStoreFactory, fn, title, "")
-
 namespace message_store_cases {
 
 using ::courier::testing::StatusIs;
 
+using Factory = MessageStoreFactory;
 using Harness = StoreHarness<MessageStore>;
 
 // The message `cid` from `from` to `to`; its id is derived from both.
@@ -194,7 +177,7 @@ inline void RequireSeqs(const std::vector<Event>& events, Seq first, Seq last) {
 
 // --- Append -----------------------------------------------------------------
 
-COURIER_MESSAGE_STORE_CASE(AppendAssignsGapFreeSeq, "append assigns gap-free seq from 1") {
+COURIER_CONFORMANCE_CASE(AppendAssignsGapFreeSeq, "append assigns gap-free seq from 1") {
   Harness h(factory);
   for (int i = 1; i <= 5; ++i) {
     const std::string cid = "c" + std::to_string(i);
@@ -218,7 +201,7 @@ COURIER_MESSAGE_STORE_CASE(AppendAssignsGapFreeSeq, "append assigns gap-free seq
   CHECK(StatusOf(*h, "bob", IdOf("alice", "c1")) == MessageStatus::kSent);
 }
 
-COURIER_MESSAGE_STORE_CASE(UsersHaveIndependentInboxes, "users have independent inboxes") {
+COURIER_CONFORMANCE_CASE(UsersHaveIndependentInboxes, "users have independent inboxes") {
   Harness h(factory);
   CHECK(Expect<AppendResult>(*h, Message("alice", "a1", "bob")).seq == 1);
   CHECK(Expect<AppendResult>(*h, Message("alice", "a2", "carol")).seq == 1);
@@ -234,8 +217,8 @@ COURIER_MESSAGE_STORE_CASE(UsersHaveIndependentInboxes, "users have independent 
   CHECK(bob[1].peer == "carol");
 }
 
-COURIER_MESSAGE_STORE_CASE(AppendIsIdempotentOnSenderAndCid,
-                           "append is idempotent on (sender, cid)") {
+COURIER_CONFORMANCE_CASE(AppendIsIdempotentOnSenderAndCid,
+                         "append is idempotent on (sender, cid)") {
   Harness h(factory);
   auto first = Expect<AppendResult>(*h, Message("alice", "c1", "bob", 1'000, "first"));
   Expect<AppendResult>(*h, Message("carol", "x", "bob"));
@@ -267,8 +250,8 @@ COURIER_MESSAGE_STORE_CASE(AppendIsIdempotentOnSenderAndCid,
   CHECK(other.seq == 3);
 }
 
-COURIER_MESSAGE_STORE_CASE(DuplicateInOneBatchIsDetected,
-                           "a duplicate within one batch is detected") {
+COURIER_CONFORMANCE_CASE(DuplicateInOneBatchIsDetected,
+                         "a duplicate within one batch is detected") {
   Harness h(factory);
   std::vector<WriteOp> ops = {Message("alice", "c1", "bob", 10, "one"),
                               Message("alice", "c1", "bob", 20, "two")};
@@ -289,8 +272,8 @@ COURIER_MESSAGE_STORE_CASE(DuplicateInOneBatchIsDetected,
 
 // --- Queue limit ------------------------------------------------------------
 
-COURIER_MESSAGE_STORE_CASE(FullQueueRefusesAndWritesNothing,
-                           "a full queue refuses and writes nothing") {
+COURIER_CONFORMANCE_CASE(FullQueueRefusesAndWritesNothing,
+                         "a full queue refuses and writes nothing") {
   Harness h(factory);
   auto limited = [](std::string cid, std::uint64_t max) {
     AppendOp op = Message("alice", std::move(cid), "bob");
@@ -330,8 +313,7 @@ COURIER_MESSAGE_STORE_CASE(FullQueueRefusesAndWritesNothing,
   CHECK(HeadOf(*h, "bob") == 6);
 }
 
-COURIER_MESSAGE_STORE_CASE(FullQueueInsideABatch,
-                           "a full queue inside a batch fails only that op") {
+COURIER_CONFORMANCE_CASE(FullQueueInsideABatch, "a full queue inside a batch fails only that op") {
   Harness h(factory);
   std::vector<WriteOp> ops;
   for (int i = 1; i <= 3; ++i) {
@@ -350,7 +332,7 @@ COURIER_MESSAGE_STORE_CASE(FullQueueInsideABatch,
 // ValidateWriteOp's rule, the same in every store: a bad name or id fails
 // that op alone with kInvalidArgument, and the batch's other ops apply as if
 // it were absent (no seq taken, no (sender, cid) recorded).
-COURIER_MESSAGE_STORE_CASE(InvalidOpsFailAlone, "invalid ops fail alone with kInvalidArgument") {
+COURIER_CONFORMANCE_CASE(InvalidOpsFailAlone, "invalid ops fail alone with kInvalidArgument") {
   Harness h(factory);
   auto with_id = [](const std::string& cid, MessageId id) {
     AppendOp op = Message("alice", cid, "bob");
@@ -397,7 +379,7 @@ COURIER_MESSAGE_STORE_CASE(InvalidOpsFailAlone, "invalid ops fail alone with kIn
 
 // --- Attach and ack -----------------------------------------------------------
 
-COURIER_MESSAGE_STORE_CASE(AttachReturnsCursorAndHead, "attach returns cursor and head") {
+COURIER_CONFORMANCE_CASE(AttachReturnsCursorAndHead, "attach returns cursor and head") {
   Harness h(factory);
   auto empty = Expect<AttachResult>(*h, Attach("bob", "phone"));
   CHECK(empty.cursor == 0);
@@ -417,8 +399,7 @@ COURIER_MESSAGE_STORE_CASE(AttachReturnsCursorAndHead, "attach returns cursor an
   CHECK(CursorOf(*h, "bob", "tablet") == 0);
 }
 
-COURIER_MESSAGE_STORE_CASE(AttachedDeviceHoldsBackPruning,
-                           "an attached device holds back pruning") {
+COURIER_CONFORMANCE_CASE(AttachedDeviceHoldsBackPruning, "an attached device holds back pruning") {
   // The only visible effect of "the device is known" with cursor 0: events
   // are not acked by EVERY known device, so they are not pruned as acked.
   Harness h(factory);
@@ -436,7 +417,7 @@ COURIER_MESSAGE_STORE_CASE(AttachedDeviceHoldsBackPruning,
   CHECK(FetchAll(*h, "bob").size() == 3);
 }
 
-COURIER_MESSAGE_STORE_CASE(AckIsCumulative, "ack is cumulative") {
+COURIER_CONFORMANCE_CASE(AckIsCumulative, "ack is cumulative") {
   Harness h(factory);
   for (int i = 1; i <= 5; ++i) Expect<AppendResult>(*h, Message("alice", std::to_string(i), "bob"));
   Expect<AttachResult>(*h, Attach("bob", "phone"));
@@ -453,7 +434,7 @@ COURIER_MESSAGE_STORE_CASE(AckIsCumulative, "ack is cumulative") {
   CHECK(CursorOf(*h, "bob", "phone") == 5);
 }
 
-COURIER_MESSAGE_STORE_CASE(AckBeyondHeadIsOutOfRange, "ack beyond the head is out of range") {
+COURIER_CONFORMANCE_CASE(AckBeyondHeadIsOutOfRange, "ack beyond the head is out of range") {
   Harness h(factory);
   for (int i = 1; i <= 2; ++i) Expect<AppendResult>(*h, Message("alice", std::to_string(i), "bob"));
   Expect<AttachResult>(*h, Attach("bob", "phone"));
@@ -470,8 +451,8 @@ COURIER_MESSAGE_STORE_CASE(AckBeyondHeadIsOutOfRange, "ack beyond the head is ou
 
 // --- Receipts -----------------------------------------------------------------
 
-COURIER_MESSAGE_STORE_CASE(DeliveredReceiptsExactlyOnce,
-                           "delivered receipts are written exactly once") {
+COURIER_CONFORMANCE_CASE(DeliveredReceiptsExactlyOnce,
+                         "delivered receipts are written exactly once") {
   Harness h(factory);
   for (int i = 1; i <= 3; ++i) Expect<AppendResult>(*h, Message("alice", std::to_string(i), "bob"));
   Expect<AttachResult>(*h, Attach("bob", "phone"));
@@ -505,7 +486,7 @@ COURIER_MESSAGE_STORE_CASE(DeliveredReceiptsExactlyOnce,
   RequireReceipt(receipts[2], IdOf("alice", "3"), "bob", MessageStatus::kDelivered, 6'000);
 }
 
-COURIER_MESSAGE_STORE_CASE(ReceiptsGoToEachSender, "receipts go to each sender's inbox") {
+COURIER_CONFORMANCE_CASE(ReceiptsGoToEachSender, "receipts go to each sender's inbox") {
   Harness h(factory);
   Expect<AppendResult>(*h, Message("alice", "a", "bob"));
   Expect<AppendResult>(*h, Message("carol", "c", "bob"));
@@ -522,7 +503,7 @@ COURIER_MESSAGE_STORE_CASE(ReceiptsGoToEachSender, "receipts go to each sender's
   CHECK(HeadOf(*h, "carol") == 1);
 }
 
-COURIER_MESSAGE_STORE_CASE(ReceiptsNeverProduceReceipts, "receipts never produce receipts") {
+COURIER_CONFORMANCE_CASE(ReceiptsNeverProduceReceipts, "receipts never produce receipts") {
   Harness h(factory);
   Expect<AppendResult>(*h, Message("alice", "1", "bob"));
   Expect<AckResult>(*h, Ack("bob", "phone", 1));
@@ -537,8 +518,8 @@ COURIER_MESSAGE_STORE_CASE(ReceiptsNeverProduceReceipts, "receipts never produce
   CHECK(HeadOf(*h, "alice") == 1);
 }
 
-COURIER_MESSAGE_STORE_CASE(ReadBeforeDeliveredWritesBothReceipts,
-                           "read before delivered writes both receipts") {
+COURIER_CONFORMANCE_CASE(ReadBeforeDeliveredWritesBothReceipts,
+                         "read before delivered writes both receipts") {
   Harness h(factory);
   Expect<AppendResult>(*h, Message("alice", "1", "bob"));
   Expect<AppendResult>(*h, Message("alice", "2", "bob"));
@@ -565,8 +546,8 @@ COURIER_MESSAGE_STORE_CASE(ReadBeforeDeliveredWritesBothReceipts,
   RequireReceipt(receipts[2], IdOf("alice", "1"), "bob", MessageStatus::kDelivered, 5'000);
 }
 
-COURIER_MESSAGE_STORE_CASE(ReadAfterDeliveredWritesOneReceipt,
-                           "read after delivered writes one receipt") {
+COURIER_CONFORMANCE_CASE(ReadAfterDeliveredWritesOneReceipt,
+                         "read after delivered writes one receipt") {
   Harness h(factory);
   Expect<AppendResult>(*h, Message("alice", "1", "bob"));
   Expect<AppendResult>(*h, Message("carol", "2", "bob"));
@@ -581,8 +562,7 @@ COURIER_MESSAGE_STORE_CASE(ReadAfterDeliveredWritesOneReceipt,
   CHECK(StatusOf(*h, "bob", IdOf("carol", "2")) == MessageStatus::kRead);
 }
 
-COURIER_MESSAGE_STORE_CASE(ReadIgnoresUnknownAndForeignIds,
-                           "read ignores unknown and foreign ids") {
+COURIER_CONFORMANCE_CASE(ReadIgnoresUnknownAndForeignIds, "read ignores unknown and foreign ids") {
   Harness h(factory);
   Expect<AppendResult>(*h, Message("alice", "1", "bob"));
   Expect<AppendResult>(*h, Message("alice", "2", "carol"));
@@ -603,8 +583,8 @@ COURIER_MESSAGE_STORE_CASE(ReadIgnoresUnknownAndForeignIds,
   RequireReceipt(mixed.appended[1], "alice", IdOf("alice", "1"), "bob", MessageStatus::kRead, 9'000);
 }
 
-COURIER_MESSAGE_STORE_CASE(MessageToSelfGetsReceiptsInOwnInbox,
-                           "a message to oneself gets receipts in the same inbox") {
+COURIER_CONFORMANCE_CASE(MessageToSelfGetsReceiptsInOwnInbox,
+                         "a message to oneself gets receipts in the same inbox") {
   Harness h(factory);
   Expect<AppendResult>(*h, Message("alice", "note", "alice"));
   auto ack = Expect<AckResult>(*h, Ack("alice", "phone", 1, 2'500));
@@ -620,7 +600,7 @@ COURIER_MESSAGE_STORE_CASE(MessageToSelfGetsReceiptsInOwnInbox,
 
 // --- Batches --------------------------------------------------------------------
 
-COURIER_MESSAGE_STORE_CASE(BatchOpsSeeEarlierOps, "ops in a batch see earlier ops") {
+COURIER_CONFORMANCE_CASE(BatchOpsSeeEarlierOps, "ops in a batch see earlier ops") {
   Harness h(factory);
   std::vector<WriteOp> ops = {
       Message("alice", "1", "bob", 100, "one"),
@@ -667,13 +647,13 @@ COURIER_MESSAGE_STORE_CASE(BatchOpsSeeEarlierOps, "ops in a batch see earlier op
   CHECK(StatusOf(*h, "bob", IdOf("alice", "3")) == MessageStatus::kSent);
 }
 
-COURIER_MESSAGE_STORE_CASE(EmptyBatchReturnsNoResults, "an empty batch returns no results") {
+COURIER_CONFORMANCE_CASE(EmptyBatchReturnsNoResults, "an empty batch returns no results") {
   Harness h(factory);
   CHECK(h->Write({}).empty());
   CHECK(HeadOf(*h, "bob") == 0);
 }
 
-COURIER_MESSAGE_STORE_CASE(EventsNeverChangeOnceAppended, "events never change once appended") {
+COURIER_CONFORMANCE_CASE(EventsNeverChangeOnceAppended, "events never change once appended") {
   Harness h(factory);
   std::vector<Appended> appended;
   auto keep = [&appended](std::vector<Appended> more) {
@@ -706,7 +686,7 @@ COURIER_MESSAGE_STORE_CASE(EventsNeverChangeOnceAppended, "events never change o
 
 // --- Reads ------------------------------------------------------------------------
 
-COURIER_MESSAGE_STORE_CASE(FetchPagesInSeqOrder, "fetch pages in seq order") {
+COURIER_CONFORMANCE_CASE(FetchPagesInSeqOrder, "fetch pages in seq order") {
   Harness h(factory);
   for (int i = 1; i <= 10; ++i) {
     Expect<AppendResult>(*h, Message("alice", std::to_string(i), "bob", i, "m" + std::to_string(i)));
@@ -735,7 +715,7 @@ COURIER_MESSAGE_STORE_CASE(FetchPagesInSeqOrder, "fetch pages in seq order") {
   CHECK(unknown->empty());
 }
 
-COURIER_MESSAGE_STORE_CASE(LookupsOfUnknownThings, "lookups of unknown things") {
+COURIER_CONFORMANCE_CASE(LookupsOfUnknownThings, "lookups of unknown things") {
   Harness h(factory);
   CHECK(HeadOf(*h, "nobody") == 0);
   CHECK(CursorOf(*h, "nobody", "phone") == 0);
@@ -748,7 +728,7 @@ COURIER_MESSAGE_STORE_CASE(LookupsOfUnknownThings, "lookups of unknown things") 
   CHECK(StatusOf(*h, "bob", IdOf("alice", "1")) == MessageStatus::kSent);
 }
 
-COURIER_MESSAGE_STORE_CASE(PingSucceeds, "ping succeeds") {
+COURIER_CONFORMANCE_CASE(PingSucceeds, "ping succeeds") {
   Harness h(factory);
   COURIER_REQUIRE_OK(h->Ping());
   Expect<AppendResult>(*h, Message("alice", "1", "bob"));
@@ -757,8 +737,8 @@ COURIER_MESSAGE_STORE_CASE(PingSucceeds, "ping succeeds") {
 
 // --- Retention ----------------------------------------------------------------------
 
-COURIER_MESSAGE_STORE_CASE(PruneRemovesAckedEventsAfterRetention,
-                           "prune removes acked events after retention") {
+COURIER_CONFORMANCE_CASE(PruneRemovesAckedEventsAfterRetention,
+                         "prune removes acked events after retention") {
   Harness h(factory);
   // bob: seq 1-2 old, 3 new; both devices acked 2, one acked 3.
   Expect<AppendResult>(*h, Message("alice", "1", "bob", 1'000));
@@ -797,8 +777,8 @@ COURIER_MESSAGE_STORE_CASE(PruneRemovesAckedEventsAfterRetention,
   CHECK(*again == 0);
 }
 
-COURIER_MESSAGE_STORE_CASE(PruneKeepsUnackedEventsUntilTtl,
-                           "prune keeps unacked events until the TTL") {
+COURIER_CONFORMANCE_CASE(PruneKeepsUnackedEventsUntilTtl,
+                         "prune keeps unacked events until the TTL") {
   Harness h(factory);
   Expect<AppendResult>(*h, Message("alice", "1", "bob", 1'000));
   Expect<AppendResult>(*h, Message("alice", "2", "bob", 20'000));
@@ -832,7 +812,7 @@ COURIER_MESSAGE_STORE_CASE(PruneKeepsUnackedEventsUntilTtl,
 
 // --- Data ----------------------------------------------------------------------------
 
-COURIER_MESSAGE_STORE_CASE(BodiesAreArbitraryBytes, "bodies are arbitrary bytes") {
+COURIER_CONFORMANCE_CASE(BodiesAreArbitraryBytes, "bodies are arbitrary bytes") {
   Harness h(factory);
   std::string all_bytes;
   for (int i = 0; i < 256; ++i) all_bytes.push_back(static_cast<char>(i));
@@ -853,8 +833,8 @@ COURIER_MESSAGE_STORE_CASE(BodiesAreArbitraryBytes, "bodies are arbitrary bytes"
   }
 }
 
-COURIER_MESSAGE_STORE_CASE(NamesUseTheFullAlphabetAndLength,
-                           "names use the full alphabet and length") {
+COURIER_CONFORMANCE_CASE(NamesUseTheFullAlphabetAndLength,
+                         "names use the full alphabet and length") {
   Harness h(factory);
   const UserId sender(kMaxIdBytes, 'S');
   const UserId recipient = "A.b-c_9";
@@ -872,7 +852,7 @@ COURIER_MESSAGE_STORE_CASE(NamesUseTheFullAlphabetAndLength,
   CHECK(CursorOf(*h, recipient, device) == 1);
 }
 
-COURIER_MESSAGE_STORE_CASE(ManyUsers, "many users") {
+COURIER_CONFORMANCE_CASE(ManyUsers, "many users") {
   Harness h(factory);
   constexpr int kUsers = 200;
   std::vector<WriteOp> ops;
@@ -890,8 +870,8 @@ COURIER_MESSAGE_STORE_CASE(ManyUsers, "many users") {
   }
 }
 
-COURIER_MESSAGE_STORE_CASE(ConcurrentWritersKeepInboxesGapFree,
-                           "concurrent writers keep inboxes gap-free") {
+COURIER_CONFORMANCE_CASE(ConcurrentWritersKeepInboxesGapFree,
+                         "concurrent writers keep inboxes gap-free") {
   Harness h(factory);
   constexpr int kThreads = 4;
   constexpr int kPerThread = 25;
@@ -977,8 +957,8 @@ COURIER_MESSAGE_STORE_CASE(ConcurrentWritersKeepInboxesGapFree,
 
 // --- Durability (adapters that reopen on the same data) ----------------------------
 
-COURIER_MESSAGE_STORE_DURABILITY_CASE(ReopenKeepsInboxesCursorsAndStatuses,
-                                      "reopen keeps inboxes, cursors and statuses") {
+COURIER_CONFORMANCE_DURABILITY_CASE(ReopenKeepsInboxesCursorsAndStatuses,
+                                    "reopen keeps inboxes, cursors and statuses") {
   Harness h(factory);
   std::string body("bin\0ary", 7);
   Expect<AppendResult>(*h, Message("alice", "1", "bob", 1'000, body));
@@ -1011,8 +991,8 @@ COURIER_MESSAGE_STORE_DURABILITY_CASE(ReopenKeepsInboxesCursorsAndStatuses,
   CHECK(Expect<AppendResult>(*h, Message("carol", "1", "bob")).seq == 4);
 }
 
-COURIER_MESSAGE_STORE_DURABILITY_CASE(DuplicateDetectedAcrossReopen,
-                                      "a duplicate is detected across a reopen") {
+COURIER_CONFORMANCE_DURABILITY_CASE(DuplicateDetectedAcrossReopen,
+                                    "a duplicate is detected across a reopen") {
   Harness h(factory);
   auto first = Expect<AppendResult>(*h, Message("alice", "c1", "bob", 1'000, "first"));
   h.Reopen();
@@ -1027,8 +1007,7 @@ COURIER_MESSAGE_STORE_DURABILITY_CASE(DuplicateDetectedAcrossReopen,
   CHECK(FetchAll(*h, "bob").at(0).body == "first");
 }
 
-COURIER_MESSAGE_STORE_DURABILITY_CASE(QueueLimitSurvivesReopen,
-                                      "the queue limit survives a reopen") {
+COURIER_CONFORMANCE_DURABILITY_CASE(QueueLimitSurvivesReopen, "the queue limit survives a reopen") {
   Harness h(factory);
   for (int i = 1; i <= 3; ++i) Expect<AppendResult>(*h, Message("alice", std::to_string(i), "bob"));
   Expect<AckResult>(*h, Ack("bob", "phone", 1));
@@ -1047,14 +1026,14 @@ COURIER_MESSAGE_STORE_DURABILITY_CASE(QueueLimitSurvivesReopen,
 #include "conformance/message_store_group_cases.h"
 
 // Runs the suite's cases on one adapter (see the top of this file).
-#define COURIER_MESSAGE_STORE_CONFORMANCE(name, factory)                             \
-  COURIER_CONFORMANCE_RUN_(::courier::conformance::MessageStoreCases,                 \
-                           ::courier::conformance::MessageStoreFactory, name, factory)
+#define COURIER_MESSAGE_STORE_CONFORMANCE(name, factory)                                \
+  COURIER_CONFORMANCE_RUN_(::courier::conformance::MessageStoreFactory, false,          \
+                           "MessageStore", "[conformance][message_store]", name, factory)
 
 // Runs the durability cases on an adapter whose fixture reopens on the same
 // data (see the top of this file).
-#define COURIER_MESSAGE_STORE_DURABILITY_CONFORMANCE(name, factory)                  \
-  COURIER_CONFORMANCE_RUN_(::courier::conformance::MessageStoreDurabilityCases,       \
-                           ::courier::conformance::MessageStoreFactory, name, factory)
+#define COURIER_MESSAGE_STORE_DURABILITY_CONFORMANCE(name, factory)                     \
+  COURIER_CONFORMANCE_RUN_(::courier::conformance::MessageStoreFactory, true,           \
+                           "MessageStore", "[conformance][message_store]", name, factory)
 
 #endif  // COURIER_TESTS_CONFORMANCE_MESSAGE_STORE_SUITE_H_

@@ -8,23 +8,9 @@
 
 namespace {
 
-using ::courier::Clock;
-using ::courier::PresenceStore;
-using ::courier::TimeMs;
-using ::courier::testing::PresenceCluster;
-
-class MemoryCluster final : public PresenceCluster {
- public:
-  MemoryCluster(const Clock& clock, TimeMs ttl_ms)
-      : store_(courier::memory::OpenPresenceStore(clock, ttl_ms)) {}
-  PresenceStore& Store(int) override { return *store_; }
-
- private:
-  std::unique_ptr<PresenceStore> store_;
-};
-
-std::unique_ptr<PresenceCluster> OpenMemoryCluster(const Clock& clock, TimeMs ttl_ms) {
-  return std::make_unique<MemoryCluster>(clock, ttl_ms);
+std::unique_ptr<courier::testing::PresenceCluster> OpenMemoryCluster(const courier::Clock& clock,
+                                                                     courier::TimeMs ttl_ms) {
+  return courier::testing::OneStoreCluster(courier::memory::OpenPresenceStore(clock, ttl_ms));
 }
 
 }  // namespace

@@ -14,7 +14,7 @@
 // share one EMPTY backend. Test cases are named "PresenceStore[<name>]:
 // <behaviour>", tags [conformance][presence] and one per topic ([connect],
 // [lookup], [ttl], [heartbeat], [signal], [input], [concurrency]). Each case
-// is written as COURIER_PRESENCE_STORE_CASE(Fn, "rule it checks", "[topic]").
+// is written as COURIER_CONFORMANCE_CASE(Fn, "rule it checks", "[topic]").
 //
 // Time is a ManualClock for every backend: registrations expire by the
 // store's clock, so TTL tests advance it instead of sleeping. Only signal
@@ -32,6 +32,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "conformance/conformance_suite.h"
@@ -48,15 +49,24 @@ inline constexpr TimeMs kSuiteTtlMs = 30'000;
 // Thread-safe as its stores are.
 class PresenceCluster {
  public:
-  PresenceCluster() = default;
-  PresenceCluster(const PresenceCluster&) = delete;
-  PresenceCluster& operator=(const PresenceCluster&) = delete;
   virtual ~PresenceCluster() = default;
-
-  // The store that node `node` uses (the same object for every node when the
-  // backend is one in-process store).
+  // The store that node `node` uses.
   virtual PresenceStore& Store(int node) = 0;
 };
+
+// A cluster whose nodes all use `store`: a backend that is one in-process
+// store.
+inline std::unique_ptr<PresenceCluster> OneStoreCluster(std::unique_ptr<PresenceStore> store) {
+  class OneStore final : public PresenceCluster {
+   public:
+    explicit OneStore(std::unique_ptr<PresenceStore> store) : store_(std::move(store)) {}
+    PresenceStore& Store(int) override { return *store_; }
+
+   private:
+    std::unique_ptr<PresenceStore> store_;
+  };
+  return std::make_unique<OneStore>(std::move(store));
+}
 
 // Makes a cluster whose stores read time from `clock` (which outlives the
 // cluster) and keep registrations `ttl_ms`.
@@ -87,23 +97,13 @@ class PresenceHarness {
   std::unique_ptr<PresenceCluster> cluster_;
 };
 
-// The suite's cases.
-inline conformance::Suite<PresenceClusterFactory>& PresenceStoreCases() {
-  static conformance::Suite<PresenceClusterFactory> suite("PresenceStore",
-                                                          "[conformance][presence]");
-  return suite;
-}
-
-// A case: `COURIER_PRESENCE_STORE_CASE(Fn, "title", "[topic]") {
-// PresenceHarness h(factory); ... }`.
-#define COURIER_PRESENCE_STORE_CASE(fn, title, tags)                           \
-  COURIER_CONFORMANCE_CASE_(::courier::testing::PresenceStoreCases,             \
-                            ::courier::testing::PresenceClusterFactory, fn, title, tags)
 
 namespace presence_store_cases {
 
-COURIER_PRESENCE_STORE_CASE(ConnectAndDisconnectMoveOnlineAndLastSeen,
-                            "connect and disconnect move online and last seen", "[connect]") {
+using Factory = PresenceClusterFactory;
+
+COURIER_CONFORMANCE_CASE(ConnectAndDisconnectMoveOnlineAndLastSeen,
+                         "connect and disconnect move online and last seen", "[connect]") {
   PresenceHarness h(factory);
   auto& s = h.store();
   Presence before = h.LookupOne("alice");
@@ -148,8 +148,9 @@ COURIER_PRESENCE_STORE_CASE(ConnectAndDisconnectMoveOnlineAndLastSeen,
   CHECK_FALSE(h.LookupOne("alice").last_seen.has_value());
 }
 
-COURIER_PRESENCE_STORE_CASE(SeveralDevicesKeepTheUserOnline,
-                            "several devices keep the user online until the last leaves", "[connect]") {
+COURIER_CONFORMANCE_CASE(SeveralDevicesKeepTheUserOnline,
+                         "several devices keep the user online until the last leaves",
+                         "[connect]") {
   PresenceHarness h(factory);
   auto& s = h.store();
   const TimeMs t = h.now();
@@ -188,8 +189,9 @@ COURIER_PRESENCE_STORE_CASE(SeveralDevicesKeepTheUserOnline,
   CHECK(*p.last_seen == t + 3);
 }
 
-COURIER_PRESENCE_STORE_CASE(SameDeviceOnAnotherNodeReplacesIt,
-                            "the same device on another node replaces the old registration", "[connect]") {
+COURIER_CONFORMANCE_CASE(SameDeviceOnAnotherNodeReplacesIt,
+                         "the same device on another node replaces the old registration",
+                         "[connect]") {
   PresenceHarness h(factory);
   auto& s0 = h.store(0);
   auto& s1 = h.store(1);
@@ -204,8 +206,9 @@ COURIER_PRESENCE_STORE_CASE(SameDeviceOnAnotherNodeReplacesIt,
   CHECK(h.LookupOne("carol", 1).nodes == std::vector<NodeId>{"n2"});
 }
 
-COURIER_PRESENCE_STORE_CASE(StaleDisconnectLeavesTheDeviceAlone,
-                            "disconnect from a node that no longer holds the device leaves it alone", "[connect]") {
+COURIER_CONFORMANCE_CASE(StaleDisconnectLeavesTheDeviceAlone,
+                         "disconnect from a node that no longer holds the device leaves it alone",
+                         "[connect]") {
   PresenceHarness h(factory);
   auto& s0 = h.store(0);
   auto& s1 = h.store(1);
@@ -227,8 +230,8 @@ COURIER_PRESENCE_STORE_CASE(StaleDisconnectLeavesTheDeviceAlone,
   CHECK_FALSE(h.LookupOne("dave", 0).online);
 }
 
-COURIER_PRESENCE_STORE_CASE(LookupAnswersInTheOrderAsked,
-                            "lookup answers in the order asked", "[lookup]") {
+COURIER_CONFORMANCE_CASE(LookupAnswersInTheOrderAsked,
+                         "lookup answers in the order asked", "[lookup]") {
   PresenceHarness h(factory);
   auto& s = h.store();
   const TimeMs t = h.now();
@@ -258,8 +261,8 @@ COURIER_PRESENCE_STORE_CASE(LookupAnswersInTheOrderAsked,
   CHECK(empty->empty());
 }
 
-COURIER_PRESENCE_STORE_CASE(RegistrationsExpireWithoutHeartbeat,
-                            "registrations expire without heartbeat", "[ttl]") {
+COURIER_CONFORMANCE_CASE(RegistrationsExpireWithoutHeartbeat,
+                         "registrations expire without heartbeat", "[ttl]") {
   PresenceHarness h(factory);
   auto& s = h.store();
   const TimeMs t0 = h.now();
@@ -282,8 +285,8 @@ COURIER_PRESENCE_STORE_CASE(RegistrationsExpireWithoutHeartbeat,
   CHECK_FALSE(c->replaced_on.has_value());
 }
 
-COURIER_PRESENCE_STORE_CASE(ExpiredDeviceLeavesTheOthersOnline,
-                            "an expired device leaves the others online", "[ttl]") {
+COURIER_CONFORMANCE_CASE(ExpiredDeviceLeavesTheOthersOnline,
+                         "an expired device leaves the others online", "[ttl]") {
   PresenceHarness h(factory);
   auto& s = h.store();
   COURIER_REQUIRE_OK(s.Connect("fay", "phone", "n1", h.now()));
@@ -295,8 +298,8 @@ COURIER_PRESENCE_STORE_CASE(ExpiredDeviceLeavesTheOthersOnline,
   CHECK(p.nodes == std::vector<NodeId>{"n2"});
 }
 
-COURIER_PRESENCE_STORE_CASE(HeartbeatRefreshesAndReRegisters,
-                            "heartbeat refreshes and re-registers sessions", "[heartbeat]") {
+COURIER_CONFORMANCE_CASE(HeartbeatRefreshesAndReRegisters,
+                         "heartbeat refreshes and re-registers sessions", "[heartbeat]") {
   PresenceHarness h(factory);
   auto& s = h.store();
   COURIER_REQUIRE_OK(s.Connect("gil", "phone", "n1", h.now()));
@@ -325,8 +328,8 @@ COURIER_PRESENCE_STORE_CASE(HeartbeatRefreshesAndReRegisters,
   COURIER_REQUIRE_OK(s.Heartbeat("n1", {}, h.now()));
 }
 
-COURIER_PRESENCE_STORE_CASE(HeartbeatDoesNotTakeBackAMovedDevice,
-                            "heartbeat does not take back a device that moved", "[heartbeat]") {
+COURIER_CONFORMANCE_CASE(HeartbeatDoesNotTakeBackAMovedDevice,
+                         "heartbeat does not take back a device that moved", "[heartbeat]") {
   PresenceHarness h(factory);
   auto& s0 = h.store(0);
   auto& s1 = h.store(1);
@@ -337,8 +340,8 @@ COURIER_PRESENCE_STORE_CASE(HeartbeatDoesNotTakeBackAMovedDevice,
   CHECK(h.LookupOne("jo").nodes == std::vector<NodeId>{"n2"});
 }
 
-COURIER_PRESENCE_STORE_CASE(PublishDeliversOnTheStoresThread,
-                            "publish delivers to the subscriber on the store's thread", "[signal]") {
+COURIER_CONFORMANCE_CASE(PublishDeliversOnTheStoresThread,
+                         "publish delivers to the subscriber on the store's thread", "[signal]") {
   PresenceHarness h(factory);
   SignalInbox inbox;
   COURIER_REQUIRE_OK(h.store(1).Subscribe("n2", inbox.Handler()));
@@ -365,8 +368,8 @@ COURIER_PRESENCE_STORE_CASE(PublishDeliversOnTheStoresThread,
   h.store(1).Unsubscribe("n2");
 }
 
-COURIER_PRESENCE_STORE_CASE(CloseSignalCarriesDeviceAndCode,
-                            "a close signal carries its device and close code", "[signal]") {
+COURIER_CONFORMANCE_CASE(CloseSignalCarriesDeviceAndCode,
+                         "a close signal carries its device and close code", "[signal]") {
   PresenceHarness h(factory);
   SignalInbox inbox;
   COURIER_REQUIRE_OK(h.store(1).Subscribe("n2.admin", inbox.Handler()));
@@ -391,8 +394,8 @@ COURIER_PRESENCE_STORE_CASE(CloseSignalCarriesDeviceAndCode,
   h.store(1).Unsubscribe("n2.admin");
 }
 
-COURIER_PRESENCE_STORE_CASE(TypingSignalCarriesTypistGroupAndOnOff,
-                            "a typing signal carries its typist, group and on/off", "[signal]") {
+COURIER_CONFORMANCE_CASE(TypingSignalCarriesTypistGroupAndOnOff,
+                         "a typing signal carries its typist, group and on/off", "[signal]") {
   PresenceHarness h(factory);
   SignalInbox inbox;
   COURIER_REQUIRE_OK(h.store(1).Subscribe("n2", inbox.Handler()));
@@ -427,8 +430,8 @@ COURIER_PRESENCE_STORE_CASE(TypingSignalCarriesTypistGroupAndOnOff,
   h.store(1).Unsubscribe("n2");
 }
 
-COURIER_PRESENCE_STORE_CASE(SecondSubscriptionToOneNodeFails,
-                            "a second subscription to one node fails", "[signal]") {
+COURIER_CONFORMANCE_CASE(SecondSubscriptionToOneNodeFails,
+                         "a second subscription to one node fails", "[signal]") {
   PresenceHarness h(factory);
   SignalInbox first, second;
   COURIER_REQUIRE_OK(h.store().Subscribe("n1", first.Handler()));
@@ -440,8 +443,8 @@ COURIER_PRESENCE_STORE_CASE(SecondSubscriptionToOneNodeFails,
   h.store().Unsubscribe("n9");
 }
 
-COURIER_PRESENCE_STORE_CASE(UnsubscribeStopsCallsAndFreesTheName,
-                            "unsubscribe stops calls and frees the node name", "[signal]") {
+COURIER_CONFORMANCE_CASE(UnsubscribeStopsCallsAndFreesTheName,
+                         "unsubscribe stops calls and frees the node name", "[signal]") {
   PresenceHarness h(factory);
   auto& s = h.store();
   SignalInbox old_inbox, new_inbox;
@@ -460,8 +463,8 @@ COURIER_PRESENCE_STORE_CASE(UnsubscribeStopsCallsAndFreesTheName,
   s.Unsubscribe("n1");
 }
 
-COURIER_PRESENCE_STORE_CASE(UnsubscribeWaitsForARunningHandler,
-                            "unsubscribe waits for a running handler", "[signal]") {
+COURIER_CONFORMANCE_CASE(UnsubscribeWaitsForARunningHandler,
+                         "unsubscribe waits for a running handler", "[signal]") {
   PresenceHarness h(factory);
   auto& s = h.store();
   std::atomic<bool> entered{false}, release{false}, finished{false};
@@ -481,8 +484,8 @@ COURIER_PRESENCE_STORE_CASE(UnsubscribeWaitsForARunningHandler,
   releaser.join();
 }
 
-COURIER_PRESENCE_STORE_CASE(HandlerMayUnsubscribeItself,
-                            "a handler may unsubscribe itself", "[signal]") {
+COURIER_CONFORMANCE_CASE(HandlerMayUnsubscribeItself,
+                         "a handler may unsubscribe itself", "[signal]") {
   PresenceHarness h(factory);
   auto& s = h.store();
   std::mutex mu;
@@ -499,8 +502,8 @@ COURIER_PRESENCE_STORE_CASE(HandlerMayUnsubscribeItself,
   REQUIRE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return done; }));
 }
 
-COURIER_PRESENCE_STORE_CASE(BadInputIsInvalidArgument,
-                            "bad input is refused with kInvalidArgument", "[input]") {
+COURIER_CONFORMANCE_CASE(BadInputIsInvalidArgument,
+                         "bad input is refused with kInvalidArgument", "[input]") {
   PresenceHarness h(factory);
   auto& s = h.store();
   const TimeMs t = h.now();
@@ -539,8 +542,8 @@ COURIER_PRESENCE_STORE_CASE(BadInputIsInvalidArgument,
   CHECK_FALSE(h.LookupOne("u").online);  // nothing was registered
 }
 
-COURIER_PRESENCE_STORE_CASE(ConcurrentUseFromManyThreads,
-                            "concurrent use from many threads", "[concurrency]") {
+COURIER_CONFORMANCE_CASE(ConcurrentUseFromManyThreads,
+                         "concurrent use from many threads", "[concurrency]") {
   PresenceHarness h(factory);
   auto& s = h.store();
   constexpr int kThreads = 4;
@@ -569,8 +572,8 @@ COURIER_PRESENCE_STORE_CASE(ConcurrentUseFromManyThreads,
 }  // namespace courier::testing
 
 // Runs the suite's cases on one backend (see the top of this file).
-#define COURIER_PRESENCE_STORE_CONFORMANCE(name, factory)                          \
-  COURIER_CONFORMANCE_RUN_(::courier::testing::PresenceStoreCases,                  \
-                           ::courier::testing::PresenceClusterFactory, name, factory)
+#define COURIER_PRESENCE_STORE_CONFORMANCE(name, factory)                              \
+  COURIER_CONFORMANCE_RUN_(::courier::testing::PresenceClusterFactory, false,         \
+                           "PresenceStore", "[conformance][presence]", name, factory)
 
 #endif  // COURIER_TESTS_PRESENCE_PRESENCE_STORE_SUITE_H_
