@@ -22,6 +22,7 @@
 #include "conformance/account_store_suite.h"
 #include "courier/group.h"
 #include "conformance/message_store_suite.h"
+#include "conformance/several_servers.h"
 #include "support/status_matchers.h"
 
 namespace courier::mongo {
@@ -88,71 +89,9 @@ struct Servers {
 
 TEST_CASE("MongoMessageStore: several servers keep every inbox gapless and ordered",
           "[mongo][concurrency]") {
-  constexpr int kServers = 4;
-  constexpr int kBatches = 10;
-  constexpr int kPerBatch = 5;
-  const std::vector<UserId> recipients = {"r0", "r1", "r2"};
-  Servers cluster(kServers);
-  auto& servers = cluster.stores;
-  std::vector<std::vector<absl::StatusOr<WriteResult>>> results(kServers);
-  std::vector<std::thread> threads;
-  for (int s = 0; s < kServers; ++s) {
-    threads.emplace_back([&, s] {
-      const UserId sender = "s" + std::to_string(s);
-      for (int b = 0; b < kBatches; ++b) {
-        std::vector<WriteOp> batch;
-        for (int i = 0; i < kPerBatch; ++i) {
-          const int n = b * kPerBatch + i;
-          AppendOp op;
-          op.sender = sender;
-          op.cid = std::to_string(n);
-          op.recipient = recipients[(n + s) % 3];
-          op.id = "id-" + sender + "-" + op.cid;
-          op.body = "body";
-          op.ts = 1'000;
-          batch.push_back(op);
-        }
-        AppendOp shared;
-        shared.sender = "shared";
-        shared.cid = std::to_string(b);
-        shared.recipient = recipients[b % 3];
-        shared.id = "id-shared-" + shared.cid;
-        shared.ts = 1'000;
-        batch.push_back(shared);
-        for (auto& r : servers[s]->Write(batch)) results[s].push_back(std::move(r));
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  int fresh_shared = 0;
-  for (const auto& per_server : results) {
-    for (const auto& r : per_server) {
-      COURIER_REQUIRE_OK(r);
-      const auto& a = std::get<AppendResult>(*r);
-      if (a.id.rfind("id-shared-", 0) == 0 && !a.duplicate) ++fresh_shared;
-    }
-  }
-  CHECK(fresh_shared == kBatches);
-  std::size_t total = 0;
-  for (const UserId& r : recipients) {
-    auto events = servers[0]->Fetch(r, 0, 100'000);
-    COURIER_REQUIRE_OK(events);
-    std::set<MessageId> ids;
-    std::map<UserId, int> last_n;
-    for (std::size_t i = 0; i < events->size(); ++i) {
-      const Event& e = (*events)[i];
-      REQUIRE(e.seq == i + 1);
-      REQUIRE(ids.insert(e.id).second);
-      const int n = std::stoi(e.id.substr(e.id.rfind('-') + 1));
-      auto [it, fresh] = last_n.emplace(e.peer, n);
-      if (!fresh) {
-        CHECK(n > it->second);
-        it->second = n;
-      }
-    }
-    total += events->size();
-  }
-  CHECK(total == static_cast<std::size_t>(kServers * kBatches * kPerBatch + kBatches));
+  Servers cluster(4);
+  conformance::several_servers::AppendToSharedInboxesAtOnce(
+      cluster.stores, *cluster.stores[0], /*batches=*/10, /*per_batch=*/5);
 }
 
 // Issue 17: several servers create one group at once (one wins), then add
@@ -163,101 +102,9 @@ TEST_CASE("MongoMessageStore: several servers keep every inbox gapless and order
 // reaches the admin's inbox exactly once.
 TEST_CASE("MongoMessageStore: servers changing one group at once lose no member",
           "[mongo][concurrency][groups]") {
-  constexpr int kServers = 4;
-  constexpr int kAdds = 6;
-  Servers cluster(kServers);
-  auto& servers = cluster.stores;
-  auto change = [](GroupAction action, const UserId& member, const std::string& id) {
-    GroupChangeOp op;
-    op.action = action;
-    op.actor = "admin";
-    op.group = "g";
-    if (action == GroupAction::kCreate) op.name = "the group";
-    if (!member.empty()) op.members = {member};
-    op.id = id;
-    op.ts = 1'000;
-    op.limits.max_members = kMaxGroupMembers;
-    return op;
-  };
-  // Runs `ops` until no result is kAborted; returns the last results.
-  auto write = [](MessageStore& store, const std::vector<WriteOp>& ops) {
-    for (int attempt = 0;; ++attempt) {
-      auto results = store.Write(ops);
-      bool aborted = false;
-      for (const auto& r : results) aborted = aborted || absl::IsAborted(r.status());
-      if (!aborted || attempt == 20) return results;
-    }
-  };
-
-  std::vector<absl::Status> created(kServers);
-  {
-    std::vector<std::thread> threads;
-    for (int s = 0; s < kServers; ++s) {
-      threads.emplace_back([&, s] {
-        const std::vector<WriteOp> ops = {
-            change(GroupAction::kCreate, "", absl::StrCat("create-", s))};
-        created[s] = write(*servers[s], ops)[0].status();
-      });
-    }
-    for (auto& t : threads) t.join();
-  }
-  int won = 0;
-  for (const absl::Status& st : created) {
-    INFO(st.ToString());
-    if (st.ok()) {
-      ++won;
-    } else {
-      CHECK(GroupErrorOf(st) == GroupError::kGroupExists);
-    }
-  }
-  REQUIRE(won == 1);
-
-  std::vector<std::vector<absl::StatusOr<WriteResult>>> results(kServers);
-  std::vector<std::thread> threads;
-  for (int s = 0; s < kServers; ++s) {
-    threads.emplace_back([&, s] {
-      for (int i = 0; i < kAdds; ++i) {
-        const std::string n = absl::StrCat(s, "-", i);
-        GroupSendOp post;
-        post.sender = "admin";
-        post.cid = "post-" + n;
-        post.group = "g";
-        post.id = "id-post-" + n;
-        post.body = "body";
-        post.ts = 2'000;
-        const std::vector<WriteOp> ops = {change(GroupAction::kAdd, "u" + n, "add-" + n), post};
-        for (auto& r : write(*servers[s], ops)) results[s].push_back(std::move(r));
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  std::set<UserId> added = {"admin"};
-  for (int s = 0; s < kServers; ++s) {
-    for (const auto& r : results[s]) COURIER_REQUIRE_OK(r);
-    for (int i = 0; i < kAdds; ++i) added.insert(absl::StrCat("u", s, "-", i));
-  }
-  auto group = servers[0]->Group("g");
-  COURIER_REQUIRE_OK(group);
-  std::set<UserId> members;
-  for (const GroupMember& m : group->members) members.insert(m.user);
-  CHECK(members == added);
-  CHECK(group->version == 1 + kServers * kAdds);
-  for (const UserId& u : added) {
-    INFO(u);
-    auto mine = servers[1]->GroupsOf(u);
-    COURIER_REQUIRE_OK(mine);
-    REQUIRE(mine->size() == 1);
-    CHECK((*mine)[0] == *group);
-  }
-  auto events = servers[2]->Fetch("admin", 0, 100'000);
-  COURIER_REQUIRE_OK(events);
-  REQUIRE(events->size() == static_cast<std::size_t>(1 + 2 * kServers * kAdds));
-  std::set<MessageId> ids;
-  for (std::size_t i = 0; i < events->size(); ++i) {
-    CHECK((*events)[i].seq == i + 1);
-    CHECK((*events)[i].group == "g");
-    CHECK(ids.insert((*events)[i].id).second);
-  }
+  Servers cluster(4);
+  conformance::several_servers::ChangeOneGroupAtOnce(cluster.stores, *cluster.stores[2],
+                                                     /*adds=*/6, /*aborted_retries=*/20);
 }
 
 // A MessageStore on a database of its own, dropped afterwards.

@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "courier/group.h"
+#include "conformance/several_servers.h"
 #include "pg_test_database.h"
 #include "support/status_matchers.h"
 
@@ -56,101 +57,14 @@ GroupSendOp Post(const UserId& sender, const std::string& cid) {
 TEST_CASE("PostgresMessageStore: servers changing one group at once lose no member",
           "[postgres][concurrency][groups]") {
   TestSchema schema;
-  constexpr int kServers = 4;
-  constexpr int kAdds = 12;
   PostgresOptions options = schema.Options();
   options.pool_size = 2;
   options.max_batch_attempts = 20;  // every batch locks the one group row
   std::vector<std::unique_ptr<MessageStore>> servers;
-  for (int s = 0; s < kServers; ++s) servers.push_back(OpenOrDie(options));
-
-  // Every server creates the same group at once: one wins.
-  std::vector<absl::StatusOr<WriteResult>> created(kServers, absl::InternalError("not run"));
-  {
-    std::vector<std::thread> threads;
-    for (int s = 0; s < kServers; ++s) {
-      threads.emplace_back([&, s] {
-        const std::vector<WriteOp> ops = {
-            Change(GroupAction::kCreate, "admin", {}, "create-" + std::to_string(s))};
-        created[s] = std::move(servers[s]->Write(ops)[0]);
-      });
-    }
-    for (auto& t : threads) t.join();
-  }
-  int won = 0;
-  for (const auto& r : created) {
-    if (r.ok()) {
-      ++won;
-    } else {
-      CHECK(GroupErrorOf(r.status()) == GroupError::kGroupExists);
-    }
-  }
-  REQUIRE(won == 1);
-
-  // Then each adds its own users one batch at a time, and the admin posts
-  // from every server in the same batches.
-  std::vector<std::vector<absl::StatusOr<WriteResult>>> results(kServers);
-  std::vector<std::thread> threads;
-  for (int s = 0; s < kServers; ++s) {
-    threads.emplace_back([&, s] {
-      for (int i = 0; i < kAdds; ++i) {
-        const std::string n = absl::StrCat(s, "-", i);
-        const std::vector<WriteOp> ops = {Change(GroupAction::kAdd, "admin", {"u" + n}, "add-" + n),
-                                          Post("admin", "post-" + n)};
-        for (auto& r : servers[s]->Write(ops)) results[s].push_back(std::move(r));
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-
-  std::set<UserId> added = {"admin"};
-  for (int s = 0; s < kServers; ++s) {
-    for (const auto& r : results[s]) COURIER_REQUIRE_OK(r);
-    for (int i = 0; i < kAdds; ++i) added.insert(absl::StrCat("u", s, "-", i));
-  }
+  for (int s = 0; s < 4; ++s) servers.push_back(OpenOrDie(options));
   auto reader = OpenOrDie(schema.Options());
-  auto group = reader->Group("g");
-  COURIER_REQUIRE_OK(group);
-  std::set<UserId> members;
-  for (const GroupMember& m : group->members) members.insert(m.user);
-  CHECK(members == added);
-  CHECK(group->version == 1 + kServers * kAdds);
-  for (const UserId& u : added) {
-    INFO(u);
-    auto mine = reader->GroupsOf(u);
-    COURIER_REQUIRE_OK(mine);
-    REQUIRE(mine->size() == 1);
-    CHECK((*mine)[0] == *group);
-  }
-
-  // The admin's inbox: the create, every add and every post, gapless.
-  auto events = reader->Fetch("admin", 0, 100'000);
-  COURIER_REQUIRE_OK(events);
-  REQUIRE(events->size() == static_cast<std::size_t>(1 + 2 * kServers * kAdds));
-  for (std::size_t i = 0; i < events->size(); ++i) REQUIRE((*events)[i].seq == i + 1);
-
-  // Each added user: its own add first, then exactly the posts (and adds)
-  // the admin stored after it joined, in the admin's order.
-  std::vector<MessageId> admin_order;
-  for (const Event& e : *events) admin_order.push_back(e.id);
-  for (const UserId& u : added) {
-    if (u == "admin") continue;
-    INFO(u);
-    auto got = reader->Fetch(u, 0, 100'000);
-    COURIER_REQUIRE_OK(got);
-    REQUIRE_FALSE(got->empty());
-    const Event& joined = got->front();
-    CHECK(joined.kind == EventKind::kGroupChange);
-    CHECK(joined.group == "g");
-    CHECK(joined.id == "add-" + u.substr(1));
-    std::size_t at = 0;
-    while (admin_order[at] != joined.id) ++at;
-    std::vector<MessageId> want(admin_order.begin() + static_cast<std::ptrdiff_t>(at),
-                                admin_order.end());
-    std::vector<MessageId> have;
-    for (const Event& e : *got) have.push_back(e.id);
-    CHECK(have == want);
-  }
+  conformance::several_servers::ChangeOneGroupAtOnce(servers, *reader, /*adds=*/12,
+                                                     /*aborted_retries=*/0);
 }
 
 // The tables of a version-3 database (before groups), made by taking a

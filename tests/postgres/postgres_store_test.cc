@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "conformance/several_servers.h"
 #include "pg_test_database.h"
 #include "support/status_matchers.h"
 
@@ -45,78 +46,15 @@ TEST_CASE("PostgresMessageStore: several servers keep every inbox gapless and or
   // (adapters/postgres/src/pg_write_batch.h).
   const int kPerBatch = GENERATE(6, 12);
   TestSchema schema;
-  constexpr int kServers = 4;
-  constexpr int kBatches = 15;
-  const std::vector<UserId> recipients = {"r0", "r1", "r2"};
   PostgresOptions options = schema.Options();
   options.pool_size = 2;
   options.max_batch_attempts = 20;  // heavy contention on three counter rows
   std::vector<std::unique_ptr<MessageStore>> servers;
-  for (int s = 0; s < kServers; ++s) servers.push_back(OpenOrDie(options));
-
-  std::vector<std::vector<absl::StatusOr<WriteResult>>> results(kServers);
-  std::vector<std::thread> threads;
-  for (int s = 0; s < kServers; ++s) {
-    threads.emplace_back([&, s] {
-      MessageStore& store = *servers[s];
-      const UserId sender = "s" + std::to_string(s);
-      for (int b = 0; b < kBatches; ++b) {
-        // One batch spans all recipients (rows locked in different orders
-        // by different servers) and repeats a cid shared by every server.
-        std::vector<WriteOp> batch;
-        for (int i = 0; i < kPerBatch; ++i) {
-          const int n = b * kPerBatch + i;
-          batch.push_back(Send(sender, std::to_string(n), recipients[(n + s) % 3]));
-        }
-        batch.push_back(Send("shared", std::to_string(b), recipients[b % 3]));
-        for (auto& r : store.Write(batch)) results[s].push_back(std::move(r));
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-
-  int fresh_shared = 0;
-  for (int s = 0; s < kServers; ++s) {
-    REQUIRE(results[s].size() == static_cast<std::size_t>(kBatches * (kPerBatch + 1)));
-    for (const auto& r : results[s]) {
-      COURIER_REQUIRE_OK(r);
-      const auto& a = std::get<AppendResult>(*r);
-      if (a.id.rfind("id-shared-", 0) == 0) {
-        if (!a.duplicate) ++fresh_shared;
-      } else {
-        CHECK_FALSE(a.duplicate);
-      }
-    }
-  }
-  CHECK(fresh_shared == kBatches);
-
+  for (int s = 0; s < 4; ++s) servers.push_back(OpenOrDie(options));
   // Read back through a fresh instance (another "server").
   auto reader = OpenOrDie(schema.Options());
-  std::size_t total = 0;
-  for (const UserId& r : recipients) {
-    auto events = reader->Fetch(r, 0, 100'000);
-    COURIER_REQUIRE_OK(events);
-    auto head = reader->Head(r);
-    COURIER_REQUIRE_OK(head);
-    REQUIRE(*head == events->size());
-    std::set<MessageId> ids;
-    std::map<UserId, int> last_n;  // per sender: the previous cid number
-    for (std::size_t i = 0; i < events->size(); ++i) {
-      const Event& e = (*events)[i];
-      REQUIRE(e.seq == i + 1);  // gapless, in order
-      REQUIRE(e.kind == EventKind::kMessage);
-      REQUIRE(ids.insert(e.id).second);  // no (sender, cid) twice
-      // A server's sends to one inbox keep their order.
-      const int n = std::stoi(e.id.substr(e.id.rfind('-') + 1));
-      auto [it, fresh] = last_n.emplace(e.peer, n);
-      if (!fresh) {
-        CHECK(n > it->second);
-        it->second = n;
-      }
-    }
-    total += events->size();
-  }
-  CHECK(total == static_cast<std::size_t>(kServers * kBatches * kPerBatch + kBatches));
+  conformance::several_servers::AppendToSharedInboxesAtOnce(servers, *reader, /*batches=*/15,
+                                                            kPerBatch);
 }
 
 TEST_CASE("PostgresMessageStore: a connection killed by the server is replaced on next use",

@@ -1,0 +1,235 @@
+// tests/conformance/several_servers.h: scenarios of several servers, each
+// with its own MessageStore instance on one shared database, writing at
+// once. For the adapters whose instances share a database server (postgres,
+// mongo): each adapter's test opens the servers its own way and runs these.
+#ifndef COURIER_TESTS_CONFORMANCE_SEVERAL_SERVERS_H_
+#define COURIER_TESTS_CONFORMANCE_SEVERAL_SERVERS_H_
+
+#include <catch2/catch.hpp>
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "conformance/message_store_suite.h"
+#include "courier/group.h"
+#include "courier/message_store.h"
+#include "support/status_matchers.h"
+
+namespace courier::conformance::several_servers {
+
+using Servers = std::vector<std::unique_ptr<MessageStore>>;
+
+// Every server sends `batches` batches of `per_batch` messages to three
+// shared inboxes, each batch with one more message whose (sender, cid) every
+// server sends too. Read through `reader`: every message is stored once
+// (each shared one by one server), every inbox is gapless, and each
+// server's sends to an inbox keep their order.
+inline void AppendToSharedInboxesAtOnce(const Servers& servers, MessageStore& reader,
+                                        int batches, int per_batch) {
+  using message_store_cases::Message;
+  const std::vector<UserId> recipients = {"r0", "r1", "r2"};
+  const int n_servers = static_cast<int>(servers.size());
+  std::vector<std::vector<absl::StatusOr<WriteResult>>> results(servers.size());
+  std::vector<std::thread> threads;
+  for (int s = 0; s < n_servers; ++s) {
+    threads.emplace_back([&, s] {
+      const UserId sender = "s" + std::to_string(s);
+      for (int b = 0; b < batches; ++b) {
+        // One batch spans all recipients (rows locked in different orders
+        // by different servers) and repeats a cid shared by every server.
+        std::vector<WriteOp> batch;
+        for (int i = 0; i < per_batch; ++i) {
+          const int n = b * per_batch + i;
+          batch.push_back(Message(sender, std::to_string(n), recipients[(n + s) % 3]));
+        }
+        batch.push_back(Message("shared", std::to_string(b), recipients[b % 3]));
+        for (auto& r : servers[s]->Write(batch)) results[s].push_back(std::move(r));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+
+  int fresh_shared = 0;
+  for (const auto& per_server : results) {
+    REQUIRE(per_server.size() == static_cast<std::size_t>(batches * (per_batch + 1)));
+    for (const auto& r : per_server) {
+      COURIER_REQUIRE_OK(r);
+      const auto& a = std::get<AppendResult>(*r);
+      if (a.id.rfind("id-shared-", 0) == 0) {
+        if (!a.duplicate) ++fresh_shared;
+      } else {
+        CHECK_FALSE(a.duplicate);
+      }
+    }
+  }
+  CHECK(fresh_shared == batches);
+
+  std::size_t total = 0;
+  for (const UserId& r : recipients) {
+    auto events = reader.Fetch(r, 0, 100'000);
+    COURIER_REQUIRE_OK(events);
+    auto head = reader.Head(r);
+    COURIER_REQUIRE_OK(head);
+    REQUIRE(*head == events->size());
+    std::set<MessageId> ids;
+    std::map<UserId, int> last_n;  // per sender: the previous cid number
+    for (std::size_t i = 0; i < events->size(); ++i) {
+      const Event& e = (*events)[i];
+      REQUIRE(e.seq == i + 1);  // gapless, in order
+      REQUIRE(e.kind == EventKind::kMessage);
+      REQUIRE(ids.insert(e.id).second);  // no (sender, cid) twice
+      // A server's sends to one inbox keep their order.
+      const int n = std::stoi(e.id.substr(e.id.rfind('-') + 1));
+      auto [it, fresh] = last_n.emplace(e.peer, n);
+      if (!fresh) {
+        CHECK(n > it->second);
+        it->second = n;
+      }
+    }
+    total += events->size();
+  }
+  CHECK(total == static_cast<std::size_t>(n_servers * batches * per_batch + batches));
+}
+
+// A change of group "g" by "admin", for ChangeOneGroupAtOnce.
+inline GroupChangeOp ChangeOfG(GroupAction action, std::vector<UserId> members,
+                               const std::string& id) {
+  GroupChangeOp op;
+  op.action = action;
+  op.actor = "admin";
+  op.group = "g";
+  op.members = std::move(members);
+  if (action == GroupAction::kCreate) op.name = "the group";
+  op.id = id;
+  op.ts = 1'000;
+  op.limits.max_members = kMaxGroupMembers;
+  return op;
+}
+
+// Every server creates group "g" at once: one wins. Then each adds `adds`
+// users of its own, one batch at a time, and "admin" posts to the group in
+// the same batches, from every server at once. A batch whose results hold a
+// kAborted is written again up to `aborted_retries` times, as the engine's
+// client would. Read through `reader`: no member is lost, and every post
+// and change reaches the admin's inbox exactly once, and each member's inbox
+// from its own add on.
+inline void ChangeOneGroupAtOnce(const Servers& servers, MessageStore& reader, int adds,
+                                 int aborted_retries) {
+  const int n_servers = static_cast<int>(servers.size());
+  auto write = [aborted_retries](MessageStore& store, const std::vector<WriteOp>& ops) {
+    for (int attempt = 0;; ++attempt) {
+      auto results = store.Write(ops);
+      bool aborted = false;
+      for (const auto& r : results) aborted = aborted || absl::IsAborted(r.status());
+      if (!aborted || attempt >= aborted_retries) return results;
+    }
+  };
+
+  std::vector<absl::Status> created(servers.size());
+  {
+    std::vector<std::thread> threads;
+    for (int s = 0; s < n_servers; ++s) {
+      threads.emplace_back([&, s] {
+        const std::vector<WriteOp> ops = {
+            ChangeOfG(GroupAction::kCreate, {}, absl::StrCat("create-", s))};
+        created[s] = write(*servers[s], ops)[0].status();
+      });
+    }
+    for (auto& t : threads) t.join();
+  }
+  int won = 0;
+  for (const absl::Status& st : created) {
+    INFO(st.ToString());
+    if (st.ok()) {
+      ++won;
+    } else {
+      CHECK(GroupErrorOf(st) == GroupError::kGroupExists);
+    }
+  }
+  REQUIRE(won == 1);
+
+  std::vector<std::vector<absl::StatusOr<WriteResult>>> results(servers.size());
+  std::vector<std::thread> threads;
+  for (int s = 0; s < n_servers; ++s) {
+    threads.emplace_back([&, s] {
+      for (int i = 0; i < adds; ++i) {
+        const std::string n = absl::StrCat(s, "-", i);
+        GroupSendOp post;
+        post.sender = "admin";
+        post.cid = "post-" + n;
+        post.group = "g";
+        post.id = "id-admin-post-" + n;
+        post.body = "body " + n;
+        post.ts = 2'000;
+        const std::vector<WriteOp> ops = {ChangeOfG(GroupAction::kAdd, {"u" + n}, "add-" + n),
+                                          post};
+        for (auto& r : write(*servers[s], ops)) results[s].push_back(std::move(r));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+
+  std::set<UserId> added = {"admin"};
+  for (int s = 0; s < n_servers; ++s) {
+    for (const auto& r : results[s]) COURIER_REQUIRE_OK(r);
+    for (int i = 0; i < adds; ++i) added.insert(absl::StrCat("u", s, "-", i));
+  }
+  auto group = reader.Group("g");
+  COURIER_REQUIRE_OK(group);
+  std::set<UserId> members;
+  for (const GroupMember& m : group->members) members.insert(m.user);
+  CHECK(members == added);
+  CHECK(group->version == static_cast<decltype(group->version)>(1 + n_servers * adds));
+  for (const UserId& u : added) {
+    INFO(u);
+    auto mine = reader.GroupsOf(u);
+    COURIER_REQUIRE_OK(mine);
+    REQUIRE(mine->size() == 1);
+    CHECK((*mine)[0] == *group);
+  }
+
+  // The admin's inbox: the create, every add and every post, gapless, each
+  // once.
+  auto events = reader.Fetch("admin", 0, 100'000);
+  COURIER_REQUIRE_OK(events);
+  REQUIRE(events->size() == static_cast<std::size_t>(1 + 2 * n_servers * adds));
+  std::set<MessageId> ids;
+  for (std::size_t i = 0; i < events->size(); ++i) {
+    REQUIRE((*events)[i].seq == i + 1);
+    CHECK((*events)[i].group == "g");
+    CHECK(ids.insert((*events)[i].id).second);
+  }
+
+  // Each added user: its own add first, then exactly the posts (and adds)
+  // the admin stored after it joined, in the admin's order.
+  std::vector<MessageId> admin_order;
+  for (const Event& e : *events) admin_order.push_back(e.id);
+  for (const UserId& u : added) {
+    if (u == "admin") continue;
+    INFO(u);
+    auto got = reader.Fetch(u, 0, 100'000);
+    COURIER_REQUIRE_OK(got);
+    REQUIRE_FALSE(got->empty());
+    const Event& joined = got->front();
+    CHECK(joined.kind == EventKind::kGroupChange);
+    CHECK(joined.group == "g");
+    CHECK(joined.id == "add-" + u.substr(1));
+    std::size_t at = 0;
+    while (admin_order[at] != joined.id) ++at;
+    std::vector<MessageId> want(admin_order.begin() + static_cast<std::ptrdiff_t>(at),
+                                admin_order.end());
+    std::vector<MessageId> have;
+    for (const Event& e : *got) have.push_back(e.id);
+    CHECK(have == want);
+  }
+}
+
+}  // namespace courier::conformance::several_servers
+
+#endif  // COURIER_TESTS_CONFORMANCE_SEVERAL_SERVERS_H_
