@@ -529,13 +529,11 @@ COURIER_CONFORMANCE_CASE(BadPushSubscriptionsAreRefused, "bad push subscriptions
 }  // namespace courier::conformance
 
 // Runs the suite's cases on one adapter (see the top of this file).
-#define COURIER_ACCOUNT_STORE_CONFORMANCE(name, factory)                                \
-  COURIER_CONFORMANCE_RUN_(::courier::conformance::AccountStoreFactory, false,          \
-                           "AccountStore", "[conformance][account_store]", name, factory)
+#define COURIER_ACCOUNT_STORE_CONFORMANCE(name, factory) \
+  COURIER_CONFORMANCE_RUN_(AccountStore, "[account_store]", false, name, factory)
 
 // Runs the durability cases on an adapter whose fixture reopens its data.
-#define COURIER_ACCOUNT_STORE_DURABILITY_CONFORMANCE(name, factory)                     \
-  COURIER_CONFORMANCE_RUN_(::courier::conformance::AccountStoreFactory, true,           \
-                           "AccountStore", "[conformance][account_store]", name, factory)
+#define COURIER_ACCOUNT_STORE_DURABILITY_CONFORMANCE(name, factory) \
+  COURIER_CONFORMANCE_RUN_(AccountStore, "[account_store]", true, name, factory)
 
 #endif  // COURIER_TESTS_CONFORMANCE_ACCOUNT_STORE_SUITE_H_

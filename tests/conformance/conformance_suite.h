@@ -116,12 +116,16 @@ class Suite {
 #define COURIER_CONFORMANCE_CAT2_(a, b) a##b
 #define COURIER_CONFORMANCE_CAT_(a, b) COURIER_CONFORMANCE_CAT2_(a, b)
 
-// Runs a suite's cases (durability: its durability cases) on an adapter, at
-// namespace scope of a test file. For the suites' CONFORMANCE macros.
-#define COURIER_CONFORMANCE_RUN_(Factory, durability, interface, tags, name, factory)     \
-  [[maybe_unused]] static const bool COURIER_CONFORMANCE_CAT_(courier_conformance_run_,  \
-                                                              __COUNTER__) =             \
-      ::courier::conformance::Suite<Factory>::Get().RunOn(durability, interface, tags, name, \
-                                                          Factory(factory));
+// Runs the cases of the suite of `Interface` (its durability cases when
+// `durability`) on an adapter, at namespace scope of a test file: test cases
+// "<Interface>[<name>]: <title>", tags [conformance]`tag`, each given
+// ::courier::conformance::<Interface>Factory(factory). For the suites'
+// CONFORMANCE macros.
+#define COURIER_CONFORMANCE_RUN_(Interface, tag, durability, name, factory)                 \
+  [[maybe_unused]] static const bool COURIER_CONFORMANCE_CAT_(courier_conformance_run_,    \
+                                                              __COUNTER__) =               \
+      ::courier::conformance::Suite<::courier::conformance::Interface##Factory>::Get().RunOn( \
+          durability, #Interface, "[conformance]" tag, name,                               \
+          ::courier::conformance::Interface##Factory(factory));
 
 #endif  // COURIER_TESTS_CONFORMANCE_CONFORMANCE_SUITE_H_

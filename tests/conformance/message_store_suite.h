@@ -1026,14 +1026,12 @@ COURIER_CONFORMANCE_DURABILITY_CASE(QueueLimitSurvivesReopen, "the queue limit s
 #include "conformance/message_store_group_cases.h"
 
 // Runs the suite's cases on one adapter (see the top of this file).
-#define COURIER_MESSAGE_STORE_CONFORMANCE(name, factory)                                \
-  COURIER_CONFORMANCE_RUN_(::courier::conformance::MessageStoreFactory, false,          \
-                           "MessageStore", "[conformance][message_store]", name, factory)
+#define COURIER_MESSAGE_STORE_CONFORMANCE(name, factory) \
+  COURIER_CONFORMANCE_RUN_(MessageStore, "[message_store]", false, name, factory)
 
 // Runs the durability cases on an adapter whose fixture reopens on the same
 // data (see the top of this file).
-#define COURIER_MESSAGE_STORE_DURABILITY_CONFORMANCE(name, factory)                     \
-  COURIER_CONFORMANCE_RUN_(::courier::conformance::MessageStoreFactory, true,           \
-                           "MessageStore", "[conformance][message_store]", name, factory)
+#define COURIER_MESSAGE_STORE_DURABILITY_CONFORMANCE(name, factory) \
+  COURIER_CONFORMANCE_RUN_(MessageStore, "[message_store]", true, name, factory)
 
 #endif  // COURIER_TESTS_CONFORMANCE_MESSAGE_STORE_SUITE_H_

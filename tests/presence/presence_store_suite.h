@@ -73,6 +73,15 @@ inline std::unique_ptr<PresenceCluster> OneStoreCluster(std::unique_ptr<Presence
 using PresenceClusterFactory =
     std::function<std::unique_ptr<PresenceCluster>(const Clock& clock, TimeMs ttl_ms)>;
 
+}  // namespace courier::testing
+
+namespace courier::conformance {
+// The suite's factory by the name COURIER_CONFORMANCE_RUN_ looks for.
+using PresenceStoreFactory = testing::PresenceClusterFactory;
+}  // namespace courier::conformance
+
+namespace courier::testing {
+
 // A cluster on a manual clock, for one test case.
 class PresenceHarness {
  public:
@@ -84,6 +93,15 @@ class PresenceHarness {
   PresenceStore& store(int node = 0) { return cluster_->Store(node); }
   TimeMs now() const { return clock_.NowMs(); }
   void Advance(TimeMs ms) { clock_.Advance(ms); }
+
+  // `user`'s phone connects on node n1 (store 0) at `t`, then on n2
+  // (store 1) at `t + 1`: the outcome of the second connect.
+  ConnectOutcome ConnectThenMove(const UserId& user, TimeMs t) {
+    COURIER_REQUIRE_OK(store(0).Connect(user, "phone", "n1", t));
+    auto moved = store(1).Connect(user, "phone", "n2", t + 1);
+    COURIER_REQUIRE_OK(moved);
+    return *moved;
+  }
 
   Presence LookupOne(const UserId& user, int node = 0) {
     auto result = store(node).Lookup({user});
@@ -193,15 +211,10 @@ COURIER_CONFORMANCE_CASE(SameDeviceOnAnotherNodeReplacesIt,
                          "the same device on another node replaces the old registration",
                          "[connect]") {
   PresenceHarness h(factory);
-  auto& s0 = h.store(0);
-  auto& s1 = h.store(1);
-  const TimeMs t = h.now();
-  COURIER_REQUIRE_OK(s0.Connect("carol", "phone", "n1", t));
-  auto moved = s1.Connect("carol", "phone", "n2", t + 1);
-  COURIER_REQUIRE_OK(moved);
-  CHECK_FALSE(moved->became_online);
-  REQUIRE(moved->replaced_on.has_value());
-  CHECK(*moved->replaced_on == "n1");
+  const ConnectOutcome moved = h.ConnectThenMove("carol", h.now());
+  CHECK_FALSE(moved.became_online);
+  REQUIRE(moved.replaced_on.has_value());
+  CHECK(*moved.replaced_on == "n1");
   CHECK(h.LookupOne("carol", 0).nodes == std::vector<NodeId>{"n2"});
   CHECK(h.LookupOne("carol", 1).nodes == std::vector<NodeId>{"n2"});
 }
@@ -213,8 +226,7 @@ COURIER_CONFORMANCE_CASE(StaleDisconnectLeavesTheDeviceAlone,
   auto& s0 = h.store(0);
   auto& s1 = h.store(1);
   const TimeMs t = h.now();
-  COURIER_REQUIRE_OK(s0.Connect("dave", "phone", "n1", t));
-  COURIER_REQUIRE_OK(s1.Connect("dave", "phone", "n2", t + 1));
+  h.ConnectThenMove("dave", t);
 
   // n1 closes its old connection after the kick.
   auto stale = s0.Disconnect("dave", "phone", "n1", t + 2);
@@ -572,8 +584,7 @@ COURIER_CONFORMANCE_CASE(ConcurrentUseFromManyThreads,
 }  // namespace courier::testing
 
 // Runs the suite's cases on one backend (see the top of this file).
-#define COURIER_PRESENCE_STORE_CONFORMANCE(name, factory)                              \
-  COURIER_CONFORMANCE_RUN_(::courier::testing::PresenceClusterFactory, false,         \
-                           "PresenceStore", "[conformance][presence]", name, factory)
+#define COURIER_PRESENCE_STORE_CONFORMANCE(name, factory) \
+  COURIER_CONFORMANCE_RUN_(PresenceStore, "[presence]", false, name, factory)
 
 #endif  // COURIER_TESTS_PRESENCE_PRESENCE_STORE_SUITE_H_
