@@ -97,18 +97,30 @@ inline void AppendToSharedInboxesAtOnce(const Servers& servers, MessageStore& re
   CHECK(total == static_cast<std::size_t>(n_servers * batches * per_batch + batches));
 }
 
-// A change of group "g" by "admin", for ChangeOneGroupAtOnce.
-inline GroupChangeOp ChangeOfG(GroupAction action, std::vector<UserId> members,
-                               const std::string& id) {
+// A change of group "g" by `actor`.
+inline GroupChangeOp ChangeOfG(GroupAction action, const UserId& actor,
+                               std::vector<UserId> members, const std::string& id) {
   GroupChangeOp op;
   op.action = action;
-  op.actor = "admin";
+  op.actor = actor;
   op.group = "g";
   op.members = std::move(members);
   if (action == GroupAction::kCreate) op.name = "the group";
   op.id = id;
   op.ts = 1'000;
   op.limits.max_members = kMaxGroupMembers;
+  return op;
+}
+
+// A post of `sender` to group "g".
+inline GroupSendOp PostToG(const UserId& sender, const std::string& cid) {
+  GroupSendOp op;
+  op.sender = sender;
+  op.cid = cid;
+  op.group = "g";
+  op.id = "id-" + sender + "-" + cid;
+  op.body = "body " + cid;
+  op.ts = 2'000;
   return op;
 }
 
@@ -137,7 +149,7 @@ inline void ChangeOneGroupAtOnce(const Servers& servers, MessageStore& reader, i
     for (int s = 0; s < n_servers; ++s) {
       threads.emplace_back([&, s] {
         const std::vector<WriteOp> ops = {
-            ChangeOfG(GroupAction::kCreate, {}, absl::StrCat("create-", s))};
+            ChangeOfG(GroupAction::kCreate, "admin", {}, absl::StrCat("create-", s))};
         created[s] = write(*servers[s], ops)[0].status();
       });
     }
@@ -160,15 +172,9 @@ inline void ChangeOneGroupAtOnce(const Servers& servers, MessageStore& reader, i
     threads.emplace_back([&, s] {
       for (int i = 0; i < adds; ++i) {
         const std::string n = absl::StrCat(s, "-", i);
-        GroupSendOp post;
-        post.sender = "admin";
-        post.cid = "post-" + n;
-        post.group = "g";
-        post.id = "id-admin-post-" + n;
-        post.body = "body " + n;
-        post.ts = 2'000;
-        const std::vector<WriteOp> ops = {ChangeOfG(GroupAction::kAdd, {"u" + n}, "add-" + n),
-                                          post};
+        const std::vector<WriteOp> ops = {
+            ChangeOfG(GroupAction::kAdd, "admin", {"u" + n}, "add-" + n),
+            PostToG("admin", "post-" + n)};
         for (auto& r : write(*servers[s], ops)) results[s].push_back(std::move(r));
       }
     });

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "courier/mongo.h"
 
 namespace {
@@ -35,6 +36,21 @@ int Usage() {
 }
 
 std::int64_t Num(const std::string& s) { return std::strtoll(s.c_str(), nullptr, 10); }
+
+// Prints "OK <op>" when `s` is OK.
+int PrintOk(const absl::Status& s, const char* op) {
+  if (!s.ok()) return Fail(s, 1);
+  std::printf("OK %s\n", op);
+  return 0;
+}
+
+// Prints "OK <op> <key>=<value>" when `value` is OK.
+template <class T>
+int PrintValue(const absl::StatusOr<T>& value, const char* op, const char* key) {
+  if (!value.ok()) return Fail(value.status(), 1);
+  std::printf("OK %s %s=%llu\n", op, key, static_cast<unsigned long long>(*value));
+  return 0;
+}
 
 void PrintAppended(const std::vector<courier::Appended>& appended) {
   for (const auto& a : appended) {
@@ -105,23 +121,10 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (op == "bump" && a.size() == 1) {
-      auto generation = store.BumpTokenGeneration(a[0]);
-      if (!generation.ok()) return Fail(generation.status(), 1);
-      std::printf("OK bump generation=%llu\n", static_cast<unsigned long long>(*generation));
-      return 0;
+      return PrintValue(store.BumpTokenGeneration(a[0]), "bump", "generation");
     }
-    if (op == "revoke" && a.size() == 2) {
-      absl::Status s = store.RevokeToken(a[0], a[1]);
-      if (!s.ok()) return Fail(s, 1);
-      std::printf("OK revoke\n");
-      return 0;
-    }
-    if (op == "setpw" && a.size() == 2) {
-      absl::Status s = store.SetPasswordHash(a[0], a[1]);
-      if (!s.ok()) return Fail(s, 1);
-      std::printf("OK setpw\n");
-      return 0;
-    }
+    if (op == "revoke" && a.size() == 2) return PrintOk(store.RevokeToken(a[0], a[1]), "revoke");
+    if (op == "setpw" && a.size() == 2) return PrintOk(store.SetPasswordHash(a[0], a[1]), "setpw");
     return Usage();
   }
 
@@ -166,23 +169,10 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
-  if (op == "head" && a.size() == 1) {
-    auto head = store.Head(a[0]);
-    if (!head.ok()) return Fail(head.status(), 1);
-    std::printf("OK head head=%llu\n", static_cast<unsigned long long>(*head));
-    return 0;
-  }
+  if (op == "head" && a.size() == 1) return PrintValue(store.Head(a[0]), "head", "head");
   if (op == "status" && a.size() == 2) {
-    auto status = store.Status(a[0], a[1]);
-    if (!status.ok()) return Fail(status.status(), 1);
-    std::printf("OK status status=%d\n", static_cast<int>(*status));
-    return 0;
+    return PrintValue(store.Status(a[0], a[1]), "status", "status");
   }
-  if (op == "ping" && a.empty()) {
-    absl::Status s = store.Ping();
-    if (!s.ok()) return Fail(s, 1);
-    std::printf("OK ping\n");
-    return 0;
-  }
+  if (op == "ping" && a.empty()) return PrintOk(store.Ping(), "ping");
   return Usage();
 }

@@ -20,6 +20,8 @@
 namespace courier::postgres {
 namespace {
 
+using ::courier::conformance::several_servers::ChangeOfG;
+using ::courier::conformance::several_servers::PostToG;
 using ::courier::postgres::testing::AdminConnection;
 using ::courier::postgres::testing::TestSchema;
 
@@ -27,31 +29,6 @@ std::unique_ptr<MessageStore> OpenOrDie(const PostgresOptions& options) {
   auto store = OpenMessageStore(options);
   COURIER_REQUIRE_OK(store);
   return std::move(store).value();
-}
-
-GroupChangeOp Change(GroupAction action, const UserId& actor, std::vector<UserId> members,
-                     const std::string& id) {
-  GroupChangeOp op;
-  op.action = action;
-  op.actor = actor;
-  op.group = "g";
-  op.members = std::move(members);
-  if (action == GroupAction::kCreate) op.name = "the group";
-  op.id = id;
-  op.ts = 1'000;
-  op.limits.max_members = kMaxGroupMembers;
-  return op;
-}
-
-GroupSendOp Post(const UserId& sender, const std::string& cid) {
-  GroupSendOp op;
-  op.sender = sender;
-  op.cid = cid;
-  op.group = "g";
-  op.id = "id-" + sender + "-" + cid;
-  op.body = "body " + cid;
-  op.ts = 2'000;
-  return op;
 }
 
 TEST_CASE("PostgresMessageStore: servers changing one group at once lose no member",
@@ -112,8 +89,8 @@ TEST_CASE("PostgresMessageStore: a database from before groups is upgraded and k
 
   // Groups work on the upgraded tables; a (sender, cid) from before is a
   // duplicate for a group send too.
-  std::vector<WriteOp> ops = {Change(GroupAction::kCreate, "alice", {"bob"}, "create"),
-                              Post("alice", "c1"), Post("alice", "c2"),
+  std::vector<WriteOp> ops = {ChangeOfG(GroupAction::kCreate, "alice", {"bob"}, "create"),
+                              PostToG("alice", "c1"), PostToG("alice", "c2"),
                               AckOp{"bob", "phone", 3, 3'000}};
   auto results = store->Write(ops);
   for (const auto& r : results) COURIER_REQUIRE_OK(r);

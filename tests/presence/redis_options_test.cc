@@ -78,37 +78,22 @@ TEST_CASE("BackoffDelayMs: the documented schedule", "[redis][backoff]") {
 
 TEST_CASE("OpenPresenceStore: bad options are refused before connecting", "[redis][options]") {
   ManualClock clock;
-  auto bad = [&](RedisPresenceOptions o) {
+  // Options with one field changed by `change` are refused.
+  auto bad = [&](auto change) {
+    RedisPresenceOptions o;
+    change(o);
     REQUIRE_THAT(redis::OpenPresenceStore(o, clock).status(),
                  StatusIs(absl::StatusCode::kInvalidArgument));
   };
-  RedisPresenceOptions o;
-  o.port = 0;
-  bad(o);
-  o = {};
-  o.host = "";
-  bad(o);
-  o = {};
-  o.ttl_ms = 10;
-  bad(o);
-  o = {};
-  o.key_prefix = "has space";
-  bad(o);
-  o = {};
-  o.key_prefix = "tag{x}";
-  bad(o);
-  o = {};
-  o.backoff.jitter = 1.5;
-  bad(o);
-  o = {};
-  o.backoff.max_ms = 1;
-  bad(o);
-  o = {};
-  o.command_timeout_ms = 0;
-  bad(o);
-  o = {};
-  o.pipeline_batch = 0;
-  bad(o);
+  bad([](RedisPresenceOptions& o) { o.port = 0; });
+  bad([](RedisPresenceOptions& o) { o.host = ""; });
+  bad([](RedisPresenceOptions& o) { o.ttl_ms = 10; });
+  bad([](RedisPresenceOptions& o) { o.key_prefix = "has space"; });
+  bad([](RedisPresenceOptions& o) { o.key_prefix = "tag{x}"; });
+  bad([](RedisPresenceOptions& o) { o.backoff.jitter = 1.5; });
+  bad([](RedisPresenceOptions& o) { o.backoff.max_ms = 1; });
+  bad([](RedisPresenceOptions& o) { o.command_timeout_ms = 0; });
+  bad([](RedisPresenceOptions& o) { o.pipeline_batch = 0; });
 }
 
 }  // namespace
