@@ -219,21 +219,12 @@ TEST_CASE("MongoMessageStore: a group op costs a few commands plus one per inbox
   OwnDatabase db;
   MessageStore& store = *db.store;
   constexpr int kMembers = 64;
-  GroupChangeOp create;
-  create.action = GroupAction::kCreate;
-  create.actor = "admin";
-  create.group = "g";
-  create.name = "big";
-  for (int i = 1; i < kMembers; ++i) create.members.push_back(absl::StrCat("m", i));
-  create.id = "create";
-  create.ts = 1'000;
-  GroupSendOp send;
-  send.sender = "admin";
-  send.cid = "c1";
-  send.group = "g";
+  std::vector<UserId> members;
+  for (int i = 1; i < kMembers; ++i) members.push_back(absl::StrCat("m", i));
+  const GroupChangeOp create =
+      conformance::message_store_cases::CreateGroup("admin", "g", std::move(members), 1'000, "big");
+  GroupSendOp send = conformance::message_store_cases::GroupMessage("admin", "c1", "g", 2'000);
   send.id = "post";
-  send.body = "hello";
-  send.ts = 2'000;
   auto cost = [&](const WriteOp& op, const char* what) {
     const std::int64_t before = CommandCount(db.name);
     const absl::Time start = absl::Now();

@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "conformance/store_fixture.h"
 #include "courier/postgres.h"
@@ -84,6 +85,24 @@ class TestSchema {
  private:
   std::string name_;
 };
+
+// A MessageStore on `options`; the test stops if it does not open.
+inline std::unique_ptr<MessageStore> OpenOrDie(const PostgresOptions& options) {
+  auto store = OpenMessageStore(options);
+  COURIER_REQUIRE_OK(store);
+  return std::move(store).value();
+}
+
+// `n` MessageStore instances ("servers") on `schema`, each with a pool of 2
+// and up to 20 attempts per batch: for heavy contention on a few rows.
+inline std::vector<std::unique_ptr<MessageStore>> OpenServers(const TestSchema& schema, int n) {
+  PostgresOptions options = schema.Options();
+  options.pool_size = 2;
+  options.max_batch_attempts = 20;
+  std::vector<std::unique_ptr<MessageStore>> servers;
+  for (int s = 0; s < n; ++s) servers.push_back(OpenOrDie(options));
+  return servers;
+}
 
 // A conformance fixture: its own schema; every Open() reopens it.
 template <class Store>

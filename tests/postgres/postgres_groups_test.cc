@@ -23,22 +23,14 @@ namespace {
 using ::courier::conformance::several_servers::ChangeOfG;
 using ::courier::conformance::several_servers::PostToG;
 using ::courier::postgres::testing::AdminConnection;
+using ::courier::postgres::testing::OpenOrDie;
+using ::courier::postgres::testing::OpenServers;
 using ::courier::postgres::testing::TestSchema;
-
-std::unique_ptr<MessageStore> OpenOrDie(const PostgresOptions& options) {
-  auto store = OpenMessageStore(options);
-  COURIER_REQUIRE_OK(store);
-  return std::move(store).value();
-}
 
 TEST_CASE("PostgresMessageStore: servers changing one group at once lose no member",
           "[postgres][concurrency][groups]") {
   TestSchema schema;
-  PostgresOptions options = schema.Options();
-  options.pool_size = 2;
-  options.max_batch_attempts = 20;  // every batch locks the one group row
-  std::vector<std::unique_ptr<MessageStore>> servers;
-  for (int s = 0; s < 4; ++s) servers.push_back(OpenOrDie(options));
+  const auto servers = OpenServers(schema, 4);  // every batch locks the one group row
   auto reader = OpenOrDie(schema.Options());
   conformance::several_servers::ChangeOneGroupAtOnce(servers, *reader, /*adds=*/12,
                                                      /*aborted_retries=*/0);

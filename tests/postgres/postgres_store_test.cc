@@ -20,6 +20,8 @@ namespace courier::postgres {
 namespace {
 
 using ::courier::postgres::testing::AdminConnection;
+using ::courier::postgres::testing::OpenOrDie;
+using ::courier::postgres::testing::OpenServers;
 using ::courier::postgres::testing::TestSchema;
 using ::courier::testing::StatusIs;
 
@@ -34,25 +36,14 @@ AppendOp Send(const UserId& from, const std::string& cid, const UserId& to) {
   return op;
 }
 
-std::unique_ptr<MessageStore> OpenOrDie(const PostgresOptions& options) {
-  auto store = OpenMessageStore(options);
-  COURIER_REQUIRE_OK(store);
-  return std::move(store).value();
-}
-
 TEST_CASE("PostgresMessageStore: several servers keep every inbox gapless and ordered",
           "[postgres][concurrency]") {
   // 6 + 1 appends per batch take the per-op path, 12 + 1 the set-based one
   // (adapters/postgres/src/pg_write_batch.h).
   const int kPerBatch = GENERATE(6, 12);
   TestSchema schema;
-  PostgresOptions options = schema.Options();
-  options.pool_size = 2;
-  options.max_batch_attempts = 20;  // heavy contention on three counter rows
-  std::vector<std::unique_ptr<MessageStore>> servers;
-  for (int s = 0; s < 4; ++s) servers.push_back(OpenOrDie(options));
-  // Read back through a fresh instance (another "server").
-  auto reader = OpenOrDie(schema.Options());
+  const auto servers = OpenServers(schema, 4);  // contending for three counter rows
+  auto reader = OpenOrDie(schema.Options());  // another "server", to read back
   conformance::several_servers::AppendToSharedInboxesAtOnce(servers, *reader, /*batches=*/15,
                                                             kPerBatch);
 }
