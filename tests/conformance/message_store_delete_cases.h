@@ -19,11 +19,8 @@ inline std::size_t DeleteInboxOf(MessageStore& store, const UserId& user) {
 COURIER_CONFORMANCE_CASE(DeleteInboxRemovesWhatTheUserReceived,
                          "delete inbox removes what the user received") {
   Harness h(factory);
-  Expect<AppendResult>(*h, Message("alice", "m1", "bob", 1'000));
-  Expect<AppendResult>(*h, Message("alice", "m2", "bob", 1'001));
-  Expect<AppendResult>(*h, Message("carol", "c1", "bob", 1'002));
-  Expect<AttachResult>(*h, Attach("bob", "phone"));
-  Expect<AckResult>(*h, Ack("bob", "phone", 1));
+  Given(*h, {Message("alice", "m1", "bob", 1'000), Message("alice", "m2", "bob", 1'001),
+             Message("carol", "c1", "bob", 1'002), Attach("bob", "phone"), Ack("bob", "phone", 1)});
   const Seq b1 = Expect<AppendResult>(*h, Message("bob", "b1", "alice", 1'003)).seq;
   Expect<AckResult>(*h, Ack("alice", "tablet", b1));
   const std::vector<Event> alice_before = FetchAll(*h, "alice");
@@ -67,8 +64,7 @@ COURIER_CONFORMANCE_CASE(DeleteInboxRemovesWhatTheUserReceived,
 COURIER_CONFORMANCE_CASE(DeleteInboxIsIdempotent, "delete inbox is idempotent") {
   Harness h(factory);
   CHECK(DeleteInboxOf(*h, "nobody") == 0);
-  Expect<AppendResult>(*h, Message("alice", "1", "bob"));
-  Expect<AttachResult>(*h, Attach("bob", "phone"));
+  Given(*h, {Message("alice", "1", "bob"), Attach("bob", "phone")});
   CHECK(DeleteInboxOf(*h, "bob") == 1);
   CHECK(DeleteInboxOf(*h, "bob") == 0);
   CHECK(HeadOf(*h, "bob") == 0);
@@ -88,8 +84,7 @@ COURIER_CONFORMANCE_CASE(DeleteInboxAfterPrune, "delete inbox after prune") {
   for (int i = 1; i <= 3; ++i) {
     Expect<AppendResult>(*h, Message("alice", "p" + std::to_string(i), "bob", 1'000));
   }
-  Expect<AppendResult>(*h, Message("alice", "live", "bob", 90'000));
-  Expect<AckResult>(*h, Ack("bob", "phone", 3, 2'000));
+  Given(*h, {Message("alice", "live", "bob", 90'000), Ack("bob", "phone", 3, 2'000)});
   PruneOptions prune;
   prune.now = 100'000;
   prune.acked_retention_ms = 10'000;
@@ -160,9 +155,7 @@ COURIER_CONFORMANCE_CASE(DeleteInboxIsAtomicWithConcurrentWrites,
 COURIER_CONFORMANCE_DURABILITY_CASE(DeleteInboxSurvivesReopen,
                                     "a deleted inbox stays deleted across a reopen") {
   Harness h(factory);
-  Expect<AppendResult>(*h, Message("alice", "1", "bob"));
-  Expect<AppendResult>(*h, Message("alice", "2", "bob"));
-  Expect<AckResult>(*h, Ack("bob", "phone", 1));
+  Given(*h, {Message("alice", "1", "bob"), Message("alice", "2", "bob"), Ack("bob", "phone", 1)});
   CHECK(DeleteInboxOf(*h, "bob") == 2);
   h.Reopen();
   CHECK(FetchAll(*h, "bob").empty());

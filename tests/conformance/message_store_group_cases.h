@@ -363,8 +363,7 @@ COURIER_CONFORMANCE_CASE(GroupAddRemoveLeaveRename, "group add, remove, leave an
   }
   // dave comes back and alice, the only admin, leaves: the earliest member
   // (bob) becomes admin.
-  Expect<GroupChangeResult>(*h, AddTo("alice", "g1", {"dave"}, 6'000));
-  Expect<GroupChangeResult>(*h, Leave("alice", "g1", 7'000));
+  Given(*h, {AddTo("alice", "g1", {"dave"}, 6'000), Leave("alice", "g1", 7'000)});
   const GroupRecord g = GroupOf(*h, "g1");
   CHECK(RoleOf(g, "bob") == GroupRole::kAdmin);
   CHECK(RoleOf(g, "dave") == GroupRole::kMember);
@@ -413,8 +412,7 @@ COURIER_CONFORMANCE_CASE(GroupLastAdminLeavingPromotesAMember,
   Harness h(factory);
   // g1: carol joined first (1'000), bob later (2'000): carol is promoted
   // although bob's name is smaller.
-  Expect<GroupChangeResult>(*h, CreateGroup("alice", "g1", {"carol"}, 1'000));
-  Expect<GroupChangeResult>(*h, AddTo("alice", "g1", {"bob"}, 2'000));
+  Given(*h, {CreateGroup("alice", "g1", {"carol"}, 1'000), AddTo("alice", "g1", {"bob"}, 2'000)});
   {
     const auto heads = HeadsOf(*h, {"alice", "bob", "carol"});
     const GroupChangeOp op = Leave("alice", "g1", 3'000);
@@ -446,8 +444,7 @@ COURIER_CONFORMANCE_CASE(GroupLastAdminLeavingPromotesAMember,
 COURIER_CONFORMANCE_CASE(GroupLastLeaveDeletesTheGroup,
                          "the last member leaving deletes the group") {
   Harness h(factory);
-  Expect<GroupChangeResult>(*h, CreateGroup("alice", "g1", {"bob"}, 1'000));
-  Expect<GroupChangeResult>(*h, Leave("bob", "g1", 2'000));
+  Given(*h, {CreateGroup("alice", "g1", {"bob"}, 1'000), Leave("bob", "g1", 2'000)});
   const Seq bob_head = HeadOf(*h, "bob");
   const Seq alice_head = HeadOf(*h, "alice");
   const GroupChangeOp op = Leave("alice", "g1", 3'000);
@@ -478,9 +475,8 @@ COURIER_CONFORMANCE_CASE(GroupsOfIsSortedAndComplete, "groups of a user are sort
   for (const char* id : {"g3", "G0", "g10", "g1", "g2", "a-z_9"}) {
     Expect<GroupChangeResult>(*h, CreateGroup("alice", id, {}));
   }
-  Expect<GroupChangeResult>(*h, AddTo("alice", "g2", {"bob"}));
-  Expect<GroupChangeResult>(*h, AddTo("alice", "a-z_9", {"bob"}));
-  Expect<GroupChangeResult>(*h, CreateGroup("bob", "b1", {"carol"}));
+  Given(*h, {AddTo("alice", "g2", {"bob"}), AddTo("alice", "a-z_9", {"bob"}),
+             CreateGroup("bob", "b1", {"carol"})});
 
   auto alice = h->GroupsOf("alice");
   COURIER_REQUIRE_OK(alice);
@@ -602,9 +598,8 @@ COURIER_CONFORMANCE_CASE(GroupReceiptsOncePerMemberToTheSender,
 COURIER_CONFORMANCE_CASE(GroupChangeEventsAckedProduceNothing,
                          "group change events acked produce nothing") {
   Harness h(factory);
-  Expect<GroupChangeResult>(*h, CreateGroup("alice", "g1", {"bob"}));
-  Expect<GroupChangeResult>(*h, AddTo("alice", "g1", {"carol"}));
-  Expect<GroupChangeResult>(*h, Rename("alice", "g1", "renamed"));
+  Given(*h, {CreateGroup("alice", "g1", {"bob"}), AddTo("alice", "g1", {"carol"}),
+             Rename("alice", "g1", "renamed")});
   const auto heads = HeadsOf(*h, {"alice", "bob", "carol"});
   REQUIRE(heads.at("bob") == 3);
   auto ack = Expect<AckResult>(*h, Ack("bob", "phone", 3));
@@ -623,8 +618,7 @@ COURIER_CONFORMANCE_CASE(GroupSendSkipsAFullMember, "a group send skips a full m
   Harness h(factory);
   Expect<GroupChangeResult>(*h, CreateGroup("alice", "g1", {"bob", "carol"}));
   // carol and alice hold 2 undelivered events, bob 1.
-  Expect<AppendResult>(*h, Message("dave", "1", "carol"));
-  Expect<AppendResult>(*h, Message("dave", "2", "alice"));
+  Given(*h, {Message("dave", "1", "carol"), Message("dave", "2", "alice")});
   const auto heads = HeadsOf(*h, {"alice", "bob", "carol"});
   GroupSendOp op = GroupMessage("alice", "m1", "g1");
   op.max_undelivered = 2;
@@ -1006,9 +1000,8 @@ COURIER_CONFORMANCE_CASE(GroupConcurrentChangesAndSendsAreSerialized,
 
 COURIER_CONFORMANCE_DURABILITY_CASE(GroupsSurviveReopen, "groups survive a reopen") {
   Harness h(factory);
-  Expect<GroupChangeResult>(*h, CreateGroup("alice", "g1", {"bob", "carol"}, 1'000, "keep"));
-  Expect<GroupChangeResult>(*h, CreateGroup("bob", "g2", {}, 1'100));
-  Expect<GroupChangeResult>(*h, Leave("alice", "g1", 1'200));
+  Given(*h, {CreateGroup("alice", "g1", {"bob", "carol"}, 1'000, "keep"),
+             CreateGroup("bob", "g2", {}, 1'100), Leave("alice", "g1", 1'200)});
   auto sent = Expect<GroupSendResult>(*h, GroupMessage("bob", "m1", "g1", 1'300));
   Expect<AckResult>(*h, Ack("carol", "phone", HeadOf(*h, "carol"), 1'400));
   const GroupRecord g1 = GroupOf(*h, "g1");

@@ -113,6 +113,25 @@ R Expect(MessageStore& store, WriteOp op) {
   return std::get<R>(*std::move(results[0]));
 }
 
+// Writes each op on its own, in order, and requires each to succeed: the
+// state a case starts from.
+inline void Given(MessageStore& store, std::vector<WriteOp> ops) {
+  for (const WriteOp& op : ops) {
+    std::vector<absl::StatusOr<WriteResult>> results = store.Write(absl::MakeConstSpan(&op, 1));
+    REQUIRE(results.size() == 1);
+    COURIER_REQUIRE_OK(results[0]);
+    REQUIRE(results[0]->index() == op.index());
+  }
+}
+
+// alice sends bob `n` messages, cids "1" to "n", at `ts`: bob's inbox holds
+// seqs 1 to n.
+inline void AliceSendsBob(MessageStore& store, int n, TimeMs ts = 1'000) {
+  for (int i = 1; i <= n; ++i) {
+    Expect<AppendResult>(store, Message("alice", std::to_string(i), "bob", ts));
+  }
+}
+
 // Writes one op and returns its status.
 inline absl::Status WriteStatus(MessageStore& store, WriteOp op) {
   std::vector<absl::StatusOr<WriteResult>> results = store.Write(absl::MakeConstSpan(&op, 1));
@@ -305,8 +324,7 @@ COURIER_CONFORMANCE_CASE(FullQueueRefusesAndWritesNothing,
   CHECK_THAT(WriteStatus(*h, limited("c6", 3)), StatusIs(absl::StatusCode::kResourceExhausted));
 
   // The HIGHEST cursor of any device counts, not the lowest.
-  Expect<AttachResult>(*h, Attach("bob", "laptop"));
-  Expect<AckResult>(*h, Ack("bob", "laptop", 5));
+  Given(*h, {Attach("bob", "laptop"), Ack("bob", "laptop", 5)});
   CHECK(CursorOf(*h, "bob", "phone") == 2);
   CHECK(Expect<AppendResult>(*h, limited("c6", 1)).seq == 6);
   CHECK_THAT(WriteStatus(*h, limited("c7", 1)), StatusIs(absl::StatusCode::kResourceExhausted));
@@ -384,7 +402,7 @@ COURIER_CONFORMANCE_CASE(AttachReturnsCursorAndHead, "attach returns cursor and 
   auto empty = Expect<AttachResult>(*h, Attach("bob", "phone"));
   CHECK(empty.cursor == 0);
   CHECK(empty.head == 0);
-  for (int i = 1; i <= 4; ++i) Expect<AppendResult>(*h, Message("alice", std::to_string(i), "bob"));
+  AliceSendsBob(*h, 4);
   auto a = Expect<AttachResult>(*h, Attach("bob", "phone"));
   CHECK(a.cursor == 0);
   CHECK(a.head == 4);
@@ -403,10 +421,8 @@ COURIER_CONFORMANCE_CASE(AttachedDeviceHoldsBackPruning, "an attached device hol
   // The only visible effect of "the device is known" with cursor 0: events
   // are not acked by EVERY known device, so they are not pruned as acked.
   Harness h(factory);
-  for (int i = 1; i <= 3; ++i) Expect<AppendResult>(*h, Message("alice", std::to_string(i), "bob", 100));
-  Expect<AttachResult>(*h, Attach("bob", "phone"));
-  Expect<AttachResult>(*h, Attach("bob", "laptop"));
-  Expect<AckResult>(*h, Ack("bob", "phone", 3));
+  AliceSendsBob(*h, 3, 100);
+  Given(*h, {Attach("bob", "phone"), Attach("bob", "laptop"), Ack("bob", "phone", 3)});
   PruneOptions prune;
   prune.now = 1'000'000;
   prune.acked_retention_ms = 0;
@@ -419,7 +435,7 @@ COURIER_CONFORMANCE_CASE(AttachedDeviceHoldsBackPruning, "an attached device hol
 
 COURIER_CONFORMANCE_CASE(AckIsCumulative, "ack is cumulative") {
   Harness h(factory);
-  for (int i = 1; i <= 5; ++i) Expect<AppendResult>(*h, Message("alice", std::to_string(i), "bob"));
+  AliceSendsBob(*h, 5);
   Expect<AttachResult>(*h, Attach("bob", "phone"));
   CHECK(Expect<AckResult>(*h, Ack("bob", "phone", 3)).cursor == 3);
   CHECK(CursorOf(*h, "bob", "phone") == 3);
@@ -436,7 +452,7 @@ COURIER_CONFORMANCE_CASE(AckIsCumulative, "ack is cumulative") {
 
 COURIER_CONFORMANCE_CASE(AckBeyondHeadIsOutOfRange, "ack beyond the head is out of range") {
   Harness h(factory);
-  for (int i = 1; i <= 2; ++i) Expect<AppendResult>(*h, Message("alice", std::to_string(i), "bob"));
+  AliceSendsBob(*h, 2);
   Expect<AttachResult>(*h, Attach("bob", "phone"));
   CHECK_THAT(WriteStatus(*h, Ack("bob", "phone", 3)), StatusIs(absl::StatusCode::kOutOfRange));
   // Nothing written: no cursor move, no receipts, statuses unchanged.
@@ -454,9 +470,8 @@ COURIER_CONFORMANCE_CASE(AckBeyondHeadIsOutOfRange, "ack beyond the head is out 
 COURIER_CONFORMANCE_CASE(DeliveredReceiptsExactlyOnce,
                          "delivered receipts are written exactly once") {
   Harness h(factory);
-  for (int i = 1; i <= 3; ++i) Expect<AppendResult>(*h, Message("alice", std::to_string(i), "bob"));
-  Expect<AttachResult>(*h, Attach("bob", "phone"));
-  Expect<AttachResult>(*h, Attach("bob", "laptop"));
+  AliceSendsBob(*h, 3);
+  Given(*h, {Attach("bob", "phone"), Attach("bob", "laptop")});
 
   auto first = Expect<AckResult>(*h, Ack("bob", "phone", 2, 5'000));
   REQUIRE(first.appended.size() == 2);
@@ -488,9 +503,8 @@ COURIER_CONFORMANCE_CASE(DeliveredReceiptsExactlyOnce,
 
 COURIER_CONFORMANCE_CASE(ReceiptsGoToEachSender, "receipts go to each sender's inbox") {
   Harness h(factory);
-  Expect<AppendResult>(*h, Message("alice", "a", "bob"));
-  Expect<AppendResult>(*h, Message("carol", "c", "bob"));
-  Expect<AppendResult>(*h, Message("alice", "b", "bob"));
+  Given(*h, {Message("alice", "a", "bob"), Message("carol", "c", "bob"),
+             Message("alice", "b", "bob")});
   auto ack = Expect<AckResult>(*h, Ack("bob", "phone", 3, 9'000));
   REQUIRE(ack.appended.size() == 3);
   RequireReceipt(ack.appended[0], "alice", IdOf("alice", "a"), "bob", MessageStatus::kDelivered, 9'000);
@@ -505,8 +519,7 @@ COURIER_CONFORMANCE_CASE(ReceiptsGoToEachSender, "receipts go to each sender's i
 
 COURIER_CONFORMANCE_CASE(ReceiptsNeverProduceReceipts, "receipts never produce receipts") {
   Harness h(factory);
-  Expect<AppendResult>(*h, Message("alice", "1", "bob"));
-  Expect<AckResult>(*h, Ack("bob", "phone", 1));
+  Given(*h, {Message("alice", "1", "bob"), Ack("bob", "phone", 1)});
   REQUIRE(HeadOf(*h, "alice") == 1);
   const MessageId receipt_id = FetchAll(*h, "alice")[0].id;
   auto ack = Expect<AckResult>(*h, Ack("alice", "phone", 1));
@@ -521,8 +534,7 @@ COURIER_CONFORMANCE_CASE(ReceiptsNeverProduceReceipts, "receipts never produce r
 COURIER_CONFORMANCE_CASE(ReadBeforeDeliveredWritesBothReceipts,
                          "read before delivered writes both receipts") {
   Harness h(factory);
-  Expect<AppendResult>(*h, Message("alice", "1", "bob"));
-  Expect<AppendResult>(*h, Message("alice", "2", "bob"));
+  Given(*h, {Message("alice", "1", "bob"), Message("alice", "2", "bob")});
   auto read = Expect<ReadResult>(*h, Read("bob", {IdOf("alice", "2")}, 4'000));
   REQUIRE(read.appended.size() == 2);
   RequireReceipt(read.appended[0], "alice", IdOf("alice", "2"), "bob", MessageStatus::kDelivered, 4'000);
@@ -549,9 +561,7 @@ COURIER_CONFORMANCE_CASE(ReadBeforeDeliveredWritesBothReceipts,
 COURIER_CONFORMANCE_CASE(ReadAfterDeliveredWritesOneReceipt,
                          "read after delivered writes one receipt") {
   Harness h(factory);
-  Expect<AppendResult>(*h, Message("alice", "1", "bob"));
-  Expect<AppendResult>(*h, Message("carol", "2", "bob"));
-  Expect<AckResult>(*h, Ack("bob", "phone", 2));
+  Given(*h, {Message("alice", "1", "bob"), Message("carol", "2", "bob"), Ack("bob", "phone", 2)});
   auto read = Expect<ReadResult>(*h, Read("bob", {IdOf("carol", "2"), IdOf("alice", "1")}, 8'000));
   REQUIRE(read.appended.size() == 2);
   RequireReceipt(read.appended[0], "carol", IdOf("carol", "2"), "bob", MessageStatus::kRead, 8'000);
@@ -564,8 +574,7 @@ COURIER_CONFORMANCE_CASE(ReadAfterDeliveredWritesOneReceipt,
 
 COURIER_CONFORMANCE_CASE(ReadIgnoresUnknownAndForeignIds, "read ignores unknown and foreign ids") {
   Harness h(factory);
-  Expect<AppendResult>(*h, Message("alice", "1", "bob"));
-  Expect<AppendResult>(*h, Message("alice", "2", "carol"));
+  Given(*h, {Message("alice", "1", "bob"), Message("alice", "2", "carol")});
   // Unknown ids, a message to someone else (twice), an empty id.
   auto read = Expect<ReadResult>(
       *h, Read("bob", {"no-such-id", IdOf("alice", "2"), IdOf("alice", "2"), ""}));
@@ -741,13 +750,9 @@ COURIER_CONFORMANCE_CASE(PruneRemovesAckedEventsAfterRetention,
                          "prune removes acked events after retention") {
   Harness h(factory);
   // bob: seq 1-2 old, 3 new; both devices acked 2, one acked 3.
-  Expect<AppendResult>(*h, Message("alice", "1", "bob", 1'000));
-  Expect<AppendResult>(*h, Message("alice", "2", "bob", 2'000));
-  Expect<AppendResult>(*h, Message("alice", "3", "bob", 50'000));
-  Expect<AttachResult>(*h, Attach("bob", "phone"));
-  Expect<AttachResult>(*h, Attach("bob", "laptop"));
-  Expect<AckResult>(*h, Ack("bob", "phone", 3, 60'000));
-  Expect<AckResult>(*h, Ack("bob", "laptop", 2, 60'000));
+  Given(*h, {Message("alice", "1", "bob", 1'000), Message("alice", "2", "bob", 2'000),
+             Message("alice", "3", "bob", 50'000), Attach("bob", "phone"), Attach("bob", "laptop"),
+             Ack("bob", "phone", 3, 60'000), Ack("bob", "laptop", 2, 60'000)});
 
   PruneOptions prune;
   prune.now = 100'000;
@@ -780,10 +785,8 @@ COURIER_CONFORMANCE_CASE(PruneRemovesAckedEventsAfterRetention,
 COURIER_CONFORMANCE_CASE(PruneKeepsUnackedEventsUntilTtl,
                          "prune keeps unacked events until the TTL") {
   Harness h(factory);
-  Expect<AppendResult>(*h, Message("alice", "1", "bob", 1'000));
-  Expect<AppendResult>(*h, Message("alice", "2", "bob", 20'000));
-  Expect<AppendResult>(*h, Message("alice", "3", "carol", 1'000));
-  Expect<AttachResult>(*h, Attach("carol", "phone"));
+  Given(*h, {Message("alice", "1", "bob", 1'000), Message("alice", "2", "bob", 20'000),
+             Message("alice", "3", "carol", 1'000), Attach("carol", "phone")});
 
   PruneOptions prune;
   prune.now = 30'000;
@@ -961,12 +964,9 @@ COURIER_CONFORMANCE_DURABILITY_CASE(ReopenKeepsInboxesCursorsAndStatuses,
                                     "reopen keeps inboxes, cursors and statuses") {
   Harness h(factory);
   std::string body("bin\0ary", 7);
-  Expect<AppendResult>(*h, Message("alice", "1", "bob", 1'000, body));
-  Expect<AppendResult>(*h, Message("alice", "2", "bob", 1'001));
-  Expect<AppendResult>(*h, Message("alice", "3", "bob", 1'002));
-  Expect<AttachResult>(*h, Attach("bob", "laptop"));
-  Expect<AckResult>(*h, Ack("bob", "phone", 2, 5'000));
-  Expect<ReadResult>(*h, Read("bob", {IdOf("alice", "1")}, 6'000));
+  Given(*h, {Message("alice", "1", "bob", 1'000, body), Message("alice", "2", "bob", 1'001),
+             Message("alice", "3", "bob", 1'002), Attach("bob", "laptop"),
+             Ack("bob", "phone", 2, 5'000), Read("bob", {IdOf("alice", "1")}, 6'000)});
   h.Reopen();
 
   auto bob = FetchAll(*h, "bob");
@@ -1009,7 +1009,7 @@ COURIER_CONFORMANCE_DURABILITY_CASE(DuplicateDetectedAcrossReopen,
 
 COURIER_CONFORMANCE_DURABILITY_CASE(QueueLimitSurvivesReopen, "the queue limit survives a reopen") {
   Harness h(factory);
-  for (int i = 1; i <= 3; ++i) Expect<AppendResult>(*h, Message("alice", std::to_string(i), "bob"));
+  AliceSendsBob(*h, 3);
   Expect<AckResult>(*h, Ack("bob", "phone", 1));
   h.Reopen();
   AppendOp op = Message("alice", "4", "bob");
