@@ -64,27 +64,19 @@ inline void CreateUsers(AccountStore& store, const std::vector<UserId>& users) {
 }
 
 inline FriendRequestOutcome Request(AccountStore& store, const UserId& from, const UserId& to) {
-  auto outcome = store.RequestFriend(from, to);
-  COURIER_REQUIRE_OK(outcome);
-  return *outcome;
+  return ValueOf(store.RequestFriend(from, to));
 }
 
 inline bool Friends(AccountStore& store, const UserId& a, const UserId& b) {
-  auto friends = store.AreFriends(a, b);
-  COURIER_REQUIRE_OK(friends);
-  return *friends;
+  return ValueOf(store.AreFriends(a, b));
 }
 
 inline std::vector<UserId> FriendsOf(AccountStore& store, const UserId& user) {
-  auto friends = store.Friends(user);
-  COURIER_REQUIRE_OK(friends);
-  return *std::move(friends);
+  return ValueOf(store.Friends(user));
 }
 
 inline std::vector<UserId> PendingOf(AccountStore& store, const UserId& user) {
-  auto pending = store.PendingRequests(user);
-  COURIER_REQUIRE_OK(pending);
-  return *std::move(pending);
+  return ValueOf(store.PendingRequests(user));
 }
 
 COURIER_CONFORMANCE_CASE(CreateAndLookUpUsers, "create and look up users") {
@@ -271,9 +263,7 @@ COURIER_CONFORMANCE_CASE(ConcurrentRequestsAreConsistent,
 }
 
 inline TokenState TokensOf(AccountStore& store, const UserId& user) {
-  auto state = store.GetTokenState(user);
-  COURIER_REQUIRE_OK(state);
-  return *std::move(state);
+  return ValueOf(store.GetTokenState(user));
 }
 
 COURIER_CONFORMANCE_CASE(TokenGenerationStartsAtZeroAndBumps,

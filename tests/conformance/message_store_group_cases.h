@@ -72,9 +72,7 @@ inline GroupSendOp GroupMessage(const UserId& from, const std::string& cid, cons
 // --- Helpers --------------------------------------------------------------------
 
 inline GroupRecord GroupOf(MessageStore& store, const GroupId& id) {
-  auto record = store.Group(id);
-  COURIER_REQUIRE_OK(record);
-  return *std::move(record);
+  return ValueOf(store.Group(id));
 }
 
 inline std::vector<GroupId> GroupIdsOf(MessageStore& store, const UserId& user) {

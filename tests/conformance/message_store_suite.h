@@ -140,27 +140,17 @@ inline absl::Status WriteStatus(MessageStore& store, WriteOp op) {
 }
 
 inline std::vector<Event> FetchAll(MessageStore& store, const UserId& user) {
-  auto events = store.Fetch(user, 0, 1'000'000);
-  COURIER_REQUIRE_OK(events);
-  return *std::move(events);
+  return ValueOf(store.Fetch(user, 0, 1'000'000));
 }
 
-inline Seq HeadOf(MessageStore& store, const UserId& user) {
-  auto head = store.Head(user);
-  COURIER_REQUIRE_OK(head);
-  return *head;
-}
+inline Seq HeadOf(MessageStore& store, const UserId& user) { return ValueOf(store.Head(user)); }
 
 inline Seq CursorOf(MessageStore& store, const UserId& user, const DeviceId& device) {
-  auto cursor = store.Cursor(user, device);
-  COURIER_REQUIRE_OK(cursor);
-  return *cursor;
+  return ValueOf(store.Cursor(user, device));
 }
 
 inline MessageStatus StatusOf(MessageStore& store, const UserId& recipient, const MessageId& id) {
-  auto status = store.Status(recipient, id);
-  COURIER_REQUIRE_OK(status);
-  return *status;
+  return ValueOf(store.Status(recipient, id));
 }
 
 inline void RequireMessage(const Event& e, Seq seq, const MessageId& id, const UserId& sender,

@@ -60,6 +60,14 @@ std::unique_ptr<StoreFixture<Store>> MakeFixture(
   return std::make_unique<FunctionFixture<Store>>(std::move(open), std::move(cleanup));
 }
 
+// The value of `result`; the test stops (REQUIRE) on a status that is not
+// OK, printing it. For the suites' one-line helpers (HeadOf, FriendsOf...).
+template <class T>
+T ValueOf(absl::StatusOr<T> result) {
+  COURIER_REQUIRE_OK(result);
+  return *std::move(result);
+}
+
 // A fixture on a fresh temp dir, removed with the fixture, for a store kept
 // in files: every Open() calls `open(options)` with the options that
 // `options_in` gives for the dir.
