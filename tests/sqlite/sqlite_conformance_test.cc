@@ -9,28 +9,24 @@
 #include "conformance/message_store_suite.h"
 #include "support/temp_dir.h"
 
+namespace courier::sqlite {
 namespace {
 
-using ::courier::AccountStore;
-using ::courier::MessageStore;
-using ::courier::conformance::StoreFixture;
-using ::courier::conformance::TempDirFixture;
-using ::courier::sqlite::SqliteOptions;
-using ::courier::testing::TempDir;
-
 template <class Store>
-std::unique_ptr<StoreFixture<Store>> SqliteFixture(
+std::unique_ptr<conformance::StoreFixture<Store>> Fixture(
     absl::StatusOr<std::unique_ptr<Store>> (*open)(const SqliteOptions&)) {
-  return TempDirFixture<Store, SqliteOptions>(
-      open, [](const TempDir& dir) { return SqliteOptions::Durable(dir.File("courier.db")); });
+  return conformance::TempDirFixture<Store, SqliteOptions>(open, [](const testing::TempDir& dir) {
+    return SqliteOptions::Durable(dir.File("courier.db"));
+  });
 }
 
-auto MessageFixture() { return SqliteFixture<MessageStore>(&courier::sqlite::OpenMessageStore); }
-auto AccountFixture() { return SqliteFixture<AccountStore>(&courier::sqlite::OpenAccountStore); }
+auto MessageFixture() { return Fixture<MessageStore>(&OpenMessageStore); }
+auto AccountFixture() { return Fixture<AccountStore>(&OpenAccountStore); }
 
 }  // namespace
+}  // namespace courier::sqlite
 
-COURIER_MESSAGE_STORE_CONFORMANCE("sqlite", MessageFixture)
-COURIER_MESSAGE_STORE_DURABILITY_CONFORMANCE("sqlite", MessageFixture)
-COURIER_ACCOUNT_STORE_CONFORMANCE("sqlite", AccountFixture)
-COURIER_ACCOUNT_STORE_DURABILITY_CONFORMANCE("sqlite", AccountFixture)
+COURIER_MESSAGE_STORE_CONFORMANCE("sqlite", courier::sqlite::MessageFixture)
+COURIER_MESSAGE_STORE_DURABILITY_CONFORMANCE("sqlite", courier::sqlite::MessageFixture)
+COURIER_ACCOUNT_STORE_CONFORMANCE("sqlite", courier::sqlite::AccountFixture)
+COURIER_ACCOUNT_STORE_DURABILITY_CONFORMANCE("sqlite", courier::sqlite::AccountFixture)
