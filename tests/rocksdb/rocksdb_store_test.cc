@@ -82,6 +82,14 @@ std::shared_ptr<Database> SameDatabase(const RocksdbOptions& options) {
   return *db;
 }
 
+// Writes `key` = `value` into `family` behind the store's back, synced.
+void PutSynced(Database& db, ::rocksdb::ColumnFamilyHandle* family, const std::string& key,
+               const std::string& value) {
+  ::rocksdb::WriteOptions sync;
+  sync.sync = true;
+  REQUIRE(db.db()->Put(sync, family, key, value).ok());
+}
+
 // A message store on a fresh directory, and the database under it whose keys
 // a test counts.
 struct StoreOnDisk {
@@ -295,12 +303,9 @@ TEST_CASE("rocksdb: a newer schema and a damaged value are refused, not misread"
     auto store = MustOpen(options);
     MustWrite<AppendResult>(*store, Message("alice", "1", "bob"));
     auto db = SameDatabase(options);
-    ::rocksdb::WriteOptions sync;
-    sync.sync = true;
-    REQUIRE(db->db()->Put(sync, db->inbox(), keys::EventKey("bob", 2), "garbage").ok());
+    PutSynced(*db, db->inbox(), keys::EventKey("bob", 2), "garbage");
     CHECK_THAT(store->Fetch("bob", 0, 10).status(), StatusIs(absl::StatusCode::kDataLoss));
-    REQUIRE(db->db()->Put(sync, db->db()->DefaultColumnFamily(), "courier.schema",
-                          keys::EncodeU64(99)).ok());
+    PutSynced(*db, db->db()->DefaultColumnFamily(), "courier.schema", keys::EncodeU64(99));
   }
   CHECK_THAT(OpenMessageStore(options).status(), StatusIs(absl::StatusCode::kFailedPrecondition));
 }
@@ -466,16 +471,13 @@ TEST_CASE("rocksdb: a database from before groups opens, reads and keeps groups"
     auto store = MustOpen(options);
     MustWrite<AppendResult>(*store, Message("alice", "1", "bob"));
     auto db = SameDatabase(options);
-    ::rocksdb::WriteOptions sync;
-    sync.sync = true;
     // Schema 1, with an event value as the build before groups wrote it.
     auto field = [](const std::string& s) { return keys::EncodeU64(s.size()) + s; };
     const std::string old = std::string("\x01\x00", 2) + keys::EncodeU64(1'500) +
                             keys::EncodeU64(1'500) + field("carol-9") + field("carol") +
                             field("old") + field("9");
-    REQUIRE(db->db()->Put(sync, db->inbox(), keys::EventKey("bob", 2), old).ok());
-    REQUIRE(db->db()->Put(sync, db->db()->DefaultColumnFamily(), "courier.schema",
-                          keys::EncodeU64(1)).ok());
+    PutSynced(*db, db->inbox(), keys::EventKey("bob", 2), old);
+    PutSynced(*db, db->db()->DefaultColumnFamily(), "courier.schema", keys::EncodeU64(1));
   }
   auto store = MustOpen(options);
   {
