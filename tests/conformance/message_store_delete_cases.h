@@ -85,13 +85,9 @@ COURIER_CONFORMANCE_CASE(DeleteInboxAfterPrune, "delete inbox after prune") {
     Expect<AppendResult>(*h, Message("alice", "p" + std::to_string(i), "bob", 1'000));
   }
   Given(*h, {Message("alice", "live", "bob", 90'000), Ack("bob", "phone", 3, 2'000)});
-  PruneOptions prune;
-  prune.now = 100'000;
-  prune.acked_retention_ms = 10'000;
-  prune.ttl_ms = 1'000'000;
-  auto pruned = h->Prune(prune);
-  COURIER_REQUIRE_OK(pruned);
-  REQUIRE(*pruned >= 3);  // bob's 1-3 (and alice's receipts, acked by no device, stay)
+  PruneOptions prune = PruneAt(100'000, /*acked_retention_ms=*/10'000, /*ttl_ms=*/1'000'000);
+  const std::size_t pruned = ValueOf(h->Prune(prune));
+  REQUIRE(pruned >= 3);  // bob's 1-3 (and alice's receipts, acked by no device, stay)
 
   CHECK(DeleteInboxOf(*h, "bob") == 1);
   CHECK(HeadOf(*h, "bob") == 0);

@@ -837,13 +837,9 @@ COURIER_CONFORMANCE_CASE(GroupPruningAnotherCopyKeepsTheSendersRecord,
   auto sent = Expect<GroupSendResult>(*h, GroupMessage("alice", "m1", "g1", 1'000));
   Expect<AttachResult>(*h, Attach("alice", "phone"));  // holds back alice's events
   Expect<AckResult>(*h, Ack("bob", "phone", HeadOf(*h, "bob"), 2'000));
-  PruneOptions prune;
-  prune.now = 100'000;
-  prune.acked_retention_ms = 10'000;
-  prune.ttl_ms = 1'000'000;
-  auto removed = h->Prune(prune);
-  COURIER_REQUIRE_OK(removed);
-  CHECK(*removed == 2);  // bob's create and copy
+  PruneOptions prune = PruneAt(100'000, /*acked_retention_ms=*/10'000, /*ttl_ms=*/1'000'000);
+  const std::size_t removed = ValueOf(h->Prune(prune));
+  CHECK(removed == 2);  // bob's create and copy
   CHECK(FetchAll(*h, "bob").empty());
   CHECK(FetchAll(*h, "alice").size() == 3);  // create, her copy, bob's receipt
 

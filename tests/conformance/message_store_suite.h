@@ -132,6 +132,16 @@ inline void AliceSendsBob(MessageStore& store, int n, TimeMs ts = 1'000) {
   }
 }
 
+// Prune options as at `now`: acked events older than `acked_retention_ms`
+// and any event older than `ttl_ms` go.
+inline PruneOptions PruneAt(TimeMs now, TimeMs acked_retention_ms, TimeMs ttl_ms) {
+  PruneOptions prune;
+  prune.now = now;
+  prune.acked_retention_ms = acked_retention_ms;
+  prune.ttl_ms = ttl_ms;
+  return prune;
+}
+
 // Writes one op and returns its status.
 inline absl::Status WriteStatus(MessageStore& store, WriteOp op) {
   std::vector<absl::StatusOr<WriteResult>> results = store.Write(absl::MakeConstSpan(&op, 1));
@@ -413,13 +423,9 @@ COURIER_CONFORMANCE_CASE(AttachedDeviceHoldsBackPruning, "an attached device hol
   Harness h(factory);
   AliceSendsBob(*h, 3, 100);
   Given(*h, {Attach("bob", "phone"), Attach("bob", "laptop"), Ack("bob", "phone", 3)});
-  PruneOptions prune;
-  prune.now = 1'000'000;
-  prune.acked_retention_ms = 0;
-  prune.ttl_ms = 1'000'000'000;
-  auto removed = h->Prune(prune);
-  COURIER_REQUIRE_OK(removed);
-  CHECK(*removed == 0);
+  PruneOptions prune = PruneAt(1'000'000, /*acked_retention_ms=*/0, /*ttl_ms=*/1'000'000'000);
+  const std::size_t removed = ValueOf(h->Prune(prune));
+  CHECK(removed == 0);
   CHECK(FetchAll(*h, "bob").size() == 3);
 }
 
@@ -744,14 +750,11 @@ COURIER_CONFORMANCE_CASE(PruneRemovesAckedEventsAfterRetention,
              Message("alice", "3", "bob", 50'000), Attach("bob", "phone"), Attach("bob", "laptop"),
              Ack("bob", "phone", 3, 60'000), Ack("bob", "laptop", 2, 60'000)});
 
-  PruneOptions prune;
-  prune.now = 100'000;
-  prune.acked_retention_ms = 10'000;  // older than 90'000 and acked by all
-  prune.ttl_ms = 1'000'000;
-  auto removed = h->Prune(prune);
-  COURIER_REQUIRE_OK(removed);
+  // Acked by both devices and older than 90'000: bob's 1 and 2.
+  PruneOptions prune = PruneAt(100'000, /*acked_retention_ms=*/10'000, /*ttl_ms=*/1'000'000);
+  const std::size_t removed = ValueOf(h->Prune(prune));
   // bob's 1 and 2; alice's receipts (ts 60'000) are not acked by any device.
-  CHECK(*removed == 2);
+  CHECK(removed == 2);
   auto bob = FetchAll(*h, "bob");
   REQUIRE(bob.size() == 1);
   CHECK(bob[0].seq == 3);
@@ -778,13 +781,9 @@ COURIER_CONFORMANCE_CASE(PruneKeepsUnackedEventsUntilTtl,
   Given(*h, {Message("alice", "1", "bob", 1'000), Message("alice", "2", "bob", 20'000),
              Message("alice", "3", "carol", 1'000), Attach("carol", "phone")});
 
-  PruneOptions prune;
-  prune.now = 30'000;
-  prune.acked_retention_ms = 0;
-  prune.ttl_ms = 100'000;
-  auto none = h->Prune(prune);
-  COURIER_REQUIRE_OK(none);
-  CHECK(*none == 0);  // nothing acked (bob has no device), nothing expired
+  PruneOptions prune = PruneAt(30'000, /*acked_retention_ms=*/0, /*ttl_ms=*/100'000);
+  const std::size_t none = ValueOf(h->Prune(prune));
+  CHECK(none == 0);  // nothing acked (bob has no device), nothing expired
   CHECK(FetchAll(*h, "bob").size() == 2);
 
   prune.ttl_ms = 15'000;  // events older than 15'000 ms: ts < 15'000
