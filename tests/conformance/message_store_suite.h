@@ -750,7 +750,6 @@ COURIER_CONFORMANCE_CASE(PruneRemovesAckedEventsAfterRetention,
              Message("alice", "3", "bob", 50'000), Attach("bob", "phone"), Attach("bob", "laptop"),
              Ack("bob", "phone", 3, 60'000), Ack("bob", "laptop", 2, 60'000)});
 
-  // Acked by both devices and older than 90'000: bob's 1 and 2.
   PruneOptions prune = PruneAt(100'000, /*acked_retention_ms=*/10'000, /*ttl_ms=*/1'000'000);
   const std::size_t removed = ValueOf(h->Prune(prune));
   // bob's 1 and 2; alice's receipts (ts 60'000) are not acked by any device.
