@@ -23,15 +23,13 @@ namespace {
 using ::courier::conformance::several_servers::ChangeOfG;
 using ::courier::conformance::several_servers::PostToG;
 using ::courier::postgres::testing::AdminConnection;
-using ::courier::postgres::testing::OpenOrDie;
-using ::courier::postgres::testing::OpenServers;
 using ::courier::postgres::testing::TestSchema;
 
 TEST_CASE("PostgresMessageStore: servers changing one group at once lose no member",
           "[postgres][concurrency][groups]") {
   TestSchema schema;
-  const auto servers = OpenServers(schema, 4);  // every batch locks the one group row
-  auto reader = OpenOrDie(schema.Options());
+  const auto servers = testing::OpenServers(schema, 4);  // every batch locks the one group row
+  auto reader = testing::OpenOrDie(schema.Options());
   conformance::several_servers::ChangeOneGroupAtOnce(servers, *reader, /*adds=*/12,
                                                      /*aborted_retries=*/0);
 }
@@ -53,7 +51,7 @@ TEST_CASE("PostgresMessageStore: a database from before groups is upgraded and k
           "[postgres][groups]") {
   TestSchema schema;
   {
-    auto store = OpenOrDie(schema.Options());
+    auto store = testing::OpenOrDie(schema.Options());
     AppendOp a;
     a.sender = "alice";
     a.cid = "c1";
@@ -70,7 +68,7 @@ TEST_CASE("PostgresMessageStore: a database from before groups is upgraded and k
   const std::string version = "SELECT version FROM " + schema.name() + ".courier_schema_version";
   REQUIRE(admin.Exec(version) == "3");
 
-  auto store = OpenOrDie(schema.Options());
+  auto store = testing::OpenOrDie(schema.Options());
   CHECK(admin.Exec(version) == "4");
   auto before = store->Fetch("bob", 0, 10);
   COURIER_REQUIRE_OK(before);
