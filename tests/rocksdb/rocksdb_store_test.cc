@@ -93,6 +93,12 @@ void PutSynced(Database& db, ::rocksdb::ColumnFamilyHandle* family, const std::s
 // A message store on a fresh directory, and the database under it whose keys
 // a test counts.
 struct StoreOnDisk {
+  // Closes the store and the database, to open them again.
+  void Close() {
+    store.reset();
+    db.reset();
+  }
+
   TempDir dir;
   std::unique_ptr<MessageStore> store = MustOpen(Options(dir));
   std::shared_ptr<Database> db = SameDatabase(Options(dir));
@@ -296,18 +302,16 @@ TEST_CASE("rocksdb: a first open cut before CURRENT was written opens as a new s
              StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
-TEST_CASE("rocksdb: a newer schema and a damaged value are refused, not misread", "[rocksdb]") {
-  TempDir dir;
-  const RocksdbOptions options = Options(dir);
-  {
-    auto store = MustOpen(options);
-    MustWrite<AppendResult>(*store, Message("alice", "1", "bob"));
-    auto db = SameDatabase(options);
-    PutSynced(*db, db->inbox(), keys::EventKey("bob", 2), "garbage");
-    CHECK_THAT(store->Fetch("bob", 0, 10).status(), StatusIs(absl::StatusCode::kDataLoss));
-    PutSynced(*db, db->db()->DefaultColumnFamily(), "courier.schema", keys::EncodeU64(99));
-  }
-  CHECK_THAT(OpenMessageStore(options).status(), StatusIs(absl::StatusCode::kFailedPrecondition));
+TEST_CASE_METHOD(StoreOnDisk,
+                 "rocksdb: a newer schema and a damaged value are refused, not misread",
+                 "[rocksdb]") {
+  MustWrite<AppendResult>(*store, Message("alice", "1", "bob"));
+  PutSynced(*db, db->inbox(), keys::EventKey("bob", 2), "garbage");
+  CHECK_THAT(store->Fetch("bob", 0, 10).status(), StatusIs(absl::StatusCode::kDataLoss));
+  PutSynced(*db, db->db()->DefaultColumnFamily(), "courier.schema", keys::EncodeU64(99));
+  Close();
+  CHECK_THAT(OpenMessageStore(Options(dir)).status(),
+             StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 TEST_CASE("rocksdb: past max_size_bytes writes are unavailable and nothing acknowledged is lost",
@@ -464,24 +468,21 @@ TEST_CASE("rocksdb: an event's group round-trips; a value from before groups rea
   CHECK(keys::EncodeEvent(*read) == old);
 }
 
-TEST_CASE("rocksdb: a database from before groups opens, reads and keeps groups", "[rocksdb][group]") {
-  TempDir dir;
-  const RocksdbOptions options = Options(dir);
+TEST_CASE_METHOD(StoreOnDisk,
+                 "rocksdb: a database from before groups opens, reads and keeps groups",
+                 "[rocksdb][group]") {
+  MustWrite<AppendResult>(*store, Message("alice", "1", "bob"));
+  // Schema 1, with an event value as the build before groups wrote it.
+  auto field = [](const std::string& s) { return keys::EncodeU64(s.size()) + s; };
+  const std::string old = std::string("\x01\x00", 2) + keys::EncodeU64(1'500) +
+                          keys::EncodeU64(1'500) + field("carol-9") + field("carol") +
+                          field("old") + field("9");
+  PutSynced(*db, db->inbox(), keys::EventKey("bob", 2), old);
+  PutSynced(*db, db->db()->DefaultColumnFamily(), "courier.schema", keys::EncodeU64(1));
+  Close();
+  store = MustOpen(Options(dir));
   {
-    auto store = MustOpen(options);
-    MustWrite<AppendResult>(*store, Message("alice", "1", "bob"));
-    auto db = SameDatabase(options);
-    // Schema 1, with an event value as the build before groups wrote it.
-    auto field = [](const std::string& s) { return keys::EncodeU64(s.size()) + s; };
-    const std::string old = std::string("\x01\x00", 2) + keys::EncodeU64(1'500) +
-                            keys::EncodeU64(1'500) + field("carol-9") + field("carol") +
-                            field("old") + field("9");
-    PutSynced(*db, db->inbox(), keys::EventKey("bob", 2), old);
-    PutSynced(*db, db->db()->DefaultColumnFamily(), "courier.schema", keys::EncodeU64(1));
-  }
-  auto store = MustOpen(options);
-  {
-    auto db = SameDatabase(options);
+    db = SameDatabase(Options(dir));
     std::string version;
     REQUIRE(db->db()->Get(::rocksdb::ReadOptions(), db->db()->DefaultColumnFamily(),
                           "courier.schema", &version).ok());
