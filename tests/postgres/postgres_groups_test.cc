@@ -52,13 +52,8 @@ TEST_CASE("PostgresMessageStore: a database from before groups is upgraded and k
   TestSchema schema;
   {
     auto store = testing::OpenOrDie(schema.Options());
-    AppendOp a;
-    a.sender = "alice";
-    a.cid = "c1";
-    a.recipient = "bob";
+    AppendOp a = conformance::message_store_cases::Message("alice", "c1", "bob", 500, "hello");
     a.id = "one-to-one";
-    a.body = "hello";
-    a.ts = 500;
     const std::vector<WriteOp> ops = {a};
     const auto results = store->Write(ops);
     COURIER_REQUIRE_OK(results.at(0));
