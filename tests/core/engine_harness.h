@@ -48,7 +48,32 @@ struct Device {
     for (const auto& e : All<EventFrame>()) out.push_back(e.event);
     return out;
   }
+  // Polls, then returns the last frame of type T received so far (nullptr
+  // if none); valid until the next Poll.
+  template <typename T>
+  const T* Last() {
+    Poll();
+    for (auto it = frames.rbegin(); it != frames.rend(); ++it) {
+      if (const T* t = std::get_if<T>(&*it)) return t;
+    }
+    return nullptr;
+  }
+  // Sends `n` messages to `to` with cids `cid_prefix`0 .. `cid_prefix`n-1,
+  // each with `body`. Only queues them: the engine runs on EngineHarness::Run.
+  void SendMany(const UserId& to, int n, const std::string& body = "m",
+                const std::string& cid_prefix = "c") {
+    for (int i = 0; i < n; ++i) session->Send(cid_prefix + std::to_string(i), to, body);
+  }
 };
+
+// Options for tests that are not about rate limits: no test reaches these.
+inline EngineOptions Generous() {
+  EngineOptions o;
+  o.rate_limit.count = 100000;
+  o.rate_limit.period_ms = 1000;
+  o.typing_rate = RateLimit{1000, 1000};
+  return o;
+}
 
 // Forwards to another PresenceStore; while down, every call but Subscribe
 // and Unsubscribe fails with kUnavailable (a presence server that went away).
@@ -138,6 +163,30 @@ class EngineHarness {
                  std::optional<Seq> since = std::nullopt) {
     return ConnectTo(*engine_, user, device, since);
   }
+  // Connect, then Run: the device is welcomed (and synced, if the window
+  // holds its backlog).
+  Device Online(const UserId& user, const DeviceId& device = "phone",
+                std::optional<Seq> since = std::nullopt) {
+    Device d = Connect(user, device, since);
+    Run();
+    return d;
+  }
+  // Writes a message from `sender` to `recipient` straight into the store,
+  // behind the engine's back, as another node or a run before a restart
+  // would; the engine is not told.
+  void WriteBehindEngine(const UserId& sender, const std::string& cid, const UserId& recipient,
+                         const MessageId& id, const std::string& body) {
+    AppendOp op;
+    op.sender = sender;
+    op.cid = cid;
+    op.recipient = recipient;
+    op.id = id;
+    op.body = body;
+    op.ts = clock_.NowMs();
+    auto written = store_->Write({WriteOp{op}});
+    REQUIRE(written.size() == 1);
+    COURIER_REQUIRE_OK(written[0]);
+  }
 
   // Another node: a second engine named `node` over the same stores,
   // presence store, clock and executor (Run runs both). Destroy it before
@@ -183,6 +232,16 @@ class EngineHarness {
   std::unique_ptr<FaultyPresence> presence_faults_;
   std::unique_ptr<ContactPolicy> contacts_;
   std::unique_ptr<Engine> engine_;
+};
+
+// The two users most engine tests start from: alice and bob are friends;
+// nobody is connected yet.
+class AliceAndBob : public EngineHarness {
+ public:
+  explicit AliceAndBob(EngineOptions options = Generous()) : EngineHarness(std::move(options)) {
+    AddUsers({"alice", "bob"});
+    Befriend("alice", "bob");
+  }
 };
 
 }  // namespace courier::testing

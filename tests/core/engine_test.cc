@@ -10,27 +10,9 @@
 namespace courier::testing {
 namespace {
 
-template <typename T>
-const T* Last(const std::vector<ServerFrame>& frames) {
-  for (auto it = frames.rbegin(); it != frames.rend(); ++it) {
-    if (const T* t = std::get_if<T>(&*it)) return t;
-  }
-  return nullptr;
-}
-
-EngineOptions Generous() {
-  EngineOptions o;
-  o.rate_limit.count = 100000;
-  o.rate_limit.period_ms = 1000;
-  return o;
-}
-
 TEST_CASE("Engine: message ids are unique and sort by creation time", "[engine]") {
-  EngineHarness h(Generous());
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
-  h.Run();
+  AliceAndBob h;
+  Device alice = h.Online("alice");
   for (int i = 0; i < 50; ++i) {
     alice.session->Send("c" + std::to_string(i), "bob", "hi");
     h.Run();
@@ -45,21 +27,17 @@ TEST_CASE("Engine: message ids are unique and sort by creation time", "[engine]"
 }
 
 TEST_CASE("Engine: a message to an offline user is kept and delivered on connect", "[engine]") {
-  EngineHarness h(Generous());
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
-  h.Run();
+  AliceAndBob h;
+  Device alice = h.Online("alice");
   alice.session->Send("c1", "bob", "hello bob");
   h.Run();
-  const auto* sent = (alice.Poll(), Last<SentFrame>(alice.frames));
+  const auto* sent = alice.Last<SentFrame>();
   REQUIRE(sent != nullptr);
   CHECK(sent->cid == "c1");
   CHECK_FALSE(sent->duplicate);
   CHECK(sent->id.size() == 32);
 
-  Device bob = h.Connect("bob", "laptop");
-  h.Run();
+  Device bob = h.Online("bob", "laptop");
   bob.Poll();
   REQUIRE(!bob.frames.empty());
   const auto* welcome = std::get_if<WelcomeFrame>(&bob.frames.front());
@@ -82,32 +60,26 @@ TEST_CASE("Engine: a message to an offline user is kept and delivered on connect
 }
 
 TEST_CASE("Engine: sent is answered only after the store committed", "[engine]") {
-  EngineHarness h(Generous());
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
-  h.Run();
+  AliceAndBob h;
+  Device alice = h.Online("alice");
   alice.Poll();
   alice.session->Send("c1", "bob", "x");
   CHECK(alice.Poll().empty());  // queued, not committed
   REQUIRE(h.store().Head("bob").value() == 0);
   h.Run();
-  REQUIRE((alice.Poll(), Last<SentFrame>(alice.frames)) != nullptr);
+  REQUIRE(alice.Last<SentFrame>() != nullptr);
   CHECK(h.store().Head("bob").value() == 1);
 }
 
 TEST_CASE("Engine: a failed commit answers unavailable and stores nothing, the retry stores once",
           "[engine][faults]") {
-  EngineHarness h(Generous());
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
-  h.Run();
+  AliceAndBob h;
+  Device alice = h.Online("alice");
   alice.Poll();
   h.faults().SetDown(true);
   alice.session->Send("c1", "bob", "x");
   h.Run();
-  const auto* error = (alice.Poll(), Last<ErrorFrame>(alice.frames));
+  const auto* error = alice.Last<ErrorFrame>();
   REQUIRE(error != nullptr);
   CHECK(error->code == ErrorCode::kUnavailable);
   CHECK(error->cid == "c1");
@@ -126,9 +98,7 @@ TEST_CASE("Engine: a failed commit answers unavailable and stores nothing, the r
 }
 
 TEST_CASE("Engine: live events reach a connected device at once, in seq order", "[engine]") {
-  EngineHarness h(Generous());
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
+  AliceAndBob h;
   Device alice = h.Connect("alice", "phone");
   Device bob = h.Connect("bob", "phone");
   h.Run();
@@ -150,15 +120,11 @@ TEST_CASE("Engine: at most `window` unacked events are in flight", "[engine][flo
   EngineOptions o = Generous();
   o.limits.window = 8;
   o.limits.fetch_page = 3;
-  EngineHarness h(o);
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
+  AliceAndBob h(o);
+  Device alice = h.Online("alice");
+  alice.SendMany("bob", 30);
   h.Run();
-  for (int i = 0; i < 30; ++i) alice.session->Send("c" + std::to_string(i), "bob", "m");
-  h.Run();
-  Device bob = h.Connect("bob", "phone");
-  h.Run();
+  Device bob = h.Online("bob");
   bob.Poll();
   REQUIRE(bob.Events().size() == 8);
   CHECK(bob.All<SyncedFrame>().empty());
@@ -186,16 +152,12 @@ TEST_CASE("Engine: at most `window` unacked events are in flight", "[engine][flo
 TEST_CASE("Engine: live sends queue behind a drain without reordering", "[engine][flow]") {
   EngineOptions o = Generous();
   o.limits.window = 4;
-  EngineHarness h(o);
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
+  AliceAndBob h(o);
+  Device alice = h.Online("alice");
+  alice.SendMany("bob", 10, "old", "a");
   h.Run();
-  for (int i = 0; i < 10; ++i) alice.session->Send("a" + std::to_string(i), "bob", "old");
-  h.Run();
-  Device bob = h.Connect("bob", "phone");
-  h.Run();
-  for (int i = 0; i < 5; ++i) alice.session->Send("b" + std::to_string(i), "bob", "new");
+  Device bob = h.Online("bob");
+  alice.SendMany("bob", 5, "new", "b");
   h.Run();
   for (Seq acked = 0; acked < 15;) {
     bob.Poll();
@@ -216,11 +178,8 @@ TEST_CASE("Engine: live sends queue behind a drain without reordering", "[engine
 
 TEST_CASE("Engine: delivered and read receipts are appended once each, also to an offline sender",
           "[engine][receipts]") {
-  EngineHarness h(Generous());
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
-  h.Run();
+  AliceAndBob h;
+  Device alice = h.Online("alice");
   alice.session->Send("c1", "bob", "hi");
   h.Run();
   alice.Poll();
@@ -239,8 +198,7 @@ TEST_CASE("Engine: delivered and read receipts are appended once each, also to a
   h.Run();
   CHECK(h.store().Status("bob", id).value() == MessageStatus::kRead);
 
-  Device alice2 = h.Connect("alice", "phone");
-  h.Run();
+  Device alice2 = h.Online("alice");
   alice2.Poll();
   auto events = alice2.Events();
   REQUIRE(events.size() == 2);
@@ -253,16 +211,13 @@ TEST_CASE("Engine: delivered and read receipts are appended once each, also to a
 }
 
 TEST_CASE("Engine: every device of the recipient gets every event", "[engine][devices]") {
-  EngineHarness h(Generous());
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
+  AliceAndBob h;
   Device alice = h.Connect("alice", "phone");
   Device bob1 = h.Connect("bob", "phone");
   h.Run();
-  for (int i = 0; i < 5; ++i) alice.session->Send("c" + std::to_string(i), "bob", "m");
+  alice.SendMany("bob", 5);
   h.Run();
-  Device bob2 = h.Connect("bob", "tablet");
-  h.Run();
+  Device bob2 = h.Online("bob", "tablet");
   bob1.Poll();
   bob2.Poll();
   CHECK(bob1.Events().size() == 5);
@@ -279,22 +234,17 @@ TEST_CASE("Engine: every device of the recipient gets every event", "[engine][de
 
 TEST_CASE("Engine: hello with since replays from there, without, from the stored cursor",
           "[engine][reconnect]") {
-  EngineHarness h(Generous());
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
+  AliceAndBob h;
+  Device alice = h.Online("alice");
+  alice.SendMany("bob", 6);
   h.Run();
-  for (int i = 0; i < 6; ++i) alice.session->Send("c" + std::to_string(i), "bob", "m");
-  h.Run();
-  Device bob = h.Connect("bob", "phone");
-  h.Run();
+  Device bob = h.Online("bob");
   bob.session->Ack(4);
   h.Run();
   bob.session->Disconnect();
   h.Run();
 
-  Device again = h.Connect("bob", "phone");
-  h.Run();
+  Device again = h.Online("bob");
   again.Poll();
   CHECK(std::get<WelcomeFrame>(again.frames.front()).cursor == 4);
   auto events = again.Events();
@@ -303,8 +253,7 @@ TEST_CASE("Engine: hello with since replays from there, without, from the stored
   again.session->Disconnect();
   h.Run();
 
-  Device fresh = h.Connect("bob", "phone", Seq{0});
-  h.Run();
+  Device fresh = h.Online("bob", "phone", Seq{0});
   fresh.Poll();
   CHECK(fresh.Events().size() == 6);
   CHECK(fresh.Events().front().seq == 1);
@@ -312,19 +261,14 @@ TEST_CASE("Engine: hello with since replays from there, without, from the stored
 
 TEST_CASE("Engine: an ack beyond the head answers bad_seq, backwards acks are ignored",
           "[engine][errors]") {
-  EngineHarness h(Generous());
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
-  h.Run();
+  AliceAndBob h;
+  Device alice = h.Online("alice");
   alice.session->Send("c1", "bob", "m");
   h.Run();
-  Device bob = h.Connect("bob", "phone");
-  h.Run();
+  Device bob = h.Online("bob");
   bob.session->Ack(7);
   h.Run();
-  bob.Poll();
-  const auto* error = Last<ErrorFrame>(bob.frames);
+  const auto* error = bob.Last<ErrorFrame>();
   REQUIRE(error != nullptr);
   CHECK(error->code == ErrorCode::kBadSeq);
   bob.session->Ack(1);
@@ -335,11 +279,9 @@ TEST_CASE("Engine: an ack beyond the head answers bad_seq, backwards acks are ig
 }
 
 TEST_CASE("Engine: sends are checked: friends, users, sizes, client ids", "[engine][errors]") {
-  EngineHarness h(Generous());
-  h.AddUsers({"alice", "bob", "carol"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
-  h.Run();
+  AliceAndBob h;
+  h.AddUsers({"carol"});
+  Device alice = h.Online("alice");
   alice.Poll();
   struct Case {
     std::string cid, to, body;
@@ -356,7 +298,7 @@ TEST_CASE("Engine: sends are checked: friends, users, sizes, client ids", "[engi
   for (const Case& c : cases) {
     alice.session->Send(c.cid, c.to, c.body);
     h.Run();
-    const auto* error = (alice.Poll(), Last<ErrorFrame>(alice.frames));
+    const auto* error = alice.Last<ErrorFrame>();
     INFO("cid " << c.cid << " to " << c.to);
     REQUIRE(error != nullptr);
     CHECK(error->code == c.code);
@@ -364,7 +306,7 @@ TEST_CASE("Engine: sends are checked: friends, users, sizes, client ids", "[engi
   }
   alice.session->Send("ok", "bob", std::string(64 * 1024, 'x'));
   h.Run();
-  CHECK((alice.Poll(), Last<SentFrame>(alice.frames)) != nullptr);
+  CHECK(alice.Last<SentFrame>() != nullptr);
   CHECK(h.store().Head("carol").value() == 0);
 }
 
@@ -373,12 +315,9 @@ TEST_CASE("Engine: the rate limit refuses with retry_after_ms and refills with t
   EngineOptions o;
   o.rate_limit.count = 3;
   o.rate_limit.period_ms = 3000;
-  EngineHarness h(o);
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
-  h.Run();
-  for (int i = 0; i < 4; ++i) alice.session->Send("c" + std::to_string(i), "bob", "m");
+  AliceAndBob h(o);
+  Device alice = h.Online("alice");
+  alice.SendMany("bob", 4);
   h.Run();
   alice.Poll();
   CHECK(alice.All<SentFrame>().size() == 3);
@@ -399,12 +338,9 @@ TEST_CASE("Engine: a full inbox refuses with queue_full and keeps what it has",
           "[engine][limits]") {
   EngineOptions o = Generous();
   o.limits.max_undelivered = 3;
-  EngineHarness h(o);
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
-  h.Run();
-  for (int i = 0; i < 4; ++i) alice.session->Send("c" + std::to_string(i), "bob", "m");
+  AliceAndBob h(o);
+  Device alice = h.Online("alice");
+  alice.SendMany("bob", 4);
   h.Run();
   alice.Poll();
   CHECK(alice.All<SentFrame>().size() == 3);
@@ -412,8 +348,7 @@ TEST_CASE("Engine: a full inbox refuses with queue_full and keeps what it has",
   REQUIRE(errors.size() == 1);
   CHECK(errors[0].code == ErrorCode::kQueueFull);
   CHECK(errors[0].cid == "c3");
-  Device bob = h.Connect("bob", "phone");
-  h.Run();
+  Device bob = h.Online("bob");
   bob.session->Ack(3);
   h.Run();
   alice.session->Send("c3", "bob", "m");
@@ -425,10 +360,8 @@ TEST_CASE("Engine: the same device connecting again closes the older session wit
           "[engine][devices]") {
   EngineHarness h(Generous());
   h.AddUsers({"bob"});
-  Device first = h.Connect("bob", "phone");
-  h.Run();
-  Device second = h.Connect("bob", "phone");
-  h.Run();
+  Device first = h.Online("bob");
+  Device second = h.Online("bob");
   CHECK(first.transport->close_code() == CloseCode::kReplaced);
   CHECK_FALSE(second.transport->closed());
   first.session->Disconnect();  // the old socket goes away afterwards
@@ -440,9 +373,8 @@ TEST_CASE("Engine: the same device connecting again closes the older session wit
 
 TEST_CASE("Engine: friends see presence on connect and disconnect, with last seen",
           "[engine][presence]") {
-  EngineHarness h(Generous());
-  h.AddUsers({"alice", "bob", "eve"});
-  h.Befriend("alice", "bob");
+  AliceAndBob h;
+  h.AddUsers({"eve"});
   Device alice = h.Connect("alice", "phone");
   Device eve = h.Connect("eve", "phone");
   h.Run();
@@ -453,8 +385,7 @@ TEST_CASE("Engine: friends see presence on connect and disconnect, with last see
   CHECK(initial[0].user == "bob");
   CHECK_FALSE(initial[0].online);
 
-  Device bob = h.Connect("bob", "phone");
-  h.Run();
+  Device bob = h.Online("bob");
   alice.Poll();
   auto frames = alice.All<PresenceFrame>();
   REQUIRE(frames.size() == 2);
@@ -480,23 +411,20 @@ TEST_CASE("Engine: friends see presence on connect and disconnect, with last see
 }
 
 TEST_CASE("Engine: frames caused before welcome are sent after it", "[engine]") {
-  EngineHarness h(Generous());
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
+  AliceAndBob h;
   Device alice = h.Connect("alice", "phone");
   alice.session->Send("c1", "nobody", "x");  // answered at once, before attach commits
   h.Run();
   alice.Poll();
   REQUIRE(alice.frames.size() >= 2);
   CHECK(std::holds_alternative<WelcomeFrame>(alice.frames.front()));
-  CHECK(Last<ErrorFrame>(alice.frames) != nullptr);
+  CHECK(alice.Last<ErrorFrame>() != nullptr);
 }
 
 TEST_CASE("Engine: read takes 1 to max_read_ids ids", "[engine][limits]") {
   EngineHarness h(Generous());
   h.AddUsers({"bob"});
-  Device bob = h.Connect("bob", "phone");
-  h.Run();
+  Device bob = h.Online("bob");
   bob.session->Read({});
   bob.session->Read(std::vector<MessageId>(1001, "x"));
   h.Run();
@@ -511,8 +439,7 @@ TEST_CASE("Engine: Shutdown closes every session with 1001 and refuses new ones"
           "[engine][lifecycle]") {
   EngineHarness h(Generous());
   h.AddUsers({"bob"});
-  Device bob = h.Connect("bob", "phone");
-  h.Run();
+  Device bob = h.Online("bob");
   h.engine().Shutdown();
   h.Run();
   CHECK(bob.transport->close_code() == CloseCode::kGoingAway);
@@ -542,18 +469,9 @@ TEST_CASE("Engine: a head poll delivers events another node wrote", "[engine][cl
   o.head_poll_ms = 1000;
   EngineHarness h(o);
   h.AddUsers({"bob"});
-  Device bob = h.Connect("bob", "phone");
-  h.Run();
+  Device bob = h.Online("bob");
   // Written behind the engine's back, as another node sharing the store would.
-  AppendOp op;
-  op.sender = "alice";
-  op.cid = "x1";
-  op.recipient = "bob";
-  op.id = "0123456789abcdef";
-  op.body = "from elsewhere";
-  op.ts = h.clock().NowMs();
-  auto r = h.store().Write({WriteOp{op}});
-  COURIER_REQUIRE_OK(r.at(0));
+  h.WriteBehindEngine("alice", "x1", "bob", "0123456789abcdef", "from elsewhere");
   h.Run();
   bob.Poll();
   CHECK(bob.Events().empty());
@@ -568,16 +486,8 @@ TEST_CASE("Engine: a head poll delivers events another node wrote", "[engine][cl
 TEST_CASE("Engine: Wake streams new events at once", "[engine][cluster]") {
   EngineHarness h(Generous());
   h.AddUsers({"bob"});
-  Device bob = h.Connect("bob", "phone");
-  h.Run();
-  AppendOp op;
-  op.sender = "alice";
-  op.cid = "x1";
-  op.recipient = "bob";
-  op.id = "id1";
-  op.body = "b";
-  auto r = h.store().Write({WriteOp{op}});
-  COURIER_REQUIRE_OK(r.at(0));
+  Device bob = h.Online("bob");
+  h.WriteBehindEngine("alice", "x1", "bob", "id1", "b");
   h.engine().Wake("bob");
   h.Run();
   bob.Poll();
@@ -585,13 +495,11 @@ TEST_CASE("Engine: Wake streams new events at once", "[engine][cluster]") {
 }
 
 TEST_CASE("Engine: stats count sends, duplicates, deliveries and group commits", "[engine]") {
-  EngineHarness h(Generous());
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
+  AliceAndBob h;
   Device alice = h.Connect("alice", "phone");
   Device bob = h.Connect("bob", "phone");
   h.Run();
-  for (int i = 0; i < 10; ++i) alice.session->Send("c" + std::to_string(i), "bob", "m");
+  alice.SendMany("bob", 10);
   alice.session->Send("c0", "bob", "m");
   h.Run();
   EngineStats s = h.engine().stats();
@@ -634,13 +542,10 @@ TEST_CASE("Engine: a batch holds at most max_batch_bytes of bodies, but always o
           "[engine][limits][regression]") {
   EngineOptions o = Generous();
   o.max_batch_bytes = 100;
-  EngineHarness h(o);
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
-  h.Run();
+  AliceAndBob h(o);
+  Device alice = h.Online("alice");
   const std::uint64_t commits_before = h.engine().stats().commits;
-  for (int i = 0; i < 6; ++i) alice.session->Send("c" + std::to_string(i), "bob", std::string(40, 'x'));
+  alice.SendMany("bob", 6, std::string(40, 'x'));
   alice.session->Send("big", "bob", std::string(1000, 'y'));  // over the cap alone: still written
   h.Run();
   alice.Poll();
@@ -657,11 +562,8 @@ TEST_CASE("Engine: a repeated cid is answered dup even when rate limited, and co
   EngineOptions o;
   o.rate_limit.count = 2;
   o.rate_limit.period_ms = 600'000;
-  EngineHarness h(o);
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
-  h.Run();
+  AliceAndBob h(o);
+  Device alice = h.Online("alice");
   alice.session->Send("one", "bob", "m");
   h.Run();
   alice.session->Send("one", "bob", "m");  // answered from memory: no token
@@ -691,22 +593,11 @@ TEST_CASE("Engine: a duplicate found by the store gives its rate token back",
   EngineOptions o;
   o.rate_limit.count = 1;
   o.rate_limit.period_ms = 600'000;
-  EngineHarness h(o);
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
-  h.Run();
+  AliceAndBob h(o);
+  Device alice = h.Online("alice");
   // Stored behind the engine's back, as before a restart: the engine has no
   // memory of it, the store answers it as a duplicate.
-  AppendOp op;
-  op.sender = "alice";
-  op.cid = "old";
-  op.recipient = "bob";
-  op.id = "id-old";
-  op.body = "m";
-  op.ts = h.clock().NowMs();
-  auto stored = h.store().Write({WriteOp{op}});
-  COURIER_REQUIRE_OK(stored.at(0));
+  h.WriteBehindEngine("alice", "old", "bob", "id-old", "m");
   alice.session->Send("old", "bob", "m");
   h.Run();
   alice.session->Send("new", "bob", "m");
@@ -727,12 +618,9 @@ TEST_CASE("Engine: synced comes right after the head of welcome, before live eve
           "[engine][flow][regression]") {
   EngineOptions o = Generous();
   o.limits.fetch_page = 10;
-  EngineHarness h(o);
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
-  h.Run();
-  for (int i = 0; i < 3; ++i) alice.session->Send("a" + std::to_string(i), "bob", "old");
+  AliceAndBob h(o);
+  Device alice = h.Online("alice");
+  alice.SendMany("bob", 3, "old", "a");
   h.Run();
   Device bob = h.Connect("bob", "phone");
   // Attach commits (head 3), then a live send commits before the drain's
@@ -760,8 +648,7 @@ TEST_CASE("Engine: friends are told when another node's registration expires",
   // hal is connected on node-2, which then dies: no disconnect, no heartbeat.
   auto registered = h.presence().Connect("hal", "phone", "node-2", h.clock().NowMs());
   COURIER_REQUIRE_OK(registered);
-  Device alice = h.Connect("alice", "phone");
-  h.Run();
+  Device alice = h.Online("alice");
   alice.Poll();
   auto initial = alice.All<PresenceFrame>();
   REQUIRE(initial.size() == 1);
@@ -815,21 +702,16 @@ TEST_CASE("Engine: destroyed with queued writes, it frees its sessions", "[engin
 // session treat the device's acks as old and never move the cursor.
 TEST_CASE("Engine: acks move the cursor after a hello with since above it",
           "[engine][reconnect][regression]") {
-  EngineHarness h(Generous());
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
+  AliceAndBob h;
+  Device alice = h.Online("alice");
+  alice.SendMany("bob", 4);
   h.Run();
-  for (int i = 0; i < 4; ++i) alice.session->Send("c" + std::to_string(i), "bob", "m");
-  h.Run();
-  Device bob = h.Connect("bob", "phone");
-  h.Run();
+  Device bob = h.Online("bob");
   bob.session->Ack(2);
   h.Run();
   bob.session->Disconnect();
   h.Run();
-  Device again = h.Connect("bob", "phone", Seq{4});
-  h.Run();
+  Device again = h.Online("bob", "phone", Seq{4});
   again.session->Ack(4);
   h.Run();
   CHECK(h.store().Cursor("bob", "phone").value() == 4);
@@ -843,23 +725,18 @@ TEST_CASE("Engine: an ack beyond the stream position opens the window and skips 
           "[engine][flow][regression]") {
   EngineOptions o = Generous();
   o.limits.window = 1;
-  EngineHarness h(o);
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
+  AliceAndBob h(o);
+  Device alice = h.Online("alice");
+  alice.SendMany("bob", 6);
   h.Run();
-  for (int i = 0; i < 6; ++i) alice.session->Send("c" + std::to_string(i), "bob", "m");
-  h.Run();
-  Device bob = h.Connect("bob", "phone");
-  h.Run();
+  Device bob = h.Online("bob");
   bob.session->Ack(1);
   h.Run();
   bob.Poll();
   REQUIRE(bob.Events().size() == 2);  // 1, then 2 after the ack
   bob.session->Disconnect();
   h.Run();
-  Device again = h.Connect("bob", "phone");  // from cursor 1
-  h.Run();
+  Device again = h.Online("bob", "phone");  // from cursor 1
   again.Poll();
   REQUIRE(again.Events().size() == 1);
   CHECK(again.Events()[0].seq == 2);
@@ -879,9 +756,7 @@ TEST_CASE("Engine: an ack beyond the stream position opens the window and skips 
 // carried the message's current status, so one seq showed two contents.
 TEST_CASE("Engine: a message event reads the same after it was delivered",
           "[engine][regression]") {
-  EngineHarness h(Generous());
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
+  AliceAndBob h;
   Device alice = h.Connect("alice", "phone");
   Device bob = h.Connect("bob", "phone");
   h.Run();
@@ -891,38 +766,28 @@ TEST_CASE("Engine: a message event reads the same after it was delivered",
   const Event first = bob.Events().at(0);
   bob.session->Ack(1);
   h.Run();
-  Device tablet = h.Connect("bob", "tablet");
-  h.Run();
+  Device tablet = h.Online("bob", "tablet");
   tablet.Poll();
   CHECK(tablet.Events().at(0) == first);
 }
 
-}  // namespace
-}  // namespace courier::testing
-
-namespace courier::testing {
-namespace {
-
 TEST_CASE("Engine: ForgetUser makes a send to a deleted account be checked again",
           "[engine][errors]") {
-  EngineHarness h(Generous());
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
-  h.Run();
+  AliceAndBob h;
+  Device alice = h.Online("alice");
   alice.session->Send("c1", "bob", "hi");
   h.Run();
-  REQUIRE((alice.Poll(), Last<SentFrame>(alice.frames)) != nullptr);
+  REQUIRE(alice.Last<SentFrame>() != nullptr);
   // The account goes (the admin API deletes it, then tells the engine).
   COURIER_REQUIRE_OK(h.accounts().DeleteUser("bob"));
   // Without ForgetUser the cached permission would still let this through.
   alice.session->Send("c2", "bob", "still there?");
   h.Run();
-  CHECK((alice.Poll(), Last<SentFrame>(alice.frames)) != nullptr);
+  CHECK(alice.Last<SentFrame>() != nullptr);
   h.engine().ForgetUser("bob");
   alice.session->Send("c3", "bob", "hello?");
   h.Run();
-  const auto* error = (alice.Poll(), Last<ErrorFrame>(alice.frames));
+  const auto* error = alice.Last<ErrorFrame>();
   REQUIRE(error != nullptr);
   CHECK(error->cid == "c3");
   CHECK(error->code == ErrorCode::kUnknownUser);
