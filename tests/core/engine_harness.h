@@ -48,6 +48,16 @@ struct Device {
     for (const auto& e : All<EventFrame>()) out.push_back(e.event);
     return out;
   }
+  // Poll, then All<T>() / Events(): everything received so far.
+  template <typename T>
+  std::vector<T> Received() {
+    Poll();
+    return All<T>();
+  }
+  std::vector<Event> ReceivedEvents() {
+    Poll();
+    return Events();
+  }
   // Polls, then returns the last frame of type T received so far (nullptr
   // if none); valid until the next Poll.
   template <typename T>
@@ -211,6 +221,16 @@ class EngineHarness {
 
   // Runs every queued engine task (commits and deliveries).
   std::size_t Run() { return executor_.RunAll(); }
+  // `d` acks every event through `seq`, then the engine runs.
+  void Ack(Device& d, Seq seq) {
+    d.session->Ack(seq);
+    Run();
+  }
+  // `d` goes away, then the engine runs.
+  void Disconnect(Device& d) {
+    d.session->Disconnect();
+    Run();
+  }
 
   Engine& engine() { return *engine_; }
   MessageStore& store() { return *store_; }
@@ -242,6 +262,35 @@ class AliceAndBob : public EngineHarness {
     AddUsers({"alice", "bob"});
     Befriend("alice", "bob");
   }
+};
+
+// alice and bob are friends; alice's phone and bob's phone connected
+// together and are online (welcomed, synced).
+class BothOnline : public AliceAndBob {
+ public:
+  explicit BothOnline(EngineOptions options = Generous())
+      : AliceAndBob(std::move(options)), alice(Connect("alice", "phone")),
+        bob(Connect("bob", "phone")) {
+    Run();
+  }
+
+  Device alice;  // alice's phone
+  Device bob;    // bob's phone
+};
+
+// alice and bob are friends; alice's phone is online and sent bob `n`
+// messages (cids c0 .., each with `body`) while no device of bob's was
+// connected: bob's inbox holds 1..n, committed.
+class BobHasMessages : public AliceAndBob {
+ public:
+  explicit BobHasMessages(int n, EngineOptions options = Generous(),
+                          const std::string& body = "m")
+      : AliceAndBob(std::move(options)), alice(Online("alice")) {
+    alice.SendMany("bob", n, body);
+    Run();
+  }
+
+  Device alice;  // alice's phone
 };
 
 }  // namespace courier::testing
