@@ -18,14 +18,6 @@
 namespace courier::testing {
 namespace {
 
-EngineOptions Generous() {
-  EngineOptions o;
-  o.rate_limit.count = 100000;
-  o.rate_limit.period_ms = 1000;
-  o.typing_rate = RateLimit{1000, 1000};
-  return o;
-}
-
 // Takes out of `d.frames` (after polling) the frames of type T that match
 // `keep`: each frame is taken once, whatever else was received with it.
 template <typename T>
@@ -55,10 +47,14 @@ T One(Device& d) {
   return got.front();
 }
 
-// Forgets everything `d` received so far.
-void Drop(Device& d) {
-  d.Poll();
-  d.frames.clear();
+// Forgets everything each device received so far.
+template <typename... Devices>
+void Drop(Devices&... devices) {
+  auto drop = [](Device& d) {
+    d.Poll();
+    d.frames.clear();
+  };
+  (drop(devices), ...);
 }
 
 ErrorFrame OneError(Device& d) { return One<ErrorFrame>(d); }
@@ -72,23 +68,26 @@ std::vector<Event> FreshEvents(Device& d, EventKind kind) {
 }
 
 // alice, bob, carol, dave; alice is friends with bob and carol (bob and
-// carol are not friends); dave is nobody's friend.
-void People(EngineHarness& h) {
-  h.AddUsers({"alice", "bob", "carol", "dave"});
-  h.Befriend("alice", "bob");
-  h.Befriend("alice", "carol");
-}
+// carol are not friends); dave is nobody's friend. Nobody is connected yet.
+class People : public EngineHarness {
+ public:
+  explicit People(EngineOptions options = Generous()) : EngineHarness(std::move(options)) {
+    AddUsers({"alice", "bob", "carol", "dave"});
+    Befriend("alice", "bob");
+    Befriend("alice", "carol");
+  }
 
-// `admin` creates a group with `members` named `name`; returns its id.
-GroupId Create(EngineHarness& h, Device& admin, const std::string& cid,
-               std::vector<UserId> members, const std::string& name = "trip") {
-  admin.session->ChangeGroup(cid, GroupAction::kCreate, "", std::move(members), name);
-  h.Run();
-  GroupOkFrame ok = One<GroupOkFrame>(admin);
-  REQUIRE(ok.cid == cid);
-  REQUIRE(ok.changed);
-  return ok.group;
-}
+  // `admin` creates a group with `members` named `name`; returns its id.
+  GroupId Create(Device& admin, const std::string& cid, std::vector<UserId> members,
+                 const std::string& name = "trip") {
+    admin.session->ChangeGroup(cid, GroupAction::kCreate, "", std::move(members), name);
+    Run();
+    GroupOkFrame ok = One<GroupOkFrame>(admin);
+    REQUIRE(ok.cid == cid);
+    REQUIRE(ok.changed);
+    return ok.group;
+  }
+};
 
 // Runs engine tasks until `done` (signals between nodes arrive on the
 // memory presence store's own thread), for at most 5 s.
@@ -134,17 +133,13 @@ TEST_CASE("Group: typing's member cache expires and stays bounded", "[engine][gr
 
 TEST_CASE("Group: a send reaches every device of every member, receipts reach the sender",
           "[engine][group]") {
-  EngineHarness h(Generous());
-  People(h);
-  Device alice = h.Connect("alice", "phone");
-  Device alice2 = h.Connect("alice", "laptop");
-  Device bob = h.Connect("bob", "phone");
-  Device carol = h.Connect("carol", "phone");
-  Device carol2 = h.Connect("carol", "tablet");
-  h.Run();
-  for (Device* d : {&alice, &alice2, &bob, &carol, &carol2}) Drop(*d);
+  People h;
+  auto [alice, alice2, bob, carol, carol2] =
+      h.Online({{"alice", "phone"}, {"alice", "laptop"}, {"bob", "phone"}, {"carol", "phone"},
+                {"carol", "tablet"}});
+  Drop(alice, alice2, bob, carol, carol2);
 
-  const GroupId group = Create(h, alice, "new-1", {"bob", "carol"});
+  const GroupId group = h.Create(alice, "new-1", {"bob", "carol"});
   CHECK(group.size() == 33);
   CHECK(ValidateGroupId(group).ok());
   // The creation is an inbox event of every member, on every device.
@@ -214,12 +209,11 @@ TEST_CASE("Group: a repeated cid answers the first id, through the engine and th
           "[engine][group]") {
   EngineOptions o = Generous();
   o.rate_limit = RateLimit{3, 1'000'000};
-  EngineHarness h(o);
-  People(h);
+  People h(o);
   Device alice = h.Connect("alice", "phone");
   Device bob = h.Connect("bob", "phone");
   h.Run();
-  const GroupId group = Create(h, alice, "new-1", {"bob"});  // token 1
+  const GroupId group = h.Create(alice, "new-1", {"bob"});  // token 1
   alice.session->SendToGroup("m1", group, "once");           // token 2
   h.Run();
   const SentFrame first = One<SentFrame>(alice);
@@ -240,8 +234,7 @@ TEST_CASE("Group: a repeated cid answers the first id, through the engine and th
   alice = h.Connect("alice", "phone");
   bob = h.Connect("bob", "phone", h.store().Head("bob").value());
   h.Run();
-  Drop(alice);
-  Drop(bob);
+  Drop(alice, bob);
   for (int i = 0; i < 3; ++i) {
     alice.session->SendToGroup("m1", group, "once");
     h.Run();
@@ -255,13 +248,12 @@ TEST_CASE("Group: a repeated cid answers the first id, through the engine and th
 }
 
 TEST_CASE("Group: a create retried with its cid answers the same group", "[engine][group]") {
-  EngineHarness h(Generous());
-  People(h);
+  People h;
   Device alice = h.Connect("alice", "phone");
   Device carol = h.Connect("carol", "phone");
   h.Run();
   Drop(alice);
-  const GroupId group = Create(h, alice, "new-1", {"bob"});
+  const GroupId group = h.Create(alice, "new-1", {"bob"});
   Drop(alice);
 
   alice.session->ChangeGroup("new-1", GroupAction::kCreate, "", {"bob"}, "trip");
@@ -299,14 +291,10 @@ TEST_CASE("Group: a create retried with its cid answers the same group", "[engin
 TEST_CASE("Group: every error of a group send", "[engine][group]") {
   EngineOptions o = Generous();
   o.limits.max_body_bytes = 16;
-  EngineHarness h(o);
-  People(h);
-  Device alice = h.Connect("alice", "phone");
-  Device dave = h.Connect("dave", "phone");
-  Device bob = h.Connect("bob", "phone");
-  h.Run();
-  const GroupId group = Create(h, alice, "new-1", {"bob"});
-  for (Device* d : {&alice, &bob, &dave}) Drop(*d);
+  People h(o);
+  auto [alice, dave, bob] = h.Online({{"alice", "phone"}, {"dave", "phone"}, {"bob", "phone"}});
+  const GroupId group = h.Create(alice, "new-1", {"bob"});
+  Drop(alice, bob, dave);
 
   auto expect = [&](Device& d, ErrorCode code, const std::string& cid) {
     ErrorFrame e = OneError(d);
@@ -347,11 +335,10 @@ TEST_CASE("Group: every error of a group send", "[engine][group]") {
 TEST_CASE("Group: one rate token per group send", "[engine][group]") {
   EngineOptions o = Generous();
   o.rate_limit = RateLimit{3, 1'000'000};
-  EngineHarness h(o);
-  People(h);
+  People h(o);
   Device alice = h.Connect("alice", "phone");
   h.Run();
-  const GroupId group = Create(h, alice, "new-1", {"bob", "carol"});  // one token
+  const GroupId group = h.Create(alice, "new-1", {"bob", "carol"});  // one token
   alice.session->SendToGroup("m1", group, "a");                       // one, for 3 inboxes
   alice.session->SendToGroup("m2", group, "b");
   alice.session->SendToGroup("m3", group, "c");
@@ -372,12 +359,11 @@ TEST_CASE("Group: a member whose inbox is full is skipped, the others get it",
           "[engine][group]") {
   EngineOptions o = Generous();
   o.limits.max_undelivered = 3;
-  EngineHarness h(o);
-  People(h);
+  People h(o);
   Device alice = h.Connect("alice", "phone");
   Device carol = h.Connect("carol", "phone");
   h.Run();
-  const GroupId group = Create(h, alice, "new-1", {"bob", "carol"});
+  const GroupId group = h.Create(alice, "new-1", {"bob", "carol"});
   // bob is offline: fill his inbox until a 1:1 send is refused.
   bool full = false;
   for (int i = 0; i < 10 && !full; ++i) {
@@ -411,17 +397,13 @@ TEST_CASE("Group: every error of a group change", "[engine][group]") {
   EngineOptions o = Generous();
   o.limits.max_group_members = 3;
   o.limits.max_groups_per_user = 2;
-  EngineHarness h(o);
-  People(h);
+  People h(o);
   h.AddUsers({"erin"});
   h.Befriend("alice", "erin");
   h.Befriend("alice", "dave");
-  Device alice = h.Connect("alice", "phone");
-  Device bob = h.Connect("bob", "phone");
-  Device carol = h.Connect("carol", "phone");
-  h.Run();
-  const GroupId group = Create(h, alice, "new-1", {"bob"});
-  for (Device* d : {&alice, &bob, &carol}) Drop(*d);
+  auto [alice, bob, carol] = h.Online({{"alice", "phone"}, {"bob", "phone"}, {"carol", "phone"}});
+  const GroupId group = h.Create(alice, "new-1", {"bob"});
+  Drop(alice, bob, carol);
 
   auto expect = [&](Device& d, ErrorCode code, const std::string& cid) {
     ErrorFrame e = OneError(d);
@@ -493,15 +475,11 @@ TEST_CASE("Group: every error of a group change", "[engine][group]") {
 }
 
 TEST_CASE("Group: listing groups", "[engine][group]") {
-  EngineHarness h(Generous());
-  People(h);
-  Device alice = h.Connect("alice", "phone");
-  Device bob = h.Connect("bob", "phone");
-  Device carol = h.Connect("carol", "phone");
-  h.Run();
-  const GroupId g1 = Create(h, alice, "new-1", {"bob"}, "one");
-  const GroupId g2 = Create(h, alice, "new-2", {"carol"}, "two");
-  for (Device* d : {&alice, &bob, &carol}) Drop(*d);
+  People h;
+  auto [alice, bob, carol] = h.Online({{"alice", "phone"}, {"bob", "phone"}, {"carol", "phone"}});
+  const GroupId g1 = h.Create(alice, "new-1", {"bob"}, "one");
+  const GroupId g2 = h.Create(alice, "new-2", {"carol"}, "two");
+  Drop(alice, bob, carol);
 
   alice.session->ListGroups("l1", std::nullopt);
   h.Run();
@@ -544,17 +522,12 @@ TEST_CASE("Group: listing groups", "[engine][group]") {
 
 TEST_CASE("Typing: relayed to the peer's and the members' devices, never the typist's",
           "[engine][typing]") {
-  EngineHarness h(Generous());
-  People(h);
-  Device alice = h.Connect("alice", "phone");
-  Device alice2 = h.Connect("alice", "laptop");
-  Device bob = h.Connect("bob", "phone");
-  Device bob2 = h.Connect("bob", "tablet");
-  Device carol = h.Connect("carol", "phone");
-  Device dave = h.Connect("dave", "phone");
-  h.Run();
-  const GroupId group = Create(h, alice, "new-1", {"bob", "carol"});
-  for (Device* d : {&alice, &alice2, &bob, &bob2, &carol, &dave}) Drop(*d);
+  People h;
+  auto [alice, alice2, bob, bob2, carol, dave] =
+      h.Online({{"alice", "phone"}, {"alice", "laptop"}, {"bob", "phone"}, {"bob", "tablet"},
+                {"carol", "phone"}, {"dave", "phone"}});
+  const GroupId group = h.Create(alice, "new-1", {"bob", "carol"});
+  Drop(alice, alice2, bob, bob2, carol, dave);
 
   alice.session->Typing("bob", "", true);
   h.Run();
@@ -603,7 +576,7 @@ TEST_CASE("Typing: relayed to the peer's and the members' devices, never the typ
   // A member removed stops seeing (and sending) typing at once on this node.
   alice.session->ChangeGroup("rm-1", GroupAction::kRemove, group, {"carol"}, "");
   h.Run();
-  for (Device* d : {&alice, &bob, &carol}) Drop(*d);
+  Drop(alice, bob, carol);
   bob.session->Typing("", group, true);
   carol.session->Typing("", group, true);
   h.Run();
@@ -615,13 +588,11 @@ TEST_CASE("Typing: relayed to the peer's and the members' devices, never the typ
 TEST_CASE("Typing: beyond the typing rate, typing is dropped", "[engine][typing]") {
   EngineOptions o = Generous();
   o.typing_rate = RateLimit{3, 3'000};
-  EngineHarness h(o);
-  People(h);
+  People h(o);
   Device alice = h.Connect("alice", "phone");
   Device bob = h.Connect("bob", "phone");
   h.Run();
-  Drop(alice);
-  Drop(bob);
+  Drop(alice, bob);
   for (int i = 0; i < 10; ++i) alice.session->Typing("bob", "", i % 2 == 0);
   h.Run();
   CHECK(Fresh<TypingFrame>(bob).size() == 3);
@@ -639,15 +610,14 @@ TEST_CASE("Typing: beyond the typing rate, typing is dropped", "[engine][typing]
 }
 
 TEST_CASE("Typing and group messages cross to another node", "[engine][typing][cluster]") {
-  EngineHarness h(Generous());
-  People(h);
+  People h;
   std::unique_ptr<Engine> node2 = h.StartPeer("node-2");
   Device alice = h.Connect("alice", "phone");
   Device bob = h.Connect("bob", "phone");                   // node-1
   Device carol = h.ConnectTo(*node2, "carol", "phone");     // node-2
   Device bob2 = h.ConnectTo(*node2, "bob", "tablet");       // node-2
   h.Run();
-  const GroupId group = Create(h, alice, "new-1", {"bob", "carol"});
+  const GroupId group = h.Create(alice, "new-1", {"bob", "carol"});
   // The change event reaches node-2's devices through a wake-up signal.
   REQUIRE(RunUntil(h, [&] {
     return carol.Poll(), bob2.Poll(), !carol.Events().empty() && !bob2.Events().empty();
@@ -693,15 +663,13 @@ TEST_CASE("Typing and group messages cross to another node", "[engine][typing][c
 }
 
 TEST_CASE("Group: LeaveAllGroups leaves each group and tells the others", "[engine][group]") {
-  EngineHarness h(Generous());
-  People(h);
+  People h;
   Device alice = h.Connect("alice", "phone");
   Device bob = h.Connect("bob", "phone");
   h.Run();
-  const GroupId with_bob = Create(h, alice, "new-1", {"bob"});
-  const GroupId alone = Create(h, alice, "new-2", {});
-  Drop(alice);
-  Drop(bob);
+  const GroupId with_bob = h.Create(alice, "new-1", {"bob"});
+  const GroupId alone = h.Create(alice, "new-2", {});
+  Drop(alice, bob);
 
   std::optional<absl::Status> result;
   h.engine().LeaveAllGroups("alice", [&](absl::Status s) { result = s; });

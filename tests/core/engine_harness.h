@@ -5,6 +5,7 @@
 #ifndef COURIER_TESTS_CORE_ENGINE_HARNESS_H_
 #define COURIER_TESTS_CORE_ENGINE_HARNESS_H_
 
+#include <array>
 #include <atomic>
 #include <memory>
 #include <string>
@@ -130,6 +131,12 @@ class FaultyPresence final : public PresenceStore {
   std::atomic<bool> publish_down_{false};
 };
 
+// One device of one user, for EngineHarness::Online.
+struct UserDevice {
+  UserId user;
+  DeviceId device;
+};
+
 class EngineHarness {
  public:
   explicit EngineHarness(EngineOptions options = {}) : options_(std::move(options)) {
@@ -180,6 +187,16 @@ class EngineHarness {
     Device d = Connect(user, device, since);
     Run();
     return d;
+  }
+  // Connects every device at once, then Runs: for a scenario with several
+  // devices online, bound by name:
+  //   auto [alice, bob] = h.Online({{"alice", "phone"}, {"bob", "phone"}});
+  template <std::size_t N>
+  std::array<Device, N> Online(const UserDevice (&devices)[N]) {
+    std::array<Device, N> out;
+    for (std::size_t i = 0; i < N; ++i) out[i] = Connect(devices[i].user, devices[i].device);
+    Run();
+    return out;
   }
   // Writes a message from `sender` to `recipient` straight into the store,
   // behind the engine's back, as another node or a run before a restart
@@ -288,6 +305,13 @@ class BobHasMessages : public AliceAndBob {
       : AliceAndBob(std::move(options)), alice(Online("alice")) {
     alice.SendMany("bob", n, body);
     Run();
+  }
+  // bob's phone comes online, acks 1..`seq` and goes away: his stored
+  // cursor is `seq`.
+  void BobsPhoneAckedAndLeft(Seq seq) {
+    Device phone = Online("bob");
+    Ack(phone, seq);
+    Disconnect(phone);
   }
 
   Device alice;  // alice's phone

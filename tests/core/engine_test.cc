@@ -225,9 +225,7 @@ TEST_CASE("Engine: every device of the recipient gets every event", "[engine][de
 TEST_CASE("Engine: hello with since replays from there, without, from the stored cursor",
           "[engine][reconnect]") {
   BobHasMessages h(6);
-  Device bob = h.Online("bob");
-  h.Ack(bob, 4);
-  h.Disconnect(bob);
+  h.BobsPhoneAckedAndLeft(4);
 
   Device again = h.Online("bob");
   again.Poll();
@@ -629,9 +627,7 @@ TEST_CASE("Engine: destroyed with queued writes, it frees its sessions", "[engin
 TEST_CASE("Engine: acks move the cursor after a hello with since above it",
           "[engine][reconnect][regression]") {
   BobHasMessages h(4);
-  Device bob = h.Online("bob");
-  h.Ack(bob, 2);
-  h.Disconnect(bob);
+  h.BobsPhoneAckedAndLeft(2);
   Device again = h.Online("bob", "phone", Seq{4});
   h.Ack(again, 4);
   CHECK(h.store().Cursor("bob", "phone").value() == 4);
