@@ -59,6 +59,14 @@ void Drop(Devices&... devices) {
 
 ErrorFrame OneError(Device& d) { return One<ErrorFrame>(d); }
 
+// `d` received one error not taken yet: `code`, answering `cid`.
+void ExpectError(Device& d, ErrorCode code, const std::string& cid) {
+  ErrorFrame e = OneError(d);
+  INFO(e.message);
+  CHECK(ErrorCodeName(e.code) == ErrorCodeName(code));
+  CHECK(e.cid == cid);
+}
+
 std::vector<Event> FreshEvents(Device& d, EventKind kind) {
   std::vector<Event> out;
   for (EventFrame& e : Take<EventFrame>(d, [&](const EventFrame& f) { return f.event.kind == kind; })) {
@@ -77,11 +85,23 @@ class People : public EngineHarness {
     Befriend("alice", "carol");
   }
 
+  // `d` asks for a group change (Session::ChangeGroup), then the engine runs.
+  void ChangeGroup(Device& d, const std::string& cid, GroupAction action, const GroupId& group,
+                   std::vector<UserId> members, const std::string& name = "") {
+    d.session->ChangeGroup(cid, action, group, std::move(members), name);
+    Run();
+  }
+  // `d` sends `body` to `group` (Session::SendToGroup), then the engine runs.
+  void SendToGroup(Device& d, const std::string& cid, const GroupId& group,
+                   const std::string& body) {
+    d.session->SendToGroup(cid, group, body);
+    Run();
+  }
+
   // `admin` creates a group with `members` named `name`; returns its id.
   GroupId Create(Device& admin, const std::string& cid, std::vector<UserId> members,
                  const std::string& name = "trip") {
-    admin.session->ChangeGroup(cid, GroupAction::kCreate, "", std::move(members), name);
-    Run();
+    ChangeGroup(admin, cid, GroupAction::kCreate, "", std::move(members), name);
     GroupOkFrame ok = One<GroupOkFrame>(admin);
     REQUIRE(ok.cid == cid);
     REQUIRE(ok.changed);
@@ -155,8 +175,7 @@ TEST_CASE("Group: a send reaches every device of every member, receipts reach th
     CHECK(change->name == "trip");
   }
 
-  alice.session->SendToGroup("m1", group, "hello all");
-  h.Run();
+  h.SendToGroup(alice, "m1", group, "hello all");
   SentFrame sent = One<SentFrame>(alice);
   CHECK(sent.cid == "m1");
   CHECK_FALSE(sent.duplicate);
@@ -196,8 +215,7 @@ TEST_CASE("Group: a send reaches every device of every member, receipts reach th
   CHECK(FreshEvents(carol2, EventKind::kReceipt).empty());
 
   // Members need no friendship among themselves: bob reaches carol.
-  bob.session->SendToGroup("b1", group, "hi carol");
-  h.Run();
+  h.SendToGroup(bob, "b1", group, "hi carol");
   CHECK_FALSE(One<SentFrame>(bob).duplicate);
   std::vector<Event> at_carol = FreshEvents(carol, EventKind::kMessage);
   REQUIRE(at_carol.size() == 1);
@@ -210,17 +228,13 @@ TEST_CASE("Group: a repeated cid answers the first id, through the engine and th
   EngineOptions o = Generous();
   o.rate_limit = RateLimit{3, 1'000'000};
   People h(o);
-  Device alice = h.Connect("alice", "phone");
-  Device bob = h.Connect("bob", "phone");
-  h.Run();
+  auto [alice, bob] = h.Online({{"alice", "phone"}, {"bob", "phone"}});
   const GroupId group = h.Create(alice, "new-1", {"bob"});  // token 1
-  alice.session->SendToGroup("m1", group, "once");           // token 2
-  h.Run();
+  h.SendToGroup(alice, "m1", group, "once");                 // token 2
   const SentFrame first = One<SentFrame>(alice);
   Drop(bob);
 
-  alice.session->SendToGroup("m1", group, "once");  // remembered: no token, no write
-  h.Run();
+  h.SendToGroup(alice, "m1", group, "once");  // remembered: no token, no write
   SentFrame again = One<SentFrame>(alice);
   CHECK(again.duplicate);
   CHECK(again.id == first.id);
@@ -236,8 +250,7 @@ TEST_CASE("Group: a repeated cid answers the first id, through the engine and th
   h.Run();
   Drop(alice, bob);
   for (int i = 0; i < 3; ++i) {
-    alice.session->SendToGroup("m1", group, "once");
-    h.Run();
+    h.SendToGroup(alice, "m1", group, "once");
     SentFrame dup = One<SentFrame>(alice);
     CHECK(dup.duplicate);
     CHECK(dup.id == first.id);
@@ -249,15 +262,12 @@ TEST_CASE("Group: a repeated cid answers the first id, through the engine and th
 
 TEST_CASE("Group: a create retried with its cid answers the same group", "[engine][group]") {
   People h;
-  Device alice = h.Connect("alice", "phone");
-  Device carol = h.Connect("carol", "phone");
-  h.Run();
+  auto [alice, carol] = h.Online({{"alice", "phone"}, {"carol", "phone"}});
   Drop(alice);
   const GroupId group = h.Create(alice, "new-1", {"bob"});
   Drop(alice);
 
-  alice.session->ChangeGroup("new-1", GroupAction::kCreate, "", {"bob"}, "trip");
-  h.Run();
+  h.ChangeGroup(alice, "new-1", GroupAction::kCreate, "", {"bob"}, "trip");
   GroupOkFrame dup = One<GroupOkFrame>(alice);
   CHECK(dup.duplicate);
   CHECK_FALSE(dup.changed);
@@ -272,16 +282,14 @@ TEST_CASE("Group: a create retried with its cid answers the same group", "[engin
   carol = h.Connect("carol", "phone");
   h.Run();
   Drop(alice);
-  alice.session->ChangeGroup("new-1", GroupAction::kCreate, "", {}, "another name");
-  h.Run();
+  h.ChangeGroup(alice, "new-1", GroupAction::kCreate, "", {}, "another name");
   dup = One<GroupOkFrame>(alice);
   CHECK(dup.duplicate);
   CHECK(dup.group == group);
 
   // The same cid from another user is another group.
   Drop(carol);
-  carol.session->ChangeGroup("new-1", GroupAction::kCreate, "", {"alice"}, "carol's");
-  h.Run();
+  h.ChangeGroup(carol, "new-1", GroupAction::kCreate, "", {"alice"}, "carol's");
   GroupOkFrame other = One<GroupOkFrame>(carol);
   CHECK_FALSE(other.duplicate);
   CHECK(other.changed);
@@ -296,38 +304,26 @@ TEST_CASE("Group: every error of a group send", "[engine][group]") {
   const GroupId group = h.Create(alice, "new-1", {"bob"});
   Drop(alice, bob, dave);
 
-  auto expect = [&](Device& d, ErrorCode code, const std::string& cid) {
-    ErrorFrame e = OneError(d);
-    CHECK(ErrorCodeName(e.code) == ErrorCodeName(code));
-    CHECK(e.cid == cid);
-  };
-  alice.session->SendToGroup("", group, "x");
-  h.Run();
-  expect(alice, ErrorCode::kBadFrame, "");
-  alice.session->SendToGroup("c1", "not a group id", "x");
-  h.Run();
-  expect(alice, ErrorCode::kUnknownGroup, "c1");
-  alice.session->SendToGroup("c2", "gnosuchgroup", "x");  // well formed, absent
-  h.Run();
-  expect(alice, ErrorCode::kUnknownGroup, "c2");
-  alice.session->SendToGroup("c3", group, std::string(17, 'x'));
-  h.Run();
-  expect(alice, ErrorCode::kTooLarge, "c3");
-  dave.session->SendToGroup("d1", group, "let me in");
-  h.Run();
-  expect(dave, ErrorCode::kNotMember, "d1");
+  h.SendToGroup(alice, "", group, "x");
+  ExpectError(alice, ErrorCode::kBadFrame, "");
+  h.SendToGroup(alice, "c1", "not a group id", "x");
+  ExpectError(alice, ErrorCode::kUnknownGroup, "c1");
+  h.SendToGroup(alice, "c2", "gnosuchgroup", "x");  // well formed, absent
+  ExpectError(alice, ErrorCode::kUnknownGroup, "c2");
+  h.SendToGroup(alice, "c3", group, std::string(17, 'x'));
+  ExpectError(alice, ErrorCode::kTooLarge, "c3");
+  h.SendToGroup(dave, "d1", group, "let me in");
+  ExpectError(dave, ErrorCode::kNotMember, "d1");
   CHECK(FreshEvents(bob, EventKind::kMessage).empty());
 
   // A removed member may no longer send.
-  alice.session->ChangeGroup("rm-1", GroupAction::kRemove, group, {"bob"}, "");
-  h.Run();
+  h.ChangeGroup(alice, "rm-1", GroupAction::kRemove, group, {"bob"}, "");
   CHECK(One<GroupOkFrame>(alice).changed);
   std::vector<Event> removed = FreshEvents(bob, EventKind::kGroupChange);
   REQUIRE(removed.size() == 1);  // the removed member is told
   CHECK(DecodeGroupChange(removed[0].body)->action == GroupAction::kRemove);
-  bob.session->SendToGroup("b1", group, "still here?");
-  h.Run();
-  expect(bob, ErrorCode::kNotMember, "b1");
+  h.SendToGroup(bob, "b1", group, "still here?");
+  ExpectError(bob, ErrorCode::kNotMember, "b1");
   CHECK(h.engine().stats().group_sends == 0);
   CHECK(h.engine().stats().send_errors >= 6);
 }
@@ -336,8 +332,7 @@ TEST_CASE("Group: one rate token per group send", "[engine][group]") {
   EngineOptions o = Generous();
   o.rate_limit = RateLimit{3, 1'000'000};
   People h(o);
-  Device alice = h.Connect("alice", "phone");
-  h.Run();
+  Device alice = h.Online("alice");
   const GroupId group = h.Create(alice, "new-1", {"bob", "carol"});  // one token
   alice.session->SendToGroup("m1", group, "a");                       // one, for 3 inboxes
   alice.session->SendToGroup("m2", group, "b");
@@ -350,8 +345,7 @@ TEST_CASE("Group: one rate token per group send", "[engine][group]") {
   CHECK(errors[0].cid == "m3");
   CHECK(errors[0].retry_after_ms.has_value());
   // Changes share the bucket.
-  alice.session->ChangeGroup("rn-1", GroupAction::kRename, group, {}, "new name");
-  h.Run();
+  h.ChangeGroup(alice, "rn-1", GroupAction::kRename, group, {}, "new name");
   CHECK(OneError(alice).code == ErrorCode::kRateLimited);
 }
 
@@ -360,9 +354,7 @@ TEST_CASE("Group: a member whose inbox is full is skipped, the others get it",
   EngineOptions o = Generous();
   o.limits.max_undelivered = 3;
   People h(o);
-  Device alice = h.Connect("alice", "phone");
-  Device carol = h.Connect("carol", "phone");
-  h.Run();
+  auto [alice, carol] = h.Online({{"alice", "phone"}, {"carol", "phone"}});
   const GroupId group = h.Create(alice, "new-1", {"bob", "carol"});
   // bob is offline: fill his inbox until a 1:1 send is refused.
   bool full = false;
@@ -377,8 +369,7 @@ TEST_CASE("Group: a member whose inbox is full is skipped, the others get it",
   REQUIRE(full);
   const Seq bob_head = h.store().Head("bob").value();
   Drop(carol);
-  alice.session->SendToGroup("m1", group, "to all");
-  h.Run();
+  h.SendToGroup(alice, "m1", group, "to all");
   SentFrame sent = One<SentFrame>(alice);
   CHECK_FALSE(sent.duplicate);
   CHECK(sent.skipped == std::vector<UserId>{"bob"});
@@ -386,8 +377,7 @@ TEST_CASE("Group: a member whose inbox is full is skipped, the others get it",
   CHECK(FreshEvents(alice, EventKind::kMessage).size() == 1);  // the sender's own copy
   CHECK(h.store().Head("bob").value() == bob_head);
   // A repeat says duplicate and names nobody.
-  alice.session->SendToGroup("m1", group, "to all");
-  h.Run();
+  h.SendToGroup(alice, "m1", group, "to all");
   SentFrame dup = One<SentFrame>(alice);
   CHECK(dup.duplicate);
   CHECK(dup.skipped.empty());
@@ -405,67 +395,55 @@ TEST_CASE("Group: every error of a group change", "[engine][group]") {
   const GroupId group = h.Create(alice, "new-1", {"bob"});
   Drop(alice, bob, carol);
 
-  auto expect = [&](Device& d, ErrorCode code, const std::string& cid) {
-    ErrorFrame e = OneError(d);
-    INFO(e.message);
-    CHECK(ErrorCodeName(e.code) == ErrorCodeName(code));
-    CHECK(e.cid == cid);
-  };
-  auto change = [&](Device& d, const std::string& cid, GroupAction action, const GroupId& g,
-                    std::vector<UserId> members, const std::string& name = "") {
-    d.session->ChangeGroup(cid, action, g, std::move(members), name);
-    h.Run();
-  };
-  change(alice, "", GroupAction::kAdd, group, {"carol"});
-  expect(alice, ErrorCode::kBadFrame, "");
-  change(alice, "a0", static_cast<GroupAction>(9), group, {"carol"});
-  expect(alice, ErrorCode::kBadFrame, "a0");
-  change(alice, "a1", GroupAction::kAdd, "no such id!", {"carol"});
-  expect(alice, ErrorCode::kUnknownGroup, "a1");
-  change(alice, "a2", GroupAction::kAdd, "gabsent", {"carol"});
-  expect(alice, ErrorCode::kUnknownGroup, "a2");
-  change(alice, "a3", GroupAction::kAdd, group, {});  // add names someone
-  expect(alice, ErrorCode::kBadFrame, "a3");
-  change(alice, "a4", GroupAction::kAdd, group, {"not a name"});
-  expect(alice, ErrorCode::kBadFrame, "a4");
-  change(alice, "a5", GroupAction::kRename, group, {}, "");  // a name is 1+ bytes
-  expect(alice, ErrorCode::kBadFrame, "a5");
-  change(alice, "a6", GroupAction::kLeave, group, {"bob"});  // leave names nobody
-  expect(alice, ErrorCode::kBadFrame, "a6");
-  change(alice, "a7", GroupAction::kRemove, group, {"alice"});  // that is a leave
-  expect(alice, ErrorCode::kBadFrame, "a7");
-  change(alice, "a8", GroupAction::kCreate, "", {"bob"}, std::string(200, 'n'));
-  expect(alice, ErrorCode::kBadFrame, "a8");
+  h.ChangeGroup(alice, "", GroupAction::kAdd, group, {"carol"});
+  ExpectError(alice, ErrorCode::kBadFrame, "");
+  h.ChangeGroup(alice, "a0", static_cast<GroupAction>(9), group, {"carol"});
+  ExpectError(alice, ErrorCode::kBadFrame, "a0");
+  h.ChangeGroup(alice, "a1", GroupAction::kAdd, "no such id!", {"carol"});
+  ExpectError(alice, ErrorCode::kUnknownGroup, "a1");
+  h.ChangeGroup(alice, "a2", GroupAction::kAdd, "gabsent", {"carol"});
+  ExpectError(alice, ErrorCode::kUnknownGroup, "a2");
+  h.ChangeGroup(alice, "a3", GroupAction::kAdd, group, {});  // add names someone
+  ExpectError(alice, ErrorCode::kBadFrame, "a3");
+  h.ChangeGroup(alice, "a4", GroupAction::kAdd, group, {"not a name"});
+  ExpectError(alice, ErrorCode::kBadFrame, "a4");
+  h.ChangeGroup(alice, "a5", GroupAction::kRename, group, {}, "");  // a name is 1+ bytes
+  ExpectError(alice, ErrorCode::kBadFrame, "a5");
+  h.ChangeGroup(alice, "a6", GroupAction::kLeave, group, {"bob"});  // leave names nobody
+  ExpectError(alice, ErrorCode::kBadFrame, "a6");
+  h.ChangeGroup(alice, "a7", GroupAction::kRemove, group, {"alice"});  // that is a leave
+  ExpectError(alice, ErrorCode::kBadFrame, "a7");
+  h.ChangeGroup(alice, "a8", GroupAction::kCreate, "", {"bob"}, std::string(200, 'n'));
+  ExpectError(alice, ErrorCode::kBadFrame, "a8");
   // Members added must be users the admin may send to.
-  change(alice, "f1", GroupAction::kAdd, group, {"ghost"});
-  expect(alice, ErrorCode::kUnknownUser, "f1");
-  bob.session->ChangeGroup("f2", GroupAction::kCreate, "", {"carol"}, "no friends");
-  h.Run();
-  expect(bob, ErrorCode::kNotFriends, "f2");
+  h.ChangeGroup(alice, "f1", GroupAction::kAdd, group, {"ghost"});
+  ExpectError(alice, ErrorCode::kUnknownUser, "f1");
+  h.ChangeGroup(bob, "f2", GroupAction::kCreate, "", {"carol"}, "no friends");
+  ExpectError(bob, ErrorCode::kNotFriends, "f2");
   // Roles.
-  change(bob, "r1", GroupAction::kAdd, group, {"alice"});
-  expect(bob, ErrorCode::kNotAdmin, "r1");
-  change(carol, "r2", GroupAction::kRename, group, {}, "mine now");
-  expect(carol, ErrorCode::kNotMember, "r2");
-  change(carol, "r3", GroupAction::kLeave, group, {});
-  expect(carol, ErrorCode::kNotMember, "r3");
+  h.ChangeGroup(bob, "r1", GroupAction::kAdd, group, {"alice"});
+  ExpectError(bob, ErrorCode::kNotAdmin, "r1");
+  h.ChangeGroup(carol, "r2", GroupAction::kRename, group, {}, "mine now");
+  ExpectError(carol, ErrorCode::kNotMember, "r2");
+  h.ChangeGroup(carol, "r3", GroupAction::kLeave, group, {});
+  ExpectError(carol, ErrorCode::kNotMember, "r3");
   // Limits: 3 members per group, 2 groups per user.
-  change(alice, "l1", GroupAction::kAdd, group, {"carol", "dave"});
-  expect(alice, ErrorCode::kGroupFull, "l1");
-  change(alice, "l2", GroupAction::kCreate, "", {"erin"}, "second");
+  h.ChangeGroup(alice, "l1", GroupAction::kAdd, group, {"carol", "dave"});
+  ExpectError(alice, ErrorCode::kGroupFull, "l1");
+  h.ChangeGroup(alice, "l2", GroupAction::kCreate, "", {"erin"}, "second");
   CHECK(One<GroupOkFrame>(alice).changed);
-  change(alice, "l3", GroupAction::kCreate, "", {"erin"}, "third");
-  expect(alice, ErrorCode::kTooManyGroups, "l3");
+  h.ChangeGroup(alice, "l3", GroupAction::kCreate, "", {"erin"}, "third");
+  ExpectError(alice, ErrorCode::kTooManyGroups, "l3");
   // Nothing refused reached anyone's inbox.
   CHECK(FreshEvents(bob, EventKind::kGroupChange).empty());
   CHECK(FreshEvents(carol, EventKind::kGroupChange).empty());
 
   // A change that changes nothing is answered, not stored.
-  change(alice, "n1", GroupAction::kAdd, group, {"bob"});
+  h.ChangeGroup(alice, "n1", GroupAction::kAdd, group, {"bob"});
   GroupOkFrame same = One<GroupOkFrame>(alice);
   CHECK_FALSE(same.changed);
   CHECK(same.version == 1);
-  change(alice, "n2", GroupAction::kRename, group, {}, "renamed");
+  h.ChangeGroup(alice, "n2", GroupAction::kRename, group, {}, "renamed");
   GroupOkFrame renamed = One<GroupOkFrame>(alice);
   CHECK(renamed.changed);
   CHECK(renamed.version == 2);
@@ -574,8 +552,7 @@ TEST_CASE("Typing: relayed to the peer's and the members' devices, never the typ
   CHECK(h.engine().stats().typing_relayed == before.typing_relayed);
 
   // A member removed stops seeing (and sending) typing at once on this node.
-  alice.session->ChangeGroup("rm-1", GroupAction::kRemove, group, {"carol"}, "");
-  h.Run();
+  h.ChangeGroup(alice, "rm-1", GroupAction::kRemove, group, {"carol"}, "");
   Drop(alice, bob, carol);
   bob.session->Typing("", group, true);
   carol.session->Typing("", group, true);
@@ -589,9 +566,7 @@ TEST_CASE("Typing: beyond the typing rate, typing is dropped", "[engine][typing]
   EngineOptions o = Generous();
   o.typing_rate = RateLimit{3, 3'000};
   People h(o);
-  Device alice = h.Connect("alice", "phone");
-  Device bob = h.Connect("bob", "phone");
-  h.Run();
+  auto [alice, bob] = h.Online({{"alice", "phone"}, {"bob", "phone"}});
   Drop(alice, bob);
   for (int i = 0; i < 10; ++i) alice.session->Typing("bob", "", i % 2 == 0);
   h.Run();
@@ -664,9 +639,7 @@ TEST_CASE("Typing and group messages cross to another node", "[engine][typing][c
 
 TEST_CASE("Group: LeaveAllGroups leaves each group and tells the others", "[engine][group]") {
   People h;
-  Device alice = h.Connect("alice", "phone");
-  Device bob = h.Connect("bob", "phone");
-  h.Run();
+  auto [alice, bob] = h.Online({{"alice", "phone"}, {"bob", "phone"}});
   const GroupId with_bob = h.Create(alice, "new-1", {"bob"});
   const GroupId alone = h.Create(alice, "new-2", {});
   Drop(alice, bob);
@@ -701,8 +674,7 @@ TEST_CASE("Group: LeaveAllGroups leaves each group and tells the others", "[engi
   COURIER_REQUIRE_OK(*result);
 
   // A store failure is reported.
-  alice.session->ChangeGroup("new-3", GroupAction::kCreate, "", {"bob"}, "three");
-  h.Run();
+  h.ChangeGroup(alice, "new-3", GroupAction::kCreate, "", {"bob"}, "three");
   h.faults().SetDown(true);
   result.reset();
   h.engine().LeaveAllGroups("alice", [&](absl::Status s) { result = s; });
