@@ -2,9 +2,9 @@
 // ChangeGroup, ListGroups, Typing; Engine::LeaveAllGroups), driven step by
 // step over the memory adapters (tests/core/engine_harness.h).
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <functional>
-#include <map>
 #include <string>
 #include <thread>
 
@@ -12,6 +12,7 @@
 #include "courier/engine.h"
 #include "courier/group.h"
 #include "engine_harness.h"
+#include "engine_threads.h"
 #include "group_id.h"
 #include "group_members_cache.h"
 
@@ -697,22 +698,14 @@ TEST_CASE("Group: concurrent senders to one group on real threads lose and reord
           "[engine][group][concurrency]") {
   constexpr int kUsers = 4;
   constexpr int kPerUser = 100;
-  auto store = memory::OpenMessageStore();
-  auto presence = memory::OpenPresenceStore(SystemClock());
-  auto contacts = MakeOpenPolicy();
-  EngineOptions o;
-  o.rate_limit.count = 1'000'000;
-  o.limits.window = 16;
-  o.limits.fetch_page = 7;
-  o.max_batch_ops = 32;
-  auto engine = Engine::Create(o, Engine::Deps{store.get(), presence.get(), contacts.get()});
-  COURIER_REQUIRE_OK(engine);
+  ThreadedEngine threaded(/*max_batch_ops=*/32);
+  Engine& engine = threaded.engine();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
 
   GroupId group;
   {
     auto transport = std::make_shared<memory::RecordingTransport>();
-    auto setup = (*engine)->Connect("u0", "setup", std::nullopt, transport);
+    auto setup = engine.Connect("u0", "setup", std::nullopt, transport);
     COURIER_REQUIRE_OK(setup);
     (*setup)->ChangeGroup("g", GroupAction::kCreate, "", {"u1", "u2", "u3"}, "all");
     while (group.empty() && std::chrono::steady_clock::now() < deadline) {
@@ -725,74 +718,24 @@ TEST_CASE("Group: concurrent senders to one group on real threads lose and reord
   }
   REQUIRE_FALSE(group.empty());
 
-  std::atomic<bool> failed{false};
-  std::atomic<int> done_users{0};
   std::atomic<int> typing_seen{0};
-  auto client = [&](int me) {
-    // absl::StrCat, not "u" + std::to_string: GCC 12's -Wrestrict false
-    // positive on inlined std::string concatenation.
-    const UserId user = absl::StrCat("u", me);
-    auto transport = std::make_shared<memory::RecordingTransport>();
-    auto session = (*engine)->Connect(user, "d", std::nullopt, transport);
-    if (!session.ok()) {
-      failed = true;
-      return;
-    }
-    int sent_ok = 0, next_send = 0, messages_in = 0;
-    Seq next_seq = 0;
-    std::map<UserId, int> last_from;
-    auto take = [&]() {
-      Seq ack = 0;
-      for (ServerFrame& f : transport->Take()) {
-        if (auto* w = std::get_if<WelcomeFrame>(&f)) {
-          next_seq = w->cursor + 1;
-        } else if (auto* e = std::get_if<EventFrame>(&f)) {
-          if (e->event.seq != next_seq) failed = true;
-          next_seq = e->event.seq + 1;
-          ack = e->event.seq;
-          if (e->event.kind != EventKind::kMessage) continue;
-          if (e->event.group != group) failed = true;
-          auto [it, fresh] = last_from.try_emplace(e->event.peer, -1);
-          const int n = std::stoi(e->event.body);
-          if (n <= it->second) failed = true;
-          it->second = n;
-          ++messages_in;
-        } else if (auto* t = std::get_if<TypingFrame>(&f)) {
-          if (t->from == user || t->group != group) failed = true;
-          typing_seen.fetch_add(1);
-        } else if (std::holds_alternative<SentFrame>(f)) {
-          ++sent_ok;
-        } else if (std::holds_alternative<ErrorFrame>(f)) {
-          failed = true;
-        }
-      }
-      if (ack > 0) (*session)->Ack(ack);
-      return ack;
-    };
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (next_send < kPerUser && next_send - sent_ok < 8) {
-        if (next_send % 10 == 0) (*session)->Typing("", group, true);
-        (*session)->SendToGroup(absl::StrCat("c", next_send), group, absl::StrCat(next_send));
-        ++next_send;
-      }
-      const Seq ack = take();
-      if (sent_ok == kPerUser && messages_in == kUsers * kPerUser) break;
-      if (ack == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
-    }
-    if (sent_ok != kPerUser || messages_in != kUsers * kPerUser) failed = true;
-    done_users.fetch_add(1);
-    while (done_users.load() < kUsers && std::chrono::steady_clock::now() < deadline) {
-      take();
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    (*session)->Disconnect();
+  ThreadedClients clients;
+  clients.users = kUsers;
+  clients.sends_per_user = kPerUser;
+  clients.messages_per_user = kUsers * kPerUser;  // everyone's, their own included
+  clients.deadline = deadline;
+  clients.send = [&group](Session& session, int, int n) {
+    if (n % 10 == 0) session.Typing("", group, true);
+    session.SendToGroup(absl::StrCat("c", n), group, absl::StrCat(n));
   };
-  std::vector<std::thread> threads;
-  for (int i = 0; i < kUsers; ++i) threads.emplace_back(client, i);
-  for (auto& t : threads) t.join();
-  (*engine)->Shutdown();
-  CHECK_FALSE(failed.load());
-  const EngineStats stats = (*engine)->stats();
+  clients.message_ok = [&group](const Event& e) { return e.group == group; };
+  clients.typing_ok = [&](const TypingFrame& t, const UserId& me) {
+    typing_seen.fetch_add(1);
+    return t.from != me && t.group == group;
+  };
+  CHECK(clients.Run(engine));
+  engine.Shutdown();
+  const EngineStats stats = engine.stats();
   CHECK(stats.group_sends == kUsers * kPerUser);
   // Typing to a device that left meanwhile is counted but never seen.
   CHECK(typing_seen.load() > 0);
