@@ -101,8 +101,7 @@ TEST_CASE("Engine: a lost wake signal to another node is counted and logged",
   // bob is connected on node-2: a commit to his inbox signals node-2.
   COURIER_REQUIRE_OK(h.presence().Connect("bob", "phone", "node-2", h.clock().NowMs()));
   h.presence_faults().SetPublishDown(true);
-  alice.session->Send("c1", "bob", "hi");
-  h.Run();
+  h.Send(alice, "c1", "bob", "hi");
   // The send itself is not affected: stored and answered.
   CHECK(h.engine().stats().sends == 1);
   CHECK(h.engine().stats().signal_errors == 1);
@@ -135,19 +134,16 @@ TEST_CASE("Engine: an allowed pair is asked of the ContactPolicy again after its
   o.contact_cache_ttl_ms = 60'000;
   AliceAndBob h(o);
   Device alice = h.Online("alice");
-  alice.session->Send("c1", "bob", "hi");
-  h.Run();
+  h.Send(alice, "c1", "bob", "hi");
   REQUIRE(alice.Last<ErrorFrame>() == nullptr);
   // bob's account is deleted on another node: this one is not told.
   COURIER_REQUIRE_OK(h.accounts().DeleteUser("bob"));
   h.clock().Advance(59'999);
-  alice.session->Send("c2", "bob", "still cached");
-  h.Run();
+  h.Send(alice, "c2", "bob", "still cached");
   CHECK(alice.Last<ErrorFrame>() == nullptr);
   CHECK(h.engine().stats().sends == 2);
   h.clock().Advance(1);  // 60 s after the policy said yes
-  alice.session->Send("c3", "bob", "hello?");
-  h.Run();
+  h.Send(alice, "c3", "bob", "hello?");
   const ErrorFrame* error = alice.Last<ErrorFrame>();
   REQUIRE(error != nullptr);
   CHECK(error->cid == "c3");
@@ -160,11 +156,9 @@ TEST_CASE("Engine: contact_cache_ttl_ms 0 asks the policy on every send", "[engi
   o.contact_cache_ttl_ms = 0;
   AliceAndBob h(o);
   Device alice = h.Online("alice");
-  alice.session->Send("c1", "bob", "hi");
-  h.Run();
+  h.Send(alice, "c1", "bob", "hi");
   COURIER_REQUIRE_OK(h.accounts().DeleteUser("bob"));
-  alice.session->Send("c2", "bob", "hello?");
-  h.Run();
+  h.Send(alice, "c2", "bob", "hello?");
   const auto errors = alice.Received<ErrorFrame>();
   REQUIRE(errors.size() == 1);
   CHECK(errors[0].cid == "c2");

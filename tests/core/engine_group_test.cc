@@ -360,8 +360,7 @@ TEST_CASE("Group: a member whose inbox is full is skipped, the others get it",
   // bob is offline: fill his inbox until a 1:1 send is refused.
   bool full = false;
   for (int i = 0; i < 10 && !full; ++i) {
-    alice.session->Send("fill-" + std::to_string(i), "bob", "x");
-    h.Run();
+    h.Send(alice, "fill-" + std::to_string(i), "bob", "x");
     for (const ErrorFrame& e : Fresh<ErrorFrame>(alice)) {
       full = full || e.code == ErrorCode::kQueueFull;
     }
@@ -575,8 +574,7 @@ TEST_CASE("Typing: beyond the typing rate, typing is dropped", "[engine][typing]
   CHECK(h.engine().stats().typing_dropped == 7);
   CHECK(alice.Poll().empty());  // never answered
   // Sends have their own bucket.
-  alice.session->Send("c1", "bob", "still sending");
-  h.Run();
+  h.Send(alice, "c1", "bob", "still sending");
   CHECK(One<SentFrame>(alice).cid == "c1");
   h.clock().Advance(1'000);  // one token back
   alice.session->Typing("bob", "", true);

@@ -238,6 +238,11 @@ class EngineHarness {
 
   // Runs every queued engine task (commits and deliveries).
   std::size_t Run() { return executor_.RunAll(); }
+  // `d` sends `body` to `to` as client message `cid`, then the engine runs.
+  void Send(Device& d, const std::string& cid, const UserId& to, const std::string& body) {
+    d.session->Send(cid, to, body);
+    Run();
+  }
   // `d` acks every event through `seq`, then the engine runs.
   void Ack(Device& d, Seq seq) {
     d.session->Ack(seq);

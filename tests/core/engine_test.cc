@@ -41,8 +41,7 @@ TEST_CASE("Engine: message ids are unique and sort by creation time", "[engine]"
   AliceAndBob h;
   Device alice = h.Online("alice");
   for (int i = 0; i < 50; ++i) {
-    alice.session->Send("c" + std::to_string(i), "bob", "hi");
-    h.Run();
+    h.Send(alice, "c" + std::to_string(i), "bob", "hi");
   }
   auto sent = alice.Received<SentFrame>();
   REQUIRE(sent.size() == 50);
@@ -55,8 +54,7 @@ TEST_CASE("Engine: message ids are unique and sort by creation time", "[engine]"
 TEST_CASE("Engine: a message to an offline user is kept and delivered on connect", "[engine]") {
   AliceAndBob h;
   Device alice = h.Online("alice");
-  alice.session->Send("c1", "bob", "hello bob");
-  h.Run();
+  h.Send(alice, "c1", "bob", "hello bob");
   const auto* sent = alice.Last<SentFrame>();
   REQUIRE(sent != nullptr);
   CHECK(sent->cid == "c1");
@@ -103,8 +101,7 @@ TEST_CASE("Engine: a failed commit answers unavailable and stores nothing, the r
   Device alice = h.Online("alice");
   alice.Poll();
   h.faults().SetDown(true);
-  alice.session->Send("c1", "bob", "x");
-  h.Run();
+  h.Send(alice, "c1", "bob", "x");
   const auto* error = alice.Last<ErrorFrame>();
   REQUIRE(error != nullptr);
   CHECK(error->code == ErrorCode::kUnavailable);
@@ -183,8 +180,7 @@ TEST_CASE("Engine: delivered and read receipts are appended once each, also to a
           "[engine][receipts]") {
   AliceAndBob h;
   Device alice = h.Online("alice");
-  alice.session->Send("c1", "bob", "hi");
-  h.Run();
+  h.Send(alice, "c1", "bob", "hi");
   const MessageId id = alice.Received<SentFrame>().at(0).id;
   h.Disconnect(alice);
 
@@ -271,16 +267,14 @@ TEST_CASE("Engine: sends are checked: friends, users, sizes, client ids", "[engi
       {"", "bob", "x", ErrorCode::kBadFrame},
   };
   for (const Case& c : cases) {
-    alice.session->Send(c.cid, c.to, c.body);
-    h.Run();
+    h.Send(alice, c.cid, c.to, c.body);
     const auto* error = alice.Last<ErrorFrame>();
     INFO("cid " << c.cid << " to " << c.to);
     REQUIRE(error != nullptr);
     CHECK(error->code == c.code);
     CHECK(error->cid == c.cid);
   }
-  alice.session->Send("ok", "bob", std::string(64 * 1024, 'x'));
-  h.Run();
+  h.Send(alice, "ok", "bob", std::string(64 * 1024, 'x'));
   CHECK(alice.Last<SentFrame>() != nullptr);
   CHECK(h.store().Head("carol").value() == 0);
 }
@@ -295,8 +289,7 @@ TEST_CASE("Engine: the rate limit refuses with retry_after_ms and refills with t
   CHECK(*refused.retry_after_ms > 0);
   CHECK(*refused.retry_after_ms <= 1000);
   h.clock().Advance(*refused.retry_after_ms);
-  alice.session->Send("c3", "bob", "m");
-  h.Run();
+  h.Send(alice, "c3", "bob", "m");
   CHECK(alice.Received<SentFrame>().size() == 4);
 }
 
@@ -309,8 +302,7 @@ TEST_CASE("Engine: a full inbox refuses with queue_full and keeps what it has",
   CHECK(FourthIsRefused(h, alice).code == ErrorCode::kQueueFull);
   Device bob = h.Online("bob");
   h.Ack(bob, 3);
-  alice.session->Send("c3", "bob", "m");
-  h.Run();
+  h.Send(alice, "c3", "bob", "m");
   CHECK(h.store().Head("bob").value() == 4);
 }
 
@@ -363,8 +355,7 @@ TEST_CASE("Engine: friends see presence on connect and disconnect, with last see
 TEST_CASE("Engine: frames caused before welcome are sent after it", "[engine]") {
   AliceAndBob h;
   Device alice = h.Connect("alice", "phone");
-  alice.session->Send("c1", "nobody", "x");  // answered at once, before attach commits
-  h.Run();
+  h.Send(alice, "c1", "nobody", "x");  // answered at once, before attach commits
   alice.Poll();
   REQUIRE(alice.frames.size() >= 2);
   CHECK(std::holds_alternative<WelcomeFrame>(alice.frames.front()));
@@ -503,8 +494,7 @@ TEST_CASE("Engine: a repeated cid is answered dup even when rate limited, and co
           "[engine][limits][regression]") {
   AliceAndBob h(RateLimited(2, 600'000));
   Device alice = h.Online("alice");
-  alice.session->Send("one", "bob", "m");
-  h.Run();
+  h.Send(alice, "one", "bob", "m");
   alice.session->Send("one", "bob", "m");  // answered from memory: no token
   alice.session->Send("two", "bob", "m");  // the second token
   h.Run();
@@ -529,10 +519,8 @@ TEST_CASE("Engine: a duplicate found by the store gives its rate token back",
   // Stored behind the engine's back, as before a restart: the engine has no
   // memory of it, the store answers it as a duplicate.
   h.WriteBehindEngine("alice", "old", "bob", "id-old", "m");
-  alice.session->Send("old", "bob", "m");
-  h.Run();
-  alice.session->Send("new", "bob", "m");
-  h.Run();
+  h.Send(alice, "old", "bob", "m");
+  h.Send(alice, "new", "bob", "m");
   auto sents = alice.Received<SentFrame>();
   REQUIRE(sents.size() == 2);
   CHECK(sents[0].duplicate);
@@ -553,8 +541,7 @@ TEST_CASE("Engine: synced comes right after the head of welcome, before live eve
   // Attach commits (head 3), then a live send commits before the drain's
   // first fetch: the page holds 1..4.
   h.executor().RunOne(0);
-  h.alice.session->Send("live", "bob", "new");
-  h.Run();
+  h.Send(h.alice, "live", "bob", "new");
   bob.Poll();
   std::vector<std::string> order;
   for (const ServerFrame& f : bob.frames) {
@@ -661,8 +648,7 @@ TEST_CASE("Engine: an ack beyond the stream position opens the window and skips 
 TEST_CASE("Engine: a message event reads the same after it was delivered",
           "[engine][regression]") {
   BothOnline h;
-  h.alice.session->Send("c1", "bob", "m");
-  h.Run();
+  h.Send(h.alice, "c1", "bob", "m");
   const Event first = h.bob.ReceivedEvents().at(0);
   h.Ack(h.bob, 1);
   Device tablet = h.Online("bob", "tablet");
@@ -673,18 +659,15 @@ TEST_CASE("Engine: ForgetUser makes a send to a deleted account be checked again
           "[engine][errors]") {
   AliceAndBob h;
   Device alice = h.Online("alice");
-  alice.session->Send("c1", "bob", "hi");
-  h.Run();
+  h.Send(alice, "c1", "bob", "hi");
   REQUIRE(alice.Last<SentFrame>() != nullptr);
   // The account goes (the admin API deletes it, then tells the engine).
   COURIER_REQUIRE_OK(h.accounts().DeleteUser("bob"));
   // Without ForgetUser the cached permission would still let this through.
-  alice.session->Send("c2", "bob", "still there?");
-  h.Run();
+  h.Send(alice, "c2", "bob", "still there?");
   CHECK(alice.Last<SentFrame>() != nullptr);
   h.engine().ForgetUser("bob");
-  alice.session->Send("c3", "bob", "hello?");
-  h.Run();
+  h.Send(alice, "c3", "bob", "hello?");
   const auto* error = alice.Last<ErrorFrame>();
   REQUIRE(error != nullptr);
   CHECK(error->cid == "c3");
