@@ -2,6 +2,10 @@
 //
 // Everything the engine does runs on one ManualExecutor, so a test decides
 // when writes commit and when deliveries happen; time is a ManualClock.
+// A test reads as its scenario: a fixture names where it starts (AliceAndBob,
+// BothOnline, BobHasMessages), and each step either only queues (a device's
+// session, Device::SendMany) or queues and runs the engine (Online, Send,
+// Ack, Disconnect); Device::Received and Last poll and look.
 #ifndef COURIER_TESTS_CORE_ENGINE_HARNESS_H_
 #define COURIER_TESTS_CORE_ENGINE_HARNESS_H_
 
