@@ -38,19 +38,10 @@ class CapturedLog {
   std::vector<std::string> lines_ ABSL_GUARDED_BY(mu_);
 };
 
-// alice and bob are friends; alice's phone is connected and welcomed.
-Device FriendsAliceConnected(EngineHarness& h) {
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
-  h.Run();
-  return alice;
-}
-
+// Generous, with the head poll and the prune timer off (a test turns on the
+// one it needs).
 EngineOptions Options() {
-  EngineOptions o;
-  o.rate_limit.count = 100000;
-  o.rate_limit.period_ms = 1000;
+  EngineOptions o = Generous();
   o.head_poll_ms = 0;
   o.prune_interval_ms = 0;
   return o;
@@ -61,8 +52,7 @@ TEST_CASE("Engine: a failing heartbeat is counted and logged once a minute at mo
   CapturedLog log;
   EngineHarness h(Options());
   h.AddUsers({"alice"});
-  Device alice = h.Connect("alice", "phone");
-  h.Run();
+  Device alice = h.Online("alice");
   h.presence_faults().SetDown(true);
   h.clock().Advance(10'000);  // presence_heartbeat_ms
   h.engine().Tick();
@@ -106,13 +96,12 @@ TEST_CASE("Engine: a failing prune is counted and logged", "[engine][failures]")
 TEST_CASE("Engine: a lost wake signal to another node is counted and logged",
           "[engine][failures][cluster]") {
   CapturedLog log;
-  EngineHarness h(Options());
-  Device alice = FriendsAliceConnected(h);
+  AliceAndBob h(Options());
+  Device alice = h.Online("alice");
   // bob is connected on node-2: a commit to his inbox signals node-2.
   COURIER_REQUIRE_OK(h.presence().Connect("bob", "phone", "node-2", h.clock().NowMs()));
   h.presence_faults().SetPublishDown(true);
-  alice.session->Send("c1", "bob", "hi");
-  h.Run();
+  h.Send(alice, "c1", "bob", "hi");
   // The send itself is not affected: stored and answered.
   CHECK(h.engine().stats().sends == 1);
   CHECK(h.engine().stats().signal_errors == 1);
@@ -122,14 +111,10 @@ TEST_CASE("Engine: a lost wake signal to another node is counted and logged",
 TEST_CASE("Engine: a presence store that is down costs presence, not the connection",
           "[engine][failures][presence]") {
   CapturedLog log;
-  EngineHarness h(Options());
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
+  AliceAndBob h(Options());
   h.presence_faults().SetDown(true);
-  Device alice = h.Connect("alice", "phone");
-  h.Run();
-  alice.Poll();
-  CHECK_FALSE(alice.All<WelcomeFrame>().empty());
+  Device alice = h.Online("alice");
+  CHECK_FALSE(alice.Received<WelcomeFrame>().empty());
   CHECK(alice.All<PresenceFrame>().empty());
   // Connect's registration and the contacts' lookup after welcome: both
   // counted, one line (one log budget per kind).
@@ -137,8 +122,7 @@ TEST_CASE("Engine: a presence store that is down costs presence, not the connect
   CHECK(log.Count("presence: register a device failed") == 1);
   CHECK(log.lines().size() == 1);
   h.clock().Advance(60'000);
-  alice.session->Disconnect();
-  h.Run();
+  h.Disconnect(alice);
   CHECK(h.engine().stats().presence_errors == 3);
   REQUIRE(log.Count("presence: unregister a device failed") == 1);
   CHECK(log.lines().back().find("1 more like it") != std::string::npos);
@@ -148,29 +132,19 @@ TEST_CASE("Engine: an allowed pair is asked of the ContactPolicy again after its
           "[engine][contacts]") {
   EngineOptions o = Options();
   o.contact_cache_ttl_ms = 60'000;
-  EngineHarness h(o);
-  Device alice = FriendsAliceConnected(h);
-  auto last_error = [&]() -> const ErrorFrame* {
-    alice.Poll();
-    for (auto it = alice.frames.rbegin(); it != alice.frames.rend(); ++it) {
-      if (const auto* e = std::get_if<ErrorFrame>(&*it)) return e;
-    }
-    return nullptr;
-  };
-  alice.session->Send("c1", "bob", "hi");
-  h.Run();
-  REQUIRE(last_error() == nullptr);
+  AliceAndBob h(o);
+  Device alice = h.Online("alice");
+  h.Send(alice, "c1", "bob", "hi");
+  REQUIRE(alice.Last<ErrorFrame>() == nullptr);
   // bob's account is deleted on another node: this one is not told.
   COURIER_REQUIRE_OK(h.accounts().DeleteUser("bob"));
   h.clock().Advance(59'999);
-  alice.session->Send("c2", "bob", "still cached");
-  h.Run();
-  CHECK(last_error() == nullptr);
+  h.Send(alice, "c2", "bob", "still cached");
+  CHECK(alice.Last<ErrorFrame>() == nullptr);
   CHECK(h.engine().stats().sends == 2);
   h.clock().Advance(1);  // 60 s after the policy said yes
-  alice.session->Send("c3", "bob", "hello?");
-  h.Run();
-  const ErrorFrame* error = last_error();
+  h.Send(alice, "c3", "bob", "hello?");
+  const ErrorFrame* error = alice.Last<ErrorFrame>();
   REQUIRE(error != nullptr);
   CHECK(error->cid == "c3");
   CHECK(error->code == ErrorCode::kUnknownUser);
@@ -180,15 +154,12 @@ TEST_CASE("Engine: an allowed pair is asked of the ContactPolicy again after its
 TEST_CASE("Engine: contact_cache_ttl_ms 0 asks the policy on every send", "[engine][contacts]") {
   EngineOptions o = Options();
   o.contact_cache_ttl_ms = 0;
-  EngineHarness h(o);
-  Device alice = FriendsAliceConnected(h);
-  alice.session->Send("c1", "bob", "hi");
-  h.Run();
+  AliceAndBob h(o);
+  Device alice = h.Online("alice");
+  h.Send(alice, "c1", "bob", "hi");
   COURIER_REQUIRE_OK(h.accounts().DeleteUser("bob"));
-  alice.session->Send("c2", "bob", "hello?");
-  h.Run();
-  alice.Poll();
-  const auto errors = alice.All<ErrorFrame>();
+  h.Send(alice, "c2", "bob", "hello?");
+  const auto errors = alice.Received<ErrorFrame>();
   REQUIRE(errors.size() == 1);
   CHECK(errors[0].cid == "c2");
   CHECK(errors[0].code == ErrorCode::kUnknownUser);

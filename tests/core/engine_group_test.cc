@@ -2,9 +2,9 @@
 // ChangeGroup, ListGroups, Typing; Engine::LeaveAllGroups), driven step by
 // step over the memory adapters (tests/core/engine_harness.h).
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <functional>
-#include <map>
 #include <string>
 #include <thread>
 
@@ -12,19 +12,12 @@
 #include "courier/engine.h"
 #include "courier/group.h"
 #include "engine_harness.h"
+#include "engine_threads.h"
 #include "group_id.h"
 #include "group_members_cache.h"
 
 namespace courier::testing {
 namespace {
-
-EngineOptions Generous() {
-  EngineOptions o;
-  o.rate_limit.count = 100000;
-  o.rate_limit.period_ms = 1000;
-  o.typing_rate = RateLimit{1000, 1000};
-  return o;
-}
 
 // Takes out of `d.frames` (after polling) the frames of type T that match
 // `keep`: each frame is taken once, whatever else was received with it.
@@ -55,13 +48,25 @@ T One(Device& d) {
   return got.front();
 }
 
-// Forgets everything `d` received so far.
-void Drop(Device& d) {
-  d.Poll();
-  d.frames.clear();
+// Forgets everything each device received so far.
+template <typename... Devices>
+void Drop(Devices&... devices) {
+  auto drop = [](Device& d) {
+    d.Poll();
+    d.frames.clear();
+  };
+  (drop(devices), ...);
 }
 
 ErrorFrame OneError(Device& d) { return One<ErrorFrame>(d); }
+
+// `d` received one error not taken yet: `code`, answering `cid`.
+void ExpectError(Device& d, ErrorCode code, const std::string& cid) {
+  ErrorFrame e = OneError(d);
+  INFO(e.message);
+  CHECK(ErrorCodeName(e.code) == ErrorCodeName(code));
+  CHECK(e.cid == cid);
+}
 
 std::vector<Event> FreshEvents(Device& d, EventKind kind) {
   std::vector<Event> out;
@@ -72,23 +77,38 @@ std::vector<Event> FreshEvents(Device& d, EventKind kind) {
 }
 
 // alice, bob, carol, dave; alice is friends with bob and carol (bob and
-// carol are not friends); dave is nobody's friend.
-void People(EngineHarness& h) {
-  h.AddUsers({"alice", "bob", "carol", "dave"});
-  h.Befriend("alice", "bob");
-  h.Befriend("alice", "carol");
-}
+// carol are not friends); dave is nobody's friend. Nobody is connected yet.
+class People : public EngineHarness {
+ public:
+  explicit People(EngineOptions options = Generous()) : EngineHarness(std::move(options)) {
+    AddUsers({"alice", "bob", "carol", "dave"});
+    Befriend("alice", "bob");
+    Befriend("alice", "carol");
+  }
 
-// `admin` creates a group with `members` named `name`; returns its id.
-GroupId Create(EngineHarness& h, Device& admin, const std::string& cid,
-               std::vector<UserId> members, const std::string& name = "trip") {
-  admin.session->ChangeGroup(cid, GroupAction::kCreate, "", std::move(members), name);
-  h.Run();
-  GroupOkFrame ok = One<GroupOkFrame>(admin);
-  REQUIRE(ok.cid == cid);
-  REQUIRE(ok.changed);
-  return ok.group;
-}
+  // `d` asks for a group change (Session::ChangeGroup), then the engine runs.
+  void ChangeGroup(Device& d, const std::string& cid, GroupAction action, const GroupId& group,
+                   std::vector<UserId> members, const std::string& name = "") {
+    d.session->ChangeGroup(cid, action, group, std::move(members), name);
+    Run();
+  }
+  // `d` sends `body` to `group` (Session::SendToGroup), then the engine runs.
+  void SendToGroup(Device& d, const std::string& cid, const GroupId& group,
+                   const std::string& body) {
+    d.session->SendToGroup(cid, group, body);
+    Run();
+  }
+
+  // `admin` creates a group with `members` named `name`; returns its id.
+  GroupId Create(Device& admin, const std::string& cid, std::vector<UserId> members,
+                 const std::string& name = "trip") {
+    ChangeGroup(admin, cid, GroupAction::kCreate, "", std::move(members), name);
+    GroupOkFrame ok = One<GroupOkFrame>(admin);
+    REQUIRE(ok.cid == cid);
+    REQUIRE(ok.changed);
+    return ok.group;
+  }
+};
 
 // Runs engine tasks until `done` (signals between nodes arrive on the
 // memory presence store's own thread), for at most 5 s.
@@ -134,17 +154,13 @@ TEST_CASE("Group: typing's member cache expires and stays bounded", "[engine][gr
 
 TEST_CASE("Group: a send reaches every device of every member, receipts reach the sender",
           "[engine][group]") {
-  EngineHarness h(Generous());
-  People(h);
-  Device alice = h.Connect("alice", "phone");
-  Device alice2 = h.Connect("alice", "laptop");
-  Device bob = h.Connect("bob", "phone");
-  Device carol = h.Connect("carol", "phone");
-  Device carol2 = h.Connect("carol", "tablet");
-  h.Run();
-  for (Device* d : {&alice, &alice2, &bob, &carol, &carol2}) Drop(*d);
+  People h;
+  auto [alice, alice2, bob, carol, carol2] =
+      h.Online({{"alice", "phone"}, {"alice", "laptop"}, {"bob", "phone"}, {"carol", "phone"},
+                {"carol", "tablet"}});
+  Drop(alice, alice2, bob, carol, carol2);
 
-  const GroupId group = Create(h, alice, "new-1", {"bob", "carol"});
+  const GroupId group = h.Create(alice, "new-1", {"bob", "carol"});
   CHECK(group.size() == 33);
   CHECK(ValidateGroupId(group).ok());
   // The creation is an inbox event of every member, on every device.
@@ -160,8 +176,7 @@ TEST_CASE("Group: a send reaches every device of every member, receipts reach th
     CHECK(change->name == "trip");
   }
 
-  alice.session->SendToGroup("m1", group, "hello all");
-  h.Run();
+  h.SendToGroup(alice, "m1", group, "hello all");
   SentFrame sent = One<SentFrame>(alice);
   CHECK(sent.cid == "m1");
   CHECK_FALSE(sent.duplicate);
@@ -201,8 +216,7 @@ TEST_CASE("Group: a send reaches every device of every member, receipts reach th
   CHECK(FreshEvents(carol2, EventKind::kReceipt).empty());
 
   // Members need no friendship among themselves: bob reaches carol.
-  bob.session->SendToGroup("b1", group, "hi carol");
-  h.Run();
+  h.SendToGroup(bob, "b1", group, "hi carol");
   CHECK_FALSE(One<SentFrame>(bob).duplicate);
   std::vector<Event> at_carol = FreshEvents(carol, EventKind::kMessage);
   REQUIRE(at_carol.size() == 1);
@@ -214,19 +228,14 @@ TEST_CASE("Group: a repeated cid answers the first id, through the engine and th
           "[engine][group]") {
   EngineOptions o = Generous();
   o.rate_limit = RateLimit{3, 1'000'000};
-  EngineHarness h(o);
-  People(h);
-  Device alice = h.Connect("alice", "phone");
-  Device bob = h.Connect("bob", "phone");
-  h.Run();
-  const GroupId group = Create(h, alice, "new-1", {"bob"});  // token 1
-  alice.session->SendToGroup("m1", group, "once");           // token 2
-  h.Run();
+  People h(o);
+  auto [alice, bob] = h.Online({{"alice", "phone"}, {"bob", "phone"}});
+  const GroupId group = h.Create(alice, "new-1", {"bob"});  // token 1
+  h.SendToGroup(alice, "m1", group, "once");                 // token 2
   const SentFrame first = One<SentFrame>(alice);
   Drop(bob);
 
-  alice.session->SendToGroup("m1", group, "once");  // remembered: no token, no write
-  h.Run();
+  h.SendToGroup(alice, "m1", group, "once");  // remembered: no token, no write
   SentFrame again = One<SentFrame>(alice);
   CHECK(again.duplicate);
   CHECK(again.id == first.id);
@@ -240,11 +249,9 @@ TEST_CASE("Group: a repeated cid answers the first id, through the engine and th
   alice = h.Connect("alice", "phone");
   bob = h.Connect("bob", "phone", h.store().Head("bob").value());
   h.Run();
-  Drop(alice);
-  Drop(bob);
+  Drop(alice, bob);
   for (int i = 0; i < 3; ++i) {
-    alice.session->SendToGroup("m1", group, "once");
-    h.Run();
+    h.SendToGroup(alice, "m1", group, "once");
     SentFrame dup = One<SentFrame>(alice);
     CHECK(dup.duplicate);
     CHECK(dup.id == first.id);
@@ -255,17 +262,13 @@ TEST_CASE("Group: a repeated cid answers the first id, through the engine and th
 }
 
 TEST_CASE("Group: a create retried with its cid answers the same group", "[engine][group]") {
-  EngineHarness h(Generous());
-  People(h);
-  Device alice = h.Connect("alice", "phone");
-  Device carol = h.Connect("carol", "phone");
-  h.Run();
+  People h;
+  auto [alice, carol] = h.Online({{"alice", "phone"}, {"carol", "phone"}});
   Drop(alice);
-  const GroupId group = Create(h, alice, "new-1", {"bob"});
+  const GroupId group = h.Create(alice, "new-1", {"bob"});
   Drop(alice);
 
-  alice.session->ChangeGroup("new-1", GroupAction::kCreate, "", {"bob"}, "trip");
-  h.Run();
+  h.ChangeGroup(alice, "new-1", GroupAction::kCreate, "", {"bob"}, "trip");
   GroupOkFrame dup = One<GroupOkFrame>(alice);
   CHECK(dup.duplicate);
   CHECK_FALSE(dup.changed);
@@ -280,16 +283,14 @@ TEST_CASE("Group: a create retried with its cid answers the same group", "[engin
   carol = h.Connect("carol", "phone");
   h.Run();
   Drop(alice);
-  alice.session->ChangeGroup("new-1", GroupAction::kCreate, "", {}, "another name");
-  h.Run();
+  h.ChangeGroup(alice, "new-1", GroupAction::kCreate, "", {}, "another name");
   dup = One<GroupOkFrame>(alice);
   CHECK(dup.duplicate);
   CHECK(dup.group == group);
 
   // The same cid from another user is another group.
   Drop(carol);
-  carol.session->ChangeGroup("new-1", GroupAction::kCreate, "", {"alice"}, "carol's");
-  h.Run();
+  h.ChangeGroup(carol, "new-1", GroupAction::kCreate, "", {"alice"}, "carol's");
   GroupOkFrame other = One<GroupOkFrame>(carol);
   CHECK_FALSE(other.duplicate);
   CHECK(other.changed);
@@ -299,47 +300,31 @@ TEST_CASE("Group: a create retried with its cid answers the same group", "[engin
 TEST_CASE("Group: every error of a group send", "[engine][group]") {
   EngineOptions o = Generous();
   o.limits.max_body_bytes = 16;
-  EngineHarness h(o);
-  People(h);
-  Device alice = h.Connect("alice", "phone");
-  Device dave = h.Connect("dave", "phone");
-  Device bob = h.Connect("bob", "phone");
-  h.Run();
-  const GroupId group = Create(h, alice, "new-1", {"bob"});
-  for (Device* d : {&alice, &bob, &dave}) Drop(*d);
+  People h(o);
+  auto [alice, dave, bob] = h.Online({{"alice", "phone"}, {"dave", "phone"}, {"bob", "phone"}});
+  const GroupId group = h.Create(alice, "new-1", {"bob"});
+  Drop(alice, bob, dave);
 
-  auto expect = [&](Device& d, ErrorCode code, const std::string& cid) {
-    ErrorFrame e = OneError(d);
-    CHECK(ErrorCodeName(e.code) == ErrorCodeName(code));
-    CHECK(e.cid == cid);
-  };
-  alice.session->SendToGroup("", group, "x");
-  h.Run();
-  expect(alice, ErrorCode::kBadFrame, "");
-  alice.session->SendToGroup("c1", "not a group id", "x");
-  h.Run();
-  expect(alice, ErrorCode::kUnknownGroup, "c1");
-  alice.session->SendToGroup("c2", "gnosuchgroup", "x");  // well formed, absent
-  h.Run();
-  expect(alice, ErrorCode::kUnknownGroup, "c2");
-  alice.session->SendToGroup("c3", group, std::string(17, 'x'));
-  h.Run();
-  expect(alice, ErrorCode::kTooLarge, "c3");
-  dave.session->SendToGroup("d1", group, "let me in");
-  h.Run();
-  expect(dave, ErrorCode::kNotMember, "d1");
+  h.SendToGroup(alice, "", group, "x");
+  ExpectError(alice, ErrorCode::kBadFrame, "");
+  h.SendToGroup(alice, "c1", "not a group id", "x");
+  ExpectError(alice, ErrorCode::kUnknownGroup, "c1");
+  h.SendToGroup(alice, "c2", "gnosuchgroup", "x");  // well formed, absent
+  ExpectError(alice, ErrorCode::kUnknownGroup, "c2");
+  h.SendToGroup(alice, "c3", group, std::string(17, 'x'));
+  ExpectError(alice, ErrorCode::kTooLarge, "c3");
+  h.SendToGroup(dave, "d1", group, "let me in");
+  ExpectError(dave, ErrorCode::kNotMember, "d1");
   CHECK(FreshEvents(bob, EventKind::kMessage).empty());
 
   // A removed member may no longer send.
-  alice.session->ChangeGroup("rm-1", GroupAction::kRemove, group, {"bob"}, "");
-  h.Run();
+  h.ChangeGroup(alice, "rm-1", GroupAction::kRemove, group, {"bob"}, "");
   CHECK(One<GroupOkFrame>(alice).changed);
   std::vector<Event> removed = FreshEvents(bob, EventKind::kGroupChange);
   REQUIRE(removed.size() == 1);  // the removed member is told
   CHECK(DecodeGroupChange(removed[0].body)->action == GroupAction::kRemove);
-  bob.session->SendToGroup("b1", group, "still here?");
-  h.Run();
-  expect(bob, ErrorCode::kNotMember, "b1");
+  h.SendToGroup(bob, "b1", group, "still here?");
+  ExpectError(bob, ErrorCode::kNotMember, "b1");
   CHECK(h.engine().stats().group_sends == 0);
   CHECK(h.engine().stats().send_errors >= 6);
 }
@@ -347,11 +332,9 @@ TEST_CASE("Group: every error of a group send", "[engine][group]") {
 TEST_CASE("Group: one rate token per group send", "[engine][group]") {
   EngineOptions o = Generous();
   o.rate_limit = RateLimit{3, 1'000'000};
-  EngineHarness h(o);
-  People(h);
-  Device alice = h.Connect("alice", "phone");
-  h.Run();
-  const GroupId group = Create(h, alice, "new-1", {"bob", "carol"});  // one token
+  People h(o);
+  Device alice = h.Online("alice");
+  const GroupId group = h.Create(alice, "new-1", {"bob", "carol"});  // one token
   alice.session->SendToGroup("m1", group, "a");                       // one, for 3 inboxes
   alice.session->SendToGroup("m2", group, "b");
   alice.session->SendToGroup("m3", group, "c");
@@ -363,8 +346,7 @@ TEST_CASE("Group: one rate token per group send", "[engine][group]") {
   CHECK(errors[0].cid == "m3");
   CHECK(errors[0].retry_after_ms.has_value());
   // Changes share the bucket.
-  alice.session->ChangeGroup("rn-1", GroupAction::kRename, group, {}, "new name");
-  h.Run();
+  h.ChangeGroup(alice, "rn-1", GroupAction::kRename, group, {}, "new name");
   CHECK(OneError(alice).code == ErrorCode::kRateLimited);
 }
 
@@ -372,17 +354,13 @@ TEST_CASE("Group: a member whose inbox is full is skipped, the others get it",
           "[engine][group]") {
   EngineOptions o = Generous();
   o.limits.max_undelivered = 3;
-  EngineHarness h(o);
-  People(h);
-  Device alice = h.Connect("alice", "phone");
-  Device carol = h.Connect("carol", "phone");
-  h.Run();
-  const GroupId group = Create(h, alice, "new-1", {"bob", "carol"});
+  People h(o);
+  auto [alice, carol] = h.Online({{"alice", "phone"}, {"carol", "phone"}});
+  const GroupId group = h.Create(alice, "new-1", {"bob", "carol"});
   // bob is offline: fill his inbox until a 1:1 send is refused.
   bool full = false;
   for (int i = 0; i < 10 && !full; ++i) {
-    alice.session->Send("fill-" + std::to_string(i), "bob", "x");
-    h.Run();
+    h.Send(alice, "fill-" + std::to_string(i), "bob", "x");
     for (const ErrorFrame& e : Fresh<ErrorFrame>(alice)) {
       full = full || e.code == ErrorCode::kQueueFull;
     }
@@ -391,8 +369,7 @@ TEST_CASE("Group: a member whose inbox is full is skipped, the others get it",
   REQUIRE(full);
   const Seq bob_head = h.store().Head("bob").value();
   Drop(carol);
-  alice.session->SendToGroup("m1", group, "to all");
-  h.Run();
+  h.SendToGroup(alice, "m1", group, "to all");
   SentFrame sent = One<SentFrame>(alice);
   CHECK_FALSE(sent.duplicate);
   CHECK(sent.skipped == std::vector<UserId>{"bob"});
@@ -400,8 +377,7 @@ TEST_CASE("Group: a member whose inbox is full is skipped, the others get it",
   CHECK(FreshEvents(alice, EventKind::kMessage).size() == 1);  // the sender's own copy
   CHECK(h.store().Head("bob").value() == bob_head);
   // A repeat says duplicate and names nobody.
-  alice.session->SendToGroup("m1", group, "to all");
-  h.Run();
+  h.SendToGroup(alice, "m1", group, "to all");
   SentFrame dup = One<SentFrame>(alice);
   CHECK(dup.duplicate);
   CHECK(dup.skipped.empty());
@@ -411,79 +387,63 @@ TEST_CASE("Group: every error of a group change", "[engine][group]") {
   EngineOptions o = Generous();
   o.limits.max_group_members = 3;
   o.limits.max_groups_per_user = 2;
-  EngineHarness h(o);
-  People(h);
+  People h(o);
   h.AddUsers({"erin"});
   h.Befriend("alice", "erin");
   h.Befriend("alice", "dave");
-  Device alice = h.Connect("alice", "phone");
-  Device bob = h.Connect("bob", "phone");
-  Device carol = h.Connect("carol", "phone");
-  h.Run();
-  const GroupId group = Create(h, alice, "new-1", {"bob"});
-  for (Device* d : {&alice, &bob, &carol}) Drop(*d);
+  auto [alice, bob, carol] = h.Online({{"alice", "phone"}, {"bob", "phone"}, {"carol", "phone"}});
+  const GroupId group = h.Create(alice, "new-1", {"bob"});
+  Drop(alice, bob, carol);
 
-  auto expect = [&](Device& d, ErrorCode code, const std::string& cid) {
-    ErrorFrame e = OneError(d);
-    INFO(e.message);
-    CHECK(ErrorCodeName(e.code) == ErrorCodeName(code));
-    CHECK(e.cid == cid);
-  };
-  auto change = [&](Device& d, const std::string& cid, GroupAction action, const GroupId& g,
-                    std::vector<UserId> members, const std::string& name = "") {
-    d.session->ChangeGroup(cid, action, g, std::move(members), name);
-    h.Run();
-  };
-  change(alice, "", GroupAction::kAdd, group, {"carol"});
-  expect(alice, ErrorCode::kBadFrame, "");
-  change(alice, "a0", static_cast<GroupAction>(9), group, {"carol"});
-  expect(alice, ErrorCode::kBadFrame, "a0");
-  change(alice, "a1", GroupAction::kAdd, "no such id!", {"carol"});
-  expect(alice, ErrorCode::kUnknownGroup, "a1");
-  change(alice, "a2", GroupAction::kAdd, "gabsent", {"carol"});
-  expect(alice, ErrorCode::kUnknownGroup, "a2");
-  change(alice, "a3", GroupAction::kAdd, group, {});  // add names someone
-  expect(alice, ErrorCode::kBadFrame, "a3");
-  change(alice, "a4", GroupAction::kAdd, group, {"not a name"});
-  expect(alice, ErrorCode::kBadFrame, "a4");
-  change(alice, "a5", GroupAction::kRename, group, {}, "");  // a name is 1+ bytes
-  expect(alice, ErrorCode::kBadFrame, "a5");
-  change(alice, "a6", GroupAction::kLeave, group, {"bob"});  // leave names nobody
-  expect(alice, ErrorCode::kBadFrame, "a6");
-  change(alice, "a7", GroupAction::kRemove, group, {"alice"});  // that is a leave
-  expect(alice, ErrorCode::kBadFrame, "a7");
-  change(alice, "a8", GroupAction::kCreate, "", {"bob"}, std::string(200, 'n'));
-  expect(alice, ErrorCode::kBadFrame, "a8");
+  h.ChangeGroup(alice, "", GroupAction::kAdd, group, {"carol"});
+  ExpectError(alice, ErrorCode::kBadFrame, "");
+  h.ChangeGroup(alice, "a0", static_cast<GroupAction>(9), group, {"carol"});
+  ExpectError(alice, ErrorCode::kBadFrame, "a0");
+  h.ChangeGroup(alice, "a1", GroupAction::kAdd, "no such id!", {"carol"});
+  ExpectError(alice, ErrorCode::kUnknownGroup, "a1");
+  h.ChangeGroup(alice, "a2", GroupAction::kAdd, "gabsent", {"carol"});
+  ExpectError(alice, ErrorCode::kUnknownGroup, "a2");
+  h.ChangeGroup(alice, "a3", GroupAction::kAdd, group, {});  // add names someone
+  ExpectError(alice, ErrorCode::kBadFrame, "a3");
+  h.ChangeGroup(alice, "a4", GroupAction::kAdd, group, {"not a name"});
+  ExpectError(alice, ErrorCode::kBadFrame, "a4");
+  h.ChangeGroup(alice, "a5", GroupAction::kRename, group, {}, "");  // a name is 1+ bytes
+  ExpectError(alice, ErrorCode::kBadFrame, "a5");
+  h.ChangeGroup(alice, "a6", GroupAction::kLeave, group, {"bob"});  // leave names nobody
+  ExpectError(alice, ErrorCode::kBadFrame, "a6");
+  h.ChangeGroup(alice, "a7", GroupAction::kRemove, group, {"alice"});  // that is a leave
+  ExpectError(alice, ErrorCode::kBadFrame, "a7");
+  h.ChangeGroup(alice, "a8", GroupAction::kCreate, "", {"bob"}, std::string(200, 'n'));
+  ExpectError(alice, ErrorCode::kBadFrame, "a8");
   // Members added must be users the admin may send to.
-  change(alice, "f1", GroupAction::kAdd, group, {"ghost"});
-  expect(alice, ErrorCode::kUnknownUser, "f1");
-  bob.session->ChangeGroup("f2", GroupAction::kCreate, "", {"carol"}, "no friends");
-  h.Run();
-  expect(bob, ErrorCode::kNotFriends, "f2");
+  h.ChangeGroup(alice, "f1", GroupAction::kAdd, group, {"ghost"});
+  ExpectError(alice, ErrorCode::kUnknownUser, "f1");
+  h.ChangeGroup(bob, "f2", GroupAction::kCreate, "", {"carol"}, "no friends");
+  ExpectError(bob, ErrorCode::kNotFriends, "f2");
   // Roles.
-  change(bob, "r1", GroupAction::kAdd, group, {"alice"});
-  expect(bob, ErrorCode::kNotAdmin, "r1");
-  change(carol, "r2", GroupAction::kRename, group, {}, "mine now");
-  expect(carol, ErrorCode::kNotMember, "r2");
-  change(carol, "r3", GroupAction::kLeave, group, {});
-  expect(carol, ErrorCode::kNotMember, "r3");
+  h.ChangeGroup(bob, "r1", GroupAction::kAdd, group, {"alice"});
+  ExpectError(bob, ErrorCode::kNotAdmin, "r1");
+  h.ChangeGroup(carol, "r2", GroupAction::kRename, group, {}, "mine now");
+  ExpectError(carol, ErrorCode::kNotMember, "r2");
+  h.ChangeGroup(carol, "r3", GroupAction::kLeave, group, {});
+  ExpectError(carol, ErrorCode::kNotMember, "r3");
   // Limits: 3 members per group, 2 groups per user.
-  change(alice, "l1", GroupAction::kAdd, group, {"carol", "dave"});
-  expect(alice, ErrorCode::kGroupFull, "l1");
-  change(alice, "l2", GroupAction::kCreate, "", {"erin"}, "second");
+  h.ChangeGroup(alice, "l1", GroupAction::kAdd, group, {"carol", "dave"});
+  ExpectError(alice, ErrorCode::kGroupFull, "l1");
+  h.ChangeGroup(alice, "l2", GroupAction::kCreate, "", {"erin"}, "second");
   CHECK(One<GroupOkFrame>(alice).changed);
-  change(alice, "l3", GroupAction::kCreate, "", {"erin"}, "third");
-  expect(alice, ErrorCode::kTooManyGroups, "l3");
+  h.ChangeGroup(alice, "l3", GroupAction::kCreate, "", {"erin"}, "third");
+  ExpectError(alice, ErrorCode::kTooManyGroups, "l3");
   // Nothing refused reached anyone's inbox.
   CHECK(FreshEvents(bob, EventKind::kGroupChange).empty());
   CHECK(FreshEvents(carol, EventKind::kGroupChange).empty());
 
   // A change that changes nothing is answered, not stored.
-  change(alice, "n1", GroupAction::kAdd, group, {"bob"});
+  h.ChangeGroup(alice, "n1", GroupAction::kAdd, group, {"bob"});
   GroupOkFrame same = One<GroupOkFrame>(alice);
   CHECK_FALSE(same.changed);
   CHECK(same.version == 1);
-  change(alice, "n2", GroupAction::kRename, group, {}, "renamed");
+  h.ChangeGroup(alice, "n2", GroupAction::kRename, group, {}, "renamed");
   GroupOkFrame renamed = One<GroupOkFrame>(alice);
   CHECK(renamed.changed);
   CHECK(renamed.version == 2);
@@ -493,15 +453,11 @@ TEST_CASE("Group: every error of a group change", "[engine][group]") {
 }
 
 TEST_CASE("Group: listing groups", "[engine][group]") {
-  EngineHarness h(Generous());
-  People(h);
-  Device alice = h.Connect("alice", "phone");
-  Device bob = h.Connect("bob", "phone");
-  Device carol = h.Connect("carol", "phone");
-  h.Run();
-  const GroupId g1 = Create(h, alice, "new-1", {"bob"}, "one");
-  const GroupId g2 = Create(h, alice, "new-2", {"carol"}, "two");
-  for (Device* d : {&alice, &bob, &carol}) Drop(*d);
+  People h;
+  auto [alice, bob, carol] = h.Online({{"alice", "phone"}, {"bob", "phone"}, {"carol", "phone"}});
+  const GroupId g1 = h.Create(alice, "new-1", {"bob"}, "one");
+  const GroupId g2 = h.Create(alice, "new-2", {"carol"}, "two");
+  Drop(alice, bob, carol);
 
   alice.session->ListGroups("l1", std::nullopt);
   h.Run();
@@ -544,17 +500,12 @@ TEST_CASE("Group: listing groups", "[engine][group]") {
 
 TEST_CASE("Typing: relayed to the peer's and the members' devices, never the typist's",
           "[engine][typing]") {
-  EngineHarness h(Generous());
-  People(h);
-  Device alice = h.Connect("alice", "phone");
-  Device alice2 = h.Connect("alice", "laptop");
-  Device bob = h.Connect("bob", "phone");
-  Device bob2 = h.Connect("bob", "tablet");
-  Device carol = h.Connect("carol", "phone");
-  Device dave = h.Connect("dave", "phone");
-  h.Run();
-  const GroupId group = Create(h, alice, "new-1", {"bob", "carol"});
-  for (Device* d : {&alice, &alice2, &bob, &bob2, &carol, &dave}) Drop(*d);
+  People h;
+  auto [alice, alice2, bob, bob2, carol, dave] =
+      h.Online({{"alice", "phone"}, {"alice", "laptop"}, {"bob", "phone"}, {"bob", "tablet"},
+                {"carol", "phone"}, {"dave", "phone"}});
+  const GroupId group = h.Create(alice, "new-1", {"bob", "carol"});
+  Drop(alice, alice2, bob, bob2, carol, dave);
 
   alice.session->Typing("bob", "", true);
   h.Run();
@@ -601,9 +552,8 @@ TEST_CASE("Typing: relayed to the peer's and the members' devices, never the typ
   CHECK(h.engine().stats().typing_relayed == before.typing_relayed);
 
   // A member removed stops seeing (and sending) typing at once on this node.
-  alice.session->ChangeGroup("rm-1", GroupAction::kRemove, group, {"carol"}, "");
-  h.Run();
-  for (Device* d : {&alice, &bob, &carol}) Drop(*d);
+  h.ChangeGroup(alice, "rm-1", GroupAction::kRemove, group, {"carol"}, "");
+  Drop(alice, bob, carol);
   bob.session->Typing("", group, true);
   carol.session->Typing("", group, true);
   h.Run();
@@ -615,21 +565,16 @@ TEST_CASE("Typing: relayed to the peer's and the members' devices, never the typ
 TEST_CASE("Typing: beyond the typing rate, typing is dropped", "[engine][typing]") {
   EngineOptions o = Generous();
   o.typing_rate = RateLimit{3, 3'000};
-  EngineHarness h(o);
-  People(h);
-  Device alice = h.Connect("alice", "phone");
-  Device bob = h.Connect("bob", "phone");
-  h.Run();
-  Drop(alice);
-  Drop(bob);
+  People h(o);
+  auto [alice, bob] = h.Online({{"alice", "phone"}, {"bob", "phone"}});
+  Drop(alice, bob);
   for (int i = 0; i < 10; ++i) alice.session->Typing("bob", "", i % 2 == 0);
   h.Run();
   CHECK(Fresh<TypingFrame>(bob).size() == 3);
   CHECK(h.engine().stats().typing_dropped == 7);
   CHECK(alice.Poll().empty());  // never answered
   // Sends have their own bucket.
-  alice.session->Send("c1", "bob", "still sending");
-  h.Run();
+  h.Send(alice, "c1", "bob", "still sending");
   CHECK(One<SentFrame>(alice).cid == "c1");
   h.clock().Advance(1'000);  // one token back
   alice.session->Typing("bob", "", true);
@@ -639,15 +584,14 @@ TEST_CASE("Typing: beyond the typing rate, typing is dropped", "[engine][typing]
 }
 
 TEST_CASE("Typing and group messages cross to another node", "[engine][typing][cluster]") {
-  EngineHarness h(Generous());
-  People(h);
+  People h;
   std::unique_ptr<Engine> node2 = h.StartPeer("node-2");
   Device alice = h.Connect("alice", "phone");
   Device bob = h.Connect("bob", "phone");                   // node-1
   Device carol = h.ConnectTo(*node2, "carol", "phone");     // node-2
   Device bob2 = h.ConnectTo(*node2, "bob", "tablet");       // node-2
   h.Run();
-  const GroupId group = Create(h, alice, "new-1", {"bob", "carol"});
+  const GroupId group = h.Create(alice, "new-1", {"bob", "carol"});
   // The change event reaches node-2's devices through a wake-up signal.
   REQUIRE(RunUntil(h, [&] {
     return carol.Poll(), bob2.Poll(), !carol.Events().empty() && !bob2.Events().empty();
@@ -693,15 +637,11 @@ TEST_CASE("Typing and group messages cross to another node", "[engine][typing][c
 }
 
 TEST_CASE("Group: LeaveAllGroups leaves each group and tells the others", "[engine][group]") {
-  EngineHarness h(Generous());
-  People(h);
-  Device alice = h.Connect("alice", "phone");
-  Device bob = h.Connect("bob", "phone");
-  h.Run();
-  const GroupId with_bob = Create(h, alice, "new-1", {"bob"});
-  const GroupId alone = Create(h, alice, "new-2", {});
-  Drop(alice);
-  Drop(bob);
+  People h;
+  auto [alice, bob] = h.Online({{"alice", "phone"}, {"bob", "phone"}});
+  const GroupId with_bob = h.Create(alice, "new-1", {"bob"});
+  const GroupId alone = h.Create(alice, "new-2", {});
+  Drop(alice, bob);
 
   std::optional<absl::Status> result;
   h.engine().LeaveAllGroups("alice", [&](absl::Status s) { result = s; });
@@ -733,8 +673,7 @@ TEST_CASE("Group: LeaveAllGroups leaves each group and tells the others", "[engi
   COURIER_REQUIRE_OK(*result);
 
   // A store failure is reported.
-  alice.session->ChangeGroup("new-3", GroupAction::kCreate, "", {"bob"}, "three");
-  h.Run();
+  h.ChangeGroup(alice, "new-3", GroupAction::kCreate, "", {"bob"}, "three");
   h.faults().SetDown(true);
   result.reset();
   h.engine().LeaveAllGroups("alice", [&](absl::Status s) { result = s; });
@@ -757,22 +696,14 @@ TEST_CASE("Group: concurrent senders to one group on real threads lose and reord
           "[engine][group][concurrency]") {
   constexpr int kUsers = 4;
   constexpr int kPerUser = 100;
-  auto store = memory::OpenMessageStore();
-  auto presence = memory::OpenPresenceStore(SystemClock());
-  auto contacts = MakeOpenPolicy();
-  EngineOptions o;
-  o.rate_limit.count = 1'000'000;
-  o.limits.window = 16;
-  o.limits.fetch_page = 7;
-  o.max_batch_ops = 32;
-  auto engine = Engine::Create(o, Engine::Deps{store.get(), presence.get(), contacts.get()});
-  COURIER_REQUIRE_OK(engine);
+  ThreadedEngine threaded(/*max_batch_ops=*/32);
+  Engine& engine = threaded.engine();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
 
   GroupId group;
   {
     auto transport = std::make_shared<memory::RecordingTransport>();
-    auto setup = (*engine)->Connect("u0", "setup", std::nullopt, transport);
+    auto setup = engine.Connect("u0", "setup", std::nullopt, transport);
     COURIER_REQUIRE_OK(setup);
     (*setup)->ChangeGroup("g", GroupAction::kCreate, "", {"u1", "u2", "u3"}, "all");
     while (group.empty() && std::chrono::steady_clock::now() < deadline) {
@@ -785,74 +716,24 @@ TEST_CASE("Group: concurrent senders to one group on real threads lose and reord
   }
   REQUIRE_FALSE(group.empty());
 
-  std::atomic<bool> failed{false};
-  std::atomic<int> done_users{0};
   std::atomic<int> typing_seen{0};
-  auto client = [&](int me) {
-    // absl::StrCat, not "u" + std::to_string: GCC 12's -Wrestrict false
-    // positive on inlined std::string concatenation.
-    const UserId user = absl::StrCat("u", me);
-    auto transport = std::make_shared<memory::RecordingTransport>();
-    auto session = (*engine)->Connect(user, "d", std::nullopt, transport);
-    if (!session.ok()) {
-      failed = true;
-      return;
-    }
-    int sent_ok = 0, next_send = 0, messages_in = 0;
-    Seq next_seq = 0;
-    std::map<UserId, int> last_from;
-    auto take = [&]() {
-      Seq ack = 0;
-      for (ServerFrame& f : transport->Take()) {
-        if (auto* w = std::get_if<WelcomeFrame>(&f)) {
-          next_seq = w->cursor + 1;
-        } else if (auto* e = std::get_if<EventFrame>(&f)) {
-          if (e->event.seq != next_seq) failed = true;
-          next_seq = e->event.seq + 1;
-          ack = e->event.seq;
-          if (e->event.kind != EventKind::kMessage) continue;
-          if (e->event.group != group) failed = true;
-          auto [it, fresh] = last_from.try_emplace(e->event.peer, -1);
-          const int n = std::stoi(e->event.body);
-          if (n <= it->second) failed = true;
-          it->second = n;
-          ++messages_in;
-        } else if (auto* t = std::get_if<TypingFrame>(&f)) {
-          if (t->from == user || t->group != group) failed = true;
-          typing_seen.fetch_add(1);
-        } else if (std::holds_alternative<SentFrame>(f)) {
-          ++sent_ok;
-        } else if (std::holds_alternative<ErrorFrame>(f)) {
-          failed = true;
-        }
-      }
-      if (ack > 0) (*session)->Ack(ack);
-      return ack;
-    };
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (next_send < kPerUser && next_send - sent_ok < 8) {
-        if (next_send % 10 == 0) (*session)->Typing("", group, true);
-        (*session)->SendToGroup(absl::StrCat("c", next_send), group, absl::StrCat(next_send));
-        ++next_send;
-      }
-      const Seq ack = take();
-      if (sent_ok == kPerUser && messages_in == kUsers * kPerUser) break;
-      if (ack == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
-    }
-    if (sent_ok != kPerUser || messages_in != kUsers * kPerUser) failed = true;
-    done_users.fetch_add(1);
-    while (done_users.load() < kUsers && std::chrono::steady_clock::now() < deadline) {
-      take();
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    (*session)->Disconnect();
+  ThreadedClients clients;
+  clients.users = kUsers;
+  clients.sends_per_user = kPerUser;
+  clients.messages_per_user = kUsers * kPerUser;  // everyone's, their own included
+  clients.deadline = deadline;
+  clients.send = [&group](Session& session, int, int n) {
+    if (n % 10 == 0) session.Typing("", group, true);
+    session.SendToGroup(absl::StrCat("c", n), group, absl::StrCat(n));
   };
-  std::vector<std::thread> threads;
-  for (int i = 0; i < kUsers; ++i) threads.emplace_back(client, i);
-  for (auto& t : threads) t.join();
-  (*engine)->Shutdown();
-  CHECK_FALSE(failed.load());
-  const EngineStats stats = (*engine)->stats();
+  clients.message_ok = [&group](const Event& e) { return e.group == group; };
+  clients.typing_ok = [&](const TypingFrame& t, const UserId& me) {
+    typing_seen.fetch_add(1);
+    return t.from != me && t.group == group;
+  };
+  CHECK(clients.Run(engine));
+  engine.Shutdown();
+  const EngineStats stats = engine.stats();
   CHECK(stats.group_sends == kUsers * kPerUser);
   // Typing to a device that left meanwhile is counted but never seen.
   CHECK(typing_seen.load() > 0);

@@ -2,9 +2,14 @@
 //
 // Everything the engine does runs on one ManualExecutor, so a test decides
 // when writes commit and when deliveries happen; time is a ManualClock.
+// A test reads as its scenario: a fixture names where it starts (AliceAndBob,
+// BothOnline, BobHasMessages), and each step either only queues (a device's
+// session, Device::SendMany) or queues and runs the engine (Online, Send,
+// Ack, Disconnect); Device::Received and Last poll and look.
 #ifndef COURIER_TESTS_CORE_ENGINE_HARNESS_H_
 #define COURIER_TESTS_CORE_ENGINE_HARNESS_H_
 
+#include <array>
 #include <atomic>
 #include <memory>
 #include <string>
@@ -48,7 +53,42 @@ struct Device {
     for (const auto& e : All<EventFrame>()) out.push_back(e.event);
     return out;
   }
+  // Poll, then All<T>() / Events(): everything received so far.
+  template <typename T>
+  std::vector<T> Received() {
+    Poll();
+    return All<T>();
+  }
+  std::vector<Event> ReceivedEvents() {
+    Poll();
+    return Events();
+  }
+  // Polls, then returns the last frame of type T received so far (nullptr
+  // if none); valid until the next Poll.
+  template <typename T>
+  const T* Last() {
+    Poll();
+    for (auto it = frames.rbegin(); it != frames.rend(); ++it) {
+      if (const T* t = std::get_if<T>(&*it)) return t;
+    }
+    return nullptr;
+  }
+  // Sends `n` messages to `to` with cids `cid_prefix`0 .. `cid_prefix`n-1,
+  // each with `body`. Only queues them: the engine runs on EngineHarness::Run.
+  void SendMany(const UserId& to, int n, const std::string& body = "m",
+                const std::string& cid_prefix = "c") {
+    for (int i = 0; i < n; ++i) session->Send(cid_prefix + std::to_string(i), to, body);
+  }
 };
+
+// Options for tests that are not about rate limits: no test reaches these.
+inline EngineOptions Generous() {
+  EngineOptions o;
+  o.rate_limit.count = 100000;
+  o.rate_limit.period_ms = 1000;
+  o.typing_rate = RateLimit{1000, 1000};
+  return o;
+}
 
 // Forwards to another PresenceStore; while down, every call but Subscribe
 // and Unsubscribe fails with kUnavailable (a presence server that went away).
@@ -95,6 +135,12 @@ class FaultyPresence final : public PresenceStore {
   std::atomic<bool> publish_down_{false};
 };
 
+// One device of one user, for EngineHarness::Online.
+struct UserDevice {
+  UserId user;
+  DeviceId device;
+};
+
 class EngineHarness {
  public:
   explicit EngineHarness(EngineOptions options = {}) : options_(std::move(options)) {
@@ -138,6 +184,40 @@ class EngineHarness {
                  std::optional<Seq> since = std::nullopt) {
     return ConnectTo(*engine_, user, device, since);
   }
+  // Connect, then Run: the device is welcomed (and synced, if the window
+  // holds its backlog).
+  Device Online(const UserId& user, const DeviceId& device = "phone",
+                std::optional<Seq> since = std::nullopt) {
+    Device d = Connect(user, device, since);
+    Run();
+    return d;
+  }
+  // Connects every device at once, then Runs: for a scenario with several
+  // devices online, bound by name:
+  //   auto [alice, bob] = h.Online({{"alice", "phone"}, {"bob", "phone"}});
+  template <std::size_t N>
+  std::array<Device, N> Online(const UserDevice (&devices)[N]) {
+    std::array<Device, N> out;
+    for (std::size_t i = 0; i < N; ++i) out[i] = Connect(devices[i].user, devices[i].device);
+    Run();
+    return out;
+  }
+  // Writes a message from `sender` to `recipient` straight into the store,
+  // behind the engine's back, as another node or a run before a restart
+  // would; the engine is not told.
+  void WriteBehindEngine(const UserId& sender, const std::string& cid, const UserId& recipient,
+                         const MessageId& id, const std::string& body) {
+    AppendOp op;
+    op.sender = sender;
+    op.cid = cid;
+    op.recipient = recipient;
+    op.id = id;
+    op.body = body;
+    op.ts = clock_.NowMs();
+    auto written = store_->Write({WriteOp{op}});
+    REQUIRE(written.size() == 1);
+    COURIER_REQUIRE_OK(written[0]);
+  }
 
   // Another node: a second engine named `node` over the same stores,
   // presence store, clock and executor (Run runs both). Destroy it before
@@ -162,6 +242,21 @@ class EngineHarness {
 
   // Runs every queued engine task (commits and deliveries).
   std::size_t Run() { return executor_.RunAll(); }
+  // `d` sends `body` to `to` as client message `cid`, then the engine runs.
+  void Send(Device& d, const std::string& cid, const UserId& to, const std::string& body) {
+    d.session->Send(cid, to, body);
+    Run();
+  }
+  // `d` acks every event through `seq`, then the engine runs.
+  void Ack(Device& d, Seq seq) {
+    d.session->Ack(seq);
+    Run();
+  }
+  // `d` goes away, then the engine runs.
+  void Disconnect(Device& d) {
+    d.session->Disconnect();
+    Run();
+  }
 
   Engine& engine() { return *engine_; }
   MessageStore& store() { return *store_; }
@@ -183,6 +278,52 @@ class EngineHarness {
   std::unique_ptr<FaultyPresence> presence_faults_;
   std::unique_ptr<ContactPolicy> contacts_;
   std::unique_ptr<Engine> engine_;
+};
+
+// The two users most engine tests start from: alice and bob are friends;
+// nobody is connected yet.
+class AliceAndBob : public EngineHarness {
+ public:
+  explicit AliceAndBob(EngineOptions options = Generous()) : EngineHarness(std::move(options)) {
+    AddUsers({"alice", "bob"});
+    Befriend("alice", "bob");
+  }
+};
+
+// alice and bob are friends; alice's phone and bob's phone connected
+// together and are online (welcomed, synced).
+class BothOnline : public AliceAndBob {
+ public:
+  explicit BothOnline(EngineOptions options = Generous())
+      : AliceAndBob(std::move(options)), alice(Connect("alice", "phone")),
+        bob(Connect("bob", "phone")) {
+    Run();
+  }
+
+  Device alice;  // alice's phone
+  Device bob;    // bob's phone
+};
+
+// alice and bob are friends; alice's phone is online and sent bob `n`
+// messages (cids c0 .., each with `body`) while no device of bob's was
+// connected: bob's inbox holds 1..n, committed.
+class BobHasMessages : public AliceAndBob {
+ public:
+  explicit BobHasMessages(int n, EngineOptions options = Generous(),
+                          const std::string& body = "m")
+      : AliceAndBob(std::move(options)), alice(Online("alice")) {
+    alice.SendMany("bob", n, body);
+    Run();
+  }
+  // bob's phone comes online, acks 1..`seq` and goes away: his stored
+  // cursor is `seq`.
+  void BobsPhoneAckedAndLeft(Seq seq) {
+    Device phone = Online("bob");
+    Ack(phone, seq);
+    Disconnect(phone);
+  }
+
+  Device alice;  // alice's phone
 };
 
 }  // namespace courier::testing

@@ -10,33 +10,40 @@
 namespace courier::testing {
 namespace {
 
-template <typename T>
-const T* Last(const std::vector<ServerFrame>& frames) {
-  for (auto it = frames.rbegin(); it != frames.rend(); ++it) {
-    if (const T* t = std::get_if<T>(&*it)) return t;
-  }
-  return nullptr;
-}
-
-EngineOptions Generous() {
+// Options for the rate limit's own tests: `count` sends per `period_ms`.
+EngineOptions RateLimited(std::uint32_t count, TimeMs period_ms) {
   EngineOptions o;
-  o.rate_limit.count = 100000;
-  o.rate_limit.period_ms = 1000;
+  o.rate_limit = RateLimit{count, period_ms};
   return o;
 }
 
-TEST_CASE("Engine: message ids are unique and sort by creation time", "[engine]") {
-  EngineHarness h(Generous());
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
+// `first` stored a message; `repeat` answered the same cid again: a
+// duplicate, with the id that was stored.
+void CheckRepeat(const SentFrame& first, const SentFrame& repeat) {
+  CHECK_FALSE(first.duplicate);
+  CHECK(repeat.duplicate);
+  CHECK(repeat.id == first.id);
+}
+
+// alice's phone sends bob 4 messages under a limit of 3: the first 3 are
+// stored, the last (cid c3) is refused; returns the refusal.
+ErrorFrame FourthIsRefused(EngineHarness& h, Device& alice) {
+  alice.SendMany("bob", 4);
   h.Run();
+  CHECK(alice.Received<SentFrame>().size() == 3);
+  auto errors = alice.All<ErrorFrame>();
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].cid == "c3");
+  return errors[0];
+}
+
+TEST_CASE("Engine: message ids are unique and sort by creation time", "[engine]") {
+  AliceAndBob h;
+  Device alice = h.Online("alice");
   for (int i = 0; i < 50; ++i) {
-    alice.session->Send("c" + std::to_string(i), "bob", "hi");
-    h.Run();
+    h.Send(alice, "c" + std::to_string(i), "bob", "hi");
   }
-  alice.Poll();
-  auto sent = alice.All<SentFrame>();
+  auto sent = alice.Received<SentFrame>();
   REQUIRE(sent.size() == 50);
   for (std::size_t i = 1; i < sent.size(); ++i) {
     CHECK(sent[i].id.size() == 32);
@@ -45,21 +52,16 @@ TEST_CASE("Engine: message ids are unique and sort by creation time", "[engine]"
 }
 
 TEST_CASE("Engine: a message to an offline user is kept and delivered on connect", "[engine]") {
-  EngineHarness h(Generous());
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
-  h.Run();
-  alice.session->Send("c1", "bob", "hello bob");
-  h.Run();
-  const auto* sent = (alice.Poll(), Last<SentFrame>(alice.frames));
+  AliceAndBob h;
+  Device alice = h.Online("alice");
+  h.Send(alice, "c1", "bob", "hello bob");
+  const auto* sent = alice.Last<SentFrame>();
   REQUIRE(sent != nullptr);
   CHECK(sent->cid == "c1");
   CHECK_FALSE(sent->duplicate);
   CHECK(sent->id.size() == 32);
 
-  Device bob = h.Connect("bob", "laptop");
-  h.Run();
+  Device bob = h.Online("bob", "laptop");
   bob.Poll();
   REQUIRE(!bob.frames.empty());
   const auto* welcome = std::get_if<WelcomeFrame>(&bob.frames.front());
@@ -82,32 +84,25 @@ TEST_CASE("Engine: a message to an offline user is kept and delivered on connect
 }
 
 TEST_CASE("Engine: sent is answered only after the store committed", "[engine]") {
-  EngineHarness h(Generous());
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
-  h.Run();
+  AliceAndBob h;
+  Device alice = h.Online("alice");
   alice.Poll();
   alice.session->Send("c1", "bob", "x");
   CHECK(alice.Poll().empty());  // queued, not committed
   REQUIRE(h.store().Head("bob").value() == 0);
   h.Run();
-  REQUIRE((alice.Poll(), Last<SentFrame>(alice.frames)) != nullptr);
+  REQUIRE(alice.Last<SentFrame>() != nullptr);
   CHECK(h.store().Head("bob").value() == 1);
 }
 
 TEST_CASE("Engine: a failed commit answers unavailable and stores nothing, the retry stores once",
           "[engine][faults]") {
-  EngineHarness h(Generous());
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
-  h.Run();
+  AliceAndBob h;
+  Device alice = h.Online("alice");
   alice.Poll();
   h.faults().SetDown(true);
-  alice.session->Send("c1", "bob", "x");
-  h.Run();
-  const auto* error = (alice.Poll(), Last<ErrorFrame>(alice.frames));
+  h.Send(alice, "c1", "bob", "x");
+  const auto* error = alice.Last<ErrorFrame>();
   REQUIRE(error != nullptr);
   CHECK(error->code == ErrorCode::kUnavailable);
   CHECK(error->cid == "c1");
@@ -116,66 +111,43 @@ TEST_CASE("Engine: a failed commit answers unavailable and stores nothing, the r
   alice.session->Send("c1", "bob", "x");
   alice.session->Send("c1", "bob", "x");
   h.Run();
-  alice.Poll();
-  auto sents = alice.All<SentFrame>();
+  auto sents = alice.Received<SentFrame>();
   REQUIRE(sents.size() == 2);
-  CHECK_FALSE(sents[0].duplicate);
-  CHECK(sents[1].duplicate);
-  CHECK(sents[0].id == sents[1].id);
+  CheckRepeat(sents[0], sents[1]);
   CHECK(h.store().Head("bob").value() == 1);
 }
 
 TEST_CASE("Engine: live events reach a connected device at once, in seq order", "[engine]") {
-  EngineHarness h(Generous());
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
-  Device bob = h.Connect("bob", "phone");
+  BothOnline h;
+  REQUIRE(h.bob.Received<SyncedFrame>().size() == 1);
+  for (int i = 0; i < 20; ++i) {
+    h.alice.session->Send("c" + std::to_string(i), "bob", std::to_string(i));
+  }
   h.Run();
-  bob.Poll();
-  REQUIRE(bob.All<SyncedFrame>().size() == 1);
-  for (int i = 0; i < 20; ++i) alice.session->Send("c" + std::to_string(i), "bob", std::to_string(i));
-  h.Run();
-  bob.Poll();
-  auto events = bob.Events();
+  auto events = h.bob.ReceivedEvents();
   REQUIRE(events.size() == 20);
   for (int i = 0; i < 20; ++i) {
     CHECK(events[i].seq == static_cast<Seq>(i + 1));
     CHECK(events[i].body == std::to_string(i));
   }
-  CHECK(bob.All<SyncedFrame>().size() == 1);  // once per connection
+  CHECK(h.bob.All<SyncedFrame>().size() == 1);  // once per connection
 }
 
 TEST_CASE("Engine: at most `window` unacked events are in flight", "[engine][flow]") {
   EngineOptions o = Generous();
   o.limits.window = 8;
   o.limits.fetch_page = 3;
-  EngineHarness h(o);
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
-  h.Run();
-  for (int i = 0; i < 30; ++i) alice.session->Send("c" + std::to_string(i), "bob", "m");
-  h.Run();
-  Device bob = h.Connect("bob", "phone");
-  h.Run();
-  bob.Poll();
-  REQUIRE(bob.Events().size() == 8);
+  BobHasMessages h(30, o);
+  Device bob = h.Online("bob");
+  REQUIRE(bob.ReceivedEvents().size() == 8);
   CHECK(bob.All<SyncedFrame>().empty());
-  bob.session->Ack(3);
-  h.Run();
-  bob.Poll();
-  REQUIRE(bob.Events().size() == 11);
-  bob.session->Ack(11);
-  h.Run();
-  bob.Poll();
-  REQUIRE(bob.Events().size() == 19);
-  bob.session->Ack(19);
-  h.Run();
-  bob.session->Ack(27);
-  h.Run();
-  bob.Poll();
-  auto events = bob.Events();
+  h.Ack(bob, 3);
+  REQUIRE(bob.ReceivedEvents().size() == 11);
+  h.Ack(bob, 11);
+  REQUIRE(bob.ReceivedEvents().size() == 19);
+  h.Ack(bob, 19);
+  h.Ack(bob, 27);
+  auto events = bob.ReceivedEvents();
   REQUIRE(events.size() == 30);
   for (std::size_t i = 0; i < events.size(); ++i) CHECK(events[i].seq == i + 1);
   auto synced = bob.All<SyncedFrame>();
@@ -186,27 +158,17 @@ TEST_CASE("Engine: at most `window` unacked events are in flight", "[engine][flo
 TEST_CASE("Engine: live sends queue behind a drain without reordering", "[engine][flow]") {
   EngineOptions o = Generous();
   o.limits.window = 4;
-  EngineHarness h(o);
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
-  h.Run();
-  for (int i = 0; i < 10; ++i) alice.session->Send("a" + std::to_string(i), "bob", "old");
-  h.Run();
-  Device bob = h.Connect("bob", "phone");
-  h.Run();
-  for (int i = 0; i < 5; ++i) alice.session->Send("b" + std::to_string(i), "bob", "new");
+  BobHasMessages h(10, o, "old");
+  Device bob = h.Online("bob");
+  h.alice.SendMany("bob", 5, "new", "b");
   h.Run();
   for (Seq acked = 0; acked < 15;) {
-    bob.Poll();
-    auto events = bob.Events();
+    auto events = bob.ReceivedEvents();
     REQUIRE(!events.empty());
     acked = events.back().seq;
-    bob.session->Ack(acked);
-    h.Run();
+    h.Ack(bob, acked);
   }
-  bob.Poll();
-  auto events = bob.Events();
+  auto events = bob.ReceivedEvents();
   REQUIRE(events.size() == 15);
   for (std::size_t i = 0; i < events.size(); ++i) {
     CHECK(events[i].seq == i + 1);
@@ -216,33 +178,24 @@ TEST_CASE("Engine: live sends queue behind a drain without reordering", "[engine
 
 TEST_CASE("Engine: delivered and read receipts are appended once each, also to an offline sender",
           "[engine][receipts]") {
-  EngineHarness h(Generous());
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
-  h.Run();
-  alice.session->Send("c1", "bob", "hi");
-  h.Run();
-  alice.Poll();
-  const MessageId id = alice.All<SentFrame>().at(0).id;
-  alice.session->Disconnect();
-  h.Run();
+  AliceAndBob h;
+  Device alice = h.Online("alice");
+  h.Send(alice, "c1", "bob", "hi");
+  const MessageId id = alice.Received<SentFrame>().at(0).id;
+  h.Disconnect(alice);
 
   Device bob1 = h.Connect("bob", "phone");
   Device bob2 = h.Connect("bob", "tablet");
   h.Run();
   bob1.session->Ack(1);
-  bob2.session->Ack(1);
-  h.Run();
+  h.Ack(bob2, 1);
   bob1.session->Read({id});
   bob2.session->Read({id});
   h.Run();
   CHECK(h.store().Status("bob", id).value() == MessageStatus::kRead);
 
-  Device alice2 = h.Connect("alice", "phone");
-  h.Run();
-  alice2.Poll();
-  auto events = alice2.Events();
+  Device alice2 = h.Online("alice");
+  auto events = alice2.ReceivedEvents();
   REQUIRE(events.size() == 2);
   CHECK(events[0].kind == EventKind::kReceipt);
   CHECK(events[0].status == MessageStatus::kDelivered);
@@ -253,93 +206,53 @@ TEST_CASE("Engine: delivered and read receipts are appended once each, also to a
 }
 
 TEST_CASE("Engine: every device of the recipient gets every event", "[engine][devices]") {
-  EngineHarness h(Generous());
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
-  Device bob1 = h.Connect("bob", "phone");
+  BothOnline h;
+  h.alice.SendMany("bob", 5);
   h.Run();
-  for (int i = 0; i < 5; ++i) alice.session->Send("c" + std::to_string(i), "bob", "m");
-  h.Run();
-  Device bob2 = h.Connect("bob", "tablet");
-  h.Run();
-  bob1.Poll();
-  bob2.Poll();
-  CHECK(bob1.Events().size() == 5);
-  CHECK(bob2.Events().size() == 5);
-  bob1.session->Ack(5);
-  h.Run();
-  alice.Poll();
-  CHECK(alice.Events().size() == 5);  // delivered receipts
-  bob2.session->Ack(5);
-  h.Run();
-  alice.Poll();
-  CHECK(alice.Events().size() == 5);  // not again
+  Device bob2 = h.Online("bob", "tablet");
+  CHECK(h.bob.ReceivedEvents().size() == 5);
+  CHECK(bob2.ReceivedEvents().size() == 5);
+  h.Ack(h.bob, 5);
+  CHECK(h.alice.ReceivedEvents().size() == 5);  // delivered receipts
+  h.Ack(bob2, 5);
+  CHECK(h.alice.ReceivedEvents().size() == 5);  // not again
 }
 
 TEST_CASE("Engine: hello with since replays from there, without, from the stored cursor",
           "[engine][reconnect]") {
-  EngineHarness h(Generous());
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
-  h.Run();
-  for (int i = 0; i < 6; ++i) alice.session->Send("c" + std::to_string(i), "bob", "m");
-  h.Run();
-  Device bob = h.Connect("bob", "phone");
-  h.Run();
-  bob.session->Ack(4);
-  h.Run();
-  bob.session->Disconnect();
-  h.Run();
+  BobHasMessages h(6);
+  h.BobsPhoneAckedAndLeft(4);
 
-  Device again = h.Connect("bob", "phone");
-  h.Run();
+  Device again = h.Online("bob");
   again.Poll();
   CHECK(std::get<WelcomeFrame>(again.frames.front()).cursor == 4);
   auto events = again.Events();
   REQUIRE(events.size() == 2);
   CHECK(events[0].seq == 5);
-  again.session->Disconnect();
-  h.Run();
+  h.Disconnect(again);
 
-  Device fresh = h.Connect("bob", "phone", Seq{0});
-  h.Run();
-  fresh.Poll();
-  CHECK(fresh.Events().size() == 6);
+  Device fresh = h.Online("bob", "phone", Seq{0});
+  CHECK(fresh.ReceivedEvents().size() == 6);
   CHECK(fresh.Events().front().seq == 1);
 }
 
 TEST_CASE("Engine: an ack beyond the head answers bad_seq, backwards acks are ignored",
           "[engine][errors]") {
-  EngineHarness h(Generous());
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
-  h.Run();
-  alice.session->Send("c1", "bob", "m");
-  h.Run();
-  Device bob = h.Connect("bob", "phone");
-  h.Run();
-  bob.session->Ack(7);
-  h.Run();
-  bob.Poll();
-  const auto* error = Last<ErrorFrame>(bob.frames);
+  BobHasMessages h(1);
+  Device bob = h.Online("bob");
+  h.Ack(bob, 7);
+  const auto* error = bob.Last<ErrorFrame>();
   REQUIRE(error != nullptr);
   CHECK(error->code == ErrorCode::kBadSeq);
-  bob.session->Ack(1);
-  h.Run();
-  bob.session->Ack(0);
-  h.Run();
+  h.Ack(bob, 1);
+  h.Ack(bob, 0);
   CHECK(h.store().Cursor("bob", "phone").value() == 1);
 }
 
 TEST_CASE("Engine: sends are checked: friends, users, sizes, client ids", "[engine][errors]") {
-  EngineHarness h(Generous());
-  h.AddUsers({"alice", "bob", "carol"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
-  h.Run();
+  AliceAndBob h;
+  h.AddUsers({"carol"});
+  Device alice = h.Online("alice");
   alice.Poll();
   struct Case {
     std::string cid, to, body;
@@ -354,70 +267,42 @@ TEST_CASE("Engine: sends are checked: friends, users, sizes, client ids", "[engi
       {"", "bob", "x", ErrorCode::kBadFrame},
   };
   for (const Case& c : cases) {
-    alice.session->Send(c.cid, c.to, c.body);
-    h.Run();
-    const auto* error = (alice.Poll(), Last<ErrorFrame>(alice.frames));
+    h.Send(alice, c.cid, c.to, c.body);
+    const auto* error = alice.Last<ErrorFrame>();
     INFO("cid " << c.cid << " to " << c.to);
     REQUIRE(error != nullptr);
     CHECK(error->code == c.code);
     CHECK(error->cid == c.cid);
   }
-  alice.session->Send("ok", "bob", std::string(64 * 1024, 'x'));
-  h.Run();
-  CHECK((alice.Poll(), Last<SentFrame>(alice.frames)) != nullptr);
+  h.Send(alice, "ok", "bob", std::string(64 * 1024, 'x'));
+  CHECK(alice.Last<SentFrame>() != nullptr);
   CHECK(h.store().Head("carol").value() == 0);
 }
 
 TEST_CASE("Engine: the rate limit refuses with retry_after_ms and refills with time",
           "[engine][limits]") {
-  EngineOptions o;
-  o.rate_limit.count = 3;
-  o.rate_limit.period_ms = 3000;
-  EngineHarness h(o);
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
-  h.Run();
-  for (int i = 0; i < 4; ++i) alice.session->Send("c" + std::to_string(i), "bob", "m");
-  h.Run();
-  alice.Poll();
-  CHECK(alice.All<SentFrame>().size() == 3);
-  auto errors = alice.All<ErrorFrame>();
-  REQUIRE(errors.size() == 1);
-  CHECK(errors[0].code == ErrorCode::kRateLimited);
-  REQUIRE(errors[0].retry_after_ms.has_value());
-  CHECK(*errors[0].retry_after_ms > 0);
-  CHECK(*errors[0].retry_after_ms <= 1000);
-  h.clock().Advance(*errors[0].retry_after_ms);
-  alice.session->Send("c3", "bob", "m");
-  h.Run();
-  alice.Poll();
-  CHECK(alice.All<SentFrame>().size() == 4);
+  AliceAndBob h(RateLimited(3, 3000));
+  Device alice = h.Online("alice");
+  const ErrorFrame refused = FourthIsRefused(h, alice);
+  CHECK(refused.code == ErrorCode::kRateLimited);
+  REQUIRE(refused.retry_after_ms.has_value());
+  CHECK(*refused.retry_after_ms > 0);
+  CHECK(*refused.retry_after_ms <= 1000);
+  h.clock().Advance(*refused.retry_after_ms);
+  h.Send(alice, "c3", "bob", "m");
+  CHECK(alice.Received<SentFrame>().size() == 4);
 }
 
 TEST_CASE("Engine: a full inbox refuses with queue_full and keeps what it has",
           "[engine][limits]") {
   EngineOptions o = Generous();
   o.limits.max_undelivered = 3;
-  EngineHarness h(o);
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
-  h.Run();
-  for (int i = 0; i < 4; ++i) alice.session->Send("c" + std::to_string(i), "bob", "m");
-  h.Run();
-  alice.Poll();
-  CHECK(alice.All<SentFrame>().size() == 3);
-  auto errors = alice.All<ErrorFrame>();
-  REQUIRE(errors.size() == 1);
-  CHECK(errors[0].code == ErrorCode::kQueueFull);
-  CHECK(errors[0].cid == "c3");
-  Device bob = h.Connect("bob", "phone");
-  h.Run();
-  bob.session->Ack(3);
-  h.Run();
-  alice.session->Send("c3", "bob", "m");
-  h.Run();
+  AliceAndBob h(o);
+  Device alice = h.Online("alice");
+  CHECK(FourthIsRefused(h, alice).code == ErrorCode::kQueueFull);
+  Device bob = h.Online("bob");
+  h.Ack(bob, 3);
+  h.Send(alice, "c3", "bob", "m");
   CHECK(h.store().Head("bob").value() == 4);
 }
 
@@ -425,14 +310,11 @@ TEST_CASE("Engine: the same device connecting again closes the older session wit
           "[engine][devices]") {
   EngineHarness h(Generous());
   h.AddUsers({"bob"});
-  Device first = h.Connect("bob", "phone");
-  h.Run();
-  Device second = h.Connect("bob", "phone");
-  h.Run();
+  Device first = h.Online("bob");
+  Device second = h.Online("bob");
   CHECK(first.transport->close_code() == CloseCode::kReplaced);
   CHECK_FALSE(second.transport->closed());
-  first.session->Disconnect();  // the old socket goes away afterwards
-  h.Run();
+  h.Disconnect(first);  // the old socket goes away afterwards
   auto p = h.presence().Lookup(std::vector<UserId>{"bob"});
   COURIER_REQUIRE_OK(p);
   CHECK(p->at(0).online);  // the newer session keeps bob online
@@ -440,68 +322,54 @@ TEST_CASE("Engine: the same device connecting again closes the older session wit
 
 TEST_CASE("Engine: friends see presence on connect and disconnect, with last seen",
           "[engine][presence]") {
-  EngineHarness h(Generous());
-  h.AddUsers({"alice", "bob", "eve"});
-  h.Befriend("alice", "bob");
+  AliceAndBob h;
+  h.AddUsers({"eve"});
   Device alice = h.Connect("alice", "phone");
   Device eve = h.Connect("eve", "phone");
   h.Run();
-  alice.Poll();
-  eve.Poll();
-  auto initial = alice.All<PresenceFrame>();
+  auto initial = alice.Received<PresenceFrame>();
   REQUIRE(initial.size() == 1);
   CHECK(initial[0].user == "bob");
   CHECK_FALSE(initial[0].online);
 
-  Device bob = h.Connect("bob", "phone");
-  h.Run();
-  alice.Poll();
-  auto frames = alice.All<PresenceFrame>();
+  Device bob = h.Online("bob");
+  auto frames = alice.Received<PresenceFrame>();
   REQUIRE(frames.size() == 2);
   CHECK(frames[1].online);
-  bob.Poll();
-  auto bobs = bob.All<PresenceFrame>();
+  auto bobs = bob.Received<PresenceFrame>();
   REQUIRE(bobs.size() == 1);
   CHECK(bobs[0].user == "alice");
   CHECK(bobs[0].online);
 
   h.clock().Advance(5000);
   const TimeMs left = h.clock().NowMs();
-  bob.session->Disconnect();
-  h.Run();
-  alice.Poll();
-  frames = alice.All<PresenceFrame>();
+  h.Disconnect(bob);
+  frames = alice.Received<PresenceFrame>();
   REQUIRE(frames.size() == 3);
   CHECK_FALSE(frames[2].online);
   CHECK(frames[2].last_seen == left);
   CHECK(h.accounts().LastSeen("bob").value() == left);
-  eve.Poll();
-  CHECK(eve.All<PresenceFrame>().empty());  // not a friend
+  CHECK(eve.Received<PresenceFrame>().empty());  // not a friend
 }
 
 TEST_CASE("Engine: frames caused before welcome are sent after it", "[engine]") {
-  EngineHarness h(Generous());
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
+  AliceAndBob h;
   Device alice = h.Connect("alice", "phone");
-  alice.session->Send("c1", "nobody", "x");  // answered at once, before attach commits
-  h.Run();
+  h.Send(alice, "c1", "nobody", "x");  // answered at once, before attach commits
   alice.Poll();
   REQUIRE(alice.frames.size() >= 2);
   CHECK(std::holds_alternative<WelcomeFrame>(alice.frames.front()));
-  CHECK(Last<ErrorFrame>(alice.frames) != nullptr);
+  CHECK(alice.Last<ErrorFrame>() != nullptr);
 }
 
 TEST_CASE("Engine: read takes 1 to max_read_ids ids", "[engine][limits]") {
   EngineHarness h(Generous());
   h.AddUsers({"bob"});
-  Device bob = h.Connect("bob", "phone");
-  h.Run();
+  Device bob = h.Online("bob");
   bob.session->Read({});
   bob.session->Read(std::vector<MessageId>(1001, "x"));
   h.Run();
-  bob.Poll();
-  auto errors = bob.All<ErrorFrame>();
+  auto errors = bob.Received<ErrorFrame>();
   REQUIRE(errors.size() == 2);
   CHECK(errors[0].code == ErrorCode::kBadFrame);
   CHECK(errors[1].code == ErrorCode::kBadFrame);
@@ -511,8 +379,7 @@ TEST_CASE("Engine: Shutdown closes every session with 1001 and refuses new ones"
           "[engine][lifecycle]") {
   EngineHarness h(Generous());
   h.AddUsers({"bob"});
-  Device bob = h.Connect("bob", "phone");
-  h.Run();
+  Device bob = h.Online("bob");
   h.engine().Shutdown();
   h.Run();
   CHECK(bob.transport->close_code() == CloseCode::kGoingAway);
@@ -542,57 +409,32 @@ TEST_CASE("Engine: a head poll delivers events another node wrote", "[engine][cl
   o.head_poll_ms = 1000;
   EngineHarness h(o);
   h.AddUsers({"bob"});
-  Device bob = h.Connect("bob", "phone");
-  h.Run();
+  Device bob = h.Online("bob");
   // Written behind the engine's back, as another node sharing the store would.
-  AppendOp op;
-  op.sender = "alice";
-  op.cid = "x1";
-  op.recipient = "bob";
-  op.id = "0123456789abcdef";
-  op.body = "from elsewhere";
-  op.ts = h.clock().NowMs();
-  auto r = h.store().Write({WriteOp{op}});
-  COURIER_REQUIRE_OK(r.at(0));
+  h.WriteBehindEngine("alice", "x1", "bob", "0123456789abcdef", "from elsewhere");
   h.Run();
-  bob.Poll();
-  CHECK(bob.Events().empty());
+  CHECK(bob.ReceivedEvents().empty());
   h.clock().Advance(1000);
   h.engine().Tick();
   h.Run();
-  bob.Poll();
-  REQUIRE(bob.Events().size() == 1);
+  REQUIRE(bob.ReceivedEvents().size() == 1);
   CHECK(bob.Events()[0].body == "from elsewhere");
 }
 
 TEST_CASE("Engine: Wake streams new events at once", "[engine][cluster]") {
   EngineHarness h(Generous());
   h.AddUsers({"bob"});
-  Device bob = h.Connect("bob", "phone");
-  h.Run();
-  AppendOp op;
-  op.sender = "alice";
-  op.cid = "x1";
-  op.recipient = "bob";
-  op.id = "id1";
-  op.body = "b";
-  auto r = h.store().Write({WriteOp{op}});
-  COURIER_REQUIRE_OK(r.at(0));
+  Device bob = h.Online("bob");
+  h.WriteBehindEngine("alice", "x1", "bob", "id1", "b");
   h.engine().Wake("bob");
   h.Run();
-  bob.Poll();
-  CHECK(bob.Events().size() == 1);
+  CHECK(bob.ReceivedEvents().size() == 1);
 }
 
 TEST_CASE("Engine: stats count sends, duplicates, deliveries and group commits", "[engine]") {
-  EngineHarness h(Generous());
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
-  Device bob = h.Connect("bob", "phone");
-  h.Run();
-  for (int i = 0; i < 10; ++i) alice.session->Send("c" + std::to_string(i), "bob", "m");
-  alice.session->Send("c0", "bob", "m");
+  BothOnline h;
+  h.alice.SendMany("bob", 10);
+  h.alice.session->Send("c0", "bob", "m");
   h.Run();
   EngineStats s = h.engine().stats();
   CHECK(s.sessions == 2);
@@ -634,17 +476,13 @@ TEST_CASE("Engine: a batch holds at most max_batch_bytes of bodies, but always o
           "[engine][limits][regression]") {
   EngineOptions o = Generous();
   o.max_batch_bytes = 100;
-  EngineHarness h(o);
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
-  h.Run();
+  AliceAndBob h(o);
+  Device alice = h.Online("alice");
   const std::uint64_t commits_before = h.engine().stats().commits;
-  for (int i = 0; i < 6; ++i) alice.session->Send("c" + std::to_string(i), "bob", std::string(40, 'x'));
+  alice.SendMany("bob", 6, std::string(40, 'x'));
   alice.session->Send("big", "bob", std::string(1000, 'y'));  // over the cap alone: still written
   h.Run();
-  alice.Poll();
-  CHECK(alice.All<SentFrame>().size() == 7);
+  CHECK(alice.Received<SentFrame>().size() == 7);
   // 40-byte bodies: two per batch, then the big one alone.
   CHECK(h.engine().stats().commits - commits_before == 4);
   CHECK(h.store().Head("bob").value() == 7);
@@ -654,31 +492,19 @@ TEST_CASE("Engine: a batch holds at most max_batch_bytes of bodies, but always o
 // the rate limit answered a retry of an already stored cid with rate_limited.
 TEST_CASE("Engine: a repeated cid is answered dup even when rate limited, and costs no token",
           "[engine][limits][regression]") {
-  EngineOptions o;
-  o.rate_limit.count = 2;
-  o.rate_limit.period_ms = 600'000;
-  EngineHarness h(o);
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
-  h.Run();
-  alice.session->Send("one", "bob", "m");
-  h.Run();
+  AliceAndBob h(RateLimited(2, 600'000));
+  Device alice = h.Online("alice");
+  h.Send(alice, "one", "bob", "m");
   alice.session->Send("one", "bob", "m");  // answered from memory: no token
   alice.session->Send("two", "bob", "m");  // the second token
   h.Run();
   alice.session->Send("two", "bob", "m");  // rate limited now, still dup
   alice.session->Send("three", "bob", "m");
   h.Run();
-  alice.Poll();
-  auto sents = alice.All<SentFrame>();
+  auto sents = alice.Received<SentFrame>();
   REQUIRE(sents.size() == 4);
-  CHECK_FALSE(sents[0].duplicate);
-  CHECK(sents[1].duplicate);
-  CHECK(sents[1].id == sents[0].id);
-  CHECK_FALSE(sents[2].duplicate);
-  CHECK(sents[3].duplicate);
-  CHECK(sents[3].id == sents[2].id);
+  CheckRepeat(sents[0], sents[1]);
+  CheckRepeat(sents[2], sents[3]);
   auto errors = alice.All<ErrorFrame>();
   REQUIRE(errors.size() == 1);
   CHECK(errors[0].code == ErrorCode::kRateLimited);
@@ -688,31 +514,14 @@ TEST_CASE("Engine: a repeated cid is answered dup even when rate limited, and co
 
 TEST_CASE("Engine: a duplicate found by the store gives its rate token back",
           "[engine][limits]") {
-  EngineOptions o;
-  o.rate_limit.count = 1;
-  o.rate_limit.period_ms = 600'000;
-  EngineHarness h(o);
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
-  h.Run();
+  AliceAndBob h(RateLimited(1, 600'000));
+  Device alice = h.Online("alice");
   // Stored behind the engine's back, as before a restart: the engine has no
   // memory of it, the store answers it as a duplicate.
-  AppendOp op;
-  op.sender = "alice";
-  op.cid = "old";
-  op.recipient = "bob";
-  op.id = "id-old";
-  op.body = "m";
-  op.ts = h.clock().NowMs();
-  auto stored = h.store().Write({WriteOp{op}});
-  COURIER_REQUIRE_OK(stored.at(0));
-  alice.session->Send("old", "bob", "m");
-  h.Run();
-  alice.session->Send("new", "bob", "m");
-  h.Run();
-  alice.Poll();
-  auto sents = alice.All<SentFrame>();
+  h.WriteBehindEngine("alice", "old", "bob", "id-old", "m");
+  h.Send(alice, "old", "bob", "m");
+  h.Send(alice, "new", "bob", "m");
+  auto sents = alice.Received<SentFrame>();
   REQUIRE(sents.size() == 2);
   CHECK(sents[0].duplicate);
   CHECK(sents[0].id == "id-old");
@@ -727,19 +536,12 @@ TEST_CASE("Engine: synced comes right after the head of welcome, before live eve
           "[engine][flow][regression]") {
   EngineOptions o = Generous();
   o.limits.fetch_page = 10;
-  EngineHarness h(o);
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
-  h.Run();
-  for (int i = 0; i < 3; ++i) alice.session->Send("a" + std::to_string(i), "bob", "old");
-  h.Run();
+  BobHasMessages h(3, o, "old");
   Device bob = h.Connect("bob", "phone");
   // Attach commits (head 3), then a live send commits before the drain's
   // first fetch: the page holds 1..4.
   h.executor().RunOne(0);
-  alice.session->Send("live", "bob", "new");
-  h.Run();
+  h.Send(h.alice, "live", "bob", "new");
   bob.Poll();
   std::vector<std::string> order;
   for (const ServerFrame& f : bob.frames) {
@@ -760,21 +562,17 @@ TEST_CASE("Engine: friends are told when another node's registration expires",
   // hal is connected on node-2, which then dies: no disconnect, no heartbeat.
   auto registered = h.presence().Connect("hal", "phone", "node-2", h.clock().NowMs());
   COURIER_REQUIRE_OK(registered);
-  Device alice = h.Connect("alice", "phone");
-  h.Run();
-  alice.Poll();
-  auto initial = alice.All<PresenceFrame>();
+  Device alice = h.Online("alice");
+  auto initial = alice.Received<PresenceFrame>();
   REQUIRE(initial.size() == 1);
   CHECK(initial[0].online);
   h.engine().Tick();  // nothing changed yet: no frame
   h.Run();
-  alice.Poll();
-  CHECK(alice.All<PresenceFrame>().size() == 1);
+  CHECK(alice.Received<PresenceFrame>().size() == 1);
   h.clock().Advance(31'000);  // beyond the presence TTL (30 s)
   h.engine().Tick();
   h.Run();
-  alice.Poll();
-  auto frames = alice.All<PresenceFrame>();
+  auto frames = alice.Received<PresenceFrame>();
   REQUIRE(frames.size() == 2);
   CHECK(frames[1].user == "hal");
   CHECK_FALSE(frames[1].online);
@@ -815,26 +613,12 @@ TEST_CASE("Engine: destroyed with queued writes, it frees its sessions", "[engin
 // session treat the device's acks as old and never move the cursor.
 TEST_CASE("Engine: acks move the cursor after a hello with since above it",
           "[engine][reconnect][regression]") {
-  EngineHarness h(Generous());
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
-  h.Run();
-  for (int i = 0; i < 4; ++i) alice.session->Send("c" + std::to_string(i), "bob", "m");
-  h.Run();
-  Device bob = h.Connect("bob", "phone");
-  h.Run();
-  bob.session->Ack(2);
-  h.Run();
-  bob.session->Disconnect();
-  h.Run();
-  Device again = h.Connect("bob", "phone", Seq{4});
-  h.Run();
-  again.session->Ack(4);
-  h.Run();
+  BobHasMessages h(4);
+  h.BobsPhoneAckedAndLeft(2);
+  Device again = h.Online("bob", "phone", Seq{4});
+  h.Ack(again, 4);
   CHECK(h.store().Cursor("bob", "phone").value() == 4);
-  alice.Poll();
-  CHECK(alice.Events().size() == 4);  // four delivered receipts
+  CHECK(h.alice.ReceivedEvents().size() == 4);  // four delivered receipts
 }
 
 // Regression (model seed 3): an ack beyond what this connection sent (the
@@ -843,86 +627,48 @@ TEST_CASE("Engine: an ack beyond the stream position opens the window and skips 
           "[engine][flow][regression]") {
   EngineOptions o = Generous();
   o.limits.window = 1;
-  EngineHarness h(o);
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
-  h.Run();
-  for (int i = 0; i < 6; ++i) alice.session->Send("c" + std::to_string(i), "bob", "m");
-  h.Run();
-  Device bob = h.Connect("bob", "phone");
-  h.Run();
-  bob.session->Ack(1);
-  h.Run();
-  bob.Poll();
-  REQUIRE(bob.Events().size() == 2);  // 1, then 2 after the ack
-  bob.session->Disconnect();
-  h.Run();
-  Device again = h.Connect("bob", "phone");  // from cursor 1
-  h.Run();
-  again.Poll();
-  REQUIRE(again.Events().size() == 1);
+  BobHasMessages h(6, o);
+  Device bob = h.Online("bob");
+  h.Ack(bob, 1);
+  REQUIRE(bob.ReceivedEvents().size() == 2);  // 1, then 2 after the ack
+  h.Disconnect(bob);
+  Device again = h.Online("bob", "phone");  // from cursor 1
+  REQUIRE(again.ReceivedEvents().size() == 1);
   CHECK(again.Events()[0].seq == 2);
-  again.session->Ack(4);  // it had 3 and 4 from elsewhere
-  h.Run();
-  again.Poll();
-  auto events = again.Events();
+  h.Ack(again, 4);  // it had 3 and 4 from elsewhere
+  auto events = again.ReceivedEvents();
   REQUIRE(events.size() == 2);
   CHECK(events[1].seq == 5);
-  again.session->Ack(6);
-  h.Run();
-  again.Poll();
-  CHECK(again.All<SyncedFrame>().size() == 1);
+  h.Ack(again, 6);
+  CHECK(again.Received<SyncedFrame>().size() == 1);
 }
 
 // Regression (model seed 2): a message event read back from the store
 // carried the message's current status, so one seq showed two contents.
 TEST_CASE("Engine: a message event reads the same after it was delivered",
           "[engine][regression]") {
-  EngineHarness h(Generous());
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
-  Device bob = h.Connect("bob", "phone");
-  h.Run();
-  alice.session->Send("c1", "bob", "m");
-  h.Run();
-  bob.Poll();
-  const Event first = bob.Events().at(0);
-  bob.session->Ack(1);
-  h.Run();
-  Device tablet = h.Connect("bob", "tablet");
-  h.Run();
-  tablet.Poll();
-  CHECK(tablet.Events().at(0) == first);
+  BothOnline h;
+  h.Send(h.alice, "c1", "bob", "m");
+  const Event first = h.bob.ReceivedEvents().at(0);
+  h.Ack(h.bob, 1);
+  Device tablet = h.Online("bob", "tablet");
+  CHECK(tablet.ReceivedEvents().at(0) == first);
 }
-
-}  // namespace
-}  // namespace courier::testing
-
-namespace courier::testing {
-namespace {
 
 TEST_CASE("Engine: ForgetUser makes a send to a deleted account be checked again",
           "[engine][errors]") {
-  EngineHarness h(Generous());
-  h.AddUsers({"alice", "bob"});
-  h.Befriend("alice", "bob");
-  Device alice = h.Connect("alice", "phone");
-  h.Run();
-  alice.session->Send("c1", "bob", "hi");
-  h.Run();
-  REQUIRE((alice.Poll(), Last<SentFrame>(alice.frames)) != nullptr);
+  AliceAndBob h;
+  Device alice = h.Online("alice");
+  h.Send(alice, "c1", "bob", "hi");
+  REQUIRE(alice.Last<SentFrame>() != nullptr);
   // The account goes (the admin API deletes it, then tells the engine).
   COURIER_REQUIRE_OK(h.accounts().DeleteUser("bob"));
   // Without ForgetUser the cached permission would still let this through.
-  alice.session->Send("c2", "bob", "still there?");
-  h.Run();
-  CHECK((alice.Poll(), Last<SentFrame>(alice.frames)) != nullptr);
+  h.Send(alice, "c2", "bob", "still there?");
+  CHECK(alice.Last<SentFrame>() != nullptr);
   h.engine().ForgetUser("bob");
-  alice.session->Send("c3", "bob", "hello?");
-  h.Run();
-  const auto* error = (alice.Poll(), Last<ErrorFrame>(alice.frames));
+  h.Send(alice, "c3", "bob", "hello?");
+  const auto* error = alice.Last<ErrorFrame>();
   REQUIRE(error != nullptr);
   CHECK(error->cid == "c3");
   CHECK(error->code == ErrorCode::kUnknownUser);
