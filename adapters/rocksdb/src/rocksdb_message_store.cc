@@ -875,39 +875,33 @@ class RocksdbMessageStore final : public MessageStore {
     return absl::OkStatus();
   }
 
-  // A group change: the record as the batch sees it, PlanGroupChange's plan,
-  // then the plan's keys and one change event per told inbox (never refused;
-  // no 'M' key: it has no status).
+  // A group change: the record as the batch sees it, then
+  // PlanAndWriteGroupChange (courier/message_store.h), writing the plan's
+  // keys and one change event per told inbox (never refused; no 'M' key:
+  // it has no status).
   absl::Status Apply(const GroupChangeOp& op, OpResult& out)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     COURIER_ASSIGN_OR_RETURN(std::optional<GroupRecord> before, FindGroup(op.group));
-    absl::Status count_error;  // a failed count aborts the batch
-    absl::StatusOr<GroupChangePlan> plan =
-        PlanGroupChange(before, op, [&](const UserId& user) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
-                                        write_mu_) -> std::size_t {
-          absl::StatusOr<std::size_t*> n = GroupCount(user);
-          if (n.ok()) return **n;
-          if (count_error.ok()) count_error = n.status();
-          return 0;
-        });
-    COURIER_RETURN_IF_ERROR(count_error);
-    if (!plan.ok()) {
-      out = plan.status();
-      return absl::OkStatus();
-    }
-    GroupChangeResult result;
-    result.group = plan->after;
-    result.changed = !plan->told.empty();
-    if (result.changed) {
-      COURIER_RETURN_IF_ERROR(StoreGroupChange(op.group, *plan));
-      for (const UserId& user : plan->told) {
-        COURIER_ASSIGN_OR_RETURN(InboxState * inbox, Inbox(user));
-        COURIER_ASSIGN_OR_RETURN(Event e, AppendEvent(user, *inbox, plan->event, std::string()));
-        result.appended.push_back(Appended{user, std::move(e)});
-      }
-    }
-    out = std::move(result);
-    return absl::OkStatus();
+    return PlanAndWriteGroupChange(
+        before, op,
+        [&](const UserId& user) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+            write_mu_) -> absl::StatusOr<std::size_t> {
+          COURIER_ASSIGN_OR_RETURN(std::size_t * count, GroupCount(user));
+          return *count;
+        },
+        [&](const GroupChangePlan& plan) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+            write_mu_) -> absl::StatusOr<std::vector<Appended>> {
+          COURIER_RETURN_IF_ERROR(StoreGroupChange(op.group, plan));
+          std::vector<Appended> appended;
+          for (const UserId& user : plan.told) {
+            COURIER_ASSIGN_OR_RETURN(InboxState * inbox, Inbox(user));
+            COURIER_ASSIGN_OR_RETURN(Event e,
+                                     AppendEvent(user, *inbox, plan.event, std::string()));
+            appended.push_back(Appended{user, std::move(e)});
+          }
+          return appended;
+        },
+        out);
   }
 
   // --- Prune --------------------------------------------------------------------------
