@@ -263,19 +263,10 @@ class RocksdbMessageStore final : public MessageStore {
     ::rocksdb::ManagedSnapshot snapshot(db_->db());
     ::rocksdb::ReadOptions ro;
     ro.snapshot = snapshot.snapshot();
+    COURIER_ASSIGN_OR_RETURN(std::vector<GroupId> ids, GroupIdsOf(ro, user));
     std::vector<std::string> group_keys;
-    {
-      const std::string prefix = keys::PairPrefix(keys::kMember, user);
-      const std::string end = keys::PairPrefixEnd(keys::kMember, user);
-      ::rocksdb::Slice upper(end);
-      ::rocksdb::ReadOptions scan = ro;
-      scan.iterate_upper_bound = &upper;
-      std::unique_ptr<::rocksdb::Iterator> it(db_->db()->NewIterator(scan, cf_));
-      for (it->Seek(prefix); it->Valid(); it->Next()) {
-        group_keys.push_back(keys::NameKey(keys::kGroup, View(it->key()).substr(prefix.size())));
-      }
-      COURIER_RETURN_IF_ERROR(ToStatus(it->status(), "list a user's groups"));
-    }
+    group_keys.reserve(ids.size());
+    for (const GroupId& id : ids) group_keys.push_back(keys::NameKey(keys::kGroup, id));
     std::vector<GroupRecord> out;
     if (group_keys.empty()) return out;
     // 'U' user \0 id and 'G' id sort alike by id.
@@ -574,15 +565,24 @@ class RocksdbMessageStore final : public MessageStore {
   absl::StatusOr<std::size_t*> GroupCount(const UserId& user)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     if (auto it = group_counts_.find(user); it != group_counts_.end()) return &it->second;
+    COURIER_ASSIGN_OR_RETURN(std::vector<GroupId> ids, GroupIdsOf(::rocksdb::ReadOptions(), user));
+    return &group_counts_.emplace(user, ids.size()).first->second;
+  }
+
+  // The ids of the groups of `user` (its 'U' keys) that `ro` sees, in id
+  // order.
+  absl::StatusOr<std::vector<GroupId>> GroupIdsOf(::rocksdb::ReadOptions ro, const UserId& user) {
+    const std::string prefix = keys::PairPrefix(keys::kMember, user);
     const std::string end = keys::PairPrefixEnd(keys::kMember, user);
     ::rocksdb::Slice upper(end);
-    ::rocksdb::ReadOptions ro;
     ro.iterate_upper_bound = &upper;
     std::unique_ptr<::rocksdb::Iterator> it(db_->db()->NewIterator(ro, cf_));
-    std::size_t n = 0;
-    for (it->Seek(keys::PairPrefix(keys::kMember, user)); it->Valid(); it->Next()) ++n;
-    COURIER_RETURN_IF_ERROR(ToStatus(it->status(), "count a user's groups"));
-    return &group_counts_.emplace(user, n).first->second;
+    std::vector<GroupId> ids;
+    for (it->Seek(prefix); it->Valid(); it->Next()) {
+      ids.emplace_back(View(it->key()).substr(prefix.size()));
+    }
+    COURIER_RETURN_IF_ERROR(ToStatus(it->status(), "list a user's groups"));
+    return ids;
   }
 
   // The keys of `plan` for group `id`: its record (or its deletion) and the
