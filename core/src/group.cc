@@ -22,6 +22,7 @@
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "courier/message_store.h"
 #include "utf8.h"
 
 namespace courier {
@@ -29,6 +30,64 @@ namespace {
 
 constexpr std::uint8_t kCodecVersion = 1;
 constexpr char kErrorPayloadUrl[] = "type.courier.dev/group_error";
+
+// ---- the names of the enums: one table per enum, read both ways
+
+template <class E>
+struct Named {
+  E value;
+  std::string_view name;
+};
+
+constexpr Named<GroupRole> kRoles[] = {
+    {GroupRole::kMember, "member"},
+    {GroupRole::kAdmin, "admin"},
+};
+
+constexpr Named<GroupAction> kActions[] = {
+    {GroupAction::kCreate, "create"}, {GroupAction::kAdd, "add"},
+    {GroupAction::kRemove, "remove"}, {GroupAction::kLeave, "leave"},
+    {GroupAction::kRename, "rename"},
+};
+
+// Each refusal's name (its payload too) and status code, as group.h lists them.
+struct ErrorInfo {
+  GroupError value;
+  std::string_view name;
+  absl::StatusCode code;
+};
+constexpr ErrorInfo kErrors[] = {
+    {GroupError::kUnknownGroup, "unknown_group", absl::StatusCode::kNotFound},
+    {GroupError::kNotMember, "not_member", absl::StatusCode::kPermissionDenied},
+    {GroupError::kNotAdmin, "not_admin", absl::StatusCode::kPermissionDenied},
+    {GroupError::kGroupFull, "group_full", absl::StatusCode::kResourceExhausted},
+    {GroupError::kTooManyGroups, "too_many_groups", absl::StatusCode::kResourceExhausted},
+    {GroupError::kGroupExists, "group_exists", absl::StatusCode::kAlreadyExists},
+};
+
+// The entry of `table` for `value`, or null.
+template <class Entry, std::size_t N, class E>
+const Entry* EntryOf(const Entry (&table)[N], E value) {
+  for (const Entry& e : table) {
+    if (e.value == value) return &e;
+  }
+  return nullptr;
+}
+
+template <class Entry, std::size_t N, class E>
+std::string_view NameOf(const Entry (&table)[N], E value) {
+  const Entry* e = EntryOf(table, value);
+  return e != nullptr ? e->name : "unknown";
+}
+
+template <class Entry, std::size_t N>
+auto ValueNamed(const Entry (&table)[N], std::string_view name)
+    -> std::optional<decltype(Entry::value)> {
+  for (const Entry& e : table) {
+    if (e.name == name) return e.value;
+  }
+  return std::nullopt;
+}
 
 // ---- encoding helpers
 
@@ -108,8 +167,7 @@ absl::Status Malformed(std::string_view what) {
 }
 
 bool IsGroupAction(std::uint8_t a) {
-  return a >= static_cast<std::uint8_t>(GroupAction::kCreate) &&
-         a <= static_cast<std::uint8_t>(GroupAction::kRename);
+  return EntryOf(kActions, static_cast<GroupAction>(a)) != nullptr;
 }
 
 // ---- planning helpers
@@ -305,15 +363,7 @@ absl::Status ValidateGroupId(std::string_view id) {
       absl::StrCat("group id must be 1-", kMaxIdBytes, " of [A-Za-z0-9_-]"));
 }
 
-std::string_view GroupRoleName(GroupRole role) {
-  switch (role) {
-    case GroupRole::kMember:
-      return "member";
-    case GroupRole::kAdmin:
-      return "admin";
-  }
-  return "unknown";
-}
+std::string_view GroupRoleName(GroupRole role) { return NameOf(kRoles, role); }
 
 const GroupMember* GroupRecord::Find(std::string_view user) const {
   auto it = std::lower_bound(members.begin(), members.end(), user,
@@ -321,28 +371,10 @@ const GroupMember* GroupRecord::Find(std::string_view user) const {
   return it != members.end() && it->user == user ? &*it : nullptr;
 }
 
-std::string_view GroupActionName(GroupAction action) {
-  switch (action) {
-    case GroupAction::kCreate:
-      return "create";
-    case GroupAction::kAdd:
-      return "add";
-    case GroupAction::kRemove:
-      return "remove";
-    case GroupAction::kLeave:
-      return "leave";
-    case GroupAction::kRename:
-      return "rename";
-  }
-  return "unknown";
-}
+std::string_view GroupActionName(GroupAction action) { return NameOf(kActions, action); }
 
 std::optional<GroupAction> ParseGroupAction(std::string_view name) {
-  for (GroupAction a : {GroupAction::kCreate, GroupAction::kAdd, GroupAction::kRemove,
-                        GroupAction::kLeave, GroupAction::kRename}) {
-    if (GroupActionName(a) == name) return a;
-  }
-  return std::nullopt;
+  return ValueNamed(kActions, name);
 }
 
 std::string EncodeGroupChange(const GroupChange& change) {
@@ -419,7 +451,7 @@ absl::StatusOr<GroupRecord> DecodeGroupRecord(std::string_view bytes) {
     if (!in.Name(m.user) || (i > 0 && !(r.members[i - 1].user < m.user))) {
       return Malformed("group record: member");
     }
-    if (!in.Byte(role) || role > static_cast<std::uint8_t>(GroupRole::kAdmin)) {
+    if (!in.Byte(role) || EntryOf(kRoles, static_cast<GroupRole>(role)) == nullptr) {
       return Malformed("group record: role");
     }
     m.role = static_cast<GroupRole>(role);
@@ -429,42 +461,11 @@ absl::StatusOr<GroupRecord> DecodeGroupRecord(std::string_view bytes) {
   return r;
 }
 
-std::string_view GroupErrorName(GroupError e) {
-  switch (e) {
-    case GroupError::kUnknownGroup:
-      return "unknown_group";
-    case GroupError::kNotMember:
-      return "not_member";
-    case GroupError::kNotAdmin:
-      return "not_admin";
-    case GroupError::kGroupFull:
-      return "group_full";
-    case GroupError::kTooManyGroups:
-      return "too_many_groups";
-    case GroupError::kGroupExists:
-      return "group_exists";
-  }
-  return "unknown";
-}
+std::string_view GroupErrorName(GroupError e) { return NameOf(kErrors, e); }
 
 absl::Status MakeGroupError(GroupError e, std::string_view message) {
-  absl::StatusCode code = absl::StatusCode::kInternal;
-  switch (e) {
-    case GroupError::kUnknownGroup:
-      code = absl::StatusCode::kNotFound;
-      break;
-    case GroupError::kNotMember:
-    case GroupError::kNotAdmin:
-      code = absl::StatusCode::kPermissionDenied;
-      break;
-    case GroupError::kGroupFull:
-    case GroupError::kTooManyGroups:
-      code = absl::StatusCode::kResourceExhausted;
-      break;
-    case GroupError::kGroupExists:
-      code = absl::StatusCode::kAlreadyExists;
-      break;
-  }
+  const ErrorInfo* info = EntryOf(kErrors, e);
+  const absl::StatusCode code = info != nullptr ? info->code : absl::StatusCode::kInternal;
   const std::string_view name = GroupErrorName(e);
   absl::Status status(code, absl::StrCat(absl::string_view(name.data(), name.size()), ": ",
                                          absl::string_view(message.data(), message.size())));
@@ -476,13 +477,7 @@ std::optional<GroupError> GroupErrorOf(const absl::Status& status) {
   if (status.ok()) return std::nullopt;
   const auto payload = status.GetPayload(kErrorPayloadUrl);  // absl::optional
   if (!payload.has_value()) return std::nullopt;
-  const std::string name(*payload);
-  for (GroupError e : {GroupError::kUnknownGroup, GroupError::kNotMember, GroupError::kNotAdmin,
-                       GroupError::kGroupFull, GroupError::kTooManyGroups,
-                       GroupError::kGroupExists}) {
-    if (GroupErrorName(e) == name) return e;
-  }
-  return std::nullopt;
+  return ValueNamed(kErrors, std::string(*payload));
 }
 
 absl::StatusOr<GroupChangePlan> PlanGroupChange(
@@ -510,6 +505,53 @@ absl::StatusOr<GroupChangePlan> PlanGroupChange(
   }
   return absl::InvalidArgumentError(
       absl::StrCat("unknown group action ", static_cast<int>(op.action)));
+}
+
+std::vector<UserId> UsersWhoMayJoin(const GroupChangeOp& op) {
+  switch (op.action) {
+    case GroupAction::kCreate: {
+      std::vector<UserId> users = op.members;
+      users.push_back(op.actor);
+      return users;
+    }
+    case GroupAction::kAdd:
+      return op.members;
+    case GroupAction::kRemove:
+    case GroupAction::kLeave:
+    case GroupAction::kRename:
+      break;
+  }
+  return {};
+}
+
+absl::Status PlanAndWriteGroupChange(
+    const std::optional<GroupRecord>& before, const GroupChangeOp& op,
+    absl::FunctionRef<absl::StatusOr<std::size_t>(const UserId&)> groups_of,
+    absl::FunctionRef<absl::StatusOr<std::vector<Appended>>(const GroupChangePlan&)> write,
+    absl::StatusOr<WriteResult>& out) {
+  absl::Status count_error;  // the first failed count; it fails the batch
+  absl::StatusOr<GroupChangePlan> plan =
+      PlanGroupChange(before, op, [&](const UserId& user) -> std::size_t {
+        absl::StatusOr<std::size_t> n = groups_of(user);
+        if (n.ok()) return *n;
+        if (count_error.ok()) count_error = n.status();
+        return 0;
+      });
+  if (!count_error.ok()) return count_error;
+  if (!plan.ok()) {
+    out = plan.status();
+    return absl::OkStatus();
+  }
+  GroupChangeResult result;
+  result.changed = !plan->told.empty();
+  if (result.changed) {
+    absl::StatusOr<std::vector<Appended>> appended = write(*plan);
+    if (!appended.ok()) return appended.status();
+    result.appended = *std::move(appended);
+  }
+  result.group = std::move(plan->after);
+  out = std::move(result);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<UserId>> GroupSendRecipients(const std::optional<GroupRecord>& group,

@@ -80,6 +80,13 @@ void CheckGroupError(const absl::Status& s, GroupError e, absl::StatusCode code)
   CHECK(*GroupErrorOf(s) == e);
 }
 
+// PlanGroupChange refuses `op` on `before` (no one in any group) with `e`,
+// of status code `code`.
+void CheckRefused(const std::optional<GroupRecord>& before, const GroupChangeOp& op, GroupError e,
+                  absl::StatusCode code) {
+  CheckGroupError(PlanGroupChange(before, op, Counts{}).status(), e, code);
+}
+
 TEST_CASE("ValidateGroupId and the names of roles, actions and errors", "[group]") {
   CHECK(ValidateGroupId("g_1-A").ok());
   CHECK(ValidateGroupId(std::string(64, 'g')).ok());
@@ -153,15 +160,13 @@ TEST_CASE("PlanGroupChange create: the actor is admin, members deduplicated, eve
     CHECK(ChangeOf(*solo).members == std::vector<UserId>{"zed"});
   }
   SECTION("an existing id is refused") {
-    CheckGroupError(PlanGroupChange(Abc(), op, Counts{}).status(), GroupError::kGroupExists,
-                    absl::StatusCode::kAlreadyExists);
+    CheckRefused(Abc(), op, GroupError::kGroupExists, absl::StatusCode::kAlreadyExists);
   }
   SECTION("max_members counts the actor and unique members") {
     op.limits.max_members = 3;
     CHECK(PlanGroupChange(std::nullopt, op, Counts{}).ok());
     op.limits.max_members = 2;
-    CheckGroupError(PlanGroupChange(std::nullopt, op, Counts{}).status(), GroupError::kGroupFull,
-                    absl::StatusCode::kResourceExhausted);
+    CheckRefused(std::nullopt, op, GroupError::kGroupFull, absl::StatusCode::kResourceExhausted);
   }
   SECTION("every joiner, the actor included, stays within max_groups_per_user") {
     op.limits.max_groups_per_user = 2;
@@ -178,8 +183,7 @@ TEST_CASE("PlanGroupChange: a missing group is unknown_group for every other act
   for (const GroupChangeOp& op :
        {Op(GroupAction::kAdd, "alice", {"bob"}), Op(GroupAction::kRemove, "alice", {"bob"}),
         Op(GroupAction::kLeave, "alice"), Op(GroupAction::kRename, "alice", {}, "x")}) {
-    CheckGroupError(PlanGroupChange(std::nullopt, op, Counts{}).status(),
-                    GroupError::kUnknownGroup, absl::StatusCode::kNotFound);
+    CheckRefused(std::nullopt, op, GroupError::kUnknownGroup, absl::StatusCode::kNotFound);
   }
 }
 
@@ -198,12 +202,10 @@ TEST_CASE("PlanGroupChange add: admins only, present members skipped, limits", "
   CHECK(ChangeOf(*plan) == GroupChange{GroupAction::kAdd, {"dave", "erin"}, ""});
 
   SECTION("not a member, not an admin") {
-    CheckGroupError(PlanGroupChange(Abc(), Op(GroupAction::kAdd, "zed", {"dave"}), Counts{})
-                        .status(),
-                    GroupError::kNotMember, absl::StatusCode::kPermissionDenied);
-    CheckGroupError(PlanGroupChange(Abc(), Op(GroupAction::kAdd, "bob", {"dave"}), Counts{})
-                        .status(),
-                    GroupError::kNotAdmin, absl::StatusCode::kPermissionDenied);
+    CheckRefused(Abc(), Op(GroupAction::kAdd, "zed", {"dave"}), GroupError::kNotMember,
+                 absl::StatusCode::kPermissionDenied);
+    CheckRefused(Abc(), Op(GroupAction::kAdd, "bob", {"dave"}), GroupError::kNotAdmin,
+                 absl::StatusCode::kPermissionDenied);
   }
   SECTION("only present members: nothing changes, nobody is told") {
     auto same = PlanGroupChange(Abc(), Op(GroupAction::kAdd, "alice", {"bob", "alice"}), Counts{});
@@ -217,8 +219,7 @@ TEST_CASE("PlanGroupChange add: admins only, present members skipped, limits", "
     op.limits.max_members = 5;
     CHECK(PlanGroupChange(Abc(), op, Counts{}).ok());
     op.limits.max_members = 4;
-    CheckGroupError(PlanGroupChange(Abc(), op, Counts{}).status(), GroupError::kGroupFull,
-                    absl::StatusCode::kResourceExhausted);
+    CheckRefused(Abc(), op, GroupError::kGroupFull, absl::StatusCode::kResourceExhausted);
   }
   SECTION("too_many_groups for a new member only") {
     op.limits.max_groups_per_user = 1;
@@ -249,12 +250,10 @@ TEST_CASE("PlanGroupChange remove: admins only, not oneself, removed users are t
     CHECK(Users(*out->after) == std::vector<UserId>{"alice", "carol"});
   }
   SECTION("refusals") {
-    CheckGroupError(PlanGroupChange(Abc(), Op(GroupAction::kRemove, "bob", {"carol"}), Counts{})
-                        .status(),
-                    GroupError::kNotAdmin, absl::StatusCode::kPermissionDenied);
-    CheckGroupError(PlanGroupChange(Abc(), Op(GroupAction::kRemove, "zed", {"carol"}), Counts{})
-                        .status(),
-                    GroupError::kNotMember, absl::StatusCode::kPermissionDenied);
+    CheckRefused(Abc(), Op(GroupAction::kRemove, "bob", {"carol"}), GroupError::kNotAdmin,
+                 absl::StatusCode::kPermissionDenied);
+    CheckRefused(Abc(), Op(GroupAction::kRemove, "zed", {"carol"}), GroupError::kNotMember,
+                 absl::StatusCode::kPermissionDenied);
     auto self = PlanGroupChange(Abc(), Op(GroupAction::kRemove, "alice", {"bob", "alice"}),
                                 Counts{});
     CHECK_THAT(self.status(), StatusIs(absl::StatusCode::kInvalidArgument));
@@ -316,8 +315,8 @@ TEST_CASE("PlanGroupChange leave: promotion of the earliest member, delete on th
     CHECK(ChangeOf(*plan) == GroupChange{GroupAction::kLeave, {"alice"}, ""});
   }
   SECTION("a non-member cannot leave") {
-    CheckGroupError(PlanGroupChange(Abc(), Op(GroupAction::kLeave, "zed"), Counts{}).status(),
-                    GroupError::kNotMember, absl::StatusCode::kPermissionDenied);
+    CheckRefused(Abc(), Op(GroupAction::kLeave, "zed"), GroupError::kNotMember,
+                 absl::StatusCode::kPermissionDenied);
   }
 }
 
@@ -335,12 +334,10 @@ TEST_CASE("PlanGroupChange rename: admins only, the same name changes nothing", 
   COURIER_REQUIRE_OK(same);
   CHECK(same->after == Abc());
   CHECK(same->told.empty());
-  CheckGroupError(
-      PlanGroupChange(Abc(), Op(GroupAction::kRename, "bob", {}, "x"), Counts{}).status(),
-      GroupError::kNotAdmin, absl::StatusCode::kPermissionDenied);
-  CheckGroupError(
-      PlanGroupChange(Abc(), Op(GroupAction::kRename, "zed", {}, "x"), Counts{}).status(),
-      GroupError::kNotMember, absl::StatusCode::kPermissionDenied);
+  CheckRefused(Abc(), Op(GroupAction::kRename, "bob", {}, "x"), GroupError::kNotAdmin,
+               absl::StatusCode::kPermissionDenied);
+  CheckRefused(Abc(), Op(GroupAction::kRename, "zed", {}, "x"), GroupError::kNotMember,
+               absl::StatusCode::kPermissionDenied);
 }
 
 TEST_CASE("GroupSendRecipients: every member, the sender included, members only", "[group]") {
@@ -351,6 +348,129 @@ TEST_CASE("GroupSendRecipients: every member, the sender included, members only"
                   absl::StatusCode::kPermissionDenied);
   CheckGroupError(GroupSendRecipients(std::nullopt, "bob").status(), GroupError::kUnknownGroup,
                   absl::StatusCode::kNotFound);
+}
+
+TEST_CASE("UsersWhoMayJoin: the users PlanGroupChange may count", "[group]") {
+  CHECK(UsersWhoMayJoin(Op(GroupAction::kCreate, "alice", {"bob", "carol"})) ==
+        std::vector<UserId>{"bob", "carol", "alice"});
+  CHECK(UsersWhoMayJoin(Op(GroupAction::kAdd, "alice", {"dave", "bob"})) ==
+        std::vector<UserId>{"dave", "bob"});
+  CHECK(UsersWhoMayJoin(Op(GroupAction::kRemove, "alice", {"bob"})).empty());
+  CHECK(UsersWhoMayJoin(Op(GroupAction::kLeave, "bob")).empty());
+  CHECK(UsersWhoMayJoin(Op(GroupAction::kRename, "alice", {}, "x")).empty());
+}
+
+// A store for PlanAndWriteGroupChange: counts from a map, and a `write`
+// that records the plans it was given and appends the event to each told
+// inbox at seq 7; a status set in count_error / write_error fails them.
+struct FakeStore {
+  Counts counts;
+  absl::Status count_error;
+  absl::Status write_error;
+  std::vector<UserId> counted;
+  std::vector<GroupChangePlan> written;
+
+  absl::Status Apply(const std::optional<GroupRecord>& before, const GroupChangeOp& op,
+                     absl::StatusOr<WriteResult>& out) {
+    return PlanAndWriteGroupChange(
+        before, op,
+        [&](const UserId& user) -> absl::StatusOr<std::size_t> {
+          counted.push_back(user);
+          if (!count_error.ok()) return count_error;
+          return counts(user);
+        },
+        [&](const GroupChangePlan& plan) -> absl::StatusOr<std::vector<Appended>> {
+          written.push_back(plan);
+          if (!write_error.ok()) return write_error;
+          std::vector<Appended> appended;
+          for (const UserId& user : plan.told) {
+            Event e = plan.event;
+            e.seq = 7;
+            appended.push_back(Appended{user, std::move(e)});
+          }
+          return appended;
+        },
+        out);
+  }
+};
+
+TEST_CASE("PlanAndWriteGroupChange: a change is written, its events are the result",
+          "[group][apply]") {
+  FakeStore store;
+  absl::StatusOr<WriteResult> out = absl::InternalError("not set");
+  const GroupChangeOp op = Op(GroupAction::kAdd, "alice", {"dave"});
+  COURIER_REQUIRE_OK(store.Apply(Abc(), op, out));
+  COURIER_REQUIRE_OK(out);
+  const auto& result = std::get<GroupChangeResult>(*out);
+  CHECK(result.changed);
+  REQUIRE(store.written.size() == 1);
+  CHECK(result.group == store.written[0].after);
+  CHECK(Users(*result.group) == std::vector<UserId>{"alice", "bob", "carol", "dave"});
+  REQUIRE(result.appended.size() == 4);
+  for (std::size_t i = 0; i < result.appended.size(); ++i) {
+    CHECK(result.appended[i].user == store.written[0].told[i]);
+    CHECK(result.appended[i].event.kind == EventKind::kGroupChange);
+    CHECK(result.appended[i].event.seq == 7);
+  }
+  CHECK(store.counted == UsersWhoMayJoin(op));  // only those who may join
+
+  SECTION("a change of the last member deletes: the result's group is nullopt") {
+    GroupRecord solo = Abc();
+    solo.members.resize(1);  // alice
+    FakeStore again;
+    COURIER_REQUIRE_OK(again.Apply(solo, Op(GroupAction::kLeave, "alice"), out));
+    COURIER_REQUIRE_OK(out);
+    CHECK_FALSE(std::get<GroupChangeResult>(*out).group.has_value());
+    CHECK(std::get<GroupChangeResult>(*out).appended.size() == 1);
+    REQUIRE(again.written.size() == 1);
+    CHECK_FALSE(again.written[0].after.has_value());
+  }
+}
+
+TEST_CASE("PlanAndWriteGroupChange: refused or unchanged ops write nothing", "[group][apply]") {
+  FakeStore store;
+  absl::StatusOr<WriteResult> out = absl::InternalError("not set");
+  SECTION("a refusal is the op's result") {
+    COURIER_REQUIRE_OK(store.Apply(Abc(), Op(GroupAction::kAdd, "bob", {"dave"}), out));
+    CheckGroupError(out.status(), GroupError::kNotAdmin, absl::StatusCode::kPermissionDenied);
+  }
+  SECTION("a limit too: too_many_groups from the count") {
+    store.counts.n = {{"dave", 1}};
+    GroupChangeOp op = Op(GroupAction::kAdd, "alice", {"dave"});
+    op.limits.max_groups_per_user = 1;
+    COURIER_REQUIRE_OK(store.Apply(Abc(), op, out));
+    CheckGroupError(out.status(), GroupError::kTooManyGroups,
+                    absl::StatusCode::kResourceExhausted);
+  }
+  SECTION("an op that changes nothing: the record as it is, changed = false") {
+    COURIER_REQUIRE_OK(store.Apply(Abc(), Op(GroupAction::kRename, "alice", {}, "friends"), out));
+    COURIER_REQUIRE_OK(out);
+    const auto& result = std::get<GroupChangeResult>(*out);
+    CHECK_FALSE(result.changed);
+    CHECK(result.group == Abc());
+    CHECK(result.appended.empty());
+  }
+  CHECK(store.written.empty());
+}
+
+TEST_CASE("PlanAndWriteGroupChange: a failed count or write is the store's failure",
+          "[group][apply]") {
+  FakeStore store;
+  absl::StatusOr<WriteResult> out = absl::InternalError("not set");
+  SECTION("a count that fails: returned, nothing planned or written") {
+    store.count_error = absl::UnavailableError("disk");
+    CHECK_THAT(store.Apply(Abc(), Op(GroupAction::kAdd, "alice", {"dave"}), out),
+               StatusIs(absl::StatusCode::kUnavailable));
+    CHECK(store.written.empty());
+  }
+  SECTION("a write that fails: returned") {
+    store.write_error = absl::AbortedError("conflict");
+    CHECK_THAT(store.Apply(Abc(), Op(GroupAction::kLeave, "bob"), out),
+               StatusIs(absl::StatusCode::kAborted));
+    CHECK(store.written.size() == 1);
+  }
+  // Either way the op has no result of its own: `out` is left alone.
+  CHECK_THAT(out.status(), StatusIs(absl::StatusCode::kInternal));
 }
 
 // ---- encodings

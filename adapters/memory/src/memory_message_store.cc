@@ -345,37 +345,49 @@ class MemoryMessageStore final : public MessageStore {
 
   absl::StatusOr<WriteResult> Apply(const GroupChangeOp& op) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     auto found = groups_.find(op.group);
-    auto plan = PlanGroupChange(
+    absl::StatusOr<WriteResult> out;
+    // Counting and writing never fail here: the status is always OK.
+    PlanAndWriteGroupChange(
         found == groups_.end() ? std::nullopt : std::optional<GroupRecord>(found->second), op,
-        [this](const UserId& user) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> std::size_t {
+        [this](const UserId& user) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+            mu_) -> absl::StatusOr<std::size_t> {
           auto it = groups_of_.find(user);
           return it == groups_of_.end() ? 0 : it->second.size();
-        });
-    if (!plan.ok()) return plan.status();
-    GroupChangeResult result;
-    result.group = plan->after;
-    result.changed = !plan->told.empty();
-    if (!result.changed) return result;
-    if (plan->after.has_value()) {
-      groups_[op.group] = *std::move(plan->after);
+        },
+        [&](const GroupChangePlan& plan) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+            mu_) -> absl::StatusOr<std::vector<Appended>> {
+          return StoreGroupChange(op.group, plan);
+        },
+        out)
+        .IgnoreError();
+    return out;
+  }
+
+  // Writes what `plan` says for group `id` (PlanAndWriteGroupChange's
+  // `write`): the record, the index, and the change event of each told inbox.
+  std::vector<Appended> StoreGroupChange(const GroupId& id, const GroupChangePlan& plan)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (plan.after.has_value()) {
+      groups_[id] = *plan.after;
     } else {
-      groups_.erase(op.group);
+      groups_.erase(id);
     }
-    for (const UserId& user : plan->joined) groups_of_[user].insert(op.group);
-    for (const UserId& user : plan->left) {
+    for (const UserId& user : plan.joined) groups_of_[user].insert(id);
+    for (const UserId& user : plan.left) {
       auto it = groups_of_.find(user);
       if (it == groups_of_.end()) continue;
-      it->second.erase(op.group);
+      it->second.erase(id);
       if (it->second.empty()) groups_of_.erase(it);
     }
-    for (const UserId& user : plan->told) {
+    std::vector<Appended> appended;
+    for (const UserId& user : plan.told) {
       Inbox& inbox = inboxes_[user];
-      Event ev = plan->event;
+      Event ev = plan.event;
       ev.seq = ++inbox.head;
       inbox.events.emplace(ev.seq, ev);
-      result.appended.push_back(Appended{user, std::move(ev)});
+      appended.push_back(Appended{user, std::move(ev)});
     }
-    return result;
+    return appended;
   }
 
   // Appends a receipt to `sender`'s inbox. Receipts are never refused.

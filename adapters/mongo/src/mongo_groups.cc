@@ -205,9 +205,7 @@ Doc CopyDoc(const GroupSendOp& op, const UserId& recipient) {
 
 absl::Status ChangeLeased(MongoCall& call, const GroupChangeOp& op,
                           absl::StatusOr<WriteResult>& out, std::vector<Doc>& events) {
-  std::vector<UserId> named = op.members;
-  if (op.action == GroupAction::kCreate) named.push_back(op.actor);
-  const bool adds = op.action == GroupAction::kCreate || op.action == GroupAction::kAdd;
+  const std::vector<UserId> joining = UsersWhoMayJoin(op);
   for (int attempt = 1;; ++attempt) {
     // 1. The record, and the groups of the users the change may add.
     std::int64_t version = 0;
@@ -220,48 +218,40 @@ absl::Status ChangeLeased(MongoCall& call, const GroupChangeOp& op,
       return before.status();
     }
     std::map<UserId, std::size_t> counts;
-    if (adds) {
-      COURIER_RETURN_IF_ERROR(call.Find(kGroupMembers, *InFilter("u", named).get(),
+    if (!joining.empty()) {
+      COURIER_RETURN_IF_ERROR(call.Find(kGroupMembers, *InFilter("u", joining).get(),
                                         Projection({"u"}).get(),
                                         [&](const Doc& row) { ++counts[row.Str("u")]; }));
     }
-    absl::StatusOr<GroupChangePlan> plan =
-        PlanGroupChange(*before, op, [&](const UserId& user) -> std::size_t {
-          auto it = counts.find(user);
-          return it == counts.end() ? 0 : it->second;
-        });
-    if (!plan.ok()) {
-      out = plan.status();
-      return absl::OkStatus();
-    }
-    GroupChangeResult result;
-    result.group = plan->after;
-    result.changed = !plan->told.empty();
-    if (!result.changed) {
-      out = std::move(result);
-      return absl::OkStatus();
-    }
-
-    // 2. The record by compare-and-set, then the index and the events.
-    COURIER_ASSIGN_OR_RETURN(
-        bool won, StoreRecord(call, op.group, before->has_value(), version, plan->after));
-    if (!won) {
-      if (call.in_transaction() || attempt >= kChangeAttempts) {
-        return absl::AbortedError(
-            absl::StrCat("mongo: group ", op.group, " changed concurrently"));
-      }
-      continue;  // standalone: read the new record and plan again
-    }
-    COURIER_RETURN_IF_ERROR(StoreIndex(call, op.group, *plan));
-    for (const UserId& user : plan->told) {
-      COURIER_ASSIGN_OR_RETURN(std::int64_t seq, NextSeq(call, user));
-      Event e = plan->event;
-      e.seq = static_cast<Seq>(seq);
-      events.push_back(EventDoc(user, e));
-      result.appended.push_back(Appended{user, std::move(e)});
-    }
-    out = std::move(result);
-    return absl::OkStatus();
+    // 2. The plan; for a change, the record by compare-and-set, then the
+    // index and the events.
+    bool lost = false;  // the compare-and-set lost to another writer
+    absl::Status s = PlanAndWriteGroupChange(
+        *before, op,
+        [&](const UserId& user) -> absl::StatusOr<std::size_t> { return counts[user]; },
+        [&](const GroupChangePlan& plan) -> absl::StatusOr<std::vector<Appended>> {
+          COURIER_ASSIGN_OR_RETURN(
+              bool won, StoreRecord(call, op.group, before->has_value(), version, plan.after));
+          if (!won) {
+            lost = true;
+            return absl::AbortedError(
+                absl::StrCat("mongo: group ", op.group, " changed concurrently"));
+          }
+          COURIER_RETURN_IF_ERROR(StoreIndex(call, op.group, plan));
+          std::vector<Appended> appended;
+          for (const UserId& user : plan.told) {
+            COURIER_ASSIGN_OR_RETURN(std::int64_t seq, NextSeq(call, user));
+            Event e = plan.event;
+            e.seq = static_cast<Seq>(seq);
+            events.push_back(EventDoc(user, e));
+            appended.push_back(Appended{user, std::move(e)});
+          }
+          return appended;
+        },
+        out);
+    // Standalone: read the new record and plan again.
+    if (lost && !call.in_transaction() && attempt < kChangeAttempts) continue;
+    return s;
   }
 }
 

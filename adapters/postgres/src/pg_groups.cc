@@ -81,6 +81,57 @@ absl::StatusOr<std::optional<GroupRecord>> RecordOf(const PGresult* answer) {
   return record;
 }
 
+// GroupSendRecipients of the record read by `answer`; a record that does
+// not decode (kDataLoss) fails the op alone, as that function's refusals do.
+absl::StatusOr<std::vector<UserId>> RecipientsOf(const PGresult* answer, const UserId& sender) {
+  COURIER_ASSIGN_OR_RETURN(std::optional<GroupRecord> group, RecordOf(answer));
+  return GroupSendRecipients(group, sender);
+}
+
+// What ApplyGroupChange writes for a plan that changes `group`, in one
+// pipeline: the record (updated when it `existed`, else inserted; deleted
+// when plan.after is nullopt), the index rows, and the change event of each
+// told inbox. Returns those events with their seqs.
+absl::StatusOr<std::vector<Appended>> WriteGroupChange(PgConnection& conn, const GroupId& group,
+                                                       bool existed, const GroupChangePlan& plan) {
+  std::vector<PgQuery> writes;
+  if (!plan.after) {
+    writes.push_back(PgQuery{"group_delete", "", {TextParam(group)}});
+  } else {
+    writes.push_back(PgQuery{existed ? "group_update" : "group_insert", "",
+                             {TextParam(group), BytesParam(EncodeGroupRecord(*plan.after))}});
+  }
+  if (!plan.joined.empty()) {
+    writes.push_back(PgQuery{"group_join", "", {TextArray(plan.joined), TextParam(group)}});
+  }
+  if (!plan.left.empty()) {
+    writes.push_back(PgQuery{"group_leave", "", {TextArray(plan.left), TextParam(group)}});
+  }
+  const Event& ev = plan.event;
+  writes.push_back(PgQuery{"group_tell", "",
+                           {TextArray(plan.told), IntParam(static_cast<int>(ev.kind)),
+                            TextParam(ev.id), TextParam(ev.peer), BytesParam(ev.body),
+                            IntParam(static_cast<int>(ev.status)), IntParam(ev.ts),
+                            TextParam(ev.group)}});
+  COURIER_ASSIGN_OR_RETURN(std::vector<PgResult> done, conn.Run(writes));
+  const PGresult* told = done.back().get();
+  absl::flat_hash_map<UserId, Seq> seqs;
+  for (int row = 0; row < PQntuples(told); ++row) {
+    seqs[PgBytes(told, row, 0)] = static_cast<Seq>(PgInt(told, row, 1));
+  }
+  std::vector<Appended> appended;
+  for (const UserId& user : plan.told) {
+    auto it = seqs.find(user);
+    if (it == seqs.end()) {
+      return absl::InternalError(absl::StrCat("postgres: no change event for ", user));
+    }
+    Event e = ev;
+    e.seq = it->second;
+    appended.push_back(Appended{user, std::move(e)});
+  }
+  return appended;
+}
+
 }  // namespace
 
 std::vector<PgStatement> GroupStatements(absl::string_view p) {
@@ -125,14 +176,12 @@ std::vector<PgStatement> GroupStatements(absl::string_view p) {
 absl::Status ApplyGroupChange(PgConnection& conn, const GroupChangeOp& op,
                               absl::StatusOr<WriteResult>& out) {
   // 1. Lock and read the record; lock and count the groups of the users
-  // the change may add (the actor of a create, the members named).
-  std::vector<UserId> named = op.members;
-  if (op.action == GroupAction::kCreate) named.push_back(op.actor);
-  const bool adds = op.action == GroupAction::kCreate || op.action == GroupAction::kAdd;
+  // the change may add.
+  const std::vector<UserId> joining = UsersWhoMayJoin(op);
   std::vector<PgQuery> reads = {PgQuery{"group_lock", "", {TextParam(op.group)}}};
-  if (adds) {
-    reads.push_back(PgQuery{"group_user_locks", "", {TextArray(named)}});
-    reads.push_back(PgQuery{"group_counts", "", {TextArray(named)}});
+  if (!joining.empty()) {
+    reads.push_back(PgQuery{"group_user_locks", "", {TextArray(joining)}});
+    reads.push_back(PgQuery{"group_counts", "", {TextArray(joining)}});
   }
   COURIER_ASSIGN_OR_RETURN(std::vector<PgResult> got, conn.Run(reads));
   absl::StatusOr<std::optional<GroupRecord>> before = RecordOf(got[0].get());
@@ -141,68 +190,22 @@ absl::Status ApplyGroupChange(PgConnection& conn, const GroupChangeOp& op,
     return absl::OkStatus();
   }
   absl::flat_hash_map<UserId, std::size_t> counts;
-  if (adds) {
+  if (!joining.empty()) {
     const PGresult* r = got[2].get();
     for (int row = 0; row < PQntuples(r); ++row) {
       counts[PgBytes(r, row, 0)] = static_cast<std::size_t>(PgInt(r, row, 1));
     }
   }
-  // Users the change does not add are not counted: their count is asked
-  // for (if at all) only as a bound on joining, which they do not.
-  absl::StatusOr<GroupChangePlan> plan =
-      PlanGroupChange(*before, op, [&](const UserId& user) -> std::size_t {
-        auto it = counts.find(user);
+  return PlanAndWriteGroupChange(
+      *before, op,
+      [&](const UserId& user) -> absl::StatusOr<std::size_t> {
+        auto it = counts.find(user);  // every joining user has a row
         return it == counts.end() ? 0 : it->second;
-      });
-  if (!plan.ok()) {
-    out = plan.status();
-    return absl::OkStatus();
-  }
-  GroupChangeResult result;
-  result.group = plan->after;
-  result.changed = !plan->told.empty();
-  if (!result.changed) {
-    out = std::move(result);
-    return absl::OkStatus();
-  }
-
-  // 2. Write the record, the index and the change event, in one pipeline.
-  std::vector<PgQuery> writes;
-  if (!plan->after) {
-    writes.push_back(PgQuery{"group_delete", "", {TextParam(op.group)}});
-  } else {
-    writes.push_back(PgQuery{before->has_value() ? "group_update" : "group_insert", "",
-                             {TextParam(op.group), BytesParam(EncodeGroupRecord(*plan->after))}});
-  }
-  if (!plan->joined.empty()) {
-    writes.push_back(PgQuery{"group_join", "", {TextArray(plan->joined), TextParam(op.group)}});
-  }
-  if (!plan->left.empty()) {
-    writes.push_back(PgQuery{"group_leave", "", {TextArray(plan->left), TextParam(op.group)}});
-  }
-  const Event& ev = plan->event;
-  writes.push_back(PgQuery{"group_tell", "",
-                           {TextArray(plan->told), IntParam(static_cast<int>(ev.kind)),
-                            TextParam(ev.id), TextParam(ev.peer), BytesParam(ev.body),
-                            IntParam(static_cast<int>(ev.status)), IntParam(ev.ts),
-                            TextParam(ev.group)}});
-  COURIER_ASSIGN_OR_RETURN(std::vector<PgResult> done, conn.Run(writes));
-  const PGresult* told = done.back().get();
-  absl::flat_hash_map<UserId, Seq> seqs;
-  for (int row = 0; row < PQntuples(told); ++row) {
-    seqs[PgBytes(told, row, 0)] = static_cast<Seq>(PgInt(told, row, 1));
-  }
-  for (const UserId& user : plan->told) {
-    auto it = seqs.find(user);
-    if (it == seqs.end()) {
-      return absl::InternalError(absl::StrCat("postgres: no change event for ", user));
-    }
-    Event e = ev;
-    e.seq = it->second;
-    result.appended.push_back(Appended{user, std::move(e)});
-  }
-  out = std::move(result);
-  return absl::OkStatus();
+      },
+      [&](const GroupChangePlan& plan) {
+        return WriteGroupChange(conn, op.group, before->has_value(), plan);
+      },
+      out);
 }
 
 absl::Status ApplyGroupSend(PgConnection& conn, const GroupSendOp& op,
@@ -223,12 +226,7 @@ absl::Status ApplyGroupSend(PgConnection& conn, const GroupSendOp& op,
     out = std::move(dup);
     return absl::OkStatus();
   }
-  absl::StatusOr<std::optional<GroupRecord>> group = RecordOf(got[1].get());
-  if (!group.ok()) {
-    out = group.status();
-    return absl::OkStatus();
-  }
-  absl::StatusOr<std::vector<UserId>> recipients = GroupSendRecipients(*group, op.sender);
+  absl::StatusOr<std::vector<UserId>> recipients = RecipientsOf(got[1].get(), op.sender);
   if (!recipients.ok()) {
     out = recipients.status();
     return absl::OkStatus();

@@ -263,19 +263,10 @@ class RocksdbMessageStore final : public MessageStore {
     ::rocksdb::ManagedSnapshot snapshot(db_->db());
     ::rocksdb::ReadOptions ro;
     ro.snapshot = snapshot.snapshot();
+    COURIER_ASSIGN_OR_RETURN(std::vector<GroupId> ids, GroupIdsOf(ro, user));
     std::vector<std::string> group_keys;
-    {
-      const std::string prefix = keys::PairPrefix(keys::kMember, user);
-      const std::string end = keys::PairPrefixEnd(keys::kMember, user);
-      ::rocksdb::Slice upper(end);
-      ::rocksdb::ReadOptions scan = ro;
-      scan.iterate_upper_bound = &upper;
-      std::unique_ptr<::rocksdb::Iterator> it(db_->db()->NewIterator(scan, cf_));
-      for (it->Seek(prefix); it->Valid(); it->Next()) {
-        group_keys.push_back(keys::NameKey(keys::kGroup, View(it->key()).substr(prefix.size())));
-      }
-      COURIER_RETURN_IF_ERROR(ToStatus(it->status(), "list a user's groups"));
-    }
+    group_keys.reserve(ids.size());
+    for (const GroupId& id : ids) group_keys.push_back(keys::NameKey(keys::kGroup, id));
     std::vector<GroupRecord> out;
     if (group_keys.empty()) return out;
     // 'U' user \0 id and 'G' id sort alike by id.
@@ -574,15 +565,24 @@ class RocksdbMessageStore final : public MessageStore {
   absl::StatusOr<std::size_t*> GroupCount(const UserId& user)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     if (auto it = group_counts_.find(user); it != group_counts_.end()) return &it->second;
+    COURIER_ASSIGN_OR_RETURN(std::vector<GroupId> ids, GroupIdsOf(::rocksdb::ReadOptions(), user));
+    return &group_counts_.emplace(user, ids.size()).first->second;
+  }
+
+  // The ids of the groups of `user` (its 'U' keys) that `ro` sees, in id
+  // order.
+  absl::StatusOr<std::vector<GroupId>> GroupIdsOf(::rocksdb::ReadOptions ro, const UserId& user) {
+    const std::string prefix = keys::PairPrefix(keys::kMember, user);
     const std::string end = keys::PairPrefixEnd(keys::kMember, user);
     ::rocksdb::Slice upper(end);
-    ::rocksdb::ReadOptions ro;
     ro.iterate_upper_bound = &upper;
     std::unique_ptr<::rocksdb::Iterator> it(db_->db()->NewIterator(ro, cf_));
-    std::size_t n = 0;
-    for (it->Seek(keys::PairPrefix(keys::kMember, user)); it->Valid(); it->Next()) ++n;
-    COURIER_RETURN_IF_ERROR(ToStatus(it->status(), "count a user's groups"));
-    return &group_counts_.emplace(user, n).first->second;
+    std::vector<GroupId> ids;
+    for (it->Seek(prefix); it->Valid(); it->Next()) {
+      ids.emplace_back(View(it->key()).substr(prefix.size()));
+    }
+    COURIER_RETURN_IF_ERROR(ToStatus(it->status(), "list a user's groups"));
+    return ids;
   }
 
   // The keys of `plan` for group `id`: its record (or its deletion) and the
@@ -875,39 +875,33 @@ class RocksdbMessageStore final : public MessageStore {
     return absl::OkStatus();
   }
 
-  // A group change: the record as the batch sees it, PlanGroupChange's plan,
-  // then the plan's keys and one change event per told inbox (never refused;
-  // no 'M' key: it has no status).
+  // A group change: the record as the batch sees it, then
+  // PlanAndWriteGroupChange (courier/message_store.h), writing the plan's
+  // keys and one change event per told inbox (never refused; no 'M' key:
+  // it has no status).
   absl::Status Apply(const GroupChangeOp& op, OpResult& out)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     COURIER_ASSIGN_OR_RETURN(std::optional<GroupRecord> before, FindGroup(op.group));
-    absl::Status count_error;  // a failed count aborts the batch
-    absl::StatusOr<GroupChangePlan> plan =
-        PlanGroupChange(before, op, [&](const UserId& user) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
-                                        write_mu_) -> std::size_t {
-          absl::StatusOr<std::size_t*> n = GroupCount(user);
-          if (n.ok()) return **n;
-          if (count_error.ok()) count_error = n.status();
-          return 0;
-        });
-    COURIER_RETURN_IF_ERROR(count_error);
-    if (!plan.ok()) {
-      out = plan.status();
-      return absl::OkStatus();
-    }
-    GroupChangeResult result;
-    result.group = plan->after;
-    result.changed = !plan->told.empty();
-    if (result.changed) {
-      COURIER_RETURN_IF_ERROR(StoreGroupChange(op.group, *plan));
-      for (const UserId& user : plan->told) {
-        COURIER_ASSIGN_OR_RETURN(InboxState * inbox, Inbox(user));
-        COURIER_ASSIGN_OR_RETURN(Event e, AppendEvent(user, *inbox, plan->event, std::string()));
-        result.appended.push_back(Appended{user, std::move(e)});
-      }
-    }
-    out = std::move(result);
-    return absl::OkStatus();
+    return PlanAndWriteGroupChange(
+        before, op,
+        [&](const UserId& user) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+            write_mu_) -> absl::StatusOr<std::size_t> {
+          COURIER_ASSIGN_OR_RETURN(std::size_t * count, GroupCount(user));
+          return *count;
+        },
+        [&](const GroupChangePlan& plan) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+            write_mu_) -> absl::StatusOr<std::vector<Appended>> {
+          COURIER_RETURN_IF_ERROR(StoreGroupChange(op.group, plan));
+          std::vector<Appended> appended;
+          for (const UserId& user : plan.told) {
+            COURIER_ASSIGN_OR_RETURN(InboxState * inbox, Inbox(user));
+            COURIER_ASSIGN_OR_RETURN(Event e,
+                                     AppendEvent(user, *inbox, plan.event, std::string()));
+            appended.push_back(Appended{user, std::move(e)});
+          }
+          return appended;
+        },
+        out);
   }
 
   // --- Prune --------------------------------------------------------------------------

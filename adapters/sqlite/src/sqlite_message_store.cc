@@ -872,37 +872,28 @@ class SqliteMessageStore final : public MessageStore {
     return absl::OkStatus();
   }
 
-  // A group change: the record as stored, PlanGroupChange's plan, then the
-  // plan's writes and one change event per told inbox (never refused).
+  // A group change: the record as stored, then PlanAndWriteGroupChange
+  // (courier/message_store.h), writing the plan's rows and one change event
+  // per told inbox (never refused).
   absl::Status Apply(const GroupChangeOp& op, OpResult& out)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     COURIER_ASSIGN_OR_RETURN(std::optional<GroupRecord> before, ReadGroup(*writer_, op.group));
-    absl::Status count_error;  // a failed count aborts the batch
-    absl::StatusOr<GroupChangePlan> plan =
-        PlanGroupChange(before, op, [&](const UserId& user) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
-                                        write_mu_) -> std::size_t {
-          absl::StatusOr<std::size_t> n = CountGroupsOf(*writer_, user);
-          if (n.ok()) return *n;
-          if (count_error.ok()) count_error = n.status();
-          return 0;
-        });
-    COURIER_RETURN_IF_ERROR(count_error);
-    if (!plan.ok()) {
-      out = plan.status();
-      return absl::OkStatus();
-    }
-    GroupChangeResult result;
-    result.group = plan->after;
-    result.changed = !plan->told.empty();
-    if (result.changed) {
-      COURIER_RETURN_IF_ERROR(StoreGroupChange(*writer_, op.group, *plan));
-      for (const UserId& user : plan->told) {
-        COURIER_ASSIGN_OR_RETURN(Event e, AppendEvent(user, plan->event, nullptr));
-        result.appended.push_back(Appended{user, std::move(e)});
-      }
-    }
-    out = std::move(result);
-    return absl::OkStatus();
+    return PlanAndWriteGroupChange(
+        before, op,
+        [&](const UserId& user) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+          return CountGroupsOf(*writer_, user);
+        },
+        [&](const GroupChangePlan& plan) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+            write_mu_) -> absl::StatusOr<std::vector<Appended>> {
+          COURIER_RETURN_IF_ERROR(StoreGroupChange(*writer_, op.group, plan));
+          std::vector<Appended> appended;
+          for (const UserId& user : plan.told) {
+            COURIER_ASSIGN_OR_RETURN(Event e, AppendEvent(user, plan.event, nullptr));
+            appended.push_back(Appended{user, std::move(e)});
+          }
+          return appended;
+        },
+        out);
   }
 
   Mutex write_mu_;

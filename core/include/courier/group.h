@@ -17,7 +17,9 @@
 // transaction (courier/message_store.h: GroupChangeOp, GroupSendOp). What a
 // change does is decided here, once, by PlanGroupChange and
 // GroupSendRecipients, which every store calls inside its transaction with
-// the record it read; stores add no rule of their own.
+// the record it read (through PlanAndWriteGroupChange, courier/
+// message_store.h, which also says what a store writes for a plan); stores
+// add no rule of their own.
 //
 // Thread-safety: plain values and pure functions.
 // Blocking: nothing here blocks.
@@ -199,6 +201,12 @@ struct GroupChangePlan {
 COURIER_EXPORT absl::StatusOr<GroupChangePlan> PlanGroupChange(
     const std::optional<GroupRecord>& before, const GroupChangeOp& op,
     absl::FunctionRef<std::size_t(const UserId&)> groups_of);
+
+// The users whose groups_of count PlanGroupChange may ask for: those `op`
+// may make join (kCreate: the actor and op.members; kAdd: op.members), in
+// op's order, possibly repeated; empty for the actions that add nobody. A
+// store that counts ahead of planning (one query for all) counts these.
+COURIER_EXPORT std::vector<UserId> UsersWhoMayJoin(const GroupChangeOp& op);
 
 // The inboxes a send by `sender` to `group` goes to: every member, the
 // sender included, in the record's order. kUnknownGroup when `group` is

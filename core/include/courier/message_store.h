@@ -50,8 +50,9 @@
 //             (pruning or deleting another member's copy keeps it). Members'
 //             copies are kSent and produce receipts (no group) in the
 //             sender's inbox as any message does.
-//   GroupChangeOp  The store reads the record, calls PlanGroupChange and
-//             on error returns that status (nothing written). When the plan
+//   GroupChangeOp  The store reads the record, calls PlanGroupChange (all
+//             stores through PlanAndWriteGroupChange, below) and on error
+//             returns that status (nothing written). When the plan
 //             changes nothing (`told` empty) the result is {the record,
 //             changed = false} and nothing is written. Otherwise it stores
 //             plan.after (or deletes the record), updates the (user, group)
@@ -119,6 +120,7 @@
 #include <variant>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
@@ -222,6 +224,31 @@ COURIER_EXPORT Event MessageEventOf(const GroupSendOp& op);
 using WriteOp = std::variant<AppendOp, AttachOp, AckOp, ReadOp, GroupSendOp, GroupChangeOp>;
 using WriteResult = std::variant<AppendResult, AttachResult, AckResult, ReadResult,
                                  GroupSendResult, GroupChangeResult>;
+
+// What every store makes of a GroupChangeOp, in one place: the GroupChangeOp
+// rule at the top of this file, which each store calls inside its Write
+// transaction with the group's record as the batch sees it (`before`,
+// nullopt when there is none). It
+//   - plans the change with PlanGroupChange (courier/group.h), whose
+//     groups_of(user) is `groups_of` here (called only for
+//     UsersWhoMayJoin(op));
+//   - refused: sets `out` to the refusal (a GroupError, or
+//     kInvalidArgument) and calls nothing more: nothing is written;
+//   - changes nothing (plan.told empty): sets `out` to {before, changed =
+//     false} and does not call `write`: nothing is written;
+//   - otherwise calls `write(plan)`, which stores plan.after (or deletes the
+//     record when it is nullopt), updates the (user, group) index for
+//     plan.joined and plan.left, appends plan.event to every inbox of
+//     plan.told and returns those events (with their seqs) in that order;
+//     then sets `out` to {plan.after, changed = true, those events}.
+// Returns OK, or the first failure of `groups_of` or `write` as is (a
+// backend failure: the store fails the batch) with `out` left alone.
+// Thread-safety: as the callbacks; Blocking: only in them.
+COURIER_EXPORT absl::Status PlanAndWriteGroupChange(
+    const std::optional<GroupRecord>& before, const GroupChangeOp& op,
+    absl::FunctionRef<absl::StatusOr<std::size_t>(const UserId&)> groups_of,
+    absl::FunctionRef<absl::StatusOr<std::vector<Appended>>(const GroupChangePlan&)> write,
+    absl::StatusOr<WriteResult>& out);
 
 // The largest body a store accepts in an AppendOp (under MongoDB's 16 MiB
 // document limit, so that every backend can keep it; the engine's own
