@@ -164,6 +164,17 @@ class Server(ServerProcess):
         c.welcome = c.expect("welcome")
         return c
 
+    def connect_synced(self, user, device=None, since=None):
+        """A connection past welcome and `synced`, with nothing before synced
+        (the device's inbox is empty or was acked up to `since`)."""
+        c = self.connect(user, device, since=since)
+        try:
+            c.expect("synced")
+        except BaseException:
+            c.close()
+            raise
+        return c
+
 
 class User:
     def __init__(self, name, password, token, expires_at):
