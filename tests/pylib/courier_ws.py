@@ -249,22 +249,8 @@ class WsClient:
 
     def take(self, skip=("presence", "pong"), timeout=None):
         """The next frame in order whose op is not in `skip`."""
-        for i, f in enumerate(self.pending):
-            if f["op"] not in skip:
-                del self.pending[i]
-                return f
-        timeout = self.timeout if timeout is None else timeout
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                f = self._read_frame(deadline - time.monotonic())
-            except TimeoutError:
-                raise AssertionError(
-                    f"{self.label}no frame (other than {skip}) within {timeout}s; "
-                    f"pending: {list(self.pending)!r:.600}") from None
-            if f["op"] not in skip:
-                return f
-            self.pending.append(f)
+        return self.wait_for(lambda f: f["op"] not in skip, timeout=timeout,
+                             what=f"frame (other than {skip})")
 
     def expect(self, op, skip=("presence", "pong"), timeout=None, **fields):
         """take(), asserting the frame's op and `fields`."""
