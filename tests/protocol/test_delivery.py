@@ -33,8 +33,7 @@ def test_send_answers_sent_and_reaches_the_online_recipient(server, pair):
 def test_messages_arrive_in_order_with_seq_without_gaps(server, pair):
     alice, bob = pair
     with server.connect_synced(bob, "b") as b, server.connect(alice, "a") as a:
-        cids = [a.send_msg(bob.name, f"n{i}") for i in range(40)]
-        ids = [a.wait_op("sent", cid=c)["id"] for c in cids]
+        ids = [f["id"] for f in a.send_many(bob.name, [f"n{i}" for i in range(40)])]
         assert len(set(ids)) == 40, "message ids must be distinct"
         evs = b.events(40)
         assert [e["seq"] for e in evs] == list(range(1, 41))
@@ -133,9 +132,7 @@ def test_window_of_unacked_events(server, pair):
     alice, bob = pair
     total = W + 24
     with server.connect(alice, "a") as a:
-        cids = [a.send_msg(bob.name, f"w{i}") for i in range(total)]
-        for c in cids:
-            assert a.wait_op("sent", cid=c)
+        a.send_many(bob.name, [f"w{i}" for i in range(total)])
     with server.connect(bob, "slow") as b:
         assert b.welcome["head"] == total
         evs = b.events(W)
@@ -237,9 +234,7 @@ def test_live_sends_during_a_drain_keep_one_ordered_stream(server, pair):
     alice, bob = pair
     queued = W + 44
     with server.connect_synced(alice, "a") as a:
-        cids = [a.send_msg(bob.name, f"q{i}") for i in range(queued)]
-        for c in cids:
-            a.wait_op("sent", cid=c)
+        a.send_many(bob.name, [f"q{i}" for i in range(queued)])
         with server.connect(bob, "b") as b:
             head = b.welcome["head"]
             assert head == queued

@@ -156,8 +156,7 @@ def test_sent_survives_a_killed_server(make_server):
     alice, bob = s1.new_users("alice", "bob")
     s1.befriend(alice, bob)
     with s1.connect_synced(alice, "a") as a:
-        cids = [a.send_msg(bob.name, f"k{i}") for i in range(20)]
-        ids = [a.wait_op("sent", cid=c)["id"] for c in cids]
+        ids = [f["id"] for f in a.send_many(bob.name, [f"k{i}" for i in range(20)])]
         s1.kill()  # SIGKILL: no flush, no goodbye
     s2 = make_server(data_dir=s1.data_dir)
     with s2.connect(bob, "b") as b:

@@ -36,6 +36,22 @@ def wait_presence(c, user, online, timeout=cp.RECV_TIMEOUT):
                       what=f"presence {user} online={online}")
 
 
+def watching(server, user):
+    """A connection of `user` past welcome and its friends' presence states,
+    ready to hear presence changes."""
+    c = server.connect(user, "a")
+    presence_after_welcome(c)
+    return c
+
+
+def connect_seen_online(server, watcher, user, device):
+    """Connects `user`'s `device` and waits until `watcher` hears that `user`
+    is online."""
+    c = server.connect(user, device)
+    wait_presence(watcher, user.name, True)
+    return c
+
+
 def presence_heard(c):
     """Every presence frame `c` holds once the server had QUIET seconds to
     send more (for "no such presence comes" checks)."""
@@ -95,10 +111,8 @@ def test_changes_on_connect_and_disconnect_with_last_seen(server, pair):
 
 def test_online_while_any_device_is_connected(server, pair):
     alice, bob = pair
-    with server.connect(alice, "a") as a:
-        presence_after_welcome(a)
-        phone = server.connect(bob, "phone")
-        wait_presence(a, bob.name, True)
+    with watching(server, alice) as a:
+        phone = connect_seen_online(server, a, bob, "phone")
         laptop = server.connect_synced(bob, "laptop")
         phone.close()
         offline = [f for f in presence_heard(a) if not f["online"]]
@@ -129,10 +143,8 @@ def test_presence_goes_to_friends_only(server, pair):
 
 def test_replacing_a_device_keeps_the_user_online(server, pair):
     alice, bob = pair
-    with server.connect(alice, "a") as a:
-        presence_after_welcome(a)
-        old = server.connect(bob, "tablet")
-        wait_presence(a, bob.name, True)
+    with watching(server, alice) as a:
+        old = connect_seen_online(server, a, bob, "tablet")
         new = server.connect(bob, "tablet")
         assert old.expect_close() == 4409
         old.close()

@@ -111,6 +111,12 @@ class WsClient:
         """Sends and waits for its answer (sent or error with that cid)."""
         return self.answer(self.send_msg(to, body, cid=cid, **extra), "sent")
 
+    def send_many(self, to, bodies):
+        """Sends every body at once (no waiting in between), then waits for
+        each one's `sent`; returns those frames in order."""
+        cids = [self.send_msg(to, body) for body in bodies]
+        return [self.wait_op("sent", cid=cid) for cid in cids]
+
     def group_op(self, action, cid=None, **fields):
         """Sends a `group` op and waits for its answer (group_ok or error)."""
         cid = cid or unique_name("g")
