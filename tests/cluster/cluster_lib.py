@@ -1,11 +1,12 @@
-"""cluster_lib: a private Courier cluster on loopback, and a small client.
+"""cluster_lib: a private Courier cluster on loopback, and its client.
 
 Cluster: one redis-server and one PostgreSQL started by tests/services/*.sh
 in a temp dir, and N courier-server nodes sharing them (same
 --jwt-secret-file and --storage-key-file, distinct --node-id, each its own
---data-dir and port). Client: one WebSocket connection (websocket-client,
-Debian's python3-websocket) that buffers frames, so a test can wait for
-the frame it wants and still see the others.
+--data-dir and port). Node is tests/pylib's courier_server.ServerProcess
+with a name; Client is courier_ws.WsClient after hello and welcome, which
+also keeps every inbox event by seq, the latest presence per user and each
+frame's arrival time.
 
 Used by test_cluster.py (pytest) and latency.py (measurement).
 """
