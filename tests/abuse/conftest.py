@@ -14,10 +14,10 @@ import uuid
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "chaos"))
+sys.path.insert(0, os.path.join(HERE, "..", "pylib"))
 
 import courier_wire as cw  # noqa: E402
-from services import CourierServer  # noqa: E402
+from courier_server import RestartableServer  # noqa: E402
 
 PASSWORD = "abuse-password"
 
@@ -39,8 +39,8 @@ class Srv:
 
     def __init__(self, binary, tmp, args, data_dir=None, env=None):
         os.makedirs(tmp, exist_ok=True)
-        self.server = CourierServer(binary, data_dir or os.path.join(tmp, "data"), args,
-                                    log_path=os.path.join(tmp, "server.log"), env=env)
+        self.server = RestartableServer(binary, data_dir or os.path.join(tmp, "data"), args,
+                                            log_path=os.path.join(tmp, "server.log"), env=env)
         self.server.start()
         self.port = self.server.port
         self.host = "127.0.0.1"

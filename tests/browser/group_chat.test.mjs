@@ -17,7 +17,8 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  Server, WAIT_MS, befriend, contactSheet, friendItem, launchProfile, openPage, register, sendText, ticks,
+  Server, WAIT_MS, befriend, contactSheet, friendItem, launchProfile, openPage, register, sendText, shutDown,
+  ticks,
 } from './helpers.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -35,13 +36,8 @@ before(async () => {
 });
 
 after(async () => {
-  for (const c of contexts) await c.close().catch(() => {});
-  if (server) {
-    const code = await server.stop();
-    if (code !== 0) console.error(`courier-server exit code ${code}; its log:\n${server.log}`);
-    server.cleanup();
-    assert.equal(code, 0, 'courier-server stops cleanly on SIGTERM');
-  }
+  const code = await shutDown(contexts, server);
+  if (code !== null) assert.equal(code, 0, 'courier-server stops cleanly on SIGTERM');
 });
 
 const groupItem = (name) => `#groups li[data-testid="group"]:has-text("${name}")`;

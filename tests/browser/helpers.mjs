@@ -86,6 +86,20 @@ export class Server {
   cleanup() { rmSync(this.tmp, { recursive: true, force: true }); }
 }
 
+/**
+ * The end of a test file: closes the browser profiles, stops the server
+ * (SIGTERM) and removes its temp dir. Returns the server's exit code (null
+ * when no server ran), printing its log when the code is not 0.
+ */
+export async function shutDown(contexts, server) {
+  for (const c of contexts) if (c) await c.close().catch(() => {});
+  if (!server) return null;
+  const code = await server.stop();
+  if (code !== 0) console.error(`courier-server exit code ${code}; its log:\n${server.log}`);
+  server.cleanup();
+  return code;
+}
+
 // One browser profile (a fresh user data dir): its tabs share localStorage.
 export async function launchProfile(dir) {
   return chromium.launchPersistentContext(dir, {

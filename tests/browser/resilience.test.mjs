@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import {
   Server, WAIT_MS, befriend, friendItem, launchProfile, login, openPage, register, sendText,
-  waitConnected,
+  shutDown, waitConnected,
 } from './helpers.mjs';
 
 let server = null;
@@ -35,14 +35,7 @@ before(async () => {
   await alice.waitForSelector('#chat[data-peer="bob"]', { timeout: WAIT_MS });
 });
 
-after(async () => {
-  if (context) await context.close().catch(() => {});
-  if (server) {
-    const code = await server.stop();
-    if (code !== 0) console.error(`courier-server exit code ${code}; its log:\n${server.log}`);
-    server.cleanup();
-  }
-});
+after(() => shutDown([context], server));
 
 function lastOutgoingStatus(page) {
   return page.$eval('#messages li[data-dir="out"]:last-child', (li) => li.dataset.status);

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   Server, WAIT_MS, befriend, contactSheet, friendItem, launchProfile, openPage, register, sendText, ticks,
-  waitConnected, waitTicks,
+  shutDown, waitConnected, waitTicks,
 } from './helpers.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -34,13 +34,8 @@ before(async () => {
 });
 
 after(async () => {
-  if (context) await context.close().catch(() => {});
-  if (server) {
-    const code = await server.stop();
-    if (code !== 0) console.error(`courier-server exit code ${code}; its log:\n${server.log}`);
-    server.cleanup();
-    assert.equal(code, 0, 'courier-server stops cleanly on SIGTERM');
-  }
+  const code = await shutDown([context], server);
+  if (code !== null) assert.equal(code, 0, 'courier-server stops cleanly on SIGTERM');
 });
 
 test('the server serves the page and its files', async () => {

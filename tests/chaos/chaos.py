@@ -43,10 +43,13 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "pylib"))
 
+from courier_server import RestartableServer, ServerStartError  # noqa: E402
 from courier_wire import WireError, WsConn, http_json  # noqa: E402
-from services import CourierServer, Postgres, Redis  # noqa: E402
+from services import Postgres, Redis  # noqa: E402
 
 HOST = "127.0.0.1"
 IDLE_TIMEOUT_MS = 8000
@@ -161,9 +164,9 @@ class Driver:
             store = []   # rocksdb: the default store, in the data dir
             if self.args.backend == "sqlite":
                 store = ["--store", "sqlite:" + os.path.join(data_dir, "courier.db")]
-            node = CourierServer(self.args.server, data_dir,
-                                 extra + store + ["--node-id", f"node-{i}"],
-                                 log_path=os.path.join(self.work, f"server{i}.log"))
+            node = RestartableServer(self.args.server, data_dir,
+                                     extra + store + ["--node-id", f"node-{i}"],
+                                     log_path=os.path.join(self.work, f"server{i}.log"))
             node.start()
             self.servers.append(node)
         port = self.servers[0].port
@@ -495,7 +498,7 @@ class Driver:
             self.servers[i].start(attempts=1 if pg_down and not force else 20)
             self.start_failing_since.pop(i, None)
             return True
-        except RuntimeError:
+        except ServerStartError:
             first = self.start_failing_since.setdefault(i, now)
             if now - first > 60:
                 raise
@@ -510,8 +513,7 @@ class Driver:
                 # and go on, so the run still checks what was acknowledged.
                 self.ledger.violate("server_crash", f"node {i} exited by itself with status "
                                                     f"{node.proc.returncode}; see {node.log_path}")
-                node.proc.stdout.close()
-                node.proc = None
+                node.kill9()  # reaps it
                 node.start()
         socks = []
         for d in self.devices:

@@ -1,107 +1,23 @@
-"""services: the processes the chaos driver runs and breaks.
+"""services: the Redis and PostgreSQL the chaos driver runs and breaks.
 
-CourierServer: courier-server on a data dir, SIGKILLed and restarted on the
-same dir (and the same port when it is free again). Redis and Postgres:
-private instances on fixed loopback ports, stopped and started in place
+Private instances on fixed loopback ports, stopped and started in place
 (the server keeps its URLs). Postgres runs as the `postgres` user when we
-are root, like tests/services/postgres.sh.
+are root, like tests/services/postgres.sh. The courier-server processes
+(courier_server.RestartableServer) and the client (courier_wire) are in
+tests/pylib.
 """
 
 import glob
 import os
 import shutil
 import signal
-import socket
 import subprocess
+import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def port_open(port, host="127.0.0.1"):
-    try:
-        socket.create_connection((host, port), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
-
-class CourierServer:
-    def __init__(self, binary, data_dir, extra_args=(), log_path=None, env=None):
-        self.binary = binary
-        self.env = env
-        self.data_dir = data_dir
-        self.extra_args = list(extra_args)
-        self.log_path = log_path or os.path.join(os.path.dirname(data_dir), "server.log")
-        self.proc = None
-        self.port = free_port()
-        self.admin_port = None  # --admin-listen's real port, read at start
-        self.starts = 0
-
-    def start(self, timeout=60.0, attempts=20):
-        last = None
-        for attempt in range(attempts):
-            args = [self.binary, "--listen", f"127.0.0.1:{self.port}",
-                    "--admin-listen", "127.0.0.1:0", "--data-dir", self.data_dir] + self.extra_args
-            log = open(self.log_path, "ab")
-            self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log,
-                                         stdin=subprocess.DEVNULL, env=self.env)
-            log.close()
-            deadline = time.monotonic() + timeout
-            line = b""
-            while time.monotonic() < deadline:
-                line = self.proc.stdout.readline()
-                if line.startswith(b"admin on "):  # printed before "listening on"
-                    self.admin_port = int(line.rsplit(b":", 1)[1])
-                if line.startswith(b"listening on") or not line:
-                    break
-            if line.startswith(b"listening on"):
-                self.starts += 1
-                return
-            code = self.proc.wait(timeout=30)
-            self.proc.stdout.close()
-            self.proc = None
-            if code == 2:  # a configuration error: retrying will not help
-                raise RuntimeError(f"courier-server refused its flags; see {self.log_path}")
-            # The port may still be held by the killed process's sockets.
-            time.sleep(0.5)
-            if attempt > 5:
-                self.port = free_port()
-            last = code
-        raise RuntimeError(f"courier-server did not start (last exit {last}); see {self.log_path}")
-
-    def kill9(self):
-        if self.proc is not None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
-            self.proc.stdout.close()
-            self.proc = None
-
-    def stop(self):
-        """SIGTERM; returns the exit status (0 is a clean stop)."""
-        if self.proc is None:
-            return 0
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            code = self.proc.wait()
-        self.proc.stdout.close()
-        self.proc = None
-        return code
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def pid(self):
-        return self.proc.pid if self.proc else None
+from courier_server import free_port, port_open  # noqa: E402
 
 
 class Redis:

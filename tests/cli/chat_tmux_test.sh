@@ -19,43 +19,15 @@ if ! command -v tmux >/dev/null 2>&1; then
   echo "SKIPPED: cli_chat_tmux: tmux is not installed (cmake/install-deps.sh installs it)"
   exit 77
 fi
-for b in "$server_bin" "$cli_bin"; do
-  [[ -x "$b" ]] || { echo "chat_tmux_test.sh: not executable: $b" >&2; exit 1; }
-done
-
 WAIT="${CHAT_TEST_WAIT:-120}"  # seconds any one screen may take to appear
 export LANG=C.UTF-8 LC_ALL=C.UTF-8
 unset COURIER_CLI_TOKEN_FILE COURIER_SERVER_URL TMUX
+source "$(dirname "${BASH_SOURCE[0]}")/cli_testlib.sh"
+cli_testlib_init chat-test
 
-tmp="$(mktemp -d "${TMPDIR:-/tmp}/courier-chat-test.XXXXXX")"
 sock="$tmp/tmux.sock"
-server_pid=""
-bg_pids=()
 T() { tmux -S "$sock" -f /dev/null "$@"; }
-cleanup() {
-  T kill-server >/dev/null 2>&1
-  for p in "${bg_pids[@]}"; do kill "$p" 2>/dev/null; done
-  if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null
-    wait "$server_pid" 2>/dev/null
-  fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-passed=0
-failed=0
-check() {  # check NAME COMMAND...
-  local name="$1"
-  shift
-  if "$@"; then
-    passed=$((passed + 1))
-    echo "ok - $name"
-  else
-    failed=$((failed + 1))
-    echo "FAILED - $name"
-  fi
-}
+before_cleanup() { T kill-server >/dev/null 2>&1; }
 
 # wait_screen PANE PERL-REGEX [capture-pane flags...]: polls the pane until a line
 # matches, up to $WAIT s; on a timeout prints the last screen.
@@ -81,30 +53,15 @@ pane_line() {
   T capture-pane -p "$@" -t "$pane" | grep -P -- "$re" | head -1
 }
 
-# Waits (up to $WAIT s) until file $1 contains pattern $2.
-wait_file() {
-  local deadline=$((SECONDS + WAIT))
-  until grep -q -- "$2" "$1" 2>/dev/null; do
-    ((SECONDS >= deadline)) && { echo "# timed out waiting for '$2' in $1" >&2; return 1; }
-    sleep 0.2
-  done
-}
-
 absent() { ! grep -qF -- "$1" "$2"; }         # absent TEXT FILE
 keys() { T send-keys -t "$1" "${@:2}"; }       # keys PANE KEY... (tmux key names)
 type_text() { T send-keys -t "$1" -l "$2"; }   # literal text
 
 # --- server and accounts ----------------------------------------------------
-mkdir -p "$tmp/data"
-"$server_bin" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --data-dir "$tmp/data" >"$tmp/server.out" 2>"$tmp/server.err" &
-server_pid=$!
-if ! wait_file "$tmp/server.out" "listening on"; then
-  cat "$tmp/server.err" >&2
+if ! start_server "$tmp/data"; then
   echo "0 passed, 1 failed"
   exit 1
 fi
-addr="$(sed -n 's/.*listening on \([^ ]*\).*/\1/p' "$tmp/server.out" | head -1)"
-echo "# courier-server on $addr"
 
 PW="a long password"
 printf '%s\n' "$PW" >"$tmp/pw"
@@ -265,5 +222,4 @@ T capture-pane -p -S -1000 -t A >"$tmp/history.A"
 check "the password prompt was shown" grep -q 'Password for alice:' "$tmp/history.A"
 check "the password never appeared on the terminal" absent "$PW" "$tmp/history.A"
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+finish

@@ -14,48 +14,8 @@ set -uo pipefail
 
 server_bin="${1:?usage: cli_test.sh COURIER_SERVER COURIER_CLI}"
 cli_bin="${2:?usage: cli_test.sh COURIER_SERVER COURIER_CLI}"
-for b in "$server_bin" "$cli_bin"; do
-  [[ -x "$b" ]] || { echo "cli_test.sh: not executable: $b" >&2; exit 1; }
-done
-
-tmp="$(mktemp -d "${TMPDIR:-/tmp}/courier-cli-test.XXXXXX")"
-server_pid=""
-bg_pids=()
-cleanup() {
-  for p in "${bg_pids[@]}"; do kill "$p" 2>/dev/null; done
-  if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null
-    wait "$server_pid" 2>/dev/null
-  fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-passed=0
-failed=0
-check() {  # check NAME CONDITION-COMMAND...
-  local name="$1"
-  shift
-  if "$@"; then
-    passed=$((passed + 1))
-    echo "ok - $name"
-  else
-    failed=$((failed + 1))
-    echo "FAILED - $name"
-  fi
-}
-
-# Waits (up to 120 s, polling) until file $1 contains pattern $2.
-wait_for() {
-  local i
-  for ((i = 0; i < 1200; i++)); do
-    grep -q -- "$2" "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "timed out waiting for '$2' in $1:" >&2
-  cat "$1" >&2
-  return 1
-}
+source "$(dirname "${BASH_SOURCE[0]}")/cli_testlib.sh"
+cli_testlib_init cli-test
 
 # Field $2 of the JSON object on line $3 (default 1) of file $1.
 field() {
@@ -71,16 +31,10 @@ EOF
 lines() { grep -c . "$1" 2>/dev/null || true; }
 
 # --- server ----------------------------------------------------------------
-mkdir -p "$tmp/data"
-"$server_bin" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --data-dir "$tmp/data" >"$tmp/server.out" 2>"$tmp/server.err" &
-server_pid=$!
-if ! wait_for "$tmp/server.out" "listening on"; then
-  cat "$tmp/server.err" >&2
+if ! start_server "$tmp/data"; then
   echo "0 passed, 1 failed"
   exit 1
 fi
-addr="$(sed -n 's/.*listening on \([^ ]*\).*/\1/p' "$tmp/server.out" | head -1)"
-echo "# courier-server on $addr"
 
 A=("$cli_bin" --server "ws://$addr" --token-file "$tmp/alice.token")
 B=("$cli_bin" --server "http://$addr" --token-file "$tmp/bob.token")
@@ -222,7 +176,7 @@ check "alice gets exactly one read receipt, for it" [ "$(lines "$tmp/alice2")" =
 "${B[@]}" listen --count 1 >"$tmp/live" 2>"$tmp/live.err" &
 live_pid=$!
 bg_pids+=("$live_pid")
-wait_for "$tmp/live.err" "listening as bob"
+wait_file "$tmp/live.err" "listening as bob"
 "${A[@]}" send bob "live one" >"$tmp/out" 2>"$tmp/err"
 wait "$live_pid"
 check "a running listen gets a live message and exits after --count" [ $? -eq 0 -a \
@@ -294,7 +248,7 @@ sys.exit(0 if any(e["op"] == "receipt" and e["id"] == sys.argv[2] and e["by"] ==
 "${B[@]}" listen >"$tmp/int" 2>"$tmp/int.err" &
 int_pid=$!
 bg_pids+=("$int_pid")
-wait_for "$tmp/int.err" "listening as bob"
+wait_file "$tmp/int.err" "listening as bob"
 kill -INT "$int_pid"
 wait "$int_pid"
 check "SIGINT stops listen with 130" [ $? -eq 130 ]
@@ -317,13 +271,8 @@ if command -v openssl >/dev/null; then
   openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
     -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
     -keyout "$tmp/key.pem" -out "$tmp/cert.pem" >/dev/null 2>&1
-  mkdir -p "$tmp/data-tls"
-  : >"$tmp/server.out"
-  "$server_bin" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --data-dir "$tmp/data-tls" --tls-cert "$tmp/cert.pem" \
-    --tls-key "$tmp/key.pem" >"$tmp/server.out" 2>"$tmp/server.err" &
-  server_pid=$!
-  if wait_for "$tmp/server.out" "listening on"; then
-    port="$(sed -n 's/.*listening on [^ ]*:\([0-9]*\).*/\1/p' "$tmp/server.out" | head -1)"
+  if start_server "$tmp/data-tls" --tls-cert "$tmp/cert.pem" --tls-key "$tmp/key.pem"; then
+    port="${addr##*:}"
     C=("$cli_bin" --server "https://localhost:$port" --ca-file "$tmp/cert.pem" --token-file "$tmp/carol.token")
     D=("$cli_bin" --server "wss://localhost:$port" --ca-file "$tmp/cert.pem" --token-file "$tmp/dave.token")
     "$cli_bin" --server "https://localhost:$port" --token-file "$tmp/x.token" register eve --password-file "$tmp/pw" \
@@ -350,7 +299,6 @@ if command -v openssl >/dev/null; then
     wait "$server_pid"
     check "TLS courier-server stops cleanly" [ $? -eq 0 ]
   else
-    cat "$tmp/server.err" >&2
     check "TLS courier-server starts" false
   fi
   server_pid=""
@@ -358,5 +306,4 @@ else
   echo "# no openssl command: TLS checks not run"
 fi
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+finish

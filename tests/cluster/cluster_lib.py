@@ -1,32 +1,33 @@
-"""cluster_lib: a private Courier cluster on loopback, and a small client.
+"""cluster_lib: a private Courier cluster on loopback, and its client.
 
 Cluster: one redis-server and one PostgreSQL started by tests/services/*.sh
 in a temp dir, and N courier-server nodes sharing them (same
 --jwt-secret-file and --storage-key-file, distinct --node-id, each its own
---data-dir and port). Client: one WebSocket connection (websocket-client,
-Debian's python3-websocket) that buffers frames, so a test can wait for
-the frame it wants and still see the others.
+--data-dir and port). Node is tests/pylib's courier_server.ServerProcess
+with a name; Client is courier_ws.WsClient after hello and welcome, which
+also keeps every inbox event by seq, the latest presence per user and each
+frame's arrival time.
 
 Used by test_cluster.py (pytest) and latency.py (measurement).
 """
 
-import http.client
-import json
 import os
 import re
 import shutil
 import signal
-import socket
-import struct
 import subprocess
+import sys
 import tempfile
-import threading
 import time
-
-import websocket
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SERVICES = os.path.join(HERE, "..", "services")
+sys.path.insert(0, os.path.join(HERE, "..", "pylib"))
+
+import courier_http  # noqa: E402
+from courier_server import ServerProcess, find_server_binary, port_open  # noqa: E402,F401
+from courier_ws import Closed, WsClient  # noqa: E402,F401
+
 PASSWORD = "cluster-password"
 START_TIMEOUT = 90.0
 FAST_RATE = "1000000/1"
@@ -47,24 +48,6 @@ def missing_prerequisites():
     if not bins:
         return "PostgreSQL server not installed (apt-get install -y postgresql)"
     return None
-
-
-def find_server_binary():
-    binary = os.environ.get("COURIER_SERVER")
-    if binary:
-        return binary
-    candidates = []
-    for root in ["/tmp"] + [os.path.join(HERE, "..", "..")]:
-        try:
-            names = os.listdir(root)
-        except OSError:
-            continue
-        for n in names:
-            if n.startswith("build"):
-                p = os.path.join(root, n, "examples", "server", "courier-server")
-                if os.access(p, os.X_OK):
-                    candidates.append(p)
-    return max(candidates, key=os.path.getmtime) if candidates else None
 
 
 # --- services ---------------------------------------------------------------
@@ -141,85 +124,13 @@ class Postgres:
         _service("postgres.sh", "stop", self.dir)
 
 
-def port_open(port, host="127.0.0.1"):
-    try:
-        socket.create_connection((host, port), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
-
-class Node:
-    """One courier-server process; start() again after kill() reuses its data dir."""
+class Node(ServerProcess):
+    """One courier-server process with --node-id `name`; start() again after
+    kill9() reuses its data dir."""
 
     def __init__(self, binary, name, data_dir, args):
-        self.binary = binary
+        super().__init__(binary, data_dir, list(args) + ["--node-id", name])
         self.name = name
-        self.data_dir = data_dir
-        self.args = list(args)
-        self.log_path = data_dir + ".log"
-        self.proc = None
-        self.port = None
-        self.admin_port = None
-
-    def start(self):
-        os.makedirs(self.data_dir, exist_ok=True)
-        cmd = [self.binary, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
-               "--data-dir", self.data_dir, "--node-id", self.name] + self.args
-        logf = open(self.log_path, "ab")
-        logf.write(("\n=== " + " ".join(cmd) + "\n").encode())
-        logf.flush()
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=logf,
-                                     stdin=subprocess.DEVNULL)
-        logf.close()
-        found = threading.Event()
-
-        def pump(proc):
-            for raw in proc.stdout:
-                a = re.search(rb"admin on \S+:(\d+)", raw)
-                if a:
-                    self.admin_port = int(a.group(1))
-                m = re.search(rb"listening on \S+:(\d+)", raw)
-                if m and not found.is_set():
-                    self.port = int(m.group(1))
-                    found.set()
-            found.set()
-
-        threading.Thread(target=pump, args=(self.proc,), daemon=True).start()
-        found.wait(START_TIMEOUT)
-        if self.port is None or self.proc.poll() is not None:
-            code = self.proc.poll()
-            self.kill()
-            raise RuntimeError(f"{self.name} did not start (exit {code}); log:\n"
-                               f"{self.log_tail()}")
-        return self
-
-    def kill(self):
-        if self.proc is not None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
-            self.proc = None
-        self.port = None
-
-    def stop(self):
-        """SIGTERM; the exit status (0: a clean stop)."""
-        if self.proc is None:
-            return 0
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            code = self.proc.wait()
-        self.proc = None
-        return code
-
-    def log_tail(self, n=30):
-        try:
-            with open(self.log_path, "rb") as f:
-                return b"\n".join(f.read().splitlines()[-n:]).decode(errors="replace")
-        except OSError:
-            return ""
 
     def admin_http(self, method, path):
         """A call of the admin API (--admin-listen) with the node's own admin token."""
@@ -228,20 +139,10 @@ class Node:
         return self.http(method, path, token=token, port=self.admin_port)
 
     def http(self, method, path, body=None, token=None, port=None):
-        conn = http.client.HTTPConnection("127.0.0.1", port or self.port, timeout=60)
-        headers = {"Content-Type": "application/json"}
-        if token:
-            headers["Authorization"] = "Bearer " + token
-        conn.request(method, path, body=json.dumps(body) if body is not None else None,
-                     headers=headers)
-        r = conn.getresponse()
-        data = r.read()
-        conn.close()
-        try:
-            doc = json.loads(data) if data else None
-        except ValueError:
-            doc = data
-        return r.status, doc
+        """(status, JSON document or raw bytes) of one request."""
+        r = courier_http.request("127.0.0.1", port or self.port, method, path, body=body,
+                                 token=token, timeout=60)
+        return r.status, r.doc()
 
 
 class Cluster:
@@ -322,139 +223,51 @@ class Cluster:
 
 # --- client -----------------------------------------------------------------
 
-class Closed(Exception):
-    def __init__(self, code, reason=""):
-        super().__init__(f"connection closed: {code} {reason}")
-        self.code = code
-        self.reason = reason
-
-
-class Client:
-    """One WebSocket session: hello, then buffered frames with arrival times."""
+class Client(WsClient):
+    """One WebSocket session on a node: hello, then buffered frames
+    (courier_ws.WsClient), keeping every inbox event by seq, the latest
+    presence per user and each frame's arrival time."""
 
     def __init__(self, port, user, device, token, since=None, timeout=60):
-        self.user = user
-        self.device = device
-        self.ws = websocket.create_connection(f"ws://127.0.0.1:{port}/v1/ws", timeout=timeout)
-        self.frames = []       # (arrival monotonic, frame) not yet taken
-        self.closed = None
         self.events = {}       # seq -> msg/receipt frame, every one seen
         self.presence = {}     # user -> (online, last_seen), the latest
-        hello = {"op": "hello", "token": token, "device": device}
-        if since is not None:
-            hello["since"] = since
-        self.send(hello)
+        self._arrived = {}     # id(frame) -> arrival monotonic, for wait_timed
+        super().__init__(f"ws://127.0.0.1:{port}/v1/ws", timeout=timeout)
+        self.timeout = 30
+        self.label = f"{user}/{device}: "
+        self.user = user
+        self.device = device
+        self.hello(token, device, since=since)
         self.welcome = self.wait_op("welcome", timeout=timeout)
 
-    def send(self, obj):
-        self.ws.send(json.dumps(obj))
+    def on_frame(self, f):
+        self._arrived[id(f)] = time.monotonic()
+        if f["op"] in ("msg", "receipt"):
+            self.events.setdefault(f["seq"], f)
+        elif f["op"] == "presence":
+            self.presence[f["user"]] = (f["online"], f["last_seen"])
 
     def message(self, to, body, cid):
-        self.send({"op": "send", "cid": cid, "to": to, "body": body})
+        """Sends without waiting for `sent`."""
+        self.send_msg(to, body, cid=cid)
 
-    def _read(self, timeout):
-        """Reads one frame into the buffer; False on timeout; raises Closed."""
-        if self.closed is not None:
-            raise self.closed
-        self.ws.settimeout(max(timeout, 0.001))
-        parts = []
-        while True:
-            try:
-                frame = self.ws.recv_frame()
-            except (websocket.WebSocketTimeoutException, socket.timeout):
-                if parts:
-                    continue
-                return False
-            except (websocket.WebSocketConnectionClosedException, OSError) as e:
-                self.closed = Closed(None, f"no close frame: {e!r}")
-                raise self.closed from None
-            if frame is None:
-                continue
-            op = frame.opcode
-            if op == websocket.ABNF.OPCODE_CLOSE:
-                data = frame.data or b""
-                code = struct.unpack("!H", data[:2])[0] if len(data) >= 2 else None
-                self.closed = Closed(code, data[2:].decode("utf-8", "replace"))
-                try:
-                    self.ws.send_close()
-                except Exception:  # noqa: BLE001 - the peer may be gone already
-                    pass
-                raise self.closed
-            if op == websocket.ABNF.OPCODE_PING:
-                self.ws.pong(frame.data)
-                continue
-            if op == websocket.ABNF.OPCODE_PONG:
-                continue
-            parts.append(frame.data)
-            if not frame.fin:
-                continue
-            f = json.loads(b"".join(parts).decode("utf-8"))
-            if f.get("op") in ("msg", "receipt"):
-                self.events.setdefault(f["seq"], f)
-            elif f.get("op") == "presence":
-                self.presence[f["user"]] = (f["online"], f["last_seen"])
-            self.frames.append((time.monotonic(), f))
-            return True
+    def wait_for(self, pred, timeout=None, what="a frame"):
+        """WsClient.wait_for; a close while waiting fails the test too."""
+        try:
+            return super().wait_for(pred, timeout=timeout, what=what)
+        except Closed as e:
+            raise AssertionError(f"{self.label}closed ({e.code} {e.reason}) "
+                                 f"while waiting for {what}") from None
 
-    def wait_for(self, pred, timeout=30, what="a frame"):
-        """Takes and returns the first buffered (or arriving) frame matching pred."""
-        deadline = time.monotonic() + timeout
-        while True:
-            for i, (_, f) in enumerate(self.frames):
-                if pred(f):
-                    del self.frames[i]
-                    return f
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"{self.user}/{self.device}: no {what} within {timeout} s; "
-                                     f"pending {[f for _, f in self.frames][-10:]}")
-            try:
-                self._read(min(left, 1.0))
-            except Closed as e:
-                raise AssertionError(f"{self.user}/{self.device}: closed ({e.code} {e.reason}) "
-                                     f"while waiting for {what}") from None
-
-    def wait_op(self, op, timeout=30, **fields):
-        return self.wait_for(
-            lambda f: f.get("op") == op and all(f.get(k) == v for k, v in fields.items()),
-            timeout, f"{op} {fields}")
-
-    def wait_timed(self, pred, timeout=30, what="a frame"):
+    def wait_timed(self, pred, timeout=None, what="a frame"):
         """Like wait_for, and also the monotonic time the frame arrived."""
-        deadline = time.monotonic() + timeout
-        while True:
-            for i, (t, f) in enumerate(self.frames):
-                if pred(f):
-                    del self.frames[i]
-                    return t, f
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"{self.user}/{self.device}: no {what} within {timeout} s")
-            self._read(min(left, 1.0))
+        f = self.wait_for(pred, timeout=timeout, what=what)
+        return self._arrived.pop(id(f)), f
 
     def drain(self, seconds=0.0):
         """Reads whatever arrives for `seconds` (at least what is already there)."""
-        deadline = time.monotonic() + seconds
-        while True:
-            left = deadline - time.monotonic()
-            if not self._read(max(left, 0.001)) and left <= 0:
-                return
-
-    def wait_close(self, timeout=30):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                self._read(1.0)
-            except Closed as e:
-                return e
-        raise AssertionError(f"{self.user}/{self.device}: not closed within {timeout} s")
+        self.listen(seconds)
 
     def ack_all(self):
         if self.events:
-            self.send({"op": "ack", "seq": max(self.events)})
-
-    def close(self):
-        try:
-            self.ws.close(timeout=2)
-        except Exception:  # noqa: BLE001 - closing a dead socket
-            pass
+            self.ack(max(self.events))

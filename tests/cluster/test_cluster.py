@@ -340,7 +340,7 @@ def killed_node_checks(cluster, g, h, gina, hal, acked, t_kill, kill_wall_ms):
         g.drain(0.5)
     cl.log(f"gina's open connection on node A last saw hal as {g.presence.get(hal)}")
     assert g.presence.get(hal) is not None and g.presence.get(hal)[0] is False
-    g.frames = [(t, f) for t, f in g.frames if f.get("op") != "presence"]
+    g.discard("presence")
 
     # Hal reconnects on another node with the same device: everything above
     # its stored cursor, in order, nothing lost.

@@ -73,6 +73,18 @@ class WireTest(unittest.TestCase):
     def expect(self, command, coll):
         return self.server.receives(OpMsg(command, coll), timeout=TIMEOUT)
 
+    def assert_output(self, lines):
+        """The probe exits 0 having printed exactly `lines`."""
+        self.assertEqual(self.probe.finish(), (0, lines))
+
+    def assert_failed(self, prefix):
+        """The probe exits 1 (the call failed) with a first line that starts
+        with `prefix`; returns that line."""
+        code, lines = self.probe.finish()
+        self.assertEqual(code, 1, lines)
+        self.assertTrue(lines[0].startswith(prefix), lines)
+        return lines[0]
+
     def no_more_writes(self):
         for name in ('insert', 'update', 'delete', 'findAndModify'):
             self.assertFalse(self.server.got(OpMsg(name), timeout=0),
@@ -99,7 +111,7 @@ class WireTest(unittest.TestCase):
         self.assertEqual(specs['snd_1_cid_1']['key'], {'snd': 1, 'cid': 1})
         self.assertTrue(specs['snd_1_cid_1']['unique'])
         messages.ok()
-        self.assertEqual(self.probe.finish(), (0, ['OK open']))
+        self.assert_output(['OK open'])
 
     # --- append
 
@@ -150,8 +162,7 @@ class WireTest(unittest.TestCase):
         self.expect('find', 'messages').ok(cursor('messages', [
             {'_id': 'm1', 'r': 'bob', 'snd': 'alice', 'cid': b'c1', 's': 7, 't': 1000,
              'st': 0}]))
-        code, lines = self.probe.finish()
-        self.assertEqual((code, lines), (0, ['OK append id=m1 seq=7 ts=1000 duplicate=1']))
+        self.assert_output(['OK append id=m1 seq=7 ts=1000 duplicate=1'])
         self.no_more_writes()
 
     def test_duplicate_key_on_sender_cid_takes_the_idempotent_path(self):
@@ -169,8 +180,7 @@ class WireTest(unittest.TestCase):
         self.assertEqual(first['filter'], {'snd': 'alice', 'cid': b'c1'})
         first.ok(cursor('messages', [{'_id': 'm1', 'r': 'bob', 'snd': 'alice', 'cid': b'c1',
                                       's': 7, 't': 1000, 'st': 0}]))
-        code, lines = self.probe.finish()
-        self.assertEqual((code, lines), (0, ['OK append id=m1 seq=7 ts=1000 duplicate=1']))
+        self.assert_output(['OK append id=m1 seq=7 ts=1000 duplicate=1'])
         self.no_more_writes()
 
     def test_full_queue_is_resource_exhausted_and_writes_nothing(self):
@@ -178,9 +188,7 @@ class WireTest(unittest.TestCase):
         self.expect('find', 'messages').ok(cursor('messages', []))
         self.expect('find', 'inbox_heads').ok(cursor('inbox_heads', [
             {'_id': 'bob', 'head': 5, 'maxc': 2, 'dev': [{'d': 'phone', 'c': 2}]}]))
-        code, lines = self.probe.finish()
-        self.assertEqual(code, 1)
-        self.assertTrue(lines[0].startswith('ERROR RESOURCE_EXHAUSTED: queue_full'), lines)
+        self.assert_failed('ERROR RESOURCE_EXHAUSTED: queue_full')
         self.no_more_writes()
 
     # --- read range
@@ -194,9 +202,7 @@ class WireTest(unittest.TestCase):
         find.ok(cursor('inbox_events', [
             {'u': 'bob', 's': 4, 'k': 1, 'm': 'm4', 'p': 'alice', 'b': b'hi', 'st': 0, 't': 10},
             {'u': 'bob', 's': 5, 'k': 2, 'm': 'm0', 'p': 'carol', 'b': b'', 'st': 1, 't': 11}]))
-        code, lines = self.probe.finish()
-        self.assertEqual(code, 0)
-        self.assertEqual(lines, [
+        self.assert_output([
             'OK fetch count=2',
             'EVENT seq=4 kind=1 id=m4 peer=alice body=hi status=0 ts=10',
             'EVENT seq=5 kind=2 id=m0 peer=carol body= status=1 ts=11'])
@@ -235,9 +241,7 @@ class WireTest(unittest.TestCase):
             {'u': 'alice', 's': 10, 'k': 2, 'm': 'm2', 'p': 'bob', 'b': b'', 'st': 1, 't': 5000},
             {'u': 'carol', 's': 4, 'k': 2, 'm': 'm3', 'p': 'bob', 'b': b'', 'st': 1, 't': 5000}])
         receipts.ok({'n': 2})
-        code, lines = self.probe.finish()
-        self.assertEqual(code, 0)
-        self.assertEqual(lines, [
+        self.assert_output([
             'OK ack cursor=3',
             'APPENDED user=alice seq=10 kind=2 id=m2 peer=bob status=1',
             'APPENDED user=carol seq=4 kind=2 id=m3 peer=bob status=1'])
@@ -246,9 +250,7 @@ class WireTest(unittest.TestCase):
         self.start('ack', 'bob', 'phone', 9, 5000)
         self.expect('find', 'inbox_heads').ok(cursor('inbox_heads', [
             {'_id': 'bob', 'head': 3, 'maxc': 0, 'dev': []}]))
-        code, lines = self.probe.finish()
-        self.assertEqual(code, 1)
-        self.assertTrue(lines[0].startswith('ERROR OUT_OF_RANGE'), lines)
+        self.assert_failed('ERROR OUT_OF_RANGE')
         self.no_more_writes()
 
     def test_read_of_a_sent_message_writes_delivered_then_read(self):
@@ -267,9 +269,7 @@ class WireTest(unittest.TestCase):
         receipts = self.expect('insert', 'inbox_events')
         self.assertEqual([(d['s'], d['st']) for d in receipts['documents']], [(11, 1), (12, 2)])
         receipts.ok({'n': 2})
-        code, lines = self.probe.finish()
-        self.assertEqual(code, 0)
-        self.assertEqual(lines, [
+        self.assert_output([
             'OK read',
             'APPENDED user=alice seq=11 kind=2 id=m1 peer=bob status=1',
             'APPENDED user=alice seq=12 kind=2 id=m1 peer=bob status=2'])
@@ -284,15 +284,13 @@ class WireTest(unittest.TestCase):
         state = self.expect('find', 'token_state')
         self.assertEqual(state['filter'], {'_id': 'alice'})
         state.ok(cursor('token_state', [{'_id': 'alice', 'g': 3, 'r': {'zz': True, 'ab': True}}]))
-        self.assertEqual(self.probe.finish(), (0, ['OK tokens generation=3 revoked=ab,zz']))
+        self.assert_output(['OK tokens generation=3 revoked=ab,zz'])
         self.no_more_writes()
 
     def test_token_state_of_an_unknown_user_is_not_found(self):
         self.start('tokens', 'ghost')
         self.expect('find', 'users').ok(cursor('users', []))
-        code, lines = self.probe.finish()
-        self.assertEqual(code, 1)
-        self.assertTrue(lines[0].startswith('ERROR NOT_FOUND'), lines)
+        self.assert_failed('ERROR NOT_FOUND')
         self.assertFalse(self.server.got(OpMsg('find', 'token_state'), timeout=0))
 
     def test_bump_is_one_atomic_upserting_find_and_modify(self):
@@ -305,7 +303,7 @@ class WireTest(unittest.TestCase):
         self.assertTrue(fam['new'])
         fam.ok(value={'_id': 'alice', 'g': 4, 'r': {}},
                lastErrorObject={'n': 1, 'updatedExisting': True})
-        self.assertEqual(self.probe.finish(), (0, ['OK bump generation=4']))
+        self.assert_output(['OK bump generation=4'])
 
     def test_revoke_sets_one_field_of_r_with_an_upsert(self):
         self.start('revoke', 'alice', 'tok-1_A')
@@ -317,13 +315,11 @@ class WireTest(unittest.TestCase):
         self.assertEqual(u['u'], {'$set': {'r.tok-1_A': True}})
         self.assertTrue(u['upsert'])
         upd.ok(n=1, nModified=0, upserted=[{'index': 0, '_id': 'alice'}])
-        self.assertEqual(self.probe.finish(), (0, ['OK revoke']))
+        self.assert_output(['OK revoke'])
 
     def test_revoke_refuses_an_id_that_could_be_a_field_path(self):
         self.start('revoke', 'alice', 'a.b')
-        code, lines = self.probe.finish()
-        self.assertEqual(code, 1)
-        self.assertTrue(lines[0].startswith('ERROR INVALID_ARGUMENT'), lines)
+        self.assert_failed('ERROR INVALID_ARGUMENT')
         self.no_more_writes()
 
     def test_set_password_hash_updates_the_user_document(self):
@@ -335,7 +331,7 @@ class WireTest(unittest.TestCase):
         self.assertEqual(bytes(u['u']['$set']['h']), b'new-hash')
         self.assertFalse(u.get('upsert', False))
         upd.ok(n=1, nModified=1)
-        self.assertEqual(self.probe.finish(), (0, ['OK setpw']))
+        self.assert_output(['OK setpw'])
 
     # --- errors and timeouts
 
@@ -343,10 +339,8 @@ class WireTest(unittest.TestCase):
         self.start('head', 'bob')
         self.expect('find', 'inbox_heads').command_err(
             code=13, errmsg='not authorized on courier to execute command')
-        code, lines = self.probe.finish()
-        self.assertEqual(code, 1)
-        self.assertTrue(lines[0].startswith('ERROR PERMISSION_DENIED: mongo: find in '
-                                            'inbox_heads: not authorized'), lines)
+        self.assert_failed('ERROR PERMISSION_DENIED: mongo: find in '
+                           'inbox_heads: not authorized')
 
     def test_write_concern_timeout_is_deadline_exceeded(self):
         self.start('append', 'alice', 'c1', 'bob', 'm1', 'hello', 1000, 100)
@@ -354,10 +348,8 @@ class WireTest(unittest.TestCase):
         self.expect('find', 'inbox_heads').ok(cursor('inbox_heads', []))
         self.expect('insert', 'messages').ok({
             'n': 1, 'writeConcernError': {'code': 64, 'errmsg': 'waiting for replication timed out'}})
-        code, lines = self.probe.finish()
-        self.assertEqual(code, 1)
-        self.assertTrue(lines[0].startswith('ERROR DEADLINE_EXCEEDED'), lines)
-        self.assertIn('waiting for replication timed out', lines[0])
+        first = self.assert_failed('ERROR DEADLINE_EXCEEDED')
+        self.assertIn('waiting for replication timed out', first)
 
     def test_not_primary_is_unavailable(self):
         # The driver may retry a read once (retryable reads): answer every try.
@@ -365,9 +357,7 @@ class WireTest(unittest.TestCase):
             lambda r: r.matches(OpMsg('find', 'messages')) and
             r.command_err(code=10107, errmsg='not primary'))
         self.start('append', 'alice', 'c1', 'bob', 'm1', 'hello', 1000, 100)
-        code, lines = self.probe.finish()
-        self.assertEqual(code, 1)
-        self.assertTrue(lines[0].startswith('ERROR UNAVAILABLE'), lines)
+        self.assert_failed('ERROR UNAVAILABLE')
 
     def test_a_silent_server_fails_within_the_socket_timeout(self):
         started = time.monotonic()

@@ -17,8 +17,7 @@ def check_msg(m, seq, mid, sender, body):
 
 def test_send_answers_sent_and_reaches_the_online_recipient(server, pair):
     alice, bob = pair
-    with server.connect(bob, "b") as b, server.connect(alice, "a") as a:
-        b.expect("synced")
+    with server.connect_synced(bob, "b") as b, server.connect(alice, "a") as a:
         before = cp.now_ms()
         cid = a.send_msg(bob.name, "hello bob")
         sent = a.wait_op("sent", cid=cid)
@@ -33,10 +32,8 @@ def test_send_answers_sent_and_reaches_the_online_recipient(server, pair):
 
 def test_messages_arrive_in_order_with_seq_without_gaps(server, pair):
     alice, bob = pair
-    with server.connect(bob, "b") as b, server.connect(alice, "a") as a:
-        b.expect("synced")
-        cids = [a.send_msg(bob.name, f"n{i}") for i in range(40)]
-        ids = [a.wait_op("sent", cid=c)["id"] for c in cids]
+    with server.connect_synced(bob, "b") as b, server.connect(alice, "a") as a:
+        ids = [f["id"] for f in a.send_many(bob.name, [f"n{i}" for i in range(40)])]
         assert len(set(ids)) == 40, "message ids must be distinct"
         evs = b.events(40)
         assert [e["seq"] for e in evs] == list(range(1, 41))
@@ -135,9 +132,7 @@ def test_window_of_unacked_events(server, pair):
     alice, bob = pair
     total = W + 24
     with server.connect(alice, "a") as a:
-        cids = [a.send_msg(bob.name, f"w{i}") for i in range(total)]
-        for c in cids:
-            assert a.wait_op("sent", cid=c)
+        a.send_many(bob.name, [f"w{i}" for i in range(total)])
     with server.connect(bob, "slow") as b:
         assert b.welcome["head"] == total
         evs = b.events(W)
@@ -185,9 +180,7 @@ def test_two_devices_of_one_user_each_get_every_event(server, pair):
 
 def test_sends_from_both_sides_go_to_each_inbox(server, pair):
     alice, bob = pair
-    with server.connect(alice, "a") as a, server.connect(bob, "b") as b:
-        a.expect("synced")
-        b.expect("synced")
+    with server.connect_synced(alice, "a") as a, server.connect_synced(bob, "b") as b:
         ab = a.message(bob.name, "hi bob")["id"]
         ba = b.message(alice.name, "hi alice")["id"]
         m = b.wait_op("msg")
@@ -198,8 +191,7 @@ def test_sends_from_both_sides_go_to_each_inbox(server, pair):
 
 def test_same_cid_twice_back_to_back_stores_once(server, pair):
     alice, bob = pair
-    with server.connect(alice, "a") as a:
-        a.expect("synced")
+    with server.connect_synced(alice, "a") as a:
         for _ in range(2):  # both may land in one group commit
             a.send_msg(bob.name, "racy", cid="twice")
         answers = [a.wait_op("sent", cid="twice") for _ in range(2)]
@@ -241,11 +233,8 @@ def test_concurrent_senders_get_distinct_gapless_seqs(server):
 def test_live_sends_during_a_drain_keep_one_ordered_stream(server, pair):
     alice, bob = pair
     queued = W + 44
-    with server.connect(alice, "a") as a:
-        a.expect("synced")
-        cids = [a.send_msg(bob.name, f"q{i}") for i in range(queued)]
-        for c in cids:
-            a.wait_op("sent", cid=c)
+    with server.connect_synced(alice, "a") as a:
+        a.send_many(bob.name, [f"q{i}" for i in range(queued)])
         with server.connect(bob, "b") as b:
             head = b.welcome["head"]
             assert head == queued
@@ -299,8 +288,7 @@ def test_cursor_never_moves_back_after_a_replay(server, pair):
 
 def test_friendship_made_while_connected_allows_sending_at_once(server):
     alice, bob = server.new_users("alice", "bob")
-    with server.connect(alice, "a") as a:
-        a.expect("synced")
+    with server.connect_synced(alice, "a") as a:
         err = a.message(bob.name, "too early")
         assert err["op"] == "error" and err["code"] == "not_friends", err
         server.befriend(alice, bob)

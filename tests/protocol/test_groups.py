@@ -51,9 +51,7 @@ def check_group_event(e, group, by, action, members, name=None):
 
 def test_create_tells_every_member_and_lists_the_group(server):
     alice, bob, carol = group_users(server, "alice", "bob", "carol")
-    with server.connect(alice, "a") as a, server.connect(bob, "b") as b:
-        a.expect("synced")
-        b.expect("synced")
+    with server.connect_synced(alice, "a") as a, server.connect_synced(bob, "b") as b:
         ok = a.group_op("create", name="Trip \u00e9", members=[bob.name, carol.name])
         assert ok["op"] == "group_ok" and ok["changed"] is True and ok["version"] == 1, ok
         assert "dup" not in ok, ok
@@ -80,8 +78,7 @@ def test_create_tells_every_member_and_lists_the_group(server):
 
 def test_create_repeated_with_the_same_cid_is_dup(server):
     alice, bob = group_users(server, "alice", "bob")
-    with server.connect(alice, "a") as a:
-        a.expect("synced")
+    with server.connect_synced(alice, "a") as a:
         first = a.group_op("create", cid="same-create", name="G", members=[bob.name])
         again = a.group_op("create", cid="same-create", name="G", members=[bob.name])
         assert first["op"] == again["op"] == "group_ok", (first, again)
@@ -133,8 +130,7 @@ def test_add_rename_remove_leave_reach_every_member_in_order(server):
 
 def test_a_change_that_changes_nothing_stores_nothing(server):
     alice, bob = group_users(server, "alice", "bob")
-    with server.connect(alice, "a") as a:
-        a.expect("synced")
+    with server.connect_synced(alice, "a") as a:
         g = a.create_group("Same", [bob.name])
         a.next_event()
         for action, fields in (("add", dict(members=[bob.name])),
@@ -150,9 +146,7 @@ def test_a_change_that_changes_nothing_stores_nothing(server):
 
 def test_last_admin_leaving_promotes_and_last_member_deletes(server):
     alice, bob, carol = group_users(server, "alice", "bob", "carol")
-    with server.connect(alice, "a") as a, server.connect(bob, "b") as b:
-        a.expect("synced")
-        b.expect("synced")
+    with server.connect_synced(alice, "a") as a, server.connect_synced(bob, "b") as b:
         g = a.create_group("Relay", [carol.name, bob.name])
         ok = a.group_op("leave", group=g)
         assert ok["op"] == "group_ok" and ok["changed"] is True, ok
@@ -182,8 +176,7 @@ def test_last_admin_leaving_promotes_and_last_member_deletes(server):
 def test_a_reconnecting_device_sees_membership_events_in_order(server):
     alice, bob, carol = group_users(server, "alice", "bob", "carol")
     server.befriend(bob, carol)
-    with server.connect(alice, "laptop") as a:
-        a.expect("synced")
+    with server.connect_synced(alice, "laptop") as a:
         g = a.create_group("Order", [bob.name])
         with server.connect(bob, "b") as b:
             b.until_synced()
@@ -279,9 +272,7 @@ def test_a_member_with_a_full_inbox_is_skipped(make_server):
     flag = cp.pick_flag(make_server.binary, ["--max-undelivered"], "the undelivered limit")
     s = make_server(["--rate-limit", "1000/1", flag, "2"], name="skipped")
     alice, bob, carol = group_users(s, "alice", "bob", "carol")
-    with s.connect(alice, "a") as a, s.connect(bob, "b") as b:
-        a.expect("synced")
-        b.expect("synced")
+    with s.connect_synced(alice, "a") as a, s.connect_synced(bob, "b") as b:
         g = a.create_group("Full", [bob.name, carol.name])  # carol: 1 undelivered
         for x in (a, b):
             x.ack(x.next_event()["seq"])
@@ -300,8 +291,7 @@ def test_a_member_with_a_full_inbox_is_skipped(make_server):
 
 def test_a_repeated_group_send_is_dup_and_stored_once(server):
     alice, bob = group_users(server, "alice", "bob")
-    with server.connect(alice, "a") as a:
-        a.expect("synced")
+    with server.connect_synced(alice, "a") as a:
         g = a.create_group("Dup", [bob.name])
         first = a.group_message(g, "once", cid="dup-g")
         again = a.group_message(g, "twice?", cid="dup-g")
@@ -355,9 +345,7 @@ def test_group_full_and_too_many_groups(make_server):
     s = make_server(["--rate-limit", "1000/1", "--max-group-members", "3",
                      "--max-groups-per-user", "2"], name="glimits")
     alice, bob, carol, dave = group_users(s, "alice", "bob", "carol", "dave")
-    with s.connect(alice, "a") as a, s.connect(bob, "b") as b:
-        a.expect("synced")
-        b.expect("synced")
+    with s.connect_synced(alice, "a") as a, s.connect_synced(bob, "b") as b:
         err = a.group_op("create", name="four", members=[bob.name, carol.name, dave.name])
         assert err["op"] == "error" and err["code"] == "group_full", err
         g = a.create_group("three", [bob.name, carol.name])
@@ -377,9 +365,7 @@ def test_group_full_and_too_many_groups(make_server):
 
 def test_one_to_one_frames_are_unchanged_among_groups(server, pair):
     alice, bob = pair
-    with server.connect(alice, "a") as a, server.connect(bob, "b") as b:
-        a.expect("synced")
-        b.expect("synced")
+    with server.connect_synced(alice, "a") as a, server.connect_synced(bob, "b") as b:
         a.create_group("Beside", [bob.name])
         b.next_event()
         sent = a.message(bob.name, "just us")
@@ -403,8 +389,7 @@ def test_metrics_count_group_sends_and_changes(make_server):
         raise AssertionError(f"{name} not in /metrics")
 
     assert metric("courier_group_sends_total") == 0
-    with s.connect(alice, "a") as a:
-        a.expect("synced")
+    with s.connect_synced(alice, "a") as a:
         g = a.create_group("M", [bob.name])
         a.group_op("rename", group=g, name="M")  # changes nothing
         a.group_op("rename", group=g, name="N")
@@ -419,8 +404,7 @@ def test_metrics_count_group_sends_and_changes(make_server):
 
 def test_deleting_an_account_leaves_its_groups(server):
     alice, bob, carol = group_users(server, "alice", "bob", "carol")
-    with server.connect(alice, "a") as a:
-        a.expect("synced")
+    with server.connect_synced(alice, "a") as a:
         g = a.create_group("Leavers", [bob.name, carol.name])
         a.next_event()
         r = server.admin_http("DELETE", f"/admin/v1/users/{bob.name}?inbox=delete")

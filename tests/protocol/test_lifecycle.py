@@ -17,8 +17,7 @@ def test_signal_closes_connections_with_1001_and_exits_0(make_server, sig):
     s = make_server(name="sig")
     assert s.port != 0
     u = s.new_user("sig")
-    c = s.connect(u, "d")
-    c.expect("synced")
+    c = s.connect_synced(u, "d")
     s.send_signal(sig)
     assert c.expect_close(timeout=30) == 1001
     c.close()
@@ -29,8 +28,7 @@ def test_restart_on_the_same_data_dir_keeps_everything(make_server):
     s1 = make_server(name="restart")
     alice, bob = s1.new_users("alice", "bob")
     s1.befriend(alice, bob)
-    with s1.connect(alice, "a") as a:
-        a.expect("synced")
+    with s1.connect_synced(alice, "a") as a:
         sent = [a.message(bob.name, f"before {i}", cid=f"cid-{i}") for i in range(3)]
         assert all(x["op"] == "sent" for x in sent), sent
     ids = [x["id"] for x in sent]
@@ -94,8 +92,7 @@ def test_flags_can_come_from_courier_environment_variables(make_server):
     s = make_server(env={"COURIER_RATE_LIMIT": "2/600"}, name="env")
     alice, bob = s.new_users("alice", "bob")
     s.befriend(alice, bob)
-    with s.connect(alice, "a") as a:
-        a.expect("synced")
+    with s.connect_synced(alice, "a") as a:
         assert a.message(bob.name, "1")["op"] == "sent"
         assert a.message(bob.name, "2")["op"] == "sent"
         err = a.message(bob.name, "3")
@@ -132,8 +129,7 @@ def test_tls_serves_https_and_wss(make_server, tmp_path):
     alice, bob = s.new_users("alice", "bob")
     s.befriend(alice, bob)
     big = "é" * 30000 + "end"  # 60 KB: many TLS records, read in 16 KiB chunks
-    with s.connect(alice, "a") as a:
-        a.expect("synced")
+    with s.connect_synced(alice, "a") as a:
         assert a.message(bob.name, "over tls")["op"] == "sent"
         assert a.message(bob.name, big)["op"] == "sent"
         assert a.message(bob.name, "small again")["op"] == "sent"
@@ -159,10 +155,8 @@ def test_sent_survives_a_killed_server(make_server):
     s1 = make_server(name="kill")
     alice, bob = s1.new_users("alice", "bob")
     s1.befriend(alice, bob)
-    with s1.connect(alice, "a") as a:
-        a.expect("synced")
-        cids = [a.send_msg(bob.name, f"k{i}") for i in range(20)]
-        ids = [a.wait_op("sent", cid=c)["id"] for c in cids]
+    with s1.connect_synced(alice, "a") as a:
+        ids = [f["id"] for f in a.send_many(bob.name, [f"k{i}" for i in range(20)])]
         s1.kill()  # SIGKILL: no flush, no goodbye
     s2 = make_server(data_dir=s1.data_dir)
     with s2.connect(bob, "b") as b:
@@ -171,12 +165,21 @@ def test_sent_survives_a_killed_server(make_server):
         assert [e["body"] for e in evs] == [f"k{i}" for i in range(20)]
 
 
-def start_refused(binary, data_dir, args=()):
-    """Runs courier-server where it must refuse to start: (exit status, stderr)."""
+def assert_refused_naming(binary, data_dir, args, message):
+    """courier-server on `data_dir` with `args` refuses to start: exit 2 (a
+    configuration error), saying `message` on stderr."""
     r = subprocess.run([binary, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
                         "--data-dir", str(data_dir), *args],
                        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
-    return r.returncode, r.stderr
+    assert r.returncode == 2, r.stderr
+    assert message in r.stderr, r.stderr
+
+
+def assert_opens_with(make_server, data_dir, args, user):
+    """A server on `data_dir` with `args` knows `user`, and stops cleanly."""
+    s = make_server(args, data_dir=data_dir)
+    assert s.login(user.name).status == 200
+    assert s.stop() == 0
 
 
 def test_the_default_store_is_rocksdb_in_the_data_dir(make_server, server_binary):
@@ -189,17 +192,13 @@ def test_the_default_store_is_rocksdb_in_the_data_dir(make_server, server_binary
     assert f'store="rocksdb:{data}/rocksdb durability=power"' in s1.log_tail(200)
     # Asking for a new SQLite store beside it is refused, naming the flag that
     # opens the store the data dir holds; nothing new is made.
-    code, err = start_refused(server_binary, data, ["--store", f"sqlite:{data}/courier.db"])
-    assert code == 2, err
-    assert (f"data dir {data} holds a RocksDB store (rocksdb); start with "
-            f"--store rocksdb:{data}/rocksdb to use it") in err, err
+    assert_refused_naming(server_binary, data, ["--store", f"sqlite:{data}/courier.db"],
+                          f"data dir {data} holds a RocksDB store (rocksdb); start with "
+                          f"--store rocksdb:{data}/rocksdb to use it")
     assert not (data / "courier.db").exists()
     # That flag, and the default, open it.
-    s2 = make_server(["--store", f"rocksdb:{data}/rocksdb"], data_dir=data)
-    assert s2.login(alice.name).status == 200
-    assert s2.stop() == 0
-    s3 = make_server(data_dir=data)
-    assert s3.login(alice.name).status == 200
+    assert_opens_with(make_server, data, ["--store", f"rocksdb:{data}/rocksdb"], alice)
+    assert_opens_with(make_server, data, [], alice)
 
 
 def test_a_data_dir_with_a_sqlite_store_needs_its_store_flag(make_server, server_binary,
@@ -210,11 +209,9 @@ def test_a_data_dir_with_a_sqlite_store_needs_its_store_flag(make_server, server
     alice = s1.new_user("alice")
     assert s1.stop() == 0
     # The default (RocksDB) would be a new, empty store: refused, exit 2.
-    code, err = start_refused(server_binary, data)
-    assert code == 2, err
-    assert (f"data dir {data} holds a SQLite store (courier.db); start with "
-            f"--store sqlite:{db} to use it") in err, err
+    assert_refused_naming(server_binary, data, [],
+                          f"data dir {data} holds a SQLite store (courier.db); start with "
+                          f"--store sqlite:{db} to use it")
     assert not (data / "rocksdb").exists()
     # With the flag it names, the users are all there.
-    s2 = make_server(["--store", f"sqlite:{db}"], data_dir=data)
-    assert s2.login(alice.name).status == 200
+    assert_opens_with(make_server, data, ["--store", f"sqlite:{db}"], alice)

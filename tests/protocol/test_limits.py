@@ -18,8 +18,7 @@ def friends_on(s):
 def test_rate_limited_with_retry_after_ms(make_server):
     s = make_server(["--rate-limit", "3/600"], name="rate")
     alice, bob = friends_on(s)
-    with s.connect(alice, "a") as a:
-        a.expect("synced")
+    with s.connect_synced(alice, "a") as a:
         for i in range(3):
             assert a.message(bob.name, f"ok {i}")["op"] == "sent"
         cid = a.send_msg(bob.name, "too many")
@@ -40,8 +39,7 @@ def test_rate_limited_with_retry_after_ms(make_server):
 def test_retry_after_ms_is_enough_to_send_again(make_server):
     s = make_server(["--rate-limit", "2/2"], name="retry")
     alice, bob = friends_on(s)
-    with s.connect(alice, "a") as a:
-        a.expect("synced")
+    with s.connect_synced(alice, "a") as a:
         answers = [a.message(bob.name, f"burst {i}") for i in range(3)]
         limited = [x for x in answers if x["op"] == "error"]
         assert limited and limited[0]["code"] == "rate_limited", answers
@@ -58,8 +56,7 @@ def test_repeated_cid_is_answered_dup_even_when_rate_limited(make_server):
     cid; a rate limit must not hide that the message is already stored."""
     s = make_server(["--rate-limit", "1/600"], name="duprate")
     alice, bob = friends_on(s)
-    with s.connect(alice, "a") as a:
-        a.expect("synced")
+    with s.connect_synced(alice, "a") as a:
         first = a.message(bob.name, "once", cid="retry-me")
         assert first["op"] == "sent", first
         again = a.message(bob.name, "once", cid="retry-me")
@@ -74,8 +71,7 @@ def test_queue_full_refuses_without_dropping_anything(make_server, server_binary
     flag = cp.pick_flag(server_binary, UNDELIVERED_FLAGS, "the undelivered limit")
     s = make_server(["--rate-limit", "1000/1", flag, "3"], name="qfull")
     alice, bob = friends_on(s)
-    with s.connect(alice, "a") as a:
-        a.expect("synced")
+    with s.connect_synced(alice, "a") as a:
         ids = [a.message(bob.name, f"q{i}")["id"] for i in range(3)]
         err = a.message(bob.name, "one too many", cid="overflow")
         assert err["op"] == "error" and err["code"] == "queue_full", err
@@ -102,8 +98,7 @@ def test_unavailable_when_the_store_cannot_commit(make_server, tmp_path):
     db = tmp_path / "store.db"
     s = make_server(["--store", f"sqlite:{db}"], name="unavail")
     alice, bob = friends_on(s)
-    with s.connect(alice, "a") as a:
-        a.expect("synced")
+    with s.connect_synced(alice, "a") as a:
         assert a.message(bob.name, "before")["op"] == "sent"
         lock = sqlite3.connect(str(db), timeout=30, isolation_level=None)
         try:

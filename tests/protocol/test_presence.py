@@ -36,15 +36,37 @@ def wait_presence(c, user, online, timeout=cp.RECV_TIMEOUT):
                       what=f"presence {user} online={online}")
 
 
+def watching(server, user):
+    """A connection of `user` past welcome and its friends' presence states,
+    ready to hear presence changes."""
+    c = server.connect(user, "a")
+    presence_after_welcome(c)
+    return c
+
+
+def connect_seen_online(server, watcher, user, device):
+    """Connects `user`'s `device` and waits until `watcher` hears that `user`
+    is online."""
+    c = server.connect(user, device)
+    wait_presence(watcher, user.name, True)
+    return c
+
+
+def presence_heard(c):
+    """Every presence frame `c` holds once the server had QUIET seconds to
+    send more (for "no such presence comes" checks)."""
+    c.listen(cp.QUIET)
+    c.barrier()
+    return c.pending_ops("presence")
+
+
 def test_all_friends_states_right_after_welcome(server):
     me, online, never, gone, stranger = server.new_users("me", "on", "never", "gone",
                                                          "stranger")
     for f in (online, never, gone):
         server.befriend(me, f)
     server.befriend(online, gone)  # online watches gone come and go
-    with server.connect(online, "o") as o, server.connect(stranger, "s") as s:
-        o.expect("synced")
-        s.expect("synced")
+    with server.connect_synced(online, "o") as o, server.connect_synced(stranger, "s"):
         with server.connect(gone, "g"):
             wait_presence(o, gone.name, True)
         wait_presence(o, gone.name, False)
@@ -89,16 +111,11 @@ def test_changes_on_connect_and_disconnect_with_last_seen(server, pair):
 
 def test_online_while_any_device_is_connected(server, pair):
     alice, bob = pair
-    with server.connect(alice, "a") as a:
-        presence_after_welcome(a)
-        phone = server.connect(bob, "phone")
-        wait_presence(a, bob.name, True)
-        laptop = server.connect(bob, "laptop")
-        laptop.expect("synced")
+    with watching(server, alice) as a:
+        phone = connect_seen_online(server, a, bob, "phone")
+        laptop = server.connect_synced(bob, "laptop")
         phone.close()
-        a.listen(cp.QUIET)
-        a.barrier()
-        offline = [f for f in a.pending_ops("presence") if not f["online"]]
+        offline = [f for f in presence_heard(a) if not f["online"]]
         assert offline == [], f"bob still has a device connected: {offline}"
         laptop.close()
         wait_presence(a, bob.name, False)
@@ -119,27 +136,20 @@ def test_presence_goes_to_friends_only(server, pair):
         wait_presence(a, bob.name, False)
         wait_presence(c, bob.name, False)
         # carol comes and goes: alice, no friend of carol's, hears nothing.
-        with server.connect(carol, "c2") as c2:
-            c2.expect("synced")
-        a.listen(cp.QUIET)
-        a.barrier()
-        leaked = [f for f in a.pending_ops("presence") if f["user"] != bob.name]
+        server.connect_synced(carol, "c2").close()
+        leaked = [f for f in presence_heard(a) if f["user"] != bob.name]
         assert leaked == [], f"presence of a non-friend: {leaked}"
 
 
 def test_replacing_a_device_keeps_the_user_online(server, pair):
     alice, bob = pair
-    with server.connect(alice, "a") as a:
-        presence_after_welcome(a)
-        old = server.connect(bob, "tablet")
-        wait_presence(a, bob.name, True)
+    with watching(server, alice) as a:
+        old = connect_seen_online(server, a, bob, "tablet")
         new = server.connect(bob, "tablet")
         assert old.expect_close() == 4409
         old.close()
         new.expect("synced")
-        a.listen(cp.QUIET)
-        a.barrier()
-        offline = [f for f in a.pending_ops("presence") if not f["online"]]
+        offline = [f for f in presence_heard(a) if not f["online"]]
         assert offline == [], f"bob's device was replaced, not gone: {offline}"
         # A friend who connects now sees bob online.
         with server.connect(alice, "a2") as a2:

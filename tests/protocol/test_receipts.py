@@ -24,9 +24,7 @@ def check_receipt(r, mid, status, by):
 
 def test_delivered_then_read_to_an_online_sender(server, pair):
     alice, bob = pair
-    with server.connect(alice, "a") as a, server.connect(bob, "b") as b:
-        a.expect("synced")
-        b.expect("synced")
+    with server.connect_synced(alice, "a") as a, server.connect_synced(bob, "b") as b:
         mid = a.message(bob.name, "tick tick")["id"]
         m = b.next_event()
         assert m["id"] == mid
@@ -50,8 +48,7 @@ def test_delivered_then_read_to_an_online_sender(server, pair):
 
 def test_receipts_reach_an_offline_sender_later(server, pair):
     alice, bob = pair
-    with server.connect(alice, "a") as a:
-        a.expect("synced")
+    with server.connect_synced(alice, "a") as a:
         m1 = a.message(bob.name, "one")["id"]
         m2 = a.message(bob.name, "two")["id"]
     with server.connect(bob, "b") as b:
@@ -119,8 +116,7 @@ def test_status_only_moves_forward(server, pair):
 
 def test_only_the_recipient_can_mark_read(server, pair):
     alice, bob = pair
-    with server.connect(alice, "a") as a:
-        a.expect("synced")
+    with server.connect_synced(alice, "a") as a:
         mid = a.message(bob.name, "mine")["id"]
         a.read([mid])  # the sender naming her own message does not make it read
         a.barrier()
@@ -136,8 +132,7 @@ def test_only_the_recipient_can_mark_read(server, pair):
 
 def test_read_of_unknown_ids_is_harmless(server, pair):
     alice, bob = pair
-    with server.connect(bob, "b") as b:
-        b.expect("synced")
+    with server.connect_synced(bob, "b") as b:
         b.read(["no-such-id", "another"])
         b.barrier()
         b.listen(cp.QUIET)
@@ -150,9 +145,7 @@ def test_read_of_unknown_ids_is_harmless(server, pair):
 
 def test_every_device_of_the_sender_gets_the_receipts(server, pair):
     alice, bob = pair
-    with server.connect(alice, "phone") as p, server.connect(alice, "laptop") as l:
-        p.expect("synced")
-        l.expect("synced")
+    with server.connect_synced(alice, "phone") as p, server.connect_synced(alice, "laptop") as l:
         mid = p.message(bob.name, "from the phone")["id"]
         with server.connect(bob, "b") as b:
             b.until_synced()

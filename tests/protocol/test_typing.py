@@ -42,9 +42,7 @@ def test_typing_reaches_every_device_of_the_peer_and_none_of_mine(server, pair):
 
 def test_typing_is_never_stored(server, pair):
     alice, bob = pair
-    with server.connect(alice, "a") as a, server.connect(bob, "phone") as phone:
-        a.expect("synced")
-        phone.expect("synced")
+    with server.connect_synced(alice, "a") as a, server.connect_synced(bob, "phone") as phone:
         a.typing(True, to=bob.name)
         assert phone.wait_op("typing")["from"] == alice.name
     # A device that connects after the relay finds nothing: not in the inbox,
@@ -57,9 +55,7 @@ def test_typing_is_never_stored(server, pair):
 
 def test_typing_to_a_stranger_is_dropped(server):
     alice, stranger = server.new_users("alice", "stranger")
-    with server.connect(alice, "a") as a, server.connect(stranger, "s") as s:
-        a.expect("synced")
-        s.expect("synced")
+    with server.connect_synced(alice, "a") as a, server.connect_synced(stranger, "s") as s:
         a.typing(True, to=stranger.name)
         a.typing(True, to=alice.name)  # to oneself
         a.barrier()
@@ -95,9 +91,7 @@ def test_typing_beyond_the_rate_is_dropped(make_server):
     s = make_server(["--typing-rate", "3/3600"], name="typing")
     alice, bob = s.new_users("alice", "bob")
     s.befriend(alice, bob)
-    with s.connect(alice, "a") as a, s.connect(bob, "b") as b:
-        a.expect("synced")
-        b.expect("synced")
+    with s.connect_synced(alice, "a") as a, s.connect_synced(bob, "b") as b:
         for i in range(10):
             a.typing(i % 2 == 0, to=bob.name)
         a.barrier()

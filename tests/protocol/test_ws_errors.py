@@ -23,8 +23,7 @@ def still_open(c):
 @pytest.fixture
 def alice_conn(server, pair):
     alice, bob = pair
-    c = server.connect(alice, "err")
-    c.expect("synced")
+    c = server.connect_synced(alice, "err")
     yield c, alice, bob
     c.close()
 
@@ -191,8 +190,7 @@ def test_binary_frame_is_a_bad_frame(shared_conn):
 
 def test_limits_are_inclusive(server, pair):
     alice, bob = pair
-    with server.connect(alice, "a") as a:
-        a.expect("synced")
+    with server.connect_synced(alice, "a") as a:
         # A cid of 64 bytes is fine.
         sent = a.message(bob.name, "long cid", cid="c" * 64)
         assert sent["op"] == "sent", sent

@@ -32,8 +32,7 @@ def test_hello_ignores_unknown_fields_and_a_claimed_user(server, shared_pair):
 
 def test_ping_answers_pong(server, shared_pair):
     alice, _ = shared_pair
-    with server.connect(alice) as c:
-        c.expect("synced")
+    with server.connect_synced(alice) as c:
         c.ping()
         c.expect("pong")
         c.send({"op": "ping", "extra": [1, 2]})
@@ -150,8 +149,7 @@ def test_device_name_of_64_allowed_chars_is_accepted(server, shared_pair):
 
 def test_same_device_again_closes_the_older_with_4409(server, pair):
     alice, bob = pair
-    old = server.connect(bob, "tablet")
-    old.expect("synced")
+    old = server.connect_synced(bob, "tablet")
     new = server.connect(bob, "tablet")
     assert old.expect_close() == 4409
     old.close()
@@ -164,9 +162,7 @@ def test_same_device_again_closes_the_older_with_4409(server, pair):
 
 def test_same_device_name_of_another_user_is_no_conflict(server, pair):
     alice, bob = pair
-    with server.connect(alice, "shared") as a, server.connect(bob, "shared") as b:
-        a.expect("synced")
-        b.expect("synced")
+    with server.connect_synced(alice, "shared") as a, server.connect_synced(bob, "shared") as b:
         a.listen(cp.QUIET)
         a.barrier()
         b.barrier()
@@ -177,8 +173,7 @@ def test_same_device_name_of_another_user_is_no_conflict(server, pair):
 
 def test_frame_over_the_size_limit_closes_1009(server, shared_pair):
     alice, _ = shared_pair
-    c = server.connect(alice, "big")
-    c.expect("synced")
+    c = server.connect_synced(alice, "big")
     # Far beyond any sane frame limit (the body limit is 64 KiB).
     big = json.dumps({"op": "ping", "pad": "x" * (4 * 1024 * 1024)})
     try:
@@ -217,10 +212,8 @@ def test_idle_connection_closes_4408_and_pings_keep_it_open(make_server, server_
     hello_flag = cp.pick_flag(server_binary, ["--hello-timeout-ms"], "the hello timeout")
     s = make_server(idle_args(server_binary, 2500) + [hello_flag, "1500"])
     u = s.new_user("idle")
-    busy = s.connect(u, "busy")
-    busy.expect("synced")
-    quiet = s.connect(u, "quiet")
-    quiet.expect("synced")
+    busy = s.connect_synced(u, "busy")
+    quiet = s.connect_synced(u, "quiet")
     # A ping every 300 ms keeps "busy" open well past the timeout (2.5 s).
     deadline = time.monotonic() + 4.5
     while time.monotonic() < deadline:
@@ -252,8 +245,7 @@ def test_expired_login_token_closes_4401(make_server):
 
 def test_frames_pipelined_right_after_hello_are_served(server, pair):
     alice, bob = pair
-    with server.connect(bob, "b") as b:
-        b.expect("synced")
+    with server.connect_synced(bob, "b") as b:
         c = server.ws()
         with c:
             # No waiting for welcome: hello, then a send, an ack and a ping.
