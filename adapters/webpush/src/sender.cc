@@ -20,14 +20,10 @@ constexpr int kMaxTtlSeconds = 28 * 24 * 3600;
 
 std::string_view UrgencyName(Urgency u) {
   switch (u) {
-    case Urgency::kVeryLow:
-      return "very-low";
-    case Urgency::kLow:
-      return "low";
-    case Urgency::kNormal:
-      return "normal";
-    case Urgency::kHigh:
-      return "high";
+    case Urgency::kVeryLow: return "very-low";
+    case Urgency::kLow: return "low";
+    case Urgency::kNormal: return "normal";
+    case Urgency::kHigh: return "high";
   }
   return "normal";
 }
@@ -48,12 +44,9 @@ absl::Status ValidateTopic(std::string_view topic) {
 
 std::string_view OutcomeName(Outcome outcome) {
   switch (outcome) {
-    case Outcome::kDelivered:
-      return "delivered";
-    case Outcome::kGone:
-      return "gone";
-    case Outcome::kGaveUp:
-      return "gave_up";
+    case Outcome::kDelivered: return "delivered";
+    case Outcome::kGone: return "gone";
+    case Outcome::kGaveUp: return "gave_up";
   }
   return "gave_up";
 }

@@ -350,6 +350,13 @@ struct FrameWriter {
     for (const std::string& v : values) WriteString(w, v);
     w.EndArray();
   }
+  // What every inbox event's frame opens with: its op, then the seq the
+  // client acks and the id it names the event by.
+  void EventHead(std::string_view op, const Event& e) {
+    WriteOp(w, op);
+    U64("seq", e.seq);
+    Str("id", e.id);
+  }
 
   void operator()(const WelcomeFrame& f) {
     WriteOp(w, "welcome");
@@ -370,9 +377,7 @@ struct FrameWriter {
     const Event& e = f.event;
     switch (e.kind) {
       case EventKind::kMessage:
-        WriteOp(w, "msg");
-        U64("seq", e.seq);
-        Str("id", e.id);
+        EventHead("msg", e);
         Str("from", e.peer);
         Str("body", e.body);
         I64("ts", e.ts);
@@ -384,9 +389,7 @@ struct FrameWriter {
       case EventKind::kReceipt:
         break;
     }
-    WriteOp(w, "receipt");
-    U64("seq", e.seq);
-    Str("id", e.id);
+    EventHead("receipt", e);
     Str("status", MessageStatusName(e.status));
     Str("by", e.peer);
     I64("ts", e.ts);
@@ -459,9 +462,7 @@ struct FrameWriter {
   // does not decode is still an event the client must ack, so it is written
   // without "action" and with no members rather than refused.
   void WriteGroupEvent(const Event& e) {
-    WriteOp(w, "group_event");
-    U64("seq", e.seq);
-    Str("id", e.id);
+    EventHead("group_event", e);
     Str("group", e.group);
     Str("by", e.peer);
     absl::StatusOr<GroupChange> change = DecodeGroupChange(e.body);
