@@ -15,6 +15,19 @@ namespace {
 constexpr absl::string_view kNotStored = "nothing was stored, retry with the same cid";
 constexpr absl::string_view kNotRead = "the groups could not be read, ask again";
 
+// The wire code of a group refusal, if the client is told it as such.
+std::optional<ErrorCode> WireCodeOf(GroupError refusal) {
+  switch (refusal) {
+    case GroupError::kUnknownGroup: return ErrorCode::kUnknownGroup;
+    case GroupError::kNotMember: return ErrorCode::kNotMember;
+    case GroupError::kNotAdmin: return ErrorCode::kNotAdmin;
+    case GroupError::kGroupFull: return ErrorCode::kGroupFull;
+    case GroupError::kTooManyGroups: return ErrorCode::kTooManyGroups;
+    case GroupError::kGroupExists: break;  // a create's repeat is answered before this
+  }
+  return std::nullopt;
+}
+
 // The ErrorFrame that answers a group op the store refused (or failed);
 // `retry` says what to do about a failure that is not a refusal.
 ErrorFrame GroupOpError(const absl::Status& status, std::string cid,
@@ -22,25 +35,10 @@ ErrorFrame GroupOpError(const absl::Status& status, std::string cid,
   ErrorFrame error;
   error.cid = std::move(cid);
   error.message = std::string(status.message());
-  if (std::optional<GroupError> g = GroupErrorOf(status)) {
-    switch (*g) {
-      case GroupError::kUnknownGroup:
-        error.code = ErrorCode::kUnknownGroup;
-        return error;
-      case GroupError::kNotMember:
-        error.code = ErrorCode::kNotMember;
-        return error;
-      case GroupError::kNotAdmin:
-        error.code = ErrorCode::kNotAdmin;
-        return error;
-      case GroupError::kGroupFull:
-        error.code = ErrorCode::kGroupFull;
-        return error;
-      case GroupError::kTooManyGroups:
-        error.code = ErrorCode::kTooManyGroups;
-        return error;
-      case GroupError::kGroupExists:  // a create's repeat is answered before this
-        break;
+  if (std::optional<GroupError> refusal = GroupErrorOf(status)) {
+    if (std::optional<ErrorCode> code = WireCodeOf(*refusal)) {
+      error.code = *code;
+      return error;
     }
   }
   if (absl::IsInvalidArgument(status)) {

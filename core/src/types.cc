@@ -10,12 +10,9 @@ namespace courier {
 
 std::string_view MessageStatusName(MessageStatus s) {
   switch (s) {
-    case MessageStatus::kSent:
-      return "sent";
-    case MessageStatus::kDelivered:
-      return "delivered";
-    case MessageStatus::kRead:
-      return "read";
+    case MessageStatus::kSent: return "sent";
+    case MessageStatus::kDelivered: return "delivered";
+    case MessageStatus::kRead: return "read";
   }
   return "unknown";
 }

@@ -1,60 +1,81 @@
+// utf8.cc: courier::IsValidUtf8 (courier/types.h) and the core's text checks
+// (utf8.h).
 #include "utf8.h"
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
-namespace courier::internal {
-namespace {
+#include "courier/types.h"
 
-// Decodes the code point at text[i]; returns its length (1-4) and sets `cp`,
-// or 0 when the bytes there are not well-formed UTF-8.
-std::size_t DecodeOne(std::string_view text, std::size_t i, std::uint32_t& cp) {
-  const auto b = [&](std::size_t k) { return static_cast<std::uint8_t>(text[i + k]); };
-  const std::uint8_t lead = b(0);
-  if (lead < 0x80) {
-    cp = lead;
-    return 1;
-  }
-  std::size_t len = 0;
-  std::uint32_t min = 0;
-  if ((lead & 0xE0) == 0xC0) {
-    len = 2, cp = lead & 0x1F, min = 0x80;
-  } else if ((lead & 0xF0) == 0xE0) {
-    len = 3, cp = lead & 0x0F, min = 0x800;
-  } else if ((lead & 0xF8) == 0xF0) {
-    len = 4, cp = lead & 0x07, min = 0x10000;
-  } else {
-    return 0;  // a continuation byte or 0xF8..0xFF as a lead
-  }
-  if (text.size() - i < len) return 0;
-  for (std::size_t k = 1; k < len; ++k) {
-    if ((b(k) & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (b(k) & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return len;
-}
-
-}  // namespace
+namespace courier {
 
 bool IsValidUtf8(std::string_view text) {
-  std::uint32_t cp = 0;
-  for (std::size_t i = 0; i < text.size();) {
-    const std::size_t n = DecodeOne(text, i, cp);
-    if (n == 0) return false;
-    i += n;
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const unsigned char* const end = p + text.size();
+  while (p < end) {
+    // ASCII fast path: eight bytes at a time while none has its top bit.
+    while (end - p >= 8) {
+      std::uint64_t chunk;
+      std::memcpy(&chunk, p, sizeof chunk);
+      if ((chunk & 0x8080808080808080ULL) != 0) break;
+      p += 8;
+    }
+    if (p == end) break;
+    const unsigned char c = *p;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    // The lead byte fixes the length and the range of the second byte
+    // (which is what excludes overlongs, surrogates and > U+10FFFF).
+    std::size_t length = 0;
+    unsigned char low = 0x80;
+    unsigned char high = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+      length = 2;
+    } else if (c == 0xE0) {
+      length = 3;
+      low = 0xA0;
+    } else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) {
+      length = 3;
+    } else if (c == 0xED) {
+      length = 3;
+      high = 0x9F;  // U+D800..U+DFFF are surrogates
+    } else if (c == 0xF0) {
+      length = 4;
+      low = 0x90;
+    } else if (c >= 0xF1 && c <= 0xF3) {
+      length = 4;
+    } else if (c == 0xF4) {
+      length = 4;
+      high = 0x8F;
+    } else {
+      return false;  // a continuation byte, C0, C1 or F5..FF
+    }
+    if (static_cast<std::size_t>(end - p) < length) return false;
+    if (p[1] < low || p[1] > high) return false;
+    for (std::size_t i = 2; i < length; ++i) {
+      if ((p[i] & 0xC0) != 0x80) return false;
+    }
+    p += length;
   }
   return true;
 }
+
+namespace internal {
 
 bool IsDisplayText(std::string_view text) {
-  std::uint32_t cp = 0;
-  for (std::size_t i = 0; i < text.size();) {
-    const std::size_t n = DecodeOne(text, i, cp);
-    if (n == 0 || cp < 0x20 || (cp >= 0x7F && cp <= 0x9F)) return false;
-    i += n;
+  if (!IsValidUtf8(text)) return false;
+  // In well-formed UTF-8 the C0 controls and DEL are single bytes, and the
+  // C1 controls (U+0080..U+009F) are C2 80..C2 9F: C2 is only ever a lead.
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c == 0x7F) return false;
+    if (c == 0xC2 && static_cast<unsigned char>(text[i + 1]) <= 0x9F) return false;
   }
   return true;
 }
 
-}  // namespace courier::internal
+}  // namespace internal
+}  // namespace courier

@@ -4,8 +4,6 @@
 #include <charconv>
 
 #include "absl/strings/cord.h"
-#include "rapidjson/stringbuffer.h"
-#include "rapidjson/writer.h"
 
 namespace courier::server {
 namespace {
@@ -42,15 +40,7 @@ std::optional<std::int64_t> RetryAfterSecondsOf(const absl::Status& status) {
 }
 
 websocket::HttpResponse JsonError(int status, std::string_view code, std::string_view message) {
-  rapidjson::StringBuffer b;
-  rapidjson::Writer<rapidjson::StringBuffer> w(b);
-  w.StartObject();
-  w.Key("error");
-  w.String(code.data(), static_cast<rapidjson::SizeType>(code.size()));
-  w.Key("message");
-  w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
-  w.EndObject();
-  return websocket::HttpResponse::Json(status, std::string(b.GetString(), b.GetSize()));
+  return websocket::HttpResponse::JsonError(status, code, message);
 }
 
 }  // namespace courier::server

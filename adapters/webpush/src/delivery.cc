@@ -106,21 +106,12 @@ absl::StatusOr<SendResult> Deliver(const HttpClient& client, const Url& url,
       result.detail = std::string(answer.status().message());
       verdict = ClassifyError(answer.status());
     }
-    switch (verdict) {
-      case Verdict::kDelivered:
-        result.outcome = Outcome::kDelivered;
-        return result;
-      case Verdict::kGone:
-        result.outcome = Outcome::kGone;
-        return result;
-      case Verdict::kGiveUp:
-        result.outcome = Outcome::kGaveUp;
-        return result;
-      case Verdict::kRetry:
-        break;
-    }
-    result.outcome = Outcome::kGaveUp;
-    if (result.attempts >= options.max_attempts) return result;
+    // The outcome should this attempt be the last; only kRetry, with attempts
+    // left, goes round again.
+    result.outcome = verdict == Verdict::kDelivered ? Outcome::kDelivered
+                     : verdict == Verdict::kGone    ? Outcome::kGone
+                                                    : Outcome::kGaveUp;
+    if (verdict != Verdict::kRetry || result.attempts >= options.max_attempts) return result;
     absl::Duration wait;
     if (retry_after) {
       if (*retry_after > options.max_retry_after) {

@@ -1,8 +1,10 @@
 // WebPushSender and WebhookSender (courier/webpush/sender.h).
 #include "courier/webpush/sender.h"
 
+#include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
@@ -20,14 +22,10 @@ constexpr int kMaxTtlSeconds = 28 * 24 * 3600;
 
 std::string_view UrgencyName(Urgency u) {
   switch (u) {
-    case Urgency::kVeryLow:
-      return "very-low";
-    case Urgency::kLow:
-      return "low";
-    case Urgency::kNormal:
-      return "normal";
-    case Urgency::kHigh:
-      return "high";
+    case Urgency::kVeryLow: return "very-low";
+    case Urgency::kLow: return "low";
+    case Urgency::kNormal: return "normal";
+    case Urgency::kHigh: return "high";
   }
   return "normal";
 }
@@ -48,12 +46,9 @@ absl::Status ValidateTopic(std::string_view topic) {
 
 std::string_view OutcomeName(Outcome outcome) {
   switch (outcome) {
-    case Outcome::kDelivered:
-      return "delivered";
-    case Outcome::kGone:
-      return "gone";
-    case Outcome::kGaveUp:
-      return "gave_up";
+    case Outcome::kDelivered: return "delivered";
+    case Outcome::kGone: return "gone";
+    case Outcome::kGaveUp: return "gave_up";
   }
   return "gave_up";
 }
@@ -90,14 +85,40 @@ std::string WebhookSignature(std::string_view secret, std::int64_t unix_seconds,
   return internal::Cat("sha256=", internal::Hex(mac));
 }
 
+namespace internal {
+
+// What both senders deliver through: their options, one HTTP client, and the
+// signal that Shutdown raises.
+struct Channel {
+  SenderOptions options;
+  std::unique_ptr<HttpClient> client;
+  std::unique_ptr<CancelSignal> cancel;
+
+  static absl::StatusOr<Channel> Open(SenderOptions options) {
+    if (absl::Status s = ValidateSenderOptions(options); !s.ok()) return s;
+    auto client = HttpClient::Create(options);
+    if (!client.ok()) return client.status();
+    auto cancel = CancelSignal::Create();
+    if (!cancel.ok()) return cancel.status();
+    return Channel{std::move(options), *std::move(client), *std::move(cancel)};
+  }
+  absl::Status CheckOpen() const {
+    return cancel->raised() ? absl::CancelledError("sender shut down") : absl::OkStatus();
+  }
+  absl::StatusOr<SendResult> Deliver(const Url& url, absl::FunctionRef<Headers()> headers,
+                                     std::string_view body) const {
+    return internal::Deliver(*client, url, headers, body, options, *cancel);
+  }
+};
+
+}  // namespace internal
+
 // ---- WebPushSender ----
 
 struct WebPushSender::Impl {
   VapidKey key;
   std::string subject;
-  SenderOptions options;
-  std::unique_ptr<internal::HttpClient> client;
-  std::unique_ptr<internal::CancelSignal> cancel;
+  internal::Channel channel;
 };
 
 WebPushSender::WebPushSender(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -107,19 +128,15 @@ absl::StatusOr<std::unique_ptr<WebPushSender>> WebPushSender::Create(VapidKey ke
                                                                      std::string subject,
                                                                      SenderOptions options) {
   if (absl::Status s = ValidateVapidSubject(subject); !s.ok()) return s;
-  if (absl::Status s = ValidateSenderOptions(options); !s.ok()) return s;
-  auto client = internal::HttpClient::Create(options);
-  if (!client.ok()) return client.status();
-  auto cancel = internal::CancelSignal::Create();
-  if (!cancel.ok()) return cancel.status();
+  auto channel = internal::Channel::Open(std::move(options));
+  if (!channel.ok()) return channel.status();
   return std::unique_ptr<WebPushSender>(new WebPushSender(
-      std::unique_ptr<Impl>(new Impl{std::move(key), std::move(subject), std::move(options),
-                                     *std::move(client), *std::move(cancel)})));
+      std::unique_ptr<Impl>(new Impl{std::move(key), std::move(subject), *std::move(channel)})));
 }
 
 absl::StatusOr<SendResult> WebPushSender::Send(const Subscription& sub, std::string_view payload,
                                                std::string_view topic) {
-  if (impl_->cancel->raised()) return absl::CancelledError("sender shut down");
+  if (absl::Status s = impl_->channel.CheckOpen(); !s.ok()) return s;
   if (absl::Status s = ValidateSubscription(sub); !s.ok()) return s;
   if (absl::Status s = ValidateTopic(topic); !s.ok()) return s;
   auto url = ParseUrl(sub.endpoint);
@@ -129,27 +146,24 @@ absl::StatusOr<SendResult> WebPushSender::Send(const Subscription& sub, std::str
   auto authorization = VapidAuthorization(impl_->key, sub.endpoint, impl_->subject, absl::Now());
   if (!authorization.ok()) return authorization.status();
   internal::Headers headers = {
-      {"TTL", std::to_string(impl_->options.ttl_seconds)},
-      {"Urgency", std::string(UrgencyName(impl_->options.urgency))},
+      {"TTL", std::to_string(impl_->channel.options.ttl_seconds)},
+      {"Urgency", std::string(UrgencyName(impl_->channel.options.urgency))},
       {"Content-Type", "application/octet-stream"},
       {"Content-Encoding", "aes128gcm"},
       {"Authorization", *std::move(authorization)},
   };
   if (!topic.empty()) headers.emplace_back("Topic", std::string(topic));
-  return internal::Deliver(
-      *impl_->client, *url, [&headers] { return headers; }, *body, impl_->options, *impl_->cancel);
+  return impl_->channel.Deliver(*url, [&headers] { return headers; }, *body);
 }
 
-void WebPushSender::Shutdown() { impl_->cancel->Raise(); }
+void WebPushSender::Shutdown() { impl_->channel.cancel->Raise(); }
 
 // ---- WebhookSender ----
 
 struct WebhookSender::Impl {
   Url url;
   std::string secret;
-  SenderOptions options;
-  std::unique_ptr<internal::HttpClient> client;
-  std::unique_ptr<internal::CancelSignal> cancel;
+  internal::Channel channel;
 };
 
 WebhookSender::WebhookSender(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -166,18 +180,14 @@ absl::StatusOr<std::unique_ptr<WebhookSender>> WebhookSender::Create(std::string
     return absl::InvalidArgumentError(
         internal::Cat("webhook secret shorter than ", kMinWebhookSecretBytes, " bytes"));
   }
-  if (absl::Status s = ValidateSenderOptions(options); !s.ok()) return s;
-  auto client = internal::HttpClient::Create(options);
-  if (!client.ok()) return client.status();
-  auto cancel = internal::CancelSignal::Create();
-  if (!cancel.ok()) return cancel.status();
+  auto channel = internal::Channel::Open(std::move(options));
+  if (!channel.ok()) return channel.status();
   return std::unique_ptr<WebhookSender>(new WebhookSender(
-      std::unique_ptr<Impl>(new Impl{*std::move(parsed), std::move(secret), std::move(options),
-                                     *std::move(client), *std::move(cancel)})));
+      std::unique_ptr<Impl>(new Impl{*std::move(parsed), std::move(secret), *std::move(channel)})));
 }
 
 absl::StatusOr<SendResult> WebhookSender::Send(std::string_view json_body) {
-  if (impl_->cancel->raised()) return absl::CancelledError("sender shut down");
+  if (absl::Status s = impl_->channel.CheckOpen(); !s.ok()) return s;
   if (json_body.size() > kMaxWebhookBodyBytes) {
     return absl::InvalidArgumentError(
         internal::Cat("webhook body larger than ", kMaxWebhookBodyBytes, " bytes"));
@@ -191,10 +201,9 @@ absl::StatusOr<SendResult> WebhookSender::Send(std::string_view json_body) {
         {"X-Courier-Signature", WebhookSignature(impl_->secret, now, json_body)},
     };
   };
-  return internal::Deliver(*impl_->client, impl_->url, headers, json_body, impl_->options,
-                           *impl_->cancel);
+  return impl_->channel.Deliver(impl_->url, headers, json_body);
 }
 
-void WebhookSender::Shutdown() { impl_->cancel->Raise(); }
+void WebhookSender::Shutdown() { impl_->channel.cancel->Raise(); }
 
 }  // namespace courier::webpush

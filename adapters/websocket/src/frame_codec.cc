@@ -9,12 +9,14 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 #include <utility>
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "courier/status.h"
+#include "courier/types.h"
 #include "rapidjson/document.h"
 #include "rapidjson/error/en.h"
 #include "rapidjson/memorystream.h"
@@ -27,43 +29,11 @@ namespace {
 
 constexpr absl::string_view kCidPayload = "courier.websocket.cid";
 
-// True when s[0, n) is well-formed UTF-8 (no surrogates, no overlong forms,
-// nothing past U+10FFFF). The reader validates the raw frame, but a \u
-// escape of a lone low surrogate ("\udc00") decodes to the bytes ED B0 80,
-// which no client could read back in a text frame.
-bool IsUtf8(const char* s, std::size_t n) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s);
-  for (std::size_t i = 0; i < n;) {
-    const unsigned c = p[i];
-    std::size_t len = 0;
-    unsigned lo = 0x80, hi = 0xBF;  // the range of the second byte
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-      len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3;
-      if (c == 0xE0) lo = 0xA0;
-      if (c == 0xED) hi = 0x9F;  // U+D800..U+DFFF are surrogates
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4;
-      if (c == 0xF0) lo = 0x90;
-      if (c == 0xF4) hi = 0x8F;
-    } else {
-      return false;
-    }
-    if (n - i < len || p[i + 1] < lo || p[i + 1] > hi) return false;
-    for (std::size_t k = 2; k < len; ++k) {
-      if (p[i + k] < 0x80 || p[i + k] > 0xBF) return false;
-    }
-    i += len;
-  }
-  return true;
-}
-
 // Forwards SAX events to a Document while refusing nesting past `max_depth`
-// and strings that are not UTF-8 once their escapes are decoded.
+// and strings that are not UTF-8 once their escapes are decoded. (The reader
+// validates the raw frame, but a \u escape of a lone low surrogate ("\udc00")
+// decodes to the bytes ED B0 80, which no client could read back in a text
+// frame.)
 class DepthLimitedBuilder {
  public:
   DepthLimitedBuilder(rapidjson::Document& doc, std::size_t max_depth)
@@ -80,10 +50,10 @@ class DepthLimitedBuilder {
     return doc_.RawNumber(s, n, copy);
   }
   bool String(const char* s, rapidjson::SizeType n, bool copy) {
-    return IsUtf8(s, n) && doc_.String(s, n, copy);
+    return IsValidUtf8(std::string_view(s, n)) && doc_.String(s, n, copy);
   }
   bool Key(const char* s, rapidjson::SizeType n, bool copy) {
-    return IsUtf8(s, n) && doc_.Key(s, n, copy);
+    return IsValidUtf8(std::string_view(s, n)) && doc_.Key(s, n, copy);
   }
   bool StartObject() { return Enter() && doc_.StartObject(); }
   bool EndObject(rapidjson::SizeType n) {
@@ -380,6 +350,13 @@ struct FrameWriter {
     for (const std::string& v : values) WriteString(w, v);
     w.EndArray();
   }
+  // What every inbox event's frame opens with: its op, then the seq the
+  // client acks and the id it names the event by.
+  void EventHead(std::string_view op, const Event& e) {
+    WriteOp(w, op);
+    U64("seq", e.seq);
+    Str("id", e.id);
+  }
 
   void operator()(const WelcomeFrame& f) {
     WriteOp(w, "welcome");
@@ -400,9 +377,7 @@ struct FrameWriter {
     const Event& e = f.event;
     switch (e.kind) {
       case EventKind::kMessage:
-        WriteOp(w, "msg");
-        U64("seq", e.seq);
-        Str("id", e.id);
+        EventHead("msg", e);
         Str("from", e.peer);
         Str("body", e.body);
         I64("ts", e.ts);
@@ -414,9 +389,7 @@ struct FrameWriter {
       case EventKind::kReceipt:
         break;
     }
-    WriteOp(w, "receipt");
-    U64("seq", e.seq);
-    Str("id", e.id);
+    EventHead("receipt", e);
     Str("status", MessageStatusName(e.status));
     Str("by", e.peer);
     I64("ts", e.ts);
@@ -489,9 +462,7 @@ struct FrameWriter {
   // does not decode is still an event the client must ack, so it is written
   // without "action" and with no members rather than refused.
   void WriteGroupEvent(const Event& e) {
-    WriteOp(w, "group_event");
-    U64("seq", e.seq);
-    Str("id", e.id);
+    EventHead("group_event", e);
     Str("group", e.group);
     Str("by", e.peer);
     absl::StatusOr<GroupChange> change = DecodeGroupChange(e.body);

@@ -40,8 +40,6 @@ using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 // The application's view of a parsed request.
 HttpRequest ToHttpRequest(const beast::http::request<beast::http::string_body>& req,
                           std::string remote);
-// {"error":code,"message":message}
-std::string ErrorJson(std::string_view code, std::string_view message);
 
 template <class Stream>
 class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream>> {
@@ -93,12 +91,12 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
     }
     if (ec == http::error::body_limit) {
       keep_alive_ = false;
-      Respond(HttpResponse::Json(413, ErrorJson("too_large", "request body over the limit")));
+      Respond(HttpResponse::JsonError(413, "too_large", "request body over the limit"));
       return;
     }
     if (ec == http::error::header_limit) {
       keep_alive_ = false;
-      Respond(HttpResponse::Json(431, ErrorJson("too_large", "request header over the limit")));
+      Respond(HttpResponse::JsonError(431, "too_large", "request header over the limit"));
       return;
     }
     if (ec) return;  // timeout, reset, garbage: drop the connection
@@ -111,7 +109,7 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
     if (beast::websocket::is_upgrade(req)) {
       keep_alive_ = false;
       if (path != "/v1/ws" || !ctx_.options.serve_websocket) {
-        Respond(HttpResponse::Json(404, ErrorJson("not_found", "WebSocket lives at /v1/ws")));
+        Respond(HttpResponse::JsonError(404, "not_found", "WebSocket lives at /v1/ws"));
         return;
       }
       absl::StatusOr<std::string> accept =
@@ -119,10 +117,9 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
                        req[beast::http::field::sec_websocket_key]);
       if (!accept.ok()) {
         const bool bad_version = accept.status().code() == absl::StatusCode::kFailedPrecondition;
-        HttpResponse answer = HttpResponse::Json(
-            bad_version ? 426 : 400,
-            ErrorJson(bad_version ? "upgrade_required" : "bad_request",
-                      std::string(accept.status().message())));
+        HttpResponse answer = HttpResponse::JsonError(
+            bad_version ? 426 : 400, bad_version ? "upgrade_required" : "bad_request",
+            std::string_view(accept.status().message().data(), accept.status().message().size()));
         if (bad_version) answer.headers.emplace_back("Sec-WebSocket-Version", "13");
         Respond(std::move(answer));
         return;
@@ -160,7 +157,7 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
     try {
       return ctx_.hooks.handle_http(request);
     } catch (const std::exception& e) {
-      return HttpResponse::Json(500, ErrorJson("internal", e.what()));
+      return HttpResponse::JsonError(500, "internal", e.what());
     }
   }
 

@@ -18,6 +18,18 @@ std::string_view HttpRequest::Header(std::string_view name) const {
   return {};
 }
 
+HttpResponse HttpResponse::JsonError(int status, std::string_view code, std::string_view message) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  w.StartObject();
+  w.Key("error");
+  w.String(code.data(), static_cast<rapidjson::SizeType>(code.size()));
+  w.Key("message");
+  w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
+  w.EndObject();
+  return Json(status, std::string(buffer.GetString(), buffer.GetSize()));
+}
+
 namespace internal {
 
 std::uint16_t ConnectErrorCloseCode(const absl::Status& status) {
@@ -45,18 +57,6 @@ HttpRequest ToHttpRequest(const beast::http::request<beast::http::string_body>& 
   out.body = req.body();
   out.remote = std::move(remote);
   return out;
-}
-
-std::string ErrorJson(std::string_view code, std::string_view message) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
-  w.StartObject();
-  w.Key("error");
-  w.String(code.data(), static_cast<rapidjson::SizeType>(code.size()));
-  w.Key("message");
-  w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
-  w.EndObject();
-  return std::string(buffer.GetString(), buffer.GetSize());
 }
 
 void SessionRegistry::Add(const UserId& user, const DeviceId& device, const void* key,

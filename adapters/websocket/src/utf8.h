@@ -1,17 +1,16 @@
-// utf8.h (private): UTF-8 validation for WebSocket text (RFC 3629).
+// utf8.h (private): WebSocket text (RFC 6455 section 8.1) must be UTF-8; the
+// check is the core's courier::IsValidUtf8 (courier/types.h), named here for
+// the framing layer and its tests.
 //
 // Thread-safety: a pure function.
 #ifndef COURIER_ADAPTERS_WEBSOCKET_SRC_UTF8_H_
 #define COURIER_ADAPTERS_WEBSOCKET_SRC_UTF8_H_
 
-#include <string_view>
+#include "courier/types.h"
 
 namespace courier::websocket::internal {
 
-// True when `text` is well-formed UTF-8: no overlong form, no surrogate
-// (U+D800..U+DFFF), nothing above U+10FFFF, no truncated sequence. The
-// empty string is valid. ASCII runs are checked eight bytes at a time.
-bool IsValidUtf8(std::string_view text);
+using courier::IsValidUtf8;
 
 }  // namespace courier::websocket::internal
 

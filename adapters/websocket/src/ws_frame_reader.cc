@@ -213,15 +213,9 @@ FrameReader::Event FrameReader::FinishMessage(std::string_view payload) {
 FrameReader::Event FrameReader::ControlFrame(Opcode opcode, std::string_view payload) {
   Event e;
   e.payload = payload;
-  switch (opcode) {
-    case Opcode::kPing:
-      e.kind = Kind::kPing;
-      return e;
-    case Opcode::kPong:
-      e.kind = Kind::kPong;
-      return e;
-    default:
-      break;
+  if (opcode == Opcode::kPing || opcode == Opcode::kPong) {
+    e.kind = opcode == Opcode::kPing ? Kind::kPing : Kind::kPong;
+    return e;
   }
   e.kind = Kind::kClose;
   if (payload.empty()) {

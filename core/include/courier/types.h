@@ -83,6 +83,13 @@ COURIER_EXPORT absl::Status ValidateClientId(std::string_view cid);
 // others in an append; a read or status lookup of one finds nothing).
 COURIER_EXPORT absl::Status ValidateMessageId(std::string_view id);
 
+// True when `text` is well-formed UTF-8 (RFC 3629): no overlong form, no
+// surrogate (U+D800..U+DFFF), nothing above U+10FFFF, no truncated
+// sequence. The empty string is valid. The one check of the core and the
+// adapters (group names, WebSocket text frames, JSON strings); ASCII runs
+// are checked eight bytes at a time.
+COURIER_EXPORT bool IsValidUtf8(std::string_view text);
+
 // now - span, saturating at the TimeMs range: the cutoff of "older than
 // span" (a span reaching past the clock's range means "nothing is older").
 COURIER_EXPORT TimeMs TimeBefore(TimeMs now, TimeMs span);

@@ -32,7 +32,7 @@ struct COURIER_EXPORT HttpRequest {
   std::string_view Header(std::string_view name) const;
 };
 
-struct HttpResponse {
+struct COURIER_EXPORT HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
@@ -44,6 +44,11 @@ struct HttpResponse {
     r.body = std::move(body);
     return r;
   }
+  // The JSON error answer, {"error": code, "message": message}, with HTTP
+  // status `status`: what the server's own refusals send (413, 404 for a
+  // WebSocket elsewhere than /v1/ws, ...), for the application's routes to
+  // answer alike.
+  static HttpResponse JsonError(int status, std::string_view code, std::string_view message);
 };
 
 }  // namespace courier::websocket
