@@ -10,21 +10,16 @@
 #include <string>
 #include <vector>
 
+#include "conformance/message_store_suite.h"
 #include "courier/executor.h"
 #include "courier/memory.h"
 
 namespace courier::internal {
 namespace {
 
+// The message `cid` from alice to bob.
 AppendOp Send(const std::string& cid) {
-  AppendOp op;
-  op.sender = "alice";
-  op.cid = cid;
-  op.recipient = "bob";
-  op.id = "id-" + cid;
-  op.body = "hi";
-  op.ts = 1;
-  return op;
+  return conformance::message_store_cases::Message("alice", cid, "bob");
 }
 
 // The queue calls only Write, so the wrapper's call count is the writes.

@@ -360,8 +360,10 @@ class Model {
 
   void StartEngine() {
     executor_ = std::make_unique<ManualExecutor>();
-    auto encrypted = OpenEncryptingStore(std::unique_ptr<MessageStore>(new Forward(sut_.store())),
-                                         std::string(32, 'k'));
+    // The cipher owns its inner store; a wrapper lends it the store under
+    // test, which outlives engine incarnations.
+    auto encrypted = OpenEncryptingStore(
+        std::make_unique<memory::MessageStoreWrapper>(sut_.store()), std::string(32, 'k'));
     COURIER_REQUIRE_OK(encrypted);
     encrypted_ = *std::move(encrypted);
     faults_ = std::make_unique<memory::FaultInjectingStore>(*encrypted_);
@@ -784,37 +786,6 @@ class Model {
       }
     }
   }
-
-  // Forwards to the store under test, which outlives engine incarnations.
-  class Forward final : public MessageStore {
-   public:
-    explicit Forward(MessageStore& s) : s_(s) {}
-    std::vector<absl::StatusOr<WriteResult>> Write(absl::Span<const WriteOp> ops) override {
-      return s_.Write(ops);
-    }
-    absl::StatusOr<std::vector<Event>> Fetch(const UserId& u, Seq a, std::size_t l) override {
-      return s_.Fetch(u, a, l);
-    }
-    absl::StatusOr<Seq> Head(const UserId& u) override { return s_.Head(u); }
-    absl::StatusOr<Seq> Cursor(const UserId& u, const DeviceId& d) override {
-      return s_.Cursor(u, d);
-    }
-    absl::StatusOr<MessageStatus> Status(const UserId& r, const MessageId& id) override {
-      return s_.Status(r, id);
-    }
-    absl::StatusOr<std::size_t> Prune(const PruneOptions& o) override { return s_.Prune(o); }
-    absl::StatusOr<std::size_t> DeleteInbox(const UserId& u) override {
-      return s_.DeleteInbox(u);
-    }
-    absl::StatusOr<GroupRecord> Group(const GroupId& g) override { return s_.Group(g); }
-    absl::StatusOr<std::vector<GroupRecord>> GroupsOf(const UserId& u) override {
-      return s_.GroupsOf(u);
-    }
-    absl::Status Ping() override { return s_.Ping(); }
-
-   private:
-    MessageStore& s_;
-  };
 
   std::mt19937_64 rng_;
   StoreUnderTest& sut_;

@@ -86,35 +86,6 @@ struct SendRec {
   std::optional<MessageId> id;
 };
 
-// Forwards to the long-lived store, so an engine can "crash" and restart.
-class Forward final : public MessageStore {
- public:
-  explicit Forward(MessageStore& s) : s_(s) {}
-  std::vector<absl::StatusOr<WriteResult>> Write(absl::Span<const WriteOp> ops) override {
-    return s_.Write(ops);
-  }
-  absl::StatusOr<std::vector<Event>> Fetch(const UserId& u, Seq a, std::size_t l) override {
-    return s_.Fetch(u, a, l);
-  }
-  absl::StatusOr<Seq> Head(const UserId& u) override { return s_.Head(u); }
-  absl::StatusOr<Seq> Cursor(const UserId& u, const DeviceId& d) override {
-    return s_.Cursor(u, d);
-  }
-  absl::StatusOr<MessageStatus> Status(const UserId& r, const MessageId& id) override {
-    return s_.Status(r, id);
-  }
-  absl::StatusOr<std::size_t> Prune(const PruneOptions& o) override { return s_.Prune(o); }
-  absl::StatusOr<std::size_t> DeleteInbox(const UserId& u) override { return s_.DeleteInbox(u); }
-  absl::StatusOr<GroupRecord> Group(const GroupId& g) override { return s_.Group(g); }
-  absl::StatusOr<std::vector<GroupRecord>> GroupsOf(const UserId& u) override {
-    return s_.GroupsOf(u);
-  }
-  absl::Status Ping() override { return s_.Ping(); }
-
- private:
-  MessageStore& s_;
-};
-
 class Run {
  public:
   explicit Run(Bytes& in) : in_(in) {
@@ -173,51 +144,47 @@ class Run {
     return v.empty() ? nullptr : v[in_.Next() % v.size()];
   }
 
+  // One operation; `op` picks it, in twelfths.
   void Step(std::uint8_t op) {
     switch (op % 12) {
-      case 0:
-      case 1:
-        Connect(PickDev(false));
-        break;
-      case 2:
-        Disconnect(PickDev(true));
-        break;
-      case 3:
-      case 4:
-        Send(PickDev(true));
-        break;
-      case 5:
-        Ack(PickDev(true));
-        break;
-      case 6:
-        Read(PickDev(true));
-        break;
-      case 7:
-      case 8:
-        executor_->RunOne(in_.Next());
-        break;
-      case 9:
-        executor_->RunAll();
-        break;
-      case 10:
-        switch (in_.Next() % 4) {
-          case 0: faults_->SetDown(true); break;
-          case 1: faults_->SetDown(false); break;
-          case 2: faults_->FailAfter(in_.Next() % 4, 1 + in_.Next() % 2); break;
-          default: Crash(); break;
-        }
-        break;
-      default:
-        clock_.Advance(in_.Next() * 10);
-        engine_->Tick();
-        break;
+      case 0: case 1: Connect(PickDev(false)); break;
+      case 2: Disconnect(PickDev(true)); break;
+      case 3: case 4: Send(PickDev(true)); break;
+      case 5: Ack(PickDev(true)); break;
+      case 6: Read(PickDev(true)); break;
+      case 7: case 8: executor_->RunOne(in_.Next()); break;  // the byte picks the task
+      case 9: executor_->RunAll(); break;
+      case 10: Faults(); break;
+      default: TimePasses(); break;
     }
+  }
+
+  // The store goes down or up, fails some of its next calls, or the engine
+  // crashes.
+  void Faults() {
+    switch (in_.Next() % 4) {
+      case 0: faults_->SetDown(true); break;
+      case 1: faults_->SetDown(false); break;
+      case 2: {
+        const std::uint64_t skip = in_.Next() % 4;  // read before n: a fixed order
+        faults_->FailAfter(skip, 1 + in_.Next() % 2);
+        break;
+      }
+      default: Crash(); break;
+    }
+  }
+
+  void TimePasses() {
+    clock_.Advance(in_.Next() * 10);
+    engine_->Tick();
   }
 
   void StartEngine() {
     executor_ = std::make_unique<ManualExecutor>();
-    auto encrypted =
-        OpenEncryptingStore(std::make_unique<Forward>(*store_), std::string(32, 'k'));
+    // The cipher owns its inner store; a wrapper lends it the long-lived
+    // store, so that an engine can "crash" and restart.
+    auto encrypted = OpenEncryptingStore(std::make_unique<memory::MessageStoreWrapper>(*store_),
+                                         std::string(32, 'k'));
     FUZZ_CHECK(encrypted.ok(), "cipher");
     encrypted_ = *std::move(encrypted);
     faults_ = std::make_unique<memory::FaultInjectingStore>(*encrypted_);

@@ -3,26 +3,27 @@
 
 #include <catch2/catch.hpp>
 
+#include "conformance/message_store_suite.h"
 #include "support/status_matchers.h"
 
 namespace courier::memory {
 namespace {
 
+using ::courier::conformance::message_store_cases::CreateGroup;
+using ::courier::conformance::message_store_cases::Message;
 using ::courier::testing::StatusIs;
 
-std::vector<WriteOp> OneAppend(const std::string& cid) {
-  AppendOp op;
-  op.sender = "alice";
-  op.cid = cid;
-  op.recipient = "bob";
-  op.id = "id-" + cid;
-  op.body = "x";
-  return {op};
-}
+// A batch of one message from alice to bob.
+std::vector<WriteOp> OneAppend(const std::string& cid) { return {Message("alice", cid, "bob")}; }
 
-TEST_CASE("FaultInjectingStore: forwards when no fault is set", "[memory][fault]") {
-  auto inner = OpenMessageStore();
-  FaultInjectingStore store(*inner);
+// A FaultInjectingStore over a fresh memory store, with no fault set.
+struct FaultRig {
+  std::unique_ptr<MessageStore> inner = OpenMessageStore();
+  FaultInjectingStore store{*inner};
+};
+
+TEST_CASE_METHOD(FaultRig, "FaultInjectingStore: forwards when no fault is set",
+                 "[memory][fault]") {
   auto results = store.Write(OneAppend("1"));
   REQUIRE(results.size() == 1);
   COURIER_REQUIRE_OK(results[0]);
@@ -33,9 +34,8 @@ TEST_CASE("FaultInjectingStore: forwards when no fault is set", "[memory][fault]
   REQUIRE(store.failures() == 0);
 }
 
-TEST_CASE("FaultInjectingStore: FailAfter skips then fails n calls", "[memory][fault]") {
-  auto inner = OpenMessageStore();
-  FaultInjectingStore store(*inner);
+TEST_CASE_METHOD(FaultRig, "FaultInjectingStore: FailAfter skips then fails n calls",
+                 "[memory][fault]") {
   store.FailAfter(1, 2);
   auto skipped = store.Write(OneAppend("1"));
   COURIER_REQUIRE_OK(skipped.at(0));
@@ -47,9 +47,8 @@ TEST_CASE("FaultInjectingStore: FailAfter skips then fails n calls", "[memory][f
   REQUIRE(store.calls() == 4);
 }
 
-TEST_CASE("FaultInjectingStore: a failed batch fails every op", "[memory][fault]") {
-  auto inner = OpenMessageStore();
-  FaultInjectingStore store(*inner);
+TEST_CASE_METHOD(FaultRig, "FaultInjectingStore: a failed batch fails every op",
+                 "[memory][fault]") {
   store.FailAfter(0, 1);
   std::vector<WriteOp> ops = OneAppend("1");
   ops.push_back(AttachOp{"bob", "phone"});
@@ -59,9 +58,8 @@ TEST_CASE("FaultInjectingStore: a failed batch fails every op", "[memory][fault]
   REQUIRE(*inner->Head("bob") == 0);
 }
 
-TEST_CASE("FaultInjectingStore: SetDown fails every method until up", "[memory][fault]") {
-  auto inner = OpenMessageStore();
-  FaultInjectingStore store(*inner);
+TEST_CASE_METHOD(FaultRig, "FaultInjectingStore: SetDown fails every method until up",
+                 "[memory][fault]") {
   store.SetDown(true);
   REQUIRE_THAT(store.Ping(), StatusIs(absl::StatusCode::kUnavailable));
   REQUIRE_THAT(store.Fetch("bob", 0, 10).status(), StatusIs(absl::StatusCode::kUnavailable));
@@ -74,17 +72,9 @@ TEST_CASE("FaultInjectingStore: SetDown fails every method until up", "[memory][
   REQUIRE_THAT(store.Status("bob", "x").status(), StatusIs(absl::StatusCode::kNotFound));
 }
 
-TEST_CASE("FaultInjectingStore: group reads forward and fail on command", "[memory][fault]") {
-  auto inner = OpenMessageStore();
-  FaultInjectingStore store(*inner);
-  GroupChangeOp create;
-  create.action = GroupAction::kCreate;
-  create.actor = "alice";
-  create.group = "g1";
-  create.members = {"bob"};
-  create.name = "team";
-  create.id = "chg-1";
-  auto results = store.Write({WriteOp(create)});
+TEST_CASE_METHOD(FaultRig, "FaultInjectingStore: group reads forward and fail on command",
+                 "[memory][fault]") {
+  auto results = store.Write({WriteOp(CreateGroup("alice", "g1", {"bob"}))});
   COURIER_REQUIRE_OK(results.at(0));
   REQUIRE(store.Group("g1")->members.size() == 2);
   REQUIRE(store.GroupsOf("bob")->size() == 1);
@@ -100,15 +90,14 @@ TEST_CASE("FaultInjectingStore: the failure point loops over every call", "[memo
   // The doFailLoop pattern: fail call k for k = 0, 1, ... until a scenario of
   // three writes runs through; each failure leaves a consistent store.
   for (std::uint64_t k = 0;; ++k) {
-    auto inner = OpenMessageStore();
-    FaultInjectingStore store(*inner);
-    store.FailAfter(k, 1);
+    FaultRig rig;
+    rig.store.FailAfter(k, 1);
     int ok = 0;
     for (int i = 0; i < 3; ++i) {
-      if (store.Write(OneAppend(std::to_string(i))).at(0).ok()) ++ok;
+      if (rig.store.Write(OneAppend(std::to_string(i))).at(0).ok()) ++ok;
     }
-    REQUIRE(*inner->Head("bob") == static_cast<Seq>(ok));
-    if (store.failures() == 0) {
+    REQUIRE(*rig.inner->Head("bob") == static_cast<Seq>(ok));
+    if (rig.store.failures() == 0) {
       REQUIRE(k == 3);
       break;
     }

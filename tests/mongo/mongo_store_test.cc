@@ -254,14 +254,7 @@ TEST_CASE("MongoMessageStore: bad ops fail alone, a reused id is kAlreadyExists"
   OwnDatabase db;
   MessageStore& store = *db.store;
   auto send = [](const std::string& cid) {
-    AppendOp op;
-    op.sender = "alice";
-    op.cid = cid;
-    op.recipient = "bob";
-    op.id = "id-alice-" + cid;
-    op.body = "hi";
-    op.ts = 1'000;
-    return op;
+    return conformance::message_store_cases::Message("alice", cid, "bob", 1'000, "hi");
   };
   AppendOp bad_name = send("c0");
   bad_name.recipient = "bad name";

@@ -1,6 +1,6 @@
-// FaultInjectingStore: forwards to another MessageStore and fails on command,
-// so that tests can walk every "the store did not commit" path (the leveldb
-// ErrorEnv / beast fail_count pattern).
+// FaultInjectingStore: a MessageStoreWrapper that fails on command, so that
+// tests can walk every "the store did not commit" path (the leveldb ErrorEnv
+// / beast fail_count pattern).
 
 #include <string>
 #include <vector>
@@ -8,8 +8,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "courier/sync.h"
 #include "courier/memory.h"
+#include "courier/status.h"
+#include "courier/sync.h"
 
 namespace courier::memory {
 
@@ -52,59 +53,61 @@ absl::Status FaultInjectingStore::MaybeFail() {
       absl::StrCat("injected fault (call ", calls_, ", failure ", failures_, ")"));
 }
 
+// Each call counts, may fail, and otherwise forwards (MessageStoreWrapper).
+
 std::vector<absl::StatusOr<WriteResult>> FaultInjectingStore::Write(
     absl::Span<const WriteOp> ops) {
   if (absl::Status s = MaybeFail(); !s.ok()) {
     return std::vector<absl::StatusOr<WriteResult>>(ops.size(), s);
   }
-  return inner_.Write(ops);
+  return MessageStoreWrapper::Write(ops);
 }
 
 absl::StatusOr<std::vector<Event>> FaultInjectingStore::Fetch(const UserId& user, Seq after,
                                                               std::size_t limit) {
-  if (absl::Status s = MaybeFail(); !s.ok()) return s;
-  return inner_.Fetch(user, after, limit);
+  COURIER_RETURN_IF_ERROR(MaybeFail());
+  return MessageStoreWrapper::Fetch(user, after, limit);
 }
 
 absl::StatusOr<Seq> FaultInjectingStore::Head(const UserId& user) {
-  if (absl::Status s = MaybeFail(); !s.ok()) return s;
-  return inner_.Head(user);
+  COURIER_RETURN_IF_ERROR(MaybeFail());
+  return MessageStoreWrapper::Head(user);
 }
 
 absl::StatusOr<Seq> FaultInjectingStore::Cursor(const UserId& user, const DeviceId& device) {
-  if (absl::Status s = MaybeFail(); !s.ok()) return s;
-  return inner_.Cursor(user, device);
+  COURIER_RETURN_IF_ERROR(MaybeFail());
+  return MessageStoreWrapper::Cursor(user, device);
 }
 
 absl::StatusOr<MessageStatus> FaultInjectingStore::Status(const UserId& recipient,
                                                           const MessageId& id) {
-  if (absl::Status s = MaybeFail(); !s.ok()) return s;
-  return inner_.Status(recipient, id);
+  COURIER_RETURN_IF_ERROR(MaybeFail());
+  return MessageStoreWrapper::Status(recipient, id);
 }
 
 absl::StatusOr<std::size_t> FaultInjectingStore::Prune(const PruneOptions& options) {
-  if (absl::Status s = MaybeFail(); !s.ok()) return s;
-  return inner_.Prune(options);
+  COURIER_RETURN_IF_ERROR(MaybeFail());
+  return MessageStoreWrapper::Prune(options);
 }
 
 absl::StatusOr<std::size_t> FaultInjectingStore::DeleteInbox(const UserId& user) {
-  if (absl::Status s = MaybeFail(); !s.ok()) return s;
-  return inner_.DeleteInbox(user);
+  COURIER_RETURN_IF_ERROR(MaybeFail());
+  return MessageStoreWrapper::DeleteInbox(user);
 }
 
 absl::StatusOr<GroupRecord> FaultInjectingStore::Group(const GroupId& id) {
-  if (absl::Status s = MaybeFail(); !s.ok()) return s;
-  return inner_.Group(id);
+  COURIER_RETURN_IF_ERROR(MaybeFail());
+  return MessageStoreWrapper::Group(id);
 }
 
 absl::StatusOr<std::vector<GroupRecord>> FaultInjectingStore::GroupsOf(const UserId& user) {
-  if (absl::Status s = MaybeFail(); !s.ok()) return s;
-  return inner_.GroupsOf(user);
+  COURIER_RETURN_IF_ERROR(MaybeFail());
+  return MessageStoreWrapper::GroupsOf(user);
 }
 
 absl::Status FaultInjectingStore::Ping() {
-  if (absl::Status s = MaybeFail(); !s.ok()) return s;
-  return inner_.Ping();
+  COURIER_RETURN_IF_ERROR(MaybeFail());
+  return MessageStoreWrapper::Ping();
 }
 
 }  // namespace courier::memory

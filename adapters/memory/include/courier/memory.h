@@ -42,19 +42,77 @@ COURIER_EXPORT std::unique_ptr<AccountStore> OpenAccountStore();
 // (never inside Publish).
 COURIER_EXPORT std::unique_ptr<PresenceStore> OpenPresenceStore(const Clock& clock, TimeMs ttl_ms = 30'000);
 
-// A MessageStore that forwards to `inner` and fails on command: the test
-// double for "the store did not commit". Thread-safe.
-class COURIER_EXPORT FaultInjectingStore final : public MessageStore {
+// A MessageStore that forwards every call to another one, its target: the
+// base of test doubles and decorators that change a few calls and keep the
+// rest (leveldb's EnvWrapper). Used as it is, it is a store that passes
+// everything through: a borrowed store given where an owned one is wanted
+// (OpenEncryptingStore over a store that outlives an engine).
+//
+// Every virtual of MessageStore (Group and GroupsOf included) forwards to
+// target() with the same arguments and returns its result unchanged; the
+// wrapper adds no state and no checks. A subclass overrides what it changes
+// and calls MessageStoreWrapper::<Method> (or target()) for the rest. A
+// virtual added to MessageStore is forwarded here, once
+// (tests/memory/message_store_wrapper_test.cc checks every one).
+//
+// Ownership: borrows the target. REQUIRES: `target` outlives the wrapper.
+// Thread-safety: the target's (the wrapper itself holds no state); a
+//   subclass states its own.
+// Blocking: the target's.
+class COURIER_EXPORT MessageStoreWrapper : public MessageStore {
  public:
-  // REQUIRES: `inner` outlives this wrapper.
-  explicit FaultInjectingStore(MessageStore& inner) : inner_(inner) {}
+  explicit MessageStoreWrapper(MessageStore& target) : target_(target) {}
+
+  // The store every call forwards to.
+  MessageStore& target() const { return target_; }
+
+  std::vector<absl::StatusOr<WriteResult>> Write(absl::Span<const WriteOp> ops) override {
+    return target_.Write(ops);
+  }
+  absl::StatusOr<std::vector<Event>> Fetch(const UserId& user, Seq after,
+                                           std::size_t limit) override {
+    return target_.Fetch(user, after, limit);
+  }
+  absl::StatusOr<Seq> Head(const UserId& user) override { return target_.Head(user); }
+  absl::StatusOr<Seq> Cursor(const UserId& user, const DeviceId& device) override {
+    return target_.Cursor(user, device);
+  }
+  absl::StatusOr<MessageStatus> Status(const UserId& recipient, const MessageId& id) override {
+    return target_.Status(recipient, id);
+  }
+  absl::StatusOr<std::size_t> Prune(const PruneOptions& options) override {
+    return target_.Prune(options);
+  }
+  absl::StatusOr<std::size_t> DeleteInbox(const UserId& user) override {
+    return target_.DeleteInbox(user);
+  }
+  absl::StatusOr<GroupRecord> Group(const GroupId& id) override { return target_.Group(id); }
+  absl::StatusOr<std::vector<GroupRecord>> GroupsOf(const UserId& user) override {
+    return target_.GroupsOf(user);
+  }
+  absl::Status Ping() override { return target_.Ping(); }
+
+ private:
+  MessageStore& target_;
+};
+
+// A MessageStoreWrapper that fails on command: the test double for "the
+// store did not commit". A failed call does not reach the target: a failed
+// Write stores nothing, and each of its ops carries the failure. Thread-safe
+// (when the target is, as every MessageStore is).
+class COURIER_EXPORT FaultInjectingStore final : public MessageStoreWrapper {
+ public:
+  // REQUIRES: `target` outlives this wrapper.
+  explicit FaultInjectingStore(MessageStore& target) : MessageStoreWrapper(target) {}
 
   // The next `n` calls of any method fail with kUnavailable, after `skip`
   // calls that succeed (the leveldb ErrorEnv / beast fail_count pattern).
   void FailAfter(std::uint64_t skip, std::uint64_t n = 1);
   // Every call fails while `down` is true.
   void SetDown(bool down);
+  // Calls of any method so far, failed ones included.
   std::uint64_t calls() const;
+  // Calls failed so far.
   std::uint64_t failures() const;
 
   std::vector<absl::StatusOr<WriteResult>> Write(absl::Span<const WriteOp> ops) override;
@@ -70,8 +128,9 @@ class COURIER_EXPORT FaultInjectingStore final : public MessageStore {
   absl::Status Ping() override;
 
  private:
+  // Counts the call; the injected failure when this call is to fail.
   absl::Status MaybeFail();
-  MessageStore& inner_;
+
   mutable Mutex mu_;
   std::uint64_t skip_ ABSL_GUARDED_BY(mu_) = 0;
   std::uint64_t fail_ ABSL_GUARDED_BY(mu_) = 0;
