@@ -689,9 +689,13 @@ GroupSendOp MakeGroupSend(const UserId& sender, std::uint64_t n) {
   return op;
 }
 
-// Checks a group send's result: stored once in each of `members` inboxes.
-std::string CheckGroupSend(const absl::StatusOr<WriteResult>& r, const GroupSendOp& op,
-                           std::size_t members) {
+// Checks the answer to a batch of one group send, `send`: stored once in
+// each of `members` inboxes. "" when so, else what went wrong.
+std::string CheckGroupSend(const std::vector<absl::StatusOr<WriteResult>>& results,
+                           const WriteOp& send, std::size_t members) {
+  if (results.size() != 1) return "not one result for one group send";
+  const absl::StatusOr<WriteResult>& r = results[0];
+  const GroupSendOp& op = std::get<GroupSendOp>(send);
   if (!r.ok()) return r.status().ToString();
   const auto* g = std::get_if<GroupSendResult>(&*r);
   if (g == nullptr || g->duplicate || g->id != op.id || g->recipients != members ||
@@ -724,7 +728,6 @@ void BM_GroupSend(benchmark::State& state) {
   std::vector<UserId> users;
   std::unique_ptr<MessageStore> store = OpenWithGroup(state, backend, members, users);
   if (store == nullptr) return;
-  std::string error;
   std::uint64_t n = 0;
   std::vector<WriteOp> ops(1);
   double write_s = 0;  // real time inside Write
@@ -742,9 +745,8 @@ void BM_GroupSend(benchmark::State& state) {
     const auto t0 = std::chrono::steady_clock::now();
     auto results = store->Write(ops);
     write_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (results.size() != 1 ||
-        !(error = CheckGroupSend(results[0], std::get<GroupSendOp>(ops[0]), members)).empty()) {
-      state.SkipWithError(error.empty() ? "no result" : error.c_str());
+    if (const std::string error = CheckGroupSend(results, ops[0], members); !error.empty()) {
+      state.SkipWithError(error.c_str());
       return;
     }
     benchmark::DoNotOptimize(results);
@@ -779,7 +781,6 @@ void BM_GroupReceipts(benchmark::State& state) {
   std::vector<UserId> users;
   std::unique_ptr<MessageStore> store = OpenWithGroup(state, backend, members, users);
   if (store == nullptr) return;
-  std::string error;
   const UserId& sender = users[0];
   std::uint64_t n = 0;
   std::size_t receipts = 0;
@@ -794,9 +795,8 @@ void BM_GroupReceipts(benchmark::State& state) {
     cpu.Pause();
     send[0] = MakeGroupSend(sender, n++);
     auto sent = store->Write(send);
-    if (sent.size() != 1 ||
-        !(error = CheckGroupSend(sent[0], std::get<GroupSendOp>(send[0]), members)).empty()) {
-      state.SkipWithError(error.empty() ? "no result" : error.c_str());
+    if (const std::string error = CheckGroupSend(sent, send[0], members); !error.empty()) {
+      state.SkipWithError(error.c_str());
       return;
     }
     ++sender_head;
