@@ -18,29 +18,31 @@ std::string_view MessageOf(const absl::Status& s) {
   return std::string_view(s.message().data(), s.message().size());
 }
 
+// The HTTP status and error word of each canonical code; any other code is
+// 500 "internal".
+struct HttpCode {
+  absl::StatusCode code;
+  int status;
+  std::string_view word;
+};
+constexpr HttpCode kHttpCodes[] = {
+    {absl::StatusCode::kInvalidArgument, 400, "bad_request"},
+    {absl::StatusCode::kOutOfRange, 400, "bad_request"},
+    {absl::StatusCode::kUnauthenticated, 401, "unauthorized"},
+    {absl::StatusCode::kPermissionDenied, 403, "forbidden"},
+    {absl::StatusCode::kNotFound, 404, "not_found"},
+    {absl::StatusCode::kAlreadyExists, 409, "conflict"},
+    {absl::StatusCode::kResourceExhausted, 429, "resource_exhausted"},
+    {absl::StatusCode::kUnavailable, 503, "unavailable"},
+    {absl::StatusCode::kDeadlineExceeded, 503, "unavailable"},
+    {absl::StatusCode::kAborted, 503, "unavailable"},
+};
+
 HttpResponse AnswerOfCode(const absl::Status& s) {
-  const std::string_view msg = MessageOf(s);
-  switch (s.code()) {
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kOutOfRange:
-      return JsonError(400, "bad_request", msg);
-    case absl::StatusCode::kUnauthenticated:
-      return JsonError(401, "unauthorized", msg);
-    case absl::StatusCode::kPermissionDenied:
-      return JsonError(403, "forbidden", msg);
-    case absl::StatusCode::kNotFound:
-      return JsonError(404, "not_found", msg);
-    case absl::StatusCode::kAlreadyExists:
-      return JsonError(409, "conflict", msg);
-    case absl::StatusCode::kResourceExhausted:
-      return JsonError(429, "resource_exhausted", msg);
-    case absl::StatusCode::kUnavailable:
-    case absl::StatusCode::kDeadlineExceeded:
-    case absl::StatusCode::kAborted:
-      return JsonError(503, "unavailable", msg);
-    default:
-      return JsonError(500, "internal", msg);
+  for (const HttpCode& c : kHttpCodes) {
+    if (c.code == s.code()) return JsonError(c.status, c.word, MessageOf(s));
   }
+  return JsonError(500, "internal", MessageOf(s));
 }
 
 }  // namespace

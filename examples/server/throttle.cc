@@ -99,7 +99,8 @@ struct ReplyFree {
 };
 using ReplyPtr = std::unique_ptr<redisReply, ReplyFree>;
 
-// A command's words as hiredis's *CommandArgv take them; borrows `words`.
+// A command's words as hiredis's *CommandArgv take them (argv as const
+// char**, so an Argv is not const); borrows `words`.
 struct Argv {
   explicit Argv(const std::vector<std::string>& words) {
     for (const std::string& w : words) {
@@ -185,7 +186,7 @@ class RedisCounters final : public CounterStore {
       if (absl::Status s = Connect(); !s.ok()) return Down(s);
     }
     for (const auto& c : commands) {
-      const Argv a(c);
+      Argv a(c);
       redisAppendCommandArgv(ctx_, a.argc(), a.argv.data(), a.lens.data());
     }
     std::vector<ReplyPtr> out;
@@ -253,7 +254,7 @@ class RedisCounters final : public CounterStore {
     }
     if (options_.db != 0) setup.push_back({"SELECT", std::to_string(options_.db)});
     for (const auto& c : setup) {
-      const Argv a(c);
+      Argv a(c);
       ReplyPtr r(static_cast<redisReply*>(
           redisCommandArgv(ctx_, a.argc(), a.argv.data(), a.lens.data())));
       if (r == nullptr || r->type == REDIS_REPLY_ERROR) {
