@@ -85,8 +85,8 @@ absl::StatusOr<std::string> ServerProcess::Start() {
   return absl::DeadlineExceededError("courier-server did not print its listening line");
 }
 
-int ServerProcess::EndWith(int signal) {
-  kill(pid_, signal);
+int ServerProcess::EndWith(int sig) {
+  kill(pid_, sig);
   int status = 0;
   waitpid(pid_, &status, 0);
   pid_ = -1;

@@ -46,9 +46,9 @@ class ServerProcess {
   bool running() const { return pid_ > 0; }
 
  private:
-  // Sends `signal` to the running server, waits for its exit and forgets it;
+  // Sends `sig` to the running server, waits for its exit and forgets it;
   // the wait status.
-  int EndWith(int signal);
+  int EndWith(int sig);
 
   std::string program_;
   std::vector<std::string> args_;
