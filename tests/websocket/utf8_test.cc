@@ -34,15 +34,25 @@ TEST_CASE("IsValidUtf8: ASCII and well-formed characters", "[websocket][utf8]") 
 }
 
 TEST_CASE("IsValidUtf8: boundaries of each length", "[websocket][utf8]") {
-  CHECK(IsValidUtf8("\x7F"));                    // U+007F
-  CHECK(IsValidUtf8("\xC2\x80"));                // U+0080
-  CHECK(IsValidUtf8("\xDF\xBF"));                // U+07FF
-  CHECK(IsValidUtf8("\xE0\xA0\x80"));            // U+0800
-  CHECK(IsValidUtf8("\xED\x9F\xBF"));            // U+D7FF
-  CHECK(IsValidUtf8("\xEE\x80\x80"));            // U+E000
-  CHECK(IsValidUtf8("\xEF\xBF\xBF"));            // U+FFFF
-  CHECK(IsValidUtf8("\xF0\x90\x80\x80"));        // U+10000
-  CHECK(IsValidUtf8("\xF4\x8F\xBF\xBF"));        // U+10FFFF
+  struct Good {
+    std::string_view bytes;
+    const char* code_point;
+  };
+  const Good boundaries[] = {
+      {"\x7F", "U+007F"},
+      {"\xC2\x80", "U+0080"},
+      {"\xDF\xBF", "U+07FF"},
+      {"\xE0\xA0\x80", "U+0800"},
+      {"\xED\x9F\xBF", "U+D7FF"},
+      {"\xEE\x80\x80", "U+E000"},
+      {"\xEF\xBF\xBF", "U+FFFF"},
+      {"\xF0\x90\x80\x80", "U+10000"},
+      {"\xF4\x8F\xBF\xBF", "U+10FFFF"},
+  };
+  for (const Good& g : boundaries) {
+    INFO(g.code_point);
+    CHECK(IsValidUtf8(g.bytes));
+  }
   for (std::uint32_t cp : {0x7Fu, 0x80u, 0x7FFu, 0x800u, 0xFFFFu, 0x10000u, 0x10FFFFu}) {
     INFO("U+" << std::hex << cp);
     CHECK(IsValidUtf8(EncodeCodePoint(cp)));
@@ -50,41 +60,46 @@ TEST_CASE("IsValidUtf8: boundaries of each length", "[websocket][utf8]") {
 }
 
 TEST_CASE("IsValidUtf8: ill-formed sequences", "[websocket][utf8]") {
-  // Overlong forms.
-  CHECK_FALSE(IsValidUtf8("\xC0\x80"));
-  CHECK_FALSE(IsValidUtf8("\xC1\xBF"));
-  CHECK_FALSE(IsValidUtf8("\xE0\x80\x80"));
-  CHECK_FALSE(IsValidUtf8("\xE0\x9F\xBF"));
-  CHECK_FALSE(IsValidUtf8("\xF0\x80\x80\x80"));
-  CHECK_FALSE(IsValidUtf8("\xF0\x8F\xBF\xBF"));
-  // Surrogates.
-  CHECK_FALSE(IsValidUtf8("\xED\xA0\x80"));
-  CHECK_FALSE(IsValidUtf8("\xED\xBF\xBF"));
-  CHECK_FALSE(IsValidUtf8("\xED\xA0\x80\xED\xB0\x80"));  // a CESU-8 pair
-  // Above U+10FFFF.
-  CHECK_FALSE(IsValidUtf8("\xF4\x90\x80\x80"));
+  struct Bad {
+    std::string_view bytes;
+    const char* why;
+  };
+  const Bad ill_formed[] = {
+      {"\xC0\x80", "overlong"},
+      {"\xC1\xBF", "overlong"},
+      {"\xE0\x80\x80", "overlong"},
+      {"\xE0\x9F\xBF", "overlong"},
+      {"\xF0\x80\x80\x80", "overlong"},
+      {"\xF0\x8F\xBF\xBF", "overlong"},
+      {"\xED\xA0\x80", "a surrogate"},
+      {"\xED\xBF\xBF", "a surrogate"},
+      {"\xED\xA0\x80\xED\xB0\x80", "a surrogate pair (CESU-8)"},
+      {"\xF4\x90\x80\x80", "above U+10FFFF"},
+      {"\xC3", "truncated at the end"},
+      {"\xE2\x82", "truncated at the end"},
+      {"\xE2", "truncated at the end"},
+      {"\xF0\x9F\x98", "truncated at the end"},
+      {"abc\xF0\x9F", "truncated at the end"},
+      {"abcdefgh\xF0", "truncated at the end"},
+      {"\xC3" "a", "an ASCII byte where a continuation belongs"},
+      {"\xE2\x82" "a", "an ASCII byte where a continuation belongs"},
+      {"\xF0\x9F\x98" "a", "an ASCII byte where a continuation belongs"},
+      {"\x80", "a lone continuation byte"},
+      {"\xBF", "a lone continuation byte"},
+      {"a\x80" "b", "a lone continuation byte"},
+      {"\xC3\xA9\xA9", "a lone continuation byte"},
+      {"\xF0\x9F\x98\x80\x80", "a lone continuation byte"},
+  };
+  for (const Bad& b : ill_formed) {
+    INFO(b.why << ": " << Hex(b.bytes));
+    CHECK_FALSE(IsValidUtf8(b.bytes));
+  }
+  // Lead bytes above U+10FFFF's (0xF5..0xFF), alone or followed.
   for (int lead = 0xF5; lead <= 0xFF; ++lead) {
     INFO("lead byte " << lead);
     CHECK_FALSE(IsValidUtf8(Bytes({lead, 0x80, 0x80, 0x80})));
     CHECK_FALSE(IsValidUtf8(Bytes({lead})));
   }
-  // Truncated at the end.
-  CHECK_FALSE(IsValidUtf8("\xC3"));
-  CHECK_FALSE(IsValidUtf8("\xE2\x82"));
-  CHECK_FALSE(IsValidUtf8("\xE2"));
-  CHECK_FALSE(IsValidUtf8("\xF0\x9F\x98"));
-  CHECK_FALSE(IsValidUtf8("abc\xF0\x9F"));
-  CHECK_FALSE(IsValidUtf8("abcdefgh\xF0"));
-  // Truncated in the middle (an ASCII byte where a continuation belongs).
-  CHECK_FALSE(IsValidUtf8("\xC3" "a"));
-  CHECK_FALSE(IsValidUtf8("\xE2\x82" "a"));
-  CHECK_FALSE(IsValidUtf8("\xF0\x9F\x98" "a"));
-  // Lone continuation bytes.
-  CHECK_FALSE(IsValidUtf8("\x80"));
-  CHECK_FALSE(IsValidUtf8("\xBF"));
-  CHECK_FALSE(IsValidUtf8("a\x80" "b"));
-  CHECK_FALSE(IsValidUtf8("\xC3\xA9\xA9"));
-  CHECK_FALSE(IsValidUtf8("\xF0\x9F\x98\x80\x80"));
 }
 
 TEST_CASE("IsValidUtf8: one bad byte anywhere in an ASCII run", "[websocket][utf8]") {
