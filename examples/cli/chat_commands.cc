@@ -159,8 +159,8 @@ absl::Status MarkRead(Context& ctx, const std::vector<std::string>& ids, const s
   if (!me.ok()) return me.status();
   auto session = ChatSession::Open(ctx, *me, device, std::nullopt);
   if (!session.ok()) return session.status();
-  const std::string read = JsonObject().Add("op", "read").AddStrings("ids", ids).str();
-  if (absl::Status s = (*session)->Write(read); !s.ok()) return s;
+  const std::string read_op = JsonObject().Add("op", "read").AddStrings("ids", ids).str();
+  if (absl::Status s = (*session)->Write(read_op); !s.ok()) return s;
   // The server answers frames in order: our pong means it has taken the read.
   if (absl::Status s = (*session)->Write(R"({"op":"ping"})"); !s.ok()) return s;
   const Clock::time_point deadline = Clock::now() + ctx.connect.timeout;
