@@ -22,6 +22,12 @@ using namespace framing_test;  // NOLINT(google-build-using-namespace)
 // checks byte ranges behind an ASCII fast path. The two must agree.
 bool ReferenceUtf8(std::string_view s) { return ::courier::internal::IsValidUtf8(s); }
 
+// An input and what it is (said when a check fails).
+struct Utf8Case {
+  std::string_view bytes;
+  const char* what;
+};
+
 TEST_CASE("IsValidUtf8: ASCII and well-formed characters", "[websocket][utf8]") {
   CHECK(IsValidUtf8(""));
   CHECK(IsValidUtf8("hello, world"));
@@ -34,11 +40,7 @@ TEST_CASE("IsValidUtf8: ASCII and well-formed characters", "[websocket][utf8]") 
 }
 
 TEST_CASE("IsValidUtf8: boundaries of each length", "[websocket][utf8]") {
-  struct Good {
-    std::string_view bytes;
-    const char* code_point;
-  };
-  const Good boundaries[] = {
+  const Utf8Case boundaries[] = {
       {"\x7F", "U+007F"},
       {"\xC2\x80", "U+0080"},
       {"\xDF\xBF", "U+07FF"},
@@ -49,9 +51,9 @@ TEST_CASE("IsValidUtf8: boundaries of each length", "[websocket][utf8]") {
       {"\xF0\x90\x80\x80", "U+10000"},
       {"\xF4\x8F\xBF\xBF", "U+10FFFF"},
   };
-  for (const Good& g : boundaries) {
-    INFO(g.code_point);
-    CHECK(IsValidUtf8(g.bytes));
+  for (const Utf8Case& c : boundaries) {
+    INFO(c.what);
+    CHECK(IsValidUtf8(c.bytes));
   }
   for (std::uint32_t cp : {0x7Fu, 0x80u, 0x7FFu, 0x800u, 0xFFFFu, 0x10000u, 0x10FFFFu}) {
     INFO("U+" << std::hex << cp);
@@ -60,11 +62,7 @@ TEST_CASE("IsValidUtf8: boundaries of each length", "[websocket][utf8]") {
 }
 
 TEST_CASE("IsValidUtf8: ill-formed sequences", "[websocket][utf8]") {
-  struct Bad {
-    std::string_view bytes;
-    const char* why;
-  };
-  const Bad ill_formed[] = {
+  const Utf8Case ill_formed[] = {
       {"\xC0\x80", "overlong"},
       {"\xC1\xBF", "overlong"},
       {"\xE0\x80\x80", "overlong"},
@@ -90,9 +88,9 @@ TEST_CASE("IsValidUtf8: ill-formed sequences", "[websocket][utf8]") {
       {"\xC3\xA9\xA9", "a lone continuation byte"},
       {"\xF0\x9F\x98\x80\x80", "a lone continuation byte"},
   };
-  for (const Bad& b : ill_formed) {
-    INFO(b.why << ": " << Hex(b.bytes));
-    CHECK_FALSE(IsValidUtf8(b.bytes));
+  for (const Utf8Case& c : ill_formed) {
+    INFO(c.what << ": " << Hex(c.bytes));
+    CHECK_FALSE(IsValidUtf8(c.bytes));
   }
   // Lead bytes above U+10FFFF's (0xF5..0xFF), alone or followed.
   for (int lead = 0xF5; lead <= 0xFF; ++lead) {
