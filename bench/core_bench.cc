@@ -177,15 +177,25 @@ double CpuSeconds(clockid_t clock) {
 // The whole process's CPU time while the benchmark's timer runs: process CPU
 // from Start to Stop, minus the benchmark thread's own CPU between Pause and
 // Resume (other threads are counted all along: their work was caused by the
-// timed part).
+// timed part). Pause and Resume pause and resume `state`'s timer too, so the
+// two always cover the same code.
 class ProcessCpu {
  public:
+  explicit ProcessCpu(benchmark::State& state) : state_(state) {}
+
   void Start() { start_ = CpuSeconds(CLOCK_PROCESS_CPUTIME_ID); }
-  void Pause() { paused_at_ = CpuSeconds(CLOCK_THREAD_CPUTIME_ID); }
-  void Resume() { paused_ += CpuSeconds(CLOCK_THREAD_CPUTIME_ID) - paused_at_; }
+  void Pause() {
+    state_.PauseTiming();
+    paused_at_ = CpuSeconds(CLOCK_THREAD_CPUTIME_ID);
+  }
+  void Resume() {
+    paused_ += CpuSeconds(CLOCK_THREAD_CPUTIME_ID) - paused_at_;
+    state_.ResumeTiming();
+  }
   double Stop() const { return CpuSeconds(CLOCK_PROCESS_CPUTIME_ID) - start_ - paused_; }
 
  private:
+  benchmark::State& state_;
   double start_ = 0, paused_at_ = 0, paused_ = 0;
 };
 
@@ -222,16 +232,14 @@ void BM_Write(benchmark::State& state) {
   const std::size_t batch = static_cast<std::size_t>(state.range(0));
   std::uint64_t n = 0;
   std::vector<WriteOp> ops(batch);
-  ProcessCpu cpu;
+  ProcessCpu cpu(state);
   cpu.Start();
   for (auto _ : state) {
-    state.PauseTiming();
     cpu.Pause();
     for (std::size_t i = 0; i < batch; ++i) {
       ops[i] = MakeAppend(absl::StrCat("s", i % 16), absl::StrCat("r", i % 64), n++);
     }
     cpu.Resume();
-    state.ResumeTiming();
     auto results = store->Write(ops);
     for (const auto& r : results) {
       if (!r.ok() || std::get<AppendResult>(*r).duplicate) {
@@ -325,7 +333,7 @@ void BM_Append(benchmark::State& state) {
     sessions.push_back(*s);
   }
   std::uint64_t round = 0;
-  ProcessCpu cpu;
+  ProcessCpu cpu(state);
   cpu.Start();
   for (auto _ : state) {
     ++round;
@@ -372,7 +380,7 @@ void BM_Drain10k(benchmark::State& state) {
   }
   EngineRig rig(std::move(store));
   int device = 0;
-  ProcessCpu cpu;
+  ProcessCpu cpu(state);
   cpu.Start();
   for (auto _ : state) {
     auto transport = std::make_shared<CountingTransport>();
@@ -388,11 +396,9 @@ void BM_Drain10k(benchmark::State& state) {
       state.SkipWithError(absl::StrCat("drain saw ", events, " events up to seq ", seq).c_str());
       return;
     }
-    state.PauseTiming();
     cpu.Pause();
     (*session)->Disconnect();
     cpu.Resume();
-    state.ResumeTiming();
   }
   const double items = static_cast<double>(state.iterations() * kEvents);
   state.SetItemsProcessed(static_cast<std::int64_t>(items));
@@ -591,7 +597,7 @@ void BM_W1Mix(benchmark::State& state) {
   const std::uint64_t filled = n;
   BuildW1Batch(pairs, n, ts++, gen, ops, kinds);
   const std::uint64_t bytes0 = BytesWritten();
-  ProcessCpu cpu;
+  ProcessCpu cpu(state);
   // Real time of each Write: the first and the last 100 batches' means show
   // a store that slows down as it grows (an LSM's flushes and compactions).
   std::vector<double> write_ms;
@@ -602,7 +608,6 @@ void BM_W1Mix(benchmark::State& state) {
     auto results = store->Write(ops);
     write_ms.push_back(
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-    state.PauseTiming();
     cpu.Pause();
     error = CheckW1Batch(pairs, ops, kinds, results);
     if (!error.empty()) {
@@ -611,7 +616,6 @@ void BM_W1Mix(benchmark::State& state) {
     }
     BuildW1Batch(pairs, n, ts++, gen, ops, kinds);
     cpu.Resume();
-    state.ResumeTiming();
   }
   const double cpu_s = cpu.Stop();
   const std::uint64_t bytes = BytesWritten() - bytes0;
@@ -689,9 +693,13 @@ GroupSendOp MakeGroupSend(const UserId& sender, std::uint64_t n) {
   return op;
 }
 
-// Checks a group send's result: stored once in each of `members` inboxes.
-std::string CheckGroupSend(const absl::StatusOr<WriteResult>& r, const GroupSendOp& op,
-                           std::size_t members) {
+// Checks the answer to a batch of one group send, `send`: stored once in
+// each of `members` inboxes. "" when so, else what went wrong.
+std::string CheckGroupSend(const std::vector<absl::StatusOr<WriteResult>>& results,
+                           const WriteOp& send, std::size_t members) {
+  if (results.size() != 1) return "not one result for one group send";
+  const absl::StatusOr<WriteResult>& r = results[0];
+  const GroupSendOp& op = std::get<GroupSendOp>(send);
   if (!r.ok()) return r.status().ToString();
   const auto* g = std::get_if<GroupSendResult>(&*r);
   if (g == nullptr || g->duplicate || g->id != op.id || g->recipients != members ||
@@ -724,27 +732,23 @@ void BM_GroupSend(benchmark::State& state) {
   std::vector<UserId> users;
   std::unique_ptr<MessageStore> store = OpenWithGroup(state, backend, members, users);
   if (store == nullptr) return;
-  std::string error;
   std::uint64_t n = 0;
   std::vector<WriteOp> ops(1);
   double write_s = 0;  // real time inside Write
   const std::uint64_t bytes0 = BytesWritten();
-  ProcessCpu cpu;
+  ProcessCpu cpu(state);
   cpu.Start();
   for (auto _ : state) {
-    state.PauseTiming();
     cpu.Pause();
     // Senders take turns, as members of a busy group do.
     ops[0] = MakeGroupSend(users[n % members], n);
     ++n;
     cpu.Resume();
-    state.ResumeTiming();
     const auto t0 = std::chrono::steady_clock::now();
     auto results = store->Write(ops);
     write_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (results.size() != 1 ||
-        !(error = CheckGroupSend(results[0], std::get<GroupSendOp>(ops[0]), members)).empty()) {
-      state.SkipWithError(error.empty() ? "no result" : error.c_str());
+    if (const std::string error = CheckGroupSend(results, ops[0], members); !error.empty()) {
+      state.SkipWithError(error.c_str());
       return;
     }
     benchmark::DoNotOptimize(results);
@@ -779,7 +783,6 @@ void BM_GroupReceipts(benchmark::State& state) {
   std::vector<UserId> users;
   std::unique_ptr<MessageStore> store = OpenWithGroup(state, backend, members, users);
   if (store == nullptr) return;
-  std::string error;
   const UserId& sender = users[0];
   std::uint64_t n = 0;
   std::size_t receipts = 0;
@@ -787,16 +790,14 @@ void BM_GroupReceipts(benchmark::State& state) {
   double write_s = 0;  // real time inside the receipts' Write
   Seq sender_head = 1;  // the create
   const std::uint64_t bytes0 = BytesWritten();
-  ProcessCpu cpu;
+  ProcessCpu cpu(state);
   cpu.Start();
   for (auto _ : state) {
-    state.PauseTiming();
     cpu.Pause();
     send[0] = MakeGroupSend(sender, n++);
     auto sent = store->Write(send);
-    if (sent.size() != 1 ||
-        !(error = CheckGroupSend(sent[0], std::get<GroupSendOp>(send[0]), members)).empty()) {
-      state.SkipWithError(error.empty() ? "no result" : error.c_str());
+    if (const std::string error = CheckGroupSend(sent, send[0], members); !error.empty()) {
+      state.SkipWithError(error.c_str());
       return;
     }
     ++sender_head;
@@ -809,11 +810,9 @@ void BM_GroupReceipts(benchmark::State& state) {
       if (u != sender) ops.emplace_back(ReadOp{u, {id}, 4});
     }
     cpu.Resume();
-    state.ResumeTiming();
     const auto t0 = std::chrono::steady_clock::now();
     auto results = store->Write(ops);
     write_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    state.PauseTiming();
     cpu.Pause();
     // Exactly one receipt per op, in the sender's inbox, gap-free.
     for (const auto& r : results) {
@@ -831,7 +830,6 @@ void BM_GroupReceipts(benchmark::State& state) {
       ++receipts;
     }
     cpu.Resume();
-    state.ResumeTiming();
   }
   const double cpu_s = cpu.Stop();
   const std::uint64_t bytes = BytesWritten() - bytes0;

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iterator>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -16,38 +17,19 @@
 #include "courier/rocksdb.h"
 #endif
 #include "http_client.h"
+#include "jwt.h"
 #include "rapidjson/document.h"
 
 namespace courier::load {
 namespace {
 
-constexpr int kB64 = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
-
-std::string Base64Url(std::string_view bytes) {
-  std::string out(sodium_base64_encoded_len(bytes.size(), kB64), '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
-                    bytes.size(), kB64);
-  out.resize(out.size() - 1);
-  return out;
-}
-
-// An HS256 JWT for `user`, as the server's TokenSigner issues it.
-std::string MintToken(const std::string& secret, const std::string& user) {
-  const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count();
-  const std::string claims =
-      absl::StrCat(R"({"sub":")", user, R"(","iat":)", now, R"(,"exp":)", now + 24 * 3600, "}");
-  const std::string input =
-      Base64Url(R"({"alg":"HS256","typ":"JWT"})") + "." + Base64Url(claims);
-  unsigned char mac[crypto_auth_hmacsha256_BYTES];
-  crypto_auth_hmacsha256_state st;
-  crypto_auth_hmacsha256_init(&st, reinterpret_cast<const unsigned char*>(secret.data()),
-                              secret.size());
-  crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(input.data()),
-                                input.size());
-  crypto_auth_hmacsha256_final(&st, mac);
-  return input + "." + Base64Url(std::string_view(reinterpret_cast<const char*>(mac), sizeof mac));
+// A 24-hour token for `user`, issued as the server issues them.
+std::string MintToken(const server::TokenSigner& signer, const std::string& user) {
+  constexpr TimeMs kDayMs = 24 * 3600 * 1000;
+  const TimeMs now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+  return signer.Issue(user, now, kDayMs).token;
 }
 
 absl::Status Check(const absl::StatusOr<HttpAnswer>& a, int want, const std::string& what) {
@@ -119,22 +101,21 @@ absl::Status WriteSecretFile(const std::string& path) {
 
 namespace {
 
-// The content of the server's --jwt-secret-file (32+ bytes).
-absl::StatusOr<std::string> ReadSecret(const std::string& jwt_secret_path) {
+// The server's signer: the content of its --jwt-secret-file (32+ bytes).
+absl::StatusOr<server::TokenSigner> ReadSigner(const std::string& jwt_secret_path) {
   if (sodium_init() < 0) return absl::InternalError("libsodium failed to initialise");
   std::ifstream in(jwt_secret_path, std::ios::binary);
   std::string secret((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (secret.size() < 32) return absl::FailedPreconditionError("the jwt secret file is too short");
-  return secret;
+  return server::TokenSigner::Create(std::move(secret));
 }
 
 }  // namespace
 
 absl::Status SeedStore(const std::string& store_url, const std::string& jwt_secret_path,
                        Plan& plan) {
-  absl::StatusOr<std::string> read = ReadSecret(jwt_secret_path);
-  if (!read.ok()) return read.status();
-  const std::string& secret = *read;
+  absl::StatusOr<server::TokenSigner> signer = ReadSigner(jwt_secret_path);
+  if (!signer.ok()) return signer.status();
   char hash[crypto_pwhash_STRBYTES];
   if (crypto_pwhash_str(hash, kPassword, sizeof kPassword - 1, crypto_pwhash_OPSLIMIT_INTERACTIVE,
                         crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
@@ -147,7 +128,7 @@ absl::Status SeedStore(const std::string& store_url, const std::string& jwt_secr
                          .count();
   for (Account& a : plan.users) {
     if (absl::Status s = (*store)->CreateUser(a.user, hash, now); !s.ok()) return s;
-    a.token = MintToken(secret, a.user);
+    a.token = MintToken(*signer, a.user);
   }
   for (const auto& [x, y] : plan.friendships) {
     absl::StatusOr<FriendRequestOutcome> r =
@@ -167,17 +148,17 @@ absl::Status SeedHttp(const boost::asio::ip::tcp::endpoint& endpoint, Plan& plan
   const std::string password = kPassword;
   std::vector<std::size_t> to_register(plan.users.size());
   for (std::size_t i = 0; i < to_register.size(); ++i) to_register[i] = i;
-  std::string secret;  // "": log in
+  std::optional<server::TokenSigner> signer;  // none: log in
   if (!jwt_secret_path.empty()) {
-    absl::StatusOr<std::string> read = ReadSecret(jwt_secret_path);
+    absl::StatusOr<server::TokenSigner> read = ReadSigner(jwt_secret_path);
     if (!read.ok()) return read.status();
-    secret = *std::move(read);
+    signer = *std::move(read);
     std::vector<bool> befriended(plan.users.size(), false);
     for (const auto& [x, y] : plan.friendships) befriended[x] = befriended[y] = true;
     to_register.clear();
     for (std::size_t i = 0; i < plan.users.size(); ++i) {
       if (befriended[i]) to_register.push_back(i);
-      plan.users[i].token = MintToken(secret, plan.users[i].user);
+      plan.users[i].token = MintToken(*signer, plan.users[i].user);
     }
   }
   absl::Status s = ParallelFor(
@@ -188,7 +169,7 @@ absl::Status SeedHttp(const boost::asio::ip::tcp::endpoint& endpoint, Plan& plan
             absl::StrCat(R"({"user":")", a.user, R"(","password":")", password, R"("})");
         absl::StatusOr<HttpAnswer> reg = http.Post("/v1/register", creds);
         if (absl::Status c = Check(reg, 201, "register " + a.user); !c.ok()) return c;
-        if (!secret.empty()) return absl::OkStatus();  // token signed above
+        if (signer.has_value()) return absl::OkStatus();  // token signed above
         absl::StatusOr<HttpAnswer> login = http.Post("/v1/login", creds);
         if (absl::Status c = Check(login, 200, "login " + a.user); !c.ok()) return c;
         rapidjson::Document doc;

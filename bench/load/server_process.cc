@@ -85,14 +85,19 @@ absl::StatusOr<std::string> ServerProcess::Start() {
   return absl::DeadlineExceededError("courier-server did not print its listening line");
 }
 
-absl::Status ServerProcess::Stop() {
-  if (pid_ <= 0) return absl::OkStatus();
-  kill(pid_, SIGTERM);
+int ServerProcess::EndWith(int sig) {
+  kill(pid_, sig);
   int status = 0;
   waitpid(pid_, &status, 0);
   pid_ = -1;
   if (stdout_fd_ >= 0) close(stdout_fd_);
   stdout_fd_ = -1;
+  return status;
+}
+
+absl::Status ServerProcess::Stop() {
+  if (pid_ <= 0) return absl::OkStatus();
+  const int status = EndWith(SIGTERM);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     return absl::InternalError(absl::StrCat("courier-server did not exit cleanly on SIGTERM (status ",
                                             status, ")"));
@@ -102,12 +107,7 @@ absl::Status ServerProcess::Stop() {
 
 void ServerProcess::Kill() {
   if (pid_ <= 0) return;
-  kill(pid_, SIGKILL);
-  int status = 0;
-  waitpid(pid_, &status, 0);
-  pid_ = -1;
-  if (stdout_fd_ >= 0) close(stdout_fd_);
-  stdout_fd_ = -1;
+  EndWith(SIGKILL);
 }
 
 absl::StatusOr<std::uint64_t> ProcessCpuMicros(pid_t pid) {

@@ -46,6 +46,10 @@ class ServerProcess {
   bool running() const { return pid_ > 0; }
 
  private:
+  // Sends `sig` to the running server, waits for its exit and forgets it;
+  // the wait status.
+  int EndWith(int sig);
+
   std::string program_;
   std::vector<std::string> args_;
   pid_t pid_ = -1;

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <fstream>
 #include <iostream>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "workload_common.h"
@@ -25,10 +24,8 @@ struct Pair {
   bool welcomed_out = false, welcomed_in = false;
 };
 
-struct Shared {
-  Failure failure;
+struct Shared : PhaseShared {
   std::atomic<std::size_t> welcomed{0};
-  std::atomic<std::size_t> ended{0};
   std::atomic<std::uint64_t> delivered{0};
   std::atomic<std::size_t> pairs_done{0};
   std::atomic<std::int64_t> last_receipt_ns{0};
@@ -108,10 +105,7 @@ class W1Online final : public Workload {
       p.out->Close();
       p.in->Close();
     }
-    const auto until = SteadyClock::now() + std::chrono::seconds(10);
-    while (sh->ended.load() < conns && SteadyClock::now() < until) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+    PollUntil([&] { return sh->ended.load() >= conns; }, std::chrono::seconds(10));
     if (!s.ok()) return s;
 
     // Verify: every message arrived once, in order.

@@ -12,11 +12,9 @@
 namespace courier::load {
 namespace {
 
-struct Shared {
-  Failure failure;
+struct Shared : PhaseShared {
   std::atomic<std::size_t> welcomed{0};
   std::atomic<std::size_t> started{0};
-  std::atomic<std::size_t> ended{0};
   std::atomic<bool> closing{false};
 };
 
@@ -82,10 +80,7 @@ class W4Idle final : public Workload {
     }
     sh->closing.store(true);
     for (auto& c : conns) c->Close();
-    const auto until = SteadyClock::now() + std::chrono::seconds(30);
-    while (sh->ended.load() < conns.size() && SteadyClock::now() < until) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
+    PollUntil([&] { return sh->ended.load() >= conns.size(); }, std::chrono::seconds(30));
     if (!s.ok()) return s;
     if (!after.ok()) return after.status();
     const double per_conn =

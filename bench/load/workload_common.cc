@@ -221,6 +221,15 @@ std::string Failure::why() const {
 
 double Seconds(SteadyClock::duration d) { return std::chrono::duration<double>(d).count(); }
 
+bool PollUntil(const std::function<bool()>& done, SteadyClock::duration limit) {
+  const auto until = SteadyClock::now() + limit;
+  while (!done()) {
+    if (SteadyClock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
 absl::Status WaitFor(const Context& ctx, const Failure& failure, const std::function<bool()>& done,
                      const std::function<std::uint64_t()>& progress,
                      const std::function<std::string()>& describe) {
@@ -255,10 +264,8 @@ struct SenderState {
   bool welcomed = false;
 };
 
-struct EnqueueShared {
-  Failure failure;
+struct EnqueueShared : PhaseShared {
   std::atomic<std::size_t> welcomed{0};
-  std::atomic<std::size_t> ended{0};
   std::atomic<std::uint64_t> answered{0};
   std::atomic<std::size_t> senders_done{0};
   std::atomic<bool> go{false};
@@ -369,10 +376,7 @@ absl::StatusOr<EnqueueResult> Enqueue(Context& ctx, const std::vector<SenderJob>
   for (SenderState& st : sh->senders) st.conn->Close();
   // Wait for the closes (bounded): a sender's session must be gone before
   // the next phase measures anything.
-  const auto until = SteadyClock::now() + std::chrono::seconds(10);
-  while (sh->ended.load() < n && SteadyClock::now() < until) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  PollUntil([&] { return sh->ended.load() >= n; }, std::chrono::seconds(10));
   if (!s.ok()) return s;
   return result;
 }
@@ -398,10 +402,8 @@ struct RecipientState {
 // waits for an ack.
 constexpr std::uint64_t kAckEvery = 32;
 
-struct DrainShared {
-  Failure failure;
+struct DrainShared : PhaseShared {
   std::atomic<std::size_t> done{0};
-  std::atomic<std::size_t> ended{0};
   std::atomic<std::size_t> started{0};
   std::atomic<std::size_t> connecting{0};
   std::atomic<std::uint64_t> received{0};
@@ -557,10 +559,7 @@ absl::StatusOr<DrainResult> Drain(Context& ctx, const std::vector<DrainJob>& job
   for (RecipientState& r : sh->recipients) {
     if (r.conn) r.conn->Close();
   }
-  const auto until = SteadyClock::now() + std::chrono::seconds(10);
-  while (sh->ended.load() < sh->started.load() && SteadyClock::now() < until) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  PollUntil([&] { return sh->ended.load() >= sh->started.load(); }, std::chrono::seconds(10));
   if (!s.ok()) return s;
   return result;
 }

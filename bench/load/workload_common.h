@@ -172,6 +172,18 @@ absl::Status WaitFor(const Context& ctx, const Failure& failure, const std::func
                      const std::function<std::uint64_t()>& progress,
                      const std::function<std::string()>& describe);
 
+// What the connections of one phase share with the thread that runs it,
+// besides the phase's own counters: the first failure, and how many
+// connections have ended (their on_end ran).
+struct PhaseShared {
+  Failure failure;
+  std::atomic<std::size_t> ended{0};
+};
+
+// Calls done() every millisecond until it is true or `limit` has passed;
+// its last answer. (For the bounded waits on closes.)
+bool PollUntil(const std::function<bool()>& done, SteadyClock::duration limit);
+
 double Seconds(SteadyClock::duration d);
 
 // --- building blocks

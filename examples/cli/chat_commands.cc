@@ -3,9 +3,6 @@
 #include <cstdio>
 #include <random>
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include "absl/strings/str_cat.h"
 #include "chat_session.h"
 #include "commands.h"
@@ -160,19 +157,10 @@ absl::Status Listen(Context& ctx, const ListenOptions& options) {
 absl::Status MarkRead(Context& ctx, const std::vector<std::string>& ids, const std::string& device) {
   auto me = LoadCredentials(ctx.token_file);
   if (!me.ok()) return me.status();
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  writer.StartObject();
-  writer.Key("op");
-  writer.String("read");
-  writer.Key("ids");
-  writer.StartArray();
-  for (const std::string& id : ids) writer.String(id.data(), static_cast<rapidjson::SizeType>(id.size()));
-  writer.EndArray();
-  writer.EndObject();
   auto session = ChatSession::Open(ctx, *me, device, std::nullopt);
   if (!session.ok()) return session.status();
-  if (absl::Status s = (*session)->Write(buffer.GetString()); !s.ok()) return s;
+  const std::string read_op = JsonObject().Add("op", "read").AddStrings("ids", ids).str();
+  if (absl::Status s = (*session)->Write(read_op); !s.ok()) return s;
   // The server answers frames in order: our pong means it has taken the read.
   if (absl::Status s = (*session)->Write(R"({"op":"ping"})"); !s.ok()) return s;
   const Clock::time_point deadline = Clock::now() + ctx.connect.timeout;

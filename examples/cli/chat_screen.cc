@@ -6,9 +6,6 @@
 #include <algorithm>
 #include <tuple>
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include "absl/strings/str_cat.h"
 #include "json.h"
 
@@ -113,19 +110,8 @@ Span TickSpan(const Message& m) {
 }
 
 std::string ReadFrame(const std::vector<std::string>& ids, std::size_t from, std::size_t to) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  writer.StartObject();
-  writer.Key("op");
-  writer.String("read");
-  writer.Key("ids");
-  writer.StartArray();
-  for (std::size_t i = from; i < to; ++i) {
-    writer.String(ids[i].data(), static_cast<rapidjson::SizeType>(ids[i].size()));
-  }
-  writer.EndArray();
-  writer.EndObject();
-  return std::string(buffer.GetString(), buffer.GetSize());
+  const std::vector<std::string> batch(ids.begin() + from, ids.begin() + to);
+  return JsonObject().Add("op", "read").AddStrings("ids", batch).str();
 }
 
 void SendReads(const std::vector<std::string>& ids, Effects& effects) {

@@ -1,4 +1,4 @@
-// admin_api.cc: routing, the bearer check, JSON answers (RapidJSON).
+// admin_api.cc: the admin routes (the shared pieces are in http_routes.h).
 #include "admin_api.h"
 
 #include <spdlog/spdlog.h>
@@ -13,15 +13,14 @@
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "admin_token.h"
 #include "courier/clock.h"
 #include "http_errors.h"
+#include "http_routes.h"
 #include "metrics.h"
 #include "password.h"
 #include "process_metrics.h"
-#include "rapidjson/document.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
 
@@ -30,32 +29,6 @@ namespace {
 
 using websocket::HttpRequest;
 using websocket::HttpResponse;
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void Str(JsonWriter& w, std::string_view s) {
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
-
-HttpResponse FromStatus(const absl::Status& s) {
-  std::string_view msg(s.message().data(), s.message().size());
-  switch (s.code()) {
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kOutOfRange:
-      return JsonError(400, "bad_request", msg);
-    case absl::StatusCode::kNotFound:
-      return JsonError(404, "not_found", msg);
-    case absl::StatusCode::kAlreadyExists:
-      return JsonError(409, "conflict", msg);
-    case absl::StatusCode::kResourceExhausted:
-      return JsonError(429, "resource_exhausted", msg);
-    case absl::StatusCode::kUnavailable:
-    case absl::StatusCode::kDeadlineExceeded:
-    case absl::StatusCode::kAborted:
-      return JsonError(503, "unavailable", msg);
-    default:
-      return JsonError(500, "internal", msg);
-  }
-}
 
 // Engine::LeaveAllGroups, waited for on this http thread (its callback runs
 // on the engine's delivery executor, never here). A callback that has not run
@@ -69,17 +42,6 @@ absl::Status LeaveAllGroups(Engine& engine, const UserId& user) {
     return absl::UnavailableError("leaving the user's groups took too long; try again");
   }
   return result.get();
-}
-
-HttpResponse Answer(int status, rapidjson::StringBuffer& b) {
-  return HttpResponse::Json(status, std::string(b.GetString(), b.GetSize()));
-}
-
-HttpResponse MethodNotAllowed(std::string_view allow) {
-  HttpResponse r = JsonError(405, "method_not_allowed",
-                         absl::StrCat("use ", absl::string_view(allow.data(), allow.size())));
-  r.headers.emplace_back("Allow", std::string(allow));
-  return r;
 }
 
 // The value of `key` in a query string "a=1&b=2", if present.
@@ -98,28 +60,21 @@ HttpResponse AdminApi::Handle(const HttpRequest& request) const {
   const bool get = request.method == "GET" || request.method == "HEAD";
   if (request.path == "/metrics") return get ? Metrics() : MethodNotAllowed("GET");
   if (request.path == "/healthz") {
-    if (!get) return MethodNotAllowed("GET");
-    absl::Status s = deps_.engine->Health();
-    if (!s.ok()) {
-      return JsonError(503, "unavailable", std::string_view(s.message().data(), s.message().size()));
-    }
-    return HttpResponse::Json(200, R"({"status":"ok"})");
+    return get ? HealthAnswer(*deps_.engine) : MethodNotAllowed("GET");
   }
   if (request.path != "/admin" && !absl::StartsWith(request.path, "/admin/")) {
     return JsonError(404, "not_found", "no such resource");
   }
 
   // --- everything under /admin/ needs the token, before anything else
-  std::string_view auth = request.Header("Authorization");
-  constexpr std::string_view kPrefix = "Bearer ";
-  if (auth.size() <= kPrefix.size() ||
-      !absl::EqualsIgnoreCase(absl::string_view(auth.data(), kPrefix.size()), "bearer ")) {
+  std::optional<std::string_view> token = BearerToken(request);
+  if (!token.has_value()) {
     HttpResponse r = JsonError(401, "unauthorized",
                            "the admin API needs an Authorization: Bearer <admin token> header");
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
     return r;
   }
-  if (!TokenMatches(auth.substr(kPrefix.size()), deps_.token)) {
+  if (!TokenMatches(*token, deps_.token)) {
     spdlog::warn("event=admin_unauthorized remote={} method={} path={}", request.remote,
                  request.method, request.path);
     HttpResponse r = JsonError(401, "unauthorized", "wrong admin token");
@@ -137,7 +92,7 @@ HttpResponse AdminApi::Handle(const HttpRequest& request) const {
     return CreateUser(request);
   }
   const UserId user = parts[3];
-  if (absl::Status s = ValidateName("user", user); !s.ok()) return FromStatus(s);
+  if (absl::Status s = ValidateName("user", user); !s.ok()) return HttpAnswerOf(s);
   HttpResponse answer;
   if (parts.size() == 4) {
     if (request.method != "DELETE") return MethodNotAllowed("DELETE");
@@ -150,7 +105,7 @@ HttpResponse AdminApi::Handle(const HttpRequest& request) const {
     answer = SetDisabled(user, parts[4] == "disable");
   } else if (parts.size() == 7 && parts[4] == "devices" && parts[6] == "disconnect") {
     if (request.method != "POST") return MethodNotAllowed("POST");
-    if (absl::Status s = ValidateName("device", parts[5]); !s.ok()) return FromStatus(s);
+    if (absl::Status s = ValidateName("device", parts[5]); !s.ok()) return HttpAnswerOf(s);
     answer = Disconnect(user, parts[5]);
   } else {
     return JsonError(404, "not_found", "no such admin resource");
@@ -174,48 +129,29 @@ HttpResponse AdminApi::Metrics() const {
 }
 
 HttpResponse AdminApi::CreateUser(const HttpRequest& request) const {
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(
-      request.body.data(), request.body.size());
-  if (doc.HasParseError() || !doc.IsObject()) {
-    return JsonError(400, "bad_request", "the body must be a JSON object");
-  }
-  const rapidjson::Document& view = doc;  // const iterators: no C++20 operator== ambiguity
-  auto field = [&view](const char* name) -> std::optional<std::string> {
-    auto it = view.FindMember(name);
-    if (it == view.MemberEnd() || !it->value.IsString()) return std::nullopt;
-    return std::string(it->value.GetString(), it->value.GetStringLength());
-  };
-  std::optional<std::string> user = field("user");
-  std::optional<std::string> password = field("password");
-  if (!user || !password) {
-    return JsonError(400, "bad_request", "fields \"user\" and \"password\" must be strings");
-  }
-  if (absl::Status s = ValidateName("user", *user); !s.ok()) return FromStatus(s);
-  if (password->size() < kMinPasswordBytes || password->size() > kMaxPasswordBytes) {
+  auto fields = RequiredStrings(request, {"user", "password"});
+  if (!fields.ok()) return HttpAnswerOf(fields.status());
+  const std::string& user = (*fields)[0];
+  const std::string& password = (*fields)[1];
+  if (absl::Status s = ValidateName("user", user); !s.ok()) return HttpAnswerOf(s);
+  if (password.size() < kMinPasswordBytes || password.size() > kMaxPasswordBytes) {
     return JsonError(400, "bad_request", "a password is 8 to 1024 bytes");
   }
-  absl::StatusOr<std::string> hash = HashPassword(*password);
-  if (!hash.ok()) return FromStatus(hash.status());
-  absl::Status s = deps_.store->CreateUser(*user, *hash, SystemClock().NowMs());
+  absl::StatusOr<std::string> hash = HashPassword(password);
+  if (!hash.ok()) return HttpAnswerOf(hash.status());
+  absl::Status s = deps_.store->CreateUser(user, *hash, SystemClock().NowMs());
   if (absl::IsAlreadyExists(s)) return JsonError(409, "conflict", "that user name is taken");
-  if (!s.ok()) return FromStatus(s);
-  rapidjson::StringBuffer b;
-  JsonWriter w(b);
-  w.StartObject();
-  w.Key("user");
-  Str(w, *user);
-  w.EndObject();
-  return Answer(201, b);
+  if (!s.ok()) return HttpAnswerOf(s);
+  return JsonObject(201, {{"user", user}});
 }
 
 HttpResponse AdminApi::ListDevices(const UserId& user) const {
   absl::StatusOr<bool> disabled = deps_.store->UserDisabled(user);
   if (absl::IsNotFound(disabled.status())) return JsonError(404, "not_found", "no such user");
-  if (!disabled.ok()) return FromStatus(disabled.status());
+  if (!disabled.ok()) return HttpAnswerOf(disabled.status());
   absl::StatusOr<std::vector<DeviceRecord>> devices = deps_.store->Devices(user);
   if (absl::IsNotFound(devices.status())) return JsonError(404, "not_found", "no such user");
-  if (!devices.ok()) return FromStatus(devices.status());
+  if (!devices.ok()) return HttpAnswerOf(devices.status());
   const websocket::Server* server = server_.load();
   std::vector<DeviceId> online = server != nullptr ? server->OpenDevices(user)
                                                    : std::vector<DeviceId>{};
@@ -261,7 +197,7 @@ std::size_t AdminApi::CloseSessions(const UserId& user, const std::optional<Devi
 
 HttpResponse AdminApi::Disconnect(const UserId& user, const DeviceId& device) const {
   absl::StatusOr<bool> exists = deps_.store->UserExists(user);
-  if (!exists.ok()) return FromStatus(exists.status());
+  if (!exists.ok()) return HttpAnswerOf(exists.status());
   if (!*exists) return JsonError(404, "not_found", "no such user");
   const std::size_t closed = CloseSessions(user, device, kCloseDisconnectedByAdmin);
   rapidjson::StringBuffer b;
@@ -280,13 +216,13 @@ HttpResponse AdminApi::Disconnect(const UserId& user, const DeviceId& device) co
 HttpResponse AdminApi::SetDisabled(const UserId& user, bool disabled) const {
   absl::Status s = deps_.store->SetUserDisabled(user, disabled);
   if (absl::IsNotFound(s)) return JsonError(404, "not_found", "no such user");
-  if (!s.ok()) return FromStatus(s);
+  if (!s.ok()) return HttpAnswerOf(s);
   std::size_t closed = 0;
   if (disabled) {
     // Close first (4403 tells the client not to come back), then revoke every
     // token, so that no hello on any node succeeds with an old one.
     closed = CloseSessions(user, std::nullopt, kCloseAccountDisabled);
-    if (absl::Status r = deps_.accounts->LogoutAll(user); !r.ok()) return FromStatus(r);
+    if (absl::Status r = deps_.accounts->LogoutAll(user); !r.ok()) return HttpAnswerOf(r);
   }
   rapidjson::StringBuffer b;
   JsonWriter w(b);
@@ -316,10 +252,10 @@ HttpResponse AdminApi::DeleteUser(const UserId& user, const std::string& query) 
   // The order is in admin_api.h: disable, close, revoke, inbox, account.
   absl::Status s = deps_.store->SetUserDisabled(user, true);
   if (absl::IsNotFound(s)) return JsonError(404, "not_found", "no such user");
-  if (!s.ok()) return FromStatus(s);
+  if (!s.ok()) return HttpAnswerOf(s);
   const std::size_t closed = CloseSessions(user, std::nullopt, kCloseAccountDisabled);
   if (absl::Status r = deps_.accounts->LogoutAll(user); !r.ok() && !absl::IsNotFound(r)) {
-    return FromStatus(r);
+    return HttpAnswerOf(r);
   }
   // The user's groups see them leave (Engine::LeaveAllGroups) before the
   // inbox and the account go, so no group keeps a member who cannot come back.
@@ -327,7 +263,7 @@ HttpResponse AdminApi::DeleteUser(const UserId& user, const std::string& query) 
     if (absl::Status left = LeaveAllGroups(*deps_.engine, user); !left.ok()) {
       spdlog::warn("event=admin_leave_groups_failed user={} error=\"{}\"", user,
                    std::string(left.message()));
-      return FromStatus(left);  // the user stays disabled; DELETE again
+      return HttpAnswerOf(left);  // the user stays disabled; DELETE again
     }
   }
   std::size_t events_deleted = 0;
@@ -336,13 +272,13 @@ HttpResponse AdminApi::DeleteUser(const UserId& user, const std::string& query) 
     if (!removed.ok()) {
       spdlog::warn("event=admin_delete_inbox_failed user={} error=\"{}\"", user,
                    std::string(removed.status().message()));
-      return FromStatus(removed.status());  // the user stays disabled; DELETE again
+      return HttpAnswerOf(removed.status());  // the user stays disabled; DELETE again
     }
     events_deleted = *removed;
   }
   s = deps_.store->DeleteUser(user);
   if (absl::IsNotFound(s)) return JsonError(404, "not_found", "no such user");
-  if (!s.ok()) return FromStatus(s);
+  if (!s.ok()) return HttpAnswerOf(s);
   // Sends to the name are checked against the (now missing) account again.
   if (deps_.engine != nullptr) deps_.engine->ForgetUser(user);
   rapidjson::StringBuffer b;

@@ -37,12 +37,8 @@ absl::StatusOr<std::string> LoadOrCreateAdminToken(const std::string& path, bool
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) return FileError("cannot read admin token file", path, errno == 0 ? ENOENT : errno);
-  std::string token;
-  char buffer[4096];
-  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
-    token.append(buffer, static_cast<std::size_t>(in.gcount()));
-    if (token.size() > kMaxAdminTokenBytes + 2) break;
-  }
+  // A token and the blank space around it.
+  std::string token = ReadAtMost(in, 2 * kMaxAdminTokenBytes);
   auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
   while (!token.empty() && space(token.back())) token.pop_back();
   std::size_t start = 0;

@@ -10,6 +10,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "secrets.h"
 
 namespace courier::server {
 namespace {
@@ -205,14 +206,10 @@ absl::StatusOr<std::vector<ConfigEntry>> ReadConfigFile(const std::string& path)
     if (err == EACCES) return absl::PermissionDeniedError(what);
     return absl::InvalidArgumentError(what);
   }
-  std::string text;
-  char buf[8192];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-    text.append(buf, static_cast<std::size_t>(in.gcount()));
-    if (text.size() > kMaxConfigBytes) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("config file ", path, " is over ", kMaxConfigBytes, " bytes"));
-    }
+  const std::string text = ReadAtMost(in, kMaxConfigBytes + 1);
+  if (text.size() > kMaxConfigBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config file ", path, " is over ", kMaxConfigBytes, " bytes"));
   }
   if (in.bad()) {
     return absl::InvalidArgumentError(

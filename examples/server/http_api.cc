@@ -1,18 +1,15 @@
-// http_api.cc: routing, JSON bodies (RapidJSON), status -> HTTP mapping.
+// http_api.cc: the public routes (the shared pieces are in http_routes.h).
 #include "http_api.h"
 
 #include <optional>
 #include <string>
+#include <utility>
 
-#include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
 #include "http_errors.h"
+#include "http_routes.h"
 #include "metrics.h"
 #include "push.h"
 #include "throttle.h"
-#include "rapidjson/document.h"
-#include "rapidjson/stringbuffer.h"
-#include "rapidjson/writer.h"
 #include "web_assets.h"
 
 namespace courier::server {
@@ -20,91 +17,6 @@ namespace {
 
 using websocket::HttpRequest;
 using websocket::HttpResponse;
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void Str(JsonWriter& w, std::string_view s) {
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
-
-HttpResponse FromStatusCode(const absl::Status& s);
-
-// One place maps canonical codes to HTTP answers; an error word and a
-// Retry-After set with WithHttpDetail (http_errors.h) are honoured.
-HttpResponse FromStatus(const absl::Status& s) {
-  HttpResponse r = FromStatusCode(s);
-  if (std::optional<std::string> code = ErrorCodeOf(s); code.has_value()) {
-    r = JsonError(r.status, *code, std::string_view(s.message().data(), s.message().size()));
-  }
-  if (std::optional<std::int64_t> retry = RetryAfterSecondsOf(s); retry.has_value()) {
-    r.headers.emplace_back("Retry-After", std::to_string(*retry));
-  }
-  return r;
-}
-
-HttpResponse FromStatusCode(const absl::Status& s) {
-  std::string_view msg(s.message().data(), s.message().size());
-  switch (s.code()) {
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kOutOfRange:
-      return JsonError(400, "bad_request", msg);
-    case absl::StatusCode::kUnauthenticated:
-      return JsonError(401, "unauthorized", msg);
-    case absl::StatusCode::kPermissionDenied:
-      return JsonError(403, "forbidden", msg);
-    case absl::StatusCode::kNotFound:
-      return JsonError(404, "not_found", msg);
-    case absl::StatusCode::kAlreadyExists:
-      return JsonError(409, "conflict", msg);
-    case absl::StatusCode::kResourceExhausted:
-      return JsonError(429, "resource_exhausted", msg);
-    case absl::StatusCode::kUnavailable:
-    case absl::StatusCode::kDeadlineExceeded:
-    case absl::StatusCode::kAborted:
-      return JsonError(503, "unavailable", msg);
-    default:
-      return JsonError(500, "internal", msg);
-  }
-}
-
-// The string field `name` of a JSON object body.
-struct Body {
-  rapidjson::Document doc;
-  std::optional<std::string> String(const char* name) const {
-    auto it = doc.FindMember(name);
-    if (it == doc.MemberEnd() || !it->value.IsString()) return std::nullopt;
-    return std::string(it->value.GetString(), it->value.GetStringLength());
-  }
-};
-
-absl::StatusOr<std::unique_ptr<Body>> ParseBody(const HttpRequest& request) {
-  auto body = std::make_unique<Body>();
-  body->doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(
-      request.body.data(), request.body.size());
-  if (body->doc.HasParseError() || !body->doc.IsObject()) {
-    return absl::InvalidArgumentError("the body must be a JSON object");
-  }
-  return body;
-}
-
-absl::StatusOr<std::string> RequiredString(const Body& body, const char* name) {
-  std::optional<std::string> v = body.String(name);
-  if (!v.has_value()) {
-    return absl::InvalidArgumentError(absl::StrCat("field \"", name, "\" must be a string"));
-  }
-  return *std::move(v);
-}
-
-HttpResponse JsonObject(int status, std::initializer_list<std::pair<const char*, std::string>> kv) {
-  rapidjson::StringBuffer b;
-  JsonWriter w(b);
-  w.StartObject();
-  for (const auto& [k, v] : kv) {
-    w.Key(k);
-    Str(w, v);
-  }
-  w.EndObject();
-  return HttpResponse::Json(status, std::string(b.GetString(), b.GetSize()));
-}
 
 HttpResponse Asset(const WebAsset& asset) {
   HttpResponse r;
@@ -112,12 +24,6 @@ HttpResponse Asset(const WebAsset& asset) {
   r.content_type = std::string(asset.content_type);
   r.body = std::string(asset.data);
   r.headers = {{"Cache-Control", "no-cache"}, {"X-Content-Type-Options", "nosniff"}};
-  return r;
-}
-
-HttpResponse MethodNotAllowed(std::string_view allow) {
-  HttpResponse r = JsonError(405, "method_not_allowed", absl::StrCat("use ", absl::string_view(allow.data(), allow.size())));
-  r.headers.emplace_back("Allow", std::string(allow));
   return r;
 }
 
@@ -181,25 +87,35 @@ HttpResponse HttpApi::DevicePush(const HttpRequest& request, std::string_view de
     return JsonError(404, "not_found", "push is off on this server");
   }
   absl::StatusOr<UserId> user = Bearer(request);
-  if (!user.ok()) return FromStatus(user.status());
+  if (!user.ok()) return HttpAnswerOf(user.status());
   const std::string name(device);
-  if (absl::Status s = ValidateName("device", name); !s.ok()) return FromStatus(s);
+  if (absl::Status s = ValidateName("device", name); !s.ok()) return HttpAnswerOf(s);
   if (!put) {
     absl::StatusOr<bool> removed =
         deps_.store->DeletePushSubscription(*user, name, std::nullopt);
-    if (!removed.ok()) return FromStatus(removed.status());
+    if (!removed.ok()) return HttpAnswerOf(removed.status());
     return JsonObject(200, {{"user", *user},
                             {"device", name},
                             {"status", *removed ? "unsubscribed" : "not_subscribed"}});
   }
   absl::StatusOr<std::string> subscription = NormalizeSubscription(request.body);
   if (!subscription.ok()) {
-    return FromStatus(WithHttpDetail(subscription.status(), "bad_subscription"));
+    return HttpAnswerOf(WithHttpDetail(subscription.status(), "bad_subscription"));
   }
   if (absl::Status s = deps_.store->SetPushSubscription(*user, name, *subscription); !s.ok()) {
-    return FromStatus(s);
+    return HttpAnswerOf(s);
   }
   return JsonObject(200, {{"user", *user}, {"device", name}, {"status", "subscribed"}});
+}
+
+absl::StatusOr<HttpApi::FriendParties> HttpApi::Parties(const HttpRequest& request) const {
+  absl::StatusOr<UserId> me = Bearer(request);
+  if (!me.ok()) return me.status();
+  auto fields = RequiredStrings(request, {"user"});
+  if (!fields.ok()) return fields.status();
+  std::string& other = (*fields)[0];
+  if (absl::Status s = ValidateName("user", other); !s.ok()) return s;
+  return FriendParties{*std::move(me), std::move(other)};
 }
 
 absl::StatusOr<UserId> HttpApi::Bearer(const HttpRequest& request) const {
@@ -209,13 +125,11 @@ absl::StatusOr<UserId> HttpApi::Bearer(const HttpRequest& request) const {
 }
 
 absl::StatusOr<TokenClaims> HttpApi::BearerClaims(const HttpRequest& request) const {
-  std::string_view auth = request.Header("Authorization");
-  constexpr std::string_view kPrefix = "Bearer ";
-  if (auth.size() <= kPrefix.size() ||
-      !absl::EqualsIgnoreCase(absl::string_view(auth.data(), kPrefix.size()), "bearer ")) {
+  std::optional<std::string_view> token = BearerToken(request);
+  if (!token.has_value()) {
     return absl::UnauthenticatedError("an Authorization: Bearer <token> header is required");
   }
-  return deps_.accounts->AuthenticateNow(auth.substr(kPrefix.size()));
+  return deps_.accounts->AuthenticateNow(*token);
 }
 
 namespace {
@@ -231,104 +145,90 @@ HttpResponse TokenAnswer(const IssuedToken& token, const std::string& user) {
   w.Key("user");
   Str(w, user);
   w.EndObject();
-  return HttpResponse::Json(200, std::string(b.GetString(), b.GetSize()));
+  return Answer(200, b);
 }
 
 }  // namespace
 
 HttpResponse HttpApi::Logout(const HttpRequest& request) const {
   absl::StatusOr<TokenClaims> claims = BearerClaims(request);
-  if (!claims.ok()) return FromStatus(claims.status());
-  if (absl::Status s = deps_.accounts->Logout(*claims); !s.ok()) return FromStatus(s);
+  if (!claims.ok()) return HttpAnswerOf(claims.status());
+  if (absl::Status s = deps_.accounts->Logout(*claims); !s.ok()) return HttpAnswerOf(s);
   return JsonObject(200, {{"user", claims->user}, {"status", "logged_out"}});
 }
 
 HttpResponse HttpApi::LogoutAll(const HttpRequest& request) const {
   absl::StatusOr<TokenClaims> claims = BearerClaims(request);
-  if (!claims.ok()) return FromStatus(claims.status());
-  if (absl::Status s = deps_.accounts->LogoutAll(claims->user); !s.ok()) return FromStatus(s);
+  if (!claims.ok()) return HttpAnswerOf(claims.status());
+  if (absl::Status s = deps_.accounts->LogoutAll(claims->user); !s.ok()) return HttpAnswerOf(s);
   return JsonObject(200, {{"user", claims->user}, {"status", "logged_out"}});
 }
 
 HttpResponse HttpApi::ChangePassword(const HttpRequest& request) const {
   absl::StatusOr<TokenClaims> claims = BearerClaims(request);
-  if (!claims.ok()) return FromStatus(claims.status());
-  auto body = ParseBody(request);
-  if (!body.ok()) return FromStatus(body.status());
-  auto old_password = RequiredString(**body, "old_password");
-  auto new_password = RequiredString(**body, "new_password");
-  if (!old_password.ok()) return FromStatus(old_password.status());
-  if (!new_password.ok()) return FromStatus(new_password.status());
+  if (!claims.ok()) return HttpAnswerOf(claims.status());
+  auto fields = RequiredStrings(request, {"old_password", "new_password"});
+  if (!fields.ok()) return HttpAnswerOf(fields.status());
+  const std::string& old_password = (*fields)[0];
+  const std::string& new_password = (*fields)[1];
   absl::StatusOr<IssuedToken> token = deps_.accounts->ChangePassword(
-      *claims, *old_password, *new_password, ClientAddress(request.remote));
-  if (!token.ok()) return FromStatus(token.status());
+      *claims, old_password, new_password, ClientAddress(request.remote));
+  if (!token.ok()) return HttpAnswerOf(token.status());
   return TokenAnswer(*token, claims->user);
 }
 
 HttpResponse HttpApi::Register(const HttpRequest& request) const {
-  auto body = ParseBody(request);
-  if (!body.ok()) return FromStatus(body.status());
-  auto user = RequiredString(**body, "user");
-  auto password = RequiredString(**body, "password");
-  if (!user.ok()) return FromStatus(user.status());
-  if (!password.ok()) return FromStatus(password.status());
-  if (absl::Status s = deps_.accounts->Register(*user, *password, ClientAddress(request.remote));
+  auto fields = RequiredStrings(request, {"user", "password"});
+  if (!fields.ok()) return HttpAnswerOf(fields.status());
+  const std::string& user = (*fields)[0];
+  const std::string& password = (*fields)[1];
+  if (absl::Status s = deps_.accounts->Register(user, password, ClientAddress(request.remote));
       !s.ok()) {
-    return FromStatus(s);
+    return HttpAnswerOf(s);
   }
-  return JsonObject(201, {{"user", *user}});
+  return JsonObject(201, {{"user", user}});
 }
 
 HttpResponse HttpApi::Login(const HttpRequest& request) const {
-  auto body = ParseBody(request);
-  if (!body.ok()) return FromStatus(body.status());
-  auto user = RequiredString(**body, "user");
-  auto password = RequiredString(**body, "password");
-  if (!user.ok()) return FromStatus(user.status());
-  if (!password.ok()) return FromStatus(password.status());
+  auto fields = RequiredStrings(request, {"user", "password"});
+  if (!fields.ok()) return HttpAnswerOf(fields.status());
+  const std::string& user = (*fields)[0];
+  const std::string& password = (*fields)[1];
   absl::StatusOr<IssuedToken> token =
-      deps_.accounts->Login(*user, *password, ClientAddress(request.remote));
-  if (!token.ok()) return FromStatus(token.status());
-  return TokenAnswer(*token, *user);
+      deps_.accounts->Login(user, password, ClientAddress(request.remote));
+  if (!token.ok()) return HttpAnswerOf(token.status());
+  return TokenAnswer(*token, user);
 }
 
 HttpResponse HttpApi::RequestFriend(const HttpRequest& request) const {
-  absl::StatusOr<UserId> me = Bearer(request);
-  if (!me.ok()) return FromStatus(me.status());
-  auto body = ParseBody(request);
-  if (!body.ok()) return FromStatus(body.status());
-  auto other = RequiredString(**body, "user");
-  if (!other.ok()) return FromStatus(other.status());
-  if (absl::Status s = ValidateName("user", *other); !s.ok()) return FromStatus(s);
-  if (*other == *me) return JsonError(400, "bad_request", "you cannot befriend yourself");
-  absl::StatusOr<FriendRequestOutcome> outcome = deps_.store->RequestFriend(*me, *other);
+  absl::StatusOr<FriendParties> parties = Parties(request);
+  if (!parties.ok()) return HttpAnswerOf(parties.status());
+  const auto& [me, other] = *parties;
+  if (other == me) return JsonError(400, "bad_request", "you cannot befriend yourself");
+  absl::StatusOr<FriendRequestOutcome> outcome = deps_.store->RequestFriend(me, other);
   if (absl::IsNotFound(outcome.status())) return JsonError(404, "not_found", "no such user");
-  if (!outcome.ok()) return FromStatus(outcome.status());
+  if (!outcome.ok()) return HttpAnswerOf(outcome.status());
   const char* status = *outcome == FriendRequestOutcome::kRequested ? "requested" : "friends";
-  return JsonObject(200, {{"user", *other}, {"status", status}});
+  return JsonObject(200, {{"user", other}, {"status", status}});
 }
 
 HttpResponse HttpApi::AcceptFriend(const HttpRequest& request) const {
-  absl::StatusOr<UserId> me = Bearer(request);
-  if (!me.ok()) return FromStatus(me.status());
-  auto body = ParseBody(request);
-  if (!body.ok()) return FromStatus(body.status());
-  auto other = RequiredString(**body, "user");
-  if (!other.ok()) return FromStatus(other.status());
-  if (absl::Status s = ValidateName("user", *other); !s.ok()) return FromStatus(s);
-  absl::Status s = deps_.store->AcceptFriend(*me, *other);
+  absl::StatusOr<FriendParties> parties = Parties(request);
+  if (!parties.ok()) return HttpAnswerOf(parties.status());
+  const auto& [me, other] = *parties;
+  absl::Status s = deps_.store->AcceptFriend(me, other);
   if (absl::IsNotFound(s)) return JsonError(404, "not_found", "no friend request from that user");
-  if (!s.ok()) return FromStatus(s);
-  return JsonObject(200, {{"user", *other}, {"status", "friends"}});
+  if (!s.ok()) return HttpAnswerOf(s);
+  return JsonObject(200, {{"user", other}, {"status", "friends"}});
 }
 
 HttpResponse HttpApi::ListFriends(const HttpRequest& request) const {
   absl::StatusOr<UserId> me = Bearer(request);
-  if (!me.ok()) return FromStatus(me.status());
+  if (!me.ok()) return HttpAnswerOf(me.status());
   absl::StatusOr<std::vector<UserId>> friends = deps_.store->Friends(*me);
-  if (!friends.ok()) return FromStatus(friends.status());
+  if (!friends.ok()) return HttpAnswerOf(friends.status());
   absl::StatusOr<std::vector<UserId>> incoming = deps_.store->PendingRequests(*me);
-  if (!incoming.ok()) return FromStatus(incoming.status());
+  if (!incoming.ok()) return HttpAnswerOf(incoming.status());
   rapidjson::StringBuffer b;
   JsonWriter w(b);
   w.StartObject();
@@ -341,15 +241,9 @@ HttpResponse HttpApi::ListFriends(const HttpRequest& request) const {
   for (const UserId& u : *incoming) Str(w, u);
   w.EndArray();
   w.EndObject();
-  return HttpResponse::Json(200, std::string(b.GetString(), b.GetSize()));
+  return Answer(200, b);
 }
 
-HttpResponse HttpApi::Health() const {
-  absl::Status s = deps_.engine->Health();
-  if (!s.ok()) {
-    return JsonError(503, "unavailable", std::string_view(s.message().data(), s.message().size()));
-  }
-  return HttpResponse::Json(200, R"({"status":"ok"})");
-}
+HttpResponse HttpApi::Health() const { return HealthAnswer(*deps_.engine); }
 
 }  // namespace courier::server

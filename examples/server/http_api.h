@@ -61,6 +61,13 @@ class HttpApi {
   // checked against the account store on every call).
   absl::StatusOr<UserId> Bearer(const websocket::HttpRequest& request) const;
   absl::StatusOr<TokenClaims> BearerClaims(const websocket::HttpRequest& request) const;
+  // A friend request's two users: the bearer, and the body's "user" (a valid
+  // name); or the answer's status (401, 400).
+  struct FriendParties {
+    UserId me;
+    UserId other;
+  };
+  absl::StatusOr<FriendParties> Parties(const websocket::HttpRequest& request) const;
 
   ApiDeps deps_;
   std::atomic<const websocket::Server*> server_{nullptr};

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -60,6 +61,18 @@ absl::Status EnsureDirectory(const std::string& dir) {
   return absl::OkStatus();
 }
 
+std::string ReadAtMost(std::istream& in, std::size_t limit) {
+  std::string out;
+  char buffer[4096];
+  while (out.size() < limit) {
+    const std::size_t want = std::min(sizeof buffer, limit - out.size());
+    in.read(buffer, static_cast<std::streamsize>(want));
+    if (in.gcount() <= 0) break;
+    out.append(buffer, static_cast<std::size_t>(in.gcount()));
+  }
+  return out;
+}
+
 absl::StatusOr<std::string> LoadOrCreateSecret(const std::string& path, bool create) {
   if (sodium_init() < 0) return absl::InternalError("libsodium failed to initialise");
   if (create) {
@@ -67,14 +80,10 @@ absl::StatusOr<std::string> LoadOrCreateSecret(const std::string& path, bool cre
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) return FileError("cannot read", path, errno == 0 ? ENOENT : errno);
-  std::string secret;
-  char buffer[4096];
-  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
-    secret.append(buffer, static_cast<std::size_t>(in.gcount()));
-    if (secret.size() > kMaxSecretBytes) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, " is larger than ", kMaxSecretBytes, " bytes; is it a secret?"));
-    }
+  const std::string secret = ReadAtMost(in, kMaxSecretBytes + 1);
+  if (secret.size() > kMaxSecretBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, " is larger than ", kMaxSecretBytes, " bytes; is it a secret?"));
   }
   if (secret.size() < kMinSecretBytes) {
     return absl::InvalidArgumentError(absl::StrCat(path, " holds ", secret.size(),

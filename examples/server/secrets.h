@@ -9,6 +9,8 @@
 #ifndef COURIER_EXAMPLES_SERVER_SECRETS_H_
 #define COURIER_EXAMPLES_SERVER_SECRETS_H_
 
+#include <cstddef>
+#include <istream>
 #include <string>
 #include <string_view>
 
@@ -30,6 +32,11 @@ absl::Status EnsureDirectory(const std::string& dir);
 // A file already there is left alone (OK: another process won the race); a
 // failed write removes the file. Errors name the path (FileError's codes).
 absl::Status CreatePrivateFile(const std::string& path, std::string_view contents);
+
+// Reads `in` to its end or to `limit` bytes, whichever comes first, so that
+// a file larger than a caller allows is never read whole. in.bad() tells a
+// read error from the end of the file.
+std::string ReadAtMost(std::istream& in, std::size_t limit);
 
 // "<what> <path>: <strerror>" as kPermissionDenied (EACCES, EPERM),
 // kNotFound (ENOENT) or kUnavailable (anything else).

@@ -99,6 +99,21 @@ struct ReplyFree {
 };
 using ReplyPtr = std::unique_ptr<redisReply, ReplyFree>;
 
+// A command's words as hiredis's *CommandArgv take them (argv as const
+// char**, so an Argv is not const); borrows `words`.
+struct Argv {
+  explicit Argv(const std::vector<std::string>& words) {
+    for (const std::string& w : words) {
+      argv.push_back(w.data());
+      lens.push_back(w.size());
+    }
+  }
+  int argc() const { return static_cast<int>(argv.size()); }
+
+  std::vector<const char*> argv;
+  std::vector<std::size_t> lens;
+};
+
 std::int64_t ReplyInt(const redisReply* r) {
   if (r == nullptr) return 0;
   if (r->type == REDIS_REPLY_INTEGER) return r->integer;
@@ -171,13 +186,8 @@ class RedisCounters final : public CounterStore {
       if (absl::Status s = Connect(); !s.ok()) return Down(s);
     }
     for (const auto& c : commands) {
-      std::vector<const char*> argv;
-      std::vector<std::size_t> lens;
-      for (const auto& a : c) {
-        argv.push_back(a.data());
-        lens.push_back(a.size());
-      }
-      redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data());
+      Argv a(c);
+      redisAppendCommandArgv(ctx_, a.argc(), a.argv.data(), a.lens.data());
     }
     std::vector<ReplyPtr> out;
     for (std::size_t i = 0; i < commands.size(); ++i) {
@@ -244,14 +254,9 @@ class RedisCounters final : public CounterStore {
     }
     if (options_.db != 0) setup.push_back({"SELECT", std::to_string(options_.db)});
     for (const auto& c : setup) {
-      std::vector<const char*> argv;
-      std::vector<std::size_t> lens;
-      for (const auto& a : c) {
-        argv.push_back(a.data());
-        lens.push_back(a.size());
-      }
+      Argv a(c);
       ReplyPtr r(static_cast<redisReply*>(
-          redisCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data())));
+          redisCommandArgv(ctx_, a.argc(), a.argv.data(), a.lens.data())));
       if (r == nullptr || r->type == REDIS_REPLY_ERROR) {
         redisFree(ctx_);
         ctx_ = nullptr;

@@ -16,30 +16,14 @@
 #include "json.h"
 #include "server_url.h"
 #include "support/status_matchers.h"
+#include "support/temp_dir.h"
 
 namespace courier_cli {
 namespace {
 
 using courier::testing::IsOk;
 using courier::testing::StatusIs;
-
-// A fresh temp folder, removed at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "courier-cli-unit.XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-    REQUIRE(!path_.empty());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using courier::testing::TempDir;
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -47,39 +31,30 @@ int64_t NowMs() {
 }
 
 TEST_CASE("ParseServerUrl: schemes, default ports, hosts", "[cli]") {
-  auto ws = ParseServerUrl("ws://127.0.0.1:8080");
-  COURIER_REQUIRE_OK(ws);
-  CHECK_FALSE(ws->tls);
-  CHECK(ws->host == "127.0.0.1");
-  CHECK(ws->port == "8080");
-
-  auto wss = ParseServerUrl("wss://chat.example.org");
-  COURIER_REQUIRE_OK(wss);
-  CHECK(wss->tls);
-  CHECK(wss->port == "443");
-
-  auto http = ParseServerUrl("http://localhost/");
-  COURIER_REQUIRE_OK(http);
-  CHECK_FALSE(http->tls);
-  CHECK(http->host == "localhost");
-  CHECK(http->port == "80");
-
-  auto https = ParseServerUrl("https://h:9443");
-  COURIER_REQUIRE_OK(https);
-  CHECK(https->tls);
-  CHECK(https->port == "9443");
-
-  auto bare = ParseServerUrl("10.0.0.5:7000");
-  COURIER_REQUIRE_OK(bare);
-  CHECK_FALSE(bare->tls);
-  CHECK(bare->host == "10.0.0.5");
-
-  auto v6 = ParseServerUrl("ws://[::1]:8080");
-  COURIER_REQUIRE_OK(v6);
-  CHECK(v6->host == "::1");
-  CHECK(v6->port == "8080");
-  CHECK(ToString(*v6) == "http://[::1]:8080");
-  CHECK(ToString(*wss) == "https://chat.example.org:443");
+  struct Case {
+    const char* url;
+    bool tls;
+    const char* host;
+    const char* port;
+    const char* canonical;  // ToString
+  };
+  const Case cases[] = {
+      {"ws://127.0.0.1:8080", false, "127.0.0.1", "8080", "http://127.0.0.1:8080"},
+      {"wss://chat.example.org", true, "chat.example.org", "443", "https://chat.example.org:443"},
+      {"http://localhost/", false, "localhost", "80", "http://localhost:80"},
+      {"https://h:9443", true, "h", "9443", "https://h:9443"},
+      {"10.0.0.5:7000", false, "10.0.0.5", "7000", "http://10.0.0.5:7000"},  // bare: http
+      {"ws://[::1]:8080", false, "::1", "8080", "http://[::1]:8080"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.url);
+    auto url = ParseServerUrl(c.url);
+    COURIER_REQUIRE_OK(url);
+    CHECK(url->tls == c.tls);
+    CHECK(url->host == c.host);
+    CHECK(url->port == c.port);
+    CHECK(ToString(*url) == c.canonical);
+  }
 }
 
 TEST_CASE("ParseServerUrl: refuses what it cannot use", "[cli]") {
@@ -94,13 +69,13 @@ TEST_CASE("ParseServerUrl: refuses what it cannot use", "[cli]") {
 
 TEST_CASE("Credentials: save then load round-trips, file private", "[cli]") {
   TempDir dir;
-  const std::string path = dir / "sub/token";
+  const std::string path = dir.File("sub/token");
   Credentials c{"http://127.0.0.1:8080", "alice", "a.b.c", NowMs() + 3600 * 1000};
   REQUIRE_THAT(SaveCredentials(path, c), IsOk());
   struct stat st {};
   REQUIRE(::stat(path.c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0600);
-  REQUIRE(::stat((dir / "sub").c_str(), &st) == 0);
+  REQUIRE(::stat(dir.File("sub").c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0700);
 
   auto loaded = LoadCredentials(path);
@@ -119,17 +94,17 @@ TEST_CASE("Credentials: save then load round-trips, file private", "[cli]") {
 
 TEST_CASE("Credentials: missing, expired, or not a token file", "[cli]") {
   TempDir dir;
-  CHECK_THAT(LoadCredentials(dir / "none").status(), StatusIs(absl::StatusCode::kUnauthenticated));
+  CHECK_THAT(LoadCredentials(dir.File("none")).status(), StatusIs(absl::StatusCode::kUnauthenticated));
 
-  REQUIRE_THAT(SaveCredentials(dir / "old", {"s", "alice", "t", NowMs() - 1000}), IsOk());
-  CHECK_THAT(LoadCredentials(dir / "old").status(), StatusIs(absl::StatusCode::kUnauthenticated));
+  REQUIRE_THAT(SaveCredentials(dir.File("old"), {"s", "alice", "t", NowMs() - 1000}), IsOk());
+  CHECK_THAT(LoadCredentials(dir.File("old")).status(), StatusIs(absl::StatusCode::kUnauthenticated));
 
-  std::ofstream(dir / "garbage") << "not json";
-  CHECK_THAT(LoadCredentials(dir / "garbage").status(), StatusIs(absl::StatusCode::kInvalidArgument));
-  std::ofstream(dir / "empty-token") << R"({"user":"alice","token":""})";
-  CHECK_THAT(LoadCredentials(dir / "empty-token").status(), StatusIs(absl::StatusCode::kInvalidArgument));
-  std::ofstream(dir / "huge") << std::string(100 * 1024, ' ');
-  CHECK_THAT(LoadCredentials(dir / "huge").status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  std::ofstream(dir.File("garbage")) << "not json";
+  CHECK_THAT(LoadCredentials(dir.File("garbage")).status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  std::ofstream(dir.File("empty-token")) << R"({"user":"alice","token":""})";
+  CHECK_THAT(LoadCredentials(dir.File("empty-token")).status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  std::ofstream(dir.File("huge")) << std::string(100 * 1024, ' ');
+  CHECK_THAT(LoadCredentials(dir.File("huge")).status(), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST_CASE("ConfigDir: $XDG_CONFIG_HOME/courier, else ~/.config/courier", "[cli]") {
@@ -153,20 +128,20 @@ TEST_CASE("ConfigDir: $XDG_CONFIG_HOME/courier, else ~/.config/courier", "[cli]"
 
 TEST_CASE("LoadSettings: optional file, known string keys only", "[cli]") {
   TempDir dir;
-  auto none = LoadSettings(dir / "absent.json");
+  auto none = LoadSettings(dir.File("absent.json"));
   COURIER_REQUIRE_OK(none);
   CHECK(none->server.empty());
-  std::ofstream(dir / "ok.json") << R"({"server":"wss://chat.example.org","chat_device":"laptop"})";
-  auto ok = LoadSettings(dir / "ok.json");
+  std::ofstream(dir.File("ok.json")) << R"({"server":"wss://chat.example.org","chat_device":"laptop"})";
+  auto ok = LoadSettings(dir.File("ok.json"));
   COURIER_REQUIRE_OK(ok);
   CHECK(ok->server == "wss://chat.example.org");
   CHECK(ok->chat_device == "laptop");
-  std::ofstream(dir / "typo.json") << R"({"sever":"x"})";
-  CHECK_THAT(LoadSettings(dir / "typo.json").status(), StatusIs(absl::StatusCode::kInvalidArgument));
-  std::ofstream(dir / "number.json") << R"({"server":8080})";
-  CHECK_THAT(LoadSettings(dir / "number.json").status(), StatusIs(absl::StatusCode::kInvalidArgument));
-  std::ofstream(dir / "junk.json") << "server = x";
-  CHECK_THAT(LoadSettings(dir / "junk.json").status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  std::ofstream(dir.File("typo.json")) << R"({"sever":"x"})";
+  CHECK_THAT(LoadSettings(dir.File("typo.json")).status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  std::ofstream(dir.File("number.json")) << R"({"server":8080})";
+  CHECK_THAT(LoadSettings(dir.File("number.json")).status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  std::ofstream(dir.File("junk.json")) << "server = x";
+  CHECK_THAT(LoadSettings(dir.File("junk.json")).status(), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST_CASE("JsonObject: escapes strings and parses back", "[cli]") {

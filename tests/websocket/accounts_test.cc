@@ -1,8 +1,15 @@
-// Tests of examples/server/accounts.h over the in-memory AccountStore.
+// Tests of examples/server/accounts.h over the in-memory AccountStore:
+// registration, login and tokens, and (issue 15) token revocation, closed
+// registration and throttled logins.
 #include "accounts.h"
 
+#include <string>
+#include <vector>
+
 #include "courier/memory.h"
+#include "http_errors.h"
 #include "support/status_matchers.h"
+#include "throttle.h"
 
 namespace courier::server {
 namespace {
@@ -13,13 +20,20 @@ struct Fixture {
   ManualClock clock;
   std::unique_ptr<AccountStore> store = memory::OpenAccountStore();
   std::unique_ptr<Accounts> accounts;
+  std::vector<UserId> revoked;
 
-  Fixture() {
-    absl::StatusOr<TokenSigner> signer = TokenSigner::Create(std::string(32, 's'));
+  explicit Fixture(AccountsLimits limits = {}) {
+    auto signer = TokenSigner::Create(std::string(32, 's'));
     COURIER_REQUIRE_OK(signer);
-    auto a = Accounts::Create(*store, *std::move(signer), clock, 3'600'000);
+    auto a = Accounts::Create(*store, *std::move(signer), clock, 3'600'000, limits);
     COURIER_REQUIRE_OK(a);
     accounts = *std::move(a);
+    accounts->set_on_revoked([this](const UserId& u) { revoked.push_back(u); });
+  }
+  std::string Login(const std::string& user, const std::string& pw = "password1") {
+    auto t = accounts->Login(user, pw, "10.0.0.1");
+    COURIER_REQUIRE_OK(t);
+    return t->token;
   }
 };
 
@@ -77,6 +91,81 @@ TEST_CASE("Accounts: tokens expire with the clock", "[server][accounts]") {
   f.clock.Advance(3'600'000);
   REQUIRE_THAT(f.accounts->Authenticate(token->token).status(),
                StatusIs(absl::StatusCode::kUnauthenticated));
+}
+
+TEST_CASE("Accounts: logout revokes one token, logout-all every one", "[server][abuse]") {
+  Fixture f;
+  COURIER_REQUIRE_OK(f.accounts->Register("alice", "password1"));
+  const std::string phone = f.Login("alice"), laptop = f.Login("alice");
+  auto phone_claims = f.accounts->AuthenticateNow(phone);
+  COURIER_REQUIRE_OK(phone_claims);
+  COURIER_REQUIRE_OK(f.accounts->Logout(*phone_claims));
+  CHECK(f.revoked == std::vector<UserId>{"alice"});
+  CHECK_THAT(f.accounts->AuthenticateNow(phone).status(),
+             StatusIs(absl::StatusCode::kUnauthenticated));
+  CHECK_THAT(f.accounts->Authenticate(phone).status(),  // the hello path knows too
+             StatusIs(absl::StatusCode::kUnauthenticated));
+  COURIER_REQUIRE_OK(f.accounts->AuthenticateNow(laptop));
+  COURIER_REQUIRE_OK(f.accounts->LogoutAll("alice"));
+  CHECK_THAT(f.accounts->AuthenticateNow(laptop).status(),
+             StatusIs(absl::StatusCode::kUnauthenticated));
+  CHECK_THAT(f.accounts->Authenticate(laptop).status(),
+             StatusIs(absl::StatusCode::kUnauthenticated));
+  COURIER_REQUIRE_OK(f.accounts->AuthenticateNow(f.Login("alice")));  // a new login works
+}
+
+TEST_CASE("Accounts: past kMaxRevokedTokenIds a logout moves the generation",
+          "[server][abuse]") {
+  Fixture f;
+  COURIER_REQUIRE_OK(f.accounts->Register("alice", "password1"));
+  for (std::size_t i = 0; i < kMaxRevokedTokenIds; ++i) {
+    COURIER_REQUIRE_OK(f.store->RevokeToken("alice", "old" + std::to_string(i)));
+  }
+  const std::string a = f.Login("alice"), b = f.Login("alice");
+  auto claims = f.accounts->AuthenticateNow(a);
+  COURIER_REQUIRE_OK(claims);
+  COURIER_REQUIRE_OK(f.accounts->Logout(*claims));
+  auto state = f.store->GetTokenState("alice");
+  COURIER_REQUIRE_OK(state);
+  CHECK(state->generation == 1);
+  CHECK(state->revoked.empty());
+  CHECK_FALSE(f.accounts->AuthenticateNow(b).ok());  // documented: all of them go
+}
+
+TEST_CASE("Accounts: a password change revokes older tokens and returns a new one",
+          "[server][abuse]") {
+  Fixture f;
+  COURIER_REQUIRE_OK(f.accounts->Register("alice", "password1"));
+  const std::string old = f.Login("alice");
+  auto claims = f.accounts->AuthenticateNow(old);
+  COURIER_REQUIRE_OK(claims);
+  CHECK_THAT(f.accounts->ChangePassword(*claims, "wrong-password", "password2").status(),
+             StatusIs(absl::StatusCode::kUnauthenticated));
+  CHECK_THAT(f.accounts->ChangePassword(*claims, "password1", "short").status(),
+             StatusIs(absl::StatusCode::kInvalidArgument));
+  auto fresh = f.accounts->ChangePassword(*claims, "password1", "password2");
+  COURIER_REQUIRE_OK(fresh);
+  CHECK_FALSE(f.accounts->AuthenticateNow(old).ok());
+  COURIER_REQUIRE_OK(f.accounts->AuthenticateNow(fresh->token));
+  CHECK_THAT(f.accounts->Login("alice", "password1").status(),
+             StatusIs(absl::StatusCode::kUnauthenticated));
+  COURIER_REQUIRE_OK(f.accounts->Login("alice", "password2"));
+}
+
+TEST_CASE("Accounts: closed registration and throttled logins", "[server][abuse]") {
+  ManualClock throttle_clock;
+  LoginThrottle throttle(ThrottlePolicy{}, MakeMemoryCounters(), throttle_clock);
+  Fixture f(AccountsLimits{nullptr, &throttle, /*registration_open=*/false});
+  absl::Status closed = f.accounts->Register("alice", "password1");
+  CHECK_THAT(closed, StatusIs(absl::StatusCode::kPermissionDenied));
+  CHECK(ErrorCodeOf(closed) == std::optional<std::string>("registration_closed"));
+  COURIER_REQUIRE_OK(f.store->CreateUser("bob", "not-a-hash", 1));
+  for (int i = 0; i < 5; ++i) {
+    CHECK_THAT(f.accounts->Login("bob", "wrong-pass", "10.0.0.1").status(),
+               StatusIs(absl::StatusCode::kUnauthenticated));
+  }
+  CHECK_THAT(f.accounts->Login("bob", "wrong-pass", "10.0.0.1").status(),
+             StatusIs(absl::StatusCode::kResourceExhausted));
 }
 
 }  // namespace

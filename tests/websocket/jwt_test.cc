@@ -140,5 +140,25 @@ TEST_CASE("Jwt: a short secret is refused", "[server][jwt]") {
                StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+TEST_CASE("TokenSigner: gen and jti round-trip; bad ones are refused", "[server][abuse]") {
+  auto signer = TokenSigner::Create(std::string(32, 'k'));
+  COURIER_REQUIRE_OK(signer);
+  const std::string id = NewTokenId();
+  CHECK(ValidateTokenId(id).ok());
+  CHECK(id.size() == 22);
+  CHECK(NewTokenId() != id);
+  IssuedToken t = signer->Issue("alice", 1'000'000, 60'000, 7, id);
+  auto claims = signer->VerifyClaims(t.token, 1'000'000);
+  COURIER_REQUIRE_OK(claims);
+  CHECK(claims->user == "alice");
+  CHECK(claims->generation == 7);
+  CHECK(claims->id == id);
+  IssuedToken plain = signer->Issue("alice", 1'000'000, 60'000);
+  auto old = signer->VerifyClaims(plain.token, 1'000'000);
+  COURIER_REQUIRE_OK(old);
+  CHECK(old->generation == 0);
+  CHECK(old->id.empty());
+}
+
 }  // namespace
 }  // namespace courier::server

@@ -1,12 +1,11 @@
-// courier-server's push payload (push_payload.h) and subscription
-// normalization (push.h): the JSON a push carries, its limits, and what the
-// PUT route stores.
+// Tests of examples/server/push_payload.h: the JSON a push carries and its
+// limits.
+#include "push_payload.h"
+
 #include <string>
 
 #include <catch2/catch.hpp>
 
-#include "push.h"
-#include "push_payload.h"
 #include "rapidjson/document.h"
 
 namespace courier::server {
@@ -57,27 +56,6 @@ TEST_CASE("a full push that would not fit drops the messages", "[push]") {
   const std::string small = PushPayloadJson(n, 1000);
   CHECK(small == PushPayloadJson(Notice(), 1000));
   CHECK(small.size() <= 1000);
-}
-
-TEST_CASE("NormalizeSubscription keeps the three fields and refuses bad bodies", "[push]") {
-  // A P-256 point (the generator) as the p256dh key, and a 16-byte auth.
-  const std::string p256dh =
-      "BGsX0fLhLEJH-Lzm5WOkQPJ3A32BLeszoPShOUXYmMKWT-NC4v4af5uO5-tKfA-eFivOM1drMV7Oy7ZAaDe_UfU";
-  const std::string body = R"({"endpoint":"https://push.example.net/s/1","expirationTime":null,)"
-                           R"("keys":{"p256dh":")" + p256dh + R"(","auth":"MDEyMzQ1Njc4OWFiY2RlZg"}})";
-  auto normal = NormalizeSubscription(body);
-  REQUIRE(normal.ok());
-  CHECK(normal->find("https://push.example.net/s/1") != std::string::npos);
-  CHECK(normal->find("expirationTime") == std::string::npos);
-  auto again = NormalizeSubscription(*normal);  // the stored form parses back the same
-  REQUIRE(again.ok());
-  CHECK(*again == *normal);
-  CHECK(absl::IsInvalidArgument(NormalizeSubscription("{").status()));
-  CHECK(absl::IsInvalidArgument(NormalizeSubscription(R"({"endpoint":"https://x.net/"})").status()));
-  CHECK(absl::IsInvalidArgument(
-      NormalizeSubscription(R"({"endpoint":"http://push.example.net/","keys":{"p256dh":")" + p256dh +
-                            R"(","auth":"MDEyMzQ1Njc4OWFiY2RlZg"}})")
-          .status()));
 }
 
 }  // namespace
