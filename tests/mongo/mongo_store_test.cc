@@ -66,12 +66,13 @@ std::unique_ptr<conformance::StoreFixture<AccountStore>> AccountFixture() {
 }
 
 // `n` MessageStore instances (servers) on one database of their own,
-// dropped afterwards; many batch attempts, for heavy contention.
+// dropped afterwards. Their tests write with WriteRetryingConflicts, as
+// the commit queue does, with many attempts (kAttempts) for heavy
+// contention.
 struct Servers {
   explicit Servers(int n) {
     MongoOptions options = Options(name);
     options.pool_size = 2;
-    options.max_batch_attempts = 50;
     for (int s = 0; s < n; ++s) {
       auto store = OpenMessageStore(options);
       COURIER_REQUIRE_OK(store);
@@ -82,6 +83,7 @@ struct Servers {
     stores.clear();
     DropDatabase(name);
   }
+  static constexpr int kAttempts = 50;
   const std::string name = NewDatabaseName();
   std::vector<std::unique_ptr<MessageStore>> stores;
 };
@@ -119,7 +121,9 @@ TEST_CASE("MongoMessageStore: several servers keep every inbox gapless and order
         shared.id = "id-shared-" + shared.cid;
         shared.ts = 1'000;
         batch.push_back(shared);
-        for (auto& r : servers[s]->Write(batch)) results[s].push_back(std::move(r));
+        for (auto& r : WriteRetryingConflicts(*servers[s], batch, Servers::kAttempts)) {
+          results[s].push_back(std::move(r));
+        }
       }
     });
   }
@@ -179,14 +183,8 @@ TEST_CASE("MongoMessageStore: servers changing one group at once lose no member"
     op.limits.max_members = kMaxGroupMembers;
     return op;
   };
-  // Runs `ops` until no result is kAborted; returns the last results.
   auto write = [](MessageStore& store, const std::vector<WriteOp>& ops) {
-    for (int attempt = 0;; ++attempt) {
-      auto results = store.Write(ops);
-      bool aborted = false;
-      for (const auto& r : results) aborted = aborted || absl::IsAborted(r.status());
-      if (!aborted || attempt == 20) return results;
-    }
+    return WriteRetryingConflicts(store, ops, Servers::kAttempts);
   };
 
   std::vector<absl::Status> created(kServers);

@@ -7,10 +7,7 @@
 #include <mutex>
 #include <utility>
 
-#include <random>
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
-#include "absl/time/time.h"
 #include "courier/log.h"
 #include "courier/status.h"
 #include "mongo_error.h"
@@ -537,41 +534,34 @@ absl::Status MongoPool::RunAtomic(const std::function<absl::Status(MongoCall&)>&
     bson_error_t err;
     mongoc_client_session_t* session = mongoc_client_start_session(call.client(), nullptr, &err);
     if (session == nullptr) return MongoStatus("start session", err);
-    absl::Status last;
-    thread_local std::minstd_rand jitter{std::random_device{}()};
-    for (int attempt = 1; attempt <= options_.max_batch_attempts; ++attempt) {
-      if (!mongoc_client_session_start_transaction(session, txn_opts_, &err)) {
-        last = MongoStatus("start transaction", err);
-        break;
-      }
+    absl::Status s;
+    if (!mongoc_client_session_start_transaction(session, txn_opts_, &err)) {
+      s = MongoStatus("start transaction", err);
+    } else {
       call.set_session(session);
-      absl::Status s = fn(call);
+      s = fn(call);
       call.set_session(nullptr);
       if (s.ok()) {
+        // The commit alone is retried when its result is unknown (the
+        // driver's label): it is idempotent, the transaction is not.
         for (int tries = 0; tries < 3; ++tries) {
           bson_t reply;
           const bool ok = mongoc_client_session_commit_transaction(session, &reply, &err);
           const bool unknown =
               !ok && mongoc_error_has_label(&reply, "UnknownTransactionCommitResult");
-          if (!ok) s = MongoStatus("commit", err, &reply);
+          s = ok ? absl::OkStatus() : MongoStatus("commit", err, &reply);
           bson_destroy(&reply);
-          if (ok) {
-            mongoc_client_session_destroy(session);
-            return absl::OkStatus();
-          }
           if (!unknown) break;
         }
       } else if (mongoc_client_session_in_transaction(session)) {
         mongoc_client_session_abort_transaction(session, nullptr);
       }
-      last = s;
-      if (!absl::IsAborted(s) && !absl::IsAlreadyExists(s)) break;
-      absl::SleepFor(absl::Milliseconds(
-          std::uniform_int_distribution<int>(1, 5 * attempt)(jitter)));
     }
     mongoc_client_session_destroy(session);
-    if (absl::IsAlreadyExists(last)) return absl::AbortedError(last.message());
-    return last;
+    // A duplicate key in a transaction is a concurrent writer's key racing
+    // in (a (sender, cid), a group id): a conflict, as a write conflict is.
+    if (absl::IsAlreadyExists(s)) return absl::AbortedError(s.message());
+    return s;
   });
 }
 

@@ -140,11 +140,12 @@ class MongoPool {
   // time).
   absl::Status WithClient(const std::function<absl::Status(MongoCall&)>& fn) const;
 
-  // Runs `fn` atomically: in a transaction when the deployment has them,
-  // retried as a whole on transient errors and on kAlreadyExists (a
-  // duplicate key racing in) up to max_batch_attempts times; `fn` must
-  // reset any state it builds at its start. Without transactions `fn` runs
-  // once, directly.
+  // Runs `fn` once, atomically: in a transaction when the deployment has
+  // them, else directly. In a transaction a conflict with a concurrent one
+  // (a write conflict, a duplicate key racing in) rolls it back and
+  // answers kAborted, which the caller's caller retries (a Write batch:
+  // the engine's commit queue, WriteRetryingConflicts); an unknown commit
+  // result is committed again, up to three times.
   absl::Status RunAtomic(const std::function<absl::Status(MongoCall&)>& fn) const;
 
   // A writable server is selectable and answers ping.

@@ -308,7 +308,7 @@ class MongoMessageStore final : public MessageStore {
 
   // With transactions, one transaction that writes the heads document
   // first: every append and receipt to the inbox writes it too, so a
-  // concurrent one conflicts and one side is retried (RunAtomic). Without
+  // concurrent one conflicts and one side answers kAborted. Without
   // transactions the three deletes run one after the other; a write racing
   // them may leave an event behind (the example server closes the user's
   // sessions and disables the account before it deletes the inbox).
