@@ -306,17 +306,9 @@ class PostgresAccountStore final : public AccountStore {
   }
 
   absl::StatusOr<std::vector<DeviceRecord>> Devices(const UserId& user) override {
-    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
-    COURIER_ASSIGN_OR_RETURN(PgResult r, Run({"devices", "", {TextParam(user)}}));
-    std::vector<DeviceRecord> out;
-    for (int i = 0; i < PQntuples(r.get()); ++i) {
-      out.push_back(DeviceRecord{PgBytes(r.get(), i, 0), PgInt(r.get(), i, 1)});
-    }
-    if (out.empty()) {
-      COURIER_ASSIGN_OR_RETURN(bool exists, UserExists(user));
-      if (!exists) return absl::NotFoundError(absl::StrCat("no user ", user));
-    }
-    return out;
+    return RowsOfUser<DeviceRecord>("devices", user, [](const PGresult* r, int i) {
+      return DeviceRecord{PgBytes(r, i, 0), PgInt(r, i, 1)};
+    });
   }
 
   absl::Status SetPushSubscription(const UserId& user, const DeviceId& device,
@@ -347,24 +339,29 @@ class PostgresAccountStore final : public AccountStore {
 
   absl::StatusOr<std::vector<PushSubscriptionRecord>> PushSubscriptions(
       const UserId& user) override {
+    return RowsOfUser<PushSubscriptionRecord>(
+        "push_subscriptions", user, [](const PGresult* r, int i) {
+          return PushSubscriptionRecord{PgBytes(r, i, 0), PgBytes(r, i, 1)};
+        });
+  }
+
+ private:
+  absl::StatusOr<PgResult> Run(PgQuery query) { return pool_.RunOne(std::move(query)); }
+
+  // The rows of `statement` for `user`, each made by `row(result, i)`; an
+  // unknown user (no rows, and no account) is kNotFound.
+  template <typename T>
+  absl::StatusOr<std::vector<T>> RowsOfUser(const char* statement, const UserId& user,
+                                            T (*row)(const PGresult*, int)) {
     COURIER_RETURN_IF_ERROR(ValidateName("user", user));
-    COURIER_ASSIGN_OR_RETURN(PgResult r, Run({"push_subscriptions", "", {TextParam(user)}}));
-    std::vector<PushSubscriptionRecord> out;
-    for (int i = 0; i < PQntuples(r.get()); ++i) {
-      out.push_back(PushSubscriptionRecord{PgBytes(r.get(), i, 0), PgBytes(r.get(), i, 1)});
-    }
+    COURIER_ASSIGN_OR_RETURN(PgResult r, pool_.RunOne({statement, "", {TextParam(user)}}));
+    std::vector<T> out;
+    for (int i = 0; i < PQntuples(r.get()); ++i) out.push_back(row(r.get(), i));
     if (out.empty()) {
       COURIER_ASSIGN_OR_RETURN(bool exists, UserExists(user));
       if (!exists) return absl::NotFoundError(absl::StrCat("no user ", user));
     }
     return out;
-  }
-
- private:
-  absl::StatusOr<PgResult> Run(PgQuery query) {
-    COURIER_ASSIGN_OR_RETURN(auto conn, pool_.Acquire());
-    COURIER_ASSIGN_OR_RETURN(auto results, conn->Run(absl::MakeConstSpan(&query, 1)));
-    return std::move(results[0]);
   }
 
   const PostgresOptions options_;
@@ -374,10 +371,7 @@ class PostgresAccountStore final : public AccountStore {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<AccountStore>> OpenAccountStore(const PostgresOptions& options) {
-  COURIER_RETURN_IF_ERROR(ValidateOptions(options));
-  auto store = std::make_unique<PostgresAccountStore>(options);
-  COURIER_RETURN_IF_ERROR(store->Init());
-  return store;
+  return OpenStore<AccountStore, PostgresAccountStore>(options);
 }
 
 }  // namespace courier::postgres

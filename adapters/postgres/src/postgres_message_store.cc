@@ -72,7 +72,7 @@ class PostgresMessageStore final : public MessageStore {
     const WritePlan plan(ops, results);
     if (plan.empty()) return results;
 
-    absl::StatusOr<std::vector<PgResult>> run = RunOnce(plan.queries());
+    absl::StatusOr<std::vector<PgResult>> run = pool_.Run(plan.queries());
     if (run.ok()) {
       plan.Collect(*run, results);
     } else {
@@ -89,7 +89,7 @@ class PostgresMessageStore final : public MessageStore {
     std::vector<Event> events;
     if (after >= static_cast<std::uint64_t>(kMaxInt)) return events;
     COURIER_ASSIGN_OR_RETURN(
-        PgResult r, RunOne({"fetch", "",
+        PgResult r, pool_.RunOne({"fetch", "",
                             {TextParam(user), IntParam(static_cast<std::int64_t>(after)),
                              IntParam(Clamp(limit))}}));
     const int rows = PQntuples(r.get());
@@ -125,7 +125,7 @@ class PostgresMessageStore final : public MessageStore {
 
   absl::StatusOr<Seq> Head(const UserId& user) override {
     COURIER_RETURN_IF_ERROR(ValidateName("user", user));
-    COURIER_ASSIGN_OR_RETURN(PgResult r, RunOne({"head", "", {TextParam(user)}}));
+    COURIER_ASSIGN_OR_RETURN(PgResult r, pool_.RunOne({"head", "", {TextParam(user)}}));
     if (PQntuples(r.get()) == 0) return 0;
     return static_cast<Seq>(PgInt(r.get(), 0, 0));
   }
@@ -134,7 +134,7 @@ class PostgresMessageStore final : public MessageStore {
     COURIER_RETURN_IF_ERROR(ValidateName("user", user));
     COURIER_RETURN_IF_ERROR(ValidateName("device", device));
     COURIER_ASSIGN_OR_RETURN(PgResult r,
-                             RunOne({"cursor", "", {TextParam(user), TextParam(device)}}));
+                             pool_.RunOne({"cursor", "", {TextParam(user), TextParam(device)}}));
     if (PQntuples(r.get()) == 0) return 0;
     return static_cast<Seq>(PgInt(r.get(), 0, 0));
   }
@@ -146,7 +146,7 @@ class PostgresMessageStore final : public MessageStore {
       return absl::NotFoundError(absl::StrCat("no message ", id, " for ", recipient));
     }
     COURIER_ASSIGN_OR_RETURN(PgResult r,
-                             RunOne({"status", "", {TextParam(recipient), TextParam(id)}}));
+                             pool_.RunOne({"status", "", {TextParam(recipient), TextParam(id)}}));
     if (PQntuples(r.get()) == 0) {
       return absl::NotFoundError(absl::StrCat("no message ", id, " for ", recipient));
     }
@@ -162,7 +162,7 @@ class PostgresMessageStore final : public MessageStore {
     std::size_t removed = 0;
     for (;;) {
       COURIER_ASSIGN_OR_RETURN(
-          PgResult r, RunOne({"prune", "",
+          PgResult r, pool_.RunOne({"prune", "",
                               {IntParam(options.now - options.ttl_ms),
                                IntParam(options.now - options.acked_retention_ms),
                                IntParam(kPruneChunk)}}));
@@ -177,7 +177,7 @@ class PostgresMessageStore final : public MessageStore {
   }
 
   absl::Status Ping() override {
-    COURIER_ASSIGN_OR_RETURN(PgResult r, RunOne({"ping", "", {}}));
+    COURIER_ASSIGN_OR_RETURN(PgResult r, pool_.RunOne({"ping", "", {}}));
     if (PgBool(r.get(), 0, 0)) {
       return absl::UnavailableError("postgres: the server is a read-only standby");
     }
@@ -266,16 +266,6 @@ class PostgresMessageStore final : public MessageStore {
     return s;
   }
 
-  absl::StatusOr<std::vector<PgResult>> RunOnce(absl::Span<const PgQuery> queries) {
-    COURIER_ASSIGN_OR_RETURN(auto conn, pool_.Acquire());
-    return conn->Run(queries);
-  }
-
-  absl::StatusOr<PgResult> RunOne(PgQuery query) {
-    COURIER_ASSIGN_OR_RETURN(auto results, RunOnce(absl::MakeConstSpan(&query, 1)));
-    return std::move(results[0]);
-  }
-
   const PostgresOptions options_;
   PgPool pool_;
 };
@@ -283,10 +273,7 @@ class PostgresMessageStore final : public MessageStore {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<MessageStore>> OpenMessageStore(const PostgresOptions& options) {
-  COURIER_RETURN_IF_ERROR(ValidateOptions(options));
-  auto store = std::make_unique<PostgresMessageStore>(options);
-  COURIER_RETURN_IF_ERROR(store->Init());
-  return store;
+  return OpenStore<MessageStore, PostgresMessageStore>(options);
 }
 
 }  // namespace courier::postgres
