@@ -195,33 +195,21 @@ absl::StatusOr<std::int64_t> MongoCall::UpdateOne(const char* coll, const bson_t
   Doc opts;
   if (upsert) BSON_APPEND_BOOL(opts.get(), "upsert", true);
   if (array_filters != nullptr) BSON_APPEND_ARRAY(opts.get(), "arrayFilters", array_filters);
-  COURIER_RETURN_IF_ERROR(BaseOpts(opts.get(), /*read=*/false));
-  bson_t reply;
-  bson_error_t err;
-  absl::StatusOr<std::int64_t> out;
-  if (!mongoc_collection_update_one(Coll(coll), &filter, &update, opts.get(), &reply, &err)) {
-    out = MongoStatus(absl::StrCat("update in ", coll), err, &reply);
-  } else {
-    out = ReplyInt(reply, "modifiedCount") + ReplyInt(reply, "upsertedCount");
-  }
-  bson_destroy(&reply);
-  return out;
+  return CountingWrite(
+      std::move(opts), absl::StrCat("update in ", coll), "modifiedCount", "upsertedCount",
+      [&](const Doc& o, WriteReply& w) {
+        return mongoc_collection_update_one(Coll(coll), &filter, &update, o.get(), &w.reply,
+                                            &w.error);
+      });
 }
 
 absl::StatusOr<std::int64_t> MongoCall::UpdateMany(const char* coll, const bson_t& filter,
                                                    const bson_t& update) {
-  Doc opts;
-  COURIER_RETURN_IF_ERROR(BaseOpts(opts.get(), /*read=*/false));
-  bson_t reply;
-  bson_error_t err;
-  absl::StatusOr<std::int64_t> out;
-  if (!mongoc_collection_update_many(Coll(coll), &filter, &update, opts.get(), &reply, &err)) {
-    out = MongoStatus(absl::StrCat("update in ", coll), err, &reply);
-  } else {
-    out = ReplyInt(reply, "modifiedCount");
-  }
-  bson_destroy(&reply);
-  return out;
+  return CountingWrite(Doc(), absl::StrCat("update in ", coll), "modifiedCount", nullptr,
+                       [&](const Doc& o, WriteReply& w) {
+                         return mongoc_collection_update_many(Coll(coll), &filter, &update,
+                                                              o.get(), &w.reply, &w.error);
+                       });
 }
 
 absl::Status MongoCall::InsertOne(const char* coll, const bson_t& doc) {
@@ -340,32 +328,33 @@ absl::StatusOr<std::int64_t> MongoCall::UpdateEach(
 }
 
 absl::StatusOr<std::int64_t> MongoCall::DeleteMany(const char* coll, const bson_t& filter) {
-  Doc opts;
-  COURIER_RETURN_IF_ERROR(BaseOpts(opts.get(), /*read=*/false));
-  bson_t reply;
-  bson_error_t err;
-  absl::StatusOr<std::int64_t> out;
-  if (!mongoc_collection_delete_many(Coll(coll), &filter, opts.get(), &reply, &err)) {
-    out = MongoStatus(absl::StrCat("delete from ", coll), err, &reply);
-  } else {
-    out = ReplyInt(reply, "deletedCount");
-  }
-  bson_destroy(&reply);
-  return out;
+  return CountingWrite(Doc(), absl::StrCat("delete from ", coll), "deletedCount", nullptr,
+                       [&](const Doc& o, WriteReply& w) {
+                         return mongoc_collection_delete_many(Coll(coll), &filter, o.get(),
+                                                              &w.reply, &w.error);
+                       });
 }
 
 absl::StatusOr<std::int64_t> MongoCall::DeleteOne(const char* coll, const bson_t& filter) {
-  Doc opts;
+  return CountingWrite(Doc(), absl::StrCat("delete from ", coll), "deletedCount", nullptr,
+                       [&](const Doc& o, WriteReply& w) {
+                         return mongoc_collection_delete_one(Coll(coll), &filter, o.get(),
+                                                             &w.reply, &w.error);
+                       });
+}
+
+absl::StatusOr<std::int64_t> MongoCall::CountingWrite(
+    Doc opts, const std::string& what, const char* count, const char* also_count,
+    absl::FunctionRef<bool(const Doc&, WriteReply&)> write) {
   COURIER_RETURN_IF_ERROR(BaseOpts(opts.get(), /*read=*/false));
-  bson_t reply;
-  bson_error_t err;
+  WriteReply w;
   absl::StatusOr<std::int64_t> out;
-  if (!mongoc_collection_delete_one(Coll(coll), &filter, opts.get(), &reply, &err)) {
-    out = MongoStatus(absl::StrCat("delete from ", coll), err, &reply);
+  if (!write(opts, w)) {
+    out = MongoStatus(what, w.error, &w.reply);
   } else {
-    out = ReplyInt(reply, "deletedCount");
+    out = ReplyInt(w.reply, count) + (also_count != nullptr ? ReplyInt(w.reply, also_count) : 0);
   }
-  bson_destroy(&reply);
+  bson_destroy(&w.reply);
   return out;
 }
 

@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -108,6 +109,17 @@ class MongoCall {
 
  private:
   mongoc_collection_t* Coll(const char* name);
+  // What a driver write fills in (the reply is destroyed by the caller).
+  struct WriteReply {
+    bson_t reply;
+    bson_error_t error;
+  };
+  // One driver update or delete: `write(opts, out)` with `opts` plus the
+  // base options; returns the reply's `count` (plus `also_count` when not
+  // null), or the error, as "<what>: ...".
+  absl::StatusOr<std::int64_t> CountingWrite(
+      Doc opts, const std::string& what, const char* count, const char* also_count,
+      absl::FunctionRef<bool(const Doc&, WriteReply&)> write);
   // `opts` plus the session (and maxTimeMS for reads outside transactions).
   absl::Status BaseOpts(bson_t* opts, bool read);
 
