@@ -170,13 +170,8 @@ class PostgresAccountStore final : public AccountStore {
     if (password_hash.size() > 4096) {
       return absl::InvalidArgumentError("password hash longer than 4096 bytes");
     }
-    COURIER_ASSIGN_OR_RETURN(
-        PgResult r,
-        Run({"set_password_hash", "", {TextParam(user), BytesParam(password_hash)}}));
-    if (absl::string_view(PQcmdTuples(r.get())) != "1") {
-      return absl::NotFoundError(absl::StrCat("no user ", user));
-    }
-    return absl::OkStatus();
+    return ChangeOfUser(
+        user, {"set_password_hash", "", {TextParam(user), BytesParam(password_hash)}});
   }
 
   absl::StatusOr<bool> UserExists(const UserId& user) override {
@@ -296,13 +291,8 @@ class PostgresAccountStore final : public AccountStore {
   absl::Status RecordDevice(const UserId& user, const DeviceId& device, TimeMs when) override {
     COURIER_RETURN_IF_ERROR(ValidateName("user", user));
     COURIER_RETURN_IF_ERROR(ValidateName("device", device));
-    COURIER_ASSIGN_OR_RETURN(
-        PgResult r,
-        Run({"record_device", "", {TextParam(user), TextParam(device), IntParam(when)}}));
-    if (absl::string_view(PQcmdTuples(r.get())) == "0") {
-      return absl::NotFoundError(absl::StrCat("no user ", user));
-    }
-    return absl::OkStatus();
+    return ChangeOfUser(
+        user, {"record_device", "", {TextParam(user), TextParam(device), IntParam(when)}});
   }
 
   absl::StatusOr<std::vector<DeviceRecord>> Devices(const UserId& user) override {
@@ -315,13 +305,8 @@ class PostgresAccountStore final : public AccountStore {
                                    const std::string& subscription) override {
     COURIER_RETURN_IF_ERROR(ValidateName("user", user));
     COURIER_RETURN_IF_ERROR(ValidatePushSubscription(device, subscription));
-    COURIER_ASSIGN_OR_RETURN(
-        PgResult r,
-        Run({"set_push", "", {TextParam(user), TextParam(device), BytesParam(subscription)}}));
-    if (absl::string_view(PQcmdTuples(r.get())) == "0") {
-      return absl::NotFoundError(absl::StrCat("no user ", user));
-    }
-    return absl::OkStatus();
+    return ChangeOfUser(
+        user, {"set_push", "", {TextParam(user), TextParam(device), BytesParam(subscription)}});
   }
 
   absl::StatusOr<bool> DeletePushSubscription(const UserId& user, const DeviceId& device,
@@ -347,6 +332,16 @@ class PostgresAccountStore final : public AccountStore {
 
  private:
   absl::StatusOr<PgResult> Run(PgQuery query) { return pool_.RunOne(std::move(query)); }
+
+  // Runs `query`, which changes a row of `user`'s; kNotFound when it
+  // changed none (no such user).
+  absl::Status ChangeOfUser(const UserId& user, PgQuery query) {
+    COURIER_ASSIGN_OR_RETURN(PgResult r, Run(std::move(query)));
+    if (absl::string_view(PQcmdTuples(r.get())) == "0") {
+      return absl::NotFoundError(absl::StrCat("no user ", user));
+    }
+    return absl::OkStatus();
+  }
 
   // The rows of `statement` for `user`, each made by `row(result, i)`; an
   // unknown user (no rows, and no account) is kNotFound.
