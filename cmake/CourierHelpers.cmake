@@ -26,3 +26,15 @@ function(courier_library)
   courier_target_defaults(courier_${CL_NAME})
   set_property(GLOBAL APPEND PROPERTY COURIER_EXPORTED_TARGETS courier_${CL_NAME})
 endfunction()
+
+# courier_adapter_headers(name): the layout of an adapter's folder for
+# courier_<name>: include/ public (and installed), src/ private.
+function(courier_adapter_headers name)
+  target_include_directories(courier_${name}
+    PUBLIC
+      $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include>
+      $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>
+    PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/src)
+  install(DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/include/courier
+    DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+endfunction()

@@ -36,9 +36,9 @@ struct CommitQueue::Lane {
 };
 
 struct CommitQueue::State {
-  State(MessageStore& s, Executor& e, Executor& c, std::size_t m, std::size_t b)
+  State(MessageStore& s, Executor& e, Executor& c, std::size_t m, std::size_t b, int a)
       : store(s), executor(e), completion(c), max_batch(m == 0 ? 1 : m), max_batch_bytes(b),
-        default_lane(&c, nullptr) {}
+        max_write_attempts(a), default_lane(&c, nullptr) {}
 
   struct Item {
     WriteOp op;
@@ -63,6 +63,7 @@ struct CommitQueue::State {
   Executor& completion;
   const std::size_t max_batch;
   const std::size_t max_batch_bytes;
+  const int max_write_attempts;
   AfterFlush after_flush;
 
   Mutex mu;
@@ -82,6 +83,7 @@ struct CommitQueue::State {
   std::atomic<std::uint64_t> commits{0};
   std::atomic<std::uint64_t> ops{0};
   std::atomic<std::uint64_t> latency_us{0};
+  std::atomic<std::uint64_t> reruns{0};
 };
 
 // The task a lane posts: runs the lane, or, destroyed unrun (its executor
@@ -106,8 +108,10 @@ class CommitQueue::LaneTicket {
 };
 
 CommitQueue::CommitQueue(MessageStore& store, Executor& commit, Executor& completion,
-                         std::size_t max_batch, std::size_t max_batch_bytes)
-    : state_(std::make_shared<State>(store, commit, completion, max_batch, max_batch_bytes)) {}
+                         std::size_t max_batch, std::size_t max_batch_bytes,
+                         int max_write_attempts)
+    : state_(std::make_shared<State>(store, commit, completion, max_batch, max_batch_bytes,
+                                     max_write_attempts)) {}
 
 CommitQueue::~CommitQueue() { Abandon(); }
 
@@ -156,7 +160,10 @@ void CommitQueue::Flush(const std::shared_ptr<State>& state) {
     ops.reserve(batch.size());
     for (State::Item& item : batch) ops.push_back(std::move(item.op));
     const auto start = std::chrono::steady_clock::now();
-    std::vector<absl::StatusOr<WriteResult>> results = state->store.Write(ops);
+    std::uint64_t reruns = 0;
+    std::vector<absl::StatusOr<WriteResult>> results =
+        WriteRetryingConflicts(state->store, ops, state->max_write_attempts, &reruns);
+    state->reruns.fetch_add(reruns, std::memory_order_relaxed);
     const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                         std::chrono::steady_clock::now() - start)
                         .count();
@@ -303,6 +310,9 @@ std::uint64_t CommitQueue::committed_ops() const {
 }
 std::uint64_t CommitQueue::latency_us_total() const {
   return state_->latency_us.load(std::memory_order_relaxed);
+}
+std::uint64_t CommitQueue::write_reruns() const {
+  return state_->reruns.load(std::memory_order_relaxed);
 }
 
 }  // namespace courier::internal

@@ -19,6 +19,12 @@
 // batches have completions not yet run; beyond that the next write waits,
 // so a slow completion side holds back writes instead of piling up results.
 //
+// Conflicts. A batch is written with WriteRetryingConflicts
+// (courier/message_store.h), the one retry rule for them: the ops the store
+// answers kAborted are written again (after the rest of their batch), up to max_write_attempts Writes in
+// all, with a jittered wait between, before the next batch; each op's
+// completion gets its final result. write_reruns() counts the extra Writes.
+//
 // Guarantees: ops are written in submission order; a completion runs at most
 // once, on its lane's executor, after its op's transaction returned;
 // completions of one lane run one at a time, in submission order (a lane
@@ -61,8 +67,11 @@ class CommitQueue {
   static constexpr std::size_t kMaxUncompleted = 2;
 
   // `completion` may be `commit` itself (no pipelining then, same order).
+  // `max_write_attempts`: Writes of one batch at most, reruns on a conflict
+  // included (below 1 counts as 1).
   CommitQueue(MessageStore& store, Executor& commit, Executor& completion,
-              std::size_t max_batch, std::size_t max_batch_bytes);
+              std::size_t max_batch, std::size_t max_batch_bytes,
+              int max_write_attempts = 1);
   ~CommitQueue();
 
   // `lane`: where `done` runs; null = the completion executor.
@@ -83,6 +92,8 @@ class CommitQueue {
   std::uint64_t commits() const;
   std::uint64_t committed_ops() const;
   std::uint64_t latency_us_total() const;
+  // Writes of conflicting ops again (see Conflicts above).
+  std::uint64_t write_reruns() const;
 
  private:
   struct State;

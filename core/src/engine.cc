@@ -52,7 +52,8 @@ class EngineCore final : public internal::SessionHost,
         deps_(deps),
         clock_(clock),
         delivery_(delivery),
-        queue_(*deps.store, commit, delivery, options.max_batch_ops, options.max_batch_bytes),
+        queue_(*deps.store, commit, delivery, options.max_batch_ops, options.max_batch_bytes,
+               options.max_write_attempts),
         rate_(options.rate_limit),
         typing_rate_(options.typing_rate),
         typing_members_(kTypingCacheGroups, kTypingMembersTtlMs),
@@ -474,6 +475,7 @@ class EngineCore final : public internal::SessionHost,
     s.committed_ops = queue_.committed_ops();
     s.commit_queue_depth = queue_.depth();
     s.commit_latency_us_total = queue_.latency_us_total();
+    s.write_reruns = queue_.write_reruns();
     s.heartbeat_errors = failures_.count(Failure::kHeartbeat);
     s.prune_errors = failures_.count(Failure::kPrune);
     s.signal_errors = failures_.count(Failure::kSignal);

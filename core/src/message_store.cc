@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <chrono>
 #include <limits>
+#include <random>
 #include <string>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "courier/group.h"
@@ -141,6 +144,38 @@ absl::Status ValidateWriteOp(const WriteOp& op) {
   }
   if (const auto* r = std::get_if<ReadOp>(&op)) return ValidateName("user", r->user);
   return absl::InvalidArgumentError("unknown write op");
+}
+
+std::vector<absl::StatusOr<WriteResult>> WriteRetryingConflicts(MessageStore& store,
+                                                                absl::Span<const WriteOp> ops,
+                                                                int max_attempts,
+                                                                std::uint64_t* reruns) {
+  std::vector<absl::StatusOr<WriteResult>> results = store.Write(ops);
+  if (results.size() != ops.size()) return results;  // the caller judges that
+  std::vector<std::size_t> conflicted;  // indexes into ops and results
+  for (int attempt = 1; attempt < max_attempts; ++attempt) {
+    conflicted.clear();
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      if (absl::IsAborted(results[i].status())) conflicted.push_back(i);
+    }
+    if (conflicted.empty()) break;
+    thread_local std::minstd_rand jitter{std::random_device{}()};
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(std::uniform_int_distribution<int>(1, 5 * attempt)(jitter)));
+    std::vector<WriteOp> again;
+    again.reserve(conflicted.size());
+    for (std::size_t i : conflicted) again.push_back(ops[i]);
+    std::vector<absl::StatusOr<WriteResult>> rerun = store.Write(again);
+    if (reruns != nullptr) ++*reruns;
+    if (rerun.size() != again.size()) {
+      rerun.assign(again.size(),
+                   absl::InternalError("store returned a result count unlike its batch"));
+    }
+    for (std::size_t k = 0; k < conflicted.size(); ++k) {
+      results[conflicted[k]] = std::move(rerun[k]);
+    }
+  }
+  return results;
 }
 
 }  // namespace courier

@@ -49,6 +49,8 @@ std::string PrometheusText(const EngineStats& e, const websocket::ServerStats& s
   Counter(out, "courier_commits_total", "Store transactions (group commits).", e.commits);
   Counter(out, "courier_committed_ops_total", "Operations in those transactions.",
           e.committed_ops);
+  Counter(out, "courier_write_reruns_total",
+          "Store writes made again for ops answered as conflicts (kAborted).", e.write_reruns);
   Gauge(out, "courier_commit_queue_depth", "Operations waiting for the next commit.",
         static_cast<double>(e.commit_queue_depth));
   Metric(out, "courier_commit_latency_seconds_total", "counter",

@@ -29,9 +29,11 @@ using Servers = std::vector<std::unique_ptr<MessageStore>>;
 // shared inboxes, each batch with one more message whose (sender, cid) every
 // server sends too. Read through `reader`: every message is stored once
 // (each shared one by one server), every inbox is gapless, and each
-// server's sends to an inbox keep their order.
+// server's sends to an inbox keep their order. Each server writes as the
+// commit queue does: ops answered kAborted (a conflict) are written again,
+// up to `max_attempts` Writes.
 inline void AppendToSharedInboxesAtOnce(const Servers& servers, MessageStore& reader,
-                                        int batches, int per_batch) {
+                                        int batches, int per_batch, int max_attempts) {
   using message_store_cases::Message;
   const std::vector<UserId> recipients = {"r0", "r1", "r2"};
   const int n_servers = static_cast<int>(servers.size());
@@ -49,7 +51,9 @@ inline void AppendToSharedInboxesAtOnce(const Servers& servers, MessageStore& re
           batch.push_back(Message(sender, std::to_string(n), recipients[(n + s) % 3]));
         }
         batch.push_back(Message("shared", std::to_string(b), recipients[b % 3]));
-        for (auto& r : servers[s]->Write(batch)) results[s].push_back(std::move(r));
+        for (auto& r : WriteRetryingConflicts(*servers[s], batch, max_attempts)) {
+          results[s].push_back(std::move(r));
+        }
       }
     });
   }
@@ -126,21 +130,16 @@ inline GroupSendOp PostToG(const UserId& sender, const std::string& cid) {
 
 // Every server creates group "g" at once: one wins. Then each adds `adds`
 // users of its own, one batch at a time, and "admin" posts to the group in
-// the same batches, from every server at once. A batch whose results hold a
-// kAborted is written again up to `aborted_retries` times, as the engine's
-// client would. Read through `reader`: no member is lost, and every post
+// the same batches, from every server at once. Each server writes as the
+// commit queue does: ops answered kAborted (a conflict) are written again,
+// up to `max_attempts` Writes. Read through `reader`: no member is lost, and every post
 // and change reaches the admin's inbox exactly once, and each member's inbox
 // from its own add on.
 inline void ChangeOneGroupAtOnce(const Servers& servers, MessageStore& reader, int adds,
-                                 int aborted_retries) {
+                                 int max_attempts) {
   const int n_servers = static_cast<int>(servers.size());
-  auto write = [aborted_retries](MessageStore& store, const std::vector<WriteOp>& ops) {
-    for (int attempt = 0;; ++attempt) {
-      auto results = store.Write(ops);
-      bool aborted = false;
-      for (const auto& r : results) aborted = aborted || absl::IsAborted(r.status());
-      if (!aborted || attempt >= aborted_retries) return results;
-    }
+  auto write = [max_attempts](MessageStore& store, const std::vector<WriteOp>& ops) {
+    return WriteRetryingConflicts(store, ops, max_attempts);
   };
 
   std::vector<absl::Status> created(servers.size());

@@ -6,13 +6,18 @@
 
 #include <catch2/catch.hpp>
 
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include "conformance/message_store_suite.h"
 #include "courier/executor.h"
 #include "courier/memory.h"
+#include "support/status_matchers.h"
 
 namespace courier::internal {
 namespace {
@@ -168,6 +173,149 @@ TEST_CASE("CommitQueue: a lane whose executor drops its task falls back to the c
   f.completion.RunAll();
   CHECK(f.completed == std::vector<std::string>{"a", "b"});
   f.queue.WaitIdle();
+}
+
+// Conflicts (issue 19): the one retry rule, WriteRetryingConflicts, as the
+// commit queue applies it.
+using testing::StatusIs;
+
+// A store in conflict with another writer for its next `conflicts` Writes:
+// each op (or each op whose cid is in `cids`, when given) answers kAborted
+// and is not applied; the others reach the memory store. Records the size
+// of every Write. Only Write is used here.
+class ConflictingStore final : public MessageStore {
+ public:
+  explicit ConflictingStore(int conflicts, std::set<std::string> cids = {})
+      : conflicts_(conflicts), cids_(std::move(cids)) {}
+
+  std::vector<absl::StatusOr<WriteResult>> Write(absl::Span<const WriteOp> ops) override {
+    writes.push_back(ops.size());
+    std::vector<absl::StatusOr<WriteResult>> results(ops.size(), absl::AbortedError("conflict"));
+    std::vector<WriteOp> passed;
+    std::vector<std::size_t> where;
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+      const bool named = cids_.empty() || cids_.count(std::get<AppendOp>(ops[i]).cid) > 0;
+      if (conflicts_ > 0 && named) continue;
+      passed.push_back(ops[i]);
+      where.push_back(i);
+    }
+    if (conflicts_ > 0) --conflicts_;
+    std::vector<absl::StatusOr<WriteResult>> applied = inner_->Write(passed);
+    for (std::size_t k = 0; k < where.size(); ++k) results[where[k]] = std::move(applied[k]);
+    return results;
+  }
+  absl::StatusOr<std::vector<Event>> Fetch(const UserId&, Seq, std::size_t) override {
+    return Unused();
+  }
+  absl::StatusOr<Seq> Head(const UserId&) override { return Unused(); }
+  absl::StatusOr<Seq> Cursor(const UserId&, const DeviceId&) override { return Unused(); }
+  absl::StatusOr<MessageStatus> Status(const UserId&, const MessageId&) override {
+    return Unused();
+  }
+  absl::StatusOr<std::size_t> Prune(const PruneOptions&) override { return Unused(); }
+  absl::StatusOr<std::size_t> DeleteInbox(const UserId&) override { return Unused(); }
+  absl::Status Ping() override { return Unused(); }
+
+  std::vector<std::size_t> writes;  // the size of each Write, in order
+
+ private:
+  static absl::Status Unused() { return absl::UnimplementedError("not used by these tests"); }
+  int conflicts_;
+  const std::set<std::string> cids_;
+  std::unique_ptr<MessageStore> inner_ = memory::OpenMessageStore();
+};
+
+// A commit queue over `store` that writes a batch at most `attempts` times,
+// and the results its completions got, by cid.
+struct RetryFixture {
+  RetryFixture(MessageStore& store, int attempts)
+      : queue{store, commit, commit, /*max_batch=*/2048, /*max_batch_bytes=*/1 << 20, attempts} {}
+  void Submit(const std::string& cid) {
+    queue.Submit(Send(cid), [this, cid](absl::StatusOr<WriteResult> r) {
+      results.emplace(cid, std::move(r));
+    });
+  }
+  ManualExecutor commit;
+  CommitQueue queue;
+  std::map<std::string, absl::StatusOr<WriteResult>> results;
+};
+
+TEST_CASE("CommitQueue: a batch answered kAborted is written again, then completes",
+          "[core][retry]") {
+  ConflictingStore store(/*conflicts=*/2);
+  RetryFixture f(store, /*attempts=*/3);
+  f.Submit("a");
+  f.Submit("b");
+  f.commit.RunAll();
+  CHECK(store.writes == std::vector<std::size_t>{2, 2, 2});
+  CHECK(f.queue.write_reruns() == 2u);
+  CHECK(f.queue.commits() == 1u);  // one batch, however often written
+  REQUIRE(f.results.size() == 2u);
+  for (const auto& [cid, r] : f.results) {
+    INFO(cid);
+    COURIER_REQUIRE_OK(r);
+    CHECK_FALSE(std::get<AppendResult>(*r).duplicate);
+  }
+}
+
+TEST_CASE("CommitQueue: a conflict outlasting max_write_attempts answers kAborted",
+          "[core][retry]") {
+  ConflictingStore store(/*conflicts=*/5);
+  RetryFixture f(store, /*attempts=*/3);
+  f.Submit("a");
+  f.commit.RunAll();
+  CHECK(store.writes == std::vector<std::size_t>{1, 1, 1});
+  CHECK(f.queue.write_reruns() == 2u);
+  REQUIRE(f.results.count("a") == 1u);
+  CHECK_THAT(f.results.at("a").status(), StatusIs(absl::StatusCode::kAborted));
+}
+
+TEST_CASE("CommitQueue: only the ops answered kAborted are written again", "[core][retry]") {
+  ConflictingStore store(/*conflicts=*/1, /*cids=*/{"b"});
+  RetryFixture f(store, /*attempts=*/3);
+  f.Submit("a");
+  f.Submit("b");
+  f.Submit("c");
+  f.commit.RunAll();
+  CHECK(store.writes == std::vector<std::size_t>{3, 1});  // b alone the second time
+  REQUIRE(f.results.size() == 3u);
+  for (const auto& [cid, r] : f.results) {
+    INFO(cid);
+    COURIER_REQUIRE_OK(r);
+    CHECK_FALSE(std::get<AppendResult>(*r).duplicate);  // a and c were not written twice
+  }
+  CHECK(std::get<AppendResult>(*f.results.at("b")).seq == 3);  // after a and c
+}
+
+TEST_CASE("CommitQueue: failures other than kAborted are not written again", "[core][retry]") {
+  std::unique_ptr<MessageStore> inner = memory::OpenMessageStore();
+  memory::FaultInjectingStore store{*inner};
+  store.FailAfter(/*skip=*/0, /*n=*/1);  // kUnavailable: the store did not commit
+  RetryFixture f(store, /*attempts=*/5);
+  f.Submit("a");
+  f.commit.RunAll();
+  CHECK(store.calls() == 1u);
+  CHECK(f.queue.write_reruns() == 0u);
+  REQUIRE(f.results.count("a") == 1u);
+  CHECK_THAT(f.results.at("a").status(), StatusIs(absl::StatusCode::kUnavailable));
+  // An op's own refusal is not a conflict either.
+  AppendOp bad = Send("");
+  bad.cid = "";  // not a client id: kInvalidArgument
+  const std::vector<WriteOp> ops = {bad};
+  const auto results = WriteRetryingConflicts(store, ops, /*max_attempts=*/5);
+  CHECK(store.calls() == 2u);
+  CHECK_THAT(results.at(0).status(), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST_CASE("WriteRetryingConflicts: one attempt writes once, whatever the answer",
+          "[core][retry]") {
+  ConflictingStore store(/*conflicts=*/1);
+  const std::vector<WriteOp> ops = {Send("a")};
+  std::uint64_t reruns = 0;
+  const auto results = WriteRetryingConflicts(store, ops, /*max_attempts=*/1, &reruns);
+  CHECK(store.writes == std::vector<std::size_t>{1});
+  CHECK(reruns == 0u);
+  CHECK_THAT(results.at(0).status(), StatusIs(absl::StatusCode::kAborted));
 }
 
 }  // namespace

@@ -67,12 +67,13 @@ std::unique_ptr<conformance::StoreFixture<AccountStore>> AccountFixture() {
 }
 
 // `n` MessageStore instances (servers) on one database of their own,
-// dropped afterwards; many batch attempts, for heavy contention.
+// dropped afterwards. Their tests write with WriteRetryingConflicts, as
+// the commit queue does, with many attempts (kAttempts) for heavy
+// contention.
 struct Servers {
   explicit Servers(int n) {
     MongoOptions options = Options(name);
     options.pool_size = 2;
-    options.max_batch_attempts = 50;
     for (int s = 0; s < n; ++s) {
       auto store = OpenMessageStore(options);
       COURIER_REQUIRE_OK(store);
@@ -83,6 +84,7 @@ struct Servers {
     stores.clear();
     DropDatabase(name);
   }
+  static constexpr int kAttempts = 50;
   const std::string name = NewDatabaseName();
   std::vector<std::unique_ptr<MessageStore>> stores;
 };
@@ -91,20 +93,20 @@ TEST_CASE("MongoMessageStore: several servers keep every inbox gapless and order
           "[mongo][concurrency]") {
   Servers cluster(4);
   conformance::several_servers::AppendToSharedInboxesAtOnce(
-      cluster.stores, *cluster.stores[0], /*batches=*/10, /*per_batch=*/5);
+      cluster.stores, *cluster.stores[0], /*batches=*/10, /*per_batch=*/5, Servers::kAttempts);
 }
 
 // Issue 17: several servers create one group at once (one wins), then add
 // members and post to it at once. With transactions a conflicting batch
-// runs again; without, a change that lost the group's compare-and-set reads
-// and plans again (a batch still refused as kAborted is retried here, as
-// the engine's client would). No member is lost, and every post and change
+// is answered kAborted and written again, as the commit queue does; without,
+// a change that lost the group's compare-and-set reads and plans again
+// (still kAborted after that, it is written again the same way). No member is lost, and every post and change
 // reaches the admin's inbox exactly once.
 TEST_CASE("MongoMessageStore: servers changing one group at once lose no member",
           "[mongo][concurrency][groups]") {
   Servers cluster(4);
   conformance::several_servers::ChangeOneGroupAtOnce(cluster.stores, *cluster.stores[2],
-                                                     /*adds=*/6, /*aborted_retries=*/20);
+                                                     /*adds=*/6, Servers::kAttempts);
 }
 
 // A MessageStore on a database of its own, dropped afterwards.

@@ -31,7 +31,7 @@ TEST_CASE("PostgresMessageStore: servers changing one group at once lose no memb
   const auto servers = testing::OpenServers(schema, 4);  // every batch locks the one group row
   auto reader = testing::OpenOrDie(schema.Options());
   conformance::several_servers::ChangeOneGroupAtOnce(servers, *reader, /*adds=*/12,
-                                                     /*aborted_retries=*/0);
+                                                     testing::kBatchAttempts);
 }
 
 // The tables of a version-3 database (before groups), made by taking a

@@ -20,6 +20,7 @@ namespace courier::postgres {
 namespace {
 
 using ::courier::postgres::testing::AdminConnection;
+using ::courier::postgres::testing::kBatchAttempts;
 using ::courier::postgres::testing::OpenOrDie;
 using ::courier::postgres::testing::OpenServers;
 using ::courier::postgres::testing::TestSchema;
@@ -45,7 +46,7 @@ TEST_CASE("PostgresMessageStore: several servers keep every inbox gapless and or
   const auto servers = OpenServers(schema, 4);  // contending for three counter rows
   auto reader = OpenOrDie(schema.Options());  // another "server", to read back
   conformance::several_servers::AppendToSharedInboxesAtOnce(servers, *reader, /*batches=*/15,
-                                                            kPerBatch);
+                                                            kPerBatch, kBatchAttempts);
 }
 
 TEST_CASE("PostgresMessageStore: a connection killed by the server is replaced on next use",

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -54,11 +55,7 @@ class MemoryAccountStore final : public AccountStore {
   }
 
   absl::Status SetPasswordHash(const UserId& user, const std::string& password_hash) override {
-    MutexLock lock(&mu_);
-    auto it = accounts_.find(user);
-    if (it == accounts_.end()) return UnknownUser(user);
-    it->second.password_hash = password_hash;
-    return absl::OkStatus();
+    return ChangeAccount(user, [&](Account& account) { account.password_hash = password_hash; });
   }
 
   absl::StatusOr<bool> UserExists(const UserId& user) override {
@@ -136,11 +133,7 @@ class MemoryAccountStore final : public AccountStore {
   }
 
   absl::Status SetUserDisabled(const UserId& user, bool disabled) override {
-    MutexLock lock(&mu_);
-    auto it = accounts_.find(user);
-    if (it == accounts_.end()) return UnknownUser(user);
-    it->second.disabled = disabled;
-    return absl::OkStatus();
+    return ChangeAccount(user, [&](Account& account) { account.disabled = disabled; });
   }
 
   absl::StatusOr<bool> UserDisabled(const UserId& user) override {
@@ -243,6 +236,16 @@ class MemoryAccountStore final : public AccountStore {
  private:
   static absl::Status UnknownUser(const UserId& user) {
     return absl::NotFoundError(absl::StrCat("unknown user ", user));
+  }
+
+  // Applies `change` to `user`'s account under the lock; kNotFound for an
+  // unknown user.
+  absl::Status ChangeAccount(const UserId& user, absl::FunctionRef<void(Account&)> change) {
+    MutexLock lock(&mu_);
+    auto it = accounts_.find(user);
+    if (it == accounts_.end()) return UnknownUser(user);
+    change(it->second);
+    return absl::OkStatus();
   }
 
   Mutex mu_;

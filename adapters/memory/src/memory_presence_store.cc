@@ -31,6 +31,14 @@ namespace {
 constexpr std::size_t kMaxLookupUsers = 10'000;
 constexpr std::size_t kMaxQueuedSignals = 1 << 16;
 
+// The names of one device's registration on a node.
+absl::Status ValidateRegistration(const UserId& user, const DeviceId& device,
+                                  const NodeId& node) {
+  COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+  COURIER_RETURN_IF_ERROR(ValidateName("device", device));
+  return ValidateName("node", node);
+}
+
 absl::Status ValidateSignal(const Signal& signal) {
   switch (signal.kind) {
     case Signal::Kind::kWake:
@@ -167,9 +175,7 @@ class MemoryPresenceStore final : public PresenceStore {
 
   absl::StatusOr<ConnectOutcome> Connect(const UserId& user, const DeviceId& device,
                                          const NodeId& node, TimeMs now) override {
-    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
-    COURIER_RETURN_IF_ERROR(ValidateName("device", device));
-    COURIER_RETURN_IF_ERROR(ValidateName("node", node));
+    COURIER_RETURN_IF_ERROR(ValidateRegistration(user, device, node));
     MutexLock lock(&mu_);
     UserEntry& entry = users_[user];
     Expire(entry, now);
@@ -183,9 +189,7 @@ class MemoryPresenceStore final : public PresenceStore {
 
   absl::StatusOr<bool> Disconnect(const UserId& user, const DeviceId& device, const NodeId& node,
                                   TimeMs now) override {
-    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
-    COURIER_RETURN_IF_ERROR(ValidateName("device", device));
-    COURIER_RETURN_IF_ERROR(ValidateName("node", node));
+    COURIER_RETURN_IF_ERROR(ValidateRegistration(user, device, node));
     MutexLock lock(&mu_);
     UserEntry& entry = users_[user];
     Expire(entry, now);

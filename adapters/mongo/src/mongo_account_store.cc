@@ -287,20 +287,9 @@ class MongoAccountStore final : public AccountStore {
   }
 
   absl::StatusOr<std::vector<DeviceRecord>> Devices(const UserId& user) override {
-    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
-    COURIER_ASSIGN_OR_RETURN(std::optional<Doc> account, FindOne(kUsers, IdFilter(user)));
-    if (!account) return absl::NotFoundError(absl::StrCat("no user ", user));
-    Doc filter;
-    AppendStr(filter.get(), "u", user);
-    std::vector<DeviceRecord> out;
-    COURIER_RETURN_IF_ERROR(pool_->WithClient([&](MongoCall& call) {
-      return call.Find(kDevices, *filter.get(), nullptr, [&](const Doc& d) {
-        out.push_back(DeviceRecord{d.Str("dev"), d.Int("t")});
-      });
-    }));
-    std::sort(out.begin(), out.end(),
-              [](const DeviceRecord& a, const DeviceRecord& b) { return a.device < b.device; });
-    return out;
+    return PerDevice<DeviceRecord>(kDevices, user, [](const Doc& d) {
+      return DeviceRecord{d.Str("dev"), d.Int("t")};
+    });
   }
 
   absl::StatusOr<TokenState> GetTokenState(const UserId& user) override {
@@ -397,25 +386,32 @@ class MongoAccountStore final : public AccountStore {
 
   absl::StatusOr<std::vector<PushSubscriptionRecord>> PushSubscriptions(
       const UserId& user) override {
+    return PerDevice<PushSubscriptionRecord>(kPush, user, [](const Doc& d) {
+      return PushSubscriptionRecord{d.Str("dev"), d.Str("s")};
+    });
+  }
+
+ private:
+  // The documents {u: user, dev, ...} of `coll`, each made by `of`, sorted
+  // by device; kNotFound for an unknown user.
+  template <typename T>
+  absl::StatusOr<std::vector<T>> PerDevice(const char* coll, const UserId& user,
+                                           T (*of)(const Doc&)) {
     COURIER_RETURN_IF_ERROR(ValidateName("user", user));
     COURIER_ASSIGN_OR_RETURN(std::optional<Doc> account, FindOne(kUsers, IdFilter(user)));
     if (!account) return absl::NotFoundError(absl::StrCat("no user ", user));
     Doc filter;
     AppendStr(filter.get(), "u", user);
-    std::vector<PushSubscriptionRecord> out;
+    std::vector<T> out;
     COURIER_RETURN_IF_ERROR(pool_->WithClient([&](MongoCall& call) {
-      return call.Find(kPush, *filter.get(), nullptr, [&](const Doc& d) {
-        out.push_back(PushSubscriptionRecord{d.Str("dev"), d.Str("s")});
-      });
+      return call.Find(coll, *filter.get(), nullptr,
+                       [&](const Doc& d) { out.push_back(of(d)); });
     }));
     std::sort(out.begin(), out.end(),
-              [](const PushSubscriptionRecord& a, const PushSubscriptionRecord& b) {
-                return a.device < b.device;
-              });
+              [](const T& a, const T& b) { return a.device < b.device; });
     return out;
   }
 
- private:
   absl::StatusOr<std::optional<Doc>> FindOne(const char* coll, const Doc& filter) {
     std::optional<Doc> out;
     COURIER_RETURN_IF_ERROR(pool_->WithClient([&](MongoCall& call) -> absl::Status {

@@ -7,10 +7,7 @@
 #include <mutex>
 #include <utility>
 
-#include <random>
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
-#include "absl/time/time.h"
 #include "courier/log.h"
 #include "courier/status.h"
 #include "mongo_error.h"
@@ -198,33 +195,21 @@ absl::StatusOr<std::int64_t> MongoCall::UpdateOne(const char* coll, const bson_t
   Doc opts;
   if (upsert) BSON_APPEND_BOOL(opts.get(), "upsert", true);
   if (array_filters != nullptr) BSON_APPEND_ARRAY(opts.get(), "arrayFilters", array_filters);
-  COURIER_RETURN_IF_ERROR(BaseOpts(opts.get(), /*read=*/false));
-  bson_t reply;
-  bson_error_t err;
-  absl::StatusOr<std::int64_t> out;
-  if (!mongoc_collection_update_one(Coll(coll), &filter, &update, opts.get(), &reply, &err)) {
-    out = MongoStatus(absl::StrCat("update in ", coll), err, &reply);
-  } else {
-    out = ReplyInt(reply, "modifiedCount") + ReplyInt(reply, "upsertedCount");
-  }
-  bson_destroy(&reply);
-  return out;
+  return CountingWrite(
+      std::move(opts), absl::StrCat("update in ", coll), "modifiedCount", "upsertedCount",
+      [&](const Doc& o, WriteReply& w) {
+        return mongoc_collection_update_one(Coll(coll), &filter, &update, o.get(), &w.reply,
+                                            &w.error);
+      });
 }
 
 absl::StatusOr<std::int64_t> MongoCall::UpdateMany(const char* coll, const bson_t& filter,
                                                    const bson_t& update) {
-  Doc opts;
-  COURIER_RETURN_IF_ERROR(BaseOpts(opts.get(), /*read=*/false));
-  bson_t reply;
-  bson_error_t err;
-  absl::StatusOr<std::int64_t> out;
-  if (!mongoc_collection_update_many(Coll(coll), &filter, &update, opts.get(), &reply, &err)) {
-    out = MongoStatus(absl::StrCat("update in ", coll), err, &reply);
-  } else {
-    out = ReplyInt(reply, "modifiedCount");
-  }
-  bson_destroy(&reply);
-  return out;
+  return CountingWrite(Doc(), absl::StrCat("update in ", coll), "modifiedCount", nullptr,
+                       [&](const Doc& o, WriteReply& w) {
+                         return mongoc_collection_update_many(Coll(coll), &filter, &update,
+                                                              o.get(), &w.reply, &w.error);
+                       });
 }
 
 absl::Status MongoCall::InsertOne(const char* coll, const bson_t& doc) {
@@ -343,32 +328,33 @@ absl::StatusOr<std::int64_t> MongoCall::UpdateEach(
 }
 
 absl::StatusOr<std::int64_t> MongoCall::DeleteMany(const char* coll, const bson_t& filter) {
-  Doc opts;
-  COURIER_RETURN_IF_ERROR(BaseOpts(opts.get(), /*read=*/false));
-  bson_t reply;
-  bson_error_t err;
-  absl::StatusOr<std::int64_t> out;
-  if (!mongoc_collection_delete_many(Coll(coll), &filter, opts.get(), &reply, &err)) {
-    out = MongoStatus(absl::StrCat("delete from ", coll), err, &reply);
-  } else {
-    out = ReplyInt(reply, "deletedCount");
-  }
-  bson_destroy(&reply);
-  return out;
+  return CountingWrite(Doc(), absl::StrCat("delete from ", coll), "deletedCount", nullptr,
+                       [&](const Doc& o, WriteReply& w) {
+                         return mongoc_collection_delete_many(Coll(coll), &filter, o.get(),
+                                                              &w.reply, &w.error);
+                       });
 }
 
 absl::StatusOr<std::int64_t> MongoCall::DeleteOne(const char* coll, const bson_t& filter) {
-  Doc opts;
+  return CountingWrite(Doc(), absl::StrCat("delete from ", coll), "deletedCount", nullptr,
+                       [&](const Doc& o, WriteReply& w) {
+                         return mongoc_collection_delete_one(Coll(coll), &filter, o.get(),
+                                                             &w.reply, &w.error);
+                       });
+}
+
+absl::StatusOr<std::int64_t> MongoCall::CountingWrite(
+    Doc opts, const std::string& what, const char* count, const char* also_count,
+    absl::FunctionRef<bool(const Doc&, WriteReply&)> write) {
   COURIER_RETURN_IF_ERROR(BaseOpts(opts.get(), /*read=*/false));
-  bson_t reply;
-  bson_error_t err;
+  WriteReply w;
   absl::StatusOr<std::int64_t> out;
-  if (!mongoc_collection_delete_one(Coll(coll), &filter, opts.get(), &reply, &err)) {
-    out = MongoStatus(absl::StrCat("delete from ", coll), err, &reply);
+  if (!write(opts, w)) {
+    out = MongoStatus(what, w.error, &w.reply);
   } else {
-    out = ReplyInt(reply, "deletedCount");
+    out = ReplyInt(w.reply, count) + (also_count != nullptr ? ReplyInt(w.reply, also_count) : 0);
   }
-  bson_destroy(&reply);
+  bson_destroy(&w.reply);
   return out;
 }
 
@@ -537,41 +523,34 @@ absl::Status MongoPool::RunAtomic(const std::function<absl::Status(MongoCall&)>&
     bson_error_t err;
     mongoc_client_session_t* session = mongoc_client_start_session(call.client(), nullptr, &err);
     if (session == nullptr) return MongoStatus("start session", err);
-    absl::Status last;
-    thread_local std::minstd_rand jitter{std::random_device{}()};
-    for (int attempt = 1; attempt <= options_.max_batch_attempts; ++attempt) {
-      if (!mongoc_client_session_start_transaction(session, txn_opts_, &err)) {
-        last = MongoStatus("start transaction", err);
-        break;
-      }
+    absl::Status s;
+    if (!mongoc_client_session_start_transaction(session, txn_opts_, &err)) {
+      s = MongoStatus("start transaction", err);
+    } else {
       call.set_session(session);
-      absl::Status s = fn(call);
+      s = fn(call);
       call.set_session(nullptr);
       if (s.ok()) {
+        // The commit alone is retried when its result is unknown (the
+        // driver's label): it is idempotent, the transaction is not.
         for (int tries = 0; tries < 3; ++tries) {
           bson_t reply;
           const bool ok = mongoc_client_session_commit_transaction(session, &reply, &err);
           const bool unknown =
               !ok && mongoc_error_has_label(&reply, "UnknownTransactionCommitResult");
-          if (!ok) s = MongoStatus("commit", err, &reply);
+          s = ok ? absl::OkStatus() : MongoStatus("commit", err, &reply);
           bson_destroy(&reply);
-          if (ok) {
-            mongoc_client_session_destroy(session);
-            return absl::OkStatus();
-          }
           if (!unknown) break;
         }
       } else if (mongoc_client_session_in_transaction(session)) {
         mongoc_client_session_abort_transaction(session, nullptr);
       }
-      last = s;
-      if (!absl::IsAborted(s) && !absl::IsAlreadyExists(s)) break;
-      absl::SleepFor(absl::Milliseconds(
-          std::uniform_int_distribution<int>(1, 5 * attempt)(jitter)));
     }
     mongoc_client_session_destroy(session);
-    if (absl::IsAlreadyExists(last)) return absl::AbortedError(last.message());
-    return last;
+    // A duplicate key in a transaction is a concurrent writer's key racing
+    // in (a (sender, cid), a group id): a conflict, as a write conflict is.
+    if (absl::IsAlreadyExists(s)) return absl::AbortedError(s.message());
+    return s;
   });
 }
 

@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -108,6 +109,17 @@ class MongoCall {
 
  private:
   mongoc_collection_t* Coll(const char* name);
+  // What a driver write fills in (the reply is destroyed by the caller).
+  struct WriteReply {
+    bson_t reply;
+    bson_error_t error;
+  };
+  // One driver update or delete: `write(opts, out)` with `opts` plus the
+  // base options; returns the reply's `count` (plus `also_count` when not
+  // null), or the error, as "<what>: ...".
+  absl::StatusOr<std::int64_t> CountingWrite(
+      Doc opts, const std::string& what, const char* count, const char* also_count,
+      absl::FunctionRef<bool(const Doc&, WriteReply&)> write);
   // `opts` plus the session (and maxTimeMS for reads outside transactions).
   absl::Status BaseOpts(bson_t* opts, bool read);
 
@@ -140,11 +152,12 @@ class MongoPool {
   // time).
   absl::Status WithClient(const std::function<absl::Status(MongoCall&)>& fn) const;
 
-  // Runs `fn` atomically: in a transaction when the deployment has them,
-  // retried as a whole on transient errors and on kAlreadyExists (a
-  // duplicate key racing in) up to max_batch_attempts times; `fn` must
-  // reset any state it builds at its start. Without transactions `fn` runs
-  // once, directly.
+  // Runs `fn` once, atomically: in a transaction when the deployment has
+  // them, else directly. In a transaction a conflict with a concurrent one
+  // (a write conflict, a duplicate key racing in) rolls it back and
+  // answers kAborted, which the caller's caller retries (a Write batch:
+  // the engine's commit queue, WriteRetryingConflicts); an unknown commit
+  // result is committed again, up to three times.
   absl::Status RunAtomic(const std::function<absl::Status(MongoCall&)>& fn) const;
 
   // A writable server is selectable and answers ping.

@@ -17,9 +17,9 @@
 //
 // Atomicity follows the store's: in a transaction (replica set) the batch
 // is one snapshot and a concurrent change of the same group is a write
-// conflict that RunAtomic retries; the record is also written by
-// compare-and-set on its version, so a lost race is kAborted (retried as
-// a whole). Without transactions (standalone) a change or a send of an
+// conflict, answered kAborted; the record is also written by
+// compare-and-set on its version, so a lost race is kAborted too. The
+// commit queue writes a kAborted batch again (WriteRetryingConflicts). Without transactions (standalone) a change or a send of an
 // existing group first takes a lease on the group's document ({lk, lt}:
 // one server at a time, expiring after 10 s if its holder died), held until
 // its seqs are taken, so that servers still apply one group's ops one at a

@@ -61,12 +61,28 @@ Doc HeadUpsert(std::int64_t inc) {
   return d;
 }
 
-absl::StatusOr<std::int64_t> NextSeq(MongoCall& call, const UserId& user) {
+namespace {
+// Takes the next `n` seqs of `user`'s inbox; returns the first.
+absl::StatusOr<std::int64_t> TakeSeqs(MongoCall& call, const UserId& user, std::int64_t n) {
   COURIER_ASSIGN_OR_RETURN(
       std::optional<Doc> counter,
-      call.FindAndModify(kHeads, *IdFilter(user).get(), *HeadUpsert(1).get(), true));
+      call.FindAndModify(kHeads, *IdFilter(user).get(), *HeadUpsert(n).get(), true));
   if (!counter) return absl::InternalError("mongo: findAndModify upsert returned nothing");
-  return counter->Int("head");
+  return counter->Int("head") - n + 1;
+}
+}  // namespace
+
+absl::StatusOr<std::int64_t> NextSeq(MongoCall& call, const UserId& user) {
+  return TakeSeqs(call, user, 1);
+}
+
+absl::StatusOr<std::map<UserId, std::int64_t>> TakeSeqs(
+    MongoCall& call, const std::map<UserId, std::int64_t>& counts) {
+  std::map<UserId, std::int64_t> first;
+  for (const auto& [user, n] : counts) {
+    COURIER_ASSIGN_OR_RETURN(first[user], TakeSeqs(call, user, n));
+  }
+  return first;
 }
 
 std::string GroupCopyId(absl::string_view id, absl::string_view recipient) {

@@ -3,13 +3,15 @@
 // (mongo_message_store.cc) and the group ops (mongo_groups.h).
 //
 // Internal to courier::mongo (not installed).
-// Thread-safety: pure functions, except NextSeq, which uses the caller's
-//   MongoCall (one thread).
-// Blocking: NextSeq makes one findAndModify; nothing else blocks.
+// Thread-safety: pure functions, except NextSeq and TakeSeqs, which use
+//   the caller's MongoCall (one thread).
+// Blocking: NextSeq and TakeSeqs make findAndModify calls; nothing else
+//   blocks.
 #ifndef COURIER_ADAPTERS_MONGO_MONGO_INBOX_H_
 #define COURIER_ADAPTERS_MONGO_MONGO_INBOX_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -45,6 +47,10 @@ Doc HeadUpsert(std::int64_t inc);
 
 // Takes the next seq of `user`'s inbox (creating its head document).
 absl::StatusOr<std::int64_t> NextSeq(MongoCall& call, const UserId& user);
+// Takes the next `n` seqs of each inbox of `counts` (user -> n) with one
+// findAndModify per inbox; returns user -> the first of its seqs.
+absl::StatusOr<std::map<UserId, std::int64_t>> TakeSeqs(
+    MongoCall& call, const std::map<UserId, std::int64_t>& counts);
 
 // A message document's _id: a 1:1 message is keyed by its id; a group
 // copy, which shares its id with the other members' copies, by

@@ -308,7 +308,7 @@ class MongoMessageStore final : public MessageStore {
 
   // With transactions, one transaction that writes the heads document
   // first: every append and receipt to the inbox writes it too, so a
-  // concurrent one conflicts and one side is retried (RunAtomic). Without
+  // concurrent one conflicts and one side answers kAborted. Without
   // transactions the three deletes run one after the other; a write racing
   // them may leave an event behind (the example server closes the user's
   // sessions and disables the account before it deletes the inbox).
@@ -546,15 +546,9 @@ class MongoMessageStore final : public MessageStore {
       later.insert(later.end(), lost_ops.begin(), lost_ops.end());
     }
     // 5. One seq range per recipient.
-    std::map<UserId, std::int64_t> count, next;
+    std::map<UserId, std::int64_t> count;
     for (std::size_t i : fresh) ++count[op_at(i).recipient];
-    for (const auto& [user, n] : count) {
-      COURIER_ASSIGN_OR_RETURN(
-          std::optional<Doc> counter,
-          call.FindAndModify(kHeads, *IdFilter(user).get(), *HeadUpsert(n).get(), true));
-      if (!counter) return absl::InternalError("mongo: findAndModify upsert returned nothing");
-      next[user] = counter->Int("head") - n + 1;
-    }
+    COURIER_ASSIGN_OR_RETURN(auto next, TakeSeqs(call, count));  // user -> first seq
     std::vector<std::int64_t> seqs;
     for (std::size_t i : fresh) seqs.push_back(next[op_at(i).recipient]++);
     // 6. The message documents, in one command.
@@ -926,14 +920,7 @@ class MongoMessageStore final : public MessageStore {
     if (receipts.empty()) return appended;
     std::map<UserId, std::int64_t> count;
     for (const Receipt& r : receipts) ++count[r.sender];
-    std::map<UserId, std::int64_t> next;
-    for (const auto& [sender, n] : count) {
-      COURIER_ASSIGN_OR_RETURN(
-          std::optional<Doc> counter,
-          call.FindAndModify(kHeads, *IdFilter(sender).get(), *HeadUpsert(n).get(), true));
-      if (!counter) return absl::InternalError("mongo: findAndModify upsert returned nothing");
-      next[sender] = counter->Int("head") - n + 1;
-    }
+    COURIER_ASSIGN_OR_RETURN(auto next, TakeSeqs(call, count));  // user -> first seq
     for (const Receipt& r : receipts) {
       Event e{static_cast<Seq>(next[r.sender]++), EventKind::kReceipt, r.id, by, "", r.status,
               ts, ""};

@@ -302,6 +302,16 @@ PgPool::Lease::~Lease() {
   if (conn_) pool_->Release(std::move(conn_));
 }
 
+absl::StatusOr<std::vector<PgResult>> PgPool::Run(absl::Span<const PgQuery> queries) {
+  COURIER_ASSIGN_OR_RETURN(Lease conn, Acquire());
+  return conn->Run(queries);
+}
+
+absl::StatusOr<PgResult> PgPool::RunOne(PgQuery query) {
+  COURIER_ASSIGN_OR_RETURN(std::vector<PgResult> results, Run(absl::MakeConstSpan(&query, 1)));
+  return std::move(results[0]);
+}
+
 absl::StatusOr<PgPool::Lease> PgPool::Acquire() {
   const auto deadline = Clock::now() + std::chrono::milliseconds(wait_timeout_ms_);
   for (;;) {

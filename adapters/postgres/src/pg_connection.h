@@ -137,6 +137,11 @@ class PgPool {
   // kUnavailable).
   absl::StatusOr<Lease> Acquire();
 
+  // PgConnection::Run, and the one result of one query, on a connection
+  // leased for the call.
+  absl::StatusOr<std::vector<PgResult>> Run(absl::Span<const PgQuery> queries);
+  absl::StatusOr<PgResult> RunOne(PgQuery query);
+
  private:
   void Release(std::unique_ptr<PgConnection> conn);
   void Dropped();  // one connection fewer is open

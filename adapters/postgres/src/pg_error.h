@@ -18,9 +18,11 @@ namespace courier::postgres {
 //   class 08, 57P01-57P03, 53xxx, none  -> kUnavailable
 //   57014 (statement/lock timeout), 55P03 (lock not available)
 //                                       -> kDeadlineExceeded
-//   40001, 40P01, 25P02                 -> kAborted (the batch is retried)
-//   23505 unique violation              -> kAlreadyExists (the idempotent
-//                                          path decides)
+//   40001, 40P01, 25P02                 -> kAborted (a conflict: the
+//                                          commit queue writes it again)
+//   23505 unique violation              -> kAlreadyExists (a Write batch
+//                                          answers it kAborted: a key racing
+//                                          in; see postgres_message_store.cc)
 //   other class 23, class 22            -> kInvalidArgument
 //   class 28                            -> kUnauthenticated
 //   42501                               -> kPermissionDenied

@@ -15,8 +15,9 @@
 // Concurrency: a change reads the group row FOR UPDATE and a send FOR
 // SHARE, so two servers never interleave a change with another change or
 // a send of the same group; a create of an id that a concurrent batch
-// created fails that batch with a unique violation (kAlreadyExists), and
-// the store runs it again (it then sees the group). A change that adds
+// created fails that batch with a unique violation, answered kAborted; the
+// commit queue writes it again (WriteRetryingConflicts), and it then sees
+// the group. A change that adds
 // users takes a transaction-scoped advisory lock per added user, in name
 // order, before counting their groups, so max_groups_per_user holds under
 // concurrent adds to different groups. Inbox counter rows are locked in

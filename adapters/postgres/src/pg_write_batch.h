@@ -29,8 +29,9 @@
 // Concurrency: counter rows are locked before seqs are taken and in name
 // order (receipts too), so servers writing to the same inboxes wait rather
 // than deadlock; a concurrent insert of the same (sender, cid) or id fails
-// the batch with a unique violation (kAlreadyExists), and the store runs it
-// again, when the first insert is visible as a duplicate.
+// the batch with a unique violation, which the store answers kAborted; the
+// commit queue writes it again, when the first insert is visible as a
+// duplicate.
 //
 // Internal to courier::postgres (not installed).
 // Thread-safety: a WritePlan is used by one thread; the functions are pure.

@@ -170,13 +170,8 @@ class PostgresAccountStore final : public AccountStore {
     if (password_hash.size() > 4096) {
       return absl::InvalidArgumentError("password hash longer than 4096 bytes");
     }
-    COURIER_ASSIGN_OR_RETURN(
-        PgResult r,
-        Run({"set_password_hash", "", {TextParam(user), BytesParam(password_hash)}}));
-    if (absl::string_view(PQcmdTuples(r.get())) != "1") {
-      return absl::NotFoundError(absl::StrCat("no user ", user));
-    }
-    return absl::OkStatus();
+    return ChangeOfUser(
+        user, {"set_password_hash", "", {TextParam(user), BytesParam(password_hash)}});
   }
 
   absl::StatusOr<bool> UserExists(const UserId& user) override {
@@ -296,40 +291,22 @@ class PostgresAccountStore final : public AccountStore {
   absl::Status RecordDevice(const UserId& user, const DeviceId& device, TimeMs when) override {
     COURIER_RETURN_IF_ERROR(ValidateName("user", user));
     COURIER_RETURN_IF_ERROR(ValidateName("device", device));
-    COURIER_ASSIGN_OR_RETURN(
-        PgResult r,
-        Run({"record_device", "", {TextParam(user), TextParam(device), IntParam(when)}}));
-    if (absl::string_view(PQcmdTuples(r.get())) == "0") {
-      return absl::NotFoundError(absl::StrCat("no user ", user));
-    }
-    return absl::OkStatus();
+    return ChangeOfUser(
+        user, {"record_device", "", {TextParam(user), TextParam(device), IntParam(when)}});
   }
 
   absl::StatusOr<std::vector<DeviceRecord>> Devices(const UserId& user) override {
-    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
-    COURIER_ASSIGN_OR_RETURN(PgResult r, Run({"devices", "", {TextParam(user)}}));
-    std::vector<DeviceRecord> out;
-    for (int i = 0; i < PQntuples(r.get()); ++i) {
-      out.push_back(DeviceRecord{PgBytes(r.get(), i, 0), PgInt(r.get(), i, 1)});
-    }
-    if (out.empty()) {
-      COURIER_ASSIGN_OR_RETURN(bool exists, UserExists(user));
-      if (!exists) return absl::NotFoundError(absl::StrCat("no user ", user));
-    }
-    return out;
+    return RowsOfUser<DeviceRecord>("devices", user, [](const PGresult* r, int i) {
+      return DeviceRecord{PgBytes(r, i, 0), PgInt(r, i, 1)};
+    });
   }
 
   absl::Status SetPushSubscription(const UserId& user, const DeviceId& device,
                                    const std::string& subscription) override {
     COURIER_RETURN_IF_ERROR(ValidateName("user", user));
     COURIER_RETURN_IF_ERROR(ValidatePushSubscription(device, subscription));
-    COURIER_ASSIGN_OR_RETURN(
-        PgResult r,
-        Run({"set_push", "", {TextParam(user), TextParam(device), BytesParam(subscription)}}));
-    if (absl::string_view(PQcmdTuples(r.get())) == "0") {
-      return absl::NotFoundError(absl::StrCat("no user ", user));
-    }
-    return absl::OkStatus();
+    return ChangeOfUser(
+        user, {"set_push", "", {TextParam(user), TextParam(device), BytesParam(subscription)}});
   }
 
   absl::StatusOr<bool> DeletePushSubscription(const UserId& user, const DeviceId& device,
@@ -347,24 +324,39 @@ class PostgresAccountStore final : public AccountStore {
 
   absl::StatusOr<std::vector<PushSubscriptionRecord>> PushSubscriptions(
       const UserId& user) override {
-    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
-    COURIER_ASSIGN_OR_RETURN(PgResult r, Run({"push_subscriptions", "", {TextParam(user)}}));
-    std::vector<PushSubscriptionRecord> out;
-    for (int i = 0; i < PQntuples(r.get()); ++i) {
-      out.push_back(PushSubscriptionRecord{PgBytes(r.get(), i, 0), PgBytes(r.get(), i, 1)});
+    return RowsOfUser<PushSubscriptionRecord>(
+        "push_subscriptions", user, [](const PGresult* r, int i) {
+          return PushSubscriptionRecord{PgBytes(r, i, 0), PgBytes(r, i, 1)};
+        });
+  }
+
+ private:
+  absl::StatusOr<PgResult> Run(PgQuery query) { return pool_.RunOne(std::move(query)); }
+
+  // Runs `query`, which changes a row of `user`'s; kNotFound when it
+  // changed none (no such user).
+  absl::Status ChangeOfUser(const UserId& user, PgQuery query) {
+    COURIER_ASSIGN_OR_RETURN(PgResult r, Run(std::move(query)));
+    if (absl::string_view(PQcmdTuples(r.get())) == "0") {
+      return absl::NotFoundError(absl::StrCat("no user ", user));
     }
+    return absl::OkStatus();
+  }
+
+  // The rows of `statement` for `user`, each made by `row(result, i)`; an
+  // unknown user (no rows, and no account) is kNotFound.
+  template <typename T>
+  absl::StatusOr<std::vector<T>> RowsOfUser(const char* statement, const UserId& user,
+                                            T (*row)(const PGresult*, int)) {
+    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+    COURIER_ASSIGN_OR_RETURN(PgResult r, pool_.RunOne({statement, "", {TextParam(user)}}));
+    std::vector<T> out;
+    for (int i = 0; i < PQntuples(r.get()); ++i) out.push_back(row(r.get(), i));
     if (out.empty()) {
       COURIER_ASSIGN_OR_RETURN(bool exists, UserExists(user));
       if (!exists) return absl::NotFoundError(absl::StrCat("no user ", user));
     }
     return out;
-  }
-
- private:
-  absl::StatusOr<PgResult> Run(PgQuery query) {
-    COURIER_ASSIGN_OR_RETURN(auto conn, pool_.Acquire());
-    COURIER_ASSIGN_OR_RETURN(auto results, conn->Run(absl::MakeConstSpan(&query, 1)));
-    return std::move(results[0]);
   }
 
   const PostgresOptions options_;
@@ -374,10 +366,7 @@ class PostgresAccountStore final : public AccountStore {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<AccountStore>> OpenAccountStore(const PostgresOptions& options) {
-  COURIER_RETURN_IF_ERROR(ValidateOptions(options));
-  auto store = std::make_unique<PostgresAccountStore>(options);
-  COURIER_RETURN_IF_ERROR(store->Init());
-  return store;
+  return OpenStore<AccountStore, PostgresAccountStore>(options);
 }
 
 }  // namespace courier::postgres

@@ -2,14 +2,17 @@
 //
 // Internal to courier::postgres (not installed).
 // Thread-safety: pure functions.
-// Blocking: nothing here blocks.
+// Blocking: nothing here blocks, but OpenStore (it connects).
 #ifndef COURIER_ADAPTERS_POSTGRES_POSTGRES_COMMON_H_
 #define COURIER_ADAPTERS_POSTGRES_POSTGRES_COMMON_H_
 
+#include <memory>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "courier/postgres.h"
+#include "courier/status.h"
 #include "pg_connection.h"
 
 namespace courier::postgres {
@@ -19,6 +22,16 @@ absl::Status ValidateOptions(const PostgresOptions& options);
 
 // Connection settings for a pool that prepares `statements`.
 PgSettings MakeSettings(const PostgresOptions& options, std::vector<PgStatement> statements);
+
+// The factories' common steps: validates `options`, builds a `Store` from
+// them and runs its Init() (connects, creates or upgrades the schema).
+template <typename Interface, typename Store>
+absl::StatusOr<std::unique_ptr<Interface>> OpenStore(const PostgresOptions& options) {
+  COURIER_RETURN_IF_ERROR(ValidateOptions(options));
+  auto store = std::make_unique<Store>(options);
+  COURIER_RETURN_IF_ERROR(store->Init());
+  return std::unique_ptr<Interface>(std::move(store));
+}
 
 }  // namespace courier::postgres
 

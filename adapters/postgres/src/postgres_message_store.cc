@@ -2,7 +2,6 @@
 // transaction of set-based statements (pg_write_batch.h).
 #include <algorithm>
 #include <cstdint>
-#include <functional>
 #include <limits>
 #include <memory>
 #include <string>
@@ -10,7 +9,6 @@
 #include <variant>
 #include <vector>
 
-#include <random>
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -74,12 +72,11 @@ class PostgresMessageStore final : public MessageStore {
     const WritePlan plan(ops, results);
     if (plan.empty()) return results;
 
-    const absl::Status failure = RetryingConflicts([&]() -> absl::Status {
-      COURIER_ASSIGN_OR_RETURN(std::vector<PgResult> run, RunOnce(plan.queries()));
-      plan.Collect(run, results);
-      return absl::OkStatus();
-    });
-    if (!failure.ok()) {
+    absl::StatusOr<std::vector<PgResult>> run = pool_.Run(plan.queries());
+    if (run.ok()) {
+      plan.Collect(*run, results);
+    } else {
+      const absl::Status failure = BatchFailure(run.status());
       for (std::size_t i : plan.sent()) results[i] = failure;
     }
     return results;
@@ -92,7 +89,7 @@ class PostgresMessageStore final : public MessageStore {
     std::vector<Event> events;
     if (after >= static_cast<std::uint64_t>(kMaxInt)) return events;
     COURIER_ASSIGN_OR_RETURN(
-        PgResult r, RunOne({"fetch", "",
+        PgResult r, pool_.RunOne({"fetch", "",
                             {TextParam(user), IntParam(static_cast<std::int64_t>(after)),
                              IntParam(Clamp(limit))}}));
     const int rows = PQntuples(r.get());
@@ -128,7 +125,7 @@ class PostgresMessageStore final : public MessageStore {
 
   absl::StatusOr<Seq> Head(const UserId& user) override {
     COURIER_RETURN_IF_ERROR(ValidateName("user", user));
-    COURIER_ASSIGN_OR_RETURN(PgResult r, RunOne({"head", "", {TextParam(user)}}));
+    COURIER_ASSIGN_OR_RETURN(PgResult r, pool_.RunOne({"head", "", {TextParam(user)}}));
     if (PQntuples(r.get()) == 0) return 0;
     return static_cast<Seq>(PgInt(r.get(), 0, 0));
   }
@@ -137,7 +134,7 @@ class PostgresMessageStore final : public MessageStore {
     COURIER_RETURN_IF_ERROR(ValidateName("user", user));
     COURIER_RETURN_IF_ERROR(ValidateName("device", device));
     COURIER_ASSIGN_OR_RETURN(PgResult r,
-                             RunOne({"cursor", "", {TextParam(user), TextParam(device)}}));
+                             pool_.RunOne({"cursor", "", {TextParam(user), TextParam(device)}}));
     if (PQntuples(r.get()) == 0) return 0;
     return static_cast<Seq>(PgInt(r.get(), 0, 0));
   }
@@ -149,7 +146,7 @@ class PostgresMessageStore final : public MessageStore {
       return absl::NotFoundError(absl::StrCat("no message ", id, " for ", recipient));
     }
     COURIER_ASSIGN_OR_RETURN(PgResult r,
-                             RunOne({"status", "", {TextParam(recipient), TextParam(id)}}));
+                             pool_.RunOne({"status", "", {TextParam(recipient), TextParam(id)}}));
     if (PQntuples(r.get()) == 0) {
       return absl::NotFoundError(absl::StrCat("no message ", id, " for ", recipient));
     }
@@ -165,7 +162,7 @@ class PostgresMessageStore final : public MessageStore {
     std::size_t removed = 0;
     for (;;) {
       COURIER_ASSIGN_OR_RETURN(
-          PgResult r, RunOne({"prune", "",
+          PgResult r, pool_.RunOne({"prune", "",
                               {IntParam(options.now - options.ttl_ms),
                                IntParam(options.now - options.acked_retention_ms),
                                IntParam(kPruneChunk)}}));
@@ -180,7 +177,7 @@ class PostgresMessageStore final : public MessageStore {
   }
 
   absl::Status Ping() override {
-    COURIER_ASSIGN_OR_RETURN(PgResult r, RunOne({"ping", "", {}}));
+    COURIER_ASSIGN_OR_RETURN(PgResult r, pool_.RunOne({"ping", "", {}}));
     if (PgBool(r.get(), 0, 0)) {
       return absl::UnavailableError("postgres: the server is a read-only standby");
     }
@@ -196,39 +193,26 @@ class PostgresMessageStore final : public MessageStore {
   // round trips, since a group op reads its record before it can plan its
   // writes (pg_groups.h). The ops between two group ops go as one
   // WritePlan (set-based runs), sent before the group op that follows
-  // them, so that every op sees the effects of the earlier ones. Retried
-  // as a whole on a conflict, like Write.
+  // them, so that every op sees the effects of the earlier ones.
   std::vector<absl::StatusOr<WriteResult>> WriteWithGroups(absl::Span<const WriteOp> ops) {
     std::vector<absl::StatusOr<WriteResult>> results(ops.size(),
                                                      absl::InternalError("not run"));
     std::vector<std::size_t> sent;
-    const absl::Status failure = RetryingConflicts([&] {
-      sent.clear();
-      return WriteWithGroupsOnce(ops, results, sent);
-    });
+    const absl::Status failure = WriteWithGroupsOnce(ops, results, sent);
     if (!failure.ok()) {
-      for (std::size_t i : sent) results[i] = failure;
+      for (std::size_t i : sent) results[i] = BatchFailure(failure);
     }
     return results;
   }
 
-  // Runs one attempt of a batch until it succeeds, fails otherwise than by
-  // a conflict, or max_batch_attempts have run; returns the last failure.
-  // A deadlock, a serialization failure or a unique violation between
-  // concurrent senders rolled the batch back; it runs again (the second run
-  // sees the other side's commit: the idempotent path). A conflict left
-  // after the attempts is kAborted.
-  absl::Status RetryingConflicts(const std::function<absl::Status()>& attempt_once) {
-    absl::Status failure;
-    for (int attempt = 1;; ++attempt) {
-      failure = attempt_once();
-      if (failure.ok()) return failure;
-      const bool conflict = absl::IsAborted(failure) || absl::IsAlreadyExists(failure);
-      if (!conflict || attempt >= options_.max_batch_attempts) break;
-      thread_local std::minstd_rand jitter{std::random_device{}()};
-      absl::SleepFor(absl::Milliseconds(
-          std::uniform_int_distribution<int>(1, 5 * attempt)(jitter)));
-    }
+  // The failure of a batch's transaction, as every op that reached the
+  // backend answers it. A unique violation there is a concurrent writer's
+  // key racing in (a (sender, cid), a message id, a group created at once;
+  // a taken id known beforehand is the op's own result, not a failure): a
+  // conflict, kAborted like a deadlock or a serialization failure, so that
+  // the commit queue writes the ops again (WriteRetryingConflicts) and the
+  // rerun takes the idempotent path.
+  static absl::Status BatchFailure(const absl::Status& failure) {
     if (absl::IsAlreadyExists(failure)) return absl::AbortedError(failure.message());
     return failure;
   }
@@ -282,16 +266,6 @@ class PostgresMessageStore final : public MessageStore {
     return s;
   }
 
-  absl::StatusOr<std::vector<PgResult>> RunOnce(absl::Span<const PgQuery> queries) {
-    COURIER_ASSIGN_OR_RETURN(auto conn, pool_.Acquire());
-    return conn->Run(queries);
-  }
-
-  absl::StatusOr<PgResult> RunOne(PgQuery query) {
-    COURIER_ASSIGN_OR_RETURN(auto results, RunOnce(absl::MakeConstSpan(&query, 1)));
-    return std::move(results[0]);
-  }
-
   const PostgresOptions options_;
   PgPool pool_;
 };
@@ -299,10 +273,7 @@ class PostgresMessageStore final : public MessageStore {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<MessageStore>> OpenMessageStore(const PostgresOptions& options) {
-  COURIER_RETURN_IF_ERROR(ValidateOptions(options));
-  auto store = std::make_unique<PostgresMessageStore>(options);
-  COURIER_RETURN_IF_ERROR(store->Init());
-  return store;
+  return OpenStore<MessageStore, PostgresMessageStore>(options);
 }
 
 }  // namespace courier::postgres

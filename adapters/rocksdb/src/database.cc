@@ -350,6 +350,25 @@ Database::~Database() {
   db_.reset();
 }
 
+absl::Status Database::ScanPairs(
+    ::rocksdb::ColumnFamilyHandle* cf, const ::rocksdb::ReadOptions& base, char space,
+    std::string_view first, std::string_view what,
+    absl::FunctionRef<absl::Status(std::string_view second, std::string_view value)> each)
+    const {
+  const std::string prefix = keys::PairPrefix(space, first);
+  const std::string end = keys::PairPrefixEnd(space, first);
+  ::rocksdb::Slice upper(end);
+  ::rocksdb::ReadOptions ro = base;
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<::rocksdb::Iterator> it(db_->NewIterator(ro, cf));
+  for (it->Seek(prefix); it->Valid(); it->Next()) {
+    const std::string_view key(it->key().data(), it->key().size());
+    COURIER_RETURN_IF_ERROR(each(key.substr(prefix.size()),
+                                 std::string_view(it->value().data(), it->value().size())));
+  }
+  return ToStatus(it->status(), what);
+}
+
 absl::Status Database::Recover() {
   if (!needs_resume_.load(std::memory_order_acquire)) return absl::OkStatus();
   ::rocksdb::Status resumed = db_->Resume();

@@ -17,7 +17,9 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <string_view>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "courier/rocksdb.h"
 #include "courier/types.h"
@@ -50,6 +52,15 @@ class Database {
   // OK when writes can be accepted: after a failed write, tries
   // DB::Resume() (kUnavailable while the cause, e.g. a full disk, lasts).
   absl::Status Recover();
+
+  // Calls `each(second, value)` for every key (`space`, `first`, second)
+  // (keys.h PairKey) of `cf`, in key order, read with `base` (its snapshot,
+  // say). Returns the first error of `each`, or of the scan (named `what`).
+  absl::Status ScanPairs(
+      ::rocksdb::ColumnFamilyHandle* cf, const ::rocksdb::ReadOptions& base, char space,
+      std::string_view first, std::string_view what,
+      absl::FunctionRef<absl::Status(std::string_view second, std::string_view value)> each)
+      const;
 
   // The TTL cutoff of the Prune under way: an index key written now gets an
   // expiry of at least this, so a compaction filter using this cutoff (once

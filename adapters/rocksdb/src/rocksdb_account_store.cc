@@ -248,15 +248,14 @@ class RocksdbAccountStore final : public AccountStore {
   absl::StatusOr<std::vector<DeviceRecord>> Devices(const UserId& user) override {
     COURIER_ASSIGN_OR_RETURN(bool exists, Has(keys::NameKey(kUser, user)));
     if (!exists) return UnknownUser(user);
-    COURIER_ASSIGN_OR_RETURN(std::vector<std::string> names, Seconds(kDevice, user));
     std::vector<DeviceRecord> out;
-    for (const std::string& device : names) {
-      COURIER_ASSIGN_OR_RETURN(std::optional<std::string> value,
-                               Get(keys::PairKey(kDevice, user, device)));
-      if (!value.has_value()) continue;  // removed meanwhile
-      COURIER_ASSIGN_OR_RETURN(std::uint64_t seen, keys::DecodeU64(*value, "device last seen"));
-      out.push_back(DeviceRecord{device, static_cast<TimeMs>(seen)});
-    }
+    COURIER_RETURN_IF_ERROR(db_->ScanPairs(
+        cf_, ::rocksdb::ReadOptions(), kDevice, user, "list devices",
+        [&](std::string_view device, std::string_view value) -> absl::Status {
+          COURIER_ASSIGN_OR_RETURN(std::uint64_t seen, keys::DecodeU64(value, "device last seen"));
+          out.push_back(DeviceRecord{DeviceId(device), static_cast<TimeMs>(seen)});
+          return absl::OkStatus();
+        }));
     return out;
   }
 
@@ -328,13 +327,13 @@ class RocksdbAccountStore final : public AccountStore {
       const UserId& user) override {
     COURIER_ASSIGN_OR_RETURN(bool exists, Has(keys::NameKey(kUser, user)));
     if (!exists) return UnknownUser(user);
-    COURIER_ASSIGN_OR_RETURN(std::vector<std::string> names, Seconds(kPush, user));
     std::vector<PushSubscriptionRecord> out;
-    for (const std::string& device : names) {
-      COURIER_ASSIGN_OR_RETURN(std::optional<std::string> value,
-                               Get(keys::PairKey(kPush, user, device)));
-      if (value.has_value()) out.push_back(PushSubscriptionRecord{device, *std::move(value)});
-    }
+    COURIER_RETURN_IF_ERROR(db_->ScanPairs(
+        cf_, ::rocksdb::ReadOptions(), kPush, user, "list push subscriptions",
+        [&](std::string_view device, std::string_view value) {
+          out.push_back(PushSubscriptionRecord{DeviceId(device), std::string(value)});
+          return absl::OkStatus();
+        }));
     return out;
   }
 
@@ -366,17 +365,13 @@ class RocksdbAccountStore final : public AccountStore {
 
   // The second names of every (`space`, first, second) key, in name order.
   absl::StatusOr<std::vector<UserId>> Seconds(char space, const UserId& first) {
-    const std::string prefix = keys::PairPrefix(space, first);
-    const std::string end = keys::PairPrefixEnd(space, first);
-    ::rocksdb::Slice upper(end);
-    ::rocksdb::ReadOptions ro;
-    ro.iterate_upper_bound = &upper;
-    std::unique_ptr<::rocksdb::Iterator> it(db_->db()->NewIterator(ro, cf_));
     std::vector<UserId> names;
-    for (it->Seek(prefix); it->Valid(); it->Next()) {
-      names.emplace_back(it->key().data() + prefix.size(), it->key().size() - prefix.size());
-    }
-    COURIER_RETURN_IF_ERROR(ToStatus(it->status(), "list names"));
+    COURIER_RETURN_IF_ERROR(db_->ScanPairs(cf_, ::rocksdb::ReadOptions(), space, first,
+                                           "list names",
+                                           [&](std::string_view second, std::string_view) {
+                                             names.emplace_back(second);
+                                             return absl::OkStatus();
+                                           }));
     return names;
   }
 

@@ -375,18 +375,14 @@ class RocksdbMessageStore final : public MessageStore {
 
   absl::StatusOr<std::vector<std::pair<DeviceId, Seq>>> ReadCursors(
       const ::rocksdb::ReadOptions& base, const UserId& inbox) {
-    const std::string prefix = keys::PairPrefix(keys::kCursor, inbox);
-    const std::string end = keys::PairPrefixEnd(keys::kCursor, inbox);
-    ::rocksdb::Slice upper(end);
-    ::rocksdb::ReadOptions ro = base;
-    ro.iterate_upper_bound = &upper;
-    std::unique_ptr<::rocksdb::Iterator> it(db_->db()->NewIterator(ro, cf_));
     std::vector<std::pair<DeviceId, Seq>> out;
-    for (it->Seek(prefix); it->Valid(); it->Next()) {
-      COURIER_ASSIGN_OR_RETURN(Seq cursor, keys::DecodeU64(View(it->value()), "cursor"));
-      out.emplace_back(DeviceId(View(it->key()).substr(prefix.size())), cursor);
-    }
-    COURIER_RETURN_IF_ERROR(ToStatus(it->status(), "read cursors"));
+    COURIER_RETURN_IF_ERROR(db_->ScanPairs(
+        cf_, base, keys::kCursor, inbox, "read cursors",
+        [&](std::string_view device, std::string_view value) -> absl::Status {
+          COURIER_ASSIGN_OR_RETURN(Seq cursor, keys::DecodeU64(value, "cursor"));
+          out.emplace_back(DeviceId(device), cursor);
+          return absl::OkStatus();
+        }));
     return out;
   }
 

@@ -301,7 +301,8 @@ class COURIER_EXPORT MessageStore {
   // WriteOp alternative, or the op's own error (kResourceExhausted,
   // kOutOfRange, kInvalidArgument). When the transaction itself fails, every
   // result carries that error (kUnavailable for a backend that did not
-  // commit) and nothing of the batch is stored.
+  // commit, kAborted for a conflict: see WriteRetryingConflicts below) and
+  // nothing of the batch is stored.
   virtual std::vector<absl::StatusOr<WriteResult>> Write(
       absl::Span<const WriteOp> ops) = 0;
 
@@ -345,6 +346,31 @@ class COURIER_EXPORT MessageStore {
   // OK when the store can accept writes now (used by health checks).
   virtual absl::Status Ping() = 0;
 };
+
+// A conflict (status.h: kAborted, "restart the larger step"). A store
+// answers kAborted for an op that a concurrent writer kept from being
+// applied: a deadlock or serialization failure, a unique key such as a
+// (sender, cid) or a group id racing in, a lost compare-and-set. Nothing of
+// such an op is stored, so it may be written again; when a whole
+// transaction rolls back on a conflict, every op it held answers kAborted.
+// A store never answers kAborted for an op it applied, and does not retry
+// a conflict itself: the rule below does, once, for every store.
+//
+// THE retry rule for conflicting writes, which the engine's commit queue
+// applies to every batch (EngineOptions::max_write_attempts): calls
+// store.Write(ops); then, while some results are kAborted and fewer than
+// `max_attempts` Writes have run, waits a random 1..5*n ms (n = the Writes
+// so far, so that racing writers drift apart) and writes those ops again,
+// in their order, as one batch. The rerun sees what the other writer
+// committed (a repeated (sender, cid) then takes the idempotent path).
+// Returns one result per op: the op's first result that is not kAborted,
+// or kAborted when the conflict outlasted `max_attempts`. Adds the number of
+// rerun Writes to `*reruns` when given. max_attempts < 1 counts as 1.
+// Thread-safety: as store.Write.
+// Blocking: as store.Write, plus the waits (under 5 * max_attempts^2 / 2 ms).
+COURIER_EXPORT std::vector<absl::StatusOr<WriteResult>> WriteRetryingConflicts(
+    MessageStore& store, absl::Span<const WriteOp> ops, int max_attempts,
+    std::uint64_t* reruns = nullptr);
 
 }  // namespace courier
 

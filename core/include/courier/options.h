@@ -72,6 +72,13 @@ struct EngineOptions {
   // that a flood of large messages holds a bounded amount of memory while a
   // batch is written.
   std::size_t max_batch_bytes = 4 * 1024 * 1024;
+  // Writes of one batch at most when the store answers a conflict (kAborted:
+  // a deadlock, a duplicate key racing in from another server): the ops in
+  // conflict are written again after a jittered wait of 1..5*n ms
+  // (WriteRetryingConflicts, courier/message_store.h); a conflict left
+  // after the last attempt answers the send `unavailable`. This took the
+  // place of PostgresOptions/MongoOptions::max_batch_attempts.
+  int max_write_attempts = 10;
 
   // --- environment (borrowed; each must outlive the engine; null = default)
   Clock* clock = nullptr;                // default: SystemClock()

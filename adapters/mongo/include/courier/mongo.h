@@ -32,8 +32,10 @@
 // supports them (a replica set or a sharded cluster; see `transactions`), its
 // events inserted with one bulk insert_many; a conflict with a concurrent
 // batch (TransientTransactionError, a duplicate (sender, cid) racing in)
-// rolls the batch back and runs it again, where the duplicate takes the
-// idempotent path. On a standalone server there are no transactions: each
+// rolls the batch back and answers kAborted, a conflict: the engine's
+// commit queue writes it again, where the duplicate takes the idempotent
+// path. DeleteInbox and AccountStore::DeleteUser answer such a conflict
+// kAborted too (retry them). On a standalone server there are no transactions: each
 // op runs as single-document atomic steps (the (sender, cid) is claimed in
 // `messages` before a seq is taken; receipts come from conditional updates;
 // friendships change by compare-and-set), so concurrent servers still keep
@@ -48,8 +50,8 @@
 // Errors: driver and server errors map once to canonical codes, keeping the
 // driver's text: no server selectable, network errors, "not primary" ->
 // kUnavailable; socket or server time limits (MaxTimeMSExpired, write
-// concern timeout) -> kDeadlineExceeded; conflicts left after the retries
-// -> kAborted; authentication -> kUnauthenticated / kPermissionDenied.
+// concern timeout) -> kDeadlineExceeded; conflicts (write conflicts,
+// transient transaction errors, a duplicate key in a transaction) -> kAborted; authentication -> kUnauthenticated / kPermissionDenied.
 //
 // Process-wide effects: the first Open calls mongoc_init() and routes the
 // driver's log (mongoc_log_set_handler) to Courier's log sink (courier/log.h)
@@ -118,8 +120,12 @@ struct MongoOptions {
   // --- behaviour
   int pool_size = 16;  // the most clients (connections per server) at once
   MongoTransactions transactions = MongoTransactions::kAuto;
-  // Attempts of one Write batch on a transient transaction error or a
-  // duplicate (sender, cid) racing in. At least 1.
+  // No longer used: a transaction runs once and a conflict (a transient
+  // transaction error, a duplicate (sender, cid) racing in) answers
+  // kAborted; the engine's commit queue retries a Write batch
+  // (EngineOptions::max_write_attempts, and WriteRetryingConflicts in
+  // courier/message_store.h for a caller of Write without an engine).
+  // Kept, and still validated (at least 1), so that code setting it builds.
   int max_batch_attempts = 10;
 };
 

@@ -9,9 +9,11 @@
 // How a Write() batch runs: one connection from the pool, one transaction
 // (BEGIN ... COMMIT), one prepared call per op to a server-side function that
 // applies the op's semantics (see courier/message_store.h), all pipelined in a
-// single round trip. A deadlock or serialization failure rolls the batch back
-// and runs it again (up to `max_batch_attempts` times), since the engine
-// treats the batch as a whole. A batch holding group ops (GroupChangeOp,
+// single round trip. A deadlock, a serialization failure or a unique key
+// racing in from another server (a (sender, cid)) rolls the batch back, and
+// every op of it answers kAborted: a conflict, which the engine's commit
+// queue writes again (EngineOptions::max_write_attempts; the rerun sees the
+// other server's commit and takes the idempotent path). A batch holding group ops (GroupChangeOp,
 // GroupSendOp) is still one transaction on one connection, but takes two
 // or three more round trips per group op: the op reads the group row
 // (SELECT ... FOR UPDATE for a change, FOR SHARE for a send, so two
@@ -40,8 +42,8 @@
 // Errors: server errors map once to canonical codes, keeping the server's
 // text: connection problems (SQLSTATE class 08, shutdown, too many clients)
 // -> kUnavailable; statement timeout (57014) and a client-side timeout ->
-// kDeadlineExceeded; deadlock/serialization (40P01/40001) left after the
-// retries -> kAborted.
+// kDeadlineExceeded; deadlock/serialization (40P01/40001) -> kAborted, and
+// a unique violation (23505) failing a Write batch too.
 //
 // Ownership: the factories return stores owned by the caller; each owns its
 //   connection pool and closes it on destruction.
@@ -93,8 +95,11 @@ struct PostgresOptions {
   std::int64_t call_timeout_ms = 15'000;
 
   // --- behaviour
-  // Attempts of one Write batch when PostgreSQL reports a deadlock or a
-  // serialization failure (each attempt is the whole batch). At least 1.
+  // No longer used: the store writes a batch once and answers a conflict
+  // kAborted; the engine's commit queue retries it (EngineOptions::
+  // max_write_attempts, and WriteRetryingConflicts in courier/message_store.h
+  // for a caller of Write without an engine). Kept, and still validated (at
+  // least 1), so that code setting it builds and behaves as before.
   int max_batch_attempts = 5;
   // SET synchronous_commit = off on the store's connections (see
   // Durability above). Default off: a committed send survives a power cut.
