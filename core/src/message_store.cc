@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "courier/group.h"
+#include "courier/status.h"
 #include "utf8.h"
 
 namespace courier {
@@ -113,6 +114,12 @@ absl::Status ValidateGroupChangeOp(const GroupChangeOp& op) {
 }
 
 }  // namespace
+
+absl::Status ValidateFetch(const UserId& user, std::size_t limit) {
+  COURIER_RETURN_IF_ERROR(ValidateName("user", user));
+  if (limit == 0) return absl::InvalidArgumentError("fetch limit must be at least 1");
+  return absl::OkStatus();
+}
 
 absl::Status ValidateWriteOp(const WriteOp& op) {
   if (const auto* a = std::get_if<AppendOp>(&op)) {

@@ -395,6 +395,20 @@ COURIER_CONFORMANCE_CASE(InvalidOpsFailAlone, "invalid ops fail alone with kInva
   CHECK(CursorOf(*h, "bob", "phone") == 0);
 }
 
+// ValidateFetch's rule, the same in every store: a user that is not a name
+// or a limit of 0 is refused with kInvalidArgument; a valid unknown user has
+// an empty inbox.
+COURIER_CONFORMANCE_CASE(InvalidFetchIsRefused, "invalid fetch arguments are refused") {
+  Harness h(factory);
+  COURIER_REQUIRE_OK(WriteStatus(*h, Message("alice", "c1", "bob")));
+  CHECK_THAT(h->Fetch("bob", 0, 0).status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  CHECK_THAT(h->Fetch("", 0, 10).status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  CHECK_THAT(h->Fetch("bad user", 0, 10).status(),
+             StatusIs(absl::StatusCode::kInvalidArgument));
+  CHECK(FetchAll(*h, "nobody").empty());
+  RequireSeqs(FetchAll(*h, "bob"), 1, 1);
+}
+
 // --- Attach and ack -----------------------------------------------------------
 
 COURIER_CONFORMANCE_CASE(AttachReturnsCursorAndHead, "attach returns cursor and head") {

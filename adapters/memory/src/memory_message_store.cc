@@ -23,6 +23,7 @@
 #include "courier/group.h"
 #include "courier/memory.h"
 #include "courier/message_store.h"
+#include "courier/status.h"
 #include "courier/types.h"
 
 namespace courier::memory {
@@ -70,7 +71,7 @@ class MemoryMessageStore final : public MessageStore {
 
   absl::StatusOr<std::vector<Event>> Fetch(const UserId& user, Seq after,
                                            std::size_t limit) override {
-    if (limit < 1) return absl::InvalidArgumentError("Fetch limit must be >= 1");
+    COURIER_RETURN_IF_ERROR(ValidateFetch(user, limit));
     MutexLock lock(&mu_);
     std::vector<Event> out;
     auto it = inboxes_.find(user);

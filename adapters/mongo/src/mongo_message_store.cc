@@ -180,8 +180,7 @@ class MongoMessageStore final : public MessageStore {
 
   absl::StatusOr<std::vector<Event>> Fetch(const UserId& user, Seq after,
                                            std::size_t limit) override {
-    COURIER_RETURN_IF_ERROR(ValidateName("user", user));
-    if (limit == 0) return absl::InvalidArgumentError("fetch limit must be at least 1");
+    COURIER_RETURN_IF_ERROR(ValidateFetch(user, limit));
     std::vector<Event> events;
     if (after >= static_cast<std::uint64_t>(kMaxInt)) return events;
     Doc filter, opts;

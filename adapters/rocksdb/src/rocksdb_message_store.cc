@@ -108,7 +108,7 @@ class RocksdbMessageStore final : public MessageStore {
 
   absl::StatusOr<std::vector<Event>> Fetch(const UserId& user, Seq after,
                                            std::size_t limit) override {
-    if (limit < 1) return absl::InvalidArgumentError("Fetch limit must be >= 1");
+    COURIER_RETURN_IF_ERROR(ValidateFetch(user, limit));
     std::vector<Event> out;
     if (after == std::numeric_limits<Seq>::max()) return out;
     const std::string end = keys::EventEnd(user);

@@ -67,6 +67,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -217,7 +218,7 @@ class SqliteMessageStore final : public MessageStore {
 
   absl::StatusOr<std::vector<Event>> Fetch(const UserId& user, Seq after,
                                            std::size_t limit) override {
-    if (limit < 1) return absl::InvalidArgumentError("Fetch limit must be >= 1");
+    COURIER_RETURN_IF_ERROR(ValidateFetch(user, limit));
     std::vector<Event> out;
     constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
     if (after >= kMax) return out;
@@ -517,26 +518,50 @@ class SqliteMessageStore final : public MessageStore {
     MessageStatus status = MessageStatus::kSent;
   };
 
+  // A message row found through one of the in-memory indexes: its pos and
+  // the query stepped onto it.
+  struct IndexedRow {
+    std::int64_t pos;
+    Query row;
+  };
+
+  // The message row (kind 1) at one of the positions `index` holds for
+  // `key` that `sql` selects, if any. `sql` reads "... FROM events WHERE
+  // pos = ?1 AND kind = 1 AND ..." and `bind` binds its other parameters
+  // (the key's two parts). A position that `sql` does not select holds
+  // another key with the same hash, or a pruned row, and is passed over.
+  absl::StatusOr<std::optional<IndexedRow>> FindIndexed(const RowIndex& index,
+                                                        RowIndex::Key key, const char* sql,
+                                                        absl::FunctionRef<void(Query&)> bind)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    const RowIndex::Positions* candidates = index.Find(key);
+    if (candidates == nullptr) return std::nullopt;
+    for (std::int64_t pos : *candidates) {
+      COURIER_ASSIGN_OR_RETURN(Query q, writer_->Prepare(sql));
+      q.Bind(1, pos);
+      bind(q);
+      COURIER_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (row) return std::optional<IndexedRow>(IndexedRow{pos, std::move(q)});
+    }
+    return std::nullopt;
+  }
+
   // The message in `inbox` with message id `id`, if any.
   absl::StatusOr<std::optional<StoredMessage>> FindMessage(const UserId& inbox,
                                                            const MessageId& id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-    const RowIndex::Positions* candidates = ids_.Find(RowIndex::KeyOf(inbox, id));
-    if (candidates == nullptr) return std::nullopt;
-    for (std::int64_t pos : *candidates) {
-      COURIER_ASSIGN_OR_RETURN(
-          Query q, writer_->Prepare("SELECT peer, status FROM events "
-                                    "WHERE pos = ?1 AND kind = 1 AND inbox = ?2 AND id = ?3"));
-      q.Bind(1, pos).BindText(2, inbox).BindText(3, id);
-      COURIER_ASSIGN_OR_RETURN(bool row, q.Step());
-      if (!row) continue;  // another key with the same hash, or a pruned row
-      StoredMessage m;
-      m.pos = pos;
-      m.sender = q.Text(0);
-      COURIER_ASSIGN_OR_RETURN(m.status, ToStatus(q.Int(1)));
-      return std::optional<StoredMessage>(std::move(m));
-    }
-    return std::nullopt;
+    COURIER_ASSIGN_OR_RETURN(
+        std::optional<IndexedRow> found,
+        FindIndexed(ids_, RowIndex::KeyOf(inbox, id),
+                    "SELECT peer, status FROM events "
+                    "WHERE pos = ?1 AND kind = 1 AND inbox = ?2 AND id = ?3",
+                    [&](Query& q) { q.BindText(2, inbox).BindText(3, id); }));
+    if (!found.has_value()) return std::nullopt;
+    StoredMessage m;
+    m.pos = found->pos;
+    m.sender = found->row.Text(0);
+    COURIER_ASSIGN_OR_RETURN(m.status, ToStatus(found->row.Int(1)));
+    return std::optional<StoredMessage>(std::move(m));
   }
 
   // Writes every inbox and cursor row the batch changed, once each.
@@ -661,23 +686,19 @@ class SqliteMessageStore final : public MessageStore {
   template <class Result>
   absl::StatusOr<std::optional<Result>> FindSend(const UserId& sender, const std::string& cid)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-    const RowIndex::Positions* candidates = sends_.Find(RowIndex::KeyOf(sender, cid));
-    if (candidates == nullptr) return std::nullopt;
-    for (std::int64_t pos : *candidates) {
-      COURIER_ASSIGN_OR_RETURN(
-          Query q, writer_->Prepare("SELECT seq, id, ts FROM events "
-                                    "WHERE pos = ?1 AND kind = 1 AND peer = ?2 AND cid = ?3"));
-      q.Bind(1, pos).BindText(2, sender).BindBlob(3, cid);
-      COURIER_ASSIGN_OR_RETURN(bool row, q.Step());
-      if (!row) continue;  // another key with the same hash, or a pruned row
-      Result dup;
-      dup.seq = static_cast<Seq>(q.Int(0));
-      dup.id = q.Text(1);
-      dup.ts = q.Int(2);
-      dup.duplicate = true;
-      return std::optional<Result>(std::move(dup));
-    }
-    return std::nullopt;
+    COURIER_ASSIGN_OR_RETURN(
+        std::optional<IndexedRow> found,
+        FindIndexed(sends_, RowIndex::KeyOf(sender, cid),
+                    "SELECT seq, id, ts FROM events "
+                    "WHERE pos = ?1 AND kind = 1 AND peer = ?2 AND cid = ?3",
+                    [&](Query& q) { q.BindText(2, sender).BindBlob(3, cid); }));
+    if (!found.has_value()) return std::nullopt;
+    Result dup;
+    dup.seq = static_cast<Seq>(found->row.Int(0));
+    dup.id = found->row.Text(1);
+    dup.ts = found->row.Int(2);
+    dup.duplicate = true;
+    return std::optional<Result>(std::move(dup));
   }
 
   // kInvalidArgument when `body` is longer than SQLite stores.

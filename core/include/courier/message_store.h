@@ -283,6 +283,12 @@ inline constexpr std::size_t kMaxStoredBodyBytes = 15 << 20;
 // Pure function; thread-safe; never blocks.
 COURIER_EXPORT absl::Status ValidateWriteOp(const WriteOp& op);
 
+// THE check of Fetch's arguments, which every store's Fetch calls first so
+// that all of them refuse the same calls the same way: `user` a name
+// (ValidateName) and `limit` at least 1; kInvalidArgument otherwise.
+// Pure function; thread-safe; never blocks.
+COURIER_EXPORT absl::Status ValidateFetch(const UserId& user, std::size_t limit);
+
 struct PruneOptions {
   TimeMs now = 0;
   TimeMs acked_retention_ms = 7LL * 24 * 3600 * 1000;
@@ -307,7 +313,8 @@ class COURIER_EXPORT MessageStore {
       absl::Span<const WriteOp> ops) = 0;
 
   // Up to `limit` events of `user`'s inbox with seq > `after`, in seq order.
-  // An unknown user has an empty inbox. REQUIRES: limit >= 1.
+  // An unknown user has an empty inbox. kInvalidArgument when ValidateFetch
+  // (above) refuses the arguments.
   virtual absl::StatusOr<std::vector<Event>> Fetch(const UserId& user, Seq after,
                                                    std::size_t limit) = 0;
 
