@@ -62,6 +62,14 @@ absl::Status Migrate(Connection& connection, absl::string_view component,
   return status;
 }
 
+absl::StatusOr<std::unique_ptr<Connection>> OpenMigrated(const SqliteOptions& options,
+                                                         absl::string_view component,
+                                                         absl::Span<const Migration> migrations) {
+  COURIER_ASSIGN_OR_RETURN(std::unique_ptr<Connection> connection, Connection::Open(options));
+  COURIER_RETURN_IF_ERROR(Migrate(*connection, component, migrations));
+  return connection;
+}
+
 absl::StatusOr<std::int64_t> SchemaVersion(Connection& connection, absl::string_view component) {
   COURIER_ASSIGN_OR_RETURN(
       Query exists, connection.Prepare("SELECT 1 FROM sqlite_master "

@@ -13,6 +13,7 @@
 #define COURIER_ADAPTERS_SQLITE_SRC_SCHEMA_H_
 
 #include <cstdint>
+#include <memory>
 #include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
@@ -32,6 +33,13 @@ struct Migration {
 // for a malformed migration list; backend errors from the connection.
 absl::Status Migrate(Connection& connection, absl::string_view component,
                      absl::Span<const Migration> migrations);
+
+// What each store does first: opens a read-write connection to `options`'
+// database (Connection::Open) and brings `component` up to the last of
+// `migrations` (Migrate), failing with the first of their errors.
+absl::StatusOr<std::unique_ptr<Connection>> OpenMigrated(const SqliteOptions& options,
+                                                         absl::string_view component,
+                                                         absl::Span<const Migration> migrations);
 
 // The recorded version of `component`; 0 when it has none.
 absl::StatusOr<std::int64_t> SchemaVersion(Connection& connection, absl::string_view component);

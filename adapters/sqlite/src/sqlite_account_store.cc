@@ -468,8 +468,8 @@ class SqliteAccountStore final : public AccountStore {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<AccountStore>> OpenAccountStore(const SqliteOptions& options) {
-  COURIER_ASSIGN_OR_RETURN(std::unique_ptr<Connection> db, Connection::Open(options));
-  COURIER_RETURN_IF_ERROR(Migrate(*db, "accounts", kAccountMigrations));
+  COURIER_ASSIGN_OR_RETURN(std::unique_ptr<Connection> db,
+                           OpenMigrated(options, "accounts", kAccountMigrations));
   return std::unique_ptr<AccountStore>(std::make_unique<SqliteAccountStore>(std::move(db)));
 }
 

@@ -946,8 +946,8 @@ class SqliteMessageStore final : public MessageStore {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<MessageStore>> OpenMessageStore(const SqliteOptions& options) {
-  COURIER_ASSIGN_OR_RETURN(std::unique_ptr<Connection> writer, Connection::Open(options));
-  COURIER_RETURN_IF_ERROR(Migrate(*writer, "messages", kMessageMigrations));
+  COURIER_ASSIGN_OR_RETURN(std::unique_ptr<Connection> writer,
+                           OpenMigrated(options, "messages", kMessageMigrations));
   COURIER_ASSIGN_OR_RETURN(std::unique_ptr<Connection> reader,
                            Connection::Open(options, /*read_only=*/true));
   auto store = std::make_unique<SqliteMessageStore>(std::move(writer), std::move(reader));
