@@ -100,15 +100,12 @@ std::vector<UserId> Names(const PGresult* r) {
 class PostgresAccountStore final : public AccountStore {
  public:
   explicit PostgresAccountStore(const PostgresOptions& options)
-      : options_(options),
-        pool_(MakeSettings(options, Statements(options.table_prefix)), options.pool_size,
-              options.pool_wait_timeout_ms) {}
+      : options_(options), pool_(MakePool(options, Statements(options.table_prefix))) {}
 
-  // Creates or upgrades the schema on a connection of its own (pooled ones
-  // prepare statements that need the schema), then opens a pooled one.
+  // Creates or upgrades the schema (ConnectAndEnsureSchema) and, on the same
+  // connection, the tables below, then opens a pooled connection.
   absl::Status Init() {
-    COURIER_ASSIGN_OR_RETURN(auto setup, PgConnection::Connect(MakeSettings(options_, {})));
-    COURIER_RETURN_IF_ERROR(EnsureSchema(*setup, options_.table_prefix));
+    COURIER_ASSIGN_OR_RETURN(auto setup, ConnectAndEnsureSchema(options_));
     // Token revocation tables: created if missing, outside the numbered
     // migrations (they depend on nothing else), under the schema lock.
     COURIER_RETURN_IF_ERROR(setup->RunScript(WithPrefix(

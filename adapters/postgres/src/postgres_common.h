@@ -23,6 +23,18 @@ absl::Status ValidateOptions(const PostgresOptions& options);
 // Connection settings for a pool that prepares `statements`.
 PgSettings MakeSettings(const PostgresOptions& options, std::vector<PgStatement> statements);
 
+// The pool of a store whose connections prepare `statements`, sized and
+// timed as `options` say. It connects nothing until its first use.
+PgPool MakePool(const PostgresOptions& options, std::vector<PgStatement> statements);
+
+// The first step of a store's Init: a connection of its own (no prepared
+// statements) on which the schema has been created or upgraded
+// (EnsureSchema). Pooled connections prepare statements that need the
+// schema, so a store acquires one only after this; the returned connection
+// is for the store's own further setup.
+absl::StatusOr<std::unique_ptr<PgConnection>> ConnectAndEnsureSchema(
+    const PostgresOptions& options);
+
 // The factories' common steps: validates `options`, builds a `Store` from
 // them and runs its Init() (connects, creates or upgrades the schema).
 template <typename Interface, typename Store>

@@ -53,15 +53,12 @@ std::vector<PgStatement> Statements(absl::string_view p) {
 class PostgresMessageStore final : public MessageStore {
  public:
   explicit PostgresMessageStore(const PostgresOptions& options)
-      : options_(options),
-        pool_(MakeSettings(options, Statements(options.table_prefix)), options.pool_size,
-              options.pool_wait_timeout_ms) {}
+      : options_(options), pool_(MakePool(options, Statements(options.table_prefix))) {}
 
-  // Creates or upgrades the schema on a connection of its own (pooled ones
-  // prepare statements that need the schema), then opens a pooled one.
+  // Creates or upgrades the schema (ConnectAndEnsureSchema), then opens a
+  // pooled connection.
   absl::Status Init() {
-    COURIER_ASSIGN_OR_RETURN(auto setup, PgConnection::Connect(MakeSettings(options_, {})));
-    COURIER_RETURN_IF_ERROR(EnsureSchema(*setup, options_.table_prefix));
+    COURIER_RETURN_IF_ERROR(ConnectAndEnsureSchema(options_).status());
     return pool_.Acquire().status();
   }
 

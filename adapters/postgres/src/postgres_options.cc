@@ -1,6 +1,8 @@
 // PostgresOptions: validation, the URL form, and per-connection settings.
 #include <algorithm>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -9,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "courier/postgres.h"
+#include "pg_schema.h"
 #include "postgres_common.h"
 
 namespace courier::postgres {
@@ -55,6 +58,19 @@ PgSettings MakeSettings(const PostgresOptions& o, std::vector<PgStatement> state
   s.session_setup.push_back(setup);
   s.statements = std::move(statements);
   return s;
+}
+
+PgPool MakePool(const PostgresOptions& options, std::vector<PgStatement> statements) {
+  return PgPool(MakeSettings(options, std::move(statements)), options.pool_size,
+                options.pool_wait_timeout_ms);
+}
+
+absl::StatusOr<std::unique_ptr<PgConnection>> ConnectAndEnsureSchema(
+    const PostgresOptions& options) {
+  COURIER_ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> setup,
+                           PgConnection::Connect(MakeSettings(options, {})));
+  COURIER_RETURN_IF_ERROR(EnsureSchema(*setup, options.table_prefix));
+  return setup;
 }
 
 absl::StatusOr<PostgresOptions> PostgresOptionsFromUrl(std::string_view url_std) {
