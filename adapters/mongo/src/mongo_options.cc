@@ -1,13 +1,13 @@
 // MongoOptions from a URL (courier-server's --store flag).
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "courier/mongo.h"
+#include "courier/store_url.h"
 #include "mongo_client.h"
 
 namespace courier::mongo {
@@ -26,8 +26,6 @@ absl::StatusOr<MongoOptions> MongoOptionsFromUrl(std::string_view url_std) {
   }
   MongoOptions o;
   // The path names the database: mongodb://hosts/NAME?...
-  const std::size_t q = url.find('?');
-  const absl::string_view before_query = url.substr(0, q);
   const std::size_t slash = rest.find('/');
   if (slash != absl::string_view::npos) {
     const std::size_t query_in_rest = rest.find('?');
@@ -37,49 +35,41 @@ absl::StatusOr<MongoOptions> MongoOptionsFromUrl(std::string_view url_std) {
       if (!path.empty()) o.database = std::string(path);
     }
   }
-  std::vector<std::string> kept;
-  if (q != absl::string_view::npos) {
-    for (absl::string_view kv : absl::StrSplit(url.substr(q + 1), '&', absl::SkipEmpty())) {
-      const std::size_t eq = kv.find('=');
-      const absl::string_view key = kv.substr(0, eq);
-      const absl::string_view value = eq == absl::string_view::npos ? "" : kv.substr(eq + 1);
-      if (!absl::StartsWith(key, "courier_")) {
-        kept.emplace_back(kv);
-        continue;
+  StoreUrlParts parts = SplitStoreUrl(url_std);
+  for (const auto& param : parts.courier_params) {
+    const std::string& key = param.first;
+    const std::string& value = param.second;
+    if (key == "courier_database") {
+      o.database = value;
+    } else if (key == "courier_w") {
+      o.write_concern_w = value;
+    } else if (key == "courier_journal") {
+      if (value != "true" && value != "false") {
+        return absl::InvalidArgumentError("mongo: courier_journal is true or false");
       }
-      if (key == "courier_database") {
-        o.database = std::string(value);
-      } else if (key == "courier_w") {
-        o.write_concern_w = std::string(value);
-      } else if (key == "courier_journal") {
-        if (value != "true" && value != "false") {
-          return absl::InvalidArgumentError("mongo: courier_journal is true or false");
-        }
-        o.journal = value == "true";
-      } else if (key == "courier_transactions") {
-        if (value == "auto") {
-          o.transactions = MongoTransactions::kAuto;
-        } else if (value == "required") {
-          o.transactions = MongoTransactions::kRequired;
-        } else if (value == "off") {
-          o.transactions = MongoTransactions::kOff;
-        } else {
-          return absl::InvalidArgumentError(
-              "mongo: courier_transactions is auto, required or off");
-        }
-      } else if (key == "courier_pool_size") {
-        int n = 0;
-        if (!absl::SimpleAtoi(value, &n)) {
-          return absl::InvalidArgumentError("mongo: courier_pool_size must be a number");
-        }
-        o.pool_size = n;
+      o.journal = value == "true";
+    } else if (key == "courier_transactions") {
+      if (value == "auto") {
+        o.transactions = MongoTransactions::kAuto;
+      } else if (value == "required") {
+        o.transactions = MongoTransactions::kRequired;
+      } else if (value == "off") {
+        o.transactions = MongoTransactions::kOff;
       } else {
-        return absl::InvalidArgumentError(absl::StrCat("mongo: unknown parameter ", key));
+        return absl::InvalidArgumentError(
+            "mongo: courier_transactions is auto, required or off");
       }
+    } else if (key == "courier_pool_size") {
+      int n = 0;
+      if (!absl::SimpleAtoi(value, &n)) {
+        return absl::InvalidArgumentError("mongo: courier_pool_size must be a number");
+      }
+      o.pool_size = n;
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("mongo: unknown parameter ", key));
     }
   }
-  o.uri = kept.empty() ? std::string(before_query)
-                       : absl::StrCat(before_query, "?", absl::StrJoin(kept, "&"));
+  o.uri = std::move(parts.driver_url);
   absl::Status s = ValidateOptions(o);
   if (!s.ok()) return s;
   return o;

@@ -8,9 +8,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "courier/postgres.h"
+#include "courier/store_url.h"
 #include "pg_schema.h"
 #include "postgres_common.h"
 
@@ -81,55 +80,46 @@ absl::StatusOr<PostgresOptions> PostgresOptionsFromUrl(std::string_view url_std)
                      url.substr(0, 32), "\")"));
   }
   PostgresOptions o;
-  const std::size_t q = url.find('?');
-  std::string base(url.substr(0, q));
-  std::vector<std::string> rest;
-  if (q != absl::string_view::npos) {
-    for (absl::string_view kv : absl::StrSplit(url.substr(q + 1), '&', absl::SkipEmpty())) {
-      const std::size_t eq = kv.find('=');
-      const absl::string_view key = kv.substr(0, eq);
-      const absl::string_view value = eq == absl::string_view::npos ? "" : kv.substr(eq + 1);
-      if (!absl::StartsWith(key, "courier_")) {
-        rest.emplace_back(kv);
-        continue;
+  StoreUrlParts parts = SplitStoreUrl(url_std);
+  for (const auto& param : parts.courier_params) {
+    const std::string& key = param.first;
+    const std::string& value = param.second;
+    auto number = [&](std::int64_t* out) -> absl::Status {
+      if (!absl::SimpleAtoi(value, out) || *out < 1) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("postgres: ", key, " must be a positive integer"));
       }
-      auto number = [&](std::int64_t* out) -> absl::Status {
-        if (!absl::SimpleAtoi(value, out) || *out < 1) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("postgres: ", key, " must be a positive integer"));
-        }
-        return absl::OkStatus();
-      };
-      std::int64_t n = 0;
-      absl::Status s;
-      if (key == "courier_pool_size") {
-        s = number(&n);
-        o.pool_size = static_cast<int>(std::min<std::int64_t>(n, 1'000'000));
-      } else if (key == "courier_statement_timeout_ms") {
-        s = number(&o.statement_timeout_ms);
-      } else if (key == "courier_connect_timeout_ms") {
-        s = number(&o.connect_timeout_ms);
-      } else if (key == "courier_call_timeout_ms") {
-        s = number(&o.call_timeout_ms);
-      } else if (key == "courier_table_prefix") {
-        o.table_prefix = std::string(value);
-      } else if (key == "courier_synchronous_commit") {
-        if (value != "on" && value != "off") {
-          s = absl::InvalidArgumentError("postgres: courier_synchronous_commit is on or off");
-        }
-        o.synchronous_commit_off = value == "off";
-      } else {
-        s = absl::InvalidArgumentError(absl::StrCat("postgres: unknown parameter ", key));
+      return absl::OkStatus();
+    };
+    std::int64_t n = 0;
+    absl::Status s;
+    if (key == "courier_pool_size") {
+      s = number(&n);
+      o.pool_size = static_cast<int>(std::min<std::int64_t>(n, 1'000'000));
+    } else if (key == "courier_statement_timeout_ms") {
+      s = number(&o.statement_timeout_ms);
+    } else if (key == "courier_connect_timeout_ms") {
+      s = number(&o.connect_timeout_ms);
+    } else if (key == "courier_call_timeout_ms") {
+      s = number(&o.call_timeout_ms);
+    } else if (key == "courier_table_prefix") {
+      o.table_prefix = value;
+    } else if (key == "courier_synchronous_commit") {
+      if (value != "on" && value != "off") {
+        s = absl::InvalidArgumentError("postgres: courier_synchronous_commit is on or off");
       }
-      if (!s.ok()) return s;
+      o.synchronous_commit_off = value == "off";
+    } else {
+      s = absl::InvalidArgumentError(absl::StrCat("postgres: unknown parameter ", key));
     }
+    if (!s.ok()) return s;
   }
   // A statement timeout given without a call timeout keeps the call timeout
   // above it.
   if (o.call_timeout_ms <= o.statement_timeout_ms) {
     o.call_timeout_ms = o.statement_timeout_ms + 5'000;
   }
-  o.url = rest.empty() ? base : absl::StrCat(base, "?", absl::StrJoin(rest, "&"));
+  o.url = std::move(parts.driver_url);
   absl::Status s = ValidateOptions(o);
   if (!s.ok()) return s;
   return o;
