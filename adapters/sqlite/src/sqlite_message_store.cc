@@ -156,6 +156,13 @@ constexpr std::int64_t kMessageKind = static_cast<std::int64_t>(EventKind::kMess
 constexpr std::int64_t kReceiptKind = static_cast<std::int64_t>(EventKind::kReceipt);
 constexpr std::int64_t kGroupChangeKind = static_cast<std::int64_t>(EventKind::kGroupChange);
 
+// The message rows the in-memory indexes lead to (FindIndexed): ?1 is the
+// indexed pos, ?2 and ?3 the key's two parts.
+constexpr const char* kMessageByInboxAndId =
+    "SELECT peer, status FROM events WHERE pos = ?1 AND kind = 1 AND inbox = ?2 AND id = ?3";
+constexpr const char* kSendBySenderAndCid =
+    "SELECT seq, id, ts FROM events WHERE pos = ?1 AND kind = 1 AND peer = ?2 AND cid = ?3";
+
 std::int64_t StatusValue(MessageStatus s) { return static_cast<std::int64_t>(s); }
 
 absl::StatusOr<MessageStatus> ToStatus(std::int64_t v) {
@@ -526,10 +533,10 @@ class SqliteMessageStore final : public MessageStore {
   };
 
   // The message row (kind 1) at one of the positions `index` holds for
-  // `key` that `sql` selects, if any. `sql` reads "... FROM events WHERE
-  // pos = ?1 AND kind = 1 AND ..." and `bind` binds its other parameters
-  // (the key's two parts). A position that `sql` does not select holds
-  // another key with the same hash, or a pruned row, and is passed over.
+  // `key` that `sql` (kMessageByInboxAndId, kSendBySenderAndCid) selects,
+  // if any; `bind` binds its ?2 and ?3 (the key's two parts). A position
+  // that `sql` does not select holds another key with the same hash, or a
+  // pruned row, and is passed over.
   absl::StatusOr<std::optional<IndexedRow>> FindIndexed(const RowIndex& index,
                                                         RowIndex::Key key, const char* sql,
                                                         absl::FunctionRef<void(Query&)> bind)
@@ -550,12 +557,9 @@ class SqliteMessageStore final : public MessageStore {
   absl::StatusOr<std::optional<StoredMessage>> FindMessage(const UserId& inbox,
                                                            const MessageId& id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-    COURIER_ASSIGN_OR_RETURN(
-        std::optional<IndexedRow> found,
-        FindIndexed(ids_, RowIndex::KeyOf(inbox, id),
-                    "SELECT peer, status FROM events "
-                    "WHERE pos = ?1 AND kind = 1 AND inbox = ?2 AND id = ?3",
-                    [&](Query& q) { q.BindText(2, inbox).BindText(3, id); }));
+    COURIER_ASSIGN_OR_RETURN(std::optional<IndexedRow> found,
+                             FindIndexed(ids_, RowIndex::KeyOf(inbox, id), kMessageByInboxAndId,
+                                         [&](Query& q) { q.BindText(2, inbox).BindText(3, id); }));
     if (!found.has_value()) return std::nullopt;
     StoredMessage m;
     m.pos = found->pos;
@@ -686,12 +690,11 @@ class SqliteMessageStore final : public MessageStore {
   template <class Result>
   absl::StatusOr<std::optional<Result>> FindSend(const UserId& sender, const std::string& cid)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-    COURIER_ASSIGN_OR_RETURN(
-        std::optional<IndexedRow> found,
-        FindIndexed(sends_, RowIndex::KeyOf(sender, cid),
-                    "SELECT seq, id, ts FROM events "
-                    "WHERE pos = ?1 AND kind = 1 AND peer = ?2 AND cid = ?3",
-                    [&](Query& q) { q.BindText(2, sender).BindBlob(3, cid); }));
+    const RowIndex::Key key = RowIndex::KeyOf(sender, cid);
+    COURIER_ASSIGN_OR_RETURN(std::optional<IndexedRow> found,
+                             FindIndexed(sends_, key, kSendBySenderAndCid, [&](Query& q) {
+                               q.BindText(2, sender).BindBlob(3, cid);
+                             }));
     if (!found.has_value()) return std::nullopt;
     Result dup;
     dup.seq = static_cast<Seq>(found->row.Int(0));
