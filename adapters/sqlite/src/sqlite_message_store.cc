@@ -711,19 +711,28 @@ class SqliteMessageStore final : public MessageStore {
         absl::StrCat("body of ", body.size(), " bytes is over SQLite's limit"));
   }
 
+  // The first steps of a send (AppendOp, GroupSendOp, whose result is
+  // `Result`): a body longer than SQLite stores is refused, and a repeat of
+  // an earlier (sender, cid) gets that send's result as a duplicate. True
+  // when one of them set `out` (the op is done, nothing written).
+  template <class Result, class Op>
+  absl::StatusOr<bool> AnsweredBeforeSending(const Op& op, OpResult& out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    if (absl::Status fits = BodyFits(op.body); !fits.ok()) {
+      out = fits;
+      return true;
+    }
+    COURIER_ASSIGN_OR_RETURN(std::optional<Result> dup, FindSend<Result>(op.sender, op.cid));
+    if (!dup.has_value()) return false;
+    out = *std::move(dup);
+    return true;
+  }
+
   // Each Apply returns the batch's fate (a backend error aborts it) and sets
   // `out` to the op's own result.
   absl::Status Apply(const AppendOp& op, OpResult& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-    if (absl::Status fits = BodyFits(op.body); !fits.ok()) {
-      out = fits;
-      return absl::OkStatus();
-    }
-    COURIER_ASSIGN_OR_RETURN(std::optional<AppendResult> dup,
-                             FindSend<AppendResult>(op.sender, op.cid));
-    if (dup.has_value()) {
-      out = *std::move(dup);
-      return absl::OkStatus();
-    }
+    COURIER_ASSIGN_OR_RETURN(bool answered, AnsweredBeforeSending<AppendResult>(op, out));
+    if (answered) return absl::OkStatus();
     COURIER_ASSIGN_OR_RETURN(InboxRow * inbox, ReadInbox(op.recipient));
     const Seq undelivered = inbox->head - inbox->max_cursor;
     if (undelivered >= op.max_undelivered) {
@@ -849,16 +858,8 @@ class SqliteMessageStore final : public MessageStore {
   // 1:1 append: the sender's copy always, stored as read and carrying the
   // cid; a member whose inbox is full is skipped.
   absl::Status Apply(const GroupSendOp& op, OpResult& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-    if (absl::Status fits = BodyFits(op.body); !fits.ok()) {
-      out = fits;
-      return absl::OkStatus();
-    }
-    COURIER_ASSIGN_OR_RETURN(std::optional<GroupSendResult> dup,
-                             FindSend<GroupSendResult>(op.sender, op.cid));
-    if (dup.has_value()) {
-      out = *std::move(dup);
-      return absl::OkStatus();
-    }
+    COURIER_ASSIGN_OR_RETURN(bool answered, AnsweredBeforeSending<GroupSendResult>(op, out));
+    if (answered) return absl::OkStatus();
     COURIER_ASSIGN_OR_RETURN(std::optional<GroupRecord> group, ReadGroup(*writer_, op.group));
     absl::StatusOr<std::vector<UserId>> recipients = GroupSendRecipients(group, op.sender);
     if (!recipients.ok()) {
