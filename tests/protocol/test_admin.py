@@ -4,6 +4,7 @@
 disconnect users."""
 
 import json
+import os
 import re
 import signal
 import socket
@@ -313,6 +314,29 @@ def test_sighup_without_tls_changes_nothing(make_server):
 
 
 # -- --log-format json
+
+
+def test_stale_mongoc_counter_file_keeps_stderr_clean(server_binary):
+    # Reproducer (CI of c8bc4d4): libmongoc initializes itself before main and
+    # exports counters in /dev/shm/mongoc-PID; a file left by a killed process
+    # with the same PID made it print a warning to stderr, which broke the
+    # JSON logs' one object per line. The servers the tests start run with
+    # MONGOC_DISABLE_SHM=1 (tests/pylib/courier_server.py); with it, a stale
+    # file for the server's own PID changes nothing on stderr. `exec` keeps the
+    # PID of the shell that made the file.
+    script = 'touch /dev/shm/mongoc-$$; exec "$0" --version'
+    env = dict(os.environ, MONGOC_DISABLE_SHM="1")
+    proc = subprocess.Popen(["sh", "-c", script, server_binary], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        stale = f"/dev/shm/mongoc-{proc.pid}"
+        if os.path.exists(stale):
+            os.unlink(stale)
+    assert proc.returncode == 0, stderr
+    assert stdout.startswith("courier-server ")
+    assert stderr == ""
 
 
 def test_json_logs_are_one_object_per_line(make_server):

@@ -116,6 +116,9 @@ class ServerProcess:
         """One start attempt on `port`: True once listening, else the exit status."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
+        # libmongoc's counters in /dev/shm outlive a killed server and make a
+        # later server with the same PID warn on stderr (tests/run.sh).
+        env.setdefault("MONGOC_DISABLE_SHM", "1")
         if self.env:
             env.update(self.env)
         cmd = self.command(port)
