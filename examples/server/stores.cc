@@ -31,6 +31,12 @@ namespace {
                    " and configure with -D", option, "=ON, or ", instead));
 }
 
+// NotBuilt for a database server named in --store.
+[[maybe_unused]] absl::Status NotBuiltStore(const char* what, const char* option,
+                                            const char* package) {
+  return NotBuilt(what, option, package, "leave --store out (RocksDB in the data dir)");
+}
+
 bool StartsWith(const std::string& s, std::string_view prefix) {
   return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
 }
@@ -88,26 +94,33 @@ struct Stores {
   std::unique_ptr<AccountStore> accounts;
 };
 
+// Both stores of one backend, opened with the same options.
+template <typename Options>
+absl::StatusOr<Stores> OpenBoth(
+    const Options& options,
+    absl::StatusOr<std::unique_ptr<MessageStore>> (*open_messages)(const Options&),
+    absl::StatusOr<std::unique_ptr<AccountStore>> (*open_accounts)(const Options&)) {
+  Stores s;
+  COURIER_ASSIGN_OR_RETURN(s.messages, open_messages(options));
+  COURIER_ASSIGN_OR_RETURN(s.accounts, open_accounts(options));
+  return s;
+}
+
 absl::StatusOr<Stores> OpenEmbedded(const ServerFlags& flags, const std::string& url,
                                     std::string& description) {
   COURIER_ASSIGN_OR_RETURN(EmbeddedStore store, ParseEmbedded(url));
   COURIER_RETURN_IF_ERROR(CheckDataDir(flags.data_dir, store));
   const bool fast = flags.durability == "process";
-  Stores s;
+  description = absl::StrCat(Info(store.kind).scheme, ":", store.path, " durability=",
+                             flags.durability);
   if (store.kind == EmbeddedStore::Kind::kRocksdb) {
-    rocksdb::RocksdbOptions options = fast ? rocksdb::RocksdbOptions::Fast(store.path)
-                                           : rocksdb::RocksdbOptions::Durable(store.path);
-    COURIER_ASSIGN_OR_RETURN(s.messages, rocksdb::OpenMessageStore(options));
-    COURIER_ASSIGN_OR_RETURN(s.accounts, rocksdb::OpenAccountStore(options));
-    description = absl::StrCat("rocksdb:", store.path, " durability=", flags.durability);
-  } else {
-    sqlite::SqliteOptions options = fast ? sqlite::SqliteOptions::Fast(store.path)
-                                         : sqlite::SqliteOptions::Durable(store.path);
-    COURIER_ASSIGN_OR_RETURN(s.messages, sqlite::OpenMessageStore(options));
-    COURIER_ASSIGN_OR_RETURN(s.accounts, sqlite::OpenAccountStore(options));
-    description = absl::StrCat("sqlite:", store.path, " durability=", flags.durability);
+    return OpenBoth(fast ? rocksdb::RocksdbOptions::Fast(store.path)
+                         : rocksdb::RocksdbOptions::Durable(store.path),
+                    rocksdb::OpenMessageStore, rocksdb::OpenAccountStore);
   }
-  return s;
+  return OpenBoth(fast ? sqlite::SqliteOptions::Fast(store.path)
+                       : sqlite::SqliteOptions::Durable(store.path),
+                  sqlite::OpenMessageStore, sqlite::OpenAccountStore);
 }
 
 absl::StatusOr<Stores> OpenStores(const ServerFlags& flags, std::string& description) {
@@ -125,33 +138,24 @@ absl::StatusOr<Stores> OpenStores(const ServerFlags& flags, std::string& descrip
     return s;
   }
   if (IsEmbeddedStore(url)) return OpenEmbedded(flags, url, description);
+  description = Redacted(url);  // a database server's URL
   if (StartsWith(url, "postgresql://") || StartsWith(url, "postgres://")) {
 #if defined(COURIER_SERVER_WITH_POSTGRES)
     COURIER_ASSIGN_OR_RETURN(postgres::PostgresOptions options,
                              postgres::PostgresOptionsFromUrl(url));
     if (flags.durability == "process") options.synchronous_commit_off = true;
-    Stores s;
-    COURIER_ASSIGN_OR_RETURN(s.messages, postgres::OpenMessageStore(options));
-    COURIER_ASSIGN_OR_RETURN(s.accounts, postgres::OpenAccountStore(options));
-    description = Redacted(url);
-    return s;
+    return OpenBoth(options, postgres::OpenMessageStore, postgres::OpenAccountStore);
 #else
-    return NotBuilt("courier::postgres (PostgreSQL)", "COURIER_WITH_POSTGRES", "libpq-dev",
-                    "leave --store out (RocksDB in the data dir)");
+    return NotBuiltStore("courier::postgres (PostgreSQL)", "COURIER_WITH_POSTGRES", "libpq-dev");
 #endif
   }
   if (StartsWith(url, "mongodb://") || StartsWith(url, "mongodb+srv://")) {
 #if defined(COURIER_SERVER_WITH_MONGO)
     COURIER_ASSIGN_OR_RETURN(mongo::MongoOptions options, mongo::MongoOptionsFromUrl(url));
     if (flags.durability == "process") options.journal = false;
-    Stores s;
-    COURIER_ASSIGN_OR_RETURN(s.messages, mongo::OpenMessageStore(options));
-    COURIER_ASSIGN_OR_RETURN(s.accounts, mongo::OpenAccountStore(options));
-    description = Redacted(url);
-    return s;
+    return OpenBoth(options, mongo::OpenMessageStore, mongo::OpenAccountStore);
 #else
-    return NotBuilt("courier::mongo (MongoDB)", "COURIER_WITH_MONGO", "libmongoc-dev",
-                    "leave --store out (RocksDB in the data dir)");
+    return NotBuiltStore("courier::mongo (MongoDB)", "COURIER_WITH_MONGO", "libmongoc-dev");
 #endif
   }
   return absl::InvalidArgumentError(
