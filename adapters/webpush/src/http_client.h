@@ -8,10 +8,10 @@
 //   kFailedPrecondition the server's certificate did not verify
 //   kCancelled         the cancel descriptor became readable
 //
-// Thread-safety: an HttpClient may be used by several threads at once (the
-// SSL_CTX is only read after Create). Blocking: Post blocks (see
-// courier/webpush/sender.h for the timeouts); DNS (getaddrinfo) has no
-// timeout of its own.
+// Not copyable (it owns its Impl). Thread-safety: an HttpClient may be used
+// by several threads at once (the SSL_CTX is only read after Create).
+// Blocking: Post blocks (see courier/webpush/sender.h for the timeouts); DNS
+// (getaddrinfo) has no timeout of its own.
 #ifndef COURIER_ADAPTERS_WEBPUSH_SRC_HTTP_CLIENT_H_
 #define COURIER_ADAPTERS_WEBPUSH_SRC_HTTP_CLIENT_H_
 
@@ -42,8 +42,6 @@ class HttpClient {
   // kNotFound / kInvalidArgument for ca_file, kInternal.
   static absl::StatusOr<std::unique_ptr<HttpClient>> Create(const SenderOptions& options);
   ~HttpClient();
-  HttpClient(const HttpClient&) = delete;
-  HttpClient& operator=(const HttpClient&) = delete;
 
   // POSTs `body` to `url` with `headers` (Host, Content-Length, User-Agent
   // and Connection: close are added). `cancel_fd`: an fd polled for

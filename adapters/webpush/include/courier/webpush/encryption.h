@@ -32,8 +32,9 @@
 namespace courier::webpush {
 
 inline constexpr std::size_t kRecordSize = 4096;
-// 4096 - header (16 + 4 + 1 + 65) - delimiter (1) - tag (16).
-inline constexpr std::size_t kMaxPlaintextBytes = 3993;
+// The record less the header (salt 16, rs 4, idlen 1, key 65), the
+// delimiter (1) and the tag (16): 3993 bytes.
+inline constexpr std::size_t kMaxPlaintextBytes = kRecordSize - (16 + 4 + 1 + 65) - 1 - 16;
 
 // Test hooks: RFC 8291 section 5's example fixes both. Leave them empty in
 // production (a fresh random salt and a fresh key pair for every message;
