@@ -1,6 +1,7 @@
 // WebPushSender and WebhookSender (courier/webpush/sender.h).
 #include "courier/webpush/sender.h"
 
+#include <array>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -20,15 +21,21 @@ namespace {
 constexpr std::size_t kMaxTopicBytes = 32;
 constexpr int kMaxTtlSeconds = 28 * 24 * 3600;
 
-std::string_view UrgencyName(Urgency u) {
-  switch (u) {
-    case Urgency::kVeryLow: return "very-low";
-    case Urgency::kLow: return "low";
-    case Urgency::kNormal: return "normal";
-    case Urgency::kHigh: return "high";
-  }
-  return "normal";
+// An enum's names in the order of its enumerators, which count from 0.
+constexpr std::array<std::string_view, 4> kUrgencyNames = {"very-low", "low", "normal", "high"};
+constexpr std::array<std::string_view, 3> kOutcomeNames = {"delivered", "gone", "gave_up"};
+static_assert(static_cast<std::size_t>(Urgency::kHigh) + 1 == kUrgencyNames.size());
+static_assert(static_cast<std::size_t>(Outcome::kGaveUp) + 1 == kOutcomeNames.size());
+
+// names[e], or `fallback` for a value that is no enumerator (only a cast makes one).
+template <typename Enum, std::size_t N>
+std::string_view NameOf(Enum e, const std::array<std::string_view, N>& names,
+                        std::string_view fallback) {
+  const auto i = static_cast<std::size_t>(e);
+  return i < N ? names[i] : fallback;
 }
+
+std::string_view UrgencyName(Urgency u) { return NameOf(u, kUrgencyNames, "normal"); }
 
 absl::Status ValidateTopic(std::string_view topic) {
   if (topic.size() > kMaxTopicBytes) {
@@ -45,12 +52,7 @@ absl::Status ValidateTopic(std::string_view topic) {
 }  // namespace
 
 std::string_view OutcomeName(Outcome outcome) {
-  switch (outcome) {
-    case Outcome::kDelivered: return "delivered";
-    case Outcome::kGone: return "gone";
-    case Outcome::kGaveUp: return "gave_up";
-  }
-  return "gave_up";
+  return NameOf(outcome, kOutcomeNames, "gave_up");
 }
 
 absl::Status ValidateSenderOptions(const SenderOptions& o) {
