@@ -5,9 +5,7 @@
 #include <sodium.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "secrets.h"
@@ -31,14 +29,11 @@ absl::Status CreateTokenFile(const std::string& path) {
 }  // namespace
 
 absl::StatusOr<std::string> LoadOrCreateAdminToken(const std::string& path, bool create) {
-  if (sodium_init() < 0) return absl::InternalError("libsodium failed to initialise");
-  if (create) {
-    if (absl::Status s = CreateTokenFile(path); !s.ok()) return s;
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return FileError("cannot read admin token file", path, errno == 0 ? ENOENT : errno);
   // A token and the blank space around it.
-  std::string token = ReadAtMost(in, 2 * kMaxAdminTokenBytes);
+  absl::StatusOr<std::string> read = LoadOrCreateFile(
+      path, create, CreateTokenFile, "cannot read admin token file", 2 * kMaxAdminTokenBytes);
+  if (!read.ok()) return read.status();
+  std::string token = *std::move(read);
   auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
   while (!token.empty() && space(token.back())) token.pop_back();
   std::size_t start = 0;

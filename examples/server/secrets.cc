@@ -73,20 +73,29 @@ std::string ReadAtMost(std::istream& in, std::size_t limit) {
   return out;
 }
 
-absl::StatusOr<std::string> LoadOrCreateSecret(const std::string& path, bool create) {
+absl::StatusOr<std::string> LoadOrCreateFile(
+    const std::string& path, bool create,
+    absl::FunctionRef<absl::Status(const std::string&)> create_file,
+    const std::string& cannot_read, std::size_t limit) {
   if (sodium_init() < 0) return absl::InternalError("libsodium failed to initialise");
   if (create) {
-    if (absl::Status s = CreateSecretFile(path); !s.ok()) return s;
+    if (absl::Status s = create_file(path); !s.ok()) return s;
   }
   std::ifstream in(path, std::ios::binary);
-  if (!in) return FileError("cannot read", path, errno == 0 ? ENOENT : errno);
-  const std::string secret = ReadAtMost(in, kMaxSecretBytes + 1);
-  if (secret.size() > kMaxSecretBytes) {
+  if (!in) return FileError(cannot_read, path, errno == 0 ? ENOENT : errno);
+  return ReadAtMost(in, limit);
+}
+
+absl::StatusOr<std::string> LoadOrCreateSecret(const std::string& path, bool create) {
+  absl::StatusOr<std::string> secret =
+      LoadOrCreateFile(path, create, CreateSecretFile, "cannot read", kMaxSecretBytes + 1);
+  if (!secret.ok()) return secret.status();
+  if (secret->size() > kMaxSecretBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, " is larger than ", kMaxSecretBytes, " bytes; is it a secret?"));
   }
-  if (secret.size() < kMinSecretBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(path, " holds ", secret.size(),
+  if (secret->size() < kMinSecretBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(path, " holds ", secret->size(),
                                                    " bytes; a secret needs at least ",
                                                    kMinSecretBytes));
   }

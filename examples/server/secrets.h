@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 
 namespace courier::server {
@@ -37,6 +38,15 @@ absl::Status CreatePrivateFile(const std::string& path, std::string_view content
 // a file larger than a caller allows is never read whole. in.bad() tells a
 // read error from the end of the file.
 std::string ReadAtMost(std::istream& in, std::size_t limit);
+
+// The first `limit` bytes of the file at `path` (ReadAtMost), after
+// libsodium is initialised and, when `create` is set, `create_file(path)`
+// made the file if it was missing. Errors: kInternal (libsodium),
+// create_file's, FileError(`cannot_read`, path, ...) when it cannot be opened.
+absl::StatusOr<std::string> LoadOrCreateFile(
+    const std::string& path, bool create,
+    absl::FunctionRef<absl::Status(const std::string&)> create_file,
+    const std::string& cannot_read, std::size_t limit);
 
 // "<what> <path>: <strerror>" as kPermissionDenied (EACCES, EPERM),
 // kNotFound (ENOENT) or kUnavailable (anything else).
