@@ -54,6 +54,13 @@ std::optional<std::string> QueryValue(const std::string& query, std::string_view
   return std::nullopt;
 }
 
+// Opens the answer object of a route about one user: {"user": user, ...
+void StartUserObject(JsonWriter& w, const UserId& user) {
+  w.StartObject();
+  w.Key("user");
+  Str(w, user);
+}
+
 }  // namespace
 
 HttpResponse AdminApi::Handle(const HttpRequest& request) const {
@@ -165,9 +172,7 @@ HttpResponse AdminApi::ListDevices(const UserId& user) const {
             [](const DeviceRecord& a, const DeviceRecord& b) { return a.device < b.device; });
   rapidjson::StringBuffer b;
   JsonWriter w(b);
-  w.StartObject();
-  w.Key("user");
-  Str(w, user);
+  StartUserObject(w, user);
   w.Key("disabled");
   w.Bool(*disabled);
   w.Key("devices");
@@ -202,9 +207,7 @@ HttpResponse AdminApi::Disconnect(const UserId& user, const DeviceId& device) co
   const std::size_t closed = CloseSessions(user, device, kCloseDisconnectedByAdmin);
   rapidjson::StringBuffer b;
   JsonWriter w(b);
-  w.StartObject();
-  w.Key("user");
-  Str(w, user);
+  StartUserObject(w, user);
   w.Key("device");
   Str(w, device);
   w.Key("closed");
@@ -226,9 +229,7 @@ HttpResponse AdminApi::SetDisabled(const UserId& user, bool disabled) const {
   }
   rapidjson::StringBuffer b;
   JsonWriter w(b);
-  w.StartObject();
-  w.Key("user");
-  Str(w, user);
+  StartUserObject(w, user);
   w.Key("disabled");
   w.Bool(disabled);
   if (disabled) {
@@ -283,9 +284,7 @@ HttpResponse AdminApi::DeleteUser(const UserId& user, const std::string& query) 
   if (deps_.engine != nullptr) deps_.engine->ForgetUser(user);
   rapidjson::StringBuffer b;
   JsonWriter w(b);
-  w.StartObject();
-  w.Key("user");
-  Str(w, user);
+  StartUserObject(w, user);
   w.Key("deleted");
   w.Bool(true);
   w.Key("inbox");

@@ -101,10 +101,6 @@ std::optional<std::string_view> BearerToken(const HttpRequest& request) {
   return auth.substr(kPrefix.size());
 }
 
-void Str(JsonWriter& w, std::string_view s) {
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
-
 HttpResponse Answer(int status, const rapidjson::StringBuffer& b) {
   return HttpResponse::Json(status, std::string(b.GetString(), b.GetSize()));
 }

@@ -18,12 +18,10 @@
 #include "absl/status/statusor.h"
 #include "courier/engine.h"
 #include "courier/websocket/http.h"
+#include "json_writer.h"
 #include "rapidjson/stringbuffer.h"
-#include "rapidjson/writer.h"
 
 namespace courier::server {
-
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
 // The one mapping of canonical codes to HTTP answers ({"error","message"}):
 // InvalidArgument and OutOfRange 400, Unauthenticated 401, PermissionDenied
@@ -47,9 +45,6 @@ absl::StatusOr<std::vector<std::string>> RequiredStrings(
 // The token of an `Authorization: Bearer <token>` header ("bearer" in any
 // case), or nullopt when the header is missing, empty or another scheme.
 std::optional<std::string_view> BearerToken(const websocket::HttpRequest& request);
-
-// Writes `s` as a JSON string.
-void Str(JsonWriter& w, std::string_view s);
 
 // A JSON answer of what `b` holds.
 websocket::HttpResponse Answer(int status, const rapidjson::StringBuffer& b);

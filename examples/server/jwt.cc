@@ -6,9 +6,8 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "json_writer.h"
 #include "rapidjson/document.h"
-#include "rapidjson/stringbuffer.h"
-#include "rapidjson/writer.h"
 
 namespace courier::server {
 namespace {
@@ -80,10 +79,10 @@ IssuedToken TokenSigner::Issue(const UserId& user, TimeMs now_ms, TimeMs ttl_ms,
   const std::int64_t iat = now_ms / 1000;
   const std::int64_t exp = iat + std::max<std::int64_t>(1, ttl_ms / 1000);
   rapidjson::StringBuffer claims;
-  rapidjson::Writer<rapidjson::StringBuffer> w(claims);
+  JsonWriter w(claims);
   w.StartObject();
   w.Key("sub");
-  w.String(user.data(), static_cast<rapidjson::SizeType>(user.size()));
+  Str(w, user);
   w.Key("iat");
   w.Int64(iat);
   w.Key("exp");
@@ -94,7 +93,7 @@ IssuedToken TokenSigner::Issue(const UserId& user, TimeMs now_ms, TimeMs ttl_ms,
   }
   if (!id.empty()) {
     w.Key("jti");
-    w.String(id.data(), static_cast<rapidjson::SizeType>(id.size()));
+    Str(w, id);
   }
   w.EndObject();
   std::string input = Base64Url(R"({"alg":"HS256","typ":"JWT"})") + "." +

@@ -3,17 +3,10 @@
 
 #include <string_view>
 
-#include "rapidjson/stringbuffer.h"
-#include "rapidjson/writer.h"
+#include "json_writer.h"
 
 namespace courier::server {
 namespace {
-
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void Str(JsonWriter& w, std::string_view s) {
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
 
 // `s` cut to at most `max` bytes, never inside a UTF-8 sequence.
 std::string_view Cut(std::string_view s, std::size_t max) {
