@@ -118,7 +118,19 @@ CREATE INDEX IF NOT EXISTS {p}group_members_group ON {p}group_members (group_id)
 )sql",
 };
 
-// The functions of the current schema; see kMigrations.
+// The last CTEs of a prune statement (prune_some below): delete the events
+// named by the CTE `doomed` (user_id, seq), and their message rows, as
+// `gone` (user_id, kind, message_id).
+const char kDeleteDoomed[] = R"sql(gone AS (
+    DELETE FROM {p}events e USING doomed d
+    WHERE e.user_id = d.user_id AND e.seq = d.seq
+    RETURNING e.user_id, e.kind, e.message_id),
+  msgs AS (
+    DELETE FROM {p}messages m USING gone g
+    WHERE g.kind = 1 AND m.message_id = g.message_id AND m.recipient = g.user_id))sql";
+
+// The functions of the current schema (see kMigrations), where
+// "{delete_doomed}" stands for kDeleteDoomed.
 const char kFunctions[] = R"sql(
 -- Appends a receipt event to p_sender's inbox; returns its seq.
 CREATE OR REPLACE FUNCTION {p}receipt(p_sender text, p_id text, p_by text, p_status smallint,
@@ -244,13 +256,7 @@ DECLARE n1 bigint; n2 bigint := 0;
 BEGIN
   WITH doomed AS (
     SELECT e.user_id, e.seq FROM {p}events e WHERE e.ts < p_ttl_before LIMIT p_limit),
-  gone AS (
-    DELETE FROM {p}events e USING doomed d
-    WHERE e.user_id = d.user_id AND e.seq = d.seq
-    RETURNING e.user_id, e.kind, e.message_id),
-  msgs AS (
-    DELETE FROM {p}messages m USING gone g
-    WHERE g.kind = 1 AND m.message_id = g.message_id AND m.recipient = g.user_id)
+  {delete_doomed}
   SELECT count(*) INTO n1 FROM gone;
   IF n1 < p_limit THEN
     WITH floor AS (
@@ -258,13 +264,7 @@ BEGIN
     doomed AS (
       SELECT e.user_id, e.seq FROM {p}events e JOIN floor f ON e.user_id = f.user_id
       WHERE e.seq <= f.acked AND e.ts < p_acked_before LIMIT p_limit - n1),
-    gone AS (
-      DELETE FROM {p}events e USING doomed d
-      WHERE e.user_id = d.user_id AND e.seq = d.seq
-      RETURNING e.user_id, e.kind, e.message_id),
-    msgs AS (
-      DELETE FROM {p}messages m USING gone g
-      WHERE g.kind = 1 AND m.message_id = g.message_id AND m.recipient = g.user_id)
+    {delete_doomed}
     SELECT count(*) INTO n2 FROM gone;
   END IF;
   RETURN n1 + n2;
@@ -347,7 +347,9 @@ absl::Status EnsureSchema(PgConnection& conn, absl::string_view prefix) {
     absl::StrAppend(&script, WithPrefix(kMigrations[v], prefix));
   }
   if (version < CurrentSchemaVersion()) {
-    absl::StrAppend(&script, WithPrefix(kFunctions, prefix),
+    const std::string functions =
+        absl::StrReplaceAll(kFunctions, {{"{delete_doomed}", kDeleteDoomed}});
+    absl::StrAppend(&script, WithPrefix(functions, prefix),
                     WithPrefix("DELETE FROM {p}schema_version;", prefix),
                     WithPrefix("INSERT INTO {p}schema_version (version) VALUES (", prefix),
                     CurrentSchemaVersion(), ");");
