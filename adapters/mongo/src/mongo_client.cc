@@ -280,7 +280,7 @@ absl::StatusOr<std::vector<std::size_t>> MongoCall::InsertEachUnlessTaken(
         }
       }
       if (index < 0 || static_cast<std::size_t>(index) >= docs.size() ||
-          (code != 11000 && code != 11001 && code != 12582)) {
+          !IsDuplicateKeyCode(code)) {
         only_duplicates = false;
       } else {
         taken.push_back(static_cast<std::size_t>(index));
