@@ -12,11 +12,12 @@ namespace {
 // The tables change by numbered migrations: migration i takes them from
 // version i to i + 1. Never edit one that has shipped: append a new one.
 // The functions are kept once, as they are now, in kFunctions, which every
-// upgrade runs after its migrations: a change to a function is made there,
-// with a new migration (an empty one will do) so that databases of the
-// previous version run it. CREATE OR REPLACE cannot change a function's
-// parameters or result columns: to change those, drop the old function in
-// the new migration.
+// upgrade runs after its migrations. A change to what a function does is
+// made there together with a new migration (an empty one will do), so that
+// databases at the previous version re-create the functions; a rewrite
+// that changes nothing they do needs none. CREATE OR REPLACE cannot change
+// a function's parameters or result columns: to change those, drop the
+// old function in the new migration.
 const char* const kMigrations[] = {
     // --- 0 -> 1: inboxes, devices, messages, accounts.
     R"sql(
@@ -270,6 +271,13 @@ BEGIN
   RETURN n1 + n2;
 END $$;
 
+-- Serializes the friendship calls on one pair of users, in either order:
+-- the transaction's lock on the pair.
+CREATE OR REPLACE FUNCTION {p}lock_pair(p_a text, p_b text) RETURNS void
+LANGUAGE sql AS $$
+  SELECT pg_advisory_xact_lock(hashtext('{p}' || least(p_a, p_b) || '/' || greatest(p_a, p_b)));
+$$;
+
 -- AccountStore.RequestFriend: -1 no such user, 0 requested, 1 became
 -- friends, 2 already friends. Serialized per pair so that crossing requests
 -- always meet.
@@ -277,8 +285,7 @@ CREATE OR REPLACE FUNCTION {p}request_friend(p_from text, p_to text) RETURNS int
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 BEGIN
-  PERFORM pg_advisory_xact_lock(hashtext('{p}' || least(p_from, p_to) || '/' ||
-                                         greatest(p_from, p_to)));
+  PERFORM {p}lock_pair(p_from, p_to);
   PERFORM 1 FROM {p}users u WHERE u.user_id = p_to;
   IF NOT FOUND THEN RETURN -1; END IF;
   PERFORM 1 FROM {p}friends f WHERE f.user_id = p_from AND f.friend_id = p_to;
@@ -299,8 +306,7 @@ CREATE OR REPLACE FUNCTION {p}accept_friend(p_user text, p_requester text) RETUR
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 BEGIN
-  PERFORM pg_advisory_xact_lock(hashtext('{p}' || least(p_user, p_requester) || '/' ||
-                                         greatest(p_user, p_requester)));
+  PERFORM {p}lock_pair(p_user, p_requester);
   PERFORM 1 FROM {p}friends f WHERE f.user_id = p_user AND f.friend_id = p_requester;
   IF FOUND THEN RETURN true; END IF;
   DELETE FROM {p}friend_requests r WHERE r.from_user = p_requester AND r.to_user = p_user;
