@@ -2,12 +2,12 @@
 //
 // Internal to courier::postgres (not installed).
 // Thread-safety: pure functions; a PgStore is as safe as its PgPool.
-// Blocking: nothing here blocks, but OpenStore (it connects).
+// Blocking: nothing here blocks, but OpenStore and PgStore::Init (they
+//   connect).
 #ifndef COURIER_ADAPTERS_POSTGRES_POSTGRES_COMMON_H_
 #define COURIER_ADAPTERS_POSTGRES_POSTGRES_COMMON_H_
 
 #include <memory>
-#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
