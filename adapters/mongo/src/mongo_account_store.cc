@@ -44,9 +44,9 @@ bool Flag(const Doc& d, const char* key) {
          bson_iter_bool(&it);
 }
 
-class MongoAccountStore final : public AccountStore {
+class MongoAccountStore final : public AccountStore, public PooledStore {
  public:
-  explicit MongoAccountStore(std::unique_ptr<MongoPool> pool) : pool_(std::move(pool)) {}
+  using PooledStore::PooledStore;
 
   static std::vector<MongoPool::Index> Indexes() {
     auto keys = [](const char* field) {
@@ -92,10 +92,7 @@ class MongoAccountStore final : public AccountStore {
       return absl::InvalidArgumentError("password hash longer than 4096 bytes");
     }
     Doc update;
-    bson_t set;
-    BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &set);
-    AppendBin(&set, "h", password_hash);
-    bson_append_document_end(update.get(), &set);
+    AppendDoc(update.get(), "$set", [&](bson_t* set) { AppendBin(set, "h", password_hash); });
     std::int64_t matched = 0;
     COURIER_RETURN_IF_ERROR(pool_->WithClient([&](MongoCall& call) -> absl::Status {
       COURIER_ASSIGN_OR_RETURN(matched, call.UpdateOne(kUsers, *IdFilter(user).get(),
@@ -195,14 +192,9 @@ class MongoAccountStore final : public AccountStore {
 
   absl::Status SetLastSeen(const UserId& user, TimeMs when) override {
     COURIER_RETURN_IF_ERROR(ValidateName("user", user));
-    Doc set;
-    bson_t s;
-    BSON_APPEND_DOCUMENT_BEGIN(set.get(), "$set", &s);
-    BSON_APPEND_INT64(&s, "t", when);
-    bson_append_document_end(set.get(), &s);
-    return pool_->WithClient([&](MongoCall& call) {
-      return call.UpdateOne(kLastSeen, *IdFilter(user).get(), *set.get(), true).status();
-    });
+    Doc update;
+    AppendDoc(update.get(), "$set", [&](bson_t* set) { BSON_APPEND_INT64(set, "t", when); });
+    return UpdateById(kLastSeen, user, update, /*upsert=*/true);
   }
 
   absl::StatusOr<std::optional<TimeMs>> LastSeen(const UserId& user) override {
@@ -214,24 +206,16 @@ class MongoAccountStore final : public AccountStore {
 
   absl::Status SetUserDisabled(const UserId& user, bool disabled) override {
     COURIER_RETURN_IF_ERROR(ValidateName("user", user));
-    COURIER_ASSIGN_OR_RETURN(std::optional<Doc> account, FindOne(kUsers, IdFilter(user)));
-    if (!account) return absl::NotFoundError(absl::StrCat("no user ", user));
+    COURIER_RETURN_IF_ERROR(Account(user).status());
     Doc update;
-    bson_t set;
-    BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &set);
-    BSON_APPEND_BOOL(&set, "d", disabled);
-    bson_append_document_end(update.get(), &set);
-    return pool_->WithClient([&](MongoCall& call) {
-      return call.UpdateOne(kUsers, *IdFilter(user).get(), *update.get(), /*upsert=*/false)
-          .status();
-    });
+    AppendDoc(update.get(), "$set", [&](bson_t* set) { BSON_APPEND_BOOL(set, "d", disabled); });
+    return UpdateById(kUsers, user, update, /*upsert=*/false);
   }
 
   absl::StatusOr<bool> UserDisabled(const UserId& user) override {
     COURIER_RETURN_IF_ERROR(ValidateName("user", user));
-    COURIER_ASSIGN_OR_RETURN(std::optional<Doc> account, FindOne(kUsers, IdFilter(user)));
-    if (!account) return absl::NotFoundError(absl::StrCat("no user ", user));
-    return Flag(*account, "d");
+    COURIER_ASSIGN_OR_RETURN(Doc account, Account(user));
+    return Flag(account, "d");
   }
 
   // The account document goes first (in one transaction on a replica set;
@@ -268,22 +252,14 @@ class MongoAccountStore final : public AccountStore {
   absl::Status RecordDevice(const UserId& user, const DeviceId& device, TimeMs when) override {
     COURIER_RETURN_IF_ERROR(ValidateName("user", user));
     COURIER_RETURN_IF_ERROR(ValidateName("device", device));
-    COURIER_ASSIGN_OR_RETURN(std::optional<Doc> account, FindOne(kUsers, IdFilter(user)));
-    if (!account) return absl::NotFoundError(absl::StrCat("no user ", user));
+    COURIER_RETURN_IF_ERROR(Account(user).status());
     Doc update;
-    bson_t set, max;
-    BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &set);
-    AppendStr(&set, "u", user);
-    AppendStr(&set, "dev", device);
-    bson_append_document_end(update.get(), &set);
-    BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$max", &max);
-    BSON_APPEND_INT64(&max, "t", when);
-    bson_append_document_end(update.get(), &max);
-    return pool_->WithClient([&](MongoCall& call) {
-      return call.UpdateOne(kDevices, *IdFilter(PairId(user, device)).get(), *update.get(),
-                            /*upsert=*/true)
-          .status();
+    AppendDoc(update.get(), "$set", [&](bson_t* set) {
+      AppendStr(set, "u", user);
+      AppendStr(set, "dev", device);
     });
+    AppendDoc(update.get(), "$max", [&](bson_t* max) { BSON_APPEND_INT64(max, "t", when); });
+    return UpdateById(kDevices, PairId(user, device), update, /*upsert=*/true);
   }
 
   absl::StatusOr<std::vector<DeviceRecord>> Devices(const UserId& user) override {
@@ -294,8 +270,7 @@ class MongoAccountStore final : public AccountStore {
 
   absl::StatusOr<TokenState> GetTokenState(const UserId& user) override {
     COURIER_RETURN_IF_ERROR(ValidateName("user", user));
-    COURIER_ASSIGN_OR_RETURN(std::optional<Doc> account, FindOne(kUsers, IdFilter(user)));
-    if (!account) return absl::NotFoundError(absl::StrCat("no user ", user));
+    COURIER_RETURN_IF_ERROR(Account(user).status());
     COURIER_ASSIGN_OR_RETURN(std::optional<Doc> doc, FindOne(kTokens, IdFilter(user)));
     TokenState state;
     if (!doc) return state;
@@ -311,17 +286,11 @@ class MongoAccountStore final : public AccountStore {
 
   absl::StatusOr<std::uint64_t> BumpTokenGeneration(const UserId& user) override {
     COURIER_RETURN_IF_ERROR(ValidateName("user", user));
-    COURIER_ASSIGN_OR_RETURN(std::optional<Doc> account, FindOne(kUsers, IdFilter(user)));
-    if (!account) return absl::NotFoundError(absl::StrCat("no user ", user));
+    COURIER_RETURN_IF_ERROR(Account(user).status());
     Doc update;
-    bson_t inc, set, revoked;
-    BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$inc", &inc);
-    BSON_APPEND_INT64(&inc, "g", 1);
-    bson_append_document_end(update.get(), &inc);
-    BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &set);
-    BSON_APPEND_DOCUMENT_BEGIN(&set, "r", &revoked);
-    bson_append_document_end(&set, &revoked);
-    bson_append_document_end(update.get(), &set);
+    AppendDoc(update.get(), "$inc", [](bson_t* inc) { BSON_APPEND_INT64(inc, "g", 1); });
+    // A new generation revokes no token yet: r becomes {}.
+    AppendDoc(update.get(), "$set", [](bson_t* set) { AppendDoc(set, "r", [](bson_t*) {}); });
     std::optional<Doc> after;
     COURIER_RETURN_IF_ERROR(pool_->WithClient([&](MongoCall& call) -> absl::Status {
       COURIER_ASSIGN_OR_RETURN(after, call.FindAndModify(kTokens, *IdFilter(user).get(),
@@ -335,45 +304,32 @@ class MongoAccountStore final : public AccountStore {
   absl::Status RevokeToken(const UserId& user, const std::string& token_id) override {
     COURIER_RETURN_IF_ERROR(ValidateName("user", user));
     COURIER_RETURN_IF_ERROR(ValidateTokenId(token_id));
-    COURIER_ASSIGN_OR_RETURN(std::optional<Doc> account, FindOne(kUsers, IdFilter(user)));
-    if (!account) return absl::NotFoundError(absl::StrCat("no user ", user));
+    COURIER_RETURN_IF_ERROR(Account(user).status());
     Doc update;
-    bson_t set;
-    BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &set);
     const std::string field = absl::StrCat("r.", token_id);
-    BSON_APPEND_BOOL(&set, field.c_str(), true);
-    bson_append_document_end(update.get(), &set);
-    return pool_->WithClient([&](MongoCall& call) {
-      return call.UpdateOne(kTokens, *IdFilter(user).get(), *update.get(), /*upsert=*/true)
-          .status();
-    });
+    AppendDoc(update.get(), "$set",
+              [&](bson_t* set) { BSON_APPEND_BOOL(set, field.c_str(), true); });
+    return UpdateById(kTokens, user, update, /*upsert=*/true);
   }
 
   absl::Status SetPushSubscription(const UserId& user, const DeviceId& device,
                                    const std::string& subscription) override {
     COURIER_RETURN_IF_ERROR(ValidateName("user", user));
     COURIER_RETURN_IF_ERROR(ValidatePushSubscription(device, subscription));
-    COURIER_ASSIGN_OR_RETURN(std::optional<Doc> account, FindOne(kUsers, IdFilter(user)));
-    if (!account) return absl::NotFoundError(absl::StrCat("no user ", user));
+    COURIER_RETURN_IF_ERROR(Account(user).status());
     Doc update;
-    bson_t set;
-    BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &set);
-    AppendStr(&set, "u", user);
-    AppendStr(&set, "dev", device);
-    AppendStr(&set, "s", subscription);
-    bson_append_document_end(update.get(), &set);
-    return pool_->WithClient([&](MongoCall& call) {
-      return call.UpdateOne(kPush, *IdFilter(PairId(user, device)).get(), *update.get(),
-                            /*upsert=*/true)
-          .status();
+    AppendDoc(update.get(), "$set", [&](bson_t* set) {
+      AppendStr(set, "u", user);
+      AppendStr(set, "dev", device);
+      AppendStr(set, "s", subscription);
     });
+    return UpdateById(kPush, PairId(user, device), update, /*upsert=*/true);
   }
 
   absl::StatusOr<bool> DeletePushSubscription(const UserId& user, const DeviceId& device,
                                               const std::optional<std::string>& only_if) override {
     COURIER_RETURN_IF_ERROR(ValidateName("user", user));
-    COURIER_ASSIGN_OR_RETURN(std::optional<Doc> account, FindOne(kUsers, IdFilter(user)));
-    if (!account) return absl::NotFoundError(absl::StrCat("no user ", user));
+    COURIER_RETURN_IF_ERROR(Account(user).status());
     Doc filter = IdFilter(PairId(user, device));
     if (only_if.has_value()) AppendStr(filter.get(), "s", *only_if);
     std::int64_t deleted = 0;
@@ -398,8 +354,7 @@ class MongoAccountStore final : public AccountStore {
   absl::StatusOr<std::vector<T>> PerDevice(const char* coll, const UserId& user,
                                            T (*of)(const Doc&)) {
     COURIER_RETURN_IF_ERROR(ValidateName("user", user));
-    COURIER_ASSIGN_OR_RETURN(std::optional<Doc> account, FindOne(kUsers, IdFilter(user)));
-    if (!account) return absl::NotFoundError(absl::StrCat("no user ", user));
+    COURIER_RETURN_IF_ERROR(Account(user).status());
     Doc filter;
     AppendStr(filter.get(), "u", user);
     std::vector<T> out;
@@ -421,20 +376,33 @@ class MongoAccountStore final : public AccountStore {
     return out;
   }
 
+  // The account document of `user`; kNotFound when there is none.
+  absl::StatusOr<Doc> Account(const UserId& user) {
+    COURIER_ASSIGN_OR_RETURN(std::optional<Doc> account, FindOne(kUsers, IdFilter(user)));
+    if (!account) return absl::NotFoundError(absl::StrCat("no user ", user));
+    return std::move(*account);
+  }
+
+  // Applies `update` to the document of `coll` whose _id is `id` (creating
+  // it first when `upsert`).
+  absl::Status UpdateById(const char* coll, absl::string_view id, const Doc& update,
+                          bool upsert) {
+    return pool_->WithClient([&](MongoCall& call) {
+      return call.UpdateOne(coll, *IdFilter(id).get(), *update.get(), upsert).status();
+    });
+  }
+
   // Compare-and-set of a pair document: true when this call changed it.
   absl::StatusOr<bool> SetPair(const Doc& pair, bool friends, bool rlo, bool rhi) {
     Doc filter = IdFilter(pair.Str("_id"));
     BSON_APPEND_INT64(filter.get(), "v", pair.Int("v"));
     Doc update;
-    bson_t set, inc;
-    BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &set);
-    BSON_APPEND_BOOL(&set, "f", friends);
-    BSON_APPEND_BOOL(&set, "rlo", rlo);
-    BSON_APPEND_BOOL(&set, "rhi", rhi);
-    bson_append_document_end(update.get(), &set);
-    BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$inc", &inc);
-    BSON_APPEND_INT64(&inc, "v", 1);
-    bson_append_document_end(update.get(), &inc);
+    AppendDoc(update.get(), "$set", [&](bson_t* set) {
+      BSON_APPEND_BOOL(set, "f", friends);
+      BSON_APPEND_BOOL(set, "rlo", rlo);
+      BSON_APPEND_BOOL(set, "rhi", rhi);
+    });
+    AppendDoc(update.get(), "$inc", [](bson_t* inc) { BSON_APPEND_INT64(inc, "v", 1); });
     std::int64_t changed = 0;
     COURIER_RETURN_IF_ERROR(pool_->WithClient([&](MongoCall& call) -> absl::Status {
       COURIER_ASSIGN_OR_RETURN(changed,
@@ -470,15 +438,12 @@ class MongoAccountStore final : public AccountStore {
     std::sort(out.begin(), out.end());
     return out;
   }
-
-  std::unique_ptr<MongoPool> pool_;
 };
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<AccountStore>> OpenAccountStore(const MongoOptions& options) {
-  COURIER_ASSIGN_OR_RETURN(auto pool, MongoPool::Open(options, MongoAccountStore::Indexes()));
-  return std::make_unique<MongoAccountStore>(std::move(pool));
+  return OpenStore<AccountStore, MongoAccountStore>(options);
 }
 
 }  // namespace courier::mongo

@@ -244,25 +244,28 @@ absl::Status MongoCall::InsertMany(const char* coll, const std::vector<Doc>& doc
   return s;
 }
 
+absl::StatusOr<MongoCall::Bulk> MongoCall::StartBulk(const char* coll, bool ordered) {
+  Doc opts;
+  BSON_APPEND_BOOL(opts.get(), "ordered", ordered);
+  COURIER_RETURN_IF_ERROR(BaseOpts(opts.get(), /*read=*/false));
+  return Bulk(mongoc_collection_create_bulk_operation_with_opts(Coll(coll), opts.get()));
+}
+
 absl::StatusOr<std::vector<std::size_t>> MongoCall::InsertEachUnlessTaken(
     const char* coll, const std::vector<Doc>& docs) {
   std::vector<std::size_t> taken;
   if (docs.empty()) return taken;
-  Doc opts;
-  BSON_APPEND_BOOL(opts.get(), "ordered", false);
-  COURIER_RETURN_IF_ERROR(BaseOpts(opts.get(), /*read=*/false));
-  mongoc_bulk_operation_t* bulk = mongoc_collection_create_bulk_operation_with_opts(
-      Coll(coll), opts.get());
+  COURIER_ASSIGN_OR_RETURN(Bulk bulk, StartBulk(coll, /*ordered=*/false));
   bson_error_t err;
   absl::Status s;
   for (const Doc& d : docs) {
-    if (!mongoc_bulk_operation_insert_with_opts(bulk, d.get(), nullptr, &err)) {
+    if (!mongoc_bulk_operation_insert_with_opts(bulk.get(), d.get(), nullptr, &err)) {
       s = MongoStatus(absl::StrCat("insert into ", coll), err);
       break;
     }
   }
   bson_t reply;
-  if (s.ok() && mongoc_bulk_operation_execute(bulk, &reply, &err) == 0) {
+  if (s.ok() && mongoc_bulk_operation_execute(bulk.get(), &reply, &err) == 0) {
     // Only duplicate keys are expected: each names its document's position.
     bson_iter_t it, errors;
     bool only_duplicates = bson_iter_init_find(&it, &reply, "writeErrors") &&
@@ -277,7 +280,7 @@ absl::StatusOr<std::vector<std::size_t>> MongoCall::InsertEachUnlessTaken(
         }
       }
       if (index < 0 || static_cast<std::size_t>(index) >= docs.size() ||
-          (code != 11000 && code != 11001 && code != 12582)) {
+          !IsDuplicateKeyCode(code)) {
         only_duplicates = false;
       } else {
         taken.push_back(static_cast<std::size_t>(index));
@@ -290,7 +293,6 @@ absl::StatusOr<std::vector<std::size_t>> MongoCall::InsertEachUnlessTaken(
   } else if (s.ok()) {
     bson_destroy(&reply);
   }
-  mongoc_bulk_operation_destroy(bulk);
   if (!s.ok()) return s;
   return taken;
 }
@@ -298,16 +300,12 @@ absl::StatusOr<std::vector<std::size_t>> MongoCall::InsertEachUnlessTaken(
 absl::StatusOr<std::int64_t> MongoCall::UpdateEach(
     const char* coll, const std::vector<std::pair<Doc, Doc>>& updates) {
   if (updates.empty()) return 0;
-  Doc opts;
-  BSON_APPEND_BOOL(opts.get(), "ordered", true);
-  COURIER_RETURN_IF_ERROR(BaseOpts(opts.get(), /*read=*/false));
-  mongoc_bulk_operation_t* bulk = mongoc_collection_create_bulk_operation_with_opts(
-      Coll(coll), opts.get());
+  COURIER_ASSIGN_OR_RETURN(Bulk bulk, StartBulk(coll, /*ordered=*/true));
   bson_error_t err;
   absl::StatusOr<std::int64_t> out = absl::InternalError("mongo: bulk update not run");
   bool queued = true;
   for (const auto& [filter, update] : updates) {
-    if (!mongoc_bulk_operation_update_one_with_opts(bulk, filter.get(), update.get(), nullptr,
+    if (!mongoc_bulk_operation_update_one_with_opts(bulk.get(), filter.get(), update.get(), nullptr,
                                                     &err)) {
       out = MongoStatus(absl::StrCat("update in ", coll), err);
       queued = false;
@@ -316,14 +314,13 @@ absl::StatusOr<std::int64_t> MongoCall::UpdateEach(
   }
   if (queued) {
     bson_t reply;
-    if (mongoc_bulk_operation_execute(bulk, &reply, &err) == 0) {
+    if (mongoc_bulk_operation_execute(bulk.get(), &reply, &err) == 0) {
       out = MongoStatus(absl::StrCat("update in ", coll), err, &reply);
     } else {
       out = ReplyInt(reply, "nMatched");
     }
     bson_destroy(&reply);
   }
-  mongoc_bulk_operation_destroy(bulk);
   return out;
 }
 

@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "courier/mongo.h"
+#include "courier/status.h"
 
 namespace courier::mongo {
 
@@ -57,6 +58,14 @@ class Doc {
 // BSON builders that take byte strings with their length.
 void AppendStr(bson_t* b, const char* key, absl::string_view v);
 void AppendBin(bson_t* b, const char* key, absl::string_view v);
+// Appends the document `key` to `b`, its fields written by `fill(bson_t*)`.
+template <typename Fill>
+void AppendDoc(bson_t* b, const char* key, Fill fill) {
+  bson_t child;
+  bson_append_document_begin(b, key, -1, &child);
+  fill(&child);
+  bson_append_document_end(b, &child);
+}
 
 // Returns "{prefix}/{suffix}": the _id of a pair document (names never
 // contain '/').
@@ -122,6 +131,12 @@ class MongoCall {
       absl::FunctionRef<bool(const Doc&, WriteReply&)> write);
   // `opts` plus the session (and maxTimeMS for reads outside transactions).
   absl::Status BaseOpts(bson_t* opts, bool read);
+  struct BulkDeleter {
+    void operator()(mongoc_bulk_operation_t* b) const { mongoc_bulk_operation_destroy(b); }
+  };
+  using Bulk = std::unique_ptr<mongoc_bulk_operation_t, BulkDeleter>;
+  // A bulk write on `coll` (ordered or not) with the base options.
+  absl::StatusOr<Bulk> StartBulk(const char* coll, bool ordered);
 
   const MongoPool& pool_;
   mongoc_client_t* client_;
@@ -176,6 +191,24 @@ class MongoPool {
 
 // kInvalidArgument naming the first bad field.
 absl::Status ValidateOptions(const MongoOptions& options);
+
+// What each store of the adapter holds: the pool its calls run on.
+class PooledStore {
+ public:
+  explicit PooledStore(std::unique_ptr<MongoPool> pool) : pool_(std::move(pool)) {}
+
+ protected:
+  const std::unique_ptr<MongoPool> pool_;
+};
+
+// The factories' common steps: opens a pool (which creates the store's
+// indexes, Store::Indexes()) and builds a `Store` on it.
+template <typename Interface, typename Store>
+absl::StatusOr<std::unique_ptr<Interface>> OpenStore(const MongoOptions& options) {
+  COURIER_ASSIGN_OR_RETURN(std::unique_ptr<MongoPool> pool,
+                           MongoPool::Open(options, Store::Indexes()));
+  return std::unique_ptr<Interface>(std::make_unique<Store>(std::move(pool)));
+}
 
 }  // namespace courier::mongo
 

@@ -39,9 +39,8 @@ absl::StatusCode CodeFor(const bson_error_t& e, const bson_t* reply) {
   }
   // Codes sent by the server (SERVER, QUERY, COMMAND, COLLECTION,
   // WRITE_CONCERN, TRANSACTION domains).
+  if (IsDuplicateKeyCode(e.code)) return absl::StatusCode::kAlreadyExists;
   switch (e.code) {
-    case 11000: case 11001: case 12582:
-      return absl::StatusCode::kAlreadyExists;
     case 50: case 64: case 89: case 262:  // MaxTimeMSExpired, WriteConcernFailed,
                                           // NetworkTimeout, ExceededTimeLimit
       return absl::StatusCode::kDeadlineExceeded;
@@ -74,7 +73,11 @@ absl::Status MongoStatus(absl::string_view context, const bson_error_t& error,
 
 bool IsDuplicateKey(const bson_error_t& error) {
   return error.domain != MONGOC_ERROR_STREAM && error.domain != MONGOC_ERROR_SERVER_SELECTION &&
-         (error.code == 11000 || error.code == 11001 || error.code == 12582);
+         IsDuplicateKeyCode(error.code);
+}
+
+bool IsDuplicateKeyCode(std::int64_t code) {
+  return code == 11000 || code == 11001 || code == 12582;
 }
 
 }  // namespace courier::mongo

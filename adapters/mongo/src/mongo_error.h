@@ -8,6 +8,8 @@
 
 #include <bson/bson.h>
 
+#include <cstdint>
+
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
@@ -35,6 +37,10 @@ absl::Status MongoStatus(absl::string_view context, const bson_error_t& error,
 
 // True for a server "DuplicateKey" error.
 bool IsDuplicateKey(const bson_error_t& error);
+
+// True for the server's DuplicateKey codes (11000, 11001, 12582), as a
+// driver error or a bulk write's writeErrors entry carries them.
+bool IsDuplicateKeyCode(std::int64_t code);
 
 }  // namespace courier::mongo
 

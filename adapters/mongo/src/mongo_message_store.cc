@@ -111,9 +111,9 @@ Doc ReceivedFilter(const MessageId& id, const UserId& recipient) {
   return f;
 }
 
-class MongoMessageStore final : public MessageStore {
+class MongoMessageStore final : public MessageStore, public PooledStore {
  public:
-  explicit MongoMessageStore(std::unique_ptr<MongoPool> pool) : pool_(std::move(pool)) {}
+  using PooledStore::PooledStore;
 
   static std::vector<MongoPool::Index> Indexes() {
     auto keys = [](std::initializer_list<const char*> fields) {
@@ -928,15 +928,12 @@ class MongoMessageStore final : public MessageStore {
     }
     return appended;
   }
-
-  std::unique_ptr<MongoPool> pool_;
 };
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<MessageStore>> OpenMessageStore(const MongoOptions& options) {
-  COURIER_ASSIGN_OR_RETURN(auto pool, MongoPool::Open(options, MongoMessageStore::Indexes()));
-  return std::make_unique<MongoMessageStore>(std::move(pool));
+  return OpenStore<MessageStore, MongoMessageStore>(options);
 }
 
 }  // namespace courier::mongo

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -48,6 +49,11 @@ absl::StatusOr<short> WaitSocket(PGconn* conn, bool write,
 PgParam TextParam(absl::string_view v) { return PgParam{std::string(v), false, false}; }
 PgParam IntParam(std::int64_t v) { return PgParam{std::to_string(v), false, false}; }
 PgParam BytesParam(absl::string_view v) { return PgParam{std::string(v), true, false}; }
+
+std::int64_t ClampToBigint(std::uint64_t v) {
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  return v > static_cast<std::uint64_t>(kMax) ? kMax : static_cast<std::int64_t>(v);
+}
 
 std::int64_t PgInt(const PGresult* r, int row, int col) {
   const auto* p = reinterpret_cast<const unsigned char*>(PQgetvalue(r, row, col));
@@ -132,39 +138,37 @@ absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(
   return conn;
 }
 
-PgConnection::~PgConnection() { PQfinish(conn_); }
-
 absl::Status PgConnection::Broken(absl::string_view context) {
   broken_ = true;
-  return PgStatus(context, "", ConnError(conn_));
+  return PgStatus(context, "", ConnError(conn_.get()));
 }
 
 absl::Status PgConnection::Flush(Deadline deadline) {
   for (;;) {
-    const int r = PQflush(conn_);
+    const int r = PQflush(conn_.get());
     if (r == 0) return absl::OkStatus();
     if (r < 0) return Broken("send");
-    auto ready = WaitSocket(conn_, /*write=*/true, deadline);
+    auto ready = WaitSocket(conn_.get(), /*write=*/true, deadline);
     if (!ready.ok()) {
       broken_ = true;
       return ready.status();
     }
     // Read what the server sends meanwhile, so that neither side blocks on
     // a full socket buffer.
-    if ((*ready & (POLLIN | POLLERR | POLLHUP)) && PQconsumeInput(conn_) != 1) {
+    if ((*ready & (POLLIN | POLLERR | POLLHUP)) && PQconsumeInput(conn_.get()) != 1) {
       return Broken("receive");
     }
   }
 }
 
 absl::StatusOr<PgResult> PgConnection::Next(Deadline deadline) {
-  while (PQisBusy(conn_)) {
-    auto ready = WaitSocket(conn_, /*write=*/false, deadline);
+  while (PQisBusy(conn_.get())) {
+    auto ready = WaitSocket(conn_.get(), /*write=*/false, deadline);
     if (!ready.ok()) {
       broken_ = true;
       if (absl::IsDeadlineExceeded(ready.status())) {
         // Tell the server to stop; the connection is dropped either way.
-        if (PGcancel* cancel = PQgetCancel(conn_)) {
+        if (PGcancel* cancel = PQgetCancel(conn_.get())) {
           char buf[256];
           PQcancel(cancel, buf, sizeof buf);
           PQfreeCancel(cancel);
@@ -172,20 +176,20 @@ absl::StatusOr<PgResult> PgConnection::Next(Deadline deadline) {
       }
       return ready.status();
     }
-    if (PQconsumeInput(conn_) != 1) return Broken("receive");
+    if (PQconsumeInput(conn_.get()) != 1) return Broken("receive");
   }
-  PgResult r(PQgetResult(conn_));
+  PgResult r(PQgetResult(conn_.get()));
   if (r && PQresultStatus(r.get()) == PGRES_FATAL_ERROR &&
       PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) == nullptr) {
     // A result made by libpq itself: the connection failed.
     return Broken("receive");
   }
-  if (PQstatus(conn_) == CONNECTION_BAD) return Broken("receive");
+  if (PQstatus(conn_.get()) == CONNECTION_BAD) return Broken("receive");
   return r;
 }
 
 absl::Status PgConnection::Rollback(Deadline deadline) {
-  if (PQsendQuery(conn_, "ROLLBACK") != 1) return Broken("rollback");
+  if (PQsendQuery(conn_.get(), "ROLLBACK") != 1) return Broken("rollback");
   COURIER_RETURN_IF_ERROR(Flush(deadline));
   for (;;) {
     COURIER_ASSIGN_OR_RETURN(PgResult r, Next(deadline));
@@ -196,7 +200,7 @@ absl::Status PgConnection::Rollback(Deadline deadline) {
 absl::StatusOr<std::vector<PgResult>> PgConnection::Run(absl::Span<const PgQuery> queries) {
   if (broken_) return absl::UnavailableError("postgres: connection is broken");
   const auto deadline = Clock::now() + call_timeout_;
-  if (PQenterPipelineMode(conn_) != 1) return Broken("enter pipeline mode");
+  if (PQenterPipelineMode(conn_.get()) != 1) return Broken("enter pipeline mode");
   std::vector<const char*> values;
   std::vector<int> lengths, formats;
   for (const PgQuery& q : queries) {
@@ -212,16 +216,16 @@ absl::StatusOr<std::vector<PgResult>> PgConnection::Run(absl::Span<const PgQuery
     int ok;
     if (q.statement.empty()) {
       const std::string sql(q.sql);
-      ok = PQsendQueryParams(conn_, sql.c_str(), n, nullptr, values.data(), lengths.data(),
+      ok = PQsendQueryParams(conn_.get(), sql.c_str(), n, nullptr, values.data(), lengths.data(),
                              formats.data(), /*resultFormat=*/1);
     } else {
       const std::string name(q.statement);
-      ok = PQsendQueryPrepared(conn_, name.c_str(), n, values.data(), lengths.data(),
+      ok = PQsendQueryPrepared(conn_.get(), name.c_str(), n, values.data(), lengths.data(),
                                formats.data(), /*resultFormat=*/1);
     }
     if (ok != 1) return Broken("send");
   }
-  if (PQpipelineSync(conn_) != 1) return Broken("pipeline sync");
+  if (PQpipelineSync(conn_.get()) != 1) return Broken("pipeline sync");
   COURIER_RETURN_IF_ERROR(Flush(deadline));
 
   std::vector<PgResult> results;
@@ -249,8 +253,8 @@ absl::StatusOr<std::vector<PgResult>> PgConnection::Run(absl::Span<const PgQuery
   if (!sync || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC) {
     return Broken("missing pipeline sync");
   }
-  if (PQexitPipelineMode(conn_) != 1) return Broken("exit pipeline mode");
-  if (PQtransactionStatus(conn_) == PQTRANS_INERROR) {
+  if (PQexitPipelineMode(conn_.get()) != 1) return Broken("exit pipeline mode");
+  if (PQtransactionStatus(conn_.get()) == PQTRANS_INERROR) {
     COURIER_RETURN_IF_ERROR(Rollback(deadline));
   }
   COURIER_RETURN_IF_ERROR(first);
@@ -261,7 +265,7 @@ absl::Status PgConnection::RunScript(absl::string_view sql) {
   if (broken_) return absl::UnavailableError("postgres: connection is broken");
   const auto deadline = Clock::now() + call_timeout_;
   const std::string text(sql);
-  if (PQsendQuery(conn_, text.c_str()) != 1) return Broken("send");
+  if (PQsendQuery(conn_.get(), text.c_str()) != 1) return Broken("send");
   COURIER_RETURN_IF_ERROR(Flush(deadline));
   absl::Status first;
   for (;;) {
@@ -272,7 +276,7 @@ absl::Status PgConnection::RunScript(absl::string_view sql) {
       first = PgStatus("script", state ? state : "", PQresultErrorMessage(r.get()));
     }
   }
-  if (PQtransactionStatus(conn_) == PQTRANS_INERROR) {
+  if (PQtransactionStatus(conn_.get()) == PQTRANS_INERROR) {
     COURIER_RETURN_IF_ERROR(Rollback(deadline));
   }
   return first;
@@ -280,11 +284,11 @@ absl::Status PgConnection::RunScript(absl::string_view sql) {
 
 void PgConnection::CheckIdle() {
   if (broken_) return;
-  if (PQstatus(conn_) != CONNECTION_OK) {
+  if (PQstatus(conn_.get()) != CONNECTION_OK) {
     broken_ = true;
     return;
   }
-  const int fd = PQsocket(conn_);
+  const int fd = PQsocket(conn_.get());
   pollfd p{fd, POLLIN, 0};
   if (fd < 0) {
     broken_ = true;

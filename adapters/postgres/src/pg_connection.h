@@ -45,6 +45,9 @@ PgParam TextParam(absl::string_view v);
 PgParam IntParam(std::int64_t v);
 PgParam BytesParam(absl::string_view v);
 
+// `v` as a bigint: values above the largest bigint become the largest.
+std::int64_t ClampToBigint(std::uint64_t v);
+
 // A call of a prepared statement, or of an unnamed one-off statement when
 // `statement` is empty (then `sql` is sent; used for BEGIN/COMMIT).
 struct PgQuery {
@@ -57,6 +60,10 @@ struct PgResultDeleter {
   void operator()(PGresult* r) const { PQclear(r); }
 };
 using PgResult = std::unique_ptr<PGresult, PgResultDeleter>;
+
+struct PgConnDeleter {
+  void operator()(PGconn* c) const { PQfinish(c); }
+};
 
 // Binary-format column readers. REQUIRES: the cell is not NULL.
 std::int64_t PgInt(const PGresult* r, int row, int col);
@@ -77,9 +84,6 @@ struct PgSettings {
 class PgConnection {
  public:
   static absl::StatusOr<std::unique_ptr<PgConnection>> Connect(const PgSettings& settings);
-  PgConnection(const PgConnection&) = delete;
-  PgConnection& operator=(const PgConnection&) = delete;
-  ~PgConnection();
 
   // Sends `queries` as one pipeline (one round trip) and returns one result
   // per query. The first failing query's error is returned (later queries
@@ -104,7 +108,7 @@ class PgConnection {
   absl::StatusOr<PgResult> Next(Deadline deadline);
   absl::Status Rollback(Deadline deadline);
 
-  PGconn* conn_;
+  std::unique_ptr<PGconn, PgConnDeleter> conn_;  // closed on destruction
   std::chrono::milliseconds call_timeout_;
   bool broken_ = false;
 };

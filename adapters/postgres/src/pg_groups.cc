@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <limits>
 #include <optional>
 #include <string>
 #include <utility>
@@ -15,8 +14,6 @@
 
 namespace courier::postgres {
 namespace {
-
-constexpr std::int64_t kMaxInt = std::numeric_limits<std::int64_t>::max();
 
 // The told inboxes ($1, distinct) each get the change event: their counter
 // rows are moved in name order (locking them), and one event row each.
@@ -63,10 +60,6 @@ new_events AS (
 moved AS (
   UPDATE {p}heads h SET head = h.head + 1 FROM placed p WHERE p.ok AND h.user_id = p.u)
 SELECT p.u, p.ok, p.taken, p.head + 1 FROM placed p ORDER BY p.ord)sql";
-
-std::int64_t Clamp(std::uint64_t v) {
-  return v > static_cast<std::uint64_t>(kMaxInt) ? kMaxInt : static_cast<std::int64_t>(v);
-}
 
 PgParam TextArray(const std::vector<UserId>& users) {
   PgArray a(PgElement::kText);
@@ -241,7 +234,8 @@ absl::Status ApplyGroupSend(PgConnection& conn, const GroupSendOp& op,
       PgQuery{"group_send", "",
               {users, TextParam(op.sender), TextParam(op.id), BytesParam(op.cid),
                BytesParam(op.body), IntParam(op.ts), TextParam(op.group),
-               IntParam(Clamp(op.max_undelivered)), IntParam(static_cast<int>(proto.status))}},
+               IntParam(ClampToBigint(op.max_undelivered)),
+               IntParam(static_cast<int>(proto.status))}},
   };
   COURIER_ASSIGN_OR_RETURN(std::vector<PgResult> done, conn.Run(writes));
   const PGresult* r = done[2].get();

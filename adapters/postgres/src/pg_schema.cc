@@ -9,8 +9,15 @@
 namespace courier::postgres {
 namespace {
 
-// Migration i takes the schema from version i to i + 1. Never edit one that
-// has shipped: append a new one (functions change with CREATE OR REPLACE).
+// The tables change by numbered migrations: migration i takes them from
+// version i to i + 1. Never edit one that has shipped: append a new one.
+// The functions are kept once, as they are now, in kFunctions, which every
+// upgrade runs after its migrations. A change to what a function does is
+// made there together with a new migration (an empty one will do), so that
+// databases at the previous version re-create the functions; a rewrite
+// that changes nothing they do needs none. CREATE OR REPLACE cannot change
+// a function's parameters or result columns: to change those, drop the
+// old function in the new migration.
 const char* const kMigrations[] = {
     // --- 0 -> 1: inboxes, devices, messages, accounts.
     R"sql(
@@ -68,10 +75,67 @@ CREATE TABLE {p}friends (
   friend_id text NOT NULL,
   PRIMARY KEY (user_id, friend_id)
 );
+)sql",
 
+    // --- 1 -> 2: append takes the seq with one upsert on the counter row
+    // (INSERT ... ON CONFLICT DO UPDATE SET head = head + 1 RETURNING head),
+    // giving it back in the rare queue-full and lost-duplicate cases while
+    // the row is still locked: 5 statements instead of 7 on the common path.
+    // Functions only (kFunctions).
+    "",
+
+    // --- 2 -> 3: prune in bounded chunks (prune_some in kFunctions, each
+    // call its own short transaction), so that a large backlog never runs
+    // into the statement timeout.
+    R"sql(
+DROP FUNCTION IF EXISTS {p}prune(bigint, bigint);
+)sql",
+
+    // --- 3 -> 4: groups (courier/group.h). A group copy of a message has
+    // the same message id in every member's inbox, so a message row is
+    // keyed by (message_id, recipient); only the sender's own copy holds
+    // the (sender, cid) (the other copies' cid is NULL, which the unique
+    // index lets repeat). Events carry their group ('' for 1:1 and
+    // receipts). A group is one row holding EncodeGroupRecord's bytes, and
+    // group_members indexes (user, group) for GroupsOf and the
+    // groups-per-user count. The ack and read functions now name a message
+    // row by (message_id, recipient). Re-running it on a version-4 schema
+    // changes nothing (tests reset the version to replay migrations).
+    R"sql(
+ALTER TABLE {p}messages DROP CONSTRAINT {p}messages_pkey;
+ALTER TABLE {p}messages ADD PRIMARY KEY (message_id, recipient);
+ALTER TABLE {p}messages ALTER COLUMN cid DROP NOT NULL;
+ALTER TABLE {p}events ADD COLUMN IF NOT EXISTS group_id text NOT NULL DEFAULT '';
+CREATE TABLE IF NOT EXISTS {p}groups (
+  group_id text PRIMARY KEY,
+  record bytea NOT NULL
+);
+CREATE TABLE IF NOT EXISTS {p}group_members (
+  user_id text NOT NULL,
+  group_id text NOT NULL,
+  PRIMARY KEY (user_id, group_id)
+);
+CREATE INDEX IF NOT EXISTS {p}group_members_group ON {p}group_members (group_id);
+)sql",
+};
+
+// The last CTEs of a prune statement (prune_some below): delete the events
+// named by the CTE `doomed` (user_id, seq), and their message rows, as
+// `gone` (user_id, kind, message_id).
+const char kDeleteDoomed[] = R"sql(gone AS (
+    DELETE FROM {p}events e USING doomed d
+    WHERE e.user_id = d.user_id AND e.seq = d.seq
+    RETURNING e.user_id, e.kind, e.message_id),
+  msgs AS (
+    DELETE FROM {p}messages m USING gone g
+    WHERE g.kind = 1 AND m.message_id = g.message_id AND m.recipient = g.user_id))sql";
+
+// The functions of the current schema (see kMigrations), where
+// "{delete_doomed}" stands for kDeleteDoomed.
+const char kFunctions[] = R"sql(
 -- Appends a receipt event to p_sender's inbox; returns its seq.
-CREATE FUNCTION {p}receipt(p_sender text, p_id text, p_by text, p_status smallint,
-                           p_ts bigint) RETURNS bigint LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION {p}receipt(p_sender text, p_id text, p_by text, p_status smallint,
+                                      p_ts bigint) RETURNS bigint LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE v_seq bigint;
 BEGIN
@@ -84,177 +148,6 @@ BEGIN
 END $$;
 
 -- AppendOp. r_code: 0 ok, 1 queue full (r_seq = head), 2 id already used.
-CREATE FUNCTION {p}append(p_sender text, p_cid bytea, p_recipient text, p_id text,
-                          p_body bytea, p_ts bigint, p_max bigint,
-                          OUT r_code int, OUT r_id text, OUT r_seq bigint,
-                          OUT r_ts bigint, OUT r_dup boolean)
-LANGUAGE plpgsql AS $$
-#variable_conflict use_column
-DECLARE v_head bigint; v_acked bigint;
-BEGIN
-  r_code := 0; r_dup := true;
-  SELECT m.message_id, m.seq, m.ts INTO r_id, r_seq, r_ts
-    FROM {p}messages m WHERE m.sender = p_sender AND m.cid = p_cid;
-  IF FOUND THEN RETURN; END IF;
-  INSERT INTO {p}heads (user_id, head) VALUES (p_recipient, 0)
-    ON CONFLICT (user_id) DO NOTHING;
-  SELECT h.head INTO v_head FROM {p}heads h WHERE h.user_id = p_recipient FOR UPDATE;
-  SELECT coalesce(max(d.acked), 0) INTO v_acked FROM {p}devices d
-    WHERE d.user_id = p_recipient;
-  IF v_head - v_acked >= p_max THEN
-    r_code := 1; r_seq := v_head; r_dup := false; RETURN;
-  END IF;
-  -- A concurrent send of the same (sender, cid) makes this wait for its
-  -- transaction; when that one commits, this one becomes the duplicate.
-  INSERT INTO {p}messages (message_id, recipient, sender, cid, seq, ts, status)
-    VALUES (p_id, p_recipient, p_sender, p_cid, v_head + 1, p_ts, 0)
-    ON CONFLICT DO NOTHING;
-  IF NOT FOUND THEN
-    SELECT m.message_id, m.seq, m.ts INTO r_id, r_seq, r_ts
-      FROM {p}messages m WHERE m.sender = p_sender AND m.cid = p_cid;
-    IF FOUND THEN RETURN; END IF;
-    r_code := 2; r_dup := false; RETURN;
-  END IF;
-  UPDATE {p}heads SET head = head + 1 WHERE user_id = p_recipient
-    RETURNING head INTO r_seq;
-  INSERT INTO {p}events (user_id, seq, kind, message_id, peer, body, status, ts)
-    VALUES (p_recipient, r_seq, 1, p_id, p_sender, p_body, 0, p_ts);
-  r_id := p_id; r_ts := p_ts; r_dup := false;
-END $$;
-
--- AttachOp.
-CREATE FUNCTION {p}attach(p_user text, p_device text, OUT r_cursor bigint,
-                          OUT r_head bigint) LANGUAGE plpgsql AS $$
-#variable_conflict use_column
-BEGIN
-  INSERT INTO {p}devices (user_id, device_id, acked) VALUES (p_user, p_device, 0)
-    ON CONFLICT (user_id, device_id) DO NOTHING;
-  SELECT d.acked INTO r_cursor FROM {p}devices d
-    WHERE d.user_id = p_user AND d.device_id = p_device;
-  r_head := coalesce((SELECT h.head FROM {p}heads h WHERE h.user_id = p_user), 0);
-END $$;
-
--- AckOp. The first row: (r_code, r_cursor) with r_code 0 ok, 1 seq > head;
--- then one row per delivered receipt (e_user, e_seq, e_id).
-CREATE FUNCTION {p}ack(p_user text, p_device text, p_seq bigint, p_ts bigint)
-  RETURNS TABLE(r_code int, r_cursor bigint, e_user text, e_seq bigint, e_id text)
-LANGUAGE plpgsql AS $$
-#variable_conflict use_column
-DECLARE v_head bigint; v_cursor bigint; m record;
-BEGIN
-  v_head := coalesce((SELECT h.head FROM {p}heads h WHERE h.user_id = p_user), 0);
-  IF p_seq > v_head THEN
-    RETURN QUERY SELECT 1, v_head, NULL::text, NULL::bigint, NULL::text;
-    RETURN;
-  END IF;
-  INSERT INTO {p}devices AS d (user_id, device_id, acked) VALUES (p_user, p_device, p_seq)
-    ON CONFLICT (user_id, device_id) DO UPDATE SET acked = greatest(d.acked, excluded.acked)
-    RETURNING d.acked INTO v_cursor;
-  RETURN QUERY SELECT 0, v_cursor, NULL::text, NULL::bigint, NULL::text;
-  FOR m IN SELECT x.message_id, x.sender FROM {p}messages x
-             WHERE x.recipient = p_user AND x.seq <= v_cursor AND x.status = 0
-             ORDER BY x.seq FOR UPDATE LOOP
-    UPDATE {p}messages SET status = 1 WHERE message_id = m.message_id;
-    RETURN QUERY SELECT 0, v_cursor, m.sender,
-      {p}receipt(m.sender, m.message_id, p_user, 1::smallint, p_ts), m.message_id;
-  END LOOP;
-END $$;
-
--- ReadOp: one row per receipt (e_user, e_seq, e_id, e_status).
-CREATE FUNCTION {p}read(p_user text, p_ids text[], p_ts bigint)
-  RETURNS TABLE(e_user text, e_seq bigint, e_id text, e_status smallint)
-LANGUAGE plpgsql AS $$
-#variable_conflict use_column
-DECLARE v_id text; v_sender text; v_status smallint;
-BEGIN
-  FOREACH v_id IN ARRAY p_ids LOOP
-    SELECT m.sender, m.status INTO v_sender, v_status FROM {p}messages m
-      WHERE m.message_id = v_id AND m.recipient = p_user FOR UPDATE;
-    CONTINUE WHEN NOT FOUND OR v_status >= 2;
-    IF v_status = 0 THEN
-      RETURN QUERY SELECT v_sender,
-        {p}receipt(v_sender, v_id, p_user, 1::smallint, p_ts), v_id, 1::smallint;
-    END IF;
-    UPDATE {p}messages SET status = 2 WHERE message_id = v_id;
-    RETURN QUERY SELECT v_sender,
-      {p}receipt(v_sender, v_id, p_user, 2::smallint, p_ts), v_id, 2::smallint;
-  END LOOP;
-END $$;
-
--- Prune: events older than p_ttl_before, and events acked by every known
--- device of their inbox older than p_acked_before; their message rows go
--- with them. Returns the number of events removed.
-CREATE FUNCTION {p}prune(p_ttl_before bigint, p_acked_before bigint) RETURNS bigint
-LANGUAGE plpgsql AS $$
-#variable_conflict use_column
-DECLARE n1 bigint; n2 bigint;
-BEGIN
-  WITH gone AS (
-    DELETE FROM {p}events e WHERE e.ts < p_ttl_before
-    RETURNING e.user_id, e.kind, e.message_id),
-  msgs AS (
-    DELETE FROM {p}messages m USING gone g
-    WHERE g.kind = 1 AND m.message_id = g.message_id AND m.recipient = g.user_id)
-  SELECT count(*) INTO n1 FROM gone;
-  WITH floor AS (
-    SELECT d.user_id, min(d.acked) AS acked FROM {p}devices d GROUP BY d.user_id),
-  gone AS (
-    DELETE FROM {p}events e USING floor f
-    WHERE e.user_id = f.user_id AND e.seq <= f.acked AND e.ts < p_acked_before
-    RETURNING e.user_id, e.kind, e.message_id),
-  msgs AS (
-    DELETE FROM {p}messages m USING gone g
-    WHERE g.kind = 1 AND m.message_id = g.message_id AND m.recipient = g.user_id)
-  SELECT count(*) INTO n2 FROM gone;
-  RETURN n1 + n2;
-END $$;
-
--- AccountStore.RequestFriend: -1 no such user, 0 requested, 1 became
--- friends, 2 already friends. Serialized per pair so that crossing requests
--- always meet.
-CREATE FUNCTION {p}request_friend(p_from text, p_to text) RETURNS int
-LANGUAGE plpgsql AS $$
-#variable_conflict use_column
-BEGIN
-  PERFORM pg_advisory_xact_lock(hashtext('{p}' || least(p_from, p_to) || '/' ||
-                                         greatest(p_from, p_to)));
-  PERFORM 1 FROM {p}users u WHERE u.user_id = p_to;
-  IF NOT FOUND THEN RETURN -1; END IF;
-  PERFORM 1 FROM {p}friends f WHERE f.user_id = p_from AND f.friend_id = p_to;
-  IF FOUND THEN RETURN 2; END IF;
-  DELETE FROM {p}friend_requests r WHERE r.from_user = p_to AND r.to_user = p_from;
-  IF FOUND THEN
-    INSERT INTO {p}friends (user_id, friend_id) VALUES (p_from, p_to), (p_to, p_from)
-      ON CONFLICT DO NOTHING;
-    RETURN 1;
-  END IF;
-  INSERT INTO {p}friend_requests (from_user, to_user) VALUES (p_from, p_to)
-    ON CONFLICT DO NOTHING;
-  RETURN 0;
-END $$;
-
--- AccountStore.AcceptFriend: false when there is no such request.
-CREATE FUNCTION {p}accept_friend(p_user text, p_requester text) RETURNS boolean
-LANGUAGE plpgsql AS $$
-#variable_conflict use_column
-BEGIN
-  PERFORM pg_advisory_xact_lock(hashtext('{p}' || least(p_user, p_requester) || '/' ||
-                                         greatest(p_user, p_requester)));
-  PERFORM 1 FROM {p}friends f WHERE f.user_id = p_user AND f.friend_id = p_requester;
-  IF FOUND THEN RETURN true; END IF;
-  DELETE FROM {p}friend_requests r WHERE r.from_user = p_requester AND r.to_user = p_user;
-  IF NOT FOUND THEN RETURN false; END IF;
-  INSERT INTO {p}friends (user_id, friend_id) VALUES (p_user, p_requester),
-    (p_requester, p_user) ON CONFLICT DO NOTHING;
-  RETURN true;
-END $$;
-)sql",
-
-    // --- 1 -> 2: append takes the seq with one upsert on the counter row
-    // (INSERT ... ON CONFLICT DO UPDATE SET head = head + 1 RETURNING head),
-    // giving it back in the rare queue-full and lost-duplicate cases while
-    // the row is still locked: 5 statements instead of 7 on the common path.
-    R"sql(
 CREATE OR REPLACE FUNCTION {p}append(p_sender text, p_cid bytea, p_recipient text,
                                      p_id text, p_body bytea, p_ts bigint, p_max bigint,
                                      OUT r_code int, OUT r_id text, OUT r_seq bigint,
@@ -293,75 +186,21 @@ BEGIN
     VALUES (p_recipient, v_seq, 1, p_id, p_sender, p_body, 0, p_ts);
   r_id := p_id; r_seq := v_seq; r_ts := p_ts; r_dup := false;
 END $$;
-)sql",
 
-    // --- 2 -> 3: prune in bounded chunks (each its own short transaction),
-    // so that a large backlog never runs into the statement timeout.
-    R"sql(
-DROP FUNCTION IF EXISTS {p}prune(bigint, bigint);
--- Removes at most p_limit events: first those older than p_ttl_before, then
--- those acked by every known device of their inbox and older than
--- p_acked_before; their message rows go with them. Returns the count.
-CREATE OR REPLACE FUNCTION {p}prune_some(p_ttl_before bigint, p_acked_before bigint, p_limit bigint)
-  RETURNS bigint LANGUAGE plpgsql AS $$
+-- AttachOp.
+CREATE OR REPLACE FUNCTION {p}attach(p_user text, p_device text, OUT r_cursor bigint,
+                                     OUT r_head bigint) LANGUAGE plpgsql AS $$
 #variable_conflict use_column
-DECLARE n1 bigint; n2 bigint := 0;
 BEGIN
-  WITH doomed AS (
-    SELECT e.user_id, e.seq FROM {p}events e WHERE e.ts < p_ttl_before LIMIT p_limit),
-  gone AS (
-    DELETE FROM {p}events e USING doomed d
-    WHERE e.user_id = d.user_id AND e.seq = d.seq
-    RETURNING e.user_id, e.kind, e.message_id),
-  msgs AS (
-    DELETE FROM {p}messages m USING gone g
-    WHERE g.kind = 1 AND m.message_id = g.message_id AND m.recipient = g.user_id)
-  SELECT count(*) INTO n1 FROM gone;
-  IF n1 < p_limit THEN
-    WITH floor AS (
-      SELECT d.user_id, min(d.acked) AS acked FROM {p}devices d GROUP BY d.user_id),
-    doomed AS (
-      SELECT e.user_id, e.seq FROM {p}events e JOIN floor f ON e.user_id = f.user_id
-      WHERE e.seq <= f.acked AND e.ts < p_acked_before LIMIT p_limit - n1),
-    gone AS (
-      DELETE FROM {p}events e USING doomed d
-      WHERE e.user_id = d.user_id AND e.seq = d.seq
-      RETURNING e.user_id, e.kind, e.message_id),
-    msgs AS (
-      DELETE FROM {p}messages m USING gone g
-      WHERE g.kind = 1 AND m.message_id = g.message_id AND m.recipient = g.user_id)
-    SELECT count(*) INTO n2 FROM gone;
-  END IF;
-  RETURN n1 + n2;
+  INSERT INTO {p}devices (user_id, device_id, acked) VALUES (p_user, p_device, 0)
+    ON CONFLICT (user_id, device_id) DO NOTHING;
+  SELECT d.acked INTO r_cursor FROM {p}devices d
+    WHERE d.user_id = p_user AND d.device_id = p_device;
+  r_head := coalesce((SELECT h.head FROM {p}heads h WHERE h.user_id = p_user), 0);
 END $$;
-)sql",
 
-    // --- 3 -> 4: groups (courier/group.h). A group copy of a message has
-    // the same message id in every member's inbox, so a message row is
-    // keyed by (message_id, recipient); only the sender's own copy holds
-    // the (sender, cid) (the other copies' cid is NULL, which the unique
-    // index lets repeat). Events carry their group ('' for 1:1 and
-    // receipts). A group is one row holding EncodeGroupRecord's bytes, and
-    // group_members indexes (user, group) for GroupsOf and the
-    // groups-per-user count. The ack and read functions now name a message
-    // row by (message_id, recipient). Re-running it on a version-4 schema
-    // changes nothing (tests reset the version to replay migrations).
-    R"sql(
-ALTER TABLE {p}messages DROP CONSTRAINT {p}messages_pkey;
-ALTER TABLE {p}messages ADD PRIMARY KEY (message_id, recipient);
-ALTER TABLE {p}messages ALTER COLUMN cid DROP NOT NULL;
-ALTER TABLE {p}events ADD COLUMN IF NOT EXISTS group_id text NOT NULL DEFAULT '';
-CREATE TABLE IF NOT EXISTS {p}groups (
-  group_id text PRIMARY KEY,
-  record bytea NOT NULL
-);
-CREATE TABLE IF NOT EXISTS {p}group_members (
-  user_id text NOT NULL,
-  group_id text NOT NULL,
-  PRIMARY KEY (user_id, group_id)
-);
-CREATE INDEX IF NOT EXISTS {p}group_members_group ON {p}group_members (group_id);
-
+-- AckOp. The first row: (r_code, r_cursor) with r_code 0 ok, 1 seq > head;
+-- then one row per delivered receipt (e_user, e_seq, e_id).
 CREATE OR REPLACE FUNCTION {p}ack(p_user text, p_device text, p_seq bigint, p_ts bigint)
   RETURNS TABLE(r_code int, r_cursor bigint, e_user text, e_seq bigint, e_id text)
 LANGUAGE plpgsql AS $$
@@ -387,6 +226,7 @@ BEGIN
   END LOOP;
 END $$;
 
+-- ReadOp: one row per receipt (e_user, e_seq, e_id, e_status).
 CREATE OR REPLACE FUNCTION {p}read(p_user text, p_ids text[], p_ts bigint)
   RETURNS TABLE(e_user text, e_seq bigint, e_id text, e_status smallint)
 LANGUAGE plpgsql AS $$
@@ -406,8 +246,76 @@ BEGIN
       {p}receipt(v_sender, v_id, p_user, 2::smallint, p_ts), v_id, 2::smallint;
   END LOOP;
 END $$;
-)sql",
-};
+
+-- Removes at most p_limit events: first those older than p_ttl_before, then
+-- those acked by every known device of their inbox and older than
+-- p_acked_before; their message rows go with them. Returns the count.
+CREATE OR REPLACE FUNCTION {p}prune_some(p_ttl_before bigint, p_acked_before bigint, p_limit bigint)
+  RETURNS bigint LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE n1 bigint; n2 bigint := 0;
+BEGIN
+  WITH doomed AS (
+    SELECT e.user_id, e.seq FROM {p}events e WHERE e.ts < p_ttl_before LIMIT p_limit),
+  {delete_doomed}
+  SELECT count(*) INTO n1 FROM gone;
+  IF n1 < p_limit THEN
+    WITH floor AS (
+      SELECT d.user_id, min(d.acked) AS acked FROM {p}devices d GROUP BY d.user_id),
+    doomed AS (
+      SELECT e.user_id, e.seq FROM {p}events e JOIN floor f ON e.user_id = f.user_id
+      WHERE e.seq <= f.acked AND e.ts < p_acked_before LIMIT p_limit - n1),
+    {delete_doomed}
+    SELECT count(*) INTO n2 FROM gone;
+  END IF;
+  RETURN n1 + n2;
+END $$;
+
+-- Serializes the friendship calls on one pair of users, in either order:
+-- the transaction's lock on the pair.
+CREATE OR REPLACE FUNCTION {p}lock_pair(p_a text, p_b text) RETURNS void
+LANGUAGE sql AS $$
+  SELECT pg_advisory_xact_lock(hashtext('{p}' || least(p_a, p_b) || '/' || greatest(p_a, p_b)));
+$$;
+
+-- AccountStore.RequestFriend: -1 no such user, 0 requested, 1 became
+-- friends, 2 already friends. Serialized per pair so that crossing requests
+-- always meet.
+CREATE OR REPLACE FUNCTION {p}request_friend(p_from text, p_to text) RETURNS int
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN
+  PERFORM {p}lock_pair(p_from, p_to);
+  PERFORM 1 FROM {p}users u WHERE u.user_id = p_to;
+  IF NOT FOUND THEN RETURN -1; END IF;
+  PERFORM 1 FROM {p}friends f WHERE f.user_id = p_from AND f.friend_id = p_to;
+  IF FOUND THEN RETURN 2; END IF;
+  DELETE FROM {p}friend_requests r WHERE r.from_user = p_to AND r.to_user = p_from;
+  IF FOUND THEN
+    INSERT INTO {p}friends (user_id, friend_id) VALUES (p_from, p_to), (p_to, p_from)
+      ON CONFLICT DO NOTHING;
+    RETURN 1;
+  END IF;
+  INSERT INTO {p}friend_requests (from_user, to_user) VALUES (p_from, p_to)
+    ON CONFLICT DO NOTHING;
+  RETURN 0;
+END $$;
+
+-- AccountStore.AcceptFriend: false when there is no such request.
+CREATE OR REPLACE FUNCTION {p}accept_friend(p_user text, p_requester text) RETURNS boolean
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN
+  PERFORM {p}lock_pair(p_user, p_requester);
+  PERFORM 1 FROM {p}friends f WHERE f.user_id = p_user AND f.friend_id = p_requester;
+  IF FOUND THEN RETURN true; END IF;
+  DELETE FROM {p}friend_requests r WHERE r.from_user = p_requester AND r.to_user = p_user;
+  IF NOT FOUND THEN RETURN false; END IF;
+  INSERT INTO {p}friends (user_id, friend_id) VALUES (p_user, p_requester),
+    (p_requester, p_user) ON CONFLICT DO NOTHING;
+  RETURN true;
+END $$;
+)sql";
 
 }  // namespace
 
@@ -445,7 +353,10 @@ absl::Status EnsureSchema(PgConnection& conn, absl::string_view prefix) {
     absl::StrAppend(&script, WithPrefix(kMigrations[v], prefix));
   }
   if (version < CurrentSchemaVersion()) {
-    absl::StrAppend(&script, WithPrefix("DELETE FROM {p}schema_version;", prefix),
+    const std::string functions =
+        absl::StrReplaceAll(kFunctions, {{"{delete_doomed}", kDeleteDoomed}});
+    absl::StrAppend(&script, WithPrefix(functions, prefix),
+                    WithPrefix("DELETE FROM {p}schema_version;", prefix),
                     WithPrefix("INSERT INTO {p}schema_version (version) VALUES (", prefix),
                     CurrentSchemaVersion(), ");");
   }

@@ -22,7 +22,8 @@ int CurrentSchemaVersion();
 std::string WithPrefix(absl::string_view sql, absl::string_view prefix);
 
 // Creates the schema when missing and applies the migrations from the
-// stored version up to CurrentSchemaVersion(), in one transaction.
+// stored version up to CurrentSchemaVersion(), then (re)creates the current
+// functions, in one transaction.
 // kFailedPrecondition when the stored version is newer than this build.
 absl::Status EnsureSchema(PgConnection& conn, absl::string_view prefix);
 

@@ -1,7 +1,6 @@
 #include "pg_write_batch.h"
 
 #include <cstdint>
-#include <limits>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -15,12 +14,6 @@
 
 namespace courier::postgres {
 namespace {
-
-constexpr std::int64_t kMaxInt = std::numeric_limits<std::int64_t>::max();
-
-std::int64_t Clamp(std::uint64_t v) {
-  return v > static_cast<std::uint64_t>(kMaxInt) ? kMaxInt : static_cast<std::int64_t>(v);
-}
 
 // Receipts, as one rule for acks and reads: from a CTE `items` with columns
 // (ord, pos, sender, message_id, by_user, st, ts), one receipt event per row
@@ -203,7 +196,7 @@ PgQuery OneQuery(const WriteOp& op) {
     return PgQuery{"append", "",
                    {TextParam(a->sender), BytesParam(a->cid), TextParam(a->recipient),
                     TextParam(a->id), BytesParam(a->body), IntParam(a->ts),
-                    IntParam(Clamp(a->max_undelivered))}};
+                    IntParam(ClampToBigint(a->max_undelivered))}};
   }
   if (const auto* a = std::get_if<AckOp>(&op)) {
     return PgQuery{"ack", "",
@@ -348,7 +341,7 @@ void WritePlan::AddRun(Run run) {
         id.Add(a.id);
         body.Add(a.body);
         ts.AddInt(a.ts);
-        limit.AddInt(Clamp(a.max_undelivered));
+        limit.AddInt(ClampToBigint(a.max_undelivered));
       }
       PgParam recipients = std::move(recipient).Take();
       queries_.push_back(PgQuery{"heads_new", "", {recipients}});

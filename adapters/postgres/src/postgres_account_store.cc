@@ -15,6 +15,23 @@
 namespace courier::postgres {
 namespace {
 
+// The store's own tables (PgStore): token revocation; the admin API's
+// ({p}devices is the message store's: the cursors); push subscriptions.
+constexpr char kTokenTables[] =
+    "CREATE TABLE IF NOT EXISTS {p}token_generations ("
+    "  user_id text PRIMARY KEY, generation bigint NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS {p}revoked_tokens ("
+    "  user_id text NOT NULL, token_id text NOT NULL, PRIMARY KEY (user_id, token_id));";
+constexpr char kAdminTables[] =
+    "CREATE TABLE IF NOT EXISTS {p}disabled_users (user_id text PRIMARY KEY);"
+    "CREATE TABLE IF NOT EXISTS {p}user_devices ("
+    "  user_id text NOT NULL, device text NOT NULL, seen_ms bigint NOT NULL,"
+    "  PRIMARY KEY (user_id, device));";
+constexpr char kPushTables[] =
+    "CREATE TABLE IF NOT EXISTS {p}push_subscriptions ("
+    "  user_id text NOT NULL, device text NOT NULL, subscription bytea NOT NULL,"
+    "  PRIMARY KEY (user_id, device));";
+
 std::vector<PgStatement> Statements(absl::string_view p) {
   return {
       {"create_user", WithPrefix("INSERT INTO {p}users (user_id, password_hash, created_ms) "
@@ -97,48 +114,11 @@ std::vector<UserId> Names(const PGresult* r) {
   return out;
 }
 
-class PostgresAccountStore final : public AccountStore {
+class PostgresAccountStore final : public AccountStore, public PgStore {
  public:
   explicit PostgresAccountStore(const PostgresOptions& options)
-      : options_(options), pool_(MakePool(options, Statements(options.table_prefix))) {}
-
-  // Creates or upgrades the schema (ConnectAndEnsureSchema) and, on the same
-  // connection, the tables below, then opens a pooled connection.
-  absl::Status Init() {
-    COURIER_ASSIGN_OR_RETURN(auto setup, ConnectAndEnsureSchema(options_));
-    // Token revocation tables: created if missing, outside the numbered
-    // migrations (they depend on nothing else), under the schema lock.
-    COURIER_RETURN_IF_ERROR(setup->RunScript(WithPrefix(
-        "BEGIN;"
-        "SELECT pg_advisory_xact_lock(hashtext('{p}schema'));"
-        "CREATE TABLE IF NOT EXISTS {p}token_generations ("
-        "  user_id text PRIMARY KEY, generation bigint NOT NULL);"
-        "CREATE TABLE IF NOT EXISTS {p}revoked_tokens ("
-        "  user_id text NOT NULL, token_id text NOT NULL, PRIMARY KEY (user_id, token_id));"
-        "COMMIT;",
-        options_.table_prefix)));
-    // The admin API's tables, the same way ({p}devices is the message
-    // store's: the cursors).
-    COURIER_RETURN_IF_ERROR(setup->RunScript(WithPrefix(
-        "BEGIN;"
-        "SELECT pg_advisory_xact_lock(hashtext('{p}schema'));"
-        "CREATE TABLE IF NOT EXISTS {p}disabled_users (user_id text PRIMARY KEY);"
-        "CREATE TABLE IF NOT EXISTS {p}user_devices ("
-        "  user_id text NOT NULL, device text NOT NULL, seen_ms bigint NOT NULL,"
-        "  PRIMARY KEY (user_id, device));"
-        "COMMIT;",
-        options_.table_prefix)));
-    // Push subscriptions, the same way.
-    COURIER_RETURN_IF_ERROR(setup->RunScript(WithPrefix(
-        "BEGIN;"
-        "SELECT pg_advisory_xact_lock(hashtext('{p}schema'));"
-        "CREATE TABLE IF NOT EXISTS {p}push_subscriptions ("
-        "  user_id text NOT NULL, device text NOT NULL, subscription bytea NOT NULL,"
-        "  PRIMARY KEY (user_id, device));"
-        "COMMIT;",
-        options_.table_prefix)));
-    return pool_.Acquire().status();
-  }
+      : PgStore(options, Statements(options.table_prefix),
+                {kTokenTables, kAdminTables, kPushTables}) {}
 
   absl::Status CreateUser(const UserId& user, const std::string& password_hash,
                           TimeMs now) override {
@@ -355,9 +335,6 @@ class PostgresAccountStore final : public AccountStore {
     }
     return out;
   }
-
-  const PostgresOptions options_;
-  PgPool pool_;
 };
 
 }  // namespace

@@ -1,8 +1,9 @@
 // Pieces shared by the two PostgreSQL stores.
 //
 // Internal to courier::postgres (not installed).
-// Thread-safety: pure functions.
-// Blocking: nothing here blocks, but OpenStore (it connects).
+// Thread-safety: pure functions; a PgStore is as safe as its PgPool.
+// Blocking: nothing here blocks, but OpenStore and PgStore::Init (they
+//   connect).
 #ifndef COURIER_ADAPTERS_POSTGRES_POSTGRES_COMMON_H_
 #define COURIER_ADAPTERS_POSTGRES_POSTGRES_COMMON_H_
 
@@ -35,8 +36,31 @@ PgPool MakePool(const PostgresOptions& options, std::vector<PgStatement> stateme
 absl::StatusOr<std::unique_ptr<PgConnection>> ConnectAndEnsureSchema(
     const PostgresOptions& options);
 
+// What both stores hold, and their opening: their options, and the pool
+// of connections that prepare the store's `statements`. `own_tables` are
+// scripts of CREATE TABLE IF NOT EXISTS statements for tables of the
+// store's own, kept out of the numbered migrations (they depend on nothing
+// else). Connects nothing until Init.
+class PgStore {
+ public:
+  PgStore(const PostgresOptions& options, std::vector<PgStatement> statements,
+          std::vector<const char*> own_tables = {});
+
+  // Creates or upgrades the schema (ConnectAndEnsureSchema) and, on the
+  // same connection, the store's own tables (each script in a transaction
+  // of its own, under the schema lock), then opens a pooled connection.
+  absl::Status Init();
+
+ protected:
+  const PostgresOptions options_;
+  PgPool pool_;
+
+ private:
+  const std::vector<const char*> own_tables_;
+};
+
 // The factories' common steps: validates `options`, builds a `Store` from
-// them and runs its Init() (connects, creates or upgrades the schema).
+// them and runs its Init (PgStore::Init).
 template <typename Interface, typename Store>
 absl::StatusOr<std::unique_ptr<Interface>> OpenStore(const PostgresOptions& options) {
   COURIER_RETURN_IF_ERROR(ValidateOptions(options));

@@ -2,7 +2,6 @@
 // transaction of set-based statements (pg_write_batch.h).
 #include <algorithm>
 #include <cstdint>
-#include <limits>
 #include <memory>
 #include <string>
 #include <utility>
@@ -24,12 +23,6 @@
 namespace courier::postgres {
 namespace {
 
-constexpr std::int64_t kMaxInt = std::numeric_limits<std::int64_t>::max();
-
-std::int64_t Clamp(std::uint64_t v) {
-  return v > static_cast<std::uint64_t>(kMaxInt) ? kMaxInt : static_cast<std::int64_t>(v);
-}
-
 // The read-side statements; the write path's come from pg_write_batch.h.
 std::vector<PgStatement> Statements(absl::string_view p) {
   std::vector<PgStatement> all = WriteStatements(p);
@@ -50,17 +43,10 @@ std::vector<PgStatement> Statements(absl::string_view p) {
   return all;
 }
 
-class PostgresMessageStore final : public MessageStore {
+class PostgresMessageStore final : public MessageStore, public PgStore {
  public:
   explicit PostgresMessageStore(const PostgresOptions& options)
-      : options_(options), pool_(MakePool(options, Statements(options.table_prefix))) {}
-
-  // Creates or upgrades the schema (ConnectAndEnsureSchema), then opens a
-  // pooled connection.
-  absl::Status Init() {
-    COURIER_RETURN_IF_ERROR(ConnectAndEnsureSchema(options_).status());
-    return pool_.Acquire().status();
-  }
+      : PgStore(options, Statements(options.table_prefix)) {}
 
   std::vector<absl::StatusOr<WriteResult>> Write(absl::Span<const WriteOp> ops) override {
     if (std::any_of(ops.begin(), ops.end(), IsGroupOp)) return WriteWithGroups(ops);
@@ -82,12 +68,12 @@ class PostgresMessageStore final : public MessageStore {
   absl::StatusOr<std::vector<Event>> Fetch(const UserId& user, Seq after,
                                            std::size_t limit) override {
     COURIER_RETURN_IF_ERROR(ValidateFetch(user, limit));
-    std::vector<Event> events;
-    if (after >= static_cast<std::uint64_t>(kMaxInt)) return events;
+    // No seq is above the largest bigint, so a clamped `after` finds none.
     COURIER_ASSIGN_OR_RETURN(
         PgResult r, pool_.RunOne({"fetch", "",
-                            {TextParam(user), IntParam(static_cast<std::int64_t>(after)),
-                             IntParam(Clamp(limit))}}));
+                            {TextParam(user), IntParam(ClampToBigint(after)),
+                             IntParam(ClampToBigint(limit))}}));
+    std::vector<Event> events;
     const int rows = PQntuples(r.get());
     events.reserve(static_cast<std::size_t>(rows));
     for (int i = 0; i < rows; ++i) {
@@ -261,9 +247,6 @@ class PostgresMessageStore final : public MessageStore {
     if (!s.ok() && !conn.broken()) conn.RunScript("ROLLBACK").IgnoreError();
     return s;
   }
-
-  const PostgresOptions options_;
-  PgPool pool_;
 };
 
 }  // namespace

@@ -72,6 +72,25 @@ absl::StatusOr<std::unique_ptr<PgConnection>> ConnectAndEnsureSchema(
   return setup;
 }
 
+PgStore::PgStore(const PostgresOptions& options, std::vector<PgStatement> statements,
+                 std::vector<const char*> own_tables)
+    : options_(options),
+      pool_(MakePool(options, std::move(statements))),
+      own_tables_(std::move(own_tables)) {}
+
+absl::Status PgStore::Init() {
+  COURIER_ASSIGN_OR_RETURN(auto setup, ConnectAndEnsureSchema(options_));
+  for (const char* tables : own_tables_) {
+    COURIER_RETURN_IF_ERROR(setup->RunScript(WithPrefix(
+        absl::StrCat("BEGIN;"
+                     "SELECT pg_advisory_xact_lock(hashtext('{p}schema'));",
+                     tables, "COMMIT;"),
+        options_.table_prefix)));
+  }
+  setup.reset();
+  return pool_.Acquire().status();
+}
+
 absl::StatusOr<PostgresOptions> PostgresOptionsFromUrl(std::string_view url_std) {
   const absl::string_view url(url_std.data(), url_std.size());
   if (!absl::StartsWith(url, "postgresql://") && !absl::StartsWith(url, "postgres://")) {
