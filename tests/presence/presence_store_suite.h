@@ -115,6 +115,30 @@ class PresenceHarness {
   std::unique_ptr<PresenceCluster> cluster_;
 };
 
+// For the signal cases: a subscriber on the cluster's second store to
+// `node`, unsubscribed when it goes.
+class Subscriber {
+ public:
+  Subscriber(PresenceHarness& h, NodeId node) : h_(h), node_(std::move(node)) {
+    COURIER_REQUIRE_OK(h_.store(1).Subscribe(node_, inbox_.Handler()));
+  }
+  ~Subscriber() { h_.store(1).Unsubscribe(node_); }
+
+  // The first store publishes `signals` to the node, in order; requires them
+  // received here in that order, each as it was published.
+  void RequireDelivered(const std::vector<Signal>& signals) {
+    for (const Signal& s : signals) COURIER_REQUIRE_OK(h_.store(0).Publish(node_, s));
+    RequireReceived(inbox_, signals);
+  }
+
+  SignalInbox& inbox() { return inbox_; }
+
+ private:
+  PresenceHarness& h_;
+  NodeId node_;
+  SignalInbox inbox_;
+};
+
 
 namespace presence_store_cases {
 
@@ -355,91 +379,39 @@ COURIER_CONFORMANCE_CASE(HeartbeatDoesNotTakeBackAMovedDevice,
 COURIER_CONFORMANCE_CASE(PublishDeliversOnTheStoresThread,
                          "publish delivers to the subscriber on the store's thread", "[signal]") {
   PresenceHarness h(factory);
-  SignalInbox inbox;
-  COURIER_REQUIRE_OK(h.store(1).Subscribe("n2", inbox.Handler()));
-
-  Signal wake{Signal::Kind::kWake, "kim", "", "n1"};
-  Signal kick{Signal::Kind::kKick, "kim", "phone", "n1"};
-  Signal presence{Signal::Kind::kPresence, "lee", "", "n1"};
-  COURIER_REQUIRE_OK(h.store(0).Publish("n2", wake));
-  COURIER_REQUIRE_OK(h.store(0).Publish("n2", kick));
-  COURIER_REQUIRE_OK(h.store(0).Publish("n2", presence));
-  REQUIRE(inbox.WaitFor(3));
-
-  auto got = inbox.signals();
-  REQUIRE(got.size() == 3);
-  CHECK(got[0].kind == Signal::Kind::kWake);
-  CHECK(got[0].user == "kim");
-  CHECK(got[0].from_node == "n1");
-  CHECK(got[1].kind == Signal::Kind::kKick);
-  CHECK(got[1].user == "kim");
-  CHECK(got[1].device == "phone");
-  CHECK(got[2].kind == Signal::Kind::kPresence);
-  CHECK(got[2].user == "lee");
-  for (auto id : inbox.threads()) CHECK(id != std::this_thread::get_id());
-  h.store(1).Unsubscribe("n2");
+  Subscriber n2(h, "n2");
+  n2.RequireDelivered({Signal{Signal::Kind::kWake, "kim", "", "n1"},
+                       Signal{Signal::Kind::kKick, "kim", "phone", "n1"},
+                       Signal{Signal::Kind::kPresence, "lee", "", "n1"}});
+  for (auto id : n2.inbox().threads()) CHECK(id != std::this_thread::get_id());
 }
 
 COURIER_CONFORMANCE_CASE(CloseSignalCarriesDeviceAndCode,
                          "a close signal carries its device and close code", "[signal]") {
   PresenceHarness h(factory);
-  SignalInbox inbox;
-  COURIER_REQUIRE_OK(h.store(1).Subscribe("n2.admin", inbox.Handler()));
-  Signal one{Signal::Kind::kClose, "kim", "phone", "n1"};
-  one.close_code = 4410;
-  Signal all{Signal::Kind::kClose, "lee", "", "n1"};
-  all.close_code = 4403;
-  COURIER_REQUIRE_OK(h.store(0).Publish("n2.admin", one));
-  COURIER_REQUIRE_OK(h.store(0).Publish("n2.admin", all));
-  REQUIRE(inbox.WaitFor(2));
-  auto got = inbox.signals();
-  REQUIRE(got.size() == 2);
-  CHECK(got[0].kind == Signal::Kind::kClose);
-  CHECK(got[0].user == "kim");
-  CHECK(got[0].device == "phone");
-  CHECK(got[0].from_node == "n1");
-  CHECK(got[0].close_code == 4410);
-  CHECK(got[1].kind == Signal::Kind::kClose);
-  CHECK(got[1].user == "lee");
-  CHECK(got[1].device.empty());
-  CHECK(got[1].close_code == 4403);
-  h.store(1).Unsubscribe("n2.admin");
+  Subscriber admin(h, "n2.admin");
+  admin.RequireDelivered({
+      // One device, disconnected by an administrator.
+      Signal{.kind = Signal::Kind::kClose, .user = "kim", .device = "phone", .from_node = "n1",
+             .close_code = 4410},
+      // Every device of a disabled user.
+      Signal{.kind = Signal::Kind::kClose, .user = "lee", .device = "", .from_node = "n1",
+             .close_code = 4403},
+  });
 }
 
 COURIER_CONFORMANCE_CASE(TypingSignalCarriesTypistGroupAndOnOff,
                          "a typing signal carries its typist, group and on/off", "[signal]") {
   PresenceHarness h(factory);
-  SignalInbox inbox;
-  COURIER_REQUIRE_OK(h.store(1).Subscribe("n2", inbox.Handler()));
-  Signal to_user;
-  to_user.kind = Signal::Kind::kTyping;
-  to_user.user = "kim";
-  to_user.from_node = "n1";
-  to_user.from_user = "lee";
-  to_user.on = true;
-  Signal in_group;
-  in_group.kind = Signal::Kind::kTyping;
-  in_group.from_node = "n1";
-  in_group.from_user = "lee";
-  in_group.group = "g0123-abc_9";
-  in_group.on = false;
-  COURIER_REQUIRE_OK(h.store(0).Publish("n2", to_user));
-  COURIER_REQUIRE_OK(h.store(0).Publish("n2", in_group));
-  REQUIRE(inbox.WaitFor(2));
-  auto got = inbox.signals();
-  REQUIRE(got.size() == 2);
-  CHECK(got[0].kind == Signal::Kind::kTyping);
-  CHECK(got[0].user == "kim");
-  CHECK(got[0].from_user == "lee");
-  CHECK(got[0].group.empty());
-  CHECK(got[0].on);
-  CHECK(got[0].from_node == "n1");
-  CHECK(got[1].kind == Signal::Kind::kTyping);
-  CHECK(got[1].user.empty());
-  CHECK(got[1].from_user == "lee");
-  CHECK(got[1].group == "g0123-abc_9");
-  CHECK_FALSE(got[1].on);
-  h.store(1).Unsubscribe("n2");
+  Subscriber n2(h, "n2");
+  n2.RequireDelivered({
+      // lee starts typing to kim.
+      Signal{.kind = Signal::Kind::kTyping, .user = "kim", .device = "", .from_node = "n1",
+             .from_user = "lee", .on = true},
+      // lee stops typing in a group.
+      Signal{.kind = Signal::Kind::kTyping, .user = "", .device = "", .from_node = "n1",
+             .from_user = "lee", .group = "g0123-abc_9", .on = false},
+  });
 }
 
 COURIER_CONFORMANCE_CASE(SecondSubscriptionToOneNodeFails,
