@@ -32,6 +32,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -114,6 +115,16 @@ class PresenceHarness {
   ManualClock clock_;
   std::unique_ptr<PresenceCluster> cluster_;
 };
+
+// A typing signal from node n1: `from_user` typing to `user` (`group` empty)
+// or in `group` (`user` empty) started (`on`) or stopped.
+inline Signal Typing(const UserId& from_user, const UserId& user, const GroupId& group, bool on) {
+  Signal typing{Signal::Kind::kTyping, user, "", "n1"};
+  typing.from_user = from_user;
+  typing.group = group;
+  typing.on = on;
+  return typing;
+}
 
 // For the signal cases: a subscriber on the cluster's second store to
 // `node`, unsubscribed when it goes.
@@ -271,10 +282,12 @@ COURIER_CONFORMANCE_CASE(LookupAnswersInTheOrderAsked,
   PresenceHarness h(factory);
   auto& s = h.store();
   const TimeMs t = h.now();
-  COURIER_REQUIRE_OK(s.Connect("u1", "d", "n1", t));
-  COURIER_REQUIRE_OK(s.Connect("u3", "d", "n2", t));
-  COURIER_REQUIRE_OK(s.Connect("u3", "e", "n3", t));
-  COURIER_REQUIRE_OK(s.Connect("u4", "d", "n1", t));
+  // u1 on n1, u3 on n2 and n3, u4 on n1 until t + 7; nobody never connected.
+  const std::vector<std::tuple<UserId, DeviceId, NodeId>> sessions = {
+      {"u1", "d", "n1"}, {"u3", "d", "n2"}, {"u3", "e", "n3"}, {"u4", "d", "n1"}};
+  for (const auto& [user, device, node] : sessions) {
+    COURIER_REQUIRE_OK(s.Connect(user, device, node, t));
+  }
   COURIER_REQUIRE_OK(s.Disconnect("u4", "d", "n1", t + 7));
 
   const std::vector<UserId> asked = {"u3", "nobody", "u1", "u4", "u3"};
@@ -390,28 +403,19 @@ COURIER_CONFORMANCE_CASE(CloseSignalCarriesDeviceAndCode,
                          "a close signal carries its device and close code", "[signal]") {
   PresenceHarness h(factory);
   Subscriber admin(h, "n2.admin");
-  admin.RequireDelivered({
-      // One device, disconnected by an administrator.
-      Signal{.kind = Signal::Kind::kClose, .user = "kim", .device = "phone", .from_node = "n1",
-             .close_code = 4410},
-      // Every device of a disabled user.
-      Signal{.kind = Signal::Kind::kClose, .user = "lee", .device = "", .from_node = "n1",
-             .close_code = 4403},
-  });
+  Signal one_device{Signal::Kind::kClose, "kim", "phone", "n1"};  // an administrator's disconnect
+  one_device.close_code = 4410;
+  Signal every_device{Signal::Kind::kClose, "lee", "", "n1"};  // a disabled user
+  every_device.close_code = 4403;
+  admin.RequireDelivered({one_device, every_device});
 }
 
 COURIER_CONFORMANCE_CASE(TypingSignalCarriesTypistGroupAndOnOff,
                          "a typing signal carries its typist, group and on/off", "[signal]") {
   PresenceHarness h(factory);
   Subscriber n2(h, "n2");
-  n2.RequireDelivered({
-      // lee starts typing to kim.
-      Signal{.kind = Signal::Kind::kTyping, .user = "kim", .device = "", .from_node = "n1",
-             .from_user = "lee", .on = true},
-      // lee stops typing in a group.
-      Signal{.kind = Signal::Kind::kTyping, .user = "", .device = "", .from_node = "n1",
-             .from_user = "lee", .group = "g0123-abc_9", .on = false},
-  });
+  // lee starts typing to kim, then stops typing in a group.
+  n2.RequireDelivered({Typing("lee", "kim", "", true), Typing("lee", "", "g0123-abc_9", false)});
 }
 
 COURIER_CONFORMANCE_CASE(SecondSubscriptionToOneNodeFails,
