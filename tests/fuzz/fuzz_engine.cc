@@ -26,7 +26,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
@@ -68,9 +67,9 @@ class Run {
  public:
   explicit Run(Bytes& in) : in_(in) {
     store_ = memory::OpenMessageStore();
-    const absl::Status friends = rig_.AddFriends(std::vector<UserId>(std::begin(users_), std::end(users_)));
+    const absl::Status friends = rig_.AddFriends(users_);
     FUZZ_CHECK(friends.ok(), "users: %s", friends.ToString().c_str());
-    for (const char* u : users_) {
+    for (const UserId& u : users_) {
       for (const char* d : {"d0", "d1"}) {
         devs_.push_back(Dev{});
         devs_.back().user = u;
@@ -180,7 +179,7 @@ class Run {
   void Send(Dev* d) {
     if (d == nullptr) return;
     std::vector<UserId> others;
-    for (const char* u : users_) {
+    for (const UserId& u : users_) {
       if (u != d->user) others.push_back(u);
     }
     auto& mine = cids_[d->user];
@@ -347,7 +346,7 @@ class Run {
   }
 
   Bytes& in_;
-  const char* users_[3] = {"u0", "u1", "u2"};
+  const std::vector<UserId> users_ = {"u0", "u1", "u2"};
   std::unique_ptr<MessageStore> store_;  // outlives the engine's incarnations
   testing::EngineRig rig_;
   std::vector<Dev> devs_;
