@@ -19,6 +19,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <utility>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -52,27 +53,28 @@ class AcquireOnExit {
 };
 
 // The three edges a wrapper tells TSan about, each around the real call
-// `real(args...)`, whose result it returns. Takes: the call takes `mu`.
+// `real(args...)` (the arguments passed on as they came), whose result it
+// returns. Takes: the call takes `mu`.
 template <class Fn, class... Args>
-auto Takes(void* mu, Fn real, Args... args) {
+auto Takes(void* mu, Fn real, Args&&... args) {
   AcquireOnExit acquire(mu);
-  return real(args...);
+  return real(std::forward<Args>(args)...);
 }
 
 // Gives: the call gives `mu` up.
 template <class Fn, class... Args>
-auto Gives(void* mu, Fn real, Args... args) {
+auto Gives(void* mu, Fn real, Args&&... args) {
   __tsan_release(mu);
-  return real(args...);
+  return real(std::forward<Args>(args)...);
 }
 
 // WaitsOn: the call gives `mu` up while it waits and takes it back before
 // it returns (whether the wait timed out or not).
 template <class Fn, class... Args>
-auto WaitsOn(void* mu, Fn real, Args... args) {
+auto WaitsOn(void* mu, Fn real, Args&&... args) {
   __tsan_release(mu);
   AcquireOnExit acquire(mu);
-  return real(args...);
+  return real(std::forward<Args>(args)...);
 }
 
 }  // namespace
