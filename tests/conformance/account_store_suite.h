@@ -54,8 +54,6 @@ using AccountStoreFactory = StoreHarness<AccountStore>::Factory;
 
 namespace account_store_cases {
 
-using ::courier::testing::StatusIs;
-
 using Factory = AccountStoreFactory;
 using Harness = StoreHarness<AccountStore>;
 

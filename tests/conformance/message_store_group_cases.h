@@ -59,14 +59,8 @@ inline GroupChangeOp Rename(const UserId& actor, const GroupId& group, std::stri
 // (the same id IdOf gives a 1:1 message: a (sender, cid) names one message).
 inline GroupSendOp GroupMessage(const UserId& from, const std::string& cid, const GroupId& group,
                                 TimeMs ts = 5'000, std::string body = "to all") {
-  GroupSendOp op;
-  op.sender = from;
-  op.cid = cid;
-  op.group = group;
-  op.id = IdOf(from, cid);
-  op.body = std::move(body);
-  op.ts = ts;
-  return op;
+  return GroupSendOp{.sender = from, .cid = cid, .group = group, .id = IdOf(from, cid),
+                     .body = std::move(body), .ts = ts};
 }
 
 // --- Helpers --------------------------------------------------------------------
@@ -147,6 +141,17 @@ inline GroupChange RequireChangeEvents(const GroupChangeResult& r, const GroupCh
   }
   CHECK(change.action == op.action);
   return change;
+}
+
+// Writes `op`, which must change its group; the group's record comes back
+// at `version`.
+inline GroupChangeResult ExpectChange(MessageStore& store, const GroupChangeOp& op,
+                                      std::uint64_t version) {
+  auto r = Expect<GroupChangeResult>(store, op);
+  CHECK(r.changed);
+  REQUIRE(r.group.has_value());
+  CHECK(r.group->version == version);
+  return r;
 }
 
 // --- Group changes --------------------------------------------------------------
@@ -306,10 +311,7 @@ COURIER_CONFORMANCE_CASE(GroupAddRemoveLeaveRename, "group add, remove, leave an
   {
     const auto heads = HeadsOf(*h, {"alice", "bob", "carol", "dave"});
     const GroupChangeOp op = AddTo("alice", "g1", {"carol", "dave"}, 2'000);
-    auto r = Expect<GroupChangeResult>(*h, op);
-    CHECK(r.changed);
-    REQUIRE(r.group.has_value());
-    CHECK(r.group->version == 2);
+    auto r = ExpectChange(*h, op, 2);
     CHECK(MemberNames(*r.group) == std::vector<UserId>{"alice", "bob", "carol", "dave"});
     CHECK(RoleOf(*r.group, "dave") == GroupRole::kMember);
     CHECK(r.group->Find("dave")->since == 2'000);
@@ -323,10 +325,7 @@ COURIER_CONFORMANCE_CASE(GroupAddRemoveLeaveRename, "group add, remove, leave an
   {
     const auto heads = HeadsOf(*h, {"alice", "bob", "carol", "dave"});
     const GroupChangeOp op = RemoveFrom("alice", "g1", {"erin", "dave"}, 3'000);
-    auto r = Expect<GroupChangeResult>(*h, op);
-    CHECK(r.changed);
-    REQUIRE(r.group.has_value());
-    CHECK(r.group->version == 3);
+    auto r = ExpectChange(*h, op, 3);
     CHECK(MemberNames(*r.group) == std::vector<UserId>{"alice", "bob", "carol"});
     CHECK(UsersOf(r.appended) == std::multiset<UserId>{"alice", "bob", "carol", "dave"});
     CHECK(RequireChangeEvents(r, op, heads).members == std::vector<UserId>{"dave"});
@@ -336,10 +335,7 @@ COURIER_CONFORMANCE_CASE(GroupAddRemoveLeaveRename, "group add, remove, leave an
   {
     const auto heads = HeadsOf(*h, {"alice", "bob", "carol"});
     const GroupChangeOp op = Rename("alice", "g1", "second", 4'000);
-    auto r = Expect<GroupChangeResult>(*h, op);
-    CHECK(r.changed);
-    REQUIRE(r.group.has_value());
-    CHECK(r.group->version == 4);
+    auto r = ExpectChange(*h, op, 4);
     CHECK(r.group->name == "second");
     CHECK(UsersOf(r.appended) == std::multiset<UserId>{"alice", "bob", "carol"});
     const GroupChange change = RequireChangeEvents(r, op, heads);
@@ -350,10 +346,7 @@ COURIER_CONFORMANCE_CASE(GroupAddRemoveLeaveRename, "group add, remove, leave an
   {
     const auto heads = HeadsOf(*h, {"alice", "bob", "carol"});
     const GroupChangeOp op = Leave("carol", "g1", 5'000);
-    auto r = Expect<GroupChangeResult>(*h, op);
-    CHECK(r.changed);
-    REQUIRE(r.group.has_value());
-    CHECK(r.group->version == 5);
+    auto r = ExpectChange(*h, op, 5);
     CHECK(MemberNames(*r.group) == std::vector<UserId>{"alice", "bob"});
     CHECK(UsersOf(r.appended) == std::multiset<UserId>{"alice", "bob", "carol"});
     CHECK(RequireChangeEvents(r, op, heads).members == std::vector<UserId>{"carol"});
@@ -699,19 +692,8 @@ COURIER_CONFORMANCE_CASE(GroupSendIsIdempotentOnSenderAndCid,
   CHECK(HeadsOf(*h, {"alice", "bob", "carol"}) == heads);
 
   // Within one batch, too.
-  std::vector<WriteOp> ops = {GroupMessage("alice", "b1", "g1", 6'000),
-                              GroupMessage("alice", "b1", "g1", 6'001)};
-  std::get<GroupSendOp>(ops[1]).id = "other";
-  auto results = h->Write(ops);
-  REQUIRE(results.size() == 2);
-  COURIER_REQUIRE_OK(results[0]);
-  COURIER_REQUIRE_OK(results[1]);
-  const auto& a = std::get<GroupSendResult>(*results[0]);
-  const auto& b = std::get<GroupSendResult>(*results[1]);
-  CHECK_FALSE(a.duplicate);
-  CHECK(b.duplicate);
-  CHECK(b.id == a.id);
-  CHECK(b.seq == a.seq);
+  const auto b = RequireDuplicateInOneBatch<GroupSendResult>(
+      *h, GroupMessage("alice", "b1", "g1", 6'000), GroupMessage("alice", "b1", "g1", 6'001));
   CHECK(b.ts == 6'000);
   CHECK(HeadOf(*h, "carol") == heads.at("carol") + 1);
 }

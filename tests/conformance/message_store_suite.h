@@ -69,26 +69,19 @@ using MessageStoreFactory = StoreHarness<MessageStore>::Factory;
 
 namespace message_store_cases {
 
-using ::courier::testing::StatusIs;
-
 using Factory = MessageStoreFactory;
 using Harness = StoreHarness<MessageStore>;
+
+// The id the cases give the message `cid` from `from`.
+inline MessageId IdOf(const UserId& from, const std::string& cid) {
+  return "id-" + from + "-" + cid;
+}
 
 // The message `cid` from `from` to `to`; its id is derived from both.
 inline AppendOp Message(const UserId& from, const std::string& cid, const UserId& to,
                         TimeMs ts = 1'000, std::string body = "hello") {
-  AppendOp op;
-  op.sender = from;
-  op.cid = cid;
-  op.recipient = to;
-  op.id = "id-" + from + "-" + cid;
-  op.body = std::move(body);
-  op.ts = ts;
-  return op;
-}
-
-inline MessageId IdOf(const UserId& from, const std::string& cid) {
-  return "id-" + from + "-" + cid;
+  return AppendOp{.sender = from, .cid = cid, .recipient = to, .id = IdOf(from, cid),
+                  .body = std::move(body), .ts = ts};
 }
 
 inline AttachOp Attach(const UserId& user, const DeviceId& device) {
@@ -111,6 +104,21 @@ R Expect(MessageStore& store, WriteOp op) {
   COURIER_REQUIRE_OK(results[0]);
   REQUIRE(std::holds_alternative<R>(*results[0]));
   return std::get<R>(*std::move(results[0]));
+}
+
+// Writes `ops` in one batch, requires each to succeed with the result type
+// R, and returns the results in order.
+template <class R>
+std::vector<R> ExpectBatch(MessageStore& store, const std::vector<WriteOp>& ops) {
+  std::vector<absl::StatusOr<WriteResult>> results = store.Write(ops);
+  REQUIRE(results.size() == ops.size());
+  std::vector<R> out;
+  for (auto& r : results) {
+    COURIER_REQUIRE_OK(r);
+    REQUIRE(std::holds_alternative<R>(*r));
+    out.push_back(std::get<R>(*std::move(r)));
+  }
+  return out;
 }
 
 // Writes each op on its own, in order, and requires each to succeed: the
@@ -189,6 +197,52 @@ inline void RequireReceipt(const Appended& a, const UserId& sender, const Messag
   RequireReceipt(a.event, id, by, status, ts);
 }
 
+// Requires `dup` to answer a repeated (sender, cid) as the first write
+// `first` was answered: its id, seq and time, and nothing appended.
+template <class Result>
+void RequireDuplicateOf(const Result& dup, const Result& first) {
+  CHECK(dup.duplicate);
+  CHECK(dup.id == first.id);
+  CHECK(dup.seq == first.seq);
+  CHECK(dup.ts == first.ts);
+  CHECK(dup.appended.empty());
+}
+
+// Writes `first` and `again` (the same sender and cid, another id) in one
+// batch; requires the second to answer as a duplicate of the first, and
+// returns its result.
+template <class Result, class Op>
+Result RequireDuplicateInOneBatch(MessageStore& store, const Op& first, Op again) {
+  again.id = "other";
+  const std::vector<Result> results = ExpectBatch<Result>(store, {first, again});
+  CHECK_FALSE(results[0].duplicate);
+  RequireDuplicateOf(results[1], results[0]);
+  return results[1];
+}
+
+// A receipt a write appends: into `sender`'s inbox at `seq`, telling that
+// `by` got to `status` on message `id` at `ts`.
+struct AppendedReceipt {
+  UserId sender;
+  Seq seq;
+  MessageId id;
+  UserId by;
+  MessageStatus status;
+  TimeMs ts;
+};
+
+// Requires `appended` to be exactly the receipts `expected`, in order.
+inline void RequireReceipts(const std::vector<Appended>& appended,
+                            const std::vector<AppendedReceipt>& expected) {
+  REQUIRE(appended.size() == expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    const AppendedReceipt& r = expected[i];
+    INFO("receipt " << i);
+    RequireReceipt(appended[i], r.sender, r.id, r.by, r.status, r.ts);
+    CHECK(appended[i].event.seq == r.seq);
+  }
+}
+
 inline void RequireSeqs(const std::vector<Event>& events, Seq first, Seq last) {
   REQUIRE(events.size() == last - first + 1);
   for (std::size_t i = 0; i < events.size(); ++i) CHECK(events[i].seq == first + i);
@@ -245,12 +299,7 @@ COURIER_CONFORMANCE_CASE(AppendIsIdempotentOnSenderAndCid,
   // The same (sender, cid) again, with another id, body and time.
   AppendOp again = Message("alice", "c1", "bob", 5'000, "second");
   again.id = "another-id";
-  auto dup = Expect<AppendResult>(*h, again);
-  CHECK(dup.duplicate);
-  CHECK(dup.id == first.id);
-  CHECK(dup.seq == first.seq);
-  CHECK(dup.ts == first.ts);
-  CHECK(dup.appended.empty());
+  RequireDuplicateOf(Expect<AppendResult>(*h, again), first);
   CHECK(HeadOf(*h, "bob") == 2);
   auto events = FetchAll(*h, "bob");
   REQUIRE(events.size() == 2);
@@ -272,18 +321,8 @@ COURIER_CONFORMANCE_CASE(AppendIsIdempotentOnSenderAndCid,
 COURIER_CONFORMANCE_CASE(DuplicateInOneBatchIsDetected,
                          "a duplicate within one batch is detected") {
   Harness h(factory);
-  std::vector<WriteOp> ops = {Message("alice", "c1", "bob", 10, "one"),
-                              Message("alice", "c1", "bob", 20, "two")};
-  std::get<AppendOp>(ops[1]).id = "other";
-  auto results = h->Write(ops);
-  REQUIRE(results.size() == 2);
-  COURIER_REQUIRE_OK(results[0]);
-  COURIER_REQUIRE_OK(results[1]);
-  const auto& a = std::get<AppendResult>(*results[0]);
-  const auto& b = std::get<AppendResult>(*results[1]);
-  CHECK_FALSE(a.duplicate);
-  CHECK(b.duplicate);
-  CHECK(b.id == a.id);
+  const auto b = RequireDuplicateInOneBatch<AppendResult>(
+      *h, Message("alice", "c1", "bob", 10, "one"), Message("alice", "c1", "bob", 20, "two"));
   CHECK(b.seq == 1);
   CHECK(b.ts == 10);
   CHECK(HeadOf(*h, "bob") == 1);
@@ -484,20 +523,17 @@ COURIER_CONFORMANCE_CASE(DeliveredReceiptsExactlyOnce,
   Given(*h, {Attach("bob", "phone"), Attach("bob", "laptop")});
 
   auto first = Expect<AckResult>(*h, Ack("bob", "phone", 2, 5'000));
-  REQUIRE(first.appended.size() == 2);
-  RequireReceipt(first.appended[0], "alice", IdOf("alice", "1"), "bob", MessageStatus::kDelivered, 5'000);
-  RequireReceipt(first.appended[1], "alice", IdOf("alice", "2"), "bob", MessageStatus::kDelivered, 5'000);
-  CHECK(first.appended[0].event.seq == 1);
-  CHECK(first.appended[1].event.seq == 2);
+  RequireReceipts(first.appended,
+                  {{"alice", 1, IdOf("alice", "1"), "bob", MessageStatus::kDelivered, 5'000},
+                   {"alice", 2, IdOf("alice", "2"), "bob", MessageStatus::kDelivered, 5'000}});
   CHECK(StatusOf(*h, "bob", IdOf("alice", "1")) == MessageStatus::kDelivered);
   CHECK(StatusOf(*h, "bob", IdOf("alice", "2")) == MessageStatus::kDelivered);
   CHECK(StatusOf(*h, "bob", IdOf("alice", "3")) == MessageStatus::kSent);
 
   // The second device acks everything: only message 3 is new.
   auto second = Expect<AckResult>(*h, Ack("bob", "laptop", 3, 6'000));
-  REQUIRE(second.appended.size() == 1);
-  RequireReceipt(second.appended[0], "alice", IdOf("alice", "3"), "bob", MessageStatus::kDelivered, 6'000);
-  CHECK(second.appended[0].event.seq == 3);
+  RequireReceipts(second.appended,
+                  {{"alice", 3, IdOf("alice", "3"), "bob", MessageStatus::kDelivered, 6'000}});
 
   // Re-acks add nothing.
   CHECK(Expect<AckResult>(*h, Ack("bob", "phone", 3, 7'000)).appended.empty());
@@ -516,13 +552,10 @@ COURIER_CONFORMANCE_CASE(ReceiptsGoToEachSender, "receipts go to each sender's i
   Given(*h, {Message("alice", "a", "bob"), Message("carol", "c", "bob"),
              Message("alice", "b", "bob")});
   auto ack = Expect<AckResult>(*h, Ack("bob", "phone", 3, 9'000));
-  REQUIRE(ack.appended.size() == 3);
-  RequireReceipt(ack.appended[0], "alice", IdOf("alice", "a"), "bob", MessageStatus::kDelivered, 9'000);
-  RequireReceipt(ack.appended[1], "carol", IdOf("carol", "c"), "bob", MessageStatus::kDelivered, 9'000);
-  RequireReceipt(ack.appended[2], "alice", IdOf("alice", "b"), "bob", MessageStatus::kDelivered, 9'000);
-  CHECK(ack.appended[0].event.seq == 1);
-  CHECK(ack.appended[1].event.seq == 1);
-  CHECK(ack.appended[2].event.seq == 2);
+  RequireReceipts(ack.appended,
+                  {{"alice", 1, IdOf("alice", "a"), "bob", MessageStatus::kDelivered, 9'000},
+                   {"carol", 1, IdOf("carol", "c"), "bob", MessageStatus::kDelivered, 9'000},
+                   {"alice", 2, IdOf("alice", "b"), "bob", MessageStatus::kDelivered, 9'000}});
   CHECK(HeadOf(*h, "alice") == 2);
   CHECK(HeadOf(*h, "carol") == 1);
 }
@@ -546,11 +579,9 @@ COURIER_CONFORMANCE_CASE(ReadBeforeDeliveredWritesBothReceipts,
   Harness h(factory);
   Given(*h, {Message("alice", "1", "bob"), Message("alice", "2", "bob")});
   auto read = Expect<ReadResult>(*h, Read("bob", {IdOf("alice", "2")}, 4'000));
-  REQUIRE(read.appended.size() == 2);
-  RequireReceipt(read.appended[0], "alice", IdOf("alice", "2"), "bob", MessageStatus::kDelivered, 4'000);
-  RequireReceipt(read.appended[1], "alice", IdOf("alice", "2"), "bob", MessageStatus::kRead, 4'000);
-  CHECK(read.appended[0].event.seq == 1);
-  CHECK(read.appended[1].event.seq == 2);
+  RequireReceipts(read.appended,
+                  {{"alice", 1, IdOf("alice", "2"), "bob", MessageStatus::kDelivered, 4'000},
+                   {"alice", 2, IdOf("alice", "2"), "bob", MessageStatus::kRead, 4'000}});
   CHECK(StatusOf(*h, "bob", IdOf("alice", "2")) == MessageStatus::kRead);
   CHECK(StatusOf(*h, "bob", IdOf("alice", "1")) == MessageStatus::kSent);
 
@@ -573,11 +604,9 @@ COURIER_CONFORMANCE_CASE(ReadAfterDeliveredWritesOneReceipt,
   Harness h(factory);
   Given(*h, {Message("alice", "1", "bob"), Message("carol", "2", "bob"), Ack("bob", "phone", 2)});
   auto read = Expect<ReadResult>(*h, Read("bob", {IdOf("carol", "2"), IdOf("alice", "1")}, 8'000));
-  REQUIRE(read.appended.size() == 2);
-  RequireReceipt(read.appended[0], "carol", IdOf("carol", "2"), "bob", MessageStatus::kRead, 8'000);
-  RequireReceipt(read.appended[1], "alice", IdOf("alice", "1"), "bob", MessageStatus::kRead, 8'000);
-  CHECK(read.appended[0].event.seq == 2);
-  CHECK(read.appended[1].event.seq == 2);
+  RequireReceipts(read.appended,
+                  {{"carol", 2, IdOf("carol", "2"), "bob", MessageStatus::kRead, 8'000},
+                   {"alice", 2, IdOf("alice", "1"), "bob", MessageStatus::kRead, 8'000}});
   CHECK(StatusOf(*h, "bob", IdOf("alice", "1")) == MessageStatus::kRead);
   CHECK(StatusOf(*h, "bob", IdOf("carol", "2")) == MessageStatus::kRead);
 }
@@ -607,9 +636,8 @@ COURIER_CONFORMANCE_CASE(MessageToSelfGetsReceiptsInOwnInbox,
   Harness h(factory);
   Expect<AppendResult>(*h, Message("alice", "note", "alice"));
   auto ack = Expect<AckResult>(*h, Ack("alice", "phone", 1, 2'500));
-  REQUIRE(ack.appended.size() == 1);
-  RequireReceipt(ack.appended[0], "alice", IdOf("alice", "note"), "alice", MessageStatus::kDelivered, 2'500);
-  CHECK(ack.appended[0].event.seq == 2);
+  RequireReceipts(ack.appended,
+                  {{"alice", 2, IdOf("alice", "note"), "alice", MessageStatus::kDelivered, 2'500}});
   auto read = Expect<ReadResult>(*h, Read("alice", {IdOf("alice", "note")}, 2'600));
   REQUIRE(read.appended.size() == 1);
   CHECK(read.appended[0].event.seq == 3);
@@ -652,9 +680,8 @@ COURIER_CONFORMANCE_CASE(BatchOpsSeeEarlierOps, "ops in a batch see earlier ops"
   REQUIRE(ack.appended.size() == 2);
   CHECK(ack.appended[1].event.seq == 2);
   auto read = std::get<ReadResult>(*results[4]);
-  REQUIRE(read.appended.size() == 1);
-  RequireReceipt(read.appended[0], "alice", IdOf("alice", "2"), "bob", MessageStatus::kRead, 300);
-  CHECK(read.appended[0].event.seq == 3);
+  RequireReceipts(read.appended,
+                  {{"alice", 3, IdOf("alice", "2"), "bob", MessageStatus::kRead, 300}});
   CHECK(std::get<AppendResult>(*results[6]).seq == 3);
   auto alice_ack = std::get<AckResult>(*results[7]);
   CHECK(alice_ack.cursor == 3);
@@ -710,28 +737,16 @@ COURIER_CONFORMANCE_CASE(FetchPagesInSeqOrder, "fetch pages in seq order") {
   for (int i = 1; i <= 10; ++i) {
     Expect<AppendResult>(*h, Message("alice", std::to_string(i), "bob", i, "m" + std::to_string(i)));
   }
-  auto page1 = h->Fetch("bob", 0, 3);
-  COURIER_REQUIRE_OK(page1);
-  RequireSeqs(*page1, 1, 3);
-  auto page2 = h->Fetch("bob", 3, 4);
-  COURIER_REQUIRE_OK(page2);
-  RequireSeqs(*page2, 4, 7);
-  CHECK((*page2)[0].body == "m4");
-  auto rest = h->Fetch("bob", 7, 100);
-  COURIER_REQUIRE_OK(rest);
-  RequireSeqs(*rest, 8, 10);
-  auto one = h->Fetch("bob", 9, 1);
-  COURIER_REQUIRE_OK(one);
-  RequireSeqs(*one, 10, 10);
-  auto none = h->Fetch("bob", 10, 5);
-  COURIER_REQUIRE_OK(none);
-  CHECK(none->empty());
-  auto beyond = h->Fetch("bob", 1'000, 5);
-  COURIER_REQUIRE_OK(beyond);
-  CHECK(beyond->empty());
-  auto unknown = h->Fetch("nobody", 0, 5);
-  COURIER_REQUIRE_OK(unknown);
-  CHECK(unknown->empty());
+  RequireSeqs(ValueOf(h->Fetch("bob", 0, 3)), 1, 3);
+  const std::vector<Event> page2 = ValueOf(h->Fetch("bob", 3, 4));
+  RequireSeqs(page2, 4, 7);
+  CHECK(page2[0].body == "m4");
+  RequireSeqs(ValueOf(h->Fetch("bob", 7, 100)), 8, 10);
+  RequireSeqs(ValueOf(h->Fetch("bob", 9, 1)), 10, 10);
+  // After the head, and an inbox never written: empty pages.
+  CHECK(ValueOf(h->Fetch("bob", 10, 5)).empty());
+  CHECK(ValueOf(h->Fetch("bob", 1'000, 5)).empty());
+  CHECK(ValueOf(h->Fetch("nobody", 0, 5)).empty());
 }
 
 COURIER_CONFORMANCE_CASE(LookupsOfUnknownThings, "lookups of unknown things") {
@@ -866,9 +881,7 @@ COURIER_CONFORMANCE_CASE(ManyUsers, "many users") {
       ops.push_back(Message("s" + std::to_string(k), "c" + std::to_string(u), "u" + std::to_string(u)));
     }
   }
-  auto results = h->Write(ops);
-  REQUIRE(results.size() == ops.size());
-  for (const auto& r : results) COURIER_REQUIRE_OK(r);
+  ExpectBatch<AppendResult>(*h, ops);
   for (int u = 0; u < kUsers; ++u) {
     INFO("user " << u);
     CHECK(HeadOf(*h, "u" + std::to_string(u)) == static_cast<Seq>(u % 3 + 1));
@@ -1000,11 +1013,7 @@ COURIER_CONFORMANCE_DURABILITY_CASE(DuplicateDetectedAcrossReopen,
   h.Reopen();
   AppendOp again = Message("alice", "c1", "bob", 9'000, "different body");
   again.id = "fresh-id";
-  auto dup = Expect<AppendResult>(*h, again);
-  CHECK(dup.duplicate);
-  CHECK(dup.id == first.id);
-  CHECK(dup.seq == first.seq);
-  CHECK(dup.ts == 1'000);
+  RequireDuplicateOf(Expect<AppendResult>(*h, again), first);
   CHECK(HeadOf(*h, "bob") == 1);
   CHECK(FetchAll(*h, "bob").at(0).body == "first");
 }

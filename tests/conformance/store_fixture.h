@@ -21,6 +21,9 @@
 
 namespace courier::conformance {
 
+// The matcher every suite checks statuses with.
+using ::courier::testing::StatusIs;
+
 template <class Store>
 class StoreFixture {
  public:

@@ -35,14 +35,14 @@
 #include <set>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
-#include "courier/body_cipher.h"
-#include "courier/contact_policy.h"
 #include "courier/engine.h"
 #include "courier/executor.h"
 #include "courier/group.h"
 #include "courier/memory.h"
+#include "support/engine_rig.h"
 #include "support/status_matchers.h"
 #ifdef COURIER_HAVE_SQLITE
 #include "courier/sqlite.h"
@@ -112,25 +112,6 @@ class DirStoreUnderTest final : public StoreUnderTest {
   std::unique_ptr<MessageStore> store_;
 };
 
-struct ModelDevice {
-  UserId user;
-  DeviceId device;
-  std::shared_ptr<Session> session;
-  std::shared_ptr<memory::RecordingTransport> transport;
-  std::map<Seq, Event> local;  // what the device has stored
-  // Per connection:
-  bool welcomed = false;
-  Seq next = 0;          // the seq the next event must carry
-  Seq head_at_welcome = 0;
-  int synced = 0;
-  Seq received = 0;      // highest seq received on this connection
-  Seq acked_sent = 0;    // highest seq acked on this connection
-  std::optional<Seq> since;
-  // The device lost its local state: until a connection brings it up to date
-  // it asks with `since` = what it has, as a real client does.
-  bool needs_since = false;
-};
-
 struct SendRecord {
   UserId from;
   UserId to;  // empty for a group send
@@ -142,18 +123,9 @@ struct SendRecord {
 class Model {
  public:
   Model(std::uint64_t seed, StoreUnderTest& sut) : rng_(seed), sut_(sut) {
-    accounts_ = memory::OpenAccountStore();
-    presence_ = memory::OpenPresenceStore(clock_);
-    contacts_ = MakeFriendsOnlyPolicy(*accounts_);
     const int users = 2 + static_cast<int>(rng_() % 3);
     for (int u = 0; u < users; ++u) users_.push_back("u" + std::to_string(u));
-    for (const auto& u : users_) COURIER_REQUIRE_OK(accounts_->CreateUser(u, "h", 0));
-    for (std::size_t a = 0; a < users_.size(); ++a) {
-      for (std::size_t b = a + 1; b < users_.size(); ++b) {
-        REQUIRE(accounts_->RequestFriend(users_[a], users_[b]).ok());
-        COURIER_REQUIRE_OK(accounts_->AcceptFriend(users_[b], users_[a]));
-      }
-    }
+    COURIER_REQUIRE_OK(rig_.AddFriends(users_));
     for (const auto& u : users_) {
       const int devices = 1 + static_cast<int>(rng_() % 2);
       for (int d = 0; d < devices; ++d) {
@@ -163,48 +135,44 @@ class Model {
         devices_.push_back(std::move(md));
       }
     }
-    options_.limits.window = 1 + rng_() % 6;
-    options_.limits.fetch_page = 1 + rng_() % 4;
-    options_.rate_limit.count = 1'000'000;
-    options_.rate_limit.period_ms = 1000;
-    options_.head_poll_ms = 1000;
-    options_.max_batch_ops = 1 + rng_() % 8;
+    EngineOptions& options = rig_.options();
+    options.limits.window = 1 + rng_() % 6;
+    options.limits.fetch_page = 1 + rng_() % 4;
+    options.max_batch_ops = 1 + rng_() % 8;
     StartEngine();
   }
 
-  ~Model() { StopEngine(); }
+  ~Model() { rig_.Stop(); }
 
+  // One action, picked at random by its weight (the weights add up to 100),
+  // then every frame that arrived is checked.
   void Step() {
-    const int r = static_cast<int>(rng_() % 100);
-    if (r < 12) {
-      Connect(Pick(Disconnected()));
-    } else if (r < 18) {
-      Disconnect(Pick(Connected()));
-    } else if (r < 40) {
-      Send(Pick(Connected()));
-    } else if (r < 52) {
-      Ack(Pick(Connected()));
-    } else if (r < 58) {
-      Read(Pick(Connected()));
-    } else if (r < 65) {
-      ChangeGroup(Pick(Connected()));
-    } else if (r < 88) {
-      RunSome();
-    } else if (r < 92) {
-      Faults();
-    } else if (r < 94) {
-      Crash();
-    } else {
-      clock_.Advance(static_cast<TimeMs>(rng_() % 1500));
-      engine_->Tick();
+    const std::pair<int, std::function<void()>> actions[] = {
+        {12, [this] { Connect(Pick(Disconnected())); }},
+        {6, [this] { Disconnect(Pick(Connected())); }},
+        {22, [this] { Send(Pick(Connected())); }},
+        {12, [this] { Ack(Pick(Connected())); }},
+        {6, [this] { Read(Pick(Connected())); }},
+        {7, [this] { ChangeGroup(Pick(Connected())); }},
+        {23, [this] { RunSome(); }},
+        {4, [this] { Faults(); }},
+        {2, [this] { Crash(); }},
+        {6, [this] { TimePasses(); }},
+    };
+    int r = static_cast<int>(rng_() % 100);
+    for (const auto& [weight, action] : actions) {
+      if (r < weight) {
+        action();
+        break;
+      }
+      r -= weight;
     }
     DrainAll();
   }
 
   // Stops faults, connects every device and lets everything settle.
   void Quiesce() {
-    faults_->SetDown(false);
-    faults_->FailAfter(0, 0);
+    rig_.StopFaults();
     RunAll();
     for (auto& d : devices_) {
       if (d.session != nullptr) Disconnect(&d);
@@ -216,17 +184,9 @@ class Model {
       bool moved = false;
       for (auto& d : devices_) {
         if (d.session == nullptr) continue;
-        // A device acks what it has stored (also what it had before this
-        // connection started from `since`).
-        Seq contiguous = 0;
-        while (d.local.contains(contiguous + 1)) ++contiguous;
-        if (contiguous > d.acked_sent) {
-          d.session->Ack(contiguous);
-          d.acked_sent = contiguous;
-          moved = true;
-        }
+        if (d.AckWhatItHas()) moved = true;
       }
-      if (!moved && executor_->pending() == 0) break;
+      if (!moved && rig_.executor().pending() == 0) break;
     }
     RunAll();
   }
@@ -238,7 +198,7 @@ class Model {
       for (const auto& [k, v] : d.local) keys += std::to_string(k) + ",";
       INFO("device " << d.user << "/" << d.device << " local " << keys << " connected "
                      << (d.session != nullptr) << " received " << d.received << " acked "
-                     << d.acked_sent << " needs_since " << d.needs_since << " welcomed "
+                     << d.acked << " needs_since " << d.needs_since << " welcomed "
                      << d.welcomed << " state "
                      << (d.session ? int(d.session->state()) : -1));
       auto head = sut_.store().Head(d.user);
@@ -358,33 +318,10 @@ class Model {
     return v;
   }
 
-  void StartEngine() {
-    executor_ = std::make_unique<ManualExecutor>();
-    // The cipher owns its inner store; a wrapper lends it the store under
-    // test, which outlives engine incarnations.
-    auto encrypted = OpenEncryptingStore(
-        std::make_unique<memory::MessageStoreWrapper>(sut_.store()), std::string(32, 'k'));
-    COURIER_REQUIRE_OK(encrypted);
-    encrypted_ = *std::move(encrypted);
-    faults_ = std::make_unique<memory::FaultInjectingStore>(*encrypted_);
-    options_.clock = &clock_;
-    options_.commit_executor = executor_.get();
-    options_.delivery_executor = executor_.get();
-    auto engine = Engine::Create(
-        options_, Engine::Deps{faults_.get(), presence_.get(), contacts_.get(), accounts_.get()});
-    COURIER_REQUIRE_OK(engine);
-    engine_ = *std::move(engine);
-  }
-
-  void StopEngine() {
-    engine_.reset();    // Shutdown; queued work is dropped with the executor
-    executor_.reset();
-    faults_.reset();
-    encrypted_.reset();
-  }
+  void StartEngine() { COURIER_REQUIRE_OK(rig_.Start(sut_.store())); }
 
   void Crash() {
-    StopEngine();
+    rig_.Stop();
     for (auto& d : devices_) {
       if (d.session != nullptr) EndConnection(d);
     }
@@ -394,32 +331,12 @@ class Model {
 
   void Connect(ModelDevice* d) {
     if (d == nullptr) return;
-    std::optional<Seq> since;
-    const int r = static_cast<int>(rng_() % 10);
-    if (r == 0) {
-      since = 0;
-      d->local.clear();  // the device lost its state and asks from 0
-      d->needs_since = true;
-    } else if (d->needs_since || (r == 1 && !d->local.empty())) {
-      Seq contiguous = 0;
-      while (d->local.contains(contiguous + 1)) ++contiguous;
-      since = contiguous;
-    }
-    d->transport = std::make_shared<memory::RecordingTransport>();
-    auto session = engine_->Connect(d->user, d->device, since, d->transport);
-    COURIER_REQUIRE_OK(session);
-    d->session = *session;
-    d->welcomed = false;
-    d->synced = 0;
-    d->received = 0;
-    d->acked_sent = 0;
-    d->since = since;
+    COURIER_REQUIRE_OK(d->Connect(rig_.engine(), static_cast<unsigned>(rng_() % 10)));
   }
 
   void EndConnection(ModelDevice& d) {
     Drain(d);
-    d.session.reset();
-    d.transport.reset();
+    d.Forget();
   }
 
   void Disconnect(ModelDevice* d) {
@@ -667,16 +584,12 @@ class Model {
     if (d == nullptr || d->received == 0) return;
     Seq upto = d->received;
     if (rng_() % 3 == 0) upto = 1 + rng_() % d->received;
-    d->session->Ack(upto);
-    d->acked_sent = std::max(d->acked_sent, upto);
+    d->AckUpTo(upto);
   }
 
   void Read(ModelDevice* d) {
     if (d == nullptr) return;
-    std::vector<MessageId> ids;
-    for (const auto& [seq, e] : d->local) {
-      if (e.kind == EventKind::kMessage && rng_() % 2 == 0) ids.push_back(e.id);
-    }
+    std::vector<MessageId> ids = d->MessagesPicked([this] { return rng_() % 2 == 0; });
     if (ids.empty()) return;
     if (rng_() % 4 == 0) ids.push_back("not-a-message");
     d->session->Read(std::move(ids));
@@ -685,39 +598,39 @@ class Model {
   void RunSome() {
     const int n = 1 + static_cast<int>(rng_() % 6);
     for (int i = 0; i < n; ++i) {
-      if (!executor_->RunOne(rng_())) break;
+      if (!rig_.executor().RunOne(rng_())) break;
     }
   }
 
   void RunAll() {
-    executor_->RunAll();
+    rig_.executor().RunAll();
     DrainAll();
   }
 
   void Faults() {
     switch (rng_() % 3) {
       case 0:
-        faults_->SetDown(true);
+        rig_.faults().SetDown(true);
         break;
       case 1:
-        faults_->SetDown(false);
+        rig_.faults().SetDown(false);
         break;
       default:
-        faults_->FailAfter(rng_() % 4, 1);
+        rig_.faults().FailAfter(rng_() % 4, 1);
         break;
     }
+  }
+
+  void TimePasses() {
+    rig_.clock().Advance(static_cast<TimeMs>(rng_() % 1500));
+    rig_.engine().Tick();
   }
 
   void DrainAll() {
     for (auto& d : devices_) {
       if (d.transport != nullptr) {
         Drain(d);
-        if (d.transport->closed() && d.session != nullptr) {
-          // The engine closed it (replaced, store unavailable at attach).
-          d.session->Disconnect();
-          d.session.reset();
-          d.transport.reset();
-        }
+        d.ForgetIfClosed();
       }
     }
   }
@@ -738,7 +651,7 @@ class Model {
         // In order with no gap, except that events the device acked
         // beforehand (it had them from an earlier connection) are skipped.
         REQUIRE(e->event.seq >= d.next);
-        if (e->event.seq != d.next) REQUIRE(e->event.seq - 1 <= d.acked_sent);
+        if (e->event.seq != d.next) REQUIRE(e->event.seq - 1 <= d.acked);
         d.next = e->event.seq + 1;
         d.received = e->event.seq;
         if (!e->event.group.empty()) groups_.insert(e->event.group);
@@ -754,7 +667,7 @@ class Model {
         ++d.synced;
         d.needs_since = false;
         CHECK(s->seq == d.head_at_welcome);
-        CHECK(std::max(d.next - 1, d.acked_sent) >= d.head_at_welcome);
+        CHECK(std::max(d.next - 1, d.acked) >= d.head_at_welcome);
       } else if (auto* sent = std::get_if<SentFrame>(&f)) {
         CHECK(sent->skipped.empty());  // no inbox is ever full here
         auto& rec = cids_[d.user].at(sent->cid);
@@ -789,15 +702,7 @@ class Model {
 
   std::mt19937_64 rng_;
   StoreUnderTest& sut_;
-  ManualClock clock_;
-  EngineOptions options_;
-  std::unique_ptr<AccountStore> accounts_;
-  std::unique_ptr<PresenceStore> presence_;
-  std::unique_ptr<ContactPolicy> contacts_;
-  std::unique_ptr<ManualExecutor> executor_;
-  std::unique_ptr<MessageStore> encrypted_;
-  std::unique_ptr<memory::FaultInjectingStore> faults_;
-  std::unique_ptr<Engine> engine_;
+  EngineRig rig_;
   std::vector<UserId> users_;
   std::vector<ModelDevice> devices_;
   std::map<UserId, std::map<std::string, SendRecord>> cids_;

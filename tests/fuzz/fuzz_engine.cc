@@ -33,13 +33,11 @@
 #include <string>
 #include <vector>
 
-#include "courier/body_cipher.h"
-#include "courier/clock.h"
-#include "courier/contact_policy.h"
 #include "courier/engine.h"
 #include "courier/executor.h"
 #include "courier/memory.h"
 #include "fuzz_check.h"
+#include "support/engine_rig.h"
 
 namespace courier {
 namespace {
@@ -56,28 +54,7 @@ class Bytes {
   std::size_t pos_ = 0;
 };
 
-struct Dev {
-  UserId user;
-  DeviceId name;
-  std::shared_ptr<Session> session;
-  std::shared_ptr<memory::RecordingTransport> transport;
-  std::map<Seq, Event> local;
-  bool needs_since = false;
-  // Per connection.
-  std::optional<Seq> since;
-  bool welcomed = false;
-  int synced = 0;
-  Seq next = 0;
-  Seq head_at_welcome = 0;
-  Seq received = 0;
-  Seq acked = 0;
-
-  Seq Contiguous() const {
-    Seq c = 0;
-    while (local.contains(c + 1)) ++c;
-    return c;
-  }
-};
+using Dev = testing::ModelDevice;
 
 struct SendRec {
   UserId from;
@@ -89,32 +66,22 @@ struct SendRec {
 class Run {
  public:
   explicit Run(Bytes& in) : in_(in) {
-    accounts_ = memory::OpenAccountStore();
-    presence_ = memory::OpenPresenceStore(clock_);
-    contacts_ = MakeFriendsOnlyPolicy(*accounts_);
     store_ = memory::OpenMessageStore();
-    for (const char* u : users_) FUZZ_CHECK(accounts_->CreateUser(u, "h", 0).ok(), "user");
-    for (int a = 0; a < 3; ++a) {
-      for (int b = a + 1; b < 3; ++b) {
-        FUZZ_CHECK(accounts_->RequestFriend(users_[a], users_[b]).ok(), "request");
-        FUZZ_CHECK(accounts_->AcceptFriend(users_[b], users_[a]).ok(), "accept");
-      }
-    }
-    for (const char* u : users_) {
+    const absl::Status friends = rig_.AddFriends(users_);
+    FUZZ_CHECK(friends.ok(), "users: %s", friends.ToString().c_str());
+    for (const UserId& u : users_) {
       for (const char* d : {"d0", "d1"}) {
         devs_.push_back(Dev{});
         devs_.back().user = u;
-        devs_.back().name = d;
+        devs_.back().device = d;
       }
     }
-    options_.limits.window = 1 + in_.Next() % 5;
-    options_.limits.fetch_page = 1 + in_.Next() % 4;
-    options_.max_batch_ops = 1 + in_.Next() % 6;
+    EngineOptions& options = rig_.options();
+    options.limits.window = 1 + in_.Next() % 5;
+    options.limits.fetch_page = 1 + in_.Next() % 4;
+    options.max_batch_ops = 1 + in_.Next() % 6;
     const std::uint8_t q = in_.Next();
-    options_.limits.max_undelivered = q < 128 ? 100'000 : 1 + q % 12;
-    options_.rate_limit.count = 1'000'000;
-    options_.rate_limit.period_ms = 1000;
-    options_.head_poll_ms = 1000;
+    options.limits.max_undelivered = q < 128 ? 100'000 : 1 + q % 12;
     StartEngine();
   }
 
@@ -122,7 +89,7 @@ class Run {
     for (auto& d : devs_) {
       if (d.session != nullptr) d.session->Disconnect();
     }
-    StopEngine();
+    rig_.Stop();
   }
 
   void Go() {
@@ -152,8 +119,8 @@ class Run {
       case 3: case 4: Send(PickDev(true)); break;
       case 5: Ack(PickDev(true)); break;
       case 6: Read(PickDev(true)); break;
-      case 7: case 8: executor_->RunOne(in_.Next()); break;  // the byte picks the task
-      case 9: executor_->RunAll(); break;
+      case 7: case 8: rig_.executor().RunOne(in_.Next()); break;  // the byte picks the task
+      case 9: rig_.executor().RunAll(); break;
       case 10: Faults(); break;
       default: TimePasses(); break;
     }
@@ -163,11 +130,11 @@ class Run {
   // crashes.
   void Faults() {
     switch (in_.Next() % 4) {
-      case 0: faults_->SetDown(true); break;
-      case 1: faults_->SetDown(false); break;
+      case 0: rig_.faults().SetDown(true); break;
+      case 1: rig_.faults().SetDown(false); break;
       case 2: {
         const std::uint64_t skip = in_.Next() % 4;  // read before n: a fixed order
-        faults_->FailAfter(skip, 1 + in_.Next() % 2);
+        rig_.faults().FailAfter(skip, 1 + in_.Next() % 2);
         break;
       }
       default: Crash(); break;
@@ -175,37 +142,17 @@ class Run {
   }
 
   void TimePasses() {
-    clock_.Advance(in_.Next() * 10);
-    engine_->Tick();
+    rig_.clock().Advance(in_.Next() * 10);
+    rig_.engine().Tick();
   }
 
   void StartEngine() {
-    executor_ = std::make_unique<ManualExecutor>();
-    // The cipher owns its inner store; a wrapper lends it the long-lived
-    // store, so that an engine can "crash" and restart.
-    auto encrypted = OpenEncryptingStore(std::make_unique<memory::MessageStoreWrapper>(*store_),
-                                         std::string(32, 'k'));
-    FUZZ_CHECK(encrypted.ok(), "cipher");
-    encrypted_ = *std::move(encrypted);
-    faults_ = std::make_unique<memory::FaultInjectingStore>(*encrypted_);
-    options_.clock = &clock_;
-    options_.commit_executor = executor_.get();
-    options_.delivery_executor = executor_.get();
-    auto engine = Engine::Create(
-        options_, Engine::Deps{faults_.get(), presence_.get(), contacts_.get(), accounts_.get()});
-    FUZZ_CHECK(engine.ok(), "engine: %s", engine.status().ToString().c_str());
-    engine_ = *std::move(engine);
-  }
-
-  void StopEngine() {
-    engine_.reset();
-    executor_.reset();
-    faults_.reset();
-    encrypted_.reset();
+    const absl::Status started = rig_.Start(*store_);
+    FUZZ_CHECK(started.ok(), "engine: %s", started.ToString().c_str());
   }
 
   void Crash() {
-    StopEngine();
+    rig_.Stop();
     // The connections die with the process: the transport adapter reports
     // each one gone (a closed session ignores the call but is released).
     for (auto& d : devs_) {
@@ -216,42 +163,23 @@ class Run {
 
   void Connect(Dev* d) {
     if (d == nullptr) return;
-    std::optional<Seq> since;
-    const std::uint8_t r = in_.Next() % 8;
-    if (r == 0) {
-      since = 0;
-      d->local.clear();
-      d->needs_since = true;
-    } else if (d->needs_since || (r == 1 && !d->local.empty())) {
-      since = d->Contiguous();
-    }
-    d->transport = std::make_shared<memory::RecordingTransport>();
-    auto session = engine_->Connect(d->user, d->name, since, d->transport);
-    FUZZ_CHECK(session.ok(), "connect: %s", session.status().ToString().c_str());
-    d->session = *session;
-    d->since = since;
-    d->welcomed = false;
-    d->synced = 0;
-    d->received = 0;
-    d->acked = 0;
+    const absl::Status connected = d->Connect(rig_.engine(), in_.Next() % 8);
+    FUZZ_CHECK(connected.ok(), "connect: %s", connected.ToString().c_str());
   }
 
-  void End(Dev& d) {
-    Drain(d);
-    d.session.reset();
-    d.transport.reset();
-  }
-
+  // The device hangs up: it reads what arrived before, and forgets the
+  // connection.
   void Disconnect(Dev* d) {
     if (d == nullptr) return;
     d->session->Disconnect();
-    End(*d);
+    Drain(*d);
+    d->Forget();
   }
 
   void Send(Dev* d) {
     if (d == nullptr) return;
     std::vector<UserId> others;
-    for (const char* u : users_) {
+    for (const UserId& u : users_) {
       if (u != d->user) others.push_back(u);
     }
     auto& mine = cids_[d->user];
@@ -274,16 +202,12 @@ class Run {
     Seq upto = d->received;
     const std::uint8_t r = in_.Next();
     if (r % 3 == 0) upto = 1 + r % d->received;
-    d->session->Ack(upto);
-    d->acked = std::max(d->acked, upto);
+    d->AckUpTo(upto);
   }
 
   void Read(Dev* d) {
     if (d == nullptr) return;
-    std::vector<MessageId> ids;
-    for (const auto& [seq, e] : d->local) {
-      if (e.kind == EventKind::kMessage && in_.Next() % 2 == 0) ids.push_back(e.id);
-    }
+    std::vector<MessageId> ids = d->MessagesPicked([this] { return in_.Next() % 2 == 0; });
     if (ids.empty()) return;
     if (in_.Next() % 4 == 0) ids.push_back("no-such-message");
     d->session->Read(std::move(ids));
@@ -293,11 +217,7 @@ class Run {
     for (auto& d : devs_) {
       if (d.transport == nullptr) continue;
       Drain(d);
-      if (d.transport->closed() && d.session != nullptr) {
-        d.session->Disconnect();
-        d.session.reset();
-        d.transport.reset();
-      }
+      d.ForgetIfClosed();
     }
   }
 
@@ -349,30 +269,24 @@ class Run {
   }
 
   void Quiesce() {
-    faults_->SetDown(false);
-    faults_->FailAfter(0, 0);
-    executor_->RunAll();
+    rig_.StopFaults();
+    rig_.executor().RunAll();
     DrainAll();
     for (auto& d : devs_) {
       if (d.session != nullptr) Disconnect(&d);
     }
-    executor_->RunAll();
+    rig_.executor().RunAll();
     for (auto& d : devs_) Connect(&d);
     for (int round = 0; round < 100000; ++round) {
-      executor_->RunAll();
+      rig_.executor().RunAll();
       DrainAll();
       bool moved = false;
       for (auto& d : devs_) {
         FUZZ_CHECK(d.session != nullptr, "%s/%s closed while quiet", d.user.c_str(),
-                   d.name.c_str());
-        const Seq c = d.Contiguous();
-        if (c > d.acked) {
-          d.session->Ack(c);
-          d.acked = c;
-          moved = true;
-        }
+                   d.device.c_str());
+        if (d.AckWhatItHas()) moved = true;
       }
-      if (!moved && executor_->pending() == 0) break;
+      if (!moved && rig_.executor().pending() == 0) break;
     }
   }
 
@@ -380,9 +294,9 @@ class Run {
     for (auto& d : devs_) {
       auto head = store_->Head(d.user);
       FUZZ_CHECK(head.ok(), "head");
-      FUZZ_CHECK(d.synced == 1, "%s/%s never synced", d.user.c_str(), d.name.c_str());
+      FUZZ_CHECK(d.synced == 1, "%s/%s never synced", d.user.c_str(), d.device.c_str());
       FUZZ_CHECK(d.local.size() == *head && d.Contiguous() == *head,
-                 "%s/%s has %zu events, inbox head %llu", d.user.c_str(), d.name.c_str(),
+                 "%s/%s has %zu events, inbox head %llu", d.user.c_str(), d.device.c_str(),
                  d.local.size(), (unsigned long long)*head);
     }
     std::map<MessageId, int> count;
@@ -432,17 +346,9 @@ class Run {
   }
 
   Bytes& in_;
-  const char* users_[3] = {"u0", "u1", "u2"};
-  ManualClock clock_;
-  EngineOptions options_;
-  std::unique_ptr<AccountStore> accounts_;
-  std::unique_ptr<PresenceStore> presence_;
-  std::unique_ptr<ContactPolicy> contacts_;
-  std::unique_ptr<MessageStore> store_;
-  std::unique_ptr<ManualExecutor> executor_;
-  std::unique_ptr<MessageStore> encrypted_;
-  std::unique_ptr<memory::FaultInjectingStore> faults_;
-  std::unique_ptr<Engine> engine_;
+  const std::vector<UserId> users_ = {"u0", "u1", "u2"};
+  std::unique_ptr<MessageStore> store_;  // outlives the engine's incarnations
+  testing::EngineRig rig_;
   std::vector<Dev> devs_;
   std::map<UserId, std::map<std::string, SendRec>> cids_;
   std::map<MessageId, SendRec> by_id_;

@@ -32,6 +32,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -113,6 +114,40 @@ class PresenceHarness {
  private:
   ManualClock clock_;
   std::unique_ptr<PresenceCluster> cluster_;
+};
+
+// A typing signal from node n1: `from_user` typing to `user` (`group` empty)
+// or in `group` (`user` empty) started (`on`) or stopped.
+inline Signal Typing(const UserId& from_user, const UserId& user, const GroupId& group, bool on) {
+  Signal typing{Signal::Kind::kTyping, user, "", "n1"};
+  typing.from_user = from_user;
+  typing.group = group;
+  typing.on = on;
+  return typing;
+}
+
+// For the signal cases: a subscriber on the cluster's second store to
+// `node`, unsubscribed when it goes.
+class Subscriber {
+ public:
+  Subscriber(PresenceHarness& h, NodeId node) : h_(h), node_(std::move(node)) {
+    COURIER_REQUIRE_OK(h_.store(1).Subscribe(node_, inbox_.Handler()));
+  }
+  ~Subscriber() { h_.store(1).Unsubscribe(node_); }
+
+  // The first store publishes `signals` to the node, in order; requires them
+  // received here in that order, each as it was published.
+  void RequireDelivered(const std::vector<Signal>& signals) {
+    for (const Signal& s : signals) COURIER_REQUIRE_OK(h_.store(0).Publish(node_, s));
+    RequireReceived(inbox_, signals);
+  }
+
+  SignalInbox& inbox() { return inbox_; }
+
+ private:
+  PresenceHarness& h_;
+  NodeId node_;
+  SignalInbox inbox_;
 };
 
 
@@ -247,10 +282,12 @@ COURIER_CONFORMANCE_CASE(LookupAnswersInTheOrderAsked,
   PresenceHarness h(factory);
   auto& s = h.store();
   const TimeMs t = h.now();
-  COURIER_REQUIRE_OK(s.Connect("u1", "d", "n1", t));
-  COURIER_REQUIRE_OK(s.Connect("u3", "d", "n2", t));
-  COURIER_REQUIRE_OK(s.Connect("u3", "e", "n3", t));
-  COURIER_REQUIRE_OK(s.Connect("u4", "d", "n1", t));
+  // u1 on n1, u3 on n2 and n3, u4 on n1 until t + 7; nobody never connected.
+  const std::vector<std::tuple<UserId, DeviceId, NodeId>> sessions = {
+      {"u1", "d", "n1"}, {"u3", "d", "n2"}, {"u3", "e", "n3"}, {"u4", "d", "n1"}};
+  for (const auto& [user, device, node] : sessions) {
+    COURIER_REQUIRE_OK(s.Connect(user, device, node, t));
+  }
   COURIER_REQUIRE_OK(s.Disconnect("u4", "d", "n1", t + 7));
 
   const std::vector<UserId> asked = {"u3", "nobody", "u1", "u4", "u3"};
@@ -355,91 +392,30 @@ COURIER_CONFORMANCE_CASE(HeartbeatDoesNotTakeBackAMovedDevice,
 COURIER_CONFORMANCE_CASE(PublishDeliversOnTheStoresThread,
                          "publish delivers to the subscriber on the store's thread", "[signal]") {
   PresenceHarness h(factory);
-  SignalInbox inbox;
-  COURIER_REQUIRE_OK(h.store(1).Subscribe("n2", inbox.Handler()));
-
-  Signal wake{Signal::Kind::kWake, "kim", "", "n1"};
-  Signal kick{Signal::Kind::kKick, "kim", "phone", "n1"};
-  Signal presence{Signal::Kind::kPresence, "lee", "", "n1"};
-  COURIER_REQUIRE_OK(h.store(0).Publish("n2", wake));
-  COURIER_REQUIRE_OK(h.store(0).Publish("n2", kick));
-  COURIER_REQUIRE_OK(h.store(0).Publish("n2", presence));
-  REQUIRE(inbox.WaitFor(3));
-
-  auto got = inbox.signals();
-  REQUIRE(got.size() == 3);
-  CHECK(got[0].kind == Signal::Kind::kWake);
-  CHECK(got[0].user == "kim");
-  CHECK(got[0].from_node == "n1");
-  CHECK(got[1].kind == Signal::Kind::kKick);
-  CHECK(got[1].user == "kim");
-  CHECK(got[1].device == "phone");
-  CHECK(got[2].kind == Signal::Kind::kPresence);
-  CHECK(got[2].user == "lee");
-  for (auto id : inbox.threads()) CHECK(id != std::this_thread::get_id());
-  h.store(1).Unsubscribe("n2");
+  Subscriber n2(h, "n2");
+  n2.RequireDelivered({Signal{Signal::Kind::kWake, "kim", "", "n1"},
+                       Signal{Signal::Kind::kKick, "kim", "phone", "n1"},
+                       Signal{Signal::Kind::kPresence, "lee", "", "n1"}});
+  for (auto id : n2.inbox().threads()) CHECK(id != std::this_thread::get_id());
 }
 
 COURIER_CONFORMANCE_CASE(CloseSignalCarriesDeviceAndCode,
                          "a close signal carries its device and close code", "[signal]") {
   PresenceHarness h(factory);
-  SignalInbox inbox;
-  COURIER_REQUIRE_OK(h.store(1).Subscribe("n2.admin", inbox.Handler()));
-  Signal one{Signal::Kind::kClose, "kim", "phone", "n1"};
-  one.close_code = 4410;
-  Signal all{Signal::Kind::kClose, "lee", "", "n1"};
-  all.close_code = 4403;
-  COURIER_REQUIRE_OK(h.store(0).Publish("n2.admin", one));
-  COURIER_REQUIRE_OK(h.store(0).Publish("n2.admin", all));
-  REQUIRE(inbox.WaitFor(2));
-  auto got = inbox.signals();
-  REQUIRE(got.size() == 2);
-  CHECK(got[0].kind == Signal::Kind::kClose);
-  CHECK(got[0].user == "kim");
-  CHECK(got[0].device == "phone");
-  CHECK(got[0].from_node == "n1");
-  CHECK(got[0].close_code == 4410);
-  CHECK(got[1].kind == Signal::Kind::kClose);
-  CHECK(got[1].user == "lee");
-  CHECK(got[1].device.empty());
-  CHECK(got[1].close_code == 4403);
-  h.store(1).Unsubscribe("n2.admin");
+  Subscriber admin(h, "n2.admin");
+  Signal one_device{Signal::Kind::kClose, "kim", "phone", "n1"};  // an administrator's disconnect
+  one_device.close_code = 4410;
+  Signal every_device{Signal::Kind::kClose, "lee", "", "n1"};  // a disabled user
+  every_device.close_code = 4403;
+  admin.RequireDelivered({one_device, every_device});
 }
 
 COURIER_CONFORMANCE_CASE(TypingSignalCarriesTypistGroupAndOnOff,
                          "a typing signal carries its typist, group and on/off", "[signal]") {
   PresenceHarness h(factory);
-  SignalInbox inbox;
-  COURIER_REQUIRE_OK(h.store(1).Subscribe("n2", inbox.Handler()));
-  Signal to_user;
-  to_user.kind = Signal::Kind::kTyping;
-  to_user.user = "kim";
-  to_user.from_node = "n1";
-  to_user.from_user = "lee";
-  to_user.on = true;
-  Signal in_group;
-  in_group.kind = Signal::Kind::kTyping;
-  in_group.from_node = "n1";
-  in_group.from_user = "lee";
-  in_group.group = "g0123-abc_9";
-  in_group.on = false;
-  COURIER_REQUIRE_OK(h.store(0).Publish("n2", to_user));
-  COURIER_REQUIRE_OK(h.store(0).Publish("n2", in_group));
-  REQUIRE(inbox.WaitFor(2));
-  auto got = inbox.signals();
-  REQUIRE(got.size() == 2);
-  CHECK(got[0].kind == Signal::Kind::kTyping);
-  CHECK(got[0].user == "kim");
-  CHECK(got[0].from_user == "lee");
-  CHECK(got[0].group.empty());
-  CHECK(got[0].on);
-  CHECK(got[0].from_node == "n1");
-  CHECK(got[1].kind == Signal::Kind::kTyping);
-  CHECK(got[1].user.empty());
-  CHECK(got[1].from_user == "lee");
-  CHECK(got[1].group == "g0123-abc_9");
-  CHECK_FALSE(got[1].on);
-  h.store(1).Unsubscribe("n2");
+  Subscriber n2(h, "n2");
+  // lee starts typing to kim, then stops typing in a group.
+  n2.RequireDelivered({Typing("lee", "kim", "", true), Typing("lee", "", "g0123-abc_9", false)});
 }
 
 COURIER_CONFORMANCE_CASE(SecondSubscriptionToOneNodeFails,

@@ -1,11 +1,13 @@
 // tests/presence/presence_test_support.h: helpers shared by the presence
-// tests: a signal collector.
+// tests: a signal collector, and the check that it got what was published.
 #ifndef COURIER_TESTS_PRESENCE_PRESENCE_TEST_SUPPORT_H_
 #define COURIER_TESTS_PRESENCE_PRESENCE_TEST_SUPPORT_H_
 
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -47,6 +49,26 @@ class SignalInbox {
   std::vector<Signal> signals_;
   std::vector<std::thread::id> threads_;
 };
+
+// Every field of `s`, for comparing two signals with a readable failure.
+inline std::string Describe(const Signal& s) {
+  return "kind=" + std::to_string(static_cast<int>(s.kind)) + " user=" + s.user +
+         " device=" + s.device + " from_node=" + s.from_node +
+         " close_code=" + std::to_string(s.close_code) + " from_user=" + s.from_user +
+         " group=" + s.group + " on=" + (s.on ? "1" : "0");
+}
+
+// Waits until `inbox` got as many signals as `published` and requires them
+// to be exactly those, in order, each field as it was published.
+inline void RequireReceived(SignalInbox& inbox, const std::vector<Signal>& published) {
+  REQUIRE(inbox.WaitFor(published.size()));
+  const std::vector<Signal> got = inbox.signals();
+  REQUIRE(got.size() == published.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    INFO("signal " << i);
+    CHECK(Describe(got[i]) == Describe(published[i]));
+  }
+}
 
 }  // namespace courier::testing
 

@@ -19,6 +19,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <utility>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -39,6 +40,43 @@ Fn Real(const char* mangled) {
 #define COURIER_REAL_(type, mangled)                 \
   static const auto real = Real<type>(mangled);
 
+// __tsan_acquire(mu) on leaving the scope: once the real call has returned.
+class AcquireOnExit {
+ public:
+  explicit AcquireOnExit(void* mu) : mu_(mu) {}
+  AcquireOnExit(const AcquireOnExit&) = delete;
+  AcquireOnExit& operator=(const AcquireOnExit&) = delete;
+  ~AcquireOnExit() { __tsan_acquire(mu_); }
+
+ private:
+  void* mu_;
+};
+
+// The three edges a wrapper tells TSan about, each around the real call
+// `real(args...)` (the arguments passed on as they came), whose result it
+// returns. Takes: the call takes `mu`.
+template <class Fn, class... Args>
+auto Takes(void* mu, Fn real, Args&&... args) {
+  AcquireOnExit acquire(mu);
+  return real(std::forward<Args>(args)...);
+}
+
+// Gives: the call gives `mu` up.
+template <class Fn, class... Args>
+auto Gives(void* mu, Fn real, Args&&... args) {
+  __tsan_release(mu);
+  return real(std::forward<Args>(args)...);
+}
+
+// WaitsOn: the call gives `mu` up while it waits and takes it back before
+// it returns (whether the wait timed out or not).
+template <class Fn, class... Args>
+auto WaitsOn(void* mu, Fn real, Args&&... args) {
+  __tsan_release(mu);
+  AcquireOnExit acquire(mu);
+  return real(std::forward<Args>(args)...);
+}
+
 }  // namespace
 
 namespace absl {
@@ -55,14 +93,12 @@ using CondVarTimeFn = bool (*)(CondVar*, Mutex*, Time);
 
 void Mutex::Lock() {
   COURIER_REAL_(MutexFn, "_ZN4absl7debian35Mutex4LockEv");
-  real(this);
-  __tsan_acquire(this);
+  Takes(this, real, this);
 }
 
 void Mutex::ReaderLock() {
   COURIER_REAL_(MutexFn, "_ZN4absl7debian35Mutex10ReaderLockEv");
-  real(this);
-  __tsan_acquire(this);
+  Takes(this, real, this);
 }
 
 bool Mutex::TryLock() {
@@ -81,110 +117,85 @@ bool Mutex::ReaderTryLock() {
 
 void Mutex::Unlock() {
   COURIER_REAL_(MutexFn, "_ZN4absl7debian35Mutex6UnlockEv");
-  __tsan_release(this);
-  real(this);
+  Gives(this, real, this);
 }
 
 void Mutex::ReaderUnlock() {
   COURIER_REAL_(MutexFn, "_ZN4absl7debian35Mutex12ReaderUnlockEv");
-  __tsan_release(this);
-  real(this);
+  Gives(this, real, this);
 }
 
 void Mutex::LockWhen(const Condition& cond) {
   COURIER_REAL_(MutexCondFn, "_ZN4absl7debian35Mutex8LockWhenERKNS0_9ConditionE");
-  real(this, cond);
-  __tsan_acquire(this);
+  Takes(this, real, this, cond);
 }
 
 void Mutex::ReaderLockWhen(const Condition& cond) {
   COURIER_REAL_(MutexCondFn, "_ZN4absl7debian35Mutex14ReaderLockWhenERKNS0_9ConditionE");
-  real(this, cond);
-  __tsan_acquire(this);
+  Takes(this, real, this, cond);
 }
 
+// The LockWhen... and ReaderLockWhen... with a timeout or deadline hold the
+// mutex on return either way.
 bool Mutex::LockWhenWithTimeout(const Condition& cond, Duration timeout) {
   COURIER_REAL_(MutexCondDurationFn,
                 "_ZN4absl7debian35Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
-  const bool ok = real(this, cond, timeout);
-  __tsan_acquire(this);  // held on return either way
-  return ok;
+  return Takes(this, real, this, cond, timeout);
 }
 
 bool Mutex::LockWhenWithDeadline(const Condition& cond, Time deadline) {
   COURIER_REAL_(MutexCondTimeFn,
                 "_ZN4absl7debian35Mutex20LockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
-  const bool ok = real(this, cond, deadline);
-  __tsan_acquire(this);
-  return ok;
+  return Takes(this, real, this, cond, deadline);
 }
 
 bool Mutex::ReaderLockWhenWithTimeout(const Condition& cond, Duration timeout) {
   COURIER_REAL_(
       MutexCondDurationFn,
       "_ZN4absl7debian35Mutex25ReaderLockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
-  const bool ok = real(this, cond, timeout);
-  __tsan_acquire(this);
-  return ok;
+  return Takes(this, real, this, cond, timeout);
 }
 
 bool Mutex::ReaderLockWhenWithDeadline(const Condition& cond, Time deadline) {
   COURIER_REAL_(
       MutexCondTimeFn,
       "_ZN4absl7debian35Mutex26ReaderLockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
-  const bool ok = real(this, cond, deadline);
-  __tsan_acquire(this);
-  return ok;
+  return Takes(this, real, this, cond, deadline);
 }
 
 void Mutex::Await(const Condition& cond) {
   COURIER_REAL_(MutexCondFn, "_ZN4absl7debian35Mutex5AwaitERKNS0_9ConditionE");
-  __tsan_release(this);
-  real(this, cond);
-  __tsan_acquire(this);
+  WaitsOn(this, real, this, cond);
 }
 
 bool Mutex::AwaitWithTimeout(const Condition& cond, Duration timeout) {
   COURIER_REAL_(MutexCondDurationFn,
                 "_ZN4absl7debian35Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8DurationE");
-  __tsan_release(this);
-  const bool ok = real(this, cond, timeout);
-  __tsan_acquire(this);
-  return ok;
+  return WaitsOn(this, real, this, cond, timeout);
 }
 
 bool Mutex::AwaitWithDeadline(const Condition& cond, Time deadline) {
   COURIER_REAL_(MutexCondTimeFn,
                 "_ZN4absl7debian35Mutex17AwaitWithDeadlineERKNS0_9ConditionENS0_4TimeE");
-  __tsan_release(this);
-  const bool ok = real(this, cond, deadline);
-  __tsan_acquire(this);
-  return ok;
+  return WaitsOn(this, real, this, cond, deadline);
 }
 
 void CondVar::Wait(Mutex* mu) {
   COURIER_REAL_(CondVarFn, "_ZN4absl7debian37CondVar4WaitEPNS0_5MutexE");
-  __tsan_release(mu);
-  real(this, mu);
-  __tsan_acquire(mu);
+  WaitsOn(mu, real, this, mu);
 }
 
+// Returns whether the wait timed out; `mu` is held again either way.
 bool CondVar::WaitWithTimeout(Mutex* mu, Duration timeout) {
   COURIER_REAL_(CondVarDurationFn,
                 "_ZN4absl7debian37CondVar15WaitWithTimeoutEPNS0_5MutexENS0_8DurationE");
-  __tsan_release(mu);
-  const bool timed_out = real(this, mu, timeout);
-  __tsan_acquire(mu);
-  return timed_out;
+  return WaitsOn(mu, real, this, mu, timeout);
 }
 
 bool CondVar::WaitWithDeadline(Mutex* mu, Time deadline) {
   COURIER_REAL_(CondVarTimeFn,
                 "_ZN4absl7debian37CondVar16WaitWithDeadlineEPNS0_5MutexENS0_4TimeE");
-  __tsan_release(mu);
-  const bool timed_out = real(this, mu, deadline);
-  __tsan_acquire(mu);
-  return timed_out;
+  return WaitsOn(mu, real, this, mu, deadline);
 }
 
 ABSL_NAMESPACE_END
