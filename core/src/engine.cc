@@ -38,6 +38,7 @@ Signal SignalOf(Signal::Kind kind, const UserId& user, const DeviceId& device,
 using internal::CommitQueue;
 using internal::DeviceSession;
 using internal::Failure;
+using internal::ResultAs;
 using SessionPtr = std::shared_ptr<DeviceSession>;
 
 // The engine's shared state. Sessions hold it by shared_ptr, so it outlives
@@ -348,12 +349,12 @@ class EngineCore final : public internal::SessionHost,
       Submit(std::move(op), [core = shared_from_this(), pending,
                              group = g.id](absl::StatusOr<WriteResult> r) {
         absl::Status status;
-        GroupChangeResult* left = r.ok() ? std::get_if<GroupChangeResult>(&*r) : nullptr;
-        if (left != nullptr) {
+        absl::StatusOr<GroupChangeResult> left = ResultAs<GroupChangeResult>(std::move(r));
+        if (left.ok()) {
           core->OnGroupChanged(group, *left);
           core->Route(std::move(left->appended));
         } else {
-          status = r.ok() ? absl::InternalError("unexpected store result") : r.status();
+          status = left.status();
           const std::optional<GroupError> e = GroupErrorOf(status);
           // Not (or no longer) in it: nothing to leave.
           if (e == GroupError::kNotMember || e == GroupError::kUnknownGroup) {
