@@ -68,45 +68,39 @@ courier_pkg_config(NAME courier
            absl_span absl_flat_hash_map absl_random_random
   PRIVATE libsodium
   PRIVATE_LIBS -pthread)
-courier_pkg_config(NAME courier-memory
-  DESCRIPTION "Courier: in-memory stores, presence, test transport, fault injection"
-  LIBS -lcourier_memory REQUIRES courier)
-if(TARGET courier_rocksdb)
-  courier_pkg_config(NAME courier-rocksdb DESCRIPTION "Courier: the RocksDB store (the embedded default)"
-    LIBS -lcourier_rocksdb REQUIRES courier
-    PRIVATE rocksdb absl_flat_hash_map absl_hash absl_strings)
-endif()
-if(TARGET courier_sqlite)
-  courier_pkg_config(NAME courier-sqlite DESCRIPTION "Courier: the SQLite store"
-    LIBS -lcourier_sqlite REQUIRES courier
-    PRIVATE sqlite3 absl_flat_hash_map absl_hash absl_inlined_vector absl_strings)
-endif()
-if(TARGET courier_postgres)
-  courier_pkg_config(NAME courier-postgres DESCRIPTION "Courier: the PostgreSQL store"
-    LIBS -lcourier_postgres REQUIRES courier
-    PRIVATE libpq absl_strings absl_time absl_random_random)
-endif()
-if(TARGET courier_mongo)
-  courier_pkg_config(NAME courier-mongo DESCRIPTION "Courier: the MongoDB store"
-    LIBS -lcourier_mongo REQUIRES courier
-    PRIVATE libmongoc-1.0 absl_strings absl_time absl_random_random)
-endif()
-if(TARGET courier_redis)
-  courier_pkg_config(NAME courier-redis DESCRIPTION "Courier: Redis presence and cross-node signals"
-    LIBS -lcourier_redis REQUIRES courier
-    PRIVATE courier-memory hiredis fmt absl_flat_hash_set absl_random_random absl_strings absl_time)
-endif()
-if(TARGET courier_websocket)
-  courier_pkg_config(NAME courier-websocket DESCRIPTION "Courier: the WebSocket transport (Boost.Beast)"
-    LIBS -lcourier_websocket -lcourier_websocket_codec -lcourier_websocket_framing
-    REQUIRES courier absl_status absl_statusor absl_cord absl_strings absl_any_invocable
-             absl_flat_hash_map absl_synchronization
-    PRIVATE libssl libcrypto
-    PRIVATE_LIBS -pthread)
-endif()
-if(TARGET courier_webpush)
-  courier_pkg_config(NAME courier-webpush DESCRIPTION "Courier: Web Push (RFC 8030/8291/8292) and webhook senders"
-    LIBS -lcourier_webpush
-    REQUIRES courier absl_status absl_statusor absl_strings absl_time
-    PRIVATE libssl libcrypto)
-endif()
+# courier_adapter_pkg_config(NAME DESCRIPTION text [LIBS ...] [REQUIRES ...]
+#   [PRIVATE ...] [PRIVATE_LIBS ...]): courier-NAME.pc for the library
+# courier_NAME when it was built; it links -lcourier_NAME before LIBS and
+# requires courier before REQUIRES.
+function(courier_adapter_pkg_config name)
+  if(NOT TARGET courier_${name})
+    return()
+  endif()
+  cmake_parse_arguments(PC "" "DESCRIPTION" "LIBS;REQUIRES;PRIVATE;PRIVATE_LIBS" ${ARGN})
+  courier_pkg_config(NAME courier-${name} DESCRIPTION "${PC_DESCRIPTION}"
+    LIBS -lcourier_${name} ${PC_LIBS} REQUIRES courier ${PC_REQUIRES}
+    PRIVATE ${PC_PRIVATE} PRIVATE_LIBS ${PC_PRIVATE_LIBS})
+endfunction()
+
+courier_adapter_pkg_config(memory
+  DESCRIPTION "Courier: in-memory stores, presence, test transport, fault injection")
+courier_adapter_pkg_config(rocksdb DESCRIPTION "Courier: the RocksDB store (the embedded default)"
+  PRIVATE rocksdb absl_flat_hash_map absl_hash absl_strings)
+courier_adapter_pkg_config(sqlite DESCRIPTION "Courier: the SQLite store"
+  PRIVATE sqlite3 absl_flat_hash_map absl_hash absl_inlined_vector absl_strings)
+courier_adapter_pkg_config(postgres DESCRIPTION "Courier: the PostgreSQL store"
+  PRIVATE libpq absl_strings absl_time absl_random_random)
+courier_adapter_pkg_config(mongo DESCRIPTION "Courier: the MongoDB store"
+  PRIVATE libmongoc-1.0 absl_strings absl_time absl_random_random)
+courier_adapter_pkg_config(redis DESCRIPTION "Courier: Redis presence and cross-node signals"
+  PRIVATE courier-memory hiredis fmt absl_flat_hash_set absl_random_random absl_strings absl_time)
+courier_adapter_pkg_config(websocket DESCRIPTION "Courier: the WebSocket transport (Boost.Beast)"
+  LIBS -lcourier_websocket_codec -lcourier_websocket_framing
+  REQUIRES absl_status absl_statusor absl_cord absl_strings absl_any_invocable
+           absl_flat_hash_map absl_synchronization
+  PRIVATE libssl libcrypto
+  PRIVATE_LIBS -pthread)
+courier_adapter_pkg_config(webpush
+  DESCRIPTION "Courier: Web Push (RFC 8030/8291/8292) and webhook senders"
+  REQUIRES absl_status absl_statusor absl_strings absl_time
+  PRIVATE libssl libcrypto)

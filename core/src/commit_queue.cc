@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "counter.h"
 
 namespace courier::internal {
 
@@ -80,10 +81,10 @@ struct CommitQueue::State {
   std::uint64_t next_batch ABSL_GUARDED_BY(mu) = 0;
   CondVar idle;  // signalled when Idle() may have become true
 
-  std::atomic<std::uint64_t> commits{0};
-  std::atomic<std::uint64_t> ops{0};
-  std::atomic<std::uint64_t> latency_us{0};
-  std::atomic<std::uint64_t> reruns{0};
+  Counter commits;
+  Counter ops;
+  Counter latency_us;
+  Counter reruns;
 };
 
 // The task a lane posts: runs the lane, or, destroyed unrun (its executor
@@ -163,13 +164,13 @@ void CommitQueue::Flush(const std::shared_ptr<State>& state) {
     std::uint64_t reruns = 0;
     std::vector<absl::StatusOr<WriteResult>> results =
         WriteRetryingConflicts(state->store, ops, state->max_write_attempts, &reruns);
-    state->reruns.fetch_add(reruns, std::memory_order_relaxed);
+    state->reruns.Add(reruns);
     const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                         std::chrono::steady_clock::now() - start)
                         .count();
-    state->latency_us.fetch_add(static_cast<std::uint64_t>(us), std::memory_order_relaxed);
-    state->commits.fetch_add(1, std::memory_order_relaxed);
-    state->ops.fetch_add(batch.size(), std::memory_order_relaxed);
+    state->latency_us.Add(static_cast<std::uint64_t>(us));
+    state->commits.Add();
+    state->ops.Add(batch.size());
     if (results.size() != batch.size()) {
       results.assign(batch.size(),
                      absl::InternalError("store returned a result count unlike its batch"));
@@ -303,16 +304,16 @@ std::uint64_t CommitQueue::depth() const {
   return state_->queue.size();
 }
 std::uint64_t CommitQueue::commits() const {
-  return state_->commits.load(std::memory_order_relaxed);
+  return state_->commits.value();
 }
 std::uint64_t CommitQueue::committed_ops() const {
-  return state_->ops.load(std::memory_order_relaxed);
+  return state_->ops.value();
 }
 std::uint64_t CommitQueue::latency_us_total() const {
-  return state_->latency_us.load(std::memory_order_relaxed);
+  return state_->latency_us.value();
 }
 std::uint64_t CommitQueue::write_reruns() const {
-  return state_->reruns.load(std::memory_order_relaxed);
+  return state_->reruns.value();
 }
 
 }  // namespace courier::internal

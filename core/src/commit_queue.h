@@ -48,14 +48,29 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <utility>
+#include <variant>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "courier/executor.h"
 #include "courier/message_store.h"
 #include "courier/sync.h"
 
 namespace courier::internal {
+
+// What a completion makes of the write of its one op: the op's result (moved
+// out), or the write's error; kInternal "unexpected store result" when the
+// store answered with a result of another kind.
+template <typename Result>
+absl::StatusOr<Result> ResultAs(absl::StatusOr<WriteResult> r) {
+  if (!r.ok()) return std::move(r).status();
+  Result* result = std::get_if<Result>(&*r);
+  if (result == nullptr) return absl::InternalError("unexpected store result");
+  return std::move(*result);
+}
 
 class CommitQueue {
  public:

@@ -76,13 +76,12 @@ void DeviceSession::OnAttached(absl::StatusOr<WriteResult> result,
   {
     MutexLock lock(&mu_);
     if (state_ != SessionState::kConnecting) return;
-    const AttachResult* attach = result.ok() ? std::get_if<AttachResult>(&*result) : nullptr;
-    if (attach == nullptr) {
+    const absl::StatusOr<AttachResult> attach = ResultAs<AttachResult>(std::move(result));
+    if (!attach.ok()) {
       failed = true;
-      const std::string why = result.ok() ? std::string("unexpected store result")
-                                          : std::string(result.status().message());
       SendLocked({ErrorFrame{ErrorCode::kUnavailable,
-                             absl::StrCat("the store could not open this device's inbox: ", why),
+                             absl::StrCat("the store could not open this device's inbox: ",
+                                          attach.status().message()),
                              "", std::nullopt}});
       if (transport_ != nullptr) transport_->Close(CloseCode::kGoingAway, "store unavailable");
       transport_.reset();
@@ -202,36 +201,36 @@ void DeviceSession::Pump() {
   }
 }
 
+bool DeviceSession::AnsweredByCheck(std::optional<ServerFrame> answer) {
+  if (!answer.has_value()) return false;
+  Emit({*std::move(answer)});
+  return true;
+}
+
 void DeviceSession::Send(std::string cid, UserId to, std::string body) {
-  if (closed()) return;
-  if (auto answer = host_->CheckSend(user_, cid, to, body.size())) {
-    Emit({*std::move(answer)});
+  if (closed() || AnsweredByCheck(host_->CheckSend(user_, cid, to, body.size()))) return;
+  AppendOp op = SendOp(&AppendOp::recipient, std::move(to), cid, std::move(body));
+  SubmitSend(std::move(op), std::move(cid), &DeviceSession::AnswerSend);
+}
+
+void DeviceSession::AnswerSend(std::string cid, absl::StatusOr<AppendResult> ar) {
+  if (ar.ok()) {
+    host_->OnAppended(user_, cid, *ar);
+    Emit({SentFrame{std::move(cid), ar->id, ar->ts, ar->duplicate, {}}});
+    host_->Route(std::move(ar->appended));
     return;
   }
-  AppendOp op = SendOp<AppendOp>(cid, std::move(body));
-  op.recipient = std::move(to);
-  host_->Submit(std::move(op), [self = shared_from_this(),
-                                cid = std::move(cid)](absl::StatusOr<WriteResult> r) mutable {
-    self->host_->CountSend(r);
-    AppendResult* ar = r.ok() ? std::get_if<AppendResult>(&*r) : nullptr;
-    if (ar != nullptr) {
-      self->host_->OnAppended(self->user_, cid, *ar);
-      self->Emit({SentFrame{std::move(cid), ar->id, ar->ts, ar->duplicate, {}}});
-      self->host_->Route(std::move(ar->appended));
-      return;
-    }
-    ErrorFrame error;
-    error.cid = std::move(cid);
-    if (!r.ok() && absl::IsResourceExhausted(r.status())) {
-      error.code = ErrorCode::kQueueFull;
-      error.message = "the recipient has too many undelivered messages; nothing was stored";
-    } else {
-      error.code = ErrorCode::kUnavailable;
-      error.message = absl::StrCat("the message was not stored, retry with the same cid: ",
-                                   r.ok() ? "unexpected store result" : r.status().message());
-    }
-    self->Emit({std::move(error)});
-  }, home_);
+  ErrorFrame error;
+  error.cid = std::move(cid);
+  if (absl::IsResourceExhausted(ar.status())) {
+    error.code = ErrorCode::kQueueFull;
+    error.message = "the recipient has too many undelivered messages; nothing was stored";
+  } else {
+    error.code = ErrorCode::kUnavailable;
+    error.message = absl::StrCat("the message was not stored, retry with the same cid: ",
+                                 ar.status().message());
+  }
+  Emit({std::move(error)});
 }
 
 void DeviceSession::Ack(Seq seq) {
@@ -247,9 +246,9 @@ void DeviceSession::Ack(Seq seq) {
   host_->CountAck();
   AckOp op{user_, device_, seq, host_->Now()};
   host_->Submit(std::move(op), [self = shared_from_this(), seq](absl::StatusOr<WriteResult> r) {
-    AckResult* ack = r.ok() ? std::get_if<AckResult>(&*r) : nullptr;
-    if (ack == nullptr) {
-      if (!r.ok() && absl::IsOutOfRange(r.status())) {
+    absl::StatusOr<AckResult> ack = ResultAs<AckResult>(std::move(r));
+    if (!ack.ok()) {
+      if (absl::IsOutOfRange(ack.status())) {
         self->Emit({ErrorFrame{ErrorCode::kBadSeq,
                                absl::StrCat("ack ", seq, " is beyond the inbox head"), "",
                                std::nullopt}});
@@ -300,8 +299,8 @@ void DeviceSession::Read(std::vector<MessageId> ids) {
   host_->CountRead();
   ReadOp op{user_, std::move(ids), host_->Now()};
   host_->Submit(std::move(op), [self = shared_from_this()](absl::StatusOr<WriteResult> r) {
-    ReadResult* read = r.ok() ? std::get_if<ReadResult>(&*r) : nullptr;
-    if (read == nullptr) {
+    absl::StatusOr<ReadResult> read = ResultAs<ReadResult>(std::move(r));
+    if (!read.ok()) {
       self->Emit({ErrorFrame{ErrorCode::kUnavailable,
                              "the read marker was not stored; send it again", "",
                              std::nullopt}});

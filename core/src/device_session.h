@@ -146,11 +146,13 @@ class DeviceSession final : public Session,
   std::vector<UserId> contacts() const;
 
  private:
-  // An op of a send by this session's user (AppendOp, GroupSendOp) with
-  // the fields every send shares; the caller adds the address.
-  template <typename Op>
-  Op SendOp(const std::string& cid, std::string body) const {
+  // An op of a send by this session's user (AppendOp, GroupSendOp) to
+  // `to`, which goes in the op's `address` field, with the fields every
+  // send shares.
+  template <typename Op, typename Address>
+  Op SendOp(Address Op::*address, Address to, const std::string& cid, std::string body) const {
     Op op;
+    op.*address = std::move(to);
     op.sender = user_;
     op.cid = cid;
     op.id = host_->NewMessageId();
@@ -159,6 +161,24 @@ class DeviceSession final : public Session,
     op.max_undelivered = host_->options().limits.max_undelivered;
     return op;
   }
+  // Emits the frame the host's check of a send answered with, if any.
+  // Returns true when there was one: the send is answered, nothing queued.
+  bool AnsweredByCheck(std::optional<ServerFrame> answer);
+  // Queues the op of a send (Send, SendToGroup). The completion, on this
+  // session's executor, counts the send and hands the op's result
+  // (ResultAs) to `answer`.
+  template <typename Op, typename Result>
+  void SubmitSend(Op op, std::string cid,
+                  void (DeviceSession::*answer)(std::string, absl::StatusOr<Result>)) {
+    host_->Submit(std::move(op), [self = shared_from_this(), cid = std::move(cid),
+                                  answer](absl::StatusOr<WriteResult> r) mutable {
+      self->host_->CountSend(r);
+      ((*self).*answer)(std::move(cid), ResultAs<Result>(std::move(r)));
+    }, home_);
+  }
+  // The answers of a committed (or failed) send, on this session's executor.
+  void AnswerSend(std::string cid, absl::StatusOr<AppendResult> ar);
+  void AnswerGroupSend(std::string cid, absl::StatusOr<GroupSendResult> sent);
   // A create was refused with kGroupExists: answers the repeat (delivery
   // executor: reads the record).
   void AnswerRepeatedCreate(std::string cid, GroupId group);

@@ -50,32 +50,24 @@ ErrorFrame GroupOpError(const absl::Status& status, std::string cid,
   return error;
 }
 
-absl::Status UnexpectedResult() { return absl::InternalError("unexpected store result"); }
-
 }  // namespace
 
 void DeviceSession::SendToGroup(std::string cid, GroupId group, std::string body) {
-  if (closed()) return;
-  if (auto answer = host_->CheckGroupSend(user_, cid, group, body.size())) {
-    Emit({*std::move(answer)});
+  if (closed() || AnsweredByCheck(host_->CheckGroupSend(user_, cid, group, body.size()))) return;
+  GroupSendOp op = SendOp(&GroupSendOp::group, std::move(group), cid, std::move(body));
+  SubmitSend(std::move(op), std::move(cid), &DeviceSession::AnswerGroupSend);
+}
+
+void DeviceSession::AnswerGroupSend(std::string cid, absl::StatusOr<GroupSendResult> sent) {
+  if (!sent.ok()) {
+    Emit({GroupOpError(sent.status(), std::move(cid))});
     return;
   }
-  GroupSendOp op = SendOp<GroupSendOp>(cid, std::move(body));
-  op.group = std::move(group);
-  host_->Submit(std::move(op), [self = shared_from_this(),
-                                cid = std::move(cid)](absl::StatusOr<WriteResult> r) mutable {
-    self->host_->CountSend(r);
-    GroupSendResult* sent = r.ok() ? std::get_if<GroupSendResult>(&*r) : nullptr;
-    if (sent == nullptr) {
-      self->Emit({GroupOpError(r.ok() ? UnexpectedResult() : r.status(), std::move(cid))});
-      return;
-    }
-    self->host_->OnGroupSent(self->user_, cid, *sent);
-    SentFrame frame{std::move(cid), sent->id, sent->ts, sent->duplicate, {}};
-    if (!sent->duplicate) frame.skipped = std::move(sent->skipped);
-    self->Emit({std::move(frame)});
-    self->host_->Route(std::move(sent->appended));
-  }, home_);
+  host_->OnGroupSent(user_, cid, *sent);
+  SentFrame frame{std::move(cid), sent->id, sent->ts, sent->duplicate, {}};
+  if (!sent->duplicate) frame.skipped = std::move(sent->skipped);
+  Emit({std::move(frame)});
+  host_->Route(std::move(sent->appended));
 }
 
 void DeviceSession::ChangeGroup(std::string cid, GroupAction action, GroupId group,
@@ -97,15 +89,15 @@ void DeviceSession::ChangeGroup(std::string cid, GroupAction action, GroupId gro
   GroupId id = op.group;
   host_->Submit(std::move(op), [self = shared_from_this(), cid = std::move(cid), action,
                                 id = std::move(id)](absl::StatusOr<WriteResult> r) mutable {
-    GroupChangeResult* changed = r.ok() ? std::get_if<GroupChangeResult>(&*r) : nullptr;
-    if (changed != nullptr) {
+    absl::StatusOr<GroupChangeResult> changed = ResultAs<GroupChangeResult>(std::move(r));
+    if (changed.ok()) {
       self->host_->OnGroupChanged(id, *changed);
       const std::uint64_t version = changed->group.has_value() ? changed->group->version : 0;
       self->Emit({GroupOkFrame{std::move(cid), std::move(id), changed->changed, false, version}});
       self->host_->Route(std::move(changed->appended));
       return;
     }
-    const absl::Status status = r.ok() ? UnexpectedResult() : r.status();
+    const absl::Status& status = changed.status();
     if (action == GroupAction::kCreate && GroupErrorOf(status) == GroupError::kGroupExists) {
       self->host_->delivery().Post([self, cid = std::move(cid), id = std::move(id)]() mutable {
         self->AnswerRepeatedCreate(std::move(cid), std::move(id));

@@ -14,6 +14,7 @@
 #include "commit_queue.h"
 #include "courier/clock.h"
 #include "courier/executor.h"
+#include "counter.h"
 #include "courier/status.h"
 #include "device_session.h"
 #include "failure_log.h"
@@ -38,6 +39,7 @@ Signal SignalOf(Signal::Kind kind, const UserId& user, const DeviceId& device,
 using internal::CommitQueue;
 using internal::DeviceSession;
 using internal::Failure;
+using internal::ResultAs;
 using SessionPtr = std::shared_ptr<DeviceSession>;
 
 // The engine's shared state. Sessions hold it by shared_ptr, so it outlives
@@ -94,7 +96,7 @@ class EngineCore final : public internal::SessionHost,
     }
     if (auto answer = CheckBodyRepeatRate(from, cid, body_size)) return answer;
     if (std::optional<ErrorFrame> refused = MaySendTo(from, to, cid)) {
-      send_errors_.fetch_add(1, std::memory_order_relaxed);
+      send_errors_.Add();
       return *std::move(refused);
     }
     return std::nullopt;
@@ -156,7 +158,7 @@ class EngineCore final : public internal::SessionHost,
   }
 
   void OnGroupChanged(const GroupId& group, const GroupChangeResult& r) override {
-    if (r.changed) group_changes_.fetch_add(1, std::memory_order_relaxed);
+    if (r.changed) group_changes_.Add();
     std::vector<UserId> members;
     if (r.group.has_value()) {
       members.reserve(r.group->members.size());
@@ -175,7 +177,7 @@ class EngineCore final : public internal::SessionHost,
     const bool well_formed = to.empty() ? ValidateGroupId(group).ok()
                                         : group.empty() && to != from && ValidateName("to", to).ok();
     if (!well_formed || typing_rate_.Acquire(from, Now()) > 0) {
-      typing_dropped_.fetch_add(1, std::memory_order_relaxed);
+      typing_dropped_.Add();
       return;
     }
     delivery_.Post([core = shared_from_this(), from, to, group, on] {
@@ -210,22 +212,20 @@ class EngineCore final : public internal::SessionHost,
     FinishPresence({session});
   }
 
-  void CountDelivered(std::size_t n) override {
-    delivered_.fetch_add(n, std::memory_order_relaxed);
-  }
+  void CountDelivered(std::size_t n) override { delivered_.Add(n); }
   void CountSend(const absl::StatusOr<WriteResult>& r) override {
     const AppendResult* ar = r.ok() ? std::get_if<AppendResult>(&*r) : nullptr;
     const GroupSendResult* gr = r.ok() ? std::get_if<GroupSendResult>(&*r) : nullptr;
     if (ar == nullptr && gr == nullptr) {
-      send_errors_.fetch_add(1, std::memory_order_relaxed);
+      send_errors_.Add();
     } else if (ar != nullptr ? ar->duplicate : gr->duplicate) {
-      duplicates_.fetch_add(1, std::memory_order_relaxed);
+      duplicates_.Add();
     } else {
-      (ar != nullptr ? sends_ : group_sends_).fetch_add(1, std::memory_order_relaxed);
+      (ar != nullptr ? sends_ : group_sends_).Add();
     }
   }
-  void CountAck() override { acks_.fetch_add(1, std::memory_order_relaxed); }
-  void CountRead() override { reads_.fetch_add(1, std::memory_order_relaxed); }
+  void CountAck() override { acks_.Add(); }
+  void CountRead() override { reads_.Add(); }
 
   // --- Engine operations
   absl::StatusOr<std::shared_ptr<Session>> Connect(const UserId& user, const DeviceId& device,
@@ -348,12 +348,12 @@ class EngineCore final : public internal::SessionHost,
       Submit(std::move(op), [core = shared_from_this(), pending,
                              group = g.id](absl::StatusOr<WriteResult> r) {
         absl::Status status;
-        GroupChangeResult* left = r.ok() ? std::get_if<GroupChangeResult>(&*r) : nullptr;
-        if (left != nullptr) {
+        absl::StatusOr<GroupChangeResult> left = ResultAs<GroupChangeResult>(std::move(r));
+        if (left.ok()) {
           core->OnGroupChanged(group, *left);
           core->Route(std::move(left->appended));
         } else {
-          status = r.ok() ? absl::InternalError("unexpected store result") : r.status();
+          status = left.status();
           const std::optional<GroupError> e = GroupErrorOf(status);
           // Not (or no longer) in it: nothing to leave.
           if (e == GroupError::kNotMember || e == GroupError::kUnknownGroup) {
@@ -465,12 +465,12 @@ class EngineCore final : public internal::SessionHost,
       MutexLock lock(&shard.mu);
       for (const auto& [user, list] : shard.sessions) s.sessions += list.size();
     }
-    s.sends = sends_.load(std::memory_order_relaxed);
-    s.duplicate_sends = duplicates_.load(std::memory_order_relaxed);
-    s.send_errors = send_errors_.load(std::memory_order_relaxed);
-    s.events_delivered = delivered_.load(std::memory_order_relaxed);
-    s.acks = acks_.load(std::memory_order_relaxed);
-    s.reads = reads_.load(std::memory_order_relaxed);
+    s.sends = sends_.value();
+    s.duplicate_sends = duplicates_.value();
+    s.send_errors = send_errors_.value();
+    s.events_delivered = delivered_.value();
+    s.acks = acks_.value();
+    s.reads = reads_.value();
     s.commits = queue_.commits();
     s.committed_ops = queue_.committed_ops();
     s.commit_queue_depth = queue_.depth();
@@ -481,10 +481,10 @@ class EngineCore final : public internal::SessionHost,
     s.signal_errors = failures_.count(Failure::kSignal);
     s.presence_errors = failures_.count(Failure::kPresence);
     s.last_seen_errors = failures_.count(Failure::kLastSeen);
-    s.group_sends = group_sends_.load(std::memory_order_relaxed);
-    s.group_changes = group_changes_.load(std::memory_order_relaxed);
-    s.typing_relayed = typing_relayed_.load(std::memory_order_relaxed);
-    s.typing_dropped = typing_dropped_.load(std::memory_order_relaxed);
+    s.group_sends = group_sends_.value();
+    s.group_changes = group_changes_.value();
+    s.typing_relayed = typing_relayed_.value();
+    s.typing_dropped = typing_dropped_.value();
     return s;
   }
 
@@ -508,7 +508,7 @@ class EngineCore final : public internal::SessionHost,
 
   // An error answering a send, counted in send_errors.
   ErrorFrame SendError(ErrorCode code, const std::string& cid, std::string message) {
-    send_errors_.fetch_add(1, std::memory_order_relaxed);
+    send_errors_.Add();
     return ErrorFrame{code, std::move(message), cid, std::nullopt};
   }
 
@@ -532,11 +532,11 @@ class EngineCore final : public internal::SessionHost,
     // a token or a write: a client retrying after a lost `sent` must never
     // be told to wait for a message that is already stored.
     if (std::optional<SentFrame> known = recent_.Find(from, cid)) {
-      duplicates_.fetch_add(1, std::memory_order_relaxed);
+      duplicates_.Add();
       return *std::move(known);
     }
     if (std::int64_t wait = rate_.Acquire(from, Now()); wait > 0) {
-      send_errors_.fetch_add(1, std::memory_order_relaxed);
+      send_errors_.Add();
       return RateLimited(cid, wait);
     }
     return std::nullopt;
@@ -599,7 +599,7 @@ class EngineCore final : public internal::SessionHost,
     for (const UserId& u : users) {
       for (const SessionPtr& s : Sessions(u)) {
         s->Emit({frame});
-        typing_relayed_.fetch_add(1, std::memory_order_relaxed);
+        typing_relayed_.Add();
       }
     }
   }
@@ -612,14 +612,14 @@ class EngineCore final : public internal::SessionHost,
     std::vector<UserId> targets;
     if (!to.empty()) {
       if (MaySendTo(from, to, "").has_value()) {
-        typing_dropped_.fetch_add(1, std::memory_order_relaxed);
+        typing_dropped_.Add();
         return;
       }
       targets.push_back(to);
     } else {
       std::optional<std::vector<UserId>> members = TypingMembers(group);
       if (!members.has_value() || !std::binary_search(members->begin(), members->end(), from)) {
-        typing_dropped_.fetch_add(1, std::memory_order_relaxed);
+        typing_dropped_.Add();
         return;
       }
       for (UserId& m : *members) {
@@ -638,7 +638,7 @@ class EngineCore final : public internal::SessionHost,
     for (const NodeId& n : *nodes) {
       absl::Status published = deps_.presence->Publish(n, signal);
       Check(Failure::kSignal, "presence: typing signal to another node", published);
-      if (published.ok()) typing_relayed_.fetch_add(1, std::memory_order_relaxed);
+      if (published.ok()) typing_relayed_.Add();
     }
   }
 
@@ -962,9 +962,8 @@ class EngineCore final : public internal::SessionHost,
   TimeMs last_heartbeat_ ABSL_GUARDED_BY(tick_mu_) = 0;
   TimeMs last_prune_ ABSL_GUARDED_BY(tick_mu_) = 0;
 
-  std::atomic<std::uint64_t> sends_{0}, duplicates_{0}, send_errors_{0}, delivered_{0},
-      acks_{0}, reads_{0}, group_sends_{0}, group_changes_{0}, typing_relayed_{0},
-      typing_dropped_{0};
+  internal::Counter sends_, duplicates_, send_errors_, delivered_, acks_, reads_, group_sends_,
+      group_changes_, typing_relayed_, typing_dropped_;
 };
 
 class EngineImpl final : public Engine {

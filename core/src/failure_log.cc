@@ -10,7 +10,7 @@ namespace courier::internal {
 void FailureLog::Record(Failure kind, absl::string_view what, const absl::Status& status,
                         TimeMs now) {
   Slot& slot = slots_[static_cast<std::size_t>(kind)];
-  slot.count.fetch_add(1, std::memory_order_relaxed);
+  slot.count.Add();
   std::uint64_t suppressed = 0;
   {
     MutexLock lock(&slot.mu);

@@ -22,6 +22,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "counter.h"
 #include "courier/sync.h"
 #include "courier/types.h"
 
@@ -50,12 +51,12 @@ class FailureLog {
 
   // How many failures of `kind` were recorded.
   std::uint64_t count(Failure kind) const {
-    return slots_[static_cast<std::size_t>(kind)].count.load(std::memory_order_relaxed);
+    return slots_[static_cast<std::size_t>(kind)].count.value();
   }
 
  private:
   struct Slot {
-    std::atomic<std::uint64_t> count{0};
+    Counter count;
     Mutex mu;
     bool logged ABSL_GUARDED_BY(mu) = false;
     TimeMs last_logged ABSL_GUARDED_BY(mu) = 0;

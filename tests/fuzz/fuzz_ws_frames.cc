@@ -23,16 +23,16 @@
 #include <string_view>
 #include <vector>
 
+#include "courier/types.h"
 #include "fuzz_check.h"
-#include "utf8.h"
 #include "ws_frame.h"
 #include "ws_frame_reader.h"
 
 namespace {
 
+using courier::IsValidUtf8;
 using courier::websocket::internal::FrameReader;
 using courier::websocket::internal::IsValidReceivedCloseCode;
-using courier::websocket::internal::IsValidUtf8;
 using courier::websocket::internal::kMaxCloseReason;
 using courier::websocket::internal::kMaxControlPayload;
 using Kind = FrameReader::Kind;

@@ -1,7 +1,7 @@
-// Tests of utf8.h (IsValidUtf8, the check of text messages and close
-// reasons: the core's check, named for the framing layer), and that it
-// agrees with an independent reference decoder.
-#include "utf8.h"
+// Tests of courier::IsValidUtf8 (courier/types.h) as the framing layer's
+// check of text messages and close reasons, and that it agrees with an
+// independent reference decoder.
+#include "courier/types.h"
 
 #include <cstdint>
 #include <random>

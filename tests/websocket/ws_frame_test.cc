@@ -12,8 +12,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "courier/types.h"
 #include "framing_test_support.h"
-#include "utf8.h"
 
 namespace courier::websocket::internal {
 namespace {

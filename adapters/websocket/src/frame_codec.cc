@@ -10,8 +10,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
@@ -327,61 +328,69 @@ void WriteOp(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view op)
 struct FrameWriter {
   rapidjson::Writer<rapidjson::StringBuffer>& w;
 
-  // One "key": value pair each.
-  void Str(std::string_view key, std::string_view v) {
+  // "key": value pairs, in the order given: Fields("user", f.user, "seq",
+  // f.seq). The value's type alone picks its JSON form (Value).
+  template <typename T, typename... More>
+  void Fields(std::string_view key, const T& value, const More&... more) {
     WriteKey(w, key);
-    WriteString(w, v);
+    Value(value);
+    if constexpr (sizeof...(More) > 0) Fields(more...);
   }
-  void U64(std::string_view key, std::uint64_t v) {
-    WriteKey(w, key);
-    w.Uint64(v);
-  }
-  void I64(std::string_view key, std::int64_t v) {
-    WriteKey(w, key);
-    w.Int64(v);
-  }
-  void Flag(std::string_view key, bool v) {
-    WriteKey(w, key);
-    w.Bool(v);
-  }
-  void Strings(std::string_view key, const std::vector<std::string>& values) {
-    WriteKey(w, key);
-    w.StartArray();
-    for (const std::string& v : values) WriteString(w, v);
-    w.EndArray();
+  // A frame's "op", then its fields.
+  template <typename... Pairs>
+  void Frame(std::string_view op, const Pairs&... pairs) {
+    WriteOp(w, op);
+    Fields(pairs...);
   }
   // What every inbox event's frame opens with: its op, then the seq the
   // client acks and the id it names the event by.
-  void EventHead(std::string_view op, const Event& e) {
-    WriteOp(w, op);
-    U64("seq", e.seq);
-    Str("id", e.id);
+  void EventHead(std::string_view op, const Event& e) { Frame(op, "seq", e.seq, "id", e.id); }
+
+  // Exact types only, so that nothing converts on the way (a char pointer
+  // to bool, an int to a string): strings, uint64 (seqs, versions), int64
+  // (times), bool, a list of strings, and an optional int64 (null when
+  // absent).
+  template <typename T>
+  void Value(const T& v) {
+    if constexpr (std::is_same_v<T, bool>) {
+      w.Bool(v);
+    } else if constexpr (std::is_same_v<T, std::uint64_t>) {
+      w.Uint64(v);
+    } else if constexpr (std::is_same_v<T, std::int64_t>) {
+      w.Int64(v);
+    } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+      w.StartArray();
+      for (const std::string& s : v) WriteString(w, s);
+      w.EndArray();
+    } else if constexpr (std::is_same_v<T, std::optional<std::int64_t>>) {
+      if (v.has_value()) {
+        w.Int64(*v);
+      } else {
+        w.Null();
+      }
+    } else {
+      static_assert(std::is_same_v<T, std::string> || std::is_same_v<T, std::string_view>,
+                    "a frame field is a string, uint64, int64, bool, string list or "
+                    "optional int64");
+      WriteString(w, v);
+    }
   }
 
   void operator()(const WelcomeFrame& f) {
-    WriteOp(w, "welcome");
-    Str("user", f.user);
-    Str("device", f.device);
-    U64("cursor", f.cursor);
-    U64("head", f.head);
+    Frame("welcome", "user", f.user, "device", f.device, "cursor", f.cursor, "head", f.head);
   }
   void operator()(const SentFrame& f) {
-    WriteOp(w, "sent");
-    Str("cid", f.cid);
-    Str("id", f.id);
-    I64("ts", f.ts);
-    if (f.duplicate) Flag("dup", true);
-    if (!f.skipped.empty()) Strings("skipped", f.skipped);
+    Frame("sent", "cid", f.cid, "id", f.id, "ts", f.ts);
+    if (f.duplicate) Fields("dup", true);
+    if (!f.skipped.empty()) Fields("skipped", f.skipped);
   }
   void operator()(const EventFrame& f) {
     const Event& e = f.event;
     switch (e.kind) {
       case EventKind::kMessage:
         EventHead("msg", e);
-        Str("from", e.peer);
-        Str("body", e.body);
-        I64("ts", e.ts);
-        if (!e.group.empty()) Str("group", e.group);
+        Fields("from", e.peer, "body", e.body, "ts", e.ts);
+        if (!e.group.empty()) Fields("group", e.group);
         return;
       case EventKind::kGroupChange:
         WriteGroupEvent(e);
@@ -390,59 +399,35 @@ struct FrameWriter {
         break;
     }
     EventHead("receipt", e);
-    Str("status", MessageStatusName(e.status));
-    Str("by", e.peer);
-    I64("ts", e.ts);
+    Fields("status", MessageStatusName(e.status), "by", e.peer, "ts", e.ts);
   }
   void operator()(const PresenceFrame& f) {
-    WriteOp(w, "presence");
-    Str("user", f.user);
-    Flag("online", f.online);
-    WriteKey(w, "last_seen");
-    if (f.last_seen.has_value()) {
-      w.Int64(*f.last_seen);
-    } else {
-      w.Null();
-    }
+    Frame("presence", "user", f.user, "online", f.online, "last_seen", f.last_seen);
   }
-  void operator()(const SyncedFrame& f) {
-    WriteOp(w, "synced");
-    U64("seq", f.seq);
-  }
+  void operator()(const SyncedFrame& f) { Frame("synced", "seq", f.seq); }
   void operator()(const ErrorFrame& f) {
-    WriteOp(w, "error");
-    Str("code", ErrorCodeName(f.code));
-    Str("message", f.message);
-    if (!f.cid.empty()) Str("cid", f.cid);
-    if (f.retry_after_ms.has_value()) I64("retry_after_ms", *f.retry_after_ms);
+    Frame("error", "code", ErrorCodeName(f.code), "message", f.message);
+    if (!f.cid.empty()) Fields("cid", f.cid);
+    if (f.retry_after_ms.has_value()) Fields("retry_after_ms", *f.retry_after_ms);
   }
   void operator()(const GroupOkFrame& f) {
-    WriteOp(w, "group_ok");
-    Str("cid", f.cid);
-    Str("group", f.group);
-    Flag("changed", f.changed);
-    U64("version", f.version);
-    if (f.duplicate) Flag("dup", true);
+    Frame("group_ok", "cid", f.cid, "group", f.group, "changed", f.changed, "version",
+          f.version);
+    if (f.duplicate) Fields("dup", true);
   }
   void operator()(const GroupsFrame& f) {
-    WriteOp(w, "groups");
-    Str("cid", f.cid);
+    Frame("groups", "cid", f.cid);
     WriteKey(w, "groups");
     w.StartArray();
     for (const GroupRecord& g : f.groups) {
       w.StartObject();
-      Str("group", g.id);
-      Str("name", g.name);
-      Str("created_by", g.created_by);
-      I64("created", g.created);
-      U64("version", g.version);
+      Fields("group", g.id, "name", g.name, "created_by", g.created_by, "created", g.created,
+             "version", g.version);
       WriteKey(w, "members");
       w.StartArray();
       for (const GroupMember& m : g.members) {
         w.StartObject();
-        Str("user", m.user);
-        Str("role", GroupRoleName(m.role));
-        I64("since", m.since);
+        Fields("user", m.user, "role", GroupRoleName(m.role), "since", m.since);
         w.EndObject();
       }
       w.EndArray();
@@ -451,11 +436,8 @@ struct FrameWriter {
     w.EndArray();
   }
   void operator()(const TypingFrame& f) {
-    WriteOp(w, "typing");
-    Str("from", f.from);
-    Flag("on", f.on);
-    I64("ttl_ms", f.ttl_ms);
-    if (!f.group.empty()) Str("group", f.group);
+    Frame("typing", "from", f.from, "on", f.on, "ttl_ms", f.ttl_ms);
+    if (!f.group.empty()) Fields("group", f.group);
   }
 
   // A kGroupChange event. The body is the store's opaque bytes; one that
@@ -463,20 +445,17 @@ struct FrameWriter {
   // without "action" and with no members rather than refused.
   void WriteGroupEvent(const Event& e) {
     EventHead("group_event", e);
-    Str("group", e.group);
-    Str("by", e.peer);
+    Fields("group", e.group, "by", e.peer);
     absl::StatusOr<GroupChange> change = DecodeGroupChange(e.body);
     if (!change.ok()) {
-      Strings("members", {});
-      I64("ts", e.ts);
+      Fields("members", std::vector<std::string>{}, "ts", e.ts);
       return;
     }
-    Str("action", GroupActionName(change->action));
-    Strings("members", change->members);
+    Fields("action", GroupActionName(change->action), "members", change->members);
     if (change->action == GroupAction::kCreate || change->action == GroupAction::kRename) {
-      Str("name", change->name);
+      Fields("name", change->name);
     }
-    I64("ts", e.ts);
+    Fields("ts", e.ts);
   }
 };
 

@@ -32,11 +32,10 @@ struct OutFrame {
   std::string answers_cid;
 };
 
+// What the transport needs of its connection. WebSocketSession is the one
+// implementation (not copyable: it owns the stream).
 class Outbox {
  public:
-  Outbox() = default;
-  Outbox(const Outbox&) = delete;
-  Outbox& operator=(const Outbox&) = delete;
   virtual ~Outbox() = default;
 
   // Queues `frames`, in order. REQUIRES: on the connection's loop thread.

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "utf8.h"
+#include "courier/types.h"
 
 namespace courier::websocket::internal {
 namespace {
