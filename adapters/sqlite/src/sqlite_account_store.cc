@@ -176,8 +176,7 @@ class SqliteAccountStore final : public AccountStore {
 
   absl::Status SetUserDisabled(const UserId& user, bool disabled) override {
     MutexLock lock(&mu_);
-    COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
-    if (!exists) return UnknownUser(user);
+    COURIER_RETURN_IF_ERROR(RequireUser(user));
     return RunWithUser(disabled ? "INSERT INTO disabled_users (name) VALUES (?1) "
                                   "ON CONFLICT DO NOTHING"
                                 : "DELETE FROM disabled_users WHERE name = ?1",
@@ -186,8 +185,7 @@ class SqliteAccountStore final : public AccountStore {
 
   absl::StatusOr<bool> UserDisabled(const UserId& user) override {
     MutexLock lock(&mu_);
-    COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
-    if (!exists) return UnknownUser(user);
+    COURIER_RETURN_IF_ERROR(RequireUser(user));
     COURIER_ASSIGN_OR_RETURN(Query q, db_->Prepare("SELECT 1 FROM disabled_users WHERE name = ?1"));
     q.BindText(1, user);
     return q.Step();
@@ -202,8 +200,7 @@ class SqliteAccountStore final : public AccountStore {
   absl::Status RecordDevice(const UserId& user, const DeviceId& device, TimeMs when) override {
     COURIER_RETURN_IF_ERROR(ValidateName("device", device));
     MutexLock lock(&mu_);
-    COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
-    if (!exists) return UnknownUser(user);
+    COURIER_RETURN_IF_ERROR(RequireUser(user));
     COURIER_ASSIGN_OR_RETURN(
         Query q, db_->Prepare("INSERT INTO user_devices (name, device, seen_ms) "
                               "VALUES (?1, ?2, ?3) ON CONFLICT (name, device) DO UPDATE SET "
@@ -214,8 +211,7 @@ class SqliteAccountStore final : public AccountStore {
 
   absl::StatusOr<std::vector<DeviceRecord>> Devices(const UserId& user) override {
     MutexLock lock(&mu_);
-    COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
-    if (!exists) return UnknownUser(user);
+    COURIER_RETURN_IF_ERROR(RequireUser(user));
     COURIER_ASSIGN_OR_RETURN(
         Query q,
         db_->Prepare("SELECT device, seen_ms FROM user_devices WHERE name = ?1 ORDER BY device"));
@@ -230,8 +226,7 @@ class SqliteAccountStore final : public AccountStore {
 
   absl::StatusOr<TokenState> GetTokenState(const UserId& user) override {
     MutexLock lock(&mu_);
-    COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
-    if (!exists) return UnknownUser(user);
+    COURIER_RETURN_IF_ERROR(RequireUser(user));
     TokenState state;
     COURIER_ASSIGN_OR_RETURN(state.generation, GenerationLocked(user));
     COURIER_ASSIGN_OR_RETURN(
@@ -251,8 +246,7 @@ class SqliteAccountStore final : public AccountStore {
   absl::Status RevokeToken(const UserId& user, const std::string& token_id) override {
     COURIER_RETURN_IF_ERROR(ValidateTokenId(token_id));
     MutexLock lock(&mu_);
-    COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
-    if (!exists) return UnknownUser(user);
+    COURIER_RETURN_IF_ERROR(RequireUser(user));
     COURIER_ASSIGN_OR_RETURN(
         Query q, db_->Prepare("INSERT INTO revoked_tokens (name, token_id) VALUES (?1, ?2) "
                               "ON CONFLICT DO NOTHING"));
@@ -264,8 +258,7 @@ class SqliteAccountStore final : public AccountStore {
                                    const std::string& subscription) override {
     COURIER_RETURN_IF_ERROR(ValidatePushSubscription(device, subscription));
     MutexLock lock(&mu_);
-    COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
-    if (!exists) return UnknownUser(user);
+    COURIER_RETURN_IF_ERROR(RequireUser(user));
     COURIER_ASSIGN_OR_RETURN(
         Query q, db_->Prepare("INSERT INTO push_subscriptions (name, device, subscription) "
                               "VALUES (?1, ?2, ?3) ON CONFLICT (name, device) DO UPDATE SET "
@@ -277,8 +270,7 @@ class SqliteAccountStore final : public AccountStore {
   absl::StatusOr<bool> DeletePushSubscription(const UserId& user, const DeviceId& device,
                                               const std::optional<std::string>& only_if) override {
     MutexLock lock(&mu_);
-    COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
-    if (!exists) return UnknownUser(user);
+    COURIER_RETURN_IF_ERROR(RequireUser(user));
     COURIER_ASSIGN_OR_RETURN(
         Query q, db_->Prepare("DELETE FROM push_subscriptions WHERE name = ?1 AND device = ?2 "
                               "AND (?3 IS NULL OR subscription = ?3) RETURNING 1"));
@@ -292,8 +284,7 @@ class SqliteAccountStore final : public AccountStore {
   absl::StatusOr<std::vector<PushSubscriptionRecord>> PushSubscriptions(
       const UserId& user) override {
     MutexLock lock(&mu_);
-    COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
-    if (!exists) return UnknownUser(user);
+    COURIER_RETURN_IF_ERROR(RequireUser(user));
     COURIER_ASSIGN_OR_RETURN(
         Query q, db_->Prepare("SELECT device, subscription FROM push_subscriptions "
                               "WHERE name = ?1 ORDER BY device"));
@@ -316,8 +307,7 @@ class SqliteAccountStore final : public AccountStore {
   }
 
   absl::Status DeleteUserLocked(const UserId& user) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
-    if (!exists) return UnknownUser(user);
+    COURIER_RETURN_IF_ERROR(RequireUser(user));
     for (const char* sql : {
              "DELETE FROM users WHERE name = ?1",
              "DELETE FROM friends WHERE name = ?1 OR friend = ?1",
@@ -345,8 +335,7 @@ class SqliteAccountStore final : public AccountStore {
   }
 
   absl::StatusOr<std::uint64_t> BumpLocked(const UserId& user) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
-    if (!exists) return UnknownUser(user);
+    COURIER_RETURN_IF_ERROR(RequireUser(user));
     COURIER_ASSIGN_OR_RETURN(std::uint64_t generation, GenerationLocked(user));
     {
       COURIER_ASSIGN_OR_RETURN(
@@ -382,10 +371,8 @@ class SqliteAccountStore final : public AccountStore {
 
   absl::StatusOr<FriendRequestOutcome> RequestFriendLocked(const UserId& from, const UserId& to)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    for (const UserId* u : {&from, &to}) {
-      COURIER_ASSIGN_OR_RETURN(bool exists, Exists(*u));
-      if (!exists) return UnknownUser(*u);
-    }
+    COURIER_RETURN_IF_ERROR(RequireUser(from));
+    COURIER_RETURN_IF_ERROR(RequireUser(to));
     COURIER_ASSIGN_OR_RETURN(bool friends, AreFriendsLocked(from, to));
     if (friends) return FriendRequestOutcome::kAlreadyFriends;
     COURIER_ASSIGN_OR_RETURN(bool crossing, DeleteRequest(/*to=*/from, /*from=*/to));
@@ -403,8 +390,7 @@ class SqliteAccountStore final : public AccountStore {
 
   absl::Status AcceptFriendLocked(const UserId& user, const UserId& requester)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
-    if (!exists) return UnknownUser(user);
+    COURIER_RETURN_IF_ERROR(RequireUser(user));
     COURIER_ASSIGN_OR_RETURN(bool friends, AreFriendsLocked(user, requester));
     if (friends) return absl::OkStatus();
     COURIER_ASSIGN_OR_RETURN(bool requested, DeleteRequest(user, requester));
@@ -419,6 +405,13 @@ class SqliteAccountStore final : public AccountStore {
     COURIER_ASSIGN_OR_RETURN(Query q, db_->Prepare("SELECT 1 FROM users WHERE name = ?1"));
     q.BindText(1, user);
     return q.Step();
+  }
+
+  // OK when `user` exists; kNotFound (UnknownUser) otherwise.
+  absl::Status RequireUser(const UserId& user) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
+    if (!exists) return UnknownUser(user);
+    return absl::OkStatus();
   }
 
   absl::StatusOr<bool> AreFriendsLocked(const UserId& a, const UserId& b)
