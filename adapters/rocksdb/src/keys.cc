@@ -22,12 +22,6 @@ void PutU64(std::string& out, std::uint64_t v) {
   out.append(b, 8);
 }
 
-void PutString(std::string& out, std::string_view s) {
-  // Lengths are at most a body's size (courier limits bodies far below 4 GiB).
-  PutU64(out, s.size());
-  out.append(s);
-}
-
 // Reads a value front to back; any overrun sets `ok` to false.
 class Reader {
  public:
@@ -56,6 +50,15 @@ class Reader {
     in_.remove_prefix(n);
     return s;
   }
+  // The forms the layouts below use (reading into the record's fields).
+  void U64(std::uint64_t& v) { v = U64(); }
+  void Time(TimeMs& t) { t = static_cast<TimeMs>(U64()); }
+  void Flag(bool& b) {
+    const std::uint8_t v = U8();
+    if (v > 1) Fail();
+    b = v == 1;
+  }
+  void String(std::string& s) { s = String(); }
   // OK when everything was read and nothing is left over.
   absl::Status Done(const char* what) const {
     if (ok_ && in_.empty()) return absl::OkStatus();
@@ -70,6 +73,85 @@ class Reader {
   }
   std::string_view in_;
   bool ok_ = true;
+};
+
+// Writes a value front to back: the other direction of Reader.
+class Writer {
+ public:
+  explicit Writer(std::string& out) : out_(out) {}
+  void U64(std::uint64_t v) { PutU64(out_, v); }
+  void Time(TimeMs t) { PutU64(out_, static_cast<std::uint64_t>(t)); }
+  void Flag(bool b) { out_.push_back(b ? 1 : 0); }
+  // Lengths are at most a body's size (courier limits bodies far below 4 GiB).
+  void String(std::string_view s) {
+    U64(s.size());
+    out_.append(s);
+  }
+
+ private:
+  std::string& out_;
+};
+
+// Counts the bytes a Writer would write (to reserve them first).
+class Sizer {
+ public:
+  void U64(std::uint64_t) { bytes_ += 8; }
+  void Time(TimeMs) { bytes_ += 8; }
+  void Flag(bool) { bytes_ += 1; }
+  void String(std::string_view s) { bytes_ += 8 + s.size(); }
+  std::size_t bytes() const { return bytes_; }
+
+ private:
+  std::size_t bytes_ = 0;
+};
+
+// The layout of a value, written once for both directions: layout(io,
+// record) visits the record's fields in order, with a Sizer, a Writer or a
+// Reader as `io`.
+template <class Record, class Layout>
+std::string Encode(const Layout& layout, const Record& record) {
+  Sizer sizer;
+  layout(sizer, record);
+  std::string v;
+  v.reserve(sizer.bytes());
+  Writer writer(v);
+  layout(writer, record);
+  return v;
+}
+
+// The record `layout` reads from `value`; kDataLoss naming `what` when the
+// value is short, too long, or a flag byte is neither 0 nor 1.
+template <class Record, class Layout>
+absl::StatusOr<Record> Decode(const Layout& layout, std::string_view value, const char* what) {
+  Reader reader(value);
+  Record record;
+  layout(reader, record);
+  if (absl::Status s = reader.Done(what); !s.ok()) return s;
+  return record;
+}
+
+// 'M': seq(8) read(1) expiry(8) sender.
+constexpr auto kMessageLayout = [](auto& io, auto& m) {
+  io.U64(m.seq);
+  io.Flag(m.read);
+  io.Time(m.expiry);
+  io.String(m.sender);
+};
+
+// 'S': seq(8) ts(8) expiry(8) recipient id.
+constexpr auto kSendLayout = [](auto& io, auto& s) {
+  io.U64(s.seq);
+  io.Time(s.ts);
+  io.Time(s.expiry);
+  io.String(s.recipient);
+  io.String(s.id);
+};
+
+// 'F': floor(8) head(8) max_ts(8).
+constexpr auto kFloorLayout = [](auto& io, auto& f) {
+  io.U64(f.floor);
+  io.U64(f.head);
+  io.Time(f.max_ts);
 };
 
 std::string NameKeyOf(char space, std::string_view a, std::size_t extra) {
@@ -148,13 +230,14 @@ void EncodeEventTo(const StoredEvent& e, std::string& v) {
   v.push_back(static_cast<char>(static_cast<std::uint8_t>(e.event.kind) |
                                 (has_group ? kHasGroup : 0)));
   v.push_back(static_cast<char>(e.event.status));
-  PutU64(v, static_cast<std::uint64_t>(e.event.ts));
-  PutU64(v, static_cast<std::uint64_t>(e.max_ts));
-  PutString(v, e.event.id);
-  PutString(v, e.event.peer);
-  PutString(v, e.event.body);
-  PutString(v, e.cid);
-  if (has_group) PutString(v, e.event.group);
+  Writer w(v);
+  w.Time(e.event.ts);
+  w.Time(e.max_ts);
+  w.String(e.event.id);
+  w.String(e.event.peer);
+  w.String(e.event.body);
+  w.String(e.cid);
+  if (has_group) w.String(e.event.group);
 }
 
 absl::StatusOr<StoredEvent> DecodeEvent(std::string_view value, Seq seq) {
@@ -191,50 +274,16 @@ absl::StatusOr<TimeMs> DecodeEventMaxTs(std::string_view value) {
   return static_cast<TimeMs>(r.U64());
 }
 
-std::string EncodeMessage(const MessageRecord& m) {
-  std::string v;
-  v.reserve(8 + 1 + 8 + 8 + m.sender.size());
-  PutU64(v, m.seq);
-  v.push_back(m.read ? 1 : 0);
-  PutU64(v, static_cast<std::uint64_t>(m.expiry));
-  PutString(v, m.sender);
-  return v;
-}
+std::string EncodeMessage(const MessageRecord& m) { return Encode(kMessageLayout, m); }
 
 absl::StatusOr<MessageRecord> DecodeMessage(std::string_view value) {
-  Reader r(value);
-  MessageRecord m;
-  m.seq = r.U64();
-  const std::uint8_t read = r.U8();
-  m.expiry = static_cast<TimeMs>(r.U64());
-  m.sender = r.String();
-  if (absl::Status s = r.Done("message"); !s.ok()) return s;
-  if (read > 1) return absl::DataLossError("rocksdb: stored message value is malformed");
-  m.read = read == 1;
-  return m;
+  return Decode<MessageRecord>(kMessageLayout, value, "message");
 }
 
-std::string EncodeSend(const SendRecord& s) {
-  std::string v;
-  v.reserve(8 * 5 + s.recipient.size() + s.id.size());
-  PutU64(v, s.seq);
-  PutU64(v, static_cast<std::uint64_t>(s.ts));
-  PutU64(v, static_cast<std::uint64_t>(s.expiry));
-  PutString(v, s.recipient);
-  PutString(v, s.id);
-  return v;
-}
+std::string EncodeSend(const SendRecord& s) { return Encode(kSendLayout, s); }
 
 absl::StatusOr<SendRecord> DecodeSend(std::string_view value) {
-  Reader r(value);
-  SendRecord s;
-  s.seq = r.U64();
-  s.ts = static_cast<TimeMs>(r.U64());
-  s.expiry = static_cast<TimeMs>(r.U64());
-  s.recipient = r.String();
-  s.id = r.String();
-  if (absl::Status st = r.Done("send"); !st.ok()) return st;
-  return s;
+  return Decode<SendRecord>(kSendLayout, value, "send");
 }
 
 bool ExpiryOf(char space, std::string_view value, TimeMs* expiry) {
@@ -246,22 +295,10 @@ bool ExpiryOf(char space, std::string_view value, TimeMs* expiry) {
   return true;
 }
 
-std::string EncodeFloor(const FloorRecord& f) {
-  std::string v;
-  PutU64(v, f.floor);
-  PutU64(v, f.head);
-  PutU64(v, static_cast<std::uint64_t>(f.max_ts));
-  return v;
-}
+std::string EncodeFloor(const FloorRecord& f) { return Encode(kFloorLayout, f); }
 
 absl::StatusOr<FloorRecord> DecodeFloor(std::string_view value) {
-  Reader r(value);
-  FloorRecord f;
-  f.floor = r.U64();
-  f.head = r.U64();
-  f.max_ts = static_cast<TimeMs>(r.U64());
-  if (absl::Status s = r.Done("floor"); !s.ok()) return s;
-  return f;
+  return Decode<FloorRecord>(kFloorLayout, value, "floor");
 }
 
 std::string EncodeU64(std::uint64_t v) {
