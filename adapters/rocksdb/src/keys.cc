@@ -1,7 +1,9 @@
 #include "keys.h"
 
 #include <bit>
+#include <cstdint>
 #include <cstring>
+#include <tuple>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -50,15 +52,15 @@ class Reader {
     in_.remove_prefix(n);
     return s;
   }
-  // The forms the layouts below use (reading into the record's fields).
-  void U64(std::uint64_t& v) { v = U64(); }
-  void Time(TimeMs& t) { t = static_cast<TimeMs>(U64()); }
-  void Flag(bool& b) {
+  // One field of a layout (below), by its type: Writer's encodings.
+  void Field(std::uint64_t& v) { v = U64(); }
+  void Field(std::int64_t& v) { v = static_cast<std::int64_t>(U64()); }
+  void Field(bool& b) {
     const std::uint8_t v = U8();
     if (v > 1) Fail();
     b = v == 1;
   }
-  void String(std::string& s) { s = String(); }
+  void Field(std::string& s) { s = String(); }
   // OK when everything was read and nothing is left over.
   absl::Status Done(const char* what) const {
     if (ok_ && in_.empty()) return absl::OkStatus();
@@ -75,16 +77,19 @@ class Reader {
   bool ok_ = true;
 };
 
-// Writes a value front to back: the other direction of Reader.
+// Writes a value front to back: the other direction of Reader. Each field
+// by its type: unsigned and signed 64-bit integers as 8 bytes big-endian
+// (signed ones as their two's complement), bool as one byte 0 or 1, a string
+// as its length (8 bytes) then its bytes.
 class Writer {
  public:
   explicit Writer(std::string& out) : out_(out) {}
-  void U64(std::uint64_t v) { PutU64(out_, v); }
-  void Time(TimeMs t) { PutU64(out_, static_cast<std::uint64_t>(t)); }
-  void Flag(bool b) { out_.push_back(b ? 1 : 0); }
+  void Field(std::uint64_t v) { PutU64(out_, v); }
+  void Field(std::int64_t v) { PutU64(out_, static_cast<std::uint64_t>(v)); }
+  void Field(bool b) { out_.push_back(b ? 1 : 0); }
   // Lengths are at most a body's size (courier limits bodies far below 4 GiB).
-  void String(std::string_view s) {
-    U64(s.size());
+  void Field(std::string_view s) {
+    PutU64(out_, s.size());
     out_.append(s);
   }
 
@@ -95,64 +100,53 @@ class Writer {
 // Counts the bytes a Writer would write (to reserve them first).
 class Sizer {
  public:
-  void U64(std::uint64_t) { bytes_ += 8; }
-  void Time(TimeMs) { bytes_ += 8; }
-  void Flag(bool) { bytes_ += 1; }
-  void String(std::string_view s) { bytes_ += 8 + s.size(); }
+  void Field(std::uint64_t) { bytes_ += 8; }
+  void Field(std::int64_t) { bytes_ += 8; }
+  void Field(bool) { bytes_ += 1; }
+  void Field(std::string_view s) { bytes_ += 8 + s.size(); }
   std::size_t bytes() const { return bytes_; }
 
  private:
   std::size_t bytes_ = 0;
 };
 
-// The layout of a value, written once for both directions: layout(io,
-// record) visits the record's fields in order, with a Sizer, a Writer or a
-// Reader as `io`.
+// The layout of a value, written once for both directions: the record's
+// fields in order, which a Sizer, a Writer or a Reader visits.
+// 'M': seq(8) read(1) expiry(8) sender.
+constexpr std::tuple kMessageLayout{&MessageRecord::seq, &MessageRecord::read,
+                                    &MessageRecord::expiry, &MessageRecord::sender};
+// 'S': seq(8) ts(8) expiry(8) recipient id.
+constexpr std::tuple kSendLayout{&SendRecord::seq, &SendRecord::ts, &SendRecord::expiry,
+                                 &SendRecord::recipient, &SendRecord::id};
+// 'F': floor(8) head(8) max_ts(8).
+constexpr std::tuple kFloorLayout{&FloorRecord::floor, &FloorRecord::head, &FloorRecord::max_ts};
+
+template <class Io, class Record, class Layout>
+void Visit(Io& io, Record& record, const Layout& layout) {
+  std::apply([&](auto... field) { (io.Field(record.*field), ...); }, layout);
+}
+
 template <class Record, class Layout>
 std::string Encode(const Layout& layout, const Record& record) {
   Sizer sizer;
-  layout(sizer, record);
+  Visit(sizer, record, layout);
   std::string v;
   v.reserve(sizer.bytes());
   Writer writer(v);
-  layout(writer, record);
+  Visit(writer, record, layout);
   return v;
 }
 
 // The record `layout` reads from `value`; kDataLoss naming `what` when the
-// value is short, too long, or a flag byte is neither 0 nor 1.
+// value is short, too long, or a bool byte is neither 0 nor 1.
 template <class Record, class Layout>
 absl::StatusOr<Record> Decode(const Layout& layout, std::string_view value, const char* what) {
   Reader reader(value);
   Record record;
-  layout(reader, record);
+  Visit(reader, record, layout);
   if (absl::Status s = reader.Done(what); !s.ok()) return s;
   return record;
 }
-
-// 'M': seq(8) read(1) expiry(8) sender.
-constexpr auto kMessageLayout = [](auto& io, auto& m) {
-  io.U64(m.seq);
-  io.Flag(m.read);
-  io.Time(m.expiry);
-  io.String(m.sender);
-};
-
-// 'S': seq(8) ts(8) expiry(8) recipient id.
-constexpr auto kSendLayout = [](auto& io, auto& s) {
-  io.U64(s.seq);
-  io.Time(s.ts);
-  io.Time(s.expiry);
-  io.String(s.recipient);
-  io.String(s.id);
-};
-
-// 'F': floor(8) head(8) max_ts(8).
-constexpr auto kFloorLayout = [](auto& io, auto& f) {
-  io.U64(f.floor);
-  io.U64(f.head);
-  io.Time(f.max_ts);
-};
 
 std::string NameKeyOf(char space, std::string_view a, std::size_t extra) {
   std::string k;
@@ -231,13 +225,13 @@ void EncodeEventTo(const StoredEvent& e, std::string& v) {
                                 (has_group ? kHasGroup : 0)));
   v.push_back(static_cast<char>(e.event.status));
   Writer w(v);
-  w.Time(e.event.ts);
-  w.Time(e.max_ts);
-  w.String(e.event.id);
-  w.String(e.event.peer);
-  w.String(e.event.body);
-  w.String(e.cid);
-  if (has_group) w.String(e.event.group);
+  w.Field(e.event.ts);
+  w.Field(e.max_ts);
+  w.Field(e.event.id);
+  w.Field(e.event.peer);
+  w.Field(e.event.body);
+  w.Field(e.cid);
+  if (has_group) w.Field(e.event.group);
 }
 
 absl::StatusOr<StoredEvent> DecodeEvent(std::string_view value, Seq seq) {
