@@ -19,7 +19,9 @@
 // GroupSendRecipients, which every store calls inside its transaction with
 // the record it read (through PlanAndWriteGroupChange, courier/
 // message_store.h, which also says what a store writes for a plan); stores
-// add no rule of their own.
+// add no rule of their own. Which members a send skips is FanOutGroupSend
+// (called by sqlite and rocksdb; memory, postgres and mongo apply the same
+// rule inside their own batch code).
 //
 // Thread-safety: plain values and pure functions.
 // Blocking: nothing here blocks.
