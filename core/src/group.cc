@@ -1,5 +1,5 @@
 // The rules of groups (courier/group.h): ids, names, the change planner, the
-// send fan-out list, the refusals, and the two binary encodings.
+// send fan-out, the refusals, and the two binary encodings.
 //
 // Encodings. Both start with a version byte (kCodecVersion); integers are
 // LEB128 varints in their shortest form (signed ones zigzag-encoded);
@@ -23,6 +23,7 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "courier/message_store.h"
+#include "courier/status.h"
 #include "utf8.h"
 
 namespace courier {
@@ -567,6 +568,33 @@ absl::StatusOr<std::vector<UserId>> GroupSendRecipients(const std::optional<Grou
   out.reserve(group->members.size());
   for (const GroupMember& m : group->members) out.push_back(m.user);
   return out;
+}
+
+absl::StatusOr<GroupSendResult> FanOutGroupSend(
+    const GroupSendOp& op, const std::vector<UserId>& recipients,
+    absl::FunctionRef<absl::StatusOr<std::uint64_t>(std::size_t i)> undelivered,
+    absl::FunctionRef<absl::StatusOr<Event>(std::size_t i, const Event& event, bool own)>
+        append) {
+  GroupSendResult result;
+  result.id = op.id;
+  result.ts = op.ts;
+  const Event event = MessageEventOf(op);
+  for (std::size_t i = 0; i < recipients.size(); ++i) {
+    const UserId& user = recipients[i];
+    const bool own = user == op.sender;
+    if (!own) {
+      COURIER_ASSIGN_OR_RETURN(std::uint64_t queued, undelivered(i));
+      if (queued >= op.max_undelivered) {
+        result.skipped.push_back(user);
+        continue;
+      }
+    }
+    COURIER_ASSIGN_OR_RETURN(Event e, append(i, event, own));
+    if (own) result.seq = e.seq;
+    result.appended.push_back(Appended{user, std::move(e)});
+  }
+  result.recipients = result.appended.size();
+  return result;
 }
 
 }  // namespace courier

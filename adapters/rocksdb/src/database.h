@@ -34,9 +34,7 @@ class Database {
   // OpenMessageStore in rocksdb.h.
   static absl::StatusOr<std::shared_ptr<Database>> Acquire(const RocksdbOptions& options);
 
-  Database(const Database&) = delete;
-  Database& operator=(const Database&) = delete;
-  ~Database();
+  ~Database();  // not copyable or movable: it owns the DB (db_, filter_)
 
   ::rocksdb::DB* db() const { return db_.get(); }
   ::rocksdb::ColumnFamilyHandle* inbox() const { return inbox_; }

@@ -1,7 +1,9 @@
 #include "keys.h"
 
 #include <bit>
+#include <cstdint>
 #include <cstring>
+#include <tuple>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -20,12 +22,6 @@ void PutU64(std::string& out, std::uint64_t v) {
   char b[8];
   std::memcpy(b, &be, 8);
   out.append(b, 8);
-}
-
-void PutString(std::string& out, std::string_view s) {
-  // Lengths are at most a body's size (courier limits bodies far below 4 GiB).
-  PutU64(out, s.size());
-  out.append(s);
 }
 
 // Reads a value front to back; any overrun sets `ok` to false.
@@ -56,6 +52,15 @@ class Reader {
     in_.remove_prefix(n);
     return s;
   }
+  // One field of a layout (below), by its type: Writer's encodings.
+  void Field(std::uint64_t& v) { v = U64(); }
+  void Field(std::int64_t& v) { v = static_cast<std::int64_t>(U64()); }
+  void Field(bool& b) {
+    const std::uint8_t v = U8();
+    if (v > 1) Fail();
+    b = v == 1;
+  }
+  void Field(std::string& s) { s = String(); }
   // OK when everything was read and nothing is left over.
   absl::Status Done(const char* what) const {
     if (ok_ && in_.empty()) return absl::OkStatus();
@@ -71,6 +76,77 @@ class Reader {
   std::string_view in_;
   bool ok_ = true;
 };
+
+// Writes a value front to back: the other direction of Reader. Each field
+// by its type: unsigned and signed 64-bit integers as 8 bytes big-endian
+// (signed ones as their two's complement), bool as one byte 0 or 1, a string
+// as its length (8 bytes) then its bytes.
+class Writer {
+ public:
+  explicit Writer(std::string& out) : out_(out) {}
+  void Field(std::uint64_t v) { PutU64(out_, v); }
+  void Field(std::int64_t v) { PutU64(out_, static_cast<std::uint64_t>(v)); }
+  void Field(bool b) { out_.push_back(b ? 1 : 0); }
+  // Lengths are at most a body's size (courier limits bodies far below 4 GiB).
+  void Field(std::string_view s) {
+    PutU64(out_, s.size());
+    out_.append(s);
+  }
+
+ private:
+  std::string& out_;
+};
+
+// Counts the bytes a Writer would write (to reserve them first).
+class Sizer {
+ public:
+  void Field(std::uint64_t) { bytes_ += 8; }
+  void Field(std::int64_t) { bytes_ += 8; }
+  void Field(bool) { bytes_ += 1; }
+  void Field(std::string_view s) { bytes_ += 8 + s.size(); }
+  std::size_t bytes() const { return bytes_; }
+
+ private:
+  std::size_t bytes_ = 0;
+};
+
+// The layout of a value, written once for both directions: the record's
+// fields in order, which a Sizer, a Writer or a Reader visits.
+// 'M': seq(8) read(1) expiry(8) sender.
+constexpr std::tuple kMessageLayout{&MessageRecord::seq, &MessageRecord::read,
+                                    &MessageRecord::expiry, &MessageRecord::sender};
+// 'S': seq(8) ts(8) expiry(8) recipient id.
+constexpr std::tuple kSendLayout{&SendRecord::seq, &SendRecord::ts, &SendRecord::expiry,
+                                 &SendRecord::recipient, &SendRecord::id};
+// 'F': floor(8) head(8) max_ts(8).
+constexpr std::tuple kFloorLayout{&FloorRecord::floor, &FloorRecord::head, &FloorRecord::max_ts};
+
+template <class Io, class Record, class Layout>
+void Visit(Io& io, Record& record, const Layout& layout) {
+  std::apply([&](auto... field) { (io.Field(record.*field), ...); }, layout);
+}
+
+template <class Record, class Layout>
+std::string Encode(const Layout& layout, const Record& record) {
+  Sizer sizer;
+  Visit(sizer, record, layout);
+  std::string v;
+  v.reserve(sizer.bytes());
+  Writer writer(v);
+  Visit(writer, record, layout);
+  return v;
+}
+
+// The record `layout` reads from `value`; kDataLoss naming `what` when the
+// value is short, too long, or a bool byte is neither 0 nor 1.
+template <class Record, class Layout>
+absl::StatusOr<Record> Decode(const Layout& layout, std::string_view value, const char* what) {
+  Reader reader(value);
+  Record record;
+  Visit(reader, record, layout);
+  if (absl::Status s = reader.Done(what); !s.ok()) return s;
+  return record;
+}
 
 std::string NameKeyOf(char space, std::string_view a, std::size_t extra) {
   std::string k;
@@ -148,13 +224,14 @@ void EncodeEventTo(const StoredEvent& e, std::string& v) {
   v.push_back(static_cast<char>(static_cast<std::uint8_t>(e.event.kind) |
                                 (has_group ? kHasGroup : 0)));
   v.push_back(static_cast<char>(e.event.status));
-  PutU64(v, static_cast<std::uint64_t>(e.event.ts));
-  PutU64(v, static_cast<std::uint64_t>(e.max_ts));
-  PutString(v, e.event.id);
-  PutString(v, e.event.peer);
-  PutString(v, e.event.body);
-  PutString(v, e.cid);
-  if (has_group) PutString(v, e.event.group);
+  Writer w(v);
+  w.Field(e.event.ts);
+  w.Field(e.max_ts);
+  w.Field(e.event.id);
+  w.Field(e.event.peer);
+  w.Field(e.event.body);
+  w.Field(e.cid);
+  if (has_group) w.Field(e.event.group);
 }
 
 absl::StatusOr<StoredEvent> DecodeEvent(std::string_view value, Seq seq) {
@@ -191,50 +268,16 @@ absl::StatusOr<TimeMs> DecodeEventMaxTs(std::string_view value) {
   return static_cast<TimeMs>(r.U64());
 }
 
-std::string EncodeMessage(const MessageRecord& m) {
-  std::string v;
-  v.reserve(8 + 1 + 8 + 8 + m.sender.size());
-  PutU64(v, m.seq);
-  v.push_back(m.read ? 1 : 0);
-  PutU64(v, static_cast<std::uint64_t>(m.expiry));
-  PutString(v, m.sender);
-  return v;
-}
+std::string EncodeMessage(const MessageRecord& m) { return Encode(kMessageLayout, m); }
 
 absl::StatusOr<MessageRecord> DecodeMessage(std::string_view value) {
-  Reader r(value);
-  MessageRecord m;
-  m.seq = r.U64();
-  const std::uint8_t read = r.U8();
-  m.expiry = static_cast<TimeMs>(r.U64());
-  m.sender = r.String();
-  if (absl::Status s = r.Done("message"); !s.ok()) return s;
-  if (read > 1) return absl::DataLossError("rocksdb: stored message value is malformed");
-  m.read = read == 1;
-  return m;
+  return Decode<MessageRecord>(kMessageLayout, value, "message");
 }
 
-std::string EncodeSend(const SendRecord& s) {
-  std::string v;
-  v.reserve(8 * 5 + s.recipient.size() + s.id.size());
-  PutU64(v, s.seq);
-  PutU64(v, static_cast<std::uint64_t>(s.ts));
-  PutU64(v, static_cast<std::uint64_t>(s.expiry));
-  PutString(v, s.recipient);
-  PutString(v, s.id);
-  return v;
-}
+std::string EncodeSend(const SendRecord& s) { return Encode(kSendLayout, s); }
 
 absl::StatusOr<SendRecord> DecodeSend(std::string_view value) {
-  Reader r(value);
-  SendRecord s;
-  s.seq = r.U64();
-  s.ts = static_cast<TimeMs>(r.U64());
-  s.expiry = static_cast<TimeMs>(r.U64());
-  s.recipient = r.String();
-  s.id = r.String();
-  if (absl::Status st = r.Done("send"); !st.ok()) return st;
-  return s;
+  return Decode<SendRecord>(kSendLayout, value, "send");
 }
 
 bool ExpiryOf(char space, std::string_view value, TimeMs* expiry) {
@@ -246,22 +289,10 @@ bool ExpiryOf(char space, std::string_view value, TimeMs* expiry) {
   return true;
 }
 
-std::string EncodeFloor(const FloorRecord& f) {
-  std::string v;
-  PutU64(v, f.floor);
-  PutU64(v, f.head);
-  PutU64(v, static_cast<std::uint64_t>(f.max_ts));
-  return v;
-}
+std::string EncodeFloor(const FloorRecord& f) { return Encode(kFloorLayout, f); }
 
 absl::StatusOr<FloorRecord> DecodeFloor(std::string_view value) {
-  Reader r(value);
-  FloorRecord f;
-  f.floor = r.U64();
-  f.head = r.U64();
-  f.max_ts = static_cast<TimeMs>(r.U64());
-  if (absl::Status s = r.Done("floor"); !s.ok()) return s;
-  return f;
+  return Decode<FloorRecord>(kFloorLayout, value, "floor");
 }
 
 std::string EncodeU64(std::uint64_t v) {

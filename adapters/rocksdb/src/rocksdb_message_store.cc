@@ -514,6 +514,19 @@ class RocksdbMessageStore final : public MessageStore {
     return std::optional<keys::SendRecord>(std::move(first));
   }
 
+  // The first step of a send (AppendOp, GroupSendOp, whose result is
+  // `Result`): a repeat of the (sender, cid) of `send_key` gets the first
+  // send's result as a duplicate. True when it set `out` (the op is done,
+  // nothing written).
+  template <class Result>
+  absl::StatusOr<bool> AnsweredBeforeSending(const std::string& send_key, OpResult& out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    COURIER_ASSIGN_OR_RETURN(std::optional<keys::SendRecord> first, FindSend(send_key));
+    if (!first.has_value()) return false;
+    out = DuplicateOf<Result>(*std::move(first));
+    return true;
+  }
+
   // Whether the first append `first` still stands: above its inbox's floor
   // and still the message its 'M' key names (DeleteInbox leaves the 'S'
   // keys of pruned messages behind, and seqs start again at 1 after it).
@@ -661,11 +674,8 @@ class RocksdbMessageStore final : public MessageStore {
   // `out` to the op's own result.
   absl::Status Apply(const AppendOp& op, OpResult& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     std::string send_key = keys::PairKey(keys::kSend, op.sender, op.cid);
-    COURIER_ASSIGN_OR_RETURN(std::optional<keys::SendRecord> first, FindSend(send_key));
-    if (first.has_value()) {
-      out = DuplicateOf<AppendResult>(*std::move(first));
-      return absl::OkStatus();
-    }
+    COURIER_ASSIGN_OR_RETURN(bool answered, AnsweredBeforeSending<AppendResult>(send_key, out));
+    if (answered) return absl::OkStatus();
     COURIER_ASSIGN_OR_RETURN(InboxState * inbox, Inbox(op.recipient));
     const Seq undelivered = inbox->head - inbox->max_cursor;
     if (undelivered >= op.max_undelivered) {
@@ -812,11 +822,8 @@ class RocksdbMessageStore final : public MessageStore {
   // one MultiGet.
   absl::Status Apply(const GroupSendOp& op, OpResult& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     std::string send_key = keys::PairKey(keys::kSend, op.sender, op.cid);
-    COURIER_ASSIGN_OR_RETURN(std::optional<keys::SendRecord> first, FindSend(send_key));
-    if (first.has_value()) {
-      out = DuplicateOf<GroupSendResult>(*std::move(first));
-      return absl::OkStatus();
-    }
+    COURIER_ASSIGN_OR_RETURN(bool answered, AnsweredBeforeSending<GroupSendResult>(send_key, out));
+    if (answered) return absl::OkStatus();
     COURIER_ASSIGN_OR_RETURN(std::optional<GroupRecord> group, FindGroup(op.group));
     absl::StatusOr<std::vector<UserId>> recipients = GroupSendRecipients(group, op.sender);
     if (!recipients.ok()) {
@@ -841,33 +848,28 @@ class RocksdbMessageStore final : public MessageStore {
       }
       inboxes.push_back(inbox);
     }
-    GroupSendResult result;
-    result.id = op.id;
-    result.ts = op.ts;
-    const Event event = MessageEventOf(op);
-    for (std::size_t i = 0; i < recipients->size(); ++i) {
-      const UserId& user = (*recipients)[i];
-      InboxState& inbox = *inboxes[i];
-      const bool own = user == op.sender;
-      if (!own && inbox.head - inbox.max_cursor >= op.max_undelivered) {
-        result.skipped.push_back(user);
-        continue;
-      }
-      COURIER_ASSIGN_OR_RETURN(Event e,
-                               AppendEvent(user, inbox, event, own ? op.cid : std::string()));
-      const TimeMs expiry = std::max(inbox.max_ts, db_->pending_prune_cutoff());
-      COURIER_RETURN_IF_ERROR(PutIndex(std::move(message_keys[i]),
-                                       keys::EncodeMessage({e.seq, own, expiry, op.sender})));
-      inbox.pending.push_back(Pending{e.seq, op.id, op.sender, own});
-      if (own) {
-        COURIER_RETURN_IF_ERROR(
-            PutIndex(send_key, keys::EncodeSend({e.seq, op.ts, expiry, op.sender, op.id})));
-        result.seq = e.seq;
-      }
-      result.appended.push_back(Appended{user, std::move(e)});
-    }
-    result.recipients = result.appended.size();
-    out = std::move(result);
+    absl::StatusOr<GroupSendResult> result = FanOutGroupSend(
+        op, *recipients,
+        [&](std::size_t i) -> absl::StatusOr<std::uint64_t> {
+          return inboxes[i]->head - inboxes[i]->max_cursor;
+        },
+        [&](std::size_t i, const Event& event,
+            bool own) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) -> absl::StatusOr<Event> {
+          InboxState& inbox = *inboxes[i];
+          COURIER_ASSIGN_OR_RETURN(
+              Event e, AppendEvent((*recipients)[i], inbox, event, own ? op.cid : std::string()));
+          const TimeMs expiry = std::max(inbox.max_ts, db_->pending_prune_cutoff());
+          COURIER_RETURN_IF_ERROR(PutIndex(std::move(message_keys[i]),
+                                           keys::EncodeMessage({e.seq, own, expiry, op.sender})));
+          inbox.pending.push_back(Pending{e.seq, op.id, op.sender, own});
+          if (own) {
+            COURIER_RETURN_IF_ERROR(
+                PutIndex(send_key, keys::EncodeSend({e.seq, op.ts, expiry, op.sender, op.id})));
+          }
+          return e;
+        });
+    if (!result.ok()) return result.status();
+    out = *std::move(result);
     return absl::OkStatus();
   }
 

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <string>
 #include <utility>
 
@@ -28,17 +29,16 @@ absl::Status ValidateOptions(const SqliteOptions& options) {
         "SqliteOptions.path must name a file, not '", options.path,
         "' (use courier::memory for stores without a file)"));
   }
-  if (options.busy_timeout_ms < 0) {
-    return absl::InvalidArgumentError("SqliteOptions.busy_timeout_ms must be >= 0");
-  }
-  if (options.cache_size_kib < 0) {
-    return absl::InvalidArgumentError("SqliteOptions.cache_size_kib must be >= 0");
-  }
-  if (options.wal_autocheckpoint_pages < 0) {
-    return absl::InvalidArgumentError("SqliteOptions.wal_autocheckpoint_pages must be >= 0");
-  }
-  if (options.max_size_bytes < 0) {
-    return absl::InvalidArgumentError("SqliteOptions.max_size_bytes must be >= 0");
+  const std::pair<const char*, std::int64_t> counts[] = {
+      {"busy_timeout_ms", options.busy_timeout_ms},
+      {"cache_size_kib", options.cache_size_kib},
+      {"wal_autocheckpoint_pages", options.wal_autocheckpoint_pages},
+      {"max_size_bytes", options.max_size_bytes},
+  };
+  for (const auto& [name, value] : counts) {
+    if (value < 0) {
+      return absl::InvalidArgumentError(absl::StrCat("SqliteOptions.", name, " must be >= 0"));
+    }
   }
   return absl::OkStatus();
 }

@@ -84,6 +84,17 @@ absl::Status UnknownUser(const UserId& user) {
   return absl::NotFoundError(absl::StrCat("unknown user ", user));
 }
 
+// Every row `q` returns (stepping it to its end), each made by row_of(q).
+template <class T, class RowOf>
+absl::StatusOr<std::vector<T>> AllRows(Query& q, RowOf row_of) {
+  std::vector<T> rows;
+  while (true) {
+    COURIER_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return rows;
+    rows.push_back(row_of(q));
+  }
+}
+
 class SqliteAccountStore final : public AccountStore {
  public:
   explicit SqliteAccountStore(std::unique_ptr<Connection> db) : db_(std::move(db)) {}
@@ -176,8 +187,7 @@ class SqliteAccountStore final : public AccountStore {
 
   absl::Status SetUserDisabled(const UserId& user, bool disabled) override {
     MutexLock lock(&mu_);
-    COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
-    if (!exists) return UnknownUser(user);
+    COURIER_RETURN_IF_ERROR(RequireUser(user));
     return RunWithUser(disabled ? "INSERT INTO disabled_users (name) VALUES (?1) "
                                   "ON CONFLICT DO NOTHING"
                                 : "DELETE FROM disabled_users WHERE name = ?1",
@@ -186,10 +196,8 @@ class SqliteAccountStore final : public AccountStore {
 
   absl::StatusOr<bool> UserDisabled(const UserId& user) override {
     MutexLock lock(&mu_);
-    COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
-    if (!exists) return UnknownUser(user);
-    COURIER_ASSIGN_OR_RETURN(Query q, db_->Prepare("SELECT 1 FROM disabled_users WHERE name = ?1"));
-    q.BindText(1, user);
+    COURIER_ASSIGN_OR_RETURN(Query q,
+                             UserQuery(user, "SELECT 1 FROM disabled_users WHERE name = ?1"));
     return q.Step();
   }
 
@@ -202,36 +210,26 @@ class SqliteAccountStore final : public AccountStore {
   absl::Status RecordDevice(const UserId& user, const DeviceId& device, TimeMs when) override {
     COURIER_RETURN_IF_ERROR(ValidateName("device", device));
     MutexLock lock(&mu_);
-    COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
-    if (!exists) return UnknownUser(user);
     COURIER_ASSIGN_OR_RETURN(
-        Query q, db_->Prepare("INSERT INTO user_devices (name, device, seen_ms) "
-                              "VALUES (?1, ?2, ?3) ON CONFLICT (name, device) DO UPDATE SET "
-                              "seen_ms = MAX(seen_ms, excluded.seen_ms)"));
-    q.BindText(1, user).BindText(2, device).Bind(3, when);
+        Query q, UserQuery(user, "INSERT INTO user_devices (name, device, seen_ms) "
+                                 "VALUES (?1, ?2, ?3) ON CONFLICT (name, device) DO UPDATE SET "
+                                 "seen_ms = MAX(seen_ms, excluded.seen_ms)"));
+    q.BindText(2, device).Bind(3, when);
     return q.Run();
   }
 
   absl::StatusOr<std::vector<DeviceRecord>> Devices(const UserId& user) override {
     MutexLock lock(&mu_);
-    COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
-    if (!exists) return UnknownUser(user);
     COURIER_ASSIGN_OR_RETURN(
-        Query q,
-        db_->Prepare("SELECT device, seen_ms FROM user_devices WHERE name = ?1 ORDER BY device"));
-    q.BindText(1, user);
-    std::vector<DeviceRecord> out;
-    while (true) {
-      COURIER_ASSIGN_OR_RETURN(bool row, q.Step());
-      if (!row) return out;
-      out.push_back(DeviceRecord{q.Text(0), q.Int(1)});
-    }
+        Query q, UserQuery(user, "SELECT device, seen_ms FROM user_devices WHERE name = ?1 "
+                                 "ORDER BY device"));
+    return AllRows<DeviceRecord>(
+        q, [](const Query& row) { return DeviceRecord{row.Text(0), row.Int(1)}; });
   }
 
   absl::StatusOr<TokenState> GetTokenState(const UserId& user) override {
     MutexLock lock(&mu_);
-    COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
-    if (!exists) return UnknownUser(user);
+    COURIER_RETURN_IF_ERROR(RequireUser(user));
     TokenState state;
     COURIER_ASSIGN_OR_RETURN(state.generation, GenerationLocked(user));
     COURIER_ASSIGN_OR_RETURN(
@@ -251,12 +249,10 @@ class SqliteAccountStore final : public AccountStore {
   absl::Status RevokeToken(const UserId& user, const std::string& token_id) override {
     COURIER_RETURN_IF_ERROR(ValidateTokenId(token_id));
     MutexLock lock(&mu_);
-    COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
-    if (!exists) return UnknownUser(user);
     COURIER_ASSIGN_OR_RETURN(
-        Query q, db_->Prepare("INSERT INTO revoked_tokens (name, token_id) VALUES (?1, ?2) "
-                              "ON CONFLICT DO NOTHING"));
-    q.BindText(1, user).BindText(2, token_id);
+        Query q, UserQuery(user, "INSERT INTO revoked_tokens (name, token_id) VALUES (?1, ?2) "
+                                 "ON CONFLICT DO NOTHING"));
+    q.BindText(2, token_id);
     return q.Run();
   }
 
@@ -264,25 +260,21 @@ class SqliteAccountStore final : public AccountStore {
                                    const std::string& subscription) override {
     COURIER_RETURN_IF_ERROR(ValidatePushSubscription(device, subscription));
     MutexLock lock(&mu_);
-    COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
-    if (!exists) return UnknownUser(user);
     COURIER_ASSIGN_OR_RETURN(
-        Query q, db_->Prepare("INSERT INTO push_subscriptions (name, device, subscription) "
-                              "VALUES (?1, ?2, ?3) ON CONFLICT (name, device) DO UPDATE SET "
-                              "subscription = excluded.subscription"));
-    q.BindText(1, user).BindText(2, device).BindBlob(3, subscription);
+        Query q, UserQuery(user, "INSERT INTO push_subscriptions (name, device, subscription) "
+                                 "VALUES (?1, ?2, ?3) ON CONFLICT (name, device) DO UPDATE SET "
+                                 "subscription = excluded.subscription"));
+    q.BindText(2, device).BindBlob(3, subscription);
     return q.Run();
   }
 
   absl::StatusOr<bool> DeletePushSubscription(const UserId& user, const DeviceId& device,
                                               const std::optional<std::string>& only_if) override {
     MutexLock lock(&mu_);
-    COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
-    if (!exists) return UnknownUser(user);
     COURIER_ASSIGN_OR_RETURN(
-        Query q, db_->Prepare("DELETE FROM push_subscriptions WHERE name = ?1 AND device = ?2 "
-                              "AND (?3 IS NULL OR subscription = ?3) RETURNING 1"));
-    q.BindText(1, user).BindText(2, device);
+        Query q, UserQuery(user, "DELETE FROM push_subscriptions WHERE name = ?1 AND device = ?2 "
+                                 "AND (?3 IS NULL OR subscription = ?3) RETURNING 1"));
+    q.BindText(2, device);
     if (only_if.has_value()) q.BindBlob(3, *only_if);
     COURIER_ASSIGN_OR_RETURN(bool deleted, q.Step());
     COURIER_RETURN_IF_ERROR(q.Run());
@@ -292,18 +284,11 @@ class SqliteAccountStore final : public AccountStore {
   absl::StatusOr<std::vector<PushSubscriptionRecord>> PushSubscriptions(
       const UserId& user) override {
     MutexLock lock(&mu_);
-    COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
-    if (!exists) return UnknownUser(user);
     COURIER_ASSIGN_OR_RETURN(
-        Query q, db_->Prepare("SELECT device, subscription FROM push_subscriptions "
-                              "WHERE name = ?1 ORDER BY device"));
-    q.BindText(1, user);
-    std::vector<PushSubscriptionRecord> out;
-    while (true) {
-      COURIER_ASSIGN_OR_RETURN(bool row, q.Step());
-      if (!row) return out;
-      out.push_back(PushSubscriptionRecord{q.Text(0), q.Text(1)});
-    }
+        Query q, UserQuery(user, "SELECT device, subscription FROM push_subscriptions "
+                                 "WHERE name = ?1 ORDER BY device"));
+    return AllRows<PushSubscriptionRecord>(
+        q, [](const Query& row) { return PushSubscriptionRecord{row.Text(0), row.Text(1)}; });
   }
 
  private:
@@ -316,8 +301,7 @@ class SqliteAccountStore final : public AccountStore {
   }
 
   absl::Status DeleteUserLocked(const UserId& user) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
-    if (!exists) return UnknownUser(user);
+    COURIER_RETURN_IF_ERROR(RequireUser(user));
     for (const char* sql : {
              "DELETE FROM users WHERE name = ?1",
              "DELETE FROM friends WHERE name = ?1 OR friend = ?1",
@@ -345,8 +329,7 @@ class SqliteAccountStore final : public AccountStore {
   }
 
   absl::StatusOr<std::uint64_t> BumpLocked(const UserId& user) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
-    if (!exists) return UnknownUser(user);
+    COURIER_RETURN_IF_ERROR(RequireUser(user));
     COURIER_ASSIGN_OR_RETURN(std::uint64_t generation, GenerationLocked(user));
     {
       COURIER_ASSIGN_OR_RETURN(
@@ -382,10 +365,8 @@ class SqliteAccountStore final : public AccountStore {
 
   absl::StatusOr<FriendRequestOutcome> RequestFriendLocked(const UserId& from, const UserId& to)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    for (const UserId* u : {&from, &to}) {
-      COURIER_ASSIGN_OR_RETURN(bool exists, Exists(*u));
-      if (!exists) return UnknownUser(*u);
-    }
+    COURIER_RETURN_IF_ERROR(RequireUser(from));
+    COURIER_RETURN_IF_ERROR(RequireUser(to));
     COURIER_ASSIGN_OR_RETURN(bool friends, AreFriendsLocked(from, to));
     if (friends) return FriendRequestOutcome::kAlreadyFriends;
     COURIER_ASSIGN_OR_RETURN(bool crossing, DeleteRequest(/*to=*/from, /*from=*/to));
@@ -403,8 +384,7 @@ class SqliteAccountStore final : public AccountStore {
 
   absl::Status AcceptFriendLocked(const UserId& user, const UserId& requester)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
-    if (!exists) return UnknownUser(user);
+    COURIER_RETURN_IF_ERROR(RequireUser(user));
     COURIER_ASSIGN_OR_RETURN(bool friends, AreFriendsLocked(user, requester));
     if (friends) return absl::OkStatus();
     COURIER_ASSIGN_OR_RETURN(bool requested, DeleteRequest(user, requester));
@@ -419,6 +399,23 @@ class SqliteAccountStore final : public AccountStore {
     COURIER_ASSIGN_OR_RETURN(Query q, db_->Prepare("SELECT 1 FROM users WHERE name = ?1"));
     q.BindText(1, user);
     return q.Step();
+  }
+
+  // OK when `user` exists; kNotFound (UnknownUser) otherwise.
+  absl::Status RequireUser(const UserId& user) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
+    if (!exists) return UnknownUser(user);
+    return absl::OkStatus();
+  }
+
+  // The statement `sql` about `user`, who is bound as ?1; kNotFound
+  // (UnknownUser) when the user does not exist.
+  absl::StatusOr<Query> UserQuery(const UserId& user, absl::string_view sql)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    COURIER_RETURN_IF_ERROR(RequireUser(user));
+    COURIER_ASSIGN_OR_RETURN(Query q, db_->Prepare(sql));
+    q.BindText(1, user);
+    return q;
   }
 
   absl::StatusOr<bool> AreFriendsLocked(const UserId& a, const UserId& b)
@@ -453,12 +450,7 @@ class SqliteAccountStore final : public AccountStore {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     COURIER_ASSIGN_OR_RETURN(Query q, db_->Prepare(sql));
     q.BindText(1, user);
-    std::vector<UserId> names;
-    while (true) {
-      COURIER_ASSIGN_OR_RETURN(bool row, q.Step());
-      if (!row) return names;
-      names.push_back(q.Text(0));
-    }
+    return AllRows<UserId>(q, [](const Query& row) { return row.Text(0); });
   }
 
   Mutex mu_;

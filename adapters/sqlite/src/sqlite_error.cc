@@ -2,52 +2,49 @@
 
 #include <sqlite3.h>
 
+#include <initializer_list>
+#include <optional>
 #include <string>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
 
 namespace courier::sqlite {
 namespace {
 
+// sqlite_error.h's table, row by row: the extended codes that have a code of
+// their own, then the primary codes (rc & 0xff); anything else is kInternal.
+struct CodeRow {
+  absl::StatusCode code;
+  std::initializer_list<int> rcs;
+};
+const CodeRow kByExtendedCode[] = {
+    {absl::StatusCode::kAlreadyExists, {SQLITE_CONSTRAINT_UNIQUE, SQLITE_CONSTRAINT_PRIMARYKEY}},
+};
+const CodeRow kByPrimaryCode[] = {
+    {absl::StatusCode::kUnavailable,
+     {SQLITE_BUSY, SQLITE_LOCKED, SQLITE_IOERR, SQLITE_FULL, SQLITE_READONLY, SQLITE_CANTOPEN,
+      SQLITE_PROTOCOL, SQLITE_NOLFS}},
+    {absl::StatusCode::kDataLoss, {SQLITE_CORRUPT, SQLITE_NOTADB}},
+    {absl::StatusCode::kFailedPrecondition, {SQLITE_CONSTRAINT}},
+    {absl::StatusCode::kResourceExhausted, {SQLITE_NOMEM}},
+    {absl::StatusCode::kInvalidArgument, {SQLITE_TOOBIG, SQLITE_RANGE}},
+    {absl::StatusCode::kPermissionDenied, {SQLITE_PERM, SQLITE_AUTH}},
+    {absl::StatusCode::kCancelled, {SQLITE_INTERRUPT}},
+    {absl::StatusCode::kAborted, {SQLITE_ABORT, SQLITE_SCHEMA}},
+};
+
+std::optional<absl::StatusCode> Lookup(absl::Span<const CodeRow> table, int rc) {
+  for (const CodeRow& row : table) {
+    if (absl::c_linear_search(row.rcs, rc)) return row.code;
+  }
+  return std::nullopt;
+}
+
 absl::StatusCode CodeFor(int rc) {
-  switch (rc) {
-    case SQLITE_CONSTRAINT_UNIQUE:
-    case SQLITE_CONSTRAINT_PRIMARYKEY:
-      return absl::StatusCode::kAlreadyExists;
-    default:
-      break;
-  }
-  switch (rc & 0xff) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-    case SQLITE_IOERR:
-    case SQLITE_FULL:
-    case SQLITE_READONLY:
-    case SQLITE_CANTOPEN:
-    case SQLITE_PROTOCOL:
-    case SQLITE_NOLFS:
-      return absl::StatusCode::kUnavailable;
-    case SQLITE_CORRUPT:
-    case SQLITE_NOTADB:
-      return absl::StatusCode::kDataLoss;
-    case SQLITE_CONSTRAINT:
-      return absl::StatusCode::kFailedPrecondition;
-    case SQLITE_NOMEM:
-      return absl::StatusCode::kResourceExhausted;
-    case SQLITE_TOOBIG:
-    case SQLITE_RANGE:
-      return absl::StatusCode::kInvalidArgument;
-    case SQLITE_PERM:
-    case SQLITE_AUTH:
-      return absl::StatusCode::kPermissionDenied;
-    case SQLITE_INTERRUPT:
-      return absl::StatusCode::kCancelled;
-    case SQLITE_ABORT:
-    case SQLITE_SCHEMA:
-      return absl::StatusCode::kAborted;
-    default:
-      return absl::StatusCode::kInternal;
-  }
+  if (auto code = Lookup(kByExtendedCode, rc)) return *code;
+  return Lookup(kByPrimaryCode, rc & 0xff).value_or(absl::StatusCode::kInternal);
 }
 
 }  // namespace

@@ -873,27 +873,20 @@ class SqliteMessageStore final : public MessageStore {
         return absl::OkStatus();
       }
     }
-    GroupSendResult result;
-    result.id = op.id;
-    result.ts = op.ts;
-    const Event event = MessageEventOf(op);
-    for (const UserId& user : *recipients) {
-      const bool own = user == op.sender;
-      if (!own) {
-        COURIER_ASSIGN_OR_RETURN(InboxRow * inbox, ReadInbox(user));
-        if (inbox->head - inbox->max_cursor >= op.max_undelivered) {
-          result.skipped.push_back(user);
-          continue;
-        }
-      }
-      COURIER_ASSIGN_OR_RETURN(
-          Event e, AppendEvent(user, event, own ? &op.cid : nullptr,
-                               own ? std::optional(MessageStatus::kRead) : std::nullopt));
-      if (own) result.seq = e.seq;
-      result.appended.push_back(Appended{user, std::move(e)});
-    }
-    result.recipients = result.appended.size();
-    out = std::move(result);
+    absl::StatusOr<GroupSendResult> result = FanOutGroupSend(
+        op, *recipients,
+        [&](std::size_t i) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+            write_mu_) -> absl::StatusOr<std::uint64_t> {
+          COURIER_ASSIGN_OR_RETURN(InboxRow * inbox, ReadInbox((*recipients)[i]));
+          return inbox->head - inbox->max_cursor;
+        },
+        [&](std::size_t i, const Event& event,
+            bool own) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) -> absl::StatusOr<Event> {
+          return AppendEvent((*recipients)[i], event, own ? &op.cid : nullptr,
+                             own ? std::optional(MessageStatus::kRead) : std::nullopt);
+        });
+    if (!result.ok()) return result.status();
+    out = *std::move(result);
     return absl::OkStatus();
   }
 

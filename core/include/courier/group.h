@@ -19,7 +19,9 @@
 // GroupSendRecipients, which every store calls inside its transaction with
 // the record it read (through PlanAndWriteGroupChange, courier/
 // message_store.h, which also says what a store writes for a plan); stores
-// add no rule of their own.
+// add no rule of their own. Which members a send skips is FanOutGroupSend
+// (called by sqlite and rocksdb; memory, postgres and mongo apply the same
+// rule inside their own batch code).
 //
 // Thread-safety: plain values and pure functions.
 // Blocking: nothing here blocks.
@@ -213,6 +215,30 @@ COURIER_EXPORT std::vector<UserId> UsersWhoMayJoin(const GroupChangeOp& op);
 // absent, kNotMember when `sender` is not a member.
 COURIER_EXPORT absl::StatusOr<std::vector<UserId>> GroupSendRecipients(
     const std::optional<GroupRecord>& group, const UserId& sender);
+
+struct GroupSendOp;      // courier/message_store.h
+struct GroupSendResult;  // courier/message_store.h
+
+// THE fan-out of a group send (the GroupSendOp rule, courier/
+// message_store.h), once a store has the recipients (GroupSendRecipients)
+// and found op.id in none of their inboxes. For each recipients[i], in
+// order:
+//   - a member other than the sender whose inbox is full (undelivered(i),
+//     the inbox's head minus its highest cursor, >= op.max_undelivered) is
+//     skipped: named in `skipped`, nothing appended;
+//   - every other gets its copy: append(i, event, own) appends `event`
+//     (MessageEventOf(op)) to that inbox and returns it with its seq; own
+//     marks the sender's copy (stored kRead, it carries the (sender, cid)
+//     record), which is never refused.
+// `undelivered` is called only for members other than the sender. Returns
+// the result (id, ts, seq of the sender's copy, recipients = the inboxes
+// appended to, skipped, appended in order), or the first failure of a
+// callback as is (a backend failure: the store fails the batch).
+// Thread-safety: as the callbacks; Blocking: only in them.
+COURIER_EXPORT absl::StatusOr<GroupSendResult> FanOutGroupSend(
+    const GroupSendOp& op, const std::vector<UserId>& recipients,
+    absl::FunctionRef<absl::StatusOr<std::uint64_t>(std::size_t i)> undelivered,
+    absl::FunctionRef<absl::StatusOr<Event>(std::size_t i, const Event& event, bool own)> append);
 
 }  // namespace courier
 
