@@ -2,6 +2,9 @@
 // or reordered message must be counted, and frames must parse.
 #include <catch2/catch.hpp>
 
+#include <cstdint>
+#include <ostream>
+
 #include "workload_common.h"
 #include "ws_client.h"
 
@@ -14,43 +17,56 @@ InboxCheck TwoSenders() {
   return c;
 }
 
+// Everything an InboxCheck counts, so that a case states all four counters
+// at once (those it does not name must stay 0).
+struct Tally {
+  std::uint64_t received = 0;
+  std::uint64_t dup = 0;
+  std::uint64_t reordered = 0;
+  std::uint64_t foreign = 0;
+  bool operator==(const Tally&) const = default;
+};
+
+Tally TallyOf(const InboxCheck& c) { return {c.received, c.dup, c.reordered, c.foreign}; }
+
+std::ostream& operator<<(std::ostream& os, const Tally& t) {
+  return os << "{received " << t.received << ", dup " << t.dup << ", reordered " << t.reordered
+            << ", foreign " << t.foreign << "}";
+}
+
 TEST_CASE("InboxCheck: in-order messages of two senders pass", "[bench]") {
   InboxCheck c = TwoSenders();
   REQUIRE(c.OnMsg(1, Body(0, 0, 100)));
   REQUIRE(c.OnMsg(2, Body(1, 0, 100)));
   REQUIRE(c.OnMsg(3, Body(0, 1, 100)));
-  CHECK(c.received == 3);
-  CHECK(c.dup == 0);
-  CHECK(c.reordered == 0);
-  CHECK(c.foreign == 0);
+  CHECK(TallyOf(c) == Tally{.received = 3});
 }
 
 TEST_CASE("InboxCheck: a repeated seq is a dup and not counted", "[bench]") {
   InboxCheck c = TwoSenders();
   REQUIRE(c.OnMsg(1, Body(0, 0, 100)));
   REQUIRE_FALSE(c.OnMsg(1, Body(0, 0, 100)));
-  CHECK(c.received == 1);
-  CHECK(c.dup == 1);
+  CHECK(TallyOf(c) == Tally{.received = 1, .dup = 1});
 }
 
 TEST_CASE("InboxCheck: a skipped seq and a sender's broken order are reordered", "[bench]") {
   InboxCheck gap = TwoSenders();
   REQUIRE(gap.OnMsg(1, Body(0, 0, 100)));
   REQUIRE(gap.OnMsg(3, Body(0, 1, 100)));
-  CHECK(gap.reordered == 1);
+  CHECK(TallyOf(gap) == Tally{.received = 2, .reordered = 1});
 
   InboxCheck order = TwoSenders();
   REQUIRE(order.OnMsg(1, Body(1, 1, 100)));
   REQUIRE(order.OnMsg(2, Body(1, 0, 100)));
-  CHECK(order.reordered == 2);  // index 1 came first, then index 0 behind it
+  // index 1 came first, then index 0 behind it
+  CHECK(TallyOf(order) == Tally{.received = 2, .reordered = 2});
 }
 
 TEST_CASE("InboxCheck: a body that is not ours is foreign", "[bench]") {
   InboxCheck c = TwoSenders();
   REQUIRE(c.OnMsg(1, "hello"));
   REQUIRE(c.OnMsg(2, Body(7, 0, 100)));  // no sender 7
-  CHECK(c.foreign == 2);
-  CHECK(c.received == 0);
+  CHECK(TallyOf(c) == Tally{.foreign = 2});
 }
 
 TEST_CASE("Body: pads to the size and parses back", "[bench]") {
