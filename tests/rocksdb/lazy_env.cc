@@ -224,16 +224,15 @@ class LazyFileSystem final : public ::rocksdb::FileSystemWrapper {
   IOStatus NewWritableFile(const std::string& name, const FileOptions& options,
                            std::unique_ptr<::rocksdb::FSWritableFile>* result,
                            IODebugContext* dbg) override {
-    std::lock_guard lock(shared_->mu);
-    shared_->Tick("create", name);
-    std::unique_ptr<::rocksdb::FSWritableFile> file;
-    IOStatus s = target()->NewWritableFile(name, options, &file, dbg);
-    if (!s.ok()) return s;
-    auto state = std::make_shared<FileState>();
-    state->name = name;
-    shared_->files[name] = state;
-    *result = std::make_unique<LazyWritableFile>(std::move(file), shared_, std::move(state));
-    return s;
+    return OpenWritable(
+        "create", name, result,
+        [&](auto* file) { return target()->NewWritableFile(name, options, file, dbg); },
+        [&](::rocksdb::FSWritableFile&) {
+          auto state = std::make_shared<FileState>();
+          state->name = name;
+          shared_->files[name] = state;
+          return state;
+        });
   }
 
   // Appending to an existing file: what it held before and this Env did not
@@ -241,19 +240,18 @@ class LazyFileSystem final : public ::rocksdb::FileSystemWrapper {
   IOStatus ReopenWritableFile(const std::string& name, const FileOptions& options,
                               std::unique_ptr<::rocksdb::FSWritableFile>* result,
                               IODebugContext* dbg) override {
-    std::lock_guard lock(shared_->mu);
-    shared_->Tick("reopen", name);
-    std::unique_ptr<::rocksdb::FSWritableFile> file;
-    IOStatus s = target()->ReopenWritableFile(name, options, &file, dbg);
-    if (!s.ok()) return s;
-    std::shared_ptr<FileState>& state = shared_->files[name];
-    if (state == nullptr) {
-      state = std::make_shared<FileState>();
-      state->name = name;
-      state->size = state->synced = file->GetFileSize(IOOptions(), dbg);
-    }
-    *result = std::make_unique<LazyWritableFile>(std::move(file), shared_, state);
-    return s;
+    return OpenWritable(
+        "reopen", name, result,
+        [&](auto* file) { return target()->ReopenWritableFile(name, options, file, dbg); },
+        [&](::rocksdb::FSWritableFile& file) {
+          std::shared_ptr<FileState>& state = shared_->files[name];
+          if (state == nullptr) {
+            state = std::make_shared<FileState>();
+            state->name = name;
+            state->size = state->synced = file.GetFileSize(IOOptions(), dbg);
+          }
+          return state;
+        });
   }
 
   IOStatus ReuseWritableFile(const std::string&, const std::string&, const FileOptions&,
@@ -321,6 +319,23 @@ class LazyFileSystem final : public ::rocksdb::FileSystemWrapper {
   }
 
  private:
+  // Counts `op` on `name`, then opens the file on the target with
+  // `open(&file)`; an opened file is wrapped with the state that
+  // `state_for(*file)` gives it (called with the lock held).
+  template <typename Open, typename StateFor>
+  IOStatus OpenWritable(std::string_view op, const std::string& name,
+                        std::unique_ptr<::rocksdb::FSWritableFile>* result, Open open,
+                        StateFor state_for) {
+    std::lock_guard lock(shared_->mu);
+    shared_->Tick(op, name);
+    std::unique_ptr<::rocksdb::FSWritableFile> file;
+    IOStatus s = open(&file);
+    if (!s.ok()) return s;
+    std::shared_ptr<FileState> state = state_for(*file);
+    *result = std::make_unique<LazyWritableFile>(std::move(file), shared_, std::move(state));
+    return s;
+  }
+
   std::shared_ptr<Shared> shared_;
 };
 
