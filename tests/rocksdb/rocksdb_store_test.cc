@@ -352,27 +352,32 @@ TEST_CASE("rocksdb: past max_size_bytes writes are unavailable and nothing ackno
   CHECK(!MustWrite<AppendResult>(*store, Message("alice", "after", "bob")).duplicate);
 }
 
-TEST_CASE("rocksdb: keys decode what they encode and refuse truncations", "[rocksdb]") {
-  keys::StoredEvent e;
-  e.event.seq = 7;
-  e.event.kind = EventKind::kReceipt;
-  e.event.id = "id";
-  e.event.peer = "bob";
-  e.event.body = std::string("\0\xff", 2);
-  e.event.status = MessageStatus::kRead;
-  e.event.ts = -5;
-  e.max_ts = 9;
-  e.cid = "c";
+// Encodes `e` as an event value and checks that it decodes to `e` whole and
+// that every truncation of it is refused as data loss.
+void CheckEventValueRoundTrips(const keys::StoredEvent& e) {
   const std::string v = keys::EncodeEvent(e);
-  auto back = keys::DecodeEvent(v, 7);
+  auto back = keys::DecodeEvent(v, e.event.seq);
   COURIER_REQUIRE_OK(back);
   CHECK(back->event == e.event);
-  CHECK(back->max_ts == 9);
-  CHECK(back->cid == "c");
+  CHECK(back->max_ts == e.max_ts);
+  CHECK(back->cid == e.cid);
   for (std::size_t n = 0; n < v.size(); ++n) {
-    CHECK_THAT(keys::DecodeEvent(v.substr(0, n), 7).status(),
+    CHECK_THAT(keys::DecodeEvent(v.substr(0, n), e.event.seq).status(),
                StatusIs(absl::StatusCode::kDataLoss));
   }
+}
+
+TEST_CASE("rocksdb: keys decode what they encode and refuse truncations", "[rocksdb]") {
+  CheckEventValueRoundTrips({.event = {.seq = 7,
+                                       .kind = EventKind::kReceipt,
+                                       .id = "id",
+                                       .peer = "bob",
+                                       .body = std::string("\0\xff", 2),
+                                       .status = MessageStatus::kRead,
+                                       .ts = -5,
+                                       .group = ""},  // a receipt names no group
+                             .max_ts = 9,
+                             .cid = "c"});
   Seq seq = 0;
   CHECK(keys::ParseEventKey(keys::EventKey("bob", 258), "bob", &seq));
   CHECK(seq == 258);
@@ -433,24 +438,16 @@ TEST_CASE_METHOD(StoreOnDisk,
 
 TEST_CASE("rocksdb: an event's group round-trips; a value from before groups reads as 1:1",
           "[rocksdb][group]") {
-  keys::StoredEvent e;
-  e.event.seq = 3;
-  e.event.kind = EventKind::kGroupChange;
-  e.event.id = "chg-1";
-  e.event.peer = "alice";
-  e.event.body = std::string("\1\0\xff", 3);
-  e.event.ts = 7;
-  e.event.group = "g-1";
-  e.max_ts = 8;
-  const std::string v = keys::EncodeEvent(e);
-  auto back = keys::DecodeEvent(v, 3);
-  COURIER_REQUIRE_OK(back);
-  CHECK(back->event == e.event);
   // Every truncation is refused, the one right before the group included.
-  for (std::size_t n = 0; n < v.size(); ++n) {
-    CHECK_THAT(keys::DecodeEvent(v.substr(0, n), 3).status(),
-               StatusIs(absl::StatusCode::kDataLoss));
-  }
+  CheckEventValueRoundTrips({.event = {.seq = 3,
+                                       .kind = EventKind::kGroupChange,
+                                       .id = "chg-1",
+                                       .peer = "alice",
+                                       .body = std::string("\1\0\xff", 3),
+                                       .ts = 7,
+                                       .group = "g-1"},
+                             .max_ts = 8,
+                             .cid = ""});  // a group change has no client id
   // The value layout of an event written before groups, byte by byte:
   // kind, status, ts, max_ts, then id, peer, body and cid with their lengths.
   auto field = [](const std::string& s) { return keys::EncodeU64(s.size()) + s; };
