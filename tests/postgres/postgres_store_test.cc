@@ -16,14 +16,9 @@
 #include "pg_test_database.h"
 #include "support/status_matchers.h"
 
-namespace courier::postgres {
+namespace courier::postgres::testing {
 namespace {
 
-using ::courier::postgres::testing::AdminConnection;
-using ::courier::postgres::testing::kBatchAttempts;
-using ::courier::postgres::testing::OpenOrDie;
-using ::courier::postgres::testing::OpenServers;
-using ::courier::postgres::testing::TestSchema;
 using ::courier::testing::StatusIs;
 
 AppendOp Send(const UserId& from, const std::string& cid, const UserId& to) {
@@ -210,4 +205,4 @@ TEST_CASE("PostgresMessageStore: two stores with different table prefixes are se
 }
 
 }  // namespace
-}  // namespace courier::postgres
+}  // namespace courier::postgres::testing
