@@ -2,55 +2,71 @@
 // or reordered message must be counted, and frames must parse.
 #include <catch2/catch.hpp>
 
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
 #include "workload_common.h"
 #include "ws_client.h"
 
 namespace courier::load {
 namespace {
 
-InboxCheck TwoSenders() {
+// Everything an InboxCheck counts, so that a case states all four counters
+// at once (those it does not name must stay 0).
+struct Tally {
+  std::uint64_t received = 0;
+  std::uint64_t dup = 0;
+  std::uint64_t reordered = 0;
+  std::uint64_t foreign = 0;
+  bool operator==(const Tally&) const = default;
+};
+
+std::ostream& operator<<(std::ostream& os, const Tally& t) {
+  return os << "{received " << t.received << ", dup " << t.dup << ", reordered " << t.reordered
+            << ", foreign " << t.foreign << "}";
+}
+
+// A message as it reaches the recipient, and whether OnMsg must take it as new.
+struct Delivery {
+  std::uint64_t seq;
+  std::string body;
+  bool is_new = true;
+};
+
+// Feeds `deliveries` in order to a fresh check of two senders (tags 0 and 1),
+// each required to be new or not as it says; returns what the check counted.
+Tally Feed(const std::vector<Delivery>& deliveries) {
   InboxCheck c;
   c.next_index.assign(2, 0);
-  return c;
+  for (const Delivery& d : deliveries) {
+    INFO("seq " << d.seq << ", body " << d.body.substr(0, 16));
+    REQUIRE(c.OnMsg(d.seq, d.body) == d.is_new);
+  }
+  return {c.received, c.dup, c.reordered, c.foreign};
 }
 
 TEST_CASE("InboxCheck: in-order messages of two senders pass", "[bench]") {
-  InboxCheck c = TwoSenders();
-  REQUIRE(c.OnMsg(1, Body(0, 0, 100)));
-  REQUIRE(c.OnMsg(2, Body(1, 0, 100)));
-  REQUIRE(c.OnMsg(3, Body(0, 1, 100)));
-  CHECK(c.received == 3);
-  CHECK(c.dup == 0);
-  CHECK(c.reordered == 0);
-  CHECK(c.foreign == 0);
+  CHECK(Feed({{1, Body(0, 0, 100)}, {2, Body(1, 0, 100)}, {3, Body(0, 1, 100)}}) ==
+        Tally{.received = 3});
 }
 
 TEST_CASE("InboxCheck: a repeated seq is a dup and not counted", "[bench]") {
-  InboxCheck c = TwoSenders();
-  REQUIRE(c.OnMsg(1, Body(0, 0, 100)));
-  REQUIRE_FALSE(c.OnMsg(1, Body(0, 0, 100)));
-  CHECK(c.received == 1);
-  CHECK(c.dup == 1);
+  CHECK(Feed({{1, Body(0, 0, 100)}, {1, Body(0, 0, 100), /*is_new=*/false}}) ==
+        Tally{.received = 1, .dup = 1});
 }
 
 TEST_CASE("InboxCheck: a skipped seq and a sender's broken order are reordered", "[bench]") {
-  InboxCheck gap = TwoSenders();
-  REQUIRE(gap.OnMsg(1, Body(0, 0, 100)));
-  REQUIRE(gap.OnMsg(3, Body(0, 1, 100)));
-  CHECK(gap.reordered == 1);
-
-  InboxCheck order = TwoSenders();
-  REQUIRE(order.OnMsg(1, Body(1, 1, 100)));
-  REQUIRE(order.OnMsg(2, Body(1, 0, 100)));
-  CHECK(order.reordered == 2);  // index 1 came first, then index 0 behind it
+  CHECK(Feed({{1, Body(0, 0, 100)}, {3, Body(0, 1, 100)}}) ==
+        Tally{.received = 2, .reordered = 1});
+  // Sender 1's index 1 came first, then its index 0 behind it.
+  CHECK(Feed({{1, Body(1, 1, 100)}, {2, Body(1, 0, 100)}}) ==
+        Tally{.received = 2, .reordered = 2});
 }
 
 TEST_CASE("InboxCheck: a body that is not ours is foreign", "[bench]") {
-  InboxCheck c = TwoSenders();
-  REQUIRE(c.OnMsg(1, "hello"));
-  REQUIRE(c.OnMsg(2, Body(7, 0, 100)));  // no sender 7
-  CHECK(c.foreign == 2);
-  CHECK(c.received == 0);
+  CHECK(Feed({{1, "hello"}, {2, Body(7, 0, 100)}}) == Tally{.foreign = 2});  // no sender 7
 }
 
 TEST_CASE("Body: pads to the size and parses back", "[bench]") {

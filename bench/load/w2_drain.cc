@@ -14,18 +14,18 @@
 
 namespace courier::load {
 
-void OfflineQueue::AddAccounts(Plan& plan, const Context& ctx, const std::string& tag) {
-  recipient_ = plan.AddUser(absl::StrCat(ctx.prefix, tag, "r"));
+void OfflineQueueWorkload::AddAccounts(Plan& plan, const Context& ctx) {
+  recipient_ = plan.AddUser(absl::StrCat(ctx.prefix, tag_, "r"));
   senders_.clear();
   for (std::size_t i = 0; i < ctx.sizes.w2_senders; ++i) {
-    senders_.push_back(plan.AddUser(absl::StrCat(ctx.prefix, tag, "s", i)));
+    senders_.push_back(plan.AddUser(absl::StrCat(ctx.prefix, tag_, "s", i)));
     plan.AddFriends(senders_.back(), recipient_);
   }
   plan_ = &plan;
   messages_ = ctx.sizes.messages;
 }
 
-absl::StatusOr<EnqueueResult> OfflineQueue::Fill(Context& ctx, std::function<void()> on_all_sent) {
+absl::StatusOr<EnqueueResult> OfflineQueueWorkload::Fill(Context& ctx, std::function<void()> on_all_sent) {
   std::vector<SenderJob> jobs(senders_.size());
   const std::size_t n = senders_.size();
   for (std::size_t i = 0; i < n; ++i) {
@@ -38,28 +38,25 @@ absl::StatusOr<EnqueueResult> OfflineQueue::Fill(Context& ctx, std::function<voi
   return Enqueue(ctx, jobs_, ctx.sizes.w2_window, std::move(on_all_sent));
 }
 
-absl::StatusOr<DrainResult> OfflineQueue::DrainAll(Context& ctx) {
+absl::StatusOr<DrainResult> OfflineQueueWorkload::DrainAll(Context& ctx) {
   std::vector<DrainJob> jobs{DrainJob{&plan_->users[recipient_], messages_, senders_.size()}};
   return Drain(ctx, jobs, /*pace=*/0, /*from_connect=*/false);
 }
 
 namespace {
 
-class W2Drain final : public Workload {
+class W2Drain final : public OfflineQueueWorkload {
  public:
-  std::string name() const override { return "W2"; }
-  void AddAccounts(Plan& plan, const Context& ctx) override {
-    queue_.AddAccounts(plan, ctx, "w2");
-  }
+  W2Drain() : OfflineQueueWorkload("W2", "w2") {}
 
   absl::Status Run(Context& ctx, Figures& figures) override {
     const CpuSample e0 = SampleCpu(ctx);
-    absl::StatusOr<EnqueueResult> enq = queue_.Fill(ctx);
+    absl::StatusOr<EnqueueResult> enq = Fill(ctx);
     if (!enq.ok()) return enq.status();
     const CpuSample e1 = SampleCpu(ctx);
     ReportCpu(ctx, "W2 enqueue", e0, e1, enq->messages);
     const CpuSample d0 = SampleCpu(ctx);
-    absl::StatusOr<DrainResult> drain = queue_.DrainAll(ctx);
+    absl::StatusOr<DrainResult> drain = DrainAll(ctx);
     if (!drain.ok()) return drain.status();
     const CpuSample d1 = SampleCpu(ctx);
     const ServerPerMsg server = ReportCpu(ctx, "W2 drain", d0, d1, drain->received);
@@ -78,9 +75,6 @@ class W2Drain final : public Workload {
     figures.Add("W2", "reordered", "0");
     return absl::OkStatus();
   }
-
- private:
-  OfflineQueue queue_;
 };
 
 }  // namespace

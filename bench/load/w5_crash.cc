@@ -11,23 +11,20 @@
 namespace courier::load {
 namespace {
 
-class W5Crash final : public Workload {
+class W5Crash final : public OfflineQueueWorkload {
  public:
-  std::string name() const override { return "W5"; }
-  void AddAccounts(Plan& plan, const Context& ctx) override {
-    queue_.AddAccounts(plan, ctx, "w5");
-  }
+  W5Crash() : OfflineQueueWorkload("W5", "w5") {}
 
   absl::Status Run(Context& ctx, Figures& figures) override {
     if (ctx.server == nullptr || !ctx.restart) {
       return absl::FailedPreconditionError("W5 kills the server: it needs the server courier-load starts");
     }
     ServerProcess* server = ctx.server;
-    absl::StatusOr<EnqueueResult> enq = queue_.Fill(ctx, [server] { server->Kill(); });
+    absl::StatusOr<EnqueueResult> enq = Fill(ctx, [server] { server->Kill(); });
     if (!enq.ok()) return enq.status();
     std::cerr << "courier-load: W5: " << enq->messages << " sent; server killed with SIGKILL\n";
     if (absl::Status s = ctx.restart(/*kill=*/true); !s.ok()) return s;
-    absl::StatusOr<DrainResult> drain = queue_.DrainAll(ctx);
+    absl::StatusOr<DrainResult> drain = DrainAll(ctx);
     if (!drain.ok()) return drain.status();
     const std::string ratio = absl::StrCat(drain->received, "/", enq->messages);
     std::cerr << "courier-load: W5: survived " << ratio << " (dup " << drain->dup << ", reordered "
@@ -39,9 +36,6 @@ class W5Crash final : public Workload {
     figures.Add("W5", "survive_kill9", ratio);
     return absl::OkStatus();
   }
-
- private:
-  OfflineQueue queue_;
 };
 
 }  // namespace

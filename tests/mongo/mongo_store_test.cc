@@ -66,6 +66,11 @@ std::unique_ptr<conformance::StoreFixture<AccountStore>> AccountFixture() {
   return Fixture<AccountStore>(&OpenAccountStore);
 }
 
+COURIER_MESSAGE_STORE_CONFORMANCE("mongo", MessageFixture)
+COURIER_MESSAGE_STORE_DURABILITY_CONFORMANCE("mongo", MessageFixture)
+COURIER_ACCOUNT_STORE_CONFORMANCE("mongo", AccountFixture)
+COURIER_ACCOUNT_STORE_DURABILITY_CONFORMANCE("mongo", AccountFixture)
+
 // `n` MessageStore instances (servers) on one database of their own,
 // dropped afterwards. Their tests write with WriteRetryingConflicts, as
 // the commit queue does, with many attempts (kAttempts) for heavy
@@ -279,8 +284,3 @@ TEST_CASE("MongoMessageStore: bad ops fail alone, a reused id is kAlreadyExists"
 
 }  // namespace
 }  // namespace courier::mongo
-
-COURIER_MESSAGE_STORE_CONFORMANCE("mongo", courier::mongo::MessageFixture)
-COURIER_MESSAGE_STORE_DURABILITY_CONFORMANCE("mongo", courier::mongo::MessageFixture)
-COURIER_ACCOUNT_STORE_CONFORMANCE("mongo", courier::mongo::AccountFixture)
-COURIER_ACCOUNT_STORE_DURABILITY_CONFORMANCE("mongo", courier::mongo::AccountFixture)

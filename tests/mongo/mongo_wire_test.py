@@ -34,6 +34,13 @@ def cursor(coll, docs):
     return {'cursor': {'id': 0, 'ns': 'courier.' + coll, 'firstBatch': docs}}
 
 
+def head_doc(user, head, maxc=0, **cursors):
+    """An inbox_heads document: `user`'s head, its highest cursor and each
+    device's cursor (device=cursor)."""
+    return {'_id': user, 'head': head, 'maxc': maxc,
+            'dev': [{'d': d, 'c': c} for d, c in cursors.items()]}
+
+
 class Probe:
     """The probe program running one store call against `uri`."""
 
@@ -72,6 +79,10 @@ class WireTest(unittest.TestCase):
 
     def expect(self, command, coll):
         return self.server.receives(OpMsg(command, coll), timeout=TIMEOUT)
+
+    def answer_find(self, coll, docs):
+        """Expects a find in `coll` and answers it with `docs`."""
+        self.expect('find', coll).ok(cursor(coll, docs))
 
     def assert_output(self, lines):
         """The probe exits 0 having printed exactly `lines`."""
@@ -125,7 +136,7 @@ class WireTest(unittest.TestCase):
         dup.ok(cursor('messages', []))
         head = self.expect('find', 'inbox_heads')
         self.assertEqual(head['filter'], {'_id': {'$in': ['bob']}})
-        head.ok(cursor('inbox_heads', [{'_id': 'bob', 'head': 41, 'maxc': 40, 'dev': []}]))
+        head.ok(cursor('inbox_heads', [head_doc('bob', 41, maxc=40)]))
         claim = self.expect('insert', 'messages')
         self.assertEqual(claim['writeConcern'], MAJORITY_JOURNAL)
         self.assertFalse(claim['ordered'])  # one command for the batch's claims
@@ -140,7 +151,7 @@ class WireTest(unittest.TestCase):
         self.assertTrue(counter['upsert'])
         self.assertTrue(counter['new'])
         self.assertEqual(counter['writeConcern'], MAJORITY_JOURNAL)
-        counter.ok({'value': {'_id': 'bob', 'head': 42, 'maxc': 40, 'dev': []}})
+        counter.ok({'value': head_doc('bob', 42, maxc=40)})
         stored = self.expect('update', 'messages')
         self.assertEqual(stored['updates'][0]['q'], {'_id': 'm1', 'pt': claimed_at})
         self.assertEqual(stored['updates'][0]['u'], {'$set': {'s': 42}, '$unset': {'pt': ''}})
@@ -159,17 +170,17 @@ class WireTest(unittest.TestCase):
 
     def test_append_of_a_known_cid_returns_the_first_and_writes_nothing(self):
         self.start('append', 'alice', 'c1', 'bob', 'm2', 'again', 2000, 100)
-        self.expect('find', 'messages').ok(cursor('messages', [
+        self.answer_find('messages', [
             {'_id': 'm1', 'r': 'bob', 'snd': 'alice', 'cid': b'c1', 's': 7, 't': 1000,
-             'st': 0}]))
+             'st': 0}])
         self.assert_output(['OK append id=m1 seq=7 ts=1000 duplicate=1'])
         self.no_more_writes()
 
     def test_duplicate_key_on_sender_cid_takes_the_idempotent_path(self):
         # Another server stores (alice, c1) between our check and our claim.
         self.start('append', 'alice', 'c1', 'bob', 'm2', 'hello', 2000, 100)
-        self.expect('find', 'messages').ok(cursor('messages', []))
-        self.expect('find', 'inbox_heads').ok(cursor('inbox_heads', []))
+        self.answer_find('messages', [])
+        self.answer_find('inbox_heads', [])
         self.expect('insert', 'messages').ok({
             'n': 0, 'writeErrors': [{
                 'index': 0, 'code': 11000,
@@ -185,9 +196,8 @@ class WireTest(unittest.TestCase):
 
     def test_full_queue_is_resource_exhausted_and_writes_nothing(self):
         self.start('append', 'alice', 'c9', 'bob', 'm9', 'hello', 1000, 3)
-        self.expect('find', 'messages').ok(cursor('messages', []))
-        self.expect('find', 'inbox_heads').ok(cursor('inbox_heads', [
-            {'_id': 'bob', 'head': 5, 'maxc': 2, 'dev': [{'d': 'phone', 'c': 2}]}]))
+        self.answer_find('messages', [])
+        self.answer_find('inbox_heads', [head_doc('bob', 5, maxc=2, phone=2)])
         self.assert_failed('ERROR RESOURCE_EXHAUSTED: queue_full')
         self.no_more_writes()
 
@@ -211,8 +221,7 @@ class WireTest(unittest.TestCase):
 
     def test_ack_moves_the_cursor_and_writes_one_receipt_per_message(self):
         self.start('ack', 'bob', 'phone', 3, 5000)
-        self.expect('find', 'inbox_heads').ok(cursor('inbox_heads', [
-            {'_id': 'bob', 'head': 3, 'maxc': 1, 'dev': [{'d': 'phone', 'c': 1}]}]))
+        self.answer_find('inbox_heads', [head_doc('bob', 3, maxc=1, phone=1)])
         move = self.expect('update', 'inbox_heads')
         self.assertEqual(move['updates'][0]['q'], {'_id': 'bob'})
         self.assertEqual(move['updates'][0]['u'], {'$max': {'dev.$[x].c': 3, 'maxc': 3}})
@@ -232,7 +241,7 @@ class WireTest(unittest.TestCase):
             counter = self.expect('findAndModify', 'inbox_heads')
             self.assertEqual(counter['query'], {'_id': sender})
             self.assertEqual(counter['update']['$inc'], {'head': 1})
-            counter.ok({'value': {'_id': sender, 'head': head, 'maxc': 0, 'dev': []}})
+            counter.ok({'value': head_doc(sender, head)})
         receipts = self.expect('insert', 'inbox_events')
         docs = [dict(d) for d in receipts['documents']]
         for d in docs:
@@ -248,8 +257,7 @@ class WireTest(unittest.TestCase):
 
     def test_ack_beyond_the_head_is_out_of_range_and_writes_nothing(self):
         self.start('ack', 'bob', 'phone', 9, 5000)
-        self.expect('find', 'inbox_heads').ok(cursor('inbox_heads', [
-            {'_id': 'bob', 'head': 3, 'maxc': 0, 'dev': []}]))
+        self.answer_find('inbox_heads', [head_doc('bob', 3)])
         self.assert_failed('ERROR OUT_OF_RANGE')
         self.no_more_writes()
 
@@ -265,7 +273,7 @@ class WireTest(unittest.TestCase):
         mark.ok({'n': 1, 'nModified': 1})
         counter = self.expect('findAndModify', 'inbox_heads')
         self.assertEqual(counter['update']['$inc'], {'head': 2})  # one $inc for both receipts
-        counter.ok({'value': {'_id': 'alice', 'head': 12, 'maxc': 0, 'dev': []}})
+        counter.ok({'value': head_doc('alice', 12)})
         receipts = self.expect('insert', 'inbox_events')
         self.assertEqual([(d['s'], d['st']) for d in receipts['documents']], [(11, 1), (12, 2)])
         receipts.ok({'n': 2})
@@ -289,13 +297,13 @@ class WireTest(unittest.TestCase):
 
     def test_token_state_of_an_unknown_user_is_not_found(self):
         self.start('tokens', 'ghost')
-        self.expect('find', 'users').ok(cursor('users', []))
+        self.answer_find('users', [])
         self.assert_failed('ERROR NOT_FOUND')
         self.assertFalse(self.server.got(OpMsg('find', 'token_state'), timeout=0))
 
     def test_bump_is_one_atomic_upserting_find_and_modify(self):
         self.start('bump', 'alice')
-        self.expect('find', 'users').ok(cursor('users', [{'_id': 'alice'}]))
+        self.answer_find('users', [{'_id': 'alice'}])
         fam = self.expect('findAndModify', 'token_state')
         self.assertEqual(fam['query'], {'_id': 'alice'})
         self.assertEqual(fam['update'], {'$inc': {'g': 1}, '$set': {'r': {}}})
@@ -307,7 +315,7 @@ class WireTest(unittest.TestCase):
 
     def test_revoke_sets_one_field_of_r_with_an_upsert(self):
         self.start('revoke', 'alice', 'tok-1_A')
-        self.expect('find', 'users').ok(cursor('users', [{'_id': 'alice'}]))
+        self.answer_find('users', [{'_id': 'alice'}])
         upd = self.expect('update', 'token_state')
         self.assertEqual(len(upd['updates']), 1)
         u = upd['updates'][0]
@@ -344,8 +352,8 @@ class WireTest(unittest.TestCase):
 
     def test_write_concern_timeout_is_deadline_exceeded(self):
         self.start('append', 'alice', 'c1', 'bob', 'm1', 'hello', 1000, 100)
-        self.expect('find', 'messages').ok(cursor('messages', []))
-        self.expect('find', 'inbox_heads').ok(cursor('inbox_heads', []))
+        self.answer_find('messages', [])
+        self.answer_find('inbox_heads', [])
         self.expect('insert', 'messages').ok({
             'n': 1, 'writeConcernError': {'code': 64, 'errmsg': 'waiting for replication timed out'}})
         first = self.assert_failed('ERROR DEADLINE_EXCEEDED')

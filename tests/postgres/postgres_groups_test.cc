@@ -17,21 +17,19 @@
 #include "pg_test_database.h"
 #include "support/status_matchers.h"
 
-namespace courier::postgres {
+namespace courier::postgres::testing {
 namespace {
 
 using ::courier::conformance::several_servers::ChangeOfG;
 using ::courier::conformance::several_servers::PostToG;
-using ::courier::postgres::testing::AdminConnection;
-using ::courier::postgres::testing::TestSchema;
 
 TEST_CASE("PostgresMessageStore: servers changing one group at once lose no member",
           "[postgres][concurrency][groups]") {
   TestSchema schema;
-  const auto servers = testing::OpenServers(schema, 4);  // every batch locks the one group row
-  auto reader = testing::OpenOrDie(schema.Options());
+  const auto servers = OpenServers(schema, 4);  // every batch locks the one group row
+  auto reader = OpenOrDie(schema.Options());
   conformance::several_servers::ChangeOneGroupAtOnce(servers, *reader, /*adds=*/12,
-                                                     testing::kBatchAttempts);
+                                                     kBatchAttempts);
 }
 
 // The tables of a version-3 database (before groups), made by taking a
@@ -51,7 +49,7 @@ TEST_CASE("PostgresMessageStore: a database from before groups is upgraded and k
           "[postgres][groups]") {
   TestSchema schema;
   {
-    auto store = testing::OpenOrDie(schema.Options());
+    auto store = OpenOrDie(schema.Options());
     AppendOp a = conformance::message_store_cases::Message("alice", "c1", "bob", 500, "hello");
     a.id = "one-to-one";
     const std::vector<WriteOp> ops = {a};
@@ -63,7 +61,7 @@ TEST_CASE("PostgresMessageStore: a database from before groups is upgraded and k
   const std::string version = "SELECT version FROM " + schema.name() + ".courier_schema_version";
   REQUIRE(admin.Exec(version) == "3");
 
-  auto store = testing::OpenOrDie(schema.Options());
+  auto store = OpenOrDie(schema.Options());
   CHECK(admin.Exec(version) == "4");
   auto before = store->Fetch("bob", 0, 10);
   COURIER_REQUIRE_OK(before);
@@ -99,4 +97,4 @@ TEST_CASE("PostgresMessageStore: a database from before groups is upgraded and k
 }
 
 }  // namespace
-}  // namespace courier::postgres
+}  // namespace courier::postgres::testing

@@ -6,6 +6,13 @@ import courier_proto as cp
 W = 256  # docs/PROTOCOL.md: the server keeps at most W (default 256) unacked events in flight
 
 
+def send_to_offline(server, sender, recipient, bodies):
+    """`sender` sends every body to `recipient`, who has no connection, from a
+    connection closed once each has its `sent`; returns the ids in order."""
+    with server.connect(sender, "a") as a:
+        return [f["id"] for f in a.send_many(recipient.name, bodies)]
+
+
 def check_msg(m, seq, mid, sender, body):
     assert m["op"] == "msg", m
     assert m["seq"] == seq and type(m["seq"]) is int, m
@@ -84,8 +91,7 @@ def test_repeated_cid_answers_dup_with_the_first_id(server, pair):
 
 def test_offline_messages_wait_and_resume_from_the_stored_cursor(server, pair):
     alice, bob = pair
-    with server.connect(alice, "a") as a:
-        ids = [a.message(bob.name, f"m{i}")["id"] for i in range(5)]
+    ids = send_to_offline(server, alice, bob, [f"m{i}" for i in range(5)])
     with server.connect(bob, "phone") as b:
         assert b.welcome["cursor"] == 0 and b.welcome["head"] == 5
         evs, synced = b.until_synced()
@@ -107,8 +113,7 @@ def test_offline_messages_wait_and_resume_from_the_stored_cursor(server, pair):
 
 def test_hello_with_since_replays_from_there(server, pair):
     alice, bob = pair
-    with server.connect(alice, "a") as a:
-        ids = [a.message(bob.name, f"m{i}")["id"] for i in range(4)]
+    ids = send_to_offline(server, alice, bob, [f"m{i}" for i in range(4)])
     with server.connect(bob, "phone") as b:
         evs, _ = b.until_synced()
         b.ack(4)
@@ -131,8 +136,7 @@ def test_hello_with_since_replays_from_there(server, pair):
 def test_window_of_unacked_events(server, pair):
     alice, bob = pair
     total = W + 24
-    with server.connect(alice, "a") as a:
-        a.send_many(bob.name, [f"w{i}" for i in range(total)])
+    send_to_offline(server, alice, bob, [f"w{i}" for i in range(total)])
     with server.connect(bob, "slow") as b:
         assert b.welcome["head"] == total
         evs = b.events(W)
@@ -264,9 +268,7 @@ def test_live_sends_during_a_drain_keep_one_ordered_stream(server, pair):
 
 def test_cursor_never_moves_back_after_a_replay(server, pair):
     alice, bob = pair
-    with server.connect(alice, "a") as a:
-        for i in range(4):
-            a.message(bob.name, f"m{i}")
+    send_to_offline(server, alice, bob, [f"m{i}" for i in range(4)])
     with server.connect(bob, "phone") as b:
         b.until_synced()
         b.ack(4)

@@ -220,40 +220,15 @@ class LazyFileSystem final : public ::rocksdb::FileSystemWrapper {
 
   const char* Name() const override { return "LazyFileSystem"; }
 
-  // A new (or truncated) file: empty after a power loss until synced.
   IOStatus NewWritableFile(const std::string& name, const FileOptions& options,
                            std::unique_ptr<::rocksdb::FSWritableFile>* result,
                            IODebugContext* dbg) override {
-    std::lock_guard lock(shared_->mu);
-    shared_->Tick("create", name);
-    std::unique_ptr<::rocksdb::FSWritableFile> file;
-    IOStatus s = target()->NewWritableFile(name, options, &file, dbg);
-    if (!s.ok()) return s;
-    auto state = std::make_shared<FileState>();
-    state->name = name;
-    shared_->files[name] = state;
-    *result = std::make_unique<LazyWritableFile>(std::move(file), shared_, std::move(state));
-    return s;
+    return OpenWritable(Opening::kCreate, name, options, result, dbg);
   }
-
-  // Appending to an existing file: what it held before and this Env did not
-  // write is taken as durable.
   IOStatus ReopenWritableFile(const std::string& name, const FileOptions& options,
                               std::unique_ptr<::rocksdb::FSWritableFile>* result,
                               IODebugContext* dbg) override {
-    std::lock_guard lock(shared_->mu);
-    shared_->Tick("reopen", name);
-    std::unique_ptr<::rocksdb::FSWritableFile> file;
-    IOStatus s = target()->ReopenWritableFile(name, options, &file, dbg);
-    if (!s.ok()) return s;
-    std::shared_ptr<FileState>& state = shared_->files[name];
-    if (state == nullptr) {
-      state = std::make_shared<FileState>();
-      state->name = name;
-      state->size = state->synced = file->GetFileSize(IOOptions(), dbg);
-    }
-    *result = std::make_unique<LazyWritableFile>(std::move(file), shared_, state);
-    return s;
+    return OpenWritable(Opening::kReopen, name, options, result, dbg);
   }
 
   IOStatus ReuseWritableFile(const std::string&, const std::string&, const FileOptions&,
@@ -321,6 +296,32 @@ class LazyFileSystem final : public ::rocksdb::FileSystemWrapper {
   }
 
  private:
+  enum class Opening {
+    kCreate,  // a new (or truncated) file: empty after a power loss until synced
+    kReopen,  // appending to an existing file: what it held before and this
+              // Env did not write is taken as durable
+  };
+
+  // A writable file, opened on the target and tracked.
+  IOStatus OpenWritable(Opening how, const std::string& name, const FileOptions& options,
+                        std::unique_ptr<::rocksdb::FSWritableFile>* result, IODebugContext* dbg) {
+    const bool reopen = how == Opening::kReopen;
+    std::lock_guard lock(shared_->mu);
+    shared_->Tick(reopen ? "reopen" : "create", name);
+    std::unique_ptr<::rocksdb::FSWritableFile> file;
+    IOStatus s = reopen ? target()->ReopenWritableFile(name, options, &file, dbg)
+                        : target()->NewWritableFile(name, options, &file, dbg);
+    if (!s.ok()) return s;
+    std::shared_ptr<FileState>& state = shared_->files[name];
+    if (state == nullptr || !reopen) {
+      state = std::make_shared<FileState>();
+      state->name = name;
+      if (reopen) state->size = state->synced = file->GetFileSize(IOOptions(), dbg);
+    }
+    *result = std::make_unique<LazyWritableFile>(std::move(file), shared_, state);
+    return s;
+  }
+
   std::shared_ptr<Shared> shared_;
 };
 

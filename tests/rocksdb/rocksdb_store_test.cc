@@ -25,6 +25,9 @@ namespace courier::rocksdb {
 namespace {
 
 using ::courier::conformance::message_store_cases::CreateGroup;
+using ::courier::conformance::message_store_cases::Expect;
+using ::courier::conformance::message_store_cases::FetchAll;
+using ::courier::conformance::message_store_cases::GroupIdsOf;
 using ::courier::conformance::message_store_cases::GroupMessage;
 using ::courier::conformance::message_store_cases::IdOf;
 using ::courier::testing::StatusIs;
@@ -56,15 +59,6 @@ std::unique_ptr<MessageStore> MustOpen(const RocksdbOptions& options) {
   auto store = OpenMessageStore(options);
   COURIER_REQUIRE_OK(store);
   return *std::move(store);
-}
-
-template <class R>
-R MustWrite(MessageStore& store, WriteOp op) {
-  auto results = store.Write({std::move(op)});
-  REQUIRE(results.size() == 1);
-  COURIER_REQUIRE_OK(results[0]);
-  REQUIRE(std::holds_alternative<R>(*results[0]));
-  return std::get<R>(*std::move(results[0]));
 }
 
 // Every key of the inbox family, counted by its first byte.
@@ -107,12 +101,12 @@ struct StoreOnDisk {
 TEST_CASE_METHOD(StoreOnDisk,
                  "rocksdb: an append writes three keys, an ack its cursor and one receipt",
                  "[rocksdb]") {
-  MustWrite<AttachResult>(*store, AttachOp{"bob", "phone"});
-  MustWrite<AttachResult>(*store, AttachOp{"alice", "laptop"});
+  Expect<AttachResult>(*store, AttachOp{"bob", "phone"});
+  Expect<AttachResult>(*store, AttachOp{"alice", "laptop"});
   CHECK(KeysBySpace(*db) == std::map<char, int>{{'C', 2}});
-  MustWrite<AppendResult>(*store, Message("alice", "1", "bob"));
+  Expect<AppendResult>(*store, Message("alice", "1", "bob"));
   CHECK(KeysBySpace(*db) == std::map<char, int>{{'C', 2}, {'E', 1}, {'M', 1}, {'S', 1}});
-  auto ack = MustWrite<AckResult>(*store, Ack("bob", "phone", 1));
+  auto ack = Expect<AckResult>(*store, Ack("bob", "phone", 1));
   REQUIRE(ack.appended.size() == 1);
   // The receipt is the only new key; the cursor key was rewritten in place,
   // and no key records "delivered": bob's cursor implies it.
@@ -126,9 +120,9 @@ TEST_CASE_METHOD(StoreOnDisk,
                  "rocksdb: prune deletes a range per inbox; the compaction filter drops stale index keys",
                  "[rocksdb]") {
   for (int i = 1; i <= 50; ++i) {
-    MustWrite<AppendResult>(*store, Message("alice", std::to_string(i), "bob", 1'000 + i));
+    Expect<AppendResult>(*store, Message("alice", std::to_string(i), "bob", 1'000 + i));
   }
-  MustWrite<AppendResult>(*store, Message("alice", "late", "bob", 90'000));
+  Expect<AppendResult>(*store, Message("alice", "late", "bob", 90'000));
   PruneOptions prune;
   prune.now = 100'000;
   prune.ttl_ms = 50'000;  // ts < 50'000 goes
@@ -144,7 +138,7 @@ TEST_CASE_METHOD(StoreOnDisk,
   CHECK(KeysBySpace(*db)['M'] == 51);
   CHECK_THAT(store->Status("bob", "alice-7").status(), StatusIs(absl::StatusCode::kNotFound));
   // ... so the same cid makes a new message again.
-  CHECK(!MustWrite<AppendResult>(*store, Message("alice", "7", "bob", 95'000)).duplicate);
+  CHECK(!Expect<AppendResult>(*store, Message("alice", "7", "bob", 95'000)).duplicate);
   // A compaction drops them for good (the filter runs on the whole range).
   ::rocksdb::CompactRangeOptions compact;
   compact.bottommost_level_compaction = ::rocksdb::BottommostLevelCompaction::kForce;
@@ -162,9 +156,9 @@ TEST_CASE("rocksdb: prune never removes an event behind a newer one (time going 
           "[rocksdb]") {
   TempDir dir;
   auto store = MustOpen(Options(dir));
-  MustWrite<AppendResult>(*store, Message("alice", "1", "bob", 1'000));
-  MustWrite<AppendResult>(*store, Message("alice", "2", "bob", 80'000));
-  MustWrite<AppendResult>(*store, Message("alice", "3", "bob", 2'000));  // the clock stepped back
+  Expect<AppendResult>(*store, Message("alice", "1", "bob", 1'000));
+  Expect<AppendResult>(*store, Message("alice", "2", "bob", 80'000));
+  Expect<AppendResult>(*store, Message("alice", "3", "bob", 2'000));  // the clock stepped back
   PruneOptions prune;
   prune.now = 100'000;
   prune.ttl_ms = 50'000;
@@ -194,16 +188,16 @@ TEST_CASE("rocksdb: an ack passing messages the cache forgot writes each receipt
     }
     for (auto& r : store->Write(batch)) COURIER_REQUIRE_OK(r);
     // Read a few: forgotten (seq 3), remembered (seq 4,900), before reopen.
-    MustWrite<ReadResult>(*store, ReadOp{"bob", {"alice-3", "carol-4900"}, 3'000});
+    Expect<ReadResult>(*store, ReadOp{"bob", {"alice-3", "carol-4900"}, 3'000});
     // The first ack passes forgotten and remembered messages.
-    auto ack = MustWrite<AckResult>(*store, Ack("bob", "phone", 4'950));
+    auto ack = Expect<AckResult>(*store, Ack("bob", "phone", 4'950));
     CHECK(ack.appended.size() == 4'950 - 2);
   }
   auto store = MustOpen(options);  // nothing cached: the rest is read back
-  MustWrite<ReadResult>(*store, ReadOp{"bob", {"alice-4999"}, 3'000});
-  auto ack = MustWrite<AckResult>(*store, Ack("bob", "laptop", kMessages));
+  Expect<ReadResult>(*store, ReadOp{"bob", {"alice-4999"}, 3'000});
+  auto ack = Expect<AckResult>(*store, Ack("bob", "laptop", kMessages));
   CHECK(ack.appended.size() == 50 - 1);
-  auto again = MustWrite<AckResult>(*store, Ack("bob", "phone", kMessages));
+  auto again = Expect<AckResult>(*store, Ack("bob", "phone", kMessages));
   CHECK(again.appended.empty());
   auto alice = store->Head("alice");
   auto carol = store->Head("carol");
@@ -221,7 +215,7 @@ TEST_CASE("rocksdb: both stores share one database on a path", "[rocksdb]") {
     auto accounts = OpenAccountStore(options);
     COURIER_REQUIRE_OK(accounts);
     COURIER_REQUIRE_OK((*accounts)->CreateUser("alice", "hash", 1));
-    MustWrite<AppendResult>(*messages, Message("alice", "1", "bob"));
+    Expect<AppendResult>(*messages, Message("alice", "1", "bob"));
     RocksdbOptions other = options;
     other.durability = RocksdbOptions::Durability::kProcessCrash;
     CHECK_THAT(OpenMessageStore(other).status(), StatusIs(absl::StatusCode::kInvalidArgument));
@@ -292,7 +286,7 @@ TEST_CASE("rocksdb: a first open cut before CURRENT was written opens as a new s
   }
   auto store = OpenMessageStore(RocksdbOptions::Durable(path));
   COURIER_REQUIRE_OK(store);
-  CHECK(!MustWrite<AppendResult>(**store, Message("alice", "1", "bob")).duplicate);
+  CHECK(!Expect<AppendResult>(**store, Message("alice", "1", "bob")).duplicate);
   // Anything else beside such leftovers is still refused.
   const std::string mixed = dir.File("mixed");
   std::filesystem::create_directories(mixed);
@@ -305,7 +299,7 @@ TEST_CASE("rocksdb: a first open cut before CURRENT was written opens as a new s
 TEST_CASE_METHOD(StoreOnDisk,
                  "rocksdb: a newer schema and a damaged value are refused, not misread",
                  "[rocksdb]") {
-  MustWrite<AppendResult>(*store, Message("alice", "1", "bob"));
+  Expect<AppendResult>(*store, Message("alice", "1", "bob"));
   PutSynced(*db, db->inbox(), keys::EventKey("bob", 2), "garbage");
   CHECK_THAT(store->Fetch("bob", 0, 10).status(), StatusIs(absl::StatusCode::kDataLoss));
   PutSynced(*db, db->db()->DefaultColumnFamily(), "courier.schema", keys::EncodeU64(99));
@@ -349,30 +343,35 @@ TEST_CASE("rocksdb: past max_size_bytes writes are unavailable and nothing ackno
     CHECK((*events)[i].seq == stored[i].second);
     CHECK((*events)[i].id == "alice-" + stored[i].first);
   }
-  CHECK(!MustWrite<AppendResult>(*store, Message("alice", "after", "bob")).duplicate);
+  CHECK(!Expect<AppendResult>(*store, Message("alice", "after", "bob")).duplicate);
+}
+
+// Encodes `e` as an event value and checks that it decodes to `e` whole and
+// that every truncation of it is refused as data loss.
+void CheckEventValueRoundTrips(const keys::StoredEvent& e) {
+  const std::string v = keys::EncodeEvent(e);
+  auto back = keys::DecodeEvent(v, e.event.seq);
+  COURIER_REQUIRE_OK(back);
+  CHECK(back->event == e.event);
+  CHECK(back->max_ts == e.max_ts);
+  CHECK(back->cid == e.cid);
+  for (std::size_t n = 0; n < v.size(); ++n) {
+    CHECK_THAT(keys::DecodeEvent(v.substr(0, n), e.event.seq).status(),
+               StatusIs(absl::StatusCode::kDataLoss));
+  }
 }
 
 TEST_CASE("rocksdb: keys decode what they encode and refuse truncations", "[rocksdb]") {
-  keys::StoredEvent e;
-  e.event.seq = 7;
-  e.event.kind = EventKind::kReceipt;
-  e.event.id = "id";
-  e.event.peer = "bob";
-  e.event.body = std::string("\0\xff", 2);
-  e.event.status = MessageStatus::kRead;
-  e.event.ts = -5;
-  e.max_ts = 9;
-  e.cid = "c";
-  const std::string v = keys::EncodeEvent(e);
-  auto back = keys::DecodeEvent(v, 7);
-  COURIER_REQUIRE_OK(back);
-  CHECK(back->event == e.event);
-  CHECK(back->max_ts == 9);
-  CHECK(back->cid == "c");
-  for (std::size_t n = 0; n < v.size(); ++n) {
-    CHECK_THAT(keys::DecodeEvent(v.substr(0, n), 7).status(),
-               StatusIs(absl::StatusCode::kDataLoss));
-  }
+  CheckEventValueRoundTrips({.event = {.seq = 7,
+                                       .kind = EventKind::kReceipt,
+                                       .id = "id",
+                                       .peer = "bob",
+                                       .body = std::string("\0\xff", 2),
+                                       .status = MessageStatus::kRead,
+                                       .ts = -5,
+                                       .group = ""},  // a receipt names no group
+                             .max_ts = 9,
+                             .cid = "c"});
   Seq seq = 0;
   CHECK(keys::ParseEventKey(keys::EventKey("bob", 258), "bob", &seq));
   CHECK(seq == 258);
@@ -399,10 +398,10 @@ keys::MessageRecord MessageKey(Database& db, const UserId& inbox, const MessageI
 TEST_CASE_METHOD(StoreOnDisk,
                  "rocksdb: a group change writes 'G', 'U' and one event per member; a send one 'S'",
                  "[rocksdb][group]") {
-  auto created = MustWrite<GroupChangeResult>(*store, CreateGroup("alice", "g1", {"bob", "carol"}));
+  auto created = Expect<GroupChangeResult>(*store, CreateGroup("alice", "g1", {"bob", "carol"}));
   CHECK(created.appended.size() == 3);
   CHECK(KeysBySpace(*db) == std::map<char, int>{{'E', 3}, {'G', 1}, {'U', 3}});
-  auto sent = MustWrite<GroupSendResult>(*store, GroupMessage("alice", "1", "g1"));
+  auto sent = Expect<GroupSendResult>(*store, GroupMessage("alice", "1", "g1"));
   CHECK(sent.recipients == 3);
   // Per copy an 'E' and an 'M' key, as a 1:1 append; one 'S' key in all.
   CHECK(KeysBySpace(*db) == std::map<char, int>{{'E', 6}, {'G', 1}, {'M', 3}, {'S', 1}, {'U', 3}});
@@ -411,8 +410,8 @@ TEST_CASE_METHOD(StoreOnDisk,
   CHECK(!MessageKey(*db, "bob", IdOf("alice", "1")).read);
   CHECK(*store->Status("alice", IdOf("alice", "1")) == MessageStatus::kRead);
   // Acking the sender's own copy and the change event writes no receipt.
-  CHECK(MustWrite<AckResult>(*store, Ack("alice", "phone", 2)).appended.empty());
-  auto ack = MustWrite<AckResult>(*store, Ack("bob", "phone", 2));
+  CHECK(Expect<AckResult>(*store, Ack("alice", "phone", 2)).appended.empty());
+  auto ack = Expect<AckResult>(*store, Ack("bob", "phone", 2));
   REQUIRE(ack.appended.size() == 1);
   CHECK(ack.appended[0].user == "alice");
   CHECK(ack.appended[0].event.group.empty());  // receipts carry no group
@@ -420,37 +419,29 @@ TEST_CASE_METHOD(StoreOnDisk,
   COURIER_REQUIRE_OK(store->DeleteInbox("bob"));
   CHECK(KeysBySpace(*db)['S'] == 1);
   CHECK(KeysBySpace(*db)['U'] == 3);
-  CHECK(MustWrite<GroupSendResult>(*store, GroupMessage("alice", "1", "g1")).duplicate);
+  CHECK(Expect<GroupSendResult>(*store, GroupMessage("alice", "1", "g1")).duplicate);
   // Deleting the sender's takes it: the cid makes a new message again.
   COURIER_REQUIRE_OK(store->DeleteInbox("alice"));
   CHECK(KeysBySpace(*db).count('S') == 0);
   GroupSendOp retry = GroupMessage("alice", "1", "g1");
   retry.id = "again";  // carol's inbox still holds the first one's id
-  auto again = MustWrite<GroupSendResult>(*store, retry);
+  auto again = Expect<GroupSendResult>(*store, retry);
   CHECK(!again.duplicate);
   CHECK(again.seq == 1);
 }
 
 TEST_CASE("rocksdb: an event's group round-trips; a value from before groups reads as 1:1",
           "[rocksdb][group]") {
-  keys::StoredEvent e;
-  e.event.seq = 3;
-  e.event.kind = EventKind::kGroupChange;
-  e.event.id = "chg-1";
-  e.event.peer = "alice";
-  e.event.body = std::string("\1\0\xff", 3);
-  e.event.ts = 7;
-  e.event.group = "g-1";
-  e.max_ts = 8;
-  const std::string v = keys::EncodeEvent(e);
-  auto back = keys::DecodeEvent(v, 3);
-  COURIER_REQUIRE_OK(back);
-  CHECK(back->event == e.event);
   // Every truncation is refused, the one right before the group included.
-  for (std::size_t n = 0; n < v.size(); ++n) {
-    CHECK_THAT(keys::DecodeEvent(v.substr(0, n), 3).status(),
-               StatusIs(absl::StatusCode::kDataLoss));
-  }
+  CheckEventValueRoundTrips({.event = {.seq = 3,
+                                       .kind = EventKind::kGroupChange,
+                                       .id = "chg-1",
+                                       .peer = "alice",
+                                       .body = std::string("\1\0\xff", 3),
+                                       .ts = 7,
+                                       .group = "g-1"},
+                             .max_ts = 8,
+                             .cid = ""});  // a group change has no client id
   // The value layout of an event written before groups, byte by byte:
   // kind, status, ts, max_ts, then id, peer, body and cid with their lengths.
   auto field = [](const std::string& s) { return keys::EncodeU64(s.size()) + s; };
@@ -471,7 +462,7 @@ TEST_CASE("rocksdb: an event's group round-trips; a value from before groups rea
 TEST_CASE_METHOD(StoreOnDisk,
                  "rocksdb: a database from before groups opens, reads and keeps groups",
                  "[rocksdb][group]") {
-  MustWrite<AppendResult>(*store, Message("alice", "1", "bob"));
+  Expect<AppendResult>(*store, Message("alice", "1", "bob"));
   // Schema 1, with an event value as the build before groups wrote it.
   auto field = [](const std::string& s) { return keys::EncodeU64(s.size()) + s; };
   const std::string old = std::string("\x01\x00", 2) + keys::EncodeU64(1'500) +
@@ -488,23 +479,19 @@ TEST_CASE_METHOD(StoreOnDisk,
                           "courier.schema", &version).ok());
     CHECK(*keys::DecodeU64(version, "schema") == 2);  // marked: older builds refuse it
   }
-  auto events = store->Fetch("bob", 0, 10);
-  COURIER_REQUIRE_OK(events);
-  REQUIRE(events->size() == 2);
-  CHECK((*events)[1].body == "old");
-  CHECK((*events)[1].group.empty());
-  MustWrite<GroupChangeResult>(*store, CreateGroup("bob", "g1", {"alice"}));
-  auto sent = MustWrite<GroupSendResult>(*store, GroupMessage("alice", "2", "g1"));
-  CHECK(sent.recipients == 2);
-  events = store->Fetch("bob", 2, 10);
-  COURIER_REQUIRE_OK(events);
-  REQUIRE(events->size() == 2);
-  CHECK((*events)[0].kind == EventKind::kGroupChange);
-  CHECK((*events)[1].group == "g1");
-  auto groups = store->GroupsOf("alice");
-  COURIER_REQUIRE_OK(groups);
-  REQUIRE(groups->size() == 1);
-  CHECK((*groups)[0].id == "g1");
+  std::vector<Event> events = FetchAll(*store, "bob");
+  REQUIRE(events.size() == 2);
+  CHECK(events[1].body == "old");
+  CHECK(events[1].group.empty());
+  // Then a group of bob's, and alice's send to it: the change and her
+  // message follow the old events.
+  Expect<GroupChangeResult>(*store, CreateGroup("bob", "g1", {"alice"}));
+  CHECK(Expect<GroupSendResult>(*store, GroupMessage("alice", "2", "g1")).recipients == 2);
+  events = FetchAll(*store, "bob");
+  REQUIRE(events.size() == 4);
+  CHECK(events[2].kind == EventKind::kGroupChange);
+  CHECK(events[3].group == "g1");
+  CHECK(GroupIdsOf(*store, "alice") == std::vector<GroupId>{"g1"});
 }
 
 }  // namespace
