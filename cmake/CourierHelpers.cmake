@@ -38,3 +38,19 @@ function(courier_adapter_headers name)
   install(DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/include/courier
     DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 endfunction()
+
+# courier_adapter_requires(NAME name FOUND var... NEEDS text)
+#
+# Leaves the calling adapter's CMakeLists.txt, with one status line
+# "courier::NAME disabled: needs TEXT", unless every FOUND variable is true.
+# A macro, not a function, so that its return() ends the caller's file: an
+# adapter whose dependencies are missing is skipped, never a failed configure.
+macro(courier_adapter_requires)
+  cmake_parse_arguments(_courier_req "" "NAME;NEEDS" "FOUND" ${ARGN})
+  foreach(_courier_req_var IN LISTS _courier_req_FOUND)
+    if(NOT ${_courier_req_var})
+      message(STATUS "courier::${_courier_req_NAME} disabled: needs ${_courier_req_NEEDS}")
+      return()
+    endif()
+  endforeach()
+endmacro()

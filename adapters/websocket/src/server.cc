@@ -150,24 +150,7 @@ class WebSocketServer final : public Server {
   }
 
   ServerStats stats() const override {
-    const internal::Counters& c = ctx_->counters;
-    ServerStats s;
-    s.websockets_open = c.websockets_open.load(std::memory_order_relaxed);
-    s.connections_open = c.connections_open.load(std::memory_order_relaxed) + s.websockets_open;
-    s.connections_total = c.connections_total.load(std::memory_order_relaxed);
-    s.connections_refused = c.connections_refused.load(std::memory_order_relaxed);
-    s.websockets_total = c.websockets_total.load(std::memory_order_relaxed);
-    s.frames_in = c.frames_in.load(std::memory_order_relaxed);
-    s.frames_out = c.frames_out.load(std::memory_order_relaxed);
-    s.bytes_in = c.bytes_in.load(std::memory_order_relaxed);
-    s.bytes_out = c.bytes_out.load(std::memory_order_relaxed);
-    s.bad_frames = c.bad_frames.load(std::memory_order_relaxed);
-    s.hello_failures = c.hello_failures.load(std::memory_order_relaxed);
-    s.idle_closes = c.idle_closes.load(std::memory_order_relaxed);
-    s.slow_closes = c.slow_closes.load(std::memory_order_relaxed);
-    s.http_requests = c.http_requests.load(std::memory_order_relaxed);
-    s.send_latency = c.send_latency.Snapshot();
-    return s;
+    return ctx_->counters.Snapshot();
   }
 
  private:

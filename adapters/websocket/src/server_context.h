@@ -42,22 +42,27 @@ class LatencyHistogram {
   std::atomic<std::uint64_t> sum_ns_{0};
 };
 
+// The counters that ServerStats reports as they are, each named once here:
+// X(name) for every one, where `name` is both a Counters field and the
+// ServerStats field it is read into (Counters::Snapshot).
+#define COURIER_WS_PLAIN_COUNTERS(X)                                         \
+  X(connections_total) X(connections_refused) X(websockets_total)            \
+  X(frames_in) X(frames_out) X(bytes_in) X(bytes_out) X(http_requests)       \
+  X(bad_frames) X(hello_failures) X(idle_closes) X(slow_closes)
+
+// The server's statistics, bumped by the io threads with relaxed atomics.
 struct Counters {
+#define COURIER_WS_DECLARE_COUNTER(name) std::atomic<std::uint64_t> name{0};
+  COURIER_WS_PLAIN_COUNTERS(COURIER_WS_DECLARE_COUNTER)
+#undef COURIER_WS_DECLARE_COUNTER
+  // Open now: `connections_open` counts the plain HTTP connections only;
+  // ServerStats::connections_open adds the WebSocket ones.
   std::atomic<std::uint64_t> connections_open{0};
-  std::atomic<std::uint64_t> connections_total{0};
-  std::atomic<std::uint64_t> connections_refused{0};
   std::atomic<std::uint64_t> websockets_open{0};
-  std::atomic<std::uint64_t> websockets_total{0};
-  std::atomic<std::uint64_t> frames_in{0};
-  std::atomic<std::uint64_t> frames_out{0};
-  std::atomic<std::uint64_t> bytes_in{0};
-  std::atomic<std::uint64_t> bytes_out{0};
-  std::atomic<std::uint64_t> bad_frames{0};
-  std::atomic<std::uint64_t> hello_failures{0};
-  std::atomic<std::uint64_t> idle_closes{0};
-  std::atomic<std::uint64_t> slow_closes{0};
-  std::atomic<std::uint64_t> http_requests{0};
   LatencyHistogram send_latency;
+
+  // Every counter at one moment (each read on its own: not a consistent cut).
+  ServerStats Snapshot() const;
 };
 
 class Outbox;

@@ -135,5 +135,16 @@ ServerStats::Histogram LatencyHistogram::Snapshot() const {
   return h;
 }
 
+ServerStats Counters::Snapshot() const {
+  ServerStats s;
+#define COURIER_WS_READ_COUNTER(name) s.name = name.load(std::memory_order_relaxed);
+  COURIER_WS_PLAIN_COUNTERS(COURIER_WS_READ_COUNTER)
+#undef COURIER_WS_READ_COUNTER
+  s.websockets_open = websockets_open.load(std::memory_order_relaxed);
+  s.connections_open = connections_open.load(std::memory_order_relaxed) + s.websockets_open;
+  s.send_latency = send_latency.Snapshot();
+  return s;
+}
+
 }  // namespace internal
 }  // namespace courier::websocket
