@@ -51,6 +51,34 @@ absl::Status MessageIdTakenError(const UserId& recipient, const MessageId& id) {
       absl::StrCat("message id ", id, " already used in the inbox of ", recipient));
 }
 
+bool RefusedInvalidOp(const WriteOp& op, absl::StatusOr<WriteResult>& out) {
+  absl::Status s = ValidateWriteOp(op);
+  if (s.ok()) return false;
+  out = std::move(s);
+  return true;
+}
+
+absl::Status CheckQueueRoom(const AppendOp& op, Seq head, Seq max_cursor) {
+  const Seq undelivered = head - max_cursor;
+  if (undelivered < op.max_undelivered) return absl::OkStatus();
+  return QueueFullError(op.recipient, undelivered, op.max_undelivered);
+}
+
+absl::Status AckBeyondHeadError(const AckOp& op, Seq head) {
+  return absl::OutOfRangeError(
+      absl::StrCat("ack of seq ", op.seq, " beyond the head ", head, " of ", op.user));
+}
+
+Event ReceiptEventOf(const MessageId& id, const UserId& by, MessageStatus status, TimeMs ts) {
+  Event e;
+  e.kind = EventKind::kReceipt;
+  e.id = id;
+  e.peer = by;
+  e.status = status;
+  e.ts = ts;
+  return e;
+}
+
 absl::StatusOr<GroupRecord> MessageStore::Group(const GroupId& id) {
   return absl::UnimplementedError(absl::StrCat("this store keeps no groups (asked for ", id, ")"));
 }

@@ -217,6 +217,22 @@ COURIER_EXPORT absl::Status QueueFullError(const UserId& recipient, std::uint64_
                             std::uint64_t limit);
 COURIER_EXPORT absl::Status MessageIdTakenError(const UserId& recipient, const MessageId& id);
 
+// AppendOp's queue rule, in one place: OK when op.recipient's inbox, whose
+// head is `head` and whose devices' highest cursor is `max_cursor`, has
+// room (head - max_cursor < op.max_undelivered); QueueFullError otherwise.
+// Pure function; thread-safe; never blocks.
+COURIER_EXPORT absl::Status CheckQueueRoom(const AppendOp& op, Seq head, Seq max_cursor);
+
+// AckOp's refusal, in one place: the kOutOfRange of an ack whose op.seq is
+// beyond `head`, the head of op.user's inbox.
+COURIER_EXPORT absl::Status AckBeyondHeadError(const AckOp& op, Seq head);
+
+// What every store appends to `sender`'s inbox when `by` moves message `id`
+// (which `sender` sent) to `status` (kDelivered or kRead): the kReceipt
+// event (seq 0: the store gives it).
+COURIER_EXPORT Event ReceiptEventOf(const MessageId& id, const UserId& by, MessageStatus status,
+                                    TimeMs ts);
+
 // What every store makes of a GroupSendOp for one recipient: the kMessage
 // event it appends (seq 0: the store gives it).
 COURIER_EXPORT Event MessageEventOf(const GroupSendOp& op);
@@ -282,6 +298,13 @@ inline constexpr std::size_t kMaxStoredBodyBytes = 15 << 20;
 //             1..kMaxGroupMembers. kInvalidArgument otherwise.
 // Pure function; thread-safe; never blocks.
 COURIER_EXPORT absl::Status ValidateWriteOp(const WriteOp& op);
+
+// THE first step of a store's Write for one op, so that every store applies
+// ValidateWriteOp the same way: true when it refuses `op`, and then `out`
+// is its status (the op fails alone: the batch goes on without it); false,
+// and `out` left alone, for a valid op, which the store then applies.
+// Pure function; thread-safe; never blocks.
+COURIER_EXPORT bool RefusedInvalidOp(const WriteOp& op, absl::StatusOr<WriteResult>& out);
 
 // THE check of Fetch's arguments, which every store's Fetch calls first so
 // that all of them refuse the same calls the same way: `user` a name
