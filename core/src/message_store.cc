@@ -51,17 +51,13 @@ absl::Status MessageIdTakenError(const UserId& recipient, const MessageId& id) {
       absl::StrCat("message id ", id, " already used in the inbox of ", recipient));
 }
 
-bool RefusedInvalidOp(const WriteOp& op, absl::StatusOr<WriteResult>& out) {
-  absl::Status s = ValidateWriteOp(op);
-  if (s.ok()) return false;
-  out = std::move(s);
-  return true;
-}
-
-absl::Status CheckQueueRoom(const AppendOp& op, Seq head, Seq max_cursor) {
+absl::Status CheckAppend(const AppendOp& op, Seq head, Seq max_cursor, bool id_taken) {
   const Seq undelivered = head - max_cursor;
-  if (undelivered < op.max_undelivered) return absl::OkStatus();
-  return QueueFullError(op.recipient, undelivered, op.max_undelivered);
+  if (undelivered >= op.max_undelivered) {
+    return QueueFullError(op.recipient, undelivered, op.max_undelivered);
+  }
+  if (id_taken) return MessageIdTakenError(op.recipient, op.id);
+  return absl::OkStatus();
 }
 
 absl::Status AckBeyondHeadError(const AckOp& op, Seq head) {

@@ -213,11 +213,10 @@ class MemoryMessageStore final : public MessageStore {
     AppendResult result;
     if (FoundFirst(op.sender, op.cid, result)) return result;
     Inbox& inbox = inboxes_[op.recipient];
-    if (absl::Status room = CheckQueueRoom(op, inbox.head, inbox.max_cursor); !room.ok()) {
-      return room;
-    }
-    if (inbox.messages.contains(op.id)) {
-      return MessageIdTakenError(op.recipient, op.id);
+    if (absl::Status s =
+            CheckAppend(op, inbox.head, inbox.max_cursor, inbox.messages.contains(op.id));
+        !s.ok()) {
+      return s;
     }
     Event ev = MessageEventOf(op);
     ev.seq = ++inbox.head;

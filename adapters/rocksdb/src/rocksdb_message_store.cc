@@ -654,12 +654,9 @@ class RocksdbMessageStore final : public MessageStore {
   }
 
   absl::Status ApplyOp(const WriteOp& op, OpResult& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-    if (RefusedInvalidOp(op, out)) return absl::OkStatus();
-    return std::visit(
-        [&](const auto& valid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-          return Apply(valid, out);
-        },
-        op);
+    return ApplyValidOp(op, out, [&](const auto& valid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+      return Apply(valid, out);
+    });
   }
 
   // Each Apply returns the batch's fate (a read error aborts it) and sets
@@ -669,14 +666,11 @@ class RocksdbMessageStore final : public MessageStore {
     COURIER_ASSIGN_OR_RETURN(bool answered, AnsweredBeforeSending<AppendResult>(send_key, out));
     if (answered) return absl::OkStatus();
     COURIER_ASSIGN_OR_RETURN(InboxState * inbox, Inbox(op.recipient));
-    if (absl::Status room = CheckQueueRoom(op, inbox->head, inbox->max_cursor); !room.ok()) {
-      out = std::move(room);
-      return absl::OkStatus();
-    }
     COURIER_ASSIGN_OR_RETURN(std::optional<keys::MessageRecord> taken,
                              FindMessage(op.recipient, op.id, *inbox));
-    if (taken.has_value()) {
-      out = MessageIdTakenError(op.recipient, op.id);
+    if (absl::Status s = CheckAppend(op, inbox->head, inbox->max_cursor, taken.has_value());
+        !s.ok()) {
+      out = std::move(s);
       return absl::OkStatus();
     }
     COURIER_ASSIGN_OR_RETURN(Event e,

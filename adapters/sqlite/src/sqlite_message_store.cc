@@ -669,12 +669,9 @@ class SqliteMessageStore final : public MessageStore {
   }
 
   absl::Status ApplyOp(const WriteOp& op, OpResult& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-    if (RefusedInvalidOp(op, out)) return absl::OkStatus();
-    return std::visit(
-        [&](const auto& valid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-          return Apply(valid, out);
-        },
-        op);
+    return ApplyValidOp(op, out, [&](const auto& valid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+      return Apply(valid, out);
+    });
   }
 
   // The first append of (sender, cid), if there was one, as the duplicate
@@ -726,13 +723,10 @@ class SqliteMessageStore final : public MessageStore {
     COURIER_ASSIGN_OR_RETURN(bool answered, AnsweredBeforeSending<AppendResult>(op, out));
     if (answered) return absl::OkStatus();
     COURIER_ASSIGN_OR_RETURN(InboxRow * inbox, ReadInbox(op.recipient));
-    if (absl::Status room = CheckQueueRoom(op, inbox->head, inbox->max_cursor); !room.ok()) {
-      out = std::move(room);
-      return absl::OkStatus();
-    }
     COURIER_ASSIGN_OR_RETURN(std::optional<StoredMessage> taken, FindMessage(op.recipient, op.id));
-    if (taken.has_value()) {
-      out = MessageIdTakenError(op.recipient, op.id);
+    if (absl::Status s = CheckAppend(op, inbox->head, inbox->max_cursor, taken.has_value());
+        !s.ok()) {
+      out = std::move(s);
       return absl::OkStatus();
     }
     COURIER_ASSIGN_OR_RETURN(Event e, AppendEvent(op.recipient, MessageEventOf(op), &op.cid));
