@@ -51,6 +51,30 @@ absl::Status MessageIdTakenError(const UserId& recipient, const MessageId& id) {
       absl::StrCat("message id ", id, " already used in the inbox of ", recipient));
 }
 
+absl::Status CheckAppend(const AppendOp& op, Seq head, Seq max_cursor, bool id_taken) {
+  const Seq undelivered = head - max_cursor;
+  if (undelivered >= op.max_undelivered) {
+    return QueueFullError(op.recipient, undelivered, op.max_undelivered);
+  }
+  if (id_taken) return MessageIdTakenError(op.recipient, op.id);
+  return absl::OkStatus();
+}
+
+absl::Status AckBeyondHeadError(const AckOp& op, Seq head) {
+  return absl::OutOfRangeError(
+      absl::StrCat("ack of seq ", op.seq, " beyond the head ", head, " of ", op.user));
+}
+
+Event ReceiptEventOf(const MessageId& id, const UserId& by, MessageStatus status, TimeMs ts) {
+  Event e;
+  e.kind = EventKind::kReceipt;
+  e.id = id;
+  e.peer = by;
+  e.status = status;
+  e.ts = ts;
+  return e;
+}
+
 absl::StatusOr<GroupRecord> MessageStore::Group(const GroupId& id) {
   return absl::UnimplementedError(absl::StrCat("this store keeps no groups (asked for ", id, ")"));
 }

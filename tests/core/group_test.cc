@@ -6,6 +6,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstddef>
+#include <cstdint>
 #include <limits>
 #include <map>
 #include <optional>
@@ -471,6 +473,75 @@ TEST_CASE("PlanAndWriteGroupChange: a failed count or write is the store's failu
   }
   // Either way the op has no result of its own: `out` is left alone.
   CHECK_THAT(out.status(), StatusIs(absl::StatusCode::kInternal));
+}
+
+// FanOutGroupSend over recipients {alice, bob, carol, dave} with a given
+// backlog per inbox: `undelivered` reads it, `append` gives each copy seq
+// 10 + i and records the calls; append_error fails the append of
+// recipients[fail_at].
+struct FakeFanOut {
+  std::vector<UserId> recipients{"alice", "bob", "carol", "dave"};
+  std::vector<std::uint64_t> backlog{0, 0, 0, 0};
+  std::size_t fail_at = 99;
+  absl::Status append_error;
+  std::vector<std::size_t> asked;                      // undelivered(i) calls
+  std::vector<std::pair<std::size_t, bool>> appended;  // append(i, _, own) calls
+
+  absl::StatusOr<GroupSendResult> Run(const GroupSendOp& op) {
+    return FanOutGroupSend(
+        op, recipients,
+        [&](std::size_t i) -> absl::StatusOr<std::uint64_t> {
+          asked.push_back(i);
+          return backlog[i];
+        },
+        [&](std::size_t i, const Event& event, bool own) -> absl::StatusOr<Event> {
+          if (i == fail_at) return append_error;
+          appended.emplace_back(i, own);
+          Event e = event;
+          e.seq = 10 + i;
+          return e;
+        });
+  }
+};
+
+GroupSendOp SendAs(const UserId& sender) {
+  return GroupSendOp{.sender = sender, .cid = "c1", .group = "g1", .id = "m1", .body = "hi",
+                     .ts = 5, .max_undelivered = 3};
+}
+
+TEST_CASE("FanOutGroupSend: full members skipped, the sender never, everyone else gets a copy",
+          "[group][send]") {
+  FakeFanOut fan;
+  fan.backlog = {3, 3, 2, 7};  // alice and dave full, bob (the sender) too
+  auto result = fan.Run(SendAs("bob"));
+  COURIER_REQUIRE_OK(result);
+  CHECK(result->id == "m1");
+  CHECK(result->ts == 5);
+  CHECK_FALSE(result->duplicate);
+  CHECK(result->skipped == std::vector<UserId>{"alice", "dave"});
+  CHECK(fan.asked == std::vector<std::size_t>{0, 2, 3});  // never the sender's inbox
+  CHECK(fan.appended == std::vector<std::pair<std::size_t, bool>>{{1, true}, {2, false}});
+  CHECK(result->seq == 11);  // the sender's copy
+  CHECK(result->recipients == 2);
+  REQUIRE(result->appended.size() == 2);
+  CHECK(result->appended[0].user == "bob");
+  CHECK(result->appended[1].user == "carol");
+  for (const Appended& a : result->appended) {
+    CHECK(a.event.kind == EventKind::kMessage);
+    CHECK(a.event.id == "m1");
+    CHECK(a.event.peer == "bob");
+    CHECK(a.event.group == "g1");
+    CHECK(a.event.body == "hi");
+  }
+}
+
+TEST_CASE("FanOutGroupSend: a failed append stops the fan-out and is returned", "[group][send]") {
+  FakeFanOut fan;
+  fan.fail_at = 2;  // carol
+  fan.append_error = absl::UnavailableError("disk");
+  CHECK_THAT(fan.Run(SendAs("alice")).status(), StatusIs(absl::StatusCode::kUnavailable));
+  CHECK(fan.appended == std::vector<std::pair<std::size_t, bool>>{{0, true}, {1, false}});
+  CHECK(fan.asked == std::vector<std::size_t>{1, 2});  // dave never reached
 }
 
 // ---- encodings

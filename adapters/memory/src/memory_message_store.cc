@@ -179,13 +179,8 @@ class MemoryMessageStore final : public MessageStore {
  private:
   absl::StatusOr<WriteResult> ApplyOp(const WriteOp& op) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (absl::Status s = ValidateWriteOp(op); !s.ok()) return s;
-    if (const auto* append = std::get_if<AppendOp>(&op)) return Apply(*append);
-    if (const auto* attach = std::get_if<AttachOp>(&op)) return Apply(*attach);
-    if (const auto* ack = std::get_if<AckOp>(&op)) return Apply(*ack);
-    if (const auto* read = std::get_if<ReadOp>(&op)) return Apply(*read);
-    if (const auto* send = std::get_if<GroupSendOp>(&op)) return Apply(*send);
-    if (const auto* change = std::get_if<GroupChangeOp>(&op)) return Apply(*change);
-    return absl::InvalidArgumentError("unknown write op");
+    return std::visit(
+        [&](const auto& valid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return Apply(valid); }, op);
   }
 
   // Drops the (sender, cid) record `ref` names if it belongs to this copy
@@ -218,11 +213,10 @@ class MemoryMessageStore final : public MessageStore {
     AppendResult result;
     if (FoundFirst(op.sender, op.cid, result)) return result;
     Inbox& inbox = inboxes_[op.recipient];
-    if (inbox.head - inbox.max_cursor >= op.max_undelivered) {
-      return QueueFullError(op.recipient, inbox.head - inbox.max_cursor, op.max_undelivered);
-    }
-    if (inbox.messages.contains(op.id)) {
-      return MessageIdTakenError(op.recipient, op.id);
+    if (absl::Status s =
+            CheckAppend(op, inbox.head, inbox.max_cursor, inbox.messages.contains(op.id));
+        !s.ok()) {
+      return s;
     }
     Event ev = MessageEventOf(op);
     ev.seq = ++inbox.head;
@@ -247,10 +241,7 @@ class MemoryMessageStore final : public MessageStore {
   absl::StatusOr<WriteResult> Apply(const AckOp& op) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     auto found = inboxes_.find(op.user);
     const Seq head = found == inboxes_.end() ? 0 : found->second.head;
-    if (op.seq > head) {
-      return absl::OutOfRangeError(
-          absl::StrCat("ack of seq ", op.seq, " beyond the head ", head, " of ", op.user));
-    }
+    if (op.seq > head) return AckBeyondHeadError(op, head);
     Inbox& inbox = inboxes_[op.user];
     Seq& cursor = inbox.cursors[op.device];
     cursor = std::max(cursor, op.seq);
@@ -311,37 +302,29 @@ class MemoryMessageStore final : public MessageStore {
     for (const UserId& user : *recipients) {
       Inbox& inbox = inboxes_[user];
       if (inbox.messages.contains(op.id)) return MessageIdTakenError(user, op.id);
-      const bool full = inbox.head - inbox.max_cursor >= op.max_undelivered;
-      if (full && user != op.sender) {
-        result.skipped.push_back(user);
-        to.push_back(nullptr);
-      } else {
-        to.push_back(&inbox);
-      }
+      to.push_back(&inbox);
     }
-    const Event message = MessageEventOf(op);
-    for (std::size_t i = 0; i < to.size(); ++i) {
-      if (to[i] == nullptr) continue;
-      const UserId& user = (*recipients)[i];
-      const bool own = user == op.sender;
-      Event ev = message;
-      ev.seq = ++to[i]->head;
-      to[i]->events.emplace(ev.seq, ev);
-      // The sender's own copy is read already: it produces no receipts.
-      to[i]->messages.emplace(op.id, MessageRef{ev.seq, op.sender, op.cid,
-                                                own ? MessageStatus::kRead : MessageStatus::kSent});
-      if (own) {
-        first_appends_.emplace(std::make_pair(op.sender, op.cid),
-                               FirstAppend{op.sender, op.id, ev.seq, op.ts});
-        result.seq = ev.seq;
-      }
-      result.appended.push_back(Appended{user, std::move(ev)});
-    }
-    result.id = op.id;
-    result.ts = op.ts;
-    result.duplicate = false;
-    result.recipients = result.appended.size();
-    return result;
+    // Neither callback fails: FanOutGroupSend returns a result.
+    return FanOutGroupSend(
+        op, *recipients,
+        [&](std::size_t i) -> absl::StatusOr<std::uint64_t> {
+          return to[i]->head - to[i]->max_cursor;
+        },
+        [&](std::size_t i, const Event& event, bool own) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+            mu_) -> absl::StatusOr<Event> {
+          Event ev = event;
+          ev.seq = ++to[i]->head;
+          to[i]->events.emplace(ev.seq, ev);
+          // The sender's own copy is read already: it produces no receipts.
+          to[i]->messages.emplace(
+              op.id, MessageRef{ev.seq, op.sender, op.cid,
+                                own ? MessageStatus::kRead : MessageStatus::kSent});
+          if (own) {
+            first_appends_.emplace(std::make_pair(op.sender, op.cid),
+                                   FirstAppend{op.sender, op.id, ev.seq, op.ts});
+          }
+          return ev;
+        });
   }
 
   absl::StatusOr<WriteResult> Apply(const GroupChangeOp& op) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -395,13 +378,8 @@ class MemoryMessageStore final : public MessageStore {
   Appended AppendReceipt(const UserId& sender, const MessageId& id, const UserId& by,
                          MessageStatus status, TimeMs ts) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     Inbox& inbox = inboxes_[sender];
-    Event ev;
+    Event ev = ReceiptEventOf(id, by, status, ts);
     ev.seq = ++inbox.head;
-    ev.kind = EventKind::kReceipt;
-    ev.id = id;
-    ev.peer = by;
-    ev.status = status;
-    ev.ts = ts;
     inbox.events.emplace(ev.seq, ev);
     return Appended{sender, std::move(ev)};
   }

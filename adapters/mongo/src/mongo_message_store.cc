@@ -807,8 +807,7 @@ class MongoMessageStore final : public MessageStore, public PooledStore {
                              call.FindOne(kHeads, *IdFilter(a.user).get()));
     const std::int64_t head_seq = head ? head->Int("head") : 0;
     if (a.seq > static_cast<std::uint64_t>(head_seq)) {
-      *out = absl::OutOfRangeError(absl::StrCat("ack of seq ", a.seq, " beyond the head ",
-                                                head_seq, " of ", a.user));
+      *out = AckBeyondHeadError(a, static_cast<Seq>(head_seq));
       return absl::OkStatus();
     }
     const auto seq = static_cast<std::int64_t>(a.seq);
@@ -921,8 +920,8 @@ class MongoMessageStore final : public MessageStore, public PooledStore {
     for (const Receipt& r : receipts) ++count[r.sender];
     COURIER_ASSIGN_OR_RETURN(auto next, TakeSeqs(call, count));  // user -> first seq
     for (const Receipt& r : receipts) {
-      Event e{static_cast<Seq>(next[r.sender]++), EventKind::kReceipt, r.id, by, "", r.status,
-              ts, ""};
+      Event e = ReceiptEventOf(r.id, by, r.status, ts);
+      e.seq = static_cast<Seq>(next[r.sender]++);
       events->push_back(EventDoc(r.sender, e));
       appended.push_back(Appended{r.sender, std::move(e)});
     }

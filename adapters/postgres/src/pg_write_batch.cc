@@ -176,6 +176,15 @@ items AS (
 {receipts}
 SELECT x.ord, x.sender, x.seq, x.message_id, x.st FROM receipts x ORDER BY x.ord, x.pos, x.st)sql";
 
+// A receipt a query returned: ReceiptEventOf(id, by, status, ts) at `seq`
+// in `sender`'s inbox.
+Appended ReceiptRow(UserId sender, std::int64_t seq, MessageId id, const UserId& by,
+                    MessageStatus status, TimeMs ts) {
+  Event e = ReceiptEventOf(id, by, status, ts);
+  e.seq = static_cast<Seq>(seq);
+  return Appended{std::move(sender), std::move(e)};
+}
+
 std::string WithReceipts(const char* sql, absl::string_view prefix) {
   std::string text = sql;
   const std::string marker = "{receipts}";
@@ -241,26 +250,21 @@ absl::StatusOr<WriteResult> OneResult(const WriteOp& op, const PGresult* r) {
   if (const auto* a = std::get_if<AckOp>(&op)) {
     if (rows < 1) return absl::InternalError("postgres: ack returned no row");
     if (PgInt(r, 0, 0) != 0) {
-      return absl::OutOfRangeError(absl::StrCat("ack of seq ", a->seq, " beyond the head ",
-                                                PgInt(r, 0, 1), " of ", a->user));
+      return AckBeyondHeadError(*a, static_cast<Seq>(PgInt(r, 0, 1)));
     }
     AckResult out;
     out.cursor = static_cast<Seq>(PgInt(r, 0, 1));
     for (int i = 1; i < rows; ++i) {
-      out.appended.push_back(Appended{
-          PgBytes(r, i, 2), Event{static_cast<Seq>(PgInt(r, i, 3)), EventKind::kReceipt,
-                                  PgBytes(r, i, 4), a->user, "", MessageStatus::kDelivered,
-                                  a->ts, ""}});
+      out.appended.push_back(ReceiptRow(PgBytes(r, i, 2), PgInt(r, i, 3), PgBytes(r, i, 4),
+                                        a->user, MessageStatus::kDelivered, a->ts));
     }
     return out;
   }
   const auto& rd = std::get<ReadOp>(op);
   ReadResult out;
   for (int i = 0; i < rows; ++i) {
-    out.appended.push_back(Appended{
-        PgBytes(r, i, 0),
-        Event{static_cast<Seq>(PgInt(r, i, 1)), EventKind::kReceipt, PgBytes(r, i, 2),
-              rd.user, "", static_cast<MessageStatus>(PgInt(r, i, 3)), rd.ts, ""}});
+    out.appended.push_back(ReceiptRow(PgBytes(r, i, 0), PgInt(r, i, 1), PgBytes(r, i, 2), rd.user,
+                                      static_cast<MessageStatus>(PgInt(r, i, 3)), rd.ts));
   }
   return out;
 }
@@ -484,18 +488,16 @@ void WritePlan::Collect(absl::Span<const PgResult> answers,
             continue;
           }
           const auto& a = std::get<AckOp>(ops_[run.ops[k]]);
-          acks[k].appended.push_back(
-              Appended{PgBytes(r, row, 3),
-                       Event{static_cast<Seq>(PgInt(r, row, 4)), EventKind::kReceipt,
-                             PgBytes(r, row, 5), a.user, "", MessageStatus::kDelivered, a.ts, ""}});
+          acks[k].appended.push_back(ReceiptRow(PgBytes(r, row, 3), PgInt(r, row, 4),
+                                                PgBytes(r, row, 5), a.user,
+                                                MessageStatus::kDelivered, a.ts));
         }
         for (std::size_t k = 0; k < n; ++k) {
           const auto& a = std::get<AckOp>(ops_[run.ops[k]]);
           if (!seen[k]) {
             results[run.ops[k]] = absl::InternalError("postgres: ack returned no row");
           } else if (refused[k]) {
-            results[run.ops[k]] = absl::OutOfRangeError(absl::StrCat(
-                "ack of seq ", a.seq, " beyond the head ", heads[k], " of ", a.user));
+            results[run.ops[k]] = AckBeyondHeadError(a, static_cast<Seq>(heads[k]));
           } else {
             results[run.ops[k]] = std::move(acks[k]);
           }
@@ -510,11 +512,9 @@ void WritePlan::Collect(absl::Span<const PgResult> answers,
             const std::int64_t k = Ord(r, row);
             if (k < 0 || k >= static_cast<std::int64_t>(n)) continue;
             const auto& rd = std::get<ReadOp>(ops_[run.ops[static_cast<std::size_t>(k)]]);
-            reads[static_cast<std::size_t>(k)].appended.push_back(Appended{
-                PgBytes(r, row, 1),
-                Event{static_cast<Seq>(PgInt(r, row, 2)), EventKind::kReceipt,
-                      PgBytes(r, row, 3), rd.user, "",
-                      static_cast<MessageStatus>(PgInt(r, row, 4)), rd.ts, ""}});
+            reads[static_cast<std::size_t>(k)].appended.push_back(
+                ReceiptRow(PgBytes(r, row, 1), PgInt(r, row, 2), PgBytes(r, row, 3), rd.user,
+                           static_cast<MessageStatus>(PgInt(r, row, 4)), rd.ts));
           }
         }
         for (std::size_t k = 0; k < n; ++k) results[run.ops[k]] = std::move(reads[k]);

@@ -634,18 +634,14 @@ class RocksdbMessageStore final : public MessageStore {
     return std::move(stored.event);
   }
 
-  absl::StatusOr<Appended> AppendReceipt(const UserId& sender, const MessageId& id,
-                                         const UserId& by, MessageStatus status, TimeMs ts)
+  absl::Status AppendReceipt(const UserId& sender, const MessageId& id, const UserId& by,
+                             MessageStatus status, TimeMs ts, std::vector<Appended>& appended)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     COURIER_ASSIGN_OR_RETURN(InboxState * state, Inbox(sender));
-    Event e;
-    e.kind = EventKind::kReceipt;
-    e.id = id;
-    e.peer = by;
-    e.status = status;
-    e.ts = ts;
-    COURIER_ASSIGN_OR_RETURN(e, AppendEvent(sender, *state, std::move(e), std::string()));
-    return Appended{sender, std::move(e)};
+    COURIER_ASSIGN_OR_RETURN(
+        Event e, AppendEvent(sender, *state, ReceiptEventOf(id, by, status, ts), std::string()));
+    appended.push_back(Appended{sender, std::move(e)});
+    return absl::OkStatus();
   }
 
   // The device's cursor (a new device starts at 0 and is written with the
@@ -658,16 +654,9 @@ class RocksdbMessageStore final : public MessageStore {
   }
 
   absl::Status ApplyOp(const WriteOp& op, OpResult& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-    if (absl::Status s = ValidateWriteOp(op); !s.ok()) {
-      out = s;  // fails alone
-      return absl::OkStatus();
-    }
-    if (const auto* append = std::get_if<AppendOp>(&op)) return Apply(*append, out);
-    if (const auto* attach = std::get_if<AttachOp>(&op)) return Apply(*attach, out);
-    if (const auto* ack = std::get_if<AckOp>(&op)) return Apply(*ack, out);
-    if (const auto* read = std::get_if<ReadOp>(&op)) return Apply(*read, out);
-    if (const auto* send = std::get_if<GroupSendOp>(&op)) return Apply(*send, out);
-    return Apply(std::get<GroupChangeOp>(op), out);
+    return ApplyValidOp(op, out, [&](const auto& valid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+      return Apply(valid, out);
+    });
   }
 
   // Each Apply returns the batch's fate (a read error aborts it) and sets
@@ -677,15 +666,11 @@ class RocksdbMessageStore final : public MessageStore {
     COURIER_ASSIGN_OR_RETURN(bool answered, AnsweredBeforeSending<AppendResult>(send_key, out));
     if (answered) return absl::OkStatus();
     COURIER_ASSIGN_OR_RETURN(InboxState * inbox, Inbox(op.recipient));
-    const Seq undelivered = inbox->head - inbox->max_cursor;
-    if (undelivered >= op.max_undelivered) {
-      out = QueueFullError(op.recipient, undelivered, op.max_undelivered);
-      return absl::OkStatus();
-    }
     COURIER_ASSIGN_OR_RETURN(std::optional<keys::MessageRecord> taken,
                              FindMessage(op.recipient, op.id, *inbox));
-    if (taken.has_value()) {
-      out = MessageIdTakenError(op.recipient, op.id);
+    if (absl::Status s = CheckAppend(op, inbox->head, inbox->max_cursor, taken.has_value());
+        !s.ok()) {
+      out = std::move(s);
       return absl::OkStatus();
     }
     COURIER_ASSIGN_OR_RETURN(Event e,
@@ -716,8 +701,7 @@ class RocksdbMessageStore final : public MessageStore {
   absl::Status Apply(const AckOp& op, OpResult& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     COURIER_ASSIGN_OR_RETURN(InboxState * inbox, Inbox(op.user));
     if (op.seq > inbox->head) {
-      out = absl::OutOfRangeError(
-          absl::StrCat("ack of seq ", op.seq, " beyond the head ", inbox->head, " of ", op.user));
+      out = AckBeyondHeadError(op, inbox->head);
       return absl::OkStatus();
     }
     Seq& cursor = CursorOf(op.user, *inbox, op.device);
@@ -733,10 +717,8 @@ class RocksdbMessageStore final : public MessageStore {
                                TakeDelivered(op.user, *inbox, result.cursor));
       for (const Pending& d : delivered) {
         if (d.read) continue;  // its delivered receipt came with the read
-        COURIER_ASSIGN_OR_RETURN(
-            Appended receipt,
-            AppendReceipt(d.sender, d.id, op.user, MessageStatus::kDelivered, op.ts));
-        result.appended.push_back(std::move(receipt));
+        COURIER_RETURN_IF_ERROR(AppendReceipt(d.sender, d.id, op.user, MessageStatus::kDelivered,
+                                              op.ts, result.appended));
       }
     }
     out = std::move(result);
@@ -801,14 +783,11 @@ class RocksdbMessageStore final : public MessageStore {
           PutIndex(keys::PairKey(keys::kMessage, op.user, id), keys::EncodeMessage(*found)));
       if (Pending* p = inbox->FindPending(found->seq)) p->read = true;
       if (!delivered) {
-        COURIER_ASSIGN_OR_RETURN(
-            Appended receipt,
-            AppendReceipt(found->sender, id, op.user, MessageStatus::kDelivered, op.ts));
-        result.appended.push_back(std::move(receipt));
+        COURIER_RETURN_IF_ERROR(AppendReceipt(found->sender, id, op.user, MessageStatus::kDelivered,
+                                              op.ts, result.appended));
       }
-      COURIER_ASSIGN_OR_RETURN(
-          Appended receipt, AppendReceipt(found->sender, id, op.user, MessageStatus::kRead, op.ts));
-      result.appended.push_back(std::move(receipt));
+      COURIER_RETURN_IF_ERROR(AppendReceipt(found->sender, id, op.user, MessageStatus::kRead, op.ts,
+                                            result.appended));
     }
     out = std::move(result);
     return absl::OkStatus();

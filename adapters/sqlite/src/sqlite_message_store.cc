@@ -651,17 +651,13 @@ class SqliteMessageStore final : public MessageStore {
   }
 
   // Appends the receipt "`by` moved message `id` to `status`" to `sender`'s inbox.
-  absl::StatusOr<Appended> AppendReceipt(const UserId& sender, const MessageId& id,
-                                         const UserId& by, MessageStatus status, TimeMs ts)
+  absl::Status AppendReceipt(const UserId& sender, const MessageId& id, const UserId& by,
+                             MessageStatus status, TimeMs ts, std::vector<Appended>& appended)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-    Event e;
-    e.kind = EventKind::kReceipt;
-    e.id = id;
-    e.peer = by;
-    e.status = status;
-    e.ts = ts;
-    COURIER_ASSIGN_OR_RETURN(e, AppendEvent(sender, std::move(e), nullptr));
-    return Appended{sender, std::move(e)};
+    COURIER_ASSIGN_OR_RETURN(Event e,
+                             AppendEvent(sender, ReceiptEventOf(id, by, status, ts), nullptr));
+    appended.push_back(Appended{sender, std::move(e)});
+    return absl::OkStatus();
   }
 
   absl::Status SetMessageStatus(std::int64_t pos, MessageStatus status)
@@ -673,16 +669,9 @@ class SqliteMessageStore final : public MessageStore {
   }
 
   absl::Status ApplyOp(const WriteOp& op, OpResult& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-    if (absl::Status s = ValidateWriteOp(op); !s.ok()) {
-      out = s;  // fails alone
-      return absl::OkStatus();
-    }
-    if (const auto* append = std::get_if<AppendOp>(&op)) return Apply(*append, out);
-    if (const auto* attach = std::get_if<AttachOp>(&op)) return Apply(*attach, out);
-    if (const auto* ack = std::get_if<AckOp>(&op)) return Apply(*ack, out);
-    if (const auto* read = std::get_if<ReadOp>(&op)) return Apply(*read, out);
-    if (const auto* send = std::get_if<GroupSendOp>(&op)) return Apply(*send, out);
-    return Apply(std::get<GroupChangeOp>(op), out);
+    return ApplyValidOp(op, out, [&](const auto& valid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+      return Apply(valid, out);
+    });
   }
 
   // The first append of (sender, cid), if there was one, as the duplicate
@@ -734,14 +723,10 @@ class SqliteMessageStore final : public MessageStore {
     COURIER_ASSIGN_OR_RETURN(bool answered, AnsweredBeforeSending<AppendResult>(op, out));
     if (answered) return absl::OkStatus();
     COURIER_ASSIGN_OR_RETURN(InboxRow * inbox, ReadInbox(op.recipient));
-    const Seq undelivered = inbox->head - inbox->max_cursor;
-    if (undelivered >= op.max_undelivered) {
-      out = QueueFullError(op.recipient, undelivered, op.max_undelivered);
-      return absl::OkStatus();
-    }
     COURIER_ASSIGN_OR_RETURN(std::optional<StoredMessage> taken, FindMessage(op.recipient, op.id));
-    if (taken.has_value()) {
-      out = MessageIdTakenError(op.recipient, op.id);
+    if (absl::Status s = CheckAppend(op, inbox->head, inbox->max_cursor, taken.has_value());
+        !s.ok()) {
+      out = std::move(s);
       return absl::OkStatus();
     }
     COURIER_ASSIGN_OR_RETURN(Event e, AppendEvent(op.recipient, MessageEventOf(op), &op.cid));
@@ -781,8 +766,7 @@ class SqliteMessageStore final : public MessageStore {
   absl::Status Apply(const AckOp& op, OpResult& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     COURIER_ASSIGN_OR_RETURN(InboxRow * inbox, ReadInbox(op.user));
     if (op.seq > inbox->head) {
-      out = absl::OutOfRangeError(
-          absl::StrCat("ack of seq ", op.seq, " beyond the head ", inbox->head, " of ", op.user));
+      out = AckBeyondHeadError(op, inbox->head);
       return absl::OkStatus();
     }
     const Seq max_cursor = inbox->max_cursor;
@@ -820,10 +804,8 @@ class SqliteMessageStore final : public MessageStore {
       inbox->max_cursor = result.cursor;
       dirty_inboxes_.insert(op.user);
       for (const Delivered& d : delivered) {
-        COURIER_ASSIGN_OR_RETURN(
-            Appended receipt,
-            AppendReceipt(d.sender, d.id, op.user, MessageStatus::kDelivered, op.ts));
-        result.appended.push_back(std::move(receipt));
+        COURIER_RETURN_IF_ERROR(AppendReceipt(d.sender, d.id, op.user, MessageStatus::kDelivered,
+                                              op.ts, result.appended));
       }
     }
     out = std::move(result);
@@ -840,14 +822,11 @@ class SqliteMessageStore final : public MessageStore {
       if (status == MessageStatus::kRead) continue;
       COURIER_RETURN_IF_ERROR(SetMessageStatus(found->pos, MessageStatus::kRead));
       if (status == MessageStatus::kSent) {
-        COURIER_ASSIGN_OR_RETURN(
-            Appended delivered,
-            AppendReceipt(sender, id, op.user, MessageStatus::kDelivered, op.ts));
-        result.appended.push_back(std::move(delivered));
+        COURIER_RETURN_IF_ERROR(AppendReceipt(sender, id, op.user, MessageStatus::kDelivered, op.ts,
+                                              result.appended));
       }
-      COURIER_ASSIGN_OR_RETURN(Appended read,
-                               AppendReceipt(sender, id, op.user, MessageStatus::kRead, op.ts));
-      result.appended.push_back(std::move(read));
+      COURIER_RETURN_IF_ERROR(AppendReceipt(sender, id, op.user, MessageStatus::kRead, op.ts,
+                                            result.appended));
     }
     out = std::move(result);
     return absl::OkStatus();

@@ -117,9 +117,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <utility>
 #include <variant>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -217,6 +219,25 @@ COURIER_EXPORT absl::Status QueueFullError(const UserId& recipient, std::uint64_
                             std::uint64_t limit);
 COURIER_EXPORT absl::Status MessageIdTakenError(const UserId& recipient, const MessageId& id);
 
+// AppendOp's own refusals, in one place and in this order, for a send that
+// is not a duplicate: QueueFullError when op.recipient's inbox, whose head
+// is `head` and whose devices' highest cursor is `max_cursor`, is full
+// (head - max_cursor >= op.max_undelivered); else MessageIdTakenError when
+// op.id already names a message of that inbox (`id_taken`); else OK.
+// Pure function; thread-safe; never blocks.
+COURIER_EXPORT absl::Status CheckAppend(const AppendOp& op, Seq head, Seq max_cursor,
+                                        bool id_taken);
+
+// AckOp's refusal, in one place: the kOutOfRange of an ack whose op.seq is
+// beyond `head`, the head of op.user's inbox.
+COURIER_EXPORT absl::Status AckBeyondHeadError(const AckOp& op, Seq head);
+
+// What every store appends to `sender`'s inbox when `by` moves message `id`
+// (which `sender` sent) to `status` (kDelivered or kRead): the kReceipt
+// event (seq 0: the store gives it).
+COURIER_EXPORT Event ReceiptEventOf(const MessageId& id, const UserId& by, MessageStatus status,
+                                    TimeMs ts);
+
 // What every store makes of a GroupSendOp for one recipient: the kMessage
 // event it appends (seq 0: the store gives it).
 COURIER_EXPORT Event MessageEventOf(const GroupSendOp& op);
@@ -282,6 +303,25 @@ inline constexpr std::size_t kMaxStoredBodyBytes = 15 << 20;
 //             1..kMaxGroupMembers. kInvalidArgument otherwise.
 // Pure function; thread-safe; never blocks.
 COURIER_EXPORT absl::Status ValidateWriteOp(const WriteOp& op);
+
+// THE dispatch of one op in a store's Write, so that every store applies
+// ValidateWriteOp the same way: an op it refuses fails alone (`out` is set
+// to its status and OK returned: the batch goes on without it); a valid op
+// is apply(its alternative), which sets `out` to the op's result or error
+// and returns the batch's fate (a backend failure fails the batch).
+// `apply` is called with the store's lock held, as ApplyValidOp is: the
+// thread-safety analysis does not follow a callable through a template (as
+// with std::visit), so a store annotates its lambda with the lock.
+// Thread-safety and blocking: as `apply`.
+template <class Apply>
+absl::Status ApplyValidOp(const WriteOp& op, absl::StatusOr<WriteResult>& out, Apply&& apply)
+    ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  if (absl::Status s = ValidateWriteOp(op); !s.ok()) {
+    out = std::move(s);  // fails alone
+    return absl::OkStatus();
+  }
+  return std::visit(apply, op);
+}
 
 // THE check of Fetch's arguments, which every store's Fetch calls first so
 // that all of them refuse the same calls the same way: `user` a name
