@@ -55,7 +55,8 @@ def check(path, rel):
                 j += 1
             i = j + 1
             continue
-        if not SKIP_START.match(line) and not line.startswith((" ", "\t")):
+        after_template = i > 0 and lines[i - 1].startswith("template")
+        if not SKIP_START.match(line) and not after_template and not line.startswith((" ", "\t")):
             f = FUNC.match(line)
             if f and "{" not in line.split("//", 1)[0]:
                 problems.append(f"{rel}:{i + 1}: {f.group(1)}() needs COURIER_EXPORT")

@@ -80,6 +80,20 @@ CREATE TABLE push_subscriptions (
 )sql"},
 };
 
+// The per-device rows. Upserts: ?1 the user, ?2 the device, ?3 the value (a
+// device's last seen only moves forward; a push subscription is replaced).
+// Reads: ?1 the user; (device, value) rows in device order.
+constexpr const char* kRecordDevice =
+    "INSERT INTO user_devices (name, device, seen_ms) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT (name, device) DO UPDATE SET seen_ms = MAX(seen_ms, excluded.seen_ms)";
+constexpr const char* kSetPushSubscription =
+    "INSERT INTO push_subscriptions (name, device, subscription) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT (name, device) DO UPDATE SET subscription = excluded.subscription";
+constexpr const char* kDevices =
+    "SELECT device, seen_ms FROM user_devices WHERE name = ?1 ORDER BY device";
+constexpr const char* kPushSubscriptions =
+    "SELECT device, subscription FROM push_subscriptions WHERE name = ?1 ORDER BY device";
+
 absl::Status UnknownUser(const UserId& user) {
   return absl::NotFoundError(absl::StrCat("unknown user ", user));
 }
@@ -210,19 +224,13 @@ class SqliteAccountStore final : public AccountStore {
   absl::Status RecordDevice(const UserId& user, const DeviceId& device, TimeMs when) override {
     COURIER_RETURN_IF_ERROR(ValidateName("device", device));
     MutexLock lock(&mu_);
-    COURIER_ASSIGN_OR_RETURN(
-        Query q, UserQuery(user, "INSERT INTO user_devices (name, device, seen_ms) "
-                                 "VALUES (?1, ?2, ?3) ON CONFLICT (name, device) DO UPDATE SET "
-                                 "seen_ms = MAX(seen_ms, excluded.seen_ms)"));
-    q.BindText(2, device).Bind(3, when);
-    return q.Run();
+    COURIER_ASSIGN_OR_RETURN(Query q, UserQuery(user, kRecordDevice));
+    return q.BindText(2, device).Bind(3, when).Run();
   }
 
   absl::StatusOr<std::vector<DeviceRecord>> Devices(const UserId& user) override {
     MutexLock lock(&mu_);
-    COURIER_ASSIGN_OR_RETURN(
-        Query q, UserQuery(user, "SELECT device, seen_ms FROM user_devices WHERE name = ?1 "
-                                 "ORDER BY device"));
+    COURIER_ASSIGN_OR_RETURN(Query q, UserQuery(user, kDevices));
     return AllRows<DeviceRecord>(
         q, [](const Query& row) { return DeviceRecord{row.Text(0), row.Int(1)}; });
   }
@@ -260,12 +268,8 @@ class SqliteAccountStore final : public AccountStore {
                                    const std::string& subscription) override {
     COURIER_RETURN_IF_ERROR(ValidatePushSubscription(device, subscription));
     MutexLock lock(&mu_);
-    COURIER_ASSIGN_OR_RETURN(
-        Query q, UserQuery(user, "INSERT INTO push_subscriptions (name, device, subscription) "
-                                 "VALUES (?1, ?2, ?3) ON CONFLICT (name, device) DO UPDATE SET "
-                                 "subscription = excluded.subscription"));
-    q.BindText(2, device).BindBlob(3, subscription);
-    return q.Run();
+    COURIER_ASSIGN_OR_RETURN(Query q, UserQuery(user, kSetPushSubscription));
+    return q.BindText(2, device).BindBlob(3, subscription).Run();
   }
 
   absl::StatusOr<bool> DeletePushSubscription(const UserId& user, const DeviceId& device,
@@ -284,9 +288,7 @@ class SqliteAccountStore final : public AccountStore {
   absl::StatusOr<std::vector<PushSubscriptionRecord>> PushSubscriptions(
       const UserId& user) override {
     MutexLock lock(&mu_);
-    COURIER_ASSIGN_OR_RETURN(
-        Query q, UserQuery(user, "SELECT device, subscription FROM push_subscriptions "
-                                 "WHERE name = ?1 ORDER BY device"));
+    COURIER_ASSIGN_OR_RETURN(Query q, UserQuery(user, kPushSubscriptions));
     return AllRows<PushSubscriptionRecord>(
         q, [](const Query& row) { return PushSubscriptionRecord{row.Text(0), row.Text(1)}; });
   }

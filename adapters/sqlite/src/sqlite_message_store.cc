@@ -84,6 +84,15 @@
 namespace courier::sqlite {
 namespace {
 
+// The events table's columns as schema 1 created them. Version 2 rebuilds the
+// table with the same columns under a new key, so both spell them from here;
+// like every migration's text, they never change (an old file is the test:
+// sqlite_store_test writes a version-1 file with its own copy and opens it).
+#define COURIER_SQLITE_EVENTS_V1_COLUMNS                                      \
+  "inbox TEXT NOT NULL, seq INTEGER NOT NULL, kind INTEGER NOT NULL, "        \
+  "id TEXT NOT NULL, peer TEXT NOT NULL, body BLOB, status INTEGER NOT NULL, " \
+  "ts INTEGER NOT NULL, cid BLOB"
+
 constexpr Migration kMessageMigrations[] = {
     {1, R"sql(
 CREATE TABLE inboxes (
@@ -91,16 +100,7 @@ CREATE TABLE inboxes (
   head INTEGER NOT NULL,
   max_cursor INTEGER NOT NULL
 ) WITHOUT ROWID;
-CREATE TABLE events (
-  inbox TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  kind INTEGER NOT NULL,
-  id TEXT NOT NULL,
-  peer TEXT NOT NULL,
-  body BLOB,
-  status INTEGER NOT NULL,
-  ts INTEGER NOT NULL,
-  cid BLOB,
+CREATE TABLE events ()sql" COURIER_SQLITE_EVENTS_V1_COLUMNS R"sql(,
   PRIMARY KEY (inbox, seq)
 );
 CREATE UNIQUE INDEX events_by_sender_cid ON events (peer, cid) WHERE kind = 1;
@@ -119,15 +119,7 @@ CREATE TABLE cursors (
     {2, R"sql(
 CREATE TABLE events_v2 (
   pos INTEGER PRIMARY KEY AUTOINCREMENT,
-  inbox TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  kind INTEGER NOT NULL,
-  id TEXT NOT NULL,
-  peer TEXT NOT NULL,
-  body BLOB,
-  status INTEGER NOT NULL,
-  ts INTEGER NOT NULL,
-  cid BLOB,
+  )sql" COURIER_SQLITE_EVENTS_V1_COLUMNS R"sql(,
   UNIQUE (inbox, seq)
 );
 INSERT INTO events_v2 (inbox, seq, kind, id, peer, body, status, ts, cid)
@@ -149,6 +141,7 @@ CREATE TABLE group_members (
 ) WITHOUT ROWID;
 )sql"},
 };
+#undef COURIER_SQLITE_EVENTS_V1_COLUMNS
 
 using OpResult = absl::StatusOr<WriteResult>;
 
@@ -162,6 +155,18 @@ constexpr const char* kMessageByInboxAndId =
     "SELECT peer, status FROM events WHERE pos = ?1 AND kind = 1 AND inbox = ?2 AND id = ?3";
 constexpr const char* kSendBySenderAndCid =
     "SELECT seq, id, ts FROM events WHERE pos = ?1 AND kind = 1 AND peer = ?2 AND cid = ?3";
+
+// The writes of a batch: an appended event, and the inbox and cursor rows it
+// changed (FlushDirtyRows writes each once, at the end of the batch).
+constexpr const char* kInsertEvent =
+    "INSERT INTO events (inbox, seq, kind, id, peer, body, status, ts, cid, group_id) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+constexpr const char* kUpsertInbox =
+    "INSERT INTO inboxes (inbox, head, max_cursor) VALUES (?1, ?2, ?3) ON CONFLICT (inbox) "
+    "DO UPDATE SET head = excluded.head, max_cursor = excluded.max_cursor";
+constexpr const char* kUpsertCursor =
+    "INSERT INTO cursors (inbox, device, acked) VALUES (?1, ?2, ?3) ON CONFLICT (inbox, device) "
+    "DO UPDATE SET acked = excluded.acked";
 
 std::int64_t StatusValue(MessageStatus s) { return static_cast<std::int64_t>(s); }
 
@@ -572,20 +577,14 @@ class SqliteMessageStore final : public MessageStore {
   absl::Status FlushDirtyRows() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     for (const UserId& user : dirty_inboxes_) {
       const InboxRow& row = inboxes_.at(user);
-      COURIER_ASSIGN_OR_RETURN(
-          Query q, writer_->Prepare("INSERT INTO inboxes (inbox, head, max_cursor) "
-                                    "VALUES (?1, ?2, ?3) ON CONFLICT (inbox) DO UPDATE "
-                                    "SET head = excluded.head, max_cursor = excluded.max_cursor"));
+      COURIER_ASSIGN_OR_RETURN(Query q, writer_->Prepare(kUpsertInbox));
       q.BindText(1, user)
           .Bind(2, static_cast<std::int64_t>(row.head))
           .Bind(3, static_cast<std::int64_t>(row.max_cursor));
       COURIER_RETURN_IF_ERROR(q.Run());
     }
     for (const CursorKey& key : dirty_cursors_) {
-      COURIER_ASSIGN_OR_RETURN(
-          Query q, writer_->Prepare("INSERT INTO cursors (inbox, device, acked) "
-                                    "VALUES (?1, ?2, ?3) ON CONFLICT (inbox, device) "
-                                    "DO UPDATE SET acked = excluded.acked"));
+      COURIER_ASSIGN_OR_RETURN(Query q, writer_->Prepare(kUpsertCursor));
       q.BindText(1, key.user)
           .BindText(2, key.device)
           .Bind(3, static_cast<std::int64_t>(cursors_.at(key)));
@@ -618,10 +617,7 @@ class SqliteMessageStore final : public MessageStore {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     COURIER_ASSIGN_OR_RETURN(InboxRow * row, ReadInbox(inbox));
     e.seq = row->head + 1;
-    COURIER_ASSIGN_OR_RETURN(
-        Query q, writer_->Prepare("INSERT INTO events "
-                                  "(inbox, seq, kind, id, peer, body, status, ts, cid, group_id) "
-                                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"));
+    COURIER_ASSIGN_OR_RETURN(Query q, writer_->Prepare(kInsertEvent));
     q.BindText(1, inbox)
         .Bind(2, static_cast<std::int64_t>(e.seq))
         .Bind(3, static_cast<std::int64_t>(e.kind))
@@ -893,8 +889,12 @@ class SqliteMessageStore final : public MessageStore {
         out);
   }
 
+  // The store's two connections to the file: Write's, and a read-only one
+  // for Fetch and the other reads, which WAL lets run beside a commit.
   Mutex write_mu_;
   const std::unique_ptr<Connection> writer_ ABSL_PT_GUARDED_BY(write_mu_);
+  Mutex read_mu_;
+  const std::unique_ptr<Connection> reader_ ABSL_PT_GUARDED_BY(read_mu_);
   // The write-through cache of inboxes and cursors rows (see the top of the
   // file), the rows the current batch changed, and the data_version it is
   // valid for.
@@ -915,8 +915,6 @@ class SqliteMessageStore final : public MessageStore {
     std::int64_t pos;
   };
   std::vector<Undo> undo_ ABSL_GUARDED_BY(write_mu_);
-  Mutex read_mu_;
-  const std::unique_ptr<Connection> reader_ ABSL_PT_GUARDED_BY(read_mu_);
 };
 
 }  // namespace

@@ -121,6 +121,12 @@ struct WebPushSender::Impl {
   VapidKey key;
   std::string subject;
   internal::Channel channel;
+
+  // The Authorization header for a push to `endpoint`: a VAPID JWT for its
+  // push service, signed now (RFC 8292).
+  absl::StatusOr<std::string> Authorization(std::string_view endpoint) const {
+    return VapidAuthorization(key, endpoint, subject, absl::Now());
+  }
 };
 
 WebPushSender::WebPushSender(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -145,7 +151,7 @@ absl::StatusOr<SendResult> WebPushSender::Send(const Subscription& sub, std::str
   if (!url.ok()) return url.status();
   auto body = EncryptAes128gcm(sub, payload);
   if (!body.ok()) return body.status();
-  auto authorization = VapidAuthorization(impl_->key, sub.endpoint, impl_->subject, absl::Now());
+  auto authorization = impl_->Authorization(sub.endpoint);
   if (!authorization.ok()) return authorization.status();
   internal::Headers headers = {
       {"TTL", std::to_string(impl_->channel.options.ttl_seconds)},
