@@ -97,7 +97,10 @@ def test_typing_beyond_the_rate_is_dropped(make_server):
         a.barrier()
         time.sleep(0.5)
         got = typing_frames(b, 2 * cp.QUIET)
-        assert [t["on"] for t in got] == [True, False, True], got
+        # The first three pass the rate (on, off, on); the delivery pool
+        # relays typing ops best effort, without an order between two of them
+        # (CI of 2ab0a0b under ASan saw off, on, on), so compare as a multiset.
+        assert sorted(t["on"] for t in got) == [False, True, True], got
         # The rate is per typist: bob still types to alice.
         b.typing(True, to=alice.name)
         assert a.wait_op("typing")["from"] == bob.name
