@@ -36,6 +36,7 @@ def main():
         s = cp.Server(binary, os.path.join(tmp, "data"),
                       args=["--rate-limit", "1000000000/1", "--store", args.store,
                             "--push-hold-ms", str(args.hold_ms),
+                            "--push-allow-private-addresses",  # the receiver is local
                             "--max-undelivered", str(args.messages + 10),
                             "--hash-queue", "64"])
         s.start()

@@ -157,6 +157,10 @@ std::variant<ServerFlags, int> ParseOptions(int argc, char** argv) {
   flag("push-max-attempts", f.push_max_attempts,
        "attempts per push (429, 5xx and network errors are retried with backoff)")
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{10}));
+  app.add_flag("--push-allow-private-addresses", f.push_allow_private_addresses,
+               "also send Web Push to subscription endpoints on loopback, private or link-local "
+               "addresses (refused by default: the endpoint is the user's choice)")
+      ->envname("COURIER_PUSH_ALLOW_PRIVATE_ADDRESSES");
   flag("config", f.config,
        "a TOML file with the same keys as the flags (data-dir = \"...\"); "
        "the environment and the command line override it");

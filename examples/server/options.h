@@ -79,6 +79,7 @@ struct ServerFlags {
   std::string push_content = "names";    // names (senders and count) | full (also text)
   std::uint64_t push_hold_ms = 2'000;    // a notice collects messages this long
   std::uint64_t push_max_attempts = 4;   // per push, retries on 429/5xx/network included
+  bool push_allow_private_addresses = false;  // Web Push to loopback/private networks too
 };
 
 // The parsed flags, or the exit code to leave with (0 after --help, 2 for a

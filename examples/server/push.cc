@@ -125,6 +125,7 @@ absl::StatusOr<std::unique_ptr<PushService>> PushService::Start(const ServerFlag
   if (!key.ok()) return Named(absl::StrCat("--vapid-key-file ", key_path), key.status());
   webpush::SenderOptions options;
   options.max_attempts = static_cast<int>(flags.push_max_attempts);
+  options.allow_private_addresses = flags.push_allow_private_addresses;
   const std::string public_key = key->public_key_base64url();
   absl::StatusOr<std::unique_ptr<webpush::WebPushSender>> devices =
       webpush::WebPushSender::Create(*std::move(key), flags.vapid_subject, options);

@@ -153,10 +153,13 @@ def receiver():
     r.close()
 
 
-def push_server(make_server, *extra):
-    s = make_server(["--rate-limit", "1000000/1", "--push-hold-ms", str(HOLD_MS)] + list(extra),
-                    name="push")
-    return s
+def push_server(make_server, *extra, allow_private=True):
+    """A server that pushes; the receivers here are on loopback, which a
+    server refuses to push to unless told (--push-allow-private-addresses)."""
+    flags = ["--rate-limit", "1000000/1", "--push-hold-ms", str(HOLD_MS)]
+    if allow_private:
+        flags.append("--push-allow-private-addresses")
+    return make_server(flags + list(extra), name="push")
 
 
 def metrics(s):
@@ -294,6 +297,25 @@ def test_a_failing_or_down_receiver_is_retried_then_given_up(make_server, receiv
     # A failure keeps the subscription (only 404/410 delete it).
     r = s.http("DELETE", "/v1/devices/phone/push", token=bob.token)
     assert r.json()["status"] == "unsubscribed", r
+
+
+def test_a_push_to_a_private_address_is_refused_by_default(make_server, receiver):
+    # The endpoint is the user's choice: without the flag, a subscription that
+    # points at loopback (the server's own admin port, say) gets no request.
+    s = push_server(make_server, "--push-max-attempts", "3", allow_private=False)
+    alice, bob = s.new_users("alice", "bob")
+    s.befriend(alice, bob)
+    subscribe(s, bob, "phone", Device(receiver.url("/inside")))
+    a = s.connect(alice, "a1")
+    assert a.message(bob.name, "hello")["op"] == "sent"
+    m = wait_metric(s, "courier_push_failed_total", 1, timeout=40)
+    assert m["courier_push_sent_total"] == 0
+    assert receiver.to("/inside") == [], "no connection to a private address"
+    # Given up at once, not retried (3 attempts allowed), and the log says why.
+    log = s.log_path.read_text("utf-8", "replace")
+    refused = [line for line in log.splitlines() if "not a public address" in line]
+    assert len(refused) == 1, log[-2000:]
+    assert "attempts=1" in refused[0] and "127.0.0.1" in refused[0]
 
 
 def test_the_webhook_is_signed(make_server, receiver, tmp_path):

@@ -387,6 +387,31 @@ def test_plain_http_is_refused_for_a_non_loopback_endpoint(key_file):
     assert result["status"] == "INVALID_ARGUMENT" and "https" in result["message"]
 
 
+def test_a_private_address_is_refused_by_default_without_a_connection(receiver, key_file):
+    r = receiver([(201, {})])
+    _, p256dh, auth = new_user_agent()
+    result = send(f"http://127.0.0.1:{r.port}/p", p256dh, auth, key_file, b"x",
+                  "allow_private=0", "max_attempts=3")
+    assert result["status"] == "OK" and result["outcome"] == "gave_up", result
+    assert result["attempts"] == 1, "refused at once, not retried"
+    assert "not a public address" in result["detail"] and "127.0.0.1" in result["detail"]
+    assert r.requests == []
+    # A name that resolves to loopback is judged by its address, not its name.
+    result = send(f"http://localhost:{r.port}/p", p256dh, auth, key_file, b"x", "allow_private=0")
+    assert result["outcome"] == "gave_up" and "not a public address" in result["detail"], result
+    assert r.requests == []
+
+
+def test_a_name_that_does_not_resolve_gives_up_within_the_resolve_timeout(key_file):
+    _, p256dh, auth = new_user_agent()
+    start = time.monotonic()
+    result = send("https://push.invalid/p", p256dh, auth, key_file, b"x", "resolve_ms=300",
+                  "max_attempts=1")
+    assert result["status"] == "OK" and result["outcome"] == "gave_up", result
+    assert "resolve push.invalid" in result["detail"], result
+    assert time.monotonic() - start < 20
+
+
 # ---- TLS ----
 
 @pytest.fixture(scope="module")

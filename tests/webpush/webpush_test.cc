@@ -5,6 +5,7 @@
 #include "courier/webpush.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -20,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "address_policy.h"
 #include "delivery.h"
 #include "http_response.h"
 #include "support/status_matchers.h"
@@ -487,7 +489,9 @@ TEST_CASE("One sender and one key serve several threads at once") {
   });
   auto key = wp::VapidKey::Generate();
   COURIER_REQUIRE_OK(key);
-  auto sender = wp::WebPushSender::Create(*key, "mailto:a@b.c");
+  wp::SenderOptions options;
+  options.allow_private_addresses = true;  // the receiver is on loopback
+  auto sender = wp::WebPushSender::Create(*key, "mailto:a@b.c", options);
   COURIER_REQUIRE_OK(sender);
   wp::Subscription sub = GoodSubscription();
   sub.endpoint = listener.Url("/p");
@@ -504,4 +508,97 @@ TEST_CASE("One sender and one key serve several threads at once") {
   for (auto& t : threads) t.join();
   receiver.join();
   REQUIRE(delivered == kThreads * kPerThread);
+}
+
+namespace {
+
+bool PublicText(const char* text) {
+  sockaddr_storage storage{};
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
+  if (::inet_pton(AF_INET, text, &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+  } else {
+    REQUIRE(::inet_pton(AF_INET6, text, &v6->sin6_addr) == 1);
+    v6->sin6_family = AF_INET6;
+  }
+  return wp::internal::IsPublicAddress(*reinterpret_cast<const sockaddr*>(&storage));
+}
+
+}  // namespace
+
+TEST_CASE("IsPublicAddress: what a push to a user's endpoint may reach") {
+  for (const char* inside :
+       {"127.0.0.1", "127.255.0.9", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1",
+        "169.254.169.254", "100.64.0.1", "100.127.255.254", "0.0.0.0", "0.1.2.3", "224.0.0.1",
+        "239.255.255.250", "240.0.0.1", "255.255.255.255", "192.0.2.7", "198.51.100.1",
+        "203.0.113.9", "198.18.0.1", "198.19.255.255", "192.0.0.8", "::", "::1", "::127.0.0.1",
+        "::ffff:127.0.0.1", "::ffff:10.0.0.1", "64:ff9b::a00:1", "2002:a00:1::1", "fc00::1",
+        "fd12:3456::1", "fe80::1", "febf::1", "fec0::1", "ff02::1", "100::1", "2001:db8::1",
+        "2001:0:4136:e378::1"}) {
+    INFO(inside);
+    CHECK_FALSE(PublicText(inside));
+  }
+  for (const char* outside :
+       {"1.1.1.1", "8.8.8.8", "172.15.255.255", "172.32.0.1", "100.63.255.255", "100.128.0.1",
+        "192.169.0.1", "169.255.0.1", "223.255.255.255", "198.20.0.1", "2606:4700::1111",
+        "2a00:1450:4001::200e", "::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1",
+        "2001:4860::8888"}) {
+    INFO(outside);
+    CHECK(PublicText(outside));
+  }
+  sockaddr unix_family{};
+  unix_family.sa_family = AF_UNIX;
+  CHECK_FALSE(wp::internal::IsPublicAddress(unix_family));
+}
+
+TEST_CASE("A Web Push to a loopback endpoint is refused by default, before any connection") {
+  LoopbackListener listener;
+  auto key = wp::VapidKey::Generate();
+  COURIER_REQUIRE_OK(key);
+  wp::SenderOptions options;
+  options.max_attempts = 3;
+  auto sender = wp::WebPushSender::Create(*key, "mailto:a@b.c", options);
+  COURIER_REQUIRE_OK(sender);
+  wp::Subscription sub = GoodSubscription();
+  sub.endpoint = listener.Url("/p");
+  auto r = (*sender)->Send(sub, "hello");
+  COURIER_REQUIRE_OK(r);
+  CHECK(r->outcome == wp::Outcome::kGaveUp);
+  CHECK(r->attempts == 1);
+  CHECK(r->detail.find("127.0.0.1, not a public address") != std::string::npos);
+  // Nothing reached the listener: accept finds no connection.
+  REQUIRE(::fcntl(listener.fd(), F_SETFL, O_NONBLOCK) == 0);
+  CHECK(::accept(listener.fd(), nullptr, nullptr) < 0);
+  // The webhook's URL is the operator's: loopback is fine there (a refused
+  // connection, not a refused address).
+  wp::SenderOptions once;
+  once.max_attempts = 1;
+  auto hook = wp::WebhookSender::Create("http://127.0.0.1:1/hook", std::string(16, 's'), once);
+  COURIER_REQUIRE_OK(hook);
+  auto h = (*hook)->Send("{}");
+  COURIER_REQUIRE_OK(h);
+  CHECK(h->detail.find("not a public address") == std::string::npos);
+}
+
+TEST_CASE("A name lookup is bounded by resolve_timeout, and a failed one is named") {
+  auto key = wp::VapidKey::Generate();
+  COURIER_REQUIRE_OK(key);
+  wp::SenderOptions options;
+  options.max_attempts = 1;
+  options.resolve_timeout = absl::Milliseconds(300);
+  auto sender = wp::WebPushSender::Create(*key, "mailto:a@b.c", options);
+  COURIER_REQUIRE_OK(sender);
+  wp::Subscription sub = GoodSubscription();
+  sub.endpoint = "https://push.invalid/p";  // RFC 6761: never resolves
+  const auto start = std::chrono::steady_clock::now();
+  auto r = (*sender)->Send(sub, "hello");
+  COURIER_REQUIRE_OK(r);
+  CHECK(r->outcome == wp::Outcome::kGaveUp);
+  CHECK(r->detail.find("resolve push.invalid") != std::string::npos);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(20));
+  wp::SenderOptions bad;
+  bad.resolve_timeout = absl::ZeroDuration();
+  REQUIRE_THAT(wp::WebPushSender::Create(*key, "mailto:a@b.c", bad).status(),
+               StatusIs(absl::StatusCode::kInvalidArgument));
 }

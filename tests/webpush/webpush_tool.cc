@@ -12,8 +12,9 @@
 //   {"status":"OK","outcome":"delivered","attempts":1,"http_status":201,"ms":12}
 // or {"status":"<error code>","message":"..."} and exit 0; usage errors exit 2.
 // Options: max_attempts, backoff_ms, backoff_cap_ms, max_retry_after_ms,
-// connect_ms, read_ms, ttl, urgency (very-low|low|normal|high), topic,
-// ca_file.
+// resolve_ms, connect_ms, read_ms, ttl, urgency (very-low|low|normal|high),
+// topic, ca_file, allow_private (0|1; 1 unless given: the tests' receivers
+// are on loopback).
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -63,6 +64,11 @@ bool ApplyOption(std::string_view arg, wp::SenderOptions& o, std::string& topic)
     o.ca_file = value;
     return true;
   }
+  if (key == "allow_private") {
+    if (value != "0" && value != "1") return false;
+    o.allow_private_addresses = value == "1";
+    return true;
+  }
   const long long n = std::stoll(value);
   if (key == "max_attempts")
     o.max_attempts = static_cast<int>(n);
@@ -72,6 +78,8 @@ bool ApplyOption(std::string_view arg, wp::SenderOptions& o, std::string& topic)
     o.backoff_cap = absl::Milliseconds(n);
   else if (key == "max_retry_after_ms")
     o.max_retry_after = absl::Milliseconds(n);
+  else if (key == "resolve_ms")
+    o.resolve_timeout = absl::Milliseconds(n);
   else if (key == "connect_ms")
     o.connect_timeout = absl::Milliseconds(n);
   else if (key == "read_ms")
@@ -149,6 +157,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   wp::SenderOptions options;
+  // The tests' receivers are on loopback: allowed unless allow_private=0
+  // asks for the library's default policy.
+  options.allow_private_addresses = true;
   std::string topic;
   if (cmd == "send" && argc >= 6) {
     for (int i = 6; i < argc; ++i) {

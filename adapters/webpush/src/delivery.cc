@@ -85,13 +85,14 @@ bool CancelSignal::Sleep(absl::Duration d) const {
 
 absl::StatusOr<SendResult> Deliver(const HttpClient& client, const Url& url,
                                    absl::FunctionRef<Headers()> headers, std::string_view body,
-                                   const SenderOptions& options, const CancelSignal& cancel) {
+                                   AddressPolicy policy, const SenderOptions& options,
+                                   const CancelSignal& cancel) {
   thread_local std::minstd_rand jitter(std::random_device{}());
   SendResult result;
   while (true) {
     if (cancel.raised()) return absl::CancelledError("sender shut down");
     ++result.attempts;
-    auto answer = client.Post(url, headers(), body, cancel.fd());
+    auto answer = client.Post(url, headers(), body, policy, cancel.fd());
     Verdict verdict;
     std::optional<absl::Duration> retry_after;
     if (answer.ok()) {

@@ -49,11 +49,13 @@ class CancelSignal {
 };
 
 // Posts `body` to `url` up to options.max_attempts times, asking
-// `headers` for each attempt's extra headers. kCancelled when `cancel` is
-// raised before an outcome; otherwise a SendResult.
+// `headers` for each attempt's extra headers, to the addresses `policy`
+// allows. kCancelled when `cancel` is raised before an outcome; otherwise a
+// SendResult.
 absl::StatusOr<SendResult> Deliver(const HttpClient& client, const Url& url,
                                    absl::FunctionRef<Headers()> headers, std::string_view body,
-                                   const SenderOptions& options, const CancelSignal& cancel);
+                                   AddressPolicy policy, const SenderOptions& options,
+                                   const CancelSignal& cancel);
 
 }  // namespace courier::webpush::internal
 

@@ -27,6 +27,7 @@
 #include "absl/status/status.h"
 #include "crypto.h"
 #include "http_response.h"
+#include "resolver.h"
 #include "text.h"
 
 namespace courier::webpush::internal {
@@ -108,20 +109,24 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  absl::Status Connect(const Url& url, Deadline deadline) {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    addrinfo* list = nullptr;
-    const std::string port = std::to_string(url.port);
-    const int rc = ::getaddrinfo(url.host.c_str(), port.c_str(), &hints, &list);
-    if (rc != 0) {
-      return absl::UnavailableError(Cat("resolve ", url.host, ": ", gai_strerror(rc)));
-    }
-    std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> owner(list, &freeaddrinfo);
+  // Resolves url.host (within resolve_timeout), then connects to the first
+  // address that answers (within connect_timeout), skipping the addresses
+  // `policy` forbids.
+  absl::Status Connect(const Url& url, AddressPolicy policy, absl::Duration resolve_timeout,
+                       absl::Duration connect_timeout) {
+    auto list = Resolve(url.host, url.port, After(resolve_timeout), cancel_fd_);
+    if (!list.ok()) return list.status();
+    const Deadline deadline = After(connect_timeout);
     absl::Status last = absl::UnavailableError(Cat("resolve ", url.host, ": no address"));
-    for (addrinfo* ai = list; ai != nullptr; ai = ai->ai_next) {
+    for (addrinfo* ai = list->get(); ai != nullptr; ai = ai->ai_next) {
+      if (policy == AddressPolicy::kPublicOnly && !IsPublicAddress(*ai->ai_addr)) {
+        // Not retried (kPermissionDenied gives up at once): the name points
+        // inside; asking again would not change that.
+        last = absl::PermissionDeniedError(
+            Cat("push endpoint ", url.host, " resolves to ", AddressText(*ai->ai_addr),
+                ", not a public address (SenderOptions::allow_private_addresses)"));
+        continue;
+      }
       const int fd = ::socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
       if (fd < 0) {
         last = Errno("socket", errno);
@@ -300,12 +305,15 @@ absl::StatusOr<std::unique_ptr<HttpClient>> HttpClient::Create(const SenderOptio
 }
 
 absl::StatusOr<HttpAnswer> HttpClient::Post(const Url& url, const Headers& headers,
-                                            std::string_view body, int cancel_fd) const {
+                                            std::string_view body, AddressPolicy policy,
+                                            int cancel_fd) const {
   const SenderOptions& o = impl_->options;
   std::optional<SigpipeGuard> sigpipe;
   if (url.https) sigpipe.emplace();
   Connection conn(cancel_fd);
-  if (absl::Status s = conn.Connect(url, After(o.connect_timeout)); !s.ok()) return s;
+  if (absl::Status s = conn.Connect(url, policy, o.resolve_timeout, o.connect_timeout); !s.ok()) {
+    return s;
+  }
   if (url.https) {
     if (absl::Status s = conn.Handshake(impl_->ctx, url, After(o.tls_timeout)); !s.ok()) return s;
   }

@@ -4,14 +4,16 @@
 // Errors, which the retry policy reads (retry.h):
 //   kUnavailable       name resolution, connect, reset, TLS handshake, a
 //                      malformed or over-long answer, closed before a head
-//   kDeadlineExceeded  a phase ran past its timeout
+//   kDeadlineExceeded  a phase (name resolution included) ran past its timeout
+//   kPermissionDenied  the host resolves only to addresses `policy` forbids
+//                      (address_policy.h); no connection was made
 //   kFailedPrecondition the server's certificate did not verify
 //   kCancelled         the cancel descriptor became readable
 //
 // Not copyable (it owns its Impl). Thread-safety: an HttpClient may be used
 // by several threads at once (the SSL_CTX is only read after Create).
-// Blocking: Post blocks (see courier/webpush/sender.h for the timeouts); DNS
-// (getaddrinfo) has no timeout of its own.
+// Blocking: Post blocks (see courier/webpush/sender.h for the timeouts; name
+// resolution has its own, resolver.h).
 #ifndef COURIER_ADAPTERS_WEBPUSH_SRC_HTTP_CLIENT_H_
 #define COURIER_ADAPTERS_WEBPUSH_SRC_HTTP_CLIENT_H_
 
@@ -23,6 +25,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "address_policy.h"
 #include "courier/webpush/sender.h"
 #include "courier/webpush/subscription.h"
 
@@ -44,10 +47,11 @@ class HttpClient {
   ~HttpClient();
 
   // POSTs `body` to `url` with `headers` (Host, Content-Length, User-Agent
-  // and Connection: close are added). `cancel_fd`: an fd polled for
-  // readability alongside the socket, or -1.
+  // and Connection: close are added), connecting only to addresses `policy`
+  // allows. `cancel_fd`: an fd polled for readability alongside the socket,
+  // or -1.
   absl::StatusOr<HttpAnswer> Post(const Url& url, const Headers& headers, std::string_view body,
-                                  int cancel_fd) const;
+                                  AddressPolicy policy, int cancel_fd) const;
 
   struct Impl;
 

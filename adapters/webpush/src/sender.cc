@@ -57,8 +57,8 @@ std::string_view OutcomeName(Outcome outcome) {
 
 absl::Status ValidateSenderOptions(const SenderOptions& o) {
   const auto positive = [](absl::Duration d) { return d > absl::ZeroDuration(); };
-  if (!positive(o.connect_timeout) || !positive(o.tls_timeout) || !positive(o.write_timeout) ||
-      !positive(o.read_timeout)) {
+  if (!positive(o.resolve_timeout) || !positive(o.connect_timeout) || !positive(o.tls_timeout) ||
+      !positive(o.write_timeout) || !positive(o.read_timeout)) {
     return absl::InvalidArgumentError("sender timeouts must be positive");
   }
   if (o.max_attempts < 1 || o.max_attempts > 10) {
@@ -108,8 +108,8 @@ struct Channel {
     return cancel->raised() ? absl::CancelledError("sender shut down") : absl::OkStatus();
   }
   absl::StatusOr<SendResult> Deliver(const Url& url, absl::FunctionRef<Headers()> headers,
-                                     std::string_view body) const {
-    return internal::Deliver(*client, url, headers, body, options, *cancel);
+                                     std::string_view body, AddressPolicy policy) const {
+    return internal::Deliver(*client, url, headers, body, policy, options, *cancel);
   }
 };
 
@@ -161,7 +161,12 @@ absl::StatusOr<SendResult> WebPushSender::Send(const Subscription& sub, std::str
       {"Authorization", *std::move(authorization)},
   };
   if (!topic.empty()) headers.emplace_back("Topic", std::string(topic));
-  return impl_->channel.Deliver(*url, [&headers] { return headers; }, *body);
+  // The endpoint is the user's: public addresses only, unless the operator
+  // allowed private ones.
+  const internal::AddressPolicy policy = impl_->channel.options.allow_private_addresses
+                                             ? internal::AddressPolicy::kAny
+                                             : internal::AddressPolicy::kPublicOnly;
+  return impl_->channel.Deliver(*url, [&headers] { return headers; }, *body, policy);
 }
 
 void WebPushSender::Shutdown() { impl_->channel.cancel->Raise(); }
@@ -209,7 +214,9 @@ absl::StatusOr<SendResult> WebhookSender::Send(std::string_view json_body) {
         {"X-Courier-Signature", WebhookSignature(impl_->secret, now, json_body)},
     };
   };
-  return impl_->channel.Deliver(impl_->url, headers, json_body);
+  // The operator's URL: any address (a gateway on the private network is
+  // normal).
+  return impl_->channel.Deliver(impl_->url, headers, json_body, internal::AddressPolicy::kAny);
 }
 
 void WebhookSender::Shutdown() { impl_->channel.cancel->Raise(); }

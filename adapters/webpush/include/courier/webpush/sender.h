@@ -31,8 +31,8 @@
 // A timed-out attempt may still have been delivered: a retry can deliver a
 // push twice (pushes are "something is waiting" hints, so that is harmless).
 //
-// Each attempt is one new connection (Connection: close): DNS, TCP connect
-// (connect_timeout), TLS handshake with SNI and certificate + host name
+// Each attempt is one new connection (Connection: close): DNS
+// (resolve_timeout), TCP connect (connect_timeout), TLS handshake with SNI and certificate + host name
 // verification against the system CA store or options.ca_file
 // (tls_timeout), writing the request (write_timeout), reading the answer
 // (read_timeout for the whole answer). Only the status line and headers are
@@ -44,13 +44,22 @@
 // Ownership: a sender owns its copies of the key, secret and options.
 // Thread-safety: Send may be called from several threads at once (each call
 // uses its own connection); Shutdown may be called from any thread.
+// Where a Web Push may go: a subscription's endpoint is any user's choice, so
+// by default a push is sent only to public addresses, checked on every
+// address its host resolves to: loopback, private (10/8, 172.16/12,
+// 192.168/16, fc00::/7), link-local (169.254/16, where cloud metadata
+// services live; fe80::/10), carrier-grade NAT, multicast, reserved and
+// documentation ranges are refused (kGaveUp after one attempt, no
+// connection made, SendResult::detail names the address). An operator whose
+// push service is on a private network sets allow_private_addresses. The
+// webhook's URL is the operator's own and may be any address.
+//
 // Blocking: Send blocks the calling thread for the whole exchange, retries
-// and waits included: at most about max_attempts * (connect + tls + write +
-// read timeouts) plus the waits and name resolution. Shutdown does not
-// block: it makes every Send in progress return within a few milliseconds
-// (kCancelled; one inside getaddrinfo finishes that call first), and every
-// later Send return kCancelled without I/O. Destroy a sender only when no
-// Send is running.
+// and waits included: at most about max_attempts * (resolve + connect + tls
+// + write + read timeouts) plus the waits. Shutdown does not block: it makes
+// every Send in progress return within a few milliseconds (kCancelled; a
+// name lookup in progress is abandoned), and every later Send return
+// kCancelled without I/O. Destroy a sender only when no Send is running.
 #ifndef COURIER_ADAPTERS_WEBPUSH_SENDER_H_
 #define COURIER_ADAPTERS_WEBPUSH_SENDER_H_
 
@@ -78,6 +87,7 @@ COURIER_EXPORT std::string_view OutcomeName(Outcome outcome);  // "delivered" ..
 enum class Urgency { kVeryLow, kLow, kNormal, kHigh };  // RFC 8030 section 5.3
 
 struct COURIER_EXPORT SenderOptions {
+  absl::Duration resolve_timeout = absl::Seconds(5);  // the host name's lookup (DNS)
   absl::Duration connect_timeout = absl::Seconds(5);  // DNS not included
   absl::Duration tls_timeout = absl::Seconds(5);
   absl::Duration write_timeout = absl::Seconds(5);
@@ -92,6 +102,9 @@ struct COURIER_EXPORT SenderOptions {
   // Web Push only (the webhook ignores them):
   int ttl_seconds = 24 * 3600;  // 0 .. 28 days; TTL header
   Urgency urgency = Urgency::kNormal;
+  // Also send to non-public addresses (above). For a push service on a
+  // private network, and for tests against a loopback receiver.
+  bool allow_private_addresses = false;
 };
 
 // Checks the ranges above. kInvalidArgument.
