@@ -1,15 +1,19 @@
-// Resolve (resolver.h): getaddrinfo_a, waited for with gai_suspend in short
-// slices so that the cancel fd is noticed.
+// Resolve (resolver.h): getaddrinfo on a thread of its own, waited for with a
+// deadline and the cancel fd.
+//
+// Not getaddrinfo_a: glibc runs those lookups on threads that sanitizers do
+// not know of, and ThreadSanitizer crashes in their first malloc.
 #include "resolver.h"
 
 #include <poll.h>
-#include <signal.h>
 
 #include <algorithm>
-#include <cerrno>
+#include <atomic>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
-#include <vector>
+#include <system_error>
+#include <thread>
 
 #include "text.h"
 
@@ -18,46 +22,24 @@ namespace {
 
 // How often a wait looks at the cancel fd.
 constexpr std::chrono::milliseconds kSlice{20};
+// Lookups running at once, abandoned ones included (a resolver that does not
+// answer keeps each for its own timeouts, some 30 s): beyond, a push fails
+// with kUnavailable instead of starting one more thread.
+constexpr int kMaxLookups = 64;
+std::atomic<int> running_lookups{0};
 
-// One lookup's request; glibc's resolver thread writes into it until the
-// lookup ends, so it must outlive the lookup.
+// What the lookup thread and the waiter share; the last one to let go frees it.
 struct Lookup {
-  std::string host;
-  std::string port;
-  addrinfo hints{};
-  gaicb request{};
+  std::mutex mu;
+  std::condition_variable done_cv;
+  bool done = false;
+  int rc = 0;
+  addrinfo* result = nullptr;
 
   ~Lookup() {
-    if (request.ar_result != nullptr) ::freeaddrinfo(request.ar_result);
+    if (result != nullptr) ::freeaddrinfo(result);
   }
 };
-
-// Lookups given up on while glibc was still running them. Each is freed by a
-// later Resolve once glibc is done with it (a lookup ends within the system
-// resolver's own timeouts), so the list stays as short as the number of
-// lookups hanging at once.
-class Abandoned {
- public:
-  void Add(std::unique_ptr<Lookup> lookup) {
-    std::lock_guard lock(mu_);
-    lookups_.push_back(std::move(lookup));
-  }
-  void FreeFinished() {
-    std::lock_guard lock(mu_);
-    std::erase_if(lookups_, [](const std::unique_ptr<Lookup>& l) {
-      return ::gai_error(&l->request) != EAI_INPROGRESS;
-    });
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<std::unique_ptr<Lookup>> lookups_;
-};
-
-Abandoned& AbandonedLookups() {
-  static auto* abandoned = new Abandoned;  // never destroyed: glibc may still write
-  return *abandoned;
-}
 
 bool Readable(int fd) {
   if (fd < 0) return false;
@@ -70,51 +52,45 @@ bool Readable(int fd) {
 absl::StatusOr<AddrInfoList> Resolve(const std::string& host, int port,
                                      std::chrono::steady_clock::time_point deadline,
                                      int cancel_fd) {
-  AbandonedLookups().FreeFinished();
-  auto lookup = std::make_unique<Lookup>();
-  lookup->host = host;
-  lookup->port = std::to_string(port);
-  lookup->hints.ai_family = AF_UNSPEC;
-  lookup->hints.ai_socktype = SOCK_STREAM;
-  lookup->hints.ai_flags = AI_NUMERICSERV;
-  lookup->request.ar_name = lookup->host.c_str();
-  lookup->request.ar_service = lookup->port.c_str();
-  lookup->request.ar_request = &lookup->hints;
-  gaicb* list[1] = {&lookup->request};
-  sigevent none{};
-  none.sigev_notify = SIGEV_NONE;
-  if (const int rc = ::getaddrinfo_a(GAI_NOWAIT, list, 1, &none); rc != 0) {
-    return absl::InternalError(Cat("resolve ", host, ": ", gai_strerror(rc)));
+  if (running_lookups.fetch_add(1, std::memory_order_relaxed) >= kMaxLookups) {
+    running_lookups.fetch_sub(1, std::memory_order_relaxed);
+    return absl::UnavailableError(
+        Cat("resolve ", host, ": ", kMaxLookups, " name lookups already in progress"));
+  }
+  auto lookup = std::make_shared<Lookup>();
+  try {
+    std::thread([lookup, host, service = std::to_string(port)] {
+      addrinfo hints{};
+      hints.ai_family = AF_UNSPEC;
+      hints.ai_socktype = SOCK_STREAM;
+      hints.ai_flags = AI_NUMERICSERV;
+      addrinfo* list = nullptr;
+      const int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &list);
+      {
+        std::lock_guard lock(lookup->mu);
+        lookup->rc = rc;
+        lookup->result = list;
+        lookup->done = true;
+      }
+      lookup->done_cv.notify_one();
+      running_lookups.fetch_sub(1, std::memory_order_relaxed);
+    }).detach();
+  } catch (const std::system_error& e) {
+    running_lookups.fetch_sub(1, std::memory_order_relaxed);
+    return absl::InternalError(Cat("resolve ", host, ": no thread: ", e.what()));
   }
 
-  absl::Status waited = absl::OkStatus();
-  while (::gai_error(&lookup->request) == EAI_INPROGRESS) {
-    if (Readable(cancel_fd)) {
-      waited = absl::CancelledError("sender shut down");
-      break;
-    }
-    const auto left = deadline - std::chrono::steady_clock::now();
-    if (left <= std::chrono::steady_clock::duration::zero()) {
-      waited = absl::DeadlineExceededError(Cat("resolve ", host, " timed out"));
-      break;
-    }
-    const auto slice = std::min<std::chrono::nanoseconds>(left, kSlice);
-    const timespec timeout{0, static_cast<long>(slice.count())};
-    const gaicb* const wait_list[1] = {&lookup->request};
-    ::gai_suspend(wait_list, 1, &timeout);  // done, timed out or interrupted: look again
+  std::unique_lock lock(lookup->mu);
+  while (!lookup->done) {
+    if (Readable(cancel_fd)) return absl::CancelledError("sender shut down");
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return absl::DeadlineExceededError(Cat("resolve ", host, " timed out"));
+    lookup->done_cv.wait_until(lock, std::min(deadline, now + kSlice));
   }
-  if (!waited.ok()) {
-    // Not started yet: taken off glibc's queue. Running: glibc still
-    // writes into the request, which must live until it is done.
-    if (::gai_cancel(&lookup->request) == EAI_NOTCANCELED) {
-      AbandonedLookups().Add(std::move(lookup));
-    }
-    return waited;
+  AddrInfoList result(std::exchange(lookup->result, nullptr));
+  if (lookup->rc != 0) {
+    return absl::UnavailableError(Cat("resolve ", host, ": ", gai_strerror(lookup->rc)));
   }
-  const int rc = ::gai_error(&lookup->request);
-  AddrInfoList result(lookup->request.ar_result);
-  lookup->request.ar_result = nullptr;
-  if (rc != 0) return absl::UnavailableError(Cat("resolve ", host, ": ", gai_strerror(rc)));
   if (result == nullptr) return absl::UnavailableError(Cat("resolve ", host, ": no address"));
   return result;
 }
