@@ -16,6 +16,10 @@ absl::Status RevokedToken() {
   return absl::UnauthenticatedError("invalid token: revoked (logged out or password changed)");
 }
 
+absl::Status NoAccount() {
+  return absl::UnauthenticatedError("invalid token: its account does not exist (deleted)");
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Accounts>> Accounts::Create(AccountStore& store, TokenSigner signer,
@@ -116,6 +120,7 @@ absl::StatusOr<UserId> Accounts::Authenticate(std::string_view token) const {
 absl::StatusOr<TokenClaims> Accounts::AuthenticateNow(std::string_view token) {
   COURIER_ASSIGN_OR_RETURN(TokenClaims claims, Claims(token));
   absl::StatusOr<TokenState> state = Refresh(claims.user);
+  if (absl::IsNotFound(state.status())) return NoAccount();
   if (!state.ok()) return state.status();
   if (IsRevoked(claims, *state)) return RevokedToken();
   return claims;
@@ -123,10 +128,9 @@ absl::StatusOr<TokenClaims> Accounts::AuthenticateNow(std::string_view token) {
 
 absl::StatusOr<TokenState> Accounts::Refresh(const UserId& user) {
   absl::StatusOr<TokenState> state = store_.GetTokenState(user);
-  // No account (never made in this store, or removed): nothing was revoked
-  // here, as before token generations existed; whether such a user may go
-  // on is the account rules' business, not revocation's.
-  if (absl::IsNotFound(state.status())) state = TokenState{};
+  // kNotFound (no account: deleted) is not cached: the cache keeps what it
+  // knew of the deleted account, and a later account of the name starts
+  // above it (AccountStore::DeleteUser).
   if (state.ok()) Remember(user, *state);
   return state;
 }

@@ -152,6 +152,62 @@ TEST_CASE("Accounts: a password change revokes older tokens and returns a new on
   COURIER_REQUIRE_OK(f.accounts->Login("alice", "password2"));
 }
 
+// Another node of a cluster: the same store, nothing cached.
+std::unique_ptr<Accounts> OtherNode(Fixture& f) {
+  auto signer = TokenSigner::Create(std::string(32, 's'));
+  COURIER_REQUIRE_OK(signer);
+  auto a = Accounts::Create(*f.store, *std::move(signer), f.clock, 3'600'000);
+  COURIER_REQUIRE_OK(a);
+  return *std::move(a);
+}
+
+TEST_CASE("Accounts: a deleted account's tokens are refused for a new account of its name",
+          "[server][abuse]") {
+  Fixture f;
+  COURIER_REQUIRE_OK(f.accounts->Register("alice", "password1"));
+  const std::string old = f.Login("alice");
+  COURIER_REQUIRE_OK(f.accounts->AuthenticateNow(old));
+  // Deleted at generation 0 (the store's DeleteUser alone) and registered again.
+  COURIER_REQUIRE_OK(f.store->DeleteUser("alice"));
+  COURIER_REQUIRE_OK(f.accounts->Register("alice", "password2"));
+  CHECK_THAT(f.accounts->AuthenticateNow(old).status(),
+             StatusIs(absl::StatusCode::kUnauthenticated));
+  CHECK_THAT(f.accounts->Authenticate(old).status(),  // the hello path knows too
+             StatusIs(absl::StatusCode::kUnauthenticated));
+  const std::string fresh = f.Login("alice", "password2");
+  COURIER_REQUIRE_OK(f.accounts->AuthenticateNow(fresh));
+  COURIER_REQUIRE_OK(f.accounts->Authenticate(fresh));
+  // Another node, which never saw the old account, refuses it as well.
+  std::unique_ptr<Accounts> other = OtherNode(f);
+  CHECK_THAT(other->AuthenticateNow(old).status(), StatusIs(absl::StatusCode::kUnauthenticated));
+  CHECK_THAT(other->Authenticate(old).status(), StatusIs(absl::StatusCode::kUnauthenticated));
+  COURIER_REQUIRE_OK(other->AuthenticateNow(fresh));
+  COURIER_REQUIRE_OK(other->Authenticate(fresh));
+}
+
+TEST_CASE("Accounts: a node that saw the deleted account's later generation accepts the new "
+          "account's tokens",
+          "[server][abuse]") {
+  Fixture f;
+  COURIER_REQUIRE_OK(f.accounts->Register("alice", "password1"));
+  const std::string first = f.Login("alice");
+  // The admin API's order: revoke every token (this node caches generation
+  // 1), then delete.
+  COURIER_REQUIRE_OK(f.accounts->LogoutAll("alice"));
+  const std::string second = f.Login("alice");
+  COURIER_REQUIRE_OK(f.store->DeleteUser("alice"));
+  COURIER_REQUIRE_OK(f.accounts->Register("alice", "password2"));
+  const std::string fresh = f.Login("alice", "password2");
+  COURIER_REQUIRE_OK(f.accounts->Authenticate(fresh));
+  COURIER_REQUIRE_OK(f.accounts->AuthenticateNow(fresh));
+  for (const std::string& token : {first, second}) {
+    CHECK_THAT(f.accounts->AuthenticateNow(token).status(),
+               StatusIs(absl::StatusCode::kUnauthenticated));
+    CHECK_THAT(f.accounts->Authenticate(token).status(),
+               StatusIs(absl::StatusCode::kUnauthenticated));
+  }
+}
+
 TEST_CASE("Accounts: closed registration and throttled logins", "[server][abuse]") {
   ManualClock throttle_clock;
   LoginThrottle throttle(ThrottlePolicy{}, MakeMemoryCounters(), throttle_clock);
