@@ -88,13 +88,17 @@ absl::StatusOr<IssuedToken> Accounts::Login(const std::string& user, std::string
 }
 
 absl::StatusOr<IssuedToken> Accounts::IssueFor(const UserId& user) {
+  // The generation is read before the disabled flag: the admin API disables,
+  // then bumps the generation, so a disabling that lands between the two
+  // reads revokes the token issued here (read the other way round, the token
+  // would carry the bumped generation and work for the disabled account).
+  COURIER_ASSIGN_OR_RETURN(TokenState state, store_.GetTokenState(user));
   // A disabled account (the admin API) gets no token, password or not.
   COURIER_ASSIGN_OR_RETURN(bool disabled, store_.UserDisabled(user));
   if (disabled) {
     return WithHttpDetail(absl::PermissionDeniedError("this account is disabled"),
                           "account_disabled");
   }
-  COURIER_ASSIGN_OR_RETURN(TokenState state, store_.GetTokenState(user));
   Remember(user, state);
   return signer_.Issue(user, clock_.NowMs(), ttl_ms_, state.generation, NewTokenId());
 }
