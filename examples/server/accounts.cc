@@ -117,7 +117,13 @@ absl::StatusOr<UserId> Accounts::Authenticate(std::string_view token) const {
   COURIER_ASSIGN_OR_RETURN(TokenClaims claims, Claims(token));
   absl::MutexLock lock(&cache_mu_);
   auto it = cache_.find(claims.user);
-  if (it != cache_.end() && IsRevoked(claims, it->second)) return RevokedToken();
+  // A token newer than the cache (a generation moved on another node, or a
+  // name registered again there) is not known to be revoked: let through,
+  // the revocation watcher checks it against the store right after.
+  if (it != cache_.end() && claims.generation <= it->second.generation &&
+      IsRevoked(claims, it->second)) {
+    return RevokedToken();
+  }
   return std::move(claims.user);
 }
 

@@ -28,7 +28,8 @@
 //  * Authenticate (WebSocket hello, on an io thread: must not block) checks
 //    the signature and this process's cache of token states (filled by
 //    AuthenticateNow, Refresh and every revocation made here); a token the
-//    cache does not know about is let through and Refresh, run by the
+//    cache does not know about, or with a generation newer than the cached
+//    one (the cache is behind the store), is let through and Refresh, run by the
 //    revocation watcher (revocation.h) right after the hello, closes the
 //    session with 4401 if the store says it is revoked.
 //

@@ -211,6 +211,33 @@ TEST_CASE("Accounts: a node that saw the deleted account's later generation acce
   }
 }
 
+TEST_CASE("Accounts: a node whose cache is behind the store lets a newer token through at "
+          "hello",
+          "[server][abuse]") {
+  Fixture f;
+  std::unique_ptr<Accounts> other = OtherNode(f);
+  COURIER_REQUIRE_OK(f.accounts->Register("alice", "password1"));
+  const std::string old = f.Login("alice");
+  COURIER_REQUIRE_OK(other->AuthenticateNow(old));  // the other node caches generation 0
+  // Logout-all and a new login on this node: the other node's cache is behind.
+  COURIER_REQUIRE_OK(f.accounts->LogoutAll("alice"));
+  const std::string fresh = f.Login("alice");
+  COURIER_REQUIRE_OK(other->Authenticate(fresh));  // 1312b6c: refused until a refresh
+  COURIER_REQUIRE_OK(other->Authenticate(old));  // not yet known there: let through
+  COURIER_REQUIRE_OK(other->Refresh("alice"));  // what its revocation watcher does
+  CHECK_THAT(other->Authenticate(old).status(), StatusIs(absl::StatusCode::kUnauthenticated));
+  COURIER_REQUIRE_OK(other->Authenticate(fresh));
+  // The same for a name deleted and registered again on this node.
+  COURIER_REQUIRE_OK(f.accounts->LogoutAll("alice"));
+  COURIER_REQUIRE_OK(other->Refresh("alice"));  // the other node caches generation 2
+  COURIER_REQUIRE_OK(f.store->DeleteUser("alice"));
+  COURIER_REQUIRE_OK(f.accounts->Register("alice", "password2"));
+  const std::string reborn = f.Login("alice", "password2");
+  COURIER_REQUIRE_OK(other->Authenticate(reborn));
+  COURIER_REQUIRE_OK(other->AuthenticateNow(reborn));
+  CHECK_THAT(other->Authenticate(fresh).status(), StatusIs(absl::StatusCode::kUnauthenticated));
+}
+
 // An AccountStore that runs `after_disabled_read` once, right after a
 // UserDisabled read: the admin API's disable landing in the middle of a login.
 class InterleavingStore final : public AccountStore {
