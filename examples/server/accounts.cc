@@ -16,6 +16,10 @@ absl::Status RevokedToken() {
   return absl::UnauthenticatedError("invalid token: revoked (logged out or password changed)");
 }
 
+absl::Status NoAccount() {
+  return absl::UnauthenticatedError("invalid token: its account does not exist (deleted)");
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Accounts>> Accounts::Create(AccountStore& store, TokenSigner signer,
@@ -84,13 +88,17 @@ absl::StatusOr<IssuedToken> Accounts::Login(const std::string& user, std::string
 }
 
 absl::StatusOr<IssuedToken> Accounts::IssueFor(const UserId& user) {
+  // The generation is read before the disabled flag: the admin API disables,
+  // then bumps the generation, so a disabling that lands between the two
+  // reads revokes the token issued here (read the other way round, the token
+  // would carry the bumped generation and work for the disabled account).
+  COURIER_ASSIGN_OR_RETURN(TokenState state, store_.GetTokenState(user));
   // A disabled account (the admin API) gets no token, password or not.
   COURIER_ASSIGN_OR_RETURN(bool disabled, store_.UserDisabled(user));
   if (disabled) {
     return WithHttpDetail(absl::PermissionDeniedError("this account is disabled"),
                           "account_disabled");
   }
-  COURIER_ASSIGN_OR_RETURN(TokenState state, store_.GetTokenState(user));
   Remember(user, state);
   return signer_.Issue(user, clock_.NowMs(), ttl_ms_, state.generation, NewTokenId());
 }
@@ -109,13 +117,20 @@ absl::StatusOr<UserId> Accounts::Authenticate(std::string_view token) const {
   COURIER_ASSIGN_OR_RETURN(TokenClaims claims, Claims(token));
   absl::MutexLock lock(&cache_mu_);
   auto it = cache_.find(claims.user);
-  if (it != cache_.end() && IsRevoked(claims, it->second)) return RevokedToken();
+  // A token newer than the cache (a generation moved on another node, or a
+  // name registered again there) is not known to be revoked: let through,
+  // the revocation watcher checks it against the store right after.
+  if (it != cache_.end() && claims.generation <= it->second.generation &&
+      IsRevoked(claims, it->second)) {
+    return RevokedToken();
+  }
   return std::move(claims.user);
 }
 
 absl::StatusOr<TokenClaims> Accounts::AuthenticateNow(std::string_view token) {
   COURIER_ASSIGN_OR_RETURN(TokenClaims claims, Claims(token));
   absl::StatusOr<TokenState> state = Refresh(claims.user);
+  if (absl::IsNotFound(state.status())) return NoAccount();
   if (!state.ok()) return state.status();
   if (IsRevoked(claims, *state)) return RevokedToken();
   return claims;
@@ -123,10 +138,9 @@ absl::StatusOr<TokenClaims> Accounts::AuthenticateNow(std::string_view token) {
 
 absl::StatusOr<TokenState> Accounts::Refresh(const UserId& user) {
   absl::StatusOr<TokenState> state = store_.GetTokenState(user);
-  // No account (never made in this store, or removed): nothing was revoked
-  // here, as before token generations existed; whether such a user may go
-  // on is the account rules' business, not revocation's.
-  if (absl::IsNotFound(state.status())) state = TokenState{};
+  // kNotFound (no account: deleted) is not cached: the cache keeps what it
+  // knew of the deleted account, and a later account of the name starts
+  // above it (AccountStore::DeleteUser).
   if (state.ok()) Remember(user, *state);
   return state;
 }

@@ -20,12 +20,16 @@
 // user's generation in the store still equals the token's, and its id is not
 // among the user's revoked ids. Logout revokes one token (its id; past
 // kMaxRevokedTokenIds ids, the whole generation); LogoutAll and
-// ChangePassword bump the generation. The checks:
+// ChangePassword bump the generation. A deleted account has no valid token,
+// and a later account of its name starts at a generation above all of the
+// deleted one's (AccountStore::DeleteUser), so the old tokens stay invalid
+// for it. The checks:
 //  * AuthenticateNow (HTTP routes) reads the store on every call;
 //  * Authenticate (WebSocket hello, on an io thread: must not block) checks
 //    the signature and this process's cache of token states (filled by
 //    AuthenticateNow, Refresh and every revocation made here); a token the
-//    cache does not know about is let through and Refresh, run by the
+//    cache does not know about, or with a generation newer than the cached
+//    one (the cache is behind the store), is let through and Refresh, run by the
 //    revocation watcher (revocation.h) right after the hello, closes the
 //    session with 4401 if the store says it is revoked.
 //
@@ -84,9 +88,9 @@ class Accounts {
   // kUnauthenticated otherwise. Never blocks.
   absl::StatusOr<UserId> Authenticate(std::string_view token) const;
   // The claims of a valid, unexpired, unrevoked token, checked against the
-  // store; kUnauthenticated otherwise ("revoked" when revoked); store errors
-  // as they come. A user the store does not know counts as generation 0 with
-  // nothing revoked (as before revocation existed).
+  // store; kUnauthenticated otherwise ("revoked" when revoked, also when the
+  // store does not know the user: a deleted account's tokens are all
+  // invalid); store errors as they come.
   absl::StatusOr<TokenClaims> AuthenticateNow(std::string_view token);
 
   // Revokes the token with these claims (checked by AuthenticateNow).
@@ -102,8 +106,9 @@ class Accounts {
                                              std::string_view new_password,
                                              const std::string& address = "");
 
-  // Reads the user's token state from the store into the cache (generation
-  // 0, nothing revoked, for a user the store does not know).
+  // Reads the user's token state from the store into the cache; kNotFound
+  // (nothing cached) for a user the store does not know, whose tokens are
+  // then all invalid.
   absl::StatusOr<TokenState> Refresh(const UserId& user);
   // True when a token with `claims` is revoked by `state`.
   static bool IsRevoked(const TokenClaims& claims, const TokenState& state);

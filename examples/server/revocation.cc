@@ -74,7 +74,8 @@ void RevocationWatcher::Loop() {
 
 void RevocationWatcher::CheckUser(const UserId& user) {
   absl::StatusOr<TokenState> state = accounts_.Refresh(user);
-  if (!state.ok()) {  // the store did not answer: try again at the next sweep
+  const bool deleted = absl::IsNotFound(state.status());  // no token of it is valid
+  if (!state.ok() && !deleted) {  // the store did not answer: try again at the next sweep
     spdlog::warn("event=revocation_check_failed user={} error=\"{}\"", user,
                  std::string(state.status().message()));
     return;
@@ -87,7 +88,7 @@ void RevocationWatcher::CheckUser(const UserId& user) {
     std::erase_if(it->second, [&](const Live& l) {
       std::shared_ptr<Transport> t = l.connection.lock();
       if (t == nullptr) return true;
-      if (Accounts::IsRevoked(l.claims, *state)) {
+      if (deleted || Accounts::IsRevoked(l.claims, *state)) {
         to_close.push_back(std::move(t));
         return true;
       }

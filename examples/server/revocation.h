@@ -9,7 +9,8 @@
 //  * every user with an open session every `check_every` (so a revocation
 //    made on another node of the cluster closes this node's sessions within
 //    that time).
-// A session whose token is revoked is closed with 4401 "token revoked",
+// A session whose token is revoked, or whose account the store no longer
+// has (deleted), is closed with 4401 "token revoked",
 // or with 4403 "account disabled" when the account is disabled (read from
 // `store`, if given, only when there is a session to close): disabling a
 // user revokes their tokens, and the client must be told not to come back

@@ -412,7 +412,8 @@ COURIER_CONFORMANCE_CASE(DeleteUserRemovesEverythingOfIt,
   CHECK(devices->empty());
   auto tokens = h->GetTokenState("alice");
   COURIER_REQUIRE_OK(tokens);
-  CHECK(tokens->generation == 0);
+  CHECK(tokens->generation > 1);  // above the deleted account's 1: its tokens stay invalid
+  CHECK(tokens->revoked.empty());
   auto subscriptions = h->PushSubscriptions("alice");
   COURIER_REQUIRE_OK(subscriptions);
   CHECK(subscriptions->empty());
@@ -420,6 +421,38 @@ COURIER_CONFORMANCE_CASE(DeleteUserRemovesEverythingOfIt,
   CHECK(Request(*h, "alice", "dave") == FriendRequestOutcome::kRequested);
   // Others are untouched.
   CHECK(*h->PasswordHash("bob") == "hash-of-bob");
+}
+
+// A token names its user and a generation; were a re-registered name to
+// start again at a generation the deleted account had, that account's tokens
+// would be valid for the new one (an account takeover).
+COURIER_CONFORMANCE_CASE(ARecreatedUserNeverHasADeletedAccountsGeneration,
+                         "a re-created user's token generation is above every one of the "
+                         "deleted account's") {
+  Harness h(factory);
+  CreateUsers(*h, {"alice", "bob"});
+  // Deleted at generation 0 (DeleteUser alone, no bump first).
+  COURIER_REQUIRE_OK(h->DeleteUser("alice"));
+  COURIER_REQUIRE_OK(h->CreateUser("alice", "second", 2'000));
+  const std::uint64_t second = TokensOf(*h, "alice").generation;
+  CHECK(second > 0);
+  // Deleted after bumps and a revoked id: none of it comes back.
+  auto bumped = h->BumpTokenGeneration("alice");
+  COURIER_REQUIRE_OK(bumped);
+  CHECK(*bumped == second + 1);
+  COURIER_REQUIRE_OK(h->RevokeToken("alice", "t1"));
+  COURIER_REQUIRE_OK(h->DeleteUser("alice"));
+  CHECK_THAT(h->GetTokenState("alice").status(), StatusIs(absl::StatusCode::kNotFound));
+  CHECK_THAT(h->BumpTokenGeneration("alice").status(), StatusIs(absl::StatusCode::kNotFound));
+  COURIER_REQUIRE_OK(h->CreateUser("alice", "third", 3'000));
+  TokenState third = TokensOf(*h, "alice");
+  CHECK(third.generation > *bumped);
+  CHECK(third.revoked.empty());
+  // Bumps go on from there, and other users are untouched.
+  auto next = h->BumpTokenGeneration("alice");
+  COURIER_REQUIRE_OK(next);
+  CHECK(*next == third.generation + 1);
+  CHECK(TokensOf(*h, "bob").generation == 0);
 }
 
 COURIER_CONFORMANCE_CASE(DevicesAreRecordedSortedWithTheirLatestTime,
@@ -455,6 +488,17 @@ COURIER_CONFORMANCE_DURABILITY_CASE(ReopenKeepsAdminState,
   CHECK(*h->Devices("alice") == std::vector<DeviceRecord>{{"phone", 123}});
   CHECK(*h->PushSubscriptions("alice") == std::vector<PushSubscriptionRecord>{{"phone", "sub-1"}});
   CHECK(*h->UserExists("bob") == false);
+}
+
+COURIER_CONFORMANCE_DURABILITY_CASE(ReopenKeepsADeletedNamesGeneration,
+                                    "reopen keeps what a deleted name's tokens were") {
+  Harness h(factory);
+  CreateUsers(*h, {"alice"});
+  COURIER_REQUIRE_OK(h->BumpTokenGeneration("alice").status());
+  COURIER_REQUIRE_OK(h->DeleteUser("alice"));
+  h.Reopen();
+  COURIER_REQUIRE_OK(h->CreateUser("alice", "again", 5'000));
+  CHECK(TokensOf(*h, "alice").generation > 1);
 }
 
 // --- push subscriptions (courier/notifier.h)

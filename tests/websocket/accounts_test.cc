@@ -3,7 +3,10 @@
 // registration and throttled logins.
 #include "accounts.h"
 
+#include <functional>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "courier/memory.h"
@@ -150,6 +153,189 @@ TEST_CASE("Accounts: a password change revokes older tokens and returns a new on
   CHECK_THAT(f.accounts->Login("alice", "password1").status(),
              StatusIs(absl::StatusCode::kUnauthenticated));
   COURIER_REQUIRE_OK(f.accounts->Login("alice", "password2"));
+}
+
+// Another node of a cluster: the same store, nothing cached.
+std::unique_ptr<Accounts> OtherNode(Fixture& f) {
+  auto signer = TokenSigner::Create(std::string(32, 's'));
+  COURIER_REQUIRE_OK(signer);
+  auto a = Accounts::Create(*f.store, *std::move(signer), f.clock, 3'600'000);
+  COURIER_REQUIRE_OK(a);
+  return *std::move(a);
+}
+
+TEST_CASE("Accounts: a deleted account's tokens are refused for a new account of its name",
+          "[server][abuse]") {
+  Fixture f;
+  COURIER_REQUIRE_OK(f.accounts->Register("alice", "password1"));
+  const std::string old = f.Login("alice");
+  COURIER_REQUIRE_OK(f.accounts->AuthenticateNow(old));
+  // Deleted at generation 0 (the store's DeleteUser alone) and registered again.
+  COURIER_REQUIRE_OK(f.store->DeleteUser("alice"));
+  COURIER_REQUIRE_OK(f.accounts->Register("alice", "password2"));
+  CHECK_THAT(f.accounts->AuthenticateNow(old).status(),
+             StatusIs(absl::StatusCode::kUnauthenticated));
+  CHECK_THAT(f.accounts->Authenticate(old).status(),  // the hello path knows too
+             StatusIs(absl::StatusCode::kUnauthenticated));
+  const std::string fresh = f.Login("alice", "password2");
+  COURIER_REQUIRE_OK(f.accounts->AuthenticateNow(fresh));
+  COURIER_REQUIRE_OK(f.accounts->Authenticate(fresh));
+  // Another node, which never saw the old account, refuses it as well.
+  std::unique_ptr<Accounts> other = OtherNode(f);
+  CHECK_THAT(other->AuthenticateNow(old).status(), StatusIs(absl::StatusCode::kUnauthenticated));
+  CHECK_THAT(other->Authenticate(old).status(), StatusIs(absl::StatusCode::kUnauthenticated));
+  COURIER_REQUIRE_OK(other->AuthenticateNow(fresh));
+  COURIER_REQUIRE_OK(other->Authenticate(fresh));
+}
+
+TEST_CASE("Accounts: a node that saw the deleted account's later generation accepts the new "
+          "account's tokens",
+          "[server][abuse]") {
+  Fixture f;
+  COURIER_REQUIRE_OK(f.accounts->Register("alice", "password1"));
+  const std::string first = f.Login("alice");
+  // The admin API's order: revoke every token (this node caches generation
+  // 1), then delete.
+  COURIER_REQUIRE_OK(f.accounts->LogoutAll("alice"));
+  const std::string second = f.Login("alice");
+  COURIER_REQUIRE_OK(f.store->DeleteUser("alice"));
+  COURIER_REQUIRE_OK(f.accounts->Register("alice", "password2"));
+  const std::string fresh = f.Login("alice", "password2");
+  COURIER_REQUIRE_OK(f.accounts->Authenticate(fresh));
+  COURIER_REQUIRE_OK(f.accounts->AuthenticateNow(fresh));
+  for (const std::string& token : {first, second}) {
+    CHECK_THAT(f.accounts->AuthenticateNow(token).status(),
+               StatusIs(absl::StatusCode::kUnauthenticated));
+    CHECK_THAT(f.accounts->Authenticate(token).status(),
+               StatusIs(absl::StatusCode::kUnauthenticated));
+  }
+}
+
+TEST_CASE("Accounts: a node whose cache is behind the store lets a newer token through at "
+          "hello",
+          "[server][abuse]") {
+  Fixture f;
+  std::unique_ptr<Accounts> other = OtherNode(f);
+  COURIER_REQUIRE_OK(f.accounts->Register("alice", "password1"));
+  const std::string old = f.Login("alice");
+  COURIER_REQUIRE_OK(other->AuthenticateNow(old));  // the other node caches generation 0
+  // Logout-all and a new login on this node: the other node's cache is behind.
+  COURIER_REQUIRE_OK(f.accounts->LogoutAll("alice"));
+  const std::string fresh = f.Login("alice");
+  COURIER_REQUIRE_OK(other->Authenticate(fresh));  // 1312b6c: refused until a refresh
+  COURIER_REQUIRE_OK(other->Authenticate(old));  // not yet known there: let through
+  COURIER_REQUIRE_OK(other->Refresh("alice"));  // what its revocation watcher does
+  CHECK_THAT(other->Authenticate(old).status(), StatusIs(absl::StatusCode::kUnauthenticated));
+  COURIER_REQUIRE_OK(other->Authenticate(fresh));
+  // The same for a name deleted and registered again on this node.
+  COURIER_REQUIRE_OK(f.accounts->LogoutAll("alice"));
+  COURIER_REQUIRE_OK(other->Refresh("alice"));  // the other node caches generation 2
+  COURIER_REQUIRE_OK(f.store->DeleteUser("alice"));
+  COURIER_REQUIRE_OK(f.accounts->Register("alice", "password2"));
+  const std::string reborn = f.Login("alice", "password2");
+  COURIER_REQUIRE_OK(other->Authenticate(reborn));
+  COURIER_REQUIRE_OK(other->AuthenticateNow(reborn));
+  CHECK_THAT(other->Authenticate(fresh).status(), StatusIs(absl::StatusCode::kUnauthenticated));
+}
+
+// An AccountStore that runs `after_disabled_read` once, right after a
+// UserDisabled read: the admin API's disable landing in the middle of a login.
+class InterleavingStore final : public AccountStore {
+ public:
+  explicit InterleavingStore(AccountStore& s) : s_(s) {}
+  std::function<void()> after_disabled_read;
+
+  absl::Status CreateUser(const UserId& u, const std::string& h, TimeMs now) override {
+    return s_.CreateUser(u, h, now);
+  }
+  absl::StatusOr<std::string> PasswordHash(const UserId& u) override { return s_.PasswordHash(u); }
+  absl::Status SetPasswordHash(const UserId& u, const std::string& h) override {
+    return s_.SetPasswordHash(u, h);
+  }
+  absl::StatusOr<bool> UserExists(const UserId& u) override { return s_.UserExists(u); }
+  absl::StatusOr<FriendRequestOutcome> RequestFriend(const UserId& a, const UserId& b) override {
+    return s_.RequestFriend(a, b);
+  }
+  absl::Status AcceptFriend(const UserId& a, const UserId& b) override {
+    return s_.AcceptFriend(a, b);
+  }
+  absl::StatusOr<bool> AreFriends(const UserId& a, const UserId& b) override {
+    return s_.AreFriends(a, b);
+  }
+  absl::StatusOr<std::vector<UserId>> Friends(const UserId& u) override { return s_.Friends(u); }
+  absl::StatusOr<std::vector<UserId>> PendingRequests(const UserId& u) override {
+    return s_.PendingRequests(u);
+  }
+  absl::Status SetLastSeen(const UserId& u, TimeMs t) override { return s_.SetLastSeen(u, t); }
+  absl::StatusOr<std::optional<TimeMs>> LastSeen(const UserId& u) override {
+    return s_.LastSeen(u);
+  }
+  absl::Status SetUserDisabled(const UserId& u, bool d) override {
+    return s_.SetUserDisabled(u, d);
+  }
+  absl::StatusOr<bool> UserDisabled(const UserId& u) override {
+    absl::StatusOr<bool> disabled = s_.UserDisabled(u);
+    if (after_disabled_read) std::exchange(after_disabled_read, nullptr)();
+    return disabled;
+  }
+  absl::Status DeleteUser(const UserId& u) override { return s_.DeleteUser(u); }
+  absl::Status RecordDevice(const UserId& u, const DeviceId& d, TimeMs t) override {
+    return s_.RecordDevice(u, d, t);
+  }
+  absl::StatusOr<std::vector<DeviceRecord>> Devices(const UserId& u) override {
+    return s_.Devices(u);
+  }
+  absl::StatusOr<TokenState> GetTokenState(const UserId& u) override {
+    return s_.GetTokenState(u);
+  }
+  absl::StatusOr<std::uint64_t> BumpTokenGeneration(const UserId& u) override {
+    return s_.BumpTokenGeneration(u);
+  }
+  absl::Status RevokeToken(const UserId& u, const std::string& id) override {
+    return s_.RevokeToken(u, id);
+  }
+  absl::Status SetPushSubscription(const UserId& u, const DeviceId& d,
+                                   const std::string& sub) override {
+    return s_.SetPushSubscription(u, d, sub);
+  }
+  absl::StatusOr<bool> DeletePushSubscription(const UserId& u, const DeviceId& d,
+                                              const std::optional<std::string>& only_if) override {
+    return s_.DeletePushSubscription(u, d, only_if);
+  }
+  absl::StatusOr<std::vector<PushSubscriptionRecord>> PushSubscriptions(
+      const UserId& u) override {
+    return s_.PushSubscriptions(u);
+  }
+
+ private:
+  AccountStore& s_;
+};
+
+TEST_CASE("Accounts: a login that races the account's disabling gets no valid token",
+          "[server][abuse]") {
+  ManualClock clock;
+  std::unique_ptr<AccountStore> memory = memory::OpenAccountStore();
+  InterleavingStore store(*memory);
+  auto signer = TokenSigner::Create(std::string(32, 's'));
+  COURIER_REQUIRE_OK(signer);
+  auto accounts = Accounts::Create(store, *std::move(signer), clock, 3'600'000);
+  COURIER_REQUIRE_OK(accounts);
+  COURIER_REQUIRE_OK((*accounts)->Register("alice", "password1"));
+  // The login reads "not disabled"; the admin API then disables alice and
+  // revokes her tokens (admin_api.cc SetDisabled); the login goes on.
+  store.after_disabled_read = [&] {
+    COURIER_REQUIRE_OK(memory->SetUserDisabled("alice", true));
+    COURIER_REQUIRE_OK(memory->BumpTokenGeneration("alice").status());
+  };
+  absl::StatusOr<IssuedToken> token = (*accounts)->Login("alice", "password1");
+  CHECK(store.after_disabled_read == nullptr);  // the interleaving ran
+  // Refused outright, or issued but already revoked: never a working token.
+  if (token.ok()) {
+    CHECK_THAT((*accounts)->AuthenticateNow(token->token).status(),
+               StatusIs(absl::StatusCode::kUnauthenticated));
+    CHECK_THAT((*accounts)->Authenticate(token->token).status(),
+               StatusIs(absl::StatusCode::kUnauthenticated));
+  }
 }
 
 TEST_CASE("Accounts: closed registration and throttled logins", "[server][abuse]") {

@@ -44,6 +44,9 @@ class MemoryAccountStore final : public AccountStore {
     if (!inserted) return absl::AlreadyExistsError(absl::StrCat("user ", user, " exists"));
     it->second.password_hash = password_hash;
     it->second.created = now;
+    if (auto kept = deleted_generations_.find(user); kept != deleted_generations_.end()) {
+      it->second.token_generation = kept->second;
+    }
     return absl::OkStatus();
   }
 
@@ -151,6 +154,8 @@ class MemoryAccountStore final : public AccountStore {
       account.friends.erase(user);
       account.incoming.erase(user);
     }
+    // Kept, one past the last, for a later account of this name.
+    deleted_generations_[user] = it->second.token_generation + 1;
     accounts_.erase(it);
     last_seen_.erase(user);
     return absl::OkStatus();
@@ -251,6 +256,8 @@ class MemoryAccountStore final : public AccountStore {
   Mutex mu_;
   std::map<UserId, Account> accounts_ ABSL_GUARDED_BY(mu_);
   std::map<UserId, TimeMs> last_seen_ ABSL_GUARDED_BY(mu_);
+  // The token generation a re-created name starts at (DeleteUser).
+  std::map<UserId, std::uint64_t> deleted_generations_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace

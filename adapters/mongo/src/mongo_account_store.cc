@@ -22,7 +22,8 @@ constexpr char kLastSeen[] = "last_seen";  // {_id: user, t}
 constexpr char kPairs[] = "friend_pairs";
 constexpr int kMaxCasAttempts = 50;
 // Token revocation: {_id: user, g: generation, r: {token_id: true, ...}}; no
-// document = generation 0, nothing revoked. Token ids have no '.' or '$', so
+// document = generation 0, nothing revoked. DeleteUser keeps the document,
+// one generation on. Token ids have no '.' or '$', so
 // each is a field name of `r`.
 constexpr char kTokens[] = "token_state";
 // The admin API: {_id: "user/device", u: user, dev: device, t: last seen};
@@ -31,6 +32,15 @@ constexpr char kDevices[] = "user_devices";
 // Push subscriptions: {_id: "user/device", u: user, dev: device, s: the
 // subscription} (a UTF-8 string: courier-server keeps JSON).
 constexpr char kPush[] = "push_subscriptions";
+
+// The update that moves a kTokens document to the next generation. A new
+// generation revokes no token yet: r becomes {}.
+Doc BumpUpdate() {
+  Doc update;
+  AppendDoc(update.get(), "$inc", [](bson_t* inc) { BSON_APPEND_INT64(inc, "g", 1); });
+  AppendDoc(update.get(), "$set", [](bson_t* set) { AppendDoc(set, "r", [](bson_t*) {}); });
+  return update;
+}
 
 Doc IdFilter(absl::string_view id) {
   Doc d;
@@ -218,13 +228,23 @@ class MongoAccountStore final : public AccountStore, public PooledStore {
     return Flag(account, "d");
   }
 
-  // The account document goes first (in one transaction on a replica set;
-  // on a standalone server, a failure after it leaves only rows that a
-  // later DeleteUser of a re-created name, or nothing, would see).
+  // The token document moves one generation on and stays, so that a later
+  // account of this name starts above every token of this one; it moves
+  // before the account document goes, so that no account of the name ever
+  // reads the deleted one's last generation. Then the account document goes
+  // (all in one transaction on a replica set; on a standalone server, a
+  // failure after it leaves only rows that a later DeleteUser of a
+  // re-created name, or nothing, would see).
   absl::Status DeleteUser(const UserId& user) override {
     COURIER_RETURN_IF_ERROR(ValidateName("user", user));
     std::int64_t deleted = 0;
     COURIER_RETURN_IF_ERROR(pool_->RunAtomic([&](MongoCall& call) -> absl::Status {
+      COURIER_ASSIGN_OR_RETURN(std::optional<Doc> account,
+                               call.FindOne(kUsers, *IdFilter(user).get()));
+      if (!account) return absl::OkStatus();
+      COURIER_RETURN_IF_ERROR(
+          call.UpdateOne(kTokens, *IdFilter(user).get(), *BumpUpdate().get(), /*upsert=*/true)
+              .status());
       COURIER_ASSIGN_OR_RETURN(deleted, call.DeleteOne(kUsers, *IdFilter(user).get()));
       if (deleted == 0) return absl::OkStatus();
       Doc pairs;
@@ -239,7 +259,6 @@ class MongoAccountStore final : public AccountStore, public PooledStore {
       bson_append_array_end(pairs.get(), &arr);
       COURIER_RETURN_IF_ERROR(call.DeleteMany(kPairs, *pairs.get()).status());
       COURIER_RETURN_IF_ERROR(call.DeleteMany(kLastSeen, *IdFilter(user).get()).status());
-      COURIER_RETURN_IF_ERROR(call.DeleteMany(kTokens, *IdFilter(user).get()).status());
       Doc devices;
       AppendStr(devices.get(), "u", user);
       COURIER_RETURN_IF_ERROR(call.DeleteMany(kDevices, *devices.get()).status());
@@ -287,14 +306,10 @@ class MongoAccountStore final : public AccountStore, public PooledStore {
   absl::StatusOr<std::uint64_t> BumpTokenGeneration(const UserId& user) override {
     COURIER_RETURN_IF_ERROR(ValidateName("user", user));
     COURIER_RETURN_IF_ERROR(Account(user).status());
-    Doc update;
-    AppendDoc(update.get(), "$inc", [](bson_t* inc) { BSON_APPEND_INT64(inc, "g", 1); });
-    // A new generation revokes no token yet: r becomes {}.
-    AppendDoc(update.get(), "$set", [](bson_t* set) { AppendDoc(set, "r", [](bson_t*) {}); });
     std::optional<Doc> after;
     COURIER_RETURN_IF_ERROR(pool_->WithClient([&](MongoCall& call) -> absl::Status {
       COURIER_ASSIGN_OR_RETURN(after, call.FindAndModify(kTokens, *IdFilter(user).get(),
-                                                         *update.get(), /*upsert=*/true));
+                                                         *BumpUpdate().get(), /*upsert=*/true));
       return absl::OkStatus();
     }));
     if (!after) return absl::InternalError("mongo: findAndModify upsert returned no document");

@@ -79,7 +79,11 @@ std::vector<PgStatement> Statements(absl::string_view p) {
                   "f AS (DELETE FROM {p}friends WHERE user_id = $1 OR friend_id = $1), "
                   "r AS (DELETE FROM {p}friend_requests WHERE to_user = $1 OR from_user = $1), "
                   "l AS (DELETE FROM {p}last_seen WHERE user_id = $1), "
-                  "g AS (DELETE FROM {p}token_generations WHERE user_id = $1), "
+                  // The generation stays, one past the last: a later account of
+                  // this name starts above every token of this one.
+                  "g AS (INSERT INTO {p}token_generations (user_id, generation) "
+                  "SELECT user_id, 1 FROM u ON CONFLICT (user_id) DO UPDATE "
+                  "SET generation = {p}token_generations.generation + 1), "
                   "t AS (DELETE FROM {p}revoked_tokens WHERE user_id = $1), "
                   "x AS (DELETE FROM {p}disabled_users WHERE user_id = $1), "
                   "d AS (DELETE FROM {p}user_devices WHERE user_id = $1), "

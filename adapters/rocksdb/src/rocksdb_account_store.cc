@@ -5,7 +5,8 @@
 //   'P' a \0 b          a friendship, stored in both directions so that
 //                       Friends() is one ordered prefix scan
 //   'L' user            last seen (8 bytes)
-//   'G' user            token generation (8 bytes); absent = 0
+//   'G' user            token generation (8 bytes); absent = 0; kept when the
+//                       user is deleted (one past the last)
 //   'T' user \0 id      a token id revoked since the generation last moved
 //   'X' user            the user is disabled (empty value)
 //   'D' user \0 device  a device of the user: last seen (8 bytes)
@@ -193,9 +194,15 @@ class RocksdbAccountStore final : public AccountStore {
     auto del = [&](const std::string& key) {
       return ToStatus(batch.Delete(cf_, key), "batch delete");
     };
-    for (char space : {kUser, kLastSeen, kGeneration, kDisabled}) {
+    for (char space : {kUser, kLastSeen, kDisabled}) {
       COURIER_RETURN_IF_ERROR(del(keys::NameKey(space, user)));
     }
+    // The generation stays, one past the last, so that a later account of
+    // this name starts above every token of this one.
+    COURIER_ASSIGN_OR_RETURN(std::uint64_t generation, Generation(user));
+    COURIER_RETURN_IF_ERROR(ToStatus(
+        batch.Put(cf_, keys::NameKey(kGeneration, user), keys::EncodeU64(generation + 1)),
+        "batch put"));
     COURIER_ASSIGN_OR_RETURN(std::vector<UserId> friends, Seconds(kFriend, user));
     for (const UserId& f : friends) {
       COURIER_RETURN_IF_ERROR(del(keys::PairKey(kFriend, user, f)));

@@ -302,14 +302,15 @@ class SqliteAccountStore final : public AccountStore {
     return q.Run();
   }
 
+  // The user's token_generations row stays, one past the last, so that a
+  // later account of this name starts above every token of this one.
   absl::Status DeleteUserLocked(const UserId& user) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    COURIER_RETURN_IF_ERROR(RequireUser(user));
+    COURIER_RETURN_IF_ERROR(BumpLocked(user).status());  // kNotFound for an unknown user
     for (const char* sql : {
              "DELETE FROM users WHERE name = ?1",
              "DELETE FROM friends WHERE name = ?1 OR friend = ?1",
              "DELETE FROM friend_requests WHERE to_name = ?1 OR from_name = ?1",
              "DELETE FROM last_seen WHERE name = ?1",
-             "DELETE FROM token_generations WHERE name = ?1",
              "DELETE FROM revoked_tokens WHERE name = ?1",
              "DELETE FROM disabled_users WHERE name = ?1",
              "DELETE FROM user_devices WHERE name = ?1",

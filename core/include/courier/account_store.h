@@ -120,9 +120,13 @@ class COURIER_EXPORT AccountStore {
   // Whether `user` is disabled; kNotFound for an unknown user.
   virtual absl::StatusOr<bool> UserDisabled(const UserId& user) = 0;
   // Deletes `user`: the account, its friendships and pending requests (in
-  // both directions), last seen, token state and devices. The name can be
-  // registered again afterwards. kNotFound for an unknown user. (The inbox
-  // is the MessageStore's: not touched here.)
+  // both directions), last seen, revoked token ids, devices and push
+  // subscriptions. The name can be registered again afterwards. The one
+  // thing kept is the name's token generation, moved one on (as by
+  // BumpTokenGeneration): a later account of the name starts there, above
+  // every generation this account had, so that none of its tokens is ever
+  // valid for the new one. kNotFound for an unknown user. (The inbox is the
+  // MessageStore's: not touched here.)
   virtual absl::Status DeleteUser(const UserId& user) = 0;
   // Records that `device` of `user` was connected at `when` (or seen going
   // away): adds the device, or raises its last seen to `when` (never
@@ -139,8 +143,10 @@ class COURIER_EXPORT AccountStore {
   // every node of a cluster sees a revocation made on any of them.
 
   // The user's generation and the ids revoked one by one since it last moved.
-  // A new user has generation 0 and no revoked id. kNotFound for an unknown
-  // user.
+  // A new user has no revoked id and generation 0, or, when an account of
+  // that name was deleted before, the generation DeleteUser left (above all
+  // of the deleted account's). kNotFound for an unknown user (a deleted one
+  // too).
   virtual absl::StatusOr<TokenState> GetTokenState(const UserId& user) = 0;
   // Adds one to the user's generation (every token issued before is then
   // invalid) and forgets the revoked ids (moot now); returns the new
