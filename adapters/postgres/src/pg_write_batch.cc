@@ -18,7 +18,8 @@ namespace {
 // Receipts, as one rule for acks and reads: from a CTE `items` with columns
 // (ord, pos, sender, message_id, by_user, st, ts), one receipt event per row
 // in the sender's inbox, numbered in (ord, pos, st) order per sender after
-// its counter, which is moved once per sender (locked in name order). The
+// its counter, which is moved once per sender (locked in name order; the
+// sender's last row carries the count, so no second sort groups them). The
 // moved counters are looked up in one map built once (a join of the two
 // CTEs, whose sizes the planner cannot know, came out as a nested loop:
 // receipts times senders).
@@ -30,7 +31,7 @@ numbered AS (
   FROM items x),
 tops AS (
   INSERT INTO {p}heads AS h (user_id, head)
-  SELECT sender, max(n) FROM numbered GROUP BY sender ORDER BY sender
+  SELECT sender, n FROM numbered WHERE k = n ORDER BY sender
   ON CONFLICT (user_id) DO UPDATE SET head = h.head + excluded.head
   RETURNING h.user_id, h.head),
 receipts AS (
