@@ -230,7 +230,7 @@ CREATE OR REPLACE FUNCTION {p}ack(p_user text, p_device text, p_seq bigint, p_ts
   RETURNS TABLE(r_code int, r_cursor bigint, e_user text, e_seq bigint, e_id text)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
-DECLARE v_head bigint; v_cursor bigint; v_from bigint;
+DECLARE v_head bigint; v_cursor bigint; v_from bigint; m record;
 BEGIN
   v_head := coalesce((SELECT h.head FROM {p}heads h WHERE h.user_id = p_user), 0);
   IF p_seq > v_head THEN
@@ -243,30 +243,15 @@ BEGIN
     ON CONFLICT (user_id, device_id) DO UPDATE SET acked = greatest(d.acked, excluded.acked)
     RETURNING d.acked INTO v_cursor;
   RETURN QUERY SELECT 0, v_cursor, NULL::text, NULL::bigint, NULL::text;
-  -- The receipts in message order, numbered per sender after its counter,
-  -- which moves once (counter rows locked in name order).
-  RETURN QUERY
-  WITH delivered AS (
-    UPDATE {p}messages x SET status = 1
-    WHERE x.recipient = p_user AND x.seq > v_from AND x.seq <= v_cursor AND x.status = 0
-    RETURNING x.sender, x.message_id, x.seq),
-  numbered AS (
-    SELECT d.*, row_number() OVER (PARTITION BY d.sender ORDER BY d.seq) AS k,
-           count(*) OVER (PARTITION BY d.sender) AS n
-    FROM delivered d),
-  tops AS (
-    INSERT INTO {p}heads AS h (user_id, head)
-    SELECT y.sender, y.n FROM numbered y WHERE y.k = y.n ORDER BY y.sender
-    ON CONFLICT (user_id) DO UPDATE SET head = h.head + excluded.head
-    RETURNING h.user_id, h.head),
-  placed AS (
-    SELECT y.*, ((SELECT jsonb_object_agg(t.user_id, t.head) FROM tops t) ->> y.sender)::int8
-                - y.n + y.k AS e_seq
-    FROM numbered y),
-  receipts AS (
-    INSERT INTO {p}events (user_id, seq, kind, message_id, peer, body, status, ts)
-    SELECT z.sender, z.e_seq, 2, z.message_id, p_user, ''::bytea, 1, p_ts FROM placed z)
-  SELECT 0, v_cursor, z.sender, z.e_seq, z.message_id FROM placed z ORDER BY z.seq;
+  FOR m IN SELECT x.message_id, x.sender FROM {p}messages x
+             WHERE x.recipient = p_user AND x.seq > v_from AND x.seq <= v_cursor
+               AND x.status = 0
+             ORDER BY x.seq FOR UPDATE LOOP
+    UPDATE {p}messages SET status = 1
+      WHERE message_id = m.message_id AND recipient = p_user;
+    RETURN QUERY SELECT 0, v_cursor, m.sender,
+      {p}receipt(m.sender, m.message_id, p_user, 1::smallint, p_ts), m.message_id;
+  END LOOP;
 END $$;
 
 -- ReadOp: one row per receipt (e_user, e_seq, e_id, e_status).

@@ -105,7 +105,8 @@ FROM placed p)sql";
 // message belongs to the first ack of its inbox whose cursor covers it:
 // acks (at their cursor) and messages (at their seq) on one line per inbox,
 // read from the top, the smallest ack so far owns each message. Every
-// message at or below the inbox's highest cursor before the run (`floor`)
+// message at or below the inbox's highest cursor before the run (`floor`,
+// taken from the acking device's row: 0 without one, which only scans more)
 // is delivered already: the scan of (recipient, seq) starts above it.
 constexpr const char* kAckSql = R"sql(
 WITH inp AS (
@@ -113,16 +114,14 @@ WITH inp AS (
     WITH ORDINALITY AS t(user_id, device, seq, ts, ord)),
 acks AS (
   SELECT i.*, coalesce(h.head, 0) AS head, coalesce(d.acked, 0) AS was,
-         coalesce(f.top, 0) AS floor
+         coalesce(d.top, 0) AS floor
   FROM inp i
   LEFT JOIN (SELECT user_id, head FROM {p}heads WHERE user_id = ANY($1::text[])) h
     ON h.user_id = i.user_id
-  LEFT JOIN (SELECT user_id, device_id, acked FROM {p}devices
+  LEFT JOIN (SELECT user_id, device_id, acked,
+                    max(acked) OVER (PARTITION BY user_id) AS top FROM {p}devices
              WHERE user_id = ANY($1::text[])) d
-    ON d.user_id = i.user_id AND d.device_id = i.device
-  LEFT JOIN (SELECT user_id, max(acked) AS top FROM {p}devices
-             WHERE user_id = ANY($1::text[]) GROUP BY user_id) f
-    ON f.user_id = i.user_id),
+    ON d.user_id = i.user_id AND d.device_id = i.device),
 cursors AS (
   SELECT a.*, a.seq <= a.head AS ok,
          greatest(a.was, max(a.seq) FILTER (WHERE a.seq <= a.head)
