@@ -62,7 +62,7 @@ TEST_CASE("PostgresMessageStore: a database from before groups is upgraded and k
   REQUIRE(admin.Exec(version) == "3");
 
   auto store = OpenOrDie(schema.Options());
-  CHECK(admin.Exec(version) == "4");
+  CHECK(admin.Exec(version) == "5");
   auto before = store->Fetch("bob", 0, 10);
   COURIER_REQUIRE_OK(before);
   REQUIRE(before->size() == 1);

@@ -198,6 +198,92 @@ TEST_CASE("PostgresMessageStore: an older schema is upgraded on open and keeps i
   CHECK(std::get<AppendResult>(*results[1]).seq == 2);
 }
 
+// The indexes and collations of a version-4 database, made by taking a
+// current one apart: as the migrations 0-4 made them.
+void DowngradeToVersion4(AdminConnection& admin, const std::string& schema) {
+  const std::string p = schema + ".courier_";
+  admin.Exec("DROP INDEX " + p + "events_ts_brin");
+  admin.Exec("CREATE INDEX courier_events_ts ON " + p + "events (ts)");
+  admin.Exec("CREATE INDEX courier_messages_undelivered ON " + p +
+             "messages (recipient, seq) WHERE status = 0");
+  admin.Exec("ALTER TABLE " + p + "messages RESET (fillfactor)");
+  for (const char* column : {"heads.user_id", "devices.user_id", "devices.device_id",
+                             "events.user_id", "messages.message_id", "messages.recipient",
+                             "messages.sender"}) {
+    const std::string c = column;
+    const std::size_t dot = c.find('.');
+    admin.Exec("ALTER TABLE " + p + c.substr(0, dot) + " ALTER COLUMN " + c.substr(dot + 1) +
+               " TYPE text COLLATE \"default\"");
+  }
+  admin.Exec("UPDATE " + p + "schema_version SET version = 4");
+}
+
+TEST_CASE("PostgresMessageStore: a version-4 database is upgraded and delivers from its cursors",
+          "[postgres]") {
+  TestSchema schema;
+  const std::string p = schema.name() + ".courier_";
+  {
+    auto store = OpenOrDie(schema.Options());
+    std::vector<WriteOp> ops;
+    for (int i = 0; i < 10; ++i) ops.push_back(Send("alice", std::to_string(i), "bob"));
+    ops.push_back(AttachOp{"bob", "phone"});
+    ops.push_back(AckOp{"bob", "phone", 4, 2'000});
+    for (const auto& r : store->Write(ops)) COURIER_REQUIRE_OK(r);
+  }
+  AdminConnection admin;
+  DowngradeToVersion4(admin, schema.name());
+  const std::string version = "SELECT version FROM " + p + "schema_version";
+  REQUIRE(admin.Exec(version) == "4");
+  const std::string indexes = "SELECT string_agg(indexname, ',' ORDER BY indexname) FROM "
+                              "pg_indexes WHERE schemaname = '" + schema.name() +
+                              "' AND indexname LIKE 'courier\\_%' AND "
+                              "tablename IN ('courier_events', 'courier_messages')";
+  REQUIRE(admin.Exec(indexes) ==
+          "courier_events_pkey,courier_events_ts,courier_messages_pkey,"
+          "courier_messages_recipient_seq,courier_messages_sender_cid,"
+          "courier_messages_undelivered");
+
+  auto store = OpenOrDie(schema.Options());
+  CHECK(admin.Exec(version) == "5");
+  CHECK(admin.Exec(indexes) ==
+        "courier_events_pkey,courier_events_ts_brin,courier_messages_pkey,"
+        "courier_messages_recipient_seq,courier_messages_sender_cid");
+  CHECK(admin.Exec("SELECT collation_name FROM information_schema.columns WHERE "
+                   "table_schema = '" + schema.name() + "' AND table_name = 'courier_messages' "
+                   "AND column_name = 'recipient'") == "C");
+  auto events = store->Fetch("bob", 0, 20);
+  COURIER_REQUIRE_OK(events);
+  REQUIRE(events->size() == 10);
+  CHECK(events->back().body == "body 9");
+  CHECK(*store->Status("bob", "id-alice-3") == MessageStatus::kDelivered);
+  CHECK(*store->Status("bob", "id-alice-4") == MessageStatus::kSent);
+  CHECK(*store->Cursor("bob", "phone") == 4);
+
+  // A second device's ack delivers the messages above the highest cursor
+  // only (the first four have their receipts already), one op at a time
+  // and as a set-based run.
+  const bool set_based = GENERATE(false, true);
+  std::vector<WriteOp> ops;
+  ops.push_back(AttachOp{"bob", "laptop"});
+  for (int i = 0; i < (set_based ? 8 : 1); ++i) ops.push_back(AckOp{"bob", "laptop", 7, 3'000});
+  const auto results = store->Write(ops);
+  for (const auto& r : results) COURIER_REQUIRE_OK(r);
+  const auto& first = std::get<AckResult>(*results.at(1));
+  REQUIRE(first.appended.size() == 3);
+  CHECK(first.appended.front().event.id == "id-alice-4");
+  CHECK(first.appended.back().event.id == "id-alice-6");
+  for (std::size_t i = 2; i < results.size(); ++i) {
+    CHECK(std::get<AckResult>(*results[i]).appended.empty());
+  }
+  CHECK(*store->Status("bob", "id-alice-6") == MessageStatus::kDelivered);
+  CHECK(*store->Status("bob", "id-alice-7") == MessageStatus::kSent);
+  // New messages continue the inbox's seqs.
+  std::vector<WriteOp> more = {Send("alice", "10", "bob")};
+  const auto sent = store->Write(more);
+  COURIER_REQUIRE_OK(sent.at(0));
+  CHECK(std::get<AppendResult>(*sent[0]).seq == 11);
+}
+
 TEST_CASE("PostgresMessageStore: two stores with different table prefixes are separate",
           "[postgres]") {
   TestSchema schema;

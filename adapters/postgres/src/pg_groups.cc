@@ -21,7 +21,7 @@ namespace {
 constexpr const char* kTellSql = R"sql(
 WITH tops AS (
   INSERT INTO {p}heads AS h (user_id, head)
-  SELECT u, 1 FROM (SELECT DISTINCT unnest($1::text[]) AS u) s ORDER BY u
+  SELECT u, 1 FROM (SELECT DISTINCT unnest($1::text[]) COLLATE "C" AS u) s ORDER BY u
   ON CONFLICT (user_id) DO UPDATE SET head = h.head + 1
   RETURNING h.user_id, h.head)
 INSERT INTO {p}events (user_id, seq, kind, message_id, peer, body, status, ts, group_id)

@@ -18,7 +18,11 @@ namespace {
 // Receipts, as one rule for acks and reads: from a CTE `items` with columns
 // (ord, pos, sender, message_id, by_user, st, ts), one receipt event per row
 // in the sender's inbox, numbered in (ord, pos, st) order per sender after
-// its counter, which is moved once per sender (locked in name order).
+// its counter, which is moved once per sender (locked in name order; the
+// sender's last row carries the count, so no second sort groups them). The
+// moved counters are looked up in one map built once (a join of the two
+// CTEs, whose sizes the planner cannot know, came out as a nested loop:
+// receipts times senders).
 // Defines the CTEs `receipts` (items + seq) and `receipt_events`.
 constexpr const char* kReceiptsSql = R"sql(,
 numbered AS (
@@ -27,11 +31,13 @@ numbered AS (
   FROM items x),
 tops AS (
   INSERT INTO {p}heads AS h (user_id, head)
-  SELECT sender, max(n) FROM numbered GROUP BY sender ORDER BY sender
+  SELECT sender, n FROM numbered WHERE k = n ORDER BY sender
   ON CONFLICT (user_id) DO UPDATE SET head = h.head + excluded.head
   RETURNING h.user_id, h.head),
 receipts AS (
-  SELECT x.*, t.head - x.n + x.k AS seq FROM numbered x JOIN tops t ON t.user_id = x.sender),
+  SELECT x.*, ((SELECT jsonb_object_agg(t.user_id, t.head) FROM tops t) ->> x.sender)::int8
+              - x.n + x.k AS seq
+  FROM numbered x),
 receipt_events AS (
   INSERT INTO {p}events (user_id, seq, kind, message_id, peer, body, status, ts)
   SELECT sender, seq, 2, message_id, by_user, ''::bytea, st, ts FROM receipts)
@@ -40,7 +46,7 @@ receipt_events AS (
 // $1 recipients: the counter rows that appends will move.
 constexpr const char* kHeadsNewSql = R"sql(
 INSERT INTO {p}heads (user_id, head)
-SELECT u, 0 FROM (SELECT DISTINCT unnest($1::text[]) AS u) s ORDER BY u
+SELECT u, 0 FROM (SELECT DISTINCT unnest($1::text[]) COLLATE "C" AS u) s ORDER BY u
 ON CONFLICT (user_id) DO NOTHING)sql";
 
 constexpr const char* kHeadsLockSql = R"sql(
@@ -49,23 +55,22 @@ SELECT 1 FROM {p}heads WHERE user_id = ANY($1::text[]) ORDER BY user_id FOR UPDA
 // A run of appends, the counter rows locked, no (sender, cid) or id twice
 // (WritePlan answers repeats itself). One row per op, in no particular
 // order: (ord, code 0 ok / 1 queue full / 2 id taken, id, seq, ts,
-// duplicate, undelivered). Lookups are index probes per op; one window per
-// recipient numbers the new messages and applies the queue limit; bodies
-// are read from their array only when inserted.
+// duplicate, undelivered). Lookups are index probes per op, each key once
+// (a scalar subquery named by several window FILTERs would run once for
+// each); one window per recipient numbers the new messages and applies the
+// queue limit; bodies are read from their array only when inserted.
 constexpr const char* kAppendSql = R"sql(
 WITH inp AS (
   SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[], $6::int8[], $7::int8[])
     WITH ORDINALITY AS t(sender, cid, recipient, id, ts, lim, ord)),
 looked AS (
   SELECT i.*, s.message_id AS s_id, s.seq AS s_seq, s.ts AS s_ts, h.head,
-         coalesce(d.acked, 0) AS acked,
-         CASE WHEN s.message_id IS NULL
-              THEN (SELECT 1 FROM {p}messages m
-                    WHERE m.message_id = i.id AND m.recipient = i.recipient) IS NOT NULL
-              ELSE false END AS taken
+         coalesce(d.acked, 0) AS acked, s.message_id IS NULL AND u.one IS NOT NULL AS taken
   FROM inp i
   LEFT JOIN LATERAL (SELECT x.message_id, x.seq, x.ts FROM {p}messages x
                      WHERE x.sender = i.sender AND x.cid = i.cid LIMIT 1) s ON true
+  LEFT JOIN LATERAL (SELECT 1 AS one FROM {p}messages m
+                     WHERE m.message_id = i.id AND m.recipient = i.recipient LIMIT 1) u ON true
   JOIN (SELECT user_id, head FROM {p}heads WHERE user_id = ANY($3::text[])) h
     ON h.user_id = i.recipient
   LEFT JOIN (SELECT user_id, max(acked) AS acked FROM {p}devices
@@ -99,17 +104,22 @@ FROM placed p)sql";
 // per receipt it made (ord, 0, 0, sender, seq, id, message seq). A delivered
 // message belongs to the first ack of its inbox whose cursor covers it:
 // acks (at their cursor) and messages (at their seq) on one line per inbox,
-// read from the top, the smallest ack so far owns each message.
+// read from the top, the smallest ack so far owns each message. Every
+// message at or below the inbox's highest cursor before the run (`floor`,
+// taken from the acking device's row: 0 without one, which only scans more)
+// is delivered already: the scan of (recipient, seq) starts above it.
 constexpr const char* kAckSql = R"sql(
 WITH inp AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[])
     WITH ORDINALITY AS t(user_id, device, seq, ts, ord)),
 acks AS (
-  SELECT i.*, coalesce(h.head, 0) AS head, coalesce(d.acked, 0) AS was
+  SELECT i.*, coalesce(h.head, 0) AS head, coalesce(d.acked, 0) AS was,
+         coalesce(d.top, 0) AS floor
   FROM inp i
   LEFT JOIN (SELECT user_id, head FROM {p}heads WHERE user_id = ANY($1::text[])) h
     ON h.user_id = i.user_id
-  LEFT JOIN (SELECT user_id, device_id, acked FROM {p}devices
+  LEFT JOIN (SELECT user_id, device_id, acked,
+                    max(acked) OVER (PARTITION BY user_id) AS top FROM {p}devices
              WHERE user_id = ANY($1::text[])) d
     ON d.user_id = i.user_id AND d.device_id = i.device),
 cursors AS (
@@ -130,8 +140,9 @@ moved AS (
   ON CONFLICT (user_id, device_id) DO UPDATE SET acked = greatest(d.acked, excluded.acked)),
 delivered AS (
   UPDATE {p}messages m SET status = 1
-  FROM (SELECT user_id, max(hi) AS hi FROM reach WHERE ok GROUP BY user_id) t
-  WHERE m.recipient = t.user_id AND m.status = 0 AND m.seq <= t.hi
+  FROM (SELECT user_id, max(floor) AS lo, max(hi) AS hi FROM reach WHERE ok
+        GROUP BY user_id) t
+  WHERE m.recipient = t.user_id AND m.seq > t.lo AND m.seq <= t.hi AND m.status = 0
   RETURNING m.recipient, m.seq, m.message_id, m.sender),
 line AS (
   SELECT r.user_id, r.hi AS at, 1 AS tag, ARRAY[r.ord, r.ts] AS ack, NULL::text AS sender,
