@@ -257,6 +257,10 @@ void WsConn::OnReady(std::uint32_t events) {
   }
   if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) {
     if (!ReadAll()) return;
+    if (open_ && callbacks_.on_batch_end) {
+      callbacks_.on_batch_end(*this);
+      if (ended_) return;
+    }
     Flush();
   }
 }

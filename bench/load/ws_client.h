@@ -99,6 +99,9 @@ class WsConn final : public LoopHandler, public std::enable_shared_from_this<WsC
     std::function<void(WsConn&, beast::error_code ec, std::string_view where)> on_end;
     // An ack frame carrying `seq` was written to the socket (optional).
     std::function<void(WsConn&, std::uint64_t seq)> on_ack_written;
+    // Everything the socket had is read and dispatched (optional): the end
+    // of one batch of on_frame calls.
+    std::function<void(WsConn&)> on_batch_end;
   };
 
   WsConn(EventLoop& loop, tcp::endpoint endpoint, Callbacks callbacks);
