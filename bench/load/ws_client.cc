@@ -540,9 +540,11 @@ void WsConn::Close() {
   loop_.Post([self = shared_from_this()] {
     if (self->ended_ || self->close_wanted_) return;
     self->close_wanted_ = true;
-    // Not connected yet: the connect ends (Connect or OnConnected see it);
-    // connecting: end now.
-    if (self->connecting_) return self->End({}, "connect");
+    // Not open yet: connecting or in the handshake, drop the socket now (not
+    // started yet: Connect sees close_wanted_).
+    if (!self->open_ && self->fd_ >= 0) {
+      return self->End({}, self->connecting_ ? "connect" : "handshake");
+    }
     self->Flush();
   });
 }
