@@ -143,23 +143,23 @@ int Run(const Flags& f) {
   // --- the workloads, in the order asked
   const std::string asked =
       !f.workloads.empty() ? f.workloads : memory ? "W1,W2,W3,W4" : "W1,W2,W3,W4,W5";
+  absl::StatusOr<WorkloadList> list = ExpandWorkloads(asked);
+  if (!list.ok()) return Fail(std::string(list.status().message()));
+  for (const std::string& w : list->repeated) {
+    std::cerr << "courier-load: " << w << " is asked more than once: it runs once\n";
+  }
   std::vector<std::unique_ptr<Workload>> workloads;
-  for (absl::string_view w : absl::StrSplit(asked, ',', absl::SkipEmpty())) {
+  for (const std::string& w : list->names) {
     if (w == "W1") {
       workloads.push_back(MakeW1Online());
     } else if (w == "W2") {
       workloads.push_back(MakeW2Drain());
-    } else if (w == "W3") {
-      workloads.push_back(MakeW3Storm(false));
-      workloads.push_back(MakeW3Storm(true));
-    } else if (w == "W3paced") {
-      workloads.push_back(MakeW3Storm(true));
+    } else if (w == "W3" || w == "W3paced") {
+      workloads.push_back(MakeW3Storm(/*paced=*/w == "W3paced"));
     } else if (w == "W4") {
       workloads.push_back(MakeW4Idle());
-    } else if (w == "W5") {
-      workloads.push_back(MakeW5Crash());
     } else {
-      return Fail(absl::StrCat("unknown workload ", w, " (W1, W2, W3, W3paced, W4, W5)"));
+      workloads.push_back(MakeW5Crash());
     }
   }
   for (std::size_t i = 0; i < workloads.size(); ++i) {

@@ -3,12 +3,14 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <charconv>
 #include <iostream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 
 namespace courier::load {
 
@@ -30,6 +32,30 @@ void Figures::Add(const std::string& workload, const std::string& figure, double
                      : value >= 10 ? absl::StrFormat("%.1f", value)
                                    : absl::StrFormat("%.3g", value);
   Add(workload, figure, text);
+}
+
+absl::StatusOr<WorkloadList> ExpandWorkloads(std::string_view asked) {
+  WorkloadList list;
+  auto add = [&list](const std::string& name) {
+    if (std::find(list.names.begin(), list.names.end(), name) != list.names.end()) {
+      list.repeated.push_back(name);
+    } else {
+      list.names.push_back(name);
+    }
+  };
+  const absl::string_view all(asked.data(), asked.size());
+  for (absl::string_view w : absl::StrSplit(all, ',', absl::SkipEmpty())) {
+    if (w == "W3") {
+      add("W3");
+      add("W3paced");
+    } else if (w == "W1" || w == "W2" || w == "W3paced" || w == "W4" || w == "W5") {
+      add(std::string(w));
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown workload ", w, " (W1, W2, W3, W3paced, W4, W5)"));
+    }
+  }
+  return list;
 }
 
 std::string HelloJson(const std::string& token, const std::string& device) {
@@ -386,7 +412,8 @@ absl::StatusOr<EnqueueResult> Enqueue(Context& ctx, const std::vector<SenderJob>
 namespace {
 
 struct RecipientState {
-  const DrainJob* job = nullptr;
+  const DrainJob* job = nullptr;  // read by Drain's thread only (the job ends with Drain)
+  std::string user;               // the recipient's name, for the io threads' messages
   std::shared_ptr<WsConn> conn;
   InboxCheck check;
   std::uint64_t max_seq = 0;
@@ -399,7 +426,7 @@ struct RecipientState {
 };
 
 // Well under the server's window (256 by default), so the stream never
-// waits for an ack.
+// waits for an ack within a batch; a batch's rest is acked at its end.
 constexpr std::uint64_t kAckEvery = 32;
 
 struct DrainShared : PhaseShared {
@@ -413,6 +440,9 @@ struct DrainShared : PhaseShared {
   std::vector<RecipientState> recipients;
   std::mutex start_mu;
   std::size_t next_to_start = 0;  // guarded by start_mu
+  // Set by Drain's thread when it closes the connections: no connection
+  // starts after that (a paced drain starts them from the io threads).
+  bool stopping = false;          // guarded by start_mu
   std::size_t pace = 0;
   Context* ctx = nullptr;
 };
@@ -460,7 +490,8 @@ void StartOne(const std::shared_ptr<DrainShared>& sh, std::size_t i) {
         if (f.op == InFrame::Op::kMsg && r.check.OnMsg(f.seq, f.body)) sh->received.fetch_add(1);
         r.max_seq = std::max(r.max_seq, f.seq);
         // While draining, a cumulative ack every kAckEvery events (a device
-        // storing its backlog in batches); once synced, each event at once.
+        // storing its backlog in batches; the rest of a batch is acked at its
+        // end, on_batch_end); once synced, each event at once.
         if (r.synced || r.max_seq - r.ack_asked >= kAckEvery) {
           r.ack_asked = r.max_seq;
           c.Ack(r.max_seq);
@@ -480,10 +511,19 @@ void StartOne(const std::shared_ptr<DrainShared>& sh, std::size_t i) {
         }
         break;
       case InFrame::Op::kError:
-        sh->failure.Set(absl::StrCat(r.job->recipient->user, ": error ", std::string(f.code), ": ", std::string(f.message)));
+        sh->failure.Set(absl::StrCat(r.user, ": error ", std::string(f.code), ": ", std::string(f.message)));
         break;
       default:
         break;
+    }
+  };
+  // The end of what the socket had: ack the batch's rest. Without it a
+  // server whose window is below kAckEvery waits for an ack that never
+  // comes, and the drain never ends (test: bench.courier_load_small_window).
+  cb.on_batch_end = [&r](WsConn& c) {
+    if (r.max_seq > r.ack_asked) {
+      r.ack_asked = r.max_seq;
+      c.Ack(r.max_seq);
     }
   };
   cb.on_ack_written = [sh, &r](WsConn&, std::uint64_t seq) {
@@ -494,7 +534,7 @@ void StartOne(const std::shared_ptr<DrainShared>& sh, std::size_t i) {
     sh->ended.fetch_add(1);
     if (ec && !r.done) {
       if (where == "connect" || where == "handshake") sh->connect_failures.fetch_add(1);
-      sh->failure.Set(absl::StrCat(r.job->recipient->user, ": ", std::string(where), ": ", ec.message()));
+      sh->failure.Set(absl::StrCat(r.user, ": ", std::string(where), ": ", ec.message()));
     }
   };
   r.conn = std::make_shared<WsConn>(sh->ctx->io->Next(), sh->ctx->endpoint, std::move(cb));
@@ -504,15 +544,15 @@ void StartOne(const std::shared_ptr<DrainShared>& sh, std::size_t i) {
 }
 
 void StartNext(const std::shared_ptr<DrainShared>& sh) {
+  // Under start_mu from the choice to the Start, so that Drain's thread,
+  // closing under it, sees every connection that started (r.conn) and none
+  // starts after.
+  std::lock_guard<std::mutex> lock(sh->start_mu);
   for (;;) {
-    std::size_t i;
-    {
-      std::lock_guard<std::mutex> lock(sh->start_mu);
-      if (sh->next_to_start >= sh->recipients.size()) return;
-      if (sh->pace > 0 && sh->connecting.load() >= sh->pace) return;
-      i = sh->next_to_start++;
-      sh->connecting.fetch_add(1);
-    }
+    if (sh->stopping || sh->next_to_start >= sh->recipients.size()) return;
+    if (sh->pace > 0 && sh->connecting.load() >= sh->pace) return;
+    const std::size_t i = sh->next_to_start++;
+    sh->connecting.fetch_add(1);
     StartOne(sh, i);
   }
 }
@@ -528,6 +568,7 @@ absl::StatusOr<DrainResult> Drain(Context& ctx, const std::vector<DrainJob>& job
   std::uint64_t expected = 0;
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     sh->recipients[i].job = &jobs[i];
+    sh->recipients[i].user = jobs[i].recipient->user;
     sh->recipients[i].check.next_index.assign(jobs[i].senders, 0);
     expected += jobs[i].expected;
   }
@@ -542,6 +583,16 @@ absl::StatusOr<DrainResult> Drain(Context& ctx, const std::vector<DrainJob>& job
                             sh->done.load(), " done, ", sh->received.load(), "/", expected,
                             " messages");
       });
+  {
+    std::lock_guard<std::mutex> lock(sh->start_mu);
+    sh->stopping = true;
+    for (RecipientState& r : sh->recipients) {
+      if (r.conn) r.conn->Close();
+    }
+  }
+  PollUntil([&] { return sh->ended.load() >= sh->started.load(); }, std::chrono::seconds(10));
+  // Read after the closes: the inboxes' checks include every frame that
+  // came until then, and the io threads are done with them.
   DrainResult result;
   result.connect_failures = sh->connect_failures.load();
   if (s.ok()) {
@@ -556,10 +607,6 @@ absl::StatusOr<DrainResult> Drain(Context& ctx, const std::vector<DrainJob>& job
       if (r.check.received < r.job->expected) result.lost += r.job->expected - r.check.received;
     }
   }
-  for (RecipientState& r : sh->recipients) {
-    if (r.conn) r.conn->Close();
-  }
-  PollUntil([&] { return sh->ended.load() >= sh->started.load(); }, std::chrono::seconds(10));
   if (!s.ok()) return s;
   return result;
 }

@@ -21,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -89,6 +90,18 @@ class Workload {
   // Runs and verifies; adds figures only when everything checked out.
   virtual absl::Status Run(Context& ctx, Figures& figures) = 0;
 };
+
+// The workloads of a --workloads list, in order: "W3" is W3 then W3paced.
+// A workload named twice (by itself, or through W3) runs once, at its first
+// place, and is listed in `repeated`: every workload's accounts are made once
+// and used by one run (two runs of one would make the same accounts twice,
+// and the second's inboxes would start where the first left them).
+struct WorkloadList {
+  std::vector<std::string> names;
+  std::vector<std::string> repeated;
+};
+// kInvalidArgument for a name that is not a workload.
+absl::StatusOr<WorkloadList> ExpandWorkloads(std::string_view asked);
 
 std::unique_ptr<Workload> MakeW1Online();
 std::unique_ptr<Workload> MakeW2Drain();

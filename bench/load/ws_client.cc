@@ -1,16 +1,20 @@
 // ws_client.cc: the load generator's WebSocket client.
 #include "ws_client.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstring>
 
-#include <boost/asio/post.hpp>
-#include <boost/asio/write.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/beast/websocket/detail/hybi13.hpp>
 #include <boost/beast/websocket/error.hpp>
 
@@ -106,23 +110,19 @@ bool ParseServerFrame(std::string_view json, InFrame& out) {
 
 IoPool::IoPool(std::size_t threads) {
   if (threads == 0) threads = 1;
+  for (std::size_t i = 0; i < threads; ++i) loops_.push_back(std::make_unique<EventLoop>());
   for (std::size_t i = 0; i < threads; ++i) {
-    contexts_.push_back(std::make_unique<net::io_context>(1));
-    guards_.push_back(net::make_work_guard(*contexts_.back()));
-  }
-  for (std::size_t i = 0; i < threads; ++i) {
-    threads_.emplace_back([io = contexts_[i].get()] { io->run(); });
+    threads_.emplace_back([loop = loops_[i].get()] { loop->Run(); });
   }
 }
 
 IoPool::~IoPool() {
-  guards_.clear();
-  for (auto& io : contexts_) io->stop();
+  for (auto& loop : loops_) loop->Stop();
   for (auto& t : threads_) t.join();
 }
 
-net::io_context& IoPool::Next() {
-  return *contexts_[next_.fetch_add(1, std::memory_order_relaxed) % contexts_.size()];
+EventLoop& IoPool::Next() {
+  return *loops_[next_.fetch_add(1, std::memory_order_relaxed) % loops_.size()];
 }
 
 std::uint64_t IoPool::ThreadCpuMicros() const {
@@ -150,6 +150,8 @@ constexpr std::size_t kMaxHandshake = 16u << 10;
 // read fills it (or to a frame's size when one frame needs more).
 constexpr std::size_t kFirstReadBuffer = 8u << 10;
 constexpr std::size_t kMaxReadChunk = 1u << 20;
+
+beast::error_code Errno() { return beast::error_code(errno, boost::system::system_category()); }
 
 beast::error_code WsError(beast::websocket::error e) {
   return beast::websocket::make_error_code(e);
@@ -205,24 +207,66 @@ beast::error_code CheckHandshake(std::string_view header, std::string_view key) 
 
 }  // namespace
 
-WsConn::WsConn(net::io_context& io, tcp::endpoint endpoint, Callbacks callbacks)
-    : io_(io), endpoint_(endpoint), callbacks_(std::move(callbacks)), socket_(io) {}
+WsConn::WsConn(EventLoop& loop, tcp::endpoint endpoint, Callbacks callbacks)
+    : loop_(loop), endpoint_(endpoint), callbacks_(std::move(callbacks)) {}
+
+WsConn::~WsConn() {
+  if (fd_ >= 0) ::close(fd_);
+}
 
 void WsConn::Start(std::string hello) {
-  net::post(io_, [self = shared_from_this(), hello = std::move(hello)]() mutable {
+  loop_.Post([self = shared_from_this(), hello = std::move(hello)]() mutable {
     self->hello_ = std::move(hello);
-    self->socket_.async_connect(self->endpoint_,
-                                [self](beast::error_code ec) { self->OnConnect(ec); });
+    self->Connect();
   });
 }
 
-void WsConn::Post(std::function<void()> fn) { net::post(io_, std::move(fn)); }
+void WsConn::Post(std::function<void()> fn) { loop_.Post(std::move(fn)); }
 
-void WsConn::OnConnect(beast::error_code ec) {
-  if (ec) return End(ec, "connect");
+void WsConn::Connect() {
   if (close_wanted_) return End({}, "connect");
-  beast::error_code ignored;
-  socket_.set_option(tcp::no_delay(true), ignored);
+  fd_ = ::socket(endpoint_.protocol().family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) return End(Errno(), "connect");
+  const int one = 1;
+  ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (absl::Status s = loop_.Register(fd_, shared_from_this()); !s.ok()) {
+    return End(Errno(), "connect");
+  }
+  if (::connect(fd_, endpoint_.data(), static_cast<socklen_t>(endpoint_.size())) == 0) {
+    return OnConnected();
+  }
+  if (errno != EINPROGRESS) return End(Errno(), "connect");
+  // Writable (edge-triggered, registered above) when the connect is done.
+  connecting_ = true;
+}
+
+void WsConn::OnReady(std::uint32_t events) {
+  if (ended_) return;
+  if (connecting_) {
+    if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0) return;
+    connecting_ = false;
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+    if (err != 0) return End(beast::error_code(err, boost::system::system_category()), "connect");
+    OnConnected();
+    if (ended_) return;
+  } else if ((events & EPOLLOUT) != 0 && writing_) {
+    ContinueWrite();
+    if (ended_) return;
+  }
+  if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) {
+    if (!ReadAll()) return;
+    if (open_ && callbacks_.on_batch_end) {
+      callbacks_.on_batch_end(*this);
+      if (ended_) return;
+    }
+    Flush();
+  }
+}
+
+void WsConn::OnConnected() {
+  if (close_wanted_) return End({}, "connect");
   beast::websocket::detail::sec_ws_key_type key;
   beast::websocket::detail::make_sec_ws_key(key);
   key_.assign(key.data(), key.size());
@@ -230,47 +274,82 @@ void WsConn::OnConnect(beast::error_code ec) {
                  std::to_string(endpoint_.port()) +
                  "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key_ +
                  "\r\nSec-WebSocket-Version: 13\r\n\r\n";
-  net::async_write(socket_, net::buffer(writing_buf_),
-                   [self = shared_from_this()](beast::error_code e, std::size_t) {
-                     self->OnHandshakeWritten(e);
-                   });
-}
-
-void WsConn::OnHandshakeWritten(beast::error_code ec) {
-  if (ec) return End(ec, "handshake");
+  writing_off_ = 0;
+  writing_ = true;
   in_.resize(kFirstReadBuffer);
   in_len_ = 0;
-  ReadHandshake();
+  ContinueWrite();
 }
 
-void WsConn::ReadHandshake() {
-  socket_.async_read_some(net::buffer(in_.data() + in_len_, in_.size() - in_len_),
-                          [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-                            self->OnHandshakeRead(ec, n);
-                          });
+bool WsConn::ReadAll() {
+  for (;;) {
+    if (in_len_ == in_.size()) in_.resize(2 * in_.size() + kFirstReadBuffer);
+    const std::size_t room = in_.size() - in_len_;
+    const ssize_t n = ::recv(fd_, in_.data() + in_len_, room, 0);
+    if (n > 0) {
+      const std::size_t got = static_cast<std::size_t>(n);
+      in_len_ += got;
+      if (!OnBytes()) return false;
+      if (got < room) return true;  // a short read: the socket is empty
+      // The read filled the buffer: more is probably waiting; read more at
+      // once from now on.
+      if (open_ && in_.size() < kMaxReadChunk) {
+        in_.resize(std::min(2 * in_.size(), kMaxReadChunk));
+      }
+      continue;
+    }
+    if (n == 0) {
+      // The server's FIN. A close this side started may see it after its
+      // close frame; before the handshake or open, it is an error.
+      if (closing_) {
+        End({}, "close");
+      } else {
+        End(net::error::eof, open_ ? "read" : "handshake");
+      }
+      return false;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
+    const beast::error_code ec = Errno();
+    if (closing_) {
+      End({}, "close");
+    } else {
+      End(ec, open_ ? "read" : "handshake");
+    }
+    return false;
+  }
 }
 
-void WsConn::OnHandshakeRead(beast::error_code ec, std::size_t bytes) {
-  if (ec) return End(ec, "handshake");
-  in_len_ += bytes;
+bool WsConn::OnBytes() {
+  if (open_) return DispatchFrames();
+  return OnHandshakeBytes();
+}
+
+bool WsConn::OnHandshakeBytes() {
+  if (!handshake_sent_) {
+    // Bytes before our request was written whole: not a server's answer.
+    End(WsError(beast::websocket::error::upgrade_declined), "handshake");
+    return false;
+  }
   const std::string_view got(in_.data(), in_len_);
   const std::size_t blank = got.find("\r\n\r\n");
   if (blank == std::string_view::npos) {
     if (in_len_ >= kMaxHandshake) {
-      return End(WsError(beast::websocket::error::buffer_overflow), "handshake");
+      End(WsError(beast::websocket::error::buffer_overflow), "handshake");
+      return false;
     }
-    if (in_len_ == in_.size()) in_.resize(std::min(2 * in_.size(), kMaxHandshake));
-    return ReadHandshake();
+    return true;
   }
   const std::size_t header_len = blank + 4;
   if (beast::error_code bad = CheckHandshake(got.substr(0, header_len), key_)) {
-    return End(bad, "handshake");
+    End(bad, "handshake");
+    return false;
   }
   // Whatever came after the header is the first frames' bytes.
   std::memmove(in_.data(), in_.data() + header_len, in_len_ - header_len);
   in_len_ -= header_len;
-  writing_buf_.clear();
   OnHandshake();
+  return !ended_;
 }
 
 void WsConn::OnHandshake() {
@@ -283,45 +362,9 @@ void WsConn::OnHandshake() {
   out_.swap(first);
   hello_.clear();
   hello_.shrink_to_fit();
-  if (close_wanted_) {
-    Flush();
-    if (ended_) return;
-  }
-  // Frames that came with the handshake's answer, then the read loop.
-  in_batch_ = true;
-  const bool alive = DispatchFrames();
-  in_batch_ = false;
-  if (!alive) return;
-  Flush();
-  DoRead();
-}
-
-void WsConn::DoRead() {
-  if (in_len_ == in_.size()) in_.resize(2 * in_.size() + kFirstReadBuffer);
-  socket_.async_read_some(net::buffer(in_.data() + in_len_, in_.size() - in_len_),
-                          [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-                            self->OnRead(ec, n);
-                          });
-}
-
-void WsConn::OnRead(beast::error_code ec, std::size_t bytes) {
-  if (ended_) return;
-  if (ec) {
-    // A close this side started may see the server's FIN after its close frame.
-    if (closing_) return End({}, "close");
-    return End(ec, "read");
-  }
-  const bool filled = in_len_ + bytes == in_.size();
-  in_len_ += bytes;
-  in_batch_ = true;
-  const bool alive = DispatchFrames();
-  in_batch_ = false;
-  if (!alive) return;
-  // The read filled the buffer: more was probably waiting; read more at once
-  // next time.
-  if (filled && in_.size() < kMaxReadChunk) in_.resize(std::min(2 * in_.size(), kMaxReadChunk));
-  Flush();
-  if (!ended_) DoRead();
+  // Frames that came with the handshake's answer; the write at the turn's end.
+  DispatchFrames();
+  if (!ended_) Flush();
 }
 
 bool WsConn::DispatchFrames() {
@@ -435,7 +478,12 @@ void WsConn::Ack(std::uint64_t seq) {
 }
 
 void WsConn::Flush() {
-  if (ended_ || writing_ || in_batch_ || !open_) return;
+  if (ended_ || writing_ || !open_ || fd_ < 0) return;
+  loop_.WantFlush(this);
+}
+
+void WsConn::OnFlush() {
+  if (ended_ || writing_ || !open_) return;
   if (!closing_) {
     if (ack_wanted_ > ack_sent_) {
       char ack[48] = "{\"op\":\"ack\",\"seq\":";
@@ -457,33 +505,45 @@ void WsConn::Flush() {
   if (out_.empty()) return;
   writing_buf_.swap(out_);
   out_.clear();
+  writing_off_ = 0;
   writing_ = true;
-  net::async_write(socket_, net::buffer(writing_buf_),
-                   [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-                     self->OnWrite(ec, n);
-                   });
+  ContinueWrite();
 }
 
-void WsConn::OnWrite(beast::error_code ec, std::size_t) {
+void WsConn::ContinueWrite() {
+  while (writing_off_ < writing_buf_.size()) {
+    const ssize_t n = ::send(fd_, writing_buf_.data() + writing_off_,
+                             writing_buf_.size() - writing_off_, MSG_NOSIGNAL);
+    if (n > 0) {
+      writing_off_ += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;  // EPOLLOUT goes on
+    return End(Errno(), open_ ? "write" : "handshake");
+  }
   writing_ = false;
-  if (ended_) return;
-  if (ec) return End(ec, "write");
+  writing_buf_.clear();
+  if (!handshake_sent_) {
+    handshake_sent_ = true;  // the answer is read as it comes (OnReady)
+    return;
+  }
   if (ack_in_flight_ != 0 && callbacks_.on_ack_written) {
     callbacks_.on_ack_written(*this, ack_in_flight_);
   }
   ack_in_flight_ = 0;
-  Flush();
+  // What was queued while this write waited goes next.
+  if (!out_.empty() || ack_wanted_ > ack_sent_ || (close_wanted_ && !closing_)) Flush();
 }
 
 void WsConn::Close() {
-  net::post(io_, [self = shared_from_this()] {
+  loop_.Post([self = shared_from_this()] {
     if (self->ended_ || self->close_wanted_) return;
     self->close_wanted_ = true;
-    if (!self->open_) {
-      // Not connected yet: drop the socket; the pending operation ends it.
-      beast::error_code ignored;
-      self->socket_.close(ignored);
-      return;
+    // Not open yet: connecting or in the handshake, drop the socket now (not
+    // started yet: Connect sees close_wanted_).
+    if (!self->open_ && self->fd_ >= 0) {
+      return self->End({}, self->connecting_ ? "connect" : "handshake");
     }
     self->Flush();
   });
@@ -493,10 +553,14 @@ void WsConn::End(beast::error_code ec, std::string_view where) {
   if (ended_) return;
   ended_ = true;
   open_ = false;
+  connecting_ = false;
   out_.clear();
   if (close_wanted_ && ec) ec = {};  // we asked for the end
-  beast::error_code ignored;
-  socket_.close(ignored);
+  if (fd_ >= 0) {
+    ::close(fd_);  // leaves the epoll set
+    fd_ = -1;
+    loop_.Unregister(this);
+  }
   if (callbacks_.on_end) callbacks_.on_end(*this, ec, where);
   // Drop the callbacks (they may hold the owner) once nothing can call them.
   callbacks_ = Callbacks{};

@@ -1,22 +1,26 @@
-// ws_client.h: the load generator's WebSocket client (Asio, our own framing).
+// ws_client.h: the load generator's WebSocket client (our own event loop,
+// our own framing).
 //
-// IoPool runs N io_contexts, one thread each; every connection lives on one
-// of them, so a connection's handlers never run concurrently and need no
-// lock. WsConn is one client connection speaking PROTOCOL.md: TCP connect,
-// WebSocket handshake (RFC 6455; Sec-WebSocket-Accept checked), `hello`,
-// then a read loop that hands each parsed frame to the owner's callback.
+// IoPool runs N EventLoops (event_loop.h), one thread each; every connection
+// lives on one of them, so a connection's handlers never run concurrently
+// and need no lock. WsConn is one client connection speaking PROTOCOL.md:
+// TCP connect, WebSocket handshake (RFC 6455; Sec-WebSocket-Accept checked),
+// `hello`, then a read loop that hands each parsed frame to the owner's
+// callback.
 //
-// It works in batches, like an event-loop server: one read takes everything
-// the socket has (up to the buffer), every complete frame in it is handed to
-// on_frame in order, and what those callbacks sent goes out afterwards in ONE
-// gathered write, followed by the ack (cumulative and coalesced: the highest
-// seq asked for, once per write, as a real client does). One write is in
-// flight at a time; what is sent meanwhile waits for the next one. Frames are
-// encoded and masked straight into a reused buffer, and parsed in place: no
-// heap allocation per frame once the buffers have grown.
+// It works in batches, like an event-loop server: when its socket is ready
+// it reads until a short read (everything the socket has, the buffer growing
+// when a read fills it), every complete frame is handed to on_frame in
+// order, and what those callbacks (and anything else in the loop's turn)
+// sent goes out at the end of the turn in ONE write, followed by the ack
+// (cumulative and coalesced: the highest seq asked for, once per write, as a
+// real client does). A write the socket does not take whole waits for the
+// socket to be writable; what is sent meanwhile goes with the next one.
+// Frames are encoded and masked straight into a reused buffer, and parsed in
+// place: no heap allocation per frame once the buffers have grown.
 //
-// Ownership: WsConn is kept alive by its pending operations and by the
-//   owner's shared_ptr. The IoPool must outlive every connection on it.
+// Ownership: WsConn is kept alive by its loop from Start to its end, and by
+//   the owner's shared_ptr. The IoPool must outlive every connection on it.
 // Thread-safety: Start, Post and Close may be called from any thread; Send
 //   and Ack only on the connection's thread (inside its callbacks or a Post).
 // Blocking: nothing blocks but IoPool's destructor (joins the threads).
@@ -35,10 +39,10 @@
 #include <thread>
 #include <vector>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/error.hpp>
+
+#include "event_loop.h"
 
 namespace courier::load {
 
@@ -73,20 +77,19 @@ class IoPool {
   IoPool(const IoPool&) = delete;
   IoPool& operator=(const IoPool&) = delete;
 
-  // Round-robin over the contexts.
-  net::io_context& Next();
-  std::size_t size() const { return contexts_.size(); }
+  // Round-robin over the loops.
+  EventLoop& Next();
+  std::size_t size() const { return loops_.size(); }
   // CPU time (user + system, microseconds) of the pool's threads so far.
   std::uint64_t ThreadCpuMicros() const;
 
  private:
-  std::vector<std::unique_ptr<net::io_context>> contexts_;
-  std::vector<net::executor_work_guard<net::io_context::executor_type>> guards_;
+  std::vector<std::unique_ptr<EventLoop>> loops_;
   std::vector<std::thread> threads_;
   std::atomic<std::size_t> next_{0};
 };
 
-class WsConn : public std::enable_shared_from_this<WsConn> {
+class WsConn final : public LoopHandler, public std::enable_shared_from_this<WsConn> {
  public:
   struct Callbacks {
     // Every frame after the handshake, in order.
@@ -96,17 +99,23 @@ class WsConn : public std::enable_shared_from_this<WsConn> {
     std::function<void(WsConn&, beast::error_code ec, std::string_view where)> on_end;
     // An ack frame carrying `seq` was written to the socket (optional).
     std::function<void(WsConn&, std::uint64_t seq)> on_ack_written;
+    // Everything the socket had is read and dispatched (optional): the end
+    // of one batch of on_frame calls.
+    std::function<void(WsConn&)> on_batch_end;
   };
 
-  WsConn(net::io_context& io, tcp::endpoint endpoint, Callbacks callbacks);
+  WsConn(EventLoop& loop, tcp::endpoint endpoint, Callbacks callbacks);
+  ~WsConn() override;
+  WsConn(const WsConn&) = delete;
+  WsConn& operator=(const WsConn&) = delete;
 
   // Connects, does the handshake and sends `hello` (a JSON frame). Posts.
   void Start(std::string hello);
   // Runs `fn` on the connection's thread.
   void Post(std::function<void()> fn);
   // Queues a text frame (copied and masked into the write buffer); it leaves
-  // with the next write: after the batch when called from on_frame, at once
-  // otherwise. REQUIRES: on the connection's thread.
+  // with the write at the end of the loop's turn. REQUIRES: on the
+  // connection's thread.
   void Send(std::string_view frame);
   // Acks up to `seq` at the end of the next write (cumulative, coalesced).
   // REQUIRES: on the connection's thread.
@@ -119,25 +128,33 @@ class WsConn : public std::enable_shared_from_this<WsConn> {
   std::size_t index = 0;  // the owner's tag
 
  private:
-  void OnConnect(beast::error_code ec);
-  void OnHandshakeWritten(beast::error_code ec);
-  void ReadHandshake();
-  void OnHandshakeRead(beast::error_code ec, std::size_t bytes);
+  void OnReady(std::uint32_t events) override;
+  void OnFlush() override;
+  void Connect();
+  void OnConnected();
+  // Reads until a short read; false when the connection ended.
+  bool ReadAll();
+  // What one read brought: the handshake's answer, then frames.
+  bool OnBytes();
+  bool OnHandshakeBytes();
   void OnHandshake();
-  void DoRead();
-  void OnRead(beast::error_code ec, std::size_t bytes);
   // Hands every complete frame in in_ to the callbacks; false when the
   // connection ended (a protocol error or a close).
   bool DispatchFrames();
   bool OnMessage(char* data, std::size_t len);
+  // Asks the loop for a write at the end of the turn.
   void Flush();
-  void OnWrite(beast::error_code ec, std::size_t bytes);
+  // Writes on from writing_off_; on completion reports the ack and starts
+  // the next write when there is one.
+  void ContinueWrite();
   void End(beast::error_code ec, std::string_view where);
 
-  net::io_context& io_;
+  EventLoop& loop_;
   tcp::endpoint endpoint_;
   Callbacks callbacks_;
-  tcp::socket socket_;
+  int fd_ = -1;
+  bool connecting_ = false;  // connect() in progress
+  bool handshake_sent_ = false;
   std::string hello_;
   std::string key_;          // Sec-WebSocket-Key sent
   std::string in_;           // received, not yet consumed: in_[0, in_len_)
@@ -145,12 +162,12 @@ class WsConn : public std::enable_shared_from_this<WsConn> {
   std::string fragments_;    // a fragmented message being assembled
   bool in_fragmented_ = false;
   std::string out_;          // frames waiting for the next write
-  std::string writing_buf_;  // the write in flight
+  std::string writing_buf_;  // the write in progress: writing_buf_[writing_off_, size)
+  std::size_t writing_off_ = 0;
   bool writing_ = false;
-  bool in_batch_ = false;    // inside DispatchFrames: Send and Ack wait for the batch's end
   std::uint64_t ack_wanted_ = 0;
   std::uint64_t ack_sent_ = 0;
-  std::uint64_t ack_in_flight_ = 0;  // seq of the ack in the write in flight, 0 if none
+  std::uint64_t ack_in_flight_ = 0;  // seq of the ack in the write in progress, 0 if none
   bool open_ = false;
   bool close_wanted_ = false;
   bool closing_ = false;     // our close frame is queued or written
