@@ -180,6 +180,8 @@ int Run(const Flags& f) {
   }
 
   Context ctx;
+  ServerSyscalls server_syscalls;
+  ctx.syscalls = &server_syscalls;
   ctx.sizes = f.sizes;
   ctx.prefix = RandomPrefix();
   ctx.latency_out = f.latency_out;

@@ -125,7 +125,17 @@ CpuSample SampleCpu(const Context& ctx) {
   if (ctx.server_pid > 0) {
     s.server_us = ProcessCpuMicros(ctx.server_pid);
     s.server_switches = ReadThreadSwitches(ctx.server_pid);
-    s.server_io = ReadProcIo(ctx.server_pid);
+    absl::StatusOr<SyscallCounts> traced = ctx.syscalls != nullptr
+                                               ? ctx.syscalls->Read(ctx.server_pid)
+                                               : absl::UnavailableError("no tracepoint counter");
+    if (traced.ok()) {
+      s.server_io = ProcIo{traced->reads, traced->writes};
+      s.io_from_tracepoints = true;
+    } else if (absl::IsNotFound(traced.status())) {
+      s.server_io = traced.status();
+    } else {
+      s.server_io = ReadProcIo(ctx.server_pid);
+    }
   }
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
@@ -174,6 +184,7 @@ ServerPerMsg ReportCpu(const Context& ctx, const std::string& what, const CpuSam
   const double n = static_cast<double>(std::max<std::uint64_t>(1, messages));
   double server = 0;
   SwitchDelta sw;
+  std::string io_detail = "?";
   if (m.known) {
     if (absl::Status s = BothRead(a, b, a.server_us.status(), b.server_us.status()); !s.ok()) {
       m.cpu_us = absl::Status(s.code(), absl::StrCat("/proc/PID/stat: ", s.message()));
@@ -199,20 +210,33 @@ ServerPerMsg ReportCpu(const Context& ctx, const std::string& what, const CpuSam
     }
     if (absl::Status s = BothRead(a, b, a.server_io.status(), b.server_io.status()); !s.ok()) {
       m.syscalls = s;
+    } else if (a.io_from_tracepoints != b.io_from_tracepoints) {
+      m.syscalls = absl::DataLossError(
+          "the read/write calls came from the tracepoints at one end of the phase only");
     } else {
       m.syscalls = PerMsg(a.server_io->syscr + a.server_io->syscw,
                           b.server_io->syscr + b.server_io->syscw, messages,
-                          "syscr + syscw of /proc/PID/io");
+                          a.io_from_tracepoints ? "the syscall tracepoints' counts"
+                                                : "syscr + syscw of /proc/PID/io");
+      if (b.server_io->syscr >= a.server_io->syscr && b.server_io->syscw >= a.server_io->syscw &&
+          messages > 0) {
+        io_detail = absl::StrFormat(
+            "%.2f reads + %.2f writes, %s",
+            static_cast<double>(b.server_io->syscr - a.server_io->syscr) / n,
+            static_cast<double>(b.server_io->syscw - a.server_io->syscw) / n,
+            a.io_from_tracepoints ? "syscall tracepoints"
+                                  : "/proc/PID/io: socket calls not counted");
+      }
     }
   }
   std::cerr << absl::StrFormat(
       "courier-load: %s: %.3f s wall; server cpu %.2f s (%.0f%% of one core, %s us/msg, "
       "%s ctx switches/msg over %zu threads (%zu started, %zu exited), %s read+write "
-      "syscalls/msg); courier-load cpu %.2f s (%.0f%% of one core over %zu io threads, "
+      "syscalls/msg (%s)); courier-load cpu %.2f s (%.0f%% of one core over %zu io threads, "
       "%.2f us/msg, %.2f ctx switches/msg)\n",
       what, wall, server / 1e6, wall > 0 ? 100 * server / 1e6 / wall : 0,
       Show(m.cpu_us, "%.2f"), Show(m.ctx_switches, "%.2f"), sw.threads, sw.started, sw.exited,
-      Show(m.syscalls, "%.2f"), client / 1e6, wall > 0 ? 100 * client / 1e6 / wall : 0,
+      Show(m.syscalls, "%.2f"), io_detail, client / 1e6, wall > 0 ? 100 * client / 1e6 / wall : 0,
       ctx.io->size(), client / n,
       static_cast<double>(b.client_switches - a.client_switches) / n);
   return m;

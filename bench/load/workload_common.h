@@ -30,6 +30,7 @@
 #include "accounts.h"
 #include "proc_stats.h"
 #include "server_process.h"
+#include "syscall_counter.h"
 #include "ws_client.h"
 
 namespace courier::load {
@@ -73,6 +74,10 @@ struct Context {
   tcp::endpoint endpoint;
   pid_t server_pid = 0;            // 0: unknown (no CPU/RSS figures possible)
   ServerProcess* server = nullptr; // null with --connect
+  // The server's read/write system calls, from the syscall tracepoints
+  // (syscall_counter.h); null, or tracepoints not usable: /proc/PID/io's
+  // syscr + syscw, which miss socket calls (recvfrom, sendmsg ...).
+  ServerSyscalls* syscalls = nullptr;
   std::string prefix;              // of every user name of this run
   std::string latency_out;         // W1: file for every latency (ms), or ""
   std::chrono::seconds stall_timeout{60};
@@ -141,6 +146,7 @@ struct CpuSample {
   absl::StatusOr<std::uint64_t> server_us = absl::UnknownError("not read");
   absl::StatusOr<ThreadSwitches> server_switches = absl::UnknownError("not read");
   absl::StatusOr<ProcIo> server_io = absl::UnknownError("not read");
+  bool io_from_tracepoints = false;  // server_io: tracepoints, or /proc/PID/io
   std::uint64_t client_us = 0;
   std::uint64_t client_switches = 0;  // courier-load's voluntary + involuntary
   SteadyClock::time_point at;
