@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <deque>
 #include <random>
 #include <utility>
 
@@ -11,7 +12,6 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "commit_queue.h"
 #include "courier/clock.h"
 #include "courier/executor.h"
@@ -184,9 +184,17 @@ class EngineCore final : public internal::SessionHost,
       typing_dropped_.Add();
       return;
     }
-    delivery_.Post([core = shared_from_this(), from, to, group, on] {
-      core->RelayTyping(from, to, group, on);
-    });
+    // One typist's ops go through one lane, relayed one at a time in the
+    // order they came, so a peer sees on/off in the order typed.
+    TypingLane& lane = typing_lanes_[absl::Hash<UserId>{}(from) % typing_lanes_.size()];
+    bool post = false;
+    {
+      MutexLock lock(&lane.mu);
+      lane.queue.push_back(TypingOp{from, to, group, on});
+      post = !lane.running;
+      lane.running = true;
+    }
+    if (post) delivery_.Post([core = shared_from_this(), &lane] { core->RunTypingLane(lane); });
   }
 
   void OnAppended(const UserId& from, const std::string& cid, const AppendResult& r) override {
@@ -609,6 +617,38 @@ class EngineCore final : public internal::SessionHost,
     return members;
   }
 
+  // Typing ops that passed Typing's checks, waiting to be relayed; a
+  // typist's ops always go to the same lane (by a hash of the name).
+  struct TypingOp {
+    UserId from;
+    UserId to;
+    GroupId group;
+    bool on = false;
+  };
+  struct TypingLane {
+    Mutex mu;
+    std::deque<TypingOp> queue ABSL_GUARDED_BY(mu);
+    bool running ABSL_GUARDED_BY(mu) = false;  // a task runs or is posted
+  };
+
+  // Relays what `lane` holds, in order, until it is empty (delivery
+  // executor; one task per lane at a time).
+  void RunTypingLane(TypingLane& lane) {
+    for (;;) {
+      TypingOp op;
+      {
+        MutexLock lock(&lane.mu);
+        if (lane.queue.empty()) {
+          lane.running = false;
+          return;
+        }
+        op = std::move(lane.queue.front());
+        lane.queue.pop_front();
+      }
+      RelayTyping(op.from, op.to, op.group, op.on);
+    }
+  }
+
   // Hands `frame` to the local sessions of `users`.
   void RelayTypingLocally(const std::vector<UserId>& users, const TypingFrame& frame) {
     for (const UserId& u : users) {
@@ -965,6 +1005,8 @@ class EngineCore final : public internal::SessionHost,
   internal::FailureLog failures_;
   std::atomic<bool> stopped_{false};
   std::array<Shard, 32> shards_;
+
+  std::array<TypingLane, 16> typing_lanes_;
 
   Mutex allowed_mu_;
   // "from\0to" -> when the ContactPolicy last allowed it (engine clock).
