@@ -245,11 +245,12 @@ void CommitQueue::Drain(const std::shared_ptr<State>& state, Lane* lane) {
     run.swap(lane->pending);
     lane->pending.swap(lane->spare);  // an empty buffer with capacity, if any
   }
-  for (Completion& c : run) {
-    std::move(c.done)(std::move(c.result));
-    c.done = nullptr;  // its captures go here, outside the lock
-  }
+  for (Completion& c : run) std::move(c.done)(std::move(c.result));
   if (state->after_flush) state->after_flush();
+  // The captures go here, outside the lock, and only after after_flush:
+  // they may hold the last references to sessions and, through them, to
+  // the engine that after_flush calls.
+  for (Completion& c : run) c.done = nullptr;
   bool post_flush = false;
   bool again = false;
   {
