@@ -32,6 +32,7 @@ struct CommitQueue::Lane {
   const std::shared_ptr<Executor> keep;  // null for the completion executor
   // Guarded by State::mu (a lane is always used with its state's lock).
   std::vector<Completion> pending;
+  std::vector<Completion> spare;  // a drained `pending`, kept for its capacity
   bool draining = false;  // a lane task is posted or running
   bool dead = false;      // its executor dropped a task: use the default lane
 };
@@ -41,14 +42,14 @@ struct CommitQueue::State {
       : store(s), executor(e), completion(c), max_batch(m == 0 ? 1 : m), max_batch_bytes(b),
         max_write_attempts(a), default_lane(&c, nullptr) {}
 
-  struct Item {
-    WriteOp op;
+  // What waits for an op's result (the op itself is in `ops`, same index).
+  struct Waiter {
     Done done;
     std::shared_ptr<Executor> lane;
   };
 
   bool Idle() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    return queue.empty() && !flushing && unfinished.empty();
+    return ops.empty() && !flushing && unfinished.empty();
   }
 
   // The lane for `where` (null: the completion executor's).
@@ -68,7 +69,14 @@ struct CommitQueue::State {
   AfterFlush after_flush;
 
   Mutex mu;
-  std::deque<Item> queue ABSL_GUARDED_BY(mu);
+  // The queue: ops and their waiters, index by index. Flush swaps them out
+  // whole when a batch takes everything (the usual case), so their buffers
+  // are reused from batch to batch instead of allocated per op.
+  std::vector<WriteOp> ops ABSL_GUARDED_BY(mu);
+  std::vector<Waiter> waiters ABSL_GUARDED_BY(mu);
+  // The batch being written, only touched by the flush task.
+  std::vector<WriteOp> batch_ops;
+  std::vector<Waiter> batch_waiters;
   bool flushing ABSL_GUARDED_BY(mu) = false;
   // A flush is due but kMaxUncompleted batches wait for completions: the
   // lane task that finishes one posts it (`flushing` stays true).
@@ -82,7 +90,7 @@ struct CommitQueue::State {
   CondVar idle;  // signalled when Idle() may have become true
 
   Counter commits;
-  Counter ops;
+  Counter op_count;
   Counter latency_us;
   Counter reruns;
 };
@@ -123,7 +131,8 @@ void CommitQueue::Submit(WriteOp op, Done done, std::shared_ptr<Executor> lane) 
   {
     MutexLock lock(&state_->mu);
     if (state_->abandoned) return;  // `done` is destroyed unrun
-    state_->queue.push_back(State::Item{std::move(op), std::move(done), std::move(lane)});
+    state_->ops.push_back(std::move(op));
+    state_->waiters.push_back(State::Waiter{std::move(done), std::move(lane)});
     if (!state_->flushing) {
       state_->flushing = true;
       post = true;
@@ -133,7 +142,9 @@ void CommitQueue::Submit(WriteOp op, Done done, std::shared_ptr<Executor> lane) 
 }
 
 void CommitQueue::Flush(const std::shared_ptr<State>& state) {
-  std::vector<State::Item> batch;
+  // Only the one flush task touches these (`flushing`), so no lock.
+  std::vector<WriteOp>& ops = state->batch_ops;
+  std::vector<State::Waiter>& waiters = state->batch_waiters;
   {
     MutexLock lock(&state->mu);
     if (state->abandoned) {
@@ -145,21 +156,30 @@ void CommitQueue::Flush(const std::shared_ptr<State>& state) {
       state->flush_parked = true;  // a lane task posts the flush again
       return;
     }
-    const std::size_t n = std::min(state->max_batch, state->queue.size());
-    batch.reserve(n);
+    const std::size_t limit = std::min(state->max_batch, state->ops.size());
+    std::size_t n = 0;
     std::size_t bytes = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      const std::size_t b = BodyBytes(state->queue.front().op);
-      if (!batch.empty() && bytes + b > state->max_batch_bytes) break;
+    for (; n < limit; ++n) {
+      const std::size_t b = BodyBytes(state->ops[n]);
+      if (n > 0 && bytes + b > state->max_batch_bytes) break;
       bytes += b;
-      batch.push_back(std::move(state->queue.front()));
-      state->queue.pop_front();
+    }
+    if (n == state->ops.size()) {
+      ops.swap(state->ops);  // the queue gets the last batch's (empty) buffers
+      waiters.swap(state->waiters);
+    } else {
+      ops.reserve(n);
+      waiters.reserve(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        ops.push_back(std::move(state->ops[i]));
+        waiters.push_back(std::move(state->waiters[i]));
+      }
+      state->ops.erase(state->ops.begin(), state->ops.begin() + static_cast<std::ptrdiff_t>(n));
+      state->waiters.erase(state->waiters.begin(),
+                           state->waiters.begin() + static_cast<std::ptrdiff_t>(n));
     }
   }
-  if (!batch.empty()) {
-    std::vector<WriteOp> ops;
-    ops.reserve(batch.size());
-    for (State::Item& item : batch) ops.push_back(std::move(item.op));
+  if (!ops.empty()) {
     const auto start = std::chrono::steady_clock::now();
     std::uint64_t reruns = 0;
     std::vector<absl::StatusOr<WriteResult>> results =
@@ -170,22 +190,23 @@ void CommitQueue::Flush(const std::shared_ptr<State>& state) {
                         .count();
     state->latency_us.Add(static_cast<std::uint64_t>(us));
     state->commits.Add();
-    state->ops.Add(batch.size());
-    if (results.size() != batch.size()) {
-      results.assign(batch.size(),
+    state->op_count.Add(ops.size());
+    if (results.size() != ops.size()) {
+      results.assign(ops.size(),
                      absl::InternalError("store returned a result count unlike its batch"));
     }
     // Sort the completions into their lanes; one task per lane that was
-    // idle. (Unsorted items stay in `batch`, destroyed outside the lock.)
+    // idle. (Unsorted waiters, after Abandon, are destroyed below, outside
+    // the lock.)
     std::vector<Lane*> to_post;
     {
       MutexLock lock(&state->mu);
       if (!state->abandoned) {
         const std::uint64_t id = state->next_batch++;
-        state->unfinished[id] = batch.size();
-        for (std::size_t i = 0; i < batch.size(); ++i) {
-          Lane* lane = state->LaneFor(batch[i].lane);
-          lane->pending.push_back(Completion{std::move(batch[i].done), std::move(results[i]), id});
+        state->unfinished[id] = ops.size();
+        for (std::size_t i = 0; i < ops.size(); ++i) {
+          Lane* lane = state->LaneFor(waiters[i].lane);
+          lane->pending.push_back(Completion{std::move(waiters[i].done), std::move(results[i]), id});
           if (!lane->draining) {
             lane->draining = true;
             to_post.push_back(lane);
@@ -195,10 +216,12 @@ void CommitQueue::Flush(const std::shared_ptr<State>& state) {
     }
     for (Lane* lane : to_post) lane->executor->Post(LaneTicket(state, lane));
   }
+  ops.clear();  // keeps the buffers for the next batch
+  waiters.clear();
   bool again = false;
   {
     MutexLock lock(&state->mu);
-    if (state->queue.empty() || state->abandoned) {
+    if (state->ops.empty() || state->abandoned) {
       state->flushing = false;
       state->idle.SignalAll();
     } else {
@@ -220,9 +243,14 @@ void CommitQueue::Drain(const std::shared_ptr<State>& state, Lane* lane) {
       return;
     }
     run.swap(lane->pending);
+    lane->pending.swap(lane->spare);  // an empty buffer with capacity, if any
   }
   for (Completion& c : run) std::move(c.done)(std::move(c.result));
   if (state->after_flush) state->after_flush();
+  // The captures go here, outside the lock, and only after after_flush:
+  // they may hold the last references to sessions and, through them, to
+  // the engine that after_flush calls.
+  for (Completion& c : run) c.done = nullptr;
   bool post_flush = false;
   bool again = false;
   {
@@ -240,9 +268,10 @@ void CommitQueue::Drain(const std::shared_ptr<State>& state, Lane* lane) {
     } else {
       again = true;
     }
+    run.clear();  // only spent completions: their captures are gone already
+    if (lane->spare.capacity() < run.capacity()) lane->spare.swap(run);
     state->idle.SignalAll();
   }
-  run.clear();  // the completions' captures go outside the lock
   if (post_flush) state->executor.Post([state] { Flush(state); });
   if (again) lane->executor->Post(LaneTicket(state, lane));
 }
@@ -276,12 +305,14 @@ void CommitQueue::WaitIdle() {
 }
 
 void CommitQueue::Abandon() {
-  std::deque<State::Item> dropped;
+  std::vector<WriteOp> dropped;
+  std::vector<State::Waiter> dropped_waiters;
   std::vector<std::vector<Completion>> dropped_completions;
   {
     MutexLock lock(&state_->mu);
     state_->abandoned = true;
-    dropped.swap(state_->queue);
+    dropped.swap(state_->ops);
+    dropped_waiters.swap(state_->waiters);
     dropped_completions.push_back(std::move(state_->default_lane.pending));
     state_->default_lane.pending.clear();
     for (auto& [executor, lane] : state_->lanes) {
@@ -301,13 +332,13 @@ void CommitQueue::Abandon() {
 
 std::uint64_t CommitQueue::depth() const {
   MutexLock lock(&state_->mu);
-  return state_->queue.size();
+  return state_->ops.size();
 }
 std::uint64_t CommitQueue::commits() const {
   return state_->commits.value();
 }
 std::uint64_t CommitQueue::committed_ops() const {
-  return state_->ops.value();
+  return state_->op_count.value();
 }
 std::uint64_t CommitQueue::latency_us_total() const {
   return state_->latency_us.value();

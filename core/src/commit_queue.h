@@ -46,7 +46,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <utility>
 #include <variant>
@@ -58,6 +57,7 @@
 #include "courier/executor.h"
 #include "courier/message_store.h"
 #include "courier/sync.h"
+#include "inline_function.h"
 
 namespace courier::internal {
 
@@ -74,7 +74,9 @@ absl::StatusOr<Result> ResultAs(absl::StatusOr<WriteResult> r) {
 
 class CommitQueue {
  public:
-  using Done = absl::AnyInvocable<void(absl::StatusOr<WriteResult>) &&>;
+  // Kept inline up to 64 bytes (a session pointer, a cid and a member
+  // pointer): no heap allocation per op (see inline_function.h).
+  using Done = InlineFunction<void(absl::StatusOr<WriteResult>), 64>;
   // Runs after each lane task's completions, on that lane's executor.
   using AfterFlush = absl::AnyInvocable<void()>;
 

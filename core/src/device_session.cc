@@ -60,6 +60,12 @@ void DeviceSession::SchedulePumpLocked() {
   host_->delivery().Post([self = shared_from_this()] { self->Pump(); });
 }
 
+void DeviceSession::EmitOne(ServerFrame frame) {
+  std::vector<ServerFrame> frames;
+  frames.push_back(std::move(frame));  // moved: a braced list would copy it
+  Emit(std::move(frames));
+}
+
 void DeviceSession::Emit(std::vector<ServerFrame> frames) {
   MutexLock lock(&mu_);
   if (state_ == SessionState::kClosed) return;
@@ -203,7 +209,7 @@ void DeviceSession::Pump() {
 
 bool DeviceSession::AnsweredByCheck(std::optional<ServerFrame> answer) {
   if (!answer.has_value()) return false;
-  Emit({*std::move(answer)});
+  EmitOne(*std::move(answer));
   return true;
 }
 
@@ -216,7 +222,7 @@ void DeviceSession::Send(std::string cid, UserId to, std::string body) {
 void DeviceSession::AnswerSend(std::string cid, absl::StatusOr<AppendResult> ar) {
   if (ar.ok()) {
     host_->OnAppended(user_, cid, *ar);
-    Emit({SentFrame{std::move(cid), ar->id, ar->ts, ar->duplicate, {}}});
+    EmitOne(SentFrame{std::move(cid), std::move(ar->id), ar->ts, ar->duplicate, {}});
     host_->Route(std::move(ar->appended));
     return;
   }
@@ -230,7 +236,7 @@ void DeviceSession::AnswerSend(std::string cid, absl::StatusOr<AppendResult> ar)
     error.message = absl::StrCat("the message was not stored, retry with the same cid: ",
                                  ar.status().message());
   }
-  Emit({std::move(error)});
+  EmitOne(std::move(error));
 }
 
 void DeviceSession::Ack(Seq seq) {

@@ -137,6 +137,7 @@ class DeviceSession final : public Session,
   void Pump();
   // Sends frames unless closed (buffered while connecting).
   void Emit(std::vector<ServerFrame> frames);
+  void EmitOne(ServerFrame frame);
   // Closes with `code` without the disconnect bookkeeping (replacement,
   // shutdown). Returns false if it was already closed.
   bool CloseBy(CloseCode code, std::string_view reason);

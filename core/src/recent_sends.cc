@@ -4,32 +4,34 @@
 
 namespace courier::internal {
 
-std::string RecentSends::Key(const UserId& sender, const std::string& cid) {
-  std::string key;
-  key.reserve(sender.size() + 1 + cid.size());
-  key.append(sender).push_back('\0');  // names hold no NUL
+const std::string& RecentSends::Key(const UserId& sender, const std::string& cid) {
+  thread_local std::string key;
+  key.assign(sender).push_back('\0');  // names hold no NUL
   key.append(cid);
   return key;
 }
 
 std::optional<SentFrame> RecentSends::Find(const UserId& sender, const std::string& cid) const {
-  const std::string key = Key(sender, cid);
+  const std::string& key = Key(sender, cid);
   MutexLock lock(&mu_);
-  auto it = answers_.find(key);
+  auto it = answers_.find(absl::string_view(key));
   if (it == answers_.end()) return std::nullopt;
-  return it->second;
+  return SentFrame{cid, it->second.id, it->second.ts, true, {}};
 }
 
-void RecentSends::Remember(const UserId& sender, const std::string& cid, SentFrame answer) {
+void RecentSends::Remember(const UserId& sender, const std::string& cid, const MessageId& id,
+                           TimeMs ts) {
   if (capacity_ == 0) return;
-  std::string key = Key(sender, cid);
-  answer.duplicate = true;
+  const std::string& key = Key(sender, cid);
   MutexLock lock(&mu_);
-  auto [it, fresh] = answers_.insert_or_assign(key, std::move(answer));
-  if (!fresh) return;
-  order_.push_back(std::move(key));
+  if (auto it = answers_.find(absl::string_view(key)); it != answers_.end()) {
+    it->second = Answer{id, ts};
+    return;
+  }
+  order_.push_back(key);
+  answers_.emplace(absl::string_view(order_.back()), Answer{id, ts});
   while (order_.size() > capacity_) {
-    answers_.erase(order_.front());
+    answers_.erase(absl::string_view(order_.front()));
     order_.pop_front();
   }
 }

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
 #include "courier/sync.h"
 #include "courier/transport.h"
 #include "courier/types.h"
@@ -30,15 +31,23 @@ class RecentSends {
   // The remembered answer (with duplicate = true), if any.
   std::optional<SentFrame> Find(const UserId& sender, const std::string& cid) const;
 
-  // Remembers `answer` for (sender, cid); forgets the oldest beyond capacity.
-  void Remember(const UserId& sender, const std::string& cid, SentFrame answer);
+  // Remembers the answer (id, ts) for (sender, cid); forgets the oldest
+  // beyond capacity.
+  void Remember(const UserId& sender, const std::string& cid, const MessageId& id, TimeMs ts);
 
  private:
-  static std::string Key(const UserId& sender, const std::string& cid);
+  struct Answer {
+    MessageId id;
+    TimeMs ts = 0;
+  };
+  // "sender\0cid" in a reused per-thread buffer (no allocation to look up).
+  static const std::string& Key(const UserId& sender, const std::string& cid);
 
   const std::size_t capacity_;
   mutable Mutex mu_;
-  absl::flat_hash_map<std::string, SentFrame> answers_ ABSL_GUARDED_BY(mu_);
+  // Each key is stored once, in order_ (a deque never moves its elements);
+  // the map's keys view those strings.
+  absl::flat_hash_map<absl::string_view, Answer> answers_ ABSL_GUARDED_BY(mu_);
   std::deque<std::string> order_ ABSL_GUARDED_BY(mu_);  // oldest first
 };
 

@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <map>
 #include <memory>
 #include <set>
@@ -316,6 +317,66 @@ TEST_CASE("WriteRetryingConflicts: one attempt writes once, whatever the answer"
   CHECK(store.writes == std::vector<std::size_t>{1});
   CHECK(reruns == 0u);
   CHECK_THAT(results.at(0).status(), StatusIs(absl::StatusCode::kAborted));
+}
+
+TEST_CASE("CommitQueue: a queue longer than max_batch is written in order, batch by batch",
+          "[core]") {
+  std::unique_ptr<MessageStore> inner = memory::OpenMessageStore();
+  memory::FaultInjectingStore store{*inner};
+  ManualExecutor commit;
+  CommitQueue queue{store, commit, commit, /*max_batch=*/2, /*max_batch_bytes=*/1 << 20};
+  std::vector<Seq> seqs;
+  for (int round = 0; round < 2; ++round) {  // the second round reuses the buffers
+    for (int i = 0; i < 5; ++i) {
+      queue.Submit(Send("c" + std::to_string(round) + "-" + std::to_string(i)),
+                   [&seqs](absl::StatusOr<WriteResult> r) {
+                     absl::StatusOr<AppendResult> a = ResultAs<AppendResult>(std::move(r));
+                     REQUIRE(a.ok());
+                     seqs.push_back(a->appended.at(0).event.seq);
+                   });
+    }
+    commit.RunAll();
+  }
+  CHECK(store.calls() == 6u);  // 2 + 2 + 1, twice
+  CHECK(seqs == std::vector<Seq>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10});
+  CHECK(queue.depth() == 0u);
+  CHECK(queue.committed_ops() == 10u);
+}
+
+// What a completion captures, counting its live copies.
+struct Tracked {
+  explicit Tracked(int* live) : live(live) { ++*live; }
+  Tracked(const Tracked& o) : live(o.live) { ++*live; }
+  Tracked(Tracked&& o) noexcept : live(o.live) { ++*live; }
+  ~Tracked() { --*live; }
+  int* live;
+};
+
+TEST_CASE("InlineFunction: small and large captures are called once and destroyed once",
+          "[core]") {
+  using Fn = InlineFunction<void(int), 64>;
+  int live = 0;
+  int sum = 0;
+  {
+    Fn small = [t = Tracked(&live), &sum](int x) { sum += x; };
+    std::array<char, 200> big_pad{};
+    big_pad[0] = 3;
+    Fn big = [t = Tracked(&live), big_pad, &sum](int x) { sum += x * big_pad[0]; };
+    CHECK(live == 2);
+    Fn moved = std::move(small);
+    CHECK_FALSE(static_cast<bool>(small));  // NOLINT(bugprone-use-after-move)
+    CHECK(static_cast<bool>(moved));
+    CHECK(live == 2);
+    std::move(moved)(1);
+    std::move(big)(2);
+    CHECK(sum == 7);
+    Fn assigned;
+    assigned = std::move(big);
+    CHECK(live == 2);
+    assigned = nullptr;  // the large capture is freed here
+    CHECK(live == 1);
+  }
+  CHECK(live == 0);
 }
 
 }  // namespace

@@ -583,6 +583,21 @@ TEST_CASE("Typing: beyond the typing rate, typing is dropped", "[engine][typing]
   CHECK(Fresh<TypingFrame>(bob).size() == 1);
 }
 
+TEST_CASE("Typing: one typist's ops reach the peer in the order typed, whatever runs first",
+          "[engine][typing]") {
+  People h;
+  auto [alice, bob] = h.Online({{"alice", "phone"}, {"bob", "phone"}});
+  Drop(alice, bob);
+  const std::vector<bool> typed{true, true, false, true, false};  // not a palindrome
+  for (bool on : typed) alice.session->Typing("bob", "", on);
+  // The delivery executor runs its tasks newest first: the relays must not
+  // follow the tasks' order.
+  while (h.executor().pending() > 0) h.executor().RunOne(h.executor().pending() - 1);
+  std::vector<bool> got;
+  for (const TypingFrame& t : Fresh<TypingFrame>(bob)) got.push_back(t.on);
+  CHECK(got == typed);
+}
+
 TEST_CASE("Typing and group messages cross to another node", "[engine][typing][cluster]") {
   People h;
   std::unique_ptr<Engine> node2 = h.StartPeer("node-2");

@@ -56,7 +56,8 @@
 //  * An adapter's threads: a transport with an executor() gets its session's
 //    results there. Per session they run in submission order; results of
 //    different sessions, and events routed from different executors, are
-//    not ordered with each other. An event that arrives ahead of its
+//    not ordered with each other (typing ops excepted: one typist's are
+//    relayed in order, see Session::Typing). An event that arrives ahead of its
 //    predecessor is not lost or reordered: the session fetches the gap from
 //    the store (see device_session.h).
 //  * Locks: the session registry, sharded by user (a courier::Mutex per
@@ -181,6 +182,10 @@ class COURIER_EXPORT Session {
   // never stored, never to this user's own devices, never answered. Beyond
   // EngineOptions::typing_rate per user, or to someone who may not get it,
   // it is dropped silently (counted in EngineStats::typing_dropped).
+  // Order: one user's typing ops reach each peer device in the order this
+  // user's calls were made (they are relayed one at a time, through one
+  // ordered lane per typist on the delivery executor); calls from several
+  // threads at once are ordered as they reach the engine.
   virtual void Typing(UserId to, GroupId group, bool on) = 0;
 
   // The connection is gone. The engine drops the transport, updates presence.
