@@ -13,10 +13,47 @@ namespace courier::websocket::internal {
 
 namespace net = boost::asio;
 
+// Per thread: the InFlight objects of connections gone idle, for the next
+// write of any connection of the thread. At most kPoolMax; their arrays are
+// bounded by kMaxBatchFrames.
+constexpr std::size_t kPoolMax = 64;
+
+std::vector<WritePath::InFlight*>& WritePath::ThreadPool() {
+  struct Holder {
+    std::vector<InFlight*> free;
+    ~Holder() {
+      for (InFlight* in_flight : free) delete in_flight;
+    }
+  };
+  thread_local Holder holder;
+  return holder.free;
+}
+
+void WritePath::InFlightDeleter::operator()(InFlight* in_flight) const {
+  std::vector<InFlight*>& pool = ThreadPool();
+  if (pool.size() >= kPoolMax) {
+    delete in_flight;
+    return;
+  }
+  in_flight->batch.clear();
+  in_flight->buffers.clear();
+  std::string().swap(in_flight->pong_frame);
+  pool.push_back(in_flight);
+}
+
+WritePath::InFlightPtr WritePath::TakeInFlight() {
+  std::vector<InFlight*>& pool = ThreadPool();
+  if (pool.empty()) return InFlightPtr(new InFlight);
+  InFlight* in_flight = pool.back();
+  pool.pop_back();
+  return InFlightPtr(in_flight);
+}
+
 bool WritePath::Push(std::string json, std::size_t max_bytes, std::size_t max_frames) {
   queued_bytes_ += json.size();
   queue_.push_back(std::move(json));
-  return queued_bytes_ <= max_bytes && queue_.size() + batch_.size() <= max_frames;
+  const std::size_t in_batch = in_flight_ != nullptr ? in_flight_->batch.size() : 0;
+  return queued_bytes_ <= max_bytes && queue_.size() + in_batch <= max_frames;
 }
 
 void WritePath::SetPong(std::string_view payload) {
@@ -25,47 +62,49 @@ void WritePath::SetPong(std::string_view payload) {
 }
 
 const std::vector<net::const_buffer>& WritePath::StartBatch(int fd) {
-  buffers_.clear();
+  if (in_flight_ == nullptr) in_flight_ = TakeInFlight();
+  InFlight& w = *in_flight_;
+  w.buffers.clear();
   std::size_t frames = 0;
   std::size_t bytes = 0;
   if (pong_pending_) {
-    pong_frame_ = EncodeControlFrame(Opcode::kPong, pong_);
+    w.pong_frame = EncodeControlFrame(Opcode::kPong, pong_);
     pong_pending_ = false;
     std::string().swap(pong_);
-    buffers_.push_back(net::buffer(pong_frame_));
+    w.buffers.push_back(net::buffer(w.pong_frame));
   }
   while (!queue_.empty() && frames < kMaxBatchFrames &&
          (frames == 0 || bytes + queue_.front().size() <= kMaxBatchBytes)) {
     bytes += queue_.front().size();
-    batch_.push_back(std::move(queue_.front()));
+    w.batch.push_back(std::move(queue_.front()));
     queue_.pop_front();
     ++frames;
   }
   // Each header in its own slot of one array, sized before any buffer
   // points into it.
-  headers_.resize(frames * kMaxServerHeaderBytes);
+  w.headers.resize(frames * kMaxServerHeaderBytes);
   for (std::size_t i = 0; i < frames; ++i) {
-    std::uint8_t* header = headers_.data() + i * kMaxServerHeaderBytes;
-    const std::size_t n = EncodeFrameHeader(Opcode::kText, batch_[i].size(), header);
-    buffers_.push_back(net::buffer(header, n));
-    buffers_.push_back(net::buffer(batch_[i]));
+    std::uint8_t* header = w.headers.data() + i * kMaxServerHeaderBytes;
+    const std::size_t n = EncodeFrameHeader(Opcode::kText, w.batch[i].size(), header);
+    w.buffers.push_back(net::buffer(header, n));
+    w.buffers.push_back(net::buffer(w.batch[i]));
   }
   if (!queue_.empty()) Cork(fd, true);
-  return buffers_;
+  return w.buffers;
 }
 
 std::size_t WritePath::FinishBatch() {
-  const std::size_t frames = batch_.size();
-  for (const std::string& frame : batch_) queued_bytes_ -= frame.size();
-  batch_.clear();
-  std::string().swap(pong_frame_);
+  if (in_flight_ == nullptr) return 0;
+  InFlight& w = *in_flight_;
+  const std::size_t frames = w.batch.size();
+  for (const std::string& frame : w.batch) queued_bytes_ -= frame.size();
+  w.batch.clear();
+  std::string().swap(w.pong_frame);
   return frames;
 }
 
 void WritePath::Idle(int fd) {
-  std::vector<std::string>().swap(batch_);
-  std::vector<std::uint8_t>().swap(headers_);
-  std::vector<net::const_buffer>().swap(buffers_);
+  in_flight_.reset();
   Cork(fd, false);
 }
 

@@ -8,7 +8,7 @@
 // batch the socket is corked, so that a burst leaves in full TCP segments;
 // it is uncorked as soon as the queue empties, so a lone frame is never
 // delayed. Memory: nothing on the heap once the queue and batch are empty
-// (Idle gives the batch's vectors back).
+// (Idle gives the batch's arrays back to the thread's pool).
 //
 // The session decides when to write (WebSocketSession: one write in flight,
 // started at the end of the loop's turn); this class holds what is written.
@@ -19,6 +19,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,15 +67,30 @@ class WritePath {
   bool write_scheduled = false;
 
  private:
+  // What a write in flight holds: the batch's frames, their headers, the
+  // gathered buffers and the pong. Taken from a small per-thread pool when
+  // a write starts and given back when the connection goes idle, so that an
+  // idle connection holds none of it and a busy one does not allocate the
+  // three arrays at every burst.
+  struct InFlight {
+    std::vector<std::string> batch;     // being written
+    std::vector<std::uint8_t> headers;  // the batch's frame headers, one slot each
+    std::vector<boost::asio::const_buffer> buffers;
+    std::string pong_frame;  // the pong being written
+  };
+  struct InFlightDeleter {
+    void operator()(InFlight* in_flight) const;  // back to this thread's pool
+  };
+  using InFlightPtr = std::unique_ptr<InFlight, InFlightDeleter>;
+  static InFlightPtr TakeInFlight();
+  static std::vector<InFlight*>& ThreadPool();
+
   // TCP_CORK on `fd` (Linux; elsewhere a no-op).
   void Cork(int fd, bool on);
 
-  FrameQueue queue_;                   // waiting
-  std::vector<std::string> batch_;     // being written
-  std::vector<std::uint8_t> headers_;  // the batch's frame headers, one slot each
-  std::vector<boost::asio::const_buffer> buffers_;
-  std::string pong_;        // payload of the latest ping not yet answered
-  std::string pong_frame_;  // the pong being written
+  FrameQueue queue_;       // waiting
+  InFlightPtr in_flight_;  // while writing (and until Idle)
+  std::string pong_;       // payload of the latest ping not yet answered
   std::size_t queued_bytes_ = 0;  // JSON bytes queued or in the batch
   bool pong_pending_ = false;
   bool corked_ = false;
