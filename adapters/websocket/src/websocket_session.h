@@ -97,6 +97,12 @@ namespace net = boost::asio;
 // The close code for an Engine::Connect error.
 std::uint16_t ConnectErrorCloseCode(const absl::Status& status);
 
+// Of internal linkage (each file that starts sessions has its own copy): with
+// the plain socket bound to the io_context's own executor, Asio instantiates
+// its executor's templates with the session's handlers, and those must not
+// become exported symbols (tests/consumer/check_symbols.py).
+namespace {
+
 template <class Stream>
 class WebSocketSession final : public Outbox,
                                private Deadline,
@@ -634,6 +640,8 @@ class WebSocketSession final : public Outbox,
   bool welcome_pending_ = false;  // hello accepted, no frame from the engine yet
   bool guard_ = false;            // the deadline drops TCP (else: hello, idle)
 };
+
+}  // namespace
 
 }  // namespace courier::websocket::internal
 
