@@ -135,8 +135,11 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
       } else {
         // The WebSocket runs on the bare socket: tcp_stream's timers and
         // state (≈ 500 bytes) would sit unused for the connection's life.
-        std::make_shared<WebSocketSession<net::ip::tcp::socket>>(
-            ctx_, loop_, stream_.release_socket(), *std::move(accept), std::move(early))
+        // On a socket bound to the loop itself (read_path.h).
+        absl::StatusOr<PlainSocket> plain = ToPlainSocket(stream_.release_socket(), loop_.io());
+        if (!plain.ok()) return;  // (closed: the client sees the connection go)
+        std::make_shared<WebSocketSession<PlainSocket>>(ctx_, loop_, *std::move(plain),
+                                                        *std::move(accept), std::move(early))
             ->Run();
       }
       return;

@@ -47,8 +47,11 @@ thread_local const IoLoop* running_loop = nullptr;
 
 IoLoop::IoLoop()
     : io_(std::make_unique<boost::asio::io_context>(1)),
+      deadlines_(*io_),
       impl_(std::make_shared<LoopExecutor>(*io_)),
       executor_(impl_) {}
+
+IoLoop::~IoLoop() { Destroy(); }
 
 void IoLoop::Run() {
   running_loop = this;
@@ -111,7 +114,10 @@ void IoLoop::Close() {
   has_mail_.store(false, std::memory_order_release);
 }
 
-void IoLoop::Destroy() { io_.reset(); }
+void IoLoop::Destroy() {
+  deadlines_.Shutdown();  // its timer goes before the io_context
+  io_.reset();
+}
 
 }  // namespace courier::websocket::internal
 

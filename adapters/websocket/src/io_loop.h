@@ -19,7 +19,8 @@
 //   server before the engine). The server calls Close() before its threads
 //   stop, and Destroy() before the rest of its context goes: Destroy
 //   destroys the io_context and with it the connections' pending handlers.
-//   After Close, Posts and Deliveries are destroyed unrun (a lane task
+//   (The connections' deadlines outlive the io_context: a connection
+//   destroyed with it cancels its deadline.) After Close, Posts and Deliveries are destroyed unrun (a lane task
 //   destroyed unrun goes back to the engine, see courier/transport.h).
 // Thread-safety: executor(), Deliver, OnThisThread and Close from any
 //   thread; Run on the loop's one thread; Destroy after that thread ended.
@@ -40,6 +41,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "courier/executor.h"
+#include "loop_deadlines.h"
 #include "outbox.h"
 
 namespace courier::websocket::internal {
@@ -47,11 +49,16 @@ namespace courier::websocket::internal {
 class IoLoop : public std::enable_shared_from_this<IoLoop> {
  public:
   IoLoop();
+  // Destroys the io_context first (as Destroy), while deadlines() lives.
+  ~IoLoop();
   IoLoop(const IoLoop&) = delete;
   IoLoop& operator=(const IoLoop&) = delete;
 
   // REQUIRES: before Destroy().
   boost::asio::io_context& io() { return *io_; }
+  // The deadlines of the loop's connections (one timer for all of them).
+  // REQUIRES: on the loop's thread (or, after it ended, the destroying one).
+  LoopDeadlines& deadlines() { return deadlines_; }
   // Runs the loop on the calling thread until the io_context stops.
   void Run();
   // True when called by the thread running this loop.
@@ -92,6 +99,7 @@ class IoLoop : public std::enable_shared_from_this<IoLoop> {
   void DrainMailbox();
 
   std::unique_ptr<boost::asio::io_context> io_;
+  LoopDeadlines deadlines_;  // outlives io_'s handlers (see ~IoLoop)
   std::shared_ptr<LoopExecutor> impl_;
   std::shared_ptr<Executor> executor_;  // impl_, as a courier::Executor
 

@@ -16,6 +16,7 @@
 #ifndef COURIER_ADAPTERS_WEBSOCKET_SRC_OUTBOX_H_
 #define COURIER_ADAPTERS_WEBSOCKET_SRC_OUTBOX_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -51,6 +52,9 @@ class Outbox {
 class IoLoop;
 // `loop`: the connection's.
 std::shared_ptr<Transport> MakeWebSocketTransport(std::weak_ptr<Outbox> outbox, IoLoop& loop);
+// The size of what MakeWebSocketTransport allocates (the transport with its
+// shared_ptr control block), for tests/websocket/connection_memory_test.cc.
+std::size_t WebSocketTransportBytes();
 
 }  // namespace courier::websocket::internal
 

@@ -80,6 +80,14 @@ class SessionRegistry {
                                           const std::optional<DeviceId>& device) const;
   std::vector<DeviceId> Devices(const UserId& user) const;
 
+  // What one connection adds: an Entry in its user's list and, for the
+  // user's first connection, a slot of the map and the list's array
+  // (tests/websocket/connection_memory_test.cc prints them).
+  static constexpr std::size_t EntryBytes() { return sizeof(Entry); }
+  static constexpr std::size_t UserSlotBytes() {
+    return sizeof(std::pair<const UserId, std::vector<Entry>>) + 1;  // + the control byte
+  }
+
  private:
   struct Entry {
     DeviceId device;

@@ -1,46 +1,55 @@
 // websocket_session.h (private): one WebSocket connection, plain or TLS.
 //
-// Drives the states of courier/websocket/server.h: awaiting hello, open,
-// closed. Every handler runs on the connection's loop thread (io_loop.h);
-// the engine reaches the connection only through its Transport (outbox.h),
+// The thin template that ties the connection's parts together, each in its
+// own file:
+//   link_state.h     the close/link state machine (states and transitions)
+//   read_path.h      reading the socket and dispatching the parsed frames
+//                    (FrameReader, ws_frame_reader.h, parses them)
+//   client_frames.h  what a data frame asks of the engine's Session, and the
+//                    send-latency timing
+//   write_path.h     the write queue, the gathered batch, pong and cork
+//   loop_deadlines.h the connection's one deadline, on its loop's timer
+//   close_codes.h    RFC 6455's close codes by name
+// Every handler runs on the connection's loop thread (io_loop.h); the
+// engine reaches the connection only through its Transport (outbox.h),
 // which queues at once on that thread and goes through the loop's mailbox
 // from any other.
 //
 // The WebSocket protocol itself (RFC 6455) is ours, not Beast's: the HTTP
 // session checked the upgrade (ws_handshake.h) and hands over the socket, the
 // `Sec-WebSocket-Accept` value and any bytes it read past the request; this
-// session writes the 101 answer, parses client frames with a FrameReader
-// (ws_frame_reader.h) and writes server frames (ws_frame.h).
+// session writes the 101 answer, parses client frames and writes server
+// frames (ws_frame.h).
 //
-// Async operations in flight at most: one read, one write (a batch of
-// queued frames, or the close frame), one timer wait (the guard that drops
-// TCP when the opening or closing handshake stalls, or the deadline: hello,
-// then idle). The session is kept alive by its pending handlers
-// (shared_from_this); when the last one finishes it is destroyed, and
-// Session::Disconnect() has been called.
+// Async operations in flight at most: one read (plain: a wait for
+// readiness), one write (a batch of queued frames, or the close frame). The
+// one deadline (the guard that drops TCP when the opening or closing
+// handshake stalls, or the wait for hello, then idleness) is an entry in the
+// loop's deadline heap, not an operation. The session is kept alive by its
+// pending handlers (shared_from_this); when the last one finishes it is
+// destroyed, and Session::Disconnect() has been called.
 //
-// Reading. Plain connections: the pending read lands in kHeadBytes inside the
-//   session; when it completes, whatever else the socket holds is read
-//   (non-blocking) into the io thread's scratch buffer (read_scratch.h) and
-//   parsed there. TLS connections read into kHeadBytes too, then into a
-//   16 KiB chunk of their own while reads keep filling their buffer (given
-//   back when one does not). Between reads only a partial frame header or
-//   control frame (≤ 139 bytes) is carried over.
-// Writing. The queued frames leave in batches: up to kMaxBatchFrames frames
-//   (kMaxBatchBytes) in one gathered write, each a text frame with its
-//   header written beside it (no copy of the JSON). A frame queued while no
-//   write is in flight does not start one at once: the write is posted to
-//   the end of the loop's turn, so that everything the turn queues for this
-//   connection (the results of one commit, the answers to one read) leaves
-//   in one system call.
+// Reading. Plain connections wait for readiness and then read into the io
+//   thread's scratch buffer (read_path.h). TLS connections read into
+//   kHeadBytes inside the session, then into a 16 KiB chunk of their own
+//   while reads keep filling their buffer (given back when one does not).
+//   Between reads only a partial frame header or control frame (≤ 139
+//   bytes) is carried over.
+// Writing. A frame queued while no write is in flight does not start one at
+//   once: the write is posted to the end of the loop's turn, so that
+//   everything the turn queues for this connection (the results of one
+//   commit, the answers to one read) leaves in one gathered write
+//   (write_path.h).
 // Closing. We close: the queue is written (or dropped), then our close
 //   frame; frames that still come are dropped unread until the peer's close
 //   frame, then TCP is shut down. The peer closes: its code is echoed and
 //   TCP shut down. A protocol error (1002) closes TCP right after our close
 //   frame. close_timeout bounds all of it.
-// Memory: an idle plain connection holds the session object, the socket and
-//   one pending read and timer wait; no heap buffer (the write queue and
-//   batch are given back whenever they empty).
+// Memory: an idle plain connection holds the session object, the socket
+//   (and Asio's reactor state for it), one pending wait for readiness and
+//   a slot of its loop's deadline heap; no heap buffer (the write queue and
+//   batch are given back whenever they empty). By part:
+//   tests/websocket/connection_memory_test.cc and bench/README.md.
 //
 // Thread-safety: PostClose from any thread; everything else on the loop
 //   thread.
@@ -48,35 +57,34 @@
 #ifndef COURIER_ADAPTERS_WEBSOCKET_SRC_WEBSOCKET_SESSION_H_
 #define COURIER_ADAPTERS_WEBSOCKET_SRC_WEBSOCKET_SESSION_H_
 
-#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 
-#include "absl/container/flat_hash_map.h"
+#include "client_frames.h"
+#include "close_codes.h"
 #include "courier/websocket/frame_codec.h"
-#include "frame_queue.h"
+#include "link_state.h"
+#include "loop_deadlines.h"
 #include "outbox.h"
+#include "read_path.h"
 #include "read_scratch.h"
 #include "server_context.h"
+#include "write_path.h"
 #include "ws_frame.h"
 #include "ws_frame_reader.h"
 #include "ws_handshake.h"
@@ -89,26 +97,40 @@ namespace net = boost::asio;
 // The close code for an Engine::Connect error.
 std::uint16_t ConnectErrorCloseCode(const absl::Status& status);
 
-// RFC 6455's codes that are the connection's own (the protocol's are
-// courier::CloseCode).
-inline constexpr std::uint16_t kProtocolError = 1002;  // framing rules broken
-
-constexpr std::uint16_t Code(CloseCode code) { return static_cast<std::uint16_t>(code); }
+// Of internal linkage (each file that starts sessions has its own copy): with
+// the plain socket bound to the io_context's own executor, Asio instantiates
+// its executor's templates with the session's handlers, and those must not
+// become exported symbols (tests/consumer/check_symbols.py).
+namespace {
 
 template <class Stream>
 class WebSocketSession final : public Outbox,
+                               private Deadline,
                                public std::enable_shared_from_this<WebSocketSession<Stream>> {
  public:
   using Clock = std::chrono::steady_clock;
 
-  static constexpr bool kPlain = std::is_same_v<Stream, net::ip::tcp::socket>;
+  static constexpr bool kPlain = std::is_same_v<Stream, PlainSocket>;
+  // TLS: where an idle connection's read lands. Big enough for a whole
+  // `send` of a short message or a few acks: a read that does not fill it
+  // tells Asio the stream is drained (with 32 bytes a W1 message cost 5.2
+  // reads; see bench/README.md). Plain connections need none (read_path.h).
+  static constexpr std::size_t kHeadBytes = 256;
+
+  // What a plain connection's pending wait for readiness costs: Asio's
+  // operation object, allocated while it is in flight
+  // (tests/websocket/connection_memory_test.cc prints it).
+  static constexpr std::size_t PendingReadBytes() {
+    using Handler = decltype(beast::bind_front_handler(
+        &WebSocketSession::OnPlainReadable, std::declval<std::shared_ptr<WebSocketSession>>()));
+    return sizeof(net::detail::reactive_wait_op<Handler, typename Stream::executor_type>);
+  }
 
   // `accept`: the Sec-WebSocket-Accept value; `early`: bytes the client sent
   // after its upgrade request (frames it did not wait to send).
   WebSocketSession(ServerContext& ctx, IoLoop& loop, Stream&& stream, std::string accept,
                    std::string early)
-      : ctx_(ctx), loop_(loop), stream_(std::move(stream)), strand_(stream_.get_executor()),
-        timer_(strand_),
+      : ctx_(ctx), loop_(loop), stream_(std::move(stream)),
         reader_(ctx.options.max_frame_bytes), carry_(std::move(early)),
         handshake_(std::move(accept)) {
     ctx_.counters.websockets_open.fetch_add(1, std::memory_order_relaxed);
@@ -125,10 +147,10 @@ class WebSocketSession final : public Outbox,
     if constexpr (!kPlain) beast::get_lowest_layer(stream_).expires_never();
     if constexpr (kPlain) {
       beast::error_code ignored;
-      stream_.non_blocking(true, ignored);  // the drain after each read must not wait
+      stream_.non_blocking(true, ignored);  // reads never wait (read_path.h)
     }
     handshake_ = SwitchingProtocolsResponse(handshake_);
-    writing_ = true;
+    write_.writing = true;
     ArmGuard(ctx_.options.http_timeout);
     net::async_write(stream_, net::buffer(handshake_),
                      beast::bind_front_handler(&WebSocketSession::OnAccept,
@@ -145,64 +167,76 @@ class WebSocketSession final : public Outbox,
   }
 
   void PostClose(std::uint16_t code, std::string reason) override {
-    net::post(strand_, [self = this->shared_from_this(), code, reason = std::move(reason)] {
-      self->BeginClose(code, reason, /*drain=*/true);
-    });
+    net::post(stream_.get_executor(),
+              [self = this->shared_from_this(), code, reason = std::move(reason)] {
+                self->BeginClose(code, reason, /*drain=*/true);
+              });
+  }
+
+  // --- the read path's events (DispatchFrames, read_path.h)
+
+  bool Reading() const { return link_.reading(); }
+
+  void OnMessage(bool text, std::string_view payload) {
+    ctx_.counters.frames_in.fetch_add(1, std::memory_order_relaxed);
+    last_frame_ = Clock::now();
+    if (link_.closing()) return;
+    if (link_.state == LinkState::kAwaitingHello) {
+      HandleHello(text, payload);
+      return;
+    }
+    std::optional<OutFrame> answer =
+        ApplyClientFrame(text, payload, ctx_.options.codec, *session_, send_times_, ctx_.counters);
+    if (answer.has_value()) EnqueueOwn(*std::move(answer));
+  }
+
+  void OnPing(std::string_view payload) {
+    last_frame_ = Clock::now();  // a WebSocket ping keeps the connection too
+    write_.SetPong(payload);
+    if (!write_.writing && !link_.closing()) DoWrite();
+  }
+
+  void OnPong() { last_frame_ = Clock::now(); }
+
+  // The peer's close frame. Our close frame sent already: the handshake is
+  // complete. Otherwise the code is echoed (RFC 6455 5.5.1) and nothing
+  // more of ours is written (a close of ours under way, still writing the
+  // queue, goes on as it was).
+  void OnPeerClose(std::uint16_t code) {
+    link_.peer = PeerSide::kClosed;  // nothing may follow a close frame
+    if (link_.state == LinkState::kCloseSent) {
+      ShutdownTransport();
+      return;
+    }
+    BeginClose(code, {}, /*drain=*/false);
+  }
+
+  // The peer broke the framing rules (1002), sent text that is not UTF-8
+  // (1007) or a frame over the limit (1009).
+  void OnProtocolError(std::uint16_t code, std::string_view reason) {
+    if (code == kProtocolError) {
+      link_.peer = PeerSide::kBroken;  // the stream cannot be parsed any further
+    }
+    BeginClose(code, reason, /*drain=*/false);
   }
 
  private:
-  // The connection's life, one state at a time (transitions in the order
-  // they can happen; any state may end in kFinished when the socket fails,
-  // a guard timer fires or the peer's TCP goes):
-  //   kAccepting     writing the 101 answer          -> kAwaitingHello
-  //   kAwaitingHello the first frame must be hello   -> kOpen (hello accepted)
-  //   kOpen          frames flow both ways
-  //   (any of the three) -- BeginClose: we, the engine, the admin API or the
-  //                  peer decided to close --       -> kClosing
-  //   kClosing       our close frame waits for the queue (drain) or the
-  //                  write in flight                 -> kCloseWriting
-  //   kCloseWriting  our close frame is being written -> kCloseSent, or, when
-  //                  the peer closed first or broke the framing, the shutdown
-  //   kCloseSent     frames that come are dropped unread until the peer's
-  //                  close frame                     -> shutdown
-  //   kShutdown      TLS: close_notify under way (plain TCP goes straight on)
-  //   kFinished      the socket is closed, Session::Disconnect was called.
-  enum class LinkState : std::uint8_t {
-    kAccepting,
-    kAwaitingHello,
-    kOpen,
-    kClosing,
-    kCloseWriting,
-    kCloseSent,
-    kShutdown,
-    kFinished,
-  };
-  // What we know of the peer's side of the stream.
-  enum class PeerSide : std::uint8_t {
-    kReading,  // we parse what it sends
-    kClosed,   // its close frame came: nothing may follow
-    kBroken,   // it broke the framing rules (1002): drop TCP after our close frame
-  };
-
-  bool Closing() const { return state_ >= LinkState::kClosing; }
-  bool Reading() const { return state_ != LinkState::kFinished && peer_ == PeerSide::kReading; }
-
   void OnAccept(beast::error_code ec, std::size_t) {
-    writing_ = false;
+    write_.writing = false;
     std::string().swap(handshake_);
-    CancelTimer();
+    CancelDeadline();
     if (ec) {
       Finish();
       return;
     }
     last_frame_ = Clock::now();
-    if (state_ == LinkState::kAccepting) {
-      state_ = LinkState::kAwaitingHello;
+    if (link_.state == LinkState::kAccepting) {
+      link_.state = LinkState::kAwaitingHello;
       ArmDeadline(last_frame_ + ctx_.options.hello_timeout);
     }
-    if (!queue_.empty() || pong_pending_) {
+    if (write_.has_work()) {
       DoWrite();
-    } else if (state_ == LinkState::kClosing) {
+    } else if (link_.state == LinkState::kClosing) {
       DoClose();
     }
     if (!carry_.empty()) {
@@ -213,16 +247,26 @@ class WebSocketSession final : public Outbox,
       if (!Reading()) return;
       carry_.assign(early, used, std::string::npos);
     }
-    DoRead();
+    if constexpr (kPlain) {
+      // Bytes may have come while the 101 answer was written, their
+      // readiness seen by no wait: read at once.
+      OnPlainReadable({});
+    } else {
+      DoRead();
+    }
   }
 
   // --- reading
 
+  std::size_t Process(char* data, std::size_t size) {
+    return DispatchFrames(reader_, data, size, *this);
+  }
+
   void DoRead() {
     if constexpr (kPlain) {
-      stream_.async_read_some(net::buffer(head_),
-                              beast::bind_front_handler(&WebSocketSession::OnPlainRead,
-                                                        this->shared_from_this()));
+      stream_.async_wait(net::socket_base::wait_read,
+                         beast::bind_front_handler(&WebSocketSession::OnPlainReadable,
+                                                   this->shared_from_this()));
     } else if (tls_buffer_ != nullptr) {
       stream_.async_read_some(net::buffer(tls_buffer_.get(), kTlsChunk),
                               beast::bind_front_handler(&WebSocketSession::OnTlsRead,
@@ -234,8 +278,12 @@ class WebSocketSession final : public Outbox,
     }
   }
 
-  void OnPlainRead(beast::error_code ec, std::size_t bytes) {
-    if (ec || state_ == LinkState::kFinished) {
+  // Plain: the socket is readable (or may be). Reads what it holds, up to
+  // the scratch's size per round and kMaxReadRounds rounds (a client that
+  // sends without pause does not keep its io thread from the other
+  // connections: what is left is read after them, at once).
+  void OnPlainReadable(beast::error_code ec) {
+    if (ec || link_.finished()) {
       Finish();
       return;
     }
@@ -243,46 +291,34 @@ class WebSocketSession final : public Outbox,
     char* const buf = scratch.data();
     std::size_t used = carry_.size();
     std::memcpy(buf, carry_.data(), used);
-    std::memcpy(buf + used, head_.data(), bytes);
-    used += bytes;
-    CountIn(bytes);
-    // A full head read: the socket may hold more. Read it (up to the
-    // scratch's size per round, kMaxReadRounds rounds: a client that sends
-    // without pause does not keep its io thread from the other connections;
-    // what is left is read after them, the next read starting at once).
-    bool more = bytes == head_.size();
-    bool eof = false;
+    SocketRead r;
     for (int round = 1;; ++round) {
-      if (more) {
-        beast::error_code read_ec;
-        const std::size_t got =
-            stream_.read_some(net::buffer(buf + used, scratch.size() - used), read_ec);
-        used += got;
-        CountIn(got);
-        if (read_ec == net::error::would_block || read_ec == net::error::try_again) {
-          more = false;
-        } else if (read_ec) {
-          more = false;
-          eof = true;  // parse what came, then finish
-        } else {
-          more = used == scratch.size();
-        }
-      }
+      r = ReadAvailable(stream_, buf + used, scratch.size() - used);
+      used += r.bytes;
+      CountIn(r.bytes);
       const std::size_t consumed = Process(buf, used);
       if (!Reading()) return;
       const std::size_t left = used - consumed;
-      if (!more || eof || round == kMaxReadRounds) {
+      if (r.outcome != SocketRead::Outcome::kFull || round == kMaxReadRounds) {
         carry_.assign(buf + consumed, left);
         break;
       }
       std::memmove(buf, buf + consumed, left);
       used = left;
     }
-    if (eof) {
+    if (r.outcome == SocketRead::Outcome::kEnded) {
       Finish();
       return;
     }
     if (carry_.capacity() > kCarryMax) carry_.shrink_to_fit();
+    if (r.outcome == SocketRead::Outcome::kFull) {
+      // Not drained: no readiness will come for what waits. Read again
+      // after the handlers that are ready.
+      net::post(stream_.get_executor(),
+                beast::bind_front_handler(&WebSocketSession::OnPlainReadable,
+                                          this->shared_from_this(), beast::error_code{}));
+      return;
+    }
     DoRead();
   }
 
@@ -292,7 +328,7 @@ class WebSocketSession final : public Outbox,
   // TLS connection too waits with head_ only. (No non-blocking drain as for
   // plain sockets: a synchronous read on the SSL stream is not safe here.)
   void OnTlsRead(beast::error_code ec, std::size_t bytes) {
-    if (ec || state_ == LinkState::kFinished) {
+    if (ec || link_.finished()) {
       Finish();
       return;
     }
@@ -315,50 +351,6 @@ class WebSocketSession final : public Outbox,
 
   void CountIn(std::size_t bytes) {
     if (bytes > 0) ctx_.counters.bytes_in.fetch_add(bytes, std::memory_order_relaxed);
-  }
-
-  // Parses `size` bytes at `data` (in place); returns how many it used. The
-  // rest (a partial header or control frame) is for the next read.
-  std::size_t Process(char* data, std::size_t size) {
-    char* p = data;
-    std::size_t left = size;
-    while (Reading()) {
-      FrameReader::Event e = reader_.Next(&p, &left);
-      switch (e.kind) {
-        case FrameReader::Kind::kNeedMore:
-          return size - left;
-        case FrameReader::Kind::kMessage:
-          OnMessage(e.text, e.payload);
-          break;
-        case FrameReader::Kind::kPing:
-          last_frame_ = Clock::now();  // a WebSocket ping keeps the connection too
-          pong_.assign(e.payload);     // only the latest ping needs an answer
-          pong_pending_ = true;
-          if (!writing_ && !Closing()) DoWrite();
-          break;
-        case FrameReader::Kind::kPong:
-          last_frame_ = Clock::now();
-          break;
-        case FrameReader::Kind::kClose:
-          OnPeerClose(e.close_code);
-          break;
-        case FrameReader::Kind::kError:
-          OnProtocolError(e.close_code, e.reason);
-          break;
-      }
-    }
-    return size - left;
-  }
-
-  void OnMessage(bool text, std::string_view payload) {
-    ctx_.counters.frames_in.fetch_add(1, std::memory_order_relaxed);
-    last_frame_ = Clock::now();
-    if (Closing()) return;
-    if (state_ == LinkState::kAwaitingHello) {
-      HandleHello(text, payload);
-    } else {
-      HandleFrame(text, payload);
-    }
   }
 
   void HandleHello(bool text, std::string_view payload) {
@@ -384,7 +376,7 @@ class WebSocketSession final : public Outbox,
       return;
     }
     session_ = *std::move(session);
-    state_ = LinkState::kOpen;
+    link_.state = LinkState::kOpen;
     welcome_pending_ = true;
     ctx_.sessions.Add(*user, hello->device, this,
                       std::weak_ptr<Outbox>(this->shared_from_this()));
@@ -400,71 +392,6 @@ class WebSocketSession final : public Outbox,
     BeginClose(code, reason, /*drain=*/true);
   }
 
-  void HandleFrame(bool text, std::string_view payload) {
-    if (!text) {
-      AnswerError(absl::InvalidArgumentError("frames are JSON text, not binary"));
-      return;
-    }
-    absl::StatusOr<ClientFrame> frame = DecodeClientFrame(payload, ctx_.options.codec);
-    if (!frame.ok()) {
-      AnswerError(frame.status());
-      return;
-    }
-    if (auto* send = std::get_if<SendFrame>(&*frame)) {
-      if (send_started_.size() < kMaxTimedSends) send_started_.emplace(send->cid, Clock::now());
-      if (send->group.empty()) {
-        session_->Send(std::move(send->cid), std::move(send->to), std::move(send->body));
-      } else {
-        session_->SendToGroup(std::move(send->cid), std::move(send->group),
-                              std::move(send->body));
-      }
-    } else if (auto* op = std::get_if<GroupOpFrame>(&*frame)) {
-      session_->ChangeGroup(std::move(op->cid), op->action, std::move(op->group),
-                            std::move(op->members), std::move(op->name));
-    } else if (auto* list = std::get_if<ListGroupsFrame>(&*frame)) {
-      session_->ListGroups(std::move(list->cid), std::move(list->group));
-    } else if (auto* typing = std::get_if<TypingOpFrame>(&*frame)) {
-      session_->Typing(std::move(typing->to), std::move(typing->group), typing->on);
-    } else if (auto* ack = std::get_if<AckFrame>(&*frame)) {
-      session_->Ack(ack->seq);
-    } else if (auto* read = std::get_if<ReadFrame>(&*frame)) {
-      session_->Read(std::move(read->ids));
-    } else if (std::holds_alternative<PingFrame>(*frame)) {
-      EnqueueOwn(OutFrame{EncodePong(), {}});
-    } else {
-      AnswerError(absl::InvalidArgumentError("hello was already accepted on this connection"));
-    }
-  }
-
-  void AnswerError(const absl::Status& status) {
-    ctx_.counters.bad_frames.fetch_add(1, std::memory_order_relaxed);
-    ErrorFrame error = ToErrorFrame(status);
-    std::string cid = error.cid;
-    EnqueueOwn(OutFrame{EncodeServerFrame(error), std::move(cid)});
-  }
-
-  // The peer's close frame.
-  // Our close frame sent already: the handshake is complete. Otherwise the
-  // code is echoed (RFC 6455 5.5.1) and nothing more of ours is written (a
-  // close of ours under way, still writing the queue, goes on as it was).
-  void OnPeerClose(std::uint16_t code) {
-    peer_ = PeerSide::kClosed;  // nothing may follow a close frame
-    if (state_ == LinkState::kCloseSent) {
-      ShutdownTransport();
-      return;
-    }
-    BeginClose(code, {}, /*drain=*/false);
-  }
-
-  // The peer broke the framing rules (1002), sent text that is not UTF-8
-  // (1007) or a frame over the limit (1009).
-  void OnProtocolError(std::uint16_t code, std::string_view reason) {
-    if (code == kProtocolError) {
-      peer_ = PeerSide::kBroken;  // the stream cannot be parsed any further
-    }
-    BeginClose(code, reason, /*drain=*/false);
-  }
-
   // --- writing: one write in flight: a batch of queued frames.
 
   // A frame the connection answers by itself (pong, a bad frame's error).
@@ -476,7 +403,7 @@ class WebSocketSession final : public Outbox,
       Enqueue(std::move(frame));
       return;
     }
-    if (Closing()) return;
+    if (link_.closing()) return;
     if (held_.size() >= ctx_.options.max_queue_frames) {
       ctx_.counters.slow_closes.fetch_add(1, std::memory_order_relaxed);
       BeginClose(Code(CloseCode::kPolicy), "too many frames before welcome", /*drain=*/false);
@@ -495,19 +422,14 @@ class WebSocketSession final : public Outbox,
   }
 
   void Enqueue(OutFrame frame) {
-    if (Closing()) return;
+    if (link_.closing()) return;
     if (!frame.answers_cid.empty()) {
-      if (auto it = send_started_.find(frame.answers_cid); it != send_started_.end()) {
-        ctx_.counters.send_latency.Observe(Clock::now() - it->second);
-        send_started_.erase(it);
-        // An erased table keeps its slots: give them back when none is left.
-        if (send_started_.empty()) decltype(send_started_)().swap(send_started_);
+      if (auto took = send_times_.Finish(frame.answers_cid)) {
+        ctx_.counters.send_latency.Observe(*took);
       }
     }
-    queued_bytes_ += frame.json.size();
-    queue_.push_back(std::move(frame.json));
-    if (queued_bytes_ > ctx_.options.max_queue_bytes ||
-        queue_.size() + batch_.size() > ctx_.options.max_queue_frames) {
+    if (!write_.Push(std::move(frame.json), ctx_.options.max_queue_bytes,
+                     ctx_.options.max_queue_frames)) {
       ctx_.counters.slow_closes.fetch_add(1, std::memory_order_relaxed);
       BeginClose(Code(CloseCode::kPolicy), "send queue over its limit: the client does not read",
                  /*drain=*/false);
@@ -519,113 +441,55 @@ class WebSocketSession final : public Outbox,
   // Starts a write at the end of this loop turn, unless one is in flight or
   // already scheduled (see "Writing" above).
   void ScheduleWrite() {
-    if (writing_ || write_scheduled_) return;  // (the 101 answer is a write too)
-    write_scheduled_ = true;
-    net::post(strand_, [self = this->shared_from_this()] {
-      self->write_scheduled_ = false;
-      if (self->writing_ || self->state_ == LinkState::kFinished) return;
-      if (!self->queue_.empty() || self->pong_pending_) {
-        if (!self->Closing() || self->state_ == LinkState::kClosing) self->DoWrite();
-      } else if (self->state_ == LinkState::kClosing) {
+    if (write_.writing || write_.write_scheduled) return;  // (the 101 answer is a write too)
+    write_.write_scheduled = true;
+    net::post(stream_.get_executor(), [self = this->shared_from_this()] {
+      self->write_.write_scheduled = false;
+      if (self->write_.writing || self->link_.finished()) return;
+      if (self->write_.has_work()) {
+        if (self->link_.may_write_queue()) self->DoWrite();
+      } else if (self->link_.state == LinkState::kClosing) {
         self->DoClose();
       }
     });
   }
 
-  // Moves frames from the queue into one gathered write (a pending pong
-  // first).
   void DoWrite() {
-    writing_ = true;
-    buffers_.clear();
-    std::size_t frames = 0;
-    std::size_t bytes = 0;
-    if (pong_pending_) {
-      pong_frame_ = EncodeControlFrame(Opcode::kPong, pong_);
-      pong_pending_ = false;
-      std::string().swap(pong_);
-      buffers_.push_back(net::buffer(pong_frame_));
-    }
-    while (!queue_.empty() && frames < kMaxBatchFrames &&
-           (frames == 0 || bytes + queue_.front().size() <= kMaxBatchBytes)) {
-      bytes += queue_.front().size();
-      batch_.push_back(std::move(queue_.front()));
-      queue_.pop_front();
-      ++frames;
-    }
-    // Each header in its own slot of one array, sized before any buffer
-    // points into it.
-    headers_.resize(frames * kMaxServerHeaderBytes);
-    for (std::size_t i = 0; i < frames; ++i) {
-      std::uint8_t* header = headers_.data() + i * kMaxServerHeaderBytes;
-      const std::size_t n = EncodeFrameHeader(Opcode::kText, batch_[i].size(), header);
-      buffers_.push_back(net::buffer(header, n));
-      buffers_.push_back(net::buffer(batch_[i]));
-    }
-    // More behind this batch: hold the bytes in the kernel until the queue
-    // is empty, so that a burst leaves in full TCP segments. Uncorked as
-    // soon as the queue empties, so a lone frame is never delayed.
-    if (!queue_.empty()) Cork(true);
-    net::async_write(stream_, buffers_,
+    write_.writing = true;
+    net::async_write(stream_, write_.StartBatch(Socket().native_handle()),
                      beast::bind_front_handler(&WebSocketSession::OnWrite,
                                                this->shared_from_this()));
   }
 
   void OnWrite(beast::error_code ec, std::size_t bytes) {
-    writing_ = false;
+    write_.writing = false;
     if (ec) {
       Finish();
       return;
     }
-    ctx_.counters.frames_out.fetch_add(batch_.size(), std::memory_order_relaxed);
+    ctx_.counters.frames_out.fetch_add(write_.FinishBatch(), std::memory_order_relaxed);
     ctx_.counters.bytes_out.fetch_add(bytes, std::memory_order_relaxed);
-    for (const std::string& frame : batch_) queued_bytes_ -= frame.size();
-    batch_.clear();
-    std::string().swap(pong_frame_);
-    if (!queue_.empty() || pong_pending_) {
-      if (!Closing() || state_ == LinkState::kClosing) {
-        DoWrite();
-        return;
-      }
+    if (write_.has_work() && link_.may_write_queue()) {
+      DoWrite();
+      return;
     }
-    // Idle: give the batch's memory back.
-    std::vector<std::string>().swap(batch_);
-    std::vector<std::uint8_t>().swap(headers_);
-    std::vector<net::const_buffer>().swap(buffers_);
-    Cork(false);
-    if (state_ == LinkState::kClosing) DoClose();
+    write_.Idle(Socket().native_handle());
+    if (link_.state == LinkState::kClosing) DoClose();
   }
 
-  // TCP_CORK on the connection's socket (Linux; elsewhere a no-op).
-  void Cork(bool on) {
-#if defined(TCP_CORK)
-    if (corked_ == on) return;
-    corked_ = on;
-    const int value = on ? 1 : 0;
-    ::setsockopt(Socket().native_handle(), IPPROTO_TCP, TCP_CORK, &value, sizeof value);
-#else
-    (void)on;
-#endif
-  }
-
-  // --- closing
+  // --- closing (the transitions: link_state.h)
 
   // Closes with `code` once the queue is written (drain) or after the write
   // in flight (no drain). A close that does not finish within close_timeout
   // drops the TCP connection.
   void BeginClose(std::uint16_t code, std::string_view reason, bool drain) {
-    if (Closing()) return;
-    state_ = LinkState::kClosing;
+    if (link_.closing()) return;
+    link_.state = LinkState::kClosing;
     close_frame_ = EncodeCloseFrame(code, reason);
-    if (!drain) {
-      while (!queue_.empty()) {
-        queued_bytes_ -= queue_.back().size();
-        queue_.pop_back();
-      }
-      pong_pending_ = false;
-    }
+    if (!drain) write_.DropQueued();
     ArmGuard(ctx_.options.close_timeout);
-    if (!writing_) {  // (while the 101 answer is written, OnAccept goes on)
-      if (!queue_.empty() || pong_pending_) {
+    if (!write_.writing) {  // (while the 101 answer is written, OnAccept goes on)
+      if (write_.has_work()) {
         DoWrite();
       } else {
         DoClose();
@@ -634,22 +498,22 @@ class WebSocketSession final : public Outbox,
   }
 
   void DoClose() {
-    state_ = LinkState::kCloseWriting;
-    writing_ = true;
+    link_.state = LinkState::kCloseWriting;
+    write_.writing = true;
     net::async_write(stream_, net::buffer(close_frame_),
                      beast::bind_front_handler(&WebSocketSession::OnCloseSent,
                                                this->shared_from_this()));
   }
 
   void OnCloseSent(beast::error_code ec, std::size_t) {
-    writing_ = false;
-    state_ = LinkState::kCloseSent;
+    write_.writing = false;
+    link_.state = LinkState::kCloseSent;
     std::string().swap(close_frame_);
     if (ec) {
       Finish();
       return;
     }
-    if (peer_ != PeerSide::kReading) {
+    if (link_.peer != PeerSide::kReading) {
       ShutdownTransport();
       return;
     }
@@ -666,44 +530,53 @@ class WebSocketSession final : public Outbox,
       stream_.shutdown(net::ip::tcp::socket::shutdown_send, ignored);
       DropConnection();
     } else {
-      if (state_ == LinkState::kShutdown) return;
-      state_ = LinkState::kShutdown;
+      if (link_.state == LinkState::kShutdown) return;
+      link_.state = LinkState::kShutdown;
       stream_.async_shutdown(
           [self = this->shared_from_this()](beast::error_code) { self->DropConnection(); });
     }
   }
 
-  // --- one timer, two uses: the guard bounds the opening and the closing
-  // handshake (Accepting, then closing), the deadline bounds the wait for
-  // hello and idleness (in between). Arming one replaces the other; a wait
-  // that completes after it was replaced or cancelled does nothing.
+  // --- the one deadline, two uses: the guard bounds the opening and the
+  // closing handshake (kAccepting, then closing), the wait bounds hello and
+  // idleness (in between). Arming one replaces the other.
 
   // Drops the TCP connection unless cancelled within `timeout`.
   void ArmGuard(std::chrono::milliseconds timeout) {
-    ArmTimer(Clock::now() + timeout, /*guard=*/true);
+    guard_ = true;
+    loop_.deadlines().Arm(*this, Clock::now() + timeout);
   }
 
-  void ArmDeadline(Clock::time_point when) { ArmTimer(when, /*guard=*/false); }
-
-  void ArmTimer(Clock::time_point when, bool guard) {
-    const std::uint32_t generation = ++timer_generation_;
-    timer_.expires_at(when);
-    timer_.async_wait([self = this->shared_from_this(), generation, guard](beast::error_code ec) {
-      if (ec || generation != self->timer_generation_) return;
-      if (guard) {
-        self->DropConnection();
-      } else {
-        self->OnDeadline();
-      }
-    });
+  void ArmDeadline(Clock::time_point when) {
+    guard_ = false;
+    loop_.deadlines().Arm(*this, when);
   }
 
-  void CancelTimer() {
-    ++timer_generation_;
-    timer_.cancel();
+  void CancelDeadline() { loop_.deadlines().Cancel(*this); }
+
+  void OnDeadline() override {
+    // Alive while armed (a destroyed session cancels its deadline); kept
+    // alive through what follows.
+    auto self = this->shared_from_this();
+    if (guard_) {
+      DropConnection();
+      return;
+    }
+    if (link_.closing()) return;
+    if (link_.state == LinkState::kAwaitingHello) {
+      FailHello(Code(CloseCode::kUnauthorized), "no hello in time");
+      return;
+    }
+    const Clock::time_point idle_at = last_frame_ + ctx_.options.idle_timeout;
+    if (Clock::now() >= idle_at) {
+      ctx_.counters.idle_closes.fetch_add(1, std::memory_order_relaxed);
+      BeginClose(Code(CloseCode::kIdle), "no frame for the idle timeout", /*drain=*/true);
+      return;
+    }
+    ArmDeadline(idle_at);
   }
 
-  net::ip::tcp::socket& Socket() {
+  auto& Socket() {
     if constexpr (kPlain) {
       return stream_;
     } else {
@@ -717,30 +590,14 @@ class WebSocketSession final : public Outbox,
     Finish();
   }
 
-  void OnDeadline() {
-    if (Closing()) return;
-    if (state_ == LinkState::kAwaitingHello) {
-      FailHello(Code(CloseCode::kUnauthorized), "no hello in time");
-      return;
-    }
-    Clock::time_point idle_at = last_frame_ + ctx_.options.idle_timeout;
-    if (Clock::now() >= idle_at) {
-      ctx_.counters.idle_closes.fetch_add(1, std::memory_order_relaxed);
-      BeginClose(Code(CloseCode::kIdle), "no frame for the idle timeout", /*drain=*/true);
-      return;
-    }
-    ArmDeadline(idle_at);
-  }
-
   // The connection is over: tell the engine once, drop the queue, close the
   // socket (pending operations complete with an error and let go).
   void Finish() {
-    if (state_ == LinkState::kFinished) return;
-    state_ = LinkState::kFinished;
-    CancelTimer();
-    queue_.clear();
+    if (link_.finished()) return;
+    link_.state = LinkState::kFinished;
+    CancelDeadline();
+    write_.Clear();
     std::vector<OutFrame>().swap(held_);
-    queued_bytes_ = 0;
     beast::error_code ignored;
     Socket().close(ignored);
     if (session_ != nullptr) {
@@ -752,59 +609,39 @@ class WebSocketSession final : public Outbox,
     transport_.reset();
   }
 
-  static constexpr std::size_t kMaxTimedSends = 1024;
-  // Big enough for a whole `send` of a short message or a few acks: a read
-  // that does not fill it tells Asio the socket is drained, so the next
-  // read waits for readiness instead of trying (and failing with EAGAIN)
-  // first. With 32 bytes a W1 message cost 5.2 recvfrom calls; see
-  // bench/README.md.
-  static constexpr std::size_t kHeadBytes = 256;
   static constexpr int kMaxReadRounds = 4;
   static constexpr std::size_t kCarryMax = 256;  // > a partial control frame (139)
   static_assert(kCarryMax + 16 * 1024 <= ScratchLease::size());
   static constexpr std::size_t kTlsChunk = 16 * 1024;
-  static constexpr std::size_t kMaxBatchFrames = 64;
-  static constexpr std::size_t kMaxBatchBytes = 256 * 1024;
+  struct NoHead {};
+  using Head = std::conditional_t<kPlain, NoHead, std::array<char, kHeadBytes>>;
 
   ServerContext& ctx_;
   IoLoop& loop_;
   Stream stream_;
-  const typename Stream::executor_type strand_;  // the loop's
-  net::steady_timer timer_;
-  std::uint32_t timer_generation_ = 0;
 
   // Reading.
   FrameReader reader_;
-  std::array<char, kHeadBytes> head_{};  // where an idle connection's read lands
-  std::string carry_;                    // unparsed bytes for the next read
-  std::unique_ptr<char[]> tls_buffer_;   // TLS, while bytes keep coming: kTlsChunk
+  std::string carry_;                   // unparsed bytes for the next read
+  std::unique_ptr<char[]> tls_buffer_;  // TLS, while bytes keep coming: kTlsChunk
+  [[no_unique_address]] Head head_{};   // TLS: where an idle connection's read lands
 
   std::string handshake_;  // the accept value, then the 101 answer being written
   Clock::time_point last_frame_{};
   std::shared_ptr<Transport> transport_;
   std::shared_ptr<Session> session_;
-  absl::flat_hash_map<std::string, Clock::time_point> send_started_;
+  SendTimes send_times_;
+  std::vector<OutFrame> held_;  // the connection's own answers until welcome
+
+  WritePath write_;
+  std::string close_frame_;  // ours, while it is written
+
+  Link link_;
   bool welcome_pending_ = false;  // hello accepted, no frame from the engine yet
-  std::vector<OutFrame> held_;    // the connection's own answers until then
-
-  // Writing.
-  FrameQueue queue_;                  // waiting
-  std::vector<std::string> batch_;    // being written
-  std::vector<std::uint8_t> headers_;  // the batch's frame headers
-  std::vector<net::const_buffer> buffers_;
-  std::string pong_;        // payload of the latest ping not yet answered
-  std::string pong_frame_;  // the pong being written
-  std::size_t queued_bytes_ = 0;
-  bool pong_pending_ = false;
-  bool writing_ = false;
-  bool write_scheduled_ = false;  // a ScheduleWrite task is posted
-  bool corked_ = false;
-
-  // Closing.
-  std::string close_frame_;
-  LinkState state_ = LinkState::kAccepting;
-  PeerSide peer_ = PeerSide::kReading;
+  bool guard_ = false;            // the deadline drops TCP (else: hello, idle)
 };
+
+}  // namespace
 
 }  // namespace courier::websocket::internal
 

@@ -70,4 +70,9 @@ std::shared_ptr<Transport> MakeWebSocketTransport(std::weak_ptr<Outbox> outbox, 
   return std::make_shared<WebSocketTransport>(std::move(outbox), loop.shared_from_this());
 }
 
+std::size_t WebSocketTransportBytes() {
+  // make_shared: the object beside two counts and the control block's vtable.
+  return sizeof(WebSocketTransport) + 16;
+}
+
 }  // namespace courier::websocket::internal

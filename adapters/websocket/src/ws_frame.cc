@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "close_codes.h"
+
 namespace courier::websocket::internal {
 
 std::size_t EncodeFrameHeader(Opcode opcode, std::uint64_t payload_size, std::uint8_t* out) {
@@ -48,7 +50,7 @@ std::string Frame(Opcode opcode, std::string_view a, std::string_view b) {
 }  // namespace
 
 std::string EncodeCloseFrame(std::uint16_t code, std::string_view reason) {
-  if (code == 1005) return Frame(Opcode::kClose, {}, {});
+  if (code == kNoStatus) return Frame(Opcode::kClose, {}, {});
   const char code_bytes[2] = {static_cast<char>(code >> 8), static_cast<char>(code & 0xFF)};
   return Frame(Opcode::kClose, std::string_view(code_bytes, 2),
                CutAtCharacter(reason, kMaxCloseReason));
@@ -59,9 +61,11 @@ std::string EncodeControlFrame(Opcode opcode, std::string_view payload) {
 }
 
 bool IsValidReceivedCloseCode(std::uint16_t code) {
-  if (code >= 1000 && code <= 1003) return true;
-  if (code >= 1007 && code <= 1011) return true;
-  return code >= 3000 && code <= 4999;
+  // 1004-1006 and 1015 are reserved (never in a close frame), 1012-1014
+  // and 1016-2999 unassigned here.
+  if (code >= kNormalClosure && code <= kUnsupportedData) return true;
+  if (code >= kBadData && code <= kInternalError) return true;
+  return code >= kFirstRegisteredCode && code <= kLastPrivateCode;
 }
 
 }  // namespace courier::websocket::internal

@@ -4,15 +4,13 @@
 #include <algorithm>
 #include <cstring>
 
+#include "close_codes.h"
 #include "courier/types.h"
 
 namespace courier::websocket::internal {
 namespace {
 
-constexpr std::uint16_t kProtocolError = 1002;
-constexpr std::uint16_t kBadData = 1007;
-constexpr std::uint16_t kTooBig = 1009;
-constexpr std::uint16_t kNoStatus = 1005;
+constexpr std::uint16_t kTooBig = Code(CloseCode::kTooBig);
 
 bool IsControl(std::uint8_t opcode) { return (opcode & 0x8) != 0; }
 
