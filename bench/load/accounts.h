@@ -15,8 +15,9 @@
 //    its memory, so they cannot be written before it starts): only the users
 //    with a friend are registered, nobody logs in, and the tokens are signed
 //    here as with SeedStore. That saves Argon2id hashes: one per befriended
-//    user instead of two per user. A user without friends (W4's) needs only
-//    a token: hello checks its signature, not the account store.
+//    user instead of two per user. A user who is not registered gets a
+//    token too, but the server refuses a token whose account does not exist
+//    (so W4 on a memory store registers a few users of its own, w4_idle.cc).
 //
 // Thread-safety: plain values and blocking functions; one caller at a time.
 // Blocking: both set-ups block until done.

@@ -261,6 +261,7 @@ int Run(const Flags& f) {
     // On --store memory: register the befriended users only, sign the tokens
     // here (accounts.h).
     const std::string secret = memory ? data_dir + "/jwt-secret" : "";
+    ctx.memory_jwt_secret = secret;
     if (absl::Status s = SeedHttp(ctx.endpoint, plan, 4, secret); !s.ok()) {
       return Fail(absl::StrCat("HTTP set-up: ", s.message()));
     }

@@ -3,6 +3,14 @@
 // welcome (plus a second to settle), divided by C. When courier-load runs
 // the server, W4 restarts it first (same data dir), so that memory freed by
 // earlier workloads does not hide the connections' cost.
+//
+// On --store memory that restart empties the accounts, and the server
+// refuses a token whose account does not exist. Registering C users would
+// cost C Argon2id hashes (64 MiB each), so W4 there registers kMemoryUsers
+// users after the restart and opens its C connections as devices of them
+// (connection i: user i % kMemoryUsers, device "w4d<i>"). The per-user state
+// is then shared by C / kMemoryUsers connections: on memory, the figure is a
+// lower bound of a connection's cost.
 #include <iostream>
 #include <thread>
 
@@ -17,6 +25,9 @@ struct Shared : PhaseShared {
   std::atomic<std::size_t> started{0};
   std::atomic<bool> closing{false};
 };
+
+// Users W4 registers on a memory store (above): an even number.
+constexpr std::size_t kMemoryUsers = 8;
 
 class W4Idle final : public Workload {
  public:
@@ -36,6 +47,22 @@ class W4Idle final : public Workload {
     }
     if (ctx.restart) {
       if (absl::Status s = ctx.restart(/*kill=*/false); !s.ok()) return s;
+    }
+    std::vector<std::string> tokens;  // connection i's token
+    if (!ctx.memory_jwt_secret.empty()) {
+      Plan fresh;  // the users of this server's (now empty) memory store
+      for (std::size_t j = 0; j < kMemoryUsers; ++j) {
+        fresh.AddUser(absl::StrCat(ctx.prefix, "w4m", j));
+        if (j % 2 == 1) fresh.AddFriends(j - 1, j);  // befriended: SeedHttp registers them
+      }
+      if (absl::Status s = SeedHttp(ctx.endpoint, fresh, 4, ctx.memory_jwt_secret); !s.ok()) {
+        return s;
+      }
+      for (std::size_t i = 0; i < users_.size(); ++i) {
+        tokens.push_back(fresh.users[i % kMemoryUsers].token);
+      }
+    } else {
+      for (std::size_t u : users_) tokens.push_back(plan_->users[u].token);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     absl::StatusOr<std::uint64_t> before = ProcessRssBytes(ctx.server_pid);
@@ -59,7 +86,8 @@ class W4Idle final : public Workload {
         }
       };
       conns.push_back(std::make_shared<WsConn>(ctx.io->Next(), ctx.endpoint, std::move(cb)));
-      conns.back()->Start(HelloJson(plan_->users[users_[i]].token, "load"));
+      conns.back()->Start(HelloJson(
+          tokens[i], ctx.memory_jwt_secret.empty() ? std::string("load") : absl::StrCat("w4d", i)));
       sh->started.fetch_add(1);
       if (sh->started.load() - sh->welcomed.load() >= kBatch) {
         s = WaitFor(

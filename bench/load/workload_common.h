@@ -81,6 +81,10 @@ struct Context {
   std::string prefix;              // of every user name of this run
   std::string latency_out;         // W1: file for every latency (ms), or ""
   std::chrono::seconds stall_timeout{60};
+  // Set for a server on --store memory that courier-load started: the data
+  // dir's JWT secret, with which tokens are signed here (accounts.h). Such a
+  // server's restart empties its accounts.
+  std::string memory_jwt_secret;
   // Restarts the server on the same data dir after `kill` (SIGKILL) or a
   // clean stop; updates endpoint and server_pid.
   std::function<absl::Status(bool kill)> restart;
