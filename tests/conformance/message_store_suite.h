@@ -328,6 +328,22 @@ COURIER_CONFORMANCE_CASE(DuplicateInOneBatchIsDetected,
   CHECK(HeadOf(*h, "bob") == 1);
 }
 
+COURIER_CONFORMANCE_CASE(ReusedMessageIdIsRefusedAlone,
+                         "a reused message id is kAlreadyExists for that op only") {
+  Harness h(factory);
+  AppendOp first = Message("alice", "c1", "bob");
+  AppendOp second = Message("alice", "c2", "bob");  // another send, the same id
+  second.id = first.id;
+  const std::vector<WriteOp> ops = {first, second, Message("alice", "c3", "bob")};
+  auto results = h->Write(ops);
+  REQUIRE(results.size() == 3);
+  COURIER_REQUIRE_OK(results[0]);
+  CHECK_THAT(results[1].status(), StatusIs(absl::StatusCode::kAlreadyExists));
+  COURIER_REQUIRE_OK(results[2]);
+  CHECK(HeadOf(*h, "bob") == 2);
+  RequireSeqs(FetchAll(*h, "bob"), 1, 2);
+}
+
 // --- Queue limit ------------------------------------------------------------
 
 COURIER_CONFORMANCE_CASE(FullQueueRefusesAndWritesNothing,

@@ -39,17 +39,3 @@ TEST_CASE("MemoryMessageStore: invalid names are kInvalidArgument", "[memory]") 
   }
   REQUIRE(*store->Head("bob") == 0);
 }
-
-TEST_CASE("MemoryMessageStore: a reused message id is kAlreadyExists", "[memory]") {
-  auto store = courier::memory::OpenMessageStore();
-  using courier::conformance::message_store_cases::Message;
-  courier::AppendOp first = Message("alice", "c1", "bob");
-  courier::AppendOp second = Message("alice", "c2", "bob");
-  second.id = first.id;
-  std::vector<courier::WriteOp> ops = {first, second};
-  auto results = store->Write(ops);
-  COURIER_REQUIRE_OK(results.at(0));
-  REQUIRE_THAT(results.at(1).status(),
-               courier::testing::StatusIs(absl::StatusCode::kAlreadyExists));
-  REQUIRE(*store->Head("bob") == 1);
-}

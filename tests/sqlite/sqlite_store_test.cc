@@ -467,20 +467,6 @@ TEST_CASE("SqliteStore: invalid names in ops are kInvalidArgument for that op on
   REQUIRE(*store->Head("bob") == 1);
 }
 
-TEST_CASE("SqliteStore: a reused message id is kAlreadyExists for that op only", "[sqlite]") {
-  TempDir dir;
-  auto store = MustOpenMessages(SqliteOptions::Durable(dir.File("ids.db")));
-  AppendOp first = Message("1");
-  AppendOp second = Message("2");
-  second.id = first.id;
-  std::vector<WriteOp> ops = {first, second, Message("3")};
-  auto results = store->Write(ops);
-  COURIER_REQUIRE_OK(results.at(0));
-  REQUIRE_THAT(results.at(1).status(), StatusIs(absl::StatusCode::kAlreadyExists));
-  COURIER_REQUIRE_OK(results.at(2));
-  REQUIRE(*store->Head("bob") == 2);
-}
-
 TEST_CASE("SqliteStore: Fetch with extreme arguments", "[sqlite]") {
   TempDir dir;
   auto store = MustOpenMessages(SqliteOptions::Durable(dir.File("fetch.db")));
