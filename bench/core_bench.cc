@@ -925,6 +925,9 @@ BENCHMARK(BM_PresenceLookup_Memory)->Arg(1)->Arg(100);
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
+  // Which malloc this program runs on (cmake/CourierAllocator.cmake): the
+  // stores' CPU per item depends on it.
+  benchmark::AddCustomContext("allocator", COURIER_ALLOCATOR_NAME);
   std::unique_ptr<courier::PresenceStore> redis;
 #if defined(COURIER_BENCH_WITH_REDIS)
   if (const char* url = std::getenv("COURIER_BENCH_REDIS_URL"); url != nullptr && *url != '\0') {

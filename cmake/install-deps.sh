@@ -19,13 +19,16 @@ set -euo pipefail
 # core (abseil, libsodium), the stores the server's --store and --redis flags
 # reach (RocksDB, SQLite, libpq, mongo-c-driver + libbson, hiredis), the
 # WebSocket adapter (Boost.Beast, OpenSSL, RapidJSON) and the server itself
-# (spdlog, fmt, CLI11; the CLI and courier-load use the same headers).
+# (spdlog, fmt, CLI11; the CLI and courier-load use the same headers);
+# gperftools' tcmalloc, the heap allocator of courier-server and the benchmarks
+# (cmake/CourierAllocator.cmake).
 server=(
   build-essential cmake ninja-build ccache pkg-config git
   libabsl-dev libsodium-dev
   librocksdb-dev libsqlite3-dev libpq-dev libmongoc-dev libbson-dev libhiredis-dev
   libboost-dev libssl-dev rapidjson-dev
   libspdlog-dev libfmt-dev libcli11-dev
+  libgoogle-perftools-dev
 )
 # Google Benchmark (bench/*_bench.cc; tests/run.sh builds them too), gnuplot
 # for bench/plot.sh.

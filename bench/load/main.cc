@@ -128,7 +128,8 @@ int Run(const Flags& f) {
   const std::size_t threads =
       f.threads > 0 ? f.threads : std::max(1u, std::thread::hardware_concurrency());
   std::cerr << "courier-load: open files limit " << nofile << ", " << threads << " io threads, "
-            << std::thread::hardware_concurrency() << " cores\n";
+            << std::thread::hardware_concurrency() << " cores, allocator " << COURIER_ALLOCATOR_NAME
+            << "\n";
 
   const bool own = f.connect.empty();
   // A server on --store memory keeps nothing: not when it stops, not when it

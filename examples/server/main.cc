@@ -296,10 +296,10 @@ int Run(const ServerFlags& flags) {
                  "ends; for benchmarks of the network path, never for users\"");
   }
   spdlog::info("event=started listen={} tls={} store=\"{}\" presence=\"{}\" node={} "
-               "rate_limit={} window={} max_undelivered={}",
+               "rate_limit={} window={} max_undelivered={} allocator={}",
                (*server)->local_address(), flags.tls_cert.empty() ? "off" : "on",
                backends->store_description, backends->presence_description, flags.node_id,
-               flags.rate_limit, flags.window, flags.max_undelivered);
+               flags.rate_limit, flags.window, flags.max_undelivered, COURIER_ALLOCATOR_NAME);
   spdlog::info("event=admin_started listen={}", (*admin_server)->local_address());
   // The admin line first: tools wait for "listening on" as the last line.
   std::cout << "admin on " << (*admin_server)->local_address() << "\n";
