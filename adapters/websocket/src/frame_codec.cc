@@ -5,6 +5,7 @@
 // max_depth instead of growing a tree. Encoding goes through rapidjson::Writer,
 // which escapes every string.
 #include "courier/websocket/frame_codec.h"
+#include "frame_encode.h"
 
 #include <cstdint>
 #include <optional>
@@ -384,8 +385,8 @@ struct FrameWriter {
     if (f.duplicate) Fields("dup", true);
     if (!f.skipped.empty()) Fields("skipped", f.skipped);
   }
-  void operator()(const EventFrame& f) {
-    const Event& e = f.event;
+  void operator()(const EventFrame& f) { WriteEvent(f.event); }
+  void WriteEvent(const Event& e) {
     switch (e.kind) {
       case EventKind::kMessage:
         EventHead("msg", e);
@@ -514,13 +515,36 @@ ErrorFrame ToErrorFrame(const absl::Status& status) {
 }
 
 std::string EncodeServerFrame(const ServerFrame& frame) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  writer.StartObject();
-  std::visit(FrameWriter{writer}, frame);
-  writer.EndObject();
-  return std::string(buffer.GetString(), buffer.GetSize());
+  return std::string(internal::EncodeServerFrameScratch(FrameRef(frame)));
 }
+
+namespace internal {
+
+std::string_view EncodeServerFrameScratch(const FrameRef& frame) {
+  // Per thread, reused: the JSON buffer and the writer's level stack keep
+  // their memory from frame to frame.
+  struct Scratch {
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> writer{buffer};
+  };
+  thread_local Scratch scratch;
+  const bool large = scratch.buffer.GetSize() > kMaxKeptScratchBytes;  // the last frame's
+  scratch.buffer.Clear();
+  if (large) scratch.buffer.ShrinkToFit();  // empty: gives the memory back
+  scratch.writer.Reset(scratch.buffer);
+  auto& w = scratch.writer;
+  w.StartObject();
+  FrameWriter writer{w};
+  if (frame.event() != nullptr) {
+    writer.WriteEvent(*frame.event());
+  } else {
+    std::visit(writer, *frame.frame());
+  }
+  w.EndObject();
+  return std::string_view(scratch.buffer.GetString(), scratch.buffer.GetSize());
+}
+
+}  // namespace internal
 
 std::string EncodePong() { return R"({"op":"pong"})"; }
 
