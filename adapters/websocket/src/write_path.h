@@ -39,7 +39,7 @@ namespace courier::websocket::internal {
 class WritePath {
  public:
   // A pooled buffer that grew beyond this is freed instead of kept.
-  static constexpr std::size_t kMaxKeptBufferBytes = 64 * 1024;
+  static constexpr std::size_t kMaxKeptBufferBytes = 8 * 1024;
 
   // Appends one text frame whose payload is `json` (copied). Returns false
   // when the queue (with the batch in flight) is then over `max_bytes` of

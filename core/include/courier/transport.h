@@ -7,10 +7,10 @@
 //
 // Ownership: shared between the adapter and the engine (std::shared_ptr); the
 //   engine drops its reference when the session closes.
-// Thread-safety: the engine calls Send/Close for one session from one thread
-//   at a time, in order (it serializes them under the session's lock); the
-//   adapter must make them safe against its own threads.
-// Blocking: Send and Close return at once. They never call back into the
+// Thread-safety: the engine calls Send/SendView/Close for one session from
+//   one thread at a time, in order (it serializes them under the session's
+//   lock); the adapter must make them safe against its own threads.
+// Blocking: Send, SendView and Close return at once. They never call back into the
 //   engine inside the call. The adapter queues; when its queue for this
 //   connection exceeds its limit it closes the connection (a slow reader
 //   never makes the server buffer without bound).
