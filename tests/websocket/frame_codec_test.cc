@@ -356,6 +356,13 @@ TEST_CASE("FrameCodec: frames larger than the reused buffers, between small ones
     CHECK(large.size() > 100 * 1024);
     CHECK(large.find(e.body) != std::string::npos);
     CHECK(EncodeServerFrame(SyncedFrame{7}) == R"({"op":"synced","seq":7})");
+    // The view of a borrowed event is the EventFrame's JSON, valid until
+    // the thread's next encode.
+    e.body = "short";
+    const std::string via_frame = EncodeServerFrame(EventFrame{e});
+    CHECK(std::string(EncodeServerFrameView(FrameRef(e))) == via_frame);
+    const ServerFrame sent = SentFrame{"c9", "m9", 3, false, {}};
+    CHECK(EncodeServerFrameView(FrameRef(sent)) == R"({"op":"sent","cid":"c9","id":"m9","ts":3})");
   }
 }
 

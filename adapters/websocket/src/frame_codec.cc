@@ -5,7 +5,6 @@
 // max_depth instead of growing a tree. Encoding goes through rapidjson::Writer,
 // which escapes every string.
 #include "courier/websocket/frame_codec.h"
-#include "frame_encode.h"
 
 #include <cstdint>
 #include <memory>
@@ -31,6 +30,10 @@ namespace courier::websocket {
 namespace {
 
 constexpr absl::string_view kCidPayload = "courier.websocket.cid";
+
+// EncodeServerFrameView's buffer: one that held a frame larger than this
+// gives its memory back at the next call.
+constexpr std::size_t kMaxKeptScratchBytes = 64 * 1024;
 
 // The parsed tree's values and the parser's and builder's stacks all come
 // from pools over per-thread buffers (DecodeScratch), so that decoding a
@@ -560,12 +563,10 @@ ErrorFrame ToErrorFrame(const absl::Status& status) {
 }
 
 std::string EncodeServerFrame(const ServerFrame& frame) {
-  return std::string(internal::EncodeServerFrameScratch(FrameRef(frame)));
+  return std::string(EncodeServerFrameView(FrameRef(frame)));
 }
 
-namespace internal {
-
-std::string_view EncodeServerFrameScratch(const FrameRef& frame) {
+std::string_view EncodeServerFrameView(const FrameRef& frame) {
   // Per thread, reused: the JSON buffer and the writer's level stack keep
   // their memory from frame to frame.
   struct Scratch {
@@ -588,8 +589,6 @@ std::string_view EncodeServerFrameScratch(const FrameRef& frame) {
   w.EndObject();
   return std::string_view(scratch.buffer.GetString(), scratch.buffer.GetSize());
 }
-
-}  // namespace internal
 
 std::string EncodePong() { return R"({"op":"pong"})"; }
 

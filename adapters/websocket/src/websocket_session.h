@@ -79,7 +79,6 @@
 #include "client_frames.h"
 #include "close_codes.h"
 #include "courier/websocket/frame_codec.h"
-#include "frame_encode.h"
 #include "link_state.h"
 #include "loop_deadlines.h"
 #include "outbox.h"
@@ -161,7 +160,7 @@ class WebSocketSession final : public Outbox,
 
   void QueueFrames(std::span<const FrameRef> frames) override {
     for (const FrameRef& f : frames) {
-      if (!EnqueueJson(EncodeServerFrameScratch(f), f.answers_cid())) break;
+      if (!EnqueueJson(EncodeServerFrameView(f), f.answers_cid())) break;
     }
     ReleaseHeld();
   }

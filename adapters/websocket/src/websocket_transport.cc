@@ -2,7 +2,7 @@
 #include <utility>
 
 #include "absl/container/inlined_vector.h"
-#include "frame_encode.h"
+#include "courier/websocket/frame_codec.h"
 #include "io_loop.h"
 #include "outbox.h"
 #include "ws_frame.h"
@@ -60,7 +60,7 @@ class WebSocketTransport final : public Transport {
 EncodedFrames EncodeFrames(std::span<const FrameRef> frames) {
   EncodedFrames out;
   for (const FrameRef& frame : frames) {
-    const std::string_view json = EncodeServerFrameScratch(frame);
+    const std::string_view json = EncodeServerFrameView(frame);
     AppendTextFrame(json, out.bytes);
     ++out.frames;
     out.payload_bytes += json.size();

@@ -5,7 +5,8 @@
 // Frames are encoded straight into one contiguous write buffer, each an
 // RFC 6455 text frame (header, then JSON) right behind the one before: the
 // session copies a frame's JSON from the thread's encoding scratch
-// (frame_encode.h) into it, or appends a batch encoded on another thread.
+// (EncodeServerFrameView, courier/websocket/frame_codec.h) into it, or
+// appends a batch encoded on another thread.
 // A write takes the whole buffer at once (a pending pong first): the
 // buffer becomes the batch in flight and the next frames go to a second
 // buffer, so nothing is copied for a write and no memory is allocated per
