@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 
 namespace courier::internal {
@@ -45,12 +46,22 @@ void DeviceSession::SendLocked(std::vector<ServerFrame> frames) {
   if (transport_ != nullptr && !frames.empty()) transport_->Send(std::move(frames));
 }
 
-void DeviceSession::MaybeSyncedLocked(std::vector<ServerFrame>& out) {
-  if (synced_ || state_ == SessionState::kConnecting || state_ == SessionState::kClosed) return;
-  if (sent_upto_ < head_at_connect_) return;
+void DeviceSession::SendLocked(std::span<const FrameRef> frames) {
+  if (transport_ != nullptr && !frames.empty()) transport_->SendView(frames);
+}
+
+std::optional<ServerFrame> DeviceSession::SyncedDueLocked() {
+  if (synced_ || state_ == SessionState::kConnecting || state_ == SessionState::kClosed) {
+    return std::nullopt;
+  }
+  if (sent_upto_ < head_at_connect_) return std::nullopt;
   synced_ = true;
   state_ = SessionState::kLive;
-  out.emplace_back(std::in_place_type<SyncedFrame>, SyncedFrame{head_at_connect_});
+  return ServerFrame(std::in_place_type<SyncedFrame>, SyncedFrame{head_at_connect_});
+}
+
+void DeviceSession::MaybeSyncedLocked(std::vector<ServerFrame>& out) {
+  if (std::optional<ServerFrame> synced = SyncedDueLocked()) out.push_back(*std::move(synced));
 }
 
 void DeviceSession::SchedulePumpLocked() {
@@ -61,9 +72,14 @@ void DeviceSession::SchedulePumpLocked() {
 }
 
 void DeviceSession::EmitOne(ServerFrame frame) {
-  std::vector<ServerFrame> frames;
-  frames.push_back(std::move(frame));  // moved: a braced list would copy it
-  Emit(std::move(frames));
+  MutexLock lock(&mu_);
+  if (state_ == SessionState::kClosed) return;
+  if (state_ == SessionState::kConnecting) {
+    early_.push_back(std::move(frame));
+    return;
+  }
+  const FrameRef ref(frame);
+  SendLocked(std::span<const FrameRef>(&ref, 1));  // borrowed: no vector
 }
 
 void DeviceSession::Emit(std::vector<ServerFrame> frames) {
@@ -124,10 +140,11 @@ void DeviceSession::OnEvent(const Event& event) {
   if (!pumping_ && event.seq == sent_upto_ + 1 &&
       InFlightLocked() < host_->options().limits.window) {
     sent_upto_ = event.seq;
-    std::vector<ServerFrame> frames;
-    frames.push_back(EventFrame{event});
-    MaybeSyncedLocked(frames);
-    SendLocked(std::move(frames));
+    // Borrowed: the event is not copied (Transport::SendView).
+    const std::optional<ServerFrame> synced = SyncedDueLocked();
+    const FrameRef refs[2] = {FrameRef(event), synced.has_value() ? FrameRef(*synced)
+                                                                  : FrameRef(event)};
+    SendLocked(std::span<const FrameRef>(refs, synced.has_value() ? 2 : 1));
     host_->CountDelivered(1);
     return;
   }
@@ -178,17 +195,21 @@ void DeviceSession::Pump() {
         pumping_ = false;
         return;
       }
-      std::vector<ServerFrame> frames;
-      frames.reserve(events->size() + 1);
-      for (Event& e : *events) {
+      // Borrowed from the page (Transport::SendView); `synced`, at most
+      // once per session, lives beside it.
+      absl::InlinedVector<FrameRef, 32> frames;
+      std::optional<ServerFrame> synced;
+      for (const Event& e : *events) {
         if (e.seq <= sent_upto_) continue;
         sent_upto_ = e.seq;
         known_head_ = std::max(known_head_, e.seq);
-        frames.push_back(EventFrame{std::move(e)});
+        frames.push_back(FrameRef(e));
         ++sent;
         // `synced` goes right after the head that welcome gave, before any
         // later (live) event of the same page.
-        MaybeSyncedLocked(frames);
+        if (!synced.has_value() && (synced = SyncedDueLocked()).has_value()) {
+          frames.push_back(FrameRef(*synced));
+        }
       }
       const bool store_exhausted = events->size() < limit;
       if (store_exhausted && known_head_ == head_before && known_head_ > sent_upto_) {
@@ -200,8 +221,10 @@ void DeviceSession::Pump() {
           known_head_ == sent_upto_) {
         head_at_connect_ = sent_upto_;  // the rest was pruned: caught up
       }
-      MaybeSyncedLocked(frames);
-      SendLocked(std::move(frames));
+      if (!synced.has_value() && (synced = SyncedDueLocked()).has_value()) {
+        frames.push_back(FrameRef(*synced));
+      }
+      SendLocked(std::span<const FrameRef>(frames.data(), frames.size()));
     }
     if (sent > 0) host_->CountDelivered(sent);
   }

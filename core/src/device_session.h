@@ -189,9 +189,13 @@ class DeviceSession final : public Session,
   // the stream position are skipped, never sent.
   void OnAckCommitted(Seq seq);
   std::size_t InFlightLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The `synced` frame, when it is due now (marks it sent: at most once).
+  std::optional<ServerFrame> SyncedDueLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MaybeSyncedLocked(std::vector<ServerFrame>& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SchedulePumpLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SendLocked(std::vector<ServerFrame> frames) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Borrowed frames (Transport::SendView): no vector, no copy.
+  void SendLocked(std::span<const FrameRef> frames) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::shared_ptr<SessionHost> host_;
   const UserId user_;

@@ -1,6 +1,16 @@
 #include "courier/transport.h"
 
+#include <utility>
+
 namespace courier {
+
+void Transport::SendView(std::span<const FrameRef> frames) {
+  if (frames.empty()) return;
+  std::vector<ServerFrame> copies;
+  copies.reserve(frames.size());
+  for (const FrameRef& f : frames) copies.push_back(f.ToFrame());
+  Send(std::move(copies));
+}
 
 std::string_view ErrorCodeName(ErrorCode code) {
   switch (code) {

@@ -61,10 +61,10 @@ TEST_CASE("An idle plain WebSocket connection stays within its memory budget", "
                             MallocChunk(transport) + registry;
   std::printf("connection memory (bytes): heap chunks of these parts %zu\n", total);
 
-  CHECK(session <= 544);
+  CHECK(session <= 480);
   CHECK(socket <= 48);
   CHECK(reader <= 96);
-  CHECK(write_path <= 96);
+  CHECK(write_path <= 32);
   CHECK(deadline <= 24);
   CHECK(reactor <= 256);
   CHECK(pending_read <= 112);

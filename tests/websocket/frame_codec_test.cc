@@ -314,3 +314,57 @@ TEST_CASE("FrameCodec: a decoded send re-encodes as the same body", "[websocket]
 
 }  // namespace
 }  // namespace courier::websocket
+
+namespace courier::websocket {
+namespace {
+
+// Decoding and encoding reuse per-thread buffers (frame_codec.cc's
+// DecodeScratch, frame_encode.h's scratch): frames of every size, one
+// after another on one thread, each come out whole and alone.
+TEST_CASE("FrameCodec: frames larger than the reused buffers, between small ones",
+          "[websocket][codec]") {
+  for (int round = 0; round < 3; ++round) {
+    INFO("round " << round);
+    std::string big_body(60 * 1024, 'x');
+    SendFrame big = DecodeAs<SendFrame>(R"({"op":"send","cid":"c1","to":"bob","body":")" +
+                                        big_body + "\"}");
+    CHECK(big.body == big_body);
+    std::string ids = R"({"op":"read","ids":[)";
+    for (int i = 0; i < 1000; ++i) {
+      if (i > 0) ids += ',';
+      ids += '"';
+      ids.append(40, static_cast<char>('a' + i % 26));
+      ids += '"';
+    }
+    ids += "]}";
+    ReadFrame read = DecodeAs<ReadFrame>(ids);
+    REQUIRE(read.ids.size() == 1000);
+    CHECK(read.ids[999] == std::string(40, static_cast<char>('a' + 999 % 26)));
+    SendFrame small = DecodeAs<SendFrame>(R"({"op":"send","cid":"c2","to":"amy","body":"hi"})");
+    CHECK(small.cid == "c2");
+    CHECK(small.to == "amy");
+    CHECK(small.body == "hi");
+    CHECK(DecodeError(R"({"op":"send","cid":"c3"})").message().find("to") != std::string::npos);
+
+    Event e;
+    e.seq = 1;
+    e.kind = EventKind::kMessage;
+    e.id = "m1";
+    e.peer = "bob";
+    e.body = std::string(100 * 1024, 'y');  // past the scratch it keeps
+    const std::string large = EncodeServerFrame(EventFrame{e});
+    CHECK(large.size() > 100 * 1024);
+    CHECK(large.find(e.body) != std::string::npos);
+    CHECK(EncodeServerFrame(SyncedFrame{7}) == R"({"op":"synced","seq":7})");
+    // The view of a borrowed event is the EventFrame's JSON, valid until
+    // the thread's next encode.
+    e.body = "short";
+    const std::string via_frame = EncodeServerFrame(EventFrame{e});
+    CHECK(std::string(EncodeServerFrameView(FrameRef(e))) == via_frame);
+    const ServerFrame sent = SentFrame{"c9", "m9", 3, false, {}};
+    CHECK(EncodeServerFrameView(FrameRef(sent)) == R"({"op":"sent","cid":"c9","id":"m9","ts":3})");
+  }
+}
+
+}  // namespace
+}  // namespace courier::websocket

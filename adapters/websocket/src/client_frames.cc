@@ -12,8 +12,9 @@ void SendTimes::Start(const std::string& cid) {
   if (started_.size() < kMaxTimedSends) started_.emplace(cid, Clock::now());
 }
 
-std::optional<SendTimes::Clock::duration> SendTimes::Finish(const std::string& cid) {
-  auto it = started_.find(cid);
+std::optional<SendTimes::Clock::duration> SendTimes::Finish(std::string_view cid) {
+  if (started_.empty()) return std::nullopt;
+  auto it = started_.find(absl::string_view(cid.data(), cid.size()));
   if (it == started_.end()) return std::nullopt;
   const Clock::duration took = Clock::now() - it->second;
   started_.erase(it);

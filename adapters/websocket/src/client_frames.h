@@ -36,7 +36,7 @@ class SendTimes {
   // A send with `cid` came now (ignored beyond kMaxTimedSends in flight).
   void Start(const std::string& cid);
   // Its answer leaves: how long it took, if it was timed.
-  std::optional<Clock::duration> Finish(const std::string& cid);
+  std::optional<Clock::duration> Finish(std::string_view cid);
 
  private:
   absl::flat_hash_map<std::string, Clock::time_point> started_;

@@ -7,6 +7,7 @@
 #include "courier/websocket/frame_codec.h"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +31,17 @@ namespace {
 
 constexpr absl::string_view kCidPayload = "courier.websocket.cid";
 
+// EncodeServerFrameView's buffer: one that held a frame larger than this
+// gives its memory back at the next call.
+constexpr std::size_t kMaxKeptScratchBytes = 64 * 1024;
+
+// The parsed tree's values and the parser's and builder's stacks all come
+// from pools over per-thread buffers (DecodeScratch), so that decoding a
+// frame of ordinary size allocates nothing but the decoded frame's strings.
+using Pool = rapidjson::MemoryPoolAllocator<rapidjson::CrtAllocator>;
+using Document = rapidjson::GenericDocument<rapidjson::UTF8<>, Pool, Pool>;
+using Reader = rapidjson::GenericReader<rapidjson::UTF8<>, rapidjson::UTF8<>, Pool>;
+
 // Forwards SAX events to a Document while refusing nesting past `max_depth`
 // and strings that are not UTF-8 once their escapes are decoded. (The reader
 // validates the raw frame, but a \u escape of a lone low surrogate ("\udc00")
@@ -37,7 +49,7 @@ constexpr absl::string_view kCidPayload = "courier.websocket.cid";
 // frame.)
 class DepthLimitedBuilder {
  public:
-  DepthLimitedBuilder(rapidjson::Document& doc, std::size_t max_depth)
+  DepthLimitedBuilder(Document& doc, std::size_t max_depth)
       : doc_(doc), max_depth_(max_depth) {}
 
   bool Null() { return doc_.Null(); }
@@ -78,7 +90,7 @@ class DepthLimitedBuilder {
     return true;
   }
 
-  rapidjson::Document& doc_;
+  Document& doc_;
   std::size_t max_depth_;
   std::size_t depth_ = 0;
   bool too_deep_ = false;
@@ -91,10 +103,12 @@ struct Parse {
   rapidjson::ParseResult result;
   bool too_deep = false;
 
-  bool operator()(rapidjson::Document& doc) {
+  Pool& reader_stack;
+
+  bool operator()(Document& doc) {
     DepthLimitedBuilder builder(doc, max_depth);
     rapidjson::MemoryStream stream(json.data(), json.size());
-    rapidjson::Reader reader;
+    Reader reader(&reader_stack);
     result = reader.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(
         stream, builder);
     too_deep = builder.too_deep();
@@ -106,6 +120,39 @@ struct Parse {
 absl::string_view Absl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 absl::Status BadFrame(absl::string_view what) { return absl::InvalidArgumentError(what); }
+
+// Per thread: the buffers DecodeClientFrame parses into. A frame larger
+// than they hold takes chunks from the heap, freed once it is decoded.
+struct DecodeScratch {
+  static constexpr std::size_t kValueBytes = 16 * 1024;
+  static constexpr std::size_t kStackBytes = 4 * 1024;
+  static constexpr std::size_t kChunkBytes = 64 * 1024;  // beyond the buffers
+
+  // Empties the pools (frees any chunk beyond the buffers) when it goes.
+  struct Reset {
+    DecodeScratch& s;
+    explicit Reset(DecodeScratch& scratch) : s(scratch) { Clear(); }
+    ~Reset() { Clear(); }
+    void Clear() {
+      s.values.Clear();
+      s.builder_stack.Clear();
+      s.reader_stack.Clear();
+    }
+  };
+
+  alignas(16) char value_buffer[kValueBytes];
+  alignas(16) char builder_buffer[kStackBytes];
+  alignas(16) char reader_buffer[kStackBytes];
+  rapidjson::CrtAllocator heap;
+  Pool values{value_buffer, sizeof value_buffer, kChunkBytes, &heap};
+  Pool builder_stack{builder_buffer, sizeof builder_buffer, kChunkBytes, &heap};
+  Pool reader_stack{reader_buffer, sizeof reader_buffer, kChunkBytes, &heap};
+};
+
+DecodeScratch& ThreadDecodeScratch() {
+  thread_local std::unique_ptr<DecodeScratch> scratch = std::make_unique<DecodeScratch>();
+  return *scratch;
+}
 
 std::string_view View(const rapidjson::Value& v) {
   return std::string_view(v.GetString(), v.GetStringLength());
@@ -384,8 +431,8 @@ struct FrameWriter {
     if (f.duplicate) Fields("dup", true);
     if (!f.skipped.empty()) Fields("skipped", f.skipped);
   }
-  void operator()(const EventFrame& f) {
-    const Event& e = f.event;
+  void operator()(const EventFrame& f) { WriteEvent(f.event); }
+  void WriteEvent(const Event& e) {
     switch (e.kind) {
       case EventKind::kMessage:
         EventHead("msg", e);
@@ -462,8 +509,10 @@ struct FrameWriter {
 }  // namespace
 
 absl::StatusOr<ClientFrame> DecodeClientFrame(std::string_view json, const CodecLimits& limits) {
-  rapidjson::Document doc;
-  Parse parse{json, limits.max_depth, {}, false};
+  DecodeScratch& scratch = ThreadDecodeScratch();
+  DecodeScratch::Reset reset(scratch);  // the tree goes when the frame is decoded
+  Document doc(&scratch.values, DecodeScratch::kStackBytes / 2, &scratch.builder_stack);
+  Parse parse{json, limits.max_depth, {}, false, scratch.reader_stack};
   doc.Populate(parse);
   if (parse.too_deep) {
     return BadFrame(absl::StrCat("frame nests deeper than ", limits.max_depth, " levels"));
@@ -514,12 +563,31 @@ ErrorFrame ToErrorFrame(const absl::Status& status) {
 }
 
 std::string EncodeServerFrame(const ServerFrame& frame) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  writer.StartObject();
-  std::visit(FrameWriter{writer}, frame);
-  writer.EndObject();
-  return std::string(buffer.GetString(), buffer.GetSize());
+  return std::string(EncodeServerFrameView(FrameRef(frame)));
+}
+
+std::string_view EncodeServerFrameView(const FrameRef& frame) {
+  // Per thread, reused: the JSON buffer and the writer's level stack keep
+  // their memory from frame to frame.
+  struct Scratch {
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> writer{buffer};
+  };
+  thread_local Scratch scratch;
+  const bool large = scratch.buffer.GetSize() > kMaxKeptScratchBytes;  // the last frame's
+  scratch.buffer.Clear();
+  if (large) scratch.buffer.ShrinkToFit();  // empty: gives the memory back
+  scratch.writer.Reset(scratch.buffer);
+  auto& w = scratch.writer;
+  w.StartObject();
+  FrameWriter writer{w};
+  if (frame.event() != nullptr) {
+    writer.WriteEvent(*frame.event());
+  } else {
+    std::visit(writer, *frame.frame());
+  }
+  w.EndObject();
+  return std::string_view(scratch.buffer.GetString(), scratch.buffer.GetSize());
 }
 
 std::string EncodePong() { return R"({"op":"pong"})"; }

@@ -61,7 +61,7 @@ void IoLoop::Run() {
 
 bool IoLoop::OnThisThread() const { return running_loop == this; }
 
-void IoLoop::Deliver(std::weak_ptr<Outbox> outbox, std::vector<OutFrame> frames) {
+void IoLoop::Deliver(std::weak_ptr<Outbox> outbox, EncodedFrames frames) {
   Add(Delivery{std::move(outbox), std::move(frames), std::nullopt});
 }
 
@@ -100,7 +100,7 @@ void IoLoop::DrainMailbox() {
   for (Delivery& d : batch) {
     std::shared_ptr<Outbox> outbox = d.outbox.lock();
     if (outbox == nullptr) continue;
-    if (!d.frames.empty()) outbox->QueueFrames(std::move(d.frames));
+    if (d.frames.frames > 0) outbox->QueueEncoded(std::move(d.frames));
     if (d.close.has_value()) outbox->CloseNow(d.close->first, d.close->second);
   }
 }

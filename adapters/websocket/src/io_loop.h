@@ -68,7 +68,7 @@ class IoLoop : public std::enable_shared_from_this<IoLoop> {
 
   // Hands `frames` to `outbox` (a connection of this loop) on the loop's
   // thread, in order with its other deliveries.
-  void Deliver(std::weak_ptr<Outbox> outbox, std::vector<OutFrame> frames);
+  void Deliver(std::weak_ptr<Outbox> outbox, EncodedFrames frames);
   // Then closes it with `code` (after the frames delivered before).
   void DeliverClose(std::weak_ptr<Outbox> outbox, std::uint16_t code, std::string reason);
 
@@ -92,7 +92,7 @@ class IoLoop : public std::enable_shared_from_this<IoLoop> {
   class LoopExecutor;
   struct Delivery {
     std::weak_ptr<Outbox> outbox;
-    std::vector<OutFrame> frames;
+    EncodedFrames frames;
     std::optional<std::pair<std::uint16_t, std::string>> close;  // after the frames
   };
   void Add(Delivery d);

@@ -1,16 +1,19 @@
 // outbox.h (private): the Transport of one WebSocket connection.
 //
 // MakeWebSocketTransport wraps a connection (an Outbox) in the Transport the
-// engine is given. Send encodes the frames on the caller's thread. Called on
-// the connection's own loop thread (the engine runs the connection's results
-// there: Transport::executor() is the loop's), it queues them at once;
-// called from any other thread, it hands them to the loop's mailbox, which
-// delivers the whole burst in one task (io_loop.h).
+// engine is given. Called on the connection's own loop thread (the engine
+// runs the connection's results there: Transport::executor() is the
+// loop's), Send/SendView hand the frames to the connection, which encodes
+// each straight into its write buffer (write_path.h): no string and no
+// vector per frame. Called from any other thread, they encode the frames
+// there into one buffer (EncodedFrames) and hand it to the loop's mailbox,
+// which delivers the whole burst in one task (io_loop.h).
 //
 // Ownership: the transport holds the connection weakly; once the connection
 //   is gone, Send and Close do nothing. The loop must outlive the transport's
 //   Sends (the server stops the engine before its loops).
-// Thread-safety: QueueFrames on the connection's loop thread only;
+// Thread-safety: QueueFrames and QueueEncoded on the connection's loop
+//   thread only; EncodeFrames on any thread;
 //   PostClose from any thread (it posts).
 // Blocking: nothing here blocks.
 #ifndef COURIER_ADAPTERS_WEBSOCKET_SRC_OUTBOX_H_
@@ -19,19 +22,36 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "courier/transport.h"
 
 namespace courier::websocket::internal {
 
-// One encoded frame. `answers_cid` is set for `sent` and send `error`
-// frames, so the connection can time the send.
+// One encoded frame the connection answers by itself (client_frames.h).
+// `answers_cid` is set for send `error` frames, so the connection can time
+// the send.
 struct OutFrame {
   std::string json;
   std::string answers_cid;
 };
+
+// Frames encoded on a thread other than the connection's, for its mailbox:
+// RFC 6455 text frames back to back, header and JSON each.
+struct EncodedFrames {
+  std::string bytes;
+  std::size_t frames = 0;
+  std::size_t payload_bytes = 0;  // the frames' JSON, without their headers
+  // The non-empty cids answered by the `sent` and `error` frames among
+  // them, in order (the connection times its sends by them).
+  std::vector<std::string> answers_cids;
+};
+
+// Encodes `frames` (any thread; the JSON goes through the thread's scratch).
+EncodedFrames EncodeFrames(std::span<const FrameRef> frames);
 
 // What the transport needs of its connection. WebSocketSession is the one
 // implementation (not copyable: it owns the stream).
@@ -39,9 +59,14 @@ class Outbox {
  public:
   virtual ~Outbox() = default;
 
-  // Queues `frames`, in order. REQUIRES: on the connection's loop thread.
-  // Never calls into the engine inside the call.
-  virtual void QueueFrames(std::vector<OutFrame> frames) = 0;
+  // Encodes `frames` straight into the connection's write buffer, in
+  // order, behind what is queued (or drops them if the connection is
+  // closing; closes it with 1008 when its queue goes over the limit).
+  // The frames are borrowed for the call. REQUIRES: on the connection's
+  // loop thread. Never calls into the engine inside the call.
+  virtual void QueueFrames(std::span<const FrameRef> frames) = 0;
+  // The same for frames encoded on another thread (the mailbox).
+  virtual void QueueEncoded(EncodedFrames frames) = 0;
   // Closes with `code` after the frames already queued. REQUIRES: on the
   // connection's loop thread. Never calls into the engine inside the call.
   virtual void CloseNow(std::uint16_t code, std::string_view reason) = 0;

@@ -63,6 +63,7 @@
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -157,8 +158,23 @@ class WebSocketSession final : public Outbox,
                                                this->shared_from_this()));
   }
 
-  void QueueFrames(std::vector<OutFrame> frames) override {
-    for (OutFrame& f : frames) Enqueue(std::move(f));
+  void QueueFrames(std::span<const FrameRef> frames) override {
+    for (const FrameRef& f : frames) {
+      if (!EnqueueJson(EncodeServerFrameView(f), f.answers_cid())) break;
+    }
+    ReleaseHeld();
+  }
+
+  void QueueEncoded(EncodedFrames frames) override {
+    if (!link_.closing()) {
+      for (const std::string& cid : frames.answers_cids) FinishTiming(cid);
+      if (!write_.PushEncoded(frames.bytes, frames.frames, frames.payload_bytes,
+                              ctx_.options.max_queue_bytes, ctx_.options.max_queue_frames)) {
+        CloseSlowReader();
+      } else {
+        ScheduleWrite();
+      }
+    }
     ReleaseHeld();
   }
 
@@ -418,24 +434,34 @@ class WebSocketSession final : public Outbox,
     welcome_pending_ = false;
     std::vector<OutFrame> held = std::move(held_);
     held_.clear();
-    for (OutFrame& f : held) Enqueue(std::move(f));
+    for (const OutFrame& f : held) Enqueue(f);
   }
 
-  void Enqueue(OutFrame frame) {
-    if (link_.closing()) return;
-    if (!frame.answers_cid.empty()) {
-      if (auto took = send_times_.Finish(frame.answers_cid)) {
-        ctx_.counters.send_latency.Observe(*took);
-      }
-    }
-    if (!write_.Push(std::move(frame.json), ctx_.options.max_queue_bytes,
-                     ctx_.options.max_queue_frames)) {
-      ctx_.counters.slow_closes.fetch_add(1, std::memory_order_relaxed);
-      BeginClose(Code(CloseCode::kPolicy), "send queue over its limit: the client does not read",
-                 /*drain=*/false);
-      return;
+  void Enqueue(const OutFrame& frame) { EnqueueJson(frame.json, frame.answers_cid); }
+
+  // Copies one frame's JSON, behind its header, into the write buffer.
+  // Returns false when nothing more may be queued (closing, or closed now
+  // for going over the queue's limit).
+  bool EnqueueJson(std::string_view json, std::string_view answers_cid) {
+    if (link_.closing()) return false;
+    if (!answers_cid.empty()) FinishTiming(answers_cid);
+    if (!write_.Push(json, ctx_.options.max_queue_bytes, ctx_.options.max_queue_frames)) {
+      CloseSlowReader();
+      return false;
     }
     ScheduleWrite();
+    return true;
+  }
+
+  // The answer to a timed send leaves now.
+  void FinishTiming(std::string_view cid) {
+    if (auto took = send_times_.Finish(cid)) ctx_.counters.send_latency.Observe(*took);
+  }
+
+  void CloseSlowReader() {
+    ctx_.counters.slow_closes.fetch_add(1, std::memory_order_relaxed);
+    BeginClose(Code(CloseCode::kPolicy), "send queue over its limit: the client does not read",
+               /*drain=*/false);
   }
 
   // Starts a write at the end of this loop turn, unless one is in flight or

@@ -1,9 +1,11 @@
 // websocket_transport.cc: the engine's Transport for one WebSocket connection.
 #include <utility>
 
+#include "absl/container/inlined_vector.h"
 #include "courier/websocket/frame_codec.h"
 #include "io_loop.h"
 #include "outbox.h"
+#include "ws_frame.h"
 
 namespace courier::websocket::internal {
 namespace {
@@ -15,30 +17,19 @@ class WebSocketTransport final : public Transport {
 
   void Send(std::vector<ServerFrame> frames) override {
     if (frames.empty()) return;
-    const bool here = loop_.OnThisThread();
-    std::shared_ptr<Outbox> outbox;
-    if (here) {
-      outbox = outbox_.lock();
+    absl::InlinedVector<FrameRef, 8> refs(frames.begin(), frames.end());
+    SendView(std::span<const FrameRef>(refs.data(), refs.size()));
+  }
+
+  void SendView(std::span<const FrameRef> frames) override {
+    if (frames.empty()) return;
+    if (loop_.OnThisThread()) {
+      std::shared_ptr<Outbox> outbox = outbox_.lock();
       if (outbox == nullptr) return;
-    } else if (outbox_.expired()) {
-      return;
-    }
-    std::vector<OutFrame> out;
-    out.reserve(frames.size());
-    for (const ServerFrame& frame : frames) {
-      OutFrame f{EncodeServerFrame(frame), {}};
-      if (const auto* sent = std::get_if<SentFrame>(&frame)) {
-        f.answers_cid = sent->cid;
-      } else if (const auto* error = std::get_if<ErrorFrame>(&frame)) {
-        f.answers_cid = error->cid;
-      }
-      out.push_back(std::move(f));
-    }
-    if (here) {
       loop_.DeliverWaiting();  // what other threads sent before goes first
-      outbox->QueueFrames(std::move(out));
-    } else {
-      loop_.Deliver(outbox_, std::move(out));
+      outbox->QueueFrames(frames);  // encoded straight into its write buffer
+    } else if (!outbox_.expired()) {
+      loop_.Deliver(outbox_, EncodeFrames(frames));
     }
   }
 
@@ -65,6 +56,20 @@ class WebSocketTransport final : public Transport {
 };
 
 }  // namespace
+
+EncodedFrames EncodeFrames(std::span<const FrameRef> frames) {
+  EncodedFrames out;
+  for (const FrameRef& frame : frames) {
+    const std::string_view json = EncodeServerFrameView(frame);
+    AppendTextFrame(json, out.bytes);
+    ++out.frames;
+    out.payload_bytes += json.size();
+    if (const std::string_view cid = frame.answers_cid(); !cid.empty()) {
+      out.answers_cids.emplace_back(cid);
+    }
+  }
+  return out;
+}
 
 std::shared_ptr<Transport> MakeWebSocketTransport(std::weak_ptr<Outbox> outbox, IoLoop& loop) {
   return std::make_shared<WebSocketTransport>(std::move(outbox), loop.shared_from_this());

@@ -2,6 +2,7 @@
 #include "write_path.h"
 
 #include <utility>
+#include <vector>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -11,115 +12,145 @@
 
 namespace courier::websocket::internal {
 
-namespace net = boost::asio;
+namespace {
 
-// Per thread: the InFlight objects of connections gone idle, for the next
-// write of any connection of the thread. At most kPoolMax; their arrays are
-// bounded by kMaxBatchFrames.
-constexpr std::size_t kPoolMax = 64;
+// Per thread: the buffers of connections gone idle, for the next busy
+// connection of the thread. At most kPoolMax, each holding at most
+// kMaxKeptBufferBytes per string (≈ 4 MB per thread at worst). Sized so
+// that the connections of a busy loop, each idle between two of its bursts,
+// find buffers already grown (with 64, W1's 100 connections per loop often
+// found the pool empty: a new block, strings grown again).
+constexpr std::size_t kPoolMax = 256;
 
-std::vector<WritePath::InFlight*>& WritePath::ThreadPool() {
+
+void Trim(std::string& s) {
+  if (s.capacity() > WritePath::kMaxKeptBufferBytes) {
+    std::string().swap(s);
+  } else {
+    s.clear();
+  }
+}
+
+}  // namespace
+
+std::vector<WritePath::Buffers*>& WritePath::ThreadPool() {
   struct Holder {
-    std::vector<InFlight*> free;
+    std::vector<Buffers*> free;
     ~Holder() {
-      for (InFlight* in_flight : free) delete in_flight;
+      for (Buffers* b : free) delete b;
     }
   };
   thread_local Holder holder;
   return holder.free;
 }
 
-void WritePath::InFlightDeleter::operator()(InFlight* in_flight) const {
-  std::vector<InFlight*>& pool = ThreadPool();
+void WritePath::BuffersDeleter::operator()(Buffers* buffers) const {
+  std::vector<Buffers*>& pool = ThreadPool();
   if (pool.size() >= kPoolMax) {
-    delete in_flight;
+    delete buffers;
     return;
   }
-  in_flight->batch.clear();
-  in_flight->buffers.clear();
-  std::string().swap(in_flight->pong_frame);
-  pool.push_back(in_flight);
+  Trim(buffers->queued);
+  Trim(buffers->batch);
+  std::string().swap(buffers->pong);
+  buffers->queued_frames = buffers->queued_payload = 0;
+  buffers->batch_frames = buffers->batch_payload = 0;
+  pool.push_back(buffers);
 }
 
-WritePath::InFlightPtr WritePath::TakeInFlight() {
-  std::vector<InFlight*>& pool = ThreadPool();
-  if (pool.empty()) return InFlightPtr(new InFlight);
-  InFlight* in_flight = pool.back();
-  pool.pop_back();
-  return InFlightPtr(in_flight);
+WritePath::Buffers& WritePath::Bufs() {
+  if (bufs_ == nullptr) {
+    std::vector<Buffers*>& pool = ThreadPool();
+    if (pool.empty()) {
+      bufs_ = BuffersPtr(new Buffers);
+    } else {
+      bufs_ = BuffersPtr(pool.back());
+      pool.pop_back();
+    }
+  }
+  return *bufs_;
 }
 
-bool WritePath::Push(std::string json, std::size_t max_bytes, std::size_t max_frames) {
-  queued_bytes_ += json.size();
-  queue_.push_back(std::move(json));
-  const std::size_t in_batch = in_flight_ != nullptr ? in_flight_->batch.size() : 0;
-  return queued_bytes_ <= max_bytes && queue_.size() + in_batch <= max_frames;
+bool WritePath::Added(std::size_t frames, std::size_t payload, std::size_t max_bytes,
+                      std::size_t max_frames) {
+  Buffers& b = *bufs_;
+  b.queued_frames += frames;
+  b.queued_payload += payload;
+  queued_bytes_ += payload;
+  return queued_bytes_ <= max_bytes && b.queued_frames + b.batch_frames <= max_frames;
+}
+
+bool WritePath::Push(std::string_view json, std::size_t max_bytes, std::size_t max_frames) {
+  AppendTextFrame(json, Bufs().queued);
+  return Added(1, json.size(), max_bytes, max_frames);
+}
+
+bool WritePath::PushEncoded(std::string_view encoded, std::size_t frames,
+                            std::size_t payload_bytes, std::size_t max_bytes,
+                            std::size_t max_frames) {
+  Buffers& b = Bufs();
+  b.queued.append(encoded);
+  return Added(frames, payload_bytes, max_bytes, max_frames);
 }
 
 void WritePath::SetPong(std::string_view payload) {
-  pong_.assign(payload);
+  Bufs().pong.assign(payload);
   pong_pending_ = true;
 }
 
-const std::vector<net::const_buffer>& WritePath::StartBatch(int fd) {
-  if (in_flight_ == nullptr) in_flight_ = TakeInFlight();
-  InFlight& w = *in_flight_;
-  w.buffers.clear();
-  std::size_t frames = 0;
-  std::size_t bytes = 0;
+boost::asio::const_buffer WritePath::StartBatch(int fd) {
+  Buffers& b = Bufs();
+  b.batch.clear();
   if (pong_pending_) {
-    w.pong_frame = EncodeControlFrame(Opcode::kPong, pong_);
+    b.batch = EncodeControlFrame(Opcode::kPong, b.pong);
     pong_pending_ = false;
-    std::string().swap(pong_);
-    w.buffers.push_back(net::buffer(w.pong_frame));
+    std::string().swap(b.pong);
+    b.batch.append(b.queued);
+    b.queued.clear();
+  } else {
+    b.batch.swap(b.queued);  // the old batch's memory takes the next frames
   }
-  while (!queue_.empty() && frames < kMaxBatchFrames &&
-         (frames == 0 || bytes + queue_.front().size() <= kMaxBatchBytes)) {
-    bytes += queue_.front().size();
-    w.batch.push_back(std::move(queue_.front()));
-    queue_.pop_front();
-    ++frames;
-  }
-  // Each header in its own slot of one array, sized before any buffer
-  // points into it.
-  w.headers.resize(frames * kMaxServerHeaderBytes);
-  for (std::size_t i = 0; i < frames; ++i) {
-    std::uint8_t* header = w.headers.data() + i * kMaxServerHeaderBytes;
-    const std::size_t n = EncodeFrameHeader(Opcode::kText, w.batch[i].size(), header);
-    w.buffers.push_back(net::buffer(header, n));
-    w.buffers.push_back(net::buffer(w.batch[i]));
-  }
-  if (!queue_.empty()) Cork(fd, true);
-  return w.buffers;
+  b.batch_frames = b.queued_frames;
+  b.batch_payload = b.queued_payload;
+  b.queued_frames = b.queued_payload = 0;
+  if (burst_) Cork(fd, true);
+  burst_ = true;
+  return boost::asio::buffer(b.batch);
 }
 
 std::size_t WritePath::FinishBatch() {
-  if (in_flight_ == nullptr) return 0;
-  InFlight& w = *in_flight_;
-  const std::size_t frames = w.batch.size();
-  for (const std::string& frame : w.batch) queued_bytes_ -= frame.size();
-  w.batch.clear();
-  std::string().swap(w.pong_frame);
+  if (bufs_ == nullptr) return 0;
+  Buffers& b = *bufs_;
+  const std::size_t frames = b.batch_frames;
+  queued_bytes_ -= b.batch_payload;
+  b.batch_frames = b.batch_payload = 0;
+  b.batch.clear();
   return frames;
 }
 
 void WritePath::Idle(int fd) {
-  in_flight_.reset();
+  if (bufs_ != nullptr && !has_work() && bufs_->batch.empty()) bufs_.reset();
+  burst_ = false;
   Cork(fd, false);
 }
 
 void WritePath::DropQueued() {
-  while (!queue_.empty()) {
-    queued_bytes_ -= queue_.back().size();
-    queue_.pop_back();
+  if (bufs_ != nullptr) {
+    Buffers& b = *bufs_;
+    queued_bytes_ -= b.queued_payload;
+    b.queued_frames = b.queued_payload = 0;
+    b.queued.clear();
+    std::string().swap(b.pong);
   }
   pong_pending_ = false;
-  std::string().swap(pong_);
 }
 
 void WritePath::Clear() {
-  queue_.clear();
-  queued_bytes_ = 0;
+  DropQueued();
+  if (!writing) {
+    bufs_.reset();
+    queued_bytes_ = 0;
+  }
 }
 
 void WritePath::Cork(int fd, bool on) {

@@ -1,14 +1,23 @@
 // write_path.h (private): the write side of one WebSocket connection: the
-// queue of encoded frames, the gathered batch being written, the pending
-// pong and TCP_CORK.
+// write buffer of encoded frames, the batch being written, the pending pong
+// and TCP_CORK.
 //
-// Frames leave in batches: up to kMaxBatchFrames frames (kMaxBatchBytes)
-// in one gathered write, each a text frame whose header is written beside
-// it (no copy of the JSON), a pending pong first. While more waits behind a
-// batch the socket is corked, so that a burst leaves in full TCP segments;
-// it is uncorked as soon as the queue empties, so a lone frame is never
-// delayed. Memory: nothing on the heap once the queue and batch are empty
-// (Idle gives the batch's arrays back to the thread's pool).
+// Frames are encoded straight into one contiguous write buffer, each an
+// RFC 6455 text frame (header, then JSON) right behind the one before: the
+// session copies a frame's JSON from the thread's encoding scratch
+// (EncodeServerFrameView, courier/websocket/frame_codec.h) into it, or
+// appends a batch encoded on another thread.
+// A write takes the whole buffer at once (a pending pong first): the
+// buffer becomes the batch in flight and the next frames go to a second
+// buffer, so nothing is copied for a write and no memory is allocated per
+// frame once the two buffers have grown to the connection's bursts. A
+// batch that follows another of the same burst is written corked, so that
+// the burst leaves in full TCP segments; the socket is uncorked as soon as
+// nothing more waits, so a lone frame is never delayed.
+//
+// Memory: the two buffers and the pong live in one block taken from a
+// per-thread pool at the first frame and given back when the connection
+// goes idle (Idle), so an idle connection holds none of it.
 //
 // The session decides when to write (WebSocketSession: one write in flight,
 // started at the end of the loop's turn); this class holds what is written.
@@ -26,39 +35,48 @@
 
 #include <boost/asio/buffer.hpp>
 
-#include "frame_queue.h"
-
 namespace courier::websocket::internal {
 
 class WritePath {
  public:
-  static constexpr std::size_t kMaxBatchFrames = 64;
-  static constexpr std::size_t kMaxBatchBytes = 256 * 1024;
+  // A pooled buffer that grew beyond this is freed instead of kept.
+  static constexpr std::size_t kMaxKeptBufferBytes = 8 * 1024;
 
-  // Queues the JSON of one text frame. Returns false when the queue (with
-  // the batch in flight) is then over `max_bytes` or `max_frames`: the
-  // client does not read, and the caller closes.
-  bool Push(std::string json, std::size_t max_bytes, std::size_t max_frames);
+  // Appends one text frame whose payload is `json` (copied). Returns false
+  // when the queue (with the batch in flight) is then over `max_bytes` of
+  // JSON or `max_frames` frames: the client does not read, and the caller
+  // closes.
+  bool Push(std::string_view json, std::size_t max_bytes, std::size_t max_frames);
+  // Appends `frames` text frames already encoded back to back (header and
+  // payload each; `payload_bytes` is the sum of their payloads). Same
+  // return value as Push.
+  bool PushEncoded(std::string_view encoded, std::size_t frames, std::size_t payload_bytes,
+                   std::size_t max_bytes, std::size_t max_frames);
   // The latest ping's payload: one pong answers it (only the latest ping
   // needs an answer).
   void SetPong(std::string_view payload);
   // Something waits to be written: queued frames or a pong.
-  bool has_work() const { return !queue_.empty() || pong_pending_; }
+  bool has_work() const {
+    return pong_pending_ || (bufs_ != nullptr && !bufs_->queued.empty());
+  }
+  // JSON bytes queued or in the batch in flight.
   std::size_t queued_bytes() const { return queued_bytes_; }
 
-  // Moves the next batch out of the queue (a pending pong first) and
-  // returns its gathered buffers, valid until FinishBatch. Corks `fd` when
-  // more waits behind the batch. REQUIRES: has_work().
-  const std::vector<boost::asio::const_buffer>& StartBatch(int fd);
+  // Moves everything waiting (a pending pong first) into the batch and
+  // returns its bytes, valid until FinishBatch. Corks `fd` when the batch
+  // follows another one since the last Idle. REQUIRES: has_work() and no
+  // batch in flight.
+  boost::asio::const_buffer StartBatch(int fd);
   // The batch was written; returns how many text frames it held.
   std::size_t FinishBatch();
-  // Nothing more to write for now: give the batch's memory back, uncork.
+  // Nothing more to write for now: gives the buffers back to the thread's
+  // pool (unless frames wait), uncorks.
   void Idle(int fd);
   // Drops the queued frames and the pong (a close without drain); the batch
   // in flight stays.
   void DropQueued();
-  // The connection is over: drops the queue (the batch's memory goes with
-  // the session).
+  // The connection is over: drops the queue, and the buffers unless a
+  // write is in flight (its batch stays until the session goes).
   void Clear();
 
   // The write in flight (a batch, the 101 answer or the close frame), and
@@ -67,33 +85,34 @@ class WritePath {
   bool write_scheduled = false;
 
  private:
-  // What a write in flight holds: the batch's frames, their headers, the
-  // gathered buffers and the pong. Taken from a small per-thread pool when
-  // a write starts and given back when the connection goes idle, so that an
-  // idle connection holds none of it and a busy one does not allocate the
-  // three arrays at every burst.
-  struct InFlight {
-    std::vector<std::string> batch;     // being written
-    std::vector<std::uint8_t> headers;  // the batch's frame headers, one slot each
-    std::vector<boost::asio::const_buffer> buffers;
-    std::string pong_frame;  // the pong being written
+  // What a busy connection writes from, pooled per thread.
+  struct Buffers {
+    std::string queued;  // text frames waiting, back to back
+    std::string batch;   // being written
+    std::string pong;    // payload of the latest ping not yet answered
+    std::size_t queued_frames = 0;
+    std::size_t queued_payload = 0;
+    std::size_t batch_frames = 0;
+    std::size_t batch_payload = 0;
   };
-  struct InFlightDeleter {
-    void operator()(InFlight* in_flight) const;  // back to this thread's pool
+  struct BuffersDeleter {
+    void operator()(Buffers* buffers) const;  // back to this thread's pool
   };
-  using InFlightPtr = std::unique_ptr<InFlight, InFlightDeleter>;
-  static InFlightPtr TakeInFlight();
-  static std::vector<InFlight*>& ThreadPool();
+  using BuffersPtr = std::unique_ptr<Buffers, BuffersDeleter>;
+  static std::vector<Buffers*>& ThreadPool();
+  Buffers& Bufs();  // taken from the pool if this connection has none
 
+  // Adds to the counts; the limits' verdict.
+  bool Added(std::size_t frames, std::size_t payload, std::size_t max_bytes,
+             std::size_t max_frames);
   // TCP_CORK on `fd` (Linux; elsewhere a no-op).
   void Cork(int fd, bool on);
 
-  FrameQueue queue_;       // waiting
-  InFlightPtr in_flight_;  // while writing (and until Idle)
-  std::string pong_;       // payload of the latest ping not yet answered
+  BuffersPtr bufs_;
   std::size_t queued_bytes_ = 0;  // JSON bytes queued or in the batch
   bool pong_pending_ = false;
   bool corked_ = false;
+  bool burst_ = false;  // a batch was started since the last Idle
 };
 
 }  // namespace courier::websocket::internal

@@ -49,6 +49,13 @@ std::string Frame(Opcode opcode, std::string_view a, std::string_view b) {
 
 }  // namespace
 
+void AppendTextFrame(std::string_view payload, std::string& out) {
+  std::uint8_t header[kMaxServerHeaderBytes];
+  const std::size_t n = EncodeFrameHeader(Opcode::kText, payload.size(), header);
+  out.append(reinterpret_cast<const char*>(header), n);
+  out.append(payload);
+}
+
 std::string EncodeCloseFrame(std::uint16_t code, std::string_view reason) {
   if (code == kNoStatus) return Frame(Opcode::kClose, {}, {});
   const char code_bytes[2] = {static_cast<char>(code >> 8), static_cast<char>(code & 0xFF)};

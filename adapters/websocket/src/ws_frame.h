@@ -35,6 +35,10 @@ inline constexpr std::size_t kMaxCloseReason = kMaxControlPayload - 2;
 // how many bytes it wrote.
 std::size_t EncodeFrameHeader(Opcode opcode, std::uint64_t payload_size, std::uint8_t* out);
 
+// Appends a text frame carrying `payload` (header, then the payload) to
+// `out`; allocates only when `out` must grow.
+void AppendTextFrame(std::string_view payload, std::string& out);
+
 // The close frame, header included. Code 1005 ("no status") sends an empty
 // payload; otherwise the code, then `reason` cut to kMaxCloseReason bytes at
 // a character boundary.

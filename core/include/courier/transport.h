@@ -7,10 +7,10 @@
 //
 // Ownership: shared between the adapter and the engine (std::shared_ptr); the
 //   engine drops its reference when the session closes.
-// Thread-safety: the engine calls Send/Close for one session from one thread
-//   at a time, in order (it serializes them under the session's lock); the
-//   adapter must make them safe against its own threads.
-// Blocking: Send and Close return at once. They never call back into the
+// Thread-safety: the engine calls Send/SendView/Close for one session from
+//   one thread at a time, in order (it serializes them under the session's
+//   lock); the adapter must make them safe against its own threads.
+// Blocking: Send, SendView and Close return at once. They never call back into the
 //   engine inside the call. The adapter queues; when its queue for this
 //   connection exceeds its limit it closes the connection (a slow reader
 //   never makes the server buffer without bound).
@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -126,6 +127,33 @@ using ServerFrame =
     std::variant<WelcomeFrame, SentFrame, EventFrame, PresenceFrame, SyncedFrame, ErrorFrame,
                  GroupOkFrame, GroupsFrame, TypingFrame>;
 
+// One frame of a Transport::SendView, borrowed: a ServerFrame, or an inbox
+// event sent as its EventFrame without being copied into one. Holds a
+// pointer only; the frame or event must outlive the SendView call that
+// takes it (the adapter encodes or copies it inside the call).
+class FrameRef {
+ public:
+  FrameRef(const ServerFrame& frame) : frame_(&frame) {}  // NOLINT: implicit by design
+  FrameRef(const Event& event) : event_(&event) {}        // NOLINT: as EventFrame{event}
+  // Exactly one of these is non-null.
+  const ServerFrame* frame() const { return frame_; }
+  const Event* event() const { return event_; }
+  // The cid this frame answers: a `sent`'s, or an `error`'s (may be empty);
+  // empty for every other frame.
+  std::string_view answers_cid() const {
+    if (frame_ == nullptr) return {};
+    if (const auto* sent = std::get_if<SentFrame>(frame_)) return sent->cid;
+    if (const auto* error = std::get_if<ErrorFrame>(frame_)) return error->cid;
+    return {};
+  }
+  // A copy as an owned ServerFrame (what the default SendView hands Send).
+  ServerFrame ToFrame() const { return frame_ != nullptr ? *frame_ : EventFrame{*event_}; }
+
+ private:
+  const ServerFrame* frame_ = nullptr;
+  const Event* event_ = nullptr;
+};
+
 class COURIER_EXPORT Transport {
  public:
   Transport() = default;
@@ -136,6 +164,18 @@ class COURIER_EXPORT Transport {
   // Queues `frames` for the device, in order. Several frames in one call let
   // the adapter write them with one system call.
   virtual void Send(std::vector<ServerFrame> frames) = 0;
+
+  // The same as Send(frames), with the frames borrowed for the call: the
+  // engine sends through this (one frame or a fetched page, with no
+  // std::vector<ServerFrame> and no copy of an Event per delivered event),
+  // so that an adapter can encode each frame straight into its connection's
+  // write buffer. Same thread-safety, order and blocking as Send: in order
+  // with Send and Close, from one thread at a time. The references are
+  // valid only until it returns; an adapter that keeps a frame copies or
+  // encodes it first. The default copies the frames into a vector and
+  // calls Send, so a transport that overrides only Send keeps working.
+  // An empty `frames` does nothing.
+  virtual void SendView(std::span<const FrameRef> frames);
 
   // Closes the connection with `code` after the frames already queued.
   // Later Sends are dropped. Idempotent.

@@ -22,7 +22,8 @@
 // When the error is about a send or a group op whose cid is valid, the cid
 // rides along as a status payload; ToErrorFrame() builds the answer with it.
 //
-// Ownership: values in, values out; nothing is retained.
+// Ownership: values in, values out; nothing is retained (EncodeServerFrameView
+//   returns a view of a per-thread buffer, see there).
 // Thread-safety: every function here is safe to call concurrently.
 // Blocking: nothing here blocks.
 #ifndef COURIER_ADAPTERS_WEBSOCKET_FRAME_CODEC_H_
@@ -116,6 +117,15 @@ COURIER_EXPORT ErrorFrame ToErrorFrame(const absl::Status& status);
 // when non-empty. A group_event whose body does not decode (DecodeGroupChange)
 // is written without "action" and with empty "members", never refused.
 COURIER_EXPORT std::string EncodeServerFrame(const ServerFrame& frame);
+
+// The same JSON for a borrowed frame (courier/transport.h's FrameRef: a
+// ServerFrame, or an Event as its EventFrame), written into a buffer of the
+// calling thread that is reused from call to call: no heap allocation once
+// it has grown to the frames' size (one that held a frame over 64 KB gives
+// its memory back at the next call). What a transport copies straight into
+// its write buffer. The view is valid until the next EncodeServerFrame or
+// EncodeServerFrameView call on the same thread.
+COURIER_EXPORT std::string_view EncodeServerFrameView(const FrameRef& frame);
 
 // {"op":"pong"}
 COURIER_EXPORT std::string EncodePong();
