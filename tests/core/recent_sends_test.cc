@@ -5,7 +5,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <string>
+
+#include "absl/strings/str_cat.h"
 
 namespace courier::internal {
 namespace {
@@ -34,17 +37,18 @@ TEST_CASE("RecentSends: beyond capacity the oldest answers go first, slots reuse
           "[recent]") {
   constexpr int kCapacity = 100;
   RecentSends recent(kCapacity);
-  auto cid = [](int i) { return "a-long-client-message-id-" + std::to_string(i); };
+  auto cid = [](int i) { return absl::StrCat("a-long-client-message-id-", i); };
+  auto sender = [](int i) { return absl::StrCat("sender-", i % 7); };
   for (int i = 0; i < 3 * kCapacity + 7; ++i) {
-    recent.Remember("sender-" + std::to_string(i % 7), cid(i), "id-" + std::to_string(i), i);
+    recent.Remember(sender(i), cid(i), absl::StrCat("id-", i), i);
     CHECK(recent.size() == static_cast<std::size_t>(std::min(i + 1, kCapacity)));
   }
   const int last = 3 * kCapacity + 6;
   for (int i = 0; i <= last; ++i) {
-    auto found = recent.Find("sender-" + std::to_string(i % 7), cid(i));
+    auto found = recent.Find(sender(i), cid(i));
     if (i > last - kCapacity) {
       REQUIRE(found.has_value());
-      CHECK(found->id == "id-" + std::to_string(i));
+      CHECK(found->id == absl::StrCat("id-", i));
       CHECK(found->ts == i);
     } else {
       CHECK_FALSE(found.has_value());
