@@ -135,7 +135,7 @@ class EncryptingStore final : public MessageStore {
   template <typename Op>
   void SealInPlace(Op& op, const std::string& associated) const {
     if (BodySealed(op)) return;
-    if (op.plaintext.has_value()) op.body = *std::move(op.plaintext);  // not ours: seal again
+    // A `plaintext` not set here is ignored: `body` is what the caller sends.
     std::string sealed = cipher_.Seal(op.body, associated);
     op.plaintext = std::move(op.body);
     op.body = std::move(sealed);

@@ -170,9 +170,10 @@ TEST_CASE("EncryptingStore: Prepare seals early; Write takes prepared and unprep
   (*store)->Prepare(prepared);  // twice is once: not sealed over the seal
   CHECK(std::get<AppendOp>(prepared).body == first_seal);
 
-  // A plaintext set by hand beside an unsealed body is not taken for a seal.
+  // A plaintext set by hand beside an unsealed body is not taken for a seal:
+  // the body is sealed and the results carry it.
   AppendOp forged = SecretAppend("c3", "m3", "secret three");
-  forged.plaintext = "secret three";
+  forged.plaintext = "not the body";
   GroupSendOp group_send;  // no group: fails, but its body is sealed first
   group_send.sender = "alice";
   group_send.cid = "c4";
