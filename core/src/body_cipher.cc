@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <sodium.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -46,20 +47,31 @@ class EncryptingStore final : public MessageStore {
   EncryptingStore(std::unique_ptr<MessageStore> inner, BodyCipher cipher)
       : inner_(std::move(inner)), cipher_(std::move(cipher)) {}
 
-  std::vector<absl::StatusOr<WriteResult>> Write(absl::Span<const WriteOp> ops) override {
-    std::vector<WriteOp> sealed(ops.begin(), ops.end());
-    for (auto& op : sealed) {
-      if (auto* append = std::get_if<AppendOp>(&op)) {
-        append->body = cipher_.Seal(append->body, AssociatedData(append->id, append->recipient));
-      } else if (auto* send = std::get_if<GroupSendOp>(&op)) {
-        send->body = cipher_.Seal(send->body, GroupAssociatedData(send->id, send->group));
-      }
-      // AttachOp, AckOp, ReadOp carry no body; a GroupChangeOp's event body
-      // is the encoded change, which is not sealed.
+  // Seals the body here, on the submitting thread, so that the commit
+  // thread's Write only passes it on.
+  void Prepare(WriteOp& op) override {
+    if (auto* append = std::get_if<AppendOp>(&op)) {
+      SealInPlace(*append, AssociatedData(append->id, append->recipient));
+    } else if (auto* send = std::get_if<GroupSendOp>(&op)) {
+      SealInPlace(*send, GroupAssociatedData(send->id, send->group));
     }
+    // AttachOp, AckOp, ReadOp carry no body; a GroupChangeOp's event body
+    // is the encoded change, which is not sealed.
+  }
+
+  std::vector<absl::StatusOr<WriteResult>> Write(absl::Span<const WriteOp> ops) override {
+    // Prepared ops (the engine's) go through as they are; a batch with an
+    // unprepared one is copied and that one sealed here.
+    const bool all_prepared = std::all_of(ops.begin(), ops.end(), &IsPrepared);
+    std::vector<WriteOp> copy;
+    if (!all_prepared) {
+      copy.assign(ops.begin(), ops.end());
+      for (WriteOp& op : copy) Prepare(op);
+    }
+    const absl::Span<const WriteOp> sealed = all_prepared ? ops : absl::MakeConstSpan(copy);
     auto results = inner_->Write(sealed);
-    for (std::size_t i = 0; i < results.size() && i < ops.size(); ++i) {
-      if (results[i].ok()) RestoreBodies(ops[i], results[i]);
+    for (std::size_t i = 0; i < results.size() && i < sealed.size(); ++i) {
+      if (results[i].ok()) RestoreBodies(sealed[i], results[i]);
     }
     return results;
   }
@@ -99,6 +111,36 @@ class EncryptingStore final : public MessageStore {
   absl::Status Ping() override { return inner_->Ping(); }
 
  private:
+  // True when `op` carries no body to seal or its body is sealed already
+  // (Prepare set `plaintext`, and the stored form is the sealed size of it:
+  // a caller that set `plaintext` by hand is not trusted with the body).
+  static bool IsPrepared(const WriteOp& op) {
+    if (const auto* append = std::get_if<AppendOp>(&op)) return BodySealed(*append);
+    if (const auto* send = std::get_if<GroupSendOp>(&op)) return BodySealed(*send);
+    return true;
+  }
+
+  template <typename Op>
+  static bool BodySealed(const Op& op) {
+    return op.plaintext.has_value() && op.body.size() == SealedSize(op.plaintext->size());
+  }
+
+  static std::size_t SealedSize(std::size_t plaintext) {
+    return crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + plaintext +
+           crypto_aead_xchacha20poly1305_ietf_ABYTES;
+  }
+
+  // The one place a body is sealed on its way in: `body` becomes its sealed
+  // form and `plaintext` keeps what the sender gave, for the results.
+  template <typename Op>
+  void SealInPlace(Op& op, const std::string& associated) const {
+    if (BodySealed(op)) return;
+    // A `plaintext` not set here is ignored: `body` is what the caller sends.
+    std::string sealed = cipher_.Seal(op.body, associated);
+    op.plaintext = std::move(op.body);
+    op.body = std::move(sealed);
+  }
+
   // The appended message events of a fresh append or group send carry the
   // plaintext the caller gave; receipts have no body, and a group change's
   // body was never sealed.
@@ -108,11 +150,12 @@ class EncryptingStore final : public MessageStore {
     const std::string* plaintext = nullptr;
     const MessageId* id = nullptr;
     std::vector<Appended>* list = nullptr;
+    // REQUIRES: `op` was prepared (IsPrepared), so `plaintext` is set.
     if (auto* append = std::get_if<AppendResult>(&r)) {
-      if (const auto* in = std::get_if<AppendOp>(&op)) plaintext = &in->body, id = &in->id;
+      if (const auto* in = std::get_if<AppendOp>(&op)) plaintext = &*in->plaintext, id = &in->id;
       list = &append->appended;
     } else if (auto* send = std::get_if<GroupSendResult>(&r)) {
-      if (const auto* in = std::get_if<GroupSendOp>(&op)) plaintext = &in->body, id = &in->id;
+      if (const auto* in = std::get_if<GroupSendOp>(&op)) plaintext = &*in->plaintext, id = &in->id;
       list = &send->appended;
     } else if (auto* ack = std::get_if<AckResult>(&r)) {
       list = &ack->appended;

@@ -11,9 +11,16 @@
 namespace courier::internal {
 
 namespace {
+// The body as the sender gave it (before a store's Prepare sealed it), so
+// that max_batch_bytes means the same with or without encryption at rest.
+template <typename Op>
+std::size_t SentBodyBytes(const Op& op) {
+  return op.plaintext.has_value() ? op.plaintext->size() : op.body.size();
+}
+
 std::size_t BodyBytes(const WriteOp& op) {
-  if (const auto* append = std::get_if<AppendOp>(&op)) return append->body.size();
-  if (const auto* group = std::get_if<GroupSendOp>(&op)) return group->body.size();
+  if (const auto* append = std::get_if<AppendOp>(&op)) return SentBodyBytes(*append);
+  if (const auto* group = std::get_if<GroupSendOp>(&op)) return SentBodyBytes(*group);
   return 0;
 }
 }  // namespace

@@ -4,7 +4,7 @@
 // Submit() queues one WriteOp with its completion and the executor the
 // completion must run on (its lane; null = the completion executor). A
 // single flush task on the commit executor takes everything queued (up to
-// max_batch ops and max_batch_bytes of message bodies, of 1:1 and group
+// max_batch ops and max_batch_bytes of message bodies as sent, of 1:1 and group
 // sends alike, at least one op) into
 // ONE MessageStore::Write. While a flush runs, new ops accumulate and the
 // next flush takes them all: under load the batch grows by itself, so many

@@ -75,6 +75,7 @@ class EngineCore final : public internal::SessionHost,
       std::move(done)(absl::UnavailableError("the engine is shut down"));
       return;
     }
+    deps_.store->Prepare(op);  // here, off the one commit thread (sealing)
     queue_.Submit(std::move(op), std::move(done), std::move(lane));
   }
 

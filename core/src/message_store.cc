@@ -75,6 +75,8 @@ Event ReceiptEventOf(const MessageId& id, const UserId& by, MessageStatus status
   return e;
 }
 
+void MessageStore::Prepare(WriteOp&) {}
+
 absl::StatusOr<GroupRecord> MessageStore::Group(const GroupId& id) {
   return absl::UnimplementedError(absl::StrCat("this store keeps no groups (asked for ", id, ")"));
 }

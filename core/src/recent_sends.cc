@@ -1,39 +1,64 @@
 #include "recent_sends.h"
 
+#include <string_view>
 #include <utility>
+
+#include "absl/hash/hash.h"
 
 namespace courier::internal {
 
-const std::string& RecentSends::Key(const UserId& sender, const std::string& cid) {
-  thread_local std::string key;
-  key.assign(sender).push_back('\0');  // names hold no NUL
-  key.append(cid);
-  return key;
+std::uint64_t RecentSends::HashOf(const UserId& sender, const std::string& cid) {
+  return absl::Hash<std::pair<std::string_view, std::string_view>>()(
+      std::pair<std::string_view, std::string_view>(sender, cid));
+}
+
+const RecentSends::Slot* RecentSends::FindLocked(std::uint64_t hash, const UserId& sender,
+                                                 const std::string& cid) const {
+  auto it = index_.find(hash);
+  if (it == index_.end()) return nullptr;
+  const Slot& slot = slots_[it->second];
+  if (slot.sender != sender || slot.cid != cid) return nullptr;  // another pair, same hash
+  return &slot;
 }
 
 std::optional<SentFrame> RecentSends::Find(const UserId& sender, const std::string& cid) const {
-  const std::string& key = Key(sender, cid);
+  const std::uint64_t hash = HashOf(sender, cid);
   MutexLock lock(&mu_);
-  auto it = answers_.find(absl::string_view(key));
-  if (it == answers_.end()) return std::nullopt;
-  return SentFrame{cid, it->second.id, it->second.ts, true, {}};
+  const Slot* slot = FindLocked(hash, sender, cid);
+  if (slot == nullptr) return std::nullopt;
+  return SentFrame{cid, slot->id, slot->ts, true, {}};
 }
 
 void RecentSends::Remember(const UserId& sender, const std::string& cid, const MessageId& id,
                            TimeMs ts) {
   if (capacity_ == 0) return;
-  const std::string& key = Key(sender, cid);
+  const std::uint64_t hash = HashOf(sender, cid);
   MutexLock lock(&mu_);
-  if (auto it = answers_.find(absl::string_view(key)); it != answers_.end()) {
-    it->second = Answer{id, ts};
+  if (const Slot* known = FindLocked(hash, sender, cid); known != nullptr) {
+    Slot& slot = slots_[index_[hash]];
+    slot.id = id;
+    slot.ts = ts;
     return;
   }
-  order_.push_back(key);
-  answers_.emplace(absl::string_view(order_.back()), Answer{id, ts});
-  while (order_.size() > capacity_) {
-    answers_.erase(absl::string_view(order_.front()));
-    order_.pop_front();
+  const std::size_t at = next_;
+  next_ = next_ + 1 == capacity_ ? 0 : next_ + 1;
+  if (at == slots_.size()) {
+    slots_.emplace_back();
+  } else if (auto old = index_.find(slots_[at].hash); old != index_.end() && old->second == at) {
+    index_.erase(old);  // the oldest answer goes
   }
+  Slot& slot = slots_[at];
+  slot.hash = hash;
+  slot.sender.assign(sender);  // reuses the slot's buffers
+  slot.cid.assign(cid);
+  slot.id.assign(id);
+  slot.ts = ts;
+  index_[hash] = static_cast<std::uint32_t>(at);
+}
+
+std::size_t RecentSends::size() const {
+  MutexLock lock(&mu_);
+  return index_.size();
 }
 
 }  // namespace courier::internal

@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -135,6 +136,81 @@ TEST_CASE("EncryptingStore: the inner store holds only ciphertext, reads give pl
 
   auto wrong = OpenEncryptingStore(memory::OpenMessageStore(), std::string(31, 'k'));
   CHECK_THAT(wrong.status(), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+AppendOp SecretAppend(std::string cid, std::string id, std::string body) {
+  AppendOp op;
+  op.sender = "alice";
+  op.cid = std::move(cid);
+  op.recipient = "bob";
+  op.id = std::move(id);
+  op.body = std::move(body);
+  op.ts = 5;
+  return op;
+}
+
+// The engine seals on the submitting thread (Prepare) and the commit
+// thread's Write passes the sealed op on: the inner store still sees only
+// ciphertext, results and reads still give plaintext, whichever thread
+// sealed and whether or not a batch mixes prepared and unprepared ops.
+TEST_CASE("EncryptingStore: Prepare seals early; Write takes prepared and unprepared ops alike",
+          "[cipher][store]") {
+  auto inner_owned = memory::OpenMessageStore();
+  MessageStore* inner = inner_owned.get();
+  auto store = OpenEncryptingStore(std::move(inner_owned), std::string(32, 'k'));
+  COURIER_REQUIRE_OK(store);
+
+  WriteOp prepared = SecretAppend("c1", "m1", "secret one");
+  (*store)->Prepare(prepared);
+  const AppendOp& sealed = std::get<AppendOp>(prepared);
+  REQUIRE(sealed.plaintext == std::optional<std::string>("secret one"));
+  CHECK(sealed.body.size() == 24 + 10 + 16);
+  CHECK(sealed.body.find("secret") == std::string::npos);
+  const std::string first_seal = sealed.body;
+  (*store)->Prepare(prepared);  // twice is once: not sealed over the seal
+  CHECK(std::get<AppendOp>(prepared).body == first_seal);
+
+  // A plaintext set by hand beside an unsealed body is not taken for a seal:
+  // the body is sealed and the results carry it.
+  AppendOp forged = SecretAppend("c3", "m3", "secret three");
+  forged.plaintext = "not the body";
+  GroupSendOp group_send;  // no group: fails, but its body is sealed first
+  group_send.sender = "alice";
+  group_send.cid = "c4";
+  group_send.group = "g1";
+  group_send.id = "m4";
+  group_send.body = "secret four";
+  WriteOp prepared_group{group_send};
+  (*store)->Prepare(prepared_group);
+  CHECK(std::get<GroupSendOp>(prepared_group).body.find("secret") == std::string::npos);
+
+  auto results = (*store)->Write(
+      {prepared, WriteOp{SecretAppend("c2", "m2", "secret two")}, WriteOp{forged}});
+  REQUIRE(results.size() == 3);
+  for (int i = 0; i < 3; ++i) COURIER_REQUIRE_OK(results[i]);
+  CHECK(std::get<AppendResult>(*results[0]).appended.at(0).event.body == "secret one");
+  CHECK(std::get<AppendResult>(*results[1]).appended.at(0).event.body == "secret two");
+  CHECK(std::get<AppendResult>(*results[2]).appended.at(0).event.body == "secret three");
+
+  auto raw = inner->Fetch("bob", 0, 10);
+  COURIER_REQUIRE_OK(raw);
+  REQUIRE(raw->size() == 3);
+  CHECK(raw->at(0).body == first_seal);  // written as prepared, not sealed again
+  for (const Event& e : *raw) CHECK(e.body.find("secret") == std::string::npos);
+  auto plain = (*store)->Fetch("bob", 0, 10);
+  COURIER_REQUIRE_OK(plain);
+  REQUIRE(plain->size() == 3);
+  CHECK(plain->at(0).body == "secret one");
+  CHECK(plain->at(1).body == "secret two");
+  CHECK(plain->at(2).body == "secret three");
+
+  // A batch of prepared ops only (the engine's case): same answers.
+  WriteOp again = SecretAppend("c5", "m5", "secret five");
+  (*store)->Prepare(again);
+  auto only_prepared = (*store)->Write({again});
+  COURIER_REQUIRE_OK(only_prepared.at(0));
+  CHECK(std::get<AppendResult>(*only_prepared[0]).appended.at(0).event.body == "secret five");
+  CHECK((*store)->Fetch("bob", 3, 10)->at(0).body == "secret five");
 }
 
 }  // namespace

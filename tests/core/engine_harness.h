@@ -135,6 +135,29 @@ class FaultyPresence final : public PresenceStore {
   std::atomic<bool> publish_down_{false};
 };
 
+// Counts the sends (AppendOp, GroupSendOp) that reach Write unprepared: the
+// engine prepares every op it submits (MessageStore::Prepare), so that the
+// encrypting store seals bodies on the submitting thread, not in Write.
+class PrepareWatch final : public memory::MessageStoreWrapper {
+ public:
+  using MessageStoreWrapper::MessageStoreWrapper;
+  std::vector<absl::StatusOr<WriteResult>> Write(absl::Span<const WriteOp> ops) override {
+    for (const WriteOp& op : ops) {
+      const auto* append = std::get_if<AppendOp>(&op);
+      const auto* send = std::get_if<GroupSendOp>(&op);
+      if ((append != nullptr && !append->plaintext.has_value()) ||
+          (send != nullptr && !send->plaintext.has_value())) {
+        unprepared_.fetch_add(1);
+      }
+    }
+    return MessageStoreWrapper::Write(ops);
+  }
+  int unprepared() const { return unprepared_.load(); }
+
+ private:
+  std::atomic<int> unprepared_{0};
+};
+
 // One device of one user, for EngineHarness::Online.
 struct UserDevice {
   UserId user;
@@ -147,7 +170,8 @@ class EngineHarness {
     auto encrypted = OpenEncryptingStore(memory::OpenMessageStore(), std::string(32, 'k'));
     REQUIRE(encrypted.ok());
     store_ = *std::move(encrypted);
-    faults_ = std::make_unique<memory::FaultInjectingStore>(*store_);
+    watch_ = std::make_unique<PrepareWatch>(*store_);
+    faults_ = std::make_unique<memory::FaultInjectingStore>(*watch_);
     accounts_ = memory::OpenAccountStore();
     presence_ = memory::OpenPresenceStore(clock_);
     presence_faults_ = std::make_unique<FaultyPresence>(*presence_);
@@ -261,6 +285,8 @@ class EngineHarness {
   Engine& engine() { return *engine_; }
   MessageStore& store() { return *store_; }
   memory::FaultInjectingStore& faults() { return *faults_; }
+  // Sends that reached the store's Write without the engine's Prepare.
+  int unprepared_sends() const { return watch_->unprepared(); }
   AccountStore& accounts() { return *accounts_; }
   PresenceStore& presence() { return *presence_; }
   FaultyPresence& presence_faults() { return *presence_faults_; }
@@ -272,6 +298,7 @@ class EngineHarness {
   ManualClock clock_;
   ManualExecutor executor_;
   std::unique_ptr<MessageStore> store_;
+  std::unique_ptr<PrepareWatch> watch_;
   std::unique_ptr<memory::FaultInjectingStore> faults_;
   std::unique_ptr<AccountStore> accounts_;
   std::unique_ptr<PresenceStore> presence_;

@@ -469,6 +469,21 @@ TEST_CASE("Engine: Create refuses missing dependencies and bad options", "[engin
              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+// The engine prepares each op where it is submitted (MessageStore::Prepare),
+// so the encrypting store's Write, on the one commit thread, seals nothing:
+// every send reaches it sealed, and bob still reads plaintext.
+TEST_CASE("Engine: sends reach the store's Write prepared (bodies sealed at submit)",
+          "[engine][store]") {
+  BothOnline h;
+  h.alice.SendMany("bob", 5, "hello bob");
+  h.Run();
+  CHECK(h.alice.Received<SentFrame>().size() == 5);
+  CHECK(h.unprepared_sends() == 0);
+  auto events = h.bob.Received<EventFrame>();
+  REQUIRE(events.size() == 5);
+  for (const EventFrame& e : events) CHECK(e.event.body == "hello bob");
+}
+
 // Regression (tests/abuse test_memory_stays_bounded_with_stuck_readers on an
 // idle machine): a flood of 16 KiB sends went into 2048-op batches, holding
 // ~100 MiB while one was written.

@@ -69,6 +69,10 @@ class RecordingStore final : public MessageStore {
     calls.push_back(absl::StrCat("GroupsOf(", user, ")"));
     return std::vector<GroupRecord>(2);
   }
+  void Prepare(WriteOp& op) override {
+    calls.push_back(absl::StrCat("Prepare(", op.index(), ")"));
+    op = AttachOp{"prepared", "by target"};
+  }
   absl::Status Ping() override {
     calls.push_back("Ping()");
     return absl::DataLossError("the target's own error");
@@ -98,15 +102,18 @@ TEST_CASE("MessageStoreWrapper: every call reaches the target and its answer com
   REQUIRE(*wrapper.DeleteInbox("carol") == 14);
   REQUIRE(wrapper.Group("g1")->name == "team");
   REQUIRE(wrapper.GroupsOf("dave")->size() == 2);
+  WriteOp to_prepare = AckOp{"bob", "phone", 1, 0};
+  wrapper.Prepare(to_prepare);
+  REQUIRE(std::get<AttachOp>(to_prepare).user == "prepared");
   const absl::Status ping = wrapper.Ping();
   REQUIRE_THAT(ping, StatusIs(absl::StatusCode::kDataLoss));
   REQUIRE(ping.message() == "the target's own error");
 
-  // Each call once, in order, with its arguments: all ten virtuals.
+  // Each call once, in order, with its arguments: all eleven virtuals.
   REQUIRE(target.calls == std::vector<std::string>{
                               "Write(2)", "Fetch(bob,5,7)", "Head(bob)", "Cursor(bob,phone)",
                               "Status(bob,m1)", "Prune(100,200,300)", "DeleteInbox(carol)",
-                              "Group(g1)", "GroupsOf(dave)", "Ping()"});
+                              "Group(g1)", "GroupsOf(dave)", "Prepare(2)", "Ping()"});
 }
 
 TEST_CASE("MessageStoreWrapper: a subclass changes what it overrides and forwards the rest",

@@ -9,6 +9,10 @@
 // group records (names, members) are not sealed. Stored form: 24-byte random nonce || ciphertext
 // || 16-byte tag. A body that fails to open is reported as kDataLoss (wrong key
 // or tampering), never returned as garbage.
+// Where: the store's Prepare (courier/message_store.h) seals an op's body on
+// the thread that calls it (the engine's submitting io thread), so that the
+// one commit thread's Write passes sealed bodies on; Write seals any op that
+// was not prepared, so the inner store never sees a plaintext body either way.
 //
 // Ownership: the wrapper owns `inner`.
 // Nonces: a per-thread random 16-byte prefix and a 64-bit counter; the

@@ -146,6 +146,10 @@ struct AppendOp {
   std::string body;   // as stored (ciphertext when encrypted at rest)
   TimeMs ts = 0;
   std::uint64_t max_undelivered = 100'000;
+  // Set only by a store's Prepare (below) that turned `body` into its stored
+  // form early: the body as the sender gave it. Stores other than the one
+  // that set it ignore it; callers leave it empty.
+  std::optional<std::string> plaintext = std::nullopt;
 };
 struct AppendResult {
   MessageId id;
@@ -192,6 +196,8 @@ struct GroupSendOp {
   std::string body;   // as stored (ciphertext when encrypted at rest)
   TimeMs ts = 0;
   std::uint64_t max_undelivered = 100'000;
+  // As AppendOp::plaintext.
+  std::optional<std::string> plaintext = std::nullopt;
 };
 struct GroupSendResult {
   MessageId id;
@@ -351,6 +357,15 @@ class COURIER_EXPORT MessageStore {
   // nothing of the batch is stored.
   virtual std::vector<absl::StatusOr<WriteResult>> Write(
       absl::Span<const WriteOp> ops) = 0;
+
+  // Per-op work that needs no transaction, done early: the engine calls it
+  // on the thread that submits `op`, before the op waits for the commit
+  // thread's Write, so that the one commit thread does less per op
+  // (OpenEncryptingStore seals the body here). Write takes prepared and
+  // unprepared ops alike and gives them the same results; preparing an op
+  // twice does it once. Default: nothing.
+  // Thread-safety: safe from any thread, as Write. Blocking: never.
+  virtual void Prepare(WriteOp& op);
 
   // Up to `limit` events of `user`'s inbox with seq > `after`, in seq order.
   // An unknown user has an empty inbox. kInvalidArgument when ValidateFetch

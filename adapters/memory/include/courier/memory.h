@@ -69,6 +69,7 @@ class COURIER_EXPORT MessageStoreWrapper : public MessageStore {
   std::vector<absl::StatusOr<WriteResult>> Write(absl::Span<const WriteOp> ops) override {
     return target_.Write(ops);
   }
+  void Prepare(WriteOp& op) override { target_.Prepare(op); }
   absl::StatusOr<std::vector<Event>> Fetch(const UserId& user, Seq after,
                                            std::size_t limit) override {
     return target_.Fetch(user, after, limit);
