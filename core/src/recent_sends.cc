@@ -12,21 +12,22 @@ std::uint64_t RecentSends::HashOf(const UserId& sender, const std::string& cid) 
       std::pair<std::string_view, std::string_view>(sender, cid));
 }
 
-const RecentSends::Slot* RecentSends::FindLocked(std::uint64_t hash, const UserId& sender,
-                                                 const std::string& cid) const {
+std::optional<std::uint32_t> RecentSends::FindLocked(std::uint64_t hash, const UserId& sender,
+                                                     const std::string& cid) const {
   auto it = index_.find(hash);
-  if (it == index_.end()) return nullptr;
+  if (it == index_.end()) return std::nullopt;
   const Slot& slot = slots_[it->second];
-  if (slot.sender != sender || slot.cid != cid) return nullptr;  // another pair, same hash
-  return &slot;
+  if (slot.sender != sender || slot.cid != cid) return std::nullopt;  // another pair, same hash
+  return it->second;
 }
 
 std::optional<SentFrame> RecentSends::Find(const UserId& sender, const std::string& cid) const {
   const std::uint64_t hash = HashOf(sender, cid);
   MutexLock lock(&mu_);
-  const Slot* slot = FindLocked(hash, sender, cid);
-  if (slot == nullptr) return std::nullopt;
-  return SentFrame{cid, slot->id, slot->ts, true, {}};
+  const std::optional<std::uint32_t> at = FindLocked(hash, sender, cid);
+  if (!at.has_value()) return std::nullopt;
+  const Slot& slot = slots_[*at];
+  return SentFrame{cid, slot.id, slot.ts, true, {}};
 }
 
 void RecentSends::Remember(const UserId& sender, const std::string& cid, const MessageId& id,
@@ -34,8 +35,8 @@ void RecentSends::Remember(const UserId& sender, const std::string& cid, const M
   if (capacity_ == 0) return;
   const std::uint64_t hash = HashOf(sender, cid);
   MutexLock lock(&mu_);
-  if (const Slot* known = FindLocked(hash, sender, cid); known != nullptr) {
-    Slot& slot = slots_[index_[hash]];
+  if (const std::optional<std::uint32_t> known = FindLocked(hash, sender, cid)) {
+    Slot& slot = slots_[*known];  // found once: no second index lookup
     slot.id = id;
     slot.ts = ts;
     return;

@@ -57,8 +57,9 @@ class RecentSends {
     TimeMs ts = 0;
   };
   static std::uint64_t HashOf(const UserId& sender, const std::string& cid);
-  // The slot of (sender, cid), or null.
-  const Slot* FindLocked(std::uint64_t hash, const UserId& sender, const std::string& cid) const
+  // The index in slots_ of (sender, cid), if remembered.
+  std::optional<std::uint32_t> FindLocked(std::uint64_t hash, const UserId& sender,
+                                          const std::string& cid) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::size_t capacity_;
