@@ -60,20 +60,22 @@ class EncryptingStore final : public MessageStore {
   }
 
   std::vector<absl::StatusOr<WriteResult>> Write(absl::Span<const WriteOp> ops) override {
-    // Prepared ops (the engine's) go through as they are; a batch with an
-    // unprepared one is copied and that one sealed here.
-    const bool all_prepared = std::all_of(ops.begin(), ops.end(), &IsPrepared);
-    std::vector<WriteOp> copy;
-    if (!all_prepared) {
-      copy.assign(ops.begin(), ops.end());
-      for (WriteOp& op : copy) Prepare(op);
-    }
-    const absl::Span<const WriteOp> sealed = all_prepared ? ops : absl::MakeConstSpan(copy);
-    auto results = inner_->Write(sealed);
-    for (std::size_t i = 0; i < results.size() && i < sealed.size(); ++i) {
-      if (results[i].ok()) RestoreBodies(sealed[i], results[i]);
-    }
+    std::vector<absl::StatusOr<WriteResult>> results;
+    WithSealed(ops, [&](absl::Span<const WriteOp> sealed) {
+      results = inner_->Write(sealed);
+      RestoreAllBodies(sealed, results);
+    });
     return results;
+  }
+
+  bool StagesWrites() const override { return inner_->StagesWrites(); }
+  StagedWrite WriteStaged(absl::Span<const WriteOp> ops) override {
+    StagedWrite staged;
+    WithSealed(ops, [&](absl::Span<const WriteOp> sealed) {
+      staged = inner_->WriteStaged(sealed);
+      RestoreAllBodies(sealed, staged.results);
+    });
+    return staged;
   }
 
   absl::StatusOr<std::vector<Event>> Fetch(const UserId& user, Seq after,
@@ -139,6 +141,27 @@ class EncryptingStore final : public MessageStore {
     std::string sealed = cipher_.Seal(op.body, associated);
     op.plaintext = std::move(op.body);
     op.body = std::move(sealed);
+  }
+
+  // Calls `write` with `ops` sealed: prepared ops (the engine's) go through
+  // as they are; a batch with an unprepared one is copied and that one
+  // sealed here.
+  template <typename WriteFn>
+  void WithSealed(absl::Span<const WriteOp> ops, WriteFn&& write) {
+    const bool all_prepared = std::all_of(ops.begin(), ops.end(), &IsPrepared);
+    std::vector<WriteOp> copy;
+    if (!all_prepared) {
+      copy.assign(ops.begin(), ops.end());
+      for (WriteOp& op : copy) Prepare(op);
+    }
+    write(all_prepared ? ops : absl::MakeConstSpan(copy));
+  }
+
+  void RestoreAllBodies(absl::Span<const WriteOp> sealed,
+                        std::vector<absl::StatusOr<WriteResult>>& results) {
+    for (std::size_t i = 0; i < results.size() && i < sealed.size(); ++i) {
+      if (results[i].ok()) RestoreBodies(sealed[i], results[i]);
+    }
   }
 
   // The appended message events of a fresh append or group send carry the

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <utility>
 #include <vector>
 
@@ -25,6 +26,12 @@ std::size_t BodyBytes(const WriteOp& op) {
 }
 }  // namespace
 
+// What waits for an op's result (the op itself is in `ops`, same index).
+struct CommitQueue::Waiter {
+  Done done;
+  std::shared_ptr<Executor> lane;
+};
+
 // A completion waiting in its lane.
 struct Completion {
   CommitQueue::Done done;
@@ -46,17 +53,26 @@ struct CommitQueue::Lane {
 
 struct CommitQueue::State {
   State(MessageStore& s, Executor& e, Executor& c, std::size_t m, std::size_t b, int a)
-      : store(s), executor(e), completion(c), max_batch(m == 0 ? 1 : m), max_batch_bytes(b),
+      : store(s), stages(s.StagesWrites()), executor(e), completion(c), max_batch(m == 0 ? 1 : m), max_batch_bytes(b),
         max_write_attempts(a), default_lane(&c, nullptr) {}
 
-  // What waits for an op's result (the op itself is in `ops`, same index).
-  struct Waiter {
-    Done done;
-    std::shared_ptr<Executor> lane;
+  using Waiter = CommitQueue::Waiter;
+
+  // A batch the store staged (MessageStore::WriteStaged), waiting for its
+  // sync.
+  struct Staged {
+    MessageStore::StagedWrite write;
+    std::vector<Waiter> waiters;
+    std::chrono::steady_clock::time_point start;
   };
 
   bool Idle() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    return ops.empty() && !flushing && unfinished.empty();
+    return ops.empty() && !flushing && unfinished.empty() && staged.empty() && !syncing;
+  }
+  // Whether the next batch may be written now (see kMaxUncompleted and
+  // kMaxStaged).
+  bool MayFlush() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    return unfinished.size() < kMaxUncompleted && staged.size() < kMaxStaged;
   }
 
   // The lane for `where` (null: the completion executor's).
@@ -68,6 +84,7 @@ struct CommitQueue::State {
   }
 
   MessageStore& store;
+  const bool stages;  // store.StagesWrites()
   Executor& executor;
   Executor& completion;
   const std::size_t max_batch;
@@ -94,6 +111,9 @@ struct CommitQueue::State {
   // Written batch -> its completions not run yet.
   absl::flat_hash_map<std::uint64_t, std::size_t> unfinished ABSL_GUARDED_BY(mu);
   std::uint64_t next_batch ABSL_GUARDED_BY(mu) = 0;
+  // Staged batches waiting for the sync task, oldest first.
+  std::deque<Staged> staged ABSL_GUARDED_BY(mu);
+  bool syncing ABSL_GUARDED_BY(mu) = false;  // a sync task is posted or running
   CondVar idle;  // signalled when Idle() may have become true
 
   Counter commits;
@@ -159,8 +179,8 @@ void CommitQueue::Flush(const std::shared_ptr<State>& state) {
       state->idle.SignalAll();
       return;
     }
-    if (state->unfinished.size() >= kMaxUncompleted) {
-      state->flush_parked = true;  // a lane task posts the flush again
+    if (!state->MayFlush()) {
+      state->flush_parked = true;  // a lane task or the sync task posts it again
       return;
     }
     const std::size_t limit = std::min(state->max_batch, state->ops.size());
@@ -186,42 +206,15 @@ void CommitQueue::Flush(const std::shared_ptr<State>& state) {
                            state->waiters.begin() + static_cast<std::ptrdiff_t>(n));
     }
   }
-  if (!ops.empty()) {
+  if (!ops.empty() && state->stages) {
+    Stage(state, ops, waiters);
+  } else if (!ops.empty()) {
     const auto start = std::chrono::steady_clock::now();
     std::uint64_t reruns = 0;
     std::vector<absl::StatusOr<WriteResult>> results =
         WriteRetryingConflicts(state->store, ops, state->max_write_attempts, &reruns);
     state->reruns.Add(reruns);
-    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                        std::chrono::steady_clock::now() - start)
-                        .count();
-    state->latency_us.Add(static_cast<std::uint64_t>(us));
-    state->commits.Add();
-    state->op_count.Add(ops.size());
-    if (results.size() != ops.size()) {
-      results.assign(ops.size(),
-                     absl::InternalError("store returned a result count unlike its batch"));
-    }
-    // Sort the completions into their lanes; one task per lane that was
-    // idle. (Unsorted waiters, after Abandon, are destroyed below, outside
-    // the lock.)
-    std::vector<Lane*> to_post;
-    {
-      MutexLock lock(&state->mu);
-      if (!state->abandoned) {
-        const std::uint64_t id = state->next_batch++;
-        state->unfinished[id] = ops.size();
-        for (std::size_t i = 0; i < ops.size(); ++i) {
-          Lane* lane = state->LaneFor(waiters[i].lane);
-          lane->pending.push_back(Completion{std::move(waiters[i].done), std::move(results[i]), id});
-          if (!lane->draining) {
-            lane->draining = true;
-            to_post.push_back(lane);
-          }
-        }
-      }
-    }
-    for (Lane* lane : to_post) lane->executor->Post(LaneTicket(state, lane));
+    Hand(state, start, waiters, results);
   }
   ops.clear();  // keeps the buffers for the next batch
   waiters.clear();
@@ -236,6 +229,99 @@ void CommitQueue::Flush(const std::shared_ptr<State>& state) {
     }
   }
   if (again) state->executor.Post([state] { Flush(state); });
+}
+
+// Counts a written batch and sorts its completions into their lanes; one
+// task per lane that was idle. (After Abandon nothing is sorted: the caller
+// destroys the waiters, outside the lock.)
+void CommitQueue::Hand(const std::shared_ptr<State>& state,
+                       std::chrono::steady_clock::time_point start,
+                       std::vector<Waiter>& waiters,
+                       std::vector<absl::StatusOr<WriteResult>>& results) {
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
+  state->latency_us.Add(static_cast<std::uint64_t>(us));
+  state->commits.Add();
+  state->op_count.Add(waiters.size());
+  if (results.size() != waiters.size()) {
+    results.assign(waiters.size(),
+                   absl::InternalError("store returned a result count unlike its batch"));
+  }
+  std::vector<Lane*> to_post;
+  {
+    MutexLock lock(&state->mu);
+    if (!state->abandoned) {
+      const std::uint64_t id = state->next_batch++;
+      state->unfinished[id] = waiters.size();
+      for (std::size_t i = 0; i < waiters.size(); ++i) {
+        Lane* lane = state->LaneFor(waiters[i].lane);
+        lane->pending.push_back(Completion{std::move(waiters[i].done), std::move(results[i]), id});
+        if (!lane->draining) {
+          lane->draining = true;
+          to_post.push_back(lane);
+        }
+      }
+    }
+  }
+  for (Lane* lane : to_post) lane->executor->Post(LaneTicket(state, lane));
+}
+
+// The flush task's part of a staged write: the store applies the batch, and
+// the batch joins the queue of the sync task (posted when none runs).
+void CommitQueue::Stage(const std::shared_ptr<State>& state, std::vector<WriteOp>& ops,
+                        std::vector<Waiter>& waiters) {
+  State::Staged staged;
+  staged.start = std::chrono::steady_clock::now();
+  staged.write = state->store.WriteStaged(ops);
+  staged.waiters = std::move(waiters);
+  waiters.clear();  // moved from: empty again, for the next batch
+  bool post = false;
+  {
+    MutexLock lock(&state->mu);
+    if (!state->abandoned) {
+      state->staged.push_back(std::move(staged));
+      if (!state->syncing) {
+        state->syncing = true;
+        post = true;
+      }
+    }
+  }
+  // After Abandon the batch's waiters die here, unrun, outside the lock.
+  if (post) state->executor.Post([state] { SyncStaged(state); });
+}
+
+// The sync task: waits for the staged batches' durability, oldest first,
+// and hands each one's completions to their lanes. It runs until none is
+// left, so batches staged meanwhile need no task of their own.
+void CommitQueue::SyncStaged(const std::shared_ptr<State>& state) {
+  while (true) {
+    State::Staged batch;
+    {
+      MutexLock lock(&state->mu);
+      if (state->abandoned || state->staged.empty()) {
+        state->syncing = false;
+        state->idle.SignalAll();
+        return;
+      }
+      batch = std::move(state->staged.front());
+      state->staged.pop_front();
+    }
+    const absl::Status synced =
+        batch.write.sync != nullptr ? batch.write.sync->Sync() : absl::OkStatus();
+    std::vector<absl::StatusOr<WriteResult>> results =
+        ResultsAfterSync(std::move(batch.write), synced);
+    Hand(state, batch.start, batch.waiters, results);
+    bool post_flush = false;
+    {
+      MutexLock lock(&state->mu);
+      if (state->flush_parked && state->MayFlush()) {
+        state->flush_parked = false;
+        post_flush = true;
+      }
+    }
+    if (post_flush) state->executor.Post([state] { Flush(state); });
+  }
 }
 
 // Runs what the lane holds, then re-posts itself while more came meanwhile
@@ -266,7 +352,7 @@ void CommitQueue::Drain(const std::shared_ptr<State>& state, Lane* lane) {
       auto it = state->unfinished.find(c.batch);
       if (it != state->unfinished.end() && --it->second == 0) state->unfinished.erase(it);
     }
-    if (state->flush_parked && state->unfinished.size() < kMaxUncompleted) {
+    if (state->flush_parked && state->MayFlush()) {
       state->flush_parked = false;
       post_flush = true;
     }
@@ -315,6 +401,7 @@ void CommitQueue::Abandon() {
   std::vector<WriteOp> dropped;
   std::vector<State::Waiter> dropped_waiters;
   std::vector<std::vector<Completion>> dropped_completions;
+  std::deque<State::Staged> staged_gone;  // its waiters moved to dropped_waiters
   {
     MutexLock lock(&state_->mu);
     state_->abandoned = true;
@@ -327,6 +414,13 @@ void CommitQueue::Abandon() {
       lane->pending.clear();
     }
     state_->unfinished.clear();
+    for (State::Staged& batch : state_->staged) {
+      dropped_waiters.insert(dropped_waiters.end(), std::make_move_iterator(batch.waiters.begin()),
+                             std::make_move_iterator(batch.waiters.end()));
+    }
+    std::deque<State::Staged> dropped_staged;
+    dropped_staged.swap(state_->staged);
+    staged_gone.swap(dropped_staged);
     if (state_->flush_parked) {  // no lane task will post it now
       state_->flush_parked = false;
       state_->flushing = false;

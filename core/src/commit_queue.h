@@ -19,6 +19,16 @@
 // batches have completions not yet run; beyond that the next write waits,
 // so a slow completion side holds back writes instead of piling up results.
 //
+// Staged writes. When the store stages writes (MessageStore::StagesWrites,
+// e.g. RocksDB: the batch applied, then one fsync), the flush task only
+// stages the batch and queues it for the sync task, a second single task on
+// the same commit executor, which waits for each staged batch's Sync, oldest
+// first, and then hands its completions back as above. With an executor of
+// two threads (the engine's own, for such a store) the fsync of batch N
+// overlaps the work of batch N + 1; on one thread they alternate, same
+// order. At most kMaxStaged batches wait for the sync task; beyond that the
+// next flush waits. Staged ops are written once (no conflict reruns).
+//
 // Conflicts. A batch is written with WriteRetryingConflicts
 // (courier/message_store.h), the one retry rule for them: the ops the store
 // answers kAborted are written again (after the rest of their batch), up to max_write_attempts Writes in
@@ -45,10 +55,12 @@
 #define COURIER_CORE_SRC_COMMIT_QUEUE_H_
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
@@ -82,6 +94,9 @@ class CommitQueue {
 
   // Written batches whose completions have not all run, at most.
   static constexpr std::size_t kMaxUncompleted = 2;
+  // Staged batches waiting for the sync task, at most (a store that stages
+  // writes; one more may be in its Sync meanwhile).
+  static constexpr std::size_t kMaxStaged = 2;
 
   // `completion` may be `commit` itself (no pipelining then, same order).
   // `max_write_attempts`: Writes of one batch at most, reruns on a conflict
@@ -115,8 +130,15 @@ class CommitQueue {
  private:
   struct State;
   struct Lane;
+  struct Waiter;
   class LaneTicket;
   static void Flush(const std::shared_ptr<State>& state);
+  static void Stage(const std::shared_ptr<State>& state, std::vector<WriteOp>& ops,
+                    std::vector<Waiter>& waiters);
+  static void SyncStaged(const std::shared_ptr<State>& state);
+  static void Hand(const std::shared_ptr<State>& state,
+                   std::chrono::steady_clock::time_point start, std::vector<Waiter>& waiters,
+                   std::vector<absl::StatusOr<WriteResult>>& results);
   static void Drain(const std::shared_ptr<State>& state, Lane* lane);
   static void Reroute(const std::shared_ptr<State>& state, Lane* lane);
   // Shared with the flush tasks, so that a task outliving the queue finds

@@ -1109,7 +1109,9 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& opti
   Executor* commit = options.commit_executor;
   Executor* delivery = options.delivery_executor;
   if (commit == nullptr) {
-    own_commit = std::make_unique<ThreadPoolExecutor>(1);
+    // A store that stages writes gets a second thread: one batch's fsync
+    // overlaps the next one's work (commit_queue.h, "Staged writes").
+    own_commit = std::make_unique<ThreadPoolExecutor>(deps.store->StagesWrites() ? 2 : 1);
     commit = own_commit.get();
   }
   if (delivery == nullptr) {

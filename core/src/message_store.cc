@@ -4,9 +4,12 @@
 #include <cstdint>
 #include <chrono>
 #include <limits>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "courier/group.h"
@@ -76,6 +79,25 @@ Event ReceiptEventOf(const MessageId& id, const UserId& by, MessageStatus status
 }
 
 void MessageStore::Prepare(WriteOp&) {}
+
+bool MessageStore::StagesWrites() const { return false; }
+
+MessageStore::StagedWrite MessageStore::WriteStaged(absl::Span<const WriteOp> ops) {
+  return StagedWrite{Write(ops), nullptr};
+}
+
+std::vector<absl::StatusOr<WriteResult>> ResultsAfterSync(MessageStore::StagedWrite staged,
+                                                          const absl::Status& synced) {
+  if (synced.ok()) return std::move(staged.results);
+  return std::vector<absl::StatusOr<WriteResult>>(staged.results.size(), synced);
+}
+
+std::vector<absl::StatusOr<WriteResult>> WriteAndSync(MessageStore& store,
+                                                      absl::Span<const WriteOp> ops) {
+  MessageStore::StagedWrite staged = store.WriteStaged(ops);
+  const absl::Status synced = staged.sync != nullptr ? staged.sync->Sync() : absl::OkStatus();
+  return ResultsAfterSync(std::move(staged), synced);
+}
 
 absl::StatusOr<GroupRecord> MessageStore::Group(const GroupId& id) {
   return absl::UnimplementedError(absl::StrCat("this store keeps no groups (asked for ", id, ")"));

@@ -6,11 +6,16 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <array>
+#include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -341,6 +346,199 @@ TEST_CASE("CommitQueue: a queue longer than max_batch is written in order, batch
   CHECK(seqs == std::vector<Seq>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10});
   CHECK(queue.depth() == 0u);
   CHECK(queue.committed_ops() == 10u);
+}
+
+// Staged writes: a store that applies a batch in WriteStaged and makes it
+// durable in PendingSync::Sync (as RocksDB at power-loss durability).
+
+// Stages into a memory store at once; logs "stage <cids>" and "sync <cids>"
+// (thread-safe), and answers each Sync with `sync_status` (then OK again).
+// With `hold_first_sync`, the first Sync waits (up to a minute) until a
+// second batch begins to stage, and says in `overlapped` whether it did.
+class StagingStore final : public memory::MessageStoreWrapper {
+ public:
+  explicit StagingStore(MessageStore& target) : MessageStoreWrapper(target) {}
+
+  bool StagesWrites() const override { return true; }
+  StagedWrite WriteStaged(absl::Span<const WriteOp> ops) override {
+    std::string cids;
+    for (const WriteOp& op : ops) cids += std::get<AppendOp>(op).cid;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      log_.push_back("stage " + cids);
+      ++staged_;
+    }
+    changed_.notify_all();
+    return StagedWrite{Write(ops), std::make_unique<Pending>(*this, cids)};
+  }
+
+  std::vector<std::string> log() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return log_;
+  }
+  void FailNextSync(absl::Status s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    sync_status_ = std::move(s);
+  }
+  bool hold_first_sync = false;
+  bool overlapped = false;
+
+ private:
+  class Pending final : public PendingSync {
+   public:
+    Pending(StagingStore& store, std::string cids) : store_(store), cids_(std::move(cids)) {}
+    absl::Status Sync() override { return store_.OnSync(cids_); }
+
+   private:
+    StagingStore& store_;
+    const std::string cids_;
+  };
+
+  absl::Status OnSync(const std::string& cids) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (hold_first_sync && syncs_ == 0) {
+      overlapped = changed_.wait_for(lock, std::chrono::minutes(1), [&] { return staged_ >= 2; });
+    }
+    ++syncs_;
+    log_.push_back("sync " + cids);
+    absl::Status s = std::move(sync_status_);
+    sync_status_ = absl::OkStatus();
+    return s;
+  }
+
+  mutable std::mutex mu_;
+  std::condition_variable changed_;
+  std::vector<std::string> log_;
+  int staged_ = 0;
+  int syncs_ = 0;
+  absl::Status sync_status_;
+};
+
+// A commit queue over a StagingStore, on manual executors; each completion's
+// result by cid, and the cids in completion order.
+struct StagingFixture {
+  std::unique_ptr<MessageStore> inner = memory::OpenMessageStore();
+  StagingStore store{*inner};
+  ManualExecutor commit;
+  ManualExecutor completion;
+  CommitQueue queue{store, commit, completion, /*max_batch=*/2048, /*max_batch_bytes=*/1 << 20};
+  std::map<std::string, absl::StatusOr<WriteResult>> results;
+  std::vector<std::string> completed;
+
+  void Submit(const std::string& cid) {
+    queue.Submit(Send(cid), [this, cid](absl::StatusOr<WriteResult> r) {
+      results.emplace(cid, std::move(r));
+      completed.push_back(cid);
+    });
+  }
+};
+
+TEST_CASE("CommitQueue: a store that stages writes: the next batch is staged before the last "
+          "one's sync, and completions wait for their sync",
+          "[core][staged]") {
+  StagingFixture f;
+  f.Submit("a");
+  REQUIRE(f.commit.RunOne());  // the flush: stages [a], posts the sync task
+  f.Submit("b");               // posts the next flush, behind the sync task
+  REQUIRE(f.commit.pending() == 2u);
+  REQUIRE(f.commit.RunOne(1));  // the flush first: stages [b] while [a] waits for its sync
+  CHECK(f.store.log() == std::vector<std::string>{"stage a", "stage b"});
+  f.completion.RunAll();
+  CHECK(f.completed.empty());  // nothing is answered before its sync
+  f.commit.RunAll();
+  CHECK(f.store.log() == std::vector<std::string>{"stage a", "stage b", "sync a", "sync b"});
+  f.completion.RunAll();
+  CHECK(f.completed == std::vector<std::string>{"a", "b"});
+  for (const auto& [cid, r] : f.results) {
+    INFO(cid);
+    COURIER_REQUIRE_OK(r);
+  }
+  CHECK(f.queue.commits() == 2u);
+  CHECK(f.queue.committed_ops() == 2u);
+  f.queue.WaitIdle();
+}
+
+TEST_CASE("CommitQueue: a failed sync answers every op of its batch with its error",
+          "[core][staged]") {
+  StagingFixture f;
+  f.store.FailNextSync(absl::UnavailableError("disk gone"));
+  f.Submit("a");
+  f.Submit("b");
+  f.commit.RunAll();
+  f.completion.RunAll();
+  REQUIRE(f.results.size() == 2u);
+  CHECK_THAT(f.results.at("a").status(), StatusIs(absl::StatusCode::kUnavailable));
+  CHECK_THAT(f.results.at("b").status(), StatusIs(absl::StatusCode::kUnavailable));
+  f.Submit("c");  // the next batch's sync succeeds
+  f.commit.RunAll();
+  f.completion.RunAll();
+  COURIER_REQUIRE_OK(f.results.at("c"));
+  f.queue.WaitIdle();
+}
+
+TEST_CASE("CommitQueue: at most kMaxStaged batches wait for the sync task", "[core][staged]") {
+  static_assert(CommitQueue::kMaxStaged == 2);
+  StagingFixture f;
+  f.Submit("a");
+  REQUIRE(f.commit.RunOne());  // stages [a]; the sync task is queued
+  f.Submit("b");
+  REQUIRE(f.commit.RunOne(1));  // stages [b]
+  f.Submit("c");
+  REQUIRE(f.commit.RunOne(1));  // two wait for the sync task: this flush parks
+  CHECK(f.store.log() == std::vector<std::string>{"stage a", "stage b"});
+  REQUIRE(f.commit.pending() == 1u);  // only the sync task
+  // The sync task takes [a]: the parked flush goes again once there is room
+  // (below kMaxStaged staged, below kMaxUncompleted uncompleted).
+  while (f.commit.pending() > 0 || f.completion.pending() > 0) {
+    f.commit.RunAll();
+    f.completion.RunAll();
+  }
+  const std::vector<std::string> log = f.store.log();
+  REQUIRE(log.size() == 6u);
+  CHECK(std::find(log.begin(), log.end(), "stage c") >
+        std::find(log.begin(), log.end(), "sync a"));
+  CHECK(f.completed == std::vector<std::string>{"a", "b", "c"});
+  f.queue.WaitIdle();
+}
+
+TEST_CASE("CommitQueue: Abandon drops staged batches unrun", "[core][staged]") {
+  StagingFixture f;
+  f.Submit("a");
+  REQUIRE(f.commit.RunOne());  // staged, its sync task queued
+  f.queue.Abandon();
+  f.commit.RunAll();
+  f.completion.RunAll();
+  CHECK(f.completed.empty());
+  CHECK(f.store.log() == std::vector<std::string>{"stage a"});
+}
+
+TEST_CASE("CommitQueue: on a two-thread commit executor one batch's sync overlaps the next "
+          "batch's staging",
+          "[core][staged]") {
+  std::unique_ptr<MessageStore> inner = memory::OpenMessageStore();
+  StagingStore store{*inner};
+  store.hold_first_sync = true;
+  ThreadPoolExecutor commit(2);
+  std::mutex mu;
+  std::vector<std::string> completed;
+  {
+    CommitQueue queue{store, commit, commit, /*max_batch=*/2048, /*max_batch_bytes=*/1 << 20};
+    auto done = [&](const std::string& cid) {
+      return [&, cid](absl::StatusOr<WriteResult> r) {
+        REQUIRE(r.ok());
+        std::lock_guard<std::mutex> lock(mu);
+        completed.push_back(cid);
+      };
+    };
+    queue.Submit(Send("a"), done("a"));
+    // [a] is staged and its sync waits for a second batch to stage.
+    while (store.log().empty()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    queue.Submit(Send("b"), done("b"));
+    queue.WaitIdle();
+  }
+  CHECK(store.overlapped);
+  CHECK(completed == std::vector<std::string>{"a", "b"});
+  CHECK(store.log() == std::vector<std::string>{"stage a", "stage b", "sync a", "sync b"});
 }
 
 // What a completion captures, counting its live copies.

@@ -69,6 +69,14 @@ class RecordingStore final : public MessageStore {
     calls.push_back(absl::StrCat("GroupsOf(", user, ")"));
     return std::vector<GroupRecord>(2);
   }
+  bool StagesWrites() const override {
+    calls.push_back("StagesWrites()");
+    return true;
+  }
+  StagedWrite WriteStaged(absl::Span<const WriteOp> ops) override {
+    calls.push_back(absl::StrCat("WriteStaged(", ops.size(), ")"));
+    return StagedWrite{{absl::DataLossError("staged")}, nullptr};
+  }
   void Prepare(WriteOp& op) override {
     calls.push_back(absl::StrCat("Prepare(", op.index(), ")"));
     op = AttachOp{"prepared", "by target"};
@@ -78,7 +86,7 @@ class RecordingStore final : public MessageStore {
     return absl::DataLossError("the target's own error");
   }
 
-  std::vector<std::string> calls;
+  mutable std::vector<std::string> calls;
 };
 
 TEST_CASE("MessageStoreWrapper: every call reaches the target and its answer comes back",
@@ -105,15 +113,21 @@ TEST_CASE("MessageStoreWrapper: every call reaches the target and its answer com
   WriteOp to_prepare = AckOp{"bob", "phone", 1, 0};
   wrapper.Prepare(to_prepare);
   REQUIRE(std::get<AttachOp>(to_prepare).user == "prepared");
+  REQUIRE(wrapper.StagesWrites());
+  auto staged = wrapper.WriteStaged(ops);
+  REQUIRE(staged.results.size() == 1);
+  REQUIRE_THAT(staged.results[0].status(), StatusIs(absl::StatusCode::kDataLoss));
+  REQUIRE(staged.sync == nullptr);
   const absl::Status ping = wrapper.Ping();
   REQUIRE_THAT(ping, StatusIs(absl::StatusCode::kDataLoss));
   REQUIRE(ping.message() == "the target's own error");
 
-  // Each call once, in order, with its arguments: all eleven virtuals.
+  // Each call once, in order, with its arguments: all thirteen virtuals.
   REQUIRE(target.calls == std::vector<std::string>{
                               "Write(2)", "Fetch(bob,5,7)", "Head(bob)", "Cursor(bob,phone)",
                               "Status(bob,m1)", "Prune(100,200,300)", "DeleteInbox(carol)",
-                              "Group(g1)", "GroupsOf(dave)", "Prepare(2)", "Ping()"});
+                              "Group(g1)", "GroupsOf(dave)", "Prepare(2)", "StagesWrites()",
+                              "WriteStaged(2)", "Ping()"});
 }
 
 TEST_CASE("MessageStoreWrapper: a subclass changes what it overrides and forwards the rest",

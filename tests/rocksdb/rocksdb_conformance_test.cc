@@ -4,6 +4,10 @@
 #include "courier/rocksdb.h"
 
 #include <memory>
+#include <utility>
+#include <vector>
+
+#include "courier/status.h"
 
 #include "conformance/account_store_suite.h"
 #include "conformance/message_store_suite.h"
@@ -27,6 +31,48 @@ std::unique_ptr<conformance::StoreFixture<Store>> Fixture(
 }
 
 auto MessageFixture() { return Fixture<MessageStore>(&OpenMessageStore); }
+
+// The store written the way the engine's commit queue writes it: every Write
+// staged (WriteStaged) and then synced (WriteAndSync).
+class StagedWrites final : public MessageStore {
+ public:
+  explicit StagedWrites(std::unique_ptr<MessageStore> inner) : inner_(std::move(inner)) {}
+  std::vector<absl::StatusOr<WriteResult>> Write(absl::Span<const WriteOp> ops) override {
+    return WriteAndSync(*inner_, ops);
+  }
+  absl::StatusOr<std::vector<Event>> Fetch(const UserId& user, Seq after,
+                                           std::size_t limit) override {
+    return inner_->Fetch(user, after, limit);
+  }
+  absl::StatusOr<Seq> Head(const UserId& user) override { return inner_->Head(user); }
+  absl::StatusOr<Seq> Cursor(const UserId& user, const DeviceId& device) override {
+    return inner_->Cursor(user, device);
+  }
+  absl::StatusOr<MessageStatus> Status(const UserId& recipient, const MessageId& id) override {
+    return inner_->Status(recipient, id);
+  }
+  absl::StatusOr<std::size_t> Prune(const PruneOptions& options) override {
+    return inner_->Prune(options);
+  }
+  absl::StatusOr<std::size_t> DeleteInbox(const UserId& user) override {
+    return inner_->DeleteInbox(user);
+  }
+  absl::StatusOr<GroupRecord> Group(const GroupId& id) override { return inner_->Group(id); }
+  absl::StatusOr<std::vector<GroupRecord>> GroupsOf(const UserId& user) override {
+    return inner_->GroupsOf(user);
+  }
+  absl::Status Ping() override { return inner_->Ping(); }
+
+ private:
+  std::unique_ptr<MessageStore> inner_;
+};
+
+absl::StatusOr<std::unique_ptr<MessageStore>> OpenStaged(const RocksdbOptions& options) {
+  COURIER_ASSIGN_OR_RETURN(std::unique_ptr<MessageStore> store, OpenMessageStore(options));
+  if (!store->StagesWrites()) return absl::InternalError("expected a store that stages writes");
+  return std::unique_ptr<MessageStore>(std::make_unique<StagedWrites>(std::move(store)));
+}
+auto StagedMessageFixture() { return Fixture<MessageStore>(&OpenStaged); }
 auto AccountFixture() { return Fixture<AccountStore>(&OpenAccountStore); }
 // The writer's cache starts over before every batch: every op reads its
 // inboxes' state back from the database.
@@ -37,6 +83,7 @@ auto UncachedMessageFixture() { return Fixture<MessageStore>(&OpenMessageStore, 
 
 COURIER_MESSAGE_STORE_CONFORMANCE("rocksdb", courier::rocksdb::MessageFixture)
 COURIER_MESSAGE_STORE_DURABILITY_CONFORMANCE("rocksdb", courier::rocksdb::MessageFixture)
+COURIER_MESSAGE_STORE_CONFORMANCE("rocksdb, staged writes", courier::rocksdb::StagedMessageFixture)
 COURIER_MESSAGE_STORE_CONFORMANCE("rocksdb, cache of one inbox",
                                   courier::rocksdb::UncachedMessageFixture)
 COURIER_ACCOUNT_STORE_CONFORMANCE("rocksdb", courier::rocksdb::AccountFixture)

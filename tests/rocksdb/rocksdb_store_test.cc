@@ -496,3 +496,94 @@ TEST_CASE_METHOD(StoreOnDisk,
 
 }  // namespace
 }  // namespace courier::rocksdb
+
+namespace courier::rocksdb {
+namespace {
+
+// Staged writes (MessageStore::WriteStaged): applied at once for the
+// writer, shown to readers only once synced.
+
+// Stages `op` alone and returns what waits for its sync.
+MessageStore::StagedWrite StageOne(MessageStore& store, WriteOp op) {
+  MessageStore::StagedWrite staged = store.WriteStaged({std::move(op)});
+  REQUIRE(staged.results.size() == 1);
+  COURIER_REQUIRE_OK(staged.results[0]);
+  REQUIRE(staged.sync != nullptr);
+  return staged;
+}
+
+TEST_CASE_METHOD(StoreOnDisk,
+                 "rocksdb: a staged batch is seen by the writer at once and by readers after "
+                 "its sync",
+                 "[rocksdb][staged]") {
+  REQUIRE(store->StagesWrites());  // at power-loss durability
+  Expect<AttachResult>(*store, AttachOp{"bob", "phone"});
+  MessageStore::StagedWrite first = StageOne(*store, Message("alice", "1", "bob"));
+  // The writer sees it: a repeat is its duplicate, the next append is seq 2.
+  MessageStore::StagedWrite repeat = StageOne(*store, Message("alice", "1", "bob"));
+  CHECK(std::get<AppendResult>(*repeat.results[0]).duplicate);
+  MessageStore::StagedWrite second = StageOne(*store, Message("alice", "2", "bob"));
+  CHECK(std::get<AppendResult>(*second.results[0]).seq == 2);
+  // Readers do not, until its sync.
+  CHECK(FetchAll(*store, "bob").empty());
+  CHECK(*store->Head("bob") == 0);
+  CHECK_THAT(store->Status("bob", "alice-1").status(), StatusIs(absl::StatusCode::kNotFound));
+  COURIER_REQUIRE_OK(first.sync->Sync());
+  std::vector<Event> events = FetchAll(*store, "bob");
+  REQUIRE(events.size() == 1);  // the first batch, not the third
+  CHECK(events[0].id == "alice-1");
+  CHECK(*store->Head("bob") == 1);
+  CHECK(*store->Status("bob", "alice-1") == MessageStatus::kSent);
+  COURIER_REQUIRE_OK(repeat.sync->Sync());
+  CHECK(*store->Head("bob") == 1);
+  // An ack staged, unsynced: the cursor stays where readers saw it.
+  MessageStore::StagedWrite ack = StageOne(*store, Ack("bob", "phone", 1));
+  CHECK(*store->Cursor("bob", "phone") == 0);
+  COURIER_REQUIRE_OK(second.sync->Sync());
+  CHECK(FetchAll(*store, "bob").size() == 2);
+  CHECK(*store->Cursor("bob", "phone") == 0);
+  COURIER_REQUIRE_OK(ack.sync->Sync());
+  CHECK(*store->Cursor("bob", "phone") == 1);
+  CHECK(*store->Status("bob", "alice-1") == MessageStatus::kDelivered);
+  // All synced: a new staged batch is hidden again, then shown.
+  MessageStore::StagedWrite third = StageOne(*store, Message("alice", "3", "bob"));
+  CHECK(*store->Head("bob") == 2);
+  COURIER_REQUIRE_OK(third.sync->Sync());
+  CHECK(*store->Head("bob") == 3);
+}
+
+TEST_CASE_METHOD(StoreOnDisk,
+                 "rocksdb: a synced Write shows every batch staged before it; their syncs "
+                 "then cost nothing",
+                 "[rocksdb][staged]") {
+  MessageStore::StagedWrite first = StageOne(*store, Message("alice", "1", "bob"));
+  MessageStore::StagedWrite second = StageOne(*store, Message("alice", "2", "bob"));
+  CHECK(*store->Head("bob") == 0);
+  Expect<AppendResult>(*store, Message("carol", "1", "bob"));  // Write: synced
+  CHECK(FetchAll(*store, "bob").size() == 3);
+  COURIER_REQUIRE_OK(first.sync->Sync());
+  COURIER_REQUIRE_OK(second.sync->Sync());
+  CHECK(FetchAll(*store, "bob").size() == 3);
+  // A staged batch, then the inbox deleted (a synced write of its own).
+  MessageStore::StagedWrite fourth = StageOne(*store, Message("alice", "4", "bob"));
+  REQUIRE(*store->DeleteInbox("bob") == 4u);
+  CHECK(FetchAll(*store, "bob").empty());
+  COURIER_REQUIRE_OK(fourth.sync->Sync());
+  CHECK(FetchAll(*store, "bob").empty());
+}
+
+TEST_CASE("rocksdb: at process-crash durability writes are not staged", "[rocksdb][staged]") {
+  TempDir dir;
+  RocksdbOptions options = Options(dir);
+  options.durability = RocksdbOptions::Durability::kProcessCrash;
+  std::unique_ptr<MessageStore> store = MustOpen(options);
+  CHECK_FALSE(store->StagesWrites());
+  MessageStore::StagedWrite staged = store->WriteStaged({WriteOp(Message("alice", "1", "bob"))});
+  REQUIRE(staged.results.size() == 1);
+  COURIER_REQUIRE_OK(staged.results[0]);
+  CHECK(staged.sync == nullptr);
+  CHECK(FetchAll(*store, "bob").size() == 1);
+}
+
+}  // namespace
+}  // namespace courier::rocksdb

@@ -394,6 +394,27 @@ absl::Status Database::Write(::rocksdb::WriteBatch* batch) {
   return absl::OkStatus();
 }
 
+absl::Status Database::WriteUnsynced(::rocksdb::WriteBatch* batch) {
+  COURIER_RETURN_IF_ERROR(Recover());
+  ::rocksdb::WriteOptions unsynced = write_options_;
+  unsynced.sync = false;
+  ::rocksdb::Status s = db_->Write(unsynced, batch);
+  if (!s.ok()) {
+    needs_resume_.store(true, std::memory_order_release);
+    return ToStatus(s, "write");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Database::SyncWal() {
+  ::rocksdb::Status s = db_->SyncWAL();
+  if (!s.ok()) {
+    needs_resume_.store(true, std::memory_order_release);
+    return ToStatus(s, "sync the WAL");
+  }
+  return absl::OkStatus();
+}
+
 void Database::BeginPrune(TimeMs ttl_cutoff) {
   TimeMs seen = pending_cutoff_.load(std::memory_order_acquire);
   while (ttl_cutoff > seen &&

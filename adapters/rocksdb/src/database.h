@@ -47,6 +47,13 @@ class Database {
   // resumed (a full disk, an I/O error): the next Write first tries
   // DB::Resume(), so that writes work again once the cause is gone.
   absl::Status Write(::rocksdb::WriteBatch* batch);
+  // As Write, never synced: the batch is in the WAL (the OS's cache of it)
+  // and the memtable, durable once a later SyncWal (or synced Write)
+  // returns OK.
+  absl::Status WriteUnsynced(::rocksdb::WriteBatch* batch);
+  // Syncs the WAL: every batch written before the call is durable when it
+  // returns OK. Blocking: one fdatasync (or more, when the WAL switched files).
+  absl::Status SyncWal();
   // OK when writes can be accepted: after a failed write, tries
   // DB::Resume() (kUnavailable while the cause, e.g. a full disk, lasts).
   absl::Status Recover();

@@ -77,33 +77,46 @@ class RocksdbMessageStore final : public MessageStore {
   std::vector<absl::StatusOr<WriteResult>> Write(absl::Span<const WriteOp> ops) override {
     std::vector<absl::StatusOr<WriteResult>> results;
     if (ops.empty()) return results;
-    results.reserve(ops.size());
     MutexLock lock(&write_mu_);
-    if (cache_.size() >= cache_max_inboxes_) cache_.clear();
-    batch_.Clear();
-    dirty_cursors_.clear();
-    touched_.clear();
-    view_.clear();
-    group_counts_.clear();
-    absl::Status status = PrefetchIndexKeys(ops);
-    for (std::size_t i = 0; status.ok() && i < ops.size(); ++i) {
-      OpResult result;  // ApplyOp sets it whenever it returns OK
-      status = ApplyOp(ops[i], result);
-      results.push_back(std::move(result));
+    absl::Status status = ApplyBatch(ops, results);
+    if (status.ok() && batch_.Count() > 0) {
+      status = db_->Write(&batch_);
+      // Synced (at kPowerLoss): so is every batch staged before it.
+      if (status.ok()) MarkAllSynced();
     }
-    if (status.ok()) {
-      for (const auto& [key, cursor] : dirty_cursors_) {
-        status = ToStatus(batch_.Put(cf_, key, keys::EncodeU64(cursor)), "batch put");
-        if (!status.ok()) break;
+    return Finished(status, ops.size(), std::move(results));
+  }
+
+  // Staged only at kPowerLoss: at kProcessCrash, Write waits for no fsync.
+  bool StagesWrites() const override {
+    return db_->options().durability == RocksdbOptions::Durability::kPowerLoss;
+  }
+
+  // Write's batch, written to the WAL and the memtable unsynced; readers
+  // keep the snapshot of before it (durable_) until its Sync.
+  StagedWrite WriteStaged(absl::Span<const WriteOp> ops) override {
+    if (!StagesWrites()) return StagedWrite{Write(ops), nullptr};
+    StagedWrite out;
+    if (ops.empty()) return out;
+    MutexLock lock(&write_mu_);
+    absl::Status status = ApplyBatch(ops, out.results);
+    if (status.ok() && batch_.Count() > 0) {
+      const std::uint64_t number = ++staged_batches_;
+      {
+        MutexLock view(&read_mu_);
+        // Everything written so far is durable: readers keep this state.
+        if (durable_ == nullptr) durable_ = TakeSnapshot();
+        written_through_ = number;
       }
+      status = db_->WriteUnsynced(&batch_);
+      if (status.ok()) out.sync = std::make_unique<StagedSync>(*this, number, TakeSnapshot());
+    } else if (status.ok() && staged_batches_ > 0) {
+      // Nothing to write (say, only duplicates), but its answers may rest on
+      // batches staged before it: it waits for their sync.
+      out.sync = std::make_unique<StagedSync>(*this, staged_batches_, nullptr);
     }
-    if (status.ok() && batch_.Count() > 0) status = db_->Write(&batch_);
-    if (!status.ok()) {
-      cache_.clear();  // it holds the failed batch's effects
-      return std::vector<absl::StatusOr<WriteResult>>(ops.size(), status);
-    }
-    for (InboxState* inbox : touched_) inbox->TrimPending();
-    return results;
+    out.results = Finished(status, ops.size(), std::move(out.results));
+    return out;
   }
 
   absl::StatusOr<std::vector<Event>> Fetch(const UserId& user, Seq after,
@@ -113,7 +126,8 @@ class RocksdbMessageStore final : public MessageStore {
     if (after == std::numeric_limits<Seq>::max()) return out;
     const std::string end = keys::EventEnd(user);
     ::rocksdb::Slice upper(end);
-    ::rocksdb::ReadOptions ro;
+    ReadView view = Reader(/*consistent=*/false);
+    ::rocksdb::ReadOptions& ro = view.ro;
     ro.iterate_upper_bound = &upper;
     std::unique_ptr<::rocksdb::Iterator> it(db_->db()->NewIterator(ro, cf_));
     for (it->Seek(keys::EventKey(user, after + 1)); it->Valid() && out.size() < limit;
@@ -128,26 +142,24 @@ class RocksdbMessageStore final : public MessageStore {
   }
 
   absl::StatusOr<Seq> Head(const UserId& user) override {
-    ::rocksdb::ManagedSnapshot snapshot(db_->db());
-    ::rocksdb::ReadOptions ro;
-    ro.snapshot = snapshot.snapshot();
-    COURIER_ASSIGN_OR_RETURN(StoredHead head, ReadHead(ro, user));
+    const ReadView view = Reader(/*consistent=*/true);
+    COURIER_ASSIGN_OR_RETURN(StoredHead head, ReadHead(view.ro, user));
     return head.head;
   }
 
   absl::StatusOr<Seq> Cursor(const UserId& user, const DeviceId& device) override {
     std::string value;
-    ::rocksdb::Status s = db_->db()->Get(::rocksdb::ReadOptions(), cf_,
-                                         keys::PairKey(keys::kCursor, user, device), &value);
+    const ReadView view = Reader(/*consistent=*/false);
+    ::rocksdb::Status s =
+        db_->db()->Get(view.ro, cf_, keys::PairKey(keys::kCursor, user, device), &value);
     if (s.IsNotFound()) return 0;
     COURIER_RETURN_IF_ERROR(ToStatus(s, "read a cursor"));
     return keys::DecodeU64(value, "cursor");
   }
 
   absl::StatusOr<MessageStatus> Status(const UserId& recipient, const MessageId& id) override {
-    ::rocksdb::ManagedSnapshot snapshot(db_->db());
-    ::rocksdb::ReadOptions ro;
-    ro.snapshot = snapshot.snapshot();
+    const ReadView view = Reader(/*consistent=*/true);
+    const ::rocksdb::ReadOptions& ro = view.ro;
     std::string value;
     ::rocksdb::Status s =
         db_->db()->Get(ro, cf_, keys::PairKey(keys::kMessage, recipient, id), &value);
@@ -187,7 +199,10 @@ class RocksdbMessageStore final : public MessageStore {
         if (!status.ok()) break;
         removed += *n;
       }
-      if (status.ok() && batch.Count() > 0) status = db_->Write(&batch);
+      if (status.ok() && batch.Count() > 0) {
+        status = db_->Write(&batch);
+        if (status.ok()) MarkAllSynced();
+      }
       if (!status.ok()) {
         cache_.clear();
         return status;
@@ -241,6 +256,7 @@ class RocksdbMessageStore final : public MessageStore {
     COURIER_RETURN_IF_ERROR(
         ToStatus(batch.Delete(cf_, keys::NameKey(keys::kFloor, user)), "batch delete"));
     COURIER_RETURN_IF_ERROR(db_->Write(&batch));
+    MarkAllSynced();
     cache_.erase(user);
     return removed;
   }
@@ -249,7 +265,8 @@ class RocksdbMessageStore final : public MessageStore {
     std::string value;
     ::rocksdb::Status s = ::rocksdb::Status::NotFound();
     if (ValidateGroupId(id).ok()) {  // else it names no group
-      s = db_->db()->Get(::rocksdb::ReadOptions(), cf_, keys::NameKey(keys::kGroup, id), &value);
+      const ReadView view = Reader(/*consistent=*/false);
+      s = db_->db()->Get(view.ro, cf_, keys::NameKey(keys::kGroup, id), &value);
     }
     if (s.IsNotFound()) {
       return MakeGroupError(GroupError::kUnknownGroup, absl::StrCat("no group ", id));
@@ -260,9 +277,8 @@ class RocksdbMessageStore final : public MessageStore {
 
   // The 'U' keys of `user` and then their 'G' keys, from one snapshot.
   absl::StatusOr<std::vector<GroupRecord>> GroupsOf(const UserId& user) override {
-    ::rocksdb::ManagedSnapshot snapshot(db_->db());
-    ::rocksdb::ReadOptions ro;
-    ro.snapshot = snapshot.snapshot();
+    const ReadView view = Reader(/*consistent=*/true);
+    const ::rocksdb::ReadOptions& ro = view.ro;
     COURIER_ASSIGN_OR_RETURN(std::vector<GroupId> ids, GroupIdsOf(ro, user));
     std::vector<std::string> group_keys;
     group_keys.reserve(ids.size());
@@ -399,6 +415,122 @@ class RocksdbMessageStore final : public MessageStore {
     }
     COURIER_RETURN_IF_ERROR(ToStatus(it->status(), "list inboxes"));
     return out;
+  }
+
+  // --- Staged writes: what readers see ------------------------------------------
+
+  // A batch written by WriteStaged, waiting for its sync.
+  class StagedSync final : public PendingSync {
+   public:
+    StagedSync(RocksdbMessageStore& store, std::uint64_t number,
+               std::shared_ptr<const ::rocksdb::Snapshot> after)
+        : store_(store), number_(number), after_(std::move(after)) {}
+    absl::Status Sync() override { return store_.SyncThrough(number_, std::move(after_)); }
+
+   private:
+    RocksdbMessageStore& store_;
+    const std::uint64_t number_;
+    std::shared_ptr<const ::rocksdb::Snapshot> after_;  // the state right after the batch
+  };
+
+  std::shared_ptr<const ::rocksdb::Snapshot> TakeSnapshot() {
+    return std::shared_ptr<const ::rocksdb::Snapshot>(
+        db_->db()->GetSnapshot(),
+        [db = db_](const ::rocksdb::Snapshot* s) { db->db()->ReleaseSnapshot(s); });
+  }
+
+  // Makes staged batch `number` durable (one fsync of the WAL for every
+  // batch written before it, unless an earlier call covered it) and shows
+  // readers the state right after it (`after`), or the latest state when no
+  // batch was staged since.
+  absl::Status SyncThrough(std::uint64_t number, std::shared_ptr<const ::rocksdb::Snapshot> after) {
+    std::uint64_t target = 0;
+    {
+      MutexLock view(&read_mu_);
+      if (synced_through_ < number) target = written_through_;
+    }
+    if (target != 0) {
+      COURIER_RETURN_IF_ERROR(db_->SyncWal());
+    }
+    MutexLock view(&read_mu_);
+    synced_through_ = std::max(synced_through_, target);
+    if (number >= written_through_) {
+      durable_ = nullptr;  // nothing staged after it: the latest state is durable
+    } else if (number > shown_through_ && after != nullptr) {
+      durable_ = std::move(after);
+    }
+    if (after != nullptr || number >= written_through_) {
+      shown_through_ = std::max(shown_through_, number);
+    }
+    return absl::OkStatus();
+  }
+
+  // After a synced write (Write, Prune, DeleteInbox; under the writer's
+  // lock): every batch staged before it is durable too.
+  void MarkAllSynced() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    MutexLock view(&read_mu_);
+    synced_through_ = written_through_;
+    shown_through_ = written_through_;
+    durable_ = nullptr;
+  }
+
+  // What a reader reads: the durable snapshot while a staged batch waits
+  // for its sync (in `keep`), else the latest state, from a snapshot of its
+  // own when `consistent` (several reads that must agree).
+  struct ReadView {
+    std::shared_ptr<const ::rocksdb::Snapshot> keep;
+    ::rocksdb::ReadOptions ro;
+  };
+  ReadView Reader(bool consistent) {
+    ReadView v;
+    {
+      MutexLock view(&read_mu_);
+      v.keep = durable_;
+    }
+    if (v.keep == nullptr && consistent) v.keep = TakeSnapshot();
+    if (v.keep != nullptr) v.ro.snapshot = v.keep.get();
+    return v;
+  }
+
+  // --- Write's steps -----------------------------------------------------------
+
+  // Applies `ops` against the writer's cache into batch_ (not written yet),
+  // one result per op into `results`: the batch's fate (a read error aborts it).
+  absl::Status ApplyBatch(absl::Span<const WriteOp> ops,
+                          std::vector<absl::StatusOr<WriteResult>>& results)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    results.reserve(ops.size());
+    if (cache_.size() >= cache_max_inboxes_) cache_.clear();
+    batch_.Clear();
+    dirty_cursors_.clear();
+    touched_.clear();
+    view_.clear();
+    group_counts_.clear();
+    absl::Status status = PrefetchIndexKeys(ops);
+    for (std::size_t i = 0; status.ok() && i < ops.size(); ++i) {
+      OpResult result;  // ApplyOp sets it whenever it returns OK
+      status = ApplyOp(ops[i], result);
+      results.push_back(std::move(result));
+    }
+    if (status.ok()) {
+      for (const auto& [key, cursor] : dirty_cursors_) {
+        status = ToStatus(batch_.Put(cf_, key, keys::EncodeU64(cursor)), "batch put");
+        if (!status.ok()) break;
+      }
+    }
+    return status;
+  }
+
+  // The results of a batch whose write ended with `status`.
+  std::vector<absl::StatusOr<WriteResult>> Finished(
+      const absl::Status& status, std::size_t ops, std::vector<absl::StatusOr<WriteResult>> results)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    if (!status.ok()) {
+      cache_.clear();  // it holds the failed batch's effects
+      return std::vector<absl::StatusOr<WriteResult>>(ops, status);
+    }
+    for (InboxState* inbox : touched_) inbox->TrimPending();
+    return results;
   }
 
   // --- The writer's state (under write_mu_) -------------------------------------
@@ -979,6 +1111,16 @@ class RocksdbMessageStore final : public MessageStore {
   // The number of groups of each user a group change of the batch asked about.
   absl::flat_hash_map<UserId, std::size_t> group_counts_ ABSL_GUARDED_BY(write_mu_);
   absl::flat_hash_set<InboxState*> touched_ ABSL_GUARDED_BY(write_mu_);
+  std::uint64_t staged_batches_ ABSL_GUARDED_BY(write_mu_) = 0;
+
+  // Staged writes (WriteStaged): batches are numbered 1, 2, ... as staged.
+  Mutex read_mu_ ABSL_ACQUIRED_AFTER(write_mu_);
+  // What readers read while a staged batch waits for its sync: the state
+  // after the newest synced batch; null when the latest state is durable.
+  std::shared_ptr<const ::rocksdb::Snapshot> durable_ ABSL_GUARDED_BY(read_mu_);
+  std::uint64_t written_through_ ABSL_GUARDED_BY(read_mu_) = 0;  // the last staged
+  std::uint64_t synced_through_ ABSL_GUARDED_BY(read_mu_) = 0;   // its WAL synced
+  std::uint64_t shown_through_ ABSL_GUARDED_BY(read_mu_) = 0;    // readers see it
 };
 
 }  // namespace

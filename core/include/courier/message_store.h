@@ -367,6 +367,49 @@ class COURIER_EXPORT MessageStore {
   // Thread-safety: safe from any thread, as Write. Blocking: never.
   virtual void Prepare(WriteOp& op);
 
+  // --- Staged writes (optional): one batch's wait for durability overlaps
+  // the next batch's work.
+  //
+  // A store whose Write ends in a wait for durability (an fsync) may split
+  // it in two. WriteStaged applies the batch as Write would and returns its
+  // results at once, with a PendingSync; the batch is then visible to the
+  // store's later WriteStaged and Write calls but to none of its readers
+  // (Fetch, Head, Cursor, Status, Group, GroupsOf) until its Sync returned
+  // OK. Sync waits until the batch is as durable as Write would have made
+  // it. The engine's commit queue runs Sync of batch N on one thread while
+  // WriteStaged of batch N + 1 runs on another, and answers a batch's ops
+  // only after its Sync.
+  class PendingSync {
+   public:
+    virtual ~PendingSync() = default;
+    // Blocks until this batch and every batch staged before it are durable,
+    // then makes them visible to readers and returns OK; or returns the
+    // error that kept them from becoming durable: then the batch's results
+    // do not stand, and the batch may or may not be stored (as after a
+    // crash: a retried send is answered as a duplicate if it was). Called at
+    // most once, in the order the batches were staged, one call at a time
+    // (concurrently with WriteStaged). A PendingSync destroyed without Sync
+    // leaves its batch staged: a later Sync or Write makes it durable, or a
+    // crash loses it.
+    virtual absl::Status Sync() = 0;
+  };
+  struct StagedWrite {
+    // One per op, as Write gives them; they stand once `sync` returned OK.
+    std::vector<absl::StatusOr<WriteResult>> results;
+    // What waits for durability; null when nothing does (the batch is
+    // durable already, or it failed as a whole and every result says so).
+    std::unique_ptr<PendingSync> sync;
+  };
+
+  // True when the store overrides WriteStaged (the commit queue then uses
+  // it instead of Write). A store that answers kAborted must not: staged
+  // ops are not written again (WriteRetryingConflicts).
+  virtual bool StagesWrites() const;
+  // Default: Write, with nothing left to wait for.
+  // Thread-safety: as Write; the caller makes no two WriteStaged or Write
+  // calls at once, while Sync calls and reads may run beside them.
+  virtual StagedWrite WriteStaged(absl::Span<const WriteOp> ops);
+
   // Up to `limit` events of `user`'s inbox with seq > `after`, in seq order.
   // An unknown user has an empty inbox. kInvalidArgument when ValidateFetch
   // (above) refuses the arguments.
@@ -433,6 +476,17 @@ class COURIER_EXPORT MessageStore {
 COURIER_EXPORT std::vector<absl::StatusOr<WriteResult>> WriteRetryingConflicts(
     MessageStore& store, absl::Span<const WriteOp> ops, int max_attempts,
     std::uint64_t* reruns = nullptr);
+
+// A staged write (MessageStore::WriteStaged) carried to its end: the results
+// once its Sync returned OK, or Sync's error for every op. What Write gives,
+// for a store that stages writes. Thread-safety and blocking: as both calls.
+COURIER_EXPORT std::vector<absl::StatusOr<WriteResult>> WriteAndSync(
+    MessageStore& store, absl::Span<const WriteOp> ops);
+
+// The results of `staged` once its sync ended with `synced`: its own when
+// OK, else `synced` for every op.
+COURIER_EXPORT std::vector<absl::StatusOr<WriteResult>> ResultsAfterSync(
+    MessageStore::StagedWrite staged, const absl::Status& synced);
 
 }  // namespace courier
 

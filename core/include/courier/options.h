@@ -82,7 +82,11 @@ struct EngineOptions {
 
   // --- environment (borrowed; each must outlive the engine; null = default)
   Clock* clock = nullptr;                // default: SystemClock()
-  Executor* commit_executor = nullptr;   // default: an own single thread
+  // default: an own single thread; two for a store that stages writes
+  // (MessageStore::StagesWrites), so that one batch's wait for durability
+  // overlaps the next batch's work. A borrowed executor of one thread runs
+  // them one after the other.
+  Executor* commit_executor = nullptr;
   // The delivery executor also runs the commit queue's completions (answers
   // to sends, routing of appended events) of sessions whose transport has no
   // executor of its own (Transport::executor()), one lane task at a time,

@@ -70,6 +70,13 @@ class COURIER_EXPORT MessageStoreWrapper : public MessageStore {
     return target_.Write(ops);
   }
   void Prepare(WriteOp& op) override { target_.Prepare(op); }
+  // A subclass that changes Write must also change these two (or answer
+  // false to StagesWrites): a store that stages writes is written through
+  // WriteStaged, not Write, by the engine's commit queue.
+  bool StagesWrites() const override { return target_.StagesWrites(); }
+  StagedWrite WriteStaged(absl::Span<const WriteOp> ops) override {
+    return target_.WriteStaged(ops);
+  }
   absl::StatusOr<std::vector<Event>> Fetch(const UserId& user, Seq after,
                                            std::size_t limit) override {
     return target_.Fetch(user, after, limit);
@@ -117,6 +124,11 @@ class COURIER_EXPORT FaultInjectingStore final : public MessageStoreWrapper {
   std::uint64_t failures() const;
 
   std::vector<absl::StatusOr<WriteResult>> Write(absl::Span<const WriteOp> ops) override;
+  // Never staged: every write goes through Write, where the faults are.
+  bool StagesWrites() const override { return false; }
+  StagedWrite WriteStaged(absl::Span<const WriteOp> ops) override {
+    return MessageStore::WriteStaged(ops);
+  }
   absl::StatusOr<std::vector<Event>> Fetch(const UserId& user, Seq after,
                                            std::size_t limit) override;
   absl::StatusOr<Seq> Head(const UserId& user) override;
