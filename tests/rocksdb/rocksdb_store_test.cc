@@ -5,11 +5,16 @@
 // groups.
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -570,6 +575,74 @@ TEST_CASE_METHOD(StoreOnDisk,
   CHECK(FetchAll(*store, "bob").empty());
   COURIER_REQUIRE_OK(fourth.sync->Sync());
   CHECK(FetchAll(*store, "bob").empty());
+}
+
+TEST_CASE("rocksdb: staging, syncing and reading on three threads: readers see every synced "
+          "append and no unsynced one",
+          "[rocksdb][staged]") {
+  TempDir dir;
+  std::unique_ptr<MessageStore> store = MustOpen(Options(dir));
+  constexpr int kBatches = 300;
+  std::mutex mu;
+  std::condition_variable changed;
+  std::deque<std::unique_ptr<MessageStore::PendingSync>> waiting;  // staged, oldest first
+  bool staging_done = false;
+  std::atomic<int> sync_called{0};    // batches (one append each) whose Sync began
+  std::atomic<int> sync_returned{0};  // ... and returned
+  std::atomic<int> thread_failures{0};
+  std::thread stager([&] {
+    for (int i = 1; i <= kBatches; ++i) {
+      MessageStore::StagedWrite staged =
+          store->WriteStaged({WriteOp(Message("alice", std::to_string(i), "bob"))});
+      // (Catch's assertions are for the test's own thread: counted here.)
+      if (staged.results.size() != 1 || !staged.results[0].ok() || staged.sync == nullptr) {
+        thread_failures.fetch_add(1);
+        break;
+      }
+      std::unique_lock<std::mutex> lock(mu);
+      changed.wait(lock, [&] { return waiting.size() < 3; });  // as the commit queue bounds it
+      waiting.push_back(std::move(staged.sync));
+      changed.notify_all();
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    staging_done = true;
+    changed.notify_all();
+  });
+  std::thread syncer([&] {
+    while (true) {
+      std::unique_ptr<MessageStore::PendingSync> next;
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        changed.wait(lock, [&] { return !waiting.empty() || staging_done; });
+        if (waiting.empty()) return;
+        next = std::move(waiting.front());
+        waiting.pop_front();
+        changed.notify_all();
+      }
+      sync_called.fetch_add(1);
+      if (!next->Sync().ok()) thread_failures.fetch_add(1);
+      sync_returned.fetch_add(1);
+    }
+  });
+  int reads = 0;
+  bool seen_all = false;
+  while (!seen_all && thread_failures.load() == 0) {
+    const int synced_before = sync_returned.load();
+    const Seq head = *store->Head("bob");
+    const std::size_t fetched = FetchAll(*store, "bob").size();
+    const int called_after = sync_called.load();
+    REQUIRE(head >= static_cast<Seq>(synced_before));          // every synced append
+    REQUIRE(head <= static_cast<Seq>(called_after));           // no append before its sync
+    REQUIRE(fetched >= head);                                  // gapless, at least up to head
+    REQUIRE(fetched <= static_cast<std::size_t>(sync_called.load()));
+    seen_all = head == kBatches;
+    ++reads;
+  }
+  stager.join();
+  syncer.join();
+  CHECK(thread_failures.load() == 0);
+  CHECK(sync_returned.load() == kBatches);
+  CHECK(reads > 1);
 }
 
 TEST_CASE("rocksdb: at process-crash durability writes are not staged", "[rocksdb][staged]") {

@@ -504,7 +504,8 @@ class RocksdbMessageStore final : public MessageStore {
     batch_.Clear();
     dirty_cursors_.clear();
     touched_.clear();
-    view_.clear();
+    view_.clear();  // frees a large table: grown once below, not step by step
+    view_.reserve(2 * ops.size());
     group_counts_.clear();
     absl::Status status = PrefetchIndexKeys(ops);
     for (std::size_t i = 0; status.ok() && i < ops.size(); ++i) {
@@ -625,8 +626,13 @@ class RocksdbMessageStore final : public MessageStore {
                                                                  const MessageId& id,
                                                                  const InboxState& state)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-    COURIER_ASSIGN_OR_RETURN(std::optional<std::string> value,
-                             Lookup(keys::PairKey(keys::kMessage, inbox, id)));
+    return FindMessageAt(keys::PairKey(keys::kMessage, inbox, id), state);
+  }
+  // The same, by its 'M' key.
+  absl::StatusOr<std::optional<keys::MessageRecord>> FindMessageAt(const std::string& key,
+                                                                   const InboxState& state)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    COURIER_ASSIGN_OR_RETURN(std::optional<std::string> value, Lookup(key));
     if (!value.has_value()) return std::optional<keys::MessageRecord>();
     COURIER_ASSIGN_OR_RETURN(keys::MessageRecord m, keys::DecodeMessage(*value));
     if (m.seq <= state.floor) return std::optional<keys::MessageRecord>();
@@ -678,7 +684,11 @@ class RocksdbMessageStore final : public MessageStore {
   absl::Status PutIndex(std::string key, std::string value)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     COURIER_RETURN_IF_ERROR(Put(key, value));
-    view_.insert_or_assign(std::move(key), std::optional<std::string>(std::move(value)));
+    if (auto it = view_.find(key); it != view_.end()) {
+      it->second = std::move(value);  // the usual case: the batch looked it up first
+    } else {
+      view_.emplace(std::move(key), std::optional<std::string>(std::move(value)));
+    }
     return absl::OkStatus();
   }
   // Deletes an index key and lets later ops of this batch see it gone.
@@ -798,8 +808,9 @@ class RocksdbMessageStore final : public MessageStore {
     COURIER_ASSIGN_OR_RETURN(bool answered, AnsweredBeforeSending<AppendResult>(send_key, out));
     if (answered) return absl::OkStatus();
     COURIER_ASSIGN_OR_RETURN(InboxState * inbox, Inbox(op.recipient));
+    std::string message_key = keys::PairKey(keys::kMessage, op.recipient, op.id);  // built once
     COURIER_ASSIGN_OR_RETURN(std::optional<keys::MessageRecord> taken,
-                             FindMessage(op.recipient, op.id, *inbox));
+                             FindMessageAt(message_key, *inbox));
     if (absl::Status s = CheckAppend(op, inbox->head, inbox->max_cursor, taken.has_value());
         !s.ok()) {
       out = std::move(s);
@@ -809,8 +820,8 @@ class RocksdbMessageStore final : public MessageStore {
                              AppendEvent(op.recipient, *inbox, MessageEventOf(op), op.cid));
     // Never below the TTL cutoff of a Prune under way (Database::BeginPrune).
     const TimeMs expiry = std::max(inbox->max_ts, db_->pending_prune_cutoff());
-    COURIER_RETURN_IF_ERROR(PutIndex(keys::PairKey(keys::kMessage, op.recipient, op.id),
-                                     keys::EncodeMessage({e.seq, false, expiry, op.sender})));
+    COURIER_RETURN_IF_ERROR(
+        PutIndex(std::move(message_key), keys::EncodeMessage({e.seq, false, expiry, op.sender})));
     COURIER_RETURN_IF_ERROR(PutIndex(std::move(send_key),
                                      keys::EncodeSend({e.seq, op.ts, expiry, op.recipient, op.id})));
     inbox->pending.push_back(Pending{e.seq, op.id, op.sender, false});

@@ -9,6 +9,19 @@
 // fsync among concurrent writers, so the engine's commit queue (one batch of
 // many sends per Write) pays one fsync per batch.
 //
+// Staged writes (MessageStore::WriteStaged, at kPowerLoss only): the batch
+// goes to the WAL and the memtable unsynced, and its PendingSync::Sync makes
+// it durable with one DB::SyncWAL, which covers every batch written before
+// it (a batch whose WAL an earlier Sync covered waits for nothing). The
+// writer's later batches see a staged batch at once; the readers (Fetch,
+// Head, Cursor, Status, Group, GroupsOf) read a snapshot taken right after
+// the newest synced batch while any batch waits for its sync, and the latest
+// state otherwise, so nothing a power cut could take back is ever read. A
+// synced Write (and Prune, DeleteInbox) syncs every staged batch before it.
+// A failed sync fails its batch and every batch staged before it; the batch
+// may still be in the memtable (and be stored by a later flush): as after a
+// crash, a retried send is then answered as a duplicate.
+//
 //   courier::rocksdb::RocksdbOptions options;
 //   options.path = "/var/lib/courier/rocksdb";
 //   COURIER_ASSIGN_OR_RETURN(auto messages, courier::rocksdb::OpenMessageStore(options));
