@@ -21,7 +21,8 @@
 //   destroys the io_context and with it the connections' pending handlers,
 //   after the readiness set let go of the connections waiting for input.
 //   (The connections' deadlines and readiness set outlive the io_context: a
-//   connection destroyed with it cancels its deadline and leaves the set.) After Close, Posts and Deliveries are destroyed unrun (a lane task
+//   connection destroyed with it cancels its deadline and leaves the set.)
+//   After Close, Posts and Deliveries are destroyed unrun (a lane task
 //   destroyed unrun goes back to the engine, see courier/transport.h).
 // Thread-safety: executor(), Deliver, OnThisThread and Close from any
 //   thread; Run on the loop's one thread; Destroy after that thread ended.

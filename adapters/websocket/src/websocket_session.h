@@ -22,22 +22,22 @@
 // frames (ws_frame.h).
 //
 // Async operations in flight at most: one read (plain: a wait for
-// readiness in its loop's readiness set, readiness_set.h), one write (a batch of queued frames, or the close frame). The
-// one deadline (the guard that drops TCP when the opening or closing
-// handshake stalls, or the wait for hello, then idleness) is an entry in the
-// loop's deadline heap, not an operation. The session is kept alive by its
-// pending handlers (shared_from_this), and a plain one waiting for input by
-// its loop's readiness set; when the last of these lets go it is destroyed,
-// and Session::Disconnect() has been called.
+// readiness in its loop's readiness set, readiness_set.h), one write (a
+// batch of queued frames, or the close frame). The one deadline (the guard
+// that drops TCP when the opening or closing handshake stalls, or the wait
+// for hello, then idleness) is an entry in the loop's deadline heap, not an
+// operation. The session is kept alive by its pending handlers
+// (shared_from_this), and a plain one waiting for input by its loop's
+// readiness set; when the last of these lets go it is destroyed, and
+// Session::Disconnect() has been called.
 //
 // Reading. Plain connections wait for readiness (their socket is in their
 //   loop's epoll set from the upgrade to the close, readiness_set.h: no
 //   epoll_ctl per read) and then read into the io thread's scratch buffer
-//   (read_path.h). TLS connections read into
-//   kHeadBytes inside the session, then into a 16 KiB chunk of their own
-//   while reads keep filling their buffer (given back when one does not).
-//   Between reads only a partial frame header or control frame (≤ 139
-//   bytes) is carried over.
+//   (read_path.h). TLS connections read into kHeadBytes inside the session,
+//   then into a 16 KiB chunk of their own while reads keep filling their
+//   buffer (given back when one does not). Between reads only a partial
+//   frame header or control frame (≤ 139 bytes) is carried over.
 // Writing. A frame queued while no write is in flight does not start one at
 //   once: the write is posted to the end of the loop's turn, so that
 //   everything the turn queues for this connection (the results of one
