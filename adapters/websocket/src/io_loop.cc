@@ -48,6 +48,7 @@ thread_local const IoLoop* running_loop = nullptr;
 IoLoop::IoLoop()
     : io_(std::make_unique<boost::asio::io_context>(1)),
       deadlines_(*io_),
+      readiness_(*io_),
       impl_(std::make_shared<LoopExecutor>(*io_)),
       executor_(impl_) {}
 
@@ -116,6 +117,7 @@ void IoLoop::Close() {
 
 void IoLoop::Destroy() {
   deadlines_.Shutdown();  // its timer goes before the io_context
+  readiness_.Shutdown();  // its waiting connections and its watch, likewise
   io_.reset();
 }
 

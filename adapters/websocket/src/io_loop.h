@@ -18,9 +18,11 @@
 //   connections, which may outlive the server when a library user stops the
 //   server before the engine). The server calls Close() before its threads
 //   stop, and Destroy() before the rest of its context goes: Destroy
-//   destroys the io_context and with it the connections' pending handlers.
-//   (The connections' deadlines outlive the io_context: a connection
-//   destroyed with it cancels its deadline.) After Close, Posts and Deliveries are destroyed unrun (a lane task
+//   destroys the io_context and with it the connections' pending handlers,
+//   after the readiness set let go of the connections waiting for input.
+//   (The connections' deadlines and readiness set outlive the io_context: a
+//   connection destroyed with it cancels its deadline and leaves the set.)
+//   After Close, Posts and Deliveries are destroyed unrun (a lane task
 //   destroyed unrun goes back to the engine, see courier/transport.h).
 // Thread-safety: executor(), Deliver, OnThisThread and Close from any
 //   thread; Run on the loop's one thread; Destroy after that thread ended.
@@ -43,6 +45,7 @@
 #include "courier/executor.h"
 #include "loop_deadlines.h"
 #include "outbox.h"
+#include "readiness_set.h"
 
 namespace courier::websocket::internal {
 
@@ -59,6 +62,9 @@ class IoLoop : public std::enable_shared_from_this<IoLoop> {
   // The deadlines of the loop's connections (one timer for all of them).
   // REQUIRES: on the loop's thread (or, after it ended, the destroying one).
   LoopDeadlines& deadlines() { return deadlines_; }
+  // The readiness of the loop's plain connections (one epoll set for all
+  // of them). REQUIRES: as deadlines().
+  ReadinessSet& readiness() { return readiness_; }
   // Runs the loop on the calling thread until the io_context stops.
   void Run();
   // True when called by the thread running this loop.
@@ -100,6 +106,7 @@ class IoLoop : public std::enable_shared_from_this<IoLoop> {
 
   std::unique_ptr<boost::asio::io_context> io_;
   LoopDeadlines deadlines_;  // outlives io_'s handlers (see ~IoLoop)
+  ReadinessSet readiness_;   // likewise
   std::shared_ptr<LoopExecutor> impl_;
   std::shared_ptr<Executor> executor_;  // impl_, as a courier::Executor
 

@@ -119,8 +119,9 @@ struct ServerContext {
       : options(o), hooks(std::move(h)), http_pool(o.http_threads) {
     for (std::size_t i = 0; i < o.io_threads; ++i) loops.push_back(std::make_shared<IoLoop>());
   }
-  // The loops' io_contexts go first: their pending handlers own the
-  // sessions, which use everything here.
+  // The loops' io_contexts go first: their pending handlers (and their
+  // readiness sets, the idle plain sessions) own the sessions, which use
+  // everything here.
   ~ServerContext() {
     for (const std::shared_ptr<IoLoop>& loop : loops) {
       loop->Close();

@@ -22,19 +22,22 @@
 // frames (ws_frame.h).
 //
 // Async operations in flight at most: one read (plain: a wait for
-// readiness), one write (a batch of queued frames, or the close frame). The
-// one deadline (the guard that drops TCP when the opening or closing
-// handshake stalls, or the wait for hello, then idleness) is an entry in the
-// loop's deadline heap, not an operation. The session is kept alive by its
-// pending handlers (shared_from_this); when the last one finishes it is
-// destroyed, and Session::Disconnect() has been called.
+// readiness in its loop's readiness set, readiness_set.h), one write (a
+// batch of queued frames, or the close frame). The one deadline (the guard
+// that drops TCP when the opening or closing handshake stalls, or the wait
+// for hello, then idleness) is an entry in the loop's deadline heap, not an
+// operation. The session is kept alive by its pending handlers
+// (shared_from_this), and a plain one waiting for input by its loop's
+// readiness set; when the last of these lets go it is destroyed, and
+// Session::Disconnect() has been called.
 //
-// Reading. Plain connections wait for readiness and then read into the io
-//   thread's scratch buffer (read_path.h). TLS connections read into
-//   kHeadBytes inside the session, then into a 16 KiB chunk of their own
-//   while reads keep filling their buffer (given back when one does not).
-//   Between reads only a partial frame header or control frame (≤ 139
-//   bytes) is carried over.
+// Reading. Plain connections wait for readiness (their socket is in their
+//   loop's epoll set from the upgrade to the close, readiness_set.h: no
+//   epoll_ctl per read) and then read into the io thread's scratch buffer
+//   (read_path.h). TLS connections read into kHeadBytes inside the session,
+//   then into a 16 KiB chunk of their own while reads keep filling their
+//   buffer (given back when one does not). Between reads only a partial
+//   frame header or control frame (≤ 139 bytes) is carried over.
 // Writing. A frame queued while no write is in flight does not start one at
 //   once: the write is posted to the end of the loop's turn, so that
 //   everything the turn queues for this connection (the results of one
@@ -46,8 +49,8 @@
 //   TCP shut down. A protocol error (1002) closes TCP right after our close
 //   frame. close_timeout bounds all of it.
 // Memory: an idle plain connection holds the session object, the socket
-//   (and Asio's reactor state for it), one pending wait for readiness and
-//   a slot of its loop's deadline heap; no heap buffer (the write queue and
+//   (and Asio's reactor state for it), a slot of its loop's readiness set
+//   and one of its deadline heap; no heap buffer (the write queue and
 //   batch are given back whenever they empty). By part:
 //   tests/websocket/connection_memory_test.cc and bench/README.md.
 //
@@ -78,12 +81,14 @@
 
 #include "client_frames.h"
 #include "close_codes.h"
+#include "courier/log.h"
 #include "courier/websocket/frame_codec.h"
 #include "link_state.h"
 #include "loop_deadlines.h"
 #include "outbox.h"
 #include "read_path.h"
 #include "read_scratch.h"
+#include "readiness_set.h"
 #include "server_context.h"
 #include "write_path.h"
 #include "ws_frame.h"
@@ -107,6 +112,7 @@ namespace {
 template <class Stream>
 class WebSocketSession final : public Outbox,
                                private Deadline,
+                               private Readable,
                                public std::enable_shared_from_this<WebSocketSession<Stream>> {
  public:
   using Clock = std::chrono::steady_clock;
@@ -118,14 +124,10 @@ class WebSocketSession final : public Outbox,
   // reads; see bench/README.md). Plain connections need none (read_path.h).
   static constexpr std::size_t kHeadBytes = 256;
 
-  // What a plain connection's pending wait for readiness costs: Asio's
-  // operation object, allocated while it is in flight
-  // (tests/websocket/connection_memory_test.cc prints it).
-  static constexpr std::size_t PendingReadBytes() {
-    using Handler = decltype(beast::bind_front_handler(
-        &WebSocketSession::OnPlainReadable, std::declval<std::shared_ptr<WebSocketSession>>()));
-    return sizeof(net::detail::reactive_wait_op<Handler, typename Stream::executor_type>);
-  }
+  // What a plain connection's wait for readiness costs: its slot in the
+  // loop's readiness set, for its whole life (no operation object in
+  // flight; tests/websocket/connection_memory_test.cc prints it).
+  static constexpr std::size_t PendingReadBytes() { return sizeof(ReadinessSet::Slot); }
 
   // `accept`: the Sec-WebSocket-Accept value; `early`: bytes the client sent
   // after its upgrade request (frames it did not wait to send).
@@ -149,6 +151,16 @@ class WebSocketSession final : public Outbox,
     if constexpr (kPlain) {
       beast::error_code ignored;
       stream_.non_blocking(true, ignored);  // reads never wait (read_path.h)
+      // In the loop's readiness set for the connection's life.
+      absl::StatusOr<ReadinessSet::Handle> handle = loop_.readiness().Add(stream_.native_handle());
+      if (!handle.ok()) {
+        Log(LogLevel::kError, "courier::websocket",
+            "dropping a new WebSocket connection: it cannot wait for input: " +
+                std::string(handle.status().message()));
+        Finish();
+        return;
+      }
+      read_handle_ = *handle;
     }
     handshake_ = SwitchingProtocolsResponse(handshake_);
     write_.writing = true;
@@ -264,9 +276,9 @@ class WebSocketSession final : public Outbox,
       carry_.assign(early, used, std::string::npos);
     }
     if constexpr (kPlain) {
-      // Bytes may have come while the 101 answer was written, their
-      // readiness seen by no wait: read at once.
-      OnPlainReadable({});
+      // Bytes may have come while the 101 answer was written (their
+      // readiness remembered by the set): read at once.
+      OnPlainReadable();
     } else {
       DoRead();
     }
@@ -280,9 +292,13 @@ class WebSocketSession final : public Outbox,
 
   void DoRead() {
     if constexpr (kPlain) {
-      stream_.async_wait(net::socket_base::wait_read,
-                         beast::bind_front_handler(&WebSocketSession::OnPlainReadable,
-                                                   this->shared_from_this()));
+      // The loop's readiness set keeps the connection until readiness comes
+      // (OnReadable); known already: read after the handlers that are ready.
+      if (!loop_.readiness().Wait(read_handle_,
+                                  std::shared_ptr<Readable>(this->shared_from_this(),
+                                                            static_cast<Readable*>(this)))) {
+        PostPlainRead();
+      }
     } else if (tls_buffer_ != nullptr) {
       stream_.async_read_some(net::buffer(tls_buffer_.get(), kTlsChunk),
                               beast::bind_front_handler(&WebSocketSession::OnTlsRead,
@@ -294,15 +310,28 @@ class WebSocketSession final : public Outbox,
     }
   }
 
+  // Plain: the loop's readiness set says the socket is readable.
+  void OnReadable() override {
+    if constexpr (kPlain) OnPlainReadable();
+  }
+
+  void PostPlainRead() {
+    net::post(stream_.get_executor(),
+              beast::bind_front_handler(&WebSocketSession::OnPlainReadable,
+                                        this->shared_from_this()));
+  }
+
   // Plain: the socket is readable (or may be). Reads what it holds, up to
   // the scratch's size per round and kMaxReadRounds rounds (a client that
   // sends without pause does not keep its io thread from the other
   // connections: what is left is read after them, at once).
-  void OnPlainReadable(beast::error_code ec) {
-    if (ec || link_.finished()) {
+  void OnPlainReadable() {
+    if (link_.finished()) {
       Finish();
       return;
     }
+    // This read takes what readiness already told of (a hang-up stays).
+    loop_.readiness().ClearReady(read_handle_);
     ScratchLease scratch;
     char* const buf = scratch.data();
     std::size_t used = carry_.size();
@@ -330,9 +359,7 @@ class WebSocketSession final : public Outbox,
     if (r.outcome == SocketRead::Outcome::kFull) {
       // Not drained: no readiness will come for what waits. Read again
       // after the handlers that are ready.
-      net::post(stream_.get_executor(),
-                beast::bind_front_handler(&WebSocketSession::OnPlainReadable,
-                                          this->shared_from_this(), beast::error_code{}));
+      PostPlainRead();
       return;
     }
     DoRead();
@@ -611,9 +638,17 @@ class WebSocketSession final : public Outbox,
   }
 
   void DropConnection() {
+    CloseSocket();
+    Finish();
+  }
+
+  // Plain: out of the loop's readiness set first (its fd number may be
+  // reused as soon as it closes). Pending operations complete with an
+  // error and let go; a pending wait for readiness is let go by the set.
+  void CloseSocket() {
+    if constexpr (kPlain) loop_.readiness().Remove(read_handle_);
     beast::error_code ignored;
     Socket().close(ignored);
-    Finish();
   }
 
   // The connection is over: tell the engine once, drop the queue, close the
@@ -624,8 +659,7 @@ class WebSocketSession final : public Outbox,
     CancelDeadline();
     write_.Clear();
     std::vector<OutFrame>().swap(held_);
-    beast::error_code ignored;
-    Socket().close(ignored);
+    CloseSocket();
     if (session_ != nullptr) {
       ctx_.sessions.Remove(session_->user(), this);
       if (ctx_.hooks.on_session) ctx_.hooks.on_session(session_->user(), session_->device(), false);
@@ -641,6 +675,8 @@ class WebSocketSession final : public Outbox,
   static constexpr std::size_t kTlsChunk = 16 * 1024;
   struct NoHead {};
   using Head = std::conditional_t<kPlain, NoHead, std::array<char, kHeadBytes>>;
+  struct NoHandle {};
+  using ReadHandle = std::conditional_t<kPlain, ReadinessSet::Handle, NoHandle>;
 
   ServerContext& ctx_;
   IoLoop& loop_;
@@ -651,6 +687,7 @@ class WebSocketSession final : public Outbox,
   std::string carry_;                   // unparsed bytes for the next read
   std::unique_ptr<char[]> tls_buffer_;  // TLS, while bytes keep coming: kTlsChunk
   [[no_unique_address]] Head head_{};   // TLS: where an idle connection's read lands
+  [[no_unique_address]] ReadHandle read_handle_{};  // plain: its place in the loop's set
 
   std::string handshake_;  // the accept value, then the 101 answer being written
   Clock::time_point last_frame_{};
