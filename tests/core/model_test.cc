@@ -782,12 +782,13 @@ TEST_CASE("Model: random schedules keep every guarantee across RocksDB reopen",
 
 TEST_CASE("Model: random schedules keep every guarantee on RocksDB with staged writes",
           "[model][rocksdb][staged]") {
-  // At power-loss durability RocksDB stages writes (MessageStore::WriteStaged):
+  // At power-loss durability, with stage_writes, RocksDB stages writes (MessageStore::WriteStaged):
   // the commit queue's flush and sync tasks and the lane tasks run in random
   // order. Fewer schedules: every sync is an fsync.
   RunSchedules("rocksdb staged", 100, [](std::uint64_t seed) {
     return std::make_unique<DirStoreUnderTest>("rocksdb", seed, [](const std::filesystem::path& d) {
       rocksdb::RocksdbOptions o = rocksdb::RocksdbOptions::Durable((d / "db").string());
+      o.stage_writes = true;
       o.write_buffer_bytes = 1 << 20;
       return rocksdb::OpenMessageStore(o);
     });

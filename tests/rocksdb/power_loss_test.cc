@@ -547,6 +547,7 @@ class Reporter {
   LazyEnv env(std::move(plan));
 
   RocksdbOptions options = StoreOptions(w, path, mode);
+  options.stage_writes = staged;
   options.env = env.env();
   auto store = OpenMessageStore(options);
   if (!store.ok()) {

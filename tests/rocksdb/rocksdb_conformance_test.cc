@@ -68,7 +68,9 @@ class StagedWrites final : public MessageStore {
 };
 
 absl::StatusOr<std::unique_ptr<MessageStore>> OpenStaged(const RocksdbOptions& options) {
-  COURIER_ASSIGN_OR_RETURN(std::unique_ptr<MessageStore> store, OpenMessageStore(options));
+  RocksdbOptions staged = options;
+  staged.stage_writes = true;
+  COURIER_ASSIGN_OR_RETURN(std::unique_ptr<MessageStore> store, OpenMessageStore(staged));
   if (!store->StagesWrites()) return absl::InternalError("expected a store that stages writes");
   return std::unique_ptr<MessageStore>(std::make_unique<StagedWrites>(std::move(store)));
 }

@@ -508,6 +508,18 @@ namespace {
 // Staged writes (MessageStore::WriteStaged): applied at once for the
 // writer, shown to readers only once synced.
 
+RocksdbOptions StagedOptions(const TempDir& dir) {
+  RocksdbOptions o = Options(dir);
+  o.stage_writes = true;
+  return o;
+}
+
+// A store that stages writes, on a fresh directory.
+struct StagedStoreOnDisk {
+  TempDir dir;
+  std::unique_ptr<MessageStore> store = MustOpen(StagedOptions(dir));
+};
+
 // Stages `op` alone and returns what waits for its sync.
 MessageStore::StagedWrite StageOne(MessageStore& store, WriteOp op) {
   MessageStore::StagedWrite staged = store.WriteStaged({std::move(op)});
@@ -517,11 +529,11 @@ MessageStore::StagedWrite StageOne(MessageStore& store, WriteOp op) {
   return staged;
 }
 
-TEST_CASE_METHOD(StoreOnDisk,
+TEST_CASE_METHOD(StagedStoreOnDisk,
                  "rocksdb: a staged batch is seen by the writer at once and by readers after "
                  "its sync",
                  "[rocksdb][staged]") {
-  REQUIRE(store->StagesWrites());  // at power-loss durability
+  REQUIRE(store->StagesWrites());  // stage_writes, at power-loss durability
   Expect<AttachResult>(*store, AttachOp{"bob", "phone"});
   MessageStore::StagedWrite first = StageOne(*store, Message("alice", "1", "bob"));
   // The writer sees it: a repeat is its duplicate, the next append is seq 2.
@@ -557,7 +569,7 @@ TEST_CASE_METHOD(StoreOnDisk,
   CHECK(*store->Head("bob") == 3);
 }
 
-TEST_CASE_METHOD(StoreOnDisk,
+TEST_CASE_METHOD(StagedStoreOnDisk,
                  "rocksdb: a synced Write shows every batch staged before it; their syncs "
                  "then cost nothing",
                  "[rocksdb][staged]") {
@@ -581,7 +593,7 @@ TEST_CASE("rocksdb: staging, syncing and reading on three threads: readers see e
           "append and no unsynced one",
           "[rocksdb][staged]") {
   TempDir dir;
-  std::unique_ptr<MessageStore> store = MustOpen(Options(dir));
+  std::unique_ptr<MessageStore> store = MustOpen(StagedOptions(dir));
   constexpr int kBatches = 300;
   std::mutex mu;
   std::condition_variable changed;
@@ -645,9 +657,11 @@ TEST_CASE("rocksdb: staging, syncing and reading on three threads: readers see e
   CHECK(reads > 1);
 }
 
-TEST_CASE("rocksdb: at process-crash durability writes are not staged", "[rocksdb][staged]") {
+TEST_CASE("rocksdb: writes are staged only when asked, at power-loss durability",
+          "[rocksdb][staged]") {
   TempDir dir;
-  RocksdbOptions options = Options(dir);
+  CHECK_FALSE(MustOpen(Options(dir))->StagesWrites());  // the default
+  RocksdbOptions options = StagedOptions(dir);
   options.durability = RocksdbOptions::Durability::kProcessCrash;
   std::unique_ptr<MessageStore> store = MustOpen(options);
   CHECK_FALSE(store->StagesWrites());

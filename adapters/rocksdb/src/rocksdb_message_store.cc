@@ -71,8 +71,13 @@ Result DuplicateOf(keys::SendRecord first) {
 
 class RocksdbMessageStore final : public MessageStore {
  public:
-  RocksdbMessageStore(std::shared_ptr<Database> db, std::size_t cache_max_inboxes)
-      : db_(std::move(db)), cf_(db_->inbox()), cache_max_inboxes_(cache_max_inboxes) {}
+  RocksdbMessageStore(std::shared_ptr<Database> db, std::size_t cache_max_inboxes,
+                      bool stage_writes)
+      : db_(std::move(db)),
+        cf_(db_->inbox()),
+        cache_max_inboxes_(cache_max_inboxes),
+        stages_(stage_writes &&
+                db_->options().durability == RocksdbOptions::Durability::kPowerLoss) {}
 
   std::vector<absl::StatusOr<WriteResult>> Write(absl::Span<const WriteOp> ops) override {
     std::vector<absl::StatusOr<WriteResult>> results;
@@ -87,10 +92,9 @@ class RocksdbMessageStore final : public MessageStore {
     return Finished(status, ops.size(), std::move(results));
   }
 
-  // Staged only at kPowerLoss: at kProcessCrash, Write waits for no fsync.
-  bool StagesWrites() const override {
-    return db_->options().durability == RocksdbOptions::Durability::kPowerLoss;
-  }
+  // RocksdbOptions::stage_writes, at kPowerLoss only (at kProcessCrash,
+  // Write waits for no fsync).
+  bool StagesWrites() const override { return stages_; }
 
   // Write's batch, written to the WAL and the memtable unsynced; readers
   // keep the snapshot of before it (durable_) until its Sync.
@@ -483,7 +487,7 @@ class RocksdbMessageStore final : public MessageStore {
   };
   ReadView Reader(bool consistent) {
     ReadView v;
-    {
+    if (stages_) {  // else durable_ stays null: no lock to take
       MutexLock view(&read_mu_);
       v.keep = durable_;
     }
@@ -1104,6 +1108,7 @@ class RocksdbMessageStore final : public MessageStore {
   const std::shared_ptr<Database> db_;
   ::rocksdb::ColumnFamilyHandle* const cf_;
   const std::size_t cache_max_inboxes_;
+  const bool stages_;  // StagesWrites()
 
   Mutex write_mu_;
   absl::flat_hash_map<UserId, std::unique_ptr<InboxState>> cache_ ABSL_GUARDED_BY(write_mu_);
@@ -1139,7 +1144,8 @@ class RocksdbMessageStore final : public MessageStore {
 absl::StatusOr<std::unique_ptr<MessageStore>> OpenMessageStore(const RocksdbOptions& options) {
   COURIER_ASSIGN_OR_RETURN(std::shared_ptr<Database> db, Database::Acquire(options));
   return std::unique_ptr<MessageStore>(
-      std::make_unique<RocksdbMessageStore>(std::move(db), options.cache_max_inboxes));
+      std::make_unique<RocksdbMessageStore>(std::move(db), options.cache_max_inboxes,
+                                            options.stage_writes));
 }
 
 }  // namespace courier::rocksdb

@@ -9,7 +9,8 @@
 // fsync among concurrent writers, so the engine's commit queue (one batch of
 // many sends per Write) pays one fsync per batch.
 //
-// Staged writes (MessageStore::WriteStaged, at kPowerLoss only): the batch
+// Staged writes (MessageStore::WriteStaged, at kPowerLoss with
+// RocksdbOptions::stage_writes, an opt-in): the batch
 // goes to the WAL and the memtable unsynced, and its PendingSync::Sync makes
 // it durable with one DB::SyncWAL, which covers every batch written before
 // it (a batch whose WAL an earlier Sync covered waits for nothing). The
@@ -161,6 +162,15 @@ struct RocksdbOptions {
     kProcessCrash,
   };
   Durability durability = Durability::kPowerLoss;
+
+  // At kPowerLoss: the message store stages writes (MessageStore::WriteStaged,
+  // above), so that the engine's commit queue overlaps one batch's fsync with
+  // the next batch's work on a second commit thread. Off by default: on the
+  // 2-core machine of bench/README (twelfth session) it made W1 and W2 slower
+  // (smaller batches, one more thread hand-off per batch); it may pay where
+  // an fsync costs milliseconds and cores are free. Not part of the database:
+  // stores on one path may differ in it.
+  bool stage_writes = false;
 
   // --- Memory ---------------------------------------------------------------
 
