@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "courier/memory.h"
 #include "courier/status.h"
 
 #include "conformance/account_store_suite.h"
@@ -33,38 +34,17 @@ std::unique_ptr<conformance::StoreFixture<Store>> Fixture(
 auto MessageFixture() { return Fixture<MessageStore>(&OpenMessageStore); }
 
 // The store written the way the engine's commit queue writes it: every Write
-// staged (WriteStaged) and then synced (WriteAndSync).
-class StagedWrites final : public MessageStore {
+// staged (WriteStaged) and then synced (WriteAndSync). Owns the store it wraps.
+struct OwnedStore {
+  std::unique_ptr<MessageStore> owned;
+};
+class StagedWrites final : private OwnedStore, public memory::MessageStoreWrapper {
  public:
-  explicit StagedWrites(std::unique_ptr<MessageStore> inner) : inner_(std::move(inner)) {}
+  explicit StagedWrites(std::unique_ptr<MessageStore> inner)
+      : OwnedStore{std::move(inner)}, MessageStoreWrapper(*owned) {}
   std::vector<absl::StatusOr<WriteResult>> Write(absl::Span<const WriteOp> ops) override {
-    return WriteAndSync(*inner_, ops);
+    return WriteAndSync(target(), ops);
   }
-  absl::StatusOr<std::vector<Event>> Fetch(const UserId& user, Seq after,
-                                           std::size_t limit) override {
-    return inner_->Fetch(user, after, limit);
-  }
-  absl::StatusOr<Seq> Head(const UserId& user) override { return inner_->Head(user); }
-  absl::StatusOr<Seq> Cursor(const UserId& user, const DeviceId& device) override {
-    return inner_->Cursor(user, device);
-  }
-  absl::StatusOr<MessageStatus> Status(const UserId& recipient, const MessageId& id) override {
-    return inner_->Status(recipient, id);
-  }
-  absl::StatusOr<std::size_t> Prune(const PruneOptions& options) override {
-    return inner_->Prune(options);
-  }
-  absl::StatusOr<std::size_t> DeleteInbox(const UserId& user) override {
-    return inner_->DeleteInbox(user);
-  }
-  absl::StatusOr<GroupRecord> Group(const GroupId& id) override { return inner_->Group(id); }
-  absl::StatusOr<std::vector<GroupRecord>> GroupsOf(const UserId& user) override {
-    return inner_->GroupsOf(user);
-  }
-  absl::Status Ping() override { return inner_->Ping(); }
-
- private:
-  std::unique_ptr<MessageStore> inner_;
 };
 
 absl::StatusOr<std::unique_ptr<MessageStore>> OpenStaged(const RocksdbOptions& options) {
