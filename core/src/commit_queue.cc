@@ -53,7 +53,12 @@ struct CommitQueue::Lane {
 
 struct CommitQueue::State {
   State(MessageStore& s, Executor& e, Executor& c, std::size_t m, std::size_t b, int a)
-      : store(s), stages(s.StagesWrites()), executor(e), completion(c), max_batch(m == 0 ? 1 : m), max_batch_bytes(b),
+      : store(s),
+        stages(s.StagesWrites()),
+        executor(e),
+        completion(c),
+        max_batch(m == 0 ? 1 : m),
+        max_batch_bytes(b),
         max_write_attempts(a), default_lane(&c, nullptr) {}
 
   using Waiter = CommitQueue::Waiter;
@@ -418,9 +423,7 @@ void CommitQueue::Abandon() {
       dropped_waiters.insert(dropped_waiters.end(), std::make_move_iterator(batch.waiters.begin()),
                              std::make_move_iterator(batch.waiters.end()));
     }
-    std::deque<State::Staged> dropped_staged;
-    dropped_staged.swap(state_->staged);
-    staged_gone.swap(dropped_staged);
+    staged_gone.swap(state_->staged);
     if (state_->flush_parked) {  // no lane task will post it now
       state_->flush_parked = false;
       state_->flushing = false;

@@ -99,7 +99,7 @@ class RocksdbMessageStore final : public MessageStore {
   // Write's batch, written to the WAL and the memtable unsynced; readers
   // keep the snapshot of before it (durable_) until its Sync.
   StagedWrite WriteStaged(absl::Span<const WriteOp> ops) override {
-    if (!StagesWrites()) return StagedWrite{Write(ops), nullptr};
+    if (!StagesWrites()) return MessageStore::WriteStaged(ops);  // Write, nothing to wait for
     StagedWrite out;
     if (ops.empty()) return out;
     MutexLock lock(&write_mu_);

@@ -112,11 +112,9 @@ void ReadinessSet::Remove(Handle& h) {
   h = Handle{};
   if (slot == nullptr) return;
   epoll_event ev{};  // (ignored by EPOLL_CTL_DEL; non-null for old kernels)
-  if (::epoll_ctl(epfd_, EPOLL_CTL_DEL, slot->fd, &ev) != 0) {
-    // The fd closed already (the kernel took it out); nothing more to do.
-  }
-  std::shared_ptr<Readable> waiter = std::move(slot->waiter);
-  slot->waiter.reset();
+  // A failure means the fd closed already (the kernel took it out).
+  (void)::epoll_ctl(epfd_, EPOLL_CTL_DEL, slot->fd, &ev);
+  std::shared_ptr<Readable> waiter = std::move(slot->waiter);  // (leaves it null)
   slot->fd = -1;
   slot->ready = false;
   slot->hung_up = false;
@@ -170,8 +168,7 @@ void ReadinessSet::Dispatch(std::uint64_t data, std::uint32_t events) {
     slot->ready = true;
     return;
   }
-  std::shared_ptr<Readable> waiter = std::move(slot->waiter);
-  slot->waiter.reset();
+  std::shared_ptr<Readable> waiter = std::move(slot->waiter);  // (leaves it null)
   waiter->OnReadable();  // (may Add, Wait or Remove: `slot` is not used after)
 }
 
@@ -184,8 +181,7 @@ void ReadinessSet::Shutdown() {
   }
   std::vector<std::shared_ptr<Readable>> waiters;
   for (Slot& slot : slots_) {
-    if (slot.waiter != nullptr) waiters.push_back(std::move(slot.waiter));
-    slot.waiter.reset();
+    if (slot.waiter != nullptr) waiters.push_back(std::move(slot.waiter));  // (leaves it null)
   }
   waiters.clear();  // (connections going now may Remove themselves)
 }
