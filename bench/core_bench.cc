@@ -405,6 +405,63 @@ void BM_Drain10k(benchmark::State& state) {
   state.counters["cpu_us_per_item"] = cpu.Stop() * 1e6 / items;
 }
 
+// --- BM_AckBacklog: the store's side of a drain's acks.
+//
+// One inbox per iteration gets kBacklog messages from ten senders (untimed,
+// batches of kStep); then its one device acks them kStep at a time, each
+// ack one Write, as W2's drain does: every ack marks kStep messages
+// delivered and appends their receipts to the senders' inboxes. The backlog
+// is larger than what a writer remembers per inbox (4,096 in RocksDB), so
+// most acks read the messages they pass back from the database, as after a
+// restart. Reports the whole process's CPU per acked message.
+template <class Backend>
+void BM_AckBacklog(benchmark::State& state) {
+  constexpr std::uint64_t kBacklog = 65'536;
+  constexpr std::uint64_t kStep = 1'024;
+  Backend backend;
+  std::unique_ptr<MessageStore> store = backend.Open();
+  std::uint64_t n = 0;
+  int inbox = 0;
+  std::uint64_t receipts = 0;
+  ProcessCpu cpu(state);
+  cpu.Start();
+  for (auto _ : state) {
+    cpu.Pause();
+    const std::string user = absl::StrCat("backlog", inbox++);
+    for (std::uint64_t done = 0; done < kBacklog; done += kStep) {
+      std::vector<WriteOp> ops;
+      for (std::uint64_t i = 0; i < kStep; ++i) {
+        ops.push_back(MakeAppend(absl::StrCat("s", i % 10), user, n++));
+      }
+      for (const auto& r : store->Write(ops)) {
+        if (!r.ok()) {
+          state.SkipWithError(r.status().ToString().c_str());
+          return;
+        }
+      }
+    }
+    cpu.Resume();
+    for (std::uint64_t seq = kStep; seq <= kBacklog; seq += kStep) {
+      std::vector<WriteOp> ops;
+      ops.push_back(AckOp{user, "d", seq, 2});
+      auto results = store->Write(ops);
+      if (!results[0].ok()) {
+        state.SkipWithError(results[0].status().ToString().c_str());
+        return;
+      }
+      receipts += std::get<AckResult>(*results[0]).appended.size();
+    }
+  }
+  const double items = static_cast<double>(state.iterations() * kBacklog);
+  if (receipts != state.iterations() * kBacklog) {
+    state.SkipWithError(absl::StrCat("acks appended ", receipts, " receipts, not ",
+                                     state.iterations() * kBacklog).c_str());
+    return;
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(items));
+  state.counters["cpu_us_per_item"] = cpu.Stop() * 1e6 / items;
+}
+
 // --- BM_W1Mix: W1's store traffic, without the engine or the network.
 //
 // W1 (bench/README.md) costs the store three ops per message: the append to
@@ -879,7 +936,9 @@ void BM_PresenceLookup_Memory(benchmark::State& state) {
   BENCHMARK_TEMPLATE(BM_Write, TYPE)->Name("BM_Write_" NAME)->Arg(1)->Arg(64)->Arg(512);    \
   BENCHMARK_TEMPLATE(BM_Append, TYPE)->Name("BM_Append_" NAME)->UseRealTime();              \
   BENCHMARK_TEMPLATE(BM_Drain10k, TYPE)->Name("BM_Drain10k_" NAME)->UseRealTime()->Unit(   \
-      benchmark::kMillisecond);
+      benchmark::kMillisecond);                                                              \
+  BENCHMARK_TEMPLATE(BM_AckBacklog, TYPE)->Name("BM_AckBacklog_" NAME)->Iterations(3)         \
+      ->UseRealTime()->Unit(benchmark::kMillisecond);
 
 // W1Mix: 500 batches (100,000 messages) per run, whatever the store's speed,
 // so that every store writes as much (RocksDB flushes its memtable in it).
