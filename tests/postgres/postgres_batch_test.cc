@@ -244,6 +244,78 @@ void CheckAgainstReference(bool groups, std::uint32_t seed) {
   }
 }
 
+// Acks sent one op at a time (runs shorter than eight: the schema's ack
+// function), narrow ones (a loop per message) and wide ones (more than 16
+// seqs above the inbox's highest cursor: one statement), over a backlog from
+// three senders with a read and an earlier ack in between, must give the
+// reference's receipts: the same senders, seqs and order.
+TEST_CASE("PostgresMessageStore: one-op acks of wide and narrow ranges give the reference "
+          "store's results",
+          "[postgres]") {
+  TestSchema schema;
+  auto opened = OpenMessageStore(schema.Options());
+  COURIER_REQUIRE_OK(opened);
+  std::unique_ptr<MessageStore> pg = std::move(opened).value();
+  std::unique_ptr<MessageStore> ref = memory::OpenMessageStore();
+  int next_id = 0;
+  auto both = [&](const std::vector<WriteOp>& ops) {
+    const auto want = ref->Write(ops);
+    const auto got = pg->Write(ops);
+    REQUIRE(got.size() == want.size());
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+      INFO("op " << i);
+      COURIER_REQUIRE_OK(want[i]);
+      CheckSameResult(want[i], got[i]);
+    }
+    return want;
+  };
+  auto backlog = [&](int n) {
+    std::vector<WriteOp> ops;
+    for (int i = 0; i < n; ++i) {
+      AppendOp a;
+      a.sender = User(1 + i % 3);
+      a.recipient = User(0);
+      a.cid = "c" + std::to_string(next_id);
+      a.id = "m" + std::to_string(next_id++);
+      a.body = "b" + a.cid;
+      a.ts = 1'000;
+      a.max_undelivered = 1'000;
+      ops.push_back(a);
+    }
+    both(ops);
+  };
+  backlog(40);
+  // Receipts of m5 (from u3) and m30 (from u1): their senders' heads move
+  // before the acks (u2's counter row is made by the first ack).
+  both({ReadOp{User(0), {"m5", "m30"}, 1'700}});
+  // Wide: 1..30, two devices' ops in one batch (a run of two).
+  auto acks = both({AttachOp{User(0), "d0"}, AckOp{User(0), "d0", 30, 2'000},
+                    AckOp{User(0), "d1", 33, 2'001}});
+  CHECK(std::get<AckResult>(*acks[1]).appended.size() == 29);  // m5 was read
+  CHECK(std::get<AckResult>(*acks[2]).appended.size() == 2);  // m30 was read
+  both({AckOp{User(0), "d0", 36, 2'100}});  // narrow: 34..36
+  backlog(30);
+  acks = both({AckOp{User(0), "d1", 70, 2'200}});  // wide: 37..70
+  CHECK(std::get<AckResult>(*acks[0]).appended.size() == 34);
+  both({AckOp{User(0), "d0", 70, 2'300}});  // nothing left
+  for (int u = 0; u < 4; ++u) {
+    INFO(User(u));
+    const auto want = ref->Fetch(User(u), 0, 1'000);
+    const auto got = pg->Fetch(User(u), 0, 1'000);
+    COURIER_REQUIRE_OK(got);
+    REQUIRE(got->size() == want->size());
+    for (std::size_t i = 0; i < want->size(); ++i) {
+      CHECK((*got)[i].seq == (*want)[i].seq);
+      CHECK((*got)[i].id == (*want)[i].id);
+      CHECK((*got)[i].kind == (*want)[i].kind);
+      CHECK((*got)[i].status == (*want)[i].status);
+      CHECK((*got)[i].peer == (*want)[i].peer);
+    }
+  }
+  CHECK(*pg->Status(User(0), "m69") == MessageStatus::kDelivered);
+  CHECK(*pg->Status(User(0), "m5") == MessageStatus::kRead);
+}
+
 TEST_CASE("PostgresMessageStore: set-based runs give the reference store's results",
           "[postgres]") {
   CheckAgainstReference(/*groups=*/false, 20261206);

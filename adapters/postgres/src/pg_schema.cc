@@ -142,6 +142,14 @@ ALTER TABLE {p}messages SET (fillfactor = 50);
 DROP INDEX IF EXISTS {p}events_ts;
 CREATE INDEX IF NOT EXISTS {p}events_ts_brin ON {p}events USING brin (ts);
 )sql",
+
+    // --- 5 -> 6: the ack function delivers a wide range (more than 16
+    // seqs between the inbox's highest cursor and the new one, as a device
+    // coming back to a backlog acks) with one statement:
+    // status changes, one counter move per sender (in name order) and the
+    // receipt rows; a narrow one still loops, which costs less for one or
+    // two messages. Functions only (kFunctions).
+    "",
 };
 
 // The last CTEs of a prune statement (prune_some below): delete the events
@@ -225,7 +233,9 @@ BEGIN
 END $$;
 
 -- AckOp. The first row: (r_code, r_cursor) with r_code 0 ok, 1 seq > head;
--- then one row per delivered receipt (e_user, e_seq, e_id).
+-- then one row per delivered receipt (e_user, e_seq, e_id), in seq order. A
+-- range of more than 16 seqs is one statement (about five times cheaper per
+-- receipt than the loop, which costs less for a message or two).
 CREATE OR REPLACE FUNCTION {p}ack(p_user text, p_device text, p_seq bigint, p_ts bigint)
   RETURNS TABLE(r_code int, r_cursor bigint, e_user text, e_seq bigint, e_id text)
 LANGUAGE plpgsql AS $$
@@ -243,6 +253,33 @@ BEGIN
     ON CONFLICT (user_id, device_id) DO UPDATE SET acked = greatest(d.acked, excluded.acked)
     RETURNING d.acked INTO v_cursor;
   RETURN QUERY SELECT 0, v_cursor, NULL::text, NULL::bigint, NULL::text;
+  IF v_cursor - v_from > 16 THEN
+    -- One statement: the k-th of a sender's cnt receipts (in seq order)
+    -- gets its counter's new value - cnt + k; counters moved in name order.
+    RETURN QUERY
+    WITH delivered AS (
+      UPDATE {p}messages x SET status = 1
+      WHERE x.recipient = p_user AND x.seq > v_from AND x.seq <= v_cursor AND x.status = 0
+      RETURNING x.message_id, x.sender, x.seq),
+    numbered AS (
+      SELECT d.*, row_number() OVER (PARTITION BY d.sender ORDER BY d.seq) AS k,
+             count(*) OVER (PARTITION BY d.sender) AS cnt
+      FROM delivered d),
+    tops AS (
+      INSERT INTO {p}heads AS h (user_id, head)
+      SELECT b.sender, b.cnt FROM numbered b WHERE b.k = b.cnt ORDER BY b.sender
+      ON CONFLICT (user_id) DO UPDATE SET head = h.head + excluded.head
+      RETURNING h.user_id, h.head),
+    receipts AS (
+      SELECT b.*, ((SELECT jsonb_object_agg(t.user_id, t.head) FROM tops t) ->> b.sender)::int8
+                  - b.cnt + b.k AS rseq
+      FROM numbered b),
+    written AS (
+      INSERT INTO {p}events (user_id, seq, kind, message_id, peer, body, status, ts)
+      SELECT r.sender, r.rseq, 2, r.message_id, p_user, ''::bytea, 1, p_ts FROM receipts r)
+    SELECT 0, v_cursor, r.sender, r.rseq, r.message_id FROM receipts r ORDER BY r.seq;
+    RETURN;
+  END IF;
   FOR m IN SELECT x.message_id, x.sender FROM {p}messages x
              WHERE x.recipient = p_user AND x.seq > v_from AND x.seq <= v_cursor
                AND x.status = 0
