@@ -84,7 +84,7 @@ class EngineCore final : public internal::SessionHost,
     for (const Appended& a : appended) {
       for (const SessionPtr& s : Sessions(a.user)) s->OnEvent(a.event);
     }
-    {
+    if (OtherNodesMayListen()) {  // else WakeRemote has nobody to wake
       MutexLock lock(&wake_mu_);
       for (const Appended& a : appended) wake_users_.insert(a.user);
     }
@@ -926,6 +926,14 @@ class EngineCore final : public internal::SessionHost,
   }
 
   // After each commit: users with new events may have devices on other nodes.
+  // False when the presence store says this engine is its only subscriber
+  // (PresenceStore::SubscribedNodes): no other node can hold a session to
+  // wake, so a commit needs no presence lookup and no pool task for it.
+  bool OtherNodesMayListen() const {
+    const std::optional<std::size_t> nodes = deps_.presence->SubscribedNodes();
+    return !nodes.has_value() || *nodes > 1;
+  }
+
   void WakeRemote() {
     absl::flat_hash_set<UserId> users;
     {

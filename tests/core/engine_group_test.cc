@@ -110,18 +110,6 @@ class People : public EngineHarness {
   }
 };
 
-// Runs engine tasks until `done` (signals between nodes arrive on the
-// memory presence store's own thread), for at most 5 s.
-bool RunUntil(EngineHarness& h, const std::function<bool()>& done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (std::chrono::steady_clock::now() < deadline) {
-    h.Run();
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return false;
-}
-
 TEST_CASE("Group: a created group's id is SHA-256 of (creator, cid), the same everywhere",
           "[engine][group]") {
   // hashlib.sha256(b"alice\x00new-1").hexdigest()[:32]: any node, any version.

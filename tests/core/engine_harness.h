@@ -11,8 +11,12 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
+#include <functional>
+#include <optional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -110,6 +114,7 @@ class FaultyPresence final : public PresenceStore {
     return inner_.Disconnect(user, device, node, now);
   }
   absl::StatusOr<std::vector<Presence>> Lookup(absl::Span<const UserId> users) override {
+    lookups_.fetch_add(1);
     if (down_) return Down();
     return inner_.Lookup(users);
   }
@@ -127,10 +132,21 @@ class FaultyPresence final : public PresenceStore {
     return inner_.Subscribe(node, std::move(handler));
   }
   void Unsubscribe(const NodeId& node) override { inner_.Unsubscribe(node); }
+  // The inner store's count, or nullopt (a store that cannot tell, as Redis)
+  // while SetHideSubscribers(true).
+  std::optional<std::size_t> SubscribedNodes() const override {
+    if (hide_subscribers_) return std::nullopt;
+    return inner_.SubscribedNodes();
+  }
+  void SetHideSubscribers(bool hide) { hide_subscribers_ = hide; }
+  // Lookup calls so far.
+  int lookups() const { return lookups_.load(); }
 
  private:
   static absl::Status Down() { return absl::UnavailableError("presence store is down"); }
   PresenceStore& inner_;
+  std::atomic<int> lookups_{0};
+  std::atomic<bool> hide_subscribers_{false};
   std::atomic<bool> down_{false};
   std::atomic<bool> publish_down_{false};
 };
@@ -306,6 +322,18 @@ class EngineHarness {
   std::unique_ptr<ContactPolicy> contacts_;
   std::unique_ptr<Engine> engine_;
 };
+
+// Runs engine tasks until `done` (signals between nodes arrive on the
+// memory presence store's own thread), for at most 5 s.
+inline bool RunUntil(EngineHarness& h, const std::function<bool()>& done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (std::chrono::steady_clock::now() < deadline) {
+    h.Run();
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
 
 // The two users most engine tests start from: alice and bob are friends;
 // nobody is connected yet.

@@ -431,6 +431,42 @@ TEST_CASE("Engine: Wake streams new events at once", "[engine][cluster]") {
   CHECK(bob.ReceivedEvents().size() == 1);
 }
 
+TEST_CASE("Engine: an engine alone on its presence store looks up nobody to wake elsewhere",
+          "[engine][cluster]") {
+  BothOnline h;
+  const int before = h.presence_faults().lookups();
+  h.alice.SendMany("bob", 3);
+  h.Run();
+  REQUIRE(h.bob.ReceivedEvents().size() == 3);
+  CHECK(h.presence_faults().lookups() == before);  // one subscriber: itself
+  // A store that cannot count its subscribers (Redis): every commit looks
+  // up its recipients' nodes.
+  h.presence_faults().SetHideSubscribers(true);
+  h.alice.SendMany("bob", 1, "m", "hidden");
+  h.Run();
+  CHECK(h.presence_faults().lookups() > before);
+  // A second node subscribed: the lookups come back, and its sessions are woken.
+  h.presence_faults().SetHideSubscribers(false);
+  std::unique_ptr<Engine> node2 = h.StartPeer("node-2");
+  Device bob2 = h.ConnectTo(*node2, "bob", "tablet");
+  h.Run();
+  const int with_peer = h.presence_faults().lookups();
+  h.alice.session->Send("late", "bob", "to both devices");
+  h.Run();
+  CHECK(h.presence_faults().lookups() > with_peer);
+  REQUIRE(RunUntil(h, [&] {
+    bob2.Poll();
+    for (const Event& e : bob2.ReceivedEvents()) {
+      if (e.body == "to both devices") return true;
+    }
+    return false;
+  }));
+  bob2.session->Disconnect();
+  h.Run();
+  node2->Shutdown();
+  h.Run();
+}
+
 TEST_CASE("Engine: stats count sends, duplicates, deliveries and group commits", "[engine]") {
   BothOnline h;
   h.alice.SendMany("bob", 10);

@@ -5,6 +5,7 @@
 // refreshed + ttl > now; an expired one counts as gone, and the time it was
 // last refreshed becomes the user's last seen when no live device remains.
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <deque>
 #include <memory>
@@ -101,8 +102,12 @@ class SignalDispatcher {
           absl::StrCat("node '", node, "' already has a subscriber"));
     }
     handlers_.emplace(node, std::make_shared<Handler>(std::move(handler)));
+    subscribed_.store(handlers_.size(), std::memory_order_release);
     return absl::OkStatus();
   }
+
+  // The number of subscribed nodes, without the lock.
+  std::size_t subscribed() const { return subscribed_.load(std::memory_order_acquire); }
 
   void Unsubscribe(const NodeId& node) {
     std::shared_ptr<Handler> removed;  // released after the lock, outside any handler call
@@ -111,6 +116,7 @@ class SignalDispatcher {
     if (it == handlers_.end()) return;
     removed = std::move(it->second);
     handlers_.erase(it);
+    subscribed_.store(handlers_.size(), std::memory_order_release);
     if (std::this_thread::get_id() == thread_.get_id()) return;
     while (running_ == removed.get()) idle_.Wait(&mu_);
   }
@@ -165,6 +171,7 @@ class SignalDispatcher {
   absl::flat_hash_map<NodeId, std::shared_ptr<Handler>> handlers_ ABSL_GUARDED_BY(mu_);
   std::deque<std::pair<NodeId, Signal>> queue_ ABSL_GUARDED_BY(mu_);
   const Handler* running_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::atomic<std::size_t> subscribed_{0};  // handlers_.size(), written under mu_
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;  // last: starts after every field above exists
 };
@@ -260,6 +267,8 @@ class MemoryPresenceStore final : public PresenceStore {
   }
 
   void Unsubscribe(const NodeId& node) override { dispatcher_.Unsubscribe(node); }
+
+  std::optional<std::size_t> SubscribedNodes() const override { return dispatcher_.subscribed(); }
 
  private:
   struct Registration {

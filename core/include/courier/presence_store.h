@@ -22,6 +22,7 @@
 #ifndef COURIER_CORE_PRESENCE_STORE_H_
 #define COURIER_CORE_PRESENCE_STORE_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <utility>
@@ -119,6 +120,16 @@ class COURIER_EXPORT PresenceStore {
   virtual absl::Status Subscribe(const NodeId& node,
                                  absl::AnyInvocable<void(const Signal&)> handler) = 0;
   virtual void Unsubscribe(const NodeId& node) = 0;
+
+  // How many nodes are subscribed right now, when the store can know it:
+  // an in-process store (courier::memory) can; a store shared between
+  // processes (Redis) cannot and returns nullopt, the default. An engine
+  // that is its store's only subscriber skips the presence lookups and
+  // wake signals its commits make for sessions on other nodes: none can
+  // exist, since a node subscribes (Engine::Create) before any of its
+  // sessions registers. Thread-safe and cheap (called for every batch of
+  // routed events); never blocks.
+  virtual std::optional<std::size_t> SubscribedNodes() const { return std::nullopt; }
 };
 
 }  // namespace courier
