@@ -17,7 +17,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -39,6 +38,7 @@
 #include "courier/sync.h"
 #include "courier/types.h"
 #include "database.h"
+#include "front_queue.h"
 #include "keys.h"
 #include "rocksdb/db.h"
 #include "rocksdb/snapshot.h"
@@ -335,7 +335,8 @@ class RocksdbMessageStore final : public MessageStore {
     // in seq order; those in (max_cursor, unknown_through] were appended
     // before this state was loaded (or were forgotten) and are read back
     // from the database when an ack passes them.
-    std::deque<Pending> pending;
+    // (A FrontQueue, not a deque: an idle inbox's queue holds no heap block.)
+    internal::FrontQueue<Pending> pending;
     Seq unknown_through = 0;
 
     void TrimPending() {
