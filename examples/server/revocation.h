@@ -70,6 +70,7 @@ class RevocationWatcher {
     std::string token_id;
     std::weak_ptr<Transport> connection;
   };
+  static_assert(sizeof(Live) <= 56, "inline in its user's map slot (above, Memory)");
   void Loop();
   void CheckUser(const UserId& user);
 

@@ -291,6 +291,9 @@ class MemoryPresenceStore final : public PresenceStore {
     absl::InlinedVector<Registration, 1> devices;
     std::optional<TimeMs> last_seen;
   };
+  // What a user online on one device costs: this in a slot of users_, beside
+  // the user's name (bench/README.md, W4's table).
+  static_assert(sizeof(UserEntry) <= 72);
 
   static Registration* Find(UserEntry& entry, const DeviceId& device) {
     for (Registration& r : entry.devices) {

@@ -354,6 +354,9 @@ class RocksdbMessageStore final : public MessageStore {
       return it != pending.end() && it->seq == seq ? &*it : nullptr;
     }
   };
+  // rocksdb.h gives what a cached idle inbox costs.
+  static_assert(sizeof(InboxState) <= 128, "rocksdb.h: about 120 bytes per cached inbox");
+  static_assert(sizeof(Pending) <= 80, "rocksdb.h: 80 bytes per pending message");
 
   struct StoredHead {
     Seq head = 0;
