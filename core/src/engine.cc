@@ -744,7 +744,7 @@ class EngineCore final : public internal::SessionHost,
 
   struct Shard {
     mutable Mutex mu;
-    absl::flat_hash_map<UserId, std::vector<SessionPtr>> sessions ABSL_GUARDED_BY(mu);
+    absl::flat_hash_map<UserId, absl::InlinedVector<SessionPtr, 1>> sessions ABSL_GUARDED_BY(mu);
   };
 
   Shard& ShardOf(const UserId& user) {

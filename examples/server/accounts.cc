@@ -108,9 +108,15 @@ absl::StatusOr<TokenClaims> Accounts::Claims(std::string_view token) const {
 }
 
 bool Accounts::IsRevoked(const TokenClaims& claims, const TokenState& state) {
-  if (claims.generation != state.generation) return true;
-  return !claims.id.empty() &&
-         std::binary_search(state.revoked.begin(), state.revoked.end(), claims.id);
+  return IsRevoked(claims.generation, claims.id, state);
+}
+
+bool Accounts::IsRevoked(std::uint64_t generation, std::string_view token_id,
+                         const TokenState& state) {
+  if (generation != state.generation) return true;
+  return !token_id.empty() &&
+         std::binary_search(state.revoked.begin(), state.revoked.end(), token_id,
+                            [](std::string_view a, std::string_view b) { return a < b; });
 }
 
 absl::StatusOr<UserId> Accounts::Authenticate(std::string_view token) const {

@@ -41,6 +41,7 @@
 #ifndef COURIER_EXAMPLES_SERVER_ACCOUNTS_H_
 #define COURIER_EXAMPLES_SERVER_ACCOUNTS_H_
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -112,6 +113,9 @@ class Accounts {
   absl::StatusOr<TokenState> Refresh(const UserId& user);
   // True when a token with `claims` is revoked by `state`.
   static bool IsRevoked(const TokenClaims& claims, const TokenState& state);
+  // The same for a token of `generation` with id `token_id` ("" for none).
+  static bool IsRevoked(std::uint64_t generation, std::string_view token_id,
+                        const TokenState& state);
   // The claims of a valid, unexpired token, without any revocation check.
   absl::StatusOr<TokenClaims> Claims(std::string_view token) const;
 

@@ -3,6 +3,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "absl/time/time.h"
 #include "cluster_close.h"
 
@@ -25,11 +27,13 @@ void RevocationWatcher::SessionOpened(std::string_view token,
   absl::StatusOr<TokenClaims> claims = accounts_.Claims(token);
   if (!claims.ok()) return;  // the hello already checked it; expired meanwhile
   absl::MutexLock lock(&mu_);
-  std::vector<Live>& list = live_[claims->user];
+  auto& list = live_[claims->user];
   // Forget connections that are gone, so a reconnecting device does not grow it.
-  std::erase_if(list, [](const Live& l) { return l.connection.expired(); });
+  list.erase(std::remove_if(list.begin(), list.end(),
+                            [](const Live& l) { return l.connection.expired(); }),
+             list.end());
   urgent_.insert(claims->user);
-  list.push_back(Live{*std::move(claims), std::move(connection)});
+  list.push_back(Live{claims->generation, std::move(claims->id), std::move(connection)});
 }
 
 void RevocationWatcher::Check(const UserId& user) {
@@ -58,8 +62,11 @@ void RevocationWatcher::Loop() {
       if (std::chrono::steady_clock::now() >= next_sweep) {
         next_sweep = std::chrono::steady_clock::now() + check_every_;
         absl::erase_if(live_, [](auto& kv) {
-          std::erase_if(kv.second, [](const Live& l) { return l.connection.expired(); });
-          return kv.second.empty();
+          auto& list = kv.second;
+          list.erase(std::remove_if(list.begin(), list.end(),
+                                    [](const Live& l) { return l.connection.expired(); }),
+                     list.end());
+          return list.empty();
         });
         for (const auto& kv : live_) users.push_back(kv.first);
         urgent_.clear();
@@ -85,15 +92,19 @@ void RevocationWatcher::CheckUser(const UserId& user) {
     absl::MutexLock lock(&mu_);
     auto it = live_.find(user);
     if (it == live_.end()) return;
-    std::erase_if(it->second, [&](const Live& l) {
-      std::shared_ptr<Transport> t = l.connection.lock();
-      if (t == nullptr) return true;
-      if (deleted || Accounts::IsRevoked(l.claims, *state)) {
-        to_close.push_back(std::move(t));
-        return true;
-      }
-      return false;
-    });
+    auto& list = it->second;
+    list.erase(std::remove_if(list.begin(), list.end(),
+                              [&](const Live& l) {
+                                std::shared_ptr<Transport> t = l.connection.lock();
+                                if (t == nullptr) return true;
+                                if (deleted ||
+                                    Accounts::IsRevoked(l.generation, l.token_id, *state)) {
+                                  to_close.push_back(std::move(t));
+                                  return true;
+                                }
+                                return false;
+                              }),
+               list.end());
     if (it->second.empty()) live_.erase(it);
     closed_ += to_close.size();
   }

@@ -17,6 +17,10 @@
 // whichever node's check sees it first (cluster_close.h).
 //
 // Cost: one store read per user with open sessions per `check_every`.
+// Memory: per user with open sessions, one map slot holding the first
+// session inline (its token's generation and id, a weak pointer to its
+// connection: no heap block of its own unless the user has more sessions or
+// the token id is longer than 15 bytes).
 // Ownership: borrows `accounts`, which must outlive it.
 // Thread-safety: safe for concurrent use.
 // Blocking: SessionOpened and Check never block (they queue); the
@@ -27,6 +31,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
@@ -34,6 +39,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/synchronization/mutex.h"
 #include "accounts.h"
 #include "courier/account_store.h"
@@ -57,10 +63,14 @@ class RevocationWatcher {
   std::uint64_t closed() const;  // sessions closed with 4401 so far
 
  private:
+  // One open session: what IsRevoked reads of its token, and its
+  // connection (the user is the map's key).
   struct Live {
-    TokenClaims claims;
+    std::uint64_t generation = 0;
+    std::string token_id;
     std::weak_ptr<Transport> connection;
   };
+  static_assert(sizeof(Live) <= 56, "inline in its user's map slot (above, Memory)");
   void Loop();
   void CheckUser(const UserId& user);
 
@@ -69,7 +79,7 @@ class RevocationWatcher {
   const std::chrono::milliseconds check_every_;
   mutable absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  absl::flat_hash_map<UserId, std::vector<Live>> live_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<UserId, absl::InlinedVector<Live, 1>> live_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<UserId> urgent_ ABSL_GUARDED_BY(mu_);
   std::uint64_t closed_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread thread_;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -17,6 +18,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -188,9 +190,15 @@ class MemoryPresenceStore final : public PresenceStore {
     Expire(entry, now);
     ConnectOutcome outcome;
     outcome.became_online = entry.devices.empty();
-    auto it = entry.devices.find(device);
-    if (it != entry.devices.end() && it->second.node != node) outcome.replaced_on = it->second.node;
-    entry.devices[device] = Registration{node, now};
+    const std::uint32_t at = NodeIndex(node);
+    Registration* r = Find(entry, device);
+    if (r == nullptr) {
+      entry.devices.push_back(Registration{device, at, now});
+    } else {
+      if (r->node != at) outcome.replaced_on = nodes_[r->node];
+      r->node = at;
+      r->refreshed = now;
+    }
     return outcome;
   }
 
@@ -200,8 +208,10 @@ class MemoryPresenceStore final : public PresenceStore {
     MutexLock lock(&mu_);
     UserEntry& entry = users_[user];
     Expire(entry, now);
-    auto it = entry.devices.find(device);
-    if (it != entry.devices.end() && it->second.node == node) entry.devices.erase(it);
+    Registration* r = Find(entry, device);
+    if (r != nullptr && nodes_[r->node] == node) {
+      entry.devices.erase(entry.devices.begin() + (r - entry.devices.data()));
+    }
     if (!entry.devices.empty()) return false;
     entry.last_seen = std::max(entry.last_seen.value_or(now), now);
     return true;
@@ -223,9 +233,10 @@ class MemoryPresenceStore final : public PresenceStore {
       auto it = users_.find(user);
       if (it == users_.end()) continue;
       Expire(it->second, now);
-      for (const auto& [device, reg] : it->second.devices) {
-        if (std::find(p.nodes.begin(), p.nodes.end(), reg.node) == p.nodes.end()) {
-          p.nodes.push_back(reg.node);
+      for (const Registration& reg : it->second.devices) {
+        const NodeId& node = nodes_[reg.node];
+        if (std::find(p.nodes.begin(), p.nodes.end(), node) == p.nodes.end()) {
+          p.nodes.push_back(node);
         }
       }
       std::sort(p.nodes.begin(), p.nodes.end());
@@ -243,12 +254,16 @@ class MemoryPresenceStore final : public PresenceStore {
       COURIER_RETURN_IF_ERROR(ValidateName("device", device));
     }
     MutexLock lock(&mu_);
+    const std::uint32_t at = NodeIndex(node);
     for (const auto& [user, device] : sessions) {
       UserEntry& entry = users_[user];
       Expire(entry, now);
-      auto [it, inserted] = entry.devices.try_emplace(device, Registration{node, now});
-      // A live registration that moved to another node stays there.
-      if (!inserted && it->second.node == node) it->second.refreshed = now;
+      Registration* r = Find(entry, device);
+      if (r == nullptr) {
+        entry.devices.push_back(Registration{device, at, now});
+      } else if (r->node == at) {
+        r->refreshed = now;  // a live registration that moved to another node stays there
+      }
     }
     return absl::OkStatus();
   }
@@ -271,26 +286,49 @@ class MemoryPresenceStore final : public PresenceStore {
   std::optional<std::size_t> SubscribedNodes() const override { return dispatcher_.subscribed(); }
 
  private:
+  // One device's registration. Its node is an index into nodes_: a cluster
+  // has a few nodes, and every registration held a copy of its name.
   struct Registration {
-    NodeId node;
+    DeviceId device;
+    std::uint32_t node = 0;
     TimeMs refreshed = 0;
   };
+  // A user's registrations, one per device (a few: at most the devices
+  // connected at once, searched in order), the first inline: a user online
+  // on one device costs one map slot and no heap block of its own.
   struct UserEntry {
-    absl::flat_hash_map<DeviceId, Registration> devices;
+    absl::InlinedVector<Registration, 1> devices;
     std::optional<TimeMs> last_seen;
   };
+  // What a user online on one device costs: this in a slot of users_, beside
+  // the user's name (bench/README.md, W4's table).
+  static_assert(sizeof(UserEntry) <= 72);
+
+  static Registration* Find(UserEntry& entry, const DeviceId& device) {
+    for (Registration& r : entry.devices) {
+      if (r.device == device) return &r;
+    }
+    return nullptr;
+  }
+
+  // The index of `node` in nodes_, added when new (never removed: one entry
+  // per node name ever registered).
+  std::uint32_t NodeIndex(const NodeId& node) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto [it, added] = node_index_.try_emplace(node, static_cast<std::uint32_t>(nodes_.size()));
+    if (added) nodes_.push_back(node);
+    return it->second;
+  }
 
   // Drops registrations not refreshed within the TTL; the latest of them
   // becomes last seen.
   void Expire(UserEntry& entry, TimeMs now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     for (auto it = entry.devices.begin(); it != entry.devices.end();) {
-      if (it->second.refreshed + ttl_ms_ > now) {
+      if (it->refreshed + ttl_ms_ > now) {
         ++it;
         continue;
       }
-      entry.last_seen = std::max(entry.last_seen.value_or(it->second.refreshed),
-                                 it->second.refreshed);
-      entry.devices.erase(it++);
+      entry.last_seen = std::max(entry.last_seen.value_or(it->refreshed), it->refreshed);
+      it = entry.devices.erase(it);
     }
   }
 
@@ -298,6 +336,8 @@ class MemoryPresenceStore final : public PresenceStore {
   const TimeMs ttl_ms_;
   Mutex mu_;
   absl::flat_hash_map<UserId, UserEntry> users_ ABSL_GUARDED_BY(mu_);
+  std::vector<NodeId> nodes_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<NodeId, std::uint32_t> node_index_ ABSL_GUARDED_BY(mu_);
   SignalDispatcher dispatcher_;
 };
 

@@ -17,7 +17,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -30,6 +29,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -39,6 +39,7 @@
 #include "courier/sync.h"
 #include "courier/types.h"
 #include "database.h"
+#include "front_queue.h"
 #include "keys.h"
 #include "rocksdb/db.h"
 #include "rocksdb/snapshot.h"
@@ -330,12 +331,15 @@ class RocksdbMessageStore final : public MessageStore {
     Seq max_cursor = 0;
     Seq floor = 0;
     TimeMs max_ts = std::numeric_limits<TimeMs>::min();
-    absl::flat_hash_map<DeviceId, Seq> cursors;  // every known device
+    // Every known device's cursor, sorted by device: a user has a few, and
+    // the first is inline (a one-device inbox holds no map of its own).
+    absl::InlinedVector<std::pair<DeviceId, Seq>, 1> cursors;
     // The messages with seq in (unknown_through, head] and above max_cursor,
     // in seq order; those in (max_cursor, unknown_through] were appended
     // before this state was loaded (or were forgotten) and are read back
     // from the database when an ack passes them.
-    std::deque<Pending> pending;
+    // (A FrontQueue, not a deque: an idle inbox's queue holds no heap block.)
+    internal::FrontQueue<Pending> pending;
     Seq unknown_through = 0;
 
     void TrimPending() {
@@ -350,6 +354,9 @@ class RocksdbMessageStore final : public MessageStore {
       return it != pending.end() && it->seq == seq ? &*it : nullptr;
     }
   };
+  // rocksdb.h gives what a cached idle inbox costs.
+  static_assert(sizeof(InboxState) <= 128, "rocksdb.h: about 120 bytes per cached inbox");
+  static_assert(sizeof(Pending) <= 80, "rocksdb.h: 80 bytes per pending message");
 
   struct StoredHead {
     Seq head = 0;
@@ -557,9 +564,10 @@ class RocksdbMessageStore final : public MessageStore {
     state->head = head.head;
     state->max_ts = head.max_ts;
     if (head.floor.has_value()) state->floor = head.floor->floor;
+    std::sort(cursors.begin(), cursors.end());  // (a scan gives them in key order already)
     for (auto& [device, cursor] : cursors) {
       state->max_cursor = std::max(state->max_cursor, cursor);
-      state->cursors.emplace(std::move(device), cursor);
+      state->cursors.emplace_back(std::move(device), cursor);
     }
     state->unknown_through = state->head;
     return state;
@@ -806,8 +814,14 @@ class RocksdbMessageStore final : public MessageStore {
   // batch: an attached device holds back pruning).
   Seq& CursorOf(const UserId& user, InboxState& state, const DeviceId& device)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-    auto [it, added] = state.cursors.try_emplace(device, 0);
-    if (added) dirty_cursors_[keys::PairKey(keys::kCursor, user, device)] = 0;
+    auto& cursors = state.cursors;
+    auto it = std::lower_bound(
+        cursors.begin(), cursors.end(), device,
+        [](const std::pair<DeviceId, Seq>& c, const DeviceId& d) { return c.first < d; });
+    if (it == cursors.end() || it->first != device) {
+      it = cursors.insert(it, std::make_pair(device, Seq{0}));
+      dirty_cursors_[keys::PairKey(keys::kCursor, user, device)] = 0;
+    }
     return it->second;
   }
 
