@@ -926,13 +926,10 @@ class EngineCore final : public internal::SessionHost,
   }
 
   // After each commit: users with new events may have devices on other nodes.
-  // False when the presence store says this engine is its only subscriber
-  // (PresenceStore::SubscribedNodes): no other node can hold a session to
-  // wake, so a commit needs no presence lookup and no pool task for it.
-  bool OtherNodesMayListen() const {
-    const std::optional<std::size_t> nodes = deps_.presence->SubscribedNodes();
-    return !nodes.has_value() || *nodes > 1;
-  }
+  // False when the presence store knows no device ever registered on
+  // another node (PresenceStore::MayHaveOtherNodes): there is no session to
+  // wake elsewhere, so a commit needs no presence lookup and no pool task.
+  bool OtherNodesMayListen() const { return deps_.presence->MayHaveOtherNodes(options_.node); }
 
   void WakeRemote() {
     absl::flat_hash_set<UserId> users;

@@ -98,10 +98,7 @@ TEST_CASE("Engine: a lost wake signal to another node is counted and logged",
   CapturedLog log;
   AliceAndBob h(Options());
   Device alice = h.Online("alice");
-  // bob is connected on node-2 of a presence store shared between
-  // processes (it cannot count its subscribers, as Redis): a commit to his
-  // inbox signals node-2.
-  h.presence_faults().SetHideSubscribers(true);
+  // bob is connected on node-2: a commit to his inbox signals node-2.
   COURIER_REQUIRE_OK(h.presence().Connect("bob", "phone", "node-2", h.clock().NowMs()));
   h.presence_faults().SetPublishDown(true);
   h.Send(alice, "c1", "bob", "hi");

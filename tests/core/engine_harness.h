@@ -132,13 +132,12 @@ class FaultyPresence final : public PresenceStore {
     return inner_.Subscribe(node, std::move(handler));
   }
   void Unsubscribe(const NodeId& node) override { inner_.Unsubscribe(node); }
-  // The inner store's count, or nullopt (a store that cannot tell, as Redis)
-  // while SetHideSubscribers(true).
-  std::optional<std::size_t> SubscribedNodes() const override {
-    if (hide_subscribers_) return std::nullopt;
-    return inner_.SubscribedNodes();
+  // The inner store's answer, or true (a store that cannot tell, as Redis)
+  // while SetHideNodes(true).
+  bool MayHaveOtherNodes(const NodeId& node) const override {
+    return hide_nodes_ || inner_.MayHaveOtherNodes(node);
   }
-  void SetHideSubscribers(bool hide) { hide_subscribers_ = hide; }
+  void SetHideNodes(bool hide) { hide_nodes_ = hide; }
   // Lookup calls so far.
   int lookups() const { return lookups_.load(); }
 
@@ -146,7 +145,7 @@ class FaultyPresence final : public PresenceStore {
   static absl::Status Down() { return absl::UnavailableError("presence store is down"); }
   PresenceStore& inner_;
   std::atomic<int> lookups_{0};
-  std::atomic<bool> hide_subscribers_{false};
+  std::atomic<bool> hide_nodes_{false};
   std::atomic<bool> down_{false};
   std::atomic<bool> publish_down_{false};
 };

@@ -254,6 +254,22 @@ COURIER_CONFORMANCE_CASE(SameDeviceOnAnotherNodeReplacesIt,
   CHECK(h.LookupOne("carol", 1).nodes == std::vector<NodeId>{"n2"});
 }
 
+COURIER_CONFORMANCE_CASE(AnotherNodesRegistrationIsNeverHidden,
+                         "a node is told other nodes may hold devices once one registered",
+                         "[connect]") {
+  // PresenceStore::MayHaveOtherNodes may answer false only while no device
+  // was ever registered on another node (an engine then skips its wake-ups).
+  PresenceHarness h(factory);
+  COURIER_REQUIRE_OK(h.store(0).Connect("erin", "phone", "n1", h.now()));
+  COURIER_REQUIRE_OK(h.store(1).Connect("frank", "phone", "n2", h.now()));
+  CHECK(h.store(0).MayHaveOtherNodes("n1"));
+  CHECK(h.store(1).MayHaveOtherNodes("n2"));
+  CHECK(h.store(0).MayHaveOtherNodes("n3"));
+  // Gone again: a store may keep saying true (it is a hint that errs safe).
+  COURIER_REQUIRE_OK(h.store(1).Disconnect("frank", "phone", "n2", h.now() + 1));
+  CHECK(h.store(1).MayHaveOtherNodes("n3"));
+}
+
 COURIER_CONFORMANCE_CASE(StaleDisconnectLeavesTheDeviceAlone,
                          "disconnect from a node that no longer holds the device leaves it alone",
                          "[connect]") {

@@ -104,12 +104,8 @@ class SignalDispatcher {
           absl::StrCat("node '", node, "' already has a subscriber"));
     }
     handlers_.emplace(node, std::make_shared<Handler>(std::move(handler)));
-    subscribed_.store(handlers_.size(), std::memory_order_release);
     return absl::OkStatus();
   }
-
-  // The number of subscribed nodes, without the lock.
-  std::size_t subscribed() const { return subscribed_.load(std::memory_order_acquire); }
 
   void Unsubscribe(const NodeId& node) {
     std::shared_ptr<Handler> removed;  // released after the lock, outside any handler call
@@ -118,7 +114,6 @@ class SignalDispatcher {
     if (it == handlers_.end()) return;
     removed = std::move(it->second);
     handlers_.erase(it);
-    subscribed_.store(handlers_.size(), std::memory_order_release);
     if (std::this_thread::get_id() == thread_.get_id()) return;
     while (running_ == removed.get()) idle_.Wait(&mu_);
   }
@@ -173,7 +168,6 @@ class SignalDispatcher {
   absl::flat_hash_map<NodeId, std::shared_ptr<Handler>> handlers_ ABSL_GUARDED_BY(mu_);
   std::deque<std::pair<NodeId, Signal>> queue_ ABSL_GUARDED_BY(mu_);
   const Handler* running_ ABSL_GUARDED_BY(mu_) = nullptr;
-  std::atomic<std::size_t> subscribed_{0};  // handlers_.size(), written under mu_
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;  // last: starts after every field above exists
 };
@@ -283,7 +277,12 @@ class MemoryPresenceStore final : public PresenceStore {
 
   void Unsubscribe(const NodeId& node) override { dispatcher_.Unsubscribe(node); }
 
-  std::optional<std::size_t> SubscribedNodes() const override { return dispatcher_.subscribed(); }
+  // Without the lock: node_count_ is published after first_node_ is set,
+  // and first_node_ never changes after.
+  bool MayHaveOtherNodes(const NodeId& node) const override {
+    const std::size_t nodes = node_count_.load(std::memory_order_acquire);
+    return nodes > 1 || (nodes == 1 && first_node_ != node);
+  }
 
  private:
   // One device's registration. Its node is an index into nodes_: a cluster
@@ -315,7 +314,11 @@ class MemoryPresenceStore final : public PresenceStore {
   // per node name ever registered).
   std::uint32_t NodeIndex(const NodeId& node) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     auto [it, added] = node_index_.try_emplace(node, static_cast<std::uint32_t>(nodes_.size()));
-    if (added) nodes_.push_back(node);
+    if (added) {
+      if (nodes_.empty()) first_node_ = node;
+      nodes_.push_back(node);
+      node_count_.store(nodes_.size(), std::memory_order_release);
+    }
     return it->second;
   }
 
@@ -338,6 +341,10 @@ class MemoryPresenceStore final : public PresenceStore {
   absl::flat_hash_map<UserId, UserEntry> users_ ABSL_GUARDED_BY(mu_);
   std::vector<NodeId> nodes_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<NodeId, std::uint32_t> node_index_ ABSL_GUARDED_BY(mu_);
+  // For MayHaveOtherNodes, read without mu_: the first node that ever
+  // registered (written once, before node_count_ leaves 0) and nodes_.size().
+  NodeId first_node_;
+  std::atomic<std::size_t> node_count_{0};
   SignalDispatcher dispatcher_;
 };
 

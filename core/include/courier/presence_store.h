@@ -22,7 +22,6 @@
 #ifndef COURIER_CORE_PRESENCE_STORE_H_
 #define COURIER_CORE_PRESENCE_STORE_H_
 
-#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <utility>
@@ -121,15 +120,17 @@ class COURIER_EXPORT PresenceStore {
                                  absl::AnyInvocable<void(const Signal&)> handler) = 0;
   virtual void Unsubscribe(const NodeId& node) = 0;
 
-  // How many nodes are subscribed right now, when the store can know it:
-  // an in-process store (courier::memory) can; a store shared between
-  // processes (Redis) cannot and returns nullopt, the default. An engine
-  // that is its store's only subscriber skips the presence lookups and
-  // wake signals its commits make for sessions on other nodes: none can
-  // exist, since a node subscribes (Engine::Create) before any of its
-  // sessions registers. Thread-safe and cheap (called for every batch of
-  // routed events); never blocks.
-  virtual std::optional<std::size_t> SubscribedNodes() const { return std::nullopt; }
+  // Whether a device may be registered on a node other than `node`: false
+  // only when the store knows that none ever was. An in-process store
+  // (courier::memory) knows the nodes that ever registered a device; a
+  // store shared between processes (Redis) cannot tell and answers true,
+  // the default. An engine whose commits can concern no session on another
+  // node skips the presence lookups and wake signals it would send there.
+  // A session registers (Connect) before it first reads its inbox, so a
+  // node whose first registration comes after the answer reads what the
+  // skipped wake was about. Thread-safe and cheap (asked after every
+  // commit's results are routed); never blocks on I/O.
+  virtual bool MayHaveOtherNodes(const NodeId& /*node*/) const { return true; }
 };
 
 }  // namespace courier
