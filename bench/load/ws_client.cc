@@ -29,15 +29,184 @@ namespace {
 using FrameDoc = rapidjson::GenericDocument<rapidjson::UTF8<>, rapidjson::MemoryPoolAllocator<>,
                                             rapidjson::MemoryPoolAllocator<>>;
 
-std::string_view Str(const rapidjson::Value& v) {
-  return v.IsString() ? std::string_view(v.GetString(), v.GetStringLength()) : std::string_view();
+// The members a frame of ours may carry; the op decides which of them count.
+enum FieldId { kOp, kSeq, kId, kFrom, kBody, kCid, kDup, kCursor, kHead, kCode, kMessage, kFields };
+constexpr std::string_view kFieldNames[kFields] = {"op",  "seq",    "id",   "from", "body",   "cid",
+                                                   "dup", "cursor", "head", "code", "message"};
+
+// One member's value, as much of it as InFrame needs.
+struct FieldValue {
+  bool set = false;
+  bool is_string = false, is_uint = false, is_bool = false;
+  std::string_view str;
+  std::uint64_t uint = 0;
+  bool boolean = false;
+};
+
+int FieldIndex(std::string_view key) {
+  for (int i = 0; i < kFields; ++i) {
+    if (key == kFieldNames[i]) return i;
+  }
+  return -1;
 }
 
-std::uint64_t U64(const rapidjson::Value& v) { return v.IsUint64() ? v.GetUint64() : 0; }
+// Fills `out` from the collected members (both parses end here).
+bool FillFrame(const FieldValue (&fv)[kFields], InFrame& out) {
+  auto str = [&](int i) { return fv[i].is_string ? fv[i].str : std::string_view(); };
+  auto u64 = [&](int i) -> std::uint64_t { return fv[i].is_uint ? fv[i].uint : 0; };
+  const std::string_view op = str(kOp);
+  out = InFrame{};
+  if (op == "msg") {
+    out.op = InFrame::Op::kMsg;
+    out.seq = u64(kSeq);
+    out.id = str(kId);
+    out.from = str(kFrom);
+    out.body = str(kBody);
+  } else if (op == "receipt") {
+    out.op = InFrame::Op::kReceipt;
+    out.seq = u64(kSeq);
+    out.id = str(kId);
+  } else if (op == "sent") {
+    out.op = InFrame::Op::kSent;
+    out.cid = str(kCid);
+    out.id = str(kId);
+    out.dup = fv[kDup].is_bool && fv[kDup].boolean;
+  } else if (op == "welcome") {
+    out.op = InFrame::Op::kWelcome;
+    out.cursor = u64(kCursor);
+    out.head = u64(kHead);
+  } else if (op == "synced") {
+    out.op = InFrame::Op::kSynced;
+    out.seq = u64(kSeq);
+  } else if (op == "presence") {
+    out.op = InFrame::Op::kPresence;
+  } else if (op == "pong") {
+    out.op = InFrame::Op::kPong;
+  } else if (op == "error") {
+    out.op = InFrame::Op::kError;
+    out.code = str(kCode);
+    out.message = str(kMessage);
+    out.cid = str(kCid);
+  } else if (op.empty()) {
+    return false;
+  }
+  return true;
+}
+
+// The fast path, no DOM: a flat object whose strings have no escapes and no
+// control characters, whose numbers are unsigned integers that fit 64 bits,
+// and true/false/null. Anything else (a nested value, an escape, a negative
+// or fractional number, any syntax error, a '\0' before the end) answers
+// false and the frame goes to RapidJSON, which decides as it always did.
+// Reads only; the strings are views into `json` as RapidJSON's in-place
+// parse would give them (no escapes: the same bytes at the same place).
+class FlatScanner {
+ public:
+  FlatScanner(const char* p, const char* end) : p_(p), end_(end) {}
+
+  bool Scan(FieldValue (&fv)[kFields]) {
+    SkipWs();
+    if (!Eat('{')) return false;
+    SkipWs();
+    if (!Eat('}')) {
+      for (;;) {
+        std::string_view key;
+        if (!Eat('"') || !String(key)) return false;
+        SkipWs();
+        if (!Eat(':')) return false;
+        SkipWs();
+        FieldValue v;
+        if (!Value(v)) return false;
+        const int i = FieldIndex(key);
+        if (i >= 0 && !fv[i].set) fv[i] = v;  // the first of a repeated key wins
+        SkipWs();
+        if (Eat(',')) {
+          SkipWs();
+          continue;
+        }
+        if (Eat('}')) break;
+        return false;
+      }
+    }
+    SkipWs();
+    return p_ == end_;
+  }
+
+ private:
+  void SkipWs() {
+    while (p_ < end_ && (*p_ == ' ' || *p_ == '\t' || *p_ == '\n' || *p_ == '\r')) ++p_;
+  }
+  bool Eat(char c) {
+    if (p_ < end_ && *p_ == c) {
+      ++p_;
+      return true;
+    }
+    return false;
+  }
+  // After the opening quote: up to the closing one.
+  bool String(std::string_view& s) {
+    const char* start = p_;
+    while (p_ < end_) {
+      const unsigned char c = static_cast<unsigned char>(*p_);
+      if (c == '"') {
+        s = std::string_view(start, static_cast<std::size_t>(p_ - start));
+        ++p_;
+        return true;
+      }
+      if (c == '\\' || c < 0x20) return false;
+      ++p_;
+    }
+    return false;
+  }
+  bool Literal(std::string_view word) {
+    if (static_cast<std::size_t>(end_ - p_) < word.size() ||
+        std::string_view(p_, word.size()) != word) {
+      return false;
+    }
+    p_ += word.size();
+    return true;
+  }
+  bool Value(FieldValue& v) {
+    v.set = true;
+    if (p_ >= end_) return false;
+    const char c = *p_;
+    if (c == '"') {
+      ++p_;
+      v.is_string = true;
+      return String(v.str);
+    }
+    if (c >= '0' && c <= '9') {
+      if (c == '0' && p_ + 1 < end_ && p_[1] >= '0' && p_[1] <= '9') return false;
+      std::uint64_t n = 0;
+      while (p_ < end_ && *p_ >= '0' && *p_ <= '9') {
+        const std::uint64_t d = static_cast<std::uint64_t>(*p_ - '0');
+        if (n > (UINT64_MAX - d) / 10) return false;  // RapidJSON makes it a double
+        n = n * 10 + d;
+        ++p_;
+      }
+      if (p_ < end_ && (*p_ == '.' || *p_ == 'e' || *p_ == 'E')) return false;
+      v.is_uint = true;
+      v.uint = n;
+      return true;
+    }
+    if (c == 't' && Literal("true")) {
+      v.is_bool = v.boolean = true;
+      return true;
+    }
+    if (c == 'f' && Literal("false")) {
+      v.is_bool = true;
+      return true;
+    }
+    return c == 'n' && Literal("null");
+  }
+
+  const char* p_;
+  const char* end_;
+};
 
 }  // namespace
 
-bool ParseServerFrameInPlace(char* json, std::size_t len, InFrame& out) {
+bool ParseServerFrameWithDom(char* json, std::size_t len, InFrame& out) {
   alignas(8) char value_buffer[2048];
   alignas(8) char stack_buffer[512];
   rapidjson::MemoryPoolAllocator<> value_alloc(value_buffer, sizeof(value_buffer));
@@ -46,60 +215,31 @@ bool ParseServerFrameInPlace(char* json, std::size_t len, InFrame& out) {
   (void)len;  // the parse stops at json[len], the '\0' the caller put there
   doc.ParseInsitu(json);
   if (doc.HasParseError() || !doc.IsObject()) return false;
-  // One pass over the members; the op decides below which of them count.
-  const rapidjson::Value* fields[11] = {};
-  enum { kOp, kSeq, kId, kFrom, kBody, kCid, kDup, kCursor, kHead, kCode, kMessage };
-  static constexpr std::string_view kNames[11] = {"op",  "seq",    "id",   "from", "body",   "cid",
-                                                  "dup", "cursor", "head", "code", "message"};
+  // One pass over the members.
+  FieldValue fv[kFields];
   for (const auto& m : doc.GetObject()) {
-    const std::string_view key(m.name.GetString(), m.name.GetStringLength());
-    for (int i = 0; i < 11; ++i) {
-      // The first of a repeated key wins, as FindMember would find it.
-      if (key == kNames[i]) {
-        if (fields[i] == nullptr) fields[i] = &m.value;
-        break;
-      }
+    const int i = FieldIndex(std::string_view(m.name.GetString(), m.name.GetStringLength()));
+    if (i < 0 || fv[i].set) continue;  // the first of a repeated key wins, as FindMember
+    FieldValue& v = fv[i];
+    v.set = true;
+    if (m.value.IsString()) {
+      v.is_string = true;
+      v.str = std::string_view(m.value.GetString(), m.value.GetStringLength());
+    } else if (m.value.IsUint64()) {
+      v.is_uint = true;
+      v.uint = m.value.GetUint64();
+    } else if (m.value.IsBool()) {
+      v.is_bool = true;
+      v.boolean = m.value.GetBool();
     }
   }
-  static const rapidjson::Value kNull;
-  auto f = [&](int i) -> const rapidjson::Value& { return fields[i] ? *fields[i] : kNull; };
-  const std::string_view op = Str(f(kOp));
-  out = InFrame{};
-  if (op == "msg") {
-    out.op = InFrame::Op::kMsg;
-    out.seq = U64(f(kSeq));
-    out.id = Str(f(kId));
-    out.from = Str(f(kFrom));
-    out.body = Str(f(kBody));
-  } else if (op == "receipt") {
-    out.op = InFrame::Op::kReceipt;
-    out.seq = U64(f(kSeq));
-    out.id = Str(f(kId));
-  } else if (op == "sent") {
-    out.op = InFrame::Op::kSent;
-    out.cid = Str(f(kCid));
-    out.id = Str(f(kId));
-    out.dup = f(kDup).IsBool() && f(kDup).GetBool();
-  } else if (op == "welcome") {
-    out.op = InFrame::Op::kWelcome;
-    out.cursor = U64(f(kCursor));
-    out.head = U64(f(kHead));
-  } else if (op == "synced") {
-    out.op = InFrame::Op::kSynced;
-    out.seq = U64(f(kSeq));
-  } else if (op == "presence") {
-    out.op = InFrame::Op::kPresence;
-  } else if (op == "pong") {
-    out.op = InFrame::Op::kPong;
-  } else if (op == "error") {
-    out.op = InFrame::Op::kError;
-    out.code = Str(f(kCode));
-    out.message = Str(f(kMessage));
-    out.cid = Str(f(kCid));
-  } else if (op.empty()) {
-    return false;
-  }
-  return true;
+  return FillFrame(fv, out);
+}
+
+bool ParseServerFrameInPlace(char* json, std::size_t len, InFrame& out) {
+  FieldValue fv[kFields];
+  if (FlatScanner(json, json + len).Scan(fv)) return FillFrame(fv, out);
+  return ParseServerFrameWithDom(json, len, out);
 }
 
 bool ParseServerFrame(std::string_view json, InFrame& out) {

@@ -68,7 +68,13 @@ struct InFrame {
 bool ParseServerFrame(std::string_view json, InFrame& out);
 // The same, in place: `json[0..len)` is parsed and unescaped where it lies
 // and the views in `out` point into it. REQUIRES: json[len] == '\0'.
+// A flat frame (no nested value, no escape, numbers unsigned integers: every
+// frame W1 gets) is read by a scanner, no DOM and no write to `json`; any
+// other goes to ParseServerFrameWithDom, which decides.
 bool ParseServerFrameInPlace(char* json, std::size_t len, InFrame& out);
+// RapidJSON's in-place parse (rewrites `json`; same REQUIRES): the fallback,
+// and the reference the scanner must agree with on every input (tests).
+bool ParseServerFrameWithDom(char* json, std::size_t len, InFrame& out);
 
 class IoPool {
  public:
