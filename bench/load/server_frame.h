@@ -10,6 +10,8 @@
 
 namespace courier::load {
 
+// One server frame, parsed. The string views point into the parsed bytes
+// (in WsConn's on_frame: valid during the callback only).
 struct InFrame {
   enum class Op { kWelcome, kSent, kMsg, kReceipt, kPresence, kSynced, kPong, kError, kOther };
   Op op = Op::kOther;

@@ -52,7 +52,6 @@ namespace beast = boost::beast;
 using tcp = net::ip::tcp;
 using SteadyClock = std::chrono::steady_clock;
 
-// One server frame, parsed. String views are valid during the callback only.
 class IoPool {
  public:
   explicit IoPool(std::size_t threads);
