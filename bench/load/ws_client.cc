@@ -18,95 +18,9 @@
 #include <boost/beast/websocket/detail/hybi13.hpp>
 #include <boost/beast/websocket/error.hpp>
 
-#include "rapidjson/document.h"
 #include "ws_frame.h"
 
 namespace courier::load {
-namespace {
-
-// A parse allocates nothing on the heap for a frame of ours: the values live
-// in a buffer on the stack, the strings stay where they are in the frame.
-using FrameDoc = rapidjson::GenericDocument<rapidjson::UTF8<>, rapidjson::MemoryPoolAllocator<>,
-                                            rapidjson::MemoryPoolAllocator<>>;
-
-std::string_view Str(const rapidjson::Value& v) {
-  return v.IsString() ? std::string_view(v.GetString(), v.GetStringLength()) : std::string_view();
-}
-
-std::uint64_t U64(const rapidjson::Value& v) { return v.IsUint64() ? v.GetUint64() : 0; }
-
-}  // namespace
-
-bool ParseServerFrameInPlace(char* json, std::size_t len, InFrame& out) {
-  alignas(8) char value_buffer[2048];
-  alignas(8) char stack_buffer[512];
-  rapidjson::MemoryPoolAllocator<> value_alloc(value_buffer, sizeof(value_buffer));
-  rapidjson::MemoryPoolAllocator<> stack_alloc(stack_buffer, sizeof(stack_buffer));
-  FrameDoc doc(&value_alloc, sizeof(stack_buffer), &stack_alloc);
-  (void)len;  // the parse stops at json[len], the '\0' the caller put there
-  doc.ParseInsitu(json);
-  if (doc.HasParseError() || !doc.IsObject()) return false;
-  // One pass over the members; the op decides below which of them count.
-  const rapidjson::Value* fields[11] = {};
-  enum { kOp, kSeq, kId, kFrom, kBody, kCid, kDup, kCursor, kHead, kCode, kMessage };
-  static constexpr std::string_view kNames[11] = {"op",  "seq",    "id",   "from", "body",   "cid",
-                                                  "dup", "cursor", "head", "code", "message"};
-  for (const auto& m : doc.GetObject()) {
-    const std::string_view key(m.name.GetString(), m.name.GetStringLength());
-    for (int i = 0; i < 11; ++i) {
-      // The first of a repeated key wins, as FindMember would find it.
-      if (key == kNames[i]) {
-        if (fields[i] == nullptr) fields[i] = &m.value;
-        break;
-      }
-    }
-  }
-  static const rapidjson::Value kNull;
-  auto f = [&](int i) -> const rapidjson::Value& { return fields[i] ? *fields[i] : kNull; };
-  const std::string_view op = Str(f(kOp));
-  out = InFrame{};
-  if (op == "msg") {
-    out.op = InFrame::Op::kMsg;
-    out.seq = U64(f(kSeq));
-    out.id = Str(f(kId));
-    out.from = Str(f(kFrom));
-    out.body = Str(f(kBody));
-  } else if (op == "receipt") {
-    out.op = InFrame::Op::kReceipt;
-    out.seq = U64(f(kSeq));
-    out.id = Str(f(kId));
-  } else if (op == "sent") {
-    out.op = InFrame::Op::kSent;
-    out.cid = Str(f(kCid));
-    out.id = Str(f(kId));
-    out.dup = f(kDup).IsBool() && f(kDup).GetBool();
-  } else if (op == "welcome") {
-    out.op = InFrame::Op::kWelcome;
-    out.cursor = U64(f(kCursor));
-    out.head = U64(f(kHead));
-  } else if (op == "synced") {
-    out.op = InFrame::Op::kSynced;
-    out.seq = U64(f(kSeq));
-  } else if (op == "presence") {
-    out.op = InFrame::Op::kPresence;
-  } else if (op == "pong") {
-    out.op = InFrame::Op::kPong;
-  } else if (op == "error") {
-    out.op = InFrame::Op::kError;
-    out.code = Str(f(kCode));
-    out.message = Str(f(kMessage));
-    out.cid = Str(f(kCid));
-  } else if (op.empty()) {
-    return false;
-  }
-  return true;
-}
-
-bool ParseServerFrame(std::string_view json, InFrame& out) {
-  thread_local std::string copy;
-  copy.assign(json.data(), json.size());
-  return ParseServerFrameInPlace(copy.data(), copy.size(), out);
-}
 
 IoPool::IoPool(std::size_t threads) {
   if (threads == 0) threads = 1;

@@ -43,6 +43,7 @@
 #include <boost/beast/core/error.hpp>
 
 #include "event_loop.h"
+#include "server_frame.h"
 
 namespace courier::load {
 
@@ -50,25 +51,6 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 using tcp = net::ip::tcp;
 using SteadyClock = std::chrono::steady_clock;
-
-// One server frame, parsed. String views are valid during the callback only.
-struct InFrame {
-  enum class Op { kWelcome, kSent, kMsg, kReceipt, kPresence, kSynced, kPong, kError, kOther };
-  Op op = Op::kOther;
-  std::uint64_t seq = 0;     // msg, receipt, synced
-  std::uint64_t cursor = 0;  // welcome
-  std::uint64_t head = 0;    // welcome
-  bool dup = false;          // sent
-  std::string_view cid, id, from, body, code, message;
-};
-
-// Parses one server frame; false when it is not a JSON object with an op.
-// The views in `out` point into a per-thread copy of `json`, valid until the
-// next call on the same thread.
-bool ParseServerFrame(std::string_view json, InFrame& out);
-// The same, in place: `json[0..len)` is parsed and unescaped where it lies
-// and the views in `out` point into it. REQUIRES: json[len] == '\0'.
-bool ParseServerFrameInPlace(char* json, std::size_t len, InFrame& out);
 
 class IoPool {
  public:
