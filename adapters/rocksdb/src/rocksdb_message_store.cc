@@ -605,33 +605,21 @@ class RocksdbMessageStore final : public MessageStore {
     if (wanted.empty()) return absl::OkStatus();
     std::sort(wanted.begin(), wanted.end());
     wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
-    COURIER_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> values,
-                             MultiRead(wanted, /*sorted=*/true, "read index keys"));
+    std::vector<::rocksdb::Slice> slices(wanted.begin(), wanted.end());
+    std::vector<::rocksdb::PinnableSlice> values(wanted.size());
+    std::vector<::rocksdb::Status> statuses(wanted.size());
+    db_->db()->MultiGet(::rocksdb::ReadOptions(), cf_, slices.size(), slices.data(), values.data(),
+                        statuses.data(), /*sorted_input=*/true);
     for (std::size_t i = 0; i < wanted.size(); ++i) {
-      view_.emplace(std::move(wanted[i]), std::move(values[i]));
+      std::optional<std::string> value;
+      if (statuses[i].ok()) {
+        value = values[i].ToString();
+      } else if (!statuses[i].IsNotFound()) {
+        return ToStatus(statuses[i], "read index keys");
+      }
+      view_.emplace(std::move(wanted[i]), std::move(value));
     }
     return absl::OkStatus();
-  }
-
-  // The values of `keys` (none where absent) from the database, with one
-  // MultiGet; `sorted` when `keys` are in order. `what` names the read in
-  // an error.
-  absl::StatusOr<std::vector<std::optional<std::string>>> MultiRead(
-      const std::vector<std::string>& keys, bool sorted, const char* what) {
-    std::vector<::rocksdb::Slice> slices(keys.begin(), keys.end());
-    std::vector<::rocksdb::PinnableSlice> values(keys.size());
-    std::vector<::rocksdb::Status> statuses(keys.size());
-    db_->db()->MultiGet(::rocksdb::ReadOptions(), cf_, slices.size(), slices.data(), values.data(),
-                        statuses.data(), sorted);
-    std::vector<std::optional<std::string>> out(keys.size());
-    for (std::size_t i = 0; i < keys.size(); ++i) {
-      if (statuses[i].ok()) {
-        out[i] = values[i].ToString();
-      } else if (!statuses[i].IsNotFound()) {
-        return ToStatus(statuses[i], what);
-      }
-    }
-    return out;
   }
 
   // The value of an 'M', 'S' or 'G' key as the current batch sees it.
@@ -920,10 +908,9 @@ class RocksdbMessageStore final : public MessageStore {
 
   // The messages of `user`'s inbox with seq in (after, last], from the
   // database (they were committed before this batch). Whether each was read
-  // already is its 'M' key's: those are looked up kReadMessagesChunk at a
-  // time with one MultiGet (ids grow with time, so neighbours share table
-  // blocks), not one Get per message: a W2 drain's profile had a quarter of
-  // the server's CPU in those Gets.
+  // is its 'M' key's, looked up one Get at a time: one MultiGet per 1,024
+  // keys measured slower in W2's drain (server CPU per message 3.7-4.0 ->
+  // 4.3-5.2 µs, the thirteenth session's pairs in bench/README).
   absl::Status ReadMessages(const UserId& user, const InboxState& inbox, Seq after, Seq last,
                             std::vector<Pending>& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     const std::string end = last == std::numeric_limits<Seq>::max()
@@ -933,57 +920,17 @@ class RocksdbMessageStore final : public MessageStore {
     ::rocksdb::ReadOptions ro;
     ro.iterate_upper_bound = &upper;
     std::unique_ptr<::rocksdb::Iterator> it(db_->db()->NewIterator(ro, cf_));
-    std::size_t unresolved = out.size();  // out[unresolved..] still need their 'M' keys
     for (it->Seek(keys::EventKey(user, after + 1)); it->Valid(); it->Next()) {
       Seq seq = 0;
       if (!keys::ParseEventKey(View(it->key()), user, &seq)) break;
       COURIER_ASSIGN_OR_RETURN(keys::StoredEvent e, keys::DecodeEvent(View(it->value()), seq));
       if (e.event.kind != EventKind::kMessage) continue;
-      out.push_back(Pending{seq, std::move(e.event.id), std::move(e.event.peer), false});
-      if (out.size() - unresolved == kReadMessagesChunk) {
-        COURIER_RETURN_IF_ERROR(ResolveRead(user, inbox, out, unresolved));
-        unresolved = out.size();
-      }
+      COURIER_ASSIGN_OR_RETURN(std::optional<keys::MessageRecord> m,
+                               FindMessage(user, e.event.id, inbox));
+      out.push_back(Pending{seq, std::move(e.event.id), std::move(e.event.peer),
+                            m.has_value() && m->read});
     }
-    COURIER_RETURN_IF_ERROR(ToStatus(it->status(), "read undelivered messages"));
-    return ResolveRead(user, inbox, out, unresolved);
-  }
-  static constexpr std::size_t kReadMessagesChunk = 1'024;
-
-  // Sets `read` of out[from..] from their 'M' keys: the batch's own view of
-  // a key if it has one, else one MultiGet for the rest (not kept in the
-  // view: an ack can pass thousands of messages).
-  absl::Status ResolveRead(const UserId& user, const InboxState& inbox, std::vector<Pending>& out,
-                           std::size_t from) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-    std::vector<std::string> wanted;
-    std::vector<std::size_t> where;  // out's index of each wanted key
-    wanted.reserve(out.size() - from);
-    where.reserve(out.size() - from);
-    for (std::size_t i = from; i < out.size(); ++i) {
-      std::string key = keys::PairKey(keys::kMessage, user, out[i].id);
-      if (auto it = view_.find(key); it != view_.end()) {
-        COURIER_ASSIGN_OR_RETURN(out[i].read, ReadFlag(it->second, inbox));
-      } else {
-        wanted.push_back(std::move(key));
-        where.push_back(i);
-      }
-    }
-    if (wanted.empty()) return absl::OkStatus();
-    COURIER_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> values,
-                             MultiRead(wanted, /*sorted=*/false, "read message keys"));
-    for (std::size_t k = 0; k < wanted.size(); ++k) {
-      COURIER_ASSIGN_OR_RETURN(out[where[k]].read, ReadFlag(values[k], inbox));
-    }
-    return absl::OkStatus();
-  }
-
-  // Whether the 'M' value `value` (absent: none) names a live message that
-  // was read (FindMessageAt's rule for live).
-  static absl::StatusOr<bool> ReadFlag(const std::optional<std::string>& value,
-                                       const InboxState& inbox) {
-    if (!value.has_value()) return false;
-    COURIER_ASSIGN_OR_RETURN(keys::MessageRecord m, keys::DecodeMessage(*value));
-    return m.seq > inbox.floor && m.read;
+    return ToStatus(it->status(), "read undelivered messages");
   }
 
   absl::Status Apply(const ReadOp& op, OpResult& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
