@@ -925,12 +925,12 @@ class EngineCore final : public internal::SessionHost,
     seen_online_[user] = online;
   }
 
-  // After each commit: users with new events may have devices on other nodes.
   // False when the presence store knows no device ever registered on
   // another node (PresenceStore::MayHaveOtherNodes): there is no session to
   // wake elsewhere, so a commit needs no presence lookup and no pool task.
   bool OtherNodesMayListen() const { return deps_.presence->MayHaveOtherNodes(options_.node); }
 
+  // After each commit: users with new events may have devices on other nodes.
   void WakeRemote() {
     absl::flat_hash_set<UserId> users;
     {
