@@ -163,8 +163,41 @@ const char kDeleteDoomed[] = R"sql(gone AS (
     DELETE FROM {p}messages m USING gone g
     WHERE g.kind = 1 AND m.message_id = g.message_id AND m.recipient = g.user_id))sql";
 
+}  // namespace
+
+// Receipts, as one rule for acks and reads (the batch statements of
+// pg_write_batch.cc and the ack function below): from a CTE `items` with columns
+// (ord, pos, sender, message_id, by_user, st, ts), one receipt event per row
+// in the sender's inbox, numbered in (ord, pos, st) order per sender after
+// its counter, which is moved once per sender (locked in name order; the
+// sender's last row carries the count, so no second sort groups them). The
+// moved counters are looked up in one map built once (a join of the two
+// CTEs, whose sizes the planner cannot know, came out as a nested loop:
+// receipts times senders).
+// Defines the CTEs `receipts` (items + seq) and `receipt_events`.
+const char kReceiptsSql[] = R"sql(,
+numbered AS (
+  SELECT x.*, row_number() OVER (PARTITION BY x.sender ORDER BY x.ord, x.pos, x.st) AS k,
+         count(*) OVER (PARTITION BY x.sender) AS n
+  FROM items x),
+tops AS (
+  INSERT INTO {p}heads AS h (user_id, head)
+  SELECT sender, n FROM numbered WHERE k = n ORDER BY sender
+  ON CONFLICT (user_id) DO UPDATE SET head = h.head + excluded.head
+  RETURNING h.user_id, h.head),
+receipts AS (
+  SELECT x.*, ((SELECT jsonb_object_agg(t.user_id, t.head) FROM tops t) ->> x.sender)::int8
+              - x.n + x.k AS seq
+  FROM numbered x),
+receipt_events AS (
+  INSERT INTO {p}events (user_id, seq, kind, message_id, peer, body, status, ts)
+  SELECT sender, seq, 2, message_id, by_user, ''::bytea, st, ts FROM receipts)
+)sql";
+
+namespace {
+
 // The functions of the current schema (see kMigrations), where
-// "{delete_doomed}" stands for kDeleteDoomed.
+// "{delete_doomed}" stands for kDeleteDoomed and "{receipts}" for kReceiptsSql.
 const char kFunctions[] = R"sql(
 -- Appends a receipt event to p_sender's inbox; returns its seq.
 CREATE OR REPLACE FUNCTION {p}receipt(p_sender text, p_id text, p_by text, p_status smallint,
@@ -254,30 +287,18 @@ BEGIN
     RETURNING d.acked INTO v_cursor;
   RETURN QUERY SELECT 0, v_cursor, NULL::text, NULL::bigint, NULL::text;
   IF v_cursor - v_from > 16 THEN
-    -- One statement: the k-th of a sender's cnt receipts (in seq order)
-    -- gets its counter's new value - cnt + k; counters moved in name order.
+    -- One statement: the batch statements' receipts rule (kReceiptsSql),
+    -- its items the delivered messages in seq order.
     RETURN QUERY
     WITH delivered AS (
       UPDATE {p}messages x SET status = 1
       WHERE x.recipient = p_user AND x.seq > v_from AND x.seq <= v_cursor AND x.status = 0
       RETURNING x.message_id, x.sender, x.seq),
-    numbered AS (
-      SELECT d.*, row_number() OVER (PARTITION BY d.sender ORDER BY d.seq) AS k,
-             count(*) OVER (PARTITION BY d.sender) AS cnt
-      FROM delivered d),
-    tops AS (
-      INSERT INTO {p}heads AS h (user_id, head)
-      SELECT b.sender, b.cnt FROM numbered b WHERE b.k = b.cnt ORDER BY b.sender
-      ON CONFLICT (user_id) DO UPDATE SET head = h.head + excluded.head
-      RETURNING h.user_id, h.head),
-    receipts AS (
-      SELECT b.*, ((SELECT jsonb_object_agg(t.user_id, t.head) FROM tops t) ->> b.sender)::int8
-                  - b.cnt + b.k AS rseq
-      FROM numbered b),
-    written AS (
-      INSERT INTO {p}events (user_id, seq, kind, message_id, peer, body, status, ts)
-      SELECT r.sender, r.rseq, 2, r.message_id, p_user, ''::bytea, 1, p_ts FROM receipts r)
-    SELECT 0, v_cursor, r.sender, r.rseq, r.message_id FROM receipts r ORDER BY r.seq;
+    items AS (
+      SELECT 0 AS ord, d.seq AS pos, d.sender, d.message_id, p_user AS by_user,
+             1::int2 AS st, p_ts AS ts
+      FROM delivered d){receipts}
+    SELECT 0, v_cursor, r.sender, r.seq, r.message_id FROM receipts r ORDER BY r.pos;
     RETURN;
   END IF;
   FOR m IN SELECT x.message_id, x.sender FROM {p}messages x
@@ -419,7 +440,8 @@ absl::Status EnsureSchema(PgConnection& conn, absl::string_view prefix) {
   }
   if (version < CurrentSchemaVersion()) {
     const std::string functions =
-        absl::StrReplaceAll(kFunctions, {{"{delete_doomed}", kDeleteDoomed}});
+        absl::StrReplaceAll(kFunctions, {{"{delete_doomed}", kDeleteDoomed},
+                                        {"{receipts}", kReceiptsSql}});
     absl::StrAppend(&script, WithPrefix(functions, prefix),
                     WithPrefix("DELETE FROM {p}schema_version;", prefix),
                     WithPrefix("INSERT INTO {p}schema_version (version) VALUES (", prefix),

@@ -18,6 +18,10 @@ namespace courier::postgres {
 // The schema version this build writes.
 int CurrentSchemaVersion();
 
+// The CTEs that append receipts (pg_schema.cc says what they need and
+// define); shared by the batch statements and the ack function.
+extern const char kReceiptsSql[];
+
 // Replaces every "{p}" of `sql` with `prefix`.
 std::string WithPrefix(absl::string_view sql, absl::string_view prefix);
 

@@ -15,34 +15,6 @@
 namespace courier::postgres {
 namespace {
 
-// Receipts, as one rule for acks and reads: from a CTE `items` with columns
-// (ord, pos, sender, message_id, by_user, st, ts), one receipt event per row
-// in the sender's inbox, numbered in (ord, pos, st) order per sender after
-// its counter, which is moved once per sender (locked in name order; the
-// sender's last row carries the count, so no second sort groups them). The
-// moved counters are looked up in one map built once (a join of the two
-// CTEs, whose sizes the planner cannot know, came out as a nested loop:
-// receipts times senders).
-// Defines the CTEs `receipts` (items + seq) and `receipt_events`.
-constexpr const char* kReceiptsSql = R"sql(,
-numbered AS (
-  SELECT x.*, row_number() OVER (PARTITION BY x.sender ORDER BY x.ord, x.pos, x.st) AS k,
-         count(*) OVER (PARTITION BY x.sender) AS n
-  FROM items x),
-tops AS (
-  INSERT INTO {p}heads AS h (user_id, head)
-  SELECT sender, n FROM numbered WHERE k = n ORDER BY sender
-  ON CONFLICT (user_id) DO UPDATE SET head = h.head + excluded.head
-  RETURNING h.user_id, h.head),
-receipts AS (
-  SELECT x.*, ((SELECT jsonb_object_agg(t.user_id, t.head) FROM tops t) ->> x.sender)::int8
-              - x.n + x.k AS seq
-  FROM numbered x),
-receipt_events AS (
-  INSERT INTO {p}events (user_id, seq, kind, message_id, peer, body, status, ts)
-  SELECT sender, seq, 2, message_id, by_user, ''::bytea, st, ts FROM receipts)
-)sql";
-
 // $1 recipients: the counter rows that appends will move.
 constexpr const char* kHeadsNewSql = R"sql(
 INSERT INTO {p}heads (user_id, head)
