@@ -212,14 +212,14 @@ TEST_CASE("rocksdb: an ack passing messages the cache forgot writes each receipt
   CHECK(*alice + *carol == kMessages + 3);
 }
 
-TEST_CASE("rocksdb: an ack reading back more forgotten messages than one lookup round "
-          "takes skips exactly the read ones", "[rocksdb]") {
-  // The forgotten messages' 'M' keys are read in rounds of 1,024: reads
-  // before the ack in the first and second round, and one read in the same
-  // batch as the ack (seen through the batch's own view, not the database).
+TEST_CASE("rocksdb: an ack reading back thousands of forgotten messages skips exactly the "
+          "read ones", "[rocksdb]") {
+  // Reads before the ack, early and late among the forgotten messages, and
+  // one read in the same batch as the ack (seen through the batch's own
+  // view of its 'M' key, not the database).
   TempDir dir;
   const RocksdbOptions options = Options(dir);
-  constexpr int kMessages = 7'000;  // 2,904 forgotten: three lookup rounds
+  constexpr int kMessages = 7'000;  // 2,904 forgotten (4,096 remembered)
   auto store = MustOpen(options);
   std::vector<WriteOp> batch;
   for (int i = 1; i <= kMessages; ++i) {
