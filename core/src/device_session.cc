@@ -19,22 +19,22 @@ DeviceSession::DeviceSession(std::shared_ptr<SessionHost> host, UserId user, Dev
       has_since_(since.has_value()) {}
 
 // One per connected device: its size is per connection (bench/README.md,
-// W4). 240 on LP64 with glibc's 40-byte std::mutex.
-static_assert(sizeof(void*) != 8 || sizeof(DeviceSession) <= 240,
+// W4). 200 on LP64.
+static_assert(sizeof(void*) != 8 || sizeof(DeviceSession) <= 200,
               "DeviceSession grew: account for it in connection_memory_test");
 
 SessionState DeviceSession::state() const {
-  MutexLock lock(&mu_);
+  SmallMutexLock lock(&mu_);
   return state_;
 }
 
 bool DeviceSession::closed() const {
-  MutexLock lock(&mu_);
+  SmallMutexLock lock(&mu_);
   return state_ == SessionState::kClosed;
 }
 
 void DeviceSession::SetContacts(std::vector<UserId> contacts) {
-  MutexLock lock(&mu_);
+  SmallMutexLock lock(&mu_);
   if (contacts.empty()) {
     if (extras_ != nullptr) extras_->contacts = {};
     TrimExtrasLocked();
@@ -44,7 +44,7 @@ void DeviceSession::SetContacts(std::vector<UserId> contacts) {
 }
 
 std::vector<UserId> DeviceSession::contacts() const {
-  MutexLock lock(&mu_);
+  SmallMutexLock lock(&mu_);
   if (extras_ == nullptr) return {};
   return extras_->contacts;
 }
@@ -101,7 +101,7 @@ void DeviceSession::SchedulePumpLocked() {
 }
 
 void DeviceSession::EmitOne(ServerFrame frame) {
-  MutexLock lock(&mu_);
+  SmallMutexLock lock(&mu_);
   if (state_ == SessionState::kClosed) return;
   if (state_ == SessionState::kConnecting) {
     ExtrasLocked().early.push_back(std::move(frame));
@@ -112,7 +112,7 @@ void DeviceSession::EmitOne(ServerFrame frame) {
 }
 
 void DeviceSession::Emit(std::vector<ServerFrame> frames) {
-  MutexLock lock(&mu_);
+  SmallMutexLock lock(&mu_);
   if (state_ == SessionState::kClosed) return;
   if (state_ == SessionState::kConnecting) {
     std::vector<ServerFrame>& early = ExtrasLocked().early;
@@ -126,7 +126,7 @@ void DeviceSession::OnAttached(absl::StatusOr<WriteResult> result,
                                std::vector<PresenceFrame> presence) {
   bool failed = false;
   {
-    MutexLock lock(&mu_);
+    SmallMutexLock lock(&mu_);
     if (state_ != SessionState::kConnecting) return;
     const absl::StatusOr<AttachResult> attach = ResultAs<AttachResult>(std::move(result));
     if (!attach.ok()) {
@@ -165,7 +165,7 @@ void DeviceSession::OnAttached(absl::StatusOr<WriteResult> result,
 }
 
 void DeviceSession::OnEvent(const Event& event) {
-  MutexLock lock(&mu_);
+  SmallMutexLock lock(&mu_);
   if (state_ == SessionState::kClosed) return;
   known_head_ = std::max(known_head_, event.seq);
   if (state_ == SessionState::kConnecting || event.seq <= sent_upto_) return;
@@ -184,7 +184,7 @@ void DeviceSession::OnEvent(const Event& event) {
 }
 
 void DeviceSession::Poke() {
-  MutexLock lock(&mu_);
+  SmallMutexLock lock(&mu_);
   if (state_ == SessionState::kClosed || state_ == SessionState::kConnecting) return;
   poked_ = true;
   SchedulePumpLocked();
@@ -198,7 +198,7 @@ void DeviceSession::Pump() {
     Seq head_before = 0;
     std::size_t limit = 0;
     {
-      MutexLock lock(&mu_);
+      SmallMutexLock lock(&mu_);
       if (state_ == SessionState::kClosed) {
         pumping_ = false;
         return;
@@ -217,7 +217,7 @@ void DeviceSession::Pump() {
     absl::StatusOr<std::vector<Event>> events = host_->store().Fetch(user_, from, limit);
     std::size_t sent = 0;
     {
-      MutexLock lock(&mu_);
+      SmallMutexLock lock(&mu_);
       if (state_ == SessionState::kClosed) {
         pumping_ = false;
         return;
@@ -296,7 +296,7 @@ void DeviceSession::AnswerSend(std::string cid, absl::StatusOr<AppendResult> ar)
 
 void DeviceSession::Ack(Seq seq) {
   {
-    MutexLock lock(&mu_);
+    SmallMutexLock lock(&mu_);
     if (state_ == SessionState::kClosed) return;
     if (seq <= acked_ && state_ != SessionState::kConnecting) return;
     if (seq <= sent_upto_ && seq > acked_) {
@@ -324,7 +324,7 @@ void DeviceSession::Ack(Seq seq) {
 }
 
 void DeviceSession::OnAckCommitted(Seq seq) {
-  MutexLock lock(&mu_);
+  SmallMutexLock lock(&mu_);
   if (state_ == SessionState::kClosed || state_ == SessionState::kConnecting) return;
   if (seq <= acked_) return;
   acked_ = seq;
@@ -373,7 +373,7 @@ void DeviceSession::Read(std::vector<MessageId> ids) {
 
 void DeviceSession::Disconnect() {
   {
-    MutexLock lock(&mu_);
+    SmallMutexLock lock(&mu_);
     if (state_ == SessionState::kClosed) return;
     state_ = SessionState::kClosed;
     transport_.reset();
@@ -383,7 +383,7 @@ void DeviceSession::Disconnect() {
 }
 
 bool DeviceSession::CloseBy(CloseCode code, std::string_view reason) {
-  MutexLock lock(&mu_);
+  SmallMutexLock lock(&mu_);
   if (state_ == SessionState::kClosed) return false;
   state_ = SessionState::kClosed;
   if (transport_ != nullptr) transport_->Close(code, reason);

@@ -34,11 +34,11 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "courier/sync.h"
 #include "commit_queue.h"
 #include "courier/engine.h"
 #include "courier/executor.h"
 #include "courier/options.h"
+#include "small_mutex.h"
 
 namespace courier::internal {
 
@@ -222,7 +222,6 @@ class DeviceSession final : public Session,
   // of this session's writes run; null: the delivery executor.
   const std::shared_ptr<Executor> home_;
 
-  mutable Mutex mu_;
   std::shared_ptr<Transport> transport_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<Extras> extras_ ABSL_GUARDED_BY(mu_);  // null: none (Extras)
   Seq start_ ABSL_GUARDED_BY(mu_) = 0;
@@ -230,11 +229,13 @@ class DeviceSession final : public Session,
   Seq acked_ ABSL_GUARDED_BY(mu_) = 0;
   Seq known_head_ ABSL_GUARDED_BY(mu_) = 0;
   Seq head_at_connect_ ABSL_GUARDED_BY(mu_) = 0;
+  // A lock of 4 bytes (small_mutex.h), beside the small fields in one word.
+  mutable SmallMutex mu_;
   SessionState state_ ABSL_GUARDED_BY(mu_) = SessionState::kConnecting;
   const bool has_since_;  // the client named where to resume (`since`)
-  bool synced_ ABSL_GUARDED_BY(mu_) = false;
-  bool pumping_ ABSL_GUARDED_BY(mu_) = false;
-  bool poked_ ABSL_GUARDED_BY(mu_) = false;  // fetch at least once more
+  bool synced_ : 1 ABSL_GUARDED_BY(mu_) = false;
+  bool pumping_ : 1 ABSL_GUARDED_BY(mu_) = false;
+  bool poked_ : 1 ABSL_GUARDED_BY(mu_) = false;  // fetch at least once more
 };
 
 }  // namespace courier::internal
