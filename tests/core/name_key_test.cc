@@ -36,7 +36,8 @@ TEST_CASE("NameKey keeps names of every length at the inline boundary", "[name_k
     CHECK(assigned.view() == "short");
     assigned = std::move(moved);
     CHECK(assigned.view() == name);
-    assigned = assigned;  // self-assignment keeps the name
+    const NameKey& self = assigned;
+    assigned = self;  // self-assignment keeps the name
     CHECK(assigned.view() == name);
   }
 }

@@ -42,12 +42,13 @@ TEST_CASE("SmallMutex: a waiter gets it once the holder lets go", "[small_mutex]
   std::atomic<bool> started{false};
   std::atomic<bool> acquired{false};
   int value = 0;
+  int seen = 0;  // what the waiter read under the lock (checked after join)
   mu.Lock();
   std::thread waiter([&] {
     started.store(true);
     SmallMutexLock lock(&mu);
     acquired.store(true);
-    CHECK(value == 42);  // written before the holder's Unlock
+    seen = value;
   });
   while (!started.load()) std::this_thread::yield();
   value = 42;
@@ -55,6 +56,7 @@ TEST_CASE("SmallMutex: a waiter gets it once the holder lets go", "[small_mutex]
   mu.Unlock();
   waiter.join();
   CHECK(acquired.load());
+  CHECK(seen == 42);  // written before the holder's Unlock
 }
 
 }  // namespace
