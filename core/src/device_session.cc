@@ -13,28 +13,57 @@ DeviceSession::DeviceSession(std::shared_ptr<SessionHost> host, UserId user, Dev
     : host_(std::move(host)),
       user_(std::move(user)),
       device_(std::move(device)),
-      since_(since),
+      since_(since.value_or(0)),
       home_(transport != nullptr ? transport->executor() : nullptr),
-      transport_(std::move(transport)) {}
+      transport_(std::move(transport)),
+      has_since_(since.has_value()) {}
+
+// One per connected device: its size is per connection (bench/README.md,
+// W4). 200 on LP64.
+static_assert(sizeof(void*) != 8 || sizeof(DeviceSession) <= 200,
+              "DeviceSession grew: account for it in connection_memory_test");
 
 SessionState DeviceSession::state() const {
-  MutexLock lock(&mu_);
+  SmallMutexLock lock(&mu_);
   return state_;
 }
 
 bool DeviceSession::closed() const {
-  MutexLock lock(&mu_);
+  SmallMutexLock lock(&mu_);
   return state_ == SessionState::kClosed;
 }
 
 void DeviceSession::SetContacts(std::vector<UserId> contacts) {
-  MutexLock lock(&mu_);
-  contacts_ = std::move(contacts);
+  SmallMutexLock lock(&mu_);
+  if (contacts.empty()) {
+    if (extras_ != nullptr) extras_->contacts = {};
+    TrimExtrasLocked();
+    return;
+  }
+  ExtrasLocked().contacts = std::move(contacts);
 }
 
 std::vector<UserId> DeviceSession::contacts() const {
-  MutexLock lock(&mu_);
-  return contacts_;
+  SmallMutexLock lock(&mu_);
+  if (extras_ == nullptr) return {};
+  return extras_->contacts;
+}
+
+DeviceSession::Extras& DeviceSession::ExtrasLocked() {
+  if (extras_ == nullptr) extras_ = std::make_unique<Extras>();
+  return *extras_;
+}
+
+void DeviceSession::DropEarlyLocked() {
+  if (extras_ == nullptr) return;
+  extras_->early = {};
+  TrimExtrasLocked();
+}
+
+void DeviceSession::TrimExtrasLocked() {
+  if (extras_ != nullptr && extras_->early.empty() && extras_->contacts.empty()) {
+    extras_.reset();
+  }
 }
 
 std::size_t DeviceSession::InFlightLocked() const {
@@ -72,10 +101,10 @@ void DeviceSession::SchedulePumpLocked() {
 }
 
 void DeviceSession::EmitOne(ServerFrame frame) {
-  MutexLock lock(&mu_);
+  SmallMutexLock lock(&mu_);
   if (state_ == SessionState::kClosed) return;
   if (state_ == SessionState::kConnecting) {
-    early_.push_back(std::move(frame));
+    ExtrasLocked().early.push_back(std::move(frame));
     return;
   }
   const FrameRef ref(frame);
@@ -83,10 +112,11 @@ void DeviceSession::EmitOne(ServerFrame frame) {
 }
 
 void DeviceSession::Emit(std::vector<ServerFrame> frames) {
-  MutexLock lock(&mu_);
+  SmallMutexLock lock(&mu_);
   if (state_ == SessionState::kClosed) return;
   if (state_ == SessionState::kConnecting) {
-    for (auto& f : frames) early_.push_back(std::move(f));
+    std::vector<ServerFrame>& early = ExtrasLocked().early;
+    for (auto& f : frames) early.push_back(std::move(f));
     return;
   }
   SendLocked(std::move(frames));
@@ -96,7 +126,7 @@ void DeviceSession::OnAttached(absl::StatusOr<WriteResult> result,
                                std::vector<PresenceFrame> presence) {
   bool failed = false;
   {
-    MutexLock lock(&mu_);
+    SmallMutexLock lock(&mu_);
     if (state_ != SessionState::kConnecting) return;
     const absl::StatusOr<AttachResult> attach = ResultAs<AttachResult>(std::move(result));
     if (!attach.ok()) {
@@ -107,10 +137,10 @@ void DeviceSession::OnAttached(absl::StatusOr<WriteResult> result,
                              "", std::nullopt}});
       if (transport_ != nullptr) transport_->Close(CloseCode::kGoingAway, "store unavailable");
       transport_.reset();
-      early_.clear();
+      DropEarlyLocked();
       state_ = SessionState::kClosed;
     } else {
-      start_ = since_.has_value() ? std::min(*since_, attach->head) : attach->cursor;
+      start_ = has_since_ ? std::min(since_, attach->head) : attach->cursor;
       sent_upto_ = start_;
       // acked_ mirrors the durable cursor (a `since` above it must not
       // swallow the acks that move it); the window counts from start_.
@@ -118,12 +148,14 @@ void DeviceSession::OnAttached(absl::StatusOr<WriteResult> result,
       head_at_connect_ = attach->head;
       known_head_ = std::max(known_head_, attach->head);
       state_ = SessionState::kDraining;
+      std::vector<ServerFrame> early;
+      if (extras_ != nullptr) early = std::move(extras_->early);
+      DropEarlyLocked();
       std::vector<ServerFrame> frames;
-      frames.reserve(2 + presence.size() + early_.size());
+      frames.reserve(2 + presence.size() + early.size());
       frames.push_back(WelcomeFrame{user_, device_, attach->cursor, attach->head});
       for (auto& p : presence) frames.push_back(std::move(p));
-      for (auto& f : early_) frames.push_back(std::move(f));
-      early_.clear();
+      for (auto& f : early) frames.push_back(std::move(f));
       MaybeSyncedLocked(frames);
       SendLocked(std::move(frames));
       if (known_head_ > sent_upto_) SchedulePumpLocked();
@@ -133,7 +165,7 @@ void DeviceSession::OnAttached(absl::StatusOr<WriteResult> result,
 }
 
 void DeviceSession::OnEvent(const Event& event) {
-  MutexLock lock(&mu_);
+  SmallMutexLock lock(&mu_);
   if (state_ == SessionState::kClosed) return;
   known_head_ = std::max(known_head_, event.seq);
   if (state_ == SessionState::kConnecting || event.seq <= sent_upto_) return;
@@ -152,7 +184,7 @@ void DeviceSession::OnEvent(const Event& event) {
 }
 
 void DeviceSession::Poke() {
-  MutexLock lock(&mu_);
+  SmallMutexLock lock(&mu_);
   if (state_ == SessionState::kClosed || state_ == SessionState::kConnecting) return;
   poked_ = true;
   SchedulePumpLocked();
@@ -166,7 +198,7 @@ void DeviceSession::Pump() {
     Seq head_before = 0;
     std::size_t limit = 0;
     {
-      MutexLock lock(&mu_);
+      SmallMutexLock lock(&mu_);
       if (state_ == SessionState::kClosed) {
         pumping_ = false;
         return;
@@ -185,7 +217,7 @@ void DeviceSession::Pump() {
     absl::StatusOr<std::vector<Event>> events = host_->store().Fetch(user_, from, limit);
     std::size_t sent = 0;
     {
-      MutexLock lock(&mu_);
+      SmallMutexLock lock(&mu_);
       if (state_ == SessionState::kClosed) {
         pumping_ = false;
         return;
@@ -264,7 +296,7 @@ void DeviceSession::AnswerSend(std::string cid, absl::StatusOr<AppendResult> ar)
 
 void DeviceSession::Ack(Seq seq) {
   {
-    MutexLock lock(&mu_);
+    SmallMutexLock lock(&mu_);
     if (state_ == SessionState::kClosed) return;
     if (seq <= acked_ && state_ != SessionState::kConnecting) return;
     if (seq <= sent_upto_ && seq > acked_) {
@@ -292,7 +324,7 @@ void DeviceSession::Ack(Seq seq) {
 }
 
 void DeviceSession::OnAckCommitted(Seq seq) {
-  MutexLock lock(&mu_);
+  SmallMutexLock lock(&mu_);
   if (state_ == SessionState::kClosed || state_ == SessionState::kConnecting) return;
   if (seq <= acked_) return;
   acked_ = seq;
@@ -341,22 +373,22 @@ void DeviceSession::Read(std::vector<MessageId> ids) {
 
 void DeviceSession::Disconnect() {
   {
-    MutexLock lock(&mu_);
+    SmallMutexLock lock(&mu_);
     if (state_ == SessionState::kClosed) return;
     state_ = SessionState::kClosed;
     transport_.reset();
-    early_.clear();
+    DropEarlyLocked();
   }
   host_->OnDisconnected(shared_from_this());
 }
 
 bool DeviceSession::CloseBy(CloseCode code, std::string_view reason) {
-  MutexLock lock(&mu_);
+  SmallMutexLock lock(&mu_);
   if (state_ == SessionState::kClosed) return false;
   state_ = SessionState::kClosed;
   if (transport_ != nullptr) transport_->Close(code, reason);
   transport_.reset();
-  early_.clear();
+  DropEarlyLocked();
   return true;
 }
 

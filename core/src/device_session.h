@@ -34,11 +34,11 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "courier/sync.h"
 #include "commit_queue.h"
 #include "courier/engine.h"
 #include "courier/executor.h"
 #include "courier/options.h"
+#include "small_mutex.h"
 
 namespace courier::internal {
 
@@ -197,27 +197,45 @@ class DeviceSession final : public Session,
   // Borrowed frames (Transport::SendView): no vector, no copy.
   void SendLocked(std::span<const FrameRef> frames) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // What most sessions hold only for a moment, or never: the frames
+  // emitted before welcome (connecting only) and the contacts given
+  // presence (users with contacts). In a block of its own, allocated at the
+  // first use and freed when both are empty: an idle session without
+  // contacts holds none.
+  struct Extras {
+    std::vector<ServerFrame> early;  // frames before welcome
+    std::vector<UserId> contacts;
+  };
+  Extras& ExtrasLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops the frames before welcome (and the block, if nothing else is in it).
+  void DropEarlyLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void TrimExtrasLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Fields ordered by size so that the small ones share a word (one
+  // session per connected device: its size is per connection, see
+  // tests/websocket/connection_memory_test.cc).
   const std::shared_ptr<SessionHost> host_;
   const UserId user_;
   const DeviceId device_;
-  const std::optional<Seq> since_;
+  const Seq since_;  // if has_since_
   // The transport's own thread (Transport::executor()), where the results
   // of this session's writes run; null: the delivery executor.
   const std::shared_ptr<Executor> home_;
 
-  mutable Mutex mu_;
   std::shared_ptr<Transport> transport_ ABSL_GUARDED_BY(mu_);
-  SessionState state_ ABSL_GUARDED_BY(mu_) = SessionState::kConnecting;
-  std::vector<ServerFrame> early_ ABSL_GUARDED_BY(mu_);  // frames before welcome
+  std::unique_ptr<Extras> extras_ ABSL_GUARDED_BY(mu_);  // null: none (Extras)
   Seq start_ ABSL_GUARDED_BY(mu_) = 0;
   Seq sent_upto_ ABSL_GUARDED_BY(mu_) = 0;
   Seq acked_ ABSL_GUARDED_BY(mu_) = 0;
   Seq known_head_ ABSL_GUARDED_BY(mu_) = 0;
   Seq head_at_connect_ ABSL_GUARDED_BY(mu_) = 0;
-  bool synced_ ABSL_GUARDED_BY(mu_) = false;
-  bool pumping_ ABSL_GUARDED_BY(mu_) = false;
-  bool poked_ ABSL_GUARDED_BY(mu_) = false;  // fetch at least once more
-  std::vector<UserId> contacts_ ABSL_GUARDED_BY(mu_);
+  // A lock of 4 bytes (small_mutex.h), beside the small fields in one word.
+  mutable SmallMutex mu_;
+  SessionState state_ ABSL_GUARDED_BY(mu_) = SessionState::kConnecting;
+  const bool has_since_;  // the client named where to resume (`since`)
+  bool synced_ : 1 ABSL_GUARDED_BY(mu_) = false;
+  bool pumping_ : 1 ABSL_GUARDED_BY(mu_) = false;
+  bool poked_ : 1 ABSL_GUARDED_BY(mu_) = false;  // fetch at least once more
 };
 
 }  // namespace courier::internal

@@ -15,6 +15,7 @@
 #include "commit_queue.h"
 #include "courier/clock.h"
 #include "courier/executor.h"
+#include "courier/name_key.h"
 #include "counter.h"
 #include "courier/status.h"
 #include "device_session.h"
@@ -744,7 +745,9 @@ class EngineCore final : public internal::SessionHost,
 
   struct Shard {
     mutable Mutex mu;
-    absl::flat_hash_map<UserId, absl::InlinedVector<SessionPtr, 1>> sessions ABSL_GUARDED_BY(mu);
+    // Keyed by a NameKey: a user name up to 23 bytes inline, no heap block
+    // of its own (one slot per connected user).
+    NameMap<absl::InlinedVector<SessionPtr, 1>> sessions ABSL_GUARDED_BY(mu);
   };
 
   Shard& ShardOf(const UserId& user) {

@@ -53,6 +53,7 @@
 #include "absl/synchronization/mutex.h"
 #include "courier/account_store.h"
 #include "courier/clock.h"
+#include "courier/name_key.h"
 #include "hash_gate.h"
 #include "jwt.h"
 #include "throttle.h"
@@ -144,7 +145,7 @@ class Accounts {
 
   static constexpr std::size_t kMaxCachedUsers = 100'000;
   mutable absl::Mutex cache_mu_;
-  absl::flat_hash_map<UserId, TokenState> cache_ ABSL_GUARDED_BY(cache_mu_);
+  NameMap<TokenState> cache_ ABSL_GUARDED_BY(cache_mu_);  // names inline up to 23 bytes
 };
 
 }  // namespace courier::server

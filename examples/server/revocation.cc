@@ -33,7 +33,7 @@ void RevocationWatcher::SessionOpened(std::string_view token,
                             [](const Live& l) { return l.connection.expired(); }),
              list.end());
   urgent_.insert(claims->user);
-  list.push_back(Live{claims->generation, std::move(claims->id), std::move(connection)});
+  list.push_back(Live{claims->generation, NameKey(claims->id), std::move(connection)});
 }
 
 void RevocationWatcher::Check(const UserId& user) {
@@ -68,7 +68,7 @@ void RevocationWatcher::Loop() {
                      list.end());
           return list.empty();
         });
-        for (const auto& kv : live_) users.push_back(kv.first);
+        for (const auto& kv : live_) users.push_back(kv.first.str());
         urgent_.clear();
       } else {
         users.assign(urgent_.begin(), urgent_.end());

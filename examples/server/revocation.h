@@ -20,7 +20,7 @@
 // Memory: per user with open sessions, one map slot holding the first
 // session inline (its token's generation and id, a weak pointer to its
 // connection: no heap block of its own unless the user has more sessions or
-// the token id is longer than 15 bytes).
+// the token id is longer than 23 bytes; courier/name_key.h).
 // Ownership: borrows `accounts`, which must outlive it.
 // Thread-safety: safe for concurrent use.
 // Blocking: SessionOpened and Check never block (they queue); the
@@ -43,6 +43,7 @@
 #include "absl/synchronization/mutex.h"
 #include "accounts.h"
 #include "courier/account_store.h"
+#include "courier/name_key.h"
 #include "courier/transport.h"
 
 namespace courier::server {
@@ -67,10 +68,10 @@ class RevocationWatcher {
   // connection (the user is the map's key).
   struct Live {
     std::uint64_t generation = 0;
-    std::string token_id;
+    NameKey token_id;  // inline up to 23 bytes
     std::weak_ptr<Transport> connection;
   };
-  static_assert(sizeof(Live) <= 56, "inline in its user's map slot (above, Memory)");
+  static_assert(sizeof(Live) <= 48, "inline in its user's map slot (above, Memory)");
   void Loop();
   void CheckUser(const UserId& user);
 
@@ -79,7 +80,7 @@ class RevocationWatcher {
   const std::chrono::milliseconds check_every_;
   mutable absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  absl::flat_hash_map<UserId, absl::InlinedVector<Live, 1>> live_ ABSL_GUARDED_BY(mu_);
+  NameMap<absl::InlinedVector<Live, 1>> live_ ABSL_GUARDED_BY(mu_);  // names inline up to 23 bytes
   absl::flat_hash_set<UserId> urgent_ ABSL_GUARDED_BY(mu_);
   std::uint64_t closed_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread thread_;

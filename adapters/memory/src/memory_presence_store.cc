@@ -24,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "courier/group.h"
 #include "courier/memory.h"
+#include "courier/name_key.h"
 #include "courier/status.h"
 #include "courier/sync.h"
 
@@ -187,7 +188,7 @@ class MemoryPresenceStore final : public PresenceStore {
     const std::uint32_t at = NodeIndex(node);
     Registration* r = Find(entry, device);
     if (r == nullptr) {
-      entry.devices.push_back(Registration{device, at, now});
+      entry.devices.push_back(Registration{NameKey(device), at, now});
     } else {
       if (r->node != at) outcome.replaced_on = nodes_[r->node];
       r->node = at;
@@ -254,7 +255,7 @@ class MemoryPresenceStore final : public PresenceStore {
       Expire(entry, now);
       Registration* r = Find(entry, device);
       if (r == nullptr) {
-        entry.devices.push_back(Registration{device, at, now});
+        entry.devices.push_back(Registration{NameKey(device), at, now});
       } else if (r->node == at) {
         r->refreshed = now;  // a live registration that moved to another node stays there
       }
@@ -288,7 +289,7 @@ class MemoryPresenceStore final : public PresenceStore {
   // One device's registration. Its node is an index into nodes_: a cluster
   // has a few nodes, and every registration held a copy of its name.
   struct Registration {
-    DeviceId device;
+    NameKey device;  // inline up to 23 bytes, as the user's name in users_
     std::uint32_t node = 0;
     TimeMs refreshed = 0;
   };
@@ -301,11 +302,11 @@ class MemoryPresenceStore final : public PresenceStore {
   };
   // What a user online on one device costs: this in a slot of users_, beside
   // the user's name (bench/README.md, W4's table).
-  static_assert(sizeof(UserEntry) <= 72);
+  static_assert(sizeof(UserEntry) <= 64);
 
   static Registration* Find(UserEntry& entry, const DeviceId& device) {
     for (Registration& r : entry.devices) {
-      if (r.device == device) return &r;
+      if (r.device.view() == device) return &r;
     }
     return nullptr;
   }
@@ -338,7 +339,7 @@ class MemoryPresenceStore final : public PresenceStore {
   const Clock& clock_;
   const TimeMs ttl_ms_;
   Mutex mu_;
-  absl::flat_hash_map<UserId, UserEntry> users_ ABSL_GUARDED_BY(mu_);
+  NameMap<UserEntry> users_ ABSL_GUARDED_BY(mu_);  // names inline up to 23 bytes
   std::vector<NodeId> nodes_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<NodeId, std::uint32_t> node_index_ ABSL_GUARDED_BY(mu_);
   // For MayHaveOtherNodes, read without mu_: the first node that ever

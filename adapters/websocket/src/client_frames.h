@@ -37,6 +37,8 @@ class SendTimes {
   void Start(const std::string& cid);
   // Its answer leaves: how long it took, if it was timed.
   std::optional<Clock::duration> Finish(std::string_view cid);
+  // No send is being timed.
+  bool empty() const { return started_.empty(); }
 
  private:
   absl::flat_hash_map<std::string, Clock::time_point> started_;

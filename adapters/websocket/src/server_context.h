@@ -22,7 +22,9 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/synchronization/mutex.h"
+#include "courier/name_key.h"
 #include "courier/websocket/server.h"
 #include "io_loop.h"
 
@@ -80,22 +82,22 @@ class SessionRegistry {
                                           const std::optional<DeviceId>& device) const;
   std::vector<DeviceId> Devices(const UserId& user) const;
 
-  // What one connection adds: an Entry in its user's list and, for the
-  // user's first connection, a slot of the map and the list's array
-  // (tests/websocket/connection_memory_test.cc prints them).
-  static constexpr std::size_t EntryBytes() { return sizeof(Entry); }
+  // What a user's first connection adds: a slot of the map, its Entry
+  // inline (a user's further connections move the list to a heap array;
+  // tests/websocket/connection_memory_test.cc prints it).
   static constexpr std::size_t UserSlotBytes() {
-    return sizeof(std::pair<const UserId, std::vector<Entry>>) + 1;  // + the control byte
+    return sizeof(std::pair<const NameKey, Entries>) + 1;  // + the control byte
   }
 
  private:
   struct Entry {
-    DeviceId device;
+    NameKey device;
     const void* key;
     std::weak_ptr<Outbox> outbox;
   };
+  using Entries = absl::InlinedVector<Entry, 1>;
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<UserId, std::vector<Entry>> by_user_ ABSL_GUARDED_BY(mu_);
+  NameMap<Entries> by_user_ ABSL_GUARDED_BY(mu_);  // names inline up to 23 bytes
 };
 
 // The TLS context new connections use; Replace swaps in a new one (SIGHUP).

@@ -62,7 +62,7 @@ HttpRequest ToHttpRequest(const beast::http::request<beast::http::string_body>& 
 void SessionRegistry::Add(const UserId& user, const DeviceId& device, const void* key,
                           std::weak_ptr<Outbox> outbox) {
   absl::MutexLock lock(&mu_);
-  by_user_[user].push_back(Entry{device, key, std::move(outbox)});
+  by_user_[user].push_back(Entry{NameKey(device), key, std::move(outbox)});
 }
 
 void SessionRegistry::Remove(const UserId& user, const void* key) {
@@ -83,7 +83,7 @@ std::vector<std::weak_ptr<Outbox>> SessionRegistry::Find(
   auto it = by_user_.find(user);
   if (it == by_user_.end()) return out;
   for (const Entry& e : it->second) {
-    if (!device.has_value() || e.device == *device) out.push_back(e.outbox);
+    if (!device.has_value() || e.device.view() == *device) out.push_back(e.outbox);
   }
   return out;
 }
@@ -94,7 +94,7 @@ std::vector<DeviceId> SessionRegistry::Devices(const UserId& user) const {
     absl::MutexLock lock(&mu_);
     auto it = by_user_.find(user);
     if (it == by_user_.end()) return out;
-    for (const Entry& e : it->second) out.push_back(e.device);
+    for (const Entry& e : it->second) out.push_back(e.device.str());
   }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());

@@ -51,7 +51,9 @@
 // Memory: an idle plain connection holds the session object, the socket
 //   (and Asio's reactor state for it), a slot of its loop's readiness set
 //   and one of its deadline heap; no heap buffer (the write queue and
-//   batch are given back whenever they empty). By part:
+//   batch are given back whenever they empty) and no block of its rarely
+//   used parts (RareParts: the handshakes' bytes, the answers held until
+//   welcome, the send-time table; given back when unused). By part:
 //   tests/websocket/connection_memory_test.cc and bench/README.md.
 //
 // Thread-safety: PostClose from any thread; everything else on the loop
@@ -128,14 +130,17 @@ class WebSocketSession final : public Outbox,
   // loop's readiness set, for its whole life (no operation object in
   // flight; tests/websocket/connection_memory_test.cc prints it).
   static constexpr std::size_t PendingReadBytes() { return sizeof(ReadinessSet::Slot); }
+  // The block of rarely used parts while in use (none while idle; see
+  // RareParts below).
+  static constexpr std::size_t RareBytes() { return sizeof(RareParts); }
 
   // `accept`: the Sec-WebSocket-Accept value; `early`: bytes the client sent
   // after its upgrade request (frames it did not wait to send).
   WebSocketSession(ServerContext& ctx, IoLoop& loop, Stream&& stream, std::string accept,
                    std::string early)
       : ctx_(ctx), loop_(loop), stream_(std::move(stream)),
-        reader_(ctx.options.max_frame_bytes), carry_(std::move(early)),
-        handshake_(std::move(accept)) {
+        reader_(ctx.options.max_frame_bytes), carry_(std::move(early)) {
+    Rare().handshake = std::move(accept);
     ctx_.counters.websockets_open.fetch_add(1, std::memory_order_relaxed);
     ctx_.counters.websockets_total.fetch_add(1, std::memory_order_relaxed);
   }
@@ -162,10 +167,11 @@ class WebSocketSession final : public Outbox,
       }
       read_handle_ = *handle;
     }
-    handshake_ = SwitchingProtocolsResponse(handshake_);
+    std::string& handshake = Rare().handshake;
+    handshake = SwitchingProtocolsResponse(handshake);
     write_.writing = true;
     ArmGuard(ctx_.options.http_timeout);
-    net::async_write(stream_, net::buffer(handshake_),
+    net::async_write(stream_, net::buffer(handshake),
                      beast::bind_front_handler(&WebSocketSession::OnAccept,
                                                this->shared_from_this()));
   }
@@ -214,7 +220,8 @@ class WebSocketSession final : public Outbox,
       return;
     }
     std::optional<OutFrame> answer =
-        ApplyClientFrame(text, payload, ctx_.options.codec, *session_, send_times_, ctx_.counters);
+        ApplyClientFrame(text, payload, ctx_.options.codec, *session_, Rare().send_times,
+                         ctx_.counters);
     if (answer.has_value()) EnqueueOwn(*std::move(answer));
   }
 
@@ -251,7 +258,8 @@ class WebSocketSession final : public Outbox,
  private:
   void OnAccept(beast::error_code ec, std::size_t) {
     write_.writing = false;
-    std::string().swap(handshake_);
+    std::string().swap(Rare().handshake);
+    DropRareIfUnused();
     CancelDeadline();
     if (ec) {
       Finish();
@@ -447,20 +455,23 @@ class WebSocketSession final : public Outbox,
       return;
     }
     if (link_.closing()) return;
-    if (held_.size() >= ctx_.options.max_queue_frames) {
+    std::vector<OutFrame>& held = Rare().held;
+    if (held.size() >= ctx_.options.max_queue_frames) {
       ctx_.counters.slow_closes.fetch_add(1, std::memory_order_relaxed);
       BeginClose(Code(CloseCode::kPolicy), "too many frames before welcome", /*drain=*/false);
       return;
     }
-    held_.push_back(std::move(frame));
+    held.push_back(std::move(frame));
   }
 
   // The engine's first frames are queued: what was held goes behind them.
   void ReleaseHeld() {
     if (!welcome_pending_) return;
     welcome_pending_ = false;
-    std::vector<OutFrame> held = std::move(held_);
-    held_.clear();
+    if (rare_ == nullptr) return;
+    std::vector<OutFrame> held = std::move(rare_->held);
+    rare_->held = {};
+    DropRareIfUnused();
     for (const OutFrame& f : held) Enqueue(f);
   }
 
@@ -482,7 +493,8 @@ class WebSocketSession final : public Outbox,
 
   // The answer to a timed send leaves now.
   void FinishTiming(std::string_view cid) {
-    if (auto took = send_times_.Finish(cid)) ctx_.counters.send_latency.Observe(*took);
+    if (rare_ == nullptr) return;  // nothing timed
+    if (auto took = rare_->send_times.Finish(cid)) ctx_.counters.send_latency.Observe(*took);
   }
 
   void CloseSlowReader() {
@@ -527,6 +539,7 @@ class WebSocketSession final : public Outbox,
       return;
     }
     write_.Idle(Socket().native_handle());
+    DropRareIfUnused();
     if (link_.state == LinkState::kClosing) DoClose();
   }
 
@@ -538,7 +551,7 @@ class WebSocketSession final : public Outbox,
   void BeginClose(std::uint16_t code, std::string_view reason, bool drain) {
     if (link_.closing()) return;
     link_.state = LinkState::kClosing;
-    close_frame_ = EncodeCloseFrame(code, reason);
+    Rare().close_frame = EncodeCloseFrame(code, reason);
     if (!drain) write_.DropQueued();
     ArmGuard(ctx_.options.close_timeout);
     if (!write_.writing) {  // (while the 101 answer is written, OnAccept goes on)
@@ -553,7 +566,7 @@ class WebSocketSession final : public Outbox,
   void DoClose() {
     link_.state = LinkState::kCloseWriting;
     write_.writing = true;
-    net::async_write(stream_, net::buffer(close_frame_),
+    net::async_write(stream_, net::buffer(Rare().close_frame),
                      beast::bind_front_handler(&WebSocketSession::OnCloseSent,
                                                this->shared_from_this()));
   }
@@ -561,7 +574,8 @@ class WebSocketSession final : public Outbox,
   void OnCloseSent(beast::error_code ec, std::size_t) {
     write_.writing = false;
     link_.state = LinkState::kCloseSent;
-    std::string().swap(close_frame_);
+    std::string().swap(Rare().close_frame);
+    DropRareIfUnused();
     if (ec) {
       Finish();
       return;
@@ -658,7 +672,7 @@ class WebSocketSession final : public Outbox,
     link_.state = LinkState::kFinished;
     CancelDeadline();
     write_.Clear();
-    std::vector<OutFrame>().swap(held_);
+    if (rare_ != nullptr) std::vector<OutFrame>().swap(rare_->held);
     CloseSocket();
     if (session_ != nullptr) {
       ctx_.sessions.Remove(session_->user(), this);
@@ -677,6 +691,33 @@ class WebSocketSession final : public Outbox,
   using Head = std::conditional_t<kPlain, NoHead, std::array<char, kHeadBytes>>;
   struct NoHandle {};
   using ReadHandle = std::conditional_t<kPlain, ReadinessSet::Handle, NoHandle>;
+  struct NoBuffer {};
+  using TlsBuffer = std::conditional_t<kPlain, NoBuffer, std::unique_ptr<char[]>>;
+  // What a connection needs around its opening and closing handshakes and
+  // while it sends, not while it idles: allocated at the first use, given
+  // back when unused (DropRareIfUnused), so an idle connection holds none.
+  struct RareParts {
+    std::string handshake;         // the accept value, then the 101 answer being written
+    std::string close_frame;       // ours, while it is written
+    std::vector<OutFrame> held;    // the connection's own answers until welcome
+    SendTimes send_times;          // the sends whose answers have not left yet
+    bool unused() const {
+      return handshake.empty() && close_frame.empty() && held.empty() && send_times.empty();
+    }
+  };
+
+  RareParts& Rare() {
+    if (rare_ == nullptr) rare_ = std::make_unique<RareParts>();
+    return *rare_;
+  }
+
+  // Gives the block back once nothing in it is in use (after the opening
+  // and the closing handshake, after welcome, and when the connection's
+  // writes go idle with no send left to time: one block per burst of a
+  // busy sender, not one per send).
+  void DropRareIfUnused() {
+    if (rare_ != nullptr && rare_->unused()) rare_.reset();
+  }
 
   ServerContext& ctx_;
   IoLoop& loop_;
@@ -685,19 +726,16 @@ class WebSocketSession final : public Outbox,
   // Reading.
   FrameReader reader_;
   std::string carry_;                   // unparsed bytes for the next read
-  std::unique_ptr<char[]> tls_buffer_;  // TLS, while bytes keep coming: kTlsChunk
+  [[no_unique_address]] TlsBuffer tls_buffer_{};  // TLS, while bytes keep coming: kTlsChunk
   [[no_unique_address]] Head head_{};   // TLS: where an idle connection's read lands
   [[no_unique_address]] ReadHandle read_handle_{};  // plain: its place in the loop's set
 
-  std::string handshake_;  // the accept value, then the 101 answer being written
   Clock::time_point last_frame_{};
   std::shared_ptr<Transport> transport_;
   std::shared_ptr<Session> session_;
-  SendTimes send_times_;
-  std::vector<OutFrame> held_;  // the connection's own answers until welcome
+  std::unique_ptr<RareParts> rare_;  // null while idle (RareParts)
 
   WritePath write_;
-  std::string close_frame_;  // ours, while it is written
 
   Link link_;
   bool welcome_pending_ = false;  // hello accepted, no frame from the engine yet
