@@ -518,7 +518,7 @@ TEST_CASE_METHOD(StoreOnDisk,
     std::string version;
     REQUIRE(db->db()->Get(::rocksdb::ReadOptions(), db->db()->DefaultColumnFamily(),
                           "courier.schema", &version).ok());
-    CHECK(*keys::DecodeU64(version, "schema") == 2);  // marked: older builds refuse it
+    CHECK(*keys::DecodeU64(version, "schema") == 3);  // marked: older builds refuse it
   }
   std::vector<Event> events = FetchAll(*store, "bob");
   REQUIRE(events.size() == 2);
