@@ -336,7 +336,9 @@ TEST_CASE_METHOD(StoreOnDisk,
                  "rocksdb: a read of an undelivered message writes a mark; the passing ack "
                  "and DeleteInbox delete marks",
                  "[rocksdb]") {
-  for (int i = 1; i <= 6; ++i) Expect<AppendResult>(*store, Message("alice", std::to_string(i), "bob"));
+  for (int i = 1; i <= 6; ++i) {
+    Expect<AppendResult>(*store, Message("alice", std::to_string(i), "bob"));
+  }
   Expect<AckResult>(*store, Ack("bob", "phone", 2));
   Expect<ReadResult>(*store, ReadOp{"bob", {"alice-1", "alice-3", "alice-5"}, 3'000});
   CHECK(KeysBySpace(*db)[keys::kReadMark] == 2);  // alice-1 was delivered already

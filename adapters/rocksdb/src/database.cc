@@ -253,11 +253,11 @@ absl::Status MarkReadUndelivered(::rocksdb::DB& db, ::rocksdb::ColumnFamilyHandl
       inbox = std::string(name);
       max_cursor = 0;
       const std::string prefix = keys::PairPrefix(keys::kCursor, inbox);
-      for (cursors->Seek(prefix);
-           cursors->Valid() && cursors->key().starts_with(::rocksdb::Slice(prefix)); cursors->Next()) {
+      for (cursors->Seek(prefix); cursors->Valid() && cursors->key().starts_with(prefix);
+           cursors->Next()) {
+        const ::rocksdb::Slice value = cursors->value();
         COURIER_ASSIGN_OR_RETURN(
-            Seq c, keys::DecodeU64(std::string_view(cursors->value().data(), cursors->value().size()),
-                                   "cursor"));
+            Seq c, keys::DecodeU64(std::string_view(value.data(), value.size()), "cursor"));
         max_cursor = std::max(max_cursor, c);
       }
       COURIER_RETURN_IF_ERROR(ToStatus(cursors->status(), "read cursors"));
@@ -266,9 +266,9 @@ absl::Status MarkReadUndelivered(::rocksdb::DB& db, ::rocksdb::ColumnFamilyHandl
         keys::MessageRecord m,
         keys::DecodeMessage(std::string_view(it->value().data(), it->value().size())));
     if (!m.read || m.seq <= max_cursor) continue;
-    COURIER_RETURN_IF_ERROR(ToStatus(
-        batch.Put(inbox_cf, keys::ReadMarkKey(inbox, m.seq), keys::EncodeU64(m.expiry)),
-        "batch put"));
+    const std::string expiry = keys::EncodeU64(static_cast<std::uint64_t>(m.expiry));
+    COURIER_RETURN_IF_ERROR(
+        ToStatus(batch.Put(inbox_cf, keys::ReadMarkKey(inbox, m.seq), expiry), "batch put"));
   }
   return ToStatus(it->status(), "mark read undelivered messages");
 }

@@ -219,10 +219,11 @@ class RocksdbMessageStore final : public MessageStore {
 
   // Under the writer's lock, one WriteBatch of point deletes: the events,
   // the 'M' keys of the inbox (also those of pruned messages, which the
-  // floor key hid), the 'S' keys of its live messages, the cursors, the read
-  // marks (seqs start again at 1) and the floor. An 'S' key of a message pruned earlier may stay behind (its
-  // event, which named the cid, is gone); Apply(AppendOp) does not take it
-  // for a duplicate because its 'M' key no longer matches.
+  // floor key hid), the 'S' keys of its live messages, the cursors, the
+  // read marks (seqs start again at 1) and the floor. An 'S' key of a
+  // message pruned earlier may stay behind (its event, which named the cid,
+  // is gone); Apply(AppendOp) does not take it for a duplicate because its
+  // 'M' key no longer matches.
   absl::StatusOr<std::size_t> DeleteInbox(const UserId& user) override {
     COURIER_RETURN_IF_ERROR(ValidateName("user", user));
     MutexLock lock(&write_mu_);
@@ -901,9 +902,8 @@ class RocksdbMessageStore final : public MessageStore {
       if (inbox.unknown_through <= cursor) inbox.unknown_through = 0;
     }
     while (!inbox.pending.empty() && inbox.pending.front().seq <= cursor) {
-      if (inbox.pending.front().marked) {
-        COURIER_RETURN_IF_ERROR(DeleteReadMark(keys::ReadMarkKey(user, inbox.pending.front().seq)));
-      }
+      const Pending& p = inbox.pending.front();
+      if (p.marked) COURIER_RETURN_IF_ERROR(DeleteReadMark(keys::ReadMarkKey(user, p.seq)));
       out.push_back(std::move(inbox.pending.front()));
       inbox.pending.pop_front();
     }
