@@ -332,6 +332,40 @@ TEST_CASE("rocksdb: read marks give an ack past forgotten messages the memory st
   CHECK(KeysBySpace(*db)[keys::kReadMark] == 0);  // each mark deleted by the ack passing it
 }
 
+// An ack that found no mark above the cursor scans none on later acks,
+// until a read writes one: reads after such an ack, forgotten, remembered
+// and in the next ack's batch, are still seen.
+TEST_CASE("rocksdb: a read after an ack that found no marks is seen by the next ack",
+          "[rocksdb]") {
+  TempDir dir;
+  auto rocks = MustOpen(Options(dir));
+  std::unique_ptr<MessageStore> mem = memory::OpenMessageStore();
+  std::size_t receipts = 0;
+  auto both = [&](std::vector<WriteOp> ops) {
+    auto got = rocks->Write(ops);
+    auto want = mem->Write(ops);
+    REQUIRE(got.size() == want.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      COURIER_REQUIRE_OK(want[i]);
+      COURIER_REQUIRE_OK(got[i]);
+      const auto appended = AppendedBy(*got[i]);
+      CHECK(appended == AppendedBy(*want[i]));
+      for (const auto& [user, e] : appended) receipts += e.kind == EventKind::kReceipt;
+    }
+  };
+  std::vector<WriteOp> batch;
+  for (int i = 1; i <= 6'000; ++i) batch.push_back(Message("alice", std::to_string(i), "bob"));
+  both(std::move(batch));
+  both({Ack("bob", "phone", 100)});  // no marks: later acks scan none
+  both({ReadOp{"bob", {"alice-200", "alice-5900"}, 3'000}});
+  both({Ack("bob", "phone", 300)});
+  both({ReadOp{"bob", {"alice-400"}, 3'000}, Ack("bob", "phone", 500)});
+  both({Ack("bob", "phone", 1'000)});  // found none again
+  both({ReadOp{"bob", {"alice-1500"}, 3'000}});
+  both({Ack("bob", "phone", 6'000)});
+  CHECK(receipts == 6'000 + 4);
+}
+
 TEST_CASE_METHOD(StoreOnDisk,
                  "rocksdb: a read of an undelivered message writes a mark; the passing ack "
                  "and DeleteInbox delete marks",

@@ -343,6 +343,10 @@ class RocksdbMessageStore final : public MessageStore {
     // (A FrontQueue, not a deque: an idle inbox's queue holds no heap block.)
     internal::FrontQueue<Pending> pending;
     Seq unknown_through = 0;
+    // True once a scan found no read mark above max_cursor (none committed,
+    // none in the batch); a read that writes a mark clears it. While true,
+    // an ack passing forgotten messages scans no marks.
+    bool no_marks = false;
 
     void TrimPending() {
       while (pending.size() > kMaxPendingPerInbox) {
@@ -898,7 +902,7 @@ class RocksdbMessageStore final : public MessageStore {
     std::vector<Pending> out;
     if (inbox.unknown_through > inbox.max_cursor) {
       const Seq last = std::min(cursor, inbox.unknown_through);
-      COURIER_RETURN_IF_ERROR(ReadMessages(user, inbox.max_cursor, last, out));
+      COURIER_RETURN_IF_ERROR(ReadMessages(user, inbox, last, out));
       if (inbox.unknown_through <= cursor) inbox.unknown_through = 0;
     }
     while (!inbox.pending.empty() && inbox.pending.front().seq <= cursor) {
@@ -917,17 +921,20 @@ class RocksdbMessageStore final : public MessageStore {
     return ToStatus(batch_.Delete(cf_, key), "batch delete");
   }
 
-  // The messages of `user`'s inbox with seq in (after, last], from the
-  // database (they were committed before this batch). Which of them were
-  // read: the sender's own copy of a group send (its event says so: its
-  // group is set and its peer, the sender, is the inbox's user) and those
-  // with a read mark, found by one scan of the marks of (after, last]
-  // (usually empty) plus the marks this batch wrote. No message's 'M' key is
-  // read: one Get per message was a quarter of W2's drain (bench/README,
-  // the thirteenth and fourteenth sessions). The marks found are deleted.
-  absl::Status ReadMessages(const UserId& user, Seq after, Seq last, std::vector<Pending>& out)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-    COURIER_ASSIGN_OR_RETURN(std::vector<Seq> marked, TakeReadMarks(user, after, last));
+  // The messages of `user`'s inbox with seq in (inbox.max_cursor, last],
+  // from the database (they were committed before this batch). Which of
+  // them were read: the sender's own copy of a group send (its event says
+  // so: its group is set and its peer, the sender, is the inbox's user) and
+  // those with a read mark (TakeReadMarks). No message's 'M' key is read:
+  // one Get per message was a quarter of W2's drain (bench/README, the
+  // thirteenth and fourteenth sessions).
+  absl::Status ReadMessages(const UserId& user, InboxState& inbox, Seq last,
+                            std::vector<Pending>& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    const Seq after = inbox.max_cursor;
+    std::vector<Seq> marked;
+    if (!inbox.no_marks) {
+      COURIER_ASSIGN_OR_RETURN(marked, TakeReadMarks(user, after, last, inbox.no_marks));
+    }
     auto next_mark = marked.begin();
     const std::string end = last == std::numeric_limits<Seq>::max()
                                 ? keys::EventEnd(user)
@@ -951,19 +958,25 @@ class RocksdbMessageStore final : public MessageStore {
 
   // The seqs in (after, last] of `user`'s read marks, committed or written by
   // this batch, in order; deletes them (the highest cursor is passing them).
-  absl::StatusOr<std::vector<Seq>> TakeReadMarks(const UserId& user, Seq after, Seq last)
+  // One scan of the marks above `after` (usually none), which stops at the
+  // first mark above `last`; `no_marks` is set when there is none.
+  absl::StatusOr<std::vector<Seq>> TakeReadMarks(const UserId& user, Seq after, Seq last,
+                                                 bool& no_marks)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     std::vector<Seq> out;
-    const std::string end = last == std::numeric_limits<Seq>::max()
-                                ? keys::PairPrefixEnd(keys::kReadMark, user)
-                                : keys::ReadMarkKey(user, last + 1);
+    const std::string end = keys::PairPrefixEnd(keys::kReadMark, user);
     ::rocksdb::Slice upper(end);
     ::rocksdb::ReadOptions ro;
     ro.iterate_upper_bound = &upper;
     std::unique_ptr<::rocksdb::Iterator> it(db_->db()->NewIterator(ro, cf_));
+    bool beyond = false;  // a mark above `last`
     for (it->Seek(keys::ReadMarkKey(user, after + 1)); it->Valid(); it->Next()) {
       Seq seq = 0;
       if (!keys::ParseReadMarkKey(View(it->key()), user, &seq)) break;
+      if (seq > last) {
+        beyond = true;
+        break;
+      }
       out.push_back(seq);
       COURIER_RETURN_IF_ERROR(ToStatus(batch_.Delete(cf_, it->key()), "batch delete"));
     }
@@ -972,7 +985,13 @@ class RocksdbMessageStore final : public MessageStore {
       const std::string from = keys::ReadMarkKey(user, after + 1);
       std::vector<std::string> passed;
       for (const std::string& key : marks_) {
-        if (key >= from && key < end) passed.push_back(key);
+        Seq seq = 0;
+        if (key < from || !keys::ParseReadMarkKey(key, user, &seq)) continue;
+        if (seq > last) {
+          beyond = true;
+        } else {
+          passed.push_back(key);
+        }
       }
       for (const std::string& key : passed) {
         Seq seq = 0;
@@ -981,6 +1000,7 @@ class RocksdbMessageStore final : public MessageStore {
       }
       std::sort(out.begin(), out.end());
     }
+    no_marks = !beyond;
     return out;
   }
 
@@ -1005,6 +1025,7 @@ class RocksdbMessageStore final : public MessageStore {
         COURIER_RETURN_IF_ERROR(
             Put(mark, keys::EncodeU64(static_cast<std::uint64_t>(found->expiry))));
         marks_.insert(std::move(mark));
+        inbox->no_marks = false;
         if (p != nullptr) p->marked = true;
         COURIER_RETURN_IF_ERROR(AppendReceipt(found->sender, id, op.user, MessageStatus::kDelivered,
                                               op.ts, result.appended));
