@@ -52,11 +52,13 @@
 //   'R' inbox \0 seq      a read mark: message `seq` was read while no cursor
 //                         had passed it (value: its 'M' key's expiry). An
 //                         ack that passes messages the cache does not hold
-//                         scans the marks of the seqs it passes (one scan,
-//                         usually empty) and deletes them, instead of reading
-//                         each message's 'M' key; the sender's own copy of a
-//                         group send, stored read, needs none (its event's
-//                         group is set and its peer is the inbox's user).
+//                         scans the marks above the cursor (one scan, usually
+//                         empty; none at all once a scan of the inbox found
+//                         none, until a read writes one) and deletes those it
+//                         passes, instead of reading each message's 'M' key;
+//                         the sender's own copy of a group send, stored
+//                         read, needs none (its event's group is set and its
+//                         peer is the inbox's user).
 //                         Bounded by the inbox's undelivered messages: the
 //                         ack passing a mark deletes it, DeleteInbox deletes
 //                         them all, and the marks of messages Prune removed
