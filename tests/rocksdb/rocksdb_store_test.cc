@@ -16,9 +16,11 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "conformance/message_store_suite.h"
+#include "courier/memory.h"
 #include "courier/rocksdb.h"
 #include "database.h"
 #include "keys.h"
@@ -246,6 +248,199 @@ TEST_CASE("rocksdb: an ack reading back thousands of forgotten messages skips ex
   COURIER_REQUIRE_OK(alice);
   COURIER_REQUIRE_OK(carol);
   CHECK(*alice + *carol == kMessages + 3);  // one delivered each, three read
+}
+
+// Every event a result appended, with the inbox it went to.
+std::vector<std::pair<UserId, Event>> AppendedBy(const WriteResult& r) {
+  std::vector<std::pair<UserId, Event>> out;
+  std::visit(
+      [&](const auto& result) {
+        if constexpr (requires { result.appended; }) {
+          for (const Appended& a : result.appended) out.emplace_back(a.user, a.event);
+        }
+      },
+      r);
+  return out;
+}
+
+// Reads of undelivered messages, some the writer remembers and some it
+// forgot (beyond 4,096 per inbox, or appended before a reopen), some in the
+// batch of the ack that passes them, and the sender's own copies of group
+// sends (stored read) among the forgotten ones: every ack appends exactly the
+// receipts the memory store appends, and no read mark outlives the acks.
+TEST_CASE("rocksdb: read marks give an ack past forgotten messages the memory store's receipts",
+          "[rocksdb][group]") {
+  TempDir dir;
+  const RocksdbOptions options = Options(dir);
+  auto rocks = MustOpen(options);
+  std::unique_ptr<MessageStore> mem = memory::OpenMessageStore();
+  std::size_t receipts = 0;
+  auto both = [&](std::vector<WriteOp> ops) {
+    auto got = rocks->Write(ops);
+    auto want = mem->Write(ops);
+    REQUIRE(got.size() == want.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      COURIER_REQUIRE_OK(want[i]);
+      COURIER_REQUIRE_OK(got[i]);
+      const auto appended = AppendedBy(*got[i]);
+      CHECK(appended == AppendedBy(*want[i]));
+      for (const auto& [user, e] : appended) receipts += e.kind == EventKind::kReceipt;
+    }
+  };
+  both({CreateGroup("bob", "g1", {"alice"})});
+  int n = 0;
+  for (int round = 0; round < 9; ++round) {
+    std::vector<WriteOp> batch;
+    batch.push_back(GroupMessage("bob", "own" + std::to_string(round), "g1"));
+    for (int i = 0; i < 1'000; ++i) {
+      ++n;
+      batch.push_back(Message(n % 2 ? "alice" : "carol", std::to_string(n), "bob"));
+    }
+    both(std::move(batch));
+  }
+  // bob's inbox: the change, then per round his own copy and 1,000 messages.
+  both({ReadOp{"bob", {"alice-3", "carol-100", "alice-2001", "carol-8800", IdOf("bob", "own2"),
+                       "nobody-1"}, 3'000}});
+  both({Ack("bob", "phone", 1'500)});
+  rocks.reset();
+  rocks = MustOpen(options);  // nothing cached: every undelivered message is forgotten
+  both({ReadOp{"bob", {"alice-2501", "carol-6000"}, 3'000}});
+  both({ReadOp{"bob", {"carol-4000"}, 3'000}, Ack("bob", "laptop", 5'000),
+        ReadOp{"bob", {"alice-4999", "alice-5001"}, 3'000}});
+  std::vector<WriteOp> more;
+  for (int i = 0; i < 200; ++i) {
+    ++n;
+    more.push_back(Message(n % 2 ? "alice" : "carol", std::to_string(n), "bob"));
+  }
+  both(std::move(more));
+  both({ReadOp{"bob", {"alice-9101", "carol-7002"}, 3'000}});
+  auto head = rocks->Head("bob");
+  COURIER_REQUIRE_OK(head);
+  both({Ack("bob", "phone", *head)});
+  // 9,200 messages: one delivered receipt each, plus one read receipt per
+  // message read (eleven: the unknown id and the own copy make none).
+  CHECK(receipts == 9'200 + 11);
+  for (const char* user : {"alice", "bob", "carol"}) {
+    auto got = rocks->Head(user);
+    auto want = mem->Head(user);
+    COURIER_REQUIRE_OK(got);
+    COURIER_REQUIRE_OK(want);
+    CHECK(*got == *want);
+  }
+  rocks.reset();
+  auto db = SameDatabase(options);
+  CHECK(KeysBySpace(*db)[keys::kReadMark] == 0);  // each mark deleted by the ack passing it
+}
+
+// An ack that found no mark above the cursor scans none on later acks,
+// until a read writes one: reads after such an ack, forgotten, remembered
+// and in the next ack's batch, are still seen.
+TEST_CASE("rocksdb: a read after an ack that found no marks is seen by the next ack",
+          "[rocksdb]") {
+  TempDir dir;
+  auto rocks = MustOpen(Options(dir));
+  std::unique_ptr<MessageStore> mem = memory::OpenMessageStore();
+  std::size_t receipts = 0;
+  auto both = [&](std::vector<WriteOp> ops) {
+    auto got = rocks->Write(ops);
+    auto want = mem->Write(ops);
+    REQUIRE(got.size() == want.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      COURIER_REQUIRE_OK(want[i]);
+      COURIER_REQUIRE_OK(got[i]);
+      const auto appended = AppendedBy(*got[i]);
+      CHECK(appended == AppendedBy(*want[i]));
+      for (const auto& [user, e] : appended) receipts += e.kind == EventKind::kReceipt;
+    }
+  };
+  std::vector<WriteOp> batch;
+  for (int i = 1; i <= 6'000; ++i) batch.push_back(Message("alice", std::to_string(i), "bob"));
+  both(std::move(batch));
+  both({Ack("bob", "phone", 100)});  // no marks: later acks scan none
+  both({ReadOp{"bob", {"alice-200", "alice-5900"}, 3'000}});
+  both({Ack("bob", "phone", 300)});
+  both({ReadOp{"bob", {"alice-400"}, 3'000}, Ack("bob", "phone", 500)});
+  both({Ack("bob", "phone", 1'000)});  // found none again
+  both({ReadOp{"bob", {"alice-1500"}, 3'000}});
+  both({Ack("bob", "phone", 6'000)});
+  CHECK(receipts == 6'000 + 4);
+}
+
+TEST_CASE_METHOD(StoreOnDisk,
+                 "rocksdb: a read of an undelivered message writes a mark; the passing ack "
+                 "and DeleteInbox delete marks",
+                 "[rocksdb]") {
+  for (int i = 1; i <= 6; ++i) {
+    Expect<AppendResult>(*store, Message("alice", std::to_string(i), "bob"));
+  }
+  Expect<AckResult>(*store, Ack("bob", "phone", 2));
+  Expect<ReadResult>(*store, ReadOp{"bob", {"alice-1", "alice-3", "alice-5"}, 3'000});
+  CHECK(KeysBySpace(*db)[keys::kReadMark] == 2);  // alice-1 was delivered already
+  std::string value;
+  REQUIRE(db->db()->Get(::rocksdb::ReadOptions(), db->inbox(), keys::ReadMarkKey("bob", 3), &value)
+              .ok());
+  TimeMs expiry = 0;
+  REQUIRE(keys::ExpiryOf(keys::kReadMark, value, &expiry));
+  CHECK(expiry == 1'000);  // the message's 'M' expiry: its inbox's newest time then
+  Expect<AckResult>(*store, Ack("bob", "phone", 4));
+  CHECK(KeysBySpace(*db)[keys::kReadMark] == 1);
+  Expect<ReadResult>(*store, ReadOp{"bob", {"alice-6"}, 3'000});
+  CHECK(KeysBySpace(*db)[keys::kReadMark] == 2);
+  auto removed = store->DeleteInbox("bob");
+  COURIER_REQUIRE_OK(removed);
+  CHECK(KeysBySpace(*db)[keys::kReadMark] == 0);
+}
+
+TEST_CASE_METHOD(StoreOnDisk,
+                 "rocksdb: a database from before read marks gets them on open; its acks skip "
+                 "exactly the read messages",
+                 "[rocksdb][group]") {
+  constexpr int kMessages = 5'000;
+  Expect<GroupChangeResult>(*store, CreateGroup("bob", "g1", {"alice"}));
+  Expect<GroupSendResult>(*store, GroupMessage("bob", "own", "g1"));  // seq 2, stored read
+  std::vector<WriteOp> batch;
+  for (int i = 1; i <= kMessages; ++i) batch.push_back(Message("alice", std::to_string(i), "bob"));
+  for (auto& r : store->Write(batch)) COURIER_REQUIRE_OK(r);
+  Expect<AckResult>(*store, Ack("bob", "phone", 10));  // passes the first own copy
+  Expect<GroupSendResult>(*store, GroupMessage("bob", "own2", "g1"));  // undelivered, read
+  // Read: one delivered (no mark), four undelivered (marks); dave's inbox
+  // has a read, delivered message and no cursor of another inbox counts.
+  Expect<ReadResult>(*store, ReadOp{"bob", {"alice-5", "alice-20", "alice-900", "alice-4000",
+                                            "alice-4999"}, 3'000});
+  Expect<AppendResult>(*store, Message("alice", "d1", "dave"));
+  Expect<AckResult>(*store, Ack("dave", "phone", 1));
+  Expect<ReadResult>(*store, ReadOp{"dave", {"alice-d1"}, 3'000});
+  CHECK(KeysBySpace(*db)[keys::kReadMark] == 4);
+  // What a build before the marks left: no 'R' keys, schema 2.
+  {
+    ::rocksdb::WriteOptions sync;
+    sync.sync = true;
+    REQUIRE(db->db()->DeleteRange(sync, db->inbox(), std::string(1, keys::kReadMark),
+                                  std::string(1, keys::kReadMark + 1)).ok());
+  }
+  PutSynced(*db, db->db()->DefaultColumnFamily(), "courier.schema", keys::EncodeU64(2));
+  CHECK(KeysBySpace(*db)[keys::kReadMark] == 0);
+  Close();
+  store = MustOpen(Options(dir));
+  db = SameDatabase(Options(dir));
+  std::string version;
+  REQUIRE(db->db()->Get(::rocksdb::ReadOptions(), db->db()->DefaultColumnFamily(),
+                        "courier.schema", &version).ok());
+  CHECK(*keys::DecodeU64(version, "schema") == 3);
+  // bob's four read undelivered messages, and his undelivered own copy
+  // (marked too: the conversion looks at 'M' keys only; harmless).
+  CHECK(KeysBySpace(*db)[keys::kReadMark] == 5);
+  auto ack = Expect<AckResult>(*store, Ack("bob", "phone", kMessages + 3));
+  CHECK(ack.appended.size() == kMessages - 8 - 4);  // acked 8 before; 4 read
+  for (const Appended& a : ack.appended) {
+    CHECK(a.event.status == MessageStatus::kDelivered);
+    for (const char* read : {"alice-20", "alice-900", "alice-4000", "alice-4999"}) {
+      CHECK(a.event.id != read);
+    }
+    CHECK(a.event.id != IdOf("bob", "own"));
+    CHECK(a.event.id != IdOf("bob", "own2"));
+  }
+  CHECK(KeysBySpace(*db)[keys::kReadMark] == 0);
 }
 
 TEST_CASE("rocksdb: both stores share one database on a path", "[rocksdb]") {
@@ -518,7 +713,7 @@ TEST_CASE_METHOD(StoreOnDisk,
     std::string version;
     REQUIRE(db->db()->Get(::rocksdb::ReadOptions(), db->db()->DefaultColumnFamily(),
                           "courier.schema", &version).ok());
-    CHECK(*keys::DecodeU64(version, "schema") == 2);  // marked: older builds refuse it
+    CHECK(*keys::DecodeU64(version, "schema") == 3);  // marked: older builds refuse it
   }
   std::vector<Event> events = FetchAll(*store, "bob");
   REQUIRE(events.size() == 2);

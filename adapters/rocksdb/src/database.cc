@@ -22,6 +22,7 @@
 #include "rocksdb/slice_transform.h"
 #include "rocksdb/sst_file_manager.h"
 #include "rocksdb/table.h"
+#include "rocksdb/write_batch.h"
 #include "rocksdb_error.h"
 
 namespace courier::rocksdb {
@@ -36,17 +37,27 @@ constexpr char kSchemaKey[] = "courier.schema";
 // the group of an event, keys.h); a version 1 database needs no conversion
 // (its values read as they are) and is marked 2 when opened, so that a build
 // that knows only 1 refuses it instead of misreading a group event.
-constexpr std::uint64_t kSchemaVersion = 2;
+// 3: read marks ('R' keys, keys.h): a message read while no cursor had passed
+// it has one, and an ack reads the marks instead of each message's 'M' key.
+// A version 1 or 2 database gets the marks of its read-and-undelivered
+// messages once, in one batch with the new version (MarkReadUndelivered);
+// a build that knows only 2 refuses it, since it would write no marks.
+constexpr std::uint64_t kSchemaVersion = 3;
+constexpr std::uint64_t kFirstWithReadMarks = 3;
 
-// Drops the index keys ('M', 'S') of messages that a finished Prune removed
-// for their age (see Database::PublishPruneCutoff); keeps everything else.
+// Drops the index keys ('M', 'S') and read marks ('R') of messages that a
+// finished Prune removed for their age (see Database::PublishPruneCutoff);
+// keeps everything else.
 class IndexExpiryFilter final : public ::rocksdb::CompactionFilter {
  public:
   explicit IndexExpiryFilter(std::shared_ptr<std::atomic<TimeMs>> cutoff)
       : cutoff_(std::move(cutoff)) {}
   bool Filter(int /*level*/, const ::rocksdb::Slice& key, const ::rocksdb::Slice& value,
               std::string* /*new_value*/, bool* /*value_changed*/) const override {
-    if (key.empty() || (key[0] != keys::kMessage && key[0] != keys::kSend)) return false;
+    if (key.empty() ||
+        (key[0] != keys::kMessage && key[0] != keys::kSend && key[0] != keys::kReadMark)) {
+      return false;
+    }
     TimeMs expiry = 0;
     if (!keys::ExpiryOf(key[0], std::string_view(value.data(), value.size()), &expiry)) {
       return false;
@@ -212,6 +223,56 @@ absl::flat_hash_map<std::string, std::weak_ptr<Database>>& Registry() {
   return *map;
 }
 
+// The inbox of a key `space` inbox \0 ... (empty if it is not one).
+std::string_view InboxOf(std::string_view key) {
+  const std::size_t nul = key.find('\0');
+  return nul == std::string_view::npos ? std::string_view() : key.substr(1, nul - 1);
+}
+
+// Puts into `batch` the read mark of every message that is read and above
+// its inbox's highest cursor: one scan of the 'M' keys, and per inbox one
+// scan of its 'C' keys. (Marks of pruned messages may be among them: no
+// event is there for an ack to pass, and the compaction filter drops them
+// with their 'M' keys.)
+absl::Status MarkReadUndelivered(::rocksdb::DB& db, ::rocksdb::ColumnFamilyHandle* inbox_cf,
+                                 ::rocksdb::WriteBatch& batch) {
+  const std::string first(1, keys::kMessage);
+  const std::string end(1, static_cast<char>(keys::kMessage + 1));
+  ::rocksdb::Slice upper(end);
+  ::rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<::rocksdb::Iterator> it(db.NewIterator(ro, inbox_cf));
+  std::unique_ptr<::rocksdb::Iterator> cursors(db.NewIterator(::rocksdb::ReadOptions(), inbox_cf));
+  std::string inbox;
+  Seq max_cursor = 0;
+  for (it->Seek(first); it->Valid(); it->Next()) {
+    const std::string_view key(it->key().data(), it->key().size());
+    const std::string_view name = InboxOf(key);
+    if (name.empty()) continue;
+    if (name != inbox) {
+      inbox = std::string(name);
+      max_cursor = 0;
+      const std::string prefix = keys::PairPrefix(keys::kCursor, inbox);
+      for (cursors->Seek(prefix); cursors->Valid() && cursors->key().starts_with(prefix);
+           cursors->Next()) {
+        const ::rocksdb::Slice value = cursors->value();
+        COURIER_ASSIGN_OR_RETURN(
+            Seq c, keys::DecodeU64(std::string_view(value.data(), value.size()), "cursor"));
+        max_cursor = std::max(max_cursor, c);
+      }
+      COURIER_RETURN_IF_ERROR(ToStatus(cursors->status(), "read cursors"));
+    }
+    COURIER_ASSIGN_OR_RETURN(
+        keys::MessageRecord m,
+        keys::DecodeMessage(std::string_view(it->value().data(), it->value().size())));
+    if (!m.read || m.seq <= max_cursor) continue;
+    const std::string expiry = keys::EncodeU64(static_cast<std::uint64_t>(m.expiry));
+    COURIER_RETURN_IF_ERROR(
+        ToStatus(batch.Put(inbox_cf, keys::ReadMarkKey(inbox, m.seq), expiry), "batch put"));
+  }
+  return ToStatus(it->status(), "mark read undelivered messages");
+}
+
 }  // namespace
 
 bool LooksLikeRocksdb(const std::string& path) {
@@ -331,11 +392,17 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const RocksdbOptions& o
           "; this build reads up to ", kSchemaVersion, ")"));
     }
     if (v < kSchemaVersion) {
+      // The conversion and the new version in one batch: a crash leaves
+      // either the old database (converted again by the next open) or both.
+      ::rocksdb::WriteBatch upgrade;
+      if (v < kFirstWithReadMarks) {
+        COURIER_RETURN_IF_ERROR(MarkReadUndelivered(*raw, d->inbox_, upgrade));
+      }
+      COURIER_RETURN_IF_ERROR(ToStatus(
+          upgrade.Put(d->default_, kSchemaKey, keys::EncodeU64(kSchemaVersion)), "batch put"));
       ::rocksdb::WriteOptions sync;
       sync.sync = true;
-      COURIER_RETURN_IF_ERROR(ToStatus(
-          raw->Put(sync, d->default_, kSchemaKey, keys::EncodeU64(kSchemaVersion)),
-          "upgrade the schema version"));
+      COURIER_RETURN_IF_ERROR(ToStatus(raw->Write(sync, &upgrade), "upgrade the schema version"));
     }
   }
   return d;

@@ -164,12 +164,28 @@ std::string EventKey(std::string_view inbox, Seq seq) {
   return k;
 }
 
-void EventKeyTo(std::string_view inbox, Seq seq, std::string& out) {
+namespace {
+// space inbox \0 seq(8): the event and read mark keys.
+void SeqKeyTo(char space, std::string_view inbox, Seq seq, std::string& out) {
   out.clear();
-  out.push_back(kEvent);
+  out.push_back(space);
   out.append(inbox);
   out.push_back('\0');
   PutU64(out, seq);
+}
+bool ParseSeqKey(char space, std::string_view key, std::string_view inbox, Seq* seq) {
+  if (key.size() != inbox.size() + 10 || key[0] != space ||
+      key.substr(1, inbox.size()) != inbox || key[inbox.size() + 1] != '\0') {
+    return false;
+  }
+  Reader r(key.substr(inbox.size() + 2));
+  *seq = r.U64();
+  return true;
+}
+}  // namespace
+
+void EventKeyTo(std::string_view inbox, Seq seq, std::string& out) {
+  SeqKeyTo(kEvent, inbox, seq, out);
 }
 
 std::string EventEnd(std::string_view inbox) {
@@ -179,18 +195,22 @@ std::string EventEnd(std::string_view inbox) {
 }
 
 bool ParseEventKey(std::string_view key, std::string_view inbox, Seq* seq) {
-  if (key.size() != inbox.size() + 10 || key[0] != kEvent ||
-      key.substr(1, inbox.size()) != inbox || key[inbox.size() + 1] != '\0') {
-    return false;
-  }
-  Reader r(key.substr(inbox.size() + 2));
-  *seq = r.U64();
-  return true;
+  return ParseSeqKey(kEvent, key, inbox, seq);
 }
 
 std::string_view EventKeyInbox(std::string_view key) {
   if (key.size() < 11 || key[0] != kEvent || key[key.size() - 9] != '\0') return {};
   return key.substr(1, key.size() - 10);
+}
+
+std::string ReadMarkKey(std::string_view inbox, Seq seq) {
+  std::string k;
+  SeqKeyTo(kReadMark, inbox, seq, k);
+  return k;
+}
+
+bool ParseReadMarkKey(std::string_view key, std::string_view inbox, Seq* seq) {
+  return ParseSeqKey(kReadMark, key, inbox, seq);
 }
 
 std::string PairKey(char space, std::string_view a, std::string_view b) {
@@ -281,8 +301,12 @@ absl::StatusOr<SendRecord> DecodeSend(std::string_view value) {
 }
 
 bool ExpiryOf(char space, std::string_view value, TimeMs* expiry) {
-  // 'M': seq(8) read(1) expiry(8) ...; 'S': seq(8) ts(8) expiry(8) ...
-  const std::size_t at = space == kMessage ? 9 : space == kSend ? 16 : value.size();
+  // 'M': seq(8) read(1) expiry(8) ...; 'S': seq(8) ts(8) expiry(8) ...;
+  // 'R': expiry(8).
+  const std::size_t at = space == kMessage    ? 9
+                         : space == kSend     ? 16
+                         : space == kReadMark ? 0
+                                              : value.size();
   if (value.size() < at + 8) return false;
   Reader r(value.substr(at, 8));
   *expiry = static_cast<TimeMs>(r.U64());

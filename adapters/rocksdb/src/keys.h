@@ -22,6 +22,7 @@ inline constexpr char kSend = 'S';    // 'S' sender \0 cid
 inline constexpr char kFloor = 'F';   // 'F' inbox
 inline constexpr char kGroup = 'G';   // 'G' group id: EncodeGroupRecord (courier/group.h)
 inline constexpr char kMember = 'U';  // 'U' user \0 group id: empty; the groups of a user
+inline constexpr char kReadMark = 'R';  // 'R' inbox \0 seq(8, big-endian): read while undelivered
 
 // 'E' inbox \0 seq. Names hold no NUL, so "inbox \0" is prefix-free.
 std::string EventKey(std::string_view inbox, Seq seq);
@@ -33,6 +34,12 @@ std::string EventEnd(std::string_view inbox);
 bool ParseEventKey(std::string_view key, std::string_view inbox, Seq* seq);
 // The inbox of any event key; empty if `key` is not an event key.
 std::string_view EventKeyInbox(std::string_view key);
+
+// 'R' inbox \0 seq: message `seq` of `inbox` was read while no cursor had
+// passed it. Its value is EncodeU64(expiry), the expiry of its 'M' key.
+std::string ReadMarkKey(std::string_view inbox, Seq seq);
+// The seq of a read mark key of `inbox`; false if `key` is not one.
+bool ParseReadMarkKey(std::string_view key, std::string_view inbox, Seq* seq);
 
 // 'X' a \0 b, for the cursor, message and send keys (and account pairs).
 std::string PairKey(char space, std::string_view a, std::string_view b);
@@ -91,7 +98,7 @@ struct SendRecord {
 std::string EncodeSend(const SendRecord& s);
 absl::StatusOr<SendRecord> DecodeSend(std::string_view value);
 
-// The expiry of an 'M' or 'S' value (the compaction filter's only read);
+// The expiry of an 'M', 'S' or 'R' value (the compaction filter's only read);
 // nullopt-like false when the value is malformed (then the filter keeps it).
 bool ExpiryOf(char space, std::string_view value, TimeMs* expiry);
 

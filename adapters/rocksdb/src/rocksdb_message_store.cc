@@ -219,10 +219,11 @@ class RocksdbMessageStore final : public MessageStore {
 
   // Under the writer's lock, one WriteBatch of point deletes: the events,
   // the 'M' keys of the inbox (also those of pruned messages, which the
-  // floor key hid), the 'S' keys of its live messages, the cursors and the
-  // floor. An 'S' key of a message pruned earlier may stay behind (its
-  // event, which named the cid, is gone); Apply(AppendOp) does not take it
-  // for a duplicate because its 'M' key no longer matches.
+  // floor key hid), the 'S' keys of its live messages, the cursors, the
+  // read marks (seqs start again at 1) and the floor. An 'S' key of a
+  // message pruned earlier may stay behind (its event, which named the cid,
+  // is gone); Apply(AppendOp) does not take it for a duplicate because its
+  // 'M' key no longer matches.
   absl::StatusOr<std::size_t> DeleteInbox(const UserId& user) override {
     COURIER_RETURN_IF_ERROR(ValidateName("user", user));
     MutexLock lock(&write_mu_);
@@ -254,7 +255,7 @@ class RocksdbMessageStore final : public MessageStore {
           return ToStatus(batch.Delete(cf_, keys::PairKey(keys::kSend, e.event.peer, e.cid)),
                           "batch delete");
         }));
-    for (char space : {keys::kMessage, keys::kCursor}) {
+    for (char space : {keys::kMessage, keys::kCursor, keys::kReadMark}) {
       COURIER_RETURN_IF_ERROR(delete_range(keys::PairPrefix(space, user),
                                            keys::PairPrefixEnd(space, user), nullptr));
     }
@@ -323,6 +324,7 @@ class RocksdbMessageStore final : public MessageStore {
     MessageId id;
     UserId sender;
     bool read = false;
+    bool marked = false;  // a ReadOp wrote its read mark ('R' key)
   };
 
   // The writer's view of one inbox (rocksdb.h, "What is cached").
@@ -341,6 +343,10 @@ class RocksdbMessageStore final : public MessageStore {
     // (A FrontQueue, not a deque: an idle inbox's queue holds no heap block.)
     internal::FrontQueue<Pending> pending;
     Seq unknown_through = 0;
+    // True once a scan found no read mark above max_cursor (none committed,
+    // none in the batch); a read that writes a mark clears it. While true,
+    // an ack passing forgotten messages scans no marks.
+    bool no_marks = false;
 
     void TrimPending() {
       while (pending.size() > kMaxPendingPerInbox) {
@@ -517,6 +523,7 @@ class RocksdbMessageStore final : public MessageStore {
     touched_.clear();
     view_.clear();  // frees a large table: grown once below, not step by step
     view_.reserve(2 * ops.size());
+    marks_.clear();
     group_counts_.clear();
     absl::Status status = PrefetchIndexKeys(ops);
     for (std::size_t i = 0; status.ok() && i < ops.size(); ++i) {
@@ -895,10 +902,12 @@ class RocksdbMessageStore final : public MessageStore {
     std::vector<Pending> out;
     if (inbox.unknown_through > inbox.max_cursor) {
       const Seq last = std::min(cursor, inbox.unknown_through);
-      COURIER_RETURN_IF_ERROR(ReadMessages(user, inbox, inbox.max_cursor, last, out));
+      COURIER_RETURN_IF_ERROR(ReadMessages(user, inbox, last, out));
       if (inbox.unknown_through <= cursor) inbox.unknown_through = 0;
     }
     while (!inbox.pending.empty() && inbox.pending.front().seq <= cursor) {
+      const Pending& p = inbox.pending.front();
+      if (p.marked) COURIER_RETURN_IF_ERROR(DeleteReadMark(keys::ReadMarkKey(user, p.seq)));
       out.push_back(std::move(inbox.pending.front()));
       inbox.pending.pop_front();
     }
@@ -906,13 +915,27 @@ class RocksdbMessageStore final : public MessageStore {
     return out;
   }
 
-  // The messages of `user`'s inbox with seq in (after, last], from the
-  // database (they were committed before this batch). Whether each was read
-  // is its 'M' key's, looked up one Get at a time: one MultiGet per 1,024
-  // keys measured slower in W2's drain (server CPU per message 3.7-4.0 ->
-  // 4.3-5.2 µs, the thirteenth session's pairs in bench/README).
-  absl::Status ReadMessages(const UserId& user, const InboxState& inbox, Seq after, Seq last,
+  // Deletes a read mark the highest cursor passed (no ack reads it again).
+  absl::Status DeleteReadMark(const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    marks_.erase(key);
+    return ToStatus(batch_.Delete(cf_, key), "batch delete");
+  }
+
+  // The messages of `user`'s inbox with seq in (inbox.max_cursor, last],
+  // from the database (they were committed before this batch). Which of
+  // them were read: the sender's own copy of a group send (its event says
+  // so: its group is set and its peer, the sender, is the inbox's user) and
+  // those with a read mark (TakeReadMarks). No message's 'M' key is read:
+  // one Get per message was a quarter of W2's drain (bench/README, the
+  // thirteenth and fourteenth sessions).
+  absl::Status ReadMessages(const UserId& user, InboxState& inbox, Seq last,
                             std::vector<Pending>& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    const Seq after = inbox.max_cursor;
+    std::vector<Seq> marked;
+    if (!inbox.no_marks) {
+      COURIER_ASSIGN_OR_RETURN(marked, TakeReadMarks(user, after, last, inbox.no_marks));
+    }
+    auto next_mark = marked.begin();
     const std::string end = last == std::numeric_limits<Seq>::max()
                                 ? keys::EventEnd(user)
                                 : keys::EventKey(user, last + 1);
@@ -925,12 +948,60 @@ class RocksdbMessageStore final : public MessageStore {
       if (!keys::ParseEventKey(View(it->key()), user, &seq)) break;
       COURIER_ASSIGN_OR_RETURN(keys::StoredEvent e, keys::DecodeEvent(View(it->value()), seq));
       if (e.event.kind != EventKind::kMessage) continue;
-      COURIER_ASSIGN_OR_RETURN(std::optional<keys::MessageRecord> m,
-                               FindMessage(user, e.event.id, inbox));
-      out.push_back(Pending{seq, std::move(e.event.id), std::move(e.event.peer),
-                            m.has_value() && m->read});
+      while (next_mark != marked.end() && *next_mark < seq) ++next_mark;
+      const bool own_group_copy = !e.event.group.empty() && e.event.peer == user;
+      const bool read = own_group_copy || (next_mark != marked.end() && *next_mark == seq);
+      out.push_back(Pending{seq, std::move(e.event.id), std::move(e.event.peer), read});
     }
     return ToStatus(it->status(), "read undelivered messages");
+  }
+
+  // The seqs in (after, last] of `user`'s read marks, committed or written by
+  // this batch, in order; deletes them (the highest cursor is passing them).
+  // One scan of the marks above `after` (usually none), which stops at the
+  // first mark above `last`; `no_marks` is set when there is none.
+  absl::StatusOr<std::vector<Seq>> TakeReadMarks(const UserId& user, Seq after, Seq last,
+                                                 bool& no_marks)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    std::vector<Seq> out;
+    const std::string end = keys::PairPrefixEnd(keys::kReadMark, user);
+    ::rocksdb::Slice upper(end);
+    ::rocksdb::ReadOptions ro;
+    ro.iterate_upper_bound = &upper;
+    std::unique_ptr<::rocksdb::Iterator> it(db_->db()->NewIterator(ro, cf_));
+    bool beyond = false;  // a mark above `last`
+    for (it->Seek(keys::ReadMarkKey(user, after + 1)); it->Valid(); it->Next()) {
+      Seq seq = 0;
+      if (!keys::ParseReadMarkKey(View(it->key()), user, &seq)) break;
+      if (seq > last) {
+        beyond = true;
+        break;
+      }
+      out.push_back(seq);
+      COURIER_RETURN_IF_ERROR(ToStatus(batch_.Delete(cf_, it->key()), "batch delete"));
+    }
+    COURIER_RETURN_IF_ERROR(ToStatus(it->status(), "read the read marks"));
+    if (!marks_.empty()) {  // rare: a read of a forgotten message in this batch
+      const std::string from = keys::ReadMarkKey(user, after + 1);
+      std::vector<std::string> passed;
+      for (const std::string& key : marks_) {
+        Seq seq = 0;
+        if (key < from || !keys::ParseReadMarkKey(key, user, &seq)) continue;
+        if (seq > last) {
+          beyond = true;
+        } else {
+          passed.push_back(key);
+        }
+      }
+      for (const std::string& key : passed) {
+        Seq seq = 0;
+        if (keys::ParseReadMarkKey(key, user, &seq)) out.push_back(seq);
+        COURIER_RETURN_IF_ERROR(DeleteReadMark(key));
+      }
+      std::sort(out.begin(), out.end());
+    }
+    no_marks = !beyond;
+    return out;
   }
 
   absl::Status Apply(const ReadOp& op, OpResult& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
@@ -945,8 +1016,17 @@ class RocksdbMessageStore final : public MessageStore {
       found->read = true;
       COURIER_RETURN_IF_ERROR(
           PutIndex(keys::PairKey(keys::kMessage, op.user, id), keys::EncodeMessage(*found)));
-      if (Pending* p = inbox->FindPending(found->seq)) p->read = true;
+      Pending* p = inbox->FindPending(found->seq);
+      if (p != nullptr) p->read = true;
       if (!delivered) {
+        // Read while undelivered: the ack that passes it must know, and may
+        // find it forgotten (or the cache started over) by then.
+        std::string mark = keys::ReadMarkKey(op.user, found->seq);
+        COURIER_RETURN_IF_ERROR(
+            Put(mark, keys::EncodeU64(static_cast<std::uint64_t>(found->expiry))));
+        marks_.insert(std::move(mark));
+        inbox->no_marks = false;
+        if (p != nullptr) p->marked = true;
         COURIER_RETURN_IF_ERROR(AppendReceipt(found->sender, id, op.user, MessageStatus::kDelivered,
                                               op.ts, result.appended));
       }
@@ -1141,6 +1221,8 @@ class RocksdbMessageStore final : public MessageStore {
   absl::flat_hash_map<std::string, std::optional<std::string>> view_
       ABSL_GUARDED_BY(write_mu_);
   absl::flat_hash_map<std::string, Seq> dirty_cursors_ ABSL_GUARDED_BY(write_mu_);
+  // The read marks this batch wrote and no ack of it passed yet (rare).
+  absl::flat_hash_set<std::string> marks_ ABSL_GUARDED_BY(write_mu_);
   // The number of groups of each user a group change of the batch asked about.
   absl::flat_hash_map<UserId, std::size_t> group_counts_ ABSL_GUARDED_BY(write_mu_);
   absl::flat_hash_set<InboxState*> touched_ ABSL_GUARDED_BY(write_mu_);

@@ -49,6 +49,22 @@
 //                         (courier/group.h)
 //   'U' user \0 group     empty: `user` is a member of `group` (GroupsOf and
 //                         the groups-per-user count are one scan of 'U' user)
+//   'R' inbox \0 seq      a read mark: message `seq` was read while no cursor
+//                         had passed it (value: its 'M' key's expiry). An
+//                         ack that passes messages the cache does not hold
+//                         scans the marks above the cursor (one scan, usually
+//                         empty; none at all once a scan of the inbox found
+//                         none, until a read writes one) and deletes those it
+//                         passes, instead of reading each message's 'M' key;
+//                         the sender's own copy of a group send, stored
+//                         read, needs none (its event's group is set and its
+//                         peer is the inbox's user).
+//                         Bounded by the inbox's undelivered messages: the
+//                         ack passing a mark deletes it, DeleteInbox deletes
+//                         them all, and the marks of messages Prune removed
+//                         undelivered go with their 'M' keys (compaction
+//                         filter). A database written before the marks
+//                         (schema 1, 2) gets them once, on its first open.
 //
 // Groups: a change reads the 'G' key, asks PlanGroupChange and writes the
 // record, the 'U' keys of who joined or left and one kGroupChange event per
@@ -58,15 +74,17 @@
 // copy) and its 'M' key is marked read (acks and reads of it make no
 // receipts). Everything of one change or send is in the batch's WriteBatch.
 // Group records and 'U' keys are never pruned, and DeleteInbox leaves them.
-// A database written before groups opens as it is (nothing is converted)
-// and is marked with the new schema version, which older builds refuse.
+// A database written before groups opens as it is (nothing of it is
+// converted for groups; its read marks, 'R', are written once) and is marked
+// with the new schema version, which older builds refuse.
 //
 // No key holds a message's sent/delivered status: a message is delivered
 // exactly when some device's cursor passed it (the highest cursor of the
 // inbox), read when its 'M' key says so. An inbox's head is the seq of its
 // last 'E' key (or, once Prune removed them all, the head kept in 'F'). So an
 // append writes three keys ('E', 'M', 'S'), an ack one cursor per device per
-// batch plus one receipt event per newly delivered message.
+// batch plus one receipt event per newly delivered message, a read of an
+// undelivered message one more key ('R').
 //
 // What is cached in memory, and what bounds it: the writer keeps, for each
 // inbox it has touched, its head, highest cursor, prune floor, the newest
@@ -75,7 +93,8 @@
 // ack reads nothing from the database. Rebuilt lazily: the first op on an
 // inbox after open reads its last 'E' key, its 'C' keys and its 'F' key; the
 // messages above the cursor that were appended before the open are read with
-// one scan by the first ack that passes them. Bounded: at most
+// one scan (of their events, plus one of their read marks) by the first ack
+// that passes them. Bounded: at most
 // cache_max_inboxes inboxes (the cache starts over at the start of a batch
 // when it is full) and at most 4,096 pending messages per inbox (older ones
 // are forgotten and read back by a scan when an ack reaches them). What one
