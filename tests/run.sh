@@ -77,7 +77,7 @@ configure() {  # configure DIR [cmake args...]
 # Debian's static library, assertions and all. COURIER_ROCKSDB=system skips
 # the build; a build that fails falls back to Debian's library, loudly.
 rocksdb_root=-DCOURIER_ROCKSDB_ROOT=
-if [ "${COURIER_ROCKSDB:-release}" = release ]; then
+if [ "${COURIER_ROCKSDB:-release}" != system ]; then
   step "build RocksDB in release mode (Debian's source of the installed version)"
   if bash cmake/build-rocksdb-release.sh "$root/build/rocksdb-release/install"; then
     rocksdb_root=-DCOURIER_ROCKSDB_ROOT="$root/build/rocksdb-release/install"
