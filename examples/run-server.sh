@@ -23,8 +23,8 @@ export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 # RocksDB: built in release mode from Debian's own source of the installed
 # version (cmake/build-rocksdb-release.sh, into build/rocksdb-release; about
 # 10 minutes on two cores the first time, seconds once built or with ccache's
-# objects), because Debian's librocksdb keeps RocksDB's debug assertions (a
-# third more CPU per message, bench/README.md). COURIER_ROCKSDB=system links
+# objects), because Debian's librocksdb keeps RocksDB's debug assertions
+# (about 40 % more CPU per message, bench/README.md). COURIER_ROCKSDB=system links
 # Debian's library instead (a quick start: the same data and guarantees); a
 # release build that fails falls back to it, with a warning.
 rocksdb_release="$PWD/build/rocksdb-release/install"

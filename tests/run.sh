@@ -11,7 +11,8 @@
 # installed from Debian: its live suite runs when MONGODB_URI is set and is
 # reported as skipped, by name, otherwise.
 # Build folders: build/rocksdb-release (RocksDB, release), build/test,
-# build/asan, build/tsan (kept, with ccache, so a second run is fast). COURIER_JOBS sets build parallelism (default: nproc).
+# build/asan, build/tsan (kept, with ccache, so a second run is fast).
+# COURIER_JOBS sets build parallelism (default: nproc).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -70,10 +71,11 @@ configure() {  # configure DIR [cmake args...]
 
 # The release stage links RocksDB built in release mode from Debian's own
 # source (cmake/build-rocksdb-release.sh): Debian's librocksdb keeps RocksDB's
-# debug assertions, which cost the store a third of its CPU per message
-# (bench/README.md), and the release build is the one the figures and a
-# production server use. About 20-25 minutes on two cores the first time,
-# nothing once built (build/rocksdb-release, kept). The sanitizer stages keep
+# debug assertions, with which the store spends about 40 % more CPU per
+# message (BM_W1Mix, bench/README.md), and the release build is the one the
+# figures and a production server use. 16 minutes of CPU the first time
+# (about 10 on two idle cores), nothing once built (build/rocksdb-release,
+# kept), seconds with ccache's objects. The sanitizer stages keep
 # Debian's static library, assertions and all. COURIER_ROCKSDB=system skips
 # the build; a build that fails falls back to Debian's library, loudly.
 rocksdb_root=-DCOURIER_ROCKSDB_ROOT=
