@@ -263,6 +263,23 @@ std::vector<std::pair<UserId, Event>> AppendedBy(const WriteResult& r) {
   return out;
 }
 
+// Writes `ops` to both stores, requires every op to succeed on both and to
+// append the same events; returns how many receipts they appended.
+std::size_t WriteBoth(MessageStore& rocks, MessageStore& mem, const std::vector<WriteOp>& ops) {
+  auto got = rocks.Write(ops);
+  auto want = mem.Write(ops);
+  REQUIRE(got.size() == want.size());
+  std::size_t receipts = 0;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    COURIER_REQUIRE_OK(want[i]);
+    COURIER_REQUIRE_OK(got[i]);
+    const auto appended = AppendedBy(*got[i]);
+    CHECK(appended == AppendedBy(*want[i]));
+    for (const auto& [user, e] : appended) receipts += e.kind == EventKind::kReceipt;
+  }
+  return receipts;
+}
+
 // Reads of undelivered messages, some the writer remembers and some it
 // forgot (beyond 4,096 per inbox, or appended before a reopen), some in the
 // batch of the ack that passes them, and the sender's own copies of group
@@ -275,18 +292,7 @@ TEST_CASE("rocksdb: read marks give an ack past forgotten messages the memory st
   auto rocks = MustOpen(options);
   std::unique_ptr<MessageStore> mem = memory::OpenMessageStore();
   std::size_t receipts = 0;
-  auto both = [&](std::vector<WriteOp> ops) {
-    auto got = rocks->Write(ops);
-    auto want = mem->Write(ops);
-    REQUIRE(got.size() == want.size());
-    for (std::size_t i = 0; i < got.size(); ++i) {
-      COURIER_REQUIRE_OK(want[i]);
-      COURIER_REQUIRE_OK(got[i]);
-      const auto appended = AppendedBy(*got[i]);
-      CHECK(appended == AppendedBy(*want[i]));
-      for (const auto& [user, e] : appended) receipts += e.kind == EventKind::kReceipt;
-    }
-  };
+  auto both = [&](std::vector<WriteOp> ops) { receipts += WriteBoth(*rocks, *mem, ops); };
   both({CreateGroup("bob", "g1", {"alice"})});
   int n = 0;
   for (int round = 0; round < 9; ++round) {
@@ -341,18 +347,7 @@ TEST_CASE("rocksdb: a read after an ack that found no marks is seen by the next 
   auto rocks = MustOpen(Options(dir));
   std::unique_ptr<MessageStore> mem = memory::OpenMessageStore();
   std::size_t receipts = 0;
-  auto both = [&](std::vector<WriteOp> ops) {
-    auto got = rocks->Write(ops);
-    auto want = mem->Write(ops);
-    REQUIRE(got.size() == want.size());
-    for (std::size_t i = 0; i < got.size(); ++i) {
-      COURIER_REQUIRE_OK(want[i]);
-      COURIER_REQUIRE_OK(got[i]);
-      const auto appended = AppendedBy(*got[i]);
-      CHECK(appended == AppendedBy(*want[i]));
-      for (const auto& [user, e] : appended) receipts += e.kind == EventKind::kReceipt;
-    }
-  };
+  auto both = [&](std::vector<WriteOp> ops) { receipts += WriteBoth(*rocks, *mem, ops); };
   std::vector<WriteOp> batch;
   for (int i = 1; i <= 6'000; ++i) batch.push_back(Message("alice", std::to_string(i), "bob"));
   both(std::move(batch));
