@@ -141,8 +141,12 @@ WriteOp RandomGroupOp(MessageStore& ref, const std::function<int(int)>& pick, in
 }
 
 // Random batches on `pg` and the reference; with `groups`, a group op
-// between some runs.
-void CheckAgainstReference(bool groups, std::uint32_t seed) {
+// between some runs. `pipelined`: `pg` gets them as the commit queue writes
+// a store that stages writes: batch k + 1 is staged while batch k's COMMIT
+// may still run (its Sync comes after), so appends take the speculative
+// path; acks and reads then name only what was written two batches before,
+// as a client can (the engine gives out a batch's results after its Sync).
+void CheckAgainstReference(bool groups, std::uint32_t seed, bool pipelined = false) {
   TestSchema schema;
   auto opened = OpenMessageStore(schema.Options());
   COURIER_REQUIRE_OK(opened);
@@ -156,12 +160,20 @@ void CheckAgainstReference(bool groups, std::uint32_t seed) {
   std::size_t skipped = 0;
   int next_id = 0;
 
+  if (pipelined) REQUIRE(pg->StagesWrites());
+  std::unique_ptr<MessageStore::PendingSync> pending;  // the batch before's COMMIT
+  std::vector<Seq> heads_before(kUsers, 0);   // heads before the batch before
+  std::size_t ids_before = 0;                 // ids.size() then
   for (int batch = 0; batch < 40; ++batch) {
     INFO("batch " << batch);
     std::vector<WriteOp> ops;
     // Acks name seqs up to the head before the batch (as a client can).
     std::vector<Seq> heads(kUsers);
     for (int u = 0; u < kUsers; ++u) heads[u] = *ref->Head(User(u));
+    const std::vector<Seq> heads_now = heads;
+    const std::size_t ids_now = ids.size();
+    if (pipelined) heads = heads_before;
+    const std::size_t readable = pipelined ? ids_before : ids.size();
     const int runs = 1 + pick(3);
     for (int r = 0; r < runs; ++r) {
       if (groups) {
@@ -184,20 +196,31 @@ void CheckAgainstReference(bool groups, std::uint32_t seed) {
         } else if (kind == 1) {
           const int u = pick(kUsers);
           const Seq head = heads[u];
-          ops.push_back(AckOp{User(u), "d" + std::to_string(pick(2)),
-                              head == 0 ? 0 : static_cast<Seq>(1 + pick(static_cast<int>(head))),
-                              2'000 + batch});
+          AckOp ack{User(u), "d" + std::to_string(pick(2)),
+                    head == 0 ? 0 : static_cast<Seq>(1 + pick(static_cast<int>(head))),
+                    2'000 + batch};
+          ops.emplace_back(std::in_place_type<AckOp>, std::move(ack));
         } else {
           ReadOp read{User(pick(kUsers)), {}, 3'000 + batch};
-          for (int k = pick(4); k > 0 && !ids.empty(); --k) {
-            read.ids.push_back(ids[pick(static_cast<int>(ids.size()))]);
+          for (int k = pick(4); k > 0 && readable > 0; --k) {
+            read.ids.push_back(ids[pick(static_cast<int>(readable))]);
           }
           ops.push_back(read);
         }
       }
     }
     const auto want = ref->Write(ops);
-    const auto got = pg->Write(ops);
+    std::vector<absl::StatusOr<WriteResult>> got;
+    if (pipelined) {
+      MessageStore::StagedWrite staged = pg->WriteStaged(ops);
+      if (pending != nullptr) COURIER_REQUIRE_OK(pending->Sync());
+      got = std::move(staged.results);
+      pending = std::move(staged.sync);
+      heads_before = heads_now;
+      ids_before = ids_now;
+    } else {
+      got = pg->Write(ops);
+    }
     REQUIRE(got.size() == want.size());
     for (std::size_t i = 0; i < ops.size(); ++i) {
       INFO("op " << i << " of " << ops.size());
@@ -211,6 +234,7 @@ void CheckAgainstReference(bool groups, std::uint32_t seed) {
       }
     }
   }
+  if (pending != nullptr) COURIER_REQUIRE_OK(pending->Sync());
   for (int u = 0; u < kUsers; ++u) {
     INFO(User(u));
     const auto want = ref->Fetch(User(u), 0, 100'000);
@@ -325,6 +349,17 @@ TEST_CASE("PostgresMessageStore: group ops between set-based runs give the refer
           "store's results",
           "[postgres]") {
   CheckAgainstReference(/*groups=*/true, 17);
+}
+
+TEST_CASE("PostgresMessageStore: pipelined commits give the reference store's results",
+          "[postgres][pipelined]") {
+  CheckAgainstReference(/*groups=*/false, 20261207, /*pipelined=*/true);
+}
+
+TEST_CASE("PostgresMessageStore: pipelined commits with group ops give the reference "
+          "store's results",
+          "[postgres][pipelined]") {
+  CheckAgainstReference(/*groups=*/true, 23, /*pipelined=*/true);
 }
 
 }  // namespace

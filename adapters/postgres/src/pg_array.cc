@@ -27,6 +27,12 @@ void PgArray::AddInt(std::int64_t value) {
   ++count_;
 }
 
+void PgArray::AddNull() {
+  PutInt32(items_, 0xFFFFFFFFu);  // length -1
+  has_null_ = true;
+  ++count_;
+}
+
 PgParam PgArray::Take() && {
   std::string out;
   out.reserve(20 + items_.size());
@@ -37,7 +43,7 @@ PgParam PgArray::Take() && {
     return PgParam{std::move(out), /*binary=*/true, /*null=*/false};
   }
   PutInt32(out, 1);  // dimensions
-  PutInt32(out, 0);  // no NULL elements
+  PutInt32(out, has_null_ ? 1 : 0);  // whether any element is NULL
   PutInt32(out, static_cast<std::uint32_t>(element_));
   PutInt32(out, static_cast<std::uint32_t>(count_));
   PutInt32(out, 1);  // lower bound

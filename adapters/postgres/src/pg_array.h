@@ -32,6 +32,8 @@ class PgArray {
   void Add(absl::string_view value);
   // REQUIRES: element is kInt8.
   void AddInt(std::int64_t value);
+  // A NULL element (any element type).
+  void AddNull();
 
   std::size_t size() const { return count_; }
   // The parameter (binary); the array is consumed.
@@ -41,6 +43,7 @@ class PgArray {
   PgElement element_;
   std::string items_;
   std::size_t count_ = 0;
+  bool has_null_ = false;
 };
 
 }  // namespace courier::postgres

@@ -197,13 +197,19 @@ absl::Status PgConnection::Rollback(Deadline deadline) {
   }
 }
 
-absl::StatusOr<std::vector<PgResult>> PgConnection::Run(absl::Span<const PgQuery> queries) {
-  if (broken_) return absl::UnavailableError("postgres: connection is broken");
-  const auto deadline = Clock::now() + call_timeout_;
+absl::Status PgConnection::SendPipeline(absl::Span<const PgQuery> queries, Deadline deadline,
+                                        bool flush_before_last) {
   if (PQenterPipelineMode(conn_.get()) != 1) return Broken("enter pipeline mode");
   std::vector<const char*> values;
   std::vector<int> lengths, formats;
-  for (const PgQuery& q : queries) {
+  for (std::size_t k = 0; k < queries.size(); ++k) {
+    const PgQuery& q = queries[k];
+    // The server sends its answers when the pipeline ends (Sync) unless
+    // asked to flush them: asked here, they arrive before the last query
+    // has run.
+    if (flush_before_last && k + 1 == queries.size() && PQsendFlushRequest(conn_.get()) != 1) {
+      return Broken("flush request");
+    }
     values.clear();
     lengths.clear();
     formats.clear();
@@ -226,12 +232,13 @@ absl::StatusOr<std::vector<PgResult>> PgConnection::Run(absl::Span<const PgQuery
     if (ok != 1) return Broken("send");
   }
   if (PQpipelineSync(conn_.get()) != 1) return Broken("pipeline sync");
-  COURIER_RETURN_IF_ERROR(Flush(deadline));
+  return Flush(deadline);
+}
 
-  std::vector<PgResult> results;
-  results.reserve(queries.size());
-  absl::Status first;
-  for (std::size_t i = 0; i < queries.size(); ++i) {
+absl::Status PgConnection::ReadResults(absl::Span<const PgQuery> queries, std::size_t from,
+                                       std::size_t to, Deadline deadline,
+                                       std::vector<PgResult>& results, absl::Status& first) {
+  for (std::size_t i = from; i < to; ++i) {
     COURIER_ASSIGN_OR_RETURN(PgResult r, Next(deadline));
     if (!r) return Broken("missing result");
     const ExecStatusType st = PQresultStatus(r.get());
@@ -249,6 +256,10 @@ absl::StatusOr<std::vector<PgResult>> PgConnection::Run(absl::Span<const PgQuery
     if (end) return Broken("unexpected extra result");
     results.push_back(std::move(r));
   }
+  return absl::OkStatus();
+}
+
+absl::Status PgConnection::EndPipeline(Deadline deadline) {
   COURIER_ASSIGN_OR_RETURN(PgResult sync, Next(deadline));
   if (!sync || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC) {
     return Broken("missing pipeline sync");
@@ -257,8 +268,58 @@ absl::StatusOr<std::vector<PgResult>> PgConnection::Run(absl::Span<const PgQuery
   if (PQtransactionStatus(conn_.get()) == PQTRANS_INERROR) {
     COURIER_RETURN_IF_ERROR(Rollback(deadline));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<PgResult>> PgConnection::Run(absl::Span<const PgQuery> queries) {
+  if (broken_) return absl::UnavailableError("postgres: connection is broken");
+  if (holding()) return absl::InternalError("postgres: a held result was not read");
+  const auto deadline = Clock::now() + call_timeout_;
+  COURIER_RETURN_IF_ERROR(SendPipeline(queries, deadline, /*flush_before_last=*/false));
+  std::vector<PgResult> results;
+  results.reserve(queries.size());
+  absl::Status first;
+  COURIER_RETURN_IF_ERROR(ReadResults(queries, 0, queries.size(), deadline, results, first));
+  COURIER_RETURN_IF_ERROR(EndPipeline(deadline));
   COURIER_RETURN_IF_ERROR(first);
   return results;
+}
+
+absl::StatusOr<std::vector<PgResult>> PgConnection::RunHoldingLast(
+    absl::Span<const PgQuery> queries) {
+  if (broken_) return absl::UnavailableError("postgres: connection is broken");
+  if (holding()) return absl::InternalError("postgres: a held result was not read");
+  if (queries.empty()) return absl::InternalError("postgres: nothing to hold");
+  const auto deadline = Clock::now() + call_timeout_;
+  COURIER_RETURN_IF_ERROR(SendPipeline(queries, deadline, /*flush_before_last=*/true));
+  std::vector<PgResult> results;
+  results.reserve(queries.size());
+  absl::Status first;
+  const std::size_t last = queries.size() - 1;
+  COURIER_RETURN_IF_ERROR(ReadResults(queries, 0, last, deadline, results, first));
+  if (!first.ok()) {
+    COURIER_RETURN_IF_ERROR(ReadResults(queries, last, queries.size(), deadline, results, first));
+    COURIER_RETURN_IF_ERROR(EndPipeline(deadline));
+    return first;
+  }
+  // Only the held query's name (or text) is kept, for its error.
+  held_ = std::string(queries[last].statement.empty() ? queries[last].sql
+                                                      : queries[last].statement);
+  return results;
+}
+
+absl::Status PgConnection::FinishHeld() {
+  if (!holding()) return absl::InternalError("postgres: no held result");
+  const std::string name = std::move(held_);
+  held_.clear();
+  const PgQuery held{"", name, {}};
+  if (broken_) return absl::UnavailableError("postgres: connection is broken");
+  const auto deadline = Clock::now() + call_timeout_;
+  std::vector<PgResult> results;
+  absl::Status first;
+  COURIER_RETURN_IF_ERROR(ReadResults(absl::MakeConstSpan(&held, 1), 0, 1, deadline, results, first));
+  COURIER_RETURN_IF_ERROR(EndPipeline(deadline));
+  return first;
 }
 
 absl::Status PgConnection::RunScript(absl::string_view sql) {
@@ -303,6 +364,7 @@ PgPool::PgPool(PgSettings settings, int size, std::int64_t wait_timeout_ms)
     : settings_(std::move(settings)), size_(size), wait_timeout_ms_(wait_timeout_ms) {}
 
 PgPool::Lease::~Lease() {
+  if (conn_ && conn_->holding()) conn_->FinishHeld().IgnoreError();  // never reused mid-pipeline
   if (conn_) pool_->Release(std::move(conn_));
 }
 

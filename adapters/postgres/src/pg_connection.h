@@ -90,6 +90,19 @@ class PgConnection {
   // are skipped by the server); a connection left inside a failed
   // transaction is rolled back before returning.
   absl::StatusOr<std::vector<PgResult>> Run(absl::Span<const PgQuery> queries);
+
+  // Run, holding back the last query's result: sends `queries` (at least
+  // one) as one pipeline and returns the results of all but the last, which
+  // the server goes on to execute (a COMMIT, whose wait for the disk then
+  // overlaps the caller's next work). FinishHeld reads it. When a returned
+  // query failed, the rest is read, nothing is held and the error returned
+  // (as Run). While a result is held the connection runs nothing else.
+  absl::StatusOr<std::vector<PgResult>> RunHoldingLast(absl::Span<const PgQuery> queries);
+  // Waits for the held result: OK when the last query succeeded, else its
+  // error (a failed transaction rolled back). REQUIRES: holding().
+  absl::Status FinishHeld();
+  // True between a successful RunHoldingLast and FinishHeld.
+  bool holding() const { return !held_.empty(); }
   // Runs a multi-statement script with the simple query protocol.
   absl::Status RunScript(absl::string_view sql);
 
@@ -107,10 +120,23 @@ class PgConnection {
   absl::Status Flush(Deadline deadline);
   absl::StatusOr<PgResult> Next(Deadline deadline);
   absl::Status Rollback(Deadline deadline);
+  // The parts of Run: send a pipeline (the server asked to flush its
+  // answers before the last query when `flush_before_last`); read the results of queries
+  // [from, to) (the first error into `first`, named by its query); read the
+  // pipeline's end and roll back a failed transaction.
+  absl::Status SendPipeline(absl::Span<const PgQuery> queries, Deadline deadline,
+                            bool flush_before_last);
+  absl::Status ReadResults(absl::Span<const PgQuery> queries, std::size_t from, std::size_t to,
+                           Deadline deadline, std::vector<PgResult>& results,
+                           absl::Status& first);
+  absl::Status EndPipeline(Deadline deadline);
 
   std::unique_ptr<PGconn, PgConnDeleter> conn_;  // closed on destruction
   std::chrono::milliseconds call_timeout_;
   bool broken_ = false;
+  // The held query's name or text (RunHoldingLast), for its error; empty
+  // when nothing is held.
+  std::string held_;
 };
 
 class PgPool {

@@ -150,6 +150,15 @@ CREATE INDEX IF NOT EXISTS {p}events_ts_brin ON {p}events USING brin (ts);
     // receipt rows; a narrow one still loops, which costs less for one or
     // two messages. Functions only (kFunctions).
     "",
+
+    // --- 6 -> 7: pipelined commits (postgres.h, PostgresOptions::
+    // pipelined_commits): check_moved fails a speculative append whose
+    // predicted heads another transaction moved, and attach creates the
+    // counter row when missing and reads it and the cursor row FOR SHARE,
+    // so that it waits for a transaction still committing on another
+    // connection and sees what it wrote.
+    // Functions only (kFunctions).
+    "",
 };
 
 // The last CTEs of a prune statement (prune_some below): delete the events
@@ -258,11 +267,28 @@ CREATE OR REPLACE FUNCTION {p}attach(p_user text, p_device text, OUT r_cursor bi
                                      OUT r_head bigint) LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 BEGIN
+  -- Both inserts wait for a transaction still committing that creates the
+  -- row; the reads below, FOR SHARE, for one that moves it: they see the
+  -- latest committed rows.
   INSERT INTO {p}devices (user_id, device_id, acked) VALUES (p_user, p_device, 0)
     ON CONFLICT (user_id, device_id) DO NOTHING;
+  INSERT INTO {p}heads (user_id, head) VALUES (p_user, 0) ON CONFLICT (user_id) DO NOTHING;
   SELECT d.acked INTO r_cursor FROM {p}devices d
-    WHERE d.user_id = p_user AND d.device_id = p_device;
-  r_head := coalesce((SELECT h.head FROM {p}heads h WHERE h.user_id = p_user), 0);
+    WHERE d.user_id = p_user AND d.device_id = p_device FOR SHARE;
+  r_head := coalesce((SELECT h.head FROM {p}heads h WHERE h.user_id = p_user FOR SHARE), 0);
+END $$;
+
+-- Fails a speculative append (pg_write_batch.cc) when fewer counter rows
+-- moved from their predicted heads than it wrote to: SQLSTATE 40001, a
+-- conflict, which the store answers by writing the batch again.
+CREATE OR REPLACE FUNCTION {p}check_moved(p_moved bigint, p_want bigint) RETURNS int
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF p_moved <> p_want THEN
+    RAISE EXCEPTION 'courier: an inbox head moved under a pipelined append'
+      USING ERRCODE = '40001';
+  END IF;
+  RETURN 0;
 END $$;
 
 -- AckOp. The first row: (r_code, r_cursor) with r_code 0 ok, 1 seq > head;

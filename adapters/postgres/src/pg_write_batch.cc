@@ -8,6 +8,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "courier/status.h"
 #include "pg_array.h"
 #include "pg_schema.h"
@@ -24,26 +25,38 @@ ON CONFLICT (user_id) DO NOTHING)sql";
 constexpr const char* kHeadsLockSql = R"sql(
 SELECT 1 FROM {p}heads WHERE user_id = ANY($1::text[]) ORDER BY user_id FOR UPDATE)sql";
 
-// A run of appends, the counter rows locked, no (sender, cid) or id twice
-// (WritePlan answers repeats itself). One row per op, in no particular
-// order: (ord, code 0 ok / 1 queue full / 2 id taken, id, seq, ts,
-// duplicate, undelivered). Lookups are index probes per op, each key once
-// (a scalar subquery named by several window FILTERs would run once for
-// each); one window per recipient numbers the new messages and applies the
-// queue limit; bodies are read from their array only when inserted.
-constexpr const char* kAppendSql = R"sql(
+// A run of appends, no (sender, cid) or id twice (WritePlan answers
+// repeats itself). One row per op, in no particular order: (ord, code 0 ok
+// / 1 queue full / 2 id taken, id, seq, ts, duplicate, undelivered).
+// Lookups are index probes per op, each key once (a scalar subquery named
+// by several window FILTERs would run once for each); one window per
+// recipient numbers the new messages and applies the queue limit; bodies
+// are read from their array only when inserted.
+//
+// Two forms (AppendSql). Locked: the counter rows were locked before it
+// (kHeadsLockSql), so it reads their heads as they stand. Speculative
+// (pipelined commits): no lock is taken first, so that the statement's
+// work overlaps the commit of the batch before it on another connection;
+// $8 gives each op its recipient's predicted head (NULL: the head the
+// statement reads), and the counter rows are moved at the end only from the
+// heads the seqs were taken from (waiting there for a transaction still
+// committing); when any row had moved elsewhere, check_moved fails the
+// statement with SQLSTATE 40001 and the store writes the batch again,
+// locked. A message a transaction still committing holds the (sender, cid)
+// or id of fails it with a unique violation, answered the same way.
+constexpr const char* kAppendTemplate = R"sql(
 WITH inp AS (
-  SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[], $6::int8[], $7::int8[])
-    WITH ORDINALITY AS t(sender, cid, recipient, id, ts, lim, ord)),
+  SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[], $6::int8[], $7::int8[]{base_param})
+    WITH ORDINALITY AS t(sender, cid, recipient, id, ts, lim{base_col}, ord)),
 looked AS (
-  SELECT i.*, s.message_id AS s_id, s.seq AS s_seq, s.ts AS s_ts, h.head,
+  SELECT i.*, s.message_id AS s_id, s.seq AS s_seq, s.ts AS s_ts, {head} AS head,
          coalesce(d.acked, 0) AS acked, s.message_id IS NULL AND u.one IS NOT NULL AS taken
   FROM inp i
   LEFT JOIN LATERAL (SELECT x.message_id, x.seq, x.ts FROM {p}messages x
                      WHERE x.sender = i.sender AND x.cid = i.cid LIMIT 1) s ON true
   LEFT JOIN LATERAL (SELECT 1 AS one FROM {p}messages m
                      WHERE m.message_id = i.id AND m.recipient = i.recipient LIMIT 1) u ON true
-  JOIN (SELECT user_id, head FROM {p}heads WHERE user_id = ANY($3::text[])) h
+  {join} (SELECT user_id, head FROM {p}heads WHERE user_id = ANY($3::text[])) h
     ON h.user_id = i.recipient
   LEFT JOIN (SELECT user_id, max(acked) AS acked FROM {p}devices
              WHERE user_id = ANY($3::text[]) GROUP BY user_id) d ON d.user_id = i.recipient),
@@ -63,13 +76,57 @@ new_events AS (
   SELECT recipient, seq, 1, id, sender, ($5::bytea[])[ord], 0, ts FROM placed WHERE ok),
 moved AS (
   UPDATE {p}heads h SET head = t.top
-  FROM (SELECT recipient, max(seq) AS top FROM placed WHERE ok GROUP BY recipient) t
-  WHERE h.user_id = t.recipient)
+  FROM (SELECT recipient, max(seq) AS top, min(head) AS base FROM placed WHERE ok
+        GROUP BY recipient) t
+  WHERE h.user_id = t.recipient{moved_check}){checked}
 SELECT p.ord,
        (CASE WHEN p.s_id IS NOT NULL OR p.ok THEN 0 WHEN p.taken THEN 2 ELSE 1 END)::int4,
        coalesce(p.s_id, p.id), coalesce(p.s_seq, p.seq), coalesce(p.s_ts, p.ts),
        p.s_id IS NOT NULL, p.undelivered
-FROM placed p)sql";
+FROM placed p{from_checked})sql";
+
+// kAppendTemplate in its locked or speculative form, for tables `prefix`.
+std::string AppendSql(bool speculative, absl::string_view prefix) {
+  const std::string sql = absl::StrReplaceAll(
+      kAppendTemplate,
+      speculative
+          ? std::vector<std::pair<absl::string_view, absl::string_view>>{
+                {"{base_param}", ", $8::int8[]"},
+                {"{base_col}", ", base"},
+                // A counter row a batch still committing created is not
+                // seen yet: its predicted head stands in (and moving it
+                // finds no row, which fails the check).
+                {"{join}", "LEFT JOIN"},
+                {"{head}", "coalesce(i.base, h.head, 0)"},
+                {"{moved_check}", " AND h.head = t.base RETURNING 1"},
+                {"{checked}",
+                 ",\nchecked AS (\n  SELECT {p}check_moved((SELECT count(*) FROM moved),\n"
+                 "    (SELECT count(DISTINCT recipient) FROM placed WHERE ok)) AS c)"},
+                {"{from_checked}", ", checked"}}
+          : std::vector<std::pair<absl::string_view, absl::string_view>>{
+                {"{base_param}", ""},
+                {"{base_col}", ""},
+                {"{join}", "JOIN"},
+                {"{head}", "h.head"},
+                {"{moved_check}", ""},
+                {"{checked}", ""},
+                {"{from_checked}", ""}});
+  return WithPrefix(sql, prefix);
+}
+
+// Before a run of acks in a batch staged while another may still be
+// committing (pipelined commits): the acking devices' rows are created when
+// missing and locked, in name order, so that the run's statement (a new
+// snapshot) starts from their latest cursors. $1 users, $2 devices.
+constexpr const char* kDevicesNewSql = R"sql(
+INSERT INTO {p}devices (user_id, device_id, acked)
+SELECT DISTINCT u, d, 0 FROM unnest($1::text[], $2::text[]) AS t(u, d) ORDER BY u, d
+ON CONFLICT (user_id, device_id) DO NOTHING)sql";
+
+constexpr const char* kDevicesLockSql = R"sql(
+SELECT 1 FROM {p}devices d JOIN (SELECT DISTINCT u, v FROM unnest($1::text[], $2::text[]) AS t(u, v)) t
+  ON d.user_id = t.u AND d.device_id = t.v
+ORDER BY d.user_id, d.device_id FOR UPDATE OF d)sql";
 
 // A run of acks. Rows ordered by (ord, pos): per op one row (ord, code 0 ok
 // / 1 beyond the head, cursor or head, NULL, NULL, NULL, 0), then one row
@@ -258,7 +315,10 @@ std::vector<PgStatement> WriteStatements(absl::string_view prefix) {
   return {
       {"heads_new", WithPrefix(kHeadsNewSql, prefix)},
       {"heads_lock", WithPrefix(kHeadsLockSql, prefix)},
-      {"append_many", WithPrefix(kAppendSql, prefix)},
+      {"append_many", AppendSql(/*speculative=*/false, prefix)},
+      {"append_speculative", AppendSql(/*speculative=*/true, prefix)},
+      {"devices_new", WithPrefix(kDevicesNewSql, prefix)},
+      {"devices_lock", WithPrefix(kDevicesLockSql, prefix)},
       {"ack_many", WithReceipts(kAckSql, prefix)},
       {"read_many", WithReceipts(kReadSql, prefix)},
       {"attach", WithPrefix("SELECT * FROM {p}attach($1, $2)", prefix)},
@@ -269,8 +329,9 @@ std::vector<PgStatement> WriteStatements(absl::string_view prefix) {
 }
 
 WritePlan::WritePlan(absl::Span<const WriteOp> ops,
-                     std::vector<absl::StatusOr<WriteResult>>& results, bool own_transaction)
-    : ops_(ops) {
+                     std::vector<absl::StatusOr<WriteResult>>& results, bool own_transaction,
+                     bool staged, const HeadPredictions* predictions)
+    : ops_(ops), staged_(staged), predictions_(staged ? predictions : nullptr) {
   if (own_transaction) queries_.push_back(PgQuery{"", "BEGIN", {}});
   Run run;
   absl::flat_hash_set<std::pair<std::string_view, std::string_view>> keys;  // (sender, cid)
@@ -330,14 +391,41 @@ void WritePlan::AddRun(Run run) {
         ts.AddInt(a.ts);
         limit.AddInt(ClampToBigint(a.max_undelivered));
       }
+      // Only a run that opens the batch speculates: a later one would have
+      // to predict the effects of the runs before it.
+      const bool speculate = predictions_ != nullptr && runs_.empty();
+      PgArray base(PgElement::kInt8), unknown(PgElement::kText);
+      if (speculate) {
+        absl::flat_hash_set<std::string_view> listed;
+        for (std::size_t i : run.ops) {
+          const auto& a = std::get<AppendOp>(ops_[i]);
+          const auto it = predictions_->find(a.recipient);
+          if (it != predictions_->end()) {
+            base.AddInt(static_cast<std::int64_t>(it->second));
+            continue;
+          }
+          base.AddNull();
+          if (listed.insert(a.recipient).second) unknown.Add(a.recipient);
+        }
+      }
       PgParam recipients = std::move(recipient).Take();
-      queries_.push_back(PgQuery{"heads_new", "", {recipients}});
-      queries_.push_back(PgQuery{"heads_lock", "", {recipients}});
-      queries_.push_back(PgQuery{
-          "append_many", "",
-          {std::move(sender).Take(), std::move(cid).Take(), std::move(recipients),
-           std::move(id).Take(), std::move(body).Take(), std::move(ts).Take(),
-           std::move(limit).Take()}});
+      if (!speculate) {
+        queries_.push_back(PgQuery{"heads_new", "", {recipients}});
+        queries_.push_back(PgQuery{"heads_lock", "", {recipients}});
+      } else if (unknown.size() > 0) {
+        // Creating a counter row another transaction is committing waits
+        // for it: only the rows no prediction names.
+        queries_.push_back(PgQuery{"heads_new", "", {std::move(unknown).Take()}});
+      }
+      run.answer = queries_.size();
+      std::vector<PgParam> params = {std::move(sender).Take(), std::move(cid).Take(),
+                                     std::move(recipients),    std::move(id).Take(),
+                                     std::move(body).Take(),   std::move(ts).Take(),
+                                     std::move(limit).Take()};
+      if (speculate) params.push_back(std::move(base).Take());
+      queries_.push_back(PgQuery{speculate ? "append_speculative" : "append_many", "",
+                                 std::move(params)});
+      speculative_ = speculative_ || speculate;
       break;
     }
     case Kind::kAttach:
@@ -356,8 +444,15 @@ void WritePlan::AddRun(Run run) {
         seq.AddInt(static_cast<std::int64_t>(a.seq));
         ts.AddInt(a.ts);
       }
+      PgParam users = std::move(user).Take();
+      PgParam devices = std::move(device).Take();
+      if (staged_) {
+        queries_.push_back(PgQuery{"devices_new", "", {users, devices}});
+        queries_.push_back(PgQuery{"devices_lock", "", {users, devices}});
+      }
+      run.answer = queries_.size();
       queries_.push_back(PgQuery{"ack_many", "",
-                                 {std::move(user).Take(), std::move(device).Take(),
+                                 {std::move(users), std::move(devices),
                                   std::move(seq).Take(), std::move(ts).Take()}});
       break;
     }
@@ -401,7 +496,7 @@ void WritePlan::Collect(absl::Span<const PgResult> answers,
     }
     switch (run.kind) {
       case Kind::kAppend: {
-        const PGresult* r = answers[run.first_query + 2].get();
+        const PGresult* r = answers[run.answer].get();
         const std::size_t rows = n;
         if (PQntuples(r) != static_cast<int>(rows)) {
           for (std::size_t i : run.ops) {
@@ -451,7 +546,7 @@ void WritePlan::Collect(absl::Span<const PgResult> answers,
         }
         break;
       case Kind::kAck: {
-        const PGresult* r = answers[run.first_query].get();
+        const PGresult* r = answers[run.answer].get();
         std::vector<AckResult> acks(n);
         std::vector<bool> refused(n, false);
         std::vector<std::int64_t> heads(n, 0);

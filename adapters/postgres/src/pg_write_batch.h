@@ -40,7 +40,10 @@
 #define COURIER_ADAPTERS_POSTGRES_PG_WRITE_BATCH_H_
 
 #include <cstddef>
+#include <string>
 #include <vector>
+
+#include "absl/container/flat_hash_map.h"
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -54,6 +57,11 @@ namespace courier::postgres {
 // tables named with `prefix`.
 std::vector<PgStatement> WriteStatements(absl::string_view prefix);
 
+// Inbox -> the head it will have once the transactions still committing
+// have committed (pg_staged_heads.h): a speculative append's seqs start
+// there.
+using HeadPredictions = absl::flat_hash_map<std::string, Seq>;
+
 // One batch: the ops that failed validation, and the queries of the rest.
 class WritePlan {
  public:
@@ -63,9 +71,18 @@ class WritePlan {
   // (pg_groups.h applies those, one at a time, between plans).
   // `own_transaction`: the queries begin with BEGIN and end with COMMIT;
   // false, they run inside a transaction the caller opened.
+  // `staged`: the batch is staged while another may still be committing
+  // (pipelined commits): a run of acks first locks its devices' rows, so
+  // that it reads their latest cursors. `predictions` non-null too: a run
+  // of appends that opens the batch is written speculatively (kAppendTemplate in pg_write_batch.cc): no
+  // counter row is locked first, and the batch fails with kAborted or
+  // kAlreadyExists (nothing stored) when another transaction moved one of
+  // its inboxes' heads or holds one of its keys. The map must outlive the
+  // plan.
   WritePlan(absl::Span<const WriteOp> ops,
             std::vector<absl::StatusOr<WriteResult>>& results,
-            bool own_transaction = true);
+            bool own_transaction = true, bool staged = false,
+            const HeadPredictions* predictions = nullptr);
 
   // False when no op is left to send.
   bool empty() const { return runs_.empty(); }
@@ -73,6 +90,8 @@ class WritePlan {
   absl::Span<const PgQuery> queries() const { return queries_; }
   // The indexes of the ops that were sent.
   const std::vector<std::size_t>& sent() const { return sent_; }
+  // True when a run was planned speculatively.
+  bool speculative() const { return speculative_; }
 
   // Reads one result per query (as PgConnection::Run returns them for
   // queries()) into `results`.
@@ -85,12 +104,16 @@ class WritePlan {
     Kind kind = Kind::kAppend;
     std::vector<std::size_t> ops;  // op indexes, in batch order
     std::size_t first_query = 0;   // index in queries_ of its first query
+    std::size_t answer = 0;        // a set-based run: the query whose rows answer it
     bool one_by_one = false;       // one schema function call per op
     bool sent_nothing = false;     // a run of reads naming no valid id
   };
   void AddRun(Run run);
 
   absl::Span<const WriteOp> ops_;
+  const bool staged_;
+  const HeadPredictions* predictions_;
+  bool speculative_ = false;
   std::vector<Run> runs_;
   std::vector<PgQuery> queries_;
   std::vector<std::size_t> sent_;

@@ -1,5 +1,7 @@
 // courier::postgres MessageStore: each Write batch is one pipelined
-// transaction of set-based statements (pg_write_batch.h).
+// transaction of set-based statements (pg_write_batch.h); with pipelined
+// commits a batch's COMMIT overlaps the next batch (WriteStaged below,
+// postgres.h).
 #include <algorithm>
 #include <cstdint>
 #include <memory>
@@ -17,6 +19,7 @@
 #include "pg_delete_inbox.h"
 #include "pg_groups.h"
 #include "pg_schema.h"
+#include "pg_staged_heads.h"
 #include "pg_write_batch.h"
 #include "postgres_common.h"
 
@@ -46,7 +49,52 @@ std::vector<PgStatement> Statements(absl::string_view p) {
 class PostgresMessageStore final : public MessageStore, public PgStore {
  public:
   explicit PostgresMessageStore(const PostgresOptions& options)
-      : PgStore(options, Statements(options.table_prefix)) {}
+      : PgStore(options, Statements(options.table_prefix)),
+        pipelined_(options.pipelined_commits && options.pool_size >= kPipelinedPoolSize) {}
+
+  bool StagesWrites() const override { return pipelined_; }
+
+  // A batch's pipeline ends in its COMMIT, whose result the PendingSync
+  // reads (postgres.h, "Pipelined commits").
+  StagedWrite WriteStaged(absl::Span<const WriteOp> ops) override {
+    if (!pipelined_) return MessageStore::WriteStaged(ops);
+    StagedWrite out;
+    if (std::any_of(ops.begin(), ops.end(), IsGroupOp)) {
+      out.results = WriteLocked(ops);
+      return out;
+    }
+    out.results.assign(ops.size(), absl::InternalError("not run"));
+    HeadPredictions predictions;
+    const bool speculate = heads_.Predict(ops, predictions);
+    const WritePlan plan(ops, out.results, /*own_transaction=*/true, /*staged=*/true,
+                         speculate ? &predictions : nullptr);
+    if (plan.empty()) return out;
+    absl::Status failure;
+    {
+      absl::StatusOr<PgPool::Lease> lease = pool_.Acquire();
+      if (!lease.ok()) {
+        failure = lease.status();
+      } else {
+        absl::StatusOr<std::vector<PgResult>> run = (*lease)->RunHoldingLast(plan.queries());
+        if (run.ok()) {
+          plan.Collect(*run, out.results);
+          const std::uint64_t batch = heads_.Record(out.results);
+          out.sync = std::make_unique<PendingCommit>(heads_, std::move(*lease), batch);
+          return out;
+        }
+        failure = run.status();
+      }
+    }
+    if (!IsConflict(failure)) {
+      for (std::size_t i : plan.sent()) out.results[i] = failure;
+      return out;
+    }
+    // A conflict: another server's key or head, or (speculating) a batch
+    // still committing. Written again the locked way, committed here.
+    if (plan.speculative()) heads_.Failed();
+    out.results = WriteLocked(ops);
+    return out;
+  }
 
   std::vector<absl::StatusOr<WriteResult>> Write(absl::Span<const WriteOp> ops) override {
     if (std::any_of(ops.begin(), ops.end(), IsGroupOp)) return WriteWithGroups(ops);
@@ -167,6 +215,56 @@ class PostgresMessageStore final : public MessageStore, public PgStore {
   }
 
  private:
+  // Pipelined commits keep up to three connections writing (two batches
+  // waiting for their COMMIT, one being written): with a smaller pool the
+  // store writes as before, so that reads always find a connection.
+  static constexpr int kPipelinedPoolSize = 4;
+  // Attempts of a batch written locked inside WriteStaged, which may not
+  // answer kAborted (the commit queue writes no staged op again).
+  static constexpr int kLockedAttempts = 5;
+
+  // A staged batch's COMMIT, sent at the end of its pipeline.
+  class PendingCommit final : public PendingSync {
+   public:
+    PendingCommit(StagedHeads& heads, PgPool::Lease lease, std::uint64_t batch)
+        : heads_(heads), lease_(std::move(lease)), batch_(batch) {}
+    ~PendingCommit() override {
+      if (!done_) Sync().IgnoreError();  // committed, as a later Sync would
+    }
+    absl::Status Sync() override {
+      done_ = true;
+      absl::Status s = lease_->FinishHeld();
+      heads_.Committed(batch_, s.ok());
+      // Not kAborted: no staged op is written again.
+      if (absl::IsAborted(s)) s = absl::UnavailableError(s.message());
+      return s;
+    }
+
+   private:
+    StagedHeads& heads_;
+    PgPool::Lease lease_;
+    const std::uint64_t batch_;
+    bool done_ = false;
+  };
+
+  static bool IsConflict(const absl::Status& s) {
+    return absl::IsAborted(s) || absl::IsAlreadyExists(s);
+  }
+
+  // Write inside WriteStaged: durable on return, conflicts written again
+  // (a last one answered kUnavailable), and nothing recorded trusted after.
+  std::vector<absl::StatusOr<WriteResult>> WriteLocked(absl::Span<const WriteOp> ops) {
+    std::vector<absl::StatusOr<WriteResult>> results =
+        WriteRetryingConflicts(*this, ops, kLockedAttempts);
+    heads_.Forget();
+    for (auto& r : results) {
+      if (!r.ok() && absl::IsAborted(r.status())) {
+        r = absl::UnavailableError(r.status().message());
+      }
+    }
+    return results;
+  }
+
   static bool IsGroupOp(const WriteOp& op) {
     return std::holds_alternative<GroupSendOp>(op) || std::holds_alternative<GroupChangeOp>(op);
   }
@@ -247,6 +345,9 @@ class PostgresMessageStore final : public MessageStore, public PgStore {
     if (!s.ok() && !conn.broken()) conn.RunScript("ROLLBACK").IgnoreError();
     return s;
   }
+
+  const bool pipelined_;     // StagesWrites()
+  StagedHeads heads_;        // what speculative appends predict
 };
 
 }  // namespace

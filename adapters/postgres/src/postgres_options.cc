@@ -128,6 +128,11 @@ absl::StatusOr<PostgresOptions> PostgresOptionsFromUrl(std::string_view url_std)
         s = absl::InvalidArgumentError("postgres: courier_synchronous_commit is on or off");
       }
       o.synchronous_commit_off = value == "off";
+    } else if (key == "courier_pipelined_commits") {
+      if (value != "on" && value != "off") {
+        s = absl::InvalidArgumentError("postgres: courier_pipelined_commits is on or off");
+      }
+      o.pipelined_commits = value == "on";
     } else {
       s = absl::InvalidArgumentError(absl::StrCat("postgres: unknown parameter ", key));
     }

@@ -35,6 +35,28 @@
 // than this build fails with kFailedPrecondition. Several servers may open
 // the same database at once (migrations take an advisory lock).
 //
+// Pipelined commits (`pipelined_commits`, on by default with a pool of at
+// least 4): the store stages its writes (MessageStore::WriteStaged). A
+// batch's pipeline ends in its COMMIT; WriteStaged returns the batch's
+// results as soon as its statements ran and leaves the COMMIT (the WAL
+// flush) running, whose result the batch's PendingSync::Sync waits for.
+// Meanwhile the commit queue writes the next batch on another connection:
+// a run of appends that opens it takes no counter-row lock first, but its
+// seqs from the heads the committing batches left (recorded from their
+// results), and moves the counter rows at the end only from those heads,
+// waiting there for the earlier COMMIT. When another server moved one of
+// them, or an earlier batch still committing holds one of its (sender,
+// cid)s, the batch is rolled back and written again the locked way (as
+// Write, its own commit awaited before WriteStaged returns), and the next
+// batches do not speculate for a while. So one inbox's statements overlap
+// the previous batch's disk wait, and seqs stay gapless and never reused.
+// A batch holding group ops is written as Write. Up to three connections
+// write at once (two batches waiting for their COMMIT, one being written);
+// a PendingSync must not outlive its store. A batch is visible to readers
+// once its COMMIT returned, which may be a moment before Sync returns. Attach
+// reads the counter and cursor rows FOR SHARE, so that it waits for a
+// batch still committing and sees its appends and acks.
+//
 // Durability: COMMIT returns after PostgreSQL's WAL flush with the server's
 // default synchronous_commit = on; `synchronous_commit_off` trades the last
 // few hundred milliseconds of commits on a crash of the database for speed.
@@ -104,6 +126,10 @@ struct PostgresOptions {
   // SET synchronous_commit = off on the store's connections (see
   // Durability above). Default off: a committed send survives a power cut.
   bool synchronous_commit_off = false;
+  // Stage writes (see "Pipelined commits" above); used only with a
+  // pool_size of at least 4, so that readers keep a connection while three
+  // batches write. Default on.
+  bool pipelined_commits = true;
   // Name shown in pg_stat_activity.
   std::string application_name = "courier";
 };
@@ -113,7 +139,8 @@ struct PostgresOptions {
 // are taken out of the URL and the rest is passed to libpq unchanged:
 //   courier_pool_size=N, courier_statement_timeout_ms=N,
 //   courier_connect_timeout_ms=N, courier_call_timeout_ms=N,
-//   courier_table_prefix=S, courier_synchronous_commit=off|on.
+//   courier_table_prefix=S, courier_synchronous_commit=off|on,
+//   courier_pipelined_commits=on|off.
 // kInvalidArgument for another scheme or a bad value.
 COURIER_EXPORT absl::StatusOr<PostgresOptions> PostgresOptionsFromUrl(std::string_view url);
 

@@ -1,0 +1,195 @@
+// Pipelined commits (courier/postgres.h): a batch staged while the batch
+// before it is still committing. Its appends take their seqs from the heads
+// the committing batch left, without locking first; these cases check the
+// ways that prediction can be wrong (another server moved the head, a
+// retransmit of a message still committing, a head predicted too high) and
+// what a staged batch must see of the one before (attach), and that a
+// PendingSync dropped unsynced still commits.
+#include <catch2/catch.hpp>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "courier/postgres.h"
+#include "pg_test_database.h"
+#include "pg_write_batch.h"
+#include "postgres_common.h"
+#include "support/status_matchers.h"
+
+namespace courier::postgres {
+namespace {
+
+using ::courier::postgres::testing::OpenOrDie;
+using ::courier::postgres::testing::TestSchema;
+
+// `n` appends from `sender` to `to`, cids and ids `tag`0.. (a run of eight
+// or more takes the set-based, speculative path).
+std::vector<WriteOp> Appends(const std::string& sender, const std::string& to,
+                             const std::string& tag, int n) {
+  std::vector<WriteOp> ops;
+  for (int i = 0; i < n; ++i) {
+    AppendOp a;
+    a.sender = sender;
+    a.recipient = to;
+    a.cid = tag + std::to_string(i);
+    a.id = "id-" + tag + std::to_string(i);
+    a.body = "body " + a.cid;
+    a.ts = 1'000;
+    ops.push_back(std::move(a));
+  }
+  return ops;
+}
+
+// The seqs the results give, in op order; every result must be an append.
+std::vector<Seq> Seqs(const std::vector<absl::StatusOr<WriteResult>>& results) {
+  std::vector<Seq> seqs;
+  for (const auto& r : results) {
+    COURIER_REQUIRE_OK(r);
+    seqs.push_back(std::get<AppendResult>(*r).seq);
+  }
+  return seqs;
+}
+
+std::vector<Seq> Range(Seq first, Seq last) {
+  std::vector<Seq> seqs;
+  for (Seq s = first; s <= last; ++s) seqs.push_back(s);
+  return seqs;
+}
+
+// Every event of `user`'s inbox has seq = its position, and there are `n`.
+void CheckGapless(MessageStore& store, const std::string& user, std::size_t n) {
+  const auto events = store.Fetch(user, 0, 1'000);
+  COURIER_REQUIRE_OK(events);
+  REQUIRE(events->size() == n);
+  for (std::size_t i = 0; i < n; ++i) CHECK((*events)[i].seq == i + 1);
+  CHECK(*store.Head(user) == n);
+}
+
+TEST_CASE("Pipelined commits: a head another server moved meanwhile is not reused",
+          "[postgres][pipelined]") {
+  TestSchema schema;
+  auto mine = OpenOrDie(schema.Options());
+  PostgresOptions other_options = schema.Options();
+  other_options.pipelined_commits = false;
+  auto other = OpenOrDie(other_options);
+  REQUIRE(mine->StagesWrites());
+  REQUIRE_FALSE(other->StagesWrites());
+
+  MessageStore::StagedWrite a = mine->WriteStaged(Appends("s", "x", "a", 10));
+  CHECK(Seqs(a.results) == Range(1, 10));
+  // The other server appends to x after a: its rows wait for a's COMMIT.
+  CHECK(Seqs(other->Write(Appends("t", "x", "o", 3))) == Range(11, 13));
+  // b predicts x's head from a (10): wrong now. It must not take 11-13.
+  MessageStore::StagedWrite b = mine->WriteStaged(Appends("s", "x", "b", 10));
+  CHECK(Seqs(b.results) == Range(14, 23));
+  if (a.sync) COURIER_REQUIRE_OK(a.sync->Sync());
+  if (b.sync) COURIER_REQUIRE_OK(b.sync->Sync());
+  CheckGapless(*mine, "x", 23);
+}
+
+TEST_CASE("Pipelined commits: a retransmit of a message still committing is its duplicate",
+          "[postgres][pipelined]") {
+  TestSchema schema;
+  auto store = OpenOrDie(schema.Options());
+  MessageStore::StagedWrite a = store->WriteStaged(Appends("s", "x", "a", 10));
+  REQUIRE(a.sync != nullptr);
+  // b repeats a's fourth send (same cid and id) among eight new ones, before
+  // a's Sync: a's COMMIT may still be running.
+  std::vector<WriteOp> b_ops = Appends("s", "x", "b", 8);
+  b_ops.insert(b_ops.begin() + 2, Appends("s", "x", "a", 4).back());
+  MessageStore::StagedWrite b = store->WriteStaged(b_ops);
+  COURIER_REQUIRE_OK(a.sync->Sync());
+  if (b.sync) COURIER_REQUIRE_OK(b.sync->Sync());
+  REQUIRE(b.results.size() == 9);
+  for (std::size_t i = 0; i < b.results.size(); ++i) {
+    INFO("op " << i);
+    COURIER_REQUIRE_OK(b.results[i]);
+    const auto& r = std::get<AppendResult>(*b.results[i]);
+    if (i == 2) {
+      CHECK(r.duplicate);
+      CHECK(r.seq == 4);
+      CHECK(r.id == "id-a3");
+    } else {
+      CHECK_FALSE(r.duplicate);
+      CHECK(r.seq == (i < 2 ? 11 + i : 10 + i));
+    }
+  }
+  CheckGapless(*store, "x", 18);
+}
+
+TEST_CASE("Pipelined commits: an attach staged after appends sees them",
+          "[postgres][pipelined]") {
+  TestSchema schema;
+  auto store = OpenOrDie(schema.Options());
+  MessageStore::StagedWrite a = store->WriteStaged(Appends("s", "x", "a", 12));
+  const std::vector<WriteOp> attach = {AttachOp{"x", "phone"}};
+  MessageStore::StagedWrite b = store->WriteStaged(attach);
+  if (a.sync) COURIER_REQUIRE_OK(a.sync->Sync());
+  if (b.sync) COURIER_REQUIRE_OK(b.sync->Sync());
+  REQUIRE(b.results.size() == 1);
+  COURIER_REQUIRE_OK(b.results[0]);
+  CHECK(std::get<AttachResult>(*b.results[0]).head == 12);
+  CHECK(std::get<AttachResult>(*b.results[0]).cursor == 0);
+}
+
+TEST_CASE("Pipelined commits: a PendingSync dropped without Sync still commits",
+          "[postgres][pipelined]") {
+  TestSchema schema;
+  auto store = OpenOrDie(schema.Options());
+  {
+    MessageStore::StagedWrite a = store->WriteStaged(Appends("s", "x", "a", 9));
+    REQUIRE(a.sync != nullptr);
+    CHECK(Seqs(a.results) == Range(1, 9));
+  }
+  CheckGapless(*store, "x", 9);
+  // The next batch predicts from nothing stale.
+  CHECK(Seqs(store->Write(Appends("s", "x", "b", 9))) == Range(10, 18));
+}
+
+TEST_CASE("Pipelined commits: a speculative append from a head predicted wrong stores nothing",
+          "[postgres][pipelined]") {
+  TestSchema schema;
+  auto store = OpenOrDie(schema.Options());
+  CHECK(Seqs(store->Write(Appends("s", "x", "a", 3))) == Range(1, 3));
+  PgPool pool = MakePool(schema.Options(), WriteStatements("courier_"));
+  auto lease = pool.Acquire();
+  COURIER_REQUIRE_OK(lease);
+  const std::vector<WriteOp> ops = Appends("s", "x", "b", 8);
+  for (const Seq predicted : {Seq{7}, Seq{1}}) {  // too high (a gap), too low (a reuse)
+    INFO("predicted head " << predicted);
+    const HeadPredictions predictions = {{"x", predicted}};
+    std::vector<absl::StatusOr<WriteResult>> results(ops.size());
+    const WritePlan plan(ops, results, /*own_transaction=*/true, /*staged=*/true, &predictions);
+    REQUIRE(plan.speculative());
+    const auto run = (*lease)->Run(plan.queries());
+    REQUIRE_FALSE(run.ok());
+    CHECK((absl::IsAborted(run.status()) || absl::IsAlreadyExists(run.status())));
+    if (predicted > 3) CHECK(absl::IsAborted(run.status()));  // only the check sees a gap
+  }
+  CheckGapless(*store, "x", 3);
+  // Predicted right, it stores.
+  const HeadPredictions right = {{"x", 3}};
+  std::vector<absl::StatusOr<WriteResult>> results(ops.size());
+  const WritePlan plan(ops, results, /*own_transaction=*/true, /*staged=*/true, &right);
+  const auto run = (*lease)->Run(plan.queries());
+  COURIER_REQUIRE_OK(run);
+  plan.Collect(*run, results);
+  CHECK(Seqs(results) == Range(4, 11));
+  CheckGapless(*store, "x", 11);
+}
+
+TEST_CASE("Pipelined commits: off below a pool of four, and by option", "[postgres][pipelined]") {
+  TestSchema schema;
+  PostgresOptions options = schema.Options();
+  CHECK(OpenOrDie(options)->StagesWrites());
+  options.pool_size = 3;
+  CHECK_FALSE(OpenOrDie(options)->StagesWrites());
+  options.pool_size = 4;
+  options.pipelined_commits = false;
+  CHECK_FALSE(OpenOrDie(options)->StagesWrites());
+}
+
+}  // namespace
+}  // namespace courier::postgres
