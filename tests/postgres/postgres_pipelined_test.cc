@@ -67,6 +67,31 @@ void CheckGapless(MessageStore& store, const std::string& user, std::size_t n) {
   CHECK(*store.Head(user) == n);
 }
 
+TEST_CASE("Pipelined commits: a batch is written while the one before is committing",
+          "[postgres][pipelined]") {
+  TestSchema schema;
+  auto store = OpenOrDie(schema.Options());
+  // Each event row makes its COMMIT 20 ms slower (a deferred trigger), so
+  // that the second batch runs while the first one's COMMIT holds its rows.
+  testing::AdminConnection admin;
+  admin.Exec("SET search_path = " + schema.name());
+  admin.Exec("CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS "
+             "$$ BEGIN PERFORM pg_sleep(0.02); RETURN NULL; END $$");
+  admin.Exec("CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON courier_events "
+             "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()");
+  MessageStore::StagedWrite a = store->WriteStaged(Appends("s", "x", "a", 10));
+  CHECK(Seqs(a.results) == Range(1, 10));
+  REQUIRE(a.sync != nullptr);
+  MessageStore::StagedWrite b = store->WriteStaged(Appends("t", "x", "b", 10));
+  CHECK(Seqs(b.results) == Range(11, 20));
+  // Staged, not written again the locked way (that one is committed on
+  // return, with nothing left to sync): the speculation held.
+  CHECK(b.sync != nullptr);
+  COURIER_REQUIRE_OK(a.sync->Sync());
+  if (b.sync) COURIER_REQUIRE_OK(b.sync->Sync());
+  CheckGapless(*store, "x", 20);
+}
+
 TEST_CASE("Pipelined commits: a head another server moved meanwhile is not reused",
           "[postgres][pipelined]") {
   TestSchema schema;

@@ -91,7 +91,9 @@ class PostgresMessageStore final : public MessageStore, public PgStore {
     }
     // A conflict: another server's key or head, or (speculating) a batch
     // still committing. Written again the locked way, committed here.
-    if (plan.speculative()) heads_.Failed();
+    // A head moved elsewhere (kAborted) stops speculation for a while; a
+    // duplicate send (kAlreadyExists: a retransmit) does not.
+    if (plan.speculative() && absl::IsAborted(failure)) heads_.Failed();
     out.results = WriteLocked(ops);
     return out;
   }
