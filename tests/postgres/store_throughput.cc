@@ -1,11 +1,15 @@
 // courier_store_throughput: a send-throughput figure for a networked store.
 //
-//   courier_store_throughput URL [TOTAL] [BATCH]
+//   courier_store_throughput URL [TOTAL] [BATCH] [RECIPIENTS]
 //
 // Appends TOTAL messages (default 10,000) in Write batches of BATCH AppendOps
-// (default 100, as the engine's group commit would) from 10 senders to 100
-// recipients, and prints one line:
+// (default 100, as the engine's group commit would) from 10 senders to
+// RECIPIENTS recipients (default 100), and prints one line:
 //   store=<scheme> appends=N batch=B seconds=S appends_per_s=R batch_p50_ms=P
+// When the store stages writes (PostgreSQL's pipelined commits), the same
+// again as the engine's commit queue writes it, batch k + 1 staged before
+// batch k's Sync:
+//   store=<scheme> appends=N batch=B pipelined seconds=S appends_per_s=R
 // then every recipient's device acks its whole inbox (10 acks per batch) and
 // prints the rate of delivered receipts written:
 //   store=<scheme> acked_messages=N seconds=S receipts_per_s=R
@@ -58,13 +62,29 @@ absl::StatusOr<std::unique_ptr<courier::MessageStore>> Open(const std::string& u
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s URL [TOTAL] [BATCH]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s URL [TOTAL] [BATCH] [RECIPIENTS]\n", argv[0]);
     return 2;
   }
   const std::string url = argv[1];
   const int total = argc > 2 ? std::atoi(argv[2]) : 10'000;
   const int batch = argc > 3 ? std::atoi(argv[3]) : 100;
-  if (total < 1 || batch < 1) return 2;
+  const int to = argc > 4 ? std::atoi(argv[4]) : 100;
+  if (total < 1 || batch < 1 || to < 1) return 2;
+  // The `first`-th message on: the next batch of appends.
+  auto appends = [&](int& done, int first) {
+    std::vector<courier::WriteOp> ops;
+    for (int i = 0; i < batch && done < total; ++i, ++done) {
+      courier::AppendOp op;
+      op.sender = absl::StrCat("s", done % 10);
+      op.cid = std::to_string(first + done);
+      op.recipient = absl::StrCat("r", done % to);
+      op.id = absl::StrCat("m", first + done);
+      op.body = std::string(100, 'x');
+      op.ts = 1'000;
+      ops.push_back(std::move(op));
+    }
+    return ops;
+  };
   auto store = Open(url);
   if (!store.ok()) {
     std::fprintf(stderr, "open: %s\n", store.status().ToString().c_str());
@@ -73,17 +93,7 @@ int main(int argc, char** argv) {
   std::vector<double> batch_ms;
   const auto start = std::chrono::steady_clock::now();
   for (int done = 0; done < total;) {
-    std::vector<courier::WriteOp> ops;
-    for (int i = 0; i < batch && done < total; ++i, ++done) {
-      courier::AppendOp op;
-      op.sender = absl::StrCat("s", done % 10);
-      op.cid = std::to_string(done);
-      op.recipient = absl::StrCat("r", done % 100);
-      op.id = absl::StrCat("m", done);
-      op.body = std::string(100, 'x');
-      op.ts = 1'000;
-      ops.push_back(std::move(op));
-    }
+    std::vector<courier::WriteOp> ops = appends(done, 0);
     const auto t0 = std::chrono::steady_clock::now();
     auto results = (*store)->Write(ops);
     batch_ms.push_back(std::chrono::duration<double, std::milli>(
@@ -102,9 +112,37 @@ int main(int argc, char** argv) {
               url.substr(0, url.find(':')).c_str(), total, batch, seconds, total / seconds,
               batch_ms[batch_ms.size() / 2]);
 
+  if ((*store)->StagesWrites()) {
+    const auto staged_start = std::chrono::steady_clock::now();
+    std::unique_ptr<courier::MessageStore::PendingSync> pending;
+    auto check = [](const std::vector<absl::StatusOr<courier::WriteResult>>& results) {
+      for (const auto& r : results) {
+        if (!r.ok()) {
+          std::fprintf(stderr, "write: %s\n", r.status().ToString().c_str());
+          return false;
+        }
+      }
+      return true;
+    };
+    for (int done = 0; done < total;) {
+      const std::vector<courier::WriteOp> ops = appends(done, total);
+      courier::MessageStore::StagedWrite staged = (*store)->WriteStaged(ops);
+      if (pending != nullptr && !pending->Sync().ok()) return 1;
+      if (!check(staged.results)) return 1;
+      pending = std::move(staged.sync);
+    }
+    if (pending != nullptr && !pending->Sync().ok()) return 1;
+    const double staged_seconds = std::chrono::duration<double>(
+                                      std::chrono::steady_clock::now() - staged_start)
+                                      .count();
+    std::printf("store=%s appends=%d batch=%d pipelined seconds=%.2f appends_per_s=%.0f\n",
+                url.substr(0, url.find(':')).c_str(), total, batch, staged_seconds,
+                total / staged_seconds);
+  }
+
   // Then every recipient's device acks its whole inbox, 10 acks per batch:
   // one delivered receipt per message.
-  const int recipients = std::min(total, 100);
+  const int recipients = std::min(total, to);
   std::size_t receipts = 0;
   const auto ack_start = std::chrono::steady_clock::now();
   for (int r = 0; r < recipients;) {
