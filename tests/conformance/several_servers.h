@@ -25,40 +25,36 @@ namespace courier::conformance::several_servers {
 
 using Servers = std::vector<std::unique_ptr<MessageStore>>;
 
-// Every server sends `batches` batches of `per_batch` messages to three
-// shared inboxes, each batch with one more message whose (sender, cid) every
-// server sends too. Read through `reader`: every message is stored once
-// (each shared one by one server), every inbox is gapless, and each
-// server's sends to an inbox keep their order. Each server writes as the
-// commit queue does: ops answered kAborted (a conflict) are written again,
-// up to `max_attempts` Writes.
-inline void AppendToSharedInboxesAtOnce(const Servers& servers, MessageStore& reader,
-                                        int batches, int per_batch, int max_attempts) {
-  using message_store_cases::Message;
-  const std::vector<UserId> recipients = {"r0", "r1", "r2"};
-  const int n_servers = static_cast<int>(servers.size());
-  std::vector<std::vector<absl::StatusOr<WriteResult>>> results(servers.size());
-  std::vector<std::thread> threads;
-  for (int s = 0; s < n_servers; ++s) {
-    threads.emplace_back([&, s] {
-      const UserId sender = "s" + std::to_string(s);
-      for (int b = 0; b < batches; ++b) {
-        // One batch spans all recipients (rows locked in different orders
-        // by different servers) and repeats a cid shared by every server.
-        std::vector<WriteOp> batch;
-        for (int i = 0; i < per_batch; ++i) {
-          const int n = b * per_batch + i;
-          batch.push_back(Message(sender, std::to_string(n), recipients[(n + s) % 3]));
-        }
-        batch.push_back(Message("shared", std::to_string(b), recipients[b % 3]));
-        for (auto& r : WriteRetryingConflicts(*servers[s], batch, max_attempts)) {
-          results[s].push_back(std::move(r));
-        }
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
+// The recipients AppendToSharedInboxesAtOnce writes to.
+inline const std::vector<UserId>& SharedInboxes() {
+  static const std::vector<UserId> recipients = {"r0", "r1", "r2"};
+  return recipients;
+}
 
+// Server `s`'s batch `b`: `per_batch` messages of its own spread over the
+// shared inboxes (rows locked in different orders by different servers),
+// and one more whose (sender, cid) every server sends.
+inline std::vector<WriteOp> SharedInboxBatch(int s, int b, int per_batch) {
+  using message_store_cases::Message;
+  const std::vector<UserId>& recipients = SharedInboxes();
+  const UserId sender = "s" + std::to_string(s);
+  std::vector<WriteOp> batch;
+  for (int i = 0; i < per_batch; ++i) {
+    const int n = b * per_batch + i;
+    batch.push_back(Message(sender, std::to_string(n), recipients[(n + s) % 3]));
+  }
+  batch.push_back(Message("shared", std::to_string(b), recipients[b % 3]));
+  return batch;
+}
+
+// What AppendToSharedInboxesAtOnce checks, given each server's results of
+// its batches in order: every message is stored once (each shared one by
+// one server), every inbox is gapless, and each server's sends to an inbox
+// keep their order (read through `reader`).
+inline void CheckSharedInboxes(
+    const std::vector<std::vector<absl::StatusOr<WriteResult>>>& results, MessageStore& reader,
+    int batches, int per_batch) {
+  const int n_servers = static_cast<int>(results.size());
   int fresh_shared = 0;
   for (const auto& per_server : results) {
     REQUIRE(per_server.size() == static_cast<std::size_t>(batches * (per_batch + 1)));
@@ -75,7 +71,7 @@ inline void AppendToSharedInboxesAtOnce(const Servers& servers, MessageStore& re
   CHECK(fresh_shared == batches);
 
   std::size_t total = 0;
-  for (const UserId& r : recipients) {
+  for (const UserId& r : SharedInboxes()) {
     auto events = reader.Fetch(r, 0, 100'000);
     COURIER_REQUIRE_OK(events);
     auto head = reader.Head(r);
@@ -99,6 +95,29 @@ inline void AppendToSharedInboxesAtOnce(const Servers& servers, MessageStore& re
     total += events->size();
   }
   CHECK(total == static_cast<std::size_t>(n_servers * batches * per_batch + batches));
+}
+
+// Every server sends `batches` SharedInboxBatch batches at once, each
+// server writing as the commit queue does: ops answered kAborted (a
+// conflict) are written again, up to `max_attempts` Writes. Then
+// CheckSharedInboxes.
+inline void AppendToSharedInboxesAtOnce(const Servers& servers, MessageStore& reader,
+                                        int batches, int per_batch, int max_attempts) {
+  const int n_servers = static_cast<int>(servers.size());
+  std::vector<std::vector<absl::StatusOr<WriteResult>>> results(servers.size());
+  std::vector<std::thread> threads;
+  for (int s = 0; s < n_servers; ++s) {
+    threads.emplace_back([&, s] {
+      for (int b = 0; b < batches; ++b) {
+        for (auto& r : WriteRetryingConflicts(*servers[s], SharedInboxBatch(s, b, per_batch),
+                                              max_attempts)) {
+          results[s].push_back(std::move(r));
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CheckSharedInboxes(results, reader, batches, per_batch);
 }
 
 // A change of group "g" by `actor`.

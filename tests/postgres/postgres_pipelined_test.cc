@@ -9,10 +9,13 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
+#include "conformance/several_servers.h"
 #include "courier/postgres.h"
+#include "courier/sync.h"
 #include "pg_test_database.h"
 #include "pg_write_batch.h"
 #include "postgres_common.h"
@@ -203,6 +206,82 @@ TEST_CASE("Pipelined commits: a speculative append from a head predicted wrong s
   plan.Collect(*run, results);
   CHECK(Seqs(results) == Range(4, 11));
   CheckGapless(*store, "x", 11);
+}
+
+// Two servers with pipelined commits, each writing as the commit queue does
+// (batch k + 1 staged before batch k's Sync, which runs on a thread of its
+// own), and two without, all appending to three shared inboxes with a
+// (sender, cid) every server sends in each batch: no seq is reused, every
+// inbox stays gapless, every shared send is stored once.
+TEST_CASE("Pipelined commits: several servers keep every inbox gapless and ordered",
+          "[postgres][pipelined][concurrency]") {
+  constexpr int kBatches = 15, kPerBatch = 12;
+  TestSchema schema;
+  PostgresOptions pipelined = schema.Options();
+  pipelined.pool_size = 4;
+  PostgresOptions plain = schema.Options();
+  plain.pool_size = 2;
+  std::vector<std::unique_ptr<MessageStore>> servers;
+  for (int s = 0; s < 4; ++s) servers.push_back(OpenOrDie(s < 2 ? pipelined : plain));
+  REQUIRE(servers[0]->StagesWrites());
+  REQUIRE_FALSE(servers[2]->StagesWrites());
+  auto reader = OpenOrDie(plain);
+
+  std::vector<std::vector<absl::StatusOr<WriteResult>>> results(servers.size());
+  std::vector<absl::Status> synced(servers.size());
+  std::vector<std::thread> threads;
+  for (int s = 0; s < 4; ++s) {
+    threads.emplace_back([&, s] {
+      MessageStore& store = *servers[s];
+      if (!store.StagesWrites()) {
+        for (int b = 0; b < kBatches; ++b) {
+          for (auto& r : WriteRetryingConflicts(
+                   store, conformance::several_servers::SharedInboxBatch(s, b, kPerBatch),
+                   testing::kBatchAttempts)) {
+            results[s].push_back(std::move(r));
+          }
+        }
+        return;
+      }
+      // The sync thread: Syncs in staging order, as the commit queue's.
+      Mutex mu;
+      CondVar more;
+      std::vector<std::unique_ptr<MessageStore::PendingSync>> queue;
+      bool done = false;
+      std::thread syncer([&] {
+        for (std::size_t next = 0;;) {
+          std::unique_ptr<MessageStore::PendingSync> p;
+          {
+            MutexLock lock(&mu);
+            while (next == queue.size() && !done) more.Wait(&mu);
+            if (next == queue.size()) return;
+            p = std::move(queue[next++]);
+          }
+          if (p != nullptr) {
+            absl::Status st = p->Sync();
+            if (!st.ok() && synced[s].ok()) synced[s] = st;
+          }
+        }
+      });
+      for (int b = 0; b < kBatches; ++b) {
+        MessageStore::StagedWrite staged =
+            store.WriteStaged(conformance::several_servers::SharedInboxBatch(s, b, kPerBatch));
+        for (auto& r : staged.results) results[s].push_back(std::move(r));
+        MutexLock lock(&mu);
+        queue.push_back(std::move(staged.sync));
+        more.Signal();
+      }
+      {
+        MutexLock lock(&mu);
+        done = true;
+        more.Signal();
+      }
+      syncer.join();
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const absl::Status& st : synced) COURIER_REQUIRE_OK(st);
+  conformance::several_servers::CheckSharedInboxes(results, *reader, kBatches, kPerBatch);
 }
 
 TEST_CASE("Pipelined commits: off below a pool of four, and by option", "[postgres][pipelined]") {
