@@ -532,8 +532,16 @@ class RocksdbMessageStore final : public MessageStore {
       results.push_back(std::move(result));
     }
     if (status.ok()) {
-      for (const auto& [key, cursor] : dirty_cursors_) {
-        status = ToStatus(batch_.Put(cf_, key, keys::EncodeU64(cursor)), "batch put");
+      // In key order: the cursor keys share one memtable insert hint
+      // (database.cc, InsertHintPrefix), which pays when each goes in
+      // after the one before.
+      cursor_order_.clear();
+      for (const auto& entry : dirty_cursors_) cursor_order_.push_back(&entry);
+      std::sort(cursor_order_.begin(), cursor_order_.end(),
+                [](const auto* a, const auto* b) { return a->first < b->first; });
+      for (const auto* entry : cursor_order_) {
+        status = ToStatus(batch_.Put(cf_, entry->first, keys::EncodeU64(entry->second)),
+                          "batch put");
         if (!status.ok()) break;
       }
     }
@@ -1221,6 +1229,7 @@ class RocksdbMessageStore final : public MessageStore {
   absl::flat_hash_map<std::string, std::optional<std::string>> view_
       ABSL_GUARDED_BY(write_mu_);
   absl::flat_hash_map<std::string, Seq> dirty_cursors_ ABSL_GUARDED_BY(write_mu_);
+  std::vector<const std::pair<const std::string, Seq>*> cursor_order_ ABSL_GUARDED_BY(write_mu_);
   // The read marks this batch wrote and no ack of it passed yet (rare).
   absl::flat_hash_set<std::string> marks_ ABSL_GUARDED_BY(write_mu_);
   // The number of groups of each user a group change of the batch asked about.
