@@ -81,8 +81,8 @@ class IndexExpiryFilter final : public ::rocksdb::CompactionFilter {
 // map per prefix, so memory stays within write_buffer_bytes. The cursor keys
 // share ONE hint ('C'): a batch writes its cursors in key order, each from
 // the previous one's place. A hint per cursor key made every new device (a
-// connect's only write to this family) cost some 300 bytes of memtable more
-// than its 46-byte entry (bench/README, fifteenth session).
+// connect's only write to this family) cost some 280 bytes of memtable and
+// hint map beside its 48-56-byte entry (bench/README, fifteenth session).
 class InsertHintPrefix final : public ::rocksdb::SliceTransform {
  public:
   const char* Name() const override { return "courier.InsertHintPrefix"; }
