@@ -2,6 +2,9 @@
 #include "accounts.h"
 
 #include <algorithm>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "courier/status.h"
 #include "http_errors.h"
@@ -18,6 +21,16 @@ absl::Status RevokedToken() {
 
 absl::Status NoAccount() {
   return absl::UnauthenticatedError("invalid token: its account does not exist (deleted)");
+}
+
+// A token of `generation` and `token_id` against a user's `state_generation`
+// and sorted `revoked` ids.
+bool RevokedBy(std::uint64_t generation, std::string_view token_id,
+               std::uint64_t state_generation, const std::vector<std::string>& revoked) {
+  if (generation != state_generation) return true;
+  return !token_id.empty() &&
+         std::binary_search(revoked.begin(), revoked.end(), token_id,
+                            [](std::string_view a, std::string_view b) { return a < b; });
 }
 
 }  // namespace
@@ -113,10 +126,7 @@ bool Accounts::IsRevoked(const TokenClaims& claims, const TokenState& state) {
 
 bool Accounts::IsRevoked(std::uint64_t generation, std::string_view token_id,
                          const TokenState& state) {
-  if (generation != state.generation) return true;
-  return !token_id.empty() &&
-         std::binary_search(state.revoked.begin(), state.revoked.end(), token_id,
-                            [](std::string_view a, std::string_view b) { return a < b; });
+  return RevokedBy(generation, token_id, state.generation, state.revoked);
 }
 
 absl::StatusOr<UserId> Accounts::Authenticate(std::string_view token) const {
@@ -127,7 +137,7 @@ absl::StatusOr<UserId> Accounts::Authenticate(std::string_view token) const {
   // name registered again there) is not known to be revoked: let through,
   // the revocation watcher checks it against the store right after.
   if (it != cache_.end() && claims.generation <= it->second.generation &&
-      IsRevoked(claims, it->second)) {
+      it->second.Revokes(claims)) {
     return RevokedToken();
   }
   return std::move(claims.user);
@@ -156,10 +166,24 @@ void Accounts::Remember(const UserId& user, const TokenState& state) {
   auto it = cache_.find(user);
   if (it == cache_.end()) {
     if (cache_.size() >= kMaxCachedUsers) cache_.clear();  // a cache: the store is the truth
-    cache_.emplace(user, state);
+    cache_.emplace(user, CachedTokenState::Of(state));
   } else if (state.generation >= it->second.generation) {
-    it->second = state;  // never let an older read undo a newer one
+    it->second = CachedTokenState::Of(state);  // never let an older read undo a newer one
   }
+}
+
+Accounts::CachedTokenState Accounts::CachedTokenState::Of(const TokenState& state) {
+  CachedTokenState cached;
+  cached.generation = state.generation;
+  if (!state.revoked.empty()) {
+    cached.revoked = std::make_unique<const std::vector<std::string>>(state.revoked);
+  }
+  return cached;
+}
+
+bool Accounts::CachedTokenState::Revokes(const TokenClaims& claims) const {
+  static const std::vector<std::string> kNone;
+  return RevokedBy(claims.generation, claims.id, generation, revoked != nullptr ? *revoked : kNone);
 }
 
 void Accounts::Revoked(const UserId& user) {

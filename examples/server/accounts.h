@@ -143,9 +143,21 @@ class Accounts {
   const AccountsLimits limits_;
   std::function<void(const UserId&)> on_revoked_;
 
+  // A user's TokenState as cached: its revoked ids in a block of their own,
+  // none for the usual user with no revoked token (a slot per connected
+  // user: 32 bytes with the name's 24, not 56).
+  struct CachedTokenState {
+    std::uint64_t generation = 0;
+    std::unique_ptr<const std::vector<std::string>> revoked;  // null: none
+
+    static CachedTokenState Of(const TokenState& state);
+    // IsRevoked(claims, the state this was made of).
+    bool Revokes(const TokenClaims& claims) const;
+  };
+
   static constexpr std::size_t kMaxCachedUsers = 100'000;
   mutable absl::Mutex cache_mu_;
-  NameMap<TokenState> cache_ ABSL_GUARDED_BY(cache_mu_);  // names inline up to 23 bytes
+  NameMap<CachedTokenState> cache_ ABSL_GUARDED_BY(cache_mu_);  // names inline up to 23 bytes
 };
 
 }  // namespace courier::server

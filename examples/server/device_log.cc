@@ -21,7 +21,8 @@ DeviceLog::~DeviceLog() {
 void DeviceLog::Seen(const UserId& user, const DeviceId& device) {
   const TimeMs now = clock_.NowMs();
   absl::MutexLock lock(&mu_);
-  auto it = queued_.find(std::make_pair(user, device));
+  Key key{NameKey(user), NameKey(device)};  // no heap block for names of up to 23 bytes
+  auto it = queued_.find(key);
   if (it != queued_.end()) {
     if (it->second < now) it->second = now;
     return;
@@ -30,12 +31,12 @@ void DeviceLog::Seen(const UserId& user, const DeviceId& device) {
     dropped_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  queued_.emplace(std::make_pair(user, device), now);
+  queued_.emplace(std::move(key), now);
 }
 
 void DeviceLog::Run() {
   while (true) {
-    absl::flat_hash_map<std::pair<UserId, DeviceId>, TimeMs> round;
+    absl::flat_hash_map<Key, TimeMs> round;
     bool stop = false;
     {
       absl::MutexLock lock(&mu_);
@@ -44,11 +45,11 @@ void DeviceLog::Run() {
       stop = stop_;
     }
     for (const auto& [key, when] : round) {
-      absl::Status s = store_.RecordDevice(key.first, key.second, when);
+      absl::Status s = store_.RecordDevice(key.first.str(), key.second.str(), when);
       if (!s.ok() && !absl::IsNotFound(s)) {
         dropped_.fetch_add(1, std::memory_order_relaxed);
-        spdlog::debug("event=device_log_failed user={} device={} error=\"{}\"", key.first,
-                      key.second, s.ToString());
+        spdlog::debug("event=device_log_failed user={} device={} error=\"{}\"", key.first.view(),
+                      key.second.view(), s.ToString());
       }
     }
     if (stop) return;

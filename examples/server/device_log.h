@@ -18,6 +18,7 @@
 #include <atomic>
 #include <cstdint>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -25,6 +26,7 @@
 #include "absl/synchronization/mutex.h"
 #include "courier/account_store.h"
 #include "courier/clock.h"
+#include "courier/name_key.h"
 
 namespace courier::server {
 
@@ -48,8 +50,12 @@ class DeviceLog {
   AccountStore& store_;
   const Clock& clock_;
   absl::Mutex mu_;
+  // (user, device): NameKeys, so that a queue that a burst of connects
+  // filled (each round waits for the store's writes) holds no heap block per
+  // entry for names of up to 23 bytes.
+  using Key = std::pair<NameKey, NameKey>;
   // (user, device) -> latest time seen; taken whole by each round.
-  absl::flat_hash_map<std::pair<UserId, DeviceId>, TimeMs> queued_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<Key, TimeMs> queued_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<std::uint64_t> dropped_{0};
   std::thread thread_;

@@ -109,6 +109,7 @@ TEST_CASE("Accounts: logout revokes one token, logout-all every one", "[server][
   CHECK_THAT(f.accounts->Authenticate(phone).status(),  // the hello path knows too
              StatusIs(absl::StatusCode::kUnauthenticated));
   COURIER_REQUIRE_OK(f.accounts->AuthenticateNow(laptop));
+  COURIER_REQUIRE_OK(f.accounts->Authenticate(laptop));  // the cache's revoked list: not this id
   COURIER_REQUIRE_OK(f.accounts->LogoutAll("alice"));
   CHECK_THAT(f.accounts->AuthenticateNow(laptop).status(),
              StatusIs(absl::StatusCode::kUnauthenticated));

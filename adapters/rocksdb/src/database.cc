@@ -73,19 +73,23 @@ class IndexExpiryFilter final : public ::rocksdb::CompactionFilter {
 // Where the memtable remembers its last insert (see FamilyOptions): a key
 // inserted after another of the same prefix goes in by a search from the
 // previous one's place instead of from the skiplist's top. Events arrive in
-// seq order per inbox ('E' inbox \0); a cursor is rewritten again and again
-// (the whole 'C' key); message ids ('M' inbox \0) are time-ordered by the
-// engine; a sender's client ids ('S' sender \0) often count up; even when
-// they do not, the search spans only that one inbox's or sender's keys. A
-// hint costs some 250 bytes of the memtable's own arena per prefix, so
-// memory stays within write_buffer_bytes.
+// seq order per inbox ('E' inbox \0); message ids ('M' inbox \0) are
+// time-ordered by the engine; a sender's client ids ('S' sender \0) often
+// count up; even when they do not, the search spans only that one inbox's or
+// sender's keys. A hint costs some 250 bytes of the memtable's own arena
+// (RocksDB's Splice: two pointers per skiplist level) and a node of its hint
+// map per prefix, so memory stays within write_buffer_bytes. The cursor keys
+// share ONE hint ('C'): a batch writes its cursors in key order, each from
+// the previous one's place. A hint per cursor key made every new device (a
+// connect's only write to this family) cost some 280 bytes of memtable and
+// hint map beside its 48-56-byte entry (bench/README, fifteenth session).
 class InsertHintPrefix final : public ::rocksdb::SliceTransform {
  public:
   const char* Name() const override { return "courier.InsertHintPrefix"; }
   ::rocksdb::Slice Transform(const ::rocksdb::Slice& key) const override {
     const std::string_view k(key.data(), key.size());
     if (k[0] == keys::kEvent) return ::rocksdb::Slice(key.data(), key.size() - 8);
-    if (k[0] == keys::kCursor) return key;
+    if (k[0] == keys::kCursor) return ::rocksdb::Slice(key.data(), 1);
     return ::rocksdb::Slice(key.data(), k.find('\0') + 1);  // 'M' or 'S'
   }
   bool InDomain(const ::rocksdb::Slice& key) const override {

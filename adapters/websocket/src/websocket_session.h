@@ -85,6 +85,7 @@
 #include "close_codes.h"
 #include "courier/log.h"
 #include "courier/websocket/frame_codec.h"
+#include "lazy_buffer.h"
 #include "link_state.h"
 #include "loop_deadlines.h"
 #include "outbox.h"
@@ -139,7 +140,8 @@ class WebSocketSession final : public Outbox,
   WebSocketSession(ServerContext& ctx, IoLoop& loop, Stream&& stream, std::string accept,
                    std::string early)
       : ctx_(ctx), loop_(loop), stream_(std::move(stream)),
-        reader_(ctx.options.max_frame_bytes), carry_(std::move(early)) {
+        reader_(ctx.options.max_frame_bytes) {
+    carry_.assign(early.data(), early.size());
     Rare().handshake = std::move(accept);
     ctx_.counters.websockets_open.fetch_add(1, std::memory_order_relaxed);
     ctx_.counters.websockets_total.fetch_add(1, std::memory_order_relaxed);
@@ -277,11 +279,11 @@ class WebSocketSession final : public Outbox,
     }
     if (!carry_.empty()) {
       // Frames sent right behind the upgrade request.
-      std::string early = std::move(carry_);
-      carry_.clear();
+      std::string early(carry_.view());
+      carry_.Reset();
       const std::size_t used = Process(early.data(), early.size());
       if (!Reading()) return;
-      carry_.assign(early, used, std::string::npos);
+      carry_.assign(early.data() + used, early.size() - used);
     }
     if constexpr (kPlain) {
       // Bytes may have come while the 101 answer was written (their
@@ -363,7 +365,11 @@ class WebSocketSession final : public Outbox,
       Finish();
       return;
     }
-    if (carry_.capacity() > kCarryMax) carry_.shrink_to_fit();
+    if (carry_.empty()) {
+      carry_.Reset();  // an idle connection holds no block
+    } else if (carry_.capacity() > kCarryMax) {
+      carry_.shrink_to_fit();
+    }
     if (r.outcome == SocketRead::Outcome::kFull) {
       // Not drained: no readiness will come for what waits. Read again
       // after the handlers that are ready.
@@ -394,6 +400,7 @@ class WebSocketSession final : public Outbox,
     const std::size_t consumed = Process(buf, used);
     if (!Reading()) return;
     carry_.assign(buf + consumed, used - consumed);
+    if (carry_.empty()) carry_.Reset();  // an idle connection holds no block
     const bool full = bytes == (big ? kTlsChunk : head_.size());
     if (full && !big) tls_buffer_ = std::make_unique<char[]>(kTlsChunk);
     if (!full && big) tls_buffer_.reset();
@@ -725,7 +732,7 @@ class WebSocketSession final : public Outbox,
 
   // Reading.
   FrameReader reader_;
-  std::string carry_;                   // unparsed bytes for the next read
+  LazyBuffer carry_;                    // unparsed bytes for the next read
   [[no_unique_address]] TlsBuffer tls_buffer_{};  // TLS, while bytes keep coming: kTlsChunk
   [[no_unique_address]] Head head_{};   // TLS: where an idle connection's read lands
   [[no_unique_address]] ReadHandle read_handle_{};  // plain: its place in the loop's set

@@ -13,7 +13,7 @@ namespace {
 class WebSocketTransport final : public Transport {
  public:
   WebSocketTransport(std::weak_ptr<Outbox> outbox, std::shared_ptr<IoLoop> loop)
-      : outbox_(std::move(outbox)), loop_holder_(std::move(loop)), loop_(*loop_holder_) {}
+      : outbox_(std::move(outbox)), loop_(std::move(loop)) {}
 
   void Send(std::vector<ServerFrame> frames) override {
     if (frames.empty()) return;
@@ -23,13 +23,13 @@ class WebSocketTransport final : public Transport {
 
   void SendView(std::span<const FrameRef> frames) override {
     if (frames.empty()) return;
-    if (loop_.OnThisThread()) {
+    if (loop_->OnThisThread()) {
       std::shared_ptr<Outbox> outbox = outbox_.lock();
       if (outbox == nullptr) return;
-      loop_.DeliverWaiting();  // what other threads sent before goes first
+      loop_->DeliverWaiting();  // what other threads sent before goes first
       outbox->QueueFrames(frames);  // encoded straight into its write buffer
     } else if (!outbox_.expired()) {
-      loop_.Deliver(outbox_, EncodeFrames(frames));
+      loop_->Deliver(outbox_, EncodeFrames(frames));
     }
   }
 
@@ -37,22 +37,21 @@ class WebSocketTransport final : public Transport {
   // mailbox, from elsewhere through the mailbox.
   void Close(CloseCode code, std::string_view reason) override {
     const auto value = static_cast<std::uint16_t>(code);
-    if (loop_.OnThisThread()) {
-      loop_.DeliverWaiting();
+    if (loop_->OnThisThread()) {
+      loop_->DeliverWaiting();
       if (std::shared_ptr<Outbox> outbox = outbox_.lock()) outbox->CloseNow(value, reason);
     } else if (!outbox_.expired()) {
-      loop_.DeliverClose(outbox_, value, std::string(reason));
+      loop_->DeliverClose(outbox_, value, std::string(reason));
     }
   }
 
-  std::shared_ptr<Executor> executor() const override { return loop_.executor(); }
+  std::shared_ptr<Executor> executor() const override { return loop_->executor(); }
 
  private:
   const std::weak_ptr<Outbox> outbox_;
   // Shared: the engine may hold the transport after the server is gone
-  // (the loop is closed by then, and drops what it is given).
-  const std::shared_ptr<IoLoop> loop_holder_;
-  IoLoop& loop_;
+  // (the loop is closed by then, and drops what it is given). Never null.
+  const std::shared_ptr<IoLoop> loop_;
 };
 
 }  // namespace

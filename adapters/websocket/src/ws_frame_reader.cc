@@ -37,7 +37,7 @@ void Consume(char** data, std::size_t* size, std::size_t n) {
 FrameReader::FrameReader(std::size_t max_message_bytes) : max_message_bytes_(max_message_bytes) {}
 
 std::size_t FrameReader::buffer_capacity() const {
-  return message_.capacity() > std::string().capacity() ? message_.capacity() : 0;
+  return message_.capacity();
 }
 
 FrameReader::Event FrameReader::Fail(std::uint16_t code, std::string_view reason) {
@@ -61,12 +61,12 @@ void FrameReader::Discard() {
   if (state_ == State::kPayload) frame_skipped_ = true;
   // A message just handed out from message_ stays readable until the next
   // call, which gives the buffer back.
-  if (!release_pending_) std::string().swap(message_);
+  if (!release_pending_) message_.Reset();
 }
 
 void FrameReader::ReleaseBuffer() {
   message_.clear();
-  if (message_.capacity() <= kKeepBufferOver) std::string().swap(message_);
+  if (message_.capacity() <= kKeepBufferOver) message_.Reset();
 }
 
 void FrameReader::Unmask(char* p, std::size_t n) {
@@ -193,7 +193,7 @@ FrameReader::Event FrameReader::ReadPayload(char** data, std::size_t* size) {
   state_ = State::kHeader;
   if (frame_skipped_ || !frame_fin_) return {};
   release_pending_ = true;  // the view below points into message_
-  return FinishMessage(message_);
+  return FinishMessage(message_.view());
 }
 
 FrameReader::Event FrameReader::FinishMessage(std::string_view payload) {

@@ -60,6 +60,7 @@
 #include <string>
 #include <string_view>
 
+#include "lazy_buffer.h"
 #include "ws_frame.h"
 
 namespace courier::websocket::internal {
@@ -100,7 +101,7 @@ class FrameReader {
   std::size_t buffer_capacity() const;
 
  private:
-  enum class State { kHeader, kPayload, kBroken };
+  enum class State : std::uint8_t { kHeader, kPayload, kBroken };
 
   Event Fail(std::uint16_t code, std::string_view reason);
   Event ParseHeader(char** data, std::size_t* size);
@@ -116,15 +117,16 @@ class FrameReader {
   // The frame whose payload is being read (kPayload).
   bool frame_fin_ = false;
   bool frame_skipped_ = false;   // payload dropped, not kept
+  std::uint16_t broken_code_ = 0;
   std::uint64_t frame_left_ = 0;  // payload bytes still to come
   std::uint8_t mask_[4] = {0, 0, 0, 0};
   std::uint8_t mask_phase_ = 0;  // payload bytes unmasked so far, mod 4
   // The message being assembled (its first frame has come, not its last).
   bool in_message_ = false;
   bool message_text_ = false;
-  std::string message_;
   bool release_pending_ = false;  // message_ was handed out: clear it next call
-  std::uint16_t broken_code_ = 0;
+  // No block while no message is split across frames or reads.
+  LazyBuffer message_;
   std::string_view broken_reason_;
 };
 

@@ -98,9 +98,10 @@
 // cache_max_inboxes inboxes (the cache starts over at the start of a batch
 // when it is full) and at most 4,096 pending messages per inbox (older ones
 // are forgotten and read back by a scan when an ack reaches them). What one
-// cached inbox costs: about 120 bytes of state (its first device's cursor
-// inline, more devices in one sorted array), a slot of the cache's map, the
-// user name, and 80 bytes per place of its pending list (one vector: up to
+// cached inbox costs: one block of about 150 bytes, its state (its first
+// device's cursor inline, more devices in one sorted array) and its user
+// name (inline up to 23 bytes), an 8-byte slot of the cache's map, and 80
+// bytes per place of its pending list (one vector: up to
 // about four places per pending message while the list is long) plus each
 // message's id and sender; an inbox with nothing pending (an idle user's)
 // holds no other heap block, and a list that grew past 16 places is given
