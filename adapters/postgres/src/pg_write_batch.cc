@@ -265,10 +265,6 @@ std::string WithReceipts(const char* sql, absl::string_view prefix) {
 
 std::int64_t Ord(const PGresult* r, int row) { return PgInt(r, row, 0); }
 
-// A short run costs less as one call per op of the schema's functions
-// (pg_schema.cc) than as a set-based statement, whose plan has a fixed cost
-// of its own: runs shorter than this go op by op (still one pipeline).
-constexpr std::size_t kSetBasedMin = 8;
 
 // The call of one valid op (not an attach) to its schema function.
 PgQuery OneQuery(const WriteOp& op) {
@@ -342,6 +338,14 @@ absl::StatusOr<WriteResult> OneResult(const WriteOp& op, const PGresult* r) {
 
 }  // namespace
 
+bool OpensWithSetBasedAppends(absl::Span<const WriteOp> ops) {
+  if (ops.size() < kSetBasedMinRun) return false;
+  for (std::size_t i = 0; i < kSetBasedMinRun; ++i) {
+    if (!std::holds_alternative<AppendOp>(ops[i])) return false;
+  }
+  return true;
+}
+
 std::vector<PgStatement> WriteStatements(absl::string_view prefix) {
   return {
       {"heads_new", WithPrefix(kHeadsNewSql, prefix)},
@@ -401,7 +405,7 @@ WritePlan::WritePlan(absl::Span<const WriteOp> ops,
 
 void WritePlan::AddRun(Run run) {
   run.first_query = queries_.size();
-  run.one_by_one = run.kind != Kind::kAttach && run.ops.size() < kSetBasedMin;
+  run.one_by_one = run.kind != Kind::kAttach && run.ops.size() < kSetBasedMinRun;
   if (run.one_by_one) {
     for (std::size_t i : run.ops) queries_.push_back(OneQuery(ops_[i]));
     runs_.push_back(std::move(run));

@@ -57,6 +57,16 @@ namespace courier::postgres {
 // tables named with `prefix`.
 std::vector<PgStatement> WriteStatements(absl::string_view prefix);
 
+// A short run costs less as one call per op of the schema's functions
+// (pg_schema.cc) than as a set-based statement, whose plan has a fixed cost
+// of its own: runs shorter than this go op by op (still one pipeline).
+inline constexpr std::size_t kSetBasedMinRun = 8;
+
+// True when `ops` open with kSetBasedMinRun appends: a run that is
+// set-based (unless a repeated key or an invalid op cuts it), the one a
+// staged batch can write speculatively.
+bool OpensWithSetBasedAppends(absl::Span<const WriteOp> ops);
+
 // Inbox -> the head it will have once the transactions still committing
 // have committed (pg_staged_heads.h): a speculative append's seqs start
 // there.
@@ -71,9 +81,9 @@ class WritePlan {
   // (pg_groups.h applies those, one at a time, between plans).
   // `own_transaction`: the queries begin with BEGIN and end with COMMIT;
   // false, they run inside a transaction the caller opened.
-  // `staged`: the batch is staged while another may still be committing
-  // (pipelined commits): a run of acks first locks its devices' rows, so
-  // that it reads their latest cursors. `predictions` non-null too: a run
+  // `staged`: the batch may be written while a staged one is still
+  // committing (pipelined commits): a run of acks first locks its devices'
+  // rows, so that it reads their latest cursors. `predictions` non-null too: a run
   // of appends that opens the batch is written speculatively (kAppendTemplate in pg_write_batch.cc): no
   // counter row is locked first, and the batch fails with kAborted or
   // kAlreadyExists (nothing stored) when another transaction moved one of

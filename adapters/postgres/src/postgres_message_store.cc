@@ -59,7 +59,13 @@ class PostgresMessageStore final : public MessageStore, public PgStore {
   StagedWrite WriteStaged(absl::Span<const WriteOp> ops) override {
     if (!pipelined_) return MessageStore::WriteStaged(ops);
     StagedWrite out;
-    if (std::any_of(ops.begin(), ops.end(), IsGroupOp)) {
+    // Only a batch that opens with a set-based run of appends is staged,
+    // where its statement can run beside the committing batch's WAL flush.
+    // The rest (acks, reads, short runs, group ops) would wait for the
+    // committing batch's rows anyway, and staged they held one more
+    // connection from the reads: in W2's drain, 15 % fewer msgs/s. They are
+    // written as Write, committed on return.
+    if (!OpensWithSetBasedAppends(ops) || std::any_of(ops.begin(), ops.end(), IsGroupOp)) {
       out.results = WriteLocked(ops);
       return out;
     }
@@ -102,7 +108,9 @@ class PostgresMessageStore final : public MessageStore, public PgStore {
     if (std::any_of(ops.begin(), ops.end(), IsGroupOp)) return WriteWithGroups(ops);
     std::vector<absl::StatusOr<WriteResult>> results(ops.size(),
                                                      absl::InternalError("not run"));
-    const WritePlan plan(ops, results);
+    // With pipelined commits a batch may be written while a staged one is
+    // still committing: its acks lock their devices' rows first (staged).
+    const WritePlan plan(ops, results, /*own_transaction=*/true, /*staged=*/pipelined_);
     if (plan.empty()) return results;
 
     absl::StatusOr<std::vector<PgResult>> run = pool_.Run(plan.queries());
@@ -332,7 +340,8 @@ class PostgresMessageStore final : public MessageStore, public PgStore {
         const auto part = ops.subspan(k, end - k);
         std::vector<absl::StatusOr<WriteResult>> part_results(
             part.size(), absl::InternalError("not run"));
-        const WritePlan plan(part, part_results, /*own_transaction=*/false);
+        const WritePlan plan(part, part_results, /*own_transaction=*/false,
+                             /*staged=*/pipelined_);
         for (std::size_t i : plan.sent()) sent.push_back(k + i);
         if (!plan.empty()) {
           COURIER_ASSIGN_OR_RETURN(std::vector<PgResult> answers, conn.Run(plan.queries()));
