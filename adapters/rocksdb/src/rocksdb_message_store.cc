@@ -139,7 +139,8 @@ class RocksdbMessageStore final : public MessageStore {
          it->Next()) {
       Seq seq = 0;
       if (!keys::ParseEventKey(View(it->key()), user, &seq)) break;
-      COURIER_ASSIGN_OR_RETURN(keys::StoredEvent e, keys::DecodeEvent(View(it->value()), seq));
+      COURIER_ASSIGN_OR_RETURN(keys::StoredEvent e, keys::DecodeEvent(View(it->value()), seq,
+                                                                      keys::EventFields::kNoCid));
       out.push_back(std::move(e.event));
     }
     COURIER_RETURN_IF_ERROR(ToStatus(it->status(), "fetch"));
@@ -946,7 +947,9 @@ class RocksdbMessageStore final : public MessageStore {
     for (it->Seek(keys::EventKey(user, after + 1)); it->Valid(); it->Next()) {
       Seq seq = 0;
       if (!keys::ParseEventKey(View(it->key()), user, &seq)) break;
-      COURIER_ASSIGN_OR_RETURN(keys::StoredEvent e, keys::DecodeEvent(View(it->value()), seq));
+      COURIER_ASSIGN_OR_RETURN(
+          keys::StoredEvent e,
+          keys::DecodeEvent(View(it->value()), seq, keys::EventFields::kNoBodyNoCid));
       if (e.event.kind != EventKind::kMessage) continue;
       while (next_mark != marked.end() && *next_mark < seq) ++next_mark;
       const bool own_group_copy = !e.event.group.empty() && e.event.peer == user;
