@@ -129,6 +129,7 @@ class RocksdbMessageStore final : public MessageStore {
     COURIER_RETURN_IF_ERROR(ValidateFetch(user, limit));
     std::vector<Event> out;
     if (after == std::numeric_limits<Seq>::max()) return out;
+    out.reserve(std::min<std::size_t>(limit, 512));  // a drain's page: no regrowth
     const std::string end = keys::EventEnd(user);
     ::rocksdb::Slice upper(end);
     ReadView view = Reader(/*consistent=*/false);

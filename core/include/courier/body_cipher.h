@@ -21,8 +21,8 @@
 // Nonces: a per-thread random 16-byte prefix and a 64-bit counter; the
 // prefix is drawn again in a child after fork() (pthread_atfork), so a
 // process that forks after sealing never repeats a nonce in parent or child.
-// Thread-safety: as safe as `inner` (the cipher keeps only per-thread nonce
-// state).
+// Thread-safety: as safe as `inner` (the cipher keeps only per-thread state:
+// the nonce counter and the last few derived subkeys).
 // Blocking: as `inner`.
 #ifndef COURIER_CORE_BODY_CIPHER_H_
 #define COURIER_CORE_BODY_CIPHER_H_
