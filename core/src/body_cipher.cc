@@ -340,8 +340,8 @@ void ComputeTag(const unsigned char* otk, std::string_view ad, const unsigned ch
   alignas(16) unsigned char buf[640];
   if (total <= sizeof buf) {
     std::memset(buf, 0, total);
-    std::memcpy(buf, ad.data(), ad.size());
-    std::memcpy(buf + Pad16(ad.size()), c, n);
+    if (!ad.empty()) std::memcpy(buf, ad.data(), ad.size());  // a default view's data is null
+    if (n > 0) std::memcpy(buf + Pad16(ad.size()), c, n);
     std::memcpy(buf + total - sizeof lengths, lengths, sizeof lengths);
     crypto_onetimeauth_poly1305(tag, buf, total, otk);
     return;

@@ -157,6 +157,20 @@ TEST_CASE("BodyCipher: the stored form is libsodium's XChaCha20-Poly1305, at eve
   }
 }
 
+// No associated data as a default string_view (its data() is null), and an
+// empty body: the same as empty strings.
+TEST_CASE("BodyCipher: empty and null associated data, empty bodies", "[cipher]") {
+  auto cipher = BodyCipher::Create(std::string(32, 'n'));
+  COURIER_REQUIRE_OK(cipher);
+  const std::string sealed = cipher->Seal("", std::string_view());
+  CHECK(sealed.size() == 24 + 16);
+  CHECK(cipher->Open(sealed, std::string_view()).value().empty());
+  CHECK(cipher->Open(sealed, "").value().empty());
+  CHECK_THAT(cipher->Open(sealed, "x").status(), StatusIs(absl::StatusCode::kDataLoss));
+  const std::string body = cipher->Seal("body", std::string_view());
+  CHECK(cipher->Open(body, std::string()).value() == "body");
+}
+
 // Each thread keeps the subkeys of a few (cipher, nonce prefix) pairs: two
 // ciphers, on threads that sealed with other prefixes, never take each
 // other's.
