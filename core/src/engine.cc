@@ -82,8 +82,24 @@ class EngineCore final : public internal::SessionHost,
 
   void Route(std::vector<Appended> appended) override {
     if (appended.empty()) return;  // a duplicate, a read of nothing new
+    // One registry lookup per user of the batch, not per event: an ack's
+    // receipts go to a few senders, many to each (W2: 256 receipts to 10
+    // senders). A session registered after its user's lookup attaches
+    // after this batch committed and reads these events from the store.
+    struct Looked {
+      const UserId* user;
+      SessionList sessions;
+    };
+    absl::InlinedVector<Looked, 8> looked;
     for (const Appended& a : appended) {
-      for (const SessionPtr& s : Sessions(a.user)) s->OnEvent(a.event);
+      auto it = std::find_if(looked.begin(), looked.end(),
+                             [&](const Looked& l) { return *l.user == a.user; });
+      if (it == looked.end()) {
+        if (looked.size() == 16) looked.clear();  // many users: start over
+        looked.push_back(Looked{&a.user, Sessions(a.user)});
+        it = looked.end() - 1;
+      }
+      for (const SessionPtr& s : it->sessions) s->OnEvent(a.event);
     }
     if (OtherNodesMayListen()) {  // else WakeRemote has nobody to wake
       MutexLock lock(&wake_mu_);

@@ -1,8 +1,10 @@
 #include "courier/body_cipher.h"
 
 #include <sys/wait.h>
+#include <sodium.h>
 #include <unistd.h>
 
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -96,6 +98,112 @@ TEST_CASE("BodyCipher: after fork(), parent and child never repeat a nonce", "[c
   // And the child's nonces still open in the parent: same key, same format.
   const std::string sealed_in_parent = cipher->Seal("y", "ad");
   CHECK(cipher->Open(sealed_in_parent, "ad").value() == "y");
+}
+
+// The stored form is libsodium's crypto_aead_xchacha20poly1305_ietf; Seal
+// and Open split its work their own way (one keystream call up to 448
+// bytes, subkeys kept per thread), so each size class is checked against
+// libsodium in both directions, with tampering of every part.
+TEST_CASE("BodyCipher: the stored form is libsodium's XChaCha20-Poly1305, at every size class",
+          "[cipher]") {
+  const std::string key(32, 'q');
+  auto cipher = BodyCipher::Create(key);
+  COURIER_REQUIRE_OK(cipher);
+  const auto* k = reinterpret_cast<const unsigned char*>(key.data());
+  for (std::size_t n : {0, 1, 15, 16, 17, 63, 64, 65, 100, 191, 192, 193, 255, 256, 447, 448,
+                        449, 512, 5000}) {
+    for (std::size_t ad_size : {0, 1, 16, 27, 700}) {
+      CAPTURE(n, ad_size);
+      std::string plain(n, '\0');
+      for (std::size_t i = 0; i < n; ++i) plain[i] = static_cast<char>(i * 7 + n);
+      const std::string ad(ad_size, 'a');
+      const auto* a = reinterpret_cast<const unsigned char*>(ad.data());
+      // Ours -> libsodium's.
+      const std::string sealed = cipher->Seal(plain, ad);
+      REQUIRE(sealed.size() == 24 + n + 16);
+      std::string opened(n, '\0');
+      unsigned long long opened_len = 0;
+      const auto* s = reinterpret_cast<const unsigned char*>(sealed.data());
+      CHECK(crypto_aead_xchacha20poly1305_ietf_decrypt(
+                reinterpret_cast<unsigned char*>(opened.data()), &opened_len, nullptr, s + 24,
+                sealed.size() - 24, a, ad.size(), s, k) == 0);
+      CHECK(opened_len == n);
+      CHECK(opened == plain);
+      // libsodium's -> ours, through Open and OpenInPlace.
+      std::string theirs(24 + n + 16, '\0');
+      auto* t = reinterpret_cast<unsigned char*>(theirs.data());
+      randombytes_buf(t, 24);
+      unsigned long long theirs_len = 0;
+      crypto_aead_xchacha20poly1305_ietf_encrypt(
+          t + 24, &theirs_len, reinterpret_cast<const unsigned char*>(plain.data()), n, a,
+          ad.size(), nullptr, t, k);
+      REQUIRE(theirs_len == n + 16);
+      CHECK(cipher->Open(theirs, ad).value() == plain);
+      std::string in_place = theirs;
+      COURIER_REQUIRE_OK(cipher->OpenInPlace(in_place, ad));
+      CHECK(in_place == plain);
+      // A flipped bit anywhere (nonce, body, tag) or other associated data
+      // fails, and leaves the body as it was.
+      for (std::size_t at : {std::size_t{0}, std::size_t{20}, 24 + n / 2, theirs.size() - 1}) {
+        if (at >= 24 && at < 24 + n && n == 0) continue;
+        std::string tampered = theirs;
+        tampered[at] ^= 0x10;
+        const std::string before = tampered;
+        CHECK_THAT(cipher->OpenInPlace(tampered, ad), StatusIs(absl::StatusCode::kDataLoss));
+        CHECK(tampered == before);
+      }
+      CHECK_THAT(cipher->Open(theirs, ad + "x").status(), StatusIs(absl::StatusCode::kDataLoss));
+    }
+  }
+}
+
+// No associated data as a default string_view (its data() is null), and an
+// empty body: the same as empty strings.
+TEST_CASE("BodyCipher: empty and null associated data, empty bodies", "[cipher]") {
+  auto cipher = BodyCipher::Create(std::string(32, 'n'));
+  COURIER_REQUIRE_OK(cipher);
+  const std::string sealed = cipher->Seal("", std::string_view());
+  CHECK(sealed.size() == 24 + 16);
+  CHECK(cipher->Open(sealed, std::string_view()).value().empty());
+  CHECK(cipher->Open(sealed, "").value().empty());
+  CHECK_THAT(cipher->Open(sealed, "x").status(), StatusIs(absl::StatusCode::kDataLoss));
+  const std::string body = cipher->Seal("body", std::string_view());
+  CHECK(cipher->Open(body, std::string()).value() == "body");
+}
+
+// Each thread keeps the subkeys of a few (cipher, nonce prefix) pairs: two
+// ciphers, on threads that sealed with other prefixes, never take each
+// other's.
+TEST_CASE("BodyCipher: ciphers of other keys and bodies of other threads, interleaved",
+          "[cipher]") {
+  auto one = BodyCipher::Create(std::string(32, '1'));
+  auto two = BodyCipher::Create(std::string(32, '2'));
+  COURIER_REQUIRE_OK(one);
+  COURIER_REQUIRE_OK(two);
+  auto same_key = BodyCipher::Create(std::string(32, '1'));
+  COURIER_REQUIRE_OK(same_key);
+  std::vector<std::string> sealed_one, sealed_two;
+  std::vector<std::thread> threads;
+  std::mutex mu;
+  for (int t = 0; t < 6; ++t) {  // more prefixes than a thread keeps
+    threads.emplace_back([&, t] {
+      std::string a = one->Seal("from one " + std::to_string(t), "ad");
+      std::string b = two->Seal("from two " + std::to_string(t), "ad");
+      std::lock_guard<std::mutex> lock(mu);
+      sealed_one.push_back(std::move(a));
+      sealed_two.push_back(std::move(b));
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int round = 0; round < 3; ++round) {
+    for (std::size_t i = 0; i < sealed_one.size(); ++i) {
+      CHECK(one->Open(sealed_one[i], "ad").value().rfind("from one ", 0) == 0);
+      CHECK(same_key->Open(sealed_one[i], "ad").value().rfind("from one ", 0) == 0);
+      CHECK(two->Open(sealed_two[i], "ad").value().rfind("from two ", 0) == 0);
+      CHECK_THAT(two->Open(sealed_one[i], "ad").status(), StatusIs(absl::StatusCode::kDataLoss));
+      CHECK_THAT(one->Open(sealed_two[i], "ad").status(), StatusIs(absl::StatusCode::kDataLoss));
+    }
+  }
 }
 
 TEST_CASE("BodyCipher: keys must be 32 bytes, secrets at least 32", "[cipher]") {

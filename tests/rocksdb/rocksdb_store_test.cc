@@ -586,9 +586,25 @@ void CheckEventValueRoundTrips(const keys::StoredEvent& e) {
   CHECK(back->event == e.event);
   CHECK(back->max_ts == e.max_ts);
   CHECK(back->cid == e.cid);
+  // The partial decodes (Fetch, an ack's receipts) give the same event
+  // without what they leave out, and refuse the same truncations.
+  auto no_cid = keys::DecodeEvent(v, e.event.seq, keys::EventFields::kNoCid);
+  COURIER_REQUIRE_OK(no_cid);
+  CHECK(no_cid->event == e.event);
+  CHECK(no_cid->cid.empty());
+  auto head = keys::DecodeEvent(v, e.event.seq, keys::EventFields::kNoBodyNoCid);
+  COURIER_REQUIRE_OK(head);
+  Event without_body = e.event;
+  without_body.body.clear();
+  CHECK(head->event == without_body);
+  CHECK(head->max_ts == e.max_ts);
+  CHECK(head->cid.empty());
   for (std::size_t n = 0; n < v.size(); ++n) {
-    CHECK_THAT(keys::DecodeEvent(v.substr(0, n), e.event.seq).status(),
-               StatusIs(absl::StatusCode::kDataLoss));
+    for (keys::EventFields fields : {keys::EventFields::kAll, keys::EventFields::kNoCid,
+                                     keys::EventFields::kNoBodyNoCid}) {
+      CHECK_THAT(keys::DecodeEvent(v.substr(0, n), e.event.seq, fields).status(),
+                 StatusIs(absl::StatusCode::kDataLoss));
+    }
   }
 }
 

@@ -88,17 +88,30 @@ TEST_CASE("WritePath takes frames encoded elsewhere, in order with its own", "[w
   std::string encoded;
   AppendTextFrame("22", encoded);
   AppendTextFrame("333", encoded);
-  CHECK(w.PushEncoded(encoded, 2, 5, 1 << 20, 100));
+  CHECK(w.PushEncoded(std::string(encoded), 2, 5, 1 << 20, 100));
   CHECK(w.Push("4", 1 << 20, 100));
   CHECK(w.queued_bytes() == 1 + 5 + 1);
   CHECK(Wire(w.StartBatch(-1)) ==
         TextFrame("1") + TextFrame("22") + TextFrame("333") + TextFrame("4"));
   CHECK(w.FinishBatch() == 4);
+  // Into an empty queue (the encoded buffer becomes the queue), then behind
+  // it, while a batch is in flight.
+  CHECK(w.PushEncoded(std::string(encoded), 2, 5, 1 << 20, 100));
+  CHECK(Wire(w.StartBatch(-1)) == TextFrame("22") + TextFrame("333"));
+  CHECK(w.PushEncoded(std::string(encoded), 2, 5, 1 << 20, 100));
+  CHECK(w.Push("5", 1 << 20, 100));
+  CHECK(w.PushEncoded(std::string(encoded), 2, 5, 1 << 20, 100));
+  CHECK(w.FinishBatch() == 2);
+  CHECK(w.queued_bytes() == 5 + 1 + 5);
+  CHECK(Wire(w.StartBatch(-1)) == TextFrame("22") + TextFrame("333") + TextFrame("5") +
+                                      TextFrame("22") + TextFrame("333"));
+  CHECK(w.FinishBatch() == 5);
+  CHECK(w.queued_bytes() == 0);
   // Over the limits: counted like frames pushed one by one.
   WritePath frames;
-  CHECK_FALSE(frames.PushEncoded(encoded, 2, 5, 1 << 20, 1));
+  CHECK_FALSE(frames.PushEncoded(std::string(encoded), 2, 5, 1 << 20, 1));
   WritePath bytes;
-  CHECK_FALSE(bytes.PushEncoded(encoded, 2, 5, 4, 100));
+  CHECK_FALSE(bytes.PushEncoded(std::string(encoded), 2, 5, 4, 100));
 }
 
 TEST_CASE("WritePath reports a queue over its limits, counting the batch in flight",

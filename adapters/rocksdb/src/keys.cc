@@ -52,6 +52,15 @@ class Reader {
     in_.remove_prefix(n);
     return s;
   }
+  // A string field passed over (checked like String, not copied).
+  void Skip() {
+    const std::uint64_t n = U64();
+    if (!ok_ || in_.size() < n) {
+      Fail();
+      return;
+    }
+    in_.remove_prefix(n);
+  }
   // One field of a layout (below), by its type: Writer's encodings.
   void Field(std::uint64_t& v) { v = U64(); }
   void Field(std::int64_t& v) { v = static_cast<std::int64_t>(U64()); }
@@ -254,7 +263,7 @@ void EncodeEventTo(const StoredEvent& e, std::string& v) {
   if (has_group) w.Field(e.event.group);
 }
 
-absl::StatusOr<StoredEvent> DecodeEvent(std::string_view value, Seq seq) {
+absl::StatusOr<StoredEvent> DecodeEvent(std::string_view value, Seq seq, EventFields fields) {
   Reader r(value);
   StoredEvent e;
   e.event.seq = seq;
@@ -265,8 +274,16 @@ absl::StatusOr<StoredEvent> DecodeEvent(std::string_view value, Seq seq) {
   e.max_ts = static_cast<TimeMs>(r.U64());
   e.event.id = r.String();
   e.event.peer = r.String();
-  e.event.body = r.String();
-  e.cid = r.String();
+  if (fields == EventFields::kAll || fields == EventFields::kNoCid) {
+    e.event.body = r.String();
+  } else {
+    r.Skip();
+  }
+  if (fields == EventFields::kAll) {
+    e.cid = r.String();
+  } else {
+    r.Skip();
+  }
   if ((kind_byte & kHasGroup) != 0) e.event.group = r.String();
   if (absl::Status s = r.Done("event"); !s.ok()) return s;
   if (kind != static_cast<std::uint8_t>(EventKind::kMessage) &&

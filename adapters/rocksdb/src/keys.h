@@ -71,7 +71,15 @@ inline constexpr std::uint8_t kHasGroup = 0x80;  // in an event value's kind byt
 std::string EncodeEvent(const StoredEvent& e);
 // EncodeEvent into `out` (replacing what it held; its buffer is reused).
 void EncodeEventTo(const StoredEvent& e, std::string& out);
-absl::StatusOr<StoredEvent> DecodeEvent(std::string_view value, Seq seq);
+// Which string fields DecodeEvent copies; those left out stay empty (they
+// are still checked: a malformed value fails whatever is copied).
+enum class EventFields {
+  kAll,
+  kNoCid,          // Fetch: the event as delivered
+  kNoBodyNoCid,    // an ack's receipts: who sent which message
+};
+absl::StatusOr<StoredEvent> DecodeEvent(std::string_view value, Seq seq,
+                                        EventFields fields = EventFields::kAll);
 // Only the max_ts of an encoded event (Prune reads nothing else).
 absl::StatusOr<TimeMs> DecodeEventMaxTs(std::string_view value);
 

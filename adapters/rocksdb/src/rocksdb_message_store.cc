@@ -131,6 +131,7 @@ class RocksdbMessageStore final : public MessageStore {
     COURIER_RETURN_IF_ERROR(ValidateFetch(user, limit));
     std::vector<Event> out;
     if (after == std::numeric_limits<Seq>::max()) return out;
+    out.reserve(std::min<std::size_t>(limit, 512));  // a drain's page: no regrowth
     const std::string end = keys::EventEnd(user);
     ::rocksdb::Slice upper(end);
     ReadView view = Reader(/*consistent=*/false);
@@ -141,7 +142,8 @@ class RocksdbMessageStore final : public MessageStore {
          it->Next()) {
       Seq seq = 0;
       if (!keys::ParseEventKey(View(it->key()), user, &seq)) break;
-      COURIER_ASSIGN_OR_RETURN(keys::StoredEvent e, keys::DecodeEvent(View(it->value()), seq));
+      COURIER_ASSIGN_OR_RETURN(keys::StoredEvent e, keys::DecodeEvent(View(it->value()), seq,
+                                                                      keys::EventFields::kNoCid));
       out.push_back(std::move(e.event));
     }
     COURIER_RETURN_IF_ERROR(ToStatus(it->status(), "fetch"));
@@ -956,7 +958,9 @@ class RocksdbMessageStore final : public MessageStore {
     for (it->Seek(keys::EventKey(user, after + 1)); it->Valid(); it->Next()) {
       Seq seq = 0;
       if (!keys::ParseEventKey(View(it->key()), user, &seq)) break;
-      COURIER_ASSIGN_OR_RETURN(keys::StoredEvent e, keys::DecodeEvent(View(it->value()), seq));
+      COURIER_ASSIGN_OR_RETURN(
+          keys::StoredEvent e,
+          keys::DecodeEvent(View(it->value()), seq, keys::EventFields::kNoBodyNoCid));
       if (e.event.kind != EventKind::kMessage) continue;
       while (next_mark != marked.end() && *next_mark < seq) ++next_mark;
       const bool own_group_copy = !e.event.group.empty() && e.event.peer == user;

@@ -188,7 +188,7 @@ class WebSocketSession final : public Outbox,
   void QueueEncoded(EncodedFrames frames) override {
     if (!link_.closing()) {
       for (const std::string& cid : frames.answers_cids) FinishTiming(cid);
-      if (!write_.PushEncoded(frames.bytes, frames.frames, frames.payload_bytes,
+      if (!write_.PushEncoded(std::move(frames.bytes), frames.frames, frames.payload_bytes,
                               ctx_.options.max_queue_bytes, ctx_.options.max_queue_frames)) {
         CloseSlowReader();
       } else {

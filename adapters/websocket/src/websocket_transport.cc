@@ -58,6 +58,14 @@ class WebSocketTransport final : public Transport {
 
 EncodedFrames EncodeFrames(std::span<const FrameRef> frames) {
   EncodedFrames out;
+  // Room for the usual frame at once (a fetched page is ≈ 50 KB): a JSON
+  // frame is its strings and ≈ 100 bytes around them.
+  std::size_t room = 0;
+  for (const FrameRef& frame : frames) {
+    const Event* e = frame.event();
+    room += e == nullptr ? 128 : 112 + e->id.size() + e->peer.size() + e->body.size() + e->group.size();
+  }
+  out.bytes.reserve(room);
   for (const FrameRef& frame : frames) {
     const std::string_view json = EncodeServerFrameView(frame);
     AppendTextFrame(json, out.bytes);

@@ -85,11 +85,15 @@ bool WritePath::Push(std::string_view json, std::size_t max_bytes, std::size_t m
   return Added(1, json.size(), max_bytes, max_frames);
 }
 
-bool WritePath::PushEncoded(std::string_view encoded, std::size_t frames,
+bool WritePath::PushEncoded(std::string&& encoded, std::size_t frames,
                             std::size_t payload_bytes, std::size_t max_bytes,
                             std::size_t max_frames) {
   Buffers& b = Bufs();
-  b.queued.append(encoded);
+  if (b.queued.empty()) {
+    b.queued.swap(encoded);
+  } else {
+    b.queued.append(encoded);
+  }
   return Added(frames, payload_bytes, max_bytes, max_frames);
 }
 

@@ -49,8 +49,9 @@ class WritePath {
   bool Push(std::string_view json, std::size_t max_bytes, std::size_t max_frames);
   // Appends `frames` text frames already encoded back to back (header and
   // payload each; `payload_bytes` is the sum of their payloads). Same
-  // return value as Push.
-  bool PushEncoded(std::string_view encoded, std::size_t frames, std::size_t payload_bytes,
+  // return value as Push. Nothing queued: `encoded` becomes the queue (no
+  // copy of a fetched page); `encoded` is left empty or as it was.
+  bool PushEncoded(std::string&& encoded, std::size_t frames, std::size_t payload_bytes,
                    std::size_t max_bytes, std::size_t max_frames);
   // The latest ping's payload: one pong answers it (only the latest ping
   // needs an answer).

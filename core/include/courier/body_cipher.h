@@ -7,7 +7,10 @@
 // bound to its id and group, and that one sealed body goes into every
 // member's inbox. Group change events (their body is the encoded change) and
 // group records (names, members) are not sealed. Stored form: 24-byte random nonce || ciphertext
-// || 16-byte tag. A body that fails to open is reported as kDataLoss (wrong key
+// || 16-byte tag (libsodium's crypto_aead_xchacha20poly1305_ietf format; a
+// body up to 448 bytes is sealed and opened with one keystream call and one
+// Poly1305 call, the XChaCha20 subkey of the nonce's 16-byte prefix kept per
+// thread: the same construction, checked against libsodium's in the tests). A body that fails to open is reported as kDataLoss (wrong key
 // or tampering), never returned as garbage.
 // Where: the store's Prepare (courier/message_store.h) seals an op's body on
 // the thread that calls it (the engine's submitting io thread), so that the
@@ -18,12 +21,13 @@
 // Nonces: a per-thread random 16-byte prefix and a 64-bit counter; the
 // prefix is drawn again in a child after fork() (pthread_atfork), so a
 // process that forks after sealing never repeats a nonce in parent or child.
-// Thread-safety: as safe as `inner` (the cipher keeps only per-thread nonce
-// state).
+// Thread-safety: as safe as `inner` (the cipher keeps only per-thread state:
+// the nonce counter and the last few derived subkeys).
 // Blocking: as `inner`.
 #ifndef COURIER_CORE_BODY_CIPHER_H_
 #define COURIER_CORE_BODY_CIPHER_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -41,12 +45,20 @@ class COURIER_EXPORT BodyCipher {
   // REQUIRES nothing; kInvalidArgument unless key is exactly 32 bytes.
   static absl::StatusOr<BodyCipher> Create(std::string_view key);
 
+  // Thread-safety: Seal, Open and OpenInPlace may run on any threads at
+  // once (each thread keeps its own nonce state and a few derived subkeys).
   std::string Seal(std::string_view plaintext, std::string_view associated) const;
   absl::StatusOr<std::string> Open(std::string_view sealed, std::string_view associated) const;
+  // Open into `body` itself, without a second string: on success `body`
+  // holds the plaintext; on kDataLoss it is left as it was.
+  absl::Status OpenInPlace(std::string& body, std::string_view associated) const;
 
  private:
-  explicit BodyCipher(std::string key) : key_(std::move(key)) {}
+  BodyCipher(std::string key, std::uint64_t id) : key_(std::move(key)), id_(id) {}
   std::string key_;
+  // Names this key in each thread's cache of derived subkeys (random,
+  // never 0; copies share it with the key).
+  std::uint64_t id_;
 };
 
 // kInvalidArgument unless key is 32 bytes; derive it from a longer secret
