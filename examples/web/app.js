@@ -91,6 +91,7 @@
   let lastSeq = 0;
   let peers = [];           // friends with a conversation
   let friends = [];         // from GET /v1/friends
+  let friendsLoaded = false;  // the list was loaded once since sign-in
   let incoming = null;      // pending requests to me, when the server lists them
   let outgoing = [];
   let presence = {};
@@ -119,6 +120,7 @@
     groups = local.get(key('groups'), {});
     typingBy.clear();
     friends = [];
+    friendsLoaded = false;
     incoming = null;
     convs.clear();
   }
@@ -234,6 +236,8 @@
     try {
       const res = await api('/v1/friends');
       const before = friends;
+      const loadedBefore = friendsLoaded;
+      friendsLoaded = true;
       friends = Array.isArray(res.friends) ? res.friends.filter((u) => typeof u === 'string') : [];
       // Optional, additive fields: pending requests to and from this user.
       incoming = Array.isArray(res.incoming) ? res.incoming : null;
@@ -244,7 +248,10 @@
       local.set(key('outgoing'), outgoing);
       renderSidebar();
       // A friendship made since the last welcome: its presence comes with the next one.
-      if (before.length && friends.some((u) => !before.includes(u) && !(u in presence))) {
+      // (Not on the first load, whose friends' presence the first welcome brings; but
+      // also for a first friend, which the check `before.length` used to miss: the
+      // other tab of a new friendship then never saw its friend come online.)
+      if (loadedBefore && friends.some((u) => !before.includes(u) && !(u in presence))) {
         reconnectForPresence();
       }
     } catch (e) {
