@@ -61,6 +61,14 @@ std::vector<Seq> Range(Seq first, Seq last) {
   return seqs;
 }
 
+// Syncs two staged batches in staging order (a batch written as Write has
+// nothing to sync); each sync must succeed.
+void SyncInOrder(MessageStore::StagedWrite& first, MessageStore::StagedWrite& second) {
+  for (MessageStore::StagedWrite* w : {&first, &second}) {
+    if (w->sync != nullptr) COURIER_REQUIRE_OK(w->sync->Sync());
+  }
+}
+
 // Every event of `user`'s inbox has seq = its position, and there are `n`.
 void CheckGapless(MessageStore& store, const std::string& user, std::size_t n) {
   const auto events = store.Fetch(user, 0, 1'000);
@@ -90,8 +98,7 @@ TEST_CASE("Pipelined commits: a batch is written while the one before is committ
   // Staged, not written again the locked way (that one is committed on
   // return, with nothing left to sync): the speculation held.
   CHECK(b.sync != nullptr);
-  COURIER_REQUIRE_OK(a.sync->Sync());
-  if (b.sync) COURIER_REQUIRE_OK(b.sync->Sync());
+  SyncInOrder(a, b);
   CheckGapless(*store, "x", 20);
 }
 
@@ -112,8 +119,7 @@ TEST_CASE("Pipelined commits: a head another server moved meanwhile is not reuse
   // b predicts x's head from a (10): wrong now. It must not take 11-13.
   MessageStore::StagedWrite b = mine->WriteStaged(Appends("s", "x", "b", 10));
   CHECK(Seqs(b.results) == Range(14, 23));
-  if (a.sync) COURIER_REQUIRE_OK(a.sync->Sync());
-  if (b.sync) COURIER_REQUIRE_OK(b.sync->Sync());
+  SyncInOrder(a, b);
   CheckGapless(*mine, "x", 23);
 }
 
@@ -128,8 +134,7 @@ TEST_CASE("Pipelined commits: a retransmit of a message still committing is its 
   std::vector<WriteOp> b_ops = Appends("s", "x", "b", 8);
   b_ops.insert(b_ops.begin() + 2, Appends("s", "x", "a", 4).back());
   MessageStore::StagedWrite b = store->WriteStaged(b_ops);
-  COURIER_REQUIRE_OK(a.sync->Sync());
-  if (b.sync) COURIER_REQUIRE_OK(b.sync->Sync());
+  SyncInOrder(a, b);
   REQUIRE(b.results.size() == 9);
   for (std::size_t i = 0; i < b.results.size(); ++i) {
     INFO("op " << i);
@@ -154,8 +159,7 @@ TEST_CASE("Pipelined commits: an attach staged after appends sees them",
   MessageStore::StagedWrite a = store->WriteStaged(Appends("s", "x", "a", 12));
   const std::vector<WriteOp> attach = {AttachOp{"x", "phone"}};
   MessageStore::StagedWrite b = store->WriteStaged(attach);
-  if (a.sync) COURIER_REQUIRE_OK(a.sync->Sync());
-  if (b.sync) COURIER_REQUIRE_OK(b.sync->Sync());
+  SyncInOrder(a, b);
   REQUIRE(b.results.size() == 1);
   COURIER_REQUIRE_OK(b.results[0]);
   CHECK(std::get<AttachResult>(*b.results[0]).head == 12);
