@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <map>
 #include <memory>
@@ -118,6 +119,84 @@ inline void AppendToSharedInboxesAtOnce(const Servers& servers, MessageStore& re
   }
   for (auto& t : threads) t.join();
   CheckSharedInboxes(results, reader, batches, per_batch);
+}
+
+// Every server acks and reads one inbox at once, each through a device of
+// its own: "alice" sent `messages` to "bob"; server s's device "d<s>" acks
+// further each batch and reads some of the messages, `run` acks and `run`
+// reads per batch (a run of eight or more takes an adapter's set-based
+// path, if it has one), written as the commit queue does (kAborted written
+// again, up to `max_attempts` Writes). At the end every device has acked
+// everything. Read through `reader`: alice's inbox holds exactly one
+// delivered receipt per message and one read receipt per message read,
+// whichever server's ack or read came first.
+inline void AckAndReadOneInboxAtOnce(const Servers& servers, MessageStore& reader, int messages,
+                                     int run, int max_attempts) {
+  std::vector<WriteOp> sends;
+  for (int i = 1; i <= messages; ++i) {
+    sends.push_back(message_store_cases::Message("alice", absl::StrCat("m", i), "bob", 1'000));
+  }
+  for (const auto& r : WriteRetryingConflicts(*servers[0], sends, max_attempts)) {
+    COURIER_REQUIRE_OK(r);
+  }
+  const int n_servers = static_cast<int>(servers.size());
+  std::vector<std::set<MessageId>> read(servers.size());
+  std::vector<std::vector<absl::Status>> failures(servers.size());  // (Catch2 is not thread-safe)
+  std::vector<std::thread> threads;
+  for (int s = 0; s < n_servers; ++s) {
+    threads.emplace_back([&, s] {
+      const DeviceId device = absl::StrCat("d", s);
+      std::vector<WriteOp> attach = {AttachOp{"bob", device}};
+      for (const auto& r : WriteRetryingConflicts(*servers[s], attach, max_attempts)) {
+        if (!r.ok()) failures[s].push_back(r.status());
+      }
+      constexpr int kBatches = 8;
+      for (int b = 0; b < kBatches; ++b) {
+        // Acks spread over the inbox, ending at its head in the last batch;
+        // reads of messages above and below the cursors.
+        std::vector<WriteOp> ops;
+        const int top = b + 1 == kBatches ? messages : (b + 1) * messages / kBatches - s;
+        for (int k = 0; k < run; ++k) {
+          ops.push_back(AckOp{"bob", device,
+                              static_cast<Seq>(std::max(1, top - (run - 1 - k))), 2'000});
+        }
+        for (int k = 0; k < run; ++k) {
+          const int i = 1 + (s * 7 + b * 13 + k * 5) % messages;
+          const MessageId id = message_store_cases::IdOf("alice", absl::StrCat("m", i));
+          read[s].insert(id);
+          ops.push_back(ReadOp{"bob", {id}, 3'000});
+        }
+        for (const auto& r : WriteRetryingConflicts(*servers[s], ops, max_attempts)) {
+          if (!r.ok()) failures[s].push_back(r.status());
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& f : failures) {
+    for (const absl::Status& status : f) UNSCOPED_INFO(status.ToString());
+    CHECK(f.empty());
+  }
+
+  std::set<MessageId> all_read;
+  for (const auto& r : read) all_read.insert(r.begin(), r.end());
+  std::map<MessageId, int> delivered;
+  std::map<MessageId, int> reads;
+  for (const Event& e : message_store_cases::FetchAll(reader, "alice")) {
+    REQUIRE(e.kind == EventKind::kReceipt);
+    (e.status == MessageStatus::kDelivered ? delivered : reads)[e.id] += 1;
+  }
+  CHECK(delivered.size() == static_cast<std::size_t>(messages));
+  for (const auto& [id, n] : delivered) {
+    INFO("delivered receipts of " << id);
+    CHECK(n == 1);
+  }
+  CHECK(reads.size() == all_read.size());
+  for (const auto& [id, n] : reads) {
+    INFO("read receipts of " << id);
+    CHECK(n == 1);
+    CHECK(all_read.count(id) == 1);
+  }
 }
 
 // A change of group "g" by `actor`.

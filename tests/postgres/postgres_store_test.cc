@@ -46,6 +46,19 @@ TEST_CASE("PostgresMessageStore: several servers keep every inbox gapless and or
                                                             kPerBatch, kBatchAttempts);
 }
 
+TEST_CASE("PostgresMessageStore: several servers acking and reading one inbox give each receipt "
+          "once",
+          "[postgres][concurrency]") {
+  // Runs of 2 go op by op, runs of 8 set-based (pg_write_batch.h); the
+  // delivered status is derived from the highest cursor (schema version 8).
+  const int run = GENERATE(2, 8);
+  TestSchema schema;
+  const auto servers = OpenServers(schema, 4);
+  auto reader = OpenOrDie(schema.Options());
+  conformance::several_servers::AckAndReadOneInboxAtOnce(servers, *reader, /*messages=*/60, run,
+                                                         kBatchAttempts);
+}
+
 TEST_CASE("PostgresMessageStore: a connection killed by the server is replaced on next use",
           "[postgres]") {
   TestSchema schema;
@@ -208,6 +221,8 @@ void DowngradeToVersion4(AdminConnection& admin, const std::string& schema) {
   admin.Exec("CREATE INDEX courier_messages_undelivered ON " + p +
              "messages (recipient, seq) WHERE status = 0");
   admin.Exec("ALTER TABLE " + p + "messages RESET (fillfactor)");
+  admin.Exec("CREATE INDEX courier_messages_recipient_seq ON " + p + "messages (recipient, seq)");
+  admin.Exec("DROP TABLE " + p + "early_reads");
   for (const char* column : {"heads.user_id", "devices.user_id", "devices.device_id",
                              "events.user_id", "messages.message_id", "messages.recipient",
                              "messages.sender"}) {
@@ -248,7 +263,7 @@ TEST_CASE("PostgresMessageStore: a version-4 database is upgraded and delivers f
   CHECK(admin.Exec(version) == std::to_string(CurrentSchemaVersion()));
   CHECK(admin.Exec(indexes) ==
         "courier_events_pkey,courier_events_ts_brin,courier_messages_pkey,"
-        "courier_messages_recipient_seq,courier_messages_sender_cid");
+        "courier_messages_sender_cid");
   CHECK(admin.Exec("SELECT collation_name FROM information_schema.columns WHERE "
                    "table_schema = '" + schema.name() + "' AND table_name = 'courier_messages' "
                    "AND column_name = 'recipient'") == "C");
@@ -283,6 +298,51 @@ TEST_CASE("PostgresMessageStore: a version-4 database is upgraded and delivers f
   const auto sent = store->Write(more);
   COURIER_REQUIRE_OK(sent.at(0));
   CHECK(std::get<AppendResult>(*sent[0]).seq == 11);
+}
+
+// Version 8 derives the delivered status from the highest cursor; a
+// message read before any ack covered it is listed in early_reads, which
+// the upgrade from version 7 fills from the read messages above it.
+TEST_CASE("PostgresMessageStore: an early read of a version-7 database gets no second delivered "
+          "receipt after the upgrade",
+          "[postgres]") {
+  TestSchema schema;
+  const std::string p = schema.name() + ".courier_";
+  const bool set_based = GENERATE(false, true);
+  {
+    auto store = OpenOrDie(schema.Options());
+    std::vector<WriteOp> ops;
+    for (int i = 0; i < 4; ++i) ops.push_back(Send("alice", std::to_string(i), "bob"));
+    ops.push_back(AttachOp{"bob", "phone"});
+    ops.push_back(AckOp{"bob", "phone", 1, 2'000});
+    ops.push_back(ReadOp{"bob", {"id-alice-2"}, 2'500});  // seq 3: before delivery
+    ops.push_back(ReadOp{"bob", {"id-alice-0"}, 2'600});  // seq 1: delivered already
+    for (const auto& r : store->Write(ops)) COURIER_REQUIRE_OK(r);
+  }
+  AdminConnection admin;
+  REQUIRE(admin.Exec("SELECT count(*) FROM " + p + "early_reads") == "1");
+  // As version 7 left it: no early_reads rows, the (recipient, seq) index.
+  admin.Exec("DELETE FROM " + p + "early_reads");
+  admin.Exec("CREATE INDEX courier_messages_recipient_seq ON " + p + "messages (recipient, seq)");
+  admin.Exec("UPDATE " + p + "schema_version SET version = 7");
+
+  auto store = OpenOrDie(schema.Options());
+  CHECK(admin.Exec("SELECT version FROM " + p + "schema_version") ==
+        std::to_string(CurrentSchemaVersion()));
+  CHECK(admin.Exec("SELECT string_agg(seq::text, ',') FROM " + p + "early_reads") == "3");
+  CHECK(*store->Status("bob", "id-alice-1") == MessageStatus::kSent);
+  CHECK(*store->Status("bob", "id-alice-2") == MessageStatus::kRead);
+  std::vector<WriteOp> ops;
+  for (int i = 0; i < (set_based ? 8 : 1); ++i) ops.push_back(AckOp{"bob", "phone", 4, 3'000});
+  const auto results = store->Write(ops);
+  for (const auto& r : results) COURIER_REQUIRE_OK(r);
+  const auto& ack = std::get<AckResult>(*results.at(0));
+  REQUIRE(ack.appended.size() == 2);  // seqs 2 and 4; 3 had its receipt with the read
+  CHECK(ack.appended[0].event.id == "id-alice-1");
+  CHECK(ack.appended[1].event.id == "id-alice-3");
+  CHECK(admin.Exec("SELECT count(*) FROM " + p + "early_reads") == "0");
+  CHECK(*store->Status("bob", "id-alice-3") == MessageStatus::kDelivered);
+  CHECK(*store->Status("bob", "id-alice-2") == MessageStatus::kRead);
 }
 
 TEST_CASE("PostgresMessageStore: two stores with different table prefixes are separate",

@@ -17,10 +17,15 @@ absl::StatusOr<std::size_t> DeleteInbox(PgPool& pool, absl::string_view table_pr
       WithPrefix("INSERT INTO {p}heads AS h (user_id, head) VALUES ($1, 0) "
                  "ON CONFLICT (user_id) DO UPDATE SET head = h.head",
                  table_prefix),
+      // The message rows through their events (messages has no index that
+      // leads with the recipient).
+      WithPrefix("DELETE FROM {p}messages m USING {p}events e WHERE e.user_id = $1 "
+                 "AND e.kind = 1 AND m.message_id = e.message_id AND m.recipient = $1",
+                 table_prefix),
       WithPrefix("WITH gone AS (DELETE FROM {p}events WHERE user_id = $1 RETURNING 1) "
                  "SELECT count(*) FROM gone",
                  table_prefix),
-      WithPrefix("DELETE FROM {p}messages WHERE recipient = $1", table_prefix),
+      WithPrefix("DELETE FROM {p}early_reads WHERE user_id = $1", table_prefix),
       WithPrefix("DELETE FROM {p}devices WHERE user_id = $1", table_prefix),
       WithPrefix("UPDATE {p}heads SET head = 0 WHERE user_id = $1", table_prefix),
   };
@@ -31,7 +36,7 @@ absl::StatusOr<std::size_t> DeleteInbox(PgPool& pool, absl::string_view table_pr
   COURIER_ASSIGN_OR_RETURN(auto conn, pool.Acquire());
   COURIER_ASSIGN_OR_RETURN(std::vector<PgResult> results, conn->Run(queries));
   // count(*) is a bigint in binary format.
-  return static_cast<std::size_t>(PgInt(results[2].get(), 0, 0));
+  return static_cast<std::size_t>(PgInt(results[3].get(), 0, 0));
 }
 
 }  // namespace courier::postgres

@@ -159,18 +159,46 @@ CREATE INDEX IF NOT EXISTS {p}events_ts_brin ON {p}events USING brin (ts);
     // connection and sees what it wrote.
     // Functions only (kFunctions).
     "",
+
+    // --- 7 -> 8: a message's delivered status is derived, not stored
+    // (issue 18): a message at or below its inbox's highest cursor is
+    // delivered (the acks already relied on that to start their scans), so
+    // an ack reads the events it passes (their primary key) and changes no
+    // message row, and `messages` loses its (recipient, seq) index. Its
+    // status column now says read (2) or not (0; 1 in rows written before).
+    // A message read before any ack covered it (its delivered receipt
+    // went out with the read) is listed in early_reads until an ack covers
+    // it, so that the ack gives it none. A batch's acks and reads first
+    // take their inboxes' advisory locks (pg_write_batch.cc, inbox_lock),
+    // so that acks and reads of one inbox see what the others committed.
+    R"sql(
+CREATE TABLE IF NOT EXISTS {p}early_reads (
+  user_id text COLLATE "C" NOT NULL,
+  seq bigint NOT NULL,
+  PRIMARY KEY (user_id, seq)
+);
+INSERT INTO {p}early_reads (user_id, seq)
+SELECT m.recipient, m.seq FROM {p}messages m
+WHERE m.status = 2 AND m.seq > coalesce(
+  (SELECT max(d.acked) FROM {p}devices d WHERE d.user_id = m.recipient), 0)
+ON CONFLICT DO NOTHING;
+DROP INDEX IF EXISTS {p}messages_recipient_seq;
+)sql",
 };
 
 // The last CTEs of a prune statement (prune_some below): delete the events
-// named by the CTE `doomed` (user_id, seq), and their message rows, as
-// `gone` (user_id, kind, message_id).
+// named by the CTE `doomed` (user_id, seq), and their message and
+// early_reads rows, as `gone` (user_id, seq, kind, message_id).
 const char kDeleteDoomed[] = R"sql(gone AS (
     DELETE FROM {p}events e USING doomed d
     WHERE e.user_id = d.user_id AND e.seq = d.seq
-    RETURNING e.user_id, e.kind, e.message_id),
+    RETURNING e.user_id, e.seq, e.kind, e.message_id),
   msgs AS (
     DELETE FROM {p}messages m USING gone g
-    WHERE g.kind = 1 AND m.message_id = g.message_id AND m.recipient = g.user_id))sql";
+    WHERE g.kind = 1 AND m.message_id = g.message_id AND m.recipient = g.user_id),
+  reads AS (
+    DELETE FROM {p}early_reads r USING gone g
+    WHERE g.kind = 1 AND r.user_id = g.user_id AND r.seq = g.seq))sql";
 
 }  // namespace
 
@@ -203,10 +231,15 @@ receipt_events AS (
   SELECT sender, seq, 2, message_id, by_user, ''::bytea, st, ts FROM receipts)
 )sql";
 
+const char kDeliversSql[] = R"sql(
+        AND e.kind = 1 AND NOT (e.group_id <> '' AND e.peer = e.user_id)
+        AND NOT EXISTS (SELECT 1 FROM early r WHERE r.user_id = e.user_id AND r.seq = e.seq))sql";
+
 namespace {
 
 // The functions of the current schema (see kMigrations), where
-// "{delete_doomed}" stands for kDeleteDoomed and "{receipts}" for kReceiptsSql.
+// "{delete_doomed}" stands for kDeleteDoomed, "{receipts}" for kReceiptsSql
+// and "{delivers}" for kDeliversSql.
 const char kFunctions[] = R"sql(
 -- Appends a receipt event to p_sender's inbox; returns its seq.
 CREATE OR REPLACE FUNCTION {p}receipt(p_sender text, p_id text, p_by text, p_status smallint,
@@ -306,20 +339,25 @@ BEGIN
     RETURN QUERY SELECT 1, v_head, NULL::text, NULL::bigint, NULL::text;
     RETURN;
   END IF;
-  -- Every message up to the inbox's highest cursor is delivered already.
+  -- Every message up to the inbox's highest cursor is delivered already
+  -- (the caller holds the inbox's lock: no other ack or read of it runs).
   v_from := coalesce((SELECT max(d.acked) FROM {p}devices d WHERE d.user_id = p_user), 0);
   INSERT INTO {p}devices AS d (user_id, device_id, acked) VALUES (p_user, p_device, p_seq)
     ON CONFLICT (user_id, device_id) DO UPDATE SET acked = greatest(d.acked, excluded.acked)
     RETURNING d.acked INTO v_cursor;
   RETURN QUERY SELECT 0, v_cursor, NULL::text, NULL::bigint, NULL::text;
+  IF v_cursor <= v_from THEN RETURN; END IF;
   IF v_cursor - v_from > 16 THEN
     -- One statement: the batch statements' receipts rule (kReceiptsSql),
     -- its items the delivered messages in seq order.
     RETURN QUERY
-    WITH delivered AS (
-      UPDATE {p}messages x SET status = 1
-      WHERE x.recipient = p_user AND x.seq > v_from AND x.seq <= v_cursor AND x.status = 0
-      RETURNING x.message_id, x.sender, x.seq),
+    WITH early AS (
+      DELETE FROM {p}early_reads r
+      WHERE r.user_id = p_user AND r.seq > v_from AND r.seq <= v_cursor
+      RETURNING r.user_id, r.seq),
+    delivered AS (
+      SELECT e.message_id, e.peer AS sender, e.seq FROM {p}events e
+      WHERE e.user_id = p_user AND e.seq > v_from AND e.seq <= v_cursor{delivers}),
     items AS (
       SELECT 0 AS ord, d.seq AS pos, d.sender, d.message_id, p_user AS by_user,
              1::int2 AS st, p_ts AS ts
@@ -327,12 +365,13 @@ BEGIN
     SELECT 0, v_cursor, r.sender, r.seq, r.message_id FROM receipts r ORDER BY r.pos;
     RETURN;
   END IF;
-  FOR m IN SELECT x.message_id, x.sender FROM {p}messages x
-             WHERE x.recipient = p_user AND x.seq > v_from AND x.seq <= v_cursor
-               AND x.status = 0
-             ORDER BY x.seq FOR UPDATE LOOP
-    UPDATE {p}messages SET status = 1
-      WHERE message_id = m.message_id AND recipient = p_user;
+  FOR m IN WITH early AS (
+             DELETE FROM {p}early_reads r
+             WHERE r.user_id = p_user AND r.seq > v_from AND r.seq <= v_cursor
+             RETURNING r.user_id, r.seq)
+           SELECT e.message_id, e.peer AS sender FROM {p}events e
+           WHERE e.user_id = p_user AND e.seq > v_from AND e.seq <= v_cursor{delivers}
+           ORDER BY e.seq LOOP
     RETURN QUERY SELECT 0, v_cursor, m.sender,
       {p}receipt(m.sender, m.message_id, p_user, 1::smallint, p_ts), m.message_id;
   END LOOP;
@@ -343,13 +382,18 @@ CREATE OR REPLACE FUNCTION {p}read(p_user text, p_ids text[], p_ts bigint)
   RETURNS TABLE(e_user text, e_seq bigint, e_id text, e_status smallint)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
-DECLARE v_id text; v_sender text; v_status smallint;
+DECLARE v_id text; v_sender text; v_status smallint; v_seq bigint; v_acked bigint;
 BEGIN
+  -- The highest cursor says which messages are delivered (the caller
+  -- holds the inbox's lock: no ack of it runs).
+  v_acked := coalesce((SELECT max(d.acked) FROM {p}devices d WHERE d.user_id = p_user), 0);
   FOREACH v_id IN ARRAY p_ids LOOP
-    SELECT m.sender, m.status INTO v_sender, v_status FROM {p}messages m
+    SELECT m.sender, m.status, m.seq INTO v_sender, v_status, v_seq FROM {p}messages m
       WHERE m.message_id = v_id AND m.recipient = p_user FOR UPDATE;
     CONTINUE WHEN NOT FOUND OR v_status >= 2;
-    IF v_status = 0 THEN
+    IF v_seq > v_acked THEN
+      INSERT INTO {p}early_reads (user_id, seq) VALUES (p_user, v_seq)
+        ON CONFLICT DO NOTHING;
       RETURN QUERY SELECT v_sender,
         {p}receipt(v_sender, v_id, p_user, 1::smallint, p_ts), v_id, 1::smallint;
     END IF;
@@ -437,6 +481,10 @@ std::string WithPrefix(absl::string_view sql, absl::string_view prefix) {
   return absl::StrReplaceAll(sql, {{"{p}", prefix}});
 }
 
+std::string InboxLockKeySql(absl::string_view user, absl::string_view prefix) {
+  return absl::StrCat("hashtextextended('", prefix, "inbox/' || ", user, ", 0)");
+}
+
 absl::Status EnsureSchema(PgConnection& conn, absl::string_view prefix) {
   // The advisory lock makes concurrent openers wait for the first one; the
   // version table is created outside any version.
@@ -467,7 +515,8 @@ absl::Status EnsureSchema(PgConnection& conn, absl::string_view prefix) {
   if (version < CurrentSchemaVersion()) {
     const std::string functions =
         absl::StrReplaceAll(kFunctions, {{"{delete_doomed}", kDeleteDoomed},
-                                        {"{receipts}", kReceiptsSql}});
+                                        {"{receipts}", kReceiptsSql},
+                                        {"{delivers}", kDeliversSql}});
     absl::StrAppend(&script, WithPrefix(functions, prefix),
                     WithPrefix("DELETE FROM {p}schema_version;", prefix),
                     WithPrefix("INSERT INTO {p}schema_version (version) VALUES (", prefix),

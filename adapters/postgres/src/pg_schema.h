@@ -22,6 +22,17 @@ int CurrentSchemaVersion();
 // define); shared by the batch statements and the ack function.
 extern const char kReceiptsSql[];
 
+// The delivered rule, as conditions on an event `e` that an ack moving its
+// inbox's highest cursor from lo to hi passes (lo < e.seq <= hi, which the
+// caller states): a message, not a group sender's own copy (stored read),
+// not read before (listed in the CTE `early` (user_id, seq), the caller's
+// DELETE of its inbox's early_reads rows in (lo, hi]).
+extern const char kDeliversSql[];
+
+// The key of an inbox's advisory lock as SQL on the text expression `user`
+// (pg_write_batch.cc): held by a batch's acks and reads.
+std::string InboxLockKeySql(absl::string_view user, absl::string_view prefix);
+
 // Replaces every "{p}" of `sql` with `prefix`.
 std::string WithPrefix(absl::string_view sql, absl::string_view prefix);
 

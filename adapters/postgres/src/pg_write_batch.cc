@@ -145,19 +145,16 @@ checked AS (
   return WithPrefix(sql, prefix);
 }
 
-// Before a run of acks in a batch staged while another may still be
-// committing (pipelined commits): the acking devices' rows are created when
-// missing and locked, in name order, so that the run's statement (a new
-// snapshot) starts from their latest cursors. $1 users, $2 devices.
-constexpr const char* kDevicesNewSql = R"sql(
-INSERT INTO {p}devices (user_id, device_id, acked)
-SELECT DISTINCT u, d, 0 FROM unnest($1::text[], $2::text[]) AS t(u, d) ORDER BY u, d
-ON CONFLICT (user_id, device_id) DO NOTHING)sql";
-
-constexpr const char* kDevicesLockSql = R"sql(
-SELECT 1 FROM {p}devices d JOIN (SELECT DISTINCT u, v FROM unnest($1::text[], $2::text[]) AS t(u, v)) t
-  ON d.user_id = t.u AND d.device_id = t.v
-ORDER BY d.user_id, d.device_id FOR UPDATE OF d)sql";
+// Before the first ack or read of a batch: the advisory locks of every inbox
+// its acks and reads name ($1), in key order (so that batches never wait
+// for each other in a cycle), held to the end of the transaction. Acks of
+// one inbox by different devices, and acks and reads of it, then see what
+// the others committed: the delivered status is derived from the highest
+// cursor (kDeliversSql), and two acks starting from the same cursor would
+// both deliver what they pass. Appends do not take them.
+constexpr const char* kInboxLockSql = R"sql(
+SELECT pg_advisory_xact_lock(k) FROM (
+  SELECT DISTINCT {key} AS k FROM unnest($1::text[]) AS t(u) ORDER BY 1) s)sql";
 
 // A run of acks. Rows ordered by (ord, pos): per op one row (ord, code 0 ok
 // / 1 beyond the head, cursor or head, NULL, NULL, NULL, 0), then one row
@@ -167,7 +164,10 @@ ORDER BY d.user_id, d.device_id FOR UPDATE OF d)sql";
 // read from the top, the smallest ack so far owns each message. Every
 // message at or below the inbox's highest cursor before the run (`floor`,
 // taken from the acking device's row: 0 without one, which only scans more)
-// is delivered already: the scan of (recipient, seq) starts above it.
+// is delivered already: the scan of the inbox's events starts above it
+// (kDeliversSql says which of the events passed are delivered now). The
+// batch holds the inboxes' locks (kInboxLockSql): no other ack or read of
+// them runs.
 constexpr const char* kAckSql = R"sql(
 WITH inp AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[])
@@ -198,12 +198,16 @@ moved AS (
   SELECT user_id, device, max(cursor) FROM reach WHERE ok GROUP BY user_id, device
   ORDER BY user_id, device
   ON CONFLICT (user_id, device_id) DO UPDATE SET acked = greatest(d.acked, excluded.acked)),
+spans AS (
+  SELECT user_id, max(floor) AS lo, max(hi) AS hi FROM reach WHERE ok GROUP BY user_id),
+early AS (
+  DELETE FROM {p}early_reads r USING spans t
+  WHERE r.user_id = t.user_id AND r.seq > t.lo AND r.seq <= t.hi
+  RETURNING r.user_id, r.seq),
 delivered AS (
-  UPDATE {p}messages m SET status = 1
-  FROM (SELECT user_id, max(floor) AS lo, max(hi) AS hi FROM reach WHERE ok
-        GROUP BY user_id) t
-  WHERE m.recipient = t.user_id AND m.seq > t.lo AND m.seq <= t.hi AND m.status = 0
-  RETURNING m.recipient, m.seq, m.message_id, m.sender),
+  SELECT e.user_id AS recipient, e.seq, e.message_id, e.peer AS sender
+  FROM spans t JOIN {p}events e
+    ON e.user_id = t.user_id AND e.seq > t.lo AND e.seq <= t.hi{delivers}),
 line AS (
   SELECT r.user_id, r.hi AS at, 1 AS tag, ARRAY[r.ord, r.ts] AS ack, NULL::text AS sender,
          NULL::text AS message_id
@@ -227,23 +231,36 @@ SELECT x.ord, 0, 0, x.sender, x.seq, x.message_id, x.pos FROM receipts x
 ORDER BY 1, 7)sql";
 
 // A run of reads, flattened to one row per id: $4 is the op's index in the
-// run. Rows: (op, receipt's sender, seq, id, status) in op and id order.
+// run. Rows: (op, receipt's sender, seq, id, status) in op and id order. A
+// message is delivered when its seq is at or below its inbox's highest
+// cursor (the batch holds the inbox's lock, kInboxLockSql): read before
+// that, it gets its delivered receipt here and an early_reads row, which
+// keeps the ack that covers it from giving a second one.
 constexpr const char* kReadSql = R"sql(
 WITH inp AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[])
     WITH ORDINALITY AS t(user_id, id, ts, op, pos)),
 firsts AS (
   SELECT DISTINCT ON (i.id, i.user_id) i.* FROM inp i ORDER BY i.id, i.user_id, i.pos),
-was AS (
-  SELECT m.message_id, m.status, m.sender, f.op, f.pos, f.user_id, f.ts
+locked AS (
+  SELECT m.message_id, m.status, m.seq, m.sender, f.op, f.pos, f.user_id, f.ts
   FROM firsts f JOIN {p}messages m ON m.message_id = f.id AND m.recipient = f.user_id
   WHERE m.status < 2 ORDER BY m.message_id FOR UPDATE OF m),
+was AS (
+  SELECT l.*, CASE WHEN l.seq <= coalesce(d.acked, 0) THEN 1 ELSE 0 END AS was_status
+  FROM locked l
+  LEFT JOIN (SELECT user_id, max(acked) AS acked FROM {p}devices
+             WHERE user_id = ANY($1::text[]) GROUP BY user_id) d ON d.user_id = l.user_id),
 marked AS (
   UPDATE {p}messages m SET status = 2 FROM was w
   WHERE m.message_id = w.message_id AND m.recipient = w.user_id),
+early AS (
+  INSERT INTO {p}early_reads (user_id, seq)
+  SELECT w.user_id, w.seq FROM was w WHERE w.was_status = 0
+  ON CONFLICT DO NOTHING),
 items AS (
   SELECT w.op AS ord, w.pos, w.sender, w.message_id, w.user_id AS by_user, s.st, w.ts
-  FROM was w CROSS JOIN (VALUES (1::int2), (2::int2)) s(st) WHERE s.st > w.status)
+  FROM was w CROSS JOIN (VALUES (1::int2), (2::int2)) s(st) WHERE s.st > w.was_status)
 {receipts}
 SELECT x.ord, x.sender, x.seq, x.message_id, x.st FROM receipts x ORDER BY x.ord, x.pos, x.st)sql";
 
@@ -257,10 +274,9 @@ Appended ReceiptRow(UserId sender, std::int64_t seq, MessageId id, const UserId&
 }
 
 std::string WithReceipts(const char* sql, absl::string_view prefix) {
-  std::string text = sql;
-  const std::string marker = "{receipts}";
-  text.replace(text.find(marker), marker.size(), kReceiptsSql);
-  return WithPrefix(text, prefix);
+  return WithPrefix(absl::StrReplaceAll(sql, {{"{receipts}", kReceiptsSql},
+                                              {"{delivers}", kDeliversSql}}),
+                    prefix);
 }
 
 std::int64_t Ord(const PGresult* r, int row) { return PgInt(r, row, 0); }
@@ -352,8 +368,8 @@ std::vector<PgStatement> WriteStatements(absl::string_view prefix) {
       {"heads_lock", WithPrefix(kHeadsLockSql, prefix)},
       {"append_many", AppendSql(/*speculative=*/false, prefix)},
       {"append_speculative", AppendSql(/*speculative=*/true, prefix)},
-      {"devices_new", WithPrefix(kDevicesNewSql, prefix)},
-      {"devices_lock", WithPrefix(kDevicesLockSql, prefix)},
+      {"inbox_lock", absl::StrReplaceAll(kInboxLockSql,
+                                         {{"{key}", InboxLockKeySql("u", prefix)}})},
       {"ack_many", WithReceipts(kAckSql, prefix)},
       {"read_many", WithReceipts(kReadSql, prefix)},
       {"attach", WithPrefix("SELECT * FROM {p}attach($1, $2)", prefix)},
@@ -366,17 +382,28 @@ std::vector<PgStatement> WriteStatements(absl::string_view prefix) {
 WritePlan::WritePlan(absl::Span<const WriteOp> ops,
                      std::vector<absl::StatusOr<WriteResult>>& results, bool own_transaction,
                      bool staged, const HeadPredictions* predictions)
-    : ops_(ops), staged_(staged), predictions_(staged ? predictions : nullptr) {
+    : ops_(ops), predictions_(staged ? predictions : nullptr) {
   if (own_transaction) queries_.push_back(PgQuery{"", "BEGIN", {}});
-  Run run;
-  absl::flat_hash_set<std::pair<std::string_view, std::string_view>> keys;  // (sender, cid)
-  absl::flat_hash_set<std::string_view> ids;
+  std::vector<bool> valid_ops(ops.size(), false);
+  PgArray locked_inboxes(PgElement::kText);
   for (std::size_t i = 0; i < ops.size(); ++i) {
     absl::Status valid = ValidateWriteOp(ops[i]);
     if (!valid.ok()) {
       results[i] = std::move(valid);
       continue;
     }
+    valid_ops[i] = true;
+    if (const auto* a = std::get_if<AckOp>(&ops[i])) locked_inboxes.Add(a->user);
+    if (const auto* r = std::get_if<ReadOp>(&ops[i])) locked_inboxes.Add(r->user);
+  }
+  if (locked_inboxes.size() > 0) {
+    queries_.push_back(PgQuery{"inbox_lock", "", {std::move(locked_inboxes).Take()}});
+  }
+  Run run;
+  absl::flat_hash_set<std::pair<std::string_view, std::string_view>> keys;  // (sender, cid)
+  absl::flat_hash_set<std::string_view> ids;
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    if (!valid_ops[i]) continue;
     const auto kind = static_cast<Kind>(ops[i].index());
     // A run of appends holds each (sender, cid) and each id once: a repeat
     // starts the next run, which sees the first one's effect.
@@ -473,15 +500,9 @@ void WritePlan::AddRun(Run run) {
         seq.AddInt(static_cast<std::int64_t>(a.seq));
         ts.AddInt(a.ts);
       }
-      PgParam users = std::move(user).Take();
-      PgParam devices = std::move(device).Take();
-      if (staged_) {
-        queries_.push_back(PgQuery{"devices_new", "", {users, devices}});
-        queries_.push_back(PgQuery{"devices_lock", "", {users, devices}});
-      }
       run.answer = queries_.size();
       queries_.push_back(PgQuery{"ack_many", "",
-                                 {std::move(users), std::move(devices),
+                                 {std::move(user).Take(), std::move(device).Take(),
                                   std::move(seq).Take(), std::move(ts).Take()}});
       break;
     }

@@ -81,14 +81,15 @@ class WritePlan {
   // (pg_groups.h applies those, one at a time, between plans).
   // `own_transaction`: the queries begin with BEGIN and end with COMMIT;
   // false, they run inside a transaction the caller opened.
-  // `staged`: the batch may be written while a staged one is still
-  // committing (pipelined commits): a run of acks first locks its devices'
-  // rows, so that it reads their latest cursors. `predictions` non-null too: a run
-  // of appends that opens the batch is written speculatively (kAppendTemplate in pg_write_batch.cc): no
-  // counter row is locked first, and the batch fails with kAborted or
-  // kAlreadyExists (nothing stored) when another transaction moved one of
-  // its inboxes' heads or holds one of its keys. The map must outlive the
-  // plan.
+  // `staged` and `predictions` non-null: the batch may be written while a
+  // staged one is still committing (pipelined commits), and a run of
+  // appends that opens the batch is written speculatively (kAppendTemplate
+  // in pg_write_batch.cc): no counter row is locked first, and the batch
+  // fails with kAborted or kAlreadyExists (nothing stored) when another
+  // transaction moved one of its inboxes' heads or holds one of its keys.
+  // The map must outlive the plan. Every plan with acks or reads first takes
+  // their inboxes' advisory locks (kInboxLockSql), which also makes them
+  // wait for a staged batch that acked or read the same inboxes.
   WritePlan(absl::Span<const WriteOp> ops,
             std::vector<absl::StatusOr<WriteResult>>& results,
             bool own_transaction = true, bool staged = false,
@@ -121,7 +122,6 @@ class WritePlan {
   void AddRun(Run run);
 
   absl::Span<const WriteOp> ops_;
-  const bool staged_;
   const HeadPredictions* predictions_;
   bool speculative_ = false;
   std::vector<Run> runs_;

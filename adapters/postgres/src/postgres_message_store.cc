@@ -37,8 +37,12 @@ std::vector<PgStatement> Statements(absl::string_view p) {
       {"head", WithPrefix("SELECT head FROM {p}heads WHERE user_id = $1", p)},
       {"cursor", WithPrefix("SELECT acked FROM {p}devices "
                             "WHERE user_id = $1 AND device_id = $2", p)},
-      {"status", WithPrefix("SELECT status FROM {p}messages "
-                            "WHERE message_id = $2 AND recipient = $1", p)},
+      // Read when marked so; else delivered at or below the inbox's highest
+      // cursor (schema version 8).
+      {"status", WithPrefix("SELECT CASE WHEN m.status = 2 THEN 2 WHEN m.seq <= coalesce("
+                            "(SELECT max(d.acked) FROM {p}devices d WHERE d.user_id = $1), 0) "
+                            "THEN 1 ELSE 0 END::int2 FROM {p}messages m "
+                            "WHERE m.message_id = $2 AND m.recipient = $1", p)},
       {"prune", WithPrefix("SELECT {p}prune_some($1, $2, $3)", p)},
       {"ping", "SELECT pg_is_in_recovery()"},
   };
