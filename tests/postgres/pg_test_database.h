@@ -96,6 +96,18 @@ inline std::unique_ptr<MessageStore> OpenOrDie(const PostgresOptions& options) {
 // Writes per batch that the several-servers tests allow, as the commit
 // queue would (WriteRetryingConflicts): many, for heavy contention on a few
 // rows.
+// Before schema version 9 an inbox's events were rows of `events` (which
+// version 9 keeps, empty): moves the segments of the tables `p` (schema
+// and prefix, e.g. "s.courier_") back there and drops `segments`, as a
+// database of an earlier version holds them.
+inline void MoveSegmentsToEvents(AdminConnection& admin, const std::string& p) {
+  admin.Exec("INSERT INTO " + p + "events (user_id, seq, kind, message_id, peer, body, status, "
+             "ts, group_id) SELECT s.user_id, e.* FROM " + p + "segments s CROSS JOIN LATERAL "
+             "unnest(s.seqs, s.kinds, s.ids, s.peers, s.bodies, s.statuses, s.tss, s.groups) "
+             "AS e");
+  admin.Exec("DROP TABLE " + p + "segments");
+}
+
 inline constexpr int kBatchAttempts = 20;
 
 // `n` MessageStore instances ("servers") on `schema`, each with a pool of 2.

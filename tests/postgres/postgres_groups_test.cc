@@ -37,6 +37,7 @@ TEST_CASE("PostgresMessageStore: servers changing one group at once lose no memb
 // current one apart: the same tables as the migrations 0-3 made them.
 void DowngradeToVersion3(AdminConnection& admin, const std::string& schema) {
   const std::string p = schema + ".courier_";
+  MoveSegmentsToEvents(admin, p);
   admin.Exec("DROP TABLE " + p + "groups");
   admin.Exec("DROP TABLE " + p + "group_members");
   admin.Exec("ALTER TABLE " + p + "events DROP COLUMN group_id");

@@ -223,6 +223,7 @@ void DowngradeToVersion4(AdminConnection& admin, const std::string& schema) {
   admin.Exec("ALTER TABLE " + p + "messages RESET (fillfactor)");
   admin.Exec("CREATE INDEX courier_messages_recipient_seq ON " + p + "messages (recipient, seq)");
   admin.Exec("DROP TABLE " + p + "early_reads");
+  MoveSegmentsToEvents(admin, p);
   for (const char* column : {"heads.user_id", "devices.user_id", "devices.device_id",
                              "events.user_id", "messages.message_id", "messages.recipient",
                              "messages.sender"}) {
@@ -302,7 +303,8 @@ TEST_CASE("PostgresMessageStore: a version-4 database is upgraded and delivers f
 
 // Version 8 derives the delivered status from the highest cursor; a
 // message read before any ack covered it is listed in early_reads, which
-// the upgrade from version 7 fills from the read messages above it.
+// the upgrade from version 7 fills from the read messages above it (and
+// version 9 moves the events into segments).
 TEST_CASE("PostgresMessageStore: an early read of a version-7 database gets no second delivered "
           "receipt after the upgrade",
           "[postgres]") {
@@ -324,6 +326,7 @@ TEST_CASE("PostgresMessageStore: an early read of a version-7 database gets no s
   // As version 7 left it: no early_reads rows, the (recipient, seq) index.
   admin.Exec("DELETE FROM " + p + "early_reads");
   admin.Exec("CREATE INDEX courier_messages_recipient_seq ON " + p + "messages (recipient, seq)");
+  MoveSegmentsToEvents(admin, p);
   admin.Exec("UPDATE " + p + "schema_version SET version = 7");
 
   auto store = OpenOrDie(schema.Options());

@@ -17,13 +17,14 @@ absl::StatusOr<std::size_t> DeleteInbox(PgPool& pool, absl::string_view table_pr
       WithPrefix("INSERT INTO {p}heads AS h (user_id, head) VALUES ($1, 0) "
                  "ON CONFLICT (user_id) DO UPDATE SET head = h.head",
                  table_prefix),
-      // The message rows through their events (messages has no index that
-      // leads with the recipient).
-      WithPrefix("DELETE FROM {p}messages m USING {p}events e WHERE e.user_id = $1 "
+      // The message rows through their events' segments (messages has no
+      // index that leads with the recipient).
+      WithPrefix("DELETE FROM {p}messages m USING {p}segments s CROSS JOIN LATERAL "
+                 "unnest(s.kinds, s.ids) AS e(kind, message_id) WHERE s.user_id = $1 "
                  "AND e.kind = 1 AND m.message_id = e.message_id AND m.recipient = $1",
                  table_prefix),
-      WithPrefix("WITH gone AS (DELETE FROM {p}events WHERE user_id = $1 RETURNING 1) "
-                 "SELECT count(*) FROM gone",
+      WithPrefix("WITH gone AS (DELETE FROM {p}segments WHERE user_id = $1 "
+                 "RETURNING n_events) SELECT coalesce(sum(n_events), 0)::int8 FROM gone",
                  table_prefix),
       WithPrefix("DELETE FROM {p}early_reads WHERE user_id = $1", table_prefix),
       WithPrefix("DELETE FROM {p}devices WHERE user_id = $1", table_prefix),

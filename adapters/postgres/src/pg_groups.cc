@@ -16,18 +16,20 @@ namespace courier::postgres {
 namespace {
 
 // The told inboxes ($1, distinct) each get the change event: their counter
-// rows are moved in name order (locking them), and one event row each.
+// rows are moved in name order (locking them), and one segment each.
 // Rows: (user, seq).
 constexpr const char* kTellSql = R"sql(
 WITH tops AS (
   INSERT INTO {p}heads AS h (user_id, head)
   SELECT u, 1 FROM (SELECT DISTINCT unnest($1::text[]) COLLATE "C" AS u) s ORDER BY u
   ON CONFLICT (user_id) DO UPDATE SET head = h.head + 1
-  RETURNING h.user_id, h.head)
-INSERT INTO {p}events (user_id, seq, kind, message_id, peer, body, status, ts, group_id)
-SELECT t.user_id, t.head, $2::int2, $3::text, $4::text, $5::bytea, $6::int2, $7::int8, $8::text
-FROM tops t
-RETURNING user_id, seq)sql";
+  RETURNING h.user_id, h.head),
+segment_rows AS (
+  SELECT t.user_id, t.head AS seq, $2::int2 AS kind, $3::text AS message_id, $4::text AS peer,
+         $5::bytea AS body, $6::int2 AS status, $7::int8 AS ts, $8::text AS group_id
+  FROM tops t),
+told AS ({segments_insert})
+SELECT user_id, seq FROM segment_rows)sql";
 
 // A group send to the recipients $1 (distinct, counter rows created and
 // locked by heads_new / heads_lock first). Each recipient's copy is placed
@@ -53,10 +55,12 @@ new_messages AS (
   SELECT $3::text, p.u, $2::text, CASE WHEN p.u = $2::text THEN $4::bytea END, p.head + 1,
          $6::int8, CASE WHEN p.u = $2::text THEN 2 ELSE 0 END
   FROM placed p WHERE p.ok),
-new_events AS (
-  INSERT INTO {p}events (user_id, seq, kind, message_id, peer, body, status, ts, group_id)
-  SELECT p.u, p.head + 1, 1, $3::text, $2::text, $5::bytea, $9::int2, $6::int8, $7::text
+segment_rows AS (
+  SELECT p.u AS user_id, p.head + 1 AS seq, 1::int2 AS kind, $3::text AS message_id,
+         $2::text AS peer, $5::bytea AS body, $9::int2 AS status, $6::int8 AS ts,
+         $7::text AS group_id
   FROM placed p WHERE p.ok),
+new_events AS ({segments_insert}),
 moved AS (
   UPDATE {p}heads h SET head = h.head + 1 FROM placed p WHERE p.ok AND h.user_id = p.u)
 SELECT p.u, p.ok, p.taken, p.head + 1 FROM placed p ORDER BY p.ord)sql";
@@ -158,11 +162,11 @@ std::vector<PgStatement> GroupStatements(absl::string_view p) {
        WithPrefix("DELETE FROM {p}group_members "
                   "WHERE group_id = $2::text AND user_id = ANY($1::text[])",
                   p)},
-      {"group_tell", WithPrefix(kTellSql, p)},
+      {"group_tell", WithPrefix(ExpandFragments(kTellSql), p)},
       {"group_sent",
        WithPrefix("SELECT message_id, seq, ts FROM {p}messages WHERE sender = $1 AND cid = $2",
                   p)},
-      {"group_send", WithPrefix(kGroupSendSql, p)},
+      {"group_send", WithPrefix(ExpandFragments(kGroupSendSql), p)},
   };
 }
 

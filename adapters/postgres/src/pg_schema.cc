@@ -184,21 +184,82 @@ WHERE m.status = 2 AND m.seq > coalesce(
 ON CONFLICT DO NOTHING;
 DROP INDEX IF EXISTS {p}messages_recipient_seq;
 )sql",
+
+    // --- 8 -> 9: an inbox's events in segments (issue 18): the events one
+    // statement appends to one inbox are one row, keyed by the inbox and
+    // its last seq, holding them as parallel arrays in seq order (a batch's
+    // 250 messages to one inbox: one row and one index entry, not 250 of
+    // each). Reads unnest the segments that reach above a seq; prune
+    // removes whole segments, or rewrites one that keeps some of its
+    // events. min_ts (the oldest event's time) has the BRIN index prune
+    // looks up; n_events lets Fetch take only the segments it needs. The bodies are stored out of line uncompressed (encrypted
+    // bytes do not compress). The events table stays, emptied: the earlier
+    // migrations, which tests replay on a current schema, name it.
+    R"sql(
+CREATE TABLE IF NOT EXISTS {p}segments (
+  user_id text COLLATE "C" NOT NULL,
+  last_seq bigint NOT NULL,
+  first_seq bigint NOT NULL,
+  min_ts bigint NOT NULL,
+  n_events int NOT NULL,
+  seqs int8[] NOT NULL,
+  kinds int2[] NOT NULL,
+  ids text[] NOT NULL,
+  peers text[] NOT NULL,
+  bodies bytea[] NOT NULL,
+  statuses int2[] NOT NULL,
+  tss int8[] NOT NULL,
+  groups text[] NOT NULL,
+  PRIMARY KEY (user_id, last_seq)
+);
+ALTER TABLE {p}segments ALTER COLUMN bodies SET STORAGE EXTERNAL;
+CREATE INDEX IF NOT EXISTS {p}segments_min_ts_brin ON {p}segments USING brin (min_ts);
+INSERT INTO {p}segments (user_id, last_seq, first_seq, min_ts, n_events, seqs, kinds, ids, peers,
+                         bodies, statuses, tss, groups)
+SELECT e.user_id, e.seq, e.seq, e.ts, 1, ARRAY[e.seq], ARRAY[e.kind], ARRAY[e.message_id],
+       ARRAY[e.peer], ARRAY[e.body], ARRAY[e.status], ARRAY[e.ts], ARRAY[e.group_id]
+FROM {p}events e
+ON CONFLICT DO NOTHING;
+TRUNCATE {p}events;
+DROP FUNCTION IF EXISTS {p}prune_some(bigint, bigint, bigint);
+)sql",
 };
 
-// The last CTEs of a prune statement (prune_some below): delete the events
-// named by the CTE `doomed` (user_id, seq), and their message and
-// early_reads rows, as `gone` (user_id, seq, kind, message_id).
-const char kDeleteDoomed[] = R"sql(gone AS (
-    DELETE FROM {p}events e USING doomed d
-    WHERE e.user_id = d.user_id AND e.seq = d.seq
-    RETURNING e.user_id, e.seq, e.kind, e.message_id),
+// The last CTEs of a prune statement (prune_some below), given the CTE
+// `elems` (user_id, last_seq, seq, kind, message_id, gone) of the
+// segments it took apart (every event of each): the segments all of whose
+// events go are deleted, the others rewritten with the events that stay;
+// the message and early_reads rows of the messages that go go with them.
+const char kDeleteDoomed[] = R"sql(whole AS (
+    DELETE FROM {p}segments s USING (
+      SELECT user_id, last_seq FROM elems GROUP BY user_id, last_seq HAVING bool_and(gone)) w
+    WHERE s.user_id = w.user_id AND s.last_seq = w.last_seq),
+  kept AS (
+    SELECT x.user_id, x.last_seq, max(e.seq) AS new_last, min(e.seq) AS new_first,
+           min(e.ts) AS new_min_ts, count(*) AS n, array_agg(e.seq ORDER BY e.seq) AS seqs,
+           array_agg(e.kind ORDER BY e.seq) AS kinds, array_agg(e.message_id ORDER BY e.seq) AS ids,
+           array_agg(e.peer ORDER BY e.seq) AS peers, array_agg(e.body ORDER BY e.seq) AS bodies,
+           array_agg(e.status ORDER BY e.seq) AS statuses, array_agg(e.ts ORDER BY e.seq) AS tss,
+           array_agg(e.group_id ORDER BY e.seq) AS groups
+    FROM (SELECT user_id, last_seq FROM elems GROUP BY user_id, last_seq
+          HAVING bool_or(gone) AND NOT bool_and(gone)) x
+    JOIN {p}segments s ON s.user_id = x.user_id AND s.last_seq = x.last_seq
+    CROSS JOIN LATERAL unnest(s.seqs, s.kinds, s.ids, s.peers, s.bodies, s.statuses, s.tss,
+                              s.groups) AS e(seq, kind, message_id, peer, body, status, ts, group_id)
+    WHERE NOT EXISTS (SELECT 1 FROM elems g WHERE g.gone AND g.user_id = x.user_id
+                        AND g.last_seq = x.last_seq AND g.seq = e.seq)
+    GROUP BY x.user_id, x.last_seq),
+  rewritten AS (
+    UPDATE {p}segments s SET last_seq = k.new_last, first_seq = k.new_first,
+      min_ts = k.new_min_ts, n_events = k.n, seqs = k.seqs, kinds = k.kinds, ids = k.ids, peers = k.peers,
+      bodies = k.bodies, statuses = k.statuses, tss = k.tss, groups = k.groups
+    FROM kept k WHERE s.user_id = k.user_id AND s.last_seq = k.last_seq),
   msgs AS (
-    DELETE FROM {p}messages m USING gone g
-    WHERE g.kind = 1 AND m.message_id = g.message_id AND m.recipient = g.user_id),
+    DELETE FROM {p}messages m USING elems g
+    WHERE g.gone AND g.kind = 1 AND m.message_id = g.message_id AND m.recipient = g.user_id),
   reads AS (
-    DELETE FROM {p}early_reads r USING gone g
-    WHERE g.kind = 1 AND r.user_id = g.user_id AND r.seq = g.seq))sql";
+    DELETE FROM {p}early_reads r USING elems g
+    WHERE g.gone AND g.kind = 1 AND r.user_id = g.user_id AND r.seq = g.seq))sql";
 
 }  // namespace
 
@@ -211,7 +272,8 @@ const char kDeleteDoomed[] = R"sql(gone AS (
 // moved counters are looked up in one map built once (a join of the two
 // CTEs, whose sizes the planner cannot know, came out as a nested loop:
 // receipts times senders).
-// Defines the CTEs `receipts` (items + seq) and `receipt_events`.
+// Defines the CTEs `receipts` (items + seq), `segment_rows` and
+// `receipt_events` (their segments, kSegmentsInsertSql).
 const char kReceiptsSql[] = R"sql(,
 numbered AS (
   SELECT x.*, row_number() OVER (PARTITION BY x.sender ORDER BY x.ord, x.pos, x.st) AS k,
@@ -226,20 +288,32 @@ receipts AS (
   SELECT x.*, ((SELECT jsonb_object_agg(t.user_id, t.head) FROM tops t) ->> x.sender)::int8
               - x.n + x.k AS seq
   FROM numbered x),
-receipt_events AS (
-  INSERT INTO {p}events (user_id, seq, kind, message_id, peer, body, status, ts)
-  SELECT sender, seq, 2, message_id, by_user, ''::bytea, st, ts FROM receipts)
+segment_rows AS (
+  SELECT sender AS user_id, seq, 2::int2 AS kind, message_id, by_user AS peer, ''::bytea AS body,
+         st AS status, ts, ''::text AS group_id
+  FROM receipts),
+receipt_events AS ({segments_insert})
 )sql";
 
+const char kSegmentsInsertSql[] = R"sql(
+  INSERT INTO {p}segments (user_id, last_seq, first_seq, min_ts, n_events, seqs, kinds, ids, peers,
+                           bodies, statuses, tss, groups)
+  SELECT r.user_id, max(r.seq), min(r.seq), min(r.ts), count(*), array_agg(r.seq ORDER BY r.seq),
+         array_agg(r.kind ORDER BY r.seq), array_agg(r.message_id ORDER BY r.seq),
+         array_agg(r.peer ORDER BY r.seq), array_agg(r.body ORDER BY r.seq),
+         array_agg(r.status ORDER BY r.seq), array_agg(r.ts ORDER BY r.seq),
+         array_agg(r.group_id ORDER BY r.seq)
+  FROM segment_rows r GROUP BY r.user_id)sql";
+
 const char kDeliversSql[] = R"sql(
-        AND e.kind = 1 AND NOT (e.group_id <> '' AND e.peer = e.user_id)
-        AND NOT EXISTS (SELECT 1 FROM early r WHERE r.user_id = e.user_id AND r.seq = e.seq))sql";
+        AND e.kind = 1 AND NOT (e.group_id <> '' AND e.peer = s.user_id)
+        AND NOT EXISTS (SELECT 1 FROM early r WHERE r.user_id = s.user_id AND r.seq = e.seq))sql";
 
 namespace {
 
 // The functions of the current schema (see kMigrations), where
-// "{delete_doomed}" stands for kDeleteDoomed, "{receipts}" for kReceiptsSql
-// and "{delivers}" for kDeliversSql.
+// "{delete_doomed}" stands for kDeleteDoomed and the rest as in
+// ExpandFragments.
 const char kFunctions[] = R"sql(
 -- Appends a receipt event to p_sender's inbox; returns its seq.
 CREATE OR REPLACE FUNCTION {p}receipt(p_sender text, p_id text, p_by text, p_status smallint,
@@ -250,8 +324,10 @@ BEGIN
   INSERT INTO {p}heads AS h (user_id, head) VALUES (p_sender, 1)
     ON CONFLICT (user_id) DO UPDATE SET head = h.head + 1
     RETURNING h.head INTO v_seq;
-  INSERT INTO {p}events (user_id, seq, kind, message_id, peer, body, status, ts)
-    VALUES (p_sender, v_seq, 2, p_id, p_by, ''::bytea, p_status, p_ts);
+  INSERT INTO {p}segments (user_id, last_seq, first_seq, min_ts, n_events, seqs, kinds, ids, peers,
+                           bodies, statuses, tss, groups)
+    VALUES (p_sender, v_seq, v_seq, p_ts, 1, ARRAY[v_seq], ARRAY[2::int2], ARRAY[p_id], ARRAY[p_by],
+            ARRAY[''::bytea], ARRAY[p_status], ARRAY[p_ts], ARRAY[''::text]);
   RETURN v_seq;
 END $$;
 
@@ -290,8 +366,10 @@ BEGIN
     IF FOUND THEN RETURN; END IF;
     r_code := 2; r_dup := false; RETURN;
   END IF;
-  INSERT INTO {p}events (user_id, seq, kind, message_id, peer, body, status, ts)
-    VALUES (p_recipient, v_seq, 1, p_id, p_sender, p_body, 0, p_ts);
+  INSERT INTO {p}segments (user_id, last_seq, first_seq, min_ts, n_events, seqs, kinds, ids, peers,
+                           bodies, statuses, tss, groups)
+    VALUES (p_recipient, v_seq, v_seq, p_ts, 1, ARRAY[v_seq], ARRAY[1::int2], ARRAY[p_id],
+            ARRAY[p_sender], ARRAY[p_body], ARRAY[0::int2], ARRAY[p_ts], ARRAY[''::text]);
   r_id := p_id; r_seq := v_seq; r_ts := p_ts; r_dup := false;
 END $$;
 
@@ -356,8 +434,12 @@ BEGIN
       WHERE r.user_id = p_user AND r.seq > v_from AND r.seq <= v_cursor
       RETURNING r.user_id, r.seq),
     delivered AS (
-      SELECT e.message_id, e.peer AS sender, e.seq FROM {p}events e
-      WHERE e.user_id = p_user AND e.seq > v_from AND e.seq <= v_cursor{delivers}),
+      SELECT e.message_id, e.peer AS sender, e.seq
+      FROM {p}segments s
+      CROSS JOIN LATERAL unnest(s.seqs, s.kinds, s.ids, s.peers, s.groups)
+        AS e(seq, kind, message_id, peer, group_id)
+      WHERE s.user_id = p_user AND s.last_seq > v_from AND s.first_seq <= v_cursor
+        AND e.seq > v_from AND e.seq <= v_cursor{delivers}),
     items AS (
       SELECT 0 AS ord, d.seq AS pos, d.sender, d.message_id, p_user AS by_user,
              1::int2 AS st, p_ts AS ts
@@ -369,8 +451,12 @@ BEGIN
              DELETE FROM {p}early_reads r
              WHERE r.user_id = p_user AND r.seq > v_from AND r.seq <= v_cursor
              RETURNING r.user_id, r.seq)
-           SELECT e.message_id, e.peer AS sender FROM {p}events e
-           WHERE e.user_id = p_user AND e.seq > v_from AND e.seq <= v_cursor{delivers}
+           SELECT e.message_id, e.peer AS sender
+           FROM {p}segments s
+           CROSS JOIN LATERAL unnest(s.seqs, s.kinds, s.ids, s.peers, s.groups)
+             AS e(seq, kind, message_id, peer, group_id)
+           WHERE s.user_id = p_user AND s.last_seq > v_from AND s.first_seq <= v_cursor
+             AND e.seq > v_from AND e.seq <= v_cursor{delivers}
            ORDER BY e.seq LOOP
     RETURN QUERY SELECT 0, v_cursor, m.sender,
       {p}receipt(m.sender, m.message_id, p_user, 1::smallint, p_ts), m.message_id;
@@ -403,28 +489,37 @@ BEGIN
   END LOOP;
 END $$;
 
--- Removes at most p_limit events: first those older than p_ttl_before, then
--- those acked by every known device of their inbox and older than
--- p_acked_before; their message rows go with them. Returns the count.
+-- Removes events older than p_ttl_before, and those acked by every known
+-- device of their inbox and older than p_acked_before, with their message
+-- rows, from at most p_limit segments holding about p_limit events (the
+-- first segment past the limit is the last one taken). r_removed: how many
+-- went; r_more: the limit was reached (call again).
 CREATE OR REPLACE FUNCTION {p}prune_some(p_ttl_before bigint, p_acked_before bigint, p_limit bigint)
-  RETURNS bigint LANGUAGE plpgsql AS $$
+  RETURNS TABLE(r_removed bigint, r_more boolean) LANGUAGE plpgsql AS $$
 #variable_conflict use_column
-DECLARE n1 bigint; n2 bigint := 0;
 BEGIN
-  WITH doomed AS (
-    SELECT e.user_id, e.seq FROM {p}events e WHERE e.ts < p_ttl_before LIMIT p_limit),
+  RETURN QUERY
+  WITH floor AS (
+    SELECT d.user_id, min(d.acked) AS acked FROM {p}devices d GROUP BY d.user_id),
+  cand AS (
+    SELECT s.user_id, s.last_seq, coalesce(f.acked, 0) AS acked, s.n_events AS n
+    FROM {p}segments s LEFT JOIN floor f ON f.user_id = s.user_id
+    WHERE s.min_ts < p_ttl_before
+       OR (s.first_seq <= f.acked AND s.min_ts < p_acked_before
+           AND EXISTS (SELECT 1 FROM unnest(s.seqs, s.tss) AS x(q, t)
+                       WHERE x.q <= f.acked AND x.t < p_acked_before))
+    LIMIT p_limit),
+  counted AS (
+    SELECT c.*, sum(c.n) OVER (ORDER BY c.user_id, c.last_seq) - c.n AS before FROM cand c),
+  taken AS (SELECT * FROM counted WHERE before < p_limit),
+  elems AS (
+    SELECT t.user_id, t.last_seq, e.seq, e.kind, e.message_id,
+           e.ts < p_ttl_before OR (e.seq <= t.acked AND e.ts < p_acked_before) AS gone
+    FROM taken t JOIN {p}segments s ON s.user_id = t.user_id AND s.last_seq = t.last_seq
+    CROSS JOIN LATERAL unnest(s.seqs, s.kinds, s.ids, s.tss) AS e(seq, kind, message_id, ts)),
   {delete_doomed}
-  SELECT count(*) INTO n1 FROM gone;
-  IF n1 < p_limit THEN
-    WITH floor AS (
-      SELECT d.user_id, min(d.acked) AS acked FROM {p}devices d GROUP BY d.user_id),
-    doomed AS (
-      SELECT e.user_id, e.seq FROM {p}events e JOIN floor f ON e.user_id = f.user_id
-      WHERE e.seq <= f.acked AND e.ts < p_acked_before LIMIT p_limit - n1),
-    {delete_doomed}
-    SELECT count(*) INTO n2 FROM gone;
-  END IF;
-  RETURN n1 + n2;
+  SELECT (SELECT count(*) FROM elems WHERE gone),
+         (SELECT count(*) FROM cand) >= p_limit OR (SELECT count(*) FROM elems) >= p_limit;
 END $$;
 
 -- Serializes the friendship calls on one pair of users, in either order:
@@ -481,6 +576,13 @@ std::string WithPrefix(absl::string_view sql, absl::string_view prefix) {
   return absl::StrReplaceAll(sql, {{"{p}", prefix}});
 }
 
+std::string ExpandFragments(absl::string_view sql) {
+  // Two passes: kReceiptsSql holds {segments_insert}.
+  return absl::StrReplaceAll(
+      absl::StrReplaceAll(sql, {{"{receipts}", kReceiptsSql}, {"{delivers}", kDeliversSql}}),
+      {{"{segments_insert}", kSegmentsInsertSql}});
+}
+
 std::string InboxLockKeySql(absl::string_view user, absl::string_view prefix) {
   return absl::StrCat("hashtextextended('", prefix, "inbox/' || ", user, ", 0)");
 }
@@ -514,9 +616,7 @@ absl::Status EnsureSchema(PgConnection& conn, absl::string_view prefix) {
   }
   if (version < CurrentSchemaVersion()) {
     const std::string functions =
-        absl::StrReplaceAll(kFunctions, {{"{delete_doomed}", kDeleteDoomed},
-                                        {"{receipts}", kReceiptsSql},
-                                        {"{delivers}", kDeliversSql}});
+        ExpandFragments(absl::StrReplaceAll(kFunctions, {{"{delete_doomed}", kDeleteDoomed}}));
     absl::StrAppend(&script, WithPrefix(functions, prefix),
                     WithPrefix("DELETE FROM {p}schema_version;", prefix),
                     WithPrefix("INSERT INTO {p}schema_version (version) VALUES (", prefix),

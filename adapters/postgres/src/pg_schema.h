@@ -22,12 +22,23 @@ int CurrentSchemaVersion();
 // define); shared by the batch statements and the ack function.
 extern const char kReceiptsSql[];
 
-// The delivered rule, as conditions on an event `e` that an ack moving its
-// inbox's highest cursor from lo to hi passes (lo < e.seq <= hi, which the
-// caller states): a message, not a group sender's own copy (stored read),
-// not read before (listed in the CTE `early` (user_id, seq), the caller's
+// The delivered rule, as conditions on an event `e` (seq, kind, peer,
+// group_id) of a segment `s` (user_id) that an ack moving its inbox's
+// highest cursor from lo to hi passes (lo < e.seq <= hi, which the caller
+// states): a message, not a group sender's own copy (stored read), not
+// read before (listed in the CTE `early` (user_id, seq), the caller's
 // DELETE of its inbox's early_reads rows in (lo, hi]).
 extern const char kDeliversSql[];
+
+// One INSERT of segments (schema version 9: an inbox's events of one
+// statement as one row) from the CTE `segment_rows` (user_id, seq, kind
+// int2, message_id, peer, body, status int2, ts, group_id): one segment per
+// user_id, its events in seq order.
+extern const char kSegmentsInsertSql[];
+
+// `sql` with "{receipts}" (kReceiptsSql), "{delivers}" (kDeliversSql) and
+// "{segments_insert}" (kSegmentsInsertSql) written out.
+std::string ExpandFragments(absl::string_view sql);
 
 // The key of an inbox's advisory lock as SQL on the text expression `user`
 // (pg_write_batch.cc): held by a batch's acks and reads.

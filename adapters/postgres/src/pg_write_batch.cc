@@ -68,9 +68,11 @@ placed AS (
 new_messages AS (
   INSERT INTO {p}messages (message_id, recipient, sender, cid, seq, ts, status)
   SELECT id, recipient, sender, cid, seq, ts, 0 FROM placed WHERE ok),
-new_events AS (
-  INSERT INTO {p}events (user_id, seq, kind, message_id, peer, body, status, ts)
-  SELECT recipient, seq, 1, id, sender, ($5::bytea[])[ord], 0, ts FROM placed WHERE ok),
+segment_rows AS (
+  SELECT recipient AS user_id, seq, 1::int2 AS kind, id AS message_id, sender AS peer,
+         ($5::bytea[])[ord] AS body, 0::int2 AS status, ts, ''::text AS group_id
+  FROM placed WHERE ok),
+new_events AS ({segments_insert}),
 {moved}
 SELECT p.ord,
        (CASE WHEN p.s_id IS NOT NULL OR p.ok THEN 0 WHEN p.taken THEN 2 ELSE 1 END)::int4,
@@ -142,7 +144,7 @@ checked AS (
                 {"{head}", "h.head"},
                 {"{moved}", kMoveLocked},
                 {"{from_checked}", ""}});
-  return WithPrefix(sql, prefix);
+  return WithPrefix(ExpandFragments(sql), prefix);
 }
 
 // Before the first ack or read of a batch: the advisory locks of every inbox
@@ -205,9 +207,12 @@ early AS (
   WHERE r.user_id = t.user_id AND r.seq > t.lo AND r.seq <= t.hi
   RETURNING r.user_id, r.seq),
 delivered AS (
-  SELECT e.user_id AS recipient, e.seq, e.message_id, e.peer AS sender
-  FROM spans t JOIN {p}events e
-    ON e.user_id = t.user_id AND e.seq > t.lo AND e.seq <= t.hi{delivers}),
+  SELECT s.user_id AS recipient, e.seq, e.message_id, e.peer AS sender
+  FROM spans t JOIN {p}segments s
+    ON s.user_id = t.user_id AND s.last_seq > t.lo AND s.first_seq <= t.hi
+  CROSS JOIN LATERAL unnest(s.seqs, s.kinds, s.ids, s.peers, s.groups)
+    AS e(seq, kind, message_id, peer, group_id)
+  WHERE e.seq > t.lo AND e.seq <= t.hi{delivers}),
 line AS (
   SELECT r.user_id, r.hi AS at, 1 AS tag, ARRAY[r.ord, r.ts] AS ack, NULL::text AS sender,
          NULL::text AS message_id
@@ -274,9 +279,7 @@ Appended ReceiptRow(UserId sender, std::int64_t seq, MessageId id, const UserId&
 }
 
 std::string WithReceipts(const char* sql, absl::string_view prefix) {
-  return WithPrefix(absl::StrReplaceAll(sql, {{"{receipts}", kReceiptsSql},
-                                              {"{delivers}", kDeliversSql}}),
-                    prefix);
+  return WithPrefix(ExpandFragments(sql), prefix);
 }
 
 std::int64_t Ord(const PGresult* r, int row) { return PgInt(r, row, 0); }

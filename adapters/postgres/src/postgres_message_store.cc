@@ -31,9 +31,25 @@ std::vector<PgStatement> Statements(absl::string_view p) {
   std::vector<PgStatement> all = WriteStatements(p);
   for (PgStatement& st : GroupStatements(p)) all.push_back(std::move(st));
   std::vector<PgStatement> reads = {
-      {"fetch", WithPrefix("SELECT seq, kind, message_id, peer, body, status, ts, group_id "
-                           "FROM {p}events WHERE user_id = $1 AND seq > $2 "
-                           "ORDER BY seq LIMIT $3", p)},
+      // The segments reaching above $2, walked one index probe at a time
+      // until they hold $3 events above it (the first one counted as none,
+      // so never one too few), unnested in seq order (schema version 9).
+      {"fetch", WithPrefix(R"sql(
+WITH RECURSIVE walk AS (
+  (SELECT s.last_seq, (CASE WHEN s.first_seq > $2 THEN s.n_events ELSE 0 END)::int8 AS got
+   FROM {p}segments s WHERE s.user_id = $1 AND s.last_seq > $2 ORDER BY s.last_seq LIMIT 1)
+  UNION ALL
+  SELECT nx.last_seq, w.got + nx.n_events
+  FROM walk w CROSS JOIN LATERAL (
+    SELECT s.last_seq, s.n_events FROM {p}segments s
+    WHERE s.user_id = $1 AND s.last_seq > w.last_seq ORDER BY s.last_seq LIMIT 1) nx
+  WHERE w.got < $3)
+SELECT e.seq, e.kind, e.message_id, e.peer, e.body, e.status, e.ts, e.group_id
+FROM walk w JOIN {p}segments s ON s.user_id = $1 AND s.last_seq = w.last_seq
+CROSS JOIN LATERAL unnest(s.seqs, s.kinds, s.ids, s.peers, s.bodies, s.statuses, s.tss, s.groups)
+  AS e(seq, kind, message_id, peer, body, status, ts, group_id)
+WHERE e.seq > $2
+ORDER BY s.last_seq, e.seq LIMIT $3)sql", p)},
       {"head", WithPrefix("SELECT head FROM {p}heads WHERE user_id = $1", p)},
       {"cursor", WithPrefix("SELECT acked FROM {p}devices "
                             "WHERE user_id = $1 AND device_id = $2", p)},
@@ -43,7 +59,7 @@ std::vector<PgStatement> Statements(absl::string_view p) {
                             "(SELECT max(d.acked) FROM {p}devices d WHERE d.user_id = $1), 0) "
                             "THEN 1 ELSE 0 END::int2 FROM {p}messages m "
                             "WHERE m.message_id = $2 AND m.recipient = $1", p)},
-      {"prune", WithPrefix("SELECT {p}prune_some($1, $2, $3)", p)},
+      {"prune", WithPrefix("SELECT * FROM {p}prune_some($1, $2, $3)", p)},
       {"ping", "SELECT pg_is_in_recovery()"},
   };
   for (PgStatement& st : reads) all.push_back(std::move(st));
@@ -197,9 +213,9 @@ class PostgresMessageStore final : public MessageStore, public PgStore {
     return static_cast<MessageStatus>(PgInt(r.get(), 0, 0));
   }
 
-  // Chunks of kPruneChunk events, each its own transaction, until a chunk
-  // comes back short or about four call timeouts have passed (the rest waits
-  // for the next Prune).
+  // Chunks of about kPruneChunk events, each its own transaction, until a
+  // chunk comes back short or about four call timeouts have passed (the rest
+  // waits for the next Prune).
   absl::StatusOr<std::size_t> Prune(const PruneOptions& options) override {
     constexpr std::int64_t kPruneChunk = 5'000;
     const absl::Time give_up = absl::Now() + absl::Milliseconds(4 * options_.call_timeout_ms);
@@ -210,9 +226,9 @@ class PostgresMessageStore final : public MessageStore, public PgStore {
                               {IntParam(options.now - options.ttl_ms),
                                IntParam(options.now - options.acked_retention_ms),
                                IntParam(kPruneChunk)}}));
-      const std::int64_t n = PgInt(r.get(), 0, 0);
-      removed += static_cast<std::size_t>(n);
-      if (n < kPruneChunk || absl::Now() > give_up) return removed;
+      if (PQntuples(r.get()) != 1) return absl::InternalError("postgres: prune returned no row");
+      removed += static_cast<std::size_t>(PgInt(r.get(), 0, 0));
+      if (!PgBool(r.get(), 0, 1) || absl::Now() > give_up) return removed;
     }
   }
 
