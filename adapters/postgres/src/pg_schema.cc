@@ -192,9 +192,16 @@ DROP INDEX IF EXISTS {p}messages_recipient_seq;
     // each). Reads unnest the segments that reach above a seq; prune
     // removes whole segments, or rewrites one that keeps some of its
     // events. min_ts (the oldest event's time) has the BRIN index prune
-    // looks up; n_events lets Fetch take only the segments it needs. The bodies are stored out of line uncompressed (encrypted
-    // bytes do not compress). The events table stays, emptied: the earlier
-    // migrations, which tests replay on a current schema, name it.
+    // looks up; n_events lets Fetch take only the segments it needs. The
+    // arrays are compressed with lz4 where the server has it: a segment of
+    // 250 events went in 0.5 ms with lz4, 0.85 ms stored out of line
+    // uncompressed and 2.6 ms with the default pglz (250 event rows:
+    // 1.1 ms). The arrays are aggregated from rows sorted once by (inbox,
+    // seq): an aggregate takes its rows in the order they come (an ORDER BY
+    // in each of the nine sorted them nine times). The events table stays,
+    // emptied: the earlier migrations, which tests replay on a current
+    // schema, name it. Acks no longer change message rows, so the room left
+    // on their pages for HOT status updates (version 5) goes.
     R"sql(
 CREATE TABLE IF NOT EXISTS {p}segments (
   user_id text COLLATE "C" NOT NULL,
@@ -212,7 +219,22 @@ CREATE TABLE IF NOT EXISTS {p}segments (
   groups text[] NOT NULL,
   PRIMARY KEY (user_id, last_seq)
 );
-ALTER TABLE {p}segments ALTER COLUMN bodies SET STORAGE EXTERNAL;
+DO $$
+BEGIN
+  EXECUTE 'ALTER TABLE {p}segments ALTER COLUMN seqs SET COMPRESSION lz4, '
+    'ALTER COLUMN kinds SET COMPRESSION lz4, ALTER COLUMN ids SET COMPRESSION lz4, '
+    'ALTER COLUMN peers SET COMPRESSION lz4, ALTER COLUMN bodies SET COMPRESSION lz4, '
+    'ALTER COLUMN statuses SET COMPRESSION lz4, ALTER COLUMN tss SET COMPRESSION lz4, '
+    'ALTER COLUMN groups SET COMPRESSION lz4';
+EXCEPTION WHEN OTHERS THEN
+  -- A server built without lz4 (or older than 14): stored out of line
+  -- uncompressed, which costs less than pglz's attempts.
+  EXECUTE 'ALTER TABLE {p}segments ALTER COLUMN seqs SET STORAGE EXTERNAL, '
+    'ALTER COLUMN kinds SET STORAGE EXTERNAL, ALTER COLUMN ids SET STORAGE EXTERNAL, '
+    'ALTER COLUMN peers SET STORAGE EXTERNAL, ALTER COLUMN bodies SET STORAGE EXTERNAL, '
+    'ALTER COLUMN statuses SET STORAGE EXTERNAL, ALTER COLUMN tss SET STORAGE EXTERNAL, '
+    'ALTER COLUMN groups SET STORAGE EXTERNAL';
+END $$;
 CREATE INDEX IF NOT EXISTS {p}segments_min_ts_brin ON {p}segments USING brin (min_ts);
 INSERT INTO {p}segments (user_id, last_seq, first_seq, min_ts, n_events, seqs, kinds, ids, peers,
                          bodies, statuses, tss, groups)
@@ -221,6 +243,7 @@ SELECT e.user_id, e.seq, e.seq, e.ts, 1, ARRAY[e.seq], ARRAY[e.kind], ARRAY[e.me
 FROM {p}events e
 ON CONFLICT DO NOTHING;
 TRUNCATE {p}events;
+ALTER TABLE {p}messages SET (fillfactor = 100);
 DROP FUNCTION IF EXISTS {p}prune_some(bigint, bigint, bigint);
 )sql",
 };
@@ -298,12 +321,10 @@ receipt_events AS ({segments_insert})
 const char kSegmentsInsertSql[] = R"sql(
   INSERT INTO {p}segments (user_id, last_seq, first_seq, min_ts, n_events, seqs, kinds, ids, peers,
                            bodies, statuses, tss, groups)
-  SELECT r.user_id, max(r.seq), min(r.seq), min(r.ts), count(*), array_agg(r.seq ORDER BY r.seq),
-         array_agg(r.kind ORDER BY r.seq), array_agg(r.message_id ORDER BY r.seq),
-         array_agg(r.peer ORDER BY r.seq), array_agg(r.body ORDER BY r.seq),
-         array_agg(r.status ORDER BY r.seq), array_agg(r.ts ORDER BY r.seq),
-         array_agg(r.group_id ORDER BY r.seq)
-  FROM segment_rows r GROUP BY r.user_id)sql";
+  SELECT r.user_id, max(r.seq), min(r.seq), min(r.ts), count(*), array_agg(r.seq),
+         array_agg(r.kind), array_agg(r.message_id), array_agg(r.peer), array_agg(r.body),
+         array_agg(r.status), array_agg(r.ts), array_agg(r.group_id)
+  FROM (SELECT * FROM segment_rows ORDER BY user_id, seq) r GROUP BY r.user_id)sql";
 
 const char kDeliversSql[] = R"sql(
         AND e.kind = 1 AND NOT (e.group_id <> '' AND e.peer = s.user_id)

@@ -33,7 +33,8 @@ extern const char kDeliversSql[];
 // One INSERT of segments (schema version 9: an inbox's events of one
 // statement as one row) from the CTE `segment_rows` (user_id, seq, kind
 // int2, message_id, peer, body, status int2, ts, group_id): one segment per
-// user_id, its events in seq order.
+// user_id, its events in seq order (the rows are sorted once and each
+// array_agg takes them in that order, as PostgreSQL's aggregates do).
 extern const char kSegmentsInsertSql[];
 
 // `sql` with "{receipts}" (kReceiptsSql), "{delivers}" (kDeliversSql) and
