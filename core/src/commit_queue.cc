@@ -125,6 +125,25 @@ struct CommitQueue::State {
   Counter op_count;
   Counter latency_us;
   Counter reruns;
+
+  // Store busy time: the wall time during which at least one batch is
+  // between its Write or WriteStaged and its results (with staged writes
+  // batches overlap, and latency_us counts the overlap twice).
+  void BatchBegins(std::chrono::steady_clock::time_point at) {
+    MutexLock lock(&busy_mu);
+    if (in_flight++ == 0) busy_since = at;
+  }
+  void BatchEnds(std::chrono::steady_clock::time_point at) {
+    MutexLock lock(&busy_mu);
+    if (--in_flight == 0) {
+      busy_us.Add(static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(at - busy_since).count()));
+    }
+  }
+  Mutex busy_mu;
+  std::size_t in_flight ABSL_GUARDED_BY(busy_mu) = 0;
+  std::chrono::steady_clock::time_point busy_since ABSL_GUARDED_BY(busy_mu);
+  Counter busy_us;
 };
 
 // The task a lane posts: runs the lane, or, destroyed unrun (its executor
@@ -215,6 +234,7 @@ void CommitQueue::Flush(const std::shared_ptr<State>& state) {
     Stage(state, ops, waiters);
   } else if (!ops.empty()) {
     const auto start = std::chrono::steady_clock::now();
+    state->BatchBegins(start);
     std::uint64_t reruns = 0;
     std::vector<absl::StatusOr<WriteResult>> results =
         WriteRetryingConflicts(state->store, ops, state->max_write_attempts, &reruns);
@@ -243,10 +263,10 @@ void CommitQueue::Hand(const std::shared_ptr<State>& state,
                        std::chrono::steady_clock::time_point start,
                        std::vector<Waiter>& waiters,
                        std::vector<absl::StatusOr<WriteResult>>& results) {
-  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                      std::chrono::steady_clock::now() - start)
-                      .count();
+  const auto now = std::chrono::steady_clock::now();
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now - start).count();
   state->latency_us.Add(static_cast<std::uint64_t>(us));
+  state->BatchEnds(now);
   state->commits.Add();
   state->op_count.Add(waiters.size());
   if (results.size() != waiters.size()) {
@@ -278,6 +298,7 @@ void CommitQueue::Stage(const std::shared_ptr<State>& state, std::vector<WriteOp
                         std::vector<Waiter>& waiters) {
   State::Staged staged;
   staged.start = std::chrono::steady_clock::now();
+  state->BatchBegins(staged.start);
   staged.write = state->store.WriteStaged(ops);
   staged.waiters = std::move(waiters);
   waiters.clear();  // moved from: empty again, for the next batch
@@ -446,6 +467,9 @@ std::uint64_t CommitQueue::committed_ops() const {
 }
 std::uint64_t CommitQueue::latency_us_total() const {
   return state_->latency_us.value();
+}
+std::uint64_t CommitQueue::busy_us_total() const {
+  return state_->busy_us.value();
 }
 std::uint64_t CommitQueue::write_reruns() const {
   return state_->reruns.value();

@@ -124,6 +124,9 @@ class CommitQueue {
   std::uint64_t commits() const;
   std::uint64_t committed_ops() const;
   std::uint64_t latency_us_total() const;
+  // Wall time during which at least one batch was being written or synced
+  // (batches that overlap, as staged ones do, count once).
+  std::uint64_t busy_us_total() const;
   // Writes of conflicting ops again (see Conflicts above).
   std::uint64_t write_reruns() const;
 

@@ -512,6 +512,7 @@ class EngineCore final : public internal::SessionHost,
     s.committed_ops = queue_.committed_ops();
     s.commit_queue_depth = queue_.depth();
     s.commit_latency_us_total = queue_.latency_us_total();
+    s.commit_busy_us_total = queue_.busy_us_total();
     s.write_reruns = queue_.write_reruns();
     s.heartbeat_errors = failures_.count(Failure::kHeartbeat);
     s.prune_errors = failures_.count(Failure::kPrune);

@@ -56,6 +56,10 @@ std::string PrometheusText(const EngineStats& e, const websocket::ServerStats& s
   Metric(out, "courier_commit_latency_seconds_total", "counter",
          "Sum of commit latencies, seconds; divide by courier_commits_total for the mean.",
          static_cast<double>(e.commit_latency_us_total) / 1e6);
+  Metric(out, "courier_commit_busy_seconds_total", "counter",
+         "Wall time with at least one batch being written or synced, seconds (staged batches "
+         "overlap; this counts the overlap once).",
+         static_cast<double>(e.commit_busy_us_total) / 1e6);
   // Failures no client sees (courier/engine.h); each is also logged.
   Counter(out, "courier_presence_heartbeat_errors_total",
           "Presence heartbeats that failed (this node's devices may expire).",

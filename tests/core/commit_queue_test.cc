@@ -458,6 +458,37 @@ TEST_CASE("CommitQueue: a store that stages writes: the next batch is staged bef
   f.queue.WaitIdle();
 }
 
+TEST_CASE("CommitQueue: busy time counts staged batches that overlap once, latency twice",
+          "[core][staged]") {
+  StagingFixture f;
+  f.Submit("a");
+  REQUIRE(f.commit.RunOne());  // stages [a]: the store is busy from here
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  f.Submit("b");
+  REQUIRE(f.commit.RunOne(1));  // stages [b] while [a] waits for its sync
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  f.commit.RunAll();  // sync a, sync b
+  f.completion.RunAll();
+  REQUIRE(f.completed == std::vector<std::string>{"a", "b"});
+  const std::uint64_t busy = f.queue.busy_us_total();
+  const std::uint64_t latency = f.queue.latency_us_total();
+  CHECK(busy >= 4'000);             // from [a]'s staging to [b]'s sync
+  CHECK(latency >= busy + 2'000);   // [b]'s wait for [a]'s sync is in both latencies
+  f.queue.WaitIdle();
+}
+
+TEST_CASE("CommitQueue: without overlap busy time is the sum of the latencies", "[core]") {
+  Fixture f;
+  for (const char* cid : {"a", "b", "c"}) {
+    f.Submit(cid);
+    f.commit.RunAll();
+    f.completion.RunAll();
+  }
+  REQUIRE(f.completed.size() == 3u);
+  CHECK(f.queue.busy_us_total() == f.queue.latency_us_total());
+  f.queue.WaitIdle();
+}
+
 TEST_CASE("CommitQueue: a failed sync answers every op of its batch with its error",
           "[core][staged]") {
   StagingFixture f;

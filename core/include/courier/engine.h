@@ -205,6 +205,9 @@ struct EngineStats {
   std::uint64_t committed_ops = 0;     // ops in them (ops/commits = group size)
   std::uint64_t commit_queue_depth = 0;
   std::uint64_t commit_latency_us_total = 0;
+  // Wall time with at least one batch in the store: staged batches overlap,
+  // and their latencies count the overlap twice; this counts it once.
+  std::uint64_t commit_busy_us_total = 0;
   std::uint64_t write_reruns = 0;      // Writes again of ops in conflict (kAborted)
   // Failures no caller sees (see FAILURES NOBODY WAITS FOR above); each is
   // a count of failed calls since the engine was created.
