@@ -338,6 +338,135 @@ TEST_CASE("rocksdb: read marks give an ack past forgotten messages the memory st
   CHECK(KeysBySpace(*db)[keys::kReadMark] == 0);  // each mark deleted by the ack passing it
 }
 
+// Fetches `user`'s inbox after `after` in pages of `page` events up to
+// `through` (as a device's drain does); returns the last seq fetched.
+Seq FetchPages(MessageStore& store, const UserId& user, Seq after, Seq through, std::size_t page) {
+  while (after < through) {
+    auto events = store.Fetch(user, after, std::min<std::size_t>(page, through - after));
+    COURIER_REQUIRE_OK(events);
+    if (events->empty()) break;
+    after = events->back().seq;
+  }
+  return after;
+}
+
+// A drain: pages fetched ahead of the acks (which then take the messages the
+// writer forgot from what Fetch read, not from the database), pages of
+// another device from elsewhere in the inbox, small pages (not
+// remembered), reads and own group copies among them, a reopen: every ack
+// appends exactly the receipts the memory store appends.
+TEST_CASE("rocksdb: acks passing pages a drain fetched give the memory store's receipts",
+          "[rocksdb][group]") {
+  TempDir dir;
+  const RocksdbOptions options = Options(dir);
+  auto rocks = MustOpen(options);
+  std::unique_ptr<MessageStore> mem = memory::OpenMessageStore();
+  std::size_t receipts = 0;
+  auto both = [&](std::vector<WriteOp> ops) { receipts += WriteBoth(*rocks, *mem, ops); };
+  both({CreateGroup("bob", "g1", {"alice"})});
+  int n = 0;
+  for (int round = 0; round < 9; ++round) {
+    std::vector<WriteOp> batch;
+    batch.push_back(GroupMessage("bob", "own" + std::to_string(round), "g1"));
+    for (int i = 0; i < 1'000; ++i) {
+      ++n;
+      batch.push_back(Message(n % 2 ? "alice" : "carol", std::to_string(n), "bob"));
+    }
+    both(std::move(batch));
+  }
+  both({ReadOp{"bob", {"alice-3", "carol-300", IdOf("bob", "own0")}, 3'000}});
+  // The phone drains 256 at a time and acks each page after the next one
+  // was fetched (the pump runs ahead of the acks).
+  Seq fetched = FetchPages(*rocks, "bob", 0, 256, 256);
+  for (Seq acked = 0; acked < 2'048; acked += 256) {
+    fetched = FetchPages(*rocks, "bob", fetched, fetched + 256, 256);
+    if (acked == 1'024) both({ReadOp{"bob", {"alice-1501", "carol-1200"}, 3'000}});
+    both({Ack("bob", "phone", acked + 256)});
+  }
+  // The laptop fetches from elsewhere (replacing what was remembered) and
+  // in pages too small to remember; the phone's ack then reads back.
+  FetchPages(*rocks, "bob", 3'000, 3'500, 256);
+  both({Ack("bob", "phone", 2'900)});
+  FetchPages(*rocks, "bob", 2'900, 3'200, 8);
+  both({Ack("bob", "phone", 3'100)});
+  // An ack in the middle of a remembered page, then one past its end.
+  FetchPages(*rocks, "bob", 3'100, 3'700, 300);
+  both({ReadOp{"bob", {"alice-3301"}, 3'000}, Ack("bob", "phone", 3'350)});
+  both({Ack("bob", "phone", 4'000)});
+  rocks.reset();
+  rocks = MustOpen(options);  // nothing remembered, by the writer or by Fetch
+  FetchPages(*rocks, "bob", 4'000, 5'000, 256);
+  both({Ack("bob", "laptop", 4'500)});
+  auto head = rocks->Head("bob");
+  COURIER_REQUIRE_OK(head);
+  FetchPages(*rocks, "bob", 5'000, *head, 512);
+  both({Ack("bob", "phone", *head)});
+  // 9,000 messages: one delivered receipt each, plus a read receipt for
+  // each of the five others' messages read (the own copy makes none).
+  CHECK(receipts == 9'000 + 5);
+  for (const char* user : {"alice", "bob", "carol"}) {
+    auto got = rocks->Head(user);
+    auto want = mem->Head(user);
+    COURIER_REQUIRE_OK(got);
+    COURIER_REQUIRE_OK(want);
+    CHECK(*got == *want);
+  }
+}
+
+// Seqs start again at 1 after DeleteInbox: an ack must not take the deleted
+// messages that a Fetch read before for the new ones.
+TEST_CASE("rocksdb: after DeleteInbox an ack gives receipts for the new messages, not the "
+          "fetched old ones", "[rocksdb]") {
+  TempDir dir;
+  auto store = MustOpen(Options(dir));
+  auto fill = [&](const std::string& sender) {
+    std::vector<WriteOp> batch;
+    for (int i = 1; i <= 5'000; ++i) batch.push_back(Message(sender, std::to_string(i), "bob"));
+    for (auto& r : store->Write(batch)) COURIER_REQUIRE_OK(r);
+  };
+  fill("alice");
+  // (0, 1,024] remembered: the writer forgot (0, 904].
+  CHECK(FetchPages(*store, "bob", 0, 1'024, 256) == 1'024);
+  auto removed = store->DeleteInbox("bob");
+  COURIER_REQUIRE_OK(removed);
+  CHECK(*removed == 5'000);
+  fill("carol");  // seqs 1..5,000 again; the writer remembers the last 4,096
+  auto ack = Expect<AckResult>(*store, Ack("bob", "phone", 5'000));
+  REQUIRE(ack.appended.size() == 5'000);
+  for (std::size_t i = 0; i < ack.appended.size(); ++i) {
+    CHECK(ack.appended[i].user == "carol");
+    CHECK(ack.appended[i].event.id == "carol-" + std::to_string(i + 1));
+  }
+  auto alice = store->Head("alice");
+  COURIER_REQUIRE_OK(alice);
+  CHECK(*alice == 0);
+}
+
+// Messages Prune removed undelivered get no receipt, also when a Fetch read
+// them before the prune.
+TEST_CASE("rocksdb: an ack past fetched messages that Prune removed gives them no receipt",
+          "[rocksdb]") {
+  TempDir dir;
+  auto store = MustOpen(Options(dir));
+  std::vector<WriteOp> batch;
+  for (int i = 1; i <= 5'000; ++i) {
+    batch.push_back(Message("alice", std::to_string(i), "bob", i <= 600 ? 1'000 : 90'000));
+  }
+  for (auto& r : store->Write(batch)) COURIER_REQUIRE_OK(r);
+  CHECK(FetchPages(*store, "bob", 0, 1'024, 256) == 1'024);
+  PruneOptions prune;
+  prune.now = 100'000;
+  prune.ttl_ms = 50'000;  // the first 600 go
+  prune.acked_retention_ms = 1'000'000;
+  auto removed = store->Prune(prune);
+  COURIER_REQUIRE_OK(removed);
+  CHECK(*removed == 600);
+  auto ack = Expect<AckResult>(*store, Ack("bob", "phone", 1'024));
+  REQUIRE(ack.appended.size() == 1'024 - 600);
+  CHECK(ack.appended.front().event.id == "alice-601");
+  CHECK(ack.appended.back().event.id == "alice-1024");
+}
+
 // An ack that found no mark above the cursor scans none on later acks,
 // until a read writes one: reads after such an ack, forgotten, remembered
 // and in the next ack's batch, are still seen.

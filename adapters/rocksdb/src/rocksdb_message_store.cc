@@ -16,7 +16,9 @@
 // read committed keys, several at a time from one snapshot.
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -55,6 +57,12 @@ using OpResult = absl::StatusOr<WriteResult>;
 
 // Messages above the highest cursor remembered per inbox (rocksdb.h).
 constexpr std::size_t kMaxPendingPerInbox = 4'096;
+// What Fetch remembers for the acks (FetchedRun): pages of at least this
+// many events (a drain's; a reconnect's few events are still remembered by
+// the writer), up to this many messages per inbox, this many inboxes.
+constexpr std::size_t kMinRememberedPage = 32;
+constexpr std::size_t kMaxFetchedPerInbox = 4'096;
+constexpr std::size_t kMaxFetchedInboxes = 64;
 // Inboxes looked at per Prune step (one lock hold, one WriteBatch).
 constexpr std::size_t kPruneStepInboxes = 256;
 
@@ -134,6 +142,8 @@ class RocksdbMessageStore final : public MessageStore {
     out.reserve(std::min<std::size_t>(limit, 512));  // a drain's page: no regrowth
     const std::string end = keys::EventEnd(user);
     ::rocksdb::Slice upper(end);
+    // Before the read: a DeleteInbox or failed batch after it bumps it.
+    const std::uint64_t generation = fetched_generation_.load(std::memory_order_acquire);
     ReadView view = Reader(/*consistent=*/false);
     ::rocksdb::ReadOptions& ro = view.ro;
     ro.iterate_upper_bound = &upper;
@@ -147,6 +157,7 @@ class RocksdbMessageStore final : public MessageStore {
       out.push_back(std::move(e.event));
     }
     COURIER_RETURN_IF_ERROR(ToStatus(it->status(), "fetch"));
+    if (out.size() >= kMinRememberedPage) RememberFetched(user, after, out, generation);
     return out;
   }
 
@@ -214,6 +225,7 @@ class RocksdbMessageStore final : public MessageStore {
       }
       if (!status.ok()) {
         cache_.clear();
+        ForgetFetched();
         return status;
       }
     }
@@ -268,6 +280,7 @@ class RocksdbMessageStore final : public MessageStore {
     COURIER_RETURN_IF_ERROR(db_->Write(&batch));
     MarkAllSynced();
     cache_.erase(user);
+    ForgetFetched();  // its seqs start again at 1
     return removed;
   }
 
@@ -558,6 +571,7 @@ class RocksdbMessageStore final : public MessageStore {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     if (!status.ok()) {
       cache_.clear();  // it holds the failed batch's effects
+      ForgetFetched();  // its seqs may be taken again
       return std::vector<absl::StatusOr<WriteResult>>(ops, status);
     }
     for (InboxState* inbox : touched_) inbox->TrimPending();
@@ -948,6 +962,14 @@ class RocksdbMessageStore final : public MessageStore {
       COURIER_ASSIGN_OR_RETURN(marked, TakeReadMarks(user, after, last, inbox.no_marks));
     }
     auto next_mark = marked.begin();
+    auto add = [&](Seq seq, MessageId id, UserId sender, bool own_group_copy) {
+      while (next_mark != marked.end() && *next_mark < seq) ++next_mark;
+      const bool read = own_group_copy || (next_mark != marked.end() && *next_mark == seq);
+      out.push_back(Pending{seq, std::move(id), std::move(sender), read});
+    };
+    // What a Fetch read of (after, last] first, then the database's rest.
+    const Seq from = TakeFetched(user, inbox, after, last, add);
+    if (from >= last) return absl::OkStatus();
     const std::string end = last == std::numeric_limits<Seq>::max()
                                 ? keys::EventEnd(user)
                                 : keys::EventKey(user, last + 1);
@@ -955,19 +977,84 @@ class RocksdbMessageStore final : public MessageStore {
     ::rocksdb::ReadOptions ro;
     ro.iterate_upper_bound = &upper;
     std::unique_ptr<::rocksdb::Iterator> it(db_->db()->NewIterator(ro, cf_));
-    for (it->Seek(keys::EventKey(user, after + 1)); it->Valid(); it->Next()) {
+    for (it->Seek(keys::EventKey(user, from + 1)); it->Valid(); it->Next()) {
       Seq seq = 0;
       if (!keys::ParseEventKey(View(it->key()), user, &seq)) break;
       COURIER_ASSIGN_OR_RETURN(
           keys::StoredEvent e,
           keys::DecodeEvent(View(it->value()), seq, keys::EventFields::kNoBodyNoCid));
       if (e.event.kind != EventKind::kMessage) continue;
-      while (next_mark != marked.end() && *next_mark < seq) ++next_mark;
       const bool own_group_copy = !e.event.group.empty() && e.event.peer == user;
-      const bool read = own_group_copy || (next_mark != marked.end() && *next_mark == seq);
-      out.push_back(Pending{seq, std::move(e.event.id), std::move(e.event.peer), read});
+      add(seq, std::move(e.event.id), std::move(e.event.peer), own_group_copy);
     }
     return ToStatus(it->status(), "read undelivered messages");
+  }
+
+  // --- What Fetch read, for the acks ---------------------------------------------
+
+  // Remembers the message events of a page Fetch read from (after, ...]
+  // (`page`, in seq order, not empty), unless a DeleteInbox or a failed
+  // batch came after `generation` (read before the page).
+  void RememberFetched(const UserId& user, Seq after, const std::vector<Event>& page,
+                       std::uint64_t generation) ABSL_LOCKS_EXCLUDED(fetched_mu_) {
+    MutexLock lock(&fetched_mu_);
+    if (generation != fetched_generation_.load(std::memory_order_relaxed)) return;
+    auto it = fetched_.find(user);
+    if (it == fetched_.end()) {
+      if (fetched_.size() >= kMaxFetchedInboxes) fetched_.clear();
+      it = fetched_.try_emplace(NameKey(user)).first;
+    }
+    FetchedRun& run = it->second;
+    if (run.through != after || run.messages.empty()) {
+      // Not the page after the last one (another device, a reconnect):
+      // start over from this one.
+      run.messages.clear();
+      run.after = after;
+    }
+    for (const Event& e : page) {
+      if (e.kind != EventKind::kMessage) continue;
+      run.messages.push_back(
+          FetchedMessage{e.seq, e.id, e.peer, !e.group.empty() && e.peer == user});
+    }
+    run.through = page.back().seq;
+    while (run.messages.size() > kMaxFetchedPerInbox) {
+      run.after = run.messages.front().seq;
+      run.messages.pop_front();
+    }
+  }
+
+  // Hands `add` the messages a Fetch remembered in (after, last] of `user`,
+  // in seq order, but none at or below the inbox's floor (Prune removed
+  // them: no receipt), and forgets them. Returns the seq through which
+  // everything was handed (`after` when Fetch remembered nothing from
+  // after + 1 on): the database has the rest.
+  template <class Add>
+  Seq TakeFetched(const UserId& user, const InboxState& inbox, Seq after, Seq last, Add& add)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) ABSL_LOCKS_EXCLUDED(fetched_mu_) {
+    MutexLock lock(&fetched_mu_);
+    auto it = fetched_.find(user);
+    if (it == fetched_.end()) return after;
+    FetchedRun& run = it->second;
+    if (run.after > after || run.through <= after) return after;  // a gap, or nothing new
+    const Seq through = std::min(run.through, last);
+    while (!run.messages.empty() && run.messages.front().seq <= through) {
+      FetchedMessage& m = run.messages.front();
+      if (m.seq > after && m.seq > inbox.floor) {
+        add(m.seq, std::move(m.id), std::move(m.sender), m.own_group_copy);
+      }
+      run.messages.pop_front();
+    }
+    run.after = through;
+    if (run.through <= through) fetched_.erase(it);  // all handed out
+    return through;
+  }
+
+  // Forgets everything Fetch remembered, and makes Fetches under way
+  // remember nothing: seqs of an inbox may name other events from now on.
+  void ForgetFetched() ABSL_LOCKS_EXCLUDED(fetched_mu_) {
+    MutexLock lock(&fetched_mu_);
+    fetched_generation_.fetch_add(1, std::memory_order_release);
+    fetched_.clear();
   }
 
   // The seqs in (after, last] of `user`'s read marks, committed or written by
@@ -1244,6 +1331,33 @@ class RocksdbMessageStore final : public MessageStore {
   absl::flat_hash_map<UserId, std::size_t> group_counts_ ABSL_GUARDED_BY(write_mu_);
   absl::flat_hash_set<InboxState*> touched_ ABSL_GUARDED_BY(write_mu_);
   std::uint64_t staged_batches_ ABSL_GUARDED_BY(write_mu_) = 0;
+
+  // What Fetch read lately, per inbox, so that an ack passing messages the
+  // writer forgot (beyond kMaxPendingPerInbox) need not read them back: a
+  // drain's acks pass exactly the pages its Fetches just read. Events never
+  // change under a seq while their inbox lives (an ack skips the ones
+  // Prune removed by the floor); a DeleteInbox, after which seqs start
+  // again at 1, or a failed batch forgets everything and bumps
+  // fetched_generation_, and a Fetch that read before a bump remembers
+  // nothing. Bounded by kMaxFetchedInboxes x kMaxFetchedPerInbox.
+  struct FetchedMessage {
+    Seq seq = 0;
+    MessageId id;
+    UserId sender;
+    bool own_group_copy = false;  // stored read: its ack makes no receipt
+  };
+  struct FetchedRun {
+    // Every event in (after, through] was read; `messages` holds the
+    // message events among them, in seq order.
+    Seq after = 0;
+    Seq through = 0;
+    std::deque<FetchedMessage> messages;
+  };
+  Mutex fetched_mu_ ABSL_ACQUIRED_AFTER(write_mu_);
+  absl::node_hash_map<NameKey, FetchedRun, NameHash, NameEq> fetched_ ABSL_GUARDED_BY(fetched_mu_);
+  // Bumped (under fetched_mu_) by ForgetFetched; Fetch reads it before it
+  // reads the database.
+  std::atomic<std::uint64_t> fetched_generation_{0};
 
   // Staged writes (WriteStaged): batches are numbered 1, 2, ... as staged.
   Mutex read_mu_ ABSL_ACQUIRED_AFTER(write_mu_);

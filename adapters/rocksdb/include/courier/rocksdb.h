@@ -97,7 +97,11 @@
 // that passes them. Bounded: at most
 // cache_max_inboxes inboxes (the cache starts over at the start of a batch
 // when it is full) and at most 4,096 pending messages per inbox (older ones
-// are forgotten and read back by a scan when an ack reaches them). What one
+// are forgotten and read back by a scan when an ack reaches them, unless a
+// Fetch read them lately: Fetch remembers the messages of each page of 32
+// events or more (seq, id, sender, whether it is the sender's own group
+// copy) for the next ack, at most 4,096 per inbox and 64 inboxes, forgotten
+// by the ack that takes them, by DeleteInbox and by a failed batch). What one
 // cached inbox costs: one block of about 150 bytes, its state (its first
 // device's cursor inline, more devices in one sorted array) and its user
 // name (inline up to 23 bytes), an 8-byte slot of the cache's map, and 80
