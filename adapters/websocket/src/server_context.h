@@ -97,7 +97,7 @@ class SessionRegistry {
   };
   using Entries = absl::InlinedVector<Entry, 1>;
   mutable absl::Mutex mu_;
-  NameMap<Entries> by_user_ ABSL_GUARDED_BY(mu_);  // names inline up to 23 bytes
+  NameNodeMap<Entries> by_user_ ABSL_GUARDED_BY(mu_);  // an 80-byte node per user
 };
 
 // The TLS context new connections use; Replace swaps in a new one (SIGHUP).
