@@ -3,7 +3,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <utility>
+#include <vector>
 
 namespace courier::server {
 
@@ -44,12 +46,20 @@ void DeviceLog::Run() {
       round.swap(queued_);
       stop = stop_;
     }
-    for (const auto& [key, when] : round) {
-      absl::Status s = store_.RecordDevice(key.first.str(), key.second.str(), when);
-      if (!s.ok() && !absl::IsNotFound(s)) {
+    // One RecordDevices (one store write) per kBatch devices: a burst of
+    // connects costs a few synced writes, not one per device.
+    std::vector<DeviceSighting> batch;
+    batch.reserve(std::min(round.size(), kBatch));
+    for (auto it = round.begin(); it != round.end();) {
+      batch.clear();
+      for (; it != round.end() && batch.size() < kBatch; ++it) {
+        batch.push_back(DeviceSighting{it->first.first.view(), it->first.second.view(), it->second});
+      }
+      absl::Status s = store_.RecordDevices(batch);
+      if (!s.ok()) {
         dropped_.fetch_add(1, std::memory_order_relaxed);
-        spdlog::debug("event=device_log_failed user={} device={} error=\"{}\"", key.first.view(),
-                      key.second.view(), s.ToString());
+        spdlog::debug("event=device_log_failed devices={} error=\"{}\"", batch.size(),
+                      s.ToString());
       }
     }
     if (stop) return;

@@ -1,12 +1,14 @@
 // device_log.h: records in the AccountStore which devices connect, for the
-// admin API's device list (AccountStore::RecordDevice).
+// admin API's device list (AccountStore::RecordDevices).
 //
 // The WebSocket server tells of each session that opens or ends on an io
 // thread, which must not block; Seen only queues (user, device, now), and
 // one thread of its own writes the queue to the store, the same device once
-// per round. A queue over kMaxQueued entries drops new ones (counted in
-// dropped()): the list is informative, never needed for delivery. Store
-// errors are logged at debug level and dropped likewise.
+// per round, up to kBatch devices per RecordDevices (one write). A queue
+// over kMaxQueued entries drops new ones (counted in dropped()): the list
+// is informative, never needed for delivery. Store
+// errors are logged at debug level and counted in dropped() once per failed
+// RecordDevices call.
 //
 // Ownership: borrows `store` and `clock`, which must outlive it.
 // Thread-safety: Seen and dropped from any thread.
@@ -33,6 +35,8 @@ namespace courier::server {
 class DeviceLog {
  public:
   static constexpr std::size_t kMaxQueued = 100'000;
+  // Devices per AccountStore::RecordDevices call of a round.
+  static constexpr std::size_t kBatch = 1024;
 
   DeviceLog(AccountStore& store, const Clock& clock);
   ~DeviceLog();

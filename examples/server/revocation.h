@@ -80,7 +80,7 @@ class RevocationWatcher {
   const std::chrono::milliseconds check_every_;
   mutable absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  NameMap<absl::InlinedVector<Live, 1>> live_ ABSL_GUARDED_BY(mu_);  // names inline up to 23 bytes
+  NameNodeMap<absl::InlinedVector<Live, 1>> live_ ABSL_GUARDED_BY(mu_);  // an 80-byte node per user
   absl::flat_hash_set<UserId> urgent_ ABSL_GUARDED_BY(mu_);
   std::uint64_t closed_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread thread_;

@@ -475,17 +475,51 @@ COURIER_CONFORMANCE_CASE(DevicesAreRecordedSortedWithTheirLatestTime,
   CHECK_THAT(h->Devices("nobody").status(), StatusIs(absl::StatusCode::kNotFound));
 }
 
+COURIER_CONFORMANCE_CASE(RecordDevicesIsRecordDeviceForEach,
+                         "RecordDevices records each sighting as RecordDevice would") {
+  Harness h(factory);
+  CreateUsers(*h, {"alice", "bob"});
+  COURIER_REQUIRE_OK(h->RecordDevices({}));
+  COURIER_REQUIRE_OK(h->RecordDevice("alice", "phone", 300));
+  const std::vector<DeviceSighting> sightings = {
+      {"alice", "phone", 200},  // never lowers it
+      {"alice", "Laptop", 70},
+      {"alice", "Laptop", 50},  // the same device twice: the later time stays
+      {"nobody", "phone", 1},   // an unknown user: skipped, not an error
+      {"bob", "no spaces", 5},  // refused, and the others still recorded
+      {"bob", "tablet", 9},
+      {"bob", "watch", 4},
+  };
+  CHECK_THAT(h->RecordDevices(sightings), StatusIs(absl::StatusCode::kInvalidArgument));
+  CHECK(*h->Devices("alice") == std::vector<DeviceRecord>{{"Laptop", 70}, {"phone", 300}});
+  CHECK(*h->Devices("bob") == std::vector<DeviceRecord>{{"tablet", 9}, {"watch", 4}});
+  CHECK_THAT(h->Devices("nobody").status(), StatusIs(absl::StatusCode::kNotFound));
+  // Many at once (the device log's rounds are up to a thousand).
+  std::vector<std::string> names;
+  for (int i = 0; i < 300; ++i) names.push_back("d" + std::to_string(i));
+  std::vector<DeviceSighting> many;
+  for (int i = 0; i < 300; ++i) many.push_back({"bob", names[i], 1000 + i});
+  COURIER_REQUIRE_OK(h->RecordDevices(many));
+  auto bobs = h->Devices("bob");
+  COURIER_REQUIRE_OK(bobs);
+  REQUIRE(bobs->size() == 302);
+  for (const DeviceRecord& d : *bobs) {
+    if (d.device[0] == 'd') CHECK(d.last_seen == 1000 + std::stoi(d.device.substr(1)));
+  }
+}
+
 COURIER_CONFORMANCE_DURABILITY_CASE(ReopenKeepsAdminState,
                                     "reopen keeps disabled users and devices") {
   Harness h(factory);
   CreateUsers(*h, {"alice", "bob"});
   COURIER_REQUIRE_OK(h->SetUserDisabled("alice", true));
   COURIER_REQUIRE_OK(h->RecordDevice("alice", "phone", 123));
+  COURIER_REQUIRE_OK(h->RecordDevices(std::vector<DeviceSighting>{{"alice", "tablet", 7}}));
   COURIER_REQUIRE_OK(h->SetPushSubscription("alice", "phone", "sub-1"));
   COURIER_REQUIRE_OK(h->DeleteUser("bob"));
   h.Reopen();
   CHECK(*h->UserDisabled("alice") == true);
-  CHECK(*h->Devices("alice") == std::vector<DeviceRecord>{{"phone", 123}});
+  CHECK(*h->Devices("alice") == std::vector<DeviceRecord>{{"phone", 123}, {"tablet", 7}});
   CHECK(*h->PushSubscriptions("alice") == std::vector<PushSubscriptionRecord>{{"phone", "sub-1"}});
   CHECK(*h->UserExists("bob") == false);
 }

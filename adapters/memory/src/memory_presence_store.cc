@@ -300,7 +300,7 @@ class MemoryPresenceStore final : public PresenceStore {
     absl::InlinedVector<Registration, 1> devices;
     std::optional<TimeMs> last_seen;
   };
-  // What a user online on one device costs: this in a slot of users_, beside
+  // What a user online on one device costs: this in a node of users_, beside
   // the user's name (bench/README.md, W4's table).
   static_assert(sizeof(UserEntry) <= 64);
 
@@ -339,7 +339,7 @@ class MemoryPresenceStore final : public PresenceStore {
   const Clock& clock_;
   const TimeMs ttl_ms_;
   Mutex mu_;
-  NameMap<UserEntry> users_ ABSL_GUARDED_BY(mu_);  // names inline up to 23 bytes
+  NameNodeMap<UserEntry> users_ ABSL_GUARDED_BY(mu_);  // an 88-byte node per user
   std::vector<NodeId> nodes_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<NodeId, std::uint32_t> node_index_ ABSL_GUARDED_BY(mu_);
   // For MayHaveOtherNodes, read without mu_: the first node that ever

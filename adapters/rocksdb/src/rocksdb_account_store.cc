@@ -15,6 +15,7 @@
 // A change that reads before it writes (create, request, accept) runs under
 // the store's mutex and writes one WriteBatch.
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
 #include "courier/account_store.h"
 #include "courier/rocksdb.h"
 #include "courier/status.h"
@@ -250,6 +252,40 @@ class RocksdbAccountStore final : public AccountStore {
     COURIER_RETURN_IF_ERROR(ToStatus(
         batch.Put(cf_, key, keys::EncodeU64(static_cast<std::uint64_t>(when))), "batch put"));
     return db_->Write(&batch);
+  }
+
+  // One batch (one sync) for them all: the device log's round after a burst
+  // of connects is thousands of devices. Keys go in sorted, the same key
+  // once with its latest time, so the memtable takes each from the last.
+  absl::Status RecordDevices(absl::Span<const DeviceSighting> sightings) override {
+    absl::Status first;
+    std::vector<std::pair<std::string, TimeMs>> puts;
+    puts.reserve(sightings.size());
+    MutexLock lock(&mu_);
+    for (const DeviceSighting& s : sightings) {
+      if (absl::Status valid = ValidateName("device", s.device); !valid.ok()) {
+        if (first.ok()) first = std::move(valid);
+        continue;
+      }
+      COURIER_ASSIGN_OR_RETURN(bool exists, Has(keys::NameKey(kUser, s.user)));
+      if (!exists) continue;
+      puts.emplace_back(keys::PairKey(kDevice, s.user, s.device), s.when);
+    }
+    std::sort(puts.begin(), puts.end());  // a key's latest time last
+    ::rocksdb::WriteBatch batch;
+    for (std::size_t i = 0; i < puts.size(); ++i) {
+      if (i + 1 < puts.size() && puts[i + 1].first == puts[i].first) continue;
+      const auto& [key, when] = puts[i];
+      COURIER_ASSIGN_OR_RETURN(std::optional<std::string> value, Get(key));
+      if (value.has_value()) {
+        COURIER_ASSIGN_OR_RETURN(std::uint64_t stored, keys::DecodeU64(*value, "device last seen"));
+        if (static_cast<TimeMs>(stored) >= when) continue;
+      }
+      COURIER_RETURN_IF_ERROR(ToStatus(
+          batch.Put(cf_, key, keys::EncodeU64(static_cast<std::uint64_t>(when))), "batch put"));
+    }
+    if (batch.Count() > 0) COURIER_RETURN_IF_ERROR(db_->Write(&batch));
+    return first;
   }
 
   absl::StatusOr<std::vector<DeviceRecord>> Devices(const UserId& user) override {

@@ -228,6 +228,31 @@ class SqliteAccountStore final : public AccountStore {
     return q.BindText(2, device).Bind(3, when).Run();
   }
 
+  // One transaction (one commit, one sync) for them all.
+  absl::Status RecordDevices(absl::Span<const DeviceSighting> sightings) override {
+    MutexLock lock(&mu_);
+    COURIER_RETURN_IF_ERROR(db_->Begin());
+    absl::Status first;  // the first sighting refused
+    auto record = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
+      for (const DeviceSighting& s : sightings) {
+        if (absl::Status valid = ValidateName("device", s.device); !valid.ok()) {
+          if (first.ok()) first = std::move(valid);
+          continue;
+        }
+        const UserId user(s.user);
+        COURIER_ASSIGN_OR_RETURN(bool exists, Exists(user));
+        if (!exists) continue;
+        COURIER_ASSIGN_OR_RETURN(Query q, db_->Prepare(kRecordDevice));
+        q.BindText(1, user).BindText(2, absl::string_view(s.device.data(), s.device.size()));
+        q.Bind(3, s.when);
+        COURIER_RETURN_IF_ERROR(q.Run());
+      }
+      return absl::OkStatus();
+    };
+    COURIER_RETURN_IF_ERROR(Finish(record()));
+    return first;
+  }
+
   absl::StatusOr<std::vector<DeviceRecord>> Devices(const UserId& user) override {
     MutexLock lock(&mu_);
     COURIER_ASSIGN_OR_RETURN(Query q, UserQuery(user, kDevices));

@@ -82,12 +82,12 @@ class SessionRegistry {
                                           const std::optional<DeviceId>& device) const;
   std::vector<DeviceId> Devices(const UserId& user) const;
 
-  // What a user's first connection adds: a slot of the map, its Entry
-  // inline (a user's further connections move the list to a heap array;
-  // tests/websocket/connection_memory_test.cc prints it).
-  static constexpr std::size_t UserSlotBytes() {
-    return sizeof(std::pair<const NameKey, Entries>) + 1;  // + the control byte
-  }
+  // What a user's first connection adds: a node of the map, its Entry
+  // inline (a user's further connections move the list to a heap array),
+  // and the table's pointer and control byte (tests/websocket/
+  // connection_memory_test.cc prints it).
+  static constexpr std::size_t UserNodeBytes() { return sizeof(std::pair<const NameKey, Entries>); }
+  static constexpr std::size_t UserSlotBytes() { return sizeof(void*) + 1; }
 
  private:
   struct Entry {
@@ -97,7 +97,7 @@ class SessionRegistry {
   };
   using Entries = absl::InlinedVector<Entry, 1>;
   mutable absl::Mutex mu_;
-  NameMap<Entries> by_user_ ABSL_GUARDED_BY(mu_);  // names inline up to 23 bytes
+  NameNodeMap<Entries> by_user_ ABSL_GUARDED_BY(mu_);  // an 80-byte node per user
 };
 
 // The TLS context new connections use; Replace swaps in a new one (SIGHUP).

@@ -76,8 +76,7 @@ bool WritePath::Added(std::size_t frames, std::size_t payload, std::size_t max_b
   Buffers& b = *bufs_;
   b.queued_frames += frames;
   b.queued_payload += payload;
-  queued_bytes_ += payload;
-  return queued_bytes_ <= max_bytes && b.queued_frames + b.batch_frames <= max_frames;
+  return b.queued_payload + b.batch_payload <= max_bytes && b.queued_frames + b.batch_frames <= max_frames;
 }
 
 bool WritePath::Push(std::string_view json, std::size_t max_bytes, std::size_t max_frames) {
@@ -126,7 +125,6 @@ std::size_t WritePath::FinishBatch() {
   if (bufs_ == nullptr) return 0;
   Buffers& b = *bufs_;
   const std::size_t frames = b.batch_frames;
-  queued_bytes_ -= b.batch_payload;
   b.batch_frames = b.batch_payload = 0;
   b.batch.clear();
   return frames;
@@ -141,7 +139,6 @@ void WritePath::Idle(int fd) {
 void WritePath::DropQueued() {
   if (bufs_ != nullptr) {
     Buffers& b = *bufs_;
-    queued_bytes_ -= b.queued_payload;
     b.queued_frames = b.queued_payload = 0;
     b.queued.clear();
     std::string().swap(b.pong);
@@ -153,7 +150,6 @@ void WritePath::Clear() {
   DropQueued();
   if (!writing) {
     bufs_.reset();
-    queued_bytes_ = 0;
   }
 }
 

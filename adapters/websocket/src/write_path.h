@@ -61,7 +61,9 @@ class WritePath {
     return pong_pending_ || (bufs_ != nullptr && !bufs_->queued.empty());
   }
   // JSON bytes queued or in the batch in flight.
-  std::size_t queued_bytes() const { return queued_bytes_; }
+  std::size_t queued_bytes() const {
+    return bufs_ == nullptr ? 0 : bufs_->queued_payload + bufs_->batch_payload;
+  }
 
   // Moves everything waiting (a pending pong first) into the batch and
   // returns its bytes, valid until FinishBatch. Corks `fd` when the batch
@@ -79,11 +81,6 @@ class WritePath {
   // The connection is over: drops the queue, and the buffers unless a
   // write is in flight (its batch stays until the session goes).
   void Clear();
-
-  // The write in flight (a batch, the 101 answer or the close frame), and
-  // a write posted to the end of the loop's turn.
-  bool writing = false;
-  bool write_scheduled = false;
 
  private:
   // What a busy connection writes from, pooled per thread.
@@ -109,11 +106,19 @@ class WritePath {
   // TCP_CORK on `fd` (Linux; elsewhere a no-op).
   void Cork(int fd, bool on);
 
+  // The connection's one pointer; the counts (queued_bytes()) are in the
+  // block, which an idle connection does not hold.
   BuffersPtr bufs_;
-  std::size_t queued_bytes_ = 0;  // JSON bytes queued or in the batch
   bool pong_pending_ = false;
   bool corked_ = false;
   bool burst_ = false;  // a batch was started since the last Idle
+
+ public:
+  // The write in flight (a batch, the 101 answer or the close frame), and
+  // a write posted to the end of the loop's turn. (Declared last: beside
+  // the flags above, in the word after bufs_.)
+  bool writing = false;
+  bool write_scheduled = false;
 };
 
 }  // namespace courier::websocket::internal

@@ -23,6 +23,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "courier/export.h"
 #include "courier/types.h"
 
@@ -62,6 +63,15 @@ struct DeviceRecord {
   DeviceId device;
   TimeMs last_seen = 0;
   friend bool operator==(const DeviceRecord&, const DeviceRecord&) = default;
+};
+
+// One sighting for AccountStore::RecordDevices: `device` of `user` was
+// connected at `when` (or seen going away). The views are borrowed for the
+// call only.
+struct DeviceSighting {
+  std::string_view user;
+  std::string_view device;
+  TimeMs when = 0;
 };
 
 // What AccountStore::PushSubscriptions returns: a device and its push
@@ -132,6 +142,15 @@ class COURIER_EXPORT AccountStore {
   // away): adds the device, or raises its last seen to `when` (never
   // lowers it). kNotFound for an unknown user.
   virtual absl::Status RecordDevice(const UserId& user, const DeviceId& device, TimeMs when) = 0;
+  // RecordDevice for each of `sightings`, in one write where the backend
+  // has one (RocksDB: one batch, one sync; SQLite: one transaction); the
+  // default calls RecordDevice for each. A sighting of an unknown user is
+  // skipped (its user may be deleted since); one that RecordDevice would
+  // refuse otherwise (a bad device name) is skipped too, and the first such
+  // error is returned after the others are recorded. The same device twice
+  // keeps the later time, as two calls would. A store error may leave any
+  // part of the sightings unrecorded.
+  virtual absl::Status RecordDevices(absl::Span<const DeviceSighting> sightings);
   // The devices recorded for `user`, sorted by name; kNotFound for an
   // unknown user.
   virtual absl::StatusOr<std::vector<DeviceRecord>> Devices(const UserId& user) = 0;

@@ -9,7 +9,8 @@
 //
 // NameMap<V> is a flat_hash_map keyed by NameKey with transparent hashing:
 // find, contains, erase and operator[] take a std::string or string_view
-// as they are (no NameKey is built for a lookup).
+// as they are (no NameKey is built for a lookup). NameNodeMap<V> is the same
+// as a node_hash_map, for large values (below).
 //
 // Ownership: a NameKey owns a copy of its name (no sharing, no reference
 //   count).
@@ -26,6 +27,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/hash/hash.h"
 
 namespace courier {
@@ -135,6 +137,17 @@ struct NameEq {
 
 template <typename V>
 using NameMap = absl::flat_hash_map<NameKey, V, NameHash, NameEq>;
+
+// The same with each entry in a node of its own (the table holds 8-byte
+// pointers). A flat map's table has a slot for each of its capacity, of
+// which 7/16 to 7/8 are in use (15,000 users: 32,767 slots, 46 % used), so
+// an entry of S bytes costs S / load: for a map with one entry per
+// connected user and an entry (key and value) of 48 bytes or more, a node
+// per entry (its size, and 8 / load of table) costs less on average, and
+// jumps less at each doubling (it costs more only near the top load).
+// Lookups follow one more pointer; references stay valid across rehashes.
+template <typename V>
+using NameNodeMap = absl::node_hash_map<NameKey, V, NameHash, NameEq>;
 
 }  // namespace courier
 
