@@ -518,8 +518,13 @@ class RocksdbMessageStore final : public MessageStore {
   ReadView Reader(bool consistent) {
     ReadView v;
     if (stages_) {  // else durable_ stays null: no lock to take
+      // The snapshot is taken under read_mu_: a batch staged after this
+      // point sets durable_ (under the same lock) before it writes, so the
+      // snapshot cannot see it. Reading the latest state after the unlock
+      // could (a reader that found no staged batch saw the next one before
+      // its sync: rocksdb_store_test's three-thread case, under ASan).
       MutexLock view(&read_mu_);
-      v.keep = durable_;
+      v.keep = durable_ != nullptr ? durable_ : TakeSnapshot();
     }
     if (v.keep == nullptr && consistent) v.keep = TakeSnapshot();
     if (v.keep != nullptr) v.ro.snapshot = v.keep.get();
