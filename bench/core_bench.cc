@@ -408,6 +408,26 @@ void BM_Drain10k(benchmark::State& state) {
   state.counters["cpu_us_per_item"] = cpu.Stop() * 1e6 / items;
 }
 
+// Appends `count` messages from ten senders to `user`, 1,024 a Write;
+// false (and the benchmark skipped with the error) when one fails.
+bool FillBacklog(MessageStore& store, const std::string& user, std::uint64_t count,
+                 std::uint64_t& n, benchmark::State& state) {
+  constexpr std::uint64_t kStep = 1'024;
+  for (std::uint64_t done = 0; done < count; done += kStep) {
+    std::vector<WriteOp> ops;
+    for (std::uint64_t i = 0; i < kStep; ++i) {
+      ops.push_back(MakeAppend(absl::StrCat("s", i % 10), user, n++));
+    }
+    for (const auto& r : store.Write(ops)) {
+      if (!r.ok()) {
+        state.SkipWithError(r.status().ToString().c_str());
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
 // --- BM_AckBacklog: the store's side of a drain's acks.
 //
 // One inbox per iteration gets kBacklog messages from ten senders (untimed,
@@ -431,18 +451,7 @@ void BM_AckBacklog(benchmark::State& state) {
   for (auto _ : state) {
     cpu.Pause();
     const std::string user = absl::StrCat("backlog", inbox++);
-    for (std::uint64_t done = 0; done < kBacklog; done += kStep) {
-      std::vector<WriteOp> ops;
-      for (std::uint64_t i = 0; i < kStep; ++i) {
-        ops.push_back(MakeAppend(absl::StrCat("s", i % 10), user, n++));
-      }
-      for (const auto& r : store->Write(ops)) {
-        if (!r.ok()) {
-          state.SkipWithError(r.status().ToString().c_str());
-          return;
-        }
-      }
-    }
+    if (!FillBacklog(*store, user, kBacklog, n, state)) return;
     cpu.Resume();
     for (std::uint64_t seq = kStep; seq <= kBacklog; seq += kStep) {
       std::vector<WriteOp> ops;
@@ -476,7 +485,6 @@ template <class Backend>
 void BM_DrainBacklog(benchmark::State& state) {
   constexpr std::uint64_t kBacklog = 65'536;
   constexpr std::uint64_t kPage = 256;
-  constexpr std::uint64_t kStep = 1'024;
   Backend backend;
   std::unique_ptr<MessageStore> store = backend.Open();
   std::uint64_t n = 0;
@@ -487,18 +495,7 @@ void BM_DrainBacklog(benchmark::State& state) {
   for (auto _ : state) {
     cpu.Pause();
     const std::string user = absl::StrCat("drain", inbox++);
-    for (std::uint64_t done = 0; done < kBacklog; done += kStep) {
-      std::vector<WriteOp> ops;
-      for (std::uint64_t i = 0; i < kStep; ++i) {
-        ops.push_back(MakeAppend(absl::StrCat("s", i % 10), user, n++));
-      }
-      for (const auto& r : store->Write(ops)) {
-        if (!r.ok()) {
-          state.SkipWithError(r.status().ToString().c_str());
-          return;
-        }
-      }
-    }
+    if (!FillBacklog(*store, user, kBacklog, n, state)) return;
     cpu.Resume();
     for (std::uint64_t seq = 0; seq < kBacklog; seq += kPage) {
       auto page = store->Fetch(user, seq, kPage);
