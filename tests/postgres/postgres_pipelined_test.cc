@@ -212,6 +212,114 @@ TEST_CASE("Pipelined commits: a speculative append from a head predicted wrong s
   CheckGapless(*store, "x", 11);
 }
 
+// A speculative run is numbered by the server (kAppendNumberedSql): inboxes
+// interleaved in the batch, one predicted, one whose head is read, one with
+// no counter row yet, each numbered in batch order from its head.
+TEST_CASE("Pipelined commits: a speculative run numbers interleaved inboxes in batch order",
+          "[postgres][pipelined]") {
+  TestSchema schema;
+  auto store = OpenOrDie(schema.Options());
+  CHECK(Seqs(store->Write(Appends("s", "x", "a", 3))) == Range(1, 3));
+  CHECK(Seqs(store->Write(Appends("s", "y", "b", 2))) == Range(1, 2));
+  std::vector<WriteOp> ops;
+  const std::vector<std::string> to = {"x", "y", "x", "z", "y", "x", "z", "x", "y", "x"};
+  for (std::size_t i = 0; i < to.size(); ++i) {
+    auto one = Appends("s", to[i], "c" + std::to_string(i) + "-", 1);
+    std::get<AppendOp>(one[0]).body = "body " + std::to_string(i);
+    std::get<AppendOp>(one[0]).ts = 2'000 + static_cast<TimeMs>(i);
+    ops.push_back(std::move(one[0]));
+  }
+  PgPool pool = MakePool(schema.Options(), WriteStatements("courier_"));
+  auto lease = pool.Acquire();
+  COURIER_REQUIRE_OK(lease);
+  const HeadPredictions predictions = {{"x", 3}};  // y's head is read, z has no row
+  std::vector<absl::StatusOr<WriteResult>> results(ops.size());
+  const WritePlan plan(ops, results, /*own_transaction=*/true, /*staged=*/true, &predictions);
+  REQUIRE(plan.speculative());
+  const auto run = (*lease)->Run(plan.queries());
+  COURIER_REQUIRE_OK(run);
+  plan.Collect(*run, results);
+  CHECK(Seqs(results) == std::vector<Seq>{4, 3, 5, 1, 4, 6, 2, 7, 5, 8});
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    const auto& sent = std::get<AppendOp>(ops[i]);
+    const auto& got = std::get<AppendResult>(*results[i]);
+    CHECK(got.id == sent.id);
+    CHECK_FALSE(got.duplicate);
+    REQUIRE(got.appended.size() == 1);
+    CHECK(got.appended[0].user == sent.recipient);
+    CHECK(got.appended[0].event.seq == got.seq);
+  }
+  // What was stored is what the results say: bodies, ids and times in seq
+  // order, and a retransmit of each is its duplicate.
+  for (const auto& [user, n] : std::vector<std::pair<std::string, std::size_t>>{
+           {"x", 8}, {"y", 5}, {"z", 2}}) {
+    INFO(user);
+    CheckGapless(*store, user, n);
+    const auto events = store->Fetch(user, 0, 100);
+    COURIER_REQUIRE_OK(events);
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+      const auto& sent = std::get<AppendOp>(ops[i]);
+      if (sent.recipient != user) continue;
+      const Event& e = (*events)[std::get<AppendResult>(*results[i]).seq - 1];
+      CHECK(e.id == sent.id);
+      CHECK(e.body == sent.body);
+      CHECK(e.ts == sent.ts);
+      CHECK(e.peer == "s");
+    }
+  }
+  const auto again = store->Write(ops);
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    COURIER_REQUIRE_OK(again[i]);
+    const auto& dup = std::get<AppendResult>(*again[i]);
+    CHECK(dup.duplicate);
+    CHECK(dup.seq == std::get<AppendResult>(*results[i]).seq);
+  }
+}
+
+// The queue limit in a speculative run: the smallest limit so far applies
+// (as in the locked form), so a run whose later op does not fit is not
+// stored speculatively, and the store's answer (written locked) refuses
+// exactly the ops that do not fit.
+TEST_CASE("Pipelined commits: a speculative run that does not fit its queue limit is written "
+          "locked", "[postgres][pipelined]") {
+  TestSchema schema;
+  auto store = OpenOrDie(schema.Options());
+  CHECK(Seqs(store->Write(Appends("s", "x", "a", 3))) == Range(1, 3));
+  std::vector<WriteOp> ops = Appends("s", "x", "b", 8);
+  // Undelivered before the run: 3. Limits 100, 5, 100, ...: the first two
+  // fit (3 and 4 undelivered), the third does not (5 against 5), nor does
+  // any later one.
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    std::get<AppendOp>(ops[i]).max_undelivered = i == 1 ? 5 : 100;
+  }
+  {
+    PgPool pool = MakePool(schema.Options(), WriteStatements("courier_"));
+    auto lease = pool.Acquire();
+    COURIER_REQUIRE_OK(lease);
+    const HeadPredictions predictions = {{"x", 3}};
+    std::vector<absl::StatusOr<WriteResult>> results(ops.size());
+    const WritePlan plan(ops, results, /*own_transaction=*/true, /*staged=*/true, &predictions);
+    REQUIRE(plan.speculative());
+    const auto run = (*lease)->Run(plan.queries());
+    REQUIRE_FALSE(run.ok());
+    CHECK(absl::IsAborted(run.status()));
+  }
+  CheckGapless(*store, "x", 3);
+  // The limits alone (no lower one before): all eight fit under 100.
+  MessageStore::StagedWrite staged = store->WriteStaged(ops);
+  if (staged.sync != nullptr) COURIER_REQUIRE_OK(staged.sync->Sync());
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    INFO("op " << i);
+    if (i < 2) {
+      COURIER_REQUIRE_OK(staged.results[i]);
+      CHECK(std::get<AppendResult>(*staged.results[i]).seq == 4 + i);
+    } else {
+      CHECK(absl::IsResourceExhausted(staged.results[i].status()));
+    }
+  }
+  CheckGapless(*store, "x", 5);
+}
+
 // Two servers with pipelined commits, each writing as the commit queue does
 // (batch k + 1 staged before batch k's Sync, which runs on a thread of its
 // own), and two without, all appending to three shared inboxes with a

@@ -6,7 +6,7 @@
 // appends do not wait for the counter rows the first one holds: they take
 // their seqs from the heads recorded here (from the first batch's results)
 // and check at the end that the rows moved exactly from there
-// (pg_write_batch.cc, kAppendTemplate). An inbox no batch still committing
+// (pg_write_batch.cc, kAppendNumberedSql). An inbox no batch still committing
 // wrote to is not listed: its head is read as it stands.
 //
 // Internal to courier::postgres (not installed).

@@ -1,6 +1,9 @@
 #include "pg_write_batch.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -26,34 +29,29 @@ constexpr const char* kHeadsLockSql = R"sql(
 SELECT 1 FROM {p}heads WHERE user_id = ANY($1::text[]) ORDER BY user_id FOR UPDATE)sql";
 
 // A run of appends, no (sender, cid) or id twice (WritePlan answers
-// repeats itself). One row per op, in no particular order: (ord, code 0 ok
-// / 1 queue full / 2 id taken, id, seq, ts, duplicate, undelivered).
-// Lookups are index probes per op, each key once (a scalar subquery named
-// by several window FILTERs would run once for each); one window per
-// recipient numbers the new messages and applies the queue limit; bodies
-// are read from their array only when inserted.
-//
-// Two forms (AppendSql). Locked: the counter rows were locked before it
-// (kHeadsLockSql), so it reads their heads as they stand. Speculative
-// (pipelined commits): no lock is taken first, so that the statement's
-// work overlaps the commit of the batch before it on another connection;
-// $8 gives each op its recipient's predicted head (NULL: the head the
-// statement reads), and the counter rows are moved at the end, waiting
-// there for a transaction still committing; when any row had not stood at
-// the head its seqs were taken from, or an op was refused as queue-full
-// (which a duplicate it did not look up may have caused), check_moved fails
-// the statement with SQLSTATE 40001 and the store writes the batch again,
-// locked. A message a transaction still committing holds the (sender, cid)
-// or id of fails it with a unique violation, answered the same way.
-constexpr const char* kAppendTemplate = R"sql(
+// repeats itself), written locked: the counter rows were created and locked
+// before it (kHeadsNewSql, kHeadsLockSql), so it reads their heads as they
+// stand. One row per op, in no particular order: (ord, code 0 ok / 1 queue
+// full / 2 id taken, id, seq, ts, duplicate, undelivered). Lookups are index
+// probes per op, each key once (a scalar subquery named by several window
+// FILTERs would run once for each): a duplicate is answered with the first
+// send, a taken id refused. One window per recipient numbers the new
+// messages and applies the queue limit; bodies are read from their array
+// only when inserted.
+constexpr const char* kAppendLockedSql = R"sql(
 WITH inp AS (
-  SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[], $6::int8[], $7::int8[]{base_param})
-    WITH ORDINALITY AS t(sender, cid, recipient, id, ts, lim{base_col}, ord)),
+  SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[], $6::int8[], $7::int8[])
+    WITH ORDINALITY AS t(sender, cid, recipient, id, ts, lim, ord)),
 looked AS (
-  SELECT i.*, {found} {head} AS head,
+  SELECT i.*, s.message_id AS s_id, s.seq AS s_seq, s.ts AS s_ts,
+         s.message_id IS NULL AND u.one IS NOT NULL AS taken, h.head AS head,
          coalesce(d.acked, 0) AS acked
-  FROM inp i{lookups}
-  {join} (SELECT user_id, head FROM {p}heads WHERE user_id = ANY($3::text[])) h
+  FROM inp i
+  LEFT JOIN LATERAL (SELECT x.message_id, x.seq, x.ts FROM {p}messages x
+                     WHERE x.sender = i.sender AND x.cid = i.cid LIMIT 1) s ON true
+  LEFT JOIN LATERAL (SELECT 1 AS one FROM {p}messages m
+                     WHERE m.message_id = i.id AND m.recipient = i.recipient LIMIT 1) u ON true
+  JOIN (SELECT user_id, head FROM {p}heads WHERE user_id = ANY($3::text[])) h
     ON h.user_id = i.recipient
   LEFT JOIN (SELECT user_id, max(acked) AS acked FROM {p}devices
              WHERE user_id = ANY($3::text[]) GROUP BY user_id) d ON d.user_id = i.recipient),
@@ -73,79 +71,70 @@ segment_rows AS (
          ($5::bytea[])[ord] AS body, 0::int2 AS status, ts, ''::text AS group_id
   FROM placed WHERE ok),
 new_events AS ({segments_insert}),
-{moved}
+moved AS (
+  UPDATE {p}heads h SET head = t.top
+  FROM (SELECT recipient, max(seq) AS top FROM placed WHERE ok GROUP BY recipient) t
+  WHERE h.user_id = t.recipient)
 SELECT p.ord,
        (CASE WHEN p.s_id IS NOT NULL OR p.ok THEN 0 WHEN p.taken THEN 2 ELSE 1 END)::int4,
        coalesce(p.s_id, p.id), coalesce(p.s_seq, p.seq), coalesce(p.s_ts, p.ts),
        p.s_id IS NOT NULL, p.undelivered
-FROM placed p{from_checked})sql";
+FROM placed p)sql";
 
-// kAppendTemplate in its locked or speculative form, for tables `prefix`.
-std::string AppendSql(bool speculative, absl::string_view prefix) {
-  // Locked: every counter row moves to the top of its new seqs.
-  constexpr absl::string_view kMoveLocked = R"sql(moved AS (
-  UPDATE {p}heads h SET head = t.top
-  FROM (SELECT recipient, max(seq) AS top FROM placed WHERE ok GROUP BY recipient) t
-  WHERE h.user_id = t.recipient))sql";
-  // Speculative: each counter row moves up by its count of new messages,
-  // created if missing; an upsert waits for a transaction still committing
-  // that created or moved the row and then reads its latest version (an
-  // UPDATE would skip a row it cannot see yet, or one whose visible version
-  // fails its WHERE, without waiting). The row must end at the top of the
-  // seqs taken from its predicted head, else check_moved fails.
-  constexpr absl::string_view kMoveSpeculative = R"sql(moved AS (
+// A run of appends written speculatively (pipelined commits): no lock is
+// taken first, so that the statement's work overlaps the commit of the
+// batch before it on another connection. It stores every op of the run or
+// fails: a duplicate or a taken id fails the messages insert with a unique
+// violation (so does a key that a transaction still committing holds), and
+// a refusal, or a head that moved from where its seqs were taken, fails
+// check_moved with SQLSTATE 40001; the store then writes the batch again,
+// locked (kAppendLockedSql), which answers each op. So the server numbers
+// the run itself (WritePlan::AddRun): the ops come grouped by recipient, in
+// batch order within each, and the k-th of an inbox gets head + k.
+//   Per op ($1-$6, $13): sender, cid, recipient, id, ts, k; body.
+//   Per recipient ($7-$12): the inbox, its predicted head (NULL: the head
+//   the statement reads), its number of ops, the index of its first op in
+//   the op arrays, its slack and its oldest ts. The slack is the least
+//   lim - k over its ops, lim the smallest limit up to the k-th op, as
+//   kAppendLockedSql applies it: every op fits when head - acked - 1 < slack.
+// A recipient's segment is sliced from the op arrays (no sort, no
+// aggregate); the counter rows are moved at the end, waiting there for a
+// transaction still committing. One row per recipient: (its index, the head
+// its seqs start after).
+constexpr const char* kAppendNumberedSql = R"sql(
+WITH grp AS MATERIALIZED (
+  SELECT g.user_id, g.n, g.lo, g.slack, g.min_ts, g.gi, coalesce(g.base, h.head, 0) AS head,
+         coalesce((SELECT max(d.acked) FROM {p}devices d WHERE d.user_id = g.user_id), 0) AS acked
+  FROM unnest($7::text[], $8::int8[], $9::int8[], $10::int8[], $11::int8[], $12::int8[])
+    WITH ORDINALITY AS g(user_id, base, n, lo, slack, min_ts, gi)
+  LEFT JOIN {p}heads h ON h.user_id = g.user_id),
+new_messages AS (
+  INSERT INTO {p}messages (message_id, recipient, sender, cid, seq, ts, status)
+  SELECT i.id, i.recipient, i.sender, i.cid, g.head + i.k, i.ts, 0
+  FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[], $5::int8[], $6::int8[])
+    AS i(sender, cid, recipient, id, ts, k)
+  JOIN grp g ON g.user_id = i.recipient),
+new_segments AS (
+  INSERT INTO {p}segments (user_id, last_seq, first_seq, min_ts, n_events, seqs, kinds, ids, peers,
+                           bodies, statuses, tss, groups)
+  SELECT g.user_id, g.head + g.n, g.head + 1, g.min_ts, g.n,
+         ARRAY(SELECT generate_series(g.head + 1, g.head + g.n)),
+         array_fill(1::int2, ARRAY[g.n::int4]), ($4::text[])[g.lo:g.lo + g.n - 1],
+         ($1::text[])[g.lo:g.lo + g.n - 1], ($13::bytea[])[g.lo:g.lo + g.n - 1],
+         array_fill(0::int2, ARRAY[g.n::int4]), ($5::int8[])[g.lo:g.lo + g.n - 1],
+         array_fill(''::text, ARRAY[g.n::int4])
+  FROM grp g),
+moved AS (
   INSERT INTO {p}heads AS h (user_id, head)
-  SELECT recipient, count(*) FROM placed WHERE ok GROUP BY recipient ORDER BY recipient
+  SELECT g.user_id, g.n FROM grp g ORDER BY g.user_id
   ON CONFLICT (user_id) DO UPDATE SET head = h.head + excluded.head
   RETURNING h.user_id, h.head),
 checked AS (
   SELECT {p}check_moved(
-    (SELECT count(*) FROM moved m
-     JOIN (SELECT recipient, max(seq) AS top FROM placed WHERE ok GROUP BY recipient) t
-       ON t.recipient = m.user_id AND t.top = m.head),
-    -- A refusal (queue full) counts the duplicates it cannot see: -1 fails.
-    (SELECT CASE WHEN bool_and(ok) THEN count(DISTINCT recipient) ELSE -1 END
-     FROM placed)) AS c))sql";
-  // Locked: each op's (sender, cid) and id are looked up (a duplicate is
-  // answered with the first send, a taken id refused).
-  constexpr absl::string_view kFoundLocked =
-      "s.message_id AS s_id, s.seq AS s_seq, s.ts AS s_ts,\n"
-      "         s.message_id IS NULL AND u.one IS NOT NULL AS taken,";
-  constexpr absl::string_view kLookupsLocked = R"sql(
-  LEFT JOIN LATERAL (SELECT x.message_id, x.seq, x.ts FROM {p}messages x
-                     WHERE x.sender = i.sender AND x.cid = i.cid LIMIT 1) s ON true
-  LEFT JOIN LATERAL (SELECT 1 AS one FROM {p}messages m
-                     WHERE m.message_id = i.id AND m.recipient = i.recipient LIMIT 1) u ON true)sql";
-  // Speculative: none (a quarter of the statement's time): a duplicate or
-  // a taken id fails the insert with a unique violation, and the store
-  // writes the batch again, locked, which answers it.
-  constexpr absl::string_view kFoundSpeculative =
-      "NULL::text AS s_id, NULL::int8 AS s_seq, NULL::int8 AS s_ts, false AS taken,";
-  const std::string sql = absl::StrReplaceAll(
-      kAppendTemplate,
-      speculative
-          ? std::vector<std::pair<absl::string_view, absl::string_view>>{
-                {"{base_param}", ", $8::int8[]"},
-                {"{base_col}", ", base"},
-                {"{found}", kFoundSpeculative},
-                {"{lookups}", ""},
-                // A counter row that no committed transaction made is not
-                // seen: the prediction, else 0, stands in.
-                {"{join}", "LEFT JOIN"},
-                {"{head}", "coalesce(i.base, h.head, 0)"},
-                {"{moved}", kMoveSpeculative},
-                {"{from_checked}", ", checked"}}
-          : std::vector<std::pair<absl::string_view, absl::string_view>>{
-                {"{base_param}", ""},
-                {"{base_col}", ""},
-                {"{found}", kFoundLocked},
-                {"{lookups}", kLookupsLocked},
-                {"{join}", "JOIN"},
-                {"{head}", "h.head"},
-                {"{moved}", kMoveLocked},
-                {"{from_checked}", ""}});
-  return WithPrefix(ExpandFragments(sql), prefix);
-}
+    (SELECT count(*) FROM moved m JOIN grp g ON g.user_id = m.user_id AND m.head = g.head + g.n),
+    (SELECT CASE WHEN bool_and(g.head - g.acked - 1 < g.slack) THEN count(*) ELSE -1 END
+     FROM grp g)) AS c)
+SELECT g.gi, g.head FROM grp g, checked)sql";
 
 // Before the first ack or read of a batch: the advisory locks of every inbox
 // its acks and reads name ($1), in key order (so that batches never wait
@@ -369,8 +358,8 @@ std::vector<PgStatement> WriteStatements(absl::string_view prefix) {
   return {
       {"heads_new", WithPrefix(kHeadsNewSql, prefix)},
       {"heads_lock", WithPrefix(kHeadsLockSql, prefix)},
-      {"append_many", AppendSql(/*speculative=*/false, prefix)},
-      {"append_speculative", AppendSql(/*speculative=*/true, prefix)},
+      {"append_many", WithReceipts(kAppendLockedSql, prefix)},
+      {"append_speculative", WithPrefix(kAppendNumberedSql, prefix)},
       {"inbox_lock", absl::StrReplaceAll(kInboxLockSql,
                                          {{"{key}", InboxLockKeySql("u", prefix)}})},
       {"ack_many", WithReceipts(kAckSql, prefix)},
@@ -442,51 +431,15 @@ void WritePlan::AddRun(Run run) {
     return;
   }
   switch (run.kind) {
-    case Kind::kAppend: {
-      PgArray sender(PgElement::kText), cid(PgElement::kBytea), recipient(PgElement::kText),
-          id(PgElement::kText), body(PgElement::kBytea), ts(PgElement::kInt8),
-          limit(PgElement::kInt8);
-      for (std::size_t i : run.ops) {
-        const auto& a = std::get<AppendOp>(ops_[i]);
-        sender.Add(a.sender);
-        cid.Add(a.cid);
-        recipient.Add(a.recipient);
-        id.Add(a.id);
-        body.Add(a.body);
-        ts.AddInt(a.ts);
-        limit.AddInt(ClampToBigint(a.max_undelivered));
-      }
+    case Kind::kAppend:
       // Only a run that opens the batch speculates: a later one would have
       // to predict the effects of the runs before it.
-      const bool speculate = predictions_ != nullptr && runs_.empty();
-      PgArray base(PgElement::kInt8);
-      if (speculate) {
-        for (std::size_t i : run.ops) {
-          const auto& a = std::get<AppendOp>(ops_[i]);
-          const auto it = predictions_->find(a.recipient);
-          if (it != predictions_->end()) {
-            base.AddInt(static_cast<std::int64_t>(it->second));
-          } else {
-            base.AddNull();
-          }
-        }
+      if (predictions_ != nullptr && runs_.empty()) {
+        AddNumberedAppends(run);
+      } else {
+        AddLockedAppends(run);
       }
-      PgParam recipients = std::move(recipient).Take();
-      if (!speculate) {  // (the speculative statement creates its rows)
-        queries_.push_back(PgQuery{"heads_new", "", {recipients}});
-        queries_.push_back(PgQuery{"heads_lock", "", {recipients}});
-      }
-      run.answer = queries_.size();
-      std::vector<PgParam> params = {std::move(sender).Take(), std::move(cid).Take(),
-                                     std::move(recipients),    std::move(id).Take(),
-                                     std::move(body).Take(),   std::move(ts).Take(),
-                                     std::move(limit).Take()};
-      if (speculate) params.push_back(std::move(base).Take());
-      queries_.push_back(PgQuery{speculate ? "append_speculative" : "append_many", "",
-                                 std::move(params)});
-      speculative_ = speculative_ || speculate;
       break;
-    }
     case Kind::kAttach:
       for (std::size_t i : run.ops) {
         const auto& a = std::get<AttachOp>(ops_[i]);
@@ -536,6 +489,126 @@ void WritePlan::AddRun(Run run) {
   runs_.push_back(std::move(run));
 }
 
+void WritePlan::AddLockedAppends(Run& run) {
+  PgArray sender(PgElement::kText), cid(PgElement::kBytea), recipient(PgElement::kText),
+      id(PgElement::kText), body(PgElement::kBytea), ts(PgElement::kInt8), limit(PgElement::kInt8);
+  for (std::size_t i : run.ops) {
+    const auto& a = std::get<AppendOp>(ops_[i]);
+    sender.Add(a.sender);
+    cid.Add(a.cid);
+    recipient.Add(a.recipient);
+    id.Add(a.id);
+    body.Add(a.body);
+    ts.AddInt(a.ts);
+    limit.AddInt(ClampToBigint(a.max_undelivered));
+  }
+  PgParam recipients = std::move(recipient).Take();
+  queries_.push_back(PgQuery{"heads_new", "", {recipients}});
+  queries_.push_back(PgQuery{"heads_lock", "", {recipients}});
+  run.answer = queries_.size();
+  queries_.push_back(PgQuery{"append_many", "",
+                             {std::move(sender).Take(), std::move(cid).Take(),
+                              std::move(recipients), std::move(id).Take(), std::move(body).Take(),
+                              std::move(ts).Take(), std::move(limit).Take()}});
+}
+
+void WritePlan::AddNumberedAppends(Run& run) {
+  // The recipients in the order they first appear, each with its ops in
+  // batch order.
+  struct Group {
+    absl::string_view user;
+    std::vector<std::size_t> at;  // indexes into run.ops
+  };
+  std::vector<Group> groups;
+  absl::flat_hash_map<absl::string_view, std::size_t> group_of;
+  for (std::size_t k = 0; k < run.ops.size(); ++k) {
+    const auto& a = std::get<AppendOp>(ops_[run.ops[k]]);
+    const auto [it, added] = group_of.try_emplace(a.recipient, groups.size());
+    if (added) groups.push_back(Group{a.recipient, {}});
+    groups[it->second].at.push_back(k);
+  }
+  PgArray sender(PgElement::kText), cid(PgElement::kBytea), recipient(PgElement::kText),
+      id(PgElement::kText), ts(PgElement::kInt8), rank(PgElement::kInt8), body(PgElement::kBytea);
+  PgArray g_user(PgElement::kText), g_base(PgElement::kInt8), g_n(PgElement::kInt8),
+      g_lo(PgElement::kInt8), g_slack(PgElement::kInt8), g_min_ts(PgElement::kInt8);
+  run.place.assign(run.ops.size(), {0, 0});
+  std::int64_t lo = 1;
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    std::int64_t k = 0;
+    std::int64_t limit_so_far = std::numeric_limits<std::int64_t>::max();
+    std::int64_t slack = std::numeric_limits<std::int64_t>::max();
+    std::int64_t min_ts = std::numeric_limits<std::int64_t>::max();
+    for (std::size_t at : groups[g].at) {
+      const auto& a = std::get<AppendOp>(ops_[run.ops[at]]);
+      ++k;
+      limit_so_far = std::min(limit_so_far, ClampToBigint(a.max_undelivered));
+      slack = std::min(slack, limit_so_far - k);
+      min_ts = std::min(min_ts, a.ts);
+      run.place[at] = {static_cast<std::uint32_t>(g + 1), static_cast<Seq>(k)};
+      sender.Add(a.sender);
+      cid.Add(a.cid);
+      recipient.Add(a.recipient);
+      id.Add(a.id);
+      ts.AddInt(a.ts);
+      rank.AddInt(k);
+      body.Add(a.body);
+    }
+    g_user.Add(groups[g].user);
+    const auto predicted = predictions_->find(groups[g].user);
+    if (predicted != predictions_->end()) {
+      g_base.AddInt(static_cast<std::int64_t>(predicted->second));
+    } else {
+      g_base.AddNull();
+    }
+    g_n.AddInt(k);
+    g_lo.AddInt(lo);
+    g_slack.AddInt(slack);
+    g_min_ts.AddInt(min_ts);
+    lo += k;
+  }
+  run.numbered = true;
+  run.answer = queries_.size();
+  queries_.push_back(PgQuery{
+      "append_speculative", "",
+      {std::move(sender).Take(), std::move(cid).Take(), std::move(recipient).Take(),
+       std::move(id).Take(), std::move(ts).Take(), std::move(rank).Take(),
+       std::move(g_user).Take(), std::move(g_base).Take(), std::move(g_n).Take(),
+       std::move(g_lo).Take(), std::move(g_slack).Take(), std::move(g_min_ts).Take(),
+       std::move(body).Take()}});
+  speculative_ = true;
+}
+
+void WritePlan::CollectNumbered(const Run& run, const PGresult* r,
+                                std::vector<absl::StatusOr<WriteResult>>& results) const {
+  // Every op was stored (the statement fails otherwise): the k-th of its
+  // recipient's ops is at the head the row gives + k.
+  std::uint32_t groups = 0;
+  for (const auto& [g, k] : run.place) groups = std::max(groups, g);
+  std::vector<std::optional<Seq>> heads(groups + 1);
+  for (int row = 0; row < PQntuples(r); ++row) {
+    const std::int64_t g = PgInt(r, row, 0);
+    if (g >= 1 && g <= static_cast<std::int64_t>(groups)) {
+      heads[static_cast<std::size_t>(g)] = static_cast<Seq>(PgInt(r, row, 1));
+    }
+  }
+  for (std::size_t k = 0; k < run.ops.size(); ++k) {
+    const auto& a = std::get<AppendOp>(ops_[run.ops[k]]);
+    const auto [g, rank] = run.place[k];
+    if (!heads[g].has_value()) {
+      results[run.ops[k]] = absl::InternalError("postgres: append returned no row");
+      continue;
+    }
+    AppendResult res;
+    res.id = a.id;
+    res.seq = *heads[g] + rank;
+    res.ts = a.ts;
+    Event e = MessageEventOf(a);
+    e.seq = res.seq;
+    res.appended.push_back(Appended{a.recipient, std::move(e)});
+    results[run.ops[k]] = std::move(res);
+  }
+}
+
 void WritePlan::Collect(absl::Span<const PgResult> answers,
                         std::vector<absl::StatusOr<WriteResult>>& results) const {
   for (const Run& run : runs_) {
@@ -550,6 +623,10 @@ void WritePlan::Collect(absl::Span<const PgResult> answers,
     switch (run.kind) {
       case Kind::kAppend: {
         const PGresult* r = answers[run.answer].get();
+        if (run.numbered) {
+          CollectNumbered(run, r, results);
+          break;
+        }
         const std::size_t rows = n;
         if (PQntuples(r) != static_cast<int>(rows)) {
           for (std::size_t i : run.ops) {

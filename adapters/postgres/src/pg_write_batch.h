@@ -40,7 +40,9 @@
 #define COURIER_ADAPTERS_POSTGRES_PG_WRITE_BATCH_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -83,10 +85,12 @@ class WritePlan {
   // false, they run inside a transaction the caller opened.
   // `staged` and `predictions` non-null: the batch may be written while a
   // staged one is still committing (pipelined commits), and a run of
-  // appends that opens the batch is written speculatively (kAppendTemplate
-  // in pg_write_batch.cc): no counter row is locked first, and the batch
-  // fails with kAborted or kAlreadyExists (nothing stored) when another
-  // transaction moved one of its inboxes' heads or holds one of its keys.
+  // appends that opens the batch is written speculatively and numbered here
+  // (kAppendNumberedSql in pg_write_batch.cc): no counter row is locked
+  // first, and the batch fails with kAborted or kAlreadyExists (nothing
+  // stored) when another transaction moved one of its inboxes' heads or
+  // holds one of its keys, or when an op of the run is a duplicate, names a
+  // taken id or is refused (the locked form answers those).
   // The map must outlive the plan. Every plan with acks or reads first takes
   // their inboxes' advisory locks (kInboxLockSql), which also makes them
   // wait for a staged batch that acked or read the same inboxes.
@@ -118,8 +122,16 @@ class WritePlan {
     std::size_t answer = 0;        // a set-based run: the query whose rows answer it
     bool one_by_one = false;       // one schema function call per op
     bool sent_nothing = false;     // a run of reads naming no valid id
+    // Appends written speculatively, numbered here (kAppendNumberedSql):
+    // per op, its recipient's group (from 1) and its rank k in it.
+    bool numbered = false;
+    std::vector<std::pair<std::uint32_t, Seq>> place;
   };
   void AddRun(Run run);
+  void AddLockedAppends(Run& run);
+  void AddNumberedAppends(Run& run);
+  void CollectNumbered(const Run& run, const PGresult* r,
+                       std::vector<absl::StatusOr<WriteResult>>& results) const;
 
   absl::Span<const WriteOp> ops_;
   const HeadPredictions* predictions_;
