@@ -86,6 +86,39 @@ void CheckSameResult(const absl::StatusOr<WriteResult>& want,
   }
 }
 
+// Writes `ops` to both stores; each op's result must be the same. Returns
+// the reference's.
+std::vector<absl::StatusOr<WriteResult>> WriteBoth(MessageStore& ref, MessageStore& pg,
+                                                   const std::vector<WriteOp>& ops) {
+  auto want = ref.Write(ops);
+  const auto got = pg.Write(ops);
+  REQUIRE(got.size() == want.size());
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    INFO("op " << i);
+    CheckSameResult(want[i], got[i]);
+  }
+  return want;
+}
+
+// The inboxes of users u0 .. u(n - 1) hold the same events in both stores.
+void CheckSameInboxes(MessageStore& ref, MessageStore& pg, int n) {
+  for (int u = 0; u < n; ++u) {
+    INFO(User(u));
+    const auto want = ref.Fetch(User(u), 0, 1'000);
+    const auto got = pg.Fetch(User(u), 0, 1'000);
+    COURIER_REQUIRE_OK(got);
+    REQUIRE(got->size() == want->size());
+    for (std::size_t i = 0; i < want->size(); ++i) {
+      CHECK((*got)[i].seq == (*want)[i].seq);
+      CHECK((*got)[i].id == (*want)[i].id);
+      CHECK((*got)[i].kind == (*want)[i].kind);
+      CHECK((*got)[i].status == (*want)[i].status);
+      CHECK((*got)[i].peer == (*want)[i].peer);
+      CHECK((*got)[i].ts == (*want)[i].ts);
+    }
+  }
+}
+
 // A random group op on g0 or g1 among the kUsers users, made likely to
 // apply by asking the reference for the group as it was before the batch:
 // a missing group is created; a change is mostly by an admin, a send
@@ -330,14 +363,8 @@ TEST_CASE("PostgresMessageStore: one-op acks of wide and narrow ranges give the 
   std::unique_ptr<MessageStore> ref = memory::OpenMessageStore();
   int next_id = 0;
   auto both = [&](const std::vector<WriteOp>& ops) {
-    const auto want = ref->Write(ops);
-    const auto got = pg->Write(ops);
-    REQUIRE(got.size() == want.size());
-    for (std::size_t i = 0; i < ops.size(); ++i) {
-      INFO("op " << i);
-      COURIER_REQUIRE_OK(want[i]);
-      CheckSameResult(want[i], got[i]);
-    }
+    auto want = WriteBoth(*ref, *pg, ops);
+    for (const auto& r : want) COURIER_REQUIRE_OK(r);
     return want;
   };
   auto backlog = [&](int n) {
@@ -369,20 +396,7 @@ TEST_CASE("PostgresMessageStore: one-op acks of wide and narrow ranges give the 
   acks = both({AckOp{User(0), "d1", 70, 2'200}});  // wide: 37..70
   CHECK(std::get<AckResult>(*acks[0]).appended.size() == 34);
   both({AckOp{User(0), "d0", 70, 2'300}});  // nothing left
-  for (int u = 0; u < 4; ++u) {
-    INFO(User(u));
-    const auto want = ref->Fetch(User(u), 0, 1'000);
-    const auto got = pg->Fetch(User(u), 0, 1'000);
-    COURIER_REQUIRE_OK(got);
-    REQUIRE(got->size() == want->size());
-    for (std::size_t i = 0; i < want->size(); ++i) {
-      CHECK((*got)[i].seq == (*want)[i].seq);
-      CHECK((*got)[i].id == (*want)[i].id);
-      CHECK((*got)[i].kind == (*want)[i].kind);
-      CHECK((*got)[i].status == (*want)[i].status);
-      CHECK((*got)[i].peer == (*want)[i].peer);
-    }
-  }
+  CheckSameInboxes(*ref, *pg, 4);
   CHECK(*pg->Status(User(0), "m69") == MessageStatus::kDelivered);
   CHECK(*pg->Status(User(0), "m5") == MessageStatus::kRead);
 }
@@ -402,16 +416,7 @@ void CheckAcksOfTenInboxes(bool one_each) {
   std::unique_ptr<MessageStore> pg = std::move(opened).value();
   std::unique_ptr<MessageStore> ref = memory::OpenMessageStore();
   constexpr int kInboxes = 10;
-  auto both = [&](const std::vector<WriteOp>& ops) {
-    const auto want = ref->Write(ops);
-    const auto got = pg->Write(ops);
-    REQUIRE(got.size() == want.size());
-    for (std::size_t i = 0; i < ops.size(); ++i) {
-      INFO("op " << i);
-      CheckSameResult(want[i], got[i]);
-    }
-    return want;
-  };
+  auto both = [&](const std::vector<WriteOp>& ops) { return WriteBoth(*ref, *pg, ops); };
   int next_id = 0;
   for (int round = 0; round < 3; ++round) {
     INFO("round " << round);
@@ -449,21 +454,7 @@ void CheckAcksOfTenInboxes(bool one_each) {
     CHECK(receipts > 30);  // the run did deliver (not only refusals)
     CHECK(absl::IsOutOfRange(want[3].status()));
   }
-  for (int u = 0; u < 13; ++u) {
-    INFO(User(u));
-    const auto want = ref->Fetch(User(u), 0, 1'000);
-    const auto got = pg->Fetch(User(u), 0, 1'000);
-    COURIER_REQUIRE_OK(got);
-    REQUIRE(got->size() == want->size());
-    for (std::size_t i = 0; i < want->size(); ++i) {
-      CHECK((*got)[i].seq == (*want)[i].seq);
-      CHECK((*got)[i].id == (*want)[i].id);
-      CHECK((*got)[i].kind == (*want)[i].kind);
-      CHECK((*got)[i].status == (*want)[i].status);
-      CHECK((*got)[i].peer == (*want)[i].peer);
-      CHECK((*got)[i].ts == (*want)[i].ts);
-    }
-  }
+  CheckSameInboxes(*ref, *pg, 13);
 }
 
 TEST_CASE("PostgresMessageStore: a run of acks of distinct inboxes gives the reference store's "
