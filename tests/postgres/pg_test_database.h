@@ -54,6 +54,18 @@ class AdminConnection {
     return cell;
   }
 
+  // Runs `sql`; returns its SQLSTATE when it fails, "" when it succeeds.
+  std::string TryExec(const std::string& sql) {
+    PGresult* r = PQexec(conn_, sql.c_str());
+    const ExecStatusType st = PQresultStatus(r);
+    const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    std::string out = st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK ? ""
+                      : state != nullptr                           ? state
+                                                                   : "?";
+    PQclear(r);
+    return out;
+  }
+
  private:
   PGconn* conn_;
 };

@@ -7,6 +7,7 @@
 // PendingSync dropped unsynced still commits.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
@@ -82,13 +83,15 @@ TEST_CASE("Pipelined commits: a batch is written while the one before is committ
           "[postgres][pipelined]") {
   TestSchema schema;
   auto store = OpenOrDie(schema.Options());
-  // Each event row makes its COMMIT 20 ms slower (a deferred trigger), so
+  // Each segment row makes its COMMIT 200 ms slower (a deferred trigger), so
   // that the second batch runs while the first one's COMMIT holds its rows.
+  // (Until the seventeenth session the trigger was on courier_events, which
+  // schema version 9 leaves empty: it slowed nothing.)
   testing::AdminConnection admin;
   admin.Exec("SET search_path = " + schema.name());
   admin.Exec("CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS "
-             "$$ BEGIN PERFORM pg_sleep(0.02); RETURN NULL; END $$");
-  admin.Exec("CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON courier_events "
+             "$$ BEGIN PERFORM pg_sleep(0.2); RETURN NULL; END $$");
+  admin.Exec("CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON courier_segments "
              "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()");
   MessageStore::StagedWrite a = store->WriteStaged(Appends("s", "x", "a", 10));
   CHECK(Seqs(a.results) == Range(1, 10));
@@ -274,6 +277,55 @@ TEST_CASE("Pipelined commits: a speculative run numbers interleaved inboxes in b
     CHECK(dup.duplicate);
     CHECK(dup.seq == std::get<AppendResult>(*results[i]).seq);
   }
+}
+
+// A speculative run does its inserts while the batch before still holds
+// the counter rows (kAppendNumberedSql forces the order): with x's row held
+// by another transaction, the statement has inserted its messages before
+// it waits, so a send of one of their keys waits for it.
+TEST_CASE("Pipelined commits: a speculative run inserts its messages before it waits for the "
+          "counter rows",
+          "[postgres][pipelined]") {
+  TestSchema schema;
+  auto store = OpenOrDie(schema.Options());
+  CHECK(Seqs(store->Write(Appends("s", "x", "a", 3))) == Range(1, 3));
+  testing::AdminConnection holder;  // as a batch still committing holds it
+  holder.Exec("SET search_path = " + schema.name());
+  holder.Exec("BEGIN");
+  holder.Exec("UPDATE courier_heads SET head = head WHERE user_id = 'x'");
+  PgPool pool = MakePool(schema.Options(), WriteStatements("courier_"));
+  const std::vector<WriteOp> ops = Appends("s", "x", "b", 8);
+  const HeadPredictions predictions = {{"x", 3}};
+  std::vector<absl::StatusOr<WriteResult>> results(ops.size());
+  const WritePlan plan(ops, results, /*own_transaction=*/true, /*staged=*/true, &predictions);
+  REQUIRE(plan.speculative());
+  absl::StatusOr<std::vector<PgResult>> run = absl::InternalError("not run");
+  std::thread writer([&] {
+    auto lease = pool.Acquire();
+    if (!lease.ok()) {
+      run = lease.status();
+      return;
+    }
+    run = (*lease)->Run(plan.queries());
+  });
+  testing::AdminConnection probe;
+  probe.Exec("SET search_path = " + schema.name());
+  const std::string waiting = "SELECT count(*) FROM pg_stat_activity WHERE application_name = '" +
+                              schema.name() + "' AND wait_event_type = 'Lock'";
+  for (int i = 0; i < 2'000 && probe.Exec(waiting) == "0"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  CHECK(probe.Exec(waiting) == "1");
+  probe.Exec("SET lock_timeout = '300ms'");
+  // 55P03: the lock timeout, waiting for the writer's uncommitted (s, b0).
+  CHECK(probe.TryExec("INSERT INTO courier_messages (message_id, recipient, sender, cid, seq, ts, "
+                      "status) VALUES ('probe', 'y', 's', 'b0', 1, 1, 0)") == "55P03");
+  holder.Exec("COMMIT");
+  writer.join();
+  COURIER_REQUIRE_OK(run);
+  plan.Collect(*run, results);
+  CHECK(Seqs(results) == Range(4, 11));
+  CheckGapless(*store, "x", 11);
 }
 
 // The queue limit in a speculative run: the smallest limit so far applies
