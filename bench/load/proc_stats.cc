@@ -6,13 +6,18 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 
 namespace courier::load {
 namespace {
@@ -59,6 +64,66 @@ absl::StatusOr<std::uint64_t> ParseStatusCtxSwitches(absl::string_view status) {
       FieldOf(status, "nonvoluntary_ctxt_switches", "status");
   if (!involuntary.ok()) return involuntary.status();
   return *voluntary + *involuntary;
+}
+
+absl::StatusOr<ThreadDetail> ParseThreadDetail(absl::string_view status, absl::string_view stat) {
+  ThreadDetail d;
+  for (absl::string_view line : absl::StrSplit(status, '\n')) {
+    if (absl::ConsumePrefix(&line, "Name:")) {
+      d.name = std::string(absl::StripAsciiWhitespace(line));
+      break;
+    }
+  }
+  absl::StatusOr<std::uint64_t> voluntary = FieldOf(status, "voluntary_ctxt_switches", "status");
+  if (!voluntary.ok()) return voluntary.status();
+  absl::StatusOr<std::uint64_t> involuntary =
+      FieldOf(status, "nonvoluntary_ctxt_switches", "status");
+  if (!involuntary.ok()) return involuntary.status();
+  absl::StatusOr<std::uint64_t> ticks = ParseStatCpuTicks(stat);
+  if (!ticks.ok()) return ticks.status();
+  d.voluntary = *voluntary;
+  d.involuntary = *involuntary;
+  d.cpu_ticks = *ticks;
+  return d;
+}
+
+std::string FormatThreadBreakdown(const ThreadDetails& before, const ThreadDetails& after,
+                                  std::uint64_t messages, long ticks_per_second) {
+  struct Sum {
+    std::size_t threads = 0;
+    std::uint64_t voluntary = 0, involuntary = 0, ticks = 0;
+  };
+  std::map<std::string, Sum> by_name;
+  for (const auto& [tid, b] : after) {
+    ThreadDetail a;
+    if (auto it = before.find(tid); it != before.end() && it->second.voluntary <= b.voluntary &&
+                                    it->second.involuntary <= b.involuntary &&
+                                    it->second.cpu_ticks <= b.cpu_ticks) {
+      a = it->second;
+    }
+    Sum& s = by_name[b.name];
+    ++s.threads;
+    s.voluntary += b.voluntary - a.voluntary;
+    s.involuntary += b.involuntary - a.involuntary;
+    s.ticks += b.cpu_ticks - a.cpu_ticks;
+  }
+  std::vector<std::pair<std::string, Sum>> rows(by_name.begin(), by_name.end());
+  std::stable_sort(rows.begin(), rows.end(), [](const auto& x, const auto& y) {
+    return x.second.ticks + x.second.voluntary + x.second.involuntary >
+           y.second.ticks + y.second.voluntary + y.second.involuntary;
+  });
+  const double n = static_cast<double>(messages == 0 ? 1 : messages);
+  const double us_per_tick = ticks_per_second > 0 ? 1e6 / static_cast<double>(ticks_per_second) : 0;
+  std::string out;
+  for (const auto& [name, s] : rows) {
+    if (s.voluntary + s.involuntary + s.ticks == 0) continue;
+    absl::StrAppend(&out, out.empty() ? "" : "; ",
+                    absl::StrFormat("%s x%zu %.4f vol + %.4f invol, %.1f us", name, s.threads,
+                                    static_cast<double>(s.voluntary) / n,
+                                    static_cast<double>(s.involuntary) / n,
+                                    static_cast<double>(s.ticks) * us_per_tick / n));
+  }
+  return out;
 }
 
 absl::StatusOr<ProcIo> ParseProcIo(absl::string_view io) {
@@ -141,6 +206,40 @@ absl::StatusOr<ThreadSwitches> ReadThreadSwitches(pid_t pid) {
       break;
     }
     threads[tid] = *n;
+  }
+  closedir(d);
+  if (!failed.ok()) return failed;
+  if (threads.empty()) return absl::NotFoundError(absl::StrCat(dir, ": no thread left"));
+  return threads;
+}
+
+absl::StatusOr<ThreadDetails> ReadThreadDetails(pid_t pid) {
+  const std::string dir = absl::StrCat("/proc/", pid, "/task");
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) {
+    const int err = errno;
+    const std::string what = absl::StrCat(dir, ": ", std::strerror(err));
+    return err == ENOENT ? absl::NotFoundError(what) : absl::InternalError(what);
+  }
+  ThreadDetails threads;
+  absl::Status failed;
+  while (dirent* e = readdir(d)) {
+    pid_t tid = 0;
+    if (!absl::SimpleAtoi(e->d_name, &tid)) continue;  // "." and ".."
+    absl::StatusOr<std::string> status = ReadProcFile(absl::StrCat(dir, "/", tid, "/status"));
+    absl::StatusOr<std::string> stat = ReadProcFile(absl::StrCat(dir, "/", tid, "/stat"));
+    if (absl::IsNotFound(status.status()) || absl::IsNotFound(stat.status())) continue;
+    if (!status.ok() || !stat.ok()) {
+      failed = !status.ok() ? status.status() : stat.status();
+      break;
+    }
+    absl::StatusOr<ThreadDetail> detail = ParseThreadDetail(*status, *stat);
+    if (!detail.ok()) {
+      failed = absl::InvalidArgumentError(
+          absl::StrCat(dir, "/", tid, ": ", detail.status().message()));
+      break;
+    }
+    threads[tid] = *std::move(detail);
   }
   closedir(d);
   if (!failed.ok()) return failed;

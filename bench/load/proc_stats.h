@@ -85,6 +85,29 @@ SwitchDelta DiffThreadSwitches(const ThreadSwitches& before, const ThreadSwitche
 // when the process is gone; other errors (a file that does not parse, a
 // permission) as they come.
 absl::StatusOr<ThreadSwitches> ReadThreadSwitches(pid_t pid);
+// One thread's counters, for the per-thread breakdown courier-load logs on
+// stderr (which thread switches, and why: voluntary = it slept, waiting
+// for something; involuntary = it was preempted while runnable).
+struct ThreadDetail {
+  std::string name;  // Name: of its status (the thread's comm, 15 bytes)
+  std::uint64_t voluntary = 0;
+  std::uint64_t involuntary = 0;
+  std::uint64_t cpu_ticks = 0;  // utime + stime of its stat
+};
+using ThreadDetails = std::map<pid_t, ThreadDetail>;
+// From the texts of /proc/PID/task/TID/status and .../stat. kInvalidArgument
+// when a field is missing or not a number.
+absl::StatusOr<ThreadDetail> ParseThreadDetail(absl::string_view status, absl::string_view stat);
+// Reads every /proc/PID/task/TID/{status,stat}; a thread that exits
+// meanwhile is left out. Errors as ReadThreadSwitches.
+absl::StatusOr<ThreadDetails> ReadThreadDetails(pid_t pid);
+// One line: per thread name, in order of CPU, the threads of that name, their
+// voluntary and involuntary switches per message and CPU microseconds per
+// message between the two readings (threads counted as DiffThreadSwitches
+// does: a new one from 0; an exited one is left out).
+std::string FormatThreadBreakdown(const ThreadDetails& before, const ThreadDetails& after,
+                                  std::uint64_t messages, long ticks_per_second);
+
 // Reads /proc/PID/io (needs the right to ptrace-read PID: the same user).
 absl::StatusOr<ProcIo> ReadProcIo(pid_t pid);
 // The whole of a /proc file. kNotFound for ENOENT/ESRCH, kPermissionDenied

@@ -60,6 +60,29 @@ TEST_CASE("ParseStatusCtxSwitches: voluntary + nonvoluntary, both required", "[b
   CHECK_FALSE(ParseStatusCtxSwitches("").ok());
 }
 
+TEST_CASE("ParseThreadDetail and FormatThreadBreakdown: per thread name", "[bench]") {
+  absl::StatusOr<ThreadDetail> d = ParseThreadDetail(kStatus, kStat);
+  REQUIRE(d.ok());
+  CHECK(d->name == "courier-server");
+  CHECK(d->voluntary == 120034);
+  CHECK(d->involuntary == 4521);
+  CHECK(d->cpu_ticks == 1800);
+  CHECK_FALSE(ParseThreadDetail("voluntary_ctxt_switches:\t5\n", kStat).ok());
+  CHECK_FALSE(ParseThreadDetail(kStatus, "4242 (x) S 1").ok());
+
+  ThreadDetails before{{10, {"courier-io", 100, 50, 1000}}, {11, {"courier-io", 200, 60, 900}},
+                       {12, {"courier-commit", 10, 1, 100}}, {13, {"idle", 5, 0, 3}}};
+  ThreadDetails after{{10, {"courier-io", 110, 70, 1100}}, {11, {"courier-io", 230, 60, 1000}},
+                      {12, {"courier-commit", 30, 2, 150}}, {13, {"idle", 5, 0, 3}},
+                      {14, {"new", 4, 0, 0}}};
+  // 100 messages, 100 ticks a second (10,000 us a tick).
+  const std::string line = FormatThreadBreakdown(before, after, 100, 100);
+  CHECK(line ==
+        "courier-io x2 0.4000 vol + 0.2000 invol, 20000.0 us; "
+        "courier-commit x1 0.2000 vol + 0.0100 invol, 5000.0 us; "
+        "new x1 0.0400 vol + 0.0000 invol, 0.0 us");
+}
+
 TEST_CASE("ParseProcIo: syscr and syscw, both required", "[bench]") {
   absl::StatusOr<ProcIo> io = ParseProcIo(kIo);
   REQUIRE(io.ok());

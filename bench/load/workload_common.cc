@@ -1,6 +1,8 @@
 // workload_common.cc: figures, frames, checks, meters, Enqueue and Drain.
 #include "workload_common.h"
 
+#include <unistd.h>
+
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -125,6 +127,7 @@ CpuSample SampleCpu(const Context& ctx) {
   if (ctx.server_pid > 0) {
     s.server_us = ProcessCpuMicros(ctx.server_pid);
     s.server_switches = ReadThreadSwitches(ctx.server_pid);
+    s.server_threads = ReadThreadDetails(ctx.server_pid);
     absl::StatusOr<SyscallCounts> traced = ctx.syscalls != nullptr
                                                ? ctx.syscalls->Read(ctx.server_pid)
                                                : absl::UnavailableError("no tracepoint counter");
@@ -239,6 +242,12 @@ ServerPerMsg ReportCpu(const Context& ctx, const std::string& what, const CpuSam
       Show(m.syscalls, "%.2f"), io_detail, client / 1e6, wall > 0 ? 100 * client / 1e6 / wall : 0,
       ctx.io->size(), client / n,
       static_cast<double>(b.client_switches - a.client_switches) / n);
+  if (a.server_threads.ok() && b.server_threads.ok() && a.server_pid == b.server_pid) {
+    std::cerr << "courier-load: " << what << ": server threads (switches and CPU per message): "
+              << FormatThreadBreakdown(*a.server_threads, *b.server_threads, messages,
+                                       sysconf(_SC_CLK_TCK))
+              << "\n";
+  }
   return m;
 }
 

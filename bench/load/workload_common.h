@@ -149,6 +149,8 @@ struct CpuSample {
   pid_t server_pid = 0;  // whose counters these are; 0: unknown, none read
   absl::StatusOr<std::uint64_t> server_us = absl::UnknownError("not read");
   absl::StatusOr<ThreadSwitches> server_switches = absl::UnknownError("not read");
+  // Thread by thread, for the breakdown on stderr only.
+  absl::StatusOr<ThreadDetails> server_threads = absl::UnknownError("not read");
   absl::StatusOr<ProcIo> server_io = absl::UnknownError("not read");
   bool io_from_tracepoints = false;  // server_io: tracepoints, or /proc/PID/io
   std::uint64_t client_us = 0;

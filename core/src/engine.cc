@@ -1137,11 +1137,12 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& opti
   if (commit == nullptr) {
     // A store that stages writes gets a second thread: one batch's fsync
     // overlaps the next one's work (commit_queue.h, "Staged writes").
-    own_commit = std::make_unique<ThreadPoolExecutor>(deps.store->StagesWrites() ? 2 : 1);
+    own_commit = std::make_unique<ThreadPoolExecutor>(deps.store->StagesWrites() ? 2 : 1,
+                                                      "courier-commit");
     commit = own_commit.get();
   }
   if (delivery == nullptr) {
-    own_delivery = std::make_unique<ThreadPoolExecutor>(2);
+    own_delivery = std::make_unique<ThreadPoolExecutor>(2, "courier-deliver");
     delivery = own_delivery.get();
   }
   Clock& clock = options.clock != nullptr ? *options.clock : SystemClock();

@@ -1,14 +1,22 @@
 #include "courier/executor.h"
 
+#include <pthread.h>
+
+#include <string>
 #include <utility>
 
 namespace courier {
 
-ThreadPoolExecutor::ThreadPoolExecutor(std::size_t threads) {
+ThreadPoolExecutor::ThreadPoolExecutor(std::size_t threads, const char* name) {
   if (threads == 0) threads = 1;
+  // The kernel keeps 15 bytes of a thread's name.
+  const std::string thread_name = std::string(name == nullptr ? "" : name).substr(0, 15);
   threads_.reserve(threads);
   for (std::size_t i = 0; i < threads; ++i) {
-    threads_.emplace_back([this] { Loop(); });
+    threads_.emplace_back([this, thread_name] {
+      if (!thread_name.empty()) pthread_setname_np(pthread_self(), thread_name.c_str());
+      Loop();
+    });
   }
 }
 

@@ -1,9 +1,13 @@
 // The standard Notifier (courier/notifier.h): a bounded, coalescing table of
 // notices (push_queue.h) worked off by one worker thread, which decides who
 // is offline through the presence store and sends through a PushSender.
+#include <pthread.h>
+
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <utility>
 
@@ -19,6 +23,10 @@ namespace {
 // The longest the worker sleeps before it looks at the clock again (a
 // ManualClock or a clock step does not wake it).
 constexpr TimeMs kMaxWaitMs = 1'000;
+// The worker's rounds are at least this far apart: a notice goes out at
+// most this much after it is due (hold_ms is seconds), and the notices of
+// many users due within it cost the worker one wake-up, not one each.
+constexpr TimeMs kRoundGapMs = 50;
 
 class StandardPushNotifier final : public PushNotifier {
  public:
@@ -26,17 +34,27 @@ class StandardPushNotifier final : public PushNotifier {
       : deps_(deps),
         clock_(deps.clock != nullptr ? *deps.clock : SystemClock()),
         queue_(options.max_pending, options.hold_ms, options.content == PushContent::kFull) {
-    if (options.start_worker) worker_ = std::thread([this] { Loop(); });
+    if (options.start_worker) {
+      worker_ = std::thread([this] {
+        pthread_setname_np(pthread_self(), "courier-push");
+        Loop();
+      });
+    }
   }
 
   ~StandardPushNotifier() override { Shutdown(); }
 
   void OnCommitted(absl::Span<const Appended> appended) override {
-    bool opened = false;
+    bool wake = false;
     {
       MutexLock lock(&mu_);
       if (stopped_) return;
       const TimeMs now = clock_.NowMs();
+      // The worker sleeps until the oldest notice is due (notices are due
+      // in the order they open), so only a new oldest one needs to wake it:
+      // a notice opened behind others waits its turn anyway. Not one
+      // wake-up per committed batch (W1: one per batch with a message).
+      const std::optional<TimeMs> due_before = queue_.NextDue();
       for (const Appended& a : appended) {
         // Messages only; and never the sender's own copy of a group message
         // (its peer, the sender, is the inbox's owner).
@@ -45,7 +63,6 @@ class StandardPushNotifier final : public PushNotifier {
         switch (queue_.Add(a.user, a.event, now)) {
           case internal::PushQueue::Offer::kOpened:
             ++stats_.notices;
-            opened = true;
             break;
           case internal::PushQueue::Offer::kCoalesced:
             ++stats_.coalesced;
@@ -55,8 +72,9 @@ class StandardPushNotifier final : public PushNotifier {
             break;
         }
       }
+      wake = queue_.NextDue() != due_before;
     }
-    if (opened) wake_.Signal();
+    if (wake) wake_.Signal();
   }
 
   std::size_t RunDue() override {
@@ -95,17 +113,23 @@ class StandardPushNotifier final : public PushNotifier {
 
  private:
   void Loop() {
+    TimeMs last_round = std::numeric_limits<TimeMs>::min() / 2;
     while (true) {
       {
         MutexLock lock(&mu_);
         if (stopped_) return;
         std::optional<TimeMs> due = queue_.NextDue();
         const TimeMs now = clock_.NowMs();
-        if (!due.has_value() || *due > now) {
-          const TimeMs wait = due.has_value() ? std::min(*due - now, kMaxWaitMs) : kMaxWaitMs;
+        if (last_round > now) last_round = now - kRoundGapMs;  // the clock went back
+        // One round per kRoundGapMs at most: the notices that fall due in
+        // between go out together, one wake-up for all of them.
+        const TimeMs at = due.has_value() ? std::max(*due, last_round + kRoundGapMs) : now;
+        if (!due.has_value() || at > now) {
+          const TimeMs wait = due.has_value() ? std::min(at - now, kMaxWaitMs) : kMaxWaitMs;
           wake_.WaitFor(&mu_, std::chrono::milliseconds(wait));
           continue;
         }
+        last_round = now;
       }
       RunDue();
     }

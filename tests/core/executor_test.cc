@@ -1,6 +1,9 @@
 #include "courier/executor.h"
 
+#include <pthread.h>
+
 #include <atomic>
+#include <string>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -49,6 +52,25 @@ TEST_CASE("ThreadPoolExecutor: one thread keeps posting order", "[executor]") {
   }
   REQUIRE(ran.size() == 100);
   for (int i = 0; i < 100; ++i) CHECK(ran[i] == i);
+}
+
+TEST_CASE("ThreadPoolExecutor: names its threads, cut to the kernel's 15 bytes", "[executor]") {
+  auto name_of_worker = [](const char* name) {
+    std::string seen;
+    {
+      ThreadPoolExecutor ex(1, name);
+      ex.Post([&seen] {
+        char buf[32] = {};
+        if (pthread_getname_np(pthread_self(), buf, sizeof buf) == 0) seen = buf;
+      });
+    }
+    return seen;
+  };
+  CHECK(name_of_worker("courier-commit") == "courier-commit");
+  CHECK(name_of_worker("courier-delivery-pool") == "courier-deliver");
+  char own[32] = {};
+  REQUIRE(pthread_getname_np(pthread_self(), own, sizeof own) == 0);
+  CHECK(name_of_worker("") == std::string(own));  // unnamed: inherits the creator's
 }
 
 }  // namespace

@@ -355,6 +355,41 @@ TEST_CASE("the worker thread sends without being asked", "[push][thread]") {
   (*n)->Shutdown();
 }
 
+// The worker is woken only by a notice that becomes the oldest; notices
+// opened behind it, and one opened after the queue emptied, still go out.
+TEST_CASE("the worker sends notices opened behind others and after a round",
+          "[push][thread]") {
+  auto presence = memory::OpenPresenceStore(SystemClock());
+  auto accounts = memory::OpenAccountStore();
+  for (const char* u : {"bob", "carol", "dave", "erin"}) {
+    COURIER_REQUIRE_OK(accounts->CreateUser(u, "hash", 0));
+    COURIER_REQUIRE_OK(accounts->SetPushSubscription(u, "phone", "sub"));
+  }
+  FakeSender sender;
+  PushNotifierOptions o;
+  o.hold_ms = 30;
+  auto n = NewPushNotifier(o, {presence.get(), accounts.get(), &sender, nullptr});
+  COURIER_REQUIRE_OK(n);
+  auto wait_sent = [&](std::uint64_t want) {
+    for (int i = 0; i < 1'000 && (*n)->stats().sent < want; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return (*n)->stats().sent;
+  };
+  for (const char* u : {"bob", "carol", "dave"}) {
+    std::vector<Appended> batch{Appended{u, Message("alice")}};
+    (*n)->OnCommitted(batch);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  CHECK(wait_sent(3) == 3);
+  CHECK((*n)->stats().pending == 0);
+  std::vector<Appended> later{Appended{"erin", Message("alice")}};
+  (*n)->OnCommitted(later);
+  CHECK(wait_sent(4) == 4);
+  CHECK((*n)->stats().notices == 4);
+  (*n)->Shutdown();
+}
+
 // Records what the engine tells it.
 class RecordingNotifier final : public Notifier {
  public:

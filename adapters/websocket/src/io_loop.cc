@@ -1,6 +1,8 @@
 // io_loop.cc: an io thread's loop, its executor and its mailbox.
 #include "io_loop.h"
 
+#include <pthread.h>
+
 #include <boost/asio/post.hpp>
 
 namespace courier::websocket::internal {
@@ -56,6 +58,8 @@ IoLoop::~IoLoop() { Destroy(); }
 
 void IoLoop::Run() {
   running_loop = this;
+  // Named for top -H, perf and courier-load's per-thread breakdown.
+  pthread_setname_np(pthread_self(), "courier-io");
   io_->run();
   running_loop = nullptr;
 }

@@ -42,9 +42,11 @@ class COURIER_EXPORT Executor {
 
 // Runs tasks on `threads` worker threads. The destructor runs every task
 // already posted, then joins the threads. REQUIRES: threads >= 1.
+// `name` (at most 15 bytes used) names the threads for top -H, perf and
+// /proc/PID/task/*/comm; empty keeps the creating process's name.
 class COURIER_EXPORT ThreadPoolExecutor final : public Executor {
  public:
-  explicit ThreadPoolExecutor(std::size_t threads);
+  explicit ThreadPoolExecutor(std::size_t threads, const char* name = "");
   ~ThreadPoolExecutor() override;
   void Post(Task task) override;
 

@@ -124,7 +124,9 @@ enum class PushContent : std::uint8_t {
 };
 
 struct PushNotifierOptions {
-  // How long a notice collects messages before it is worked (ms).
+  // How long a notice collects messages before it is worked (ms). The
+  // worker takes the notices due in rounds at least 50 ms apart, so a
+  // notice may be worked up to 50 ms after it is due.
   TimeMs hold_ms = 2'000;
   // Users with a notice pending at most; beyond, messages are dropped.
   std::size_t max_pending = 10'000;
