@@ -300,11 +300,38 @@ void DeviceSession::Ack(Seq seq) {
     if (state_ == SessionState::kClosed) return;
     if (seq <= acked_ && state_ != SessionState::kConnecting) return;
     if (seq <= sent_upto_ && seq > acked_) {
+      const Seq held = ack_held_ + (seq - acked_);
       acked_ = seq;
       if (known_head_ > sent_upto_ || poked_) SchedulePumpLocked();
+      // Draining with events still to send: hold (see the header).
+      if (state_ == SessionState::kDraining && seq < known_head_ && held < kAckHoldEvents) {
+        ack_held_ = static_cast<std::uint16_t>(held);
+        host_->CountAck();
+        return;
+      }
     }
+    ack_held_ = 0;  // this ack covers what was held
   }
   host_->CountAck();
+  SubmitAck(seq);
+}
+
+Seq DeviceSession::TakeHeldAckLocked() {
+  if (ack_held_ == 0) return 0;
+  ack_held_ = 0;
+  return acked_;
+}
+
+void DeviceSession::SubmitHeldAck() {
+  Seq seq = 0;
+  {
+    SmallMutexLock lock(&mu_);
+    seq = TakeHeldAckLocked();
+  }
+  if (seq > 0) SubmitAck(seq);
+}
+
+void DeviceSession::SubmitAck(Seq seq) {
   AckOp op{user_, device_, seq, host_->Now()};
   host_->Submit(std::move(op), [self = shared_from_this(), seq](absl::StatusOr<WriteResult> r) {
     absl::StatusOr<AckResult> ack = ResultAs<AckResult>(std::move(r));
@@ -328,6 +355,7 @@ void DeviceSession::OnAckCommitted(Seq seq) {
   if (state_ == SessionState::kClosed || state_ == SessionState::kConnecting) return;
   if (seq <= acked_) return;
   acked_ = seq;
+  ack_held_ = 0;  // what was held lies below seq
   if (seq > sent_upto_) {
     // The device has stored events this connection did not send (from an
     // earlier connection): never send an acked event again.
@@ -372,23 +400,31 @@ void DeviceSession::Read(std::vector<MessageId> ids) {
 }
 
 void DeviceSession::Disconnect() {
+  Seq held = 0;
   {
     SmallMutexLock lock(&mu_);
     if (state_ == SessionState::kClosed) return;
     state_ = SessionState::kClosed;
+    held = TakeHeldAckLocked();
     transport_.reset();
     DropEarlyLocked();
   }
+  if (held > 0) SubmitAck(held);  // before the disconnect's bookkeeping
   host_->OnDisconnected(shared_from_this());
 }
 
 bool DeviceSession::CloseBy(CloseCode code, std::string_view reason) {
-  SmallMutexLock lock(&mu_);
-  if (state_ == SessionState::kClosed) return false;
-  state_ = SessionState::kClosed;
-  if (transport_ != nullptr) transport_->Close(code, reason);
-  transport_.reset();
-  DropEarlyLocked();
+  Seq held = 0;
+  {
+    SmallMutexLock lock(&mu_);
+    if (state_ == SessionState::kClosed) return false;
+    state_ = SessionState::kClosed;
+    held = TakeHeldAckLocked();
+    if (transport_ != nullptr) transport_->Close(code, reason);
+    transport_.reset();
+    DropEarlyLocked();
+  }
+  if (held > 0) SubmitAck(held);
   return true;
 }
 
