@@ -29,6 +29,14 @@
 // about once a second) and by Disconnect or CloseBy. Not yet queued, it is
 // only lost with the process: the device is then sent those events again
 // (at least once per device).
+// The next page. A drain is a ping-pong of windows: the device acks, a
+// page is read, opened and encoded, the device reads it and acks. So that
+// the reading and opening do not wait for the ack, Pump reads the next
+// page when the window is full (into Extras, only while there is one) and
+// the ack that empties the window sends it at once, on the ack's own
+// thread; Pump then reads the one after. A page that no longer starts at
+// the stream position, or does not fill an empty window exactly, is
+// dropped and read again.
 // Group ops (device_session_groups.cc) follow Send's path: checks through
 // the host, one op on the commit queue, the answer from its completion.
 //
@@ -216,6 +224,27 @@ class DeviceSession final : public Session,
   // Borrowed frames (Transport::SendView): no vector, no copy.
   void SendLocked(std::span<const FrameRef> frames) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // A page read from the store after seq `after` (moved up as its front is
+  // sent): events[taken..] are left; `exhausted`: the store had fewer than
+  // asked for, while the highest seq known was `head_before`.
+  struct Page {
+    Seq after = 0;
+    Seq head_before = 0;
+    bool exhausted = false;
+    std::size_t taken = 0;
+    std::vector<Event> events;
+  };
+  // Streams up to `max` events of `page` (and `synced` when due); returns
+  // the events sent.
+  std::size_t SendPageLocked(Page& page, std::size_t max) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sends what the window has room for of the next page, if there is one
+  // (dropped when it no longer starts at the stream position); returns the
+  // events sent.
+  std::size_t SendNextPageLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool HasNextPageLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return extras_ != nullptr && extras_->next != nullptr;
+  }
+
   // What most sessions hold only for a moment, or never: the frames
   // emitted before welcome (connecting only) and the contacts given
   // presence (users with contacts). In a block of its own, allocated at the
@@ -224,6 +253,8 @@ class DeviceSession final : public Session,
   struct Extras {
     std::vector<ServerFrame> early;  // frames before welcome
     std::vector<UserId> contacts;
+    // The next page, read while the window was full (see "The next page").
+    std::unique_ptr<Page> next;
   };
   Extras& ExtrasLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Drops the frames before welcome (and the block, if nothing else is in it).

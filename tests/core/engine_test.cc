@@ -227,6 +227,38 @@ TEST_CASE("Engine: a draining device's acks are stored together, none lost", "[e
   CHECK(cursor() == n + 1);
 }
 
+// The next page (device_session.h): read while the window is full, sent by
+// the ack that makes room, on the ack's own thread, before any engine task runs.
+TEST_CASE("Engine: the ack that makes room sends the page read ahead at once", "[engine][flow]") {
+  EngineOptions o = Generous();
+  o.limits.window = 8;
+  o.limits.fetch_page = 8;
+  BobHasMessages h(30, o);
+  Device bob = h.Online("bob");
+  REQUIRE(bob.ReceivedEvents().size() == 8);
+  bob.session->Ack(8);  // no Run: the page 9..16 was read already
+  REQUIRE(bob.ReceivedEvents().size() == 16);
+  h.Run();  // reads 17..24 ahead
+  bob.session->Ack(12);  // room for 4: the front of that page
+  REQUIRE(bob.ReceivedEvents().size() == 20);
+  bob.session->Ack(20);  // room for 8: the page's other 4 only
+  REQUIRE(bob.ReceivedEvents().size() == 24);
+  h.Run();  // 25..28 from the store, then 29..30 read ahead
+  REQUIRE(bob.ReceivedEvents().size() == 28);
+  CHECK(bob.All<SyncedFrame>().empty());
+  bob.session->Ack(28);
+  REQUIRE(bob.ReceivedEvents().size() == 30);
+  CHECK(bob.All<SyncedFrame>().size() == 1);  // with the page that reached the head
+  // A page read ahead that the stream passed is dropped, never sent: here
+  // a live send arrives while the window is full and after the ack.
+  h.alice.session->Send("late", "bob", "x");
+  h.Run();
+  h.Ack(bob, 30);
+  auto events = bob.ReceivedEvents();
+  REQUIRE(events.size() == 31);
+  for (std::size_t i = 0; i < events.size(); ++i) CHECK(events[i].seq == i + 1);
+}
+
 TEST_CASE("Engine: live sends queue behind a drain without reordering", "[engine][flow]") {
   EngineOptions o = Generous();
   o.limits.window = 4;
