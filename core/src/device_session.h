@@ -33,10 +33,11 @@
 // page is read, opened and encoded, the device reads it and acks. So that
 // the reading and opening do not wait for the ack, Pump reads the next
 // page when the window is full (into Extras, only while there is one) and
-// the ack that empties the window sends it at once, on the ack's own
-// thread; Pump then reads the one after. A page that no longer starts at
-// the stream position, or does not fill an empty window exactly, is
-// dropped and read again.
+// an ack that makes room sends what fits of it at once, on the ack's own
+// thread (the connection's io thread: encoded straight into its write
+// buffer); Pump then reads the one after. A page that no longer starts at
+// the stream position (a live event or an ack beyond it moved the stream)
+// is dropped, never sent.
 // Group ops (device_session_groups.cc) follow Send's path: checks through
 // the host, one op on the commit queue, the answer from its completion.
 //
