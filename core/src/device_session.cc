@@ -61,7 +61,8 @@ void DeviceSession::DropEarlyLocked() {
 }
 
 void DeviceSession::TrimExtrasLocked() {
-  if (extras_ != nullptr && extras_->early.empty() && extras_->contacts.empty()) {
+  if (extras_ != nullptr && extras_->early.empty() && extras_->contacts.empty() &&
+      extras_->next == nullptr) {
     extras_.reset();
   }
 }
@@ -95,7 +96,10 @@ void DeviceSession::MaybeSyncedLocked(std::vector<ServerFrame>& out) {
 
 void DeviceSession::SchedulePumpLocked() {
   if (pumping_ || state_ == SessionState::kConnecting || state_ == SessionState::kClosed) return;
-  if (InFlightLocked() >= host_->options().limits.window) return;  // an ack re-schedules
+  if (InFlightLocked() >= host_->options().limits.window &&
+      (HasNextPageLocked() || known_head_ <= sent_upto_)) {
+    return;  // full, and nothing to read ahead: an ack re-schedules
+  }
   pumping_ = true;
   host_->delivery().Post([self = shared_from_this()] { self->Pump(); });
 }
@@ -192,29 +196,11 @@ void DeviceSession::Poke() {
 
 void DeviceSession::Pump() {
   const std::size_t window = host_->options().limits.window;
-  const std::size_t page = std::max<std::size_t>(1, host_->options().limits.fetch_page);
+  const std::size_t page_size = std::max<std::size_t>(1, host_->options().limits.fetch_page);
   for (;;) {
-    Seq from = 0;
-    Seq head_before = 0;
+    Page page;
     std::size_t limit = 0;
-    {
-      SmallMutexLock lock(&mu_);
-      if (state_ == SessionState::kClosed) {
-        pumping_ = false;
-        return;
-      }
-      const std::size_t in_flight = InFlightLocked();
-      const bool want = poked_ || known_head_ > sent_upto_;
-      if (!want || in_flight >= window) {
-        pumping_ = false;
-        return;
-      }
-      poked_ = false;
-      from = sent_upto_;
-      head_before = known_head_;
-      limit = std::min(window - in_flight, page);
-    }
-    absl::StatusOr<std::vector<Event>> events = host_->store().Fetch(user_, from, limit);
+    bool ahead = false;  // the window is full: read the next page
     std::size_t sent = 0;
     {
       SmallMutexLock lock(&mu_);
@@ -222,44 +208,100 @@ void DeviceSession::Pump() {
         pumping_ = false;
         return;
       }
-      if (!events.ok()) {
-        // The next poke (wake-up, head poll, ack) retries.
+      sent = SendNextPageLocked();  // an ack emptied the window meanwhile
+      const std::size_t in_flight = InFlightLocked();
+      const bool want = poked_ || known_head_ > sent_upto_;
+      if (sent == 0 && (!want || (in_flight >= window && HasNextPageLocked()))) {
         pumping_ = false;
         return;
       }
-      // Borrowed from the page (Transport::SendView); `synced`, at most
-      // once per session, lives beside it.
-      absl::InlinedVector<FrameRef, 32> frames;
-      std::optional<ServerFrame> synced;
-      for (const Event& e : *events) {
-        if (e.seq <= sent_upto_) continue;
-        sent_upto_ = e.seq;
-        known_head_ = std::max(known_head_, e.seq);
-        frames.push_back(FrameRef(e));
-        ++sent;
-        // `synced` goes right after the head that welcome gave, before any
-        // later (live) event of the same page.
-        if (!synced.has_value() && (synced = SyncedDueLocked()).has_value()) {
-          frames.push_back(FrameRef(*synced));
+      if (sent == 0) {
+        ahead = in_flight >= window;
+        limit = ahead ? std::min(window, page_size) : std::min(window - in_flight, page_size);
+        poked_ = false;
+        page.after = sent_upto_;
+        page.head_before = known_head_;
+      }
+    }
+    if (sent > 0) {
+      host_->CountDelivered(sent);
+      continue;
+    }
+    absl::StatusOr<std::vector<Event>> events = host_->store().Fetch(user_, page.after, limit);
+    {
+      SmallMutexLock lock(&mu_);
+      if (state_ == SessionState::kClosed || !events.ok()) {
+        // A failed read: the next poke (wake-up, head poll, ack) retries.
+        pumping_ = false;
+        return;
+      }
+      page.exhausted = events->size() < limit;
+      page.events = *std::move(events);
+      if (ahead) {
+        if (page.after != sent_upto_ || page.events.empty()) {
+          pumping_ = false;  // moved on meanwhile, or nothing to hold
+          return;
         }
+        ExtrasLocked().next = std::make_unique<Page>(std::move(page));
+        continue;  // an ack may have emptied the window meanwhile
       }
-      const bool store_exhausted = events->size() < limit;
-      if (store_exhausted && known_head_ == head_before && known_head_ > sent_upto_) {
-        // The store has nothing beyond sent_upto_ (pruned or expired events):
-        // what we believed was the head is gone.
-        known_head_ = sent_upto_;
-      }
-      if (store_exhausted && !synced_ && sent_upto_ < head_at_connect_ &&
-          known_head_ == sent_upto_) {
-        head_at_connect_ = sent_upto_;  // the rest was pruned: caught up
-      }
-      if (!synced.has_value() && (synced = SyncedDueLocked()).has_value()) {
-        frames.push_back(FrameRef(*synced));
-      }
-      SendLocked(std::span<const FrameRef>(frames.data(), frames.size()));
+      sent = SendPageLocked(page, page.events.size());
     }
     if (sent > 0) host_->CountDelivered(sent);
   }
+}
+
+std::size_t DeviceSession::SendNextPageLocked() {
+  if (!HasNextPageLocked()) return 0;
+  Page& page = *extras_->next;
+  const std::size_t window = host_->options().limits.window;
+  const std::size_t in_flight = InFlightLocked();
+  std::size_t sent = 0;
+  if (page.after == sent_upto_ && in_flight < window) {
+    sent = SendPageLocked(page, window - in_flight);
+  }
+  if (page.after != sent_upto_ || page.taken == page.events.size()) {
+    extras_->next.reset();  // sent, or no longer where the stream is
+    TrimExtrasLocked();
+  }
+  return sent;
+}
+
+std::size_t DeviceSession::SendPageLocked(Page& page, std::size_t max) {
+  // Borrowed from the page (Transport::SendView); `synced`, at most once
+  // per session, lives beside it.
+  absl::InlinedVector<FrameRef, 32> frames;
+  std::optional<ServerFrame> synced;
+  std::size_t sent = 0;
+  for (; page.taken < page.events.size() && sent < max; ++page.taken) {
+    const Event& e = page.events[page.taken];
+    if (e.seq <= sent_upto_) continue;
+    sent_upto_ = e.seq;
+    known_head_ = std::max(known_head_, e.seq);
+    frames.push_back(FrameRef(e));
+    ++sent;
+    // `synced` goes right after the head that welcome gave, before any
+    // later (live) event of the same page.
+    if (!synced.has_value() && (synced = SyncedDueLocked()).has_value()) {
+      frames.push_back(FrameRef(*synced));
+    }
+  }
+  page.after = sent_upto_;
+  if (page.taken == page.events.size() && page.exhausted) {
+    if (known_head_ == page.head_before && known_head_ > sent_upto_) {
+      // The store has nothing beyond sent_upto_ (pruned or expired events):
+      // what we believed was the head is gone.
+      known_head_ = sent_upto_;
+    }
+    if (!synced_ && sent_upto_ < head_at_connect_ && known_head_ == sent_upto_) {
+      head_at_connect_ = sent_upto_;  // the rest was pruned: caught up
+    }
+  }
+  if (!synced.has_value() && (synced = SyncedDueLocked()).has_value()) {
+    frames.push_back(FrameRef(*synced));
+  }
+  SendLocked(std::span<const FrameRef>(frames.data(), frames.size()));
+  return sent;
 }
 
 bool DeviceSession::AnsweredByCheck(std::optional<ServerFrame> answer) {
@@ -300,11 +342,40 @@ void DeviceSession::Ack(Seq seq) {
     if (state_ == SessionState::kClosed) return;
     if (seq <= acked_ && state_ != SessionState::kConnecting) return;
     if (seq <= sent_upto_ && seq > acked_) {
+      const Seq held = ack_held_ + (seq - acked_);
       acked_ = seq;
+      // The next page, if read already, goes out from here (see the header).
+      if (const std::size_t sent = SendNextPageLocked(); sent > 0) host_->CountDelivered(sent);
       if (known_head_ > sent_upto_ || poked_) SchedulePumpLocked();
+      // Draining with events still to send: hold (see the header).
+      if (state_ == SessionState::kDraining && seq < known_head_ && held < kAckHoldEvents) {
+        ack_held_ = static_cast<std::uint16_t>(held);
+        host_->CountAck();
+        return;
+      }
     }
+    ack_held_ = 0;  // this ack covers what was held
   }
   host_->CountAck();
+  SubmitAck(seq);
+}
+
+Seq DeviceSession::TakeHeldAckLocked() {
+  if (ack_held_ == 0) return 0;
+  ack_held_ = 0;
+  return acked_;
+}
+
+void DeviceSession::SubmitHeldAck() {
+  Seq seq = 0;
+  {
+    SmallMutexLock lock(&mu_);
+    seq = TakeHeldAckLocked();
+  }
+  if (seq > 0) SubmitAck(seq);
+}
+
+void DeviceSession::SubmitAck(Seq seq) {
   AckOp op{user_, device_, seq, host_->Now()};
   host_->Submit(std::move(op), [self = shared_from_this(), seq](absl::StatusOr<WriteResult> r) {
     absl::StatusOr<AckResult> ack = ResultAs<AckResult>(std::move(r));
@@ -328,6 +399,7 @@ void DeviceSession::OnAckCommitted(Seq seq) {
   if (state_ == SessionState::kClosed || state_ == SessionState::kConnecting) return;
   if (seq <= acked_) return;
   acked_ = seq;
+  ack_held_ = 0;  // what was held lies below seq
   if (seq > sent_upto_) {
     // The device has stored events this connection did not send (from an
     // earlier connection): never send an acked event again.
@@ -372,23 +444,31 @@ void DeviceSession::Read(std::vector<MessageId> ids) {
 }
 
 void DeviceSession::Disconnect() {
+  Seq held = 0;
   {
     SmallMutexLock lock(&mu_);
     if (state_ == SessionState::kClosed) return;
     state_ = SessionState::kClosed;
+    held = TakeHeldAckLocked();
     transport_.reset();
     DropEarlyLocked();
   }
+  if (held > 0) SubmitAck(held);  // before the disconnect's bookkeeping
   host_->OnDisconnected(shared_from_this());
 }
 
 bool DeviceSession::CloseBy(CloseCode code, std::string_view reason) {
-  SmallMutexLock lock(&mu_);
-  if (state_ == SessionState::kClosed) return false;
-  state_ = SessionState::kClosed;
-  if (transport_ != nullptr) transport_->Close(code, reason);
-  transport_.reset();
-  DropEarlyLocked();
+  Seq held = 0;
+  {
+    SmallMutexLock lock(&mu_);
+    if (state_ == SessionState::kClosed) return false;
+    state_ = SessionState::kClosed;
+    held = TakeHeldAckLocked();
+    if (transport_ != nullptr) transport_->Close(code, reason);
+    transport_.reset();
+    DropEarlyLocked();
+  }
+  if (held > 0) SubmitAck(held);
   return true;
 }
 

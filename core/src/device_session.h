@@ -7,6 +7,8 @@
 //   acked_      the highest seq this device acked on this connection
 //   known_head_ the highest seq known to exist in the inbox
 //   pumping_    a fetch task is scheduled or running
+//   ack_held_   events acked by the device whose AckOp is not queued yet
+//               (acked_ - ack_held_ is the highest ack handed to the store)
 // Invariants: start_ <= sent_upto_; events go to the transport strictly in
 // seq order, each at most once per connection; at most `window` events are
 // unacked in flight (sent_upto_ - max(acked_, start_) <= window).
@@ -16,6 +18,26 @@
 // behind, after a wake-up from another node or a head poll). Only one of
 // them sends at a time: both hold the mutex, and OnEvent defers to a running
 // pump, which re-reads from sent_upto_.
+// Acks while draining. The window opens when an ack arrives; the store
+// write of the cursor (and the delivered receipts it appends) may wait:
+// while the session drains its connect-time backlog, an ack that leaves
+// events to send is held until kAckHoldEvents events are acked, and one
+// AckOp covers them all (acks are cumulative, so the store sees the same
+// cursors and receipts, fewer commits: W2's drain made one commit per
+// window before). A held ack is queued by the next ack that reaches the
+// limit, catches up or arrives live, by SubmitHeldAck (the engine's Tick,
+// about once a second) and by Disconnect or CloseBy. Not yet queued, it is
+// only lost with the process: the device is then sent those events again
+// (at least once per device).
+// The next page. A drain is a ping-pong of windows: the device acks, a
+// page is read, opened and encoded, the device reads it and acks. So that
+// the reading and opening do not wait for the ack, Pump reads the next
+// page when the window is full (into Extras, only while there is one) and
+// an ack that makes room sends what fits of it at once, on the ack's own
+// thread (the connection's io thread: encoded straight into its write
+// buffer); Pump then reads the one after. A page that no longer starts at
+// the stream position (a live event or an ack beyond it moved the stream)
+// is dropped, never sent.
 // Group ops (device_session_groups.cc) follow Send's path: checks through
 // the host, one op on the commit queue, the answer from its completion.
 //
@@ -135,6 +157,8 @@ class DeviceSession final : public Session,
   void Poke();
   // Reads the next page from the store and streams it (delivery executor).
   void Pump();
+  // Queues the held ack, if any (see "Acks while draining" above).
+  void SubmitHeldAck();
   // Sends frames unless closed (buffered while connecting).
   void Emit(std::vector<ServerFrame> frames);
   void EmitOne(ServerFrame frame);
@@ -185,6 +209,10 @@ class DeviceSession final : public Session,
   void AnswerRepeatedCreate(std::string cid, GroupId group);
   // Answers ListGroups from the store (delivery executor).
   void AnswerListGroups(std::string cid, std::optional<GroupId> group);
+  // Queues one AckOp up to `seq` (outside mu_).
+  void SubmitAck(Seq seq);
+  // The held ack's seq, to queue now (none held: 0); clears the hold.
+  Seq TakeHeldAckLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // An ack up to `seq` is durable: the window opens; acked events beyond
   // the stream position are skipped, never sent.
   void OnAckCommitted(Seq seq);
@@ -197,6 +225,27 @@ class DeviceSession final : public Session,
   // Borrowed frames (Transport::SendView): no vector, no copy.
   void SendLocked(std::span<const FrameRef> frames) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // A page read from the store after seq `after` (moved up as its front is
+  // sent): events[taken..] are left; `exhausted`: the store had fewer than
+  // asked for, while the highest seq known was `head_before`.
+  struct Page {
+    Seq after = 0;
+    Seq head_before = 0;
+    bool exhausted = false;
+    std::size_t taken = 0;
+    std::vector<Event> events;
+  };
+  // Streams up to `max` events of `page` (and `synced` when due); returns
+  // the events sent.
+  std::size_t SendPageLocked(Page& page, std::size_t max) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sends what the window has room for of the next page, if there is one
+  // (dropped when it no longer starts at the stream position); returns the
+  // events sent.
+  std::size_t SendNextPageLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool HasNextPageLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return extras_ != nullptr && extras_->next != nullptr;
+  }
+
   // What most sessions hold only for a moment, or never: the frames
   // emitted before welcome (connecting only) and the contacts given
   // presence (users with contacts). In a block of its own, allocated at the
@@ -205,6 +254,8 @@ class DeviceSession final : public Session,
   struct Extras {
     std::vector<ServerFrame> early;  // frames before welcome
     std::vector<UserId> contacts;
+    // The next page, read while the window was full (see "The next page").
+    std::unique_ptr<Page> next;
   };
   Extras& ExtrasLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Drops the frames before welcome (and the block, if nothing else is in it).
@@ -236,7 +287,15 @@ class DeviceSession final : public Session,
   bool synced_ : 1 ABSL_GUARDED_BY(mu_) = false;
   bool pumping_ : 1 ABSL_GUARDED_BY(mu_) = false;
   bool poked_ : 1 ABSL_GUARDED_BY(mu_) = false;  // fetch at least once more
+  // Below kAckHoldEvents; in the spare bits of the word above (no growth).
+  std::uint16_t ack_held_ : 12 ABSL_GUARDED_BY(mu_) = 0;
 };
+
+// Events a draining session's acks may hold before one AckOp covers them
+// (see "Acks while draining"). Below the 4,096 messages per inbox that a
+// store may remember for the acks (courier::rocksdb's pending and fetched
+// runs), and below 2^12 (ack_held_).
+inline constexpr Seq kAckHoldEvents = 2'048;
 
 }  // namespace courier::internal
 

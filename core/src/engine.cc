@@ -450,6 +450,7 @@ class EngineCore final : public internal::SessionHost,
       }
     }
     std::vector<SessionPtr> all = AllSessions();
+    for (const SessionPtr& s : all) s->SubmitHeldAck();  // a drain's held ack waits <= a tick
     if (poll) {
       for (const SessionPtr& s : all) s->Poke();
     }

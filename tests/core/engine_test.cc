@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <string>
 
+#include "device_session.h"  // kAckHoldEvents
 #include "engine_harness.h"
 
 namespace courier::testing {
@@ -153,6 +154,109 @@ TEST_CASE("Engine: at most `window` unacked events are in flight", "[engine][flo
   auto synced = bob.All<SyncedFrame>();
   REQUIRE(synced.size() == 1);
   CHECK(synced[0].seq == 30);
+}
+
+// A draining device's acks: the window opens at once, the store gets one
+// AckOp per kAckHoldEvents (device_session.h, "Acks while draining"), and a
+// held ack is stored by the ack that catches up, by Tick and by Disconnect.
+TEST_CASE("Engine: a draining device's acks are stored together, none lost", "[engine][flow]") {
+  using internal::kAckHoldEvents;
+  EngineOptions o = Generous();
+  o.limits.window = 64;
+  o.limits.fetch_page = 64;
+  const Seq n = 2 * kAckHoldEvents + 100;
+  BobHasMessages h(static_cast<int>(n), o);
+  auto cursor = [&] { return h.store().Cursor("bob", "phone").value(); };
+  auto receipts = [&] {
+    auto events = h.store().Fetch("alice", 0, 100'000).value();
+    return std::count_if(events.begin(), events.end(),
+                         [](const Event& e) { return e.kind == EventKind::kReceipt; });
+  };
+  Device bob = h.Online("bob");
+  const std::uint64_t acks_before = h.engine().stats().acks;
+  const std::uint64_t commits_before = h.engine().stats().commits;
+  // Window by window, below the hold: each ack opens the window, none is
+  // written yet.
+  Seq acked = 0;
+  while (acked + 64 < kAckHoldEvents) {
+    REQUIRE(bob.ReceivedEvents().size() == acked + 64);
+    acked += 64;
+    h.Ack(bob, acked);
+  }
+  CHECK(cursor() == 0);
+  CHECK(receipts() == 0);
+  CHECK(h.engine().stats().commits == commits_before);
+  CHECK(h.engine().stats().acks - acks_before == acked / 64);
+  // The ack that reaches kAckHoldEvents writes everything up to it at once.
+  acked += 64;
+  h.Ack(bob, acked);
+  CHECK(cursor() == acked);
+  CHECK(receipts() == static_cast<std::ptrdiff_t>(acked));
+  CHECK(h.engine().stats().commits == commits_before + 1);
+  // Held again; Tick writes it.
+  acked += 64;
+  h.Ack(bob, acked);
+  CHECK(cursor() == acked - 64);
+  h.engine().Tick();
+  h.Run();
+  CHECK(cursor() == acked);
+  CHECK(receipts() == static_cast<std::ptrdiff_t>(acked));
+  // Held again; Disconnect writes it, and the next connection starts there.
+  acked += 64;
+  h.Ack(bob, acked);
+  CHECK(cursor() == acked - 64);
+  h.Disconnect(bob);
+  CHECK(cursor() == acked);
+  Device again = h.Online("bob");
+  REQUIRE(!again.ReceivedEvents().empty());
+  CHECK(again.ReceivedEvents().front().seq == acked + 1);
+  // Acks that catch up are written at once: the drain's end, then live.
+  while (acked < n) {
+    acked = again.ReceivedEvents().back().seq;
+    h.Ack(again, acked);
+  }
+  CHECK(cursor() == n);
+  CHECK(receipts() == static_cast<std::ptrdiff_t>(n));
+  CHECK(again.All<SyncedFrame>().size() == 1);
+  auto events = again.ReceivedEvents();
+  for (std::size_t i = 1; i < events.size(); ++i) CHECK(events[i].seq == events[i - 1].seq + 1);
+  h.alice.session->Send("live", "bob", "now");
+  h.Run();
+  REQUIRE(again.ReceivedEvents().back().seq == n + 1);
+  h.Ack(again, n + 1);
+  CHECK(cursor() == n + 1);
+}
+
+// The next page (device_session.h): read while the window is full, sent by
+// the ack that makes room, on the ack's own thread, before any engine task runs.
+TEST_CASE("Engine: the ack that makes room sends the page read ahead at once", "[engine][flow]") {
+  EngineOptions o = Generous();
+  o.limits.window = 8;
+  o.limits.fetch_page = 8;
+  BobHasMessages h(30, o);
+  Device bob = h.Online("bob");
+  REQUIRE(bob.ReceivedEvents().size() == 8);
+  bob.session->Ack(8);  // no Run: the page 9..16 was read already
+  REQUIRE(bob.ReceivedEvents().size() == 16);
+  h.Run();  // reads 17..24 ahead
+  bob.session->Ack(12);  // room for 4: the front of that page
+  REQUIRE(bob.ReceivedEvents().size() == 20);
+  bob.session->Ack(20);  // room for 8: the page's other 4 only
+  REQUIRE(bob.ReceivedEvents().size() == 24);
+  h.Run();  // 25..28 from the store, then 29..30 read ahead
+  REQUIRE(bob.ReceivedEvents().size() == 28);
+  CHECK(bob.All<SyncedFrame>().empty());
+  bob.session->Ack(28);
+  REQUIRE(bob.ReceivedEvents().size() == 30);
+  CHECK(bob.All<SyncedFrame>().size() == 1);  // with the page that reached the head
+  // A page read ahead that the stream passed is dropped, never sent: here
+  // a live send arrives while the window is full and after the ack.
+  h.alice.session->Send("late", "bob", "x");
+  h.Run();
+  h.Ack(bob, 30);
+  auto events = bob.ReceivedEvents();
+  REQUIRE(events.size() == 31);
+  for (std::size_t i = 0; i < events.size(); ++i) CHECK(events[i].seq == i + 1);
 }
 
 TEST_CASE("Engine: live sends queue behind a drain without reordering", "[engine][flow]") {

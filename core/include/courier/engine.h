@@ -141,7 +141,13 @@ class COURIER_EXPORT Session {
   virtual void Send(std::string cid, UserId to, std::string body) = 0;
 
   // Cumulative ack of every event up to `seq`. An ack at or below the
-  // cursor is ignored; beyond the inbox head answers bad_seq.
+  // cursor is ignored; beyond the inbox head answers bad_seq. The window
+  // opens at once; the store write of the cursor (and of the delivered
+  // receipts) follows it, except while the session drains its backlog:
+  // then acks that leave events to send are written together, one write
+  // per 2,048 events acked, the ack that catches up at once, a held one at
+  // the next Tick or when the session closes (lost only with the process:
+  // those events are then sent again, at least once per device).
   virtual void Ack(Seq seq) = 0;
 
   // The user has read the messages `ids` (1..max_read_ids of them).
