@@ -246,6 +246,11 @@ TRUNCATE {p}events;
 ALTER TABLE {p}messages SET (fillfactor = 100);
 DROP FUNCTION IF EXISTS {p}prune_some(bigint, bigint, bigint);
 )sql",
+
+    // --- 9 -> 10: receipts numbered with one sort (kReceiptsSql: a sender's
+    // receipts gathered into arrays in order, its segment made of them, no
+    // window). Functions only (kFunctions): the ack function's wide range.
+    "",
 };
 
 // The last CTEs of a prune statement (prune_some below), given the CTE
@@ -290,32 +295,40 @@ const char kDeleteDoomed[] = R"sql(whole AS (
 // pg_write_batch.cc and the ack function below): from a CTE `items` with columns
 // (ord, pos, sender, message_id, by_user, st, ts), one receipt event per row
 // in the sender's inbox, numbered in (ord, pos, st) order per sender after
-// its counter, which is moved once per sender (locked in name order; the
-// sender's last row carries the count, so no second sort groups them). The
-// moved counters are looked up in one map built once (a join of the two
-// CTEs, whose sizes the planner cannot know, came out as a nested loop:
-// receipts times senders).
-// Defines the CTEs `receipts` (items + seq), `segment_rows` and
-// `receipt_events` (their segments, kSegmentsInsertSql).
+// its counter, which is moved once per sender (locked in name order). The
+// rows are sorted once: each sender's receipts are gathered into arrays in
+// that order (an aggregate takes its rows in the order they come), which
+// give its segment as they are (its seqs are consecutive: the counter's
+// new head less the count, plus 1 to n) and, unnested with their positions,
+// the receipts' seqs. (Until schema version 10 a window per sender numbered
+// them, and the segment was aggregated from a second sort.)
+// Defines the CTEs `per_sender`, `tops`, `placed`, `receipt_events` (the
+// segments) and `receipts` (ord, pos, sender, message_id, by_user, st, ts,
+// seq).
 const char kReceiptsSql[] = R"sql(,
-numbered AS (
-  SELECT x.*, row_number() OVER (PARTITION BY x.sender ORDER BY x.ord, x.pos, x.st) AS k,
-         count(*) OVER (PARTITION BY x.sender) AS n
-  FROM items x),
+per_sender AS (
+  SELECT x.sender, count(*) AS n, min(x.ts) AS min_ts, array_agg(x.ord) AS ords,
+         array_agg(x.pos) AS poss, array_agg(x.message_id) AS ids, array_agg(x.by_user) AS bys,
+         array_agg(x.st) AS sts, array_agg(x.ts) AS tss
+  FROM (SELECT * FROM items ORDER BY sender, ord, pos, st) x GROUP BY x.sender),
 tops AS (
   INSERT INTO {p}heads AS h (user_id, head)
-  SELECT sender, n FROM numbered WHERE k = n ORDER BY sender
+  SELECT sender, n FROM per_sender ORDER BY sender
   ON CONFLICT (user_id) DO UPDATE SET head = h.head + excluded.head
   RETURNING h.user_id, h.head),
+placed AS (
+  SELECT p.*, t.head - p.n AS base FROM per_sender p JOIN tops t ON t.user_id = p.sender),
+receipt_events AS (
+  INSERT INTO {p}segments (user_id, last_seq, first_seq, min_ts, n_events, seqs, kinds, ids, peers,
+                           bodies, statuses, tss, groups)
+  SELECT sender, base + n, base + 1, min_ts, n, ARRAY(SELECT generate_series(base + 1, base + n)),
+         array_fill(2::int2, ARRAY[n::int4]), ids, bys, array_fill(''::bytea, ARRAY[n::int4]),
+         sts, tss, array_fill(''::text, ARRAY[n::int4])
+  FROM placed),
 receipts AS (
-  SELECT x.*, ((SELECT jsonb_object_agg(t.user_id, t.head) FROM tops t) ->> x.sender)::int8
-              - x.n + x.k AS seq
-  FROM numbered x),
-segment_rows AS (
-  SELECT sender AS user_id, seq, 2::int2 AS kind, message_id, by_user AS peer, ''::bytea AS body,
-         st AS status, ts, ''::text AS group_id
-  FROM receipts),
-receipt_events AS ({segments_insert})
+  SELECT e.ord, e.pos, p.sender, e.message_id, e.by_user, e.st, e.ts, p.base + e.k AS seq
+  FROM placed p CROSS JOIN LATERAL unnest(p.ords, p.poss, p.ids, p.bys, p.sts, p.tss)
+    WITH ORDINALITY AS e(ord, pos, message_id, by_user, st, ts, k))
 )sql";
 
 const char kSegmentsInsertSql[] = R"sql(
@@ -598,10 +611,9 @@ std::string WithPrefix(absl::string_view sql, absl::string_view prefix) {
 }
 
 std::string ExpandFragments(absl::string_view sql) {
-  // Two passes: kReceiptsSql holds {segments_insert}.
-  return absl::StrReplaceAll(
-      absl::StrReplaceAll(sql, {{"{receipts}", kReceiptsSql}, {"{delivers}", kDeliversSql}}),
-      {{"{segments_insert}", kSegmentsInsertSql}});
+  return absl::StrReplaceAll(sql, {{"{receipts}", kReceiptsSql},
+                                   {"{delivers}", kDeliversSql},
+                                   {"{segments_insert}", kSegmentsInsertSql}});
 }
 
 std::string InboxLockKeySql(absl::string_view user, absl::string_view prefix) {
