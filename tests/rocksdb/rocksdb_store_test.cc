@@ -21,6 +21,7 @@
 
 #include "conformance/message_store_suite.h"
 #include "courier/memory.h"
+#include "cache_probe.h"
 #include "courier/rocksdb.h"
 #include "database.h"
 #include "keys.h"
@@ -121,6 +122,54 @@ TEST_CASE_METHOD(StoreOnDisk,
   auto status = store->Status("bob", "alice-1");
   COURIER_REQUIRE_OK(status);
   CHECK(*status == MessageStatus::kDelivered);
+}
+
+// An idle user's connect must not keep the ~150-byte cached inbox state
+// (issue 13, W4): an attach leaves only the inboxes with something to deliver
+// in the writer's cache; the others are read back by their next op.
+TEST_CASE_METHOD(StoreOnDisk,
+                 "rocksdb: an attach caches only an inbox with something to deliver; the "
+                 "others are read back whole",
+                 "[rocksdb]") {
+  auto cached = [&] { return internal::CachedInboxes(*store); };
+  REQUIRE(cached() == std::optional<std::size_t>(0));
+  Expect<AttachResult>(*store, AttachOp{"bob", "phone"});
+  CHECK(cached() == 0u);
+  // Two attaches of one user in a batch, one of them a new device.
+  std::vector<absl::StatusOr<WriteResult>> both =
+      store->Write({AttachOp{"bob", "phone"}, AttachOp{"bob", "tablet"}});
+  REQUIRE(both.size() == 2);
+  COURIER_REQUIRE_OK(both[1]);
+  CHECK(cached() == 0u);
+  CHECK(KeysBySpace(*db) == std::map<char, int>{{'C', 2}});  // both devices known
+  // An append caches bob's inbox; an attach while it has an undelivered
+  // message keeps it.
+  Expect<AppendResult>(*store, Message("alice", "1", "bob"));
+  CHECK(cached() == 1u);
+  AttachResult laptop = Expect<AttachResult>(*store, AttachOp{"bob", "laptop"});
+  CHECK(laptop.cursor == 0);
+  CHECK(laptop.head == 1);
+  CHECK(cached() == 1u);
+  // An attach and an append to the same inbox in one batch: it stays.
+  std::vector<absl::StatusOr<WriteResult>> mixed =
+      store->Write({AttachOp{"carol", "phone"}, Message("alice", "2", "carol")});
+  REQUIRE(mixed.size() == 2);
+  COURIER_REQUIRE_OK(mixed[1]);
+  CHECK(cached() == 2u);
+  // Delivered everywhere: the next attach drops bob's inbox, and what is read
+  // back knows all three devices (the ack of the laptop passes nothing new,
+  // so the phone's receipt is the only one).
+  Expect<AckResult>(*store, Ack("bob", "phone", 1));
+  Expect<AckResult>(*store, Ack("bob", "tablet", 1));
+  CHECK(Expect<AttachResult>(*store, AttachOp{"bob", "phone"}).cursor == 1);
+  CHECK(cached() == 2u);  // alice's (a receipt) and carol's; bob's went
+  auto late = Expect<AckResult>(*store, Ack("bob", "laptop", 1));
+  CHECK(late.cursor == 1);
+  CHECK(late.appended.empty());
+  Expect<AppendResult>(*store, Message("alice", "3", "bob"));
+  auto third = Expect<AckResult>(*store, Ack("bob", "laptop", 2));
+  REQUIRE(third.appended.size() == 1);  // the receipt of alice-3, once
+  CHECK(*store->Status("bob", "alice-3") == MessageStatus::kDelivered);
 }
 
 TEST_CASE_METHOD(StoreOnDisk,
@@ -938,6 +987,24 @@ TEST_CASE_METHOD(StagedStoreOnDisk,
   CHECK(*store->Head("bob") == 2);
   COURIER_REQUIRE_OK(third.sync->Sync());
   CHECK(*store->Head("bob") == 3);
+}
+
+TEST_CASE_METHOD(StagedStoreOnDisk,
+                 "rocksdb: an inbox an attach dropped from the cache is read back with the "
+                 "cursor its unsynced batch wrote",
+                 "[rocksdb][staged]") {
+  MessageStore::StagedWrite attach = StageOne(*store, AttachOp{"bob", "phone"});
+  CHECK(internal::CachedInboxes(*store) == std::optional<std::size_t>(0));
+  MessageStore::StagedWrite append = StageOne(*store, Message("alice", "1", "bob"));
+  MessageStore::StagedWrite ack = StageOne(*store, Ack("bob", "phone", 1));
+  const auto& result = std::get<AckResult>(*ack.results[0]);
+  CHECK(result.cursor == 1);
+  CHECK(result.appended.size() == 1);  // the delivered receipt
+  COURIER_REQUIRE_OK(attach.sync->Sync());
+  COURIER_REQUIRE_OK(append.sync->Sync());
+  COURIER_REQUIRE_OK(ack.sync->Sync());
+  CHECK(*store->Cursor("bob", "phone") == 1);
+  CHECK(*store->Status("bob", "alice-1") == MessageStatus::kDelivered);
 }
 
 TEST_CASE_METHOD(StagedStoreOnDisk,

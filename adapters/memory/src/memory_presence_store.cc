@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -208,7 +209,7 @@ class MemoryPresenceStore final : public PresenceStore {
       entry.devices.erase(entry.devices.begin() + (r - entry.devices.data()));
     }
     if (!entry.devices.empty()) return false;
-    entry.last_seen = std::max(entry.last_seen.value_or(now), now);
+    entry.last_seen = std::max(entry.last_seen, now);
     return true;
   }
 
@@ -236,7 +237,7 @@ class MemoryPresenceStore final : public PresenceStore {
       }
       std::sort(p.nodes.begin(), p.nodes.end());
       p.online = !p.nodes.empty();
-      if (!p.online) p.last_seen = it->second.last_seen;
+      if (!p.online && it->second.last_seen != kNeverSeen) p.last_seen = it->second.last_seen;
     }
     return result;
   }
@@ -296,13 +297,19 @@ class MemoryPresenceStore final : public PresenceStore {
   // A user's registrations, one per device (a few: at most the devices
   // connected at once, searched in order), the first inline: a user online
   // on one device costs one map slot and no heap block of its own.
+  // UserEntry::last_seen of a user not seen offline here yet (below any
+  // time: std::max with a real time gives that time).
+  static constexpr TimeMs kNeverSeen = std::numeric_limits<TimeMs>::min();
   struct UserEntry {
     absl::InlinedVector<Registration, 1> devices;
-    std::optional<TimeMs> last_seen;
+    TimeMs last_seen = kNeverSeen;  // not an optional: 8 bytes, not 16
   };
   // What a user online on one device costs: this in a node of users_, beside
-  // the user's name (bench/README.md, W4's table).
-  static_assert(sizeof(UserEntry) <= 64);
+  // the user's name (24 bytes): 80 bytes, a tcmalloc size class (an
+  // optional last_seen made it 88, in the 96 class; bench/README.md, W4's
+  // table).
+  static_assert(sizeof(UserEntry) <= 56);
+  static_assert(sizeof(std::pair<const NameKey, UserEntry>) <= 80);
 
   static Registration* Find(UserEntry& entry, const DeviceId& device) {
     for (Registration& r : entry.devices) {
@@ -331,7 +338,7 @@ class MemoryPresenceStore final : public PresenceStore {
         ++it;
         continue;
       }
-      entry.last_seen = std::max(entry.last_seen.value_or(it->refreshed), it->refreshed);
+      entry.last_seen = std::max(entry.last_seen, it->refreshed);
       it = entry.devices.erase(it);
     }
   }
@@ -339,7 +346,7 @@ class MemoryPresenceStore final : public PresenceStore {
   const Clock& clock_;
   const TimeMs ttl_ms_;
   Mutex mu_;
-  NameNodeMap<UserEntry> users_ ABSL_GUARDED_BY(mu_);  // an 88-byte node per user
+  NameNodeMap<UserEntry> users_ ABSL_GUARDED_BY(mu_);  // an 80-byte node per user
   std::vector<NodeId> nodes_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<NodeId, std::uint32_t> node_index_ ABSL_GUARDED_BY(mu_);
   // For MayHaveOtherNodes, read without mu_: the first node that ever

@@ -42,6 +42,7 @@
 #include "courier/status.h"
 #include "courier/sync.h"
 #include "courier/types.h"
+#include "cache_probe.h"
 #include "database.h"
 #include "front_queue.h"
 #include "keys.h"
@@ -101,6 +102,12 @@ class RocksdbMessageStore final : public MessageStore {
       if (status.ok()) MarkAllSynced();
     }
     return Finished(status, ops.size(), std::move(results));
+  }
+
+  // internal::CachedInboxes.
+  std::size_t CachedInboxCount() {
+    MutexLock lock(&write_mu_);
+    return cache_.size();
   }
 
   // RocksdbOptions::stage_writes, at kPowerLoss only (at kProcessCrash,
@@ -543,6 +550,7 @@ class RocksdbMessageStore final : public MessageStore {
     batch_.Clear();
     dirty_cursors_.clear();
     touched_.clear();
+    attached_.clear();
     view_.clear();  // frees a large table: grown once below, not step by step
     view_.reserve(2 * ops.size());
     marks_.clear();
@@ -577,10 +585,31 @@ class RocksdbMessageStore final : public MessageStore {
     if (!status.ok()) {
       cache_.clear();  // it holds the failed batch's effects
       ForgetFetched();  // its seqs may be taken again
+      attached_.clear();
       return std::vector<absl::StatusOr<WriteResult>>(ops, status);
     }
     for (InboxState* inbox : touched_) inbox->TrimPending();
+    DropQuietAttached();
     return results;
+  }
+
+  // An inbox an attach of this batch loaded or touched, that nobody has
+  // anything to be delivered from (nothing above its highest cursor, nothing
+  // pending) leaves the cache: an idle user's connect keeps no InboxState
+  // (about 150 bytes of a block and a slot; rocksdb.h). Its next op reads it
+  // back as after a restart (its cursors included: the batch that wrote a
+  // new device's cursor was applied before this runs), once per connect at
+  // most. Those with something to deliver stay: their acks follow.
+  void DropQuietAttached() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    for (const UserId* user : attached_) {
+      auto it = cache_.find(*user);
+      if (it == cache_.end()) continue;  // already dropped (two attaches)
+      const InboxState& state = it->second;
+      if (!state.pending.empty() || state.max_cursor != state.head) continue;
+      touched_.erase(&it->second);
+      cache_.erase(it);
+    }
+    attached_.clear();
   }
 
   // --- The writer's state (under write_mu_) -------------------------------------
@@ -894,6 +923,7 @@ class RocksdbMessageStore final : public MessageStore {
     COURIER_ASSIGN_OR_RETURN(InboxState * inbox, Inbox(op.user));
     const Seq cursor = CursorOf(op.user, *inbox, op.device);
     out = AttachResult{cursor, inbox->head};
+    attached_.push_back(&op.user);  // the op outlives the batch (Finished)
     return absl::OkStatus();
   }
 
@@ -1335,6 +1365,9 @@ class RocksdbMessageStore final : public MessageStore {
   // The number of groups of each user a group change of the batch asked about.
   absl::flat_hash_map<UserId, std::size_t> group_counts_ ABSL_GUARDED_BY(write_mu_);
   absl::flat_hash_set<InboxState*> touched_ ABSL_GUARDED_BY(write_mu_);
+  // The users the batch's attaches named (DropQuietAttached), pointing into
+  // the batch's ops.
+  std::vector<const UserId*> attached_ ABSL_GUARDED_BY(write_mu_);
   std::uint64_t staged_batches_ ABSL_GUARDED_BY(write_mu_) = 0;
 
   // What Fetch read lately, per inbox, so that an ack passing messages the
@@ -1383,4 +1416,13 @@ absl::StatusOr<std::unique_ptr<MessageStore>> OpenMessageStore(const RocksdbOpti
                                             options.stage_writes));
 }
 
+namespace internal {
+
+std::optional<std::size_t> CachedInboxes(MessageStore& store) {
+  auto* rocks = dynamic_cast<RocksdbMessageStore*>(&store);
+  if (rocks == nullptr) return std::nullopt;
+  return rocks->CachedInboxCount();
+}
+
+}  // namespace internal
 }  // namespace courier::rocksdb

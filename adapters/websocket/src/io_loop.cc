@@ -47,8 +47,9 @@ namespace {
 thread_local const IoLoop* running_loop = nullptr;
 }  // namespace
 
-IoLoop::IoLoop()
-    : io_(std::make_unique<boost::asio::io_context>(1)),
+IoLoop::IoLoop(ServerContext& context)
+    : context_(context),
+      io_(std::make_unique<boost::asio::io_context>(1)),
       deadlines_(*io_),
       readiness_(*io_),
       impl_(std::make_shared<LoopExecutor>(*io_)),

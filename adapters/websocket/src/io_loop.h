@@ -49,14 +49,21 @@
 
 namespace courier::websocket::internal {
 
+struct ServerContext;
+
 class IoLoop : public std::enable_shared_from_this<IoLoop> {
  public:
-  IoLoop();
+  // `context`: the server whose connections the loop runs (context()); it
+  // outlives the loop.
+  explicit IoLoop(ServerContext& context);
   // Destroys the io_context first (as Destroy), while deadlines() lives.
   ~IoLoop();
   IoLoop(const IoLoop&) = delete;
   IoLoop& operator=(const IoLoop&) = delete;
 
+  // The server's context, for the loop's connections (they keep no
+  // pointer of their own to it: a WebSocket session's 8 bytes).
+  ServerContext& context() const { return context_; }
   // REQUIRES: before Destroy().
   boost::asio::io_context& io() { return *io_; }
   // The deadlines of the loop's connections (one timer for all of them).
@@ -104,6 +111,7 @@ class IoLoop : public std::enable_shared_from_this<IoLoop> {
   void Add(Delivery d);
   void DrainMailbox();
 
+  ServerContext& context_;
   std::unique_ptr<boost::asio::io_context> io_;
   LoopDeadlines deadlines_;  // outlives io_'s handlers (see ~IoLoop)
   ReadinessSet readiness_;   // likewise

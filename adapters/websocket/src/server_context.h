@@ -119,7 +119,7 @@ class TlsContexts {
 struct ServerContext {
   ServerContext(const ServerOptions& o, ServerHooks h)
       : options(o), hooks(std::move(h)), http_pool(o.http_threads) {
-    for (std::size_t i = 0; i < o.io_threads; ++i) loops.push_back(std::make_shared<IoLoop>());
+    for (std::size_t i = 0; i < o.io_threads; ++i) loops.push_back(std::make_shared<IoLoop>(*this));
   }
   // The loops' io_contexts go first: their pending handlers (and their
   // readiness sets, the idle plain sessions) own the sessions, which use

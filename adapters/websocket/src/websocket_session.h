@@ -137,19 +137,19 @@ class WebSocketSession final : public Outbox,
 
   // `accept`: the Sec-WebSocket-Accept value; `early`: bytes the client sent
   // after its upgrade request (frames it did not wait to send).
+  // REQUIRES: `ctx` is loop.context().
   WebSocketSession(ServerContext& ctx, IoLoop& loop, Stream&& stream, std::string accept,
                    std::string early)
-      : ctx_(ctx), loop_(loop), stream_(std::move(stream)),
-        reader_(ctx.options.max_frame_bytes) {
+      : loop_(loop), stream_(std::move(stream)), reader_(ctx.options.max_frame_bytes) {
     carry_.assign(early.data(), early.size());
     Rare().handshake = std::move(accept);
-    ctx_.counters.websockets_open.fetch_add(1, std::memory_order_relaxed);
-    ctx_.counters.websockets_total.fetch_add(1, std::memory_order_relaxed);
+    ctx.counters.websockets_open.fetch_add(1, std::memory_order_relaxed);
+    ctx.counters.websockets_total.fetch_add(1, std::memory_order_relaxed);
   }
 
   ~WebSocketSession() override {
     Finish();
-    ctx_.counters.websockets_open.fetch_sub(1, std::memory_order_relaxed);
+    ctx().counters.websockets_open.fetch_sub(1, std::memory_order_relaxed);
   }
 
   // Writes the 101 answer, then reads frames.
@@ -172,7 +172,7 @@ class WebSocketSession final : public Outbox,
     std::string& handshake = Rare().handshake;
     handshake = SwitchingProtocolsResponse(handshake);
     write_.writing = true;
-    ArmGuard(ctx_.options.http_timeout);
+    ArmGuard(ctx().options.http_timeout);
     net::async_write(stream_, net::buffer(handshake),
                      beast::bind_front_handler(&WebSocketSession::OnAccept,
                                                this->shared_from_this()));
@@ -189,7 +189,7 @@ class WebSocketSession final : public Outbox,
     if (!link_.closing()) {
       for (const std::string& cid : frames.answers_cids) FinishTiming(cid);
       if (!write_.PushEncoded(std::move(frames.bytes), frames.frames, frames.payload_bytes,
-                              ctx_.options.max_queue_bytes, ctx_.options.max_queue_frames)) {
+                              ctx().options.max_queue_bytes, ctx().options.max_queue_frames)) {
         CloseSlowReader();
       } else {
         ScheduleWrite();
@@ -214,7 +214,7 @@ class WebSocketSession final : public Outbox,
   bool Reading() const { return link_.reading(); }
 
   void OnMessage(bool text, std::string_view payload) {
-    ctx_.counters.frames_in.fetch_add(1, std::memory_order_relaxed);
+    ctx().counters.frames_in.fetch_add(1, std::memory_order_relaxed);
     last_frame_ = Clock::now();
     if (link_.closing()) return;
     if (link_.state == LinkState::kAwaitingHello) {
@@ -222,8 +222,8 @@ class WebSocketSession final : public Outbox,
       return;
     }
     std::optional<OutFrame> answer =
-        ApplyClientFrame(text, payload, ctx_.options.codec, *session_, Rare().send_times,
-                         ctx_.counters);
+        ApplyClientFrame(text, payload, ctx().options.codec, *session_, Rare().send_times,
+                         ctx().counters);
     if (answer.has_value()) EnqueueOwn(*std::move(answer));
   }
 
@@ -270,7 +270,7 @@ class WebSocketSession final : public Outbox,
     last_frame_ = Clock::now();
     if (link_.state == LinkState::kAccepting) {
       link_.state = LinkState::kAwaitingHello;
-      ArmDeadline(last_frame_ + ctx_.options.hello_timeout);
+      ArmDeadline(last_frame_ + ctx().options.hello_timeout);
     }
     if (write_.has_work()) {
       DoWrite();
@@ -408,26 +408,26 @@ class WebSocketSession final : public Outbox,
   }
 
   void CountIn(std::size_t bytes) {
-    if (bytes > 0) ctx_.counters.bytes_in.fetch_add(bytes, std::memory_order_relaxed);
+    if (bytes > 0) ctx().counters.bytes_in.fetch_add(bytes, std::memory_order_relaxed);
   }
 
   void HandleHello(bool text, std::string_view payload) {
     absl::StatusOr<ClientFrame> frame =
-        text ? DecodeClientFrame(payload, ctx_.options.codec)
+        text ? DecodeClientFrame(payload, ctx().options.codec)
              : absl::StatusOr<ClientFrame>(absl::InvalidArgumentError("binary frame"));
     const HelloFrame* hello = frame.ok() ? std::get_if<HelloFrame>(&*frame) : nullptr;
     if (hello == nullptr) {
       FailHello(Code(CloseCode::kUnauthorized), "the first frame must be a valid hello");
       return;
     }
-    absl::StatusOr<UserId> user = ctx_.hooks.authenticate(hello->token);
+    absl::StatusOr<UserId> user = ctx().hooks.authenticate(hello->token);
     if (!user.ok()) {
       FailHello(Code(CloseCode::kUnauthorized), "bad or expired token");
       return;
     }
     transport_ = MakeWebSocketTransport(std::weak_ptr<Outbox>(this->shared_from_this()), loop_);
     absl::StatusOr<std::shared_ptr<Session>> session =
-        ctx_.hooks.engine->Connect(*user, hello->device, hello->since, transport_);
+        ctx().hooks.engine->Connect(*user, hello->device, hello->since, transport_);
     if (!session.ok()) {
       transport_.reset();
       FailHello(ConnectErrorCloseCode(session.status()), std::string(session.status().message()));
@@ -436,17 +436,17 @@ class WebSocketSession final : public Outbox,
     session_ = *std::move(session);
     link_.state = LinkState::kOpen;
     welcome_pending_ = true;
-    ctx_.sessions.Add(*user, hello->device, this,
+    ctx().sessions.Add(*user, hello->device, this,
                       std::weak_ptr<Outbox>(this->shared_from_this()));
-    if (ctx_.hooks.on_session) ctx_.hooks.on_session(*user, hello->device, true);
-    if (ctx_.hooks.on_token_session) {
-      ctx_.hooks.on_token_session(hello->token, *user, hello->device,
+    if (ctx().hooks.on_session) ctx().hooks.on_session(*user, hello->device, true);
+    if (ctx().hooks.on_token_session) {
+      ctx().hooks.on_token_session(hello->token, *user, hello->device,
                                   std::weak_ptr<Transport>(transport_));
     }
   }
 
   void FailHello(std::uint16_t code, std::string_view reason) {
-    ctx_.counters.hello_failures.fetch_add(1, std::memory_order_relaxed);
+    ctx().counters.hello_failures.fetch_add(1, std::memory_order_relaxed);
     BeginClose(code, reason, /*drain=*/true);
   }
 
@@ -463,8 +463,8 @@ class WebSocketSession final : public Outbox,
     }
     if (link_.closing()) return;
     std::vector<OutFrame>& held = Rare().held;
-    if (held.size() >= ctx_.options.max_queue_frames) {
-      ctx_.counters.slow_closes.fetch_add(1, std::memory_order_relaxed);
+    if (held.size() >= ctx().options.max_queue_frames) {
+      ctx().counters.slow_closes.fetch_add(1, std::memory_order_relaxed);
       BeginClose(Code(CloseCode::kPolicy), "too many frames before welcome", /*drain=*/false);
       return;
     }
@@ -490,7 +490,7 @@ class WebSocketSession final : public Outbox,
   bool EnqueueJson(std::string_view json, std::string_view answers_cid) {
     if (link_.closing()) return false;
     if (!answers_cid.empty()) FinishTiming(answers_cid);
-    if (!write_.Push(json, ctx_.options.max_queue_bytes, ctx_.options.max_queue_frames)) {
+    if (!write_.Push(json, ctx().options.max_queue_bytes, ctx().options.max_queue_frames)) {
       CloseSlowReader();
       return false;
     }
@@ -501,11 +501,11 @@ class WebSocketSession final : public Outbox,
   // The answer to a timed send leaves now.
   void FinishTiming(std::string_view cid) {
     if (rare_ == nullptr) return;  // nothing timed
-    if (auto took = rare_->send_times.Finish(cid)) ctx_.counters.send_latency.Observe(*took);
+    if (auto took = rare_->send_times.Finish(cid)) ctx().counters.send_latency.Observe(*took);
   }
 
   void CloseSlowReader() {
-    ctx_.counters.slow_closes.fetch_add(1, std::memory_order_relaxed);
+    ctx().counters.slow_closes.fetch_add(1, std::memory_order_relaxed);
     BeginClose(Code(CloseCode::kPolicy), "send queue over its limit: the client does not read",
                /*drain=*/false);
   }
@@ -539,8 +539,8 @@ class WebSocketSession final : public Outbox,
       Finish();
       return;
     }
-    ctx_.counters.frames_out.fetch_add(write_.FinishBatch(), std::memory_order_relaxed);
-    ctx_.counters.bytes_out.fetch_add(bytes, std::memory_order_relaxed);
+    ctx().counters.frames_out.fetch_add(write_.FinishBatch(), std::memory_order_relaxed);
+    ctx().counters.bytes_out.fetch_add(bytes, std::memory_order_relaxed);
     if (write_.has_work() && link_.may_write_queue()) {
       DoWrite();
       return;
@@ -560,7 +560,7 @@ class WebSocketSession final : public Outbox,
     link_.state = LinkState::kClosing;
     Rare().close_frame = EncodeCloseFrame(code, reason);
     if (!drain) write_.DropQueued();
-    ArmGuard(ctx_.options.close_timeout);
+    ArmGuard(ctx().options.close_timeout);
     if (!write_.writing) {  // (while the 101 answer is written, OnAccept goes on)
       if (write_.has_work()) {
         DoWrite();
@@ -641,9 +641,9 @@ class WebSocketSession final : public Outbox,
       FailHello(Code(CloseCode::kUnauthorized), "no hello in time");
       return;
     }
-    const Clock::time_point idle_at = last_frame_ + ctx_.options.idle_timeout;
+    const Clock::time_point idle_at = last_frame_ + ctx().options.idle_timeout;
     if (Clock::now() >= idle_at) {
-      ctx_.counters.idle_closes.fetch_add(1, std::memory_order_relaxed);
+      ctx().counters.idle_closes.fetch_add(1, std::memory_order_relaxed);
       BeginClose(Code(CloseCode::kIdle), "no frame for the idle timeout", /*drain=*/true);
       return;
     }
@@ -682,8 +682,8 @@ class WebSocketSession final : public Outbox,
     if (rare_ != nullptr) std::vector<OutFrame>().swap(rare_->held);
     CloseSocket();
     if (session_ != nullptr) {
-      ctx_.sessions.Remove(session_->user(), this);
-      if (ctx_.hooks.on_session) ctx_.hooks.on_session(session_->user(), session_->device(), false);
+      ctx().sessions.Remove(session_->user(), this);
+      if (ctx().hooks.on_session) ctx().hooks.on_session(session_->user(), session_->device(), false);
       session_->Disconnect();
       session_.reset();
     }
@@ -726,7 +726,9 @@ class WebSocketSession final : public Outbox,
     if (rare_ != nullptr && rare_->unused()) rare_.reset();
   }
 
-  ServerContext& ctx_;
+  // The server's context is the loop's (IoLoop::context()): no pointer here.
+  ServerContext& ctx() const { return loop_.context(); }
+
   IoLoop& loop_;
   Stream stream_;
 
@@ -742,8 +744,9 @@ class WebSocketSession final : public Outbox,
   std::shared_ptr<Session> session_;
   std::unique_ptr<RareParts> rare_;  // null while idle (RareParts)
 
-  WritePath write_;
-
+  // [[no_unique_address]]: the fields below go in its tail (a pointer and
+  // one byte of flags), not in a word of their own.
+  [[no_unique_address]] WritePath write_;
   Link link_;
   bool welcome_pending_ = false;  // hello accepted, no frame from the engine yet
   bool guard_ = false;            // the deadline drops TCP (else: hello, idle)

@@ -109,16 +109,19 @@ class WritePath {
   // The connection's one pointer; the counts (queued_bytes()) are in the
   // block, which an idle connection does not hold.
   BuffersPtr bufs_;
-  bool pong_pending_ = false;
-  bool corked_ = false;
-  bool burst_ = false;  // a batch was started since the last Idle
+  // The flags are bits of one byte, so that the session may put its own
+  // small fields in this object's tail (websocket_session.h: write_ is
+  // [[no_unique_address]]).
+  bool pong_pending_ : 1 = false;
+  bool corked_ : 1 = false;
+  bool burst_ : 1 = false;  // a batch was started since the last Idle
 
  public:
   // The write in flight (a batch, the 101 answer or the close frame), and
   // a write posted to the end of the loop's turn. (Declared last: beside
   // the flags above, in the word after bufs_.)
-  bool writing = false;
-  bool write_scheduled = false;
+  bool writing : 1 = false;
+  bool write_scheduled : 1 = false;
 };
 
 }  // namespace courier::websocket::internal

@@ -40,7 +40,7 @@ std::size_t FrameReader::buffer_capacity() const {
   return message_.capacity();
 }
 
-FrameReader::Event FrameReader::Fail(std::uint16_t code, std::string_view reason) {
+FrameReader::Event FrameReader::Fail(std::uint16_t code, const char* reason) {
   Event e;
   e.kind = Kind::kError;
   e.close_code = code;

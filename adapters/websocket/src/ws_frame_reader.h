@@ -103,7 +103,8 @@ class FrameReader {
  private:
   enum class State : std::uint8_t { kHeader, kPayload, kBroken };
 
-  Event Fail(std::uint16_t code, std::string_view reason);
+  // `reason`: a string literal (kept for later calls once broken).
+  Event Fail(std::uint16_t code, const char* reason);
   Event ParseHeader(char** data, std::size_t* size);
   Event ReadPayload(char** data, std::size_t* size);
   Event FinishMessage(std::string_view payload);
@@ -127,7 +128,7 @@ class FrameReader {
   bool release_pending_ = false;  // message_ was handed out: clear it next call
   // No block while no message is split across frames or reads.
   LazyBuffer message_;
-  std::string_view broken_reason_;
+  const char* broken_reason_ = "";  // a literal (Fail): 8 bytes, not 16
 };
 
 }  // namespace courier::websocket::internal

@@ -87,7 +87,9 @@
 // undelivered message one more key ('R').
 //
 // What is cached in memory, and what bounds it: the writer keeps, for each
-// inbox it has touched, its head, highest cursor, prune floor, the newest
+// inbox it has touched (except one that an attach of the batch touched and
+// that has nothing to deliver at the batch's end, nothing above its highest
+// cursor: an idle user's connect keeps nothing), its head, highest cursor, prune floor, the newest
 // event time, its devices' cursors, and the messages above the highest cursor
 // that an ack will turn into delivered receipts (seq, id, sender, read) so an
 // ack reads nothing from the database. Rebuilt lazily: the first op on an
