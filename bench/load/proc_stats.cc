@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -180,7 +181,14 @@ absl::StatusOr<std::string> ReadProcFile(const std::string& path) {
   return absl::InternalError(what);
 }
 
-absl::StatusOr<ThreadSwitches> ReadThreadSwitches(pid_t pid) {
+namespace {
+
+// Calls `visit` with the path of each thread of `pid` (/proc/PID/task/TID)
+// and its id. A NotFound from `visit` (the thread exited since the listing)
+// skips the thread; another error stops the walk and is returned. NotFound
+// when no thread was visited.
+absl::Status ForEachThread(
+    pid_t pid, const std::function<absl::Status(const std::string& path, pid_t tid)>& visit) {
   const std::string dir = absl::StrCat("/proc/", pid, "/task");
   DIR* d = opendir(dir.c_str());
   if (d == nullptr) {
@@ -188,62 +196,61 @@ absl::StatusOr<ThreadSwitches> ReadThreadSwitches(pid_t pid) {
     const std::string what = absl::StrCat(dir, ": ", std::strerror(err));
     return err == ENOENT ? absl::NotFoundError(what) : absl::InternalError(what);
   }
-  ThreadSwitches threads;
   absl::Status failed;
+  int visited = 0;
   while (dirent* e = readdir(d)) {
     pid_t tid = 0;
     if (!absl::SimpleAtoi(e->d_name, &tid)) continue;  // "." and ".."
-    absl::StatusOr<std::string> text = ReadProcFile(absl::StrCat(dir, "/", tid, "/status"));
-    if (absl::IsNotFound(text.status())) continue;  // exited since the listing
-    if (!text.ok()) {
-      failed = text.status();
+    const absl::Status s = visit(absl::StrCat(dir, "/", tid), tid);
+    if (absl::IsNotFound(s)) continue;
+    if (!s.ok()) {
+      failed = s;
       break;
     }
-    absl::StatusOr<std::uint64_t> n = ParseStatusCtxSwitches(*text);
-    if (!n.ok()) {
-      failed = absl::InvalidArgumentError(
-          absl::StrCat(dir, "/", tid, "/status: ", n.status().message()));
-      break;
-    }
-    threads[tid] = *n;
+    ++visited;
   }
   closedir(d);
   if (!failed.ok()) return failed;
-  if (threads.empty()) return absl::NotFoundError(absl::StrCat(dir, ": no thread left"));
+  if (visited == 0) return absl::NotFoundError(absl::StrCat(dir, ": no thread left"));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<ThreadSwitches> ReadThreadSwitches(pid_t pid) {
+  ThreadSwitches threads;
+  const absl::Status walked = ForEachThread(pid, [&](const std::string& path, pid_t tid) {
+    absl::StatusOr<std::string> text = ReadProcFile(path + "/status");
+    if (!text.ok()) return text.status();
+    absl::StatusOr<std::uint64_t> n = ParseStatusCtxSwitches(*text);
+    if (!n.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, "/status: ", n.status().message()));
+    }
+    threads[tid] = *n;
+    return absl::OkStatus();
+  });
+  if (!walked.ok()) return walked;
   return threads;
 }
 
 absl::StatusOr<ThreadDetails> ReadThreadDetails(pid_t pid) {
-  const std::string dir = absl::StrCat("/proc/", pid, "/task");
-  DIR* d = opendir(dir.c_str());
-  if (d == nullptr) {
-    const int err = errno;
-    const std::string what = absl::StrCat(dir, ": ", std::strerror(err));
-    return err == ENOENT ? absl::NotFoundError(what) : absl::InternalError(what);
-  }
   ThreadDetails threads;
-  absl::Status failed;
-  while (dirent* e = readdir(d)) {
-    pid_t tid = 0;
-    if (!absl::SimpleAtoi(e->d_name, &tid)) continue;  // "." and ".."
-    absl::StatusOr<std::string> status = ReadProcFile(absl::StrCat(dir, "/", tid, "/status"));
-    absl::StatusOr<std::string> stat = ReadProcFile(absl::StrCat(dir, "/", tid, "/stat"));
-    if (absl::IsNotFound(status.status()) || absl::IsNotFound(stat.status())) continue;
-    if (!status.ok() || !stat.ok()) {
-      failed = !status.ok() ? status.status() : stat.status();
-      break;
+  const absl::Status walked = ForEachThread(pid, [&](const std::string& path, pid_t tid) {
+    absl::StatusOr<std::string> status = ReadProcFile(path + "/status");
+    absl::StatusOr<std::string> stat = ReadProcFile(path + "/stat");
+    if (absl::IsNotFound(status.status()) || absl::IsNotFound(stat.status())) {
+      return absl::NotFoundError(path);
     }
+    if (!status.ok()) return status.status();
+    if (!stat.ok()) return stat.status();
     absl::StatusOr<ThreadDetail> detail = ParseThreadDetail(*status, *stat);
     if (!detail.ok()) {
-      failed = absl::InvalidArgumentError(
-          absl::StrCat(dir, "/", tid, ": ", detail.status().message()));
-      break;
+      return absl::InvalidArgumentError(absl::StrCat(path, ": ", detail.status().message()));
     }
     threads[tid] = *std::move(detail);
-  }
-  closedir(d);
-  if (!failed.ok()) return failed;
-  if (threads.empty()) return absl::NotFoundError(absl::StrCat(dir, ": no thread left"));
+    return absl::OkStatus();
+  });
+  if (!walked.ok()) return walked;
   return threads;
 }
 
