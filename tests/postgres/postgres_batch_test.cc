@@ -349,7 +349,7 @@ void CheckAgainstReference(bool groups, std::uint32_t seed, bool pipelined = fal
 }
 
 // Acks sent one op at a time (runs shorter than eight: the schema's ack
-// function), narrow ones (a loop per message) and wide ones (more than 16
+// function, ack_grouped), narrow ones (a loop per message) and wide ones (more than 16
 // seqs above the inbox's highest cursor: one statement), over a backlog from
 // three senders with a read and an earlier ack in between, must give the
 // reference's receipts: the same senders, seqs and order.

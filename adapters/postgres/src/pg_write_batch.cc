@@ -8,10 +8,13 @@
 #include <string_view>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "courier/status.h"
 #include "pg_array.h"
 #include "pg_schema.h"
@@ -322,6 +325,41 @@ std::string WithReceipts(const char* sql, absl::string_view prefix) {
 std::int64_t Ord(const PGresult* r, int row) { return PgInt(r, row, 0); }
 
 
+// The receipts of ack_grouped's rows after the first (pg_schema.cc): each
+// row a sender's run of them, (sender, base, ids, positions) with the k-th
+// id at seq base + k of the sender's inbox for the message at the k-th
+// position of the acked inbox. In the acked inbox's seq order, as the
+// statements give theirs.
+absl::StatusOr<std::vector<Appended>> GroupedReceipts(const PGresult* r, const AckOp& ack) {
+  std::vector<std::pair<std::int64_t, Appended>> placed;
+  for (int i = 1; i < PQntuples(r); ++i) {
+    const std::string sender = PgBytes(r, i, 2);
+    const std::int64_t base = PgInt(r, i, 3);
+    const std::vector<absl::string_view> ids =
+        absl::StrSplit(absl::string_view(PQgetvalue(r, i, 4), PQgetlength(r, i, 4)), ',');
+    const std::vector<absl::string_view> positions =
+        absl::StrSplit(absl::string_view(PQgetvalue(r, i, 5), PQgetlength(r, i, 5)), ',');
+    if (ids.size() != positions.size()) {
+      return absl::InternalError("postgres: ack_grouped gave ids and positions of unlike counts");
+    }
+    for (std::size_t k = 0; k < ids.size(); ++k) {
+      std::int64_t pos = 0;
+      if (!absl::SimpleAtoi(positions[k], &pos)) {
+        return absl::InternalError("postgres: ack_grouped gave a position that is no number");
+      }
+      placed.emplace_back(pos, ReceiptRow(sender, base + static_cast<std::int64_t>(k) + 1,
+                                          MessageId(ids[k]), ack.user, MessageStatus::kDelivered,
+                                          ack.ts));
+    }
+  }
+  std::sort(placed.begin(), placed.end(),
+            [](const auto& x, const auto& y) { return x.first < y.first; });
+  std::vector<Appended> out;
+  out.reserve(placed.size());
+  for (auto& p : placed) out.push_back(std::move(p.second));
+  return out;
+}
+
 // The call of one valid op (not an attach) to its schema function.
 PgQuery OneQuery(const WriteOp& op) {
   if (const auto* a = std::get_if<AppendOp>(&op)) {
@@ -331,7 +369,7 @@ PgQuery OneQuery(const WriteOp& op) {
                     IntParam(ClampToBigint(a->max_undelivered))}};
   }
   if (const auto* a = std::get_if<AckOp>(&op)) {
-    return PgQuery{"ack", "",
+    return PgQuery{"ack_grouped", "",
                    {TextParam(a->user), TextParam(a->device),
                     IntParam(static_cast<std::int64_t>(a->seq)), IntParam(a->ts)}};
   }
@@ -377,10 +415,7 @@ absl::StatusOr<WriteResult> OneResult(const WriteOp& op, const PGresult* r) {
     }
     AckResult out;
     out.cursor = static_cast<Seq>(PgInt(r, 0, 1));
-    for (int i = 1; i < rows; ++i) {
-      out.appended.push_back(ReceiptRow(PgBytes(r, i, 2), PgInt(r, i, 3), PgBytes(r, i, 4),
-                                        a->user, MessageStatus::kDelivered, a->ts));
-    }
+    COURIER_ASSIGN_OR_RETURN(out.appended, GroupedReceipts(r, *a));
     return out;
   }
   const auto& rd = std::get<ReadOp>(op);
@@ -415,7 +450,7 @@ std::vector<PgStatement> WriteStatements(absl::string_view prefix) {
       {"read_many", WithReceipts(kReadSql, prefix)},
       {"attach", WithPrefix("SELECT * FROM {p}attach($1, $2)", prefix)},
       {"append", WithPrefix("SELECT * FROM {p}append($1, $2, $3, $4, $5, $6, $7)", prefix)},
-      {"ack", WithPrefix("SELECT * FROM {p}ack($1, $2, $3, $4)", prefix)},
+      {"ack_grouped", WithPrefix("SELECT * FROM {p}ack_grouped($1, $2, $3, $4)", prefix)},
       {"read", WithPrefix("SELECT * FROM {p}read($1, $2::text[], $3)", prefix)},
   };
 }
