@@ -59,6 +59,7 @@
 #include "commit_queue.h"
 #include "courier/engine.h"
 #include "courier/executor.h"
+#include "courier/name_key.h"
 #include "courier/options.h"
 #include "small_mutex.h"
 
@@ -134,8 +135,8 @@ class DeviceSession final : public Session,
                 std::optional<Seq> since, std::shared_ptr<Transport> transport);
 
   // Session
-  const UserId& user() const override { return user_; }
-  const DeviceId& device() const override { return device_; }
+  std::string_view user() const override { return user_.view(); }
+  std::string_view device() const override { return device_.view(); }
   SessionState state() const override;
   void Send(std::string cid, UserId to, std::string body) override;
   void Ack(Seq seq) override;
@@ -166,6 +167,8 @@ class DeviceSession final : public Session,
   // shutdown). Returns false if it was already closed.
   bool CloseBy(CloseCode code, std::string_view reason);
   bool closed() const;
+  // The transport frames go to; null once closed.
+  std::shared_ptr<Transport> transport() const;
   // The contacts whose presence this device was given after welcome.
   void SetContacts(std::vector<UserId> contacts);
   std::vector<UserId> contacts() const;
@@ -178,7 +181,7 @@ class DeviceSession final : public Session,
   Op SendOp(Address Op::*address, Address to, const std::string& cid, std::string body) const {
     Op op;
     op.*address = std::move(to);
-    op.sender = user_;
+    op.sender = user_.str();
     op.cid = cid;
     op.id = host_->NewMessageId();
     op.body = std::move(body);
@@ -264,17 +267,20 @@ class DeviceSession final : public Session,
 
   // Fields ordered by size so that the small ones share a word (one
   // session per connected device: its size is per connection, see
-  // tests/websocket/connection_memory_test.cc).
+  // tests/websocket/connection_memory_test.cc). The names are NameKeys:
+  // up to 23 bytes inline, no heap block of their own (a std::string
+  // holds 15; a W4 user name is 16).
   const std::shared_ptr<SessionHost> host_;
-  const UserId user_;
-  const DeviceId device_;
-  const Seq since_;  // if has_since_
+  const NameKey user_;
+  const NameKey device_;
   // The transport's own thread (Transport::executor()), where the results
   // of this session's writes run; null: the delivery executor.
   const std::shared_ptr<Executor> home_;
 
   std::shared_ptr<Transport> transport_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<Extras> extras_ ABSL_GUARDED_BY(mu_);  // null: none (Extras)
+  // Until the attach completes (kConnecting), the client's `since` if
+  // has_since_ (0 otherwise): nothing reads the stream position before.
   Seq start_ ABSL_GUARDED_BY(mu_) = 0;
   Seq sent_upto_ ABSL_GUARDED_BY(mu_) = 0;
   Seq acked_ ABSL_GUARDED_BY(mu_) = 0;

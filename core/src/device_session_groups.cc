@@ -53,8 +53,9 @@ ErrorFrame GroupOpError(const absl::Status& status, std::string cid,
 }  // namespace
 
 void DeviceSession::SendToGroup(std::string cid, GroupId group, std::string body) {
-  if (closed() || AnsweredByCheck(host_->CheckGroupSend(user_, cid, group, body.size()))) return;
+  if (closed()) return;
   GroupSendOp op = SendOp(&GroupSendOp::group, std::move(group), cid, std::move(body));
+  if (AnsweredByCheck(host_->CheckGroupSend(op.sender, cid, op.group, op.body.size()))) return;
   SubmitSend(std::move(op), std::move(cid), &DeviceSession::AnswerGroupSend);
 }
 
@@ -63,7 +64,7 @@ void DeviceSession::AnswerGroupSend(std::string cid, absl::StatusOr<GroupSendRes
     Emit({GroupOpError(sent.status(), std::move(cid))});
     return;
   }
-  host_->OnGroupSent(user_, cid, *sent);
+  host_->OnGroupSent(user_.str(), cid, *sent);
   SentFrame frame{std::move(cid), sent->id, sent->ts, sent->duplicate, {}};
   if (!sent->duplicate) frame.skipped = std::move(sent->skipped);
   Emit({std::move(frame)});
@@ -75,8 +76,8 @@ void DeviceSession::ChangeGroup(std::string cid, GroupAction action, GroupId gro
   if (closed()) return;
   GroupChangeOp op;
   op.action = action;
-  op.actor = user_;
-  op.group = action == GroupAction::kCreate ? DeriveGroupId(user_, cid) : std::move(group);
+  op.actor = user_.str();
+  op.group = action == GroupAction::kCreate ? DeriveGroupId(op.actor, cid) : std::move(group);
   op.members = std::move(members);
   op.name = std::move(name);
   op.id = host_->NewMessageId();
@@ -111,8 +112,8 @@ void DeviceSession::ChangeGroup(std::string cid, GroupAction action, GroupId gro
 void DeviceSession::AnswerRepeatedCreate(std::string cid, GroupId group) {
   if (closed()) return;
   absl::StatusOr<GroupRecord> record = host_->store().Group(group);
-  if (record.ok() && record->created_by == user_) {
-    host_->RefundRate(user_);
+  if (record.ok() && record->created_by == user_.view()) {
+    host_->RefundRate(user_.str());
     Emit({GroupOkFrame{std::move(cid), std::move(group), false, true, record->version}});
     return;
   }
@@ -154,7 +155,7 @@ void DeviceSession::AnswerListGroups(std::string cid, std::optional<GroupId> gro
   GroupsFrame frame;
   frame.cid = std::move(cid);
   if (!group.has_value()) {
-    absl::StatusOr<std::vector<GroupRecord>> all = host_->store().GroupsOf(user_);
+    absl::StatusOr<std::vector<GroupRecord>> all = host_->store().GroupsOf(user_.str());
     if (!all.ok()) {
       Emit({GroupOpError(all.status(), std::move(frame.cid), kNotRead)});
       return;
@@ -179,7 +180,7 @@ void DeviceSession::AnswerListGroups(std::string cid, std::optional<GroupId> gro
 
 void DeviceSession::Typing(UserId to, GroupId group, bool on) {
   if (closed()) return;
-  host_->Typing(user_, to, group, on);
+  host_->Typing(user_.str(), to, group, on);
 }
 
 }  // namespace courier::internal

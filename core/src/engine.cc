@@ -319,7 +319,7 @@ class EngineCore final : public internal::SessionHost,
       if (core == nullptr) return;
       core->delivery_.Post([core, session, r = std::move(r)]() mutable {
         if (core->stopped_.load(std::memory_order_acquire)) return;
-        std::vector<PresenceFrame> presence = core->PresenceOfContacts(session->user());
+        std::vector<PresenceFrame> presence = core->PresenceOfContacts(UserId(session->user()));
         std::vector<UserId> contacts;
         contacts.reserve(presence.size());
         for (const PresenceFrame& p : presence) contacts.push_back(p.user);
@@ -332,6 +332,19 @@ class EngineCore final : public internal::SessionHost,
 
   void Wake(const UserId& user) {
     for (const SessionPtr& s : Sessions(user)) s->Poke();
+  }
+
+  // Engine::OpenSessions.
+  std::vector<Engine::OpenSession> OpenSessions(const UserId& user,
+                                                const std::optional<DeviceId>& device) {
+    std::vector<Engine::OpenSession> open;
+    for (const SessionPtr& s : Sessions(user)) {
+      if (device.has_value() && s->device() != *device) continue;
+      if (std::shared_ptr<Transport> transport = s->transport()) {
+        open.push_back(Engine::OpenSession{DeviceId(s->device()), std::move(transport)});
+      }
+    }
+    return open;
   }
 
   // Engine::LeaveAllGroups: reads the user's groups and queues one kLeave
@@ -457,7 +470,7 @@ class EngineCore final : public internal::SessionHost,
     if (beat) {
       std::vector<DeviceOnNode> list;
       list.reserve(all.size());
-      for (const SessionPtr& s : all) list.emplace_back(s->user(), s->device());
+      for (const SessionPtr& s : all) list.emplace_back(UserId(s->user()), DeviceId(s->device()));
       Check(Failure::kHeartbeat, "presence: heartbeat",
             deps_.presence->Heartbeat(options_.node, list, now));
       rate_.Sweep(now);
@@ -769,8 +782,8 @@ class EngineCore final : public internal::SessionHost,
     NameNodeMap<absl::InlinedVector<SessionPtr, 1>> sessions ABSL_GUARDED_BY(mu);
   };
 
-  Shard& ShardOf(const UserId& user) {
-    return shards_[absl::Hash<UserId>{}(user) % shards_.size()];
+  Shard& ShardOf(std::string_view user) {
+    return shards_[absl::Hash<std::string_view>{}(user) % shards_.size()];
   }
 
   // A user's sessions (a copy: called per routed event, so a user's few
@@ -815,8 +828,9 @@ class EngineCore final : public internal::SessionHost,
   void FinishPresence(const std::vector<SessionPtr>& sessions, bool notify = true) {
     const TimeMs now = Now();
     for (const SessionPtr& s : sessions) {
+      const UserId user(s->user());
       absl::StatusOr<bool> offline =
-          deps_.presence->Disconnect(s->user(), s->device(), options_.node, now);
+          deps_.presence->Disconnect(user, DeviceId(s->device()), options_.node, now);
       if (!offline.ok()) {
         Check(Failure::kPresence, "presence: unregister a device", offline.status());
         continue;
@@ -824,9 +838,9 @@ class EngineCore final : public internal::SessionHost,
       if (!*offline) continue;
       if (deps_.accounts != nullptr) {
         Check(Failure::kLastSeen, "accounts: store last seen",
-              deps_.accounts->SetLastSeen(s->user(), now));
+              deps_.accounts->SetLastSeen(user, now));
       }
-      if (notify) PostNotify(s->user());
+      if (notify) PostNotify(user);
     }
   }
 
@@ -1077,6 +1091,10 @@ class EngineImpl final : public Engine {
     return core_->Connect(user, device, since, std::move(transport));
   }
   void Wake(const UserId& user) override { core_->Wake(user); }
+  std::vector<OpenSession> OpenSessions(const UserId& user,
+                                        const std::optional<DeviceId>& device) override {
+    return core_->OpenSessions(user, device);
+  }
   void ForgetUser(const UserId& user) override { core_->ForgetUser(user); }
   void LeaveAllGroups(const UserId& user, absl::AnyInvocable<void(absl::Status)> done) override {
     core_->LeaveAllGroups(user, std::move(done));

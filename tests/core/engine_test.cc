@@ -827,5 +827,48 @@ TEST_CASE("Engine: ForgetUser makes a send to a deleted account be checked again
   CHECK(error->code == ErrorCode::kUnknownUser);
 }
 
+// Server::CloseSessions and OpenDevices (courier/websocket/server.h) find a
+// user's connections through this: no per-user table of the server's own.
+TEST_CASE("Engine: OpenSessions lists each open session's device and transport until it closes",
+          "[engine]") {
+  // A user and device name past NameKey's 23 inline bytes, and a short one.
+  const char* const carol = "carol-with-a-name-longer-than-23";
+  EngineHarness h(Generous());
+  h.AddUsers({"alice", carol});
+  Device phone = h.Online("alice", "phone");
+  Device laptop = h.Online("alice", "laptop-with-a-long-device-name-x");
+  Device other = h.Online(carol, "phone");
+  CHECK(phone.session->user() == "alice");
+  CHECK(laptop.session->device() == "laptop-with-a-long-device-name-x");
+  CHECK(other.session->user() == carol);
+  CHECK(other.Last<WelcomeFrame>()->user == carol);
+
+  auto devices = [&](const UserId& user, std::optional<DeviceId> device = std::nullopt) {
+    std::vector<std::pair<DeviceId, Transport*>> out;
+    for (const Engine::OpenSession& s : h.engine().OpenSessions(user, device)) {
+      out.emplace_back(s.device, s.transport.get());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  using Row = std::pair<DeviceId, Transport*>;
+  CHECK(devices("alice") == std::vector<Row>{{"laptop-with-a-long-device-name-x", laptop.transport.get()},
+                                             {"phone", phone.transport.get()}});
+  CHECK(devices("alice", "phone") == std::vector<Row>{{"phone", phone.transport.get()}});
+  CHECK(devices("alice", "tablet").empty());
+  CHECK(devices(carol) == std::vector<Row>{{"phone", other.transport.get()}});
+  CHECK(devices("nobody").empty());
+
+  // The same device again replaces the session: only the new one is open.
+  Device phone2 = h.Online("alice", "phone");
+  CHECK(phone.session->state() == SessionState::kClosed);
+  CHECK(devices("alice", "phone") == std::vector<Row>{{"phone", phone2.transport.get()}});
+  h.Disconnect(laptop);
+  h.Disconnect(phone2);
+  CHECK(devices("alice").empty());
+  h.engine().Shutdown();
+  CHECK(devices(carol).empty());
+}
+
 }  // namespace
 }  // namespace courier::testing

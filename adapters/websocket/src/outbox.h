@@ -77,6 +77,13 @@ class Outbox {
 class IoLoop;
 // `loop`: the connection's.
 std::shared_ptr<Transport> MakeWebSocketTransport(std::weak_ptr<Outbox> outbox, IoLoop& loop);
+// The connection behind `transport` when MakeWebSocketTransport made it for
+// one of `loops` and the connection is still there; null otherwise (another
+// server's transport, or another kind). Server::CloseSessions and
+// OpenDevices find a user's connections through the engine's sessions
+// (Engine::OpenSessions) with it, so the server keeps no per-user table.
+std::shared_ptr<Outbox> OutboxOf(const Transport& transport,
+                                 std::span<const std::shared_ptr<IoLoop>> loops);
 // The size of what MakeWebSocketTransport allocates (the transport with its
 // shared_ptr control block), for tests/websocket/connection_memory_test.cc.
 std::size_t WebSocketTransportBytes();

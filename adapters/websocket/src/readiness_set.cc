@@ -109,6 +109,7 @@ bool ReadinessSet::waiting(Handle h) const {
 
 void ReadinessSet::Remove(Handle& h) {
   Slot* slot = Find(h);
+  const std::uint32_t index = h.index;
   h = Handle{};
   if (slot == nullptr) return;
   epoll_event ev{};  // (ignored by EPOLL_CTL_DEL; non-null for old kernels)
@@ -119,7 +120,7 @@ void ReadinessSet::Remove(Handle& h) {
   slot->ready = false;
   slot->hung_up = false;
   ++slot->generation;
-  free_.push_back(static_cast<std::uint32_t>(slot - slots_.data()));
+  free_.push_back(index);
   --in_use_;
   // The connection itself is calling: its last reference must not go now.
   if (waiter != nullptr && !shut_down_) boost::asio::post(io_, ReleaseTask{std::move(waiter)});

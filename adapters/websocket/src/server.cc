@@ -1,6 +1,7 @@
 // server.cc: StartServer, the io threads, and an orderly Stop.
 #include "courier/websocket/server.h"
 
+#include <algorithm>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -136,8 +137,9 @@ class WebSocketServer final : public Server {
   std::size_t CloseSessions(const UserId& user, const std::optional<DeviceId>& device,
                             std::uint16_t code, std::string_view reason) override {
     std::size_t closed = 0;
-    for (const std::weak_ptr<internal::Outbox>& weak : ctx_->sessions.Find(user, device)) {
-      if (std::shared_ptr<internal::Outbox> outbox = weak.lock()) {
+    for (const Engine::OpenSession& open : OpenSessionsHere(user, device)) {
+      if (std::shared_ptr<internal::Outbox> outbox =
+              internal::OutboxOf(*open.transport, ctx_->loops)) {
         outbox->PostClose(code, std::string(reason));
         ++closed;
       }
@@ -146,7 +148,15 @@ class WebSocketServer final : public Server {
   }
 
   std::vector<DeviceId> OpenDevices(const UserId& user) const override {
-    return ctx_->sessions.Devices(user);
+    std::vector<DeviceId> out;
+    for (Engine::OpenSession& open : OpenSessionsHere(user, std::nullopt)) {
+      if (internal::OutboxOf(*open.transport, ctx_->loops) != nullptr) {
+        out.push_back(std::move(open.device));
+      }
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
   }
 
   ServerStats stats() const override {
@@ -154,6 +164,15 @@ class WebSocketServer final : public Server {
   }
 
  private:
+  // The engine's sessions of `user` (its connections on every server that
+  // shares the engine): CloseSessions and OpenDevices keep this server's
+  // (OutboxOf). None without an engine (a server of HTTP only).
+  std::vector<Engine::OpenSession> OpenSessionsHere(const UserId& user,
+                                                    const std::optional<DeviceId>& device) const {
+    if (ctx_->hooks.engine == nullptr) return {};
+    return ctx_->hooks.engine->OpenSessions(user, device);
+  }
+
   // Declared first, destroyed last: its loops' io_contexts destroy the
   // sessions' pending handlers, which still use the context.
   std::unique_ptr<ServerContext> ctx_;

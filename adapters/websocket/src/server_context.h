@@ -3,8 +3,8 @@
 // Ownership: owned by the Server; connections hold a reference and must be
 //   gone (the io_context stopped and destroyed its handlers) before it is.
 // Thread-safety: options and hooks are read-only after start; counters are
-//   atomics; the TLS contexts and the session registry lock; Engine and the
-//   hooks are safe for concurrent use.
+//   atomics; the TLS contexts lock; Engine and the hooks are safe for
+//   concurrent use.
 // Blocking: nothing here blocks.
 #ifndef COURIER_ADAPTERS_WEBSOCKET_SRC_SERVER_CONTEXT_H_
 #define COURIER_ADAPTERS_WEBSOCKET_SRC_SERVER_CONTEXT_H_
@@ -14,17 +14,13 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/thread_pool.hpp>
 
-#include "absl/container/flat_hash_map.h"
-#include "absl/container/inlined_vector.h"
 #include "absl/synchronization/mutex.h"
-#include "courier/name_key.h"
 #include "courier/websocket/server.h"
 #include "io_loop.h"
 
@@ -65,39 +61,6 @@ struct Counters {
 
   // Every counter at one moment (each read on its own: not a consistent cut).
   ServerStats Snapshot() const;
-};
-
-class Outbox;
-
-// The WebSocket connections past hello, by user: for Server::CloseSessions
-// and OpenDevices. Thread-safety: every method locks; safe from any thread.
-class SessionRegistry {
- public:
-  // `key` identifies the connection (its address) for Remove.
-  void Add(const UserId& user, const DeviceId& device, const void* key,
-           std::weak_ptr<Outbox> outbox);
-  void Remove(const UserId& user, const void* key);
-  // The connections of `user` (of `device` only, when given).
-  std::vector<std::weak_ptr<Outbox>> Find(const UserId& user,
-                                          const std::optional<DeviceId>& device) const;
-  std::vector<DeviceId> Devices(const UserId& user) const;
-
-  // What a user's first connection adds: a node of the map, its Entry
-  // inline (a user's further connections move the list to a heap array),
-  // and the table's pointer and control byte (tests/websocket/
-  // connection_memory_test.cc prints it).
-  static constexpr std::size_t UserNodeBytes() { return sizeof(std::pair<const NameKey, Entries>); }
-  static constexpr std::size_t UserSlotBytes() { return sizeof(void*) + 1; }
-
- private:
-  struct Entry {
-    NameKey device;
-    const void* key;
-    std::weak_ptr<Outbox> outbox;
-  };
-  using Entries = absl::InlinedVector<Entry, 1>;
-  mutable absl::Mutex mu_;
-  NameNodeMap<Entries> by_user_ ABSL_GUARDED_BY(mu_);  // an 80-byte node per user
 };
 
 // The TLS context new connections use; Replace swaps in a new one (SIGHUP).
@@ -143,7 +106,6 @@ struct ServerContext {
   Counters counters;
   bool serves_tls = false;  // tls holds a context (set before the server starts)
   TlsContexts tls;
-  SessionRegistry sessions;
   boost::asio::thread_pool http_pool;
   // One per io thread (io_loop.h); loops[0] also runs the acceptor.
   std::vector<std::shared_ptr<IoLoop>> loops;

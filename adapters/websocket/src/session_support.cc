@@ -59,48 +59,6 @@ HttpRequest ToHttpRequest(const beast::http::request<beast::http::string_body>& 
   return out;
 }
 
-void SessionRegistry::Add(const UserId& user, const DeviceId& device, const void* key,
-                          std::weak_ptr<Outbox> outbox) {
-  absl::MutexLock lock(&mu_);
-  by_user_[user].push_back(Entry{NameKey(device), key, std::move(outbox)});
-}
-
-void SessionRegistry::Remove(const UserId& user, const void* key) {
-  absl::MutexLock lock(&mu_);
-  auto it = by_user_.find(user);
-  if (it == by_user_.end()) return;
-  auto& list = it->second;
-  list.erase(std::remove_if(list.begin(), list.end(),
-                            [key](const Entry& e) { return e.key == key; }),
-             list.end());
-  if (list.empty()) by_user_.erase(it);
-}
-
-std::vector<std::weak_ptr<Outbox>> SessionRegistry::Find(
-    const UserId& user, const std::optional<DeviceId>& device) const {
-  std::vector<std::weak_ptr<Outbox>> out;
-  absl::MutexLock lock(&mu_);
-  auto it = by_user_.find(user);
-  if (it == by_user_.end()) return out;
-  for (const Entry& e : it->second) {
-    if (!device.has_value() || e.device.view() == *device) out.push_back(e.outbox);
-  }
-  return out;
-}
-
-std::vector<DeviceId> SessionRegistry::Devices(const UserId& user) const {
-  std::vector<DeviceId> out;
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = by_user_.find(user);
-    if (it == by_user_.end()) return out;
-    for (const Entry& e : it->second) out.push_back(e.device.str());
-  }
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
-}
-
 std::shared_ptr<boost::asio::ssl::context> TlsContexts::Current() const {
   absl::MutexLock lock(&mu_);
   return current_;

@@ -425,23 +425,23 @@ class WebSocketSession final : public Outbox,
       FailHello(Code(CloseCode::kUnauthorized), "bad or expired token");
       return;
     }
-    transport_ = MakeWebSocketTransport(std::weak_ptr<Outbox>(this->shared_from_this()), loop_);
+    // The engine's session owns the transport (until it closes); this
+    // object keeps no reference of its own (16 bytes per connection).
+    std::shared_ptr<Transport> transport =
+        MakeWebSocketTransport(std::weak_ptr<Outbox>(this->shared_from_this()), loop_);
     absl::StatusOr<std::shared_ptr<Session>> session =
-        ctx().hooks.engine->Connect(*user, hello->device, hello->since, transport_);
+        ctx().hooks.engine->Connect(*user, hello->device, hello->since, transport);
     if (!session.ok()) {
-      transport_.reset();
       FailHello(ConnectErrorCloseCode(session.status()), std::string(session.status().message()));
       return;
     }
     session_ = *std::move(session);
     link_.state = LinkState::kOpen;
     welcome_pending_ = true;
-    ctx().sessions.Add(*user, hello->device, this,
-                      std::weak_ptr<Outbox>(this->shared_from_this()));
     if (ctx().hooks.on_session) ctx().hooks.on_session(*user, hello->device, true);
     if (ctx().hooks.on_token_session) {
       ctx().hooks.on_token_session(hello->token, *user, hello->device,
-                                  std::weak_ptr<Transport>(transport_));
+                                  std::weak_ptr<Transport>(transport));
     }
   }
 
@@ -682,12 +682,12 @@ class WebSocketSession final : public Outbox,
     if (rare_ != nullptr) std::vector<OutFrame>().swap(rare_->held);
     CloseSocket();
     if (session_ != nullptr) {
-      ctx().sessions.Remove(session_->user(), this);
-      if (ctx().hooks.on_session) ctx().hooks.on_session(session_->user(), session_->device(), false);
+      if (ctx().hooks.on_session) {
+        ctx().hooks.on_session(UserId(session_->user()), DeviceId(session_->device()), false);
+      }
       session_->Disconnect();
       session_.reset();
     }
-    transport_.reset();
   }
 
   static constexpr int kMaxReadRounds = 4;
@@ -740,7 +740,6 @@ class WebSocketSession final : public Outbox,
   [[no_unique_address]] ReadHandle read_handle_{};  // plain: its place in the loop's set
 
   Clock::time_point last_frame_{};
-  std::shared_ptr<Transport> transport_;
   std::shared_ptr<Session> session_;
   std::unique_ptr<RareParts> rare_;  // null while idle (RareParts)
 

@@ -47,6 +47,9 @@ class WebSocketTransport final : public Transport {
 
   std::shared_ptr<Executor> executor() const override { return loop_->executor(); }
 
+  const IoLoop& loop() const { return *loop_; }
+  std::shared_ptr<Outbox> outbox() const { return outbox_.lock(); }
+
  private:
   const std::weak_ptr<Outbox> outbox_;
   // Shared: the engine may hold the transport after the server is gone
@@ -80,6 +83,17 @@ EncodedFrames EncodeFrames(std::span<const FrameRef> frames) {
 
 std::shared_ptr<Transport> MakeWebSocketTransport(std::weak_ptr<Outbox> outbox, IoLoop& loop) {
   return std::make_shared<WebSocketTransport>(std::move(outbox), loop.shared_from_this());
+}
+
+std::shared_ptr<Outbox> OutboxOf(const Transport& transport,
+                                 std::span<const std::shared_ptr<IoLoop>> loops) {
+  const auto* ws = dynamic_cast<const WebSocketTransport*>(&transport);
+  if (ws == nullptr) return nullptr;
+  for (const std::shared_ptr<IoLoop>& loop : loops) {
+    // The transport keeps its loop alive: an address of a live loop.
+    if (loop.get() == &ws->loop()) return ws->outbox();
+  }
+  return nullptr;
 }
 
 std::size_t WebSocketTransportBytes() {

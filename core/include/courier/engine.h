@@ -97,6 +97,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
@@ -128,8 +129,11 @@ class COURIER_EXPORT Session {
   Session& operator=(const Session&) = delete;
   virtual ~Session() = default;
 
-  virtual const UserId& user() const = 0;
-  virtual const DeviceId& device() const = 0;
+  // The user and device this session was connected as: valid, unchanged,
+  // while the session lives (a view, so that a session need not keep a
+  // std::string and its heap block per name: one session per connection).
+  virtual std::string_view user() const = 0;
+  virtual std::string_view device() const = 0;
   virtual SessionState state() const = 0;
 
   // Sends `body` to `to` as this session's user. Answers SentFrame, or an
@@ -266,6 +270,20 @@ class COURIER_EXPORT Engine {
   // New events may be in `user`'s inbox (written by another node): every
   // local session of the user re-reads from its position.
   virtual void Wake(const UserId& user) = 0;
+
+  // The open sessions of `user` on this engine (of `device` only, when
+  // given): each one's device and the transport it was connected with, in
+  // no particular order. A session is listed from Connect until it closes
+  // (Disconnect, replacement, a failed attach, Shutdown). So that a server
+  // can close or list a user's connections (its own transports among them)
+  // without a per-user table of its own.
+  // Thread-safety: any thread. Blocking: no (takes a shard's lock).
+  struct OpenSession {
+    DeviceId device;
+    std::shared_ptr<Transport> transport;  // never null
+  };
+  virtual std::vector<OpenSession> OpenSessions(const UserId& user,
+                                                const std::optional<DeviceId>& device) = 0;
 
   // The account `user` is gone (deleted): forgets what this node cached
   // about it, so that a send to it is checked against the ContactPolicy

@@ -185,12 +185,14 @@ class COURIER_EXPORT Server {
 
   // Closes the WebSocket connections of `user` on this server that passed
   // hello (only those of `device` when given) with `code` and `reason`,
-  // after the frames already queued; returns how many it closed.
+  // after the frames already queued; returns how many it closed. The
+  // connections are found through the engine (Engine::OpenSessions: those
+  // whose session is still open), so the server keeps no per-user table.
   virtual std::size_t CloseSessions(const UserId& user, const std::optional<DeviceId>& device,
                                     std::uint16_t code, std::string_view reason) = 0;
 
-  // The devices of `user` with a WebSocket past hello on this server, sorted,
-  // without duplicates.
+  // The devices of `user` with a WebSocket past hello on this server whose
+  // session is open (as above), sorted, without duplicates.
   virtual std::vector<DeviceId> OpenDevices(const UserId& user) const = 0;
 };
 
