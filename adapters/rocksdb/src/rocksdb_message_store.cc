@@ -843,25 +843,42 @@ class RocksdbMessageStore final : public MessageStore {
   absl::StatusOr<Event> AppendEvent(const UserId& inbox, InboxState& state, Event e,
                                     const std::string& cid)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    COURIER_RETURN_IF_ERROR(AppendEventInPlace(inbox, state, e, cid));
+    return e;
+  }
+  // The same for an event the caller keeps (its seq is set here).
+  absl::Status AppendEventInPlace(std::string_view inbox, InboxState& state, Event& e,
+                                  std::string_view cid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     e.seq = state.head + 1;
     const TimeMs max_ts = std::max(state.max_ts, e.ts);
-    keys::StoredEvent stored{std::move(e), max_ts, cid};
-    keys::EventKeyTo(inbox, stored.event.seq, key_scratch_);
-    keys::EncodeEventTo(stored, value_scratch_);
+    keys::EventKeyTo(inbox, e.seq, key_scratch_);
+    keys::EncodeEventTo(e, max_ts, cid, value_scratch_);
     COURIER_RETURN_IF_ERROR(Put(key_scratch_, value_scratch_));
-    state.head = stored.event.seq;
-    state.max_ts = stored.max_ts;
+    state.head = e.seq;
+    state.max_ts = max_ts;
     touched_.insert(&state);
-    return std::move(stored.event);
+    return absl::OkStatus();
   }
 
-  absl::Status AppendReceipt(const UserId& sender, const MessageId& id, const UserId& by,
+  // A receipt of message `id` into `sender`'s inbox, built in place at the
+  // end of `appended` (an ack's thousands of receipts: no Event built,
+  // copied and moved per receipt; `sender` and `id` are moved in).
+  absl::Status AppendReceipt(UserId sender, MessageId id, const UserId& by,
                              MessageStatus status, TimeMs ts, std::vector<Appended>& appended)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     COURIER_ASSIGN_OR_RETURN(InboxState * state, Inbox(sender));
-    COURIER_ASSIGN_OR_RETURN(
-        Event e, AppendEvent(sender, *state, ReceiptEventOf(id, by, status, ts), std::string()));
-    appended.push_back(Appended{sender, std::move(e)});
+    Appended& a = appended.emplace_back();
+    Event& e = a.event;  // as ReceiptEventOf(id, by, status, ts)
+    e.kind = EventKind::kReceipt;
+    e.id = std::move(id);
+    e.peer = by;
+    e.status = status;
+    e.ts = ts;
+    if (absl::Status s = AppendEventInPlace(sender, *state, e, {}); !s.ok()) {
+      appended.pop_back();
+      return s;
+    }
+    a.user = std::move(sender);
     return absl::OkStatus();
   }
 
@@ -944,10 +961,11 @@ class RocksdbMessageStore final : public MessageStore {
       // Collect first: a message to oneself puts its receipt into this inbox.
       COURIER_ASSIGN_OR_RETURN(std::vector<Pending> delivered,
                                TakeDelivered(op.user, *inbox, result.cursor));
-      for (const Pending& d : delivered) {
+      result.appended.reserve(delivered.size());
+      for (Pending& d : delivered) {
         if (d.read) continue;  // its delivered receipt came with the read
-        COURIER_RETURN_IF_ERROR(AppendReceipt(d.sender, d.id, op.user, MessageStatus::kDelivered,
-                                              op.ts, result.appended));
+        COURIER_RETURN_IF_ERROR(AppendReceipt(std::move(d.sender), std::move(d.id), op.user,
+                                              MessageStatus::kDelivered, op.ts, result.appended));
       }
     }
     out = std::move(result);
