@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "chacha20_lanes.h"
 #include "courier/status.h"
 
 namespace courier {
@@ -37,11 +38,17 @@ std::string GroupAssociatedData(const MessageId& id, const GroupId& group) {
   return AssociatedData(id, group, '\1');
 }
 
-// The associated data of a kMessage event in `user`'s inbox, into `out`
-// (reused from event to event: no string per event).
-void AssociatedDataOf(const Event& e, const UserId& user, std::string& out) {
-  out.assign(e.id).push_back(e.group.empty() ? '\0' : '\1');
+// The associated data of a kMessage event in `user`'s inbox, appended to
+// `out`.
+void AppendAssociatedDataOf(const Event& e, const UserId& user, std::string& out) {
+  out.append(e.id).push_back(e.group.empty() ? '\0' : '\1');
   out.append(e.group.empty() ? user : e.group);
+}
+
+// The same into `out` (reused from event to event: no string per event).
+void AssociatedDataOf(const Event& e, const UserId& user, std::string& out) {
+  out.clear();
+  AppendAssociatedDataOf(e, user, out);
 }
 
 class EncryptingStore final : public MessageStore {
@@ -80,17 +87,34 @@ class EncryptingStore final : public MessageStore {
     return staged;
   }
 
+  // The page's bodies are opened together (BodyCipher::OpenAllInPlace),
+  // their associated data back to back in one string.
   absl::StatusOr<std::vector<Event>> Fetch(const UserId& user, Seq after,
                                            std::size_t limit) override {
     COURIER_ASSIGN_OR_RETURN(std::vector<Event> events, inner_->Fetch(user, after, limit));
     std::string associated;
-    for (Event& e : events) {
-      if (e.kind != EventKind::kMessage) continue;
-      AssociatedDataOf(e, user, associated);
-      if (absl::Status opened = cipher_.OpenInPlace(e.body, associated); !opened.ok()) {
-        return absl::DataLossError(absl::StrCat("inbox of ", user, " seq ", e.seq, ": ",
-                                                opened.message()));
-      }
+    std::vector<std::size_t> messages;  // indexes into `events`
+    std::vector<std::size_t> ends;      // of each one's associated data
+    messages.reserve(events.size());
+    ends.reserve(events.size());
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      if (events[i].kind != EventKind::kMessage) continue;
+      AppendAssociatedDataOf(events[i], user, associated);
+      messages.push_back(i);
+      ends.push_back(associated.size());
+    }
+    std::vector<BodyCipher::SealedBody> sealed;
+    sealed.reserve(messages.size());
+    for (std::size_t k = 0; k < messages.size(); ++k) {
+      const std::size_t begin = k == 0 ? 0 : ends[k - 1];
+      sealed.push_back(BodyCipher::SealedBody{
+          &events[messages[k]].body, std::string_view(associated).substr(begin, ends[k] - begin)});
+    }
+    std::size_t failed = 0;
+    if (absl::Status opened = cipher_.OpenAllInPlace(sealed, &failed); !opened.ok()) {
+      return absl::DataLossError(absl::StrCat("inbox of ", user, " seq ",
+                                              events[messages[failed]].seq, ": ",
+                                              opened.message()));
     }
     return events;
   }
@@ -367,6 +391,27 @@ std::size_t KeystreamBytes(std::size_t n) {
   return n <= 192 ? 256 : n <= kOneCallMax ? 512 : 64;
 }
 
+// A short body (n <= kOneCallMax bytes of ciphertext after its nonce, at
+// `p`) whose keystream from block 0 on is `ks`: checks its tag with the
+// one-time key ks[0..32) and, if it holds, writes the plaintext over
+// p[0..n) (each byte lands kNonce before the one it is read from). False,
+// nothing written, when the tag does not hold.
+bool OpenShort(unsigned char* p, std::size_t n, std::string_view associated,
+               const unsigned char* ks) {
+  const unsigned char* c = p + kNonce;
+  unsigned char computed[kTag];
+  ComputeTag(ks, associated, c, n, computed);
+  if (crypto_verify_16(computed, c + n) != 0) return false;
+  for (std::size_t i = 0; i < n; ++i) p[i] = c[i] ^ ks[64 + i];
+  return true;
+}
+
+absl::Status TooShortError() { return absl::DataLossError("stored body is too short to be sealed"); }
+
+absl::Status AuthenticationError() {
+  return absl::DataLossError("stored body failed authentication (wrong key or tampered)");
+}
+
 }  // namespace
 
 std::string BodyCipher::Seal(std::string_view plaintext, std::string_view associated) const {
@@ -392,31 +437,89 @@ std::string BodyCipher::Seal(std::string_view plaintext, std::string_view associ
 }
 
 absl::Status BodyCipher::OpenInPlace(std::string& body, std::string_view associated) const {
-  if (body.size() < kNonce + kTag) {
-    return absl::DataLossError("stored body is too short to be sealed");
-  }
+  if (body.size() < kNonce + kTag) return TooShortError();
   auto* p = reinterpret_cast<unsigned char*>(body.data());
   const std::size_t n = body.size() - kNonce - kTag;
   unsigned char* c = p + kNonce;
-  const unsigned char* tag = c + n;
   const unsigned char* subkey = SubkeyFor(id_, key_, p);
   const auto nonce = IetfNonce(p);
   alignas(16) unsigned char ks[512];
   const std::size_t ks_bytes = KeystreamBytes(n);
   crypto_stream_chacha20_ietf(ks, ks_bytes, nonce.data(), subkey);
-  unsigned char computed[kTag];
-  ComputeTag(ks, associated, c, n, computed);
-  const bool ok = crypto_verify_16(computed, tag) == 0;
-  if (ok && n <= kOneCallMax) {
-    // Forward: each byte lands kNonce before the one it is read from.
-    for (std::size_t i = 0; i < n; ++i) p[i] = c[i] ^ ks[64 + i];
-  } else if (ok) {
-    crypto_stream_chacha20_ietf_xor_ic(c, c, n, nonce.data(), 1, subkey);
-    std::memmove(p, c, n);
+  bool ok = false;
+  if (n <= kOneCallMax) {
+    ok = OpenShort(p, n, associated, ks);
+  } else {
+    unsigned char computed[kTag];
+    ComputeTag(ks, associated, c, n, computed);
+    ok = crypto_verify_16(computed, c + n) == 0;
+    if (ok) {
+      crypto_stream_chacha20_ietf_xor_ic(c, c, n, nonce.data(), 1, subkey);
+      std::memmove(p, c, n);
+    }
   }
   sodium_memzero(ks, ks_bytes);
-  if (!ok) return absl::DataLossError("stored body failed authentication (wrong key or tampered)");
+  if (!ok) return AuthenticationError();
   body.resize(n);
+  return absl::OkStatus();
+}
+
+// In chunks of kChunk bodies: the keystream blocks of the chunk's short
+// bodies (up to kOneCallMax bytes: block 0 for Poly1305's key, then one
+// per 64 bytes of body) in one ChaCha20Blocks call, then each body in
+// order, checked and decrypted as OpenInPlace does (longer or malformed
+// bodies through OpenInPlace itself). Subkeys and keystreams are copied
+// into the chunk's buffers (SubkeyFor's pointer lasts one call) and wiped
+// after it.
+absl::Status BodyCipher::OpenAllInPlace(absl::Span<const SealedBody> bodies,
+                                        std::size_t* failed) const {
+  constexpr std::size_t kChunk = 16;
+  constexpr std::size_t kMaxBlocks = 1 + (kOneCallMax + 63) / 64;
+  alignas(64) unsigned char ks[kChunk][kMaxBlocks * 64];
+  unsigned char subkeys[kChunk][kSubkey];
+  std::array<unsigned char, crypto_aead_chacha20poly1305_ietf_NPUBBYTES> nonces[kChunk];
+  std::size_t blocks[kChunk];  // 0: not short (OpenInPlace)
+  internal::ChaChaBlockJob jobs[kChunk * kMaxBlocks];
+  for (std::size_t start = 0; start < bodies.size(); start += kChunk) {
+    const std::size_t count = std::min(kChunk, bodies.size() - start);
+    std::size_t njobs = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+      const std::string& body = *bodies[start + i].body;
+      blocks[i] = 0;
+      if (body.size() < kNonce + kTag || body.size() - kNonce - kTag > kOneCallMax) continue;
+      const auto* p = reinterpret_cast<const unsigned char*>(body.data());
+      std::memcpy(subkeys[i], SubkeyFor(id_, key_, p), kSubkey);
+      nonces[i] = IetfNonce(p);
+      blocks[i] = 1 + (body.size() - kNonce - kTag + 63) / 64;
+      for (std::size_t b = 0; b < blocks[i]; ++b) {
+        jobs[njobs++] = internal::ChaChaBlockJob{subkeys[i], nonces[i].data(),
+                                                 static_cast<std::uint32_t>(b), ks[i] + 64 * b};
+      }
+    }
+    internal::ChaCha20Blocks(absl::MakeConstSpan(jobs, njobs));
+    absl::Status status;
+    std::size_t i = 0;
+    for (; i < count && status.ok(); ++i) {
+      std::string& body = *bodies[start + i].body;
+      const std::string_view associated = bodies[start + i].associated;
+      if (blocks[i] == 0) {
+        status = OpenInPlace(body, associated);
+      } else if (const std::size_t n = body.size() - kNonce - kTag;
+                 OpenShort(reinterpret_cast<unsigned char*>(body.data()), n, associated, ks[i])) {
+        body.resize(n);
+      } else {
+        status = AuthenticationError();
+      }
+    }
+    for (std::size_t j = 0; j < count; ++j) {
+      if (blocks[j] > 0) sodium_memzero(ks[j], 64 * blocks[j]);
+    }
+    sodium_memzero(subkeys, sizeof subkeys);
+    if (!status.ok()) {
+      if (failed != nullptr) *failed = start + i - 1;
+      return status;
+    }
+  }
   return absl::OkStatus();
 }
 

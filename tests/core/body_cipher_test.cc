@@ -4,6 +4,8 @@
 #include <sodium.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -11,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "chacha20_lanes.h"
 #include "courier/memory.h"
 #include "support/status_matchers.h"
 
@@ -206,6 +209,125 @@ TEST_CASE("BodyCipher: ciphers of other keys and bodies of other threads, interl
   }
 }
 
+// The lanes' blocks are libsodium's ChaCha20 (RFC 8439) block for block:
+// every count of jobs from 1 to 40 (short last groups for 4, 8 and 16
+// lanes), each job its own key, nonce and counter (the largest included).
+TEST_CASE("ChaCha20Blocks: every job's block is libsodium's, whatever the lanes",
+          "[cipher]") {
+  INFO("lanes " << internal::ChaCha20Lanes());
+  std::vector<unsigned char> keys(40 * 32), nonces(40 * 12), out(40 * 64);
+  randombytes_buf(keys.data(), keys.size());
+  randombytes_buf(nonces.data(), nonces.size());
+  const std::uint32_t counters[] = {0, 1, 2, 7, 0xfffffffeu, 0xffffffffu};
+  for (std::size_t count = 1; count <= 40; ++count) {
+    CAPTURE(count);
+    std::vector<internal::ChaChaBlockJob> jobs;
+    for (std::size_t i = 0; i < count; ++i) {
+      jobs.push_back({&keys[32 * i], &nonces[12 * ((i * 7) % 40)], counters[i % 6], &out[64 * i]});
+    }
+    std::fill(out.begin(), out.end(), 0);
+    internal::ChaCha20Blocks(jobs);
+    for (std::size_t i = 0; i < count; ++i) {
+      unsigned char expected[64] = {0};
+      crypto_stream_chacha20_ietf_xor_ic(expected, expected, 64, jobs[i].nonce, jobs[i].counter,
+                                         jobs[i].key);
+      CHECK(std::memcmp(expected, &out[64 * i], 64) == 0);
+    }
+    CHECK(std::all_of(out.begin() + 64 * count, out.end(), [](unsigned char b) { return b == 0; }));
+  }
+}
+
+// A page as Fetch opens it: bodies of every size class (one chunk of the
+// lanes is 16 bodies: the page spans several), sealed by this cipher on
+// several threads and by libsodium with random nonces (more subkeys than a
+// thread keeps), each with its own associated data.
+struct SealedPage {
+  std::vector<std::string> plain, ads, sealed;
+};
+
+SealedPage MakePage(const BodyCipher& cipher, const std::string& key) {
+  SealedPage page;
+  const std::size_t sizes[] = {0, 1, 15, 63, 64, 65, 100, 100, 100, 191, 192, 193, 447, 448, 449, 5000};
+  for (int round = 0; round < 3; ++round) {
+    for (std::size_t n : sizes) {
+      std::string plain(n, '\0');
+      for (std::size_t i = 0; i < n; ++i) plain[i] = static_cast<char>(i * 13 + n + round);
+      std::string ad = "m" + std::to_string(page.plain.size()) + std::string(1, '\0') + "bob";
+      std::string sealed;
+      if (round == 1) {  // libsodium's, random nonce
+        sealed.assign(24 + n + 16, '\0');
+        auto* t = reinterpret_cast<unsigned char*>(sealed.data());
+        randombytes_buf(t, 24);
+        crypto_aead_xchacha20poly1305_ietf_encrypt(
+            t + 24, nullptr, reinterpret_cast<const unsigned char*>(plain.data()), n,
+            reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nullptr, t,
+            reinterpret_cast<const unsigned char*>(key.data()));
+      } else if (round == 2) {  // another thread's prefix
+        std::thread([&] { sealed = cipher.Seal(plain, ad); }).join();
+      } else {
+        sealed = cipher.Seal(plain, ad);
+      }
+      page.plain.push_back(std::move(plain));
+      page.ads.push_back(std::move(ad));
+      page.sealed.push_back(std::move(sealed));
+    }
+  }
+  return page;
+}
+
+std::vector<BodyCipher::SealedBody> Bodies(std::vector<std::string>& bodies,
+                                           const std::vector<std::string>& ads) {
+  std::vector<BodyCipher::SealedBody> out;
+  for (std::size_t i = 0; i < bodies.size(); ++i) out.push_back({&bodies[i], ads[i]});
+  return out;
+}
+
+TEST_CASE("BodyCipher: OpenAllInPlace opens a page as OpenInPlace opens each body", "[cipher]") {
+  const std::string key(32, 'p');
+  auto cipher = BodyCipher::Create(key);
+  COURIER_REQUIRE_OK(cipher);
+  SealedPage page = MakePage(*cipher, key);
+  for (std::size_t count : {std::size_t{1}, std::size_t{16}, std::size_t{17}, page.sealed.size()}) {
+    CAPTURE(count);
+    std::vector<std::string> bodies(page.sealed.begin(), page.sealed.begin() + count);
+    std::size_t failed = 99;
+    COURIER_REQUIRE_OK(cipher->OpenAllInPlace(Bodies(bodies, page.ads), &failed));
+    CHECK(failed == 99);  // untouched on success
+    for (std::size_t i = 0; i < count; ++i) CHECK(bodies[i] == page.plain[i]);
+  }
+  std::vector<std::string> none;
+  COURIER_REQUIRE_OK(cipher->OpenAllInPlace(Bodies(none, page.ads)));
+}
+
+// The first body that fails stops the page: its index, the bodies before it
+// opened, it left as it was; whether it is short (batched), long (one by
+// one) or too short to be sealed, in the first chunk or a later one, or
+// opened with other associated data.
+TEST_CASE("BodyCipher: OpenAllInPlace names the first body that fails", "[cipher]") {
+  const std::string key(32, 'f');
+  auto cipher = BodyCipher::Create(key);
+  COURIER_REQUIRE_OK(cipher);
+  SealedPage page = MakePage(*cipher, key);
+  REQUIRE(page.sealed.size() == 48);
+  for (std::size_t bad : {0, 6, 15, 16, 17, 31, 47}) {
+    for (int how = 0; how < 3; ++how) {
+      CAPTURE(bad, how);
+      std::vector<std::string> bodies = page.sealed;
+      std::vector<std::string> ads = page.ads;
+      if (how == 0) bodies[bad][bodies[bad].size() - 1] ^= 0x01;  // the tag
+      if (how == 1) ads[bad] += "x";
+      if (how == 2) bodies[bad] = "short";
+      const std::string before = bodies[bad];
+      std::size_t failed = 99;
+      CHECK_THAT(cipher->OpenAllInPlace(Bodies(bodies, ads), &failed),
+                 StatusIs(absl::StatusCode::kDataLoss));
+      CHECK(failed == bad);
+      for (std::size_t i = 0; i < bad; ++i) CHECK(bodies[i] == page.plain[i]);
+      CHECK(bodies[bad] == before);
+    }
+  }
+}
+
 TEST_CASE("BodyCipher: keys must be 32 bytes, secrets at least 32", "[cipher]") {
   CHECK_THAT(BodyCipher::Create("short").status(), StatusIs(absl::StatusCode::kInvalidArgument));
   CHECK_THAT(DeriveStorageKey("short").status(), StatusIs(absl::StatusCode::kInvalidArgument));
@@ -319,6 +441,61 @@ TEST_CASE("EncryptingStore: Prepare seals early; Write takes prepared and unprep
   COURIER_REQUIRE_OK(only_prepared.at(0));
   CHECK(std::get<AppendResult>(*only_prepared[0]).appended.at(0).event.body == "secret five");
   CHECK((*store)->Fetch("bob", 3, 10)->at(0).body == "secret five");
+}
+
+// Fetch opens a page's bodies together: receipts among them stay as they
+// are, and a body the inner store holds broken fails the read, naming its
+// seq.
+// The result of one op written alone.
+absl::StatusOr<WriteResult> WriteOne(MessageStore& store, WriteOp op) {
+  return store.Write({std::move(op)}).at(0);
+}
+
+TEST_CASE("EncryptingStore: Fetch opens a page of many bodies; a broken one names its seq",
+          "[cipher][store]") {
+  auto inner_owned = memory::OpenMessageStore();
+  MessageStore* inner = inner_owned.get();
+  auto store = OpenEncryptingStore(std::move(inner_owned), std::string(32, 'k'));
+  COURIER_REQUIRE_OK(store);
+  std::vector<std::string> bodies;
+  auto send = [&](int i) {
+    bodies.push_back(std::string(static_cast<std::size_t>(i * 7 % 300), static_cast<char>('a' + i % 26)));
+    COURIER_REQUIRE_OK(WriteOne(**store, SecretAppend("c" + std::to_string(i),
+                                                      "m" + std::to_string(i), bodies.back())));
+  };
+  for (int i = 0; i < 20; ++i) send(i);
+  // A receipt in bob's inbox between his messages: bob sends, alice acks.
+  AppendOp to_alice = SecretAppend("r1", "r1", "to alice");
+  std::swap(to_alice.sender, to_alice.recipient);
+  COURIER_REQUIRE_OK(WriteOne(**store, to_alice));
+  COURIER_REQUIRE_OK(WriteOne(**store, AttachOp{"alice", "d"}));
+  COURIER_REQUIRE_OK(WriteOne(**store, AckOp{"alice", "d", 1, 6}));
+  for (int i = 20; i < 40; ++i) send(i);
+  auto page = (*store)->Fetch("bob", 0, 100);
+  COURIER_REQUIRE_OK(page);
+  REQUIRE(page->size() == 41);
+  for (std::size_t i = 0; i < 41; ++i) {
+    if (i == 20) {
+      CHECK(page->at(i).kind == EventKind::kReceipt);
+      CHECK(page->at(i).id == "r1");
+      continue;
+    }
+    CHECK(page->at(i).body == bodies[i < 20 ? i : i - 1]);
+  }
+
+  AppendOp forged = SecretAppend("c40", "m40", std::string(40, 'z'));  // not sealed: seq 42
+  COURIER_REQUIRE_OK(WriteOne(*inner, forged));
+  send(41);
+  auto broken = (*store)->Fetch("bob", 30, 100);
+  CHECK_THAT(broken.status(), StatusIs(absl::StatusCode::kDataLoss));
+  CHECK(broken.status().message().find("seq 42") != std::string_view::npos);
+  auto before = (*store)->Fetch("bob", 30, 11);
+  COURIER_REQUIRE_OK(before);
+  CHECK(before->size() == 11);
+  auto after = (*store)->Fetch("bob", 42, 10);
+  COURIER_REQUIRE_OK(after);
+  REQUIRE(after->size() == 1);
+  CHECK(after->at(0).body == bodies.back());
 }
 
 }  // namespace

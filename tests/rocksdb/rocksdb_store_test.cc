@@ -462,6 +462,61 @@ TEST_CASE("rocksdb: acks passing pages a drain fetched give the memory store's r
   }
 }
 
+// A drain's Fetches may run far ahead of its acks' commits: what they read
+// stays remembered (65,536 messages in all, not 4,096 per inbox), a page
+// read again inside it adds nothing, a page after a gap starts over, and
+// every ack still appends exactly the memory store's receipts.
+TEST_CASE("rocksdb: Fetches far ahead of the acks stay remembered for them", "[rocksdb]") {
+  TempDir dir;
+  auto rocks = MustOpen(Options(dir));
+  std::unique_ptr<MessageStore> mem = memory::OpenMessageStore();
+  std::size_t receipts = 0;
+  auto both = [&](std::vector<WriteOp> ops) { receipts += WriteBoth(*rocks, *mem, ops); };
+  int n = 0;
+  for (int round = 0; round < 16; ++round) {
+    std::vector<WriteOp> batch;
+    for (int i = 0; i < 1'000; ++i) {
+      ++n;
+      batch.push_back(Message(n % 3 ? "alice" : "carol", std::to_string(n), "bob"));
+    }
+    both(std::move(batch));
+  }
+  // The writer remembers the last 4,096 (after 11,904); acks passing the
+  // others take them from what Fetch remembered, or read them back.
+  auto fetched = [&] { return internal::FetchedMessages(*rocks).value(); };
+  CHECK(FetchPages(*rocks, "bob", 0, 10'240, 256) == 10'240);
+  CHECK(fetched() == 10'240);
+  FetchPages(*rocks, "bob", 9'984, 10'240, 256);  // the last page again
+  CHECK(fetched() == 10'240);
+  FetchPages(*rocks, "bob", 10'000, 10'496, 256);  // overlapping, then beyond
+  CHECK(fetched() == 10'496);
+  both({Ack("bob", "phone", 2'048)});
+  CHECK(fetched() == 10'496 - 2'048);
+  both({Ack("bob", "phone", 6'000)});
+  CHECK(fetched() == 10'496 - 6'000);
+  // A gap: the run starts over at 11,000. The next ack reads (6,000,
+  // 11,256] back (the run does not reach down to its cursor) and leaves the
+  // run; the one after takes (11,256, 11,512] from it.
+  FetchPages(*rocks, "bob", 11'000, 11'512, 256);
+  CHECK(fetched() == 512);
+  both({Ack("bob", "phone", 11'256)});
+  CHECK(fetched() == 512);
+  both({Ack("bob", "phone", 11'512)});
+  CHECK(fetched() == 0);
+  auto head = rocks->Head("bob");
+  COURIER_REQUIRE_OK(head);
+  both({Ack("bob", "phone", *head)});
+  CHECK(receipts == 16'000);
+  for (const char* user : {"alice", "carol"}) {
+    auto got = rocks->Head(user);
+    auto want = mem->Head(user);
+    COURIER_REQUIRE_OK(got);
+    COURIER_REQUIRE_OK(want);
+    CHECK(*got == *want);
+  }
+  CHECK(internal::FetchedMessages(*mem) == std::nullopt);
+}
+
 // Seqs start again at 1 after DeleteInbox: an ack must not take the deleted
 // messages that a Fetch read before for the new ones.
 TEST_CASE("rocksdb: after DeleteInbox an ack gives receipts for the new messages, not the "

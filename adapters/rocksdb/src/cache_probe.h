@@ -17,6 +17,11 @@ namespace courier::rocksdb::internal {
 // Blocking: waits for a Write under way.
 std::optional<std::size_t> CachedInboxes(MessageStore& store);
 
+// The number of messages that Fetches of `store` remember for the acks
+// now (its fetched runs); nullopt as above.
+// Thread-safety: any thread. Blocking: never for long (one small lock).
+std::optional<std::size_t> FetchedMessages(MessageStore& store);
+
 }  // namespace courier::rocksdb::internal
 
 #endif  // COURIER_ADAPTERS_ROCKSDB_SRC_CACHE_PROBE_H_

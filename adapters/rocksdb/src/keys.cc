@@ -246,21 +246,25 @@ std::string EncodeEvent(const StoredEvent& e) {
 }
 
 void EncodeEventTo(const StoredEvent& e, std::string& v) {
+  EncodeEventTo(e.event, e.max_ts, e.cid, v);
+}
+
+void EncodeEventTo(const Event& event, TimeMs max_ts, std::string_view cid, std::string& v) {
   v.clear();
-  v.reserve(2 + 16 + 5 * 8 + e.event.id.size() + e.event.peer.size() + e.event.body.size() +
-            e.cid.size() + e.event.group.size());
-  const bool has_group = !e.event.group.empty();
-  v.push_back(static_cast<char>(static_cast<std::uint8_t>(e.event.kind) |
+  v.reserve(2 + 16 + 5 * 8 + event.id.size() + event.peer.size() + event.body.size() +
+            cid.size() + event.group.size());
+  const bool has_group = !event.group.empty();
+  v.push_back(static_cast<char>(static_cast<std::uint8_t>(event.kind) |
                                 (has_group ? kHasGroup : 0)));
-  v.push_back(static_cast<char>(e.event.status));
+  v.push_back(static_cast<char>(event.status));
   Writer w(v);
-  w.Field(e.event.ts);
-  w.Field(e.max_ts);
-  w.Field(e.event.id);
-  w.Field(e.event.peer);
-  w.Field(e.event.body);
-  w.Field(e.cid);
-  if (has_group) w.Field(e.event.group);
+  w.Field(event.ts);
+  w.Field(max_ts);
+  w.Field(event.id);
+  w.Field(event.peer);
+  w.Field(event.body);
+  w.Field(cid);
+  if (has_group) w.Field(event.group);
 }
 
 absl::StatusOr<StoredEvent> DecodeEvent(std::string_view value, Seq seq, EventFields fields) {

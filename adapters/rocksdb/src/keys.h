@@ -71,6 +71,8 @@ inline constexpr std::uint8_t kHasGroup = 0x80;  // in an event value's kind byt
 std::string EncodeEvent(const StoredEvent& e);
 // EncodeEvent into `out` (replacing what it held; its buffer is reused).
 void EncodeEventTo(const StoredEvent& e, std::string& out);
+// The same from the event's parts (no StoredEvent to build).
+void EncodeEventTo(const Event& event, TimeMs max_ts, std::string_view cid, std::string& out);
 // Which string fields DecodeEvent copies; those left out stay empty (they
 // are still checked: a malformed value fails whatever is copied).
 enum class EventFields {

@@ -62,7 +62,12 @@ constexpr std::size_t kMaxPendingPerInbox = 4'096;
 // many events (a drain's; a reconnect's few events are still remembered by
 // the writer), up to this many messages per inbox, this many inboxes.
 constexpr std::size_t kMinRememberedPage = 32;
-constexpr std::size_t kMaxFetchedPerInbox = 4'096;
+// A drain's Fetches run ahead of its acks' commits (the window opens when
+// an ack arrives, its store write follows: by 2,048 held acks and the
+// commit queue); with 4,096 per inbox a slow commit left the acks behind
+// what was remembered, and each then read its 2,048 messages back
+// (bench/README, eighteenth session). At most this many in all.
+constexpr std::size_t kMaxFetchedMessages = 65'536;
 constexpr std::size_t kMaxFetchedInboxes = 64;
 // Inboxes looked at per Prune step (one lock hold, one WriteBatch).
 constexpr std::size_t kPruneStepInboxes = 256;
@@ -108,6 +113,12 @@ class RocksdbMessageStore final : public MessageStore {
   std::size_t CachedInboxCount() {
     MutexLock lock(&write_mu_);
     return cache_.size();
+  }
+
+  // internal::FetchedMessages.
+  std::size_t FetchedCount() ABSL_LOCKS_EXCLUDED(fetched_mu_) {
+    MutexLock lock(&fetched_mu_);
+    return fetched_count_;
   }
 
   // RocksdbOptions::stage_writes, at kPowerLoss only (at kProcessCrash,
@@ -843,25 +854,42 @@ class RocksdbMessageStore final : public MessageStore {
   absl::StatusOr<Event> AppendEvent(const UserId& inbox, InboxState& state, Event e,
                                     const std::string& cid)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+    COURIER_RETURN_IF_ERROR(AppendEventInPlace(inbox, state, e, cid));
+    return e;
+  }
+  // The same for an event the caller keeps (its seq is set here).
+  absl::Status AppendEventInPlace(std::string_view inbox, InboxState& state, Event& e,
+                                  std::string_view cid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     e.seq = state.head + 1;
     const TimeMs max_ts = std::max(state.max_ts, e.ts);
-    keys::StoredEvent stored{std::move(e), max_ts, cid};
-    keys::EventKeyTo(inbox, stored.event.seq, key_scratch_);
-    keys::EncodeEventTo(stored, value_scratch_);
+    keys::EventKeyTo(inbox, e.seq, key_scratch_);
+    keys::EncodeEventTo(e, max_ts, cid, value_scratch_);
     COURIER_RETURN_IF_ERROR(Put(key_scratch_, value_scratch_));
-    state.head = stored.event.seq;
-    state.max_ts = stored.max_ts;
+    state.head = e.seq;
+    state.max_ts = max_ts;
     touched_.insert(&state);
-    return std::move(stored.event);
+    return absl::OkStatus();
   }
 
-  absl::Status AppendReceipt(const UserId& sender, const MessageId& id, const UserId& by,
+  // A receipt of message `id` into `sender`'s inbox, built in place at the
+  // end of `appended` (an ack's thousands of receipts: no Event built,
+  // copied and moved per receipt; `sender` and `id` are moved in).
+  absl::Status AppendReceipt(UserId sender, MessageId id, const UserId& by,
                              MessageStatus status, TimeMs ts, std::vector<Appended>& appended)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     COURIER_ASSIGN_OR_RETURN(InboxState * state, Inbox(sender));
-    COURIER_ASSIGN_OR_RETURN(
-        Event e, AppendEvent(sender, *state, ReceiptEventOf(id, by, status, ts), std::string()));
-    appended.push_back(Appended{sender, std::move(e)});
+    Appended& a = appended.emplace_back();
+    Event& e = a.event;  // as ReceiptEventOf(id, by, status, ts)
+    e.kind = EventKind::kReceipt;
+    e.id = std::move(id);
+    e.peer = by;
+    e.status = status;
+    e.ts = ts;
+    if (absl::Status s = AppendEventInPlace(sender, *state, e, {}); !s.ok()) {
+      appended.pop_back();
+      return s;
+    }
+    a.user = std::move(sender);
     return absl::OkStatus();
   }
 
@@ -944,10 +972,11 @@ class RocksdbMessageStore final : public MessageStore {
       // Collect first: a message to oneself puts its receipt into this inbox.
       COURIER_ASSIGN_OR_RETURN(std::vector<Pending> delivered,
                                TakeDelivered(op.user, *inbox, result.cursor));
-      for (const Pending& d : delivered) {
+      result.appended.reserve(delivered.size());
+      for (Pending& d : delivered) {
         if (d.read) continue;  // its delivered receipt came with the read
-        COURIER_RETURN_IF_ERROR(AppendReceipt(d.sender, d.id, op.user, MessageStatus::kDelivered,
-                                              op.ts, result.appended));
+        COURIER_RETURN_IF_ERROR(AppendReceipt(std::move(d.sender), std::move(d.id), op.user,
+                                              MessageStatus::kDelivered, op.ts, result.appended));
       }
     }
     out = std::move(result);
@@ -1029,32 +1058,53 @@ class RocksdbMessageStore final : public MessageStore {
 
   // Remembers the message events of a page Fetch read from (after, ...]
   // (`page`, in seq order, not empty), unless a DeleteInbox or a failed
-  // batch came after `generation` (read before the page).
+  // batch came after `generation` (read before the page). A page that
+  // starts inside what the inbox's run covers (a page read again after the
+  // stream dropped it) extends the run by its newer events; one that
+  // leaves a gap starts the run over. Beyond kMaxFetchedMessages in all,
+  // the other inboxes' runs go first, then this one's oldest messages.
   void RememberFetched(const UserId& user, Seq after, const std::vector<Event>& page,
                        std::uint64_t generation) ABSL_LOCKS_EXCLUDED(fetched_mu_) {
     MutexLock lock(&fetched_mu_);
     if (generation != fetched_generation_.load(std::memory_order_relaxed)) return;
     auto it = fetched_.find(user);
     if (it == fetched_.end()) {
-      if (fetched_.size() >= kMaxFetchedInboxes) fetched_.clear();
+      if (fetched_.size() >= kMaxFetchedInboxes) {
+        fetched_.clear();
+        fetched_count_ = 0;
+      }
       it = fetched_.try_emplace(NameKey(user)).first;
     }
     FetchedRun& run = it->second;
-    if (run.through != after || run.messages.empty()) {
-      // Not the page after the last one (another device, a reconnect):
-      // start over from this one.
+    if (after > run.through || after < run.after || run.messages.empty()) {
+      // Not within or right after the run (another device, a reconnect):
+      // start over from this page.
+      fetched_count_ -= run.messages.size();
       run.messages.clear();
       run.after = after;
+      run.through = after;
     }
     for (const Event& e : page) {
-      if (e.kind != EventKind::kMessage) continue;
+      if (e.kind != EventKind::kMessage || e.seq <= run.through) continue;
       run.messages.push_back(
           FetchedMessage{e.seq, e.id, e.peer, !e.group.empty() && e.peer == user});
+      ++fetched_count_;
     }
-    run.through = page.back().seq;
-    while (run.messages.size() > kMaxFetchedPerInbox) {
+    run.through = std::max(run.through, page.back().seq);
+    if (fetched_count_ > kMaxFetchedMessages) {
+      for (auto other = fetched_.begin(); other != fetched_.end();) {
+        if (other == it) {
+          ++other;
+          continue;
+        }
+        fetched_count_ -= other->second.messages.size();
+        fetched_.erase(other++);
+      }
+    }
+    while (run.messages.size() > kMaxFetchedMessages) {
       run.after = run.messages.front().seq;
       run.messages.pop_front();
+      --fetched_count_;
     }
   }
 
@@ -1078,9 +1128,13 @@ class RocksdbMessageStore final : public MessageStore {
         add(m.seq, std::move(m.id), std::move(m.sender), m.own_group_copy);
       }
       run.messages.pop_front();
+      --fetched_count_;
     }
     run.after = through;
-    if (run.through <= through) fetched_.erase(it);  // all handed out
+    if (run.through <= through) {  // all handed out
+      fetched_count_ -= run.messages.size();  // (none left)
+      fetched_.erase(it);
+    }
     return through;
   }
 
@@ -1090,6 +1144,7 @@ class RocksdbMessageStore final : public MessageStore {
     MutexLock lock(&fetched_mu_);
     fetched_generation_.fetch_add(1, std::memory_order_release);
     fetched_.clear();
+    fetched_count_ = 0;
   }
 
   // The seqs in (after, last] of `user`'s read marks, committed or written by
@@ -1377,7 +1432,8 @@ class RocksdbMessageStore final : public MessageStore {
   // Prune removed by the floor); a DeleteInbox, after which seqs start
   // again at 1, or a failed batch forgets everything and bumps
   // fetched_generation_, and a Fetch that read before a bump remembers
-  // nothing. Bounded by kMaxFetchedInboxes x kMaxFetchedPerInbox.
+  // nothing. Bounded by kMaxFetchedMessages in all, in at most
+  // kMaxFetchedInboxes inboxes.
   struct FetchedMessage {
     Seq seq = 0;
     MessageId id;
@@ -1393,6 +1449,7 @@ class RocksdbMessageStore final : public MessageStore {
   };
   Mutex fetched_mu_ ABSL_ACQUIRED_AFTER(write_mu_);
   absl::node_hash_map<NameKey, FetchedRun, NameHash, NameEq> fetched_ ABSL_GUARDED_BY(fetched_mu_);
+  std::size_t fetched_count_ ABSL_GUARDED_BY(fetched_mu_) = 0;  // messages in fetched_
   // Bumped (under fetched_mu_) by ForgetFetched; Fetch reads it before it
   // reads the database.
   std::atomic<std::uint64_t> fetched_generation_{0};
@@ -1422,6 +1479,12 @@ std::optional<std::size_t> CachedInboxes(MessageStore& store) {
   auto* rocks = dynamic_cast<RocksdbMessageStore*>(&store);
   if (rocks == nullptr) return std::nullopt;
   return rocks->CachedInboxCount();
+}
+
+std::optional<std::size_t> FetchedMessages(MessageStore& store) {
+  auto* rocks = dynamic_cast<RocksdbMessageStore*>(&store);
+  if (rocks == nullptr) return std::nullopt;
+  return rocks->FetchedCount();
 }
 
 }  // namespace internal

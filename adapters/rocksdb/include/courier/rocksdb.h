@@ -102,8 +102,10 @@
 // are forgotten and read back by a scan when an ack reaches them, unless a
 // Fetch read them lately: Fetch remembers the messages of each page of 32
 // events or more (seq, id, sender, whether it is the sender's own group
-// copy) for the next ack, at most 4,096 per inbox and 64 inboxes, forgotten
-// by the ack that takes them, by DeleteInbox and by a failed batch). What one
+// copy) for the next ack, at most 65,536 in all and 64 inboxes (a drain's
+// Fetches may run far ahead of its acks' commits), forgotten by the ack
+// that takes them, by DeleteInbox and by a failed batch; a page read again
+// inside what is remembered adds only its newer messages). What one
 // cached inbox costs: one block of about 150 bytes, its state (its first
 // device's cursor inline, more devices in one sorted array) and its user
 // name (inline up to 23 bytes), an 8-byte slot of the cache's map, and 80
