@@ -29,10 +29,12 @@ int Lanes() {
 
 }  // namespace
 
-void ChaCha20Blocks(absl::Span<const ChaChaBlockJob> jobs) {
+void ChaCha20Blocks(absl::Span<const ChaChaBlockJob> jobs) { ChaCha20BlocksInLanes(Lanes(), jobs); }
+
+void ChaCha20BlocksInLanes(int lanes, absl::Span<const ChaChaBlockJob> jobs) {
   if (jobs.empty()) return;
 #if defined(COURIER_CHACHA20_X86)
-  switch (Lanes()) {
+  switch (lanes) {
     case 16:
       ChaCha20BlocksAvx512(jobs);
       return;
@@ -42,6 +44,8 @@ void ChaCha20Blocks(absl::Span<const ChaChaBlockJob> jobs) {
     default:
       break;
   }
+#else
+  (void)lanes;
 #endif
   BlocksOf<4>(jobs);
 }

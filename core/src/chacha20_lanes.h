@@ -44,6 +44,11 @@ void ChaCha20Blocks(absl::Span<const ChaChaBlockJob> jobs);
 // The lanes ChaCha20Blocks uses on this CPU (4, 8 or 16), for tests.
 int ChaCha20Lanes();
 
+// ChaCha20Blocks in `lanes` lanes, so that tests check every width this CPU
+// runs, not only its widest. REQUIRES: lanes is 4, 8 or 16, and at most
+// ChaCha20Lanes() (a wider one would use instructions the CPU may not have).
+void ChaCha20BlocksInLanes(int lanes, absl::Span<const ChaChaBlockJob> jobs);
+
 }  // namespace courier::internal
 
 #endif  // COURIER_CORE_SRC_CHACHA20_LANES_H_
