@@ -49,8 +49,8 @@ inline void Store32(unsigned char* p, std::uint32_t v) {
 
 template <int N, int W>
 inline typename LaneVector<W>::type Rotl(typename LaneVector<W>::type v) {
-  using V = typename LaneVector<W>::type;
 #if defined(__GNUC__) && !defined(__clang__)
+  using V = typename LaneVector<W>::type;
   if constexpr (N == 16 || N == 8) {
     // A whole-byte rotation is one byte shuffle (pshufb) instead of two
     // shifts and an or.
