@@ -98,9 +98,17 @@ class Device:
         self.last_ack = 0.0
         self.presence = {}       # friend -> (online, last_seen)
         self.node = 0            # the server node of the current connection
+        # The final phase's "read every message": due (send it when welcomed
+        # and synced), sent (on the current connection), or neither. A read
+        # the server refused (`unavailable`, which PROTOCOL.md says to send
+        # again) or whose connection dropped is due again: reads are
+        # idempotent, and the server answers nothing to one that committed.
+        self.read_all = None     # None, "due" or "sent"
         self.reset_conn_state()
 
     def reset_conn_state(self):
+        if getattr(self, "read_all", None) == "sent":
+            self.read_all = "due"
         self.welcomed = False
         self.synced = 0
         self.next = 0
@@ -140,6 +148,7 @@ class Driver:
         self.start_failing_since = {}
         self.next_cid = 0
         self.sends = 0
+        self.reads_refused = 0    # final reads answered unavailable, sent again
         self.unconfirmed = collections.defaultdict(set)   # user -> cids without `sent`
         self.window = self.rng.choice([2, 8, 64, 256])
 
@@ -320,6 +329,10 @@ class Driver:
             L.errors[code] += 1
             if code in ("unavailable", "rate_limited"):
                 cid = m.get("cid")
+                if cid is None and d.read_all == "sent":
+                    # Not about a send: a refused read (or ack). Read again.
+                    self.reads_refused += 1
+                    d.read_all = "due"
                 if cid in L.cids:
                     L.cids[cid]["conn"] = None     # eligible for a retry
                     L.cids[cid]["retry_at"] = now + 0.5
@@ -557,6 +570,9 @@ class Driver:
                 d.last_ping = now
             if now - d.last_ack > 0.2 or (msgs and self.rng.random() < 0.7):
                 self.ack(d, now)
+            if d.conn is not None and d.read_all == "due" and d.synced == 1:
+                d.read_all = "sent"
+                self.read_some(d, now, everything=True)
         for z in [z for z in self.zombies if z[1] <= now]:
             z[0].cut(reset=self.rng.random() < 0.5)
             self.zombies.remove(z)
@@ -668,9 +684,13 @@ class Driver:
         self.quiesce(180)
         log("reading every message")
         for d in self.devices:
-            if d.conn is not None and d.name == "dev0":
-                self.read_some(d, time.monotonic(), everything=True)
+            if d.name == "dev0":
+                d.read_all = "due"
         self.quiesce(120)
+        for d in self.devices:
+            if d.read_all == "due":
+                L.violate("stuck", f"{d.user}/{d.name}: could not send its final read")
+            d.read_all = None
         log("reconnecting every device")
         self.reconnect_all()
         self.quiesce(120)
@@ -844,6 +864,7 @@ class Driver:
                  ("duplicated as seen by a client", dup),
                  ("re-sent events dropped by seq", L.redelivered),
                  ("errors answered", dict(L.errors) or 0),
+                 ("final reads refused and sent again", self.reads_refused),
                  ("close codes seen", dict(L.closes) or 0),
                  ("presence offline after silence (s)",
                   f"{self.presence_offline_s:.1f}" if getattr(self, "presence_offline_s", None)
