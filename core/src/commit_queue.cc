@@ -39,6 +39,13 @@ struct Completion {
   std::uint64_t batch = 0;  // the written batch it belongs to
 };
 
+// A routed event waiting in its target's lane.
+struct RoutedEvent {
+  std::shared_ptr<void> target;
+  Event event;
+  std::uint64_t batch = 0;  // the written batch it belongs to
+};
+
 // The completions bound for one executor.
 struct CommitQueue::Lane {
   Lane(Executor* e, std::shared_ptr<Executor> k) : executor(e), keep(std::move(k)) {}
@@ -47,6 +54,8 @@ struct CommitQueue::Lane {
   // Guarded by State::mu (a lane is always used with its state's lock).
   std::vector<Completion> pending;
   std::vector<Completion> spare;  // a drained `pending`, kept for its capacity
+  std::vector<RoutedEvent> routed;  // delivered after `pending`'s completions
+  std::vector<RoutedEvent> routed_spare;
   bool draining = false;  // a lane task is posted or running
   bool dead = false;      // its executor dropped a task: use the default lane
 };
@@ -96,6 +105,8 @@ struct CommitQueue::State {
   const std::size_t max_batch_bytes;
   const int max_write_attempts;
   AfterFlush after_flush;
+  Router router;
+  Deliver deliver = nullptr;
 
   Mutex mu;
   // The queue: ops and their waiters, index by index. Flush swaps them out
@@ -176,6 +187,11 @@ CommitQueue::CommitQueue(MessageStore& store, Executor& commit, Executor& comple
 CommitQueue::~CommitQueue() { Abandon(); }
 
 void CommitQueue::set_after_flush(AfterFlush f) { state_->after_flush = std::move(f); }
+
+void CommitQueue::set_router(Router route, Deliver deliver) {
+  state_->router = std::move(route);
+  state_->deliver = deliver;
+}
 
 void CommitQueue::Submit(WriteOp op, Done done, std::shared_ptr<Executor> lane) {
   bool post = false;
@@ -273,22 +289,36 @@ void CommitQueue::Hand(const std::shared_ptr<State>& state,
     results.assign(waiters.size(),
                    absl::InternalError("store returned a result count unlike its batch"));
   }
+  // Outside the lock: the router looks sessions up under their own locks.
+  std::vector<Routed> routed;
+  if (state->router) state->router(results, routed);
   std::vector<Lane*> to_post;
   {
     MutexLock lock(&state->mu);
     if (!state->abandoned) {
       const std::uint64_t id = state->next_batch++;
-      state->unfinished[id] = waiters.size();
-      for (std::size_t i = 0; i < waiters.size(); ++i) {
-        Lane* lane = state->LaneFor(waiters[i].lane);
-        lane->pending.push_back(Completion{std::move(waiters[i].done), std::move(results[i]), id});
+      state->unfinished[id] = waiters.size() + routed.size();
+      const auto add = [&](Lane* lane) {
         if (!lane->draining) {
           lane->draining = true;
           to_post.push_back(lane);
         }
+      };
+      for (std::size_t i = 0; i < waiters.size(); ++i) {
+        Lane* lane = state->LaneFor(waiters[i].lane);
+        lane->pending.push_back(Completion{std::move(waiters[i].done), std::move(results[i]), id});
+        add(lane);
+      }
+      for (Routed& r : routed) {
+        Lane* lane = state->LaneFor(r.lane);
+        lane->routed.push_back(RoutedEvent{std::move(r.target), std::move(r.event), id});
+        add(lane);
       }
     }
   }
+  // After Abandon the routed events die here, outside the lock (their
+  // targets may be the last references to sessions).
+  routed.clear();
   for (Lane* lane : to_post) lane->executor->Post(LaneTicket(state, lane));
 }
 
@@ -354,41 +384,50 @@ void CommitQueue::SyncStaged(const std::shared_ptr<State>& state) {
 // (one round per task, so the executor's other work interleaves).
 void CommitQueue::Drain(const std::shared_ptr<State>& state, Lane* lane) {
   std::vector<Completion> run;
+  std::vector<RoutedEvent> events;
   {
     MutexLock lock(&state->mu);
-    if (state->abandoned || lane->pending.empty()) {
+    if (state->abandoned || (lane->pending.empty() && lane->routed.empty())) {
       lane->draining = false;
       state->idle.SignalAll();
       return;
     }
     run.swap(lane->pending);
     lane->pending.swap(lane->spare);  // an empty buffer with capacity, if any
+    events.swap(lane->routed);
+    lane->routed.swap(lane->routed_spare);
   }
   for (Completion& c : run) std::move(c.done)(std::move(c.result));
+  for (const RoutedEvent& e : events) state->deliver(e.target.get(), e.event);
   if (state->after_flush) state->after_flush();
-  // The captures go here, outside the lock, and only after after_flush:
-  // they may hold the last references to sessions and, through them, to
-  // the engine that after_flush calls.
+  // The captures and targets go here, outside the lock, and only after
+  // after_flush: they may hold the last references to sessions and,
+  // through them, to the engine that after_flush calls.
   for (Completion& c : run) c.done = nullptr;
+  for (RoutedEvent& e : events) e.target.reset();
   bool post_flush = false;
   bool again = false;
   {
     MutexLock lock(&state->mu);
-    for (const Completion& c : run) {
-      auto it = state->unfinished.find(c.batch);
+    const auto finished = [&](std::uint64_t batch) {
+      auto it = state->unfinished.find(batch);
       if (it != state->unfinished.end() && --it->second == 0) state->unfinished.erase(it);
-    }
+    };
+    for (const Completion& c : run) finished(c.batch);
+    for (const RoutedEvent& e : events) finished(e.batch);
     if (state->flush_parked && state->MayFlush()) {
       state->flush_parked = false;
       post_flush = true;
     }
-    if (state->abandoned || lane->pending.empty()) {
+    if (state->abandoned || (lane->pending.empty() && lane->routed.empty())) {
       lane->draining = false;
     } else {
       again = true;
     }
     run.clear();  // only spent completions: their captures are gone already
     if (lane->spare.capacity() < run.capacity()) lane->spare.swap(run);
+    events.clear();  // targets reset above; the events' strings go here
+    if (lane->routed_spare.capacity() < events.capacity()) lane->routed_spare.swap(events);
     state->idle.SignalAll();
   }
   if (post_flush) state->executor.Post([state] { Flush(state); });
@@ -410,7 +449,9 @@ void CommitQueue::Reroute(const std::shared_ptr<State>& state, Lane* lane) {
     Lane& fallback = state->default_lane;
     for (Completion& c : lane->pending) fallback.pending.push_back(std::move(c));
     lane->pending.clear();
-    if (!fallback.pending.empty() && !fallback.draining) {
+    for (RoutedEvent& e : lane->routed) fallback.routed.push_back(std::move(e));
+    lane->routed.clear();
+    if ((!fallback.pending.empty() || !fallback.routed.empty()) && !fallback.draining) {
       fallback.draining = true;
       post = true;
     }
@@ -427,6 +468,7 @@ void CommitQueue::Abandon() {
   std::vector<WriteOp> dropped;
   std::vector<State::Waiter> dropped_waiters;
   std::vector<std::vector<Completion>> dropped_completions;
+  std::vector<std::vector<RoutedEvent>> dropped_events;
   std::deque<State::Staged> staged_gone;  // its waiters moved to dropped_waiters
   {
     MutexLock lock(&state_->mu);
@@ -435,9 +477,13 @@ void CommitQueue::Abandon() {
     dropped_waiters.swap(state_->waiters);
     dropped_completions.push_back(std::move(state_->default_lane.pending));
     state_->default_lane.pending.clear();
+    dropped_events.push_back(std::move(state_->default_lane.routed));
+    state_->default_lane.routed.clear();
     for (auto& [executor, lane] : state_->lanes) {
       dropped_completions.push_back(std::move(lane->pending));
       lane->pending.clear();
+      dropped_events.push_back(std::move(lane->routed));
+      lane->routed.clear();
     }
     state_->unfinished.clear();
     for (State::Staged& batch : state_->staged) {

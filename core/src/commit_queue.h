@@ -19,6 +19,16 @@
 // batches have completions not yet run; beyond that the next write waits,
 // so a slow completion side holds back writes instead of piling up results.
 //
+// Routing (set_router). A written batch's results may carry events for
+// sessions (the `appended` of a send, an ack's receipts). The router, called
+// on the commit executor once per written batch before its completions are
+// sorted, takes those events out of the results and names, for each, a
+// target (a session) and the executor it lives on. Each event then travels
+// in its target's lane: in the same lane task as that executor's
+// completions, after them. So an io thread gets its sessions' results and
+// the events for its sessions in ONE task per batch, whichever thread sent
+// the messages; nothing is routed from one io thread to another.
+//
 // Staged writes. When the store stages writes (MessageStore::StagesWrites,
 // e.g. RocksDB: the batch applied, then one fsync), the flush task only
 // stages the batch and queues it for the sync task, a second single task on
@@ -40,6 +50,10 @@
 // completions of one lane run one at a time, in submission order (a lane
 // task never runs concurrently with another of the same lane, even on a
 // pool). Completions of different lanes are not ordered with each other.
+// A routed event is delivered at most once, on its target's lane, after the
+// completions of its own batch in that lane and before those of later
+// batches; events of one lane are delivered in batch order and, within a
+// batch, in the router's order. They count as completions for WaitIdle.
 // A lane task that its executor destroys unrun (an adapter's loop that
 // stopped) is not lost: its completions move to the completion executor's
 // lane. After Abandon(), nothing more is written and no more completions
@@ -92,6 +106,21 @@ class CommitQueue {
   // Runs after each lane task's completions, on that lane's executor.
   using AfterFlush = absl::AnyInvocable<void()>;
 
+  // One event the router hands to a target (see Routing above).
+  struct Routed {
+    std::shared_ptr<void> target;   // given to Deliver; kept alive until then
+    std::shared_ptr<Executor> lane;  // the target's; null = the completion executor
+    Event event;
+  };
+  // Called on the commit executor, once per written batch (after its
+  // transaction committed, before its completions are sorted), with the
+  // batch's results: moves the events it routes out of them into `out`.
+  // Must not block or call into the queue.
+  using Router = absl::AnyInvocable<void(std::vector<absl::StatusOr<WriteResult>>& results,
+                                         std::vector<Routed>& out)>;
+  // Gives `event` to `target` (a Routed's), on the target's lane executor.
+  using Deliver = void (*)(void* target, const Event& event);
+
   // Written batches whose completions have not all run, at most.
   static constexpr std::size_t kMaxUncompleted = 2;
   // Staged batches waiting for the sync task, at most (a store that stages
@@ -119,6 +148,8 @@ class CommitQueue {
 
   // REQUIRES: called before the first Submit.
   void set_after_flush(AfterFlush f);
+  // REQUIRES: called before the first Submit; `deliver` not null.
+  void set_router(Router route, Deliver deliver);
 
   std::uint64_t depth() const;
   std::uint64_t commits() const;

@@ -330,7 +330,6 @@ void DeviceSession::AnswerSend(std::string cid, absl::StatusOr<AppendResult> ar)
   if (ar.ok()) {
     host_->OnAppended(user_.str(), cid, *ar);
     EmitOne(SentFrame{std::move(cid), std::move(ar->id), ar->ts, ar->duplicate, {}});
-    host_->Route(std::move(ar->appended));
     return;
   }
   ErrorFrame error;
@@ -400,7 +399,6 @@ void DeviceSession::SubmitAck(Seq seq) {
       return;
     }
     self->OnAckCommitted(seq);
-    self->host_->Route(std::move(ack->appended));
   }, home_);
 }
 
@@ -449,7 +447,6 @@ void DeviceSession::Read(std::vector<MessageId> ids) {
                              std::nullopt}});
       return;
     }
-    self->host_->Route(std::move(read->appended));
   }, home_);
 }
 

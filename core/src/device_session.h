@@ -83,8 +83,6 @@ class SessionHost {
   virtual Executor& delivery() = 0;
   // `lane`: the executor `done` runs on (null: the delivery executor).
   virtual void Submit(WriteOp op, CommitQueue::Done done, std::shared_ptr<Executor> lane) = 0;
-  // Hands events appended by a committed write to their inboxes' devices.
-  virtual void Route(std::vector<Appended> appended) = 0;
   // Validates a send (limits, rate, contacts). Returns the frame that
   // answers it without a store write (an error, or `sent` with duplicate for
   // a cid known to be stored already), or none to go ahead and append.
@@ -152,8 +150,12 @@ class DeviceSession final : public Session,
   // Engine side.
   // The attach committed; `presence` are the contacts' presence frames.
   void OnAttached(absl::StatusOr<WriteResult> result, std::vector<PresenceFrame> presence);
-  // An event of this user's inbox was just committed by this node.
+  // An event of this user's inbox was just committed by this node (the
+  // commit stage routes it here, on home()'s lane: commit_queue.h).
   void OnEvent(const Event& event);
+  // The executor this session's results and routed events run on (its
+  // transport's); null: the delivery executor.
+  const std::shared_ptr<Executor>& home() const { return home_; }
   // New events may exist in the store (wake-up, head poll).
   void Poke();
   // Reads the next page from the store and streams it (delivery executor).

@@ -68,7 +68,6 @@ void DeviceSession::AnswerGroupSend(std::string cid, absl::StatusOr<GroupSendRes
   SentFrame frame{std::move(cid), sent->id, sent->ts, sent->duplicate, {}};
   if (!sent->duplicate) frame.skipped = std::move(sent->skipped);
   Emit({std::move(frame)});
-  host_->Route(std::move(sent->appended));
 }
 
 void DeviceSession::ChangeGroup(std::string cid, GroupAction action, GroupId group,
@@ -95,7 +94,6 @@ void DeviceSession::ChangeGroup(std::string cid, GroupAction action, GroupId gro
       self->host_->OnGroupChanged(id, *changed);
       const std::uint64_t version = changed->group.has_value() ? changed->group->version : 0;
       self->Emit({GroupOkFrame{std::move(cid), std::move(id), changed->changed, false, version}});
-      self->host_->Route(std::move(changed->appended));
       return;
     }
     const absl::Status& status = changed.status();

@@ -80,18 +80,38 @@ class EngineCore final : public internal::SessionHost,
     queue_.Submit(std::move(op), std::move(done), std::move(lane));
   }
 
-  void Route(std::vector<Appended> appended) override {
-    if (appended.empty()) return;  // a duplicate, a read of nothing new
-    // One registry lookup per user of the batch, not per event: an ack's
-    // receipts go to a few senders, many to each (W2: 256 receipts to 10
-    // senders). A session registered after its user's lookup attaches
-    // after this batch committed and reads these events from the store.
+  // The commit queue's router (commit_queue.h, "Routing"), on the commit
+  // executor once per written batch: each op's appended events go to the
+  // notifier and, for other nodes, to WakeRemote's list, and are moved
+  // into `out` once per local session of their inbox's user, bound for
+  // that session's own executor. One registry lookup per user of an op,
+  // not per event: an ack's receipts go to a few senders, many to each
+  // (W2: 256 receipts to 10 senders). A session registered after its
+  // user's lookup attaches after this batch committed and reads these
+  // events from the store.
+  void RouteBatch(std::vector<absl::StatusOr<WriteResult>>& results,
+                  std::vector<CommitQueue::Routed>& out) {
+    for (absl::StatusOr<WriteResult>& r : results) {
+      if (!r.ok()) continue;
+      std::vector<Appended>* appended = AppendedOf(*r);
+      if (appended == nullptr || appended->empty()) continue;  // a duplicate, a read of nothing new
+      RouteOp(*appended, out);
+      appended->clear();
+    }
+  }
+
+  void RouteOp(std::vector<Appended>& appended, std::vector<CommitQueue::Routed>& out) {
+    if (OtherNodesMayListen()) {  // else WakeRemote has nobody to wake
+      MutexLock lock(&wake_mu_);
+      for (const Appended& a : appended) wake_users_.insert(a.user);
+    }
+    if (deps_.notifier != nullptr) deps_.notifier->OnCommitted(appended);
     struct Looked {
       const UserId* user;
       SessionList sessions;
     };
     absl::InlinedVector<Looked, 8> looked;
-    for (const Appended& a : appended) {
+    for (Appended& a : appended) {
       auto it = std::find_if(looked.begin(), looked.end(),
                              [&](const Looked& l) { return *l.user == a.user; });
       if (it == looked.end()) {
@@ -99,13 +119,43 @@ class EngineCore final : public internal::SessionHost,
         looked.push_back(Looked{&a.user, Sessions(a.user)});
         it = looked.end() - 1;
       }
-      for (const SessionPtr& s : it->sessions) s->OnEvent(a.event);
+      const SessionList& sessions = it->sessions;
+      for (std::size_t i = 0; i < sessions.size(); ++i) {
+        const SessionPtr& s = sessions[i];
+        // The last session takes the event itself; the others a copy.
+        out.push_back(CommitQueue::Routed{s, s->home(),
+                                          i + 1 == sessions.size() ? std::move(a.event) : a.event});
+      }
     }
-    if (OtherNodesMayListen()) {  // else WakeRemote has nobody to wake
-      MutexLock lock(&wake_mu_);
-      for (const Appended& a : appended) wake_users_.insert(a.user);
-    }
-    if (deps_.notifier != nullptr) deps_.notifier->OnCommitted(appended);
+  }
+
+  // The events a result appended (null for an attach).
+  static std::vector<Appended>* AppendedOf(WriteResult& r) {
+    return std::visit(
+        [](auto& result) -> std::vector<Appended>* {
+          if constexpr (requires { result.appended; }) {
+            return &result.appended;
+          } else {
+            return nullptr;
+          }
+        },
+        r);
+  }
+
+  static void DeliverEvent(void* session, const Event& event) {
+    static_cast<DeviceSession*>(session)->OnEvent(event);
+  }
+
+  // Installs RouteBatch on the commit queue (before the first Submit). The
+  // router holds the core weakly: a batch written after the core is gone
+  // routes nothing.
+  void StartRouting() {
+    queue_.set_router(
+        [weak = weak_from_this()](std::vector<absl::StatusOr<WriteResult>>& results,
+                                  std::vector<CommitQueue::Routed>& out) {
+          if (std::shared_ptr<EngineCore> core = weak.lock()) core->RouteBatch(results, out);
+        },
+        &EngineCore::DeliverEvent);
   }
 
   std::optional<ServerFrame> CheckSend(const UserId& from, const std::string& cid,
@@ -401,7 +451,6 @@ class EngineCore final : public internal::SessionHost,
         absl::StatusOr<GroupChangeResult> left = ResultAs<GroupChangeResult>(std::move(r));
         if (left.ok()) {
           core->OnGroupChanged(group, *left);
-          core->Route(std::move(left->appended));
         } else {
           status = left.status();
           const std::optional<GroupError> e = GroupErrorOf(status);
@@ -1166,6 +1215,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& opti
   }
   Clock& clock = options.clock != nullptr ? *options.clock : SystemClock();
   auto core = std::make_shared<EngineCore>(options, deps, clock, *commit, *delivery);
+  core->StartRouting();
   COURIER_RETURN_IF_ERROR(core->Subscribe());
   return std::unique_ptr<Engine>(
       new EngineImpl(std::move(own_commit), std::move(own_delivery), std::move(core)));

@@ -181,6 +181,145 @@ TEST_CASE("CommitQueue: a lane whose executor drops its task falls back to the c
   f.queue.WaitIdle();
 }
 
+// Routing (commit_queue.h): a target that records what it is given, where.
+struct Target {
+  std::vector<std::string>* log;  // the fixture's, shared with completions
+  std::string name;
+};
+
+void DeliverToTarget(void* target, const Event& event) {
+  auto* t = static_cast<Target*>(target);
+  t->log->push_back(t->name + ":" + event.id);
+}
+
+// Routes every appended event of a batch to `target` on `lane`, and
+// records the size of each batch it saw.
+struct RouteAll {
+  std::shared_ptr<Target> target;
+  std::shared_ptr<Executor> lane;
+  std::vector<std::size_t>* batches;
+  void operator()(std::vector<absl::StatusOr<WriteResult>>& results,
+                  std::vector<CommitQueue::Routed>& out) const {
+    batches->push_back(results.size());
+    for (absl::StatusOr<WriteResult>& r : results) {
+      if (!r.ok()) continue;
+      for (Appended& a : std::get<AppendResult>(*r).appended) {
+        out.push_back(CommitQueue::Routed{target, lane, std::move(a.event)});
+      }
+      std::get<AppendResult>(*r).appended.clear();
+    }
+  }
+};
+
+// Completions that log into the same list as the target, with what they
+// were left of `appended`.
+void SubmitLogged(Fixture& f, std::vector<std::string>& log, const std::string& cid,
+                  std::shared_ptr<Executor> lane) {
+  f.queue.Submit(
+      Send(cid),
+      [&log, cid](absl::StatusOr<WriteResult> r) {
+        REQUIRE(r.ok());
+        log.push_back("done:" + cid + "/" +
+                      std::to_string(std::get<AppendResult>(*r).appended.size()));
+      },
+      std::move(lane));
+}
+
+TEST_CASE("CommitQueue: routed events travel in their target's lane, after its completions",
+          "[core][route]") {
+  Fixture f;
+  std::vector<std::string> log;
+  std::vector<std::size_t> batches;
+  auto one = std::make_shared<ManualExecutor>();
+  auto two = std::make_shared<ManualExecutor>();
+  auto target = std::make_shared<Target>(Target{&log, "bob"});
+  f.queue.set_router(RouteAll{target, two, &batches}, &DeliverToTarget);
+  SubmitLogged(f, log, "a", one);
+  SubmitLogged(f, log, "b", two);
+  f.commit.RunAll();
+  CHECK(batches == std::vector<std::size_t>{2});
+  // One task each: lane two's holds b's completion and both events.
+  CHECK(one->pending() == 1u);
+  CHECK(two->pending() == 1u);
+  REQUIRE(two->RunOne());
+  CHECK(two->pending() == 0u);
+  // The completion first, then the events in the router's order; the
+  // router took them out of the results.
+  CHECK(log == std::vector<std::string>{"done:b/0", "bob:id-alice-a", "bob:id-alice-b"});
+  one->RunAll();
+  CHECK(log.back() == "done:a/0");
+  f.queue.WaitIdle();
+
+  // A batch with nothing for lane two's completions still reaches it in
+  // one task, with its events only.
+  log.clear();
+  SubmitLogged(f, log, "c", one);
+  f.commit.RunAll();
+  CHECK(two->pending() == 1u);
+  two->RunAll();
+  CHECK(log == std::vector<std::string>{"bob:id-alice-c"});
+  one->RunAll();
+  f.queue.WaitIdle();
+}
+
+TEST_CASE("CommitQueue: WaitIdle waits for routed events too", "[core][route]") {
+  Fixture f;
+  std::vector<std::string> log;
+  std::vector<std::size_t> batches;
+  auto two = std::make_shared<ManualExecutor>();
+  f.queue.set_router(RouteAll{std::make_shared<Target>(Target{&log, "bob"}), two, &batches},
+                     &DeliverToTarget);
+  SubmitLogged(f, log, "a", nullptr);
+  f.commit.RunAll();
+  f.completion.RunAll();  // a's completion; its event waits on lane two
+  CHECK(log == std::vector<std::string>{"done:a/0"});
+  // What the waiter saw when WaitIdle returned: the event must be in it
+  // (the queue's lock orders the delivery before the return).
+  std::vector<std::string> seen;
+  std::thread waiter([&] {
+    f.queue.WaitIdle();
+    seen = log;
+  });
+  two->RunAll();
+  waiter.join();
+  CHECK(seen == std::vector<std::string>{"done:a/0", "bob:id-alice-a"});
+}
+
+TEST_CASE("CommitQueue: routed events of a lane whose executor drops its task go to the "
+          "completion executor; Abandon drops them unrun",
+          "[core][route]") {
+  std::vector<std::string> log;
+  std::vector<std::size_t> batches;
+  {
+    Fixture f;
+    auto gone = std::make_shared<GoneExecutor>();
+    f.queue.set_router(RouteAll{std::make_shared<Target>(Target{&log, "bob"}), gone, &batches},
+                       &DeliverToTarget);
+    SubmitLogged(f, log, "a", nullptr);
+    f.commit.RunAll();
+    CHECK(gone->posts == 1);
+    f.completion.RunAll();
+    CHECK(log == std::vector<std::string>{"done:a/0", "bob:id-alice-a"});
+    f.queue.WaitIdle();
+  }
+  log.clear();
+  Fixture f;
+  auto two = std::make_shared<ManualExecutor>();
+  auto target = std::make_shared<Target>(Target{&log, "bob"});
+  const std::weak_ptr<Target> watch = target;
+  f.queue.set_router(RouteAll{target, two, &batches}, &DeliverToTarget);
+  target.reset();  // the router's copy and the routed events hold it now
+  SubmitLogged(f, log, "a", nullptr);
+  f.commit.RunAll();
+  CHECK(two->pending() == 1u);
+  f.queue.Abandon();
+  two->RunAll();
+  f.completion.RunAll();
+  CHECK(log.empty());
+  CHECK(watch.use_count() == 1);  // only the router's copy is left
+  f.queue.WaitIdle();
+}
+
 // Conflicts (issue 19): the one retry rule, WriteRetryingConflicts, as the
 // commit queue applies it.
 using testing::StatusIs;

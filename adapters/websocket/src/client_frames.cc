@@ -32,14 +32,15 @@ OutFrame ErrorAnswer(const absl::Status& status, Counters& counters) {
 
 std::optional<OutFrame> ApplyClientFrame(bool text, std::string_view payload,
                                          const CodecLimits& limits, Session& session,
-                                         SendTimes& times, Counters& counters) {
+                                         absl::FunctionRef<SendTimes&()> times,
+                                         Counters& counters) {
   if (!text) {
     return ErrorAnswer(absl::InvalidArgumentError("frames are JSON text, not binary"), counters);
   }
   absl::StatusOr<ClientFrame> frame = DecodeClientFrame(payload, limits);
   if (!frame.ok()) return ErrorAnswer(frame.status(), counters);
   if (auto* send = std::get_if<SendFrame>(&*frame)) {
-    times.Start(send->cid);
+    times().Start(send->cid);
     if (send->group.empty()) {
       session.Send(std::move(send->cid), std::move(send->to), std::move(send->body));
     } else {

@@ -20,6 +20,7 @@
 #include <string_view>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "courier/engine.h"
 #include "courier/websocket/frame_codec.h"
 #include "outbox.h"
@@ -46,10 +47,13 @@ class SendTimes {
 
 // The connection's own answer to a data frame, if any. REQUIRES: hello was
 // accepted (`session` is the connection's). Bumps counters.bad_frames for
-// a bad frame.
+// a bad frame. `times` gives the connection's SendTimes; called only for a
+// `send` (the connection may allocate it then: an ack, a read or a typing
+// frame allocates nothing).
 std::optional<OutFrame> ApplyClientFrame(bool text, std::string_view payload,
                                          const CodecLimits& limits, Session& session,
-                                         SendTimes& times, Counters& counters);
+                                         absl::FunctionRef<SendTimes&()> times,
+                                         Counters& counters);
 
 // The connection's `error` answer for `status` (bumps counters.bad_frames).
 OutFrame ErrorAnswer(const absl::Status& status, Counters& counters);

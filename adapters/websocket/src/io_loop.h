@@ -8,11 +8,13 @@
 // Two ways in from other threads, both batched:
 //  * executor(): the courier::Executor the engine is given for the loop's
 //    connections (Transport::executor()): the engine's commit stage hands
-//    back all the results of one batch for this loop in ONE task.
+//    back all the results of one batch for this loop, and the batch's
+//    events for the loop's sessions, in ONE task.
 //  * Deliver(): frames for a connection of this loop sent from another
-//    thread (an event routed by another loop, a page fetched on the delivery
-//    pool). They wait in the mailbox; the first one of a burst posts one
-//    drain task, which hands every waiting delivery to its connection.
+//    thread (a page fetched, a presence or typing frame sent on the
+//    delivery pool). They wait in the mailbox; the first one of a burst
+//    posts one drain task, which hands every waiting delivery to its
+//    connection.
 //
 // Ownership: shared (the server, and the transports and engine lanes of its
 //   connections, which may outlive the server when a library user stops the

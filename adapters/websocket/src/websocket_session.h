@@ -222,8 +222,8 @@ class WebSocketSession final : public Outbox,
       return;
     }
     std::optional<OutFrame> answer =
-        ApplyClientFrame(text, payload, ctx().options.codec, *session_, Rare().send_times,
-                         ctx().counters);
+        ApplyClientFrame(text, payload, ctx().options.codec, *session_,
+                         [this]() -> SendTimes& { return Rare().send_times; }, ctx().counters);
     if (answer.has_value()) EnqueueOwn(*std::move(answer));
   }
 

@@ -42,11 +42,16 @@
 // destination executor, while it writes the next batch. A result goes back
 // to the executor of the session that asked: its transport's executor()
 // (an adapter's io thread, which then runs the message's whole life there:
-// read, validate, submit, and after the commit `sent` and the routing of
-// the appended events), or the delivery executor for a transport without
-// one. The results answer `sent` (or the error) and hand the appended
-// events to the recipients' sessions, which stream them at once when they
-// are caught up, or fetch them from the store otherwise.
+// read, validate, submit, and after the commit `sent`), or the delivery
+// executor for a transport without one. The results answer `sent` (or the
+// error). The appended events are routed by the commit stage itself: once
+// the batch is durable it looks up each event's recipient sessions (one
+// registry lookup per user of an op) and hands each event to its session
+// on that session's executor, in the same task as that executor's results
+// of the batch, after them. So an io thread is given its own sessions'
+// events; no thread routes events through another io thread. A session
+// streams an event at once when it is caught up, or fetches it from the
+// store otherwise.
 //
 // Threading contract. Every public method may be called from any thread.
 //  * The engine's own threads: the commit executor (one thread unless
@@ -54,12 +59,18 @@
 //    delivery executor (fetches inbox pages, presence work, results for
 //    transports without an executor).
 //  * An adapter's threads: a transport with an executor() gets its session's
-//    results there. Per session they run in submission order; results of
-//    different sessions, and events routed from different executors, are
-//    not ordered with each other (typing ops excepted: one typist's are
-//    relayed in order, see Session::Typing). An event that arrives ahead of its
+//    results and its routed events there (without one: on the delivery
+//    executor). Per session they run in submission order, a batch's
+//    results before its events; results of different sessions are not
+//    ordered with each other (typing ops excepted: one typist's are
+//    relayed in order, see Session::Typing). A session's events from this
+//    node's commits reach it in commit order; pages it fetches run on the
+//    delivery executor beside them, and an event that arrives ahead of its
 //    predecessor is not lost or reordered: the session fetches the gap from
 //    the store (see device_session.h).
+//  * The commit stage's thread also looks sessions up (the registry's
+//    shard mutex) and calls the Notifier (courier/notifier.h), once per
+//    committed op, before the op's result is handed back.
 //  * Locks: the session registry, sharded by user (a courier::Mutex per
 //    shard); one mutex per session that serializes its Transport calls; the
 //    commit queue's mutex (one lock per submitted op and one per batch and

@@ -5,11 +5,10 @@
 // or fail a send.
 //
 // THE SEAM. The engine calls Notifier::OnCommitted once per committed write
-// op with the events it appended, on the thread that runs that op's
-// completion (the sender's io thread, or the delivery executor; see
+// op with the events it appended, on the commit stage's thread (see
 // courier/engine.h), right where it routes the same events to local
-// sessions (after the store's
-// transaction committed, before or while `sent` goes out). OnCommitted must
+// sessions (after the store's transaction committed, before `sent` goes
+// out). OnCommitted must
 // return at once: no store, network or presence call, no callback into the
 // engine, no error to report. Whatever it cannot take it drops and counts.
 //
@@ -72,7 +71,8 @@ class COURIER_EXPORT Notifier {
   virtual ~Notifier() = default;
 
   // The events one committed op appended, in append order. Called from
-  // several threads at once (each completion's own). Never blocks, never
+  // the commit stage's threads (two for a store that stages writes, one
+  // at a time for now; do not rely on it). Never blocks, never
   // fails; must not call back into the engine.
   virtual void OnCommitted(absl::Span<const Appended> appended) = 0;
 };
