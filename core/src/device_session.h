@@ -174,6 +174,11 @@ class DeviceSession final : public Session,
   std::vector<UserId> contacts() const;
 
  private:
+  // The transport's own thread (Transport::executor()), where the results
+  // of this session's writes run; null (also once closed: the transport
+  // is gone, nothing is sent): the delivery executor. Asked of the
+  // transport at each write, not kept (16 bytes a connection: W4).
+  std::shared_ptr<Executor> Home() const;
   // An op of a send by this session's user (AppendOp, GroupSendOp) to
   // `to`, which goes in the op's `address` field, with the fields every
   // send shares.
@@ -202,7 +207,7 @@ class DeviceSession final : public Session,
                                   answer](absl::StatusOr<WriteResult> r) mutable {
       self->host_->CountSend(r);
       ((*self).*answer)(std::move(cid), ResultAs<Result>(std::move(r)));
-    }, home_);
+    }, Home());
   }
   // The answers of a committed (or failed) send, on this session's executor.
   void AnswerSend(std::string cid, absl::StatusOr<AppendResult> ar);
@@ -273,10 +278,6 @@ class DeviceSession final : public Session,
   const std::shared_ptr<SessionHost> host_;
   const NameKey user_;
   const NameKey device_;
-  // The transport's own thread (Transport::executor()), where the results
-  // of this session's writes run; null: the delivery executor.
-  const std::shared_ptr<Executor> home_;
-
   std::shared_ptr<Transport> transport_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<Extras> extras_ ABSL_GUARDED_BY(mu_);  // null: none (Extras)
   // Until the attach completes (kConnecting), the client's `since` if
