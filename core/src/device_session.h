@@ -151,11 +151,14 @@ class DeviceSession final : public Session,
   // The attach committed; `presence` are the contacts' presence frames.
   void OnAttached(absl::StatusOr<WriteResult> result, std::vector<PresenceFrame> presence);
   // An event of this user's inbox was just committed by this node (the
-  // commit stage routes it here, on home()'s lane: commit_queue.h).
+  // commit stage routes it here, on Home()'s lane: commit_queue.h).
   void OnEvent(const Event& event);
-  // The executor this session's results and routed events run on (its
-  // transport's); null: the delivery executor.
-  const std::shared_ptr<Executor>& home() const { return home_; }
+  // The executor this session's results and routed events run on: its
+  // transport's own thread (Transport::executor()); null (also once
+  // closed: the transport is gone, nothing is sent): the delivery
+  // executor. Asked of the transport each time, not kept (16 bytes a
+  // connection: W4).
+  std::shared_ptr<Executor> Home() const;
   // New events may exist in the store (wake-up, head poll).
   void Poke();
   // Reads the next page from the store and streams it (delivery executor).
@@ -204,7 +207,7 @@ class DeviceSession final : public Session,
                                   answer](absl::StatusOr<WriteResult> r) mutable {
       self->host_->CountSend(r);
       ((*self).*answer)(std::move(cid), ResultAs<Result>(std::move(r)));
-    }, home_);
+    }, Home());
   }
   // The answers of a committed (or failed) send, on this session's executor.
   void AnswerSend(std::string cid, absl::StatusOr<AppendResult> ar);
@@ -275,10 +278,6 @@ class DeviceSession final : public Session,
   const std::shared_ptr<SessionHost> host_;
   const NameKey user_;
   const NameKey device_;
-  // The transport's own thread (Transport::executor()), where the results
-  // of this session's writes run; null: the delivery executor.
-  const std::shared_ptr<Executor> home_;
-
   std::shared_ptr<Transport> transport_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<Extras> extras_ ABSL_GUARDED_BY(mu_);  // null: none (Extras)
   // Until the attach completes (kConnecting), the client's `since` if

@@ -104,7 +104,7 @@ void DeviceSession::ChangeGroup(std::string cid, GroupAction action, GroupId gro
       return;
     }
     self->Emit({GroupOpError(status, std::move(cid))});
-  }, home_);
+  }, Home());
 }
 
 void DeviceSession::AnswerRepeatedCreate(std::string cid, GroupId group) {

@@ -123,7 +123,7 @@ class EngineCore final : public internal::SessionHost,
       for (std::size_t i = 0; i < sessions.size(); ++i) {
         const SessionPtr& s = sessions[i];
         // The last session takes the event itself; the others a copy.
-        out.push_back(CommitQueue::Routed{s, s->home(),
+        out.push_back(CommitQueue::Routed{s, s->Home(),
                                           i + 1 == sessions.size() ? std::move(a.event) : a.event});
       }
     }

@@ -23,16 +23,6 @@ absl::Status NoAccount() {
   return absl::UnauthenticatedError("invalid token: its account does not exist (deleted)");
 }
 
-// A token of `generation` and `token_id` against a user's `state_generation`
-// and sorted `revoked` ids.
-bool RevokedBy(std::uint64_t generation, std::string_view token_id,
-               std::uint64_t state_generation, const std::vector<std::string>& revoked) {
-  if (generation != state_generation) return true;
-  return !token_id.empty() &&
-         std::binary_search(revoked.begin(), revoked.end(), token_id,
-                            [](std::string_view a, std::string_view b) { return a < b; });
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Accounts>> Accounts::Create(AccountStore& store, TokenSigner signer,
@@ -131,15 +121,10 @@ bool Accounts::IsRevoked(std::uint64_t generation, std::string_view token_id,
 
 absl::StatusOr<UserId> Accounts::Authenticate(std::string_view token) const {
   COURIER_ASSIGN_OR_RETURN(TokenClaims claims, Claims(token));
-  absl::MutexLock lock(&cache_mu_);
-  auto it = cache_.find(claims.user);
   // A token newer than the cache (a generation moved on another node, or a
   // name registered again there) is not known to be revoked: let through,
   // the revocation watcher checks it against the store right after.
-  if (it != cache_.end() && claims.generation <= it->second.generation &&
-      it->second.Revokes(claims)) {
-    return RevokedToken();
-  }
+  if (tokens_.KnownRevoked(claims)) return RevokedToken();
   return std::move(claims.user);
 }
 
@@ -162,28 +147,7 @@ absl::StatusOr<TokenState> Accounts::Refresh(const UserId& user) {
 }
 
 void Accounts::Remember(const UserId& user, const TokenState& state) {
-  absl::MutexLock lock(&cache_mu_);
-  auto it = cache_.find(user);
-  if (it == cache_.end()) {
-    if (cache_.size() >= kMaxCachedUsers) cache_.clear();  // a cache: the store is the truth
-    cache_.emplace(user, CachedTokenState::Of(state));
-  } else if (state.generation >= it->second.generation) {
-    it->second = CachedTokenState::Of(state);  // never let an older read undo a newer one
-  }
-}
-
-Accounts::CachedTokenState Accounts::CachedTokenState::Of(const TokenState& state) {
-  CachedTokenState cached;
-  cached.generation = state.generation;
-  if (!state.revoked.empty()) {
-    cached.revoked = std::make_unique<const std::vector<std::string>>(state.revoked);
-  }
-  return cached;
-}
-
-bool Accounts::CachedTokenState::Revokes(const TokenClaims& claims) const {
-  static const std::vector<std::string> kNone;
-  return RevokedBy(claims.generation, claims.id, generation, revoked != nullptr ? *revoked : kNone);
+  tokens_.Remember(user, state);
 }
 
 void Accounts::Revoked(const UserId& user) {

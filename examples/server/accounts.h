@@ -26,7 +26,7 @@
 // for it. The checks:
 //  * AuthenticateNow (HTTP routes) reads the store on every call;
 //  * Authenticate (WebSocket hello, on an io thread: must not block) checks
-//    the signature and this process's cache of token states (filled by
+//    the signature and this process's cache of token states (token_table.h, filled by
 //    AuthenticateNow, Refresh and every revocation made here); a token the
 //    cache does not know about, or with a generation newer than the cached
 //    one (the cache is behind the store), is let through and Refresh, run by the
@@ -48,16 +48,13 @@
 #include <string_view>
 #include <utility>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "courier/account_store.h"
 #include "courier/clock.h"
-#include "courier/name_key.h"
 #include "hash_gate.h"
 #include "jwt.h"
 #include "throttle.h"
+#include "token_table.h"
 
 namespace courier::server {
 
@@ -121,6 +118,10 @@ class Accounts {
   // The claims of a valid, unexpired token, without any revocation check.
   absl::StatusOr<TokenClaims> Claims(std::string_view token) const;
 
+  // The per-user table of cached token states, which the revocation
+  // watcher (revocation.h) also keeps its open sessions in.
+  TokenTable& token_table() { return tokens_; }
+
   // Called (on the revoking thread) after each revocation made here.
   void set_on_revoked(std::function<void(const UserId&)> fn) { on_revoked_ = std::move(fn); }
 
@@ -144,26 +145,9 @@ class Accounts {
   const AccountsLimits limits_;
   std::function<void(const UserId&)> on_revoked_;
 
-  // A user's TokenState as cached: its revoked ids in a block of their own,
-  // none for the usual user with no revoked token (16 bytes; with the
-  // name's 24, a 40-byte node per cached user).
-  struct CachedTokenState {
-    std::uint64_t generation = 0;
-    std::unique_ptr<const std::vector<std::string>> revoked;  // null: none
-
-    static CachedTokenState Of(const TokenState& state);
-    // IsRevoked(claims, the state this was made of).
-    bool Revokes(const TokenClaims& claims) const;
-  };
-
-  // A node of 40 bytes (tcmalloc's 48 class) and an 8-byte slot per user,
-  // not a 40-byte slot: a flat table's empty part (up to half of it just
-  // after a doubling) costs 8 bytes a slot, not 40 (W4 at 15,000 users:
-  // about 65 bytes a user, not 87; bench/README.md).
-  static_assert(sizeof(std::pair<const NameKey, CachedTokenState>) <= 48);
-  static constexpr std::size_t kMaxCachedUsers = 100'000;
-  mutable absl::Mutex cache_mu_;
-  NameNodeMap<CachedTokenState> cache_ ABSL_GUARDED_BY(cache_mu_);  // names inline up to 23 bytes
+  // The token states cached here, and the open sessions the revocation
+  // watcher follows, one record per user (token_table.h).
+  TokenTable tokens_;
 };
 
 }  // namespace courier::server

@@ -26,19 +26,15 @@ void RevocationWatcher::SessionOpened(std::string_view token,
                                       std::weak_ptr<Transport> connection) {
   absl::StatusOr<TokenClaims> claims = accounts_.Claims(token);
   if (!claims.ok()) return;  // the hello already checked it; expired meanwhile
+  accounts_.token_table().AddSession(*claims, std::move(connection));
   absl::MutexLock lock(&mu_);
-  auto& list = live_[claims->user];
-  // Forget connections that are gone, so a reconnecting device does not grow it.
-  list.erase(std::remove_if(list.begin(), list.end(),
-                            [](const Live& l) { return l.connection.expired(); }),
-             list.end());
-  urgent_.insert(claims->user);
-  list.push_back(Live{claims->generation, NameKey(claims->id), std::move(connection)});
+  urgent_.emplace(claims->user);
 }
 
 void RevocationWatcher::Check(const UserId& user) {
+  if (!accounts_.token_table().HasSessions(user)) return;
   absl::MutexLock lock(&mu_);
-  if (live_.contains(user)) urgent_.insert(user);
+  urgent_.emplace(user);
 }
 
 std::uint64_t RevocationWatcher::closed() const {
@@ -53,6 +49,7 @@ void RevocationWatcher::Loop() {
     // name of up to 23 bytes is then 24 bytes here, not a std::string and a
     // heap block of its own (bench/README.md, W4).
     std::vector<NameKey> users;
+    bool sweep = false;
     {
       absl::MutexLock lock(&mu_);
       auto wake = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -64,21 +61,15 @@ void RevocationWatcher::Loop() {
       if (stop_) return;
       if (std::chrono::steady_clock::now() >= next_sweep) {
         next_sweep = std::chrono::steady_clock::now() + check_every_;
-        absl::erase_if(live_, [](auto& kv) {
-          auto& list = kv.second;
-          list.erase(std::remove_if(list.begin(), list.end(),
-                                    [](const Live& l) { return l.connection.expired(); }),
-                     list.end());
-          return list.empty();
-        });
-        users.reserve(live_.size());
-        for (const auto& kv : live_) users.push_back(kv.first);
-        urgent_.clear();
+        sweep = true;
       } else {
-        for (const UserId& user : urgent_) users.emplace_back(user);
-        urgent_.clear();
+        users.assign(urgent_.begin(), urgent_.end());
       }
+      urgent_.clear();
     }
+    // Every user with an open session (the table's lock, not mu_: no
+    // lock order between them).
+    if (sweep) users = accounts_.token_table().UsersWithSessions();
     for (const NameKey& user : users) CheckUser(user.str());
   }
 }
@@ -91,25 +82,10 @@ void RevocationWatcher::CheckUser(const UserId& user) {
                  std::string(state.status().message()));
     return;
   }
-  std::vector<std::shared_ptr<Transport>> to_close;
+  std::vector<std::shared_ptr<Transport>> to_close =
+      accounts_.token_table().TakeRevoked(user, deleted ? nullptr : &*state);
   {
     absl::MutexLock lock(&mu_);
-    auto it = live_.find(user);
-    if (it == live_.end()) return;
-    auto& list = it->second;
-    list.erase(std::remove_if(list.begin(), list.end(),
-                              [&](const Live& l) {
-                                std::shared_ptr<Transport> t = l.connection.lock();
-                                if (t == nullptr) return true;
-                                if (deleted ||
-                                    Accounts::IsRevoked(l.generation, l.token_id, *state)) {
-                                  to_close.push_back(std::move(t));
-                                  return true;
-                                }
-                                return false;
-                              }),
-               list.end());
-    if (it->second.empty()) live_.erase(it);
     closed_ += to_close.size();
   }
   if (to_close.empty()) return;

@@ -17,10 +17,11 @@
 // whichever node's check sees it first (cluster_close.h).
 //
 // Cost: one store read per user with open sessions per `check_every`.
-// Memory: per user with open sessions, one map slot holding the first
-// session inline (its token's generation and id, a weak pointer to its
-// connection: no heap block of its own unless the user has more sessions or
-// the token id is longer than 23 bytes; courier/name_key.h).
+// Memory: none per session of its own: the sessions (their tokens'
+// generations and ids, weak pointers to their connections) are kept in the
+// user's record of the accounts' token table (token_table.h), beside the
+// cached token state the watcher's Refresh fills; a user waiting for a
+// check is a name in `urgent_` (inline up to 23 bytes).
 // Ownership: borrows `accounts`, which must outlive it.
 // Thread-safety: safe for concurrent use.
 // Blocking: SessionOpened and Check never block (they queue); the
@@ -31,15 +32,11 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <string>
 #include <string_view>
 #include <thread>
-#include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
-#include "absl/container/inlined_vector.h"
 #include "absl/synchronization/mutex.h"
 #include "accounts.h"
 #include "courier/account_store.h"
@@ -64,14 +61,6 @@ class RevocationWatcher {
   std::uint64_t closed() const;  // sessions closed with 4401 so far
 
  private:
-  // One open session: what IsRevoked reads of its token, and its
-  // connection (the user is the map's key).
-  struct Live {
-    std::uint64_t generation = 0;
-    NameKey token_id;  // inline up to 23 bytes
-    std::weak_ptr<Transport> connection;
-  };
-  static_assert(sizeof(Live) <= 48, "inline in its user's map slot (above, Memory)");
   void Loop();
   void CheckUser(const UserId& user);
 
@@ -80,8 +69,7 @@ class RevocationWatcher {
   const std::chrono::milliseconds check_every_;
   mutable absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  NameNodeMap<absl::InlinedVector<Live, 1>> live_ ABSL_GUARDED_BY(mu_);  // an 80-byte node per user
-  absl::flat_hash_set<UserId> urgent_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<NameKey, NameHash, NameEq> urgent_ ABSL_GUARDED_BY(mu_);
   std::uint64_t closed_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread thread_;
 };
