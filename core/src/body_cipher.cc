@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "chacha20_lanes.h"
+#include "poly1305_lanes.h"
 #include "courier/status.h"
 
 namespace courier {
@@ -349,10 +350,11 @@ std::array<unsigned char, crypto_aead_chacha20poly1305_ietf_NPUBBYTES> IetfNonce
 
 constexpr std::size_t Pad16(std::size_t n) { return (n + 15) & ~std::size_t{15}; }
 
-// RFC 8439's tag: Poly1305 with the one-time key `otk` over
-// ad || pad || c || pad || le64(|ad|) || le64(|c|).
-void ComputeTag(const unsigned char* otk, std::string_view ad, const unsigned char* c,
-                std::size_t n, unsigned char* tag) {
+// RFC 8439's MAC input, ad || pad || c || pad || le64(|ad|) || le64(|c|),
+// into `buf` when it fits `cap` bytes: its size, or 0 when it does not fit.
+constexpr std::size_t kMacInputMax = 640;
+std::size_t MacInput(std::string_view ad, const unsigned char* c, std::size_t n,
+                     unsigned char* buf, std::size_t cap) {
   unsigned char lengths[16];
   const std::uint64_t ad_len = ad.size();
   const std::uint64_t c_len = n;
@@ -361,14 +363,26 @@ void ComputeTag(const unsigned char* otk, std::string_view ad, const unsigned ch
     lengths[8 + i] = static_cast<unsigned char>(c_len >> (8 * i));
   }
   const std::size_t total = Pad16(ad.size()) + Pad16(n) + sizeof lengths;
-  alignas(16) unsigned char buf[640];
-  if (total <= sizeof buf) {
-    std::memset(buf, 0, total);
-    if (!ad.empty()) std::memcpy(buf, ad.data(), ad.size());  // a default view's data is null
-    if (n > 0) std::memcpy(buf + Pad16(ad.size()), c, n);
-    std::memcpy(buf + total - sizeof lengths, lengths, sizeof lengths);
+  if (total > cap) return 0;
+  std::memset(buf, 0, total);
+  if (!ad.empty()) std::memcpy(buf, ad.data(), ad.size());  // a default view's data is null
+  if (n > 0) std::memcpy(buf + Pad16(ad.size()), c, n);
+  std::memcpy(buf + total - sizeof lengths, lengths, sizeof lengths);
+  return total;
+}
+
+// RFC 8439's tag: Poly1305 with the one-time key `otk` over MacInput.
+void ComputeTag(const unsigned char* otk, std::string_view ad, const unsigned char* c,
+                std::size_t n, unsigned char* tag) {
+  alignas(16) unsigned char buf[kMacInputMax];
+  if (const std::size_t total = MacInput(ad, c, n, buf, sizeof buf); total > 0) {
     crypto_onetimeauth_poly1305(tag, buf, total, otk);
     return;
+  }
+  unsigned char lengths[16];
+  for (int i = 0; i < 8; ++i) {
+    lengths[i] = static_cast<unsigned char>(std::uint64_t{ad.size()} >> (8 * i));
+    lengths[8 + i] = static_cast<unsigned char>(std::uint64_t{n} >> (8 * i));
   }
   static const unsigned char kZeros[16] = {0};
   crypto_onetimeauth_poly1305_state st;
@@ -395,15 +409,22 @@ std::size_t KeystreamBytes(std::size_t n) {
 // `p`) whose keystream from block 0 on is `ks`: checks its tag with the
 // one-time key ks[0..32) and, if it holds, writes the plaintext over
 // p[0..n) (each byte lands kNonce before the one it is read from). False,
-// nothing written, when the tag does not hold.
-bool OpenShort(unsigned char* p, std::size_t n, std::string_view associated,
-               const unsigned char* ks) {
+// nothing written, when the tag does not hold. OpenShortTagged: the same
+// with the tag already computed (`computed`, 16 bytes; OpenAllInPlace
+// computes a chunk's tags at once).
+bool OpenShortTagged(unsigned char* p, std::size_t n, const unsigned char* ks,
+                     const unsigned char* computed) {
   const unsigned char* c = p + kNonce;
-  unsigned char computed[kTag];
-  ComputeTag(ks, associated, c, n, computed);
   if (crypto_verify_16(computed, c + n) != 0) return false;
   for (std::size_t i = 0; i < n; ++i) p[i] = c[i] ^ ks[64 + i];
   return true;
+}
+
+bool OpenShort(unsigned char* p, std::size_t n, std::string_view associated,
+               const unsigned char* ks) {
+  unsigned char computed[kTag];
+  ComputeTag(ks, associated, p + kNonce, n, computed);
+  return OpenShortTagged(p, n, ks, computed);
 }
 
 absl::Status TooShortError() { return absl::DataLossError("stored body is too short to be sealed"); }
@@ -466,9 +487,9 @@ absl::Status BodyCipher::OpenInPlace(std::string& body, std::string_view associa
 
 // In chunks of kChunk bodies: the keystream blocks of the chunk's short
 // bodies (up to kOneCallMax bytes: block 0 for Poly1305's key, then one
-// per 64 bytes of body) in one ChaCha20Blocks call, then each body in
-// order, checked and decrypted as OpenInPlace does (longer or malformed
-// bodies through OpenInPlace itself). Subkeys and keystreams are copied
+// per 64 bytes of body) in one ChaCha20Blocks call, their tags in one
+// Poly1305Tags call, then each body in order, checked and decrypted as
+// OpenInPlace does (longer or malformed bodies through OpenInPlace itself). Subkeys and keystreams are copied
 // into the chunk's buffers (SubkeyFor's pointer lasts one call) and wiped
 // after it.
 absl::Status BodyCipher::OpenAllInPlace(absl::Span<const SealedBody> bodies,
@@ -480,6 +501,9 @@ absl::Status BodyCipher::OpenAllInPlace(absl::Span<const SealedBody> bodies,
   std::array<unsigned char, crypto_aead_chacha20poly1305_ietf_NPUBBYTES> nonces[kChunk];
   std::size_t blocks[kChunk];  // 0: not short (OpenInPlace)
   internal::ChaChaBlockJob jobs[kChunk * kMaxBlocks];
+  alignas(16) unsigned char mac_inputs[kChunk][kMacInputMax];
+  unsigned char tags[kChunk][kTag];
+  internal::Poly1305Job tag_jobs[kChunk];
   for (std::size_t start = 0; start < bodies.size(); start += kChunk) {
     const std::size_t count = std::min(kChunk, bodies.size() - start);
     std::size_t njobs = 0;
@@ -497,6 +521,23 @@ absl::Status BodyCipher::OpenAllInPlace(absl::Span<const SealedBody> bodies,
       }
     }
     internal::ChaCha20Blocks(absl::MakeConstSpan(jobs, njobs));
+    // The short bodies' tags, in lanes (a MAC input too long for its
+    // buffer, from long associated data, by ComputeTag alone).
+    std::size_t ntags = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+      if (blocks[i] == 0) continue;
+      const std::string& body = *bodies[start + i].body;
+      const std::size_t n = body.size() - kNonce - kTag;
+      const auto* c = reinterpret_cast<const unsigned char*>(body.data()) + kNonce;
+      const std::size_t total =
+          MacInput(bodies[start + i].associated, c, n, mac_inputs[i], sizeof mac_inputs[i]);
+      if (total == 0) {
+        ComputeTag(ks[i], bodies[start + i].associated, c, n, tags[i]);
+      } else {
+        tag_jobs[ntags++] = internal::Poly1305Job{ks[i], mac_inputs[i], total, tags[i]};
+      }
+    }
+    internal::Poly1305Tags(absl::MakeConstSpan(tag_jobs, ntags));
     absl::Status status;
     std::size_t i = 0;
     for (; i < count && status.ok(); ++i) {
@@ -505,7 +546,8 @@ absl::Status BodyCipher::OpenAllInPlace(absl::Span<const SealedBody> bodies,
       if (blocks[i] == 0) {
         status = OpenInPlace(body, associated);
       } else if (const std::size_t n = body.size() - kNonce - kTag;
-                 OpenShort(reinterpret_cast<unsigned char*>(body.data()), n, associated, ks[i])) {
+                 OpenShortTagged(reinterpret_cast<unsigned char*>(body.data()), n, ks[i],
+                                 tags[i])) {
         body.resize(n);
       } else {
         status = AuthenticationError();

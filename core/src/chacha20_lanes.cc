@@ -1,6 +1,7 @@
 #include "chacha20_lanes.h"
 
 #include "chacha20_lanes_impl.h"
+#include "cpu_features.h"
 
 namespace courier::internal {
 
@@ -12,19 +13,10 @@ void ChaCha20BlocksAvx512(absl::Span<const ChaChaBlockJob> jobs);
 
 namespace {
 
-// The widest lanes this CPU runs (once per process).
-int DetectLanes() {
-#if defined(COURIER_CHACHA20_X86)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) return 16;
-  if (__builtin_cpu_supports("avx2")) return 8;
-#endif
-  return 4;
-}
-
+// The widest lanes this CPU runs.
 int Lanes() {
-  static const int lanes = DetectLanes();
-  return lanes;
+  const CpuFeatures& cpu = ThisCpu();
+  return cpu.avx512f && cpu.avx512bw ? 16 : cpu.avx2 ? 8 : 4;
 }
 
 }  // namespace

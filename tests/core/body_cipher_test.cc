@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "chacha20_lanes.h"
+#include "poly1305_lanes.h"
 #include "courier/memory.h"
 #include "support/status_matchers.h"
 
@@ -247,10 +248,54 @@ TEST_CASE("ChaCha20Blocks: every job's block is libsodium's, whatever the lanes"
   CHECK(widths >= 1);
 }
 
+// The lanes' tags are libsodium's Poly1305 (RFC 8439) tag for tag: every
+// message length from 0 to 300 (every short last block; lengths that
+// differ inside one group of lanes, so that lanes finish apart), keys whose
+// r is all ones before clamping and whose s carries out of 2^128, messages
+// of all 0xff bytes (the largest limbs), and counts of 1-19 jobs (short
+// last groups), in every path this CPU runs.
+TEST_CASE("Poly1305Tags: every job's tag is libsodium's, whatever the lanes", "[cipher]") {
+  constexpr std::size_t kMaxLen = 300;
+  std::vector<unsigned char> messages(kMaxLen * 3);
+  randombytes_buf(messages.data(), kMaxLen);
+  std::fill(messages.begin() + kMaxLen, messages.begin() + 2 * kMaxLen, 0xff);
+  std::fill(messages.begin() + 2 * kMaxLen, messages.end(), 0);
+  std::vector<unsigned char> keys(19 * 32);
+  randombytes_buf(keys.data(), keys.size());
+  std::fill(keys.begin(), keys.begin() + 32, 0xff);    // r and s all ones
+  std::fill(keys.begin() + 32, keys.begin() + 48, 0);  // r zero
+  int paths = 0;
+  for (const int lanes : {1, 4, 8}) {
+    if (lanes > internal::Poly1305Lanes()) continue;  // instructions this CPU lacks
+    ++paths;
+    INFO("lanes " << lanes << " (this CPU's widest: " << internal::Poly1305Lanes() << ")");
+    for (std::size_t count = 1; count <= 19; ++count) {
+      for (std::size_t len = 0; len <= kMaxLen; len += count) {
+        std::vector<internal::Poly1305Job> jobs;
+        std::vector<unsigned char> tags(16 * count + 16, 0xaa);
+        for (std::size_t i = 0; i < count; ++i) {
+          const std::size_t n = (len + 7 * i) % (kMaxLen + 1);  // lengths differ per lane
+          const unsigned char* m = &messages[kMaxLen * ((len + i) % 3)];
+          jobs.push_back({&keys[32 * i], n == 0 && i % 2 == 0 ? nullptr : m, n, &tags[16 * i]});
+        }
+        internal::Poly1305TagsInLanes(lanes, jobs);
+        for (std::size_t i = 0; i < count; ++i) {
+          unsigned char expected[16];
+          crypto_onetimeauth_poly1305(expected, jobs[i].message, jobs[i].size, jobs[i].key);
+          CAPTURE(count, len, i, jobs[i].size);
+          CHECK(std::memcmp(expected, &tags[16 * i], 16) == 0);
+        }
+        CHECK(std::all_of(tags.end() - 16, tags.end(), [](unsigned char b) { return b == 0xaa; }));
+      }
+    }
+  }
+  CHECK(paths >= 1);
+}
+
 // A page as Fetch opens it: bodies of every size class (one chunk of the
 // lanes is 16 bodies: the page spans several), sealed by this cipher on
 // several threads and by libsodium with random nonces (more subkeys than a
-// thread keeps), each with its own associated data.
+// thread keeps), each with its own associated data (some of it long).
 struct SealedPage {
   std::vector<std::string> plain, ads, sealed;
 };
@@ -263,6 +308,9 @@ SealedPage MakePage(const BodyCipher& cipher, const std::string& key) {
       std::string plain(n, '\0');
       for (std::size_t i = 0; i < n; ++i) plain[i] = static_cast<char>(i * 13 + n + round);
       std::string ad = "m" + std::to_string(page.plain.size()) + std::string(1, '\0') + "bob";
+      // Associated data so long that a short body's MAC input outgrows its
+      // buffer in the page's lanes (tagged alone, by ComputeTag).
+      if (n == 447 || (n == 100 && round == 2)) ad += std::string(n == 447 ? 200 : 600, 'a');
       std::string sealed;
       if (round == 1) {  // libsodium's, random nonce
         sealed.assign(24 + n + 16, '\0');

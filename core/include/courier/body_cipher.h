@@ -61,9 +61,10 @@ class COURIER_EXPORT BodyCipher {
     std::string_view associated;
   };
   // Opens every body in place, as OpenInPlace on each in order would: the
-  // same plaintexts and the same failures, with the keystreams of many
-  // bodies computed together (a drained page: one pass of 4-16 lanes,
-  // internal/chacha20_lanes.h, instead of a keystream call per body). On
+  // same plaintexts and the same failures, with the keystreams and the tags
+  // of many bodies computed together (a drained page: ChaCha20 in 4-16
+  // lanes, internal/chacha20_lanes.h, and Poly1305 in 4-8,
+  // internal/poly1305_lanes.h, instead of two libsodium calls per body). On
   // kDataLoss, `*failed` (if not null) is the index of the first body that
   // failed; the bodies before it are opened, it is left as it was, and
   // those after it are opened or left as they were.
