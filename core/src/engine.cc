@@ -106,9 +106,12 @@ class EngineCore final : public internal::SessionHost,
       for (const Appended& a : appended) wake_users_.insert(a.user);
     }
     if (deps_.notifier != nullptr) deps_.notifier->OnCommitted(appended);
+    // Each session's executor is asked once per lookup (Home() takes the
+    // session's lock), not once per event.
     struct Looked {
       const UserId* user;
       SessionList sessions;
+      absl::InlinedVector<std::shared_ptr<Executor>, 1> homes;  // one per session
     };
     absl::InlinedVector<Looked, 8> looked;
     for (Appended& a : appended) {
@@ -116,14 +119,15 @@ class EngineCore final : public internal::SessionHost,
                              [&](const Looked& l) { return *l.user == a.user; });
       if (it == looked.end()) {
         if (looked.size() == 16) looked.clear();  // many users: start over
-        looked.push_back(Looked{&a.user, Sessions(a.user)});
+        Looked l{&a.user, Sessions(a.user), {}};
+        for (const SessionPtr& s : l.sessions) l.homes.push_back(s->Home());
+        looked.push_back(std::move(l));
         it = looked.end() - 1;
       }
       const SessionList& sessions = it->sessions;
       for (std::size_t i = 0; i < sessions.size(); ++i) {
-        const SessionPtr& s = sessions[i];
         // The last session takes the event itself; the others a copy.
-        out.push_back(CommitQueue::Routed{s, s->Home(),
+        out.push_back(CommitQueue::Routed{sessions[i], it->homes[i],
                                           i + 1 == sessions.size() ? std::move(a.event) : a.event});
       }
     }
