@@ -28,6 +28,7 @@
 #include "rocksdb/db.h"
 #include "support/status_matchers.h"
 #include "support/temp_dir.h"
+#include "write_both.h"
 
 namespace courier::rocksdb {
 namespace {
@@ -297,36 +298,6 @@ TEST_CASE("rocksdb: an ack reading back thousands of forgotten messages skips ex
   COURIER_REQUIRE_OK(alice);
   COURIER_REQUIRE_OK(carol);
   CHECK(*alice + *carol == kMessages + 3);  // one delivered each, three read
-}
-
-// Every event a result appended, with the inbox it went to.
-std::vector<std::pair<UserId, Event>> AppendedBy(const WriteResult& r) {
-  std::vector<std::pair<UserId, Event>> out;
-  std::visit(
-      [&](const auto& result) {
-        if constexpr (requires { result.appended; }) {
-          for (const Appended& a : result.appended) out.emplace_back(a.user, a.event);
-        }
-      },
-      r);
-  return out;
-}
-
-// Writes `ops` to both stores, requires every op to succeed on both and to
-// append the same events; returns how many receipts they appended.
-std::size_t WriteBoth(MessageStore& rocks, MessageStore& mem, const std::vector<WriteOp>& ops) {
-  auto got = rocks.Write(ops);
-  auto want = mem.Write(ops);
-  REQUIRE(got.size() == want.size());
-  std::size_t receipts = 0;
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    COURIER_REQUIRE_OK(want[i]);
-    COURIER_REQUIRE_OK(got[i]);
-    const auto appended = AppendedBy(*got[i]);
-    CHECK(appended == AppendedBy(*want[i]));
-    for (const auto& [user, e] : appended) receipts += e.kind == EventKind::kReceipt;
-  }
-  return receipts;
 }
 
 // Reads of undelivered messages, some the writer remembers and some it

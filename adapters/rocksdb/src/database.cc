@@ -341,9 +341,8 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const RocksdbOptions& o
     db.sst_file_manager.reset(::rocksdb::NewSstFileManager(db.env));
     db.sst_file_manager->SetMaxAllowedSpaceUsage(static_cast<std::uint64_t>(o.max_size_bytes));
   }
-  std::shared_ptr<::rocksdb::Cache> cache;
-  if (o.block_cache_bytes > 0) cache = ::rocksdb::NewLRUCache(o.block_cache_bytes);
-  ::rocksdb::ColumnFamilyOptions family = FamilyOptions(o, cache);
+  if (o.block_cache_bytes > 0) d->cache_ = ::rocksdb::NewLRUCache(o.block_cache_bytes);
+  ::rocksdb::ColumnFamilyOptions family = FamilyOptions(o, d->cache_);
   ::rocksdb::ColumnFamilyOptions inbox_family = family;
   inbox_family.compaction_filter = d->filter_.get();
 

@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "courier/rocksdb.h"
 #include "courier/types.h"
+#include "rocksdb/cache.h"
 #include "rocksdb/db.h"
 
 namespace courier::rocksdb {
@@ -42,6 +43,9 @@ class Database {
   // Write options of every write: sync at kPowerLoss durability.
   const ::rocksdb::WriteOptions& write_options() const { return write_options_; }
   const RocksdbOptions& options() const { return options_; }
+  // The block cache of the families' data blocks (null when
+  // block_cache_bytes is 0). For tests and figures: its GetUsage().
+  const std::shared_ptr<::rocksdb::Cache>& block_cache() const { return cache_; }
 
   // Applies `batch`. After a failed write RocksDB refuses writes until it is
   // resumed (a full disk, an I/O error): the next Write first tries
@@ -84,6 +88,7 @@ class Database {
   std::shared_ptr<std::atomic<TimeMs>> published_cutoff_;
   std::atomic<TimeMs> pending_cutoff_{0};
   std::unique_ptr<::rocksdb::CompactionFilter> filter_;
+  std::shared_ptr<::rocksdb::Cache> cache_;
   std::unique_ptr<::rocksdb::DB> db_;
   ::rocksdb::ColumnFamilyHandle* inbox_ = nullptr;
   ::rocksdb::ColumnFamilyHandle* accounts_ = nullptr;

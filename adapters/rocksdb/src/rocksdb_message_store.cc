@@ -225,7 +225,7 @@ class RocksdbMessageStore final : public MessageStore {
     std::size_t removed = 0;
     std::string from(1, keys::kEvent);
     while (true) {
-      COURIER_ASSIGN_OR_RETURN(std::vector<UserId> inboxes, InboxesFrom(from));
+      COURIER_ASSIGN_OR_RETURN(std::vector<UserId> inboxes, InboxesFrom(from, PruneReads()));
       if (inboxes.empty()) break;
       from = keys::EventEnd(inboxes.back());
       MutexLock lock(&write_mu_);
@@ -454,10 +454,25 @@ class RocksdbMessageStore final : public MessageStore {
     return out;
   }
 
+  // What Prune reads, read with these options: a pass reads every inbox's
+  // head, cursors and oldest events once, and keeps none of their data
+  // blocks in the block cache (blocks already there are used). The engine
+  // prunes at its first tick after a start: on a store that W1 had filled,
+  // that pass filled the 8 MiB cache while W4's connections came in (about
+  // 1,300 bytes of W4's figure per connection at C = 5,000, bench/README,
+  // twentieth session), and in a server it would push the connected users'
+  // blocks out.
+  static ::rocksdb::ReadOptions PruneReads() {
+    ::rocksdb::ReadOptions ro;
+    ro.fill_cache = false;
+    return ro;
+  }
+
   // Up to kPruneStepInboxes inboxes that have events, from key `from` on.
-  absl::StatusOr<std::vector<UserId>> InboxesFrom(const std::string& from) {
+  absl::StatusOr<std::vector<UserId>> InboxesFrom(const std::string& from,
+                                                  const ::rocksdb::ReadOptions& ro) {
     std::vector<UserId> out;
-    std::unique_ptr<::rocksdb::Iterator> it(db_->db()->NewIterator(::rocksdb::ReadOptions(), cf_));
+    std::unique_ptr<::rocksdb::Iterator> it(db_->db()->NewIterator(ro, cf_));
     it->Seek(from);
     while (it->Valid() && out.size() < kPruneStepInboxes) {
       const std::string_view inbox = keys::EventKeyInbox(View(it->key()));
@@ -628,14 +643,16 @@ class RocksdbMessageStore final : public MessageStore {
   // The cached state of `user`'s inbox, loaded on first use.
   absl::StatusOr<InboxState*> Inbox(const UserId& user) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
     if (auto it = cache_.find(user); it != cache_.end()) return &it->second;
-    COURIER_ASSIGN_OR_RETURN(std::unique_ptr<InboxState> state, LoadInbox(user));
+    COURIER_ASSIGN_OR_RETURN(std::unique_ptr<InboxState> state,
+                             LoadInbox(user, ::rocksdb::ReadOptions()));
     return &cache_.try_emplace(NameKey(user), std::move(*state)).first->second;
   }
 
-  // The state of `user`'s inbox as the database has it (not cached).
-  absl::StatusOr<std::unique_ptr<InboxState>> LoadInbox(const UserId& user)
+  // The state of `user`'s inbox as the database has it (not cached), read
+  // with `ro`.
+  absl::StatusOr<std::unique_ptr<InboxState>> LoadInbox(const UserId& user,
+                                                        const ::rocksdb::ReadOptions& ro)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
-    const ::rocksdb::ReadOptions ro;
     COURIER_ASSIGN_OR_RETURN(StoredHead head, ReadHead(ro, user));
     COURIER_ASSIGN_OR_RETURN(auto cursors, ReadCursors(ro, user));
     auto state = std::make_unique<InboxState>();
@@ -1322,8 +1339,7 @@ class RocksdbMessageStore final : public MessageStore {
   // exactly (floor, head]).
   absl::StatusOr<TimeMs> MaxTsAt(const UserId& inbox, Seq seq) {
     std::string value;
-    ::rocksdb::Status s =
-        db_->db()->Get(::rocksdb::ReadOptions(), cf_, keys::EventKey(inbox, seq), &value);
+    ::rocksdb::Status s = db_->db()->Get(PruneReads(), cf_, keys::EventKey(inbox, seq), &value);
     if (s.IsNotFound()) {
       return absl::DataLossError(absl::StrCat("rocksdb: event ", seq, " of ", inbox,
                                               " is missing below the inbox head"));
@@ -1358,7 +1374,7 @@ class RocksdbMessageStore final : public MessageStore {
     if (auto it = cache_.find(user); it != cache_.end()) {
       inbox = &it->second;
     } else {
-      COURIER_ASSIGN_OR_RETURN(uncached, LoadInbox(user));
+      COURIER_ASSIGN_OR_RETURN(uncached, LoadInbox(user, PruneReads()));
       inbox = uncached.get();
     }
     const Seq floor = inbox->floor;
