@@ -115,7 +115,8 @@
 // holds no other heap block, and a list that grew past 16 places is given
 // back when it empties. RocksDB's own memory: write_buffer_bytes of memtable
 // (two may exist while one is flushed; the memtable's insert hints live
-// inside it) and block_cache_bytes of block cache for data blocks, plus the
+// inside it) and block_cache_bytes of block cache for data blocks (Prune
+// reads around it: a pass over every inbox keeps none of its blocks), plus the
 // index and filter blocks of the open table files (at most 256), which stay
 // out of the cache so that a large table's filter is never read back per
 // lookup: about 1.3 bytes per key on disk. RocksDB's own informational LOG
