@@ -225,7 +225,7 @@ class RocksdbMessageStore final : public MessageStore {
     std::size_t removed = 0;
     std::string from(1, keys::kEvent);
     while (true) {
-      COURIER_ASSIGN_OR_RETURN(std::vector<UserId> inboxes, InboxesFrom(from, PruneReads()));
+      COURIER_ASSIGN_OR_RETURN(std::vector<UserId> inboxes, InboxesFrom(from));
       if (inboxes.empty()) break;
       from = keys::EventEnd(inboxes.back());
       MutexLock lock(&write_mu_);
@@ -468,11 +468,11 @@ class RocksdbMessageStore final : public MessageStore {
     return ro;
   }
 
-  // Up to kPruneStepInboxes inboxes that have events, from key `from` on.
-  absl::StatusOr<std::vector<UserId>> InboxesFrom(const std::string& from,
-                                                  const ::rocksdb::ReadOptions& ro) {
+  // Up to kPruneStepInboxes inboxes that have events, from key `from` on
+  // (Prune's walk: read as PruneReads).
+  absl::StatusOr<std::vector<UserId>> InboxesFrom(const std::string& from) {
     std::vector<UserId> out;
-    std::unique_ptr<::rocksdb::Iterator> it(db_->db()->NewIterator(ro, cf_));
+    std::unique_ptr<::rocksdb::Iterator> it(db_->db()->NewIterator(PruneReads(), cf_));
     it->Seek(from);
     while (it->Valid() && out.size() < kPruneStepInboxes) {
       const std::string_view inbox = keys::EventKeyInbox(View(it->key()));
